@@ -1,0 +1,97 @@
+// swift-tools-version: 6.1
+// k2 — the K2 replay, simulation and benchmark harness.
+import PackageDescription
+
+/// One settings list for every target: Swift 6 language mode (set below), strict concurrency,
+/// explicit `any` for existentials.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "k2",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "k2", targets: ["k2"]),
+        .library(name: "K2Capture", targets: ["K2Capture"]),
+        .library(name: "K2Replay", targets: ["K2Replay"]),
+        .library(name: "K2Sim", targets: ["K2Sim"]),
+        .library(name: "K2Record", targets: ["K2Record"]),
+        .library(name: "K2Bench", targets: ["K2Bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C libraries: module maps only; the thin safe wrappers live in the Swift modules.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Shared small pieces: clocks, JSON bytes, durations, histograms, byte output.
+        .target(name: "K2Core", dependencies: ["CZlib"], swiftSettings: strict),
+        // The .k2cap capture format and the capture tools.
+        .target(name: "K2Capture", dependencies: ["K2Core", "CZstd"], swiftSettings: strict),
+        // WebSocket/HTTP client and server on SwiftNIO (used by record, sim exchange, ws sink).
+        .target(
+            name: "K2Net",
+            dependencies: [
+                "K2Core",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        // Paced replay engine and sinks (mock, file, kafka, clickhouse, ws) + embedded broker.
+        .target(
+            name: "K2Replay",
+            dependencies: ["K2Core", "K2Capture", "K2Net", "CRdKafka", "CCurl"],
+            swiftSettings: strict
+        ),
+        // Synthetic markets, load shapes, exchange simulators.
+        .target(
+            name: "K2Sim",
+            dependencies: ["K2Core", "K2Capture", "K2Net", "K2Replay", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // Recording raw exchange WebSocket traffic.
+        .target(name: "K2Record", dependencies: ["K2Core", "K2Capture", "K2Net", "CCurl"], swiftSettings: strict),
+        // Workloads, measurement, reports, verdicts, regression gate, capacity planning.
+        .target(
+            name: "K2Bench",
+            dependencies: ["K2Core", "K2Capture", "K2Replay", "K2Sim", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // The command line: parses arguments and prints; the libraries hold the logic.
+        .executableTarget(
+            name: "k2",
+            dependencies: [
+                "K2Core", "K2Capture", "K2Replay", "K2Sim", "K2Record", "K2Bench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Test doubles and server launchers shared by the test targets.
+        .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture"], swiftSettings: strict),
+
+        .testTarget(name: "K2CoreTests", dependencies: ["K2Core", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2ReplayTests", dependencies: ["K2Replay", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "K2IntegrationTests",
+            dependencies: ["K2Replay", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,5 @@
+#ifndef K2_CRDKAFKA_SHIM_H
+#define K2_CRDKAFKA_SHIM_H
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#endif

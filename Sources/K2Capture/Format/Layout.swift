@@ -1,0 +1,124 @@
+import K2Core
+
+/// Byte layout of the `.k2cap` format, version 1 (see docs/capture-format.md).
+/// All integers are little-endian.
+enum Layout {
+    /// Skippable-frame magic numbers (zstd reserves 0x184D2A50…5F for such frames).
+    static let headerFrameMagic: UInt32 = 0x184D_2A5C
+    static let indexFrameMagic: UInt32 = 0x184D_2A5E
+    static let headerMagic: [UInt8] = Array("K2CAPHDR".utf8)
+    static let indexMagic: [UInt8] = Array("K2CAPIDX".utf8)
+    static let indexTrailerMagic: [UInt8] = Array("K2IX".utf8)
+    static let blockMagic: UInt32 = 0x3142_324B   // "K2B1"
+    static let blockHeaderSize = 24
+    static let recordHeaderSize = 20
+    static let indexEntrySize = 40
+    static let indexTrailerSize = 16
+    static let maxPayload = Int(UInt32.max)
+    static let maxAux = Int(UInt16.max)
+
+    // MARK: header frame
+
+    static func encodeHeader(_ h: CaptureHeader) -> [UInt8] {
+        var json: [UInt8] = []
+        h.json.write(to: &json)
+        var content = headerMagic
+        content.appendLE(UInt16(h.major))
+        content.appendLE(UInt16(h.minor))
+        content.appendLE(UInt32(0))
+        content.appendLE(UInt32(json.count))
+        content.appendLE(CRC32.checksum(json))
+        content.append(contentsOf: json)
+        var frame: [UInt8] = []
+        frame.appendLE(headerFrameMagic)
+        frame.appendLE(UInt32(content.count))
+        frame.append(contentsOf: content)
+        return frame
+    }
+
+    // MARK: index frame
+
+    static func encodeIndex(_ entries: [CaptureIndex.Entry]) -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(entries.count * indexEntrySize)
+        for e in entries {
+            body.appendLE(UInt64(e.offset))
+            body.appendLE(UInt32(e.compressedSize))
+            body.appendLE(UInt32(e.recordCount))
+            body.appendLE(e.firstTimestamp)
+            body.appendLE(e.lastTimestamp)
+            body.appendLE(UInt32(e.uncompressedSize))
+            body.appendLE(UInt32(0))
+        }
+        var content = indexMagic
+        content.appendLE(UInt32(entries.count))
+        content.appendLE(UInt32(0))
+        content.append(contentsOf: body)
+        let total = 8 + content.count + indexTrailerSize
+        content.appendLE(UInt32(entries.count))
+        content.appendLE(CRC32.checksum(body))
+        content.appendLE(UInt32(total))
+        content.append(contentsOf: indexTrailerMagic)
+        var frame: [UInt8] = []
+        frame.appendLE(indexFrameMagic)
+        frame.appendLE(UInt32(content.count))
+        frame.append(contentsOf: content)
+        return frame
+    }
+
+    /// Decodes the index entries from a whole index frame; nil when it does not check out.
+    static func decodeIndex(_ f: UnsafeRawBufferPointer) -> [CaptureIndex.Entry]? {
+        guard f.count >= 8 + 16 + indexTrailerSize,
+              f.le(UInt32.self, 0) == indexFrameMagic,
+              Int(f.le(UInt32.self, 4)) == f.count - 8,
+              Array(f[8..<16]) == indexMagic else { return nil }
+        let n = Int(f.le(UInt32.self, 16))
+        let bodyStart = 24
+        let bodyEnd = bodyStart + n * indexEntrySize
+        guard bodyEnd + indexTrailerSize == f.count,
+              Int(f.le(UInt32.self, bodyEnd)) == n,
+              CRC32.checksum(UnsafeRawBufferPointer(rebasing: f[bodyStart..<bodyEnd])) == f.le(UInt32.self, bodyEnd + 4)
+        else { return nil }
+        var entries: [CaptureIndex.Entry] = []
+        entries.reserveCapacity(n)
+        for k in 0..<n {
+            let o = bodyStart + k * indexEntrySize
+            entries.append(CaptureIndex.Entry(
+                offset: Int64(f.le(UInt64.self, o)),
+                compressedSize: Int(f.le(UInt32.self, o + 8)),
+                uncompressedSize: Int(f.le(UInt32.self, o + 32)),
+                recordCount: Int(f.le(UInt32.self, o + 12)),
+                firstTimestamp: f.le(Int64.self, o + 16),
+                lastTimestamp: f.le(Int64.self, o + 24)))
+        }
+        return entries
+    }
+}
+
+extension Array where Element == UInt8 {
+    @inline(__always)
+    mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    @inline(__always)
+    func le<T: FixedWidthInteger>(_: T.Type, _ offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    @inline(__always)
+    func storeLE<T: FixedWidthInteger>(_ v: T, _ offset: Int) {
+        storeBytes(of: v.littleEndian, toByteOffset: offset, as: T.self)
+    }
+}
+
+/// `withUnsafeBytes` for typed-throwing bodies (the standard one only rethrows `any Error`).
+@inline(__always)
+func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(CaptureError) -> R) throws(CaptureError) -> R {
+    let r: Result<R, CaptureError> = a.withUnsafeBytes { b in Result { () throws(CaptureError) in try body(b) } }
+    return try r.get()
+}

@@ -1,0 +1,68 @@
+import CZstd
+
+/// The thin safe wrapper around libzstd: contexts owned by classes, errors as strings,
+/// no C types outside this file.
+final class ZstdCompressor {
+    private let cctx: OpaquePointer
+
+    init(level: Int32, checksum: Bool = true) {
+        cctx = ZSTD_createCCtx()
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, checksum ? 1 : 0)
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)
+    }
+
+    deinit { ZSTD_freeCCtx(cctx) }
+
+    static func bound(_ size: Int) -> Int { ZSTD_compressBound(size) }
+
+    /// Compresses `src` as one complete frame into `dst` (which must hold `bound(src.count)`).
+    func compress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Result<Int, ZstdFailure> {
+        let r = ZSTD_compress2(cctx, dst.baseAddress, dst.count, src.baseAddress, src.count)
+        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
+        return .success(r)
+    }
+}
+
+final class ZstdDecompressor {
+    private let dctx: OpaquePointer
+
+    init() { dctx = ZSTD_createDCtx() }
+    deinit { ZSTD_freeDCtx(dctx) }
+
+    /// Decompresses exactly one frame; verifies its content checksum when present.
+    func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Result<Int, ZstdFailure> {
+        let r = ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, src.baseAddress, src.count)
+        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
+        return .success(r)
+    }
+}
+
+struct ZstdFailure: Error {
+    let code: Int
+    var message: String { String(cString: ZSTD_getErrorName(code)) }
+    var isSourceTooShort: Bool { ZSTD_getErrorCode(code) == ZSTD_error_srcSize_wrong }
+}
+
+enum ZstdFrames {
+    static let frameMagic: UInt32 = 0xFD2F_B528
+    static let skippableMask: UInt32 = 0xFFFF_FFF0
+    static let skippableStart: UInt32 = 0x184D_2A50
+
+    /// The compressed size of the frame at the start of `src`, or a failure if `src` does not
+    /// hold all of it (`isSourceTooShort`) or is not a frame.
+    static func compressedSize(_ src: UnsafeRawBufferPointer) -> Result<Int, ZstdFailure> {
+        let r = ZSTD_findFrameCompressedSize(src.baseAddress, src.count)
+        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
+        return .success(r)
+    }
+
+    /// The declared content size of the frame at the start of `src`; nil when unknown or invalid.
+    static func contentSize(_ src: UnsafeRawBufferPointer) -> Int? {
+        let r = ZSTD_getFrameContentSize(src.baseAddress, src.count)
+        if r == ZSTD_CONTENTSIZE_UNKNOWN || r == ZSTD_CONTENTSIZE_ERROR { return nil }
+        return Int(exactly: r)
+    }
+
+    static var libraryVersion: String { String(cString: ZSTD_versionString()) }
+}

@@ -1,0 +1,133 @@
+/// Finds the stream, symbol and event type a venue message names, by scanning its bytes for
+/// the few keys the venues use, without parsing or allocating:
+/// Binance (`stream`, `s`, `e`), Kraken v1 arrays (channel name and pair at the end),
+/// Kraken v2 (`channel`, `symbol`), Coinbase (`channel`, `product_id`).
+public struct PayloadFields {
+    public var stream: UnsafeRawBufferPointer?
+    public var symbol: UnsafeRawBufferPointer?
+    public var event: UnsafeRawBufferPointer?
+
+    public init(stream: UnsafeRawBufferPointer? = nil, symbol: UnsafeRawBufferPointer? = nil, event: UnsafeRawBufferPointer? = nil) {
+        self.stream = stream
+        self.symbol = symbol
+        self.event = event
+    }
+
+    public var streamString: String? { stream.map { String(decoding: $0, as: UTF8.self) } }
+    public var symbolString: String? { symbol.map { String(decoding: $0, as: UTF8.self) } }
+    public var eventString: String? { event.map { String(decoding: $0, as: UTF8.self) } }
+
+    public static func extract(_ p: UnsafeRawBufferPointer) -> PayloadFields {
+        var f = PayloadFields()
+        guard let first = firstNonSpace(p) else { return f }
+        if p[first] == 91 {   // '[' — Kraken v1 data frame: [chanID, data..., "channelName", "PAIR"]
+            if let (pair, before) = lastString(p, endingBefore: p.count) {
+                f.symbol = pair
+                if let (chan, _) = lastString(p, endingBefore: before) { f.stream = chan; f.event = chan }
+            }
+            return f
+        }
+        if let s = stringValue(p, key: Keys.stream) {           // Binance combined stream
+            f.stream = s
+            f.symbol = stringValue(p, key: Keys.s)
+            f.event = stringValue(p, key: Keys.e)
+            return f
+        }
+        if let e = stringValue(p, key: Keys.e) {                // Binance raw stream
+            f.event = e
+            f.symbol = stringValue(p, key: Keys.s)
+            return f
+        }
+        if let c = stringValue(p, key: Keys.channel) {          // Coinbase / Kraken v2
+            f.stream = c
+            f.event = c
+            f.symbol = stringValue(p, key: Keys.productID) ?? stringValue(p, key: Keys.symbol)
+            return f
+        }
+        if let ev = stringValue(p, key: Keys.event) { f.event = ev }  // Kraken v1 events
+        f.symbol = stringValue(p, key: Keys.productID) ?? stringValue(p, key: Keys.symbol)
+        if let t = stringValue(p, key: Keys.type), f.event == nil { f.event = t }
+        return f
+    }
+
+    enum Keys {
+        static let stream: [UInt8] = Array("\"stream\":".utf8)
+        static let s: [UInt8] = Array("\"s\":".utf8)
+        static let e: [UInt8] = Array("\"e\":".utf8)
+        static let channel: [UInt8] = Array("\"channel\":".utf8)
+        static let productID: [UInt8] = Array("\"product_id\":".utf8)
+        static let symbol: [UInt8] = Array("\"symbol\":".utf8)
+        static let event: [UInt8] = Array("\"event\":".utf8)
+        static let type: [UInt8] = Array("\"type\":".utf8)
+    }
+
+    @inline(__always)
+    static func firstNonSpace(_ p: UnsafeRawBufferPointer) -> Int? {
+        var i = 0
+        while i < p.count, p[i] == 32 || p[i] == 10 || p[i] == 13 || p[i] == 9 { i += 1 }
+        return i < p.count ? i : nil
+    }
+
+    /// Offset just after the first occurrence of `key` (which includes its quotes and colon).
+    @inline(__always)
+    public static func find(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int = 0) -> Int? {
+        let n = key.count
+        guard p.count >= n, n > 0 else { return nil }
+        let k0 = key[0]
+        var i = from
+        let last = p.count - n
+        return key.withUnsafeBufferPointer { k -> Int? in
+            while i <= last {
+                if p[i] == k0 {
+                    var j = 1
+                    while j < n, p[i + j] == k[j] { j += 1 }
+                    if j == n { return i + n }
+                }
+                i += 1
+            }
+            return nil
+        }
+    }
+
+    /// The string value of `key` (no escapes expected in venue identifiers), skipping spaces after the colon.
+    public static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8]) -> UnsafeRawBufferPointer? {
+        guard var i = find(p, key) else { return nil }
+        while i < p.count, p[i] == 32 { i += 1 }
+        guard i < p.count, p[i] == 34 else { return nil }
+        let start = i + 1
+        var j = start
+        while j < p.count, p[j] != 34 {
+            if p[j] == 92 { return nil }
+            j += 1
+        }
+        guard j < p.count else { return nil }
+        return UnsafeRawBufferPointer(rebasing: p[start..<j])
+    }
+
+    /// The integer value of `key` (e.g. Binance `"u":160`), or nil.
+    public static func intValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> Int64? {
+        guard var i = find(p, key, from: from) else { return nil }
+        while i < p.count, p[i] == 32 { i += 1 }
+        var neg = false
+        if i < p.count, p[i] == 45 { neg = true; i += 1 }
+        var v: Int64 = 0
+        var digits = 0
+        while i < p.count, p[i] >= 48, p[i] <= 57, digits < 19 {
+            v = v &* 10 &+ Int64(p[i] - 48)
+            i += 1
+            digits += 1
+        }
+        return digits > 0 ? (neg ? -v : v) : nil
+    }
+
+    /// The last JSON string that ends before `end`, and the offset of its opening quote.
+    static func lastString(_ p: UnsafeRawBufferPointer, endingBefore end: Int) -> (UnsafeRawBufferPointer, Int)? {
+        var j = end - 1
+        while j >= 0, p[j] != 34 { j -= 1 }
+        guard j > 0 else { return nil }
+        var i = j - 1
+        while i >= 0, p[i] != 34 { i -= 1 }
+        guard i >= 0 else { return nil }
+        return (UnsafeRawBufferPointer(rebasing: p[(i + 1)..<j]), i)
+    }
+}

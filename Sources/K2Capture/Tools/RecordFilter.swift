@@ -1,0 +1,117 @@
+import K2Core
+
+/// Which records a tool keeps: a time window, kinds, connections, streams and symbols.
+/// Built from the command-line strings by `RecordFilter.parse`, applied per record without
+/// allocating.
+public struct RecordFilter: Sendable {
+    /// Half-open receive-time window `[from, to)`, nanoseconds since the epoch.
+    public var from: Int64?
+    public var to: Int64?
+    public var kinds: Set<RecordKind>?
+    public var connections: Set<UInt32>?
+    /// Exact stream names (`btcusdt@trade`, `market_trades`, `trade`).
+    public var streams: [[UInt8]]?
+    /// Symbols, compared without regard to case (`BTCUSDT`, `XBT/USD`, `BTC-USD`).
+    public var symbols: [[UInt8]]?
+
+    public init(from: Int64? = nil, to: Int64? = nil, kinds: Set<RecordKind>? = nil, connections: Set<UInt32>? = nil,
+                streams: [String]? = nil, symbols: [String]? = nil) {
+        self.from = from
+        self.to = to
+        self.kinds = kinds
+        self.connections = connections
+        self.streams = streams?.map { Array($0.utf8) }
+        self.symbols = symbols?.map { Array($0.lowercased().utf8) }
+    }
+
+    public var isEmpty: Bool {
+        from == nil && to == nil && kinds == nil && connections == nil && streams == nil && symbols == nil
+    }
+
+    public var needsPayload: Bool { streams != nil || symbols != nil }
+
+    @inline(__always)
+    public func matches(_ r: CaptureRecord) -> Bool {
+        if let from, r.timestamp < from { return false }
+        if let to, r.timestamp >= to { return false }
+        if let kinds, !kinds.contains(r.kind) { return false }
+        if let connections, !connections.contains(r.connection) { return false }
+        if streams != nil || symbols != nil {
+            let f = PayloadFields.extract(r.payload)
+            if let streams {
+                guard let s = f.stream, streams.contains(where: { Self.equal($0, s, caseless: false) }) else { return false }
+            }
+            if let symbols {
+                guard let s = f.symbol, symbols.contains(where: { Self.equal($0, s, caseless: true) }) else { return false }
+            }
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func equal(_ a: [UInt8], _ b: UnsafeRawBufferPointer, caseless: Bool) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count {
+            var c = b[i]
+            if caseless, c >= 65, c <= 90 { c += 32 }
+            if a[i] != c { return false }
+        }
+        return true
+    }
+
+    /// Builds a filter from command-line text. `--from/--to` take ISO-8601 times or offsets
+    /// from the capture's first record (`+30s`, `+1h30m`); `start` is that first time.
+    public static func parse(from: String?, to: String?, kinds: [String], connections: [String],
+                             streams: [String], symbols: [String], start: Int64?) throws(CaptureError) -> RecordFilter {
+        func time(_ text: String, _ flag: String) throws(CaptureError) -> Int64 {
+            if text.hasPrefix("+") {
+                guard let d = TimeText.parseDuration(String(text.dropFirst())) else {
+                    throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not an offset",
+                                       remedy: "write an offset like +30s, +10m or +1h30m, or an ISO-8601 time like 2024-03-01T12:00:00Z")
+                }
+                return (start ?? 0) + d
+            }
+            guard let t = TimeText.parseISO8601(text) else {
+                throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not a time",
+                                   remedy: "write an ISO-8601 time like 2024-03-01T12:00:00.5Z or an offset from the start like +30s")
+            }
+            return t
+        }
+        var f = RecordFilter()
+        if let from { f.from = try time(from, "--from") }
+        if let to { f.to = try time(to, "--to") }
+        if let a = f.from, let b = f.to, b <= a {
+            throw CaptureError(.invalidArgument, path: nil, what: "--to is not after --from",
+                               remedy: "give a --to later than --from (the window is [from, to))")
+        }
+        let kindNames = kinds.flatMap { $0.split(separator: ",").map(String.init) }
+        if !kindNames.isEmpty {
+            var set = Set<RecordKind>()
+            for k in kindNames {
+                guard let kind = RecordKind(name: k) else {
+                    throw CaptureError(.invalidArgument, path: nil, what: "unknown record kind '\(k)'",
+                                       remedy: "use one of connect, send, recv, disconnect, http, marker")
+                }
+                set.insert(kind)
+            }
+            f.kinds = set
+        }
+        let connNames = connections.flatMap { $0.split(separator: ",").map(String.init) }
+        if !connNames.isEmpty {
+            var set = Set<UInt32>()
+            for c in connNames {
+                guard let v = UInt32(c) else {
+                    throw CaptureError(.invalidArgument, path: nil, what: "--conn '\(c)' is not a connection id",
+                                       remedy: "give a number as `k2 capture inspect` lists them")
+                }
+                set.insert(v)
+            }
+            f.connections = set
+        }
+        let s = streams.flatMap { $0.split(separator: ",").map(String.init) }
+        if !s.isEmpty { f.streams = s.map { Array($0.utf8) } }
+        let y = symbols.flatMap { $0.split(separator: ",").map(String.init) }
+        if !y.isEmpty { f.symbols = y.map { Array($0.lowercased().utf8) } }
+        return f
+    }
+}

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Time in nanoseconds, as plain integers: cheap to read on hot paths and easy to move by hand in tests.
+public protocol NanoClock: Sendable {
+    /// Nanoseconds since the Unix epoch (UTC wall clock): what capture receive times use.
+    func wallNanos() -> Int64
+    /// Nanoseconds from an arbitrary fixed point, never going backwards: what pacing and latency use.
+    func monotonicNanos() -> Int64
+}
+
+/// The system clocks (`CLOCK_REALTIME`, `CLOCK_MONOTONIC`), read through the vDSO (~20 ns).
+public struct SystemClock: NanoClock {
+    public init() {}
+
+    @inline(__always)
+    public func wallNanos() -> Int64 { Self.read(CLOCK_REALTIME) }
+
+    @inline(__always)
+    public func monotonicNanos() -> Int64 { Self.read(CLOCK_MONOTONIC) }
+
+    @inline(__always)
+    static func read(_ id: clockid_t) -> Int64 {
+        var ts = timespec()
+        clock_gettime(id, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+}
+
+/// A clock that only moves when told to: for unit tests of pacing, flushing and timeouts.
+public final class ManualClock: NanoClock, @unchecked Sendable {
+    private let lock = Lock()
+    private var wall: Int64
+    private var mono: Int64
+
+    public init(wall: Int64 = 1_700_000_000_000_000_000, monotonic: Int64 = 0) {
+        self.wall = wall
+        self.mono = monotonic
+    }
+
+    public func wallNanos() -> Int64 { lock.withLock { wall } }
+    public func monotonicNanos() -> Int64 { lock.withLock { mono } }
+
+    /// Moves both clocks forward by `nanos`.
+    public func advance(by nanos: Int64) {
+        lock.withLock {
+            wall += nanos
+            mono += nanos
+        }
+    }
+}
+
+/// A minimal mutex around `pthread_mutex_t`, usable from Swift 6 code without Foundation.
+public final class Lock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    public init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    @inline(__always)
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}

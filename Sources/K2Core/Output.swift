@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A buffered writer to a file descriptor (stdout by default) that never allocates per write:
+/// bytes collect in one buffer and leave in large `write(2)` calls.
+public final class FDOutput {
+    public let fd: Int32
+    private var buffer: [UInt8] = []
+    private let capacity: Int
+    public private(set) var failed = false
+
+    public init(fd: Int32 = 1, capacity: Int = 256 * 1024) {
+        self.fd = fd
+        self.capacity = capacity
+        buffer.reserveCapacity(capacity + 4096)
+    }
+
+    deinit { flush() }
+
+    @inline(__always)
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= capacity { flush() }
+    }
+
+    @inline(__always)
+    public func write(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= capacity { flush() }
+    }
+
+    public func write(_ text: String) {
+        var t = text
+        t.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends into the internal buffer through `body` (for JSON writers that append to `[UInt8]`).
+    @inline(__always)
+    public func append(_ body: (inout [UInt8]) -> Void) {
+        body(&buffer)
+        if buffer.count >= capacity { flush() }
+    }
+
+    public func flush() {
+        guard !buffer.isEmpty else { return }
+        var off = 0
+        buffer.withUnsafeBytes { raw in
+            while off < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failed = true   // EPIPE (reader went away) or disk full: stop writing quietly
+                    return
+                }
+                off += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Standard error, unbuffered, for one-line messages.
+public enum StdErr {
+    public static func print(_ line: String) {
+        var l = line + "\n"
+        l.withUTF8 { buf in _ = Glibc.write(2, buf.baseAddress, buf.count) }
+    }
+}

@@ -1,0 +1,19 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The tool's version, written into captures and reports.
+public enum K2Version {
+    public static let number = "0.1.0"
+    public static let string = "k2 \(number)"
+}
+
+public enum HostInfo {
+    public static func hostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, 255) == 0 else { return "unknown" }
+        return String(cString: buf)
+    }
+}

@@ -1,0 +1,1 @@
+// K2Net module.

@@ -1,0 +1,1 @@
+// K2Replay module.

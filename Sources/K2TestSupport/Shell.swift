@@ -1,0 +1,38 @@
+import Foundation
+
+/// Runs shell commands from tests (independent clients: zstd, kcat, clickhouse-client, curl).
+public enum Shell {
+    public struct Failure: Error, CustomStringConvertible {
+        public let command: String
+        public let status: Int32
+        public let output: String
+        public var description: String { "`\(command)` exited \(status): \(output)" }
+    }
+
+    /// Runs `command` with bash and returns stdout; throws on a non-zero exit.
+    @discardableResult
+    public static func run(_ command: String) throws -> String {
+        let (status, out, err) = try execute(command)
+        guard status == 0 else { throw Failure(command: command, status: status, output: out + err) }
+        return out
+    }
+
+    public static func status(_ command: String) throws -> Int32 {
+        try execute(command).0
+    }
+
+    public static func execute(_ command: String) throws -> (Int32, String, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", command]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let od = out.fileHandleForReading.readDataToEndOfFile()
+        let ed = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+    }
+}

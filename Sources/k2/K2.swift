@@ -1,0 +1,16 @@
+import ArgumentParser
+import K2Core
+
+@main
+struct K2: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "k2",
+        abstract: "Record, replay, simulate and benchmark K2 market-data traffic.",
+        discussion: """
+            Captures are .k2cap files (zstd frames; see docs/capture-format.md).
+            Start with `k2 capture inspect captures/binance-sample.k2cap`.
+            """,
+        version: K2Version.number,
+        subcommands: [CaptureCommand.self]
+    )
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, integration tests against real servers (ClickHouse,
+# the embedded Kafka-protocol broker), and the bounded fuzz run. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+# Build once, failing on any warning in the project's own code (Swift 6, no warnings).
+log=$(mktemp)
+set +e
+swift build --build-tests 2>&1 | tee "$log" | grep -E "error:|warning:|Build complete"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" != 0 ]; then echo "k2: the build failed (above)" >&2; exit 1; fi
+if grep -E "/(Sources|Tests)/[^ ]*: warning:" "$log" >/dev/null; then
+  echo "k2: the build has warnings in the project's code (above); fix them" >&2
+  exit 1
+fi
+rm -f "$log"
+
+swift test --skip-build --no-parallel
