@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "K2IntegrationTests",
-            dependencies: ["K2Replay", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],
+            dependencies: ["K2Replay", "K2Net", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],
             swiftSettings: strict
         ),
     ],
