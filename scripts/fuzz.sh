@@ -13,6 +13,7 @@ stamp="$out/.built"
 sources=$(find Sources/K2Core Sources/K2Capture Fuzz -name '*.swift' | sort)
 if [ ! -f "$stamp" ] || [ -n "$(find $sources -newer "$stamp" 2>/dev/null | head -1)" ]; then
   echo "fuzz: building the reader fuzz target (swiftc -sanitize=fuzzer,address)"
+  rm -f "$out/capture-reader-fuzz" "$stamp"
   swiftc "${flags[@]}" "${incs[@]}" -emit-library -static -emit-module -module-name K2Core \
     -emit-module-path "$out/K2Core.swiftmodule" -o "$out/libK2Core.a" Sources/K2Core/*.swift 2>&1 | grep -E "error" || true
   swiftc "${flags[@]}" "${incs[@]}" -emit-library -static -emit-module -module-name K2Capture \
