@@ -145,16 +145,16 @@ public struct Histogram: Sendable, Equatable, Codable {
 
     // MARK: Layout arithmetic
 
-    @inlinable
+    @inlinable @inline(__always)
     func bucketIndex(_ value: Int64) -> Int {
-        leadingZeroCountBase - (UInt64(bitPattern: value) | subBucketMask).leadingZeroBitCount
+        leadingZeroCountBase &- (UInt64(bitPattern: value) | subBucketMask).leadingZeroBitCount
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     func countsIndex(_ value: Int64) -> Int {
         let b = bucketIndex(value)
-        let sub = Int(value >> Int64(b + unitMagnitude))
-        return ((b + 1) << subBucketHalfCountMagnitude) + (sub - subBucketHalfCount)
+        let sub = Int(truncatingIfNeeded: value &>> Int64(b &+ unitMagnitude))
+        return ((b &+ 1) &<< subBucketHalfCountMagnitude) &+ (sub &- subBucketHalfCount)
     }
 
     func valueFromIndex(_ index: Int) -> Int64 {
