@@ -227,3 +227,24 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(throws: ReplayError.self) { try ReplayEngine(config: ReplayConfig(files: [path, path]), sinks: [MockSink()]).run() }
     #expect(throws: CaptureError.self) { try ReplayEngine(config: ReplayConfig(files: [dir.file("none.k2cap")]), sinks: [MockSink()]).run() }
 }
+
+@Test func syntheticCaptureIsSeededAndPlausible() throws {
+    let dir = TemporaryDirectory()
+    let gen = SyntheticCapture(durationNanos: 60_000_000_000, rate: 200, seed: 9)
+    let n = try gen.write(to: dir.file("a.k2cap"))
+    #expect(try gen.write(to: dir.file("b.k2cap")) == n)
+    // Six 10-second stretches at 0.25–2.5 × 200 msg/s.
+    #expect(n > 60 * 50 && n < 60 * 500)
+    let reader = try CaptureReader(path: dir.file("a.k2cap"))
+    var last: Int64 = 0
+    var recv = 0
+    while let r = try reader.next() {
+        #expect(r.timestamp >= last)
+        last = r.timestamp
+        if r.kind == .recv {
+            recv += 1
+            #expect(PayloadFields.extract(r.payload).symbol != nil)
+        }
+    }
+    #expect(recv == n)
+}
