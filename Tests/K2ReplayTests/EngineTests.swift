@@ -197,7 +197,7 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     let clock = ManualClock(monotonic: 0)
     var config = ReplayConfig(files: [path])
     config.pace = .speed(10)
-    config.histogramIntervalNanos = 10_000_000
+    config.histogramIntervalNanos = 1_000_000
     let mock = try SinkFactory.make("mock://?capacity=1000", options: SinkOptions(clock: clock))
     let summary = try ReplayEngine(config: config, sinks: [mock], clock: clock, waiter: ManualWaiter(clock: clock, lateness: [1_000])).run()
     let json = summary.json()

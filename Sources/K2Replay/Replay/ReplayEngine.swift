@@ -87,7 +87,8 @@ public final class ReplayEngine: @unchecked Sendable {
         let span = source.span
         var lateness = Histogram()
         var interval = Histogram()
-        var intervals: [HistogramInterval] = []
+        var intervals: [EncodedHistogramInterval] = []
+        var intervalDue = false
         var sequence: UInt64 = 0
         var bytes: UInt64 = 0
         var firstCapture: Int64?
@@ -104,11 +105,15 @@ public final class ReplayEngine: @unchecked Sendable {
         let isMax = config.pace == .max
         let totalCaptureNanos = span > 0 ? span * Int64(config.loops) : 0
 
+        // Closing an interval encodes its histogram (~0.1 ms): done when the next message has
+        // at least 1 ms of slack, or regardless once five intervals are overdue.
         func closeInterval(_ now: Int64) {
-            intervals.append(HistogramInterval(startSeconds: Double(intervalStart - startMono) / 1e9,
-                                               lengthSeconds: Double(now - intervalStart) / 1e9, histogram: interval))
+            intervals.append(EncodedHistogramInterval(HistogramInterval(
+                startSeconds: Double(intervalStart - startMono) / 1e9,
+                lengthSeconds: Double(now - intervalStart) / 1e9, histogram: interval)))
             interval.reset()
             intervalStart = now
+            intervalDue = false
         }
 
         var round = 0
@@ -139,6 +144,10 @@ public final class ReplayEngine: @unchecked Sendable {
                 let actual: Int64
                 let intended: Int64
                 if let due = pacer!.intended(captureNanos: captureNanos, sequence: sequence) {
+                    if intervalDue {
+                        let now = waiter.now()
+                        if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos { closeInterval(now) }
+                    }
                     actual = waiter.wait(until: due, shouldStop: { shouldStop })
                     if actual < due {
                         stopReason = "stopped by request (Ctrl-C)"
@@ -173,7 +182,7 @@ public final class ReplayEngine: @unchecked Sendable {
                 bytes &+= UInt64(r.payload.count)
                 lastCapture = captureNanos
                 lastSent = actual
-                if actual &- intervalStart >= config.histogramIntervalNanos, !isMax { closeInterval(actual) }
+                if !isMax, actual &- intervalStart >= config.histogramIntervalNanos { intervalDue = true }
                 if let progress, actual &- lastProgress >= config.progressIntervalNanos {
                     let elapsed = actual - startMono
                     let done = captureNanos - (firstCapture ?? captureNanos)
