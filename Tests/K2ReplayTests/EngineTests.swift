@@ -221,10 +221,19 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(log.intervals.contains { $0.tag == "sink0.intended" && $0.histogram.totalCount == 300 })
 }
 
-@Test func multipleCapturesNeedMergedReader() throws {
+@Test func severalCapturesAreMergedByTime() throws {
     let dir = TemporaryDirectory()
-    let (path, _) = try sampleCapture(dir, count: 10)
-    #expect(throws: ReplayError.self) { try ReplayEngine(config: ReplayConfig(files: [path, path]), sinks: [MockSink()]).run() }
+    let a = try SampleTraffic(seed: 1, symbols: ["BTCUSDT"]).write(to: dir.file("a.k2cap"), count: 300)
+    let b = try SampleTraffic(seed: 2, symbols: ["ETHUSDT"]).write(to: dir.file("b.k2cap"), count: 200)
+    let clock = ManualClock(monotonic: 0)
+    let sink = RecordingSink()
+    var config = ReplayConfig(files: [dir.file("a.k2cap"), dir.file("b.k2cap")])
+    config.pace = .speed(5)
+    let summary = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()
+    #expect(summary.messages == 500)
+    let want = (a + b).filter { $0.kind == .recv }.map(\.timestamp).sorted()
+    #expect(sink.captureTimes == want)
+    #expect(Set(sink.symbols) == ["BTCUSDT", "ETHUSDT"])
     #expect(throws: CaptureError.self) { try ReplayEngine(config: ReplayConfig(files: [dir.file("none.k2cap")]), sinks: [MockSink()]).run() }
 }
 
