@@ -43,6 +43,14 @@ public struct LiveFeed: Sendable {
     /// Messages returned so far.
     public private(set) var emitted: Int64 = 0
     private var lastSegment = -1
+    /// Emit venue heartbeats as `.heartbeat` events: Kraken `{"event":"heartbeat"}` after 1 s
+    /// without a message, Coinbase `heartbeats` every second. Off by default (a server may
+    /// prefer its own timer; `k2 sim generate` turns it on).
+    public var heartbeats = false
+    private var pendingT: Int64?
+    private var lastSentT: Int64 = 0
+    private var nextCoinbaseHeartbeat: Int64 = 1_000_000_000
+    private var heartbeatCounter: Int64 = 0
 
     /// - Parameters:
     ///   - venueIndex: position of `venue` in the profile (venue 0 uses the profile seed as is;
@@ -73,18 +81,29 @@ public struct LiveFeed: Sendable {
 
     /// Appends the next message to `out` and describes it; nil when the timeline is over.
     public mutating func next(into out: inout [UInt8]) -> Event? {
-        while let t = arrivals.next() {
+        while true {
+            let t: Int64
+            if let p = pendingT { t = p; pendingT = nil } else {
+                guard let n = arrivals.next() else { return nil }
+                t = n
+            }
+            if heartbeats, venue != .binance, let hb = heartbeatDue(before: t) {
+                pendingT = t
+                let before = out.count
+                appendHeartbeat(at: hb, into: &out)
+                emitted += 1
+                return Event(offsetNanos: hb, symbol: -1, kind: .heartbeat, byteCount: out.count - before)
+            }
             let seg = arrivals.currentSegment
             let s = profile.timeline.segments[seg]
             let local = t - profile.timeline.starts[seg]
             let driftPerSec = s.shape.drift(at: local)
             if driftPerSec != 0 || lastSegment != seg || model.drift != 0 {
-                // Spread the per-second drift over the depth events expected per second for a
-                // symbol of average weight; the model clamps per-event moves.
+                // Spread the per-second drift over the depth events per second (the model
+                // divides by each symbol's share, so all symbols drift alike).
                 let rate = max(1, s.rate(at: local))
                 let depthShare = profile.market.depthWeight / max(1e-9, profile.market.tradeWeight + profile.market.aggTradeWeight + profile.market.depthWeight)
-                let perSymbolDepthRate = max(1e-9, rate * depthShare / Double(model.symbolCount))
-                model.drift = driftPerSec / perSymbolDepthRate
+                model.drift = driftPerSec / max(1e-9, rate * depthShare)
                 model.volatilityScale = s.shape.volatilityScale(at: local)
                 lastSegment = seg
             }
@@ -96,9 +115,30 @@ public struct LiveFeed: Sendable {
             let before = out.count
             encoder.encode(kind, symbol: sym, model: model, nanos: startNanos + t, into: &out)
             emitted += 1
+            lastSentT = t
             return Event(offsetNanos: t, symbol: sym, kind: mk, byteCount: out.count - before)
         }
-        return nil
+    }
+
+    private func heartbeatDue(before t: Int64) -> Int64? {
+        switch venue {
+        case .kraken: return t - lastSentT > 1_000_000_000 ? lastSentT + 1_000_000_000 : nil
+        case .coinbase: return nextCoinbaseHeartbeat <= t ? nextCoinbaseHeartbeat : nil
+        case .binance: return nil
+        }
+    }
+
+    private mutating func appendHeartbeat(at t: Int64, into out: inout [UInt8]) {
+        lastSentT = t
+        switch venue {
+        case .kraken: out.append(contentsOf: KrakenProtocol.heartbeat)
+        case .coinbase:
+            heartbeatCounter += 1
+            nextCoinbaseHeartbeat += 1_000_000_000
+            out.append(contentsOf: CoinbaseProtocol.heartbeat(counter: heartbeatCounter, nanos: startNanos + t,
+                                                              uptimeNanos: t, sequence: takeCoinbaseSequence()))
+        case .binance: break
+        }
     }
 
     /// Binance REST `GET /api/v3/depth?symbol=…&limit=…` body for `symbol` now, consistent

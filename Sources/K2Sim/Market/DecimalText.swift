@@ -13,57 +13,66 @@ public enum DecimalText {
 
     /// Appends `mantissa / 10^scale` with exactly `digits` fraction digits (digits ≤ scale:
     /// truncates; digits > scale: pads with zeros). `trim` removes trailing fraction zeros.
+    /// Digits go to a stack buffer first, then into `out` in one append.
     @inlinable
     public static func append(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false, to out: inout [UInt8]) {
-        var m = mantissa
-        if m < 0 { out.append(45); m = -m }
-        var frac: Int64
-        var intPart: Int64
+        var m = mantissa.magnitude
+        var frac: UInt64
+        var intPart: UInt64
         if digits <= scale {
-            let drop = pow10[scale - digits]
-            let unit = pow10[digits]
-            let v = m / drop
+            let v = m / UInt64(pow10[scale - digits])
+            let unit = UInt64(pow10[digits])
             intPart = v / unit
             frac = v % unit
         } else {
-            let unit = pow10[scale]
+            let unit = UInt64(pow10[scale])
             intPart = m / unit
-            frac = (m % unit) * pow10[digits - scale]
+            frac = (m % unit) * UInt64(pow10[digits - scale])
         }
-        appendUInt(UInt64(intPart), to: &out)
-        guard digits > 0 else { return }
         var n = digits
         if trim {
             while n > 0 && frac % 10 == 0 { frac /= 10; n -= 1 }
-            if n == 0 { return }
         }
-        out.append(46)
-        // Write `n` digits of `frac`, zero-padded on the left.
-        let start = out.count
-        for _ in 0..<n { out.append(48) }
-        var i = start + n - 1
-        while frac > 0 {
-            out[i] = UInt8(48 + frac % 10)
-            frac /= 10
-            i -= 1
+        m = intPart
+        var buf: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &buf) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            // Fill from the end: fraction digits, the dot, integer digits, the sign.
+            var i = 47
+            if n > 0 {
+                for _ in 0..<n {
+                    b[i] = UInt8(truncatingIfNeeded: 48 &+ frac % 10)
+                    frac /= 10
+                    i -= 1
+                }
+                b[i] = 46
+                i -= 1
+            }
+            repeat {
+                b[i] = UInt8(truncatingIfNeeded: 48 &+ m % 10)
+                m /= 10
+                i -= 1
+            } while m > 0
+            if mantissa < 0 { b[i] = 45; i -= 1 }
+            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: 47 - i))
         }
     }
 
     /// Appends a non-negative integer in decimal.
     @inlinable
     public static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
-        if value < 10 { out.append(UInt8(48 + value)); return }
+        if value < 10 { out.append(UInt8(truncatingIfNeeded: 48 &+ value)); return }
         var v = value
-        var digits = 0
-        var t = v
-        while t > 0 { digits += 1; t /= 10 }
-        let start = out.count
-        for _ in 0..<digits { out.append(48) }
-        var i = start + digits - 1
-        while v > 0 {
-            out[i] = UInt8(48 + v % 10)
-            v /= 10
-            i -= 1
+        var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buf) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var i = 23
+            while v > 0 {
+                b[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
+                v /= 10
+                i -= 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: 23 - i))
         }
     }
 
@@ -72,18 +81,27 @@ public enum DecimalText {
         if value < 0 { out.append(45); appendUInt(value.magnitude, to: &out) } else { appendUInt(UInt64(value), to: &out) }
     }
 
-    /// Appends `value` zero-padded to `width` digits.
+    /// Appends `value` zero-padded to `width` digits (width ≤ 20).
     @inlinable
     public static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
-        let start = out.count
-        for _ in 0..<width { out.append(48) }
-        var v = value
-        var i = start + width - 1
-        while v > 0 && i >= start {
-            out[i] = UInt8(48 + v % 10)
-            v /= 10
-            i -= 1
+        var v = value.magnitude
+        var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buf) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var i = 23
+            for _ in 0..<width {
+                b[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
+                v /= 10
+                i -= 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: width))
         }
+    }
+
+    /// Appends a static ASCII literal in one copy.
+    @inlinable @inline(__always)
+    public static func literal(_ s: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     /// Convenience for tests and messages: the formatted text.

@@ -81,7 +81,9 @@ public struct MarketModel: Sendable {
     private var lastUpdate: [Int64]
     private var lot: [Int64]
 
-    /// Log drift added to each depth event's price move (set by the load timeline: a flash crash).
+    /// Log price drift per second divided by the market's depth-event rate (events/s), set by
+    /// the load timeline during a flash crash. A symbol's depth event moves its price by
+    /// `drift / weight` so that every symbol drifts by the same amount per second.
     public var drift = 0.0
     /// Multiplier of `volatility` (flash crashes raise it).
     public var volatilityScale = 1.0
@@ -227,14 +229,34 @@ public struct MarketModel: Sendable {
         let st = step[s]
         let mid = Double(bestBid[s]) + Double(st) / 2
         // Geometric random walk on the level grid.
-        let logMove = drift + config.volatility * volatilityScale * gauss.next(&rng)
+        let symbolDrift = drift == 0 ? 0 : drift / universe.symbols[s].weight
+        let logMove = max(-0.5, min(0.5, symbolDrift)) + config.volatility * volatilityScale * gauss.next(&rng)
         var d = Int((mid * logMove / Double(st)).rounded())
-        let limit = depthN - 1
-        if d > limit { d = limit }
-        if d < -limit { d = -limit }
-        if d < 0 && bestBid[s] + Int64(d - depthN) * st <= 0 { d = 0 }
+        // Keep the lowest bid above zero.
+        let floorSteps = Int((bestBid[s] / st)) - depthN - 1
+        if d < -floorSteps { d = min(0, -floorSteps) }
         let old = bestBid[s]
-        if d > 0 {
+        if d >= depthN || d <= -depthN {
+            // The whole kept book moves: every old level goes, a fresh book appears.
+            for i in 0..<depthN {
+                bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0))
+                askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0))
+            }
+            bestBid[s] = old + Int64(d) * st
+            for i in 0..<depthN {
+                let bq = levelQty(s)
+                let aq = levelQty(s)
+                bidQty[base + i] = bq
+                askQty[base + i] = aq
+                let bp = bestBid[s] - Int64(i) * st
+                let ap = bestBid[s] + Int64(i + 1) * st
+                if let j = bidChanges.firstIndex(where: { $0.price == bp }) { bidChanges[j].qty = bq } else { bidChanges.append(SimLevel(price: bp, qty: bq)) }
+                if let j = askChanges.firstIndex(where: { $0.price == ap }) { askChanges[j].qty = aq } else { askChanges.append(SimLevel(price: ap, qty: aq)) }
+            }
+            // A price that was a bid and is now an ask (or the reverse) must not stay on the old side.
+            for i in bidChanges.indices where bidChanges[i].qty > 0 && bidChanges[i].price > bestBid[s] { bidChanges[i].qty = 0 }
+            for i in askChanges.indices where askChanges[i].qty > 0 && askChanges[i].price <= bestBid[s] { askChanges[i].qty = 0 }
+        } else if d > 0 {
             // Asks at the d lowest levels go; their prices become bids.
             for i in 0..<d { askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0)) }
             // Far bids fall out of the kept depth.

@@ -305,7 +305,7 @@ public enum CoinbaseProtocol {
         return out
     }
 
-    /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}]}`,
+    /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":"3049"}]}`,
     /// once a second on a connection subscribed to `heartbeats`.
     public static func heartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
         var out = Array(#"{"channel":"heartbeats","client_id":"","timestamp":""#.utf8)
@@ -319,7 +319,7 @@ public enum CoinbaseProtocol {
         out.append(contentsOf: t)
         out.append(contentsOf: " +0000 UTC m=+".utf8)
         DecimalText.append(uptimeNanos, scale: 9, digits: 9, to: &out)
-        out.append(contentsOf: #"","heartbeat_counter":\#(counter)}]}"#.utf8)
+        out.append(contentsOf: #"","heartbeat_counter":"\#(counter)"}]}"#.utf8)
         return out
     }
 

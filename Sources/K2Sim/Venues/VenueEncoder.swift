@@ -6,6 +6,9 @@ import K2Core
 /// Prices and quantities are 1e-8 mantissas. Binance writes 8 decimals always
 /// (`"0.00100000"`); Kraken v1 writes prices with max(5, tick decimals) and volumes with 8;
 /// Coinbase writes prices with the tick's decimals and sizes without trailing zeros.
+@inline(__always)
+func lit(_ s: StaticString, _ out: inout [UInt8]) { DecimalText.literal(s, to: &out) }
+
 public struct VenueEncoder: Sendable {
     public let venue: Venue
     /// Binance: wrap payloads as combined-stream messages `{"stream":…,"data":…}` (true) or
@@ -82,62 +85,62 @@ public struct VenueEncoder: Sendable {
     private func binance(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
         let ms = nanos / 1_000_000
         if combined {
-            out.append(contentsOf: #"{"stream":""#.utf8)
+            lit(#"{"stream":""#, &out)
             switch kind {
             case .trade: out.append(contentsOf: tradeStreams[s])
             case .aggTrade: out.append(contentsOf: aggStreams[s])
             case .depth: out.append(contentsOf: depthStreams[s])
             }
-            out.append(contentsOf: #"","data":"#.utf8)
+            lit(#"","data":"#, &out)
         }
         switch kind {
         case .trade:
             let t = m.trades[0]
-            out.append(contentsOf: #"{"e":"trade","E":"#.utf8)
+            lit(#"{"e":"trade","E":"#, &out)
             DecimalText.appendInt(ms, to: &out)
-            out.append(contentsOf: #","s":""#.utf8)
+            lit(#","s":""#, &out)
             out.append(contentsOf: names[s])
-            out.append(contentsOf: #"","t":"#.utf8)
+            lit(#"","t":"#, &out)
             DecimalText.appendInt(t.id, to: &out)
-            out.append(contentsOf: #","p":"#.utf8)
+            lit(#","p":"#, &out)
             bnum(t.price, &out)
-            out.append(contentsOf: #","q":"#.utf8)
+            lit(#","q":"#, &out)
             bnum(t.qty, &out)
-            out.append(contentsOf: #","T":"#.utf8)
+            lit(#","T":"#, &out)
             DecimalText.appendInt(ms, to: &out)
-            out.append(contentsOf: m.buyerIsMaker ? #","m":true,"M":true}"#.utf8 : #","m":false,"M":true}"#.utf8)
+            lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
         case .aggTrade:
             var q: Int64 = 0
             for t in m.trades { q += t.qty }
-            out.append(contentsOf: #"{"e":"aggTrade","E":"#.utf8)
+            lit(#"{"e":"aggTrade","E":"#, &out)
             DecimalText.appendInt(ms, to: &out)
-            out.append(contentsOf: #","s":""#.utf8)
+            lit(#","s":""#, &out)
             out.append(contentsOf: names[s])
-            out.append(contentsOf: #"","a":"#.utf8)
+            lit(#"","a":"#, &out)
             DecimalText.appendInt(m.aggId, to: &out)
-            out.append(contentsOf: #","p":"#.utf8)
+            lit(#","p":"#, &out)
             bnum(m.trades[0].price, &out)
-            out.append(contentsOf: #","q":"#.utf8)
+            lit(#","q":"#, &out)
             bnum(q, &out)
-            out.append(contentsOf: #","f":"#.utf8)
+            lit(#","f":"#, &out)
             DecimalText.appendInt(m.trades[0].id, to: &out)
-            out.append(contentsOf: #","l":"#.utf8)
+            lit(#","l":"#, &out)
             DecimalText.appendInt(m.trades[m.trades.count - 1].id, to: &out)
-            out.append(contentsOf: #","T":"#.utf8)
+            lit(#","T":"#, &out)
             DecimalText.appendInt(ms, to: &out)
-            out.append(contentsOf: m.buyerIsMaker ? #","m":true,"M":true}"#.utf8 : #","m":false,"M":true}"#.utf8)
+            lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
         case .depth:
-            out.append(contentsOf: #"{"e":"depthUpdate","E":"#.utf8)
+            lit(#"{"e":"depthUpdate","E":"#, &out)
             DecimalText.appendInt(ms, to: &out)
-            out.append(contentsOf: #","s":""#.utf8)
+            lit(#","s":""#, &out)
             out.append(contentsOf: names[s])
-            out.append(contentsOf: #"","U":"#.utf8)
+            lit(#"","U":"#, &out)
             DecimalText.appendInt(m.firstUpdateId, to: &out)
-            out.append(contentsOf: #","u":"#.utf8)
+            lit(#","u":"#, &out)
             DecimalText.appendInt(m.finalUpdateId, to: &out)
-            out.append(contentsOf: #","b":"#.utf8)
+            lit(#","b":"#, &out)
             binanceLevels(m.bidChanges, &out)
-            out.append(contentsOf: #","a":"#.utf8)
+            lit(#","a":"#, &out)
             binanceLevels(m.askChanges, &out)
             out.append(125)
         }
@@ -163,23 +166,23 @@ public struct VenueEncoder: Sendable {
         let b = model.book(symbol, levels: limit)
         var out: [UInt8] = []
         out.reserveCapacity(64 + 48 * (b.bids.count + b.asks.count))
-        out.append(contentsOf: #"{"lastUpdateId":"#.utf8)
+        lit(#"{"lastUpdateId":"#, &out)
         DecimalText.appendInt(b.lastUpdateId, to: &out)
         func side(_ ls: [SimLevel]) {
             out.append(91)
             for (i, l) in ls.enumerated() {
                 if i > 0 { out.append(44) }
-                out.append(contentsOf: #"[""#.utf8)
+                lit(#"[""#, &out)
                 DecimalText.append(l.price, scale: 8, digits: 8, to: &out)
-                out.append(contentsOf: #"",""#.utf8)
+                lit(#"",""#, &out)
                 DecimalText.append(l.qty, scale: 8, digits: 8, to: &out)
-                out.append(contentsOf: #""]"#.utf8)
+                lit(#""]"#, &out)
             }
             out.append(93)
         }
-        out.append(contentsOf: #","bids":"#.utf8)
+        lit(#","bids":"#, &out)
         side(b.bids)
-        out.append(contentsOf: #","asks":"#.utf8)
+        lit(#","asks":"#, &out)
         side(b.asks)
         out.append(125)
         return out
@@ -214,7 +217,7 @@ public struct VenueEncoder: Sendable {
         switch kind {
         case .trade, .aggTrade:
             DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: false), to: &out)
-            out.append(contentsOf: ",[".utf8)
+            lit(",[", &out)
             for (i, t) in m.trades.enumerated() {
                 if i > 0 { out.append(44) }
                 out.append(91)
@@ -224,28 +227,28 @@ public struct VenueEncoder: Sendable {
                 out.append(44)
                 ktime(nanos + Int64(i) * 1000, &out)
                 // side of the taker: "b" buy, "s" sell; order type "m" market / "l" limit; misc "".
-                out.append(contentsOf: m.buyerIsMaker ? #","s","m",""]"#.utf8 : #","b","m",""]"#.utf8)
+                lit(m.buyerIsMaker ? #","s","m",""]"# : #","b","m",""]"#, &out)
             }
-            out.append(contentsOf: #"],"trade",""#.utf8)
+            lit(#"],"trade",""#, &out)
         case .depth:
             DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: true), to: &out)
             // Asks and bids come as separate objects when both sides changed.
             if !m.askChanges.isEmpty {
-                out.append(contentsOf: #",{"a":"#.utf8)
+                lit(#",{"a":"#, &out)
                 krakenLevels(m.askChanges, s, nanos, &out)
                 out.append(125)
             }
             if !m.bidChanges.isEmpty {
-                out.append(contentsOf: #",{"b":"#.utf8)
+                lit(#",{"b":"#, &out)
                 krakenLevels(m.bidChanges, s, nanos, &out)
                 out.append(125)
             }
-            out.append(contentsOf: #","book-"#.utf8)
+            lit(#","book-"#, &out)
             DecimalText.appendInt(Int64(krakenBookDepth), to: &out)
-            out.append(contentsOf: #"",""#.utf8)
+            lit(#"",""#, &out)
         }
         out.append(contentsOf: names[s])
-        out.append(contentsOf: #""]"#.utf8)
+        lit(#""]"#, &out)
     }
 
     private func krakenLevels(_ levels: [SimLevel], _ s: Int, _ nanos: Int64, _ out: inout [UInt8]) {
@@ -269,73 +272,73 @@ public struct VenueEncoder: Sendable {
         let b = model.book(s, levels: krakenBookDepth)
         var out: [UInt8] = [91]
         DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: true), to: &out)
-        out.append(contentsOf: #",{"as":"#.utf8)
+        lit(#",{"as":"#, &out)
         krakenLevels(b.asks, s, nanos, &out)
-        out.append(contentsOf: #","bs":"#.utf8)
+        lit(#","bs":"#, &out)
         krakenLevels(b.bids, s, nanos, &out)
-        out.append(contentsOf: #"},"book-"#.utf8)
+        lit(#"},"book-"#, &out)
         DecimalText.appendInt(Int64(krakenBookDepth), to: &out)
-        out.append(contentsOf: #"",""#.utf8)
+        lit(#"",""#, &out)
         out.append(contentsOf: names[s])
-        out.append(contentsOf: #""]"#.utf8)
+        lit(#""]"#, &out)
         return out
     }
 
     // MARK: Coinbase Advanced Trade
 
     private mutating func coinbaseHead(_ channel: StaticString, _ nanos: Int64, _ out: inout [UInt8]) {
-        out.append(contentsOf: #"{"channel":""#.utf8)
-        out.append(contentsOf: UnsafeRawBufferPointer(start: channel.utf8Start, count: channel.utf8CodeUnitCount))
-        out.append(contentsOf: #"","client_id":"","timestamp":""#.utf8)
+        lit(#"{"channel":""#, &out)
+        lit(channel, &out)
+        lit(#"","client_id":"","timestamp":""#, &out)
         StampText.appendRFC3339(nanos: nanos, to: &out)
-        out.append(contentsOf: #"","sequence_num":"#.utf8)
+        lit(#"","sequence_num":"#, &out)
         DecimalText.appendInt(coinbaseSequence, to: &out)
         coinbaseSequence += 1
-        out.append(contentsOf: #","events":["#.utf8)
+        lit(#","events":["#, &out)
     }
 
     private mutating func coinbase(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
         switch kind {
         case .trade, .aggTrade:
             coinbaseHead("market_trades", nanos, &out)
-            out.append(contentsOf: #"{"type":"update","trades":["#.utf8)
+            lit(#"{"type":"update","trades":["#, &out)
             for (i, t) in m.trades.enumerated() {
                 if i > 0 { out.append(44) }
-                out.append(contentsOf: #"{"trade_id":""#.utf8)
+                lit(#"{"trade_id":""#, &out)
                 DecimalText.appendInt(t.id, to: &out)
-                out.append(contentsOf: #"","product_id":""#.utf8)
+                lit(#"","product_id":""#, &out)
                 out.append(contentsOf: names[s])
-                out.append(contentsOf: #"","price":""#.utf8)
+                lit(#"","price":""#, &out)
                 DecimalText.append(t.price, scale: 8, digits: tickDecimals[s], to: &out)
-                out.append(contentsOf: #"","size":""#.utf8)
+                lit(#"","size":""#, &out)
                 DecimalText.append(t.qty, scale: 8, digits: 8, trim: true, to: &out)
                 // The maker's side: a sell-initiated trade filled a resting BUY order.
-                out.append(contentsOf: m.buyerIsMaker ? #"","side":"BUY","time":""#.utf8 : #"","side":"SELL","time":""#.utf8)
+                lit(m.buyerIsMaker ? #"","side":"BUY","time":""# : #"","side":"SELL","time":""#, &out)
                 StampText.appendRFC3339(nanos: nanos - 200_000, fractionDigits: 6, to: &out)
-                out.append(contentsOf: #""}"#.utf8)
+                lit(#""}"#, &out)
             }
-            out.append(contentsOf: "]}]}".utf8)
+            lit("]}]}", &out)
         case .depth:
             coinbaseHead("l2_data", nanos, &out)
-            out.append(contentsOf: #"{"type":"update","product_id":""#.utf8)
+            lit(#"{"type":"update","product_id":""#, &out)
             out.append(contentsOf: names[s])
-            out.append(contentsOf: #"","updates":["#.utf8)
+            lit(#"","updates":["#, &out)
             coinbaseLevels(m.bidChanges, bid: true, first: true, s, nanos, &out)
             coinbaseLevels(m.askChanges, bid: false, first: m.bidChanges.isEmpty, s, nanos, &out)
-            out.append(contentsOf: "]}]}".utf8)
+            lit("]}]}", &out)
         }
     }
 
     private func coinbaseLevels(_ levels: [SimLevel], bid: Bool, first: Bool, _ s: Int, _ nanos: Int64, _ out: inout [UInt8]) {
         for (i, l) in levels.enumerated() {
             if i > 0 || !first { out.append(44) }
-            out.append(contentsOf: bid ? #"{"side":"bid","event_time":""#.utf8 : #"{"side":"offer","event_time":""#.utf8)
+            lit(bid ? #"{"side":"bid","event_time":""# : #"{"side":"offer","event_time":""#, &out)
             StampText.appendRFC3339(nanos: nanos - 300_000, fractionDigits: 6, to: &out)
-            out.append(contentsOf: #"","price_level":""#.utf8)
+            lit(#"","price_level":""#, &out)
             DecimalText.append(l.price, scale: 8, digits: tickDecimals[s], to: &out)
-            out.append(contentsOf: #"","new_quantity":""#.utf8)
+            lit(#"","new_quantity":""#, &out)
             DecimalText.append(l.qty, scale: 8, digits: 8, trim: true, to: &out)
-            out.append(contentsOf: #""}"#.utf8)
+            lit(#""}"#, &out)
         }
     }
 }
