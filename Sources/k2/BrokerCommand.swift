@@ -46,8 +46,9 @@ struct BrokerCommand: ParsableCommand {
             return (b, f)
         }
         let address = forwarder.map { "127.0.0.1:\($0.port)" } ?? broker.bootstrap
-        print(address)
-        fflush(stdout)
+        // Unbuffered: a script reading the first line must get it now.
+        let line = address + "\n"
+        _ = line.withCString { write(1, $0, strlen($0)) }
         StdErr.print("k2 broker: \(brokers) broker(s) at \(broker.bootstrap); topics with \(partitions) partitions; stop with Ctrl-C")
         var sig: Int32 = 0
         sigwait(&set, &sig)

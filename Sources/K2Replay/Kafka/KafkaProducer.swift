@@ -91,19 +91,24 @@ final class KafkaProducer: @unchecked Sendable {
     }
 
     /// Queues one message (value copied). Returns nil when queued, else librdkafka's reason.
-    /// Blocks while librdkafka's queue is full (`queue.buffering.max.messages`), never drops.
+    /// Waits (serving delivery reports) while librdkafka's queue is full (`queue.buffering.max.messages`), never drops.
     @inline(__always)
     func produce(topic: OpaquePointer, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?,
                  header1: (StaticString, UnsafeRawBufferPointer)?, header2: (StaticString, UnsafeRawBufferPointer)?,
                  token: UInt) -> String? {
-        let flags = RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK
-        let r = k2_produce(rk, topic, flags, value.baseAddress, value.count,
+        let flags = RD_KAFKA_MSG_F_COPY
+        var r: rd_kafka_resp_err_t
+        repeat {
+            r = k2_produce(rk, topic, flags, value.baseAddress, value.count,
                            key?.baseAddress, key?.count ?? 0,
                            header1.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
                            header1?.1.baseAddress, header1.map { $0.1.count } ?? 0,
                            header2.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
                            header2?.1.baseAddress, header2.map { $0.1.count } ?? 0,
                            UnsafeMutableRawPointer(bitPattern: token))
+            // Queue full: serve delivery reports here until there is room (never drop).
+            if r == RD_KAFKA_RESP_ERR__QUEUE_FULL { rd_kafka_poll(rk, 5) }
+        } while r == RD_KAFKA_RESP_ERR__QUEUE_FULL
         return r == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : kafkaErrorString(r)
     }
 
