@@ -88,6 +88,7 @@ struct SimExchangeCommand: ParsableCommand {
             let limit = try duration.map { (d) throws(SimError) in try nanos(d, "--duration") }
             let server = try ExchangeServer(o)
             print(server.url)
+            fflush(nil)
             let done = DispatchSemaphore(value: 0)
             SignalTrap.install { _ in done.signal() }
             if let limit {
