@@ -1,4 +1,5 @@
 import K2Capture
+import K2Core
 
 /// One message the replay engine hands to its sinks. The record is a view into the reader's
 /// block, valid only during `ReplaySink.send`: a sink copies what it keeps.
@@ -35,6 +36,12 @@ public struct ReplayMessage {
 ///
 /// The engine calls `open`, then `send` from one thread at the replay pace, then `finish`.
 /// `send` must not block for long: sinks queue and deliver on their own threads.
+///
+/// A sink that cannot go on (destination gone after its bounded retries) throws from `send`;
+/// it must have counted that message itself (as failed). The engine then stops the replay,
+/// calls `finish` on every sink and reports the messages not handed over as never sent.
+///
+/// New sinks register a `SinkMaker` in `SinkFactory.makers` (Sinks/SinkFactory.swift).
 public protocol ReplaySink: AnyObject {
     /// The sink's URI as the user gave it (for reports).
     var uri: String { get }
@@ -47,6 +54,13 @@ public protocol ReplaySink: AnyObject {
     func finish(timeoutNanos: Int64) throws
     /// Where every message handed to `send` stands now.
     var counts: SinkCounts { get }
+    /// Counts plus latency histograms and sink-specific figures, for the summary. The default
+    /// has the counts and empty histograms; sinks that measure delivery use a `SinkRecorder`.
+    var stats: SinkStats { get }
+}
+
+extension ReplaySink {
+    public var stats: SinkStats { SinkStats(counts: counts) }
 }
 
 /// Message accounting for one sink: `sent == delivered + failed + inFlight`.
@@ -61,4 +75,79 @@ public struct SinkCounts: Sendable, Equatable, Codable {
     public init() {}
 
     public var inFlight: UInt64 { sent &- delivered &- failed }
+}
+
+/// What a sink reports at the end: counts, delivery latency measured from the intended send time
+/// (coordinated-omission free: includes any lateness of the engine) and from the actual send
+/// time (the destination's own latency), in ns, and sink-specific figures for the summary.
+public struct SinkStats: Sendable {
+    public var counts: SinkCounts
+    /// Delivery (ack, insert done, frame written …) minus `ReplayMessage.intendedNanos`.
+    public var latencyFromIntended: Histogram
+    /// Delivery minus `ReplayMessage.actualNanos`.
+    public var latencyFromActual: Histogram
+    /// Sink-specific figures (queue depth, batches, …) as JSON members of the sink's summary entry.
+    public var details: [(String, JSONValue)]
+
+    public init(counts: SinkCounts, latencyFromIntended: Histogram = Histogram(),
+                latencyFromActual: Histogram = Histogram(), details: [(String, JSONValue)] = []) {
+        self.counts = counts
+        self.latencyFromIntended = latencyFromIntended
+        self.latencyFromActual = latencyFromActual
+        self.details = details
+    }
+}
+
+/// Thread-safe accounting a sink can delegate to: call `sent` from `send`, and `delivered` /
+/// `failed` from whatever thread learns the outcome (delivery callback, HTTP response …).
+public final class SinkRecorder: @unchecked Sendable {
+    private let lock = Lock()
+    private var counts = SinkCounts()
+    private var fromIntended = Histogram()
+    private var fromActual = Histogram()
+    public let clock: any NanoClock
+
+    public init(clock: any NanoClock = SystemClock()) {
+        self.clock = clock
+    }
+
+    /// One message accepted by the sink.
+    public func sent(bytes: Int) {
+        lock.withLock {
+            counts.sent &+= 1
+            counts.bytes &+= UInt64(bytes)
+        }
+    }
+
+    /// `n` messages delivered at `now` (monotonic ns; default the recorder's clock), that were meant
+    /// to be sent at `intendedNanos` and were handed over at `actualNanos`.
+    public func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64? = nil, count n: UInt64 = 1) {
+        let t = now ?? clock.monotonicNanos()
+        lock.withLock {
+            counts.delivered &+= n
+            fromIntended.record(t - intendedNanos, count: n)
+            fromActual.record(t - actualNanos, count: n)
+        }
+    }
+
+    /// `n` messages delivered without latency (e.g. a sink that cannot observe delivery time).
+    public func deliveredUntimed(count n: UInt64 = 1) {
+        lock.withLock { counts.delivered &+= n }
+    }
+
+    /// `n` messages that will never be delivered, with the destination's reason.
+    public func failed(reason: String, count n: UInt64 = 1) {
+        lock.withLock {
+            counts.failed &+= n
+            counts.failureReasons[reason, default: 0] &+= n
+        }
+    }
+
+    public var snapshot: SinkCounts { lock.withLock { counts } }
+
+    public func stats(details: [(String, JSONValue)] = []) -> SinkStats {
+        lock.withLock {
+            SinkStats(counts: counts, latencyFromIntended: fromIntended, latencyFromActual: fromActual, details: details)
+        }
+    }
 }

@@ -1,0 +1,153 @@
+import K2Core
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How fast to replay.
+public enum Pace: Sendable, Equatable, CustomStringConvertible {
+    /// Capture time divided by the multiplier (1 = as recorded, 100 = a hundred times faster, 0.5 = half speed).
+    case speed(Double)
+    /// As fast as the sinks take it: no schedule; intended = actual send time.
+    case max
+    /// A fixed message rate, ignoring capture times: message `seq` is due at start + seq / rate.
+    case rate(Double)
+
+    /// From `--speed X|Nx|max` and `--rate N` (at most one of them; default speed 1).
+    public static func parse(speed: String?, rate: String?) throws(ReplayError) -> Pace {
+        if speed != nil, rate != nil {
+            throw ReplayError(.invalidArgument, what: "--speed and --rate both given", remedy: "give one: --speed 10, --speed max or --rate 5000")
+        }
+        if let rate {
+            guard let r = Double(rate), r > 0, r.isFinite else {
+                throw ReplayError(.invalidArgument, what: "--rate '\(rate)' is not a positive number of messages per second",
+                                  remedy: "write e.g. --rate 5000")
+            }
+            return .rate(r)
+        }
+        guard let speed else { return .speed(1) }
+        if speed.lowercased() == "max" { return .max }
+        let text = speed.lowercased().hasSuffix("x") ? String(speed.dropLast()) : speed
+        guard let s = Double(text), s > 0, s.isFinite else {
+            throw ReplayError(.invalidArgument, what: "--speed '\(speed)' must be a positive multiplier or max",
+                              remedy: "write e.g. --speed 1, --speed 0.5, --speed 100x or --speed max")
+        }
+        return .speed(s)
+    }
+
+    public var description: String {
+        switch self {
+        case let .speed(s): return TimeText.fixed(s, s < 1 ? 3 : (s == s.rounded() ? 0 : 2)) + "x"
+        case .max: return "max"
+        case let .rate(r): return TimeText.fixed(r, r == r.rounded() ? 0 : 2) + " msg/s"
+        }
+    }
+}
+
+/// The replay schedule: a pure function from a message's capture time (or sequence number) to
+/// its intended send time on the monotonic clock, anchored to the start so that no error
+/// accumulates however long the replay runs.
+///
+///     speed:  intended = start + (captureNanos − captureStart) / speed
+///     rate:   intended = start + sequence × 1e9 / rate
+///     max:    no schedule (the engine sends at once; intended = actual)
+///
+/// `captureNanos` already includes the `--loop` shift (`loopShift`).
+public struct Pacer: Sendable, Equatable {
+    public let pace: Pace
+    /// The capture time of the first replayed message (ns since epoch).
+    public let captureStart: Int64
+    /// The monotonic time the first message is due.
+    public let startNanos: Int64
+
+    public init(pace: Pace, captureStart: Int64, startNanos: Int64) {
+        self.pace = pace
+        self.captureStart = captureStart
+        self.startNanos = startNanos
+    }
+
+    /// When the message should be sent (monotonic ns), or nil for `.max` (send now).
+    @inline(__always)
+    public func intended(captureNanos: Int64, sequence: UInt64) -> Int64? {
+        switch pace {
+        case let .speed(s):
+            let delta = captureNanos &- captureStart
+            if s == 1 { return startNanos &+ delta }
+            return startNanos &+ Int64((Double(delta) / s).rounded())
+        case let .rate(r):
+            return startNanos &+ Int64((Double(sequence) * 1e9 / r).rounded())
+        case .max:
+            return nil
+        }
+    }
+
+    /// The shift added to capture times in loop round `round` (0-based): `round × span`.
+    @inline(__always)
+    public static func loopShift(round: Int, span: Int64) -> Int64 { Int64(round) &* span }
+}
+
+/// Waits until a monotonic deadline. `SpinWaiter` sleeps then spins; tests use `ManualWaiter`.
+public protocol PaceWaiter {
+    /// Returns the monotonic time at which the wait ended (≥ `deadline` unless `shouldStop` said stop).
+    mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64
+    /// The monotonic clock now.
+    func now() -> Int64
+}
+
+/// Sleeps (`clock_nanosleep`, absolute, in slices of at most 50 ms so a stop request is seen)
+/// until `spinNanos` before the deadline, then spins on the monotonic clock. Lateness is then
+/// the clock read plus the spin loop: tens of nanoseconds on an idle core.
+public struct SpinWaiter: PaceWaiter {
+    public var spinNanos: Int64
+    public var sliceNanos: Int64 = 50_000_000
+
+    public init(spinNanos: Int64 = 80_000) {
+        self.spinNanos = spinNanos
+    }
+
+    @inline(__always)
+    public func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+
+    public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
+        var t = now()
+        if t >= deadline { return t }
+        while deadline - t > spinNanos {
+            let wake = Swift.min(deadline - spinNanos, t + sliceNanos)
+            var ts = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
+            _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil)
+            t = now()
+            if shouldStop() { return t }
+        }
+        while t < deadline { t = now() }
+        return t
+    }
+}
+
+/// A waiter for tests: moves a `ManualClock` to the deadline (plus an optional scripted lateness).
+public struct ManualWaiter: PaceWaiter {
+    public let clock: ManualClock
+    /// Extra nanoseconds added to each wait, in turn (cycled), to script lateness.
+    public var lateness: [Int64]
+    private var turn = 0
+
+    public init(clock: ManualClock, lateness: [Int64] = [0]) {
+        self.clock = clock
+        self.lateness = lateness.isEmpty ? [0] : lateness
+    }
+
+    public func now() -> Int64 { clock.monotonicNanos() }
+
+    public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
+        let extra = lateness[turn % lateness.count]
+        turn += 1
+        let target = Swift.max(deadline, clock.monotonicNanos()) + extra
+        clock.advance(by: target - clock.monotonicNanos())
+        return target
+    }
+}

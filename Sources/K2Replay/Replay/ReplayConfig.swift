@@ -1,0 +1,94 @@
+import K2Capture
+import K2Core
+
+/// Everything a replay needs besides its sinks. Defaults replay `recv` records once at 1x.
+public struct ReplayConfig: Sendable {
+    /// Capture files; several are merged by receive time.
+    public var files: [String]
+    /// Speed multiplier, `max`, or a fixed rate. Default 1x.
+    public var pace: Pace = .speed(1)
+    /// How many times to play the capture (≥ 1); round k shifts capture times by k × span.
+    public var loops: Int = 1
+    /// Record filter (time window, connections, streams, symbols; `--kind` too).
+    public var filter: RecordFilter = RecordFilter()
+    /// Record kinds replayed (`--kinds`). Default: only `recv` (what the exchange sent).
+    public var kinds: Set<RecordKind> = [.recv]
+    /// Keep only messages whose shard (hash of symbol, else connection) is `shard.index` of `shard.count`.
+    public var shard: Shard?
+    /// How long `finish` may take per sink to deliver what is in flight. Default 30 s.
+    public var finishTimeoutNanos: Int64 = 30_000_000_000
+    /// Sleep until this long before a message is due, then spin. Default 80 µs.
+    public var spinNanos: Int64 = 80_000
+    /// How often the progress callback runs. Default 500 ms.
+    public var progressIntervalNanos: Int64 = 500_000_000
+    /// Length of each lateness interval in the `.hlog`. Default 1 s.
+    public var histogramIntervalNanos: Int64 = 1_000_000_000
+    /// After a stop (Ctrl-C, sink failure), read the rest of the captures to count what was never sent. Default on.
+    public var countUnsentOnStop: Bool = true
+
+    public init(files: [String]) {
+        self.files = files
+    }
+}
+
+/// `--shard i/N`: a deterministic split of the messages over N replayers.
+public struct Shard: Sendable, Equatable, CustomStringConvertible {
+    public let index: Int
+    public let count: Int
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses `i/N` with 0 ≤ i < N.
+    public init(parsing text: String) throws(ReplayError) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+            throw ReplayError(.invalidArgument, what: "--shard '\(text)' is not i/N with 0 ≤ i < N",
+                              remedy: "write e.g. --shard 0/4 … --shard 3/4")
+        }
+        self.init(index: i, count: n)
+    }
+
+    public var description: String { "\(index)/\(count)" }
+
+    /// Whether this shard keeps a message: FNV-1a of the lower-cased symbol, else of the connection id.
+    @inline(__always)
+    public func keeps(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> Bool {
+        Int(Self.hash(symbol: symbol, connection: connection) % UInt64(count)) == index
+    }
+
+    @inline(__always)
+    public static func hash(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        if let symbol, !symbol.isEmpty {
+            for var c in symbol {
+                if c >= 65, c <= 90 { c += 32 }
+                h = (h ^ UInt64(c)) &* 0x0000_0100_0000_01b3
+            }
+        } else {
+            var c = connection
+            for _ in 0..<4 {
+                h = (h ^ UInt64(c & 0xFF)) &* 0x0000_0100_0000_01b3
+                c >>= 8
+            }
+        }
+        return h
+    }
+}
+
+/// A progress snapshot, handed to the progress callback about twice a second.
+public struct ReplayProgress: Sendable {
+    public var messages: UInt64
+    public var bytes: UInt64
+    /// Messages per second since the previous snapshot.
+    public var rate: Double
+    /// How far the engine is behind the schedule now (ns; 0 when on time or at `max`).
+    public var lagNanos: Int64
+    /// Estimated time to the end (ns), if known.
+    public var etaNanos: Int64?
+    /// Fraction of the capture time replayed (0…1), if known.
+    public var fraction: Double?
+    public var elapsedNanos: Int64
+}

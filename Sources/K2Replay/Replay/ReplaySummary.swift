@@ -1,0 +1,258 @@
+import K2Core
+
+/// How a replay ended, and the process exit code that goes with it.
+public enum ReplayOutcome: String, Sendable {
+    /// Every message was sent and every sink delivered all of them (exit 0).
+    case completed
+    /// Every message was sent but some sink failed messages or still had some in flight at the end (exit 1).
+    case incomplete
+    /// A sink gave up mid-run; the replay stopped (exit 1).
+    case sinkFailed = "sink-failed"
+    /// Ctrl-C / SIGTERM / `requestStop()` (exit 130).
+    case interrupted
+
+    public var exitCode: Int32 {
+        switch self {
+        case .completed: return 0
+        case .incomplete, .sinkFailed: return 1
+        case .interrupted: return 130
+        }
+    }
+}
+
+/// One sink's part of the summary.
+public struct SinkSummary: Sendable {
+    public var uri: String
+    public var stats: SinkStats
+    /// Messages the engine selected but never handed to this sink (stop, or an earlier sink failed).
+    public var neverSent: UInt64
+    /// The error `send` or `finish` threw, if any.
+    public var error: String?
+}
+
+/// What a replay did: volumes, speed, lateness and per-sink accounting. `json()` is `summary.json`.
+public struct ReplaySummary: Sendable {
+    public var files: [String]
+    public var pace: Pace
+    public var loops: Int
+    public var shard: Shard?
+    public var outcome: ReplayOutcome
+    public var stopReason: String?
+    /// Wall-clock start (ns since epoch).
+    public var startedWallNanos: Int64
+    /// From the first message's intended time (or start) to the end of `finish` on all sinks.
+    public var durationNanos: Int64
+    /// From start to the last message handed over (the sending phase).
+    public var sendingNanos: Int64
+    public var messages: UInt64
+    public var bytes: UInt64
+    /// Selected messages never handed to any sink (after a stop). 0 when completed.
+    public var neverSent: UInt64
+    /// Capture time covered by the messages sent (last − first capture time, loops included).
+    public var captureSpanNanos: Int64
+    /// Lateness: actual − intended send time, ns (empty at `max`).
+    public var lateness: Histogram
+    /// Per-interval lateness histograms (for the `.hlog`).
+    public var latenessIntervals: [HistogramInterval]
+    public var sinks: [SinkSummary]
+
+    /// Capture time replayed per wall time spent sending.
+    public var achievedSpeed: Double {
+        sendingNanos > 0 ? Double(captureSpanNanos) / Double(sendingNanos) : 0
+    }
+
+    public var messagesPerSecond: Double {
+        sendingNanos > 0 ? Double(messages) * 1e9 / Double(sendingNanos) : 0
+    }
+
+    public var requestedSpeed: Double? {
+        if case let .speed(s) = pace { return s }
+        return nil
+    }
+
+    static func percentiles(_ h: Histogram) -> JSONValue {
+        .object([
+            ("count", .number(String(h.totalCount))),
+            ("p50", .number(String(h.valueAtPercentile(50)))),
+            ("p90", .number(String(h.valueAtPercentile(90)))),
+            ("p99", .number(String(h.valueAtPercentile(99)))),
+            ("p99_9", .number(String(h.valueAtPercentile(99.9)))),
+            ("p99_99", .number(String(h.valueAtPercentile(99.99)))),
+            ("max", .number(String(h.max))),
+            ("mean", .number(TimeText.fixed(h.mean, 1))),
+        ])
+    }
+
+    /// The `summary.json` document (schema in docs/replay.md; all times in ns).
+    public func json() -> JSONValue {
+        func num(_ v: some BinaryInteger) -> JSONValue { .number(String(v)) }
+        var pace: [(String, JSONValue)] = [("mode", .string(self.pace.modeName))]
+        switch self.pace {
+        case let .speed(s): pace.append(("speed", .number(TimeText.fixed(s, 6))))
+        case let .rate(r): pace.append(("rate_msg_per_s", .number(TimeText.fixed(r, 3))))
+        case .max: break
+        }
+        let sinks: [JSONValue] = self.sinks.map { s in
+            let c = s.stats.counts
+            var members: [(String, JSONValue)] = [
+                ("uri", .string(s.uri)),
+                ("sent", num(c.sent)), ("delivered", num(c.delivered)), ("failed", num(c.failed)),
+                ("in_flight", num(c.inFlight)), ("never_sent", num(s.neverSent)), ("bytes", num(c.bytes)),
+                ("failure_reasons", .object(c.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
+                ("latency_from_intended_ns", Self.percentiles(s.stats.latencyFromIntended)),
+                ("latency_from_actual_ns", Self.percentiles(s.stats.latencyFromActual)),
+            ]
+            if let e = s.error { members.append(("error", .string(e))) }
+            members.append(contentsOf: s.stats.details)
+            return .object(members)
+        }
+        return .object([
+            ("k2_version", .string(K2Version.number)),
+            ("files", .array(files.map { .string($0) })),
+            ("pace", .object(pace)),
+            ("loops", num(loops)),
+            ("shard", shard.map { .string($0.description) } ?? .null),
+            ("outcome", .string(outcome.rawValue)),
+            ("exit_code", num(outcome.exitCode)),
+            ("stop_reason", stopReason.map { .string($0) } ?? .null),
+            ("started", .string(TimeText.iso8601(nanos: startedWallNanos))),
+            ("duration_ns", num(durationNanos)),
+            ("sending_ns", num(sendingNanos)),
+            ("messages", num(messages)),
+            ("bytes", num(bytes)),
+            ("never_sent", num(neverSent)),
+            ("capture_span_ns", num(captureSpanNanos)),
+            ("requested_speed", requestedSpeed.map { .number(TimeText.fixed($0, 6)) } ?? .null),
+            ("achieved_speed", .number(TimeText.fixed(achievedSpeed, 3))),
+            ("messages_per_s", .number(TimeText.fixed(messagesPerSecond, 1))),
+            ("lateness_ns", Self.percentiles(lateness)),
+            ("sinks", .array(sinks)),
+        ])
+    }
+
+    /// The `.hlog` with the lateness intervals and, tagged, each sink's whole-run latency histograms.
+    public func hlog() -> String {
+        var w = HistogramLogWriter(startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
+        for i in latenessIntervals { w.append(i) }
+        let length = Double(durationNanos) / 1e9
+        for (n, s) in sinks.enumerated() {
+            w.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).intended", histogram: s.stats.latencyFromIntended))
+            w.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).actual", histogram: s.stats.latencyFromActual))
+        }
+        return w.text
+    }
+
+    /// The human summary printed at the end (stderr).
+    public func lines() -> [String] {
+        func us(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000, 1) + " µs" }
+        func ms(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000_000, 3) + " ms" }
+        var out: [String] = []
+        out.append("replay \(outcome.rawValue)\(stopReason.map { ": " + $0 } ?? ""): \(messages) messages, "
+            + "\(SizeText.human(bytes: Int64(bytes))) in \(TimeText.humanDuration(nanos: durationNanos))"
+            + (neverSent > 0 ? ", \(neverSent) never sent" : ""))
+        var speed = "speed: requested \(pace), achieved \(TimeText.fixed(achievedSpeed, 2))x, \(TimeText.fixed(messagesPerSecond, 0)) msg/s"
+        if sendingNanos > 0 {
+            speed += ", \(TimeText.fixed(Double(bytes) / Double(sendingNanos) * 1e9 / 1_048_576, 1)) MiB/s"
+        }
+        out.append(speed)
+        if lateness.totalCount > 0 {
+            out.append("lateness: p50 \(us(lateness.valueAtPercentile(50))), p99 \(us(lateness.valueAtPercentile(99))), "
+                + "p99.9 \(us(lateness.valueAtPercentile(99.9))), max \(us(lateness.max))")
+        }
+        for s in sinks {
+            let c = s.stats.counts
+            var line = "\(s.uri): sent \(c.sent), delivered \(c.delivered), failed \(c.failed), in flight \(c.inFlight)"
+            if s.neverSent > 0 { line += ", never sent \(s.neverSent)" }
+            let h = s.stats.latencyFromIntended
+            if h.totalCount > 0 {
+                line += "; latency from intended p50 \(ms(h.valueAtPercentile(50))) p99 \(ms(h.valueAtPercentile(99))) max \(ms(h.max))"
+            }
+            out.append(line)
+            for (reason, n) in c.failureReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+                out.append("  failed \(n): \(reason)")
+            }
+            if let e = s.error { out.append("  error: \(e)") }
+        }
+        return out
+    }
+}
+
+extension Pace {
+    var modeName: String {
+        switch self {
+        case .speed: return "speed"
+        case .max: return "max"
+        case .rate: return "rate"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension ReplaySummary {
+    /// Writes `summary.json`, `latency.hlog` (HdrHistogram interval log, ns) and `lateness.hgrm`
+    /// (percentile spectrum in µs) into `directory`, creating it if needed. Returns the paths.
+    @discardableResult
+    public func writeReport(to directory: String) throws(ReplayError) -> [String] {
+        if mkdir(directory, 0o755) != 0, errno != EEXIST {
+            throw ReplayError(.io, place: directory, what: "cannot create the report directory: \(String(cString: strerror(errno)))",
+                              remedy: "check the parent directory exists and is writable")
+        }
+        let files: [(String, String)] = [
+            ("summary.json", json().serialized() + "\n"),
+            ("latency.hlog", hlog()),
+            ("lateness.hgrm", lateness.percentileDistributionText(scale: 1_000)),
+        ]
+        var written: [String] = []
+        for (name, text) in files {
+            let path = directory + "/" + name
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw ReplayError(.io, place: path, what: "cannot write: \(String(cString: strerror(errno)))", remedy: "check permissions")
+            }
+            var t = text
+            let ok = t.withUTF8 { buf -> Bool in
+                var off = 0
+                while off < buf.count {
+                    let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                    if n < 0 { if errno == EINTR { continue }; return false }
+                    off += n
+                }
+                return true
+            }
+            close(fd)
+            guard ok else { throw ReplayError(.io, place: path, what: "write failed: \(String(cString: strerror(errno)))", remedy: "check free disk space") }
+            written.append(path)
+        }
+        return written
+    }
+}
+
+/// Ctrl-C / SIGTERM for a replay: the first signal asks the engine to stop (it finishes the
+/// sinks and writes the summary); a second one exits at once with 130.
+public enum ReplayInterrupt {
+    nonisolated(unsafe) static let flag: UnsafeMutablePointer<Int32> = {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    /// Installs the SIGINT and SIGTERM handlers.
+    public static func install() {
+        _ = flag
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            if ReplayInterrupt.flag.pointee != 0 { _exit(130) }
+            ReplayInterrupt.flag.pointee = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+
+    /// Whether a stop signal arrived.
+    @inline(__always)
+    public static var requested: Bool { flag.pointee != 0 }
+}

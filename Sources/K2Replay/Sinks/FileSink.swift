@@ -1,0 +1,111 @@
+import K2Capture
+import K2Core
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `file:PATH` and `-` — every message as one NDJSON line (`NDJSONRecord`, the `k2 capture cat`
+/// form), for piping. Lines collect in a 256 KiB buffer; a message counts as delivered when the
+/// `write(2)` holding it returned, with its latency taken then. A failing write (EPIPE, disk
+/// full) fails the buffered messages with the system's reason and stops the replay.
+public final class FileSink: ReplaySink {
+    public let uri: String
+    public let path: String
+    private var fd: Int32 = -1
+    private let recorder: SinkRecorder
+    private var buffer: [UInt8] = []
+    private var pendingIntended: [Int64] = []
+    private var pendingActual: [Int64] = []
+    private let capacity = 256 * 1024
+
+    public init(uri: String, path: String, clock: any NanoClock = SystemClock()) {
+        self.uri = uri
+        self.path = path
+        recorder = SinkRecorder(clock: clock)
+        buffer.reserveCapacity(capacity + 64 * 1024)
+        pendingIntended.reserveCapacity(32 * 1024)
+        pendingActual.reserveCapacity(32 * 1024)
+    }
+
+    public func open() throws {
+        if path == "-" {
+            fd = 1
+            return
+        }
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            throw ReplayError(.io, place: uri, what: "cannot open \(path): \(String(cString: strerror(errno)))",
+                              remedy: "check the directory exists and is writable")
+        }
+    }
+
+    public func send(_ message: borrowing ReplayMessage) throws {
+        recorder.sent(bytes: message.record.payload.count)
+        NDJSONRecord.append(message.record, to: &buffer)
+        pendingIntended.append(message.intendedNanos)
+        pendingActual.append(message.actualNanos)
+        if buffer.count >= capacity || pendingIntended.count == pendingIntended.capacity {
+            try flush()
+        }
+    }
+
+    private func flush() throws {
+        guard !pendingIntended.isEmpty else { return }
+        var failure: Int32 = 0
+        buffer.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                off += n
+            }
+        }
+        let n = pendingIntended.count
+        if failure != 0 {
+            recorder.failed(reason: String(cString: strerror(failure)), count: UInt64(n))
+        } else {
+            let now = recorder.clock.monotonicNanos()
+            for i in 0..<n { recorder.delivered(intendedNanos: pendingIntended[i], actualNanos: pendingActual[i], now: now) }
+        }
+        buffer.removeAll(keepingCapacity: true)
+        pendingIntended.removeAll(keepingCapacity: true)
+        pendingActual.removeAll(keepingCapacity: true)
+        if failure != 0 {
+            throw ReplayError(.sinkFailed, place: uri, what: "write failed: \(String(cString: strerror(failure)))",
+                              remedy: failure == EPIPE ? "the reading end of the pipe went away" : "check free disk space")
+        }
+    }
+
+    public func finish(timeoutNanos: Int64) throws {
+        defer {
+            if fd > 2 { close(fd) }
+            fd = -1
+        }
+        if fd >= 0 { try flush() }
+    }
+
+    public var counts: SinkCounts { recorder.snapshot }
+    public var stats: SinkStats { recorder.stats(details: [("path", .string(path))]) }
+}
+
+public enum FileSinkMaker: SinkMaker {
+    public static let schemes = ["file"]
+    public static let usage = "file:PATH | -  NDJSON lines (k2 capture cat form) into a file or stdout"
+
+    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+        try uri.checkParameters([])
+        let path = uri.authority.isEmpty ? uri.path : uri.authority + uri.path
+        guard !path.isEmpty else {
+            throw ReplayError(.invalidArgument, place: uri.text, what: "file sink without a path",
+                              remedy: "write file:out.ndjson, file:///tmp/out.ndjson or - for stdout")
+        }
+        return FileSink(uri: uri.text, path: path, clock: options.clock)
+    }
+}

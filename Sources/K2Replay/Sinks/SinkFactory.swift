@@ -1,0 +1,142 @@
+import K2Core
+
+/// A parsed sink URI: `scheme://authority/path?key=value&…` or `scheme:path` (`file:out.ndjson`).
+public struct SinkURI: Sendable, Equatable {
+    /// The text as the user wrote it.
+    public let text: String
+    /// Lower-cased scheme (`mock`, `file`, `kafka`, `clickhouse`, `ws`); `-` parses as scheme `file`, path `-`.
+    public let scheme: String
+    /// `host:port[,host:port]` after `//`, or "" (`mock://`, `file:PATH`).
+    public let authority: String
+    /// The path after the authority (with its leading `/`), or after `scheme:` for opaque URIs.
+    public let path: String
+    /// Query parameters in order, percent-decoded.
+    public let query: [(String, String)]
+
+    public static func == (a: SinkURI, b: SinkURI) -> Bool { a.text == b.text }
+
+    public init(parsing text: String) throws(ReplayError) {
+        self.text = text
+        if text == "-" {
+            scheme = "file"; authority = ""; path = "-"; query = []
+            return
+        }
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+            throw ReplayError(.invalidArgument, place: text, what: "not a sink URI",
+                              remedy: "write scheme://… (\(SinkFactory.schemeList)) or - for NDJSON on stdout")
+        }
+        scheme = text[..<colon].lowercased()
+        var rest = text[text.index(after: colon)...]
+        var q: [(String, String)] = []
+        if let mark = rest.firstIndex(of: "?") {
+            for pair in rest[rest.index(after: mark)...].split(separator: "&") where !pair.isEmpty {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                q.append((Self.percentDecode(String(kv[0])), kv.count > 1 ? Self.percentDecode(String(kv[1])) : ""))
+            }
+            rest = rest[..<mark]
+        }
+        query = q
+        if rest.hasPrefix("//") {
+            rest = rest.dropFirst(2)
+            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            authority = String(rest[..<slash])
+            path = String(rest[slash...])
+        } else {
+            authority = ""
+            path = String(rest)
+        }
+    }
+
+    /// The last value of `key`, if given.
+    public func parameter(_ key: String) -> String? { query.last(where: { $0.0 == key })?.1 }
+
+    /// Throws for any query key outside `known`, naming the ones that are.
+    public func checkParameters(_ known: [String]) throws(ReplayError) {
+        for (k, _) in query where !known.contains(k) {
+            throw ReplayError(.invalidArgument, place: text, what: "unknown parameter '\(k)'",
+                              remedy: known.isEmpty ? "\(scheme):// takes no parameters"
+                                  : "\(scheme):// takes " + known.joined(separator: ", "))
+        }
+    }
+
+    /// A parameter that must be a positive number, if given.
+    public func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
+        guard let v = parameter(key) else { return nil }
+        guard let d = Double(v), d > 0, d.isFinite else {
+            throw ReplayError(.invalidArgument, place: text, what: "\(key)=\(v) is not a positive number",
+                              remedy: "write e.g. \(key)=100")
+        }
+        return d
+    }
+
+    static func percentDecode(_ s: String) -> String {
+        guard s.contains("%") || s.contains("+") else { return s }
+        var out: [UInt8] = []
+        let b = Array(s.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == 37, i + 2 < b.count, let v = UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) {
+                out.append(v); i += 3
+            } else {
+                out.append(b[i]); i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Settings every sink may use, from the command line.
+public struct SinkOptions: Sendable {
+    /// `-X key=value` properties (librdkafka properties for `kafka://`, as kcat takes them).
+    public var properties: [(String, String)]
+    /// Create destination tables/topics before the replay (`--create-tables`).
+    public var createTables: Bool
+    /// The clock sinks stamp deliveries with (monotonic, same as the engine's).
+    public var clock: any NanoClock
+
+    public init(properties: [(String, String)] = [], createTables: Bool = false, clock: any NanoClock = SystemClock()) {
+        self.properties = properties
+        self.createTables = createTables
+        self.clock = clock
+    }
+}
+
+/// How one URI scheme becomes a sink. Adding a sink = a file with a `SinkMaker` + one line in `SinkFactory.makers`.
+public protocol SinkMaker {
+    /// Schemes handled, lower-case (`["kafka"]`).
+    static var schemes: [String] { get }
+    /// One-line URI form for help and errors (`kafka://host:port[,host:port]?topic=TEMPLATE`).
+    static var usage: String { get }
+    /// Builds the sink (no I/O: `open()` connects). Throws `ReplayError(.invalidArgument)` for bad parameters.
+    static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink
+}
+
+/// The sink registry: parses `--sink` URIs into sinks.
+public enum SinkFactory {
+    /// Every known sink kind. One line per sink.
+    nonisolated(unsafe) public static var makers: [any SinkMaker.Type] = [
+        MockSinkMaker.self,
+        FileSinkMaker.self,
+    ]
+
+    /// Registers a maker at run time (for sinks outside K2Replay, e.g. tests).
+    public static func register(_ maker: any SinkMaker.Type) {
+        if !makers.contains(where: { $0 == maker }) { makers.append(maker) }
+    }
+
+    public static var schemeList: String {
+        makers.flatMap { $0.schemes }.map { $0 + ":" }.joined(separator: ", ")
+    }
+
+    /// Every URI form, for `--help`.
+    public static var usage: [String] { makers.map { $0.usage } }
+
+    public static func make(_ text: String, options: SinkOptions = SinkOptions()) throws -> any ReplaySink {
+        let uri = try SinkURI(parsing: text)
+        guard let maker = makers.first(where: { $0.schemes.contains(uri.scheme) }) else {
+            throw ReplayError(.invalidArgument, place: text, what: "unknown sink scheme '\(uri.scheme)'",
+                              remedy: "use one of \(schemeList) or - (NDJSON on stdout)")
+        }
+        return try maker.make(uri, options: options)
+    }
+}

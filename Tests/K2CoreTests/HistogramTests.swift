@@ -1,0 +1,181 @@
+import Foundation
+import K2Core
+import Testing
+
+/// The classic coordinated-omission scenario (as HdrHistogram's own tests use it): 100 s of
+/// perfect 1 ms responses sampled every 10 ms (10,000 values), then one 100 s stall.
+/// Values in µs.
+private func stallHistograms() -> (raw: Histogram, corrected: Histogram) {
+    var raw = Histogram(unit: .microseconds)
+    var corrected = Histogram(unit: .microseconds)
+    for _ in 0..<10_000 {
+        raw.record(1_000)
+        corrected.recordCorrectedValue(1_000, expectedInterval: 10_000)
+    }
+    raw.record(100_000_000)
+    corrected.recordCorrectedValue(100_000_000, expectedInterval: 10_000)
+    return (raw, corrected)
+}
+
+private func near(_ actual: Int64, _ expected: Double, within fraction: Double = 0.001) -> Bool {
+    abs(Double(actual) - expected) <= expected * fraction
+}
+
+@Test func stallCountsAndExtremes() {
+    let (raw, corrected) = stallHistograms()
+    #expect(raw.totalCount == 10_001)
+    // The stall of 100 s at a 10 ms interval hides 9,999 more samples: 100 s − k·10 ms.
+    #expect(corrected.totalCount == 20_000)
+    #expect(raw.max == 100_000_000 && raw.min == 1_000)
+    #expect(corrected.valuesAreEquivalent(corrected.max, 100_000_000))
+}
+
+@Test func stallPercentilesUncorrected() {
+    let (raw, _) = stallHistograms()
+    for p in [30.0, 99.0, 99.99] { #expect(near(raw.valueAtPercentile(p), 1_000)) }
+    #expect(near(raw.valueAtPercentile(99.999), 100_000_000))
+    #expect(near(raw.valueAtPercentile(100), 100_000_000))
+}
+
+@Test func stallPercentilesCorrected() {
+    let (_, h) = stallHistograms()
+    // Half the samples are 1 ms; the other half are spread evenly over 10 ms … 100 s, so the
+    // p-th percentile above 50 % is (p − 50) / 50 × 100 s.
+    #expect(near(h.valueAtPercentile(30), 1_000))
+    #expect(near(h.valueAtPercentile(50), 1_000))
+    for p in [75.0, 90.0, 99.0] {
+        #expect(near(h.valueAtPercentile(p), (p - 50) / 50 * 100_000_000), "p\(p)")
+    }
+    #expect(near(h.valueAtPercentile(99.999), 100_000_000))
+}
+
+@Test func stallMeanAndDeviation() {
+    let (raw, h) = stallHistograms()
+    let rawMean = (10_000.0 * 1_000 + 100_000_000) / 10_001
+    #expect(abs(raw.mean - rawMean) <= rawMean * 0.001)
+    let mean = (1_000.0 + 50_000_000) / 2
+    #expect(abs(h.mean - mean) <= mean * 0.001)
+    var squares = 10_000 * (1_000.0 - mean) * (1_000.0 - mean)
+    for v in stride(from: 10_000.0, through: 100_000_000, by: 10_000) { squares += (v - mean) * (v - mean) }
+    let sd = (squares / 20_000).squareRoot()
+    #expect(abs(h.standardDeviation - sd) <= sd * 0.001)
+}
+
+@Test func percentileAtOrBelowAndRanges() {
+    let (raw, h) = stallHistograms()
+    #expect(abs(raw.percentileAtOrBelow(5_000) - 99.99) < 0.0001)
+    #expect(abs(h.percentileAtOrBelow(5_000) - 50) < 0.0001)
+    #expect(abs(h.percentileAtOrBelow(100_000_000) - 100) < 0.0001)
+    #expect(raw.count(within: 1_000...1_000) == 10_000)
+    #expect(raw.count(within: 5_000...150_000_000) == 1)
+    #expect(h.count(within: 5_000...150_000_000) == 10_000)
+}
+
+@Test func smallValuesAreExact() {
+    var h = Histogram(unit: .nanoseconds)
+    h.record(1)
+    h.record(2)
+    #expect(h.valueAtPercentile(50) == 1)
+    #expect(h.valueAtPercentile(100) == 2)
+    for _ in 0..<3 { h.record(2) }
+    #expect(h.valueAtPercentile(25) == 2)
+    // 3 significant digits: every value below 2048 has its own bucket.
+    for v in Int64(0)..<2_048 where h.lowestEquivalentValue(v) != v { Issue.record("value \(v) not exact") }
+    // Above, bucket widths stay ≤ 0.1 % of the value.
+    var rng = SplitMix64(seed: 7)
+    for _ in 0..<10_000 {
+        let v = Int64(rng.next() % 3_600_000_000_000) + 1
+        if Double(h.sizeOfEquivalentRange(v)) > Double(v) * 0.001 + 1 { Issue.record("bucket too wide at \(v)") }
+        if !(h.lowestEquivalentValue(v) <= v && v <= h.highestEquivalentValue(v)) { Issue.record("range misses \(v)") }
+    }
+}
+
+@Test func clampsOutOfRange() {
+    var h = Histogram(unit: .microseconds, highestTrackableValue: 1_000_000)
+    h.record(-5)
+    h.record(5_000_000)
+    #expect(h.totalCount == 2)
+    #expect(h.clampedCount == 1)
+    #expect(h.min == 0 && h.max == 1_000_000)
+}
+
+@Test func mergeIsExact() {
+    var rng = SplitMix64(seed: 42)
+    var all = Histogram()
+    var a = Histogram()
+    var b = Histogram()
+    for i in 0..<50_000 {
+        let v = Int64(rng.next() % 10_000_000)
+        all.record(v)
+        if i % 3 == 0 { a.record(v) } else { b.record(v) }
+    }
+    var merged = a
+    merged.add(b)
+    #expect(merged == all)
+    #expect(merged.max == all.max && merged.min == all.min)
+    for p in [50.0, 90, 99, 99.9, 99.99, 100] { #expect(merged.valueAtPercentile(p) == all.valueAtPercentile(p)) }
+}
+
+@Test func v2EncodingRoundTrips() throws {
+    let (raw, corrected) = stallHistograms()
+    for h in [raw, corrected, Histogram(unit: .microseconds)] {
+        let text = h.encodedBase64()
+        #expect(text.hasPrefix("HISTF"))
+        let back = try Histogram.decode(base64: text, unit: .microseconds)
+        #expect(back == h)
+        #expect(back.valueAtPercentile(99) == h.valueAtPercentile(99))
+        #expect(try Histogram.decode(h.encodedV2(), unit: .microseconds) == h)
+    }
+    #expect(throws: HistogramDecodingError.self) { try Histogram.decode([1, 2, 3, 4, 5, 6, 7, 8]) }
+}
+
+@Test func v2HeaderLayout() {
+    var h = Histogram(unit: .nanoseconds)
+    h.record(1)
+    let bytes = h.encodedV2()
+    // cookie 0x1c849313, payload length, offset 0, 3 digits, lowest 1, highest 3.6e12, ratio 1.0
+    #expect(Array(bytes[0..<4]) == [0x1c, 0x84, 0x93, 0x13])
+    #expect(Array(bytes[12..<16]) == [0, 0, 0, 3])
+    #expect(Array(bytes[16..<24]) == [0, 0, 0, 0, 0, 0, 0, 1])
+    #expect(Array(bytes[32..<40]) == [0x3f, 0xf0, 0, 0, 0, 0, 0, 0])
+    // payload: one zero run of 1 (index 0) → zigzag(-1) = 1, then count 1 → zigzag(1) = 2
+    #expect(Array(bytes[40...]) == [1, 2])
+}
+
+@Test func codableRoundTrip() throws {
+    let (_, h) = stallHistograms()
+    let data = try JSONEncoder().encode(h)
+    let back = try JSONDecoder().decode(Histogram.self, from: data)
+    #expect(back == h)
+    #expect(back.unit == .microseconds)
+}
+
+@Test func hlogRoundTrip() throws {
+    let (raw, corrected) = stallHistograms()
+    var log = HistogramLogWriter(startNanos: 1_700_000_000_123_000_000)
+    log.append(HistogramInterval(startSeconds: 0, lengthSeconds: 1, histogram: raw))
+    log.append(HistogramInterval(startSeconds: 1, lengthSeconds: 1.5, tag: "mock", histogram: corrected))
+    #expect(log.text.contains("#[StartTime: 1700000000.123 (seconds since epoch)"))
+    #expect(log.text.contains("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"))
+    // Interval_Max in ms: the 100 s stall.
+    #expect(log.text.contains("0.000,1.000,100000.000,HISTF"))
+    let parsed = try HistogramLogReader.parse(log.text, unit: .microseconds)
+    #expect(parsed.startSeconds == 1_700_000_000.123)
+    #expect(parsed.intervals.count == 2)
+    #expect(parsed.intervals[0].histogram == raw)
+    #expect(parsed.intervals[1].histogram == corrected)
+    #expect(parsed.intervals[1].tag == "mock" && parsed.intervals[1].lengthSeconds == 1.5)
+}
+
+@Test func spectrumIsMonotoneAndEndsAtMax() {
+    let (_, h) = stallHistograms()
+    let points = h.percentileSpectrum()
+    #expect(points.first?.percentile == 0)
+    #expect(points.last?.percentile == 100)
+    #expect(points.last?.value == h.max)
+    for (a, b) in zip(points, points.dropFirst()) {
+        #expect(a.percentile < b.percentile)
+        #expect(a.value <= b.value)
+    }
+    #expect(h.percentileDistributionText(scale: 1_000).contains("Total count    = 20000"))
+}
