@@ -188,7 +188,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             if fin {
-                if state == .open, let c = connection { delegate?.webSocket(c, received: payload, binary: opcode == 0x2) }
+                // Also while closing: data the peer sent before it saw our close frame is real data.
+                if let c = connection { delegate?.webSocket(c, received: payload, binary: opcode == 0x2) }
             } else {
                 fragmenting = true
                 fragmentOpcode = opcode
@@ -207,7 +208,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             fragments.append(contentsOf: payload)
             if fin {
                 fragmenting = false
-                if state == .open, let c = connection {
+                if let c = connection {
                     fragments.withUnsafeBytes { delegate?.webSocket(c, received: $0, binary: fragmentOpcode == 0x2) }
                 }
                 if fragments.capacity > 1 << 20 { fragments = [] } else { fragments.removeAll(keepingCapacity: true) }
@@ -228,6 +229,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             state = .closing
             reportClosed(code: code, reason: reason)
+            state = .closed
             closeChannel()
         case 0x9:
             queue(opcode: 0xA, payload: payload)
@@ -247,6 +249,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         state = .closing
         reportClosed(code: code, reason: what)
+        state = .closed
         closeChannel()
     }
 

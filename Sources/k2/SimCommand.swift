@@ -7,7 +7,7 @@ struct SimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sim",
         abstract: "Synthetic markets: generate captures from load profiles, measure generation speed.",
-        subcommands: [Generate.self, Bench.self, Check.self]
+        subcommands: [Generate.self, Check.self, Bench.self, SimExchangeCommand.self]
     )
 }
 
