@@ -14,6 +14,6 @@ public enum HostInfo {
     public static func hostname() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, 255) == 0 else { return "unknown" }
-        return String(cString: buf)
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
