@@ -20,8 +20,13 @@ public final class ReplayEngine: @unchecked Sendable {
     public let config: ReplayConfig
     public let sinks: [any ReplaySink]
     private let clock: any NanoClock
-    private let stopLock = Lock()
-    private var stopRequested = false
+    /// Set by `requestStop` from any thread, read on every message: a plain word (like the
+    /// signal flag), not a mutex, to keep the per-message check at one load.
+    private let stopFlag: UnsafeMutablePointer<Int32> = {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
     private var manualWaiter: ManualWaiter?
 
     /// `clock` gives the wall start time; the monotonic clock of `SystemClock` paces, unless
@@ -35,10 +40,13 @@ public final class ReplayEngine: @unchecked Sendable {
 
     /// Asks the engine to stop sending (thread-safe; e.g. from a signal watcher).
     public func requestStop() {
-        stopLock.withLock { stopRequested = true }
+        stopFlag.pointee = 1
     }
 
-    var shouldStop: Bool { ReplayInterrupt.requested || stopLock.withLock { stopRequested } }
+    deinit { stopFlag.deallocate() }
+
+    @inline(__always)
+    var shouldStop: Bool { ReplayInterrupt.requested || stopFlag.pointee != 0 }
 
     /// Runs the replay on a new thread and waits for it.
     public func runOnDedicatedThread(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
