@@ -60,7 +60,10 @@ import json,re,sys
 w=sys.argv[1]
 def get(s):
     t=open(f"{w}/alloc{s}.txt").read()
-    a=int(re.search(r"total heap usage: ([\d,]+) allocs", t).group(1).replace(",",""))
+    found=re.search(r"total heap usage: ([\d,]+) allocs", t)
+    if not found:
+        print("valgrind gave no heap summary:", " ".join(t.strip().splitlines()[-3:])[:200]); sys.exit(0)
+    a=int(found.group(1).replace(",",""))
     m=json.load(open(f"{w}/alloc{s}/summary.json"))["messages"]
     return a,m
 (a1,m1),(a2,m2)=get(20),get(40)
