@@ -3,6 +3,7 @@
 #   scripts/bench-replay.sh                 # all figures, ~3 minutes on an idle 2-core machine
 #   ONE_X_SECONDS=600 scripts/bench-replay.sh   # play all 10 minutes at 1x (default: the first 120 s)
 #   BENCH_DIR=/tmp/k2bench scripts/bench-replay.sh   # keep (and reuse) the generated captures
+#   K2=/path/to/k2 scripts/bench-replay.sh           # use an existing release binary
 # Goals: --speed max into mock:// ≥ 0.8 × `zstd -d` of the same capture; lateness p99 ≤ 50 µs at
 # 1x and 100x; 1000x of a one-hour capture in ≤ 1.05 × 3.6 s; no allocation per message.
 set -euo pipefail
@@ -12,8 +13,10 @@ ONE_X_SECONDS=${ONE_X_SECONDS:-120}
 W=${BENCH_DIR:-$(mktemp -d /tmp/k2-bench-replay.XXXXXX)}
 mkdir -p "$W"
 
-swift build -c release --product k2 >&2
-K2="$(swift build -c release --show-bin-path)/k2"
+if [ -z "${K2:-}" ]; then
+  swift build -c release --product k2 >&2
+  K2="$(swift build -c release --show-bin-path)/k2"
+fi
 
 now() { date +%s.%N; }
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=d
@@ -57,7 +60,10 @@ import json,re,sys
 w=sys.argv[1]
 def get(s):
     t=open(f"{w}/alloc{s}.txt").read()
-    a=int(re.search(r"total heap usage: ([\d,]+) allocs", t).group(1).replace(",",""))
+    found=re.search(r"total heap usage: ([\d,]+) allocs", t)
+    if not found:
+        print("valgrind gave no heap summary:", " ".join(t.strip().splitlines()[-3:])[:200]); sys.exit(0)
+    a=int(found.group(1).replace(",",""))
     m=json.load(open(f"{w}/alloc{s}/summary.json"))["messages"]
     return a,m
 (a1,m1),(a2,m2)=get(20),get(40)

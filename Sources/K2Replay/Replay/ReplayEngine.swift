@@ -20,8 +20,13 @@ public final class ReplayEngine: @unchecked Sendable {
     public let config: ReplayConfig
     public let sinks: [any ReplaySink]
     private let clock: any NanoClock
-    private let stopLock = Lock()
-    private var stopRequested = false
+    /// Set by `requestStop` from any thread, read on every message: a plain word (like the
+    /// signal flag), not a mutex, to keep the per-message check at one load.
+    private let stopFlag: UnsafeMutablePointer<Int32> = {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
     private var manualWaiter: ManualWaiter?
 
     /// `clock` gives the wall start time; the monotonic clock of `SystemClock` paces, unless
@@ -35,10 +40,13 @@ public final class ReplayEngine: @unchecked Sendable {
 
     /// Asks the engine to stop sending (thread-safe; e.g. from a signal watcher).
     public func requestStop() {
-        stopLock.withLock { stopRequested = true }
+        stopFlag.pointee = 1
     }
 
-    var shouldStop: Bool { ReplayInterrupt.requested || stopLock.withLock { stopRequested } }
+    deinit { stopFlag.deallocate() }
+
+    @inline(__always)
+    var shouldStop: Bool { ReplayInterrupt.requested || stopFlag.pointee != 0 }
 
     /// Runs the replay on a new thread and waits for it.
     public func runOnDedicatedThread(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
@@ -81,6 +89,8 @@ public final class ReplayEngine: @unchecked Sendable {
                                        _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
         let startWall = clock.wallNanos()
         let kinds = config.kinds
+        var kindAllowed = [Bool](repeating: false, count: 256)
+        for k in kinds { kindAllowed[Int(k.rawValue)] = true }
         let filter = config.filter
         let filterIsEmpty = filter.isEmpty
         let shard = config.shard
@@ -106,16 +116,9 @@ public final class ReplayEngine: @unchecked Sendable {
         let totalCaptureNanos = span > 0 ? span * Int64(config.loops) : 0
 
         // Closing an interval encodes its histogram (~0.1 ms): done when the next message has
-        // at least 1 ms of slack, or regardless once five intervals are overdue.
-        func closeInterval(_ now: Int64) {
-            intervals.append(EncodedHistogramInterval(HistogramInterval(
-                startSeconds: Double(intervalStart - startMono) / 1e9,
-                lengthSeconds: Double(now - intervalStart) / 1e9, histogram: interval)))
-            interval.reset()
-            intervalStart = now
-            intervalDue = false
-        }
-
+        // at least 1 ms of slack, or regardless once five intervals are overdue. (Written out at
+        // both places rather than as a nested function: captured vars would be boxed and
+        // access-checked on every message.)
         var round = 0
         var unsentCurrent: UInt64 = 0
         rounds: while round < config.loops {
@@ -123,7 +126,7 @@ public final class ReplayEngine: @unchecked Sendable {
             source.rewind()
             let shift = Pacer.loopShift(round: round, span: span)
             while let r = try source.next() {
-                guard kinds.contains(r.kind) else { continue }
+                guard kindAllowed[Int(r.kind.rawValue)] else { continue }
                 if !filterIsEmpty, !filter.matches(r) { continue }
                 let fields = PayloadFields.extract(r.payload)
                 if let shard, !shard.keeps(symbol: fields.symbol, connection: r.connection) { continue }
@@ -146,7 +149,12 @@ public final class ReplayEngine: @unchecked Sendable {
                 if let due = pacer!.intended(captureNanos: captureNanos, sequence: sequence) {
                     if intervalDue {
                         let now = waiter.now()
-                        if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos { closeInterval(now) }
+                        if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos {
+                            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
+                            interval.reset()
+                            intervalStart = now
+                            intervalDue = false
+                        }
                     }
                     actual = waiter.wait(until: due, shouldStop: { shouldStop })
                     if actual < due {
@@ -206,7 +214,9 @@ public final class ReplayEngine: @unchecked Sendable {
             }
         }
         let sendingEnd = lastSent
-        if !isMax, interval.totalCount > 0 { closeInterval(waiter.now()) }
+        if !isMax, interval.totalCount > 0 {
+            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: waiter.now(), origin: startMono))
+        }
 
         // Count what was selected but never handed over (the message a sink failed on was handed over).
         var neverSent: UInt64 = 0
@@ -240,6 +250,11 @@ public final class ReplayEngine: @unchecked Sendable {
             sendingNanos: sequence > 0 ? sendingEnd - startMono : 0, messages: sequence, bytes: bytes,
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
             lateness: lateness, latenessIntervals: intervals, sinks: summaries)
+    }
+
+    static func encodeInterval(_ h: Histogram, from: Int64, to: Int64, origin: Int64) -> EncodedHistogramInterval {
+        EncodedHistogramInterval(HistogramInterval(startSeconds: Double(from - origin) / 1e9,
+                                                   lengthSeconds: Double(to - from) / 1e9, histogram: h))
     }
 
     /// After a stop: the selected messages left in this round and the remaining rounds.

@@ -3,7 +3,7 @@ import K2Core
 
 /// A seeded Binance-like capture for benchmarks: combined-stream `trade` and `depthUpdate`
 /// messages for a few symbols, arriving as a Poisson process whose rate swings between quiet
-/// and busy stretches (every 10 s the rate is redrawn between 0.25× and 2.5× the mean), so
+/// and busy stretches (every 10 s the rate is redrawn uniformly between 0.18× and 1.8× the mean), so
 /// gaps range from microseconds to tens of milliseconds as on a real feed.
 public struct SyntheticCapture: Sendable {
     /// Capture length, ns.
@@ -43,7 +43,7 @@ public struct SyntheticCapture: Sendable {
         text.reserveCapacity(512)
         while true {
             if t >= nextSwing {
-                currentRate = rate * (0.25 + 2.25 * rng.nextDouble())
+                currentRate = rate * (0.25 + 2.25 * rng.nextDouble()) / 1.375   // mean 1 × rate
                 nextSwing += 10_000_000_000
             }
             // Exponential gap at the current rate.
