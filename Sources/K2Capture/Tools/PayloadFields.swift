@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Finds the stream, symbol and event type a venue message names, by scanning its bytes for
 /// the few keys the venues use, without parsing or allocating:
 /// Binance (`stream`, `s`, `e`), Kraken v1 arrays (channel name and pair at the end),
@@ -27,7 +33,22 @@ public struct PayloadFields {
             }
             return f
         }
-        if let s = stringValue(p, key: Keys.stream) {           // Binance combined stream
+        // Binance combined stream, the hot case: {"stream":"…","data":{"e":"…","E":…,"s":"…"
+        // Keys are looked for in the venue's field order, each search starting where the last ended.
+        if hasPrefix(p, first, Keys.streamPrefix) {
+            let at = first + Keys.streamPrefix.count - 1
+            if let s = stringAt(p, at) {
+                f.stream = s
+                var pos = end(of: s, in: p)
+                if let e = stringValue(p, key: Keys.e, from: pos) {
+                    f.event = e
+                    pos = end(of: e, in: p)
+                }
+                f.symbol = stringValue(p, key: Keys.s, from: pos) ?? stringValue(p, key: Keys.s)
+                return f
+            }
+        }
+        if let s = stringValue(p, key: Keys.stream) {           // Binance combined stream, other layouts
             f.stream = s
             f.symbol = stringValue(p, key: Keys.s)
             f.event = stringValue(p, key: Keys.e)
@@ -35,13 +56,14 @@ public struct PayloadFields {
         }
         if let e = stringValue(p, key: Keys.e) {                // Binance raw stream
             f.event = e
-            f.symbol = stringValue(p, key: Keys.s)
+            f.symbol = stringValue(p, key: Keys.s, from: end(of: e, in: p)) ?? stringValue(p, key: Keys.s)
             return f
         }
         if let c = stringValue(p, key: Keys.channel) {          // Coinbase / Kraken v2
             f.stream = c
             f.event = c
-            f.symbol = stringValue(p, key: Keys.productID) ?? stringValue(p, key: Keys.symbol)
+            let pos = end(of: c, in: p)
+            f.symbol = stringValue(p, key: Keys.productID, from: pos) ?? stringValue(p, key: Keys.symbol, from: pos)
             return f
         }
         if let ev = stringValue(p, key: Keys.event) { f.event = ev }  // Kraken v1 events
@@ -50,7 +72,14 @@ public struct PayloadFields {
         return f
     }
 
+    @inline(__always)
+    static func hasPrefix(_ p: UnsafeRawBufferPointer, _ at: Int, _ prefix: [UInt8]) -> Bool {
+        guard p.count - at >= prefix.count else { return false }
+        return prefix.withUnsafeBytes { memcmp(p.baseAddress! + at, $0.baseAddress!, prefix.count) == 0 }
+    }
+
     enum Keys {
+        static let streamPrefix: [UInt8] = Array("{\"stream\":\"".utf8)
         static let stream: [UInt8] = Array("\"stream\":".utf8)
         static let s: [UInt8] = Array("\"s\":".utf8)
         static let e: [UInt8] = Array("\"e\":".utf8)
@@ -68,30 +97,36 @@ public struct PayloadFields {
         return i < p.count ? i : nil
     }
 
-    /// Offset just after the first occurrence of `key` (which includes its quotes and colon).
+    /// Offset just after the first occurrence of `key` (which includes its quotes and colon),
+    /// searching from `from`: `memchr` (vectorised in libc) for the first byte, `memcmp` for the rest.
     @inline(__always)
     public static func find(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int = 0) -> Int? {
-        let n = key.count
-        guard p.count >= n, n > 0 else { return nil }
-        let k0 = key[0]
-        var i = from
-        let last = p.count - n
-        return key.withUnsafeBufferPointer { k -> Int? in
+        guard let base = p.baseAddress, from >= 0, p.count - from >= key.count, !key.isEmpty else { return nil }
+        return key.withUnsafeBytes { k -> Int? in
+            let n = k.count
+            let k0 = Int32(k[0])
+            var i = from
+            let last = p.count - n
             while i <= last {
-                if p[i] == k0 {
-                    var j = 1
-                    while j < n, p[i + j] == k[j] { j += 1 }
-                    if j == n { return i + n }
-                }
-                i += 1
+                guard let hit = memchr(base + i, k0, last - i + 1) else { return nil }
+                let at = UnsafeRawPointer(hit) - base
+                if memcmp(base + at, k.baseAddress!, n) == 0 { return at + n }
+                i = at + 1
             }
             return nil
         }
     }
 
     /// The string value of `key` (no escapes expected in venue identifiers), skipping spaces after the colon.
-    public static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8]) -> UnsafeRawBufferPointer? {
-        guard var i = find(p, key) else { return nil }
+    public static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> UnsafeRawBufferPointer? {
+        guard let i = find(p, key, from: from) else { return nil }
+        return stringAt(p, i)
+    }
+
+    /// The string starting at offset `i` (after optional spaces), or nil.
+    @inline(__always)
+    static func stringAt(_ p: UnsafeRawBufferPointer, _ i0: Int) -> UnsafeRawBufferPointer? {
+        var i = i0
         while i < p.count, p[i] == 32 { i += 1 }
         guard i < p.count, p[i] == 34 else { return nil }
         let start = i + 1
@@ -102,6 +137,12 @@ public struct PayloadFields {
         }
         guard j < p.count else { return nil }
         return UnsafeRawBufferPointer(rebasing: p[start..<j])
+    }
+
+    /// End offset of a string view inside `p`.
+    @inline(__always)
+    static func end(of v: UnsafeRawBufferPointer, in p: UnsafeRawBufferPointer) -> Int {
+        (v.baseAddress! - p.baseAddress!) + v.count + 1
     }
 
     /// The integer value of `key` (e.g. Binance `"u":160`), or nil.

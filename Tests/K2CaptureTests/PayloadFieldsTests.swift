@@ -1,0 +1,41 @@
+import K2Capture
+import Testing
+
+/// The fields replay, filters and inspect take from venue messages, one row per message shape.
+@Suite struct PayloadFieldsTests {
+    @Test(arguments: [
+        (#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1.0","q":"2","T":1,"m":true,"M":true}}"#,
+         "btcusdt@trade", "BTCUSDT", "trade"),
+        (#"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}}"#,
+         "ethusdt@depth@100ms", "ETHUSDT", "depthUpdate"),
+        (#"{"data":{"s":"SOLUSDT","e":"aggTrade"},"stream":"solusdt@aggTrade"}"#, "solusdt@aggTrade", "SOLUSDT", "aggTrade"),
+        (#"{"e":"trade","E":1,"s":"BNBUSDT","t":1}"#, nil, "BNBUSDT", "trade"),
+        (#"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""]],"trade","XBT/USD"]"#, "trade", "XBT/USD", "trade"),
+        (#"[1234,{"a":[["5541.30000","2.50700000","1534614248.456738"]]},"book-10","XBT/USD"]"#, "book-10", "XBT/USD", "book-10"),
+        (#"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":0,"events":[{"type":"snapshot","trades":[{"trade_id":"1","product_id":"ETH-USD","price":"1.0","size":"2","side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}"#,
+         "market_trades", "ETH-USD", "market_trades"),
+        (#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy"}]}"#, "trade", "BTC/USD", "trade"),
+        (#"{"event":"heartbeat"}"#, nil, nil, "heartbeat"),
+        ("", nil, nil, nil),
+        ("not json at all", nil, nil, nil),
+    ] as [(String, String?, String?, String?)])
+    func extractsStreamSymbolAndEvent(payload: String, stream: String?, symbol: String?, event: String?) {
+        var p = payload
+        p.withUTF8 { buf in
+            let f = PayloadFields.extract(UnsafeRawBufferPointer(buf))
+            #expect(f.streamString == stream)
+            #expect(f.symbolString == symbol)
+            #expect(f.eventString == event)
+        }
+    }
+
+    @Test func integersAreReadAfterAnOffset() {
+        var p = #"{"e":"depthUpdate","U":157,"u":160}"#
+        p.withUTF8 { buf in
+            let b = UnsafeRawBufferPointer(buf)
+            #expect(PayloadFields.intValue(b, key: Array("\"U\":".utf8)) == 157)
+            #expect(PayloadFields.intValue(b, key: Array("\"u\":".utf8)) == 160)
+            #expect(PayloadFields.intValue(b, key: Array("\"t\":".utf8)) == nil)
+        }
+    }
+}
