@@ -158,7 +158,6 @@ import Testing
         let path = dir.path + "/g.k2cap"
         var p = SimProfile.constant(rate: 5_000, duration: 2_000_000_000, venue: .kraken, seed: 12)
         p.venues = [.kraken, .coinbase]
-        p.market.symbols = 30
         let r = try CaptureGenerator(profile: p).write(path: path, commandLine: "test")
         let reader = try CaptureReader(path: path)
         #expect(reader.header.metadataValue("seed") == .number("12"))
