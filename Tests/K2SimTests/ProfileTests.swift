@@ -158,7 +158,6 @@ import Testing
         let path = dir.path + "/g.k2cap"
         var p = SimProfile.constant(rate: 5_000, duration: 2_000_000_000, venue: .kraken, seed: 12)
         p.venues = [.kraken, .coinbase]
-        p.market.symbols = 30
         let r = try CaptureGenerator(profile: p).write(path: path, commandLine: "test")
         let reader = try CaptureReader(path: path)
         #expect(reader.header.metadataValue("seed") == .number("12"))
@@ -174,7 +173,8 @@ import Testing
             conns.insert(rec.connection)
             if rec.kind == .recv { recv += 1 }
         }
-        #expect(kinds.prefix(2) == [.connect, .connect])
+        #expect(kinds.first == .connect)
+        #expect(kinds.filter { $0 == .connect }.count == 2)
         let firstRecv = kinds.firstIndex(of: .recv)!
         #expect(kinds[..<firstRecv].allSatisfy { $0 == .connect || $0 == .send })
         #expect(!kinds[firstRecv...].contains(.send))

@@ -34,7 +34,8 @@ public struct CaptureGenerator {
         return m
     }
 
-    /// The opening records of venue `index`'s connection (connect, sends, acks), at `t0`.
+    /// The opening records of venue `index`'s connection (connect, sends, acks), from `t0`,
+    /// 10 µs apart.
     public func openingRecords(venue: Venue, index: Int, feed: inout LiveFeed, t0: Int64) -> [OwnedRecord] {
         let conn = UInt32(index)
         let u = feed.universe
@@ -42,7 +43,7 @@ public struct CaptureGenerator {
         var t = t0
         func add(_ kind: RecordKind, url: String = "", _ payload: [UInt8]) {
             recs.append(OwnedRecord(kind: kind, timestamp: t, connection: conn, url: Array(url.utf8), payload: payload))
-            t += 1_000_000
+            t += 10_000  // 10 µs apart: thousands of acks still end well before the first market message
         }
         switch venue {
         case .binance:

@@ -145,6 +145,30 @@ public enum StampText {
         out.append(90)
     }
 
+    /// The same as `appendRFC3339`, reusing the `YYYY-MM-DDThh:mm:ss` prefix of the previous
+    /// call in `cache` when the second is the same (encoders write many stamps per second).
+    public static func appendRFC3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true, cache: inout StampCache, to out: inout [UInt8]) {
+        let secs = floorDiv(nanos, 1_000_000_000)
+        if secs != cache.second || cache.prefix.isEmpty {
+            cache.prefix.removeAll(keepingCapacity: true)
+            appendRFC3339(nanos: secs * 1_000_000_000, fractionDigits: 0, to: &cache.prefix)
+            cache.prefix.removeLast()  // the Z
+            cache.second = secs
+        }
+        out.append(contentsOf: cache.prefix)
+        let frac = nanos - secs * 1_000_000_000
+        if fractionDigits > 0 {
+            var f = frac / DecimalText.pow10[9 - fractionDigits]
+            var n = fractionDigits
+            if trim { while n > 0 && f % 10 == 0 { f /= 10; n -= 1 } }
+            if n > 0 {
+                out.append(46)
+                DecimalText.appendPadded(f, width: n, to: &out)
+            }
+        }
+        out.append(90)
+    }
+
     public static func rfc3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true) -> String {
         var out: [UInt8] = []
         appendRFC3339(nanos: nanos, fractionDigits: fractionDigits, trim: trim, to: &out)
@@ -170,4 +194,11 @@ public enum StampText {
         let m = mp < 10 ? mp + 3 : mp - 9
         return (m <= 2 ? y + 1 : y, m, d)
     }
+}
+
+/// The last second's text prefix for `StampText.appendRFC3339(nanos:cache:to:)`.
+public struct StampCache: Sendable {
+    var second: Int64 = .min
+    var prefix: [UInt8] = []
+    public init() {}
 }

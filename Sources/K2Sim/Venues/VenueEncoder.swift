@@ -22,6 +22,8 @@ public struct VenueEncoder: Sendable {
     public var krakenBookDepth: Int = 25
     /// Coinbase per-connection `sequence_num` of the next message.
     public var coinbaseSequence: Int64 = 0
+    private var stamps = StampCache()
+    private var levelStamp: [UInt8] = []
 
     private var names: [[UInt8]] = []          // venue symbol names
     private var tradeStreams: [[UInt8]] = []   // binance: btcusdt@trade
@@ -290,7 +292,7 @@ public struct VenueEncoder: Sendable {
         lit(#"{"channel":""#, &out)
         lit(channel, &out)
         lit(#"","client_id":"","timestamp":""#, &out)
-        StampText.appendRFC3339(nanos: nanos, to: &out)
+        StampText.appendRFC3339(nanos: nanos, cache: &stamps, to: &out)
         lit(#"","sequence_num":"#, &out)
         DecimalText.appendInt(coinbaseSequence, to: &out)
         coinbaseSequence += 1
@@ -314,7 +316,7 @@ public struct VenueEncoder: Sendable {
                 DecimalText.append(t.qty, scale: 8, digits: 8, trim: true, to: &out)
                 // The maker's side: a sell-initiated trade filled a resting BUY order.
                 lit(m.buyerIsMaker ? #"","side":"BUY","time":""# : #"","side":"SELL","time":""#, &out)
-                StampText.appendRFC3339(nanos: nanos - 200_000, fractionDigits: 6, to: &out)
+                StampText.appendRFC3339(nanos: nanos - 200_000, fractionDigits: 6, cache: &stamps, to: &out)
                 lit(#""}"#, &out)
             }
             lit("]}]}", &out)
@@ -323,17 +325,22 @@ public struct VenueEncoder: Sendable {
             lit(#"{"type":"update","product_id":""#, &out)
             out.append(contentsOf: names[s])
             lit(#"","updates":["#, &out)
-            coinbaseLevels(m.bidChanges, bid: true, first: true, s, nanos, &out)
-            coinbaseLevels(m.askChanges, bid: false, first: m.bidChanges.isEmpty, s, nanos, &out)
+            var stamp: [UInt8] = []
+            swap(&stamp, &levelStamp)
+            stamp.removeAll(keepingCapacity: true)
+            StampText.appendRFC3339(nanos: nanos - 300_000, fractionDigits: 6, cache: &stamps, to: &stamp)
+            coinbaseLevels(m.bidChanges, bid: true, first: true, s, stamp, &out)
+            coinbaseLevels(m.askChanges, bid: false, first: m.bidChanges.isEmpty, s, stamp, &out)
+            swap(&stamp, &levelStamp)
             lit("]}]}", &out)
         }
     }
 
-    private func coinbaseLevels(_ levels: [SimLevel], bid: Bool, first: Bool, _ s: Int, _ nanos: Int64, _ out: inout [UInt8]) {
+    private func coinbaseLevels(_ levels: [SimLevel], bid: Bool, first: Bool, _ s: Int, _ stamp: [UInt8], _ out: inout [UInt8]) {
         for (i, l) in levels.enumerated() {
             if i > 0 || !first { out.append(44) }
             lit(bid ? #"{"side":"bid","event_time":""# : #"{"side":"offer","event_time":""#, &out)
-            StampText.appendRFC3339(nanos: nanos - 300_000, fractionDigits: 6, to: &out)
+            out.append(contentsOf: stamp)
             lit(#"","price_level":""#, &out)
             DecimalText.append(l.price, scale: 8, digits: tickDecimals[s], to: &out)
             lit(#"","new_quantity":""#, &out)
