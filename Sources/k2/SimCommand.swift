@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import K2Capture
 import K2Core
 import K2Sim
@@ -7,7 +10,7 @@ struct SimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sim",
         abstract: "Synthetic markets: generate captures from load profiles, measure generation speed.",
-        subcommands: [Generate.self, Check.self, Bench.self, SimExchangeCommand.self]
+        subcommands: [Generate.self, Run.self, Check.self, Bench.self, SimExchangeCommand.self]
     )
 }
 
@@ -79,6 +82,48 @@ extension SimCommand {
         }
     }
 
+    /// `k2 sim run`: the profile's traffic through the replay engine into the sinks. The synthetic
+    /// capture is written first (to a temporary file, or `--keep FILE`) and then replayed, so
+    /// synthetic and recorded traffic take exactly the same replay path and the run can be repeated.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate a profile's traffic and replay it into sinks (mock://, kafka://, clickhouse://, file:, -).",
+            discussion: """
+                Equivalent to `k2 sim generate … -o TMP && k2 replay TMP --sink …`, in one step; the \
+                capture is deleted afterwards unless --keep names where to keep it. Pacing follows the \
+                profile's timeline at --speed (default 1, or max). Exit codes as `k2 replay`.
+                """
+        )
+        @OptionGroup var options: ProfileOptions
+        @Option(name: .customLong("sink"), help: "Destination URI (repeat to fan out): mock://, kafka://…, clickhouse://…, file:PATH, -")
+        var sinks: [String] = []
+        @Option(help: "Replay speed multiplier or max.") var speed: String = "1"
+        @Option(help: "Write the replay summary, latency.hlog and lateness.hgrm into this directory.") var report: String?
+        @Option(help: "Keep the generated capture at this path.") var keep: String?
+        @Option(name: .customShort("X"), help: "Sink property key=value; repeatable.") var properties: [String] = []
+        @Flag(help: "Create destination tables before replaying.") var createTables = false
+        @Flag(help: "No progress line.") var quiet = false
+
+        func run() throws {
+            guard !sinks.isEmpty else { throw ValidationError("Give at least one --sink URI (e.g. --sink mock://).") }
+            let path = keep ?? (ProcessInfoLite.tmpdir + "/k2-sim-run-\(getpid()).k2cap")
+            defer { if keep == nil { unlink(path) } }
+            try reportingErrors {
+                let p = try options.load()
+                let r = try CaptureGenerator(profile: p).write(path: path, commandLine: CommandLine.arguments.joined(separator: " "))
+                StdErr.print("k2 sim run: \(r.messages) messages over \(TimeText.humanDuration(nanos: r.simulatedNanos)) from profile \(p.name) (seed \(p.seed))")
+            }
+            var args = [path, "--speed", speed]
+            for s in sinks { args += ["--sink", s] }
+            if let report { args += ["--report", report] }
+            for x in properties { args += ["-X", x] }
+            if createTables { args.append("--create-tables") }
+            if quiet { args.append("--quiet") }
+            let replay = try ReplayCommand.Run.parse(args)
+            try replay.run()
+        }
+    }
+
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Measure generation speed: generation alone and generation + capture writing (zstd).",
@@ -119,5 +164,12 @@ extension SimCommand {
                 print("  total ~\(Int(p.timeline.expectedCount)) messages per venue over \(TimeText.humanDuration(nanos: p.timeline.length))")
             }
         }
+    }
+}
+
+enum ProcessInfoLite {
+    static var tmpdir: String {
+        if let t = getenv("TMPDIR") { return String(cString: t) }
+        return "/tmp"
     }
 }
