@@ -35,7 +35,7 @@ let package = Package(
         // Shared small pieces: clocks, JSON bytes, durations, histograms, byte output.
         .target(name: "K2Core", dependencies: ["CZlib"], swiftSettings: strict),
         // The .k2cap capture format and the capture tools.
-        .target(name: "K2Capture", dependencies: ["K2Core", "CZstd"], swiftSettings: strict),
+        .target(name: "K2Capture", dependencies: ["K2Core", "CZstd", "CZlib"], swiftSettings: strict),
         // WebSocket/HTTP client and server on SwiftNIO (used by record, sim exchange, ws sink).
         .target(
             name: "K2Net",

@@ -81,13 +81,16 @@ public final class ReplayEngine: @unchecked Sendable {
                                        _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
         let startWall = clock.wallNanos()
         let kinds = config.kinds
+        var kindAllowed = [Bool](repeating: false, count: 256)
+        for k in kinds { kindAllowed[Int(k.rawValue)] = true }
         let filter = config.filter
         let filterIsEmpty = filter.isEmpty
         let shard = config.shard
         let span = source.span
         var lateness = Histogram()
         var interval = Histogram()
-        var intervals: [HistogramInterval] = []
+        var intervals: [EncodedHistogramInterval] = []
+        var intervalDue = false
         var sequence: UInt64 = 0
         var bytes: UInt64 = 0
         var firstCapture: Int64?
@@ -104,13 +107,10 @@ public final class ReplayEngine: @unchecked Sendable {
         let isMax = config.pace == .max
         let totalCaptureNanos = span > 0 ? span * Int64(config.loops) : 0
 
-        func closeInterval(_ now: Int64) {
-            intervals.append(HistogramInterval(startSeconds: Double(intervalStart - startMono) / 1e9,
-                                               lengthSeconds: Double(now - intervalStart) / 1e9, histogram: interval))
-            interval.reset()
-            intervalStart = now
-        }
-
+        // Closing an interval encodes its histogram (~0.1 ms): done when the next message has
+        // at least 1 ms of slack, or regardless once five intervals are overdue. (Written out at
+        // both places rather than as a nested function: captured vars would be boxed and
+        // access-checked on every message.)
         var round = 0
         var unsentCurrent: UInt64 = 0
         rounds: while round < config.loops {
@@ -118,7 +118,7 @@ public final class ReplayEngine: @unchecked Sendable {
             source.rewind()
             let shift = Pacer.loopShift(round: round, span: span)
             while let r = try source.next() {
-                guard kinds.contains(r.kind) else { continue }
+                guard kindAllowed[Int(r.kind.rawValue)] else { continue }
                 if !filterIsEmpty, !filter.matches(r) { continue }
                 let fields = PayloadFields.extract(r.payload)
                 if let shard, !shard.keeps(symbol: fields.symbol, connection: r.connection) { continue }
@@ -139,6 +139,15 @@ public final class ReplayEngine: @unchecked Sendable {
                 let actual: Int64
                 let intended: Int64
                 if let due = pacer!.intended(captureNanos: captureNanos, sequence: sequence) {
+                    if intervalDue {
+                        let now = waiter.now()
+                        if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos {
+                            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
+                            interval.reset()
+                            intervalStart = now
+                            intervalDue = false
+                        }
+                    }
                     actual = waiter.wait(until: due, shouldStop: { shouldStop })
                     if actual < due {
                         stopReason = "stopped by request (Ctrl-C)"
@@ -173,7 +182,7 @@ public final class ReplayEngine: @unchecked Sendable {
                 bytes &+= UInt64(r.payload.count)
                 lastCapture = captureNanos
                 lastSent = actual
-                if actual &- intervalStart >= config.histogramIntervalNanos, !isMax { closeInterval(actual) }
+                if !isMax, actual &- intervalStart >= config.histogramIntervalNanos { intervalDue = true }
                 if let progress, actual &- lastProgress >= config.progressIntervalNanos {
                     let elapsed = actual - startMono
                     let done = captureNanos - (firstCapture ?? captureNanos)
@@ -197,7 +206,9 @@ public final class ReplayEngine: @unchecked Sendable {
             }
         }
         let sendingEnd = lastSent
-        if !isMax, interval.totalCount > 0 { closeInterval(waiter.now()) }
+        if !isMax, interval.totalCount > 0 {
+            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: waiter.now(), origin: startMono))
+        }
 
         // Count what was selected but never handed over (the message a sink failed on was handed over).
         var neverSent: UInt64 = 0
@@ -233,6 +244,11 @@ public final class ReplayEngine: @unchecked Sendable {
             lateness: lateness, latenessIntervals: intervals, sinks: summaries)
     }
 
+    static func encodeInterval(_ h: Histogram, from: Int64, to: Int64, origin: Int64) -> EncodedHistogramInterval {
+        EncodedHistogramInterval(HistogramInterval(startSeconds: Double(from - origin) / 1e9,
+                                                   lengthSeconds: Double(to - from) / 1e9, histogram: h))
+    }
+
     /// After a stop: the selected messages left in this round and the remaining rounds.
     private func countRest(_ source: RecordSource, kinds: Set<RecordKind>, filter: RecordFilter, shard: Shard?, roundsLeft: Int) throws -> UInt64 {
         func countOnePass() throws -> UInt64 {
@@ -264,20 +280,17 @@ private final class ThreadJob: @unchecked Sendable {
     init(_ body: @escaping () throws -> ReplaySummary) { self.body = body }
 }
 
-/// The captures, read in receive-time order, restricted to the frames the time filter needs.
+/// The captures, read in receive-time order (one reader directly, several through
+/// `MergedReader`), restricted to the frames the time filter needs.
 final class RecordSource {
     let readers: [CaptureReader]
     private let frames: [[CaptureIndex.Entry]?]
     /// Capture span used to shift loop rounds: last − first receive time in the window, plus one mean gap.
     let span: Int64
-    private(set) var exchange: String
-    private var current = 0
+    private let exchanges: [String]
+    private var merged: MergedReader?
 
     init(paths: [String], filter: RecordFilter) throws {
-        guard paths.count == 1 else {
-            throw ReplayError(.invalidArgument, what: "replaying \(paths.count) captures at once needs MergedReader (not merged into this build yet)",
-                              remedy: "replay one capture, or merge them first with k2 capture merge")
-        }
         var readers: [CaptureReader] = []
         var frames: [[CaptureIndex.Entry]?] = []
         var first = Int64.max
@@ -295,8 +308,7 @@ final class RecordSource {
             }
             count += index.recordCount
             if filter.from != nil || filter.to != nil {
-                let sel = index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] }
-                frames.append(sel)
+                frames.append(index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] })
             } else {
                 frames.append(nil)
             }
@@ -309,18 +321,27 @@ final class RecordSource {
         } else {
             span = 1
         }
-        exchange = readers.first?.header.metadataValue("exchange")?.stringValue ?? "unknown"
+        exchanges = readers.map { $0.header.metadataValue("exchange")?.stringValue ?? "unknown" }
     }
 
+    /// Back to the start (of the time window) of every capture.
     func rewind() {
         for (i, r) in readers.enumerated() {
             if let f = frames[i] { r.restrict(to: f) } else { r.rewind() }
         }
-        current = 0
+        merged = readers.count > 1 ? MergedReader(readers: readers) : nil
     }
 
     @inline(__always)
     func next() throws -> CaptureRecord? {
-        try readers[current].next()
+        if let merged { return try merged.next() }
+        return try readers[0].next()
+    }
+
+    /// The venue of the capture the last record came from.
+    @inline(__always)
+    var exchange: String {
+        if let merged, merged.currentSource >= 0 { return exchanges[merged.currentSource] }
+        return exchanges[0]
     }
 }
