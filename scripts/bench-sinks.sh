@@ -4,6 +4,7 @@
 #   scripts/bench-sinks.sh                      # ~300K messages (5 minutes at 1000 msg/s, replayed flat out)
 #   RATE=2000 DURATION=5m scripts/bench-sinks.sh
 #   BENCH_DIR=/tmp/k2bench scripts/bench-sinks.sh   # keep the capture and the logs
+#   K2=.build/debug/k2 scripts/bench-sinks.sh       # skip the release build (debug figures are not comparable)
 # Goals: replay into the embedded broker ≥ 1.0 × `kcat -P -l` of the same messages;
 #        replay into ClickHouse (mode=trades, RowBinary) ≥ 1.5 × `curl --data-binary` JSONEachRow of the same trades.
 set -euo pipefail
@@ -16,8 +17,10 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-swift build -c release --product k2 >&2
-K2="$(swift build -c release --show-bin-path)/k2"
+if [ -z "${K2:-}" ]; then   # K2=path/to/k2 to use another build (figures from a debug build are not comparable)
+  swift build -c release --product k2 >&2
+  K2="$(swift build -c release --show-bin-path)/k2"
+fi
 now() { date +%s.%N; }
 ratio() { python3 -c 'import sys; n=float(sys.argv[1]); a=float(sys.argv[2]); b=float(sys.argv[3]); print(f"{sys.argv[4]}: {n/a:,.0f} msg/s  vs  {sys.argv[5]}: {n/b:,.0f} msg/s  ratio {b/a:.2f}x")' "$@"; }
 
