@@ -117,17 +117,30 @@ public final class ClickHouseServer: @unchecked Sendable {
         pid = 0
     }
 
-    static func spawn(_ args: [String], directory: String) throws -> pid_t {
+    public static func spawn(_ args: [String], directory: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, directory + "/stdout.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, directory + "/stderr.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // A clean signal state: the test process blocks/ignores signals the server relies on.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, args[0], &actions, nil, &cargs, environ)
+        let rc = posix_spawn(&child, args[0], &actions, &attr, &cargs, environ)
         guard rc == 0 else {
             throw StartError(description: "cannot start \(args[0]): \(String(cString: strerror(rc)))")
         }
