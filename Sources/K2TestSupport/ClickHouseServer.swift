@@ -12,7 +12,7 @@ public final class ClickHouseServer: @unchecked Sendable {
     public let httpPort: Int
     public let tcpPort: Int
     public let directory: TemporaryDirectory
-    private let process: Process
+    private var pid: pid_t = 0
 
     /// `http://127.0.0.1:PORT/`
     public var httpURL: String { "http://127.0.0.1:\(httpPort)/" }
@@ -29,9 +29,9 @@ public final class ClickHouseServer: @unchecked Sendable {
     }
 
     private init(timeout: Double, settings: [String: String]) throws {
-        let binary = "/usr/bin/clickhouse-server"
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw StartError(description: "\(binary) is missing: run scripts/install-deps.sh (apt-get install clickhouse-server)")
+        guard let binary = ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse"]
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw StartError(description: "clickhouse-server is missing: run scripts/install-deps.sh (apt-get install clickhouse-server)")
         }
         directory = TemporaryDirectory(prefix: "k2-clickhouse")
         httpPort = FreePort.next()
@@ -71,28 +71,22 @@ public final class ClickHouseServer: @unchecked Sendable {
         for sub in ["data", "tmp", "user_files", "format_schemas"] {
             try FileManager.default.createDirectory(atPath: d + "/" + sub, withIntermediateDirectories: true)
         }
-        let p = Process()
+        // posix_spawn, not Foundation.Process: Process's child monitor blocks in wait4() on a
+        // long-running child, which stalls every other Process (the curl queries) in the test.
+        var args = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(d)/config.xml"]
         // setpriv --pdeathsig: the server dies with the test process even if it crashes.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            p.arguments = ["--pdeathsig", "KILL", binary, "--config-file=\(d)/config.xml"]
-        } else {
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = ["--config-file=\(d)/config.xml"]
+            args = ["/usr/bin/setpriv", "--pdeathsig", "KILL"] + args
         }
-        p.currentDirectoryURL = URL(fileURLWithPath: d)
-        let out = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        process = p
+        pid = try Self.spawn(args, directory: d)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if !p.isRunning {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                pid = 0
                 let log = (try? String(contentsOfFile: d + "/server.err.log", encoding: .utf8)) ?? ""
                 let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
-                throw StartError(description: "clickhouse-server exited with status \(p.terminationStatus) during start: \(tail)")
+                throw StartError(description: "clickhouse-server exited with status \(status) during start: \(tail)")
             }
             if (try? query("SELECT 1"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { return }
             usleep(200_000)
@@ -111,11 +105,46 @@ public final class ClickHouseServer: @unchecked Sendable {
     }
 
     public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<100 where process.isRunning { usleep(100_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<100 {
+            if waitpid(pid, &status, WNOHANG) == pid { pid = 0; return }
+            usleep(100_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    public static func spawn(_ args: [String], directory: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, directory + "/stdout.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, directory + "/stderr.log", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // A clean signal state: the test process blocks/ignores signals the server relies on.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, args[0], &actions, &attr, &cargs, environ)
+        guard rc == 0 else {
+            throw StartError(description: "cannot start \(args[0]): \(String(cString: strerror(rc)))")
+        }
+        return child
     }
 
     deinit { stop() }
