@@ -35,7 +35,7 @@ let package = Package(
         // Shared small pieces: clocks, JSON bytes, durations, histograms, byte output.
         .target(name: "K2Core", dependencies: ["CZlib"], swiftSettings: strict),
         // The .k2cap capture format and the capture tools.
-        .target(name: "K2Capture", dependencies: ["K2Core", "CZstd"], swiftSettings: strict),
+        .target(name: "K2Capture", dependencies: ["K2Core", "CZstd", "CZlib"], swiftSettings: strict),
         // WebSocket/HTTP client and server on SwiftNIO (used by record, sim exchange, ws sink).
         .target(
             name: "K2Net",
@@ -47,7 +47,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict + [.define("K2_TLS")]
         ),
         // Paced replay engine and sinks (mock, file, kafka, clickhouse, ws) + embedded broker.
         .target(
@@ -83,13 +83,14 @@ let package = Package(
 
         .testTarget(name: "K2CoreTests", dependencies: ["K2Core", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2NetTests", dependencies: ["K2Net", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2ReplayTests", dependencies: ["K2Replay", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2TestSupport"], swiftSettings: strict),
-        .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Net", "K2Sim", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "K2IntegrationTests",
-            dependencies: ["K2Replay", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],
+            dependencies: ["K2Replay", "K2Net", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],
             swiftSettings: strict
         ),
     ],

@@ -19,3 +19,6 @@ fi
 rm -f "$log"
 
 swift test --skip-build --no-parallel
+
+# The capture reader's fuzz target (libFuzzer), bounded; fails the suite on a crash.
+scripts/fuzz.sh "${K2_FUZZ_SECONDS:-60}"

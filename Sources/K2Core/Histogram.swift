@@ -134,9 +134,15 @@ public struct Histogram: Sendable, Equatable, Codable {
         }
     }
 
-    /// Clears all counts (keeps the layout and storage).
+    /// Clears all counts (keeps the layout and storage; touches only the recorded range).
     public mutating func reset() {
-        for i in counts.indices { counts[i] = 0 }
+        if total > 0 {
+            let lo = countsIndex(minRecorded)
+            let hi = Swift.min(countsIndex(maxRecorded), counts.count - 1)
+            counts.withUnsafeMutableBufferPointer { c in
+                for i in lo...hi { c[i] = 0 }
+            }
+        }
         total = 0
         clamped = 0
         maxRecorded = 0
@@ -145,16 +151,16 @@ public struct Histogram: Sendable, Equatable, Codable {
 
     // MARK: Layout arithmetic
 
-    @inlinable
+    @inlinable @inline(__always)
     func bucketIndex(_ value: Int64) -> Int {
-        leadingZeroCountBase - (UInt64(bitPattern: value) | subBucketMask).leadingZeroBitCount
+        leadingZeroCountBase &- (UInt64(bitPattern: value) | subBucketMask).leadingZeroBitCount
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     func countsIndex(_ value: Int64) -> Int {
         let b = bucketIndex(value)
-        let sub = Int(value >> Int64(b + unitMagnitude))
-        return ((b + 1) << subBucketHalfCountMagnitude) + (sub - subBucketHalfCount)
+        let sub = Int(truncatingIfNeeded: value &>> Int64(b &+ unitMagnitude))
+        return ((b &+ 1) &<< subBucketHalfCountMagnitude) &+ (sub &- subBucketHalfCount)
     }
 
     func valueFromIndex(_ index: Int) -> Int64 {
@@ -364,8 +370,9 @@ extension Histogram {
     /// to the highest non-zero one as ZigZag LEB128 (9-byte form), zero runs as negative lengths.
     public func encodedV2() -> [UInt8] {
         var payload: [UInt8] = []
-        var last = -1
-        for i in counts.indices where counts[i] != 0 { last = i }
+        // Counts above the largest recorded value are all zero.
+        var last = total == 0 ? -1 : Swift.min(countsIndex(maxRecorded), counts.count - 1)
+        while last >= 0, counts[last] == 0 { last -= 1 }
         var i = 0
         while i <= last {
             if counts[i] == 0 {
@@ -567,6 +574,31 @@ public struct HistogramInterval: Sendable, Equatable {
     }
 }
 
+/// An interval kept in its compact encoded form (what long runs store: a few hundred bytes each).
+public struct EncodedHistogramInterval: Sendable, Equatable {
+    public var startSeconds: Double
+    public var lengthSeconds: Double
+    public var tag: String?
+    /// The interval's max in milliseconds (the `.hlog` `Interval_Max` column).
+    public var maxMilliseconds: Double
+    /// `Histogram.encodedBase64()`.
+    public var base64: String
+
+    public init(startSeconds: Double, lengthSeconds: Double, tag: String? = nil, maxMilliseconds: Double, base64: String) {
+        self.startSeconds = startSeconds
+        self.lengthSeconds = lengthSeconds
+        self.tag = tag
+        self.maxMilliseconds = maxMilliseconds
+        self.base64 = base64
+    }
+
+    public init(_ interval: HistogramInterval) {
+        let h = interval.histogram
+        self.init(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds, tag: interval.tag,
+                  maxMilliseconds: Double(h.max) / h.unit.perMillisecond, base64: h.encodedBase64())
+    }
+}
+
 /// Writes HdrHistogram's interval log format (`.hlog`, version 1.3): a `#[StartTime: …]` comment,
 /// the CSV legend, then one line per interval: start, length, max (in ms), base64 histogram.
 public struct HistogramLogWriter {
@@ -585,9 +617,16 @@ public struct HistogramLogWriter {
 
     public mutating func append(_ interval: HistogramInterval) {
         let h = interval.histogram
+        append(EncodedHistogramInterval(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds,
+                                        tag: interval.tag, maxMilliseconds: Double(h.max) / h.unit.perMillisecond,
+                                        base64: h.encodedBase64()))
+    }
+
+    /// Appends an interval whose histogram was encoded already.
+    public mutating func append(_ interval: EncodedHistogramInterval) {
         if let tag = interval.tag { text += "Tag=\(tag)," }
         text += TimeText.fixed(interval.startSeconds, 3) + "," + TimeText.fixed(interval.lengthSeconds, 3) + ","
-            + TimeText.fixed(Double(h.max) / h.unit.perMillisecond, 3) + "," + h.encodedBase64() + "\n"
+            + TimeText.fixed(interval.maxMilliseconds, 3) + "," + interval.base64 + "\n"
     }
 }
 

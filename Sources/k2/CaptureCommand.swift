@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
 import K2Capture
 import K2Core
@@ -6,7 +11,7 @@ struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
         abstract: "Inspect, print, cut, merge, convert and check .k2cap captures.",
-        subcommands: [Cat.self, Verify.self, Reindex.self]
+        subcommands: [Inspect.self, Cat.self, Slice.self, Merge.self, Import.self, Export.self, Bench.self, Verify.self, Reindex.self]
     )
 }
 
@@ -30,6 +35,17 @@ struct FilterOptions: ParsableArguments {
     }
 
     var usesTime: Bool { from != nil || to != nil }
+
+    /// The filter as typed, for a capture's metadata.
+    var text: String {
+        var parts: [String] = []
+        if let from { parts.append("--from \(from)") }
+        if let to { parts.append("--to \(to)") }
+        for (flag, values) in [("--kind", kind), ("--conn", conn), ("--stream", stream), ("--symbol", symbol)] where !values.isEmpty {
+            parts.append("\(flag) \(values.joined(separator: ","))")
+        }
+        return parts.joined(separator: " ")
+    }
 }
 
 extension CaptureCommand {
@@ -85,6 +101,231 @@ extension CaptureCommand {
         func run() throws {
             let (cut, frames) = try reportingErrors { try CaptureVerifier.reindex(path: file) }
             print("\(file): index of \(frames) frames written" + (cut > 0 ? ", \(cut) bytes of torn tail cut" : ""))
+        }
+    }
+}
+
+extension CaptureCommand {
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge captures into one by receive time (stable: equal times keep input order).",
+            discussion: """
+                Connection ids stay unique: a connection keeps its id unless an earlier input \
+                used it, then it gets the next free id. The output header lists the sources \
+                under "merged_from".
+                """
+        )
+        @Argument(help: "The captures to merge; for equal receive times the earlier one comes first.") var inputs: [String]
+        @Option(name: .shortAndLong, help: "The merged capture to write.") var output: String
+        @Option(help: "zstd level of the output (1-19).") var level: Int32 = 3
+
+        func validate() throws {
+            if inputs.isEmpty { throw ValidationError("give at least one capture to merge") }
+            if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+        }
+
+        func run() throws {
+            let s = try reportingErrors {
+                try CaptureMerger.merge(inputs: inputs, output: output, options: .init(level: level),
+                                        commandLine: CommandLine.arguments.joined(separator: " "))
+            }
+            for (path, d) in s.damage { StdErr.print("k2: warning: \(path): \(d)") }
+            let per = zip(inputs, s.recordsPerInput).map { "\($0): \($1)" }.joined(separator: ", ")
+            print("\(output): \(s.records) records merged from \(inputs.count) captures (\(per))")
+            for r in s.renumbered {
+                print("  connection \(r.from) of \(inputs[r.input]) is connection \(r.to) in the merge")
+            }
+        }
+    }
+}
+
+extension CaptureCommand {
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Summarise a capture: time span, counts by kind, connection, stream and symbol, rates, compression, sequence gaps.",
+            discussion: """
+                --json prints one JSON object; the keys records, by_kind, first_ts_ns, last_ts_ns, \
+                connections and gaps are stable (see docs/capture-tools.md).
+                """
+        )
+        @Argument(help: "The capture file.") var file: String
+        @Flag(help: "Print JSON instead of the text report.") var json = false
+        @Option(help: "How many streams and symbols the text report lists.") var top = 10
+        @Option(help: "How many gaps of each sequence check to list.") var gaps = 5
+
+        func run() throws {
+            let ins = try reportingErrors { try CaptureInspector.inspect(path: file, options: .init(gapsListed: gaps)) }
+            let out = FDOutput()
+            if json {
+                out.append { ins.json.write(to: &$0); $0.append(10) }
+            } else {
+                out.write(ins.textReport(top: top))
+            }
+            out.flush()
+            if let d = ins.damage { StdErr.print("k2: warning: \(file): \(d)") }
+        }
+    }
+}
+
+extension CaptureCommand {
+    struct Slice: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy the records that pass the filters into a new capture.",
+            discussion: """
+                A time window (--from/--to) is served from the seek index: only the frames that \
+                overlap it are read and decompressed.
+                """
+        )
+        @Argument(help: "The capture file.") var file: String
+        @Option(name: .shortAndLong, help: "The capture to write.") var output: String
+        @OptionGroup var filters: FilterOptions
+        @Option(help: "zstd level of the output (1-19).") var level: Int32 = 3
+
+        func validate() throws {
+            if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+        }
+
+        func run() throws {
+            let s = try reportingErrors {
+                let start = filters.usesTime ? try CaptureReader(path: file).index().firstTimestamp : nil
+                let filter = try filters.filter(start: start)
+                return try CaptureSlicer.slice(input: file, output: output, filter: filter, filterText: filters.text,
+                                               options: .init(level: level),
+                                               commandLine: CommandLine.arguments.joined(separator: " "))
+            }
+            if let d = s.damage { StdErr.print("k2: warning: \(file): \(d)") }
+            print("\(output): \(s.records) records; \(s.framesDecoded) of \(s.framesTotal) frames read")
+        }
+    }
+}
+
+extension ImportFormat: ExpressibleByArgument {}
+extension CaptureExporter.Format: ExpressibleByArgument {}
+
+extension CaptureCommand {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Convert cryptofeed, Tardis.dev or NDJSON recordings into a capture.",
+            discussion: """
+                Inputs may be plain, gzip or zstd (detected from their first bytes). Receive times \
+                and payload bytes are kept exactly; several inputs are merged by receive time. \
+                Formats: cryptofeed (AsyncFileCallback text), cryptofeed-v3 (JSON lines with a \
+                {"t":"header","format":2} first line), tardis (`<ISO time> <message>` lines), \
+                ndjson (what `k2 capture cat` prints).
+                """
+        )
+        @Option(help: "The input format: \(ImportFormat.allCases.map(\.rawValue).joined(separator: ", ")).") var format: ImportFormat
+        @Argument(help: "The files to import.") var inputs: [String]
+        @Option(name: .shortAndLong, help: "The capture to write.") var output: String
+        @Option(help: "The exchange to note in the header (binance, kraken, coinbase).") var exchange: String?
+        @Option(help: "zstd level of the output (1-19).") var level: Int32 = 3
+
+        func validate() throws {
+            if inputs.isEmpty { throw ValidationError("give at least one file to import") }
+            if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+        }
+
+        func run() throws {
+            let s = try reportingErrors {
+                try CaptureImporter.run(format: format, inputs: inputs, output: output, exchange: exchange,
+                                        options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "))
+            }
+            print("\(output): \(s.records) records imported from \(s.inputs.count) file\(s.inputs.count == 1 ? "" : "s")")
+            for (k, i) in s.inputs.enumerated() {
+                print("  \(i.path) (\(i.compression)): \(i.lines) lines, \(i.records) records")
+                for c in i.connections {
+                    let out = s.renumbered.first { $0.input == k && $0.from == c.id }?.to ?? c.id
+                    print("    connection \(out) = \(c.name)")
+                }
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a capture's records as NDJSON or Tardis.dev lines.",
+            discussion: """
+                ndjson is exactly `capture cat`. tardis writes received text messages as \
+                `<ISO-8601 time with 100 ns> <message>` and disconnects as empty lines; other \
+                records are skipped and counted on stderr.
+                """
+        )
+        @Argument(help: "The capture file.") var file: String
+        @Option(help: "ndjson or tardis.") var format: CaptureExporter.Format = .ndjson
+        @Option(name: .shortAndLong, help: "Write here instead of standard output.") var output: String?
+        @OptionGroup var filters: FilterOptions
+
+        func run() throws {
+            let s = try reportingErrors {
+                let start = filters.usesTime ? try CaptureReader(path: file).index().firstTimestamp : nil
+                let filter = try filters.filter(start: start)
+                var fd: Int32 = 1
+                if let output {
+                    fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                    if fd < 0 {
+                        throw CaptureError(.io, path: output, what: "cannot create the output: \(String(cString: strerror(errno)))",
+                                           remedy: "check the path and its permissions")
+                    }
+                }
+                defer { if fd != 1 { close(fd) } }
+                let out = FDOutput(fd: fd)
+                return try CaptureExporter.export(input: file, format: format, filter: filter, to: out)
+            }
+            if let d = s.damage { StdErr.print("k2: warning: \(file): \(d)") }
+            if s.skipped > 0 { StdErr.print("k2: \(s.skipped) records have no \(format.rawValue) form and were skipped (\(s.written) written)") }
+        }
+    }
+}
+
+extension CaptureCommand {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Benchmark writing and reading captures next to zstd on the same data.",
+            discussion: """
+                Writes --records Binance-like trade messages (~160 B) at zstd level 3, reads them \
+                back, times `zstd -d` and `zstdcat | wc -l` on the same file, and measures the peak \
+                RSS of a read and of a 10-second slice in child processes. Rates are per CPU second \
+                (wall-clock rates in brackets). Build with `swift build -c release` first; \
+                scripts/bench-capture.sh does both.
+                """
+        )
+        @Option(help: "How many messages to write.") var records = 1_000_000
+        @Option(help: "Where to put the temporary capture.") var dir = "/tmp"
+        @Option(help: "zstd level for writing.") var level: Int32 = 3
+        @Flag(help: "Keep the capture afterwards.") var keep = false
+        @Option(help: .hidden) var childRead: String?
+        @Option(parsing: .upToNextOption, help: .hidden) var childSlice: [String] = []
+
+        func run() throws {
+            if let childRead {
+                let (_, sum) = try reportingErrors { try CaptureBench.read(path: childRead) }
+                StdErr.print("records_sum=\(sum) vmhwm_kib=\(CaptureBench.peakRSSKiB() ?? -1)")
+                return
+            }
+            if childSlice.count == 2 {
+                try reportingErrors {
+                    let first = try CaptureReader(path: childSlice[0]).index().firstTimestamp ?? 0
+                    _ = try CaptureSlicer.slice(input: childSlice[0], output: childSlice[1],
+                                                filter: RecordFilter(from: first + 10_000_000_000, to: first + 20_000_000_000))
+                }
+                StdErr.print("vmhwm_kib=\(CaptureBench.peakRSSKiB() ?? -1)")
+                return
+            }
+            let me = Self.executablePath()
+            let report = try reportingErrors {
+                try CaptureBench.runAll(records: records, dir: dir, level: level,
+                                        readCommand: [me, "capture", "bench", "--child-read"],
+                                        sliceCommand: [me, "capture", "bench", "--child-slice"], keep: keep)
+            }
+            print(CaptureBench.text(report), terminator: "")
+        }
+
+        static func executablePath() -> String {
+            var buf = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+            guard n > 0 else { return CommandLine.arguments[0] }
+            return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 }

@@ -179,3 +179,30 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
     }
     #expect(h.percentileDistributionText(scale: 1_000).contains("Total count    = 20000"))
 }
+
+@Test func resetThenReuseEqualsFresh() throws {
+    var rng = SplitMix64(seed: 3)
+    var h = Histogram()
+    for _ in 0..<10_000 { h.record(Int64(rng.next() % 5_000_000_000)) }
+    h.reset()
+    #expect(h.totalCount == 0 && h.max == 0 && h.encodedV2().count == 40)
+    var fresh = Histogram()
+    for _ in 0..<1_000 {
+        let v = Int64(rng.next() % 100_000)
+        h.record(v)
+        fresh.record(v)
+    }
+    #expect(h == fresh)
+    #expect(try Histogram.decode(h.encodedCompressedV2()) == fresh)
+}
+
+@Test func decodesAnotherImplementationsEncoding() throws {
+    // The corrected stall histogram encoded by the Python `hdrhistogram` package (0.10.8):
+    // an independent implementation of the V2 compressed format.
+    let python = "HISTFAAAAP94nJNpmSzMwCCyiAECmKE0I4i4NnkJg/0HiMB5/gVzGD8aM/3lZ7rPyTSbjektC9N7FqaHzEzbmZi2whCEvZKRaSYj02wwiYng4tFM3lDoC2dhhwh5UyZlJlUMjClCmgpMEUUmQSZ+IBZEojFFCMvQRwUxenmZ2MGQFUqz4+CTo4I2pg4dFdQylZWJkYkZCaPyMEUIydPLjMHrssFixuB12XD0HRAwMsFJgkwilZHJHHKmjzp41MFDOjhYmFiQEUEmMWqGsvKBd8Fwd/Co/waTC9jYOMAIiSJRhLbKh5x9Q87Bo/YNbfsoM4CPhw+IIJAkxnDXN+QcTIpyALshh4E="
+    let theirs = try Histogram.decode(base64: python, unit: .microseconds)
+    let (_, ours) = stallHistograms()
+    #expect(theirs == ours)
+    #expect(theirs.valueAtPercentile(99) == 98_041_855)
+    #expect(theirs.valueAtPercentile(90) == 80_019_455)
+}

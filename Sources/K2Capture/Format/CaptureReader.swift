@@ -56,6 +56,9 @@ public final class CaptureReader {
     private var finished = false
     /// Offset of the frame whose records `next()` is returning.
     public private(set) var currentFrameOffset: Int64 = -1
+    /// Data frames this reader has decompressed so far (iteration and index scans): how a
+    /// test sees that a slice read only the frames it needed.
+    public private(set) var framesDecoded = 0
 
     public init(path: String) throws(CaptureError) {
         self.path = path
@@ -307,7 +310,9 @@ public final class CaptureReader {
             blockBuf = .allocate(byteCount: content, alignment: 16)
         }
         switch decompressor.decompress(src, into: blockBuf) {
-        case let .success(n) where n == content: blockUsed = n
+        case let .success(n) where n == content:
+            blockUsed = n
+            framesDecoded += 1
         case .success: throw corrupt(o, "block decompressed to the wrong size")
         case let .failure(f): throw corrupt(o, "zstd: \(f.message)")
         }

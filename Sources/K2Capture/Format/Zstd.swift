@@ -66,3 +66,24 @@ enum ZstdFrames {
 
     static var libraryVersion: String { String(cString: ZSTD_versionString()) }
 }
+
+/// Streaming decompression of any zstd data (several frames back to back, no content size
+/// needed): for importing `.zst` files written by other tools.
+final class ZstdStreamDecompressor {
+    private let dctx: OpaquePointer
+
+    init() {
+        dctx = ZSTD_createDCtx()
+    }
+    deinit { ZSTD_freeDCtx(dctx) }
+
+    /// Decompresses from `src` into `dst`; returns (bytes consumed, bytes produced, frame ended).
+    func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer)
+        -> Result<(consumed: Int, produced: Int, frameEnded: Bool), ZstdFailure> {
+        var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
+        var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
+        let r = ZSTD_decompressStream(dctx, &output, &input)
+        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
+        return .success((input.pos, output.pos, r == 0))
+    }
+}

@@ -87,7 +87,8 @@ public final class ReplayEngine: @unchecked Sendable {
         let span = source.span
         var lateness = Histogram()
         var interval = Histogram()
-        var intervals: [HistogramInterval] = []
+        var intervals: [EncodedHistogramInterval] = []
+        var intervalDue = false
         var sequence: UInt64 = 0
         var bytes: UInt64 = 0
         var firstCapture: Int64?
@@ -104,11 +105,15 @@ public final class ReplayEngine: @unchecked Sendable {
         let isMax = config.pace == .max
         let totalCaptureNanos = span > 0 ? span * Int64(config.loops) : 0
 
+        // Closing an interval encodes its histogram (~0.1 ms): done when the next message has
+        // at least 1 ms of slack, or regardless once five intervals are overdue.
         func closeInterval(_ now: Int64) {
-            intervals.append(HistogramInterval(startSeconds: Double(intervalStart - startMono) / 1e9,
-                                               lengthSeconds: Double(now - intervalStart) / 1e9, histogram: interval))
+            intervals.append(EncodedHistogramInterval(HistogramInterval(
+                startSeconds: Double(intervalStart - startMono) / 1e9,
+                lengthSeconds: Double(now - intervalStart) / 1e9, histogram: interval)))
             interval.reset()
             intervalStart = now
+            intervalDue = false
         }
 
         var round = 0
@@ -139,6 +144,10 @@ public final class ReplayEngine: @unchecked Sendable {
                 let actual: Int64
                 let intended: Int64
                 if let due = pacer!.intended(captureNanos: captureNanos, sequence: sequence) {
+                    if intervalDue {
+                        let now = waiter.now()
+                        if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos { closeInterval(now) }
+                    }
                     actual = waiter.wait(until: due, shouldStop: { shouldStop })
                     if actual < due {
                         stopReason = "stopped by request (Ctrl-C)"
@@ -173,7 +182,7 @@ public final class ReplayEngine: @unchecked Sendable {
                 bytes &+= UInt64(r.payload.count)
                 lastCapture = captureNanos
                 lastSent = actual
-                if actual &- intervalStart >= config.histogramIntervalNanos, !isMax { closeInterval(actual) }
+                if !isMax, actual &- intervalStart >= config.histogramIntervalNanos { intervalDue = true }
                 if let progress, actual &- lastProgress >= config.progressIntervalNanos {
                     let elapsed = actual - startMono
                     let done = captureNanos - (firstCapture ?? captureNanos)
@@ -264,20 +273,17 @@ private final class ThreadJob: @unchecked Sendable {
     init(_ body: @escaping () throws -> ReplaySummary) { self.body = body }
 }
 
-/// The captures, read in receive-time order, restricted to the frames the time filter needs.
+/// The captures, read in receive-time order (one reader directly, several through
+/// `MergedReader`), restricted to the frames the time filter needs.
 final class RecordSource {
     let readers: [CaptureReader]
     private let frames: [[CaptureIndex.Entry]?]
     /// Capture span used to shift loop rounds: last − first receive time in the window, plus one mean gap.
     let span: Int64
-    private(set) var exchange: String
-    private var current = 0
+    private let exchanges: [String]
+    private var merged: MergedReader?
 
     init(paths: [String], filter: RecordFilter) throws {
-        guard paths.count == 1 else {
-            throw ReplayError(.invalidArgument, what: "replaying \(paths.count) captures at once needs MergedReader (not merged into this build yet)",
-                              remedy: "replay one capture, or merge them first with k2 capture merge")
-        }
         var readers: [CaptureReader] = []
         var frames: [[CaptureIndex.Entry]?] = []
         var first = Int64.max
@@ -295,8 +301,7 @@ final class RecordSource {
             }
             count += index.recordCount
             if filter.from != nil || filter.to != nil {
-                let sel = index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] }
-                frames.append(sel)
+                frames.append(index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] })
             } else {
                 frames.append(nil)
             }
@@ -309,18 +314,27 @@ final class RecordSource {
         } else {
             span = 1
         }
-        exchange = readers.first?.header.metadataValue("exchange")?.stringValue ?? "unknown"
+        exchanges = readers.map { $0.header.metadataValue("exchange")?.stringValue ?? "unknown" }
     }
 
+    /// Back to the start (of the time window) of every capture.
     func rewind() {
         for (i, r) in readers.enumerated() {
             if let f = frames[i] { r.restrict(to: f) } else { r.rewind() }
         }
-        current = 0
+        merged = readers.count > 1 ? MergedReader(readers: readers) : nil
     }
 
     @inline(__always)
     func next() throws -> CaptureRecord? {
-        try readers[current].next()
+        if let merged { return try merged.next() }
+        return try readers[0].next()
+    }
+
+    /// The venue of the capture the last record came from.
+    @inline(__always)
+    var exchange: String {
+        if let merged, merged.currentSource >= 0 { return exchanges[merged.currentSource] }
+        return exchanges[0]
     }
 }

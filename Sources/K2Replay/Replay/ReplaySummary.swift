@@ -52,8 +52,8 @@ public struct ReplaySummary: Sendable {
     public var captureSpanNanos: Int64
     /// Lateness: actual − intended send time, ns (empty at `max`).
     public var lateness: Histogram
-    /// Per-interval lateness histograms (for the `.hlog`).
-    public var latenessIntervals: [HistogramInterval]
+    /// Per-interval lateness histograms, encoded (for the `.hlog`).
+    public var latenessIntervals: [EncodedHistogramInterval]
     public var sinks: [SinkSummary]
 
     /// Capture time replayed per wall time spent sending.

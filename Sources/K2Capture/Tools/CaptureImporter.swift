@@ -1,0 +1,421 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import K2Core
+
+/// Converts foreign recordings (cryptofeed's two raw formats, Tardis.dev raw files, k2's own
+/// NDJSON) into a capture, keeping the original receive times and payload bytes. Inputs may be
+/// plain, gzip or zstd. Several inputs are merged by receive time (connection ids are kept
+/// unique as `capture merge` does).
+public enum CaptureImporter {
+    public struct Input: Sendable {
+        public var path: String
+        public var compression: String
+        public var records: Int
+        public var lines: Int
+        /// Connection names of the source (cryptofeed `conn`) and the ids they got in this input.
+        public var connections: [(name: String, id: UInt32)]
+    }
+
+    public struct Summary: Sendable {
+        public var records: Int
+        public var inputs: [Input]
+        /// (input, id in the input, id in the output) for connections renumbered by the merge.
+        public var renumbered: [(input: Int, from: UInt32, to: UInt32)]
+    }
+
+    @discardableResult
+    public static func run(format: ImportFormat, inputs: [String], output: String, exchange: String? = nil,
+                           options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
+                           commandLine: String? = nil) throws(CaptureError) -> Summary {
+        guard !inputs.isEmpty else {
+            throw CaptureError(.invalidArgument, path: nil, what: "no input files", remedy: "give the files to import")
+        }
+        if inputs.contains(output) {
+            throw CaptureError(.invalidArgument, path: output, what: "the output is also an input", remedy: "write the capture to a new file with -o")
+        }
+        func header(_ extra: [(String, JSONValue)]) -> CaptureHeader {
+            var meta: [(String, JSONValue)] = []
+            if let exchange { meta.append(("exchange", .string(exchange))) }
+            for (k, v) in extra where !(k == "exchange" && exchange != nil) { meta.append((k, v)) }
+            meta.append(("source", .object([("format", .string(format.rawValue)),
+                                            ("files", .array(inputs.map { .string($0) }))])))
+            if let commandLine { meta.append(("command_line", .string(commandLine))) }
+            return .now(metadata: meta, clock: clock)
+        }
+
+        if inputs.count == 1 {
+            let sink = ImportSink(path: output, options: options)
+            do throws(CaptureError) {
+                let info = try importOne(format: format, path: inputs[0], sink: sink, header: header)
+                try sink.close(header: header(info.metadata))
+                return Summary(records: sink.records, inputs: [info.input], renumbered: [])
+            } catch {
+                sink.abandon()
+                throw error
+            }
+        }
+
+        // Several inputs: each into a temporary capture, then a merge by time.
+        var temps: [String] = []
+        defer { for t in temps { _ = unlink(t) } }
+        var infos: [Input] = []
+        var metadata: [(String, JSONValue)] = []
+        for (k, path) in inputs.enumerated() {
+            let temp = output + ".import-\(k).tmp"
+            temps.append(temp)
+            let sink = ImportSink(path: temp, options: options)
+            do throws(CaptureError) {
+                let info = try importOne(format: format, path: path, sink: sink, header: header)
+                try sink.close(header: header([]))
+                infos.append(info.input)
+                for (key, v) in info.metadata where !metadata.contains(where: { $0.0 == key }) { metadata.append((key, v)) }
+            } catch {
+                sink.abandon()
+                throw error
+            }
+        }
+        let merged = try MergedReader(paths: temps)
+        let writer = try CaptureWriter(path: output, header: header(metadata), options: options)
+        var ids = ConnectionRenumbering(inputs: temps.count)
+        var n = 0
+        do throws(CaptureError) {
+            while let r = try merged.next() {
+                let conn = ids.map(input: merged.currentSource, connection: r.connection)
+                try writer.append(kind: r.kind, timestamp: r.timestamp, connection: conn, isBinary: r.isBinary, aux: r.aux, payload: r.payload)
+                n += 1
+            }
+            try writer.close()
+        } catch {
+            try? writer.close()
+            _ = unlink(output)
+            throw error
+        }
+        return Summary(records: n, inputs: infos, renumbered: ids.renumbered)
+    }
+
+    static func importOne(format: ImportFormat, path: String, sink: ImportSink,
+                          header: @escaping ([(String, JSONValue)]) -> CaptureHeader) throws(CaptureError) -> (input: Input, metadata: [(String, JSONValue)]) {
+        let lines = try LineReader(path: path)
+        var parser = ImportParser(format: format, path: path)
+        sink.makeHeader = header
+        var sawAny = false
+        while let line = try lines.next() {
+            sawAny = true
+            try parser.consume(line, number: lines.lineNumber, sink: sink)
+        }
+        if !sawAny {
+            throw CaptureError(.importFormat, path: path, what: "the file is empty", remedy: "give a file with \(format.expectation)")
+        }
+        sink.makeHeader = nil
+        let input = Input(path: path, compression: lines.compression.rawValue, records: sink.records,
+                          lines: lines.lineNumber, connections: parser.connectionNames)
+        return (input, sink.metadata)
+    }
+}
+
+/// Where an importer's records go: a capture writer created on the first record (so that the
+/// header can carry what the input's first line said).
+final class ImportSink {
+    let path: String
+    let options: CaptureWriter.Options
+    var makeHeader: (([(String, JSONValue)]) -> CaptureHeader)?
+    /// What the input's first lines said (exchange, configuration), for the header.
+    var metadata: [(String, JSONValue)] = []
+    private var writer: CaptureWriter?
+    private(set) var records = 0
+
+    init(path: String, options: CaptureWriter.Options) {
+        self.path = path
+        self.options = options
+    }
+
+    @inline(__always)
+    func append(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
+                aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(CaptureError) {
+        if writer == nil {
+            writer = try CaptureWriter(path: path, header: makeHeader?(metadata) ?? .now(), options: options)
+        }
+        try writer!.append(kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary, aux: aux, payload: payload)
+        records += 1
+    }
+
+    func append(_ r: OwnedRecord) throws(CaptureError) {
+        try withBytes(r.url) { (u) throws(CaptureError) in
+            try withBytes(r.payload) { (p) throws(CaptureError) in
+                try append(kind: r.kind, timestamp: r.timestamp, connection: r.connection, isBinary: r.isBinary, aux: u, payload: p)
+            }
+        }
+    }
+
+    func close(header: CaptureHeader) throws(CaptureError) {
+        if writer == nil { writer = try CaptureWriter(path: path, header: header, options: options) }
+        try writer!.close()
+    }
+
+    func abandon() {
+        try? writer?.close()
+        writer = nil
+        _ = unlink(path)
+    }
+}
+
+/// The line parsers of every import format, with their per-file state.
+struct ImportParser {
+    let format: ImportFormat
+    let path: String
+    var connectionNames: [(name: String, id: UInt32)] = []
+    // Connection state.
+    private var conn: UInt32 = 0
+    private var connUsed = false
+    private var nextConn: UInt32 = 0
+    private var named: [String: UInt32] = [:]
+    private var namedUsed: Set<UInt32> = []
+    private var lastTimestamp: Int64 = 0
+    private var pendingDisconnect = false
+
+    init(format: ImportFormat, path: String) {
+        self.format = format
+        self.path = path
+    }
+
+    private static let empty: [UInt8] = []
+
+    func formatError(_ line: UnsafeRawBufferPointer, _ number: Int, _ detail: String? = nil) -> CaptureError {
+        var snippet = String(decoding: line.prefix(60), as: UTF8.self)
+        if line.count > 60 { snippet += "…" }
+        var remedy = "check --format (\(ImportFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
+        if let g = ImportFormat.guess(line), g != format { remedy = "this looks like --format \(g.rawValue)" }
+        let what = "expected \(format.expectation), found `\(snippet)`" + (detail.map { " (\($0))" } ?? "")
+        return CaptureError(.importFormat, path: path, line: number, what: what, remedy: remedy)
+    }
+
+    mutating func consume(_ line: UnsafeRawBufferPointer, number: Int, sink: ImportSink) throws(CaptureError) {
+        switch format {
+        case .ndjson: try ndjson(line, number, sink)
+        case .tardis: try tardis(line, number, sink)
+        case .cryptofeed: try cryptofeedText(line, number, sink)
+        case .cryptofeedV3: try cryptofeedJSON(line, number, sink)
+        }
+    }
+
+    // MARK: ndjson
+
+    private mutating func ndjson(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
+        if line.isEmpty { return }
+        let r: OwnedRecord
+        do throws(JSONParseError) { r = try NDJSONRecord.parse(line) } catch {
+            throw formatError(line, number, error.reason)
+        }
+        try sink.append(r)
+    }
+
+    // MARK: tardis
+
+    private mutating func tardis(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
+        if line.isEmpty {
+            // A disconnect: the next message comes on a new connection.
+            if connUsed {
+                try withBytes(Self.empty) { (e) throws(CaptureError) in
+                    try sink.append(kind: .disconnect, timestamp: lastTimestamp, connection: conn, isBinary: false, aux: e, payload: e)
+                }
+                conn += 1
+                connUsed = false
+            }
+            return
+        }
+        guard let sp = line.firstIndex(of: 32) else { throw formatError(line, number, "no space after the time") }
+        let timeText = String(decoding: line[0..<sp], as: UTF8.self)
+        guard let ts = TimeText.parseISO8601(timeText) else { throw formatError(line, number, "`\(timeText)` is not an ISO-8601 time") }
+        let payload = UnsafeRawBufferPointer(rebasing: line[(sp + 1)...])
+        try withBytes(Self.empty) { (e) throws(CaptureError) in
+            try sink.append(kind: .recv, timestamp: ts, connection: conn, isBinary: false, aux: e, payload: payload)
+        }
+        connUsed = true
+        lastTimestamp = ts
+    }
+
+    // MARK: cryptofeed text (AsyncFileCallback)
+
+    private static let connectArrow: [UInt8] = Array(" <-> ".utf8)
+    private static let sendArrow: [UInt8] = Array(" <- ".utf8)
+    private static let httpArrow: [UInt8] = Array(" -> ".utf8)
+    private static let configuration: [UInt8] = Array("configuration: ".utf8)
+
+    private mutating func cryptofeedText(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
+        if line.isEmpty { return }
+        if number == 1, line.starts(with: Self.configuration) {
+            sink.metadata.append(("cryptofeed_configuration", .string(String(decoding: line[Self.configuration.count...], as: UTF8.self))))
+            return
+        }
+        // A received message: `<seconds>: <data>`.
+        if line[0] >= 48 && line[0] <= 57 {
+            guard let colon = Self.find(line, [58, 32]),
+                  let ts = DecimalTime.nanos(fromSeconds: UnsafeRawBufferPointer(rebasing: line[0..<colon])) else {
+                throw formatError(line, number, "no `<seconds>: ` before the message")
+            }
+            let data = UnsafeRawBufferPointer(rebasing: line[(colon + 2)...])
+            try emitText(.recv, ts, aux: UnsafeRawBufferPointer(rebasing: line[0..<0]), data, sink)
+            return
+        }
+        let c = Self.find(line, Self.connectArrow), s = Self.find(line, Self.sendArrow), h = Self.find(line, Self.httpArrow)
+        let first = [c, s, h].compactMap { $0 }.min()
+        guard let at = first else { throw formatError(line, number) }
+        let url = UnsafeRawBufferPointer(rebasing: line[0..<at])
+        if at == c {
+            let tsText = UnsafeRawBufferPointer(rebasing: line[(at + Self.connectArrow.count)...])
+            guard let ts = DecimalTime.nanos(fromSeconds: tsText) else { throw formatError(line, number, "no time after `<->`") }
+            if connUsed {   // a reconnect: a new connection
+                conn += 1
+            }
+            connUsed = true
+            try withBytes(Self.empty) { (e) throws(CaptureError) in
+                try sink.append(kind: .connect, timestamp: ts, connection: conn, isBinary: false, aux: url, payload: e)
+            }
+            return
+        }
+        let arrowLen = at == s ? Self.sendArrow.count : Self.httpArrow.count
+        let rest = UnsafeRawBufferPointer(rebasing: line[(at + arrowLen)...])
+        guard let colon = Self.find(rest, [58, 32]),
+              let ts = DecimalTime.nanos(fromSeconds: UnsafeRawBufferPointer(rebasing: rest[0..<colon])) else {
+            throw formatError(line, number, "no `<seconds>: ` after the arrow")
+        }
+        let data = UnsafeRawBufferPointer(rebasing: rest[(colon + 2)...])
+        if at == s {
+            try emitText(.send, ts, aux: UnsafeRawBufferPointer(rebasing: line[0..<0]), data, sink)
+        } else {
+            try emitText(.http, ts, aux: url, data, sink)
+        }
+    }
+
+    /// Emits a payload that cryptofeed wrote with `str(data)`: Python bytes (`b'…'`) become
+    /// binary payloads with their real bytes, everything else is kept as the text it is.
+    private mutating func emitText(_ kind: RecordKind, _ ts: Int64, aux: UnsafeRawBufferPointer,
+                                   _ data: UnsafeRawBufferPointer, _ sink: ImportSink) throws(CaptureError) {
+        connUsed = true
+        if data.count >= 3, data[0] == 98, data[1] == 39 || data[1] == 34, let bytes = Self.pythonBytes(data) {
+            try withBytes(bytes) { (b) throws(CaptureError) in
+                try sink.append(kind: kind, timestamp: ts, connection: conn, isBinary: true, aux: aux, payload: b)
+            }
+            return
+        }
+        try sink.append(kind: kind, timestamp: ts, connection: conn, isBinary: false, aux: aux, payload: data)
+    }
+
+    /// Decodes a Python bytes literal (`b'\x1f\x8b…'`); nil when it is not one.
+    static func pythonBytes(_ d: UnsafeRawBufferPointer) -> [UInt8]? {
+        let quote = d[1]
+        guard d[d.count - 1] == quote else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(d.count)
+        var i = 2
+        let end = d.count - 1
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: return c - 48
+            case 97...102: return c - 87
+            case 65...70: return c - 55
+            default: return nil
+            }
+        }
+        while i < end {
+            let c = d[i]
+            if c == quote { return nil }
+            if c != 92 { out.append(c); i += 1; continue }
+            guard i + 1 < end else { return nil }
+            let e = d[i + 1]
+            switch e {
+            case 92, 39, 34: out.append(e); i += 2
+            case 110: out.append(10); i += 2
+            case 114: out.append(13); i += 2
+            case 116: out.append(9); i += 2
+            case 120:
+                guard i + 3 < end, let hi = hex(d[i + 2]), let lo = hex(d[i + 3]) else { return nil }
+                out.append(hi << 4 | lo)
+                i += 4
+            default: return nil
+            }
+        }
+        return out
+    }
+
+    static func find(_ b: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Int? {
+        guard b.count >= needle.count else { return nil }
+        var i = 0
+        let last = b.count - needle.count
+        while i <= last {
+            if b[i] == needle[0] {
+                var j = 1
+                while j < needle.count, b[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    // MARK: cryptofeed JSON lines (capture.py, format 2)
+
+    private mutating func cryptofeedJSON(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
+        if line.isEmpty { return }
+        let v: JSONValue
+        do throws(JSONParseError) { v = try JSONParser.parse(line) } catch {
+            throw formatError(line, number, error.description)
+        }
+        guard let t = v["t"]?.stringValue else { throw formatError(line, number, "no \"t\" field") }
+        if t == "header" {
+            let fmt = v["format"]?.numberText ?? "?"
+            guard fmt == "2" else {
+                throw CaptureError(.importFormat, path: path, line: number,
+                                   what: "cryptofeed capture format \(fmt) is not the one k2 reads (2)",
+                                   remedy: "convert it with the cryptofeed release that wrote it, or use --format cryptofeed for text files")
+            }
+            if let ex = v["exchange"]?.stringValue { sink.metadata.append(("exchange", .string(ex.lowercased()))) }
+            if let c = v["config"] { sink.metadata.append(("cryptofeed_config", c)) }
+            if let r = v["recorded"]?.numberText { sink.metadata.append(("cryptofeed_recorded", .number(r))) }
+            if let ci = v["candle_interval"], ci != .null { sink.metadata.append(("cryptofeed_candle_interval", ci)) }
+            return
+        }
+        guard let tsText = v["ts"]?.numberText,
+              let ts = DecimalTime.nanos(fromSeconds: tsText) else { throw formatError(line, number, "no numeric \"ts\"") }
+        let name = v["conn"]?.stringValue ?? ""
+        let kind: RecordKind
+        switch t {
+        case "connect": kind = .connect
+        case "send": kind = .send
+        case "recv": kind = .recv
+        case "http": kind = .http
+        default: throw formatError(line, number, "unknown record type \"\(t)\"")
+        }
+        // Connection id by name; a second connect on a used name is a reconnect: a new id.
+        var id: UInt32
+        if let known = named[name], !(kind == .connect && namedUsed.contains(known)) {
+            id = known
+        } else {
+            id = nextConn
+            nextConn += 1
+            named[name] = id
+            connectionNames.append((name, id))
+        }
+        namedUsed.insert(id)
+        var aux: [UInt8] = []
+        if kind == .connect { aux = Array((v["addr"]?.stringValue ?? "").utf8) }
+        if kind == .http { aux = Array((v["url"]?.stringValue ?? "").utf8) }
+        var payload: [UInt8] = []
+        var binary = false
+        if let b64 = v["b64"]?.stringValue {
+            guard let bytes = Base64.decode(b64) else { throw formatError(line, number, "\"b64\" is not base64") }
+            payload = bytes
+            binary = true
+        } else if let d = v["data"] {
+            switch d {
+            case let .string(s): payload = Array(s.utf8)
+            case .null: break
+            default: payload = Array(d.serialized().utf8)   // an object logged as JSON
+            }
+        }
+        try sink.append(OwnedRecord(kind: kind, timestamp: ts, connection: id, isBinary: binary, url: aux, payload: payload))
+    }
+}

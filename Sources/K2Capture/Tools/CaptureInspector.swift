@@ -1,0 +1,311 @@
+import K2Core
+
+/// What `k2 capture inspect` reports about a capture (see docs/capture-tools.md).
+public struct CaptureInspection: Sendable {
+    public struct Connection: Sendable, Equatable {
+        public var id: UInt32
+        public var records: Int
+        public var recv: Int
+        /// Payload bytes of all its records.
+        public var bytes: Int64
+        public var firstTimestamp: Int64
+        public var lastTimestamp: Int64
+        /// The URL of its first `connect` record, if any.
+        public var url: String?
+    }
+
+    /// Messages (`recv` records) per one-second bucket of the capture's span, empty seconds included.
+    public struct Rate: Sendable, Equatable {
+        public var seconds: Int
+        public var p50: Int
+        public var p99: Int
+        public var max: Int
+        public var mean: Double
+        /// The 100 ms window (any start, `[start, start+100ms)`) holding the most messages.
+        public var busiest100msStart: Int64
+        public var busiest100msCount: Int
+    }
+
+    /// A break in a venue's sequence numbers for one symbol.
+    public struct Gap: Sendable, Equatable {
+        public var symbol: String
+        /// Receive time of the message after the gap.
+        public var timestamp: Int64
+        public var connection: UInt32
+        /// Last id before the gap, and the first id after it.
+        public var previous: Int64
+        public var next: Int64
+        public var missingFrom: Int64 { previous + 1 }
+        public var missingTo: Int64 { next - 1 }
+        public var missing: Int64 { next - previous - 1 }
+    }
+
+    /// One sequence check (Binance `depthUpdate` U/u, Binance `trade` t) across all symbols.
+    public struct SequenceCheck: Sendable, Equatable {
+        /// `depth_update` or `trade`.
+        public var name: String
+        /// What is checked, for people: "depthUpdate: next U = previous u + 1".
+        public var rule: String
+        public var messages: Int = 0
+        public var symbols: Int = 0
+        public var gaps: Int = 0
+        public var missingIds: Int64 = 0
+        /// Messages whose id does not advance (duplicates, replays, out of order).
+        public var regressions: Int = 0
+        /// The first `CaptureInspector.Options.gapsListed` gaps, in capture order.
+        public var first: [Gap] = []
+    }
+
+    public var path: String
+    public var fileSize: Int64
+    public var formatVersion: String
+    public var toolVersion: String
+    public var createdNanos: Int64
+    public var host: String
+    public var metadata: JSONValue
+
+    public var records: Int = 0
+    public var firstTimestamp: Int64?
+    public var lastTimestamp: Int64?
+    public var durationNanos: Int64 { (lastTimestamp ?? 0) - (firstTimestamp ?? 0) }
+    /// Records whose time is earlier than the record before them.
+    public var outOfOrder: Int = 0
+    public var payloadBytes: Int64 = 0
+    public var byKind: [(kind: RecordKind, count: Int)] = []
+    public var connections: [Connection] = []
+    /// Received messages per stream and per symbol, most first.
+    public var byStream: [(name: String, count: Int)] = []
+    public var bySymbol: [(name: String, count: Int)] = []
+    public var rate: Rate?
+
+    public var frames: Int = 0
+    public var indexStored: Bool = false
+    public var compressedBytes: Int64 = 0
+    public var uncompressedBytes: Int64 = 0
+    /// Uncompressed block bytes per byte of file.
+    public var compressionRatio: Double { fileSize > 0 ? Double(uncompressedBytes) / Double(fileSize) : 0 }
+
+    public var sequenceChecks: [SequenceCheck] = []
+    public var gapCount: Int { sequenceChecks.reduce(0) { $0 + $1.gaps } }
+    public var damage: CaptureDamage?
+}
+
+/// Reads a capture once and works out `CaptureInspection`: counts by kind, connection, stream
+/// and symbol, message rates, compression, and sequence gaps. Allocates only for names it has
+/// not seen before.
+public enum CaptureInspector {
+    public struct Options: Sendable {
+        /// How many gaps of each check to list.
+        public var gapsListed: Int = 5
+        /// Bucket width of the rate statistics.
+        public var bucketNanos: Int64 = 1_000_000_000
+        /// Width of the busiest window.
+        public var windowNanos: Int64 = 100_000_000
+        public init(gapsListed: Int = 5) { self.gapsListed = gapsListed }
+    }
+
+    public static func inspect(path: String, options: Options = .init()) throws(CaptureError) -> CaptureInspection {
+        let reader = try CaptureReader(path: path)
+        let h = reader.header
+        var ins = CaptureInspection(path: path, fileSize: reader.fileSize, formatVersion: "\(h.major).\(h.minor)",
+                                    toolVersion: h.toolVersion, createdNanos: h.createdNanos, host: h.host,
+                                    metadata: .object(h.metadata))
+        let index = try reader.index()
+        ins.frames = index.entries.count
+        ins.indexStored = index.storedInFile
+        ins.compressedBytes = index.compressedBytes
+        ins.uncompressedBytes = index.uncompressedBytes
+
+        var kinds = [Int](repeating: 0, count: 256)
+        var conns: [UInt32: Int] = [:]
+        var connStats: [CaptureInspection.Connection] = []
+        var lastConn: UInt32 = 0, lastConnSlot = -1
+        var streams = ByteKeyTable(), symbols = ByteKeyTable()
+        var streamCounts: [Int] = [], symbolCounts: [Int] = []
+        var seq = SequenceTracker(listed: options.gapsListed)
+        var rate = RateTracker(bucket: options.bucketNanos, window: options.windowNanos,
+                               start: index.firstTimestamp ?? 0, end: index.lastTimestamp ?? 0)
+        var first = Int64.max, last = Int64.min, prev = Int64.min
+
+        while let r = try reader.next() {
+            ins.records += 1
+            kinds[Int(r.kind.rawValue)] += 1
+            ins.payloadBytes += Int64(r.payload.count)
+            let ts = r.timestamp
+            if ts < first { first = ts }
+            if ts > last { last = ts }
+            if ts < prev { ins.outOfOrder += 1 }
+            prev = ts
+
+            var slot: Int
+            if r.connection == lastConn, lastConnSlot >= 0 {
+                slot = lastConnSlot
+            } else if let s = conns[r.connection] {
+                slot = s
+            } else {
+                slot = connStats.count
+                conns[r.connection] = slot
+                connStats.append(.init(id: r.connection, records: 0, recv: 0, bytes: 0, firstTimestamp: ts, lastTimestamp: ts, url: nil))
+            }
+            lastConn = r.connection
+            lastConnSlot = slot
+            connStats[slot].records += 1
+            connStats[slot].bytes += Int64(r.payload.count)
+            if ts < connStats[slot].firstTimestamp { connStats[slot].firstTimestamp = ts }
+            if ts > connStats[slot].lastTimestamp { connStats[slot].lastTimestamp = ts }
+            if r.kind == .connect, connStats[slot].url == nil, !r.aux.isEmpty { connStats[slot].url = String(decoding: r.aux, as: UTF8.self) }
+
+            guard r.kind == .recv else { continue }
+            connStats[slot].recv += 1
+            rate.add(ts)
+            guard !r.isBinary else { continue }
+            let f = PayloadFields.extract(r.payload)
+            if let s = f.stream {
+                let id = streams.id(for: s)
+                if id == streamCounts.count { streamCounts.append(0) }
+                streamCounts[id] += 1
+            }
+            if let s = f.symbol {
+                let id = symbols.id(for: s)
+                if id == symbolCounts.count { symbolCounts.append(0) }
+                symbolCounts[id] += 1
+                if let e = f.event { seq.check(r, event: e, symbol: id, symbols: symbols) }
+            }
+        }
+
+        if ins.records > 0 {
+            ins.firstTimestamp = first
+            ins.lastTimestamp = last
+        }
+        ins.byKind = kinds.indices.filter { kinds[$0] > 0 }.map { (RecordKind(rawValue: UInt8($0)), kinds[$0]) }
+        ins.connections = connStats.sorted { $0.id < $1.id }
+        ins.byStream = streamCounts.indices.map { (streams.key($0), streamCounts[$0]) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
+        ins.bySymbol = symbolCounts.indices.map { (symbols.key($0), symbolCounts[$0]) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
+        ins.rate = rate.result()
+        ins.sequenceChecks = seq.result()
+        ins.damage = reader.damage
+        return ins
+    }
+}
+
+/// Binance sequence continuity per symbol: `depthUpdate` (next `U` = previous `u` + 1) and
+/// `trade` (next `t` = previous `t` + 1).
+struct SequenceTracker {
+    static let depthUpdate: [UInt8] = Array("depthUpdate".utf8)
+    static let trade: [UInt8] = Array("trade".utf8)
+    static let keyU: [UInt8] = Array("\"U\":".utf8)
+    static let keyLowerU: [UInt8] = Array("\"u\":".utf8)
+    static let keyT: [UInt8] = Array("\"t\":".utf8)
+
+    var depth = CaptureInspection.SequenceCheck(name: "depth_update", rule: "depthUpdate: next U = previous u + 1")
+    var trades = CaptureInspection.SequenceCheck(name: "trade", rule: "trade: next t = previous t + 1")
+    var lastU: [Int64] = []
+    var lastT: [Int64] = []
+    let listed: Int
+
+    init(listed: Int) { self.listed = listed }
+
+    @inline(__always)
+    static func equal(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {
+        a.count == b.count && b.withUnsafeBytes { a.elementsEqual($0) }
+    }
+
+    mutating func check(_ r: CaptureRecord, event: UnsafeRawBufferPointer, symbol: Int, symbols: ByteKeyTable) {
+        if symbol >= lastU.count {
+            lastU.append(contentsOf: repeatElement(Int64.min, count: symbol + 1 - lastU.count))
+            lastT.append(contentsOf: repeatElement(Int64.min, count: symbol + 1 - lastT.count))
+        }
+        if Self.equal(event, Self.depthUpdate) {
+            guard let first = PayloadFields.intValue(r.payload, key: Self.keyU),
+                  let final = PayloadFields.intValue(r.payload, key: Self.keyLowerU) else { return }
+            depth.messages += 1
+            let prev = lastU[symbol]
+            if prev == .min { depth.symbols += 1 } else { note(&depth, r, symbol, symbols, prev: prev, next: first) }
+            if final > prev { lastU[symbol] = final }
+        } else if Self.equal(event, Self.trade) {
+            guard let t = PayloadFields.intValue(r.payload, key: Self.keyT) else { return }
+            trades.messages += 1
+            let prev = lastT[symbol]
+            if prev == .min { trades.symbols += 1 } else { note(&trades, r, symbol, symbols, prev: prev, next: t) }
+            if t > prev { lastT[symbol] = t }
+        }
+    }
+
+    @inline(__always)
+    private func note(_ c: inout CaptureInspection.SequenceCheck, _ r: CaptureRecord, _ symbol: Int, _ symbols: ByteKeyTable,
+                      prev: Int64, next: Int64) {
+        if next == prev &+ 1 { return }
+        if next <= prev { c.regressions += 1; return }
+        c.gaps += 1
+        c.missingIds += next - prev - 1
+        if c.first.count < listed {
+            c.first.append(.init(symbol: symbols.key(symbol), timestamp: r.timestamp, connection: r.connection, previous: prev, next: next))
+        }
+    }
+
+    func result() -> [CaptureInspection.SequenceCheck] { [depth, trades] }
+}
+
+/// Messages per second bucket and the busiest sliding window.
+struct RateTracker {
+    let bucket: Int64
+    let window: Int64
+    let start: Int64
+    var counts: [Int] = []
+    var usable: Bool
+    // Sliding window over the receive times of the last `window` ns (a ring buffer).
+    var ring: [Int64] = Array(repeating: 0, count: 1024)
+    var head = 0, size = 0
+    var best = 0, bestStart: Int64 = 0
+    var any = false
+
+    init(bucket: Int64, window: Int64, start: Int64, end: Int64) {
+        self.bucket = bucket
+        self.window = window
+        self.start = start - start % bucket
+        let n = end >= start ? (end - self.start) / bucket + 1 : 0
+        // At most ten years of one-second buckets; past that the times are nonsense.
+        usable = n > 0 && n <= 400_000_000
+        if usable { counts = Array(repeating: 0, count: Int(n)) }
+    }
+
+    @inline(__always)
+    mutating func add(_ ts: Int64) {
+        guard usable else { return }
+        any = true
+        let b = (ts - start) / bucket
+        if b >= 0, b < counts.count { counts[Int(b)] += 1 }
+        // Drop times that are `window` or more before ts.
+        while size > 0, ring[head] <= ts - window {
+            head = (head + 1) & (ring.count - 1)
+            size -= 1
+        }
+        if size == ring.count { growRing() }
+        ring[(head + size) & (ring.count - 1)] = ts
+        size += 1
+        if size > best {
+            best = size
+            bestStart = ring[head]
+        }
+    }
+
+    private mutating func growRing() {
+        var n = [Int64](repeating: 0, count: ring.count * 2)
+        for i in 0..<size { n[i] = ring[(head + i) & (ring.count - 1)] }
+        ring = n
+        head = 0
+    }
+
+    func result() -> CaptureInspection.Rate? {
+        guard usable, any else { return nil }
+        let sorted = counts.sorted()
+        func pct(_ p: Double) -> Int {
+            let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+            return sorted[min(max(rank, 0), sorted.count - 1)]
+        }
+        let total = counts.reduce(0, +)
+        return .init(seconds: counts.count, p50: pct(0.5), p99: pct(0.99), max: sorted.last ?? 0,
+                     mean: Double(total) / Double(max(counts.count, 1)),
+                     busiest100msStart: bestStart, busiest100msCount: best)
+    }
+}

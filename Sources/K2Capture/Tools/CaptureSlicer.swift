@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import K2Core
+
+/// Copies the records of a capture that pass a filter into a new capture. A time window is
+/// served from the seek index: only the frames whose time range overlaps `[from, to)` are
+/// read and decompressed, so a 10-minute slice of a day-long capture costs 10 minutes of data.
+public enum CaptureSlicer {
+    public struct Summary: Sendable {
+        public var records: Int
+        /// Frames in the input, and how many of them were decompressed for the slice.
+        public var framesTotal: Int
+        public var framesDecoded: Int
+        public var indexStored: Bool
+        public var damage: CaptureDamage?
+    }
+
+    /// The frames that may hold records of `filter`'s time window (all of them without one).
+    public static func frames(of index: CaptureIndex, for filter: RecordFilter) -> [CaptureIndex.Entry] {
+        guard filter.from != nil || filter.to != nil else { return index.entries }
+        let from = filter.from ?? .min
+        let to = filter.to.map { $0 == .min ? $0 : $0 - 1 } ?? .max   // [from, to) → inclusive end
+        return index.frames(overlapping: from, to).map { index.entries[$0] }
+    }
+
+    public static func slice(input: String, output: String, filter: RecordFilter, filterText: String = "",
+                             options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
+                             commandLine: String? = nil) throws(CaptureError) -> Summary {
+        if input == output {
+            throw CaptureError(.invalidArgument, path: output, what: "the output is the input",
+                               remedy: "write the slice to a new file with -o")
+        }
+        let reader = try CaptureReader(path: input)
+        let index = try reader.index()
+        let plan = frames(of: index, for: filter)
+        reader.restrict(to: plan)
+        var meta = reader.header.metadata.filter { $0.0 != "sliced_from" && $0.0 != "command_line" }
+        var from: [(String, JSONValue)] = [("path", .string(input)), ("created_ns", .number(String(reader.header.createdNanos)))]
+        if !filterText.isEmpty { from.append(("filter", .string(filterText))) }
+        meta.append(("sliced_from", .object(from)))
+        if let commandLine { meta.append(("command_line", .string(commandLine))) }
+        let writer = try CaptureWriter(path: output, header: .now(metadata: meta, clock: clock), options: options)
+        var n = 0
+        do throws(CaptureError) {
+            while let r = try reader.next() {
+                guard filter.matches(r) else { continue }
+                try writer.append(r)
+                n += 1
+            }
+            try writer.close()
+        } catch {
+            try? writer.close()
+            _ = unlink(output)
+            throw error
+        }
+        return Summary(records: n, framesTotal: index.entries.count, framesDecoded: reader.framesDecoded,
+                       indexStored: index.storedInFile, damage: reader.damage)
+    }
+}

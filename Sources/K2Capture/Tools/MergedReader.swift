@@ -1,0 +1,116 @@
+/// A k-way merge of several captures by receive time, yielding `CaptureRecord` views without
+/// copying: each reader keeps its own decompressed block, the merge holds every reader's head
+/// record and hands out the smallest, advancing only that reader on the following call.
+///
+/// Order: by receive time; for equal times the record of the earlier input (in the order the
+/// readers were given) comes first, and records of one input keep their file order. So the
+/// merge is stable, and merging a single capture yields it unchanged.
+///
+/// `next()` allocates nothing per record. The returned view is valid until the next call.
+public final class MergedReader {
+    /// The inputs, in priority order for equal receive times.
+    public let readers: [CaptureReader]
+    /// Index (into `readers`) of the input the last record returned by `next()` came from.
+    public private(set) var currentSource = -1
+    /// Records returned so far, per input.
+    public private(set) var recordsPerSource: [Int]
+
+    /// Each input's head record, valid while that reader has not moved on.
+    private var heads: [CaptureRecord?]
+    /// Min-heap of input indices ordered by (head timestamp, input index).
+    private var heap: [Int] = []
+    private var started = false
+    /// The input whose head was handed out last and must advance on the next call.
+    private var pending = -1
+
+    public init(readers: [CaptureReader]) {
+        self.readers = readers
+        heads = Array(repeating: nil, count: readers.count)
+        recordsPerSource = Array(repeating: 0, count: readers.count)
+        heap.reserveCapacity(readers.count)
+    }
+
+    /// Opens every path as a `CaptureReader`.
+    public convenience init(paths: [String]) throws(CaptureError) {
+        var rs: [CaptureReader] = []
+        for p in paths { rs.append(try CaptureReader(path: p)) }
+        self.init(readers: rs)
+    }
+
+    /// The reader the last record came from (for its path, header or damage).
+    public var currentReader: CaptureReader? { currentSource >= 0 ? readers[currentSource] : nil }
+
+    /// The next record of the merge, or nil when every input is exhausted.
+    /// Throws the first damaged frame an input meets; torn tails end that input quietly (see each reader's `damage`).
+    public func next() throws(CaptureError) -> CaptureRecord? {
+        if !started {
+            started = true
+            for i in readers.indices {
+                if let r = try readers[i].next() {
+                    heads[i] = r
+                    heap.append(i)
+                    siftUp(heap.count - 1)
+                }
+            }
+        } else if pending >= 0 {
+            let i = pending
+            pending = -1
+            if let r = try readers[i].next() {
+                heads[i] = r
+                siftDown(0)   // i is still at the top; its key only grew
+            } else {
+                heads[i] = nil
+                let last = heap.removeLast()
+                if !heap.isEmpty {
+                    heap[0] = last
+                    siftDown(0)
+                }
+            }
+        }
+        guard let top = heap.first, let r = heads[top] else {
+            currentSource = -1
+            return nil
+        }
+        pending = top
+        currentSource = top
+        recordsPerSource[top] += 1
+        return r
+    }
+
+    /// Calls `body` with every record and its input index; stops early when it returns false.
+    public func forEach(_ body: (CaptureRecord, Int) throws -> Bool) throws {
+        while let r = try next() {
+            if try !body(r, currentSource) { return }
+        }
+    }
+
+    @inline(__always)
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        let ta = heads[a]!.timestamp, tb = heads[b]!.timestamp
+        return ta < tb || (ta == tb && a < b)
+    }
+
+    private func siftUp(_ start: Int) {
+        var c = start
+        while c > 0 {
+            let p = (c - 1) / 2
+            guard less(heap[c], heap[p]) else { return }
+            heap.swapAt(c, p)
+            c = p
+        }
+    }
+
+    private func siftDown(_ start: Int) {
+        var p = start
+        let n = heap.count
+        while true {
+            let l = 2 * p + 1
+            guard l < n else { return }
+            var m = l
+            if l + 1 < n, less(heap[l + 1], heap[l]) { m = l + 1 }
+            guard less(heap[m], heap[p]) else { return }
+            heap.swapAt(m, p)
+            p = m
+        }
+    }
+}

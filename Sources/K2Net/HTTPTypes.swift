@@ -1,0 +1,84 @@
+/// A plain HTTP request as the server saw it (method, target, headers; no body).
+public struct HTTPRequestInfo: Sendable {
+    public var method: String
+    /// Path and query (`/api/v3/depth?symbol=BTCUSDT&limit=1000`).
+    public var target: String
+    public var headers: [(String, String)]
+
+    public init(method: String, target: String, headers: [(String, String)] = []) {
+        self.method = method
+        self.target = target
+        self.headers = headers
+    }
+
+    /// The first header named `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        let n = name.lowercased()
+        return headers.first(where: { $0.0.lowercased() == n })?.1
+    }
+
+    /// The path without the query.
+    public var path: String { String(target.prefix(while: { $0 != "?" })) }
+
+    /// Query parameters in order (no percent-decoding beyond `%2F`/`%40`, which stream names use).
+    public var query: [(String, String)] {
+        guard let q = target.firstIndex(of: "?") else { return [] }
+        return target[target.index(after: q)...].split(separator: "&").map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            let v = kv.count > 1 ? String(kv[1]) : ""
+            return (String(kv[0]), v.replacingPercentEscapes())
+        }
+    }
+
+    public func queryValue(_ key: String) -> String? { query.first(where: { $0.0 == key })?.1 }
+}
+
+/// A plain HTTP response (server side) or a fetched one (client side).
+public struct HTTPResponseInfo: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public init(status: Int, headers: [(String, String)] = [("Content-Type", "text/plain")], body: String) {
+        self.init(status: status, headers: headers, body: Array(body.utf8))
+    }
+
+    public var reason: String {
+        switch status {
+        case 200: "OK"
+        case 400: "Bad Request"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: "Status"
+        }
+    }
+
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension String {
+    func replacingPercentEscapes() -> String {
+        guard contains("%") else { return self }
+        var out: [UInt8] = []
+        var bytes = Array(utf8)[...]
+        while let b = bytes.popFirst() {
+            if b == UInt8(ascii: "%"), bytes.count >= 2,
+               let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                out.append(v)
+                bytes = bytes.dropFirst(2)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,47 @@
+/// Receives the events of one WebSocket connection. Every call happens on the connection's
+/// event loop thread, one at a time; implementations keep their state confined to that thread
+/// (hence `@unchecked Sendable` on implementers is the usual pattern).
+///
+/// Order: exactly one of `webSocketOpened` or `webSocketFailed`; after `webSocketOpened`,
+/// any number of frames, then exactly one `webSocketClosed`.
+public protocol WebSocketDelegate: AnyObject, Sendable {
+    /// The handshake finished; the connection can send.
+    func webSocketOpened(_ connection: WebSocketConnection)
+    /// The connection never opened (DNS, TCP, TLS or handshake failure). Client side only.
+    func webSocketFailed(_ error: NetError)
+    /// A complete text or binary message (fragments already joined). `payload` is valid only
+    /// during the call: copy what you keep.
+    func webSocket(_ connection: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool)
+    /// A ping or pong arrived (pings are answered automatically before this call).
+    func webSocket(_ connection: WebSocketConnection, control: WebSocketControl, payload: UnsafeRawBufferPointer)
+    /// The channel became writable again after `isWritable` was false.
+    func webSocketWritable(_ connection: WebSocketConnection)
+    /// The connection ended. `code` is the peer's close code (1005 if its close frame carried
+    /// none), or 1006 when the TCP connection ended without a close frame (then `reason` says why).
+    func webSocketClosed(_ connection: WebSocketConnection, code: UInt16, reason: String)
+}
+
+public extension WebSocketDelegate {
+    func webSocketFailed(_ error: NetError) {}
+    func webSocket(_ connection: WebSocketConnection, control: WebSocketControl, payload: UnsafeRawBufferPointer) {}
+    func webSocketWritable(_ connection: WebSocketConnection) {}
+}
+
+public enum WebSocketControl: Sendable, Equatable {
+    case ping
+    case pong
+}
+
+/// Close codes of RFC 6455 §7.4.1 used here.
+public enum CloseCode {
+    public static let normal: UInt16 = 1000
+    public static let goingAway: UInt16 = 1001
+    public static let protocolError: UInt16 = 1002
+    public static let unsupportedData: UInt16 = 1003
+    public static let noStatus: UInt16 = 1005
+    public static let abnormal: UInt16 = 1006
+    public static let invalidPayload: UInt16 = 1007
+    public static let policyViolation: UInt16 = 1008
+    public static let messageTooBig: UInt16 = 1009
+    public static let internalError: UInt16 = 1011
+}

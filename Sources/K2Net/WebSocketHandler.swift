@@ -1,0 +1,485 @@
+import K2Core
+import NIOCore
+
+/// The channel handler behind every WebSocket connection: the HTTP/1.1 upgrade handshake
+/// (client or server side; the server side also answers plain HTTP GETs), then RFC 6455 framing.
+///
+/// Frames are parsed straight out of the socket's buffers and handed to the delegate as byte
+/// views: no per-frame allocation, no hop off the event loop. Fragmented messages are joined,
+/// pings answered, close frames echoed.
+final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State { case handshake, open, closing, closed }
+
+    struct ClientSetup {
+        let url: NetURL
+        let key: String
+        let extraHeaders: [(String, String)]
+        var delegate: any WebSocketDelegate
+    }
+
+    let role: WebSocketConnection.Role
+    let maxMessageSize: Int
+    let connectionId: Int
+    private var client: ClientSetup?
+    private weak var server: WebSocketServer?
+    private var delegate: (any WebSocketDelegate)?
+    private(set) var connection: WebSocketConnection?
+    private var context: ChannelHandlerContext?
+    private var state = State.handshake
+    private var cumulation: ByteBuffer?
+    var out: ByteBuffer
+    private var fragments: [UInt8] = []
+    private var fragmentOpcode: UInt8 = 0
+    private var fragmenting = false
+    private var closeReported = false
+    private var failureReason = ""
+    private var openedOrFailed = false
+    private var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: SystemClock().monotonicNanos()))
+
+    init(client: ClientSetup, maxMessageSize: Int, connectionId: Int) {
+        role = .client
+        self.client = client
+        self.delegate = client.delegate
+        self.maxMessageSize = maxMessageSize
+        self.connectionId = connectionId
+        out = ByteBufferAllocator().buffer(capacity: 0)
+    }
+
+    init(server: WebSocketServer, maxMessageSize: Int, connectionId: Int) {
+        role = .server
+        self.server = server
+        self.maxMessageSize = maxMessageSize
+        self.connectionId = connectionId
+        out = ByteBufferAllocator().buffer(capacity: 0)
+    }
+
+    // MARK: channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { sendClientHandshake() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        sendClientHandshake()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let incoming = unwrapInboundIn(data)
+        if var c = cumulation {
+            var inc = incoming
+            c.writeBuffer(&inc)
+            cumulation = nil
+            process(c)
+        } else {
+            process(incoming)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, state == .open, let c = connection {
+            delegate?.webSocketWritable(c)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if failureReason.isEmpty { failureReason = describe(error) }
+        if state == .handshake, role == .client {
+            fail(classify(error))
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if state == .handshake && role == .client {
+            fail(NetError(.handshakeRejected, place: client.map { $0.url.description } ?? "",
+                          what: failureReason.isEmpty ? "the server closed the connection during the handshake" : failureReason,
+                          remedy: "check the URL and that the server speaks WebSocket"))
+        }
+        state = .closed
+        reportClosed(code: CloseCode.abnormal, reason: failureReason.isEmpty ? "connection closed without a close frame" : failureReason)
+        cumulation = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: processing
+
+    private func process(_ buffer: ByteBuffer) {
+        var buf = buffer
+        while buf.readableBytes > 0 && state != .closed {
+            if state == .handshake {
+                guard handshake(&buf) else { break }
+                continue
+            }
+            let consumed = buf.withUnsafeMutableReadableBytes { parseFrames($0) }
+            buf.moveReaderIndex(forwardBy: consumed)
+            if consumed == 0 || state == .closed { break }
+        }
+        if state != .closed, buf.readableBytes > 0 {
+            if buf.readerIndex > 1 << 20 { buf.discardReadBytes() }
+            cumulation = buf
+        }
+    }
+
+    /// Parses complete frames from `p`; returns the bytes consumed.
+    private func parseFrames(_ p: UnsafeMutableRawBufferPointer) -> Int {
+        var off = 0
+        let n = p.count
+        while n - off >= 2 && (state == .open || state == .closing) {
+            let b0 = p[off], b1 = p[off + 1]
+            let fin = b0 & 0x80 != 0
+            let opcode = b0 & 0x0F
+            let masked = b1 & 0x80 != 0
+            var len = Int(b1 & 0x7F)
+            var hdr = 2
+            if len == 126 {
+                guard n - off >= 4 else { break }
+                len = Int(p[off + 2]) << 8 | Int(p[off + 3])
+                hdr = 4
+            } else if len == 127 {
+                guard n - off >= 10 else { break }
+                var l: UInt64 = 0
+                for i in 0..<8 { l = l << 8 | UInt64(p[off + 2 + i]) }
+                guard l <= UInt64(maxMessageSize) else {
+                    protocolFailure(CloseCode.messageTooBig, "frame of \(l) bytes exceeds the \(maxMessageSize)-byte limit")
+                    return off
+                }
+                len = Int(l)
+                hdr = 10
+            }
+            if b0 & 0x70 != 0 {
+                protocolFailure(CloseCode.protocolError, "reserved bits set (extensions are not negotiated)")
+                return off
+            }
+            if len > maxMessageSize {
+                protocolFailure(CloseCode.messageTooBig, "frame of \(len) bytes exceeds the \(maxMessageSize)-byte limit")
+                return off
+            }
+            let maskAt = off + hdr
+            if masked { hdr += 4 }
+            guard n - off >= hdr + len else { break }
+            let start = off + hdr
+            if masked {
+                let m0 = p[maskAt], m1 = p[maskAt + 1], m2 = p[maskAt + 2], m3 = p[maskAt + 3]
+                let mask = [m0, m1, m2, m3]
+                for i in 0..<len { p[start + i] ^= mask[i & 3] }
+            }
+            let payload = UnsafeRawBufferPointer(rebasing: p[start..<(start + len)])
+            off += hdr + len
+            frame(opcode: opcode, fin: fin, payload: payload)
+        }
+        return off
+    }
+
+    private func frame(opcode: UInt8, fin: Bool, payload: UnsafeRawBufferPointer) {
+        switch opcode {
+        case 0x1, 0x2:
+            if fragmenting {
+                protocolFailure(CloseCode.protocolError, "new message started inside a fragmented one")
+                return
+            }
+            if fin {
+                // Also while closing: data the peer sent before it saw our close frame is real data.
+                if let c = connection { delegate?.webSocket(c, received: payload, binary: opcode == 0x2) }
+            } else {
+                fragmenting = true
+                fragmentOpcode = opcode
+                fragments.removeAll(keepingCapacity: true)
+                fragments.append(contentsOf: payload)
+            }
+        case 0x0:
+            guard fragmenting else {
+                protocolFailure(CloseCode.protocolError, "continuation frame without a message to continue")
+                return
+            }
+            if fragments.count + payload.count > maxMessageSize {
+                protocolFailure(CloseCode.messageTooBig, "message exceeds the \(maxMessageSize)-byte limit")
+                return
+            }
+            fragments.append(contentsOf: payload)
+            if fin {
+                fragmenting = false
+                if let c = connection {
+                    fragments.withUnsafeBytes { delegate?.webSocket(c, received: $0, binary: fragmentOpcode == 0x2) }
+                }
+                if fragments.capacity > 1 << 20 { fragments = [] } else { fragments.removeAll(keepingCapacity: true) }
+            }
+        case 0x8:
+            var code = CloseCode.noStatus
+            var reason = ""
+            if payload.count >= 2 {
+                code = UInt16(payload[0]) << 8 | UInt16(payload[1])
+                reason = String(decoding: UnsafeRawBufferPointer(rebasing: payload[2...]), as: UTF8.self)
+            }
+            if state == .open {
+                // Echo the close frame, then end the TCP connection.
+                var echo: [UInt8] = []
+                if code != CloseCode.noStatus { echo = [UInt8(code >> 8), UInt8(code & 0xFF)] }
+                echo.withUnsafeBytes { queue(opcode: 0x8, payload: $0) }
+                flushOut()
+            }
+            state = .closing
+            reportClosed(code: code, reason: reason)
+            state = .closed
+            closeChannel()
+        case 0x9:
+            queue(opcode: 0xA, payload: payload)
+            flushOut()
+            if let c = connection { delegate?.webSocket(c, control: .ping, payload: payload) }
+        case 0xA:
+            if let c = connection { delegate?.webSocket(c, control: .pong, payload: payload) }
+        default:
+            protocolFailure(CloseCode.protocolError, "unknown opcode \(opcode)")
+        }
+    }
+
+    private func protocolFailure(_ code: UInt16, _ what: String) {
+        failureReason = what
+        if state == .open {
+            startClose(code: code, reason: String(what.prefix(120)))
+        }
+        state = .closing
+        reportClosed(code: code, reason: what)
+        state = .closed
+        closeChannel()
+    }
+
+    // MARK: sending
+
+    func queue(opcode: UInt8, payload: UnsafeRawBufferPointer, fin: Bool = true) {
+        guard state == .open || (opcode >= 0x8 && state != .closed) else { return }
+        if out.capacity == 0, let ctx = context { out = ctx.channel.allocator.buffer(capacity: max(4096, payload.count + 14)) }
+        let len = payload.count
+        out.writeInteger(UInt8((fin ? 0x80 : 0) | opcode))
+        let maskBit: UInt8 = role == .client ? 0x80 : 0
+        if len < 126 {
+            out.writeInteger(maskBit | UInt8(len))
+        } else if len <= 0xFFFF {
+            out.writeInteger(maskBit | 126)
+            out.writeInteger(UInt16(len))
+        } else {
+            out.writeInteger(maskBit | 127)
+            out.writeInteger(UInt64(len))
+        }
+        if role == .client {
+            let key = UInt32(truncatingIfNeeded: rng.next())
+            out.writeInteger(key)
+            let mask: [UInt8] = [UInt8(key >> 24), UInt8((key >> 16) & 0xFF), UInt8((key >> 8) & 0xFF), UInt8(key & 0xFF)]
+            if len > 0 {
+                out.writeWithUnsafeMutableBytes(minimumWritableBytes: len) { w in
+                    for i in 0..<len { w[i] = payload[i] ^ mask[i & 3] }
+                    return len
+                }
+            }
+        } else {
+            out.writeBytes(payload)
+        }
+    }
+
+    func queue(opcode: UInt8, payload: [UInt8], fin: Bool) {
+        payload.withUnsafeBytes { queue(opcode: opcode, payload: $0, fin: fin) }
+    }
+
+    func flushOut() {
+        guard let ctx = context, out.readableBytes > 0 else { return }
+        let b = out
+        out = ctx.channel.allocator.buffer(capacity: 0)
+        ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+    }
+
+    func startClose(code: UInt16, reason: String) {
+        guard state == .open else { return }
+        var payload: [UInt8] = [UInt8(code >> 8), UInt8(code & 0xFF)]
+        payload.append(contentsOf: reason.utf8.prefix(123))
+        payload.withUnsafeBytes { queue(opcode: 0x8, payload: $0) }
+        flushOut()
+        state = .closing
+        // The peer answers with its close frame; give it a second, then drop the connection.
+        if let ctx = context {
+            ctx.eventLoop.scheduleTask(in: .seconds(1)) { [self] in
+                self.closeChannel()
+            }
+        }
+    }
+
+    func abort() {
+        failureReason = "connection dropped"
+        closeChannel()
+    }
+
+    private func closeChannel() {
+        context?.close(promise: nil)
+    }
+
+    private func reportClosed(code: UInt16, reason: String) {
+        guard !closeReported, let c = connection else { return }
+        closeReported = true
+        delegate?.webSocketClosed(c, code: code, reason: reason)
+    }
+
+    private func fail(_ error: NetError) {
+        guard !openedOrFailed else { return }
+        openedOrFailed = true
+        state = .closed
+        client?.delegate.webSocketFailed(error)
+    }
+
+    private func opened(target: String, headers: [(String, String)], url: String) {
+        guard let ctx = context else { return }
+        let c = WebSocketConnection(role: role, url: url, target: target, headers: headers, id: connectionId,
+                                    channel: ctx.channel, handler: self)
+        connection = c
+        state = .open
+        openedOrFailed = true
+        delegate?.webSocketOpened(c)
+    }
+
+    // MARK: handshake
+
+    private func sendClientHandshake() {
+        guard role == .client, state == .handshake, let ctx = context, let setup = client, out.readableBytes == 0 else { return }
+        var req = "GET \(setup.url.target) HTTP/1.1\r\nHost: \(setup.url.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        req += "Sec-WebSocket-Key: \(setup.key)\r\nSec-WebSocket-Version: 13\r\n"
+        for (k, v) in setup.extraHeaders { req += "\(k): \(v)\r\n" }
+        req += "\r\n"
+        var b = ctx.channel.allocator.buffer(capacity: req.utf8.count)
+        b.writeString(req)
+        ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+    }
+
+    /// Consumes one HTTP head from `buf` if complete. Returns false when more bytes are needed.
+    private func handshake(_ buf: inout ByteBuffer) -> Bool {
+        guard let end = headEnd(buf) else {
+            if buf.readableBytes > 64 * 1024 {
+                failureReason = "HTTP head longer than 64 KiB"
+                closeChannel()
+            }
+            return false
+        }
+        let head = buf.readString(length: end) ?? ""
+        let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+        var headers: [(String, String)] = []
+        for line in lines.dropFirst() where !line.isEmpty {
+            if let c = line.firstIndex(of: ":") {
+                headers.append((String(line[..<c]), String(line[line.index(after: c)...]).trimmingSpaces()))
+            }
+        }
+        let first = lines.first ?? ""
+        if role == .client {
+            clientResponse(first, headers, &buf)
+        } else {
+            serverRequest(first, headers, &buf)
+        }
+        return true
+    }
+
+    private func headEnd(_ buf: ByteBuffer) -> Int? {
+        buf.withUnsafeReadableBytes { p -> Int? in
+            guard p.count >= 4 else { return nil }
+            for i in 0...(p.count - 4) where p[i] == 13 && p[i + 1] == 10 && p[i + 2] == 13 && p[i + 3] == 10 {
+                return i + 4
+            }
+            return nil
+        }
+    }
+
+    private func clientResponse(_ statusLine: String, _ headers: [(String, String)], _ buf: inout ByteBuffer) {
+        guard let setup = client else { return }
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        let status = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
+        guard status == 101 else {
+            let body = buf.readableBytes > 0 ? " " + String(decoding: buf.readableBytesView.prefix(200), as: UTF8.self) : ""
+            fail(NetError(.handshakeRejected, place: setup.url.description,
+                          what: "the server answered the WebSocket upgrade with \(statusLine.isEmpty ? "nothing" : statusLine)\(body)",
+                          remedy: status == 404 ? "check the URL path" : "check the URL and the subscription"))
+            closeChannel()
+            return
+        }
+        let accept = headers.first(where: { $0.0.lowercased() == "sec-websocket-accept" })?.1 ?? ""
+        guard accept == WebSocketHandler.acceptValue(key: setup.key) else {
+            fail(NetError(.handshakeRejected, place: setup.url.description, what: "wrong Sec-WebSocket-Accept in the 101 response",
+                          remedy: "the server is not a WebSocket server"))
+            closeChannel()
+            return
+        }
+        opened(target: setup.url.target, headers: headers, url: setup.url.description)
+    }
+
+    private func serverRequest(_ requestLine: String, _ headers: [(String, String)], _ buf: inout ByteBuffer) {
+        guard let server else { closeChannel(); return }
+        let parts = requestLine.split(separator: " ")
+        let request = HTTPRequestInfo(method: parts.first.map(String.init) ?? "", target: parts.count > 1 ? String(parts[1]) : "/",
+                                      headers: headers)
+        let isUpgrade = request.header("upgrade")?.lowercased() == "websocket"
+        if isUpgrade {
+            guard let key = request.header("sec-websocket-key"), request.method == "GET" else {
+                respond(HTTPResponseInfo(status: 400, body: "bad WebSocket upgrade request\n"), close: true)
+                return
+            }
+            switch server.delegate.accept(request) {
+            case let .reject(r):
+                respond(r, close: true)
+            case let .accept(d):
+                delegate = d
+                let resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(WebSocketHandler.acceptValue(key: key))\r\n\r\n"
+                if let ctx = context {
+                    var b = ctx.channel.allocator.buffer(capacity: resp.utf8.count)
+                    b.writeString(resp)
+                    ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+                }
+                opened(target: request.target, headers: headers, url: "ws://\(server.address)\(request.target)")
+            }
+        } else {
+            // Plain HTTP (no request bodies: skip any Content-Length bytes).
+            if let l = request.header("content-length").flatMap({ Int($0) }), l > 0 {
+                buf.moveReaderIndex(forwardBy: min(l, buf.readableBytes))
+            }
+            let r = server.delegate.respond(to: request)
+            respond(r, close: request.header("connection")?.lowercased() == "close")
+        }
+    }
+
+    private func respond(_ r: HTTPResponseInfo, close: Bool) {
+        guard let ctx = context else { return }
+        var head = "HTTP/1.1 \(r.status) \(r.reason)\r\nContent-Length: \(r.body.count)\r\n"
+        for (k, v) in r.headers { head += "\(k): \(v)\r\n" }
+        if close { head += "Connection: close\r\n" }
+        head += "\r\n"
+        var b = ctx.channel.allocator.buffer(capacity: head.utf8.count + r.body.count)
+        b.writeString(head)
+        b.writeBytes(r.body)
+        if close {
+            state = .closed
+            let channel = ctx.channel
+            ctx.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+        }
+    }
+
+    static func acceptValue(key: String) -> String {
+        Base64.encode(SHA1.hash(Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8)))
+    }
+
+    private func classify(_ error: any Error) -> NetError {
+        let place = client.map { $0.url.description } ?? ""
+        let text = describe(error)
+        if text.contains("SSL") || text.contains("TLS") || text.contains("certificate") || text.contains("handshake") {
+            return NetError(.tls, place: place, what: "TLS failed: \(text)", remedy: "check the host name and its certificate (wss:// needs a host name, not an IP address)")
+        }
+        return NetError(.connectFailed, place: place, what: text, remedy: "check the URL and the network")
+    }
+}
+
+func describe(_ error: any Error) -> String {
+    "\(error)"
+}

@@ -1,0 +1,102 @@
+import K2Core
+import NIOCore
+import NIOPosix
+
+/// Decides what the server does with each request.
+public protocol WebSocketServerDelegate: AnyObject, Sendable {
+    /// A client asks to upgrade to WebSocket at `request.target`: accept it with the delegate
+    /// that will handle the connection, or reject it with an HTTP response.
+    func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance
+    /// A plain HTTP request (e.g. a REST depth snapshot).
+    func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo
+}
+
+public extension WebSocketServerDelegate {
+    func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
+        HTTPResponseInfo(status: 404, body: "not found\n")
+    }
+}
+
+public enum WebSocketAcceptance {
+    case accept(any WebSocketDelegate)
+    case reject(HTTPResponseInfo)
+}
+
+/// A WebSocket server (and plain HTTP GET server on the same port) on SwiftNIO.
+public final class WebSocketServer: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Address to bind: 127.0.0.1 by default (never exposed beyond the machine unless asked).
+        public var host: String = "127.0.0.1"
+        /// Port; 0 picks a free one (see `port` after start).
+        public var port: Int = 0
+        /// Largest message accepted from a client.
+        public var maxMessageSize: Int = 16 << 20
+        /// Socket send buffer high-water mark: above it `isWritable` turns false.
+        public var writeHighWaterMark: Int = 1 << 20
+
+        public init(host: String = "127.0.0.1", port: Int = 0, maxMessageSize: Int = 16 << 20, writeHighWaterMark: Int = 1 << 20) {
+            self.host = host
+            self.port = port
+            self.maxMessageSize = maxMessageSize
+            self.writeHighWaterMark = writeHighWaterMark
+        }
+    }
+
+    public let configuration: Configuration
+    let delegate: any WebSocketServerDelegate
+    public let loop: NetLoop
+    private let ownsLoop: Bool
+    private var channel: (any Channel)?
+    private let counter = Lock()
+    private var nextId = 0
+    /// The bound port.
+    public private(set) var port: Int = 0
+    /// `host:port`.
+    public var address: String { "\(configuration.host):\(port)" }
+
+    /// Binds and starts accepting. Throws `.addressInUse` with one actionable line when the port is taken.
+    public init(_ configuration: Configuration = Configuration(), delegate: any WebSocketServerDelegate, loop: NetLoop? = nil) throws(NetError) {
+        self.configuration = configuration
+        self.delegate = delegate
+        self.loop = loop ?? NetLoop(threads: 1)
+        ownsLoop = loop == nil
+        let high = configuration.writeHighWaterMark
+        let bootstrap = ServerBootstrap(group: self.loop.group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+            .childChannelInitializer { [weak self] channel in
+                guard let self else { return channel.eventLoop.makeSucceededVoidFuture() }
+                let id = self.counter.withLock { () -> Int in
+                    defer { self.nextId += 1 }
+                    return self.nextId
+                }
+                let h = WebSocketHandler(server: self, maxMessageSize: configuration.maxMessageSize, connectionId: id)
+                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(h) }
+            }
+        do {
+            let ch = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()
+            channel = ch
+            port = ch.localAddress?.port ?? configuration.port
+        } catch {
+            if ownsLoop { self.loop.shutdown() }
+            let text = "\(error)"
+            if text.contains("in use") || text.contains("EADDRINUSE") || text.contains("errno: 98") {
+                throw NetError(.addressInUse, place: "\(configuration.host):\(configuration.port)", what: "port \(configuration.port) is already in use",
+                               remedy: "pick another --port or stop the process using it")
+            }
+            throw NetError(.connectFailed, place: "\(configuration.host):\(configuration.port)", what: "cannot listen: \(text)",
+                           remedy: "check the address and port")
+        }
+    }
+
+    /// Stops listening and closes the loop if the server created it. Open connections are dropped.
+    public func close() {
+        try? channel?.close().wait()
+        channel = nil
+        if ownsLoop { loop.shutdown() }
+    }
+
+    deinit { if channel != nil { close() } }
+}

@@ -1,1 +1,0 @@
-// K2Record module.

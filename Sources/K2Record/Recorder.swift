@@ -1,0 +1,288 @@
+import K2Capture
+import K2Core
+import K2Net
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Records WebSocket connections into a capture. All work happens on one event loop thread:
+/// frames are appended to the capture writer straight from the socket handler, with no copy
+/// and no hop, which is what lets one core record hundreds of thousands of frames a second.
+public final class Recorder: @unchecked Sendable {
+    public let configuration: RecordConfiguration
+    let loop: NetLoop
+    private let ownsLoop: Bool
+    private var writer: CaptureWriter
+    private let header: CaptureHeader
+    private var connections: [RecorderConnection] = []
+    private var timers: [NetTimer] = []
+    private var part = 0
+    private var partStarted: Int64 = 0
+    private var stopping = false
+    private var finished = false
+    private var failure: RecordError?
+    private let done = Lock()
+    private var doneWaiters: [@Sendable (Result<RecordSummary, RecordError>) -> Void] = []
+    private var result: Result<RecordSummary, RecordError>?
+    private(set) var summary = RecordSummary()
+    private let startedMono: Int64
+    let status: StatusReporter
+    static var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
+
+    /// Opens the (first) capture file; nothing connects until `start()`.
+    public init(_ configuration: RecordConfiguration, loop: NetLoop? = nil) throws(RecordError) {
+        guard !configuration.plans.isEmpty else {
+            throw RecordError(.invalidArgument, what: "nothing to record", remedy: "give --venue or --url")
+        }
+        self.configuration = configuration
+        self.loop = loop ?? NetLoop(threads: 1)
+        ownsLoop = loop == nil
+        var meta = configuration.metadata
+        let venues = Array(Set(configuration.plans.compactMap { $0.venue?.rawValue })).sorted()
+        if !meta.contains(where: { $0.0 == "exchange" }) {
+            meta.append(("exchange", .string(venues.count == 1 ? venues[0] : venues.isEmpty ? "unknown" : venues.joined(separator: ","))))
+        }
+        if !meta.contains(where: { $0.0 == "subscriptions" }) {
+            meta.append(("subscriptions", .array(configuration.plans.flatMap { $0.subscriptions }.map { .string($0) })))
+        }
+        meta.append(("urls", .array(configuration.plans.map { .string($0.url) })))
+        header = CaptureHeader.now(metadata: meta, clock: configuration.clock)
+        let first = Recorder.partPath(configuration, 0)
+        do {
+            writer = try CaptureWriter(path: first, header: header, options: Recorder.writerOptions(configuration))
+        } catch {
+            throw RecordError(error, duringRecording: false)
+        }
+        summary.files = [first]
+        startedMono = configuration.clock.monotonicNanos()
+        partStarted = startedMono
+        status = StatusReporter(mode: configuration.status)
+        for (i, plan) in configuration.plans.enumerated() {
+            connections.append(RecorderConnection(id: UInt32(i), plan: plan, recorder: self))
+        }
+    }
+
+    static func writerOptions(_ c: RecordConfiguration) -> CaptureWriter.Options {
+        CaptureWriter.Options(level: c.compressionLevel, flushInterval: c.flushIntervalNanos, clock: c.clock)
+    }
+
+    /// `NAME.k2cap` without rotation; `NAME-0000.k2cap`, `NAME-0001.k2cap`, … with it.
+    public static func partPath(_ c: RecordConfiguration, _ part: Int) -> String {
+        guard c.rotateBytes != nil || c.rotateEveryNanos != nil else { return c.output }
+        let base = c.output.hasSuffix(".k2cap") ? String(c.output.dropLast(6)) : c.output
+        let n = String(part)
+        return base + "-" + String(repeating: "0", count: max(0, 4 - n.count)) + n + ".k2cap"
+    }
+
+    /// Connects everything and starts the timers.
+    public func start() {
+        loop.execute { [self] in
+            status.log("start", ["output": summary.files[0], "connections": "\(connections.count)"])
+            for c in connections { c.connect() }
+            let tick = max(10_000_000, configuration.flushIntervalNanos / 4)
+            timers.append(loop.scheduleRepeating(everyNanos: tick) { [self] in self.flushTick() })
+            timers.append(loop.scheduleRepeating(everyNanos: 1_000_000_000) { [self] in self.statusTick() })
+            if let d = configuration.durationNanos {
+                timers.append(loop.schedule(afterNanos: d) { [self] in self.stopOnLoop(reason: "duration reached") })
+            }
+            if let r = configuration.rotateEveryNanos {
+                timers.append(loop.scheduleRepeating(everyNanos: r) { [self] in self.rotate(reason: "time") })
+            }
+        }
+    }
+
+    /// Stops cleanly (closes connections, writes everything, closes the capture). Any thread.
+    public func stop(reason: String = "stopped") {
+        loop.execute { [self] in self.stopOnLoop(reason: reason) }
+    }
+
+    /// Calls `body` once recording has finished (on the loop thread).
+    public func whenFinished(_ body: @escaping @Sendable (Result<RecordSummary, RecordError>) -> Void) {
+        let r: Result<RecordSummary, RecordError>? = done.withLock {
+            if result == nil { doneWaiters.append(body) }
+            return result
+        }
+        if let r { body(r) }
+    }
+
+    /// Starts, waits until the recording ends (duration, `stop()`, or a fatal error) and returns
+    /// its summary. Not on the loop thread.
+    public func run() throws(RecordError) -> RecordSummary {
+        let sem = Semaphore()
+        let box = ResultBox()
+        whenFinished { r in box.set(r); sem.signal() }
+        start()
+        sem.wait()
+        if ownsLoop { loop.shutdown() }
+        switch box.get()! {
+        case let .success(s): return s
+        case let .failure(e): throw e
+        }
+    }
+
+    // MARK: on the loop
+
+    func append(kind: RecordKind, connection: UInt32, isBinary: Bool = false, aux: UnsafeRawBufferPointer = Recorder.empty,
+                payload: UnsafeRawBufferPointer) {
+        guard !finished else { return }
+        do {
+            try writer.append(kind: kind, timestamp: configuration.clock.wallNanos(), connection: connection, isBinary: isBinary, aux: aux, payload: payload)
+        } catch {
+            fail(RecordError(error, duringRecording: true))
+            return
+        }
+        if let rb = configuration.rotateBytes, writer.fileBytes >= rb { rotate(reason: "size") }
+    }
+
+    @inline(__always)
+    func appendReceived(connection: UInt32, isBinary: Bool, payload: UnsafeRawBufferPointer) {
+        summary.frames += 1
+        summary.payloadBytes += Int64(payload.count)
+        append(kind: .recv, connection: connection, isBinary: isBinary, payload: payload)
+    }
+
+    func append(kind: RecordKind, connection: UInt32, url: String = "", text: String) {
+        var u = Array(url.utf8), t = Array(text.utf8)
+        u.withUnsafeMutableBytes { ub in
+            t.withUnsafeMutableBytes { tb in
+                append(kind: kind, connection: connection, aux: UnsafeRawBufferPointer(ub), payload: UnsafeRawBufferPointer(tb))
+            }
+        }
+    }
+
+    func marker(connection: UInt32, _ fields: [(String, JSONValue)]) {
+        append(kind: .marker, connection: connection, text: JSONValue.object(fields).serialized())
+    }
+
+    func noteReconnect() { summary.reconnects += 1 }
+    func noteGap() { summary.gaps += 1 }
+    var isStopping: Bool { stopping }
+
+    private func flushTick() {
+        guard !finished else { return }
+        do { try writer.flushIfDue() } catch { fail(RecordError(error, duringRecording: true)) }
+    }
+
+    private func statusTick() {
+        guard !finished else { return }
+        status.tick(frames: summary.frames, bytes: writer.fileBytes + totalPreviousBytes, reconnects: summary.reconnects, gaps: summary.gaps,
+                    open: connections.filter { $0.isOpen }.count, total: connections.count)
+    }
+
+    private var totalPreviousBytes: Int64 = 0
+
+    func rotate(reason: String) {
+        guard !finished else { return }
+        let previous = writer.path
+        do {
+            try writer.close()
+        } catch {
+            fail(RecordError(error, duringRecording: true))
+            return
+        }
+        totalPreviousBytes += writer.fileBytes
+        part += 1
+        let path = Recorder.partPath(configuration, part)
+        do {
+            var h = header
+            h.createdNanos = configuration.clock.wallNanos()
+            h.metadata.append(("part", .number(String(part))))
+            h.metadata.append(("previous_part", .string(previous)))
+            writer = try CaptureWriter(path: path, header: h, options: Recorder.writerOptions(configuration))
+        } catch {
+            finished = true
+            finish(.failure(RecordError(error, duringRecording: true)))
+            return
+        }
+        summary.files.append(path)
+        status.log("rotate", ["file": path, "reason": reason])
+        marker(connection: 0, [("marker", .string("rotation")), ("part", .number(String(part))), ("previous", .string(previous)),
+                               ("connections", .array(connections.map { c in
+                                   .object([("conn", .number(String(c.id))), ("url", .string(c.plan.url)), ("open", .bool(c.isOpen))])
+                               }))])
+    }
+
+    func fail(_ error: RecordError) {
+        guard failure == nil else { return }
+        failure = error
+        status.error(error.description)
+        stopOnLoop(reason: "error")
+    }
+
+    func stopOnLoop(reason: String) {
+        guard !stopping else { return }
+        stopping = true
+        summary.stopReason = reason
+        status.log("stop", ["reason": reason])
+        var open = 0
+        for c in connections where c.stop() { open += 1 }
+        if open == 0 {
+            closeWriter()
+        } else {
+            // Give peers a moment to answer the close frames, then close regardless.
+            timers.append(loop.schedule(afterNanos: 1_500_000_000) { [self] in self.closeWriter() })
+        }
+    }
+
+    /// A connection finished closing during shutdown.
+    func connectionStopped() {
+        if stopping && connections.allSatisfy({ !$0.isOpen }) { closeWriter() }
+    }
+
+    private func closeWriter() {
+        guard !finished else { return }
+        finished = true
+        for t in timers { t.cancel() }
+        timers.removeAll()
+        var closeError: RecordError?
+        do { try writer.close() } catch { closeError = RecordError(error, duringRecording: true) }
+        summary.records = 0
+        summary.durationNanos = configuration.clock.monotonicNanos() - startedMono
+        status.done(summary)
+        if let f = failure ?? closeError {
+            finish(.failure(f))
+        } else {
+            finish(.success(summary))
+        }
+    }
+
+    private func finish(_ r: Result<RecordSummary, RecordError>) {
+        let waiters = done.withLock { () -> [@Sendable (Result<RecordSummary, RecordError>) -> Void] in
+            result = r
+            defer { doneWaiters.removeAll() }
+            return doneWaiters
+        }
+        for w in waiters { w(r) }
+    }
+}
+
+final class ResultBox: @unchecked Sendable {
+    private let lock = Lock()
+    private var value: Result<RecordSummary, RecordError>?
+    func set(_ v: Result<RecordSummary, RecordError>) { lock.withLock { value = v } }
+    func get() -> Result<RecordSummary, RecordError>? { lock.withLock { value } }
+}
+
+/// A counting semaphore on pthreads (no Foundation).
+final class Semaphore: @unchecked Sendable {
+    private let sem: UnsafeMutablePointer<sem_t>
+    init() {
+        sem = .allocate(capacity: 1)
+        sem_init(sem, 0, 0)
+    }
+    deinit {
+        sem_destroy(sem)
+        sem.deallocate()
+    }
+    func signal() { sem_post(sem) }
+    func wait() { while sem_wait(sem) != 0 && errno == EINTR {} }
+}
+
+extension Recorder {
+    /// A consistent copy of the counters (frames, reconnects, gaps, files), taken on the loop.
+    /// Not on the loop thread.
+    public func currentSummary() -> RecordSummary {
+        (try? loop.sync { [self] in self.summary }) ?? RecordSummary()
+    }
+}

@@ -1,0 +1,183 @@
+import K2Capture
+import K2Core
+import K2Net
+
+/// One recorded connection: connects, subscribes, records every frame, reconnects with backoff.
+/// Loop-confined (all calls on the recorder's loop).
+final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
+    let id: UInt32
+    let plan: ConnectionPlan
+    unowned let recorder: Recorder
+    private var backoff: Backoff
+    private var connection: WebSocketConnection?
+    private var everOpened = false
+    private var connecting = false
+    private var framesSinceOpen = 0
+    private var gaps = GapDetector()
+    private var reconnectTimer: NetTimer?
+    private var attempts = 0
+    private(set) var isOpen = false
+    private let checkGaps: Bool
+
+    init(id: UInt32, plan: ConnectionPlan, recorder: Recorder) {
+        self.id = id
+        self.plan = plan
+        self.recorder = recorder
+        let c = recorder.configuration
+        backoff = Backoff(initialNanos: c.backoffInitialNanos, maxNanos: c.backoffMaxNanos, jitter: c.backoffJitter,
+                          seed: c.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
+        checkGaps = plan.venue == .binance || plan.venue == .coinbase
+    }
+
+    func connect() {
+        guard !recorder.isStopping else { return }
+        let url: NetURL
+        do { url = try NetURL(plan.url) } catch {
+            recorder.fail(RecordError(.invalidArgument, place: plan.url, what: error.what, remedy: error.remedy))
+            return
+        }
+        connecting = true
+        attempts += 1
+        WebSocketClient.connect(url, configuration: recorder.configuration.client, loop: recorder.loop, connectionId: Int(id), delegate: self)
+    }
+
+    /// Closes the connection for shutdown; returns true if a close is in progress.
+    func stop() -> Bool {
+        reconnectTimer?.cancel()
+        reconnectTimer = nil
+        if let c = connection, isOpen {
+            c.close(code: CloseCode.normal, reason: "k2 record stopping")
+            return true
+        }
+        return false
+    }
+
+    // MARK: WebSocketDelegate
+
+    func webSocketOpened(_ c: WebSocketConnection) {
+        connecting = false
+        if recorder.isStopping {
+            c.close(code: CloseCode.normal, reason: "k2 record stopping")
+        }
+        connection = c
+        isOpen = true
+        everOpened = true
+        framesSinceOpen = 0
+        backoff.reset()
+        gaps.reset()
+        recorder.append(kind: .connect, connection: id, url: plan.url, text: "")
+        recorder.status.log("connect", ["conn": "\(id)", "url": plan.url])
+        for s in plan.sends {
+            c.send(text: s)
+            recorder.append(kind: .send, connection: id, text: s)
+        }
+        c.flush()
+        for u in plan.snapshotURLs { fetchSnapshot(u) }
+    }
+
+    func webSocketFailed(_ error: NetError) {
+        connecting = false
+        if !everOpened && attempts == 1 {
+            // The very first attempt: bad URL, host, TLS or handshake — the user must fix the input.
+            recorder.fail(RecordError(error))
+            return
+        }
+        recorder.status.log("connect_failed", ["conn": "\(id)", "error": error.description])
+        recorder.marker(connection: id, [("marker", .string("connect_failed")), ("conn", .number(String(id))), ("error", .string(error.description))])
+        scheduleReconnect()
+    }
+
+    func webSocket(_ c: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
+        recorder.appendReceived(connection: id, isBinary: binary, payload: payload)
+        if framesSinceOpen < 64 {
+            framesSinceOpen += 1
+            if !binary, let why = rejection(payload) { rejected(why) }
+        }
+        if checkGaps, !binary, let g = gaps.check(plan.venue, payload) {
+            recorder.noteGap()
+            recorder.marker(connection: id, [("marker", .string("gap")), ("conn", .number(String(id))), ("stream", .string(g.stream)),
+                                             ("field", .string(g.field)), ("expected", .number(String(g.expected))), ("got", .number(String(g.got)))])
+            recorder.status.log("gap", ["conn": "\(id)", "stream": g.stream, "expected": "\(g.expected)", "got": "\(g.got)"])
+        }
+    }
+
+    func webSocketClosed(_ c: WebSocketConnection, code: UInt16, reason: String) {
+        isOpen = false
+        connection = nil
+        let payload = JSONValue.object([("code", .number(String(code))), ("reason", .string(reason))]).serialized()
+        recorder.append(kind: .disconnect, connection: id, text: payload)
+        recorder.status.log("disconnect", ["conn": "\(id)", "code": "\(code)", "reason": reason])
+        if recorder.isStopping {
+            recorder.connectionStopped()
+        } else {
+            scheduleReconnect()
+        }
+    }
+
+    // MARK: helpers
+
+    private func scheduleReconnect() {
+        guard !recorder.isStopping, reconnectTimer == nil else { return }
+        let delay = backoff.next()
+        recorder.status.log("reconnect_scheduled", ["conn": "\(id)", "delay_ms": "\(delay / 1_000_000)", "attempt": "\(backoff.attempt)"])
+        reconnectTimer = recorder.loop.schedule(afterNanos: delay) { [self] in
+            self.reconnectTimer = nil
+            guard !self.recorder.isStopping else { return }
+            self.recorder.noteReconnect()
+            self.recorder.marker(connection: self.id, [("marker", .string("reconnect")), ("conn", .number(String(self.id))),
+                                                       ("attempt", .number(String(self.backoff.attempt))), ("delay_ns", .number(String(delay))),
+                                                       ("url", .string(self.plan.url))])
+            self.connect()
+        }
+    }
+
+    private func fetchSnapshot(_ u: String) {
+        guard let url = try? NetURL(u) else { return }
+        HTTPFetch.get(url, loop: recorder.loop, tls: recorder.configuration.client.tls) { [self] r in
+            switch r {
+            case let .success(resp):
+                resp.body.withUnsafeBytes { b in
+                    Array(u.utf8).withUnsafeBytes { a in
+                        self.recorder.append(kind: .http, connection: self.id, aux: a, payload: b)
+                    }
+                }
+                if resp.status != 200 {
+                    self.recorder.status.log("snapshot_status", ["conn": "\(self.id)", "url": u, "status": "\(resp.status)"])
+                }
+            case let .failure(e):
+                self.recorder.marker(connection: self.id, [("marker", .string("snapshot_failed")), ("conn", .number(String(self.id))),
+                                                           ("url", .string(u)), ("error", .string(e.description))])
+                self.recorder.status.log("snapshot_failed", ["conn": "\(self.id)", "url": u, "error": e.description])
+            }
+        }
+    }
+
+    static let kError = Array("\"error\"".utf8), kStatusError = Array("\"status\":\"error\"".utf8)
+    static let kTypeError = Array("\"type\":\"error\"".utf8), kMsg = Array("\"msg\":".utf8)
+    static let kErrorMessage = Array("\"errorMessage\":".utf8), kMessage = Array("\"message\":".utf8)
+
+    /// The venue's rejection message, if `p` is one.
+    private func rejection(_ p: UnsafeRawBufferPointer) -> String? {
+        let str: (UnsafeRawBufferPointer?) -> String? = { $0.map { String(decoding: $0, as: UTF8.self) } }
+        switch plan.venue {
+        case .binance:
+            guard PayloadFields.find(p, Self.kError) != nil, PayloadFields.find(p, Array("\"stream\"".utf8)) == nil else { return nil }
+            return str(PayloadFields.stringValue(p, key: Self.kMsg)) ?? String(decoding: p.prefix(200), as: UTF8.self)
+        case .kraken:
+            guard PayloadFields.find(p, Self.kStatusError) != nil else { return nil }
+            return str(PayloadFields.stringValue(p, key: Self.kErrorMessage)) ?? String(decoding: p.prefix(200), as: UTF8.self)
+        case .coinbase:
+            guard PayloadFields.find(p, Self.kTypeError) != nil else { return nil }
+            return str(PayloadFields.stringValue(p, key: Self.kMessage)) ?? String(decoding: p.prefix(200), as: UTF8.self)
+        case nil:
+            return nil
+        }
+    }
+
+    private func rejected(_ why: String) {
+        recorder.marker(connection: id, [("marker", .string("subscription_rejected")), ("conn", .number(String(id))), ("message", .string(why))])
+        guard recorder.configuration.stopOnRejectedSubscription else { return }
+        recorder.fail(RecordError(.subscriptionRejected, place: plan.url, what: "\(plan.venue?.rawValue ?? "the server") rejected the subscription: \(why)",
+                                  remedy: "check --symbols and --channels (the rejection is recorded in the capture)"))
+    }
+}

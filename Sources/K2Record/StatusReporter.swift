@@ -1,0 +1,76 @@
+import K2Core
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Progress on stderr: a status line redrawn every second on a terminal, structured
+/// `key=value` log lines otherwise (one per event, stats every 10 s).
+final class StatusReporter: @unchecked Sendable {
+    let tty: Bool
+    let quiet: Bool
+    private var lastFrames: Int64 = 0
+    private var lastMono = SystemClock().monotonicNanos()
+    private var ticks = 0
+    private var lineShown = false
+
+    init(mode: RecordConfiguration.StatusMode) {
+        switch mode {
+        case .auto: tty = isatty(2) != 0; quiet = false
+        case .statusLine: tty = true; quiet = false
+        case .log: tty = false; quiet = false
+        case .quiet: tty = false; quiet = true
+        }
+    }
+
+    func log(_ event: String, _ fields: [String: String]) {
+        guard !quiet else { return }
+        var line = "ts=\(TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 3)) level=info event=\(event)"
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(quote(v))" }
+        emit(line)
+    }
+
+    func error(_ text: String) {
+        if tty, lineShown { write("\r\u{1B}[K") }
+        lineShown = false
+        StdErr.print("k2: \(text)")
+    }
+
+    func tick(frames: Int64, bytes: Int64, reconnects: Int, gaps: Int, open: Int, total: Int) {
+        guard !quiet else { return }
+        let now = SystemClock().monotonicNanos()
+        let rate = Double(frames - lastFrames) * 1e9 / Double(max(1, now - lastMono))
+        lastFrames = frames
+        lastMono = now
+        ticks += 1
+        let mb = TimeText.fixed(Double(bytes) / 1e6, 1)
+        if tty {
+            write("\r\u{1B}[Kk2 record  \(Int(rate)) frames/s  \(frames) frames  \(mb) MB  \(open)/\(total) connected  \(reconnects) reconnects  \(gaps) gaps")
+            lineShown = true
+        } else if ticks % 10 == 0 {
+            log("stats", ["frames": "\(frames)", "frames_per_s": "\(Int(rate))", "mb": mb, "reconnects": "\(reconnects)", "gaps": "\(gaps)",
+                          "connected": "\(open)/\(total)"])
+        }
+    }
+
+    func done(_ s: RecordSummary) {
+        log("done", ["frames": "\(s.frames)", "files": s.files.joined(separator: ","), "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)"])
+    }
+
+    private func emit(_ line: String) {
+        if tty, lineShown {
+            write("\r\u{1B}[K")
+            lineShown = false
+        }
+        StdErr.print(line)
+    }
+
+    private func write(_ s: String) {
+        var b = Array(s.utf8)
+        _ = b.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    private func quote(_ v: String) -> String {
+        v.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? JSONText.quoted(v) : v
+    }
+}

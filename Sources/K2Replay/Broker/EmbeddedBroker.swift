@@ -1,0 +1,80 @@
+import K2Core
+
+/// An in-process Kafka-protocol broker: librdkafka's mock cluster listening on 127.0.0.1.
+/// Other processes (kcat, ClickHouse's Kafka engine, `k2 replay`) reach it over TCP at
+/// `bootstrap`.
+///
+/// Retention trap: each mock partition keeps only its last ~5 MiB or 100,000 message sets and
+/// deletes older data, so a big replay cannot be read back whole afterwards. The high
+/// watermarks still count every message ever appended: verify counts with
+/// `KafkaInspector.highWatermarkSum` (or `kcat -Q`), consume while producing, or spread
+/// over more partitions.
+public final class EmbeddedBroker: @unchecked Sendable {
+    /// Settings of the embedded broker.
+    public struct Configuration: Sendable {
+        /// Number of brokers in the cluster (ids 1…N).
+        public var brokers: Int
+        /// Partitions of the topics created up front.
+        public var partitions: Int
+        /// Topics created up front with `partitions` partitions. Other topics are auto-created on
+        /// first use with librdkafka's mock default (4 partitions).
+        public var topics: [String]
+
+        public init(brokers: Int = 1, partitions: Int = 4, topics: [String] = EmbeddedBroker.standardTopics) {
+            self.brokers = brokers
+            self.partitions = partitions
+            self.topics = topics
+        }
+    }
+
+    /// The topics the default kafka sink template produces for the three venues:
+    /// `market.crypto.{trades,orderbook,ticker}.{binance,kraken,coinbase}`.
+    public static let standardTopics: [String] = {
+        var out: [String] = []
+        for type in ["trades", "orderbook", "ticker"] {
+            for ex in ["binance", "kraken", "coinbase"] { out.append("market.crypto.\(type).\(ex)") }
+        }
+        return out
+    }()
+
+    private let cluster: MockCluster
+    public let configuration: Configuration
+    /// `host:port[,host:port…]` — give it to any Kafka client as bootstrap servers.
+    public var bootstrap: String { cluster.bootstraps }
+
+    /// Starts the cluster; it runs until this object is released or `stop()` is called.
+    public init(_ configuration: Configuration = .init()) throws {
+        guard configuration.brokers >= 1, configuration.brokers <= 16 else {
+            throw ReplayError(.invalidArgument, place: "k2 broker", what: "--brokers must be 1…16, got \(configuration.brokers)")
+        }
+        guard configuration.partitions >= 1, configuration.partitions <= 1024 else {
+            throw ReplayError(.invalidArgument, place: "k2 broker", what: "--partitions must be 1…1024, got \(configuration.partitions)")
+        }
+        self.configuration = configuration
+        cluster = try MockCluster(brokers: configuration.brokers)
+        for t in configuration.topics {
+            try cluster.createTopic(t, partitions: configuration.partitions, replication: min(configuration.brokers, 3))
+        }
+    }
+
+    /// The first broker's `host:port`.
+    public var firstBrokerAddress: String {
+        String(bootstrap.split(separator: ",").first ?? Substring(bootstrap))
+    }
+
+    public func createTopic(_ name: String, partitions: Int) throws {
+        try cluster.createTopic(name, partitions: partitions, replication: min(configuration.brokers, 3))
+    }
+
+    // Fault injection (reproducible broker incidents).
+
+    /// Broker `id` (1-based) goes away: its connections drop and new ones are refused.
+    public func setBrokerDown(_ id: Int = 1) { cluster.setDown(broker: Int32(id)) }
+    /// Broker `id` comes back.
+    public func setBrokerUp(_ id: Int = 1) { cluster.setUp(broker: Int32(id)) }
+    /// Adds round-trip delay to broker `id`'s responses.
+    public func setRoundTrip(_ id: Int = 1, millis: Int) { cluster.setRTT(broker: Int32(id), millis: Int32(millis)) }
+    /// The next requests of `apiKey` (0 Produce, 3 Metadata, 18 ApiVersions) fail with these Kafka error codes.
+    public func failNextRequests(apiKey: Int16, errorCodes: [Int32]) { cluster.pushRequestErrors(apiKey: apiKey, errors: errorCodes) }
+    public func clearRequestErrors(apiKey: Int16) { cluster.clearRequestErrors(apiKey: apiKey) }
+}

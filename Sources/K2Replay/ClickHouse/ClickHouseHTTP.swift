@@ -1,0 +1,116 @@
+import CCurl
+import K2Core
+
+/// A minimal HTTP client for ClickHouse's HTTP interface on libcurl: one reused connection,
+/// POST with the query in the URL and the data as the body (or the query as the body), an
+/// empty `Expect:` header (curl would otherwise wait for `100-continue` on bodies over 1 MiB),
+/// connect and total timeouts, and the server's status and message on error.
+final class ClickHouseHTTP {
+    /// `http://host:port/`.
+    let base: String
+    let place: String
+    private let curl: UnsafeMutableRawPointer
+    private var headers: UnsafeMutablePointer<curl_slist>?
+    private let response = ResponseBox()
+    var connectTimeoutMillis = 3000
+    var timeoutMillis = 60_000
+
+    final class ResponseBox { var bytes: [UInt8] = [] }
+
+    struct Reply {
+        var status: Int
+        var body: String
+    }
+
+    private static let globalInit: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
+
+    init(host: String, port: Int, place: String) throws {
+        _ = Self.globalInit
+        base = "http://\(host):\(port)/"
+        self.place = place
+        guard let h = curl_easy_init() else {
+            throw ReplayError(.io, place: place, what: "libcurl could not create a handle")
+        }
+        curl = h
+        headers = curl_slist_append(nil, "Expect:")
+        headers = curl_slist_append(headers, "Content-Type: application/octet-stream")
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_HTTPHEADER, headers)
+        _ = k2_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+        _ = k2_curl_setopt_long(curl, CURLOPT_TCP_NODELAY, 1)
+        _ = k2_curl_setopt_writefn(curl) { ptr, size, n, ud in
+            guard let ptr, let ud else { return 0 }
+            let box = Unmanaged<ResponseBox>.fromOpaque(ud).takeUnretainedValue()
+            box.bytes.append(contentsOf: UnsafeRawBufferPointer(start: ptr, count: size * n))
+            return size * n
+        }
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_WRITEDATA, Unmanaged.passUnretained(response).toOpaque())
+    }
+
+    deinit {
+        curl_easy_cleanup(curl)
+        curl_slist_free_all(headers)
+    }
+
+    /// POSTs `body` to `base?params`; returns status and body, throws only when no HTTP answer came.
+    func post(params: [(String, String)], body: UnsafeRawBufferPointer) throws -> Reply {
+        var url = base
+        if !params.isEmpty {
+            url += "?" + params.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
+        }
+        response.bytes.removeAll(keepingCapacity: true)
+        _ = k2_curl_setopt_str(curl, CURLOPT_URL, url)
+        _ = k2_curl_setopt_long(curl, CURLOPT_POST, 1)
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_POSTFIELDS, body.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+        _ = k2_curl_setopt_off(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        _ = k2_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMillis)
+        _ = k2_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, timeoutMillis)
+        let rc = curl_easy_perform(curl)
+        guard rc == CURLE_OK else {
+            let reason = String(cString: curl_easy_strerror(rc))
+            throw ReplayError(.unreachable, place: place, what: "ClickHouse did not answer at \(base): \(reason)",
+                            remedy: "check host:port and that clickhouse-server runs (HTTP interface, default port 8123)")
+        }
+        var status = 0
+        _ = k2_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
+        return Reply(status: status, body: String(decoding: response.bytes, as: UTF8.self))
+    }
+
+    /// Runs one statement (sent as the body); throws with ClickHouse's message on a non-200 reply.
+    @discardableResult
+    func execute(_ sql: String, database: String? = nil) throws -> String {
+        var bytes = Array(sql.utf8)
+        let params = database.map { [("database", $0)] } ?? []
+        let r = try bytes.withUnsafeMutableBytes { try post(params: params, body: UnsafeRawBufferPointer($0)) }
+        guard r.status == 200 else { throw Self.serverError(r, place: place, what: "statement failed") }
+        return r.body
+    }
+
+    static func serverError(_ r: Reply, place: String, what: String) -> ReplayError {
+        let msg = r.body.split(whereSeparator: { $0 == "\n" }).first.map(String.init) ?? ""
+        var remedy = "fix the statement or the table"
+        if msg.contains("doesn't exist") || msg.contains("does not exist") || msg.contains("UNKNOWN_TABLE") {
+            remedy = "create it (add --create-tables, or create_tables=1 in the URI) or name another table"
+        } else if msg.contains("UNKNOWN_DATABASE") || msg.contains("Database") {
+            remedy = "create the database or fix the URI path"
+        }
+        return ReplayError(.unreachable, place: place, what: "\(what): HTTP \(r.status): \(msg.isEmpty ? "(no message)" : msg)", remedy: remedy)
+    }
+
+    static func encode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += "%" + String(b, radix: 16, uppercase: true).leftPad(2)
+            }
+        }
+        return out
+    }
+}
+
+private extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}

@@ -1,0 +1,406 @@
+import Foundation
+import K2Capture
+import K2Core
+
+/// `clickhouse://host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1]`
+/// — replays into ClickHouse over HTTP (libcurl), RowBinary inserts batched by size and time on
+/// the sink's own thread.
+///
+/// - `raw` (default table `raw_messages`): the bronze shape — exchange, connection, stream,
+///   receive_ns, payload — one row per message.
+/// - `trades` (default table `trades`): Binance trade/aggTrade, Kraken v1 trade arrays and
+///   Coinbase market_trades in the MarketDataV2 shape (symbol, exchange, exchange_timestamp_ms,
+///   price, quantity, side, trade_id, message_id `{exchange}:{timestamp_ms}:{symbol}:{trade_id}`).
+///   Messages without a trade (order book, heartbeats) are delivered with nothing to write and
+///   counted in `skipped`.
+///
+/// Accounting: a message is delivered when the insert holding it returns 200, failed with
+/// ClickHouse's message (or the transport error) when the insert still fails after
+/// `retries` attempts.
+public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
+    public enum Mode: String, Sendable { case raw, trades }
+
+    /// Settings of the ClickHouse sink (from the URI).
+    public struct Options: Sendable {
+        public var host: String
+        public var port: Int
+        public var database: String
+        public var mode: Mode
+        public var table: String
+        /// Rows per insert.
+        public var batchRows: Int = 100_000
+        /// A non-empty batch is inserted at the latest this long after its first row.
+        public var flushMillis: Int = 1000
+        /// Issue `CREATE DATABASE/TABLE IF NOT EXISTS` in `open()`.
+        public var createTables: Bool = false
+        /// Attempts per insert before its messages count as failed.
+        public var retries: Int = 3
+        /// Batches waiting for the writer before `send` waits (backpressure, never drops).
+        public var maxPendingBatches: Int = 4
+
+        public init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
+            self.host = host
+            self.port = port
+            self.database = database
+            self.mode = mode
+            self.table = table ?? (mode == .raw ? "raw_messages" : "trades")
+        }
+    }
+
+    public let uri: String
+    public let options: Options
+    private let clock: any NanoClock
+    private var http: ClickHouseHTTP?
+    private let cond = Condition()
+    // Guarded by cond:
+    private var current = Batch()
+    private var pending: [Batch] = []
+    private var stopping = false
+    private var writerDone = false
+    private let recorder: SinkRecorder
+    private var _skipped: UInt64 = 0
+    private var _rows: UInt64 = 0
+    private var _batches: UInt64 = 0
+    private var insertTime = Histogram(unit: .nanoseconds)
+    private var writer: Thread?
+    private var spare: [Batch] = []
+
+    struct Batch {
+        var rows = RowBinary(capacity: 0)
+        var rowCount = 0
+        var intended: [Int64] = []
+        var actual: [Int64] = []
+        var bytes: UInt64 = 0
+        var startedMono: Int64 = 0
+        var messages: Int { intended.count }
+    }
+
+    public convenience init(uri: String, clock: any NanoClock = SystemClock()) throws {
+        try self.init(parsed: try SinkURI(parsing: uri), createTables: false, clock: clock)
+    }
+
+    convenience init(parsed u: SinkURI, createTables: Bool, clock: any NanoClock) throws {
+        let uri = u.text
+        guard u.scheme == "clickhouse" else {
+            throw ReplayError(.invalidArgument, place: uri, what: "not a clickhouse:// URI", remedy: "write clickhouse://host:8123/db?mode=raw")
+        }
+        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries"])
+        let hp = u.authority.split(separator: ":", maxSplits: 1)
+        guard let host = hp.first, !host.isEmpty else {
+            throw ReplayError(.invalidArgument, place: uri, what: "missing host", remedy: "write clickhouse://127.0.0.1:8123/default?mode=raw")
+        }
+        let port = hp.count > 1 ? Int(hp[1]) : 8123
+        guard let port, port > 0, port < 65536 else {
+            throw ReplayError(.invalidArgument, place: uri, what: "bad port '\(hp.count > 1 ? String(hp[1]) : "")'", remedy: "e.g. clickhouse://127.0.0.1:8123/default")
+        }
+        let modeText = u.parameter("mode") ?? "raw"
+        guard let mode = Mode(rawValue: modeText) else {
+            throw ReplayError(.invalidArgument, place: uri, what: "unknown mode '\(modeText)'", remedy: "use mode=raw or mode=trades")
+        }
+        let path = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
+        let db = path.isEmpty ? "default" : path
+        var o = Options(host: String(host), port: port, database: db, mode: mode, table: u.parameter("table"))
+        func int(_ k: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let t = u.parameter(k) else { return nil }
+            guard let v = Int(t), range.contains(v) else {
+                throw ReplayError(.invalidArgument, place: uri, what: "\(k)=\(t) is not a number in \(range.lowerBound)…\(range.upperBound)")
+            }
+            return v
+        }
+        if let v = try int("batch", 1...10_000_000) { o.batchRows = v }
+        if let v = try int("flush_ms", 1...3_600_000) { o.flushMillis = v }
+        if let v = try int("retries", 1...100) { o.retries = v }
+        o.createTables = createTables
+        if let c = u.parameter("create_tables") { o.createTables = c == "1" || c == "true" || c == "yes" || c.isEmpty }
+        try self.init(uri: uri, options: o, clock: clock)
+    }
+
+    public init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
+        for name in [options.database, options.table] where !Self.isIdentifier(name) {
+            throw ReplayError(.invalidArgument, place: uri, what: "'\(name)' is not a plain ClickHouse identifier", remedy: "use letters, digits and _")
+        }
+        self.uri = uri
+        self.options = options
+        self.clock = clock
+        recorder = SinkRecorder(clock: clock)
+    }
+
+    static func isIdentifier(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
+    }
+
+    public var qualifiedTable: String { "\(options.database).\(options.table)" }
+
+    /// DDL for the sink's table; runs on ClickHouse 18.16 and current releases.
+    public static func createTableSQL(mode: Mode, table: String) -> String {
+        switch mode {
+        case .raw:
+            return """
+                CREATE TABLE IF NOT EXISTS \(table) (exchange String, connection UInt32, stream String, \
+                receive_ns UInt64, payload String) ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
+                """
+        case .trades:
+            return """
+                CREATE TABLE IF NOT EXISTS \(table) (message_id String, exchange String, symbol String, \
+                exchange_timestamp_ms UInt64, price Float64, quantity Float64, side Nullable(String), \
+                trade_id String, receive_ns UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)
+                """
+        }
+    }
+
+    public var counts: SinkCounts { recorder.snapshot }
+    /// Messages with nothing to write in `trades` mode (no trade in them).
+    public var skipped: UInt64 { cond.withLock { _skipped } }
+    /// Rows and inserts that succeeded.
+    public var rowsWritten: UInt64 { cond.withLock { _rows } }
+    public var batchesWritten: UInt64 { cond.withLock { _batches } }
+
+    /// Duration of each successful insert (ns).
+    public var insertLatency: Histogram { cond.withLock { insertTime } }
+
+    /// Counts, per-message latency until its insert returned (from the intended and from the
+    /// actual send time), and the insert figures.
+    public var stats: SinkStats {
+        let (rows, batches, skipped, ins) = cond.withLock { (_rows, _batches, _skipped, insertTime) }
+        func us(_ v: Int64) -> JSONValue { .number(String(v / 1000)) }
+        return recorder.stats(details: [
+            ("table", .string(qualifiedTable)), ("mode", .string(options.mode.rawValue)),
+            ("rows", .number(String(rows))), ("inserts", .number(String(batches))),
+            ("skipped_no_trade", .number(String(skipped))),
+            ("insert_us_p50", us(ins.valueAtPercentile(50))), ("insert_us_p99", us(ins.valueAtPercentile(99))),
+            ("insert_us_max", us(ins.max)),
+        ])
+    }
+
+    public func open() throws {
+        let h = try ClickHouseHTTP(host: options.host, port: options.port, place: uri)
+        try h.execute("SELECT 1")
+        if options.createTables {
+            try h.execute("CREATE DATABASE IF NOT EXISTS \(options.database)")
+            try h.execute(Self.createTableSQL(mode: options.mode, table: qualifiedTable))
+        }
+        do {
+            try h.execute("SELECT * FROM \(qualifiedTable) LIMIT 0")
+        } catch let e as ReplayError {
+            throw ReplayError(e.code, place: uri, what: "table \(qualifiedTable) is not usable: " + e.what, remedy: e.remedy)
+        }
+        http = h
+        current = newBatch()
+        let t = Thread { [self] in writerLoop() }
+        t.name = "k2-clickhouse"
+        writer = t
+        t.start()
+    }
+
+    private func newBatch() -> Batch {
+        if var b = spare.popLast() {
+            b.rows.bytes.removeAll(keepingCapacity: true)
+            b.rowCount = 0
+            b.intended.removeAll(keepingCapacity: true)
+            b.actual.removeAll(keepingCapacity: true)
+            b.bytes = 0
+            return b
+        }
+        var b = Batch()
+        b.rows = RowBinary(capacity: min(options.batchRows * 256, 64 << 20))
+        b.intended.reserveCapacity(options.batchRows)
+        b.actual.reserveCapacity(options.batchRows)
+        return b
+    }
+
+    public func send(_ message: borrowing ReplayMessage) throws {
+        let rec = message.record
+        let fields = message.fields
+        cond.lock()
+        defer { cond.unlock() }
+        while pending.count >= options.maxPendingBatches && !writerDone { cond.wait() }
+        recorder.sent(bytes: rec.payload.count)
+        if writerDone {
+            recorder.failed(reason: "sink closed")
+            return
+        }
+        if current.messages == 0 && current.rowCount == 0 { current.startedMono = clock.monotonicNanos() }
+        var rows = 0
+        switch options.mode {
+        case .raw:
+            current.rows.string(message.exchange)
+            current.rows.uint32(rec.connection)
+            if let s = fields.stream { current.rows.string(s) } else { current.rows.varint(0) }
+            current.rows.uint64(UInt64(bitPattern: message.captureNanos))
+            current.rows.string(rec.payload)
+            rows = 1
+        case .trades:
+            let exchange = message.exchange
+            let receive = UInt64(bitPattern: message.captureNanos)
+            rows = TradeParser.parse(rec.payload, fields: fields) { t in
+                Self.encode(t, exchange: exchange, receive: receive, into: &current.rows)
+            }
+        }
+        if rows == 0 {
+            // Nothing to write for this message: it is done.
+            recorder.deliveredUntimed()
+            _skipped &+= 1
+            return
+        }
+        current.rowCount += rows
+        current.intended.append(message.intendedNanos)
+        current.actual.append(message.actualNanos)
+        current.bytes &+= UInt64(rec.payload.count)
+        if current.rowCount >= options.batchRows {
+            pending.append(current)
+            current = newBatch()
+            cond.broadcast()
+        }
+    }
+
+    @inline(__always)
+    static func encode(_ t: TradeRow, exchange: String, receive: UInt64, into w: inout RowBinary) {
+        // message_id = {exchange}:{timestamp_ms}:{symbol}:{trade_id}
+        let len = exchange.utf8.count + RowBinary.digits(t.timestampMillis) + t.symbol.count + t.tradeID.count + 3
+        w.varint(len)
+        w.raw(exchange)
+        w.byte(58)
+        w.decimal(t.timestampMillis)
+        w.byte(58)
+        t.symbol.append(to: &w)
+        w.byte(58)
+        t.tradeID.append(to: &w)
+        w.string(exchange)
+        w.varint(t.symbol.count)
+        t.symbol.append(to: &w)
+        w.uint64(t.timestampMillis)
+        w.float64(t.price)
+        w.float64(t.quantity)
+        switch t.side {
+        case .buy: w.byte(0); w.string("buy")
+        case .sell: w.byte(0); w.string("sell")
+        case .unknown: w.byte(1)
+        }
+        w.varint(t.tradeID.count)
+        t.tradeID.append(to: &w)
+        w.uint64(receive)
+    }
+
+    private func writerLoop() {
+        let flushNanos = Int64(options.flushMillis) * 1_000_000
+        while true {
+            cond.lock()
+            var batch: Batch?
+            while true {
+                if !pending.isEmpty { batch = pending.removeFirst(); cond.broadcast(); break }
+                let age = clock.monotonicNanos() - current.startedMono
+                if current.messages > 0 && (stopping || age >= flushNanos) {
+                    batch = current
+                    current = newBatch()
+                    break
+                }
+                if stopping { break }
+                let waitNanos = current.messages > 0 ? max(1_000_000, flushNanos - age) : flushNanos
+                cond.wait(timeoutNanos: waitNanos)
+            }
+            cond.unlock()
+            guard var b = batch else { break }
+            insert(&b)
+            cond.withLock { spare.append(b) }
+        }
+        cond.withLock {
+            writerDone = true
+            cond.broadcast()
+        }
+    }
+
+    private func insert(_ b: inout Batch) {
+        guard let http else { return }
+        let sql = "INSERT INTO \(qualifiedTable) FORMAT RowBinary"
+        var failure: String?
+        for attempt in 0..<options.retries {
+            if attempt > 0 { usleep(UInt32(min(2_000_000, 250_000 << attempt))) }
+            let t0 = clock.monotonicNanos()
+            do {
+                let reply = try b.rows.bytes.withUnsafeBytes { try http.post(params: [("query", sql)], body: $0) }
+                let t1 = clock.monotonicNanos()
+                if reply.status == 200 {
+                    for i in 0..<b.messages {
+                        recorder.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: t1)
+                    }
+                    cond.withLock {
+                        insertTime.record(t1 - t0)
+                        _rows &+= UInt64(b.rowCount)
+                        _batches &+= 1
+                    }
+                    return
+                }
+                failure = ClickHouseHTTP.serverError(reply, place: "", what: "insert failed").what
+                if reply.status >= 400 && reply.status < 500 { break }   // the request is wrong: retrying will not help
+            } catch let e as ReplayError {
+                failure = e.what
+            } catch {
+                failure = "\(error)"
+            }
+        }
+        recorder.failed(reason: failure ?? "insert failed", count: UInt64(b.messages))
+    }
+
+    public func finish(timeoutNanos: Int64) throws {
+        guard let w = writer else { return }
+        cond.withLock {
+            stopping = true
+            cond.broadcast()
+        }
+        let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
+        while !w.isFinished && clock.monotonicNanos() < deadline { usleep(1000) }
+        writer = nil
+    }
+}
+
+/// `clickhouse://host:8123/db?mode=raw|trades[&table=…]` in the sink registry; `--create-tables` issues the DDL.
+public enum ClickHouseSinkMaker: SinkMaker {
+    public static let schemes = ["clickhouse"]
+    public static let usage = "clickhouse://host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M]  RowBinary inserts over HTTP"
+
+    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+        try ClickHouseSink(parsed: uri, createTables: options.createTables, clock: options.clock)
+    }
+}
+
+/// A mutex with a condition variable (heap-allocated, address-stable).
+final class Condition: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cv = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        mutex.initialize(to: pthread_mutex_t())
+        cv.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cv, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cv)
+        pthread_mutex_destroy(mutex)
+        cv.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    func wait() { pthread_cond_wait(cv, mutex) }
+    func wait(timeoutNanos: Int64) {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let total = Int64(ts.tv_nsec) + timeoutNanos
+        ts.tv_sec += Int(total / 1_000_000_000)
+        ts.tv_nsec = Int(total % 1_000_000_000)
+        pthread_cond_timedwait(cv, mutex, &ts)
+    }
+    func broadcast() { pthread_cond_broadcast(cv) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

@@ -1,0 +1,209 @@
+import CRdKafka
+import K2Capture
+import K2Core
+
+/// `kafka://host:port[,host:port]?topic=TEMPLATE` — replays into Kafka/Redpanda (or the embedded
+/// broker) with librdkafka.
+///
+/// - topic: `{exchange}`, `{stream}`, `{type}` template (default `market.crypto.{type}.{exchange}`);
+/// - key: the message's symbol (none if the payload names no symbol);
+/// - headers: `k2-receive-ns` (capture receive time) and `k2-intended-ns` (intended send time,
+///   wall clock), both decimal ns since the epoch; `headers=off` leaves them out;
+/// - idempotence on (`enable.idempotence=true`), `message.timeout.ms=30000` bounds retries
+///   when the broker goes away; every `-X key=value` is passed to librdkafka after k2's defaults;
+/// - delivery reports give the publish latency from the intended send time and from the actual
+///   send time; every message ends delivered or failed with librdkafka's/the broker's reason.
+public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Sendable {
+    /// Settings of the Kafka sink (from the URI and `-X`).
+    public struct Options: Sendable {
+        /// `host:port[,host:port]`.
+        public var bootstrap: String
+        public var topic: TopicTemplate
+        /// librdkafka properties (`-X`), applied after k2's defaults.
+        public var properties: [KeyValue]
+        /// Attach the receive-time and intended-time headers.
+        public var headers: Bool = true
+        /// How long `open()` waits for the cluster's metadata.
+        public var connectTimeoutMillis: Int32 = 5000
+
+        public init(bootstrap: String, topic: TopicTemplate, properties: [KeyValue] = [], headers: Bool = true) {
+            self.bootstrap = bootstrap
+            self.topic = topic
+            self.properties = properties
+            self.headers = headers
+        }
+    }
+
+    /// A librdkafka property (`-X key=value`).
+    public struct KeyValue: Sendable, Equatable {
+        public var key: String
+        public var value: String
+        public init(_ key: String, _ value: String) { self.key = key; self.value = value }
+        /// Parses `key=value`; a missing `=` is one actionable error.
+        public static func parse(_ text: String) throws -> KeyValue {
+            let (k, v) = try KafkaConf.parse(text)
+            return KeyValue(k, v)
+        }
+    }
+
+    /// k2's producer defaults (each can be overridden with `-X`).
+    public static let defaultProperties: [KeyValue] = [
+        KeyValue("enable.idempotence", "true"),
+        KeyValue("message.timeout.ms", "30000"),
+        KeyValue("linger.ms", "5"),
+        KeyValue("batch.num.messages", "10000"),
+        KeyValue("queue.buffering.max.messages", "100000"),
+        KeyValue("socket.timeout.ms", "10000"),
+    ]
+
+    public let uri: String
+    public let options: Options
+    private let clock: any NanoClock
+    private var producer: KafkaProducer?
+    private var topics: TopicCache<OpaquePointer>
+    private let recorder: SinkRecorder
+    /// Slot ring: intended and actual send times (monotonic ns) of in-flight messages.
+    private var ring: UnsafeMutablePointer<Int64>
+    private var ringMask: UInt = 0
+    private var nextSlot: UInt = 0
+    private var wallMinusMono: Int64 = 0
+    private var numbers: UnsafeMutableRawBufferPointer
+
+    /// Parses `kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]`.
+    public convenience init(uri: String, properties: [KeyValue] = [], clock: any NanoClock = SystemClock()) throws {
+        try self.init(parsed: try SinkURI(parsing: uri), properties: properties, clock: clock)
+    }
+
+    convenience init(parsed u: SinkURI, properties: [KeyValue], clock: any NanoClock) throws {
+        let uri = u.text
+        guard u.scheme == "kafka" else {
+            throw ReplayError(.invalidArgument, place: uri, what: "not a kafka:// URI", remedy: "write kafka://host:port?topic=…")
+        }
+        try u.checkParameters(["topic", "headers"])
+        guard !u.authority.isEmpty, u.authority.split(separator: ",").allSatisfy({ $0.contains(":") }) else {
+            throw ReplayError(.invalidArgument, place: uri, what: "missing host:port", remedy: "write kafka://127.0.0.1:9092?topic=…")
+        }
+        var o = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
+                        properties: properties)
+        if let h = u.parameter("headers") { o.headers = !(h == "off" || h == "false" || h == "0") }
+        try self.init(uri: uri, options: o, clock: clock)
+    }
+
+    public init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
+        self.uri = uri
+        self.options = options
+        self.clock = clock
+        recorder = SinkRecorder(clock: clock)
+        topics = TopicCache(template: options.topic)
+        ring = .allocate(capacity: 2)
+        numbers = .allocate(byteCount: 64, alignment: 8)
+        // Validate the properties now (bad -X → exit 2 before anything starts).
+        _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: uri)
+    }
+
+    deinit {
+        producer = nil
+        ring.deallocate()
+        numbers.deallocate()
+    }
+
+    public var counts: SinkCounts { recorder.snapshot }
+
+    /// Counts and publish latency (delivery report time minus intended / actual send time).
+    public var stats: SinkStats {
+        recorder.stats(details: [("topic_template", .string(options.topic.template)),
+                                 ("headers", .bool(options.headers))])
+    }
+
+    public func open() throws {
+        let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
+            + options.properties.map { ($0.key, $0.value) }
+        let p = try KafkaProducer(properties: props, place: uri, handler: self)
+        _ = try p.brokers(timeoutMillis: options.connectTimeoutMillis)
+        let conf = try KafkaConf(props, place: uri)
+        let maxQueued = Int(conf.get("queue.buffering.max.messages") ?? "100000") ?? 100_000
+        var cap = 2
+        while cap < maxQueued + 1 { cap <<= 1 }
+        ring.deallocate()
+        ring = .allocate(capacity: cap * 2)
+        ringMask = UInt(cap - 1)
+        wallMinusMono = clock.wallNanos() - clock.monotonicNanos()
+        p.startPolling()
+        producer = p
+    }
+
+    public func send(_ message: borrowing ReplayMessage) throws {
+        guard let producer else {
+            throw ReplayError(.io, place: uri, what: "send before open", remedy: "call open() first")
+        }
+        let payload = message.record.payload
+        let fields = message.fields
+        let rkt = topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
+        recorder.sent(bytes: payload.count)
+        guard let rkt else { fail("invalid topic name"); return }
+        let slot = nextSlot & ringMask
+        nextSlot &+= 1
+        ring[Int(slot) * 2] = message.intendedNanos
+        ring[Int(slot) * 2 + 1] = message.actualNanos
+        let err: String?
+        if options.headers {
+            let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
+            let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
+            err = producer.produce(topic: rkt, value: payload, key: fields.symbol,
+                                   header1: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1])),
+                                   header2: ("k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
+                                   token: slot + 1)
+        } else {
+            err = producer.produce(topic: rkt, value: payload, key: fields.symbol, header1: nil, header2: nil, token: slot + 1)
+        }
+        if let err { fail(err) }
+    }
+
+    private func fail(_ reason: String) {
+        recorder.failed(reason: reason)
+    }
+
+    /// Delivery report (poll thread).
+    func delivered(token: UInt, error: String?) {
+        let now = clock.monotonicNanos()
+        let slot = Int(token &- 1)
+        let intended = ring[slot * 2], actual = ring[slot * 2 + 1]
+        if let error {
+            recorder.failed(reason: error)
+        } else {
+            recorder.delivered(intendedNanos: intended, actualNanos: actual, now: now)
+        }
+    }
+
+    public func finish(timeoutNanos: Int64) throws {
+        guard let p = producer else { return }
+        let millis = Int32(clamping: max(0, timeoutNanos / 1_000_000))
+        p.close(purgeAfterMillis: millis)
+        producer = nil
+    }
+
+    /// Writes `v` as decimal ASCII at `offset`; returns the length.
+    @inline(__always)
+    static func decimal(_ v: Int64, into buf: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        var x = v.magnitude
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &tmp) { t -> Int in
+            var n = 0
+            repeat { t[n] = UInt8(48 + x % 10); x /= 10; n += 1 } while x > 0
+            var o = offset
+            if v < 0 { buf[o] = 45; o += 1 }
+            for i in stride(from: n - 1, through: 0, by: -1) { buf[o] = t[i]; o += 1 }
+            return o - offset
+        }
+    }
+}
+
+/// `kafka://host:port[,host:port]?topic=TEMPLATE` in the sink registry; `-X` properties go to librdkafka.
+public enum KafkaSinkMaker: SinkMaker {
+    public static let schemes = ["kafka"]
+    public static let usage = "kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer; -X key=value for any librdkafka property"
+
+    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+        try KafkaSink(parsed: uri, properties: options.properties.map { KafkaSink.KeyValue($0.0, $0.1) }, clock: options.clock)
+    }
+}

@@ -1,0 +1,120 @@
+/// Expands a Kafka topic template with `{exchange}`, `{stream}` and `{type}` per message, with
+/// a cache so that a message whose topic was seen before costs a hash and a compare, no allocation.
+///
+/// `{type}` is the data type of the K2 topic naming scheme (`market.{asset_class}.{data_type}.{exchange}`):
+/// Binance `trade`/`aggTrade`, Kraken `trade`, Coinbase `market_trades` → `trades`;
+/// Binance `depthUpdate`, Kraken `book…`, Coinbase `l2_data`/`level2` → `orderbook`;
+/// anything with `ticker` → `ticker`; otherwise the event name itself (or `unknown`).
+/// Characters Kafka does not allow in topic names become `_` (`btcusdt@trade` → `btcusdt_trade`).
+public struct TopicTemplate: Sendable, Equatable {
+    public static let defaultTemplate = "market.crypto.{type}.{exchange}"
+
+    enum Part: Sendable, Equatable { case text(String), exchange, stream, type }
+    let parts: [Part]
+    let usesStream: Bool
+
+    public let template: String
+
+    public init(_ template: String = TopicTemplate.defaultTemplate) throws {
+        self.template = template
+        var parts: [Part] = []
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{") {
+            if open > rest.startIndex { parts.append(.text(String(rest[..<open]))) }
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                throw ReplayError(.invalidArgument, place: "topic=\(template)", what: "unclosed '{' in the topic template",
+                                remedy: "use {exchange}, {stream} or {type}")
+            }
+            switch rest[rest.index(after: open)..<close] {
+            case "exchange": parts.append(.exchange)
+            case "stream": parts.append(.stream)
+            case "type": parts.append(.type)
+            case let other:
+                throw ReplayError(.invalidArgument, place: "topic=\(template)", what: "unknown placeholder {\(other)} in the topic template",
+                                remedy: "use {exchange}, {stream} or {type}")
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
+        guard !template.isEmpty else {
+            throw ReplayError(.invalidArgument, place: "topic=", what: "empty topic template", remedy: "e.g. topic=market.crypto.{type}.{exchange}")
+        }
+        self.parts = parts
+        usesStream = parts.contains(.stream)
+    }
+
+    /// The `{type}` value for an event name.
+    public static func dataType(event: UnsafeRawBufferPointer?) -> String {
+        guard let event, !event.isEmpty else { return "unknown" }
+        let e = String(decoding: event, as: UTF8.self).lowercased()
+        if e.contains("trade") { return "trades" }
+        if e.contains("depth") || e.contains("book") || e.contains("level2") || e == "l2_data" || e == "l2update" { return "orderbook" }
+        if e.contains("ticker") { return "ticker" }
+        return e
+    }
+
+    /// The topic for one message.
+    public func expand(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?) -> String {
+        var out = ""
+        for p in parts {
+            switch p {
+            case .text(let t): out += t
+            case .exchange: out += Self.sanitize(exchange)
+            case .stream: out += Self.sanitize(stream.map { String(decoding: $0, as: UTF8.self) } ?? "unknown")
+            case .type: out += Self.sanitize(Self.dataType(event: event))
+            }
+        }
+        return out
+    }
+
+    static func sanitize(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.map { c in
+            ((c >= "0" && c <= "9") || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "." || c == "_" || c == "-") ? c : "_"
+        }))
+    }
+}
+
+/// Per-message topic lookup: hashes the bytes the template depends on and finds the cached
+/// topic; expands (allocating) only for a combination not seen before.
+struct TopicCache<Value> {
+    struct Entry { var key: [UInt8]; var value: Value }
+    private var table: [UInt64: [Entry]] = [:]
+    let template: TopicTemplate
+
+    init(template: TopicTemplate) { self.template = template }
+
+    mutating func lookup(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?,
+                         make: (String) -> Value?) -> Value? {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        @inline(__always) func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in exchange.utf8 { mix(b) }
+        mix(0)
+        if template.usesStream, let stream { for b in stream { mix(b) } }
+        mix(0)
+        if let event { for b in event { mix(b) } }
+        if let bucket = table[h] {
+            for e in bucket where Self.matches(e.key, exchange, template.usesStream ? stream : nil, event) { return e.value }
+        }
+        let name = template.expand(exchange: exchange, stream: stream, event: event)
+        guard let v = make(name) else { return nil }
+        var key = Array(exchange.utf8)
+        key.append(0)
+        if template.usesStream, let stream { key += stream }
+        key.append(0)
+        if let event { key += event }
+        table[h, default: []].append(Entry(key: key, value: v))
+        return v
+    }
+
+    private static func matches(_ key: [UInt8], _ exchange: String, _ stream: UnsafeRawBufferPointer?, _ event: UnsafeRawBufferPointer?) -> Bool {
+        var i = 0
+        for b in exchange.utf8 { guard i < key.count, key[i] == b else { return false }; i += 1 }
+        guard i < key.count, key[i] == 0 else { return false }
+        i += 1
+        if let stream { for b in stream { guard i < key.count, key[i] == b else { return false }; i += 1 } }
+        guard i < key.count, key[i] == 0 else { return false }
+        i += 1
+        if let event { for b in event { guard i < key.count, key[i] == b else { return false }; i += 1 } }
+        return i == key.count
+    }
+}

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import K2Capture
+import K2Core
+
+/// Measures generation speed: generation alone (records handed to a no-op sink) and
+/// generation + `CaptureWriter` (zstd level 3) into a file.
+public enum SimBench {
+    public struct Figures: Sendable {
+        public var messages: Int64
+        public var payloadBytes: Int64
+        public var wallSeconds: Double
+        /// CPU time of this process (user + system), which on a busy machine is the fairer figure.
+        public var cpuSeconds: Double
+        public var fileBytes: Int64 = 0
+
+        public var messagesPerSecond: Double { Double(messages) / max(1e-9, wallSeconds) }
+        public var messagesPerCPUSecond: Double { Double(messages) / max(1e-9, cpuSeconds) }
+        public var megabytesPerSecond: Double { Double(payloadBytes) / 1e6 / max(1e-9, wallSeconds) }
+
+        public var line: String {
+            "\(messages) msgs, \(SizeText.human(bytes: payloadBytes)) payload in \(TimeText.fixed(wallSeconds, 2)) s wall / \(TimeText.fixed(cpuSeconds, 2)) s CPU: "
+                + "\(Int(messagesPerSecond)) msg/s wall, \(Int(messagesPerCPUSecond)) msg/s per CPU-second, \(TimeText.fixed(megabytesPerSecond, 1)) MB/s"
+                + (fileBytes > 0 ? ", file \(SizeText.human(bytes: fileBytes))" : "")
+        }
+    }
+
+    public static func cpuSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Generation only.
+    public static func generateOnly(profile: SimProfile) -> Figures {
+        let g = CaptureGenerator(profile: profile)
+        var r = CaptureGenerator.Result()
+        let clock = SystemClock()
+        let w0 = clock.monotonicNanos()
+        let c0 = cpuSeconds()
+        var sink: UInt64 = 0
+        try? g.run({ (_, ts, _, p) throws(CaptureError) in sink &+= UInt64(truncatingIfNeeded: ts) &+ UInt64(p.count) },
+                   opening: { (_) throws(CaptureError) in }, result: &r)
+        let c1 = cpuSeconds()
+        let w1 = clock.monotonicNanos()
+        if sink == 42 { print("") }  // keep the work observable
+        return Figures(messages: r.messages, payloadBytes: r.payloadBytes, wallSeconds: Double(w1 - w0) / 1e9, cpuSeconds: c1 - c0)
+    }
+
+    /// Generation + capture writing.
+    public static func generateAndWrite(profile: SimProfile, path: String) throws(CaptureError) -> Figures {
+        let g = CaptureGenerator(profile: profile)
+        let clock = SystemClock()
+        let w0 = clock.monotonicNanos()
+        let c0 = cpuSeconds()
+        let r = try g.write(path: path, commandLine: "k2 sim bench")
+        let c1 = cpuSeconds()
+        let w1 = clock.monotonicNanos()
+        var f = Figures(messages: r.messages, payloadBytes: r.payloadBytes, wallSeconds: Double(w1 - w0) / 1e9, cpuSeconds: c1 - c0)
+        f.fileBytes = r.fileBytes
+        return f
+    }
+}

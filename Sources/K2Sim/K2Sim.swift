@@ -1,1 +1,0 @@
-// K2Sim module.

@@ -1,0 +1,161 @@
+import K2Core
+
+/// One venue's synthetic market as a time-ordered stream of messages: the engine of
+/// `k2 sim generate` and of the live exchange simulator.
+///
+/// ```swift
+/// var feed = LiveFeed(profile: profile, venue: .binance, startNanos: now)
+/// var buf: [UInt8] = []
+/// while let e = feed.next(into: &buf) {      // appends one message to buf
+///     // wait until e.offsetNanos after start, send buf[...] as a text frame, then buf.removeAll(keepingCapacity: true)
+/// }
+/// ```
+///
+/// - Deterministic: the same profile (seed) gives the same messages, so a server that makes one
+///   `LiveFeed` per connection gives every client the same market; `filter` selects what one
+///   client subscribed to (unsubscribed events still advance the market, so filtered clients
+///   see the same prices and ids as unfiltered ones; Binance update ids keep counting, so a
+///   client that subscribed to depth sees continuous `U`/`u` per symbol).
+/// - Per-connection counters (Coinbase `sequence_num`) count only the messages `next`
+///   returned, so make one `LiveFeed` per connection.
+/// - `next` allocates nothing per message once `out` has capacity.
+public struct LiveFeed: Sendable {
+    /// One produced message.
+    public struct Event: Sendable, Equatable {
+        /// Time since the feed's start, from the profile's load shapes.
+        public var offsetNanos: Int64
+        /// Symbol index (0 = busiest) into `universe`.
+        public var symbol: Int
+        public var kind: MessageKind
+        /// Bytes appended to `out` by this call.
+        public var byteCount: Int
+    }
+
+    public let venue: Venue
+    public let profile: SimProfile
+    /// Wall-clock time of offset 0, ns since the epoch (exchange timestamps derive from it).
+    public let startNanos: Int64
+    public private(set) var model: MarketModel
+    public private(set) var encoder: VenueEncoder
+    private var arrivals: ArrivalProcess
+    /// What to emit; nil emits everything.
+    public var filter: SubscriptionSet?
+    /// Messages returned so far.
+    public private(set) var emitted: Int64 = 0
+    private var lastSegment = -1
+    /// Emit venue heartbeats as `.heartbeat` events: Kraken `{"event":"heartbeat"}` after 1 s
+    /// without a message, Coinbase `heartbeats` every second. Off by default (a server may
+    /// prefer its own timer; `k2 sim generate` turns it on).
+    public var heartbeats = false
+    private var pendingT: Int64?
+    private var lastSentT: Int64 = 0
+    private var nextCoinbaseHeartbeat: Int64 = 1_000_000_000
+    private var heartbeatCounter: Int64 = 0
+
+    /// - Parameters:
+    ///   - venueIndex: position of `venue` in the profile (venue 0 uses the profile seed as is;
+    ///     others a derived seed, as `k2 sim generate` does).
+    ///   - startNanos: wall time of offset 0; default the profile's `start`.
+    public init(profile: SimProfile, venue: Venue, startNanos: Int64? = nil, venueIndex: Int = 0) {
+        self.profile = profile
+        self.venue = venue
+        self.startNanos = startNanos ?? profile.startNanos
+        let seed = profile.seed(forVenue: venueIndex)
+        model = MarketModel(config: profile.market, seed: seed)
+        var enc = VenueEncoder(venue: venue, universe: model.universe)
+        enc.combined = profile.binanceCombined
+        enc.depthStreamSuffix = profile.binanceDepthSuffix
+        enc.krakenBookDepth = profile.krakenBookDepth
+        encoder = enc
+        arrivals = ArrivalProcess(timeline: profile.timeline, seed: seed)
+    }
+
+    public var universe: SymbolUniverse { model.universe }
+
+    /// Binance only: whether messages are combined-stream wrapped (`/stream?streams=`) or raw
+    /// (`/ws/<stream>`). Set it from the client's URL path.
+    public var binanceCombined: Bool {
+        get { encoder.combined }
+        set { encoder.combined = newValue }
+    }
+
+    /// Appends the next message to `out` and describes it; nil when the timeline is over.
+    public mutating func next(into out: inout [UInt8]) -> Event? {
+        while true {
+            let t: Int64
+            if let p = pendingT { t = p; pendingT = nil } else {
+                guard let n = arrivals.next() else { return nil }
+                t = n
+            }
+            if heartbeats, venue != .binance, let hb = heartbeatDue(before: t) {
+                pendingT = t
+                let before = out.count
+                appendHeartbeat(at: hb, into: &out)
+                emitted += 1
+                return Event(offsetNanos: hb, symbol: -1, kind: .heartbeat, byteCount: out.count - before)
+            }
+            let seg = arrivals.currentSegment
+            let s = profile.timeline.segments[seg]
+            let local = t - profile.timeline.starts[seg]
+            let driftPerSec = s.shape.drift(at: local)
+            if driftPerSec != 0 || lastSegment != seg || model.drift != 0 {
+                // Spread the per-second drift over the depth events per second (the model
+                // divides by each symbol's share, so all symbols drift alike).
+                let rate = max(1, s.rate(at: local))
+                let depthShare = profile.market.depthWeight / max(1e-9, profile.market.tradeWeight + profile.market.aggTradeWeight + profile.market.depthWeight)
+                model.drift = driftPerSec / max(1e-9, rate * depthShare)
+                model.volatilityScale = s.shape.volatilityScale(at: local)
+                lastSegment = seg
+            }
+            let sym = model.pickSymbol()
+            let kind = model.pickKind()
+            let mk: MessageKind = kind == .trade ? .trade : kind == .aggTrade ? .aggTrade : .depth
+            model.generate(kind, symbol: sym)
+            if let f = filter, !f.contains(symbol: sym, kind: mk, venue: venue) { continue }
+            let before = out.count
+            encoder.encode(kind, symbol: sym, model: model, nanos: startNanos + t, into: &out)
+            emitted += 1
+            lastSentT = t
+            return Event(offsetNanos: t, symbol: sym, kind: mk, byteCount: out.count - before)
+        }
+    }
+
+    private func heartbeatDue(before t: Int64) -> Int64? {
+        switch venue {
+        case .kraken: return t - lastSentT > 1_000_000_000 ? lastSentT + 1_000_000_000 : nil
+        case .coinbase: return nextCoinbaseHeartbeat <= t ? nextCoinbaseHeartbeat : nil
+        case .binance: return nil
+        }
+    }
+
+    private mutating func appendHeartbeat(at t: Int64, into out: inout [UInt8]) {
+        lastSentT = t
+        switch venue {
+        case .kraken: out.append(contentsOf: KrakenProtocol.heartbeat)
+        case .coinbase:
+            heartbeatCounter += 1
+            nextCoinbaseHeartbeat += 1_000_000_000
+            out.append(contentsOf: CoinbaseProtocol.heartbeat(counter: heartbeatCounter, nanos: startNanos + t,
+                                                              uptimeNanos: t, sequence: takeCoinbaseSequence()))
+        case .binance: break
+        }
+    }
+
+    /// Binance REST `GET /api/v3/depth?symbol=…&limit=…` body for `symbol` now, consistent
+    /// with the depth updates: its `lastUpdateId` is the `u` of the last update sent for it.
+    public func snapshot(symbol: Int, limit: Int? = nil) -> [UInt8] {
+        VenueEncoder.binanceSnapshot(model: model, symbol: symbol, limit: limit)
+    }
+
+    /// Kraken v1 book snapshot for `symbol` now (send after the book subscriptionStatus).
+    public func krakenBookSnapshot(symbol: Int, nanos: Int64) -> [UInt8] {
+        encoder.krakenBookSnapshot(model: model, symbol: symbol, nanos: nanos)
+    }
+
+    /// Coinbase: takes the next `sequence_num` for a control message the server sends on this
+    /// connection (subscriptions, heartbeats), keeping the numbering continuous.
+    public mutating func takeCoinbaseSequence() -> Int64 {
+        defer { encoder.coinbaseSequence += 1 }
+        return encoder.coinbaseSequence
+    }
+}

@@ -1,0 +1,287 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import K2Core
+
+/// How arrival times are drawn from a rate.
+public enum ArrivalMode: String, Sendable, Equatable {
+    /// Exponential gaps (a Poisson process with the shape's rate).
+    case poisson
+    /// Evenly spaced gaps of 1/rate.
+    case uniform
+}
+
+/// A load shape: a pure function from time since the segment's start to a rate in messages
+/// per second (and, for the flash crash, a price drift). All times are nanoseconds.
+public enum LoadShape: Sendable, Equatable {
+    /// `rate` all along.
+    case constant(rate: Double)
+    /// From `from` to `to`, linearly over the segment.
+    case ramp(from: Double, to: Double)
+    /// `rates[i]` during the i-th `every` interval; the last level holds until the end.
+    case step(rates: [Double], every: Int64)
+    /// `mean + amplitude·sin(2π(t/period) + phase)`, never below 0 (a daily cycle by default).
+    case sine(mean: Double, amplitude: Double, period: Int64, phase: Double)
+    /// Markov-modulated on/off: `base` while off, `burst` while on; state durations are
+    /// exponential with means `meanOn`/`meanOff`, drawn from the seed (see `BurstSchedule`).
+    case bursts(base: Double, burst: Double, meanOn: Int64, meanOff: Int64)
+    /// `rate`, then `rate·multiplier` from `at` for `length`; prices fall by `drop` (a fraction)
+    /// during the first third of the window, all symbols together, then win back `recovery`
+    /// (a fraction of the fall) over the rest, with 5× volatility.
+    case flashCrash(rate: Double, multiplier: Double, at: Int64, length: Int64, drop: Double, recovery: Double)
+    /// Market-open surge: `rate·(1 + (peak − 1)·e^(−t/decay))`.
+    case marketOpen(rate: Double, peak: Double, decay: Int64)
+
+    /// The shape's name in profiles.
+    public var name: String {
+        switch self {
+        case .constant: return "constant"
+        case .ramp: return "ramp"
+        case .step: return "step"
+        case .sine: return "sine"
+        case .bursts: return "bursts"
+        case .flashCrash: return "flash_crash"
+        case .marketOpen: return "market_open"
+        }
+    }
+
+    /// Rate in messages per second at `t` ns after the segment start (segment `length` ns);
+    /// `schedule` is the on/off schedule for `bursts`.
+    public func rate(at t: Int64, length: Int64, schedule: BurstSchedule? = nil) -> Double {
+        switch self {
+        case let .constant(r): return r
+        case let .ramp(a, b):
+            guard length > 0 else { return a }
+            return a + (b - a) * Double(t) / Double(length)
+        case let .step(rates, every):
+            guard !rates.isEmpty else { return 0 }
+            let i = every > 0 ? Int(t / every) : 0
+            return rates[min(i, rates.count - 1)]
+        case let .sine(mean, amp, period, phase):
+            let v = mean + amp * sin(2 * Double.pi * Double(t) / Double(max(1, period)) + phase)
+            return max(0, v)
+        case let .bursts(base, burst, _, _):
+            return (schedule?.isOn(at: t) ?? false) ? burst : base
+        case let .flashCrash(r, mult, at, len, _, _):
+            return t >= at && t < at + len ? r * mult : r
+        case let .marketOpen(r, peak, decay):
+            return r * (1 + (peak - 1) * exp(-Double(t) / Double(max(1, decay))))
+        }
+    }
+
+    /// Log price drift per second at `t` (nonzero only inside a flash crash).
+    public func drift(at t: Int64) -> Double {
+        guard case let .flashCrash(_, _, at, len, drop, recovery) = self, t >= at, t < at + len, len > 0 else { return 0 }
+        let fall = log(max(1e-9, 1 - drop))  // negative
+        let third = Double(len) / 3 / 1e9
+        if t < at + len / 3 { return fall / third }
+        return -fall * recovery / (2 * third)
+    }
+
+    /// Volatility multiplier at `t` (5 inside a flash crash window).
+    public func volatilityScale(at t: Int64) -> Double {
+        if case let .flashCrash(_, _, at, len, _, _) = self, t >= at, t < at + len { return 5 }
+        return 1
+    }
+
+    /// The next time after `t` where the rate jumps (or a bound for smooth shapes), so the
+    /// arrival process does not step over a change.
+    func nextBreak(after t: Int64, length: Int64, schedule: BurstSchedule?) -> Int64 {
+        switch self {
+        case .constant: return length
+        case let .step(_, every): return every > 0 ? min(length, (t / every + 1) * every) : length
+        case .bursts: return min(length, schedule?.nextSwitch(after: t) ?? length)
+        case let .flashCrash(_, _, at, len, _, _):
+            if t < at { return min(length, at) }
+            if t < at + len { return min(length, t + 50_000_000, at + len) }
+            return length
+        case .ramp, .sine, .marketOpen: return min(length, t + 50_000_000)
+        }
+    }
+}
+
+/// The on/off switching times of a `bursts` segment, drawn once from the seed so that
+/// `rate(t)` stays a pure function. Starts off.
+public struct BurstSchedule: Sendable, Equatable {
+    /// Times (ns from the segment start) where the state flips; even index → turns on.
+    public let switches: [Int64]
+
+    public init(meanOn: Int64, meanOff: Int64, length: Int64, seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var t: Int64 = 0
+        var on = false
+        var s: [Int64] = []
+        while t < length {
+            let mean = Double(on ? meanOn : meanOff)
+            t += max(1, Int64(exponential1(&rng) * mean))
+            if t < length { s.append(t) }
+            on.toggle()
+        }
+        switches = s
+    }
+
+    private func index(_ t: Int64) -> Int {
+        // number of switches ≤ t
+        var lo = 0
+        var hi = switches.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if switches[mid] <= t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    public func isOn(at t: Int64) -> Bool { index(t) % 2 == 1 }
+
+    public func nextSwitch(after t: Int64) -> Int64? {
+        let i = index(t)
+        return i < switches.count ? switches[i] : nil
+    }
+
+    /// Total on-time in [0, length).
+    public func onTime(length: Int64) -> Int64 {
+        var total: Int64 = 0
+        var i = 0
+        while i < switches.count {
+            let end = i + 1 < switches.count ? switches[i + 1] : length
+            total += end - switches[i]
+            i += 2
+        }
+        return total
+    }
+}
+
+/// One timeline entry: a shape held for `length` ns.
+public struct LoadSegment: Sendable, Equatable {
+    public var shape: LoadShape
+    public var length: Int64
+    public var arrivals: ArrivalMode
+    public var schedule: BurstSchedule?
+
+    public init(shape: LoadShape, length: Int64, arrivals: ArrivalMode = .poisson, seed: UInt64 = 0) {
+        self.shape = shape
+        self.length = length
+        self.arrivals = arrivals
+        if case let .bursts(_, _, on, off) = shape {
+            schedule = BurstSchedule(meanOn: on, meanOff: off, length: length, seed: seed)
+        }
+    }
+
+    public func rate(at t: Int64) -> Double { shape.rate(at: t, length: length, schedule: schedule) }
+
+    /// ∫ rate dt over the segment: the expected number of messages (numeric, 1 ms steps
+    /// for smooth shapes).
+    public var expectedCount: Double {
+        switch shape {
+        case let .constant(r): return r * Double(length) / 1e9
+        case let .ramp(a, b): return (a + b) / 2 * Double(length) / 1e9
+        case let .flashCrash(r, m, at, len, _, _):
+            let inside = Double(max(0, min(length, at + len) - min(length, at))) / 1e9
+            return r * (Double(length) / 1e9 - inside) + r * m * inside
+        case let .bursts(base, burst, _, _):
+            let on = Double(schedule?.onTime(length: length) ?? 0) / 1e9
+            return burst * on + base * (Double(length) / 1e9 - on)
+        default:
+            var sum = 0.0
+            let dt: Int64 = max(1_000_000, length / 1_000_000)
+            var t: Int64 = 0
+            while t < length {
+                let w = min(dt, length - t)
+                sum += rate(at: t + w / 2) * Double(w) / 1e9
+                t += w
+            }
+            return sum
+        }
+    }
+}
+
+/// Segments one after another.
+public struct Timeline: Sendable, Equatable {
+    public let segments: [LoadSegment]
+    /// Start offset of each segment.
+    public let starts: [Int64]
+
+    public init(_ segments: [LoadSegment]) {
+        self.segments = segments
+        var s: [Int64] = []
+        var t: Int64 = 0
+        for seg in segments { s.append(t); t += seg.length }
+        starts = s
+    }
+
+    public var length: Int64 { (starts.last ?? 0) + (segments.last?.length ?? 0) }
+
+    /// The segment index at offset `t`, or nil past the end.
+    public func segmentIndex(at t: Int64) -> Int? {
+        guard t >= 0 else { return nil }
+        for i in stride(from: segments.count - 1, through: 0, by: -1) where t >= starts[i] {
+            return t < starts[i] + segments[i].length ? i : nil
+        }
+        return nil
+    }
+
+    public func rate(at t: Int64) -> Double {
+        guard let i = segmentIndex(at: t) else { return 0 }
+        return segments[i].rate(at: t - starts[i])
+    }
+
+    public func drift(at t: Int64) -> Double {
+        guard let i = segmentIndex(at: t) else { return 0 }
+        return segments[i].shape.drift(at: t - starts[i])
+    }
+
+    public var expectedCount: Double { segments.reduce(0) { $0 + $1.expectedCount } }
+}
+
+/// Turns a timeline into event times, deterministically from a seed: no clocks involved.
+/// `next()` returns offsets in ns from the timeline start, increasing, then nil at the end.
+///
+/// Poisson segments draw exponential gaps at the current rate and redraw at each rate break
+/// (exact for piecewise-constant rates, thanks to memorylessness; smooth shapes are
+/// re-evaluated at least every 50 ms). Uniform segments space events 1/rate apart.
+public struct ArrivalProcess: Sendable {
+    public let timeline: Timeline
+    private var rng: SplitMix64
+    private var seg = 0
+    private var t: Int64 = 0
+    /// Events produced so far.
+    public private(set) var produced: Int64 = 0
+    /// Segment of the last event.
+    public private(set) var currentSegment = 0
+
+    public init(timeline: Timeline, seed: UInt64) {
+        self.timeline = timeline
+        rng = SplitMix64(seed: seed ^ 0xA11_1BA1)
+    }
+
+    public mutating func next() -> Int64? {
+        let segs = timeline.segments
+        while seg < segs.count {
+            let s = segs[seg]
+            let start = timeline.starts[seg]
+            let local = t - start
+            if local >= s.length { seg += 1; continue }
+            let r = s.rate(at: local)
+            let brk = s.shape.nextBreak(after: local, length: s.length, schedule: s.schedule)
+            if r <= 0 {
+                t = start + max(brk, local + 1)
+                continue
+            }
+            let gap: Double = s.arrivals == .poisson ? exponential1(&rng) / r : 1 / r
+            let nl = local + max(1, Int64(gap * 1e9))
+            // Poisson gaps are redrawn at rate breaks (memoryless); uniform ones run to the segment end.
+            let limit = s.arrivals == .poisson ? brk : s.length
+            if nl >= limit {
+                t = start + limit
+                continue
+            }
+            t = start + nl
+            produced += 1
+            currentSegment = seg
+            return t
+        }
+        return nil
+    }
+}

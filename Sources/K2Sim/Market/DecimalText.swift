@@ -1,0 +1,173 @@
+/// Fixed-decimal number formatting straight into byte buffers, without Foundation: the same
+/// integer always gives the same bytes, and it costs a few nanoseconds per number.
+///
+/// Numbers are integer mantissas with an implied scale: `append(123_450_000, scale: 8, digits: 8)`
+/// writes `1.23450000`, `digits: 2` writes `1.23` (truncated), `trim: true` drops trailing zeros
+/// (and the dot when nothing is left after it).
+public enum DecimalText {
+    @usableFromInline static let pow10: [Int64] = {
+        var p: [Int64] = [1]
+        for _ in 1...18 { p.append(p.last! * 10) }
+        return p
+    }()
+
+    /// Appends `mantissa / 10^scale` with exactly `digits` fraction digits (digits ≤ scale:
+    /// truncates; digits > scale: pads with zeros). `trim` removes trailing fraction zeros.
+    /// Digits go to a stack buffer first, then into `out` in one append.
+    @inlinable
+    public static func append(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false, to out: inout [UInt8]) {
+        var m = mantissa.magnitude
+        var frac: UInt64
+        var intPart: UInt64
+        if digits <= scale {
+            let v = m / UInt64(pow10[scale - digits])
+            let unit = UInt64(pow10[digits])
+            intPart = v / unit
+            frac = v % unit
+        } else {
+            let unit = UInt64(pow10[scale])
+            intPart = m / unit
+            frac = (m % unit) * UInt64(pow10[digits - scale])
+        }
+        var n = digits
+        if trim {
+            while n > 0 && frac % 10 == 0 { frac /= 10; n -= 1 }
+        }
+        m = intPart
+        var buf: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &buf) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            // Fill from the end: fraction digits, the dot, integer digits, the sign.
+            var i = 47
+            if n > 0 {
+                for _ in 0..<n {
+                    b[i] = UInt8(truncatingIfNeeded: 48 &+ frac % 10)
+                    frac /= 10
+                    i -= 1
+                }
+                b[i] = 46
+                i -= 1
+            }
+            repeat {
+                b[i] = UInt8(truncatingIfNeeded: 48 &+ m % 10)
+                m /= 10
+                i -= 1
+            } while m > 0
+            if mantissa < 0 { b[i] = 45; i -= 1 }
+            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: 47 - i))
+        }
+    }
+
+    /// Appends a non-negative integer in decimal.
+    @inlinable
+    public static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
+        if value < 10 { out.append(UInt8(truncatingIfNeeded: 48 &+ value)); return }
+        var v = value
+        var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buf) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var i = 23
+            while v > 0 {
+                b[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
+                v /= 10
+                i -= 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: 23 - i))
+        }
+    }
+
+    @inlinable
+    public static func appendInt(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(45); appendUInt(value.magnitude, to: &out) } else { appendUInt(UInt64(value), to: &out) }
+    }
+
+    /// Appends `value` zero-padded to `width` digits (width ≤ 20).
+    @inlinable
+    public static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
+        var v = value.magnitude
+        var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buf) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var i = 23
+            for _ in 0..<width {
+                b[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
+                v /= 10
+                i -= 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: width))
+        }
+    }
+
+    /// Appends a static ASCII literal in one copy.
+    @inlinable @inline(__always)
+    public static func literal(_ s: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// Convenience for tests and messages: the formatted text.
+    public static func string(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false) -> String {
+        var out: [UInt8] = []
+        append(mantissa, scale: scale, digits: digits, trim: trim, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Timestamp text the venues use, written into byte buffers (UTC, proleptic Gregorian).
+public enum StampText {
+    /// `2023-02-09T20:19:35.39625135Z` — RFC 3339 with up to 9 fraction digits, trailing zeros
+    /// dropped (Go's RFC3339Nano, which Coinbase uses). `fractionDigits` caps the digits.
+    public static func appendRFC3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true, to out: inout [UInt8]) {
+        let secs = floorDiv(nanos, 1_000_000_000)
+        let frac = nanos - secs * 1_000_000_000
+        let days = floorDiv(secs, 86_400)
+        let sod = secs - days * 86_400
+        let (y, m, d) = civil(days)
+        DecimalText.appendPadded(y, width: 4, to: &out)
+        out.append(45)
+        DecimalText.appendPadded(m, width: 2, to: &out)
+        out.append(45)
+        DecimalText.appendPadded(d, width: 2, to: &out)
+        out.append(84)
+        DecimalText.appendPadded(sod / 3600, width: 2, to: &out)
+        out.append(58)
+        DecimalText.appendPadded((sod / 60) % 60, width: 2, to: &out)
+        out.append(58)
+        DecimalText.appendPadded(sod % 60, width: 2, to: &out)
+        if fractionDigits > 0 {
+            var f = frac / DecimalText.pow10[9 - fractionDigits]
+            var n = fractionDigits
+            if trim { while n > 0 && f % 10 == 0 { f /= 10; n -= 1 } }
+            if n > 0 {
+                out.append(46)
+                DecimalText.appendPadded(f, width: n, to: &out)
+            }
+        }
+        out.append(90)
+    }
+
+    public static func rfc3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true) -> String {
+        var out: [UInt8] = []
+        appendRFC3339(nanos: nanos, fractionDigits: fractionDigits, trim: trim, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inlinable
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    /// Howard Hinnant's civil_from_days.
+    static func civil(_ z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = floorDiv(z, 146_097)
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+}

@@ -1,0 +1,324 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import K2Core
+
+/// What one market event is.
+public enum MarketEventKind: UInt8, Sendable {
+    /// One trade (Binance `trade`).
+    case trade
+    /// Several fills of one taker order at one price (Binance `aggTrade`; Kraken and Coinbase
+    /// send them as one message with several trades).
+    case aggTrade
+    /// Order-book changes (Binance `depthUpdate`, Kraken `book`, Coinbase `l2_data`).
+    case depth
+}
+
+/// Parameters of the synthetic market. Defaults give a plausible crypto spot market.
+public struct MarketConfig: Sendable, Equatable {
+    /// Number of symbols.
+    public var symbols: Int = 200
+    /// Zipf exponent of symbol activity (rank k gets weight 1/k^s).
+    public var zipfExponent: Double = 1.0
+    /// Price levels kept per book side.
+    public var bookDepth: Int = 20
+    /// Distance between book levels relative to price (0.00002 = 0.2 bp).
+    public var levelSpacing: Double = 0.00002
+    /// Standard deviation of the log price change per depth event.
+    public var volatility: Double = 0.00002
+    /// Log-normal trade notional in quote currency: median and sigma of its log.
+    public var tradeNotionalMedian: Double = 200
+    public var tradeNotionalSigma: Double = 1.5
+    /// Log-normal book level notional: median and sigma of its log.
+    public var levelNotionalMedian: Double = 5_000
+    public var levelNotionalSigma: Double = 1.0
+    /// Event mix: relative weights of trade, aggTrade and depth events.
+    public var tradeWeight: Double = 0.4
+    public var aggTradeWeight: Double = 0.2
+    public var depthWeight: Double = 0.4
+    /// Most fills in one aggTrade / multi-trade message.
+    public var maxFills: Int = 3
+    /// Most level changes (besides price moves) in one depth event.
+    public var maxLevelChanges: Int = 3
+
+    public init() {}
+}
+
+/// A trade produced by the model (prices and quantities in units of 1e-8).
+public struct SimTrade: Sendable, Equatable {
+    public var id: Int64
+    public var price: Int64
+    public var qty: Int64
+}
+
+/// A book level change: the new quantity at a price (0 removes the level).
+public struct SimLevel: Sendable, Equatable {
+    public var price: Int64
+    public var qty: Int64
+}
+
+/// The synthetic market: per-symbol books and trade ids, a geometric random walk of prices,
+/// log-normal sizes, Zipf symbol activity. Deterministic: the same seed and the same calls give
+/// the same events. Generating an event allocates nothing: its trades and level changes are in
+/// the model's scratch arrays (`trades`, `bidChanges`, `askChanges`) until the next event.
+public struct MarketModel: Sendable {
+    public let config: MarketConfig
+    public let universe: SymbolUniverse
+    public var rng: SplitMix64
+    private var gauss = Gaussian()
+    private let picker: AliasSampler
+    private let depthN: Int
+
+    // Per-symbol state, flat arrays.
+    private var bestBid: [Int64]
+    private var step: [Int64]
+    private var bidQty: [Int64]   // [symbol * depth + i] at bestBid - i*step
+    private var askQty: [Int64]   // [symbol * depth + i] at bestBid + (i+1)*step
+    private var nextTradeId: [Int64]
+    private var nextAggId: [Int64]
+    private var lastUpdate: [Int64]
+    private var lot: [Int64]
+
+    /// Log price drift per second divided by the market's depth-event rate (events/s), set by
+    /// the load timeline during a flash crash. A symbol's depth event moves its price by
+    /// `drift / weight` so that every symbol drifts by the same amount per second.
+    public var drift = 0.0
+    /// Multiplier of `volatility` (flash crashes raise it).
+    public var volatilityScale = 1.0
+
+    // The current event's data.
+    public private(set) var trades: [SimTrade] = []
+    public private(set) var bidChanges: [SimLevel] = []
+    public private(set) var askChanges: [SimLevel] = []
+    /// `U` and `u` of the last depth event.
+    public private(set) var firstUpdateId: Int64 = 0
+    public private(set) var finalUpdateId: Int64 = 0
+    /// True when the buyer was the maker (a sell-initiated trade).
+    public private(set) var buyerIsMaker = false
+    public private(set) var aggId: Int64 = 0
+
+    private let kindCut1: Double
+    private let kindCut2: Double
+
+    public init(config: MarketConfig = MarketConfig(), seed: UInt64) {
+        self.config = config
+        universe = SymbolUniverse(count: config.symbols, zipfExponent: config.zipfExponent, seed: seed)
+        rng = SplitMix64(seed: seed)
+        picker = AliasSampler(weights: universe.symbols.map(\.weight))
+        depthN = max(2, config.bookDepth)
+        let n = universe.count
+        bestBid = Array(repeating: 0, count: n)
+        step = Array(repeating: 0, count: n)
+        bidQty = Array(repeating: 0, count: n * depthN)
+        askQty = Array(repeating: 0, count: n * depthN)
+        lot = Array(repeating: 1, count: n)
+        var idRng = SplitMix64(seed: seed ^ 0x1D5)
+        nextTradeId = (0..<n).map { _ in Int64(1_000_000 + idRng.next() % 3_000_000_000) }
+        nextAggId = (0..<n).map { _ in Int64(100_000 + idRng.next() % 1_000_000_000) }
+        lastUpdate = (0..<n).map { _ in Int64(10_000_000 + idRng.next() % 50_000_000_000) }
+        let total = config.tradeWeight + config.aggTradeWeight + config.depthWeight
+        kindCut1 = total > 0 ? config.tradeWeight / total : 1
+        kindCut2 = total > 0 ? (config.tradeWeight + config.aggTradeWeight) / total : 1
+        trades.reserveCapacity(max(1, config.maxFills))
+        bidChanges.reserveCapacity(2 * depthN + config.maxLevelChanges + 2)
+        askChanges.reserveCapacity(2 * depthN + config.maxLevelChanges + 2)
+        for s in 0..<n {
+            let sym = universe[s]
+            let p = sym.initialPrice
+            var st = Int64(Double(p) * config.levelSpacing) / sym.tick * sym.tick
+            if st < sym.tick { st = sym.tick }
+            step[s] = st
+            bestBid[s] = p / st * st
+            let priceUnits = Double(p) / Double(SymbolUniverse.unit)
+            let mag = Int(floor(log10(priceUnits)))
+            let qtyDecimals = min(8, max(0, mag + 1))
+            lot[s] = DecimalText.pow10[8 - qtyDecimals]
+            for i in 0..<depthN {
+                bidQty[s * depthN + i] = levelQty(s)
+                askQty[s * depthN + i] = levelQty(s)
+            }
+        }
+    }
+
+    public var symbolCount: Int { universe.count }
+    public var bookDepth: Int { depthN }
+
+    /// Draws the symbol of the next event (Zipf by rank).
+    @inline(__always)
+    public mutating func pickSymbol() -> Int { picker.sample(&rng) }
+
+    /// Draws the kind of the next event from the configured mix.
+    @inline(__always)
+    public mutating func pickKind() -> MarketEventKind {
+        let u = rng.nextDouble()
+        return u < kindCut1 ? .trade : u < kindCut2 ? .aggTrade : .depth
+    }
+
+    /// Generates one event of `kind` for `symbol`; its data is in `trades` or
+    /// `bidChanges`/`askChanges` + `firstUpdateId`/`finalUpdateId`.
+    public mutating func generate(_ kind: MarketEventKind, symbol s: Int) {
+        switch kind {
+        case .trade: makeTrades(s, fills: 1)
+        case .aggTrade: makeTrades(s, fills: 1 + Int(rng.next() % UInt64(max(1, config.maxFills))))
+        case .depth: makeDepth(s)
+        }
+    }
+
+    /// Best bid and best ask of `symbol` now.
+    public func bestPrices(_ s: Int) -> (bid: Int64, ask: Int64) { (bestBid[s], bestBid[s] + step[s]) }
+
+    /// The `lastUpdateId` a REST snapshot taken now would carry.
+    public func lastUpdateId(_ s: Int) -> Int64 { lastUpdate[s] }
+
+    /// The book of `symbol` now: bids best first, asks best first, and its last update id.
+    /// Applying later depth events (those with `u` > `lastUpdateId`) to it gives the live book.
+    public func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {
+        let n = min(levels ?? depthN, depthN)
+        var b: [SimLevel] = []
+        var a: [SimLevel] = []
+        for i in 0..<n {
+            let bq = bidQty[s * depthN + i]
+            if bq > 0 { b.append(SimLevel(price: bestBid[s] - Int64(i) * step[s], qty: bq)) }
+            let aq = askQty[s * depthN + i]
+            if aq > 0 { a.append(SimLevel(price: bestBid[s] + Int64(i + 1) * step[s], qty: aq)) }
+        }
+        return (lastUpdate[s], b, a)
+    }
+
+    // MARK: - Internals
+
+    @inline(__always)
+    private mutating func lognormal(median: Double, sigma: Double) -> Double {
+        median * exp(sigma * gauss.next(&rng))
+    }
+
+    private mutating func levelQty(_ s: Int) -> Int64 {
+        let notional = lognormal(median: config.levelNotionalMedian, sigma: config.levelNotionalSigma)
+        return quantity(notional: notional, s)
+    }
+
+    @inline(__always)
+    private func quantity(notional: Double, _ s: Int) -> Int64 {
+        let price = Double(bestBid[s] + step[s]) / Double(SymbolUniverse.unit)
+        let q = notional / price * Double(SymbolUniverse.unit)
+        let l = lot[s]
+        let m = q >= 9.0e17 ? Int64(9.0e17) : Int64(q)
+        return max(l, m / l * l)
+    }
+
+    private mutating func makeTrades(_ s: Int, fills: Int) {
+        trades.removeAll(keepingCapacity: true)
+        buyerIsMaker = rng.next() & 1 == 1
+        // Sell-initiated (buyer is maker) trades hit the best bid, buy-initiated lift the best ask.
+        let price = buyerIsMaker ? bestBid[s] : bestBid[s] + step[s]
+        aggId = nextAggId[s]
+        nextAggId[s] += 1
+        for _ in 0..<fills {
+            let notional = lognormal(median: config.tradeNotionalMedian, sigma: config.tradeNotionalSigma)
+            trades.append(SimTrade(id: nextTradeId[s], price: price, qty: quantity(notional: notional, s)))
+            nextTradeId[s] += 1
+        }
+    }
+
+    private mutating func makeDepth(_ s: Int) {
+        bidChanges.removeAll(keepingCapacity: true)
+        askChanges.removeAll(keepingCapacity: true)
+        let base = s * depthN
+        let st = step[s]
+        let mid = Double(bestBid[s]) + Double(st) / 2
+        // Geometric random walk on the level grid.
+        let symbolDrift = drift == 0 ? 0 : drift / universe.symbols[s].weight
+        let logMove = max(-0.5, min(0.5, symbolDrift)) + config.volatility * volatilityScale * gauss.next(&rng)
+        var d = Int((mid * logMove / Double(st)).rounded())
+        // Keep the lowest bid above zero.
+        let floorSteps = Int((bestBid[s] / st)) - depthN - 1
+        if d < -floorSteps { d = min(0, -floorSteps) }
+        let old = bestBid[s]
+        if d >= depthN || d <= -depthN {
+            // The whole kept book moves: every old level goes, a fresh book appears.
+            for i in 0..<depthN {
+                bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0))
+                askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0))
+            }
+            bestBid[s] = old + Int64(d) * st
+            for i in 0..<depthN {
+                let bq = levelQty(s)
+                let aq = levelQty(s)
+                bidQty[base + i] = bq
+                askQty[base + i] = aq
+                let bp = bestBid[s] - Int64(i) * st
+                let ap = bestBid[s] + Int64(i + 1) * st
+                if let j = bidChanges.firstIndex(where: { $0.price == bp }) { bidChanges[j].qty = bq } else { bidChanges.append(SimLevel(price: bp, qty: bq)) }
+                if let j = askChanges.firstIndex(where: { $0.price == ap }) { askChanges[j].qty = aq } else { askChanges.append(SimLevel(price: ap, qty: aq)) }
+            }
+            // A price that was a bid and is now an ask (or the reverse) must not stay on the old side.
+            for i in bidChanges.indices where bidChanges[i].qty > 0 && bidChanges[i].price > bestBid[s] { bidChanges[i].qty = 0 }
+            for i in askChanges.indices where askChanges[i].qty > 0 && askChanges[i].price <= bestBid[s] { askChanges[i].qty = 0 }
+        } else if d > 0 {
+            // Asks at the d lowest levels go; their prices become bids.
+            for i in 0..<d { askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0)) }
+            // Far bids fall out of the kept depth.
+            for i in (depthN - d)..<depthN { bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0)) }
+            for i in stride(from: depthN - 1, through: d, by: -1) { bidQty[base + i] = bidQty[base + i - d] }
+            for i in 0..<(depthN - d) { askQty[base + i] = askQty[base + i + d] }
+            bestBid[s] = old + Int64(d) * st
+            for i in 0..<d {
+                let q = levelQty(s)
+                bidQty[base + i] = q
+                bidChanges.append(SimLevel(price: bestBid[s] - Int64(i) * st, qty: q))
+            }
+            for i in (depthN - d)..<depthN {
+                let q = levelQty(s)
+                askQty[base + i] = q
+                askChanges.append(SimLevel(price: bestBid[s] + Int64(i + 1) * st, qty: q))
+            }
+        } else if d < 0 {
+            let k = -d
+            // Bids at the k highest levels go; their prices become asks.
+            for i in 0..<k { bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0)) }
+            for i in (depthN - k)..<depthN { askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0)) }
+            for i in 0..<(depthN - k) { bidQty[base + i] = bidQty[base + i + k] }
+            for i in stride(from: depthN - 1, through: k, by: -1) { askQty[base + i] = askQty[base + i - k] }
+            bestBid[s] = old - Int64(k) * st
+            for i in 0..<k {
+                let q = levelQty(s)
+                askQty[base + i] = q
+                askChanges.append(SimLevel(price: bestBid[s] + Int64(i + 1) * st, qty: q))
+            }
+            for i in (depthN - k)..<depthN {
+                let q = levelQty(s)
+                bidQty[base + i] = q
+                bidChanges.append(SimLevel(price: bestBid[s] - Int64(i) * st, qty: q))
+            }
+        }
+        // A few quantity changes at levels the move did not touch.
+        let changes = 1 + Int(rng.next() % UInt64(max(1, config.maxLevelChanges)))
+        for _ in 0..<changes {
+            let r = rng.next()
+            let isBid = r & 1 == 0
+            let i = Int((r >> 8) % UInt64(depthN))
+            let q = levelQty(s)
+            if isBid {
+                let p = bestBid[s] - Int64(i) * st
+                if bidChanges.contains(where: { $0.price == p }) { continue }
+                bidQty[base + i] = q
+                bidChanges.append(SimLevel(price: p, qty: q))
+            } else {
+                let p = bestBid[s] + Int64(i + 1) * st
+                if askChanges.contains(where: { $0.price == p }) { continue }
+                askQty[base + i] = q
+                askChanges.append(SimLevel(price: p, qty: q))
+            }
+        }
+        if bidChanges.isEmpty && askChanges.isEmpty {
+            let q = levelQty(s)
+            bidQty[base] = q
+            bidChanges.append(SimLevel(price: bestBid[s], qty: q))
+        }
+        firstUpdateId = lastUpdate[s] + 1
+        finalUpdateId = lastUpdate[s] + Int64(bidChanges.count + askChanges.count)
+        lastUpdate[s] = finalUpdateId
+    }
+}

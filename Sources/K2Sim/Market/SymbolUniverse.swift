@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import K2Core
+
+/// One listed instrument of the synthetic market.
+public struct SimSymbol: Sendable, Equatable {
+    /// Activity rank, 1 = busiest.
+    public var rank: Int
+    /// Platform tier: 1 = top 20, 2 = top 100, 3 = the rest.
+    public var tier: Int
+    /// Base asset (`BTC`).
+    public var base: String
+    /// Price step in units of 1e-8.
+    public var tick: Int64
+    /// Decimal places of `tick` (0…8): the venue's price precision.
+    public var tickDecimals: Int
+    /// Starting price in units of 1e-8, a multiple of `tick`.
+    public var initialPrice: Int64
+    /// Relative activity (Zipf weight), the probability that an event is for this symbol.
+    public var weight: Double
+
+    /// `BTCUSDT`
+    public var binanceName: String { base + "USDT" }
+    /// `btcusdt`, as in stream names.
+    public var binanceStream: String { binanceName.lowercased() }
+    /// `XBT/USD` (Kraken calls bitcoin XBT and dogecoin XDG in v1).
+    public var krakenName: String { (base == "BTC" ? "XBT" : base == "DOGE" ? "XDG" : base) + "/USD" }
+    /// `BTC-USD`
+    public var coinbaseName: String { base + "-USD" }
+
+    public func name(for venue: Venue) -> String {
+        switch venue {
+        case .binance: return binanceName
+        case .kraken: return krakenName
+        case .coinbase: return coinbaseName
+        }
+    }
+}
+
+/// The symbols of a synthetic market: ranks, Zipf activity, tiers, tick sizes, start prices.
+/// Built deterministically from a seed.
+public struct SymbolUniverse: Sendable {
+    public static let scale = 8
+    public static let unit: Int64 = 100_000_000
+
+    public let symbols: [SimSymbol]
+    public let zipfExponent: Double
+
+    /// Well-known bases with rough prices, used for the top ranks; the rest get generated names
+    /// (`QAA`, `QAB`, …) and log-uniform prices.
+    static let known: [(String, Double)] = [
+        ("BTC", 64_000), ("ETH", 3_100), ("SOL", 145), ("BNB", 580), ("XRP", 0.52), ("DOGE", 0.12),
+        ("ADA", 0.45), ("TRX", 0.12), ("AVAX", 28), ("LINK", 14), ("DOT", 6.2), ("LTC", 72),
+        ("BCH", 390), ("SHIB", 0.000018), ("UNI", 7.5), ("ATOM", 6.8), ("XLM", 0.1), ("ETC", 23),
+        ("FIL", 4.5), ("APT", 7.1), ("ARB", 0.75), ("OP", 1.6), ("NEAR", 5.1), ("ICP", 8.9),
+        ("INJ", 21), ("SUI", 0.95), ("SEI", 0.35), ("TIA", 6.4), ("PEPE", 0.000011), ("AAVE", 95),
+        ("MKR", 2_300), ("RNDR", 6.9), ("GRT", 0.19), ("ALGO", 0.14), ("HBAR", 0.07), ("VET", 0.025),
+        ("SAND", 0.3), ("MANA", 0.32), ("AXS", 5.6), ("CRV", 0.3),
+    ]
+
+    /// - Parameters:
+    ///   - count: number of symbols (≥ 1).
+    ///   - zipfExponent: activity of rank k ∝ 1/k^s.
+    ///   - seed: prices of generated names come from it.
+    public init(count: Int = 200, zipfExponent: Double = 1.0, seed: UInt64 = 1) {
+        precondition(count >= 1)
+        var rng = SplitMix64(seed: seed ^ 0x5359_4D42_4F4C_5321)
+        var weights: [Double] = []
+        var total = 0.0
+        for k in 1...count {
+            let w = 1.0 / pow(Double(k), zipfExponent)
+            weights.append(w)
+            total += w
+        }
+        var list: [SimSymbol] = []
+        list.reserveCapacity(count)
+        for i in 0..<count {
+            let rank = i + 1
+            let base: String
+            let price: Double
+            if i < Self.known.count {
+                (base, price) = Self.known[i]
+            } else {
+                let n = i - Self.known.count
+                let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+                base = "Q" + String(decoding: [letters[(n / 26) % 26], letters[n % 26]], as: UTF8.self)
+                    + (n >= 676 ? String(n / 676) : "")
+                // log-uniform in [0.001, 500]
+                price = exp(log(0.001) + rng.nextDouble() * (log(500.0) - log(0.001)))
+            }
+            // About five significant digits of price precision, as the venues list them.
+            let mag = Int(floor(log10(price)))
+            let tickDecimals = min(8, max(2, 4 - mag))
+            let tick = DecimalText.pow10[8 - tickDecimals]
+            var mant = Int64((price * Double(Self.unit)).rounded())
+            mant = max(tick * 100, mant / tick * tick)
+            list.append(SimSymbol(rank: rank, tier: rank <= 20 ? 1 : rank <= 100 ? 2 : 3, base: base,
+                                  tick: tick, tickDecimals: tickDecimals, initialPrice: mant,
+                                  weight: weights[i] / total))
+        }
+        symbols = list
+        self.zipfExponent = zipfExponent
+    }
+
+    public var count: Int { symbols.count }
+    public subscript(i: Int) -> SimSymbol { symbols[i] }
+
+    /// Index of the symbol with this venue name (`BTCUSDT`, `btcusdt`, `XBT/USD`, `BTC-USD`), or nil.
+    public func index(ofName name: String, venue: Venue) -> Int? {
+        let upper = name.uppercased()
+        return symbols.firstIndex { $0.name(for: venue) == upper }
+    }
+}
+
+/// Walker's alias method: draws an index with the given probabilities in O(1) from one
+/// random number.
+public struct AliasSampler: Sendable {
+    private var prob: [Double]
+    private var alias: [Int32]
+
+    public init(weights: [Double]) {
+        let n = weights.count
+        let total = weights.reduce(0, +)
+        var scaled = weights.map { $0 * Double(n) / total }
+        prob = Array(repeating: 0, count: n)
+        alias = Array(repeating: 0, count: n)
+        var small: [Int] = []
+        var large: [Int] = []
+        for (i, p) in scaled.enumerated() { if p < 1 { small.append(i) } else { large.append(i) } }
+        while let s = small.popLast() {
+            guard let l = large.last else { prob[s] = 1; continue }
+            prob[s] = scaled[s]
+            alias[s] = Int32(l)
+            scaled[l] -= 1 - scaled[s]
+            if scaled[l] < 1 { large.removeLast(); small.append(l) }
+        }
+        for l in large { prob[l] = 1 }
+    }
+
+    @inline(__always)
+    public func sample(_ rng: inout SplitMix64) -> Int {
+        let r = rng.next()
+        let i = Int((r >> 32) % UInt64(prob.count))
+        let u = Double(r & 0xFFFF_FFFF) * (1.0 / 4_294_967_296.0)
+        return u < prob[i] ? i : Int(alias[i])
+    }
+}
+
+/// Standard normal draws (Box–Muller, the spare kept) from a SplitMix64.
+public struct Gaussian: Sendable {
+    private var spare = 0.0
+    private var hasSpare = false
+
+    public init() {}
+
+    @inline(__always)
+    public mutating func next(_ rng: inout SplitMix64) -> Double {
+        if hasSpare { hasSpare = false; return spare }
+        var u = rng.nextDouble()
+        if u < 1e-300 { u = 1e-300 }
+        let v = rng.nextDouble()
+        let r = (-2.0 * log(u)).squareRoot()
+        let a = 2.0 * Double.pi * v
+        spare = r * sin(a)
+        hasSpare = true
+        return r * cos(a)
+    }
+}
+
+/// Exponential(1) draw.
+@inline(__always)
+func exponential1(_ rng: inout SplitMix64) -> Double {
+    var u = rng.nextDouble()
+    if u < 1e-300 { u = 1e-300 }
+    return -log(u)
+}

@@ -1,0 +1,40 @@
+import K2Core
+
+/// A simulation profile: which venues, what market, which seed, what load over time.
+/// Read from YAML by `ProfileLoader` (keys in docs/sim-profiles.md) or built in code.
+public struct SimProfile: Sendable, Equatable {
+    /// Name written to capture metadata (`profile`).
+    public var name: String = "adhoc"
+    /// One seed for everything: market, arrivals, bursts.
+    public var seed: UInt64 = 1
+    /// Venues; each gets its own connection carrying the whole timeline's rate.
+    public var venues: [Venue] = [.binance]
+    /// Wall-clock time of the first message, ns since the epoch (default 2024-01-01T00:00:00Z).
+    public var startNanos: Int64 = 1_704_067_200_000_000_000
+    public var market = MarketConfig()
+    /// Binance: combined-stream wrapping (true) or raw `/ws` payloads.
+    public var binanceCombined = true
+    /// Binance depth stream suffix (`@depth@100ms` or `@depth`).
+    public var binanceDepthSuffix = "@depth@100ms"
+    /// Kraken book depth in channel names (`book-25`).
+    public var krakenBookDepth = 25
+    /// Subscribe to only the busiest N symbols' streams in the recorded subscription (0 = all).
+    public var timeline: Timeline
+
+    public init(timeline: Timeline) { self.timeline = timeline }
+
+    /// A constant-rate profile, as `k2 sim generate --rate N --duration D` builds it.
+    public static func constant(rate: Double, duration: Int64, venue: Venue = .binance, seed: UInt64 = 1,
+                                arrivals: ArrivalMode = .poisson) -> SimProfile {
+        var p = SimProfile(timeline: Timeline([LoadSegment(shape: .constant(rate: rate), length: duration, arrivals: arrivals)]))
+        p.name = "constant-\(Int(rate))"
+        p.venues = [venue]
+        p.seed = seed
+        return p
+    }
+
+    /// The seed used for venue `index`'s market and arrivals (venue 0 uses `seed` itself).
+    public func seed(forVenue index: Int) -> UInt64 {
+        index == 0 ? seed : seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
+    }
+}

@@ -1,0 +1,25 @@
+/// The one error type of K2Sim: what went wrong, where (file:line and key for profiles), and
+/// what to do. `description` is the single line `k2` prints before exiting with code 2.
+public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Where: `profile.yaml:12` or a flag name such as `--rate`.
+    public var location: String
+    /// The offending key path (`timeline[2].rate`), or empty.
+    public var key: String
+    public var what: String
+    public var remedy: String
+
+    public init(location: String, key: String = "", what: String, remedy: String) {
+        self.location = location
+        self.key = key
+        self.what = what
+        self.remedy = remedy
+    }
+
+    public var description: String {
+        var s = location
+        if !key.isEmpty { s += ": \(key)" }
+        s += ": \(what)"
+        if !remedy.isEmpty { s += "; \(remedy)" }
+        return s
+    }
+}

@@ -1,0 +1,335 @@
+import K2Core
+
+/// What one client subscribed to: per symbol, which message kinds.
+public struct SubscriptionSet: Sendable, Equatable {
+    /// Bit 0 trade, bit 1 aggTrade, bit 2 depth.
+    private var masks: [UInt8]
+
+    public init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
+
+    /// Everything for every symbol.
+    public static func all(symbols: Int) -> SubscriptionSet {
+        var s = SubscriptionSet(symbols: symbols)
+        for i in 0..<symbols { s.masks[i] = 7 }
+        return s
+    }
+
+    public var isEmpty: Bool { !masks.contains { $0 != 0 } }
+
+    @inline(__always)
+    static func bit(_ kind: MessageKind) -> UInt8 {
+        switch kind {
+        case .trade: return 1
+        case .aggTrade: return 2
+        case .depth: return 4
+        default: return 0
+        }
+    }
+
+    /// Whether a message of `kind` for `symbol` goes to this client. On Kraken and Coinbase a
+    /// trade subscription covers both single and multi-fill trade messages.
+    @inline(__always)
+    public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
+        var b = Self.bit(kind)
+        if venue != .binance && b != 4 { b = 3 }
+        return masks[symbol] & b != 0
+    }
+
+    public mutating func add(symbol: Int, kind: MessageKind) { masks[symbol] |= Self.bit(kind) }
+    public mutating func remove(symbol: Int, kind: MessageKind) { masks[symbol] &= ~Self.bit(kind) }
+    /// Kraken/Coinbase trade channels: single and multi-fill trades.
+    public mutating func addTrades(symbol: Int) { masks[symbol] |= 3 }
+    public mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
+
+    public func kinds(symbol: Int) -> [MessageKind] {
+        var k: [MessageKind] = []
+        if masks[symbol] & 1 != 0 { k.append(.trade) }
+        if masks[symbol] & 2 != 0 { k.append(.aggTrade) }
+        if masks[symbol] & 4 != 0 { k.append(.depth) }
+        return k
+    }
+}
+
+/// Binance's subscription protocol: URL paths, `SUBSCRIBE` requests and their responses.
+public enum BinanceProtocol {
+    /// A parsed stream name: `btcusdt@trade`, `btcusdt@aggTrade`, `btcusdt@depth`, `btcusdt@depth@100ms`.
+    public static func parseStream(_ name: String, universe: SymbolUniverse) -> (symbol: Int, kind: MessageKind)? {
+        guard let at = name.firstIndex(of: "@") else { return nil }
+        let sym = String(name[..<at])
+        let rest = String(name[name.index(after: at)...])
+        let kind: MessageKind
+        switch rest {
+        case "trade": kind = .trade
+        case "aggTrade": kind = .aggTrade
+        case "depth", "depth@100ms", "depth@1000ms": kind = .depth
+        default: return nil
+        }
+        guard let i = universe.index(ofName: sym, venue: .binance) else { return nil }
+        return (i, kind)
+    }
+
+    /// The subscriptions and framing a connection URL asks for:
+    /// `/stream?streams=btcusdt@trade/ethusdt@depth@100ms` → combined; `/ws/btcusdt@trade` or
+    /// `/ws` → raw payloads. Unknown stream names throw (Binance answers HTTP 400).
+    public static func parsePath(_ pathAndQuery: String, universe: SymbolUniverse) throws(SimError) -> (subscriptions: SubscriptionSet, combined: Bool) {
+        var set = SubscriptionSet(symbols: universe.count)
+        var streams: [Substring] = []
+        let combined: Bool
+        if pathAndQuery.hasPrefix("/stream") {
+            combined = true
+            if let q = pathAndQuery.firstIndex(of: "?") {
+                for part in pathAndQuery[pathAndQuery.index(after: q)...].split(separator: "&") where part.hasPrefix("streams=") {
+                    streams += part.dropFirst("streams=".count).split(separator: "/")
+                }
+            }
+        } else if pathAndQuery.hasPrefix("/ws") {
+            combined = false
+            streams = pathAndQuery.dropFirst(3).split(separator: "/")
+        } else {
+            throw SimError(location: pathAndQuery, what: "unknown path", remedy: "use /ws/<stream> or /stream?streams=<a>/<b>")
+        }
+        for s in streams {
+            guard let (i, k) = parseStream(String(s), universe: universe) else {
+                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth or @depth@100ms")
+            }
+            set.add(symbol: i, kind: k)
+        }
+        return (set, combined)
+    }
+
+    /// A client request: `{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":1}`.
+    public struct Request: Sendable, Equatable {
+        public var method: String
+        public var params: [String]
+        /// The id exactly as sent (number text or quoted string), echoed in the response.
+        public var idJSON: String
+    }
+
+    public static func parseRequest(_ bytes: [UInt8]) -> Request? {
+        guard let v = try? JSONParser.parse(bytes), let m = v["method"]?.stringValue else { return nil }
+        let params = v["params"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let id = v["id"].map { $0.serialized() } ?? "null"
+        return Request(method: m, params: params, idJSON: id)
+    }
+
+    /// Applies SUBSCRIBE / UNSUBSCRIBE to `set` and returns the response frame:
+    /// `{"result":null,"id":1}`, for LIST_SUBSCRIPTIONS `{"result":["btcusdt@trade"],"id":3}`,
+    /// or an error `{"error":{"code":2,"msg":"Invalid request: unknown stream"},"id":1}`.
+    public static func handle(_ r: Request, set: inout SubscriptionSet, active: inout [String], universe: SymbolUniverse) -> [UInt8] {
+        switch r.method {
+        case "SUBSCRIBE", "UNSUBSCRIBE":
+            var parsed: [(Int, MessageKind, String)] = []
+            for p in r.params {
+                guard let (i, k) = parseStream(p, universe: universe) else {
+                    return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown stream \#(p)"},"id":\#(r.idJSON)}"#.utf8)
+                }
+                parsed.append((i, k, p))
+            }
+            for (i, k, p) in parsed {
+                if r.method == "SUBSCRIBE" {
+                    set.add(symbol: i, kind: k)
+                    if !active.contains(p) { active.append(p) }
+                } else {
+                    set.remove(symbol: i, kind: k)
+                    active.removeAll { $0 == p }
+                }
+            }
+            return Array(#"{"result":null,"id":\#(r.idJSON)}"#.utf8)
+        case "LIST_SUBSCRIPTIONS":
+            var out = Array(#"{"result":["#.utf8)
+            for (i, s) in active.enumerated() {
+                if i > 0 { out.append(44) }
+                JSONText.appendString(s, to: &out)
+            }
+            out.append(contentsOf: #"],"id":\#(r.idJSON)}"#.utf8)
+            return out
+        default:
+            return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown method"},"id":\#(r.idJSON)}"#.utf8)
+        }
+    }
+
+    /// The subscription frame a recorder sends on a combined connection.
+    public static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
+        var out = Array(#"{"method":"SUBSCRIBE","params":["#.utf8)
+        for (i, s) in streams.enumerated() {
+            if i > 0 { out.append(44) }
+            JSONText.appendString(s, to: &out)
+        }
+        out.append(contentsOf: #"],"id":\#(id)}"#.utf8)
+        return out
+    }
+}
+
+/// Kraken WebSocket v1: subscribe requests, subscriptionStatus, systemStatus, heartbeat, pong.
+public enum KrakenProtocol {
+    /// `{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}`, also
+    /// `unsubscribe` and `{"event":"ping","reqid":42}`.
+    public struct Request: Sendable, Equatable {
+        public var event: String
+        public var pairs: [String]
+        public var name: String
+        public var depth: Int?
+        public var reqid: String?
+    }
+
+    public static func parseRequest(_ bytes: [UInt8]) -> Request? {
+        guard let v = try? JSONParser.parse(bytes), let e = v["event"]?.stringValue else { return nil }
+        let pairs = v["pair"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let sub = v["subscription"]
+        return Request(event: e, pairs: pairs, name: sub?["name"]?.stringValue ?? "",
+                       depth: sub?["depth"]?.int64Value.map { Int($0) }, reqid: v["reqid"]?.serialized())
+    }
+
+    /// Sent on connect: `{"connectionID":…,"event":"systemStatus","status":"online","version":"1.9.1"}`.
+    public static func systemStatus(connectionID: UInt64) -> [UInt8] {
+        Array(#"{"connectionID":\#(connectionID),"event":"systemStatus","status":"online","version":"1.9.1"}"#.utf8)
+    }
+
+    /// `{"event":"heartbeat"}`, sent after about 1 s without other messages.
+    public static let heartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
+
+    /// `{"event":"pong","reqid":42}` (reqid omitted when the ping had none).
+    public static func pong(reqid: String?) -> [UInt8] {
+        if let r = reqid { return Array(#"{"event":"pong","reqid":\#(r)}"#.utf8) }
+        return Array(#"{"event":"pong"}"#.utf8)
+    }
+
+    /// Applies a subscribe/unsubscribe and returns one subscriptionStatus frame per pair, e.g.
+    /// `{"channelID":100,"channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","status":"subscribed","subscription":{"name":"trade"}}`
+    /// (book: `"channelName":"book-25"`, `"subscription":{"depth":25,"name":"book"}`), or an
+    /// error status for unknown pairs/channels. `subscribedBooks` lists symbols whose book
+    /// snapshot the server should send next (`LiveFeed.krakenBookSnapshot`).
+    public static func handle(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse, bookDepth: Int)
+        -> (frames: [[UInt8]], subscribedBooks: [Int]) {
+        var frames: [[UInt8]] = []
+        var books: [Int] = []
+        let subscribe = r.event == "subscribe"
+        let reqid = r.reqid.map { #""reqid":\#($0),"# } ?? ""
+        for pair in r.pairs {
+            guard let i = universe.index(ofName: pair, venue: .kraken), r.name == "trade" || r.name == "book" else {
+                let msg = r.name == "trade" || r.name == "book" ? "Currency pair not supported" : "Subscription name invalid"
+                frames.append(Array(#"{"errorMessage":"\#(msg)","event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),\#(reqid)"status":"error","subscription":{"name":\#(JSONText.quoted(r.name))}}"#.utf8))
+                continue
+            }
+            let isBook = r.name == "book"
+            if subscribe {
+                if isBook { set.add(symbol: i, kind: .depth); books.append(i) } else { set.addTrades(symbol: i) }
+            } else {
+                if isBook { set.remove(symbol: i, kind: .depth) } else { set.removeTrades(symbol: i) }
+            }
+            let ch = VenueEncoder.krakenChannelID(symbol: i, book: isBook)
+            let chName = isBook ? "book-\(bookDepth)" : "trade"
+            let sub = isBook ? #"{"depth":\#(bookDepth),"name":"book"}"# : #"{"name":"trade"}"#
+            let pairName = universe[i].krakenName
+            frames.append(Array(#"{"channelID":\#(ch),"channelName":"\#(chName)","event":"subscriptionStatus","pair":"\#(pairName)",\#(reqid)"status":"\#(subscribe ? "subscribed" : "unsubscribed")","subscription":\#(sub)}"#.utf8))
+        }
+        return (frames, books)
+    }
+
+    public static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
+        var out = Array(#"{"event":"subscribe","pair":["#.utf8)
+        for (i, p) in pairs.enumerated() {
+            if i > 0 { out.append(44) }
+            JSONText.appendString(p, to: &out)
+        }
+        out.append(contentsOf: #"],"subscription":{"#.utf8)
+        if let depth { out.append(contentsOf: #""depth":\#(depth),"#.utf8) }
+        out.append(contentsOf: #""name":"\#(name)"}}"#.utf8)
+        return out
+    }
+}
+
+/// Coinbase Advanced Trade: subscribe requests, the `subscriptions` ack and `heartbeats`.
+public enum CoinbaseProtocol {
+    /// `{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}` (or unsubscribe).
+    public struct Request: Sendable, Equatable {
+        public var type: String
+        public var productIDs: [String]
+        public var channel: String
+    }
+
+    public static func parseRequest(_ bytes: [UInt8]) -> Request? {
+        guard let v = try? JSONParser.parse(bytes), let t = v["type"]?.stringValue else { return nil }
+        return Request(type: t, productIDs: v["product_ids"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                       channel: v["channel"]?.stringValue ?? "")
+    }
+
+    /// Applies the request; returns false for unknown products or channels. Channels:
+    /// `market_trades`, `level2`, `heartbeats` (heartbeats are the server's job: see `heartbeat`).
+    public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
+        guard ["market_trades", "level2", "heartbeats"].contains(r.channel) else { return false }
+        var idx: [Int] = []
+        for p in r.productIDs {
+            guard let i = universe.index(ofName: p, venue: .coinbase) else { return false }
+            idx.append(i)
+        }
+        for i in idx {
+            switch (r.type, r.channel) {
+            case ("subscribe", "market_trades"): set.addTrades(symbol: i)
+            case ("unsubscribe", "market_trades"): set.removeTrades(symbol: i)
+            case ("subscribe", "level2"): set.add(symbol: i, kind: .depth)
+            case ("unsubscribe", "level2"): set.remove(symbol: i, kind: .depth)
+            default: break
+            }
+        }
+        return true
+    }
+
+    /// The ack Coinbase sends after every (un)subscribe:
+    /// `{"channel":"subscriptions","client_id":"","timestamp":"…","sequence_num":N,"events":[{"subscriptions":{"market_trades":["BTC-USD"]}}]}`.
+    public static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
+                                     nanos: Int64, sequence: Int64) -> [UInt8] {
+        var out = Array(#"{"channel":"subscriptions","client_id":"","timestamp":""#.utf8)
+        StampText.appendRFC3339(nanos: nanos, to: &out)
+        out.append(contentsOf: #"","sequence_num":\#(sequence),"events":[{"subscriptions":{"#.utf8)
+        var firstChannel = true
+        func channel(_ name: String, _ kind: MessageKind) {
+            let ids = (0..<universe.count).filter { set.contains(symbol: $0, kind: kind, venue: .coinbase) }
+            guard !ids.isEmpty else { return }
+            if !firstChannel { out.append(44) }
+            firstChannel = false
+            out.append(contentsOf: #""\#(name)":["#.utf8)
+            for (j, i) in ids.enumerated() {
+                if j > 0 { out.append(44) }
+                JSONText.appendString(universe[i].coinbaseName, to: &out)
+            }
+            out.append(93)
+        }
+        if heartbeats {
+            out.append(contentsOf: #""heartbeats":["heartbeats"]"#.utf8)
+            firstChannel = false
+        }
+        channel("level2", .depth)
+        channel("market_trades", .trade)
+        out.append(contentsOf: "}}]}".utf8)
+        return out
+    }
+
+    /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":"3049"}]}`,
+    /// once a second on a connection subscribed to `heartbeats`.
+    public static func heartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
+        var out = Array(#"{"channel":"heartbeats","client_id":"","timestamp":""#.utf8)
+        StampText.appendRFC3339(nanos: nanos, to: &out)
+        out.append(contentsOf: #"","sequence_num":\#(sequence),"events":[{"current_time":""#.utf8)
+        var t: [UInt8] = []
+        StampText.appendRFC3339(nanos: nanos, trim: false, to: &t)
+        // "2023-06-23T20:31:56.121961769Z" → "2023-06-23 20:31:56.121961769 +0000 UTC"
+        t.removeLast()
+        t[10] = 32
+        out.append(contentsOf: t)
+        out.append(contentsOf: " +0000 UTC m=+".utf8)
+        DecimalText.append(uptimeNanos, scale: 9, digits: 9, to: &out)
+        out.append(contentsOf: #"","heartbeat_counter":"\#(counter)"}]}"#.utf8)
+        return out
+    }
+
+    public static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
+        var out = Array(#"{"type":"subscribe","product_ids":["#.utf8)
+        for (i, p) in productIDs.enumerated() {
+            if i > 0 { out.append(44) }
+            JSONText.appendString(p, to: &out)
+        }
+        out.append(contentsOf: #"],"channel":"\#(channel)"}"#.utf8)
+        return out
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import K2Core
+import K2Record
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record raw exchange WebSocket traffic into a .k2cap capture.",
+        discussion: """
+            k2 record --venue binance --symbols BTCUSDT,ETHUSDT --channels trade,depth -o captures/btc.k2cap
+            k2 record --venue binance --symbols BTCUSDT --channels trade --url ws://127.0.0.1:9443 -o /tmp/sim.k2cap
+            k2 record --url wss://ws.kraken.com --send '{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}' -o k.k2cap
+
+            Several venues: repeat --venue; the i-th --symbols/--channels/--url goes with the i-th --venue
+            (a single one applies to all). Symbols are the venue's own (Binance BTCUSDT, Kraken XBT/USD,
+            Coinbase BTC-USD). Frames are stored exactly as received with their receive time; reconnects
+            use exponential backoff 1 s → 128 s with jitter. SIGINT/SIGTERM close the capture cleanly.
+            Exit: 0 done, 1 a failure while recording, 2 bad input (venue, channel, host, TLS, rejected subscription).
+            """
+    )
+
+    @Option(help: "binance, kraken or coinbase; repeat or comma-separate for several venues.") var venue: [String] = []
+    @Option(help: "Symbols, comma-separated (one --symbols per --venue, or one for all).") var symbols: [String] = []
+    @Option(help: "Channels: trade, depth (and venue names such as aggTrade, level2); one per --venue or one for all.") var channels: [String] = ["trade"]
+    @Option(help: "Endpoint override (e.g. the simulator, ws://127.0.0.1:PORT), or with no --venue a URL to record as is; repeatable.") var url: [String] = []
+    @Option(help: "A text frame to send after connecting to a --url without --venue; repeatable.") var send: [String] = []
+    @Option(name: .customLong("rest-url"), help: "Base URL of the REST snapshot endpoint (default: the venue's, or the --url's host).") var restURL: String?
+    @Option(help: "Open this many identical connections per venue or URL.") var connections: Int = 1
+    @Option(name: [.customShort("o"), .long], help: "The capture to write (with --rotate: NAME-0000.k2cap, NAME-0001.k2cap …).") var output: String
+    @Option(help: "Start a new file every interval (1h, 30m) or size (1GB, 500MB).") var rotate: String?
+    @Option(help: "Stop after this long (30s, 10m, 24h).") var duration: String?
+    @Option(help: "Longest time a frame waits in memory before reaching the file (what kill -9 can lose).") var flushInterval: String = "1s"
+    @Option(help: "First reconnect delay (doubles up to --max-backoff).") var backoff: String = "1s"
+    @Option(help: "Largest reconnect delay.") var maxBackoff: String = "128s"
+    @Flag(help: "Do not verify TLS certificates (local test servers only).") var insecure = false
+    @Flag(help: "Structured log lines even on a terminal.") var log = false
+    @Flag(help: "Only errors on stderr.") var quiet = false
+
+    func run() throws {
+        let config: RecordConfiguration
+        do {
+            config = try makeConfiguration()
+        } catch {
+            StdErr.print("k2: \(error)")
+            throw ExitCode(2)
+        }
+        let recorder: Recorder
+        do {
+            recorder = try Recorder(config)
+        } catch {
+            StdErr.print("k2: \(error)")
+            throw ExitCode(2)
+        }
+        SignalTrap.install { s in recorder.stop(reason: s == 2 ? "SIGINT" : "SIGTERM") }
+        do {
+            let s = try recorder.run()
+            if !quiet {
+                StdErr.print("k2: recorded \(s.frames) frames (\(s.reconnects) reconnects, \(s.gaps) gaps) into \(s.files.joined(separator: ", ")); \(s.stopReason)")
+            }
+        } catch {
+            // Already printed by the recorder's status output.
+            throw ExitCode(error.duringRecording ? 1 : 2)
+        }
+    }
+
+    private func list(_ values: [String]) -> [String] {
+        values.flatMap { $0.split(separator: ",") }.map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+    }
+
+    private func nanos(_ text: String, _ name: String) throws(RecordError) -> Int64 {
+        guard let v = TimeText.parseDuration(text), v > 0 else {
+            throw RecordError(.invalidArgument, what: "bad \(name) \(text)", remedy: "give a duration such as 500ms, 30s, 10m, 1h")
+        }
+        return v
+    }
+
+    func makeConfiguration() throws(RecordError) -> RecordConfiguration {
+        let venues = try list(venue).map { (v) throws(RecordError) in try Venue(parsing: v) }
+        guard connections >= 1 else { throw RecordError(.invalidArgument, what: "--connections must be at least 1", remedy: "give --connections 1 or more") }
+        var plans: [ConnectionPlan] = []
+        func pick(_ values: [String], _ i: Int) -> String? {
+            values.isEmpty ? nil : values.count == 1 ? values[0] : i < values.count ? values[i] : nil
+        }
+        if venues.isEmpty {
+            guard !url.isEmpty else {
+                throw RecordError(.invalidArgument, what: "nothing to record", remedy: "give --venue binance|kraken|coinbase or --url URL [--send MSG]")
+            }
+            for u in url {
+                plans.append(try ConnectionPlan.raw(url: u, sends: send))
+            }
+        } else {
+            if !send.isEmpty {
+                throw RecordError(.invalidArgument, what: "--send goes with --url and no --venue", remedy: "drop --venue to send frames by hand")
+            }
+            for (i, v) in venues.enumerated() {
+                guard let s = pick(symbols, i) else {
+                    throw RecordError(.invalidArgument, what: "no symbols for \(v.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT (one per --venue)")
+                }
+                let ch = pick(channels, i) ?? "trade"
+                plans.append(try ConnectionPlan.venue(v, symbols: list([s]), channels: list([ch]), url: pick(url, i), restBase: restURL))
+            }
+        }
+        plans = plans.flatMap { p in Array(repeating: p, count: connections) }
+        var c = RecordConfiguration(plans: plans, output: output)
+        if let r = rotate {
+            if let d = TimeText.parseDuration(r), d > 0, !r.uppercased().hasSuffix("B") {
+                c.rotateEveryNanos = d
+            } else if let b = SizeText.parse(r), b > 0 {
+                c.rotateBytes = b
+            } else {
+                throw RecordError(.invalidArgument, what: "bad --rotate \(r)", remedy: "give an interval (1h, 30m) or a size (1GB, 500MB)")
+            }
+        }
+        if let d = duration { c.durationNanos = try nanos(d, "--duration") }
+        c.flushIntervalNanos = try nanos(flushInterval, "--flush-interval")
+        c.backoffInitialNanos = try nanos(backoff, "--backoff")
+        c.backoffMaxNanos = try nanos(maxBackoff, "--max-backoff")
+        c.client.tls.verifyCertificate = !insecure
+        c.status = quiet ? .quiet : log ? .log : .auto
+        c.metadata = [("command_line", .string((["k2"] + CommandLine.arguments.dropFirst()).joined(separator: " ")))]
+        return c
+    }
+}

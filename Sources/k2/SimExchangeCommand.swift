@@ -1,0 +1,105 @@
+import ArgumentParser
+import Dispatch
+import K2Core
+import K2Record
+import K2Sim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct SimExchangeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exchange",
+        abstract: "A fake exchange on 127.0.0.1: the venue's WebSocket protocol, a live synthetic market, faults.",
+        discussion: """
+            k2 sim exchange --venue binance --port 9443 --rate 1000
+            k2 record --venue binance --symbols BTCUSDT --channels trade,depth --url ws://127.0.0.1:9443 -o /tmp/sim.k2cap
+
+            Binance: /stream?streams=btcusdt@trade/… (combined), /ws/<stream> (raw), SUBSCRIBE requests,
+            GET /api/v3/depth?symbol=BTCUSDT&limit=1000 on the same port, a ping frame every 20 s.
+            Kraken v1: systemStatus, subscribe → subscriptionStatus (+ book snapshot), heartbeat, ping/pong.
+            Coinbase Advanced Trade: subscribe → subscriptions ack, market_trades, level2, heartbeats.
+            Each connection gets its own copy of the market (same seed), paced by the profile's load shapes.
+            Prints `ws://127.0.0.1:PORT` on stdout when listening; runs until SIGINT/SIGTERM or --duration.
+            """
+    )
+
+    @Option(help: "binance, kraken or coinbase.") var venue: String
+    @Option(help: "Port to listen on (0: any free port, printed on stdout).") var port: Int = 9443
+    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "A simulator profile (YAML, docs/sim-profiles.md): market, seed and the load timeline.") var profile: String?
+    @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads.") var rate: Double = 100
+    @Option(help: "Symbols in the market without --profile.") var symbols: Int?
+    @Option(help: "Seed without --profile.") var seed: UInt64 = 1
+    @Option(help: "Drop each connection (no close frame) every interval, e.g. 30s.") var dropEvery: String?
+    @Option(help: "Stall each connection every interval (send nothing, then burst).") var stallEvery: String?
+    @Option(help: "How long a stall lasts.") var stallFor: String = "2s"
+    @Option(help: "Skip every N-th data message (a sequence gap).") var gapEvery: Int = 0
+    @Option(help: "Send every N-th data message twice.") var duplicateEvery: Int = 0
+    @Option(help: "Swap every N-th data message with the next.") var reorderEvery: Int = 0
+    @Option(help: "Send a truncated JSON frame instead of every N-th data message.") var malformedEvery: Int = 0
+    @Option(help: "Close each connection after this long with 1001, like Binance's 24 h limit.") var closeAfter: String = "24h"
+    @Option(help: "Binance ping frame interval.") var pingEvery: String = "20s"
+    @Option(help: "Kraken/Coinbase heartbeat interval.") var heartbeatEvery: String = "1s"
+    @Option(help: "Write every frame sent (recv records), received (send records) and every fault (markers) to this capture.") var log: String?
+    @Option(help: "Stop after this long.") var duration: String?
+    @Flag(help: "No per-connection log lines on stderr.") var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            let v = try K2Sim.Venue.parse(venue)
+            func nanos(_ text: String, _ flag: String) throws(SimError) -> Int64 {
+                guard let n = TimeText.parseDuration(text), n > 0 else {
+                    throw SimError(location: flag, what: "bad duration '\(text)'", remedy: "give e.g. 500ms, 30s, 24h")
+                }
+                return n
+            }
+            var p: SimProfile
+            if let path = profile {
+                p = try ProfileLoader.load(path: path)
+            } else {
+                guard rate >= 0 else { throw SimError(location: "--rate", what: "negative rate \(rate)", remedy: "give 0 (as fast as read) or more") }
+                p = SimProfile.constant(rate: rate > 0 ? rate : 1_000_000, duration: 100 * 365 * 86_400 * 1_000_000_000, venue: v, seed: seed)
+                if let n = symbols {
+                    guard n >= 1 else { throw SimError(location: "--symbols", what: "needs at least 1 symbol", remedy: "give --symbols 1 or more") }
+                    p.market.symbols = n
+                }
+            }
+            var o = ExchangeOptions(venue: v, profile: p)
+            o.host = host
+            o.port = port
+            o.unpaced = profile == nil && rate == 0
+            if let d = dropEvery { o.faults.dropEveryNanos = try nanos(d, "--drop-every") }
+            if let s = stallEvery { o.faults.stallEveryNanos = try nanos(s, "--stall-every") }
+            o.faults.stallForNanos = try nanos(stallFor, "--stall-for")
+            for (n, flag) in [(gapEvery, "--gap-every"), (duplicateEvery, "--duplicate-every"), (reorderEvery, "--reorder-every"), (malformedEvery, "--malformed-every")] where n < 0 {
+                throw SimError(location: flag, what: "negative value \(n)", remedy: "give 0 (off) or N > 0")
+            }
+            o.faults.gapEvery = gapEvery
+            o.faults.duplicateEvery = duplicateEvery
+            o.faults.reorderEvery = reorderEvery
+            o.faults.malformedEvery = malformedEvery
+            o.faults.closeAfterNanos = try nanos(closeAfter, "--close-after")
+            o.pingEveryNanos = try nanos(pingEvery, "--ping-every")
+            o.heartbeatEveryNanos = try nanos(heartbeatEvery, "--heartbeat-every")
+            o.logPath = log
+            o.verbose = !quiet
+            let limit = try duration.map { (d) throws(SimError) in try nanos(d, "--duration") }
+            let server = try ExchangeServer(o)
+            print(server.url)
+            fflush(nil)
+            let done = DispatchSemaphore(value: 0)
+            SignalTrap.install { _ in done.signal() }
+            if let limit {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit))) { done.signal() }
+            }
+            done.wait()
+            server.close()
+            let s = server.stats
+            if !quiet {
+                StdErr.print("k2: sim exchange: \(s.connections) connections, \(s.framesSent) frames sent, \(s.snapshots) snapshots, \(s.faults) faults")
+            }
+        }
+    }
+}

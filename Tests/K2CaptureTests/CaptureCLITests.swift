@@ -1,0 +1,145 @@
+import Foundation
+import K2Capture
+import K2Core
+import K2TestSupport
+import Testing
+
+/// Runs the built `k2` binary (.build/debug/k2, built by `swift build --build-tests`) on good and
+/// bad input and checks exit codes and the first words of what it says.
+@Suite(.serialized) struct CaptureCLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let k2 = root + "/.build/debug/k2"
+    static let sample = root + "/captures/binance-sample.k2cap"
+    let dir = TemporaryDirectory()
+
+    struct Run {
+        var status: Int32
+        var out: String
+        var err: String
+    }
+
+    func k2(_ args: String) throws -> Run {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.k2), "build k2 first: swift build --build-tests")
+        let (s, o, e) = try Shell.execute("'\(Self.k2)' \(args)")
+        return Run(status: s, out: o, err: e)
+    }
+
+    func copy(_ name: String) throws -> String {
+        let p = dir.file(name)
+        try Shell.run("cp '\(Self.sample)' '\(p)'")
+        return p
+    }
+
+    func flip(_ path: String, at offset: UInt64, xor: UInt8 = 0x5A) throws {
+        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try fh.seek(toOffset: offset)
+        let b = try fh.read(upToCount: 1)!
+        try fh.seek(toOffset: offset)
+        try fh.write(contentsOf: Data([b[0] ^ xor]))
+        try fh.close()
+    }
+
+    @Test func inspectPrintsTheReportAndStableJSON() throws {
+        let text = try k2("capture inspect '\(Self.sample)'")
+        #expect(text.status == 0)
+        #expect(text.out.contains("  records             20,002\n"))
+        #expect(text.out.contains("sequence gaps"))
+        let json = try k2("capture inspect '\(Self.sample)' --json")
+        #expect(json.status == 0)
+        let v = try JSONParser.parse(json.out.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(v["records"]?.int64Value == 20_002)
+        #expect(v["by_kind"]?["recv"]?.int64Value == 20_000)
+        #expect(v["first_ts_ns"]?.int64Value != nil && v["last_ts_ns"]?.int64Value != nil)
+        #expect(v["connections"]?.arrayValue?.count == 1)
+        #expect(v["gaps"]?["count"]?.int64Value == 0)
+    }
+
+    @Test func sliceMergeImportExportWorkFromTheCommandLine() throws {
+        let a = dir.file("a.k2cap"), b = dir.file("b.k2cap"), m = dir.file("m.k2cap")
+        let s1 = try k2("capture slice '\(Self.sample)' -o '\(a)' --from +1s --to +2s")
+        #expect(s1.status == 0 && s1.out.contains("frames read"))
+        let s2 = try k2("capture slice '\(Self.sample)' -o '\(b)' --from +2s --to +3s --symbol ETHUSDT")
+        #expect(s2.status == 0)
+        let merged = try k2("capture merge '\(b)' '\(a)' -o '\(m)'")
+        #expect(merged.status == 0 && merged.out.hasPrefix("\(m): "))
+        #expect(try k2("capture verify '\(m)'").status == 0)
+        // cat → import → cat is byte for byte.
+        let nd = dir.file("m.ndjson"), back = dir.file("back.k2cap")
+        try Shell.run("'\(Self.k2)' capture cat '\(m)' > '\(nd)'")
+        #expect(try k2("capture import --format ndjson '\(nd)' -o '\(back)'").status == 0)
+        let again = try k2("capture cat '\(back)'")
+        #expect(again.out == (try String(contentsOfFile: nd, encoding: .utf8)))
+        let exported = try k2("capture export '\(m)' --format tardis")
+        #expect(exported.status == 0 && exported.out.hasPrefix("20"))
+    }
+
+    @Test func notACaptureIsExit2WithOneLine() throws {
+        let r = try k2("capture inspect '\(Self.root)/README.md'")
+        #expect(r.status == 2)
+        #expect(r.err.hasPrefix("k2: \(Self.root)/README.md at byte 0: not a k2 capture"))
+        #expect(r.err.split(separator: "\n").count == 1)
+        let missing = try k2("capture cat '\(dir.file("nope.k2cap"))'")
+        #expect(missing.status == 2 && missing.err.hasPrefix("k2: \(dir.file("nope.k2cap")): no such file"))
+    }
+
+    @Test func truncatedCapturesSayWhereTheyEnd() throws {
+        let header = dir.file("header-cut.k2cap")
+        try Shell.run("head -c 20 '\(Self.sample)' > '\(header)'")
+        let r = try k2("capture cat '\(header)'")
+        #expect(r.status == 2)
+        #expect(r.err.hasPrefix("k2: \(header) at byte 20: file ends inside the capture header"))
+        // Cut inside a data frame: what is intact is printed, the torn tail is a warning.
+        let torn = dir.file("torn.k2cap")
+        try Shell.run("head -c 300000 '\(Self.sample)' > '\(torn)'")
+        let cat = try k2("capture cat '\(torn)' --kind recv")
+        #expect(cat.status == 0)
+        #expect(cat.err.hasPrefix("k2: warning: \(torn): torn tail at byte"))
+        let verify = try k2("capture verify '\(torn)'")
+        #expect(verify.status == 1)
+        #expect(verify.out.hasPrefix("\(torn): DAMAGED — torn tail at byte"))
+    }
+
+    @Test func flippedByteIsExit2ForReadersAndExit1ForVerify() throws {
+        let p = try copy("flip.k2cap")
+        let idx = try CaptureReader(path: p).index()
+        let e = idx.entries[1]
+        try flip(p, at: UInt64(e.offset) + UInt64(e.compressedSize / 2))
+        let cat = try k2("capture cat '\(p)'")
+        #expect(cat.status == 2)
+        #expect(cat.err.hasPrefix("k2: \(p) at byte \(e.offset): "))
+        let verify = try k2("capture verify '\(p)'")
+        #expect(verify.status == 1)
+        #expect(verify.out.hasPrefix("\(p): DAMAGED — damaged frame at byte \(e.offset)"))
+    }
+
+    @Test func unknownVersionIsExit2() throws {
+        let p = try copy("v7.k2cap")
+        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: p))
+        try fh.seek(toOffset: 16)
+        try fh.write(contentsOf: Data([7, 0]))
+        try fh.close()
+        let r = try k2("capture inspect '\(p)'")
+        #expect(r.status == 2)
+        #expect(r.err.hasPrefix("k2: \(p) at byte 8: capture format 7.0 is newer than this k2 reads (1.x) — upgrade k2"))
+    }
+
+    @Test func importOfTheWrongFormatNamesFileAndLine() throws {
+        let tardis = dir.file("day.tardis")
+        try Data(ImportSamples.tardis.utf8).write(to: URL(fileURLWithPath: tardis))
+        let r = try k2("capture import --format cryptofeed-v3 '\(tardis)' -o '\(dir.file("o.k2cap"))'")
+        #expect(r.status == 2)
+        #expect(r.err.hasPrefix("k2: \(tardis):1: expected a cryptofeed JSON record"))
+        #expect(r.err.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("this looks like --format tardis"))
+    }
+
+    @Test func badFromStringsAreExit2() throws {
+        let r = try k2("capture cat '\(Self.sample)' --from yesterday")
+        #expect(r.status == 2)
+        #expect(r.err.hasPrefix("k2: --from 'yesterday' is not a time — write an ISO-8601 time"))
+        let off = try k2("capture slice '\(Self.sample)' -o '\(dir.file("s.k2cap"))' --from +ten")
+        #expect(off.status == 2)
+        #expect(off.err.hasPrefix("k2: --from '+ten' is not an offset"))
+        let order = try k2("capture export '\(Self.sample)' --from +2s --to +1s")
+        #expect(order.status == 2 && order.err.hasPrefix("k2: --to is not after --from"))
+    }
+}

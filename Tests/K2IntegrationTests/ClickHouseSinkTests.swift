@@ -1,0 +1,118 @@
+import Foundation
+import K2Capture
+import K2Core
+import K2Replay
+import K2TestSupport
+import Testing
+
+/// The clickhouse:// sink against a real clickhouse-server, checked over HTTP with curl.
+@Suite(.serialized)
+struct ClickHouseSinkTests {
+    @Test func rawModeWritesEveryMessage() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        let records = SampleTraffic(seed: 5).records(count: 12_345)
+        let sink = try ClickHouseSink(uri: server.sinkURI(database: "k2", query: "mode=raw&create_tables=1&batch=5000"))
+        let sent = try SinkDriver.run(sink, records: records)
+        let c = sink.counts
+        #expect(c.delivered == UInt64(sent), "failures: \(c.failureReasons)")
+        #expect(c.failed == 0)
+        #expect(sink.batchesWritten == 3)
+        #expect(try server.query("SELECT count() FROM k2.raw_messages").trimmingCharacters(in: .whitespacesAndNewlines) == "\(sent)")
+        // Spot check: the 1000th received message, byte for byte.
+        let r = records.filter { $0.kind == .recv }[999]
+        let row = try server.query("SELECT exchange, connection, stream, payload FROM k2.raw_messages WHERE receive_ns = \(r.timestamp) FORMAT TSV")
+        let payload = String(decoding: r.payload, as: UTF8.self)
+        let stream = payload.split(separator: "\"")[3]
+        #expect(row.trimmingCharacters(in: .newlines) == "binance\t0\t\(stream)\t\(payload)")
+        #expect(sink.insertLatency.totalCount == 3)
+        #expect(sink.stats.latencyFromIntended.totalCount == UInt64(sent))
+    }
+
+    @Test func tradesModeParsesTheMarketDataV2Shape() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        let records = SampleTraffic(seed: 9).records(count: 8_000)
+        let trades = SinkDriver.count(records, containing: "\"e\":\"trade\"")
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=trades&create_tables=1&flush_ms=200"))
+        let sent = try SinkDriver.run(sink, records: records)
+        #expect(sink.counts.delivered == UInt64(sent))
+        #expect(sink.skipped == UInt64(sent - trades))
+        #expect(sink.rowsWritten == UInt64(trades))
+        #expect(try server.query("SELECT count() FROM default.trades").trimmingCharacters(in: .whitespacesAndNewlines) == "\(trades)")
+        // Spot check one trade against its source message.
+        let src = records.first { $0.kind == .recv && String(decoding: $0.payload, as: UTF8.self).contains("\"e\":\"trade\"") }!
+        let v = try JSONParser.parse(src.payload)
+        let d = v["data"]!
+        let tid = d["t"]!.numberText!, sym = d["s"]!.stringValue!, ms = d["T"]!.numberText!
+        let row = try server.query("SELECT message_id, symbol, exchange_timestamp_ms, price, quantity, side, trade_id FROM default.trades WHERE trade_id = '\(tid)' AND symbol = '\(sym)' FORMAT TSV")
+        let side = d["m"]! == .bool(true) ? "sell" : "buy"
+        let expected = "binance:\(ms):\(sym):\(tid)\t\(sym)\t\(ms)\t\(Double(d["p"]!.stringValue!)!)\t\(Double(d["q"]!.stringValue!)!)\t\(side)\t\(tid)"
+        #expect(row.trimmingCharacters(in: .newlines) == expected)
+    }
+
+    @Test func krakenAndCoinbaseTradesLand() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        let kraken = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000, connection: 1, text:
+            #"[337,[["37080.10000","0.00015891","1700000000.123456","b","m",""],["37080.20000","0.5","1700000000.223456","s","l",""]],"trade","XBT/USD"]"#)
+        let coinbase = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_100_000_000, connection: 2, text:
+            #"{"channel":"market_trades","client_id":"","timestamp":"2023-11-14T22:13:20.1Z","sequence_num":0,"events":[{"type":"update","trades":[{"trade_id":"5555","product_id":"BTC-USD","price":"37000.5","size":"0.01","side":"SELL","time":"2023-11-14T22:13:20.05Z"}]}]}"#)
+        let sinkK = try ClickHouseSink(uri: server.sinkURI(query: "mode=trades&create_tables=1"))
+        try SinkDriver.run(sinkK, records: [kraken], exchange: "kraken")
+        let sinkC = try ClickHouseSink(uri: server.sinkURI(query: "mode=trades"))
+        try SinkDriver.run(sinkC, records: [coinbase], exchange: "coinbase")
+        let rows = try server.query("SELECT exchange, symbol, exchange_timestamp_ms, price, quantity, side, message_id FROM default.trades ORDER BY exchange_timestamp_ms FORMAT TSV")
+        #expect(rows == """
+            coinbase\tBTC-USD\t1700000000050\t37000.5\t0.01\tsell\tcoinbase:1700000000050:BTC-USD:5555
+            kraken\tXBT/USD\t1700000000123\t37080.1\t0.00015891\tbuy\tkraken:1700000000123:XBT/USD:1700000000123456-0
+            kraken\tXBT/USD\t1700000000223\t37080.2\t0.5\tsell\tkraken:1700000000223:XBT/USD:1700000000223456-1
+
+            """)
+    }
+
+    @Test func wrongTableIsOneLineWithClickHousesMessage() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&table=no_such_table"))
+        do {
+            try sink.open()
+            Issue.record("open() accepted a missing table")
+        } catch let e as ReplayError {
+            #expect(e.code == .unreachable)
+            #expect(e.description.contains("no_such_table"))
+            #expect(e.description.contains("doesn't exist"))
+            #expect(!e.description.contains("\n"))
+        }
+    }
+
+    @Test func unreachableServerIsOneLine() throws {
+        let sink = try ClickHouseSink(uri: "clickhouse://127.0.0.1:\(FreePort.next())/default?mode=raw")
+        #expect {
+            try sink.open()
+        } throws: { e in
+            (e as? ReplayError)?.code == .unreachable && !"\(e)".contains("\n")
+        }
+        #expect(throws: ReplayError.self) { _ = try ClickHouseSink(uri: "clickhouse://127.0.0.1:8123/db?mode=gold") }
+    }
+
+    /// ClickHouse goes away mid-run: the inserts still pending fail after bounded retries and
+    /// every message is accounted for.
+    @Test func serverGoneMidRunAccountsForEveryMessage() throws {
+        let server = try ClickHouseServer.start()
+        let records = SampleTraffic(seed: 13).records(count: 4_000)
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&create_tables=1&batch=1000&retries=2"))
+        try sink.open()
+        try SinkDriver.sendAll(sink, records: Array(records.prefix(2_000)))
+        let t0 = Date()
+        while sink.counts.inFlight > 0, Date().timeIntervalSince(t0) < 20 { usleep(20_000) }
+        server.stop()
+        try SinkDriver.sendAll(sink, records: Array(records.suffix(from: 2_000)))
+        try sink.finish(timeoutNanos: 30_000_000_000)
+        let c = sink.counts
+        #expect(c.sent == UInt64(records.filter { $0.kind == .recv }.count))
+        #expect(c.delivered + c.failed == c.sent)
+        #expect(c.delivered >= 1_998)
+        #expect(c.failed >= 2_000)
+    }
+}

@@ -1,0 +1,191 @@
+import K2Capture
+import K2Core
+import K2Net
+@testable import K2Record
+@testable import K2Sim
+import K2TestSupport
+import Testing
+
+/// Records from the in-process exchange simulator and compares the capture with the
+/// simulator's own log of what it sent, frame by frame.
+@Suite(.serialized)
+struct SimExchangeRecordTests {
+    static func names(_ venue: K2Sim.Venue, _ n: Int = 2) -> [String] {
+        let u = LiveFeed(profile: SimProfile.constant(rate: 1, duration: 1_000_000_000, venue: venue), venue: venue).universe
+        return (0..<n).map { u.symbols[$0].name(for: venue) }
+    }
+
+    static func exchange(_ venue: K2Sim.Venue, rate: Double = 3000, log: String, _ tweak: (inout ExchangeOptions) -> Void = { _ in }) throws -> ExchangeServer {
+        var p = SimProfile.constant(rate: rate, duration: 3_600_000_000_000, venue: venue, seed: 7)
+        p.market.symbols = 5
+        var o = ExchangeOptions(venue: venue, profile: p)
+        o.logPath = log
+        o.verbose = false
+        tweak(&o)
+        return try ExchangeServer(o)
+    }
+
+    /// Records until `until` holds, stops the recorder, then the simulator.
+    static func record(_ plan: ConnectionPlan, _ path: String, server: ExchangeServer, until: (RecordSummary) -> Bool) throws -> RecordSummary {
+        let rec = try Recorder(testConfig([plan], path))
+        rec.start()
+        #expect(waitUntil(30) { until(rec.currentSummary()) })
+        rec.stop()
+        let done = Semaphore()
+        rec.whenFinished { _ in done.signal() }
+        done.wait()
+        let s = rec.currentSummary()
+        server.close()
+        return s
+    }
+
+    /// recv payloads per connection id.
+    static func received(_ path: String) throws -> [UInt32: [[UInt8]]] {
+        var out: [UInt32: [[UInt8]]] = [:]
+        for r in try readAll(path) where r.kind == .recv { out[r.connection, default: []].append(r.payload) }
+        return out
+    }
+
+    /// The recorder's recv payloads split at each `connect` record (one list per connection made).
+    static func perConnect(_ path: String) throws -> [[[UInt8]]] {
+        var out: [[[UInt8]]] = []
+        for r in try readAll(path) {
+            if r.kind == .connect { out.append([]) }
+            if r.kind == .recv { out[out.count - 1].append(r.payload) }
+        }
+        return out
+    }
+
+    @Test func binanceCaptureHoldsExactlyTheFramesTheSimulatorSent() throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap"))
+        let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance), channels: ["trade", "depth"], url: ex.url)
+        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 1500 }
+        let sent = try Self.received(dir.file("sim.k2cap"))
+        let got = try Self.received(dir.file("rec.k2cap"))
+        #expect(sent.count == 1)
+        #expect(got[0]?.count == sent[0]?.count)
+        #expect(got[0] == sent[0])
+        #expect(s.gaps == 0)
+        // The depth snapshot from the simulator's REST endpoint is stored for each symbol.
+        let http = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .http }
+        #expect(http.count == 2)
+        #expect(http.allSatisfy { String(decoding: $0.payload, as: UTF8.self).hasPrefix(#"{"lastUpdateId":"#) })
+    }
+
+    @Test func krakenAndCoinbaseProtocolsRecordExactly() throws {
+        for venue in [K2Sim.Venue.kraken, .coinbase] {
+            let dir = TemporaryDirectory()
+            let ex = try Self.exchange(venue, log: dir.file("sim.k2cap"))
+            let plan = try ConnectionPlan.venue(K2Record.Venue(rawValue: venue.rawValue)!, symbols: Self.names(venue), channels: ["trade", "depth"], url: ex.url)
+            let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 800 }
+            let sent = try Self.received(dir.file("sim.k2cap"))
+            let got = try Self.received(dir.file("rec.k2cap"))
+            #expect(got[0] == sent[0], "\(venue)")
+            #expect(s.gaps == 0, "\(venue): Coinbase sequence_num must be continuous")
+            let text = got[0]?.prefix(6).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n") ?? ""
+            #expect(text.contains(venue == .kraken ? "subscriptionStatus" : #""channel":"subscriptions""#), "\(venue)")
+        }
+    }
+
+    @Test func reconnectsAfterInjectedDropsWithMarkersAndNoDuplicates() throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) { $0.faults.dropEveryNanos = 300_000_000 }
+        let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance), channels: ["trade"], url: ex.url)
+        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.reconnects >= 2 && $0.frames >= 1500 }
+        #expect(s.reconnects >= 2)
+        let sent = try Self.received(dir.file("sim.k2cap"))
+        let segments = try Self.perConnect(dir.file("rec.k2cap"))
+        #expect(segments.count == sent.count)
+        for (i, seg) in segments.enumerated() {
+            #expect(seg == sent[UInt32(i)] ?? [], "connection \(i)")
+        }
+        let recs = try readAll(dir.file("rec.k2cap"))
+        let markers = recs.filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(markers.filter { $0.contains(#""marker":"reconnect""#) }.count == segments.count - 1)
+        let disconnects = recs.filter { $0.kind == .disconnect }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(disconnects.first?.contains("1006") == true)
+    }
+
+    @Test func injectedGapsAppearAsMarkers() throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) { $0.faults.gapEvery = 40 }
+        let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance, 1), channels: ["trade", "depth"], url: ex.url)
+        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.gaps >= 5 }
+        let skipped = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.count
+        #expect(s.gaps >= 5 && s.gaps <= skipped)
+        let gaps = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(gaps.allSatisfy { $0.hasPrefix(#"{"marker":"gap""#) })
+    }
+
+    @Test func eachFaultIsObservedByTheClient() throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) {
+            $0.faults.duplicateEvery = 50
+            $0.faults.reorderEvery = 70
+            $0.faults.malformedEvery = 90
+            $0.faults.closeAfterNanos = 600_000_000
+            $0.faults.stallEveryNanos = 200_000_000
+            $0.faults.stallForNanos = 100_000_000
+            $0.pingEveryNanos = 100_000_000
+        }
+        let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance, 1), channels: ["trade"], url: ex.url)
+        let rec = try Recorder(testConfig([plan], dir.file("rec.k2cap")))
+        rec.start()
+        // close_after ends the first connection with 1001 after 600 ms; the recorder reconnects.
+        #expect(waitUntil(30) { rec.currentSummary().reconnects >= 1 })
+        rec.stop()
+        let done = Semaphore()
+        rec.whenFinished { _ in done.signal() }
+        done.wait()
+        let pongs = ex.stats.pongs
+        ex.close()
+        let got = try Self.perConnect(dir.file("rec.k2cap"))[0]
+        let sent = try Self.received(dir.file("sim.k2cap"))[0] ?? []
+        #expect(got == sent)
+        // duplicate: the same frame twice in a row
+        #expect(zip(got, got.dropFirst()).contains { $0 == $1 })
+        // malformed: a frame that is not JSON
+        #expect(got.contains { (try? JSONParser.parse($0)) == nil })
+        // reorder: a trade id going backwards
+        let ids = got.compactMap { p in p.withUnsafeBytes { PayloadFields.intValue($0, key: Array("\"t\":".utf8)) } }
+        #expect(zip(ids, ids.dropFirst()).contains { $0 > $1 })
+        // close after: the disconnect record carries 1001
+        let disc = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .disconnect }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(disc.first?.contains("1001") == true)
+        // ping: the recorder answered the simulator's pings
+        #expect(pongs >= 1)
+        // stall: the simulator logged it and the client still got every frame (checked above)
+        let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
+        for f in ["duplicate", "reorder", "malformed", "stall", "close_after"] {
+            #expect(faults.contains { $0.contains(#""fault":"\#(f)""#) }, "\(f)")
+        }
+    }
+
+    @Test func rejectedKrakenSubscriptionFailsRecording() throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.kraken, log: dir.file("sim.k2cap"))
+        defer { ex.close() }
+        let plan = try ConnectionPlan.venue(.kraken, symbols: ["FOO/BAR"], channels: ["trade"], url: ex.url)
+        do {
+            _ = try Recorder(testConfig([plan], dir.file("rec.k2cap"))).run()
+            Issue.record("no error")
+        } catch {
+            #expect(error.code == .subscriptionRejected)
+            #expect(error.description.contains("Currency pair not supported"))
+        }
+    }
+
+    @Test func portInUseIsOneLine() throws {
+        let dir = TemporaryDirectory()
+        let a = try Self.exchange(.binance, log: dir.file("a.k2cap"))
+        defer { a.close() }
+        do {
+            _ = try Self.exchange(.binance, log: dir.file("b.k2cap")) { $0.port = a.port }
+            Issue.record("no error")
+        } catch {
+            #expect("\(error)".contains("already in use"))
+        }
+    }
+}
+

@@ -1,0 +1,142 @@
+import Foundation
+import K2Core
+import Testing
+@testable import K2Sim
+
+@Suite struct DecimalTextTests {
+    @Test func fixedDecimalsPadTruncateAndTrim() {
+        #expect(DecimalText.string(123_450_000, scale: 8, digits: 8) == "1.23450000")
+        #expect(DecimalText.string(123_450_000, scale: 8, digits: 2) == "1.23")
+        #expect(DecimalText.string(123_450_000, scale: 8, digits: 8, trim: true) == "1.2345")
+        #expect(DecimalText.string(6_400_000_000_000, scale: 8, digits: 8, trim: true) == "64000")
+        #expect(DecimalText.string(1, scale: 8, digits: 8) == "0.00000001")
+        #expect(DecimalText.string(0, scale: 8, digits: 8) == "0.00000000")
+        #expect(DecimalText.string(-150, scale: 2, digits: 3) == "-1.500")
+        #expect(DecimalText.string(5, scale: 0, digits: 0) == "5")
+        var out: [UInt8] = []
+        DecimalText.appendUInt(18_446_744_073_709_551_615, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "18446744073709551615")
+    }
+
+    @Test func rfc3339LikeGoNano() {
+        #expect(StampText.rfc3339(nanos: 1_675_973_975_396_251_350) == "2023-02-09T20:19:35.39625135Z")
+        #expect(StampText.rfc3339(nanos: 0) == "1970-01-01T00:00:00Z")
+        #expect(StampText.rfc3339(nanos: 1_565_815_347_265_000_000, fractionDigits: 6) == "2019-08-14T20:42:27.265Z")
+        #expect(StampText.rfc3339(nanos: 1_709_251_200_000_000_001) == "2024-03-01T00:00:00.000000001Z")
+    }
+}
+
+@Suite struct SymbolUniverseTests {
+    @Test func tiersFollowRanks() {
+        let u = SymbolUniverse(count: 200)
+        #expect(u.count == 200)
+        #expect(u.symbols.filter { $0.tier == 1 }.count == 20)
+        #expect(u.symbols.filter { $0.tier == 2 }.count == 80)
+        #expect(u.symbols.filter { $0.tier == 3 }.count == 100)
+        #expect(u[0].binanceName == "BTCUSDT" && u[0].krakenName == "XBT/USD" && u[0].coinbaseName == "BTC-USD")
+        #expect(Set(u.symbols.map(\.base)).count == 200)
+        // Zipf weights: w_k ∝ 1/k
+        #expect(abs(u[0].weight / u[9].weight - 10) < 1e-9)
+        #expect(abs(u.symbols.reduce(0) { $0 + $1.weight } - 1) < 1e-9)
+    }
+
+    @Test func pricesSitOnTheTickGrid() {
+        let u = SymbolUniverse(count: 200, seed: 9)
+        for s in u.symbols {
+            #expect(s.initialPrice % s.tick == 0)
+            #expect(s.initialPrice > 0)
+        }
+    }
+
+    @Test func zipfSamplingMatchesTheWeights() {
+        let m = MarketModel(config: MarketConfig(), seed: 42)
+        var model = m
+        let n = 200_000
+        var counts = [Int](repeating: 0, count: model.symbolCount)
+        for _ in 0..<n { counts[model.pickSymbol()] += 1 }
+        // Each count is binomial(n, p): within 5 standard deviations.
+        for k in [0, 1, 4, 19, 99, 199] {
+            let p = model.universe[k].weight
+            let sd = (Double(n) * p * (1 - p)).squareRoot()
+            #expect(abs(Double(counts[k]) - Double(n) * p) < 5 * sd + 1, "rank \(k + 1): \(counts[k]) vs \(Double(n) * p)")
+        }
+        // Ranks are ordered in expectation: the busiest symbol beats rank 10 by far.
+        #expect(counts[0] > counts[9] * 5)
+        let tier1 = counts[0..<20].reduce(0, +)
+        let expected1 = model.universe.symbols[0..<20].reduce(0) { $0 + $1.weight } * Double(n)
+        #expect(abs(Double(tier1) - expected1) < 5 * expected1.squareRoot())
+    }
+}
+
+@Suite struct OrderBookTests {
+    /// Binance's rule: each depth event's U is the previous u + 1, per symbol.
+    @Test func updateIdsAreContinuousPerSymbol() {
+        var m = MarketModel(config: MarketConfig(), seed: 7)
+        var last = [Int64?](repeating: nil, count: m.symbolCount)
+        for _ in 0..<50_000 {
+            let s = m.pickSymbol()
+            m.generate(.depth, symbol: s)
+            #expect(m.finalUpdateId >= m.firstUpdateId)
+            if let l = last[s] { #expect(m.firstUpdateId == l + 1) }
+            last[s] = m.finalUpdateId
+            #expect(m.lastUpdateId(s) == m.finalUpdateId)
+        }
+    }
+
+    /// A snapshot plus the later updates gives the live book (the client's sync algorithm).
+    @Test func snapshotPlusUpdatesEqualsTheBook() {
+        var m = MarketModel(config: MarketConfig(), seed: 11)
+        for _ in 0..<5_000 { let s = m.pickSymbol(); m.generate(m.pickKind(), symbol: s) }
+        let snap = m.book(0)
+        var bids: [Int64: Int64] = [:]
+        var asks: [Int64: Int64] = [:]
+        for l in snap.bids { bids[l.price] = l.qty }
+        for l in snap.asks { asks[l.price] = l.qty }
+        var expectU = snap.lastUpdateId + 1
+        for _ in 0..<3_000 {
+            m.generate(.depth, symbol: 0)
+            #expect(m.firstUpdateId == expectU)
+            expectU = m.finalUpdateId + 1
+            for l in m.bidChanges { bids[l.price] = l.qty == 0 ? nil : l.qty }
+            for l in m.askChanges { asks[l.price] = l.qty == 0 ? nil : l.qty }
+        }
+        let now = m.book(0)
+        #expect(bids == Dictionary(uniqueKeysWithValues: now.bids.map { ($0.price, $0.qty) }))
+        #expect(asks == Dictionary(uniqueKeysWithValues: now.asks.map { ($0.price, $0.qty) }))
+        #expect(now.bids.first!.price < now.asks.first!.price)
+    }
+
+    @Test func tradesHitTheTopOfBookAndIdsIncrease() {
+        var m = MarketModel(config: MarketConfig(), seed: 3)
+        var lastId: Int64 = 0
+        var makers = 0
+        for i in 0..<20_000 {
+            m.generate(i % 3 == 0 ? .aggTrade : .trade, symbol: 0)
+            let (bid, ask) = m.bestPrices(0)
+            for t in m.trades {
+                #expect(t.id > lastId)
+                lastId = t.id
+                #expect(t.price == (m.buyerIsMaker ? bid : ask))
+                #expect(t.qty > 0)
+            }
+            if m.buyerIsMaker { makers += 1 }
+        }
+        // Side is a fair coin: within 5 sd of 10,000.
+        #expect(abs(makers - 10_000) < 5 * 71)
+    }
+
+    @Test func tradeSizesAreLogNormal() {
+        var m = MarketModel(config: MarketConfig(), seed: 5)
+        var logs: [Double] = []
+        let price = Double(m.bestPrices(0).ask) / 1e8
+        for _ in 0..<20_000 {
+            m.generate(.trade, symbol: 0)
+            logs.append(log(Double(m.trades[0].qty) / 1e8 * price))
+        }
+        let mean = logs.reduce(0, +) / Double(logs.count)
+        let sd = (logs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(logs.count)).squareRoot()
+        // median notional 200 → mean log ≈ ln 200 (lot rounding trims a little); sigma 1.5
+        #expect(abs(mean - log(200.0)) < 0.1, "mean log \(mean)")
+        #expect(abs(sd - 1.5) < 0.1, "sd \(sd)")
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import K2Capture
+import K2Core
+import K2TestSupport
+import Testing
+@testable import K2Sim
+
+@Suite struct ProfileTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func error(_ yaml: String) -> String {
+        do {
+            _ = try ProfileLoader.parse(yaml: yaml, file: "p.yaml")
+            return "no error"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func fullProfileParses() throws {
+        let p = try ProfileLoader.parse(yaml: """
+            name: t
+            seed: 7
+            venues: [kraken, coinbase]
+            start: 2024-03-01T00:00:00Z
+            arrivals: uniform
+            market:
+              symbols: 50
+              zipf: 1.2
+              mix: {trade: 1, agg_trade: 0, depth: 1}
+              trade_notional: {median: 100, sigma: 1}
+            kraken:
+              book_depth: 10
+            timeline:
+              - shape: constant
+                rate: 10_000
+                duration: 30s
+              - shape: bursts
+                base: 100
+                burst: 1000
+                mean_on: 1s
+                duration: 1m
+                arrivals: poisson
+            """)
+        #expect(p.name == "t" && p.seed == 7 && p.venues == [.kraken, .coinbase])
+        #expect(p.market.symbols == 50 && p.market.zipfExponent == 1.2 && p.market.aggTradeWeight == 0)
+        #expect(p.krakenBookDepth == 10)
+        #expect(p.timeline.segments.count == 2)
+        #expect(p.timeline.segments[0].arrivals == .uniform && p.timeline.segments[1].arrivals == .poisson)
+        #expect(p.timeline.segments[0].shape == .constant(rate: 10_000))
+        #expect(p.timeline.length == 90_000_000_000)
+        #expect(p.startNanos == 1_709_251_200_000_000_000)
+    }
+
+    @Test func badProfilesNameFileLineAndKey() {
+        #expect(error("seed: 1\ntimeline:\n  - shape: constant\n    rate: 10\n    duration: 1s\nvenu: [binance]\n")
+                == "p.yaml:6: venu: unknown key; known keys here: name, seed, venues, venue, start, arrivals, market, binance, kraken, timeline")
+        #expect(error("timeline:\n  - shape: constant\n    rate: -5\n    duration: 1s\n")
+                == "p.yaml:3: timeline[0].rate: must be at least 0, found -5; rates are messages per second and cannot be negative")
+        #expect(error("timeline:\n  - shape: zigzag\n    duration: 1s\n").hasPrefix("p.yaml:2: timeline[0].shape: unknown shape 'zigzag'; use one of bursts, constant,"))
+        #expect(error("timeline:\n  - shape: constant\n    rate: fast\n    duration: 1s\n")
+                == "p.yaml:3: timeline[0].rate: expected a number, found 'fast'; write a number such as 1000")
+        #expect(error("market:\n  symbols: [1, 2]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
+                == "p.yaml:2: market.symbols: expected a single value, found a list; write key: value")
+        #expect(error("timeline:\n  - shape: constant\n    rate: 1\n") == "p.yaml:2: timeline[0].duration: missing; give the segment a duration such as 60s")
+        #expect(error("venues: [nasdaq]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
+                == "p.yaml:1: venues: unknown venue 'nasdaq'; use binance, kraken or coinbase")
+        #expect(error("name: x\n") == "p.yaml:1: timeline: missing; add a timeline: a list of shapes with durations")
+        #expect(error("timeline:\n  - shape: ramp\n    from: 1\n    duration: 1s\n").hasPrefix("p.yaml:2: timeline[0].to: missing"))
+        #expect(error("timeline: [\n").hasPrefix("p.yaml:"))
+        #expect(error("timeline:\n  - shape: flash_crash\n    rate: 1\n    drop: 1.5\n    duration: 1s\n").hasPrefix("p.yaml:4: timeline[0].drop: must be a fraction below 1"))
+    }
+
+    @Test func shippedProfilesLoadAndHaveTheDocumentedRates() throws {
+        let dir = Self.root.appendingPathComponent("captures/profiles")
+        let steady = try ProfileLoader.load(path: dir.appendingPathComponent("steady-138.yaml").path)
+        #expect(steady.timeline.rate(at: 0) == 138)
+        let tenK = try ProfileLoader.load(path: dir.appendingPathComponent("steady-10k.yaml").path)
+        #expect(tenK.timeline.rate(at: 0) == 10_000)
+        let burst = try ProfileLoader.load(path: dir.appendingPathComponent("burst-10k-50k.yaml").path)
+        var lo = Double.infinity
+        var hi = 0.0
+        var t: Int64 = 0
+        while t < burst.timeline.length { let r = burst.timeline.rate(at: t); lo = min(lo, r); hi = max(hi, r); t += 100_000_000 }
+        #expect(lo == 10_000 && hi == 50_000)
+        let crash = try ProfileLoader.load(path: dir.appendingPathComponent("flash-crash.yaml").path)
+        #expect(crash.timeline.rate(at: 61_000_000_000) == 50_000)
+        _ = try ProfileLoader.load(path: dir.appendingPathComponent("multi-venue-open.yaml").path)
+    }
+}
+
+@Suite struct SubscriptionTests {
+    let u = SymbolUniverse(count: 20)
+
+    @Test func binancePathsAndRequests() throws {
+        let (set, combined) = try BinanceProtocol.parsePath("/stream?streams=btcusdt@trade/ethusdt@depth@100ms", universe: u)
+        #expect(combined)
+        #expect(set.contains(symbol: 0, kind: .trade) && !set.contains(symbol: 0, kind: .aggTrade))
+        #expect(set.contains(symbol: 1, kind: .depth))
+        let (raw, c2) = try BinanceProtocol.parsePath("/ws/solusdt@aggTrade", universe: u)
+        #expect(!c2 && raw.contains(symbol: 2, kind: .aggTrade))
+        #expect(throws: SimError.self) { try BinanceProtocol.parsePath("/stream?streams=nope@trade", universe: u) }
+        var s = SubscriptionSet(symbols: u.count)
+        var active: [String] = []
+        let req = BinanceProtocol.parseRequest(Array(#"{"method":"SUBSCRIBE","params":["btcusdt@aggTrade","ethusdt@depth"],"id":7}"#.utf8))!
+        #expect(String(decoding: BinanceProtocol.handle(req, set: &s, active: &active, universe: u), as: UTF8.self) == #"{"result":null,"id":7}"#)
+        #expect(s.contains(symbol: 0, kind: .aggTrade) && s.contains(symbol: 1, kind: .depth))
+        let list = BinanceProtocol.parseRequest(Array(#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#.utf8))!
+        #expect(String(decoding: BinanceProtocol.handle(list, set: &s, active: &active, universe: u), as: UTF8.self)
+                == #"{"result":["btcusdt@aggTrade","ethusdt@depth"],"id":8}"#)
+    }
+
+    @Test func krakenAndCoinbaseSubscriptions() throws {
+        var s = SubscriptionSet(symbols: u.count)
+        let r = KrakenProtocol.parseRequest(Array(#"{"event":"subscribe","pair":["XBT/USD","FOO/USD"],"subscription":{"name":"book","depth":25},"reqid":4}"#.utf8))!
+        let (frames, books) = KrakenProtocol.handle(r, set: &s, universe: u, bookDepth: 25)
+        #expect(String(decoding: frames[0], as: UTF8.self)
+                == #"{"channelID":101,"channelName":"book-25","event":"subscriptionStatus","pair":"XBT/USD","reqid":4,"status":"subscribed","subscription":{"depth":25,"name":"book"}}"#)
+        #expect(String(decoding: frames[1], as: UTF8.self).contains(#""status":"error""#))
+        #expect(books == [0] && s.contains(symbol: 0, kind: .depth, venue: .kraken))
+        #expect(String(decoding: KrakenProtocol.pong(reqid: "42"), as: UTF8.self) == #"{"event":"pong","reqid":42}"#)
+
+        var c = SubscriptionSet(symbols: u.count)
+        let cr = CoinbaseProtocol.parseRequest(Array(#"{"type":"subscribe","product_ids":["ETH-USD"],"channel":"market_trades"}"#.utf8))!
+        #expect(CoinbaseProtocol.apply(cr, set: &c, universe: u))
+        #expect(c.contains(symbol: 1, kind: .aggTrade, venue: .coinbase) && !c.contains(symbol: 1, kind: .depth, venue: .coinbase))
+        let ack = String(decoding: CoinbaseProtocol.subscriptions(c, universe: u, heartbeats: false, nanos: 0, sequence: 3), as: UTF8.self)
+        #expect(ack == #"{"channel":"subscriptions","client_id":"","timestamp":"1970-01-01T00:00:00Z","sequence_num":3,"events":[{"subscriptions":{"market_trades":["ETH-USD"]}}]}"#)
+    }
+
+    @Test func filteredFeedSendsOnlyTheSubscribedStreams() {
+        let p = SimProfile.constant(rate: 20_000, duration: 500_000_000, venue: .binance, seed: 4)
+        var all = LiveFeed(profile: p, venue: .binance)
+        var one = LiveFeed(profile: p, venue: .binance)
+        var f = SubscriptionSet(symbols: one.universe.count)
+        f.add(symbol: 0, kind: .depth)
+        one.filter = f
+        var a: [UInt8] = []
+        var b: [UInt8] = []
+        var expected: [[UInt8]] = []
+        while let e = all.next(into: &a) {
+            if e.symbol == 0 && e.kind == .depth { expected.append(a) }
+            a.removeAll(keepingCapacity: true)
+        }
+        var got: [[UInt8]] = []
+        while let e = one.next(into: &b) {
+            #expect(e.symbol == 0 && e.kind == .depth)
+            got.append(b)
+            b.removeAll(keepingCapacity: true)
+        }
+        #expect(got.count > 100 && got == expected)
+    }
+}
+
+@Suite struct GeneratorTests {
+    @Test func generatedCaptureLooksRecorded() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/g.k2cap"
+        var p = SimProfile.constant(rate: 5_000, duration: 2_000_000_000, venue: .kraken, seed: 12)
+        p.venues = [.kraken, .coinbase]
+        p.market.symbols = 30
+        let r = try CaptureGenerator(profile: p).write(path: path, commandLine: "test")
+        let reader = try CaptureReader(path: path)
+        #expect(reader.header.metadataValue("seed") == .number("12"))
+        #expect(reader.header.metadataValue("exchange") == .string("kraken,coinbase"))
+        var kinds: [RecordKind] = []
+        var recv = 0
+        var last = Int64.min
+        var conns = Set<UInt32>()
+        while let rec = try reader.next() {
+            kinds.append(rec.kind)
+            #expect(rec.timestamp >= last)
+            last = rec.timestamp
+            conns.insert(rec.connection)
+            if rec.kind == .recv { recv += 1 }
+        }
+        #expect(kinds.prefix(2) == [.connect, .connect])
+        let firstRecv = kinds.firstIndex(of: .recv)!
+        #expect(kinds[..<firstRecv].allSatisfy { $0 == .connect || $0 == .send })
+        #expect(!kinds[firstRecv...].contains(.send))
+        #expect(conns == [0, 1])
+        #expect(Int64(kinds.count) == r.records)
+        #expect(r.messages > 15_000 && r.messages < 25_000)
+        // Same seed, same bytes (apart from the header's creation time and host).
+        let path2 = dir.path + "/g2.k2cap"
+        _ = try CaptureGenerator(profile: p).write(path: path2, commandLine: "test")
+        let a = try CaptureReader(path: path)
+        let b = try CaptureReader(path: path2)
+        while let x = try a.next() {
+            let xo = x.owned()
+            let y = try b.next()!.owned()
+            #expect(xo == y)
+        }
+    }
+}

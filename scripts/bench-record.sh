@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Recording speed: `k2 record` vs a minimal Python websockets+zstandard recorder, both recording
+# from the local exchange simulator (`k2 sim exchange --rate 0`: as fast as the client reads)
+# over one connection, in the same run. Prints frames/s, CPU cores used (from /proc), peak RSS.
+#
+#   scripts/bench-record.sh [SECONDS]        (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+port=${K2_BENCH_PORT:-19443}
+work=$(mktemp -d /tmp/k2-bench-record.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+swift build -c release --product k2 2>&1 | grep -E "error|warning: .*Sources|Compiling k2|Build complete" || true
+k2=$(swift build -c release --show-bin-path)/k2
+
+# The Python peer (PyPI): a private venv so the system Python stays untouched.
+venv=${K2_BENCH_VENV:-/tmp/k2-bench-venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet websockets zstandard
+fi
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# Runs "$@" in the background for about $secs s; prints "cpu_cores peak_rss_mb" from /proc,
+# sampled just before the process exits.
+measure() {
+  "$@" > "$work/out.txt" 2> "$work/err.txt" &
+  local pid=$! start_t start_c end_c rss=0 t0 t1
+  sleep 0.3
+  start_c=$(cpu_ticks $pid); t0=$(date +%s.%N)
+  while kill -0 $pid 2>/dev/null; do
+    end_c=$(cpu_ticks $pid 2>/dev/null || echo "$end_c"); t1=$(date +%s.%N)
+    r=$(hwm_kb $pid 2>/dev/null || echo 0); [ "${r:-0}" -gt "$rss" ] && rss=$r
+    sleep 0.2
+  done
+  wait $pid || true
+  awk -v c=$((end_c - start_c)) -v tk=$ticks -v a=$t0 -v b=$t1 -v r=$rss 'BEGIN { printf "%.2f %.1f\n", c / tk / (b - a), r / 1024 }'
+}
+
+sim() {
+  "$k2" sim exchange --venue binance --port $port --rate 0 --symbols 2 --quiet &
+  simpid=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/api/v3/ping" >/dev/null && break; sleep 0.1; done
+}
+
+streams="btcusdt@trade/btcusdt@depth@100ms/ethusdt@trade/ethusdt@depth@100ms"
+
+sim
+read -r k2cpu k2rss < <(measure "$k2" record --venue binance --symbols BTCUSDT,ETHUSDT --channels trade,depth --url "ws://127.0.0.1:$port" --duration "${secs}s" --quiet -o "$work/k2.k2cap")
+kill $simpid; wait $simpid 2>/dev/null || true
+k2frames=$("$k2" capture cat "$work/k2.k2cap" --kind recv | wc -l)
+k2bytes=$(stat -c %s "$work/k2.k2cap")
+
+sim
+read -r pycpu pyrss < <(measure "$venv/bin/python" scripts/bench_record_python.py "ws://127.0.0.1:$port/stream?streams=$streams" "$work/py.zst" "$secs")
+kill $simpid; wait $simpid 2>/dev/null || true
+pyframes=$(sed -n 's/frames=\([0-9]*\).*/\1/p' "$work/out.txt")
+pybytes=$(stat -c %s "$work/py.zst")
+
+awk -v s=$secs -v kf=$k2frames -v kc=$k2cpu -v kr=$k2rss -v kb=$k2bytes -v pf=$pyframes -v pc=$pycpu -v pr=$pyrss -v pb=$pybytes 'BEGIN {
+  printf "recording from k2 sim exchange (binance, rate 0 = as fast as read), one connection, %d s\n", s
+  printf "%-28s %12s %10s %10s %10s\n", "recorder", "frames/s", "cpu cores", "rss MB", "file MB"
+  printf "%-28s %12.0f %10.2f %10.1f %10.1f\n", "k2 record", kf / s, kc, kr, kb / 1e6
+  printf "%-28s %12.0f %10.2f %10.1f %10.1f\n", "python websockets+zstandard", pf / s, pc, pr, pb / 1e6
+  printf "k2 / python: %.1fx frames/s; goal >= 200000 frames/s, <= 1 core, >= 5x, rss <= 64 MB\n", (kf / s) / (pf / s > 0 ? pf / s : 1)
+}'
