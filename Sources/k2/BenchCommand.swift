@@ -7,11 +7,49 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run workloads, verify v2 targets against the v1 baseline, gate regressions.",
         discussion: "Workload files: docs/workloads.md. Reports, targets and the gate: docs/bench.md.",
-        subcommands: [Verify.self, Compare.self, Merge.self]
+        subcommands: [Run.self, Verify.self, Compare.self, Merge.self]
     )
 }
 
 extension BenchCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a workload and write a run directory (report.json, report.md, report.html, .hlog).",
+            discussion: """
+                The workload file's keys are in docs/workloads.md. The replay runs in-process (K2Replay's \
+                engine); `kafka://embedded` sinks get an embedded broker on 127.0.0.1. When the workload \
+                names targets, the verdict table is printed first. Exit 0 when the run completed (use \
+                `k2 bench verify` for a pass/fail exit), 2 on bad input or a failed run.
+                """
+        )
+        @Argument(help: "The workload YAML file.") var workload: String
+        @Option(name: .shortAndLong, help: "Run directory to write (default reports/runs/NAME-TIMESTAMP).") var output: String?
+        @Flag(help: "No progress lines on stderr.") var quiet = false
+
+        func run() throws {
+            try reportingErrors { () throws in
+                let w = try WorkloadLoader.load(file: workload)
+                let out = try WorkloadRun.run(w, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                let v = try w.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
+                let stamp = TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 0)
+                    .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+                let dir = output ?? "reports/runs/\(w.name)-\(stamp)"
+                try ReportFiles.write(out.report, to: dir, verification: v, intervalLogs: out.intervalLogs)
+                if let v {
+                    print(v.markdown(includeUnmeasured: false))
+                    print(v.summary + "\n")
+                }
+                for name in ["throughput.offered.msgs_per_s", "throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s",
+                             "latency.lateness.intended.p99", "latency.publish.intended.p99", "latency.end_to_end.intended.p99",
+                             "resources.harness.cpu_cores.mean"] {
+                    if let m = out.report.metrics[name] { print("\(name): \(Units.format(m.value)) \(m.unit)") }
+                }
+                if let r = out.report.reference { print("reference \(r.name): \(Units.format(r.median)) \(r.unit)") }
+                print("k2: report in \(dir)")
+            }
+        }
+    }
+
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the verdict table of a report against a targets file.",
