@@ -8,7 +8,7 @@ import K2Core
 public final class TopicReader: @unchecked Sendable {
     public let brokers: String
     public let topic: String
-    private let process = Process()
+    private var pid: pid_t = 0
     private let lock = Lock()
     private var fromIntended = Histogram(unit: .nanoseconds)
     private var fromActual = Histogram(unit: .nanoseconds)
@@ -30,25 +30,39 @@ public final class TopicReader: @unchecked Sendable {
             throw BenchError(.run, what: "kcat is not installed (the consumer that reads the topic back)", remedy: "run scripts/install-deps.sh or apt-get install kcat")
         }
         lock.withLock { self.measureFromWall = measureFromWall }
-        process.executableURL = URL(fileURLWithPath: kcat)
-        process.arguments = ["-C", "-q", "-u", "-b", brokers, "-t", topic, "-o", "end", "-f", "%T %h\\n",
-                             "-X", "fetch.wait.max.ms=5", "-X", "topic.metadata.refresh.interval.ms=1000"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw BenchError(.run, what: "cannot start kcat: \(error)", remedy: "check that kcat runs")
+        // posix_spawn + a pipe (Foundation's Process child monitor stalls here).
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw BenchError(.run, what: "cannot create a pipe for kcat") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let args = [kcat, "-C", "-q", "-u", "-b", brokers, "-t", topic, "-o", "end", "-f", "%T %h\\n",
+                    "-X", "fetch.wait.max.ms=5", "-X", "topic.metadata.refresh.interval.ms=1000"]
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, kcat, &actions, nil, &argv, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw BenchError(.run, what: "cannot start kcat (posix_spawn \(rc))", remedy: "check that kcat runs")
         }
-        let handle = out.fileHandleForReading
+        pid = child
+        let readFD = fds[0]
         let t = Thread { [self] in
-            defer { finished.signal() }
+            defer { finished.signal(); close(readFD) }
             var pending: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 65536)
             while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
+                let n = buf.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, 65536) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
                 let now = clock.wallNanos()
-                pending.append(contentsOf: data)
+                pending.append(contentsOf: buf[0..<n])
                 var start = 0
                 while let nl = pending[start...].firstIndex(of: 10) {
                     line(pending[start..<nl], now: now)
@@ -97,8 +111,12 @@ public final class TopicReader: @unchecked Sendable {
             let deadline = clock.monotonicNanos() + graceNanos
             while consumed < expected && clock.monotonicNanos() < deadline { usleep(20_000) }
         }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        if pid > 0 {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            pid = 0
+        }
         if reader != nil { finished.wait() }
     }
 

@@ -30,7 +30,7 @@ public enum Units {
     public static func format(_ v: Double) -> String {
         guard v.isFinite else { return v.isNaN ? "–" : "∞" }
         let a = abs(v)
-        let digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3
+        let digits = a >= 1000 ? 0 : a >= 100 ? 1 : a >= 1 ? 2 : 3
         var s = fixed(v, digits)
         if s.contains(".") {
             while s.hasSuffix("0") { s.removeLast() }
