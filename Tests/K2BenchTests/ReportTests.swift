@@ -161,7 +161,7 @@ enum Fixture {
         let md = v.markdown()
         #expect(md.contains("| ingestion latency p99 (from intended send) | 5,000 ms (000) | < 1,000 ms (000, 001, 004) |"))
         #expect(md.contains("| services (containers) | 18–20 services (000, 001) | ≤ 11 services (000, 004) | not measured | not measured | – |"))
-        #expect(v.claimsText().contains("\"6x faster\" (6x, source 000) — measured: latency-p50 250x"))
+        #expect(v.claimsText().contains("\"6x faster\" (6x, source 000) — measured: latency-p50 249.9x"))
     }
 
     @Test func verifyPassesWhenEveryMeasuredTargetHolds() throws {
