@@ -27,7 +27,7 @@ import Testing
             #expect(w.targets == "reports/targets/k2-v2.yaml")
         }
         let ci = try WorkloadLoader.load(file: "reports/workloads/ci.yaml")
-        #expect(ci.pace == .rate(20_000))
+        #expect(ci.pace == .rate(5_000))
         #expect(ci.repetitions == 3)
         #expect(ci.reference == .zstd)
         #expect(ci.warmupNanos + Int64(ci.repetitions) * ci.durationNanos <= 60_000_000_000)
