@@ -11,6 +11,6 @@ struct K2: AsyncParsableCommand {
             Start with `k2 capture inspect captures/binance-sample.k2cap`.
             """,
         version: K2Version.number,
-        subcommands: [CaptureCommand.self, RecordCommand.self, SimCommand.self, BrokerCommand.self, ReplayCommand.self]
+        subcommands: [CaptureCommand.self, RecordCommand.self, SimCommand.self, BrokerCommand.self, ReplayCommand.self, BenchCommand.self]
     )
 }

@@ -1,0 +1,42 @@
+/// The one error type of K2Bench. Every message says what went wrong, where (file and line, or
+/// the report) and what to do about it, on one line.
+public struct BenchError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Code: String, Sendable {
+        /// A workload, targets or baseline file is malformed (unknown key, wrong type, missing value).
+        case badFile = "bad-file"
+        /// A file named by the user or by a workload does not exist or cannot be read.
+        case fileNotFound = "file-not-found"
+        /// Writing a report failed.
+        case io
+        /// A command-line value is wrong.
+        case invalidArgument = "invalid-argument"
+        /// The run itself failed (a sink could not open, the engine stopped).
+        case run
+    }
+
+    public let code: Code
+    public let path: String?
+    public let line: Int?
+    public let column: Int?
+    public let what: String
+    public let remedy: String
+
+    public init(_ code: Code, path: String? = nil, line: Int? = nil, column: Int? = nil, what: String, remedy: String = "") {
+        self.code = code
+        self.path = path
+        self.line = line
+        self.column = column
+        self.what = what
+        self.remedy = remedy
+    }
+
+    public var description: String {
+        var place = path ?? ""
+        if let line {
+            place += place.isEmpty ? "line \(line)" : ":\(line)"
+            if let column { place += ":\(column)" }
+        }
+        let lead = place.isEmpty ? "" : place + ": "
+        return lead + what + (remedy.isEmpty ? "" : " — " + remedy)
+    }
+}

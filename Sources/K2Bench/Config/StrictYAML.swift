@@ -1,0 +1,274 @@
+import Foundation
+import K2Core
+import Yams
+
+/// One YAML mapping read strictly: every key must be one the caller expects, every value must
+/// have the expected type, and every error names the file, line and key. Workload and targets
+/// files are read through this so that a typo is an error, never a silently ignored setting.
+public struct StrictMap {
+    public let file: String
+    /// Dotted path of this mapping inside the document (`sinks[0]`, `source`), for messages.
+    public let path: String
+    let node: Node
+    let pairs: [(key: String, keyNode: Node, value: Node)]
+
+    /// Reads `file` and returns its root mapping.
+    public static func load(file: String) throws(BenchError) -> StrictMap {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw BenchError(.fileNotFound, path: file, what: "cannot read the file", remedy: "check the path")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: file)
+    }
+
+    /// Parses YAML text (named `file` in messages) and returns its root mapping.
+    public static func parse(_ text: String, file: String) throws(BenchError) -> StrictMap {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw Self.syntaxError(e, file: file)
+        } catch {
+            throw BenchError(.badFile, path: file, what: "not valid YAML: \(error)", remedy: "fix the syntax")
+        }
+        guard let root else {
+            throw BenchError(.badFile, path: file, line: 1, what: "the file is empty", remedy: "see docs/workloads.md for the keys")
+        }
+        return try StrictMap(node: root, file: file, path: "")
+    }
+
+    static func syntaxError(_ e: YamlError, file: String) -> BenchError {
+        switch e {
+        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+            return BenchError(.badFile, path: file, line: mark.line, column: mark.column,
+                              what: "not valid YAML: \(problem)", remedy: "fix the syntax")
+        default:
+            let first = "\(e)".split(separator: "\n").first.map(String.init) ?? "\(e)"
+            return BenchError(.badFile, path: file, what: "not valid YAML: \(first)", remedy: "fix the syntax")
+        }
+    }
+
+    init(node: Node, file: String, path: String) throws(BenchError) {
+        self.node = node
+        self.file = file
+        self.path = path
+        guard case let .mapping(m) = node else {
+            throw BenchError(.badFile, path: file, line: node.mark?.line, column: node.mark?.column,
+                             what: "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping (key: value lines)",
+                             remedy: "see docs/workloads.md")
+        }
+        var list: [(String, Node, Node)] = []
+        var seen = Set<String>()
+        for (k, v) in m {
+            guard case let .scalar(s) = k else {
+                throw BenchError(.badFile, path: file, line: k.mark?.line, what: "keys must be plain words", remedy: "")
+            }
+            if !seen.insert(s.string).inserted {
+                throw BenchError(.badFile, path: file, line: k.mark?.line, column: k.mark?.column,
+                                 what: "key '\(Self.join(path, s.string))' appears twice", remedy: "keep one")
+            }
+            list.append((s.string, k, v))
+        }
+        pairs = list
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    /// The line of this mapping (1-based), for messages about missing keys.
+    public var line: Int? { node.mark?.line }
+    public var keys: [String] { pairs.map(\.key) }
+
+    /// Fails on the first key that is not in `allowed`, suggesting the closest allowed key.
+    public func expectKeys(_ allowed: [String]) throws(BenchError) {
+        for p in pairs where !allowed.contains(p.key) {
+            let near = allowed.min(by: { Self.distance($0, p.key) < Self.distance($1, p.key) })
+            let hint = near.flatMap { Self.distance($0, p.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
+            throw BenchError(.badFile, path: file, line: p.keyNode.mark?.line, column: p.keyNode.mark?.column,
+                             what: "unknown key '\(Self.join(path, p.key))'",
+                             remedy: hint + "allowed here: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    func value(_ key: String) -> Node? {
+        guard let v = pairs.first(where: { $0.key == key })?.value else { return nil }
+        if case let .scalar(s) = v, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) { return nil }
+        return v
+    }
+
+    func typeError(_ key: String, _ node: Node, _ expected: String) -> BenchError {
+        BenchError(.badFile, path: file, line: node.mark?.line, column: node.mark?.column,
+                   what: "key '\(Self.join(path, key))' must be \(expected), not '\(Self.show(node))'",
+                   remedy: "see docs/workloads.md")
+    }
+
+    public func missing(_ key: String, _ expected: String) -> BenchError {
+        BenchError(.badFile, path: file, line: line, column: node.mark?.column,
+                   what: "missing key '\(Self.join(path, key))' (\(expected))", remedy: "add it; see docs/workloads.md")
+    }
+
+    /// A plain error at `key`'s value (or at this mapping when the key is absent).
+    public func error(at key: String, _ what: String, remedy: String = "") -> BenchError {
+        let n = value(key) ?? node
+        return BenchError(.badFile, path: file, line: n.mark?.line, column: n.mark?.column,
+                          what: "key '\(Self.join(path, key))': \(what)", remedy: remedy)
+    }
+
+    static func show(_ node: Node) -> String {
+        switch node {
+        case let .scalar(s): return s.string
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        }
+    }
+
+    // MARK: typed getters (nil when absent)
+
+    /// Whether `key` holds a plain value (not a mapping or list).
+    public func isScalar(_ key: String) -> Bool {
+        if let v = value(key), case .scalar = v { return true }
+        return false
+    }
+
+    public func string(_ key: String) throws(BenchError) -> String? {
+        guard let v = value(key) else { return nil }
+        guard case let .scalar(s) = v else { throw typeError(key, v, "text") }
+        return s.string
+    }
+
+    public func double(_ key: String) throws(BenchError) -> Double? {
+        guard let v = value(key) else { return nil }
+        guard case let .scalar(s) = v, let d = Self.number(s.string) else { throw typeError(key, v, "a number") }
+        return d
+    }
+
+    public func int(_ key: String) throws(BenchError) -> Int? {
+        guard let v = value(key) else { return nil }
+        guard case let .scalar(s) = v, let d = Self.number(s.string), d == d.rounded(), abs(d) < 9e15 else {
+            throw typeError(key, v, "a whole number")
+        }
+        return Int(d)
+    }
+
+    public func bool(_ key: String) throws(BenchError) -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard case let .scalar(s) = v else { throw typeError(key, v, "true or false") }
+        switch s.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw typeError(key, v, "true or false")
+        }
+    }
+
+    /// A duration: `30s`, `250ms`, `1m30s`, or a bare number of seconds. Returns nanoseconds.
+    public func duration(_ key: String) throws(BenchError) -> Int64? {
+        guard let v = value(key) else { return nil }
+        guard case let .scalar(s) = v, let n = TimeText.parseDuration(s.string.trimmingSpaces()), n >= 0 else {
+            throw typeError(key, v, "a duration such as 30s, 250ms or 2m")
+        }
+        return n
+    }
+
+    /// A rate: `5000`, `5k`, `1.5k`, `1m` (per second). Returns messages per second.
+    public func rate(_ key: String) throws(BenchError) -> Double? {
+        guard let v = value(key) else { return nil }
+        guard case let .scalar(s) = v, let r = Self.parseRate(s.string), r > 0 else {
+            throw typeError(key, v, "a positive rate such as 5000, 5k or 1m (messages per second)")
+        }
+        return r
+    }
+
+    /// One text or a list of texts.
+    public func strings(_ key: String) throws(BenchError) -> [String]? {
+        guard let v = value(key) else { return nil }
+        switch v {
+        case let .scalar(s): return [s.string]
+        case let .sequence(seq):
+            var out: [String] = []
+            for item in seq {
+                guard case let .scalar(s) = item else { throw typeError(key, item, "a list of texts") }
+                out.append(s.string)
+            }
+            return out
+        default: throw typeError(key, v, "a text or a list of texts")
+        }
+    }
+
+    public func map(_ key: String) throws(BenchError) -> StrictMap? {
+        guard let v = value(key) else { return nil }
+        guard case .mapping = v else { throw typeError(key, v, "a mapping") }
+        return try StrictMap(node: v, file: file, path: Self.join(path, key))
+    }
+
+    /// A list of mappings (`- key: value` items).
+    public func maps(_ key: String) throws(BenchError) -> [StrictMap]? {
+        guard let v = value(key) else { return nil }
+        guard case let .sequence(seq) = v else { throw typeError(key, v, "a list") }
+        var out: [StrictMap] = []
+        for (i, item) in seq.enumerated() {
+            let p = Self.join(path, key) + "[\(i)]"
+            guard case .mapping = item else {
+                throw BenchError(.badFile, path: file, line: item.mark?.line, column: item.mark?.column,
+                                 what: "'\(p)' must be a mapping, not '\(Self.show(item))'", remedy: "see docs/workloads.md")
+            }
+            out.append(try StrictMap(node: item, file: file, path: p))
+        }
+        return out
+    }
+
+    /// A list whose items are either texts or mappings (e.g. `sinks: [mock://, {uri: ...}]`).
+    public func items(_ key: String) throws(BenchError) -> [Either]? {
+        guard let v = value(key) else { return nil }
+        let seq: [Node]
+        switch v {
+        case let .sequence(s): seq = Array(s)
+        case .scalar: seq = [v]
+        default: throw typeError(key, v, "a list")
+        }
+        var out: [Either] = []
+        for (i, item) in seq.enumerated() {
+            switch item {
+            case let .scalar(s): out.append(.text(s.string, line: item.mark?.line))
+            case .mapping: out.append(.map(try StrictMap(node: item, file: file, path: Self.join(path, key) + "[\(i)]")))
+            default: throw typeError(key, item, "a list of texts or mappings")
+            }
+        }
+        return out
+    }
+
+    public enum Either {
+        case text(String, line: Int?)
+        case map(StrictMap)
+    }
+
+    // MARK: number parsing
+
+    static func number(_ text: String) -> Double? {
+        let t = text.trimmingSpaces().replacingOccurrences(of: "_", with: "")
+        guard !t.isEmpty, let d = Double(t), d.isFinite else { return nil }
+        return d
+    }
+
+    /// `5000`, `5k`, `5K`, `1.5m`, `1M`, `10_000`, optionally followed by `/s` or `msg/s`.
+    public static func parseRate(_ text: String) -> Double? {
+        var t = text.trimmingSpaces().lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: ",", with: "")
+        for suffix in ["msg/s", "/s"] where t.hasSuffix(suffix) { t = String(t.dropLast(suffix.count)).trimmingSpaces() }
+        var scale = 1.0
+        if t.hasSuffix("k") { scale = 1e3; t.removeLast() } else if t.hasSuffix("m") { scale = 1e6; t.removeLast() }
+        guard let d = Double(t), d.isFinite else { return nil }
+        return d * scale
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count)
+        for i in 1...a.count {
+            var cur = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            prev = cur
+        }
+        return prev[b.count]
+    }
+}

@@ -1,1 +1,0 @@
-// K2Bench module.

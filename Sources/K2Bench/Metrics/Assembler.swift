@@ -1,0 +1,102 @@
+import K2Core
+
+/// Turns what a repetition recorded into report metrics (names listed in docs/bench.md), and
+/// repetitions into the report's top-level metrics.
+public enum Assembler {
+    /// Latency histograms of one repetition, keyed `kind.basis` (`publish.intended`), nanoseconds.
+    public typealias Latencies = [String: Histogram]
+
+    /// The metrics of one repetition.
+    public static func metrics(intervals: [BenchReport.IntervalPoint], latencies: Latencies, resources: [ResourceSeries],
+                               sinkCount: Int) -> [String: BenchReport.Metric] {
+        var m: [String: BenchReport.Metric] = [:]
+        let iv = intervals.filter { $0.seconds > 0 }
+        if !iv.isEmpty {
+            let secs = iv.map(\.seconds).reduce(0, +)
+            let offered = iv.map { $0.offeredMsgs / $0.seconds }
+            let sent = iv.map { $0.sentMsgs / $0.seconds }
+            // Achieved: what the slowest sink acknowledged (a sink that lags holds the pipeline back).
+            let achieved = iv.map { p in (p.deliveredMsgs.min() ?? p.sentMsgs) / p.seconds }
+            let mb = iv.map { p in (p.sentMB.max() ?? 0) / p.seconds }
+            m["throughput.offered.msgs_per_s"] = .init(value: iv.map(\.offeredMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: offered)
+            m["throughput.sent.msgs_per_s"] = .init(value: iv.map(\.sentMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: sent)
+            m["throughput.achieved.msgs_per_s"] = .init(value: iv.map { $0.deliveredMsgs.min() ?? $0.sentMsgs }.reduce(0, +) / secs,
+                                                       unit: "msg/s", better: .higher, samples: achieved)
+            m["throughput.achieved.peak_msgs_per_s"] = .init(value: achieved.max() ?? 0, unit: "msg/s", better: .higher)
+            m["throughput.achieved.mb_per_s"] = .init(value: iv.map { $0.sentMB.max() ?? 0 }.reduce(0, +) / secs, unit: "MB/s", better: .higher, samples: mb)
+            let consumed = iv.compactMap { p in p.consumedMsgs.map { $0 / p.seconds } }
+            if consumed.count == iv.count {
+                m["throughput.consumer.msgs_per_s"] = .init(value: iv.compactMap(\.consumedMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: consumed)
+            }
+            if let last = iv.last, !last.backlog.isEmpty {
+                m["backlog.end.messages"] = .init(value: last.backlog.max() ?? 0, unit: "messages", better: .lower)
+            }
+        }
+        for (key, h) in latencies where h.totalCount > 0 {
+            for (label, value) in BenchReport.percentilesMs(h) {
+                m["latency.\(key).\(label)"] = .init(value: value, unit: "ms", better: .lower)
+            }
+        }
+        let sut = resources.filter { $0.kind != "harness" }
+        if let total = sum(sut) {
+            m["resources.sut.cpu_cores.mean"] = .init(value: total.meanCores, unit: "cores", better: .lower, samples: total.samples.map(\.cpuCores))
+            m["resources.sut.cpu_cores.peak"] = .init(value: total.peakCores, unit: "cores", better: .lower)
+            m["resources.sut.memory_bytes.mean"] = .init(value: total.meanMemory, unit: "B", better: .lower)
+            m["resources.sut.memory_bytes.peak"] = .init(value: Double(total.peakMemory), unit: "B", better: .lower)
+        }
+        if let h = resources.first(where: { $0.kind == "harness" }), !h.samples.isEmpty {
+            m["resources.harness.cpu_cores.mean"] = .init(value: h.meanCores, unit: "cores", better: .lower, samples: h.samples.map(\.cpuCores))
+            m["resources.harness.memory_bytes.peak"] = .init(value: Double(h.peakMemory), unit: "B", better: .lower)
+            if let rate = m["throughput.sent.msgs_per_s"]?.value, rate > 0 {
+                m["resources.harness.cpu_us_per_msg"] = .init(value: h.meanCores / rate * 1e6, unit: "us", better: .lower)
+            }
+        }
+        if let rate = m["throughput.sent.msgs_per_s"]?.value, rate > 0, let cores = m["resources.sut.cpu_cores.mean"]?.value {
+            m["resources.sut.cpu_us_per_msg"] = .init(value: cores / rate * 1e6, unit: "us", better: .lower)
+        }
+        return m
+    }
+
+    /// Series summed sample by sample (the system under test as one total).
+    static func sum(_ series: [ResourceSeries]) -> ResourceSeries? {
+        guard let n = series.map(\.samples.count).min(), n > 0 else { return nil }
+        var out: [ResourceSample] = []
+        for i in 0..<n {
+            out.append(ResourceSample(t: series[0].samples[i].t, cpuCores: series.map { $0.samples[i].cpuCores }.reduce(0, +),
+                                      memoryBytes: series.map { $0.samples[i].memoryBytes }.reduce(0, +),
+                                      processes: series.map { $0.samples[i].processes }.reduce(0, +)))
+        }
+        return ResourceSeries(name: "system under test", kind: "total", samples: out)
+    }
+
+    /// Top-level metrics: latency percentiles from the histograms merged over repetitions (exact),
+    /// everything else the median of the repetitions; `samples` keep what `compare` tests.
+    public static func combine(runs: [BenchReport.Run]) throws -> [String: BenchReport.Metric] {
+        var out: [String: BenchReport.Metric] = [:]
+        var names = Set<String>()
+        for r in runs { names.formUnion(r.metrics.keys) }
+        for name in names {
+            let per = runs.compactMap { $0.metrics[name] }
+            guard let first = per.first else { continue }
+            let values = per.map(\.value)
+            // Throughput-like metrics keep their per-interval samples (more samples for the test).
+            let pooled = per.allSatisfy { $0.samples != nil } ? per.flatMap { $0.samples! } : values
+            out[name] = .init(value: Statistics.median(values), unit: first.unit, better: first.direction,
+                              samples: name.hasPrefix("throughput.") && !name.contains("peak") ? pooled : values)
+        }
+        var merged: Latencies = [:]
+        for r in runs {
+            for l in r.latencies {
+                let h = try Histogram.decode(base64: l.histogram)
+                if merged[l.key] == nil { merged[l.key] = h } else { merged[l.key]!.add(h) }
+            }
+        }
+        for (key, h) in merged where h.totalCount > 0 {
+            for (label, value) in BenchReport.percentilesMs(h) {
+                let name = "latency.\(key).\(label)"
+                out[name] = .init(value: value, unit: "ms", better: .lower, samples: runs.compactMap { $0.metrics[name]?.value })
+            }
+        }
+        return out
+    }
+}

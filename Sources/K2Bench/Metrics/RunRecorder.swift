@@ -1,0 +1,128 @@
+import K2Capture
+import K2Core
+import K2Replay
+
+/// Records what a replay did, per interval (1 s) and in total: offered vs sent messages and
+/// bytes, replay lateness (actual − intended send time) in HdrHistograms, and per-sink counts
+/// sampled at each interval boundary (delivered, backlog). It joins the replay as one more sink
+/// (`measure://`), so the engine needs no hook; its `send` allocates nothing.
+public final class RunRecorder: ReplaySink, @unchecked Sendable {
+    public let uri = "measure://"
+    private let lock = Lock()
+    private let intervalNanos: Int64
+    /// Monotonic time measuring starts (end of warm-up); messages intended earlier are warm-up.
+    private var measureFrom: Int64
+    private var warmupDone = false
+
+    // Totals over the measured window.
+    private var lateness = Histogram(unit: .nanoseconds)
+    private var sentTotal: UInt64 = 0
+    private var bytesTotal: UInt64 = 0
+    private var _counts = SinkCounts()
+
+    // The interval being filled.
+    private var ivLateness = Histogram(unit: .nanoseconds)
+    private var ivSent: UInt64 = 0
+    private var ivBytes: UInt64 = 0
+    /// Offered = messages whose intended time falls in an interval, by interval index.
+    private var offeredByInterval: [UInt64] = []
+    private var sentByInterval: [UInt64] = []
+
+    public private(set) var intervals: [BenchReport.IntervalPoint] = []
+    public private(set) var latenessIntervals: [HistogramInterval] = []
+    private var lastSinkCounts: [SinkCounts] = []
+    private var lastConsumed: UInt64?
+    private var lastCloseAt: Int64
+
+    public init(measureFromNanos: Int64, intervalNanos: Int64 = 1_000_000_000) {
+        self.measureFrom = measureFromNanos
+        self.intervalNanos = intervalNanos
+        self.lastCloseAt = measureFromNanos
+        offeredByInterval.reserveCapacity(4096)
+    }
+
+    public func open() throws {}
+    public func finish(timeoutNanos: Int64) throws {}
+    public var counts: SinkCounts { lock.withLock { _counts } }
+
+    public func send(_ message: borrowing ReplayMessage) throws {
+        let intended = message.intendedNanos, actual = message.actualNanos
+        let bytes = UInt64(message.record.payload.count)
+        lock.withLock {
+            _counts.sent &+= 1
+            _counts.delivered &+= 1
+            _counts.bytes &+= bytes
+            guard intended >= measureFrom else { return }
+            let late = Swift.max(0, actual - intended)
+            lateness.record(late)
+            ivLateness.record(late)
+            sentTotal &+= 1
+            bytesTotal &+= bytes
+            ivSent &+= 1
+            ivBytes &+= bytes
+            let idx = Int((intended - measureFrom) / intervalNanos)
+            if idx < 1 << 20 {
+                if idx >= offeredByInterval.count {
+                    offeredByInterval.append(contentsOf: repeatElement(0, count: idx - offeredByInterval.count + 1))
+                }
+                offeredByInterval[idx] &+= 1
+            }
+        }
+    }
+
+    /// Moves the start of measuring (after warm-up, when the harness knows the engine's clock origin).
+    public func setMeasureFrom(_ nanos: Int64) {
+        lock.withLock {
+            measureFrom = nanos
+            lastCloseAt = nanos
+        }
+    }
+
+    /// Sets the per-sink counts at the start of measuring (deltas are taken against them).
+    public func baseline(sinks: [SinkCounts], consumed: UInt64?) {
+        lock.withLock {
+            lastSinkCounts = sinks
+            lastConsumed = consumed
+            ivSent = 0
+            ivBytes = 0
+            ivLateness.reset()
+        }
+    }
+
+    /// Closes the interval ending at `now` (monotonic ns) with the sinks' counts at that moment.
+    public func closeInterval(now: Int64, sinks: [SinkCounts], consumed: UInt64?) {
+        lock.withLock {
+            let seconds = Double(now - lastCloseAt) / 1e9
+            guard seconds > 0 else { return }
+            let idx = intervals.count
+            let offered = idx < offeredByInterval.count ? Double(offeredByInterval[idx]) : 0
+            var delivered: [Double] = [], mb: [Double] = [], backlog: [Double] = []
+            for (i, c) in sinks.enumerated() {
+                let prev = i < lastSinkCounts.count ? lastSinkCounts[i] : SinkCounts()
+                delivered.append(Double(c.delivered &- prev.delivered))
+                mb.append(Double(c.bytes &- prev.bytes) / 1e6)
+                backlog.append(Double(c.inFlight))
+            }
+            var consumedDelta: Double?
+            if let consumed { consumedDelta = Double(consumed &- (lastConsumed ?? 0)) }
+            let p99 = ivLateness.totalCount > 0 ? Double(ivLateness.valueAtPercentile(99)) / 1e6 : nil
+            let mx = ivLateness.totalCount > 0 ? Double(ivLateness.max) / 1e6 : nil
+            intervals.append(BenchReport.IntervalPoint(
+                t: Double(now - measureFrom) / 1e9, seconds: seconds, offeredMsgs: offered, sentMsgs: Double(ivSent),
+                deliveredMsgs: delivered, sentMB: mb, backlog: backlog, consumedMsgs: consumedDelta,
+                latenessP99Ms: p99, latenessMaxMs: mx))
+            latenessIntervals.append(HistogramInterval(startSeconds: Double(lastCloseAt - measureFrom) / 1e9, lengthSeconds: seconds,
+                                                       tag: "lateness", histogram: ivLateness))
+            ivLateness.reset()
+            ivSent = 0
+            ivBytes = 0
+            lastSinkCounts = sinks
+            lastConsumed = consumed
+            lastCloseAt = now
+        }
+    }
+
+    public var latenessHistogram: Histogram { lock.withLock { lateness } }
+    public var measuredSent: UInt64 { lock.withLock { sentTotal } }
+    public var measuredBytes: UInt64 { lock.withLock { bytesTotal } }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Reading and writing a run directory: `report.json`, `report.md`, `report.html` and the
+/// HdrHistogram interval logs (`<kind>.<basis>.hlog`).
+public enum ReportFiles {
+    /// Writes every file of a run directory (creating it) and returns the paths written.
+    @discardableResult
+    public static func write(_ report: BenchReport, to dir: String, verification: Verification? = nil,
+                             intervalLogs: [String: String] = [:]) throws(BenchError) -> [String] {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw BenchError(.io, path: dir, what: "cannot create the report folder: \(error.localizedDescription)", remedy: "check the path and permissions")
+        }
+        var written: [String] = []
+        func put(_ name: String, _ text: String) throws(BenchError) {
+            let p = (dir as NSString).appendingPathComponent(name)
+            guard FileManager.default.createFile(atPath: p, contents: Data(text.utf8)) else {
+                throw BenchError(.io, path: p, what: "cannot write the file", remedy: "check free space and permissions")
+            }
+            written.append(p)
+        }
+        try put("report.json", try encode(report))
+        try put("report.md", ReportMarkdown.render(report, verification: verification))
+        try put("report.html", ReportHTML.render(report, verification: verification))
+        for (name, text) in intervalLogs.sorted(by: { $0.key < $1.key }) {
+            try put(name + ".hlog", text)
+        }
+        return written
+    }
+
+    /// Appends text to a file (created when missing), e.g. a CI job summary. False on failure.
+    public static func append(_ text: String, to path: String) -> Bool {
+        if !FileManager.default.fileExists(atPath: path) {
+            return FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { return false }
+        defer { try? h.close() }
+        do {
+            try h.seekToEnd()
+            try h.write(contentsOf: Data(text.utf8))
+        } catch { return false }
+        return true
+    }
+
+    public static func encode(_ report: BenchReport) throws(BenchError) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            return String(decoding: try enc.encode(report), as: UTF8.self) + "\n"
+        } catch {
+            throw BenchError(.io, what: "cannot encode the report: \(error)")
+        }
+    }
+
+    /// Reads a report from a run directory or a `report.json` path.
+    public static func load(_ path: String) throws(BenchError) -> BenchReport {
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("report.json") : path
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw BenchError(.fileNotFound, path: file, what: "no report here", remedy: "give a run directory from `k2 bench run -o DIR` or its report.json")
+        }
+        return try decode(data, file: file)
+    }
+
+    public static func decode(_ data: Data, file: String) throws(BenchError) -> BenchReport {
+        let report: BenchReport
+        do {
+            report = try JSONDecoder().decode(BenchReport.self, from: data)
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw BenchError(.badFile, path: file, what: "not a k2 bench report: missing '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'", remedy: "give a report.json written by `k2 bench run`")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw BenchError(.badFile, path: file, what: "not a k2 bench report: wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'", remedy: "give a report.json written by `k2 bench run`")
+        } catch {
+            throw BenchError(.badFile, path: file, what: "not a k2 bench report (\(error))", remedy: "give a report.json written by `k2 bench run`")
+        }
+        guard report.schema == BenchReport.currentSchema else {
+            throw BenchError(.badFile, path: file, what: "report schema '\(report.schema)' is not supported", remedy: "this k2 reads \(BenchReport.currentSchema)")
+        }
+        return report
+    }
+}

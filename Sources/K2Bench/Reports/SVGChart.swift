@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Escapes text for HTML and SVG (element content and attribute values).
+public enum HTMLText {
+    public static func escape(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}
+
+/// A small line chart rendered to inline SVG (no scripts, no external files).
+public struct SVGChart {
+    public struct Series {
+        public var name: String
+        public var points: [(x: Double, y: Double)]
+        public var dashed: Bool
+        public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+            self.name = name
+            self.points = points
+            self.dashed = dashed
+        }
+    }
+
+    public enum XAxis {
+        /// Seconds (or any linear quantity).
+        case linear(label: String)
+        /// HdrHistogram's percentile axis: x = 1 / (1 − p), log scale, ticks at 90 %, 99 % …
+        case percentile
+    }
+
+    public var title: String
+    public var yLabel: String
+    public var x: XAxis
+    public var logY: Bool
+    public var series: [Series]
+    public var width = 720.0
+    public var height = 300.0
+
+    public init(title: String, yLabel: String, x: XAxis, logY: Bool = false, series: [Series]) {
+        self.title = title
+        self.yLabel = yLabel
+        self.x = x
+        self.logY = logY
+        self.series = series
+    }
+
+    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+
+    public func render() -> String {
+        let esc = HTMLText.escape
+        let left = 64.0, right = 170.0, top = 28.0, bottom = 40.0
+        let pw = width - left - right, ph = height - top - bottom
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\">"
+        svg += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>"
+        svg += "<text x=\"\(left)\" y=\"18\" font-size=\"14\" font-weight=\"bold\" font-family=\"sans-serif\">\(esc(title))</text>"
+
+        // Transform x values.
+        func tx(_ v: Double) -> Double {
+            switch x {
+            case .linear: return v
+            case .percentile:
+                let p = Swift.min(v, 99.9999) / 100
+                return log10(1 / (1 - p))
+            }
+        }
+        func ty(_ v: Double) -> Double { logY ? log10(Swift.max(v, 1e-6)) : v }
+        let all = series.flatMap { $0.points }.filter { $0.x.isFinite && $0.y.isFinite }
+        guard !all.isEmpty else {
+            svg += "<text x=\"\(left)\" y=\"\(top + ph / 2)\" font-size=\"13\" font-family=\"sans-serif\" fill=\"#666\">no data</text></svg>"
+            return svg
+        }
+        var x0 = all.map { tx($0.x) }.min()!, x1 = all.map { tx($0.x) }.max()!
+        var y0 = logY ? all.map { ty($0.y) }.min()! : Swift.min(0, all.map { $0.y }.min()!)
+        var y1 = all.map { ty($0.y) }.max()!
+        if case .percentile = x { x0 = 0; x1 = Swift.max(x1, 2) }
+        if x1 - x0 < 1e-12 { x1 = x0 + 1 }
+        if logY { y0 = y0.rounded(.down); y1 = Swift.max(y1.rounded(.up), y0 + 1) } else {
+            y1 = Self.niceCeil(y1)
+            if y1 - y0 < 1e-12 { y1 = y0 + 1 }
+        }
+        func px(_ v: Double) -> Double { left + (tx(v) - x0) / (x1 - x0) * pw }
+        func py(_ v: Double) -> Double { top + ph - (ty(v) - y0) / (y1 - y0) * ph }
+
+        // Axes and grid.
+        svg += "<g font-size=\"11\" font-family=\"sans-serif\" fill=\"#333\" stroke=\"none\">"
+        var yTicks: [Double] = []
+        if logY {
+            var e = y0
+            while e <= y1 + 1e-9 { yTicks.append(pow(10, e)); e += 1 }
+        } else {
+            for k in 0...4 { yTicks.append(y0 + (y1 - y0) * Double(k) / 4) }
+        }
+        for v in yTicks {
+            let y = py(v)
+            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + pw))\" y2=\"\(f(y))\" stroke=\"#e5e5e5\"/>"
+            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(esc(Units.format(v)))</text>"
+        }
+        switch x {
+        case let .linear(label):
+            for k in 0...5 {
+                let v = x0 + (x1 - x0) * Double(k) / 5
+                let xx = left + (v - x0) / (x1 - x0) * pw
+                svg += "<text x=\"\(f(xx))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(esc(Units.format(v)))</text>"
+            }
+            svg += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">\(esc(label))</text>"
+        case .percentile:
+            let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+            for (k, l) in labels.enumerated() where Double(k) <= x1 + 1e-9 {
+                let xx = left + (Double(k) - x0) / (x1 - x0) * pw
+                svg += "<line x1=\"\(f(xx))\" y1=\"\(f(top))\" x2=\"\(f(xx))\" y2=\"\(f(top + ph))\" stroke=\"#eee\"/>"
+                svg += "<text x=\"\(f(xx))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(l)</text>"
+            }
+            svg += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">percentile (log scale of 1/(1-p))</text>"
+        }
+        svg += "<text transform=\"translate(14 \(f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\">\(esc(yLabel))</text>"
+        svg += "<line x1=\"\(f(left))\" y1=\"\(f(top + ph))\" x2=\"\(f(left + pw))\" y2=\"\(f(top + ph))\" stroke=\"#333\"/>"
+        svg += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + ph))\" stroke=\"#333\"/>"
+        svg += "</g>"
+
+        // Lines and legend.
+        for (i, s) in series.enumerated() {
+            let color = Self.colors[i % Self.colors.count]
+            let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+            if !pts.isEmpty {
+                let d = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
+                svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(d)\"/>"
+                if pts.count == 1 {
+                    svg += "<circle cx=\"\(f(px(pts[0].x)))\" cy=\"\(f(py(pts[0].y)))\" r=\"3\" fill=\"\(color)\"/>"
+                }
+            }
+            let ly = top + 8 + Double(i) * 16
+            svg += "<line x1=\"\(f(left + pw + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + pw + 32))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            svg += "<text x=\"\(f(left + pw + 36))\" y=\"\(f(ly + 4))\" font-size=\"11\" font-family=\"sans-serif\">\(esc(s.name))</text>"
+        }
+        svg += "</svg>"
+        return svg
+    }
+
+    func f(_ v: Double) -> String { Units.fixed(v, 1) }
+
+    static func niceCeil(_ v: Double) -> Double {
+        guard v > 0 else { return 1 }
+        let e = pow(10, floor(log10(v)))
+        for m in [1.0, 2, 2.5, 5, 10] where m * e >= v { return m * e }
+        return 10 * e
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import K2Core
+
+/// What a resource series watches.
+public enum WatchTarget: Sendable, Equatable {
+    /// One process and all its descendants.
+    case pid(Int32)
+    /// Every process whose command name (comm or argv[0]'s last component) is this, with descendants.
+    case name(String)
+    /// A cgroup v2 directory (cpu.stat usage_usec, memory.current).
+    case cgroup(String)
+    /// The harness itself (this process), shown apart from the system under test.
+    case harness
+
+    /// `1234` → pid, `/sys/fs/cgroup/…` → cgroup, anything else → a command name.
+    public static func process(_ text: String) -> WatchTarget {
+        if let p = Int32(text), p > 0 { return .pid(p) }
+        return .name(text)
+    }
+
+    public static func cgroupPath(_ text: String) -> WatchTarget {
+        .cgroup(text.hasPrefix("/") ? text : "/sys/fs/cgroup/" + text)
+    }
+
+    public var label: String {
+        switch self {
+        case let .pid(p): return "pid \(p)"
+        case let .name(n): return n
+        case let .cgroup(c): return "cgroup " + c.replacingOccurrences(of: "/sys/fs/cgroup/", with: "")
+        case .harness: return "k2 (harness)"
+        }
+    }
+
+    public var isHarness: Bool { self == .harness }
+}
+
+/// One sample: CPU used over the interval that ends at `t`, and memory at `t`.
+public struct ResourceSample: Sendable, Equatable, Codable {
+    /// Seconds since the sampler started.
+    public var t: Double
+    /// CPU cores used on average over the interval before `t` (1.0 = one core busy).
+    public var cpuCores: Double
+    /// Resident memory (processes: RSS summed over the tree; cgroups: memory.current), bytes.
+    public var memoryBytes: Int64
+    /// Processes counted (process targets), 0 for cgroups.
+    public var processes: Int
+
+    public init(t: Double, cpuCores: Double, memoryBytes: Int64, processes: Int) {
+        self.t = t
+        self.cpuCores = cpuCores
+        self.memoryBytes = memoryBytes
+        self.processes = processes
+    }
+}
+
+/// The samples of one watched target, with summary figures.
+public struct ResourceSeries: Sendable, Equatable, Codable {
+    public var name: String
+    /// `process`, `cgroup` or `harness`.
+    public var kind: String
+    public var samples: [ResourceSample]
+
+    public init(name: String, kind: String, samples: [ResourceSample]) {
+        self.name = name
+        self.kind = kind
+        self.samples = samples
+    }
+
+    public var meanCores: Double {
+        samples.isEmpty ? 0 : samples.map(\.cpuCores).reduce(0, +) / Double(samples.count)
+    }
+    public var peakCores: Double { samples.map(\.cpuCores).max() ?? 0 }
+    public var meanMemory: Double {
+        samples.isEmpty ? 0 : Double(samples.map(\.memoryBytes).reduce(0, +)) / Double(samples.count)
+    }
+    public var peakMemory: Int64 { samples.map(\.memoryBytes).max() ?? 0 }
+}
+
+/// Samples CPU and memory of watched processes (by PID or name, descendants included, from
+/// /proc) and cgroup v2 groups every interval, on its own thread. The harness's own use is a
+/// separate series. `sampleNow` is public so tests can drive it without the thread.
+public final class ResourceSampler: @unchecked Sendable {
+    public let targets: [WatchTarget]
+    public let intervalNanos: Int64
+    private let clock: any NanoClock
+    private let lock = Lock()
+    private var series: [ResourceSeries]
+    /// Per target: last CPU reading per pid (ticks incl. reaped children) or per cgroup (µs).
+    private var lastTicks: [[Int32: Int64]]
+    private var lastCgroup: [Int64?]
+    private var lastAt: Int64?
+    private var startAt: Int64
+    private var running = false
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(targets: [WatchTarget], intervalNanos: Int64 = 1_000_000_000, clock: any NanoClock = SystemClock()) {
+        self.targets = targets
+        self.intervalNanos = intervalNanos
+        self.clock = clock
+        self.series = targets.map {
+            let kind: String
+            switch $0 {
+            case .harness: kind = "harness"
+            case .cgroup: kind = "cgroup"
+            default: kind = "process"
+            }
+            return ResourceSeries(name: $0.label, kind: kind, samples: [])
+        }
+        self.lastTicks = Array(repeating: [:], count: targets.count)
+        self.lastCgroup = Array(repeating: nil, count: targets.count)
+        self.startAt = clock.monotonicNanos()
+    }
+
+    /// Checks every target can be read now (a cgroup directory exists, a PID is alive); names
+    /// may match nothing yet (a server starting later), which is not an error.
+    public func check() throws(BenchError) {
+        for t in targets {
+            switch t {
+            case let .pid(p) where ProcFS.stat(pid: p) == nil:
+                throw BenchError(.invalidArgument, what: "process \(p) is not running", remedy: "watch a live PID or a command name")
+            case let .cgroup(dir) where ProcFS.cgroupUsage(dir) == nil:
+                throw BenchError(.invalidArgument, path: dir, what: "not a readable cgroup v2 directory (no cpu.stat)",
+                                 remedy: "give the container's cgroup, e.g. /sys/fs/cgroup/system.slice/docker-ID.scope")
+            default: break
+            }
+        }
+    }
+
+    /// Starts sampling on a background thread (first sample is a baseline, the next ones produce values).
+    public func start() {
+        lock.withLock {
+            running = true
+            startAt = clock.monotonicNanos()
+        }
+        sampleNow()
+        let t = Thread { [self] in
+            while lock.withLock({ running }) {
+                let deadline = DispatchTime.now() + .nanoseconds(Int(intervalNanos))
+                if done.wait(timeout: deadline) == .success { break }
+                sampleNow()
+            }
+        }
+        t.name = "k2-resource-sampler"
+        thread = t
+        t.start()
+    }
+
+    /// Stops the thread, takes a last sample and returns every series.
+    @discardableResult
+    public func stop() -> [ResourceSeries] {
+        let wasRunning = lock.withLock { () -> Bool in
+            let r = running
+            running = false
+            return r
+        }
+        if wasRunning {
+            done.signal()
+            sampleNow()
+        }
+        return snapshot()
+    }
+
+    public func snapshot() -> [ResourceSeries] { lock.withLock { series } }
+
+    /// Takes one sample of every target now.
+    public func sampleNow() {
+        let now = clock.monotonicNanos()
+        let procs = targets.contains(where: { if case .cgroup = $0 { return false }; return true }) ? ProcFS.allProcesses() : []
+        var children: [Int32: [Int32]] = [:]
+        var byPid: [Int32: ProcFS.ProcStat] = [:]
+        for p in procs {
+            children[p.ppid, default: []].append(p.pid)
+            byPid[p.pid] = p
+        }
+        func tree(_ roots: [Int32]) -> [Int32] {
+            var out: [Int32] = []
+            var seen = Set<Int32>()
+            var stack = roots
+            while let p = stack.popLast() {
+                guard seen.insert(p).inserted, byPid[p] != nil else { continue }
+                out.append(p)
+                stack.append(contentsOf: children[p] ?? [])
+            }
+            return out
+        }
+        let me = getpid()
+
+        lock.withLock {
+            let dt = lastAt.map { Double(now - $0) / 1e9 }
+            let t = Double(now - startAt) / 1e9
+            for (i, target) in targets.enumerated() {
+                switch target {
+                case let .cgroup(dir):
+                    guard let u = ProcFS.cgroupUsage(dir) else { continue }
+                    if let dt, dt > 0, let last = lastCgroup[i] {
+                        let cores = Double(max(0, u.cpuMicros - last)) / 1e6 / dt
+                        series[i].samples.append(ResourceSample(t: t, cpuCores: cores, memoryBytes: u.memoryBytes, processes: 0))
+                    }
+                    lastCgroup[i] = u.cpuMicros
+                default:
+                    let roots: [Int32]
+                    switch target {
+                    case let .pid(p): roots = [p]
+                    case .harness: roots = [me]
+                    case let .name(n):
+                        let matches = Set(procs.filter { $0.comm == n || ($0.comm.count >= 15 && n.hasPrefix($0.comm)) || ProcFS.commandName(pid: $0.pid) == n }.map(\.pid))
+                        // Top-level matches only: a match whose parent also matches is counted through the parent.
+                        roots = matches.filter { !matches.contains(byPid[$0]?.ppid ?? 0) }.sorted()
+                    default: roots = []
+                    }
+                    let pids = tree(roots)
+                    var ticks: [Int32: Int64] = [:]
+                    var rss: Int64 = 0
+                    for p in pids {
+                        guard let s = byPid[p] else { continue }
+                        ticks[p] = s.cpuTicks + s.childTicks
+                        rss += s.rssBytes
+                    }
+                    if let dt, dt > 0 {
+                        var used: Int64 = 0
+                        for (p, v) in ticks {
+                            // A process that appeared since the last sample counts from 0 only if it is young;
+                            // counting its whole history would spike, so new pids count from their first sighting.
+                            if let last = lastTicks[i][p] { used += max(0, v - last) }
+                        }
+                        let cores = Double(used) / ProcFS.ticksPerSecond / dt
+                        series[i].samples.append(ResourceSample(t: t, cpuCores: cores, memoryBytes: rss, processes: pids.count))
+                    }
+                    lastTicks[i] = ticks
+                }
+            }
+            lastAt = now
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import K2Core
+import K2Replay
+
+/// What one repetition asks the replay engine to do.
+public struct ReplayRequest {
+    public var source: Workload.Source
+    public var pace: Workload.Pace
+    /// Warm-up + measured time: the replay stops after this long.
+    public var totalNanos: Int64
+    /// The workload's sinks plus the harness's recorder (last).
+    public var sinks: [any ReplaySink]
+}
+
+/// Everything a repetition's sinks give back after the replay.
+public struct SinkSetup {
+    /// The workload's sinks, in workload order (the recorder is added by the runner).
+    public var sinks: [any ReplaySink]
+    /// Latency histograms the sinks and consumers recorded, keyed `kind.basis` (ns), read after the run.
+    public var latencies: () -> [String: Histogram]
+    /// Messages the consumer has read so far (nil without a consumer), polled every interval.
+    public var consumed: (() -> UInt64)?
+    /// Stops consumers and probes after the replay.
+    public var close: () -> Void
+    /// Notes for the report (e.g. probes lost).
+    public var notes: () -> [String]
+
+    public init(sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
+                consumed: (() -> UInt64)? = nil, close: @escaping () -> Void = {}, notes: @escaping () -> [String] = { [] }) {
+        self.sinks = sinks
+        self.latencies = latencies
+        self.consumed = consumed
+        self.close = close
+        self.notes = notes
+    }
+}
+
+/// Runs a workload's repetitions and builds the report. The replay itself and the sinks are
+/// given as functions (the k2 command passes K2Replay's engine and sink factory), so the runner
+/// is the measurement around them: recorder, interval ticker, resource sampler, assembly.
+public final class BenchRunner {
+    public let workload: Workload
+    public var progress: ((String) -> Void)?
+    private let clock = SystemClock()
+
+    public init(workload: Workload) {
+        self.workload = workload
+    }
+
+    /// The watch targets of the workload (the harness last, when on).
+    public var watchTargets: [WatchTarget] {
+        var t = workload.watch.processes.map(WatchTarget.process) + workload.watch.cgroups.map(WatchTarget.cgroupPath)
+        if workload.watch.harness { t.append(.harness) }
+        return t
+    }
+
+    public struct Output {
+        public var report: BenchReport
+        public var intervalLogs: [String: String]
+    }
+
+    /// Runs every repetition. `makeSinks` is called once per repetition; `replay` must block until the replay ends.
+    public func run(makeSinks: (Int) throws -> SinkSetup, replay: (ReplayRequest) throws -> Void,
+                    extraWatch: [WatchTarget] = []) throws -> Output {
+        let startedWall = clock.wallNanos()
+        var reference: BenchReport.Reference?
+        var runs: [BenchReport.Run] = []
+        var notes: [String] = []
+        var logs: [String: HistogramLogWriter] = [:]
+        let targets = extraWatch + watchTargets
+
+        for rep in 0..<workload.repetitions {
+            if workload.reference == .zstd {
+                progress?("reference: zstd -d …")
+                let mbps = try ReferenceWorkload.zstdDecompress()
+                if reference == nil { reference = .init(name: "zstd -d", values: [], unit: "MB/s") }
+                reference!.values.append(mbps)
+            }
+            progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
+            let setup = try makeSinks(rep)
+            let repWall = clock.wallNanos()
+            let t0 = clock.monotonicNanos()
+            let measureFrom = t0 + workload.warmupNanos
+            let recorder = RunRecorder(measureFromNanos: measureFrom)
+            let sampler = ResourceSampler(targets: targets, intervalNanos: workload.watch.intervalNanos)
+            try sampler.check()
+
+            // The interval ticker: closes 1 s intervals with the sinks' counts.
+            // The resource sampler starts with measuring (after warm-up).
+            let ticker = Ticker(recorder: recorder, sinks: setup.sinks, consumed: setup.consumed, sampler: sampler,
+                                measureFrom: measureFrom, end: measureFrom + workload.durationNanos, progress: progress)
+            let sinks = setup.sinks + [recorder]
+            var replayError: (any Error)?
+            ticker.start()
+            do {
+                try replay(ReplayRequest(source: workload.source, pace: workload.pace,
+                                         totalNanos: workload.warmupNanos + workload.durationNanos, sinks: sinks))
+            } catch {
+                replayError = error
+            }
+            ticker.stop()
+            let resources = sampler.stop()
+            setup.close()
+            if let replayError { throw replayError }
+
+            // Latencies: lateness from the recorder, the rest from the sinks and consumers.
+            var latencies = setup.latencies()
+            latencies["lateness.intended"] = recorder.latenessHistogram
+            let iv = recorder.intervals
+            var lat: [BenchReport.Latency] = []
+            for key in latencies.keys.sorted() {
+                let parts = key.split(separator: ".").map(String.init)
+                lat.append(BenchReport.latency(kind: parts[0], basis: parts.count > 1 ? parts[1] : "actual", latencies[key]!))
+            }
+            var w = logs["lateness.intended"] ?? HistogramLogWriter(startNanos: repWall, comment: "k2 bench \(workload.name): replay lateness, ns")
+            for i in recorder.latenessIntervals { w.append(i) }
+            logs["lateness.intended"] = w
+
+            let sinkResults = setup.sinks.map { s -> BenchReport.SinkResult in
+                let c = s.counts
+                return .init(uri: s.uri, sent: c.sent, delivered: c.delivered, failed: c.failed, bytes: c.bytes, failureReasons: c.failureReasons)
+            }
+            for s in sinkResults where s.failed > 0 {
+                notes.append("repetition \(rep + 1): \(s.uri) failed \(s.failed) message(s): " + s.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
+            }
+            notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
+            let metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
+            runs.append(BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
+                                        measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
+                                        sinks: sinkResults, resources: resources, metrics: metrics))
+            if let m = metrics["throughput.achieved.msgs_per_s"] {
+                progress?("repetition \(rep + 1): achieved \(Units.format(m.value)) msg/s")
+            }
+        }
+
+        let w = workload
+        let source: String
+        switch w.source {
+        case let .captures(paths, loop): source = paths.joined(separator: ", ") + (loop ? " (looped)" : "")
+        case let .profile(p, seed): source = "K2Sim profile \(p) (seed \(seed))"
+        }
+        let info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text,
+                                            warmupSeconds: Double(w.warmupNanos) / 1e9, durationSeconds: Double(w.durationNanos) / 1e9,
+                                            sinks: w.sinks.map(\.uri), repetitions: w.repetitions, targets: w.targets)
+        let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
+                                 environment: EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos()),
+                                 workload: info, runs: runs, metrics: try Assembler.combine(runs: runs), reference: reference, notes: notes)
+        return Output(report: report, intervalLogs: logs.mapValues(\.text))
+    }
+}
+
+/// Closes the recorder's intervals every second on its own thread and prints a progress line.
+final class Ticker: @unchecked Sendable {
+    let recorder: RunRecorder
+    let sinks: [any ReplaySink]
+    let consumed: (() -> UInt64)?
+    let sampler: ResourceSampler
+    let measureFrom: Int64
+    let end: Int64
+    let progress: ((String) -> Void)?
+    private let lock = Lock()
+    private var stopped = false
+    private let done = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let clock = SystemClock()
+
+    init(recorder: RunRecorder, sinks: [any ReplaySink], consumed: (() -> UInt64)?, sampler: ResourceSampler,
+         measureFrom: Int64, end: Int64, progress: ((String) -> Void)?) {
+        self.recorder = recorder
+        self.sampler = sampler
+        self.sinks = sinks
+        self.consumed = consumed
+        self.measureFrom = measureFrom
+        self.end = end
+        self.progress = progress
+    }
+
+    func start() {
+        let t = Thread { [self] in
+            defer { finished.signal() }
+            // Wait for the end of warm-up, then take the baseline counts.
+            if !wait(until: measureFrom) { return }
+            recorder.baseline(sinks: sinks.map(\.counts), consumed: consumed?())
+            sampler.start()
+            var next = measureFrom + 1_000_000_000
+            while next <= end {
+                if !wait(until: next) { return }
+                let now = clock.monotonicNanos()
+                recorder.closeInterval(now: now, sinks: sinks.map(\.counts), consumed: consumed?())
+                if let p = progress, let last = recorder.intervals.last {
+                    p("  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))")
+                }
+                next += 1_000_000_000
+            }
+        }
+        t.name = "k2-bench-ticker"
+        t.start()
+    }
+
+    /// Sleeps until `mono`; false when stopped first.
+    private func wait(until mono: Int64) -> Bool {
+        while true {
+            if lock.withLock({ stopped }) { return false }
+            let left = mono - clock.monotonicNanos()
+            if left <= 0 { return true }
+            if done.wait(timeout: .now() + .nanoseconds(Int(Swift.min(left, 200_000_000)))) == .success { return false }
+        }
+    }
+
+    func stop() {
+        lock.withLock { stopped = true }
+        done.signal()
+        finished.wait()
+    }
+}

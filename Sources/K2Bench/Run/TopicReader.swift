@@ -1,0 +1,127 @@
+import Foundation
+import K2Core
+
+/// Reads a Kafka topic back while the replay produces into it, with `kcat` as an independent
+/// consumer, and measures end-to-end latency per message: from the intended send time (the
+/// `k2-intended-ns` header the Kafka sink attaches, wall clock) and from the actual send time
+/// (the message's CreateTime, which librdkafka stamps when `produce` is called; ms resolution).
+public final class TopicReader: @unchecked Sendable {
+    public let brokers: String
+    public let topic: String
+    private var pid: pid_t = 0
+    private let lock = Lock()
+    private var fromIntended = Histogram(unit: .nanoseconds)
+    private var fromActual = Histogram(unit: .nanoseconds)
+    private var _consumed: UInt64 = 0
+    private var measureFromWall: Int64 = .max
+    private var reader: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+    private let clock = SystemClock()
+
+    public init(brokers: String, topic: String) {
+        self.brokers = brokers
+        self.topic = topic
+    }
+
+    /// Starts kcat at the topic's end offsets. Messages intended before `measureFromWall` count
+    /// as consumed but are not recorded (warm-up).
+    public func start(measureFromWall: Int64) throws(BenchError) {
+        guard let kcat = ReferenceWorkload.which("kcat") else {
+            throw BenchError(.run, what: "kcat is not installed (the consumer that reads the topic back)", remedy: "run scripts/install-deps.sh or apt-get install kcat")
+        }
+        lock.withLock { self.measureFromWall = measureFromWall }
+        // posix_spawn + a pipe (Foundation's Process child monitor stalls here).
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw BenchError(.run, what: "cannot create a pipe for kcat") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let args = [kcat, "-C", "-q", "-u", "-b", brokers, "-t", topic, "-o", "end", "-f", "%T %h\\n",
+                    "-X", "fetch.wait.max.ms=5", "-X", "topic.metadata.refresh.interval.ms=1000"]
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, kcat, &actions, nil, &argv, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw BenchError(.run, what: "cannot start kcat (posix_spawn \(rc))", remedy: "check that kcat runs")
+        }
+        pid = child
+        let readFD = fds[0]
+        let t = Thread { [self] in
+            defer { finished.signal(); close(readFD) }
+            var pending: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buf.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, 65536) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                let now = clock.wallNanos()
+                pending.append(contentsOf: buf[0..<n])
+                var start = 0
+                while let nl = pending[start...].firstIndex(of: 10) {
+                    line(pending[start..<nl], now: now)
+                    start = nl + 1
+                }
+                pending.removeFirst(start)
+            }
+        }
+        t.name = "k2-topic-reader"
+        reader = t
+        t.start()
+    }
+
+    /// `TIMESTAMP_MS k2-receive-ns=…,k2-intended-ns=…`
+    private func line(_ bytes: ArraySlice<UInt8>, now: Int64) {
+        var created: Int64 = -1
+        var intended: Int64 = -1
+        var i = bytes.startIndex
+        var v: Int64 = 0
+        var neg = false
+        while i < bytes.endIndex, bytes[i] != 32 {
+            if bytes[i] == 45 { neg = true } else { v = v &* 10 &+ Int64(bytes[i] &- 48) }
+            i += 1
+        }
+        created = neg ? -v : v
+        let key = Array("k2-intended-ns=".utf8)
+        if let r = bytes[i...].firstRange(of: key) {
+            var j = r.upperBound
+            var n: Int64 = 0
+            while j < bytes.endIndex, bytes[j] >= 48, bytes[j] <= 57 { n = n &* 10 &+ Int64(bytes[j] - 48); j += 1 }
+            intended = n
+        }
+        lock.withLock {
+            _consumed &+= 1
+            guard intended > 0, intended >= measureFromWall else { return }
+            fromIntended.record(Swift.max(0, now - intended))
+            if created > 0 { fromActual.record(Swift.max(0, now - created * 1_000_000)) }
+        }
+    }
+
+    public var consumed: UInt64 { lock.withLock { _consumed } }
+
+    /// Waits up to `graceNanos` for the consumer to catch up with `expected` messages, then stops kcat.
+    public func stop(expected: UInt64?, graceNanos: Int64 = 5_000_000_000) {
+        if let expected {
+            let deadline = clock.monotonicNanos() + graceNanos
+            while consumed < expected && clock.monotonicNanos() < deadline { usleep(20_000) }
+        }
+        if pid > 0 {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            pid = 0
+        }
+        if reader != nil { finished.wait() }
+    }
+
+    /// `end_to_end.intended` and `end_to_end.actual` (ns).
+    public var latencies: [String: Histogram] {
+        lock.withLock { ["end_to_end.intended": fromIntended, "end_to_end.actual": fromActual] }
+    }
+}

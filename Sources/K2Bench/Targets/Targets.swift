@@ -1,0 +1,121 @@
+/// The platform's figures as data: the v1 baseline, the v2 targets and the claims, each with
+/// the document it comes from. Loaded from `reports/targets/k2-v2.yaml` (format: docs/bench.md).
+public struct TargetsFile: Sendable, Equatable {
+    /// Format version of the file (`schema: 1`).
+    public var schema: Int
+    public var name: String
+    public var documents: [SourceDocument]
+    public var figures: [TargetFigure]
+    public var claims: [Claim]
+    /// The file it was read from (for reports).
+    public var path: String
+
+    public init(schema: Int = 1, name: String, documents: [SourceDocument], figures: [TargetFigure], claims: [Claim], path: String) {
+        self.schema = schema
+        self.name = name
+        self.documents = documents
+        self.figures = figures
+        self.claims = claims
+        self.path = path
+    }
+
+    public func figure(_ id: String) -> TargetFigure? { figures.first { $0.id == id } }
+}
+
+/// A document the figures come from (`000` … `004`, files in ../shared/seeds/).
+public struct SourceDocument: Sendable, Equatable {
+    public var id: String
+    public var file: String
+    public var title: String
+}
+
+/// Where a number comes from: one or more document ids and the words it was given in.
+public struct SourceRef: Sendable, Equatable {
+    public var documents: [String]
+    public var quote: String?
+
+    public var label: String { documents.joined(separator: ", ") }
+}
+
+/// Which way is better for a figure.
+public enum Direction: String, Sendable, Equatable, CaseIterable {
+    case lower, higher
+}
+
+/// A v1 figure: one value or a range (`5,000–10,000 trades/s`).
+public struct Baseline: Sendable, Equatable {
+    public var value: Double?
+    public var min: Double?
+    public var max: Double?
+    public var source: SourceRef
+
+    /// The value the ratio vs v1 uses: the single value, or the end of the range most favourable
+    /// to v1 (the strictest comparison for v2).
+    public func reference(_ better: Direction) -> Double? {
+        if let value { return value }
+        switch better {
+        case .lower: return min ?? max
+        case .higher: return max ?? min
+        }
+    }
+
+    public var text: String {
+        if let value { return Units.format(value) }
+        if let min, let max { return Units.format(min) + "–" + Units.format(max) }
+        return "–"
+    }
+}
+
+/// A v2 target bound: `< 1000`, `<= 15.5`, `>= 10000`.
+public struct Bound: Sendable, Equatable {
+    public enum Op: String, Sendable, CaseIterable { case lt = "<", le = "<=", gt = ">", ge = ">=" }
+    public var op: Op
+    public var value: Double
+    public var source: SourceRef
+
+    public func holds(_ measured: Double) -> Bool {
+        switch op {
+        case .lt: return measured < value
+        case .le: return measured <= value
+        case .gt: return measured > value
+        case .ge: return measured >= value
+        }
+    }
+
+    public var text: String {
+        let sym: String
+        switch op {
+        case .lt: sym = "<"
+        case .le: sym = "≤"
+        case .gt: sym = ">"
+        case .ge: sym = "≥"
+        }
+        return sym + " " + Units.format(value)
+    }
+}
+
+/// One figure of the platform: what it is, its unit, which way is better, the report metric
+/// that measures it (first one present wins), the v1 baseline and the v2 target.
+public struct TargetFigure: Sendable, Equatable {
+    public var id: String
+    public var figure: String
+    public var unit: String
+    public var better: Direction
+    /// Report metric names that measure this figure, in order of preference.
+    public var measuredBy: [String]
+    public var v1: Baseline?
+    public var v2: Bound?
+    public var note: String?
+}
+
+/// A claim the documents make that is recorded, not tested (`"6x faster"`): reports print the
+/// measured ratio next to it instead of picking one claim.
+public struct Claim: Sendable, Equatable {
+    public var id: String
+    public var text: String
+    public var factorMin: Double
+    public var factorMax: Double
+    /// Figure ids whose measured ratio vs v1 the claim is about.
+    public var about: [String]
+    public var source: SourceRef
+}

@@ -1,0 +1,81 @@
+/// Thresholds of the regression gate for one metric: a change must be larger than `relative`
+/// AND than `absolute` AND (with enough samples) statistically significant to count.
+public struct Threshold: Sendable, Equatable {
+    /// Relative change of the median that matters (0.10 = 10 %).
+    public var relative: Double = 0.10
+    /// Absolute change of the median that matters, in the metric's unit (0 = any).
+    public var absolute: Double = 0
+    /// Significance level of the Mann-Whitney U test (two-sided).
+    public var alpha: Double = 0.01
+    /// Fewest samples per side for the statistical test; below it the thresholds decide alone.
+    public var minSamples: Int = 3
+
+    public init(relative: Double = 0.10, absolute: Double = 0, alpha: Double = 0.01, minSamples: Int = 3) {
+        self.relative = relative
+        self.absolute = absolute
+        self.alpha = alpha
+        self.minSamples = minSamples
+    }
+}
+
+/// One metric of a baseline compared with the current run.
+public struct MetricComparison: Sendable, Equatable {
+    public enum Verdict: String, Sendable, Equatable {
+        case same, regression, improvement
+    }
+
+    public var name: String
+    public var unit: String
+    public var better: Direction
+    public var baselineMedian: Double
+    public var currentMedian: Double
+    public var baselineCount: Int
+    public var currentCount: Int
+    /// (current − baseline) / baseline of the medians.
+    public var change: Double
+    /// Mann-Whitney p-value when both sides had enough samples.
+    public var p: Double?
+    /// 95 % bootstrap interval of current/baseline medians when both sides had enough samples.
+    public var ratioInterval: ClosedRange<Double>?
+    public var verdict: Verdict
+    /// Why (for the Markdown table).
+    public var reason: String
+
+    public static func compare(name: String, unit: String = "", better: Direction, baseline: [Double], current: [Double],
+                               threshold: Threshold) -> MetricComparison {
+        let mb = Statistics.median(baseline), mc = Statistics.median(current)
+        let change = mb != 0 ? (mc - mb) / abs(mb) : (mc == 0 ? 0 : .infinity)
+        var c = MetricComparison(name: name, unit: unit, better: better, baselineMedian: mb, currentMedian: mc,
+                                 baselineCount: baseline.count, currentCount: current.count, change: change,
+                                 p: nil, ratioInterval: nil, verdict: .same, reason: "")
+        guard !baseline.isEmpty, !current.isEmpty, mb.isFinite, mc.isFinite else {
+            c.reason = "no samples on one side"
+            return c
+        }
+        let worse = better == .higher ? mc < mb : mc > mb
+        let bigEnough = abs(change) > threshold.relative && abs(mc - mb) > threshold.absolute
+        let tested = baseline.count >= threshold.minSamples && current.count >= threshold.minSamples
+        var significant = true
+        if tested {
+            let t = Statistics.mannWhitney(baseline, current)
+            c.p = t.p
+            c.ratioInterval = Statistics.bootstrapRatioCI(baseline, current)
+            significant = t.p < threshold.alpha
+        }
+        let pct = Units.format(abs(change) * 100) + "%"
+        let limit = Units.format(threshold.relative * 100) + "%"
+        if !bigEnough {
+            c.reason = "median moved \(pct), within \(limit)"
+        } else if !significant {
+            c.reason = "median moved \(pct) but p = \(Units.format(c.p ?? 1)) ≥ \(Units.format(threshold.alpha)) (noise)"
+        } else {
+            c.verdict = worse ? .regression : .improvement
+            c.reason = (worse ? "worse" : "better") + " by \(pct) (> \(limit)" + (tested ? ", p = \(pValue(c.p ?? 0)))" : "; fewer than \(threshold.minSamples) samples, no test)")
+        }
+        return c
+    }
+
+    static func pValue(_ p: Double) -> String {
+        p < 0.0001 ? "< 0.0001" : Units.format(p)
+    }
+}

@@ -1,0 +1,103 @@
+/// The verdict table: every figure of a targets file with its v1 baseline, v2 target, the
+/// measured value from a report, the verdict and the ratio vs v1.
+public struct Verification: Sendable, Equatable {
+    public enum Verdict: String, Sendable, Equatable {
+        /// Measured and within the v2 target.
+        case pass
+        /// Measured and outside the v2 target.
+        case fail
+        /// The report has no metric for the figure (never counted as a pass).
+        case notMeasured = "not measured"
+        /// Measured, but the figure has no v2 target (a v1 baseline to compare with).
+        case info = "baseline only"
+    }
+
+    public struct Row: Sendable, Equatable {
+        public var figure: TargetFigure
+        /// Measured value in the figure's unit.
+        public var measured: Double?
+        /// The report metric it came from.
+        public var metric: String?
+        public var verdict: Verdict
+        /// How many times better than v1 (>1 = better), using the v1 end most favourable to v1.
+        public var ratioVsV1: Double?
+    }
+
+    public var targets: TargetsFile
+    public var rows: [Row]
+
+    public var failed: Bool { rows.contains { $0.verdict == .fail } }
+    public var passedCount: Int { rows.filter { $0.verdict == .pass }.count }
+    public var failedCount: Int { rows.filter { $0.verdict == .fail }.count }
+
+    /// Builds the table from a report's metrics.
+    public static func verify(_ report: BenchReport, targets: TargetsFile) -> Verification {
+        var rows: [Row] = []
+        for f in targets.figures {
+            var measured: Double?
+            var metric: String?
+            for name in f.measuredBy {
+                if let m = report.metrics[name], let v = Units.convert(m.value, from: m.unit, to: f.unit) {
+                    measured = v
+                    metric = name
+                    break
+                }
+            }
+            var ratio: Double?
+            if let measured, let ref = f.v1?.reference(f.better), measured > 0, ref > 0 {
+                ratio = f.better == .lower ? ref / measured : measured / ref
+            }
+            let verdict: Verdict
+            switch (measured, f.v2) {
+            case (nil, _): verdict = .notMeasured
+            case let (m?, bound?): verdict = bound.holds(m) ? .pass : .fail
+            case (_?, nil): verdict = .info
+            }
+            rows.append(Row(figure: f, measured: measured, metric: metric, verdict: verdict, ratioVsV1: ratio))
+        }
+        return Verification(targets: targets, rows: rows)
+    }
+
+    /// The table as Markdown (also readable as plain text on a terminal).
+    public func markdown(includeUnmeasured: Bool = true) -> String {
+        var out = "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
+        out += "|---|---|---|---|---|---|\n"
+        for r in rows where includeUnmeasured || r.verdict != .notMeasured {
+            let u = r.figure.unit
+            let v1 = r.figure.v1.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
+            let v2 = r.figure.v2.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
+            let m = r.measured.map { "\(Units.format($0)) \(u)" } ?? "not measured"
+            let verdict: String
+            switch r.verdict {
+            case .pass: verdict = "**PASS**"
+            case .fail: verdict = "**FAIL**"
+            case .notMeasured: verdict = "not measured"
+            case .info: verdict = "baseline only"
+            }
+            let ratio = r.ratioVsV1.map { Units.format($0) + "x" + ($0 >= 1 ? " better" : " worse") } ?? "–"
+            out += "| \(r.figure.figure) | \(v1) | \(v2) | \(m) | \(verdict) | \(ratio) |\n"
+        }
+        return out
+    }
+
+    /// The claims the documents make, with the measured ratios they are about.
+    public func claimsText() -> String {
+        guard !targets.claims.isEmpty else { return "" }
+        var out = "Latency claims in the documents (recorded, not tested):\n"
+        for c in targets.claims {
+            let measured = c.about.compactMap { id -> String? in
+                guard let r = rows.first(where: { $0.figure.id == id }), let ratio = r.ratioVsV1 else { return nil }
+                return "\(id) \(Units.format(ratio))x"
+            }
+            let claim = c.factorMin == c.factorMax ? "\(Units.format(c.factorMin))x" : "\(Units.format(c.factorMin))–\(Units.format(c.factorMax))x"
+            let status = measured.isEmpty ? "not measured" : "measured: " + measured.joined(separator: ", ")
+            out += "- \"\(c.text)\" (\(claim), source \(c.source.label)) — \(status)\n"
+        }
+        return out
+    }
+
+    public var summary: String {
+        let nm = rows.filter { $0.verdict == .notMeasured && $0.figure.v2 != nil }.count
+        return "\(passedCount) pass, \(failedCount) fail, \(nm) target(s) not measured — " + (failed ? "FAIL" : "PASS")
+    }
+}

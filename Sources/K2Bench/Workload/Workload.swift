@@ -1,0 +1,140 @@
+/// A benchmark workload: what to replay, how fast, for how long, into which sinks, what to
+/// measure and against which targets. Read from YAML by `WorkloadLoader`; every key and its
+/// default is documented in docs/workloads.md.
+public struct Workload: Sendable, Equatable {
+    /// Name shown in reports (default: the file name without extension).
+    public var name: String
+    public var description: String
+    public var source: Source
+    public var pace: Pace
+    /// Time replayed before measuring starts (its samples are not counted). Default 0.
+    public var warmupNanos: Int64
+    /// Measured time. Default 30 s.
+    public var durationNanos: Int64
+    /// Sinks the replay writes to (URIs as `k2 replay --to` takes them). Default `[mock://]`.
+    public var sinks: [SinkSpec]
+    public var probes: Probes
+    /// Read the Kafka topic back and measure end-to-end latency. Default off.
+    public var consumer: Consumer?
+    public var watch: Watch
+    /// Targets file for the verdict table (relative to the workload file). Default none.
+    public var targets: String?
+    /// How many times the run is repeated (repetitions feed `compare`'s statistics). Default 1.
+    public var repetitions: Int
+    /// A reference measured in the same run so a slower machine does not fail a gate. Default none.
+    public var reference: Reference?
+    /// Embedded servers the harness starts itself.
+    public var embedded: Embedded
+    /// The file it was read from.
+    public var path: String
+
+    public init(name: String, source: Source) {
+        self.name = name
+        self.description = ""
+        self.source = source
+        self.pace = .speed(1)
+        self.warmupNanos = 0
+        self.durationNanos = 30_000_000_000
+        self.sinks = [SinkSpec(uri: "mock://")]
+        self.probes = Probes()
+        self.consumer = nil
+        self.watch = Watch()
+        self.targets = nil
+        self.repetitions = 1
+        self.reference = nil
+        self.embedded = Embedded()
+        self.path = ""
+    }
+
+    /// Where messages come from.
+    public enum Source: Sendable, Equatable {
+        /// Recorded captures (paths resolved against the workload file's folder), looped to fill the duration when `loop`.
+        case captures([String], loop: Bool)
+        /// A K2Sim profile (a name or a profile YAML path) generated in-process with `seed`.
+        case profile(String, seed: UInt64)
+    }
+
+    /// How fast messages go out.
+    public enum Pace: Sendable, Equatable {
+        /// A multiple of the capture's own pace (1 = real time).
+        case speed(Double)
+        /// A constant rate in messages per second, ignoring capture timing.
+        case rate(Double)
+        /// As fast as the sinks take them (no schedule: latency from intended time is not meaningful).
+        case max
+
+        public var text: String {
+            switch self {
+            case let .speed(s): return "\(Units.format(s))x"
+            case let .rate(r): return "\(Units.format(r)) msg/s"
+            case .max: return "max"
+            }
+        }
+    }
+
+    /// One sink: a URI and options passed to it (`acks`, `batch`, `table` …).
+    public struct SinkSpec: Sendable, Equatable {
+        public var uri: String
+        public var options: [String: String]
+        public init(uri: String, options: [String: String] = [:]) {
+            self.uri = uri
+            self.options = options
+        }
+    }
+
+    /// Marked messages sent at a fixed interval and polled for in ClickHouse (freshness).
+    public struct Probes: Sendable, Equatable {
+        /// Send a probe every `intervalNanos`; 0 disables probes. Default 0 (off).
+        public var intervalNanos: Int64 = 0
+        /// ClickHouse HTTP URL the probe rows are polled at. Default the embedded server.
+        public var clickhouse: String?
+        /// Table (after the MV) that probe rows land in. Default `trades`.
+        public var table: String = "trades"
+        /// How often the table is polled. Default 50 ms.
+        public var pollNanos: Int64 = 50_000_000
+        /// A probe not seen after this long counts as lost. Default 30 s.
+        public var timeoutNanos: Int64 = 30_000_000_000
+        public init() {}
+    }
+
+    /// A consumer that reads the topic back (end-to-end latency, consumer lag).
+    public struct Consumer: Sendable, Equatable {
+        /// Bootstrap servers; default: the first Kafka sink's broker.
+        public var brokers: String?
+        /// Topic; default: the first Kafka sink's topic.
+        public var topic: String?
+        public init() {}
+    }
+
+    /// Processes and cgroups whose CPU and memory are sampled every `intervalNanos`.
+    public struct Watch: Sendable, Equatable {
+        /// Process ids or command names (`clickhouse-server`); children are included.
+        public var processes: [String] = []
+        /// cgroup v2 directories (absolute, or relative to /sys/fs/cgroup), e.g. a Docker container's scope.
+        public var cgroups: [String] = []
+        /// Whether the harness's own use is sampled (always shown apart from the system under test). Default true.
+        public var harness: Bool = true
+        /// Sampling interval. Default 1 s.
+        public var intervalNanos: Int64 = 1_000_000_000
+        public init() {}
+    }
+
+    /// A same-run reference workload: its throughput divides the measured figures in `compare`.
+    public enum Reference: String, Sendable, Equatable, CaseIterable {
+        /// `zstd -d` of a fixed synthetic stream, measured in MB/s by the harness.
+        case zstd
+    }
+
+    /// Servers the harness starts for the run (so the workload runs on a bare machine).
+    public struct Embedded: Sendable, Equatable {
+        /// Start the in-process Kafka-protocol broker (`kafka://embedded/...` sinks use it). Default: when a sink needs it.
+        public var broker: Bool? = nil
+        /// Partitions for topics on the embedded broker. Default 4.
+        public var partitions: Int = 4
+        /// Start a private ClickHouse server (`clickhouse://embedded/...` sinks and probes use it). Default: when needed.
+        public var clickhouse: Bool? = nil
+        /// SQL run on the ClickHouse server before the replay (Kafka engine table, MV, MergeTree), relative to the workload.
+        public var clickhouseSchema: String? = nil
+        public init() {}
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+
+/// Reads workload YAML strictly: unknown keys, wrong types and missing captures are errors that
+/// name the file, the line and the key (docs/workloads.md lists every key).
+public enum WorkloadLoader {
+    public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
+                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded"]
+
+    public static func load(file: String, checkFiles: Bool = true) throws(BenchError) -> Workload {
+        try read(StrictMap.load(file: file), file: file, checkFiles: checkFiles)
+    }
+
+    public static func parse(_ text: String, file: String = "workload.yaml", checkFiles: Bool = true) throws(BenchError) -> Workload {
+        try read(StrictMap.parse(text, file: file), file: file, checkFiles: checkFiles)
+    }
+
+    /// `path` relative to the folder holding `file` (absolute paths stay as they are).
+    public static func resolve(_ path: String, against file: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let dir = (file as NSString).deletingLastPathComponent
+        // Workloads under reports/workloads/ name repository files from the repository root
+        // (captures/…); try the path as given (from the current folder) first, then next to the file.
+        if FileManager.default.fileExists(atPath: path) || dir.isEmpty { return path }
+        return (dir as NSString).appendingPathComponent(path)
+    }
+
+    static func read(_ root: StrictMap, file: String, checkFiles: Bool) throws(BenchError) -> Workload {
+        try root.expectKeys(topKeys)
+        guard let src = try root.map("source") else {
+            throw root.missing("source", "captures: [FILE…] or profile: NAME")
+        }
+        try src.expectKeys(["captures", "capture", "loop", "profile", "seed"])
+        let source: Workload.Source
+        var captures = try src.strings("captures")
+        if captures == nil { captures = try src.strings("capture") }
+        let profile = try src.string("profile")
+        switch (captures, profile) {
+        case let (caps?, nil):
+            guard !caps.isEmpty else { throw src.error(at: "captures", "the list is empty", remedy: "name at least one .k2cap file") }
+            var resolved: [String] = []
+            for c in caps {
+                let p = resolve(c, against: file)
+                if checkFiles && !FileManager.default.fileExists(atPath: p) {
+                    throw src.error(at: src.keys.contains("captures") ? "captures" : "capture",
+                                    "capture '\(c)' does not exist (looked at \(p))",
+                                    remedy: "check the path (relative paths are from the current folder or the workload's folder)")
+                }
+                resolved.append(p)
+            }
+            source = .captures(resolved, loop: try src.bool("loop") ?? true)
+        case let (nil, prof?):
+            let seed = try src.int("seed") ?? 1
+            guard seed >= 0 else { throw src.error(at: "seed", "must not be negative") }
+            let isFile = prof.hasSuffix(".yaml") || prof.hasSuffix(".yml")
+            let p = isFile ? resolve(prof, against: file) : prof
+            if checkFiles && isFile && !FileManager.default.fileExists(atPath: p) {
+                throw src.error(at: "profile", "profile file '\(prof)' does not exist", remedy: "check the path or use a built-in profile name")
+            }
+            source = .profile(p, seed: UInt64(seed))
+        case (_?, _?):
+            throw src.error(at: "profile", "give either captures or profile, not both")
+        case (nil, nil):
+            throw src.missing("captures", "captures: [FILE…] or profile: NAME")
+        }
+
+        let defaultName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        var w = Workload(name: try root.string("name") ?? defaultName, source: source)
+        w.path = file
+        w.description = try root.string("description") ?? ""
+
+        let speedText = try root.string("speed")
+        let rate = try root.rate("rate")
+        switch (speedText, rate) {
+        case (_?, _?):
+            throw root.error(at: "rate", "give either speed or rate, not both")
+        case let (s?, nil):
+            if s.lowercased() == "max" {
+                w.pace = .max
+            } else {
+                var t = s.trimmingSpaces().lowercased()
+                if t.hasSuffix("x") { t.removeLast() }
+                guard let v = StrictMap.number(t), v > 0 else {
+                    throw root.error(at: "speed", "'\(s)' is not a speed", remedy: "write a positive multiple such as 1, 10x or max")
+                }
+                w.pace = .speed(v)
+            }
+        case let (nil, r?):
+            w.pace = .rate(r)
+        case (nil, nil):
+            w.pace = .speed(1)
+        }
+
+        w.warmupNanos = try root.duration("warmup") ?? 0
+        w.durationNanos = try root.duration("duration") ?? 30_000_000_000
+        guard w.durationNanos > 0 else { throw root.error(at: "duration", "must be longer than 0") }
+
+        if let items = try root.items("sinks") {
+            var sinks: [Workload.SinkSpec] = []
+            for item in items {
+                switch item {
+                case let .text(uri, _):
+                    sinks.append(.init(uri: uri))
+                case let .map(m):
+                    guard let uri = try m.string("uri") else { throw m.missing("uri", "the sink URI, e.g. kafka://embedded/topic") }
+                    var opts: [String: String] = [:]
+                    for k in m.keys where k != "uri" {
+                        guard let v = try m.string(k) else { continue }
+                        opts[k] = v
+                    }
+                    sinks.append(.init(uri: uri, options: opts))
+                }
+            }
+            guard !sinks.isEmpty else { throw root.error(at: "sinks", "the list is empty", remedy: "name at least one sink, e.g. mock://") }
+            for s in sinks where !s.uri.contains("://") {
+                throw root.error(at: "sinks", "'\(s.uri)' is not a sink URI", remedy: "use mock://, kafka://HOST:PORT/TOPIC, kafka://embedded/TOPIC, clickhouse://…, file://PATH")
+            }
+            w.sinks = sinks
+        }
+
+        if let p = try root.map("probes") {
+            try p.expectKeys(["interval", "clickhouse", "table", "poll", "timeout"])
+            w.probes.intervalNanos = try p.duration("interval") ?? 1_000_000_000
+            w.probes.clickhouse = try p.string("clickhouse")
+            w.probes.table = try p.string("table") ?? "trades"
+            w.probes.pollNanos = try p.duration("poll") ?? 50_000_000
+            w.probes.timeoutNanos = try p.duration("timeout") ?? 30_000_000_000
+        }
+
+        if root.isScalar("consumer") {
+            if try root.bool("consumer") == true { w.consumer = Workload.Consumer() }
+        } else if let c = try root.map("consumer") {
+            try c.expectKeys(["brokers", "topic"])
+            var cons = Workload.Consumer()
+            cons.brokers = try c.string("brokers")
+            cons.topic = try c.string("topic")
+            w.consumer = cons
+        }
+
+        if let m = try root.map("watch") {
+            try m.expectKeys(["processes", "cgroups", "harness", "interval"])
+            w.watch.processes = try m.strings("processes") ?? []
+            w.watch.cgroups = try m.strings("cgroups") ?? []
+            w.watch.harness = try m.bool("harness") ?? true
+            w.watch.intervalNanos = try m.duration("interval") ?? 1_000_000_000
+            guard w.watch.intervalNanos >= 10_000_000 else { throw m.error(at: "interval", "must be at least 10ms") }
+        }
+
+        if let t = try root.string("targets") {
+            let p = resolve(t, against: file)
+            if checkFiles && !FileManager.default.fileExists(atPath: p) {
+                throw root.error(at: "targets", "targets file '\(t)' does not exist", remedy: "check the path, e.g. reports/targets/k2-v2.yaml")
+            }
+            w.targets = p
+        }
+
+        w.repetitions = try root.int("repetitions") ?? 1
+        guard (1...100).contains(w.repetitions) else { throw root.error(at: "repetitions", "must be between 1 and 100") }
+
+        if let r = try root.string("reference") {
+            guard let ref = Workload.Reference(rawValue: r) else {
+                throw root.error(at: "reference", "unknown reference '\(r)'", remedy: "known: zstd")
+            }
+            w.reference = ref
+        }
+
+        if let e = try root.map("embedded") {
+            try e.expectKeys(["broker", "partitions", "clickhouse", "clickhouse_schema"])
+            w.embedded.broker = try e.bool("broker")
+            w.embedded.partitions = try e.int("partitions") ?? 4
+            guard (1...256).contains(w.embedded.partitions) else { throw e.error(at: "partitions", "must be between 1 and 256") }
+            w.embedded.clickhouse = try e.bool("clickhouse")
+            if let s = try e.string("clickhouse_schema") {
+                let p = resolve(s, against: file)
+                if checkFiles && !FileManager.default.fileExists(atPath: p) {
+                    throw e.error(at: "clickhouse_schema", "SQL file '\(s)' does not exist", remedy: "check the path")
+                }
+                w.embedded.clickhouseSchema = p
+            }
+        }
+        return w
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import K2TestSupport
+import Testing
+@testable import K2Bench
+
+@Suite struct WorkloadTests {
+    static let root = TargetsTests.repoRoot
+
+    func expectError(_ text: String, _ prefix: String, _ contains: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try WorkloadLoader.parse(text, file: "w.yaml", checkFiles: true)
+            Issue.record("no error for \(contains)", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.description.hasPrefix(prefix), "\(error)", sourceLocation: sourceLocation)
+            #expect(error.description.contains(contains), "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func shippedWorkloadsParse() throws {
+        let old = FileManager.default.currentDirectoryPath
+        _ = FileManager.default.changeCurrentDirectoryPath(Self.root)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(old) }
+        for name in ["ci", "v2-pipeline", "v1-burst"] {
+            let w = try WorkloadLoader.load(file: "reports/workloads/\(name).yaml")
+            #expect(w.name == name)
+            #expect(!w.sinks.isEmpty)
+            #expect(w.targets == "reports/targets/k2-v2.yaml")
+        }
+        let ci = try WorkloadLoader.load(file: "reports/workloads/ci.yaml")
+        #expect(ci.pace == .rate(5_000))
+        #expect(ci.repetitions == 3)
+        #expect(ci.reference == .zstd)
+        #expect(ci.warmupNanos + Int64(ci.repetitions) * ci.durationNanos <= 60_000_000_000)
+    }
+
+    @Test func defaults() throws {
+        let tmp = TemporaryDirectory()
+        let cap = tmp.file("a.k2cap")
+        _ = FileManager.default.createFile(atPath: cap, contents: Data())
+        let w = try WorkloadLoader.parse("source: {captures: [\(cap)]}\n", file: tmp.file("x.yaml"))
+        #expect(w.name == "x")
+        #expect(w.pace == .speed(1))
+        #expect(w.durationNanos == 30_000_000_000 && w.warmupNanos == 0)
+        #expect(w.sinks == [Workload.SinkSpec(uri: "mock://")])
+        #expect(w.repetitions == 1 && w.watch.harness && w.watch.intervalNanos == 1_000_000_000)
+        #expect(w.probes.intervalNanos == 0 && w.consumer == nil && w.targets == nil)
+        #expect(w.source == .captures([cap], loop: true))
+    }
+
+    @Test func unknownKeyNamesFileLineAndKey() {
+        expectError("source: {profile: calm}\nduraton: 10s\n", "w.yaml:2:1: unknown key 'duraton'", "did you mean 'duration'?")
+        expectError("source:\n  profile: calm\n  sed: 3\n", "w.yaml:3:3: unknown key 'source.sed'", "did you mean 'seed'?")
+        expectError("source: {profile: calm}\nwatch:\n  procs: [x]\n", "w.yaml:3:3: unknown key 'watch.procs'", "allowed here")
+    }
+
+    @Test func wrongTypeNamesFileLineAndKey() {
+        expectError("source: {profile: calm}\nduration: soon\n", "w.yaml:2:", "key 'duration' must be a duration")
+        expectError("source: {profile: calm}\nrepetitions: 2.5\n", "w.yaml:2:", "key 'repetitions' must be a whole number, not '2.5'")
+        expectError("source: {profile: calm}\nrate: fast\n", "w.yaml:2:", "key 'rate' must be a positive rate")
+        expectError("source: {profile: calm}\nsinks: {uri: mock://}\n", "w.yaml:2:", "key 'sinks' must be a list")
+        expectError("source: {profile: calm}\nwatch: [a]\n", "w.yaml:2:", "key 'watch' must be a mapping")
+        expectError("source: {profile: calm}\nspeed: 2\nrate: 5k\n", "w.yaml:3:", "either speed or rate")
+    }
+
+    @Test func missingCaptureNamesFileLineAndKey() {
+        expectError("name: x\nsource:\n  captures: [/nonexistent/a.k2cap]\n", "w.yaml:3:", "key 'source.captures': capture '/nonexistent/a.k2cap' does not exist")
+        expectError("name: x\n", "w.yaml:1:", "missing key 'source'")
+        expectError("source: {}\n", "w.yaml:1:", "missing key 'source.captures'")
+    }
+
+    @Test func ratesAndSpeeds() throws {
+        #expect(StrictMap.parseRate("5k") == 5000)
+        #expect(StrictMap.parseRate("1.5M") == 1_500_000)
+        #expect(StrictMap.parseRate("10_000 msg/s") == 10_000)
+        #expect(try WorkloadLoader.parse("source: {profile: calm}\nspeed: 10x\n", checkFiles: false).pace == .speed(10))
+        #expect(try WorkloadLoader.parse("source: {profile: calm}\nspeed: max\n", checkFiles: false).pace == .max)
+        let w = try WorkloadLoader.parse("""
+            source: {profile: calm, seed: 7}
+            sinks:
+              - mock://
+              - {uri: "kafka://embedded?topic=t", acks: all}
+            """, checkFiles: false)
+        #expect(w.source == .profile("calm", seed: 7))
+        #expect(w.sinks[1].options == ["acks": "all"])
+    }
+}
