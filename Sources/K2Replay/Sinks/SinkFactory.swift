@@ -117,6 +117,7 @@ public enum SinkFactory {
     nonisolated(unsafe) public static var makers: [any SinkMaker.Type] = [
         MockSinkMaker.self,
         FileSinkMaker.self,
+        WebSocketSinkMaker.self,
     ]
 
     /// Registers a maker at run time (for sinks outside K2Replay, e.g. tests).
