@@ -4,6 +4,7 @@
 # over one connection, in the same run. Prints frames/s, CPU cores used (from /proc), peak RSS.
 #
 #   scripts/bench-record.sh [SECONDS]        (default 10)
+# The machine should be otherwise idle: the simulator and the recorder need a core each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -11,8 +12,10 @@ port=${K2_BENCH_PORT:-19443}
 work=$(mktemp -d /tmp/k2-bench-record.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-swift build -c release --product k2 2>&1 | grep -E "error|warning: .*Sources|Compiling k2|Build complete" || true
-k2=$(swift build -c release --show-bin-path)/k2
+# K2_BUILD_PATH: another scratch path for the release build (default .build).
+scratch=${K2_BUILD_PATH:-.build}
+swift build -c release --product k2 --scratch-path "$scratch" 2>&1 | grep -E "error|warning: .*Sources|Build complete" || true
+k2=$(swift build -c release --scratch-path "$scratch" --show-bin-path)/k2
 
 # The Python peer (PyPI): a private venv so the system Python stays untouched.
 venv=${K2_BENCH_VENV:-/tmp/k2-bench-venv}
