@@ -66,8 +66,9 @@ pybytes=$(stat -c %s "$work/py.zst")
 
 awk -v s=$secs -v kf=$k2frames -v kc=$k2cpu -v kr=$k2rss -v kb=$k2bytes -v pf=$pyframes -v pc=$pycpu -v pr=$pyrss -v pb=$pybytes 'BEGIN {
   printf "recording from k2 sim exchange (binance, rate 0 = as fast as read), one connection, %d s\n", s
-  printf "%-28s %12s %10s %10s %10s\n", "recorder", "frames/s", "cpu cores", "rss MB", "file MB"
-  printf "%-28s %12.0f %10.2f %10.1f %10.1f\n", "k2 record", kf / s, kc, kr, kb / 1e6
-  printf "%-28s %12.0f %10.2f %10.1f %10.1f\n", "python websockets+zstandard", pf / s, pc, pr, pb / 1e6
+  printf "%-28s %12s %10s %16s %10s %10s\n", "recorder", "frames/s", "cpu cores", "frames/cpu-s", "rss MB", "file MB"
+  printf "%-28s %12.0f %10.2f %16.0f %10.1f %10.1f\n", "k2 record", kf / s, kc, kf / s / (kc > 0 ? kc : 1), kr, kb / 1e6
+  printf "%-28s %12.0f %10.2f %16.0f %10.1f %10.1f\n", "python websockets+zstandard", pf / s, pc, pf / s / (pc > 0 ? pc : 1), pr, pb / 1e6
+  printf "frames/cpu-s = frames/s divided by the cores used: the rate one full core would sustain when the source is not the limit\n"
   printf "k2 / python: %.1fx frames/s; goal >= 200000 frames/s, <= 1 core, >= 5x, rss <= 64 MB\n", (kf / s) / (pf / s > 0 ? pf / s : 1)
 }'
