@@ -53,6 +53,7 @@ public final class ClickHouseServer: @unchecked Sendable {
                 <default_database>default</default_database>
                 <mark_cache_size>268435456</mark_cache_size>
                 <max_concurrent_queries>50</max_concurrent_queries>
+                <kafka><auto_offset_reset>smallest</auto_offset_reset></kafka>
             </yandex>
             """
         try config.write(toFile: d + "/config.xml", atomically: true, encoding: .utf8)

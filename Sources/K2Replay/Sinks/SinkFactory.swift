@@ -119,6 +119,7 @@ public enum SinkFactory {
         FileSinkMaker.self,
         KafkaSinkMaker.self,
         ClickHouseSinkMaker.self,
+        WebSocketSinkMaker.self,
     ]
 
     /// Registers a maker at run time (for sinks outside K2Replay, e.g. tests).
