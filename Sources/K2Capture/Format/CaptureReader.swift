@@ -304,7 +304,10 @@ public final class CaptureReader {
         }
         let src = UnsafeRawBufferPointer(rebasing: fileBuf[0..<size])
         guard let content = ZstdFrames.contentSize(src) else { throw corrupt(o, "zstd frame without a content size (not written by k2)") }
-        guard content >= Layout.blockHeaderSize, content <= 1 << 32 else { throw corrupt(o, "block size \(content) is impossible") }
+        guard content >= Layout.blockHeaderSize, content <= Layout.maxBlock,
+              content / Layout.maxExpansion <= size else {
+            throw corrupt(o, "frame claims a block of \(content) bytes, impossible for a \(size)-byte frame")
+        }
         if blockBuf.count < content {
             blockBuf.deallocate()
             blockBuf = .allocate(byteCount: content, alignment: 16)

@@ -91,6 +91,10 @@ public final class CaptureWriter {
         guard !closed else {
             throw CaptureError(.invalidArgument, path: path, what: "append after close", remedy: "this is a bug in the caller")
         }
+        guard payload.count <= Layout.maxPayload else {
+            throw CaptureError(.invalidArgument, path: path, what: "payload of \(payload.count) bytes is larger than the format's 256 MiB per record",
+                               remedy: "split the payload; the capture so far stays readable")
+        }
         guard aux.count <= Layout.maxAux else {
             throw CaptureError(.invalidArgument, path: path, what: "URL of \(aux.count) bytes is longer than the format's 65535", remedy: "shorten the URL")
         }

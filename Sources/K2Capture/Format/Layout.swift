@@ -14,7 +14,14 @@ enum Layout {
     static let recordHeaderSize = 20
     static let indexEntrySize = 40
     static let indexTrailerSize = 16
-    static let maxPayload = Int(UInt32.max)
+    /// Largest record payload the format allows (a REST snapshot or frame larger than this is
+    /// not market data); it bounds what a reader ever allocates for one block.
+    static let maxPayload = 256 << 20
+    /// Largest block a reader accepts: one maximal record plus the ~1 MiB target around it.
+    static let maxBlock = maxPayload + (2 << 20)
+    /// zstd cannot expand data by more than this factor (RLE blocks: 128 KiB from a few bytes),
+    /// so a frame claiming more is damaged, whatever its header says.
+    static let maxExpansion = 1 << 15
     static let maxAux = Int(UInt16.max)
 
     // MARK: header frame
