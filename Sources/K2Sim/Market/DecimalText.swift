@@ -1,3 +1,4 @@
+import K2Core
 /// Fixed-decimal number formatting straight into byte buffers, without Foundation: the same
 /// integer always gives the same bytes, and it costs a few nanoseconds per number.
 ///
@@ -182,18 +183,7 @@ public enum StampText {
     }
 
     /// Howard Hinnant's civil_from_days.
-    static func civil(_ z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = floorDiv(z, 146_097)
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
-    }
+    static func civil(_ days: Int64) -> (Int64, Int64, Int64) { TimeText.civilFromDays(days) }
 }
 
 /// The last second's text prefix for `StampText.appendRFC3339(nanos:cache:to:)`.
