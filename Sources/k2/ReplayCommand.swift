@@ -30,7 +30,7 @@ struct Run: ParsableCommand {
             send time) and every sink's latency from the intended time are measured; the summary goes \
             to stderr and, with --report DIR, to DIR/summary.json, DIR/latency.hlog and DIR/lateness.hgrm.
             Exit codes: 0 all delivered; 1 a sink failed or did not deliver everything; 2 bad input or a \
-            sink that cannot open; 130 stopped by Ctrl-C (summary still written; a second Ctrl-C exits at once).
+            sink that cannot open; 130 stopped by Ctrl-C, 143 by SIGTERM (summary still written; another signal ≥ 1 s later exits at once).
             See docs/replay.md.
             """
     )
@@ -67,12 +67,17 @@ struct Run: ParsableCommand {
     @Flag(help: "Create destination tables before replaying (sinks that support it).")
     var createTables = false
 
+    @Option(help: ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
+                               valueName: "priority"))
+    var realtime: Int32?
+
     @Flag(help: "No progress line.")
     var quiet = false
 
     func run() throws {
-        let engine = try reportingErrors { try makeEngine() }
+        // Before opening anything: a signal during setup then still ends with a summary (0 sent).
         ReplayInterrupt.install()
+        let engine = try reportingErrors { try makeEngine() }
         signal(SIGPIPE, SIG_IGN)
         let progressOnTTY = !quiet && isatty(2) != 0
         let summary = try reportingErrors {
@@ -86,7 +91,7 @@ struct Run: ParsableCommand {
                 StdErr.print("report: " + paths.joined(separator: ", "))
             }
         }
-        if summary.outcome.exitCode != 0 { throw ExitCode(summary.outcome.exitCode) }
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 
     func makeEngine() throws -> ReplayEngine {
@@ -116,6 +121,7 @@ struct Run: ParsableCommand {
             config.kinds = set
         }
         if let shard { config.shard = try Shard(parsing: shard) }
+        config.realtimePriority = realtime
         var props: [(String, String)] = []
         for p in properties {
             let kv = p.split(separator: "=", maxSplits: 1)

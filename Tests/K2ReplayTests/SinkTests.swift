@@ -116,3 +116,43 @@ private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 
     let sink = try SinkFactory.make("file:/nonexistent-dir/x.ndjson")
     #expect(throws: ReplayError.self) { try sink.open() }
 }
+
+@Test func mockChecksumCoversEveryByteAndTheOrder() {
+    var rng = SplitMix64(seed: 7)
+    func sum(_ payloads: [[UInt8]]) -> UInt64 {
+        var h: UInt64 = 0
+        for p in payloads { h = p.withUnsafeBytes { MockSink.checksum($0, continuing: h) } }
+        return h
+    }
+    // Every length from 0 to 100 (all lane/word/tail splits): flipping any one bit of any byte changes it.
+    for n in 0...100 {
+        var p = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let base = sum([p])
+        for i in 0..<n {
+            let bit = UInt8(1) << UInt8(truncatingIfNeeded: rng.next() % 8)
+            p[i] ^= bit
+            #expect(sum([p]) != base, "length \(n), byte \(i)")
+            p[i] ^= bit
+        }
+        // A trailing zero byte is not the same payload.
+        #expect(sum([p + [0]]) != base, "length \(n)")
+    }
+    let a: [UInt8] = Array("first payload".utf8), b: [UInt8] = Array("second".utf8)
+    #expect(sum([a, b]) != sum([b, a]))
+    #expect(sum([a + b]) != sum([a, b]))
+}
+
+@Test func mockTimesOneMessageInABatchAtMax() throws {
+    let sink = MockSink()
+    sink.willStart(pace: .max)
+    try feed(sink, intended: (0..<200).map { Int64($0) })
+    let s = sink.stats
+    #expect(s.counts.delivered == 200 && s.counts.bytes == 200 * 49)
+    // Sequences 0, 64, 128, 192.
+    #expect(s.latencyFromIntended.totalCount == 4 && s.latencyFromActual.totalCount == 4)
+    #expect(s.details.contains { $0.0 == "latency_sampled_one_in" })
+    let paced = MockSink()
+    paced.willStart(pace: .speed(1))
+    try feed(paced, intended: (0..<200).map { Int64($0) })
+    #expect(paced.stats.latencyFromIntended.totalCount == 200)
+}

@@ -98,19 +98,24 @@ public struct PayloadFields {
     }
 
     /// Offset just after the first occurrence of `key` (which includes its quotes and colon),
-    /// searching from `from`: `memchr` (vectorised in libc) for the first byte, `memcmp` for the rest.
+    /// searching from `from`: `memchr` (vectorised in libc) for the first byte, then the second
+    /// byte inline (keys start with a quote, which JSON has plenty of), `memcmp` for the rest.
     @inline(__always)
     public static func find(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int = 0) -> Int? {
         guard let base = p.baseAddress, from >= 0, p.count - from >= key.count, !key.isEmpty else { return nil }
         return key.withUnsafeBytes { k -> Int? in
             let n = k.count
+            let kb = k.baseAddress!
             let k0 = Int32(k[0])
+            let k1 = n > 1 ? k[1] : 0
             var i = from
             let last = p.count - n
             while i <= last {
                 guard let hit = memchr(base + i, k0, last - i + 1) else { return nil }
                 let at = UnsafeRawPointer(hit) - base
-                if memcmp(base + at, k.baseAddress!, n) == 0 { return at + n }
+                if n == 1 || (base.load(fromByteOffset: at + 1, as: UInt8.self) == k1 && memcmp(base + at + 2, kb + 2, n - 2) == 0) {
+                    return at + n
+                }
                 i = at + 1
             }
             return nil

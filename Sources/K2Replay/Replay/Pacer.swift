@@ -107,6 +107,28 @@ public struct SpinWaiter: PaceWaiter {
         self.spinNanos = spinNanos
     }
 
+    /// Makes sleeps of the calling thread end on time: Linux lets `clock_nanosleep` wake a
+    /// normal thread up to its timer slack (50 µs by default) late, so the spin before each
+    /// message would have to cover 50 µs of slack on top of the wake-up latency. Sets this
+    /// thread's slack to 1 ns (`/proc/TID/timerslack_ns`, what `prctl(PR_SET_TIMERSLACK)` sets;
+    /// `prctl` is variadic and does not import). Best effort: returns whether it took.
+    @discardableResult
+    public static func reduceTimerSlack() -> Bool {
+        #if os(Linux)
+        var link = [UInt8](repeating: 0, count: 64)
+        let n = link.withUnsafeMutableBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 64) { readlink("/proc/thread-self", $0, 63) }
+        }
+        guard n > 0, let tid = String(decoding: link[0..<n], as: UTF8.self).split(separator: "/").last else { return false }
+        let fd = open("/proc/\(tid)/timerslack_ns", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "1", 1) == 1
+        #else
+        return false
+        #endif
+    }
+
     @inline(__always)
     public func now() -> Int64 {
         var ts = timespec()

@@ -19,6 +19,10 @@ public struct ReplayConfig: Sendable {
     public var finishTimeoutNanos: Int64 = 30_000_000_000
     /// Sleep until this long before a message is due, then spin. Default 80 µs.
     public var spinNanos: Int64 = 80_000
+    /// Run the sending thread under `SCHED_FIFO` with this priority (1–99) while paced (not at
+    /// `max`), so that waking up for a message does not wait for other processes' time slices.
+    /// Needs CAP_SYS_NICE (root); refused otherwise (exit 2). Default nil: normal scheduling.
+    public var realtimePriority: Int32?
     /// How often the progress callback runs. Default 500 ms.
     public var progressIntervalNanos: Int64 = 500_000_000
     /// Length of each lateness interval in the `.hlog`. Default 1 s.

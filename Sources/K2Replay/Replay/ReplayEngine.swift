@@ -48,6 +48,12 @@ public final class ReplayEngine: @unchecked Sendable {
     @inline(__always)
     var shouldStop: Bool { ReplayInterrupt.requested || stopFlag.pointee != 0 }
 
+    /// At `--speed max` the engine reads the clock once per this many messages (a power of two):
+    /// message `sequence` is stamped fresh when `sequence % maxStampEvery == 0`, the others of
+    /// its batch carry that stamp. There is no schedule at max, so there is no lateness to
+    /// measure; the stamps only feed the sending time, progress and the sinks' sampled latency.
+    public static let maxStampEvery: UInt64 = 64
+
     /// Runs the replay on a new thread and waits for it.
     public func runOnDedicatedThread(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
         let job = ThreadJob { [self] in try self.run(progress: progress) }
@@ -76,8 +82,14 @@ public final class ReplayEngine: @unchecked Sendable {
         guard config.loops >= 1 else {
             throw ReplayError(.invalidArgument, what: "--loop \(config.loops) must be ≥ 1", remedy: "write e.g. --loop 3")
         }
+        if manualWaiter == nil, config.pace != .max {
+            // This thread sends: sleeps that end on time, and the scheduling class asked for.
+            SpinWaiter.reduceTimerSlack()
+            if let priority = config.realtimePriority { try Self.raiseToRealtime(priority) }
+        }
         let source = try RecordSource(paths: config.files, filter: config.filter)
         for sink in sinks { try sink.open() }
+        for sink in sinks { sink.willStart(pace: config.pace) }
         if var w = manualWaiter {
             return try replay(source, &w, progress)
         }
@@ -109,10 +121,21 @@ public final class ReplayEngine: @unchecked Sendable {
         var lastProgressCount: UInt64 = 0
         var intervalStart = startMono
         var stopReason: String?
+        var stopSignal: Int32?
         var outcome = ReplayOutcome.completed
         var sinkErrors = [String?](repeating: nil, count: sinks.count)
         var lastSent = startMono
         let isMax = config.pace == .max
+        let stampMask = Self.maxStampEvery &- 1
+        var stamp = startMono
+        // Locals, not properties, in the loop: no exclusivity checks, no lazy-global checks.
+        let sinks = self.sinks
+        let sinkCount = sinks.count
+        let onlySink: (any ReplaySink)? = sinkCount == 1 ? sinks[0] : nil
+        let signalFlag = ReplayInterrupt.flag
+        let stopFlag = self.stopFlag
+        let needFields = shard != nil || sinks.contains { $0.usesPayloadFields }
+        let singleExchange: String? = source.readers.count == 1 ? source.exchange : nil
         let totalCaptureNanos = span > 0 ? span * Int64(config.loops) : 0
 
         // Closing an interval encodes its histogram (~0.1 ms): done when the next message has
@@ -128,8 +151,8 @@ public final class ReplayEngine: @unchecked Sendable {
             while let r = try source.next() {
                 guard kindAllowed[Int(r.kind.rawValue)] else { continue }
                 if !filterIsEmpty, !filter.matches(r) { continue }
-                let fields = PayloadFields.extract(r.payload)
-                if let shard, !shard.keeps(symbol: fields.symbol, connection: r.connection) { continue }
+                let fields: PayloadFields? = needFields ? PayloadFields.extract(r.payload) : nil
+                if let shard, !shard.keeps(symbol: fields?.symbol, connection: r.connection) { continue }
                 let captureNanos = r.timestamp &+ shift
                 if pacer == nil {
                     startMono = waiter.now()
@@ -138,8 +161,7 @@ public final class ReplayEngine: @unchecked Sendable {
                     firstCapture = captureNanos
                     pacer = Pacer(pace: config.pace, captureStart: captureNanos, startNanos: startMono)
                 }
-                if shouldStop {
-                    stopReason = "stopped by request (Ctrl-C)"
+                if signalFlag.pointee != 0 || stopFlag.pointee != 0 {
                     outcome = .interrupted
                     unsentCurrent = 1
                     break rounds
@@ -156,9 +178,8 @@ public final class ReplayEngine: @unchecked Sendable {
                             intervalDue = false
                         }
                     }
-                    actual = waiter.wait(until: due, shouldStop: { shouldStop })
+                    actual = waiter.wait(until: due, shouldStop: { signalFlag.pointee != 0 || stopFlag.pointee != 0 })
                     if actual < due {
-                        stopReason = "stopped by request (Ctrl-C)"
                         outcome = .interrupted
                         unsentCurrent = 1
                         break rounds
@@ -167,24 +188,32 @@ public final class ReplayEngine: @unchecked Sendable {
                     lateness.record(actual &- intended)
                     interval.record(actual &- intended)
                 } else {
-                    actual = waiter.now()
-                    intended = actual
+                    // max: one clock read per batch (see `maxStampEvery`).
+                    if sequence & stampMask == 0 { stamp = waiter.now() }
+                    actual = stamp
+                    intended = stamp
                 }
                 let message = ReplayMessage(record: r, fields: fields, sequence: sequence, captureNanos: captureNanos,
-                                            intendedNanos: intended, actualNanos: actual, exchange: source.exchange)
-                for i in sinks.indices {
-                    do {
-                        try sinks[i].send(message)
-                    } catch {
-                        sinkErrors[i] = "\(error)"
-                        stopReason = "\(sinks[i].uri) failed: \(error)"
-                        outcome = .sinkFailed
-                        sequence &+= 1
-                        bytes &+= UInt64(r.payload.count)
-                        lastCapture = captureNanos
-                        lastSent = actual
-                        break rounds
+                                            intendedNanos: intended, actualNanos: actual, exchange: singleExchange ?? source.exchange)
+                var failed = -1
+                var failure: (any Error)?
+                if let onlySink {
+                    do { try onlySink.send(message) } catch { failed = 0; failure = error }
+                } else {
+                    for i in 0..<sinkCount {
+                        do { try sinks[i].send(message) } catch { failed = i; failure = error; break }
                     }
+                }
+                if failed >= 0 {
+                    let error = failure.map { "\($0)" } ?? "unknown error"
+                    sinkErrors[failed] = error
+                    stopReason = "\(sinks[failed].uri) failed: \(error)"
+                    outcome = .sinkFailed
+                    sequence &+= 1
+                    bytes &+= UInt64(r.payload.count)
+                    lastCapture = captureNanos
+                    lastSent = actual
+                    break rounds
                 }
                 sequence &+= 1
                 bytes &+= UInt64(r.payload.count)
@@ -213,7 +242,16 @@ public final class ReplayEngine: @unchecked Sendable {
                 }
             }
         }
-        let sendingEnd = lastSent
+        // At max the last stamp may be up to a batch old: read the clock once more.
+        let sendingEnd = isMax && sequence > 0 ? waiter.now() : lastSent
+        if outcome == .interrupted {
+            stopSignal = ReplayInterrupt.receivedSignal
+            switch stopSignal {
+            case SIGINT?: stopReason = "stopped by SIGINT (Ctrl-C)"
+            case SIGTERM?: stopReason = "stopped by SIGTERM"
+            default: stopReason = "stopped by request"
+            }
+        }
         if !isMax, interval.totalCount > 0 {
             intervals.append(Self.encodeInterval(interval, from: intervalStart, to: waiter.now(), origin: startMono))
         }
@@ -249,7 +287,25 @@ public final class ReplayEngine: @unchecked Sendable {
             stopReason: stopReason, startedWallNanos: startWall, durationNanos: end - startMono,
             sendingNanos: sequence > 0 ? sendingEnd - startMono : 0, messages: sequence, bytes: bytes,
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
-            lateness: lateness, latenessIntervals: intervals, sinks: summaries)
+            lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal)
+    }
+
+    /// `SCHED_FIFO` at `priority` for the calling thread (the sending thread).
+    static func raiseToRealtime(_ priority: Int32) throws {
+        #if os(Linux)
+        guard priority >= 1, priority <= 99 else {
+            throw ReplayError(.invalidArgument, what: "--realtime \(priority) is not a SCHED_FIFO priority", remedy: "use 1 … 99, e.g. --realtime 10")
+        }
+        var param = sched_param()
+        param.sched_priority = priority
+        let rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
+        guard rc == 0 else {
+            throw ReplayError(.invalidArgument, what: "cannot run the sending thread under SCHED_FIFO: \(String(cString: strerror(rc)))",
+                              remedy: "run as root or with CAP_SYS_NICE, or drop --realtime")
+        }
+        #else
+        throw ReplayError(.invalidArgument, what: "--realtime is supported on Linux only", remedy: "drop --realtime")
+        #endif
     }
 
     static func encodeInterval(_ h: Histogram, from: Int64, to: Int64, origin: Int64) -> EncodedHistogramInterval {
@@ -318,7 +374,9 @@ final class RecordSource {
             if filter.from != nil || filter.to != nil {
                 frames.append(index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] })
             } else {
-                frames.append(nil)
+                // All frames, from the index: the reader then reads each frame's exact size
+                // instead of probing 512 KiB and parsing the zstd header.
+                frames.append(index.entries)
             }
         }
         self.readers = readers

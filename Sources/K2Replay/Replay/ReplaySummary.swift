@@ -8,7 +8,7 @@ public enum ReplayOutcome: String, Sendable {
     case incomplete
     /// A sink gave up mid-run; the replay stopped (exit 1).
     case sinkFailed = "sink-failed"
-    /// Ctrl-C / SIGTERM / `requestStop()` (exit 130).
+    /// Ctrl-C / SIGTERM / `requestStop()` (exit 130; `ReplaySummary.exitCode` is 143 for SIGTERM).
     case interrupted
 
     public var exitCode: Int32 {
@@ -55,6 +55,14 @@ public struct ReplaySummary: Sendable {
     /// Per-interval lateness histograms, encoded (for the `.hlog`).
     public var latenessIntervals: [EncodedHistogramInterval]
     public var sinks: [SinkSummary]
+    /// The signal that stopped an `interrupted` replay (SIGINT, SIGTERM), nil for `requestStop()` or other outcomes.
+    public var stopSignal: Int32?
+
+    /// The process exit code: the outcome's, except 128 + signal (130 SIGINT, 143 SIGTERM) for a signal stop.
+    public var exitCode: Int32 {
+        if outcome == .interrupted, let stopSignal { return 128 + stopSignal }
+        return outcome.exitCode
+    }
 
     /// Capture time replayed per wall time spent sending.
     public var achievedSpeed: Double {
@@ -113,7 +121,7 @@ public struct ReplaySummary: Sendable {
             ("loops", num(loops)),
             ("shard", shard.map { .string($0.description) } ?? .null),
             ("outcome", .string(outcome.rawValue)),
-            ("exit_code", num(outcome.exitCode)),
+            ("exit_code", num(exitCode)),
             ("stop_reason", stopReason.map { .string($0) } ?? .null),
             ("started", .string(TimeText.iso8601(nanos: startedWallNanos))),
             ("duration_ns", num(durationNanos)),
@@ -233,20 +241,44 @@ extension ReplaySummary {
 }
 
 /// Ctrl-C / SIGTERM for a replay: the first signal asks the engine to stop (it finishes the
-/// sinks and writes the summary); a second one exits at once with 130.
+/// sinks, prints and writes the summary, and the process exits 130 for SIGINT, 143 for SIGTERM);
+/// another signal at least one second later exits at once with that code.
+///
+/// The one-second grace matters: `timeout -s INT 5 k2 replay …` delivers the signal twice (to
+/// the child, then to its whole process group), and a handler that exited on the second
+/// delivery printed no summary.
 public enum ReplayInterrupt {
+    /// 0, or the number of the first stop signal.
     nonisolated(unsafe) static let flag: UnsafeMutablePointer<Int32> = {
         let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         p.initialize(to: 0)
         return p
     }()
+    /// Monotonic ns of the first stop signal.
+    nonisolated(unsafe) static let firstAt: UnsafeMutablePointer<Int64> = {
+        let p = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
 
-    /// Installs the SIGINT and SIGTERM handlers.
+    /// A later signal exits at once only this long after the first (ns).
+    public static let graceNanos: Int64 = 1_000_000_000
+
+    /// Installs the SIGINT and SIGTERM handlers (async-signal-safe: word stores, `clock_gettime`, `_exit`).
     public static func install() {
         _ = flag
-        let handler: @convention(c) (Int32) -> Void = { _ in
-            if ReplayInterrupt.flag.pointee != 0 { _exit(130) }
-            ReplayInterrupt.flag.pointee = 1
+        _ = firstAt
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            let now = Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+            let first = ReplayInterrupt.flag.pointee
+            if first != 0 {
+                if now &- ReplayInterrupt.firstAt.pointee >= ReplayInterrupt.graceNanos { _exit(128 + first) }
+                return
+            }
+            ReplayInterrupt.firstAt.pointee = now
+            ReplayInterrupt.flag.pointee = sig
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
@@ -255,4 +287,10 @@ public enum ReplayInterrupt {
     /// Whether a stop signal arrived.
     @inline(__always)
     public static var requested: Bool { flag.pointee != 0 }
+
+    /// The first stop signal received (SIGINT, SIGTERM), or nil.
+    public static var receivedSignal: Int32? {
+        let s = flag.pointee
+        return s != 0 ? s : nil
+    }
 }

@@ -42,6 +42,9 @@ public final class FileSink: ReplaySink {
         }
     }
 
+    /// NDJSON lines carry the record, not the extracted fields.
+    public var usesPayloadFields: Bool { false }
+
     public func send(_ message: borrowing ReplayMessage) throws {
         recorder.sent(bytes: message.record.payload.count)
         NDJSONRecord.append(message.record, to: &buffer)

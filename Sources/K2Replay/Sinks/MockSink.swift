@@ -5,6 +5,8 @@ import K2Core
 /// modelling a slow downstream.
 ///
 /// - `mock://` delivers every message at once: latency from intended ≈ the engine's lateness.
+///   At `--speed max` it times one message in 64 (`latency_sampled_one_in` in its summary);
+///   it counts and checksums every one.
 /// - `mock://?capacity=N` models a consumer serving at most N msg/s from an unbounded FIFO queue,
 ///   in virtual time (nothing sleeps): a message arrives at its *intended* send time, starts
 ///   service when the previous one is done, takes 1/N s. Its delivery is the end of service,
@@ -19,11 +21,30 @@ public final class MockSink: ReplaySink {
 
     private let clock: any NanoClock
     private let lock = Lock()
-    private var tally = SinkCounts()
+    /// Messages refused by `fail_after` (sent and failed, with the reason), under `lock`.
+    private var refused = SinkCounts()
     private var fromIntended = Histogram()
     private var fromActual = Histogram()
-    /// A 64-bit checksum over every payload received, in order (`MockSink.checksum(_:continuing:)`).
-    public private(set) var checksum: UInt64 = 0
+
+    /// Written by the sending thread only, without a lock (one word each, like the engine's
+    /// stop flag): accepted messages, their bytes, the running checksum. Exact after `finish`;
+    /// read from another thread while a replay runs they may lag by a message.
+    private struct Hot {
+        var delivered: UInt64 = 0
+        var bytes: UInt64 = 0
+        var checksum: UInt64 = 0
+    }
+    private let hot: UnsafeMutablePointer<Hot> = {
+        let p = UnsafeMutablePointer<Hot>.allocate(capacity: 1)
+        p.initialize(to: Hot())
+        return p
+    }()
+    /// In instant mode, time messages whose `sequence & timingMask == 0`: every message when
+    /// paced, one in `ReplayEngine.maxStampEvery` at `--speed max` (set by `willStart`).
+    private var timingMask: UInt64 = 0
+
+    /// A 64-bit checksum over every payload accepted, in order (`MockSink.checksum(_:continuing:)`).
+    public var checksum: UInt64 { hot.pointee.checksum }
 
     // Virtual queue state (capacity mode).
     private let serviceNanos: Int64
@@ -43,44 +64,88 @@ public final class MockSink: ReplaySink {
         serviceNanos = capacity.map { Swift.max(1, Int64((1e9 / $0).rounded())) } ?? 0
     }
 
+    deinit { hot.deallocate() }
+
     public func open() throws {}
 
-    /// An order-sensitive 64-bit checksum, 8 bytes per step (CRC-32 cost more than the rest of
-    /// the replay at full speed): each word is mixed in multiplicatively, the length closes it.
+    /// The mock never reads `message.fields`: the engine may skip extracting them.
+    public var usesPayloadFields: Bool { false }
+
+    /// At `--speed max` (no schedule, batch clock stamps) the instant mode times one message in
+    /// `ReplayEngine.maxStampEvery` — the one with a fresh engine stamp — instead of every one.
+    public func willStart(pace: Pace) {
+        timingMask = pace == .max ? ReplayEngine.maxStampEvery &- 1 : 0
+    }
+
+    /// An order-sensitive 64-bit checksum of every byte: four independent lanes take 32 bytes
+    /// per step (each 8-byte word xor-ed in, multiplied, folded), so the dependency chains run
+    /// in parallel; the remaining words go through lane 0, the last 1–7 bytes as one
+    /// zero-extended word; the length and the lanes are mixed at the end. Continuing from the
+    /// previous payload's value makes the whole stream order-sensitive.
     @inline(__always)
     public static func checksum(_ p: UnsafeRawBufferPointer, continuing h0: UInt64 = 0) -> UInt64 {
-        var h = h0 ^ 0x9E37_79B9_7F4A_7C15
-        var i = 0
+        let m: UInt64 = 0x0000_0100_0000_01B3
+        var a = h0 ^ 0x9E37_79B9_7F4A_7C15
         let n = p.count
-        while i + 8 <= n {
-            h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x0000_0100_0000_01B3
-            h ^= h >> 29
-            i += 8
+        guard n > 0, let base = p.baseAddress else {
+            a = (a ^ 0xFF) &* 0xBF58_476D_1CE4_E5B9
+            return a ^ (a >> 31)
+        }
+        var b: UInt64 = 0x6A09_E667_F3BC_C908
+        var c: UInt64 = 0xBB67_AE85_84CA_A73B
+        var d: UInt64 = 0x3C6E_F372_FE94_F82B
+        var i = 0
+        while i &+ 32 <= n {
+            a = (a ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* m
+            b = (b ^ base.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self)) &* m
+            c = (c ^ base.loadUnaligned(fromByteOffset: i &+ 16, as: UInt64.self)) &* m
+            d = (d ^ base.loadUnaligned(fromByteOffset: i &+ 24, as: UInt64.self)) &* m
+            a ^= a >> 29
+            b ^= b >> 29
+            c ^= c >> 29
+            d ^= d >> 29
+            i &+= 32
+        }
+        while i &+ 8 <= n {
+            a = (a ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* m
+            a ^= a >> 29
+            i &+= 8
         }
         var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < n {
-            tail |= UInt64(p[i]) << shift
-            shift += 8
-            i += 1
+        let rest = n &- i
+        if rest > 0 {
+            if n >= 8 {
+                // The last 8 bytes, shifted so only the `rest` unread ones remain.
+                tail = base.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) >> UInt64(8 &* (8 &- rest))
+            } else {
+                var shift: UInt64 = 0
+                while i < n {
+                    tail |= UInt64(base.load(fromByteOffset: i, as: UInt8.self)) << shift
+                    shift &+= 8
+                    i &+= 1
+                }
+            }
         }
-        h = (h ^ tail ^ UInt64(n) << 56) &* 0xBF58_476D_1CE4_E5B9
-        return h ^ (h >> 31)
+        var h = (a ^ tail ^ UInt64(truncatingIfNeeded: n) << 56) &* 0xBF58_476D_1CE4_E5B9
+        h ^= (b &* 0x94D0_49BB_1331_11EB) ^ (c >> 7) ^ (d << 11 | d >> 53)
+        h = (h ^ (h >> 31)) &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 29)
     }
 
     public func send(_ message: borrowing ReplayMessage) throws {
         let payload = message.record.payload
-        if let failAfter, tally.sent >= failAfter {
+        if let failAfter, hot.pointee.delivered &+ refused.sent >= failAfter {
             lock.withLock {
-                tally.sent &+= 1
-                tally.bytes &+= UInt64(payload.count)
-                tally.failed &+= 1
-                tally.failureReasons["mock failure after \(failAfter) messages", default: 0] &+= 1
+                refused.sent &+= 1
+                refused.bytes &+= UInt64(payload.count)
+                refused.failed &+= 1
+                refused.failureReasons["mock failure after \(failAfter) messages", default: 0] &+= 1
             }
             throw ReplayError(.sinkFailed, place: uri, what: "mock sink failed after \(failAfter) messages (fail_after)",
                               remedy: "drop fail_after from the URI")
         }
-        checksum = Self.checksum(payload, continuing: checksum)
+        let h = hot
+        h.pointee.checksum = Self.checksum(payload, continuing: h.pointee.checksum)
         if serviceNanos > 0 {
             let arrival = message.intendedNanos
             let start: Int64
@@ -106,35 +171,45 @@ public final class MockSink: ReplaySink {
                     if depth > depthTimeline[second] { depthTimeline[second] = depth }
                 }
                 waitHistogram.record(start - arrival)
-                tally.sent &+= 1
-                tally.delivered &+= 1
-                tally.bytes &+= UInt64(payload.count)
                 fromIntended.record(departure - message.intendedNanos)
                 fromActual.record(departure - message.actualNanos)
             }
-        } else {
+        } else if message.sequence & timingMask == 0 {
             let now = clock.monotonicNanos()
+            let intended = message.intendedNanos
+            let actual = message.actualNanos
             lock.withLock {
-                tally.sent &+= 1
-                tally.delivered &+= 1
-                tally.bytes &+= UInt64(payload.count)
-                fromIntended.record(now - message.intendedNanos)
-                fromActual.record(now - message.actualNanos)
+                fromIntended.record(now - intended)
+                fromActual.record(now - actual)
             }
         }
+        h.pointee.delivered &+= 1
+        h.pointee.bytes &+= UInt64(payload.count)
     }
 
     public func finish(timeoutNanos: Int64) throws {}
 
-    public var counts: SinkCounts { lock.withLock { tally } }
+    public var counts: SinkCounts {
+        let h = hot.pointee
+        var c = lock.withLock { refused }
+        c.sent &+= h.delivered
+        c.delivered &+= h.delivered
+        c.bytes &+= h.bytes
+        return c
+    }
 
     /// The per-second maximum queue depth (capacity mode).
     public var queueDepthTimeline: [Int64] { lock.withLock { depthTimeline } }
     public var maxQueueDepth: Int64 { lock.withLock { maxDepth } }
 
     public var stats: SinkStats {
-        lock.withLock {
-            var details: [(String, JSONValue)] = [("checksum", .string(String(checksum, radix: 16)))]
+        let counts = self.counts
+        let sum = checksum
+        return lock.withLock {
+            var details: [(String, JSONValue)] = [("checksum", .string(String(sum, radix: 16)))]
+            if timingMask != 0 {
+                details.append(("latency_sampled_one_in", .number(String(timingMask &+ 1))))
+            }
             if let capacity {
                 details.append(("capacity_msg_per_s", .number(TimeText.fixed(capacity, 3))))
                 details.append(("queue_depth_max", .number(String(maxDepth))))
@@ -145,7 +220,7 @@ public final class MockSink: ReplaySink {
                 ])))
                 details.append(("queue_depth_per_second", .array(depthTimeline.map { .number(String($0)) })))
             }
-            return SinkStats(counts: tally, latencyFromIntended: fromIntended, latencyFromActual: fromActual, details: details)
+            return SinkStats(counts: counts, latencyFromIntended: fromIntended, latencyFromActual: fromActual, details: details)
         }
     }
 }

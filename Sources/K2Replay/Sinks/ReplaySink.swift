@@ -6,23 +6,30 @@ import K2Core
 public struct ReplayMessage {
     /// The capture record (kind, receive time, connection, payload bytes).
     public let record: CaptureRecord
-    /// Stream, symbol and event type found in the payload (computed once per message by the engine).
-    public let fields: PayloadFields
+    /// Stream, symbol and event type found in the payload: computed once per message by the
+    /// engine when a sink declares `usesPayloadFields` (or `--shard` needs the symbol), else
+    /// extracted here on access.
+    public var fields: PayloadFields { precomputedFields ?? PayloadFields.extract(record.payload) }
+    /// The engine's extraction, or nil when it skipped it.
+    public let precomputedFields: PayloadFields?
     /// 0-based position of the message in this replay (across loops and merged captures).
     public let sequence: UInt64
     /// The capture's receive time, shifted by the capture's span for each `--loop` round, ns since epoch.
     public let captureNanos: Int64
     /// When the pacing schedule said to send it (monotonic clock, ns).
     public let intendedNanos: Int64
-    /// When the engine actually handed it to the sinks (monotonic clock, ns).
+    /// When the engine actually handed it to the sinks (monotonic clock, ns). At `--speed max`
+    /// the engine reads the clock once per `ReplayEngine.maxStampEvery` messages: the messages of
+    /// a batch share the stamp of its first one (sequence multiple of 64), which is exact.
     public let actualNanos: Int64
     /// The venue, from the capture header's `exchange` metadata (`binance`, `kraken`, `coinbase`), or "unknown".
     public let exchange: String
 
-    public init(record: CaptureRecord, fields: PayloadFields, sequence: UInt64, captureNanos: Int64,
+    /// `fields` nil: extracted from the payload when a sink reads `fields`.
+    public init(record: CaptureRecord, fields: PayloadFields?, sequence: UInt64, captureNanos: Int64,
                 intendedNanos: Int64, actualNanos: Int64, exchange: String) {
         self.record = record
-        self.fields = fields
+        self.precomputedFields = fields
         self.sequence = sequence
         self.captureNanos = captureNanos
         self.intendedNanos = intendedNanos
@@ -57,10 +64,17 @@ public protocol ReplaySink: AnyObject {
     /// Counts plus latency histograms and sink-specific figures, for the summary. The default
     /// has the counts and empty histograms; sinks that measure delivery use a `SinkRecorder`.
     var stats: SinkStats { get }
+    /// Whether `send` reads `message.fields`. When no sink does (and no `--shard`), the engine
+    /// skips the payload scan; `fields` then scans on access. Default true.
+    var usesPayloadFields: Bool { get }
+    /// Called by the engine once, after `open` and before the first `send`, with the pace. Default: nothing.
+    func willStart(pace: Pace)
 }
 
 extension ReplaySink {
     public var stats: SinkStats { SinkStats(counts: counts) }
+    public var usesPayloadFields: Bool { true }
+    public func willStart(pace: Pace) {}
 }
 
 /// Message accounting for one sink: `sent == delivered + failed + inFlight`.

@@ -1,0 +1,59 @@
+import K2Capture
+import K2Core
+import K2TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Stops a running `k2 replay` process (the binary `swift build --build-tests` makes) with a
+/// signal and checks that it still flushes, prints the summary and writes `summary.json`.
+///
+/// `timeout -s SIG` is the sender on purpose: it delivers the signal twice (to the child, then
+/// to its process group), the case where the summary used to go missing. Nothing here asserts
+/// on wall-clock durations: the capture lasts a minute at 1x, the signal comes after 2 s, and
+/// the checks hold wherever in the run it lands (even before the first message).
+@Suite(.serialized) struct ReplayCLITests {
+    static var root: String {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/")
+    }
+
+    static var k2: String { root + "/.build/debug/k2" }
+
+    func stop(with signal: String, expecting code: Int32, reason: String) throws {
+        #expect(access(Self.k2, X_OK) == 0, "build k2 first: swift build --build-tests")
+        let dir = TemporaryDirectory()
+        let path = dir.file("minute.k2cap")
+        // 6,000 messages 10 ms apart on average: about a minute at 1x.
+        let recs = try SampleTraffic(gapNanos: 10_000_000).write(to: path, count: 6_000)
+        let selected = UInt64(recs.filter { $0.kind == .recv }.count)
+        let report = dir.file("report")
+        let (status, _, err) = try Shell.execute(
+            "timeout --preserve-status -s \(signal) 2 '\(Self.k2)' replay '\(path)' --sink mock:// --speed 1 --quiet --report '\(report)'")
+        #expect(status == code, "stderr: \(err)")
+        #expect(err.contains("replay interrupted: \(reason)"), "stderr: \(err)")
+        #expect(err.contains("mock://: sent"), "stderr: \(err)")
+        #expect(err.contains("report: "), "stderr: \(err)")
+        let json = try JSONParser.parse(try Shell.run("cat '\(report)/summary.json'"))
+        #expect(json["outcome"]?.stringValue == "interrupted")
+        #expect(json["exit_code"]?.int64Value == Int64(code))
+        let sent = UInt64(json["messages"]?.int64Value ?? -1)
+        let never = UInt64(json["never_sent"]?.int64Value ?? -1)
+        #expect(sent < selected)
+        #expect(sent + never == selected)
+        let sink = json["sinks"]?.arrayValue?.first
+        #expect(sink?["delivered"]?.int64Value == Int64(sent))
+        #expect(sink?["in_flight"]?.int64Value == 0)
+    }
+
+    @Test func sigintStopsWithSummaryAndExit130() throws {
+        try stop(with: "INT", expecting: 130, reason: "stopped by SIGINT (Ctrl-C)")
+    }
+
+    @Test func sigtermStopsWithSummaryAndExit143() throws {
+        try stop(with: "TERM", expecting: 143, reason: "stopped by SIGTERM")
+    }
+}
