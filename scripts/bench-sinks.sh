@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Real-system sink benchmarks (issue 3): prints figures next to a peer doing the same work on the
 # same messages in the same run; not a test.
-#   scripts/bench-sinks.sh                      # ~300K messages (5 minutes at 1000 msg/s, replayed flat out)
+#   scripts/bench-sinks.sh                      # ~305K messages (5 minutes at 1000 msg/s, replayed flat out)
+#   REPEAT=3 scripts/bench-sinks.sh             # runs per contender (alternating; the best run of each is compared)
 #   RATE=2000 DURATION=5m scripts/bench-sinks.sh
 #   BENCH_DIR=/tmp/k2bench scripts/bench-sinks.sh   # keep the capture and the logs
 #   K2=.build/debug/k2 scripts/bench-sinks.sh       # skip the release build (debug figures are not comparable)
+#   ONLY=kafka|clickhouse scripts/bench-sinks.sh    # one half
 # Goals: replay into the embedded broker ≥ 1.0 × `kcat -P -l` of the same messages;
 #        replay into ClickHouse (mode=trades, RowBinary) ≥ 1.5 × `curl --data-binary` JSONEachRow of the same trades.
+# Each figure is wall time of the whole client process (start, connect, send, wait for every
+# ack / the insert's answer, exit) and its CPU (user+sys); the server's CPU during the run is
+# shown next to it (the broker is `k2 broker` in its own process; ClickHouse is a private server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-1000}
 DURATION=${DURATION:-5m}
+REPEAT=${REPEAT:-2}
+ONLY=${ONLY:-all}
 W=${BENCH_DIR:-$(mktemp -d /tmp/k2-bench-sinks.XXXXXX)}
 mkdir -p "$W"
 PIDS=()
@@ -21,22 +28,54 @@ if [ -z "${K2:-}" ]; then   # K2=path/to/k2 to use another build (figures from a
   swift build -c release --product k2 >&2
   K2="$(swift build -c release --show-bin-path)/k2"
 fi
+TCK=$(getconf CLK_TCK)
 now() { date +%s.%N; }
-ratio() { python3 -c 'import sys; n=float(sys.argv[1]); a=float(sys.argv[2]); b=float(sys.argv[3]); print(f"{sys.argv[4]}: {n/a:,.0f} msg/s  vs  {sys.argv[5]}: {n/b:,.0f} msg/s  ratio {b/a:.2f}x")' "$@"; }
+cpu_of() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat"; }
+# timed FILE NAME SERVER_PID cmd...: appends "NAME wall_s client_cpu_s server_cpu_s" to FILE.
+timed() {
+  local file=$1 name=$2 spid=$3; shift 3
+  local s0 s1 t0 t1 u s
+  s0=$(cpu_of "$spid"); t0=$(now)
+  /usr/bin/time -f "%U %S" -o "$W/time.out" "$@"
+  t1=$(now); s1=$(cpu_of "$spid")
+  read -r u s < "$W/time.out"
+  echo "$name $(echo "$t1 - $t0" | bc) $(echo "$u + $s" | bc) $(echo "$s1 - $s0" | bc)" >> "$file"
+}
+# report FILE COUNT UNIT BASELINE GOAL: each contender's runs and the ratio of the best runs to BASELINE's best.
+report() {
+  python3 - "$@" <<'PY'
+import sys
+path, count, unit, base, goal = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
+runs = {}
+for line in open(path):
+    name, wall, cpu, srv = line.split()
+    runs.setdefault(name, []).append((float(wall), float(cpu), float(srv)))
+best = {n: min(r) for n, r in runs.items()}
+w = max(len(n) for n in runs)
+for n, r in runs.items():
+    b = best[n]
+    each = ", ".join(f"{x[0]:.3f}" for x in r)
+    ratio = best[base][0] / b[0]
+    mark = f"  ratio {ratio:.2f}x vs {base}" + (f" (goal >= {goal})" if n.startswith("k2") and n.endswith("default") else "") if n != base else ""
+    print(f"  {n:<{w}}  {count / b[0]:>10,.0f} {unit}/s  best {b[0]:.3f} s (runs {each})  client cpu {b[1]:.2f} s  server cpu {b[2]:.2f} s{mark}")
+PY
+}
 
 [ -s "$W/bench.k2cap" ] || "$K2" replay synth-capture "$W/bench.k2cap" --duration "$DURATION" --rate "$RATE" --seed 3
-# The same messages as lines (payload only) and their receive times, for the peers.
+# The same messages as lines (payload only; symbol<TAB>payload for the keyed peer), and the trades as JSONEachRow.
 "$K2" capture cat "$W/bench.k2cap" --kind recv > "$W/records.ndjson"
 python3 - "$W" <<'PY'
 import json, sys
 w = sys.argv[1]
-with open(f"{w}/records.ndjson") as f, open(f"{w}/msgs.txt", "w") as out, open(f"{w}/trades.json", "w") as tr:
+with open(f"{w}/records.ndjson") as f, open(f"{w}/msgs.txt", "w") as out, open(f"{w}/keyed.txt", "w") as keyed, \
+        open(f"{w}/trades.json", "w") as tr:
     for line in f:
         r = json.loads(line)
         data = r["data"]
         out.write(data + "\n")
         m = json.loads(data)
         d = m.get("data", m)
+        keyed.write(d.get("s", "") + "\t" + data + "\n")
         if d.get("e") not in ("trade", "aggTrade"):
             continue
         tid = str(d.get("t", d.get("a", "")))
@@ -47,24 +86,37 @@ with open(f"{w}/records.ndjson") as f, open(f"{w}/msgs.txt", "w") as out, open(f
         tr.write(json.dumps(row, separators=(",", ":")) + "\n")
 PY
 MSGS=$(wc -l < "$W/msgs.txt"); TRADES=$(wc -l < "$W/trades.json")
-echo "capture: $MSGS messages, $TRADES trades ($W/bench.k2cap)"
+echo "capture: $MSGS messages, $TRADES trades ($W/bench.k2cap); k2 = $K2; $REPEAT run(s) each, alternating; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo "== Kafka: k2 replay --speed max into the embedded broker vs kcat -P -l (broker in its own process)"
+if [ "$ONLY" = all ] || [ "$ONLY" = kafka ]; then
+echo "== Kafka: k2 replay --speed max into the embedded broker (k2 broker, its own process) vs kcat, same messages, same broker"
+echo "   both: librdkafka 2.0.2, acks=all, linger.ms=5, batch.num.messages=10000, queue.buffering.max.messages=100000, no compression"
+echo "   kcat -P -l: no key (sticky partitioner), no headers, idempotence off;  kcat -P -K: key = symbol"
+echo "   k2 default: key = symbol, headers k2-receive-ns + k2-intended-ns, enable.idempotence=true (k2's default)"
+echo "   k2 plain:   key = symbol, headers=off, enable.idempotence=false"
 "$K2" broker --partitions 4 > "$W/broker.out" 2> "$W/broker.err" &
-PIDS+=($!)
+BPID=$!; PIDS+=("$BPID")
 for _ in $(seq 1 100); do [ -s "$W/broker.out" ] && break; sleep 0.1; done
 B=$(head -1 "$W/broker.out")
-hw() { local s=0; for p in 0 1 2 3; do o=$(kcat -b "$B" -Q -t "$1:$p:-1" | awk '/offset/{print $NF}'); s=$((s + o)); done; echo "$s"; }
-t0=$(now); kcat -P -b "$B" -t bench.kcat -l "$W/msgs.txt"; t1=$(now)
-"$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2" --speed max --quiet --report "$W/kafka" 2> "$W/kafka.txt"; t2=$(now)
-"$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2plain&headers=off" -X enable.idempotence=false --speed max --quiet 2> "$W/kafka-plain.txt"; t3=$(now)
-echo "high watermarks: kcat $(hw bench.kcat), k2 $(hw bench.k2), k2 plain $(hw bench.k2plain) (expected $MSGS each)"
-ratio "$MSGS" "$(echo "$t2 - $t1" | bc)" "$(echo "$t1 - $t0" | bc)" "k2 (idempotent, key, 2 headers)" "kcat -P -l (no key, no headers)"
-ratio "$MSGS" "$(echo "$t3 - $t2" | bc)" "$(echo "$t1 - $t0" | bc)" "k2 (headers=off, idempotence off: kcat's work)" "kcat -P -l"
+hw() { local s=0 o; for p in 0 1 2 3; do o=$(kcat -b "$B" -Q -t "$1:$p:-1" | awk '/offset/{print $NF}'); s=$((s + o)); done; echo "$s"; }
+KT="$W/kafka-times.txt"; : > "$KT"
+for i in $(seq 1 "$REPEAT"); do
+  timed "$KT" "kcat-P-l" "$BPID" kcat -P -b "$B" -t "bench.kcat.$i" -l "$W/msgs.txt"
+  timed "$KT" "k2-default" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2.$i" --speed max --quiet --report "$W/kafka.$i" 2> "$W/kafka.$i.txt"
+  timed "$KT" "kcat-P-K-keyed" "$BPID" kcat -P -b "$B" -t "bench.kcatkey.$i" -K $'\t' -l "$W/keyed.txt"
+  timed "$KT" "k2-plain" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2plain.$i&headers=off" -X enable.idempotence=false --speed max --quiet 2> "$W/kafka-plain.$i.txt"
+done
+echo "   high watermarks (last run): kcat $(hw "bench.kcat.$REPEAT"), kcat keyed $(hw "bench.kcatkey.$REPEAT"), k2 $(hw "bench.k2.$REPEAT"), k2 plain $(hw "bench.k2plain.$REPEAT") (expected $MSGS each)"
+report "$KT" "$MSGS" msg kcat-P-l 1.0
+kill "$BPID" 2>/dev/null || true
+fi
 
-echo "== ClickHouse: k2 replay mode=trades (RowBinary) vs curl --data-binary JSONEachRow of the same trades"
+if [ "$ONLY" = all ] || [ "$ONLY" = clickhouse ]; then
+echo "== ClickHouse 18.16 (private server): k2 replay mode=trades (reads the capture, parses, RowBinary) vs curl --data-binary JSONEachRow (pre-converted file)"
+BATCH=${CH_BATCH:-50000}
+echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches of $BATCH rows, encoding the next batch while one is inserted"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-HP=$(free_port); TP=$(free_port); CH="$W/clickhouse"; mkdir -p "$CH/data" "$CH/tmp"
+HP=$(free_port); TP=$(free_port); CH="$W/clickhouse"; rm -rf "$CH"; mkdir -p "$CH/data" "$CH/tmp"
 cat > "$CH/users.xml" <<XML
 <?xml version="1.0"?>
 <yandex><profiles><default></default></profiles>
@@ -80,13 +132,18 @@ cat > "$CH/config.xml" <<XML
 XML
 SERVER=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
 "$SERVER" --config-file="$CH/config.xml" > /dev/null 2>&1 &
-PIDS+=($!)
+SPID=$!; PIDS+=("$SPID")
 q() { curl -sS --fail-with-body --data-binary "$1" "http://127.0.0.1:$HP/"; }
 for _ in $(seq 1 100); do q 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.3; done
 q 'CREATE DATABASE IF NOT EXISTS k2'
-q "CREATE TABLE k2.curl_trades (message_id String, exchange String, symbol String, exchange_timestamp_ms UInt64, price Float64, quantity Float64, side Nullable(String), trade_id String, receive_ns UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)"
-t0=$(now); curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.json" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.curl_trades%20FORMAT%20JSONEachRow"; t1=$(now)
-"$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_trades&batch=100000" --create-tables --speed max --quiet --report "$W/clickhouse" 2> "$W/clickhouse.txt"; t2=$(now)
-echo "rows: curl $(q 'SELECT count() FROM k2.curl_trades'), k2 $(q 'SELECT count() FROM k2.k2_trades') (expected $TRADES each)"
-ratio "$TRADES" "$(echo "$t2 - $t1" | bc)" "$(echo "$t1 - $t0" | bc)" "k2 replay (read capture + parse + RowBinary)" "curl JSONEachRow (pre-converted file)"
-echo "(goal: Kafka ratio >= 1.0, ClickHouse ratio >= 1.5; logs and summaries in $W)"
+CT="$W/clickhouse-times.txt"; : > "$CT"
+for i in $(seq 1 "$REPEAT"); do
+  q "CREATE TABLE k2.curl_trades_$i (message_id String, exchange String, symbol String, exchange_timestamp_ms UInt64, price Float64, quantity Float64, side Nullable(String), trade_id String, receive_ns UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)"
+  timed "$CT" "curl-JSONEachRow" "$SPID" curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.json" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.curl_trades_$i%20FORMAT%20JSONEachRow"
+  timed "$CT" "k2-default" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_trades_$i&batch=$BATCH" --create-tables --speed max --quiet --report "$W/clickhouse.$i" 2> "$W/clickhouse.$i.txt"
+done
+echo "   rows (last run): curl $(q "SELECT count() FROM k2.curl_trades_$REPEAT"), k2 $(q "SELECT count() FROM k2.k2_trades_$REPEAT") (expected $TRADES each)"
+report "$CT" "$TRADES" row curl-JSONEachRow 1.5
+kill "$SPID" 2>/dev/null || true
+fi
+echo "(goals: Kafka k2-default ratio >= 1.0, ClickHouse k2-default ratio >= 1.5; logs and summaries in $W)"

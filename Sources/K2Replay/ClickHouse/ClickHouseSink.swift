@@ -16,7 +16,9 @@ import K2Core
 ///
 /// Accounting: a message is delivered when the insert holding it returns 200, failed with
 /// ClickHouse's message (or the transport error) when the insert still fails after
-/// `retries` attempts.
+/// `retries` attempts. When an insert could not reach the server after its retries, the
+/// server counts as gone: batches still queued fail without more attempts and the next `send`
+/// throws (the replay stops; the engine counts the rest as never sent).
 public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     public enum Mode: String, Sendable { case raw, trades }
 
@@ -57,8 +59,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var pending: [Batch] = []
     private var stopping = false
     private var writerDone = false
+    /// Set when an insert still failed to reach the server after its retries: the server is gone.
+    private var gone: String?
     private let recorder: SinkRecorder
     private var _skipped: UInt64 = 0
+    private var localSent: UInt64 = 0
+    private var localBytes: UInt64 = 0
     private var _rows: UInt64 = 0
     private var _batches: UInt64 = 0
     private var insertTime = Histogram(unit: .nanoseconds)
@@ -73,6 +79,34 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         var bytes: UInt64 = 0
         var startedMono: Int64 = 0
         var messages: Int { intended.count }
+
+        /// Encodes the message's row(s); returns how many (0: nothing to write, nothing kept).
+        @inline(__always)
+        mutating func add(_ message: borrowing ReplayMessage, mode: Mode) -> Int {
+            let rec = message.record
+            var n = 0
+            switch mode {
+            case .raw:
+                rows.string(message.exchange)
+                rows.uint32(rec.connection)
+                if let s = message.fields.stream { rows.string(s) } else { rows.varint(0) }
+                rows.uint64(UInt64(bitPattern: message.captureNanos))
+                rows.string(rec.payload)
+                n = 1
+            case .trades:
+                let exchange = message.exchange
+                let receive = UInt64(bitPattern: message.captureNanos)
+                n = TradeParser.parse(rec.payload, fields: message.fields) { t in
+                    ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: &rows)
+                }
+            }
+            guard n > 0 else { return 0 }
+            rowCount += n
+            intended.append(message.intendedNanos)
+            actual.append(message.actualNanos)
+            bytes &+= UInt64(rec.payload.count)
+            return n
+        }
     }
 
     public convenience init(uri: String, clock: any NanoClock = SystemClock()) throws {
@@ -148,7 +182,18 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
     }
 
-    public var counts: SinkCounts { recorder.snapshot }
+    /// The recorder's outcomes plus what `send` counted under `cond` (sent, and skipped messages
+    /// as delivered). Read under `cond`: every outcome in the recorder is of a message counted here.
+    public var counts: SinkCounts { cond.withLock { merged(recorder.snapshot) } }
+
+    /// Adds the counts kept under `cond` (call with `cond` held).
+    private func merged(_ c: SinkCounts) -> SinkCounts {
+        var c = c
+        c.sent &+= localSent
+        c.bytes &+= localBytes
+        c.delivered &+= _skipped
+        return c
+    }
     /// Messages with nothing to write in `trades` mode (no trade in them).
     public var skipped: UInt64 { cond.withLock { _skipped } }
     /// Rows and inserts that succeeded.
@@ -161,15 +206,19 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     /// Counts, per-message latency until its insert returned (from the intended and from the
     /// actual send time), and the insert figures.
     public var stats: SinkStats {
-        let (rows, batches, skipped, ins) = cond.withLock { (_rows, _batches, _skipped, insertTime) }
         func us(_ v: Int64) -> JSONValue { .number(String(v / 1000)) }
-        return recorder.stats(details: [
+        cond.lock()
+        defer { cond.unlock() }
+        let (rows, batches, skipped, ins) = (_rows, _batches, _skipped, insertTime)
+        var s = recorder.stats(details: [
             ("table", .string(qualifiedTable)), ("mode", .string(options.mode.rawValue)),
             ("rows", .number(String(rows))), ("inserts", .number(String(batches))),
             ("skipped_no_trade", .number(String(skipped))),
             ("insert_us_p50", us(ins.valueAtPercentile(50))), ("insert_us_p99", us(ins.valueAtPercentile(99))),
             ("insert_us_max", us(ins.max)),
         ])
+        s.counts = merged(s.counts)
+        return s
     }
 
     public func open() throws {
@@ -209,43 +258,30 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     }
 
     public func send(_ message: borrowing ReplayMessage) throws {
-        let rec = message.record
-        let fields = message.fields
         cond.lock()
         defer { cond.unlock() }
         while pending.count >= options.maxPendingBatches && !writerDone { cond.wait() }
-        recorder.sent(bytes: rec.payload.count)
+        // Sent and skipped are counted here under `cond` (merged into `counts`), not with a
+        // lock of their own per message.
+        localSent &+= 1
+        localBytes &+= UInt64(message.record.payload.count)
+        if let gone {
+            // Stop the replay: this message fails, the engine counts the rest as never sent.
+            recorder.failed(reason: "not inserted: ClickHouse unreachable")
+            throw ReplayError(.unreachable, place: uri, what: "ClickHouse went away: \(gone)",
+                              remedy: "check that clickhouse-server runs at \(options.host):\(options.port); messages not yet sent are counted as never sent")
+        }
         if writerDone {
             recorder.failed(reason: "sink closed")
             return
         }
-        if current.messages == 0 && current.rowCount == 0 { current.startedMono = clock.monotonicNanos() }
-        var rows = 0
-        switch options.mode {
-        case .raw:
-            current.rows.string(message.exchange)
-            current.rows.uint32(rec.connection)
-            if let s = fields.stream { current.rows.string(s) } else { current.rows.varint(0) }
-            current.rows.uint64(UInt64(bitPattern: message.captureNanos))
-            current.rows.string(rec.payload)
-            rows = 1
-        case .trades:
-            let exchange = message.exchange
-            let receive = UInt64(bitPattern: message.captureNanos)
-            rows = TradeParser.parse(rec.payload, fields: fields) { t in
-                Self.encode(t, exchange: exchange, receive: receive, into: &current.rows)
-            }
-        }
-        if rows == 0 {
+        if current.messages == 0 { current.startedMono = clock.monotonicNanos() }
+        // One access to `current` for the whole row (not one exclusivity check per field).
+        if current.add(message, mode: options.mode) == 0 {
             // Nothing to write for this message: it is done.
-            recorder.deliveredUntimed()
             _skipped &+= 1
             return
         }
-        current.rowCount += rows
-        current.intended.append(message.intendedNanos)
-        current.actual.append(message.actualNanos)
-        current.bytes &+= UInt64(rec.payload.count)
         if current.rowCount >= options.batchRows {
             pending.append(current)
             current = newBatch()
@@ -312,7 +348,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private func insert(_ b: inout Batch) {
         guard let http else { return }
         let sql = "INSERT INTO \(qualifiedTable) FORMAT RowBinary"
+        if cond.withLock({ gone != nil }) {
+            recorder.failed(reason: "not inserted: ClickHouse unreachable", count: UInt64(b.messages))
+            return
+        }
         var failure: String?
+        var unreachable = false
         for attempt in 0..<options.retries {
             if attempt > 0 { usleep(UInt32(min(2_000_000, 250_000 << attempt))) }
             let t0 = clock.monotonicNanos()
@@ -320,8 +361,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 let reply = try b.rows.bytes.withUnsafeBytes { try http.post(params: [("query", sql)], body: $0) }
                 let t1 = clock.monotonicNanos()
                 if reply.status == 200 {
-                    for i in 0..<b.messages {
-                        recorder.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: t1)
+                    recorder.outcomes { o in
+                        for i in 0..<b.messages {
+                            o.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: t1)
+                        }
                     }
                     cond.withLock {
                         insertTime.record(t1 - t0)
@@ -331,14 +374,25 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                     return
                 }
                 failure = ClickHouseHTTP.serverError(reply, place: "", what: "insert failed").what
+                unreachable = false
                 if reply.status >= 400 && reply.status < 500 { break }   // the request is wrong: retrying will not help
             } catch let e as ReplayError {
                 failure = e.what
+                unreachable = true
             } catch {
                 failure = "\(error)"
+                unreachable = true
             }
         }
-        recorder.failed(reason: failure ?? "insert failed", count: UInt64(b.messages))
+        let reason = failure ?? "insert failed"
+        recorder.failed(reason: reason, count: UInt64(b.messages))
+        if unreachable {
+            let n = options.retries
+            cond.withLock {
+                if gone == nil { gone = "\(reason) (\(n) attempt\(n == 1 ? "" : "s"))" }
+                cond.broadcast()
+            }
+        }
     }
 
     public func finish(timeoutNanos: Int64) throws {

@@ -41,15 +41,6 @@ struct TradeRow {
 /// Kraken v1 `trade` arrays (several trades per frame), Coinbase `market_trades` events.
 /// Binance (the bulk of traffic) is scanned in place without allocating.
 enum TradeParser {
-    static let kP: [UInt8] = Array("\"p\":".utf8)
-    static let kQ: [UInt8] = Array("\"q\":".utf8)
-    static let kT: [UInt8] = Array("\"T\":".utf8)
-    static let kE: [UInt8] = Array("\"E\":".utf8)
-    static let kt: [UInt8] = Array("\"t\":".utf8)
-    static let ka: [UInt8] = Array("\"a\":".utf8)
-    static let km: [UInt8] = Array("\"m\":".utf8)
-    static let kData: [UInt8] = Array("\"data\":".utf8)
-
     /// Calls `row` for each trade in the message; returns how many.
     @discardableResult
     static func parse(_ payload: UnsafeRawBufferPointer, fields: PayloadFields, row: (TradeRow) -> Void) -> Int {
@@ -71,29 +62,94 @@ enum TradeParser {
         return true
     }
 
+    /// One pass over the message: every single-letter key (`"p":`, `"q":`, `"T":` …) is looked
+    /// at once, other keys and string values are skipped whole (a key search per field cost a
+    /// `memcmp` per quote, most of the sink's time). Nested objects (`"data":{…}`) are walked into.
     static func parseBinance(_ p: UnsafeRawBufferPointer, fields: PayloadFields, aggregate: Bool, row: (TradeRow) -> Void) -> Bool {
-        let from = PayloadFields.find(p, kData) ?? 0
-        guard let symbol = fields.symbol,
-              let price = stringAfter(p, kP, from: from).flatMap(decimal),
-              let qty = stringAfter(p, kQ, from: from).flatMap(decimal) else { return false }
-        guard let ts = PayloadFields.intValue(p, key: kT, from: from) ?? PayloadFields.intValue(p, key: kE, from: from) else { return false }
-        let idStart = PayloadFields.find(p, aggregate ? ka : kt, from: from)
+        guard let symbol = fields.symbol, let base = p.baseAddress else { return false }
+        let b = base.assumingMemoryBound(to: UInt8.self)
+        let n = p.count
+        var price: UnsafeRawBufferPointer?
+        var qty: UnsafeRawBufferPointer?
+        var tradeTime: Int64?
+        var eventTime: Int64?
         var idView = UnsafeRawBufferPointer(start: nil, count: 0)
-        if var i = idStart {
-            while i < p.count, p[i] == 32 { i += 1 }
-            var j = i
-            while j < p.count, p[j] >= 48, p[j] <= 57 { j += 1 }
-            idView = UnsafeRawBufferPointer(rebasing: p[i..<j])
-        }
         var side = TradeRow.Side.unknown
-        if var i = PayloadFields.find(p, km, from: from) {
-            while i < p.count, p[i] == 32 { i += 1 }
-            // m = buyer is the maker → the taker sold.
-            if i < p.count { side = p[i] == UInt8(ascii: "t") ? .sell : .buy }
+        let idKey: UInt8 = aggregate ? 97 : 116          // "a" / "t"
+        var i = 0
+        while i < n {
+            guard b[i] == 34 else { i += 1; continue }    // '"'
+            if i + 3 < n, b[i + 2] == 34, b[i + 3] == 58 {  // "k":
+                let k = b[i + 1]
+                var v = i + 4
+                while v < n, b[v] == 32 { v += 1 }
+                guard v < n else { break }
+                if b[v] == 34 {
+                    // A string value: find its end, keep it if it is one we want.
+                    let e = closingQuote(b, v + 1, n)
+                    guard e < n else { break }
+                    let text = UnsafeRawBufferPointer(start: base + v + 1, count: e - v - 1)
+                    if k == 112 { price = text } else if k == 113 { qty = text }     // p, q
+                    i = e + 1
+                    continue
+                }
+                switch k {
+                case 84: tradeTime = integer(b, v, n)                                  // T
+                case 69: eventTime = integer(b, v, n)                                  // E
+                case idKey:
+                    var e = v
+                    while e < n, b[e] >= 48, b[e] <= 57 { e += 1 }
+                    idView = UnsafeRawBufferPointer(start: base + v, count: e - v)
+                case 109: side = b[v] == 116 ? .sell : .buy                            // m: buyer is maker → taker sold
+                case 112: price = unquoted(base, v, n)                                 // a bare number
+                case 113: qty = unquoted(base, v, n)
+                default: break
+                }
+                i = v
+                continue
+            }
+            // Any other key or string: skip to its closing quote.
+            i = closingQuote(b, i + 1, n) + 1
         }
-        row(TradeRow(symbol: .view(symbol), timestampMillis: UInt64(max(0, ts)), price: price, quantity: qty,
+        guard let pv = price.flatMap(decimal), let qv = qty.flatMap(decimal), let ts = tradeTime ?? eventTime else { return false }
+        row(TradeRow(symbol: .view(symbol), timestampMillis: UInt64(max(0, ts)), price: pv, quantity: qv,
                      side: side, tradeID: .view(idView)))
         return true
+    }
+
+    /// The offset of the quote that closes a string whose content starts at `i` (escapes skipped), or `n`.
+    @inline(__always)
+    static func closingQuote(_ b: UnsafePointer<UInt8>, _ i0: Int, _ n: Int) -> Int {
+        var i = i0
+        while i < n {
+            let c = b[i]
+            if c == 34 { return i }
+            i += c == 92 ? 2 : 1
+        }
+        return n
+    }
+
+    @inline(__always)
+    static func integer(_ b: UnsafePointer<UInt8>, _ i0: Int, _ n: Int) -> Int64? {
+        var i = i0
+        var neg = false
+        if i < n, b[i] == 45 { neg = true; i += 1 }
+        var v: Int64 = 0
+        var digits = 0
+        while i < n, b[i] >= 48, b[i] <= 57, digits < 19 {
+            v = v &* 10 &+ Int64(b[i] - 48)
+            i += 1
+            digits += 1
+        }
+        return digits > 0 ? (neg ? -v : v) : nil
+    }
+
+    @inline(__always)
+    static func unquoted(_ base: UnsafeRawPointer, _ v: Int, _ n: Int) -> UnsafeRawBufferPointer {
+        let b = base.assumingMemoryBound(to: UInt8.self)
+        var e = v
+        while e < n, b[e] != 44, b[e] != 125, b[e] != 93 { e += 1 }
+        return UnsafeRawBufferPointer(start: base + v, count: e - v)
     }
 
     /// `[chanID, [["price","volume","time","side","orderType","misc"], …], "trade", "PAIR"]`
@@ -130,21 +186,6 @@ enum TradeParser {
             }
         }
         return n
-    }
-
-    @inline(__always)
-    static func stringAfter(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int) -> UnsafeRawBufferPointer? {
-        guard var i = PayloadFields.find(p, key, from: from) else { return nil }
-        while i < p.count, p[i] == 32 { i += 1 }
-        guard i < p.count else { return nil }
-        if p[i] == 34 {
-            var j = i + 1
-            while j < p.count, p[j] != 34 { j += 1 }
-            return j < p.count ? UnsafeRawBufferPointer(rebasing: p[(i + 1)..<j]) : nil
-        }
-        var j = i
-        while j < p.count, p[j] != 44, p[j] != 125, p[j] != 93 { j += 1 }
-        return UnsafeRawBufferPointer(rebasing: p[i..<j])
     }
 
     /// Parses `123.456` exactly as strtod would when it has ≤ 15 significant digits and a small

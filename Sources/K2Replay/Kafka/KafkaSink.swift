@@ -68,6 +68,9 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private var nextSlot: UInt = 0
     private var wallMinusMono: Int64 = 0
     private var numbers: UnsafeMutableRawBufferPointer
+    private let goneLock = Lock()
+    private var gone: String?
+    private var messageTimeout = ""
 
     /// Parses `kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]`.
     public convenience init(uri: String, properties: [KeyValue] = [], clock: any NanoClock = SystemClock()) throws {
@@ -118,12 +121,14 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     public func open() throws {
         let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
             + options.properties.map { ($0.key, $0.value) }
-        let p = try KafkaProducer(properties: props, place: uri, handler: self)
+        let p = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
         _ = try p.brokers(timeoutMillis: options.connectTimeoutMillis)
         let conf = try KafkaConf(props, place: uri)
         let maxQueued = Int(conf.get("queue.buffering.max.messages") ?? "100000") ?? 100_000
+        messageTimeout = conf.get("message.timeout.ms") ?? "?"
+        // Tokens stay addressable until their (batched) delivery report is handled.
         var cap = 2
-        while cap < maxQueued + 1 { cap <<= 1 }
+        while cap < maxQueued + KafkaProducer.deliveryBatch + 1 { cap <<= 1 }
         ring.deallocate()
         ring = .allocate(capacity: cap * 2)
         ringMask = UInt(cap - 1)
@@ -152,32 +157,69 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
             err = producer.produce(topic: rkt, value: payload, key: fields.symbol,
                                    header1: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1])),
                                    header2: ("k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
-                                   token: slot + 1)
+                                   token: slot + 1) { self.goneReason() }
         } else {
-            err = producer.produce(topic: rkt, value: payload, key: fields.symbol, header1: nil, header2: nil, token: slot + 1)
+            err = producer.produce(topic: rkt, value: payload, key: fields.symbol, header1: nil, header2: nil,
+                                   token: slot + 1) { self.goneReason() }
         }
         if let err { fail(err) }
+        // Serve delivery reports on this thread about once a millisecond (see KafkaProducer).
+        producer.pollIfDue(now: message.actualNanos)
+        // The broker is gone (messages timed out after message.timeout.ms): stop the replay
+        // (checked every 256 messages and whenever the queue is full).
+        if nextSlot & 255 == 0 || err != nil, let reason = goneReason() {
+            throw ReplayError(.unreachable, place: uri, what: "the Kafka broker went away: \(reason)",
+                              remedy: "check that the broker at \(options.bootstrap) runs; messages not yet sent are counted as never sent")
+        }
+    }
+
+    /// Why the destination counts as gone (a message timed out, or the idempotent producer
+    /// hit a fatal error), or nil.
+    private func goneReason() -> String? {
+        if let f = producer?.fatalError { return "fatal producer error: \(f)" }
+        return goneLock.withLock { gone }
     }
 
     private func fail(_ reason: String) {
         recorder.failed(reason: reason)
     }
 
-    /// Delivery report (poll thread).
-    func delivered(token: UInt, error: String?) {
+    /// A batch of delivery reports (poll thread): one lock for the whole batch.
+    func delivered(tokens: UnsafeBufferPointer<UInt>, errors: UnsafeBufferPointer<Int32>) {
         let now = clock.monotonicNanos()
-        let slot = Int(token &- 1)
-        let intended = ring[slot * 2], actual = ring[slot * 2 + 1]
-        if let error {
-            recorder.failed(reason: error)
-        } else {
-            recorder.delivered(intendedNanos: intended, actualNanos: actual, now: now)
+        let ring = ring
+        var timedOut: String?
+        recorder.outcomes { o in
+            for i in 0..<tokens.count {
+                let slot = Int(tokens[i] &- 1)
+                let code = errors[i]
+                if code == 0 {
+                    o.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
+                } else {
+                    let reason = kafkaErrorString(rd_kafka_resp_err_t(code))
+                    o.failed(reason: reason)
+                    if Self.meansGone(code) { timedOut = reason }
+                }
+            }
         }
+        if let timedOut {
+            let after = messageTimeout
+            goneLock.withLock { if gone == nil { gone = "messages failed with '\(timedOut)' (message.timeout.ms=\(after))" } }
+        }
+    }
+
+    /// Delivery errors that mean the broker is unreachable rather than one message being bad.
+    static func meansGone(_ code: Int32) -> Bool {
+        code == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT.rawValue || code == RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE.rawValue
+            || code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue || code == RD_KAFKA_RESP_ERR__TRANSPORT.rawValue
+            || code == RD_KAFKA_RESP_ERR__FATAL.rawValue
     }
 
     public func finish(timeoutNanos: Int64) throws {
         guard let p = producer else { return }
-        let millis = Int32(clamping: max(0, timeoutNanos / 1_000_000))
+        var millis = Int32(clamping: max(0, timeoutNanos / 1_000_000))
+        // Broker gone: what is still queued would only time out one by one; purge it soon.
+        if goneReason() != nil { millis = min(millis, 1000) }
         p.close(purgeAfterMillis: millis)
         producer = nil
     }

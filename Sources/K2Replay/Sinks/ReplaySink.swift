@@ -114,54 +114,77 @@ public struct SinkStats: Sendable {
 
 /// Thread-safe accounting a sink can delegate to: call `sent` from `send`, and `delivered` /
 /// `failed` from whatever thread learns the outcome (delivery callback, HTTP response …).
+/// `outcomes` records many deliveries under one lock (so a delivery thread does not contend
+/// with the sending thread once per message).
 public final class SinkRecorder: @unchecked Sendable {
     private let lock = Lock()
-    private var counts = SinkCounts()
-    private var fromIntended = Histogram()
-    private var fromActual = Histogram()
+    private var state = Outcomes()
     public let clock: any NanoClock
+
+    /// Delivered and failed counts with the latency histograms; mutate it through `outcomes`.
+    public struct Outcomes {
+        var counts = SinkCounts()
+        var fromIntended = Histogram()
+        var fromActual = Histogram()
+
+        /// One message delivered at `now` (monotonic ns), meant to be sent at `intendedNanos`,
+        /// handed over at `actualNanos`.
+        @inline(__always)
+        public mutating func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64, count n: UInt64 = 1) {
+            counts.delivered &+= n
+            fromIntended.record(now - intendedNanos, count: n)
+            fromActual.record(now - actualNanos, count: n)
+        }
+
+        public mutating func deliveredUntimed(count n: UInt64 = 1) { counts.delivered &+= n }
+
+        public mutating func failed(reason: String, count n: UInt64 = 1) {
+            counts.failed &+= n
+            counts.failureReasons[reason, default: 0] &+= n
+        }
+    }
 
     public init(clock: any NanoClock = SystemClock()) {
         self.clock = clock
     }
 
     /// One message accepted by the sink.
+    @inline(__always)
     public func sent(bytes: Int) {
         lock.withLock {
-            counts.sent &+= 1
-            counts.bytes &+= UInt64(bytes)
+            state.counts.sent &+= 1
+            state.counts.bytes &+= UInt64(bytes)
         }
+    }
+
+    /// Records a batch of outcomes under one lock (a delivery-report batch, an insert).
+    @inline(__always)
+    public func outcomes<R>(_ body: (inout Outcomes) -> R) -> R {
+        lock.withLock { body(&state) }
     }
 
     /// `n` messages delivered at `now` (monotonic ns; default the recorder's clock), that were meant
     /// to be sent at `intendedNanos` and were handed over at `actualNanos`.
     public func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64? = nil, count n: UInt64 = 1) {
         let t = now ?? clock.monotonicNanos()
-        lock.withLock {
-            counts.delivered &+= n
-            fromIntended.record(t - intendedNanos, count: n)
-            fromActual.record(t - actualNanos, count: n)
-        }
+        lock.withLock { state.delivered(intendedNanos: intendedNanos, actualNanos: actualNanos, now: t, count: n) }
     }
 
     /// `n` messages delivered without latency (e.g. a sink that cannot observe delivery time).
     public func deliveredUntimed(count n: UInt64 = 1) {
-        lock.withLock { counts.delivered &+= n }
+        lock.withLock { state.deliveredUntimed(count: n) }
     }
 
     /// `n` messages that will never be delivered, with the destination's reason.
     public func failed(reason: String, count n: UInt64 = 1) {
-        lock.withLock {
-            counts.failed &+= n
-            counts.failureReasons[reason, default: 0] &+= n
-        }
+        lock.withLock { state.failed(reason: reason, count: n) }
     }
 
-    public var snapshot: SinkCounts { lock.withLock { counts } }
+    public var snapshot: SinkCounts { lock.withLock { state.counts } }
 
     public func stats(details: [(String, JSONValue)] = []) -> SinkStats {
         lock.withLock {
-            SinkStats(counts: counts, latencyFromIntended: fromIntended, latencyFromActual: fromActual, details: details)
+            SinkStats(counts: state.counts, latencyFromIntended: state.fromIntended, latencyFromActual: state.fromActual, details: details)
         }
     }
 }
