@@ -29,15 +29,13 @@ struct ProfileOptions: ParsableArguments {
     @Option(help: "Number of symbols (default 200; overrides the profile's).")
     var symbols: Int?
 
-    func validate() throws {
-        if profile == nil && rate == nil { throw ValidationError("Give --profile FILE, or --rate N with --duration D.") }
-        if profile != nil && (rate != nil || duration != nil) { throw ValidationError("--profile cannot be combined with --rate/--duration.") }
-        if rate != nil && duration == nil { throw ValidationError("--rate needs --duration (e.g. --duration 60s).") }
-        if let r = rate, !(r > 0) { throw ValidationError("--rate must be a positive number of messages per second.") }
-        if let s = symbols, s < 1 { throw ValidationError("--symbols must be at least 1.") }
-    }
-
-    func load() throws -> SimProfile {
+    /// The profile; bad input is one `SimError` line (exit 2 through `reportingErrors`).
+    func load() throws(SimError) -> SimProfile {
+        if profile == nil && rate == nil { throw SimError(location: "--profile", what: "no traffic given", remedy: "give --profile FILE, or --rate N with --duration D") }
+        if profile != nil && (rate != nil || duration != nil) { throw SimError(location: "--profile", what: "cannot be combined with --rate/--duration", remedy: "give one or the other") }
+        if rate != nil && duration == nil { throw SimError(location: "--rate", what: "needs --duration", remedy: "add e.g. --duration 60s") }
+        if let r = rate, !(r > 0) { throw SimError(location: "--rate", what: "must be a positive number of messages per second, found \(r)", remedy: "give e.g. --rate 10000") }
+        if let s = symbols, s < 1 { throw SimError(location: "--symbols", what: "must be at least 1, found \(s)", remedy: "give e.g. --symbols 200") }
         var p: SimProfile
         if let path = profile {
             p = try ProfileLoader.load(path: path)
@@ -162,6 +160,15 @@ extension SimCommand {
                     print("  [\(i)] +\(TimeText.humanDuration(nanos: p.timeline.starts[i])) \(s.shape.name) for \(TimeText.humanDuration(nanos: s.length)), \(s.arrivals.rawValue): ~\(Int(s.expectedCount)) messages per venue")
                 }
                 print("  total ~\(Int(p.timeline.expectedCount)) messages per venue over \(TimeText.humanDuration(nanos: p.timeline.length))")
+                let f = p.faults
+                var faults: [String] = []
+                if let d = f.dropEveryNanos { faults.append("drop every \(TimeText.humanDuration(nanos: d))") }
+                if let d = f.stallEveryNanos { faults.append("stall \(TimeText.humanDuration(nanos: f.stallForNanos)) every \(TimeText.humanDuration(nanos: d))") }
+                for (n, what) in [(f.gapEvery, "gap"), (f.duplicateEvery, "duplicate"), (f.reorderEvery, "reorder"), (f.malformedEvery, "malformed")] where n > 0 {
+                    faults.append("\(what) every \(n) messages")
+                }
+                faults.append(f.closeAfterNanos.map { "close after \(TimeText.humanDuration(nanos: $0))" } ?? "no lifetime limit")
+                print("  exchange faults: " + faults.joined(separator: ", "))
             }
         }
     }

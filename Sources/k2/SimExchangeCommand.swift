@@ -32,14 +32,15 @@ struct SimExchangeCommand: ParsableCommand {
     @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads.") var rate: Double = 100
     @Option(help: "Symbols in the market without --profile.") var symbols: Int?
     @Option(help: "Seed without --profile.") var seed: UInt64 = 1
-    @Option(help: "Drop each connection (no close frame) every interval, e.g. 30s.") var dropEvery: String?
-    @Option(help: "Stall each connection every interval (send nothing, then burst).") var stallEvery: String?
-    @Option(help: "How long a stall lasts.") var stallFor: String = "2s"
-    @Option(help: "Skip every N-th data message (a sequence gap).") var gapEvery: Int = 0
-    @Option(help: "Send every N-th data message twice.") var duplicateEvery: Int = 0
-    @Option(help: "Swap every N-th data message with the next.") var reorderEvery: Int = 0
-    @Option(help: "Send a truncated JSON frame instead of every N-th data message.") var malformedEvery: Int = 0
-    @Option(help: "Close each connection after this long with 1001, like Binance's 24 h limit.") var closeAfter: String = "24h"
+    // Faults: each flag overrides the same key of the profile's `faults:` section.
+    @Option(help: "Drop each connection (no close frame) every interval, e.g. 30s; off disables.") var dropEvery: String?
+    @Option(help: "Stall each connection every interval (send nothing, then burst); off disables.") var stallEvery: String?
+    @Option(help: "How long a stall lasts (default 2s).") var stallFor: String?
+    @Option(help: "Skip every N-th data message (a sequence gap); 0 = off.") var gapEvery: Int?
+    @Option(help: "Send every N-th data message twice; 0 = off.") var duplicateEvery: Int?
+    @Option(help: "Swap every N-th data message with the next; 0 = off.") var reorderEvery: Int?
+    @Option(help: "Send a truncated JSON frame instead of every N-th data message; 0 = off.") var malformedEvery: Int?
+    @Option(help: "Close each connection after this long with 1001, like Binance's 24 h limit (default 24h; off disables).") var closeAfter: String?
     @Option(help: "Binance ping frame interval.") var pingEvery: String = "20s"
     @Option(help: "Kraken/Coinbase heartbeat interval.") var heartbeatEvery: String = "1s"
     @Option(help: "Write every frame sent (recv records), received (send records) and every fault (markers) to this capture.") var log: String?
@@ -70,17 +71,20 @@ struct SimExchangeCommand: ParsableCommand {
             o.host = host
             o.port = port
             o.unpaced = profile == nil && rate == 0
-            if let d = dropEvery { o.faults.dropEveryNanos = try nanos(d, "--drop-every") }
-            if let s = stallEvery { o.faults.stallEveryNanos = try nanos(s, "--stall-every") }
-            o.faults.stallForNanos = try nanos(stallFor, "--stall-for")
-            for (n, flag) in [(gapEvery, "--gap-every"), (duplicateEvery, "--duplicate-every"), (reorderEvery, "--reorder-every"), (malformedEvery, "--malformed-every")] where n < 0 {
-                throw SimError(location: flag, what: "negative value \(n)", remedy: "give 0 (off) or N > 0")
+            func optionalNanos(_ text: String, _ flag: String) throws(SimError) -> Int64? {
+                ["off", "none", "0"].contains(text.lowercased()) ? nil : try nanos(text, flag)
             }
-            o.faults.gapEvery = gapEvery
-            o.faults.duplicateEvery = duplicateEvery
-            o.faults.reorderEvery = reorderEvery
-            o.faults.malformedEvery = malformedEvery
-            o.faults.closeAfterNanos = try nanos(closeAfter, "--close-after")
+            if let d = dropEvery { o.faults.dropEveryNanos = try optionalNanos(d, "--drop-every") }
+            if let s = stallEvery { o.faults.stallEveryNanos = try optionalNanos(s, "--stall-every") }
+            if let s = stallFor { o.faults.stallForNanos = try nanos(s, "--stall-for") }
+            for (n, flag) in [(gapEvery, "--gap-every"), (duplicateEvery, "--duplicate-every"), (reorderEvery, "--reorder-every"), (malformedEvery, "--malformed-every")] {
+                if let n, n < 0 { throw SimError(location: flag, what: "negative value \(n)", remedy: "give 0 (off) or N > 0") }
+            }
+            if let n = gapEvery { o.faults.gapEvery = n }
+            if let n = duplicateEvery { o.faults.duplicateEvery = n }
+            if let n = reorderEvery { o.faults.reorderEvery = n }
+            if let n = malformedEvery { o.faults.malformedEvery = n }
+            if let c = closeAfter { o.faults.closeAfterNanos = try optionalNanos(c, "--close-after") }
             o.pingEveryNanos = try nanos(pingEvery, "--ping-every")
             o.heartbeatEveryNanos = try nanos(heartbeatEvery, "--heartbeat-every")
             o.logPath = log

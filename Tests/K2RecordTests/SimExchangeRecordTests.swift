@@ -1,3 +1,4 @@
+import Foundation
 import K2Capture
 import K2Core
 import K2Net
@@ -71,6 +72,39 @@ struct SimExchangeRecordTests {
         let http = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .http }
         #expect(http.count == 2)
         #expect(http.allSatisfy { String(decoding: $0.payload, as: UTF8.self).hasPrefix(#"{"lastUpdateId":"#) })
+    }
+
+    /// `@aggTrade` subscribers get aggregate trades, and `@trade` subscribers every fill of them:
+    /// `a` and `t` continuous per symbol, each aggTrade's `f`..`l` the trade ids sent on @trade.
+    @Test func binanceAggTradeAndTradeStreamsAreBothComplete() throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap"))
+        let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance), channels: ["trade", "aggTrade"], url: ex.url)
+        #expect(plan.url.contains("@aggTrade"))
+        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 1500 }
+        let sent = try Self.received(dir.file("sim.k2cap"))
+        let got = try Self.received(dir.file("rec.k2cap"))
+        #expect(got[0] == sent[0])
+        #expect(s.gaps == 0)
+        let frames = got[0] ?? []
+        let aggs = frames.filter { $0.starts(with: Array(#"{"stream":"#.utf8)) && String(decoding: $0, as: UTF8.self).contains(#""e":"aggTrade""#) }
+        let trades = frames.filter { String(decoding: $0, as: UTF8.self).contains(#""e":"trade""#) }
+        #expect(aggs.count > 100)
+        #expect(trades.count > aggs.count)
+        let tradeIDs = Set(trades.compactMap { p in p.withUnsafeBytes { PayloadFields.intValue($0, key: Array("\"t\":".utf8)) } })
+        for a in aggs {
+            let (f, l) = a.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
+            #expect(f <= l && (f...l).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: a, as: UTF8.self))")
+        }
+        // An @aggTrade-only subscriber gets aggTrade messages only.
+        let dir2 = TemporaryDirectory()
+        let ex2 = try Self.exchange(.binance, log: dir2.file("sim.k2cap"))
+        let plan2 = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance, 1), channels: ["aggTrade"], url: ex2.url)
+        let s2 = try Self.record(plan2, dir2.file("rec.k2cap"), server: ex2) { $0.frames >= 200 }
+        let only = try Self.received(dir2.file("rec.k2cap"))[0] ?? []
+        #expect(only.count >= 200)
+        #expect(only.allSatisfy { String(decoding: $0, as: UTF8.self).contains(#""e":"aggTrade""#) })
+        #expect(s2.gaps == 0)
     }
 
     @Test func krakenAndCoinbaseProtocolsRecordExactly() throws {
@@ -158,6 +192,46 @@ struct SimExchangeRecordTests {
         // stall: the simulator logged it and the client still got every frame (checked above)
         let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
         for f in ["duplicate", "reorder", "malformed", "stall", "close_after"] {
+            #expect(faults.contains { $0.contains(#""fault":"\#(f)""#) }, "\(f)")
+        }
+    }
+
+    /// Faults set in the profile file (not by flags) reach the client.
+    @Test func faultsFromTheProfileFileAreObservedByTheClient() throws {
+        let dir = TemporaryDirectory()
+        let yaml = """
+            seed: 7
+            venues: [binance]
+            market: {symbols: 5}
+            faults:
+              gap_every: 60
+              duplicate_every: 50
+              malformed_every: 90
+              reorder_every: 70
+              close_after: 700ms
+            timeline:
+              - shape: constant
+                rate: 3000
+                duration: 1h
+            """
+        try yaml.write(toFile: dir.file("p.yaml"), atomically: true, encoding: .utf8)
+        let profile = try ProfileLoader.load(path: dir.file("p.yaml"))
+        var o = ExchangeOptions(venue: .binance, profile: profile)
+        o.logPath = dir.file("sim.k2cap")
+        o.verbose = false
+        let ex = try ExchangeServer(o)
+        let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance, 1), channels: ["trade"], url: ex.url)
+        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.reconnects >= 1 }
+        let got = try Self.perConnect(dir.file("rec.k2cap"))[0]
+        let sent = try Self.received(dir.file("sim.k2cap"))[0] ?? []
+        #expect(got == sent)
+        #expect(s.gaps >= 1)
+        #expect(zip(got, got.dropFirst()).contains { $0 == $1 })
+        #expect(got.contains { (try? JSONParser.parse($0)) == nil })
+        let disc = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .disconnect }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(disc.first?.contains("1001") == true)
+        let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
+        for f in ["gap", "duplicate", "reorder", "malformed", "close_after"] {
             #expect(faults.contains { $0.contains(#""fault":"\#(f)""#) }, "\(f)")
         }
     }

@@ -54,7 +54,7 @@ import Testing
 
     @Test func badProfilesNameFileLineAndKey() {
         #expect(error("seed: 1\ntimeline:\n  - shape: constant\n    rate: 10\n    duration: 1s\nvenu: [binance]\n")
-                == "p.yaml:6: venu: unknown key; known keys here: name, seed, venues, venue, start, arrivals, market, binance, kraken, timeline")
+                == "p.yaml:6: venu: unknown key; known keys here: name, seed, venues, venue, start, arrivals, market, binance, kraken, faults, timeline")
         #expect(error("timeline:\n  - shape: constant\n    rate: -5\n    duration: 1s\n")
                 == "p.yaml:3: timeline[0].rate: must be at least 0, found -5; rates are messages per second and cannot be negative")
         #expect(error("timeline:\n  - shape: zigzag\n    duration: 1s\n").hasPrefix("p.yaml:2: timeline[0].shape: unknown shape 'zigzag'; use one of bursts, constant,"))
@@ -69,6 +69,48 @@ import Testing
         #expect(error("timeline:\n  - shape: ramp\n    from: 1\n    duration: 1s\n").hasPrefix("p.yaml:2: timeline[0].to: missing"))
         #expect(error("timeline: [\n").hasPrefix("p.yaml:"))
         #expect(error("timeline:\n  - shape: flash_crash\n    rate: 1\n    drop: 1.5\n    duration: 1s\n").hasPrefix("p.yaml:4: timeline[0].drop: must be a fraction below 1"))
+    }
+
+    static let tl = "timeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n"
+
+    @Test func faultsSection() throws {
+        let p = try ProfileLoader.parse(yaml: """
+            faults:
+              drop_every: 30s
+              stall_every: 1m
+              stall_for: 250ms
+              gap_every: 500
+              duplicate_every: 7
+              reorder_every: 9
+              malformed_every: 1_000
+              close_after: 12h
+            """ + "\n" + Self.tl)
+        var f = FaultPlan()
+        f.dropEveryNanos = 30_000_000_000
+        f.stallEveryNanos = 60_000_000_000
+        f.stallForNanos = 250_000_000
+        f.gapEvery = 500
+        f.duplicateEvery = 7
+        f.reorderEvery = 9
+        f.malformedEvery = 1_000
+        f.closeAfterNanos = 43_200_000_000_000
+        #expect(p.faults == f)
+        #expect(ExchangeOptions(venue: .binance, profile: p).faults == f)
+        // Defaults: nothing but Binance's 24 h close; `off` disables a timed fault.
+        #expect(try ProfileLoader.parse(yaml: Self.tl).faults == FaultPlan())
+        #expect(FaultPlan().closeAfterNanos == 86_400_000_000_000 && FaultPlan().isEmpty)
+        #expect(try ProfileLoader.parse(yaml: "faults: {close_after: off, drop_every: off}\n" + Self.tl).faults.closeAfterNanos == nil)
+    }
+
+    @Test func badFaultsNameFileLineAndKey() {
+        #expect(error("faults:\n  gap_every: -3\n" + Self.tl) == "p.yaml:2: faults.gap_every: must be at least 0, found -3; use a larger value")
+        #expect(error("faults:\n  drop_every: soon\n" + Self.tl)
+                == "p.yaml:2: faults.drop_every: expected a positive duration, found 'soon'; write e.g. 30s, 5m, 1h, 250ms")
+        #expect(error("faults:\n  stall_for: off\n" + Self.tl).hasPrefix("p.yaml:2: faults.stall_for: expected a positive duration"))
+        #expect(error("faults:\n  drop_evry: 1s\n" + Self.tl)
+                == "p.yaml:2: faults.drop_evry: unknown key; known keys here: drop_every, stall_every, stall_for, gap_every, duplicate_every, reorder_every, malformed_every, close_after")
+        #expect(error("faults: 5\n" + Self.tl).hasPrefix("p.yaml:1: faults: expected a mapping"))
+        #expect(error("faults:\n  duplicate_every: 2.5\n" + Self.tl) == "p.yaml:2: faults.duplicate_every: expected a whole number, found '2.5'; write e.g. 200")
     }
 
     @Test func shippedProfilesLoadAndHaveTheDocumentedRates() throws {
@@ -86,6 +128,8 @@ import Testing
         let crash = try ProfileLoader.load(path: dir.appendingPathComponent("flash-crash.yaml").path)
         #expect(crash.timeline.rate(at: 61_000_000_000) == 50_000)
         _ = try ProfileLoader.load(path: dir.appendingPathComponent("multi-venue-open.yaml").path)
+        let faulty = try ProfileLoader.load(path: dir.appendingPathComponent("faulty-binance.yaml").path)
+        #expect(faulty.faults.gapEvery == 5000 && faulty.faults.dropEveryNanos == 600_000_000_000 && faulty.faults.stallForNanos == 3_000_000_000)
     }
 }
 

@@ -1,4 +1,5 @@
-/// Faults the exchange simulator injects on every connection (0 / nil = off).
+/// Faults the exchange simulator injects on every connection (0 / nil = off). Set by the
+/// profile's `faults:` section (docs/sim-profiles.md) and the `k2 sim exchange` flags.
 public struct FaultPlan: Sendable, Equatable {
     /// Drop the TCP connection (no close frame: the client sees 1006) every this many ns.
     public var dropEveryNanos: Int64?
@@ -46,8 +47,10 @@ public struct ExchangeOptions: Sendable {
     /// Log connections and faults as `key=value` lines on stderr.
     public var verbose = true
 
+    /// Faults start as the profile's `faults:` section.
     public init(venue: Venue, profile: SimProfile) {
         self.venue = venue
         self.profile = profile
+        faults = profile.faults
     }
 }

@@ -17,7 +17,7 @@ import Glibc
 /// full is not fed until it drains (its feed falls behind and catches up).
 public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable {
     public let options: ExchangeOptions
-    /// The profile the feeds use (for Binance, aggTrade events are folded into trades: see init).
+    /// The profile the feeds use.
     let profile: SimProfile
     private var server: WebSocketServer?
     let loop: NetLoop
@@ -37,14 +37,7 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
     /// Starts listening. Throws one actionable line (port in use, bad log path).
     public init(_ options: ExchangeOptions) throws(SimError) {
         self.options = options
-        var p = options.profile
-        if options.venue == .binance {
-            // Binance's @trade stream carries every fill with continuous ids `t`; the model's
-            // aggTrade events take trade ids of their own, so a client subscribed to @trade only
-            // would see holes. The live Binance feed therefore folds aggTrade into trade events.
-            p.market.tradeWeight += p.market.aggTradeWeight
-            p.market.aggTradeWeight = 0
-        }
+        let p = options.profile
         profile = p
         universe = LiveFeed(profile: p, venue: options.venue).universe
         startedMono = clock.monotonicNanos()

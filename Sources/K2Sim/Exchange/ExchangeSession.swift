@@ -37,6 +37,8 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         self.request = request
         feed = LiveFeed(profile: server.profile, venue: server.options.venue, startNanos: server.clock.wallNanos())
         feed.binanceCombined = combined
+        // Every fill on @trade and one message per event on @aggTrade, both with continuous ids.
+        feed.binanceTradeFanout = true
         self.subscriptions = subscriptions ?? SubscriptionSet(symbols: server.universe.count)
         feed.filter = self.subscriptions
     }

@@ -51,6 +51,16 @@ public struct LiveFeed: Sendable {
     private var lastSentT: Int64 = 0
     private var nextCoinbaseHeartbeat: Int64 = 1_000_000_000
     private var heartbeatCounter: Int64 = 0
+    /// Binance as the exchange streams it: every trade event (one fill or several) becomes one
+    /// `trade` message per fill (`@trade`, continuous `t`) and one `aggTrade` message
+    /// (`@aggTrade`, continuous `a`, `f`..`l` the fills), all at the event's time. Off by default
+    /// (`k2 sim generate` keeps one message per event, so rates count messages); the exchange
+    /// simulator turns it on so `@trade` and `@aggTrade` subscribers both get complete streams.
+    public var binanceTradeFanout = false
+    private var fanSymbol = -1
+    private var fanFill = 0
+    private var fanAgg = false
+    private var fanT: Int64 = 0
 
     /// - Parameters:
     ///   - venueIndex: position of `venue` in the profile (venue 0 uses the profile seed as is;
@@ -61,7 +71,13 @@ public struct LiveFeed: Sendable {
         self.venue = venue
         self.startNanos = startNanos ?? profile.startNanos
         let seed = profile.seed(forVenue: venueIndex)
-        model = MarketModel(config: profile.market, seed: seed)
+        var market = profile.market
+        if venue == .kraken {
+            // A Kraken client keeps `book-N` levels and gets no deletes for levels beyond N, so
+            // the model keeps at most N: the client's book (and its checksum) is the model's.
+            market.bookDepth = min(market.bookDepth, profile.krakenBookDepth)
+        }
+        model = MarketModel(config: market, seed: seed)
         var enc = VenueEncoder(venue: venue, universe: model.universe)
         enc.combined = profile.binanceCombined
         enc.depthStreamSuffix = profile.binanceDepthSuffix
@@ -82,6 +98,7 @@ public struct LiveFeed: Sendable {
     /// Appends the next message to `out` and describes it; nil when the timeline is over.
     public mutating func next(into out: inout [UInt8]) -> Event? {
         while true {
+            if fanSymbol >= 0, let e = nextFanout(into: &out) { return e }
             let t: Int64
             if let p = pendingT { t = p; pendingT = nil } else {
                 guard let n = arrivals.next() else { return nil }
@@ -111,6 +128,13 @@ public struct LiveFeed: Sendable {
             let kind = model.pickKind()
             let mk: MessageKind = kind == .trade ? .trade : kind == .aggTrade ? .aggTrade : .depth
             model.generate(kind, symbol: sym)
+            if binanceTradeFanout, venue == .binance, kind != .depth {
+                fanSymbol = sym
+                fanFill = 0
+                fanAgg = true
+                fanT = t
+                continue
+            }
             if let f = filter, !f.contains(symbol: sym, kind: mk, venue: venue) { continue }
             let before = out.count
             encoder.encode(kind, symbol: sym, model: model, nanos: startNanos + t, into: &out)
@@ -118,6 +142,29 @@ public struct LiveFeed: Sendable {
             lastSentT = t
             return Event(offsetNanos: t, symbol: sym, kind: mk, byteCount: out.count - before)
         }
+    }
+
+    /// The next message of the current Binance trade event's fan-out, nil when it is done.
+    private mutating func nextFanout(into out: inout [UInt8]) -> Event? {
+        let sym = fanSymbol
+        let before = out.count
+        while fanFill < model.trades.count {
+            let i = fanFill
+            fanFill += 1
+            if let f = filter, !f.contains(symbol: sym, kind: .trade, venue: venue) { continue }
+            encoder.encodeBinanceFill(i, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
+            emitted += 1
+            lastSentT = fanT
+            return Event(offsetNanos: fanT, symbol: sym, kind: .trade, byteCount: out.count - before)
+        }
+        fanSymbol = -1
+        guard fanAgg else { return nil }
+        fanAgg = false
+        if let f = filter, !f.contains(symbol: sym, kind: .aggTrade, venue: venue) { return nil }
+        encoder.encode(.aggTrade, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
+        emitted += 1
+        lastSentT = fanT
+        return Event(offsetNanos: fanT, symbol: sym, kind: .aggTrade, byteCount: out.count - before)
     }
 
     private func heartbeatDue(before t: Int64) -> Int64? {

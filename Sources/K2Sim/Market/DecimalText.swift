@@ -150,12 +150,7 @@ public enum StampText {
     /// call in `cache` when the second is the same (encoders write many stamps per second).
     public static func appendRFC3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true, cache: inout StampCache, to out: inout [UInt8]) {
         let secs = floorDiv(nanos, 1_000_000_000)
-        if secs != cache.second || cache.prefix.isEmpty {
-            cache.prefix.removeAll(keepingCapacity: true)
-            appendRFC3339(nanos: secs * 1_000_000_000, fractionDigits: 0, to: &cache.prefix)
-            cache.prefix.removeLast()  // the Z
-            cache.second = secs
-        }
+        if secs != cache.second || cache.prefix.isEmpty { cache.refresh(second: secs) }
         out.append(contentsOf: cache.prefix)
         let frac = nanos - secs * 1_000_000_000
         if fractionDigits > 0 {

@@ -172,6 +172,14 @@ public struct MarketModel: Sendable {
     /// The `lastUpdateId` a REST snapshot taken now would carry.
     public func lastUpdateId(_ s: Int) -> Int64 { lastUpdate[s] }
 
+    /// Price and quantity of the `i`-th best bid (`bid: true`) or ask of `symbol` now (i < `bookDepth`);
+    /// no allocation (the Kraken checksum walks the top 10 per update).
+    @inline(__always)
+    public func level(_ s: Int, bid: Bool, _ i: Int) -> SimLevel {
+        bid ? SimLevel(price: bestBid[s] - Int64(i) * step[s], qty: bidQty[s * depthN + i])
+            : SimLevel(price: bestBid[s] + Int64(i + 1) * step[s], qty: askQty[s * depthN + i])
+    }
+
     /// The book of `symbol` now: bids best first, asks best first, and its last update id.
     /// Applying later depth events (those with `u` > `lastUpdateId`) to it gives the live book.
     public func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {

@@ -145,7 +145,7 @@ public enum ProfileLoader {
             var p = SimProfile(timeline: Timeline([]))
             var arrivals = ArrivalMode.poisson
             var timelineNode: (Node, Node)?
-            let keys = ["name", "seed", "venues", "venue", "start", "arrivals", "market", "binance", "kraken", "timeline"]
+            let keys = ["name", "seed", "venues", "venue", "start", "arrivals", "market", "binance", "kraken", "faults", "timeline"]
             for (key, k, v) in try entries(m, node, path: "", allowed: keys) {
                 switch key {
                 case "name": p.name = try scalar(v, key)
@@ -194,6 +194,7 @@ public enum ProfileLoader {
                         }
                         p.krakenBookDepth = d
                     }
+                case "faults": p.faults = try faults(v)
                 case "timeline": timelineNode = (k, v)
                 default: break
                 }
@@ -210,6 +211,34 @@ public enum ProfileLoader {
             }
             p.timeline = Timeline(segs)
             return p
+        }
+
+        /// `faults:` — every fault of `FaultPlan`; durations, or `off` for the timed ones.
+        func faults(_ v: Node) throws(SimError) -> FaultPlan {
+            guard let m = v.mapping else {
+                throw fail(v, "faults", "expected a mapping", "write e.g. faults: {gap_every: 500, drop_every: 30s}")
+            }
+            var f = FaultPlan()
+            let keys = ["drop_every", "stall_every", "stall_for", "gap_every", "duplicate_every", "reorder_every", "malformed_every", "close_after"]
+            func timed(_ x: Node, _ path: String) throws(SimError) -> Int64? {
+                if let s = x.scalar?.string, ["off", "none", "false", "no"].contains(s.lowercased()) { return nil }
+                return try duration(x, path)
+            }
+            for (key, _, x) in try entries(m, v, path: "faults", allowed: keys) {
+                let path = "faults." + key
+                switch key {
+                case "drop_every": f.dropEveryNanos = try timed(x, path)
+                case "stall_every": f.stallEveryNanos = try timed(x, path)
+                case "stall_for": f.stallForNanos = try duration(x, path)
+                case "close_after": f.closeAfterNanos = try timed(x, path)
+                case "gap_every": f.gapEvery = try integer(x, path)
+                case "duplicate_every": f.duplicateEvery = try integer(x, path)
+                case "reorder_every": f.reorderEvery = try integer(x, path)
+                case "malformed_every": f.malformedEvery = try integer(x, path)
+                default: break
+                }
+            }
+            return f
         }
 
         func arrivalMode(_ v: Node, _ key: String) throws(SimError) -> ArrivalMode {

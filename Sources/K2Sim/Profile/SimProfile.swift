@@ -18,7 +18,9 @@ public struct SimProfile: Sendable, Equatable {
     public var binanceDepthSuffix = "@depth@100ms"
     /// Kraken book depth in channel names (`book-25`).
     public var krakenBookDepth = 25
-    /// Subscribe to only the busiest N symbols' streams in the recorded subscription (0 = all).
+    /// Faults `k2 sim exchange` injects on every connection (the `faults:` section; flags
+    /// override single keys). `k2 sim generate` ignores them.
+    public var faults = FaultPlan()
     public var timeline: Timeline
 
     public init(timeline: Timeline) { self.timeline = timeline }

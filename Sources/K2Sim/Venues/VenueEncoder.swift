@@ -23,7 +23,8 @@ public struct VenueEncoder: Sendable {
     /// Coinbase per-connection `sequence_num` of the next message.
     public var coinbaseSequence: Int64 = 0
     private var stamps = StampCache()
-    private var levelStamp: [UInt8] = []
+    private var checksumText: [UInt8] = []
+    private var raw: [UInt8] = []
 
     private var names: [[UInt8]] = []          // venue symbol names
     private var tradeStreams: [[UInt8]] = []   // binance: btcusdt@trade
@@ -97,56 +98,80 @@ public struct VenueEncoder: Sendable {
         }
         switch kind {
         case .trade:
-            let t = m.trades[0]
-            lit(#"{"e":"trade","E":"#, &out)
-            DecimalText.appendInt(ms, to: &out)
-            lit(#","s":""#, &out)
-            out.append(contentsOf: names[s])
-            lit(#"","t":"#, &out)
-            DecimalText.appendInt(t.id, to: &out)
-            lit(#","p":"#, &out)
-            bnum(t.price, &out)
-            lit(#","q":"#, &out)
-            bnum(t.qty, &out)
-            lit(#","T":"#, &out)
-            DecimalText.appendInt(ms, to: &out)
-            lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
+            binanceTrade(s, m, m.trades[0], ms, &out)
         case .aggTrade:
-            var q: Int64 = 0
-            for t in m.trades { q += t.qty }
-            lit(#"{"e":"aggTrade","E":"#, &out)
-            DecimalText.appendInt(ms, to: &out)
-            lit(#","s":""#, &out)
-            out.append(contentsOf: names[s])
-            lit(#"","a":"#, &out)
-            DecimalText.appendInt(m.aggId, to: &out)
-            lit(#","p":"#, &out)
-            bnum(m.trades[0].price, &out)
-            lit(#","q":"#, &out)
-            bnum(q, &out)
-            lit(#","f":"#, &out)
-            DecimalText.appendInt(m.trades[0].id, to: &out)
-            lit(#","l":"#, &out)
-            DecimalText.appendInt(m.trades[m.trades.count - 1].id, to: &out)
-            lit(#","T":"#, &out)
-            DecimalText.appendInt(ms, to: &out)
-            lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
+            binanceAgg(s, m, ms, &out)
         case .depth:
-            lit(#"{"e":"depthUpdate","E":"#, &out)
-            DecimalText.appendInt(ms, to: &out)
-            lit(#","s":""#, &out)
-            out.append(contentsOf: names[s])
-            lit(#"","U":"#, &out)
-            DecimalText.appendInt(m.firstUpdateId, to: &out)
-            lit(#","u":"#, &out)
-            DecimalText.appendInt(m.finalUpdateId, to: &out)
-            lit(#","b":"#, &out)
-            binanceLevels(m.bidChanges, &out)
-            lit(#","a":"#, &out)
-            binanceLevels(m.askChanges, &out)
-            out.append(125)
+            binanceDepth(s, m, ms, &out)
         }
         if combined { out.append(125) }
+    }
+
+    /// Appends the Binance `trade` message of fill `fill` of the model's current trade event
+    /// (the exchange simulator sends every fill of a multi-fill event on `@trade`).
+    public func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
+        let ms = nanos / 1_000_000
+        if combined {
+            lit(#"{"stream":""#, &out)
+            out.append(contentsOf: tradeStreams[s])
+            lit(#"","data":"#, &out)
+        }
+        binanceTrade(s, m, m.trades[fill], ms, &out)
+        if combined { out.append(125) }
+    }
+
+    private func binanceTrade(_ s: Int, _ m: MarketModel, _ t: SimTrade, _ ms: Int64, _ out: inout [UInt8]) {
+        lit(#"{"e":"trade","E":"#, &out)
+        DecimalText.appendInt(ms, to: &out)
+        lit(#","s":""#, &out)
+        out.append(contentsOf: names[s])
+        lit(#"","t":"#, &out)
+        DecimalText.appendInt(t.id, to: &out)
+        lit(#","p":"#, &out)
+        bnum(t.price, &out)
+        lit(#","q":"#, &out)
+        bnum(t.qty, &out)
+        lit(#","T":"#, &out)
+        DecimalText.appendInt(ms, to: &out)
+        lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
+    }
+
+    private func binanceAgg(_ s: Int, _ m: MarketModel, _ ms: Int64, _ out: inout [UInt8]) {
+        var q: Int64 = 0
+        for t in m.trades { q += t.qty }
+        lit(#"{"e":"aggTrade","E":"#, &out)
+        DecimalText.appendInt(ms, to: &out)
+        lit(#","s":""#, &out)
+        out.append(contentsOf: names[s])
+        lit(#"","a":"#, &out)
+        DecimalText.appendInt(m.aggId, to: &out)
+        lit(#","p":"#, &out)
+        bnum(m.trades[0].price, &out)
+        lit(#","q":"#, &out)
+        bnum(q, &out)
+        lit(#","f":"#, &out)
+        DecimalText.appendInt(m.trades[0].id, to: &out)
+        lit(#","l":"#, &out)
+        DecimalText.appendInt(m.trades[m.trades.count - 1].id, to: &out)
+        lit(#","T":"#, &out)
+        DecimalText.appendInt(ms, to: &out)
+        lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
+    }
+
+    private func binanceDepth(_ s: Int, _ m: MarketModel, _ ms: Int64, _ out: inout [UInt8]) {
+        lit(#"{"e":"depthUpdate","E":"#, &out)
+        DecimalText.appendInt(ms, to: &out)
+        lit(#","s":""#, &out)
+        out.append(contentsOf: names[s])
+        lit(#"","U":"#, &out)
+        DecimalText.appendInt(m.firstUpdateId, to: &out)
+        lit(#","u":"#, &out)
+        DecimalText.appendInt(m.finalUpdateId, to: &out)
+        lit(#","b":"#, &out)
+        binanceLevels(m.bidChanges, &out)
+        lit(#","a":"#, &out)
+        binanceLevels(m.askChanges, &out)
+        out.append(125)
     }
 
     private func binanceLevels(_ levels: [SimLevel], _ out: inout [UInt8]) {
@@ -214,46 +239,152 @@ public struct VenueEncoder: Sendable {
         out.append(34)
     }
 
-    private func kraken(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
-        out.append(91)
-        switch kind {
-        case .trade, .aggTrade:
-            DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: false), to: &out)
-            lit(",[", &out)
-            for (i, t) in m.trades.enumerated() {
-                if i > 0 { out.append(44) }
-                out.append(91)
-                kprice(t.price, s, &out)
-                out.append(44)
-                kvol(t.qty, &out)
-                out.append(44)
-                ktime(nanos + Int64(i) * 1000, &out)
-                // side of the taker: "b" buy, "s" sell; order type "m" market / "l" limit; misc "".
-                lit(m.buyerIsMaker ? #","s","m",""]"# : #","b","m",""]"#, &out)
-            }
-            lit(#"],"trade",""#, &out)
-        case .depth:
-            DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: true), to: &out)
-            // Asks and bids come as separate objects when both sides changed.
-            if !m.askChanges.isEmpty {
-                lit(#",{"a":"#, &out)
-                krakenLevels(m.askChanges, s, nanos, &out)
-                out.append(125)
-            }
-            if !m.bidChanges.isEmpty {
-                lit(#",{"b":"#, &out)
-                krakenLevels(m.bidChanges, s, nanos, &out)
-                out.append(125)
-            }
-            lit(#","book-"#, &out)
-            DecimalText.appendInt(Int64(krakenBookDepth), to: &out)
-            lit(#"",""#, &out)
-        }
-        out.append(contentsOf: names[s])
-        lit(#""]"#, &out)
+    /// Written through a `RawWriter` like Coinbase (see `coinbase`).
+    private mutating func kraken(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
+        let items = kind == .depth ? m.bidChanges.count + m.askChanges.count : m.trades.count
+        // Head and tail ≤ 100 bytes + name; a trade ≤ 100, a level ≤ 80; the checksum ≤ 20.
+        let bound = 160 + names[s].count + items * 112
+        writeRaw(bound: bound, &out) { e, w in e.krakenMessage(kind, s, m, nanos, &w) }
     }
 
-    private func krakenLevels(_ levels: [SimLevel], _ s: Int, _ nanos: Int64, _ out: inout [UInt8]) {
+    /// Reserves `bound` bytes in `raw` (kept at its largest size), lets `body` write through a
+    /// pointer, and appends what it wrote to `out` in one copy.
+    @inline(__always)
+    private mutating func writeRaw(bound: Int, _ out: inout [UInt8], _ body: (inout VenueEncoder, inout RawWriter) -> Void) {
+        var r: [UInt8] = []
+        swap(&r, &raw)
+        if r.count < bound { r = [UInt8](repeating: 0, count: max(bound, 8192)) }
+        let used = r.withUnsafeMutableBufferPointer { b -> Int in
+            let base = b.baseAddress!
+            var w = RawWriter(base)
+            body(&self, &w)
+            return w.p - base
+        }
+        r.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<used])) }
+        swap(&r, &raw)
+    }
+
+    private mutating func krakenMessage(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ w: inout RawWriter) {
+        let pd = max(5, tickDecimals[s])
+        w.byte(91)
+        switch kind {
+        case .trade, .aggTrade:
+            w.int(Self.krakenChannelID(symbol: s, book: false))
+            w.lit(",[")
+            for i in 0..<m.trades.count {
+                let t = m.trades[i]
+                if i > 0 { w.byte(44) }
+                w.lit(#"[""#)
+                w.decimal(t.price, scale: 8, digits: pd)
+                w.lit(#"",""#)
+                w.decimal(t.qty, scale: 8, digits: 8)
+                w.lit(#"",""#)
+                w.decimal((nanos + Int64(i) * 1000) / 1000, scale: 6, digits: 6)
+                // side of the taker: "b" buy, "s" sell; order type "m" market / "l" limit; misc "".
+                if m.buyerIsMaker { w.lit(#"","s","m",""]"#) } else { w.lit(#"","b","m",""]"#) }
+            }
+            w.lit(#"],"trade",""#)
+        case .depth:
+            w.int(Self.krakenChannelID(symbol: s, book: true))
+            // Asks and bids come as separate objects when both sides changed; the CRC32 of the
+            // top 10 levels after the update goes into the last object as "c".
+            var time: (UnsafeMutablePointer<UInt8>, Int)?
+            if !m.askChanges.isEmpty {
+                w.lit(#",{"a":"#)
+                krakenLevels(m.askChanges, pd, nanos, &time, &w)
+                if m.bidChanges.isEmpty { krakenChecksumMember(s, m, &w) }
+                w.byte(125)
+            }
+            if !m.bidChanges.isEmpty {
+                w.lit(#",{"b":"#)
+                krakenLevels(m.bidChanges, pd, nanos, &time, &w)
+                krakenChecksumMember(s, m, &w)
+                w.byte(125)
+            }
+            w.lit(#","book-"#)
+            w.int(Int64(krakenBookDepth))
+            w.lit(#"",""#)
+        }
+        w.bytes(names[s])
+        w.lit(#""]"#)
+    }
+
+    /// `[["price","volume","time"],…]`; every level of one update has the same time, written
+    /// once and then copied (`time` remembers where).
+    @inline(__always)
+    private func krakenLevels(_ levels: [SimLevel], _ pd: Int, _ nanos: Int64, _ time: inout (UnsafeMutablePointer<UInt8>, Int)?, _ w: inout RawWriter) {
+        w.byte(91)
+        for i in 0..<levels.count {
+            let l = levels[i]
+            if i > 0 { w.byte(44) }
+            w.lit(#"[""#)
+            w.decimal(l.price, scale: 8, digits: pd)
+            w.lit(#"",""#)
+            w.decimal(l.qty, scale: 8, digits: 8)
+            w.lit(#"",""#)
+            if let (p, n) = time {
+                w.p.update(from: p, count: n)
+                w.p += n
+            } else {
+                let start = w.p
+                w.decimal(nanos / 1000, scale: 6, digits: 6)
+                time = (start, w.p - start)
+            }
+            w.lit(#""]"#)
+        }
+        w.byte(93)
+    }
+
+    /// `,"c":"974947235"`: Kraken's book checksum of the model's book now.
+    @inline(__always)
+    private mutating func krakenChecksumMember(_ s: Int, _ m: MarketModel, _ w: inout RawWriter) {
+        w.lit(#","c":""#)
+        w.uint(UInt64(krakenChecksum(symbol: s, model: m)))
+        w.byte(34)
+    }
+
+    /// Kraken's v1 book checksum (docs.kraken.com, "Spot Websockets (v1) Book Checksum"): CRC32
+    /// of the top 10 asks (low to high) then the top 10 bids (high to low), each level as its
+    /// price and volume text as sent, with the '.' removed and leading zeros stripped. The text
+    /// of a fixed-decimal number without dot and leading zeros is its mantissa at that many
+    /// decimals in plain decimal, so it is written from the integers directly.
+    public mutating func krakenChecksum(symbol s: Int, model m: MarketModel) -> UInt32 {
+        let n = min(10, m.bookDepth)
+        let pd = max(5, tickDecimals[s])
+        // 20 levels × 2 numbers × ≤ 20 digits.
+        if checksumText.count < 1024 { checksumText = [UInt8](repeating: 0, count: 1024) }
+        return checksumText.withUnsafeMutableBufferPointer { b -> UInt32 in
+            let base = b.baseAddress!
+            var w = RawWriter(base)
+            for side in 0..<2 {
+                for i in 0..<n {
+                    let l = m.level(s, bid: side == 1, i)
+                    if l.qty <= 0 { continue }
+                    let p = pd <= 8 ? l.price / DecimalText.pow10[8 - pd] : l.price * DecimalText.pow10[pd - 8]
+                    if p > 0 { w.uint(UInt64(p)) }  // all zeros strip to nothing
+                    w.uint(UInt64(l.qty))
+                }
+            }
+            return CRC32.checksum(UnsafeRawBufferPointer(start: base, count: w.p - base))
+        }
+    }
+
+    /// The checksum of a book given as the text Kraken sends (asks low to high, bids high to
+    /// low; only the first 10 of each count): what a client computes.
+    public static func krakenChecksum(asks: [(price: String, volume: String)], bids: [(price: String, volume: String)]) -> UInt32 {
+        var text: [UInt8] = []
+        for side in [asks, bids] {
+            for l in side.prefix(10) {
+                for field in [l.price, l.volume] {
+                    let digits = field.utf8.filter { $0 != 46 }
+                    text.append(contentsOf: digits.drop { $0 == 48 })
+                }
+            }
+        }
+        return CRC32.checksum(text)
+    }
+
+    private func krakenSnapshotLevels(_ levels: [SimLevel], _ s: Int, _ nanos: Int64, _ out: inout [UInt8]) {
         out.append(91)
         for (i, l) in levels.enumerated() {
             if i > 0 { out.append(44) }
@@ -275,9 +406,9 @@ public struct VenueEncoder: Sendable {
         var out: [UInt8] = [91]
         DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: true), to: &out)
         lit(#",{"as":"#, &out)
-        krakenLevels(b.asks, s, nanos, &out)
+        krakenSnapshotLevels(b.asks, s, nanos, &out)
         lit(#","bs":"#, &out)
-        krakenLevels(b.bids, s, nanos, &out)
+        krakenSnapshotLevels(b.bids, s, nanos, &out)
         lit(#"},"book-"#, &out)
         DecimalText.appendInt(Int64(krakenBookDepth), to: &out)
         lit(#"",""#, &out)
@@ -288,64 +419,80 @@ public struct VenueEncoder: Sendable {
 
     // MARK: Coinbase Advanced Trade
 
-    private mutating func coinbaseHead(_ channel: StaticString, _ nanos: Int64, _ out: inout [UInt8]) {
-        lit(#"{"channel":""#, &out)
-        lit(channel, &out)
-        lit(#"","client_id":"","timestamp":""#, &out)
-        StampText.appendRFC3339(nanos: nanos, cache: &stamps, to: &out)
-        lit(#"","sequence_num":"#, &out)
-        DecimalText.appendInt(coinbaseSequence, to: &out)
-        coinbaseSequence += 1
-        lit(#","events":["#, &out)
+    /// Coinbase messages are the longest (about 440 bytes): written through a `RawWriter`.
+    private mutating func coinbase(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
+        let name = names[s].count
+        let items = kind == .depth ? m.bidChanges.count + m.askChanges.count : m.trades.count
+        // Head ≤ 160 bytes; a trade ≤ 190 + name, a level ≤ 150 (40-digit numbers at most).
+        writeRaw(bound: 256 + name + items * (200 + name), &out) { e, w in e.coinbaseMessage(kind, s, m, nanos, &w) }
     }
 
-    private mutating func coinbase(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
+    private mutating func coinbaseMessage(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ w: inout RawWriter) {
+        let td = tickDecimals[s]
         switch kind {
         case .trade, .aggTrade:
-            coinbaseHead("market_trades", nanos, &out)
-            lit(#"{"type":"update","trades":["#, &out)
-            for (i, t) in m.trades.enumerated() {
-                if i > 0 { out.append(44) }
-                lit(#"{"trade_id":""#, &out)
-                DecimalText.appendInt(t.id, to: &out)
-                lit(#"","product_id":""#, &out)
-                out.append(contentsOf: names[s])
-                lit(#"","price":""#, &out)
-                DecimalText.append(t.price, scale: 8, digits: tickDecimals[s], to: &out)
-                lit(#"","size":""#, &out)
-                DecimalText.append(t.qty, scale: 8, digits: 8, trim: true, to: &out)
+            w.lit(#"{"channel":"market_trades","client_id":"","timestamp":""#)
+            coinbaseHeadTail(nanos, &w)
+            w.lit(#"{"type":"update","trades":["#)
+            for i in 0..<m.trades.count {
+                let t = m.trades[i]
+                if i > 0 { w.byte(44) }
+                w.lit(#"{"trade_id":""#)
+                w.int(t.id)
+                w.lit(#"","product_id":""#)
+                w.bytes(names[s])
+                w.lit(#"","price":""#)
+                w.decimal(t.price, scale: 8, digits: td)
+                w.lit(#"","size":""#)
+                w.decimal(t.qty, scale: 8, digits: 8, trim: true)
                 // The maker's side: a sell-initiated trade filled a resting BUY order.
-                lit(m.buyerIsMaker ? #"","side":"BUY","time":""# : #"","side":"SELL","time":""#, &out)
-                StampText.appendRFC3339(nanos: nanos - 200_000, fractionDigits: 6, cache: &stamps, to: &out)
-                lit(#""}"#, &out)
+                if m.buyerIsMaker { w.lit(#"","side":"BUY","time":""#) } else { w.lit(#"","side":"SELL","time":""#) }
+                w.stamp(nanos - 200_000, fractionDigits: 6, cache: &stamps)
+                w.lit(#""}"#)
             }
-            lit("]}]}", &out)
+            w.lit("]}]}")
         case .depth:
-            coinbaseHead("l2_data", nanos, &out)
-            lit(#"{"type":"update","product_id":""#, &out)
-            out.append(contentsOf: names[s])
-            lit(#"","updates":["#, &out)
-            var stamp: [UInt8] = []
-            swap(&stamp, &levelStamp)
-            stamp.removeAll(keepingCapacity: true)
-            StampText.appendRFC3339(nanos: nanos - 300_000, fractionDigits: 6, cache: &stamps, to: &stamp)
-            coinbaseLevels(m.bidChanges, bid: true, first: true, s, stamp, &out)
-            coinbaseLevels(m.askChanges, bid: false, first: m.bidChanges.isEmpty, s, stamp, &out)
-            swap(&stamp, &levelStamp)
-            lit("]}]}", &out)
+            w.lit(#"{"channel":"l2_data","client_id":"","timestamp":""#)
+            coinbaseHeadTail(nanos, &w)
+            w.lit(#"{"type":"update","product_id":""#)
+            w.bytes(names[s])
+            w.lit(#"","updates":["#)
+            // Every level of one update carries the same event_time: write it once, copy it.
+            var first = true
+            var stampStart: UnsafeMutablePointer<UInt8>?
+            var stampCount = 0
+            let nb = m.bidChanges.count
+            for k in 0..<(nb + m.askChanges.count) {
+                let bid = k < nb
+                let l = bid ? m.bidChanges[k] : m.askChanges[k - nb]
+                if !first { w.byte(44) }
+                first = false
+                if bid { w.lit(#"{"side":"bid","event_time":""#) } else { w.lit(#"{"side":"offer","event_time":""#) }
+                if let st = stampStart {
+                    w.p.update(from: st, count: stampCount)
+                    w.p += stampCount
+                } else {
+                    stampStart = w.p
+                    w.stamp(nanos - 300_000, fractionDigits: 6, cache: &stamps)
+                    stampCount = w.p - stampStart!
+                }
+                w.lit(#"","price_level":""#)
+                w.decimal(l.price, scale: 8, digits: td)
+                w.lit(#"","new_quantity":""#)
+                w.decimal(l.qty, scale: 8, digits: 8, trim: true)
+                w.lit(#""}"#)
+            }
+            w.lit("]}]}")
         }
     }
 
-    private func coinbaseLevels(_ levels: [SimLevel], bid: Bool, first: Bool, _ s: Int, _ stamp: [UInt8], _ out: inout [UInt8]) {
-        for (i, l) in levels.enumerated() {
-            if i > 0 || !first { out.append(44) }
-            lit(bid ? #"{"side":"bid","event_time":""# : #"{"side":"offer","event_time":""#, &out)
-            out.append(contentsOf: stamp)
-            lit(#"","price_level":""#, &out)
-            DecimalText.append(l.price, scale: 8, digits: tickDecimals[s], to: &out)
-            lit(#"","new_quantity":""#, &out)
-            DecimalText.append(l.qty, scale: 8, digits: 8, trim: true, to: &out)
-            lit(#""}"#, &out)
-        }
+    /// `<timestamp>","sequence_num":N,"events":[` after the channel head.
+    @inline(__always)
+    private mutating func coinbaseHeadTail(_ nanos: Int64, _ w: inout RawWriter) {
+        w.stamp(nanos, fractionDigits: 9, cache: &stamps)
+        w.lit(#"","sequence_num":"#)
+        w.int(coinbaseSequence)
+        coinbaseSequence += 1
+        w.lit(#","events":["#)
     }
 }
