@@ -92,6 +92,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = kafka ]; then
 echo "== Kafka: k2 replay --speed max into the embedded broker (k2 broker, its own process) vs kcat, same messages, same broker"
 echo "   both: librdkafka 2.0.2, acks=all, linger.ms=5, batch.num.messages=10000, queue.buffering.max.messages=100000, no compression"
 echo "   kcat -P -l: no key (sticky partitioner), no headers, idempotence off;  kcat -P -K: key = symbol"
+echo "   kcat-same-work: key = symbol, two 19-digit headers (-H), enable.idempotence=true: what k2 default does"
 echo "   k2 default: key = symbol, headers k2-receive-ns + k2-intended-ns, enable.idempotence=true (k2's default)"
 echo "   k2 plain:   key = symbol, headers=off, enable.idempotence=false"
 "$K2" broker --partitions 4 > "$W/broker.out" 2> "$W/broker.err" &
@@ -104,10 +105,14 @@ for i in $(seq 1 "$REPEAT"); do
   timed "$KT" "kcat-P-l" "$BPID" kcat -P -b "$B" -t "bench.kcat.$i" -l "$W/msgs.txt"
   timed "$KT" "k2-default" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2.$i" --speed max --quiet --report "$W/kafka.$i" 2> "$W/kafka.$i.txt"
   timed "$KT" "kcat-P-K-keyed" "$BPID" kcat -P -b "$B" -t "bench.kcatkey.$i" -K $'\t' -l "$W/keyed.txt"
+  timed "$KT" "kcat-same-work" "$BPID" kcat -P -b "$B" -t "bench.kcatsame.$i" -K $'\t' -H k2-receive-ns=1700000000000000000 -H k2-intended-ns=1700000000000000000 -X enable.idempotence=true -l "$W/keyed.txt"
   timed "$KT" "k2-plain" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2plain.$i&headers=off" -X enable.idempotence=false --speed max --quiet 2> "$W/kafka-plain.$i.txt"
 done
 echo "   high watermarks (last run): kcat $(hw "bench.kcat.$REPEAT"), kcat keyed $(hw "bench.kcatkey.$REPEAT"), k2 $(hw "bench.k2.$REPEAT"), k2 plain $(hw "bench.k2plain.$REPEAT") (expected $MSGS each)"
 report "$KT" "$MSGS" msg kcat-P-l 1.0
+echo "   the same, against kcat doing k2 default's work:"
+grep -E '^(kcat-same-work|k2-default) ' "$KT" > "$KT.same" || true
+report "$KT.same" "$MSGS" msg kcat-same-work 1.0
 kill "$BPID" 2>/dev/null || true
 fi
 

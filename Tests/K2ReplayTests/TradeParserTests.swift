@@ -1,0 +1,50 @@
+import K2Capture
+import Testing
+@testable import K2Replay
+
+/// The single-pass Binance trade scanner of the ClickHouse sink's `trades` mode.
+struct TradeParserTests {
+    struct Row: Equatable {
+        var symbol: String, ms: UInt64, price: Double, qty: Double, side: TradeRow.Side, id: String
+    }
+
+    func rows(_ text: String) -> [Row] {
+        var bytes = Array(text.utf8)
+        return bytes.withUnsafeMutableBytes { m -> [Row] in
+            let p = UnsafeRawBufferPointer(m)
+            var out: [Row] = []
+            TradeParser.parse(p, fields: PayloadFields.extract(p)) { t in
+                out.append(Row(symbol: t.symbol.text, ms: t.timestampMillis, price: t.price, qty: t.quantity,
+                               side: t.side, id: t.tradeID.text))
+            }
+            return out
+        }
+    }
+
+    @Test func combinedStreamTrade() {
+        let r = rows(#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":4242,"p":"37000.10","q":"0.0150","b":1,"a":2,"T":1700000000120,"m":true,"M":true}}"#)
+        #expect(r == [Row(symbol: "BTCUSDT", ms: 1_700_000_000_120, price: 37000.1, qty: 0.015, side: .sell, id: "4242")])
+    }
+
+    @Test func rawStreamAggTradeUsesTheAggregateIdAndSpaces() {
+        let r = rows(#"{"e": "aggTrade", "E": 5, "s": "ETHUSDT", "a": 77, "p": "2000.5", "q": "1", "f": 1, "l": 3, "T": 4, "m": false}"#)
+        #expect(r == [Row(symbol: "ETHUSDT", ms: 4, price: 2000.5, qty: 1, side: .buy, id: "77")])
+    }
+
+    @Test func eventTimeWhenNoTradeTimeAndBareNumbers() {
+        let r = rows(#"{"e":"trade","E":99,"s":"X","t":1,"p":1.25,"q":2}"#)
+        #expect(r == [Row(symbol: "X", ms: 99, price: 1.25, qty: 2, side: .unknown, id: "1")])
+    }
+
+    @Test func stringValuesThatLookLikeKeysAreSkipped() {
+        // A one-letter string value followed by ':' inside another string must not be read as a key.
+        let r = rows(#"{"e":"trade","x":"\"p\":","s":"S","t":3,"p":"2","q":"3","T":7,"m":true}"#)
+        #expect(r.count == 1)
+        #expect(r.first?.price == 2)
+    }
+
+    @Test func incompleteTradeIsSkipped() {
+        #expect(rows(#"{"e":"trade","s":"S","t":3,"q":"3","T":7}"#).isEmpty)
+        #expect(rows(#"{"e":"depthUpdate","s":"S","b":[],"a":[]}"#).isEmpty)
+    }
+}
