@@ -8,6 +8,10 @@ public enum ReportMerge {
         guard let first = reports.first else {
             throw BenchError(.invalidArgument, what: "no reports to merge", remedy: "give two or more run directories")
         }
+        let shards = reports.compactMap(\.workload.shard)
+        if let dup = shards.first(where: { s in shards.filter { $0 == s }.count > 1 }) {
+            throw BenchError(.invalidArgument, what: "two reports are shard \(dup)", remedy: "merge the reports of different shards (k2 bench run --shard i/N, i = 0 … N-1)")
+        }
         let reps = reports.map(\.runs.count).min() ?? 0
         var runs: [BenchReport.Run] = []
         for i in 0..<reps {
@@ -61,6 +65,7 @@ public enum ReportMerge {
         }
         var w = first.workload
         w.name += " (merged \(reports.count) shards)"
+        w.shard = nil
         w.sinks = reports.flatMap(\.workload.sinks)
         var env = first.environment
         env.hostname = reports.map(\.environment.hostname).joined(separator: ", ")

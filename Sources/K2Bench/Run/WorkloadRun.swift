@@ -6,8 +6,16 @@ import K2Replay
 /// with the embedded broker when a sink says `kafka://embedded`, and a consumer reading the
 /// topic back when `consumer:` is on.
 public enum WorkloadRun {
-    public static func run(_ workload: Workload, progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
+    /// - shard: replay only shard i of N (`--shard i/N`, split as `k2 replay --shard`); a `rate:`
+    ///   workload offers rate/N per shard, so the N shards together offer the workload's rate.
+    /// - metrics: publish live figures there (`--metrics-port`).
+    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil,
+                           progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
         var w = workload
+        if let shard {
+            w.name += "-shard-\(shard.index)of\(shard.count)"
+            if case let .rate(r) = w.pace { w.pace = .rate(r / Double(shard.count)) }
+        }
         // The embedded broker, when a sink asks for it.
         var broker: EmbeddedBroker?
         let wantsBroker = w.embedded.broker ?? w.sinks.contains { $0.uri.hasPrefix("kafka://embedded") }
@@ -44,6 +52,7 @@ public enum WorkloadRun {
 
         let runner = BenchRunner(workload: w)
         runner.progress = progress
+        runner.metricsServer = metrics
         let clock = SystemClock()
         var reader: TopicReader?
         let out = try runner.run(makeSinks: { _ in
@@ -74,8 +83,8 @@ public enum WorkloadRun {
             let current = reader
             return SinkSetup(sinks: sinks, latencies: {
                 var l: [String: Histogram] = [:]
-                for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") {
-                    let kind = s.uri.hasPrefix("kafka://") ? "publish" : "insert"
+                for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") || s.uri.hasPrefix("mock://") {
+                    let kind = s.uri.hasPrefix("kafka://") ? "publish" : s.uri.hasPrefix("mock://") ? "delivery" : "insert"
                     let st = s.stats
                     if l[kind + ".intended"] == nil {
                         l[kind + ".intended"] = st.latencyFromIntended
@@ -97,6 +106,7 @@ public enum WorkloadRun {
             config.loops = loop ? 1_000_000 : 1
             config.countUnsentOnStop = false
             config.finishTimeoutNanos = 10_000_000_000
+            config.shard = shard
             let engine = ReplayEngine(config: config, sinks: req.sinks)
             let total = req.totalNanos
             let stopper = Thread {
@@ -111,6 +121,8 @@ public enum WorkloadRun {
             }
         })
         _ = broker
-        return out
+        var result = out
+        if let shard { result.report.workload.shard = shard.description }
+        return result
     }
 }

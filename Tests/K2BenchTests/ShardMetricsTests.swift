@@ -1,0 +1,122 @@
+import Foundation
+import K2Core
+import K2Replay
+import K2TestSupport
+import Testing
+@testable import K2Bench
+
+@Suite struct ShardMergeTests {
+    /// Messages split over 4 shards with `Shard.keeps` (as `--shard i/N` does), each with a seeded
+    /// latency: the merge of the 4 shard reports has exactly the histograms, percentiles and
+    /// summed throughput of the report of the whole.
+    @Test func mergingShardReportsEqualsTheReportOfTheWhole() throws {
+        let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "BNBUSDT", "LTCUSDT"]
+        let n = 4
+        var rng = SplitMix64(seed: 99)
+        var whole = Histogram(unit: .nanoseconds)
+        var parts = [Histogram](repeating: Histogram(unit: .nanoseconds), count: n)
+        var counts = [Double](repeating: 0, count: n)
+        for _ in 0..<20_000 {
+            let sym = symbols[Int(rng.next() % UInt64(symbols.count))]
+            // Log-uniform latency 10 µs … 1 s.
+            let v = Int64(pow(10, 4 + 5 * rng.nextDouble()))
+            whole.record(v)
+            let i = (0..<n).first { s in Array(sym.utf8).withUnsafeBytes { Shard(index: s, count: n).keeps(symbol: $0, connection: 0) } }!
+            parts[i].record(v)
+            counts[i] += 1
+        }
+        #expect(counts.filter { $0 > 0 }.count >= 2, "the split must put messages on several shards")
+        let shards = try (0..<n).map { i -> BenchReport in
+            var r = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": parts[i]], rate: counts[i] / 5, cores: 0.25)])
+            r.workload.shard = "\(i)/\(n)"
+            return r
+        }
+        let all = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": whole], rate: 20_000 / 5, cores: 1)])
+        let merged = try ReportMerge.merge(shards)
+        #expect(try merged.mergedLatencies()["publish.intended"] == whole)
+        for (label, _) in BenchReport.percentiles {
+            let name = "latency.publish.intended.\(label)"
+            #expect(merged.metrics[name]?.value == all.metrics[name]?.value, "\(name)")
+        }
+        #expect(abs(merged.metrics["throughput.achieved.msgs_per_s"]!.value - all.metrics["throughput.achieved.msgs_per_s"]!.value) < 1e-6)
+        #expect(abs(merged.metrics["throughput.offered.msgs_per_s"]!.value - all.metrics["throughput.offered.msgs_per_s"]!.value) < 1e-6)
+        #expect(abs(merged.metrics["resources.sut.cpu_cores.mean"]!.value - 1) < 1e-9)
+        #expect(merged.workload.shard == nil)
+
+        // The same shard twice is a mistake, not a merge.
+        #expect(throws: BenchError.self) { try ReportMerge.merge([shards[0], shards[0]]) }
+    }
+}
+
+@Suite struct MetricsServerTests {
+    @Test func exposesPrometheusText() {
+        var lat = Histogram(unit: .nanoseconds)
+        lat.record(2_000_000, count: 99)
+        lat.record(40_000_000)
+        var counts = SinkCounts()
+        counts.sent = 10
+        counts.delivered = 8
+        counts.failed = 1
+        let text = MetricsServer.render(LiveMetrics.samples(.init(
+            workload: "ci", repetition: 0,
+            interval: .init(t: 1, seconds: 1, offeredMsgs: 5_000, sentMsgs: 4_990, deliveredMsgs: [4_990], sentMB: [1], backlog: [12], consumedMsgs: 4_900),
+            sinks: [(uri: "kafka://h:9092?topic=\"t\"", counts: counts)], consumed: 7,
+            latencies: ["publish.intended": lat], resources: [ResourceSeries(name: "k2 (harness)", kind: "harness", samples: [.init(t: 1, cpuCores: 0.5, memoryBytes: 1_000, processes: 1)])])))
+        #expect(text.contains("# TYPE k2_bench_offered_messages_per_second gauge\nk2_bench_offered_messages_per_second 5000\n"))
+        #expect(text.contains("k2_bench_backlog_messages{sink=\"kafka://h:9092?topic=\\\"t\\\"\"} 12\n"))
+        #expect(text.contains("# TYPE k2_bench_messages_delivered_total counter\n"))
+        #expect(text.contains("k2_bench_messages_failed_total{sink=\"kafka://h:9092?topic=\\\"t\\\"\"} 1\n"))
+        #expect(text.contains("k2_bench_consumer_lag_messages 1\n"))
+        #expect(text.contains("k2_bench_latency_seconds{kind=\"publish\",basis=\"intended\",quantile=\"0.5\"} 0.002"))
+        #expect(text.contains("k2_bench_latency_seconds{kind=\"publish\",basis=\"intended\",quantile=\"1\"} 0.04"))
+        #expect(text.contains("k2_bench_cpu_cores{process=\"k2 (harness)\",kind=\"harness\"} 0.5\n"))
+        // One HELP/TYPE header per name.
+        #expect(text.components(separatedBy: "# TYPE k2_bench_latency_seconds ").count == 2)
+    }
+
+    /// A real run with `--metrics-port`: curl scrapes the endpoint while the replay goes on.
+    @Test func curlScrapesALiveRun() throws {
+        let tmp = TemporaryDirectory()
+        let cap = tmp.file("m.k2cap")
+        try SampleTraffic(seed: 5).write(to: cap, count: 3_000)
+        let w = try WorkloadLoader.parse("""
+            name: live
+            source: {captures: [\(cap)], loop: true}
+            rate: 2k
+            duration: 3s
+            sinks: [mock://]
+            """, file: tmp.file("w.yaml"))
+        let server = try MetricsServer(port: 0)
+        defer { server.stop() }
+        let scraped = Locked<[String]>([])
+        let done = Locked(false)
+        let scraper = Thread {
+            while !done.value {
+                if let body = try? Shell.run("curl -s --max-time 2 http://127.0.0.1:\(server.port)/metrics") {
+                    scraped.mutate { $0.append(body) }
+                }
+                usleep(300_000)
+            }
+        }
+        scraper.start()
+        let out = try WorkloadRun.run(w, metrics: server)
+        done.mutate { $0 = true }
+        let bodies = scraped.value
+        #expect(out.report.metrics["throughput.achieved.msgs_per_s"] != nil)
+        let live = try #require(bodies.last { $0.contains("k2_bench_offered_messages_per_second") }, "scrapes: \(bodies.count)")
+        #expect(live.contains("k2_bench_repetition{workload=\"live\"} 1"))
+        #expect(live.contains("k2_bench_messages_delivered_total{sink=\"mock://\"}"))
+        #expect(live.contains("k2_bench_latency_seconds{kind=\"lateness\",basis=\"intended\",quantile=\"0.99\"}"))
+        #expect(live.contains("k2_bench_latency_seconds{kind=\"delivery\",basis=\"intended\",quantile=\"0.5\"}"))
+        #expect(live.contains("k2_bench_cpu_cores{process=\"k2 (harness)\",kind=\"harness\"}"))
+    }
+}
+
+/// A value shared with a helper thread in a test.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = Lock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    var value: T { lock.withLock { v } }
+    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
+}
