@@ -120,3 +120,90 @@ final class Locked<T>: @unchecked Sendable {
     var value: T { lock.withLock { v } }
     func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
 }
+
+/// The CI gate's CPU-per-message metric and the comparison it feeds.
+@Suite struct GateTests {
+    static func report(cpuUsPerMsg: [Double], referenceCPU: [Double]) throws -> BenchReport {
+        var runs = cpuUsPerMsg.enumerated().map { i, us -> BenchReport.Run in
+            var r = Fixture.run(index: i, latencies: [:], rate: 50_000, cores: 1)
+            r.metrics["resources.harness.cpu_us_per_msg"] = .init(value: us, unit: "us", better: .lower)
+            return r
+        }
+        let ref = BenchReport.Reference(name: "zstd -d", values: referenceCPU, unit: "MB/s", cpuValues: referenceCPU)
+        Assembler.addReferenceCPU(&runs, reference: ref)
+        return BenchReport(tool: .init(), environment: try Fixture.report([runs[0]]).environment, workload: try Fixture.report([runs[0]]).workload,
+                           runs: runs, metrics: try Assembler.combine(runs: runs), reference: ref)
+    }
+
+    static let metric = ["resources.harness.cpu_per_msg_zstd_bytes"]
+
+    @Test func aSlowerMachineIsNotARegressionAndASlowerReplayIs() throws {
+        let base = try Self.report(cpuUsPerMsg: [4.6, 4.7, 4.8], referenceCPU: [700, 690, 710])
+        // The least disturbed repetition: 4.6 µs × 700 MB/s (median reference) = 3,220 bytes of zstd -d output per message.
+        #expect(abs(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value - 3_220) < 1e-6)
+        #expect(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.samples == [base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value])
+        let t = [("*", Threshold(relative: 0.20, minSamples: 5))]   // as the gate: 3 repetitions, thresholds decide
+        // Half-speed machine: twice the CPU per message, half the reference → the same.
+        let slowMachine = try Self.report(cpuUsPerMsg: [9.2, 9.4, 9.6], referenceCPU: [350, 345, 355])
+        #expect(Comparison.compare(baseline: base, current: slowMachine, metrics: Self.metric, thresholds: t).exitCode == 0)
+        // Noise of a few % is not a regression.
+        let noisy = try Self.report(cpuUsPerMsg: [4.9, 4.5, 4.8], referenceCPU: [660, 720, 700])
+        #expect(Comparison.compare(baseline: base, current: noisy, metrics: Self.metric, thresholds: t).exitCode == 0)
+        // A replay 25 % more expensive per message on the same machine is.
+        let slower = try Self.report(cpuUsPerMsg: [5.75, 5.9, 6.0], referenceCPU: [700, 690, 710])
+        let c = Comparison.compare(baseline: base, current: slower, metrics: Self.metric, thresholds: t)
+        #expect(c.exitCode == 2, "\(c.markdown())")
+        // …and 25 % cheaper is an improvement (exit 4, which the gate passes).
+        let faster = try Self.report(cpuUsPerMsg: [3.5, 3.55, 3.6], referenceCPU: [700, 690, 710])
+        #expect(Comparison.compare(baseline: base, current: faster, metrics: Self.metric, thresholds: t).exitCode == 4)
+    }
+
+    @Test func referenceMeasuresWallAndCPUSpeed() throws {
+        let m = try ReferenceWorkload.zstdMeasure(megabytes: 4, rounds: 2)
+        #expect(m.mbPerSecond > 0)
+        #expect(m.mbPerCPUSecond > 0)
+    }
+
+    @Test func shippedBaselinesLoadAndHoldTheGatedMetrics() throws {
+        let root = TargetsTests.repoRoot
+        let ci = try ReportFiles.load(root + "/reports/baselines/ci.json")
+        for m in ["throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99"] {
+            #expect(ci.metrics[m] != nil, "\(m)")
+        }
+        let speed = try ReportFiles.load(root + "/reports/baselines/ci-speed.json")
+        #expect(speed.metrics["resources.harness.cpu_per_msg_zstd_bytes"]?.samples?.count == 1)
+        #expect(speed.runs.count == 3)
+        #expect(speed.reference?.cpuValues?.count == 3)
+    }
+}
+
+@Suite struct ProfileSourceTests {
+    /// `source: {profile: …}`: the profile is generated (seeded) before the run and replayed.
+    @Test func aK2SimProfileIsGeneratedAndReplayed() throws {
+        let tmp = TemporaryDirectory()
+        let prof = tmp.file("tiny.yaml")
+        _ = FileManager.default.createFile(atPath: prof, contents: Data("""
+            name: tiny
+            seed: 1
+            venues: [binance]
+            start: 2024-03-01T00:00:00Z
+            market:
+              symbols: 5
+            timeline:
+              - shape: constant
+                rate: 500
+                duration: 5s
+            """.utf8))
+        let w = try WorkloadLoader.parse("""
+            name: from-profile
+            source: {profile: \(prof), seed: 9}
+            rate: 1k
+            duration: 1s
+            sinks: [mock://]
+            """, file: tmp.file("w.yaml"))
+        let out = try WorkloadRun.run(w)
+        #expect(out.report.workload.source.contains("K2Sim profile"))
+        #expect(out.report.runs[0].sinks[0].delivered > 0)
+        #expect(out.report.metrics["throughput.achieved.msgs_per_s"]!.value > 0)
+    }
+}

@@ -72,14 +72,12 @@ public final class BenchRunner {
         let targets = extraWatch + watchTargets
 
         for rep in 0..<workload.repetitions {
-            var repReferenceCPU: Double?
             if workload.reference == .zstd {
                 progress?("reference: zstd -d …")
                 let m = try ReferenceWorkload.zstdMeasure()
                 if reference == nil { reference = .init(name: "zstd -d", values: [], unit: "MB/s", cpuValues: []) }
                 reference!.values.append(m.mbPerSecond)
                 reference!.cpuValues?.append(m.mbPerCPUSecond)
-                repReferenceCPU = m.mbPerCPUSecond
             }
             progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
             let setup = try makeSinks(rep)
@@ -142,11 +140,7 @@ public final class BenchRunner {
                 notes.append("repetition \(rep + 1): \(s.uri) failed \(s.failed) message(s): " + s.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
             }
             notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
-            var metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
-            if let ref = repReferenceCPU, let us = metrics["resources.harness.cpu_us_per_msg"]?.value {
-                // CPU per message in machine-independent units: bytes `zstd -d` outputs in the same CPU time.
-                metrics["resources.harness.cpu_per_msg_zstd_bytes"] = .init(value: us * ref, unit: "B", better: .lower)
-            }
+            let metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
             runs.append(BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
                                         measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
                                         sinks: sinkResults, resources: resources, metrics: metrics))
@@ -155,6 +149,7 @@ public final class BenchRunner {
             }
         }
 
+        Assembler.addReferenceCPU(&runs, reference: reference)
         let w = workload
         let source: String
         switch w.source {

@@ -1,6 +1,7 @@
 import Foundation
 import K2Core
 import K2Replay
+import K2Sim
 
 /// `k2 bench run`: a workload through K2Replay's engine (in-process) into the workload's sinks,
 /// with the embedded broker when a sink says `kafka://embedded`, and a consumer reading the
@@ -35,13 +36,27 @@ public enum WorkloadRun {
         }
         let files: [String]
         let loop: Bool
+        var generated: String?
+        defer { if let generated { unlink(generated) } }
         switch w.source {
         case let .captures(paths, l):
             files = paths
             loop = l
-        case .profile:
-            throw BenchError(.run, path: w.path, what: "K2Sim profile sources are not wired into k2 bench run yet",
-                             remedy: "generate a capture with `k2 sim generate --profile … -o FILE` and name it under source.captures")
+        case let .profile(name, seed):
+            // A K2Sim profile (a YAML path, or a name in captures/profiles/) generated before the run, looped.
+            let path = name.hasSuffix(".yaml") || name.hasSuffix(".yml") ? name : "captures/profiles/\(name).yaml"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw BenchError(.fileNotFound, path: w.path, what: "profile '\(name)' is neither a file nor captures/profiles/\(name).yaml",
+                                 remedy: "name a profile YAML (docs/sim-profiles.md) or run from the repository root")
+            }
+            var profile = try ProfileLoader.load(path: path)
+            profile.seed = seed
+            let tmp = NSTemporaryDirectory() + "k2-bench-\(getpid())-\(profile.name).k2cap"
+            progress?("generating K2Sim profile \(profile.name) (seed \(seed)) into \(tmp)")
+            generated = tmp
+            _ = try CaptureGenerator(profile: profile).write(path: tmp)
+            files = [tmp]
+            loop = true
         }
         let pace: Pace
         switch w.pace {
