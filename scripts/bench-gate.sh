@@ -3,8 +3,9 @@
 # times with the zstd -d reference measured in the same run, compared with `k2 bench compare`
 # against reports/baselines/:
 #   ci.yaml       sample capture at 5k msg/s into mock:// and the embedded broker, a kcat consumer
-#                 reading back: achieved/consumer throughput (20 %), publish/end-to-end p99 (200 %
-#                 and 20 ms) — at a fixed offered rate these do not depend on the machine's speed;
+#                 reading back: achieved/consumer throughput (20 %, medians), publish/end-to-end p99
+#                 of the least disturbed repetition (300 % and 50 ms) — at a fixed offered rate these
+#                 do not depend on the machine's speed;
 #   ci-speed.yaml the same capture at max speed into mock://: the harness's CPU per message in
 #                 machine-independent units (CPU time × zstd -d MB per CPU-second = bytes zstd
 #                 would decompress in that time; the least disturbed of the 3 repetitions), 20 % —
@@ -25,10 +26,16 @@ k2=${K2:-.build/debug/k2}
 out=${K2_GATE_OUT:-reports/runs/ci-gate}
 
 compare_ci() {
+  local a b
   "$k2" bench compare reports/baselines/ci.json "$1" \
-    --metric 'throughput.achieved.msgs_per_s' --metric 'throughput.consumer.msgs_per_s' \
-    --metric 'latency.publish.intended.p99' --metric 'latency.end_to_end.intended.p99' \
-    --threshold 20% --threshold 'latency.*=200%,20'
+    --metric 'throughput.achieved.msgs_per_s' --metric 'throughput.consumer.msgs_per_s' --threshold 20% && a=0 || a=$?
+  # Latency: the least disturbed repetition's p99 (a neighbour's burst starves one repetition, not all three).
+  "$k2" bench compare reports/baselines/ci.json "$1" --best \
+    --metric 'latency.publish.intended.p99' --metric 'latency.end_to_end.intended.p99' --threshold 300%,50 && b=0 || b=$?
+  [ "$a" = 2 ] || [ "$b" = 2 ] && return 2
+  [ "$a" = 4 ] || [ "$b" = 4 ] && return 4
+  [ "$a" = 0 ] && [ "$b" = 0 ] && return 0
+  return 1
 }
 compare_speed() {
   "$k2" bench compare reports/baselines/ci-speed.json "$1" \
@@ -41,20 +48,18 @@ gate() {
   rm -rf "$dir" "$dir-confirm"
   "$k2" bench run "$workload" -o "$dir" --quiet >/dev/null || { echo "k2: $workload did not run" >&2; exit 1; }
   [ "${K2_UPDATE_BASELINE:-}" = 1 ] && return 0
-  set +e; $compare "$dir"; status=$?; set -e
+  status=0; $compare "$dir" || status=$?
   if [ "$status" = 2 ]; then
     echo "k2: $workload regressed on the first run; running it again to confirm"
     "$k2" bench run "$workload" -o "$dir-confirm" --quiet >/dev/null || { echo "k2: $workload did not run" >&2; exit 1; }
-    set +e; $compare "$dir-confirm"; status=$?; set -e
+    status=0; $compare "$dir-confirm" || status=$?
   fi
   [ "$status" = 4 ] && status=0
   return "$status"
 }
 
-set +e
-gate reports/workloads/ci.yaml "$out" compare_ci; s1=$?
-gate "${K2_GATE_SPEED_WORKLOAD:-reports/workloads/ci-speed.yaml}" "$out-speed" compare_speed; s2=$?
-set -e
+s1=0; gate reports/workloads/ci.yaml "$out" compare_ci || s1=$?
+s2=0; gate "${K2_GATE_SPEED_WORKLOAD:-reports/workloads/ci-speed.yaml}" "$out-speed" compare_speed || s2=$?
 if [ "${K2_UPDATE_BASELINE:-}" = 1 ]; then
   cp "$out/report.json" reports/baselines/ci.json
   cp "$out-speed/report.json" reports/baselines/ci-speed.json

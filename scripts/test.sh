@@ -20,7 +20,7 @@ rm -f "$log"
 
 swift test --skip-build --no-parallel
 
-# The benchmark regression gate (~1.5 min): CI workloads vs reports/baselines/ (docs/bench.md).
+# The benchmark regression gate (~2 min, ~3 with a confirming re-run): CI workloads vs reports/baselines/ (docs/bench.md).
 scripts/bench-gate.sh
 
 # The capture reader's fuzz target (libFuzzer), bounded; fails the suite on a crash.

@@ -113,13 +113,15 @@ extension BenchCommand {
         @Option(name: .customLong("metric"), help: "Gate only these metrics (exact name or prefix*); repeatable. Default: all.")
         var metrics: [String] = []
         @Flag(help: "Divide by each report's same-run reference (zstd -d MB/s) before comparing.") var normalize = false
+        @Flag(help: "Compare each side's best sample (least disturbed repetition: min for lower-is-better, max for higher) instead of medians; no test.")
+        var best = false
         @Option(name: .shortAndLong, help: "Also write the Markdown here (e.g. $GITHUB_STEP_SUMMARY).") var output: String?
 
         func run() throws {
             let c = try reportingErrors { () throws -> Comparison in
                 let b = try ReportFiles.load(baseline)
                 let cur = try ReportFiles.load(current)
-                var def = Threshold(alpha: alpha, minSamples: minSamples)
+                var def = Threshold(alpha: alpha, minSamples: minSamples, best: best)
                 var per: [(String, Threshold)] = []
                 for t in thresholds {
                     if let eq = t.firstIndex(of: "=") {

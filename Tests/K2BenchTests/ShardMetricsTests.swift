@@ -158,6 +158,25 @@ final class Locked<T>: @unchecked Sendable {
         #expect(Comparison.compare(baseline: base, current: faster, metrics: Self.metric, thresholds: t).exitCode == 4)
     }
 
+    @Test func bestSampleIgnoresADisturbedRepetition() {
+        let t = Threshold(relative: 2.0, absolute: 20, minSamples: 5, best: true)
+        // p99 per repetition (ms): one or two repetitions starved by neighbours.
+        let base = [12.6, 34.1, 40.7]
+        let starved = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: t)
+        #expect(starved.verdict == .same, "\(starved.reason)")
+        #expect(starved.currentMedian == 14.6)
+        // Every repetition slower: a regression.
+        let slow = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [45, 60, 80], threshold: t)
+        #expect(slow.verdict == .regression, "\(slow.reason)")
+        #expect(slow.reason.contains("best samples"))
+        // With medians the starved run would have been flagged.
+        var med = t
+        med.best = false
+        #expect(MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: med).verdict == .regression)
+        // Higher-is-better takes the maximum.
+        #expect(MetricComparison.compare(name: "x", better: .higher, baseline: [100, 50], current: [99, 10], threshold: Threshold(relative: 0.1, best: true)).verdict == .same)
+    }
+
     @Test func referenceMeasuresWallAndCPUSpeed() throws {
         let m = try ReferenceWorkload.zstdMeasure(megabytes: 4, rounds: 2)
         #expect(m.mbPerSecond > 0)

@@ -1,3 +1,4 @@
+import Foundation
 import K2Core
 
 /// `k2 bench merge`: one report from the reports of shards that ran at the same time
@@ -64,6 +65,7 @@ public enum ReportMerge {
                                         intervals: iv, latencies: lat, sinks: parts.flatMap(\.sinks), resources: resources, metrics: metrics))
         }
         var w = first.workload
+        if first.workload.shard != nil, let r = w.name.range(of: "-shard-", options: .backwards) { w.name = String(w.name[..<r.lowerBound]) }
         w.name += " (merged \(reports.count) shards)"
         w.shard = nil
         w.sinks = reports.flatMap(\.workload.sinks)

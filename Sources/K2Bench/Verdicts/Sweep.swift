@@ -88,6 +88,9 @@ public struct Sweep: Sendable, Equatable, Codable {
         if let c = r.metrics["resources.sut.cpu_cores.mean"]?.value { cpu = c; cpuSource = "system under test" }
         else if let c = r.metrics["resources.harness.cpu_cores.mean"]?.value { cpu = c; cpuSource = "harness only (no SUT watched)" }
         var why: [String] = []
+        if offered < criteria.minAchievedShare * rate {
+            why.append("offered only \(Units.format(offered)) of \(Units.format(rate)) msg/s (the load generator could not keep the rate)")
+        }
         if achieved < criteria.minAchievedShare * offered {
             why.append("achieved \(Units.format(achieved)) < \(Units.format(criteria.minAchievedShare * 100))% of offered \(Units.format(offered))")
         }
