@@ -74,7 +74,7 @@ public struct MetricComparison: Sendable, Equatable {
         let pct = Units.format(abs(change) * 100) + "%"
         let limit = Units.format(threshold.relative * 100) + "%"
         if !bigEnough {
-            c.reason = "median moved \(pct), within \(limit)"
+            c.reason = (threshold.best ? "best sample moved" : "median moved") + " \(pct), within \(limit)"
         } else if !significant {
             c.reason = "median moved \(pct) but p = \(Units.format(c.p ?? 1)) ≥ \(Units.format(threshold.alpha)) (noise)"
         } else {
