@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Renders a run directory's report.html with headless Chromium to report.png and checks the
-# picture is not blank (more than a few distinct colours, not one flat page).
+# picture is not blank (more than a few distinct colours, not one flat page) and that the inline
+# SVG charts were drawn: pixels in the first series colour (#1f77b4, the charts' lines) must appear.
 # Usage: scripts/report-screenshot.sh RUN_DIR        (exit 0 ok, 1 blank, 2 no chromium / no report)
 set -euo pipefail
 dir=${1:?usage: scripts/report-screenshot.sh RUN_DIR}
@@ -27,7 +28,7 @@ while pos < len(data):
 raw = zlib.decompress(idat)
 bpp = {2: 3, 6: 4}.get(ctype, 3)
 stride = w * bpp
-prev = bytearray(stride); colours = set(); ink = 0; i = 0
+prev = bytearray(stride); colours = set(); ink = 0; i = 0; line_px = 0
 for y in range(h):
     f = raw[i]; line = bytearray(raw[i + 1:i + 1 + stride]); i += 1 + stride
     for x in range(stride):
@@ -39,11 +40,17 @@ for y in range(h):
             p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
             line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
     if y % 4 == 0:
+        for x in range(0, stride, bpp):
+            r_, g_, b_ = line[x], line[x + 1], line[x + 2]
+            if abs(r_ - 31) < 40 and abs(g_ - 119) < 40 and abs(b_ - 180) < 40: line_px += 1
         for x in range(0, stride, bpp * 4):
             px = bytes(line[x:x + 3]); colours.add(px)
             if px != b"\xff\xff\xff": ink += 1
     prev = line
 sampled = (h // 4 + 1) * (w // 4 + 1)
-print(f"k2: {sys.argv[1]}: {w}x{h}, {len(colours)} colours, {100 * ink / sampled:.1f}% non-white (sampled)")
-sys.exit(0 if len(colours) >= 8 and ink / sampled > 0.01 else 1)
+print(f"k2: {sys.argv[1]}: {w}x{h}, {len(colours)} colours, {100 * ink / sampled:.1f}% non-white (sampled), {line_px} chart-line pixels")
+if len(colours) < 8 or ink / sampled <= 0.01:
+    print("k2: the screenshot is blank", file=sys.stderr); sys.exit(1)
+if line_px < 50:
+    print("k2: no chart lines in the screenshot (the inline SVG did not render)", file=sys.stderr); sys.exit(1)
 PY

@@ -1,13 +1,14 @@
 import ArgumentParser
 import K2Bench
 import K2Core
+import K2Replay
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run workloads, verify v2 targets against the v1 baseline, gate regressions.",
         discussion: "Workload files: docs/workloads.md. Reports, targets and the gate: docs/bench.md.",
-        subcommands: [Run.self, Verify.self, Compare.self, Merge.self]
+        subcommands: [Run.self, Verify.self, Compare.self, Merge.self, Sweep.self]
     )
 }
 
@@ -25,15 +26,29 @@ extension BenchCommand {
         @Argument(help: "The workload YAML file.") var workload: String
         @Option(name: .shortAndLong, help: "Run directory to write (default reports/runs/NAME-TIMESTAMP).") var output: String?
         @Flag(help: "No progress lines on stderr.") var quiet = false
+        @Option(help: "Replay only shard i of N (i/N, split by symbol, else connection, as k2 replay --shard); a rate is divided by N. Merge the shards' reports with k2 bench merge.")
+        var shard: String?
+        @Option(help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
+        var metricsPort: Int?
 
         func run() throws {
             try reportingErrors { () throws in
                 let w = try WorkloadLoader.load(file: workload)
-                let out = try WorkloadRun.run(w, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                let sh = try shard.map { try Shard(parsing: $0) }
+                var server: MetricsServer?
+                if let metricsPort {
+                    guard (0...65535).contains(metricsPort) else {
+                        throw BenchError(.invalidArgument, what: "--metrics-port \(metricsPort) is not a port", remedy: "give 1-65535, or 0 for any free port")
+                    }
+                    server = try MetricsServer(port: metricsPort)
+                    StdErr.print("k2 bench: metrics on http://127.0.0.1:\(server!.port)/metrics")
+                }
+                defer { server?.stop() }
+                let out = try WorkloadRun.run(w, shard: sh, metrics: server, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
                 let v = try w.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
                 let stamp = TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 0)
                     .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-                let dir = output ?? "reports/runs/\(w.name)-\(stamp)"
+                let dir = output ?? "reports/runs/\(w.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(stamp)"
                 try ReportFiles.write(out.report, to: dir, verification: v, intervalLogs: out.intervalLogs)
                 if let v {
                     print(v.markdown(includeUnmeasured: false))
@@ -98,13 +113,15 @@ extension BenchCommand {
         @Option(name: .customLong("metric"), help: "Gate only these metrics (exact name or prefix*); repeatable. Default: all.")
         var metrics: [String] = []
         @Flag(help: "Divide by each report's same-run reference (zstd -d MB/s) before comparing.") var normalize = false
+        @Flag(help: "Compare each side's best sample (least disturbed repetition: min for lower-is-better, max for higher) instead of medians; no test.")
+        var best = false
         @Option(name: .shortAndLong, help: "Also write the Markdown here (e.g. $GITHUB_STEP_SUMMARY).") var output: String?
 
         func run() throws {
             let c = try reportingErrors { () throws -> Comparison in
                 let b = try ReportFiles.load(baseline)
                 let cur = try ReportFiles.load(current)
-                var def = Threshold(alpha: alpha, minSamples: minSamples)
+                var def = Threshold(alpha: alpha, minSamples: minSamples, best: best)
                 var per: [(String, Threshold)] = []
                 for t in thresholds {
                     if let eq = t.firstIndex(of: "=") {
@@ -177,6 +194,108 @@ extension BenchCommand {
                 print("k2: merged \(reports.count) reports into \(output)")
                 if let v { print(v.markdown(includeUnmeasured: false)); print(v.summary) }
             }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Sweep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Capacity planning: run a workload at increasing rates until it saturates.",
+            discussion: """
+                Each step replaces the workload's rate and runs it (one repetition, no reference) into \
+                DIR/steps/RATE. A step is sustainable when achieved ≥ --min-achieved of offered, the p99 of \
+                the SLO metric < --slo, and the backlog (unacknowledged, or consumer lag) ≤ --max-backlog of \
+                offered. --rates runs the list and stops at the first saturated step (--all runs every rate); \
+                --search doubles from --min until a step saturates, then bisects to --precision. Prints and \
+                writes DIR/sweep.{json,md,html}: the curve, the maximum sustainable rate, and the cores \
+                needed for --project rates from CPU per message against --budget. Exit 0 when a sustainable \
+                rate was found, 3 when even the lowest step saturated (no number is reported), 2 on bad input.
+                """
+        )
+        @Argument(help: "The workload YAML file.") var workload: String
+        @Option(help: "Rates to run, e.g. 1k,5k,10k,50k.") var rates: String?
+        @Flag(help: "Search for the maximum sustainable rate instead of a fixed list.") var search = false
+        @Option(help: "--search: lowest rate.") var min: String = "1k"
+        @Option(help: "--search: highest rate.") var max: String = "1M"
+        @Option(help: "--search: stop when the bracket is within this ratio.") var precision: String = "10%"
+        @Option(help: "--search: most steps.") var maxSteps: Int = 10
+        @Flag(help: "--rates: run every rate, also after a step saturated.") var all = false
+        @Option(help: "Latency SLO on the p99 (a duration).") var slo: String = "1s"
+        @Option(help: "Report metric the SLO applies to (default: first of freshness, end-to-end, publish, delivery, lateness p99).")
+        var sloMetric: String?
+        @Option(help: "Achieved must reach this share of offered.") var minAchieved: String = "95%"
+        @Option(help: "Backlog allowed at the end, in seconds of the offered rate.") var maxBacklog: String = "1s"
+        @Option(help: "Measured time per step (default: the workload's duration).") var duration: String?
+        @Option(help: "Warm-up per step (default: the workload's warm-up).") var warmup: String?
+        @Option(help: "Repetitions per step.") var repetitions: Int = 1
+        @Option(help: "CPU budget in cores.") var budget: Double = 16
+        @Option(help: "Rates to extrapolate the CPU for.") var project: String = "10k,50k,1M"
+        @Option(name: .shortAndLong, help: "Sweep directory to write (default reports/sweeps/NAME-TIMESTAMP).") var output: String?
+        @Flag(help: "No progress lines on stderr.") var quiet = false
+
+        func run() throws {
+            let s = try reportingErrors { () throws -> K2Bench.Sweep in
+                let w = try WorkloadLoader.load(file: workload)
+                let plan: SweepPlan
+                switch (rates, search) {
+                case let (r?, false):
+                    plan = .rates(try K2Bench.Sweep.parseRates(r), continueAfterSaturation: all)
+                case (nil, true):
+                    let lo = try Self.rate(min, "--min"), hi = try Self.rate(max, "--max")
+                    guard lo < hi else { throw BenchError(.invalidArgument, what: "--min must be below --max", remedy: "write e.g. --min 1k --max 1M") }
+                    guard maxSteps >= 1 else { throw BenchError(.invalidArgument, what: "--max-steps must be at least 1") }
+                    plan = .search(min: lo, max: hi, precision: try Self.share(precision, "--precision"), maxSteps: maxSteps)
+                default:
+                    throw BenchError(.invalidArgument, what: "give either --rates LIST or --search", remedy: "e.g. --rates 1k,5k,10k,50k")
+                }
+                var c = K2Bench.Sweep.Criteria()
+                c.latencySLOms = Double(try Self.duration(slo, "--slo")) / 1e6
+                c.latencyMetric = sloMetric
+                c.minAchievedShare = try Self.share(minAchieved, "--min-achieved")
+                c.maxBacklogSeconds = Double(try Self.duration(maxBacklog, "--max-backlog")) / 1e9
+                var o = WorkloadSweep.Options()
+                o.durationNanos = try duration.map { try Self.duration($0, "--duration") }
+                o.warmupNanos = try warmup.map { try Self.duration($0, "--warmup") }
+                guard repetitions >= 1 else { throw BenchError(.invalidArgument, what: "--repetitions must be at least 1") }
+                o.repetitions = repetitions
+                o.budgetCores = budget
+                o.targetRates = try K2Bench.Sweep.parseRates(project)
+                let stamp = TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 0)
+                    .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+                let dir = output ?? "reports/sweeps/\(w.name)-\(stamp)"
+                let s = try WorkloadSweep.run(w, plan: plan, criteria: c, options: o, to: dir,
+                                              progress: quiet ? nil : { StdErr.print("k2 bench sweep: " + $0) })
+                print(s.markdown())
+                print("k2: sweep in \(dir) (sweep.md, sweep.html, steps/)")
+                return s
+            }
+            if s.maxSustainable == nil { throw ExitCode(3) }
+        }
+
+        static func rate(_ text: String, _ flag: String) throws -> Double {
+            guard let r = StrictMap.parseRate(text), r > 0 else {
+                throw BenchError(.invalidArgument, what: "\(flag) '\(text)' is not a rate", remedy: "write e.g. 1k, 50k, 1M")
+            }
+            return r
+        }
+
+        static func duration(_ text: String, _ flag: String) throws -> Int64 {
+            guard let n = TimeText.parseDuration(text), n > 0 else {
+                throw BenchError(.invalidArgument, what: "\(flag) '\(text)' is not a duration", remedy: "write e.g. 500ms, 2s, 1m")
+            }
+            return n
+        }
+
+        /// `95%` or `0.95`.
+        static func share(_ text: String, _ flag: String) throws -> Double {
+            var t = text
+            let pct = t.hasSuffix("%")
+            if pct { t.removeLast() }
+            guard let v = Double(t), v > 0 else {
+                throw BenchError(.invalidArgument, what: "\(flag) '\(text)' is not a share", remedy: "write e.g. 95% or 0.95")
+            }
+            return pct ? v / 100 : v
         }
     }
 }

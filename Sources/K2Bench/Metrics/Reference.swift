@@ -5,8 +5,22 @@ import K2Core
 /// Binance-like trade lines (the same work a replay's reader does). `compare --normalize`
 /// divides throughput by it, so a slower or busier machine does not read as a regression.
 public enum ReferenceWorkload {
+    /// One measurement: wall-clock and CPU-time speed of `zstd -d`.
+    public struct Measurement: Sendable, Equatable {
+        /// MB of output per wall-clock second (slower when the machine is busy).
+        public var mbPerSecond: Double
+        /// MB of output per CPU-second of the zstd process (user + system): the machine's speed,
+        /// nearly independent of how busy it is.
+        public var mbPerCPUSecond: Double
+    }
+
     /// MB/s of decompressed output, the best of `rounds` (the least disturbed by neighbours).
     public static func zstdDecompress(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Double {
+        try zstdMeasure(megabytes: megabytes, rounds: rounds).mbPerSecond
+    }
+
+    /// Wall-clock and CPU-time speed of `zstd -d`, each the best of `rounds`.
+    public static func zstdMeasure(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Measurement {
         guard let zstd = which("zstd") else {
             throw BenchError(.run, what: "the zstd command is not installed (the same-run reference)", remedy: "run scripts/install-deps.sh or apt-get install zstd")
         }
@@ -35,14 +49,25 @@ public enum ReferenceWorkload {
         guard run(zstd, ["-q", "-3", "-f", raw, "-o", packed]) != nil else {
             throw BenchError(.run, what: "zstd could not compress the reference input")
         }
-        var best = 0.0
+        var best = Measurement(mbPerSecond: 0, mbPerCPUSecond: 0)
         for _ in 0..<rounds {
+            let cpu0 = childCPUSeconds()
             guard let secs = run(zstd, ["-q", "-d", "-c", "-f", packed, "-o", "/dev/null"]), secs > 0 else {
                 throw BenchError(.run, what: "zstd -d failed on the reference input")
             }
-            best = Swift.max(best, Double(text.count) / 1e6 / secs)
+            let cpu = childCPUSeconds() - cpu0
+            best.mbPerSecond = Swift.max(best.mbPerSecond, Double(text.count) / 1e6 / secs)
+            if cpu > 0 { best.mbPerCPUSecond = Swift.max(best.mbPerCPUSecond, Double(text.count) / 1e6 / cpu) }
         }
+        if best.mbPerCPUSecond == 0 { best.mbPerCPUSecond = best.mbPerSecond }
         return best
+    }
+
+    /// User + system CPU seconds of this process's reaped children.
+    static func childCPUSeconds() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &u)
+        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
     }
 
     /// Runs a command with output discarded; returns its wall time in seconds or nil on failure.

@@ -70,6 +70,8 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var sinks: [String]
         public var repetitions: Int
         public var targets: String?
+        /// `i/N` when this run replayed one shard (`--shard`); `k2 bench merge` joins the shards.
+        public var shard: String?
         /// Target figures the workload is not built to test (`not_tested:`), never judged.
         public var notTested: [String]?
         public init(name: String, path: String, description: String, source: String, pace: String, warmupSeconds: Double,
@@ -109,12 +111,17 @@ public struct BenchReport: Sendable, Equatable, Codable {
         /// Per repetition, in `unit`.
         public var values: [Double]
         public var unit: String
-        public init(name: String, values: [Double], unit: String) {
+        /// Per repetition: MB of output per CPU-second of the reference process (nearly independent
+        /// of how busy the machine is; absent in older reports).
+        public var cpuValues: [Double]?
+        public init(name: String, values: [Double], unit: String, cpuValues: [Double]? = nil) {
             self.name = name
             self.values = values
             self.unit = unit
+            self.cpuValues = cpuValues
         }
         public var median: Double { Statistics.median(values) }
+        public var cpuMedian: Double? { cpuValues.map { Statistics.median($0) } }
     }
 
     /// One repetition.

@@ -21,6 +21,7 @@ public enum ReportMarkdown {
         }
         if let ref = r.reference {
             out += "| reference: \(ref.name) | \(Units.format(ref.median)) \(ref.unit) |\n"
+            if let c = ref.cpuMedian { out += "| reference: \(ref.name) per CPU-second | \(Units.format(c)) MB/s |\n" }
         }
 
         let lat = (try? r.mergedLatencies()) ?? [:]

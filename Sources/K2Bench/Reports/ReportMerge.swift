@@ -1,3 +1,4 @@
+import Foundation
 import K2Core
 
 /// `k2 bench merge`: one report from the reports of shards that ran at the same time
@@ -7,6 +8,10 @@ public enum ReportMerge {
     public static func merge(_ reports: [BenchReport]) throws -> BenchReport {
         guard let first = reports.first else {
             throw BenchError(.invalidArgument, what: "no reports to merge", remedy: "give two or more run directories")
+        }
+        let shards = reports.compactMap(\.workload.shard)
+        if let dup = shards.first(where: { s in shards.filter { $0 == s }.count > 1 }) {
+            throw BenchError(.invalidArgument, what: "two reports are shard \(dup)", remedy: "merge the reports of different shards (k2 bench run --shard i/N, i = 0 … N-1)")
         }
         let reps = reports.map(\.runs.count).min() ?? 0
         var runs: [BenchReport.Run] = []
@@ -60,7 +65,9 @@ public enum ReportMerge {
                                         intervals: iv, latencies: lat, sinks: parts.flatMap(\.sinks), resources: resources, metrics: metrics))
         }
         var w = first.workload
+        if first.workload.shard != nil, let r = w.name.range(of: "-shard-", options: .backwards) { w.name = String(w.name[..<r.lowerBound]) }
         w.name += " (merged \(reports.count) shards)"
+        w.shard = nil
         w.sinks = reports.flatMap(\.workload.sinks)
         var env = first.environment
         env.hostname = reports.map(\.environment.hostname).joined(separator: ", ")

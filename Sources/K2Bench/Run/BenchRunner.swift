@@ -43,6 +43,8 @@ public struct SinkSetup {
 public final class BenchRunner {
     public let workload: Workload
     public var progress: ((String) -> Void)?
+    /// When set, the live figures are published here every interval (`--metrics-port`).
+    public var metricsServer: MetricsServer?
     private let clock = SystemClock()
 
     public init(workload: Workload) {
@@ -74,9 +76,10 @@ public final class BenchRunner {
         for rep in 0..<workload.repetitions {
             if workload.reference == .zstd {
                 progress?("reference: zstd -d …")
-                let mbps = try ReferenceWorkload.zstdDecompress()
-                if reference == nil { reference = .init(name: "zstd -d", values: [], unit: "MB/s") }
-                reference!.values.append(mbps)
+                let m = try ReferenceWorkload.zstdMeasure()
+                if reference == nil { reference = .init(name: "zstd -d", values: [], unit: "MB/s", cpuValues: []) }
+                reference!.values.append(m.mbPerSecond)
+                reference!.cpuValues?.append(m.mbPerCPUSecond)
             }
             progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
             let setup = try makeSinks(rep)
@@ -89,8 +92,21 @@ public final class BenchRunner {
 
             // The interval ticker: closes 1 s intervals with the sinks' counts.
             // The resource sampler starts with measuring (after warm-up).
+            var live: (() -> Void)?
+            if let server = metricsServer {
+                let name = workload.name
+                live = {
+                    var lat = setup.latencies()
+                    lat["lateness.intended"] = recorder.latenessHistogram
+                    server.update(LiveMetrics.samples(.init(
+                        workload: name, repetition: rep, interval: recorder.intervals.last,
+                        sinks: setup.sinks.map { (uri: $0.uri, counts: $0.counts) }, consumed: setup.consumed?(),
+                        latencies: lat, resources: sampler.snapshot())))
+                }
+                live?()
+            }
             let ticker = Ticker(recorder: recorder, sinks: setup.sinks, consumed: setup.consumed, sampler: sampler,
-                                measureFrom: measureFrom, end: measureFrom + workload.durationNanos, progress: progress)
+                                measureFrom: measureFrom, end: measureFrom + workload.durationNanos, progress: progress, onInterval: live)
             let sinks = setup.sinks + [recorder]
             var replayError: (any Error)?
             ticker.start()
@@ -136,6 +152,7 @@ public final class BenchRunner {
             }
         }
 
+        Assembler.addReferenceCPU(&runs, reference: reference)
         let w = workload
         let source: String
         switch w.source {
@@ -162,6 +179,7 @@ final class Ticker: @unchecked Sendable {
     let measureFrom: Int64
     let end: Int64
     let progress: ((String) -> Void)?
+    let onInterval: (() -> Void)?
     private let lock = Lock()
     private var stopped = false
     private let done = DispatchSemaphore(value: 0)
@@ -169,7 +187,8 @@ final class Ticker: @unchecked Sendable {
     private let clock = SystemClock()
 
     init(recorder: RunRecorder, sinks: [any ReplaySink], consumed: (() -> UInt64)?, sampler: ResourceSampler,
-         measureFrom: Int64, end: Int64, progress: ((String) -> Void)?) {
+         measureFrom: Int64, end: Int64, progress: ((String) -> Void)?, onInterval: (() -> Void)? = nil) {
+        self.onInterval = onInterval
         self.recorder = recorder
         self.sampler = sampler
         self.sinks = sinks
@@ -191,6 +210,7 @@ final class Ticker: @unchecked Sendable {
                 if !wait(until: next) { return }
                 let now = clock.monotonicNanos()
                 recorder.closeInterval(now: now, sinks: sinks.map(\.counts), consumed: consumed?())
+                onInterval?()
                 if let p = progress, let last = recorder.intervals.last {
                     p("  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))")
                 }

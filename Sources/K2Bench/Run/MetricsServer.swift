@@ -10,7 +10,7 @@ public final class MetricsServer: @unchecked Sendable {
     private let fd: Int32
     public let port: Int
     private let lock = Lock()
-    private var gauges: [(name: String, help: String, labels: String, value: Double)] = []
+    private var samples: [Sample] = []
     private var stopped = false
 
     /// Binds 127.0.0.1:`port` (0 = any free port).
@@ -40,9 +40,31 @@ public final class MetricsServer: @unchecked Sendable {
         t.start()
     }
 
+    /// One exposed value: `name{labels} value`.
+    public struct Sample: Sendable, Equatable {
+        public var name: String
+        public var help: String
+        /// `gauge` or `counter`.
+        public var type: String
+        /// Label pairs, in order; values are escaped when rendered.
+        public var labels: [(String, String)]
+        public var value: Double
+        public init(_ name: String, _ value: Double, help: String, type: String = "gauge", labels: [(String, String)] = []) {
+            self.name = name
+            self.help = help
+            self.type = type
+            self.labels = labels
+            self.value = value
+        }
+        public static func == (a: Sample, b: Sample) -> Bool {
+            a.name == b.name && a.help == b.help && a.type == b.type && a.value == b.value
+                && a.labels.map(\.0) == b.labels.map(\.0) && a.labels.map(\.1) == b.labels.map(\.1)
+        }
+    }
+
     /// Replaces the exposed values.
-    public func update(_ values: [(name: String, help: String, labels: String, value: Double)]) {
-        lock.withLock { gauges = values }
+    public func update(_ values: [Sample]) {
+        lock.withLock { samples = values }
     }
 
     public func stop() {
@@ -53,16 +75,38 @@ public final class MetricsServer: @unchecked Sendable {
 
     /// The exposition text of the current values.
     public func text() -> String {
-        let g = lock.withLock { gauges }
+        Self.render(lock.withLock { samples })
+    }
+
+    /// Prometheus text exposition: samples of one name grouped under one HELP/TYPE header.
+    public static func render(_ samples: [Sample]) -> String {
+        var order: [String] = []
+        var byName: [String: [Sample]] = [:]
+        for s in samples {
+            if byName[s.name] == nil { order.append(s.name) }
+            byName[s.name, default: []].append(s)
+        }
         var out = ""
-        var seen = Set<String>()
-        for v in g {
-            if seen.insert(v.name).inserted {
-                out += "# HELP \(v.name) \(v.help)\n# TYPE \(v.name) gauge\n"
+        for name in order {
+            let group = byName[name]!
+            out += "# HELP \(name) \(group[0].help)\n# TYPE \(name) \(group[0].type)\n"
+            for v in group {
+                let labels = v.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+                out += name + (labels.isEmpty ? "" : "{\(labels)}") + " " + number(v.value) + "\n"
             }
-            out += v.name + (v.labels.isEmpty ? "" : "{\(v.labels)}") + " " + (v.value.isFinite ? "\(v.value)" : "NaN") + "\n"
         }
         return out
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func number(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return "\(v)"
     }
 
     private func serve() {

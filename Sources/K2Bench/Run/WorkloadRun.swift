@@ -1,13 +1,22 @@
 import Foundation
 import K2Core
 import K2Replay
+import K2Sim
 
 /// `k2 bench run`: a workload through K2Replay's engine (in-process) into the workload's sinks,
 /// with the embedded broker when a sink says `kafka://embedded`, and a consumer reading the
 /// topic back when `consumer:` is on.
 public enum WorkloadRun {
-    public static func run(_ workload: Workload, progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
+    /// - shard: replay only shard i of N (`--shard i/N`, split as `k2 replay --shard`); a `rate:`
+    ///   workload offers rate/N per shard, so the N shards together offer the workload's rate.
+    /// - metrics: publish live figures there (`--metrics-port`).
+    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil,
+                           progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
         var w = workload
+        if let shard {
+            w.name += "-shard-\(shard.index)of\(shard.count)"
+            if case let .rate(r) = w.pace { w.pace = .rate(r / Double(shard.count)) }
+        }
         // The embedded broker, when a sink asks for it.
         var broker: EmbeddedBroker?
         let wantsBroker = w.embedded.broker ?? w.sinks.contains { $0.uri.hasPrefix("kafka://embedded") }
@@ -25,13 +34,27 @@ public enum WorkloadRun {
         let pipeline = try PipelineSetup(workload: w, progress: progress)
         let files: [String]
         let loop: Bool
+        var generated: String?
+        defer { if let generated { unlink(generated) } }
         switch w.source {
         case let .captures(paths, l):
             files = paths
             loop = l
-        case .profile:
-            throw BenchError(.run, path: w.path, what: "K2Sim profile sources are not wired into k2 bench run yet",
-                             remedy: "generate a capture with `k2 sim generate --profile … -o FILE` and name it under source.captures")
+        case let .profile(name, seed):
+            // A K2Sim profile (a YAML path, or a name in captures/profiles/) generated before the run, looped.
+            let path = name.hasSuffix(".yaml") || name.hasSuffix(".yml") ? name : "captures/profiles/\(name).yaml"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw BenchError(.fileNotFound, path: w.path, what: "profile '\(name)' is neither a file nor captures/profiles/\(name).yaml",
+                                 remedy: "name a profile YAML (docs/sim-profiles.md) or run from the repository root")
+            }
+            var profile = try ProfileLoader.load(path: path)
+            profile.seed = seed
+            let tmp = NSTemporaryDirectory() + "k2-bench-\(getpid())-\(profile.name).k2cap"
+            progress?("generating K2Sim profile \(profile.name) (seed \(seed)) into \(tmp)")
+            generated = tmp
+            _ = try CaptureGenerator(profile: profile).write(path: tmp)
+            files = [tmp]
+            loop = true
         }
         let pace: Pace
         switch w.pace {
@@ -42,6 +65,7 @@ public enum WorkloadRun {
 
         let runner = BenchRunner(workload: w)
         runner.progress = progress
+        runner.metricsServer = metrics
         let clock = SystemClock()
         var reader: TopicReader?
         let out = try runner.run(makeSinks: { rep in
@@ -74,8 +98,8 @@ public enum WorkloadRun {
             var probeResult: FreshnessProbes.Result?
             var setup = SinkSetup(sinks: sinks, latencies: {
                 var l: [String: Histogram] = [:]
-                for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") {
-                    let kind = s.uri.hasPrefix("kafka://") ? "publish" : "insert"
+                for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") || s.uri.hasPrefix("mock://") {
+                    let kind = s.uri.hasPrefix("kafka://") ? "publish" : s.uri.hasPrefix("mock://") ? "delivery" : "insert"
                     let st = s.stats
                     if l[kind + ".intended"] == nil {
                         l[kind + ".intended"] = st.latencyFromIntended
@@ -117,6 +141,7 @@ public enum WorkloadRun {
             config.loops = loop ? 1_000_000 : 1
             config.countUnsentOnStop = false
             config.finishTimeoutNanos = 10_000_000_000
+            config.shard = shard
             let engine = ReplayEngine(config: config, sinks: req.sinks)
             let total = req.totalNanos
             let stopper = Thread {
@@ -132,7 +157,9 @@ public enum WorkloadRun {
         })
         _ = broker
         pipeline.stop()
-        return out
+        var result = out
+        if let shard { result.report.workload.shard = shard.description }
+        return result
     }
 }
 

@@ -7,6 +7,8 @@ public struct Comparison: Sendable, Equatable {
     public var normalized: Bool
     public var baselineReference: Double?
     public var currentReference: Double?
+    /// "median", or "best" when every threshold compares best samples.
+    public var statistic = "median"
 
     /// The exit code convention of package-benchmark: 0 same, 2 any regression, 4 only improvements.
     public var exitCode: Int32 {
@@ -53,7 +55,9 @@ public struct Comparison: Sendable, Equatable {
             }
             rows.append(row)
         }
-        return Comparison(rows: rows, normalized: useRef, baselineReference: bRef, currentReference: cRef)
+        var c = Comparison(rows: rows, normalized: useRef, baselineReference: bRef, currentReference: cRef)
+        if defaultThreshold.best && thresholds.allSatisfy({ $0.1.best }) { c.statistic = "best" }
+        return c
     }
 
     public func markdown() -> String {
@@ -61,7 +65,7 @@ public struct Comparison: Sendable, Equatable {
         if normalized, let b = baselineReference, let c = currentReference {
             out += "Normalised by the same-run reference (baseline \(Units.format(b)), current \(Units.format(c)); current figures scaled to the baseline machine).\n\n"
         }
-        out += "| metric | baseline (median) | current (median) | change | p | verdict | why |\n|---|---|---|---|---|---|---|\n"
+        out += "| metric | baseline (\(statistic)) | current (\(statistic)) | change | p | verdict | why |\n|---|---|---|---|---|---|---|\n"
         for r in rows {
             let change = (r.change >= 0 ? "+" : "") + Units.format(r.change * 100) + "%"
             let p = r.p.map { MetricComparison.pValue($0) } ?? "–"

@@ -9,8 +9,13 @@ public struct Threshold: Sendable, Equatable {
     public var alpha: Double = 0.01
     /// Fewest samples per side for the statistical test; below it the thresholds decide alone.
     public var minSamples: Int = 3
+    /// Compare each side's best sample (the minimum for lower-is-better, the maximum for
+    /// higher-is-better: the least disturbed repetition on a shared machine) instead of the
+    /// medians, without a statistical test. Default false.
+    public var best: Bool = false
 
-    public init(relative: Double = 0.10, absolute: Double = 0, alpha: Double = 0.01, minSamples: Int = 3) {
+    public init(relative: Double = 0.10, absolute: Double = 0, alpha: Double = 0.01, minSamples: Int = 3, best: Bool = false) {
+        self.best = best
         self.relative = relative
         self.absolute = absolute
         self.alpha = alpha
@@ -43,7 +48,11 @@ public struct MetricComparison: Sendable, Equatable {
 
     public static func compare(name: String, unit: String = "", better: Direction, baseline: [Double], current: [Double],
                                threshold: Threshold) -> MetricComparison {
-        let mb = Statistics.median(baseline), mc = Statistics.median(current)
+        func pick(_ xs: [Double]) -> Double {
+            guard threshold.best, !xs.isEmpty else { return Statistics.median(xs) }
+            return better == .lower ? xs.min()! : xs.max()!
+        }
+        let mb = pick(baseline), mc = pick(current)
         let change = mb != 0 ? (mc - mb) / abs(mb) : (mc == 0 ? 0 : .infinity)
         var c = MetricComparison(name: name, unit: unit, better: better, baselineMedian: mb, currentMedian: mc,
                                  baselineCount: baseline.count, currentCount: current.count, change: change,
@@ -54,7 +63,7 @@ public struct MetricComparison: Sendable, Equatable {
         }
         let worse = better == .higher ? mc < mb : mc > mb
         let bigEnough = abs(change) > threshold.relative && abs(mc - mb) > threshold.absolute
-        let tested = baseline.count >= threshold.minSamples && current.count >= threshold.minSamples
+        let tested = !threshold.best && baseline.count >= threshold.minSamples && current.count >= threshold.minSamples
         var significant = true
         if tested {
             let t = Statistics.mannWhitney(baseline, current)
@@ -65,12 +74,13 @@ public struct MetricComparison: Sendable, Equatable {
         let pct = Units.format(abs(change) * 100) + "%"
         let limit = Units.format(threshold.relative * 100) + "%"
         if !bigEnough {
-            c.reason = "median moved \(pct), within \(limit)"
+            c.reason = (threshold.best ? "best sample moved" : "median moved") + " \(pct), within \(limit)"
         } else if !significant {
             c.reason = "median moved \(pct) but p = \(Units.format(c.p ?? 1)) ≥ \(Units.format(threshold.alpha)) (noise)"
         } else {
             c.verdict = worse ? .regression : .improvement
-            c.reason = (worse ? "worse" : "better") + " by \(pct) (> \(limit)" + (tested ? ", p = \(pValue(c.p ?? 0)))" : "; fewer than \(threshold.minSamples) samples, no test)")
+            c.reason = (worse ? "worse" : "better") + " by \(pct) (> \(limit)"
+                + (tested ? ", p = \(pValue(c.p ?? 0)))" : threshold.best ? "; best samples, no test)" : "; fewer than \(threshold.minSamples) samples, no test)")
         }
         return c
     }

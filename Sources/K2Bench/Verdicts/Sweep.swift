@@ -1,19 +1,23 @@
 /// Capacity planning: run a workload at increasing rates until the system saturates, report the
 /// highest sustainable rate with the curve, and extrapolate the CPU cores needed for target
 /// rates from the measured CPU per message, against the 16-core budget.
-public struct Sweep: Sendable {
+public struct Sweep: Sendable, Equatable, Codable {
     /// When a step counts as sustainable.
-    public struct Criteria: Sendable {
-        /// Achieved (acknowledged) throughput must reach this share of the offered rate.
+    public struct Criteria: Sendable, Equatable, Codable {
+        /// Achieved (acknowledged) throughput must reach this share of the offered rate. Default 0.95.
         public var minAchievedShare = 0.95
-        /// p99 of the latency SLO metric must stay under this (ms).
+        /// p99 of the latency SLO metric must stay under this (ms). Default 1000 ms.
         public var latencySLOms = 1000.0
-        /// The backlog at the end may hold at most this many seconds of the offered rate.
+        /// The latency metric the SLO applies to (a report metric name). Default: the first present of
+        /// freshness, end-to-end, publish, delivery, lateness (all `intended`, p99).
+        public var latencyMetric: String?
+        /// The backlog (sent, not acknowledged; or produced, not consumed) at the end may hold at most
+        /// this many seconds of the offered rate. Default 1 s.
         public var maxBacklogSeconds = 1.0
         public init() {}
     }
 
-    public struct Step: Sendable, Equatable {
+    public struct Step: Sendable, Equatable, Codable {
         public var rate: Double
         public var offered: Double
         public var achieved: Double
@@ -24,36 +28,86 @@ public struct Sweep: Sendable {
         public var cpuSource: String?
         public var sustainable: Bool
         public var why: String
+        /// The step's run directory, when written.
+        public var report: String?
+
+        public init(rate: Double, offered: Double, achieved: Double, latencyP99ms: Double? = nil, latencyMetric: String? = nil,
+                    backlog: Double = 0, cpuCores: Double? = nil, cpuSource: String? = nil, sustainable: Bool, why: String, report: String? = nil) {
+            self.rate = rate
+            self.offered = offered
+            self.achieved = achieved
+            self.latencyP99ms = latencyP99ms
+            self.latencyMetric = latencyMetric
+            self.backlog = backlog
+            self.cpuCores = cpuCores
+            self.cpuSource = cpuSource
+            self.sustainable = sustainable
+            self.why = why
+            self.report = report
+        }
     }
 
+    /// One target rate of the extrapolation.
+    public struct Projection: Sendable, Equatable, Codable {
+        public var rate: Double
+        public var cores: Double
+        public var fitsBudget: Bool
+    }
+
+    public var schema = "k2-bench-sweep/1"
+    public var workload = ""
+    /// Steps in the order they ran.
     public var steps: [Step] = []
     public var criteria = Criteria()
     /// CPU budget in cores (v2 hard budget: 16, documents 001/003/004).
     public var budgetCores = 16.0
+    /// Rates the extrapolation is printed for.
+    public var targetRates: [Double] = [10_000, 50_000, 1_000_000]
 
     public init(criteria: Criteria = Criteria()) {
         self.criteria = criteria
     }
 
+    /// The latency metrics tried, in order, when `criteria.latencyMetric` is not set.
+    public static let latencyMetrics = ["latency.freshness.intended.p99", "latency.end_to_end.intended.p99", "latency.publish.intended.p99",
+                                        "latency.delivery.intended.p99", "latency.lateness.intended.p99"]
+
     /// Judges one step from its report.
     public func judge(rate: Double, _ r: BenchReport) -> Step {
         let offered = r.metrics["throughput.offered.msgs_per_s"]?.value ?? rate
         let achieved = r.metrics["throughput.achieved.msgs_per_s"]?.value ?? 0
-        let latencyNames = ["latency.freshness.intended.p99", "latency.end_to_end.intended.p99", "latency.publish.intended.p99", "latency.lateness.intended.p99"]
-        let latName = latencyNames.first { r.metrics[$0] != nil }
+        let latName = criteria.latencyMetric ?? Self.latencyMetrics.first { r.metrics[$0] != nil }
         let p99 = latName.flatMap { r.metrics[$0]?.value }
-        let backlog = r.metrics["backlog.end.messages"]?.value ?? 0
+        var backlog = r.metrics["backlog.end.messages"]?.value ?? 0
+        // Consumer lag: produced (achieved) but not read back, over the measured window.
+        if let consumed = r.metrics["throughput.consumer.msgs_per_s"]?.value {
+            let secs = r.runs.last?.measuredSeconds ?? 0
+            backlog = Swift.max(backlog, (achieved - consumed) * secs)
+        }
         var cpu: Double?, cpuSource: String?
         if let c = r.metrics["resources.sut.cpu_cores.mean"]?.value { cpu = c; cpuSource = "system under test" }
         else if let c = r.metrics["resources.harness.cpu_cores.mean"]?.value { cpu = c; cpuSource = "harness only (no SUT watched)" }
         var why: [String] = []
+        if offered < criteria.minAchievedShare * rate {
+            why.append("offered only \(Units.format(offered)) of \(Units.format(rate)) msg/s (the load generator could not keep the rate)")
+        }
         if achieved < criteria.minAchievedShare * offered {
             why.append("achieved \(Units.format(achieved)) < \(Units.format(criteria.minAchievedShare * 100))% of offered \(Units.format(offered))")
         }
-        if let p99, p99 >= criteria.latencySLOms { why.append("p99 \(Units.format(p99)) ms ≥ SLO \(Units.format(criteria.latencySLOms)) ms") }
-        if backlog > criteria.maxBacklogSeconds * offered { why.append("backlog \(Units.format(backlog)) messages growing") }
+        if let p99, p99 >= criteria.latencySLOms {
+            why.append("\(latName.map(Self.shortName) ?? "p99") \(Units.format(p99)) ms ≥ SLO \(Units.format(criteria.latencySLOms)) ms")
+        } else if p99 == nil, let name = criteria.latencyMetric {
+            why.append("\(name) not measured")
+        }
+        if backlog > criteria.maxBacklogSeconds * Swift.max(offered, 1) {
+            why.append("backlog \(Units.format(backlog)) messages (> \(Units.format(criteria.maxBacklogSeconds)) s of offered)")
+        }
         return Step(rate: rate, offered: offered, achieved: achieved, latencyP99ms: p99, latencyMetric: latName, backlog: backlog,
                     cpuCores: cpu, cpuSource: cpuSource, sustainable: why.isEmpty, why: why.isEmpty ? "ok" : why.joined(separator: "; "))
+    }
+
+    static func shortName(_ metric: String) -> String {
+        metric.hasPrefix("latency.") ? String(metric.dropFirst("latency.".count)) : metric
     }
 
     /// The highest rate whose step and every lower step were sustainable; nil when none was.
@@ -66,30 +120,65 @@ public struct Sweep: Sendable {
         return best
     }
 
-    /// Cores needed for `rate`, from the CPU per message at the max sustainable step.
+    /// The lowest rate that saturated, if any.
+    public var firstSaturated: Step? {
+        steps.filter { !$0.sustainable }.min { $0.rate < $1.rate }
+    }
+
+    /// Cores needed for `rate`, linear in the CPU per message measured at the max sustainable step
+    /// (fixed overheads included, so it errs on the high side).
     public func coresNeeded(for rate: Double) -> Double? {
         guard let s = maxSustainable, let cpu = s.cpuCores, s.achieved > 0 else { return nil }
         return cpu / s.achieved * rate
     }
 
-    public func markdown(targets: [Double] = [10_000, 50_000, 1_000_000]) -> String {
+    /// CPU microseconds per message at the max sustainable step.
+    public var cpuMicrosPerMessage: Double? {
+        guard let s = maxSustainable, let cpu = s.cpuCores, s.achieved > 0 else { return nil }
+        return cpu / s.achieved * 1e6
+    }
+
+    public var projections: [Projection] {
+        targetRates.compactMap { t in coresNeeded(for: t).map { Projection(rate: t, cores: $0, fitsBudget: $0 <= budgetCores) } }
+    }
+
+    /// One line: the answer.
+    public var summary: String {
+        guard let best = maxSustainable else {
+            if steps.isEmpty { return "No steps ran." }
+            return "No stable rate found: the lowest step (\(Units.format(steps.map(\.rate).min() ?? 0)) msg/s) already saturated. Lower the rates and run again."
+        }
+        var s = "Maximum sustainable rate: \(Units.format(best.achieved)) msg/s (step \(Units.format(best.rate)) msg/s)"
+        if let bad = firstSaturated {
+            s += "; \(Units.format(bad.rate)) msg/s saturated (\(bad.why))"
+        } else {
+            s += " — every step was sustainable; the real maximum is higher (raise the rates)"
+        }
+        return s + "."
+    }
+
+    public func markdown() -> String {
         var out = "| rate | offered | achieved | p99 (ms) | backlog | CPU (cores) | sustainable |\n|---|---|---|---|---|---|---|\n"
-        for s in steps {
+        for s in steps.sorted(by: { $0.rate < $1.rate }) {
             out += "| \(Units.format(s.rate)) | \(Units.format(s.offered)) | \(Units.format(s.achieved)) | \(s.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(s.backlog)) | \(s.cpuCores.map(Units.format) ?? "–") | \(s.sustainable ? "yes" : "no: " + s.why) |\n"
         }
+        if let m = steps.first(where: { $0.latencyMetric != nil })?.latencyMetric {
+            out += "\np99 is `\(m)`; SLO \(Units.format(criteria.latencySLOms)) ms, achieved ≥ \(Units.format(criteria.minAchievedShare * 100))% of offered, backlog ≤ \(Units.format(criteria.maxBacklogSeconds)) s of offered.\n"
+        }
         guard let best = maxSustainable else {
-            return out + "\nNo stable rate found: the lowest step already saturated. Lower the rates and run again.\n"
+            return out + "\n" + summary + "\n"
         }
         out += "\nMaximum sustainable rate: **\(Units.format(best.achieved)) msg/s** (step \(Units.format(best.rate)))"
-        if steps.allSatisfy(\.sustainable) { out += " — every step was sustainable; the real maximum is higher (raise the rates)" }
+        if firstSaturated == nil { out += " — every step was sustainable; the real maximum is higher (raise the rates)" }
         out += ".\n"
-        if let cpu = best.cpuCores, best.achieved > 0 {
-            out += "\nCPU per message: \(Units.format(cpu / best.achieved * 1e6)) µs (\(best.cpuSource ?? "")). Extrapolated, linear:\n\n"
+        if let us = cpuMicrosPerMessage {
+            out += "\nCPU per message: \(Units.format(us)) µs (\(best.cpuSource ?? "")). Extrapolated, linear:\n\n"
             out += "| target rate | cores needed | vs \(Units.format(budgetCores))-core budget |\n|---|---|---|\n"
-            for t in targets {
-                let c = cpu / best.achieved * t
-                out += "| \(Units.format(t)) msg/s | \(Units.format(c)) | \(c <= budgetCores ? "fits" : "over by \(Units.format(c - budgetCores))") |\n"
+            for p in projections {
+                out += "| \(Units.format(p.rate)) msg/s | \(Units.format(p.cores)) | \(p.fitsBudget ? "fits" : "over by \(Units.format(p.cores - budgetCores))") |\n"
             }
+        } else {
+            out += "\nNo CPU measured at that step: no extrapolation.\n"
         }
         return out
     }
@@ -105,5 +194,65 @@ public struct Sweep: Sendable {
         }
         guard !out.isEmpty else { throw BenchError(.invalidArgument, what: "no rates given", remedy: "write e.g. --rates 1k,5k,10k") }
         return out.sorted()
+    }
+}
+
+/// Which rate a sweep runs next: a fixed list (stopping at the first saturated step), or a search
+/// (doubling from `min` until a step saturates or `max` is reached, then bisecting between the
+/// highest sustainable and the lowest saturated rate until they are within `precision`).
+public enum SweepPlan: Sendable, Equatable {
+    case rates([Double], continueAfterSaturation: Bool)
+    case search(min: Double, max: Double, precision: Double, maxSteps: Int)
+
+    /// The next rate to run given the steps so far, or nil when the sweep is done.
+    public func next(after steps: [Sweep.Step]) -> Double? {
+        switch self {
+        case let .rates(rates, cont):
+            if !cont, steps.contains(where: { !$0.sustainable }) { return nil }
+            return rates.sorted().first { r in !steps.contains { $0.rate == r } }
+        case let .search(lo, hi, precision, maxSteps):
+            guard steps.count < maxSteps else { return nil }
+            guard !steps.isEmpty else { return lo }
+            let good = steps.filter(\.sustainable).map(\.rate)
+            let bad = steps.filter { !$0.sustainable }.map(\.rate)
+            // The lowest rate saturated: nothing lower to try.
+            if let minBad = bad.min(), minBad <= lo { return nil }
+            guard let minBad = bad.min() else {
+                // Still climbing.
+                let top = good.max() ?? lo
+                if top >= hi { return nil }
+                return Swift.min(top * 2, hi)
+            }
+            let maxGood = good.filter { $0 < minBad }.max() ?? lo
+            if minBad / maxGood <= 1 + precision { return nil }
+            let mid = Self.round((maxGood * minBad).squareRoot())
+            return mid > maxGood && mid < minBad ? mid : nil
+        }
+    }
+
+    /// Rounds a search rate to 2 significant digits (readable step names).
+    static func round(_ r: Double) -> Double {
+        guard r > 0 else { return r }
+        var e = 1.0
+        while r / e >= 100 { e *= 10 }
+        return (r / e).rounded() * e
+    }
+}
+
+extension Sweep {
+    /// Runs a sweep: `step(rate)` runs the workload at `rate` and returns its report (and where it
+    /// was written). Pure logic around the runner, so tests drive it with synthetic reports.
+    public static func run(plan: SweepPlan, criteria: Criteria = Criteria(), workload: String = "",
+                           step: (Double) throws -> (BenchReport, String?), progress: ((Step) -> Void)? = nil) rethrows -> Sweep {
+        var s = Sweep(criteria: criteria)
+        s.workload = workload
+        while let rate = plan.next(after: s.steps) {
+            let (report, dir) = try step(rate)
+            var st = s.judge(rate: rate, report)
+            st.report = dir
+            s.steps.append(st)
+            progress?(st)
+        }
+        return s
     }
 }

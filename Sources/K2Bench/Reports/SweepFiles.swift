@@ -1,0 +1,107 @@
+import Foundation
+
+/// A sweep's directory: `sweep.json` (schema `k2-bench-sweep/1`), `sweep.md`, `sweep.html`
+/// (inline SVG: achieved vs offered, p99 vs offered with the SLO, CPU vs offered), and one run
+/// directory per step under `steps/`.
+public enum SweepFiles {
+    @discardableResult
+    public static func write(_ sweep: Sweep, to dir: String) throws(BenchError) -> [String] {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw BenchError(.io, path: dir, what: "cannot create the sweep folder: \(error.localizedDescription)", remedy: "check the path and permissions")
+        }
+        var written: [String] = []
+        func put(_ name: String, _ text: String) throws(BenchError) {
+            let p = (dir as NSString).appendingPathComponent(name)
+            guard FileManager.default.createFile(atPath: p, contents: Data(text.utf8)) else {
+                throw BenchError(.io, path: p, what: "cannot write the file", remedy: "check free space and permissions")
+            }
+            written.append(p)
+        }
+        try put("sweep.json", try encode(sweep))
+        try put("sweep.md", markdown(sweep))
+        try put("sweep.html", html(sweep))
+        return written
+    }
+
+    public static func encode(_ sweep: Sweep) throws(BenchError) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            return String(decoding: try enc.encode(sweep), as: UTF8.self) + "\n"
+        } catch {
+            throw BenchError(.io, what: "cannot encode the sweep: \(error)")
+        }
+    }
+
+    public static func load(_ path: String) throws(BenchError) -> Sweep {
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("sweep.json") : path
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw BenchError(.fileNotFound, path: file, what: "no sweep here", remedy: "give a directory from `k2 bench sweep -o DIR` or its sweep.json")
+        }
+        do {
+            return try JSONDecoder().decode(Sweep.self, from: data)
+        } catch {
+            throw BenchError(.badFile, path: file, what: "not a k2 bench sweep (\(error))", remedy: "give a sweep.json written by `k2 bench sweep`")
+        }
+    }
+
+    public static func markdown(_ s: Sweep) -> String {
+        "## k2 bench sweep: \(s.workload)\n\n" + s.summary + "\n\n" + s.markdown()
+    }
+
+    public static func html(_ s: Sweep) -> String {
+        let esc = HTMLText.escape
+        let steps = s.steps.sorted { $0.rate < $1.rate }
+        var h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        h += "<title>k2 bench sweep: \(esc(s.workload))</title>"
+        h += """
+            <style>
+            body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}
+            table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
+            th{background:#f3f3f3}.pass{color:#070;font-weight:bold}.fail{color:#b00;font-weight:bold}
+            .charts svg{display:block;margin:10px 0;border:1px solid #ddd}code{background:#f5f5f5;padding:0 3px}
+            </style></head><body>
+            """
+        h += "<h1>k2 bench sweep: \(esc(s.workload))</h1>"
+        h += "<h2 class=\"\(s.maxSustainable == nil ? "fail" : "pass")\">\(esc(s.summary))</h2>"
+        h += "<div class=\"charts\">"
+        let offered = steps.map { (x: $0.rate, y: $0.offered) }
+        let achieved = steps.map { (x: $0.rate, y: $0.achieved) }
+        h += SVGChart(title: "Achieved vs offered (msg/s)", yLabel: "msg/s", x: .linear(label: "offered rate (msg/s)"),
+                      series: [.init(name: "offered (ideal)", points: offered, dashed: true), .init(name: "achieved", points: achieved)]).render()
+        let lat = steps.compactMap { st in st.latencyP99ms.map { (x: st.rate, y: Swift.max($0, 0.001)) } }
+        let xs = steps.map(\.rate)
+        var latSeries: [SVGChart.Series] = [.init(name: "p99 " + (steps.first?.latencyMetric.map(Sweep.shortName) ?? ""), points: lat)]
+        if let lo = xs.min(), let hi = xs.max() {
+            latSeries.append(.init(name: "SLO \(Units.format(s.criteria.latencySLOms)) ms", points: [(x: lo, y: s.criteria.latencySLOms), (x: hi, y: s.criteria.latencySLOms)], dashed: true))
+        }
+        h += SVGChart(title: "p99 latency vs offered (ms, log scale)", yLabel: "ms", x: .linear(label: "offered rate (msg/s)"), logY: true, series: latSeries).render()
+        let cpu = steps.compactMap { st in st.cpuCores.map { (x: st.rate, y: $0) } }
+        h += SVGChart(title: "CPU vs offered (cores)", yLabel: "cores", x: .linear(label: "offered rate (msg/s)"),
+                      series: [.init(name: steps.first?.cpuSource ?? "cpu", points: cpu)]).render()
+        h += "</div>"
+        h += "<h2>Steps</h2><table><tr><th>rate</th><th>offered</th><th>achieved</th><th>p99 (ms)</th><th>backlog</th><th>CPU (cores)</th><th>sustainable</th><th>report</th></tr>"
+        for st in steps {
+            h += "<tr><td>\(esc(Units.format(st.rate)))</td><td>\(esc(Units.format(st.offered)))</td><td>\(esc(Units.format(st.achieved)))</td>"
+            h += "<td>\(esc(st.latencyP99ms.map(Units.format) ?? "–"))</td><td>\(esc(Units.format(st.backlog)))</td><td>\(esc(st.cpuCores.map(Units.format) ?? "–"))</td>"
+            h += "<td class=\"\(st.sustainable ? "pass" : "fail")\">\(esc(st.sustainable ? "yes" : "no: " + st.why))</td>"
+            h += "<td>\(st.report.map { "<a href=\"\(esc($0))/report.html\">\(esc($0))</a>" } ?? "")</td></tr>"
+        }
+        h += "</table>"
+        if let us = s.cpuMicrosPerMessage {
+            h += "<h2>CPU extrapolation</h2><p>CPU per message at the maximum sustainable step: \(esc(Units.format(us))) µs (\(esc(s.maxSustainable?.cpuSource ?? ""))), linear.</p>"
+            h += "<table><tr><th>target rate</th><th>cores needed</th><th>vs \(esc(Units.format(s.budgetCores)))-core budget</th></tr>"
+            for p in s.projections {
+                h += "<tr><td>\(esc(Units.format(p.rate))) msg/s</td><td>\(esc(Units.format(p.cores)))</td>"
+                h += "<td class=\"\(p.fitsBudget ? "pass" : "fail")\">\(esc(p.fitsBudget ? "fits" : "over by " + Units.format(p.cores - s.budgetCores)))</td></tr>"
+            }
+            h += "</table>"
+        }
+        h += "</body></html>\n"
+        return h
+    }
+}

@@ -1,0 +1,87 @@
+import K2Core
+import K2Replay
+
+/// What `--metrics-port` exposes while a run goes on (names in docs/bench.md): rates of the last
+/// interval, backlog and consumer lag, per-sink message counters, latency quantiles of the
+/// measured window so far, and CPU/memory of the watched processes.
+public enum LiveMetrics {
+    public struct State {
+        public var workload: String
+        public var repetition: Int
+        public var interval: BenchReport.IntervalPoint?
+        public var sinks: [(uri: String, counts: SinkCounts)]
+        /// Messages the consumer read back so far this repetition.
+        public var consumed: UInt64?
+        /// Latency histograms so far, keyed `kind.basis` (ns).
+        public var latencies: [String: Histogram]
+        public var resources: [ResourceSeries]
+
+        public init(workload: String, repetition: Int, interval: BenchReport.IntervalPoint? = nil, sinks: [(uri: String, counts: SinkCounts)] = [],
+                    consumed: UInt64? = nil, latencies: [String: Histogram] = [:], resources: [ResourceSeries] = []) {
+            self.workload = workload
+            self.repetition = repetition
+            self.interval = interval
+            self.sinks = sinks
+            self.consumed = consumed
+            self.latencies = latencies
+            self.resources = resources
+        }
+    }
+
+    /// The quantiles exposed per latency kind (1 = max).
+    public static let quantiles: [(String, Double)] = [("0.5", 50), ("0.9", 90), ("0.99", 99), ("0.999", 99.9), ("1", 100)]
+
+    public static func samples(_ s: State) -> [MetricsServer.Sample] {
+        typealias S = MetricsServer.Sample
+        var out: [S] = [S("k2_bench_repetition", Double(s.repetition + 1), help: "Repetition running (1-based).", labels: [("workload", s.workload)])]
+        if let iv = s.interval {
+            let secs = Swift.max(iv.seconds, 1e-9)
+            out.append(S("k2_bench_offered_messages_per_second", iv.offeredMsgs / secs, help: "Messages the schedule intended to send, last interval."))
+            out.append(S("k2_bench_sent_messages_per_second", iv.sentMsgs / secs, help: "Messages handed to the sinks, last interval."))
+            for (i, sink) in s.sinks.enumerated() where i < iv.deliveredMsgs.count {
+                out.append(S("k2_bench_delivered_messages_per_second", iv.deliveredMsgs[i] / secs, help: "Messages a sink acknowledged, last interval.", labels: [("sink", sink.uri)]))
+            }
+            for (i, sink) in s.sinks.enumerated() where i < iv.backlog.count {
+                out.append(S("k2_bench_backlog_messages", iv.backlog[i], help: "Messages sent to a sink, not yet acknowledged.", labels: [("sink", sink.uri)]))
+            }
+            if let c = iv.consumedMsgs {
+                out.append(S("k2_bench_consumed_messages_per_second", c / secs, help: "Messages the consumer read back, last interval."))
+            }
+            if let p = iv.latenessP99Ms {
+                out.append(S("k2_bench_lateness_p99_seconds", p / 1e3, help: "Replay lateness p99 over the last interval."))
+            }
+        }
+        if let consumed = s.consumed {
+            let produced = s.sinks.filter { $0.uri.hasPrefix("kafka://") }.map(\.counts.delivered).max() ?? 0
+            out.append(S("k2_bench_consumer_lag_messages", Double(produced > consumed ? produced - consumed : 0),
+                         help: "Messages acknowledged by the broker and not yet read back by the consumer."))
+        }
+        for (name, help, key) in [("k2_bench_messages_sent_total", "Messages handed to a sink (this repetition).", \SinkCounts.sent),
+                                  ("k2_bench_messages_delivered_total", "Messages a sink delivered (this repetition).", \SinkCounts.delivered),
+                                  ("k2_bench_messages_failed_total", "Messages a sink failed (this repetition).", \SinkCounts.failed)] {
+            for sink in s.sinks {
+                out.append(S(name, Double(sink.counts[keyPath: key]), help: help, type: "counter", labels: [("sink", sink.uri)]))
+            }
+        }
+        for key in s.latencies.keys.sorted() {
+            let h = s.latencies[key]!
+            guard h.totalCount > 0 else { continue }
+            let parts = key.split(separator: ".").map(String.init)
+            let kind = parts[0], basis = parts.count > 1 ? parts[1] : "actual"
+            let scale = Double(h.unit.nanos) / 1e9
+            for (label, p) in quantiles {
+                let v = Double(p == 100 ? h.max : h.valueAtPercentile(p)) * scale
+                out.append(S("k2_bench_latency_seconds", v, help: "Latency quantiles over the measured window so far (quantile 1 = max).",
+                             labels: [("kind", kind), ("basis", basis), ("quantile", label)]))
+            }
+            out.append(S("k2_bench_latency_count", Double(h.totalCount), help: "Messages in the latency histogram.", type: "counter",
+                         labels: [("kind", kind), ("basis", basis)]))
+        }
+        for r in s.resources {
+            guard let last = r.samples.last else { continue }
+            out.append(S("k2_bench_cpu_cores", last.cpuCores, help: "CPU of a watched process tree or cgroup (cores), last sample.", labels: [("process", r.name), ("kind", r.kind)]))
+            out.append(S("k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.", labels: [("process", r.name), ("kind", r.kind)]))
+        }
+        return out
+    }
+}

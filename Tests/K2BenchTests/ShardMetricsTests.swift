@@ -1,0 +1,228 @@
+import Foundation
+import K2Core
+import K2Replay
+import K2TestSupport
+import Testing
+@testable import K2Bench
+
+@Suite struct ShardMergeTests {
+    /// Messages split over 4 shards with `Shard.keeps` (as `--shard i/N` does), each with a seeded
+    /// latency: the merge of the 4 shard reports has exactly the histograms, percentiles and
+    /// summed throughput of the report of the whole.
+    @Test func mergingShardReportsEqualsTheReportOfTheWhole() throws {
+        let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "BNBUSDT", "LTCUSDT"]
+        let n = 4
+        var rng = SplitMix64(seed: 99)
+        var whole = Histogram(unit: .nanoseconds)
+        var parts = [Histogram](repeating: Histogram(unit: .nanoseconds), count: n)
+        var counts = [Double](repeating: 0, count: n)
+        for _ in 0..<20_000 {
+            let sym = symbols[Int(rng.next() % UInt64(symbols.count))]
+            // Log-uniform latency 10 µs … 1 s.
+            let v = Int64(pow(10, 4 + 5 * rng.nextDouble()))
+            whole.record(v)
+            let i = (0..<n).first { s in Array(sym.utf8).withUnsafeBytes { Shard(index: s, count: n).keeps(symbol: $0, connection: 0) } }!
+            parts[i].record(v)
+            counts[i] += 1
+        }
+        #expect(counts.filter { $0 > 0 }.count >= 2, "the split must put messages on several shards")
+        let shards = try (0..<n).map { i -> BenchReport in
+            var r = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": parts[i]], rate: counts[i] / 5, cores: 0.25)])
+            r.workload.shard = "\(i)/\(n)"
+            return r
+        }
+        let all = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": whole], rate: 20_000 / 5, cores: 1)])
+        let merged = try ReportMerge.merge(shards)
+        #expect(try merged.mergedLatencies()["publish.intended"] == whole)
+        for (label, _) in BenchReport.percentiles {
+            let name = "latency.publish.intended.\(label)"
+            #expect(merged.metrics[name]?.value == all.metrics[name]?.value, "\(name)")
+        }
+        #expect(abs(merged.metrics["throughput.achieved.msgs_per_s"]!.value - all.metrics["throughput.achieved.msgs_per_s"]!.value) < 1e-6)
+        #expect(abs(merged.metrics["throughput.offered.msgs_per_s"]!.value - all.metrics["throughput.offered.msgs_per_s"]!.value) < 1e-6)
+        #expect(abs(merged.metrics["resources.sut.cpu_cores.mean"]!.value - 1) < 1e-9)
+        #expect(merged.workload.shard == nil)
+
+        // The same shard twice is a mistake, not a merge.
+        #expect(throws: BenchError.self) { try ReportMerge.merge([shards[0], shards[0]]) }
+    }
+}
+
+@Suite struct MetricsServerTests {
+    @Test func exposesPrometheusText() {
+        var lat = Histogram(unit: .nanoseconds)
+        lat.record(2_000_000, count: 99)
+        lat.record(40_000_000)
+        var counts = SinkCounts()
+        counts.sent = 10
+        counts.delivered = 8
+        counts.failed = 1
+        let text = MetricsServer.render(LiveMetrics.samples(.init(
+            workload: "ci", repetition: 0,
+            interval: .init(t: 1, seconds: 1, offeredMsgs: 5_000, sentMsgs: 4_990, deliveredMsgs: [4_990], sentMB: [1], backlog: [12], consumedMsgs: 4_900),
+            sinks: [(uri: "kafka://h:9092?topic=\"t\"", counts: counts)], consumed: 7,
+            latencies: ["publish.intended": lat], resources: [ResourceSeries(name: "k2 (harness)", kind: "harness", samples: [.init(t: 1, cpuCores: 0.5, memoryBytes: 1_000, processes: 1)])])))
+        #expect(text.contains("# TYPE k2_bench_offered_messages_per_second gauge\nk2_bench_offered_messages_per_second 5000\n"))
+        #expect(text.contains("k2_bench_backlog_messages{sink=\"kafka://h:9092?topic=\\\"t\\\"\"} 12\n"))
+        #expect(text.contains("# TYPE k2_bench_messages_delivered_total counter\n"))
+        #expect(text.contains("k2_bench_messages_failed_total{sink=\"kafka://h:9092?topic=\\\"t\\\"\"} 1\n"))
+        #expect(text.contains("k2_bench_consumer_lag_messages 1\n"))
+        #expect(text.contains("k2_bench_latency_seconds{kind=\"publish\",basis=\"intended\",quantile=\"0.5\"} 0.002"))
+        #expect(text.contains("k2_bench_latency_seconds{kind=\"publish\",basis=\"intended\",quantile=\"1\"} 0.04"))
+        #expect(text.contains("k2_bench_cpu_cores{process=\"k2 (harness)\",kind=\"harness\"} 0.5\n"))
+        // One HELP/TYPE header per name.
+        #expect(text.components(separatedBy: "# TYPE k2_bench_latency_seconds ").count == 2)
+    }
+
+    /// A real run with `--metrics-port`: curl scrapes the endpoint while the replay goes on.
+    @Test func curlScrapesALiveRun() throws {
+        let tmp = TemporaryDirectory()
+        let cap = tmp.file("m.k2cap")
+        try SampleTraffic(seed: 5).write(to: cap, count: 3_000)
+        let w = try WorkloadLoader.parse("""
+            name: live
+            source: {captures: [\(cap)], loop: true}
+            rate: 2k
+            duration: 3s
+            sinks: [mock://]
+            """, file: tmp.file("w.yaml"))
+        let server = try MetricsServer(port: 0)
+        defer { server.stop() }
+        let scraped = Locked<[String]>([])
+        let done = Locked(false)
+        let scraper = Thread {
+            while !done.value {
+                if let body = try? Shell.run("curl -s --max-time 2 http://127.0.0.1:\(server.port)/metrics") {
+                    scraped.mutate { $0.append(body) }
+                }
+                usleep(300_000)
+            }
+        }
+        scraper.start()
+        let out = try WorkloadRun.run(w, metrics: server)
+        done.mutate { $0 = true }
+        let bodies = scraped.value
+        #expect(out.report.metrics["throughput.achieved.msgs_per_s"] != nil)
+        let live = try #require(bodies.last { $0.contains("k2_bench_offered_messages_per_second") }, "scrapes: \(bodies.count)")
+        #expect(live.contains("k2_bench_repetition{workload=\"live\"} 1"))
+        #expect(live.contains("k2_bench_messages_delivered_total{sink=\"mock://\"}"))
+        #expect(live.contains("k2_bench_latency_seconds{kind=\"lateness\",basis=\"intended\",quantile=\"0.99\"}"))
+        #expect(live.contains("k2_bench_latency_seconds{kind=\"delivery\",basis=\"intended\",quantile=\"0.5\"}"))
+        #expect(live.contains("k2_bench_cpu_cores{process=\"k2 (harness)\",kind=\"harness\"}"))
+    }
+}
+
+/// A value shared with a helper thread in a test.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = Lock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    var value: T { lock.withLock { v } }
+    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
+}
+
+/// The CI gate's CPU-per-message metric and the comparison it feeds.
+@Suite struct GateTests {
+    static func report(cpuUsPerMsg: [Double], referenceCPU: [Double]) throws -> BenchReport {
+        var runs = cpuUsPerMsg.enumerated().map { i, us -> BenchReport.Run in
+            var r = Fixture.run(index: i, latencies: [:], rate: 50_000, cores: 1)
+            r.metrics["resources.harness.cpu_us_per_msg"] = .init(value: us, unit: "us", better: .lower)
+            return r
+        }
+        let ref = BenchReport.Reference(name: "zstd -d", values: referenceCPU, unit: "MB/s", cpuValues: referenceCPU)
+        Assembler.addReferenceCPU(&runs, reference: ref)
+        return BenchReport(tool: .init(), environment: try Fixture.report([runs[0]]).environment, workload: try Fixture.report([runs[0]]).workload,
+                           runs: runs, metrics: try Assembler.combine(runs: runs), reference: ref)
+    }
+
+    static let metric = ["resources.harness.cpu_per_msg_zstd_bytes"]
+
+    @Test func aSlowerMachineIsNotARegressionAndASlowerReplayIs() throws {
+        let base = try Self.report(cpuUsPerMsg: [4.6, 4.7, 4.8], referenceCPU: [700, 690, 710])
+        // The least disturbed repetition: 4.6 µs × 700 MB/s (median reference) = 3,220 bytes of zstd -d output per message.
+        #expect(abs(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value - 3_220) < 1e-6)
+        #expect(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.samples == [base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value])
+        let t = [("*", Threshold(relative: 0.20, minSamples: 5))]   // as the gate: 3 repetitions, thresholds decide
+        // Half-speed machine: twice the CPU per message, half the reference → the same.
+        let slowMachine = try Self.report(cpuUsPerMsg: [9.2, 9.4, 9.6], referenceCPU: [350, 345, 355])
+        #expect(Comparison.compare(baseline: base, current: slowMachine, metrics: Self.metric, thresholds: t).exitCode == 0)
+        // Noise of a few % is not a regression.
+        let noisy = try Self.report(cpuUsPerMsg: [4.9, 4.5, 4.8], referenceCPU: [660, 720, 700])
+        #expect(Comparison.compare(baseline: base, current: noisy, metrics: Self.metric, thresholds: t).exitCode == 0)
+        // A replay 25 % more expensive per message on the same machine is.
+        let slower = try Self.report(cpuUsPerMsg: [5.75, 5.9, 6.0], referenceCPU: [700, 690, 710])
+        let c = Comparison.compare(baseline: base, current: slower, metrics: Self.metric, thresholds: t)
+        #expect(c.exitCode == 2, "\(c.markdown())")
+        // …and 25 % cheaper is an improvement (exit 4, which the gate passes).
+        let faster = try Self.report(cpuUsPerMsg: [3.5, 3.55, 3.6], referenceCPU: [700, 690, 710])
+        #expect(Comparison.compare(baseline: base, current: faster, metrics: Self.metric, thresholds: t).exitCode == 4)
+    }
+
+    @Test func bestSampleIgnoresADisturbedRepetition() {
+        let t = Threshold(relative: 2.0, absolute: 20, minSamples: 5, best: true)
+        // p99 per repetition (ms): one or two repetitions starved by neighbours.
+        let base = [12.6, 34.1, 40.7]
+        let starved = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: t)
+        #expect(starved.verdict == .same, "\(starved.reason)")
+        #expect(starved.currentMedian == 14.6)
+        // Every repetition slower: a regression.
+        let slow = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [45, 60, 80], threshold: t)
+        #expect(slow.verdict == .regression, "\(slow.reason)")
+        #expect(slow.reason.contains("best samples"))
+        // With medians the starved run would have been flagged.
+        var med = t
+        med.best = false
+        #expect(MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: med).verdict == .regression)
+        // Higher-is-better takes the maximum.
+        #expect(MetricComparison.compare(name: "x", better: .higher, baseline: [100, 50], current: [99, 10], threshold: Threshold(relative: 0.1, best: true)).verdict == .same)
+    }
+
+    @Test func referenceMeasuresWallAndCPUSpeed() throws {
+        let m = try ReferenceWorkload.zstdMeasure(megabytes: 4, rounds: 2)
+        #expect(m.mbPerSecond > 0)
+        #expect(m.mbPerCPUSecond > 0)
+    }
+
+    @Test func shippedBaselinesLoadAndHoldTheGatedMetrics() throws {
+        let root = TargetsTests.repoRoot
+        let ci = try ReportFiles.load(root + "/reports/baselines/ci.json")
+        for m in ["throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99"] {
+            #expect(ci.metrics[m] != nil, "\(m)")
+        }
+        let speed = try ReportFiles.load(root + "/reports/baselines/ci-speed.json")
+        #expect(speed.metrics["resources.harness.cpu_per_msg_zstd_bytes"]?.samples?.count == 1)
+        #expect(speed.runs.count == 3)
+        #expect(speed.reference?.cpuValues?.count == 3)
+    }
+}
+
+@Suite struct ProfileSourceTests {
+    /// `source: {profile: …}`: the profile is generated (seeded) before the run and replayed.
+    @Test func aK2SimProfileIsGeneratedAndReplayed() throws {
+        let tmp = TemporaryDirectory()
+        let prof = tmp.file("tiny.yaml")
+        _ = FileManager.default.createFile(atPath: prof, contents: Data("""
+            name: tiny
+            seed: 1
+            venues: [binance]
+            start: 2024-03-01T00:00:00Z
+            market:
+              symbols: 5
+            timeline:
+              - shape: constant
+                rate: 500
+                duration: 5s
+            """.utf8))
+        let w = try WorkloadLoader.parse("""
+            name: from-profile
+            source: {profile: \(prof), seed: 9}
+            rate: 1k
+            duration: 1s
+            sinks: [mock://]
+            """, file: tmp.file("w.yaml"))
+        let out = try WorkloadRun.run(w)
+        #expect(out.report.workload.source.contains("K2Sim profile"))
+        #expect(out.report.runs[0].sinks[0].delivered > 0)
+        #expect(out.report.metrics["throughput.achieved.msgs_per_s"]!.value > 0)
+    }
+}
