@@ -127,7 +127,8 @@ public final class MockSink: ReplaySink {
             }
         }
         var h = (a ^ tail ^ UInt64(truncatingIfNeeded: n) << 56) &* 0xBF58_476D_1CE4_E5B9
-        h ^= (b &* 0x94D0_49BB_1331_11EB) ^ (c >> 7) ^ (d << 11 | d >> 53)
+        // Each lane enters through a bijection (odd multiplier, rotation): a change in any one lane shows.
+        h ^= (b &* 0x94D0_49BB_1331_11EB) ^ (c &* 0xD6E8_FEB8_6659_FD93) ^ (d << 11 | d >> 53)
         h = (h ^ (h >> 31)) &* 0x94D0_49BB_1331_11EB
         return h ^ (h >> 29)
     }
