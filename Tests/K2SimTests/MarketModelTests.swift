@@ -140,3 +140,42 @@ import Testing
         #expect(abs(sd - 1.5) < 0.1, "sd \(sd)")
     }
 }
+
+@Suite struct BinanceFanoutTests {
+    /// With `binanceTradeFanout` (the exchange simulator's Binance feed) `t` and `a` are
+    /// continuous per symbol, and each aggTrade's `f`..`l` are the trade ids just sent.
+    @Test func tradeAndAggTradeIdsAreContinuousPerSymbol() throws {
+        var p = SimProfile.constant(rate: 50_000, duration: 1_000_000_000, venue: .binance, seed: 3)
+        p.market.symbols = 10
+        var feed = LiveFeed(profile: p, venue: .binance)
+        feed.binanceTradeFanout = true
+        feed.binanceCombined = false
+        var lastT = [Int64?](repeating: nil, count: 10)
+        var lastA = [Int64?](repeating: nil, count: 10)
+        var pendingFills: [Int: [Int64]] = [:]
+        var buf: [UInt8] = []
+        var aggs = 0
+        while let e = feed.next(into: &buf) {
+            defer { buf.removeAll(keepingCapacity: true) }
+            let v = try JSONParser.parse(buf)
+            switch e.kind {
+            case .trade:
+                let t = v["t"]!.int64Value!
+                if let l = lastT[e.symbol] { #expect(t == l + 1) }
+                lastT[e.symbol] = t
+                pendingFills[e.symbol, default: []].append(t)
+            case .aggTrade:
+                let a = v["a"]!.int64Value!
+                if let l = lastA[e.symbol] { #expect(a == l + 1) }
+                lastA[e.symbol] = a
+                let f = v["f"]!.int64Value!, l = v["l"]!.int64Value!
+                #expect(pendingFills[e.symbol] == Array(f...l))
+                pendingFills[e.symbol] = nil
+                aggs += 1
+            default:
+                break
+            }
+        }
+        #expect(aggs > 10_000)
+    }
+}

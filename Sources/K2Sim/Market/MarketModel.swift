@@ -180,6 +180,10 @@ public struct MarketModel: Sendable {
             : SimLevel(price: bestBid[s] + Int64(i + 1) * step[s], qty: askQty[s * depthN + i])
     }
 
+    /// Distance between the price levels of `symbol` (1e-8 units); every book price is a multiple.
+    @inline(__always)
+    public func levelStep(_ s: Int) -> Int64 { step[s] }
+
     /// The book of `symbol` now: bids best first, asks best first, and its last update id.
     /// Applying later depth events (those with `u` > `lastUpdateId`) to it gives the live book.
     public func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {

@@ -24,6 +24,7 @@ public struct VenueEncoder: Sendable {
     public var coinbaseSequence: Int64 = 0
     private var stamps = StampCache()
     private var checksumText: [UInt8] = []
+    private var checksumCache: [UInt8] = []
     private var raw: [UInt8] = []
 
     private var names: [[UInt8]] = []          // venue symbol names
@@ -79,112 +80,121 @@ public struct VenueEncoder: Sendable {
     // MARK: Binance
 
     @inline(__always)
-    private func bnum(_ v: Int64, _ out: inout [UInt8]) {
-        out.append(34)
-        DecimalText.append(v, scale: 8, digits: 8, to: &out)
-        out.append(34)
+    private func bnum(_ v: Int64, _ w: inout RawWriter) {
+        w.byte(34)
+        w.decimal(v, scale: 8, digits: 8)
+        w.byte(34)
     }
 
-    private func binance(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
+    /// Written through a `RawWriter` (see `writeRaw`).
+    private mutating func binance(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ out: inout [UInt8]) {
+        let items = kind == .depth ? m.bidChanges.count + m.askChanges.count : 1
+        // Wrapper ≤ 40 + stream, payload ≤ 240 + name, a level ≤ 50.
+        writeRaw(bound: 320 + 2 * names[s].count + depthStreams[s].count + items * 56, &out) { e, w in e.binanceMessage(kind, s, m, nanos, &w) }
+    }
+
+    private func binanceMessage(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ w: inout RawWriter) {
         let ms = nanos / 1_000_000
         if combined {
-            lit(#"{"stream":""#, &out)
+            w.lit(#"{"stream":""#)
             switch kind {
-            case .trade: out.append(contentsOf: tradeStreams[s])
-            case .aggTrade: out.append(contentsOf: aggStreams[s])
-            case .depth: out.append(contentsOf: depthStreams[s])
+            case .trade: w.bytes(tradeStreams[s])
+            case .aggTrade: w.bytes(aggStreams[s])
+            case .depth: w.bytes(depthStreams[s])
             }
-            lit(#"","data":"#, &out)
+            w.lit(#"","data":"#)
         }
         switch kind {
-        case .trade:
-            binanceTrade(s, m, m.trades[0], ms, &out)
-        case .aggTrade:
-            binanceAgg(s, m, ms, &out)
-        case .depth:
-            binanceDepth(s, m, ms, &out)
+        case .trade: binanceTrade(s, m, m.trades[0], ms, &w)
+        case .aggTrade: binanceAgg(s, m, ms, &w)
+        case .depth: binanceDepth(s, m, ms, &w)
         }
-        if combined { out.append(125) }
+        if combined { w.byte(125) }
     }
 
     /// Appends the Binance `trade` message of fill `fill` of the model's current trade event
     /// (the exchange simulator sends every fill of a multi-fill event on `@trade`).
-    public func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
-        let ms = nanos / 1_000_000
-        if combined {
-            lit(#"{"stream":""#, &out)
-            out.append(contentsOf: tradeStreams[s])
-            lit(#"","data":"#, &out)
+    public mutating func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
+        writeRaw(bound: 320 + 2 * names[s].count + tradeStreams[s].count, &out) { e, w in
+            if e.combined {
+                w.lit(#"{"stream":""#)
+                w.bytes(e.tradeStreams[s])
+                w.lit(#"","data":"#)
+            }
+            e.binanceTrade(s, m, m.trades[fill], nanos / 1_000_000, &w)
+            if e.combined { w.byte(125) }
         }
-        binanceTrade(s, m, m.trades[fill], ms, &out)
-        if combined { out.append(125) }
     }
 
-    private func binanceTrade(_ s: Int, _ m: MarketModel, _ t: SimTrade, _ ms: Int64, _ out: inout [UInt8]) {
-        lit(#"{"e":"trade","E":"#, &out)
-        DecimalText.appendInt(ms, to: &out)
-        lit(#","s":""#, &out)
-        out.append(contentsOf: names[s])
-        lit(#"","t":"#, &out)
-        DecimalText.appendInt(t.id, to: &out)
-        lit(#","p":"#, &out)
-        bnum(t.price, &out)
-        lit(#","q":"#, &out)
-        bnum(t.qty, &out)
-        lit(#","T":"#, &out)
-        DecimalText.appendInt(ms, to: &out)
-        lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
+    @inline(__always)
+    private func binanceTrade(_ s: Int, _ m: MarketModel, _ t: SimTrade, _ ms: Int64, _ w: inout RawWriter) {
+        w.lit(#"{"e":"trade","E":"#)
+        w.int(ms)
+        w.lit(#","s":""#)
+        w.bytes(names[s])
+        w.lit(#"","t":"#)
+        w.int(t.id)
+        w.lit(#","p":"#)
+        bnum(t.price, &w)
+        w.lit(#","q":"#)
+        bnum(t.qty, &w)
+        w.lit(#","T":"#)
+        w.int(ms)
+        if m.buyerIsMaker { w.lit(#","m":true,"M":true}"#) } else { w.lit(#","m":false,"M":true}"#) }
     }
 
-    private func binanceAgg(_ s: Int, _ m: MarketModel, _ ms: Int64, _ out: inout [UInt8]) {
+    @inline(__always)
+    private func binanceAgg(_ s: Int, _ m: MarketModel, _ ms: Int64, _ w: inout RawWriter) {
         var q: Int64 = 0
         for t in m.trades { q += t.qty }
-        lit(#"{"e":"aggTrade","E":"#, &out)
-        DecimalText.appendInt(ms, to: &out)
-        lit(#","s":""#, &out)
-        out.append(contentsOf: names[s])
-        lit(#"","a":"#, &out)
-        DecimalText.appendInt(m.aggId, to: &out)
-        lit(#","p":"#, &out)
-        bnum(m.trades[0].price, &out)
-        lit(#","q":"#, &out)
-        bnum(q, &out)
-        lit(#","f":"#, &out)
-        DecimalText.appendInt(m.trades[0].id, to: &out)
-        lit(#","l":"#, &out)
-        DecimalText.appendInt(m.trades[m.trades.count - 1].id, to: &out)
-        lit(#","T":"#, &out)
-        DecimalText.appendInt(ms, to: &out)
-        lit(m.buyerIsMaker ? #","m":true,"M":true}"# : #","m":false,"M":true}"#, &out)
+        w.lit(#"{"e":"aggTrade","E":"#)
+        w.int(ms)
+        w.lit(#","s":""#)
+        w.bytes(names[s])
+        w.lit(#"","a":"#)
+        w.int(m.aggId)
+        w.lit(#","p":"#)
+        bnum(m.trades[0].price, &w)
+        w.lit(#","q":"#)
+        bnum(q, &w)
+        w.lit(#","f":"#)
+        w.int(m.trades[0].id)
+        w.lit(#","l":"#)
+        w.int(m.trades[m.trades.count - 1].id)
+        w.lit(#","T":"#)
+        w.int(ms)
+        if m.buyerIsMaker { w.lit(#","m":true,"M":true}"#) } else { w.lit(#","m":false,"M":true}"#) }
     }
 
-    private func binanceDepth(_ s: Int, _ m: MarketModel, _ ms: Int64, _ out: inout [UInt8]) {
-        lit(#"{"e":"depthUpdate","E":"#, &out)
-        DecimalText.appendInt(ms, to: &out)
-        lit(#","s":""#, &out)
-        out.append(contentsOf: names[s])
-        lit(#"","U":"#, &out)
-        DecimalText.appendInt(m.firstUpdateId, to: &out)
-        lit(#","u":"#, &out)
-        DecimalText.appendInt(m.finalUpdateId, to: &out)
-        lit(#","b":"#, &out)
-        binanceLevels(m.bidChanges, &out)
-        lit(#","a":"#, &out)
-        binanceLevels(m.askChanges, &out)
-        out.append(125)
+    @inline(__always)
+    private func binanceDepth(_ s: Int, _ m: MarketModel, _ ms: Int64, _ w: inout RawWriter) {
+        w.lit(#"{"e":"depthUpdate","E":"#)
+        w.int(ms)
+        w.lit(#","s":""#)
+        w.bytes(names[s])
+        w.lit(#"","U":"#)
+        w.int(m.firstUpdateId)
+        w.lit(#","u":"#)
+        w.int(m.finalUpdateId)
+        w.lit(#","b":"#)
+        binanceLevels(m.bidChanges, &w)
+        w.lit(#","a":"#)
+        binanceLevels(m.askChanges, &w)
+        w.byte(125)
     }
 
-    private func binanceLevels(_ levels: [SimLevel], _ out: inout [UInt8]) {
-        out.append(91)
-        for (i, l) in levels.enumerated() {
-            if i > 0 { out.append(44) }
-            out.append(91)
-            bnum(l.price, &out)
-            out.append(44)
-            bnum(l.qty, &out)
-            out.append(93)
+    @inline(__always)
+    private func binanceLevels(_ levels: [SimLevel], _ w: inout RawWriter) {
+        w.byte(91)
+        for i in 0..<levels.count {
+            if i > 0 { w.byte(44) }
+            w.byte(91)
+            bnum(levels[i].price, &w)
+            w.byte(44)
+            bnum(levels[i].qty, &w)
+            w.byte(93)
         }
-        out.append(93)
+        w.byte(93)
     }
 
     /// Binance REST `GET /api/v3/depth` body for the model's book of `symbol`:
@@ -348,24 +358,48 @@ public struct VenueEncoder: Sendable {
     /// price and volume text as sent, with the '.' removed and leading zeros stripped. The text
     /// of a fixed-decimal number without dot and leading zeros is its mantissa at that many
     /// decimals in plain decimal, so it is written from the integers directly.
+    ///
+    /// Most levels are unchanged from one update to the next but move between positions, so
+    /// each level's text is cached by price: 64 entries per symbol, indexed by (price / level
+    /// step) mod 64 — the 20 levels of the top 10 are consecutive grid prices, so they never
+    /// collide. An entry is 64 bytes: price, quantity, text length, text.
     public mutating func krakenChecksum(symbol s: Int, model m: MarketModel) -> UInt32 {
         let n = min(10, m.bookDepth)
         let pd = max(5, tickDecimals[s])
+        let step = m.levelStep(s)
+        if checksumCache.count < m.symbolCount * 64 * 64 { checksumCache = [UInt8](repeating: 0, count: m.symbolCount * 64 * 64) }
         // 20 levels × 2 numbers × ≤ 20 digits.
         if checksumText.count < 1024 { checksumText = [UInt8](repeating: 0, count: 1024) }
-        return checksumText.withUnsafeMutableBufferPointer { b -> UInt32 in
-            let base = b.baseAddress!
-            var w = RawWriter(base)
-            for side in 0..<2 {
-                for i in 0..<n {
-                    let l = m.level(s, bid: side == 1, i)
-                    if l.qty <= 0 { continue }
-                    let p = pd <= 8 ? l.price / DecimalText.pow10[8 - pd] : l.price * DecimalText.pow10[pd - 8]
-                    if p > 0 { w.uint(UInt64(p)) }  // all zeros strip to nothing
-                    w.uint(UInt64(l.qty))
+        return checksumCache.withUnsafeMutableBytes { cache -> UInt32 in
+            let entries = cache.baseAddress! + s * 64 * 64
+            return checksumText.withUnsafeMutableBufferPointer { b -> UInt32 in
+                let base = b.baseAddress!
+                var w = RawWriter(base)
+                for side in 0..<2 {
+                    for i in 0..<n {
+                        let l = m.level(s, bid: side == 1, i)
+                        if l.qty <= 0 { continue }
+                        let e = entries + Int((l.price / step) & 63) * 64
+                        let text = (e + 17).assumingMemoryBound(to: UInt8.self)
+                        if e.load(as: Int64.self) == l.price && e.load(fromByteOffset: 8, as: Int64.self) == l.qty {
+                            let len = Int(e.load(fromByteOffset: 16, as: UInt8.self))
+                            w.p.update(from: text, count: len)
+                            w.p += len
+                        } else {
+                            let start = w.p
+                            let p = pd <= 8 ? l.price / DecimalText.pow10[8 - pd] : l.price * DecimalText.pow10[pd - 8]
+                            if p > 0 { w.uint(UInt64(p)) }  // all zeros strip to nothing
+                            w.uint(UInt64(l.qty))
+                            let len = w.p - start
+                            e.storeBytes(of: l.price, as: Int64.self)
+                            e.storeBytes(of: l.qty, toByteOffset: 8, as: Int64.self)
+                            e.storeBytes(of: UInt8(len), toByteOffset: 16, as: UInt8.self)
+                            text.update(from: start, count: len)
+                        }
+                    }
                 }
+                return CRC32.checksum(UnsafeRawBufferPointer(start: base, count: w.p - base))
             }
-            return CRC32.checksum(UnsafeRawBufferPointer(start: base, count: w.p - base))
         }
     }
 
