@@ -255,17 +255,28 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                 code = UInt16(payload[0]) << 8 | UInt16(payload[1])
                 reason = String(decoding: UnsafeRawBufferPointer(rebasing: payload[2...]), as: UTF8.self)
             }
+            var echoed = false
             if state == .open {
                 // Echo the close frame, then end the TCP connection.
                 var echo: [UInt8] = []
                 if code != CloseCode.noStatus { echo = [UInt8(code >> 8), UInt8(code & 0xFF)] }
                 echo.withUnsafeBytes { queue(opcode: 0x8, payload: $0) }
-                flushOut()
+                echoed = true
             }
             state = .closing
             reportClosed(code: code, reason: reason)
             state = .closed
-            closeChannel()
+            if echoed, let ctx = context, out.readableBytes > 0 {
+                // Close once everything written before (frames still queued in the channel, then
+                // the echo) has reached the socket: closing now would drop them.
+                let b = out
+                out = ctx.channel.allocator.buffer(capacity: 0)
+                let channel = ctx.channel
+                ctx.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in channel.close(promise: nil) }
+                ctx.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+            } else {
+                closeChannel()
+            }
         case 0x9:
             queue(opcode: 0xA, payload: payload)
             flushOut()

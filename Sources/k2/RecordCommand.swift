@@ -133,7 +133,6 @@ struct RecordCommand: ParsableCommand {
         }
         let timeout = try nanos(connectTimeout, "--connect-timeout")
         c.client.handshakeTimeoutNanos = timeout
-        c.client.connectTimeoutNanos = min(c.client.connectTimeoutNanos, timeout)
         c.status = quiet ? .quiet : log ? .log : .auto
         c.metadata = [("command_line", .string((["k2"] + CommandLine.arguments.dropFirst()).joined(separator: " ")))]
         return c
