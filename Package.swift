@@ -80,7 +80,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Test doubles and server launchers shared by the test targets.
-        .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture"], swiftSettings: strict),
+        .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture", "K2Replay"], swiftSettings: strict),
 
         .testTarget(name: "K2CoreTests", dependencies: ["K2Core", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),

@@ -70,6 +70,8 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var sinks: [String]
         public var repetitions: Int
         public var targets: String?
+        /// Target figures the workload is not built to test (`not_tested:`), never judged.
+        public var notTested: [String]?
         public init(name: String, path: String, description: String, source: String, pace: String, warmupSeconds: Double,
                     durationSeconds: Double, sinks: [String], repetitions: Int, targets: String?) {
             self.name = name

@@ -24,6 +24,8 @@ public struct SinkSetup {
     public var close: () -> Void
     /// Notes for the report (e.g. probes lost).
     public var notes: () -> [String]
+    /// Metrics measured outside the sinks (e.g. rows landed in ClickHouse), read after `close`.
+    public var metrics: () -> [String: BenchReport.Metric] = { [:] }
 
     public init(sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
                 consumed: (() -> UInt64)? = nil, close: @escaping () -> Void = {}, notes: @escaping () -> [String] = { [] }) {
@@ -124,7 +126,8 @@ public final class BenchRunner {
                 notes.append("repetition \(rep + 1): \(s.uri) failed \(s.failed) message(s): " + s.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
             }
             notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
-            let metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
+            var metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
+            for (k, v) in setup.metrics() { metrics[k] = v }
             runs.append(BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
                                         measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
                                         sinks: sinkResults, resources: resources, metrics: metrics))
@@ -139,9 +142,10 @@ public final class BenchRunner {
         case let .captures(paths, loop): source = paths.joined(separator: ", ") + (loop ? " (looped)" : "")
         case let .profile(p, seed): source = "K2Sim profile \(p) (seed \(seed))"
         }
-        let info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text,
+        var info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text,
                                             warmupSeconds: Double(w.warmupNanos) / 1e9, durationSeconds: Double(w.durationNanos) / 1e9,
                                             sinks: w.sinks.map(\.uri), repetitions: w.repetitions, targets: w.targets)
+        info.notTested = w.notTested.isEmpty ? nil : w.notTested
         let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
                                  environment: EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos()),
                                  workload: info, runs: runs, metrics: try Assembler.combine(runs: runs), reference: reference, notes: notes)

@@ -21,10 +21,8 @@ public enum WorkloadRun {
             guard let broker else { break }
             w.sinks[i].uri = w.sinks[i].uri.replacingOccurrences(of: "kafka://embedded", with: "kafka://" + broker.bootstrap)
         }
-        if w.embedded.clickhouse == true || w.probes.intervalNanos > 0 {
-            throw BenchError(.run, path: w.path, what: "ClickHouse probes and the embedded ClickHouse are not wired into k2 bench run yet",
-                             remedy: "remove probes:/embedded.clickhouse, or run the pipeline by hand (docs/bench.md)")
-        }
+        // The embedded ClickHouse (and the pipeline's schema), when the workload asks for it.
+        let pipeline = try PipelineSetup(workload: w, progress: progress)
         let files: [String]
         let loop: Bool
         switch w.source {
@@ -46,7 +44,7 @@ public enum WorkloadRun {
         runner.progress = progress
         let clock = SystemClock()
         var reader: TopicReader?
-        let out = try runner.run(makeSinks: { _ in
+        let out = try runner.run(makeSinks: { rep in
             var sinks: [any ReplaySink] = []
             for s in w.sinks {
                 var uri = s.uri
@@ -72,7 +70,9 @@ public enum WorkloadRun {
                 usleep(300_000)   // let kcat reach the end offsets before the first message
             }
             let current = reader
-            return SinkSetup(sinks: sinks, latencies: {
+            let probes = try pipeline.startRepetition(rep, sinks: w.sinks, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
+            var probeResult: FreshnessProbes.Result?
+            var setup = SinkSetup(sinks: sinks, latencies: {
                 var l: [String: Histogram] = [:]
                 for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") {
                     let kind = s.uri.hasPrefix("kafka://") ? "publish" : "insert"
@@ -86,11 +86,31 @@ public enum WorkloadRun {
                     }
                 }
                 if let current { for (k, v) in current.latencies { l[k] = v } }
+                if let probes { for (k, v) in probes.latencies { l[k] = v } }
                 return l
             }, consumed: current.map { r in { r.consumed } }, close: {
                 let expected = sinks.first { $0.uri.hasPrefix("kafka://") }?.counts.delivered
                 current?.stop(expected: expected)
+                probeResult = probes?.stop()
+            }, notes: {
+                guard let probes, let r = probeResult else { return [] }
+                var n: [String] = []
+                if r.lost > 0 {
+                    n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))")
+                }
+                if let e = probes.lastError { n.append("freshness probes: \(e)") }
+                return n
             })
+            setup.metrics = {
+                var m: [String: BenchReport.Metric] = [:]
+                guard let r = probeResult else { return m }
+                if let rows = r.rowsPerSecond {
+                    m["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
+                }
+                m["freshness.probes.lost"] = .init(value: Double(r.lost), unit: "probes", better: .lower)
+                return m
+            }
+            return setup
         }, replay: { req in
             var config = ReplayConfig(files: files)
             config.pace = pace
@@ -111,6 +131,112 @@ public enum WorkloadRun {
             }
         })
         _ = broker
+        pipeline.stop()
         return out
     }
+}
+
+/// The ClickHouse side of a pipeline workload: the embedded server (`embedded.clickhouse`), the
+/// schema run once per repetition in a database of its own (`k2_rep1`, … with a fresh Kafka
+/// consumer group), and the freshness probes, which wait until the pipeline delivers before the
+/// repetition starts.
+final class PipelineSetup {
+    let workload: Workload
+    let server: LocalClickHouse?
+    let host: String
+    let port: Int
+    let progress: ((String) -> Void)?
+
+    init(workload w: Workload, progress: ((String) -> Void)?) throws {
+        workload = w
+        self.progress = progress
+        let wantsServer = w.embedded.clickhouse ?? (w.probes.intervalNanos > 0 && w.probes.clickhouse == nil)
+        if wantsServer {
+            progress?("starting the embedded ClickHouse …")
+            do {
+                var c = LocalClickHouse.Configuration()
+                c.settings = w.embedded.clickhouseSettings
+                server = try LocalClickHouse(c)
+            } catch {
+                throw BenchError(.run, path: w.path, what: "the embedded ClickHouse did not start: \(error)", remedy: "run scripts/install-deps.sh")
+            }
+            host = "127.0.0.1"
+            port = server!.httpPort
+            progress?("embedded ClickHouse on \(server!.httpURL) (pid \(server!.pid))")
+        } else if let url = w.probes.clickhouse {
+            server = nil
+            let hp = url.replacingOccurrences(of: "http://", with: "").split(separator: "/").first.map(String.init) ?? url
+            let parts = hp.split(separator: ":")
+            guard parts.count == 2, let p = Int(parts[1]) else {
+                throw BenchError(.invalidArgument, path: w.path, what: "probes.clickhouse '\(url)' is not http://HOST:PORT", remedy: "e.g. http://127.0.0.1:8123")
+            }
+            host = String(parts[0])
+            port = p
+        } else {
+            server = nil
+            host = ""
+            port = 0
+        }
+        if port != 0 && w.probes.intervalNanos > 0 && w.embedded.clickhouseSchema == nil && server != nil {
+            throw BenchError(.invalidArgument, path: w.path, what: "probes need the pipeline's tables in the embedded ClickHouse, and embedded.clickhouse_schema is not set",
+                             remedy: "set embedded.clickhouse_schema: v2-pipeline.sql (shipped in reports/workloads/)")
+        }
+    }
+
+    /// Creates the repetition's database from the schema and starts the probes (nil without probes).
+    func startRepetition(_ rep: Int, sinks: [Workload.SinkSpec], warmupNanos: Int64, durationNanos: Int64) throws -> FreshnessProbes? {
+        guard port != 0 else { return nil }
+        let w = workload
+        guard let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) else {
+            throw BenchError(.invalidArgument, path: w.path, what: "a ClickHouse pipeline needs a kafka:// sink (the topic the Kafka engine reads)",
+                             remedy: "add e.g. kafka://embedded?topic=market.crypto.trades.binance to sinks")
+        }
+        let brokers = String(kafka.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" })
+        var topic: String?
+        if let q = kafka.uri.split(separator: "?", maxSplits: 1).dropFirst().first {
+            for kv in q.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
+        }
+        guard let topic, !topic.contains("{") else {
+            throw BenchError(.invalidArgument, path: w.path, what: "the pipeline needs the Kafka sink's topic fixed (it is a template or missing)",
+                             remedy: "add ?topic=market.crypto.trades.binance to the kafka:// sink")
+        }
+        let database = "k2_rep\(rep + 1)"
+        if let schemaPath = w.embedded.clickhouseSchema {
+            let schema: ClickHouseSchema
+            do { schema = try ClickHouseSchema(path: schemaPath) } catch {
+                throw BenchError(.invalidArgument, path: schemaPath, what: "\(error)")
+            }
+            let group = "k2-bench-\(rep + 1)-\(UInt32.random(in: 0...UInt32.max))"
+            do {
+                try schema.run(host: host, port: port, database: database, values: ["brokers": brokers, "topic": topic, "group": group, "database": database])
+            } catch {
+                throw BenchError(.run, path: schemaPath, what: "\(error)", remedy: "fix the schema file")
+            }
+        }
+        guard w.probes.intervalNanos > 0 else { return nil }
+        var c = FreshnessProbes.Configuration(brokers: brokers, topic: topic, port: port)
+        c.host = host
+        c.database = w.embedded.clickhouseSchema != nil ? database : "default"
+        c.table = w.probes.table
+        c.rowsTable = w.probes.rowsTable
+        c.intervalNanos = w.probes.intervalNanos
+        c.pollNanos = w.probes.pollNanos
+        c.timeoutNanos = w.probes.timeoutNanos
+        let probes: FreshnessProbes
+        do {
+            probes = try FreshnessProbes(c)
+            progress?("waiting until the pipeline delivers into ClickHouse (a first probe) …")
+            let secs = try probes.waitUntilFlowing()
+            progress?("pipeline flowing after \(String(format: "%.1f", secs)) s")
+        } catch let e as BenchError {
+            throw e
+        } catch {
+            throw BenchError(.run, path: w.path, what: "freshness probes: \(error)", remedy: "check the pipeline's schema (clickhouse_schema) and the broker")
+        }
+        let now = SystemClock().wallNanos()
+        probes.start(measureFromWall: now + warmupNanos, measureToWall: now + warmupNanos + durationNanos)
+        return probes
+    }
+
+    func stop() { server?.stop() }
 }

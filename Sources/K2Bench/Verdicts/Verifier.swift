@@ -36,7 +36,8 @@ public struct Verification: Sendable, Equatable {
         for f in targets.figures {
             var measured: Double?
             var metric: String?
-            for name in f.measuredBy {
+            let skipped = report.workload.notTested?.contains(f.id) ?? false
+            for name in f.measuredBy where !skipped {
                 if let m = report.metrics[name], let v = Units.convert(m.value, from: m.unit, to: f.unit) {
                     measured = v
                     metric = name

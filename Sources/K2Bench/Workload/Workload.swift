@@ -21,6 +21,9 @@ public struct Workload: Sendable, Equatable {
     public var targets: String?
     /// How many times the run is repeated (repetitions feed `compare`'s statistics). Default 1.
     public var repetitions: Int
+    /// Target figures (ids in the targets file) this workload is not built to test, shown as
+    /// "not measured" instead of judged (e.g. a steady-rate workload and the burst figure). Default none.
+    public var notTested: [String] = []
     /// A reference measured in the same run so a slower machine does not fail a gate. Default none.
     public var reference: Reference?
     /// Embedded servers the harness starts itself.
@@ -88,8 +91,10 @@ public struct Workload: Sendable, Equatable {
         public var intervalNanos: Int64 = 0
         /// ClickHouse HTTP URL the probe rows are polled at. Default the embedded server.
         public var clickhouse: String?
-        /// Table (after the MV) that probe rows land in. Default `trades`.
-        public var table: String = "trades"
+        /// Table (after the MV) that probe rows land in, columns `id UInt64, intended_ns UInt64`. Default `k2_probes`.
+        public var table: String = "k2_probes"
+        /// Table whose rows are counted every second (rows landed per second in ClickHouse). Default `bronze`.
+        public var rowsTable: String = "bronze"
         /// How often the table is polled. Default 50 ms.
         public var pollNanos: Int64 = 50_000_000
         /// A probe not seen after this long counts as lost. Default 30 s.
@@ -135,6 +140,8 @@ public struct Workload: Sendable, Equatable {
         public var clickhouse: Bool? = nil
         /// SQL run on the ClickHouse server before the replay (Kafka engine table, MV, MergeTree), relative to the workload.
         public var clickhouseSchema: String? = nil
+        /// Settings for the embedded ClickHouse's default profile (e.g. `stream_flush_interval_ms: 500`). Default none.
+        public var clickhouseSettings: [String: String] = [:]
         public init() {}
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// name the file, the line and the key (docs/workloads.md lists every key).
 public enum WorkloadLoader {
     public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
-                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded"]
+                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested"]
 
     public static func load(file: String, checkFiles: Bool = true) throws(BenchError) -> Workload {
         try read(StrictMap.load(file: file), file: file, checkFiles: checkFiles)
@@ -118,10 +118,11 @@ public enum WorkloadLoader {
         }
 
         if let p = try root.map("probes") {
-            try p.expectKeys(["interval", "clickhouse", "table", "poll", "timeout"])
+            try p.expectKeys(["interval", "clickhouse", "table", "rows_table", "poll", "timeout"])
             w.probes.intervalNanos = try p.duration("interval") ?? 1_000_000_000
             w.probes.clickhouse = try p.string("clickhouse")
-            w.probes.table = try p.string("table") ?? "trades"
+            w.probes.table = try p.string("table") ?? "k2_probes"
+            w.probes.rowsTable = try p.string("rows_table") ?? "bronze"
             w.probes.pollNanos = try p.duration("poll") ?? 50_000_000
             w.probes.timeoutNanos = try p.duration("timeout") ?? 30_000_000_000
         }
@@ -154,6 +155,7 @@ public enum WorkloadLoader {
         }
 
         w.repetitions = try root.int("repetitions") ?? 1
+        w.notTested = try root.strings("not_tested") ?? []
         guard (1...100).contains(w.repetitions) else { throw root.error(at: "repetitions", "must be between 1 and 100") }
 
         if let r = try root.string("reference") {
@@ -164,7 +166,14 @@ public enum WorkloadLoader {
         }
 
         if let e = try root.map("embedded") {
-            try e.expectKeys(["broker", "partitions", "clickhouse", "clickhouse_schema"])
+            try e.expectKeys(["broker", "partitions", "clickhouse", "clickhouse_schema", "clickhouse_settings"])
+            if let cs = try e.map("clickhouse_settings") {
+                for k in cs.keys {
+                    guard let v = try cs.string(k) else { throw cs.error(at: k, "must be a value (number or text)") }
+                    guard k.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { throw cs.error(at: k, "'\(k)' is not a ClickHouse setting name") }
+                    w.embedded.clickhouseSettings[k] = v
+                }
+            }
             w.embedded.broker = try e.bool("broker")
             w.embedded.partitions = try e.int("partitions") ?? 4
             guard (1...256).contains(w.embedded.partitions) else { throw e.error(at: "partitions", "must be between 1 and 256") }

@@ -1,0 +1,248 @@
+import Foundation
+import K2Capture
+import K2Core
+
+/// Freshness of a pipeline that ends in ClickHouse: marked probe messages produced into the
+/// pipeline's topic at a fixed interval, and a poller that asks ClickHouse (over HTTP) which
+/// probe rows are visible. A probe's freshness is the time it became visible to a query minus
+/// the time it was meant to be sent (its slot on the fixed schedule: coordinated-omission free)
+/// and minus the time it was actually produced.
+///
+/// A probe is the message `{"stream":"k2.probe","data":{"k2_probe":ID,"intended_ns":NS}}` on the
+/// same topic as the replayed traffic; the pipeline's schema must route it into `table`
+/// (columns `id UInt64`, `intended_ns UInt64`), as reports/workloads/v2-pipeline.sql does.
+/// Resolution: a row is stamped visible at the start of the first poll that sees it, so times
+/// are within one poll interval (default 50 ms) of the truth.
+public final class FreshnessProbes: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Bootstrap servers and topic the pipeline reads.
+        public var brokers: String
+        public var topic: String
+        /// ClickHouse HTTP interface.
+        public var host: String = "127.0.0.1"
+        public var port: Int = 8123
+        public var database: String = "default"
+        /// Where probe rows land (columns id, intended_ns). Default `k2_probes`.
+        public var table: String = "k2_probes"
+        /// A table whose row count is sampled every second (rows landed per second), or nil.
+        public var rowsTable: String? = "bronze"
+        /// One probe every `intervalNanos`. Default 1 s.
+        public var intervalNanos: Int64 = 1_000_000_000
+        /// Poll interval. Default 50 ms.
+        public var pollNanos: Int64 = 50_000_000
+        /// A probe not visible this long after its send time counts as lost. Default 30 s.
+        public var timeoutNanos: Int64 = 30_000_000_000
+
+        public init(brokers: String, topic: String, port: Int) {
+            self.brokers = brokers
+            self.topic = topic
+            self.port = port
+        }
+    }
+
+    /// What the probes saw, for the report.
+    public struct Result: Sendable {
+        /// Probes sent in the measured window, seen there, and never seen within the timeout.
+        public var sent: Int
+        public var seen: Int
+        public var lost: Int
+        /// Rows per second landed in `rowsTable` over the measured window (nil without samples).
+        public var rowsPerSecond: Double?
+        /// Rows in `rowsTable` at the end.
+        public var rowsAtEnd: UInt64?
+    }
+
+    public let configuration: Configuration
+    private let sink: any ReplaySink
+    private let clock = SystemClock()
+    private let lock = Lock()
+    private var intendedWall: [Int64] = []     // by probe id - 1
+    private var actualWall: [Int64] = []
+    private var visibleWall: [Int64] = []      // 0 = not yet
+    private var maxSeen: UInt64 = 0
+    private var rowSamples: [(wall: Int64, rows: UInt64)] = []
+    private var measureFromWall: Int64 = .max
+    private var measureToWall: Int64 = .max
+    private var sending = false
+    private var polling = false
+    private var sender: Thread?
+    private var poller: Thread?
+    private let senderDone = DispatchSemaphore(value: 0)
+    private let pollerDone = DispatchSemaphore(value: 0)
+    private var pollError: String?
+    private var fromIntended = Histogram(unit: .nanoseconds)
+    private var fromActual = Histogram(unit: .nanoseconds)
+
+    /// Connects the probe producer (a Kafka sink of its own) and checks the probe table exists.
+    public init(_ configuration: Configuration) throws {
+        self.configuration = configuration
+        sink = try SinkFactory.make("kafka://\(configuration.brokers)?topic=\(configuration.topic)")
+        try sink.open()
+        _ = try poll(sql: "SELECT count() FROM \(configuration.table)")
+    }
+
+    /// Sends probe 1 and waits until it is visible: the pipeline consumes (the Kafka engine has
+    /// joined its group). Returns the seconds it took; throws when nothing arrives in time.
+    @discardableResult
+    public func waitUntilFlowing(timeoutNanos: Int64 = 90_000_000_000) throws -> Double {
+        let start = clock.monotonicNanos()
+        try send(intendedWall: clock.wallNanos())
+        while clock.monotonicNanos() - start < timeoutNanos {
+            let ids = try newIDs()
+            if !ids.isEmpty {
+                mark(ids, visible: clock.wallNanos())
+                return Double(clock.monotonicNanos() - start) / 1e9
+            }
+            usleep(100_000)
+        }
+        throw ReplayError(.unreachable, place: "\(configuration.database).\(configuration.table)",
+                          what: "the pipeline delivered no probe to ClickHouse within \(timeoutNanos / 1_000_000_000) s",
+                          remedy: "check the Kafka engine table (broker list, topic, format) and the server log")
+    }
+
+    /// Starts sending a probe every interval and polling. Probes meant before `measureFromWall`
+    /// are sent but not measured (warm-up); rows/s are taken over [measureFromWall, measureToWall].
+    public func start(measureFromWall: Int64, measureToWall: Int64) {
+        lock.withLock {
+            self.measureFromWall = measureFromWall
+            self.measureToWall = measureToWall
+            sending = true
+            polling = true
+        }
+        let interval = configuration.intervalNanos
+        let s = Thread { [self] in
+            defer { senderDone.signal() }
+            let wall0 = clock.wallNanos()
+            let mono0 = clock.monotonicNanos()
+            var k: Int64 = 1
+            while lock.withLock({ sending }) {
+                let due = mono0 + k * interval
+                let now = clock.monotonicNanos()
+                if now < due { usleep(UInt32(min(50_000, max(1, (due - now) / 1000)))); continue }
+                do { try send(intendedWall: wall0 + k * interval) } catch { lock.withLock { pollError = "\(error)" } }
+                k += 1
+            }
+        }
+        s.name = "k2-probe-send"
+        let p = Thread { [self] in
+            defer { pollerDone.signal() }
+            var lastRows: Int64 = 0
+            while lock.withLock({ polling }) {
+                let t = clock.wallNanos()
+                do {
+                    let ids = try newIDs()
+                    if !ids.isEmpty { mark(ids, visible: t) }
+                    if let rt = configuration.rowsTable, t - lastRows >= 1_000_000_000 {
+                        lastRows = t
+                        let n = UInt64(try poll(sql: "SELECT count() FROM \(rt)").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                        lock.withLock { rowSamples.append((t, n)) }
+                    }
+                } catch {
+                    lock.withLock { pollError = "\(error)" }
+                }
+                usleep(UInt32(max(1_000, configuration.pollNanos / 1000)))
+            }
+        }
+        p.name = "k2-probe-poll"
+        sender = s
+        poller = p
+        s.start()
+        p.start()
+    }
+
+    /// Stops sending, waits (up to the timeout) for the probes still on their way, stops polling.
+    public func stop() -> Result {
+        guard sender != nil else { return Result(sent: 0, seen: 0, lost: 0) }
+        lock.withLock { sending = false }
+        senderDone.wait()
+        let deadline = clock.monotonicNanos() + configuration.timeoutNanos
+        while clock.monotonicNanos() < deadline {
+            if lock.withLock({ visibleWall.allSatisfy { $0 != 0 } }) { break }
+            usleep(50_000)
+        }
+        lock.withLock { polling = false }
+        pollerDone.wait()
+        try? sink.finish(timeoutNanos: 5_000_000_000)
+        sender = nil
+        return lock.withLock {
+            var sent = 0, seen = 0
+            for i in intendedWall.indices where intendedWall[i] >= measureFromWall {
+                sent += 1
+                if visibleWall[i] != 0 { seen += 1 }
+            }
+            return Result(sent: sent, seen: seen, lost: sent - seen, rowsPerSecond: rate(), rowsAtEnd: rowSamples.last?.rows)
+        }
+    }
+
+    /// `freshness.intended` and `freshness.actual` (ns), probes in the measured window.
+    public var latencies: [String: Histogram] {
+        lock.withLock { ["freshness.intended": fromIntended, "freshness.actual": fromActual] }
+    }
+
+    /// The last error of the sender or poller (a failed query, a produce error), if any.
+    public var lastError: String? { lock.withLock { pollError } }
+
+    // MARK: - Internals
+
+    private func send(intendedWall: Int64) throws {
+        let id: Int = lock.withLock {
+            self.intendedWall.append(intendedWall)
+            actualWall.append(0)
+            visibleWall.append(0)
+            return self.intendedWall.count
+        }
+        let actual = clock.wallNanos()
+        lock.withLock { actualWall[id - 1] = actual }
+        var bytes = Array("{\"stream\":\"k2.probe\",\"data\":{\"k2_probe\":\(id),\"intended_ns\":\(intendedWall)}}".utf8)
+        let mono = clock.monotonicNanos()
+        try bytes.withUnsafeMutableBytes { raw in
+            let payload = UnsafeRawBufferPointer(raw)
+            let record = CaptureRecord(kind: .recv, timestamp: intendedWall, connection: 0, isBinary: false,
+                                       aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
+            let message = ReplayMessage(record: record, fields: PayloadFields.extract(payload), sequence: UInt64(id),
+                                        captureNanos: intendedWall, intendedNanos: mono - (actual - intendedWall),
+                                        actualNanos: mono, exchange: "k2")
+            try sink.send(message)
+        }
+    }
+
+    private func newIDs() throws -> [UInt64] {
+        let last = lock.withLock { maxSeen }
+        let text = try poll(sql: "SELECT id FROM \(configuration.table) WHERE id > \(last) ORDER BY id FORMAT TabSeparated")
+        return text.split(separator: "\n").compactMap { UInt64($0) }
+    }
+
+    private func mark(_ ids: [UInt64], visible: Int64) {
+        lock.withLock {
+            for id in ids where id >= 1 && Int(id) <= visibleWall.count {
+                let i = Int(id) - 1
+                guard visibleWall[i] == 0 else { continue }
+                visibleWall[i] = visible
+                maxSeen = max(maxSeen, id)
+                if intendedWall[i] >= measureFromWall && intendedWall[i] <= measureToWall {
+                    fromIntended.record(max(0, visible - intendedWall[i]))
+                    fromActual.record(max(0, visible - actualWall[i]))
+                }
+            }
+        }
+    }
+
+    private func rate() -> Double? {
+        let inWindow = rowSamples.filter { $0.wall >= measureFromWall && $0.wall <= measureToWall }
+        guard let a = inWindow.first, let b = inWindow.last, b.wall > a.wall else { return nil }
+        return Double(b.rows &- a.rows) / (Double(b.wall - a.wall) / 1e9)
+    }
+
+    private let httpLock = Lock()
+    private var http: ClickHouseHTTP?
+
+    private func poll(sql: String) throws -> String {
+        try httpLock.withLock {
+            if http == nil {
+                http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "\(configuration.database).\(configuration.table)")
+                http!.timeoutMillis = 10_000
+            }
+            return try http!.execute(sql, database: configuration.database)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import K2Core
+
+/// A private ClickHouse server (Debian's `clickhouse-server`) the harness starts for a run, like
+/// the embedded broker: its own config and data directory under a temporary folder, free ports
+/// on 127.0.0.1, ready when `SELECT 1` answers over HTTP, killed on `stop()` (and with this
+/// process, where `setpriv` exists). `k2 bench run` uses it for `embedded.clickhouse`; the
+/// integration tests use it through K2TestSupport.
+public final class LocalClickHouse: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// Settings for the default user's profile (e.g. `input_format_skip_unknown_fields: 1`).
+        public var settings: [String: String] = [:]
+        /// Seconds to wait for the first answer. Default 60 (18.16 answers in ~2 s; the machine may be busy).
+        public var startTimeoutSeconds: Double = 60
+        /// The Kafka engine's consumers start at the earliest offset when their group has no
+        /// commit (librdkafka `auto.offset.reset`). Default `smallest`: nothing produced before the
+        /// engine joined its group is skipped.
+        public var kafkaAutoOffsetReset: String = "smallest"
+        /// Server log level (`warning`, `information`, `trace`). Default `warning`.
+        public var logLevel: String = "warning"
+        public init() {}
+    }
+
+    public let httpPort: Int
+    public let tcpPort: Int
+    /// The server's folder (config.xml, users.xml, data/, server.log, server.err.log).
+    public let directory: String
+    public private(set) var pid: pid_t = 0
+    private let ownsDirectory: Bool
+    private let lock = Lock()
+
+    /// `http://127.0.0.1:PORT/`
+    public var httpURL: String { "http://127.0.0.1:\(httpPort)/" }
+
+    /// Starts a server and waits until it answers. Throws a `ReplayError` with the reason
+    /// (missing binary, early exit with its log's last lines, timeout).
+    public init(_ configuration: Configuration = Configuration(), directory: String? = nil) throws {
+        guard let binary = ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse"]
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "clickhouse-server is not installed",
+                              remedy: "run scripts/install-deps.sh (apt-get install clickhouse-server clickhouse-client)")
+        }
+        if let directory {
+            self.directory = directory
+            ownsDirectory = false
+        } else {
+            var template = Array((NSTemporaryDirectory() + "/k2-clickhouse.XXXXXX").utf8CString)
+            guard let made = mkdtemp(&template) else {
+                throw ReplayError(.io, place: "embedded ClickHouse", what: "cannot create a temporary directory: \(String(cString: strerror(errno)))")
+            }
+            self.directory = String(cString: made)
+            ownsDirectory = true
+        }
+        httpPort = FreePort.next()
+        tcpPort = FreePort.next()
+        let d = self.directory
+        let config = """
+            <?xml version="1.0"?>
+            <yandex>
+                <logger><level>\(configuration.logLevel)</level><log>\(d)/server.log</log><errorlog>\(d)/server.err.log</errorlog><console>0</console></logger>
+                <http_port>\(httpPort)</http_port>
+                <tcp_port>\(tcpPort)</tcp_port>
+                <listen_host>127.0.0.1</listen_host>
+                <path>\(d)/data/</path>
+                <tmp_path>\(d)/tmp/</tmp_path>
+                <user_files_path>\(d)/user_files/</user_files_path>
+                <format_schema_path>\(d)/format_schemas/</format_schema_path>
+                <users_config>\(d)/users.xml</users_config>
+                <default_profile>default</default_profile>
+                <default_database>default</default_database>
+                <mark_cache_size>268435456</mark_cache_size>
+                <max_concurrent_queries>50</max_concurrent_queries>
+                <kafka><auto_offset_reset>\(configuration.kafkaAutoOffsetReset)</auto_offset_reset></kafka>
+            </yandex>
+            """
+        let profile = configuration.settings.sorted { $0.key < $1.key }.map { "<\($0.key)>\($0.value)</\($0.key)>" }.joined()
+        let users = """
+            <?xml version="1.0"?>
+            <yandex>
+                <profiles><default>\(profile)</default></profiles>
+                <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>\
+            <profile>default</profile><quota>default</quota></default></users>
+                <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>\
+            <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+            </yandex>
+            """
+        do {
+            for sub in ["data", "tmp", "user_files", "format_schemas"] {
+                try FileManager.default.createDirectory(atPath: d + "/" + sub, withIntermediateDirectories: true)
+            }
+            try config.write(toFile: d + "/config.xml", atomically: true, encoding: .utf8)
+            try users.write(toFile: d + "/users.xml", atomically: true, encoding: .utf8)
+        } catch {
+            throw ReplayError(.io, place: d, what: "cannot write the ClickHouse configuration: \(error)")
+        }
+        let args = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(d)/config.xml"]
+        do {
+            pid = try ChildProcess.spawn(args, stdoutPath: d + "/stdout.log", stderrPath: d + "/stderr.log")
+        } catch {
+            throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "\(error)", remedy: "check that clickhouse-server runs")
+        }
+        let deadline = Date().addingTimeInterval(configuration.startTimeoutSeconds)
+        while Date() < deadline {
+            var status: Int32 = 0
+            if ChildProcess.exited(pid, status: &status) {
+                pid = 0
+                let log = (try? String(contentsOfFile: d + "/server.err.log", encoding: .utf8)) ?? ""
+                let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
+                throw ReplayError(.unreachable, place: "embedded ClickHouse",
+                                  what: "clickhouse-server exited with status \(status) during start: \(tail)",
+                                  remedy: "see \(d)/server.err.log")
+            }
+            if (try? query("SELECT 1"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { return }
+            usleep(200_000)
+        }
+        stop()
+        throw ReplayError(.unreachable, place: "embedded ClickHouse",
+                          what: "clickhouse-server did not answer SELECT 1 on port \(httpPort) within \(Int(configuration.startTimeoutSeconds)) s",
+                          remedy: "see \(d)/server.err.log; the machine may be overloaded")
+    }
+
+    /// Runs one statement over HTTP (libcurl); the body on success, a `ReplayError` with
+    /// ClickHouse's message otherwise.
+    @discardableResult
+    public func query(_ sql: String, database: String? = nil) throws -> String {
+        let http = try ClickHouseHTTP(host: "127.0.0.1", port: httpPort, place: "embedded ClickHouse")
+        return try http.execute(sql, database: database)
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its folder if it made it.
+    public func stop() {
+        lock.withLock {
+            guard pid > 0 else { return }
+            ChildProcess.terminate(pid)
+            pid = 0
+            if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) }
+        }
+    }
+
+    deinit { stop() }
+}

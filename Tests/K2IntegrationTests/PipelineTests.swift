@@ -1,0 +1,162 @@
+import Foundation
+import K2Bench
+import K2Capture
+import K2Core
+import K2Replay
+import K2TestSupport
+import Testing
+
+/// The v2 pipeline with real parts: replayed messages → the embedded broker (Kafka protocol over
+/// TCP) → ClickHouse's Kafka engine → materialized views → MergeTree (bronze, silver trades,
+/// probes), built by the shipped schema reports/workloads/v2-pipeline.sql. Counts are checked
+/// with curl over ClickHouse's HTTP interface and must match exactly.
+@Suite(.serialized)
+struct PipelineTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// Polls `sql` (a count) with curl until it reaches `expected` or `seconds` pass; returns the last value.
+    static func waitForCount(_ server: ClickHouseServer, _ sql: String, expected: Int, seconds: Double) throws -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last = -1
+        while Date() < deadline {
+            last = Int(try server.query(sql).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            if last >= expected { return last }
+            usleep(250_000)
+        }
+        return last
+    }
+
+    @Test func replayThroughKafkaEngineLandsEveryMessageExactlyOnce() throws {
+        let server = try ClickHouseServer.start()
+        let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 4, topics: []))
+        let topic = "k2.pipeline.test"
+        let schema = try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
+        try schema.run(host: "127.0.0.1", port: server.httpPort, database: "pipe",
+                       values: ["brokers": broker.bootstrap, "topic": topic, "group": "k2-pipeline-test"])
+
+        // The engine consumes once a probe arrives (its consumer group has joined).
+        var pc = FreshnessProbes.Configuration(brokers: broker.bootstrap, topic: topic, port: server.httpPort)
+        pc.database = "pipe"
+        let probes = try FreshnessProbes(pc)
+        let joined = try probes.waitUntilFlowing(timeoutNanos: 120_000_000_000)
+        #expect(joined < 120)
+
+        // The replayed traffic: the shipped sample capture through the replay engine (what
+        // `k2 replay FILE --sink kafka://…` runs), flat out.
+        let capture = Self.root + "/captures/binance-sample.k2cap"
+        var records: [OwnedRecord] = []
+        let reader = try CaptureReader(path: capture)
+        while let r = try reader.next() { if r.kind == .recv { records.append(r.owned()) } }
+        let sink = try SinkFactory.make("kafka://\(broker.bootstrap)?topic=\(topic)")
+        var config = ReplayConfig(files: [capture])
+        config.pace = .max
+        let summary = try ReplayEngine(config: config, sinks: [sink]).runOnDedicatedThread()
+        let sent = records.count
+        #expect(summary.messages == UInt64(sent))
+        #expect(sink.counts.delivered == UInt64(sent), "failures: \(sink.counts.failureReasons)")
+        let trades = SinkDriver.count(records, containing: "\"e\":\"trade\"")
+        #expect(trades > 0 && trades < sent)
+
+        // Every message in bronze exactly once (the probe is the one extra row), every trade in
+        // silver; independent client: curl over HTTP.
+        let bronze = try Self.waitForCount(server, "SELECT count() FROM pipe.bronze WHERE stream != 'k2.probe'", expected: sent, seconds: 120)
+        #expect(bronze == sent)
+        let silver = try Self.waitForCount(server, "SELECT count() FROM pipe.trades", expected: trades, seconds: 30)
+        #expect(silver == trades)
+        usleep(1_500_000)   // nothing more arrives (no duplicates after a late flush)
+        #expect(try server.query("SELECT count() FROM pipe.bronze WHERE stream != 'k2.probe'").trimmingCharacters(in: .whitespacesAndNewlines) == "\(sent)")
+        #expect(try server.query("SELECT uniqExact(raw) FROM pipe.bronze WHERE stream != 'k2.probe'").trimmingCharacters(in: .whitespacesAndNewlines)
+                == "\(Set(records.filter { $0.kind == .recv }.map(\.payload)).count)")
+
+        // A spot check: the first trade's fields parsed into the MarketDataV2 shape.
+        let first = records.first { $0.kind == .recv && String(decoding: $0.payload, as: UTF8.self).contains("\"e\":\"trade\"") }!
+        let text = String(decoding: first.payload, as: UTF8.self)
+        let (tradeID, symbol, price, qty) = first.payload.withUnsafeBytes { p in
+            (PayloadFields.intValue(p, key: Array("\"t\":".utf8))!,
+             String(decoding: PayloadFields.stringValue(p, key: Array("\"s\":".utf8))!, as: UTF8.self),
+             String(decoding: PayloadFields.stringValue(p, key: Array("\"p\":".utf8))!, as: UTF8.self),
+             String(decoding: PayloadFields.stringValue(p, key: Array("\"q\":".utf8))!, as: UTF8.self))
+        }
+        let row = try server.query("SELECT exchange, price, quantity, side FROM pipe.trades WHERE symbol = '\(symbol)' AND trade_id = \(tradeID) FORMAT TabSeparated")
+        let cols = row.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").map(String.init)
+        #expect(cols.count == 4, "\(row)")
+        guard cols.count == 4 else { return }
+        #expect(cols[0] == "binance")
+        #expect(Double(cols[1]) == Double(price))
+        #expect(Double(cols[2]) == Double(qty))
+        #expect(text.contains("\"m\":true") ? cols[3] == "sell" : cols[3] == "buy")
+    }
+
+    @Test func freshnessProbesMeasureEveryProbeThroughThePipeline() throws {
+        let server = try ClickHouseServer.start()
+        let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 2, topics: []))
+        let topic = "k2.fresh.test"
+        try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
+            .run(host: "127.0.0.1", port: server.httpPort, database: "fresh", values: ["brokers": broker.bootstrap, "topic": topic, "group": "g-fresh"])
+        var pc = FreshnessProbes.Configuration(brokers: broker.bootstrap, topic: topic, port: server.httpPort)
+        pc.database = "fresh"
+        pc.intervalNanos = 200_000_000
+        pc.timeoutNanos = 60_000_000_000
+        let probes = try FreshnessProbes(pc)
+        try probes.waitUntilFlowing(timeoutNanos: 120_000_000_000)
+        let now = SystemClock().wallNanos()
+        probes.start(measureFromWall: now, measureToWall: now + 60_000_000_000)
+        usleep(3_000_000)
+        let r = probes.stop()
+        #expect(r.sent >= 5)
+        #expect(r.lost == 0)
+        #expect(r.seen == r.sent)
+        let h = probes.latencies["freshness.intended"]!
+        #expect(h.totalCount == UInt64(r.seen))
+        #expect(h.min > 0)
+        // Independent check: the probe rows in ClickHouse are the probes sent (ids 1…n, no gaps).
+        let n = r.sent + 1
+        #expect(try server.query("SELECT count(), uniqExact(id), max(id) FROM fresh.k2_probes FORMAT TabSeparated")
+            .trimmingCharacters(in: .whitespacesAndNewlines) == "\(n)\t\(n)\t\(n)")
+    }
+
+    @Test func schemaErrorsNameTheStatementAndTheServerMessage() throws {
+        let server = try ClickHouseServer.start()
+        let schema = ClickHouseSchema(path: "bad.sql", text: "CREATE TABLE ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n-- comment; with a semicolon\nCREATE TABLE bad (x NoSuchType) ENGINE = Memory;")
+        #expect(schema.statements.count == 2)
+        #expect(throws: ReplayError.self) {
+            try schema.run(host: "127.0.0.1", port: server.httpPort, database: "s", values: [:])
+        }
+        do {
+            try schema.run(host: "127.0.0.1", port: server.httpPort, database: "s2", values: [:])
+        } catch let e as ReplayError {
+            #expect(e.description.contains("bad.sql"))
+            #expect(e.description.contains("statement 2"))
+            #expect(e.description.contains("NoSuchType"))
+        }
+    }
+
+    /// `k2 bench run` on a short copy of the shipped v2-pipeline workload: the harness starts
+    /// ClickHouse and the broker itself, probes see every probe, and the report has freshness,
+    /// rows landed per second in ClickHouse and the consumer's throughput.
+    @Test func benchRunOfTheV2PipelineWorkloadMeasuresFreshness() throws {
+        let dir = TemporaryDirectory(prefix: "k2-v2-workload")
+        var text = try String(contentsOfFile: Self.root + "/reports/workloads/v2-pipeline.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "captures/binance-sample.k2cap", with: Self.root + "/captures/binance-sample.k2cap")
+            .replacingOccurrences(of: "clickhouse_schema: v2-pipeline.sql", with: "clickhouse_schema: " + Self.root + "/reports/workloads/v2-pipeline.sql")
+            .replacingOccurrences(of: "reports/targets/k2-v2.yaml", with: Self.root + "/reports/targets/k2-v2.yaml")
+            .replacingOccurrences(of: "warmup: 5s", with: "warmup: 1s")
+            .replacingOccurrences(of: "duration: 30s", with: "duration: 4s")
+            .replacingOccurrences(of: "rate: 12k", with: "rate: 2k")
+        let file = dir.file("v2.yaml")
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let workload = try WorkloadLoader.load(file: file)
+        let out = try WorkloadRun.run(workload)
+        let m = out.report.metrics
+        #expect(m["latency.freshness.intended.p50"] != nil)
+        #expect(m["latency.freshness.actual.p99"] != nil)
+        #expect(m["freshness.probes.lost"]?.value == 0, "notes: \(out.report.notes)")
+        #expect((m["throughput.clickhouse.rows_per_s"]?.value ?? 0) > 0)
+        #expect((m["throughput.consumer.msgs_per_s"]?.value ?? 0) > 0)
+        // Freshness is at least the time from send to visible: never below the publish ack.
+        #expect(m["latency.freshness.intended.p50"]!.value >= m["latency.publish.intended.p50"]!.value)
+        let v = Verification.verify(out.report, targets: try TargetsLoader.load(file: Self.root + "/reports/targets/k2-v2.yaml"))
+        #expect(v.rows.first { $0.figure.id == "burst-throughput" }?.verdict == .notMeasured)
+        #expect(v.rows.first { $0.figure.id == "ws-to-queryable" }?.measured != nil)
+    }
+}
