@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Recording speed: `k2 record` vs a minimal Python websockets+zstandard recorder, both recording
-# from the local exchange simulator (`k2 sim exchange --rate 0`: as fast as the client reads)
-# over one connection, in the same run. Prints frames/s, CPU cores used (from /proc), peak RSS.
+# from the local exchange simulator over one connection, in the same run. Prints frames/s, CPU
+# cores used (from /proc), peak RSS, and the simulator's CPU.
 #
-#   scripts/bench-record.sh [SECONDS]        (default 10)
+#   scripts/bench-record.sh [SECONDS] [RATE]   (default 10 s, rate max)
+# RATE max: the simulator streams a pre-encoded loop of 65,536 messages (docs/exchange-simulator.md),
+# far faster than any recorder, so the recorder is the limit. RATE 0: the live market model, as
+# fast as the client reads (≈ 1 µs of simulator CPU per message).
 # The machine should be otherwise idle: the simulator and the recorder need a core each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+rate=${2:-max}
 port=${K2_BENCH_PORT:-19443}
 work=$(mktemp -d /tmp/k2-bench-record.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -32,43 +36,47 @@ hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # sampled just before the process exits.
 measure() {
   "$@" > "$work/out.txt" 2> "$work/err.txt" &
-  local pid=$! start_t start_c end_c rss=0 t0 t1
+  local pid=$! start_t start_c end_c rss=0 t0 t1 sim0 sim1
   sleep 0.3
-  start_c=$(cpu_ticks $pid); t0=$(date +%s.%N)
+  start_c=$(cpu_ticks $pid); t0=$(date +%s.%N); sim0=$(cpu_ticks $simpid); sim1=$sim0
   while kill -0 $pid 2>/dev/null; do
-    end_c=$(cpu_ticks $pid 2>/dev/null || echo "$end_c"); t1=$(date +%s.%N)
+    end_c=$(cpu_ticks $pid 2>/dev/null || echo "$end_c"); t1=$(date +%s.%N); sim1=$(cpu_ticks $simpid)
     r=$(hwm_kb $pid 2>/dev/null || echo 0); [ "${r:-0}" -gt "$rss" ] && rss=$r
     sleep 0.2
   done
   wait $pid || true
-  awk -v c=$((end_c - start_c)) -v tk=$ticks -v a=$t0 -v b=$t1 -v r=$rss 'BEGIN { printf "%.2f %.1f\n", c / tk / (b - a), r / 1024 }'
+  awk -v c=$((end_c - start_c)) -v s=$((sim1 - sim0)) -v tk=$ticks -v a=$t0 -v b=$t1 -v r=$rss 'BEGIN { printf "%.2f %.1f %.2f\n", c / tk / (b - a), r / 1024, s / tk / (b - a) }'
 }
 
 sim() {
-  "$k2" sim exchange --venue binance --port $port --rate 0 --symbols 2 --quiet &
+  "$k2" sim exchange --venue binance --port $port --rate "$rate" --symbols 2 --quiet &
   simpid=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/api/v3/ping" >/dev/null && break; sleep 0.1; done
 }
 
 streams="btcusdt@trade/btcusdt@depth@100ms/ethusdt@trade/ethusdt@depth@100ms"
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 sim
-read -r k2cpu k2rss < <(measure "$k2" record --venue binance --symbols BTCUSDT,ETHUSDT --channels trade,depth --url "ws://127.0.0.1:$port" --duration "${secs}s" --quiet -o "$work/k2.k2cap")
+read -r k2cpu k2rss k2sim < <(measure "$k2" record --venue binance --symbols BTCUSDT,ETHUSDT --channels trade,depth --url "ws://127.0.0.1:$port" --duration "${secs}s" --quiet -o "$work/k2.k2cap")
 kill $simpid; wait $simpid 2>/dev/null || true
 k2frames=$("$k2" capture cat "$work/k2.k2cap" --kind recv | wc -l)
+k2gaps=$("$k2" capture cat "$work/k2.k2cap" --kind marker | grep -c '"marker":"gap"' || true)
 k2bytes=$(stat -c %s "$work/k2.k2cap")
 
 sim
-read -r pycpu pyrss < <(measure "$venv/bin/python" scripts/bench_record_python.py "ws://127.0.0.1:$port/stream?streams=$streams" "$work/py.zst" "$secs")
+read -r pycpu pyrss pysim < <(measure "$venv/bin/python" scripts/bench_record_python.py "ws://127.0.0.1:$port/stream?streams=$streams" "$work/py.zst" "$secs")
 kill $simpid; wait $simpid 2>/dev/null || true
 pyframes=$(sed -n 's/frames=\([0-9]*\).*/\1/p' "$work/out.txt")
 pybytes=$(stat -c %s "$work/py.zst")
 
-awk -v s=$secs -v kf=$k2frames -v kc=$k2cpu -v kr=$k2rss -v kb=$k2bytes -v pf=$pyframes -v pc=$pycpu -v pr=$pyrss -v pb=$pybytes 'BEGIN {
-  printf "recording from k2 sim exchange (binance, rate 0 = as fast as read), one connection, %d s\n", s
-  printf "%-28s %12s %10s %16s %10s %10s\n", "recorder", "frames/s", "cpu cores", "frames/cpu-s", "rss MB", "file MB"
-  printf "%-28s %12.0f %10.2f %16.0f %10.1f %10.1f\n", "k2 record", kf / s, kc, kf / s / (kc > 0 ? kc : 1), kr, kb / 1e6
-  printf "%-28s %12.0f %10.2f %16.0f %10.1f %10.1f\n", "python websockets+zstandard", pf / s, pc, pf / s / (pc > 0 ? pc : 1), pr, pb / 1e6
+echo "load average before/after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v rate="$rate" -v ks=$k2sim -v ps=$pysim -v kg=$k2gaps -v s=$secs -v kf=$k2frames -v kc=$k2cpu -v kr=$k2rss -v kb=$k2bytes -v pf=$pyframes -v pc=$pycpu -v pr=$pyrss -v pb=$pybytes 'BEGIN {
+  printf "recording from k2 sim exchange (binance, --rate %s), one connection, %d s\n", rate, s
+  printf "%-28s %12s %10s %16s %10s %10s %10s\n", "recorder", "frames/s", "cpu cores", "frames/cpu-s", "rss MB", "file MB", "sim cores"
+  printf "%-28s %12.0f %10.2f %16.0f %10.1f %10.1f %10.2f\n", "k2 record", kf / s, kc, kf / s / (kc > 0 ? kc : 1), kr, kb / 1e6, ks
+  printf "%-28s %12.0f %10.2f %16.0f %10.1f %10.1f %10.2f\n", "python websockets+zstandard", pf / s, pc, pf / s / (pc > 0 ? pc : 1), pr, pb / 1e6, ps
+  if (kg > 0) printf "k2 record marked %d sequence gaps (with --rate max: the pool loop restarting ids, one per stream per loop)\n", kg
   printf "frames/cpu-s = frames/s divided by the cores used: the rate one full core would sustain when the source is not the limit\n"
   printf "k2 / python: %.1fx frames/s; goal >= 200000 frames/s, <= 1 core, >= 5x, rss <= 64 MB\n", (kf / s) / (pf / s > 0 ? pf / s : 1)
 }'

@@ -10,6 +10,7 @@ PACKAGES=(
   libcurl4-openssl-dev curl    # ClickHouse sink, REST snapshots
   clickhouse-server clickhouse-client
   pkg-config
+  openssl                      # self-signed certificates for the wss:// tests
 )
 
 missing=()

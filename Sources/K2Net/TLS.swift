@@ -7,7 +7,8 @@ import NIOSSL
 public struct TLSOptions: Sendable {
     /// Verify the server certificate against the system trust roots (off only for local tests).
     public var verifyCertificate: Bool = true
-    /// Extra trusted CA certificates (PEM file), e.g. a test server's self-signed certificate.
+    /// Extra trusted CA certificates (PEM file), e.g. a test server's self-signed certificate;
+    /// trusted in addition to the system roots.
     public var trustRootsPEMFile: String?
     /// How long a TLS close waits for the peer's close_notify (NIOSSL's default is 5 s).
     public var shutdownTimeoutNanos: Int64 = 200_000_000
@@ -26,13 +27,13 @@ extension TLSOptions {
         var c = TLSConfiguration.makeClientConfiguration()
         c.shutdownTimeout = .nanoseconds(shutdownTimeoutNanos)
         if !verifyCertificate { c.certificateVerification = .none }
-        if let f = trustRootsPEMFile { c.trustRoots = .file(f) }
+        if let f = trustRootsPEMFile { c.additionalTrustRoots = [.file(f)] }
         do {
             let ctx = try NIOSSLContext(configuration: c)
             // SNI cannot carry an IP address: send none for IP literals (use the host name to get SNI).
             return try NIOSSLClientHandler(context: ctx, serverHostname: url.hostIsIPAddress ? nil : url.host)
         } catch {
-            throw NetError(.tls, place: url.description, what: "cannot set up TLS: \(error)", remedy: "check the trust roots file")
+            throw NetError(.tls, place: url.description, what: "cannot set up TLS: \(error)", remedy: "check the CA file (PEM)")
         }
     }
 
@@ -43,3 +44,45 @@ extension TLSOptions {
     }
 #endif
 }
+
+/// Server-side TLS for `WebSocketServer` (wss:// test servers and simulators).
+public struct TLSServerOptions: Sendable {
+    /// PEM certificate chain (the server certificate first).
+    public var certificatePEMFile: String
+    /// PEM private key of the certificate.
+    public var privateKeyPEMFile: String
+
+    public init(certificatePEMFile: String, privateKeyPEMFile: String) {
+        self.certificatePEMFile = certificatePEMFile
+        self.privateKeyPEMFile = privateKeyPEMFile
+    }
+}
+
+#if K2_TLS
+/// A server TLS context built once; each accepted connection gets its own handler from it.
+final class TLSServerContext: @unchecked Sendable {
+    let context: NIOSSLContext
+
+    init(_ o: TLSServerOptions) throws(NetError) {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(o.certificatePEMFile).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: o.privateKeyPEMFile, format: .pem)
+            var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            c.shutdownTimeout = .milliseconds(200)
+            context = try NIOSSLContext(configuration: c)
+        } catch {
+            throw NetError(.tls, place: o.certificatePEMFile, what: "cannot load the TLS certificate or key: \(error)",
+                           remedy: "give a PEM certificate and its PEM private key")
+        }
+    }
+
+    func handler() -> NIOSSLServerHandler { NIOSSLServerHandler(context: context) }
+}
+#else
+final class TLSServerContext: @unchecked Sendable {
+    init(_ o: TLSServerOptions) throws(NetError) {
+        throw NetError(.tls, place: o.certificatePEMFile, what: "this k2 was built without TLS", remedy: "rebuild with swift-nio-ssl (K2_TLS)")
+    }
+    func handler() -> any ChannelHandler { fatalError("unreachable") }
+}
+#endif

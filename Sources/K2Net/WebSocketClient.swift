@@ -6,6 +6,9 @@ import NIOPosix
 public enum WebSocketClient {
     public struct Configuration: Sendable {
         public var connectTimeoutNanos: Int64 = 10_000_000_000
+        /// Longest wait for the whole opening (TCP, TLS, HTTP upgrade); a server that accepts the
+        /// connection but never answers (e.g. wss:// to a plain server) fails after it.
+        public var handshakeTimeoutNanos: Int64 = 15_000_000_000
         /// Largest message accepted (frames and joined fragments).
         public var maxMessageSize: Int = 64 << 20
         public var tls = TLSOptions()
@@ -29,7 +32,8 @@ public enum WebSocketClient {
         var keyBytes = [UInt8](repeating: 0, count: 16)
         var rng = SystemRandomNumberGenerator()
         for i in 0..<16 { keyBytes[i] = UInt8.random(in: 0...255, using: &rng) }
-        let setup = WebSocketHandler.ClientSetup(url: url, key: Base64.encode(keyBytes), extraHeaders: configuration.headers, delegate: delegate)
+        let setup = WebSocketHandler.ClientSetup(url: url, key: Base64.encode(keyBytes), extraHeaders: configuration.headers, delegate: delegate,
+                                                 handshakeTimeoutNanos: configuration.handshakeTimeoutNanos)
         let tls = configuration.tls
         let maxSize = configuration.maxMessageSize
         var bootstrap = ClientBootstrap(group: loop.loop)

@@ -1,5 +1,9 @@
 import K2Core
 import NIOCore
+#if K2_TLS
+import NIOSSL
+import NIOTLS
+#endif
 
 /// The channel handler behind every WebSocket connection: the HTTP/1.1 upgrade handshake
 /// (client or server side; the server side also answers plain HTTP GETs), then RFC 6455 framing.
@@ -18,6 +22,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         let key: String
         let extraHeaders: [(String, String)]
         var delegate: any WebSocketDelegate
+        /// Fail if the TCP connect, TLS and WebSocket handshakes have not completed this long after starting.
+        var handshakeTimeoutNanos: Int64 = 10_000_000_000
     }
 
     let role: WebSocketConnection.Role
@@ -37,6 +43,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     private var closeReported = false
     private var failureReason = ""
     private var openedOrFailed = false
+    private var tlsDone = false
+    private var handshakeTimer: Scheduled<Void>?
     private var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: SystemClock().monotonicNanos()))
 
     init(client: ClientSetup, maxMessageSize: Int, connectionId: Int) {
@@ -60,12 +68,39 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        startHandshakeTimer(context)
         if context.channel.isActive { sendClientHandshake() }
     }
 
     func channelActive(context: ChannelHandlerContext) {
         sendClientHandshake()
         context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        #if K2_TLS
+        if let e = event as? TLSUserEvent, case .handshakeCompleted = e { tlsDone = true }
+        #endif
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Client: a server that accepts the TCP connection but never finishes the TLS or WebSocket
+    /// handshake (e.g. wss:// to a plain server) must not hang the client.
+    private func startHandshakeTimer(_ context: ChannelHandlerContext) {
+        guard role == .client, handshakeTimer == nil, let setup = client else { return }
+        let nanos = setup.handshakeTimeoutNanos
+        handshakeTimer = context.eventLoop.scheduleTask(in: .nanoseconds(nanos)) { [self] in
+            guard self.state == .handshake else { return }
+            let secs = TimeText.humanDuration(nanos: nanos)
+            if setup.url.isTLS && !self.tlsDone {
+                self.fail(NetError(.tls, place: setup.url.description, what: "the TLS handshake did not complete within \(secs)",
+                                   remedy: "check that the server speaks TLS on this port (use ws:// for a plain server)"))
+            } else {
+                self.fail(NetError(.handshakeRejected, place: setup.url.description, what: "no answer to the WebSocket upgrade within \(secs)",
+                                   remedy: "check that the server speaks WebSocket on this port"))
+            }
+            self.closeChannel()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -220,17 +255,28 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                 code = UInt16(payload[0]) << 8 | UInt16(payload[1])
                 reason = String(decoding: UnsafeRawBufferPointer(rebasing: payload[2...]), as: UTF8.self)
             }
+            var echoed = false
             if state == .open {
                 // Echo the close frame, then end the TCP connection.
                 var echo: [UInt8] = []
                 if code != CloseCode.noStatus { echo = [UInt8(code >> 8), UInt8(code & 0xFF)] }
                 echo.withUnsafeBytes { queue(opcode: 0x8, payload: $0) }
-                flushOut()
+                echoed = true
             }
             state = .closing
             reportClosed(code: code, reason: reason)
             state = .closed
-            closeChannel()
+            if echoed, let ctx = context, out.readableBytes > 0 {
+                // Close once everything written before (frames still queued in the channel, then
+                // the echo) has reached the socket: closing now would drop them.
+                let b = out
+                out = ctx.channel.allocator.buffer(capacity: 0)
+                let channel = ctx.channel
+                ctx.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in channel.close(promise: nil) }
+                ctx.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+            } else {
+                closeChannel()
+            }
         case 0x9:
             queue(opcode: 0xA, payload: payload)
             flushOut()
@@ -289,6 +335,17 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         payload.withUnsafeBytes { queue(opcode: opcode, payload: $0, fin: fin) }
     }
 
+    /// Writes frames encoded elsewhere (`EncodedFrames`), after what is queued.
+    func writeEncoded(_ b: ByteBuffer) {
+        guard state == .open, let ctx = context else { return }
+        if out.readableBytes > 0 {
+            let q = out
+            out = ctx.channel.allocator.buffer(capacity: 0)
+            ctx.write(wrapOutboundOut(q), promise: nil)
+        }
+        ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+    }
+
     func flushOut() {
         guard let ctx = context, out.readableBytes > 0 else { return }
         let b = out
@@ -327,6 +384,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func fail(_ error: NetError) {
+        handshakeTimer?.cancel()
         guard !openedOrFailed else { return }
         openedOrFailed = true
         state = .closed
@@ -340,6 +398,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         connection = c
         state = .open
         openedOrFailed = true
+        handshakeTimer?.cancel()
         delegate?.webSocketOpened(c)
     }
 
@@ -436,7 +495,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                     b.writeString(resp)
                     ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
                 }
-                opened(target: request.target, headers: headers, url: "ws://\(server.address)\(request.target)")
+                opened(target: request.target, headers: headers, url: "\(server.scheme)://\(server.address)\(request.target)")
             }
         } else {
             // Plain HTTP (no request bodies: skip any Content-Length bytes).

@@ -33,6 +33,8 @@ public final class WebSocketServer: @unchecked Sendable {
         public var maxMessageSize: Int = 16 << 20
         /// Socket send buffer high-water mark: above it `isWritable` turns false.
         public var writeHighWaterMark: Int = 1 << 20
+        /// Serve `wss://` (and `https://`) with this certificate; nil serves plain `ws://`.
+        public var tls: TLSServerOptions?
 
         public init(host: String = "127.0.0.1", port: Int = 0, maxMessageSize: Int = 16 << 20, writeHighWaterMark: Int = 1 << 20) {
             self.host = host
@@ -53,6 +55,8 @@ public final class WebSocketServer: @unchecked Sendable {
     public private(set) var port: Int = 0
     /// `host:port`.
     public var address: String { "\(configuration.host):\(port)" }
+    /// `ws` or `wss`.
+    public var scheme: String { configuration.tls == nil ? "ws" : "wss" }
 
     /// Binds and starts accepting. Throws `.addressInUse` with one actionable line when the port is taken.
     public init(_ configuration: Configuration = Configuration(), delegate: any WebSocketServerDelegate, loop: NetLoop? = nil) throws(NetError) {
@@ -61,6 +65,7 @@ public final class WebSocketServer: @unchecked Sendable {
         self.loop = loop ?? NetLoop(threads: 1)
         ownsLoop = loop == nil
         let high = configuration.writeHighWaterMark
+        let tls = try configuration.tls.map { (o) throws(NetError) in try TLSServerContext(o) }
         let bootstrap = ServerBootstrap(group: self.loop.group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -73,7 +78,10 @@ public final class WebSocketServer: @unchecked Sendable {
                     return self.nextId
                 }
                 let h = WebSocketHandler(server: self, maxMessageSize: configuration.maxMessageSize, connectionId: id)
-                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(h) }
+                return channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler()) }
+                    try channel.pipeline.syncOperations.addHandler(h)
+                }
             }
         do {
             let ch = try bootstrap.bind(host: configuration.host, port: configuration.port).wait()

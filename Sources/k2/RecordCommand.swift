@@ -2,6 +2,10 @@ import ArgumentParser
 import K2Core
 import K2Record
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
@@ -33,6 +37,8 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "First reconnect delay (doubles up to --max-backoff).") var backoff: String = "1s"
     @Option(help: "Largest reconnect delay.") var maxBackoff: String = "128s"
     @Flag(help: "Do not verify TLS certificates (local test servers only).") var insecure = false
+    @Option(name: .customLong("ca-file"), help: "Also trust the CA certificates in this PEM file (e.g. a local test server's self-signed certificate).") var caFile: String?
+    @Option(help: "Give up opening a connection (TCP, TLS, WebSocket upgrade) after this long.") var connectTimeout: String = "15s"
     @Flag(help: "Structured log lines even on a terminal.") var log = false
     @Flag(help: "Only errors on stderr.") var quiet = false
 
@@ -52,6 +58,9 @@ struct RecordCommand: ParsableCommand {
             throw ExitCode(2)
         }
         SignalTrap.install { s in recorder.stop(reason: s == 2 ? "SIGINT" : "SIGTERM") }
+        // A file size limit (ulimit -f) must end the recording with one line like a full disk
+        // (write fails with EFBIG), not kill the process with SIGXFSZ before the capture is closed.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             let s = try recorder.run()
             if !quiet {
@@ -116,6 +125,14 @@ struct RecordCommand: ParsableCommand {
         c.backoffInitialNanos = try nanos(backoff, "--backoff")
         c.backoffMaxNanos = try nanos(maxBackoff, "--max-backoff")
         c.client.tls.verifyCertificate = !insecure
+        if let f = caFile {
+            guard access(f, R_OK) == 0 else {
+                throw RecordError(.invalidArgument, place: f, what: "cannot read the --ca-file", remedy: "give a readable PEM file of CA certificates")
+            }
+            c.client.tls.trustRootsPEMFile = f
+        }
+        let timeout = try nanos(connectTimeout, "--connect-timeout")
+        c.client.handshakeTimeoutNanos = timeout
         c.status = quiet ? .quiet : log ? .log : .auto
         c.metadata = [("command_line", .string((["k2"] + CommandLine.arguments.dropFirst()).joined(separator: " ")))]
         return c

@@ -29,7 +29,7 @@ struct SimExchangeCommand: ParsableCommand {
     @Option(help: "Port to listen on (0: any free port, printed on stdout).") var port: Int = 9443
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "A simulator profile (YAML, docs/sim-profiles.md): market, seed and the load timeline.") var profile: String?
-    @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads.") var rate: Double = 100
+    @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads; max = a pre-encoded loop of 65,536 messages, faster than any client (benchmarks).") var rate: String = "100"
     @Option(help: "Symbols in the market without --profile.") var symbols: Int?
     @Option(help: "Seed without --profile.") var seed: UInt64 = 1
     // Faults: each flag overrides the same key of the profile's `faults:` section.
@@ -60,7 +60,9 @@ struct SimExchangeCommand: ParsableCommand {
             if let path = profile {
                 p = try ProfileLoader.load(path: path)
             } else {
-                guard rate >= 0 else { throw SimError(location: "--rate", what: "negative rate \(rate)", remedy: "give 0 (as fast as read) or more") }
+                guard let rate = rate == "max" ? 0 : Double(rate), rate >= 0 else {
+                    throw SimError(location: "--rate", what: "bad rate \(self.rate)", remedy: "give messages per second, 0 (as fast as read) or max")
+                }
                 p = SimProfile.constant(rate: rate > 0 ? rate : 1_000_000, duration: 100 * 365 * 86_400 * 1_000_000_000, venue: v, seed: seed)
                 if let n = symbols {
                     guard n >= 1 else { throw SimError(location: "--symbols", what: "needs at least 1 symbol", remedy: "give --symbols 1 or more") }
@@ -70,7 +72,8 @@ struct SimExchangeCommand: ParsableCommand {
             var o = ExchangeOptions(venue: v, profile: p)
             o.host = host
             o.port = port
-            o.unpaced = profile == nil && rate == 0
+            o.unpaced = profile == nil && (rate == "0" || Double(rate) == 0 || rate == "max")
+            if profile == nil && rate == "max" { o.maxRatePool = 65_536 }
             func optionalNanos(_ text: String, _ flag: String) throws(SimError) -> Int64? {
                 ["off", "none", "0"].contains(text.lowercased()) ? nil : try nanos(text, flag)
             }

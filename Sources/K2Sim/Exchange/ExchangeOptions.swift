@@ -36,6 +36,13 @@ public struct ExchangeOptions: Sendable {
     public var profile: SimProfile
     /// Ignore the timeline's pacing and send as fast as each client reads (benchmarks).
     public var unpaced = false
+    /// `--rate max` (benchmarks of clients faster than the market model): when > 0, each
+    /// connection generates this many messages once (after each subscription change), encodes
+    /// them as WebSocket frames into one buffer and streams that buffer in a loop, as zero-copy
+    /// slices of up to 256 KiB per write, as fast as the client reads. The market repeats every
+    /// `maxRatePool` messages (trade and update ids restart: a client sees one sequence gap per
+    /// stream per loop); faults are not applied. 0 = off.
+    public var maxRatePool = 0
     public var faults = FaultPlan()
     /// Binance sends a ping frame this often (clients answer with pong).
     public var pingEveryNanos: Int64 = 20_000_000_000

@@ -29,6 +29,9 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     private var nextHeartbeat: Int64 = .max
     private var closing = false
     private var fastQueued = false
+    /// `--rate max`: the pre-encoded frames streamed in a loop, and the next one to write.
+    private var pool: EncodedFrames?
+    private var poolPos = 0
     private static var noAux: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     init(id: UInt32, server: ExchangeServer, request: HTTPRequestInfo, subscriptions: SubscriptionSet?, combined: Bool) {
@@ -84,6 +87,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         case .coinbase: coinbaseRequest(bytes)
         }
         feed.filter = subscriptions
+        pool = nil   // --rate max: rebuilt for the new subscriptions
         if isSubscribed { startFeed() }
         if stalledUntil == 0 { c.flush() }
     }
@@ -175,6 +179,10 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         guard let c = connection, !closing else { return }
         timers(now: now, c)
         guard !closing, let base = baseMono, isSubscribed else { flushUnlessStalled(now); return }
+        if server.options.maxRatePool > 0 {
+            pumpPool(c, now: now)
+            return
+        }
         let elapsed = now - base
         let unpaced = server.options.unpaced
         var produced = 0
@@ -209,6 +217,50 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
                 self.pump(now: self.server.clock.monotonicNanos())
             }
         }
+    }
+
+    /// `--rate max`: writes runs of the pre-encoded pool (zero-copy slices) while the socket
+    /// takes them, up to a budget per loop turn, then yields to the loop and comes back.
+    private func pumpPool(_ c: WebSocketConnection, now: Int64) {
+        guard flushUnlessStalled(now) else { return }   // control frames (acks, heartbeats) first
+        if pool == nil { pool = buildPool() }
+        guard let p = pool, p.count > 0 else { return }
+        var bytes = 0
+        while c.isWritable && bytes < 4 << 20 {
+            let end = p.runEnd(from: poolPos, maxBytes: 256 << 10)
+            if let w = server.log {
+                let ts = server.clock.wallNanos()
+                for i in poolPos..<end {
+                    p.withPayload(i) { b -> Void in _ = try? w.append(kind: .recv, timestamp: ts, connection: id, isBinary: false, aux: Self.noAux, payload: b) }
+                }
+            }
+            c.write(p, poolPos..<end)
+            sentSinceStats += Int64(end - poolPos)
+            bytes += 256 << 10
+            poolPos = end == p.count ? 0 : end
+        }
+        flushUnlessStalled(now)
+        if !fastQueued, c.isWritable {
+            fastQueued = true
+            c.execute { [self] in
+                self.fastQueued = false
+                self.pump(now: self.server.clock.monotonicNanos())
+            }
+        }
+    }
+
+    private func buildPool() -> EncodedFrames {
+        let n = server.options.maxRatePool
+        let frames = EncodedFrames(capacity: n * 256)
+        var b: [UInt8] = []
+        b.reserveCapacity(4096)
+        for _ in 0..<n {
+            b.removeAll(keepingCapacity: true)
+            guard feed.next(into: &b) != nil else { break }
+            b.withUnsafeBytes { frames.append($0) }
+        }
+        poolPos = 0
+        return frames
     }
 
     /// Writes what is queued unless stalled; returns false while stalled.
