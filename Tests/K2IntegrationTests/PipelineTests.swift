@@ -153,6 +153,11 @@ struct PipelineTests {
         #expect(m["freshness.probes.lost"]?.value == 0, "notes: \(out.report.notes)")
         #expect((m["throughput.clickhouse.rows_per_s"]?.value ?? 0) > 0)
         #expect((m["throughput.consumer.msgs_per_s"]?.value ?? 0) > 0)
+        // Per interval: rows landed in ClickHouse and rows behind (the pipeline's backlog).
+        let iv = out.report.runs[0].intervals
+        #expect(!iv.isEmpty && iv.allSatisfy { $0.landedRows != nil && $0.clickhouseBehind != nil })
+        #expect(iv.compactMap(\.landedRows).reduce(0, +) > 0)
+        #expect(m["backlog.clickhouse.end.rows"] != nil)
         // Freshness is at least the time from send to visible: never below the publish ack.
         #expect(m["latency.freshness.intended.p50"]!.value >= m["latency.publish.intended.p50"]!.value)
         let v = Verification.verify(out.report, targets: try TargetsLoader.load(file: Self.root + "/reports/targets/k2-v2.yaml"))

@@ -28,6 +28,14 @@ public enum Assembler {
             if consumed.count == iv.count {
                 m["throughput.consumer.msgs_per_s"] = .init(value: iv.compactMap(\.consumedMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: consumed)
             }
+            if iv.allSatisfy({ $0.landedRows != nil }) {
+                m["throughput.clickhouse.rows_per_s"] = .init(value: iv.compactMap(\.landedRows).reduce(0, +) / secs, unit: "rows/s", better: .higher,
+                                                             samples: iv.map { $0.landedRows! / $0.seconds })
+            }
+            if let behind = iv.last?.clickhouseBehind {
+                m["backlog.clickhouse.end.rows"] = .init(value: behind, unit: "rows", better: .lower)
+                m["backlog.clickhouse.max.rows"] = .init(value: iv.compactMap(\.clickhouseBehind).max() ?? behind, unit: "rows", better: .lower)
+            }
             if let last = iv.last, !last.backlog.isEmpty {
                 m["backlog.end.messages"] = .init(value: last.backlog.max() ?? 0, unit: "messages", better: .lower)
             }

@@ -32,6 +32,7 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
     public private(set) var latenessIntervals: [HistogramInterval] = []
     private var lastSinkCounts: [SinkCounts] = []
     private var lastConsumed: UInt64?
+    private var lastLanded: UInt64?
     private var lastCloseAt: Int64
 
     public init(measureFromNanos: Int64, intervalNanos: Int64 = 1_000_000_000) {
@@ -79,10 +80,11 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
     }
 
     /// Sets the per-sink counts at the start of measuring (deltas are taken against them).
-    public func baseline(sinks: [SinkCounts], consumed: UInt64?) {
+    public func baseline(sinks: [SinkCounts], consumed: UInt64?, landed: UInt64? = nil) {
         lock.withLock {
             lastSinkCounts = sinks
             lastConsumed = consumed
+            lastLanded = landed
             ivSent = 0
             ivBytes = 0
             ivLateness.reset()
@@ -90,7 +92,9 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
     }
 
     /// Closes the interval ending at `now` (monotonic ns) with the sinks' counts at that moment.
-    public func closeInterval(now: Int64, sinks: [SinkCounts], consumed: UInt64?) {
+    /// `landed`: rows landed in ClickHouse so far this repetition (probe rows excluded), with the
+    /// index of the Kafka sink feeding the pipeline in `landedSink`.
+    public func closeInterval(now: Int64, sinks: [SinkCounts], consumed: UInt64?, landed: UInt64? = nil, landedSink: Int = 0) {
         lock.withLock {
             let seconds = Double(now - lastCloseAt) / 1e9
             guard seconds > 0 else { return }
@@ -111,6 +115,13 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
                 t: Double(now - measureFrom) / 1e9, seconds: seconds, offeredMsgs: offered, sentMsgs: Double(ivSent),
                 deliveredMsgs: delivered, sentMB: mb, backlog: backlog, consumedMsgs: consumedDelta,
                 latenessP99Ms: p99, latenessMaxMs: mx))
+            if let landed {
+                intervals[intervals.count - 1].landedRows = Double(landed &- (lastLanded ?? 0))
+                if landedSink < sinks.count {
+                    intervals[intervals.count - 1].clickhouseBehind = Swift.max(0, Double(sinks[landedSink].delivered) - Double(landed))
+                }
+            }
+            lastLanded = landed
             latenessIntervals.append(HistogramInterval(startSeconds: Double(lastCloseAt - measureFrom) / 1e9, lengthSeconds: seconds,
                                                        tag: "lateness", histogram: ivLateness))
             ivLateness.reset()

@@ -168,6 +168,11 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var latenessP99Ms: Double?
         public var latenessMaxMs: Double?
         public var seconds: Double
+        /// Rows that landed in ClickHouse in the interval (pipeline workloads; probe rows excluded).
+        public var landedRows: Double?
+        /// ClickHouse rows behind at the end of the interval: messages the Kafka sink had
+        /// delivered to the broker minus rows landed (the pipeline's backlog).
+        public var clickhouseBehind: Double?
         public init(t: Double, seconds: Double, offeredMsgs: Double, sentMsgs: Double, deliveredMsgs: [Double], sentMB: [Double],
                     backlog: [Double], consumedMsgs: Double? = nil, latenessP99Ms: Double? = nil, latenessMaxMs: Double? = nil) {
             self.latenessP99Ms = latenessP99Ms

@@ -24,6 +24,10 @@ public struct SinkSetup {
     public var close: () -> Void
     /// Notes for the report (e.g. probes lost).
     public var notes: () -> [String]
+    /// Rows landed in ClickHouse so far this repetition (pipeline workloads), read every interval,
+    /// and the index of the Kafka sink that feeds the pipeline.
+    public var landed: (() -> UInt64?)?
+    public var landedSink: Int = 0
     /// Metrics measured outside the sinks (e.g. rows landed in ClickHouse), read after `close`.
     public var metrics: () -> [String: BenchReport.Metric] = { [:] }
 
@@ -105,7 +109,7 @@ public final class BenchRunner {
                 }
                 live?()
             }
-            let ticker = Ticker(recorder: recorder, sinks: setup.sinks, consumed: setup.consumed, sampler: sampler,
+            let ticker = Ticker(recorder: recorder, sinks: setup.sinks, consumed: setup.consumed, landed: setup.landed, landedSink: setup.landedSink, sampler: sampler,
                                 measureFrom: measureFrom, end: measureFrom + workload.durationNanos, progress: progress, onInterval: live)
             let sinks = setup.sinks + [recorder]
             var replayError: (any Error)?
@@ -143,7 +147,7 @@ public final class BenchRunner {
             }
             notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
             var metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
-            for (k, v) in setup.metrics() { metrics[k] = v }
+            for (k, v) in setup.metrics() where metrics[k] == nil { metrics[k] = v }
             runs.append(BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
                                         measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
                                         sinks: sinkResults, resources: resources, metrics: metrics))
@@ -175,6 +179,8 @@ final class Ticker: @unchecked Sendable {
     let recorder: RunRecorder
     let sinks: [any ReplaySink]
     let consumed: (() -> UInt64)?
+    let landed: (() -> UInt64?)?
+    let landedSink: Int
     let sampler: ResourceSampler
     let measureFrom: Int64
     let end: Int64
@@ -186,8 +192,10 @@ final class Ticker: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let clock = SystemClock()
 
-    init(recorder: RunRecorder, sinks: [any ReplaySink], consumed: (() -> UInt64)?, sampler: ResourceSampler,
-         measureFrom: Int64, end: Int64, progress: ((String) -> Void)?, onInterval: (() -> Void)? = nil) {
+    init(recorder: RunRecorder, sinks: [any ReplaySink], consumed: (() -> UInt64)?, landed: (() -> UInt64?)? = nil, landedSink: Int = 0,
+         sampler: ResourceSampler, measureFrom: Int64, end: Int64, progress: ((String) -> Void)?, onInterval: (() -> Void)? = nil) {
+        self.landed = landed
+        self.landedSink = landedSink
         self.onInterval = onInterval
         self.recorder = recorder
         self.sampler = sampler
@@ -203,16 +211,18 @@ final class Ticker: @unchecked Sendable {
             defer { finished.signal() }
             // Wait for the end of warm-up, then take the baseline counts.
             if !wait(until: measureFrom) { return }
-            recorder.baseline(sinks: sinks.map(\.counts), consumed: consumed?())
+            recorder.baseline(sinks: sinks.map(\.counts), consumed: consumed?(), landed: landed?() ?? nil)
             sampler.start()
             var next = measureFrom + 1_000_000_000
             while next <= end {
                 if !wait(until: next) { return }
                 let now = clock.monotonicNanos()
-                recorder.closeInterval(now: now, sinks: sinks.map(\.counts), consumed: consumed?())
+                // Outside the recorder's lock: the landed count is a query to ClickHouse.
+                let rows = landed?() ?? nil
+                recorder.closeInterval(now: now, sinks: sinks.map(\.counts), consumed: consumed?(), landed: rows, landedSink: landedSink)
                 onInterval?()
                 if let p = progress, let last = recorder.intervals.last {
-                    p("  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))")
+                    p("  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))" + (last.clickhouseBehind.map { ", ClickHouse rows behind \(Units.format($0))" } ?? ""))
                 }
                 next += 1_000_000_000
             }

@@ -125,6 +125,10 @@ public enum WorkloadRun {
                 if let e = probes.lastError { n.append("freshness probes: \(e)") }
                 return n
             })
+            if let probes, probes.configuration.rowsTable != nil {
+                setup.landed = { probes.landedSinceStart() }
+                setup.landedSink = w.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
+            }
             setup.metrics = {
                 var m: [String: BenchReport.Metric] = [:]
                 guard let r = probeResult else { return m }

@@ -61,6 +61,8 @@ public final class FreshnessProbes: @unchecked Sendable {
     private var visibleWall: [Int64] = []      // 0 = not yet
     private var maxSeen: UInt64 = 0
     private var rowSamples: [(wall: Int64, rows: UInt64)] = []
+    private var rowsAtStart: UInt64?
+    private var probesAtStart = 0
     private var measureFromWall: Int64 = .max
     private var measureToWall: Int64 = .max
     private var sending = false
@@ -103,7 +105,10 @@ public final class FreshnessProbes: @unchecked Sendable {
     /// Starts sending a probe every interval and polling. Probes meant before `measureFromWall`
     /// are sent but not measured (warm-up); rows/s are taken over [measureFromWall, measureToWall].
     public func start(measureFromWall: Int64, measureToWall: Int64) {
+        let rows = configuration.rowsTable.flatMap { try? rowCount($0) }
         lock.withLock {
+            rowsAtStart = rows
+            probesAtStart = intendedWall.count
             self.measureFromWall = measureFromWall
             self.measureToWall = measureToWall
             sending = true
@@ -174,6 +179,17 @@ public final class FreshnessProbes: @unchecked Sendable {
         }
     }
 
+    /// Rows landed in `rowsTable` since `start`, probe rows excluded (they land there too), by a
+    /// query now; nil without a rows table or when the query fails.
+    public func landedSinceStart() -> UInt64? {
+        guard let table = configuration.rowsTable, let now = try? rowCount(table) else { return nil }
+        return lock.withLock {
+            guard let start = rowsAtStart else { return nil }
+            let probes = UInt64(visibleWall.dropFirst(probesAtStart).filter { $0 != 0 }.count)
+            return now >= start &+ probes ? now &- start &- probes : 0
+        }
+    }
+
     /// `freshness.intended` and `freshness.actual` (ns), probes in the measured window.
     public var latencies: [String: Histogram] {
         lock.withLock { ["freshness.intended": fromIntended, "freshness.actual": fromActual] }
@@ -204,6 +220,10 @@ public final class FreshnessProbes: @unchecked Sendable {
                                         actualNanos: mono, exchange: "k2")
             try sink.send(message)
         }
+    }
+
+    private func rowCount(_ table: String) throws -> UInt64 {
+        UInt64(try poll(sql: "SELECT count() FROM \(table)").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     private func newIDs() throws -> [UInt64] {
