@@ -60,6 +60,9 @@ struct SimExchangeCommand: ParsableCommand {
             if let path = profile {
                 p = try ProfileLoader.load(path: path)
             } else {
+                if let r = Double(rate), r < 0 {
+                    throw SimError(location: "--rate", what: "negative value \(self.rate)", remedy: "give messages per second, 0 (as fast as read) or max")
+                }
                 guard let rate = rate == "max" ? 0 : Double(rate), rate >= 0 else {
                     throw SimError(location: "--rate", what: "bad rate \(self.rate)", remedy: "give messages per second, 0 (as fast as read) or max")
                 }
