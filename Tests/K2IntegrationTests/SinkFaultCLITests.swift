@@ -110,7 +110,7 @@ struct SinkFaultCLITests {
     }
 
     /// `k2 broker` runs as a child process and is killed (SIGKILL) while `k2 replay` sends to it
-    /// at 4000 msg/s: messages time out after message.timeout.ms, the replay stops, exit 1,
+    /// at 1500 msg/s: messages time out after message.timeout.ms, the replay stops, exit 1,
     /// delivered + failed + never sent = all 20,000 messages.
     @Test func brokerKilledMidRunIsExit1WithEveryMessageAccounted() throws {
         let brokerDir = dir.file("broker"), replayDir = dir.file("replay"), report = dir.file("report")
@@ -127,7 +127,9 @@ struct SinkFaultCLITests {
         }
         try #require(!bootstrap.isEmpty, "k2 broker printed no address")
 
-        let replay = try startReplay(["--sink", "kafka://\(bootstrap)", "--rate", "4000", "--report", report,
+        // 1500 msg/s: the 20,000 messages take ~13 s, far longer than the ~2–4 s the sink needs
+        // to learn that the broker is gone (on a loaded machine 4000 msg/s sometimes finished first).
+        let replay = try startReplay(["--sink", "kafka://\(bootstrap)", "--rate", "1500", "--report", report,
                                       "-X", "message.timeout.ms=2000"], in: replayDir)
         usleep(1_500_000)
         kill(broker, SIGKILL)
@@ -147,7 +149,7 @@ struct SinkFaultCLITests {
         #expect(err.contains("went away"), "\(err)")
     }
 
-    /// The private ClickHouse server is killed while `k2 replay` inserts into it at 4000 msg/s:
+    /// The private ClickHouse server is killed while `k2 replay` inserts into it at 1500 msg/s (~13 s of sending):
     /// the insert is retried (bounded), the replay stops, exit 1, every message accounted for.
     @Test func clickHouseKilledMidRunIsExit1WithEveryMessageAccounted() throws {
         let server = try ClickHouseServer.start()
@@ -155,7 +157,7 @@ struct SinkFaultCLITests {
         let replayDir = dir.file("replay-ch"), report = dir.file("report-ch")
         try FileManager.default.createDirectory(atPath: replayDir, withIntermediateDirectories: true)
         let uri = server.sinkURI(database: "k2", query: "mode=raw&batch=1000&flush_ms=200&retries=2")
-        let replay = try startReplay(["--sink", uri, "--create-tables", "--rate", "4000", "--report", report], in: replayDir)
+        let replay = try startReplay(["--sink", uri, "--create-tables", "--rate", "1500", "--report", report], in: replayDir)
         // Wait until some rows have landed, then take the server away.
         let t0 = Date()
         var landed = 0
