@@ -89,7 +89,8 @@ struct PipelineTests {
 
     @Test func freshnessProbesMeasureEveryProbeThroughThePipeline() throws {
         let server = try ClickHouseServer.start()
-        let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 2, topics: []))
+        // 4 partitions: probes land out of order, which the poller must not lose.
+        let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 4, topics: []))
         let topic = "k2.fresh.test"
         try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
             .run(host: "127.0.0.1", port: server.httpPort, database: "fresh", values: ["brokers": broker.bootstrap, "topic": topic, "group": "g-fresh"])

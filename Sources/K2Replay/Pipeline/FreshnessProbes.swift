@@ -59,7 +59,9 @@ public final class FreshnessProbes: @unchecked Sendable {
     private var intendedWall: [Int64] = []     // by probe id - 1
     private var actualWall: [Int64] = []
     private var visibleWall: [Int64] = []      // 0 = not yet
-    private var maxSeen: UInt64 = 0
+    /// Every probe below this id has been seen. Probes travel on different partitions and can
+    /// become visible out of order, so the poll asks from the first unseen id, not the highest seen.
+    private var firstUnseen: UInt64 = 1
     private var rowSamples: [(wall: Int64, rows: UInt64)] = []
     private var rowsAtStart: UInt64?
     private var probesAtStart = 0
@@ -227,7 +229,7 @@ public final class FreshnessProbes: @unchecked Sendable {
     }
 
     private func newIDs() throws -> [UInt64] {
-        let last = lock.withLock { maxSeen }
+        let last = lock.withLock { firstUnseen - 1 }
         let text = try poll(sql: "SELECT id FROM \(configuration.table) WHERE id > \(last) ORDER BY id FORMAT TabSeparated")
         return text.split(separator: "\n").compactMap { UInt64($0) }
     }
@@ -238,7 +240,7 @@ public final class FreshnessProbes: @unchecked Sendable {
                 let i = Int(id) - 1
                 guard visibleWall[i] == 0 else { continue }
                 visibleWall[i] = visible
-                maxSeen = max(maxSeen, id)
+                while Int(firstUnseen) <= visibleWall.count && visibleWall[Int(firstUnseen) - 1] != 0 { firstUnseen += 1 }
                 if intendedWall[i] >= measureFromWall && intendedWall[i] <= measureToWall {
                     fromIntended.record(max(0, visible - intendedWall[i]))
                     fromActual.record(max(0, visible - actualWall[i]))
