@@ -116,7 +116,8 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
                 deliveredMsgs: delivered, sentMB: mb, backlog: backlog, consumedMsgs: consumedDelta,
                 latenessP99Ms: p99, latenessMaxMs: mx))
             if let landed {
-                intervals[intervals.count - 1].landedRows = Double(landed &- (lastLanded ?? 0))
+                let before = lastLanded ?? 0
+                intervals[intervals.count - 1].landedRows = landed >= before ? Double(landed - before) : 0
                 if landedSink < sinks.count {
                     intervals[intervals.count - 1].clickhouseBehind = Swift.max(0, Double(sinks[landedSink].delivered) - Double(landed))
                 }

@@ -65,6 +65,7 @@ public final class FreshnessProbes: @unchecked Sendable {
     private var rowSamples: [(wall: Int64, rows: UInt64)] = []
     private var rowsAtStart: UInt64?
     private var probesAtStart = 0
+    private var landedHigh: UInt64 = 0
     private var measureFromWall: Int64 = .max
     private var measureToWall: Int64 = .max
     private var sending = false
@@ -187,8 +188,12 @@ public final class FreshnessProbes: @unchecked Sendable {
         guard let table = configuration.rowsTable, let now = try? rowCount(table) else { return nil }
         return lock.withLock {
             guard let start = rowsAtStart else { return nil }
+            // Probes seen by the poller after the count was taken would make the figure step
+            // back; it never goes down (rows do not disappear).
             let probes = UInt64(visibleWall.dropFirst(probesAtStart).filter { $0 != 0 }.count)
-            return now >= start &+ probes ? now &- start &- probes : 0
+            let landed = now >= start &+ probes ? now &- start &- probes : 0
+            landedHigh = Swift.max(landedHigh, landed)
+            return landedHigh
         }
     }
 
