@@ -74,4 +74,10 @@ public final class Lock: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
+
+    /// Takes the lock if it is free (true), without waiting; pair with `unlock()`.
+    public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+
+    /// Releases a lock taken with `tryLock()`.
+    public func unlock() { pthread_mutex_unlock(mutex) }
 }

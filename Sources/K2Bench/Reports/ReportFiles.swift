@@ -44,12 +44,17 @@ public enum ReportFiles {
     }
 
     public static func encode(_ report: BenchReport) throws(BenchError) -> String {
+        try json(report, what: "the report")
+    }
+
+    /// Pretty, key-sorted JSON with a final newline (report.json, sweep.json).
+    static func json(_ value: some Encodable, what: String) throws(BenchError) -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            return String(decoding: try enc.encode(report), as: UTF8.self) + "\n"
+            return String(decoding: try enc.encode(value), as: UTF8.self) + "\n"
         } catch {
-            throw BenchError(.io, what: "cannot encode the report: \(error)")
+            throw BenchError(.io, what: "cannot encode \(what): \(error)")
         }
     }
 

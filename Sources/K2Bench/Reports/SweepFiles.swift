@@ -26,13 +26,7 @@ public enum SweepFiles {
     }
 
     public static func encode(_ sweep: Sweep) throws(BenchError) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        do {
-            return String(decoding: try enc.encode(sweep), as: UTF8.self) + "\n"
-        } catch {
-            throw BenchError(.io, what: "cannot encode the sweep: \(error)")
-        }
+        try ReportFiles.json(sweep, what: "the sweep")
     }
 
     public static func load(_ path: String) throws(BenchError) -> Sweep {

@@ -30,7 +30,7 @@ final class KafkaProducer: @unchecked Sendable {
     private var running = true
     private var pollThread: Thread?
     /// Held by whichever thread is inside `rd_kafka_poll` (the report buffer is not shared).
-    private let pollLock = TryLock()
+    private let pollLock = Lock()
     /// Monotonic time of the producing thread's last poll (guarded by `lock`).
     private var lastProducerPoll: Int64 = 0
     /// The producing thread's own copy (producing thread only).
@@ -251,30 +251,5 @@ final class KafkaProducer: @unchecked Sendable {
     deinit {
         if lock.withLock({ running }) { close(purgeAfterMillis: 0) }
         rd_kafka_destroy(rk)
-    }
-}
-
-/// A mutex that can be tried (the poll turn in `KafkaProducer`).
-final class TryLock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        lock()
-        defer { unlock() }
-        return try body()
     }
 }
