@@ -7,26 +7,14 @@ public enum ReportFiles {
     @discardableResult
     public static func write(_ report: BenchReport, to dir: String, verification: Verification? = nil,
                              intervalLogs: [String: String] = [:]) throws(BenchError) -> [String] {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw BenchError(.io, path: dir, what: "cannot create the report folder: \(error.localizedDescription)", remedy: "check the path and permissions")
-        }
-        var written: [String] = []
-        func put(_ name: String, _ text: String) throws(BenchError) {
-            let p = (dir as NSString).appendingPathComponent(name)
-            guard FileManager.default.createFile(atPath: p, contents: Data(text.utf8)) else {
-                throw BenchError(.io, path: p, what: "cannot write the file", remedy: "check free space and permissions")
-            }
-            written.append(p)
-        }
-        try put("report.json", try encode(report))
-        try put("report.md", ReportMarkdown.render(report, verification: verification))
-        try put("report.html", ReportHTML.render(report, verification: verification))
+        var folder = try Folder(dir, what: "report")
+        try folder.put("report.json", try encode(report))
+        try folder.put("report.md", ReportMarkdown.render(report, verification: verification))
+        try folder.put("report.html", ReportHTML.render(report, verification: verification))
         for (name, text) in intervalLogs.sorted(by: { $0.key < $1.key }) {
-            try put(name + ".hlog", text)
+            try folder.put(name + ".hlog", text)
         }
-        return written
+        return folder.written
     }
 
     /// Appends text to a file (created when missing), e.g. a CI job summary. False on failure.
@@ -41,6 +29,29 @@ public enum ReportFiles {
             try h.write(contentsOf: Data(text.utf8))
         } catch { return false }
         return true
+    }
+
+    /// A folder the report files are written into (created), remembering the paths written.
+    struct Folder {
+        let dir: String
+        private(set) var written: [String] = []
+
+        init(_ dir: String, what: String) throws(BenchError) {
+            self.dir = dir
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw BenchError(.io, path: dir, what: "cannot create the \(what) folder: \(error.localizedDescription)", remedy: "check the path and permissions")
+            }
+        }
+
+        mutating func put(_ name: String, _ text: String) throws(BenchError) {
+            let p = (dir as NSString).appendingPathComponent(name)
+            guard FileManager.default.createFile(atPath: p, contents: Data(text.utf8)) else {
+                throw BenchError(.io, path: p, what: "cannot write the file", remedy: "check free space and permissions")
+            }
+            written.append(p)
+        }
     }
 
     public static func encode(_ report: BenchReport) throws(BenchError) -> String {

@@ -6,23 +6,11 @@ import Foundation
 public enum SweepFiles {
     @discardableResult
     public static func write(_ sweep: Sweep, to dir: String) throws(BenchError) -> [String] {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw BenchError(.io, path: dir, what: "cannot create the sweep folder: \(error.localizedDescription)", remedy: "check the path and permissions")
-        }
-        var written: [String] = []
-        func put(_ name: String, _ text: String) throws(BenchError) {
-            let p = (dir as NSString).appendingPathComponent(name)
-            guard FileManager.default.createFile(atPath: p, contents: Data(text.utf8)) else {
-                throw BenchError(.io, path: p, what: "cannot write the file", remedy: "check free space and permissions")
-            }
-            written.append(p)
-        }
-        try put("sweep.json", try encode(sweep))
-        try put("sweep.md", markdown(sweep))
-        try put("sweep.html", html(sweep))
-        return written
+        var folder = try ReportFiles.Folder(dir, what: "sweep")
+        try folder.put("sweep.json", try encode(sweep))
+        try folder.put("sweep.md", markdown(sweep))
+        try folder.put("sweep.html", html(sweep))
+        return folder.written
     }
 
     public static func encode(_ sweep: Sweep) throws(BenchError) -> String {

@@ -134,16 +134,7 @@ public enum StampText {
         DecimalText.appendPadded((sod / 60) % 60, width: 2, to: &out)
         out.append(58)
         DecimalText.appendPadded(sod % 60, width: 2, to: &out)
-        if fractionDigits > 0 {
-            var f = frac / DecimalText.pow10[9 - fractionDigits]
-            var n = fractionDigits
-            if trim { while n > 0 && f % 10 == 0 { f /= 10; n -= 1 } }
-            if n > 0 {
-                out.append(46)
-                DecimalText.appendPadded(f, width: n, to: &out)
-            }
-        }
-        out.append(90)
+        appendFractionAndZ(frac, fractionDigits: fractionDigits, trim: trim, to: &out)
     }
 
     /// The same as `appendRFC3339`, reusing the `YYYY-MM-DDThh:mm:ss` prefix of the previous
@@ -153,6 +144,13 @@ public enum StampText {
         if secs != cache.second || cache.prefix.isEmpty { cache.refresh(second: secs) }
         out.append(contentsOf: cache.prefix)
         let frac = nanos - secs * 1_000_000_000
+        appendFractionAndZ(frac, fractionDigits: fractionDigits, trim: trim, to: &out)
+    }
+
+    /// `.ffffff` (the first `fractionDigits` of the nanoseconds `frac`, trailing zeros cut when
+    /// `trim`, nothing when they are all cut) and the closing `Z`.
+    @inline(__always)
+    static func appendFractionAndZ(_ frac: Int64, fractionDigits: Int, trim: Bool, to out: inout [UInt8]) {
         if fractionDigits > 0 {
             var f = frac / DecimalText.pow10[9 - fractionDigits]
             var n = fractionDigits
