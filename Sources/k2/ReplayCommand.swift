@@ -71,6 +71,9 @@ struct Run: ParsableCommand {
                                valueName: "priority"))
     var realtime: Int32?
 
+    @Flag(help: ArgumentHelp("Decompress on the sending thread, as before read-ahead (for measuring it).", visibility: .hidden))
+    var noReadAhead = false
+
     @Flag(help: "No progress line.")
     var quiet = false
 
@@ -122,6 +125,7 @@ struct Run: ParsableCommand {
         }
         if let shard { config.shard = try Shard(parsing: shard) }
         config.realtimePriority = realtime
+        config.readAhead = !noReadAhead
         var props: [(String, String)] = []
         for p in properties {
             let kv = p.split(separator: "=", maxSplits: 1)

@@ -87,7 +87,7 @@ public final class ReplayEngine: @unchecked Sendable {
             SpinWaiter.reduceTimerSlack()
             if let priority = config.realtimePriority { try Self.raiseToRealtime(priority) }
         }
-        let source = try RecordSource(paths: config.files, filter: config.filter)
+        let source = try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead)
         for sink in sinks { try sink.open() }
         for sink in sinks { sink.willStart(pace: config.pace) }
         if var w = manualWaiter {
@@ -354,7 +354,7 @@ final class RecordSource {
     private let exchanges: [String]
     private var merged: MergedReader?
 
-    init(paths: [String], filter: RecordFilter) throws {
+    init(paths: [String], filter: RecordFilter, readAhead: Bool) throws {
         var readers: [CaptureReader] = []
         var frames: [[CaptureIndex.Entry]?] = []
         var first = Int64.max
@@ -362,6 +362,8 @@ final class RecordSource {
         var count = 0
         for p in paths {
             let r = try CaptureReader(path: p)
+            // The next block is decompressed on another thread: a paced send never waits for it.
+            r.readAhead = readAhead
             let index = try r.index()
             readers.append(r)
             if let f = index.firstTimestamp, let l = index.lastTimestamp {
