@@ -287,7 +287,8 @@ public final class ReplayEngine: @unchecked Sendable {
             stopReason: stopReason, startedWallNanos: startWall, durationNanos: end - startMono,
             sendingNanos: sequence > 0 ? sendingEnd - startMono : 0, messages: sequence, bytes: bytes,
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
-            lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal)
+            lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal,
+            realtimePriority: config.pace == .max ? nil : config.realtimePriority)
     }
 
     /// `SCHED_FIFO` at `priority` for the calling thread (the sending thread).
