@@ -57,19 +57,10 @@ public final class ReplayEngine: @unchecked Sendable {
     /// Runs the replay on a new thread and waits for it.
     public func runOnDedicatedThread(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
         let job = ThreadJob { [self] in try self.run(progress: progress) }
-        let ctx = Unmanaged.passRetained(job).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { arg in
-            guard let arg else { return nil }
-            let job = Unmanaged<ThreadJob>.fromOpaque(arg).takeRetainedValue()
-            job.result = Result { try job.body() }
-            return nil
-        }, ctx)
-        if rc != 0 {
-            Unmanaged<ThreadJob>.fromOpaque(ctx).release()
+        guard let thread = JoinableThread.start({ job.result = Result { try job.body() } }) else {
             return try run(progress: progress)
         }
-        pthread_join(thread, nil)
+        thread.join()
         return try job.result!.get()
     }
 
