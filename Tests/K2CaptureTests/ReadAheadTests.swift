@@ -60,12 +60,7 @@ import Testing
         let (path, all) = try capture("c.k2cap")
         let entries = try CaptureReader(path: path).index().entries
         let target = entries[7]
-        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-        try fh.seek(toOffset: UInt64(target.offset + Int64(target.compressedSize / 2)))
-        let b = try fh.read(upToCount: 1)!
-        try fh.seek(toOffset: UInt64(target.offset + Int64(target.compressedSize / 2)))
-        try fh.write(contentsOf: Data([b[0] ^ 0x5A]))
-        try fh.close()
+        flipByte(in: path, at: target.offset + Int64(target.compressedSize / 2))
 
         let r = try CaptureReader(path: path)
         r.readAhead = true
