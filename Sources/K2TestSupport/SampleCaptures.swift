@@ -69,6 +69,17 @@ public struct SampleTraffic {
     }
 }
 
+/// Damages a file for tests: XORs the byte at `offset` with 0x5A.
+public func flipByte(in path: String, at offset: Int64) {
+    let fd = open(path, O_RDWR)
+    precondition(fd >= 0, "open \(path)")
+    defer { close(fd) }
+    var b: UInt8 = 0
+    precondition(pread(fd, &b, 1, off_t(offset)) == 1, "read byte \(offset) of \(path)")
+    b ^= 0x5A
+    precondition(pwrite(fd, &b, 1, off_t(offset)) == 1, "write byte \(offset) of \(path)")
+}
+
 /// A temporary directory removed when the value is released.
 public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String

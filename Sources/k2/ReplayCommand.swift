@@ -1,4 +1,5 @@
 import ArgumentParser
+import K2Bench
 import K2Capture
 import K2Core
 import K2Replay
@@ -71,6 +72,13 @@ struct Run: ParsableCommand {
                                valueName: "priority"))
     var realtime: Int32?
 
+    @Flag(help: ArgumentHelp("Decompress on the sending thread, as before read-ahead (for measuring it).", visibility: .hidden))
+    var noReadAhead = false
+
+    @Option(help: ArgumentHelp("Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
+                               valueName: "port"))
+    var metricsPort: Int?
+
     @Flag(help: "No progress line.")
     var quiet = false
 
@@ -84,9 +92,22 @@ struct Run: ParsableCommand {
         let engine = try reportingErrors { try makeEngine(source: source, sourceStart: sourceStart) }
         signal(SIGPIPE, SIG_IGN)
         let progressOnTTY = !quiet && isatty(2) != 0
-        let summary = try reportingErrors {
-            try engine.runOnDedicatedThread(progress: progressOnTTY ? { Self.printProgress($0) } : nil)
+        let metrics = try reportingErrors { () throws -> MetricsServer? in
+            guard let metricsPort else { return nil }
+            guard (0...65535).contains(metricsPort) else {
+                throw ReplayError(.invalidArgument, what: "--metrics-port \(metricsPort) is not a port", remedy: "give 1-65535, or 0 for any free port")
+            }
+            let server = try MetricsServer(port: metricsPort)
+            StdErr.print("metrics: http://127.0.0.1:\(server.port)/metrics")
+            return server
         }
+        defer { metrics?.stop() }
+        let sinks = engine.sinks
+        let progress: ((ReplayProgress) -> Void)? = progressOnTTY || metrics != nil ? { p in
+            if progressOnTTY { Self.printProgress(p) }
+            metrics?.update(LiveMetrics.replaySamples(p, sinks: sinks.map { ($0.uri, $0.counts) }))
+        } : nil
+        let summary = try reportingErrors { try engine.runOnDedicatedThread(progress: progress) }
         if progressOnTTY { Self.writeStderr("\r\u{1B}[K") }
         for line in summary.lines() { StdErr.print(line) }
         if let report {
@@ -128,6 +149,7 @@ struct Run: ParsableCommand {
         }
         if let shard { config.shard = try Shard(parsing: shard) }
         config.realtimePriority = realtime
+        config.readAhead = !noReadAhead
         var props: [(String, String)] = []
         for p in properties {
             let kv = p.split(separator: "=", maxSplits: 1)

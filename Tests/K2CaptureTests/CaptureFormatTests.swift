@@ -95,12 +95,7 @@ import Testing
         try SampleTraffic().write(to: path, count: 5000, options: .init(blockSize: 16 * 1024))
         let idx = try CaptureReader(path: path).index()
         let target = idx.entries[2]
-        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-        try fh.seek(toOffset: UInt64(target.offset + Int64(target.compressedSize / 2)))
-        let b = try fh.read(upToCount: 1)!
-        try fh.seek(toOffset: UInt64(target.offset + Int64(target.compressedSize / 2)))
-        try fh.write(contentsOf: Data([b[0] ^ 0x5A]))
-        try fh.close()
+        flipByte(in: path, at: target.offset + Int64(target.compressedSize / 2))
         let v = try CaptureVerifier.verify(path: path)
         #expect(v.problem?.kind == .corrupt)
         #expect(v.problem?.offset == target.offset)

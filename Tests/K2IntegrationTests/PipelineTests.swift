@@ -107,6 +107,7 @@ struct PipelineTests {
         #expect(r.sent >= 5)
         #expect(r.lost == 0)
         #expect(r.seen == r.sent)
+        #expect(r.undelivered == 0 && r.lostIDs.isEmpty)
         let h = probes.latencies["freshness.intended"]!
         #expect(h.totalCount == UInt64(r.seen))
         #expect(h.min > 0)
@@ -114,6 +115,27 @@ struct PipelineTests {
         let n = r.sent + 1
         #expect(try server.query("SELECT count(), uniqExact(id), max(id) FROM fresh.k2_probes FORMAT TabSeparated")
             .trimmingCharacters(in: .whitespacesAndNewlines) == "\(n)\t\(n)\t\(n)")
+
+        // A pipeline that drops probes (their view is gone once the engine consumes): the broker
+        // acknowledges every probe, ClickHouse never shows them; the result says which were lost
+        // and that the broker had them.
+        try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
+            .run(host: "127.0.0.1", port: server.httpPort, database: "drop", values: ["brokers": broker.bootstrap, "topic": topic + ".drop", "group": "g-drop"])
+        var dc = FreshnessProbes.Configuration(brokers: broker.bootstrap, topic: topic + ".drop", port: server.httpPort)
+        dc.database = "drop"
+        dc.intervalNanos = 200_000_000
+        dc.timeoutNanos = 2_000_000_000
+        let dropping = try FreshnessProbes(dc)
+        try dropping.waitUntilFlowing(timeoutNanos: 120_000_000_000)
+        _ = try server.query("DROP TABLE drop.k2_probes_mv")
+        let t = SystemClock().wallNanos()
+        dropping.start(measureFromWall: t, measureToWall: t + 60_000_000_000)
+        usleep(1_000_000)
+        let d = dropping.stop()
+        #expect(d.sent >= 3)
+        #expect(d.lost == d.sent && d.seen == 0)
+        #expect(d.undelivered == 0, "\(d.undeliveredReasons)")
+        #expect(d.lostIDs == (2...UInt64(min(d.sent + 1, 11))).map { $0 })
     }
 
     @Test func schemaErrorsNameTheStatementAndTheServerMessage() throws {

@@ -83,6 +83,26 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(mock.stats.latencyFromActual.max == 0)
 }
 
+@Test func theSummaryPointsAtRealtimeWhenNormalSchedulingWasLate() throws {
+    let dir = TemporaryDirectory()
+    let (path, _) = try sampleCapture(dir)
+    let clock = ManualClock(monotonic: 0)
+    // Every 10th wait ends 400 µs late: p99 400 µs.
+    let script = [Int64](repeating: 2_000, count: 9) + [400_000]
+    let config = ReplayConfig(files: [path])
+    var summary = try ReplayEngine(config: config, sinks: [MockSink(clock: clock)], clock: clock,
+                                   waiter: ManualWaiter(clock: clock, lateness: script)).run()
+    #expect(summary.lines().contains { $0.contains("--realtime 10") })
+    #expect(summary.json()["scheduling"]?.stringValue == "normal")
+    summary.realtimePriority = 10
+    #expect(!summary.lines().contains { $0.contains("--realtime 10") })
+    #expect(summary.lines().contains { $0.hasPrefix("lateness:") && $0.hasSuffix("(SCHED_FIFO 10)") })
+    #expect(summary.json()["scheduling"]?.stringValue == "SCHED_FIFO 10")
+    // On time: no hint.
+    let onTime = try ReplayEngine(config: config, sinks: [MockSink(clock: clock)], clock: clock, waiter: ManualWaiter(clock: clock)).run()
+    #expect(!onTime.lines().contains { $0.contains("--realtime") })
+}
+
 @Test func fixedRateAndLoops() throws {
     let dir = TemporaryDirectory()
     let (path, recs) = try sampleCapture(dir, count: 200)

@@ -56,4 +56,37 @@ import Glibc
     @Test func sigtermStopsWithSummaryAndExit143() throws {
         try stop(with: "TERM", expecting: 143, reason: "stopped by SIGTERM")
     }
+
+    /// `--metrics-port`: curl scrapes the live replay's Prometheus endpoint while it runs.
+    @Test func metricsPortServesTheLiveReplay() throws {
+        #expect(access(Self.k2, X_OK) == 0, "build k2 first: swift build --build-tests")
+        let dir = TemporaryDirectory()
+        let path = dir.file("minute.k2cap")
+        try SampleTraffic(gapNanos: 10_000_000).write(to: path, count: 6_000)
+        let port = FreePort.next()
+        let scrape = dir.file("scrape.txt")
+        // Scrape until a snapshot with messages sent shows up (at most ~10 s), then stop the replay.
+        let (status, _, err) = try Shell.execute("""
+            '\(Self.k2)' replay '\(path)' --sink mock:// --speed 1 --quiet --metrics-port \(port) & pid=$!
+            for i in $(seq 1 40); do
+              curl -s --max-time 2 http://127.0.0.1:\(port)/metrics > '\(scrape)' 2>/dev/null
+              grep -q 'k2_replay_messages_sent_total{sink="mock://"} [1-9]' '\(scrape)' && break
+              sleep 0.25
+            done
+            kill -INT $pid; wait $pid
+            """)
+        #expect(status == 130, "stderr: \(err)")
+        #expect(err.contains("metrics: http://127.0.0.1:\(port)/metrics"), "stderr: \(err)")
+        let body = try Shell.run("cat '\(scrape)'")
+        #expect(body.contains("# TYPE k2_replay_messages_sent_total counter"), "\(body)")
+        #expect(body.range(of: #"k2_replay_messages_delivered_total\{sink="mock://"\} [1-9]"#, options: .regularExpression) != nil, "\(body)")
+        #expect(body.contains("k2_replay_progress_ratio "), "\(body)")
+        #expect(body.contains("k2_replay_lag_seconds "), "\(body)")
+    }
+
+    @Test func aBadMetricsPortIsExit2() throws {
+        let (status, _, err) = try Shell.execute("'\(Self.k2)' replay /nonexistent.k2cap --sink mock:// --metrics-port 70000")
+        #expect(status == 2)
+        #expect(err.contains("--metrics-port 70000 is not a port"), "stderr: \(err)")
+    }
 }

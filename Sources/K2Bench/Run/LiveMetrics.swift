@@ -56,13 +56,7 @@ public enum LiveMetrics {
             out.append(S("k2_bench_consumer_lag_messages", Double(produced > consumed ? produced - consumed : 0),
                          help: "Messages acknowledged by the broker and not yet read back by the consumer."))
         }
-        for (name, help, key) in [("k2_bench_messages_sent_total", "Messages handed to a sink (this repetition).", \SinkCounts.sent),
-                                  ("k2_bench_messages_delivered_total", "Messages a sink delivered (this repetition).", \SinkCounts.delivered),
-                                  ("k2_bench_messages_failed_total", "Messages a sink failed (this repetition).", \SinkCounts.failed)] {
-            for sink in s.sinks {
-                out.append(S(name, Double(sink.counts[keyPath: key]), help: help, type: "counter", labels: [("sink", sink.uri)]))
-            }
-        }
+        out += sinkCounters(prefix: "k2_bench", scope: "this repetition", s.sinks)
         for key in s.latencies.keys.sorted() {
             let h = s.latencies[key]!
             guard h.totalCount > 0 else { continue }
@@ -83,5 +77,34 @@ public enum LiveMetrics {
             out.append(S("k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.", labels: [("process", r.name), ("kind", r.kind)]))
         }
         return out
+    }
+
+    /// Per sink: messages sent, delivered and failed (`PREFIX_messages_sent_total{sink=…}` …).
+    static func sinkCounters(prefix: String, scope: String, _ sinks: [(uri: String, counts: SinkCounts)]) -> [MetricsServer.Sample] {
+        var out: [MetricsServer.Sample] = []
+        for (name, what, key) in [("sent", "handed to a sink", \SinkCounts.sent),
+                                  ("delivered", "a sink delivered", \SinkCounts.delivered),
+                                  ("failed", "a sink failed", \SinkCounts.failed)] {
+            for sink in sinks {
+                out.append(.init("\(prefix)_messages_\(name)_total", Double(sink.counts[keyPath: key]), help: "Messages \(what) (\(scope)).",
+                                 type: "counter", labels: [("sink", sink.uri)]))
+            }
+        }
+        return out
+    }
+
+    /// What `k2 replay --metrics-port` exposes, from the engine's progress snapshot (about twice
+    /// a second) and the sinks' counters.
+    public static func replaySamples(_ p: ReplayProgress, sinks: [(uri: String, counts: SinkCounts)]) -> [MetricsServer.Sample] {
+        typealias S = MetricsServer.Sample
+        var out: [S] = [
+            S("k2_replay_messages_per_second", p.rate, help: "Messages handed to the sinks per second, since the previous snapshot."),
+            S("k2_replay_lag_seconds", Double(p.lagNanos) / 1e9, help: "How far the replay is behind its schedule (0 at --speed max)."),
+            S("k2_replay_elapsed_seconds", Double(p.elapsedNanos) / 1e9, help: "Time since the first message."),
+            S("k2_replay_bytes_total", Double(p.bytes), help: "Payload bytes handed to the sinks.", type: "counter"),
+        ]
+        if let f = p.fraction { out.append(S("k2_replay_progress_ratio", f, help: "Fraction of the capture time (all loops) replayed.")) }
+        if let eta = p.etaNanos { out.append(S("k2_replay_eta_seconds", Double(eta) / 1e9, help: "Estimated time to the end.")) }
+        return out + sinkCounters(prefix: "k2_replay", scope: "this run", sinks)
     }
 }

@@ -121,7 +121,10 @@ public enum WorkloadRun {
                 guard let probes, let r = probeResult else { return [] }
                 var n: [String] = []
                 if r.lost > 0 {
-                    n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))")
+                    n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
+                        + " (probe ids \(r.lostIDs.map(String.init).joined(separator: ", ")); "
+                        + (r.undelivered == 0 ? "the broker acknowledged every probe, so the pipeline lost them)"
+                                              : "\(r.undelivered) probes were not acknowledged by the broker: \(r.undeliveredReasons.prefix(3).joined(separator: "; ")))"))
                 }
                 if let e = probes.lastError { n.append("freshness probes: \(e)") }
                 return n

@@ -50,6 +50,12 @@ public final class FreshnessProbes: @unchecked Sendable {
         public var rowsPerSecond: Double?
         /// Rows in `rowsTable` at the end.
         public var rowsAtEnd: UInt64?
+        /// Probes (warm-up included) the broker never acknowledged, and why: a lost probe that
+        /// is also undelivered was lost before the pipeline, not by it.
+        public var undelivered: Int = 0
+        public var undeliveredReasons: [String] = []
+        /// Ids of the lost probes (the first 10), to look them up in the topic.
+        public var lostIDs: [UInt64] = []
     }
 
     public let configuration: Configuration
@@ -163,6 +169,9 @@ public final class FreshnessProbes: @unchecked Sendable {
         guard sender != nil else { return Result(sent: 0, seen: 0, lost: 0) }
         lock.withLock { sending = false }
         senderDone.wait()
+        // Every probe acknowledged by the broker or failed, before waiting for ClickHouse.
+        try? sink.finish(timeoutNanos: 5_000_000_000)
+        let counts = sink.counts
         let deadline = clock.monotonicNanos() + configuration.timeoutNanos
         while clock.monotonicNanos() < deadline {
             if lock.withLock({ visibleWall.allSatisfy { $0 != 0 } }) { break }
@@ -170,15 +179,18 @@ public final class FreshnessProbes: @unchecked Sendable {
         }
         lock.withLock { polling = false }
         pollerDone.wait()
-        try? sink.finish(timeoutNanos: 5_000_000_000)
         sender = nil
         return lock.withLock {
             var sent = 0, seen = 0
+            var lostIDs: [UInt64] = []
             for i in intendedWall.indices where intendedWall[i] >= measureFromWall {
                 sent += 1
-                if visibleWall[i] != 0 { seen += 1 }
+                if visibleWall[i] != 0 { seen += 1 } else if lostIDs.count < 10 { lostIDs.append(UInt64(i + 1)) }
             }
-            return Result(sent: sent, seen: seen, lost: sent - seen, rowsPerSecond: rate(), rowsAtEnd: rowSamples.last?.rows)
+            return Result(sent: sent, seen: seen, lost: sent - seen, rowsPerSecond: rate(), rowsAtEnd: rowSamples.last?.rows,
+                          undelivered: Int(counts.failed + counts.inFlight),
+                          undeliveredReasons: counts.failureReasons.sorted { $0.value > $1.value }.map { "\($0.value) × \($0.key)" },
+                          lostIDs: lostIDs)
         }
     }
 

@@ -26,6 +26,10 @@ public struct ReplayConfig: Sendable {
     /// `max`), so that waking up for a message does not wait for other processes' time slices.
     /// Needs CAP_SYS_NICE (root); refused otherwise (exit 2). Default nil: normal scheduling.
     public var realtimePriority: Int32?
+    /// Decompress the next block of each capture on a second thread while the current one is
+    /// replayed, so a paced send never waits 1–4 ms for a 1 MiB block. Default on; off only to
+    /// measure what it buys (`k2 replay --no-read-ahead`, scripts/bench-replay.sh).
+    public var readAhead: Bool = true
     /// How often the progress callback runs. Default 500 ms.
     public var progressIntervalNanos: Int64 = 500_000_000
     /// Length of each lateness interval in the `.hlog`. Default 1 s.

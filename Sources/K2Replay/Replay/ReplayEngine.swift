@@ -57,19 +57,10 @@ public final class ReplayEngine: @unchecked Sendable {
     /// Runs the replay on a new thread and waits for it.
     public func runOnDedicatedThread(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
         let job = ThreadJob { [self] in try self.run(progress: progress) }
-        let ctx = Unmanaged.passRetained(job).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { arg in
-            guard let arg else { return nil }
-            let job = Unmanaged<ThreadJob>.fromOpaque(arg).takeRetainedValue()
-            job.result = Result { try job.body() }
-            return nil
-        }, ctx)
-        if rc != 0 {
-            Unmanaged<ThreadJob>.fromOpaque(ctx).release()
+        guard let thread = JoinableThread.start({ job.result = Result { try job.body() } }) else {
             return try run(progress: progress)
         }
-        pthread_join(thread, nil)
+        thread.join()
         return try job.result!.get()
     }
 
@@ -92,7 +83,7 @@ public final class ReplayEngine: @unchecked Sendable {
             // (specialized for capture files, witness calls per record for other sources).
             return try start(try factory.make(), progress)
         }
-        return try start(try RecordSource(paths: config.files, filter: config.filter), progress)
+        return try start(try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead), progress)
     }
 
     private func start<S: ReplaySource>(_ source: S, _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
@@ -295,7 +286,8 @@ public final class ReplayEngine: @unchecked Sendable {
             stopReason: stopReason, startedWallNanos: startWall, durationNanos: end - startMono,
             sendingNanos: sequence > 0 ? sendingEnd - startMono : 0, messages: sequence, bytes: bytes,
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
-            lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal)
+            lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal,
+            realtimePriority: config.pace == .max ? nil : config.realtimePriority)
     }
 
     /// `SCHED_FIFO` at `priority` for the calling thread (the sending thread).
@@ -362,7 +354,7 @@ final class RecordSource: ReplaySource {
     private let exchanges: [String]
     private var merged: MergedReader?
 
-    init(paths: [String], filter: RecordFilter) throws {
+    init(paths: [String], filter: RecordFilter, readAhead: Bool) throws {
         var readers: [CaptureReader] = []
         var frames: [[CaptureIndex.Entry]?] = []
         var first = Int64.max
@@ -370,6 +362,8 @@ final class RecordSource: ReplaySource {
         var count = 0
         for p in paths {
             let r = try CaptureReader(path: p)
+            // The next block is decompressed on another thread: a paced send never waits for it.
+            r.readAhead = readAhead
             let index = try r.index()
             readers.append(r)
             if let f = index.firstTimestamp, let l = index.lastTimestamp {

@@ -57,6 +57,8 @@ public struct ReplaySummary: Sendable {
     public var sinks: [SinkSummary]
     /// The signal that stopped an `interrupted` replay (SIGINT, SIGTERM), nil for `requestStop()` or other outcomes.
     public var stopSignal: Int32?
+    /// The sending thread's `SCHED_FIFO` priority (`--realtime`), nil for normal scheduling.
+    public var realtimePriority: Int32? = nil
 
     /// The process exit code: the outcome's, except 128 + signal (130 SIGINT, 143 SIGTERM) for a signal stop.
     public var exitCode: Int32 {
@@ -134,6 +136,7 @@ public struct ReplaySummary: Sendable {
             ("achieved_speed", .number(TimeText.fixed(achievedSpeed, 3))),
             ("messages_per_s", .number(TimeText.fixed(messagesPerSecond, 1))),
             ("lateness_ns", Self.percentiles(lateness)),
+            ("scheduling", .string(realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal")),
             ("sinks", .array(sinks)),
         ])
     }
@@ -150,6 +153,9 @@ public struct ReplaySummary: Sendable {
         return w.text
     }
 
+    /// Above this lateness p99 the human summary points at `--realtime`.
+    public static let latenessHintNanos: Int64 = 50_000
+
     /// The human summary printed at the end (stderr).
     public func lines() -> [String] {
         func us(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000, 1) + " µs" }
@@ -165,7 +171,12 @@ public struct ReplaySummary: Sendable {
         out.append(speed)
         if lateness.totalCount > 0 {
             out.append("lateness: p50 \(us(lateness.valueAtPercentile(50))), p99 \(us(lateness.valueAtPercentile(99))), "
-                + "p99.9 \(us(lateness.valueAtPercentile(99.9))), max \(us(lateness.max))")
+                + "p99.9 \(us(lateness.valueAtPercentile(99.9))), max \(us(lateness.max))"
+                + (realtimePriority.map { " (SCHED_FIFO \($0))" } ?? ""))
+            if realtimePriority == nil, lateness.valueAtPercentile(99) > Self.latenessHintNanos {
+                out.append("  lateness above \(us(Self.latenessHintNanos)) under normal scheduling is the sending thread waiting for a CPU; "
+                    + "--realtime 10 (root) keeps it in microseconds (docs/replay.md)")
+            }
         }
         for s in sinks {
             let c = s.stats.counts

@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import K2Core
+
+/// The buffers one frame is read and decompressed into. A reader owns one pair, two when it
+/// reads ahead; exactly one thread uses a pair at a time (handed over under a lock).
+final class FrameBuffers: @unchecked Sendable {
+    /// Compressed bytes as read from the file.
+    var file: UnsafeMutableRawBufferPointer
+    /// The decompressed block.
+    var block: UnsafeMutableRawBufferPointer
+    /// Bytes of `block` in use.
+    var used = 0
+    let decompressor = ZstdDecompressor()
+
+    init(fileBytes: Int = 512 * 1024, blockBytes: Int = (1 << 20) + 128 * 1024) {
+        file = .allocate(byteCount: fileBytes, alignment: 16)
+        block = .allocate(byteCount: blockBytes, alignment: 16)
+    }
+
+    /// Small buffers that grow on first use (the spare pair of a reader that may never read ahead).
+    static func empty() -> FrameBuffers { FrameBuffers(fileBytes: 16, blockBytes: 16) }
+
+    deinit {
+        file.deallocate()
+        block.deallocate()
+    }
+
+    func ensureFile(_ n: Int) {
+        if file.count < n {
+            file.deallocate()
+            file = .allocate(byteCount: max(n, file.count * 2), alignment: 16)
+        }
+    }
+
+    func ensureBlock(_ n: Int) {
+        if block.count < n {
+            block.deallocate()
+            block = .allocate(byteCount: n, alignment: 16)
+        }
+    }
+}
+
+/// An open capture file's frames: reads one (`pread`, so several threads may read at once),
+/// decompresses it into given buffers and validates the block.
+struct FrameFile: Sendable {
+    let fd: Int32
+    let path: String
+    let fileSize: Int64
+
+    func corrupt(_ o: Int64, _ what: String) -> CaptureError {
+        CaptureError(.corrupt, path: path, offset: o, what: what,
+                     remedy: "the file is damaged here; run `k2 capture verify` and salvage the frames before it with `k2 capture slice --to`")
+    }
+
+    private func read(_ offset: Int64, _ count: Int, into buffers: FrameBuffers) throws(CaptureError) -> Int {
+        buffers.ensureFile(count)
+        var got = 0
+        while got < count {
+            let n = pread(fd, buffers.file.baseAddress! + got, count - got, off_t(offset + Int64(got)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CaptureError.io(path, "read the capture", errno: errno)
+            }
+            if n == 0 { break }
+            got += n
+        }
+        return got
+    }
+
+    /// Reads and decompresses the frame at `o` into `buffers`, validating the block.
+    func load(at o: Int64, knownSize: Int?, into buffers: FrameBuffers) throws(CaptureError) -> CaptureReader.FrameResult {
+        let remaining = fileSize - o
+        if remaining < 8 { return .torn("\(remaining) bytes after the last complete frame") }
+        var want = knownSize ?? Int(min(remaining, 512 * 1024))
+        var got = try read(o, want, into: buffers)
+        if got < 8 { return .torn("\(got) bytes after the last complete frame") }
+        let magic = UnsafeRawBufferPointer(buffers.file).le(UInt32.self, 0)
+        if magic & ZstdFrames.skippableMask == ZstdFrames.skippableStart {
+            let size = 8 + Int(UnsafeRawBufferPointer(buffers.file).le(UInt32.self, 4))
+            if Int64(size) > remaining { return .torn("skippable frame of \(size) bytes cut short") }
+            return .skippable(size: size, isIndex: magic == Layout.indexFrameMagic)
+        }
+        guard magic == ZstdFrames.frameMagic else { throw corrupt(o, "expected a zstd frame, found other bytes") }
+        var size: Int
+        if let knownSize {
+            size = knownSize
+            if got < size { return .torn("frame of \(size) bytes cut short at \(got)") }
+        } else {
+            while true {
+                switch ZstdFrames.compressedSize(UnsafeRawBufferPointer(rebasing: buffers.file[0..<got])) {
+                case let .success(s):
+                    size = s
+                case let .failure(f) where f.isSourceTooShort:
+                    if Int64(got) >= remaining { return .torn("frame cut short after \(got) bytes") }
+                    want = Int(min(remaining, Int64(want) * 2))
+                    got = try read(o, want, into: buffers)
+                    continue
+                case let .failure(f):
+                    throw corrupt(o, "zstd frame does not parse (\(f.message))")
+                }
+                break
+            }
+        }
+        let src = UnsafeRawBufferPointer(rebasing: buffers.file[0..<size])
+        guard let content = ZstdFrames.contentSize(src) else { throw corrupt(o, "zstd frame without a content size (not written by k2)") }
+        guard content >= Layout.blockHeaderSize, content <= Layout.maxBlock,
+              content / Layout.maxExpansion <= size else {
+            throw corrupt(o, "frame claims a block of \(content) bytes, impossible for a \(size)-byte frame")
+        }
+        buffers.ensureBlock(content)
+        switch buffers.decompressor.decompress(src, into: buffers.block) {
+        case let .success(n) where n == content:
+            buffers.used = n
+        case .success: throw corrupt(o, "block decompressed to the wrong size")
+        case let .failure(f): throw corrupt(o, "zstd: \(f.message)")
+        }
+        let b = UnsafeRawBufferPointer(buffers.block)
+        let used = buffers.used
+        guard b.le(UInt32.self, 0) == Layout.blockMagic else { throw corrupt(o, "block lacks the K2B1 magic") }
+        let count = Int(b.le(UInt32.self, 4))
+        // Validate record bounds once so that next() can trust them.
+        var p = Layout.blockHeaderSize
+        for _ in 0..<count {
+            guard p + Layout.recordHeaderSize <= used else { throw corrupt(o, "record header runs past the block") }
+            let len = Layout.recordHeaderSize + Int(b.le(UInt16.self, p + 4)) + Int(b.le(UInt32.self, p))
+            guard p + len <= used else { throw corrupt(o, "record runs past the block") }
+            p += len
+        }
+        guard p == used else { throw corrupt(o, "block has \(used - p) bytes after its last record") }
+        return .data(size: size, count: count, first: b.le(Int64.self, 8), last: b.le(Int64.self, 16))
+    }
+}
+
+/// Decompresses one frame ahead on its own thread: the reader requests the frame after the
+/// current one, handing over its spare buffers, and takes them back filled when it gets there.
+/// At most one frame is in flight.
+final class FramePrefetcher: @unchecked Sendable {
+    private let file: FrameFile
+    private let cond = Condition()
+    private var thread: JoinableThread?
+    // Guarded by `cond`.
+    private var job: (entry: CaptureIndex.Entry, buffers: FrameBuffers)?
+    private var working: Int64?
+    private var done: (offset: Int64, buffers: FrameBuffers, result: Result<CaptureReader.FrameResult, CaptureError>)?
+    private var closing = false
+
+    init(file: FrameFile) {
+        self.file = file
+    }
+
+    /// Queues `entry` to be decompressed into `buffers`; false (buffers not taken) when no
+    /// thread can be started.
+    func request(_ entry: CaptureIndex.Entry, into buffers: FrameBuffers) -> Bool {
+        if thread == nil {
+            thread = JoinableThread.start { [self] in work() }
+            if thread == nil { return false }
+        }
+        cond.withLock {
+            job = (entry, buffers)
+            cond.broadcast()
+        }
+        return true
+    }
+
+    /// The frame at `offset` with its buffers, waiting while it is being decompressed; nil when
+    /// that frame was not requested (the caller then reads it itself).
+    func take(offset: Int64) -> (buffers: FrameBuffers, result: Result<CaptureReader.FrameResult, CaptureError>)? {
+        cond.lock()
+        defer { cond.unlock() }
+        while job?.entry.offset == offset || working == offset { cond.wait() }
+        guard let d = done, d.offset == offset else { return nil }
+        done = nil
+        return (d.buffers, d.result)
+    }
+
+    /// Drops what is queued or done (waiting for a frame in flight) and returns the buffers.
+    func cancel() -> FrameBuffers? {
+        cond.lock()
+        defer { cond.unlock() }
+        if let j = job {
+            job = nil
+            return j.buffers
+        }
+        while working != nil { cond.wait() }
+        if let d = done {
+            done = nil
+            return d.buffers
+        }
+        return nil
+    }
+
+    /// Stops the thread (after the frame in flight) and waits for it.
+    func close() {
+        cond.withLock {
+            closing = true
+            cond.broadcast()
+        }
+        thread?.join()
+    }
+
+    private func work() {
+        cond.lock()
+        while true {
+            while job == nil && !closing { cond.wait() }
+            if closing { break }
+            let j = job!
+            job = nil
+            working = j.entry.offset
+            cond.unlock()
+            let result: Result<CaptureReader.FrameResult, CaptureError>
+            do throws(CaptureError) {
+                result = .success(try file.load(at: j.entry.offset, knownSize: j.entry.compressedSize, into: j.buffers))
+            } catch {
+                result = .failure(error)
+            }
+            cond.lock()
+            working = nil
+            done = (j.entry.offset, j.buffers, result)
+            cond.broadcast()
+        }
+        cond.unlock()
+    }
+}

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A mutex with a condition variable (heap-allocated, address-stable), waits on the monotonic clock.
+public final class Condition: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cv = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    public init() {
+        mutex.initialize(to: pthread_mutex_t())
+        cv.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        #if os(Linux)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        #endif
+        pthread_cond_init(cv, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cv)
+        pthread_mutex_destroy(mutex)
+        cv.deallocate()
+        mutex.deallocate()
+    }
+
+    public func lock() { pthread_mutex_lock(mutex) }
+    public func unlock() { pthread_mutex_unlock(mutex) }
+    /// Waits for a broadcast; call with the lock held.
+    public func wait() { pthread_cond_wait(cv, mutex) }
+    /// Waits for a broadcast or `timeoutNanos`; call with the lock held.
+    public func wait(timeoutNanos: Int64) {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let total = Int64(ts.tv_nsec) + timeoutNanos
+        ts.tv_sec += Int(total / 1_000_000_000)
+        ts.tv_nsec = Int(total % 1_000_000_000)
+        pthread_cond_timedwait(cv, mutex, &ts)
+    }
+    public func broadcast() { pthread_cond_broadcast(cv) }
+
+    @inline(__always)
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// A joinable POSIX thread (no Foundation): `start` runs `body` on a new thread, `join` waits for it.
+public final class JoinableThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private var joined = false
+
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    private init() {}
+
+    /// Starts `body` on a new thread, or returns nil when the system refuses one.
+    public static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+        let t = JoinableThread()
+        let ctx = Unmanaged.passRetained(Box(body)).toOpaque()
+        let rc = pthread_create(&t.thread, nil, { arg in
+            guard let arg else { return nil }
+            Unmanaged<Box>.fromOpaque(arg).takeRetainedValue().body()
+            return nil
+        }, ctx)
+        if rc != 0 {
+            Unmanaged<Box>.fromOpaque(ctx).release()
+            return nil
+        }
+        return t
+    }
+
+    /// Waits until the thread's body has returned (once; later calls return at once).
+    public func join() {
+        guard !joined else { return }
+        joined = true
+        pthread_join(thread, nil)
+    }
+}
