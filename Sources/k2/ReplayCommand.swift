@@ -112,7 +112,7 @@ struct Run: ParsableCommand {
         for line in summary.lines() { StdErr.print(line) }
         if let report {
             try reportingErrors {
-                let paths = try summary.writeReport(to: report)
+                let paths = try summary.writeReport(to: report) + ReplayReport.write(summary, to: report)
                 StdErr.print("report: " + paths.joined(separator: ", "))
             }
         }

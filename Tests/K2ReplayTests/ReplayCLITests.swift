@@ -37,6 +37,7 @@ import Glibc
         #expect(err.contains("replay interrupted: \(reason)"), "stderr: \(err)")
         #expect(err.contains("mock://: sent"), "stderr: \(err)")
         #expect(err.contains("report: "), "stderr: \(err)")
+        #expect(err.contains("/summary.md") && err.contains("/summary.html"), "stderr: \(err)")
         let json = try JSONParser.parse(try Shell.run("cat '\(report)/summary.json'"))
         #expect(json["outcome"]?.stringValue == "interrupted")
         #expect(json["exit_code"]?.int64Value == Int64(code))

@@ -3,16 +3,7 @@
 public enum ReportHTML {
     public static func render(_ r: BenchReport, verification: Verification? = nil) -> String {
         let esc = HTMLText.escape
-        var h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        h += "<title>k2 bench: \(esc(r.workload.name))</title>"
-        h += """
-            <style>
-            body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}
-            table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
-            th{background:#f3f3f3}.pass{color:#070;font-weight:bold}.fail{color:#b00;font-weight:bold}.nm{color:#777}
-            .charts svg{display:block;margin:10px 0;border:1px solid #ddd}code{background:#f5f5f5;padding:0 3px}
-            </style></head><body>
-            """
+        var h = HTMLPage.head(title: "k2 bench: \(r.workload.name)")
         h += "<h1>k2 bench: \(esc(r.workload.name))</h1>"
         h += "<p>\(esc(r.workload.description))</p>"
         let w = r.workload, e = r.environment
@@ -44,9 +35,7 @@ public enum ReportHTML {
         for key in lat.keys.sorted(by: ReportMarkdown.latencyOrder) {
             let hist = lat[key]!
             guard hist.totalCount > 0 else { continue }
-            let scale = Double(hist.unit.nanos) / 1e6
-            let pts = hist.percentileSpectrum(ticksPerHalfDistance: 5).map { (x: $0.percentile, y: Swift.max(Double($0.value) * scale, 0.001)) }
-            spectrum.append(.init(name: key.replacingOccurrences(of: "_", with: "-"), points: pts, dashed: key.hasSuffix(".actual")))
+            spectrum.append(HTMLPage.spectrum(key.replacingOccurrences(of: "_", with: "-"), hist, dashed: key.hasSuffix(".actual")))
         }
         h += SVGChart(title: "Latency by percentile (ms, log scale)", yLabel: "ms", x: .percentile, logY: true, series: spectrum).render()
 

@@ -38,16 +38,7 @@ public enum SweepFiles {
     public static func html(_ s: Sweep) -> String {
         let esc = HTMLText.escape
         let steps = s.steps.sorted { $0.rate < $1.rate }
-        var h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        h += "<title>k2 bench sweep: \(esc(s.workload))</title>"
-        h += """
-            <style>
-            body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}
-            table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
-            th{background:#f3f3f3}.pass{color:#070;font-weight:bold}.fail{color:#b00;font-weight:bold}
-            .charts svg{display:block;margin:10px 0;border:1px solid #ddd}code{background:#f5f5f5;padding:0 3px}
-            </style></head><body>
-            """
+        var h = HTMLPage.head(title: "k2 bench sweep: \(s.workload)")
         h += "<h1>k2 bench sweep: \(esc(s.workload))</h1>"
         h += "<h2 class=\"\(s.maxSustainable == nil ? "fail" : "pass")\">\(esc(s.summary))</h2>"
         h += "<div class=\"charts\">"

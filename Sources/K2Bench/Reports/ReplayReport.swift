@@ -1,0 +1,123 @@
+import K2Core
+import K2Replay
+
+/// The pictures of a `k2 replay --report DIR`: `summary.md` (a CI job summary) and
+/// `summary.html` (lateness over time, latency by percentile, the sinks' accounting), next to
+/// the `summary.json`, `latency.hlog` and `lateness.hgrm` the replay engine writes.
+public enum ReplayReport {
+    /// Writes `summary.md` and `summary.html` into `dir` (created) and returns the paths.
+    @discardableResult
+    public static func write(_ s: ReplaySummary, to dir: String) throws(BenchError) -> [String] {
+        var folder = try ReportFiles.Folder(dir, what: "replay report")
+        try folder.put("summary.md", markdown(s))
+        try folder.put("summary.html", html(s))
+        return folder.written
+    }
+
+    static func ms(_ ns: Int64) -> String { Units.format(Double(ns) / 1e6) }
+
+    /// Lateness p99 and max per interval (ms), from the engine's interval histograms.
+    static func latenessSeries(_ s: ReplaySummary) -> (p99: [(x: Double, y: Double)], max: [(x: Double, y: Double)]) {
+        var p99: [(x: Double, y: Double)] = []
+        var mx: [(x: Double, y: Double)] = []
+        for i in s.latenessIntervals {
+            let t = i.startSeconds + i.lengthSeconds
+            if let h = try? Histogram.decode(base64: i.base64), h.totalCount > 0 {
+                p99.append((t, Double(h.valueAtPercentile(99)) / 1e6))
+            }
+            mx.append((t, i.maxMilliseconds))
+        }
+        return (p99, mx)
+    }
+
+    /// The headline: outcome, volumes, speed, lateness, scheduling.
+    static func headline(_ s: ReplaySummary) -> [(String, String)] {
+        var rows: [(String, String)] = [
+            ("outcome", s.outcome.rawValue + (s.stopReason.map { ": " + $0 } ?? "")),
+            ("captures", s.files.joined(separator: ", ")),
+            ("messages", "\(s.messages) (\(SizeText.human(bytes: Int64(s.bytes))))" + (s.neverSent > 0 ? ", \(s.neverSent) never sent" : "")),
+            ("duration", TimeText.humanDuration(nanos: s.durationNanos)),
+            ("speed", "requested \(s.pace), achieved \(Units.format(s.achievedSpeed))x, \(Units.format(s.messagesPerSecond)) msg/s"),
+        ]
+        if s.lateness.totalCount > 0 {
+            let l = s.lateness
+            rows.append(("lateness (ms)", "p50 \(ms(l.valueAtPercentile(50))), p99 \(ms(l.valueAtPercentile(99))), "
+                + "p99.9 \(ms(l.valueAtPercentile(99.9))), max \(ms(l.max))"))
+            rows.append(("scheduling", s.realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal"))
+        }
+        return rows
+    }
+
+    static let sinkColumns = ["#", "sink", "sent", "delivered", "failed", "in flight", "never sent",
+                              "from intended p50 / p99 / max (ms)", "from actual p99 (ms)"]
+
+    static func sinkRow(_ n: Int, _ k: SinkSummary) -> [String] {
+        let c = k.stats.counts
+        let fi = k.stats.latencyFromIntended, fa = k.stats.latencyFromActual
+        return ["\(n)", k.uri, "\(c.sent)", "\(c.delivered)", "\(c.failed)", "\(c.inFlight)", "\(k.neverSent)",
+                fi.totalCount > 0 ? "\(ms(fi.valueAtPercentile(50))) / \(ms(fi.valueAtPercentile(99))) / \(ms(fi.max))" : "–",
+                fa.totalCount > 0 ? ms(fa.valueAtPercentile(99)) : "–"]
+    }
+
+    static func problems(_ s: ReplaySummary) -> [String] {
+        var out: [String] = []
+        for k in s.sinks {
+            for (reason, n) in k.stats.counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
+                out.append("\(k.uri): \(n) failed: \(reason)")
+            }
+            if let e = k.error { out.append("\(k.uri): \(e)") }
+        }
+        return out
+    }
+
+    public static func markdown(_ s: ReplaySummary) -> String {
+        func cell(_ t: String) -> String { t.replacingOccurrences(of: "|", with: "\\|") }
+        var md = "## k2 replay: \(s.outcome.rawValue)\n\n| | |\n|---|---|\n"
+        for (k, v) in headline(s) { md += "| \(k) | \(cell(v)) |\n" }
+        md += "\n| " + sinkColumns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: sinkColumns.count) + "\n"
+        for (i, k) in s.sinks.enumerated() { md += "| " + sinkRow(i + 1, k).map(cell).joined(separator: " | ") + " |\n" }
+        let p = problems(s)
+        if !p.isEmpty { md += "\n" + p.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+        return md
+    }
+
+    public static func html(_ s: ReplaySummary) -> String {
+        let esc = HTMLText.escape
+        var h = HTMLPage.head(title: "k2 replay: \(s.outcome.rawValue)")
+        h += "<h1>k2 replay: <span class=\"\(s.outcome == .completed ? "pass" : "fail")\">\(esc(s.outcome.rawValue))</span></h1>"
+        h += "<table>" + headline(s).map { "<tr><th>\(esc($0.0))</th><td>\(esc($0.1))</td></tr>" }.joined() + "</table>"
+        h += "<div class=\"charts\">"
+        let late = latenessSeries(s)
+        if late.max.count >= 2 {
+            h += SVGChart(title: "Lateness per interval (ms, actual − intended send time)", yLabel: "ms", x: .linear(label: "seconds"),
+                          series: [.init(name: "p99", points: late.p99), .init(name: "max", points: late.max, dashed: true)]).render()
+        }
+        var spectrum: [SVGChart.Series] = []
+        if s.lateness.totalCount > 0 { spectrum.append(HTMLPage.spectrum("lateness", s.lateness)) }
+        // Series are named by the sink's number in the table (URIs are too long for a legend).
+        for (i, k) in s.sinks.enumerated() {
+            if k.stats.latencyFromIntended.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from intended", k.stats.latencyFromIntended)) }
+            if k.stats.latencyFromActual.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from actual", k.stats.latencyFromActual, dashed: true)) }
+        }
+        // Sinks modelling a slow consumer (`mock://?capacity=N`) report their queue per second.
+        let queues = s.sinks.enumerated().compactMap { i, k -> SVGChart.Series? in
+            guard let depth = k.stats.details.first(where: { $0.0 == "queue_depth_per_second" })?.1.arrayValue else { return nil }
+            return .init(name: "sink \(i + 1)", points: depth.enumerated().compactMap { i, v in v.doubleValue.map { (x: Double(i + 1), y: $0) } })
+        }
+        if !queues.isEmpty {
+            h += SVGChart(title: "Queue depth per second (max; capacity-modelled sinks)", yLabel: "messages", x: .linear(label: "seconds"),
+                          series: queues).render()
+        }
+        if !spectrum.isEmpty {
+            h += SVGChart(title: "Latency by percentile (ms, log scale)", yLabel: "ms", x: .percentile, logY: true, series: spectrum).render()
+        }
+        h += "</div><h2>Sinks</h2><table><tr>" + sinkColumns.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        for (i, k) in s.sinks.enumerated() { h += "<tr>" + sinkRow(i + 1, k).map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
+        h += "</table>"
+        let p = problems(s)
+        if !p.isEmpty { h += "<h2>Failures</h2><ul>" + p.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
+        h += "<p>Files: <code>summary.json</code>, <code>latency.hlog</code> (HdrHistogram interval log, ns), "
+        h += "<code>lateness.hgrm</code> (percentile distribution, µs).</p></body></html>\n"
+        return h
+    }
+}

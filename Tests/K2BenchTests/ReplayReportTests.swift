@@ -1,0 +1,53 @@
+import K2Bench
+import K2Capture
+import K2Core
+import K2Replay
+import K2TestSupport
+import Testing
+
+/// `k2 replay --report`: summary.md for CI summaries and summary.html with charts, from a
+/// replay run on a hand-moved clock.
+@Suite struct ReplayReportTests {
+    func replay(sinks: [any ReplaySink], clock: ManualClock, lateness: [Int64]) throws -> ReplaySummary {
+        let dir = TemporaryDirectory()
+        let path = dir.file("r.k2cap")
+        // 4,000 messages 2 ms apart: 8 s of capture, so several 1 s lateness intervals.
+        try SampleTraffic(gapNanos: 2_000_000).write(to: path, count: 4_000)
+        var config = ReplayConfig(files: [path])
+        config.pace = .speed(1)
+        return try ReplayEngine(config: config, sinks: sinks, clock: clock, waiter: ManualWaiter(clock: clock, lateness: lateness)).run()
+    }
+
+    @Test func markdownAndHTMLShowTheRunAndEverySink() throws {
+        let clock = ManualClock(monotonic: 0)
+        let sinks: [any ReplaySink] = [MockSink(clock: clock), try SinkFactory.make("mock://?capacity=100", options: SinkOptions(clock: clock))]
+        let s = try replay(sinks: sinks, clock: clock, lateness: [1_000, 3_000_000])
+        let md = ReplayReport.markdown(s)
+        #expect(md.hasPrefix("## k2 replay: completed\n"))
+        #expect(md.contains("| messages | \(s.messages) ("))
+        #expect(md.contains("| lateness (ms) | p50 "), "\(md)")
+        #expect(md.contains("| 1 | mock:// | \(s.messages) | \(s.messages) | 0 | 0 | 0 |"), "\(md)")
+        #expect(md.contains("| 2 | mock://?capacity=100 | \(s.messages) |"), "\(md)")
+        let html = ReplayReport.html(s)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.contains("Lateness per interval"))
+        #expect(html.contains("Queue depth per second"))
+        #expect(html.contains("Latency by percentile"))
+        #expect(html.components(separatedBy: "<svg").count == 4)
+        #expect(html.contains("<td>mock://?capacity=100</td>"))
+    }
+
+    @Test func failuresAreListedAndEscaped() throws {
+        let clock = ManualClock(monotonic: 0)
+        let failing = try SinkFactory.make("mock://?fail_after=10", options: SinkOptions(clock: clock))
+        let s = try replay(sinks: [failing], clock: clock, lateness: [0])
+        #expect(s.outcome == .sinkFailed)
+        let md = ReplayReport.markdown(s)
+        #expect(md.hasPrefix("## k2 replay: sink-failed\n"))
+        #expect(md.contains("mock failure after 10 messages"), "\(md)")
+        let html = ReplayReport.html(s)
+        #expect(html.contains("class=\"fail\">sink-failed<"))
+        #expect(html.contains("<h2>Failures</h2>"))
+        #expect(!html.contains("<script"))
+    }
+}
