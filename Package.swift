@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2NetTests", dependencies: ["K2Net", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2ReplayTests", dependencies: ["K2Replay", "K2TestSupport"], swiftSettings: strict),
-        .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
+        .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
         .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -82,10 +82,14 @@ struct Run: ParsableCommand {
     @Flag(help: "No progress line.")
     var quiet = false
 
-    func run() throws {
+    func run() throws { try run(source: nil) }
+
+    /// `source`: replay its records instead of `files` (`k2 sim run`); `sourceStart` is its
+    /// first receive time, the origin of `--from`/`--to` offsets.
+    func run(source: ReplaySourceFactory?, sourceStart: Int64? = nil) throws {
         // Before opening anything: a signal during setup then still ends with a summary (0 sent).
         ReplayInterrupt.install()
-        let engine = try reportingErrors { try makeEngine() }
+        let engine = try reportingErrors { try makeEngine(source: source, sourceStart: sourceStart) }
         signal(SIGPIPE, SIG_IGN)
         let progressOnTTY = !quiet && isatty(2) != 0
         let metrics = try reportingErrors { () throws -> MetricsServer? in
@@ -115,16 +119,18 @@ struct Run: ParsableCommand {
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 
-    func makeEngine() throws -> ReplayEngine {
+    func makeEngine(source: ReplaySourceFactory? = nil, sourceStart: Int64? = nil) throws -> ReplayEngine {
         guard !sinks.isEmpty else {
             throw ReplayError(.invalidArgument, what: "no --sink given", remedy: "add e.g. --sink mock:// or --sink - (NDJSON on stdout)")
         }
-        var config = ReplayConfig(files: files)
+        var config = source.map { ReplayConfig(source: $0) } ?? ReplayConfig(files: files)
+        // A generated source would have to generate the rest of the run to count it: not after a stop.
+        if source != nil { config.countUnsentOnStop = false }
         config.pace = try Pace.parse(speed: speed, rate: rate)
         guard loop >= 1 else { throw ReplayError(.invalidArgument, what: "--loop \(loop) must be ≥ 1", remedy: "write e.g. --loop 3") }
         config.loops = loop
-        var start: Int64?
-        if filters.usesTime {
+        var start: Int64? = sourceStart
+        if filters.usesTime, source == nil {
             for f in files {
                 if let t = try CaptureReader(path: f).index().firstTimestamp { start = Swift.min(start ?? t, t) }
             }

@@ -1,9 +1,7 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import K2Capture
 import K2Core
+import K2Replay
 import K2Sim
 
 struct SimCommand: ParsableCommand {
@@ -80,45 +78,65 @@ extension SimCommand {
         }
     }
 
-    /// `k2 sim run`: the profile's traffic through the replay engine into the sinks. The synthetic
-    /// capture is written first (to a temporary file, or `--keep FILE`) and then replayed, so
-    /// synthetic and recorded traffic take exactly the same replay path and the run can be repeated.
+    /// `k2 sim run`: the profile's traffic through the replay engine into the sinks, generated
+    /// as the replay pulls it (no capture file; `--keep FILE` writes one alongside).
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Generate a profile's traffic and replay it into sinks (mock://, kafka://, clickhouse://, file:, -).",
+            abstract: "Generate a profile's traffic straight into sinks (mock://, kafka://, clickhouse://, file:, -).",
             discussion: """
-                Equivalent to `k2 sim generate … -o TMP && k2 replay TMP --sink …`, in one step; the \
-                capture is deleted afterwards unless --keep names where to keep it. Pacing follows the \
-                profile's timeline at --speed (default 1, or max). Exit codes as `k2 replay`.
+                The replay engine pulls the records from the generator as it sends them: the same records, \
+                timestamps and bytes as `k2 sim generate … -o TMP && k2 replay TMP --sink …`, without the \
+                file (--keep FILE also writes it). Pacing follows the profile's timeline at --speed \
+                (default 1, or max); --loop, --from/--to (offsets from the first record) and the other \
+                filters work as for captures. Exit codes as `k2 replay`.
                 """
         )
         @OptionGroup var options: ProfileOptions
         @Option(name: .customLong("sink"), help: "Destination URI (repeat to fan out): mock://, kafka://…, clickhouse://…, file:PATH, -")
         var sinks: [String] = []
         @Option(help: "Replay speed multiplier or max.") var speed: String = "1"
+        @Option(help: "Play the profile N times; each round shifts times by the profile's span.") var loop: Int = 1
+        @OptionGroup var filters: FilterOptions
+        @Option(help: "Record kinds to replay (default recv); comma-separated: connect, send, recv.") var kinds: [String] = []
         @Option(help: "Write the replay summary, latency.hlog and lateness.hgrm into this directory.") var report: String?
-        @Option(help: "Keep the generated capture at this path.") var keep: String?
+        @Option(help: "Also write the generated records (first round) into this capture.") var keep: String?
         @Option(name: .customShort("X"), help: "Sink property key=value; repeatable.") var properties: [String] = []
         @Flag(help: "Create destination tables before replaying.") var createTables = false
         @Flag(help: "No progress line.") var quiet = false
 
         func run() throws {
             guard !sinks.isEmpty else { throw ValidationError("Give at least one --sink URI (e.g. --sink mock://).") }
-            let path = keep ?? (ProcessInfoLite.tmpdir + "/k2-sim-run-\(getpid()).k2cap")
-            defer { if keep == nil { unlink(path) } }
-            try reportingErrors {
-                let p = try options.load()
-                let r = try CaptureGenerator(profile: p).write(path: path, commandLine: CommandLine.arguments.joined(separator: " "))
-                StdErr.print("k2 sim run: \(r.messages) messages over \(TimeText.humanDuration(nanos: r.simulatedNanos)) from profile \(p.name) (seed \(p.seed))")
-            }
-            var args = [path, "--speed", speed]
+            var args = ["sim", "--speed", speed, "--loop", String(loop)]
             for s in sinks { args += ["--sink", s] }
             if let report { args += ["--report", report] }
             for x in properties { args += ["-X", x] }
+            if let f = filters.from { args += ["--from", f] }
+            if let t = filters.to { args += ["--to", t] }
+            for (flag, values) in [("--kind", filters.kind), ("--conn", filters.conn), ("--stream", filters.stream),
+                                   ("--symbol", filters.symbol), ("--kinds", kinds)] {
+                for v in values { args += [flag, v] }
+            }
             if createTables { args.append("--create-tables") }
             if quiet { args.append("--quiet") }
             let replay = try ReplayCommand.Run.parse(args)
-            try replay.run()
+            let (source, generator) = try reportingErrors { () throws -> (GeneratedReplaySource, CaptureGenerator) in
+                let p = try options.load()
+                let g = CaptureGenerator(profile: p)
+                // --to bounds the generation too (the engine's filter drops the rest anyway).
+                let until = filters.to == nil ? nil : try filters.filter(start: g.firstTimestamp).to
+                let s = try GeneratedReplaySource(generator: g, keep: keep, until: until,
+                                                  commandLine: CommandLine.arguments.joined(separator: " "))
+                return (s, g)
+            }
+            defer {
+                do { try source.closeKept() } catch { StdErr.print("k2: --keep \(keep ?? ""): \(error)") }
+            }
+            let p = generator.profile
+            let expected = Int(p.timeline.expectedCount) * p.venues.count
+            StdErr.print("k2 sim run: profile \(p.name) (seed \(p.seed), \(p.venues.map(\.rawValue).joined(separator: ","))), ~\(expected) messages over "
+                         + "\(TimeText.humanDuration(nanos: p.timeline.length)), generated as they are replayed" + (keep.map { "; keeping them in \($0)" } ?? ""))
+            try replay.run(source: ReplaySourceFactory(name: "k2 sim: profile \(p.name), seed \(p.seed)") { source },
+                           sourceStart: generator.firstTimestamp)
         }
     }
 
@@ -171,12 +189,5 @@ extension SimCommand {
                 print("  exchange faults: " + faults.joined(separator: ", "))
             }
         }
-    }
-}
-
-enum ProcessInfoLite {
-    static var tmpdir: String {
-        if let t = getenv("TMPDIR") { return String(cString: t) }
-        return "/tmp"
     }
 }

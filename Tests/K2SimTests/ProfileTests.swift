@@ -73,6 +73,15 @@ import Testing
 
     static let tl = "timeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n"
 
+    @Test func binanceStreams() throws {
+        #expect(try ProfileLoader.parse(yaml: Self.tl).binanceStreams == [.trade, .aggTrade, .depth])
+        #expect(try ProfileLoader.parse(yaml: "binance:\n  streams: [depth, trade]\n" + Self.tl).binanceStreams == [.depth, .trade])
+        #expect(try ProfileLoader.parse(yaml: "binance: {streams: [aggTrade]}\n" + Self.tl).binanceStreams == [.aggTrade])
+        #expect(error("binance:\n  streams: [trade, bookTicker]\n" + Self.tl)
+                == "p.yaml:2: binance.streams: unknown stream 'bookTicker'; use trade, aggTrade and/or depth")
+        #expect(error("binance:\n  streams: []\n" + Self.tl).hasPrefix("p.yaml:2: binance.streams: no stream given"))
+    }
+
     @Test func faultsSection() throws {
         let p = try ProfileLoader.parse(yaml: """
             faults:

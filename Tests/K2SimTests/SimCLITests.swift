@@ -1,4 +1,5 @@
 import Foundation
+import K2Capture
 import K2Core
 import K2TestSupport
 import Testing
@@ -80,5 +81,45 @@ import Testing
         let (s, out, _) = try Shell.execute("'\(Self.k2)' sim check '\(p)'")
         #expect(s == 0)
         #expect(out.contains("exchange faults: drop every 30.00s, gap every 500 messages, no lifetime limit"), "\(out)")
+    }
+
+    /// The summary's message count and the mock sink's checksum from a `--report` directory.
+    func figures(_ report: String) throws -> (messages: String, checksum: String) {
+        let v = try JSONParser.parse(try String(contentsOfFile: report + "/summary.json", encoding: .utf8))
+        let sink = try #require(v["sinks"]?.arrayValue?.first)
+        return (v["messages"]?.serialized() ?? "", sink["checksum"]?.stringValue ?? "")
+    }
+
+    /// `k2 sim run` replays the generator directly: the same messages and mock checksum as
+    /// `k2 sim generate` + `k2 replay`, and no file in $TMPDIR; `--keep` writes the same capture.
+    @Test func simRunStreamsWithoutATemporaryFile() throws {
+        let tmp = dir.file("tmp")
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let profileArgs = "--rate 5000 --duration 1s --seed 3 --venue binance --symbols 20"
+        let cap = dir.file("g.k2cap")
+        let kept = dir.file("kept.k2cap")
+        #expect(try Shell.execute("'\(Self.k2)' sim generate \(profileArgs) -o '\(cap)'").0 == 0)
+        let (s1, _, e1) = try Shell.execute("'\(Self.k2)' replay '\(cap)' --speed max --sink mock:// --quiet --report '\(dir.file("r1"))'")
+        #expect(s1 == 0, "\(e1)")
+        let (s2, _, e2) = try Shell.execute("TMPDIR='\(tmp)' '\(Self.k2)' sim run \(profileArgs) --speed max --sink mock:// --quiet --loop 2 --keep '\(kept)' --report '\(dir.file("r2"))'")
+        #expect(s2 == 0, "\(e2)")
+        #expect(e2.contains("generated as they are replayed"), "\(e2)")
+        let fromFile = try figures(dir.file("r1"))
+        let fromRun = try figures(dir.file("r2"))
+        #expect(Int(fromRun.messages) == 2 * (Int(fromFile.messages) ?? -1), "\(fromRun) vs \(fromFile)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty)
+        // One round: the same checksum as the capture's replay.
+        let (s3, _, e3) = try Shell.execute("TMPDIR='\(tmp)' '\(Self.k2)' sim run \(profileArgs) --speed max --sink mock:// --quiet --report '\(dir.file("r3"))'")
+        #expect(s3 == 0, "\(e3)")
+        let one = try figures(dir.file("r3"))
+        #expect(one.messages == fromFile.messages && one.checksum == fromFile.checksum && !one.checksum.isEmpty, "\(one) vs \(fromFile)")
+        // --keep: the records of `generate`.
+        func recs(_ p: String) throws -> [OwnedRecord] {
+            let r = try CaptureReader(path: p)
+            var out: [OwnedRecord] = []
+            while let x = try r.next() { out.append(x.owned()) }
+            return out
+        }
+        #expect(try recs(kept) == (try recs(cap)))
     }
 }

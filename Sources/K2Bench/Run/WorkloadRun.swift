@@ -33,15 +33,15 @@ public enum WorkloadRun {
         // The embedded ClickHouse (and the pipeline's schema), when the workload asks for it.
         let pipeline = try PipelineSetup(workload: w, progress: progress)
         let files: [String]
+        let source: ReplaySourceFactory?
         let loop: Bool
-        var generated: String?
-        defer { if let generated { unlink(generated) } }
         switch w.source {
         case let .captures(paths, l):
             files = paths
+            source = nil
             loop = l
         case let .profile(name, seed):
-            // A K2Sim profile (a YAML path, or a name in captures/profiles/) generated before the run, looped.
+            // A K2Sim profile (a YAML path, or a name in captures/profiles/), generated as the engine replays it, looped.
             let path = name.hasSuffix(".yaml") || name.hasSuffix(".yml") ? name : "captures/profiles/\(name).yaml"
             guard FileManager.default.fileExists(atPath: path) else {
                 throw BenchError(.fileNotFound, path: w.path, what: "profile '\(name)' is neither a file nor captures/profiles/\(name).yaml",
@@ -49,11 +49,12 @@ public enum WorkloadRun {
             }
             var profile = try ProfileLoader.load(path: path)
             profile.seed = seed
-            let tmp = NSTemporaryDirectory() + "k2-bench-\(getpid())-\(profile.name).k2cap"
-            progress?("generating K2Sim profile \(profile.name) (seed \(seed)) into \(tmp)")
-            generated = tmp
-            _ = try CaptureGenerator(profile: profile).write(path: tmp)
-            files = [tmp]
+            let p = profile
+            progress?("replaying K2Sim profile \(p.name) (seed \(seed)) as it is generated")
+            source = ReplaySourceFactory(name: "k2 sim: profile \(p.name), seed \(seed)") {
+                try GeneratedReplaySource(generator: CaptureGenerator(profile: p))
+            }
+            files = []
             loop = true
         }
         let pace: Pace
@@ -143,7 +144,7 @@ public enum WorkloadRun {
             }
             return setup
         }, replay: { req in
-            var config = ReplayConfig(files: files)
+            var config = source.map { ReplayConfig(source: $0) } ?? ReplayConfig(files: files)
             config.pace = pace
             config.loops = loop ? 1_000_000 : 1
             config.countUnsentOnStop = false

@@ -2,9 +2,12 @@ import K2Capture
 import K2Core
 
 /// Everything a replay needs besides its sinks. Defaults replay `recv` records once at 1x.
+/// The records come from capture `files`, or from a `source` (e.g. K2Sim's generator).
 public struct ReplayConfig: Sendable {
-    /// Capture files; several are merged by receive time.
+    /// Capture files; several are merged by receive time. Ignored when `source` is set.
     public var files: [String]
+    /// Records from this source instead of `files` (nil: read `files`). Default nil.
+    public var source: ReplaySourceFactory?
     /// Speed multiplier, `max`, or a fixed rate. Default 1x.
     public var pace: Pace = .speed(1)
     /// How many times to play the capture (≥ 1); round k shifts capture times by k × span.
@@ -37,6 +40,15 @@ public struct ReplayConfig: Sendable {
     public init(files: [String]) {
         self.files = files
     }
+
+    /// Replays what `source` makes instead of capture files.
+    public init(source: ReplaySourceFactory) {
+        files = []
+        self.source = source
+    }
+
+    /// What the summary names as the input: the capture paths, or the source's name.
+    public var inputNames: [String] { source.map { [$0.name] } ?? files }
 }
 
 /// `--shard i/N`: a deterministic split of the messages over N replayers.

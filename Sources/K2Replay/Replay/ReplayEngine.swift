@@ -67,7 +67,7 @@ public final class ReplayEngine: @unchecked Sendable {
     /// Opens the captures and sinks, replays, finishes the sinks and returns the summary.
     /// Throws (before anything is sent) for unreadable captures or sinks that fail to open.
     public func run(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
-        guard !config.files.isEmpty else {
+        guard config.source != nil || !config.files.isEmpty else {
             throw ReplayError(.invalidArgument, what: "no capture file given", remedy: "name one or more .k2cap files")
         }
         guard config.loops >= 1 else {
@@ -78,7 +78,15 @@ public final class ReplayEngine: @unchecked Sendable {
             SpinWaiter.reduceTimerSlack()
             if let priority = config.realtimePriority { try Self.raiseToRealtime(priority) }
         }
-        let source = try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead)
+        if let factory = config.source {
+            // The existential is opened once here; the loop is generic over the source's type
+            // (specialized for capture files, witness calls per record for other sources).
+            return try start(try factory.make(), progress)
+        }
+        return try start(try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead), progress)
+    }
+
+    private func start<S: ReplaySource>(_ source: S, _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
         for sink in sinks { try sink.open() }
         for sink in sinks { sink.willStart(pace: config.pace) }
         if var w = manualWaiter {
@@ -88,8 +96,8 @@ public final class ReplayEngine: @unchecked Sendable {
         return try replay(source, &w, progress)
     }
 
-    private func replay<W: PaceWaiter>(_ source: RecordSource, _ waiter: inout W,
-                                       _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
+    private func replay<S: ReplaySource, W: PaceWaiter>(_ source: S, _ waiter: inout W,
+                                                        _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
         let startWall = clock.wallNanos()
         let kinds = config.kinds
         var kindAllowed = [Bool](repeating: false, count: 256)
@@ -126,7 +134,7 @@ public final class ReplayEngine: @unchecked Sendable {
         let signalFlag = ReplayInterrupt.flag
         let stopFlag = self.stopFlag
         let needFields = shard != nil || sinks.contains { $0.usesPayloadFields }
-        let singleExchange: String? = source.readers.count == 1 ? source.exchange : nil
+        let singleExchange: String? = source.singleExchange
         let totalCaptureNanos = span > 0 ? span * Int64(config.loops) : 0
 
         // Closing an interval encodes its histogram (~0.1 ms): done when the next message has
@@ -137,7 +145,7 @@ public final class ReplayEngine: @unchecked Sendable {
         var unsentCurrent: UInt64 = 0
         rounds: while round < config.loops {
             defer { round += 1 }
-            source.rewind()
+            try source.rewind()
             let shift = Pacer.loopShift(round: round, span: span)
             while let r = try source.next() {
                 guard kindAllowed[Int(r.kind.rawValue)] else { continue }
@@ -274,7 +282,7 @@ public final class ReplayEngine: @unchecked Sendable {
             }
         }
         return ReplaySummary(
-            files: config.files, pace: config.pace, loops: config.loops, shard: shard, outcome: outcome,
+            files: config.inputNames, pace: config.pace, loops: config.loops, shard: shard, outcome: outcome,
             stopReason: stopReason, startedWallNanos: startWall, durationNanos: end - startMono,
             sendingNanos: sequence > 0 ? sendingEnd - startMono : 0, messages: sequence, bytes: bytes,
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
@@ -306,7 +314,7 @@ public final class ReplayEngine: @unchecked Sendable {
     }
 
     /// After a stop: the selected messages left in this round and the remaining rounds.
-    private func countRest(_ source: RecordSource, kinds: Set<RecordKind>, filter: RecordFilter, shard: Shard?, roundsLeft: Int) throws -> UInt64 {
+    private func countRest<S: ReplaySource>(_ source: S, kinds: Set<RecordKind>, filter: RecordFilter, shard: Shard?, roundsLeft: Int) throws -> UInt64 {
         func countOnePass() throws -> UInt64 {
             var n: UInt64 = 0
             while let r = try source.next() {
@@ -322,7 +330,7 @@ public final class ReplayEngine: @unchecked Sendable {
         var rest = try countOnePass()
         // Rounds not started: each is one full pass.
         if roundsLeft > 0 {
-            source.rewind()
+            try source.rewind()
             rest &+= try countOnePass() &* UInt64(roundsLeft)
         }
         return rest
@@ -338,7 +346,7 @@ private final class ThreadJob: @unchecked Sendable {
 
 /// The captures, read in receive-time order (one reader directly, several through
 /// `MergedReader`), restricted to the frames the time filter needs.
-final class RecordSource {
+final class RecordSource: ReplaySource {
     let readers: [CaptureReader]
     private let frames: [[CaptureIndex.Entry]?]
     /// Capture span used to shift loop rounds: last − first receive time in the window, plus one mean gap.
@@ -397,6 +405,9 @@ final class RecordSource {
         if let merged { return try merged.next() }
         return try readers[0].next()
     }
+
+    /// The venue of every record when there is one capture.
+    var singleExchange: String? { readers.count == 1 ? exchanges[0] : nil }
 
     /// The venue of the capture the last record came from.
     @inline(__always)

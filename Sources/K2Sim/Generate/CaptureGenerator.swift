@@ -4,7 +4,8 @@ import K2Core
 /// Writes synthetic captures that look recorded: per venue one connection with a `connect`
 /// record (the URL), the subscription frames (`send`), the venue's acks, then the market
 /// messages as `recv` records, receive time = exchange time + `receiveLatency`. Venues are
-/// merged in receive-time order.
+/// merged in receive-time order. The records themselves come from `GeneratedRecords` (pull,
+/// one at a time), which `write`, `run` and `k2 sim run`'s replay source share.
 public struct CaptureGenerator {
     /// Receive time minus exchange time, ns.
     public var receiveLatency: Int64 = 2_000_000
@@ -47,12 +48,19 @@ public struct CaptureGenerator {
         }
         switch venue {
         case .binance:
+            // The streams of `binance.streams` that carry something with the profile's mix.
+            let trades = profile.market.tradeWeight + profile.market.aggTradeWeight > 0
             var streams: [String] = []
             for s in u.symbols {
                 let n = s.binanceStream
-                if profile.market.tradeWeight > 0 { streams.append(n + "@trade") }
-                if profile.market.aggTradeWeight > 0 { streams.append(n + "@aggTrade") }
-                if profile.market.depthWeight > 0 { streams.append(n + profile.binanceDepthSuffix) }
+                for k in profile.binanceStreams {
+                    switch k {
+                    case .trade where trades: streams.append(n + "@trade")
+                    case .aggTrade where trades: streams.append(n + "@aggTrade")
+                    case .depth where profile.market.depthWeight > 0: streams.append(n + profile.binanceDepthSuffix)
+                    default: break
+                    }
+                }
             }
             add(.connect, url: venue.endpoint + (profile.binanceCombined ? "/stream" : "/ws"), [])
             add(.send, BinanceProtocol.subscribeRequest(streams: streams, id: 1))
@@ -94,82 +102,167 @@ public struct CaptureGenerator {
     public func write(path: String, commandLine: String = "", options: CaptureWriter.Options = .init()) throws(CaptureError) -> Result {
         let header = CaptureHeader.now(metadata: metadata(commandLine: commandLine))
         let writer = try CaptureWriter(path: path, header: header, options: options)
-        var result = Result()
-        try run({ (kind, ts, conn, payload) throws(CaptureError) in
-            try writer.append(kind: kind, timestamp: ts, connection: conn, isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
-        }, opening: { (r) throws(CaptureError) in
-            try writer.append(r)
-        }, result: &result)
+        let records = GeneratedRecords(self)
+        while let r = records.next() { try writer.append(r) }
         try writer.close()
+        var result = records.result
         result.fileBytes = writer.fileBytes
         return result
     }
 
     /// Generates the whole profile, handing every record to `sink` (no file): for measuring
-    /// generation alone and for feeding other consumers.
+    /// generation alone and for feeding other consumers. `opening` gets the connect,
+    /// subscription and ack records, `sink` the market messages (`recv`).
     public func run(_ sink: (RecordKind, Int64, UInt32, UnsafeRawBufferPointer) throws(CaptureError) -> Void,
                     opening: (OwnedRecord) throws(CaptureError) -> Void,
                     result: inout Result) throws(CaptureError) {
-        var feeds: [LiveFeed] = []
-        let t0 = profile.startNanos - 100_000_000
+        let records = GeneratedRecords(self)
+        while let r = records.next() {
+            if records.isOpening { try opening(r.owned()) } else { try sink(r.kind, r.timestamp, r.connection, r.payload) }
+        }
+        result = records.result
+    }
+
+    /// Receive time of the first record (the first venue's `connect`): 100 ms before `start`.
+    public var firstTimestamp: Int64 { profile.startNanos - 100_000_000 }
+
+    /// Receive time after the last record can be: the end of the timeline plus `receiveLatency`.
+    public var endTimestamp: Int64 { profile.startNanos + profile.timeline.length + receiveLatency }
+
+    /// The feed of venue `index` as the generator runs it: heartbeats on; on Binance the trade
+    /// fan-out (every fill on `@trade`, one `aggTrade` per event, as `k2 sim exchange` sends
+    /// them) filtered to `binance.streams`.
+    func feed(venue: Venue, index: Int) -> LiveFeed {
+        var f = LiveFeed(profile: profile, venue: venue, startNanos: profile.startNanos, venueIndex: index)
+        f.heartbeats = true
+        if venue == .binance {
+            f.binanceTradeFanout = true
+            let kinds = profile.binanceStreams
+            if !(kinds.contains(.trade) && kinds.contains(.aggTrade) && kinds.contains(.depth)) {
+                var set = SubscriptionSet(symbols: f.universe.count)
+                for s in 0..<f.universe.count { for k in kinds { set.add(symbol: s, kind: k) } }
+                f.filter = set
+            }
+        }
+        return f
+    }
+}
+
+/// The records of a generated capture, pulled one at a time: the opening records of every
+/// connection (connects and subscription sends, then the acks, each group in time order), then
+/// the venues' messages as `recv` records merged by time (k-way, one pending message per venue).
+/// `CaptureGenerator.write` writes exactly these records; `k2 sim run` replays them without a
+/// file. Each record is a view valid until the next call; per message nothing is allocated
+/// (the message is copied once into a reused buffer).
+public final class GeneratedRecords {
+    public let generator: CaptureGenerator
+    /// Counts so far (messages, records, payload bytes, simulated time).
+    public private(set) var result = CaptureGenerator.Result()
+    /// Whether the record `next` returned last is an opening record (connect, send, ack).
+    public private(set) var isOpening = false
+    /// Connection (= venue position) of the record `next` returned last.
+    public private(set) var connection = 0
+
+    private var opening: [OwnedRecord] = []
+    private var openIndex = 0
+    private var feeds: [LiveFeed] = []
+    private var bufs: [[UInt8]] = []
+    private var pending: [Int64] = []   // offset of each feed's pending message, -1 when done
+    private var current: UnsafeMutableRawPointer
+    private var capacity: Int
+    /// Receive time of feed offset 0: start + receive latency.
+    private let base: Int64
+
+    public init(_ generator: CaptureGenerator) {
+        self.generator = generator
+        base = generator.profile.startNanos + generator.receiveLatency
+        capacity = 1 << 16
+        current = .allocate(byteCount: capacity, alignment: 16)
+        rewind()
+    }
+
+    deinit { current.deallocate() }
+
+    /// Back to the first record: the same records again (the generator is seeded).
+    public func rewind() {
+        let profile = generator.profile
+        result = CaptureGenerator.Result()
+        isOpening = false
+        feeds = []
         var opens: [OwnedRecord] = []
         for (i, v) in profile.venues.enumerated() {
-            var f = LiveFeed(profile: profile, venue: v, startNanos: profile.startNanos, venueIndex: i)
-            f.heartbeats = true
-            opens += openingRecords(venue: v, index: i, feed: &f, t0: t0 + Int64(i) * 10_000_000)
+            var f = generator.feed(venue: v, index: i)
+            opens += generator.openingRecords(venue: v, index: i, feed: &f, t0: generator.firstTimestamp + Int64(i) * 10_000_000)
             feeds.append(f)
         }
         // connects and sends first, then acks, each group in time order
         let ordered = opens.filter { $0.kind != .recv }.sorted { $0.timestamp < $1.timestamp }
             + opens.filter { $0.kind == .recv }.sorted { $0.timestamp < $1.timestamp }
+        opening = []
         var lastOpen = Int64.min
         for r in ordered {
             var r2 = r
             if r2.timestamp <= lastOpen { r2.timestamp = lastOpen + 1 }
             lastOpen = r2.timestamp
-            try opening(r2)
-            result.records += 1
+            opening.append(r2)
         }
-        let lat = receiveLatency
-        let start = profile.startNanos
-        if feeds.count == 1 {
-            var buf: [UInt8] = []
-            buf.reserveCapacity(1 << 16)
-            while let e = feeds[0].next(into: &buf) {
-                try withBytes(buf) { (p) throws(CaptureError) in try sink(.recv, start + e.offsetNanos + lat, 0, p) }
-                result.messages += 1
-                result.payloadBytes += Int64(buf.count)
-                result.simulatedNanos = e.offsetNanos
-                buf.removeAll(keepingCapacity: true)
-            }
-        } else {
-            // k-way merge by time: one pending message per feed.
-            var bufs = [[UInt8]](repeating: [], count: feeds.count)
-            var next = [Int64?](repeating: nil, count: feeds.count)
-            for i in feeds.indices { next[i] = feeds[i].next(into: &bufs[i])?.offsetNanos }
-            while true {
-                var best = -1
-                for i in feeds.indices { if let t = next[i], best < 0 || t < next[best]! { best = i } }
-                if best < 0 { break }
-                let t = next[best]!
-                try withBytes(bufs[best]) { (p) throws(CaptureError) in try sink(.recv, start + t + lat, UInt32(best), p) }
-                result.messages += 1
-                result.payloadBytes += Int64(bufs[best].count)
-                result.simulatedNanos = t
-                bufs[best].removeAll(keepingCapacity: true)
-                next[best] = feeds[best].next(into: &bufs[best])?.offsetNanos
-            }
+        openIndex = 0
+        bufs = [[UInt8]](repeating: [], count: feeds.count)
+        pending = [Int64](repeating: -1, count: feeds.count)
+        for i in feeds.indices {
+            bufs[i].reserveCapacity(1 << 16)
+            pending[i] = feeds[i].next(into: &bufs[i])?.offsetNanos ?? -1
         }
-        result.records += result.messages
     }
-}
 
-/// `withUnsafeBytes` keeping the typed error.
-@inline(__always)
-func withBytes(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(CaptureError) -> Void) throws(CaptureError) {
-    var failure: CaptureError?
-    a.withUnsafeBytes { p in
-        do throws(CaptureError) { try body(p) } catch { failure = error }
+    /// The next record, nil at the end of the profile.
+    public func next() -> CaptureRecord? {
+        if openIndex < opening.count {
+            let r = opening[openIndex]
+            openIndex += 1
+            isOpening = true
+            connection = Int(r.connection)
+            result.records += 1
+            reserve(r.url.count + r.payload.count)
+            let aux = copy(r.url, at: 0)
+            let payload = copy(r.payload, at: aux.count)
+            return CaptureRecord(kind: r.kind, timestamp: r.timestamp, connection: r.connection, isBinary: false, aux: aux, payload: payload)
+        }
+        isOpening = false
+        var best = -1
+        for i in pending.indices where pending[i] >= 0 && (best < 0 || pending[i] < pending[best]) { best = i }
+        if best < 0 { return nil }
+        let t = pending[best]
+        reserve(bufs[best].count)
+        let payload = copy(bufs[best], at: 0)
+        bufs[best].removeAll(keepingCapacity: true)
+        pending[best] = feeds[best].next(into: &bufs[best])?.offsetNanos ?? -1
+        connection = best
+        result.messages += 1
+        result.records += 1
+        result.payloadBytes += Int64(payload.count)
+        result.simulatedNanos = t
+        return CaptureRecord(kind: .recv, timestamp: base + t, connection: UInt32(best),
+                             isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
     }
-    if let failure { throw failure }
+
+    /// Makes the record buffer hold `count` bytes (between records: nothing in it is kept).
+    @inline(__always)
+    private func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        var c = capacity
+        while c < count { c *= 2 }
+        current.deallocate()
+        current = .allocate(byteCount: c, alignment: 16)
+        capacity = c
+    }
+
+    /// Copies `bytes` into the record buffer at `offset` (within the reserved capacity).
+    @inline(__always)
+    private func copy(_ bytes: [UInt8], at offset: Int) -> UnsafeRawBufferPointer {
+        bytes.withUnsafeBytes { p in
+            if let b = p.baseAddress { (current + offset).copyMemory(from: b, byteCount: p.count) }
+        }
+        return UnsafeRawBufferPointer(start: current + offset, count: bytes.count)
+    }
 }

@@ -53,10 +53,16 @@ public struct LiveFeed: Sendable {
     private var heartbeatCounter: Int64 = 0
     /// Binance as the exchange streams it: every trade event (one fill or several) becomes one
     /// `trade` message per fill (`@trade`, continuous `t`) and one `aggTrade` message
-    /// (`@aggTrade`, continuous `a`, `f`..`l` the fills), all at the event's time. Off by default
-    /// (`k2 sim generate` keeps one message per event, so rates count messages); the exchange
-    /// simulator turns it on so `@trade` and `@aggTrade` subscribers both get complete streams.
-    public var binanceTradeFanout = false
+    /// (`@aggTrade`, continuous `a`, `f`..`l` the fills), all at the event's time. The event
+    /// rate is then scaled by 1 / `binanceMessagesPerEvent`, so that the timeline's rate still
+    /// counts messages (with all three streams). Set it before the first `next`. Off by default
+    /// (one message per event); the exchange simulator and `k2 sim generate` turn it on so
+    /// `@trade` and `@aggTrade` subscribers both get complete streams.
+    public var binanceTradeFanout = false {
+        didSet {
+            arrivals.rateScale = binanceTradeFanout && venue == .binance ? 1 / Self.binanceMessagesPerEvent(profile.market) : 1
+        }
+    }
     private var fanSymbol = -1
     private var fanFill = 0
     private var fanAgg = false
@@ -88,6 +94,16 @@ public struct LiveFeed: Sendable {
 
     public var universe: SymbolUniverse { model.universe }
 
+    /// Mean Binance messages per market event with the trade fan-out and all three streams: a
+    /// trade event is 1 fill + 1 aggTrade, an aggTrade event (1…`maxFills` fills, uniform) is
+    /// (1 + maxFills) / 2 fills + 1 aggTrade, a depth event 1 update. 1.8 with the default mix.
+    public static func binanceMessagesPerEvent(_ m: MarketConfig) -> Double {
+        let total = m.tradeWeight + m.aggTradeWeight + m.depthWeight
+        guard total > 0 else { return 1 }
+        let fills = (1 + Double(max(1, m.maxFills))) / 2
+        return (m.tradeWeight * 2 + m.aggTradeWeight * (fills + 1) + m.depthWeight) / total
+    }
+
     /// Binance only: whether messages are combined-stream wrapped (`/stream?streams=`) or raw
     /// (`/ws/<stream>`). Set it from the client's URL path.
     public var binanceCombined: Bool {
@@ -118,7 +134,7 @@ public struct LiveFeed: Sendable {
             if driftPerSec != 0 || lastSegment != seg || model.drift != 0 {
                 // Spread the per-second drift over the depth events per second (the model
                 // divides by each symbol's share, so all symbols drift alike).
-                let rate = max(1, s.rate(at: local))
+                let rate = max(1, s.rate(at: local) * arrivals.rateScale)
                 let depthShare = profile.market.depthWeight / max(1e-9, profile.market.tradeWeight + profile.market.aggTradeWeight + profile.market.depthWeight)
                 model.drift = driftPerSec / max(1e-9, rate * depthShare)
                 model.volatilityScale = s.shape.volatilityScale(at: local)

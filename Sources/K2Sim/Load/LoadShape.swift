@@ -250,6 +250,9 @@ public struct ArrivalProcess: Sendable {
     public private(set) var produced: Int64 = 0
     /// Segment of the last event.
     public private(set) var currentSegment = 0
+    /// Events per second = the timeline's rate × this (the Binance trade fan-out sends several
+    /// messages per event and scales the event rate so that the timeline still counts messages).
+    public var rateScale: Double = 1
 
     public init(timeline: Timeline, seed: UInt64) {
         self.timeline = timeline
@@ -263,7 +266,7 @@ public struct ArrivalProcess: Sendable {
             let start = timeline.starts[seg]
             let local = t - start
             if local >= s.length { seg += 1; continue }
-            let r = s.rate(at: local)
+            let r = s.rate(at: local) * rateScale
             let brk = s.shape.nextBreak(after: local, length: s.length, schedule: s.schedule)
             if r <= 0 {
                 t = start + max(brk, local + 1)

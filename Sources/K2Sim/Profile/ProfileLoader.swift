@@ -175,9 +175,24 @@ public enum ProfileLoader {
                 case "market": p.market = try market(v, p.market)
                 case "binance":
                     guard let mm = v.mapping else { throw fail(v, key, "expected a mapping", "see docs/sim-profiles.md") }
-                    for (bk, _, bv) in try entries(mm, v, path: key, allowed: ["combined", "depth_stream"]) {
+                    for (bk, _, bv) in try entries(mm, v, path: key, allowed: ["combined", "depth_stream", "streams"]) {
                         if bk == "combined" { p.binanceCombined = try bool(bv, "binance.combined") }
-                        else {
+                        else if bk == "streams" {
+                            var kinds: [MessageKind] = []
+                            for item in try list(bv, "binance.streams") {
+                                let name = try scalar(item, "binance.streams")
+                                let k: MessageKind
+                                switch name {
+                                case "trade": k = .trade
+                                case "aggTrade", "agg_trade": k = .aggTrade
+                                case "depth": k = .depth
+                                default: throw fail(item, "binance.streams", "unknown stream '\(name)'", "use trade, aggTrade and/or depth")
+                                }
+                                if !kinds.contains(k) { kinds.append(k) }
+                            }
+                            guard !kinds.isEmpty else { throw fail(bv, "binance.streams", "no stream given", "name at least one of trade, aggTrade, depth") }
+                            p.binanceStreams = kinds
+                        } else {
                             let s = try scalar(bv, "binance.depth_stream")
                             guard s == "@depth" || s == "@depth@100ms" else {
                                 throw fail(bv, "binance.depth_stream", "unknown depth stream '\(s)'", "use @depth or @depth@100ms")

@@ -16,6 +16,10 @@ public struct SimProfile: Sendable, Equatable {
     public var binanceCombined = true
     /// Binance depth stream suffix (`@depth@100ms` or `@depth`).
     public var binanceDepthSuffix = "@depth@100ms"
+    /// Binance streams a generated capture subscribes to and contains (`binance.streams`):
+    /// `.trade` (every fill), `.aggTrade` (one per trade event), `.depth`. Default all three.
+    /// Messages of other streams are generated (the market is the same) but not written.
+    public var binanceStreams: [MessageKind] = [.trade, .aggTrade, .depth]
     /// Kraken book depth in channel names (`book-25`).
     public var krakenBookDepth = 25
     /// Faults `k2 sim exchange` injects on every connection (the `faults:` section; flags
