@@ -7,11 +7,14 @@
 #   BENCH_DIR=/tmp/k2bench scripts/bench-sinks.sh   # keep the capture and the logs
 #   K2=.build/debug/k2 scripts/bench-sinks.sh       # skip the release build (debug figures are not comparable)
 #   ONLY=kafka|clickhouse scripts/bench-sinks.sh    # one half
+#   K2_BEFORE=/path/to/older/k2 scripts/bench-sinks.sh  # also runs an older k2 with its defaults ("k2-before"), alternating
 # Goals: replay into the embedded broker ≥ 1.0 × `kcat -P -l` of the same messages;
 #        replay into ClickHouse (mode=trades, RowBinary) ≥ 1.5 × `curl --data-binary` JSONEachRow of the same trades.
 # Each figure is wall time of the whole client process (start, connect, send, wait for every
 # ack / the insert's answer, exit) and its CPU (user+sys); the server's CPU during the run is
 # shown next to it (the broker is `k2 broker` in its own process; ClickHouse is a private server).
+# With `perf` usable, each client's user-space instructions are shown too: unlike wall and CPU
+# time they do not depend on how loaded the machine is (PERF=0 to leave them out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-1000}
@@ -29,17 +32,24 @@ if [ -z "${K2:-}" ]; then   # K2=path/to/k2 to use another build (figures from a
   K2="$(swift build -c release --show-bin-path)/k2"
 fi
 TCK=$(getconf CLK_TCK)
+PERF=${PERF:-1}
+if [ "$PERF" = 1 ] && ! perf stat -x, -e instructions:u -o /dev/null true 2>/dev/null; then PERF=0; fi
 now() { date +%s.%N; }
 cpu_of() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat"; }
-# timed FILE NAME SERVER_PID cmd...: appends "NAME wall_s client_cpu_s server_cpu_s" to FILE.
+# timed FILE NAME SERVER_PID cmd...: appends "NAME wall_s client_cpu_s server_cpu_s client_insn" to FILE.
 timed() {
   local file=$1 name=$2 spid=$3; shift 3
-  local s0 s1 t0 t1 u s
+  local s0 s1 t0 t1 u s insn=0
   s0=$(cpu_of "$spid"); t0=$(now)
-  /usr/bin/time -f "%U %S" -o "$W/time.out" "$@"
+  if [ "$PERF" = 1 ]; then
+    perf stat -x, -e instructions:u -o "$W/insn.out" -- /usr/bin/time -f "%U %S" -o "$W/time.out" "$@"
+  else
+    /usr/bin/time -f "%U %S" -o "$W/time.out" "$@"
+  fi
   t1=$(now); s1=$(cpu_of "$spid")
   read -r u s < "$W/time.out"
-  echo "$name $(echo "$t1 - $t0" | bc) $(echo "$u + $s" | bc) $(echo "$s1 - $s0" | bc)" >> "$file"
+  [ "$PERF" = 1 ] && insn=$(awk -F, '/instructions/ { print $1 }' "$W/insn.out")
+  echo "$name $(echo "$t1 - $t0" | bc) $(echo "$u + $s" | bc) $(echo "$s1 - $s0" | bc) ${insn:-0}" >> "$file"
 }
 # report FILE COUNT UNIT BASELINE GOAL: each contender's runs and the ratio of the best runs to BASELINE's best.
 report() {
@@ -48,8 +58,8 @@ import sys
 path, count, unit, base, goal = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
 runs = {}
 for line in open(path):
-    name, wall, cpu, srv = line.split()
-    runs.setdefault(name, []).append((float(wall), float(cpu), float(srv)))
+    name, wall, cpu, srv, insn = line.split()
+    runs.setdefault(name, []).append((float(wall), float(cpu), float(srv), float(insn) if insn.isdigit() else 0.0))
 best = {n: min(r) for n, r in runs.items()}
 w = max(len(n) for n in runs)
 for n, r in runs.items():
@@ -57,7 +67,9 @@ for n, r in runs.items():
     each = ", ".join(f"{x[0]:.3f}" for x in r)
     ratio = best[base][0] / b[0]
     mark = f"  ratio {ratio:.2f}x vs {base}" + (f" (goal >= {goal})" if n.startswith("k2") and n.endswith("default") else "") if n != base else ""
-    print(f"  {n:<{w}}  {count / b[0]:>10,.0f} {unit}/s  best {b[0]:.3f} s (runs {each})  client cpu {b[1]:.2f} s  server cpu {b[2]:.2f} s{mark}")
+    insn = min(x[3] for x in r)
+    ins = f"  client {insn / 1e9:.2f} G insn" if insn > 0 else ""
+    print(f"  {n:<{w}}  {count / b[0]:>10,.0f} {unit}/s  best {b[0]:.3f} s (runs {each})  client cpu {b[1]:.2f} s  server cpu {b[2]:.2f} s{ins}{mark}")
 PY
 }
 
@@ -92,6 +104,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = kafka ]; then
 echo "== Kafka: k2 replay --speed max into the embedded broker (k2 broker, its own process) vs kcat, same messages, same broker"
 echo "   both: librdkafka 2.0.2, acks=all, linger.ms=5, batch.num.messages=10000, queue.buffering.max.messages=100000, no compression"
 echo "   kcat -P -l: no key (sticky partitioner), no headers, idempotence off;  kcat -P -K: key = symbol"
+echo "   kcat-P-H-headers: kcat -P -l plus the two 19-digit headers (-H): what headers alone cost"
 echo "   kcat-same-work: key = symbol, two 19-digit headers (-H), enable.idempotence=true: what k2 default does"
 echo "   k2 default: key = symbol, headers k2-receive-ns + k2-intended-ns, enable.idempotence=true (k2's default)"
 echo "   k2 plain:   key = symbol, headers=off, enable.idempotence=false"
@@ -105,7 +118,9 @@ for i in $(seq 1 "$REPEAT"); do
   timed "$KT" "kcat-P-l" "$BPID" kcat -P -b "$B" -t "bench.kcat.$i" -l "$W/msgs.txt"
   timed "$KT" "k2-default" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2.$i" --speed max --quiet --report "$W/kafka.$i" 2> "$W/kafka.$i.txt"
   timed "$KT" "kcat-P-K-keyed" "$BPID" kcat -P -b "$B" -t "bench.kcatkey.$i" -K $'\t' -l "$W/keyed.txt"
+  timed "$KT" "kcat-P-H-headers" "$BPID" kcat -P -b "$B" -t "bench.kcathdr.$i" -H k2-receive-ns=1700000000000000000 -H k2-intended-ns=1700000000000000000 -l "$W/msgs.txt"
   timed "$KT" "kcat-same-work" "$BPID" kcat -P -b "$B" -t "bench.kcatsame.$i" -K $'\t' -H k2-receive-ns=1700000000000000000 -H k2-intended-ns=1700000000000000000 -X enable.idempotence=true -l "$W/keyed.txt"
+  [ -n "${K2_BEFORE:-}" ] && timed "$KT" "k2-before" "$BPID" "$K2_BEFORE" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2before.$i" --speed max --quiet 2> /dev/null
   timed "$KT" "k2-plain" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2plain.$i&headers=off" -X enable.idempotence=false --speed max --quiet 2> "$W/kafka-plain.$i.txt"
 done
 echo "   high watermarks (last run): kcat $(hw "bench.kcat.$REPEAT"), kcat keyed $(hw "bench.kcatkey.$REPEAT"), k2 $(hw "bench.k2.$REPEAT"), k2 plain $(hw "bench.k2plain.$REPEAT") (expected $MSGS each)"
@@ -118,8 +133,11 @@ fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = clickhouse ]; then
 echo "== ClickHouse 18.16 (private server): k2 replay mode=trades (reads the capture, parses, RowBinary) vs curl --data-binary JSONEachRow (pre-converted file)"
-BATCH=${CH_BATCH:-50000}
-echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches of $BATCH rows, encoding the next batch while one is inserted"
+BATCHQ=${CH_BATCH:+&batch=$CH_BATCH}   # CH_BATCH=N to override k2's default batch size
+echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches of ${CH_BATCH:-100000 (default)} rows"
+echo "   k2-default: each insert streams its rows to the server while the engine encodes them (chunked transfer encoding)"
+echo "   k2-stream-off: each batch's body complete before its insert starts (the previous shape)"
+echo "   curl-RowBinary: the same rows pre-encoded as RowBinary (what the server needs when the client costs nothing)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HP=$(free_port); TP=$(free_port); CH="$W/clickhouse"; rm -rf "$CH"; mkdir -p "$CH/data" "$CH/tmp"
 cat > "$CH/users.xml" <<XML
@@ -142,12 +160,23 @@ q() { curl -sS --fail-with-body --data-binary "$1" "http://127.0.0.1:$HP/"; }
 for _ in $(seq 1 100); do q 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.3; done
 q 'CREATE DATABASE IF NOT EXISTS k2'
 CT="$W/clickhouse-times.txt"; : > "$CT"
+# The RowBinary peer's file: k2's rows, dumped once (also warms the page cache for everyone).
+"$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=rb_source" --create-tables --speed max --quiet 2> /dev/null
+q "SELECT * FROM k2.rb_source FORMAT RowBinary" > "$W/trades.rowbinary"
 for i in $(seq 1 "$REPEAT"); do
+  # Every contender's table exists before its timed run (no DDL inside the timing).
   q "CREATE TABLE k2.curl_trades_$i (message_id String, exchange String, symbol String, exchange_timestamp_ms UInt64, price Float64, quantity Float64, side Nullable(String), trade_id String, receive_ns UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)"
+  for t in k2_trades k2_whole rb_trades; do q "CREATE TABLE k2.${t}_$i AS k2.curl_trades_$i"; done
   timed "$CT" "curl-JSONEachRow" "$SPID" curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.json" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.curl_trades_$i%20FORMAT%20JSONEachRow"
-  timed "$CT" "k2-default" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_trades_$i&batch=$BATCH" --create-tables --speed max --quiet --report "$W/clickhouse.$i" 2> "$W/clickhouse.$i.txt"
+  timed "$CT" "k2-default" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_trades_$i$BATCHQ" --speed max --quiet --report "$W/clickhouse.$i" 2> "$W/clickhouse.$i.txt"
+  timed "$CT" "k2-stream-off" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_whole_$i&stream=off$BATCHQ" --speed max --quiet 2> "$W/clickhouse-off.$i.txt"
+  if [ -n "${K2_BEFORE:-}" ]; then
+    q "CREATE TABLE k2.k2_before_$i AS k2.curl_trades_$i"
+    timed "$CT" "k2-before" "$SPID" "$K2_BEFORE" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_before_$i$BATCHQ" --speed max --quiet 2> /dev/null
+  fi
+  timed "$CT" "curl-RowBinary" "$SPID" curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.rowbinary" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.rb_trades_$i%20FORMAT%20RowBinary"
 done
-echo "   rows (last run): curl $(q "SELECT count() FROM k2.curl_trades_$REPEAT"), k2 $(q "SELECT count() FROM k2.k2_trades_$REPEAT") (expected $TRADES each)"
+echo "   rows (last run): curl $(q "SELECT count() FROM k2.curl_trades_$REPEAT"), k2 $(q "SELECT count() FROM k2.k2_trades_$REPEAT"), k2 stream off $(q "SELECT count() FROM k2.k2_whole_$REPEAT"), curl RowBinary $(q "SELECT count() FROM k2.rb_trades_$REPEAT") (expected $TRADES each)"
 report "$CT" "$TRADES" row curl-JSONEachRow 1.5
 kill "$SPID" 2>/dev/null || true
 fi

@@ -29,6 +29,30 @@ struct ClickHouseSinkTests {
         #expect(sink.stats.latencyFromIntended.totalCount == UInt64(sent))
     }
 
+    /// The same rows with streaming off (each batch's body complete before its insert) and on
+    /// with small chunks (many chunks per insert): every message lands, one insert per batch.
+    @Test func streamingOnAndOffWriteTheSameRows() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        let records = SampleTraffic(seed: 7).records(count: 6_000)
+        for (table, stream) in [("chunked", "on"), ("whole", "off")] {
+            var o = ClickHouseSink.Options(host: "127.0.0.1", port: server.httpPort, database: "k2", mode: .raw, table: table)
+            o.createTables = true
+            o.batchRows = 2_500
+            o.chunkRows = 300
+            o.streaming = stream == "on"
+            let sink = try ClickHouseSink(uri: "clickhouse://127.0.0.1:\(server.httpPort)/k2?table=\(table)&stream=\(stream)", options: o)
+            let sent = try SinkDriver.run(sink, records: records)
+            #expect(sink.counts.delivered == UInt64(sent), "failures: \(sink.counts.failureReasons)")
+            #expect(sink.batchesWritten == UInt64((sent + 2_499) / 2_500))
+        }
+        let a = try server.query("SELECT count(), sum(cityHash64(payload)), sum(receive_ns) FROM k2.chunked FORMAT TSV")
+        let b = try server.query("SELECT count(), sum(cityHash64(payload)), sum(receive_ns) FROM k2.whole FORMAT TSV")
+        #expect(a == b)
+        #expect(a.hasPrefix("\(records.filter { $0.kind == .recv }.count)\t"))
+        #expect(throws: ReplayError.self) { _ = try ClickHouseSink(uri: "clickhouse://127.0.0.1:8123/db?stream=maybe") }
+    }
+
     @Test func tradesModeParsesTheMarketDataV2Shape() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }

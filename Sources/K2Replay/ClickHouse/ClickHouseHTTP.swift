@@ -4,18 +4,24 @@ import K2Core
 /// A minimal HTTP client for ClickHouse's HTTP interface on libcurl: one reused connection,
 /// POST with the query in the URL and the data as the body (or the query as the body), an
 /// empty `Expect:` header (curl would otherwise wait for `100-continue` on bodies over 1 MiB),
-/// connect and total timeouts, and the server's status and message on error.
+/// connect and total timeouts, and the server's status and message on error. `postStreaming`
+/// sends a body of unknown length (chunked transfer encoding) pulled from a closure while the
+/// server already parses what arrived.
 final class ClickHouseHTTP {
     /// `http://host:port/`.
     let base: String
     let place: String
     private let curl: UnsafeMutableRawPointer
     private var headers: UnsafeMutablePointer<curl_slist>?
+    private var chunkedHeaders: UnsafeMutablePointer<curl_slist>?
     private let response = ResponseBox()
+    private let source = SourceBox()
     var connectTimeoutMillis = 3000
     var timeoutMillis = 60_000
 
     final class ResponseBox { var bytes: [UInt8] = [] }
+    /// The body of a streamed POST: fills the buffer, returns the bytes written (0 = end of body).
+    final class SourceBox { var read: (UnsafeMutableRawBufferPointer) -> Int = { _ in 0 } }
 
     struct Reply {
         var status: Int
@@ -34,6 +40,9 @@ final class ClickHouseHTTP {
         curl = h
         headers = curl_slist_append(nil, "Expect:")
         headers = curl_slist_append(headers, "Content-Type: application/octet-stream")
+        chunkedHeaders = curl_slist_append(nil, "Expect:")
+        chunkedHeaders = curl_slist_append(chunkedHeaders, "Content-Type: application/octet-stream")
+        chunkedHeaders = curl_slist_append(chunkedHeaders, "Transfer-Encoding: chunked")
         _ = k2_curl_setopt_ptr(curl, CURLOPT_HTTPHEADER, headers)
         _ = k2_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
         _ = k2_curl_setopt_long(curl, CURLOPT_TCP_NODELAY, 1)
@@ -44,26 +53,54 @@ final class ClickHouseHTTP {
             return size * n
         }
         _ = k2_curl_setopt_ptr(curl, CURLOPT_WRITEDATA, Unmanaged.passUnretained(response).toOpaque())
+        _ = k2_curl_setopt_readfn(curl) { ptr, size, n, ud in
+            guard let ptr, let ud else { return 0 }
+            let box = Unmanaged<SourceBox>.fromOpaque(ud).takeUnretainedValue()
+            return box.read(UnsafeMutableRawBufferPointer(start: ptr, count: size * n))
+        }
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_READDATA, Unmanaged.passUnretained(source).toOpaque())
+        // Bigger pieces per read call and per send() than the 64 KiB default.
+        _ = k2_curl_setopt_long(curl, CURLOPT_UPLOAD_BUFFERSIZE, 1 << 20)
     }
 
     deinit {
         curl_easy_cleanup(curl)
         curl_slist_free_all(headers)
+        curl_slist_free_all(chunkedHeaders)
+    }
+
+    /// POSTs a body of unknown length to `base?params` with chunked transfer encoding: libcurl
+    /// calls `read` (on this thread) for the next bytes until it returns 0. The server parses
+    /// the rows as they arrive. `timeoutMillis` bounds the whole request, streaming included.
+    func postStreaming(params: [(String, String)], timeoutMillis total: Int,
+                       read: @escaping (UnsafeMutableRawBufferPointer) -> Int) throws -> Reply {
+        source.read = read
+        defer { source.read = { _ in 0 } }
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_HTTPHEADER, chunkedHeaders)
+        defer { _ = k2_curl_setopt_ptr(curl, CURLOPT_HTTPHEADER, headers) }
+        _ = k2_curl_setopt_long(curl, CURLOPT_POST, 1)
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_POSTFIELDS, nil)
+        _ = k2_curl_setopt_off(curl, CURLOPT_POSTFIELDSIZE_LARGE, -1)
+        return try perform(params: params, timeoutMillis: total)
     }
 
     /// POSTs `body` to `base?params`; returns status and body, throws only when no HTTP answer came.
     func post(params: [(String, String)], body: UnsafeRawBufferPointer) throws -> Reply {
+        _ = k2_curl_setopt_long(curl, CURLOPT_POST, 1)
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_POSTFIELDS, body.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+        _ = k2_curl_setopt_off(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        return try perform(params: params, timeoutMillis: timeoutMillis)
+    }
+
+    private func perform(params: [(String, String)], timeoutMillis total: Int) throws -> Reply {
         var url = base
         if !params.isEmpty {
             url += "?" + params.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
         }
         response.bytes.removeAll(keepingCapacity: true)
         _ = k2_curl_setopt_str(curl, CURLOPT_URL, url)
-        _ = k2_curl_setopt_long(curl, CURLOPT_POST, 1)
-        _ = k2_curl_setopt_ptr(curl, CURLOPT_POSTFIELDS, body.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
-        _ = k2_curl_setopt_off(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
         _ = k2_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMillis)
-        _ = k2_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, timeoutMillis)
+        _ = k2_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, total)
         let rc = curl_easy_perform(curl)
         guard rc == CURLE_OK else {
             let reason = String(cString: curl_easy_strerror(rc))

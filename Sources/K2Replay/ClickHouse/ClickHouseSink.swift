@@ -2,9 +2,16 @@ import Foundation
 import K2Capture
 import K2Core
 
-/// `clickhouse://host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1]`
+/// `clickhouse://host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1][&stream=off]`
 /// — replays into ClickHouse over HTTP (libcurl), RowBinary inserts batched by size and time on
 /// the sink's own thread.
+///
+/// Streaming: the engine encodes rows into chunks of `chunkRows`; the writer thread opens the
+/// insert (chunked transfer encoding) as soon as the first chunk of a batch is ready and hands
+/// each chunk to the server as it closes, so the server parses while the engine encodes, and
+/// the batch still lands as one part (one block of up to `batch` rows). The insert ends after
+/// `batch` rows or `flush_ms` after its first row. `stream=off`: one chunk per batch (the body is
+/// complete before the insert starts), as before.
 ///
 /// - `raw` (default table `raw_messages`): the bronze shape — exchange, connection, stream,
 ///   receive_ns, payload — one row per message.
@@ -37,8 +44,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         public var createTables: Bool = false
         /// Attempts per insert before its messages count as failed.
         public var retries: Int = 3
-        /// Batches waiting for the writer before `send` waits (backpressure, never drops).
+        /// Batches' worth of rows waiting for the writer before `send` waits (backpressure, never drops).
         public var maxPendingBatches: Int = 4
+        /// Rows per chunk handed to the writer while an insert streams (`batchRows` when not streaming).
+        public var chunkRows: Int = 4096
+        /// Stream each insert's rows to the server while they are encoded (chunked transfer encoding).
+        public var streaming: Bool = true
 
         public init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
             self.host = host
@@ -56,7 +67,11 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private let cond = Condition()
     // Guarded by cond:
     private var current = Batch()
+    /// Closed chunks the writer has not taken yet, and their rows.
     private var pending: [Batch] = []
+    private var pendingRows = 0
+    /// Rows of the insert being filled in chunks already closed (the insert ends at `batchRows`).
+    private var insertRows = 0
     private var stopping = false
     private var writerDone = false
     /// Set when an insert still failed to reach the server after its retries: the server is gone.
@@ -78,6 +93,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         var actual: [Int64] = []
         var bytes: UInt64 = 0
         var startedMono: Int64 = 0
+        /// The last chunk of its insert.
+        var endsInsert = false
         var messages: Int { intended.count }
 
         /// Encodes the message's row(s); returns how many (0: nothing to write, nothing kept).
@@ -97,7 +114,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 let exchange = message.exchange
                 let receive = UInt64(bitPattern: message.captureNanos)
                 n = TradeParser.parse(rec.payload, fields: message.fields) { t in
-                    ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: &rows)
+                    ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: rows)
                 }
             }
             guard n > 0 else { return 0 }
@@ -118,7 +135,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         guard u.scheme == "clickhouse" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a clickhouse:// URI", remedy: "write clickhouse://host:8123/db?mode=raw")
         }
-        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries"])
+        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream"])
         let hp = u.authority.split(separator: ":", maxSplits: 1)
         guard let host = hp.first, !host.isEmpty else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host", remedy: "write clickhouse://127.0.0.1:8123/default?mode=raw")
@@ -144,6 +161,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if let v = try int("batch", 1...10_000_000) { o.batchRows = v }
         if let v = try int("flush_ms", 1...3_600_000) { o.flushMillis = v }
         if let v = try int("retries", 1...100) { o.retries = v }
+        if let t = u.parameter("stream") {
+            guard let on = ["on": true, "1": true, "true": true, "off": false, "0": false, "false": false][t] else {
+                throw ReplayError(.invalidArgument, place: uri, what: "stream=\(t) is not on or off")
+            }
+            o.streaming = on
+        }
         o.createTables = createTables
         if let c = u.parameter("create_tables") { o.createTables = c == "1" || c == "true" || c == "yes" || c.isEmpty }
         try self.init(uri: uri, options: o, clock: clock)
@@ -200,7 +223,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     public var rowsWritten: UInt64 { cond.withLock { _rows } }
     public var batchesWritten: UInt64 { cond.withLock { _batches } }
 
-    /// Duration of each successful insert (ns).
+    /// Per successful insert: from handing its last row to libcurl until the server's answer (ns)
+    /// — what the server still needed after the body ended (with streaming it parsed the rest meanwhile).
     public var insertLatency: Histogram { cond.withLock { insertTime } }
 
     /// Counts, per-message latency until its insert returned (from the intended and from the
@@ -241,26 +265,32 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         t.start()
     }
 
+    /// Rows per chunk: `chunkRows` when streaming, else the whole batch.
+    private var chunkRows: Int { options.streaming ? max(1, min(options.chunkRows, options.batchRows)) : options.batchRows }
+    /// `send` waits while this many rows are closed but not taken by the writer.
+    private var maxPendingRows: Int { max(1, options.maxPendingBatches) &* options.batchRows }
+
     private func newBatch() -> Batch {
         if var b = spare.popLast() {
-            b.rows.bytes.removeAll(keepingCapacity: true)
+            b.rows.removeAll()
             b.rowCount = 0
             b.intended.removeAll(keepingCapacity: true)
             b.actual.removeAll(keepingCapacity: true)
             b.bytes = 0
+            b.endsInsert = false
             return b
         }
         var b = Batch()
-        b.rows = RowBinary(capacity: min(options.batchRows * 256, 64 << 20))
-        b.intended.reserveCapacity(options.batchRows)
-        b.actual.reserveCapacity(options.batchRows)
+        b.rows = RowBinary(capacity: min(chunkRows * 256, 64 << 20))
+        b.intended.reserveCapacity(chunkRows)
+        b.actual.reserveCapacity(chunkRows)
         return b
     }
 
     public func send(_ message: borrowing ReplayMessage) throws {
         cond.lock()
         defer { cond.unlock() }
-        while pending.count >= options.maxPendingBatches && !writerDone { cond.wait() }
+        while pendingRows >= maxPendingRows && !writerDone { cond.wait() }
         // Sent and skipped are counted here under `cond` (merged into `counts`), not with a
         // lock of their own per message.
         localSent &+= 1
@@ -282,15 +312,44 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             _skipped &+= 1
             return
         }
-        if current.rowCount >= options.batchRows {
-            pending.append(current)
-            current = newBatch()
-            cond.broadcast()
+        if insertRows + current.rowCount >= options.batchRows {
+            // The batch is full: this chunk ends its insert.
+            current.endsInsert = true
+            insertRows = 0
+            closeCurrent()
+        } else if current.rowCount >= chunkRows {
+            insertRows += current.rowCount
+            closeCurrent()
         }
     }
 
+    /// Hands the current chunk to the writer (call with `cond` held).
+    private func closeCurrent() {
+        pendingRows += current.rowCount
+        pending.append(current)
+        current = newBatch()
+        cond.broadcast()
+    }
+
+    /// The oldest closed chunk (call with `cond` held, `pending` not empty).
+    private func takePending() -> Batch {
+        let b = pending.removeFirst()
+        pendingRows -= b.rowCount
+        cond.broadcast()
+        return b
+    }
+
+    /// The chunk being filled, as the last of its insert (call with `cond` held).
+    private func takeCurrentAsLast() -> Batch {
+        var b = current
+        b.endsInsert = true
+        insertRows = 0
+        current = newBatch()
+        return b
+    }
+
     @inline(__always)
-    static func encode(_ t: TradeRow, exchange: String, receive: UInt64, into w: inout RowBinary) {
+    static func encode(_ t: TradeRow, exchange: String, receive: UInt64, into w: RowBinary) {
         // message_id = {exchange}:{timestamp_ms}:{symbol}:{trade_id}
         let len = exchange.utf8.count + RowBinary.digits(t.timestampMillis) + t.symbol.count + t.tradeID.count + 3
         w.varint(len)
@@ -298,12 +357,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         w.byte(58)
         w.decimal(t.timestampMillis)
         w.byte(58)
-        t.symbol.append(to: &w)
+        t.symbol.append(to: w)
         w.byte(58)
-        t.tradeID.append(to: &w)
+        t.tradeID.append(to: w)
         w.string(exchange)
         w.varint(t.symbol.count)
-        t.symbol.append(to: &w)
+        t.symbol.append(to: w)
         w.uint64(t.timestampMillis)
         w.float64(t.price)
         w.float64(t.quantity)
@@ -313,7 +372,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         case .unknown: w.byte(1)
         }
         w.varint(t.tradeID.count)
-        t.tradeID.append(to: &w)
+        t.tradeID.append(to: w)
         w.uint64(receive)
     }
 
@@ -321,13 +380,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         let flushNanos = Int64(options.flushMillis) * 1_000_000
         while true {
             cond.lock()
-            var batch: Batch?
+            var first: Batch?
             while true {
-                if !pending.isEmpty { batch = pending.removeFirst(); cond.broadcast(); break }
+                if !pending.isEmpty { first = takePending(); break }
                 let age = clock.monotonicNanos() - current.startedMono
                 if current.messages > 0 && (stopping || age >= flushNanos) {
-                    batch = current
-                    current = newBatch()
+                    first = takeCurrentAsLast()
                     break
                 }
                 if stopping { break }
@@ -335,9 +393,14 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 cond.wait(timeoutNanos: waitNanos)
             }
             cond.unlock()
-            guard var b = batch else { break }
-            insert(&b)
-            cond.withLock { spare.append(b) }
+            guard let first else { break }
+            let chunks = insert(first)
+            cond.withLock {
+                for var c in chunks where spare.count < 64 {
+                    c.endsInsert = false
+                    spare.append(c)
+                }
+            }
         }
         cond.withLock {
             writerDone = true
@@ -345,36 +408,102 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
     }
 
-    private func insert(_ b: inout Batch) {
-        guard let http else { return }
-        let sql = "INSERT INTO \(qualifiedTable) FORMAT RowBinary"
-        if cond.withLock({ gone != nil }) {
-            recorder.failed(reason: "not inserted: ClickHouse unreachable", count: UInt64(b.messages))
-            return
+    /// One insert starting with `first`: the other chunks are taken as the engine closes them
+    /// (streaming) until the chunk that ends the insert, or until `flush_ms` after the first row
+    /// (then the chunk being filled is taken as the last). Returns all of them (for reuse); every
+    /// message in them is delivered or failed.
+    private func insert(_ first: Batch) -> [Batch] {
+        let flushNanos = Int64(options.flushMillis) * 1_000_000
+        let deadline = first.startedMono &+ flushNanos
+        var chunks = [first]
+        var ended = first.endsInsert
+        /// The next chunk of this insert; nil when the insert is complete (`wait`), or when none
+        /// is ready yet (`!wait`).
+        func takeNext(wait: Bool) -> Batch? {
+            guard !ended else { return nil }
+            cond.lock()
+            defer { cond.unlock() }
+            while true {
+                if !pending.isEmpty {
+                    let b = takePending()
+                    ended = b.endsInsert
+                    return b
+                }
+                guard wait else { return nil }
+                let now = clock.monotonicNanos()
+                if stopping || now >= deadline {
+                    ended = true
+                    if current.messages > 0 { return takeCurrentAsLast() }
+                    insertRows = 0
+                    return nil
+                }
+                cond.wait(timeoutNanos: max(100_000, deadline - now))
+            }
         }
+        func collectRest() { while let c = takeNext(wait: true) { chunks.append(c) } }
+        func messages() -> Int { chunks.reduce(0) { $0 + $1.messages } }
+
+        guard let http else { return chunks }
+        if cond.withLock({ gone != nil }) {
+            collectRest()
+            recorder.failed(reason: "not inserted: ClickHouse unreachable", count: UInt64(messages()))
+            return chunks
+        }
+        let params = [("query", "INSERT INTO \(qualifiedTable) FORMAT RowBinary")]
+        let timeout = (options.streaming ? options.flushMillis : 0) + http.timeoutMillis
         var failure: String?
         var unreachable = false
         for attempt in 0..<options.retries {
-            if attempt > 0 { usleep(UInt32(min(2_000_000, 250_000 << attempt))) }
-            let t0 = clock.monotonicNanos()
+            if attempt > 0 {
+                collectRest()
+                usleep(UInt32(min(2_000_000, 250_000 << attempt)))
+            }
+            // The body: the chunks in order, more of them as the engine closes them.
+            var index = 0, offset = 0
+            var bodyEnded: Int64 = 0
+            let read: (UnsafeMutableRawBufferPointer) -> Int = { [self] buf in
+                var written = 0
+                while written < buf.count {
+                    if index == chunks.count {
+                        // Hand over what is here rather than wait with it.
+                        guard let c = takeNext(wait: written == 0) else { break }
+                        chunks.append(c)
+                    }
+                    let src = chunks[index].rows.bytes
+                    let n = min(buf.count - written, src.count - offset)
+                    (buf.baseAddress! + written).copyMemory(from: src.baseAddress! + offset, byteCount: n)
+                    written += n
+                    offset += n
+                    if offset == src.count { index += 1; offset = 0 }
+                }
+                if written == 0 { bodyEnded = clock.monotonicNanos() }
+                return written
+            }
             do {
-                let reply = try b.rows.bytes.withUnsafeBytes { try http.post(params: [("query", sql)], body: $0) }
+                let reply = try http.postStreaming(params: params, timeoutMillis: timeout, read: read)
                 let t1 = clock.monotonicNanos()
-                if reply.status == 200 {
+                if reply.status == 200 && ended && index == chunks.count {
                     recorder.outcomes { o in
-                        for i in 0..<b.messages {
-                            o.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: t1)
+                        for b in chunks {
+                            for i in 0..<b.messages {
+                                o.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: t1)
+                            }
                         }
                     }
+                    let rows = chunks.reduce(0) { $0 + $1.rowCount }
                     cond.withLock {
-                        insertTime.record(t1 - t0)
-                        _rows &+= UInt64(b.rowCount)
+                        insertTime.record(t1 - (bodyEnded > 0 ? bodyEnded : t1))
+                        _rows &+= UInt64(rows)
                         _batches &+= 1
                     }
-                    return
+                    return chunks
+                }
+                unreachable = false
+                if reply.status == 200 {
+                    failure = "ClickHouse answered before the insert's body ended"
+                    continue
                 }
                 failure = ClickHouseHTTP.serverError(reply, place: "", what: "insert failed").what
-                unreachable = false
                 if reply.status >= 400 && reply.status < 500 { break }   // the request is wrong: retrying will not help
             } catch let e as ReplayError {
                 failure = e.what
@@ -384,8 +513,9 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 unreachable = true
             }
         }
+        collectRest()
         let reason = failure ?? "insert failed"
-        recorder.failed(reason: reason, count: UInt64(b.messages))
+        recorder.failed(reason: reason, count: UInt64(messages()))
         if unreachable {
             let n = options.retries
             cond.withLock {
@@ -393,6 +523,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 cond.broadcast()
             }
         }
+        return chunks
     }
 
     public func finish(timeoutNanos: Int64) throws {
@@ -410,7 +541,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 /// `clickhouse://host:8123/db?mode=raw|trades[&table=…]` in the sink registry; `--create-tables` issues the DDL.
 public enum ClickHouseSinkMaker: SinkMaker {
     public static let schemes = ["clickhouse"]
-    public static let usage = "clickhouse://host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M]  RowBinary inserts over HTTP"
+    public static let usage = "clickhouse://host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&stream=off]  RowBinary inserts over HTTP"
 
     public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try ClickHouseSink(parsed: uri, createTables: options.createTables, clock: options.clock)

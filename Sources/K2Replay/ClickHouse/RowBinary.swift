@@ -1,46 +1,95 @@
 /// ClickHouse's RowBinary format: little-endian numbers, LEB128-length-prefixed strings,
 /// a leading null byte for Nullable. Exists on 18.16 and current releases; ~3× faster to
 /// insert than JSONEachRow.
-struct RowBinary {
-    var bytes: [UInt8] = []
+///
+/// A growable byte buffer written through a raw pointer: one capacity check per field and a
+/// store or `memcpy`, no `Array` uniqueness/exclusivity checks per byte (appending to `[UInt8]`
+/// cost ~2,000 instructions per trade row, a fifth of the sink's CPU). A class so that a chunk
+/// moving between the engine and the writer keeps one buffer; one owner writes at a time.
+final class RowBinary {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private(set) var capacity: Int
 
-    init(capacity: Int = 1 << 20) { bytes.reserveCapacity(capacity) }
+    init(capacity: Int = 1 << 20) {
+        self.capacity = max(64, capacity)
+        base = .allocate(capacity: self.capacity)
+    }
 
-    @inline(__always) mutating func uint64(_ v: UInt64) {
-        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    deinit { base.deallocate() }
+
+    /// The bytes written so far (valid until the next write or `removeAll`).
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    func removeAll() { count = 0 }
+
+    @inline(__always) private func reserve(_ n: Int) {
+        if count &+ n > capacity { grow(count + n) }
     }
-    @inline(__always) mutating func uint32(_ v: UInt32) {
-        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+
+    @inline(never) private func grow(_ need: Int) {
+        var c = capacity
+        while c < need { c *= 2 }
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        b.update(from: base, count: count)
+        base.deallocate()
+        base = b
+        capacity = c
     }
-    @inline(__always) mutating func float64(_ v: Double) { uint64(v.bitPattern) }
-    @inline(__always) mutating func varint(_ v: Int) {
+
+    @inline(__always) func uint64(_ v: UInt64) {
+        reserve(8)
+        UnsafeMutableRawPointer(base + count).storeBytes(of: v.littleEndian, as: UInt64.self)
+        count &+= 8
+    }
+    @inline(__always) func uint32(_ v: UInt32) {
+        reserve(4)
+        UnsafeMutableRawPointer(base + count).storeBytes(of: v.littleEndian, as: UInt32.self)
+        count &+= 4
+    }
+    @inline(__always) func float64(_ v: Double) { uint64(v.bitPattern) }
+    @inline(__always) func varint(_ v: Int) {
+        reserve(10)
         var x = UInt(v)
-        while x >= 0x80 { bytes.append(UInt8(x & 0x7f) | 0x80); x >>= 7 }
-        bytes.append(UInt8(x))
+        while x >= 0x80 { base[count] = UInt8(x & 0x7f) | 0x80; count &+= 1; x >>= 7 }
+        base[count] = UInt8(x)
+        count &+= 1
     }
-    @inline(__always) mutating func string(_ b: UnsafeRawBufferPointer) {
+    @inline(__always) func string(_ b: UnsafeRawBufferPointer) {
         varint(b.count)
-        bytes.append(contentsOf: b)
+        raw(b)
     }
-    @inline(__always) mutating func string(_ s: String) {
+    @inline(__always) func string(_ s: String) {
         varint(s.utf8.count)
-        bytes.append(contentsOf: s.utf8)
+        raw(s)
     }
-    @inline(__always) mutating func raw(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
-    @inline(__always) mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
-    @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
+    @inline(__always) func raw(_ b: UnsafeRawBufferPointer) {
+        guard let src = b.baseAddress, b.count > 0 else { return }
+        reserve(b.count)
+        UnsafeMutableRawPointer(base + count).copyMemory(from: src, byteCount: b.count)
+        count &+= b.count
+    }
+    @inline(__always) func raw(_ s: String) {
+        var s = s
+        s.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
+    }
+    @inline(__always) func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count &+= 1
+    }
     /// Decimal digits of `v` (for lengths of composed strings).
     @inline(__always) static func digits(_ v: UInt64) -> Int {
         var n = 1, x = v
         while x >= 10 { x /= 10; n += 1 }
         return n
     }
-    @inline(__always) mutating func decimal(_ v: UInt64) {
+    @inline(__always) func decimal(_ v: UInt64) {
         let n = Self.digits(v)
-        let start = bytes.count
-        for _ in 0..<n { bytes.append(48) }
+        reserve(n)
         var x = v
-        var i = start + n - 1
-        repeat { bytes[i] = UInt8(48 + x % 10); x /= 10; i -= 1 } while x > 0
+        var i = count + n - 1
+        repeat { base[i] = UInt8(48 + x % 10); x /= 10; i -= 1 } while x > 0
+        count &+= n
     }
 }

@@ -12,7 +12,7 @@ enum FieldText {
         case .string(let s): return s.utf8.count
         }
     }
-    func append(to w: inout RowBinary) {
+    func append(to w: RowBinary) {
         switch self {
         case .view(let b): w.raw(b)
         case .string(let s): w.raw(s)

@@ -105,6 +105,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     }
 
     deinit {
+        producer?.detachHandler()
         producer = nil
         ring.deallocate()
         numbers.deallocate()
