@@ -117,4 +117,27 @@ struct KafkaSinkTests {
         #expect(c.delivered >= deliveredBefore)
         #expect(!c.failureReasons.isEmpty)
     }
+
+    /// At `--speed max` the sending thread serves the delivery reports (so librdkafka frees each
+    /// message on the thread that allocated it); paced, the poll thread steps in after 0.3 ms.
+    /// Either way every report is served exactly once and shows up in the sink's details.
+    @Test func paceDecidesWhoServesDeliveryReports() throws {
+        let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 2))
+        let records = SampleTraffic(seed: 5).records(count: 5_000)
+        for pace in [Pace.max, .speed(1)] {
+            let sink = try KafkaSink(uri: "kafka://\(broker.bootstrap)")
+            #expect(sink.deliveryStandAsideNanos == nil)
+            try sink.open()
+            sink.willStart(pace: pace)
+            #expect(sink.deliveryStandAsideNanos == (pace == .max ? 20_000_000 : 300_000))
+            try SinkDriver.sendAll(sink, records: records)
+            try sink.finish(timeoutNanos: 30_000_000_000)
+            let c = sink.counts
+            #expect(c.delivered == c.sent && c.sent > 0)
+            let details = Dictionary(uniqueKeysWithValues: sink.stats.details.map { ($0.0, $0.1) })
+            let onSender = details["delivery_reports_on_sending_thread"]?.numberText.flatMap { UInt64($0) } ?? 0
+            let onPoller = details["delivery_reports_on_poll_thread"]?.numberText.flatMap { UInt64($0) } ?? 0
+            #expect(onSender + onPoller == c.sent, "\(pace): \(onSender) + \(onPoller) reports for \(c.sent) messages")
+        }
+    }
 }

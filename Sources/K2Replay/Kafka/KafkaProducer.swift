@@ -18,10 +18,14 @@ protocol KafkaDeliveryHandler: AnyObject, Sendable {
 ///
 /// Who serves them: the producing thread itself while it is busy (`pollIfDue`, at most every
 /// 0.1 ms, as kcat polls after each message), the poll thread when the producing thread has not
-/// polled for 0.3 ms (a paced replay below a few thousand msg/s, the end of a run). Serving on the producing thread
-/// keeps each message's malloc and free on one thread: when another thread frees them,
-/// glibc's per-thread cache never refills and every produce pays a full `malloc` (measured: a
-/// sixth of the producing thread's time). `pollLock` makes the two take turns.
+/// polled for `standAside` (a paced replay below a few thousand msg/s, the end of a run).
+/// Serving on the producing thread keeps each message's malloc and free on one thread: when
+/// another thread frees them, glibc's per-thread cache never refills and every produce pays a
+/// full `malloc`, and the freeing thread takes the producing thread's arena lock. `pollLock`
+/// makes the two take turns. `standAside` is 0.3 ms for paced replays (a report waits at most
+/// that long to be served) and 20 ms at `--speed max`: there the producing thread is only ever
+/// off its loop when the scheduler runs another thread (2 cores, 4 busy threads), and with
+/// 0.3 ms the poll thread served ~60% of the reports and the replay used ~40% more CPU.
 final class KafkaProducer: @unchecked Sendable {
     let rk: OpaquePointer
     let place: String
@@ -33,6 +37,11 @@ final class KafkaProducer: @unchecked Sendable {
     private let pollLock = Lock()
     /// Monotonic time of the producing thread's last poll (guarded by `lock`).
     private var lastProducerPoll: Int64 = 0
+    /// Delivery reports served by each thread (under `pollLock`); the rest at close.
+    private var servedByProducingThread = 0
+    private var servedByPollThread = 0
+    /// How long the producing thread may go without polling before the poll thread serves (guarded by `lock`).
+    private var standAside: Int64 = KafkaProducer.pacedStandAsideNanos
     /// The producing thread's own copy (producing thread only).
     private var producerPolled: Int64 = 0
     private let monotonic: any NanoClock
@@ -56,6 +65,8 @@ final class KafkaProducer: @unchecked Sendable {
         let tokens = UnsafeMutablePointer<UInt>.allocate(capacity: KafkaProducer.deliveryBatch)
         let errors = UnsafeMutablePointer<Int32>.allocate(capacity: KafkaProducer.deliveryBatch)
         var count = 0
+        /// Reports handed over since the start (under `pollLock`).
+        var served = 0
 
         deinit {
             tokens.deallocate()
@@ -74,6 +85,7 @@ final class KafkaProducer: @unchecked Sendable {
             tokens[count] = token
             errors[count] = error
             count += 1
+            served += 1
             if count == KafkaProducer.deliveryBatch { drain() }
         }
 
@@ -131,15 +143,17 @@ final class KafkaProducer: @unchecked Sendable {
     func startPolling() {
         let t = Thread { [self] in
             while true {
-                let (run, last) = lock.withLock { (running, lastProducerPoll) }
+                let (run, last, aside) = lock.withLock { (running, lastProducerPoll, standAside) }
                 guard run else { break }
-                if monotonic.monotonicNanos() &- last < Self.standAsideNanos {
+                if monotonic.monotonicNanos() &- last < aside {
                     usleep(250)   // the producing thread is busy and serves the reports
                     continue
                 }
                 pollLock.withLock {
+                    let before = box.served
                     rd_kafka_poll(rk, 2)
                     box.drain()
+                    servedByPollThread += box.served - before
                 }
             }
             pollLock.withLock {
@@ -161,9 +175,25 @@ final class KafkaProducer: @unchecked Sendable {
 
     /// The producing thread polls at most this often (an empty poll costs ~0.1 µs).
     static let producerPollNanos: Int64 = 100_000
-    /// The poll thread leaves the reports to the producing thread while that polled this recently;
-    /// so a report waits at most ~0.3 ms longer to be served than with a dedicated thread.
-    static let standAsideNanos: Int64 = 300_000
+    /// Paced replays: the poll thread leaves the reports to the producing thread while that
+    /// polled this recently, so a report waits at most ~0.3 ms longer to be served than with a
+    /// dedicated thread.
+    static let pacedStandAsideNanos: Int64 = 300_000
+    /// `--speed max`: the producing thread serves (nearly) every report; see the type's comment.
+    static let maxStandAsideNanos: Int64 = 20_000_000
+
+    /// Sets how long the producing thread may go without polling before the poll thread serves.
+    func setStandAside(nanos: Int64) {
+        lock.withLock { standAside = nanos }
+    }
+
+    /// The current stand-aside time (ns).
+    var standAsideNanos: Int64 { lock.withLock { standAside } }
+
+    /// Delivery reports served so far on the producing thread and on the poll thread.
+    var reportsServed: (producingThread: Int, pollThread: Int) {
+        pollLock.withLock { (servedByProducingThread, servedByPollThread) }
+    }
 
     /// Serves delivery reports on the calling (producing) thread, unless the poll thread is at
     /// it (then returns false).
@@ -172,8 +202,10 @@ final class KafkaProducer: @unchecked Sendable {
         producerPolled = now
         lock.withLock { lastProducerPoll = now }
         guard pollLock.tryLock() else { return false }
+        let before = box.served
         rd_kafka_poll(rk, timeoutMillis)
         box.drain()
+        servedByProducingThread += box.served - before
         pollLock.unlock()
         return true
     }

@@ -115,9 +115,19 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
 
     /// Counts and publish latency (delivery report time minus intended / actual send time).
     public var stats: SinkStats {
-        recorder.stats(details: [("topic_template", .string(options.topic.template)),
-                                 ("headers", .bool(options.headers))])
+        let served = producer?.reportsServed ?? reportsServed
+        return recorder.stats(details: [("topic_template", .string(options.topic.template)),
+                                        ("headers", .bool(options.headers)),
+                                        ("delivery_reports_on_sending_thread", .number("\(served.producingThread)")),
+                                        ("delivery_reports_on_poll_thread", .number("\(served.pollThread)"))])
     }
+
+    /// Delivery reports served on the sending thread and on the poll thread (kept at `finish`).
+    private var reportsServed: (producingThread: Int, pollThread: Int) = (0, 0)
+
+    /// How long the sending thread may go without serving delivery reports before the poll
+    /// thread does (ns); set by `willStart`, nil before `open`.
+    public var deliveryStandAsideNanos: Int64? { producer?.standAsideNanos }
 
     public func open() throws {
         let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
@@ -136,6 +146,11 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         wallMinusMono = clock.wallNanos() - clock.monotonicNanos()
         p.startPolling()
         producer = p
+    }
+
+    /// At `--speed max` the producing thread serves the delivery reports itself (see `KafkaProducer`).
+    public func willStart(pace: Pace) {
+        producer?.setStandAside(nanos: pace == .max ? KafkaProducer.maxStandAsideNanos : KafkaProducer.pacedStandAsideNanos)
     }
 
     public func send(_ message: borrowing ReplayMessage) throws {
@@ -222,6 +237,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         // Broker gone: what is still queued would only time out one by one; purge it soon.
         if goneReason() != nil { millis = min(millis, 1000) }
         p.close(purgeAfterMillis: millis)
+        reportsServed = p.reportsServed
         producer = nil
     }
 
