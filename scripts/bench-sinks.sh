@@ -134,7 +134,7 @@ fi
 if [ "$ONLY" = all ] || [ "$ONLY" = clickhouse ]; then
 echo "== ClickHouse 18.16 (private server): k2 replay mode=trades (reads the capture, parses, RowBinary) vs curl --data-binary JSONEachRow (pre-converted file)"
 BATCHQ=${CH_BATCH:+&batch=$CH_BATCH}   # CH_BATCH=N to override k2's default batch size
-echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches of ${CH_BATCH:-100000 (default)} rows"
+echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches of ${CH_BATCH:-50000 (default)} rows"
 echo "   k2-default: each insert streams its rows to the server while the engine encodes them (chunked transfer encoding)"
 echo "   k2-stream-off: each batch's body complete before its insert starts (the previous shape)"
 echo "   curl-RowBinary: the same rows pre-encoded as RowBinary (what the server needs when the client costs nothing)"

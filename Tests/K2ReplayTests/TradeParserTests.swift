@@ -1,4 +1,5 @@
 import K2Capture
+import K2Core
 import Testing
 @testable import K2Replay
 
@@ -46,5 +47,41 @@ struct TradeParserTests {
     @Test func incompleteTradeIsSkipped() {
         #expect(rows(#"{"e":"trade","s":"S","t":3,"q":"3","T":7}"#).isEmpty)
         #expect(rows(#"{"e":"depthUpdate","s":"S","b":[],"a":[]}"#).isEmpty)
+    }
+
+    @Test func fieldsBeforeTheSymbolAreFoundByTheFullScan() {
+        // Another field order: the pass from the symbol misses p, q and T, the full scan finds them.
+        let r = rows(#"{"p":"5.5","q":"2","T":11,"t":9,"m":false,"e":"trade","s":"ABC"}"#)
+        #expect(r == [Row(symbol: "ABC", ms: 11, price: 5.5, qty: 2, side: .buy, id: "9")])
+    }
+
+    @Test func escapedQuotesAtEveryOffsetOfAWord() {
+        // Escaped quotes and backslashes land at each of the eight positions of a word.
+        for pad in 0..<9 {
+            let filler = String(repeating: "y", count: pad)
+            let text = #"{"e":"trade","s":"S","x":""# + filler + #"\"p\":\"9\",\\","t":3,"p":"2.5","q":"3","T":7,"m":true}"#
+            let r = rows(text)
+            #expect(r == [Row(symbol: "S", ms: 7, price: 2.5, qty: 3, side: .sell, id: "3")], "pad \(pad)")
+        }
+    }
+
+    @Test func nextQuoteMatchesAByteLoop() {
+        // Seeded random bytes rich in quotes and backslashes: the word-at-a-time search agrees with
+        // a plain loop from every start offset.
+        var rng = SplitMix64(seed: 42)
+        let alphabet: [UInt8] = [34, 92, 97, 58, 0x80, 0xff, 0x21, 0x23, 0x5b, 0x5d]
+        for _ in 0..<200 {
+            let n = Int(rng.next() % 40)
+            let bytes = (0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            bytes.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                for start in 0...n {
+                    for orBackslash in [false, true] {
+                        let expected = (start..<n).first { b[$0] == 34 || (orBackslash && b[$0] == 92) } ?? n
+                        #expect(TradeParser.nextQuote(base, start, n, orBackslash: orBackslash) == expected)
+                    }
+                }
+            }
+        }
     }
 }

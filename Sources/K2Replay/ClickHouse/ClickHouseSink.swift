@@ -37,7 +37,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         public var mode: Mode
         public var table: String
         /// Rows per insert.
-        public var batchRows: Int = 100_000
+        public var batchRows: Int = 50_000
         /// A non-empty batch is inserted at the latest this long after its first row.
         public var flushMillis: Int = 1000
         /// Issue `CREATE DATABASE/TABLE IF NOT EXISTS` in `open()`.

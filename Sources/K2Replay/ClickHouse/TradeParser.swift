@@ -65,8 +65,27 @@ enum TradeParser {
     /// One pass over the message: every single-letter key (`"p":`, `"q":`, `"T":` …) is looked
     /// at once, other keys and string values are skipped whole (a key search per field cost a
     /// `memcmp` per quote, most of the sink's time). Nested objects (`"data":{…}`) are walked into.
+    ///
+    /// The pass starts after the symbol's value (Binance sends `e`, `E`, `s` first, the trade's
+    /// fields after), and quotes are found eight bytes at a time; when something is missing
+    /// there (another field order, `E` needed for want of `T`), the whole message is scanned.
     static func parseBinance(_ p: UnsafeRawBufferPointer, fields: PayloadFields, aggregate: Bool, row: (TradeRow) -> Void) -> Bool {
         guard let symbol = fields.symbol, let base = p.baseAddress else { return false }
+        var start = 0
+        if let s = symbol.baseAddress {
+            let end = base.distance(to: s) + symbol.count + 1     // just past the symbol's closing quote
+            if s > base, end < p.count { start = end }
+        }
+        if start > 0, parseBinance(p, from: start, symbol: symbol, aggregate: aggregate, complete: true, row: row) { return true }
+        return parseBinance(p, from: 0, symbol: symbol, aggregate: aggregate, complete: false, row: row)
+    }
+
+    /// Scans from `from`; with `complete`, returns false without a row unless every field
+    /// (price, quantity, trade time, id, side) was found.
+    @inline(__always)
+    static func parseBinance(_ p: UnsafeRawBufferPointer, from: Int, symbol: UnsafeRawBufferPointer, aggregate: Bool,
+                             complete: Bool, row: (TradeRow) -> Void) -> Bool {
+        let base = p.baseAddress!
         let b = base.assumingMemoryBound(to: UInt8.self)
         let n = p.count
         var price: UnsafeRawBufferPointer?
@@ -76,9 +95,10 @@ enum TradeParser {
         var idView = UnsafeRawBufferPointer(start: nil, count: 0)
         var side = TradeRow.Side.unknown
         let idKey: UInt8 = aggregate ? 97 : 116          // "a" / "t"
-        var i = 0
-        while i < n {
-            guard b[i] == 34 else { i += 1; continue }    // '"'
+        var i = from
+        while true {
+            i = nextQuote(b, i, n)                         // '"'
+            guard i < n else { break }
             if i + 3 < n, b[i + 2] == 34, b[i + 3] == 58 {  // "k":
                 let k = b[i + 1]
                 var v = i + 4
@@ -111,6 +131,7 @@ enum TradeParser {
             // Any other key or string: skip to its closing quote.
             i = closingQuote(b, i + 1, n) + 1
         }
+        if complete, tradeTime == nil || idView.count == 0 || side == .unknown { return false }
         guard let pv = price.flatMap(decimal), let qv = qty.flatMap(decimal), let ts = tradeTime ?? eventTime else { return false }
         row(TradeRow(symbol: .view(symbol), timestampMillis: UInt64(max(0, ts)), price: pv, quantity: qv,
                      side: side, tradeID: .view(idView)))
@@ -121,10 +142,37 @@ enum TradeParser {
     @inline(__always)
     static func closingQuote(_ b: UnsafePointer<UInt8>, _ i0: Int, _ n: Int) -> Int {
         var i = i0
+        while true {
+            i = nextQuote(b, i, n, orBackslash: true)
+            guard i < n else { return n }
+            if b[i] == 34 { return i }
+            i += 2                                          // an escaped character
+        }
+    }
+
+    /// The offset of the first `"` (or `\` with `orBackslash`) at or after `i0`, or `n`: eight
+    /// bytes per step (a byte equals c where `(x - 0x01…) & ~x & 0x80…` flags a zero in `x = w ^ c…`;
+    /// the lowest flag is always a true match), the tail byte by byte.
+    @inline(__always)
+    static func nextQuote(_ b: UnsafePointer<UInt8>, _ i0: Int, _ n: Int, orBackslash: Bool = false) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var i = i0
+        while i &+ 8 <= n {
+            let w = UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self).littleEndian
+            let q = w ^ 0x2222_2222_2222_2222
+            var m = (q &- ones) & ~q & highs
+            if orBackslash {
+                let e = w ^ 0x5c5c_5c5c_5c5c_5c5c
+                m |= (e &- ones) & ~e & highs
+            }
+            if m != 0 { return i &+ (m.trailingZeroBitCount &>> 3) }
+            i &+= 8
+        }
         while i < n {
             let c = b[i]
-            if c == 34 { return i }
-            i += c == 92 ? 2 : 1
+            if c == 34 || (orBackslash && c == 92) { return i }
+            i &+= 1
         }
         return n
     }
