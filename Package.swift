@@ -31,9 +31,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // glibc's mallopt (libc itself: nothing to link); used by K2Core.MallocSettings only.
+        .systemLibrary(name: "CMalloc"),
 
         // Shared small pieces: clocks, JSON bytes, durations, histograms, byte output.
-        .target(name: "K2Core", dependencies: ["CZlib"], swiftSettings: strict),
+        .target(name: "K2Core", dependencies: ["CZlib", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: strict),
         // The .k2cap capture format and the capture tools.
         .target(name: "K2Capture", dependencies: ["K2Core", "CZstd", "CZlib"], swiftSettings: strict),
         // WebSocket/HTTP client and server on SwiftNIO (used by record, sim exchange, ws sink).

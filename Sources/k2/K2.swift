@@ -14,3 +14,17 @@ struct K2: AsyncParsableCommand {
         subcommands: [CaptureCommand.self, RecordCommand.self, SimCommand.self, BrokerCommand.self, ReplayCommand.self, BenchCommand.self]
     )
 }
+
+extension K2 {
+    /// The process's allocator settings first (`MallocSettings`), then ArgumentParser's `main`.
+    static func main() async {
+        MallocSettings.apply()
+        await runCommandLine(K2.self)
+    }
+}
+
+/// ArgumentParser's own `main` (a protocol-extension method: reached through the generic, not
+/// `K2.main`, which shadows it).
+private func runCommandLine<C: AsyncParsableCommand>(_: C.Type) async {
+    await C.main()
+}
