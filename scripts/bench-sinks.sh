@@ -2,7 +2,7 @@
 # Real-system sink benchmarks (issue 3): prints figures next to a peer doing the same work on the
 # same messages in the same run; not a test.
 #   scripts/bench-sinks.sh                      # ~305K messages (5 minutes at 1000 msg/s, replayed flat out)
-#   REPEAT=3 scripts/bench-sinks.sh             # runs per contender (alternating; the best run of each is compared)
+#   REPEAT=3 scripts/bench-sinks.sh             # runs per contender (alternating; best runs and medians are compared)
 #   RATE=2000 DURATION=5m scripts/bench-sinks.sh
 #   BENCH_DIR=/tmp/k2bench scripts/bench-sinks.sh   # keep the capture and the logs
 #   K2=.build/debug/k2 scripts/bench-sinks.sh       # skip the release build (debug figures are not comparable)
@@ -61,15 +61,19 @@ for line in open(path):
     name, wall, cpu, srv, insn = line.split()
     runs.setdefault(name, []).append((float(wall), float(cpu), float(srv), float(insn) if insn.isdigit() else 0.0))
 best = {n: min(r) for n, r in runs.items()}
+# The median wall of each contender too: on a shared machine the best run is luck as much as speed.
+median = {n: sorted(x[0] for x in r)[len(r) // 2] if len(r) % 2 else sum(sorted(x[0] for x in r)[len(r) // 2 - 1:len(r) // 2 + 1]) / 2
+          for n, r in runs.items()}
 w = max(len(n) for n in runs)
 for n, r in runs.items():
     b = best[n]
     each = ", ".join(f"{x[0]:.3f}" for x in r)
     ratio = best[base][0] / b[0]
-    mark = f"  ratio {ratio:.2f}x vs {base}" + (f" (goal >= {goal})" if n.startswith("k2") and n.endswith("default") else "") if n != base else ""
+    mratio = median[base] / median[n]
+    mark = f"  ratio {ratio:.2f}x (medians {mratio:.2f}x) vs {base}" + (f" (goal >= {goal})" if n.startswith("k2") and n.endswith("default") else "") if n != base else ""
     insn = min(x[3] for x in r)
     ins = f"  client {insn / 1e9:.2f} G insn" if insn > 0 else ""
-    print(f"  {n:<{w}}  {count / b[0]:>10,.0f} {unit}/s  best {b[0]:.3f} s (runs {each})  client cpu {b[1]:.2f} s  server cpu {b[2]:.2f} s{ins}{mark}")
+    print(f"  {n:<{w}}  {count / b[0]:>10,.0f} {unit}/s  best {b[0]:.3f} s, median {median[n]:.3f} s (runs {each})  client cpu {b[1]:.2f} s  server cpu {b[2]:.2f} s{ins}{mark}")
 PY
 }
 
