@@ -1,5 +1,6 @@
-import K2Capture
+import K2Core
 import Testing
+@testable import K2Capture
 
 /// The fields replay, filters and inspect take from venue messages, one row per message shape.
 @Suite struct PayloadFieldsTests {
@@ -36,6 +37,54 @@ import Testing
             #expect(PayloadFields.intValue(b, key: Array("\"U\":".utf8)) == 157)
             #expect(PayloadFields.intValue(b, key: Array("\"u\":".utf8)) == 160)
             #expect(PayloadFields.intValue(b, key: Array("\"t\":".utf8)) == nil)
+        }
+    }
+
+    /// The byte-for-byte match of Binance's layout gives what the key search gives, on the
+    /// layout itself and on near misses of it (which must fall back to the search).
+    @Test func binanceLayoutMatchAgreesWithTheSearch() {
+        let texts = [
+            #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":5,"p":"1.0"}}"#,
+            #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":9,"s":"BTCUSDT","U":1,"u":2}}"#,
+            #"{"stream":"x","data":{"e":"trade","E":,"s":"S"}}"#,
+            #"{"stream":"x","data":{"e":"trade","T":1,"s":"S"}}"#,
+            #"{"stream":"x","data":{"E":1,"e":"trade","s":"S"}}"#,
+            #"{"stream": "x","data":{"e":"trade","E":1,"s":"S"}}"#,
+            #"{"stream":"x","data":{"e":"trade","E":1,"s":"S\"Q"}}"#,
+            #"{"stream":"x","data":{"e":"trade","E":1,"s":"S"#,
+            #"{"stream":"x","data":{"e":"trade","E":1,"s":"#,
+            #"{"stream":"x","data":{"e":"trade","E":1"#,
+            #"{"stream":"x""#,
+            #"{"stream":"#,
+        ]
+        for text in texts {
+            var t = text
+            t.withUTF8 { buf in
+                let b = UnsafeRawBufferPointer(buf)
+                let fast = PayloadFields.extract(b), slow = PayloadFields.extractSearching(b)
+                #expect(fast.streamString == slow.streamString, "\(text)")
+                #expect(fast.symbolString == slow.symbolString, "\(text)")
+                #expect(fast.eventString == slow.eventString, "\(text)")
+            }
+        }
+        // The first two match the layout (no search needed).
+        var t = texts[0]
+        t.withUTF8 { #expect(PayloadFields.binanceCombined(UnsafeRawBufferPointer($0))?.symbolString == "BTCUSDT") }
+        t = texts[4]
+        t.withUTF8 { #expect(PayloadFields.binanceCombined(UnsafeRawBufferPointer($0)) == nil) }
+    }
+
+    /// Every cut of a Binance message (a torn record) gives the same fields either way.
+    @Test func everyPrefixOfABinanceMessageAgrees() {
+        let text = #"{"stream":"ethusdt@aggTrade","data":{"e":"aggTrade","E":1700000000123,"s":"ETHUSDT","a":77,"p":"2000.5"}}"#
+        let bytes = Array(text.utf8)
+        for n in 0...bytes.count {
+            bytes.withUnsafeBytes { all in
+                let b = UnsafeRawBufferPointer(rebasing: all[0..<n])
+                let fast = PayloadFields.extract(b), slow = PayloadFields.extractSearching(b)
+                #expect(fast.streamString == slow.streamString && fast.symbolString == slow.symbolString
+                        && fast.eventString == slow.eventString, "first \(n) bytes")
+            }
         }
     }
 }

@@ -24,6 +24,29 @@ public struct PayloadFields {
     public var eventString: String? { event.map { String(decoding: $0, as: UTF8.self) } }
 
     public static func extract(_ p: UnsafeRawBufferPointer) -> PayloadFields {
+        if let f = binanceCombined(p) { return f }
+        return extractSearching(p)
+    }
+
+    /// Binance's combined stream in the venue's own layout, matched byte for byte without a
+    /// search: `{"stream":"S","data":{"e":"E","E":<digits>,"s":"SYM"` (every trade, aggTrade and
+    /// depth update Binance sends). Nil when the message is laid out in any other way; then
+    /// `extractSearching` looks for the keys wherever they are.
+    @inline(__always)
+    static func binanceCombined(_ p: UnsafeRawBufferPointer) -> PayloadFields? {
+        guard hasPrefix(p, 0, "{\"stream\":"), let stream = stringAt(p, 10) else { return nil }
+        var pos = end(of: stream, in: p)
+        guard hasPrefix(p, pos, ",\"data\":{\"e\":"), let event = stringAt(p, pos + 13) else { return nil }
+        pos = end(of: event, in: p)
+        guard hasPrefix(p, pos, ",\"E\":") else { return nil }
+        pos += 5
+        while pos < p.count, p[pos] >= 48, p[pos] <= 57 { pos += 1 }
+        guard hasPrefix(p, pos, ",\"s\":"), let symbol = stringAt(p, pos + 5) else { return nil }
+        return PayloadFields(stream: stream, symbol: symbol, event: event)
+    }
+
+    /// Finds the keys wherever they are (any venue, any layout).
+    static func extractSearching(_ p: UnsafeRawBufferPointer) -> PayloadFields {
         var f = PayloadFields()
         guard let first = firstNonSpace(p) else { return f }
         if p[first] == 91 {   // '[' — Kraken v1 data frame: [chanID, data..., "channelName", "PAIR"]
@@ -70,6 +93,14 @@ public struct PayloadFields {
         f.symbol = stringValue(p, key: Keys.productID) ?? stringValue(p, key: Keys.symbol)
         if let t = stringValue(p, key: Keys.type), f.event == nil { f.event = t }
         return f
+    }
+
+    /// Whether `p` holds `prefix` at offset `at` (a literal: no global to initialise or retain).
+    @inline(__always)
+    static func hasPrefix(_ p: UnsafeRawBufferPointer, _ at: Int, _ prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        guard let base = p.baseAddress, at >= 0, p.count - at >= n else { return false }
+        return memcmp(base + at, prefix.utf8Start, n) == 0
     }
 
     @inline(__always)
