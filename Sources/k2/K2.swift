@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import K2Core
 
 @main
@@ -16,15 +17,24 @@ struct K2: AsyncParsableCommand {
 }
 
 extension K2 {
-    /// The process's allocator settings first (`MallocSettings`), then ArgumentParser's `main`.
+    /// The process's allocator settings first (`MallocSettings`), then ArgumentParser's own
+    /// `main` (parse, run), except that a malformed command line exits 2 — the tool's exit code
+    /// for bad input everywhere — instead of ArgumentParser's 64, with the same message.
     static func main() async {
         MallocSettings.apply()
-        await runCommandLine(K2.self)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
     }
-}
-
-/// ArgumentParser's own `main` (a protocol-extension method: reached through the generic, not
-/// `K2.main`, which shadows it).
-private func runCommandLine<C: AsyncParsableCommand>(_: C.Type) async {
-    await C.main()
 }

@@ -42,13 +42,15 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("sink"), help: "Destination URI: mock://, mock://?capacity=N, file:PATH, - (stdout), …")
     var sinks: [String] = []
 
-    @Option(help: "Speed multiplier (1, 0.5, 100, 100x) or max.")
+    // `.unconditional`: a negative value (`--speed -2`) reaches the check and its message,
+    // instead of being taken for an unknown flag.
+    @Option(parsing: .unconditional, help: "Speed multiplier (1, 0.5, 100, 100x) or max.")
     var speed: String?
 
-    @Option(help: "Fixed message rate in msg/s instead of capture timing.")
+    @Option(parsing: .unconditional, help: "Fixed message rate in msg/s instead of capture timing.")
     var rate: String?
 
-    @Option(help: "Play the capture N times; each round shifts capture times by the capture's span.")
+    @Option(parsing: .unconditional, help: "Play the capture N times; each round shifts capture times by the capture's span.")
     var loop: Int = 1
 
     @OptionGroup var filters: FilterOptions

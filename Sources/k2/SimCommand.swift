@@ -16,7 +16,7 @@ struct SimCommand: ParsableCommand {
 struct ProfileOptions: ParsableArguments {
     @Option(help: "A YAML profile (docs/sim-profiles.md); captures/profiles/ has examples.")
     var profile: String?
-    @Option(help: "Constant rate in messages per second (instead of --profile).")
+    @Option(parsing: .unconditional, help: "Constant rate in messages per second (instead of --profile).")
     var rate: Double?
     @Option(help: "Length with --rate: 30s, 5m, 1h.")
     var duration: String?
@@ -24,7 +24,7 @@ struct ProfileOptions: ParsableArguments {
     var venue: String?
     @Option(help: "Seed (overrides the profile's); the same seed gives byte-identical messages.")
     var seed: UInt64?
-    @Option(help: "Number of symbols (default 200; overrides the profile's).")
+    @Option(parsing: .unconditional, help: "Number of symbols (default 200; overrides the profile's).")
     var symbols: Int?
 
     /// The profile; bad input is one `SimError` line (exit 2 through `reportingErrors`).
@@ -94,8 +94,8 @@ extension SimCommand {
         @OptionGroup var options: ProfileOptions
         @Option(name: .customLong("sink"), help: "Destination URI (repeat to fan out): mock://, kafka://…, clickhouse://…, file:PATH, -")
         var sinks: [String] = []
-        @Option(help: "Replay speed multiplier or max.") var speed: String = "1"
-        @Option(help: "Play the profile N times; each round shifts times by the profile's span.") var loop: Int = 1
+        @Option(parsing: .unconditional, help: "Replay speed multiplier or max.") var speed: String = "1"
+        @Option(parsing: .unconditional, help: "Play the profile N times; each round shifts times by the profile's span.") var loop: Int = 1
         @OptionGroup var filters: FilterOptions
         @Option(help: "Record kinds to replay (default recv); comma-separated: connect, send, recv.") var kinds: [String] = []
         @Option(help: "Write the replay summary, latency.hlog and lateness.hgrm into this directory.") var report: String?

@@ -90,4 +90,23 @@ import Glibc
         #expect(status == 2)
         #expect(err.contains("--metrics-port 70000 is not a port"), "stderr: \(err)")
     }
+
+    /// Negative numbers reach the checks (not ArgumentParser's "missing value"), and any
+    /// malformed command line exits 2 like every other bad input: one line, nothing replayed.
+    @Test(arguments: [
+        ("--speed -2", "--speed '-2' must be a positive multiplier or max"),
+        ("--rate -5", "--rate '-5' is not a positive number"),
+        ("--loop -1", "--loop -1 must be ≥ 1"),
+        ("--speed 0", "--speed '0' must be a positive multiplier or max"),
+        ("--bogus", "Unknown option '--bogus'"),
+    ])
+    func badFlagsAreOneLineAndExit2(flags: String, message: String) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("small.k2cap")
+        try SampleTraffic().write(to: path, count: 50)
+        let (status, out, err) = try Shell.execute("'\(Self.k2)' replay '\(path)' --sink - \(flags)")
+        #expect(status == 2, "stderr: \(err)")
+        #expect(err.contains(message), "stderr: \(err)")
+        #expect(out.isEmpty, "nothing replayed: \(out)")
+    }
 }
