@@ -70,14 +70,14 @@ struct Run: ParsableCommand {
     @Flag(help: "Create destination tables before replaying (sinks that support it).")
     var createTables = false
 
-    @Option(help: ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
                                valueName: "priority"))
     var realtime: Int32?
 
     @Flag(help: ArgumentHelp("Decompress on the sending thread, as before read-ahead (for measuring it).", visibility: .hidden))
     var noReadAhead = false
 
-    @Option(help: ArgumentHelp("Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
                                valueName: "port"))
     var metricsPort: Int?
 

@@ -122,4 +122,25 @@ import Testing
         }
         #expect(try recs(kept) == (try recs(cap)))
     }
+
+    /// `--shard`, `--realtime` and `--metrics-port` reach the replay as they do for captures:
+    /// the two shards of a run add up to the whole run, and bad values are replay's one line.
+    @Test func simRunTakesShardRealtimeAndMetricsPort() throws {
+        let profileArgs = "--rate 5000 --duration 1s --seed 5 --venue binance --symbols 20 --speed max --sink mock:// --quiet"
+        var counts: [Int] = []
+        for shard in ["", "--shard 0/2", "--shard 1/2"] {
+            let report = dir.file("shard\(counts.count)")
+            let (s, _, e) = try Shell.execute("'\(Self.k2)' sim run \(profileArgs) \(shard) --report '\(report)'")
+            #expect(s == 0, "\(e)")
+            counts.append(Int(try figures(report).messages) ?? -1)
+        }
+        #expect(counts[1] > 0 && counts[2] > 0 && counts[1] + counts[2] == counts[0], "\(counts)")
+        // (sim run's banner line comes first; the error is the one line after it.)
+        for (args, message) in [("--metrics-port 70000", "--metrics-port 70000 is not a port"),
+                                ("--realtime -3", "--realtime -3 is not a SCHED_FIFO priority"), ("--speed max --realtime 100", "--realtime 100 is not a SCHED_FIFO priority")] {
+            let r = try k2("sim run \(profileArgs.replacingOccurrences(of: "--speed max ", with: "")) \(args)")
+            #expect(r.status == 2, "\(r.err)")
+            #expect(r.err.split(separator: "\n").last.map { $0.hasPrefix("k2: ") && $0.contains(message) } == true, "\(r.err)")
+        }
+    }
 }

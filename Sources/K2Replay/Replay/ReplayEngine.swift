@@ -73,6 +73,10 @@ public final class ReplayEngine: @unchecked Sendable {
         guard config.loops >= 1 else {
             throw ReplayError(.invalidArgument, what: "--loop \(config.loops) must be ≥ 1", remedy: "write e.g. --loop 3")
         }
+        if let priority = config.realtimePriority, !(1...99).contains(priority) {
+            // Checked at every pace (at max it is not used, but a bad value is still a mistake).
+            throw ReplayError(.invalidArgument, what: "--realtime \(priority) is not a SCHED_FIFO priority", remedy: "use 1 … 99, e.g. --realtime 10")
+        }
         if manualWaiter == nil, config.pace != .max {
             // This thread sends: sleeps that end on time, and the scheduling class asked for.
             SpinWaiter.reduceTimerSlack()
