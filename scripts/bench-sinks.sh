@@ -54,7 +54,7 @@ timed() {
 # report FILE COUNT UNIT BASELINE GOAL: each contender's runs and the ratio of the best runs to BASELINE's best.
 report() {
   python3 - "$@" <<'PY'
-import sys
+import statistics, sys
 path, count, unit, base, goal = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
 runs = {}
 for line in open(path):
@@ -62,8 +62,7 @@ for line in open(path):
     runs.setdefault(name, []).append((float(wall), float(cpu), float(srv), float(insn) if insn.isdigit() else 0.0))
 best = {n: min(r) for n, r in runs.items()}
 # The median wall of each contender too: on a shared machine the best run is luck as much as speed.
-median = {n: sorted(x[0] for x in r)[len(r) // 2] if len(r) % 2 else sum(sorted(x[0] for x in r)[len(r) // 2 - 1:len(r) // 2 + 1]) / 2
-          for n, r in runs.items()}
+median = {n: statistics.median(x[0] for x in r) for n, r in runs.items()}
 w = max(len(n) for n in runs)
 for n, r in runs.items():
     b = best[n]

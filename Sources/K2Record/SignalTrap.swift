@@ -1,4 +1,5 @@
 import Dispatch
+import K2Core
 
 #if canImport(Glibc)
 import Glibc
@@ -23,12 +24,6 @@ public enum SignalTrap {
             src.resume()
             sources.append(src)
         }
-        // A process can start with the two blocked (a parent's mask is inherited across exec:
-        // test runners, some supervisors); unblock them here, or they would stay pending.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        StopSignals.unblock()
     }
 }

@@ -61,8 +61,15 @@ struct Run: ParsableCommand {
     @Option(help: "Write summary.json, latency.hlog and lateness.hgrm into this directory.")
     var report: String?
 
-    @Option(help: "Replay only shard i of N (i/N): messages split by a hash of their symbol, else connection.")
+    @Option(help: Run.shardHelp)
     var shard: String?
+
+    // Help shared with `k2 sim run`, which forwards these options.
+    static let shardHelp = ArgumentHelp("Replay only shard i of N (i/N): messages split by a hash of their symbol, else connection.")
+    static let realtimeHelp = ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
+                                           valueName: "priority")
+    static let metricsPortHelp = ArgumentHelp("Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
+                                              valueName: "port")
 
     @Option(name: .customShort("X"), help: "Sink property key=value (e.g. librdkafka settings for kafka://); repeatable.")
     var properties: [String] = []
@@ -70,15 +77,13 @@ struct Run: ParsableCommand {
     @Flag(help: "Create destination tables before replaying (sinks that support it).")
     var createTables = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
-                               valueName: "priority"))
+    @Option(parsing: .unconditional, help: Run.realtimeHelp)
     var realtime: Int32?
 
     @Flag(help: ArgumentHelp("Decompress on the sending thread, as before read-ahead (for measuring it).", visibility: .hidden))
     var noReadAhead = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
-                               valueName: "port"))
+    @Option(parsing: .unconditional, help: Run.metricsPortHelp)
     var metricsPort: Int?
 
     @Flag(help: "No progress line.")

@@ -102,11 +102,9 @@ extension SimCommand {
         @Option(help: "Also write the generated records (first round) into this capture.") var keep: String?
         @Option(name: .customShort("X"), help: "Sink property key=value; repeatable.") var properties: [String] = []
         @Flag(help: "Create destination tables before replaying.") var createTables = false
-        @Option(help: "Replay only shard i of N (i/N): messages split by a hash of their symbol, else connection.") var shard: String?
-        @Option(parsing: .unconditional, help: ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
-                                                            valueName: "priority")) var realtime: Int32?
-        @Option(parsing: .unconditional, help: ArgumentHelp("Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
-                                                            valueName: "port")) var metricsPort: Int?
+        @Option(help: ReplayCommand.Run.shardHelp) var shard: String?
+        @Option(parsing: .unconditional, help: ReplayCommand.Run.realtimeHelp) var realtime: Int32?
+        @Option(parsing: .unconditional, help: ReplayCommand.Run.metricsPortHelp) var metricsPort: Int?
         @Flag(help: "No progress line.") var quiet = false
 
         func run() throws {

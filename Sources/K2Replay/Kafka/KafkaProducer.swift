@@ -37,7 +37,7 @@ final class KafkaProducer: @unchecked Sendable {
     private let pollLock = Lock()
     /// Monotonic time of the producing thread's last poll (guarded by `lock`).
     private var lastProducerPoll: Int64 = 0
-    /// Delivery reports served by each thread (under `pollLock`); the rest at close.
+    /// Delivery reports served by each thread (under `pollLock`).
     private var servedByProducingThread = 0
     private var servedByPollThread = 0
     /// How long the producing thread may go without polling before the poll thread serves (guarded by `lock`).
@@ -149,17 +149,9 @@ final class KafkaProducer: @unchecked Sendable {
                     usleep(250)   // the producing thread is busy and serves the reports
                     continue
                 }
-                pollLock.withLock {
-                    let before = box.served
-                    rd_kafka_poll(rk, 2)
-                    box.drain()
-                    servedByPollThread += box.served - before
-                }
+                pollLock.withLock { servedByPollThread += serveReports(timeoutMillis: 2) }
             }
-            pollLock.withLock {
-                rd_kafka_poll(rk, 0)
-                box.drain()
-            }
+            pollLock.withLock { servedByPollThread += serveReports(timeoutMillis: 0) }
         }
         t.name = "k2-kafka-poll"
         pollThread = t
@@ -202,12 +194,18 @@ final class KafkaProducer: @unchecked Sendable {
         producerPolled = now
         lock.withLock { lastProducerPoll = now }
         guard pollLock.tryLock() else { return false }
+        servedByProducingThread += serveReports(timeoutMillis: timeoutMillis)
+        pollLock.unlock()
+        return true
+    }
+
+    /// One `rd_kafka_poll` and the hand-over of its reports; returns how many (caller holds `pollLock`).
+    @inline(__always)
+    private func serveReports(timeoutMillis: Int32) -> Int {
         let before = box.served
         rd_kafka_poll(rk, timeoutMillis)
         box.drain()
-        servedByProducingThread += box.served - before
-        pollLock.unlock()
-        return true
+        return box.served - before
     }
 
     /// The topic handle for `name` (created once, cached).

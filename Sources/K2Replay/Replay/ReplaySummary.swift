@@ -293,14 +293,7 @@ public enum ReplayInterrupt {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
-        // A process can start with the two blocked (a parent's mask is inherited across exec:
-        // test runners, some supervisors); unblock them on this thread, and so on the threads
-        // it starts afterwards (the sending thread), or Ctrl-C would stay pending until exit.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        StopSignals.unblock()   // before the sending thread starts: it inherits the mask
     }
 
     /// Whether a stop signal arrived.
