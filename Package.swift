@@ -6,6 +6,8 @@ import PackageDescription
 /// explicit `any` for existentials.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // Release builds link the Swift runtime and Foundation into `k2` (see the executable below).
+    .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release)),
 ]
 
 let package = Package(
@@ -79,7 +81,11 @@ let package = Package(
                 "K2Core", "K2Capture", "K2Replay", "K2Sim", "K2Record", "K2Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // Release: the Swift runtime and Foundation linked in (no 25 shared libraries to load and
+            // relocate): start-up 22 → 13 ms, 5–10% of a short `--speed max` replay (docs/replay.md).
+            // Debug builds (the tests) stay dynamic.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
         // Test doubles and server launchers shared by the test targets.
         .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture", "K2Replay"], swiftSettings: strict),

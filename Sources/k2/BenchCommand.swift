@@ -15,6 +15,7 @@ struct BenchCommand: ParsableCommand {
 extension BenchCommand {
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run a workload and write a run directory (report.json, report.md, report.html, .hlog).",
             discussion: """
                 The workload file's keys are in docs/workloads.md. The replay runs in-process (K2Replay's \
@@ -67,6 +68,7 @@ extension BenchCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Print the verdict table of a report against a targets file.",
             discussion: """
                 Columns: figure, v1 baseline, v2 target, measured, verdict, ratio vs v1 (how many times better \
@@ -93,6 +95,7 @@ extension BenchCommand {
 
     struct Compare: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "compare",
             abstract: "Regression gate: compare a current report with a baseline report.",
             discussion: """
                 Per metric: medians of the samples (repetitions; per-interval rates for throughput), a \
@@ -173,6 +176,7 @@ extension BenchCommand {
 
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "merge",
             abstract: "Merge the reports of shards that ran at the same time into one report.",
             discussion: """
                 Latency histograms are merged exactly (counts added, never percentiles averaged), \
@@ -201,6 +205,7 @@ extension BenchCommand {
 extension BenchCommand {
     struct Sweep: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "sweep",
             abstract: "Capacity planning: run a workload at increasing rates until it saturates.",
             discussion: """
                 Each step replaces the workload's rate and runs it (one repetition, no reference) into \

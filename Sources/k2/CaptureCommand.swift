@@ -51,6 +51,7 @@ struct FilterOptions: ParsableArguments {
 extension CaptureCommand {
     struct Cat: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cat",
             abstract: "Print records as NDJSON, one object per line.",
             discussion: """
                 {"kind":"recv","ts_ns":1700000000123456789,"conn":0,"data":"<payload>"}; binary payloads \
@@ -80,6 +81,7 @@ extension CaptureCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check every frame's checksum and the seek index.",
             discussion: "Exit 0 when intact; 1 with the first bad byte offset when not; 2 when the file is not a capture."
         )
@@ -94,6 +96,7 @@ extension CaptureCommand {
 
     struct Reindex: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reindex",
             abstract: "Repair a capture whose writer was killed: cut the torn tail and append the seek index."
         )
         @Argument(help: "The capture file (changed in place).") var file: String
@@ -108,6 +111,7 @@ extension CaptureCommand {
 extension CaptureCommand {
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "merge",
             abstract: "Merge captures into one by receive time (stable: equal times keep input order).",
             discussion: """
                 Connection ids stay unique: a connection keeps its id unless an earlier input \
@@ -142,6 +146,7 @@ extension CaptureCommand {
 extension CaptureCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "inspect",
             abstract: "Summarise a capture: time span, counts by kind, connection, stream and symbol, rates, compression, sequence gaps.",
             discussion: """
                 --json prints one JSON object; the keys records, by_kind, first_ts_ns, last_ts_ns, \
@@ -170,6 +175,7 @@ extension CaptureCommand {
 extension CaptureCommand {
     struct Slice: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "slice",
             abstract: "Copy the records that pass the filters into a new capture.",
             discussion: """
                 A time window (--from/--to) is served from the seek index: only the frames that \
@@ -244,6 +250,7 @@ extension CaptureCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Write a capture's records as NDJSON or Tardis.dev lines.",
             discussion: """
                 ndjson is exactly `capture cat`. tardis writes received text messages as \
@@ -281,6 +288,7 @@ extension CaptureCommand {
 extension CaptureCommand {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bench",
             abstract: "Benchmark writing and reading captures next to zstd on the same data.",
             discussion: """
                 Writes --records Binance-like trade messages (~160 B) at zstd level 3, reads them \

@@ -53,6 +53,7 @@ struct ProfileOptions: ParsableArguments {
 extension SimCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "generate",
             abstract: "Write a synthetic capture that looks recorded.",
             discussion: """
                 One connection per venue: connect and subscription records first, then the venue's \
@@ -82,6 +83,7 @@ extension SimCommand {
     /// as the replay pulls it (no capture file; `--keep FILE` writes one alongside).
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Generate a profile's traffic straight into sinks (mock://, kafka://, clickhouse://, file:, -).",
             discussion: """
                 The replay engine pulls the records from the generator as it sends them: the same records, \
@@ -148,6 +150,7 @@ extension SimCommand {
 
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bench",
             abstract: "Measure generation speed: generation alone and generation + capture writing (zstd).",
             discussion: "Default: 2,000,000 Binance messages (a 10 s constant profile at 200K msg/s). Prints wall and CPU-time rates."
         )
@@ -173,6 +176,7 @@ extension SimCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate a profile and print its timeline with expected message counts.")
         @Argument(help: "The YAML profile.") var profile: String
 
