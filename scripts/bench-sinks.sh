@@ -8,6 +8,8 @@
 #   K2=.build/debug/k2 scripts/bench-sinks.sh       # skip the release build (debug figures are not comparable)
 #   ONLY=kafka|clickhouse scripts/bench-sinks.sh    # one half
 #   K2_BEFORE=/path/to/older/k2 scripts/bench-sinks.sh  # also runs an older k2 with its defaults ("k2-before"), alternating
+#   CH_DATA=/var/tmp/chdata scripts/bench-sinks.sh      # the ClickHouse server's data on that disk (default: tmpfs
+#                                                        # under /dev/shm when there is one, removed at exit)
 # Goals: replay into the embedded broker ≥ 1.0 × `kcat -P -l` of the same messages;
 #        replay into ClickHouse (mode=trades, RowBinary) ≥ 1.5 × `curl --data-binary` JSONEachRow of the same trades.
 # Each figure is wall time of the whole client process (start, connect, send, wait for every
@@ -24,7 +26,11 @@ ONLY=${ONLY:-all}
 W=${BENCH_DIR:-$(mktemp -d /tmp/k2-bench-sinks.XXXXXX)}
 mkdir -p "$W"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+CHTMP=
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$CHTMP" ]; then sleep 0.5; rm -rf "$CHTMP"; fi
+}
 trap cleanup EXIT
 
 if [ -z "${K2:-}" ]; then   # K2=path/to/k2 to use another build (figures from a debug build are not comparable)
@@ -137,12 +143,20 @@ fi
 if [ "$ONLY" = all ] || [ "$ONLY" = clickhouse ]; then
 echo "== ClickHouse 18.16 (private server): k2 replay mode=trades (reads the capture, parses, RowBinary) vs curl --data-binary JSONEachRow (pre-converted file)"
 BATCHQ=${CH_BATCH:+&batch=$CH_BATCH}   # CH_BATCH=N to override k2's default batch size
-echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches of ${CH_BATCH:-50000 (default)} rows"
-echo "   k2-default: each insert streams its rows to the server while the engine encodes them (chunked transfer encoding)"
-echo "   k2-stream-off: each batch's body complete before its insert starts (the previous shape)"
+echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches of ${CH_BATCH:-50000 (default)} rows; each run starts with no merge running"
+echo "   k2-default: each batch sent whole, its rows first ordered by the table's key (exchange, symbol, time), so the server's sort has little to do"
+echo "   k2-stream-on: stream=on, each insert streams its rows while the engine encodes them (chunked transfer encoding, capture order)"
 echo "   curl-RowBinary: the same rows pre-encoded as RowBinary (what the server needs when the client costs nothing)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-HP=$(free_port); TP=$(free_port); CH="$W/clickhouse"; rm -rf "$CH"; mkdir -p "$CH/data" "$CH/tmp"
+HP=$(free_port); TP=$(free_port)
+# The server's parts go to tmpfs by default: on this VM's disk, writeback of the parts (dirty
+# pages of earlier runs) lands in random runs and costs the server up to 2x the CPU, which
+# swamps the differences between clients. CH_DATA=dir to measure on a disk.
+if [ -n "${CH_DATA:-}" ]; then CH="$CH_DATA"; rm -rf "$CH"
+elif [ -d /dev/shm ] && [ -w /dev/shm ]; then CH=$(mktemp -d /dev/shm/k2-bench-ch.XXXXXX); CHTMP=$CH
+else CH="$W/clickhouse"; rm -rf "$CH"; fi
+mkdir -p "$CH/data" "$CH/tmp"
+echo "   server data in $CH"
 cat > "$CH/users.xml" <<XML
 <?xml version="1.0"?>
 <yandex><profiles><default></default></profiles>
@@ -163,23 +177,28 @@ q() { curl -sS --fail-with-body --data-binary "$1" "http://127.0.0.1:$HP/"; }
 for _ in $(seq 1 100); do q 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.3; done
 q 'CREATE DATABASE IF NOT EXISTS k2'
 CT="$W/clickhouse-times.txt"; : > "$CT"
+# Inserts of several parts (k2's batches) start background merges; each timed run starts once
+# the server has none running, so no contender pays for the previous one's merges.
+settle() { for _ in $(seq 1 100); do [ "$(q 'SELECT count() FROM system.merges')" = 0 ] && return; sleep 0.05; done; }
+chtimed() { settle; timed "$@"; }
 # The RowBinary peer's file: k2's rows, dumped once (also warms the page cache for everyone).
+# Dumped from one part, so its rows are in key order, like k2's sorted batches.
 "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=rb_source" --create-tables --speed max --quiet 2> /dev/null
 q "SELECT * FROM k2.rb_source FORMAT RowBinary" > "$W/trades.rowbinary"
 for i in $(seq 1 "$REPEAT"); do
   # Every contender's table exists before its timed run (no DDL inside the timing).
   q "CREATE TABLE k2.curl_trades_$i (message_id String, exchange String, symbol String, exchange_timestamp_ms UInt64, price Float64, quantity Float64, side Nullable(String), trade_id String, receive_ns UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)"
-  for t in k2_trades k2_whole rb_trades; do q "CREATE TABLE k2.${t}_$i AS k2.curl_trades_$i"; done
-  timed "$CT" "curl-JSONEachRow" "$SPID" curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.json" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.curl_trades_$i%20FORMAT%20JSONEachRow"
-  timed "$CT" "k2-default" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_trades_$i$BATCHQ" --speed max --quiet --report "$W/clickhouse.$i" 2> "$W/clickhouse.$i.txt"
-  timed "$CT" "k2-stream-off" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_whole_$i&stream=off$BATCHQ" --speed max --quiet 2> "$W/clickhouse-off.$i.txt"
+  for t in k2_trades k2_stream rb_trades; do q "CREATE TABLE k2.${t}_$i AS k2.curl_trades_$i"; done
+  chtimed "$CT" "curl-JSONEachRow" "$SPID" curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.json" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.curl_trades_$i%20FORMAT%20JSONEachRow"
+  chtimed "$CT" "k2-default" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_trades_$i$BATCHQ" --speed max --quiet --report "$W/clickhouse.$i" 2> "$W/clickhouse.$i.txt"
+  chtimed "$CT" "k2-stream-on" "$SPID" "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_stream_$i&stream=on$BATCHQ" --speed max --quiet 2> "$W/clickhouse-stream.$i.txt"
   if [ -n "${K2_BEFORE:-}" ]; then
     q "CREATE TABLE k2.k2_before_$i AS k2.curl_trades_$i"
-    timed "$CT" "k2-before" "$SPID" "$K2_BEFORE" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_before_$i$BATCHQ" --speed max --quiet 2> /dev/null
+    chtimed "$CT" "k2-before" "$SPID" "$K2_BEFORE" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=k2_before_$i$BATCHQ" --speed max --quiet 2> /dev/null
   fi
-  timed "$CT" "curl-RowBinary" "$SPID" curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.rowbinary" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.rb_trades_$i%20FORMAT%20RowBinary"
+  chtimed "$CT" "curl-RowBinary" "$SPID" curl -sS --fail-with-body -H 'Expect:' --data-binary @"$W/trades.rowbinary" "http://127.0.0.1:$HP/?query=INSERT%20INTO%20k2.rb_trades_$i%20FORMAT%20RowBinary"
 done
-echo "   rows (last run): curl $(q "SELECT count() FROM k2.curl_trades_$REPEAT"), k2 $(q "SELECT count() FROM k2.k2_trades_$REPEAT"), k2 stream off $(q "SELECT count() FROM k2.k2_whole_$REPEAT"), curl RowBinary $(q "SELECT count() FROM k2.rb_trades_$REPEAT") (expected $TRADES each)"
+echo "   rows (last run): curl $(q "SELECT count() FROM k2.curl_trades_$REPEAT"), k2 $(q "SELECT count() FROM k2.k2_trades_$REPEAT"), k2 stream on $(q "SELECT count() FROM k2.k2_stream_$REPEAT"), curl RowBinary $(q "SELECT count() FROM k2.rb_trades_$REPEAT") (expected $TRADES each)"
 report "$CT" "$TRADES" row curl-JSONEachRow 1.5
 kill "$SPID" 2>/dev/null || true
 fi

@@ -29,28 +29,39 @@ struct ClickHouseSinkTests {
         #expect(sink.stats.latencyFromIntended.totalCount == UInt64(sent))
     }
 
-    /// The same rows with streaming off (each batch's body complete before its insert) and on
-    /// with small chunks (many chunks per insert): every message lands, one insert per batch.
-    @Test func streamingOnAndOffWriteTheSameRows() throws {
+    /// The same rows whichever way the inserts go: streamed (many chunks per insert), whole
+    /// batches sorted by the table's key (the default), whole batches in arrival order. Every
+    /// message lands, one insert per batch; every column of every row is the same.
+    @Test func streamedSortedAndUnsortedInsertsWriteTheSameRows() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }
         let records = SampleTraffic(seed: 7).records(count: 6_000)
-        for (table, stream) in [("chunked", "on"), ("whole", "off")] {
-            var o = ClickHouseSink.Options(host: "127.0.0.1", port: server.httpPort, database: "k2", mode: .raw, table: table)
-            o.createTables = true
-            o.batchRows = 2_500
-            o.chunkRows = 300
-            o.streaming = stream == "on"
-            let sink = try ClickHouseSink(uri: "clickhouse://127.0.0.1:\(server.httpPort)/k2?table=\(table)&stream=\(stream)", options: o)
-            let sent = try SinkDriver.run(sink, records: records)
-            #expect(sink.counts.delivered == UInt64(sent), "failures: \(sink.counts.failureReasons)")
-            #expect(sink.batchesWritten == UInt64((sent + 2_499) / 2_500))
+        let variants = [("chunked", "stream=on"), ("sorted", "sort=on"), ("unsorted", "sort=off")]
+        for mode in [ClickHouseSink.Mode.raw, .trades] {
+            for (table, query) in variants {
+                var o = ClickHouseSink.Options(host: "127.0.0.1", port: server.httpPort, database: "k2", mode: mode, table: "\(mode)_\(table)")
+                o.streaming = query == "stream=on"
+                o.sortRows = query != "sort=off"
+                o.createTables = true
+                o.batchRows = 2_500
+                o.chunkRows = 300
+                let sink = try ClickHouseSink(uri: "clickhouse://127.0.0.1:\(server.httpPort)/k2?\(query)", options: o)
+                let sent = try SinkDriver.run(sink, records: records)
+                #expect(sink.counts.delivered == UInt64(sent), "failures: \(sink.counts.failureReasons)")
+                if mode == .raw { #expect(sink.batchesWritten == UInt64((sent + 2_499) / 2_500)) }
+            }
+            let columns = mode == .raw ? "exchange, connection, stream, receive_ns, payload"
+                : "message_id, exchange, symbol, exchange_timestamp_ms, price, quantity, side, trade_id, receive_ns"
+            let sums = try variants.map { t, _ in
+                try server.query("SELECT count(), sum(cityHash64(\(columns))) FROM k2.\(mode)_\(t) FORMAT TSV")
+            }
+            #expect(Set(sums).count == 1, "\(mode): \(sums)")
+            let expected = mode == .raw ? records.filter { $0.kind == .recv }.count : SinkDriver.count(records, containing: "\"e\":\"trade\"")
+            #expect(sums[0].hasPrefix("\(expected)\t"), "\(mode): \(sums[0])")
         }
-        let a = try server.query("SELECT count(), sum(cityHash64(payload)), sum(receive_ns) FROM k2.chunked FORMAT TSV")
-        let b = try server.query("SELECT count(), sum(cityHash64(payload)), sum(receive_ns) FROM k2.whole FORMAT TSV")
-        #expect(a == b)
-        #expect(a.hasPrefix("\(records.filter { $0.kind == .recv }.count)\t"))
-        #expect(throws: ReplayError.self) { _ = try ClickHouseSink(uri: "clickhouse://127.0.0.1:8123/db?stream=maybe") }
+        for bad in ["stream=maybe", "sort=yes"] {
+            #expect(throws: ReplayError.self) { _ = try ClickHouseSink(uri: "clickhouse://127.0.0.1:8123/db?\(bad)") }
+        }
     }
 
     @Test func tradesModeParsesTheMarketDataV2Shape() throws {

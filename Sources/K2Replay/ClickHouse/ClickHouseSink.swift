@@ -2,16 +2,17 @@ import Foundation
 import K2Capture
 import K2Core
 
-/// `clickhouse://host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1][&stream=off]`
+/// `clickhouse://host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1][&sort=off][&stream=on]`
 /// — replays into ClickHouse over HTTP (libcurl), RowBinary inserts batched by size and time on
 /// the sink's own thread.
 ///
-/// Streaming: the engine encodes rows into chunks of `chunkRows`; the writer thread opens the
-/// insert (chunked transfer encoding) as soon as the first chunk of a batch is ready and hands
-/// each chunk to the server as it closes, so the server parses while the engine encodes, and
-/// the batch still lands as one part (one block of up to `batch` rows). The insert ends after
-/// `batch` rows or `flush_ms` after its first row. `stream=off`: one chunk per batch (the body is
-/// complete before the insert starts), as before.
+/// By default the engine encodes a whole batch (`batch` rows, or what came in `flush_ms` after
+/// its first row), the writer thread puts its rows in the table's key order (`RowSorter`: the
+/// server then skips its own sort) and posts it while the engine encodes the next one.
+/// `stream=on`: the engine encodes rows into chunks of `chunkRows` and the writer opens the
+/// insert (chunked transfer encoding) as soon as the first chunk is ready, handing each chunk to
+/// the server as it closes, so the server parses while the engine encodes (rows unsorted; the
+/// batch still lands as one part). `sort=off`: rows in arrival order.
 ///
 /// - `raw` (default table `raw_messages`): the bronze shape — exchange, connection, stream,
 ///   receive_ns, payload — one row per message.
@@ -48,8 +49,11 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         public var maxPendingBatches: Int = 4
         /// Rows per chunk handed to the writer while an insert streams (`batchRows` when not streaming).
         public var chunkRows: Int = 4096
-        /// Stream each insert's rows to the server while they are encoded (chunked transfer encoding).
-        public var streaming: Bool = true
+        /// Stream each insert's rows to the server while they are encoded (chunked transfer
+        /// encoding); the rows then go in arrival order.
+        public var streaming: Bool = false
+        /// Each whole insert's rows in the table's key order (`RowSorter`).
+        public var sortRows: Bool = true
 
         public init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
             self.host = host
@@ -84,11 +88,16 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var _batches: UInt64 = 0
     private var insertTime = Histogram(unit: .nanoseconds)
     private var writer: Thread?
+    /// Writer thread only: orders the rows of whole (non-streamed) inserts, into `sortedRows`.
+    private var sorter: RowSorter
+    private var sortedRows = RowBinary(capacity: 0)
     private var spare: [Batch] = []
 
     struct Batch {
         var rows = RowBinary(capacity: 0)
         var rowCount = 0
+        /// Where each row starts in `rows`.
+        var rowStarts: [Int] = []
         var intended: [Int64] = []
         var actual: [Int64] = []
         var bytes: UInt64 = 0
@@ -104,6 +113,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             var n = 0
             switch mode {
             case .raw:
+                rowStarts.append(rows.count)
                 rows.string(message.exchange)
                 rows.uint32(rec.connection)
                 if let s = message.fields.stream { rows.string(s) } else { rows.varint(0) }
@@ -113,8 +123,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             case .trades:
                 let exchange = message.exchange
                 let receive = UInt64(bitPattern: message.captureNanos)
+                let w = rows
                 n = TradeParser.parse(rec.payload, fields: message.fields) { t in
-                    ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: rows)
+                    rowStarts.append(w.count)
+                    ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: w)
                 }
             }
             guard n > 0 else { return 0 }
@@ -135,7 +147,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         guard u.scheme == "clickhouse" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a clickhouse:// URI", remedy: "write clickhouse://host:8123/db?mode=raw")
         }
-        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream"])
+        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort"])
         let hp = u.authority.split(separator: ":", maxSplits: 1)
         guard let host = hp.first, !host.isEmpty else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host", remedy: "write clickhouse://127.0.0.1:8123/default?mode=raw")
@@ -161,12 +173,15 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if let v = try int("batch", 1...10_000_000) { o.batchRows = v }
         if let v = try int("flush_ms", 1...3_600_000) { o.flushMillis = v }
         if let v = try int("retries", 1...100) { o.retries = v }
-        if let t = u.parameter("stream") {
+        func flag(_ k: String) throws -> Bool? {
+            guard let t = u.parameter(k) else { return nil }
             guard let on = ["on": true, "1": true, "true": true, "off": false, "0": false, "false": false][t] else {
-                throw ReplayError(.invalidArgument, place: uri, what: "stream=\(t) is not on or off")
+                throw ReplayError(.invalidArgument, place: uri, what: "\(k)=\(t) is not on or off")
             }
-            o.streaming = on
+            return on
         }
+        if let v = try flag("sort") { o.sortRows = v }
+        if let v = try flag("stream") { o.streaming = v }
         o.createTables = createTables
         if let c = u.parameter("create_tables") { o.createTables = c == "1" || c == "true" || c == "yes" || c.isEmpty }
         try self.init(uri: uri, options: o, clock: clock)
@@ -180,6 +195,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         self.options = options
         self.clock = clock
         recorder = SinkRecorder(clock: clock)
+        sorter = RowSorter(layout: options.mode == .trades ? .trades : .raw)
     }
 
     static func isIdentifier(_ s: String) -> Bool {
@@ -274,6 +290,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if var b = spare.popLast() {
             b.rows.removeAll()
             b.rowCount = 0
+            b.rowStarts.removeAll(keepingCapacity: true)
             b.intended.removeAll(keepingCapacity: true)
             b.actual.removeAll(keepingCapacity: true)
             b.bytes = 0
@@ -283,6 +300,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         var b = Batch()
         b.rows = RowBinary(capacity: min(chunkRows * 256, 64 << 20))
         b.intended.reserveCapacity(chunkRows)
+        b.rowStarts.reserveCapacity(chunkRows)
         b.actual.reserveCapacity(chunkRows)
         return b
     }
@@ -448,6 +466,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             collectRest()
             recorder.failed(reason: "not inserted: ClickHouse unreachable", count: UInt64(messages()))
             return chunks
+        }
+        if options.sortRows, chunks.count == 1, ended, chunks[0].rowCount > 1 {
+            // The whole insert is here: send it in the table's key order (the server then
+            // skips its sort). The unsorted buffer becomes the next insert's scratch.
+            sorter.sort(chunks[0].rows, starts: chunks[0].rowStarts, into: sortedRows)
+            swap(&chunks[0].rows, &sortedRows)
         }
         let params = [("query", "INSERT INTO \(qualifiedTable) FORMAT RowBinary")]
         let timeout = (options.streaming ? options.flushMillis : 0) + http.timeoutMillis

@@ -23,7 +23,8 @@ final class RowBinary {
 
     func removeAll() { count = 0 }
 
-    @inline(__always) private func reserve(_ n: Int) {
+    /// Room for `n` more bytes.
+    @inline(__always) func reserve(_ n: Int) {
         if count &+ n > capacity { grow(count + n) }
     }
 
