@@ -467,10 +467,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             recorder.failed(reason: "not inserted: ClickHouse unreachable", count: UInt64(messages()))
             return chunks
         }
-        if options.sortRows, chunks.count == 1, ended, chunks[0].rowCount > 1 {
+        if options.sortRows, chunks.count == 1, ended,
+           sorter.sort(chunks[0].rows, starts: chunks[0].rowStarts, into: sortedRows) {
             // The whole insert is here: send it in the table's key order (the server then
             // skips its sort). The unsorted buffer becomes the next insert's scratch.
-            sorter.sort(chunks[0].rows, starts: chunks[0].rowStarts, into: sortedRows)
             swap(&chunks[0].rows, &sortedRows)
         }
         let params = [("query", "INSERT INTO \(qualifiedTable) FORMAT RowBinary")]

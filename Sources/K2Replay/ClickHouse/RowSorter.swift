@@ -37,15 +37,17 @@ struct RowSorter {
     private var order: [Int32] = []
     private var firstOfGroup: [Int] = []
     private var rank: [Int32] = []
+    private var byKey: [Int] = []
+    private var next: [Int] = []
 
     init(layout: Layout) { self.layout = layout }
 
     /// Writes the rows of `src` (starting at `starts`, in order, ending at `src.count`) into
-    /// `dst` in key order. `dst` is emptied first.
-    mutating func sort(_ src: RowBinary, starts: [Int], into dst: RowBinary) {
-        dst.removeAll()
+    /// `dst` in key order and returns true; returns false, with `dst` untouched, when `src` is to
+    /// go as it is (already in key order, or more distinct keys than the table takes).
+    mutating func sort(_ src: RowBinary, starts: [Int], into dst: RowBinary) -> Bool {
         let n = starts.count
-        guard n > 0 else { return }
+        guard n > 1 else { return false }
         let base = UnsafePointer(src.base)
         let end = src.count
         groupFirst.removeAll(keepingCapacity: true)
@@ -99,28 +101,28 @@ struct RowSorter {
             prevGroup = g
             prevTime = time
             if groupFirst.count * 2 > tableSize {
-                // Too many groups for the table: give up ordering this batch (still correct).
-                Self.copy(src, into: dst)
-                return
+                return false   // too many groups for the table: the server sorts this batch
             }
         }
-        if ordered {
-            Self.copy(src, into: dst)
-            return
-        }
+        if ordered { return false }
         // Rank the groups in ClickHouse's string order.
         let groups = groupFirst.count
-        var byKey = Array(0..<groups)
-        byKey.sort { less(base, $0, $1) }
+        var keys: [Int] = []   // the scratch moved out while `less` reads self
+        swap(&keys, &byKey)
+        keys.removeAll(keepingCapacity: true)
+        keys.append(contentsOf: 0..<groups)
+        keys.sort { less(base, $0, $1) }
         if rank.count < groups { rank = [Int32](repeating: 0, count: groups) }
-        for (i, g) in byKey.enumerated() { rank[g] = Int32(i) }
+        for (i, g) in keys.enumerated() { rank[g] = Int32(i) }
+        swap(&keys, &byKey)
         // Stable counting sort by rank.
         firstOfGroup.removeAll(keepingCapacity: true)
         firstOfGroup.append(contentsOf: repeatElement(0, count: groups + 1))
         for r in 0..<n { firstOfGroup[Int(rank[Int(groupOfRow[r])]) + 1] += 1 }
         for i in 0..<groups { firstOfGroup[i + 1] += firstOfGroup[i] }
         if order.count < n { order = [Int32](repeating: 0, count: n) }
-        var next = firstOfGroup
+        next.removeAll(keepingCapacity: true)
+        next.append(contentsOf: firstOfGroup)
         for r in 0..<n {
             let k = Int(rank[Int(groupOfRow[r])])
             order[next[k]] = Int32(r)
@@ -144,6 +146,7 @@ struct RowSorter {
             }
         }
         // Copy the rows in order.
+        dst.removeAll()
         dst.reserve(end)
         for i in 0..<n {
             let r = Int(order[i])
@@ -151,11 +154,7 @@ struct RowSorter {
             let to = r + 1 < n ? starts[r + 1] : end
             dst.raw(UnsafeRawBufferPointer(start: base + from, count: to - from))
         }
-    }
-
-    private static func copy(_ src: RowBinary, into dst: RowBinary) {
-        dst.removeAll()
-        dst.raw(src.bytes)
+        return true
     }
 
     /// The offset just past the LEB128-prefixed string at `p`.
