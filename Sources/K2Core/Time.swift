@@ -204,7 +204,10 @@ public enum SizeText {
         case "t", "tb": scale = 1e12
         default: return nil
         }
-        return Int64((v * scale).rounded())
+        // Past Int64 (about 9.2 EB) is not a size anyone means; refuse it rather than trap.
+        let bytes = (v * scale).rounded()
+        guard bytes.isFinite, bytes < 9.2e18 else { return nil }
+        return Int64(bytes)
     }
 
     /// `1.23 MB` style (decimal units).
