@@ -1,3 +1,5 @@
+import K2Capture
+
 /// The one error type of K2Sim: what went wrong, where (file:line and key for profiles), and
 /// what to do. `description` is the single line `k2` prints before exiting with code 2.
 public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -13,6 +15,11 @@ public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
         self.key = key
         self.what = what
         self.remedy = remedy
+    }
+
+    /// A K2Capture error (an unknown venue name) as read at `location`.
+    public init(_ error: CaptureError, location: String, key: String = "") {
+        self.init(location: location, key: key, what: error.what, remedy: error.remedy)
     }
 
     public var description: String {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import K2Capture
 import K2Core
 import K2Record
 
@@ -84,7 +85,11 @@ struct RecordCommand: ParsableCommand {
     }
 
     func makeConfiguration() throws(RecordError) -> RecordConfiguration {
-        let venues = try list(venue).map { (v) throws(RecordError) in try Venue(parsing: v) }
+        let venues = try list(venue).map { (name) throws(RecordError) in
+            do throws(CaptureError) { return try Venue(parsing: name) } catch {
+                throw RecordError(.invalidArgument, place: "--venue", what: error.what, remedy: error.remedy)
+            }
+        }
         guard connections >= 1 else { throw RecordError(.invalidArgument, what: "--connections must be at least 1", remedy: "give --connections 1 or more") }
         var plans: [ConnectionPlan] = []
         func pick(_ values: [String], _ i: Int) -> String? {

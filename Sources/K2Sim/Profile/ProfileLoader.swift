@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import K2Capture
 import K2Core
 import Yams
 
@@ -159,8 +160,8 @@ public enum ProfileLoader {
                     var vs: [Venue] = []
                     for item in try list(v, key) {
                         let name = try scalar(item, key)
-                        do { vs.append(try Venue.parse(name, location: loc(item))) } catch {
-                            throw fail(item, key, "unknown venue '\(name)'", "use binance, kraken or coinbase")
+                        do { vs.append(try Venue(parsing: name)) } catch {
+                            throw fail(item, key, error.what, error.remedy)
                         }
                     }
                     guard !vs.isEmpty else { throw fail(v, key, "no venue given", "name at least one venue") }
