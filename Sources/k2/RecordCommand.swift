@@ -58,7 +58,7 @@ struct RecordCommand: ParsableCommand {
             StdErr.print("k2: \(error)")
             throw ExitCode(2)
         }
-        SignalTrap.install { s in recorder.stop(reason: s == 2 ? "SIGINT" : "SIGTERM") }
+        StopSignals.install { signalNumber in recorder.stop(reason: signalNumber == SIGINT ? "SIGINT" : "SIGTERM") }
         // A file size limit (ulimit -f) must end the recording with one line like a full disk
         // (write fails with EFBIG), not kill the process with SIGXFSZ before the capture is closed.
         signal(SIGXFSZ, SIG_IGN)

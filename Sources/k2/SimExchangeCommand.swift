@@ -102,7 +102,7 @@ struct SimExchangeCommand: ParsableCommand {
             print(server.url)
             fflush(nil)
             let done = DispatchSemaphore(value: 0)
-            SignalTrap.install { _ in done.signal() }
+            StopSignals.install { _ in done.signal() }
             if let limit {
                 DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit))) { done.signal() }
             }
