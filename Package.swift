@@ -71,14 +71,14 @@ let package = Package(
         // Workloads, measurement, reports, verdicts, regression gate, capacity planning.
         .target(
             name: "K2Bench",
-            dependencies: ["K2Core", "K2Capture", "K2Replay", "K2Sim", .product(name: "Yams", package: "Yams")],
+            dependencies: ["K2Core", "K2Capture", "K2Net", "K2Replay", "K2Sim", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // The command line: parses arguments and prints; the libraries hold the logic.
         .executableTarget(
             name: "k2",
             dependencies: [
-                "K2Core", "K2Capture", "K2Replay", "K2Sim", "K2Record", "K2Bench",
+                "K2Core", "K2Capture", "K2Net", "K2Replay", "K2Sim", "K2Record", "K2Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict,
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "K2ReplayTests", dependencies: ["K2Replay", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
         .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport"], swiftSettings: strict),
-        .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2Net", "K2TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "K2IntegrationTests",
             dependencies: ["K2Replay", "K2Net", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],

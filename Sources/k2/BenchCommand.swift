@@ -1,6 +1,7 @@
 import ArgumentParser
 import K2Bench
 import K2Core
+import K2Net
 import K2Replay
 
 struct BenchCommand: ParsableCommand {

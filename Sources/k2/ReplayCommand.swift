@@ -2,6 +2,7 @@ import ArgumentParser
 import K2Bench
 import K2Capture
 import K2Core
+import K2Net
 import K2Replay
 
 #if canImport(Glibc)
