@@ -1,9 +1,11 @@
 import K2Capture
+import K2Config
 
-/// The one error type of K2Sim: what went wrong, where (file:line and key for profiles), and
-/// what to do. `description` is the single line `k2` prints before exiting with code 2.
+/// The one error type of K2Sim: what went wrong, where (file:line:column for profiles, read by
+/// K2Config as workloads are), and what to do. `description` is the single line `k2` prints
+/// before exiting with code 2, shaped as the other modules' errors (`place: what — remedy`).
 public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// Where: `profile.yaml:12` or a flag name such as `--rate`.
+    /// Where: `profile.yaml:12:3` or a flag name such as `--rate`.
     public var location: String
     /// The offending key path (`timeline[2].rate`), or empty.
     public var key: String
@@ -22,11 +24,16 @@ public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
         self.init(location: location, key: key, what: error.what, remedy: error.remedy)
     }
 
+    /// A profile file that K2Config's reader refused: `file:line:column` as the location.
+    public init(_ error: ConfigError) {
+        self.init(location: error.place, what: error.what, remedy: error.remedy)
+    }
+
     public var description: String {
         var s = location
         if !key.isEmpty { s += ": \(key)" }
         s += ": \(what)"
-        if !remedy.isEmpty { s += "; \(remedy)" }
+        if !remedy.isEmpty { s += " — \(remedy)" }
         return s
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import K2Bench
+import K2Config
 import K2Core
 import K2Net
 import K2Replay
