@@ -38,6 +38,9 @@ let package = Package(
 
         // Shared small pieces: clocks, JSON bytes, durations, histograms, byte output.
         .target(name: "K2Core", dependencies: ["CZlib", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: strict),
+        // Strict YAML reading (unknown keys with did-you-mean, types, ranges; file:line:col
+        // messages) for workloads, targets and simulator profiles.
+        .target(name: "K2Config", dependencies: ["K2Core", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
         // The .k2cap capture format and the capture tools.
         .target(name: "K2Capture", dependencies: ["K2Core", "CZstd", "CZlib"], swiftSettings: strict),
         // WebSocket/HTTP client and server on SwiftNIO (used by record, sim exchange, ws sink).
@@ -63,7 +66,7 @@ let package = Package(
         // Synthetic markets, load shapes, exchange simulators.
         .target(
             name: "K2Sim",
-            dependencies: ["K2Core", "K2Capture", "K2Net", "K2Replay", .product(name: "Yams", package: "Yams")],
+            dependencies: ["K2Core", "K2Config", "K2Capture", "K2Net", "K2Replay"],
             swiftSettings: strict
         ),
         // Recording raw exchange WebSocket traffic.
@@ -71,14 +74,14 @@ let package = Package(
         // Workloads, measurement, reports, verdicts, regression gate, capacity planning.
         .target(
             name: "K2Bench",
-            dependencies: ["K2Core", "K2Capture", "K2Replay", "K2Sim", .product(name: "Yams", package: "Yams")],
+            dependencies: ["K2Core", "K2Config", "K2Capture", "K2Net", "K2Replay", "K2Sim"],
             swiftSettings: strict
         ),
         // The command line: parses arguments and prints; the libraries hold the logic.
         .executableTarget(
             name: "k2",
             dependencies: [
-                "K2Core", "K2Capture", "K2Replay", "K2Sim", "K2Record", "K2Bench",
+                "K2Core", "K2Config", "K2Capture", "K2Net", "K2Replay", "K2Sim", "K2Record", "K2Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict,
@@ -94,9 +97,9 @@ let package = Package(
         .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2NetTests", dependencies: ["K2Net", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2ReplayTests", dependencies: ["K2Replay", "K2TestSupport"], swiftSettings: strict),
-        .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
+        .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2Config", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
         .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport"], swiftSettings: strict),
-        .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2Config", "K2Net", "K2TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "K2IntegrationTests",
             dependencies: ["K2Replay", "K2Net", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],

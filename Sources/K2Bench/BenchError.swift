@@ -1,3 +1,5 @@
+import K2Config
+
 /// The one error type of K2Bench. Every message says what went wrong, where (file and line, or
 /// the report) and what to do about it, on one line.
 public struct BenchError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -28,6 +30,12 @@ public struct BenchError: Error, CustomStringConvertible, Sendable, Equatable {
         self.column = column
         self.what = what
         self.remedy = remedy
+    }
+
+    /// A workload or targets file that K2Config's reader refused.
+    public init(_ error: ConfigError) {
+        self.init(error.code == .fileNotFound ? .fileNotFound : .badFile, path: error.path, line: error.line, column: error.column,
+                  what: error.what, remedy: error.remedy)
     }
 
     public var description: String {

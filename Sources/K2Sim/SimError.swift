@@ -1,7 +1,11 @@
-/// The one error type of K2Sim: what went wrong, where (file:line and key for profiles), and
-/// what to do. `description` is the single line `k2` prints before exiting with code 2.
+import K2Capture
+import K2Config
+
+/// The one error type of K2Sim: what went wrong, where (file:line:column for profiles, read by
+/// K2Config as workloads are), and what to do. `description` is the single line `k2` prints
+/// before exiting with code 2, shaped as the other modules' errors (`place: what — remedy`).
 public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// Where: `profile.yaml:12` or a flag name such as `--rate`.
+    /// Where: `profile.yaml:12:3` or a flag name such as `--rate`.
     public var location: String
     /// The offending key path (`timeline[2].rate`), or empty.
     public var key: String
@@ -15,11 +19,21 @@ public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
         self.remedy = remedy
     }
 
+    /// A K2Capture error (an unknown venue name) as read at `location`.
+    public init(_ error: CaptureError, location: String, key: String = "") {
+        self.init(location: location, key: key, what: error.what, remedy: error.remedy)
+    }
+
+    /// A profile file that K2Config's reader refused: `file:line:column` as the location.
+    public init(_ error: ConfigError) {
+        self.init(location: error.place, what: error.what, remedy: error.remedy)
+    }
+
     public var description: String {
         var s = location
         if !key.isEmpty { s += ": \(key)" }
         s += ": \(what)"
-        if !remedy.isEmpty { s += "; \(remedy)" }
+        if !remedy.isEmpty { s += " — \(remedy)" }
         return s
     }
 }

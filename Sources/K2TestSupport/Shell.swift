@@ -1,4 +1,4 @@
-import Foundation
+import K2Core
 
 /// Runs shell commands from tests (independent clients: zstd, kcat, clickhouse-client, curl).
 public enum Shell {
@@ -22,17 +22,7 @@ public enum Shell {
     }
 
     public static func execute(_ command: String) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", command]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let od = out.fileHandleForReading.readDataToEndOfFile()
-        let ed = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: od, as: UTF8.self), String(decoding: ed, as: UTF8.self))
+        let finished = try ChildProcess.run(["/bin/bash", "-c", command])
+        return (finished.status, finished.stdout, finished.stderr)
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import K2Bench
+import K2Config
 import K2Core
+import K2Net
 import K2Replay
 
 struct BenchCommand: ParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import K2Capture
 import K2Core
 import K2Record
 
@@ -57,7 +58,7 @@ struct RecordCommand: ParsableCommand {
             StdErr.print("k2: \(error)")
             throw ExitCode(2)
         }
-        SignalTrap.install { s in recorder.stop(reason: s == 2 ? "SIGINT" : "SIGTERM") }
+        StopSignals.install { signalNumber in recorder.stop(reason: signalNumber == SIGINT ? "SIGINT" : "SIGTERM") }
         // A file size limit (ulimit -f) must end the recording with one line like a full disk
         // (write fails with EFBIG), not kill the process with SIGXFSZ before the capture is closed.
         signal(SIGXFSZ, SIG_IGN)
@@ -84,7 +85,11 @@ struct RecordCommand: ParsableCommand {
     }
 
     func makeConfiguration() throws(RecordError) -> RecordConfiguration {
-        let venues = try list(venue).map { (v) throws(RecordError) in try Venue(parsing: v) }
+        let venues = try list(venue).map { (name) throws(RecordError) in
+            do throws(CaptureError) { return try Venue(parsing: name) } catch {
+                throw RecordError(.invalidArgument, place: "--venue", what: error.what, remedy: error.remedy)
+            }
+        }
         guard connections >= 1 else { throw RecordError(.invalidArgument, what: "--connections must be at least 1", remedy: "give --connections 1 or more") }
         var plans: [ConnectionPlan] = []
         func pick(_ values: [String], _ i: Int) -> String? {

@@ -2,6 +2,7 @@ import ArgumentParser
 import K2Bench
 import K2Capture
 import K2Core
+import K2Net
 import K2Replay
 
 #if canImport(Glibc)
@@ -95,7 +96,7 @@ struct Run: ParsableCommand {
     /// first receive time, the origin of `--from`/`--to` offsets.
     func run(source: ReplaySourceFactory?, sourceStart: Int64? = nil) throws {
         // Before opening anything: a signal during setup then still ends with a summary (0 sent).
-        ReplayInterrupt.install()
+        StopSignals.install()   // the policy: docs/signals.md
         let engine = try reportingErrors { try makeEngine(source: source, sourceStart: sourceStart) }
         signal(SIGPIPE, SIG_IGN)
         let progressOnTTY = !quiet && isatty(2) != 0

@@ -43,7 +43,9 @@ struct ProfileOptions: ParsableArguments {
             }
             p = SimProfile.constant(rate: rate ?? 0, duration: d)
         }
-        if let v = venue { p.venues = [try Venue.parse(v)] }
+        if let venue {
+            do throws(CaptureError) { p.venues = [try Venue(parsing: venue)] } catch { throw SimError(error, location: "--venue") }
+        }
         if let s = seed { p.seed = s }
         if let n = symbols { p.market.symbols = n }
         return p
@@ -161,7 +163,8 @@ extension SimCommand {
 
         func run() throws {
             try reportingErrors {
-                let v = try Venue.parse(venue)
+                let v: Venue
+                do throws(CaptureError) { v = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
                 guard messages > 0 else { throw SimError(location: "--messages", what: "must be positive", remedy: "e.g. --messages 2000000") }
                 let rate = 200_000.0
                 let p = SimProfile.constant(rate: rate, duration: Int64(Double(messages) / rate * 1e9), venue: v, seed: seed, arrivals: .uniform)

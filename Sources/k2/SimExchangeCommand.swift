@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import K2Capture
 import K2Core
 import K2Record
 import K2Sim
@@ -49,7 +50,8 @@ struct SimExchangeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let v = try K2Sim.Venue.parse(venue)
+            let v: Venue
+            do throws(CaptureError) { v = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
             func nanos(_ text: String, _ flag: String) throws(SimError) -> Int64 {
                 guard let n = TimeText.parseDuration(text), n > 0 else {
                     throw SimError(location: flag, what: "bad duration '\(text)'", remedy: "give e.g. 500ms, 30s, 24h")
@@ -100,7 +102,7 @@ struct SimExchangeCommand: ParsableCommand {
             print(server.url)
             fflush(nil)
             let done = DispatchSemaphore(value: 0)
-            SignalTrap.install { _ in done.signal() }
+            StopSignals.install { _ in done.signal() }
             if let limit {
                 DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit))) { done.signal() }
             }

@@ -6,19 +6,13 @@ import Testing
 /// The sampler against processes of known CPU use. Bounds are generous: the machine is shared
 /// and noisy; the tests check "about one core" vs "about idle", not exact figures.
 @Suite(.serialized) struct ResourceSamplerTests {
-    /// A child `sh -c script` started with posix_spawn (scripts bound their own lifetime with `timeout`).
+    /// A child `sh -c script` (scripts bound their own lifetime with `timeout`).
     struct Child {
         let pid: Int32
     }
 
     func spawn(_ script: String) throws -> Child {
-        var pid: pid_t = 0
-        let args = ["/bin/sh", "-c", script]
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        let rc = posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ)
-        guard rc == 0 else { throw BenchError(.run, what: "posix_spawn failed: \(rc)") }
-        return Child(pid: pid)
+        Child(pid: try ChildProcess.start(["/bin/sh", "-c", script], stdout: .inherit, stderr: .inherit, dieWithParent: false).pid)
     }
 
     /// Kills the child and every descendant, and reaps the child.

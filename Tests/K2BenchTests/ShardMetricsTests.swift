@@ -1,5 +1,6 @@
 import Foundation
 import K2Core
+import K2Net
 import K2Replay
 import K2TestSupport
 import Testing
@@ -57,7 +58,7 @@ import Testing
         counts.sent = 10
         counts.delivered = 8
         counts.failed = 1
-        let text = MetricsServer.render(LiveMetrics.samples(.init(
+        let text = PrometheusText.render(LiveMetrics.samples(.init(
             workload: "ci", repetition: 0,
             interval: .init(t: 1, seconds: 1, offeredMsgs: 5_000, sentMsgs: 4_990, deliveredMsgs: [4_990], sentMB: [1], backlog: [12], consumedMsgs: 4_900),
             sinks: [(uri: "kafka://h:9092?topic=\"t\"", counts: counts)], consumed: 7,

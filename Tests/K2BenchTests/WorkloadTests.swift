@@ -1,4 +1,5 @@
 import Foundation
+import K2Config
 import K2TestSupport
 import Testing
 @testable import K2Bench
@@ -60,6 +61,19 @@ import Testing
         expectError("source: {profile: calm}\nsinks: {uri: mock://}\n", "w.yaml:2:", "key 'sinks' must be a list")
         expectError("source: {profile: calm}\nwatch: [a]\n", "w.yaml:2:", "key 'watch' must be a mapping")
         expectError("source: {profile: calm}\nspeed: 2\nrate: 5k\n", "w.yaml:3:", "either speed or rate")
+    }
+
+    /// Numbers the harness cannot run with are one error each, never a trap later (issue 17).
+    @Test func outOfRangeNumbersNameTheRange() {
+        expectError("source: {profile: calm}\nrate: 1e30\n", "w.yaml:2:7:", "key 'rate' must be from 0.001 to 1000000000, not '1e30'")
+        expectError("source: {profile: calm}\nrate: nan\n", "w.yaml:2:7:", "key 'rate' must be a positive rate")
+        expectError("source: {profile: calm}\nspeed: 1e30\n", "w.yaml:2:", "'1e30' is not a speed")
+        expectError("source: {profile: calm}\nduration: 100000d\n", "w.yaml:2:11:", "key 'duration' must be from 0s to 365d")
+        expectError("source: {profile: calm}\nrepetitions: 1e20\n", "w.yaml:2:", "key 'repetitions' must be a whole number")
+        expectError("source: {profile: calm}\nrepetitions: 0\n", "w.yaml:2:", "key 'repetitions' must be from 1 to 100, not '0'")
+        expectError("source: {profile: calm}\nembedded: {partitions: 100000}\n", "w.yaml:2:", "key 'embedded.partitions' must be from 1 to 256")
+        expectError("source: {profile: calm, seed: -1}\n", "w.yaml:1:", "key 'source.seed' must be a whole number ≥ 0")
+        expectError("source: {profile: calm}\nwatch: {interval: 1ms}\n", "w.yaml:2:", "key 'watch.interval' must be from 10ms to 1d")
     }
 
     @Test func missingCaptureNamesFileLineAndKey() {

@@ -1,3 +1,4 @@
+import K2Capture
 import K2Core
 @testable import K2Record
 import Testing
@@ -24,7 +25,7 @@ struct PlanTests {
     }
 
     @Test func badInputSaysWhatToDo() {
-        #expect(throws: RecordError.self) { try K2Record.Venue(parsing: "bitmex") }
+        #expect(throws: CaptureError.self) { try Venue(parsing: "bitmex") }
         do {
             _ = try ConnectionPlan.venue(.binance, symbols: ["BTCUSDT"], channels: ["candles"])
             Issue.record("no error")

@@ -11,12 +11,12 @@ import Testing
 /// simulator's own log of what it sent, frame by frame.
 @Suite(.serialized)
 struct SimExchangeRecordTests {
-    static func names(_ venue: K2Sim.Venue, _ n: Int = 2) -> [String] {
+    static func names(_ venue: Venue, _ n: Int = 2) -> [String] {
         let u = LiveFeed(profile: SimProfile.constant(rate: 1, duration: 1_000_000_000, venue: venue), venue: venue).universe
         return (0..<n).map { u.symbols[$0].name(for: venue) }
     }
 
-    static func exchange(_ venue: K2Sim.Venue, rate: Double = 3000, log: String, _ tweak: (inout ExchangeOptions) -> Void = { _ in }) throws -> ExchangeServer {
+    static func exchange(_ venue: Venue, rate: Double = 3000, log: String, _ tweak: (inout ExchangeOptions) -> Void = { _ in }) throws -> ExchangeServer {
         var p = SimProfile.constant(rate: rate, duration: 3_600_000_000_000, venue: venue, seed: 7)
         p.market.symbols = 5
         var o = ExchangeOptions(venue: venue, profile: p)
@@ -108,10 +108,10 @@ struct SimExchangeRecordTests {
     }
 
     @Test func krakenAndCoinbaseProtocolsRecordExactly() throws {
-        for venue in [K2Sim.Venue.kraken, .coinbase] {
+        for venue in [Venue.kraken, .coinbase] {
             let dir = TemporaryDirectory()
             let ex = try Self.exchange(venue, log: dir.file("sim.k2cap"))
-            let plan = try ConnectionPlan.venue(K2Record.Venue(rawValue: venue.rawValue)!, symbols: Self.names(venue), channels: ["trade", "depth"], url: ex.url)
+            let plan = try ConnectionPlan.venue(venue, symbols: Self.names(venue), channels: ["trade", "depth"], url: ex.url)
             let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 800 }
             let sent = try Self.received(dir.file("sim.k2cap"))
             let got = try Self.received(dir.file("rec.k2cap"))

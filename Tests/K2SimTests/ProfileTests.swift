@@ -54,21 +54,21 @@ import Testing
 
     @Test func badProfilesNameFileLineAndKey() {
         #expect(error("seed: 1\ntimeline:\n  - shape: constant\n    rate: 10\n    duration: 1s\nvenu: [binance]\n")
-                == "p.yaml:6: venu: unknown key; known keys here: name, seed, venues, venue, start, arrivals, market, binance, kraken, faults, timeline")
+                == "p.yaml:6:1: unknown key 'venu' — did you mean 'venue'? allowed here: name, seed, venues, venue, start, arrivals, market, binance, kraken, faults, timeline")
         #expect(error("timeline:\n  - shape: constant\n    rate: -5\n    duration: 1s\n")
-                == "p.yaml:3: timeline[0].rate: must be at least 0, found -5; rates are messages per second and cannot be negative")
-        #expect(error("timeline:\n  - shape: zigzag\n    duration: 1s\n").hasPrefix("p.yaml:2: timeline[0].shape: unknown shape 'zigzag'; use one of bursts, constant,"))
+                == "p.yaml:3:11: key 'timeline[0].rate' must be from 0 to 1000000000, not '-5' — see docs/sim-profiles.md")
+        #expect(error("timeline:\n  - shape: zigzag\n    duration: 1s\n").hasPrefix("p.yaml:2:12: key 'timeline[0].shape': unknown shape 'zigzag' — use one of bursts, constant,"))
         #expect(error("timeline:\n  - shape: constant\n    rate: fast\n    duration: 1s\n")
-                == "p.yaml:3: timeline[0].rate: expected a number, found 'fast'; write a number such as 1000")
+                == "p.yaml:3:11: key 'timeline[0].rate' must be a number, not 'fast' — see docs/sim-profiles.md")
         #expect(error("market:\n  symbols: [1, 2]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
-                == "p.yaml:2: market.symbols: expected a single value, found a list; write key: value")
-        #expect(error("timeline:\n  - shape: constant\n    rate: 1\n") == "p.yaml:2: timeline[0].duration: missing; give the segment a duration such as 60s")
+                == "p.yaml:2:12: key 'market.symbols' must be a whole number, not 'a list' — see docs/sim-profiles.md")
+        #expect(error("timeline:\n  - shape: constant\n    rate: 1\n") == "p.yaml:2:5: missing key 'timeline[0].duration' (how long the segment lasts, e.g. 60s) — add it; see docs/sim-profiles.md")
         #expect(error("venues: [nasdaq]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
-                == "p.yaml:1: venues: unknown venue 'nasdaq'; use binance, kraken or coinbase")
-        #expect(error("name: x\n") == "p.yaml:1: timeline: missing; add a timeline: a list of shapes with durations")
-        #expect(error("timeline:\n  - shape: ramp\n    from: 1\n    duration: 1s\n").hasPrefix("p.yaml:2: timeline[0].to: missing"))
+                == "p.yaml:1:9: key 'venues': unknown venue 'nasdaq' — use binance, kraken or coinbase")
+        #expect(error("name: x\n") == "p.yaml:1:1: missing key 'timeline' (a list of shapes with durations) — add it; see docs/sim-profiles.md")
+        #expect(error("timeline:\n  - shape: ramp\n    from: 1\n    duration: 1s\n").hasPrefix("p.yaml:2:5: missing key 'timeline[0].to' (the ramp shape needs from, to)"))
         #expect(error("timeline: [\n").hasPrefix("p.yaml:"))
-        #expect(error("timeline:\n  - shape: flash_crash\n    rate: 1\n    drop: 1.5\n    duration: 1s\n").hasPrefix("p.yaml:4: timeline[0].drop: must be a fraction below 1"))
+        #expect(error("timeline:\n  - shape: flash_crash\n    rate: 1\n    drop: 1.5\n    duration: 1s\n").hasPrefix("p.yaml:4:11: key 'timeline[0].drop' must be from 0 to 1, not '1.5'"))
     }
 
     static let tl = "timeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n"
@@ -78,8 +78,8 @@ import Testing
         #expect(try ProfileLoader.parse(yaml: "binance:\n  streams: [depth, trade]\n" + Self.tl).binanceStreams == [.depth, .trade])
         #expect(try ProfileLoader.parse(yaml: "binance: {streams: [aggTrade]}\n" + Self.tl).binanceStreams == [.aggTrade])
         #expect(error("binance:\n  streams: [trade, bookTicker]\n" + Self.tl)
-                == "p.yaml:2: binance.streams: unknown stream 'bookTicker'; use trade, aggTrade and/or depth")
-        #expect(error("binance:\n  streams: []\n" + Self.tl).hasPrefix("p.yaml:2: binance.streams: no stream given"))
+                == "p.yaml:2:12: key 'binance.streams': unknown stream 'bookTicker' — use trade, aggTrade and/or depth")
+        #expect(error("binance:\n  streams: []\n" + Self.tl).hasPrefix("p.yaml:2:12: key 'binance.streams': no stream given"))
     }
 
     @Test func faultsSection() throws {
@@ -111,15 +111,36 @@ import Testing
         #expect(try ProfileLoader.parse(yaml: "faults: {close_after: off, drop_every: off}\n" + Self.tl).faults.closeAfterNanos == nil)
     }
 
+    /// Numbers outside what the simulator can run with (huge, negative, NaN, infinite) are one
+    /// error line each, never a trap in a conversion later (issue 17).
+    @Test(arguments: [
+        ("timeline:\n  - shape: constant\n    rate: 1e30\n    duration: 1s\n", "p.yaml:3:11: key 'timeline[0].rate' must be from 0 to 1000000000, not '1e30'"),
+        ("timeline:\n  - shape: constant\n    rate: nan\n    duration: 1s\n", "p.yaml:3:11: key 'timeline[0].rate' must be a number, not 'nan'"),
+        ("timeline:\n  - shape: constant\n    rate: .inf\n    duration: 1s\n", "p.yaml:3:11: key 'timeline[0].rate' must be a number, not '.inf'"),
+        ("timeline:\n  - shape: constant\n    rate: 1\n    duration: 100000d\n", "p.yaml:4:15: key 'timeline[0].duration' must be from 1ns to 365d, not '100000d'"),
+        ("timeline:\n  - shape: market_open\n    rate: 1\n    peak: 1e300\n    duration: 1s\n", "p.yaml:4:11: key 'timeline[0].peak' must be from 1 to 1000000"),
+        ("timeline:\n  - shape: step\n    rates: [1, -2]\n    duration: 1s\n", "key 'timeline[0].rates' must hold numbers from 0 to 1000000000, not '-2'"),
+        ("market: {symbols: 1e12}\n" + ProfileTests.tl, "p.yaml:1:19: key 'market.symbols' must be from 1 to 1000000, not '1e12'"),
+        ("market: {symbols: 1e20}\n" + ProfileTests.tl, "p.yaml:1:19: key 'market.symbols' must be a whole number"),
+        ("seed: -1\n" + ProfileTests.tl, "p.yaml:1:7: key 'seed' must be a whole number ≥ 0, not '-1'"),
+        ("faults: {gap_every: 1e40}\n" + ProfileTests.tl, "key 'faults.gap_every' must be a whole number"),
+        ("faults: {stall_for: 0s}\n" + ProfileTests.tl, "key 'faults.stall_for' must be from 1ns to 365d, not '0s'"),
+    ])
+    func outOfRangeNumbersAreOneLine(_ yaml: String, _ message: String) {
+        let text = error(yaml)
+        #expect(text.contains(message), "\(text)")
+        #expect(!text.contains("\n"))
+    }
+
     @Test func badFaultsNameFileLineAndKey() {
-        #expect(error("faults:\n  gap_every: -3\n" + Self.tl) == "p.yaml:2: faults.gap_every: must be at least 0, found -3; use a larger value")
+        #expect(error("faults:\n  gap_every: -3\n" + Self.tl) == "p.yaml:2:14: key 'faults.gap_every' must be from 0 to 1000000000, not '-3' — see docs/sim-profiles.md")
         #expect(error("faults:\n  drop_every: soon\n" + Self.tl)
-                == "p.yaml:2: faults.drop_every: expected a positive duration, found 'soon'; write e.g. 30s, 5m, 1h, 250ms")
-        #expect(error("faults:\n  stall_for: off\n" + Self.tl).hasPrefix("p.yaml:2: faults.stall_for: expected a positive duration"))
+                == "p.yaml:2:15: key 'faults.drop_every' must be a duration such as 30s, 250ms or 2m, not 'soon' — see docs/sim-profiles.md")
+        #expect(error("faults:\n  stall_for: off\n" + Self.tl).hasPrefix("p.yaml:2:14: key 'faults.stall_for' must be a duration"))
         #expect(error("faults:\n  drop_evry: 1s\n" + Self.tl)
-                == "p.yaml:2: faults.drop_evry: unknown key; known keys here: drop_every, stall_every, stall_for, gap_every, duplicate_every, reorder_every, malformed_every, close_after")
-        #expect(error("faults: 5\n" + Self.tl).hasPrefix("p.yaml:1: faults: expected a mapping"))
-        #expect(error("faults:\n  duplicate_every: 2.5\n" + Self.tl) == "p.yaml:2: faults.duplicate_every: expected a whole number, found '2.5'; write e.g. 200")
+                == "p.yaml:2:3: unknown key 'faults.drop_evry' — did you mean 'drop_every'? allowed here: drop_every, stall_every, stall_for, gap_every, duplicate_every, reorder_every, malformed_every, close_after")
+        #expect(error("faults: 5\n" + Self.tl).hasPrefix("p.yaml:1:9: key 'faults' must be a mapping"))
+        #expect(error("faults:\n  duplicate_every: 2.5\n" + Self.tl) == "p.yaml:2:20: key 'faults.duplicate_every' must be a whole number, not '2.5' — see docs/sim-profiles.md")
     }
 
     @Test func shippedProfilesLoadAndHaveTheDocumentedRates() throws {

@@ -39,7 +39,7 @@ import Testing
         expectOneLine(try k2("sim exchange --venue nasdaq --port 0 --quiet"), "--venue", "unknown venue 'nasdaq'")
         expectOneLine(try k2("sim generate --venue nasdaq --rate 10 --duration 1s -o '\(dir.file("x.k2cap"))'"), "--venue", "unknown venue 'nasdaq'")
         let p = try profile("v.yaml", "venues: [binance, nyse]\n" + Self.timeline)
-        expectOneLine(try k2("sim check '\(p)'"), "v.yaml:1: venues: unknown venue 'nyse'")
+        expectOneLine(try k2("sim check '\(p)'"), "v.yaml:1:9: key 'venues': unknown venue 'nyse'")
         expectOneLine(try k2("sim bench --venue nasdaq --messages 10"), "unknown venue")
     }
 
@@ -50,11 +50,11 @@ import Testing
         let fault = try profile("fault.yaml", "faults:\n  gap_every: -1\n" + Self.timeline)
         let faultKey = try profile("fkey.yaml", "faults:\n  drop: 1s\n" + Self.timeline)
         for cmd in ["sim check", "sim generate -o '\(dir.file("o.k2cap"))' --profile", "sim exchange --venue binance --port 0 --quiet --profile"] {
-            expectOneLine(try k2("\(cmd) '\(negative)'"), "neg.yaml:3: timeline[0].rate: must be at least 0, found -5")
-            expectOneLine(try k2("\(cmd) '\(shape)'"), "shape.yaml:2: timeline[0].shape: unknown shape 'zigzag'")
-            expectOneLine(try k2("\(cmd) '\(key)'"), "key.yaml:2: markt: unknown key")
-            expectOneLine(try k2("\(cmd) '\(fault)'"), "fault.yaml:2: faults.gap_every: must be at least 0, found -1")
-            expectOneLine(try k2("\(cmd) '\(faultKey)'"), "fkey.yaml:2: faults.drop: unknown key")
+            expectOneLine(try k2("\(cmd) '\(negative)'"), "neg.yaml:3:11: key 'timeline[0].rate' must be from 0 to 1000000000, not '-5'")
+            expectOneLine(try k2("\(cmd) '\(shape)'"), "shape.yaml:2:12: key 'timeline[0].shape': unknown shape 'zigzag'")
+            expectOneLine(try k2("\(cmd) '\(key)'"), "key.yaml:2:1: unknown key 'markt' — did you mean 'market'?")
+            expectOneLine(try k2("\(cmd) '\(fault)'"), "fault.yaml:2:14: key 'faults.gap_every' must be from 0 to 1000000000, not '-1'")
+            expectOneLine(try k2("\(cmd) '\(faultKey)'"), "fkey.yaml:2:3: unknown key 'faults.drop'")
         }
         expectOneLine(try k2("sim check '\(dir.file("missing.yaml"))'"), "missing.yaml", "cannot read")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import K2Capture
 import K2Core
 import Testing
 @testable import K2Sim

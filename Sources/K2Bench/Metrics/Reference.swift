@@ -21,7 +21,7 @@ public enum ReferenceWorkload {
 
     /// Wall-clock and CPU-time speed of `zstd -d`, each the best of `rounds`.
     public static func zstdMeasure(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Measurement {
-        guard let zstd = which("zstd") else {
+        guard let zstd = ChildProcess.which("zstd") else {
             throw BenchError(.run, what: "the zstd command is not installed (the same-run reference)", remedy: "run scripts/install-deps.sh or apt-get install zstd")
         }
         let dir = NSTemporaryDirectory() + "k2-ref-\(getpid())"
@@ -72,24 +72,10 @@ public enum ReferenceWorkload {
 
     /// Runs a command with output discarded; returns its wall time in seconds or nil on failure.
     static func run(_ exe: String, _ args: [String]) -> Double? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
         let clock = SystemClock()
         let t0 = clock.monotonicNanos()
-        do { try p.run() } catch { return nil }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
+        guard let child = try? ChildProcess.start([exe] + args, dieWithParent: false),
+              ChildProcess.wait(child.pid) == 0 else { return nil }
         return Double(clock.monotonicNanos() - t0) / 1e9
-    }
-
-    static func which(_ name: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let p = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
     }
 }

@@ -26,17 +26,8 @@ public enum EnvironmentInfo {
     /// `git rev-parse --short HEAD` of the current folder (with `-dirty` when there are changes), or nil.
     public static func gitRevision() -> String? {
         func git(_ args: [String]) -> String? {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["git"] + args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            do { try p.run() } catch { return nil }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { return nil }
-            return String(decoding: data, as: UTF8.self).trimmingSpaces()
+            guard let finished = try? ChildProcess.run(["git"] + args), finished.status == 0 else { return nil }
+            return finished.stdout.trimmingSpaces()
         }
         guard let rev = git(["rev-parse", "--short", "HEAD"]), !rev.isEmpty else { return nil }
         let dirty = !(git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty

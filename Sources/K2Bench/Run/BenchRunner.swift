@@ -1,5 +1,6 @@
 import Foundation
 import K2Core
+import K2Net
 import K2Replay
 
 /// What one repetition asks the replay engine to do.

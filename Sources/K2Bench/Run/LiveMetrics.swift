@@ -31,8 +31,8 @@ public enum LiveMetrics {
     /// The quantiles exposed per latency kind (1 = max).
     public static let quantiles: [(String, Double)] = [("0.5", 50), ("0.9", 90), ("0.99", 99), ("0.999", 99.9), ("1", 100)]
 
-    public static func samples(_ s: State) -> [MetricsServer.Sample] {
-        typealias S = MetricsServer.Sample
+    public static func samples(_ s: State) -> [PrometheusText.Sample] {
+        typealias S = PrometheusText.Sample
         var out: [S] = [S("k2_bench_repetition", Double(s.repetition + 1), help: "Repetition running (1-based).", labels: [("workload", s.workload)])]
         if let iv = s.interval {
             let secs = Swift.max(iv.seconds, 1e-9)
@@ -80,8 +80,8 @@ public enum LiveMetrics {
     }
 
     /// Per sink: messages sent, delivered and failed (`PREFIX_messages_sent_total{sink=…}` …).
-    static func sinkCounters(prefix: String, scope: String, _ sinks: [(uri: String, counts: SinkCounts)]) -> [MetricsServer.Sample] {
-        var out: [MetricsServer.Sample] = []
+    static func sinkCounters(prefix: String, scope: String, _ sinks: [(uri: String, counts: SinkCounts)]) -> [PrometheusText.Sample] {
+        var out: [PrometheusText.Sample] = []
         for (name, what, key) in [("sent", "handed to a sink", \SinkCounts.sent),
                                   ("delivered", "a sink delivered", \SinkCounts.delivered),
                                   ("failed", "a sink failed", \SinkCounts.failed)] {
@@ -95,8 +95,8 @@ public enum LiveMetrics {
 
     /// What `k2 replay --metrics-port` exposes, from the engine's progress snapshot (about twice
     /// a second) and the sinks' counters.
-    public static func replaySamples(_ p: ReplayProgress, sinks: [(uri: String, counts: SinkCounts)]) -> [MetricsServer.Sample] {
-        typealias S = MetricsServer.Sample
+    public static func replaySamples(_ p: ReplayProgress, sinks: [(uri: String, counts: SinkCounts)]) -> [PrometheusText.Sample] {
+        typealias S = PrometheusText.Sample
         var out: [S] = [
             S("k2_replay_messages_per_second", p.rate, help: "Messages handed to the sinks per second, since the previous snapshot."),
             S("k2_replay_lag_seconds", Double(p.lagNanos) / 1e9, help: "How far the replay is behind its schedule (0 at --speed max)."),

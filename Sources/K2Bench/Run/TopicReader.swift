@@ -26,33 +26,18 @@ public final class TopicReader: @unchecked Sendable {
     /// Starts kcat at the topic's end offsets. Messages intended before `measureFromWall` count
     /// as consumed but are not recorded (warm-up).
     public func start(measureFromWall: Int64) throws(BenchError) {
-        guard let kcat = ReferenceWorkload.which("kcat") else {
+        guard let kcat = ChildProcess.which("kcat") else {
             throw BenchError(.run, what: "kcat is not installed (the consumer that reads the topic back)", remedy: "run scripts/install-deps.sh or apt-get install kcat")
         }
         lock.withLock { self.measureFromWall = measureFromWall }
-        // posix_spawn + a pipe (Foundation's Process child monitor stalls here).
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw BenchError(.run, what: "cannot create a pipe for kcat") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let args = [kcat, "-C", "-q", "-u", "-b", brokers, "-t", topic, "-o", "end", "-f", "%T %h\\n",
                     "-X", "fetch.wait.max.ms=5", "-X", "topic.metadata.refresh.interval.ms=1000"]
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, kcat, &actions, nil, &argv, environ)
-        close(fds[1])
-        guard rc == 0 else {
-            close(fds[0])
-            throw BenchError(.run, what: "cannot start kcat (posix_spawn \(rc))", remedy: "check that kcat runs")
+        let child: ChildProcess.Started
+        do { child = try ChildProcess.start(args, stdout: .pipe, stderr: .null, dieWithParent: false) } catch {
+            throw BenchError(.run, what: error.description, remedy: "check that kcat runs")
         }
-        pid = child
-        let readFD = fds[0]
+        pid = child.pid
+        guard let readFD = child.stdout else { return }
         let t = Thread { [self] in
             defer { finished.signal(); close(readFD) }
             var pending: [UInt8] = []

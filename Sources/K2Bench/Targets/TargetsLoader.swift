@@ -1,14 +1,18 @@
+import K2Config
+
 /// Reads a targets file strictly (unknown keys and wrong types are errors with file:line).
 public enum TargetsLoader {
+    static let guide = "docs/bench.md"
+
     public static func load(file: String) throws(BenchError) -> TargetsFile {
-        try read(StrictMap.load(file: file), file: file)
+        do { return try read(StrictMap.load(file: file, guide: guide), file: file) } catch { throw BenchError(error) }
     }
 
     public static func parse(_ text: String, file: String = "targets.yaml") throws(BenchError) -> TargetsFile {
-        try read(StrictMap.parse(text, file: file), file: file)
+        do { return try read(StrictMap.parse(text, file: file, guide: guide), file: file) } catch { throw BenchError(error) }
     }
 
-    static func read(_ root: StrictMap, file: String) throws(BenchError) -> TargetsFile {
+    static func read(_ root: StrictMap, file: String) throws(ConfigError) -> TargetsFile {
         try root.expectKeys(["schema", "name", "documents", "figures", "claims"])
         let schema = try root.int("schema") ?? 1
         guard schema == 1 else {
@@ -22,7 +26,7 @@ public enum TargetsLoader {
         }
         let ids = Set(docs.map(\.id))
 
-        func source(_ m: StrictMap) throws(BenchError) -> SourceRef {
+        func source(_ m: StrictMap) throws(ConfigError) -> SourceRef {
             guard let s = try m.strings("source") else { throw m.missing("source", "the document id(s) the number comes from") }
             for id in s where !ids.contains(id) {
                 throw m.error(at: "source", "document '\(id)' is not listed under 'documents'",

@@ -1,3 +1,5 @@
+import K2Config
+
 /// Capacity planning: run a workload at increasing rates until the system saturates, report the
 /// highest sustainable rate with the curve, and extrapolate the CPU cores needed for target
 /// rates from the measured CPU per message, against the 16-core budget.

@@ -1,4 +1,5 @@
 import Foundation
+import K2Config
 
 /// Reads workload YAML strictly: unknown keys, wrong types and missing captures are errors that
 /// name the file, the line and the key (docs/workloads.md lists every key).
@@ -6,13 +7,21 @@ public enum WorkloadLoader {
     public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
                                  "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested"]
 
+    static let guide = "docs/workloads.md"
+
     public static func load(file: String, checkFiles: Bool = true) throws(BenchError) -> Workload {
-        try read(StrictMap.load(file: file), file: file, checkFiles: checkFiles)
+        do { return try read(StrictMap.load(file: file, guide: guide), file: file, checkFiles: checkFiles) } catch { throw BenchError(error) }
     }
 
     public static func parse(_ text: String, file: String = "workload.yaml", checkFiles: Bool = true) throws(BenchError) -> Workload {
-        try read(StrictMap.parse(text, file: file), file: file, checkFiles: checkFiles)
+        do { return try read(StrictMap.parse(text, file: file, guide: guide), file: file, checkFiles: checkFiles) } catch { throw BenchError(error) }
     }
+
+    /// What the harness can run with (every number a workload gives is checked against these).
+    static let rates: ClosedRange<Double> = 1e-3...1e9
+    static let speeds: ClosedRange<Double> = 1e-6...1e6
+    static let runLengths: ClosedRange<Int64> = 0...365 * 86_400_000_000_000
+    static let intervals: ClosedRange<Int64> = 1_000_000...86_400_000_000_000
 
     /// `path` relative to the folder holding `file` (absolute paths stay as they are).
     public static func resolve(_ path: String, against file: String) -> String {
@@ -24,7 +33,7 @@ public enum WorkloadLoader {
         return (dir as NSString).appendingPathComponent(path)
     }
 
-    static func read(_ root: StrictMap, file: String, checkFiles: Bool) throws(BenchError) -> Workload {
+    static func read(_ root: StrictMap, file: String, checkFiles: Bool) throws(ConfigError) -> Workload {
         try root.expectKeys(topKeys)
         guard let src = try root.map("source") else {
             throw root.missing("source", "captures: [FILE…] or profile: NAME")
@@ -49,14 +58,13 @@ public enum WorkloadLoader {
             }
             source = .captures(resolved, loop: try src.bool("loop") ?? true)
         case let (nil, prof?):
-            let seed = try src.int("seed") ?? 1
-            guard seed >= 0 else { throw src.error(at: "seed", "must not be negative") }
+            let seed = try src.uint64("seed") ?? 1
             let isFile = prof.hasSuffix(".yaml") || prof.hasSuffix(".yml")
             let p = isFile ? resolve(prof, against: file) : prof
             if checkFiles && isFile && !FileManager.default.fileExists(atPath: p) {
                 throw src.error(at: "profile", "profile file '\(prof)' does not exist", remedy: "check the path or use a built-in profile name")
             }
-            source = .profile(p, seed: UInt64(seed))
+            source = .profile(p, seed: seed)
         case (_?, _?):
             throw src.error(at: "profile", "give either captures or profile, not both")
         case (nil, nil):
@@ -69,7 +77,7 @@ public enum WorkloadLoader {
         w.description = try root.string("description") ?? ""
 
         let speedText = try root.string("speed")
-        let rate = try root.rate("rate")
+        let rate = try root.rate("rate", in: rates)
         switch (speedText, rate) {
         case (_?, _?):
             throw root.error(at: "rate", "give either speed or rate, not both")
@@ -79,8 +87,8 @@ public enum WorkloadLoader {
             } else {
                 var t = s.trimmingSpaces().lowercased()
                 if t.hasSuffix("x") { t.removeLast() }
-                guard let v = StrictMap.number(t), v > 0 else {
-                    throw root.error(at: "speed", "'\(s)' is not a speed", remedy: "write a positive multiple such as 1, 10x or max")
+                guard let v = StrictMap.number(t), speeds.contains(v) else {
+                    throw root.error(at: "speed", "'\(s)' is not a speed", remedy: "write a positive multiple up to 1000000 such as 1, 10x or max")
                 }
                 w.pace = .speed(v)
             }
@@ -90,8 +98,8 @@ public enum WorkloadLoader {
             w.pace = .speed(1)
         }
 
-        w.warmupNanos = try root.duration("warmup") ?? 0
-        w.durationNanos = try root.duration("duration") ?? 30_000_000_000
+        w.warmupNanos = try root.duration("warmup", in: runLengths) ?? 0
+        w.durationNanos = try root.duration("duration", in: runLengths) ?? 30_000_000_000
         guard w.durationNanos > 0 else { throw root.error(at: "duration", "must be longer than 0") }
 
         if let items = try root.items("sinks") {
@@ -119,12 +127,12 @@ public enum WorkloadLoader {
 
         if let p = try root.map("probes") {
             try p.expectKeys(["interval", "clickhouse", "table", "rows_table", "poll", "timeout"])
-            w.probes.intervalNanos = try p.duration("interval") ?? 1_000_000_000
+            w.probes.intervalNanos = try p.duration("interval", in: intervals) ?? 1_000_000_000
             w.probes.clickhouse = try p.string("clickhouse")
             w.probes.table = try p.string("table") ?? "k2_probes"
             w.probes.rowsTable = try p.string("rows_table") ?? "bronze"
-            w.probes.pollNanos = try p.duration("poll") ?? 50_000_000
-            w.probes.timeoutNanos = try p.duration("timeout") ?? 30_000_000_000
+            w.probes.pollNanos = try p.duration("poll", in: intervals) ?? 50_000_000
+            w.probes.timeoutNanos = try p.duration("timeout", in: intervals) ?? 30_000_000_000
         }
 
         if root.isScalar("consumer") {
@@ -142,8 +150,7 @@ public enum WorkloadLoader {
             w.watch.processes = try m.strings("processes") ?? []
             w.watch.cgroups = try m.strings("cgroups") ?? []
             w.watch.harness = try m.bool("harness") ?? true
-            w.watch.intervalNanos = try m.duration("interval") ?? 1_000_000_000
-            guard w.watch.intervalNanos >= 10_000_000 else { throw m.error(at: "interval", "must be at least 10ms") }
+            w.watch.intervalNanos = try m.duration("interval", in: 10_000_000...intervals.upperBound) ?? 1_000_000_000
         }
 
         if let t = try root.string("targets") {
@@ -154,9 +161,8 @@ public enum WorkloadLoader {
             w.targets = p
         }
 
-        w.repetitions = try root.int("repetitions") ?? 1
+        w.repetitions = try root.int("repetitions", in: 1...100) ?? 1
         w.notTested = try root.strings("not_tested") ?? []
-        guard (1...100).contains(w.repetitions) else { throw root.error(at: "repetitions", "must be between 1 and 100") }
 
         if let r = try root.string("reference") {
             guard let ref = Workload.Reference(rawValue: r) else {
@@ -175,8 +181,7 @@ public enum WorkloadLoader {
                 }
             }
             w.embedded.broker = try e.bool("broker")
-            w.embedded.partitions = try e.int("partitions") ?? 4
-            guard (1...256).contains(w.embedded.partitions) else { throw e.error(at: "partitions", "must be between 1 and 256") }
+            w.embedded.partitions = try e.int("partitions", in: 1...256) ?? 4
             w.embedded.clickhouse = try e.bool("clickhouse")
             if let s = try e.string("clickhouse_schema") {
                 let p = resolve(s, against: file)

@@ -134,28 +134,17 @@ public enum CaptureBench {
     /// Runs `argv` with stdout to /dev/null (stderr to `stderrPath` when given) and returns wall
     /// seconds, CPU seconds of the child and its children, and the exit status.
     public static func run(_ argv: [String], stderrPath: String? = nil) -> (seconds: Double, cpuSeconds: Double, status: Int32)? {
-        var pid: pid_t = 0
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        if let stderrPath { posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
-        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-        cargs.append(nil)
-        defer { for p in cargs { free(p) } }
         let t0 = now()
-        let rc = posix_spawnp(&pid, argv[0], &actions, nil, cargs, environ)
-        guard rc == 0 else { return nil }
-        var status: Int32 = 0
+        // No setpriv in front: the child is measured as it is.
+        guard let child = try? ChildProcess.start(argv, stdout: .null, stderr: stderrPath.map { .file($0) } ?? .inherit,
+                                                  dieWithParent: false) else { return nil }
         var before = rusage()
         getrusage(RUSAGE_CHILDREN.rawValue, &before)
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return nil }
-        }
+        let exit = ChildProcess.wait(child.pid)
+        guard exit >= 0 else { return nil }
         let t1 = now()
         var after = rusage()
         getrusage(RUSAGE_CHILDREN.rawValue, &after)   // includes the child's own children (a shell pipeline)
-        let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         return (Double(t1 - t0) / 1e9, seconds(after) - seconds(before), exit)
     }
 

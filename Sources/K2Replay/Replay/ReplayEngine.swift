@@ -20,13 +20,9 @@ public final class ReplayEngine: @unchecked Sendable {
     public let config: ReplayConfig
     public let sinks: [any ReplaySink]
     private let clock: any NanoClock
-    /// Set by `requestStop` from any thread, read on every message: a plain word (like the
+    /// Set by `requestStop` from any thread, read on every message: an atomic word (like the
     /// signal flag), not a mutex, to keep the per-message check at one load.
-    private let stopFlag: UnsafeMutablePointer<Int32> = {
-        let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-        p.initialize(to: 0)
-        return p
-    }()
+    private let stopFlag = StopFlag()
     private var manualWaiter: ManualWaiter?
 
     /// `clock` gives the wall start time; the monotonic clock of `SystemClock` paces, unless
@@ -40,13 +36,11 @@ public final class ReplayEngine: @unchecked Sendable {
 
     /// Asks the engine to stop sending (thread-safe; e.g. from a signal watcher).
     public func requestStop() {
-        stopFlag.pointee = 1
+        stopFlag.set()
     }
 
-    deinit { stopFlag.deallocate() }
-
     @inline(__always)
-    var shouldStop: Bool { ReplayInterrupt.requested || stopFlag.pointee != 0 }
+    var shouldStop: Bool { StopSignals.received.isSet || stopFlag.isSet }
 
     /// At `--speed max` the engine reads the clock once per this many messages (a power of two):
     /// message `sequence` is stamped fresh when `sequence % maxStampEvery == 0`, the others of
@@ -135,7 +129,7 @@ public final class ReplayEngine: @unchecked Sendable {
         let sinks = self.sinks
         let sinkCount = sinks.count
         let onlySink: (any ReplaySink)? = sinkCount == 1 ? sinks[0] : nil
-        let signalFlag = ReplayInterrupt.flag
+        let signalFlag = StopSignals.received
         let stopFlag = self.stopFlag
         let needFields = shard != nil || sinks.contains { $0.usesPayloadFields }
         let singleExchange: String? = source.singleExchange
@@ -164,7 +158,7 @@ public final class ReplayEngine: @unchecked Sendable {
                     firstCapture = captureNanos
                     pacer = Pacer(pace: config.pace, captureStart: captureNanos, startNanos: startMono)
                 }
-                if signalFlag.pointee != 0 || stopFlag.pointee != 0 {
+                if signalFlag.isSet || stopFlag.isSet {
                     outcome = .interrupted
                     unsentCurrent = 1
                     break rounds
@@ -181,7 +175,7 @@ public final class ReplayEngine: @unchecked Sendable {
                             intervalDue = false
                         }
                     }
-                    actual = waiter.wait(until: due, shouldStop: { signalFlag.pointee != 0 || stopFlag.pointee != 0 })
+                    actual = waiter.wait(until: due, shouldStop: { signalFlag.isSet || stopFlag.isSet })
                     if actual < due {
                         outcome = .interrupted
                         unsentCurrent = 1
@@ -248,7 +242,7 @@ public final class ReplayEngine: @unchecked Sendable {
         // At max the last stamp may be up to a batch old: read the clock once more.
         let sendingEnd = isMax && sequence > 0 ? waiter.now() : lastSent
         if outcome == .interrupted {
-            stopSignal = ReplayInterrupt.receivedSignal
+            stopSignal = StopSignals.received.code
             switch stopSignal {
             case SIGINT?: stopReason = "stopped by SIGINT (Ctrl-C)"
             case SIGTERM?: stopReason = "stopped by SIGTERM"

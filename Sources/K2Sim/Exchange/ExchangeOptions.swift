@@ -1,3 +1,5 @@
+import K2Capture
+
 /// Faults the exchange simulator injects on every connection (0 / nil = off). Set by the
 /// profile's `faults:` section (docs/sim-profiles.md) and the `k2 sim exchange` flags.
 public struct FaultPlan: Sendable, Equatable {

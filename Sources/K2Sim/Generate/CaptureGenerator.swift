@@ -62,11 +62,11 @@ public struct CaptureGenerator {
                     }
                 }
             }
-            add(.connect, url: venue.endpoint + (profile.binanceCombined ? "/stream" : "/ws"), [])
+            add(.connect, url: venue.defaultURL + (profile.binanceCombined ? "/stream" : "/ws"), [])
             add(.send, BinanceProtocol.subscribeRequest(streams: streams, id: 1))
             add(.recv, Array(#"{"result":null,"id":1}"#.utf8))
         case .kraken:
-            add(.connect, url: venue.endpoint, [])
+            add(.connect, url: venue.defaultURL, [])
             add(.recv, KrakenProtocol.systemStatus(connectionID: 8_628_615_390_848_610_000 &+ profile.seed % 1_000_000))
             let pairs = u.symbols.map(\.krakenName)
             var set = SubscriptionSet(symbols: u.count)
@@ -81,7 +81,7 @@ public struct CaptureGenerator {
                 for b in books { add(.recv, feed.krakenBookSnapshot(symbol: b, nanos: profile.startNanos)) }
             }
         case .coinbase:
-            add(.connect, url: venue.endpoint, [])
+            add(.connect, url: venue.defaultURL, [])
             let ids = u.symbols.map(\.coinbaseName)
             var set = SubscriptionSet(symbols: u.count)
             var channels: [String] = ["heartbeats"]

@@ -1,3 +1,4 @@
+import K2Capture
 import K2Core
 
 /// One venue's synthetic market as a time-ordered stream of messages: the engine of

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import K2Capture
 import K2Core
 
 /// One listed instrument of the synthetic market.

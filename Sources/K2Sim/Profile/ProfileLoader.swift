@@ -1,396 +1,220 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import K2Capture
+import K2Config
 import K2Core
-import Yams
 
-/// Reads YAML profiles (docs/sim-profiles.md). Every mistake is one `SimError` naming the
-/// file, the line and the key: unknown keys, wrong types, negative rates, unknown shapes.
+/// Reads YAML profiles (docs/sim-profiles.md) through K2Config's strict reader: unknown keys
+/// (with a did-you-mean), wrong types and numbers outside what the simulator can run with are
+/// each one `SimError` line naming the file, line, column and key, worded as for workloads.
 public enum ProfileLoader {
-    public static func load(path: String) throws(SimError) -> SimProfile {
-        let text: String
-        do {
-            text = try readText(path)
-        } catch {
-            throw SimError(location: path, what: "cannot read the profile", remedy: "check the path")
-        }
-        return try parse(yaml: text, file: path)
-    }
+    static let guide = "docs/sim-profiles.md"
 
-    static func readText(_ path: String) throws -> String {
-        guard let f = fopen(path, "rb") else { throw SimError(location: path, what: "cannot open", remedy: "") }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n <= 0 { break }
-            bytes.append(contentsOf: buf[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+    public static func load(path: String) throws(SimError) -> SimProfile {
+        do { return try read(StrictMap.load(file: path, guide: guide)) } catch { throw SimError(error) }
     }
 
     public static func parse(yaml: String, file: String = "profile") throws(SimError) -> SimProfile {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let e as YamlError {
-            throw SimError(location: file + yamlErrorLine(e), what: "not valid YAML", remedy: "fix the syntax there")
-        } catch {
-            throw SimError(location: file, what: "not valid YAML", remedy: "fix the syntax")
-        }
-        guard let root, let top = root.mapping else {
-            throw SimError(location: file, what: "the profile must be a mapping of keys", remedy: "see docs/sim-profiles.md")
-        }
-        let r = Reader(file: file)
-        return try r.profile(top, node: root)
+        do { return try read(StrictMap.parse(yaml, file: file, guide: guide)) } catch { throw SimError(error) }
     }
 
-    static func yamlErrorLine(_ e: YamlError) -> String {
-        switch e {
-        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _): return ":\(mark.line)"
-        default: return ""
+    /// Messages per second a rate may ask for (the generator's own limit is far lower).
+    static let rates: ClosedRange<Double> = 0...1e9
+    /// A segment, period or fault interval: up to a year.
+    static let durations: ClosedRange<Int64> = 1...365 * 86_400_000_000_000
+    /// Every N messages (faults).
+    static let counts: ClosedRange<Int> = 0...1_000_000_000
+
+    static let topKeys = ["name", "seed", "venues", "venue", "start", "arrivals", "market", "binance", "kraken", "faults", "timeline"]
+
+    static func read(_ root: StrictMap) throws(ConfigError) -> SimProfile {
+        try root.expectKeys(topKeys)
+        var profile = SimProfile(timeline: Timeline([]))
+        if let name = try root.string("name") { profile.name = name }
+        if let seed = try root.uint64("seed") { profile.seed = seed }
+        for key in ["venues", "venue"] {
+            guard let names = try root.strings(key) else { continue }
+            var venues: [Venue] = []
+            for name in names {
+                do { venues.append(try Venue(parsing: name)) } catch { throw root.error(at: key, error.what, remedy: error.remedy) }
+            }
+            guard !venues.isEmpty else { throw root.error(at: key, "no venue given", remedy: "name at least one venue") }
+            profile.venues = venues
         }
+        if let start = try root.string("start") {
+            guard let nanos = TimeText.parseISO8601(start) else {
+                throw root.error(at: "start", "'\(start)' is not an ISO-8601 time", remedy: "write e.g. 2024-03-01T00:00:00Z")
+            }
+            profile.startNanos = nanos
+        }
+        let arrivals = try arrivalMode(root, "arrivals") ?? .poisson
+        if let market = try root.map("market") { profile.market = try self.market(market, profile.market) }
+        if let binance = try root.map("binance") {
+            try binance.expectKeys(["combined", "depth_stream", "streams"])
+            if let combined = try binance.bool("combined") { profile.binanceCombined = combined }
+            if let names = try binance.strings("streams") {
+                var kinds: [MessageKind] = []
+                for name in names {
+                    let kind: MessageKind
+                    switch name {
+                    case "trade": kind = .trade
+                    case "aggTrade", "agg_trade": kind = .aggTrade
+                    case "depth": kind = .depth
+                    default: throw binance.error(at: "streams", "unknown stream '\(name)'", remedy: "use trade, aggTrade and/or depth")
+                    }
+                    if !kinds.contains(kind) { kinds.append(kind) }
+                }
+                guard !kinds.isEmpty else { throw binance.error(at: "streams", "no stream given", remedy: "name at least one of trade, aggTrade, depth") }
+                profile.binanceStreams = kinds
+            }
+            if let suffix = try binance.string("depth_stream") {
+                guard suffix == "@depth" || suffix == "@depth@100ms" else {
+                    throw binance.error(at: "depth_stream", "unknown depth stream '\(suffix)'", remedy: "use @depth or @depth@100ms")
+                }
+                profile.binanceDepthSuffix = suffix
+            }
+        }
+        if let kraken = try root.map("kraken") {
+            try kraken.expectKeys(["book_depth"])
+            if let depth = try kraken.int("book_depth") {
+                guard [10, 25, 100, 500, 1000].contains(depth) else {
+                    throw kraken.error(at: "book_depth", "Kraken offers depths 10, 25, 100, 500, 1000, not \(depth)", remedy: "pick one of those")
+                }
+                profile.krakenBookDepth = depth
+            }
+        }
+        if let faults = try root.map("faults") { profile.faults = try self.faults(faults) }
+        guard let segments = try root.maps("timeline") else {
+            throw root.missing("timeline", "a list of shapes with durations")
+        }
+        guard !segments.isEmpty else {
+            throw root.error(at: "timeline", "the list is empty", remedy: "write '- shape: constant' items")
+        }
+        var loadSegments: [LoadSegment] = []
+        for (index, segment) in segments.enumerated() {
+            loadSegments.append(try self.segment(segment, arrivals: arrivals,
+                                                 seed: profile.seed &+ UInt64(index + 1) &* 0xB5AD_4ECE_DA1C_E2A9))
+        }
+        profile.timeline = Timeline(loadSegments)
+        return profile
     }
 
-    /// Builds typed values out of YAML nodes, naming file:line and key on every error.
-    struct Reader {
-        let file: String
-
-        func loc(_ n: Node) -> String { n.mark.map { "\(file):\($0.line)" } ?? file }
-
-        func fail(_ n: Node, _ key: String, _ what: String, _ remedy: String) -> SimError {
-            SimError(location: loc(n), key: key, what: what, remedy: remedy)
+    /// `faults:` — every fault of `FaultPlan`; durations, or `off` for the timed ones.
+    static func faults(_ map: StrictMap) throws(ConfigError) -> FaultPlan {
+        try map.expectKeys(["drop_every", "stall_every", "stall_for", "gap_every", "duplicate_every", "reorder_every", "malformed_every", "close_after"])
+        func timed(_ key: String, _ current: Int64?) throws(ConfigError) -> Int64? {
+            if let text = try? map.string(key), ["off", "none", "false", "no"].contains(text.lowercased()) { return nil }
+            return try map.duration(key, in: durations) ?? current
         }
-
-        /// The mapping's entries by key, rejecting keys not in `allowed`.
-        func entries(_ m: Node.Mapping, _ node: Node, path: String, allowed: [String]) throws(SimError) -> [(String, Node, Node)] {
-            var out: [(String, Node, Node)] = []
-            for (k, v) in m {
-                guard let key = k.string else {
-                    throw fail(k, path, "keys must be text", "write key: value")
-                }
-                let full = path.isEmpty ? key : path + "." + key
-                guard allowed.contains(key) else {
-                    throw fail(k, full, "unknown key", "known keys here: " + allowed.joined(separator: ", "))
-                }
-                if out.contains(where: { $0.0 == key }) {
-                    throw fail(k, full, "key given twice", "keep one")
-                }
-                out.append((key, k, v))
-            }
-            return out
-        }
-
-        func scalar(_ v: Node, _ key: String) throws(SimError) -> String {
-            guard let s = v.scalar?.string else {
-                throw fail(v, key, "expected a single value, found a \(v.mapping != nil ? "mapping" : "list")", "write key: value")
-            }
-            return s
-        }
-
-        func number(_ v: Node, _ key: String, min: Double = 0) throws(SimError) -> Double {
-            let s = try scalar(v, key)
-            guard let d = Double(s.replacingUnderscores()), d.isFinite else {
-                throw fail(v, key, "expected a number, found '\(s)'", "write a number such as 1000")
-            }
-            guard d >= min else {
-                throw fail(v, key, "must be at least \(min == 0 ? "0" : String(min)), found \(s)",
-                           key.hasSuffix("rate") || key.contains("rate") ? "rates are messages per second and cannot be negative" : "use a larger value")
-            }
-            return d
-        }
-
-        func fraction(_ v: Node, _ key: String) throws(SimError) -> Double {
-            let d = try number(v, key)
-            guard d < 1 else { throw fail(v, key, "must be a fraction below 1, found \(d)", "write 0.1 for 10%") }
-            return d
-        }
-
-        func integer(_ v: Node, _ key: String, min: Int = 0) throws(SimError) -> Int {
-            let s = try scalar(v, key)
-            guard let i = Int(s.replacingUnderscores()) else {
-                throw fail(v, key, "expected a whole number, found '\(s)'", "write e.g. 200")
-            }
-            guard i >= min else { throw fail(v, key, "must be at least \(min), found \(i)", "use a larger value") }
-            return i
-        }
-
-        func duration(_ v: Node, _ key: String) throws(SimError) -> Int64 {
-            let s = try scalar(v, key)
-            guard let d = TimeText.parseDuration(s), d > 0 else {
-                throw fail(v, key, "expected a positive duration, found '\(s)'", "write e.g. 30s, 5m, 1h, 250ms")
-            }
-            return d
-        }
-
-        func bool(_ v: Node, _ key: String) throws(SimError) -> Bool {
-            let s = try scalar(v, key)
-            switch s.lowercased() {
-            case "true", "yes", "on": return true
-            case "false", "no", "off": return false
-            default: throw fail(v, key, "expected true or false, found '\(s)'", "write true or false")
-            }
-        }
-
-        func list(_ v: Node, _ key: String) throws(SimError) -> [Node] {
-            if let seq = v.sequence { return Array(seq) }
-            if v.scalar != nil { return [v] }
-            throw fail(v, key, "expected a list", "write [a, b] or one item per '- ' line")
-        }
-
-        func profile(_ m: Node.Mapping, node: Node) throws(SimError) -> SimProfile {
-            var p = SimProfile(timeline: Timeline([]))
-            var arrivals = ArrivalMode.poisson
-            var timelineNode: (Node, Node)?
-            let keys = ["name", "seed", "venues", "venue", "start", "arrivals", "market", "binance", "kraken", "faults", "timeline"]
-            for (key, k, v) in try entries(m, node, path: "", allowed: keys) {
-                switch key {
-                case "name": p.name = try scalar(v, key)
-                case "seed":
-                    let s = try scalar(v, key)
-                    guard let seed = UInt64(s.replacingUnderscores()) else {
-                        throw fail(v, key, "expected a whole number ≥ 0, found '\(s)'", "write e.g. 42")
-                    }
-                    p.seed = seed
-                case "venue", "venues":
-                    var vs: [Venue] = []
-                    for item in try list(v, key) {
-                        let name = try scalar(item, key)
-                        do { vs.append(try Venue.parse(name, location: loc(item))) } catch {
-                            throw fail(item, key, "unknown venue '\(name)'", "use binance, kraken or coinbase")
-                        }
-                    }
-                    guard !vs.isEmpty else { throw fail(v, key, "no venue given", "name at least one venue") }
-                    p.venues = vs
-                case "start":
-                    let s = try scalar(v, key)
-                    guard let t = TimeText.parseISO8601(s) else {
-                        throw fail(v, key, "expected an ISO-8601 time, found '\(s)'", "write e.g. 2024-03-01T00:00:00Z")
-                    }
-                    p.startNanos = t
-                case "arrivals": arrivals = try arrivalMode(v, key)
-                case "market": p.market = try market(v, p.market)
-                case "binance":
-                    guard let mm = v.mapping else { throw fail(v, key, "expected a mapping", "see docs/sim-profiles.md") }
-                    for (bk, _, bv) in try entries(mm, v, path: key, allowed: ["combined", "depth_stream", "streams"]) {
-                        if bk == "combined" { p.binanceCombined = try bool(bv, "binance.combined") }
-                        else if bk == "streams" {
-                            var kinds: [MessageKind] = []
-                            for item in try list(bv, "binance.streams") {
-                                let name = try scalar(item, "binance.streams")
-                                let k: MessageKind
-                                switch name {
-                                case "trade": k = .trade
-                                case "aggTrade", "agg_trade": k = .aggTrade
-                                case "depth": k = .depth
-                                default: throw fail(item, "binance.streams", "unknown stream '\(name)'", "use trade, aggTrade and/or depth")
-                                }
-                                if !kinds.contains(k) { kinds.append(k) }
-                            }
-                            guard !kinds.isEmpty else { throw fail(bv, "binance.streams", "no stream given", "name at least one of trade, aggTrade, depth") }
-                            p.binanceStreams = kinds
-                        } else {
-                            let s = try scalar(bv, "binance.depth_stream")
-                            guard s == "@depth" || s == "@depth@100ms" else {
-                                throw fail(bv, "binance.depth_stream", "unknown depth stream '\(s)'", "use @depth or @depth@100ms")
-                            }
-                            p.binanceDepthSuffix = s
-                        }
-                    }
-                case "kraken":
-                    guard let mm = v.mapping else { throw fail(v, key, "expected a mapping", "see docs/sim-profiles.md") }
-                    for (_, _, bv) in try entries(mm, v, path: key, allowed: ["book_depth"]) {
-                        let d = try integer(bv, "kraken.book_depth", min: 10)
-                        guard [10, 25, 100, 500, 1000].contains(d) else {
-                            throw fail(bv, "kraken.book_depth", "Kraken offers depths 10, 25, 100, 500, 1000, not \(d)", "pick one of those")
-                        }
-                        p.krakenBookDepth = d
-                    }
-                case "faults": p.faults = try faults(v)
-                case "timeline": timelineNode = (k, v)
-                default: break
-                }
-            }
-            guard let (tk, tv) = timelineNode else {
-                throw SimError(location: loc(node), key: "timeline", what: "missing", remedy: "add a timeline: a list of shapes with durations")
-            }
-            guard let seq = tv.sequence, seq.count > 0 else {
-                throw fail(tk, "timeline", "expected a non-empty list of segments", "write '- shape: constant' items")
-            }
-            var segs: [LoadSegment] = []
-            for (i, item) in seq.enumerated() {
-                segs.append(try segment(item, index: i, arrivals: arrivals, seed: p.seed &+ UInt64(i + 1) &* 0xB5AD_4ECE_DA1C_E2A9))
-            }
-            p.timeline = Timeline(segs)
-            return p
-        }
-
-        /// `faults:` — every fault of `FaultPlan`; durations, or `off` for the timed ones.
-        func faults(_ v: Node) throws(SimError) -> FaultPlan {
-            guard let m = v.mapping else {
-                throw fail(v, "faults", "expected a mapping", "write e.g. faults: {gap_every: 500, drop_every: 30s}")
-            }
-            var f = FaultPlan()
-            let keys = ["drop_every", "stall_every", "stall_for", "gap_every", "duplicate_every", "reorder_every", "malformed_every", "close_after"]
-            func timed(_ x: Node, _ path: String) throws(SimError) -> Int64? {
-                if let s = x.scalar?.string, ["off", "none", "false", "no"].contains(s.lowercased()) { return nil }
-                return try duration(x, path)
-            }
-            for (key, _, x) in try entries(m, v, path: "faults", allowed: keys) {
-                let path = "faults." + key
-                switch key {
-                case "drop_every": f.dropEveryNanos = try timed(x, path)
-                case "stall_every": f.stallEveryNanos = try timed(x, path)
-                case "stall_for": f.stallForNanos = try duration(x, path)
-                case "close_after": f.closeAfterNanos = try timed(x, path)
-                case "gap_every": f.gapEvery = try integer(x, path)
-                case "duplicate_every": f.duplicateEvery = try integer(x, path)
-                case "reorder_every": f.reorderEvery = try integer(x, path)
-                case "malformed_every": f.malformedEvery = try integer(x, path)
-                default: break
-                }
-            }
-            return f
-        }
-
-        func arrivalMode(_ v: Node, _ key: String) throws(SimError) -> ArrivalMode {
-            let s = try scalar(v, key)
-            guard let a = ArrivalMode(rawValue: s) else {
-                throw fail(v, key, "unknown arrival process '\(s)'", "use poisson or uniform")
-            }
-            return a
-        }
-
-        func market(_ v: Node, _ base: MarketConfig) throws(SimError) -> MarketConfig {
-            guard let m = v.mapping else { throw fail(v, "market", "expected a mapping", "see docs/sim-profiles.md") }
-            var c = base
-            let keys = ["symbols", "zipf", "book_depth", "level_spacing", "volatility", "trade_notional", "level_notional",
-                        "mix", "max_fills", "max_level_changes"]
-            for (key, _, x) in try entries(m, v, path: "market", allowed: keys) {
-                let path = "market." + key
-                switch key {
-                case "symbols": c.symbols = try integer(x, path, min: 1)
-                case "zipf": c.zipfExponent = try number(x, path)
-                case "book_depth": c.bookDepth = try integer(x, path, min: 2)
-                case "level_spacing": c.levelSpacing = try number(x, path)
-                case "volatility": c.volatility = try number(x, path)
-                case "max_fills": c.maxFills = try integer(x, path, min: 1)
-                case "max_level_changes": c.maxLevelChanges = try integer(x, path, min: 1)
-                case "trade_notional", "level_notional":
-                    guard let mm = x.mapping else { throw fail(x, path, "expected a mapping with median and sigma", "write {median: 200, sigma: 1.5}") }
-                    var median = key == "trade_notional" ? c.tradeNotionalMedian : c.levelNotionalMedian
-                    var sigma = key == "trade_notional" ? c.tradeNotionalSigma : c.levelNotionalSigma
-                    for (nk, _, nv) in try entries(mm, x, path: path, allowed: ["median", "sigma"]) {
-                        if nk == "median" { median = try number(nv, path + ".median") } else { sigma = try number(nv, path + ".sigma") }
-                    }
-                    if key == "trade_notional" { c.tradeNotionalMedian = median; c.tradeNotionalSigma = sigma }
-                    else { c.levelNotionalMedian = median; c.levelNotionalSigma = sigma }
-                case "mix":
-                    guard let mm = x.mapping else { throw fail(x, path, "expected a mapping", "write {trade: 0.4, agg_trade: 0.2, depth: 0.4}") }
-                    for (nk, _, nv) in try entries(mm, x, path: path, allowed: ["trade", "agg_trade", "depth"]) {
-                        let w = try number(nv, path + "." + nk)
-                        switch nk {
-                        case "trade": c.tradeWeight = w
-                        case "agg_trade": c.aggTradeWeight = w
-                        default: c.depthWeight = w
-                        }
-                    }
-                    if c.tradeWeight + c.aggTradeWeight + c.depthWeight <= 0 {
-                        throw fail(x, path, "all weights are 0", "give at least one kind a positive weight")
-                    }
-                default: break
-                }
-            }
-            return c
-        }
-
-        static let shapeKeys: [String: [String]] = [
-            "constant": ["rate"],
-            "poisson": ["rate"],
-            "ramp": ["from", "to"],
-            "step": ["rates", "every"],
-            "sine": ["mean", "amplitude", "period", "phase"],
-            "bursts": ["base", "burst", "mean_on", "mean_off"],
-            "flash_crash": ["rate", "multiplier", "at", "length", "drop", "recovery"],
-            "market_open": ["rate", "peak", "decay"],
-        ]
-
-        func segment(_ n: Node, index: Int, arrivals: ArrivalMode, seed: UInt64) throws(SimError) -> LoadSegment {
-            let path = "timeline[\(index)]"
-            guard let m = n.mapping else {
-                throw fail(n, path, "expected a mapping with shape and duration", "write '- shape: constant' then 'rate:' and 'duration:'")
-            }
-            guard let shapeNode = m["shape"] else {
-                throw fail(n, path + ".shape", "missing", "name a shape: " + Self.shapeKeys.keys.sorted().joined(separator: ", "))
-            }
-            let shapeName = try scalar(shapeNode, path + ".shape")
-            guard let keys = Self.shapeKeys[shapeName] else {
-                throw fail(shapeNode, path + ".shape", "unknown shape '\(shapeName)'", "use one of " + Self.shapeKeys.keys.sorted().joined(separator: ", "))
-            }
-            var values: [String: Node] = [:]
-            var length: Int64?
-            var mode = arrivals
-            for (key, _, v) in try entries(m, n, path: path, allowed: ["shape", "duration", "arrivals"] + keys) {
-                switch key {
-                case "shape": break
-                case "duration": length = try duration(v, path + ".duration")
-                case "arrivals": mode = try arrivalMode(v, path + ".arrivals")
-                default: values[key] = v
-                }
-            }
-            guard let length else {
-                throw fail(n, path + ".duration", "missing", "give the segment a duration such as 60s")
-            }
-            func num(_ k: String, _ def: Double? = nil, min: Double = 0) throws(SimError) -> Double {
-                if let v = values[k] { return try number(v, path + "." + k, min: min) }
-                if let def { return def }
-                throw fail(n, path + "." + k, "missing", "the \(shapeName) shape needs " + keys.joined(separator: ", "))
-            }
-            func dur(_ k: String, _ def: Int64? = nil) throws(SimError) -> Int64 {
-                if let v = values[k] { return try duration(v, path + "." + k) }
-                if let def { return def }
-                throw fail(n, path + "." + k, "missing", "the \(shapeName) shape needs " + keys.joined(separator: ", "))
-            }
-            let shape: LoadShape
-            switch shapeName {
-            case "constant": shape = .constant(rate: try num("rate"))
-            case "poisson":
-                shape = .constant(rate: try num("rate"))
-                mode = .poisson
-            case "ramp": shape = .ramp(from: try num("from"), to: try num("to"))
-            case "step":
-                guard let rv = values["rates"] else { throw fail(n, path + ".rates", "missing", "write rates: [100, 1000]") }
-                var rates: [Double] = []
-                for (i, item) in try list(rv, path + ".rates").enumerated() { rates.append(try number(item, path + ".rates[\(i)]")) }
-                guard !rates.isEmpty else { throw fail(rv, path + ".rates", "empty", "give at least one rate") }
-                shape = .step(rates: rates, every: try dur("every", length / Int64(rates.count)))
-            case "sine":
-                shape = .sine(mean: try num("mean"), amplitude: try num("amplitude", 0), period: try dur("period", 86_400_000_000_000),
-                              phase: values["phase"] != nil ? try number(values["phase"]!, path + ".phase", min: -1e9) : 0)
-            case "bursts":
-                shape = .bursts(base: try num("base"), burst: try num("burst"), meanOn: try dur("mean_on", 2_000_000_000),
-                                meanOff: try dur("mean_off", 8_000_000_000))
-            case "flash_crash":
-                var drop = 0.1
-                var recovery = 0.5
-                if let v = values["drop"] { drop = try fraction(v, path + ".drop") }
-                if let v = values["recovery"] { recovery = try number(v, path + ".recovery") }
-                shape = .flashCrash(rate: try num("rate"), multiplier: try num("multiplier", 50), at: try dur("at", 0),
-                                    length: try dur("length", 30_000_000_000), drop: drop, recovery: recovery)
-            case "market_open":
-                shape = .marketOpen(rate: try num("rate"), peak: try num("peak", 10, min: 1), decay: try dur("decay", 300_000_000_000))
-            default:
-                throw fail(shapeNode, path + ".shape", "unknown shape '\(shapeName)'", "")
-            }
-            return LoadSegment(shape: shape, length: length, arrivals: mode, seed: seed)
-        }
+        var plan = FaultPlan()
+        plan.dropEveryNanos = try timed("drop_every", plan.dropEveryNanos)
+        plan.stallEveryNanos = try timed("stall_every", plan.stallEveryNanos)
+        plan.stallForNanos = try map.duration("stall_for", in: durations) ?? plan.stallForNanos
+        plan.closeAfterNanos = try timed("close_after", plan.closeAfterNanos)
+        plan.gapEvery = try map.int("gap_every", in: counts) ?? plan.gapEvery
+        plan.duplicateEvery = try map.int("duplicate_every", in: counts) ?? plan.duplicateEvery
+        plan.reorderEvery = try map.int("reorder_every", in: counts) ?? plan.reorderEvery
+        plan.malformedEvery = try map.int("malformed_every", in: counts) ?? plan.malformedEvery
+        return plan
     }
-}
 
-extension String {
-    /// `10_000` → `10000` (YAML-style digit grouping).
-    func replacingUnderscores() -> String { String(filter { $0 != "_" }) }
+    static func arrivalMode(_ map: StrictMap, _ key: String) throws(ConfigError) -> ArrivalMode? {
+        guard let text = try map.string(key) else { return nil }
+        guard let mode = ArrivalMode(rawValue: text) else {
+            throw map.error(at: key, "unknown arrival process '\(text)'", remedy: "use poisson or uniform")
+        }
+        return mode
+    }
+
+    static func market(_ map: StrictMap, _ base: MarketConfig) throws(ConfigError) -> MarketConfig {
+        try map.expectKeys(["symbols", "zipf", "book_depth", "level_spacing", "volatility", "trade_notional", "level_notional",
+                            "mix", "max_fills", "max_level_changes"])
+        var config = base
+        config.symbols = try map.int("symbols", in: 1...1_000_000) ?? config.symbols
+        config.zipfExponent = try map.double("zipf", in: 0...10) ?? config.zipfExponent
+        config.bookDepth = try map.int("book_depth", in: 2...10_000) ?? config.bookDepth
+        config.levelSpacing = try map.double("level_spacing", in: 0...1) ?? config.levelSpacing
+        config.volatility = try map.double("volatility", in: 0...1) ?? config.volatility
+        config.maxFills = try map.int("max_fills", in: 1...1_000) ?? config.maxFills
+        config.maxLevelChanges = try map.int("max_level_changes", in: 1...1_000) ?? config.maxLevelChanges
+        if let notional = try map.map("trade_notional") {
+            try notional.expectKeys(["median", "sigma"])
+            config.tradeNotionalMedian = try notional.double("median", in: 0...1e12) ?? config.tradeNotionalMedian
+            config.tradeNotionalSigma = try notional.double("sigma", in: 0...10) ?? config.tradeNotionalSigma
+        }
+        if let notional = try map.map("level_notional") {
+            try notional.expectKeys(["median", "sigma"])
+            config.levelNotionalMedian = try notional.double("median", in: 0...1e12) ?? config.levelNotionalMedian
+            config.levelNotionalSigma = try notional.double("sigma", in: 0...10) ?? config.levelNotionalSigma
+        }
+        if let mix = try map.map("mix") {
+            try mix.expectKeys(["trade", "agg_trade", "depth"])
+            config.tradeWeight = try mix.double("trade", in: 0...1e6) ?? config.tradeWeight
+            config.aggTradeWeight = try mix.double("agg_trade", in: 0...1e6) ?? config.aggTradeWeight
+            config.depthWeight = try mix.double("depth", in: 0...1e6) ?? config.depthWeight
+            if config.tradeWeight + config.aggTradeWeight + config.depthWeight <= 0 {
+                throw map.error(at: "mix", "all weights are 0", remedy: "give at least one kind a positive weight")
+            }
+        }
+        return config
+    }
+
+    /// The keys each shape takes besides `shape`, `duration` and `arrivals`.
+    static let shapeKeys: [String: [String]] = [
+        "constant": ["rate"],
+        "poisson": ["rate"],
+        "ramp": ["from", "to"],
+        "step": ["rates", "every"],
+        "sine": ["mean", "amplitude", "period", "phase"],
+        "bursts": ["base", "burst", "mean_on", "mean_off"],
+        "flash_crash": ["rate", "multiplier", "at", "length", "drop", "recovery"],
+        "market_open": ["rate", "peak", "decay"],
+    ]
+
+    static func segment(_ map: StrictMap, arrivals: ArrivalMode, seed: UInt64) throws(ConfigError) -> LoadSegment {
+        let known = shapeKeys.keys.sorted().joined(separator: ", ")
+        guard let shapeName = try map.string("shape") else { throw map.missing("shape", "one of " + known) }
+        guard let keys = shapeKeys[shapeName] else {
+            throw map.error(at: "shape", "unknown shape '\(shapeName)'", remedy: "use one of " + known)
+        }
+        try map.expectKeys(["shape", "duration", "arrivals"] + keys)
+        guard let length = try map.duration("duration", in: durations) else {
+            throw map.missing("duration", "how long the segment lasts, e.g. 60s")
+        }
+        var mode = try arrivalMode(map, "arrivals") ?? arrivals
+        func number(_ key: String, _ range: ClosedRange<Double> = rates, default fallback: Double? = nil) throws(ConfigError) -> Double {
+            if let value = try map.double(key, in: range) { return value }
+            if let fallback { return fallback }
+            throw map.missing(key, "the \(shapeName) shape needs " + keys.joined(separator: ", "))
+        }
+        func nanos(_ key: String, _ range: ClosedRange<Int64> = durations, default fallback: Int64) throws(ConfigError) -> Int64 {
+            try map.duration(key, in: range) ?? fallback
+        }
+        let shape: LoadShape
+        switch shapeName {
+        case "constant": shape = .constant(rate: try number("rate"))
+        case "poisson":
+            shape = .constant(rate: try number("rate"))
+            mode = .poisson
+        case "ramp": shape = .ramp(from: try number("from"), to: try number("to"))
+        case "step":
+            guard let stepRates = try map.doubles("rates", in: rates) else { throw map.missing("rates", "e.g. rates: [100, 1000]") }
+            guard !stepRates.isEmpty else { throw map.error(at: "rates", "the list is empty", remedy: "give at least one rate") }
+            shape = .step(rates: stepRates, every: try nanos("every", default: max(1, length / Int64(stepRates.count))))
+        case "sine":
+            shape = .sine(mean: try number("mean"), amplitude: try number("amplitude", default: 0),
+                          period: try nanos("period", default: 86_400_000_000_000), phase: try number("phase", -1e9...1e9, default: 0))
+        case "bursts":
+            shape = .bursts(base: try number("base"), burst: try number("burst"), meanOn: try nanos("mean_on", default: 2_000_000_000),
+                            meanOff: try nanos("mean_off", default: 8_000_000_000))
+        case "flash_crash":
+            let drop = try number("drop", 0...1, default: 0.1)
+            guard drop < 1 else { throw map.error(at: "drop", "must be a fraction below 1, not \(drop)", remedy: "write 0.1 for 10%") }
+            shape = .flashCrash(rate: try number("rate"), multiplier: try number("multiplier", 0...1e6, default: 50),
+                                at: try nanos("at", 0...durations.upperBound, default: 0), length: try nanos("length", default: 30_000_000_000),
+                                drop: drop, recovery: try number("recovery", 0...1e6, default: 0.5))
+        default:
+            shape = .marketOpen(rate: try number("rate"), peak: try number("peak", 1...1e6, default: 10),
+                                decay: try nanos("decay", default: 300_000_000_000))
+        }
+        return LoadSegment(shape: shape, length: length, arrivals: mode, seed: seed)
+    }
 }

@@ -1,3 +1,4 @@
+import K2Capture
 import K2Core
 
 /// A simulation profile: which venues, what market, which seed, what load over time.

@@ -1,3 +1,4 @@
+import K2Capture
 import K2Core
 
 /// What one client subscribed to: per symbol, which message kinds.

@@ -1,3 +1,4 @@
+import K2Capture
 import K2Core
 
 /// Encodes model events as the venues' own JSON bytes: field order, number formats and

@@ -1,25 +1,8 @@
+import K2Capture
 import K2Net
 
-/// The venues `k2 record` knows how to subscribe to.
-public enum Venue: String, Sendable, CaseIterable {
-    case binance, kraken, coinbase
-
-    public init(parsing text: String) throws(RecordError) {
-        guard let v = Venue(rawValue: text.lowercased()) else {
-            throw RecordError(.invalidArgument, what: "unknown venue \(text)", remedy: "use binance, kraken or coinbase (or --url with --send)")
-        }
-        self = v
-    }
-
-    /// The public production endpoint.
-    public var defaultURL: String {
-        switch self {
-        case .binance: "wss://stream.binance.com:9443"
-        case .kraken: "wss://ws.kraken.com"
-        case .coinbase: "wss://advanced-trade-ws.coinbase.com"
-        }
-    }
-
+/// What `k2 record` subscribes to on each venue (the venue itself is K2Capture's `Venue`).
+extension Venue {
     /// Channels this venue accepts (`trade`, `depth` are the common names; venue names also work).
     public var channels: [String] {
         switch self {

@@ -3,67 +3,71 @@ import K2Core
 import Yams
 
 /// One YAML mapping read strictly: every key must be one the caller expects, every value must
-/// have the expected type, and every error names the file, line and key. Workload and targets
-/// files are read through this so that a typo is an error, never a silently ignored setting.
+/// have the expected type and range, and every error names the file, line, column and key.
+/// Workloads, targets and simulator profiles are read through this, so that a typo is an
+/// error, never a silently ignored setting, and the messages read the same for all three.
 public struct StrictMap {
     public let file: String
     /// Dotted path of this mapping inside the document (`sinks[0]`, `source`), for messages.
     public let path: String
+    /// The document that lists the keys (`docs/workloads.md`), named in remedies.
+    public let guide: String
     let node: Node
     let pairs: [(key: String, keyNode: Node, value: Node)]
 
     /// Reads `file` and returns its root mapping.
-    public static func load(file: String) throws(BenchError) -> StrictMap {
+    public static func load(file: String, guide: String) throws(ConfigError) -> StrictMap {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw BenchError(.fileNotFound, path: file, what: "cannot read the file", remedy: "check the path")
+            throw ConfigError(.fileNotFound, path: file, what: "cannot read the file", remedy: "check the path")
         }
-        return try parse(String(decoding: data, as: UTF8.self), file: file)
+        return try parse(String(decoding: data, as: UTF8.self), file: file, guide: guide)
     }
 
     /// Parses YAML text (named `file` in messages) and returns its root mapping.
-    public static func parse(_ text: String, file: String) throws(BenchError) -> StrictMap {
+    public static func parse(_ text: String, file: String, guide: String) throws(ConfigError) -> StrictMap {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch let e as YamlError {
             throw Self.syntaxError(e, file: file)
         } catch {
-            throw BenchError(.badFile, path: file, what: "not valid YAML: \(error)", remedy: "fix the syntax")
+            throw ConfigError(path: file, what: "not valid YAML: \(error)", remedy: "fix the syntax")
         }
         guard let root else {
-            throw BenchError(.badFile, path: file, line: 1, what: "the file is empty", remedy: "see docs/workloads.md for the keys")
+            throw ConfigError(path: file, line: 1, what: "the file is empty", remedy: "see \(guide) for the keys")
         }
-        return try StrictMap(node: root, file: file, path: "")
+        return try StrictMap(node: root, file: file, path: "", guide: guide)
     }
 
-    static func syntaxError(_ e: YamlError, file: String) -> BenchError {
+    static func syntaxError(_ e: YamlError, file: String) -> ConfigError {
         switch e {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-            return BenchError(.badFile, path: file, line: mark.line, column: mark.column,
-                              what: "not valid YAML: \(problem)", remedy: "fix the syntax")
+            return ConfigError(path: file, line: mark.line, column: mark.column,
+                               what: "not valid YAML: \(problem)", remedy: "fix the syntax")
         default:
             let first = "\(e)".split(separator: "\n").first.map(String.init) ?? "\(e)"
-            return BenchError(.badFile, path: file, what: "not valid YAML: \(first)", remedy: "fix the syntax")
+            return ConfigError(path: file, what: "not valid YAML: \(first)", remedy: "fix the syntax")
         }
     }
 
-    init(node: Node, file: String, path: String) throws(BenchError) {
+    init(node: Node, file: String, path: String, guide: String) throws(ConfigError) {
         self.node = node
         self.file = file
         self.path = path
+        self.guide = guide
         guard case let .mapping(m) = node else {
-            throw BenchError(.badFile, path: file, line: node.mark?.line, column: node.mark?.column,
-                             what: "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping (key: value lines)",
-                             remedy: "see docs/workloads.md")
+            throw ConfigError(path: file, line: node.mark?.line, column: node.mark?.column,
+                              what: "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping (key: value lines)",
+                              remedy: "see \(guide)")
         }
         var list: [(String, Node, Node)] = []
         var seen = Set<String>()
         for (k, v) in m {
             guard case let .scalar(s) = k else {
-                throw BenchError(.badFile, path: file, line: k.mark?.line, what: "keys must be plain words", remedy: "")
+                throw ConfigError(path: file, line: k.mark?.line, what: "keys must be plain words", remedy: "")
             }
             if !seen.insert(s.string).inserted {
-                throw BenchError(.badFile, path: file, line: k.mark?.line, column: k.mark?.column,
+                throw ConfigError(path: file, line: k.mark?.line, column: k.mark?.column,
                                  what: "key '\(Self.join(path, s.string))' appears twice", remedy: "keep one")
             }
             list.append((s.string, k, v))
@@ -78,11 +82,11 @@ public struct StrictMap {
     public var keys: [String] { pairs.map(\.key) }
 
     /// Fails on the first key that is not in `allowed`, suggesting the closest allowed key.
-    public func expectKeys(_ allowed: [String]) throws(BenchError) {
+    public func expectKeys(_ allowed: [String]) throws(ConfigError) {
         for p in pairs where !allowed.contains(p.key) {
             let near = allowed.min(by: { Self.distance($0, p.key) < Self.distance($1, p.key) })
             let hint = near.flatMap { Self.distance($0, p.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
-            throw BenchError(.badFile, path: file, line: p.keyNode.mark?.line, column: p.keyNode.mark?.column,
+            throw ConfigError(path: file, line: p.keyNode.mark?.line, column: p.keyNode.mark?.column,
                              what: "unknown key '\(Self.join(path, p.key))'",
                              remedy: hint + "allowed here: \(allowed.joined(separator: ", "))")
         }
@@ -94,21 +98,21 @@ public struct StrictMap {
         return v
     }
 
-    func typeError(_ key: String, _ node: Node, _ expected: String) -> BenchError {
-        BenchError(.badFile, path: file, line: node.mark?.line, column: node.mark?.column,
+    func typeError(_ key: String, _ node: Node, _ expected: String) -> ConfigError {
+        ConfigError(path: file, line: node.mark?.line, column: node.mark?.column,
                    what: "key '\(Self.join(path, key))' must be \(expected), not '\(Self.show(node))'",
-                   remedy: "see docs/workloads.md")
+                   remedy: "see \(guide)")
     }
 
-    public func missing(_ key: String, _ expected: String) -> BenchError {
-        BenchError(.badFile, path: file, line: line, column: node.mark?.column,
-                   what: "missing key '\(Self.join(path, key))' (\(expected))", remedy: "add it; see docs/workloads.md")
+    public func missing(_ key: String, _ expected: String) -> ConfigError {
+        ConfigError(path: file, line: line, column: node.mark?.column,
+                   what: "missing key '\(Self.join(path, key))' (\(expected))", remedy: "add it; see \(guide)")
     }
 
     /// A plain error at `key`'s value (or at this mapping when the key is absent).
-    public func error(at key: String, _ what: String, remedy: String = "") -> BenchError {
+    public func error(at key: String, _ what: String, remedy: String = "") -> ConfigError {
         let n = value(key) ?? node
-        return BenchError(.badFile, path: file, line: n.mark?.line, column: n.mark?.column,
+        return ConfigError(path: file, line: n.mark?.line, column: n.mark?.column,
                           what: "key '\(Self.join(path, key))': \(what)", remedy: remedy)
     }
 
@@ -128,19 +132,19 @@ public struct StrictMap {
         return false
     }
 
-    public func string(_ key: String) throws(BenchError) -> String? {
+    public func string(_ key: String) throws(ConfigError) -> String? {
         guard let v = value(key) else { return nil }
         guard case let .scalar(s) = v else { throw typeError(key, v, "text") }
         return s.string
     }
 
-    public func double(_ key: String) throws(BenchError) -> Double? {
+    public func double(_ key: String) throws(ConfigError) -> Double? {
         guard let v = value(key) else { return nil }
         guard case let .scalar(s) = v, let d = Self.number(s.string) else { throw typeError(key, v, "a number") }
         return d
     }
 
-    public func int(_ key: String) throws(BenchError) -> Int? {
+    public func int(_ key: String) throws(ConfigError) -> Int? {
         guard let v = value(key) else { return nil }
         guard case let .scalar(s) = v, let d = Self.number(s.string), d == d.rounded(), abs(d) < 9e15 else {
             throw typeError(key, v, "a whole number")
@@ -148,7 +152,7 @@ public struct StrictMap {
         return Int(d)
     }
 
-    public func bool(_ key: String) throws(BenchError) -> Bool? {
+    public func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let v = value(key) else { return nil }
         guard case let .scalar(s) = v else { throw typeError(key, v, "true or false") }
         switch s.string.lowercased() {
@@ -159,7 +163,7 @@ public struct StrictMap {
     }
 
     /// A duration: `30s`, `250ms`, `1m30s`, or a bare number of seconds. Returns nanoseconds.
-    public func duration(_ key: String) throws(BenchError) -> Int64? {
+    public func duration(_ key: String) throws(ConfigError) -> Int64? {
         guard let v = value(key) else { return nil }
         guard case let .scalar(s) = v, let n = TimeText.parseDuration(s.string.trimmingSpaces()), n >= 0 else {
             throw typeError(key, v, "a duration such as 30s, 250ms or 2m")
@@ -168,7 +172,7 @@ public struct StrictMap {
     }
 
     /// A rate: `5000`, `5k`, `1.5k`, `1m` (per second). Returns messages per second.
-    public func rate(_ key: String) throws(BenchError) -> Double? {
+    public func rate(_ key: String) throws(ConfigError) -> Double? {
         guard let v = value(key) else { return nil }
         guard case let .scalar(s) = v, let r = Self.parseRate(s.string), r > 0 else {
             throw typeError(key, v, "a positive rate such as 5000, 5k or 1m (messages per second)")
@@ -176,8 +180,92 @@ public struct StrictMap {
         return r
     }
 
+    /// A whole number ≥ 0 up to UInt64.max (seeds).
+    public func uint64(_ key: String) throws(ConfigError) -> UInt64? {
+        guard let v = value(key) else { return nil }
+        guard case let .scalar(s) = v, let n = UInt64(s.string.trimmingSpaces().replacingOccurrences(of: "_", with: "")) else {
+            throw typeError(key, v, "a whole number ≥ 0")
+        }
+        return n
+    }
+
+    // MARK: range-checked getters (nil when absent)
+    //
+    // Every number a file gives is checked against the range the program can run with: a value
+    // outside it (negative, huge, NaN, infinite) is one error naming the range, never a trap in
+    // a conversion later.
+
+    public func double(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        guard let number = try double(key) else { return nil }
+        guard range.contains(number) else { throw rangeError(key, Self.format(range.lowerBound), Self.format(range.upperBound)) }
+        return number
+    }
+
+    public func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let number = try int(key) else { return nil }
+        guard range.contains(number) else { throw rangeError(key, "\(range.lowerBound)", "\(range.upperBound)") }
+        return number
+    }
+
+    public func duration(_ key: String, in range: ClosedRange<Int64>) throws(ConfigError) -> Int64? {
+        guard let nanos = try duration(key) else { return nil }
+        guard range.contains(nanos) else {
+            throw rangeError(key, Self.formatDuration(range.lowerBound), Self.formatDuration(range.upperBound))
+        }
+        return nanos
+    }
+
+    public func rate(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        guard let rate = try rate(key) else { return nil }
+        guard range.contains(rate) else { throw rangeError(key, Self.format(range.lowerBound), Self.format(range.upperBound)) }
+        return rate
+    }
+
+    /// One number or a list of numbers, each within `range`.
+    public func doubles(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> [Double]? {
+        guard let v = value(key) else { return nil }
+        let items: [Node]
+        switch v {
+        case .scalar: items = [v]
+        case let .sequence(seq): items = Array(seq)
+        default: throw typeError(key, v, "a number or a list of numbers")
+        }
+        var out: [Double] = []
+        for item in items {
+            guard case let .scalar(s) = item, let number = Self.number(s.string) else { throw typeError(key, item, "a list of numbers") }
+            guard range.contains(number) else {
+                throw ConfigError(path: file, line: item.mark?.line, column: item.mark?.column,
+                                  what: "key '\(Self.join(path, key))' must hold numbers from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(s.string)'",
+                                  remedy: "see \(guide)")
+            }
+            out.append(number)
+        }
+        return out
+    }
+
+    func rangeError(_ key: String, _ lower: String, _ upper: String) -> ConfigError {
+        let n = value(key) ?? node
+        return ConfigError(path: file, line: n.mark?.line, column: n.mark?.column,
+                           what: "key '\(Self.join(path, key))' must be from \(lower) to \(upper), not '\(Self.show(n))'",
+                           remedy: "see \(guide)")
+    }
+
+    /// `1000`, `0.5`, `1e+09`: integers without a fraction, others as Swift prints them.
+    static func format(_ number: Double) -> String {
+        if number == number.rounded(), abs(number) < 1e15 { return String(Int64(number)) }
+        return "\(number)"
+    }
+
+    /// A range bound of a duration: `0s`, `10ms`, `365d`.
+    static func formatDuration(_ nanos: Int64) -> String {
+        let units: [(Int64, String)] = [(86_400_000_000_000, "d"), (3_600_000_000_000, "h"), (60_000_000_000, "m"),
+                                        (1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")]
+        for (scale, unit) in units where nanos != 0 && nanos % scale == 0 { return "\(nanos / scale)\(unit)" }
+        return nanos == 0 ? "0s" : "\(nanos)ns"
+    }
+
     /// One text or a list of texts.
-    public func strings(_ key: String) throws(BenchError) -> [String]? {
+    public func strings(_ key: String) throws(ConfigError) -> [String]? {
         guard let v = value(key) else { return nil }
         switch v {
         case let .scalar(s): return [s.string]
@@ -192,30 +280,30 @@ public struct StrictMap {
         }
     }
 
-    public func map(_ key: String) throws(BenchError) -> StrictMap? {
+    public func map(_ key: String) throws(ConfigError) -> StrictMap? {
         guard let v = value(key) else { return nil }
         guard case .mapping = v else { throw typeError(key, v, "a mapping") }
-        return try StrictMap(node: v, file: file, path: Self.join(path, key))
+        return try StrictMap(node: v, file: file, path: Self.join(path, key), guide: guide)
     }
 
     /// A list of mappings (`- key: value` items).
-    public func maps(_ key: String) throws(BenchError) -> [StrictMap]? {
+    public func maps(_ key: String) throws(ConfigError) -> [StrictMap]? {
         guard let v = value(key) else { return nil }
         guard case let .sequence(seq) = v else { throw typeError(key, v, "a list") }
         var out: [StrictMap] = []
         for (i, item) in seq.enumerated() {
             let p = Self.join(path, key) + "[\(i)]"
             guard case .mapping = item else {
-                throw BenchError(.badFile, path: file, line: item.mark?.line, column: item.mark?.column,
-                                 what: "'\(p)' must be a mapping, not '\(Self.show(item))'", remedy: "see docs/workloads.md")
+                throw ConfigError(path: file, line: item.mark?.line, column: item.mark?.column,
+                                 what: "'\(p)' must be a mapping, not '\(Self.show(item))'", remedy: "see \(guide)")
             }
-            out.append(try StrictMap(node: item, file: file, path: p))
+            out.append(try StrictMap(node: item, file: file, path: p, guide: guide))
         }
         return out
     }
 
     /// A list whose items are either texts or mappings (e.g. `sinks: [mock://, {uri: ...}]`).
-    public func items(_ key: String) throws(BenchError) -> [Either]? {
+    public func items(_ key: String) throws(ConfigError) -> [Either]? {
         guard let v = value(key) else { return nil }
         let seq: [Node]
         switch v {
@@ -227,7 +315,7 @@ public struct StrictMap {
         for (i, item) in seq.enumerated() {
             switch item {
             case let .scalar(s): out.append(.text(s.string, line: item.mark?.line))
-            case .mapping: out.append(.map(try StrictMap(node: item, file: file, path: Self.join(path, key) + "[\(i)]")))
+            case .mapping: out.append(.map(try StrictMap(node: item, file: file, path: Self.join(path, key) + "[\(i)]", guide: guide)))
             default: throw typeError(key, item, "a list of texts or mappings")
             }
         }
@@ -241,7 +329,8 @@ public struct StrictMap {
 
     // MARK: number parsing
 
-    static func number(_ text: String) -> Double? {
+    /// A number as YAML files write it (`10_000`, `1.5`); nil when not a finite number.
+    public static func number(_ text: String) -> Double? {
         let t = text.trimmingSpaces().replacingOccurrences(of: "_", with: "")
         guard !t.isEmpty, let d = Double(t), d.isFinite else { return nil }
         return d

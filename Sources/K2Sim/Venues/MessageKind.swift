@@ -1,0 +1,13 @@
+/// The kind of a message the simulator sends.
+public enum MessageKind: UInt8, Sendable, Equatable {
+    /// Binance `trade`; Kraken `trade` (one fill); Coinbase `market_trades` (one trade).
+    case trade
+    /// Binance `aggTrade`; Kraken `trade` / Coinbase `market_trades` with several fills.
+    case aggTrade
+    /// Binance `depthUpdate`; Kraken `book` update; Coinbase `l2_data` update.
+    case depth
+    /// Kraken `{"event":"heartbeat"}`, Coinbase `heartbeats`.
+    case heartbeat
+    /// Subscription acks and status messages.
+    case control
+}
