@@ -282,9 +282,10 @@ struct ThresholdArgument: CheckedArgument, Sendable {
 }
 
 /// An integer flag's range, checked in `validate()`: one line naming the flag, the range and an example.
-func check<Number: BinaryInteger>(_ value: Number?, in range: ClosedRange<Number>, _ flag: String, example: Number) throws(ValidationError) {
+func check<Number: FixedWidthInteger>(_ value: Number?, in range: ClosedRange<Number>, _ flag: String, example: Number) throws(ValidationError) {
     guard let value, !range.contains(value) else { return }
-    throw ValidationError("\(flag) \(value) is out of range: give \(range.lowerBound)…\(range.upperBound), e.g. \(flag) \(example)")
+    let allowed = range.upperBound == .max ? "at least \(range.lowerBound)" : "\(range.lowerBound)…\(range.upperBound)"
+    throw ValidationError("\(flag) \(value) is out of range: give \(allowed), e.g. \(flag) \(example)")
 }
 
 /// Comma-separated rates (`1k,5k,10k`), each as `RateArgument`; kept in ascending order.

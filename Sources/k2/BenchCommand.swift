@@ -27,9 +27,9 @@ extension BenchCommand {
         @Argument(help: "The workload YAML file.") var workload: String
         @Option(name: .shortAndLong, help: "Run directory to write (default reports/runs/NAME-TIMESTAMP).") var output: String?
         @Flag(help: "No progress lines on stderr.") var quiet = false
-        @Option(help: "Replay only shard i of N (i/N, split by symbol, else connection, as k2 replay --shard); a rate is divided by N. Merge the shards' reports with k2 bench merge.")
+        @Option(parsing: .unconditional, help: "Replay only shard i of N (i/N, split by symbol, else connection, as k2 replay --shard); a rate is divided by N. Merge the shards' reports with k2 bench merge.")
         var shard: ShardArgument?
-        @Option(help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
+        @Option(parsing: .unconditional, help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
         var metricsPort: Port<AnyFreePort>?
 
         func run() throws {

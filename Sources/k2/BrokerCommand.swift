@@ -18,7 +18,7 @@ struct BrokerCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Bootstrap port: a forwarder on 127.0.0.1:PORT to broker 1 (brokers keep their own ports). 0 = none.")
+    @Option(parsing: .unconditional, help: "Bootstrap port: a forwarder on 127.0.0.1:PORT to broker 1 (brokers keep their own ports). 0 = none.")
     var port: Port<NoListener> = 0
 
     @Option(help: "Partitions of the topics created up front.")

@@ -32,7 +32,7 @@ struct ReplayOptions: ParsableArguments {
     @Option(help: "Write summary.json, latency.hlog and lateness.hgrm into this directory.")
     var report: String?
 
-    @Option(help: "Replay only shard i of N (i/N): messages split by a hash of their symbol, else connection.")
+    @Option(parsing: .unconditional, help: "Replay only shard i of N (i/N): messages split by a hash of their symbol, else connection.")
     var shard: ShardArgument?
 
     @Option(name: .customShort("X"), help: "Sink property key=value (e.g. librdkafka settings for kafka://); repeatable.")
@@ -53,8 +53,10 @@ struct ReplayOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
-        // --loop and --realtime are checked by the engine (the most rounds depend on the input's span).
         guard !sinks.isEmpty else { throw ValidationError("no --sink given: add e.g. --sink mock:// or --sink - (NDJSON on stdout)") }
+        // The most rounds depend on the input's span: the engine checks them (ReplayEngine.maxScheduleNanos).
+        try check(loop, in: 1...Int.max, "--loop", example: 3)
+        try check(realtime, in: 1...99, "--realtime", example: 10)
     }
 
     /// Replays `files`, or `source`'s records (`k2 sim run`; `sourceStart` is its first receive

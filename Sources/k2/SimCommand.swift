@@ -111,7 +111,9 @@ extension SimCommand {
                 let p = try options.load()
                 let g = CaptureGenerator(profile: p)
                 // --to bounds the generation too (the engine's filter drops the rest anyway).
-                let until = filters.to == nil ? nil : try filters.filter(start: g.firstTimestamp).to
+                // Checked here too, so that a bad --from/--to is refused before the line below.
+                let filter = try filters.filter(start: g.firstTimestamp)
+                let until = filters.to == nil ? nil : filter.to
                 let s = try GeneratedReplaySource(generator: g, keep: keep, until: until,
                                                   commandLine: CommandLine.arguments.joined(separator: " "))
                 return (s, g)

@@ -26,7 +26,7 @@ struct SimExchangeCommand: ParsableCommand {
     )
 
     @Option(help: "binance, kraken or coinbase.") var venue: String
-    @Option(help: "Port to listen on (0: any free port, printed on stdout).") var port: Port<AnyFreePort> = 9443
+    @Option(parsing: .unconditional, help: "Port to listen on (0: any free port, printed on stdout).") var port: Port<AnyFreePort> = 9443
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "A simulator profile (YAML, docs/sim-profiles.md): market, seed and the load timeline.") var profile: String?
     @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads; max = a pre-encoded loop of 65,536 messages, faster than any client (benchmarks).") var rate: FeedRate = "100"
