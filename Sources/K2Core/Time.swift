@@ -25,7 +25,7 @@ public enum TimeText {
 
     /// Parses ISO-8601 date-times: `2023-11-14T22:13:20Z`, fractional seconds up to 9 digits,
     /// `Z` or `±HH:MM`/`±HHMM` offsets, a space instead of `T`; a missing zone means UTC.
-    /// Returns nil when the text is not such a time.
+    /// Returns nil when the text is not such a time, or is outside the years 1678–2261.
     public static func parseISO8601(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         var i = 0
@@ -82,6 +82,8 @@ public enum TimeText {
             } else { return nil }
         }
         guard i == b.count else { return nil }
+        // Int64 nanoseconds since 1970 reach from 1677 to 2262: nil outside them.
+        guard (1678...2261).contains(y) else { return nil }
         let days = daysFromCivil(y, mo, d)
         let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset
         return secs * 1_000_000_000 + frac
@@ -186,6 +188,7 @@ public enum TimeText {
 
 /// Sizes as users type them: `1GB`, `512MiB`, `64k`, `1000`.
 public enum SizeText {
+    /// Bytes, or nil when the text is not a size or the size does not fit in Int64.
     public static func parse(_ text: String) -> Int64? {
         let t = text.trimmingSpaces()
         var digitsEnd = t.startIndex
@@ -204,9 +207,9 @@ public enum SizeText {
         case "t", "tb": scale = 1e12
         default: return nil
         }
-        // Past Int64 (about 9.2 EB) is not a size anyone means; refuse it rather than trap.
         let bytes = (v * scale).rounded()
-        guard bytes.isFinite, bytes < 9.2e18 else { return nil }
+        // Below 2^63: Int64(_:) traps on anything larger (and on inf).
+        guard bytes < 9.2e18 else { return nil }
         return Int64(bytes)
     }
 

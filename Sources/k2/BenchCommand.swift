@@ -29,29 +29,20 @@ extension BenchCommand {
         @Argument(help: "The workload YAML file.") var workload: String
         @Option(name: .shortAndLong, help: "Run directory to write (default reports/runs/NAME-TIMESTAMP).") var output: String?
         @Flag(help: "No progress lines on stderr.") var quiet = false
-        @Option(help: "Replay only shard i of N (i/N, split by symbol, else connection, as k2 replay --shard); a rate is divided by N. Merge the shards' reports with k2 bench merge.")
-        var shard: String?
-        @Option(help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
-        var metricsPort: Int?
+        @Option(parsing: .unconditional, help: "Replay only shard i of N (i/N, split by symbol, else connection, as k2 replay --shard); a rate is divided by N. Merge the shards' reports with k2 bench merge.")
+        var shard: ShardArgument?
+        @Option(parsing: .unconditional, help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
+        var metricsPort: Port<AnyFreePort>?
 
         func run() throws {
             try reportingErrors { () throws in
                 let w = try WorkloadLoader.load(file: workload)
-                let sh = try shard.map { try Shard(parsing: $0) }
-                var server: MetricsServer?
-                if let metricsPort {
-                    guard (0...65535).contains(metricsPort) else {
-                        throw BenchError(.invalidArgument, what: "--metrics-port \(metricsPort) is not a port", remedy: "give 1-65535, or 0 for any free port")
-                    }
-                    server = try MetricsServer(port: metricsPort)
-                    StdErr.print("k2 bench: metrics on http://127.0.0.1:\(server!.port)/metrics")
-                }
+                let sh = shard?.shard
+                let server = try startMetricsServer(port: metricsPort, announcement: "k2 bench: metrics on ")
                 defer { server?.stop() }
                 let out = try WorkloadRun.run(w, shard: sh, metrics: server, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
                 let v = try w.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
-                let stamp = TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 0)
-                    .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-                let dir = output ?? "reports/runs/\(w.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(stamp)"
+                let dir = output ?? "reports/runs/\(w.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(reportFolderStamp())"
                 try ReportFiles.write(out.report, to: dir, verification: v, intervalLogs: out.intervalLogs)
                 if let v {
                     print(v.markdown(includeUnmeasured: false))
@@ -112,7 +103,7 @@ extension BenchCommand {
             Relative threshold: "10%" (all metrics) or "PATTERN=REL[,ABS]" for metrics matching PATTERN \
             (exact name or prefix*), e.g. "latency.*=50%,2" (ABS in the metric's unit). Repeatable; first match wins.
             """)
-        var thresholds: [String] = []
+        var thresholds: [ThresholdArgument] = []
         @Option(help: "Significance level of the test.") var alpha: Double = 0.01
         @Option(help: "Fewest samples per side for the test; below it thresholds decide alone.") var minSamples: Int = 5
         @Option(name: .customLong("metric"), help: "Gate only these metrics (exact name or prefix*); repeatable. Default: all.")
@@ -122,18 +113,22 @@ extension BenchCommand {
         var best = false
         @Option(name: .shortAndLong, help: "Also write the Markdown here (e.g. $GITHUB_STEP_SUMMARY).") var output: String?
 
+        func validate() throws {
+            guard alpha > 0, alpha < 1 else { throw ValidationError("--alpha \(alpha) is out of range: give a level between 0 and 1, e.g. --alpha 0.01") }
+            try check(minSamples, in: 0...Int.max, "--min-samples", example: 5)
+        }
+
         func run() throws {
             let c = try reportingErrors { () throws -> Comparison in
                 let b = try ReportFiles.load(baseline)
                 let cur = try ReportFiles.load(current)
                 var def = Threshold(alpha: alpha, minSamples: minSamples, best: best)
                 var per: [(String, Threshold)] = []
-                for t in thresholds {
-                    if let eq = t.firstIndex(of: "=") {
-                        let pattern = String(t[..<eq])
-                        per.append((pattern, try Self.parseThreshold(String(t[t.index(after: eq)...]), base: def)))
+                for threshold in thresholds {
+                    if let pattern = threshold.pattern {
+                        per.append((pattern, threshold.applied(to: def)))
                     } else {
-                        def = try Self.parseThreshold(t, base: def)
+                        def = threshold.applied(to: def)
                     }
                 }
                 if normalize && (b.reference == nil || cur.reference == nil) {
@@ -153,26 +148,6 @@ extension BenchCommand {
                 }
             }
             if c.exitCode != 0 { throw ExitCode(c.exitCode) }
-        }
-
-        /// `10%`, `0.1`, `50%,2`.
-        static func parseThreshold(_ text: String, base: Threshold) throws -> Threshold {
-            var t = base
-            let parts = text.split(separator: ",", maxSplits: 1).map { String($0).trimmingSpaces() }
-            var rel = parts[0]
-            let pct = rel.hasSuffix("%")
-            if pct { rel.removeLast() }
-            guard let r = Double(rel), r >= 0 else {
-                throw BenchError(.invalidArgument, what: "threshold '\(text)' is not a number", remedy: "write e.g. 10% or latency.*=50%,2")
-            }
-            t.relative = pct ? r / 100 : r
-            if parts.count > 1 {
-                guard let a = Double(parts[1]), a >= 0 else {
-                    throw BenchError(.invalidArgument, what: "absolute threshold in '\(text)' is not a number", remedy: "write e.g. 50%,2")
-                }
-                t.absolute = a
-            }
-            return t
         }
     }
 
@@ -221,25 +196,31 @@ extension BenchCommand {
                 """
         )
         @Argument(help: "The workload YAML file.") var workload: String
-        @Option(help: "Rates to run, e.g. 1k,5k,10k,50k.") var rates: String?
+        @Option(help: "Rates to run, e.g. 1k,5k,10k,50k.") var rates: RateListArgument?
         @Flag(help: "Search for the maximum sustainable rate instead of a fixed list.") var search = false
-        @Option(help: "--search: lowest rate.") var min: String = "1k"
-        @Option(help: "--search: highest rate.") var max: String = "1M"
-        @Option(help: "--search: stop when the bracket is within this ratio.") var precision: String = "10%"
+        @Option(help: "--search: lowest rate.") var min: RateArgument = "1k"
+        @Option(help: "--search: highest rate.") var max: RateArgument = "1M"
+        @Option(help: "--search: stop when the bracket is within this ratio.") var precision: ShareArgument = "10%"
         @Option(help: "--search: most steps.") var maxSteps: Int = 10
         @Flag(help: "--rates: run every rate, also after a step saturated.") var all = false
-        @Option(help: "Latency SLO on the p99 (a duration).") var slo: String = "1s"
+        @Option(help: "Latency SLO on the p99 (a duration).") var slo: DurationArgument = "1s"
         @Option(help: "Report metric the SLO applies to (default: first of freshness, end-to-end, publish, delivery, lateness p99).")
         var sloMetric: String?
-        @Option(help: "Achieved must reach this share of offered.") var minAchieved: String = "95%"
-        @Option(help: "Backlog allowed at the end, in seconds of the offered rate.") var maxBacklog: String = "1s"
-        @Option(help: "Measured time per step (default: the workload's duration).") var duration: String?
-        @Option(help: "Warm-up per step (default: the workload's warm-up).") var warmup: String?
+        @Option(help: "Achieved must reach this share of offered.") var minAchieved: ShareArgument = "95%"
+        @Option(help: "Backlog allowed at the end, in seconds of the offered rate.") var maxBacklog: DurationArgument = "1s"
+        @Option(help: "Measured time per step (default: the workload's duration).") var duration: DurationArgument?
+        @Option(help: "Warm-up per step (default: the workload's warm-up).") var warmup: DurationArgument?
         @Option(help: "Repetitions per step.") var repetitions: Int = 1
         @Option(help: "CPU budget in cores.") var budget: Double = 16
-        @Option(help: "Rates to extrapolate the CPU for.") var project: String = "10k,50k,1M"
+        @Option(help: "Rates to extrapolate the CPU for.") var project: RateListArgument = "10k,50k,1M"
         @Option(name: .shortAndLong, help: "Sweep directory to write (default reports/sweeps/NAME-TIMESTAMP).") var output: String?
         @Flag(help: "No progress lines on stderr.") var quiet = false
+
+        func validate() throws {
+            try check(maxSteps, in: 1...1000, "--max-steps", example: 10)
+            try check(repetitions, in: 1...1000, "--repetitions", example: 3)
+            guard budget > 0, budget.isFinite else { throw ValidationError("--budget \(budget) is not a number of cores: give more than 0, e.g. --budget 16") }
+        }
 
         func run() throws {
             let s = try reportingErrors { () throws -> K2Bench.Sweep in
@@ -247,30 +228,26 @@ extension BenchCommand {
                 let plan: SweepPlan
                 switch (rates, search) {
                 case let (r?, false):
-                    plan = .rates(try K2Bench.Sweep.parseRates(r), continueAfterSaturation: all)
+                    plan = .rates(r.perSecond, continueAfterSaturation: all)
                 case (nil, true):
-                    let lo = try Self.rate(min, "--min"), hi = try Self.rate(max, "--max")
+                    let lo = min.perSecond, hi = max.perSecond
                     guard lo < hi else { throw BenchError(.invalidArgument, what: "--min must be below --max", remedy: "write e.g. --min 1k --max 1M") }
-                    guard maxSteps >= 1 else { throw BenchError(.invalidArgument, what: "--max-steps must be at least 1") }
-                    plan = .search(min: lo, max: hi, precision: try Self.share(precision, "--precision"), maxSteps: maxSteps)
+                    plan = .search(min: lo, max: hi, precision: precision.fraction, maxSteps: maxSteps)
                 default:
                     throw BenchError(.invalidArgument, what: "give either --rates LIST or --search", remedy: "e.g. --rates 1k,5k,10k,50k")
                 }
                 var c = K2Bench.Sweep.Criteria()
-                c.latencySLOms = Double(try Self.duration(slo, "--slo")) / 1e6
+                c.latencySLOms = Double(slo.nanos) / 1e6
                 c.latencyMetric = sloMetric
-                c.minAchievedShare = try Self.share(minAchieved, "--min-achieved")
-                c.maxBacklogSeconds = Double(try Self.duration(maxBacklog, "--max-backlog")) / 1e9
+                c.minAchievedShare = minAchieved.fraction
+                c.maxBacklogSeconds = Double(maxBacklog.nanos) / 1e9
                 var o = WorkloadSweep.Options()
-                o.durationNanos = try duration.map { try Self.duration($0, "--duration") }
-                o.warmupNanos = try warmup.map { try Self.duration($0, "--warmup") }
-                guard repetitions >= 1 else { throw BenchError(.invalidArgument, what: "--repetitions must be at least 1") }
+                o.durationNanos = duration?.nanos
+                o.warmupNanos = warmup?.nanos
                 o.repetitions = repetitions
                 o.budgetCores = budget
-                o.targetRates = try K2Bench.Sweep.parseRates(project)
-                let stamp = TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 0)
-                    .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-                let dir = output ?? "reports/sweeps/\(w.name)-\(stamp)"
+                o.targetRates = project.perSecond
+                let dir = output ?? "reports/sweeps/\(w.name)-\(reportFolderStamp())"
                 let s = try WorkloadSweep.run(w, plan: plan, criteria: c, options: o, to: dir,
                                               progress: quiet ? nil : { StdErr.print("k2 bench sweep: " + $0) })
                 print(s.markdown())
@@ -278,31 +255,6 @@ extension BenchCommand {
                 return s
             }
             if s.maxSustainable == nil { throw ExitCode(3) }
-        }
-
-        static func rate(_ text: String, _ flag: String) throws -> Double {
-            guard let r = StrictMap.parseRate(text), r > 0 else {
-                throw BenchError(.invalidArgument, what: "\(flag) '\(text)' is not a rate", remedy: "write e.g. 1k, 50k, 1M")
-            }
-            return r
-        }
-
-        static func duration(_ text: String, _ flag: String) throws -> Int64 {
-            guard let n = TimeText.parseDuration(text), n > 0 else {
-                throw BenchError(.invalidArgument, what: "\(flag) '\(text)' is not a duration", remedy: "write e.g. 500ms, 2s, 1m")
-            }
-            return n
-        }
-
-        /// `95%` or `0.95`.
-        static func share(_ text: String, _ flag: String) throws -> Double {
-            var t = text
-            let pct = t.hasSuffix("%")
-            if pct { t.removeLast() }
-            guard let v = Double(t), v > 0 else {
-                throw BenchError(.invalidArgument, what: "\(flag) '\(text)' is not a share", remedy: "write e.g. 95% or 0.95")
-            }
-            return pct ? v / 100 : v
         }
     }
 }

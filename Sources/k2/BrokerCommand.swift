@@ -18,8 +18,8 @@ struct BrokerCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Bootstrap port: a forwarder on 127.0.0.1:PORT to broker 1 (brokers keep their own ports). 0 = none.")
-    var port: Int = 0
+    @Option(parsing: .unconditional, help: "Bootstrap port: a forwarder on 127.0.0.1:PORT to broker 1 (brokers keep their own ports). 0 = none.")
+    var port: Port<NoListener> = 0
 
     @Option(help: "Partitions of the topics created up front.")
     var partitions: Int = 4
@@ -42,7 +42,7 @@ struct BrokerCommand: ParsableCommand {
             let b = try EmbeddedBroker(.init(brokers: brokers, partitions: partitions,
                                               topics: EmbeddedBroker.standardTopics + topics))
             var f: BootstrapForwarder?
-            if port != 0 { f = try BootstrapForwarder(port: port, target: b.firstBrokerAddress) }
+            if port.number != 0 { f = try BootstrapForwarder(port: port.number, target: b.firstBrokerAddress) }
             return (b, f)
         }
         let address = forwarder.map { "127.0.0.1:\($0.port)" } ?? broker.bootstrap

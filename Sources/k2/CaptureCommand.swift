@@ -158,6 +158,11 @@ extension CaptureCommand {
         @Option(help: "How many streams and symbols the text report lists.") var top = 10
         @Option(help: "How many gaps of each sequence check to list.") var gaps = 5
 
+        func validate() throws {
+            try check(top, in: 0...Int.max, "--top", example: 10)
+            try check(gaps, in: 0...Int.max, "--gaps", example: 5)
+        }
+
         func run() throws {
             let ins = try reportingErrors { try CaptureInspector.inspect(path: file, options: .init(gapsListed: gaps)) }
             let out = FDOutput()
@@ -304,6 +309,11 @@ extension CaptureCommand {
         @Flag(help: "Keep the capture afterwards.") var keep = false
         @Option(help: .hidden) var childRead: String?
         @Option(parsing: .upToNextOption, help: .hidden) var childSlice: [String] = []
+
+        func validate() throws {
+            try check(records, in: 1...1_000_000_000, "--records", example: 1_000_000)
+            if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+        }
 
         func run() throws {
             if let childRead {

@@ -18,8 +18,9 @@ struct K2: AsyncParsableCommand {
 
 extension K2 {
     /// The process's allocator settings first (`MallocSettings`), then ArgumentParser's own
-    /// `main` (parse, run), except that a malformed command line exits 2 — the tool's exit code
-    /// for bad input everywhere — instead of ArgumentParser's 64, with the same message.
+    /// `main` (parse, run), except that a malformed command line is one line on stderr and
+    /// exit 2 — the tool's convention for bad input everywhere — instead of ArgumentParser's
+    /// message with the usage and 64.
     static func main() async {
         MallocSettings.apply()
         do {
@@ -31,10 +32,22 @@ extension K2 {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                StdErr.print("k2: " + commandLineMistake(error))
                 Foundation.exit(2)
             }
             exit(withError: error)
         }
+    }
+
+    /// One line for a command line argument-parser refused: why a value was refused (the
+    /// argument types' own words, `ArgumentRefusal`); a `validate()` message that says what to
+    /// write (e.g.) as it is; else argument-parser's message and where the help is.
+    static func commandLineMistake(_ error: any Error) -> String {
+        let message = message(for: error)
+        if let line = ArgumentRefusal.line(for: message) { return line }
+        if message.contains("e.g.") { return message }
+        let help = fullMessage(for: error).split(separator: "\n").last { $0.contains("--help' for more information") }
+        guard let command = help?.split(separator: "'").dropFirst().first else { return message }
+        return message + " (see '\(command)')"
     }
 }

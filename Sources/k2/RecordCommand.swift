@@ -32,16 +32,35 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .customLong("rest-url"), help: "Base URL of the REST snapshot endpoint (default: the venue's, or the --url's host).") var restURL: String?
     @Option(help: "Open this many identical connections per venue or URL.") var connections: Int = 1
     @Option(name: [.customShort("o"), .long], help: "The capture to write (with --rotate: NAME-0000.k2cap, NAME-0001.k2cap …).") var output: String
-    @Option(help: "Start a new file every interval (1h, 30m) or size (1GB, 500MB).") var rotate: String?
-    @Option(help: "Stop after this long (30s, 10m, 24h).") var duration: String?
-    @Option(help: "Longest time a frame waits in memory before reaching the file (what kill -9 can lose).") var flushInterval: String = "1s"
-    @Option(help: "First reconnect delay (doubles up to --max-backoff).") var backoff: String = "1s"
-    @Option(help: "Largest reconnect delay.") var maxBackoff: String = "128s"
+    @Option(help: "Start a new file every interval (1h, 30m) or size (1GB, 500MB).") var rotate: Rotation?
+    @Option(help: "Stop after this long (30s, 10m, 24h).") var duration: DurationArgument?
+    @Option(help: "Longest time a frame waits in memory before reaching the file (what kill -9 can lose).") var flushInterval: DurationArgument = "1s"
+    @Option(help: "First reconnect delay (doubles up to --max-backoff).") var backoff: DurationArgument = "1s"
+    @Option(help: "Largest reconnect delay.") var maxBackoff: DurationArgument = "128s"
     @Flag(help: "Do not verify TLS certificates (local test servers only).") var insecure = false
     @Option(name: .customLong("ca-file"), help: "Also trust the CA certificates in this PEM file (e.g. a local test server's self-signed certificate).") var caFile: String?
-    @Option(help: "Give up opening a connection (TCP, TLS, WebSocket upgrade) after this long.") var connectTimeout: String = "15s"
+    @Option(help: "Give up opening a connection (TCP, TLS, WebSocket upgrade) after this long.") var connectTimeout: DurationArgument = "15s"
     @Flag(help: "Structured log lines even on a terminal.") var log = false
     @Flag(help: "Only errors on stderr.") var quiet = false
+
+    /// `--rotate`: an interval or a size.
+    enum Rotation: CheckedArgument, Sendable {
+        case every(nanos: Int64)
+        case bytes(Int64)
+
+        static func parse(_ text: String) throws(ArgumentRefusal) -> Self {
+            if !text.uppercased().hasSuffix("B"), let interval = try? DurationArgument.parse(text) { return .every(nanos: interval.nanos) }
+            if let size = try? SizeArgument.parse(text) { return .bytes(size.bytes) }
+            throw ArgumentRefusal(what: "is neither an interval nor a size", remedy: "give an interval (1h, 30m) or a size (1GB, 500MB)")
+        }
+    }
+
+    /// The most identical connections per venue or URL.
+    static let maxConnections = 10_000
+
+    func validate() throws {
+        try check(connections, in: 1...Self.maxConnections, "--connections", example: 2)
+    }
 
     func run() throws {
         let config: RecordConfiguration
@@ -77,20 +96,12 @@ struct RecordCommand: ParsableCommand {
         values.flatMap { $0.split(separator: ",") }.map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
     }
 
-    private func nanos(_ text: String, _ name: String) throws(RecordError) -> Int64 {
-        guard let v = TimeText.parseDuration(text), v > 0 else {
-            throw RecordError(.invalidArgument, what: "bad \(name) \(text)", remedy: "give a duration such as 500ms, 30s, 10m, 1h")
-        }
-        return v
-    }
-
     func makeConfiguration() throws(RecordError) -> RecordConfiguration {
         let venues = try list(venue).map { (name) throws(RecordError) in
             do throws(CaptureError) { return try Venue(parsing: name) } catch {
                 throw RecordError(.invalidArgument, place: "--venue", what: error.what, remedy: error.remedy)
             }
         }
-        guard connections >= 1 else { throw RecordError(.invalidArgument, what: "--connections must be at least 1", remedy: "give --connections 1 or more") }
         var plans: [ConnectionPlan] = []
         func pick(_ values: [String], _ i: Int) -> String? {
             values.isEmpty ? nil : values.count == 1 ? values[0] : i < values.count ? values[i] : nil
@@ -116,19 +127,15 @@ struct RecordCommand: ParsableCommand {
         }
         plans = plans.flatMap { p in Array(repeating: p, count: connections) }
         var c = RecordConfiguration(plans: plans, output: output)
-        if let r = rotate {
-            if let d = TimeText.parseDuration(r), d > 0, !r.uppercased().hasSuffix("B") {
-                c.rotateEveryNanos = d
-            } else if let b = SizeText.parse(r), b > 0 {
-                c.rotateBytes = b
-            } else {
-                throw RecordError(.invalidArgument, what: "bad --rotate \(r)", remedy: "give an interval (1h, 30m) or a size (1GB, 500MB)")
-            }
+        switch rotate {
+        case let .every(nanos)?: c.rotateEveryNanos = nanos
+        case let .bytes(bytes)?: c.rotateBytes = bytes
+        case nil: break
         }
-        if let d = duration { c.durationNanos = try nanos(d, "--duration") }
-        c.flushIntervalNanos = try nanos(flushInterval, "--flush-interval")
-        c.backoffInitialNanos = try nanos(backoff, "--backoff")
-        c.backoffMaxNanos = try nanos(maxBackoff, "--max-backoff")
+        if let d = duration { c.durationNanos = d.nanos }
+        c.flushIntervalNanos = flushInterval.nanos
+        c.backoffInitialNanos = backoff.nanos
+        c.backoffMaxNanos = maxBackoff.nanos
         c.client.tls.verifyCertificate = !insecure
         if let f = caFile {
             guard access(f, R_OK) == 0 else {
@@ -136,8 +143,7 @@ struct RecordCommand: ParsableCommand {
             }
             c.client.tls.trustRootsPEMFile = f
         }
-        let timeout = try nanos(connectTimeout, "--connect-timeout")
-        c.client.handshakeTimeoutNanos = timeout
+        c.client.handshakeTimeoutNanos = connectTimeout.nanos
         c.status = quiet ? .quiet : log ? .log : .auto
         c.metadata = [("command_line", .string((["k2"] + CommandLine.arguments.dropFirst()).joined(separator: " ")))]
         return c

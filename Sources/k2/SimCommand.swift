@@ -17,9 +17,9 @@ struct ProfileOptions: ParsableArguments {
     @Option(help: "A YAML profile (docs/sim-profiles.md); captures/profiles/ has examples.")
     var profile: String?
     @Option(parsing: .unconditional, help: "Constant rate in messages per second (instead of --profile).")
-    var rate: Double?
+    var rate: RateArgument?
     @Option(help: "Length with --rate: 30s, 5m, 1h.")
-    var duration: String?
+    var duration: DurationArgument?
     @Option(help: "binance, kraken or coinbase (overrides the profile's venues).")
     var venue: String?
     @Option(help: "Seed (overrides the profile's); the same seed gives byte-identical messages.")
@@ -27,21 +27,29 @@ struct ProfileOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Number of symbols (default 200; overrides the profile's).")
     var symbols: Int?
 
+    func validate() throws {
+        try check(symbols, in: 1...Self.maxSymbols, "--symbols", example: 200)
+        if let rate, let duration, rate.perSecond * Double(duration.nanos) / 1e9 > Self.maxMessages {
+            throw ValidationError("--rate \(rate.text) for --duration \(duration.text) is more than 1e15 messages, the most k2 counts: give a lower rate or a shorter duration")
+        }
+    }
+
+    /// The most messages a `--rate` × `--duration` run makes (counts stay exact in Int and Double).
+    static let maxMessages = 1e15
+
+    /// The most symbols a market is built with from the command line (each has its own book).
+    static let maxSymbols = 100_000
+
     /// The profile; bad input is one `SimError` line (exit 2 through `reportingErrors`).
     func load() throws(SimError) -> SimProfile {
         if profile == nil && rate == nil { throw SimError(location: "--profile", what: "no traffic given", remedy: "give --profile FILE, or --rate N with --duration D") }
         if profile != nil && (rate != nil || duration != nil) { throw SimError(location: "--profile", what: "cannot be combined with --rate/--duration", remedy: "give one or the other") }
         if rate != nil && duration == nil { throw SimError(location: "--rate", what: "needs --duration", remedy: "add e.g. --duration 60s") }
-        if let r = rate, !(r > 0) { throw SimError(location: "--rate", what: "must be a positive number of messages per second, found \(r)", remedy: "give e.g. --rate 10000") }
-        if let s = symbols, s < 1 { throw SimError(location: "--symbols", what: "must be at least 1, found \(s)", remedy: "give e.g. --symbols 200") }
         var p: SimProfile
         if let path = profile {
             p = try ProfileLoader.load(path: path)
         } else {
-            guard let d = duration.flatMap({ TimeText.parseDuration($0) }), d > 0 else {
-                throw SimError(location: "--duration", what: "'\(duration ?? "")' is not a duration", remedy: "write e.g. 30s, 5m, 1h")
-            }
-            p = SimProfile.constant(rate: rate ?? 0, duration: d)
+            p = SimProfile.constant(rate: rate?.perSecond ?? 0, duration: duration?.nanos ?? 0)
         }
         if let venue {
             do throws(CaptureError) { p.venues = [try Venue(parsing: venue)] } catch { throw SimError(error, location: "--venue") }
@@ -96,44 +104,18 @@ extension SimCommand {
                 """
         )
         @OptionGroup var options: ProfileOptions
-        @Option(name: .customLong("sink"), help: "Destination URI (repeat to fan out): mock://, kafka://…, clickhouse://…, file:PATH, -")
-        var sinks: [String] = []
-        @Option(parsing: .unconditional, help: "Replay speed multiplier or max.") var speed: String = "1"
-        @Option(parsing: .unconditional, help: "Play the profile N times; each round shifts times by the profile's span.") var loop: Int = 1
-        @OptionGroup var filters: FilterOptions
-        @Option(help: "Record kinds to replay (default recv); comma-separated: connect, send, recv.") var kinds: [String] = []
-        @Option(help: "Write the replay summary, latency.hlog and lateness.hgrm into this directory.") var report: String?
+        @OptionGroup var replay: ReplayOptions
         @Option(help: "Also write the generated records (first round) into this capture.") var keep: String?
-        @Option(name: .customShort("X"), help: "Sink property key=value; repeatable.") var properties: [String] = []
-        @Flag(help: "Create destination tables before replaying.") var createTables = false
-        @Option(help: ReplayCommand.Run.shardHelp) var shard: String?
-        @Option(parsing: .unconditional, help: ReplayCommand.Run.realtimeHelp) var realtime: Int32?
-        @Option(parsing: .unconditional, help: ReplayCommand.Run.metricsPortHelp) var metricsPort: Int?
-        @Flag(help: "No progress line.") var quiet = false
 
         func run() throws {
-            guard !sinks.isEmpty else { throw ValidationError("Give at least one --sink URI (e.g. --sink mock://).") }
-            var args = ["sim", "--speed", speed, "--loop", String(loop)]
-            for s in sinks { args += ["--sink", s] }
-            if let report { args += ["--report", report] }
-            for x in properties { args += ["-X", x] }
-            if let f = filters.from { args += ["--from", f] }
-            if let t = filters.to { args += ["--to", t] }
-            for (flag, values) in [("--kind", filters.kind), ("--conn", filters.conn), ("--stream", filters.stream),
-                                   ("--symbol", filters.symbol), ("--kinds", kinds)] {
-                for v in values { args += [flag, v] }
-            }
-            if createTables { args.append("--create-tables") }
-            if let shard { args += ["--shard", shard] }
-            if let realtime { args += ["--realtime", String(realtime)] }
-            if let metricsPort { args += ["--metrics-port", String(metricsPort)] }
-            if quiet { args.append("--quiet") }
-            let replay = try ReplayCommand.Run.parse(args)
+            let filters = replay.filters
             let (source, generator) = try reportingErrors { () throws -> (GeneratedReplaySource, CaptureGenerator) in
                 let p = try options.load()
                 let g = CaptureGenerator(profile: p)
                 // --to bounds the generation too (the engine's filter drops the rest anyway).
-                let until = filters.to == nil ? nil : try filters.filter(start: g.firstTimestamp).to
+                // Checked here too, so that a bad --from/--to is refused before the line below.
+                let filter = try filters.filter(start: g.firstTimestamp)
+                let until = filters.to == nil ? nil : filter.to
                 let s = try GeneratedReplaySource(generator: g, keep: keep, until: until,
                                                   commandLine: CommandLine.arguments.joined(separator: " "))
                 return (s, g)
@@ -161,11 +143,14 @@ extension SimCommand {
         @Option(help: "Seed.") var seed: UInt64 = 1
         @Option(help: "Where to write the capture for the write pass.") var output: String = "/tmp/k2-sim-bench.k2cap"
 
+        func validate() throws {
+            try check(messages, in: 1...1_000_000_000_000, "--messages", example: 2_000_000)
+        }
+
         func run() throws {
             try reportingErrors {
                 let v: Venue
                 do throws(CaptureError) { v = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
-                guard messages > 0 else { throw SimError(location: "--messages", what: "must be positive", remedy: "e.g. --messages 2000000") }
                 let rate = 200_000.0
                 let p = SimProfile.constant(rate: rate, duration: Int64(Double(messages) / rate * 1e9), venue: v, seed: seed, arrivals: .uniform)
                 print("k2 sim bench: \(v.rawValue), \(messages) messages, seed \(seed), one core")

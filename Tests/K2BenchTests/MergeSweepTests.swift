@@ -42,6 +42,5 @@ import Testing
         none.steps = [s.steps[3]]
         #expect(none.maxSustainable == nil)
         #expect(none.markdown().contains("No stable rate found"))
-        #expect(try Sweep.parseRates("10k,1k,5k") == [1_000, 5_000, 10_000])
     }
 }

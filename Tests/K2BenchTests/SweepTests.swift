@@ -107,10 +107,7 @@ import Testing
         #expect(SweepFiles.markdown(s).hasPrefix("## k2 bench sweep: synthetic <w>\n\nMaximum sustainable rate: 10,000 msg/s"))
     }
 
-    @Test func parsesRates() throws {
-        #expect(try Sweep.parseRates("10k,1k,5k") == [1_000, 5_000, 10_000])
-        #expect(try Sweep.parseRates("1M") == [1_000_000])
-        #expect(throws: BenchError.self) { try Sweep.parseRates("1k,fast") }
+    @Test func roundsRates() throws {
         #expect(SweepPlan.round(28_284.3) == 28_000)
         #expect(SweepPlan.round(1_414.2) == 1_400)
     }

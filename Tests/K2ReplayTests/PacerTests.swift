@@ -63,27 +63,6 @@ func rateSchedule(rate: Double, sequence: UInt64, expected: Int64) {
     #expect(p.intended(captureNanos: t0 + 1_000 + Pacer.loopShift(round: 2, span: span), sequence: 0) == 120_000_000_100)
 }
 
-@Test(arguments: [
-    ("1", nil as String?, Pace.speed(1)),
-    ("0.01", nil, .speed(0.01)),
-    ("100x", nil, .speed(100)),
-    ("2500", nil, .speed(2500)),
-    ("max", nil, .max),
-    ("MAX", nil, .max),
-    (nil, "138", .rate(138)),
-    (nil, nil, .speed(1)),
-] as [(String?, String?, Pace)])
-func paceParses(speed: String?, rate: String?, expected: Pace) throws {
-    #expect(try Pace.parse(speed: speed, rate: rate) == expected)
-}
-
-@Test(arguments: [
-    ("0", nil as String?), ("-1", nil), ("fast", nil), ("inf", nil), ("nan", nil), (nil, "0"), (nil, "-5"), ("1", "1"),
-] as [(String?, String?)])
-func paceRejects(speed: String?, rate: String?) {
-    #expect(throws: ReplayError.self) { try Pace.parse(speed: speed, rate: rate) }
-}
-
 @Test func manualWaiterScriptsLateness() {
     let clock = ManualClock(monotonic: 0)
     var w = ManualWaiter(clock: clock, lateness: [0, 7])

@@ -184,19 +184,6 @@ public struct Sweep: Sendable, Equatable, Codable {
         }
         return out
     }
-
-    /// `1k,5k,10k` → rates.
-    public static func parseRates(_ text: String) throws(BenchError) -> [Double] {
-        var out: [Double] = []
-        for part in text.split(separator: ",") {
-            guard let r = StrictMap.parseRate(String(part)), r > 0 else {
-                throw BenchError(.invalidArgument, what: "'\(part)' is not a rate", remedy: "write e.g. --rates 1k,5k,10k,50k")
-            }
-            out.append(r)
-        }
-        guard !out.isEmpty else { throw BenchError(.invalidArgument, what: "no rates given", remedy: "write e.g. --rates 1k,5k,10k") }
-        return out.sorted()
-    }
 }
 
 /// Which rate a sweep runs next: a fixed list (stopping at the first saturated step), or a search

@@ -69,7 +69,12 @@ public struct RecordFilter: Sendable {
                     throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not an offset",
                                        remedy: "write an offset like +30s, +10m or +1h30m, or an ISO-8601 time like 2024-03-01T12:00:00Z")
                 }
-                return (start ?? 0) + d
+                let (time, overflow) = (start ?? 0).addingReportingOverflow(d)
+                guard !overflow else {
+                    throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is past the year 2262, the last time k2 represents",
+                                       remedy: "write a shorter offset like +30s, +10m or +1h30m")
+                }
+                return time
             }
             guard let t = TimeText.parseISO8601(text) else {
                 throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not a time",

@@ -15,28 +15,6 @@ public enum Pace: Sendable, Equatable, CustomStringConvertible {
     /// A fixed message rate, ignoring capture times: message `seq` is due at start + seq / rate.
     case rate(Double)
 
-    /// From `--speed X|Nx|max` and `--rate N` (at most one of them; default speed 1).
-    public static func parse(speed: String?, rate: String?) throws(ReplayError) -> Pace {
-        if speed != nil, rate != nil {
-            throw ReplayError(.invalidArgument, what: "--speed and --rate both given", remedy: "give one: --speed 10, --speed max or --rate 5000")
-        }
-        if let rate {
-            guard let r = Double(rate), r > 0, r.isFinite else {
-                throw ReplayError(.invalidArgument, what: "--rate '\(rate)' is not a positive number of messages per second",
-                                  remedy: "write e.g. --rate 5000")
-            }
-            return .rate(r)
-        }
-        guard let speed else { return .speed(1) }
-        if speed.lowercased() == "max" { return .max }
-        let text = speed.lowercased().hasSuffix("x") ? String(speed.dropLast()) : speed
-        guard let s = Double(text), s > 0, s.isFinite else {
-            throw ReplayError(.invalidArgument, what: "--speed '\(speed)' must be a positive multiplier or max",
-                              remedy: "write e.g. --speed 1, --speed 0.5, --speed 100x or --speed max")
-        }
-        return .speed(s)
-    }
-
     public var description: String {
         switch self {
         case let .speed(s): return TimeText.fixed(s, s < 1 ? 3 : (s == s.rounded() ? 0 : 2)) + "x"

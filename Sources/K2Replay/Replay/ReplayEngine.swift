@@ -85,6 +85,7 @@ public final class ReplayEngine: @unchecked Sendable {
     }
 
     private func start<S: ReplaySource>(_ source: S, _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
+        try Self.checkScheduleRange(span: source.span, loops: config.loops, pace: config.pace)
         for sink in sinks { try sink.open() }
         for sink in sinks { sink.willStart(pace: config.pace) }
         if var w = manualWaiter {
@@ -227,7 +228,8 @@ public final class ReplayEngine: @unchecked Sendable {
                         switch config.pace {
                         case let .speed(s): eta = Int64(Double(totalCaptureNanos - done) / s)
                         case .max, .rate:
-                            if let f = fraction, f > 0 { eta = Int64(Double(elapsed) * (1 - f) / f) }
+                            // Below 2^63 (a tiny fraction done early would overflow Int64).
+                            if let f = fraction, f > 0, Double(elapsed) * (1 - f) / f < 9.2e18 { eta = Int64(Double(elapsed) * (1 - f) / f) }
                         }
                     }
                     progress(ReplayProgress(messages: sequence, bytes: bytes,
@@ -286,6 +288,26 @@ public final class ReplayEngine: @unchecked Sendable {
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
             lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal,
             realtimePriority: config.pace == .max ? nil : config.realtimePriority)
+    }
+
+    /// The most capture time a replay covers (rounds × span) and the longest schedule it
+    /// keeps: 2^62 ns, 146 years. Capture times (before 2116) plus the `--loop` shift, and
+    /// the schedule's and ETA's nanoseconds, then stay within Int64.
+    static let maxScheduleNanos: Int64 = 1 << 62
+
+    /// Refuses a `--loop` or `--speed` that would carry times past `maxScheduleNanos`.
+    static func checkScheduleRange(span: Int64, loops: Int, pace: Pace) throws(ReplayError) {
+        let (covered, overflow) = Swift.max(span, 0).multipliedReportingOverflow(by: Int64(loops))
+        if overflow || covered > maxScheduleNanos {
+            throw ReplayError(.invalidArgument,
+                              what: "--loop \(loops) rounds of \(TimeText.humanDuration(nanos: span)) are more than 146 years of capture time, the most k2 schedules",
+                              remedy: "give at most --loop \(maxScheduleNanos / Swift.max(span, 1))")
+        }
+        if case let .speed(multiplier) = pace, Double(covered) / multiplier > Double(maxScheduleNanos) {
+            throw ReplayError(.invalidArgument,
+                              what: "--speed \(multiplier) would take more than 146 years to replay \(TimeText.humanDuration(nanos: covered)) of capture time",
+                              remedy: "give a higher --speed, e.g. --speed 1")
+        }
     }
 
     /// `SCHED_FIFO` at `priority` (1…99, checked by `run`) for the calling thread (the sending thread).
