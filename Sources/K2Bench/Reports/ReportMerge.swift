@@ -98,9 +98,9 @@ public enum ReportMerge {
             }
             // Delivered per sink are concatenated per shard; "achieved" is the sum of each shard's slowest sink.
             var metrics = Assembler.metrics(intervals: iv, latencies: hist, resources: resources, sinkCount: parts.map(\.sinks.count).reduce(0, +))
-            let achievedPerInterval = window.map { k in parts.indices.map { s -> Double in
-                let x = parts[s].intervals[k - alignment.shifts[s]]
-                return (x.deliveredMsgs.min() ?? x.sentMsgs) / x.seconds
+            let achievedPerInterval = window.map { k in parts.indices.map { shard -> Double in
+                let point = parts[shard].intervals[k - alignment.shifts[shard]]
+                return (point.deliveredMsgs.min() ?? point.sentMsgs) / point.seconds
             }.reduce(0, +) }
             if let skew = alignment.skewSeconds {
                 metrics["shards.start_skew_ms"] = .init(value: skew * 1000, unit: "ms", better: .lower)
