@@ -244,11 +244,13 @@ extension BenchCommand {
             discussion: """
                 Each step replaces the workload's rate and runs it (one repetition, no reference) into \
                 DIR/steps/RATE. A step is sustainable when achieved ≥ --min-achieved of offered, the p99 of \
-                the SLO metric < --slo, and the backlog (unacknowledged, or consumer lag) ≤ --max-backlog of \
-                offered. --rates runs the list and stops at the first saturated step (--all runs every rate); \
+                the SLO metric < --slo, the backlog (unacknowledged, or consumer lag) ≤ --max-backlog of \
+                offered, and neither the backlog nor the sender's deficit grows within the step (trend, not only \
+                thresholds: docs/bench.md). --rates runs the list and stops at the first saturated step (--all runs every rate); \
                 --search doubles from --min until a step saturates, then bisects to --precision. Prints and \
                 writes DIR/sweep.{json,md,html}: the curve, the maximum sustainable rate, and the cores \
-                needed for --project rates from CPU per message against --budget. Exit 0 when a sustainable \
+                needed for --project rates from CPU per message against --budget (the harness's measured at \
+                max speed, DIR/steps/max, so the pacer's spin-wait is not counted). Exit 0 when a sustainable \
                 rate was found, 3 when even the lowest step saturated (no number is reported), 2 on bad input.
                 """
         )
