@@ -31,7 +31,7 @@ fail() { echo "netns-shards: $*" >&2; exit 1; }
 command -v ip >/dev/null || fail "ip (iproute2) is missing; run scripts/install-deps.sh"
 command -v kcat >/dev/null || fail "kcat is missing; run scripts/install-deps.sh"
 [ -x "$k2" ] || fail "$k2 is not built; run swift build"
-[[ "$shards" =~ ^[1-9][0-9]?$ ]] || fail "N '$shards' must be 1-99"
+[[ "$shards" =~ ^[1-9][0-9]?$ && "$shards" -ge 2 ]] || fail "N '$shards' must be 2-99 (k2 bench merge joins two or more)"
 mkdir -p "$out"
 
 tag="k2n$$"
