@@ -31,7 +31,7 @@ extension BenchCommand {
         var shard: String?
         @Option(help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
         var metricsPort: Int?
-        @Option(help: "Start the replay at this wall-clock time, after the set-up: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps.")
+        @Option(help: "Wait until this wall-clock time, then set up and replay: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps.")
         var startAt: String?
 
         func run() throws {

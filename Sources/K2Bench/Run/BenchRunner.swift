@@ -49,9 +49,9 @@ public final class BenchRunner {
     public var progress: ((String) -> Void)?
     /// When set, the live figures are published here every interval (`--metrics-port`).
     public var metricsServer: MetricsServer?
-    /// When set (wall-clock ns), the first repetition's replay waits until then (`--start-at`):
-    /// shards given the same time start together, so their load overlaps and their intervals
-    /// line up for `k2 bench merge`.
+    /// When set (wall-clock ns), the first repetition waits until then before its set-up and
+    /// replay (`--start-at`): shards given the same time start together, so their load overlaps
+    /// and their intervals line up for `k2 bench merge`.
     public var startAtWallNanos: Int64?
     private let clock = SystemClock()
 
@@ -90,10 +90,13 @@ public final class BenchRunner {
                 reference!.cpuValues?.append(m.mbPerCPUSecond)
             }
             progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
-            let setup = try makeSinks(rep)
+            // The barrier comes before the set-up: the consumer's and the probes' measuring windows
+            // are set from the clock there. The set-up's own time then adds to the start skew,
+            // which the merge reports (short for Kafka sinks; seconds for a pipeline's first probe).
             if rep == 0, let startAt = startAtWallNanos {
                 if let note = waitForStart(startAt) { notes.append(note) }
             }
+            let setup = try makeSinks(rep)
             let repWall = clock.wallNanos()
             let t0 = clock.monotonicNanos()
             let measureFrom = t0 + workload.warmupNanos

@@ -10,8 +10,8 @@ public enum WorkloadRun {
     /// - shard: replay only shard i of N (`--shard i/N`, split as `k2 replay --shard`); a `rate:`
     ///   workload offers rate/N per shard, so the N shards together offer the workload's rate.
     /// - metrics: publish live figures there (`--metrics-port`).
-    /// - startAt: wall-clock ns the replay waits for after the set-up (`--start-at`, a barrier
-    ///   for shards on several hosts).
+    /// - startAt: wall-clock ns the first repetition waits for before its set-up and replay
+    ///   (`--start-at`, a barrier for shards on several hosts).
     public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil,
                            progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
         var w = workload
