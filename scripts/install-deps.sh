@@ -11,6 +11,8 @@ PACKAGES=(
   clickhouse-server clickhouse-client
   pkg-config
   openssl                      # self-signed certificates for the wss:// tests
+  iproute2                     # network namespaces of the multi-host shard test (scripts/netns-shards.sh)
+  binutils                     # readelf: scripts/check-image.sh reads the binary's libraries
 )
 
 missing=()

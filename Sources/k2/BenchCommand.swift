@@ -33,14 +33,29 @@ extension BenchCommand {
         var shard: ShardArgument?
         @Option(parsing: .unconditional, help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
         var metricsPort: Port<AnyFreePort>?
+        @Option(help: "Wait until this wall-clock time, then set up and replay: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps.")
+        var startAt: String?
 
         func run() throws {
             try reportingErrors { () throws in
                 let w = try WorkloadLoader.load(file: workload)
                 let sh = shard?.shard
+                let start = try startAt.map { text throws -> Int64 in
+                    guard let nanos = WorkloadRun.parseStartTime(text) else {
+                        throw BenchError(.invalidArgument, what: "--start-at '\(text)' is not a time", remedy: "give @UNIX_SECONDS (e.g. @$(( $(date +%s) + 30 ))) or 2026-12-06T10:00:00Z")
+                    }
+                    return nanos
+                }
                 let server = try startMetricsServer(port: metricsPort, announcement: "k2 bench: metrics on ")
                 defer { server?.stop() }
-                let out = try WorkloadRun.run(w, shard: sh, metrics: server, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                let out: BenchRunner.Output
+                do {
+                    out = try WorkloadRun.run(w, shard: sh, metrics: server, startAt: start, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                } catch {
+                    // A failed shard says why in its run directory: k2 bench merge names it as missing.
+                    if sh != nil, let output { try? ReportFiles.writeFailure("\(error)", to: output) }
+                    throw error
+                }
                 let v = try w.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
                 let dir = output ?? "reports/runs/\(w.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(reportFolderStamp())"
                 try ReportFiles.write(out.report, to: dir, verification: v, intervalLogs: out.intervalLogs)
@@ -157,7 +172,10 @@ extension BenchCommand {
             abstract: "Merge the reports of shards that ran at the same time into one report.",
             discussion: """
                 Latency histograms are merged exactly (counts added, never percentiles averaged), \
-                per-interval throughput is summed, resources are kept per shard. Writes a run directory.
+                per-interval throughput is summed over intervals aligned by the shards' start times, \
+                resources are kept per shard; the start skew is reported. Writes a run directory. A shard \
+                whose directory has no report (FAILED.txt from a failed shard, or nothing) is named in the \
+                merged report as missing: exit 3 then, so an incomplete merge never passes for the whole run.
                 """
         )
         @Argument(help: "Run directories (or report.json files) of the shards.") var reports: [String]
@@ -165,16 +183,32 @@ extension BenchCommand {
         @Option(help: "Also print the verdict table against this targets file.") var targets: String?
 
         func run() throws {
-            try reportingErrors { () throws in
+            let merged = try reportingErrors { () throws -> BenchReport in
                 guard reports.count >= 2 else {
                     throw BenchError(.invalidArgument, what: "give two or more reports to merge")
                 }
-                let merged = try ReportMerge.merge(try reports.map { try ReportFiles.load($0) })
+                var loaded: [BenchReport] = []
+                var missing: [ReportMerge.MissingShard] = []
+                for path in reports {
+                    if let reason = ReportFiles.missingReason(path) {
+                        missing.append(.init(path: path, reason: reason))
+                    } else {
+                        loaded.append(try ReportFiles.load(path))
+                    }
+                }
+                guard !loaded.isEmpty else {
+                    throw BenchError(.invalidArgument, what: "none of the \(reports.count) shards has a report (\(missing.map { "\($0.path): \($0.reason)" }.joined(separator: "; ")))",
+                                     remedy: "give the run directories the shards wrote (k2 bench run --shard i/N -o DIR)")
+                }
+                let merged = try ReportMerge.merge(loaded, missing: missing)
                 let v = try targets.map { Verification.verify(merged, targets: try TargetsLoader.load(file: $0)) }
                 try ReportFiles.write(merged, to: output, verification: v)
-                print("k2: merged \(reports.count) reports into \(output)")
+                print("k2: merged \(loaded.count) reports into \(output)")
+                for note in merged.notes where note.hasPrefix("INCOMPLETE") || note.hasPrefix("shards ") || note.hasPrefix("the shards") { print(note) }
                 if let v { print(v.markdown(includeUnmeasured: false)); print(v.summary) }
+                return merged
             }
+            if ReportMerge.isIncomplete(merged) { throw ExitCode(3) }
         }
     }
 }
@@ -187,11 +221,13 @@ extension BenchCommand {
             discussion: """
                 Each step replaces the workload's rate and runs it (one repetition, no reference) into \
                 DIR/steps/RATE. A step is sustainable when achieved ≥ --min-achieved of offered, the p99 of \
-                the SLO metric < --slo, and the backlog (unacknowledged, or consumer lag) ≤ --max-backlog of \
-                offered. --rates runs the list and stops at the first saturated step (--all runs every rate); \
+                the SLO metric < --slo, the backlog (unacknowledged, or consumer lag) ≤ --max-backlog of \
+                offered, and neither the backlog nor the sender's deficit grows within the step (trend, not only \
+                thresholds: docs/bench.md). --rates runs the list and stops at the first saturated step (--all runs every rate); \
                 --search doubles from --min until a step saturates, then bisects to --precision. Prints and \
                 writes DIR/sweep.{json,md,html}: the curve, the maximum sustainable rate, and the cores \
-                needed for --project rates from CPU per message against --budget. Exit 0 when a sustainable \
+                needed for --project rates from CPU per message against --budget (the harness's measured at \
+                max speed, DIR/steps/max, so the pacer's spin-wait is not counted). Exit 0 when a sustainable \
                 rate was found, 3 when even the lowest step saturated (no number is reported), 2 on bad input.
                 """
         )

@@ -7,7 +7,7 @@ import K2Replay
 struct BrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
-        abstract: "Run an embedded Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1.",
+        abstract: "Run an embedded Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1 or --host.",
         discussion: """
             Prints the bootstrap address as the first line on stdout (e.g. 127.0.0.1:39123), then
             runs until SIGINT or SIGTERM. The market.crypto.{trades,orderbook,ticker}.{binance,kraken,coinbase}
@@ -15,11 +15,17 @@ struct BrokerCommand: ParsableCommand {
             created on first use with 4. Retention trap: each partition keeps only its last ~5 MiB
             (or 100,000 message sets); high watermarks still count every message — verify counts with
             `kcat -Q -b ADDR -t TOPIC:PARTITION:-1`, not by reading everything back. See docs/sinks.md.
+            With --host ADDR (or --port) each broker is reached through a proxy on ADDR that also \
+            advertises ADDR to clients, so clients on other hosts or network namespaces reach every broker \
+            (docs/bench.md, "Scale beyond one machine").
             """
     )
 
-    @Option(parsing: .unconditional, help: "Bootstrap port: a forwarder on 127.0.0.1:PORT to broker 1 (brokers keep their own ports). 0 = none.")
+    @Option(parsing: .unconditional, help: "Bootstrap port: broker 1 on HOST:PORT (the others on free ports of HOST). 0 = the brokers' own ports, or free ones with --host.")
     var port: Port<NoListener> = 0
+
+    @Option(help: "IPv4 address to listen on and advertise to clients (one proxy per broker).")
+    var host: String = "127.0.0.1"
 
     @Option(help: "Partitions of the topics created up front.")
     var partitions: Int = 4
@@ -38,21 +44,21 @@ struct BrokerCommand: ParsableCommand {
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
-        let (broker, forwarder) = try reportingErrors { () throws -> (EmbeddedBroker, BootstrapForwarder?) in
+        let (broker, proxy) = try reportingErrors { () throws -> (EmbeddedBroker, BrokerProxy?) in
             let b = try EmbeddedBroker(.init(brokers: brokers, partitions: partitions,
                                               topics: EmbeddedBroker.standardTopics + topics))
-            var f: BootstrapForwarder?
-            if port.number != 0 { f = try BootstrapForwarder(port: port.number, target: b.firstBrokerAddress) }
-            return (b, f)
+            var p: BrokerProxy?
+            if port.number != 0 || host != "127.0.0.1" { p = try BrokerProxy(brokers: b.bootstrap, host: host, firstPort: port.number) }
+            return (b, p)
         }
-        let address = forwarder.map { "127.0.0.1:\($0.port)" } ?? broker.bootstrap
+        let address = proxy?.bootstrap ?? broker.bootstrap
         // Unbuffered: a script reading the first line must get it now.
         let line = address + "\n"
         _ = line.withCString { write(1, $0, strlen($0)) }
-        StdErr.print("k2 broker: \(brokers) broker(s) at \(broker.bootstrap); topics with \(partitions) partitions; stop with Ctrl-C")
+        StdErr.print("k2 broker: \(brokers) broker(s) at \(address); topics with \(partitions) partitions; stop with Ctrl-C")
         var sig: Int32 = 0
         sigwait(&set, &sig)
-        forwarder?.stop()
+        proxy?.stop()
         StdErr.print("k2 broker: stopped (signal \(sig))")
         withExtendedLifetime(broker) {}
     }

@@ -47,6 +47,76 @@ import Testing
         // The same shard twice is a mistake, not a merge.
         #expect(throws: BenchError.self) { try ReportMerge.merge([shards[0], shards[0]]) }
     }
+
+    /// Shard `index` of 3 at `rate` msg/s per interval, its repetition started at `start`.
+    static func shard(_ index: Int, rate: Double, start: String, seconds: Int = 5) throws -> BenchReport {
+        var run = Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(1_000_000, 10)])], rate: rate, cores: 0.25, seconds: seconds)
+        run.startedAt = start
+        var report = try Fixture.report([run])
+        report.workload.shard = "\(index)/3"
+        return report
+    }
+
+    /// Intervals are summed by time: a shard that started one interval (1 s) later is shifted,
+    /// and the merged window is the time every shard covers; the skew is a metric and a note.
+    @Test func intervalsAreSummedAlignedInTimeAndTheSkewIsReported() throws {
+        let together = try ReportMerge.merge([
+            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00.000Z"),
+            try Self.shard(1, rate: 2_000, start: "2026-01-01T00:00:00.004Z"),
+            try Self.shard(2, rate: 4_000, start: "2026-01-01T00:00:00.012Z"),
+        ])
+        #expect(together.runs[0].intervals.map(\.offeredMsgs) == [7_000, 7_000, 7_000, 7_000, 7_000])
+        #expect(abs(together.metrics["shards.start_skew_ms"]!.value - 12) < 1e-6)
+        #expect(together.metrics["shards.missing"]?.value == 0)
+        #expect(together.notes.contains { $0.hasPrefix("shards started within 12.0 ms") })
+        #expect(!together.notes.contains { $0.hasPrefix("the shards did not start together") })
+
+        // Shard 2 a whole second late: its interval k is the others' k + 1; 4 intervals overlap.
+        var late = try Self.shard(2, rate: 4_000, start: "2026-01-01T00:00:01.000Z")
+        late.runs[0].intervals[0].offeredMsgs = 100       // its first interval, the others' second
+        let shifted = try ReportMerge.merge([
+            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00.000Z"),
+            try Self.shard(1, rate: 2_000, start: "2026-01-01T00:00:00.000Z"),
+            late,
+        ])
+        #expect(shifted.runs[0].intervals.map(\.offeredMsgs) == [3_100, 7_000, 7_000, 7_000])
+        #expect(shifted.metrics["shards.start_skew_ms"]!.value == 1_000)
+        #expect(shifted.notes.contains { $0.hasPrefix("the shards did not start together (1.00 s apart)") })
+    }
+
+    /// A shard without a report makes the merge say so (and `isIncomplete`), never a silent under-count.
+    @Test func aMissingShardMakesTheMergeIncomplete() throws {
+        let merged = try ReportMerge.merge([
+            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+            try Self.shard(2, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+        ], missing: [.init(path: "/reports/shard-1", reason: "failed: the replay stopped: broker down")])
+        #expect(ReportMerge.isIncomplete(merged))
+        #expect(merged.metrics["shards.missing"]?.value == 1)
+        let note = try #require(merged.notes.first)
+        #expect(note.hasPrefix("INCOMPLETE: merged 2 of 3 shards; missing shard 1/3 (/reports/shard-1: failed: the replay stopped: broker down)"), "\(note)")
+        // Also without being told: the shards' i/N show the gap.
+        let unnamed = try ReportMerge.merge([
+            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+            try Self.shard(1, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+        ])
+        #expect(unnamed.notes.first?.hasPrefix("INCOMPLETE: merged 2 of 3 shards; missing shard 2/3.") == true)
+    }
+
+    @Test func aFailedShardDirectorySaysWhy() throws {
+        let dir = TemporaryDirectory()
+        try ReportFiles.writeFailure("bench: the replay stopped: broker down", to: dir.file("shard-1"))
+        #expect(ReportFiles.missingReason(dir.file("shard-1")) == "failed: bench: the replay stopped: broker down")
+        #expect(ReportFiles.missingReason(dir.file("shard-9"))?.hasPrefix("no such run directory") == true)
+        try ReportFiles.write(try Self.shard(0, rate: 1, start: "2026-01-01T00:00:00Z"), to: dir.file("shard-0"))
+        #expect(ReportFiles.missingReason(dir.file("shard-0")) == nil)
+    }
+
+    @Test func startTimesParse() {
+        #expect(WorkloadRun.parseStartTime("@1796516058.5") == 1_796_516_058_500_000_000)
+        #expect(WorkloadRun.parseStartTime("2026-12-06T10:00:00Z") == TimeText.parseISO8601("2026-12-06T10:00:00Z"))
+        #expect(WorkloadRun.parseStartTime("soon") == nil)
+        #expect(WorkloadRun.parseStartTime("@-5") == nil)
+    }
 }
 
 @Suite struct MetricsServerTests {

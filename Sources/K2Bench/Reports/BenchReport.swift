@@ -72,6 +72,8 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var targets: String?
         /// `i/N` when this run replayed one shard (`--shard`); `k2 bench merge` joins the shards.
         public var shard: String?
+        /// The start time the run waited for (`--start-at`, ISO 8601 UTC), when given.
+        public var startAt: String?
         /// Target figures the workload is not built to test (`not_tested:`), never judged.
         public var notTested: [String]?
         public init(name: String, path: String, description: String, source: String, pace: String, warmupSeconds: Double,

@@ -17,6 +17,31 @@ public enum ReportFiles {
         return folder.written
     }
 
+    /// A shard run that failed leaves `FAILED.txt` (the error line) in its run directory instead
+    /// of a report, so `k2 bench merge` can say which shard failed and why.
+    public static let failureFile = "FAILED.txt"
+
+    public static func writeFailure(_ reason: String, to dir: String) throws(BenchError) {
+        var folder = try Folder(dir, what: "report")
+        try folder.put(failureFile, reason + "\n")
+    }
+
+    /// Why the shard behind `path` (a run directory or its report.json) has no report: its
+    /// `FAILED.txt`, or that the folder or its report.json is missing. Nil when the report is there.
+    public static func missingReason(_ path: String) -> String? {
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        let dir = exists && !isDir.boolValue ? (path as NSString).deletingLastPathComponent : path
+        if let data = FileManager.default.contents(atPath: (dir as NSString).appendingPathComponent(failureFile)) {
+            return "failed: " + String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if !exists { return "no such run directory (the shard did not run or did not finish)" }
+        if isDir.boolValue && !FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("report.json")) {
+            return "no report.json (the shard did not finish)"
+        }
+        return nil
+    }
+
     /// Appends text to a file (created when missing), e.g. a CI job summary. False on failure.
     public static func append(_ text: String, to path: String) -> Bool {
         if !FileManager.default.fileExists(atPath: path) {

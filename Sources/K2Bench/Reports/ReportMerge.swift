@@ -5,7 +5,23 @@ import K2Core
 /// (`k2 replay --shard i/N` on N workers). Histograms are merged exactly (counts added, never
 /// percentiles averaged); throughput per interval is summed; resources are kept per shard.
 public enum ReportMerge {
-    public static func merge(_ reports: [BenchReport]) throws -> BenchReport {
+    /// A shard given to the merge without a report: its run directory and why (`ReportFiles.missingReason`).
+    public struct MissingShard: Sendable, Equatable {
+        public var path: String
+        public var reason: String
+        public init(path: String, reason: String) {
+            self.path = path
+            self.reason = reason
+        }
+    }
+
+    /// Shards starting further apart than this (their first repetition) get a note: their
+    /// load overlapped only in part.
+    public static let skewWarningSeconds = 0.25
+
+    /// - missing: shards that failed or did not finish; with them, or when the reports' `i/N` do
+    ///   not cover 0 … N-1, the merged report says it is incomplete (notes, `shards.missing`).
+    public static func merge(_ reports: [BenchReport], missing: [MissingShard] = []) throws -> BenchReport {
         guard let first = reports.first else {
             throw BenchError(.invalidArgument, what: "no reports to merge", remedy: "give two or more run directories")
         }
@@ -13,15 +29,44 @@ public enum ReportMerge {
         if let dup = shards.first(where: { s in shards.filter { $0 == s }.count > 1 }) {
             throw BenchError(.invalidArgument, what: "two reports are shard \(dup)", remedy: "merge the reports of different shards (k2 bench run --shard i/N, i = 0 … N-1)")
         }
+        var notes: [String] = []
+        var missingCount = missing.count
+        let counts = Set(shards.compactMap { $0.split(separator: "/").last.flatMap { Int($0) } })
+        if counts.count > 1 {
+            throw BenchError(.invalidArgument, what: "the reports are shards of different splits (\(shards.joined(separator: ", ")))",
+                             remedy: "merge the shards of one run (the same N in --shard i/N)")
+        }
+        var absent: [String] = []
+        if let total = counts.first, shards.count == reports.count {
+            let present = Set(shards.compactMap { $0.split(separator: "/").first.flatMap { Int($0) } })
+            absent = (0..<total).filter { !present.contains($0) }.map { "\($0)/\(total)" }
+            missingCount = Swift.max(missingCount, absent.count)
+        }
+        if missingCount > 0 {
+            notes.append("INCOMPLETE: merged \(reports.count) of \(reports.count + missingCount) shards"
+                + (absent.isEmpty ? "" : "; missing shard " + absent.joined(separator: ", "))
+                + (missing.isEmpty ? "" : " (" + missing.map { "\($0.path): \($0.reason)" }.joined(separator: "; ") + ")")
+                + ". Counts and throughput cover the merged shards only: they under-count the run.")
+        }
         let reps = reports.map(\.runs.count).min() ?? 0
         var runs: [BenchReport.Run] = []
         for i in 0..<reps {
             let parts = reports.map { $0.runs[i] }
-            // Intervals: summed index by index over the shortest shard.
-            let n = parts.map(\.intervals.count).min() ?? 0
+            // Intervals: aligned by the shards' start times (a shard that started a whole interval
+            // later is shifted by one), summed over the window every shard covers.
+            let alignment = Alignment(parts)
+            if i == 0, let skew = alignment.skewSeconds {
+                notes.append(String(format: "shards started within %.1f ms of each other (repetition 1, by the start times in their reports", skew * 1000)
+                    + (alignment.shifts.contains { $0 != 0 } ? "; intervals aligned with shifts \(alignment.shifts)" : "")
+                    + "). Each start time is read on its own host's clock: across hosts the figure includes the clocks' offsets (keep them in sync with NTP/chrony).")
+                if skew > skewWarningSeconds {
+                    notes.append(String(format: "the shards did not start together (%.2f s apart): their load overlapped only in part; give every shard the same --start-at", skew))
+                }
+            }
+            let window = alignment.window
             var iv: [BenchReport.IntervalPoint] = []
-            for k in 0..<n {
-                let ps = parts.map { $0.intervals[k] }
+            for k in window {
+                let ps = parts.indices.map { parts[$0].intervals[k - alignment.shifts[$0]] }
                 var p = ps[0]
                 p.offeredMsgs = ps.map(\.offeredMsgs).reduce(0, +)
                 p.sentMsgs = ps.map(\.sentMsgs).reduce(0, +)
@@ -53,10 +98,14 @@ public enum ReportMerge {
             }
             // Delivered per sink are concatenated per shard; "achieved" is the sum of each shard's slowest sink.
             var metrics = Assembler.metrics(intervals: iv, latencies: hist, resources: resources, sinkCount: parts.map(\.sinks.count).reduce(0, +))
-            let achievedPerInterval = (0..<n).map { k in parts.map { p -> Double in
-                let x = p.intervals[k]
-                return (x.deliveredMsgs.min() ?? x.sentMsgs) / x.seconds
+            let achievedPerInterval = window.map { k in parts.indices.map { shard -> Double in
+                let point = parts[shard].intervals[k - alignment.shifts[shard]]
+                return (point.deliveredMsgs.min() ?? point.sentMsgs) / point.seconds
             }.reduce(0, +) }
+            if let skew = alignment.skewSeconds {
+                metrics["shards.start_skew_ms"] = .init(value: skew * 1000, unit: "ms", better: .lower)
+            }
+            metrics["shards.missing"] = .init(value: Double(missingCount), unit: "shards", better: .lower)
             if !achievedPerInterval.isEmpty {
                 metrics["throughput.achieved.msgs_per_s"] = .init(value: Statistics.mean(achievedPerInterval), unit: "msg/s", better: .higher, samples: achievedPerInterval)
                 metrics["throughput.achieved.peak_msgs_per_s"] = .init(value: achievedPerInterval.max() ?? 0, unit: "msg/s", better: .higher)
@@ -76,6 +125,36 @@ public enum ReportMerge {
         env.finishedAt = reports.map(\.environment.finishedAt).max() ?? env.finishedAt
         env.startedAt = reports.map(\.environment.startedAt).min() ?? env.startedAt
         return BenchReport(tool: first.tool, environment: env, workload: w, runs: runs, metrics: try Assembler.combine(runs: runs),
-                           reference: nil, notes: reports.flatMap(\.notes) + ["merged from \(reports.count) shard reports; \(reps) repetition(s) each"])
+                           reference: nil, notes: notes + reports.flatMap(\.notes) + ["merged from \(reports.count) shard reports; \(reps) repetition(s) each"])
+    }
+
+    /// Whether a merged report lacks shards (`shards.missing` > 0).
+    public static func isIncomplete(_ report: BenchReport) -> Bool {
+        (report.metrics["shards.missing"]?.value ?? 0) > 0
+    }
+
+    /// How the shards' intervals line up in time: each shard's start offset from the earliest, in
+    /// whole intervals (`shifts`), and the merged interval indices (in the earliest shard's
+    /// numbering) that every shard covers.
+    struct Alignment {
+        var shifts: [Int]
+        var window: Range<Int>
+        /// Latest minus earliest start, nil when a start time does not parse.
+        var skewSeconds: Double?
+
+        init(_ parts: [BenchReport.Run]) {
+            let starts = parts.map { TimeText.parseISO8601($0.startedAt) }
+            let interval = parts.first?.intervals.first?.seconds ?? 1
+            if starts.allSatisfy({ $0 != nil }), let earliest = starts.compactMap({ $0 }).min(), let latest = starts.compactMap({ $0 }).max() {
+                skewSeconds = Double(latest - earliest) / 1e9
+                shifts = starts.map { Int((Double($0! - earliest) / 1e9 / Swift.max(interval, 1e-3)).rounded()) }
+            } else {
+                skewSeconds = nil
+                shifts = parts.map { _ in 0 }
+            }
+            let lower = shifts.max() ?? 0
+            let upper = zip(shifts, parts).map { $0 + $1.intervals.count }.min() ?? 0
+            window = lower..<Swift.max(lower, upper)
+        }
     }
 }

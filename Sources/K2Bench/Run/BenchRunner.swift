@@ -50,6 +50,10 @@ public final class BenchRunner {
     public var progress: ((String) -> Void)?
     /// When set, the live figures are published here every interval (`--metrics-port`).
     public var metricsServer: MetricsServer?
+    /// When set (wall-clock ns), the first repetition waits until then before its set-up and
+    /// replay (`--start-at`): shards given the same time start together, so their load overlaps
+    /// and their intervals line up for `k2 bench merge`.
+    public var startAtWallNanos: Int64?
     private let clock = SystemClock()
 
     public init(workload: Workload) {
@@ -87,6 +91,12 @@ public final class BenchRunner {
                 reference!.cpuValues?.append(m.mbPerCPUSecond)
             }
             progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
+            // The barrier comes before the set-up: the consumer's and the probes' measuring windows
+            // are set from the clock there. The set-up's own time then adds to the start skew,
+            // which the merge reports (short for Kafka sinks; seconds for a pipeline's first probe).
+            if rep == 0, let startAt = startAtWallNanos {
+                if let note = waitForStart(startAt) { notes.append(note) }
+            }
             let setup = try makeSinks(rep)
             let repWall = clock.wallNanos()
             let t0 = clock.monotonicNanos()
@@ -168,10 +178,29 @@ public final class BenchRunner {
                                             warmupSeconds: Double(w.warmupNanos) / 1e9, durationSeconds: Double(w.durationNanos) / 1e9,
                                             sinks: w.sinks.map(\.uri), repetitions: w.repetitions, targets: w.targets)
         info.notTested = w.notTested.isEmpty ? nil : w.notTested
+        info.startAt = startAtWallNanos.map { TimeText.iso8601(nanos: $0, fractionDigits: 3) }
         let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
                                  environment: EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos()),
                                  workload: info, runs: runs, metrics: try Assembler.combine(runs: runs), reference: reference, notes: notes)
         return Output(report: report, intervalLogs: logs.mapValues(\.text))
+    }
+}
+
+extension BenchRunner {
+    /// Sleeps until the wall clock reaches `startAt`; a note when it had passed already (the
+    /// set-up took longer than the time left), nil otherwise.
+    func waitForStart(_ startAt: Int64) -> String? {
+        let late = clock.wallNanos() - startAt
+        if late > 0 {
+            progress?("the start time had passed \(TimeText.humanDuration(nanos: late)) ago: starting now")
+            return "started \(TimeText.humanDuration(nanos: late)) after --start-at \(TimeText.iso8601(nanos: startAt, fractionDigits: 3)) (the set-up took longer): give the shards a later start time"
+        }
+        progress?("waiting \(TimeText.humanDuration(nanos: -late)) for the start time \(TimeText.iso8601(nanos: startAt, fractionDigits: 3))")
+        while true {
+            let left = startAt - clock.wallNanos()
+            if left <= 0 { return nil }
+            usleep(useconds_t(min(left / 1000, 50_000)))
+        }
     }
 }
 

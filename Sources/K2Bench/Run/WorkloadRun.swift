@@ -11,7 +11,9 @@ public enum WorkloadRun {
     /// - shard: replay only shard i of N (`--shard i/N`, split as `k2 replay --shard`); a `rate:`
     ///   workload offers rate/N per shard, so the N shards together offer the workload's rate.
     /// - metrics: publish live figures there (`--metrics-port`).
-    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil,
+    /// - startAt: wall-clock ns the first repetition waits for before its set-up and replay
+    ///   (`--start-at`, a barrier for shards on several hosts).
+    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil,
                            progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
         var w = workload
         if let shard {
@@ -68,6 +70,7 @@ public enum WorkloadRun {
         let runner = BenchRunner(workload: w)
         runner.progress = progress
         runner.metricsServer = metrics
+        runner.startAtWallNanos = startAt
         let clock = SystemClock()
         var reader: TopicReader?
         let out = try runner.run(makeSinks: { rep in
@@ -163,12 +166,28 @@ public enum WorkloadRun {
             if summary.outcome == .sinkFailed {
                 throw BenchError(.run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)")
             }
+            if let shard, summary.messages == 0, summary.outcome != .interrupted {
+                throw BenchError(.run, path: w.path, what: "shard \(shard) replayed no messages: the split (by symbol, else connection) gave it none of the source's",
+                                 remedy: "use fewer shards, or a source with more symbols (e.g. profile: steady-138, 200 symbols)")
+            }
         })
         _ = broker
         pipeline.stop()
         var result = out
         if let shard { result.report.workload.shard = shard.description }
         return result
+    }
+}
+
+extension WorkloadRun {
+    /// `--start-at`: `@UNIX_SECONDS` (fractions allowed) or an ISO 8601 UTC time
+    /// (`2026-12-06T10:00:00Z`); wall-clock ns, nil when it is neither.
+    public static func parseStartTime(_ text: String) -> Int64? {
+        if text.hasPrefix("@") {
+            guard let seconds = Double(text.dropFirst()), seconds > 0, seconds < 1e11 else { return nil }
+            return Int64((seconds * 1e9).rounded())
+        }
+        return TimeText.parseISO8601(text)
     }
 }
 

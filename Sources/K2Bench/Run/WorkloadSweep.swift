@@ -15,6 +15,10 @@ public enum WorkloadSweep {
         public var repetitions = 1
         public var budgetCores = 16.0
         public var targetRates: [Double] = [10_000, 50_000, 1_000_000]
+        /// When the max sustainable step's CPU is the harness's own, measure the harness's CPU per
+        /// message once more at max speed (`steps/max`): paced steps spend most of their CPU in the
+        /// pacer's spin-wait before each message, which is not work and does not scale with the rate.
+        public var cpuAtMaxSpeed = true
         public init() {}
     }
 
@@ -37,6 +41,22 @@ public enum WorkloadSweep {
         })
         s.budgetCores = options.budgetCores
         s.targetRates = options.targetRates
+        if options.cpuAtMaxSpeed, let best = s.maxSustainable, best.cpuSource?.hasPrefix("harness") == true {
+            var w = workload
+            w.pace = .max
+            if let d = options.durationNanos { w.durationNanos = d }
+            if let d = options.warmupNanos { w.warmupNanos = d }
+            w.repetitions = 1
+            w.reference = nil
+            progress?("CPU per message: the harness at max speed (no pacing spin) …")
+            let out = try WorkloadRun.run(w, progress: nil)
+            try ReportFiles.write(out.report, to: (dir as NSString).appendingPathComponent("steps/max"), intervalLogs: out.intervalLogs)
+            if let cpu = out.report.metrics["resources.harness.cpu_cores.mean"]?.value,
+               let sent = out.report.metrics["throughput.sent.msgs_per_s"]?.value, sent > 0 {
+                s.cpuPerMessage = .init(micros: cpu / sent * 1e6, source: "harness at max speed, \(Units.format(sent)) msg/s: work, no pacing spin")
+                progress?("  → \(Units.format(cpu / sent * 1e6)) µs per message at \(Units.format(sent)) msg/s")
+            }
+        }
         try SweepFiles.write(s, to: dir)
         return s
     }

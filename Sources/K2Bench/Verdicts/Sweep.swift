@@ -16,6 +16,16 @@ public struct Sweep: Sendable, Equatable, Codable {
         /// The backlog (sent, not acknowledged; or produced, not consumed) at the end may hold at most
         /// this many seconds of the offered rate. Default 1 s.
         public var maxBacklogSeconds = 1.0
+        /// The trend within a step: a backlog (or consumer lag) growing by more than this share of
+        /// the offered rate per second over the step's intervals saturates the step, even when
+        /// the step was too short for the thresholds above to be reached. Nil = no trend check.
+        /// Default 0.02 (2 %/s), so a system serving 8,000 msg/s is found saturated at ~8,200.
+        public var maxBacklogGrowthShare: Double? = 0.02
+        /// The sender's deficit (offered minus sent, summed over the intervals) growing by more
+        /// than this share of the offered rate per second, to more than a quarter second of it,
+        /// saturates the step: the load generator falls behind (harness-bound). A stall it
+        /// recovers from within the step does not count. Default 0.05.
+        public var maxSenderDeficitGrowthShare: Double? = 0.05
         public init() {}
     }
 
@@ -65,6 +75,20 @@ public struct Sweep: Sendable, Equatable, Codable {
     public var budgetCores = 16.0
     /// Rates the extrapolation is printed for.
     public var targetRates: [Double] = [10_000, 50_000, 1_000_000]
+    /// The CPU per message the extrapolation uses, when measured apart from the steps (the
+    /// harness at max speed, `WorkloadSweep`); nil = from the max sustainable step.
+    public var cpuPerMessage: CPUPerMessage?
+
+    /// CPU time per message and where it was measured.
+    public struct CPUPerMessage: Sendable, Equatable, Codable {
+        public var micros: Double
+        /// e.g. "harness at max speed (5.1M msg/s; no pacing spin)".
+        public var source: String
+        public init(micros: Double, source: String) {
+            self.micros = micros
+            self.source = source
+        }
+    }
 
     public init(criteria: Criteria = Criteria()) {
         self.criteria = criteria
@@ -104,8 +128,50 @@ public struct Sweep: Sendable, Equatable, Codable {
         if backlog > criteria.maxBacklogSeconds * Swift.max(offered, 1) {
             why.append("backlog \(Units.format(backlog)) messages (> \(Units.format(criteria.maxBacklogSeconds)) s of offered)")
         }
+        let trend = Trend(r)
+        if let share = criteria.maxBacklogGrowthShare, let growth = trend.backlogGrowth, let last = trend.lastBacklog,
+           growth > share * Swift.max(offered, 1), last > 0.05 * Swift.max(offered, 1) {
+            why.append("backlog growing \(Units.format(growth)) msg/s within the step (> \(Units.format(share * 100))% of offered: delivered below offered)")
+        }
+        if let share = criteria.maxSenderDeficitGrowthShare, let growth = trend.deficitGrowth, let last = trend.lastDeficit,
+           growth > share * Swift.max(offered, 1), last > 0.25 * Swift.max(offered, 1) {
+            why.append("sending \(Units.format(growth)) msg/s behind the schedule within the step (the load generator falls behind: harness-bound)")
+        }
         return Step(rate: rate, offered: offered, achieved: achieved, latencyP99ms: p99, latencyMetric: latName, backlog: backlog,
                     cpuCores: cpu, cpuSource: cpuSource, sustainable: why.isEmpty, why: why.isEmpty ? "ok" : why.joined(separator: "; "))
+    }
+
+    /// How a step's backlog and sender deficit moved over its intervals (the last repetition): growth
+    /// per second between the first and the last interval. Nil with fewer than 2 intervals.
+    struct Trend {
+        var backlogGrowth: Double?
+        var lastBacklog: Double?
+        var deficitGrowth: Double?
+        var lastDeficit: Double?
+
+        init(_ report: BenchReport) {
+            guard let intervals = report.runs.last?.intervals, intervals.count >= 2,
+                  let first = intervals.first, let last = intervals.last, last.t > first.t else { return }
+            // The slowest sink's backlog; with a consumer, the lag it accumulates, whichever is larger.
+            var lag = 0.0
+            let backlog = intervals.map { point -> Double in
+                let sinks = point.backlog.max() ?? 0
+                if let consumed = point.consumedMsgs {
+                    lag = Swift.max(0, lag + (point.deliveredMsgs.min() ?? point.sentMsgs) - consumed)
+                }
+                return Swift.max(sinks, lag)
+            }
+            let span = last.t - first.t
+            backlogGrowth = (backlog.last! - backlog.first!) / span
+            lastBacklog = backlog.last
+            var owed = 0.0
+            let deficit = intervals.map { point -> Double in
+                owed = Swift.max(0, owed + point.offeredMsgs - point.sentMsgs)
+                return owed
+            }
+            deficitGrowth = (deficit.last! - deficit.first!) / span
+            lastDeficit = deficit.last
+        }
     }
 
     static func shortName(_ metric: String) -> String {
@@ -127,17 +193,36 @@ public struct Sweep: Sendable, Equatable, Codable {
         steps.filter { !$0.sustainable }.min { $0.rate < $1.rate }
     }
 
-    /// Cores needed for `rate`, linear in the CPU per message measured at the max sustainable step
-    /// (fixed overheads included, so it errs on the high side).
+    /// Cores needed for `rate`, linear in the CPU per message (`cpuMicrosPerMessage`).
     public func coresNeeded(for rate: Double) -> Double? {
-        guard let s = maxSustainable, let cpu = s.cpuCores, s.achieved > 0 else { return nil }
-        return cpu / s.achieved * rate
+        cpuMicrosPerMessage.map { $0 / 1e6 * rate }
     }
 
-    /// CPU microseconds per message at the max sustainable step.
+    /// CPU microseconds per message: `cpuPerMessage` when measured apart, else at the max
+    /// sustainable step (fixed overheads and, for the harness, the pacer's spin-wait included,
+    /// so it errs on the high side).
     public var cpuMicrosPerMessage: Double? {
+        if let c = cpuPerMessage { return c.micros }
         guard let s = maxSustainable, let cpu = s.cpuCores, s.achieved > 0 else { return nil }
         return cpu / s.achieved * 1e6
+    }
+
+    /// Where `cpuMicrosPerMessage` was measured.
+    public var cpuPerMessageSource: String? {
+        cpuPerMessage?.source ?? maxSustainable.flatMap { s in s.cpuCores.map { _ in "\(s.cpuSource ?? "") at \(Units.format(s.rate)) msg/s, paced" } }
+    }
+
+    /// What bounded the first saturated step: the load generator (it fell behind or could not
+    /// offer the rate) or the system under test (delivery, backlog, latency).
+    public var saturationBound: String? {
+        guard let bad = firstSaturated else { return nil }
+        return bad.why.contains("harness-bound") || bad.why.contains("could not keep the rate") ? "harness-bound" : "system-bound"
+    }
+
+    /// Shards of the max sustainable rate needed to offer `rate`.
+    public func shardsNeeded(for rate: Double) -> Int? {
+        guard let best = maxSustainable, best.achieved > 0 else { return nil }
+        return Int((rate / best.achieved).rounded(.up))
     }
 
     public var projections: [Projection] {
@@ -173,8 +258,17 @@ public struct Sweep: Sendable, Equatable, Codable {
         out += "\nMaximum sustainable rate: **\(Units.format(best.achieved)) msg/s** (step \(Units.format(best.rate)))"
         if firstSaturated == nil { out += " — every step was sustainable; the real maximum is higher (raise the rates)" }
         out += ".\n"
+        let goal = targetRates.max() ?? 1_000_000
+        switch saturationBound {
+        case "harness-bound"?:
+            out += "\nOne k2 run of this size offers at most \(Units.format(best.achieved)) msg/s (harness-bound: the load generator fell behind): \(Units.format(goal)) msg/s needs \(shardsNeeded(for: goal) ?? 0) shards of it (`--shard i/N` on \(shardsNeeded(for: goal) ?? 0) workers, merged with `k2 bench merge`).\n"
+        case "system-bound"?:
+            out += "\nThe system under test saturated above \(Units.format(best.achieved)) msg/s (system-bound: it delivered below what was offered): more k2 shards add load, not capacity.\n"
+        default:
+            break
+        }
         if let us = cpuMicrosPerMessage {
-            out += "\nCPU per message: \(Units.format(us)) µs (\(best.cpuSource ?? "")). Extrapolated, linear:\n\n"
+            out += "\nCPU per message: \(Units.format(us)) µs (\(cpuPerMessageSource ?? "")). Extrapolated, linear:\n\n"
             out += "| target rate | cores needed | vs \(Units.format(budgetCores))-core budget |\n|---|---|---|\n"
             for p in projections {
                 out += "| \(Units.format(p.rate)) msg/s | \(Units.format(p.cores)) | \(p.fitsBudget ? "fits" : "over by \(Units.format(p.cores - budgetCores))") |\n"

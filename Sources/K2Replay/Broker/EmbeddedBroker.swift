@@ -57,11 +57,6 @@ public final class EmbeddedBroker: @unchecked Sendable {
         }
     }
 
-    /// The first broker's `host:port`.
-    public var firstBrokerAddress: String {
-        String(bootstrap.split(separator: ",").first ?? Substring(bootstrap))
-    }
-
     public func createTopic(_ name: String, partitions: Int) throws {
         try cluster.createTopic(name, partitions: partitions, replication: min(configuration.brokers, 3))
     }

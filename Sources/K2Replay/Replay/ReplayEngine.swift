@@ -146,6 +146,9 @@ public final class ReplayEngine: @unchecked Sendable {
             defer { round += 1 }
             try source.rewind()
             let shift = Pacer.loopShift(round: round, span: span)
+            // A round that keeps nothing (a shard or filter no message matches) ends the replay:
+            // looping it again would only re-read the input, deaf to a stop request.
+            if round > 0 && sequence == 0 { break rounds }
             while let r = try source.next() {
                 guard kindAllowed[Int(r.kind.rawValue)] else { continue }
                 if !filterIsEmpty, !filter.matches(r) { continue }

@@ -12,6 +12,10 @@ import K2Core
 ///   service when the previous one is done, takes 1/N s. Its delivery is the end of service,
 ///   so `latencyFromIntended` is queueing + service latency. Queue depth (messages waiting or in
 ///   service, seen at each arrival) is reported as a maximum and a per-second timeline.
+///   While the replay runs, `counts.delivered` holds the messages whose service has ended by
+///   the clock's now (the rest is backlog, as for a real sink waiting for acknowledgements), so
+///   a rate above N shows as delivered < sent and a growing backlog interval after interval;
+///   `finish` runs the virtual queue to its end (everything delivered).
 /// - `mock://?fail_after=K` accepts K messages and then fails (throws from `send`), to exercise the
 ///   engine's abort accounting.
 public final class MockSink: ReplaySink {
@@ -33,6 +37,12 @@ public final class MockSink: ReplaySink {
         var delivered: UInt64 = 0
         var bytes: UInt64 = 0
         var checksum: UInt64 = 0
+        /// Capacity mode: the last accepted message's departure (virtual, the clock's ns) and
+        /// how many messages were in the system at its arrival (it included).
+        var lastDeparture: Int64 = .min
+        var inSystem: Int64 = 0
+        /// Capacity mode: set by `finish`: the virtual queue ran to its end.
+        var drained = false
     }
     private let hot: UnsafeMutablePointer<Hot> = {
         let p = UnsafeMutablePointer<Hot>.allocate(capacity: 1)
@@ -46,10 +56,8 @@ public final class MockSink: ReplaySink {
     /// A 64-bit checksum over every payload accepted, in order (`MockSink.checksum(_:continuing:)`).
     public var checksum: UInt64 { hot.pointee.checksum }
 
-    // Virtual queue state (capacity mode).
+    // Virtual queue state (capacity mode; the departure and occupancy are in `hot`).
     private let serviceNanos: Int64
-    private var lastDeparture: Int64 = .min
-    private var busyCount: Int64 = 0
     private var maxDepth: Int64 = 0
     private var waitHistogram = Histogram()
     /// Per second of the replay schedule: the largest queue depth an arrival saw.
@@ -150,18 +158,19 @@ public final class MockSink: ReplaySink {
         if serviceNanos > 0 {
             let arrival = message.intendedNanos
             let start: Int64
+            let lastDeparture = h.pointee.lastDeparture
             if lastDeparture > arrival {
                 // Messages still in the system depart every serviceNanos until lastDeparture.
-                let inSystem = Swift.min((lastDeparture - arrival + serviceNanos - 1) / serviceNanos, busyCount)
-                busyCount = inSystem + 1
+                let inSystem = Swift.min((lastDeparture - arrival + serviceNanos - 1) / serviceNanos, h.pointee.inSystem)
+                h.pointee.inSystem = inSystem + 1
                 start = lastDeparture
             } else {
-                busyCount = 1
+                h.pointee.inSystem = 1
                 start = arrival
             }
             let departure = start + serviceNanos
-            lastDeparture = departure
-            let depth = busyCount
+            h.pointee.lastDeparture = departure
+            let depth = h.pointee.inSystem
             let first = firstIntended ?? arrival
             if firstIntended == nil { firstIntended = arrival }
             let second = Int((arrival - first) / 1_000_000_000)
@@ -188,13 +197,24 @@ public final class MockSink: ReplaySink {
         h.pointee.bytes &+= UInt64(payload.count)
     }
 
-    public func finish(timeoutNanos: Int64) throws {}
+    public func finish(timeoutNanos: Int64) throws {
+        hot.pointee.drained = true
+    }
 
     public var counts: SinkCounts {
         let h = hot.pointee
         var c = lock.withLock { refused }
+        var done = h.delivered
+        if serviceNanos > 0, !h.drained, h.lastDeparture != .min {
+            // Still in service or waiting at now: they depart one per serviceNanos until lastDeparture.
+            let now = clock.monotonicNanos()
+            if h.lastDeparture > now {
+                let waiting = Swift.min((h.lastDeparture - now + serviceNanos - 1) / serviceNanos, h.inSystem)
+                done &-= UInt64(Swift.max(0, Swift.min(waiting, Int64(done))))
+            }
+        }
         c.sent &+= h.delivered
-        c.delivered &+= h.delivered
+        c.delivered &+= done
         c.bytes &+= h.bytes
         return c
     }

@@ -1,0 +1,74 @@
+import Foundation
+import K2Bench
+import K2Core
+import K2TestSupport
+import Testing
+
+/// A sharded run across "hosts" on one machine (scripts/netns-shards.sh): the broker in one
+/// network namespace on 10.77.0.1, three shard workers in namespaces of their own reaching it
+/// over veth pairs and a bridge, all waiting for one `--start-at`, then `k2 bench merge`.
+/// Needs root (CI runs as root): without namespaces it FAILS, it does not skip. ~20 s.
+@Suite(.serialized) struct NetnsShardTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    let dir = TemporaryDirectory()
+
+    @Test(.timeLimit(.minutes(2))) func threeShardsOnTheirOwnNetworkNamespacesMergeExactly() throws {
+        let shards = 3
+        let out = dir.file("netns")
+        let (status, stdout, stderr) = try Shell.execute("K2='\(Self.root)/.build/debug/k2' '\(Self.root)/scripts/netns-shards.sh' \(shards) '\(out)' 6k 4s")
+        try #require(status == 0, "scripts/netns-shards.sh failed (it needs root and iproute2, as CI has): \(stdout)\(stderr)")
+
+        let parts = try (0..<shards).map { try ReportFiles.load("\(out)/shard-\($0)") }
+        let merged = try ReportFiles.load("\(out)/merged")
+        let watermarks = try #require(UInt64(try String(contentsOfFile: "\(out)/watermarks.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        // Every shard ran its own part against the broker's virtual address, started at the barrier.
+        for (index, part) in parts.enumerated() {
+            #expect(part.workload.shard == "\(index)/\(shards)")
+            #expect(part.workload.sinks == ["kafka://10.77.0.1:9092?topic=market.crypto.trades.binance"])
+            #expect(part.workload.startAt != nil && part.workload.startAt == parts[0].workload.startAt)
+            #expect(part.runs[0].sinks[0].delivered > 0, "shard \(index) delivered nothing")
+            #expect(part.runs[0].sinks[0].failed == 0)
+        }
+
+        // Counts: merged = sum of the shards = what the broker holds (high watermarks).
+        let shardDelivered = parts.map { $0.runs[0].sinks[0].delivered }.reduce(0, +)
+        let mergedDelivered = merged.runs[0].sinks.map(\.delivered).reduce(0, +)
+        #expect(mergedDelivered == shardDelivered)
+        #expect(shardDelivered == watermarks, "delivered \(shardDelivered), broker high watermarks \(watermarks)")
+
+        // Histograms: the merged ones equal those built from all shards' histograms (decoded from
+        // their reports), so its percentiles are those of all messages.
+        var expected: [String: Histogram] = [:]
+        for part in parts {
+            for (key, histogram) in try part.mergedLatencies() {
+                if expected[key] == nil { expected[key] = histogram } else { expected[key]!.add(histogram) }
+            }
+        }
+        let mergedHistograms = try merged.mergedLatencies()
+        #expect(Set(mergedHistograms.keys) == Set(expected.keys))
+        #expect(expected["publish.intended"] != nil)
+        for (key, histogram) in expected {
+            #expect(mergedHistograms[key] == histogram, "\(key)")
+            #expect(mergedHistograms[key]?.totalCount == histogram.totalCount)
+        }
+
+        // Throughput: the shards started together (skew well under an interval), so the merged
+        // interval k is the sum of the shards' intervals k.
+        let skew = try #require(merged.metrics["shards.start_skew_ms"]?.value)
+        #expect(skew < 250, "shards started \(skew) ms apart")
+        #expect(merged.notes.contains { $0.hasPrefix("shards started within") })
+        #expect(merged.metrics["shards.missing"]?.value == 0)
+        let count = parts.map { $0.runs[0].intervals.count }.min() ?? 0
+        #expect(count >= 3)
+        #expect(merged.runs[0].intervals.count == count)
+        for k in 0..<count {
+            let sent = parts.map { $0.runs[0].intervals[k].sentMsgs }.reduce(0, +)
+            let offered = parts.map { $0.runs[0].intervals[k].offeredMsgs }.reduce(0, +)
+            #expect(merged.runs[0].intervals[k].sentMsgs == sent)
+            #expect(abs(merged.runs[0].intervals[k].offeredMsgs - offered) < 1e-6)
+        }
+        let offered = try #require(merged.metrics["throughput.offered.msgs_per_s"]?.value)
+        #expect(abs(offered - 6_000) < 600, "the 3 shards together offer the workload's 6k msg/s, merged \(offered)")
+    }
+}
