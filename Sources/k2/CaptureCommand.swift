@@ -11,7 +11,7 @@ struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
         abstract: "Inspect, print, cut, merge, convert and check .k2cap captures.",
-        subcommands: [Inspect.self, Cat.self, Slice.self, Merge.self, Import.self, Export.self, Bench.self, Verify.self, Reindex.self]
+        subcommands: [Inspect.self, Cat.self, Slice.self, Merge.self, Sort.self, Import.self, Export.self, Bench.self, Verify.self, Reindex.self]
     )
 }
 
@@ -144,6 +144,41 @@ extension CaptureCommand {
 }
 
 extension CaptureCommand {
+    struct Sort: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sort",
+            abstract: "Rewrite a capture in receive-time order (stable; connections and bytes kept).",
+            discussion: """
+                For captures whose records are grouped by connection or otherwise out of order. \
+                Memory stays within --run-size: larger files are sorted in runs written next to \
+                the output and merged.
+                """
+        )
+        @Argument(help: "The capture file.") var file: String
+        @Option(name: .shortAndLong, help: "The sorted capture to write.") var output: String
+        @Option(help: "Record bytes held in memory per sorted run (e.g. 256MiB, 64MB).") var runSize = "256MiB"
+        @Option(help: "zstd level of the output (1-19).") var level: Int32 = 3
+
+        func validate() throws {
+            if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+            guard let bytes = SizeText.parse(runSize), bytes >= 1, bytes <= 1 << 40 else {
+                throw ValidationError("--run-size '\(runSize)' is not a size from 1 byte to 1 TiB (write e.g. 256MiB)")
+            }
+        }
+
+        func run() throws {
+            let s = try reportingErrors {
+                try CaptureSorter.sort(input: file, output: output, runBytes: Int(SizeText.parse(runSize) ?? 1),
+                                       options: .init(level: level))
+            }
+            if let d = s.damage { StdErr.print("k2: warning: \(file): \(d)") }
+            print("\(output): \(s.records) records, \(s.outOfPlace) moved into receive-time order"
+                  + (s.runs > 1 ? " (\(s.runs) runs merged)" : ""))
+        }
+    }
+}
+
+extension CaptureCommand {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "inspect",
@@ -237,7 +272,8 @@ extension CaptureCommand {
                 try CaptureImporter.run(format: format, inputs: inputs, output: output, exchange: exchange,
                                         options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "))
             }
-            print("\(output): \(s.records) records imported from \(s.inputs.count) file\(s.inputs.count == 1 ? "" : "s")")
+            print("\(output): \(s.records) records imported from \(s.inputs.count) file\(s.inputs.count == 1 ? "" : "s")"
+                  + (s.reordered > 0 ? " (\(s.reordered) out of receive-time order, sorted)" : ""))
             for (k, i) in s.inputs.enumerated() {
                 print("  \(i.path) (\(i.compression)): \(i.lines) lines, \(i.records) records")
                 for c in i.connections {

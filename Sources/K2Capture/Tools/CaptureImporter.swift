@@ -8,7 +8,9 @@ import K2Core
 /// Converts foreign recordings (cryptofeed's two raw formats, Tardis.dev raw files, k2's own
 /// NDJSON) into a capture, keeping the original receive times and payload bytes. Inputs may be
 /// plain, gzip or zstd. Several inputs are merged by receive time (connection ids are kept
-/// unique as `capture merge` does).
+/// unique as `capture merge` does). The output is in receive-time order: an input whose records
+/// are not (a recorder that writes one block per connection) is sorted, stably, by
+/// `CaptureSorter` (connections and bytes kept).
 public enum CaptureImporter {
     public struct Input: Sendable {
         public var path: String
@@ -24,6 +26,9 @@ public enum CaptureImporter {
         public var inputs: [Input]
         /// (input, id in the input, id in the output) for connections renumbered by the merge.
         public var renumbered: [(input: Int, from: UInt32, to: UInt32)]
+        /// Records that came earlier in receive time than a record before them in their input
+        /// and were moved into place by the sort (0 when every input was in order).
+        public var reordered: Int = 0
     }
 
     @discardableResult
@@ -51,7 +56,8 @@ public enum CaptureImporter {
             do throws(CaptureError) {
                 let info = try importOne(format: format, path: inputs[0], sink: sink, header: header)
                 try sink.close(header: header(info.metadata))
-                return Summary(records: sink.records, inputs: [info.input], renumbered: [])
+                let reordered = try sink.sortIfNeeded()
+                return Summary(records: sink.records, inputs: [info.input], renumbered: [], reordered: reordered)
             } catch {
                 sink.abandon()
                 throw error
@@ -63,6 +69,7 @@ public enum CaptureImporter {
         defer { for t in temps { _ = unlink(t) } }
         var infos: [Input] = []
         var metadata: [(String, JSONValue)] = []
+        var reordered = 0
         for (k, path) in inputs.enumerated() {
             let temp = output + ".import-\(k).tmp"
             temps.append(temp)
@@ -70,6 +77,7 @@ public enum CaptureImporter {
             do throws(CaptureError) {
                 let info = try importOne(format: format, path: path, sink: sink, header: header)
                 try sink.close(header: header([]))
+                reordered += try sink.sortIfNeeded()
                 infos.append(info.input)
                 for (key, v) in info.metadata where !metadata.contains(where: { $0.0 == key }) { metadata.append((key, v)) }
             } catch {
@@ -93,7 +101,7 @@ public enum CaptureImporter {
             _ = unlink(output)
             throw error
         }
-        return Summary(records: n, inputs: infos, renumbered: ids.renumbered)
+        return Summary(records: n, inputs: infos, renumbered: ids.renumbered, reordered: reordered)
     }
 
     static func importOne(format: ImportFormat, path: String, sink: ImportSink,
@@ -126,6 +134,9 @@ final class ImportSink {
     var metadata: [(String, JSONValue)] = []
     private var writer: CaptureWriter?
     private(set) var records = 0
+    /// Records earlier than the latest receive time before them (what a sort must move).
+    private(set) var outOfPlace = 0
+    private var latest = Int64.min
 
     init(path: String, options: CaptureWriter.Options) {
         self.path = path
@@ -140,6 +151,7 @@ final class ImportSink {
         }
         try writer!.append(kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary, aux: aux, payload: payload)
         records += 1
+        if timestamp < latest { outOfPlace += 1 } else { latest = timestamp }
     }
 
     func append(_ r: OwnedRecord) throws(CaptureError) {
@@ -153,6 +165,26 @@ final class ImportSink {
     func close(header: CaptureHeader) throws(CaptureError) {
         if writer == nil { writer = try CaptureWriter(path: path, header: header, options: options) }
         try writer!.close()
+    }
+
+    /// After `close`: when records came out of receive-time order, sorts the written capture
+    /// (stable, bounded memory) and puts the sorted file in its place. Returns the records moved.
+    func sortIfNeeded() throws(CaptureError) -> Int {
+        guard outOfPlace > 0 else { return 0 }
+        let sorted = path + ".sort.tmp"
+        do throws(CaptureError) {
+            _ = try CaptureSorter.sort(input: path, output: sorted, options: options)
+        } catch {
+            _ = unlink(path)
+            throw error
+        }
+        if rename(sorted, path) != 0 {
+            let code = errno
+            _ = unlink(sorted)
+            _ = unlink(path)
+            throw CaptureError.io(path, "replace the capture with its sorted copy", errno: code)
+        }
+        return outOfPlace
     }
 
     func abandon() {

@@ -38,6 +38,8 @@ extension CaptureInspection {
             ("last_ts_ns", opt(lastTimestamp)),
             ("duration_ns", n(durationNanos)),
             ("out_of_order", n(outOfOrder)),
+            ("out_of_place", n(outOfPlace)),
+            ("max_behind_ns", n(maxBehindNanos)),
             ("payload_bytes", n(payloadBytes)),
             ("connections", .array(conns)),
             ("by_stream", named(byStream)),
@@ -79,6 +81,11 @@ extension CaptureInspection {
             row("duration", TimeText.humanDuration(nanos: durationNanos))
         }
         row("records", int(records) + (outOfOrder > 0 ? " (\(int(outOfOrder)) earlier than the record before them)" : ""))
+        if outOfPlace > 0 {
+            row("order", "\(int(outOfPlace)) records out of place (earlier than a record before them, by up to "
+                + TimeText.humanDuration(nanos: maxBehindNanos) + "); replay merges them into receive-time order, "
+                + "`k2 capture sort` rewrites the file sorted")
+        }
         row("payload", SizeText.human(bytes: payloadBytes))
         row("file", "\(SizeText.human(bytes: fileSize)) in \(frames) frames, index \(indexStored ? "stored" : "rebuilt by scanning")")
         row("compression", TimeText.fixed(compressionRatio, 2) + ":1 (" + SizeText.human(bytes: uncompressedBytes) + " of blocks)")

@@ -70,6 +70,12 @@ public struct CaptureInspection: Sendable {
     public var durationNanos: Int64 { (lastTimestamp ?? 0) - (firstTimestamp ?? 0) }
     /// Records whose time is earlier than the record before them.
     public var outOfOrder: Int = 0
+    /// Records whose time is earlier than the latest time before them: the records a sort moves
+    /// (a capture grouped by connection has most of its records out of place but few adjacent
+    /// inversions).
+    public var outOfPlace: Int = 0
+    /// Largest distance of a record behind the latest time before it, in ns (0 when in order).
+    public var maxBehindNanos: Int64 = 0
     public var payloadBytes: Int64 = 0
     public var byKind: [(kind: RecordKind, count: Int)] = []
     public var connections: [Connection] = []
@@ -133,7 +139,12 @@ public enum CaptureInspector {
             ins.payloadBytes += Int64(r.payload.count)
             let ts = r.timestamp
             if ts < first { first = ts }
-            if ts > last { last = ts }
+            if ts < last {
+                ins.outOfPlace += 1
+                if last - ts > ins.maxBehindNanos { ins.maxBehindNanos = last - ts }
+            } else {
+                last = ts
+            }
             if ts < prev { ins.outOfOrder += 1 }
             prev = ts
 
