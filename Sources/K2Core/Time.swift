@@ -204,6 +204,7 @@ public enum SizeText {
         case "t", "tb": scale = 1e12
         default: return nil
         }
+        guard v * scale < 9.2e18 else { return nil }   // past Int64: not a size (and no trap)
         return Int64((v * scale).rounded())
     }
 

@@ -261,16 +261,21 @@ extension CaptureCommand {
         @Option(name: .shortAndLong, help: "The capture to write.") var output: String
         @Option(help: "The exchange to note in the header (binance, kraken, coinbase).") var exchange: String?
         @Option(help: "zstd level of the output (1-19).") var level: Int32 = 3
+        @Option(help: "Longest input line accepted (e.g. 16MiB, 64MB); a longer line stops the import.") var maxLine = "16MiB"
 
         func validate() throws {
             if inputs.isEmpty { throw ValidationError("give at least one file to import") }
             if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+            guard let bytes = SizeText.parse(maxLine), bytes >= 1, bytes <= 1 << 30 else {
+                throw ValidationError("--max-line '\(maxLine)' is not a size from 1 byte to 1 GiB (write e.g. 64MiB)")
+            }
         }
 
         func run() throws {
             let s = try reportingErrors {
                 try CaptureImporter.run(format: format, inputs: inputs, output: output, exchange: exchange,
-                                        options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "))
+                                        options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "),
+                                        maxLineBytes: Int(SizeText.parse(maxLine) ?? 1))
             }
             print("\(output): \(s.records) records imported from \(s.inputs.count) file\(s.inputs.count == 1 ? "" : "s")"
                   + (s.reordered > 0 ? " (\(s.reordered) out of receive-time order, sorted)" : ""))

@@ -89,6 +89,9 @@ struct Run: ParsableCommand {
     @Flag(help: "No progress line.")
     var quiet = false
 
+    @Flag(help: "Replay the complete frames of a capture with a torn tail (otherwise refused: exit 1).")
+    var allowTorn = false
+
     func run() throws { try run(source: nil) }
 
     /// `source`: replay its records instead of `files` (`k2 sim run`); `sourceStart` is its
@@ -114,7 +117,14 @@ struct Run: ParsableCommand {
             if progressOnTTY { Self.printProgress(p) }
             metrics?.update(LiveMetrics.replaySamples(p, sinks: sinks.map { ($0.uri, $0.counts) }))
         } : nil
-        let summary = try reportingErrors { try engine.runOnDedicatedThread(progress: progress) }
+        let summary = try reportingErrors { () throws -> ReplaySummary in
+            do {
+                return try engine.runOnDedicatedThread(progress: progress)
+            } catch let damaged as ReplayError where damaged.code == .damagedInput {
+                StdErr.print("k2: \(damaged)")   // like `capture cat`'s warning, but nothing was sent: exit 1
+                throw ExitCode(1)
+            }
+        }
         if progressOnTTY { Self.writeStderr("\r\u{1B}[K") }
         for line in summary.lines() { StdErr.print(line) }
         if let report {
@@ -157,6 +167,7 @@ struct Run: ParsableCommand {
         if let shard { config.shard = try Shard(parsing: shard) }
         config.realtimePriority = realtime
         config.readAhead = !noReadAhead
+        config.allowTorn = allowTorn
         var props: [(String, String)] = []
         for p in properties {
             let kv = p.split(separator: "=", maxSplits: 1)

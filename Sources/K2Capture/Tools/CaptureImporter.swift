@@ -12,6 +12,11 @@ import K2Core
 /// are not (a recorder that writes one block per connection) is sorted, stably, by
 /// `CaptureSorter` (connections and bytes kept).
 public enum CaptureImporter {
+    /// The longest input line read by default: 16 MiB, far above any market-data message or
+    /// REST snapshot. A longer line stops the import (one line naming it) instead of being
+    /// buffered and parsed whole — a 100 MB line of JSON took 1.7 GB to reject before.
+    public static let defaultMaxLineBytes = 16 << 20
+
     public struct Input: Sendable {
         public var path: String
         public var compression: String
@@ -34,7 +39,7 @@ public enum CaptureImporter {
     @discardableResult
     public static func run(format: ImportFormat, inputs: [String], output: String, exchange: String? = nil,
                            options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
-                           commandLine: String? = nil) throws(CaptureError) -> Summary {
+                           commandLine: String? = nil, maxLineBytes: Int = defaultMaxLineBytes) throws(CaptureError) -> Summary {
         guard !inputs.isEmpty else {
             throw CaptureError(.invalidArgument, path: nil, what: "no input files", remedy: "give the files to import")
         }
@@ -54,7 +59,7 @@ public enum CaptureImporter {
         if inputs.count == 1 {
             let sink = ImportSink(path: output, options: options)
             do throws(CaptureError) {
-                let info = try importOne(format: format, path: inputs[0], sink: sink, header: header)
+                let info = try importOne(format: format, path: inputs[0], sink: sink, header: header, maxLineBytes: maxLineBytes)
                 try sink.close(header: header(info.metadata))
                 let reordered = try sink.sortIfNeeded()
                 return Summary(records: sink.records, inputs: [info.input], renumbered: [], reordered: reordered)
@@ -75,7 +80,7 @@ public enum CaptureImporter {
             temps.append(temp)
             let sink = ImportSink(path: temp, options: options)
             do throws(CaptureError) {
-                let info = try importOne(format: format, path: path, sink: sink, header: header)
+                let info = try importOne(format: format, path: path, sink: sink, header: header, maxLineBytes: maxLineBytes)
                 try sink.close(header: header([]))
                 reordered += try sink.sortIfNeeded()
                 infos.append(info.input)
@@ -105,8 +110,9 @@ public enum CaptureImporter {
     }
 
     static func importOne(format: ImportFormat, path: String, sink: ImportSink,
-                          header: @escaping ([(String, JSONValue)]) -> CaptureHeader) throws(CaptureError) -> (input: Input, metadata: [(String, JSONValue)]) {
-        let lines = try LineReader(path: path)
+                          header: @escaping ([(String, JSONValue)]) -> CaptureHeader,
+                          maxLineBytes: Int) throws(CaptureError) -> (input: Input, metadata: [(String, JSONValue)]) {
+        let lines = try LineReader(path: path, maxLineBytes: maxLineBytes)
         var parser = ImportParser(format: format, path: path)
         sink.makeHeader = header
         var sawAny = false

@@ -132,9 +132,17 @@ public enum CaptureInspector {
         var rate = RateTracker(bucket: options.bucketNanos, window: options.windowNanos,
                                start: index.firstTimestamp ?? 0, end: index.lastTimestamp ?? 0)
         var first = Int64.max, last = Int64.min, prev = Int64.min
+        // The frames as read, to hold the stored index against them as `verify` does.
+        var framesRead: [(offset: Int64, records: Int, first: Int64, last: Int64)] = []
 
         while let r = try reader.next() {
             ins.records += 1
+            if framesRead.last?.offset != reader.currentFrameOffset {
+                framesRead.append((reader.currentFrameOffset, 0, .max, .min))
+            }
+            framesRead[framesRead.count - 1].records += 1
+            framesRead[framesRead.count - 1].first = min(framesRead[framesRead.count - 1].first, r.timestamp)
+            framesRead[framesRead.count - 1].last = max(framesRead[framesRead.count - 1].last, r.timestamp)
             kinds[Int(r.kind.rawValue)] += 1
             ins.payloadBytes += Int64(r.payload.count)
             let ts = r.timestamp
@@ -194,7 +202,15 @@ public enum CaptureInspector {
         ins.bySymbol = symbolCounts.indices.map { (symbols.key($0), symbolCounts[$0]) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
         ins.rate = rate.result()
         ins.sequenceChecks = seq.result()
+        // Damage as `verify` sees it: a torn tail, else a missing or wrong index.
         ins.damage = reader.damage
+        if ins.damage == nil, !index.storedInFile {
+            ins.damage = CaptureVerifier.missingIndex(reader)
+        } else if ins.damage == nil, !framesRead.elementsEqual(index.entries, by: {
+            $0.offset == $1.offset && $0.records == $1.recordCount && $0.first == $1.firstTimestamp && $0.last == $1.lastTimestamp
+        }) {
+            ins.damage = CaptureVerifier.indexMismatch(reader)
+        }
         return ins
     }
 }

@@ -87,8 +87,15 @@ public final class ReplayEngine: @unchecked Sendable {
             // (specialized for capture files, witness calls per record for other sources).
             return try start(try factory.make(), progress)
         }
-        return try start(try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead,
-                                          maxChains: config.maxOverlappingChains), progress)
+        let captures = try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead,
+                                        maxChains: config.maxOverlappingChains)
+        if let (path, damage) = captures.damage.first, !config.allowTorn {
+            throw ReplayError(.damagedInput, place: path, what: "\(damage)",
+                              remedy: "nothing was sent; replay the intact frames with --allow-torn, or cut the tail for good with `k2 capture reindex \(path)`")
+        }
+        var summary = try start(captures, progress)
+        summary.inputDamage = captures.damage.map { "\($0.path): \($0.damage)" }
+        return summary
     }
 
     private func start<S: ReplaySource>(_ source: S, _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
@@ -362,6 +369,8 @@ final class RecordSource: ReplaySource {
     let span: Int64
     private let exchanges: [String]
     private var merged: MergedReader?
+    /// Captures whose index scan met a torn tail (no stored index, the file cut inside a frame).
+    let damage: [(path: String, damage: CaptureDamage)]
 
     init(paths: [String], filter: RecordFilter, readAhead: Bool, maxChains: Int = 16) throws {
         var readers: [CaptureReader] = []
@@ -371,9 +380,11 @@ final class RecordSource: ReplaySource {
         var first = Int64.max
         var last = Int64.min
         var count = 0
+        var damage: [(path: String, damage: CaptureDamage)] = []
         for (capture, p) in paths.enumerated() {
             let r = try CaptureReader(path: p)
             let index = try r.index()
+            if let torn = r.damage { damage.append((p, torn)) }
             exchanges.append(r.header.metadataValue("exchange")?.stringValue ?? "unknown")
             if let f = index.firstTimestamp, let l = index.lastTimestamp {
                 let lo = Swift.max(f, filter.from ?? f)
@@ -414,6 +425,7 @@ final class RecordSource: ReplaySource {
         self.frames = frames
         self.captureOfReader = captureOfReader
         self.exchanges = exchanges
+        self.damage = damage
         if last > first {
             let raw = last - first
             span = raw + (count > 1 ? raw / Int64(count - 1) : 0)
