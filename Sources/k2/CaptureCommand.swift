@@ -115,7 +115,7 @@ extension CaptureCommand {
             abstract: "Merge captures into one by receive time (stable: equal times keep input order).",
             discussion: """
                 Connection ids stay unique: a connection keeps its id unless an earlier input \
-                used it, then it gets the next free id. The output header lists the sources \
+                has it, then it gets the lowest id no input uses. The output header lists the sources \
                 under "merged_from".
                 """
         )

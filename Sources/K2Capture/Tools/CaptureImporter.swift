@@ -92,7 +92,7 @@ public enum CaptureImporter {
         }
         let merged = try MergedReader(paths: temps)
         let writer = try CaptureWriter(path: output, header: header(metadata), options: options)
-        var ids = ConnectionRenumbering(inputs: temps.count)
+        var ids = try ConnectionRenumbering(paths: temps)
         var n = 0
         do throws(CaptureError) {
             while let r = try merged.next() {
