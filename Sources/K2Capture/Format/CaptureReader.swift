@@ -62,7 +62,7 @@ public final class CaptureReader {
     /// order) when the frame holds them out of order; off by default (file order). A window of
     /// one frame (≤ ~1 MiB): frames whose time ranges overlap need `CaptureIndex.timeOrderedChains()`
     /// and a merge. Costs one walk over a frame's record headers, an ordering only when unsorted.
-    package var sortsWithinFrames = false
+    public var sortsWithinFrames = false
     /// Offsets of the current frame's records in receive-time order, used while `ordered`.
     private var order: [Int] = []
     private var orderPosition = 0

@@ -26,7 +26,7 @@ public final class MergedReader {
     /// share a group number; equal times within a group go to the record earlier in the file
     /// (its frame's offset), so merging a file's chains gives the stable receive-time order.
     /// Nil: every reader is its own input (ties by input order).
-    package var fileGroups: [Int]?
+    public var fileGroups: [Int]?
 
     public init(readers: [CaptureReader]) {
         self.readers = readers
