@@ -139,6 +139,8 @@ final class ImportSink {
     /// What the input's first lines said (exchange, configuration), for the header.
     var metadata: [(String, JSONValue)] = []
     private var writer: CaptureWriter?
+    /// The metadata the header was written with (at the first record).
+    private var writtenMetadata: [(String, JSONValue)] = []
     private(set) var records = 0
     /// Records earlier than the latest receive time before them (what a sort must move).
     private(set) var outOfPlace = 0
@@ -154,6 +156,7 @@ final class ImportSink {
                 aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(CaptureError) {
         if writer == nil {
             writer = try CaptureWriter(path: path, header: makeHeader?(metadata) ?? .now(), options: options)
+            writtenMetadata = metadata
         }
         try writer!.append(kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary, aux: aux, payload: payload)
         records += 1
@@ -168,9 +171,17 @@ final class ImportSink {
         }
     }
 
+    /// Closes the capture; when the input named more after its first record (cryptofeed-v3
+    /// send addresses), the header is replaced with `header` (frames copied, not recompressed).
     func close(header: CaptureHeader) throws(CaptureError) {
-        if writer == nil { writer = try CaptureWriter(path: path, header: header, options: options) }
+        if writer == nil {
+            writer = try CaptureWriter(path: path, header: header, options: options)
+            writtenMetadata = metadata
+        }
         try writer!.close()
+        if JSONValue.object(writtenMetadata) != JSONValue.object(metadata) {
+            try HeaderReplacer.replace(path: path, header: header)
+        }
     }
 
     /// After `close`: when records came out of receive-time order, sorts the written capture
@@ -213,6 +224,8 @@ struct ImportParser {
     private var namedUsed: Set<UInt32> = []
     private var lastTimestamp: Int64 = 0
     private var pendingDisconnect = false
+    /// cryptofeed-v3 `send` addresses by connection name, in order of appearance.
+    private var sendAddresses: [(String, JSONValue)] = []
 
     init(format: ImportFormat, path: String) {
         self.format = format
@@ -411,6 +424,8 @@ struct ImportParser {
                                    remedy: "convert it with the cryptofeed release that wrote it, or use --format cryptofeed for text files")
             }
             if let ex = v["exchange"]?.stringValue { sink.metadata.append(("exchange", .string(ex.lowercased()))) }
+            sink.metadata.append(("cryptofeed_format", .number(fmt)))
+            if let from = v["converted_from"], from != .null { sink.metadata.append(("cryptofeed_converted_from", from)) }
             if let c = v["config"] { sink.metadata.append(("cryptofeed_config", c)) }
             if let r = v["recorded"]?.numberText { sink.metadata.append(("cryptofeed_recorded", .number(r))) }
             if let ci = v["candle_interval"], ci != .null { sink.metadata.append(("cryptofeed_candle_interval", ci)) }
@@ -438,6 +453,12 @@ struct ImportParser {
             connectionNames.append((name, id))
         }
         namedUsed.insert(id)
+        if kind == .send, let addr = v["addr"]?.stringValue, !sendAddresses.contains(where: { $0.0 == name }) {
+            // Where each connection sent its requests (the capture's send records carry no URL).
+            sendAddresses.append((name, .string(addr)))
+            sink.metadata.removeAll { $0.0 == "cryptofeed_send_addr" }
+            sink.metadata.append(("cryptofeed_send_addr", .object(sendAddresses)))
+        }
         var aux: [UInt8] = []
         if kind == .connect { aux = Array((v["addr"]?.stringValue ?? "").utf8) }
         if kind == .http { aux = Array((v["url"]?.stringValue ?? "").utf8) }
