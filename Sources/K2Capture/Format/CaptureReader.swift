@@ -371,24 +371,19 @@ public final class CaptureReader {
         return false
     }
 
-    /// With `sortsWithinFrames`, checks the new frame's order and, when a record is earlier than
-    /// the one before it, orders its record offsets by (receive time, offset): a stable sort.
+    /// With `sortsWithinFrames`, when the new frame's records are not in receive-time order
+    /// (found while the frame was validated, on the read-ahead thread when there is one), orders
+    /// its record offsets by (receive time, offset): a stable sort. Nothing for a frame in order.
     private func orderFrame(_ count: Int) {
         ordered = false
-        guard sortsWithinFrames, count > 1 else { return }
+        guard sortsWithinFrames, count > 1, !slot.inOrder else { return }
         let b = block
         var p = Layout.blockHeaderSize
-        var previous = Int64.min
-        var sorted = true
         order.removeAll(keepingCapacity: true)
         for _ in 0..<count {
-            let ts = b.le(Int64.self, p + 8)
-            if ts < previous { sorted = false }
-            previous = ts
             order.append(p)
             p += Layout.recordHeaderSize + Int(b.le(UInt16.self, p + 4)) + Int(b.le(UInt32.self, p))
         }
-        guard !sorted else { return }
         order.sort { left, right in
             let lt = b.le(Int64.self, left + 8), rt = b.le(Int64.self, right + 8)
             return lt < rt || (lt == rt && left < right)
