@@ -250,7 +250,8 @@ extension CaptureCommand {
             abstract: "Convert cryptofeed, Tardis.dev or NDJSON recordings into a capture.",
             discussion: """
                 Inputs may be plain, gzip or zstd (detected from their first bytes). Receive times \
-                and payload bytes are kept exactly; several inputs are merged by receive time. \
+                and payload bytes are kept exactly; the output is in receive-time order (an input \
+                grouped by connection is sorted, stably); several inputs are merged by receive time. \
                 Formats: cryptofeed (AsyncFileCallback text), cryptofeed-v3 (JSON lines with a \
                 {"t":"header","format":2} first line), tardis (`<ISO time> <message>` lines), \
                 ndjson (what `k2 capture cat` prints).

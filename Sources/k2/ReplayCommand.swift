@@ -30,7 +30,10 @@ struct Run: ParsableCommand {
             Only recv records are replayed unless --kinds says otherwise. Lateness (actual − intended \
             send time) and every sink's latency from the intended time are measured; the summary goes \
             to stderr and, with --report DIR, to DIR/summary.json, DIR/latency.hlog and DIR/lateness.hgrm.
-            Exit codes: 0 all delivered; 1 a sink failed or did not deliver everything; 2 bad input or a \
+            Records go out in receive-time order whatever the file order (a capture too scrambled \
+            for that is refused with the `k2 capture sort` command that fixes it).
+            Exit codes: 0 all delivered; 1 a sink failed or did not deliver everything, or a capture \
+            has a torn tail (nothing sent; --allow-torn replays its intact frames); 2 bad input or a \
             sink that cannot open; 130 stopped by Ctrl-C, 143 by SIGTERM (summary still written; another signal ≥ 1 s later exits at once).
             See docs/replay.md.
             """
