@@ -81,7 +81,8 @@ public enum CaptureImporter {
             let sink = ImportSink(path: temp, options: options)
             do throws(CaptureError) {
                 let info = try importOne(format: format, path: path, sink: sink, header: header, maxLineBytes: maxLineBytes)
-                try sink.close(header: header([]))
+                // A temporary capture: its header is not kept (the merge writes the final one).
+                try sink.close(header: header([]), replacingLateMetadata: false)
                 reordered += try sink.sortIfNeeded()
                 infos.append(info.input)
                 for (key, v) in info.metadata where !metadata.contains(where: { $0.0 == key }) { metadata.append((key, v)) }
@@ -173,13 +174,13 @@ final class ImportSink {
 
     /// Closes the capture; when the input named more after its first record (cryptofeed-v3
     /// send addresses), the header is replaced with `header` (frames copied, not recompressed).
-    func close(header: CaptureHeader) throws(CaptureError) {
+    func close(header: CaptureHeader, replacingLateMetadata: Bool = true) throws(CaptureError) {
         if writer == nil {
             writer = try CaptureWriter(path: path, header: header, options: options)
             writtenMetadata = metadata
         }
         try writer!.close()
-        if JSONValue.object(writtenMetadata) != JSONValue.object(metadata) {
+        if replacingLateMetadata, JSONValue.object(writtenMetadata) != JSONValue.object(metadata) {
             try HeaderReplacer.replace(path: path, header: header)
         }
     }
