@@ -7,6 +7,8 @@ public struct ReplayError: Error, CustomStringConvertible, Sendable, Equatable {
         case unreachable
         /// The destination failed mid-run beyond the sink's retries (exit 1).
         case sinkFailed = "sink-failed"
+        /// A capture is torn or damaged and `--allow-torn` was not given: nothing was sent (exit 1).
+        case damagedInput = "damaged-input"
         case io
     }
 

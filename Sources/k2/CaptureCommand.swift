@@ -11,7 +11,7 @@ struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
         abstract: "Inspect, print, cut, merge, convert and check .k2cap captures.",
-        subcommands: [Inspect.self, Cat.self, Slice.self, Merge.self, Import.self, Export.self, Bench.self, Verify.self, Reindex.self]
+        subcommands: [Inspect.self, Cat.self, Slice.self, Merge.self, Sort.self, Import.self, Export.self, Bench.self, Verify.self, Reindex.self]
     )
 }
 
@@ -115,7 +115,7 @@ extension CaptureCommand {
             abstract: "Merge captures into one by receive time (stable: equal times keep input order).",
             discussion: """
                 Connection ids stay unique: a connection keeps its id unless an earlier input \
-                used it, then it gets the next free id. The output header lists the sources \
+                has it, then it gets the lowest id no input uses. The output header lists the sources \
                 under "merged_from".
                 """
         )
@@ -139,6 +139,41 @@ extension CaptureCommand {
             for r in s.renumbered {
                 print("  connection \(r.from) of \(inputs[r.input]) is connection \(r.to) in the merge")
             }
+        }
+    }
+}
+
+extension CaptureCommand {
+    struct Sort: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sort",
+            abstract: "Rewrite a capture in receive-time order (stable; connections and bytes kept).",
+            discussion: """
+                For captures whose records are grouped by connection or otherwise out of order. \
+                Memory stays within --run-size: larger files are sorted in runs written next to \
+                the output and merged.
+                """
+        )
+        @Argument(help: "The capture file.") var file: String
+        @Option(name: .shortAndLong, help: "The sorted capture to write.") var output: String
+        @Option(help: "Record bytes held in memory per sorted run (e.g. 256MiB, 64MB).") var runSize = "256MiB"
+        @Option(help: "zstd level of the output (1-19).") var level: Int32 = 3
+
+        func validate() throws {
+            if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+            guard let bytes = SizeText.parse(runSize), bytes >= 1, bytes <= 1 << 40 else {
+                throw ValidationError("--run-size '\(runSize)' is not a size from 1 byte to 1 TiB (write e.g. 256MiB)")
+            }
+        }
+
+        func run() throws {
+            let s = try reportingErrors {
+                try CaptureSorter.sort(input: file, output: output, runBytes: Int(SizeText.parse(runSize) ?? 1),
+                                       options: .init(level: level))
+            }
+            if let d = s.damage { StdErr.print("k2: warning: \(file): \(d)") }
+            print("\(output): \(s.records) records, \(s.outOfPlace) moved into receive-time order"
+                  + (s.runs > 1 ? " (\(s.runs) runs merged)" : ""))
         }
     }
 }
@@ -220,7 +255,8 @@ extension CaptureCommand {
             abstract: "Convert cryptofeed, Tardis.dev or NDJSON recordings into a capture.",
             discussion: """
                 Inputs may be plain, gzip or zstd (detected from their first bytes). Receive times \
-                and payload bytes are kept exactly; several inputs are merged by receive time. \
+                and payload bytes are kept exactly; the output is in receive-time order (an input \
+                grouped by connection is sorted, stably); several inputs are merged by receive time. \
                 Formats: cryptofeed (AsyncFileCallback text), cryptofeed-v3 (JSON lines with a \
                 {"t":"header","format":2} first line), tardis (`<ISO time> <message>` lines), \
                 ndjson (what `k2 capture cat` prints).
@@ -231,18 +267,24 @@ extension CaptureCommand {
         @Option(name: .shortAndLong, help: "The capture to write.") var output: String
         @Option(help: "The exchange to note in the header (binance, kraken, coinbase).") var exchange: String?
         @Option(help: "zstd level of the output (1-19).") var level: Int32 = 3
+        @Option(help: "Longest input line accepted (e.g. 16MiB, 64MB); a longer line stops the import.") var maxLine = "16MiB"
 
         func validate() throws {
             if inputs.isEmpty { throw ValidationError("give at least one file to import") }
             if !(1...19).contains(level) { throw ValidationError("--level must be between 1 and 19") }
+            guard let bytes = SizeText.parse(maxLine), bytes >= 1, bytes <= 1 << 30 else {
+                throw ValidationError("--max-line '\(maxLine)' is not a size from 1 byte to 1 GiB (write e.g. 64MiB)")
+            }
         }
 
         func run() throws {
             let s = try reportingErrors {
                 try CaptureImporter.run(format: format, inputs: inputs, output: output, exchange: exchange,
-                                        options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "))
+                                        options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "),
+                                        maxLineBytes: Int(SizeText.parse(maxLine) ?? 1))
             }
-            print("\(output): \(s.records) records imported from \(s.inputs.count) file\(s.inputs.count == 1 ? "" : "s")")
+            print("\(output): \(s.records) records imported from \(s.inputs.count) file\(s.inputs.count == 1 ? "" : "s")"
+                  + (s.reordered > 0 ? " (\(s.reordered) out of receive-time order, sorted)" : ""))
             for (k, i) in s.inputs.enumerated() {
                 print("  \(i.path) (\(i.compression)): \(i.lines) lines, \(i.records) records")
                 for c in i.connections {

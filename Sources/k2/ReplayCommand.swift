@@ -30,7 +30,10 @@ struct Run: ParsableCommand {
             Only recv records are replayed unless --kinds says otherwise. Lateness (actual − intended \
             send time) and every sink's latency from the intended time are measured; the summary goes \
             to stderr and, with --report DIR, to DIR/summary.json, DIR/latency.hlog and DIR/lateness.hgrm.
-            Exit codes: 0 all delivered; 1 a sink failed or did not deliver everything; 2 bad input or a \
+            Records go out in receive-time order whatever the file order (a capture too scrambled \
+            for that is refused with the `k2 capture sort` command that fixes it).
+            Exit codes: 0 all delivered; 1 a sink failed or did not deliver everything, or a capture \
+            has a torn tail (nothing sent; --allow-torn replays its intact frames); 2 bad input or a \
             sink that cannot open; 130 stopped by Ctrl-C, 143 by SIGTERM (summary still written; another signal ≥ 1 s later exits at once).
             See docs/replay.md.
             """
@@ -49,6 +52,9 @@ struct Run: ParsableCommand {
     @Flag(help: ArgumentHelp("Decompress on the sending thread, as before read-ahead (for measuring it).", visibility: .hidden))
     var noReadAhead = false
 
+    @Flag(help: "Replay the complete frames of a capture with a torn tail (otherwise refused: exit 1).")
+    var allowTorn = false
+
     func validate() throws {
         if options.speed != nil, rate != nil {
             throw ValidationError("--speed and --rate both given: give one, e.g. --speed 10, --speed max or --rate 5000")
@@ -56,7 +62,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        try options.run(files: files, pace: rate.map { .rate($0.perSecond) }, readAhead: !noReadAhead)
+        try options.run(files: files, pace: rate.map { .rate($0.perSecond) }, readAhead: !noReadAhead, allowTorn: allowTorn)
     }
 }
 

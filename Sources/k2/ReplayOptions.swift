@@ -63,11 +63,11 @@ struct ReplayOptions: ParsableArguments {
     /// Replays `files`, or `source`'s records (`k2 sim run`; `sourceStart` is its first receive
     /// time, the origin of `--from`/`--to` offsets). `pace`: instead of `--speed` (`--rate`).
     func run(files: [String] = [], source: ReplaySourceFactory? = nil, sourceStart: Int64? = nil,
-             pace: Pace? = nil, readAhead: Bool = true) throws {
+             pace: Pace? = nil, readAhead: Bool = true, allowTorn: Bool = false) throws {
         // Before opening anything: a signal during setup then still ends with a summary (0 sent).
         StopSignals.install()   // the policy: docs/signals.md
         let engine = try reportingErrors {
-            try makeEngine(files: files, source: source, sourceStart: sourceStart, pace: pace, readAhead: readAhead)
+            try makeEngine(files: files, source: source, sourceStart: sourceStart, pace: pace, readAhead: readAhead, allowTorn: allowTorn)
         }
         signal(SIGPIPE, SIG_IGN)
         let progressOnTTY = !quiet && isatty(2) != 0
@@ -78,7 +78,14 @@ struct ReplayOptions: ParsableArguments {
             if progressOnTTY { Self.printProgress(p) }
             metrics?.update(LiveMetrics.replaySamples(p, sinks: sinks.map { ($0.uri, $0.counts) }))
         } : nil
-        let summary = try reportingErrors { try engine.runOnDedicatedThread(progress: progress) }
+        let summary = try reportingErrors { () throws -> ReplaySummary in
+            do {
+                return try engine.runOnDedicatedThread(progress: progress)
+            } catch let damaged as ReplayError where damaged.code == .damagedInput {
+                StdErr.print("k2: \(damaged)")   // like `capture cat`'s warning, but nothing was sent: exit 1
+                throw ExitCode(1)
+            }
+        }
         if progressOnTTY { Self.writeStderr("\r\u{1B}[K") }
         for line in summary.lines() { StdErr.print(line) }
         if let report {
@@ -90,7 +97,7 @@ struct ReplayOptions: ParsableArguments {
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 
-    func makeEngine(files: [String], source: ReplaySourceFactory?, sourceStart: Int64?, pace: Pace?, readAhead: Bool) throws -> ReplayEngine {
+    func makeEngine(files: [String], source: ReplaySourceFactory?, sourceStart: Int64?, pace: Pace?, readAhead: Bool, allowTorn: Bool) throws -> ReplayEngine {
         var config = source.map { ReplayConfig(source: $0) } ?? ReplayConfig(files: files)
         // A generated source would have to generate the rest of the run to count it: not after a stop.
         if source != nil { config.countUnsentOnStop = false }
@@ -117,6 +124,7 @@ struct ReplayOptions: ParsableArguments {
         config.shard = shard?.shard
         config.realtimePriority = realtime
         config.readAhead = readAhead
+        config.allowTorn = allowTorn
         var props: [(String, String)] = []
         for p in properties {
             let kv = p.split(separator: "=", maxSplits: 1)

@@ -73,6 +73,34 @@ import Testing
         #expect(exported.status == 0 && exported.out.hasPrefix("20"))
     }
 
+    @Test func sortTornReplayAndReindexFromTheCommandLine() throws {
+        let grouped = dir.file("grouped.k2cap")
+        try GroupedTraffic().write(to: grouped, blockSize: 8 * 1024)
+        let sorted = dir.file("sorted.k2cap")
+        let sort = try k2("capture sort '\(grouped)' -o '\(sorted)' --run-size 20kB")
+        #expect(sort.status == 0, "stderr: \(sort.err)")
+        #expect(sort.out.contains("2004 records, 1500 moved into receive-time order ("), "stdout: \(sort.out)")
+        #expect(sort.out.contains("runs merged)"), "stdout: \(sort.out)")
+        let badSize = try k2("capture sort '\(grouped)' -o '\(sorted)' --run-size lots")
+        #expect(badSize.status != 0 && badSize.err.contains("--run-size 'lots'"), "stderr: \(badSize.err)")
+
+        // `head -c` of a capture: refused with exit 1 before anything is sent, unless --allow-torn.
+        let torn = dir.file("torn.k2cap")
+        try Shell.run("head -c 20000 '\(Self.sample)' > '\(torn)'")
+        let refused = try k2("replay '\(torn)' --sink mock:// --speed max --quiet")
+        #expect(refused.status == 1, "stderr: \(refused.err)")
+        #expect(refused.err.hasPrefix("k2: \(torn): torn tail at byte"), "stderr: \(refused.err)")
+        #expect(refused.err.contains("--allow-torn") && !refused.err.contains("replay completed"), "stderr: \(refused.err)")
+        let allowed = try k2("replay '\(torn)' --sink mock:// --speed max --quiet --allow-torn")
+        #expect(allowed.status == 0, "stderr: \(allowed.err)")
+        #expect(allowed.err.hasPrefix("warning: \(torn): torn tail at byte"), "stderr: \(allowed.err)")
+
+        // reindex of an intact file cuts nothing.
+        let intact = try copy("intact.k2cap")
+        let reindex = try k2("capture reindex '\(intact)'")
+        #expect(reindex.status == 0 && !reindex.out.contains("torn tail"), "stdout: \(reindex.out)")
+    }
+
     @Test func notACaptureIsExit2WithOneLine() throws {
         let r = try k2("capture inspect '\(Self.root)/README.md'")
         #expect(r.status == 2)

@@ -164,6 +164,27 @@ enum ImportSamples {
         #expect(header.metadataValue("cryptofeed_config")?["trades"] != nil)
     }
 
+    /// cryptofeed-v3 lines name things the capture has no field for: where sends went (`addr`)
+    /// and the header's `format` / `converted_from`. They are kept in the header's metadata,
+    /// even though the first send comes after the first record.
+    @Test func cryptofeedJSONKeepsSendAddressesAndHeaderFormat() throws {
+        let text = ImportSamples.cryptofeedJSON.replacingOccurrences(
+            of: #""recorded":1618678130.5}"#, with: #""recorded":1618678130.5,"converted_from":"AsyncFileCallback"}"#)
+            + #"{"conn":"KRAKEN.ws.1","ts":1618678140.3,"t":"send","addr":"wss://ws-auth.kraken.com","data":"{}"}"# + "\n"
+        let input = try write("KRAKEN-addr.jsonl", text)
+        let out = dir.file("cf3-addr.k2cap")
+        let summary = try CaptureImporter.run(format: .cryptofeedV3, inputs: [input], output: out)
+        let header = try CaptureReader(path: out).header
+        #expect(header.metadataValue("cryptofeed_format") == .number("2"))
+        #expect(header.metadataValue("cryptofeed_converted_from") == .string("AsyncFileCallback"))
+        // One address per connection name, the first it sent to.
+        #expect(header.metadataValue("cryptofeed_send_addr") == .object([("KRAKEN.ws.1", .string("wss://ws.kraken.com"))]))
+        #expect(header.metadataValue("exchange") == .string("kraken"))
+        // The frames were copied under the new header: every record is still there, intact.
+        #expect(try readAll(out).count == summary.records)
+        #expect(try CaptureVerifier.verify(path: out).intact)
+    }
+
     @Test func severalInputsMergeByTime() throws {
         let a = try write("a.tardis", "2024-03-01T00:00:01.0000000Z A1\n2024-03-01T00:00:03.0000000Z A3\n")
         let b = try write("b.tardis", "2024-03-01T00:00:02.0000000Z B2\n2024-03-01T00:00:03.0000000Z B3\n")

@@ -85,19 +85,50 @@ import Testing
         let out = dir.file("c-merged.k2cap")
         let s = try CaptureMerger.merge(inputs: [pa, pb], output: out)
         #expect(s.records == a.count + b.count)
-        // b's connection 0 becomes 1; a's later connection 1 then finds 1 taken and becomes 2.
-        #expect(s.renumbered.map(\.input) == [1, 0])
-        #expect(s.renumbered.map(\.from) == [0, 1])
-        #expect(s.renumbered.map(\.to) == [1, 2])
+        // a, the first input, keeps 0 and 1; b's connection 0 takes the lowest id no input uses: 2.
+        #expect(s.renumbered.map(\.input) == [1])
+        #expect(s.renumbered.map(\.from) == [0])
+        #expect(s.renumbered.map(\.to) == [2])
         let reader = try CaptureReader(path: out)
         #expect(reader.header.metadataValue("exchange") == .string("binance"))
         let sources = reader.header.metadataValue("merged_from")?.arrayValue ?? []
         #expect(sources.compactMap { $0["path"]?.stringValue } == [pa, pb])
         let merged = try readAll(out)
         let bConns = Set(merged.filter { b.map(\.payload).contains($0.payload) && $0.kind == .recv }.map(\.connection))
-        #expect(bConns == [1])
-        #expect(merged.first { $0.url == Array("wss://x".utf8) }?.connection == 2)
+        #expect(bConns == [2])
+        #expect(merged.first { $0.url == Array("wss://x".utf8) }?.connection == 1)
         #expect(try CaptureVerifier.verify(path: out).intact)
+    }
+
+    /// docs/capture-tools.md: a connection keeps its id unless an earlier input used it. The
+    /// second input starts first in time; the first input's connections 2 and 3 must stay 2 and
+    /// 3 (they became 3 and 4 when ids went to whichever connection appeared first in time).
+    @Test func mergeKeepsTheFirstInputsConnectionsWhateverComesFirstInTime() throws {
+        func session(_ connections: [UInt32], start: Int64, tag: String) -> [OwnedRecord] {
+            var records: [OwnedRecord] = []
+            for (k, connection) in connections.enumerated() {
+                records.append(OwnedRecord(kind: .connect, timestamp: start + Int64(k), connection: connection, url: "wss://\(tag)", text: ""))
+            }
+            for i in 0..<20 {
+                for connection in connections {
+                    records.append(OwnedRecord(kind: .recv, timestamp: start + 1_000 + Int64(i * 10) + Int64(connection),
+                                               connection: connection, text: "\(tag) \(connection) \(i)"))
+                }
+            }
+            return records
+        }
+        let kraken = try write("kraken.k2cap", session([2, 3], start: 2_000_000, tag: "kraken"))
+        let binance = try write("binance.k2cap", session([0, 1, 2], start: 1_000_000, tag: "binance"))
+        let out = dir.file("both.k2cap")
+        let s = try CaptureMerger.merge(inputs: [kraken, binance], output: out)
+        #expect(s.renumbered.map(\.input) == [1])
+        #expect(s.renumbered.map(\.from) == [2])
+        #expect(s.renumbered.map(\.to) == [4])
+        let merged = try readAll(out)
+        let krakenConnections = Set(merged.filter { $0.payload.starts(with: Array("kraken".utf8)) }.map(\.connection))
+        let binanceConnections = Set(merged.filter { $0.payload.starts(with: Array("binance".utf8)) }.map(\.connection))
+        #expect(krakenConnections == [2, 3])
+        #expect(binanceConnections == [0, 1, 4])
     }
 
     @Test func mergeRefusesToOverwriteAnInput() throws {

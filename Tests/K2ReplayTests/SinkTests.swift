@@ -100,8 +100,9 @@ private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 
     let dir = TemporaryDirectory()
     let sink = try SinkFactory.make("file:" + dir.file("out.ndjson"))
     try sink.open()
+    sink.willStart(pace: .max)
     try feed(sink, intended: [10, 20, 30])
-    #expect(sink.counts.delivered == 0) // still buffered
+    #expect(sink.counts.delivered == 0) // at max: still buffered
     try sink.finish(timeoutNanos: 0)
     #expect(sink.counts.delivered == 3 && sink.counts.inFlight == 0)
     let text = try Shell.run("cat '\(dir.file("out.ndjson"))'")
@@ -110,6 +111,24 @@ private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 
     let back = try lines[1].utf8.withContiguousStorageIfAvailable { try NDJSONRecord.parse(UnsafeRawBufferPointer($0)) }
     #expect(back?.timestamp == 20)
     #expect(back?.kind == .recv)
+}
+
+/// At a paced speed every line leaves when its message is sent: a reader of a 1x replay sees
+/// the capture's timing, not 256 KiB bursts (issue 20.4).
+@Test(arguments: [Pace.speed(1), .speed(100), .rate(1_000)])
+func fileSinkWritesEachMessageWhenPaced(_ pace: Pace) throws {
+    let dir = TemporaryDirectory()
+    let path = dir.file("paced.ndjson")
+    let sink = try SinkFactory.make("file:" + path)
+    try sink.open()
+    sink.willStart(pace: pace)
+    for k in 1...3 {
+        try feed(sink, intended: [Int64(k) * 1_000_000])
+        #expect(sink.counts.delivered == UInt64(k))
+        #expect(try Shell.run("wc -l < '\(path)'").trimmingCharacters(in: .whitespacesAndNewlines) == "\(k)")
+    }
+    try sink.finish(timeoutNanos: 0)
+    #expect(sink.counts.delivered == 3 && sink.counts.inFlight == 0)
 }
 
 @Test func fileSinkReportsUnwritablePath() throws {

@@ -34,4 +34,25 @@ public struct CaptureIndex: Sendable, Equatable {
     public func frames(overlapping from: Int64, _ to: Int64) -> [Int] {
         entries.indices.filter { entries[$0].lastTimestamp >= from && entries[$0].firstTimestamp <= to }
     }
+
+    /// The frames split into chains that are each in receive-time order frame after frame (a
+    /// frame joins the first chain whose last frame ends no later than it starts; in file order).
+    /// A capture written in time order is one chain; one grouped by connection is about one
+    /// chain per connection. Reading each chain with `CaptureReader.sortsWithinFrames` and merging
+    /// the chains by time (`MergedReader`) yields every record in receive-time order, holding one
+    /// frame per chain: the number of chains is the window a reader needs.
+    public func timeOrderedChains(of frames: [Entry]? = nil) -> [[Entry]] {
+        var chains: [[Entry]] = []
+        var ends: [Int64] = []
+        for entry in frames ?? entries {
+            if let k = ends.firstIndex(where: { $0 <= entry.firstTimestamp }) {
+                chains[k].append(entry)
+                ends[k] = entry.lastTimestamp
+            } else {
+                chains.append([entry])
+                ends.append(entry.lastTimestamp)
+            }
+        }
+        return chains
+    }
 }

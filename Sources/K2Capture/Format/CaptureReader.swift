@@ -58,6 +58,16 @@ public final class CaptureReader {
         didSet { if !readAhead { stopPrefetching() } }
     }
 
+    /// Hand out each frame's records in receive-time order (stable: equal times keep their file
+    /// order) when the frame holds them out of order; off by default (file order). A window of
+    /// one frame (≤ ~1 MiB): frames whose time ranges overlap need `CaptureIndex.timeOrderedChains()`
+    /// and a merge. Costs one walk over a frame's record headers, an ordering only when unsorted.
+    public var sortsWithinFrames = false
+    /// Offsets of the current frame's records in receive-time order, used while `ordered`.
+    private var order: [Int] = []
+    private var orderPosition = 0
+    private var ordered = false
+
     // Cursor state.
     private var scanOffset: Int64
     private var plan: [CaptureIndex.Entry]?
@@ -285,7 +295,13 @@ public final class CaptureReader {
             if try !advanceFrame() { return nil }
         }
         let b = block
-        let p = blockPos
+        let p: Int
+        if ordered {
+            p = order[orderPosition]
+            orderPosition += 1
+        } else {
+            p = blockPos
+        }
         let plen = Int(b.le(UInt32.self, p))
         let alen = Int(b.le(UInt16.self, p + 4))
         let kind = RecordKind(rawValue: b[p + 6])
@@ -323,6 +339,7 @@ public final class CaptureReader {
                 currentFrameOffset = e.offset
                 blockPos = Layout.blockHeaderSize
                 blockRemaining = count
+                orderFrame(count)
                 return true
             case .skippable:
                 throw file.corrupt(e.offset, "index points at a skippable frame")
@@ -340,6 +357,7 @@ public final class CaptureReader {
                 currentFrameOffset = o
                 blockPos = Layout.blockHeaderSize
                 blockRemaining = count
+                orderFrame(count)
                 return true
             case let .skippable(size, _):
                 scanOffset += Int64(size)
@@ -351,6 +369,27 @@ public final class CaptureReader {
         }
         finished = true
         return false
+    }
+
+    /// With `sortsWithinFrames`, when the new frame's records are not in receive-time order
+    /// (found while the frame was validated, on the read-ahead thread when there is one), orders
+    /// its record offsets by (receive time, offset): a stable sort. Nothing for a frame in order.
+    private func orderFrame(_ count: Int) {
+        ordered = false
+        guard sortsWithinFrames, count > 1, !slot.inOrder else { return }
+        let b = block
+        var p = Layout.blockHeaderSize
+        order.removeAll(keepingCapacity: true)
+        for _ in 0..<count {
+            order.append(p)
+            p += Layout.recordHeaderSize + Int(b.le(UInt16.self, p + 4)) + Int(b.le(UInt32.self, p))
+        }
+        order.sort { left, right in
+            let lt = b.le(Int64.self, left + 8), rt = b.le(Int64.self, right + 8)
+            return lt < rt || (lt == rt && left < right)
+        }
+        orderPosition = 0
+        ordered = true
     }
 
     /// Hands the spare buffers to the prefetcher to decompress `e` (the frame after the current one).

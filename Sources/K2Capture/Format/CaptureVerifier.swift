@@ -57,23 +57,34 @@ public enum CaptureVerifier {
         v.indexStored = idx.storedInFile
         v.indexMatches = idx.storedInFile && idx.entries == scanned
         if !idx.storedInFile {
-            v.problem = CaptureDamage(kind: .corrupt, offset: fresh.fileSize,
-                                      detail: "no valid seek index at the end (the writer did not close the file); all frames are intact — `k2 capture reindex` adds the index")
+            v.problem = missingIndex(fresh)
         } else if !v.indexMatches {
-            v.problem = CaptureDamage(kind: .corrupt, offset: fresh.storedIndexOffset ?? fresh.fileSize,
-                                      detail: "the seek index does not match the frames — `k2 capture reindex` rewrites it")
+            v.problem = indexMismatch(fresh)
         }
         return v
     }
 
+    /// The damage `verify` reports for a capture without a valid index at its end (`inspect` too).
+    static func missingIndex(_ reader: CaptureReader) -> CaptureDamage {
+        CaptureDamage(kind: .corrupt, offset: reader.fileSize,
+                      detail: "no valid seek index at the end (the writer did not close the file); all frames are intact — `k2 capture reindex` adds the index")
+    }
+
+    /// The damage `verify` reports for a stored index that does not describe the frames (`inspect` too).
+    static func indexMismatch(_ reader: CaptureReader) -> CaptureDamage {
+        CaptureDamage(kind: .corrupt, offset: reader.storedIndexOffset ?? reader.fileSize,
+                      detail: "the seek index does not match the frames — `k2 capture reindex` rewrites it")
+    }
+
     /// Makes a capture whose writer was killed whole again: cuts a torn tail and appends a
-    /// rebuilt seek index. Returns the number of bytes cut.
+    /// rebuilt seek index (replacing a stored one). Returns the bytes of torn tail cut (0 for an
+    /// intact file, whose old index frame is rewritten, not cut as a tail).
     public static func reindex(path: String) throws(CaptureError) -> (cut: Int64, frames: Int) {
         let reader = try CaptureReader(path: path)
         let entries = try reader.scanFrames()
         var end = reader.dataStart
         if let last = entries.last { end = last.offset + Int64(last.compressedSize) }
-        let cut = reader.fileSize - end
+        let cut = reader.damage.map { reader.fileSize - $0.offset } ?? 0
         try IndexAppender.truncateAndAppend(path: path, at: end, entries: entries)
         return (cut, entries.count)
     }

@@ -14,6 +14,8 @@ final class FrameBuffers: @unchecked Sendable {
     var block: UnsafeMutableRawBufferPointer
     /// Bytes of `block` in use.
     var used = 0
+    /// The block's records are in receive-time order (found while validating them).
+    var inOrder = true
     let decompressor = ZstdDecompressor()
 
     init(fileBytes: Int = 512 * 1024, blockBytes: Int = (1 << 20) + 128 * 1024) {
@@ -124,13 +126,19 @@ struct FrameFile: Sendable {
         let count = Int(b.le(UInt32.self, 4))
         // Validate record bounds once so that next() can trust them.
         var p = Layout.blockHeaderSize
+        var previous = Int64.min
+        var inOrder = true
         for _ in 0..<count {
             guard p + Layout.recordHeaderSize <= used else { throw corrupt(o, "record header runs past the block") }
+            let timestamp = b.le(Int64.self, p + 8)
+            if timestamp < previous { inOrder = false }
+            previous = timestamp
             let len = Layout.recordHeaderSize + Int(b.le(UInt16.self, p + 4)) + Int(b.le(UInt32.self, p))
             guard p + len <= used else { throw corrupt(o, "record runs past the block") }
             p += len
         }
         guard p == used else { throw corrupt(o, "block has \(used - p) bytes after its last record") }
+        buffers.inOrder = inOrder
         return .data(size: size, count: count, first: b.le(Int64.self, 8), last: b.le(Int64.self, 16))
     }
 }

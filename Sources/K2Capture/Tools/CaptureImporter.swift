@@ -8,8 +8,15 @@ import K2Core
 /// Converts foreign recordings (cryptofeed's two raw formats, Tardis.dev raw files, k2's own
 /// NDJSON) into a capture, keeping the original receive times and payload bytes. Inputs may be
 /// plain, gzip or zstd. Several inputs are merged by receive time (connection ids are kept
-/// unique as `capture merge` does).
+/// unique as `capture merge` does). The output is in receive-time order: an input whose records
+/// are not (a recorder that writes one block per connection) is sorted, stably, by
+/// `CaptureSorter` (connections and bytes kept).
 public enum CaptureImporter {
+    /// The longest input line read by default: 16 MiB, far above any market-data message or
+    /// REST snapshot. A longer line stops the import (one line naming it) instead of being
+    /// buffered and parsed whole — a 100 MB line of JSON took 1.7 GB to reject before.
+    public static let defaultMaxLineBytes = 16 << 20
+
     public struct Input: Sendable {
         public var path: String
         public var compression: String
@@ -24,12 +31,15 @@ public enum CaptureImporter {
         public var inputs: [Input]
         /// (input, id in the input, id in the output) for connections renumbered by the merge.
         public var renumbered: [(input: Int, from: UInt32, to: UInt32)]
+        /// Records that came earlier in receive time than a record before them in their input
+        /// and were moved into place by the sort (0 when every input was in order).
+        public var reordered: Int = 0
     }
 
     @discardableResult
     public static func run(format: ImportFormat, inputs: [String], output: String, exchange: String? = nil,
                            options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
-                           commandLine: String? = nil) throws(CaptureError) -> Summary {
+                           commandLine: String? = nil, maxLineBytes: Int = defaultMaxLineBytes) throws(CaptureError) -> Summary {
         guard !inputs.isEmpty else {
             throw CaptureError(.invalidArgument, path: nil, what: "no input files", remedy: "give the files to import")
         }
@@ -49,9 +59,10 @@ public enum CaptureImporter {
         if inputs.count == 1 {
             let sink = ImportSink(path: output, options: options)
             do throws(CaptureError) {
-                let info = try importOne(format: format, path: inputs[0], sink: sink, header: header)
+                let info = try importOne(format: format, path: inputs[0], sink: sink, header: header, maxLineBytes: maxLineBytes)
                 try sink.close(header: header(info.metadata))
-                return Summary(records: sink.records, inputs: [info.input], renumbered: [])
+                let reordered = try sink.sortIfNeeded()
+                return Summary(records: sink.records, inputs: [info.input], renumbered: [], reordered: reordered)
             } catch {
                 sink.abandon()
                 throw error
@@ -63,13 +74,16 @@ public enum CaptureImporter {
         defer { for t in temps { _ = unlink(t) } }
         var infos: [Input] = []
         var metadata: [(String, JSONValue)] = []
+        var reordered = 0
         for (k, path) in inputs.enumerated() {
             let temp = output + ".import-\(k).tmp"
             temps.append(temp)
             let sink = ImportSink(path: temp, options: options)
             do throws(CaptureError) {
-                let info = try importOne(format: format, path: path, sink: sink, header: header)
-                try sink.close(header: header([]))
+                let info = try importOne(format: format, path: path, sink: sink, header: header, maxLineBytes: maxLineBytes)
+                // A temporary capture: its header is not kept (the merge writes the final one).
+                try sink.close(header: header([]), replacingLateMetadata: false)
+                reordered += try sink.sortIfNeeded()
                 infos.append(info.input)
                 for (key, v) in info.metadata where !metadata.contains(where: { $0.0 == key }) { metadata.append((key, v)) }
             } catch {
@@ -79,7 +93,7 @@ public enum CaptureImporter {
         }
         let merged = try MergedReader(paths: temps)
         let writer = try CaptureWriter(path: output, header: header(metadata), options: options)
-        var ids = ConnectionRenumbering(inputs: temps.count)
+        var ids = try ConnectionRenumbering(paths: temps)
         var n = 0
         do throws(CaptureError) {
             while let r = try merged.next() {
@@ -93,12 +107,13 @@ public enum CaptureImporter {
             _ = unlink(output)
             throw error
         }
-        return Summary(records: n, inputs: infos, renumbered: ids.renumbered)
+        return Summary(records: n, inputs: infos, renumbered: ids.renumbered, reordered: reordered)
     }
 
     static func importOne(format: ImportFormat, path: String, sink: ImportSink,
-                          header: @escaping ([(String, JSONValue)]) -> CaptureHeader) throws(CaptureError) -> (input: Input, metadata: [(String, JSONValue)]) {
-        let lines = try LineReader(path: path)
+                          header: @escaping ([(String, JSONValue)]) -> CaptureHeader,
+                          maxLineBytes: Int) throws(CaptureError) -> (input: Input, metadata: [(String, JSONValue)]) {
+        let lines = try LineReader(path: path, maxLineBytes: maxLineBytes)
         var parser = ImportParser(format: format, path: path)
         sink.makeHeader = header
         var sawAny = false
@@ -125,7 +140,12 @@ final class ImportSink {
     /// What the input's first lines said (exchange, configuration), for the header.
     var metadata: [(String, JSONValue)] = []
     private var writer: CaptureWriter?
+    /// The metadata the header was written with (at the first record).
+    private var writtenMetadata: [(String, JSONValue)] = []
     private(set) var records = 0
+    /// Records earlier than the latest receive time before them (what a sort must move).
+    private(set) var outOfPlace = 0
+    private var latest = Int64.min
 
     init(path: String, options: CaptureWriter.Options) {
         self.path = path
@@ -137,9 +157,11 @@ final class ImportSink {
                 aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(CaptureError) {
         if writer == nil {
             writer = try CaptureWriter(path: path, header: makeHeader?(metadata) ?? .now(), options: options)
+            writtenMetadata = metadata
         }
         try writer!.append(kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary, aux: aux, payload: payload)
         records += 1
+        if timestamp < latest { outOfPlace += 1 } else { latest = timestamp }
     }
 
     func append(_ r: OwnedRecord) throws(CaptureError) {
@@ -150,9 +172,37 @@ final class ImportSink {
         }
     }
 
-    func close(header: CaptureHeader) throws(CaptureError) {
-        if writer == nil { writer = try CaptureWriter(path: path, header: header, options: options) }
+    /// Closes the capture; when the input named more after its first record (cryptofeed-v3
+    /// send addresses), the header is replaced with `header` (frames copied, not recompressed).
+    func close(header: CaptureHeader, replacingLateMetadata: Bool = true) throws(CaptureError) {
+        if writer == nil {
+            writer = try CaptureWriter(path: path, header: header, options: options)
+            writtenMetadata = metadata
+        }
         try writer!.close()
+        if replacingLateMetadata, JSONValue.object(writtenMetadata) != JSONValue.object(metadata) {
+            try HeaderReplacer.replace(path: path, header: header)
+        }
+    }
+
+    /// After `close`: when records came out of receive-time order, sorts the written capture
+    /// (stable, bounded memory) and puts the sorted file in its place. Returns the records moved.
+    func sortIfNeeded() throws(CaptureError) -> Int {
+        guard outOfPlace > 0 else { return 0 }
+        let sorted = path + ".sort.tmp"
+        do throws(CaptureError) {
+            _ = try CaptureSorter.sort(input: path, output: sorted, options: options)
+        } catch {
+            _ = unlink(path)
+            throw error
+        }
+        if rename(sorted, path) != 0 {
+            let code = errno
+            _ = unlink(sorted)
+            _ = unlink(path)
+            throw CaptureError.io(path, "replace the capture with its sorted copy", errno: code)
+        }
+        return outOfPlace
     }
 
     func abandon() {
@@ -175,6 +225,8 @@ struct ImportParser {
     private var namedUsed: Set<UInt32> = []
     private var lastTimestamp: Int64 = 0
     private var pendingDisconnect = false
+    /// cryptofeed-v3 `send` addresses by connection name, in order of appearance.
+    private var sendAddresses: [(String, JSONValue)] = []
 
     init(format: ImportFormat, path: String) {
         self.format = format
@@ -373,6 +425,8 @@ struct ImportParser {
                                    remedy: "convert it with the cryptofeed release that wrote it, or use --format cryptofeed for text files")
             }
             if let ex = v["exchange"]?.stringValue { sink.metadata.append(("exchange", .string(ex.lowercased()))) }
+            sink.metadata.append(("cryptofeed_format", .number(fmt)))
+            if let from = v["converted_from"], from != .null { sink.metadata.append(("cryptofeed_converted_from", from)) }
             if let c = v["config"] { sink.metadata.append(("cryptofeed_config", c)) }
             if let r = v["recorded"]?.numberText { sink.metadata.append(("cryptofeed_recorded", .number(r))) }
             if let ci = v["candle_interval"], ci != .null { sink.metadata.append(("cryptofeed_candle_interval", ci)) }
@@ -400,6 +454,12 @@ struct ImportParser {
             connectionNames.append((name, id))
         }
         namedUsed.insert(id)
+        if kind == .send, let addr = v["addr"]?.stringValue, !sendAddresses.contains(where: { $0.0 == name }) {
+            // Where each connection sent its requests (the capture's send records carry no URL).
+            sendAddresses.append((name, .string(addr)))
+            sink.metadata.removeAll { $0.0 == "cryptofeed_send_addr" }
+            sink.metadata.append(("cryptofeed_send_addr", .object(sendAddresses)))
+        }
         var aux: [UInt8] = []
         if kind == .connect { aux = Array((v["addr"]?.stringValue ?? "").utf8) }
         if kind == .http { aux = Array((v["url"]?.stringValue ?? "").utf8) }

@@ -19,7 +19,10 @@ extension CaptureInspection {
                 ("rule", .string(c.rule)), ("messages", n(c.messages)), ("symbols", n(c.symbols)),
                 ("gaps", n(c.gaps)), ("missing_ids", n(c.missingIds)), ("regressions", n(c.regressions)),
                 ("first", .array(c.first.map { g in
-                    .object([("symbol", .string(g.symbol)), ("ts_ns", n(g.timestamp)), ("conn", n(g.connection)),
+                    c.name == "kraken_book_checksum"
+                    ? .object([("symbol", .string(g.symbol)), ("ts_ns", n(g.timestamp)), ("conn", n(g.connection)),
+                               ("checksum", n(g.next)), ("computed", n(g.previous))])
+                    : .object([("symbol", .string(g.symbol)), ("ts_ns", n(g.timestamp)), ("conn", n(g.connection)),
                              ("previous", n(g.previous)), ("next", n(g.next)),
                              ("missing_from", n(g.missingFrom)), ("missing_to", n(g.missingTo)), ("missing", n(g.missing))])
                 })),
@@ -38,6 +41,8 @@ extension CaptureInspection {
             ("last_ts_ns", opt(lastTimestamp)),
             ("duration_ns", n(durationNanos)),
             ("out_of_order", n(outOfOrder)),
+            ("out_of_place", n(outOfPlace)),
+            ("max_behind_ns", n(maxBehindNanos)),
             ("payload_bytes", n(payloadBytes)),
             ("connections", .array(conns)),
             ("by_stream", named(byStream)),
@@ -79,6 +84,11 @@ extension CaptureInspection {
             row("duration", TimeText.humanDuration(nanos: durationNanos))
         }
         row("records", int(records) + (outOfOrder > 0 ? " (\(int(outOfOrder)) earlier than the record before them)" : ""))
+        if outOfPlace > 0 {
+            row("order", "\(int(outOfPlace)) records out of place (earlier than a record before them, by up to "
+                + TimeText.humanDuration(nanos: maxBehindNanos) + "); replay merges them into receive-time order, "
+                + "`k2 capture sort` rewrites the file sorted")
+        }
         row("payload", SizeText.human(bytes: payloadBytes))
         row("file", "\(SizeText.human(bytes: fileSize)) in \(frames) frames, index \(indexStored ? "stored" : "rebuilt by scanning")")
         row("compression", TimeText.fixed(compressionRatio, 2) + ":1 (" + SizeText.human(bytes: uncompressedBytes) + " of blocks)")
@@ -118,12 +128,21 @@ extension CaptureInspection {
         lines.append("sequence gaps")
         for c in sequenceChecks {
             if c.messages == 0 {
-                lines.append("  " + c.name.padded(14) + "no messages to check (\(c.rule))")
+                lines.append("  " + c.name.padded(22) + "no messages to check (\(c.rule))")
+                continue
+            }
+            if c.name == "kraken_book_checksum" {
+                lines.append("  " + c.name.padded(22) + "\(int(c.gaps)) mismatches in \(int(c.messages)) updates of \(c.symbols) books")
+                for g in c.first {
+                    lines.append("    " + TimeText.iso8601(nanos: g.timestamp, fractionDigits: 3) + "  " + g.symbol.padded(10)
+                                 + "conn \(g.connection)  c=\(g.next) but the book rebuilt from the messages gives \(g.previous): a message before it was lost or damaged")
+                }
+                if c.gaps > c.first.count { lines.append("    … \(c.gaps - c.first.count) more") }
                 continue
             }
             var s = "\(int(c.gaps)) gaps, \(int(Int(c.missingIds))) ids missing in \(int(c.messages)) messages of \(c.symbols) symbols"
             if c.regressions > 0 { s += ", \(int(c.regressions)) repeated or out of order" }
-            lines.append("  " + c.name.padded(14) + s)
+            lines.append("  " + c.name.padded(22) + s)
             for g in c.first {
                 let range = g.missingFrom == g.missingTo ? "\(g.missingFrom)" : "\(g.missingFrom)…\(g.missingTo)"
                 lines.append("    " + TimeText.iso8601(nanos: g.timestamp, fractionDigits: 3) + "  " + g.symbol.padded(10)

@@ -70,6 +70,12 @@ public struct CaptureInspection: Sendable {
     public var durationNanos: Int64 { (lastTimestamp ?? 0) - (firstTimestamp ?? 0) }
     /// Records whose time is earlier than the record before them.
     public var outOfOrder: Int = 0
+    /// Records whose time is earlier than the latest time before them: the records a sort moves
+    /// (a capture grouped by connection has most of its records out of place but few adjacent
+    /// inversions).
+    public var outOfPlace: Int = 0
+    /// Largest distance of a record behind the latest time before it, in ns (0 when in order).
+    public var maxBehindNanos: Int64 = 0
     public var payloadBytes: Int64 = 0
     public var byKind: [(kind: RecordKind, count: Int)] = []
     public var connections: [Connection] = []
@@ -123,17 +129,31 @@ public enum CaptureInspector {
         var streams = ByteKeyTable(), symbols = ByteKeyTable()
         var streamCounts: [Int] = [], symbolCounts: [Int] = []
         var seq = SequenceTracker(listed: options.gapsListed)
+        var krakenBooks = KrakenBookChecker(listed: options.gapsListed)
         var rate = RateTracker(bucket: options.bucketNanos, window: options.windowNanos,
                                start: index.firstTimestamp ?? 0, end: index.lastTimestamp ?? 0)
         var first = Int64.max, last = Int64.min, prev = Int64.min
+        // The frames as read, to hold the stored index against them as `verify` does.
+        var framesRead: [(offset: Int64, records: Int, first: Int64, last: Int64)] = []
 
         while let r = try reader.next() {
             ins.records += 1
+            if framesRead.last?.offset != reader.currentFrameOffset {
+                framesRead.append((reader.currentFrameOffset, 0, .max, .min))
+            }
+            framesRead[framesRead.count - 1].records += 1
+            framesRead[framesRead.count - 1].first = min(framesRead[framesRead.count - 1].first, r.timestamp)
+            framesRead[framesRead.count - 1].last = max(framesRead[framesRead.count - 1].last, r.timestamp)
             kinds[Int(r.kind.rawValue)] += 1
             ins.payloadBytes += Int64(r.payload.count)
             let ts = r.timestamp
             if ts < first { first = ts }
-            if ts > last { last = ts }
+            if ts < last {
+                ins.outOfPlace += 1
+                if last - ts > ins.maxBehindNanos { ins.maxBehindNanos = last - ts }
+            } else {
+                last = ts
+            }
             if ts < prev { ins.outOfOrder += 1 }
             prev = ts
 
@@ -160,6 +180,8 @@ public enum CaptureInspector {
             rate.add(ts)
             guard !r.isBinary else { continue }
             let f = PayloadFields.extract(r.payload)
+            seq.checkConnectionSequence(r, symbol: f.symbol)
+            krakenBooks.consume(r)
             if let s = f.stream {
                 let id = streams.id(for: s)
                 if id == streamCounts.count { streamCounts.append(0) }
@@ -182,25 +204,43 @@ public enum CaptureInspector {
         ins.byStream = streamCounts.indices.map { (streams.key($0), streamCounts[$0]) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
         ins.bySymbol = symbolCounts.indices.map { (symbols.key($0), symbolCounts[$0]) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
         ins.rate = rate.result()
-        ins.sequenceChecks = seq.result()
+        ins.sequenceChecks = seq.result() + [krakenBooks.result()]
+        // Damage as `verify` sees it: a torn tail, else a missing or wrong index.
         ins.damage = reader.damage
+        if ins.damage == nil, !index.storedInFile {
+            ins.damage = CaptureVerifier.missingIndex(reader)
+        } else if ins.damage == nil, !framesRead.elementsEqual(index.entries, by: {
+            $0.offset == $1.offset && $0.records == $1.recordCount && $0.first == $1.firstTimestamp && $0.last == $1.lastTimestamp
+        }) {
+            ins.damage = CaptureVerifier.indexMismatch(reader)
+        }
         return ins
     }
 }
 
-/// Binance sequence continuity per symbol: `depthUpdate` (next `U` = previous `u` + 1) and
-/// `trade` (next `t` = previous `t` + 1).
+/// Sequence continuity: Binance per symbol — `depthUpdate` (next `U` = previous `u` + 1),
+/// `trade` (next `t` = previous `t` + 1), `aggTrade` (next `a` = previous `a` + 1) — and
+/// Coinbase Advanced Trade per connection (next `sequence_num` = previous + 1: the venue numbers
+/// every message of a connection, heartbeats and acks included).
 struct SequenceTracker {
     static let depthUpdate: [UInt8] = Array("depthUpdate".utf8)
     static let trade: [UInt8] = Array("trade".utf8)
+    static let aggTrade: [UInt8] = Array("aggTrade".utf8)
     static let keyU: [UInt8] = Array("\"U\":".utf8)
     static let keyLowerU: [UInt8] = Array("\"u\":".utf8)
     static let keyT: [UInt8] = Array("\"t\":".utf8)
+    static let keyA: [UInt8] = Array("\"a\":".utf8)
+    static let keySequenceNum: [UInt8] = Array("\"sequence_num\":".utf8)
 
     var depth = CaptureInspection.SequenceCheck(name: "depth_update", rule: "depthUpdate: next U = previous u + 1")
     var trades = CaptureInspection.SequenceCheck(name: "trade", rule: "trade: next t = previous t + 1")
+    var aggTrades = CaptureInspection.SequenceCheck(name: "agg_trade", rule: "aggTrade: next a = previous a + 1")
+    var coinbase = CaptureInspection.SequenceCheck(name: "coinbase_sequence",
+                                                   rule: "Coinbase: next sequence_num = previous + 1 on each connection")
     var lastU: [Int64] = []
     var lastT: [Int64] = []
+    var lastA: [Int64] = []
+    var lastSequence: [UInt32: Int64] = [:]
     let listed: Int
 
     init(listed: Int) { self.listed = listed }
@@ -214,36 +254,56 @@ struct SequenceTracker {
         if symbol >= lastU.count {
             lastU.append(contentsOf: repeatElement(Int64.min, count: symbol + 1 - lastU.count))
             lastT.append(contentsOf: repeatElement(Int64.min, count: symbol + 1 - lastT.count))
+            lastA.append(contentsOf: repeatElement(Int64.min, count: symbol + 1 - lastA.count))
         }
         if Self.equal(event, Self.depthUpdate) {
             guard let first = PayloadFields.intValue(r.payload, key: Self.keyU),
                   let final = PayloadFields.intValue(r.payload, key: Self.keyLowerU) else { return }
             depth.messages += 1
             let prev = lastU[symbol]
-            if prev == .min { depth.symbols += 1 } else { note(&depth, r, symbol, symbols, prev: prev, next: first) }
+            if prev == .min { depth.symbols += 1 } else { note(&depth, r, symbols.key(symbol), prev: prev, next: first) }
             if final > prev { lastU[symbol] = final }
         } else if Self.equal(event, Self.trade) {
             guard let t = PayloadFields.intValue(r.payload, key: Self.keyT) else { return }
             trades.messages += 1
             let prev = lastT[symbol]
-            if prev == .min { trades.symbols += 1 } else { note(&trades, r, symbol, symbols, prev: prev, next: t) }
+            if prev == .min { trades.symbols += 1 } else { note(&trades, r, symbols.key(symbol), prev: prev, next: t) }
             if t > prev { lastT[symbol] = t }
+        } else if Self.equal(event, Self.aggTrade) {
+            guard let a = PayloadFields.intValue(r.payload, key: Self.keyA) else { return }
+            aggTrades.messages += 1
+            let prev = lastA[symbol]
+            if prev == .min { aggTrades.symbols += 1 } else { note(&aggTrades, r, symbols.key(symbol), prev: prev, next: a) }
+            if a > prev { lastA[symbol] = a }
+        }
+    }
+
+    /// Coinbase `sequence_num`, per connection (any message that carries one).
+    mutating func checkConnectionSequence(_ r: CaptureRecord, symbol: UnsafeRawBufferPointer?) {
+        guard r.payload.first == 123, let number = PayloadFields.intValue(r.payload, key: Self.keySequenceNum) else { return }
+        coinbase.messages += 1
+        if let prev = lastSequence[r.connection] {
+            note(&coinbase, r, symbol.map { String(decoding: $0, as: UTF8.self) } ?? "-", prev: prev, next: number)
+            if number > prev { lastSequence[r.connection] = number }
+        } else {
+            coinbase.symbols += 1
+            lastSequence[r.connection] = number
         }
     }
 
     @inline(__always)
-    private func note(_ c: inout CaptureInspection.SequenceCheck, _ r: CaptureRecord, _ symbol: Int, _ symbols: ByteKeyTable,
+    private func note(_ c: inout CaptureInspection.SequenceCheck, _ r: CaptureRecord, _ symbol: @autoclosure () -> String,
                       prev: Int64, next: Int64) {
         if next == prev &+ 1 { return }
         if next <= prev { c.regressions += 1; return }
         c.gaps += 1
         c.missingIds += next - prev - 1
         if c.first.count < listed {
-            c.first.append(.init(symbol: symbols.key(symbol), timestamp: r.timestamp, connection: r.connection, previous: prev, next: next))
+            c.first.append(.init(symbol: symbol(), timestamp: r.timestamp, connection: r.connection, previous: prev, next: next))
         }
     }
 
-    func result() -> [CaptureInspection.SequenceCheck] { [depth, trades] }
+    func result() -> [CaptureInspection.SequenceCheck] { [depth, trades, aggTrades, coinbase] }
 }
 
 /// Messages per second bucket and the busiest sliding window.

@@ -7,8 +7,9 @@ import K2Core
 
 /// Merges several captures into one by receive time (see `MergedReader` for the order).
 ///
-/// Connection ids stay unique in the output: an input's connection keeps its id when no other
-/// input has used that id yet, otherwise it gets the next id no one has used. The header's
+/// Connection ids stay unique in the output: an input's connection keeps its id unless an
+/// earlier input (in the order given) has a connection with that id; then it gets the lowest id
+/// no input uses (`ConnectionRenumbering`). The header's
 /// metadata notes the sources (`merged_from`: path, exchange, records per input) and keeps
 /// `exchange` when all inputs agree on it.
 public enum CaptureMerger {
@@ -51,7 +52,7 @@ public enum CaptureMerger {
         if let commandLine { meta.append(("command_line", .string(commandLine))) }
         let writer = try CaptureWriter(path: output, header: .now(metadata: meta, clock: clock), options: options)
 
-        var ids = ConnectionRenumbering(inputs: inputs.count)
+        var ids = try ConnectionRenumbering(paths: inputs)
         var total = 0
         do throws(CaptureError) {
             while let r = try merged.next() {
@@ -71,40 +72,66 @@ public enum CaptureMerger {
     }
 }
 
-/// Keeps connection ids unique across merged inputs: an id is kept when free, else the next
-/// free id is taken. Looks up a per-input cache of the last id first (one comparison per record
-/// in the common case of one connection per input).
+/// Keeps connection ids unique across merged inputs, by input priority: every connection of the
+/// first input keeps its id; a later input's connection keeps its id unless an earlier input has
+/// a connection with that id, and then takes the lowest id that no input uses (so it clashes
+/// with nothing still to come). Decided before the merge from each input's set of connection
+/// ids, so the order in which connections first appear in time does not matter. Looks up a
+/// per-input cache of the last id first (one comparison per record in the common case).
 struct ConnectionRenumbering {
     private var maps: [[UInt32: UInt32]]
-    private var used = Set<UInt32>()
-    private var nextFree: UInt32 = 0
     private var lastFrom: [Int64]
     private var lastTo: [UInt32]
     private(set) var renumbered: [(input: Int, from: UInt32, to: UInt32)] = []
 
-    init(inputs: Int) {
-        maps = Array(repeating: [:], count: inputs)
-        lastFrom = Array(repeating: -1, count: inputs)
-        lastTo = Array(repeating: 0, count: inputs)
+    /// `connections[k]`: the connection ids input k uses.
+    init(connections: [Set<UInt32>]) {
+        maps = Array(repeating: [:], count: connections.count)
+        lastFrom = Array(repeating: -1, count: connections.count)
+        lastTo = Array(repeating: 0, count: connections.count)
+        let everyId = connections.reduce(into: Set<UInt32>()) { $0.formUnion($1) }
+        var taken = Set<UInt32>()
+        var clashes: [(input: Int, id: UInt32)] = []
+        for (input, ids) in connections.enumerated() {
+            for id in ids.sorted() {
+                if taken.insert(id).inserted {
+                    maps[input][id] = id
+                } else {
+                    clashes.append((input, id))
+                }
+            }
+        }
+        var nextFree: UInt32 = 0
+        for clash in clashes {
+            while everyId.contains(nextFree) || taken.contains(nextFree) { nextFree &+= 1 }
+            taken.insert(nextFree)
+            maps[clash.input][clash.id] = nextFree
+            renumbered.append((clash.input, clash.id, nextFree))
+        }
+    }
+
+    /// Reads every input once to collect its connection ids (the merge needs them all before
+    /// its first record); a torn tail ends an input quietly, as in the merge itself.
+    init(paths: [String]) throws(CaptureError) {
+        var connections: [Set<UInt32>] = []
+        for path in paths {
+            let reader = try CaptureReader(path: path)
+            var ids = Set<UInt32>()
+            var last: Int64 = -1
+            while let record = try reader.next() {
+                if Int64(record.connection) == last { continue }
+                ids.insert(record.connection)
+                last = Int64(record.connection)
+            }
+            connections.append(ids)
+        }
+        self.init(connections: connections)
     }
 
     @inline(__always)
     mutating func map(input: Int, connection: UInt32) -> UInt32 {
         if lastFrom[input] == Int64(connection) { return lastTo[input] }
-        let to: UInt32
-        if let known = maps[input][connection] {
-            to = known
-        } else {
-            if !used.contains(connection) {
-                to = connection
-            } else {
-                while used.contains(nextFree) { nextFree &+= 1 }
-                to = nextFree
-                renumbered.append((input, connection, to))
-            }
-            used.insert(to)
-            maps[input][connection] = to
-        }
+        let to = maps[input][connection] ?? connection
         lastFrom[input] = Int64(connection)
         lastTo[input] = to
         return to

@@ -7,14 +7,18 @@ import CZlib
 
 /// Reads a text file line by line, plain or compressed with gzip or zstd (detected from the
 /// first bytes, whatever the name), handing out each line as a view without its `\n`.
-/// Memory stays bounded by the longest line.
+/// Memory stays bounded by the longest line, and lines are at most `maxLineBytes` long: a
+/// longer one (a file that is not a recording, a blob without newlines) stops the read with
+/// its line number instead of growing the buffer (and the parser's copy of it) without end.
 final class LineReader {
+
     enum Compression: String, Sendable { case plain, gzip, zstd }
 
     let path: String
     private(set) var compression: Compression = .plain
     /// 1-based number of the line last returned.
     private(set) var lineNumber = 0
+    let maxLineBytes: Int
 
     private let fd: Int32
     private var data: UnsafeMutableRawBufferPointer
@@ -29,8 +33,9 @@ final class LineReader {
     private var gzEnded = false
     private var zstdFrameOpen = false
 
-    init(path: String) throws(CaptureError) {
+    init(path: String, maxLineBytes: Int = CaptureImporter.defaultMaxLineBytes) throws(CaptureError) {
         self.path = path
+        self.maxLineBytes = maxLineBytes
         fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw CaptureError.io(path, "open the input", errno: errno) }
         var st = stat()
@@ -80,6 +85,7 @@ final class LineReader {
             if scanned < end, let base = data.baseAddress,
                let hit = memchr(base + scanned, 10, end - scanned) {
                 let nl = base.distance(to: hit)
+                if nl - start > maxLineBytes { throw tooLong() }
                 let line = UnsafeRawBufferPointer(start: base + start, count: nl - start)
                 start = nl + 1
                 scanned = start
@@ -89,6 +95,7 @@ final class LineReader {
             scanned = end
             if eof {
                 guard start < end else { return nil }
+                if end - start > maxLineBytes { throw tooLong() }
                 let line = UnsafeRawBufferPointer(start: data.baseAddress! + start, count: end - start)
                 start = end
                 lineNumber += 1
@@ -96,6 +103,12 @@ final class LineReader {
             }
             try fill()
         }
+    }
+
+    private func tooLong() -> CaptureError {
+        CaptureError(.importFormat, path: path, line: lineNumber + 1,
+                     what: "line is longer than \(maxLineBytes) bytes (the --max-line limit), not a record",
+                     remedy: "check the file and --format; for records this long raise --max-line")
     }
 
     /// Moves the unfinished line to the front (growing the buffer if it fills it) and reads more.
@@ -108,7 +121,8 @@ final class LineReader {
             start = 0
         }
         if end == data.count {
-            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count * 2, alignment: 16)
+            if end >= maxLineBytes { throw tooLong() }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(data.count * 2, max(maxLineBytes, data.count + 1)), alignment: 16)
             bigger.baseAddress!.copyMemory(from: data.baseAddress!, byteCount: end)
             data.deallocate()
             data = bigger

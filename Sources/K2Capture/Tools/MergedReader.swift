@@ -22,6 +22,11 @@ public final class MergedReader {
     private var started = false
     /// The input whose head was handed out last and must advance on the next call.
     private var pending = -1
+    /// Readers that read parts of one file (the chains of `CaptureIndex.timeOrderedChains`)
+    /// share a group number; equal times within a group go to the record earlier in the file
+    /// (its frame's offset), so merging a file's chains gives the stable receive-time order.
+    /// Nil: every reader is its own input (ties by input order).
+    public var fileGroups: [Int]?
 
     public init(readers: [CaptureReader]) {
         self.readers = readers
@@ -87,7 +92,11 @@ public final class MergedReader {
     @inline(__always)
     private func less(_ a: Int, _ b: Int) -> Bool {
         let ta = heads[a]!.timestamp, tb = heads[b]!.timestamp
-        return ta < tb || (ta == tb && a < b)
+        if ta != tb { return ta < tb }
+        if let groups = fileGroups, groups[a] == groups[b] {
+            return readers[a].currentFrameOffset < readers[b].currentFrameOffset
+        }
+        return a < b
     }
 
     private func siftUp(_ start: Int) {

@@ -30,6 +30,16 @@ public struct ReplayConfig: Sendable {
     /// replayed, so a paced send never waits 1–4 ms for a 1 MiB block. Default on; off only to
     /// measure what it buys (`k2 replay --no-read-ahead`, scripts/bench-replay.sh).
     public var readAhead: Bool = true
+    /// Most stretches of one capture whose times overlap (`CaptureIndex.timeOrderedChains`) that
+    /// the engine merges into receive-time order, holding one frame of each; a capture needing
+    /// more (records grouped by connection over many connections) is refused with the
+    /// `k2 capture sort` command that fixes it. Default 16 (≤ ~36 MiB of frame buffers).
+    public var maxOverlappingChains: Int = 16
+    /// Replay the complete frames of a capture with a torn tail (the writer was killed, the copy
+    /// was cut short). Default false: such a capture is refused before anything is sent
+    /// (`ReplayError.damagedInput`, exit 1) — a replay of 41 % of a file must not look complete.
+    /// With true, the summary carries the damage (`ReplaySummary.inputDamage`).
+    public var allowTorn: Bool = false
     /// How often the progress callback runs. Default 500 ms.
     public var progressIntervalNanos: Int64 = 500_000_000
     /// Length of each lateness interval in the `.hlog`. Default 1 s.

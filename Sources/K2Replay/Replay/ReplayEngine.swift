@@ -81,7 +81,15 @@ public final class ReplayEngine: @unchecked Sendable {
             // (specialized for capture files, witness calls per record for other sources).
             return try start(try factory.make(), progress)
         }
-        return try start(try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead), progress)
+        let captures = try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead,
+                                        maxChains: config.maxOverlappingChains)
+        if let (path, damage) = captures.damage.first, !config.allowTorn {
+            throw ReplayError(.damagedInput, place: path, what: "\(damage)",
+                              remedy: "nothing was sent; replay the intact frames with --allow-torn, or cut the tail for good with `k2 capture reindex \(path)`")
+        }
+        var summary = try start(captures, progress)
+        summary.inputDamage = captures.damage.map { "\($0.path): \($0.damage)" }
+        return summary
     }
 
     private func start<S: ReplaySource>(_ source: S, _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
@@ -364,28 +372,39 @@ private final class ThreadJob: @unchecked Sendable {
     init(_ body: @escaping () throws -> ReplaySummary) { self.body = body }
 }
 
-/// The captures, read in receive-time order (one reader directly, several through
-/// `MergedReader`), restricted to the frames the time filter needs.
+/// The captures, read in receive-time order, restricted to the frames the time filter needs.
+///
+/// A capture is read in receive-time order whatever its file order: each frame's records are
+/// ordered on loading (`CaptureReader.sortsWithinFrames`), and frames whose time ranges overlap
+/// (found from the index: `CaptureIndex.timeOrderedChains`) are read by one reader per chain and
+/// merged by time with `MergedReader`, as several captures are. One reader when there is one
+/// capture in time order (the common case: no merge on the per-record path).
 final class RecordSource: ReplaySource {
     let readers: [CaptureReader]
-    private let frames: [[CaptureIndex.Entry]?]
+    private let frames: [[CaptureIndex.Entry]]
+    /// The capture (index into `exchanges`) each reader reads.
+    private let captureOfReader: [Int]
     /// Capture span used to shift loop rounds: last − first receive time in the window, plus one mean gap.
     let span: Int64
     private let exchanges: [String]
     private var merged: MergedReader?
+    /// Captures whose index scan met a torn tail (no stored index, the file cut inside a frame).
+    let damage: [(path: String, damage: CaptureDamage)]
 
-    init(paths: [String], filter: RecordFilter, readAhead: Bool) throws {
+    init(paths: [String], filter: RecordFilter, readAhead: Bool, maxChains: Int = 16) throws {
         var readers: [CaptureReader] = []
-        var frames: [[CaptureIndex.Entry]?] = []
+        var frames: [[CaptureIndex.Entry]] = []
+        var captureOfReader: [Int] = []
+        var exchanges: [String] = []
         var first = Int64.max
         var last = Int64.min
         var count = 0
-        for p in paths {
+        var damage: [(path: String, damage: CaptureDamage)] = []
+        for (capture, p) in paths.enumerated() {
             let r = try CaptureReader(path: p)
-            // The next block is decompressed on another thread: a paced send never waits for it.
-            r.readAhead = readAhead
             let index = try r.index()
-            readers.append(r)
+            if let torn = r.damage { damage.append((p, torn)) }
+            exchanges.append(r.header.metadataValue("exchange")?.stringValue ?? "unknown")
             if let f = index.firstTimestamp, let l = index.lastTimestamp {
                 let lo = Swift.max(f, filter.from ?? f)
                 let hi = Swift.min(l, filter.to ?? l)
@@ -393,31 +412,57 @@ final class RecordSource: ReplaySource {
                 last = Swift.max(last, hi)
             }
             count += index.recordCount
-            if filter.from != nil || filter.to != nil {
-                frames.append(index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] })
-            } else {
-                // All frames, from the index: the reader then reads each frame's exact size
-                // instead of probing 512 KiB and parsing the zstd header.
-                frames.append(index.entries)
+            // All frames come from the index (the reader then reads each frame's exact size
+            // instead of probing 512 KiB and parsing the zstd header); a time window takes only
+            // the frames overlapping it.
+            let wanted = filter.from != nil || filter.to != nil
+                ? index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] }
+                : index.entries
+            let chains = index.timeOrderedChains(of: wanted)
+            if chains.count > maxChains {
+                throw ReplayError(.invalidArgument, place: p,
+                                  what: "records are not in receive-time order (\(chains.count) stretches of the file overlap in time; replay merges at most \(maxChains))",
+                                  remedy: "sort it first: k2 capture sort \(p) -o \(Self.sortedName(p)), then replay that")
+            }
+            for (k, chain) in chains.enumerated() {
+                let reader = k == 0 ? r : try CaptureReader(path: p)
+                // The next block is decompressed on another thread: a paced send never waits for it.
+                reader.readAhead = readAhead
+                reader.sortsWithinFrames = true
+                readers.append(reader)
+                frames.append(chain)
+                captureOfReader.append(capture)
+            }
+            if chains.isEmpty {
+                r.sortsWithinFrames = true
+                readers.append(r)
+                frames.append([])
+                captureOfReader.append(capture)
             }
         }
         self.readers = readers
         self.frames = frames
+        self.captureOfReader = captureOfReader
+        self.exchanges = exchanges
+        self.damage = damage
         if last > first {
             let raw = last - first
             span = raw + (count > 1 ? raw / Int64(count - 1) : 0)
         } else {
             span = 1
         }
-        exchanges = readers.map { $0.header.metadataValue("exchange")?.stringValue ?? "unknown" }
+    }
+
+    /// `day.k2cap` → `day.sorted.k2cap`: the output the refusal suggests.
+    static func sortedName(_ path: String) -> String {
+        path.hasSuffix(".k2cap") ? String(path.dropLast(6)) + ".sorted.k2cap" : path + ".sorted.k2cap"
     }
 
     /// Back to the start (of the time window) of every capture.
     func rewind() {
-        for (i, r) in readers.enumerated() {
-            if let f = frames[i] { r.restrict(to: f) } else { r.rewind() }
-        }
+        for (i, r) in readers.enumerated() { r.restrict(to: frames[i]) }
         merged = readers.count > 1 ? MergedReader(readers: readers) : nil
+        merged?.fileGroups = captureOfReader
     }
 
     @inline(__always)
@@ -427,12 +472,12 @@ final class RecordSource: ReplaySource {
     }
 
     /// The venue of every record when there is one capture.
-    var singleExchange: String? { readers.count == 1 ? exchanges[0] : nil }
+    var singleExchange: String? { exchanges.count == 1 ? exchanges[0] : nil }
 
     /// The venue of the capture the last record came from.
     @inline(__always)
     var exchange: String {
-        if let merged, merged.currentSource >= 0 { return exchanges[merged.currentSource] }
+        if let merged, merged.currentSource >= 0 { return exchanges[captureOfReader[merged.currentSource]] }
         return exchanges[0]
     }
 }

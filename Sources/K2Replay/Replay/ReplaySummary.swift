@@ -59,6 +59,8 @@ public struct ReplaySummary: Sendable {
     public var stopSignal: Int32?
     /// The sending thread's `SCHED_FIFO` priority (`--realtime`), nil for normal scheduling.
     public var realtimePriority: Int32? = nil
+    /// Captures replayed with `allowTorn` whose tail was torn: "PATH: torn tail at byte N: …".
+    public var inputDamage: [String] = []
 
     /// The process exit code: the outcome's, except 128 + signal (130 SIGINT, 143 SIGTERM) for a signal stop.
     public var exitCode: Int32 {
@@ -137,6 +139,7 @@ public struct ReplaySummary: Sendable {
             ("messages_per_s", .number(TimeText.fixed(messagesPerSecond, 1))),
             ("lateness_ns", Self.percentiles(lateness)),
             ("scheduling", .string(realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal")),
+            ("input_damage", .array(inputDamage.map { .string($0) })),
             ("sinks", .array(sinks)),
         ])
     }
@@ -161,6 +164,7 @@ public struct ReplaySummary: Sendable {
         func us(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000, 1) + " µs" }
         func ms(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000_000, 3) + " ms" }
         var out: [String] = []
+        for damage in inputDamage { out.append("warning: \(damage); only the frames before it were replayed (--allow-torn)") }
         out.append("replay \(outcome.rawValue)\(stopReason.map { ": " + $0 } ?? ""): \(messages) messages, "
             + "\(SizeText.human(bytes: Int64(bytes))) in \(TimeText.humanDuration(nanos: durationNanos))"
             + (neverSent > 0 ? ", \(neverSent) never sent" : ""))

@@ -8,9 +8,12 @@ import Darwin
 #endif
 
 /// `file:PATH` and `-` — every message as one NDJSON line (`NDJSONRecord`, the `k2 capture cat`
-/// form), for piping. Lines collect in a 256 KiB buffer; a message counts as delivered when the
-/// `write(2)` holding it returned, with its latency taken then. A failing write (EPIPE, disk
-/// full) fails the buffered messages with the system's reason and stops the replay.
+/// form), for piping. At a paced speed or rate each line is written (`write(2)`) when its message
+/// is sent, so a reader sees the capture's timing (256 KiB batches made a 1x replay's reader
+/// get bursts up to 11.7 s late); at `--speed max` lines collect in a 256 KiB buffer. A message
+/// counts as delivered when the `write(2)` holding it returned, with its latency taken then. A
+/// failing write (EPIPE, disk full) fails the buffered messages with the system's reason and
+/// stops the replay.
 public final class FileSink: ReplaySink {
     public let uri: String
     public let path: String
@@ -20,6 +23,8 @@ public final class FileSink: ReplaySink {
     private var pendingIntended: [Int64] = []
     private var pendingActual: [Int64] = []
     private let capacity = 256 * 1024
+    /// Write every message at once (paced runs); false batches (`--speed max`, set by `willStart`).
+    private var writeEachMessage = true
 
     public init(uri: String, path: String, clock: any NanoClock = SystemClock()) {
         self.uri = uri
@@ -45,12 +50,17 @@ public final class FileSink: ReplaySink {
     /// NDJSON lines carry the record, not the extracted fields.
     public var usesPayloadFields: Bool { false }
 
+    /// Batches only when nothing is paced: at `max` no message has a time to be written at.
+    public func willStart(pace: Pace) {
+        writeEachMessage = pace != .max
+    }
+
     public func send(_ message: borrowing ReplayMessage) throws {
         recorder.sent(bytes: message.record.payload.count)
         NDJSONRecord.append(message.record, to: &buffer)
         pendingIntended.append(message.intendedNanos)
         pendingActual.append(message.actualNanos)
-        if buffer.count >= capacity || pendingIntended.count == pendingIntended.capacity {
+        if writeEachMessage || buffer.count >= capacity || pendingIntended.count == pendingIntended.capacity {
             try flush()
         }
     }

@@ -35,6 +35,22 @@ public struct CaptureGenerator {
         return m
     }
 
+    /// The header of a generated capture: nothing from the wall clock or the machine — created at
+    /// the first record's receive time, host "k2 sim" — so that one profile, seed and command
+    /// give byte-identical files (a capture's hash can stand in a CI fixture).
+    public func header(commandLine: String) -> CaptureHeader {
+        CaptureHeader(createdNanos: firstTimestamp, host: "k2 sim", metadata: metadata(commandLine: commandLine))
+    }
+
+    /// Writer options for a generated capture: frames cut by size only (`flushInterval` is for
+    /// recorders that may be killed; by the wall clock it would make frame boundaries, and so
+    /// the bytes, depend on how fast the machine generated).
+    public static func writerOptions(_ options: CaptureWriter.Options) -> CaptureWriter.Options {
+        var fixed = options
+        fixed.flushInterval = .max
+        return fixed
+    }
+
     /// The opening records of venue `index`'s connection (connect, sends, acks), from `t0`,
     /// 10 µs apart.
     public func openingRecords(venue: Venue, index: Int, feed: inout LiveFeed, t0: Int64) -> [OwnedRecord] {
@@ -100,8 +116,7 @@ public struct CaptureGenerator {
 
     /// Generates the whole profile into `path`.
     public func write(path: String, commandLine: String = "", options: CaptureWriter.Options = .init()) throws(CaptureError) -> Result {
-        let header = CaptureHeader.now(metadata: metadata(commandLine: commandLine))
-        let writer = try CaptureWriter(path: path, header: header, options: options)
+        let writer = try CaptureWriter(path: path, header: header(commandLine: commandLine), options: Self.writerOptions(options))
         let records = GeneratedRecords(self)
         while let r = records.next() { try writer.append(r) }
         try writer.close()
