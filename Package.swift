@@ -100,6 +100,8 @@ let package = Package(
         .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2Config", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
         .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2Config", "K2Net", "K2TestSupport"], swiftSettings: strict),
+        // The command line's argument types (`@testable import k2`).
+        .testTarget(name: "K2CLITests", dependencies: ["k2"], swiftSettings: strict),
         .testTarget(
             name: "K2IntegrationTests",
             dependencies: ["K2Replay", "K2Net", "K2Sim", "K2Record", "K2Bench", "K2TestSupport"],

@@ -58,9 +58,20 @@ extension CheckedArgument {
     }
 }
 
+/// A flag value that keeps the text it was parsed from: defaults are written as that text
+/// (`var slo: DurationArgument = "1s"`) and the help shows them as written.
+protocol TextualArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable where StringLiteralType == String {
+    var text: String { get }
+}
+
+extension TextualArgument {
+    init(stringLiteral text: String) { self.init(valid: text) }
+    var defaultValueDescription: String { text }
+}
+
 /// A duration (`500ms`, `30s`, `1h30m`, `2d`; a bare number is seconds), longer than zero and
 /// at most 100 years (36500d), so that adding it to any clock reading fits in Int64 nanoseconds.
-struct DurationArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
+struct DurationArgument: TextualArgument {
     static let maxNanos: Int64 = 36_500 * 86_400 * 1_000_000_000
     let nanos: Int64
     /// As typed (help shows defaults as written).
@@ -75,14 +86,6 @@ struct DurationArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
         guard nanos <= maxNanos else { throw ArgumentRefusal(what: "is longer than 100 years (36500d), the most k2 takes", remedy: remedy) }
         return Self(nanos: nanos, text: text)
     }
-
-    init(stringLiteral text: String) { self.init(valid: text) }
-    private init(nanos: Int64, text: String) {
-        self.nanos = nanos
-        self.text = text
-    }
-
-    var defaultValueDescription: String { text }
 }
 
 /// A duration, or `off` (also `none`, `0`) for none.
@@ -103,7 +106,7 @@ struct DurationOrOffArgument: CheckedArgument, Sendable {
 /// Messages per second: `5000`, `12k`, `1.5M`, `10_000`, optionally `/s` or `msg/s`, from
 /// 0.000001 (one message per 11.6 days) to 1e9 (one per nanosecond, the resolution of the
 /// replay schedule and of generated receive times; faster is `--speed max`).
-struct RateArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
+struct RateArgument: TextualArgument {
     static let range: ClosedRange<Double> = 1e-6...1e9
     let perSecond: Double
     let text: String
@@ -120,18 +123,10 @@ struct RateArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
         }
         return Self(perSecond: rate, text: text)
     }
-
-    init(stringLiteral text: String) { self.init(valid: text) }
-    private init(perSecond: Double, text: String) {
-        self.perSecond = perSecond
-        self.text = text
-    }
-
-    var defaultValueDescription: String { text }
 }
 
 /// A replay speed: a multiplier (`1`, `0.5`, `100x`) from 0.000001 to 1e9, or `max`.
-struct SpeedArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
+struct SpeedArgument: TextualArgument {
     static let range: ClosedRange<Double> = 1e-6...1e9
     let pace: Pace
     let text: String
@@ -149,18 +144,10 @@ struct SpeedArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
         }
         return Self(pace: .speed(multiplier), text: text)
     }
-
-    init(stringLiteral text: String) { self.init(valid: text) }
-    private init(pace: Pace, text: String) {
-        self.pace = pace
-        self.text = text
-    }
-
-    var defaultValueDescription: String { text }
 }
 
 /// A share of a whole: `95%` or `0.95`, more than 0 and at most 100 %.
-struct ShareArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
+struct ShareArgument: TextualArgument {
     let fraction: Double
     let text: String
 
@@ -174,14 +161,6 @@ struct ShareArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
         guard fraction > 0, fraction <= 1 else { throw ArgumentRefusal(what: "must be more than 0 and at most 100%", remedy: remedy) }
         return Self(fraction: fraction, text: text)
     }
-
-    init(stringLiteral text: String) { self.init(valid: text) }
-    private init(fraction: Double, text: String) {
-        self.fraction = fraction
-        self.text = text
-    }
-
-    var defaultValueDescription: String { text }
 }
 
 /// A byte size: `1GB`, `512MiB`, `64k`, `1000`; more than zero.
@@ -290,7 +269,7 @@ func check<Number: FixedWidthInteger>(_ value: Number?, in range: ClosedRange<Nu
 }
 
 /// Comma-separated rates (`1k,5k,10k`), each as `RateArgument`; kept in ascending order.
-struct RateListArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
+struct RateListArgument: TextualArgument {
     let perSecond: [Double]
     let text: String
 
@@ -306,12 +285,4 @@ struct RateListArgument: CheckedArgument, ExpressibleByStringLiteral, Sendable {
         guard !rates.isEmpty else { throw ArgumentRefusal(what: "has no rates", remedy: "write e.g. 1k,5k,10k,50k") }
         return Self(perSecond: rates.sorted(), text: text)
     }
-
-    init(stringLiteral text: String) { self.init(valid: text) }
-    private init(perSecond: [Double], text: String) {
-        self.perSecond = perSecond
-        self.text = text
-    }
-
-    var defaultValueDescription: String { text }
 }

@@ -1,14 +1,7 @@
 import ArgumentParser
 import K2Bench
-import K2Capture
 import K2Core
 import K2Replay
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

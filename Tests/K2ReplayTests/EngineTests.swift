@@ -125,6 +125,34 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(span > recv.last!.timestamp - recv[0].timestamp)
 }
 
+/// Issue 17: `--loop 1000000000` trapped (rounds × span overflowed Int64). Rounds or a speed
+/// that carry times past 2^62 ns are refused before any sink opens, naming the largest loop.
+@Test func loopsAndSpeedsPastInt64AreRefused() throws {
+    let dir = TemporaryDirectory()
+    let (path, _) = try sampleCapture(dir, count: 200)
+    let clock = ManualClock(monotonic: 0)
+    func refusal(loops: Int, pace: Pace) -> String? {
+        var config = ReplayConfig(files: [path])
+        config.loops = loops
+        config.pace = pace
+        let sink = RecordingSink()
+        do {
+            _ = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()
+            return nil
+        } catch {
+            #expect(sink.captureTimes.isEmpty)
+            return "\(error)"
+        }
+    }
+    let tooMany = refusal(loops: 1_000_000_000_000, pace: .max)
+    #expect(tooMany?.contains("more than 146 years of capture time") == true, "\(tooMany ?? "accepted")")
+    #expect(tooMany?.contains("give at most --loop ") == true)
+    #expect(refusal(loops: Int.max, pace: .max)?.contains("--loop") == true)
+    let tooSlow = refusal(loops: 1, pace: .speed(1e-12))
+    #expect(tooSlow?.contains("--speed") == true, "\(tooSlow ?? "accepted")")
+    #expect(refusal(loops: 2, pace: .speed(1)) == nil)
+}
+
 @Test func kindsAndFilters() throws {
     let dir = TemporaryDirectory()
     let (path, recs) = try sampleCapture(dir, count: 400)

@@ -88,16 +88,16 @@ import Glibc
     @Test func aBadMetricsPortIsExit2() throws {
         let (status, _, err) = try Shell.execute("'\(Self.k2)' replay /nonexistent.k2cap --sink mock:// --metrics-port 70000")
         #expect(status == 2)
-        #expect(err.contains("--metrics-port 70000 is not a port"), "stderr: \(err)")
+        #expect(err.contains("--metrics-port '70000' is not a TCP port"), "stderr: \(err)")
     }
 
     /// Negative numbers reach the checks (not ArgumentParser's "missing value"), and any
     /// malformed command line exits 2 like every other bad input: one line, nothing replayed.
     @Test(arguments: [
-        ("--speed -2", "--speed '-2' must be a positive multiplier or max"),
-        ("--rate -5", "--rate '-5' is not a positive number"),
-        ("--loop -1", "--loop -1 must be ≥ 1"),
-        ("--speed 0", "--speed '0' must be a positive multiplier or max"),
+        ("--speed -2", "--speed '-2' must be a positive multiplier"),
+        ("--rate -5", "--rate '-5' must be more than 0 msg/s"),
+        ("--loop -1", "--loop -1 is out of range: give at least 1"),
+        ("--speed 0", "--speed '0' must be a positive multiplier"),
         ("--bogus", "Unknown option '--bogus'"),
     ])
     func badFlagsAreOneLineAndExit2(flags: String, message: String) throws {
