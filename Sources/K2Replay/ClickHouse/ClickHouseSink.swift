@@ -54,6 +54,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         public var streaming: Bool = false
         /// Each whole insert's rows in the table's key order (`RowSorter`).
         public var sortRows: Bool = true
+        /// How long one request (an insert, a check) may take before the client gives up (`timeout_ms`).
+        public var timeoutMillis: Int = 60_000
 
         public init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
             self.host = host
@@ -147,7 +149,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         guard u.scheme == "clickhouse" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a clickhouse:// URI", remedy: "write clickhouse://host:8123/db?mode=raw")
         }
-        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort"])
+        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort", "timeout_ms"])
         let hp = u.authority.split(separator: ":", maxSplits: 1)
         guard let host = hp.first, !host.isEmpty else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host", remedy: "write clickhouse://127.0.0.1:8123/default?mode=raw")
@@ -173,6 +175,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if let v = try int("batch", 1...10_000_000) { o.batchRows = v }
         if let v = try int("flush_ms", 1...3_600_000) { o.flushMillis = v }
         if let v = try int("retries", 1...100) { o.retries = v }
+        if let v = try int("timeout_ms", 100...3_600_000) { o.timeoutMillis = v }
         func flag(_ k: String) throws -> Bool? {
             guard let t = u.parameter(k) else { return nil }
             guard let on = ["on": true, "1": true, "true": true, "off": false, "0": false, "false": false][t] else {
@@ -263,6 +266,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 
     public func open() throws {
         let h = try ClickHouseHTTP(host: options.host, port: options.port, place: uri)
+        h.timeoutMillis = options.timeoutMillis
+        h.connectTimeoutMillis = min(h.connectTimeoutMillis, options.timeoutMillis)
         try h.execute("SELECT 1")
         if options.createTables {
             try h.execute("CREATE DATABASE IF NOT EXISTS \(options.database)")
