@@ -64,6 +64,29 @@ struct ClickHouseSinkTests {
         }
     }
 
+    /// A table of the old shape (no `k2_batch` column) still takes the rows; the sink then
+    /// cannot check an ambiguous failure and says so in its details.
+    @Test func tableWithoutTheBatchColumnStillTakesTheRows() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        try server.query("""
+            CREATE TABLE default.old_raw (exchange String, connection UInt32, stream String, receive_ns UInt64, payload String, \
+            extra String DEFAULT 'x') ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
+            """)
+        let records = SampleTraffic(seed: 6).records(count: 3_000)
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&table=old_raw&batch=1000"))
+        let sent = try SinkDriver.run(sink, records: records)
+        #expect(sink.counts.delivered == UInt64(sent), "failures: \(sink.counts.failureReasons)")
+        #expect(try server.query("SELECT count() FROM default.old_raw").trimmingCharacters(in: .whitespacesAndNewlines) == "\(sent)")
+        #expect(sink.stats.details.contains { $0.0 == "batch_ids" && $0.1 == .bool(false) })
+        // The tables k2 creates carry the insert id: one distinct k2_batch per insert.
+        let withIDs = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&table=new_raw&batch=1000&create_tables=1"))
+        let sentNew = try SinkDriver.run(withIDs, records: records)
+        #expect(withIDs.stats.details.contains { $0.0 == "batch_ids" && $0.1 == .bool(true) })
+        let ids = try server.query("SELECT uniqExact(k2_batch), countIf(k2_batch = 0) FROM default.new_raw FORMAT TSV")
+        #expect(ids.trimmingCharacters(in: .newlines) == "\((sentNew + 999) / 1000)\t0")
+    }
+
     @Test func tradesModeParsesTheMarketDataV2Shape() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }

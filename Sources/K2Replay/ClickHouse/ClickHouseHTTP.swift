@@ -18,6 +18,10 @@ final class ClickHouseHTTP {
     private let source = SourceBox()
     var connectTimeoutMillis = 3000
     var timeoutMillis = 60_000
+    /// Whether the last request that threw may have reached the server (it failed after
+    /// connecting: a timeout, a reset, no answer), so an insert may still land; false when
+    /// nothing was sent (connection refused, unknown host).
+    private(set) var lastFailureMayHaveReachedServer = false
 
     final class ResponseBox { var bytes: [UInt8] = [] }
     /// The body of a streamed POST: fills the buffer, returns the bytes written (0 = end of body).
@@ -103,6 +107,7 @@ final class ClickHouseHTTP {
         _ = k2_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, total)
         let rc = curl_easy_perform(curl)
         guard rc == CURLE_OK else {
+            lastFailureMayHaveReachedServer = rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST
             let reason = String(cString: curl_easy_strerror(rc))
             throw ReplayError(.unreachable, place: place, what: "ClickHouse did not answer at \(base): \(reason)",
                             remedy: "check host:port and that clickhouse-server runs (HTTP interface, default port 8123)")

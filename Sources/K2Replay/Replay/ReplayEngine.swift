@@ -282,7 +282,9 @@ public final class ReplayEngine: @unchecked Sendable {
             summaries.append(SinkSummary(uri: sinks[i].uri, stats: stats, neverSent: never, error: sinkErrors[i]))
             if outcome == .completed, stats.counts.delivered != stats.counts.sent || never != 0 {
                 outcome = .incomplete
-                stopReason = stopReason ?? "\(sinks[i].uri) did not deliver everything"
+                stopReason = stopReason ?? (stats.counts.unknown > 0
+                    ? "\(sinks[i].uri) cannot tell whether \(stats.counts.unknown) message(s) landed"
+                    : "\(sinks[i].uri) did not deliver everything")
             }
         }
         return ReplaySummary(
