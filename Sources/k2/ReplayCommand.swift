@@ -77,6 +77,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Create destination tables before replaying (sinks that support it).")
     var createTables = false
 
+    @Option(name: .customLong("ca-file"), help: "Trust the CA certificates in this PEM file for TLS sinks (clickhouses://), e.g. a self-signed server's.")
+    var caFile: String?
+
     @Option(parsing: .unconditional, help: Run.realtimeHelp)
     var realtime: Int32?
 
@@ -165,7 +168,7 @@ struct Run: ParsableCommand {
             }
             props.append((String(kv[0]), String(kv[1])))
         }
-        let options = SinkOptions(properties: props, createTables: createTables)
+        let options = SinkOptions(properties: props, createTables: createTables, caFile: caFile)
         let made = try sinks.map { try SinkFactory.make($0, options: options) }
         return ReplayEngine(config: config, sinks: made)
     }

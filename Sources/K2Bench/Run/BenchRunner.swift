@@ -165,7 +165,7 @@ public final class BenchRunner {
         }
         var info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text,
                                             warmupSeconds: Double(w.warmupNanos) / 1e9, durationSeconds: Double(w.durationNanos) / 1e9,
-                                            sinks: w.sinks.map(\.uri), repetitions: w.repetitions, targets: w.targets)
+                                            sinks: w.sinks.map { Secrets.mask($0.uri) }, repetitions: w.repetitions, targets: w.targets)
         info.notTested = w.notTested.isEmpty ? nil : w.notTested
         let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
                                  environment: EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos()),

@@ -2,9 +2,14 @@ import Foundation
 import K2Capture
 import K2Core
 
-/// `clickhouse://host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1][&sort=off][&stream=on]`
+/// `clickhouse://[user:password@]host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1][&sort=off][&stream=on]`
 /// — replays into ClickHouse over HTTP (libcurl), RowBinary inserts batched by size and time on
 /// the sink's own thread.
+///
+/// Authentication: `user:password@` in the URI, or `user=`/`password=` parameters (HTTP basic
+/// auth, which ClickHouse 18.16 and current releases take). `clickhouses://` (default port
+/// 8443) talks HTTPS, verifying the server's certificate against the system's CAs, or against
+/// `ca_file=PEM` (or `--ca-file`) for a private CA or a self-signed certificate.
 ///
 /// By default the engine encodes a whole batch (`batch` rows, or what came in `flush_ms` after
 /// its first row), the writer thread puts its rows in the table's key order (`RowSorter`: the
@@ -70,6 +75,13 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         public var sortRows: Bool = true
         /// How long one request (an insert, a check) may take before the client gives up (`timeout_ms`).
         public var timeoutMillis: Int = 60_000
+        /// HTTP basic auth: user (nil: ClickHouse's `default` user) and password.
+        public var user: String?
+        public var password: String?
+        /// HTTPS (`clickhouses://`).
+        public var tls: Bool = false
+        /// CA certificates (PEM) to verify the server with instead of the system's.
+        public var caFile: String?
 
         public init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
             self.host = host
@@ -178,17 +190,19 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         try self.init(parsed: try SinkURI(parsing: uri), createTables: false, clock: clock)
     }
 
-    convenience init(parsed u: SinkURI, createTables: Bool, clock: any NanoClock) throws {
-        let uri = u.text
-        guard u.scheme == "clickhouse" else {
+    convenience init(parsed u: SinkURI, createTables: Bool, caFile: String? = nil, clock: any NanoClock) throws {
+        let uri = u.display
+        guard u.scheme == "clickhouse" || u.scheme == "clickhouses" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a clickhouse:// URI", remedy: "write clickhouse://host:8123/db?mode=raw")
         }
-        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort", "timeout_ms"])
+        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort", "timeout_ms",
+                               "user", "password", "ca_file"])
         let hp = u.authority.split(separator: ":", maxSplits: 1)
         guard let host = hp.first, !host.isEmpty else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host", remedy: "write clickhouse://127.0.0.1:8123/default?mode=raw")
         }
-        let port = hp.count > 1 ? Int(hp[1]) : 8123
+        let tls = u.scheme == "clickhouses"
+        let port = hp.count > 1 ? Int(hp[1]) : (tls ? 8443 : 8123)
         guard let port, port > 0, port < 65536 else {
             throw ReplayError(.invalidArgument, place: uri, what: "bad port '\(hp.count > 1 ? String(hp[1]) : "")'", remedy: "e.g. clickhouse://127.0.0.1:8123/default")
         }
@@ -199,6 +213,19 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         let path = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
         let db = path.isEmpty ? "default" : path
         var o = Options(host: String(host), port: port, database: db, mode: mode, table: u.parameter("table"))
+        o.tls = tls
+        o.user = u.parameter("user") ?? u.user
+        o.password = u.parameter("password") ?? u.password
+        o.caFile = u.parameter("ca_file") ?? caFile
+        if let ca = o.caFile {
+            guard access(ca, R_OK) == 0 else {
+                throw ReplayError(.invalidArgument, place: uri, what: "cannot read the CA file '\(ca)': \(String(cString: strerror(errno)))",
+                                  remedy: "give a readable PEM file with the CA (or self-signed) certificate")
+            }
+            guard tls else {
+                throw ReplayError(.invalidArgument, place: uri, what: "a CA file without HTTPS", remedy: "write clickhouses://host:8443/… to use TLS")
+            }
+        }
         func int(_ k: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let t = u.parameter(k) else { return nil }
             guard let v = Int(t), range.contains(v) else {
@@ -228,9 +255,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         for name in [options.database, options.table] where !Self.isIdentifier(name) {
             throw ReplayError(.invalidArgument, place: uri, what: "'\(name)' is not a plain ClickHouse identifier", remedy: "use letters, digits and _")
         }
-        self.uri = uri
+        self.uri = Secrets.mask(uri)
         self.options = options
         self.clock = clock
+        if let password = options.password { Secrets.register(password) }
         recorder = SinkRecorder(clock: clock)
         sorter = RowSorter(layout: options.mode == .trades ? .trades : .raw)
     }
@@ -309,7 +337,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     }
 
     public func open() throws {
-        let h = try ClickHouseHTTP(host: options.host, port: options.port, place: uri)
+        let h = try ClickHouseHTTP(host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
+                                   user: options.user, password: options.password)
         h.timeoutMillis = options.timeoutMillis
         h.connectTimeoutMillis = min(h.connectTimeoutMillis, options.timeoutMillis)
         try h.execute("SELECT 1")
@@ -759,10 +788,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 
 /// `clickhouse://host:8123/db?mode=raw|trades[&table=…]` in the sink registry; `--create-tables` issues the DDL.
 public enum ClickHouseSinkMaker: SinkMaker {
-    public static let schemes = ["clickhouse"]
-    public static let usage = "clickhouse://host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&retries=N][&timeout_ms=M][&stream=on]  RowBinary inserts over HTTP"
+    public static let schemes = ["clickhouse", "clickhouses"]
+    public static let usage = "clickhouse[s]://[user:pass@]host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&retries=N][&timeout_ms=M][&stream=on][&ca_file=PEM]  RowBinary inserts over HTTP(S)"
 
     public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
-        try ClickHouseSink(parsed: uri, createTables: options.createTables, clock: options.clock)
+        try ClickHouseSink(parsed: uri, createTables: options.createTables, caFile: options.caFile, clock: options.clock)
     }
 }

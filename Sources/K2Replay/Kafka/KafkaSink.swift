@@ -2,9 +2,12 @@ import CRdKafka
 import K2Capture
 import K2Core
 
-/// `kafka://host:port[,host:port]?topic=TEMPLATE` — replays into Kafka/Redpanda (or the embedded
-/// broker) with librdkafka.
+/// `kafka://[user:password@]host:port[,host:port]?topic=TEMPLATE` — replays into Kafka/Redpanda
+/// (or the embedded broker) with librdkafka.
 ///
+/// - `user:password@` (percent-encoded where needed) sets `sasl.username`/`sasl.password`,
+///   `security.protocol=SASL_PLAINTEXT` and `sasl.mechanism=PLAIN`; `-X` overrides any of them
+///   (e.g. `-X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-256`);
 /// - topic: `{exchange}`, `{stream}`, `{type}` template (default `market.crypto.{type}.{exchange}`);
 /// - key: the message's symbol (none if the payload names no symbol);
 /// - headers: `k2-receive-ns` (capture receive time) and `k2-intended-ns` (intended send time,
@@ -78,7 +81,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     }
 
     convenience init(parsed u: SinkURI, properties: [KeyValue], clock: any NanoClock) throws {
-        let uri = u.text
+        let uri = u.display
         guard u.scheme == "kafka" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a kafka:// URI", remedy: "write kafka://host:port?topic=…")
         }
@@ -87,13 +90,20 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
             throw ReplayError(.invalidArgument, place: uri, what: "missing host:port", remedy: "write kafka://127.0.0.1:9092?topic=…")
         }
         var o = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
-                        properties: properties)
+                        properties: Self.saslProperties(user: u.user, password: u.password) + properties)
         if let h = u.parameter("headers") { o.headers = !(h == "off" || h == "false" || h == "0") }
         try self.init(uri: uri, options: o, clock: clock)
     }
 
+    /// What `user:password@` in the URI stands for, before the `-X` properties (which override it).
+    static func saslProperties(user: String?, password: String?) -> [KeyValue] {
+        guard let user else { return [] }
+        return [KeyValue("security.protocol", "SASL_PLAINTEXT"), KeyValue("sasl.mechanism", "PLAIN"),
+                KeyValue("sasl.username", user), KeyValue("sasl.password", password ?? "")]
+    }
+
     public init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
-        self.uri = uri
+        self.uri = Secrets.mask(uri)
         self.options = options
         self.clock = clock
         recorder = SinkRecorder(clock: clock)
@@ -101,7 +111,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         ring = .allocate(capacity: 2)
         numbers = .allocate(byteCount: 64, alignment: 8)
         // Validate the properties now (bad -X → exit 2 before anything starts).
-        _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: uri)
+        _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: self.uri)
     }
 
     deinit {
@@ -260,7 +270,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
 /// `kafka://host:port[,host:port]?topic=TEMPLATE` in the sink registry; `-X` properties go to librdkafka.
 public enum KafkaSinkMaker: SinkMaker {
     public static let schemes = ["kafka"]
-    public static let usage = "kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer; -X key=value for any librdkafka property"
+    public static let usage = "kafka://[user:pass@]host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer (userinfo: SASL PLAIN); -X key=value for any librdkafka property"
 
     public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try KafkaSink(parsed: uri, properties: options.properties.map { KafkaSink.KeyValue($0.0, $0.1) }, clock: options.clock)

@@ -279,7 +279,8 @@ public final class ReplayEngine: @unchecked Sendable {
         for i in sinks.indices {
             let stats = sinks[i].stats
             let never = total &- stats.counts.sent
-            summaries.append(SinkSummary(uri: sinks[i].uri, stats: stats, neverSent: never, error: sinkErrors[i]))
+            summaries.append(SinkSummary(uri: Secrets.mask(sinks[i].uri), stats: stats, neverSent: never,
+                                         error: sinkErrors[i].map(Secrets.mask)))
             if outcome == .completed, stats.counts.delivered != stats.counts.sent || never != 0 {
                 outcome = .incomplete
                 stopReason = stopReason ?? (stats.counts.unknown > 0

@@ -227,7 +227,7 @@ extension ReplaySummary {
                               remedy: "check the parent directory exists and is writable")
         }
         let files: [(String, String)] = [
-            ("summary.json", json().serialized() + "\n"),
+            ("summary.json", Secrets.mask(json().serialized()) + "\n"),
             ("latency.hlog", hlog()),
             ("lateness.hgrm", lateness.percentileDistributionText(scale: 1_000)),
         ]
