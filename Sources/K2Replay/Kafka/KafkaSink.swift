@@ -74,6 +74,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private let goneLock = Lock()
     private var gone: String?
     private var messageTimeout = ""
+    /// Why `finish` purged what was queued (guarded by `goneLock`): purged messages fail with it.
+    private var purgeReason: String?
 
     /// Parses `kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]`.
     public convenience init(uri: String, properties: [KeyValue] = [], clock: any NanoClock = SystemClock()) throws {
@@ -193,9 +195,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         producer.pollIfDue(now: message.actualNanos)
         // The broker is gone (messages timed out after message.timeout.ms): stop the replay
         // (checked every 256 messages and whenever the queue is full).
-        if nextSlot & 255 == 0 || err != nil, let reason = goneReason() {
-            throw ReplayError(.unreachable, place: uri, what: "the Kafka broker went away: \(reason)",
-                              remedy: "check that the broker at \(options.bootstrap) runs; messages not yet sent are counted as never sent")
+        if nextSlot & 255 == 0 || err != nil, goneReason() != nil {
+            throw stopError()
         }
     }
 
@@ -204,6 +205,21 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private func goneReason() -> String? {
         if let f = producer?.fatalError { return "fatal producer error: \(f)" }
         return goneLock.withLock { gone }
+    }
+
+    /// The error `send` stops the replay with, naming the cause: a fatal error of the idempotent
+    /// producer (the broker is there, the producer's sequence state is broken) or a broker gone.
+    private func stopError() -> ReplayError {
+        if let fatal = producer?.fatalError {
+            let sequence = fatal.uppercased().contains("SEQUENCE")
+            return ReplayError(.unreachable, place: uri,
+                               what: "the Kafka producer stopped on a fatal error: \(fatal)",
+                               remedy: sequence
+                                   ? "the broker rejected the idempotent producer's message sequence (a broker-side loss or a bug, not a network problem); rerun, or check the broker's logs; messages not yet sent are counted as never sent"
+                                   : "see librdkafka's message; messages not yet sent are counted as never sent")
+        }
+        return ReplayError(.unreachable, place: uri, what: "the Kafka broker went away: \(goneReason() ?? "unreachable")",
+                           remedy: "check that the broker at \(options.bootstrap) runs; messages not yet sent are counted as never sent")
     }
 
     private func fail(_ reason: String) {
@@ -215,6 +231,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let now = clock.monotonicNanos()
         let ring = ring
         var timedOut: String?
+        let purged = goneLock.withLock { purgeReason }
         recorder.outcomes { o in
             for i in 0..<tokens.count {
                 let slot = Int(tokens[i] &- 1)
@@ -222,7 +239,10 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                 if code == 0 {
                     o.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
                 } else {
-                    let reason = kafkaErrorString(rd_kafka_resp_err_t(code))
+                    var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
+                    if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
+                        reason += " (\(purged))"
+                    }
                     o.failed(reason: reason)
                     if Self.meansGone(code) { timedOut = reason }
                 }
@@ -241,12 +261,43 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
             || code == RD_KAFKA_RESP_ERR__FATAL.rawValue
     }
 
+    /// Waits for the delivery reports of what is queued, at most `timeoutNanos`, then purges
+    /// the rest (failed, `Local: Purged …` with the reason). A broker gone for good does not
+    /// keep it waiting: when a second passes without a report, a metadata request (1 s) asks
+    /// whether any broker answers; none → purge now (so ~2–3 s, not `message.timeout.ms`).
     public func finish(timeoutNanos: Int64) throws {
         guard let p = producer else { return }
-        var millis = Int32(clamping: max(0, timeoutNanos / 1_000_000))
-        // Broker gone: what is still queued would only time out one by one; purge it soon.
-        if goneReason() != nil { millis = min(millis, 1000) }
-        p.close(purgeAfterMillis: millis)
+        let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
+        var millisLeft: Int32 { Int32(clamping: max(0, (deadline - clock.monotonicNanos()) / 1_000_000)) }
+        if let reason = goneReason() {
+            // Broker gone: what is still queued would only time out one by one; purge it soon.
+            goneLock.withLock { purgeReason = "purged at the end: \(reason)" }
+            p.close(purgeAfterMillis: min(millisLeft, 1000))
+        } else {
+            while p.outstanding > 0, millisLeft > 0 {
+                let settled = { () -> UInt64 in let c = self.recorder.snapshot; return c.delivered &+ c.failed }
+                let before = settled()
+                p.flush(timeoutMillis: min(millisLeft, 1000))
+                guard p.outstanding > 0, settled() == before else { continue }
+                // No delivery report for a second: is any broker there at all?
+                do {
+                    _ = try p.brokers(timeoutMillis: min(millisLeft, 1000))
+                } catch {
+                    let why = "no Kafka broker at \(options.bootstrap) answered at the end of the replay"
+                        + (p.lastClientError.map { " (\($0))" } ?? "")
+                    goneLock.withLock {
+                        if gone == nil { gone = why }
+                        purgeReason = "purged at the end: \(why)"
+                    }
+                    break
+                }
+            }
+            if p.outstanding > 0 {
+                let waited = "\(timeoutNanos / 1_000_000_000) s"
+                goneLock.withLock { if purgeReason == nil { purgeReason = "purged at the end: the \(waited) finish wait ended first" } }
+            }
+            p.close(purgeAfterMillis: 0)
+        }
         reportsServed = p.reportsServed
         producer = nil
     }
