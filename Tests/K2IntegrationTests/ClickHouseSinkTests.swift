@@ -4,6 +4,9 @@ import K2Core
 import K2Replay
 import K2TestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The clickhouse:// sink against a real clickhouse-server, checked over HTTP with curl.
 @Suite(.serialized)
@@ -152,6 +155,30 @@ struct ClickHouseSinkTests {
             (e as? ReplayError)?.code == .unreachable && !"\(e)".contains("\n")
         }
         #expect(throws: ReplayError.self) { _ = try ClickHouseSink(uri: "clickhouse://127.0.0.1:8123/db?mode=gold") }
+    }
+
+    /// The server is paused while an insert is out and `finish`'s wait ends first: the
+    /// unanswered insert's messages are unknown (the server may still write them), the queued
+    /// ones failed, none in flight — before this they stayed "in flight" with no reason.
+    @Test func finishGivingUpReportsTheUnansweredInsertAsUnknown() throws {
+        let server = try ClickHouseServer.start()
+        defer {
+            if server.pid > 0 { kill(server.pid, SIGCONT) }
+            server.stop()
+        }
+        let records = SampleTraffic(seed: 17).records(count: 3_000)
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&create_tables=1&batch=1000&timeout_ms=20000"))
+        try sink.open()
+        kill(server.pid, SIGSTOP)
+        try SinkDriver.sendAll(sink, records: records)
+        try sink.finish(timeoutNanos: 2_000_000_000)
+        let c = sink.counts
+        #expect(c.sent == UInt64(records.filter { $0.kind == .recv }.count))
+        #expect(c.delivered == 0)
+        #expect(c.unknown > 0 && c.unknown <= 1_000, "\(c.unknownReasons)")
+        #expect(c.unknownReasons.keys.contains { $0.contains("still unanswered when the 2 s finish wait ended") }, "\(c.unknownReasons)")
+        #expect(c.failed == c.sent - c.unknown, "\(c.failureReasons)")
+        #expect(c.inFlight == 0)
     }
 
     /// ClickHouse goes away mid-run: the inserts still pending fail after bounded retries and
