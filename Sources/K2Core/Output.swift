@@ -62,10 +62,10 @@ public final class FDOutput {
     }
 }
 
-/// Standard error, unbuffered, for one-line messages.
+/// Standard error, unbuffered, for one-line messages. Every line goes through `Secrets.mask`.
 public enum StdErr {
     public static func print(_ line: String) {
-        var l = line + "\n"
+        var l = Secrets.mask(line) + "\n"
         l.withUTF8 { buf in _ = Glibc.write(2, buf.baseAddress, buf.count) }
     }
 }

@@ -21,6 +21,8 @@ public final class Recorder: @unchecked Sendable {
     private var partStarted: Int64 = 0
     private var stopping = false
     private var finished = false
+    /// A `connect` record was written: some connection opened (else `closeWriter` removes the empty capture).
+    private var everConnected = false
     private var failure: RecordError?
     private let done = Lock()
     private var doneWaiters: [@Sendable (Result<RecordSummary, RecordError>) -> Void] = []
@@ -126,6 +128,7 @@ public final class Recorder: @unchecked Sendable {
     func append(kind: RecordKind, connection: UInt32, isBinary: Bool = false, aux: UnsafeRawBufferPointer = Recorder.empty,
                 payload: UnsafeRawBufferPointer) {
         guard !finished else { return }
+        if kind == .connect { everConnected = true }
         do {
             try writer.append(kind: kind, timestamp: configuration.clock.wallNanos(), connection: connection, isBinary: isBinary, aux: aux, payload: payload)
         } catch {
@@ -237,6 +240,11 @@ public final class Recorder: @unchecked Sendable {
         timers.removeAll()
         var closeError: RecordError?
         do { try writer.close() } catch { closeError = RecordError(error, duringRecording: true) }
+        if !everConnected {
+            // No connection ever opened: a capture with a header and nothing else is no recording.
+            for f in summary.files { unlink(f) }
+            summary.files = []
+        }
         summary.records = 0
         summary.durationNanos = configuration.clock.monotonicNanos() - startedMono
         status.done(summary)

@@ -15,6 +15,10 @@ public final class ClickHouseServer: @unchecked Sendable {
     public var httpPort: Int { server.httpPort }
     public var tcpPort: Int { server.tcpPort }
     public let directory: TemporaryDirectory
+    /// The HTTPS port (`tls: true`), else nil.
+    public let httpsPort: Int?
+    /// The self-signed certificate of the HTTPS listener (`tls: true`): the CA file clients trust.
+    public let certificate: TestCertificate?
 
     /// `http://127.0.0.1:PORT/`
     public var httpURL: String { server.httpURL }
@@ -26,12 +30,47 @@ public final class ClickHouseServer: @unchecked Sendable {
     /// Starts a server and waits (up to `timeout` seconds) until it answers. Throws with the
     /// reason (missing binary, early exit with its log's last lines, timeout).
     /// `settings` go into the default user's profile (e.g. `input_format_skip_unknown_fields`).
-    public static func start(timeout: Double = 60, settings: [String: String] = [:]) throws -> ClickHouseServer {
-        try ClickHouseServer(timeout: timeout, settings: settings)
+    /// `users`: more users (name → password) besides the password-less `default` (users.d/).
+    /// `tls`: an HTTPS listener too, on `httpsPort`, with a self-signed certificate for
+    /// localhost/127.0.0.1 made with openssl (config.d/).
+    public static func start(timeout: Double = 60, settings: [String: String] = [:], users: [String: String] = [:],
+                             tls: Bool = false) throws -> ClickHouseServer {
+        try ClickHouseServer(timeout: timeout, settings: settings, users: users, tls: tls)
     }
 
-    private init(timeout: Double, settings: [String: String]) throws {
+    private init(timeout: Double, settings: [String: String], users: [String: String], tls: Bool) throws {
         directory = TemporaryDirectory(prefix: "k2-clickhouse")
+        // ClickHouse merges config.d/*.xml into config.xml and users.d/*.xml into users.xml.
+        let fm = FileManager.default
+        if !users.isEmpty {
+            try fm.createDirectory(atPath: directory.file("users.d"), withIntermediateDirectories: true)
+            let entries = users.sorted { $0.key < $1.key }.map { name, password in
+                "<\(name)><password>\(password)</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
+                    + "<profile>default</profile><quota>default</quota></\(name)>"
+            }.joined()
+            try "<?xml version=\"1.0\"?>\n<yandex><users>\(entries)</users></yandex>\n"
+                .write(toFile: directory.file("users.d/k2-test-users.xml"), atomically: true, encoding: .utf8)
+        }
+        if tls {
+            let cert = try TestCertificate.make(in: directory)
+            let port = FreePort.next()
+            try fm.createDirectory(atPath: directory.file("config.d"), withIntermediateDirectories: true)
+            try """
+                <?xml version="1.0"?>
+                <yandex>
+                    <https_port>\(port)</https_port>
+                    <openSSL><server><certificateFile>\(cert.certificate)</certificateFile><privateKeyFile>\(cert.privateKey)</privateKeyFile>\
+                <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>\
+                <disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>
+                </yandex>
+
+                """.write(toFile: directory.file("config.d/k2-test-tls.xml"), atomically: true, encoding: .utf8)
+            httpsPort = port
+            certificate = cert
+        } else {
+            httpsPort = nil
+            certificate = nil
+        }
         var c = LocalClickHouse.Configuration()
         c.settings = settings
         c.startTimeoutSeconds = timeout

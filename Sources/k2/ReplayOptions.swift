@@ -42,6 +42,9 @@ struct ReplayOptions: ParsableArguments {
     @Flag(help: "Create destination tables before replaying (sinks that support it).")
     var createTables = false
 
+    @Option(name: .customLong("ca-file"), help: "Trust the CA certificates in this PEM file for TLS sinks (clickhouses://), e.g. a self-signed server's.")
+    var caFile: String?
+
     @Option(parsing: .unconditional, help: ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
                                                          valueName: "priority"))
     var realtime: Int32?
@@ -133,7 +136,7 @@ struct ReplayOptions: ParsableArguments {
             }
             props.append((String(kv[0]), String(kv[1])))
         }
-        let options = SinkOptions(properties: props, createTables: createTables)
+        let options = SinkOptions(properties: props, createTables: createTables, caFile: caFile)
         let made = try sinks.map { try SinkFactory.make($0, options: options) }
         return ReplayEngine(config: config, sinks: made)
     }

@@ -4,6 +4,9 @@ import K2Core
 import K2Replay
 import K2TestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The clickhouse:// sink against a real clickhouse-server, checked over HTTP with curl.
 @Suite(.serialized)
@@ -62,6 +65,29 @@ struct ClickHouseSinkTests {
         for bad in ["stream=maybe", "sort=yes"] {
             #expect(throws: ReplayError.self) { _ = try ClickHouseSink(uri: "clickhouse://127.0.0.1:8123/db?\(bad)") }
         }
+    }
+
+    /// A table of the old shape (no `k2_batch` column) still takes the rows; the sink then
+    /// cannot check an ambiguous failure and says so in its details.
+    @Test func tableWithoutTheBatchColumnStillTakesTheRows() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        try server.query("""
+            CREATE TABLE default.old_raw (exchange String, connection UInt32, stream String, receive_ns UInt64, payload String, \
+            extra String DEFAULT 'x') ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
+            """)
+        let records = SampleTraffic(seed: 6).records(count: 3_000)
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&table=old_raw&batch=1000"))
+        let sent = try SinkDriver.run(sink, records: records)
+        #expect(sink.counts.delivered == UInt64(sent), "failures: \(sink.counts.failureReasons)")
+        #expect(try server.query("SELECT count() FROM default.old_raw").trimmingCharacters(in: .whitespacesAndNewlines) == "\(sent)")
+        #expect(sink.stats.details.contains { $0.0 == "batch_ids" && $0.1 == .bool(false) })
+        // The tables k2 creates carry the insert id: one distinct k2_batch per insert.
+        let withIDs = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&table=new_raw&batch=1000&create_tables=1"))
+        let sentNew = try SinkDriver.run(withIDs, records: records)
+        #expect(withIDs.stats.details.contains { $0.0 == "batch_ids" && $0.1 == .bool(true) })
+        let ids = try server.query("SELECT uniqExact(k2_batch), countIf(k2_batch = 0) FROM default.new_raw FORMAT TSV")
+        #expect(ids.trimmingCharacters(in: .newlines) == "\((sentNew + 999) / 1000)\t0")
     }
 
     @Test func tradesModeParsesTheMarketDataV2Shape() throws {
@@ -129,6 +155,30 @@ struct ClickHouseSinkTests {
             (e as? ReplayError)?.code == .unreachable && !"\(e)".contains("\n")
         }
         #expect(throws: ReplayError.self) { _ = try ClickHouseSink(uri: "clickhouse://127.0.0.1:8123/db?mode=gold") }
+    }
+
+    /// The server is paused while an insert is out and `finish`'s wait ends first: the
+    /// unanswered insert's messages are unknown (the server may still write them), the queued
+    /// ones failed, none in flight — before this they stayed "in flight" with no reason.
+    @Test func finishGivingUpReportsTheUnansweredInsertAsUnknown() throws {
+        let server = try ClickHouseServer.start()
+        defer {
+            if server.pid > 0 { kill(server.pid, SIGCONT) }
+            server.stop()
+        }
+        let records = SampleTraffic(seed: 17).records(count: 3_000)
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=raw&create_tables=1&batch=1000&timeout_ms=20000"))
+        try sink.open()
+        kill(server.pid, SIGSTOP)
+        try SinkDriver.sendAll(sink, records: records)
+        try sink.finish(timeoutNanos: 2_000_000_000)
+        let c = sink.counts
+        #expect(c.sent == UInt64(records.filter { $0.kind == .recv }.count))
+        #expect(c.delivered == 0)
+        #expect(c.unknown > 0 && c.unknown <= 1_000, "\(c.unknownReasons)")
+        #expect(c.unknownReasons.keys.contains { $0.contains("still unanswered when the 2 s finish wait ended") }, "\(c.unknownReasons)")
+        #expect(c.failed == c.sent - c.unknown, "\(c.failureReasons)")
+        #expect(c.inFlight == 0)
     }
 
     /// ClickHouse goes away mid-run: the inserts still pending fail after bounded retries and

@@ -66,7 +66,19 @@ struct RecordCLITests {
         #expect(r.status == 2, "\(r.stderr)")
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("k2: wss://localhost:") && lines[0].contains("TLS failed"), "\(r.stderr)")
-        #expect(try recvPayloads(file).frames.isEmpty)
+        #expect(access(file, F_OK) != 0, "a capture without a connection was left behind")
+    }
+
+    /// Issue 17: `record` to a refused port exits 2 with one line and leaves no (empty) capture.
+    @Test func refusedPortExitsTwoAndLeavesNoFile() throws {
+        let k2 = try Built.k2()
+        let dir = TemporaryDirectory()
+        let file = dir.file("refused.k2cap")
+        let r = try run("timeout 20 \(k2) record --url ws://127.0.0.1:\(FreePort.next())/ --quiet -o \(file)")
+        #expect(r.status == 2, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("k2: ws://127.0.0.1:") && lines[0].lowercased().contains("refused"), "\(r.stderr)")
+        #expect(access(file, F_OK) != 0, "an empty capture was left behind")
     }
 
     @Test func wssToAPlainServerExitsTwoAfterTheConnectTimeout() throws {

@@ -65,6 +65,9 @@ public enum ReplayReport {
             for (reason, n) in k.stats.counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
                 out.append("\(k.uri): \(n) failed: \(reason)")
             }
+            for (reason, n) in k.stats.counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
+                out.append("\(k.uri): \(n) unknown (may or may not have landed): \(reason)")
+            }
             if let e = k.error { out.append("\(k.uri): \(e)") }
         }
         return out

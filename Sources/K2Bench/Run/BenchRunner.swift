@@ -176,7 +176,7 @@ public final class BenchRunner {
         }
         var info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text,
                                             warmupSeconds: Double(w.warmupNanos) / 1e9, durationSeconds: Double(w.durationNanos) / 1e9,
-                                            sinks: w.sinks.map(\.uri), repetitions: w.repetitions, targets: w.targets)
+                                            sinks: w.sinks.map { Secrets.mask($0.uri) }, repetitions: w.repetitions, targets: w.targets)
         info.notTested = w.notTested.isEmpty ? nil : w.notTested
         info.startAt = startAtWallNanos.map { TimeText.iso8601(nanos: $0, fractionDigits: 3) }
         let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),

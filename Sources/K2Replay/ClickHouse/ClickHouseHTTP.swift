@@ -6,9 +6,10 @@ import K2Core
 /// empty `Expect:` header (curl would otherwise wait for `100-continue` on bodies over 1 MiB),
 /// connect and total timeouts, and the server's status and message on error. `postStreaming`
 /// sends a body of unknown length (chunked transfer encoding) pulled from a closure while the
-/// server already parses what arrived.
+/// server already parses what arrived. HTTPS with the system's CAs or a given CA file; HTTP basic
+/// auth for a user with a password.
 final class ClickHouseHTTP {
-    /// `http://host:port/`.
+    /// `http://host:port/` (`https://` with TLS).
     let base: String
     let place: String
     private let curl: UnsafeMutableRawPointer
@@ -18,6 +19,10 @@ final class ClickHouseHTTP {
     private let source = SourceBox()
     var connectTimeoutMillis = 3000
     var timeoutMillis = 60_000
+    /// Whether the last request that threw may have reached the server (it failed after
+    /// connecting: a timeout, a reset, no answer), so an insert may still land; false when
+    /// nothing was sent (connection refused, unknown host).
+    private(set) var lastFailureMayHaveReachedServer = false
 
     final class ResponseBox { var bytes: [UInt8] = [] }
     /// The body of a streamed POST: fills the buffer, returns the bytes written (0 = end of body).
@@ -30,14 +35,21 @@ final class ClickHouseHTTP {
 
     private static let globalInit: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
 
-    init(host: String, port: Int, place: String) throws {
+    init(host: String, port: Int, place: String, tls: Bool = false, caFile: String? = nil,
+         user: String? = nil, password: String? = nil) throws {
         _ = Self.globalInit
-        base = "http://\(host):\(port)/"
+        base = "\(tls ? "https" : "http")://\(host):\(port)/"
         self.place = place
         guard let h = curl_easy_init() else {
             throw ReplayError(.io, place: place, what: "libcurl could not create a handle")
         }
         curl = h
+        if let user {
+            // Basic auth (curl's default scheme once a user is set).
+            _ = k2_curl_setopt_str(curl, CURLOPT_USERNAME, user)
+            _ = k2_curl_setopt_str(curl, CURLOPT_PASSWORD, password ?? "")
+        }
+        if let caFile { _ = k2_curl_setopt_str(curl, CURLOPT_CAINFO, caFile) }
         headers = curl_slist_append(nil, "Expect:")
         headers = curl_slist_append(headers, "Content-Type: application/octet-stream")
         chunkedHeaders = curl_slist_append(nil, "Expect:")
@@ -103,9 +115,14 @@ final class ClickHouseHTTP {
         _ = k2_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, total)
         let rc = curl_easy_perform(curl)
         guard rc == CURLE_OK else {
+            lastFailureMayHaveReachedServer = rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST
             let reason = String(cString: curl_easy_strerror(rc))
+            if rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CONNECT_ERROR {
+                throw ReplayError(.unreachable, place: place, what: "TLS with ClickHouse at \(base) failed: \(reason)",
+                                  remedy: "give the server's CA (or self-signed) certificate with --ca-file or ca_file=PEM, and the name it was issued for")
+            }
             throw ReplayError(.unreachable, place: place, what: "ClickHouse did not answer at \(base): \(reason)",
-                            remedy: "check host:port and that clickhouse-server runs (HTTP interface, default port 8123)")
+                            remedy: "check host:port and that clickhouse-server runs (HTTP interface: default port 8123, HTTPS 8443)")
         }
         var status = 0
         _ = k2_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
@@ -125,7 +142,10 @@ final class ClickHouseHTTP {
     static func serverError(_ r: Reply, place: String, what: String) -> ReplayError {
         let msg = r.body.split(whereSeparator: { $0 == "\n" }).first.map(String.init) ?? ""
         var remedy = "fix the statement or the table"
-        if msg.contains("doesn't exist") || msg.contains("does not exist") || msg.contains("UNKNOWN_TABLE") {
+        if r.status == 401 || r.status == 403 || msg.contains("Code: 192,") || msg.contains("Code: 193,") || msg.contains("Code: 516,")
+            || msg.contains("password") || msg.contains("AUTHENTICATION") {
+            remedy = "check the user and password (clickhouse://user:password@host:8123/db, or user=/password= in the URI)"
+        } else if msg.contains("doesn't exist") || msg.contains("does not exist") || msg.contains("UNKNOWN_TABLE") {
             remedy = "create it (add --create-tables, or create_tables=1 in the URI) or name another table"
         } else if msg.contains("UNKNOWN_DATABASE") || msg.contains("Database") {
             remedy = "create the database or fix the URI path"

@@ -2,9 +2,14 @@ import Foundation
 import K2Capture
 import K2Core
 
-/// `clickhouse://host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1][&sort=off][&stream=on]`
+/// `clickhouse://[user:password@]host:8123/db?mode=raw|trades[&table=…][&batch=N][&flush_ms=M][&create_tables=1][&sort=off][&stream=on]`
 /// — replays into ClickHouse over HTTP (libcurl), RowBinary inserts batched by size and time on
 /// the sink's own thread.
+///
+/// Authentication: `user:password@` in the URI, or `user=`/`password=` parameters (HTTP basic
+/// auth, which ClickHouse 18.16 and current releases take). `clickhouses://` (default port
+/// 8443) talks HTTPS, verifying the server's certificate against the system's CAs, or against
+/// `ca_file=PEM` (or `--ca-file`) for a private CA or a self-signed certificate.
 ///
 /// By default the engine encodes a whole batch (`batch` rows, or what came in `flush_ms` after
 /// its first row), the writer thread puts its rows in the table's key order (`RowSorter`: the
@@ -27,6 +32,20 @@ import K2Core
 /// `retries` attempts. When an insert could not reach the server after its retries, the
 /// server counts as gone: batches still queued fail without more attempts and the next `send`
 /// throws (the replay stops; the engine counts the rest as never sent).
+///
+/// No insert lands twice. A request that failed after reaching the server (a timeout, a reset,
+/// no answer) may still be written by it — a paused server runs the insert the client gave up
+/// on when it continues. Before re-sending such an insert the sink checks: every row of an
+/// insert carries the insert's id in the table's last column `k2_batch UInt64` (the tables
+/// `--create-tables` makes have it) and the insert runs under the query id `k2-<id>`; the sink
+/// waits until the server answers and no query with that id runs
+/// (`system.processes`), then counts the rows with that `k2_batch`: all of them → delivered,
+/// none (twice, 0.5 s apart) → re-sent under the same ids, anything else → unknown. Works on
+/// 18.16 and current releases alike (plain MergeTree has no insert deduplication; a
+/// `insert_deduplication_token` needs a deduplication window on the table). A table without
+/// the column gets the rows without it, and an ambiguous failure is not re-sent: its messages
+/// count as unknown. Messages still in an unanswered insert when `finish` gives up are unknown
+/// too (`SinkCounts.unknown`, never delivered: the replay exits 1 and says why).
 public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     public enum Mode: String, Sendable { case raw, trades }
 
@@ -54,6 +73,15 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         public var streaming: Bool = false
         /// Each whole insert's rows in the table's key order (`RowSorter`).
         public var sortRows: Bool = true
+        /// How long one request (an insert, a check) may take before the client gives up (`timeout_ms`).
+        public var timeoutMillis: Int = 60_000
+        /// HTTP basic auth: user (nil: ClickHouse's `default` user) and password.
+        public var user: String?
+        public var password: String?
+        /// HTTPS (`clickhouses://`).
+        public var tls: Bool = false
+        /// CA certificates (PEM) to verify the server with instead of the system's.
+        public var caFile: String?
 
         public init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
             self.host = host
@@ -92,6 +120,23 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var sorter: RowSorter
     private var sortedRows = RowBinary(capacity: 0)
     private var spare: [Batch] = []
+    /// Set by `open()`: the table has `k2_batch UInt64`, every row carries its insert's id.
+    private var batchIDs = false
+    /// The insert's column list, set by `open()`.
+    private var insertColumns = ""
+    /// High 32 bits of every insert id of this sink (random), low 32 bits count inserts (writer thread only).
+    private let runTag = UInt64(UInt32.random(in: 1...UInt32.max)) << 32
+    private var insertCounter: UInt64 = 0
+    /// Messages the writer has taken and not settled yet (guarded by cond).
+    private var heldMessages = 0
+    /// `finish` gave up waiting: the writer's later outcomes are not recorded (guarded by cond).
+    private var abandoned = false
+    /// Inserts that failed after reaching the server (then checked), and those the check found landed (guarded by cond).
+    private var _ambiguous: UInt64 = 0
+    private var _landedOnCheck: UInt64 = 0
+
+    /// The last column of the sink's tables: the id of the insert that wrote the row.
+    public static let batchColumn = "k2_batch"
 
     struct Batch {
         var rows = RowBinary(capacity: 0)
@@ -107,8 +152,9 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         var messages: Int { intended.count }
 
         /// Encodes the message's row(s); returns how many (0: nothing to write, nothing kept).
+        /// `batchIDs`: each row ends with 8 bytes for `k2_batch`, stamped by the writer.
         @inline(__always)
-        mutating func add(_ message: borrowing ReplayMessage, mode: Mode) -> Int {
+        mutating func add(_ message: borrowing ReplayMessage, mode: Mode, batchIDs: Bool) -> Int {
             let rec = message.record
             var n = 0
             switch mode {
@@ -119,6 +165,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 if let s = message.fields.stream { rows.string(s) } else { rows.varint(0) }
                 rows.uint64(UInt64(bitPattern: message.captureNanos))
                 rows.string(rec.payload)
+                if batchIDs { rows.uint64(0) }
                 n = 1
             case .trades:
                 let exchange = message.exchange
@@ -127,6 +174,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 n = TradeParser.parse(rec.payload, fields: message.fields) { t in
                     rowStarts.append(w.count)
                     ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: w)
+                    if batchIDs { w.uint64(0) }
                 }
             }
             guard n > 0 else { return 0 }
@@ -142,17 +190,19 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         try self.init(parsed: try SinkURI(parsing: uri), createTables: false, clock: clock)
     }
 
-    convenience init(parsed u: SinkURI, createTables: Bool, clock: any NanoClock) throws {
-        let uri = u.text
-        guard u.scheme == "clickhouse" else {
+    convenience init(parsed u: SinkURI, createTables: Bool, caFile: String? = nil, clock: any NanoClock) throws {
+        let uri = u.display
+        guard u.scheme == "clickhouse" || u.scheme == "clickhouses" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a clickhouse:// URI", remedy: "write clickhouse://host:8123/db?mode=raw")
         }
-        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort"])
+        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort", "timeout_ms",
+                               "user", "password", "ca_file"])
         let hp = u.authority.split(separator: ":", maxSplits: 1)
         guard let host = hp.first, !host.isEmpty else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host", remedy: "write clickhouse://127.0.0.1:8123/default?mode=raw")
         }
-        let port = hp.count > 1 ? Int(hp[1]) : 8123
+        let tls = u.scheme == "clickhouses"
+        let port = hp.count > 1 ? Int(hp[1]) : (tls ? 8443 : 8123)
         guard let port, port > 0, port < 65536 else {
             throw ReplayError(.invalidArgument, place: uri, what: "bad port '\(hp.count > 1 ? String(hp[1]) : "")'", remedy: "e.g. clickhouse://127.0.0.1:8123/default")
         }
@@ -163,6 +213,19 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         let path = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
         let db = path.isEmpty ? "default" : path
         var o = Options(host: String(host), port: port, database: db, mode: mode, table: u.parameter("table"))
+        o.tls = tls
+        o.user = u.parameter("user") ?? u.user
+        o.password = u.parameter("password") ?? u.password
+        o.caFile = u.parameter("ca_file") ?? caFile
+        if let ca = o.caFile {
+            guard access(ca, R_OK) == 0 else {
+                throw ReplayError(.invalidArgument, place: uri, what: "cannot read the CA file '\(ca)': \(String(cString: strerror(errno)))",
+                                  remedy: "give a readable PEM file with the CA (or self-signed) certificate")
+            }
+            guard tls else {
+                throw ReplayError(.invalidArgument, place: uri, what: "a CA file without HTTPS", remedy: "write clickhouses://host:8443/… to use TLS")
+            }
+        }
         func int(_ k: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let t = u.parameter(k) else { return nil }
             guard let v = Int(t), range.contains(v) else {
@@ -173,6 +236,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if let v = try int("batch", 1...10_000_000) { o.batchRows = v }
         if let v = try int("flush_ms", 1...3_600_000) { o.flushMillis = v }
         if let v = try int("retries", 1...100) { o.retries = v }
+        if let v = try int("timeout_ms", 100...3_600_000) { o.timeoutMillis = v }
         func flag(_ k: String) throws -> Bool? {
             guard let t = u.parameter(k) else { return nil }
             guard let on = ["on": true, "1": true, "true": true, "off": false, "0": false, "false": false][t] else {
@@ -191,9 +255,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         for name in [options.database, options.table] where !Self.isIdentifier(name) {
             throw ReplayError(.invalidArgument, place: uri, what: "'\(name)' is not a plain ClickHouse identifier", remedy: "use letters, digits and _")
         }
-        self.uri = uri
+        self.uri = Secrets.mask(uri)
         self.options = options
         self.clock = clock
+        if let password = options.password { Secrets.register(password) }
         recorder = SinkRecorder(clock: clock)
         sorter = RowSorter(layout: options.mode == .trades ? .trades : .raw)
     }
@@ -210,14 +275,22 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         case .raw:
             return """
                 CREATE TABLE IF NOT EXISTS \(table) (exchange String, connection UInt32, stream String, \
-                receive_ns UInt64, payload String) ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
+                receive_ns UInt64, payload String, \(batchColumn) UInt64) ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
                 """
         case .trades:
             return """
                 CREATE TABLE IF NOT EXISTS \(table) (message_id String, exchange String, symbol String, \
                 exchange_timestamp_ms UInt64, price Float64, quantity Float64, side Nullable(String), \
-                trade_id String, receive_ns UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)
+                trade_id String, receive_ns UInt64, \(batchColumn) UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)
                 """
+        }
+    }
+
+    /// The columns the sink writes, in its row order (without `k2_batch`).
+    static func columns(mode: Mode) -> String {
+        switch mode {
+        case .raw: return "exchange, connection, stream, receive_ns, payload"
+        case .trades: return "message_id, exchange, symbol, exchange_timestamp_ms, price, quantity, side, trade_id, receive_ns"
         }
     }
 
@@ -250,19 +323,24 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         let (rows, batches, skipped, ins) = (_rows, _batches, _skipped, insertTime)
+        let (ambiguous, landedOnCheck) = (_ambiguous, _landedOnCheck)
         var s = recorder.stats(details: [
             ("table", .string(qualifiedTable)), ("mode", .string(options.mode.rawValue)),
             ("rows", .number(String(rows))), ("inserts", .number(String(batches))),
             ("skipped_no_trade", .number(String(skipped))),
             ("insert_us_p50", us(ins.valueAtPercentile(50))), ("insert_us_p99", us(ins.valueAtPercentile(99))),
-            ("insert_us_max", us(ins.max)),
+            ("insert_us_max", us(ins.max)), ("batch_ids", .bool(batchIDs)),
+            ("ambiguous_failures", .number(String(ambiguous))), ("landed_on_check", .number(String(landedOnCheck))),
         ])
         s.counts = merged(s.counts)
         return s
     }
 
     public func open() throws {
-        let h = try ClickHouseHTTP(host: options.host, port: options.port, place: uri)
+        let h = try ClickHouseHTTP(host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
+                                   user: options.user, password: options.password)
+        h.timeoutMillis = options.timeoutMillis
+        h.connectTimeoutMillis = min(h.connectTimeoutMillis, options.timeoutMillis)
         try h.execute("SELECT 1")
         if options.createTables {
             try h.execute("CREATE DATABASE IF NOT EXISTS \(options.database)")
@@ -273,6 +351,11 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         } catch let e as ReplayError {
             throw ReplayError(e.code, place: uri, what: "table \(qualifiedTable) is not usable: " + e.what, remedy: e.remedy)
         }
+        let described = try h.execute("""
+            SELECT name, type FROM system.columns WHERE database = '\(options.database)' AND table = '\(options.table)' FORMAT TSV
+            """)
+        batchIDs = described.split(separator: "\n").contains { $0 == "\(Self.batchColumn)\tUInt64" }
+        insertColumns = Self.columns(mode: options.mode) + (batchIDs ? ", \(Self.batchColumn)" : "")
         http = h
         current = newBatch()
         let t = Thread { [self] in writerLoop() }
@@ -325,7 +408,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
         if current.messages == 0 { current.startedMono = clock.monotonicNanos() }
         // One access to `current` for the whole row (not one exclusivity check per field).
-        if current.add(message, mode: options.mode) == 0 {
+        if current.add(message, mode: options.mode, batchIDs: batchIDs) == 0 {
             // Nothing to write for this message: it is done.
             _skipped &+= 1
             return
@@ -349,21 +432,111 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         cond.broadcast()
     }
 
-    /// The oldest closed chunk (call with `cond` held, `pending` not empty).
+    /// The oldest closed chunk (writer, with `cond` held, `pending` not empty).
     private func takePending() -> Batch {
         let b = pending.removeFirst()
         pendingRows -= b.rowCount
+        heldMessages += b.messages
         cond.broadcast()
         return b
     }
 
-    /// The chunk being filled, as the last of its insert (call with `cond` held).
+    /// The chunk being filled, as the last of its insert (writer, with `cond` held).
     private func takeCurrentAsLast() -> Batch {
         var b = current
         b.endsInsert = true
         insertRows = 0
+        heldMessages += b.messages
         current = newBatch()
         return b
+    }
+
+    /// Writes the insert id into the `k2_batch` column (the last 8 bytes) of every row of `chunk`.
+    private static func stamp(_ chunk: Batch, id: UInt64) {
+        let n = chunk.rowStarts.count
+        for i in 0..<n {
+            chunk.rows.store(id, at: (i + 1 < n ? chunk.rowStarts[i + 1] : chunk.rows.count) - 8)
+        }
+    }
+
+    /// How an insert's messages ended.
+    private enum Settlement {
+        /// The insert returned 200 at `now` (monotonic ns); `bodyEnded` when its last byte went out (0: unknown).
+        case delivered(now: Int64, bodyEnded: Int64)
+        case failed(String)
+        case unknown(String)
+    }
+
+    /// Records the outcome of every message in `chunks` (writer), unless `finish` gave up on them.
+    private func settle(_ chunks: [Batch], _ outcome: Settlement) {
+        let messages = UInt64(chunks.reduce(0) { $0 + $1.messages })
+        cond.withLock {
+            heldMessages = 0
+            guard !abandoned else { return }
+            switch outcome {
+            case let .delivered(now, bodyEnded):
+                recorder.outcomes { o in
+                    for b in chunks {
+                        for i in 0..<b.messages {
+                            o.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: now)
+                        }
+                    }
+                }
+                insertTime.record(now - (bodyEnded > 0 ? bodyEnded : now))
+                _rows &+= UInt64(chunks.reduce(0) { $0 + $1.rowCount })
+                _batches &+= 1
+            case let .failed(reason):
+                recorder.failed(reason: reason, count: messages)
+            case let .unknown(reason):
+                recorder.unknown(reason: reason, count: messages)
+            }
+        }
+    }
+
+    /// What the server did with an insert whose request failed after reaching it.
+    private enum Check {
+        case landed
+        case absent
+        /// The server answers but the rows cannot be told (or only some are there).
+        case unknown(String)
+        /// The server did not answer the check.
+        case unreachable(String)
+    }
+
+    /// Waits until the server answers and runs no query `queryID` any more, then counts the rows
+    /// with `k2_batch = id` (`id` nil: the table has no such column, the answer is `unknown`).
+    /// Bounded: 2 × `retries` + 2 rounds, 0.25 s to 2 s apart.
+    private func check(_ http: ClickHouseHTTP, queryID: String, id: UInt64?, rows: Int) -> Check {
+        var absentOnce = false
+        var lastError = "no answer"
+        for round in 0..<(2 * options.retries + 2) {
+            usleep(UInt32(min(2_000_000, 250_000 << min(round, 3))))
+            do {
+                let running = try http.execute("SELECT count() FROM system.processes WHERE query_id = '\(queryID)'")
+                if (Int(running.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0 {
+                    lastError = "the insert (query id \(queryID)) was still running on the server"
+                    continue
+                }
+                guard let id else {
+                    return .unknown("\(qualifiedTable) has no \(Self.batchColumn) column to check whether it landed, so k2 did not re-send it "
+                                    + "(ALTER TABLE \(qualifiedTable) ADD COLUMN \(Self.batchColumn) UInt64 makes retries safe)")
+                }
+                let text = try http.execute("SELECT count() FROM \(qualifiedTable) WHERE \(Self.batchColumn) = \(id)")
+                let landed = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+                if landed == rows { return .landed }
+                if landed == 0 {
+                    if absentOnce { return .absent }
+                    absentOnce = true
+                    continue
+                }
+                return .unknown("\(qualifiedTable) holds \(landed) of the insert's \(rows) rows (\(Self.batchColumn) = \(id))")
+            } catch let e as ReplayError {
+                lastError = e.what
+            } catch {
+                lastError = "\(error)"
+            }
+        }
+        return .unreachable(lastError)
     }
 
     @inline(__always)
@@ -464,22 +637,33 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         guard let http else { return chunks }
         if cond.withLock({ gone != nil }) {
             collectRest()
-            recorder.failed(reason: "not inserted: ClickHouse unreachable", count: UInt64(messages()))
+            settle(chunks, .failed("not inserted: ClickHouse unreachable"))
             return chunks
         }
+        let id = runTag | (insertCounter & 0xFFFF_FFFF)
+        insertCounter &+= 1
+        let queryID = "k2-" + String(id, radix: 16)
+        var stamped = 0
+        /// Stamps the chunks taken since the last call with the insert's id.
+        func stampNew() {
+            guard batchIDs else { return }
+            while stamped < chunks.count { Self.stamp(chunks[stamped], id: id); stamped += 1 }
+        }
+        stampNew()
         if options.sortRows, chunks.count == 1, ended,
            sorter.sort(chunks[0].rows, starts: chunks[0].rowStarts, into: sortedRows) {
             // The whole insert is here: send it in the table's key order (the server then
             // skips its sort). The unsorted buffer becomes the next insert's scratch.
             swap(&chunks[0].rows, &sortedRows)
         }
-        let params = [("query", "INSERT INTO \(qualifiedTable) FORMAT RowBinary")]
+        let params = [("query", "INSERT INTO \(qualifiedTable) (\(insertColumns)) FORMAT RowBinary"), ("query_id", queryID)]
         let timeout = (options.streaming ? options.flushMillis : 0) + http.timeoutMillis
         var failure: String?
         var unreachable = false
         for attempt in 0..<options.retries {
             if attempt > 0 {
                 collectRest()
+                stampNew()
                 usleep(UInt32(min(2_000_000, 250_000 << attempt)))
             }
             // The body: the chunks in order, more of them as the engine closes them.
@@ -492,6 +676,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                         // Hand over what is here rather than wait with it.
                         guard let c = takeNext(wait: written == 0) else { break }
                         chunks.append(c)
+                        stampNew()
                     }
                     let src = chunks[index].rows.bytes
                     let n = min(buf.count - written, src.count - offset)
@@ -503,51 +688,73 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 if written == 0 { bodyEnded = clock.monotonicNanos() }
                 return written
             }
+            /// Whether this attempt may have written rows although it did not return 200.
+            var mayHaveLanded = false
             do {
                 let reply = try http.postStreaming(params: params, timeoutMillis: timeout, read: read)
                 let t1 = clock.monotonicNanos()
                 if reply.status == 200 && ended && index == chunks.count {
-                    recorder.outcomes { o in
-                        for b in chunks {
-                            for i in 0..<b.messages {
-                                o.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: t1)
-                            }
-                        }
-                    }
-                    let rows = chunks.reduce(0) { $0 + $1.rowCount }
-                    cond.withLock {
-                        insertTime.record(t1 - (bodyEnded > 0 ? bodyEnded : t1))
-                        _rows &+= UInt64(rows)
-                        _batches &+= 1
-                    }
+                    settle(chunks, .delivered(now: t1, bodyEnded: bodyEnded))
                     return chunks
                 }
                 unreachable = false
                 if reply.status == 200 {
                     failure = "ClickHouse answered before the insert's body ended"
-                    continue
+                    mayHaveLanded = true
+                } else {
+                    failure = ClickHouseHTTP.serverError(reply, place: "", what: "insert failed").what
+                    // The same query id still runs: an earlier attempt of this insert.
+                    mayHaveLanded = reply.body.contains("is already running")
+                    if !mayHaveLanded && reply.status >= 400 && reply.status < 500 { break }   // the request is wrong: retrying will not help
                 }
-                failure = ClickHouseHTTP.serverError(reply, place: "", what: "insert failed").what
-                if reply.status >= 400 && reply.status < 500 { break }   // the request is wrong: retrying will not help
             } catch let e as ReplayError {
                 failure = e.what
                 unreachable = true
+                mayHaveLanded = http.lastFailureMayHaveReachedServer
             } catch {
                 failure = "\(error)"
                 unreachable = true
+                mayHaveLanded = http.lastFailureMayHaveReachedServer
+            }
+            guard mayHaveLanded else { continue }
+            // Before anything else: did the server write it after all?
+            collectRest()
+            stampNew()
+            let rows = chunks.reduce(0) { $0 + $1.rowCount }
+            let why = failure ?? "insert failed"
+            cond.withLock { _ambiguous &+= 1 }
+            switch check(http, queryID: queryID, id: batchIDs ? id : nil, rows: rows) {
+            case .landed:
+                cond.withLock { _landedOnCheck &+= 1 }
+                settle(chunks, .delivered(now: clock.monotonicNanos(), bodyEnded: 0))
+                return chunks
+            case .absent:
+                continue
+            case let .unknown(reason):
+                settle(chunks, .unknown("\(why); \(reason)"))
+                return chunks
+            case let .unreachable(reason):
+                settle(chunks, .unknown("\(why); ClickHouse did not answer the check whether it landed: \(reason)"))
+                markGone("\(why); then \(reason)")
+                return chunks
             }
         }
         collectRest()
         let reason = failure ?? "insert failed"
-        recorder.failed(reason: reason, count: UInt64(messages()))
+        settle(chunks, .failed(reason))
         if unreachable {
             let n = options.retries
-            cond.withLock {
-                if gone == nil { gone = "\(reason) (\(n) attempt\(n == 1 ? "" : "s"))" }
-                cond.broadcast()
-            }
+            markGone("\(reason) (\(n) attempt\(n == 1 ? "" : "s"))")
         }
         return chunks
+    }
+
+    /// The server counts as gone: queued inserts fail, the next `send` throws.
+    private func markGone(_ reason: String) {
+        cond.withLock {
+            if gone == nil { gone = reason }
+            cond.broadcast()
+        }
     }
 
     public func finish(timeoutNanos: Int64) throws {
@@ -559,15 +766,32 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
         while !w.isFinished && clock.monotonicNanos() < deadline { usleep(1000) }
         writer = nil
+        guard !w.isFinished else { return }
+        // The writer is still busy (an insert unanswered, a check waiting): what it holds may
+        // still land, what is queued never went out. Its later outcomes are not recorded.
+        let waited = "\(timeoutNanos / 1_000_000_000) s"
+        cond.withLock {
+            abandoned = true
+            if heldMessages > 0 {
+                recorder.unknown(reason: "insert still unanswered when the \(waited) finish wait ended; ClickHouse may still write it",
+                                 count: UInt64(heldMessages))
+            }
+            let queued = pending.reduce(0) { $0 + $1.messages } + current.messages
+            if queued > 0 { recorder.failed(reason: "not inserted: the \(waited) finish wait ended first", count: UInt64(queued)) }
+            pending.removeAll()
+            pendingRows = 0
+            current = Batch()
+            cond.broadcast()
+        }
     }
 }
 
 /// `clickhouse://host:8123/db?mode=raw|trades[&table=…]` in the sink registry; `--create-tables` issues the DDL.
 public enum ClickHouseSinkMaker: SinkMaker {
-    public static let schemes = ["clickhouse"]
-    public static let usage = "clickhouse://host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&stream=off]  RowBinary inserts over HTTP"
+    public static let schemes = ["clickhouse", "clickhouses"]
+    public static let usage = "clickhouse[s]://[user:pass@]host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&retries=N][&timeout_ms=M][&stream=on][&ca_file=PEM]  RowBinary inserts over HTTP(S)"
 
     public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
-        try ClickHouseSink(parsed: uri, createTables: options.createTables, clock: options.clock)
+        try ClickHouseSink(parsed: uri, createTables: options.createTables, caFile: options.caFile, clock: options.clock)
     }
 }

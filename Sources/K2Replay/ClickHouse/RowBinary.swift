@@ -43,6 +43,11 @@ final class RowBinary {
         UnsafeMutableRawPointer(base + count).storeBytes(of: v.littleEndian, as: UInt64.self)
         count &+= 8
     }
+    /// Overwrites the 8 bytes at `offset` (already written) with `v`.
+    @inline(__always) func store(_ v: UInt64, at offset: Int) {
+        precondition(offset >= 0 && offset &+ 8 <= count)
+        UnsafeMutableRawPointer(base + offset).storeBytes(of: v.littleEndian, as: UInt64.self)
+    }
     @inline(__always) func uint32(_ v: UInt32) {
         reserve(4)
         UnsafeMutableRawPointer(base + count).storeBytes(of: v.littleEndian, as: UInt32.self)

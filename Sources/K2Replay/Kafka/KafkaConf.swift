@@ -1,4 +1,5 @@
 import CRdKafka
+import K2Core
 
 /// A librdkafka configuration built from `key=value` properties (as `kcat -X` takes them).
 /// Owns the `rd_kafka_conf_t` until a client takes it.
@@ -17,7 +18,7 @@ final class KafkaConf {
         let r = rd_kafka_conf_set(handle, key, value, &err, err.count)
         if r != RD_KAFKA_CONF_OK {
             let msg = cText(err)
-            throw ReplayError(.invalidArgument, place: place, what: "bad -X property '\(key)=\(value)': \(msg)",
+            throw ReplayError(.invalidArgument, place: place, what: Secrets.mask("bad -X property '\(key)=\(value)': \(msg)"),
                             remedy: "see librdkafka's CONFIGURATION.md for valid names and values")
         }
     }
@@ -43,7 +44,7 @@ final class KafkaConf {
     /// Parses `key=value` (splitting at the first `=`).
     static func parse(_ text: String, place: String = "") throws -> (String, String) {
         guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-            throw ReplayError(.invalidArgument, place: place, what: "bad -X property '\(text)': expected key=value",
+            throw ReplayError(.invalidArgument, place: place, what: Secrets.mask("bad -X property '\(text)': expected key=value"),
                             remedy: "write it as -X key=value, e.g. -X linger.ms=5")
         }
         return (String(text[..<eq]), String(text[text.index(after: eq)...]))

@@ -2,9 +2,12 @@ import CRdKafka
 import K2Capture
 import K2Core
 
-/// `kafka://host:port[,host:port]?topic=TEMPLATE` — replays into Kafka/Redpanda (or the embedded
-/// broker) with librdkafka.
+/// `kafka://[user:password@]host:port[,host:port]?topic=TEMPLATE` — replays into Kafka/Redpanda
+/// (or the embedded broker) with librdkafka.
 ///
+/// - `user:password@` (percent-encoded where needed) sets `sasl.username`/`sasl.password`,
+///   `security.protocol=SASL_PLAINTEXT` and `sasl.mechanism=PLAIN`; `-X` overrides any of them
+///   (e.g. `-X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-256`);
 /// - topic: `{exchange}`, `{stream}`, `{type}` template (default `market.crypto.{type}.{exchange}`);
 /// - key: the message's symbol (none if the payload names no symbol);
 /// - headers: `k2-receive-ns` (capture receive time) and `k2-intended-ns` (intended send time,
@@ -71,6 +74,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private let goneLock = Lock()
     private var gone: String?
     private var messageTimeout = ""
+    /// Why `finish` purged what was queued (guarded by `goneLock`): purged messages fail with it.
+    private var purgeReason: String?
 
     /// Parses `kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]`.
     public convenience init(uri: String, properties: [KeyValue] = [], clock: any NanoClock = SystemClock()) throws {
@@ -78,7 +83,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     }
 
     convenience init(parsed u: SinkURI, properties: [KeyValue], clock: any NanoClock) throws {
-        let uri = u.text
+        let uri = u.display
         guard u.scheme == "kafka" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a kafka:// URI", remedy: "write kafka://host:port?topic=…")
         }
@@ -87,13 +92,20 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
             throw ReplayError(.invalidArgument, place: uri, what: "missing host:port", remedy: "write kafka://127.0.0.1:9092?topic=…")
         }
         var o = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
-                        properties: properties)
+                        properties: Self.saslProperties(user: u.user, password: u.password) + properties)
         if let h = u.parameter("headers") { o.headers = !(h == "off" || h == "false" || h == "0") }
         try self.init(uri: uri, options: o, clock: clock)
     }
 
+    /// What `user:password@` in the URI stands for, before the `-X` properties (which override it).
+    static func saslProperties(user: String?, password: String?) -> [KeyValue] {
+        guard let user else { return [] }
+        return [KeyValue("security.protocol", "SASL_PLAINTEXT"), KeyValue("sasl.mechanism", "PLAIN"),
+                KeyValue("sasl.username", user), KeyValue("sasl.password", password ?? "")]
+    }
+
     public init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
-        self.uri = uri
+        self.uri = Secrets.mask(uri)
         self.options = options
         self.clock = clock
         recorder = SinkRecorder(clock: clock)
@@ -101,7 +113,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         ring = .allocate(capacity: 2)
         numbers = .allocate(byteCount: 64, alignment: 8)
         // Validate the properties now (bad -X → exit 2 before anything starts).
-        _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: uri)
+        _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: self.uri)
     }
 
     deinit {
@@ -183,9 +195,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         producer.pollIfDue(now: message.actualNanos)
         // The broker is gone (messages timed out after message.timeout.ms): stop the replay
         // (checked every 256 messages and whenever the queue is full).
-        if nextSlot & 255 == 0 || err != nil, let reason = goneReason() {
-            throw ReplayError(.unreachable, place: uri, what: "the Kafka broker went away: \(reason)",
-                              remedy: "check that the broker at \(options.bootstrap) runs; messages not yet sent are counted as never sent")
+        if nextSlot & 255 == 0 || err != nil, goneReason() != nil {
+            throw stopError()
         }
     }
 
@@ -194,6 +205,21 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private func goneReason() -> String? {
         if let f = producer?.fatalError { return "fatal producer error: \(f)" }
         return goneLock.withLock { gone }
+    }
+
+    /// The error `send` stops the replay with, naming the cause: a fatal error of the idempotent
+    /// producer (the broker is there, the producer's sequence state is broken) or a broker gone.
+    private func stopError() -> ReplayError {
+        if let fatal = producer?.fatalError {
+            let sequence = fatal.uppercased().contains("SEQUENCE")
+            return ReplayError(.unreachable, place: uri,
+                               what: "the Kafka producer stopped on a fatal error: \(fatal)",
+                               remedy: sequence
+                                   ? "the broker rejected the idempotent producer's message sequence (a broker-side loss or a bug, not a network problem); rerun, or check the broker's logs; messages not yet sent are counted as never sent"
+                                   : "see librdkafka's message; messages not yet sent are counted as never sent")
+        }
+        return ReplayError(.unreachable, place: uri, what: "the Kafka broker went away: \(goneReason() ?? "unreachable")",
+                           remedy: "check that the broker at \(options.bootstrap) runs; messages not yet sent are counted as never sent")
     }
 
     private func fail(_ reason: String) {
@@ -205,6 +231,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let now = clock.monotonicNanos()
         let ring = ring
         var timedOut: String?
+        let purged = goneLock.withLock { purgeReason }
         recorder.outcomes { o in
             for i in 0..<tokens.count {
                 let slot = Int(tokens[i] &- 1)
@@ -212,7 +239,10 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                 if code == 0 {
                     o.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
                 } else {
-                    let reason = kafkaErrorString(rd_kafka_resp_err_t(code))
+                    var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
+                    if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
+                        reason += " (\(purged))"
+                    }
                     o.failed(reason: reason)
                     if Self.meansGone(code) { timedOut = reason }
                 }
@@ -231,12 +261,43 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
             || code == RD_KAFKA_RESP_ERR__FATAL.rawValue
     }
 
+    /// Waits for the delivery reports of what is queued, at most `timeoutNanos`, then purges
+    /// the rest (failed, `Local: Purged …` with the reason). A broker gone for good does not
+    /// keep it waiting: when a second passes without a report, a metadata request (1 s) asks
+    /// whether any broker answers; none → purge now (so ~2–3 s, not `message.timeout.ms`).
     public func finish(timeoutNanos: Int64) throws {
         guard let p = producer else { return }
-        var millis = Int32(clamping: max(0, timeoutNanos / 1_000_000))
-        // Broker gone: what is still queued would only time out one by one; purge it soon.
-        if goneReason() != nil { millis = min(millis, 1000) }
-        p.close(purgeAfterMillis: millis)
+        let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
+        var millisLeft: Int32 { Int32(clamping: max(0, (deadline - clock.monotonicNanos()) / 1_000_000)) }
+        if let reason = goneReason() {
+            // Broker gone: what is still queued would only time out one by one; purge it soon.
+            goneLock.withLock { purgeReason = "purged at the end: \(reason)" }
+            p.close(purgeAfterMillis: min(millisLeft, 1000))
+        } else {
+            while p.outstanding > 0, millisLeft > 0 {
+                let settled = { () -> UInt64 in let c = self.recorder.snapshot; return c.delivered &+ c.failed }
+                let before = settled()
+                p.flush(timeoutMillis: min(millisLeft, 1000))
+                guard p.outstanding > 0, settled() == before else { continue }
+                // No delivery report for a second: is any broker there at all?
+                do {
+                    _ = try p.brokers(timeoutMillis: min(millisLeft, 1000))
+                } catch {
+                    let why = "no Kafka broker at \(options.bootstrap) answered at the end of the replay"
+                        + (p.lastClientError.map { " (\($0))" } ?? "")
+                    goneLock.withLock {
+                        if gone == nil { gone = why }
+                        purgeReason = "purged at the end: \(why)"
+                    }
+                    break
+                }
+            }
+            if p.outstanding > 0 {
+                let waited = "\(timeoutNanos / 1_000_000_000) s"
+                goneLock.withLock { if purgeReason == nil { purgeReason = "purged at the end: the \(waited) finish wait ended first" } }
+            }
+            p.close(purgeAfterMillis: 0)
+        }
         reportsServed = p.reportsServed
         producer = nil
     }
@@ -260,7 +321,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
 /// `kafka://host:port[,host:port]?topic=TEMPLATE` in the sink registry; `-X` properties go to librdkafka.
 public enum KafkaSinkMaker: SinkMaker {
     public static let schemes = ["kafka"]
-    public static let usage = "kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer; -X key=value for any librdkafka property"
+    public static let usage = "kafka://[user:pass@]host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer (userinfo: SASL PLAIN); -X key=value for any librdkafka property"
 
     public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try KafkaSink(parsed: uri, properties: options.properties.map { KafkaSink.KeyValue($0.0, $0.1) }, clock: options.clock)

@@ -286,10 +286,13 @@ public final class ReplayEngine: @unchecked Sendable {
         for i in sinks.indices {
             let stats = sinks[i].stats
             let never = total &- stats.counts.sent
-            summaries.append(SinkSummary(uri: sinks[i].uri, stats: stats, neverSent: never, error: sinkErrors[i]))
+            summaries.append(SinkSummary(uri: Secrets.mask(sinks[i].uri), stats: stats, neverSent: never,
+                                         error: sinkErrors[i].map(Secrets.mask)))
             if outcome == .completed, stats.counts.delivered != stats.counts.sent || never != 0 {
                 outcome = .incomplete
-                stopReason = stopReason ?? "\(sinks[i].uri) did not deliver everything"
+                stopReason = stopReason ?? (stats.counts.unknown > 0
+                    ? "\(sinks[i].uri) cannot tell whether \(stats.counts.unknown) message(s) landed"
+                    : "\(sinks[i].uri) did not deliver everything")
             }
         }
         return ReplaySummary(

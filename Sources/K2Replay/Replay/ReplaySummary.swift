@@ -109,8 +109,9 @@ public struct ReplaySummary: Sendable {
             var members: [(String, JSONValue)] = [
                 ("uri", .string(s.uri)),
                 ("sent", num(c.sent)), ("delivered", num(c.delivered)), ("failed", num(c.failed)),
-                ("in_flight", num(c.inFlight)), ("never_sent", num(s.neverSent)), ("bytes", num(c.bytes)),
+                ("unknown", num(c.unknown)), ("in_flight", num(c.inFlight)), ("never_sent", num(s.neverSent)), ("bytes", num(c.bytes)),
                 ("failure_reasons", .object(c.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
+                ("unknown_reasons", .object(c.unknownReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
                 ("latency_from_intended_ns", Self.percentiles(s.stats.latencyFromIntended)),
                 ("latency_from_actual_ns", Self.percentiles(s.stats.latencyFromActual)),
             ]
@@ -184,7 +185,8 @@ public struct ReplaySummary: Sendable {
         }
         for s in sinks {
             let c = s.stats.counts
-            var line = "\(s.uri): sent \(c.sent), delivered \(c.delivered), failed \(c.failed), in flight \(c.inFlight)"
+            var line = "\(s.uri): sent \(c.sent), delivered \(c.delivered), failed \(c.failed)"
+                + (c.unknown > 0 ? ", unknown \(c.unknown)" : "") + ", in flight \(c.inFlight)"
             if s.neverSent > 0 { line += ", never sent \(s.neverSent)" }
             let h = s.stats.latencyFromIntended
             if h.totalCount > 0 {
@@ -193,6 +195,9 @@ public struct ReplaySummary: Sendable {
             out.append(line)
             for (reason, n) in c.failureReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
                 out.append("  failed \(n): \(reason)")
+            }
+            for (reason, n) in c.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+                out.append("  unknown \(n) (may or may not have landed): \(reason)")
             }
             if let e = s.error { out.append("  error: \(e)") }
         }
@@ -226,7 +231,7 @@ extension ReplaySummary {
                               remedy: "check the parent directory exists and is writable")
         }
         let files: [(String, String)] = [
-            ("summary.json", json().serialized() + "\n"),
+            ("summary.json", Secrets.mask(json().serialized()) + "\n"),
             ("latency.hlog", hlog()),
             ("lateness.hgrm", lateness.percentileDistributionText(scale: 1_000)),
         ]

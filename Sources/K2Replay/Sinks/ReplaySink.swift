@@ -77,18 +77,24 @@ extension ReplaySink {
     public func willStart(pace: Pace) {}
 }
 
-/// Message accounting for one sink: `sent == delivered + failed + inFlight`.
+/// Message accounting for one sink: `sent == delivered + failed + unknown + inFlight`.
 public struct SinkCounts: Sendable, Equatable, Codable {
     public var sent: UInt64 = 0
     public var delivered: UInt64 = 0
     public var failed: UInt64 = 0
+    /// Messages whose fate the sink could not learn (an insert the server may or may not have
+    /// written when it stopped answering, a request still unanswered at exit). Never counted
+    /// as delivered; a replay with any is incomplete (exit 1).
+    public var unknown: UInt64 = 0
     public var bytes: UInt64 = 0
     /// Distinct failure reasons with counts (e.g. the broker's error string).
     public var failureReasons: [String: UInt64] = [:]
+    /// Why messages are of unknown fate, with counts.
+    public var unknownReasons: [String: UInt64] = [:]
 
     public init() {}
 
-    public var inFlight: UInt64 { sent &- delivered &- failed }
+    public var inFlight: UInt64 { sent &- delivered &- failed &- unknown }
 }
 
 /// What a sink reports at the end: counts, delivery latency measured from the intended send time
@@ -142,6 +148,12 @@ public final class SinkRecorder: @unchecked Sendable {
             counts.failed &+= n
             counts.failureReasons[reason, default: 0] &+= n
         }
+
+        /// `n` messages whose fate the sink cannot learn, with why.
+        public mutating func unknown(reason: String, count n: UInt64 = 1) {
+            counts.unknown &+= n
+            counts.unknownReasons[reason, default: 0] &+= n
+        }
     }
 
     public init(clock: any NanoClock = SystemClock()) {
@@ -178,6 +190,11 @@ public final class SinkRecorder: @unchecked Sendable {
     /// `n` messages that will never be delivered, with the destination's reason.
     public func failed(reason: String, count n: UInt64 = 1) {
         lock.withLock { state.failed(reason: reason, count: n) }
+    }
+
+    /// `n` messages whose fate is unknown (the destination may or may not have them), with why.
+    public func unknown(reason: String, count n: UInt64 = 1) {
+        lock.withLock { state.unknown(reason: reason, count: n) }
     }
 
     public var snapshot: SinkCounts { lock.withLock { state.counts } }

@@ -2,11 +2,17 @@ import K2Core
 
 /// A parsed sink URI: `scheme://authority/path?key=value&…` or `scheme:path` (`file:out.ndjson`).
 public struct SinkURI: Sendable, Equatable {
-    /// The text as the user wrote it.
+    /// The text as the user wrote it (secrets included: print `display`).
     public let text: String
+    /// The text with its secrets masked (`Secrets.mask`): what messages, summaries and reports show.
+    public var display: String { Secrets.mask(text) }
+    /// `user` of `scheme://user[:password]@host`, percent-decoded, or nil.
+    public let user: String?
+    /// `password` of `scheme://user:password@host`, percent-decoded, or nil.
+    public let password: String?
     /// Lower-cased scheme (`mock`, `file`, `kafka`, `clickhouse`, `ws`); `-` parses as scheme `file`, path `-`.
     public let scheme: String
-    /// `host:port[,host:port]` after `//`, or "" (`mock://`, `file:PATH`).
+    /// `host:port[,host:port]` after `//` (without `user:password@`), or "" (`mock://`, `file:PATH`).
     public let authority: String
     /// The path after the authority (with its leading `/`), or after `scheme:` for opaque URIs.
     public let path: String
@@ -17,12 +23,13 @@ public struct SinkURI: Sendable, Equatable {
 
     public init(parsing text: String) throws(ReplayError) {
         self.text = text
+        Secrets.registerSecrets(uri: text)
         if text == "-" {
-            scheme = "file"; authority = ""; path = "-"; query = []
+            scheme = "file"; authority = ""; path = "-"; query = []; user = nil; password = nil
             return
         }
         guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
-            throw ReplayError(.invalidArgument, place: text, what: "not a sink URI",
+            throw ReplayError(.invalidArgument, place: Secrets.mask(text), what: "not a sink URI",
                               remedy: "write scheme://… (\(SinkFactory.schemeList)) or - for NDJSON on stdout")
         }
         scheme = text[..<colon].lowercased()
@@ -39,12 +46,27 @@ public struct SinkURI: Sendable, Equatable {
         if rest.hasPrefix("//") {
             rest = rest.dropFirst(2)
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-            authority = String(rest[..<slash])
+            var hosts = rest[..<slash]
+            if let at = hosts.lastIndex(of: "@") {
+                let info = hosts[..<at]
+                let colon = info.firstIndex(of: ":")
+                user = Self.percentDecode(String(info[..<(colon ?? info.endIndex)]))
+                password = colon.map { Self.percentDecode(String(info[info.index(after: $0)...])) }
+                if let password { Secrets.register(password) }
+                hosts = hosts[hosts.index(after: at)...]
+            } else {
+                user = nil
+                password = nil
+            }
+            authority = String(hosts)
             path = String(rest[slash...])
         } else {
             authority = ""
             path = String(rest)
+            user = nil
+            password = nil
         }
+        for (key, value) in query where Secrets.isSecretKey(key) { Secrets.register(value) }
     }
 
     /// The last value of `key`, if given.
@@ -53,7 +75,7 @@ public struct SinkURI: Sendable, Equatable {
     /// Throws for any query key outside `known`, naming the ones that are.
     public func checkParameters(_ known: [String]) throws(ReplayError) {
         for (k, _) in query where !known.contains(k) {
-            throw ReplayError(.invalidArgument, place: text, what: "unknown parameter '\(k)'",
+            throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(k)'",
                               remedy: known.isEmpty ? "\(scheme):// takes no parameters"
                                   : "\(scheme):// takes " + known.joined(separator: ", "))
         }
@@ -63,7 +85,7 @@ public struct SinkURI: Sendable, Equatable {
     public func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
         guard let v = parameter(key) else { return nil }
         guard let d = Double(v), d > 0, d.isFinite else {
-            throw ReplayError(.invalidArgument, place: text, what: "\(key)=\(v) is not a positive number",
+            throw ReplayError(.invalidArgument, place: display, what: "\(key)=\(v) is not a positive number",
                               remedy: "write e.g. \(key)=100")
         }
         return d
@@ -91,12 +113,17 @@ public struct SinkOptions: Sendable {
     public var properties: [(String, String)]
     /// Create destination tables/topics before the replay (`--create-tables`).
     public var createTables: Bool
+    /// CA certificates (PEM) that TLS sinks trust, instead of the system's (`--ca-file`); a sink's
+    /// own `ca_file=` URI parameter wins.
+    public var caFile: String?
     /// The clock sinks stamp deliveries with (monotonic, same as the engine's).
     public var clock: any NanoClock
 
-    public init(properties: [(String, String)] = [], createTables: Bool = false, clock: any NanoClock = SystemClock()) {
+    public init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock()) {
         self.properties = properties
         self.createTables = createTables
+        self.caFile = caFile
+        for (key, value) in properties where Secrets.isSecretKey(key) { Secrets.register(value) }
         self.clock = clock
     }
 }
@@ -137,7 +164,7 @@ public enum SinkFactory {
     public static func make(_ text: String, options: SinkOptions = SinkOptions()) throws -> any ReplaySink {
         let uri = try SinkURI(parsing: text)
         guard let maker = makers.first(where: { $0.schemes.contains(uri.scheme) }) else {
-            throw ReplayError(.invalidArgument, place: text, what: "unknown sink scheme '\(uri.scheme)'",
+            throw ReplayError(.invalidArgument, place: uri.display, what: "unknown sink scheme '\(uri.scheme)'",
                               remedy: "use one of \(schemeList) or - (NDJSON on stdout)")
         }
         return try maker.make(uri, options: options)
