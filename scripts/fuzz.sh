@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 out=.build-fuzz
 mkdir -p "$out/corpus"
-flags=(-O -g -parse-as-library -swift-version 6 -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny)
+flags=(-O -g -parse-as-library -swift-version 6 -package-name k2 -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny)
 incs=(-I Sources/CZstd -I Sources/CZlib -I "$out")
 stamp="$out/.built"
 sources=$(find Sources/K2Core Sources/K2Capture Fuzz -name '*.swift' | sort)
