@@ -1,13 +1,15 @@
 import Foundation
+import K2Capture
 import K2TestSupport
 import Testing
 @testable import K2Bench
 
-/// The workload keys and verdict rows of the whole verdict: the `queries:` section.
+/// The workload keys of the whole verdict: `queries:` and `storage:` sections, storage per layer
+/// and per exchange-day.
 @Suite struct WholeVerdictTests {
     static let root = TargetsTests.repoRoot
 
-    @Test func shippedV2PipelineHasQueries() throws {
+    @Test func shippedV2PipelineHasQueriesAndStorage() throws {
         let old = FileManager.default.currentDirectoryPath
         _ = FileManager.default.changeCurrentDirectoryPath(Self.root)
         defer { _ = FileManager.default.changeCurrentDirectoryPath(old) }
@@ -16,9 +18,13 @@ import Testing
         #expect(q.classes.map(\.name) == ["simple", "complex", "ohlcv", "cold"])
         #expect(q.classes.allSatisfy { FileManager.default.fileExists(atPath: $0.sql) && $0.rate > 0 })
         #expect(q.concurrency == 4 && q.seed == 1 && q.parametersFrom == "trades")
+        let s = try #require(w.storage)
+        #expect(s.layers == [.init(name: "bronze", tables: ["bronze"]), .init(name: "silver", tables: ["trades"]),
+                             .init(name: "gold", tables: ["ohlcv_1m_agg", "ohlcv_1h_agg"])])
+        #expect(s.messagesTable == "bronze" && s.messagesPerDay.isEmpty)
     }
 
-    @Test func queriesKeysAreReadStrictly() throws {
+    @Test func queriesAndStorageKeysAreReadStrictly() throws {
         let tmp = TemporaryDirectory()
         let sql = tmp.file("s.sql")
         try "SELECT 1".write(toFile: sql, atomically: true, encoding: .utf8)
@@ -32,6 +38,10 @@ import Testing
               timeout: 5s
               classes:
                 simple: {sql: \(sql), rate: 20, window: 10m}
+            storage:
+              layers: {bronze: [raw], gold: [a, b]}
+              messages_table: raw
+              messages_per_day: {binance: 43.6M, kraken: 1_000_000}
             """
         let w = try WorkloadLoader.parse(text, file: tmp.file("w.yaml"))
         let q = try #require(w.queries)
@@ -39,6 +49,8 @@ import Testing
         var expected = Workload.QueryClass(name: "simple", sql: sql, rate: 20)
         expected.windowNanos = 600_000_000_000
         #expect(q.classes == [expected])
+        #expect(w.storage?.messagesPerDay == ["binance": 43_600_000, "kraken": 1_000_000])
+        #expect(w.storage?.layers.map(\.name) == ["bronze", "gold"] && w.storage?.messagesTable == "raw")
 
         func expectError(_ yaml: String, _ contains: String) {
             do {
@@ -54,5 +66,44 @@ import Testing
         expectError("queries: {classes: {sim-ple: {sql: \(sql), rate: 1}}}\n", "is not a class name")
         expectError("queries: {concurrency: 0, classes: {simple: {sql: \(sql), rate: 1}}}\n", "must be between 1 and 256")
         expectError("queries: {seed: 1}\n", "classes")
+        expectError("storage: {layers: {bronze: [x]}, messages_per_day: {binance: lots}}\n", "is not a number of messages per day")
+        expectError("storage: {layer: {bronze: [x]}}\n", "unknown key 'storage.layer'")
+    }
+
+    @Test func storagePerLayerPerExchangeDayAndCompression() {
+        var storage = Workload.Storage()
+        storage.layers = [.init(name: "bronze", tables: ["bronze"]), .init(name: "gold", tables: ["m", "h"]), .init(name: "silver", tables: ["gone"])]
+        let tables = [
+            StorageAccounting.TableSize(table: "bronze", rows: 1_000, bytesOnDisk: 50_000, compressedBytes: 40_000, uncompressedBytes: 200_000),
+            StorageAccounting.TableSize(table: "m", rows: 10, bytesOnDisk: 3_000, compressedBytes: 1_000, uncompressedBytes: 2_000),
+            StorageAccounting.TableSize(table: "h", rows: 1, bytesOnDisk: 2_000, compressedBytes: 500, uncompressedBytes: 1_000),
+        ]
+        let (m, notes) = StorageAccounting.metrics(tables: tables, storage: storage, messagesPerDay: ["binance": 40_000_000, "kraken": 10_000_000],
+                                                   captureRatio: 6.8)
+        #expect(m["storage.bronze.bytes_per_message"]?.value == 50)
+        // 50 B × 40M messages/day = 2,000 MB/day for the largest exchange.
+        #expect(m["storage.bronze.mb_per_exchange_day"]?.value == 2_000)
+        #expect(m["storage.bronze.kraken.mb_per_day"]?.value == 500)
+        #expect(m["storage.gold.bytes_on_disk"]?.value == 5_000 && m["storage.gold.rows"]?.value == 11)
+        #expect(m["storage.gold.mb_per_exchange_day"]?.value == 200)
+        #expect(m["compression.bronze.ratio"]?.value == 5 && m["compression.gold.ratio"]?.value == 2)
+        #expect(m["compression.capture.ratio"]?.value == 6.8)
+        #expect(m["storage.table.h.rows"]?.value == 1)
+        #expect(m["storage.silver.bytes_on_disk"] == nil)
+        #expect(notes.contains("storage: layer silver: no active parts for gone"))
+        #expect(notes.contains { $0.hasPrefix("storage per exchange per day = bytes on disk per message landed (1000 in bronze) × the source capture's messages per day at its recorded rate") })
+    }
+
+    @Test func storageMessagesPerDayComeFromTheCapturesRecordedRate() throws {
+        let tmp = TemporaryDirectory()
+        let path = tmp.file("c.k2cap")
+        // 1,000 messages, a gap of 0…2 ms each: about 1 s of capture.
+        let records = try SampleTraffic().write(to: path, count: 1_000)
+        let recv = records.filter { $0.kind == .recv }
+        let span = Double(recv.last!.timestamp - records.first!.timestamp) / 1e9
+        let perDay = try StorageAccounting.messagesPerDay(captures: [path])
+        #expect(perDay.keys.sorted() == ["binance"])
+        #expect(abs(perDay["binance"]! - Double(recv.count) / span * 86_400) / perDay["binance"]! < 1e-9)
+        #expect((try StorageAccounting.captureRatio(captures: [path]) ?? 0) > 1)
     }
 }

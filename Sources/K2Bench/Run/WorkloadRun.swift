@@ -99,6 +99,7 @@ public enum WorkloadRun {
             let queryStage = try pipeline.startQueries(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
             var probeResult: FreshnessProbes.Result?
             var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+            var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
             var setup = SinkSetup(sinks: sinks, latencies: {
                 var l: [String: Histogram] = [:]
                 for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") || s.uri.hasPrefix("mock://") {
@@ -124,8 +125,9 @@ public enum WorkloadRun {
                     let stopped = queryStage.stop()
                     queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
                 }
+                storageFigures = pipeline.measureStorage(rep)
             }, notes: {
-                var n: [String] = queryFigures?.notes ?? []
+                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? [])
                 guard let probes, let r = probeResult else { return n }
                 if r.lost > 0 {
                     n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
@@ -142,6 +144,7 @@ public enum WorkloadRun {
             }
             setup.metrics = {
                 var m: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
+                for (name, metric) in storageFigures?.metrics ?? [:] { m[name] = metric }
                 guard let r = probeResult else { return m }
                 if let rows = r.rowsPerSecond {
                     m["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
@@ -291,6 +294,25 @@ final class PipelineSetup {
     /// The repetition's database on the pipeline's server: `k2_repN` when the schema runs, else `default`.
     func database(_ rep: Int) -> String {
         port != 0 && workload.embedded.clickhouseSchema != nil ? "k2_rep\(rep + 1)" : "default"
+    }
+
+    /// Storage and compression of the repetition's tables from `system.parts` (nil without
+    /// `storage:`); a failure to read them is a note, not a failed run.
+    func measureStorage(_ rep: Int) -> (metrics: [String: BenchReport.Metric], notes: [String])? {
+        guard let storage = workload.storage else { return nil }
+        guard port != 0 else { return ([:], ["storage: no ClickHouse server to read system.parts from"]) }
+        do {
+            let tables = try StorageAccounting.tables(host: host, port: port, database: database(rep))
+            var perDay = storage.messagesPerDay
+            var ratio: Double?
+            if case let .captures(paths, _) = workload.source {
+                if perDay.isEmpty { perDay = try StorageAccounting.messagesPerDay(captures: paths) }
+                ratio = try StorageAccounting.captureRatio(captures: paths)
+            }
+            return StorageAccounting.metrics(tables: tables, storage: storage, messagesPerDay: perDay, captureRatio: ratio)
+        } catch {
+            return ([:], ["storage: could not be measured: \(error)"])
+        }
     }
 
     /// Starts the workload's query stage for repetition `rep` (nil without `queries:`): it runs

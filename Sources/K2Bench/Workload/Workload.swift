@@ -30,6 +30,8 @@ public struct Workload: Sendable, Equatable {
     public var embedded: Embedded
     /// Queries run against ClickHouse while the replay runs (query latency per class). Default none.
     public var queries: Queries?
+    /// Storage and compression from ClickHouse's `system.parts` after each repetition. Default none.
+    public var storage: Storage?
     /// The file it was read from.
     public var path: String
 
@@ -49,6 +51,7 @@ public struct Workload: Sendable, Equatable {
         self.reference = nil
         self.embedded = Embedded()
         self.queries = nil
+        self.storage = nil
         self.path = ""
     }
 
@@ -182,6 +185,22 @@ public struct Workload: Sendable, Equatable {
             self.name = name
             self.sql = sql
             self.rate = rate
+        }
+    }
+
+    /// Storage accounting: which tables form which layer, and the daily volume to scale to.
+    public struct Storage: Sendable, Equatable {
+        /// Layers in file order (`bronze`, `silver`, `gold`), each a list of tables of the pipeline's database.
+        public var layers: [Layer] = []
+        /// The table whose rows are the messages landed (bytes per message = layer bytes / its rows). Default `bronze`.
+        public var messagesTable: String = "bronze"
+        /// Messages per day per exchange; default the source capture's at its recorded rate.
+        public var messagesPerDay: [String: Double] = [:]
+        public init() {}
+
+        public struct Layer: Sendable, Equatable {
+            public var name: String
+            public var tables: [String]
         }
     }
 }

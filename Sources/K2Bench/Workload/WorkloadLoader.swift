@@ -4,7 +4,7 @@ import Foundation
 /// name the file, the line and the key (docs/workloads.md lists every key).
 public enum WorkloadLoader {
     public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
-                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries"]
+                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage"]
 
     public static func load(file: String, checkFiles: Bool = true) throws(BenchError) -> Workload {
         try read(StrictMap.load(file: file), file: file, checkFiles: checkFiles)
@@ -188,6 +188,25 @@ public enum WorkloadLoader {
         }
         if let q = try root.map("queries") {
             w.queries = try queries(q, file: file, checkFiles: checkFiles)
+        }
+        if let st = try root.map("storage") {
+            try st.expectKeys(["layers", "messages_table", "messages_per_day"])
+            var storage = Workload.Storage()
+            guard let layers = try st.map("layers") else { throw st.missing("layers", "e.g. {bronze: [bronze], silver: [trades], gold: [ohlcv_1m_agg]}") }
+            for name in layers.keys {
+                guard let tables = try layers.strings(name), !tables.isEmpty else { throw layers.missing(name, "the layer's tables, e.g. [bronze]") }
+                storage.layers.append(.init(name: name, tables: tables))
+            }
+            storage.messagesTable = try st.string("messages_table") ?? "bronze"
+            if let perDay = try st.map("messages_per_day") {
+                for exchange in perDay.keys {
+                    guard let text = try perDay.string(exchange), let n = StrictMap.parseRate(text), n > 0 else {
+                        throw perDay.error(at: exchange, "is not a number of messages per day", remedy: "write e.g. 43.6M or 43_600_000")
+                    }
+                    storage.messagesPerDay[exchange] = n
+                }
+            }
+            w.storage = storage
         }
         return w
     }
