@@ -4,8 +4,8 @@ import K2TestSupport
 import Testing
 @testable import K2Bench
 
-/// The workload keys of the whole verdict: `queries:` and `storage:` sections, storage per layer
-/// and per exchange-day.
+/// The workload keys and verdict rows of the whole verdict: `queries:` and `storage:` sections,
+/// storage per layer and per exchange-day, and the "not applicable to v2" and "extrapolated" rows.
 @Suite struct WholeVerdictTests {
     static let root = TargetsTests.repoRoot
 
@@ -105,5 +105,38 @@ import Testing
         #expect(perDay.keys.sorted() == ["binance"])
         #expect(abs(perDay["binance"]! - Double(recv.count) / span * 86_400) / perDay["binance"]! < 1e-9)
         #expect((try StorageAccounting.captureRatio(captures: [path]) ?? 0) > 1)
+    }
+
+    @Test func notApplicableAndExtrapolatedRowsAreApartFromNotMeasured() throws {
+        let targets = try TargetsLoader.load(file: Self.root + "/reports/targets/k2-v2.yaml")
+        var run = Fixture.run(index: 0, latencies: [:], rate: 12_000, cores: 0.5)
+        run.metrics["resources.total.cpu_us_per_msg"] = .init(value: 60, unit: "us", better: .lower)
+        run.metrics["services.count"] = .init(value: 3, unit: "services", better: .lower)
+        let v = Verification.verify(try Fixture.report([run]), targets: targets)
+        func row(_ id: String) -> Verification.Row { v.rows.first { $0.figure.id == id }! }
+        for id in ["iceberg-write-overhead", "spark-cpu", "spark-ram"] {
+            #expect(row(id).verdict == .notApplicable)
+            #expect(row(id).measuredText.hasPrefix("– (v2 "))
+        }
+        // 60 µs per message × 1M msg/s = 60 cores = 4 nodes of 16.
+        let scale = row("scale-target")
+        #expect(scale.verdict == .extrapolated && scale.metric == "resources.total.cpu_us_per_msg")
+        #expect(scale.measuredText.hasPrefix("1,000,000 msg/s ≈ 60 cores ≈ 4 node(s) of 16 cores (linear in resources.total.cpu_us_per_msg = 60 µs/msg"))
+        #expect(row("services").verdict == .pass && row("services").measured == 3)
+        #expect(row("uptime").verdict == .notMeasured)
+        let md = v.markdown(includeUnmeasured: false)
+        #expect(md.contains("| Iceberg write overhead p99 | 200 ms (002) | – | – (v2 ingests into ClickHouse MergeTree;"))
+        #expect(md.contains("| not applicable to v2 | – |"))
+        #expect(md.contains("| extrapolated | – |"))
+        #expect(!md.contains("| uptime |"))
+        #expect(ReportHTML.render(try Fixture.report([run]), verification: v).contains("≈ 60 cores ≈ 4 node(s) of 16 cores"))
+    }
+
+    @Test func extrapolationNeedsABoundAndPositiveNodeCores() {
+        let head = "documents: [{id: \"000\", file: a, title: A}]\nfigures:\n  - id: s\n    unit: msg/s\n"
+        #expect(throws: BenchError.self) { try TargetsLoader.parse(head + "    extrapolated_by: [x]\n", file: "t.yaml") }
+        #expect(throws: BenchError.self) {
+            try TargetsLoader.parse(head + "    extrapolated_by: [x]\n    node_cores: 0\n    v2: {bound: \">= 1\", source: \"000\"}\n", file: "t.yaml")
+        }
     }
 }

@@ -21,7 +21,7 @@ public enum ReportHTML {
                 h += "<tr><td>\(esc(row.figure.figure))</td>"
                 h += "<td>\(esc(row.figure.v1.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"))</td>"
                 h += "<td>\(esc(row.figure.v2.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"))</td>"
-                h += "<td>\(esc(row.measured.map { "\(Units.format($0)) \(u)" } ?? "not measured"))</td>"
+                h += "<td>\(esc(row.measuredText))</td>"
                 h += "<td class=\"\(cls)\">\(esc(row.verdict.rawValue))</td>"
                 h += "<td>\(esc(row.ratioVsV1.map { Units.format($0) + "x" } ?? "–"))</td></tr>"
             }

@@ -64,6 +64,7 @@ public enum WorkloadRun {
         case .max: pace = .max
         }
 
+        let hasBroker = broker != nil
         let runner = BenchRunner(workload: w)
         runner.progress = progress
         runner.metricsServer = metrics
@@ -145,6 +146,11 @@ public enum WorkloadRun {
             setup.metrics = {
                 var m: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
                 for (name, metric) in storageFigures?.metrics ?? [:] { m[name] = metric }
+                // Services: the watched processes and cgroups, the harness, the embedded broker.
+                let system = w.watch.processes.count + w.watch.cgroups.count + (hasBroker ? 1 : 0)
+                if system > 0 {
+                    m["services.count"] = .init(value: Double(system + (w.watch.harness ? 1 : 0)), unit: "services", better: .lower)
+                }
                 guard let r = probeResult else { return m }
                 if let rows = r.rowsPerSecond {
                     m["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
