@@ -140,3 +140,29 @@ import Testing
         }
     }
 }
+
+/// report.md and report.html show the query classes and the storage layers as tables.
+@Suite struct ReportStagesTests {
+    @Test func queryClassesAndStorageLayersAreTabled() throws {
+        var run = Fixture.run(index: 0, latencies: ["query.simple": Fixture.histogram([(40_000_000, 99), (900_000_000, 1)]),
+                                                    "query_uncorrected.simple": Fixture.histogram([(30_000_000, 100)])], rate: 1_000, cores: 1)
+        run.metrics["queries.simple.count"] = .init(value: 100, unit: "queries", better: .higher)
+        run.metrics["queries.simple.errors"] = .init(value: 2, unit: "queries", better: .lower)
+        run.metrics["queries.simple.rows"] = .init(value: 5_000, unit: "rows", better: .higher)
+        for (name, value) in [("storage.bronze.rows", 1_000.0), ("storage.bronze.bytes_on_disk", 2_000_000), ("storage.bronze.compressed_bytes", 1_000_000),
+                              ("storage.bronze.uncompressed_bytes", 7_000_000), ("compression.bronze.ratio", 7), ("storage.bronze.bytes_per_message", 2_000),
+                              ("storage.bronze.mb_per_exchange_day", 1_163), ("storage.table.bronze.bytes_on_disk", 2_000_000), ("compression.capture.ratio", 6.8)] {
+            run.metrics[name] = .init(value: value, unit: "B", better: .lower)
+        }
+        let report = try Fixture.report([run])
+        let md = ReportMarkdown.render(report)
+        #expect(md.contains("### Queries while ingesting (open loop)"))
+        #expect(md.contains("| simple | 100 | 2 | 5,000 | 40.01 | 40.01 | 30.02 |"), "\(md)")
+        #expect(md.contains("### Storage per layer (system.parts, last repetition); the source capture's zstd ratio: 6.8"))
+        #expect(md.contains("| bronze | 1,000 | 2 | 1 | 7 | 7 | 2,000 | 1,163 |"))
+        #expect(!md.contains("| table |"))
+        let html = ReportHTML.render(report)
+        #expect(html.contains("<h2>Queries while ingesting (open loop)</h2>") && html.contains("<td>1,163</td>"))
+        #expect(!ReportMarkdown.render(try Fixture.report([Fixture.run(index: 0, latencies: [:], rate: 1, cores: 1)])).contains("### Storage"))
+    }
+}

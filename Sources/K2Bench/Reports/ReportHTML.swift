@@ -85,6 +85,7 @@ public enum ReportHTML {
             }
             h += "</table>"
         }
+        for table in [ReportStages.queries(r), ReportStages.storage(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
         h += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {
             let m = r.metrics[name]!
