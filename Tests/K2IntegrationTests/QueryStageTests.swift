@@ -137,4 +137,42 @@ struct QueryStageTests {
         // The stalled query itself is in both maxima.
         #expect(Double(point.uncorrected.max) / 1e9 >= 0.5)
     }
+
+    /// `k2 bench run` with a `queries:` section pointed at a ClickHouse of its own (`clickhouse`,
+    /// `database`) and a `mock://` sink: the harness starts no embedded server, the queries run in
+    /// the measured window and land in the report.
+    @Test func aWorkloadsQueriesRunAgainstTheClickHouseItNames() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries")
+        let sql = try Self.sqlFile(dir, "latest", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 3")
+        let root = PipelineTests.root
+        let file = dir.file("w.yaml")
+        try """
+            source: {captures: [\(root)/captures/binance-sample.k2cap]}
+            rate: 1k
+            warmup: 500ms
+            duration: 2s
+            sinks: [mock://]
+            queries:
+              clickhouse: \(server.httpURL)
+              database: q
+              classes:
+                latest: {sql: \(sql), rate: 10}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let progress = QueryStageProgressLines()
+        let out = try WorkloadRun.run(try WorkloadLoader.load(file: file), progress: { progress.append($0) })
+        #expect(!progress.all.contains { $0.contains("embedded ClickHouse") }, "\(progress.all)")
+        let m = out.report.metrics
+        #expect((m["queries.latest.count"]?.value ?? 0) >= 15 && m["queries.latest.errors"]?.value == 0, "\(out.report.notes)")
+        #expect(m["queries.latest.rows"]?.value == 3 * (m["queries.latest.count"]?.value ?? 0))
+        #expect(m["latency.query.latest.p99"] != nil && m["services.count"] == nil)
+    }
+}
+
+/// Progress lines collected from another thread.
+final class QueryStageProgressLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 }

@@ -201,7 +201,8 @@ final class PipelineSetup {
     init(workload w: Workload, progress: ((String) -> Void)?) throws {
         workload = w
         self.progress = progress
-        let wantsServer = w.embedded.clickhouse ?? ((w.probes.intervalNanos > 0 || w.queries != nil) && w.probes.clickhouse == nil)
+        let queriesNeedIt = w.queries.map { $0.clickhouse == nil } ?? false
+        let wantsServer = w.embedded.clickhouse ?? ((w.probes.intervalNanos > 0 || queriesNeedIt) && w.probes.clickhouse == nil)
         if wantsServer {
             progress?("starting the embedded ClickHouse …")
             do {
