@@ -289,13 +289,13 @@ final class PipelineSetup {
     func stop() { server?.stop() }
 
     /// `http://HOST:PORT[/…]` → (HOST, PORT); an error naming `key` otherwise.
-    static func hostPort(_ url: String, key: String, workload w: Workload) throws -> (String, Int) {
-        let hp = url.replacingOccurrences(of: "http://", with: "").split(separator: "/").first.map(String.init) ?? url
-        let parts = hp.split(separator: ":")
-        guard parts.count == 2, let p = Int(parts[1]) else {
-            throw BenchError(.invalidArgument, path: w.path, what: "\(key) '\(url)' is not http://HOST:PORT", remedy: "e.g. http://127.0.0.1:8123")
+    static func hostPort(_ url: String, key: String, workload: Workload) throws -> (String, Int) {
+        let address = url.replacingOccurrences(of: "http://", with: "").split(separator: "/").first.map(String.init) ?? url
+        let parts = address.split(separator: ":")
+        guard parts.count == 2, let portNumber = Int(parts[1]) else {
+            throw BenchError(.invalidArgument, path: workload.path, what: "\(key) '\(url)' is not http://HOST:PORT", remedy: "e.g. http://127.0.0.1:8123")
         }
-        return (String(parts[0]), p)
+        return (String(parts[0]), portNumber)
     }
 
     /// The repetition's database on the pipeline's server: `k2_repN` when the schema runs, else `default`.
