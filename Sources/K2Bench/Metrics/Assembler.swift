@@ -62,6 +62,11 @@ public enum Assembler {
         if let rate = m["throughput.sent.msgs_per_s"]?.value, rate > 0, let cores = m["resources.sut.cpu_cores.mean"]?.value {
             m["resources.sut.cpu_us_per_msg"] = .init(value: cores / rate * 1e6, unit: "us", better: .lower)
         }
+        // The whole cost of a message here: the harness (the feed handlers' stand-in) and the system under test.
+        let perMessage = [m["resources.sut.cpu_us_per_msg"], m["resources.harness.cpu_us_per_msg"]].compactMap { $0?.value }
+        if !perMessage.isEmpty {
+            m["resources.total.cpu_us_per_msg"] = .init(value: perMessage.reduce(0, +), unit: "us", better: .lower)
+        }
         return m
     }
 

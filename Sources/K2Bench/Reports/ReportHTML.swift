@@ -21,7 +21,7 @@ public enum ReportHTML {
                 h += "<tr><td>\(esc(row.figure.figure))</td>"
                 h += "<td>\(esc(row.figure.v1.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"))</td>"
                 h += "<td>\(esc(row.figure.v2.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"))</td>"
-                h += "<td>\(esc(row.measured.map { "\(Units.format($0)) \(u)" } ?? "not measured"))</td>"
+                h += "<td>\(esc(row.measuredText))</td>"
                 h += "<td class=\"\(cls)\">\(esc(row.verdict.rawValue))</td>"
                 h += "<td>\(esc(row.ratioVsV1.map { Units.format($0) + "x" } ?? "–"))</td></tr>"
             }
@@ -85,6 +85,7 @@ public enum ReportHTML {
             }
             h += "</table>"
         }
+        for table in [ReportStages.queries(r), ReportStages.storage(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
         h += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {
             let m = r.metrics[name]!

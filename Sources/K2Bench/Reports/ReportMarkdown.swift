@@ -36,6 +36,8 @@ public enum ReportMarkdown {
             }
         }
 
+        for table in [ReportStages.queries(r), ReportStages.storage(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
+
         if let run = r.runs.last, !run.resources.isEmpty {
             out += "\n### Resources (last repetition)\n\n| process / group | CPU mean | CPU peak | memory peak |\n|---|---|---|---|\n"
             for s in run.resources {

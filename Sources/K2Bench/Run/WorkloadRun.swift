@@ -67,6 +67,7 @@ public enum WorkloadRun {
         case .max: pace = .max
         }
 
+        let hasBroker = broker != nil
         let runner = BenchRunner(workload: w)
         runner.progress = progress
         runner.metricsServer = metrics
@@ -100,7 +101,10 @@ public enum WorkloadRun {
             }
             let current = reader
             let probes = try pipeline.startRepetition(rep, sinks: w.sinks, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
+            let queryStage = try pipeline.startQueries(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
             var probeResult: FreshnessProbes.Result?
+            var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+            var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
             var setup = SinkSetup(sinks: sinks, latencies: {
                 var l: [String: Histogram] = [:]
                 for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") || s.uri.hasPrefix("mock://") {
@@ -116,14 +120,20 @@ public enum WorkloadRun {
                 }
                 if let current { for (k, v) in current.latencies { l[k] = v } }
                 if let probes { for (k, v) in probes.latencies { l[k] = v } }
+                if let queryFigures { for (k, v) in queryFigures.latencies { l[k] = v } }
                 return l
             }, consumed: current.map { r in { r.consumed } }, close: {
                 let expected = sinks.first { $0.uri.hasPrefix("kafka://") }?.counts.delivered
                 current?.stop(expected: expected)
                 probeResult = probes?.stop()
+                if let queryStage {
+                    let stopped = queryStage.stop()
+                    queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
+                }
+                storageFigures = pipeline.measureStorage(rep)
             }, notes: {
-                guard let probes, let r = probeResult else { return [] }
-                var n: [String] = []
+                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? [])
+                guard let probes, let r = probeResult else { return n }
                 if r.lost > 0 {
                     n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
                         + " (probe ids \(r.lostIDs.map(String.init).joined(separator: ", ")); "
@@ -138,7 +148,13 @@ public enum WorkloadRun {
                 setup.landedSink = w.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
             }
             setup.metrics = {
-                var m: [String: BenchReport.Metric] = [:]
+                var m: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
+                for (name, metric) in storageFigures?.metrics ?? [:] { m[name] = metric }
+                // Services: the watched processes and cgroups, the harness, the embedded broker.
+                let system = w.watch.processes.count + w.watch.cgroups.count + (hasBroker ? 1 : 0)
+                if system > 0 {
+                    m["services.count"] = .init(value: Double(system + (w.watch.harness ? 1 : 0)), unit: "services", better: .lower)
+                }
                 guard let r = probeResult else { return m }
                 if let rows = r.rowsPerSecond {
                     m["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
@@ -205,7 +221,8 @@ final class PipelineSetup {
     init(workload w: Workload, progress: ((String) -> Void)?) throws {
         workload = w
         self.progress = progress
-        let wantsServer = w.embedded.clickhouse ?? (w.probes.intervalNanos > 0 && w.probes.clickhouse == nil)
+        let queriesNeedIt = w.queries.map { $0.clickhouse == nil } ?? false
+        let wantsServer = w.embedded.clickhouse ?? ((w.probes.intervalNanos > 0 || queriesNeedIt) && w.probes.clickhouse == nil)
         if wantsServer {
             progress?("starting the embedded ClickHouse …")
             do {
@@ -220,13 +237,9 @@ final class PipelineSetup {
             progress?("embedded ClickHouse on \(server!.httpURL) (pid \(server!.pid))")
         } else if let url = w.probes.clickhouse {
             server = nil
-            let hp = url.replacingOccurrences(of: "http://", with: "").split(separator: "/").first.map(String.init) ?? url
-            let parts = hp.split(separator: ":")
-            guard parts.count == 2, let p = Int(parts[1]) else {
-                throw BenchError(.invalidArgument, path: w.path, what: "probes.clickhouse '\(url)' is not http://HOST:PORT", remedy: "e.g. http://127.0.0.1:8123")
-            }
-            host = String(parts[0])
-            port = p
+            let address = try Self.hostPort(url, key: "probes.clickhouse", workload: w)
+            host = address.0
+            port = address.1
         } else {
             server = nil
             host = ""
@@ -294,4 +307,57 @@ final class PipelineSetup {
     }
 
     func stop() { server?.stop() }
+
+    /// `http://HOST:PORT[/…]` → (HOST, PORT); an error naming `key` otherwise.
+    static func hostPort(_ url: String, key: String, workload: Workload) throws -> (String, Int) {
+        let address = url.replacingOccurrences(of: "http://", with: "").split(separator: "/").first.map(String.init) ?? url
+        let parts = address.split(separator: ":")
+        guard parts.count == 2, let portNumber = Int(parts[1]) else {
+            throw BenchError(.invalidArgument, path: workload.path, what: "\(key) '\(url)' is not http://HOST:PORT", remedy: "e.g. http://127.0.0.1:8123")
+        }
+        return (String(parts[0]), portNumber)
+    }
+
+    /// The repetition's database on the pipeline's server: `k2_repN` when the schema runs, else `default`.
+    func database(_ rep: Int) -> String {
+        port != 0 && workload.embedded.clickhouseSchema != nil ? "k2_rep\(rep + 1)" : "default"
+    }
+
+    /// Storage and compression of the repetition's tables from `system.parts` (nil without
+    /// `storage:`); a failure to read them is a note, not a failed run.
+    func measureStorage(_ rep: Int) -> (metrics: [String: BenchReport.Metric], notes: [String])? {
+        guard let storage = workload.storage else { return nil }
+        guard port != 0 else { return ([:], ["storage: no ClickHouse server to read system.parts from"]) }
+        do {
+            let tables = try StorageAccounting.tables(host: host, port: port, database: database(rep))
+            var perDay = storage.messagesPerDay
+            var ratio: Double?
+            if case let .captures(paths, _) = workload.source {
+                if perDay.isEmpty { perDay = try StorageAccounting.messagesPerDay(captures: paths) }
+                ratio = try StorageAccounting.captureRatio(captures: paths)
+            }
+            return StorageAccounting.metrics(tables: tables, storage: storage, messagesPerDay: perDay, captureRatio: ratio)
+        } catch {
+            return ([:], ["storage: could not be measured: \(error)"])
+        }
+    }
+
+    /// Starts the workload's query stage for repetition `rep` (nil without `queries:`): it runs
+    /// in the repetition's pipeline database unless `queries.database` names another, during the
+    /// measured window, while the replay feeds the pipeline.
+    func startQueries(_ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage? {
+        guard let queries = workload.queries else { return nil }
+        var (queryHost, queryPort) = (host, port)
+        if let url = queries.clickhouse { (queryHost, queryPort) = try Self.hostPort(url, key: "queries.clickhouse", workload: workload) }
+        guard queryPort != 0 else {
+            throw BenchError(.invalidArgument, path: workload.path, what: "queries need a ClickHouse server and none is set",
+                             remedy: "set queries.clickhouse: http://HOST:PORT or embedded.clickhouse: true")
+        }
+        let stage = try QueryStage(.init(host: queryHost, port: queryPort, database: queries.database ?? database(rep), queries: queries))
+        let now = SystemClock().wallNanos()
+        stage.start(measureFromWall: now + warmupNanos, measureToWall: now + warmupNanos + durationNanos)
+        progress?("query stage: " + queries.classes.map { "\($0.name) \(Units.format($0.rate))/s" }.joined(separator: ", ")
+                  + ", at most \(queries.concurrency) in flight")
+        return stage
+    }
 }

@@ -106,6 +106,14 @@ public struct TargetFigure: Sendable, Equatable {
     public var v1: Baseline?
     public var v2: Bound?
     public var note: String?
+    /// Why the figure does not apply to v2 (`not_applicable:`): the verdict says "not applicable
+    /// to v2" with this reason, apart from "not measured". Default nil (it applies).
+    public var notApplicable: String? = nil
+    /// Metrics (first present wins) of the CPU time per message in µs that the figure's v2 bound
+    /// (a rate) is extrapolated from (`extrapolated_by:`): cores = rate × µs per message. Default none.
+    public var extrapolatedBy: [String] = []
+    /// Cores per node for the extrapolation's node count (`node_cores:`). Default 16 (the v2 budget).
+    public var nodeCores: Double = 16
 }
 
 /// A claim the documents make that is recorded, not tested (`"6x faster"`): reports print the

@@ -38,7 +38,7 @@ public enum TargetsLoader {
         var figures: [TargetFigure] = []
         var seen = Set<String>()
         for f in try root.maps("figures") ?? [] {
-            try f.expectKeys(["id", "figure", "unit", "better", "measured_by", "v1", "v2", "note"])
+            try f.expectKeys(["id", "figure", "unit", "better", "measured_by", "v1", "v2", "note", "not_applicable", "extrapolated_by", "node_cores"])
             guard let id = try f.string("id") else { throw f.missing("id", "a short name such as latency-p99") }
             guard seen.insert(id).inserted else { throw f.error(at: "id", "figure '\(id)' is defined twice") }
             guard let unit = try f.string("unit") else { throw f.missing("unit", "e.g. ms, msg/s, cores, GB") }
@@ -68,9 +68,17 @@ public enum TargetsLoader {
                 }
                 v2 = Bound(op: bound.0, value: bound.1, source: try source(t))
             }
-            figures.append(TargetFigure(id: id, figure: try f.string("figure") ?? id, unit: unit, better: better,
-                                        measuredBy: try f.strings("measured_by") ?? [], v1: v1, v2: v2,
-                                        note: try f.string("note")))
+            var figure = TargetFigure(id: id, figure: try f.string("figure") ?? id, unit: unit, better: better,
+                                      measuredBy: try f.strings("measured_by") ?? [], v1: v1, v2: v2,
+                                      note: try f.string("note"))
+            figure.notApplicable = try f.string("not_applicable")
+            figure.extrapolatedBy = try f.strings("extrapolated_by") ?? []
+            figure.nodeCores = try f.double("node_cores") ?? 16
+            guard figure.nodeCores > 0 else { throw f.error(at: "node_cores", "must be more than 0") }
+            if !figure.extrapolatedBy.isEmpty && figure.v2 == nil {
+                throw f.error(at: "extrapolated_by", "needs a v2 bound (the rate to extrapolate to)", remedy: "add v2: {bound: \">= 1000000\", source: …}")
+            }
+            figures.append(figure)
         }
 
         var claims: [Claim] = []

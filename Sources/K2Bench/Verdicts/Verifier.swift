@@ -10,6 +10,10 @@ public struct Verification: Sendable, Equatable {
         case notMeasured = "not measured"
         /// Measured, but the figure has no v2 target (a v1 baseline to compare with).
         case info = "baseline only"
+        /// The figure belongs to v1's architecture (`not_applicable:` says why); never a pass.
+        case notApplicable = "not applicable to v2"
+        /// Worked out from a measured cost (`extrapolated_by:`), not measured; never a pass.
+        case extrapolated
     }
 
     public struct Row: Sendable, Equatable {
@@ -21,6 +25,14 @@ public struct Verification: Sendable, Equatable {
         public var verdict: Verdict
         /// How many times better than v1 (>1 = better), using the v1 end most favourable to v1.
         public var ratioVsV1: Double?
+        /// What the measured column says instead of a value (the extrapolation, the reason). Default nil.
+        public var detail: String? = nil
+
+        /// The measured column: the value in the figure's unit, or the detail, or "not measured".
+        public var measuredText: String {
+            if let detail { return detail }
+            return measured.map { "\(Units.format($0)) \(figure.unit)" } ?? "not measured"
+        }
     }
 
     public var targets: TargetsFile
@@ -37,6 +49,20 @@ public struct Verification: Sendable, Equatable {
             var measured: Double?
             var metric: String?
             let skipped = report.workload.notTested?.contains(f.id) ?? false
+            if let reason = f.notApplicable {
+                rows.append(Row(figure: f, measured: nil, metric: nil, verdict: .notApplicable, ratioVsV1: nil, detail: "– (\(reason))"))
+                continue
+            }
+            if !skipped, let bound = f.v2, let (name, usPerMessage) = f.extrapolatedBy.lazy.compactMap({ name in
+                report.metrics[name].flatMap { m in Units.convert(m.value, from: m.unit, to: "us").map { (name, $0) } }
+            }).first {
+                let cores = bound.value * usPerMessage / 1e6
+                let nodes = (cores / f.nodeCores).rounded(.up)
+                let detail = "\(Units.format(bound.value)) \(f.unit) ≈ \(Units.format(cores)) cores ≈ \(Units.format(nodes)) node(s) of \(Units.format(f.nodeCores)) cores"
+                    + " (linear in \(name) = \(Units.format(usPerMessage)) µs/msg measured here; extrapolated, not measured)"
+                rows.append(Row(figure: f, measured: nil, metric: name, verdict: .extrapolated, ratioVsV1: nil, detail: detail))
+                continue
+            }
             for name in f.measuredBy where !skipped {
                 if let m = report.metrics[name], let v = Units.convert(m.value, from: m.unit, to: f.unit) {
                     measured = v
@@ -67,13 +93,12 @@ public struct Verification: Sendable, Equatable {
             let u = r.figure.unit
             let v1 = r.figure.v1.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
             let v2 = r.figure.v2.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
-            let m = r.measured.map { "\(Units.format($0)) \(u)" } ?? "not measured"
+            let m = r.measuredText
             let verdict: String
             switch r.verdict {
             case .pass: verdict = "**PASS**"
             case .fail: verdict = "**FAIL**"
-            case .notMeasured: verdict = "not measured"
-            case .info: verdict = "baseline only"
+            case .notMeasured, .info, .notApplicable, .extrapolated: verdict = r.verdict.rawValue
             }
             let ratio = r.ratioVsV1.map { Units.format($0) + "x" + ($0 >= 1 ? " better" : " worse") } ?? "–"
             out += "| \(r.figure.figure) | \(v1) | \(v2) | \(m) | \(verdict) | \(ratio) |\n"

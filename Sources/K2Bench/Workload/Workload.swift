@@ -28,6 +28,10 @@ public struct Workload: Sendable, Equatable {
     public var reference: Reference?
     /// Embedded servers the harness starts itself.
     public var embedded: Embedded
+    /// Queries run against ClickHouse while the replay runs (query latency per class). Default none.
+    public var queries: Queries?
+    /// Storage and compression from ClickHouse's `system.parts` after each repetition. Default none.
+    public var storage: Storage?
     /// The file it was read from.
     public var path: String
 
@@ -46,6 +50,8 @@ public struct Workload: Sendable, Equatable {
         self.repetitions = 1
         self.reference = nil
         self.embedded = Embedded()
+        self.queries = nil
+        self.storage = nil
         self.path = ""
     }
 
@@ -143,5 +149,58 @@ public struct Workload: Sendable, Equatable {
         /// Settings for the embedded ClickHouse's default profile (e.g. `stream_flush_interval_ms: 500`). Default none.
         public var clickhouseSettings: [String: String] = [:]
         public init() {}
+    }
+
+    /// The query stage: per class a SQL file of query shapes and a fixed open-loop rate, run
+    /// against ClickHouse during the measured window (docs/workloads.md, `queries`).
+    public struct Queries: Sendable, Equatable {
+        /// The classes, in file order (`simple`, `complex`, `ohlcv`, `cold` for the v2 schema).
+        public var classes: [QueryClass] = []
+        /// At most this many queries in flight (over all classes); a query due while all are
+        /// busy starts late and its wait counts in the latency from the intended start. Default 4.
+        public var concurrency: Int = 4
+        /// Seed of the parameter draws (symbol, time range, query shape). Default 1.
+        public var seed: UInt64 = 1
+        /// Table the parameters are drawn from (columns `symbol`, `exchange_timestamp_ms`). Default `trades`.
+        public var parametersFrom: String = "trades"
+        /// ClickHouse HTTP URL; default the embedded server (or `probes.clickhouse`).
+        public var clickhouse: String?
+        /// Database; default the repetition's pipeline database (`k2_repN`), else `default`.
+        public var database: String?
+        /// A query not answered within this long fails. Default 30 s.
+        public var timeoutNanos: Int64 = 30_000_000_000
+        public init() {}
+    }
+
+    /// One query class: its SQL file (statements separated by `;`, one drawn per query) and rate.
+    public struct QueryClass: Sendable, Equatable {
+        public var name: String
+        /// The SQL file (resolved like the other paths of the workload).
+        public var sql: String
+        /// Queries per second, started on a fixed schedule.
+        public var rate: Double
+        /// Length of the `{from_ms}`…`{to_ms}` range drawn per query. Default 1 h.
+        public var windowNanos: Int64 = 3_600_000_000_000
+        public init(name: String, sql: String, rate: Double) {
+            self.name = name
+            self.sql = sql
+            self.rate = rate
+        }
+    }
+
+    /// Storage accounting: which tables form which layer, and the daily volume to scale to.
+    public struct Storage: Sendable, Equatable {
+        /// Layers in file order (`bronze`, `silver`, `gold`), each a list of tables of the pipeline's database.
+        public var layers: [Layer] = []
+        /// The table whose rows are the messages landed (bytes per message = layer bytes / its rows). Default `bronze`.
+        public var messagesTable: String = "bronze"
+        /// Messages per day per exchange; default the source capture's at its recorded rate.
+        public var messagesPerDay: [String: Double] = [:]
+        public init() {}
+
+        public struct Layer: Sendable, Equatable {
+            public var name: String
+            public var tables: [String]
+        }
     }
 }

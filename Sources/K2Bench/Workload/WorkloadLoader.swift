@@ -5,7 +5,7 @@ import K2Config
 /// name the file, the line and the key (docs/workloads.md lists every key).
 public enum WorkloadLoader {
     public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
-                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested"]
+                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage"]
 
     static let guide = "docs/workloads.md"
 
@@ -191,6 +191,67 @@ public enum WorkloadLoader {
                 w.embedded.clickhouseSchema = p
             }
         }
+        if let q = try root.map("queries") {
+            w.queries = try queries(q, file: file, checkFiles: checkFiles)
+        }
+        if let st = try root.map("storage") {
+            try st.expectKeys(["layers", "messages_table", "messages_per_day"])
+            var storage = Workload.Storage()
+            guard let layers = try st.map("layers") else { throw st.missing("layers", "e.g. {bronze: [bronze], silver: [trades], gold: [ohlcv_1m_agg]}") }
+            for name in layers.keys {
+                guard let tables = try layers.strings(name), !tables.isEmpty else { throw layers.missing(name, "the layer's tables, e.g. [bronze]") }
+                storage.layers.append(.init(name: name, tables: tables))
+            }
+            storage.messagesTable = try st.string("messages_table") ?? "bronze"
+            if let perDay = try st.map("messages_per_day") {
+                for exchange in perDay.keys {
+                    guard let text = try perDay.string(exchange), let n = StrictMap.parseRate(text), n > 0 else {
+                        throw perDay.error(at: exchange, "is not a number of messages per day", remedy: "write e.g. 43.6M or 43_600_000")
+                    }
+                    storage.messagesPerDay[exchange] = n
+                }
+            }
+            w.storage = storage
+        }
         return w
+    }
+
+    /// The `queries:` section: `classes: {NAME: {sql: FILE, rate: N, window: DURATION}}` and options.
+    static func queries(_ q: StrictMap, file: String, checkFiles: Bool) throws(ConfigError) -> Workload.Queries {
+        try q.expectKeys(["classes", "concurrency", "seed", "parameters_from", "clickhouse", "database", "timeout"])
+        var out = Workload.Queries()
+        out.concurrency = try q.int("concurrency") ?? 4
+        guard (1...256).contains(out.concurrency) else { throw q.error(at: "concurrency", "must be between 1 and 256") }
+        let seed = try q.int("seed") ?? 1
+        guard seed >= 0 else { throw q.error(at: "seed", "must not be negative") }
+        out.seed = UInt64(seed)
+        out.parametersFrom = try q.string("parameters_from") ?? "trades"
+        out.clickhouse = try q.string("clickhouse")
+        out.database = try q.string("database")
+        out.timeoutNanos = try q.duration("timeout") ?? 30_000_000_000
+        guard out.timeoutNanos > 0 else { throw q.error(at: "timeout", "must be longer than 0") }
+        guard let classes = try q.map("classes") else {
+            throw q.missing("classes", "one entry per query class, e.g. simple: {sql: queries/v2/simple.sql, rate: 20}")
+        }
+        for name in classes.keys {
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw classes.error(at: name, "'\(name)' is not a class name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
+            }
+            guard let c = try classes.map(name) else { throw classes.missing(name, "a mapping {sql: FILE, rate: N}") }
+            try c.expectKeys(["sql", "rate", "window"])
+            guard let sql = try c.string("sql") else { throw c.missing("sql", "the class's SQL file, e.g. queries/v2/\(name).sql") }
+            let path = resolve(sql, against: file)
+            if checkFiles && !FileManager.default.fileExists(atPath: path) {
+                throw c.error(at: "sql", "SQL file '\(sql)' does not exist (looked at \(path))", remedy: "check the path (relative paths are from the current folder or the workload's folder)")
+            }
+            guard let rate = try c.rate("rate") else { throw c.missing("rate", "queries per second, e.g. 20") }
+            guard rate > 0 else { throw c.error(at: "rate", "must be more than 0") }
+            var cls = Workload.QueryClass(name: name, sql: path, rate: rate)
+            cls.windowNanos = try c.duration("window") ?? cls.windowNanos
+            guard cls.windowNanos > 0 else { throw c.error(at: "window", "must be longer than 0") }
+            out.classes.append(cls)
+        }
+        guard !out.classes.isEmpty else { throw q.error(at: "classes", "no query class", remedy: "add e.g. simple: {sql: queries/v2/simple.sql, rate: 20}") }
+        return out
     }
 }

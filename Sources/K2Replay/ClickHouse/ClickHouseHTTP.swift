@@ -8,7 +8,7 @@ import K2Core
 /// sends a body of unknown length (chunked transfer encoding) pulled from a closure while the
 /// server already parses what arrived. HTTPS with the system's CAs or a given CA file; HTTP basic
 /// auth for a user with a password.
-final class ClickHouseHTTP {
+package final class ClickHouseHTTP {
     /// `http://host:port/` (`https://` with TLS).
     let base: String
     let place: String
@@ -18,7 +18,7 @@ final class ClickHouseHTTP {
     private let response = ResponseBox()
     private let source = SourceBox()
     var connectTimeoutMillis = 3000
-    var timeoutMillis = 60_000
+    package var timeoutMillis = 60_000
     /// Whether the last request that threw may have reached the server (it failed after
     /// connecting: a timeout, a reset, no answer), so an insert may still land; false when
     /// nothing was sent (connection refused, unknown host).
@@ -35,7 +35,7 @@ final class ClickHouseHTTP {
 
     private static let globalInit: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
 
-    init(host: String, port: Int, place: String, tls: Bool = false, caFile: String? = nil,
+    package init(host: String, port: Int, place: String, tls: Bool = false, caFile: String? = nil,
          user: String? = nil, password: String? = nil) throws {
         _ = Self.globalInit
         base = "\(tls ? "https" : "http")://\(host):\(port)/"
@@ -131,7 +131,7 @@ final class ClickHouseHTTP {
 
     /// Runs one statement (sent as the body); throws with ClickHouse's message on a non-200 reply.
     @discardableResult
-    func execute(_ sql: String, database: String? = nil) throws -> String {
+    package func execute(_ sql: String, database: String? = nil) throws -> String {
         var bytes = Array(sql.utf8)
         let params = database.map { [("database", $0)] } ?? []
         let r = try bytes.withUnsafeMutableBytes { try post(params: params, body: UnsafeRawBufferPointer($0)) }

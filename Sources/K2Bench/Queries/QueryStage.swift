@@ -1,0 +1,288 @@
+import Foundation
+import K2Core
+import K2Replay
+
+/// The query stage of a workload: query classes run against ClickHouse's HTTP interface at a
+/// fixed open-loop rate each, while the replay feeds the pipeline.
+///
+/// The model is wrk2's: query k of a class has an intended start `start + k / rate`, fixed before
+/// the run. `concurrency` workers take the due queries in intended-start order (over all classes),
+/// each on its own keep-alive connection, so a stalled server cannot hide its stall by holding the
+/// load back: a query that starts late because every worker is busy carries its wait in the
+/// latency from its intended start (the corrected histogram). The uncorrected histogram measures
+/// from the actual start, i.e. what a closed-loop client would report.
+///
+/// Parameters come from the data that landed: at the start, `SELECT symbol, min(ms), max(ms)`
+/// from `parametersFrom`; query k of a class draws its shape (one statement of the class's file),
+/// its symbol and its time range from a generator seeded by (seed, class, k), so the same seed
+/// asks the same queries whatever the timing. A query error or an empty result is a failure and
+/// keeps ClickHouse's message.
+final class QueryStage: @unchecked Sendable {
+    struct Configuration: Sendable {
+        var host: String
+        var port: Int
+        var database: String
+        var queries: Workload.Queries
+    }
+
+    /// One class's statements (placeholders unsubstituted) and schedule.
+    struct LoadedClass: Sendable {
+        var spec: Workload.QueryClass
+        var statements: [String]
+    }
+
+    /// A symbol with the time range of its landed rows (exchange ms).
+    struct SymbolRange: Sendable, Equatable {
+        var symbol: String
+        var firstMs: UInt64
+        var lastMs: UInt64
+    }
+
+    /// What one class measured.
+    struct ClassResult: Sendable {
+        var name: String
+        /// From the intended start (coordinated-omission corrected), ns.
+        var corrected = Histogram()
+        /// From the actual start, ns.
+        var uncorrected = Histogram()
+        var succeeded = 0
+        var failed = 0
+        var rows = 0
+        /// Distinct failure messages (the first 3), ClickHouse's words.
+        var failures: [String] = []
+        /// Queries due in the window that never started (the window ended first).
+        var notStarted = 0
+    }
+
+    let configuration: Configuration
+    let classes: [LoadedClass]
+    private let clock = SystemClock()
+    private let lock = Lock()
+    private var results: [ClassResult]
+    private var nextIndex: [Int]
+    private var scheduleStart: Int64 = 0
+    private var scheduleEnd: Int64 = 0
+    private var parameters: [SymbolRange] = []
+    private var stopped = false
+    private var setupError: String?
+    private let finished = DispatchGroup()
+
+    /// Reads every class's SQL file (statements split like a schema file).
+    init(_ configuration: Configuration) throws {
+        self.configuration = configuration
+        var loaded: [LoadedClass] = []
+        for spec in configuration.queries.classes {
+            let schema: ClickHouseSchema
+            do { schema = try ClickHouseSchema(path: spec.sql) } catch {
+                throw BenchError(.invalidArgument, path: spec.sql, what: "query class '\(spec.name)': \(error)")
+            }
+            guard !schema.statements.isEmpty else {
+                throw BenchError(.invalidArgument, path: spec.sql, what: "query class '\(spec.name)': the file holds no statement",
+                                 remedy: "write one or more SELECT statements separated by ';'")
+            }
+            loaded.append(LoadedClass(spec: spec, statements: schema.statements))
+        }
+        classes = loaded
+        results = loaded.map { ClassResult(name: $0.spec.name) }
+        nextIndex = Array(repeating: 0, count: loaded.count)
+    }
+
+    /// Starts the stage: waits until `measureFromWall`, draws the parameters, then runs the
+    /// schedule until `measureToWall`. Returns at once.
+    func start(measureFromWall: Int64, measureToWall: Int64) {
+        finished.enter()
+        let thread = Thread { [self] in
+            defer { finished.leave() }
+            let offset = clock.monotonicNanos() - clock.wallNanos()
+            let from = measureFromWall + offset, to = measureToWall + offset
+            sleep(until: from)
+            do {
+                let drawn = try drawParameters(deadline: to)
+                lock.withLock {
+                    parameters = drawn
+                    scheduleStart = clock.monotonicNanos()
+                    scheduleEnd = to
+                }
+            } catch {
+                lock.withLock { setupError = "\(error)" }
+                return
+            }
+            let workers = DispatchGroup()
+            for index in 0..<configuration.queries.concurrency {
+                workers.enter()
+                let worker = Thread { [self] in
+                    defer { workers.leave() }
+                    work()
+                }
+                worker.name = "k2-query-\(index)"
+                worker.start()
+            }
+            workers.wait()
+        }
+        thread.name = "k2-query-stage"
+        thread.start()
+    }
+
+    /// Stops taking new queries, waits for those in flight, and returns per class what was measured.
+    func stop() -> (classes: [ClassResult], error: String?) {
+        lock.withLock { stopped = true }
+        finished.wait()
+        return lock.withLock {
+            var out = results
+            if scheduleEnd > scheduleStart {
+                for index in out.indices {
+                    let due = Int((Double(scheduleEnd - scheduleStart) / 1e9 * classes[index].spec.rate).rounded(.up))
+                    out[index].notStarted = max(0, due - nextIndex[index])
+                }
+            }
+            return (out, setupError)
+        }
+    }
+
+    /// Per symbol the range of its landed rows; waits (until `deadline`) for the first rows.
+    func drawParameters(deadline: Int64) throws -> [SymbolRange] {
+        let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries.parameters_from")
+        let table = configuration.queries.parametersFrom
+        let sql = "SELECT symbol, min(exchange_timestamp_ms), max(exchange_timestamp_ms) FROM \(table) GROUP BY symbol ORDER BY symbol FORMAT TabSeparated"
+        while true {
+            let body = try http.execute(sql, database: configuration.database)
+            let ranges = Self.parseRanges(body)
+            if !ranges.isEmpty { return ranges }
+            if clock.monotonicNanos() >= deadline || lock.withLock({ stopped }) {
+                throw BenchError(.run, what: "no rows in \(configuration.database).\(table) to draw query parameters from before the window ended",
+                                 remedy: "check that the pipeline lands data (a longer warmup helps) or set queries.parameters_from")
+            }
+            usleep(200_000)
+        }
+    }
+
+    static func parseRanges(_ tsv: String) -> [SymbolRange] {
+        tsv.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count == 3, !fields[0].isEmpty, let first = UInt64(fields[1]), let last = UInt64(fields[2]) else { return nil }
+            return SymbolRange(symbol: String(fields[0]), firstMs: first, lastMs: last)
+        }
+    }
+
+    /// The statement query `index` of class `classIndex` runs: its shape, symbol and range drawn
+    /// from a generator seeded by (seed, class, index).
+    static func statement(_ loaded: LoadedClass, classIndex: Int, index: Int, seed: UInt64, parameters: [SymbolRange]) -> String {
+        var generator = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(classIndex) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(index))
+        let shape = loaded.statements[Int(generator.next() % UInt64(loaded.statements.count))]
+        let symbol = parameters[Int(generator.next() % UInt64(parameters.count))]
+        let windowMs = UInt64(max(1, loaded.spec.windowNanos / 1_000_000))
+        let span = symbol.lastMs - symbol.firstMs
+        // The range ends at a landed time of the symbol and lies within its landed rows when it can.
+        let toMs = span > windowMs ? symbol.firstMs + windowMs + generator.next() % (span - windowMs + 1) : symbol.lastMs
+        let fromMs = toMs - min(windowMs, toMs - symbol.firstMs)
+        let values = ["symbol": symbol.symbol, "from_ms": "\(fromMs)", "to_ms": "\(toMs)",
+                      "from_s": "\(fromMs / 1000)", "to_s": "\((toMs + 999) / 1000)"]
+        var sql = shape
+        for (key, value) in values { sql = sql.replacingOccurrences(of: "{\(key)}", with: value) }
+        return sql
+    }
+
+    /// The next due query over all classes (earliest intended start), or nil when the window is over.
+    private func nextSlot() -> (classIndex: Int, index: Int, intended: Int64)? {
+        lock.withLock {
+            guard !stopped else { return nil }
+            var best: (Int, Int, Int64)?
+            for (classIndex, loaded) in classes.enumerated() {
+                let index = nextIndex[classIndex]
+                let intended = scheduleStart + Int64((Double(index) / loaded.spec.rate * 1e9).rounded())
+                if intended < scheduleEnd && (best == nil || intended < best!.2) { best = (classIndex, index, intended) }
+            }
+            if let best { nextIndex[best.0] += 1 }
+            return best
+        }
+    }
+
+    private func work() {
+        let http: ClickHouseHTTP
+        do {
+            http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
+        } catch {
+            lock.withLock { if setupError == nil { setupError = "\(error)" } }
+            return
+        }
+        http.timeoutMillis = Int(configuration.queries.timeoutNanos / 1_000_000)
+        let params = lock.withLock { parameters }
+        while let slot = nextSlot() {
+            let loaded = classes[slot.classIndex]
+            let sql = Self.statement(loaded, classIndex: slot.classIndex, index: slot.index, seed: configuration.queries.seed, parameters: params)
+            sleep(until: slot.intended)
+            let started = clock.monotonicNanos()
+            var failure: String?
+            var rows = 0
+            do {
+                let body = try http.execute(sql, database: configuration.database)
+                rows = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+                if rows == 0 { failure = "empty result: " + Self.oneLine(sql) }
+            } catch let error as ReplayError {
+                failure = error.what + " — query: " + Self.oneLine(sql)
+            } catch {
+                failure = "\(error) — query: " + Self.oneLine(sql)
+            }
+            let ended = clock.monotonicNanos()
+            lock.withLock {
+                if let failure {
+                    results[slot.classIndex].failed += 1
+                    if results[slot.classIndex].failures.count < 3 && !results[slot.classIndex].failures.contains(failure) {
+                        results[slot.classIndex].failures.append(failure)
+                    }
+                } else {
+                    results[slot.classIndex].succeeded += 1
+                    results[slot.classIndex].rows += rows
+                    results[slot.classIndex].corrected.record(ended - slot.intended)
+                    results[slot.classIndex].uncorrected.record(ended - started)
+                }
+            }
+        }
+    }
+
+    static func oneLine(_ sql: String) -> String {
+        let flat = sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        return flat.count > 160 ? flat.prefix(160) + "…" : flat
+    }
+
+    private func sleep(until mono: Int64) {
+        while true {
+            let left = mono - clock.monotonicNanos()
+            if left <= 0 { return }
+            var request = timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
+            nanosleep(&request, nil)
+        }
+    }
+}
+
+extension QueryStage {
+    /// The stage's figures for the report: latency histograms keyed `query.CLASS` (from the
+    /// intended start) and `query_uncorrected.CLASS` (from the actual start), so the metrics are
+    /// `latency.query.CLASS.p99` and `latency.query_uncorrected.CLASS.p99`; per class
+    /// `queries.CLASS.count` (answered), `.errors` (failed or empty), `.rows` (rows returned);
+    /// and a note per class that failed, with ClickHouse's message.
+    static func figures(_ results: [ClassResult], error: String?)
+        -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String]) {
+        var latencies: [String: Histogram] = [:]
+        var metrics: [String: BenchReport.Metric] = [:]
+        var notes: [String] = []
+        if let error { notes.append("queries did not run: \(error)") }
+        for r in results {
+            if r.corrected.totalCount > 0 {
+                latencies["query.\(r.name)"] = r.corrected
+                latencies["query_uncorrected.\(r.name)"] = r.uncorrected
+            }
+            guard error == nil else { continue }
+            metrics["queries.\(r.name).count"] = .init(value: Double(r.succeeded), unit: "queries", better: .higher)
+            metrics["queries.\(r.name).errors"] = .init(value: Double(r.failed), unit: "queries", better: .lower)
+            metrics["queries.\(r.name).rows"] = .init(value: Double(r.rows), unit: "rows", better: .higher)
+            if r.failed > 0 {
+                notes.append("query class \(r.name): \(r.failed) of \(r.failed + r.succeeded) queries failed: " + r.failures.joined(separator: "; "))
+            }
+            if r.notStarted > 0 {
+                notes.append("query class \(r.name): \(r.notStarted) queries due in the window never started (all \(r.name) workers busy until it ended)")
+            }
+        }
+        return (latencies, metrics, notes)
+    }
+}

@@ -1,0 +1,57 @@
+/// The query stage and storage as tables for report.md and report.html: one row per query class
+/// (answered, failed, rows, latency from the intended and the actual start) and one per storage
+/// layer (from the last repetition's `system.parts` figures).
+enum ReportStages {
+    struct Table {
+        var title: String
+        var header: [String]
+        var rows: [[String]]
+    }
+
+    /// Query classes in the report (from `queries.CLASS.count`), nil when none ran.
+    static func queries(_ r: BenchReport) -> Table? {
+        let classes = r.metrics.keys.compactMap { name -> String? in
+            guard name.hasPrefix("queries."), name.hasSuffix(".count") else { return nil }
+            return String(name.dropFirst("queries.".count).dropLast(".count".count))
+        }.sorted()
+        guard !classes.isEmpty else { return nil }
+        func value(_ name: String) -> String { r.metrics[name].map { Units.format($0.value) } ?? "–" }
+        let rows = classes.map { c in
+            [c, value("queries.\(c).count"), value("queries.\(c).errors"), value("queries.\(c).rows"),
+             value("latency.query.\(c).p50"), value("latency.query.\(c).p99"), value("latency.query_uncorrected.\(c).p99")]
+        }
+        return Table(title: "Queries while ingesting (open loop)",
+                     header: ["class", "answered", "failed", "rows", "p50 ms (intended)", "p99 ms (intended)", "p99 ms (actual start)"], rows: rows)
+    }
+
+    /// Storage layers of the last repetition (from `storage.LAYER.bytes_on_disk`), nil without storage figures.
+    static func storage(_ r: BenchReport) -> Table? {
+        guard let metrics = r.runs.last?.metrics else { return nil }
+        let layers = metrics.keys.compactMap { name -> String? in
+            guard name.hasPrefix("storage."), name.hasSuffix(".bytes_on_disk"), !name.hasPrefix("storage.table.") else { return nil }
+            return String(name.dropFirst("storage.".count).dropLast(".bytes_on_disk".count))
+        }.sorted()
+        guard !layers.isEmpty else { return nil }
+        func value(_ name: String, scale: Double = 1) -> String { metrics[name].map { Units.format($0.value / scale) } ?? "–" }
+        let rows = layers.map { l in
+            [l, value("storage.\(l).rows"), value("storage.\(l).bytes_on_disk", scale: 1e6), value("storage.\(l).compressed_bytes", scale: 1e6),
+             value("storage.\(l).uncompressed_bytes", scale: 1e6), value("compression.\(l).ratio"), value("storage.\(l).bytes_per_message"),
+             value("storage.\(l).mb_per_exchange_day")]
+        }
+        var title = "Storage per layer (system.parts, last repetition)"
+        if let capture = metrics["compression.capture.ratio"] { title += "; the source capture's zstd ratio: \(Units.format(capture.value))" }
+        return Table(title: title, header: ["layer", "rows", "MB on disk", "MB compressed", "MB uncompressed", "ratio", "B per message", "MB per exchange-day"], rows: rows)
+    }
+
+    static func markdown(_ t: Table) -> String {
+        var out = "\n### \(t.title)\n\n| " + t.header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: t.header.count) + "\n"
+        for row in t.rows { out += "| " + row.joined(separator: " | ") + " |\n" }
+        return out
+    }
+
+    static func html(_ t: Table) -> String {
+        var out = "<h2>\(HTMLText.escape(t.title))</h2><table><tr>" + t.header.map { "<th>\(HTMLText.escape($0))</th>" }.joined() + "</tr>"
+        for row in t.rows { out += "<tr>" + row.map { "<td>\(HTMLText.escape($0))</td>" }.joined() + "</tr>" }
+        return out + "</table>"
+    }
+}

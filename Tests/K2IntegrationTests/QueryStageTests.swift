@@ -1,0 +1,178 @@
+import Foundation
+@testable import K2Bench
+import K2Core
+import K2TestSupport
+import Testing
+
+/// The query stage against a real ClickHouse server: open-loop classes with their rates, rows
+/// and failures (ClickHouse's message, empty results), seeded parameters, and why open loop
+/// matters: a server paused for a second shows in the latency from the intended start and not
+/// in the latency from the actual start.
+@Suite(.serialized)
+struct QueryStageTests {
+    /// A server with `q.trades`: 3 symbols × 100 trades, one a second from 1,700,000,000,000 ms.
+    static func serverWithTrades() throws -> ClickHouseServer {
+        let server = try ClickHouseServer.start()
+        try server.query("CREATE DATABASE q")
+        try server.query("CREATE TABLE q.trades (symbol String, exchange_timestamp_ms UInt64, price Float64) ENGINE = MergeTree ORDER BY (symbol, exchange_timestamp_ms)")
+        let rows = (0..<300).map { i in "('\(["BTCUSDT", "ETHUSDT", "SOLUSDT"][i % 3])', \(1_700_000_000_000 + UInt64(i / 3) * 1000), \(100 + i))" }
+        try server.query("INSERT INTO q.trades VALUES " + rows.joined(separator: ","))
+        return server
+    }
+
+    static func sqlFile(_ dir: TemporaryDirectory, _ name: String, _ text: String) throws -> String {
+        let path = dir.file(name + ".sql")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs `queries` for `seconds` from now + 200 ms; `during` runs on this thread meanwhile.
+    static func run(_ server: ClickHouseServer, _ queries: Workload.Queries, seconds: Double,
+                    during: () -> Void = {}) throws -> (classes: [QueryStage.ClassResult], error: String?) {
+        let stage = try QueryStage(.init(host: "127.0.0.1", port: server.httpPort, database: "q", queries: queries))
+        let now = SystemClock().wallNanos()
+        stage.start(measureFromWall: now + 200_000_000, measureToWall: now + 200_000_000 + Int64(seconds * 1e9))
+        during()
+        usleep(UInt32(200_000 + seconds * 1e6))
+        return stage.stop()
+    }
+
+    @Test func classesRunAtTheirRatesCountRowsAndFailWithClickHousesMessage() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries")
+        var queries = Workload.Queries()
+        queries.concurrency = 2
+        queries.classes = [
+            // Latest 5 trades of the drawn symbol: 5 rows each.
+            Workload.QueryClass(name: "latest", sql: try Self.sqlFile(dir, "latest", "-- latest\nSELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 5;"), rate: 20),
+            // The drawn range holds the window's trades of the symbol: never empty.
+            Workload.QueryClass(name: "range", sql: try Self.sqlFile(dir, "range", "SELECT count() FROM trades WHERE symbol = '{symbol}' AND exchange_timestamp_ms BETWEEN {from_ms} AND {to_ms} HAVING count() > 0"), rate: 10),
+            Workload.QueryClass(name: "broken", sql: try Self.sqlFile(dir, "broken", "SELECT * FROM no_such_table"), rate: 5),
+            Workload.QueryClass(name: "empty", sql: try Self.sqlFile(dir, "empty", "SELECT price FROM trades WHERE symbol = 'NOPE'"), rate: 5),
+        ]
+        queries.classes[1].windowNanos = 10_000_000_000
+        let (classes, error) = try Self.run(server, queries, seconds: 2)
+        #expect(error == nil)
+        let byName = Dictionary(uniqueKeysWithValues: classes.map { ($0.name, $0) })
+        // Open loop over 2 s: 40, 20, 10, 10 queries due (the last may fall on the edge).
+        let latest = try #require(byName["latest"])
+        #expect((39...40).contains(latest.succeeded + latest.failed + latest.notStarted))
+        #expect(latest.failed == 0, "\(latest.failures)")
+        #expect(latest.rows == 5 * latest.succeeded)
+        #expect(latest.corrected.totalCount == UInt64(latest.succeeded))
+        // From the intended start is never shorter than from the actual start.
+        #expect(latest.corrected.max >= latest.uncorrected.max && latest.corrected.min >= latest.uncorrected.min)
+        let range = try #require(byName["range"])
+        #expect(range.failed == 0, "\(range.failures)")
+        #expect(range.succeeded >= 10 && range.rows == range.succeeded)
+        let broken = try #require(byName["broken"])
+        #expect(broken.succeeded == 0 && broken.failed >= 5)
+        #expect(broken.failures.count == 1)
+        #expect(broken.failures.first?.contains("no_such_table") == true && broken.failures.first?.contains("HTTP 404") == true, "\(broken.failures)")
+        let empty = try #require(byName["empty"])
+        #expect(empty.succeeded == 0 && empty.failed >= 5)
+        #expect(empty.failures.first?.hasPrefix("empty result: SELECT price FROM trades WHERE symbol = 'NOPE'") == true, "\(empty.failures)")
+
+        // The report's figures: latency per class from both starts, counts, and a note per failing class.
+        let figures = QueryStage.figures(classes, error: nil)
+        #expect(figures.latencies["query.latest"]?.totalCount == UInt64(latest.succeeded))
+        #expect(figures.latencies["query_uncorrected.latest"] != nil)
+        #expect(figures.latencies["query.broken"] == nil)
+        #expect(figures.metrics["queries.latest.rows"]?.value == Double(latest.rows))
+        #expect(figures.metrics["queries.broken.errors"]?.value == Double(broken.failed))
+        #expect(figures.notes.contains { $0.hasPrefix("query class broken: \(broken.failed) of \(broken.failed) queries failed: ") && $0.contains("no_such_table") })
+        #expect(figures.notes.contains { $0.hasPrefix("query class empty: ") && $0.contains("empty result") })
+    }
+
+    @Test func parametersAreDrawnFromTheLandedRowsAndSeeded() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries")
+        var queries = Workload.Queries()
+        queries.classes = [Workload.QueryClass(name: "c", sql: try Self.sqlFile(dir, "c", "SELECT 1 FROM trades WHERE symbol = '{symbol}' AND exchange_timestamp_ms >= {from_ms} AND exchange_timestamp_ms <= {to_ms} LIMIT 1;\nSELECT '{symbol}', {from_s}, {to_s}"), rate: 1)]
+        queries.classes[0].windowNanos = 20_000_000_000
+        let stage = try QueryStage(.init(host: "127.0.0.1", port: server.httpPort, database: "q", queries: queries))
+        let ranges = try stage.drawParameters(deadline: SystemClock().monotonicNanos() + 10_000_000_000)
+        #expect(ranges == ["BTCUSDT", "ETHUSDT", "SOLUSDT"].map { QueryStage.SymbolRange(symbol: $0, firstMs: 1_700_000_000_000, lastMs: 1_700_000_099_000) })
+        let loaded = stage.classes[0]
+        let first = (0..<50).map { QueryStage.statement(loaded, classIndex: 0, index: $0, seed: 7, parameters: ranges) }
+        #expect(first == (0..<50).map { QueryStage.statement(loaded, classIndex: 0, index: $0, seed: 7, parameters: ranges) })
+        #expect(first != (0..<50).map { QueryStage.statement(loaded, classIndex: 0, index: $0, seed: 8, parameters: ranges) })
+        // Both shapes and every symbol are drawn; every range is 20 s inside the landed rows.
+        #expect(Set(first.map { $0.prefix(8) }).count == 2)
+        #expect(Set(first.compactMap { s in ranges.first { s.contains("'\($0.symbol)'") }?.symbol }).count == 3)
+        for sql in first where sql.hasPrefix("SELECT 1") {
+            let numbers = sql.split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }.filter { $0 > 1_000_000_000_000 }
+            #expect(numbers.count == 2 && numbers[1] - numbers[0] == 20_000 && numbers[0] >= 1_700_000_000_000 && numbers[1] <= 1_700_000_099_000, "\(sql)")
+            #expect(try server.query(sql.replacingOccurrences(of: "FROM trades", with: "FROM q.trades")).hasPrefix("1"), "\(sql)")
+        }
+    }
+
+    /// wrk2's point, measured: `clickhouse-server` stopped (SIGSTOP) for a little over a second
+    /// in a 3 s run at 50 queries/s, one query in flight at most. The ~50 queries due during the
+    /// pause wait for it; from their intended starts their latencies spread from the pause's
+    /// length down to 0, so the top 1 % (the 2 highest of ~150) are at least the pause minus
+    /// 2 × 20 ms: the corrected p99 is ≥ 1 s. From the actual start only the one query sent into
+    /// the stopped server waited (≤ 1 % of the samples): the uncorrected p99 stays far below.
+    @Test func aServerPauseShowsInTheCorrectedP99AndNotInTheUncorrected() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries")
+        var queries = Workload.Queries()
+        queries.concurrency = 1
+        queries.classes = [Workload.QueryClass(name: "point", sql: try Self.sqlFile(dir, "point", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 1"), rate: 50)]
+        let pid = server.pid
+        let (classes, error) = try Self.run(server, queries, seconds: 3) {
+            usleep(1_200_000)
+            kill(pid, SIGSTOP)
+            usleep(1_050_000)
+            kill(pid, SIGCONT)
+        }
+        #expect(error == nil)
+        let point = try #require(classes.first)
+        #expect(point.failed == 0, "\(point.failures)")
+        #expect(point.succeeded >= 140)
+        let corrected = Double(point.corrected.valueAtPercentile(99)) / 1e9
+        let uncorrected = Double(point.uncorrected.valueAtPercentile(99)) / 1e9
+        #expect(corrected >= 1.0, "corrected p99 \(corrected) s")
+        #expect(uncorrected < 0.5, "uncorrected p99 \(uncorrected) s")
+        // The stalled query itself is in both maxima.
+        #expect(Double(point.uncorrected.max) / 1e9 >= 0.5)
+    }
+
+    /// `k2 bench run` with a `queries:` section pointed at a ClickHouse of its own (`clickhouse`,
+    /// `database`) and a `mock://` sink: the harness starts no embedded server, the queries run in
+    /// the measured window and land in the report.
+    @Test func aWorkloadsQueriesRunAgainstTheClickHouseItNames() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries")
+        let sql = try Self.sqlFile(dir, "latest", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 3")
+        let root = PipelineTests.root
+        let file = dir.file("w.yaml")
+        try """
+            source: {captures: [\(root)/captures/binance-sample.k2cap]}
+            rate: 1k
+            warmup: 500ms
+            duration: 2s
+            sinks: [mock://]
+            queries:
+              clickhouse: \(server.httpURL)
+              database: q
+              classes:
+                latest: {sql: \(sql), rate: 10}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let progress = QueryStageProgressLines()
+        let out = try WorkloadRun.run(try WorkloadLoader.load(file: file), progress: { progress.append($0) })
+        #expect(!progress.all.contains { $0.contains("embedded ClickHouse") }, "\(progress.all)")
+        let m = out.report.metrics
+        #expect((m["queries.latest.count"]?.value ?? 0) >= 15 && m["queries.latest.errors"]?.value == 0, "\(out.report.notes)")
+        #expect(m["queries.latest.rows"]?.value == 3 * (m["queries.latest.count"]?.value ?? 0))
+        #expect(m["latency.query.latest.p99"] != nil && m["services.count"] == nil)
+    }
+}
+
+/// Progress lines collected from another thread.
+final class QueryStageProgressLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+}
