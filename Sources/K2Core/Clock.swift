@@ -32,6 +32,7 @@ public struct SystemClock: NanoClock {
 
 /// A clock that only moves when told to: for unit tests of pacing, flushing and timeouts.
 public final class ManualClock: NanoClock, @unchecked Sendable {
+    // unchecked: both times under `lock`.
     private let lock = Lock()
     private var wall: Int64
     private var mono: Int64
@@ -55,6 +56,7 @@ public final class ManualClock: NanoClock, @unchecked Sendable {
 
 /// A minimal mutex around `pthread_mutex_t`, usable from Swift 6 code without Foundation.
 public final class Lock: @unchecked Sendable {
+    // unchecked: the pthread mutex is the synchronisation, heap-allocated once, never moved.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     public init() {

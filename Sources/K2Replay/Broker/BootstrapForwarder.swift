@@ -5,6 +5,7 @@ import K2Core
 /// bootstrap address (librdkafka 2.0's mock brokers listen on ephemeral ports). Clients
 /// bootstrap through it, then connect to the brokers' own advertised addresses.
 public final class BootstrapForwarder: @unchecked Sendable {
+    // unchecked: `running` under `lock`; the listener fd is immutable.
     public let port: Int
     private let target: (String, Int)
     private let listener: Int32
@@ -32,9 +33,7 @@ public final class BootstrapForwarder: @unchecked Sendable {
         }
         listener = fd
         self.port = port
-        let t = Thread { [self] in acceptLoop() }
-        t.name = "k2-bootstrap-forwarder"
-        t.start()
+        JoinableThread.detach { [self] in acceptLoop() }
     }
 
     static func address(_ host: String, _ port: Int) -> sockaddr_in {
@@ -61,8 +60,7 @@ public final class BootstrapForwarder: @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(u, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             if ok != 0 { close(c); close(u); continue }
-            let t = Thread { Self.pump(c, u) }
-            t.start()
+            JoinableThread.detach { Self.pump(c, u) }
         }
     }
 

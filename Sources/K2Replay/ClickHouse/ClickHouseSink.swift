@@ -28,6 +28,7 @@ import K2Core
 /// server counts as gone: batches still queued fail without more attempts and the next `send`
 /// throws (the replay stops; the engine counts the rest as never sent).
 public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
+    // unchecked: batches and counters under `cond`; send/finish from the engine's thread, the rest on the writer thread.
     public enum Mode: String, Sendable { case raw, trades }
 
     /// Settings of the ClickHouse sink (from the URI).
@@ -87,7 +88,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var _rows: UInt64 = 0
     private var _batches: UInt64 = 0
     private var insertTime = Histogram(unit: .nanoseconds)
-    private var writer: Thread?
+    private var writer: JoinableThread?
     /// Writer thread only: orders the rows of whole (non-streamed) inserts, into `sortedRows`.
     private var sorter: RowSorter
     private var sortedRows = RowBinary(capacity: 0)
@@ -275,10 +276,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
         http = h
         current = newBatch()
-        let t = Thread { [self] in writerLoop() }
-        t.name = "k2-clickhouse"
-        writer = t
-        t.start()
+        writer = JoinableThread.start { [self] in writerLoop() }
     }
 
     /// Rows per chunk: `chunkRows` when streaming, else the whole batch.
@@ -556,8 +554,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             stopping = true
             cond.broadcast()
         }
-        let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
-        while !w.isFinished && clock.monotonicNanos() < deadline { usleep(1000) }
+        w.join(timeoutNanos: max(0, timeoutNanos))
         writer = nil
     }
 }

@@ -16,6 +16,7 @@ import K2Replay
 /// Used by the engine's one sending thread (it is created on another and handed over, hence
 /// `@unchecked Sendable`); not for concurrent use.
 public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
+    // unchecked: created on one thread, then used by the engine's sending thread only.
     public let records: GeneratedRecords
     public let span: Int64
     public let singleExchange: String?
