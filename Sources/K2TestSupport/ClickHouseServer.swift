@@ -1,4 +1,5 @@
 import Foundation
+import K2Bench
 import K2Core
 import K2Replay
 

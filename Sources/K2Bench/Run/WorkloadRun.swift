@@ -1,4 +1,5 @@
 import Foundation
+import K2Capture
 import K2Core
 import K2Net
 import K2Replay

@@ -7,7 +7,7 @@ import K2Core
 /// connect and total timeouts, and the server's status and message on error. `postStreaming`
 /// sends a body of unknown length (chunked transfer encoding) pulled from a closure while the
 /// server already parses what arrived.
-final class ClickHouseHTTP {
+package final class ClickHouseHTTP {
     /// `http://host:port/`.
     let base: String
     let place: String
@@ -17,7 +17,7 @@ final class ClickHouseHTTP {
     private let response = ResponseBox()
     private let source = SourceBox()
     var connectTimeoutMillis = 3000
-    var timeoutMillis = 60_000
+    package var timeoutMillis = 60_000
 
     final class ResponseBox { var bytes: [UInt8] = [] }
     /// The body of a streamed POST: fills the buffer, returns the bytes written (0 = end of body).
@@ -30,7 +30,7 @@ final class ClickHouseHTTP {
 
     private static let globalInit: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
 
-    init(host: String, port: Int, place: String) throws {
+    package init(host: String, port: Int, place: String) throws {
         _ = Self.globalInit
         base = "http://\(host):\(port)/"
         self.place = place
@@ -114,7 +114,7 @@ final class ClickHouseHTTP {
 
     /// Runs one statement (sent as the body); throws with ClickHouse's message on a non-200 reply.
     @discardableResult
-    func execute(_ sql: String, database: String? = nil) throws -> String {
+    package func execute(_ sql: String, database: String? = nil) throws -> String {
         var bytes = Array(sql.utf8)
         let params = database.map { [("database", $0)] } ?? []
         let r = try bytes.withUnsafeMutableBytes { try post(params: params, body: UnsafeRawBufferPointer($0)) }

@@ -1,6 +1,5 @@
 import K2Capture
 import K2Core
-import K2Replay
 
 /// A profile's generated records as a `ReplaySource`: `k2 sim run` and K2Bench profile workloads
 /// replay the generator directly, without a capture file. The records, their timestamps and

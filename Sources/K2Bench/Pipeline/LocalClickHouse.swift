@@ -1,5 +1,6 @@
 import Foundation
 import K2Core
+import K2Replay
 
 /// A private ClickHouse server (Debian's `clickhouse-server`) the harness starts for a run, like
 /// the embedded broker: its own config and data directory under a temporary folder, free ports

@@ -1,6 +1,7 @@
 import Foundation
 import K2Capture
 import K2Core
+import K2Replay
 
 /// Freshness of a pipeline that ends in ClickHouse: marked probe messages produced into the
 /// pipeline's topic at a fixed interval, and a poller that asks ClickHouse (over HTTP) which
