@@ -66,8 +66,7 @@ public final class NetLoop: @unchecked Sendable {
 }
 
 /// A scheduled or repeating task on a `NetLoop`.
-public final class NetTimer: @unchecked Sendable {
-    // unchecked: immutable NIO handles, cancelled through NIO's thread-safe API.
+public final class NetTimer: Sendable {
     private let scheduled: Scheduled<Void>?
     private let repeated: RepeatedTask?
 
