@@ -12,7 +12,8 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "k2",
-    platforms: [.macOS(.v14)],
+    // macOS 15: Synchronization.Atomic (the stop flags, K2Core/StopFlag.swift).
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "k2", targets: ["k2"]),
         .library(name: "K2Capture", targets: ["K2Capture"]),
