@@ -12,7 +12,8 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "k2",
-    platforms: [.macOS(.v14)],
+    // macOS 15: Synchronization.Atomic (the stop flags, K2Core/StopFlag.swift).
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "k2", targets: ["k2"]),
         .library(name: "K2Capture", targets: ["K2Capture"]),
@@ -51,13 +52,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: strict + [.define("K2_TLS")]
         ),
         // Paced replay engine and sinks (mock, file, kafka, clickhouse, ws) + embedded broker.
+        // (The replay sources K2Sim adapts to live in K2Capture, so K2Sim does not pull librdkafka
+        // and libcurl in through K2Replay.)
         .target(
             name: "K2Replay",
             dependencies: ["K2Core", "K2Capture", "K2Net", "CRdKafka", "CCurl"],
@@ -66,12 +68,13 @@ let package = Package(
         // Synthetic markets, load shapes, exchange simulators.
         .target(
             name: "K2Sim",
-            dependencies: ["K2Core", "K2Config", "K2Capture", "K2Net", "K2Replay"],
+            dependencies: ["K2Core", "K2Config", "K2Capture", "K2Net"],
             swiftSettings: strict
         ),
         // Recording raw exchange WebSocket traffic.
-        .target(name: "K2Record", dependencies: ["K2Core", "K2Capture", "K2Net", "CCurl"], swiftSettings: strict),
-        // Workloads, measurement, reports, verdicts, regression gate, capacity planning.
+        .target(name: "K2Record", dependencies: ["K2Core", "K2Capture", "K2Net"], swiftSettings: strict),
+        // Workloads, measurement, reports, verdicts, regression gate, capacity planning, and the
+        // local pipeline (embedded ClickHouse, schema, freshness probes).
         .target(
             name: "K2Bench",
             dependencies: ["K2Core", "K2Config", "K2Capture", "K2Net", "K2Replay", "K2Sim"],
@@ -91,7 +94,7 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
         // Test doubles and server launchers shared by the test targets.
-        .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture", "K2Replay"], swiftSettings: strict),
+        .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture", "K2Replay", "K2Bench"], swiftSettings: strict),
 
         .testTarget(name: "K2CoreTests", dependencies: ["K2Core", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),

@@ -32,6 +32,7 @@ public struct SystemClock: NanoClock {
 
 /// A clock that only moves when told to: for unit tests of pacing, flushing and timeouts.
 public final class ManualClock: NanoClock, @unchecked Sendable {
+    // unchecked: both times under `lock`.
     private let lock = Lock()
     private var wall: Int64
     private var mono: Int64
@@ -51,33 +52,4 @@ public final class ManualClock: NanoClock, @unchecked Sendable {
             mono += nanos
         }
     }
-}
-
-/// A minimal mutex around `pthread_mutex_t`, usable from Swift 6 code without Foundation.
-public final class Lock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    public init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    @inline(__always)
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-
-    /// Takes the lock if it is free (true), without waiting; pair with `unlock()`.
-    public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
-
-    /// Releases a lock taken with `tryLock()`.
-    public func unlock() { pthread_mutex_unlock(mutex) }
 }

@@ -6,6 +6,7 @@ import Darwin
 
 /// A mutex with a condition variable (heap-allocated, address-stable), waits on the monotonic clock.
 public final class Condition: @unchecked Sendable {
+    // unchecked: the pthread mutex and cond are the synchronisation, heap-allocated once, never moved.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cv = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -52,10 +53,14 @@ public final class Condition: @unchecked Sendable {
     }
 }
 
-/// A joinable POSIX thread (no Foundation): `start` runs `body` on a new thread, `join` waits for it.
+/// The one thread wrapper of k2: a POSIX thread (no Foundation). `start` runs `body` on a new
+/// thread and `join` waits for it; `detach` for threads nobody waits for.
 public final class JoinableThread: @unchecked Sendable {
+    // unchecked: `thread` is written once before `start` returns; `join` is called by one owner.
     private var thread = pthread_t()
     private var joined = false
+    /// Set when the body has returned.
+    private let finished = Latch<Void>()
 
     private final class Box {
         let body: () -> Void
@@ -67,7 +72,11 @@ public final class JoinableThread: @unchecked Sendable {
     /// Starts `body` on a new thread, or returns nil when the system refuses one.
     public static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
         let t = JoinableThread()
-        let ctx = Unmanaged.passRetained(Box(body)).toOpaque()
+        let finished = t.finished
+        let ctx = Unmanaged.passRetained(Box {
+            body()
+            finished.set()
+        }).toOpaque()
         let rc = pthread_create(&t.thread, nil, { arg in
             guard let arg else { return nil }
             Unmanaged<Box>.fromOpaque(arg).takeRetainedValue().body()
@@ -78,6 +87,28 @@ public final class JoinableThread: @unchecked Sendable {
             return nil
         }
         return t
+    }
+
+    /// Starts `body` on a new thread nobody joins (it ends with the body, or with the process);
+    /// false when the system refuses one.
+    @discardableResult
+    public static func detach(_ body: @escaping @Sendable () -> Void) -> Bool {
+        guard let thread = start(body) else { return false }
+        thread.joined = true
+        pthread_detach(thread.thread)
+        return true
+    }
+
+    /// Whether the body has returned.
+    public var isFinished: Bool { finished.isSet }
+
+    /// Waits up to `timeoutNanos` for the body to return, then joins; false (not joined) when
+    /// the time ran out first.
+    @discardableResult
+    public func join(timeoutNanos: Int64) -> Bool {
+        guard finished.wait(timeoutNanos: timeoutNanos) != nil else { return false }
+        join()
+        return true
     }
 
     /// Waits until the thread's body has returned (once; later calls return at once).

@@ -5,6 +5,7 @@ import NIOCore
 /// one buffer; `WebSocketConnection.write(_:_:)` writes a run of frames as a zero-copy slice of
 /// it — one socket write for thousands of frames, no per-frame work at all.
 public final class EncodedFrames: @unchecked Sendable {
+    // unchecked: built by one thread, then only read (written as slices on the loop).
     private var buffer: ByteBuffer
     /// Frame i occupies bytes starts[i] ..< starts[i + 1]; its payload begins at payloadStarts[i].
     private var starts: [Int] = [0]

@@ -67,6 +67,7 @@ public enum HTTPFetch {
 }
 
 private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    // unchecked: a NIO handler: every call on its channel's event loop.
     typealias InboundIn = HTTPClientResponsePart
     let url: NetURL
     var completion: (@Sendable (Result<HTTPResponseInfo, NetError>) -> Void)?

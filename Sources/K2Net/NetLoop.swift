@@ -8,6 +8,7 @@ import NIOPosix
 /// (the default) every callback of every connection runs on that thread, so state shared by
 /// several connections (a capture writer) needs no lock.
 public final class NetLoop: @unchecked Sendable {
+    // unchecked: NIO event loop group (thread-safe); `isShutDown` under `shutdownLock`.
     let group: MultiThreadedEventLoopGroup
     /// The first loop of the group: where `execute` and timers run.
     let loop: any EventLoop
@@ -65,7 +66,7 @@ public final class NetLoop: @unchecked Sendable {
 }
 
 /// A scheduled or repeating task on a `NetLoop`.
-public final class NetTimer: @unchecked Sendable {
+public final class NetTimer: Sendable {
     private let scheduled: Scheduled<Void>?
     private let repeated: RepeatedTask?
 

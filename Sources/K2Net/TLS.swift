@@ -60,7 +60,7 @@ public struct TLSServerOptions: Sendable {
 
 #if K2_TLS
 /// A server TLS context built once; each accepted connection gets its own handler from it.
-final class TLSServerContext: @unchecked Sendable {
+final class TLSServerContext: Sendable {
     let context: NIOSSLContext
 
     init(_ o: TLSServerOptions) throws(NetError) {
@@ -79,7 +79,7 @@ final class TLSServerContext: @unchecked Sendable {
     func handler() -> NIOSSLServerHandler { NIOSSLServerHandler(context: context) }
 }
 #else
-final class TLSServerContext: @unchecked Sendable {
+final class TLSServerContext: Sendable {
     init(_ o: TLSServerOptions) throws(NetError) {
         throw NetError(.tls, place: o.certificatePEMFile, what: "this k2 was built without TLS", remedy: "rebuild with swift-nio-ssl (K2_TLS)")
     }

@@ -7,6 +7,7 @@ import NIOCore
 /// elsewhere they hop to it. Sending is batched: `send` appends an encoded frame to an outgoing
 /// buffer, `flush` hands the buffer to the socket in one write (`sendNow` does both).
 public final class WebSocketConnection: @unchecked Sendable {
+    // unchecked: loop-confined state; calls from elsewhere hop to the channel's event loop.
     public enum Role: Sendable { case client, server }
 
     public let role: Role

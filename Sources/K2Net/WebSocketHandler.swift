@@ -12,6 +12,7 @@ import NIOTLS
 /// views: no per-frame allocation, no hop off the event loop. Fragmented messages are joined,
 /// pings answered, close frames echoed.
 final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
+    // unchecked: a NIO handler: every call on its channel's event loop.
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 

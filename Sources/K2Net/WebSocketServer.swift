@@ -24,6 +24,7 @@ public enum WebSocketAcceptance {
 
 /// A WebSocket server (and plain HTTP GET server on the same port) on SwiftNIO.
 public final class WebSocketServer: @unchecked Sendable {
+    // unchecked: mutable state set in init or under `counter`; the channel is closed by its owner.
     public struct Configuration: Sendable {
         /// Address to bind: 127.0.0.1 by default (never exposed beyond the machine unless asked).
         public var host: String = "127.0.0.1"

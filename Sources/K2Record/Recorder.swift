@@ -10,6 +10,7 @@ import Glibc
 /// frames are appended to the capture writer straight from the socket handler, with no copy
 /// and no hop, which is what lets one core record hundreds of thousands of frames a second.
 public final class Recorder: @unchecked Sendable {
+    // unchecked: loop-confined: its state is touched on the recorder's NetLoop only (others use loop.sync).
     public let configuration: RecordConfiguration
     let loop: NetLoop
     private let ownsLoop: Bool
@@ -111,13 +112,12 @@ public final class Recorder: @unchecked Sendable {
     /// Starts, waits until the recording ends (duration, `stop()`, or a fatal error) and returns
     /// its summary. Not on the loop thread.
     public func run() throws(RecordError) -> RecordSummary {
-        let sem = Semaphore()
-        let box = ResultBox()
-        whenFinished { r in box.set(r); sem.signal() }
+        let finished = Latch<Result<RecordSummary, RecordError>>()
+        whenFinished { r in finished.set(r) }
         start()
-        sem.wait()
+        let result = finished.wait()
         if ownsLoop { loop.shutdown() }
-        switch box.get()! {
+        switch result {
         case let .success(s): return s
         case let .failure(e): throw e
         }
@@ -263,28 +263,6 @@ public final class Recorder: @unchecked Sendable {
         }
         for w in waiters { w(r) }
     }
-}
-
-final class ResultBox: @unchecked Sendable {
-    private let lock = Lock()
-    private var value: Result<RecordSummary, RecordError>?
-    func set(_ v: Result<RecordSummary, RecordError>) { lock.withLock { value = v } }
-    func get() -> Result<RecordSummary, RecordError>? { lock.withLock { value } }
-}
-
-/// A counting semaphore on pthreads (no Foundation).
-final class Semaphore: @unchecked Sendable {
-    private let sem: UnsafeMutablePointer<sem_t>
-    init() {
-        sem = .allocate(capacity: 1)
-        sem_init(sem, 0, 0)
-    }
-    deinit {
-        sem_destroy(sem)
-        sem.deallocate()
-    }
-    func signal() { sem_post(sem) }
-    func wait() { while sem_wait(sem) != 0 && errno == EINTR {} }
 }
 
 extension Recorder {

@@ -5,6 +5,7 @@ import K2Net
 /// One recorded connection: connects, subscribes, records every frame, reconnects with backoff.
 /// Loop-confined (all calls on the recorder's loop).
 final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
+    // unchecked: loop-confined (all calls on the recorder's loop).
     let id: UInt32
     let plan: ConnectionPlan
     unowned let recorder: Recorder

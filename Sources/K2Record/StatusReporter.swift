@@ -7,6 +7,7 @@ import Glibc
 /// Progress on stderr: a status line redrawn every second on a terminal, structured
 /// `key=value` log lines otherwise (one per event, stats every 10 s).
 final class StatusReporter: @unchecked Sendable {
+    // unchecked: called from the recorder's loop only.
     let tty: Bool
     let quiet: Bool
     private var lastFrames: Int64 = 0

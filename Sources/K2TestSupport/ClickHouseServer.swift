@@ -1,4 +1,5 @@
 import Foundation
+import K2Bench
 import K2Core
 import K2Replay
 
@@ -6,7 +7,7 @@ import K2Replay
 /// A real ClickHouse server (Debian's `clickhouse-server`) for integration tests: K2Replay's
 /// `LocalClickHouse` (own config and data directory, free ports on 127.0.0.1, ready when
 /// `SELECT 1` answers), queried here with curl, an independent client.
-public final class ClickHouseServer: @unchecked Sendable {
+public final class ClickHouseServer: Sendable {
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
     }

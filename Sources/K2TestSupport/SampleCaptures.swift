@@ -81,7 +81,7 @@ public func flipByte(in path: String, at offset: Int64) {
 }
 
 /// A temporary directory removed when the value is released.
-public final class TemporaryDirectory: @unchecked Sendable {
+public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(prefix: String = "k2test") {

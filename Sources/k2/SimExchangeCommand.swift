@@ -127,12 +127,9 @@ struct SimExchangeCommand: ParsableCommand {
             let server = try ExchangeServer(o)
             print(server.url)
             fflush(nil)
-            let done = DispatchSemaphore(value: 0)
-            StopSignals.install { _ in done.signal() }
-            if let limit {
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(limit))) { done.signal() }
-            }
-            done.wait()
+            let done = Latch<Void>()
+            StopSignals.install { _ in done.set() }
+            if let limit { _ = done.wait(timeoutNanos: limit) } else { done.wait() }
             server.close()
             let s = server.stats
             if !quiet {

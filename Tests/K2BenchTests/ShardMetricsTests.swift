@@ -185,6 +185,7 @@ import Testing
 
 /// A value shared with a helper thread in a test.
 final class Locked<T>: @unchecked Sendable {
+    // unchecked: the value is only touched under `lock`.
     private let lock = Lock()
     private var v: T
     init(_ v: T) { self.v = v }

@@ -33,6 +33,7 @@ struct NotBuilt: Error, CustomStringConvertible {
 /// Streams `{"seq":N,…}` text frames at a steady pace (perTick every millisecond) to every
 /// connection and remembers how many it sent when each connection closed.
 final class TickerExchange: WebSocketServerDelegate, WebSocketDelegate, @unchecked Sendable {
+    // unchecked: state under `lock`.
     let lock = Lock()
     let perTick: Int
     private var seq = 0

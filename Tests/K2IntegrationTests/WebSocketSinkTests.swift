@@ -7,6 +7,7 @@ import Testing
 
 /// Collects what one WebSocket client receives.
 final class SinkClient: WebSocketDelegate, @unchecked Sendable {
+    // unchecked: state under `lock`.
     let lock = Lock()
     var got: [[UInt8]] = []
     var open: WebSocketConnection?

@@ -17,6 +17,7 @@ func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
 
 /// Records every event of a connection, thread-safely.
 final class Collector: WebSocketDelegate, @unchecked Sendable {
+    // unchecked: events under its lock.
     enum Event: Equatable {
         case opened
         case failed(NetError.Code)
@@ -75,6 +76,7 @@ final class Collector: WebSocketDelegate, @unchecked Sendable {
 
 /// A server whose connections are handled by a fresh `Collector` from `make`.
 final class TestServer: WebSocketServerDelegate, @unchecked Sendable {
+    // unchecked: collectors under `lock`.
     private let lock = Lock()
     private var _collectors: [Collector] = []
     let make: @Sendable (HTTPRequestInfo) -> Collector?

@@ -28,6 +28,7 @@ func readAll(_ path: String) throws -> [OwnedRecord] {
 /// A scripted exchange: after the client's first text frame (or at once with `sendOnOpen`) it
 /// sends `frames`; records what it sent; can drop each connection after `dropAfter` frames.
 final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unchecked Sendable {
+    // unchecked: state under `lock`.
     let lock = Lock()
     var frames: [([UInt8], Bool)]
     var sendOnOpen: Bool
@@ -112,8 +113,8 @@ struct RecorderTests {
         rec.start()
         #expect(waitUntil { rec.currentSummary().frames == 1001 })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let recs = try readAll(dir.file("a.k2cap"))
         #expect(recs.first?.kind == .connect)
@@ -138,8 +139,8 @@ struct RecorderTests {
         rec.start()
         #expect(waitUntil { rec.currentSummary().frames == 140 })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let recs = try readAll(dir.file("r.k2cap"))
         let kinds = recs.map(\.kind)
@@ -206,8 +207,8 @@ struct RecorderTests {
         #expect(waitUntil { rec.currentSummary().frames == 10 && rec.currentSummary().gaps == 1 })
         _ = waitUntil(2) { false }
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let recs = try readAll(dir.file("b.k2cap"))
         let http = recs.first { $0.kind == .http }
@@ -230,8 +231,8 @@ struct RecorderTests {
         rec.start()
         #expect(waitUntil { rec.currentSummary().frames == 20_000 })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let files = rec.currentSummary().files
         #expect(files.count >= 3)

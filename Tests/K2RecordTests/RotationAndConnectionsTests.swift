@@ -20,8 +20,8 @@ struct RotationAndConnectionsTests {
         // Several boundaries pass while frames stream in (the stream never pauses for a rotation).
         #expect(waitUntil(30) { rec.currentSummary().files.count >= 5 })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         ex.close()
         let files = rec.currentSummary().files
@@ -60,8 +60,8 @@ struct RotationAndConnectionsTests {
         rec.start()
         #expect(waitUntil(30) { rec.currentSummary().frames >= 3000 })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         ex.close()
         let recs = try readAll(dir.file("multi.k2cap"))

@@ -32,8 +32,8 @@ struct SimExchangeRecordTests {
         rec.start()
         #expect(waitUntil(30) { until(rec.currentSummary()) })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let s = rec.currentSummary()
         server.close()
@@ -169,8 +169,8 @@ struct SimExchangeRecordTests {
         // close_after ends the first connection with 1001 after 600 ms; the recorder reconnects.
         #expect(waitUntil(30) { rec.currentSummary().reconnects >= 1 })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let pongs = ex.stats.pongs
         ex.close()

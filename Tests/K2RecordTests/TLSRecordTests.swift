@@ -46,8 +46,8 @@ struct TLSRecordTests {
         rec.start()
         #expect(waitUntil { rec.currentSummary().frames == Int64(frames.count) })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let recs = try readAll(dir.file("tls.k2cap"))
         #expect(recs.first?.kind == .connect)
@@ -115,8 +115,8 @@ struct TLSRecordTests {
         rec.start()
         #expect(waitUntil { rec.currentSummary().frames == 70 && rec.currentSummary().reconnects == 1 })
         rec.stop()
-        let done = Semaphore()
-        rec.whenFinished { _ in done.signal() }
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
         done.wait()
         let recv = try readAll(dir.file("r.k2cap")).filter { $0.kind == .recv }.map(\.payload)
         #expect(recv == Array(trades(50).map(\.0).prefix(20)) + trades(50).map(\.0))

@@ -6,6 +6,7 @@ import Testing
 
 /// Records from memory: what a non-file `ReplaySource` looks like to the engine.
 final class ArraySource: ReplaySource, @unchecked Sendable {
+    // unchecked: handed to the engine's one sending thread.
     let records: [OwnedRecord]
     /// Payload copies that live as long as the source: views into them stay valid.
     private let payloads: [UnsafeMutableRawBufferPointer]

@@ -7,6 +7,7 @@ import K2Replay
 /// sampled at each interval boundary (delivered, backlog). It joins the replay as one more sink
 /// (`measure://`), so the engine needs no hook; its `send` allocates nothing.
 public final class RunRecorder: ReplaySink, @unchecked Sendable {
+    // unchecked: mutable state under `lock`.
     public let uri = "measure://"
     private let lock = Lock()
     private let intervalNanos: Int64

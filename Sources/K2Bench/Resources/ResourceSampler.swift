@@ -80,6 +80,7 @@ public struct ResourceSeries: Sendable, Equatable, Codable {
 /// /proc) and cgroup v2 groups every interval, on its own thread. The harness's own use is a
 /// separate series. `sampleNow` is public so tests can drive it without the thread.
 public final class ResourceSampler: @unchecked Sendable {
+    // unchecked: series and state under `lock`; `thread` used by start/stop from the owner only.
     public let targets: [WatchTarget]
     public let intervalNanos: Int64
     private let clock: any NanoClock
@@ -91,8 +92,9 @@ public final class ResourceSampler: @unchecked Sendable {
     private var lastAt: Int64?
     private var startAt: Int64
     private var running = false
-    private var thread: Thread?
-    private let done = DispatchSemaphore(value: 0)
+    private var thread: JoinableThread?
+    /// Set by `stop`; a new one per `start`.
+    private var stopRequest = Latch<Void>()
 
     public init(targets: [WatchTarget], intervalNanos: Int64 = 1_000_000_000, clock: any NanoClock = SystemClock()) {
         self.targets = targets
@@ -129,33 +131,33 @@ public final class ResourceSampler: @unchecked Sendable {
 
     /// Starts sampling on a background thread (first sample is a baseline, the next ones produce values).
     public func start() {
+        let stop = Latch<Void>()
         lock.withLock {
             running = true
             startAt = clock.monotonicNanos()
+            stopRequest = stop
         }
         sampleNow()
-        let t = Thread { [self] in
-            while lock.withLock({ running }) {
-                let deadline = DispatchTime.now() + .nanoseconds(Int(intervalNanos))
-                if done.wait(timeout: deadline) == .success { break }
+        let interval = intervalNanos
+        thread = JoinableThread.start { [self] in
+            while stop.wait(timeoutNanos: interval) == nil {
                 sampleNow()
             }
         }
-        t.name = "k2-resource-sampler"
-        thread = t
-        t.start()
     }
 
     /// Stops the thread, takes a last sample and returns every series.
     @discardableResult
     public func stop() -> [ResourceSeries] {
-        let wasRunning = lock.withLock { () -> Bool in
+        let (wasRunning, stop) = lock.withLock { () -> (Bool, Latch<Void>) in
             let r = running
             running = false
-            return r
+            return (r, stopRequest)
         }
         if wasRunning {
-            done.signal()
+            stop.set()
+            thread?.join()
+            thread = nil
             sampleNow()
         }
         return snapshot()

@@ -206,6 +206,7 @@ extension BenchRunner {
 
 /// Closes the recorder's intervals every second on its own thread and prints a progress line.
 final class Ticker: @unchecked Sendable {
+    // unchecked: immutable after init but for `thread`, which start/stop use from the owner only.
     let recorder: RunRecorder
     let sinks: [any ReplaySink]
     let consumed: (() -> UInt64)?
@@ -216,10 +217,8 @@ final class Ticker: @unchecked Sendable {
     let end: Int64
     let progress: ((String) -> Void)?
     let onInterval: (() -> Void)?
-    private let lock = Lock()
-    private var stopped = false
-    private let done = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let stopRequest = Latch<Void>()
+    private var thread: JoinableThread?
     private let clock = SystemClock()
 
     init(recorder: RunRecorder, sinks: [any ReplaySink], consumed: (() -> UInt64)?, landed: (() -> UInt64?)? = nil, landedSink: Int = 0,
@@ -237,8 +236,7 @@ final class Ticker: @unchecked Sendable {
     }
 
     func start() {
-        let t = Thread { [self] in
-            defer { finished.signal() }
+        thread = JoinableThread.start { [self] in
             // Wait for the end of warm-up, then take the baseline counts.
             if !wait(until: measureFrom) { return }
             recorder.baseline(sinks: sinks.map(\.counts), consumed: consumed?(), landed: landed?() ?? nil)
@@ -257,23 +255,20 @@ final class Ticker: @unchecked Sendable {
                 next += 1_000_000_000
             }
         }
-        t.name = "k2-bench-ticker"
-        t.start()
     }
 
     /// Sleeps until `mono`; false when stopped first.
     private func wait(until mono: Int64) -> Bool {
         while true {
-            if lock.withLock({ stopped }) { return false }
+            if stopRequest.isSet { return false }
             let left = mono - clock.monotonicNanos()
             if left <= 0 { return true }
-            if done.wait(timeout: .now() + .nanoseconds(Int(Swift.min(left, 200_000_000)))) == .success { return false }
+            if stopRequest.wait(timeoutNanos: Swift.min(left, 200_000_000)) != nil { return false }
         }
     }
 
     func stop() {
-        lock.withLock { stopped = true }
-        done.signal()
-        finished.wait()
+        stopRequest.set()
+        thread?.join()
     }
 }

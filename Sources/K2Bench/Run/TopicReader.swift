@@ -6,6 +6,7 @@ import K2Core
 /// `k2-intended-ns` header the Kafka sink attaches, wall clock) and from the actual send time
 /// (the message's CreateTime, which librdkafka stamps when `produce` is called; ms resolution).
 public final class TopicReader: @unchecked Sendable {
+    // unchecked: histograms and counts under `lock`; pid and thread used by the owner only.
     public let brokers: String
     public let topic: String
     private var pid: pid_t = 0
@@ -14,8 +15,7 @@ public final class TopicReader: @unchecked Sendable {
     private var fromActual = Histogram(unit: .nanoseconds)
     private var _consumed: UInt64 = 0
     private var measureFromWall: Int64 = .max
-    private var reader: Thread?
-    private let finished = DispatchSemaphore(value: 0)
+    private var reader: JoinableThread?
     private let clock = SystemClock()
 
     public init(brokers: String, topic: String) {
@@ -38,8 +38,8 @@ public final class TopicReader: @unchecked Sendable {
         }
         pid = child.pid
         guard let readFD = child.stdout else { return }
-        let t = Thread { [self] in
-            defer { finished.signal(); close(readFD) }
+        reader = JoinableThread.start { [self] in
+            defer { close(readFD) }
             var pending: [UInt8] = []
             var buf = [UInt8](repeating: 0, count: 65536)
             while true {
@@ -56,9 +56,6 @@ public final class TopicReader: @unchecked Sendable {
                 pending.removeFirst(start)
             }
         }
-        t.name = "k2-topic-reader"
-        reader = t
-        t.start()
     }
 
     /// `TIMESTAMP_MS k2-receive-ns=…,k2-intended-ns=…`
@@ -102,7 +99,7 @@ public final class TopicReader: @unchecked Sendable {
             waitpid(pid, &status, 0)
             pid = 0
         }
-        if reader != nil { finished.wait() }
+        reader?.join()
     }
 
     /// `end_to_end.intended` and `end_to_end.actual` (ns).

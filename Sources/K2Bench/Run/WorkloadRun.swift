@@ -1,4 +1,5 @@
 import Foundation
+import K2Capture
 import K2Core
 import K2Net
 import K2Replay
@@ -172,12 +173,14 @@ public enum WorkloadRun {
             config.shard = shard
             let engine = ReplayEngine(config: config, sinks: req.sinks)
             let total = req.totalNanos
-            let stopper = Thread {
-                let deadline = clock.monotonicNanos() + total
-                while clock.monotonicNanos() < deadline { usleep(20_000) }
-                engine.requestStop()
+            let runEnded = Latch<Void>()
+            let stopper = JoinableThread.start {
+                if runEnded.wait(timeoutNanos: total) == nil { engine.requestStop() }
             }
-            stopper.start()
+            defer {
+                runEnded.set()
+                stopper?.join()
+            }
             let summary = try engine.runOnDedicatedThread()
             if summary.outcome == .sinkFailed {
                 throw BenchError(.run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)")

@@ -8,6 +8,7 @@ import K2Core
 /// The buffers one frame is read and decompressed into. A reader owns one pair, two when it
 /// reads ahead; exactly one thread uses a pair at a time (handed over under a lock).
 final class FrameBuffers: @unchecked Sendable {
+    // unchecked: raw buffers used by one thread at a time, handed over under the prefetcher's lock.
     /// Compressed bytes as read from the file.
     var file: UnsafeMutableRawBufferPointer
     /// The decompressed block.
@@ -147,6 +148,7 @@ struct FrameFile: Sendable {
 /// current one, handing over its spare buffers, and takes them back filled when it gets there.
 /// At most one frame is in flight.
 final class FramePrefetcher: @unchecked Sendable {
+    // unchecked: job, result and state are only touched with `cond` locked.
     private let file: FrameFile
     private let cond = Condition()
     private var thread: JoinableThread?

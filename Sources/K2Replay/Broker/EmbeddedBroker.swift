@@ -10,6 +10,7 @@ import K2Core
 /// `KafkaInspector.highWatermarkSum` (or `kcat -Q`), consume while producing, or spread
 /// over more partitions.
 public final class EmbeddedBroker: @unchecked Sendable {
+    // unchecked: immutable after start; librdkafka's mock cluster is thread-safe.
     /// Settings of the embedded broker.
     public struct Configuration: Sendable {
         /// Number of brokers in the cluster (ids 1…N).

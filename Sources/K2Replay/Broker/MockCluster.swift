@@ -5,6 +5,7 @@ import K2Core
 /// APIs in k2: the embedded broker (`k2 broker`, tests, the README's main job). Sinks and
 /// clients treat it as just another bootstrap address.
 final class MockCluster: @unchecked Sendable {
+    // unchecked: librdkafka handles (thread-safe C API), immutable after init.
     private let rk: OpaquePointer
     private let mcluster: OpaquePointer
     let bootstraps: String

@@ -47,6 +47,7 @@ import K2Core
 /// count as unknown. Messages still in an unanswered insert when `finish` gives up are unknown
 /// too (`SinkCounts.unknown`, never delivered: the replay exits 1 and says why).
 public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
+    // unchecked: batches and counters under `cond`; send/finish from the engine's thread, the rest on the writer thread.
     public enum Mode: String, Sendable { case raw, trades }
 
     /// Settings of the ClickHouse sink (from the URI).
@@ -115,7 +116,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var _rows: UInt64 = 0
     private var _batches: UInt64 = 0
     private var insertTime = Histogram(unit: .nanoseconds)
-    private var writer: Thread?
+    private var writer: JoinableThread?
     /// Writer thread only: orders the rows of whole (non-streamed) inserts, into `sortedRows`.
     private var sorter: RowSorter
     private var sortedRows = RowBinary(capacity: 0)
@@ -358,10 +359,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         insertColumns = Self.columns(mode: options.mode) + (batchIDs ? ", \(Self.batchColumn)" : "")
         http = h
         current = newBatch()
-        let t = Thread { [self] in writerLoop() }
-        t.name = "k2-clickhouse"
-        writer = t
-        t.start()
+        writer = JoinableThread.start { [self] in writerLoop() }
     }
 
     /// Rows per chunk: `chunkRows` when streaming, else the whole batch.
@@ -763,8 +761,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             stopping = true
             cond.broadcast()
         }
-        let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
-        while !w.isFinished && clock.monotonicNanos() < deadline { usleep(1000) }
+        w.join(timeoutNanos: max(0, timeoutNanos))
         writer = nil
         guard !w.isFinished else { return }
         // The writer is still busy (an insert unanswered, a check waiting): what it holds may

@@ -57,6 +57,7 @@ enum KafkaMetadata {
 /// A small independent Kafka client: metadata, watermarks and reading messages back.
 /// Public, C-free: used by tests and benchmarks to check what a broker holds.
 public final class KafkaInspector: @unchecked Sendable {
+    // unchecked: a librdkafka handle (thread-safe C API), immutable after init.
     private let rk: OpaquePointer
     public let bootstrap: String
 

@@ -27,12 +27,13 @@ protocol KafkaDeliveryHandler: AnyObject, Sendable {
 /// off its loop when the scheduler runs another thread (2 cores, 4 busy threads), and with
 /// 0.3 ms the poll thread served ~60% of the reports and the replay used ~40% more CPU.
 final class KafkaProducer: @unchecked Sendable {
+    // unchecked: librdkafka handle (thread-safe); Swift state under `lock`/`pollLock`.
     let rk: OpaquePointer
     let place: String
     private let box: CallbackBox
     private let lock = Lock()
     private var running = true
-    private var pollThread: Thread?
+    private var pollThread: JoinableThread?
     /// Held by whichever thread is inside `rd_kafka_poll` (the report buffer is not shared).
     private let pollLock = Lock()
     /// Monotonic time of the producing thread's last poll (guarded by `lock`).
@@ -52,6 +53,7 @@ final class KafkaProducer: @unchecked Sendable {
 
     /// What the callbacks see: the handler, the report buffer and the last client-side errors.
     final class CallbackBox: @unchecked Sendable {
+        // unchecked: touched by librdkafka callbacks under `lock` (and under the producer's `pollLock`).
         /// Not `weak`: a weak reference gives the handler (the sink) a side table, and then every
         /// retain/release of it — the engine retains the sink for each `send` — takes the slow
         /// path (~3% of the replay's instructions). The owner calls `detachHandler()` before it goes.
@@ -141,7 +143,7 @@ final class KafkaProducer: @unchecked Sendable {
 
     /// Starts the thread that serves delivery reports.
     func startPolling() {
-        let t = Thread { [self] in
+        pollThread = JoinableThread.start { [self] in
             while true {
                 let (run, last, aside) = lock.withLock { (running, lastProducerPoll, standAside) }
                 guard run else { break }
@@ -153,9 +155,6 @@ final class KafkaProducer: @unchecked Sendable {
             }
             pollLock.withLock { servedByPollThread += serveReports(timeoutMillis: 0) }
         }
-        t.name = "k2-kafka-poll"
-        pollThread = t
-        t.start()
     }
 
     /// Called by the producing thread with the current monotonic time after each message:
@@ -281,7 +280,7 @@ final class KafkaProducer: @unchecked Sendable {
             }
         }
         lock.withLock { running = false }
-        while let t = pollThread, !t.isFinished { usleep(1000) }
+        pollThread?.join()
         pollThread = nil
         for (_, t) in topics { rd_kafka_topic_destroy(t) }
         topics.removeAll()

@@ -17,6 +17,7 @@ import K2Core
 /// - delivery reports give the publish latency from the intended send time and from the actual
 ///   send time; every message ends delivered or failed with librdkafka's/the broker's reason.
 public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Sendable {
+    // unchecked: a ring slot is written before produce, read in its delivery report (ordered by librdkafka); counts under the recorder's lock.
     /// Settings of the Kafka sink (from the URI and `-X`).
     public struct Options: Sendable {
         /// `host:port[,host:port]`.

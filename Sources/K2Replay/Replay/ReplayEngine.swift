@@ -17,6 +17,7 @@ import Darwin
 /// loop allocates nothing: the record is a view into the reader's block, the fields are views
 /// into the payload, the histogram is preallocated.
 public final class ReplayEngine: @unchecked Sendable {
+    // unchecked: runs on one thread; only the atomic stop flag is touched from others.
     public let config: ReplayConfig
     public let sinks: [any ReplaySink]
     private let clock: any NanoClock
@@ -370,6 +371,7 @@ public final class ReplayEngine: @unchecked Sendable {
 
 /// The work a dedicated thread runs, and its result.
 private final class ThreadJob: @unchecked Sendable {
+    // unchecked: `result` is written by the job's thread before join and read after it.
     let body: () throws -> ReplaySummary
     var result: Result<ReplaySummary, any Error>?
     init(_ body: @escaping () throws -> ReplaySummary) { self.body = body }

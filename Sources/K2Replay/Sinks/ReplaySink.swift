@@ -123,6 +123,7 @@ public struct SinkStats: Sendable {
 /// `outcomes` records many deliveries under one lock (so a delivery thread does not contend
 /// with the sending thread once per message).
 public final class SinkRecorder: @unchecked Sendable {
+    // unchecked: outcomes under `lock`.
     private let lock = Lock()
     private var state = Outcomes()
     public let clock: any NanoClock

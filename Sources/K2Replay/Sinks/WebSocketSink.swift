@@ -19,6 +19,7 @@ import Glibc
 /// `?wait=N` (default 1) makes `open()` wait until N clients have connected (and subscribed, if
 /// they do so within 200 ms), `wait_timeout=S` seconds (default 30).
 public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecked Sendable {
+    // unchecked: clients and counters under `lock`; connections write through their loop.
     public let uri: String
     let host: String
     let port: Int
@@ -32,6 +33,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     private let recorder: SinkRecorder
 
     final class Client: WebSocketDelegate, @unchecked Sendable {
+        // unchecked: loop-confined (a WebSocketDelegate); the sink reads it under its lock.
         weak var sink: WebSocketSink?
         var connection: WebSocketConnection?
         /// Lower-cased stream names or symbols; empty = everything.

@@ -16,6 +16,7 @@ import Glibc
 /// forward to "now" and flushes what it produced in one write. A client whose socket buffer is
 /// full is not fed until it drains (its feed falls behind and catches up).
 public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable {
+    // unchecked: sessions and timers are touched on the simulator's loop only.
     public let options: ExchangeOptions
     /// The profile the feeds use.
     let profile: SimProfile

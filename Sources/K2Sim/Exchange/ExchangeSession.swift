@@ -5,6 +5,7 @@ import K2Net
 /// One client connection of the exchange simulator: the venue's subscription protocol, its
 /// own `LiveFeed` filtered to its subscriptions, and the faults. Loop-confined.
 final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
+    // unchecked: loop-confined (all calls on the simulator's loop).
     let id: UInt32
     unowned let server: ExchangeServer
     let request: HTTPRequestInfo

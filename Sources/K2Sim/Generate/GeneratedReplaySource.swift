@@ -1,6 +1,5 @@
 import K2Capture
 import K2Core
-import K2Replay
 
 /// A profile's generated records as a `ReplaySource`: `k2 sim run` and K2Bench profile workloads
 /// replay the generator directly, without a capture file. The records, their timestamps and
@@ -16,6 +15,7 @@ import K2Replay
 /// Used by the engine's one sending thread (it is created on another and handed over, hence
 /// `@unchecked Sendable`); not for concurrent use.
 public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
+    // unchecked: created on one thread, then used by the engine's sending thread only.
     public let records: GeneratedRecords
     public let span: Int64
     public let singleExchange: String?

@@ -1,5 +1,6 @@
 import Foundation
 import K2Core
+import K2Replay
 
 /// A SQL script for ClickHouse (the v2 pipeline's tables and views): `--` comments dropped,
 /// statements split on `;` outside quotes, `{name}` placeholders substituted, run one by one

@@ -1,5 +1,6 @@
 import Foundation
 import K2Core
+import K2Replay
 
 /// A private ClickHouse server (Debian's `clickhouse-server`) the harness starts for a run, like
 /// the embedded broker: its own config and data directory under a temporary folder, free ports
@@ -7,6 +8,7 @@ import K2Core
 /// process, where `setpriv` exists). `k2 bench run` uses it for `embedded.clickhouse`; the
 /// integration tests use it through K2TestSupport.
 public final class LocalClickHouse: @unchecked Sendable {
+    // unchecked: immutable but for `pid`, which start/stop change from the owner only.
     public struct Configuration: Sendable {
         /// Settings for the default user's profile (e.g. `input_format_skip_unknown_fields: 1`).
         public var settings: [String: String] = [:]

@@ -1,6 +1,7 @@
 import Foundation
 import K2Capture
 import K2Core
+import K2Replay
 
 /// Freshness of a pipeline that ends in ClickHouse: marked probe messages produced into the
 /// pipeline's topic at a fixed interval, and a poller that asks ClickHouse (over HTTP) which
@@ -14,6 +15,7 @@ import K2Core
 /// Resolution: a row is stamped visible at the start of the first poll that sees it, so times
 /// are within one poll interval (default 50 ms) of the truth.
 public final class FreshnessProbes: @unchecked Sendable {
+    // unchecked: probe times and counts under `lock`; threads started and joined by the owner.
     public struct Configuration: Sendable {
         /// Bootstrap servers and topic the pipeline reads.
         public var brokers: String
@@ -76,10 +78,8 @@ public final class FreshnessProbes: @unchecked Sendable {
     private var measureToWall: Int64 = .max
     private var sending = false
     private var polling = false
-    private var sender: Thread?
-    private var poller: Thread?
-    private let senderDone = DispatchSemaphore(value: 0)
-    private let pollerDone = DispatchSemaphore(value: 0)
+    private var sender: JoinableThread?
+    private var poller: JoinableThread?
     private var pollError: String?
     private var fromIntended = Histogram(unit: .nanoseconds)
     private var fromActual = Histogram(unit: .nanoseconds)
@@ -124,8 +124,7 @@ public final class FreshnessProbes: @unchecked Sendable {
             polling = true
         }
         let interval = configuration.intervalNanos
-        let s = Thread { [self] in
-            defer { senderDone.signal() }
+        sender = JoinableThread.start { [self] in
             let wall0 = clock.wallNanos()
             let mono0 = clock.monotonicNanos()
             var k: Int64 = 1
@@ -137,9 +136,7 @@ public final class FreshnessProbes: @unchecked Sendable {
                 k += 1
             }
         }
-        s.name = "k2-probe-send"
-        let p = Thread { [self] in
-            defer { pollerDone.signal() }
+        poller = JoinableThread.start { [self] in
             var lastRows: Int64 = 0
             while lock.withLock({ polling }) {
                 let t = clock.wallNanos()
@@ -157,18 +154,13 @@ public final class FreshnessProbes: @unchecked Sendable {
                 usleep(UInt32(max(1_000, configuration.pollNanos / 1000)))
             }
         }
-        p.name = "k2-probe-poll"
-        sender = s
-        poller = p
-        s.start()
-        p.start()
     }
 
     /// Stops sending, waits (up to the timeout) for the probes still on their way, stops polling.
     public func stop() -> Result {
         guard sender != nil else { return Result(sent: 0, seen: 0, lost: 0) }
         lock.withLock { sending = false }
-        senderDone.wait()
+        sender?.join()
         // Every probe acknowledged by the broker or failed, before waiting for ClickHouse.
         try? sink.finish(timeoutNanos: 5_000_000_000)
         let counts = sink.counts
@@ -178,8 +170,9 @@ public final class FreshnessProbes: @unchecked Sendable {
             usleep(50_000)
         }
         lock.withLock { polling = false }
-        pollerDone.wait()
+        poller?.join()
         sender = nil
+        poller = nil
         return lock.withLock {
             var sent = 0, seen = 0
             var lostIDs: [UInt64] = []

@@ -1,5 +1,3 @@
-import K2Capture
-
 /// What the replay engine reads: records in receive-time order, one at a time, each a view
 /// (`CaptureRecord`) valid until the next call. Captures are read through the engine's own
 /// capture source (built from `ReplayConfig.files`); other producers — K2Sim's generator, which
