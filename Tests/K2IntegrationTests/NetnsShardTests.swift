@@ -68,7 +68,11 @@ import Testing
             #expect(merged.runs[0].intervals[k].sentMsgs == sent)
             #expect(abs(merged.runs[0].intervals[k].offeredMsgs - offered) < 1e-6)
         }
+        // The merged rate is the shards' rates added (not a wall-clock figure: on a loaded machine
+        // a harness-bound shard offers less than the workload's 6k msg/s, and the sum says so).
         let offered = try #require(merged.metrics["throughput.offered.msgs_per_s"]?.value)
-        #expect(abs(offered - 6_000) < 600, "the 3 shards together offer the workload's 6k msg/s, merged \(offered)")
+        let shardsOffered = try parts.map { try #require($0.metrics["throughput.offered.msgs_per_s"]?.value) }.reduce(0, +)
+        #expect(abs(offered - shardsOffered) <= shardsOffered * 0.05, "merged \(offered) msg/s, shards together \(shardsOffered)")
+        #expect(offered <= 6_000 * 1.1, "no more than the workload's 6k msg/s is offered, merged \(offered)")
     }
 }
