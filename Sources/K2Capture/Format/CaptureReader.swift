@@ -46,9 +46,6 @@ public final class CaptureReader {
     private var slot = FrameBuffers()
     /// The other pair of buffers when reading ahead; nil while the prefetcher fills it.
     private var spare: FrameBuffers? = FrameBuffers.empty()
-    /// Buffers whose block a consumer still holds (`CaptureBlock`): not written until released,
-    /// then reused. The pool grows only while every block is held.
-    private var parked: [FrameBuffers] = []
     /// `slot`'s decompressed block (cached view: `next()` reads only this).
     private var block: UnsafeRawBufferPointer
     private var prefetcher: FramePrefetcher?
@@ -114,30 +111,8 @@ public final class CaptureReader {
 
     deinit {
         prefetcher?.close()
-        // A block still held outlives the reader; the last release frees it.
-        slot.retire()
-        spare?.retire()
-        for buffers in parked { buffers.retire() }
         Glibc.close(fd)
     }
-
-    /// `buffers` when nobody holds its block, else a free pair from the pool (or a new one,
-    /// sized on first use), parking `buffers` until its holds are released.
-    private func writable(_ buffers: FrameBuffers) -> FrameBuffers {
-        if buffers.isFree { return buffers }
-        parked.append(buffers)
-        if let i = parked.firstIndex(where: { $0.isFree }) { return parked.remove(at: i) }
-        return FrameBuffers.empty()
-    }
-
-    /// Blocks of this reader that consumers hold now (the pool's busy part; 0 once every
-    /// `CaptureBlock` hold is released).
-    public var heldBlocks: Int {
-        ([slot] + (spare.map { [$0] } ?? []) + parked).filter { !$0.isFree }.count
-    }
-
-    /// Buffer pairs this reader owns (current, spare and parked): how far the pool grew.
-    public var pooledBuffers: Int { 1 + (spare == nil ? 0 : 1) + parked.count }
 
     // MARK: header
 
@@ -286,7 +261,6 @@ public final class CaptureReader {
 
     /// Reads and decompresses the frame at `o` into the current buffers, validating the block.
     func loadFrame(at o: Int64, knownSize: Int?) throws(CaptureError) -> FrameResult {
-        slot = writable(slot)
         let r = try file.load(at: o, knownSize: knownSize, into: slot)
         block = UnsafeRawBufferPointer(slot.block)
         if case .data = r { framesDecoded += 1 }
@@ -339,8 +313,7 @@ public final class CaptureReader {
         blockRemaining -= 1
         return CaptureRecord(kind: kind, timestamp: ts, connection: conn, isBinary: flags & 1 != 0,
                              aux: UnsafeRawBufferPointer(rebasing: b[a..<(a + alen)]),
-                             payload: UnsafeRawBufferPointer(rebasing: b[(a + alen)..<(a + alen + plen)]),
-                             block: CaptureBlock(slot))
+                             payload: UnsafeRawBufferPointer(rebasing: b[(a + alen)..<(a + alen + plen)]))
     }
 
     private func advanceFrame() throws(CaptureError) -> Bool {
@@ -421,9 +394,7 @@ public final class CaptureReader {
 
     /// Hands the spare buffers to the prefetcher to decompress `e` (the frame after the current one).
     private func prefetch(_ e: CaptureIndex.Entry) {
-        guard let free = spare.map({ writable($0) }) else { return }
-        spare = free
-        let buffers = free
+        guard let buffers = spare else { return }
         if prefetcher == nil { prefetcher = FramePrefetcher(file: file) }
         guard let prefetcher, prefetcher.request(e, into: buffers) else { return }
         spare = nil

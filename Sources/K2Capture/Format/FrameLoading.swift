@@ -4,16 +4,11 @@ import Glibc
 import Darwin
 #endif
 import K2Core
-import Synchronization
 
 /// The buffers one frame is read and decompressed into. A reader owns one pair, two when it
-/// reads ahead, more while consumers hold blocks (`CaptureBlock`); exactly one thread writes a
-/// pair at a time (handed over under a lock), and only while nobody holds its block.
+/// reads ahead; exactly one thread uses a pair at a time (handed over under a lock).
 final class FrameBuffers: @unchecked Sendable {
-    // unchecked: raw buffers used by one thread at a time, handed over under the prefetcher's lock;
-    // `holds` is atomic.
-    /// 1 (the reader's pool) + the consumers' holds on `block` (see `CaptureBlock`).
-    let holds = Atomic<Int>(1)
+    // unchecked: raw buffers used by one thread at a time, handed over under the prefetcher's lock.
     /// Compressed bytes as read from the file.
     var file: UnsafeMutableRawBufferPointer
     /// The decompressed block.

@@ -2,8 +2,7 @@ import K2Capture
 import K2Core
 
 /// One message the replay engine hands to its sinks. The record is a view into the reader's
-/// block, valid only during `ReplaySink.send`: a sink copies what it keeps, or holds the block
-/// (`record.block`, see `CaptureBlock`) until it is done with the bytes.
+/// block, valid only during `ReplaySink.send`: a sink copies what it keeps.
 public struct ReplayMessage {
     /// The capture record (kind, receive time, connection, payload bytes).
     public let record: CaptureRecord
@@ -56,7 +55,7 @@ public protocol ReplaySink: AnyObject {
     /// Connects and checks the destination (broker reachable, table exists …). Throws one
     /// actionable error before the replay starts.
     func open() throws
-    /// Hands over one message; copies what it keeps (or holds `record.block`).
+    /// Hands over one message; copies what it keeps.
     func send(_ message: borrowing ReplayMessage) throws
     /// Waits (up to `timeoutNanos`) until every message sent is delivered or failed, then closes.
     func finish(timeoutNanos: Int64) throws
