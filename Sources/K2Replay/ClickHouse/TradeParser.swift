@@ -64,7 +64,7 @@ enum TradeParser {
             // A Binance stream without "e" (bookTicker) or a request's response {"result":…,"id":…}.
             if let stream = fields.streamString, stream.hasSuffix("@bookTicker") { return nil }
             if payload.starts(with: #"{"result":"#.utf8) { return nil }
-            if fields.symbol != nil, payload.starts(with: #"{"u":"#.utf8) { return nil }   // raw bookTicker
+            if payload.starts(with: #"{"u":"#.utf8) { return nil }   // raw bookTicker: {"u":…,"s":…,"b":…}
             return "no type"
         }
         if knownWithoutTrades.contains(event) { return nil }
