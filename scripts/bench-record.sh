@@ -4,8 +4,9 @@
 # cores used (from /proc), peak RSS, and the simulator's CPU.
 #
 #   scripts/bench-record.sh [SECONDS] [RATE]   (default 10 s, rate max)
-# RATE max: the simulator streams a pre-encoded loop of 65,536 messages (docs/exchange-simulator.md),
-# far faster than any recorder, so the recorder is the limit. RATE 0: the live market model, as
+# RATE max: the simulator generates 65,536 messages at a time and streams each chunk as zero-copy
+# slices (docs/exchange-simulator.md); the market continues across chunks, so the capture has no
+# gaps, but generating costs the simulator ≈ 1 µs per message on its one thread. RATE 0: the live market model, as
 # fast as the client reads (≈ 1 µs of simulator CPU per message).
 # The machine should be otherwise idle: the simulator and the recorder need a core each.
 set -euo pipefail

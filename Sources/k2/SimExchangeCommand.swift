@@ -19,8 +19,8 @@ struct SimExchangeCommand: ParsableCommand {
 
             Binance: /stream?streams=btcusdt@trade/… (combined), /ws/<stream> (raw), SUBSCRIBE requests,
             GET /api/v3/depth?symbol=BTCUSDT&limit=1000 on the same port, a ping frame every 20 s.
-            Kraken v1: systemStatus, subscribe → subscriptionStatus (+ book snapshot), heartbeat, ping/pong.
-            Coinbase Advanced Trade: subscribe → subscriptions ack, market_trades, level2, heartbeats.
+            Kraken v1: systemStatus, subscribe → subscriptionStatus (+ book snapshot at depth 10/25/100/500/1000), trade, book, ticker, heartbeat, ping/pong.
+            Coinbase Advanced Trade: subscribe → subscriptions ack, market_trades, level2 (snapshot first), ticker, heartbeats.
             Each connection gets its own copy of the market (same seed), paced by the profile's load shapes.
             Prints `ws://127.0.0.1:PORT` on stdout when listening; runs until SIGINT/SIGTERM or --duration.
             """
@@ -30,7 +30,7 @@ struct SimExchangeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Port to listen on (0: any free port, printed on stdout).") var port: Port<AnyFreePort> = 9443
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "A simulator profile (YAML, docs/sim-profiles.md): market, seed and the load timeline.") var profile: String?
-    @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads; max = a pre-encoded loop of 65,536 messages, faster than any client (benchmarks).") var rate: FeedRate = "100"
+    @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads; max = chunks of 65,536 messages generated ahead and streamed as zero-copy slices (the market continues from chunk to chunk; benchmarks).") var rate: FeedRate = "100"
     @Option(help: "Symbols in the market without --profile.") var symbols: Int?
     @Option(help: "Seed without --profile.") var seed: UInt64 = 1
     // Faults: each flag overrides the same key of the profile's `faults:` section.
@@ -48,7 +48,7 @@ struct SimExchangeCommand: ParsableCommand {
     @Option(help: "Stop after this long.") var duration: DurationArgument?
     @Flag(help: "No per-connection log lines on stderr.") var quiet = false
 
-    /// `--rate`: messages per second, 0 (as fast as the client reads) or max (a pre-encoded loop).
+    /// `--rate`: messages per second, 0 (as fast as the client reads) or max (pre-encoded chunks of a continuing market).
     enum FeedRate: CheckedArgument, ExpressibleByStringLiteral, Sendable {
         case perSecond(Double, text: String)
         case asFastAsRead

@@ -132,6 +132,43 @@ struct ClickHouseSinkTests {
             """)
     }
 
+    /// Coinbase Exchange (`ws-feed`): `last_match` after subscribing, then `match` messages, mixed
+    /// with the feed's other messages. Every match is a row; book, ticker, heartbeat and ack
+    /// messages are skipped; a message kind nobody knows fails by kind (it was delivered before).
+    @Test func coinbaseExchangeFeedMatchesLandAndUnreadableMessagesFail() throws {
+        let server = try ClickHouseServer.start()
+        defer { server.stop() }
+        let texts = [
+            #"{"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD"]},{"name":"level2_batch","product_ids":["BTC-USD"]}]}"#,
+            #"{"type":"last_match","trade_id":740000001,"maker_order_id":"ac928c66-ca53-498f-9c13-a110027a60e8","taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea1","side":"buy","size":"0.00513","price":"37000.01","product_id":"BTC-USD","sequence":68000000001,"time":"2023-11-14T22:13:20.000100Z"}"#,
+            #"{"type":"snapshot","product_id":"BTC-USD","bids":[["37000.00","0.5"]],"asks":[["37000.02","0.25"]]}"#,
+            #"{"type":"match","trade_id":740000002,"maker_order_id":"ac928c66-ca53-498f-9c13-a110027a60e9","taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea2","side":"sell","size":"0.1","price":"37000.02","product_id":"BTC-USD","sequence":68000000005,"time":"2023-11-14T22:13:20.200Z"}"#,
+            #"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","37000.00","0.4"]],"time":"2023-11-14T22:13:20.210Z"}"#,
+            #"{"type":"ticker","sequence":68000000005,"product_id":"BTC-USD","price":"37000.02","side":"buy","time":"2023-11-14T22:13:20.200Z","trade_id":740000002,"last_size":"0.1"}"#,
+            #"{"type":"heartbeat","last_trade_id":740000002,"product_id":"BTC-USD","sequence":68000000006,"time":"2023-11-14T22:13:20.900Z"}"#,
+            #"{"type":"match","trade_id":740000003,"maker_order_id":"ac928c66-ca53-498f-9c13-a110027a60ea","taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea3","side":"buy","size":"2","price":"36999.99","product_id":"BTC-USD","sequence":68000000007,"time":"2023-11-14T22:13:21.300Z"}"#,
+            #"{"type":"auction","product_id":"BTC-USD","sequence":68000000008,"auction_state":"collection"}"#,
+        ]
+        let records = texts.enumerated().map { i, t in
+            OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(i) * 1_000_000, connection: 1, text: t)
+        }
+        let sink = try ClickHouseSink(uri: server.sinkURI(query: "mode=trades&create_tables=1"))
+        try SinkDriver.run(sink, records: records, exchange: "coinbase")
+        #expect(sink.rowsWritten == 3)
+        #expect(sink.skipped == 5)
+        #expect(sink.counts.delivered == 8)
+        #expect(sink.counts.failed == 1)
+        #expect(sink.counts.failureReasons == ["mode=trades cannot read auction messages": 1])
+        let rows = try server.query("SELECT symbol, exchange_timestamp_ms, price, quantity, side, trade_id, message_id FROM default.trades ORDER BY exchange_timestamp_ms FORMAT TSV")
+        // side: the maker's side in the feed, the taker's in the row.
+        #expect(rows == """
+            BTC-USD	1700000000000	37000.01	0.00513	sell	740000001	coinbase:1700000000000:BTC-USD:740000001
+            BTC-USD	1700000000200	37000.02	0.1	buy	740000002	coinbase:1700000000200:BTC-USD:740000002
+            BTC-USD	1700000001300	36999.99	2	sell	740000003	coinbase:1700000001300:BTC-USD:740000003
+
+            """)
+    }
+
     @Test func wrongTableIsOneLineWithClickHousesMessage() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }

@@ -122,6 +122,50 @@ struct SimExchangeRecordTests {
         }
     }
 
+    /// Coinbase heartbeats (once a second) come between data messages that are already
+    /// numbered and waiting for their time: their `sequence_num` must still keep the connection's
+    /// numbering increasing (it went …253, 255 (heartbeat), 254, 256…: a gap marker per heartbeat).
+    @Test func coinbaseHeartbeatsKeepSequenceNumbersIncreasing() throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.coinbase, rate: 2000, log: dir.file("sim.k2cap"))
+        let plan = try ConnectionPlan.venue(.coinbase, symbols: Self.names(.coinbase), channels: ["trade", "depth", "heartbeats"], url: ex.url)
+        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 7_000 }
+        let got = try Self.received(dir.file("rec.k2cap"))[0] ?? []
+        let texts = got.map { String(decoding: $0, as: UTF8.self) }
+        #expect(texts.filter { $0.hasPrefix(#"{"channel":"heartbeats""#) }.count >= 2)
+        var last: Int64 = -1
+        for t in texts {
+            guard let n = try JSONParser.parse(t)["sequence_num"]?.int64Value else { continue }
+            #expect(n == last + 1, "sequence_num \(n) after \(last)")
+            last = n
+        }
+        #expect(s.gaps == 0)
+        // The level2 subscription is answered with a snapshot of each product's book first.
+        let firstL2 = texts.first { $0.hasPrefix(#"{"channel":"l2_data""#) }
+        #expect(firstL2?.contains(#""type":"snapshot""#) == true)
+    }
+
+    /// Kraken `book` subscriptions get the depth they ask for: `book-N` in the status and the
+    /// updates, N levels a side in the snapshot (all were answered as book-25 with 20 levels).
+    @Test(arguments: [10, 100, 1000])
+    func krakenBookDepthIsHonoured(_ depth: Int) throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(.kraken, log: dir.file("sim.k2cap"))
+        let pair = Self.names(.kraken, 1)[0]
+        let plan = ConnectionPlan(venue: .kraken, url: ex.url, sends: [
+            #"{"event":"subscribe","pair":["\#(pair)"],"subscription":{"name":"book","depth":\#(depth)}}"#,
+        ])
+        _ = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 100 }
+        let texts = (try Self.received(dir.file("rec.k2cap"))[0] ?? []).map { String(decoding: $0, as: UTF8.self) }
+        let status = try #require(texts.first { $0.contains("subscriptionStatus") })
+        #expect(status.contains(#""channelName":"book-\#(depth)""#) && status.contains(#""status":"subscribed""#), "\(status)")
+        let snapshot = try #require(texts.first { $0.contains(#"{"as":"#) })
+        let book = try JSONParser.parse(snapshot).arrayValue![1]
+        #expect(book["as"]?.arrayValue?.count == depth && book["bs"]?.arrayValue?.count == depth)
+        let updates = texts.filter { $0.hasPrefix("[") && !$0.contains(#"{"as":"#) }
+        #expect(updates.count > 50 && updates.allSatisfy { $0.hasSuffix(#""book-\#(depth)","\#(pair)"]"#) })
+    }
+
     @Test func reconnectsAfterInjectedDropsWithMarkersAndNoDuplicates() throws {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) { $0.faults.dropEveryNanos = 300_000_000 }

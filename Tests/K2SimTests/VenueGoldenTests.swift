@@ -70,6 +70,74 @@ import Testing
         #expect(p.split(separator: ".")[1].count == 8)
     }
 
+    /// `<symbol>@bookTicker`: the documented payload, after every book update of the symbol, with
+    /// the book's top level and its last update id.
+    @Test func binanceBookTickerHasTheDocumentedShapeAndFollowsTheBook() throws {
+        var p = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: .binance, seed: 42)
+        p.market.symbols = 3
+        var feed = LiveFeed(profile: p, venue: .binance)
+        feed.binanceCombined = false
+        var set = SubscriptionSet(symbols: 3)
+        set.add(symbol: 0, kind: .ticker)
+        feed.filter = set
+        var buf: [UInt8] = []
+        var lastU: Int64 = 0
+        var seen = 0
+        while seen < 20, let e = feed.next(into: &buf) {
+            #expect(e.kind == .ticker && e.symbol == 0)
+            let v = try JSONParser.parse(buf)
+            same(v, try fixture("binance-bookTicker.json"))
+            let u = v["u"]!.int64Value!
+            #expect(u > lastU)
+            #expect(u == feed.model.lastUpdateId(0))
+            #expect(Double(v["b"]!.stringValue!)! < Double(v["a"]!.stringValue!)!)
+            lastU = u
+            seen += 1
+            buf.removeAll()
+        }
+        #expect(seen == 20)
+        let stream = try BinanceProtocol.parsePath("/stream?streams=btcusdt@bookTicker", universe: feed.universe)
+        #expect(stream.subscriptions.kinds(symbol: 0) == [.ticker])
+    }
+
+    /// Kraken and Coinbase `ticker`: the documented message after each trade event of a symbol
+    /// subscribed to it (and only then), with the trades so far.
+    @Test(arguments: [Venue.kraken, .coinbase])
+    func tickerHasTheDocumentedShapeAndFollowsTheTrades(_ venue: Venue) throws {
+        var p = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: venue, seed: 42)
+        p.market.symbols = 3
+        var feed = LiveFeed(profile: p, venue: venue)
+        var set = SubscriptionSet(symbols: 3)
+        set.add(symbol: 0, kind: .ticker)
+        feed.filter = set
+        var buf: [UInt8] = []
+        var seen = 0
+        var lastSequence: Int64 = -1
+        while seen < 10, let e = feed.next(into: &buf) {
+            #expect(e.kind == .ticker && e.symbol == 0)
+            let v = try JSONParser.parse(buf)
+            let stats = feed.tickerStats[0]
+            #expect(stats.trades > 0)
+            if venue == .kraken {
+                same(v, try fixture("kraken-ticker.json"))
+                #expect(v.arrayValue?[1]["t"]?.arrayValue?.first?.int64Value == stats.trades)
+            } else {
+                same(v, try fixture("coinbase-ticker.json"))   // the fixture is the snapshot; updates have the same members
+                #expect(v["events"]?.arrayValue?.first?["type"]?.stringValue == "update")
+                let n = v["sequence_num"]!.int64Value!
+                #expect(n == lastSequence + 1)
+                lastSequence = n
+            }
+            seen += 1
+            buf.removeAll()
+        }
+        #expect(seen == 10)
+        if venue == .coinbase {
+            same(try JSONParser.parse(feed.coinbaseTickerSnapshot(symbol: 0, nanos: 1_775_572_203_000_000_000, sequence: 12)),
+                 try fixture("coinbase-ticker.json"))
+        }
+    }
+
     @Test func krakenMessagesHaveTheDocumentedShape() throws {
         same(generated(.kraken, .aggTrade, fills: 2), try fixture("kraken-trade.json"))
         // A book update with one side, and with both sides as two objects.
@@ -121,7 +189,15 @@ import Testing
         same(generated(.coinbase, .trade), doc)
         same(generated(.coinbase, .depth), try fixture("coinbase-l2_data.json"))
         same(try JSONParser.parse(CoinbaseProtocol.heartbeat(counter: 3049, nanos: 1_687_552_286_122_969_572, uptimeNanos: 91_717_525_857_105, sequence: 0)),
-             try fixture("coinbase-heartbeats.json"))
+             try fixture("coinbase-heartbeats-venue.json"))
+        // The level2 snapshot (sent first after a level2 subscription) is the documented l2_data example.
+        let m = MarketModel(config: MarketConfig(), seed: 42)
+        let e = VenueEncoder(venue: .coinbase, universe: m.universe)
+        let snapshot = try JSONParser.parse(e.coinbaseBookSnapshot(model: m, symbol: 0, nanos: 1_675_974_770_714_964_855, sequence: 0))
+        same(snapshot, try fixture("coinbase-l2_data.json"))
+        let levels = snapshot["events"]!.arrayValue![0]["updates"]!.arrayValue!
+        #expect(levels.count == 2 * m.bookDepth)
+        #expect(levels.first?["side"]?.stringValue == "bid" && levels.last?["side"]?.stringValue == "offer")
         #expect(generated(.coinbase, .trade)["channel"]?.stringValue == "market_trades")
     }
 

@@ -25,7 +25,9 @@ import K2Core
 ///   Coinbase market_trades in the MarketDataV2 shape (symbol, exchange, exchange_timestamp_ms,
 ///   price, quantity, side, trade_id, message_id `{exchange}:{timestamp_ms}:{symbol}:{trade_id}`).
 ///   Messages without a trade (order book, heartbeats) are delivered with nothing to write and
-///   counted in `skipped`.
+///   counted in `skipped`; messages it cannot read (an unknown event, a trade message missing
+///   its fields) fail with the reason `mode=trades cannot read <kind> messages`, counted by
+///   kind (`TradeParser.unreadableKind`), and in `unreadable`.
 ///
 /// Accounting: a message is delivered when the insert holding it returns 200, failed with
 /// ClickHouse's message (or the transport error) when the insert still fails after
@@ -111,6 +113,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var gone: String?
     private let recorder: SinkRecorder
     private var _skipped: UInt64 = 0
+    /// trades mode: messages with no row that are not a known message without trades (failed, by kind).
+    private var _unreadable: UInt64 = 0
     private var localSent: UInt64 = 0
     private var localBytes: UInt64 = 0
     private var _rows: UInt64 = 0
@@ -323,12 +327,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         func us(_ v: Int64) -> JSONValue { .number(String(v / 1000)) }
         cond.lock()
         defer { cond.unlock() }
-        let (rows, batches, skipped, ins) = (_rows, _batches, _skipped, insertTime)
+        let (rows, batches, skipped, unreadable, ins) = (_rows, _batches, _skipped, _unreadable, insertTime)
         let (ambiguous, landedOnCheck) = (_ambiguous, _landedOnCheck)
         var s = recorder.stats(details: [
             ("table", .string(qualifiedTable)), ("mode", .string(options.mode.rawValue)),
             ("rows", .number(String(rows))), ("inserts", .number(String(batches))),
-            ("skipped_no_trade", .number(String(skipped))),
+            ("skipped_no_trade", .number(String(skipped))), ("unreadable", .number(String(unreadable))),
             ("insert_us_p50", us(ins.valueAtPercentile(50))), ("insert_us_p99", us(ins.valueAtPercentile(99))),
             ("insert_us_max", us(ins.max)), ("batch_ids", .bool(batchIDs)),
             ("ambiguous_failures", .number(String(ambiguous))), ("landed_on_check", .number(String(landedOnCheck))),
@@ -407,7 +411,13 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if current.messages == 0 { current.startedMono = clock.monotonicNanos() }
         // One access to `current` for the whole row (not one exclusivity check per field).
         if current.add(message, mode: options.mode, batchIDs: batchIDs) == 0 {
-            // Nothing to write for this message: it is done.
+            // trades mode: a message it cannot read fails, by kind (never delivered silently).
+            if options.mode == .trades, let kind = TradeParser.unreadableKind(message.record.payload, fields: message.fields) {
+                recorder.failed(reason: "mode=trades cannot read \(kind) messages")
+                _unreadable &+= 1
+                return
+            }
+            // Nothing to write for this message (a book update, a heartbeat): it is done.
             _skipped &+= 1
             return
         }

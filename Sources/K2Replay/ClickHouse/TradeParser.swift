@@ -38,9 +38,41 @@ struct TradeRow {
 }
 
 /// Finds the trades in a venue message: Binance `trade`/`aggTrade` (raw or combined stream),
-/// Kraken v1 `trade` arrays (several trades per frame), Coinbase `market_trades` events.
+/// Kraken v1 `trade` arrays (several trades per frame), Coinbase Advanced Trade `market_trades`
+/// events, Coinbase Exchange (`ws-feed`) `match` and `last_match` messages.
 /// Binance (the bulk of traffic) is scanned in place without allocating.
 enum TradeParser {
+    /// Messages the venues send besides trades that hold no trade (books, tickers, candles,
+    /// heartbeats, acks): `mode=trades` has nothing to write for them and counts them as
+    /// skipped. Anything else it cannot read is reported by kind (`unreadableKind`).
+    static let knownWithoutTrades: Set<String> = [
+        // Binance
+        "depthUpdate", "kline", "24hrTicker", "24hrMiniTicker", "bookTicker",
+        // Kraken v1 events (channel names are matched by prefix below) and v2 channels
+        "heartbeat", "systemStatus", "subscriptionStatus", "pong", "status", "book", "instrument",
+        // Coinbase Advanced Trade
+        "l2_data", "level2", "heartbeats", "subscriptions", "ticker", "ticker_batch", "candles",
+        // Coinbase Exchange (ws-feed)
+        "l2update", "snapshot", "received", "open", "done", "change", "activate",
+    ]
+
+    /// Nil when a message that gave no trade row is one of the venues' messages without trades
+    /// (see `knownWithoutTrades`); otherwise the kind to report it under: its event or channel
+    /// name, or `"no type"`.
+    static func unreadableKind(_ payload: UnsafeRawBufferPointer, fields: PayloadFields) -> String? {
+        guard let event = fields.eventString else {
+            // A Binance stream without "e" (bookTicker) or a request's response {"result":…,"id":…}.
+            if let stream = fields.streamString, stream.hasSuffix("@bookTicker") { return nil }
+            if payload.starts(with: #"{"result":"#.utf8) { return nil }
+            if payload.starts(with: #"{"u":"#.utf8) { return nil }   // raw bookTicker: {"u":…,"s":…,"b":…}
+            return "no type"
+        }
+        if knownWithoutTrades.contains(event) { return nil }
+        // Kraken v1 channel names carry their parameters: book-25, ohlc-1, spread.
+        if event.hasPrefix("book-") || event.hasPrefix("ohlc-") || event == "spread" { return nil }
+        return event
+    }
+
     /// Calls `row` for each trade in the message; returns how many.
     @discardableResult
     static func parse(_ payload: UnsafeRawBufferPointer, fields: PayloadFields, row: (TradeRow) -> Void) -> Int {
@@ -52,6 +84,7 @@ enum TradeParser {
             return parseBinance(payload, fields: fields, aggregate: event.count == 8, row: row) ? 1 : 0
         }
         if bytesEqual(event, "market_trades") { return parseCoinbase(payload, row: row) }
+        if bytesEqual(event, "match") || bytesEqual(event, "last_match") { return parseCoinbaseExchange(payload, row: row) }
         return 0
     }
 
@@ -234,6 +267,22 @@ enum TradeParser {
             }
         }
         return n
+    }
+
+    /// Coinbase Exchange (`ws-feed`): `{"type":"match","trade_id":10,"sequence":50,
+    /// "maker_order_id":"…","taker_order_id":"…","time":"2014-11-07T08:19:27.028459Z",
+    /// "product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}`, and the same
+    /// fields in the `last_match` sent after subscribing. `side` is the maker's order side (the
+    /// venue's docs: "sell" means the maker sold, an up-tick), so the taker's side is the other.
+    static func parseCoinbaseExchange(_ p: UnsafeRawBufferPointer, row: (TradeRow) -> Void) -> Int {
+        guard let t = try? JSONParser.parse(p), let sym = t["product_id"]?.stringValue,
+              let price = t["price"]?.doubleValue, let qty = t["size"]?.doubleValue,
+              let time = t["time"]?.stringValue, let nanos = TimeText.parseISO8601(time) else { return 0 }
+        let maker = t["side"]?.stringValue?.lowercased()
+        row(TradeRow(symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
+                     quantity: qty, side: maker == "sell" ? .buy : maker == "buy" ? .sell : .unknown,
+                     tradeID: .string(t["trade_id"]?.numberText ?? t["trade_id"]?.stringValue ?? "")))
+        return 1
     }
 
     /// Parses `123.456` exactly as strtod would when it has ≤ 15 significant digits and a small

@@ -39,11 +39,12 @@ public struct ExchangeOptions: Sendable {
     /// Ignore the timeline's pacing and send as fast as each client reads (benchmarks).
     public var unpaced = false
     /// `--rate max` (benchmarks of clients faster than the market model): when > 0, each
-    /// connection generates this many messages once (after each subscription change), encodes
-    /// them as WebSocket frames into one buffer and streams that buffer in a loop, as zero-copy
-    /// slices of up to 256 KiB per write, as fast as the client reads. The market repeats every
-    /// `maxRatePool` messages (trade and update ids restart: a client sees one sequence gap per
-    /// stream per loop); faults are not applied. 0 = off.
+    /// connection generates this many messages at a time, encodes them as WebSocket frames into
+    /// one buffer and streams it as zero-copy slices of up to 256 KiB per write, as fast as the
+    /// client reads, then generates the next chunk from the same feed: the market continues
+    /// (ids and `sequence_num` never jump back, books stay consistent), so a recording shows no
+    /// gaps. Control frames (acks, heartbeats) go out between chunks; faults are not applied.
+    /// 0 = off.
     public var maxRatePool = 0
     public var faults = FaultPlan()
     /// Binance sends a ping frame this often (clients answer with pong).

@@ -39,7 +39,11 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         self.id = id
         self.server = server
         self.request = request
-        feed = LiveFeed(profile: server.profile, venue: server.options.venue, startNanos: server.clock.wallNanos())
+        var profile = server.profile
+        // Kraken books start at the venue's default depth, 10; a subscription asking for another
+        // rebuilds the market with that many levels (`krakenBookDepth(_:)`).
+        if server.options.venue == .kraken { profile.krakenBookDepth = 10 }
+        feed = LiveFeed(profile: profile, venue: server.options.venue, startNanos: server.clock.wallNanos())
         feed.binanceCombined = combined
         // Every fill on @trade and one message per event on @aggTrade, both with continuous ids.
         feed.binanceTradeFanout = true
@@ -82,13 +86,13 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     func webSocket(_ c: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
         if let w = server.log { try? w.append(kind: .send, timestamp: server.clock.wallNanos(), connection: id, isBinary: binary, aux: Self.noAux, payload: payload) }
         let bytes = [UInt8](payload)
+        finishPool()
         switch server.options.venue {
         case .binance: binanceRequest(bytes)
         case .kraken: krakenRequest(bytes)
         case .coinbase: coinbaseRequest(bytes)
         }
         feed.filter = subscriptions
-        pool = nil   // --rate max: rebuilt for the new subscriptions
         if isSubscribed { startFeed() }
         if stalledUntil == 0 { c.flush() }
     }
@@ -220,26 +224,31 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         }
     }
 
-    /// `--rate max`: writes runs of the pre-encoded pool (zero-copy slices) while the socket
-    /// takes them, up to a budget per loop turn, then yields to the loop and comes back.
+    /// `--rate max`: writes runs of the current chunk of pre-encoded frames (zero-copy slices)
+    /// while the socket takes them, up to a budget per loop turn, then yields to the loop and
+    /// comes back. A finished chunk is followed by the next `maxRatePool` messages of the same
+    /// feed, so the market continues (ids, `sequence_num` and books stay consistent) instead
+    /// of repeating; control frames (acks, heartbeats) go out between chunks.
     private func pumpPool(_ c: WebSocketConnection, now: Int64) {
         guard flushUnlessStalled(now) else { return }   // control frames (acks, heartbeats) first
-        if pool == nil { pool = buildPool() }
-        guard let p = pool, p.count > 0 else { return }
-        var bytes = 0
-        while c.isWritable && bytes < 4 << 20 {
-            let end = p.runEnd(from: poolPos, maxBytes: 256 << 10)
-            if let w = server.log {
-                let ts = server.clock.wallNanos()
-                for i in poolPos..<end {
-                    p.withPayload(i) { b -> Void in _ = try? w.append(kind: .recv, timestamp: ts, connection: id, isBinary: false, aux: Self.noAux, payload: b) }
-                }
+        if pool == nil {
+            pool = buildPool()
+            if pool?.count == 0 {
+                server.note("timeline_end", ["conn": "\(id)"])
+                c.flush()
+                c.close(code: CloseCode.goingAway, reason: "profile timeline finished")
+                closing = true
+                return
             }
-            c.write(p, poolPos..<end)
-            sentSinceStats += Int64(end - poolPos)
-            bytes += 256 << 10
-            poolPos = end == p.count ? 0 : end
         }
+        guard let p = pool else { return }
+        var bytes = 0
+        while c.isWritable && bytes < 4 << 20 && poolPos < p.count {
+            let end = p.runEnd(from: poolPos, maxBytes: 256 << 10)
+            writePool(c, p, poolPos..<end)
+            bytes += 256 << 10
+        }
+        if poolPos == p.count { pool = nil }
         flushUnlessStalled(now)
         if !fastQueued, c.isWritable {
             fastQueued = true
@@ -250,6 +259,30 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         }
     }
 
+    /// Logs and writes frames `run` of `p`, and moves `poolPos` past them.
+    private func writePool(_ c: WebSocketConnection, _ p: EncodedFrames, _ run: Range<Int>) {
+        if let w = server.log {
+            let ts = server.clock.wallNanos()
+            for i in run {
+                p.withPayload(i) { b -> Void in _ = try? w.append(kind: .recv, timestamp: ts, connection: id, isBinary: false, aux: Self.noAux, payload: b) }
+            }
+        }
+        c.write(p, run)
+        sentSinceStats += Int64(run.count)
+        poolPos = run.upperBound
+    }
+
+    /// `--rate max`: queues the rest of the current chunk (a reply to the client must come
+    /// after the messages generated before it, or the venue's numbering would go backwards),
+    /// so the next chunk starts from the new subscriptions.
+    private func finishPool() {
+        guard let c = connection, let p = pool else { return }
+        if poolPos < p.count { writePool(c, p, poolPos..<p.count) }
+        pool = nil
+    }
+
+    /// The next `maxRatePool` messages of this connection's feed as one buffer of frames
+    /// (fewer at the end of the timeline).
     private func buildPool() -> EncodedFrames {
         let n = server.options.maxRatePool
         let frames = EncodedFrames(capacity: n * 256)
@@ -307,14 +340,15 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
             nextPing = now + o.pingEveryNanos
             c.ping(Array(String(server.clock.wallNanos() / 1_000_000).utf8))
         }
-        if now >= nextHeartbeat {
+        // --rate max: heartbeats wait for the end of the chunk being streamed (see pumpPool).
+        if now >= nextHeartbeat, pool == nil {
             nextHeartbeat = now + o.heartbeatEveryNanos
             if o.venue == .kraken, isSubscribed {
                 sendControl(KrakenProtocol.heartbeat)
             } else if o.venue == .coinbase, coinbaseHeartbeats {
                 heartbeatCounter += 1
                 sendControl(CoinbaseProtocol.heartbeat(counter: heartbeatCounter, nanos: server.clock.wallNanos(),
-                                                       uptimeNanos: now - server.startedMono, sequence: feed.takeCoinbaseSequence()))
+                                                       uptimeNanos: now - server.startedMono, sequence: controlSequence()))
             }
         }
     }
@@ -338,11 +372,41 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         case "ping":
             sendControl(KrakenProtocol.pong(reqid: r.reqid))
         case "subscribe", "unsubscribe":
-            let (frames, books) = KrakenProtocol.handle(r, set: &subscriptions, universe: server.universe, bookDepth: server.profile.krakenBookDepth)
+            if r.event == "subscribe", r.name == "book", let refusal = krakenBookDepth(r) {
+                for f in refusal { sendControl(f) }
+                return
+            }
+            let (frames, books) = KrakenProtocol.handle(r, set: &subscriptions, universe: server.universe, bookDepth: feed.encoder.krakenBookDepth)
             for f in frames { sendControl(f) }
             for b in books { sendControl(feed.krakenBookSnapshot(symbol: b, nanos: server.clock.wallNanos())) }
         default:
             sendControl(Array(#"{"errorMessage":"Unsupported event","event":"error"}"#.utf8))
+        }
+    }
+
+    /// Kraken `book` subscriptions: the depth asked for (10 when none, as the venue does) must be
+    /// one Kraken offers; the connection's market is then rebuilt with books of that many levels
+    /// (snapshot, updates, `book-N` and checksums all follow it). One depth per connection: once
+    /// messages went out, another depth is refused. Nil when the subscription can go ahead,
+    /// otherwise the error statuses to send (one per pair).
+    private func krakenBookDepth(_ r: KrakenProtocol.Request) -> [[UInt8]]? {
+        let depth = r.depth ?? 10
+        var problem: String?
+        if !KrakenProtocol.bookDepths.contains(depth) {
+            problem = "Subscription depth not supported"
+        } else if depth != feed.encoder.krakenBookDepth {
+            if feed.emitted == 0 {
+                var profile = feed.profile
+                profile.krakenBookDepth = depth
+                feed = LiveFeed(profile: profile, venue: .kraken, startNanos: feed.startNanos)
+            } else {
+                problem = "Subscription depth not supported: k2 sim serves one book depth per connection (book-\(feed.encoder.krakenBookDepth) here)"
+            }
+        }
+        guard let problem else { return nil }
+        let reqid = r.reqid.map { #""reqid":\#($0),"# } ?? ""
+        return r.pairs.map { pair in
+            Array(#"{"errorMessage":\#(JSONText.quoted(problem)),"event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),\#(reqid)"status":"error","subscription":{"depth":\#(depth),"name":"book"}}"#.utf8)
         }
     }
 
@@ -358,6 +422,27 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         }
         if r.channel == "heartbeats" { coinbaseHeartbeats = r.type == "subscribe" }
         sendControl(CoinbaseProtocol.subscriptions(subscriptions, universe: server.universe, heartbeats: coinbaseHeartbeats,
-                                                   nanos: server.clock.wallNanos(), sequence: feed.takeCoinbaseSequence()))
+                                                   nanos: server.clock.wallNanos(), sequence: controlSequence()))
+        // level2 and ticker: a snapshot per product first (the book, the ticker now), then the updates.
+        if r.type == "subscribe", r.channel == "level2" || r.channel == "ticker" {
+            for product in r.productIDs {
+                guard let symbol = server.universe.index(ofName: product, venue: .coinbase) else { continue }
+                let (nanos, sequence) = (server.clock.wallNanos(), controlSequence())
+                sendControl(r.channel == "level2" ? feed.coinbaseBookSnapshot(symbol: symbol, nanos: nanos, sequence: sequence)
+                                                  : feed.coinbaseTickerSnapshot(symbol: symbol, nanos: nanos, sequence: sequence))
+            }
+        }
+    }
+
+    /// Coinbase: the `sequence_num` of a control message sent now. A data message already
+    /// encoded and waiting for its time (`pending`) was numbered first but leaves after the
+    /// control message, so the control message takes its number and it takes the next one:
+    /// the connection's numbering stays 0, 1, 2, … in the order the frames are sent.
+    private func controlSequence() -> Int64 {
+        let next = feed.takeCoinbaseSequence()
+        guard pending, pool == nil else { return next }
+        let held = next - 1
+        VenueEncoder.setCoinbaseSequence(next, in: &buf)
+        return held
     }
 }

@@ -109,6 +109,9 @@ public struct CaptureGenerator {
                 _ = CoinbaseProtocol.apply(CoinbaseProtocol.parseRequest(req)!, set: &set, universe: u)
                 add(.recv, CoinbaseProtocol.subscriptions(set, universe: u, heartbeats: true, nanos: t,
                                                           sequence: feed.takeCoinbaseSequence()))
+                if ch == "level2" {
+                    for i in 0..<u.count { add(.recv, feed.coinbaseBookSnapshot(symbol: i, nanos: t, sequence: feed.takeCoinbaseSequence())) }
+                }
             }
         }
         return recs

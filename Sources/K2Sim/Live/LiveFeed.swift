@@ -64,6 +64,12 @@ public struct LiveFeed: Sendable {
             arrivals.rateScale = binanceTradeFanout && venue == .binance ? 1 / Self.binanceMessagesPerEvent(profile.market) : 1
         }
     }
+    /// The symbol whose ticker goes out next (Binance `bookTicker` after its book update, Kraken
+    /// and Coinbase `ticker` after its trade event), or -1.
+    private var tickerSymbol = -1
+    private var tickerT: Int64 = 0
+    /// Kraken, Coinbase: per symbol, the trades so far (for `ticker`; Binance's bookTicker needs none).
+    public private(set) var tickerStats: [TickerStats] = []
     private var fanSymbol = -1
     private var fanFill = 0
     private var fanAgg = false
@@ -81,8 +87,9 @@ public struct LiveFeed: Sendable {
         var market = profile.market
         if venue == .kraken {
             // A Kraken client keeps `book-N` levels and gets no deletes for levels beyond N, so
-            // the model keeps at most N: the client's book (and its checksum) is the model's.
-            market.bookDepth = min(market.bookDepth, profile.krakenBookDepth)
+            // the model keeps exactly N: the client's book (and its checksum) is the model's,
+            // and the snapshot has the N levels the subscription asked for.
+            market.bookDepth = profile.krakenBookDepth
         }
         model = MarketModel(config: market, seed: seed)
         var enc = VenueEncoder(venue: venue, universe: model.universe)
@@ -91,6 +98,7 @@ public struct LiveFeed: Sendable {
         enc.krakenBookDepth = profile.krakenBookDepth
         encoder = enc
         arrivals = ArrivalProcess(timeline: profile.timeline, seed: seed)
+        tickerStats = Array(repeating: TickerStats(), count: model.universe.count)
     }
 
     public var universe: SymbolUniverse { model.universe }
@@ -116,6 +124,15 @@ public struct LiveFeed: Sendable {
     public mutating func next(into out: inout [UInt8]) -> Event? {
         while true {
             if fanSymbol >= 0, let e = nextFanout(into: &out) { return e }
+            if tickerSymbol >= 0 {
+                let sym = tickerSymbol
+                tickerSymbol = -1
+                let before = out.count
+                encoder.encodeTicker(symbol: sym, model: model, stats: tickerStats[sym], nanos: startNanos + tickerT, into: &out)
+                emitted += 1
+                lastSentT = tickerT
+                return Event(offsetNanos: tickerT, symbol: sym, kind: .ticker, byteCount: out.count - before)
+            }
             let t: Int64
             if let p = pendingT { t = p; pendingT = nil } else {
                 guard let n = arrivals.next() else { return nil }
@@ -151,6 +168,13 @@ public struct LiveFeed: Sendable {
                 fanAgg = true
                 fanT = t
                 continue
+            }
+            if venue != .binance, kind != .depth { tickerStats[sym].add(model.trades) }
+            // Tickers only with a filter (`k2 sim generate` emits trades and books): Binance
+            // bookTicker after each book update, Kraken/Coinbase ticker after each trade event.
+            if let f = filter, f.contains(symbol: sym, kind: .ticker), (kind == .depth) == (venue == .binance) {
+                tickerSymbol = sym
+                tickerT = t
             }
             if let f = filter, !f.contains(symbol: sym, kind: mk, venue: venue) { continue }
             let before = out.count
@@ -214,6 +238,20 @@ public struct LiveFeed: Sendable {
     /// Kraken v1 book snapshot for `symbol` now (send after the book subscriptionStatus).
     public func krakenBookSnapshot(symbol: Int, nanos: Int64) -> [UInt8] {
         encoder.krakenBookSnapshot(model: model, symbol: symbol, nanos: nanos)
+    }
+
+    /// Coinbase `l2_data` snapshot of `symbol` now (send after the `level2` subscriptions ack,
+    /// before its updates), numbered `sequence`.
+    public func coinbaseBookSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+        encoder.coinbaseBookSnapshot(model: model, symbol: symbol, nanos: nanos, sequence: sequence)
+    }
+
+    /// Coinbase `ticker` `snapshot` of `symbol` now (send after the `ticker` subscriptions ack), numbered `sequence`.
+    public func coinbaseTickerSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+        var enc = encoder
+        var out: [UInt8] = []
+        enc.encodeTicker(symbol: symbol, model: model, stats: tickerStats[symbol], nanos: nanos, coinbaseSnapshotSequence: sequence, into: &out)
+        return out
     }
 
     /// Coinbase: takes the next `sequence_num` for a control message the server sends on this

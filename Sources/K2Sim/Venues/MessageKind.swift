@@ -10,4 +10,7 @@ public enum MessageKind: UInt8, Sendable, Equatable {
     case heartbeat
     /// Subscription acks and status messages.
     case control
+    /// Binance `bookTicker` (best bid and ask, after each book update of the symbol); Kraken and
+    /// Coinbase `ticker` (after each trade event of the symbol).
+    case ticker
 }

@@ -3,7 +3,7 @@ import K2Core
 
 /// What one client subscribed to: per symbol, which message kinds.
 public struct SubscriptionSet: Sendable, Equatable {
-    /// Bit 0 trade, bit 1 aggTrade, bit 2 depth.
+    /// Bit 0 trade, bit 1 aggTrade, bit 2 depth, bit 3 ticker (Binance bookTicker).
     private var masks: [UInt8]
 
     public init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
@@ -23,6 +23,7 @@ public struct SubscriptionSet: Sendable, Equatable {
         case .trade: return 1
         case .aggTrade: return 2
         case .depth: return 4
+        case .ticker: return 8
         default: return 0
         }
     }
@@ -32,7 +33,7 @@ public struct SubscriptionSet: Sendable, Equatable {
     @inline(__always)
     public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
         var b = Self.bit(kind)
-        if venue != .binance && b != 4 { b = 3 }
+        if venue != .binance && b != 4 && b != 8 { b = 3 }
         return masks[symbol] & b != 0
     }
 
@@ -47,6 +48,7 @@ public struct SubscriptionSet: Sendable, Equatable {
         if masks[symbol] & 1 != 0 { k.append(.trade) }
         if masks[symbol] & 2 != 0 { k.append(.aggTrade) }
         if masks[symbol] & 4 != 0 { k.append(.depth) }
+        if masks[symbol] & 8 != 0 { k.append(.ticker) }
         return k
     }
 }
@@ -63,6 +65,7 @@ public enum BinanceProtocol {
         case "trade": kind = .trade
         case "aggTrade": kind = .aggTrade
         case "depth", "depth@100ms", "depth@1000ms": kind = .depth
+        case "bookTicker": kind = .ticker
         default: return nil
         }
         guard let i = universe.index(ofName: sym, venue: .binance) else { return nil }
@@ -91,7 +94,7 @@ public enum BinanceProtocol {
         }
         for s in streams {
             guard let (i, k) = parseStream(String(s), universe: universe) else {
-                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth or @depth@100ms")
+                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms or @bookTicker")
             }
             set.add(symbol: i, kind: k)
         }
@@ -186,6 +189,9 @@ public enum KrakenProtocol {
         Array(#"{"connectionID":\#(connectionID),"event":"systemStatus","status":"online","version":"1.9.1"}"#.utf8)
     }
 
+    /// The book depths Kraken v1 offers (`"subscription":{"name":"book","depth":N}`; 10 when omitted).
+    public static let bookDepths: Set<Int> = [10, 25, 100, 500, 1000]
+
     /// `{"event":"heartbeat"}`, sent after about 1 s without other messages.
     public static let heartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
 
@@ -207,20 +213,25 @@ public enum KrakenProtocol {
         let subscribe = r.event == "subscribe"
         let reqid = r.reqid.map { #""reqid":\#($0),"# } ?? ""
         for pair in r.pairs {
-            guard let i = universe.index(ofName: pair, venue: .kraken), r.name == "trade" || r.name == "book" else {
-                let msg = r.name == "trade" || r.name == "book" ? "Currency pair not supported" : "Subscription name invalid"
+            let known = ["trade", "book", "ticker"].contains(r.name)
+            guard let i = universe.index(ofName: pair, venue: .kraken), known else {
+                let msg = known ? "Currency pair not supported" : "Subscription name invalid"
                 frames.append(Array(#"{"errorMessage":"\#(msg)","event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),\#(reqid)"status":"error","subscription":{"name":\#(JSONText.quoted(r.name))}}"#.utf8))
                 continue
             }
             let isBook = r.name == "book"
-            if subscribe {
-                if isBook { set.add(symbol: i, kind: .depth); books.append(i) } else { set.addTrades(symbol: i) }
-            } else {
-                if isBook { set.remove(symbol: i, kind: .depth) } else { set.removeTrades(symbol: i) }
+            let isTicker = r.name == "ticker"
+            switch (subscribe, r.name) {
+            case (true, "book"): set.add(symbol: i, kind: .depth); books.append(i)
+            case (false, "book"): set.remove(symbol: i, kind: .depth)
+            case (true, "ticker"): set.add(symbol: i, kind: .ticker)
+            case (false, "ticker"): set.remove(symbol: i, kind: .ticker)
+            case (true, _): set.addTrades(symbol: i)
+            case (false, _): set.removeTrades(symbol: i)
             }
-            let ch = VenueEncoder.krakenChannelID(symbol: i, book: isBook)
-            let chName = isBook ? "book-\(bookDepth)" : "trade"
-            let sub = isBook ? #"{"depth":\#(bookDepth),"name":"book"}"# : #"{"name":"trade"}"#
+            let ch = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: i) : VenueEncoder.krakenChannelID(symbol: i, book: isBook)
+            let chName = isBook ? "book-\(bookDepth)" : r.name
+            let sub = isBook ? #"{"depth":\#(bookDepth),"name":"book"}"# : #"{"name":"\#(r.name)"}"#
             let pairName = universe[i].krakenName
             frames.append(Array(#"{"channelID":\#(ch),"channelName":"\#(chName)","event":"subscriptionStatus","pair":"\#(pairName)",\#(reqid)"status":"\#(subscribe ? "subscribed" : "unsubscribed")","subscription":\#(sub)}"#.utf8))
         }
@@ -256,9 +267,9 @@ public enum CoinbaseProtocol {
     }
 
     /// Applies the request; returns false for unknown products or channels. Channels:
-    /// `market_trades`, `level2`, `heartbeats` (heartbeats are the server's job: see `heartbeat`).
+    /// `market_trades`, `level2`, `ticker`, `heartbeats` (heartbeats are the server's job: see `heartbeat`).
     public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
-        guard ["market_trades", "level2", "heartbeats"].contains(r.channel) else { return false }
+        guard ["market_trades", "level2", "ticker", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
         for p in r.productIDs {
             guard let i = universe.index(ofName: p, venue: .coinbase) else { return false }
@@ -270,6 +281,8 @@ public enum CoinbaseProtocol {
             case ("unsubscribe", "market_trades"): set.removeTrades(symbol: i)
             case ("subscribe", "level2"): set.add(symbol: i, kind: .depth)
             case ("unsubscribe", "level2"): set.remove(symbol: i, kind: .depth)
+            case ("subscribe", "ticker"): set.add(symbol: i, kind: .ticker)
+            case ("unsubscribe", "ticker"): set.remove(symbol: i, kind: .ticker)
             default: break
             }
         }
@@ -302,12 +315,14 @@ public enum CoinbaseProtocol {
         }
         channel("level2", .depth)
         channel("market_trades", .trade)
+        channel("ticker", .ticker)
         out.append(contentsOf: "}}]}".utf8)
         return out
     }
 
-    /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":"3049"}]}`,
-    /// once a second on a connection subscribed to `heartbeats`.
+    /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}]}`,
+    /// once a second on a connection subscribed to `heartbeats` (the docs' example quotes the
+    /// counter; the venue sends a number).
     public static func heartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
         var out = Array(#"{"channel":"heartbeats","client_id":"","timestamp":""#.utf8)
         StampText.appendRFC3339(nanos: nanos, to: &out)
@@ -320,7 +335,7 @@ public enum CoinbaseProtocol {
         out.append(contentsOf: t)
         out.append(contentsOf: " +0000 UTC m=+".utf8)
         DecimalText.append(uptimeNanos, scale: 9, digits: 9, to: &out)
-        out.append(contentsOf: #"","heartbeat_counter":"\#(counter)"}]}"#.utf8)
+        out.append(contentsOf: #"","heartbeat_counter":\#(counter)}]}"#.utf8)
         return out
     }
 

@@ -58,6 +58,7 @@ public struct VenueEncoder: Sendable {
             switch kind {
             case .trade: return String(decoding: tradeStreams[symbol], as: UTF8.self)
             case .aggTrade: return String(decoding: aggStreams[symbol], as: UTF8.self)
+            case .ticker: return lowerNames[symbol] + "@bookTicker"
             default: return String(decoding: depthStreams[symbol], as: UTF8.self)
             }
         case .kraken: return kind == .depth ? "book" : "trade"
@@ -196,6 +197,133 @@ public struct VenueEncoder: Sendable {
             w.byte(93)
         }
         w.byte(93)
+    }
+
+    /// Binance `bookTicker` of `symbol` now: `{"u":400900217,"s":"BNBUSDT","b":"25.35190000",
+    /// "B":"31.21000000","a":"25.36520000","A":"40.66000000"}` (`u` the book's last update id),
+    /// wrapped as `{"stream":"bnbusdt@bookTicker","data":…}` on combined connections.
+    public func encodeBinanceBookTicker(symbol s: Int, model m: MarketModel, into out: inout [UInt8]) {
+        if combined {
+            lit(#"{"stream":""#, &out)
+            out.append(contentsOf: lowerNames[s].utf8)
+            lit(#"@bookTicker","data":"#, &out)
+        }
+        let bid = m.level(s, bid: true, 0)
+        let ask = m.level(s, bid: false, 0)
+        lit(#"{"u":"#, &out)
+        DecimalText.appendInt(m.lastUpdateId(s), to: &out)
+        lit(#","s":""#, &out)
+        out.append(contentsOf: names[s])
+        for (key, value) in [(#"","b":""#, bid.price), (#"","B":""#, bid.qty), (#"","a":""#, ask.price), (#"","A":""#, ask.qty)] as [(StaticString, Int64)] {
+            lit(key, &out)
+            DecimalText.append(value, scale: 8, digits: 8, to: &out)
+        }
+        lit(#""}"#, &out)
+        if combined { out.append(125) }
+    }
+
+    /// Kraken v1 `ticker` channel ids, one per pair.
+    public static func krakenTickerChannelID(symbol: Int) -> Int64 { Int64(100_000 + symbol) }
+
+    /// The ticker of `symbol` after a trade event (Binance: `bookTicker`, see
+    /// `encodeBinanceBookTicker`). Coinbase: `coinbaseSnapshotSequence` set sends the `snapshot`
+    /// that answers a subscription with that `sequence_num`; nil sends an `update` numbered
+    /// from the connection's counter.
+    public mutating func encodeTicker(symbol s: Int, model m: MarketModel, stats: TickerStats, nanos: Int64,
+                                      coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]) {
+        switch venue {
+        case .binance: encodeBinanceBookTicker(symbol: s, model: m, into: &out)
+        case .kraken: krakenTicker(s, m, stats, &out)
+        case .coinbase:
+            let sequence: Int64
+            if let fixed = coinbaseSnapshotSequence { sequence = fixed } else { sequence = coinbaseSequence; coinbaseSequence += 1 }
+            coinbaseTicker(s, m, stats, nanos, sequence: sequence, snapshot: coinbaseSnapshotSequence != nil, &out)
+        }
+    }
+
+    /// `[chanID,{"a":["5525.40000",1,"1.000"],"b":[…],"c":["5525.10000","0.00398963"],"v":[today,24h],
+    /// "p":[vwap,vwap],"t":[trades,trades],"l":[…],"h":[…],"o":[…]},"ticker","XBT/USD"]`
+    /// (Kraken WebSocket v1 ticker; best ask/bid as price, whole lot volume, lot volume).
+    private func krakenTicker(_ s: Int, _ m: MarketModel, _ stats: TickerStats, _ out: inout [UInt8]) {
+        out.append(91)
+        DecimalText.appendInt(Self.krakenTickerChannelID(symbol: s), to: &out)
+        func best(_ key: StaticString, _ level: SimLevel) {
+            lit(key, &out)
+            kprice(level.price, s, &out)
+            out.append(44)
+            DecimalText.appendInt(max(1, level.qty / 100_000_000), to: &out)
+            lit(#",""#, &out)
+            DecimalText.append(level.qty, scale: 8, digits: 3, to: &out)
+            lit(#""]"#, &out)
+        }
+        func pair(_ key: StaticString, _ value: Int64, price: Bool) {
+            lit(key, &out)
+            for i in 0..<2 {
+                if i > 0 { out.append(44) }
+                if price { kprice(value, s, &out) } else { kvol(value, &out) }
+            }
+            out.append(93)
+        }
+        best(#",{"a":["#, m.level(s, bid: false, 0))
+        best(#","b":["#, m.level(s, bid: true, 0))
+        lit(#","c":["#, &out)
+        kprice(stats.last, s, &out)
+        out.append(44)
+        kvol(stats.lastQuantity, &out)
+        out.append(93)
+        pair(#","v":["#, stats.volume, price: false)
+        pair(#","p":["#, stats.vwap, price: true)
+        lit(#","t":["#, &out)
+        DecimalText.appendInt(stats.trades, to: &out)
+        out.append(44)
+        DecimalText.appendInt(stats.trades, to: &out)
+        out.append(93)
+        pair(#","l":["#, stats.low, price: true)
+        pair(#","h":["#, stats.high, price: true)
+        pair(#","o":["#, stats.open, price: true)
+        lit(#"},"ticker",""#, &out)
+        out.append(contentsOf: names[s])
+        lit(#""]"#, &out)
+    }
+
+    /// `{"channel":"ticker","client_id":"","timestamp":"…","sequence_num":N,"events":[{"type":"update",
+    /// "tickers":[{"type":"ticker","product_id":"BTC-USD","price":"…","volume_24_h":"…","low_24_h":"…",
+    /// "high_24_h":"…","low_52_w":"…","high_52_w":"…","price_percent_chg_24_h":"…","best_bid":"…",
+    /// "best_bid_quantity":"…","best_ask":"…","best_ask_quantity":"…"}]}]}` (Coinbase Advanced Trade).
+    private func coinbaseTicker(_ s: Int, _ m: MarketModel, _ stats: TickerStats, _ nanos: Int64, sequence: Int64,
+                                snapshot: Bool, _ out: inout [UInt8]) {
+        let td = tickDecimals[s]
+        func price(_ key: StaticString, _ value: Int64) {
+            lit(key, &out)
+            DecimalText.append(value, scale: 8, digits: td, to: &out)
+        }
+        func quantity(_ key: StaticString, _ value: Int64) {
+            lit(key, &out)
+            DecimalText.append(value, scale: 8, digits: 8, trim: true, to: &out)
+        }
+        lit(#"{"channel":"ticker","client_id":"","timestamp":""#, &out)
+        StampText.appendRFC3339(nanos: nanos, to: &out)
+        lit(#"","sequence_num":"#, &out)
+        DecimalText.appendInt(sequence, to: &out)
+        if snapshot { lit(#","events":[{"type":"snapshot","tickers":[{"type":"ticker","product_id":""#, &out) } else {
+            lit(#","events":[{"type":"update","tickers":[{"type":"ticker","product_id":""#, &out)
+        }
+        out.append(contentsOf: names[s])
+        let bid = m.level(s, bid: true, 0)
+        let ask = m.level(s, bid: false, 0)
+        price(#"","price":""#, stats.last > 0 ? stats.last : bid.price)
+        quantity(#"","volume_24_h":""#, stats.volume)
+        price(#"","low_24_h":""#, stats.low)
+        price(#"","high_24_h":""#, stats.high)
+        price(#"","low_52_w":""#, stats.low)
+        price(#"","high_52_w":""#, stats.high)
+        lit(#"","price_percent_chg_24_h":""#, &out)
+        DecimalText.append(stats.percentChange, scale: 8, digits: 8, trim: true, to: &out)
+        price(#"","best_bid":""#, bid.price)
+        quantity(#"","best_bid_quantity":""#, bid.qty)
+        price(#"","best_ask":""#, ask.price)
+        quantity(#"","best_ask_quantity":""#, ask.qty)
+        lit(#""}]}]}"#, &out)
     }
 
     /// Binance REST `GET /api/v3/depth` body for the model's book of `symbol`:
@@ -519,6 +647,57 @@ public struct VenueEncoder: Sendable {
             }
             w.lit("]}]}")
         }
+    }
+
+    /// The `l2_data` snapshot Coinbase sends first after a `level2` subscription: the whole book
+    /// of `symbol` now, bids high to low then offers low to high, each level with the
+    /// `event_time` the venue gives snapshot levels (`1970-01-01T00:00:00Z`):
+    /// `{"channel":"l2_data","client_id":"","timestamp":"…","sequence_num":N,"events":[{"type":"snapshot","product_id":"BTC-USD","updates":[…]}]}`.
+    public func coinbaseBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+        let b = model.book(s, levels: nil)
+        let td = tickDecimals[s]
+        var out: [UInt8] = []
+        out.reserveCapacity(200 + 110 * (b.bids.count + b.asks.count))
+        lit(#"{"channel":"l2_data","client_id":"","timestamp":""#, &out)
+        StampText.appendRFC3339(nanos: nanos, to: &out)
+        lit(#"","sequence_num":"#, &out)
+        DecimalText.appendInt(sequence, to: &out)
+        lit(#","events":[{"type":"snapshot","product_id":""#, &out)
+        out.append(contentsOf: names[s])
+        lit(#"","updates":["#, &out)
+        var first = true
+        for (side, levels) in [("bid", b.bids), ("offer", b.asks)] {
+            for l in levels {
+                if !first { out.append(44) }
+                first = false
+                out.append(contentsOf: #"{"side":"\#(side)","event_time":"1970-01-01T00:00:00Z","price_level":""#.utf8)
+                DecimalText.append(l.price, scale: 8, digits: td, to: &out)
+                lit(#"","new_quantity":""#, &out)
+                DecimalText.append(l.qty, scale: 8, digits: 8, trim: true, to: &out)
+                lit(#""}"#, &out)
+            }
+        }
+        lit("]}]}", &out)
+        return out
+    }
+
+    /// Rewrites the `"sequence_num":N` of an encoded Coinbase message to `sequence` (the
+    /// exchange simulator encodes a message before it is due; a control message sent in
+    /// between takes the earlier number, so the held message moves one up and the connection's
+    /// numbering stays increasing). Returns false when `message` has no `sequence_num`.
+    @discardableResult
+    public static func setCoinbaseSequence(_ sequence: Int64, in message: inout [UInt8]) -> Bool {
+        let key = Array(#""sequence_num":"#.utf8)
+        // The member comes within the first ~80 bytes (after channel, client_id, timestamp).
+        let limit = min(message.count, 160) - key.count
+        guard limit > 0, let at = (0...limit).first(where: { message[$0..<$0 + key.count].elementsEqual(key) }) else { return false }
+        let start = at + key.count
+        var end = start
+        while end < message.count, message[end] >= 48, message[end] <= 57 { end += 1 }
+        var digits: [UInt8] = []
+        DecimalText.appendInt(sequence, to: &digits)
+        message.replaceSubrange(start..<end, with: digits)
+        return true
     }
 
     /// `<timestamp>","sequence_num":N,"events":[` after the channel head.
