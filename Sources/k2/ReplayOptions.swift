@@ -139,7 +139,7 @@ struct ReplayOptions: ParsableArguments {
         // The venue a `ws://` sink impersonates: the captures' `exchange` when they agree.
         let exchanges = Set(files.map { (try? CaptureReader(path: $0))?.header.metadataValue("exchange")?.stringValue ?? "unknown" })
         let options = SinkOptions(properties: props, createTables: createTables, caFile: caFile,
-                                  venue: exchanges.count == 1 ? exchanges.first : nil)
+                                  venue: exchanges.count == 1 ? exchanges.first : nil, captures: files)
         let made = try sinks.map { try SinkFactory.make($0, options: options) }
         return ReplayEngine(config: config, sinks: made)
     }

@@ -1,5 +1,6 @@
 import K2Capture
 import K2Core
+import K2Net
 import K2Replay
 import K2TestSupport
 import Testing
@@ -142,6 +143,39 @@ struct WebSocketVenueTests {
         #expect(counts.failed == counts.dropped)   // one client: every drop is a message nobody got
         let clients = summary.json()["sinks"]?.arrayValue?.first?["clients"]?.arrayValue ?? []
         #expect(clients.count == 1 && clients.first?["dropped_left"]?.int64Value == Int64(counts.dropped))
+    }
+
+    @Test func restDepthSnapshotsOfTheCaptureAreServedOnTheSamePort() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("snapshots.k2cap")
+        let url = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"
+        let early = #"{"lastUpdateId":100,"bids":[["30000.10","1.0"]],"asks":[["30000.20","2.0"]]}"#
+        let late = #"{"lastUpdateId":200,"bids":[["30001.10","1.0"]],"asks":[["30001.20","2.0"]]}"#
+        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 0, host: "test", metadata: [("exchange", .string("binance"))]))
+        try writer.append(OwnedRecord(kind: .http, timestamp: 1_000, connection: 0, url: url, text: early))
+        try writer.append(OwnedRecord(kind: .http, timestamp: 5_000, connection: 0, url: url, text: late))
+        try writer.append(OwnedRecord(kind: .http, timestamp: 6_000, connection: 0, url: url, text: "<html>404</html>"))
+        try writer.close()
+        let sink = try SinkFactory.make("ws://127.0.0.1:0?wait=0", options: SinkOptions(captures: [path]))
+        try sink.open()
+        let port = (sink as! WebSocketSink).boundPort
+        let loop = NetLoop()
+        defer { loop.shutdown() }
+        func get(_ target: String) throws -> (Int, String) {
+            let response = try HTTPFetch.get(try NetURL("http://127.0.0.1:\(port)\(target)"), loop: loop)
+            return (response.status, String(decoding: response.body, as: UTF8.self))
+        }
+        // Before: 404 for every GET. Before the replay reaches a snapshot, the first one recorded.
+        #expect(try get("/api/v3/depth?symbol=BTCUSDT&limit=1000") == (200, early))
+        let record = OwnedRecord(kind: .recv, timestamp: 5_500, connection: 0, text: #"{"result":null,"id":1}"#)
+        record.withView { view in
+            try? sink.send(ReplayMessage(record: view, fields: nil, sequence: 0, captureNanos: 5_500, intendedNanos: 0, actualNanos: 0, exchange: "binance"))
+        }
+        #expect(waitUntilTrue { sink.counts.inFlight == 0 })
+        // Once the replay has passed the second snapshot, that one (the recorded error page is left out).
+        #expect(try get("/api/v3/depth?symbol=btcusdt&limit=100") == (200, late))
+        #expect(try get("/api/v3/depth?symbol=ETHUSDT").0 == 404)
+        try sink.finish(timeoutNanos: 1_000_000_000)
     }
 
     @Test func theClockWaitsForTheClientsToSubscribe() throws {

@@ -121,10 +121,14 @@ public struct SinkOptions: Sendable {
     /// The capture's `exchange` metadata (`binance`, `kraken`, `coinbase`), for sinks that
     /// impersonate the venue (`ws://`); nil when unknown or captures of several venues are merged.
     public var venue: String?
+    /// The input captures, for sinks that serve what they recorded besides the replayed
+    /// messages (`ws://`: REST depth snapshots).
+    public var captures: [String]
 
     public init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
-                venue: String? = nil) {
+                venue: String? = nil, captures: [String] = []) {
         self.venue = venue
+        self.captures = captures
         self.properties = properties
         self.createTables = createTables
         self.caFile = caFile

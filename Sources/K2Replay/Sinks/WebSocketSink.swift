@@ -47,13 +47,20 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     /// Kraken channel ids handed out in acks, by `VenueRoute` key; data frames carry them.
     var krakenChannelIDs: [String: Int] = [:]
     private var framesWritten: UInt64 = 0
+    /// Captures whose REST snapshots the sink serves (`SinkOptions.captures`), read at `open`.
+    let snapshotCaptures: [String]
+    private var snapshots = RecordedSnapshots()
+    /// Capture time of the last message handed over: which recorded snapshot is current.
+    private var captureNanos: Int64 = 0
+    private var snapshotsServed: UInt64 = 0
     private var heartbeatTimer: NetTimer?
     /// When the sink opened (monotonic): Coinbase heartbeats give the server's uptime.
     private let startNanos: Int64
     let recorder: SinkRecorder
 
     public init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
-                clock: any NanoClock = SystemClock()) {
+                snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock()) {
+        self.snapshotCaptures = snapshotCaptures
         self.uri = uri
         self.host = host
         self.port = port
@@ -75,6 +82,11 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     public var frames: UInt64 { lock.withLock { framesWritten } }
 
     public func open() throws {
+        do {
+            snapshots = try RecordedSnapshots(paths: snapshotCaptures)
+        } catch {
+            throw ReplayError(.invalidArgument, place: uri, what: "cannot read the REST snapshots of the capture: \(error)", remedy: "check the capture with k2 capture verify")
+        }
         do {
             var configuration = WebSocketServer.Configuration(host: host, port: port)
             configuration.writeHighWaterMark = Self.clientBufferBytes
@@ -104,6 +116,19 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
         return .accept(Client(sink: self, request: request, number: number))
     }
 
+    /// A plain GET on the port: a REST snapshot the capture recorded (`RecordedSnapshots`), else 404.
+    public func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
+        let body = lock.withLock { () -> [UInt8]? in
+            let found = snapshots.body(target: request.target, at: captureNanos)
+            if found != nil { snapshotsServed &+= 1 }
+            return found
+        }
+        guard request.method == "GET", let body else {
+            return HTTPResponseInfo(status: 404, body: #"{"code":-1121,"msg":"No snapshot of \#(request.target) in the capture."}"#)
+        }
+        return HTTPResponseInfo(status: 200, headers: [("Content-Type", "application/json")], body: body)
+    }
+
     func opened(_ client: Client, connection: WebSocketConnection) {
         let now = clock.monotonicNanos()
         lock.withLock {
@@ -126,18 +151,22 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
         guard record.kind == .recv else { return }
         recorder.sent(bytes: record.payload.count)
         guard let key = VenueRoute.key(record.payload, fields: message.fields) else {
+            let captured = message.captureNanos
+            lock.withLock { captureNanos = captured }
             recorder.outcomes { $0.unrouted() }
             return
         }
         let payload = [UInt8](record.payload)
         let intended = message.intendedNanos
         let actual = message.actualNanos
+        let captured = message.captureNanos
         guard let server else { throw ReplayError(.sinkFailed, place: uri, what: "send before open", remedy: "this is a bug") }
         server.loop.execute { [self] in
             let now = self.clock.monotonicNanos()
             var written = 0
             var missed = 0
             self.lock.withLock {
+                self.captureNanos = captured
                 for client in self.clients where client.subscriptions.contains(key) {
                     if client.gone {
                         client.droppedLeft &+= 1
@@ -223,7 +252,9 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     public var stats: SinkStats {
         let perClient = lock.withLock { clients.map(\.summary) }
         return recorder.stats(details: [("frames_to_clients", .number(String(frames))), ("address", .string("ws://\(host):\(boundPort)")),
-                                        ("venue", venue.map { .string($0.rawValue) } ?? .null), ("clients", .array(perClient))])
+                                        ("venue", venue.map { .string($0.rawValue) } ?? .null), ("clients", .array(perClient)),
+                                        ("rest_snapshots", .number(String(snapshots.count))),
+                                        ("rest_snapshots_served", .number(String(lock.withLock { snapshotsServed })))])
     }
 }
 
@@ -254,6 +285,6 @@ public enum WebSocketSinkMaker: SinkMaker {
             venue = named
         }
         return WebSocketSink(uri: uri.text, host: String(parts[0]), port: port, waitFor: wait, waitTimeoutNanos: Int64(timeout * 1e9),
-                             venue: venue, clock: options.clock)
+                             venue: venue, snapshotCaptures: options.captures, clock: options.clock)
     }
 }
