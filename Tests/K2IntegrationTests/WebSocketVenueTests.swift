@@ -117,6 +117,20 @@ struct WebSocketVenueTests {
         try sink.finish(timeoutNanos: 1_000_000_000)
     }
 
+    @Test func coinbaseHeartbeatsChannelGetsNumberedHeartbeats() throws {
+        let (sink, port) = try openSink("ws://127.0.0.1:0?wait=0&venue=coinbase")
+        let client = try RawWebSocketClient(port: port)
+        try client.send(text: #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"heartbeats"}"#)
+        try client.send(text: #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}"#)
+        #expect(try client.receive()?.hasSuffix(#""sequence_num":0,"events":[{"subscriptions":{"heartbeats":["heartbeats"]}}]}"#) == true)
+        #expect(try client.receive()?.hasSuffix(#""sequence_num":1,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"level2":["BTC-USD"]}}]}"#) == true)
+        // Then a heartbeat (at once, then every second): counter a number, numbered after the acks.
+        let heartbeat = try #require(try client.receive())
+        #expect(heartbeat.hasPrefix(#"{"channel":"heartbeats","timestamp":""#))
+        #expect(heartbeat.contains(#""sequence_num":2,"events":[{"current_time":""#) && heartbeat.hasSuffix(#","heartbeat_counter":1}]}"#))
+        try sink.finish(timeoutNanos: 1_000_000_000)
+    }
+
     @Test func aClientThatLeavesMakesTheReplayIncompleteWithDropsCounted() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("sample.k2cap")
