@@ -136,7 +136,10 @@ struct ReplayOptions: ParsableArguments {
             }
             props.append((String(kv[0]), String(kv[1])))
         }
-        let options = SinkOptions(properties: props, createTables: createTables, caFile: caFile)
+        // The venue a `ws://` sink impersonates: the captures' `exchange` when they agree.
+        let exchanges = Set(files.map { (try? CaptureReader(path: $0))?.header.metadataValue("exchange")?.stringValue ?? "unknown" })
+        let options = SinkOptions(properties: props, createTables: createTables, caFile: caFile,
+                                  venue: exchanges.count == 1 ? exchanges.first : nil, captures: files)
         let made = try sinks.map { try SinkFactory.make($0, options: options) }
         return ReplayEngine(config: config, sinks: made)
     }

@@ -289,10 +289,11 @@ public final class ReplayEngine: @unchecked Sendable {
             let never = total &- stats.counts.sent
             summaries.append(SinkSummary(uri: Secrets.mask(sinks[i].uri), stats: stats, neverSent: never,
                                          error: sinkErrors[i].map(Secrets.mask)))
-            if outcome == .completed, stats.counts.delivered != stats.counts.sent || never != 0 {
+            if outcome == .completed, stats.counts.delivered &+ stats.counts.unrouted != stats.counts.sent || never != 0 || stats.counts.dropped > 0 {
                 outcome = .incomplete
                 stopReason = stopReason ?? (stats.counts.unknown > 0
                     ? "\(sinks[i].uri) cannot tell whether \(stats.counts.unknown) message(s) landed"
+                    : stats.counts.dropped > 0 ? "\(Secrets.mask(sinks[i].uri)) dropped \(stats.counts.dropped) message(s) meant for a client"
                     : "\(sinks[i].uri) did not deliver everything")
             }
         }

@@ -109,7 +109,7 @@ public struct ReplaySummary: Sendable {
             var members: [(String, JSONValue)] = [
                 ("uri", .string(s.uri)),
                 ("sent", num(c.sent)), ("delivered", num(c.delivered)), ("failed", num(c.failed)),
-                ("unknown", num(c.unknown)), ("in_flight", num(c.inFlight)), ("never_sent", num(s.neverSent)), ("bytes", num(c.bytes)),
+                ("unknown", num(c.unknown)), ("unrouted", num(c.unrouted)), ("dropped", num(c.dropped)), ("in_flight", num(c.inFlight)), ("never_sent", num(s.neverSent)), ("bytes", num(c.bytes)),
                 ("failure_reasons", .object(c.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
                 ("unknown_reasons", .object(c.unknownReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
                 ("latency_from_intended_ns", Self.percentiles(s.stats.latencyFromIntended)),
@@ -186,7 +186,8 @@ public struct ReplaySummary: Sendable {
         for s in sinks {
             let c = s.stats.counts
             var line = "\(s.uri): sent \(c.sent), delivered \(c.delivered), failed \(c.failed)"
-                + (c.unknown > 0 ? ", unknown \(c.unknown)" : "") + ", in flight \(c.inFlight)"
+                + (c.unknown > 0 ? ", unknown \(c.unknown)" : "") + (c.unrouted > 0 ? ", unrouted \(c.unrouted)" : "")
+                + (c.dropped > 0 ? ", dropped \(c.dropped)" : "") + ", in flight \(c.inFlight)"
             if s.neverSent > 0 { line += ", never sent \(s.neverSent)" }
             let h = s.stats.latencyFromIntended
             if h.totalCount > 0 {

@@ -77,7 +77,7 @@ extension ReplaySink {
     public func willStart(pace: Pace) {}
 }
 
-/// Message accounting for one sink: `sent == delivered + failed + unknown + inFlight`.
+/// Message accounting for one sink: `sent == delivered + failed + unknown + unrouted + inFlight`.
 public struct SinkCounts: Sendable, Equatable, Codable {
     public var sent: UInt64 = 0
     public var delivered: UInt64 = 0
@@ -86,6 +86,13 @@ public struct SinkCounts: Sendable, Equatable, Codable {
     /// written when it stopped answering, a request still unanswered at exit). Never counted
     /// as delivered; a replay with any is incomplete (exit 1).
     public var unknown: UInt64 = 0
+    /// Messages no destination asked for (a `ws://` message that matches no client's
+    /// subscription): neither delivered nor failed, as at the venue.
+    public var unrouted: UInt64 = 0
+    /// Deliveries of a message to one of several destinations that did not happen (a `ws://`
+    /// client that left or fell behind), counted per destination; a replay with any is
+    /// incomplete (exit 1) even when the message reached another destination.
+    public var dropped: UInt64 = 0
     public var bytes: UInt64 = 0
     /// Distinct failure reasons with counts (e.g. the broker's error string).
     public var failureReasons: [String: UInt64] = [:]
@@ -94,7 +101,7 @@ public struct SinkCounts: Sendable, Equatable, Codable {
 
     public init() {}
 
-    public var inFlight: UInt64 { sent &- delivered &- failed &- unknown }
+    public var inFlight: UInt64 { sent &- delivered &- failed &- unknown &- unrouted }
 }
 
 /// What a sink reports at the end: counts, delivery latency measured from the intended send time
@@ -149,6 +156,12 @@ public final class SinkRecorder: @unchecked Sendable {
             counts.failed &+= n
             counts.failureReasons[reason, default: 0] &+= n
         }
+
+        /// `n` messages no destination asked for (`SinkCounts.unrouted`).
+        public mutating func unrouted(count n: UInt64 = 1) { counts.unrouted &+= n }
+
+        /// `n` deliveries to one destination of a message that did not happen (`SinkCounts.dropped`).
+        public mutating func dropped(count n: UInt64) { counts.dropped &+= n }
 
         /// `n` messages whose fate the sink cannot learn, with why.
         public mutating func unknown(reason: String, count n: UInt64 = 1) {

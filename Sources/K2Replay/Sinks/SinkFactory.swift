@@ -118,8 +118,17 @@ public struct SinkOptions: Sendable {
     public var caFile: String?
     /// The clock sinks stamp deliveries with (monotonic, same as the engine's).
     public var clock: any NanoClock
+    /// The capture's `exchange` metadata (`binance`, `kraken`, `coinbase`), for sinks that
+    /// impersonate the venue (`ws://`); nil when unknown or captures of several venues are merged.
+    public var venue: String?
+    /// The input captures, for sinks that serve what they recorded besides the replayed
+    /// messages (`ws://`: REST depth snapshots).
+    public var captures: [String]
 
-    public init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock()) {
+    public init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
+                venue: String? = nil, captures: [String] = []) {
+        self.venue = venue
+        self.captures = captures
         self.properties = properties
         self.createTables = createTables
         self.caFile = caFile

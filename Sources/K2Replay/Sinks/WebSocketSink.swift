@@ -6,197 +6,285 @@ import K2Net
 import Glibc
 #endif
 
-/// `ws://127.0.0.1:PORT[/path]` — impersonates the recorded exchange: a WebSocket server that
-/// clients (feed handlers under test) connect and subscribe to; every replayed message goes, at
-/// the replay pace, to the clients whose subscription matches its stream or symbol.
+/// `ws://127.0.0.1:PORT` — impersonates the recorded venue: a WebSocket server that clients
+/// (feed handlers under test) connect and subscribe to in the venue's own grammar; every
+/// replayed message goes, at the replay pace, to the clients subscribed to its channel and
+/// symbol, and to no one else (docs/sinks.md, "ws://").
 ///
-/// Subscriptions: Binance-style URLs (`/stream?streams=btcusdt@trade/…`, `/ws/<stream>`),
-/// Binance `{"method":"SUBSCRIBE","params":[…],"id":1}` (answered `{"result":null,"id":1}`),
-/// Kraken `{"event":"subscribe","pair":[…]}` and Coinbase `{"type":"subscribe","product_ids":[…]}`
-/// (matched on the message's symbol). A client on any other path that sends nothing gets every
-/// message. On `/ws/<stream>` a combined-stream payload is unwrapped to its `data`.
+/// Grammar (`VenueRoute` has the keys): Binance `/stream?streams=…` and `/ws[/<stream>]` URLs
+/// and `SUBSCRIBE`/`UNSUBSCRIBE`/`LIST_SUBSCRIPTIONS` requests; Kraken v1 `subscribe` by
+/// channel name and pair (`subscriptionStatus` acks, `systemStatus` on connect when the venue is
+/// Kraken, `heartbeat` after 1 s of silence, `pong`); Coinbase Advanced Trade `subscribe` by
+/// channel and product (`subscriptions` acks, `heartbeats` channel, `sequence_num` renumbered
+/// per connection). A client that has not subscribed receives nothing.
 ///
-/// `?wait=N` (default 1) makes `open()` wait until N clients have connected (and subscribed, if
-/// they do so within 200 ms), `wait_timeout=S` seconds (default 30).
+/// Accounting per message: delivered = written to at least one subscribed client; unrouted =
+/// no client subscribed to it (or a control frame of the capture the sink answers itself);
+/// failed = every client subscribed to it had left or fallen behind. `dropped` counts each
+/// subscribed client it did not reach, and makes the replay incomplete (exit 1).
+///
+/// `?wait=N` (default 1): `open()` returns once N clients have subscribed (`wait_timeout=S`,
+/// default 30 s), so the replay clock starts with them. `?venue=binance|kraken|coinbase`
+/// overrides the capture's `exchange` metadata.
 public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecked Sendable {
-    // unchecked: clients and counters under `lock`; connections write through their loop.
+    // unchecked: clients and counters under `lock`; connections write on the server's loop.
     public let uri: String
     let host: String
     let port: Int
     let waitFor: Int
     let waitTimeoutNanos: Int64
-    private let clock: any NanoClock
+    /// The venue impersonated, when known (`?venue=` or the capture's `exchange`).
+    let venue: Venue?
+    /// Above this many bytes queued for a client, its messages are dropped (a client that does
+    /// not read; the venues disconnect such clients).
+    static let clientBufferBytes = 16 << 20
+    let clock: any NanoClock
     private var server: WebSocketServer?
-    private let lock = Lock()
-    private var clients: [Client] = []
+    let lock = Lock()
+    /// Every client that connected, including those that left (their subscriptions still count).
+    private(set) var clients: [Client] = []
+    private var nextClientNumber = 0
+    /// Kraken channel ids handed out in acks, by `VenueRoute` key; data frames carry them.
+    var krakenChannelIDs: [String: Int] = [:]
     private var framesWritten: UInt64 = 0
-    private let recorder: SinkRecorder
+    /// Captures whose REST snapshots the sink serves (`SinkOptions.captures`), read at `open`.
+    let snapshotCaptures: [String]
+    private var snapshots = RecordedSnapshots()
+    /// Capture time of the last message handed over: which recorded snapshot is current.
+    private var captureNanos: Int64 = 0
+    private var snapshotsServed: UInt64 = 0
+    private var heartbeatTimer: NetTimer?
+    /// When the sink opened (monotonic): Coinbase heartbeats give the server's uptime.
+    private let startNanos: Int64
+    let recorder: SinkRecorder
 
-    final class Client: WebSocketDelegate, @unchecked Sendable {
-        // unchecked: loop-confined (a WebSocketDelegate); the sink reads it under its lock.
-        weak var sink: WebSocketSink?
-        var connection: WebSocketConnection?
-        /// Lower-cased stream names or symbols; empty = everything.
-        var wanted: Set<String> = []
-        var raw = false
-        var subscribedAt: Int64 = 0
-
-        init(sink: WebSocketSink, request: HTTPRequestInfo) {
-            self.sink = sink
-            let p = request.path
-            if p.hasPrefix("/stream"), let s = request.queryValue("streams") {
-                wanted = Set(s.split(separator: "/").map { $0.lowercased() })
-            } else if p.hasPrefix("/ws/") {
-                raw = true
-                wanted = Set(p.dropFirst(4).split(separator: "/").map { $0.lowercased() })
-            }
-        }
-
-        func webSocketOpened(_ c: WebSocketConnection) {
-            connection = c
-            sink?.joined(self)
-        }
-
-        func webSocket(_ c: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
-            guard let v = try? JSONParser.parse(payload) else { return }
-            if let m = v["method"]?.stringValue {
-                let params = (v["params"]?.arrayValue ?? []).compactMap(\.stringValue).map { $0.lowercased() }
-                if m == "SUBSCRIBE" { wanted.formUnion(params) } else if m == "UNSUBSCRIBE" { wanted.subtract(params) }
-                c.sendNow(text: #"{"result":null,"id":\#(v["id"]?.serialized() ?? "null")}"#)
-            } else if v["event"]?.stringValue == "subscribe" {
-                wanted.formUnion((v["pair"]?.arrayValue ?? []).compactMap(\.stringValue).map { $0.lowercased() })
-            } else if v["type"]?.stringValue == "subscribe" {
-                wanted.formUnion((v["product_ids"]?.arrayValue ?? []).compactMap(\.stringValue).map { $0.lowercased() })
-            }
-            subscribedAt = SystemClock().monotonicNanos()
-        }
-
-        func webSocketClosed(_ c: WebSocketConnection, code: UInt16, reason: String) {
-            connection = nil
-            sink?.left(self)
-        }
-
-        func matches(stream: String?, symbol: String?) -> Bool {
-            if wanted.isEmpty { return true }
-            if let s = stream, wanted.contains(s) { return true }
-            if let y = symbol, wanted.contains(y) { return true }
-            return false
-        }
-    }
-
-    public init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, clock: any NanoClock = SystemClock()) {
+    public init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
+                snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock()) {
+        self.snapshotCaptures = snapshotCaptures
         self.uri = uri
         self.host = host
         self.port = port
         self.waitFor = waitFor
         self.waitTimeoutNanos = waitTimeoutNanos
+        self.venue = venue
         self.clock = clock
         recorder = SinkRecorder(clock: clock)
+        startNanos = clock.monotonicNanos()
     }
 
     /// The bound port (after `open`).
     public var boundPort: Int { server?.port ?? port }
     /// Clients connected now.
-    public var clientCount: Int { lock.withLock { clients.count } }
+    public var clientCount: Int { lock.withLock { clients.count(where: { !$0.gone }) } }
+    /// Clients connected now with at least one subscription.
+    public var subscribedCount: Int { lock.withLock { clients.count(where: { !$0.gone && !$0.subscriptions.isEmpty }) } }
     /// Frames written to clients (a message goes to every matching client).
     public var frames: UInt64 { lock.withLock { framesWritten } }
 
     public func open() throws {
         do {
-            server = try WebSocketServer(.init(host: host, port: port), delegate: self)
+            snapshots = try RecordedSnapshots(paths: snapshotCaptures)
+        } catch {
+            throw ReplayError(.invalidArgument, place: uri, what: "cannot read the REST snapshots of the capture: \(error)", remedy: "check the capture with k2 capture verify")
+        }
+        do {
+            var configuration = WebSocketServer.Configuration(host: host, port: port)
+            configuration.writeHighWaterMark = Self.clientBufferBytes
+            server = try WebSocketServer(configuration, delegate: self)
         } catch {
             throw ReplayError(.unreachable, place: uri, what: error.what, remedy: error.remedy)
         }
+        if let server { startHeartbeats(on: server) }
         guard waitFor > 0 else { return }
-        StdErr.print("k2: \(uri): waiting for \(waitFor) client(s) on ws://\(host):\(boundPort)")
+        StdErr.print("k2: \(uri): waiting for \(waitFor) client(s) to connect and subscribe on ws://\(host):\(boundPort)")
         let deadline = clock.monotonicNanos() + waitTimeoutNanos
-        while clientCount < waitFor {
+        while subscribedCount < waitFor {
             if clock.monotonicNanos() > deadline {
-                throw ReplayError(.unreachable, place: uri, what: "no client connected within \(waitTimeoutNanos / 1_000_000_000) s",
-                                  remedy: "connect the feed handler to ws://\(host):\(boundPort) or use ?wait=0")
+                throw ReplayError(.unreachable, place: uri,
+                                  what: "\(subscribedCount) of \(waitFor) client(s) subscribed within \(waitTimeoutNanos / 1_000_000_000) s (\(clientCount) connected)",
+                                  remedy: "connect the feed handler to ws://\(host):\(boundPort) and subscribe, or use ?wait=0")
             }
-            usleep(5000)
+            usleep(2000)
         }
-        usleep(200_000)   // let them subscribe
     }
 
-    public func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance { .accept(Client(sink: self, request: request)) }
+    public func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance {
+        let number = lock.withLock { () -> Int in
+            defer { nextClientNumber += 1 }
+            return nextClientNumber
+        }
+        return .accept(Client(sink: self, request: request, number: number))
+    }
 
-    func joined(_ c: Client) { lock.withLock { clients.append(c) } }
-    func left(_ c: Client) { lock.withLock { clients.removeAll { $0 === c } } }
+    /// A plain GET on the port: a REST snapshot the capture recorded (`RecordedSnapshots`), else 404.
+    public func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
+        let body = lock.withLock { () -> [UInt8]? in
+            let found = snapshots.body(target: request.target, at: captureNanos)
+            if found != nil { snapshotsServed &+= 1 }
+            return found
+        }
+        guard request.method == "GET", let body else {
+            return HTTPResponseInfo(status: 404, body: #"{"code":-1121,"msg":"No snapshot of \#(request.target) in the capture."}"#)
+        }
+        return HTTPResponseInfo(status: 200, headers: [("Content-Type", "application/json")], body: body)
+    }
+
+    func opened(_ client: Client, connection: WebSocketConnection) {
+        let now = clock.monotonicNanos()
+        lock.withLock {
+            client.connection = connection
+            client.lastFrameNanos = now
+            clients.append(client)
+            if venue == .kraken { client.write(VenueAnswers.krakenSystemStatus(connectionID: UInt64(client.number)), now: now) }
+        }
+    }
+
+    func closed(_ client: Client) {
+        lock.withLock {
+            client.connection = nil
+            client.gone = true
+        }
+    }
 
     public func send(_ message: borrowing ReplayMessage) throws {
-        let r = message.record
-        guard r.kind == .recv else { return }
-        let payload = [UInt8](r.payload)
-        let stream = message.fields.streamString?.lowercased()
-        let symbol = message.fields.symbolString?.lowercased()
+        let record = message.record
+        guard record.kind == .recv else { return }
+        recorder.sent(bytes: record.payload.count)
+        guard let key = VenueRoute.key(record.payload, fields: message.fields) else {
+            let captured = message.captureNanos
+            lock.withLock { captureNanos = captured }
+            recorder.outcomes { $0.unrouted() }
+            return
+        }
+        let payload = [UInt8](record.payload)
         let intended = message.intendedNanos
         let actual = message.actualNanos
-        recorder.sent(bytes: payload.count)
+        let captured = message.captureNanos
         guard let server else { throw ReplayError(.sinkFailed, place: uri, what: "send before open", remedy: "this is a bug") }
         server.loop.execute { [self] in
-            let targets = self.lock.withLock { self.clients }
-            var n: UInt64 = 0
-            for c in targets where c.matches(stream: stream, symbol: symbol) {
-                guard let conn = c.connection else { continue }
-                if c.raw, let inner = Self.unwrapCombined(payload) {
-                    inner.withUnsafeBytes { conn.send($0) }
-                } else {
-                    conn.send(payload)
+            let now = self.clock.monotonicNanos()
+            var written = 0
+            var missed = 0
+            self.lock.withLock {
+                self.captureNanos = captured
+                for client in self.clients where client.subscriptions.contains(key) {
+                    if client.gone {
+                        client.droppedLeft &+= 1
+                        missed += 1
+                    } else if let connection = client.connection, !connection.isWritable {
+                        client.droppedOverflow &+= 1
+                        missed += 1
+                    } else {
+                        self.write(payload, key: key, to: client, now: now)
+                        client.delivered &+= 1
+                        written += 1
+                    }
                 }
-                conn.flush()
-                n += 1
+                self.framesWritten &+= UInt64(written)
             }
-            self.lock.withLock { self.framesWritten &+= n }
-            self.recorder.delivered(intendedNanos: intended, actualNanos: actual)
+            self.recorder.outcomes { outcomes in
+                if written > 0 {
+                    outcomes.delivered(intendedNanos: intended, actualNanos: actual, now: now)
+                } else if missed > 0 {
+                    outcomes.failed(reason: "every client subscribed to it had left or fallen behind")
+                } else {
+                    outcomes.unrouted()
+                }
+                outcomes.dropped(count: UInt64(missed))
+            }
         }
     }
 
-    /// `{"stream":"x","data":{…}}` → `{…}`.
-    static func unwrapCombined(_ p: [UInt8]) -> ArraySlice<UInt8>? {
-        let key = Array(#","data":"#.utf8)
-        guard p.count > key.count + 2, p.starts(with: Array(#"{"stream":"#.utf8)) else { return nil }
-        for i in 0..<(p.count - key.count) where p[i] == key[0] && Array(p[i..<(i + key.count)]) == key {
-            return p[(i + key.count)..<(p.count - 1)]
+    /// Writes one replayed message to `client` in the shape its connection expects. Under `lock`, on the loop.
+    private func write(_ payload: [UInt8], key: String, to client: Client, now: Int64) {
+        if client.raw, let inner = VenueAnswers.unwrapCombined(payload) {
+            inner.withUnsafeBytes { client.write($0, now: now) }
+        } else if client.combined, payload.first != UInt8(ascii: "["), VenueAnswers.unwrapCombined(payload) == nil {
+            client.write(VenueAnswers.wrapCombined(payload, stream: key), now: now)
+        } else if payload.first == UInt8(ascii: "["), let id = krakenChannelIDs[key] {
+            client.write(VenueAnswers.withKrakenChannelID(payload, id), now: now)
+        } else if let renumbered = VenueAnswers.withSequenceNumber(payload, client.coinbaseSequence) {
+            _ = client.nextCoinbaseSequence()
+            client.write(renumbered, now: now)
+        } else {
+            client.write(payload, now: now)
         }
-        return nil
+    }
+
+    /// Kraken heartbeats after 1 s of silence and Coinbase `heartbeats` once a second, from a
+    /// timer on the server's loop every 250 ms.
+    private func startHeartbeats(on server: WebSocketServer) {
+        heartbeatTimer = server.loop.scheduleRepeating(everyNanos: 250_000_000) { [self] in
+            let now = self.clock.monotonicNanos()
+            let wall = self.clock.wallNanos()
+            self.lock.withLock {
+                for client in self.clients where !client.gone && !client.subscriptions.isEmpty {
+                    if client.kraken, now - client.lastFrameNanos >= 1_000_000_000 {
+                        client.write(VenueAnswers.krakenHeartbeat, now: now)
+                    }
+                    if client.coinbaseHeartbeats, now - client.lastHeartbeatNanos >= 1_000_000_000 {
+                        client.heartbeatCounter += 1
+                        client.lastHeartbeatNanos = now
+                        client.write(VenueAnswers.coinbaseHeartbeat(counter: client.heartbeatCounter, wallNanos: wall,
+                                                                    uptimeNanos: now - self.startNanos,
+                                                                    sequence: client.nextCoinbaseSequence()), now: now)
+                    }
+                }
+            }
+        }
     }
 
     public func finish(timeoutNanos: Int64) throws {
         guard let server else { return }
+        heartbeatTimer?.cancel()
         let deadline = clock.monotonicNanos() + timeoutNanos
         while counts.inFlight > 0 && clock.monotonicNanos() < deadline { usleep(1000) }
         try? server.loop.sync { [self] in
-            for c in self.lock.withLock({ self.clients }) { c.connection?.close(code: CloseCode.normal, reason: "replay finished") }
+            for client in self.lock.withLock({ self.clients }) { client.connection?.close(code: CloseCode.normal, reason: "replay finished") }
         }
         usleep(100_000)
-        server.close()
         self.server = nil
+        server.close()
     }
 
     public var counts: SinkCounts { recorder.snapshot }
 
     public var stats: SinkStats {
-        recorder.stats(details: [("frames_to_clients", .number(String(frames))), ("address", .string("ws://\(host):\(boundPort)"))])
+        let perClient = lock.withLock { clients.map(\.summary) }
+        return recorder.stats(details: [("frames_to_clients", .number(String(frames))), ("address", .string("ws://\(host):\(boundPort)")),
+                                        ("venue", venue.map { .string($0.rawValue) } ?? .null), ("clients", .array(perClient)),
+                                        ("rest_snapshots", .number(String(snapshots.count))),
+                                        ("rest_snapshots_served", .number(String(lock.withLock { snapshotsServed })))])
     }
 }
 
 public enum WebSocketSinkMaker: SinkMaker {
     public static let schemes = ["ws"]
-    public static let usage = "ws://127.0.0.1:PORT[/path][?wait=N&wait_timeout=S]  impersonates the exchange: clients connect, subscribe and get the replay"
+    public static let usage = "ws://127.0.0.1:PORT[?wait=N&wait_timeout=S&venue=V]  impersonates the venue: clients connect, subscribe and get the replay"
 
     public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
-        try uri.checkParameters(["wait", "wait_timeout"])
+        try uri.checkParameters(["wait", "wait_timeout", "venue"])
         let parts = uri.authority.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) else {
             throw ReplayError(.invalidArgument, place: uri.text, what: "ws:// needs HOST:PORT", remedy: "write ws://127.0.0.1:9443")
         }
-        let wait = try uri.parameter("wait").map { v throws -> Int in
-            guard let n = Int(v), n >= 0 else { throw ReplayError(.invalidArgument, place: uri.text, what: "wait=\(v) is not a count", remedy: "write wait=0 or wait=1") }
-            return n
+        let wait = try uri.parameter("wait").map { text throws -> Int in
+            guard let count = Int(text), count >= 0 else {
+                throw ReplayError(.invalidArgument, place: uri.text, what: "wait=\(text) is not a count", remedy: "write wait=0 or wait=1")
+            }
+            return count
         } ?? 1
         let timeout = try uri.positiveNumber("wait_timeout") ?? 30
-        return WebSocketSink(uri: uri.text, host: String(parts[0]), port: port, waitFor: wait, waitTimeoutNanos: Int64(timeout * 1e9), clock: options.clock)
+        // The capture's `exchange` may be anything ("unknown", another venue): then no venue.
+        var venue = options.venue.flatMap { Venue(rawValue: $0.lowercased()) }
+        if let text = uri.parameter("venue") {
+            guard let named = Venue(rawValue: text.lowercased()) else {
+                throw ReplayError(.invalidArgument, place: uri.text, what: "venue=\(text) is not a venue k2 impersonates",
+                                  remedy: "write venue=binance, venue=kraken or venue=coinbase")
+            }
+            venue = named
+        }
+        return WebSocketSink(uri: uri.text, host: String(parts[0]), port: port, waitFor: wait, waitTimeoutNanos: Int64(timeout * 1e9),
+                             venue: venue, snapshotCaptures: options.captures, clock: options.clock)
     }
 }

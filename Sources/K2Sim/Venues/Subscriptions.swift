@@ -101,20 +101,10 @@ public enum BinanceProtocol {
         return (set, combined)
     }
 
-    /// A client request: `{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":1}`.
-    public struct Request: Sendable, Equatable {
-        public var method: String
-        public var params: [String]
-        /// The id exactly as sent (number text or quoted string), echoed in the response.
-        public var idJSON: String
-    }
+    /// A client request: `{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":1}` (parsed in K2Capture, shared with the ws:// replay sink).
+    public typealias Request = BinanceRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? {
-        guard let v = try? JSONParser.parse(bytes), let m = v["method"]?.stringValue else { return nil }
-        let params = v["params"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let id = v["id"].map { $0.serialized() } ?? "null"
-        return Request(method: m, params: params, idJSON: id)
-    }
+    public static func parseRequest(_ bytes: [UInt8]) -> Request? { BinanceRequest(parsing: bytes) }
 
     /// Applies SUBSCRIBE / UNSUBSCRIBE to `set` and returns the response frame:
     /// `{"result":null,"id":1}`, for LIST_SUBSCRIPTIONS `{"result":["btcusdt@trade"],"id":3}`,
@@ -167,22 +157,10 @@ public enum BinanceProtocol {
 /// Kraken WebSocket v1: subscribe requests, subscriptionStatus, systemStatus, heartbeat, pong.
 public enum KrakenProtocol {
     /// `{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}`, also
-    /// `unsubscribe` and `{"event":"ping","reqid":42}`.
-    public struct Request: Sendable, Equatable {
-        public var event: String
-        public var pairs: [String]
-        public var name: String
-        public var depth: Int?
-        public var reqid: String?
-    }
+    /// `unsubscribe` and `{"event":"ping","reqid":42}` (parsed in K2Capture, shared with the ws:// replay sink).
+    public typealias Request = KrakenRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? {
-        guard let v = try? JSONParser.parse(bytes), let e = v["event"]?.stringValue else { return nil }
-        let pairs = v["pair"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let sub = v["subscription"]
-        return Request(event: e, pairs: pairs, name: sub?["name"]?.stringValue ?? "",
-                       depth: sub?["depth"]?.int64Value.map { Int($0) }, reqid: v["reqid"]?.serialized())
-    }
+    public static func parseRequest(_ bytes: [UInt8]) -> Request? { KrakenRequest(parsing: bytes) }
 
     /// Sent on connect: `{"connectionID":…,"event":"systemStatus","status":"online","version":"1.9.1"}`.
     public static func systemStatus(connectionID: UInt64) -> [UInt8] {
@@ -253,18 +231,11 @@ public enum KrakenProtocol {
 
 /// Coinbase Advanced Trade: subscribe requests, the `subscriptions` ack and `heartbeats`.
 public enum CoinbaseProtocol {
-    /// `{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}` (or unsubscribe).
-    public struct Request: Sendable, Equatable {
-        public var type: String
-        public var productIDs: [String]
-        public var channel: String
-    }
+    /// `{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}` (or unsubscribe;
+    /// parsed in K2Capture, shared with the ws:// replay sink).
+    public typealias Request = CoinbaseRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? {
-        guard let v = try? JSONParser.parse(bytes), let t = v["type"]?.stringValue else { return nil }
-        return Request(type: t, productIDs: v["product_ids"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-                       channel: v["channel"]?.stringValue ?? "")
-    }
+    public static func parseRequest(_ bytes: [UInt8]) -> Request? { CoinbaseRequest(parsing: bytes) }
 
     /// Applies the request; returns false for unknown products or channels. Channels:
     /// `market_trades`, `level2`, `ticker`, `heartbeats` (heartbeats are the server's job: see `heartbeat`).
