@@ -43,6 +43,10 @@ import Testing
             + " — the broker's acknowledgement holds 95 % of it (producer batch.num.messages, linger.ms, acks; the broker's load)")
         let late = TimeBreakdown.ingestion(percentile: "p50", basis: "intended", publish: 600, endToEnd: nil, freshness: nil, lateness: 500, settings: [:])
         #expect(late?.contains("of it the replay's own lateness 500 ms (the harness did not keep up)") == true)
+        #expect(late?.contains(" — the replay itself fell behind its schedule (lateness 500 ms): a limit of the harness") == true)
+        // Probes travel apart from the replay: a publish p50 above the freshness p50 is capped at 100 %.
+        let over = TimeBreakdown.ingestion(percentile: "p50", basis: "intended", publish: 3000, endToEnd: 3500, freshness: 1400, lateness: 100, settings: [:])
+        #expect(over?.hasSuffix("the broker's acknowledgement holds 100 % of it (producer batch.num.messages, linger.ms, acks; the broker's load)") == true, "\(over ?? "")")
         let defaults = TimeBreakdown.flushSettings([:])
         #expect(defaults.hasPrefix("stream_flush_interval_ms (18.16's profile default 7,500)"))
         let query = TimeBreakdown.query(class: "cold", percentile: "p99", corrected: 900, uncorrected: 100)

@@ -50,8 +50,13 @@ enum TimeBreakdown {
         if let lateness, total > 0, lateness >= 0.1 * total {
             out += " · of it the replay's own lateness \(ms(lateness)) (the harness did not keep up)"
         }
-        func share(_ part: Double) -> String { Units.format((part / total * 100).rounded()) + " %" }
-        if let flush, total > 0, flush >= 0.5 * total {
+        // Kinds are measured on different messages (probes are sent apart from the replay), so a
+        // part can exceed the figure's total: shares are capped at 100 %.
+        func share(_ part: Double) -> String { Units.format(Swift.min(100, (part / total * 100).rounded())) + " %" }
+        if let lateness, total > 0, lateness >= 0.5 * total {
+            out += " — the replay itself fell behind its schedule (lateness \(ms(lateness))): a limit of the harness on this machine, not the pipeline's;"
+                + " the kinds measured on the replayed messages carry it (run the release build, or a lower rate)"
+        } else if let flush, total > 0, flush >= 0.5 * total {
             out += " — the ClickHouse Kafka engine's flush holds \(share(flush)) of it: " + flushSettings(settings)
         } else if let publish, total > 0, publish >= 0.5 * total {
             out += " — the broker's acknowledgement holds \(share(publish)) of it (producer batch.num.messages, linger.ms, acks; the broker's load)"
