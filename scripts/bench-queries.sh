@@ -51,13 +51,11 @@ m = json.load(open(sys.argv[1]))["metrics"]
 g = lambda k: m.get(k, {}).get("value", float("nan"))
 secs, c = float(sys.argv[3]), sys.argv[4]
 try:
-    chb = json.load(open(sys.argv[2]))
-    stats = next(iter(chb.values())) if isinstance(chb, dict) else {}
-    stat = stats.get("statistics", stats)
-    qps = float(stat.get("QPS", "nan"))
-    pct = stats.get("query_time_percentiles", {})
+    chb = json.load(open(sys.argv[2]))   # 18.16: {"statistics": {"QPS": …}, "query_time_percentiles": {"50": s, …}}
+    qps = float(chb["statistics"]["QPS"])
+    pct = chb["query_time_percentiles"]
     p50 = float(pct.get("50", "nan")) * 1000
-except Exception as error:  # the JSON layout of 18.16's --json
+except Exception as error:
     print(f"(clickhouse-benchmark JSON not read: {error})"); qps = p50 = float("nan")
 k2qps = g("queries.q.count") / secs
 print(f"clickhouse-benchmark: {qps:.1f} queries/s at concurrency {c}, median {p50:.2f} ms (native TCP)")
