@@ -28,7 +28,7 @@ final class HTTPStage: @unchecked Sendable {
     let requests: [Prepared]
     private let clock = SystemClock()
     private let scheduler: OpenLoopScheduler
-    private let finished = DispatchGroup()
+    private var stageThread: JoinableThread?
 
     init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -49,10 +49,8 @@ final class HTTPStage: @unchecked Sendable {
 
     /// Starts the stage: waits until `measureFromWall`, then runs the schedule until `measureToWall`. Returns at once.
     func start(measureFromWall: Int64, measureToWall: Int64) {
-        finished.enter()
         let (requests, timeoutMillis) = (requests, Int(configuration.http.timeoutNanos / 1_000_000))
-        let thread = Thread { [self] in
-            defer { finished.leave() }
+        stageThread = JoinableThread.start { [self] in
             let offset = clock.monotonicNanos() - clock.wallNanos()
             scheduler.sleep(until: measureFromWall + offset)
             scheduler.run(until: measureToWall + offset) {
@@ -62,14 +60,13 @@ final class HTTPStage: @unchecked Sendable {
                 return { requestIndex, _ in Self.send(requests[requestIndex], http: http) }
             }
         }
-        thread.name = "k2-http-stage"
-        thread.start()
     }
 
     /// Stops taking new requests, waits for those in flight, returns per request what was measured.
     func stop() -> (requests: [OpenLoopScheduler.ClassResult], error: String?) {
         scheduler.stop()
-        finished.wait()
+        stageThread?.join()
+        stageThread = nil
         let (results, error) = scheduler.finish()
         return (results, error)
     }

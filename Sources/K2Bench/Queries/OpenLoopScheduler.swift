@@ -73,11 +73,9 @@ final class OpenLoopScheduler: @unchecked Sendable {
             scheduleStart = clock.monotonicNanos()
             scheduleEnd = endMono
         }
-        let workers = DispatchGroup()
-        for index in 0..<concurrency {
-            workers.enter()
-            let worker = Thread { [self] in
-                defer { workers.leave() }
+        var workers: [JoinableThread] = []
+        for _ in 0..<concurrency {
+            let worker = JoinableThread.start { [self] in
                 let client: Client
                 do { client = try makeClient() } catch {
                     lock.withLock { if clientError == nil { clientError = "\(error)" } }
@@ -85,10 +83,11 @@ final class OpenLoopScheduler: @unchecked Sendable {
                 }
                 work(client)
             }
-            worker.name = "k2-open-loop-\(index)"
-            worker.start()
+            if let worker { workers.append(worker) } else {
+                lock.withLock { if clientError == nil { clientError = "the system refused a thread for a worker" } }
+            }
         }
-        workers.wait()
+        for worker in workers { worker.join() }
     }
 
     /// Stops handing out requests (those in flight finish).

@@ -46,7 +46,7 @@ final class QueryStage: @unchecked Sendable {
     private let scheduler: OpenLoopScheduler
     private var stopped = false
     private var setupError: String?
-    private let finished = DispatchGroup()
+    private var stageThread: JoinableThread?
 
     /// Reads every class's SQL file (statements split like a schema file).
     init(_ configuration: Configuration) throws {
@@ -70,9 +70,7 @@ final class QueryStage: @unchecked Sendable {
     /// Starts the stage: waits until `measureFromWall`, draws the parameters, then runs the
     /// schedule until `measureToWall`. Returns at once.
     func start(measureFromWall: Int64, measureToWall: Int64) {
-        finished.enter()
-        let thread = Thread { [self] in
-            defer { finished.leave() }
+        stageThread = JoinableThread.start { [self] in
             let offset = clock.monotonicNanos() - clock.wallNanos()
             let from = measureFromWall + offset, to = measureToWall + offset
             scheduler.sleep(until: from)
@@ -94,15 +92,14 @@ final class QueryStage: @unchecked Sendable {
                 }
             }
         }
-        thread.name = "k2-query-stage"
-        thread.start()
     }
 
     /// Stops taking new queries, waits for those in flight, and returns per class what was measured.
     func stop() -> (classes: [ClassResult], error: String?) {
         lock.withLock { stopped = true }
         scheduler.stop()
-        finished.wait()
+        stageThread?.join()
+        stageThread = nil
         let (results, clientError) = scheduler.finish()
         return (results, lock.withLock { setupError } ?? clientError)
     }
