@@ -91,6 +91,14 @@ import Testing
         #expect(m["burst.backlog.clickhouse.max.rows"]?.value == 80)
         #expect(m["burst.catch_up.s"]?.value == 2)
 
+        // A harness that fell behind sent the burst late: the backlog peaks after the scheduled end
+        // (90 rows at t = 6); caught up at t = 8, 3 s after the scheduled end — not at t = 5.
+        let lateBehind: [Double] = [5, 3, 5, 4, 3, 90, 40, 2]
+        let late: [BenchReport.IntervalPoint] = (0..<8).map { (i: Int) -> BenchReport.IntervalPoint in
+            Self.interval(Double(i + 1), delivered: delivered[i], backlog: 0, behind: lateBehind[i])
+        }
+        #expect(Assembler.burstMetrics(intervals: late, burst: burst).metrics["burst.catch_up.s"]?.value == 3)
+
         // Never back to 5 rows behind: no catch-up figure, a note that says how far behind it stayed.
         let stuck: [BenchReport.IntervalPoint] = (0..<8).map { (i: Int) -> BenchReport.IntervalPoint in
             Self.interval(Double(i + 1), delivered: delivered[i], backlog: 0, behind: i < 3 ? behind[i] : 60)

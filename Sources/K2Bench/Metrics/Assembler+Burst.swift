@@ -9,9 +9,10 @@ extension Assembler {
     ///   an interval's end, from the burst's start on;
     /// - `burst.backlog.clickhouse.max.rows`: the most rows ClickHouse was behind (delivered to
     ///   the broker, not landed), from the burst's start on;
-    /// - `burst.catch_up.s`: from the burst's end to the end of the first interval where
-    ///   ClickHouse was no more behind than at its worst before the burst (the steady state's
-    ///   own flush backlog). Absent when it never got there: `notes` says how far behind it stayed.
+    /// - `burst.catch_up.s`: from the burst's (scheduled) end to the end of the first interval,
+    ///   at or after the one ClickHouse was furthest behind in, where it was no more behind than
+    ///   at its worst before the burst (the steady state's own flush backlog). Absent when it
+    ///   never got there: `notes` says how far behind it stayed.
     public static func burstMetrics(intervals: [BenchReport.IntervalPoint], burst: Workload.Burst)
         -> (metrics: [String: BenchReport.Metric], notes: [String])
     {
@@ -32,7 +33,10 @@ extension Assembler {
         guard behind.count == from.count else { return (m, notes) }
         m["burst.backlog.clickhouse.max.rows"] = .init(value: behind.max() ?? 0, unit: "rows", better: .lower)
         let steady = iv.filter { $0.t <= start + 1e-9 }.compactMap(\.clickhouseBehind).max() ?? 0
-        if let caughtUp = iv.first(where: { $0.t >= end - 1e-9 && ($0.clickhouseBehind ?? .infinity) <= steady }) {
+        // From the worst point on (a harness that fell behind sends the burst late, and the
+        // backlog peaks after the scheduled end): the first interval back at the steady lag.
+        let worst = from.first { $0.clickhouseBehind == behind.max() }?.t ?? end
+        if let caughtUp = iv.first(where: { $0.t >= Swift.max(end, worst) - 1e-9 && ($0.clickhouseBehind ?? .infinity) <= steady }) {
             m["burst.catch_up.s"] = .init(value: Swift.max(0, caughtUp.t - end), unit: "s", better: .lower)
         } else if let last = iv.last {
             notes.append("after the burst ClickHouse had not caught up by the end of the run: \(Units.format(last.clickhouseBehind ?? 0)) rows behind "
