@@ -65,7 +65,8 @@ extension BenchCommand {
                 }
                 for name in ["throughput.offered.msgs_per_s", "throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s",
                              "latency.lateness.intended.p99", "latency.publish.intended.p99", "latency.end_to_end.intended.p99",
-                             "resources.harness.cpu_cores.mean"] {
+                             "resources.harness.cpu_cores.mean", "burst.achieved.peak_msgs_per_s", "burst.backlog.clickhouse.max.rows",
+                             "burst.catch_up.s", "availability.probes.percent"] {
                     if let m = out.report.metrics[name] { print("\(name): \(Units.format(m.value)) \(m.unit)") }
                 }
                 if let r = out.report.reference { print("reference \(r.name): \(Units.format(r.median)) \(r.unit)") }

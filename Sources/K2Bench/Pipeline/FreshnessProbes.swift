@@ -58,6 +58,9 @@ public final class FreshnessProbes: @unchecked Sendable {
         public var undeliveredReasons: [String] = []
         /// Ids of the lost probes (the first 10), to look them up in the topic.
         public var lostIDs: [UInt64] = []
+        /// Probes of the measured window visible within the timeout of their intended send
+        /// (the availability figure: answered in time / sent).
+        public var answeredInTime: Int = 0
     }
 
     public let configuration: Configuration
@@ -176,14 +179,16 @@ public final class FreshnessProbes: @unchecked Sendable {
         return lock.withLock {
             var sent = 0, seen = 0
             var lostIDs: [UInt64] = []
+            var inTime = 0
             for i in intendedWall.indices where intendedWall[i] >= measureFromWall {
                 sent += 1
                 if visibleWall[i] != 0 { seen += 1 } else if lostIDs.count < 10 { lostIDs.append(UInt64(i + 1)) }
+                if visibleWall[i] != 0 && visibleWall[i] - intendedWall[i] <= configuration.timeoutNanos { inTime += 1 }
             }
             return Result(sent: sent, seen: seen, lost: sent - seen, rowsPerSecond: rate(), rowsAtEnd: rowSamples.last?.rows,
                           undelivered: Int(counts.failed + counts.inFlight),
                           undeliveredReasons: counts.failureReasons.sorted { $0.value > $1.value }.map { "\($0.value) × \($0.key)" },
-                          lostIDs: lostIDs)
+                          lostIDs: lostIDs, answeredInTime: inTime)
         }
     }
 

@@ -5,12 +5,10 @@ import K2Replay
 /// The query stage of a workload: query classes run against ClickHouse's HTTP interface at a
 /// fixed open-loop rate each, while the replay feeds the pipeline.
 ///
-/// The model is wrk2's: query k of a class has an intended start `start + k / rate`, fixed before
-/// the run. `concurrency` workers take the due queries in intended-start order (over all classes),
-/// each on its own keep-alive connection, so a stalled server cannot hide its stall by holding the
-/// load back: a query that starts late because every worker is busy carries its wait in the
-/// latency from its intended start (the corrected histogram). The uncorrected histogram measures
-/// from the actual start, i.e. what a closed-loop client would report.
+/// The model is wrk2's (`OpenLoopScheduler`, shared with the HTTP stage): query k of a class has
+/// an intended start `start + k / rate`, fixed before the run; `concurrency` workers, each on its
+/// own keep-alive connection, take the due queries in intended-start order; latency from the
+/// intended start (corrected) and from the actual start (uncorrected).
 ///
 /// Parameters come from the data that landed: at the start, `SELECT symbol, min(ms), max(ms)`
 /// from `parametersFrom`; query k of a class draws its shape (one statement of the class's file),
@@ -38,34 +36,17 @@ final class QueryStage: @unchecked Sendable {
         var lastMs: UInt64
     }
 
-    /// What one class measured.
-    struct ClassResult: Sendable {
-        var name: String
-        /// From the intended start (coordinated-omission corrected), ns.
-        var corrected = Histogram()
-        /// From the actual start, ns.
-        var uncorrected = Histogram()
-        var succeeded = 0
-        var failed = 0
-        var rows = 0
-        /// Distinct failure messages (the first 3), ClickHouse's words.
-        var failures: [String] = []
-        /// Queries due in the window that never started (the window ended first).
-        var notStarted = 0
-    }
+    /// What one class measured (`OpenLoopScheduler`'s per-class result).
+    typealias ClassResult = OpenLoopScheduler.ClassResult
 
     let configuration: Configuration
     let classes: [LoadedClass]
     private let clock = SystemClock()
     private let lock = Lock()
-    private var results: [ClassResult]
-    private var nextIndex: [Int]
-    private var scheduleStart: Int64 = 0
-    private var scheduleEnd: Int64 = 0
-    private var parameters: [SymbolRange] = []
+    private let scheduler: OpenLoopScheduler
     private var stopped = false
     private var setupError: String?
-    private let finished = DispatchGroup()
+    private var stageThread: JoinableThread?
 
     /// Reads every class's SQL file (statements split like a schema file).
     init(_ configuration: Configuration) throws {
@@ -83,60 +64,44 @@ final class QueryStage: @unchecked Sendable {
             loaded.append(LoadedClass(spec: spec, statements: schema.statements))
         }
         classes = loaded
-        results = loaded.map { ClassResult(name: $0.spec.name) }
-        nextIndex = Array(repeating: 0, count: loaded.count)
+        scheduler = OpenLoopScheduler(names: loaded.map(\.spec.name), rates: loaded.map(\.spec.rate), concurrency: configuration.queries.concurrency)
     }
 
     /// Starts the stage: waits until `measureFromWall`, draws the parameters, then runs the
     /// schedule until `measureToWall`. Returns at once.
     func start(measureFromWall: Int64, measureToWall: Int64) {
-        finished.enter()
-        let thread = Thread { [self] in
-            defer { finished.leave() }
+        stageThread = JoinableThread.start { [self] in
             let offset = clock.monotonicNanos() - clock.wallNanos()
             let from = measureFromWall + offset, to = measureToWall + offset
-            sleep(until: from)
+            scheduler.sleep(until: from)
+            let drawn: [SymbolRange]
             do {
-                let drawn = try drawParameters(deadline: to)
-                lock.withLock {
-                    parameters = drawn
-                    scheduleStart = clock.monotonicNanos()
-                    scheduleEnd = to
-                }
+                drawn = try drawParameters(deadline: to)
             } catch {
                 lock.withLock { setupError = "\(error)" }
                 return
             }
-            let workers = DispatchGroup()
-            for index in 0..<configuration.queries.concurrency {
-                workers.enter()
-                let worker = Thread { [self] in
-                    defer { workers.leave() }
-                    work()
+            if lock.withLock({ stopped }) { return }
+            let (configuration, classes) = (configuration, classes)
+            scheduler.run(until: to) {
+                let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
+                http.timeoutMillis = Int(configuration.queries.timeoutNanos / 1_000_000)
+                return { classIndex, index in
+                    let sql = Self.statement(classes[classIndex], classIndex: classIndex, index: index, seed: configuration.queries.seed, parameters: drawn)
+                    return Self.run(sql, http: http, database: configuration.database)
                 }
-                worker.name = "k2-query-\(index)"
-                worker.start()
             }
-            workers.wait()
         }
-        thread.name = "k2-query-stage"
-        thread.start()
     }
 
     /// Stops taking new queries, waits for those in flight, and returns per class what was measured.
     func stop() -> (classes: [ClassResult], error: String?) {
         lock.withLock { stopped = true }
-        finished.wait()
-        return lock.withLock {
-            var out = results
-            if scheduleEnd > scheduleStart {
-                for index in out.indices {
-                    let due = Int((Double(scheduleEnd - scheduleStart) / 1e9 * classes[index].spec.rate).rounded(.up))
-                    out[index].notStarted = max(0, due - nextIndex[index])
-                }
-            }
-            return (out, setupError)
-        }
+        scheduler.stop()
+        stageThread?.join()
+        stageThread = nil
+        let (results, clientError) = scheduler.finish()
+        return (results, lock.withLock { setupError } ?? clientError)
     }
 
     /// Per symbol the range of its landed rows; waits (until `deadline`) for the first rows.
@@ -182,61 +147,16 @@ final class QueryStage: @unchecked Sendable {
         return sql
     }
 
-    /// The next due query over all classes (earliest intended start), or nil when the window is over.
-    private func nextSlot() -> (classIndex: Int, index: Int, intended: Int64)? {
-        lock.withLock {
-            guard !stopped else { return nil }
-            var best: (Int, Int, Int64)?
-            for (classIndex, loaded) in classes.enumerated() {
-                let index = nextIndex[classIndex]
-                let intended = scheduleStart + Int64((Double(index) / loaded.spec.rate * 1e9).rounded())
-                if intended < scheduleEnd && (best == nil || intended < best!.2) { best = (classIndex, index, intended) }
-            }
-            if let best { nextIndex[best.0] += 1 }
-            return best
-        }
-    }
-
-    private func work() {
-        let http: ClickHouseHTTP
+    /// Runs one query; an error or an empty result is a failure with ClickHouse's message and the query.
+    static func run(_ sql: String, http: ClickHouseHTTP, database: String) -> OpenLoopScheduler.Outcome {
         do {
-            http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
+            let body = try http.execute(sql, database: database)
+            let rows = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            return rows == 0 ? .init(failure: "empty result: " + oneLine(sql)) : .init(rows: rows)
+        } catch let error as ReplayError {
+            return .init(failure: error.what + " — query: " + oneLine(sql))
         } catch {
-            lock.withLock { if setupError == nil { setupError = "\(error)" } }
-            return
-        }
-        http.timeoutMillis = Int(configuration.queries.timeoutNanos / 1_000_000)
-        let params = lock.withLock { parameters }
-        while let slot = nextSlot() {
-            let loaded = classes[slot.classIndex]
-            let sql = Self.statement(loaded, classIndex: slot.classIndex, index: slot.index, seed: configuration.queries.seed, parameters: params)
-            sleep(until: slot.intended)
-            let started = clock.monotonicNanos()
-            var failure: String?
-            var rows = 0
-            do {
-                let body = try http.execute(sql, database: configuration.database)
-                rows = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-                if rows == 0 { failure = "empty result: " + Self.oneLine(sql) }
-            } catch let error as ReplayError {
-                failure = error.what + " — query: " + Self.oneLine(sql)
-            } catch {
-                failure = "\(error) — query: " + Self.oneLine(sql)
-            }
-            let ended = clock.monotonicNanos()
-            lock.withLock {
-                if let failure {
-                    results[slot.classIndex].failed += 1
-                    if results[slot.classIndex].failures.count < 3 && !results[slot.classIndex].failures.contains(failure) {
-                        results[slot.classIndex].failures.append(failure)
-                    }
-                } else {
-                    results[slot.classIndex].succeeded += 1
-                    results[slot.classIndex].rows += rows
-                    results[slot.classIndex].corrected.record(ended - slot.intended)
-                    results[slot.classIndex].uncorrected.record(ended - started)
-                }
-            }
+            return .init(failure: "\(error) — query: " + oneLine(sql))
         }
     }
 
@@ -245,14 +165,6 @@ final class QueryStage: @unchecked Sendable {
         return flat.count > 160 ? flat.prefix(160) + "…" : flat
     }
 
-    private func sleep(until mono: Int64) {
-        while true {
-            let left = mono - clock.monotonicNanos()
-            if left <= 0 { return }
-            var request = timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
-            nanosleep(&request, nil)
-        }
-    }
 }
 
 extension QueryStage {

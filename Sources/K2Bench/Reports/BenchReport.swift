@@ -76,6 +76,9 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var startAt: String?
         /// Target figures the workload is not built to test (`not_tested:`), never judged.
         public var notTested: [String]?
+        /// The embedded ClickHouse's profile settings (`embedded.clickhouse_settings`), when given:
+        /// the verdict's "where the time goes" line names the flush settings with their values.
+        public var clickhouseSettings: [String: String]?
         public init(name: String, path: String, description: String, source: String, pace: String, warmupSeconds: Double,
                     durationSeconds: Double, sinks: [String], repetitions: Int, targets: String?) {
             self.name = name

@@ -7,7 +7,7 @@ public enum HTMLPage {
             <style>
             body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}
             table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}
-            th{background:#f3f3f3}.pass{color:#070;font-weight:bold}.fail{color:#b00;font-weight:bold}.nm{color:#777}
+            th{background:#f3f3f3}.pass{color:#070;font-weight:bold}.fail{color:#b00;font-weight:bold}.nm{color:#777}.why{color:#555;font-size:90%}
             .charts svg{display:block;margin:10px 0;border:1px solid #ddd}code{background:#f5f5f5;padding:0 3px}
             </style></head><body>
             """

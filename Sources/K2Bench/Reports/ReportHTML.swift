@@ -24,6 +24,7 @@ public enum ReportHTML {
                 h += "<td>\(esc(row.measuredText))</td>"
                 h += "<td class=\"\(cls)\">\(esc(row.verdict.rawValue))</td>"
                 h += "<td>\(esc(row.ratioVsV1.map { Units.format($0) + "x" } ?? "–"))</td></tr>"
+                if let why = row.breakdown { h += "<tr><td></td><td colspan=\"5\" class=\"why\">\(esc(why))</td></tr>" }
             }
             h += "</table><pre>\(esc(v.claimsText()))</pre>"
         }
@@ -85,7 +86,7 @@ public enum ReportHTML {
             }
             h += "</table>"
         }
-        for table in [ReportStages.queries(r), ReportStages.storage(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
+        for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
         h += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {
             let m = r.metrics[name]!

@@ -1,6 +1,6 @@
-/// The query stage and storage as tables for report.md and report.html: one row per query class
-/// (answered, failed, rows, latency from the intended and the actual start) and one per storage
-/// layer (from the last repetition's `system.parts` figures).
+/// The query stage, storage and the burst phase as tables for report.md and report.html: one row
+/// per query class (answered, failed, rows, latency from the intended and the actual start), one
+/// per storage layer (from the last repetition's `system.parts` figures), one per repetition's burst.
 enum ReportStages {
     struct Table {
         var title: String
@@ -41,6 +41,38 @@ enum ReportStages {
         var title = "Storage per layer (system.parts, last repetition)"
         if let capture = metrics["compression.capture.ratio"] { title += "; the source capture's zstd ratio: \(Units.format(capture.value))" }
         return Table(title: title, header: ["layer", "rows", "MB on disk", "MB compressed", "MB uncompressed", "ratio", "B per message", "MB per exchange-day"], rows: rows)
+    }
+
+    /// HTTP requests in the report (from `http.NAME.count`), nil when none ran.
+    static func http(_ r: BenchReport) -> Table? {
+        let names = r.metrics.keys.compactMap { name -> String? in
+            guard name.hasPrefix("http."), name.hasSuffix(".count") else { return nil }
+            return String(name.dropFirst("http.".count).dropLast(".count".count))
+        }.sorted()
+        guard !names.isEmpty else { return nil }
+        func value(_ name: String) -> String { r.metrics[name].map { Units.format($0.value) } ?? "–" }
+        let rows = names.map { n in
+            let statuses = r.metrics.keys.filter { $0.hasPrefix("http.\(n).status.") }.sorted()
+                .map { "\($0.dropFirst("http.\(n).status.".count)): \(value($0))" }.joined(separator: ", ")
+            return [n, value("http.\(n).count"), value("http.\(n).errors"), statuses.isEmpty ? "–" : statuses,
+                    value("latency.http.\(n).p50"), value("latency.http.\(n).p99"), value("latency.http_uncorrected.\(n).p99")]
+        }
+        return Table(title: "HTTP requests (open loop)",
+                     header: ["request", "good answers", "failed", "status codes", "p50 ms (intended)", "p99 ms (intended)", "p99 ms (actual start)"], rows: rows)
+    }
+
+    /// The burst phase per repetition (from `burst.offered.msgs_per_s`), nil without a burst.
+    static func burst(_ r: BenchReport) -> Table? {
+        let runs = r.runs.filter { $0.metrics["burst.offered.msgs_per_s"] != nil }
+        guard !runs.isEmpty else { return nil }
+        let rows = runs.map { run in
+            [String(run.index + 1)] + ["burst.offered.msgs_per_s", "burst.achieved.peak_msgs_per_s", "burst.backlog.broker.max.messages",
+                                       "burst.backlog.clickhouse.max.rows"].map { run.metrics[$0].map { Units.format($0.value) } ?? "–" }
+                + [run.metrics["burst.catch_up.s"].map { Units.format($0.value) } ?? "not caught up"]
+        }
+        return Table(title: "Burst phase: peak absorbed, backlog, ClickHouse catch-up",
+                     header: ["repetition", "offered msg/s", "best 1 s acknowledged msg/s", "broker backlog max (messages)",
+                              "ClickHouse behind max (rows)", "catch-up s after the burst"], rows: rows)
     }
 
     static func markdown(_ t: Table) -> String {

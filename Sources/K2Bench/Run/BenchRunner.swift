@@ -90,7 +90,7 @@ public final class BenchRunner {
                 reference!.values.append(m.mbPerSecond)
                 reference!.cpuValues?.append(m.mbPerCPUSecond)
             }
-            progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
+            progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text)\(workload.burst.map { Self.burstText($0) } ?? ""), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
             // The barrier comes before the set-up: the consumer's and the probes' measuring windows
             // are set from the clock there. The set-up's own time then adds to the start skew,
             // which the merge reports (short for Kafka sinks; seconds for a pipeline's first probe).
@@ -159,6 +159,11 @@ public final class BenchRunner {
             notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
             var metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
             for (k, v) in setup.metrics() where metrics[k] == nil { metrics[k] = v }
+            if let burst = workload.burst {
+                let (burstMetrics, burstNotes) = Assembler.burstMetrics(intervals: iv, burst: burst)
+                metrics.merge(burstMetrics) { _, new in new }
+                notes.append(contentsOf: burstNotes.map { "repetition \(rep + 1): \($0)" })
+            }
             runs.append(BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
                                         measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
                                         sinks: sinkResults, resources: resources, metrics: metrics))
@@ -174,10 +179,11 @@ public final class BenchRunner {
         case let .captures(paths, loop): source = paths.joined(separator: ", ") + (loop ? " (looped)" : "")
         case let .profile(p, seed): source = "K2Sim profile \(p) (seed \(seed))"
         }
-        var info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text,
+        var info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text + (w.burst.map { Self.burstText($0) } ?? ""),
                                             warmupSeconds: Double(w.warmupNanos) / 1e9, durationSeconds: Double(w.durationNanos) / 1e9,
                                             sinks: w.sinks.map { Secrets.mask($0.uri) }, repetitions: w.repetitions, targets: w.targets)
         info.notTested = w.notTested.isEmpty ? nil : w.notTested
+        info.clickhouseSettings = w.embedded.clickhouseSettings.isEmpty ? nil : w.embedded.clickhouseSettings
         info.startAt = startAtWallNanos.map { TimeText.iso8601(nanos: $0, fractionDigits: 3) }
         let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
                                  environment: EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos()),
@@ -187,6 +193,11 @@ public final class BenchRunner {
 }
 
 extension BenchRunner {
+    /// The burst phase as the report's pace shows it.
+    static func burstText(_ b: Workload.Burst) -> String {
+        ", burst \(Units.format(b.rate)) msg/s for \(TimeText.humanDuration(nanos: b.lengthNanos)) at \(TimeText.humanDuration(nanos: b.atNanos)) into the measured window"
+    }
+
     /// Sleeps until the wall clock reaches `startAt`; a note when it had passed already (the
     /// set-up took longer than the time left), nil otherwise.
     func waitForStart(_ startAt: Int64) -> String? {

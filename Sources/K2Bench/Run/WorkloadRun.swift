@@ -20,6 +20,7 @@ public enum WorkloadRun {
         if let shard {
             w.name += "-shard-\(shard.index)of\(shard.count)"
             if case let .rate(r) = w.pace { w.pace = .rate(r / Double(shard.count)) }
+            w.burst?.rate /= Double(shard.count)
         }
         // The embedded broker, when a sink asks for it.
         var broker: EmbeddedBroker?
@@ -64,7 +65,9 @@ public enum WorkloadRun {
         let pace: Pace
         switch w.pace {
         case let .speed(s): pace = .speed(s)
-        case let .rate(r): pace = .rate(r)
+        case let .rate(r):
+            // A burst phase: the schedule starts with the warm-up, the burst is placed in the measured window.
+            pace = w.burst.map { .rates(.burst(base: r, burst: $0.rate, at: w.warmupNanos + $0.atNanos, length: $0.lengthNanos)) } ?? .rate(r)
         case .max: pace = .max
         }
 
@@ -103,6 +106,8 @@ public enum WorkloadRun {
             let current = reader
             let probes = try pipeline.startRepetition(rep, sinks: w.sinks, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
             let queryStage = try pipeline.startQueries(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
+            let httpStage = try pipeline.startHTTP(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
+            var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var probeResult: FreshnessProbes.Result?
             var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
@@ -122,6 +127,7 @@ public enum WorkloadRun {
                 if let current { for (k, v) in current.latencies { l[k] = v } }
                 if let probes { for (k, v) in probes.latencies { l[k] = v } }
                 if let queryFigures { for (k, v) in queryFigures.latencies { l[k] = v } }
+                if let httpFigures { for (k, v) in httpFigures.latencies { l[k] = v } }
                 return l
             }, consumed: current.map { r in { r.consumed } }, close: {
                 let expected = sinks.first { $0.uri.hasPrefix("kafka://") }?.counts.delivered
@@ -131,9 +137,13 @@ public enum WorkloadRun {
                     let stopped = queryStage.stop()
                     queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
                 }
+                if let httpStage {
+                    let stopped = httpStage.stop()
+                    httpFigures = HTTPStage.figures(stopped.requests, error: stopped.error)
+                }
                 storageFigures = pipeline.measureStorage(rep)
             }, notes: {
-                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? [])
+                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? [])
                 guard let probes, let r = probeResult else { return n }
                 if r.lost > 0 {
                     n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
@@ -151,6 +161,7 @@ public enum WorkloadRun {
             setup.metrics = {
                 var m: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
                 for (name, metric) in storageFigures?.metrics ?? [:] { m[name] = metric }
+                for (name, metric) in httpFigures?.metrics ?? [:] { m[name] = metric }
                 // Services: the watched processes and cgroups, the harness, the embedded broker.
                 let system = w.watch.processes.count + w.watch.cgroups.count + (hasBroker ? 1 : 0)
                 if system > 0 {
@@ -161,6 +172,11 @@ public enum WorkloadRun {
                     m["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
                 }
                 m["freshness.probes.lost"] = .init(value: Double(r.lost), unit: "probes", better: .lower)
+                if r.sent > 0 {
+                    // Availability: probes answered (visible in ClickHouse) within probes.timeout / probes sent.
+                    m["availability.probes.percent"] = .init(value: Double(r.answeredInTime) / Double(r.sent) * 100, unit: "%", better: .higher)
+                    m["availability.probes.sent"] = .init(value: Double(r.sent), unit: "probes", better: .higher)
+                }
                 return m
             }
             return setup

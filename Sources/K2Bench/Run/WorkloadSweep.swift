@@ -27,6 +27,7 @@ public enum WorkloadSweep {
         var s = try Sweep.run(plan: plan, criteria: criteria, workload: workload.name, step: { rate in
             var w = workload
             w.pace = .rate(rate)
+            w.burst = nil   // each step is a steady rate (a burst would not be the step's rate)
             if let d = options.durationNanos { w.durationNanos = d }
             if let d = options.warmupNanos { w.warmupNanos = d }
             w.repetitions = options.repetitions

@@ -27,6 +27,8 @@ public struct Verification: Sendable, Equatable {
         public var ratioVsV1: Double?
         /// What the measured column says instead of a value (the extrapolation, the reason). Default nil.
         public var detail: String? = nil
+        /// For a failing latency figure: where the time goes (`TimeBreakdown`). Default nil.
+        public var breakdown: String? = nil
 
         /// The measured column: the value in the figure's unit, or the detail, or "not measured".
         public var measuredText: String {
@@ -80,7 +82,9 @@ public struct Verification: Sendable, Equatable {
             case let (m?, bound?): verdict = bound.holds(m) ? .pass : .fail
             case (_?, nil): verdict = .info
             }
-            rows.append(Row(figure: f, measured: measured, metric: metric, verdict: verdict, ratioVsV1: ratio))
+            var row = Row(figure: f, measured: measured, metric: metric, verdict: verdict, ratioVsV1: ratio)
+            if verdict == .fail, let metric { row.breakdown = TimeBreakdown.line(for: metric, in: report) }
+            rows.append(row)
         }
         return Verification(targets: targets, rows: rows)
     }
@@ -102,6 +106,10 @@ public struct Verification: Sendable, Equatable {
             }
             let ratio = r.ratioVsV1.map { Units.format($0) + "x" + ($0 >= 1 ? " better" : " worse") } ?? "–"
             out += "| \(r.figure.figure) | \(v1) | \(v2) | \(m) | \(verdict) | \(ratio) |\n"
+        }
+        let explained = rows.filter { $0.breakdown != nil && (includeUnmeasured || $0.verdict != .notMeasured) }
+        if !explained.isEmpty {
+            out += "\n" + explained.map { "- \($0.figure.figure) fails: \($0.breakdown!)\n" }.joined()
         }
         return out
     }

@@ -32,6 +32,10 @@ public struct Workload: Sendable, Equatable {
     public var queries: Queries?
     /// Storage and compression from ClickHouse's `system.parts` after each repetition. Default none.
     public var storage: Storage?
+    /// HTTP requests at fixed open-loop rates during the measured window (API latency). Default none.
+    public var http: HTTP? = nil
+    /// A burst phase on top of a `rate:` (the burst figure, the backlog it leaves, the catch-up). Default none.
+    public var burst: Burst? = nil
     /// The file it was read from.
     public var path: String
 
@@ -185,6 +189,55 @@ public struct Workload: Sendable, Equatable {
             self.name = name
             self.sql = sql
             self.rate = rate
+        }
+    }
+
+    /// The HTTP stage (docs/workloads.md, `http`): requests, each at a fixed open-loop rate,
+    /// through `concurrency` keep-alive connections, with a response check.
+    public struct HTTP: Sendable, Equatable {
+        /// The requests, in file order; each name is part of the metric names.
+        public var requests: [HTTPRequest] = []
+        /// At most this many requests in flight (over all requests). Default 4.
+        public var concurrency: Int = 4
+        /// A request not answered within this long fails. Default 10 s.
+        public var timeoutNanos: Int64 = 10_000_000_000
+        public init() {}
+    }
+
+    /// One HTTP request of the stage. `{clickhouse}` in the URL, headers and body is the embedded
+    /// ClickHouse's base URL (`http://127.0.0.1:PORT`), `{database}` the repetition's database.
+    public struct HTTPRequest: Sendable, Equatable {
+        public var name: String
+        public var url: String
+        /// `GET` unless a body is given (then `POST`).
+        public var method: String
+        /// `Name: value` lines, in file order.
+        public var headers: [String] = []
+        public var body: String?
+        /// Requests per second, started on a fixed schedule.
+        public var rate: Double
+        /// The status a good answer has. Default 200.
+        public var status: Int = 200
+        /// Text a good answer's body must hold. Default none.
+        public var contains: String?
+        public init(name: String, url: String, method: String, rate: Double) {
+            self.name = name
+            self.url = url
+            self.method = method
+            self.rate = rate
+        }
+    }
+
+    /// A burst phase: `rate` msg/s for `lengthNanos`, starting `atNanos` into the measured
+    /// window (the warm-up is before it); the workload's `rate:` before and after.
+    public struct Burst: Sendable, Equatable {
+        public var rate: Double
+        public var atNanos: Int64
+        public var lengthNanos: Int64
+        public init(rate: Double, atNanos: Int64, lengthNanos: Int64) {
+            self.rate = rate
+            self.atNanos = atNanos
+            self.lengthNanos = lengthNanos
         }
     }
 

@@ -1,11 +1,12 @@
 import Foundation
 import K2Config
+import K2Core
 
 /// Reads workload YAML strictly: unknown keys, wrong types and missing captures are errors that
 /// name the file, the line and the key (docs/workloads.md lists every key).
 public enum WorkloadLoader {
     public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
-                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage"]
+                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage", "burst", "http"]
 
     static let guide = "docs/workloads.md"
 
@@ -213,7 +214,70 @@ public enum WorkloadLoader {
             }
             w.storage = storage
         }
+        if let b = try root.map("burst") {
+            w.burst = try burst(b, workload: w)
+        }
+        if let h = try root.map("http") {
+            w.http = try http(h)
+        }
         return w
+    }
+
+    /// The `http:` section: `requests: {NAME: {url, method, headers, body, rate, status, contains}}` and options.
+    static func http(_ h: StrictMap) throws(ConfigError) -> Workload.HTTP {
+        try h.expectKeys(["requests", "concurrency", "timeout"])
+        var out = Workload.HTTP()
+        out.concurrency = try h.int("concurrency", in: 1...256) ?? 4
+        out.timeoutNanos = try h.duration("timeout", in: intervals) ?? 10_000_000_000
+        guard let requests = try h.map("requests") else {
+            throw h.missing("requests", "one entry per request, e.g. api: {url: \"{clickhouse}/ping\", rate: 20}")
+        }
+        for name in requests.keys {
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw requests.error(at: name, "'\(name)' is not a request name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
+            }
+            guard let r = try requests.map(name) else { throw requests.missing(name, "a mapping {url: URL, rate: N}") }
+            try r.expectKeys(["url", "method", "headers", "body", "rate", "status", "contains"])
+            guard let url = try r.string("url") else { throw r.missing("url", "e.g. \"{clickhouse}/ping\" or https://api.example.com/v1/trades") }
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("{clickhouse}") else {
+                throw r.error(at: "url", "'\(url)' is not an http:// or https:// URL", remedy: "write e.g. \"{clickhouse}/ping\" or https://host/path")
+            }
+            guard let rate = try r.rate("rate", in: rates) else { throw r.missing("rate", "requests per second, e.g. 20") }
+            let body = try r.string("body")
+            let method = (try r.string("method") ?? (body == nil ? "GET" : "POST")).uppercased()
+            guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else { throw r.error(at: "method", "'\(method)' is not an HTTP method", remedy: "write GET, POST, PUT, DELETE …") }
+            var request = Workload.HTTPRequest(name: name, url: url, method: method, rate: rate)
+            request.body = body
+            if let headers = try r.map("headers") {
+                for key in headers.keys {
+                    guard let value = try headers.string(key) else { throw headers.error(at: key, "must be a value (text)") }
+                    guard !key.isEmpty, !key.contains(":"), !(key + value).contains("\n") else { throw headers.error(at: key, "'\(key)' is not a header name") }
+                    request.headers.append("\(key): \(value)")
+                }
+            }
+            request.status = try r.int("status", in: 100...599) ?? 200
+            request.contains = try r.string("contains")
+            out.requests.append(request)
+        }
+        guard !out.requests.isEmpty else { throw h.error(at: "requests", "no request", remedy: "add e.g. api: {url: \"{clickhouse}/ping\", rate: 20}") }
+        return out
+    }
+
+    /// The `burst:` section: `{rate: 60k, at: 10s, for: 3s}` on top of the workload's `rate:`.
+    static func burst(_ b: StrictMap, workload w: Workload) throws(ConfigError) -> Workload.Burst {
+        try b.expectKeys(["rate", "at", "for"])
+        guard case let .rate(base) = w.pace else {
+            throw b.error(at: "rate", "a burst needs the workload's rate: (the rate before and after the burst)", remedy: "give e.g. rate: 12k at the top level")
+        }
+        guard let rate = try b.rate("rate", in: rates) else { throw b.missing("rate", "the burst's rate, e.g. 60k") }
+        guard rate > base else { throw b.error(at: "rate", "the burst's \(Units.format(rate)) msg/s is not above the workload's rate \(Units.format(base)) msg/s", remedy: "give a higher burst rate") }
+        guard let at = try b.duration("at", in: runLengths) else { throw b.missing("at", "when the burst starts in the measured window, e.g. 10s") }
+        guard let length = try b.duration("for", in: runLengths) else { throw b.missing("for", "how long the burst lasts, e.g. 3s") }
+        guard length > 0 else { throw b.error(at: "for", "must be longer than 0") }
+        guard at + length <= w.durationNanos else {
+            throw b.error(at: "for", "the burst ends after the measured window (\(TimeText.humanDuration(nanos: w.durationNanos)))", remedy: "start it earlier, make it shorter or the duration longer (leave time to catch up)")
+        }
+        return Workload.Burst(rate: rate, atNanos: at, lengthNanos: length)
     }
 
     /// The `queries:` section: `classes: {NAME: {sql: FILE, rate: N, window: DURATION}}` and options.

@@ -109,6 +109,39 @@ package final class ClickHouseHTTP {
         if !params.isEmpty {
             url += "?" + params.map { "\($0.0)=\(Self.encode($0.1))" }.joined(separator: "&")
         }
+        return try perform(url: url, timeoutMillis: total)
+    }
+
+    /// Any HTTP request on this handle's keep-alive connection (the HTTP stage, pointed at
+    /// ClickHouse or at another API): `method` to `url` with extra `Name: value` header lines and
+    /// an optional body. Returns status and body; throws only when no HTTP answer came.
+    package func request(method: String, url: String, headers extra: [String], body: [UInt8]?) throws -> (status: Int, body: String) {
+        var list = curl_slist_append(nil, "Expect:")
+        for line in extra { list = curl_slist_append(list, line) }
+        _ = k2_curl_setopt_ptr(curl, CURLOPT_HTTPHEADER, list)
+        _ = k2_curl_setopt_str(curl, CURLOPT_CUSTOMREQUEST, method)
+        defer {
+            _ = k2_curl_setopt_ptr(curl, CURLOPT_HTTPHEADER, headers)
+            _ = k2_curl_setopt_ptr(curl, CURLOPT_CUSTOMREQUEST, nil)
+            _ = k2_curl_setopt_long(curl, CURLOPT_NOBODY, 0)
+            curl_slist_free_all(list)
+        }
+        var bytes = body ?? []
+        let reply = try bytes.withUnsafeMutableBytes { buffer throws -> Reply in
+            if body != nil {
+                _ = k2_curl_setopt_long(curl, CURLOPT_POST, 1)
+                _ = k2_curl_setopt_ptr(curl, CURLOPT_POSTFIELDS, buffer.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 1))
+                _ = k2_curl_setopt_off(curl, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(buffer.count))
+            } else {
+                _ = k2_curl_setopt_long(curl, CURLOPT_HTTPGET, 1)
+                if method == "HEAD" { _ = k2_curl_setopt_long(curl, CURLOPT_NOBODY, 1) }
+            }
+            return try perform(url: url, timeoutMillis: timeoutMillis, server: "the HTTP server", at: url)
+        }
+        return (reply.status, reply.body)
+    }
+
+    private func perform(url: String, timeoutMillis total: Int, server: String = "ClickHouse", at shown: String? = nil) throws -> Reply {
         response.bytes.removeAll(keepingCapacity: true)
         _ = k2_curl_setopt_str(curl, CURLOPT_URL, url)
         _ = k2_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMillis)
@@ -121,7 +154,7 @@ package final class ClickHouseHTTP {
                 throw ReplayError(.unreachable, place: place, what: "TLS with ClickHouse at \(base) failed: \(reason)",
                                   remedy: "give the server's CA (or self-signed) certificate with --ca-file or ca_file=PEM, and the name it was issued for")
             }
-            throw ReplayError(.unreachable, place: place, what: "ClickHouse did not answer at \(base): \(reason)",
+            throw ReplayError(.unreachable, place: place, what: "\(server) did not answer at \(shown ?? base): \(reason)",
                             remedy: "check host:port and that clickhouse-server runs (HTTP interface: default port 8123, HTTPS 8443)")
         }
         var status = 0

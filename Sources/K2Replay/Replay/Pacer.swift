@@ -14,12 +14,15 @@ public enum Pace: Sendable, Equatable, CustomStringConvertible {
     case max
     /// A fixed message rate, ignoring capture times: message `seq` is due at start + seq / rate.
     case rate(Double)
+    /// Fixed rates in steps (a burst phase): message `seq` is due at start + `schedule.offset(seq)`.
+    case rates(RateSchedule)
 
     public var description: String {
         switch self {
         case let .speed(s): return TimeText.fixed(s, s < 1 ? 3 : (s == s.rounded() ? 0 : 2)) + "x"
         case .max: return "max"
         case let .rate(r): return TimeText.fixed(r, r == r.rounded() ? 0 : 2) + " msg/s"
+        case let .rates(schedule): return schedule.description
         }
     }
 }
@@ -30,6 +33,7 @@ public enum Pace: Sendable, Equatable, CustomStringConvertible {
 ///
 ///     speed:  intended = start + (captureNanos − captureStart) / speed
 ///     rate:   intended = start + sequence × 1e9 / rate
+///     rates:  intended = start + schedule.offset(sequence)   (piecewise-constant rates)
 ///     max:    no schedule (the engine sends at once; intended = actual)
 ///
 /// `captureNanos` already includes the `--loop` shift (`loopShift`).
@@ -56,6 +60,8 @@ public struct Pacer: Sendable, Equatable {
             return startNanos &+ Int64((Double(delta) / s).rounded())
         case let .rate(r):
             return startNanos &+ Int64((Double(sequence) * 1e9 / r).rounded())
+        case let .rates(schedule):
+            return startNanos &+ schedule.offset(sequence: sequence)
         case .max:
             return nil
         }

@@ -239,7 +239,7 @@ public final class ReplayEngine: @unchecked Sendable {
                         fraction = Swift.min(1, Double(done) / Double(totalCaptureNanos))
                         switch config.pace {
                         case let .speed(s): eta = Int64(Double(totalCaptureNanos - done) / s)
-                        case .max, .rate:
+                        case .max, .rate, .rates:
                             // Below 2^63 (a tiny fraction done early would overflow Int64).
                             if let f = fraction, f > 0, Double(elapsed) * (1 - f) / f < 9.2e18 { eta = Int64(Double(elapsed) * (1 - f) / f) }
                         }

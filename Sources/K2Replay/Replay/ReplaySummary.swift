@@ -102,6 +102,8 @@ public struct ReplaySummary: Sendable {
         switch self.pace {
         case let .speed(s): pace.append(("speed", .number(TimeText.fixed(s, 6))))
         case let .rate(r): pace.append(("rate_msg_per_s", .number(TimeText.fixed(r, 3))))
+        case let .rates(schedule):
+            pace.append(("steps", .array(schedule.steps.map { .object([("rate_msg_per_s", .number(TimeText.fixed($0.rate, 3))), ("ns", .number(String($0.nanos)))]) })))
         case .max: break
         }
         let sinks: [JSONValue] = self.sinks.map { s in
@@ -212,6 +214,7 @@ extension Pace {
         case .speed: return "speed"
         case .max: return "max"
         case .rate: return "rate"
+        case .rates: return "rates"
         }
     }
 }
