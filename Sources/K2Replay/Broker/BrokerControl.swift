@@ -165,7 +165,11 @@ public final class BrokerControl: @unchecked Sendable {
         switch Self.parse(line, brokers: broker.configuration.brokers) {
         case let .failure(error): return "error: \(error.what) — \(error.remedy)"
         case let .success(command):
-            do { return "ok: " + (try Self.apply(command, to: broker)) } catch { return "error: \(error)" }
+            do { return "ok: " + (try Self.apply(command, to: broker)) } catch let error as ReplayError {
+                return "error: \(error.what)" + (error.remedy.isEmpty ? "" : " — \(error.remedy)")
+            } catch {
+                return "error: \(error)"
+            }
         }
     }
 
