@@ -37,6 +37,7 @@ struct LedgerStart {
     /// bronze once they stop growing (up to 30 s).
     func finish(sink: any ReplaySink, probes: UInt64, pipeline: PipelineSetup, rep: Int, progress: ((String) -> Void)?) -> RunLedger {
         var ledger = RunLedger(counts: sink.counts)
+        ledger.probes = probes
         if let inspector, let topic, let before, let after = inspector.highWatermarkSum(topic: topic) {
             ledger.brokerMessages = after - before - Int64(probes)
         }

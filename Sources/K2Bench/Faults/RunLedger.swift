@@ -9,6 +9,8 @@ struct RunLedger: Equatable {
     var counts: SinkCounts
     /// Messages the topic took during the repetition (high-watermark delta, probes excluded); nil when unreadable.
     var brokerMessages: Int64?
+    /// Freshness probes on the same topic, subtracted from its high-watermark growth.
+    var probes: UInt64 = 0
     /// Replayed rows in bronze (probe rows excluded); nil when not counted.
     var clickhouseRows: Int64?
 
@@ -38,6 +40,7 @@ struct RunLedger: Equatable {
         put("kafka.failed", Int64(counts.failed))
         put("kafka.unknown", Int64(counts.unknown))
         put("kafka.no_fate", Int64(noFate))
+        out["ledger.broker.probes"] = .init(value: Double(probes), unit: "messages", better: .lower)
         if let brokerMessages { out["ledger.broker.messages"] = .init(value: Double(brokerMessages), unit: "messages", better: .higher) }
         put("broker.extra", brokerExtra)
         put("broker.missing", brokerMissing)

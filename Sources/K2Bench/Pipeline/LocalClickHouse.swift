@@ -102,11 +102,14 @@ public final class LocalClickHouse: @unchecked Sendable {
         try launch()
     }
 
-    /// Spawns the server on `directory` and waits until it answers `SELECT 1`.
-    private func launch() throws {
+    /// Spawns the server on `directory` and waits until it answers `SELECT 1`. `dieWithParent`
+    /// (setpriv's parent-death signal) follows the spawning *thread*: a restart from a fault
+    /// scheduler's thread must not use it, or the server dies when that thread ends; `stop()`
+    /// and `deinit` still end it.
+    private func launch(dieWithParent: Bool = true) throws {
         let d = directory
         do {
-            let started = try ChildProcess.spawn(arguments, stdoutPath: d + "/stdout.log", stderrPath: d + "/stderr.log")
+            let started = try ChildProcess.spawn(arguments, stdoutPath: d + "/stdout.log", stderrPath: d + "/stderr.log", dieWithParent: dieWithParent)
             lock.withLock { pid = started }
         } catch {
             throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "\(error)", remedy: "check that clickhouse-server runs")
@@ -146,10 +149,11 @@ public final class LocalClickHouse: @unchecked Sendable {
             pid = 0
         }
     }
-    /// Starts the server again on the same data directory and ports after `crash()`; waits until it answers.
+    /// Starts the server again on the same data directory and ports after `crash()`; waits until
+    /// it answers. Callable from any thread (the restarted server is not tied to it).
     public func restart() throws {
         guard lock.withLock({ pid == 0 }) else { return }
-        try launch()
+        try launch(dieWithParent: false)
     }
 
     /// Runs one statement over HTTP (libcurl); the body on success, a `ReplayError` with
