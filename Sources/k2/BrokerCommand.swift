@@ -18,6 +18,9 @@ struct BrokerCommand: ParsableCommand {
             With --host ADDR (or --port) each broker is reached through a proxy on ADDR that also \
             advertises ADDR to clients, so clients on other hosts or network namespaces reach every broker \
             (docs/bench.md, "Scale beyond one machine").
+            With --control-port P, faults are injected by hand over a line-based TCP interface on \
+            HOST:P (`down 1`, `up 1`, `rtt 1 200ms`, `errors Produce NOT_LEADER_OR_FOLLOWER 50`, \
+            `leader TOPIC 0 2`, `topic-error TOPIC UNKNOWN_TOPIC_OR_PART`, `help`; docs/sinks.md).
             """
     )
 
@@ -36,6 +39,9 @@ struct BrokerCommand: ParsableCommand {
     @Option(name: .customLong("topic"), help: "Also create this topic up front (repeatable).")
     var topics: [String] = []
 
+    @Option(name: .customLong("control-port"), parsing: .unconditional, help: "Serve fault commands (down 1, rtt 1 200ms, errors Produce NOT_LEADER_OR_FOLLOWER 50 …) on HOST:PORT, one per line (0 = a free port, printed).")
+    var controlPort: Port<AnyFreePort>?
+
     func run() throws {
         // Block the stop signals in every thread (librdkafka's included) and wait for them here.
         var set = sigset_t()
@@ -44,20 +50,23 @@ struct BrokerCommand: ParsableCommand {
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
-        let (broker, proxy) = try reportingErrors { () throws -> (EmbeddedBroker, BrokerProxy?) in
+        let (broker, proxy, control) = try reportingErrors { () throws -> (EmbeddedBroker, BrokerProxy?, BrokerControl?) in
             let b = try EmbeddedBroker(.init(brokers: brokers, partitions: partitions,
                                               topics: EmbeddedBroker.standardTopics + topics))
             var p: BrokerProxy?
             if port.number != 0 || host != "127.0.0.1" { p = try BrokerProxy(brokers: b.bootstrap, host: host, firstPort: port.number) }
-            return (b, p)
+            let c = try controlPort.map { try BrokerControl(broker: b, host: host, port: $0.number) }
+            return (b, p, c)
         }
         let address = proxy?.bootstrap ?? broker.bootstrap
         // Unbuffered: a script reading the first line must get it now.
         let line = address + "\n"
         _ = line.withCString { write(1, $0, strlen($0)) }
         StdErr.print("k2 broker: \(brokers) broker(s) at \(address); topics with \(partitions) partitions; stop with Ctrl-C")
+        if let control { StdErr.print("k2 broker: fault commands on \(control.host):\(control.port) (one per line; `help` lists them)") }
         var sig: Int32 = 0
         sigwait(&set, &sig)
+        control?.stop()
         proxy?.stop()
         StdErr.print("k2 broker: stopped (signal \(sig))")
         withExtendedLifetime(broker) {}

@@ -192,6 +192,10 @@ public final class FreshnessProbes: @unchecked Sendable {
         }
     }
 
+    /// Probes the broker has acknowledged so far, warm-up included (they share the topic with the
+    /// replayed messages, so a count of the topic subtracts them).
+    public var acknowledged: UInt64 { sink.counts.delivered }
+
     /// Rows landed in `rowsTable` since `start`, probe rows excluded (they land there too), by a
     /// query now; nil without a rows table or when the query fails.
     public func landedSinceStart() -> UInt64? {

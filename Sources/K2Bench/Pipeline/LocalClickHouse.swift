@@ -8,7 +8,7 @@ import K2Replay
 /// process, where `setpriv` exists). `k2 bench run` uses it for `embedded.clickhouse`; the
 /// integration tests use it through K2TestSupport.
 public final class LocalClickHouse: @unchecked Sendable {
-    // unchecked: immutable but for `pid`, which start/stop change from the owner only.
+    // unchecked: immutable but for `pid`, changed under `lock` (by the owner and a fault scheduler).
     public struct Configuration: Sendable {
         /// Settings for the default user's profile (e.g. `input_format_skip_unknown_fields: 1`).
         public var settings: [String: String] = [:]
@@ -29,6 +29,8 @@ public final class LocalClickHouse: @unchecked Sendable {
     public let directory: String
     public private(set) var pid: pid_t = 0
     private let ownsDirectory: Bool
+    private let arguments: [String]
+    private let startTimeoutSeconds: Double
     private let lock = Lock()
 
     /// `http://127.0.0.1:PORT/`
@@ -95,17 +97,28 @@ public final class LocalClickHouse: @unchecked Sendable {
         } catch {
             throw ReplayError(.io, place: d, what: "cannot write the ClickHouse configuration: \(error)")
         }
-        let args = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(d)/config.xml"]
+        arguments = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(d)/config.xml"]
+        startTimeoutSeconds = configuration.startTimeoutSeconds
+        try launch()
+    }
+
+    /// Spawns the server on `directory` and waits until it answers `SELECT 1`. `dieWithParent`
+    /// (setpriv's parent-death signal) follows the spawning *thread*: a restart from a fault
+    /// scheduler's thread must not use it, or the server dies when that thread ends; `stop()`
+    /// and `deinit` still end it.
+    private func launch(dieWithParent: Bool = true) throws {
+        let d = directory
         do {
-            pid = try ChildProcess.spawn(args, stdoutPath: d + "/stdout.log", stderrPath: d + "/stderr.log")
+            let started = try ChildProcess.spawn(arguments, stdoutPath: d + "/stdout.log", stderrPath: d + "/stderr.log", dieWithParent: dieWithParent)
+            lock.withLock { pid = started }
         } catch {
             throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "\(error)", remedy: "check that clickhouse-server runs")
         }
-        let deadline = Date().addingTimeInterval(configuration.startTimeoutSeconds)
+        let deadline = Date().addingTimeInterval(startTimeoutSeconds)
         while Date() < deadline {
             var status: Int32 = 0
-            if ChildProcess.exited(pid, status: &status) {
-                pid = 0
+            if ChildProcess.exited(lock.withLock({ pid }), status: &status) {
+                lock.withLock { pid = 0 }
                 let log = (try? String(contentsOfFile: d + "/server.err.log", encoding: .utf8)) ?? ""
                 let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
                 throw ReplayError(.unreachable, place: "embedded ClickHouse",
@@ -117,8 +130,30 @@ public final class LocalClickHouse: @unchecked Sendable {
         }
         stop()
         throw ReplayError(.unreachable, place: "embedded ClickHouse",
-                          what: "clickhouse-server did not answer SELECT 1 on port \(httpPort) within \(Int(configuration.startTimeoutSeconds)) s",
+                          what: "clickhouse-server did not answer SELECT 1 on port \(httpPort) within \(Int(startTimeoutSeconds)) s",
                           remedy: "see \(d)/server.err.log; the machine may be overloaded")
+    }
+
+    // Faults (workload `faults:` with `target: clickhouse`).
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing answers.
+    public func pause() { lock.withLock { if pid > 0 { _ = kill(pid, SIGSTOP) } } }
+    /// Lets a paused server run again (SIGCONT).
+    public func resume() { lock.withLock { if pid > 0 { _ = kill(pid, SIGCONT) } } }
+    /// Kills the server like a crash (SIGKILL, no shutdown); its data directory stays for `restart()`.
+    public func crash() {
+        lock.withLock {
+            guard pid > 0 else { return }
+            _ = kill(pid, SIGKILL)
+            _ = ChildProcess.wait(pid)
+            pid = 0
+        }
+    }
+    /// Starts the server again on the same data directory and ports after `crash()`; waits until
+    /// it answers. Callable from any thread (the restarted server is not tied to it).
+    public func restart() throws {
+        guard lock.withLock({ pid == 0 }) else { return }
+        try launch(dieWithParent: false)
     }
 
     /// Runs one statement over HTTP (libcurl); the body on success, a `ReplayError` with
@@ -132,8 +167,10 @@ public final class LocalClickHouse: @unchecked Sendable {
     /// Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its folder if it made it.
     public func stop() {
         lock.withLock {
-            guard pid > 0 else { return }
-            ChildProcess.terminate(pid)
+            if pid > 0 {
+                _ = kill(pid, SIGCONT)   // a paused server cannot act on SIGTERM
+                ChildProcess.terminate(pid)
+            }
             pid = 0
             if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) }
         }

@@ -140,6 +140,10 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var sinks: [SinkResult]
         public var resources: [ResourceSeries]
         public var metrics: [String: Metric]
+        /// The workload's faults as they happened, with recovery figures (nil without `faults:`).
+        public var faults: [FaultWindow]?
+        /// When the consumer lag crossed the degradation levels (runs with faults).
+        public var lagLevels: [LagLevel]?
         public init(index: Int, startedAt: String, measuredSeconds: Double, intervals: [IntervalPoint], latencies: [Latency],
                     sinks: [SinkResult], resources: [ResourceSeries], metrics: [String: Metric]) {
             self.index = index

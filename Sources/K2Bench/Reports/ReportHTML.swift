@@ -52,7 +52,10 @@ public enum ReportHTML {
             if iv.contains(where: { $0.consumedMsgs != nil }) {
                 tp.append(.init(name: "consumed back", points: iv.compactMap { p in p.consumedMsgs.map { (x: p.t, y: $0 / Swift.max(p.seconds, 1e-9)) } }))
             }
-            h += SVGChart(title: "Throughput vs offered (msg/s, repetition \(run.index + 1))", yLabel: "msg/s", x: .linear(label: "seconds"), series: tp).render()
+            let faultBands = ReportFaults.bands(run)
+            var throughput = SVGChart(title: "Throughput vs offered (msg/s, repetition \(run.index + 1))", yLabel: "msg/s", x: .linear(label: "seconds"), series: tp)
+            throughput.bands = faultBands
+            h += throughput.render()
 
             var late: [SVGChart.Series] = []
             if iv.contains(where: { $0.latenessP99Ms != nil }) {
@@ -63,8 +66,12 @@ public enum ReportHTML {
             for (i, s) in run.sinks.enumerated() {
                 backlog.append(.init(name: "backlog " + s.uri, points: iv.compactMap { i < $0.backlog.count ? (x: $0.t, y: $0.backlog[i]) : nil }))
             }
-            h += SVGChart(title: "Replay lateness per interval (ms)", yLabel: "ms", x: .linear(label: "seconds"), series: late).render()
-            h += SVGChart(title: "Backlog: messages sent, not yet acknowledged", yLabel: "messages", x: .linear(label: "seconds"), series: backlog).render()
+            var lateness = SVGChart(title: "Replay lateness per interval (ms)", yLabel: "ms", x: .linear(label: "seconds"), series: late)
+            lateness.bands = faultBands
+            h += lateness.render()
+            var backlogChart = SVGChart(title: "Backlog: messages sent, not yet acknowledged", yLabel: "messages", x: .linear(label: "seconds"), series: backlog)
+            backlogChart.bands = faultBands
+            h += backlogChart.render()
 
             let cpu = run.resources.map { s in SVGChart.Series(name: s.name, points: s.samples.map { (x: $0.t, y: $0.cpuCores) }, dashed: s.kind == "harness") }
             let mem = run.resources.map { s in SVGChart.Series(name: s.name, points: s.samples.map { (x: $0.t, y: Double($0.memoryBytes) / 1e6) }, dashed: s.kind == "harness") }
@@ -87,6 +94,7 @@ public enum ReportHTML {
             h += "</table>"
         }
         for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
+        h += ReportFaults.html(r)
         h += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {
             let m = r.metrics[name]!

@@ -29,6 +29,8 @@ public struct SVGChart {
     public var x: XAxis
     public var logY: Bool
     public var series: [Series]
+    /// Shaded spans of the x axis (linear charts only), e.g. fault windows: from, to, label.
+    public var bands: [(from: Double, to: Double, label: String)] = []
     public var width = 720.0
     public var height = 300.0
 
@@ -112,6 +114,14 @@ public struct SVGChart {
         svg += "<line x1=\"\(f(left))\" y1=\"\(f(top + ph))\" x2=\"\(f(left + pw))\" y2=\"\(f(top + ph))\" stroke=\"#333\"/>"
         svg += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + ph))\" stroke=\"#333\"/>"
         svg += "</g>"
+
+        // Bands under the lines (clamped to the plot; at least 2 px wide so a one-off shows).
+        if case .linear = x {
+            for band in bands where band.to >= x0 && band.from <= x1 {
+                let from = px(Swift.max(band.from, x0)), to = Swift.max(px(Swift.min(band.to, x1)), from + 2)
+                svg += "<rect x=\"\(f(from))\" y=\"\(f(top))\" width=\"\(f(to - from))\" height=\"\(f(ph))\" fill=\"#d62728\" fill-opacity=\"0.12\"><title>\(esc(band.label))</title></rect>"
+            }
+        }
 
         // Lines and legend.
         for (i, s) in series.enumerated() {

@@ -31,6 +31,9 @@ public struct SinkSetup {
     public var landedSink: Int = 0
     /// Metrics measured outside the sinks (e.g. rows landed in ClickHouse), read after `close`.
     public var metrics: () -> [String: BenchReport.Metric] = { [:] }
+    /// The workload's fault schedule: started with the replay (offsets from the start of the
+    /// measured window), stopped when the replay ends (nil without `faults:`).
+    public var faults: FaultScheduler?
 
     public init(sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
                 consumed: (() -> UInt64)? = nil, close: @escaping () -> Void = {}, notes: @escaping () -> [String] = { [] }) {
@@ -125,12 +128,14 @@ public final class BenchRunner {
             let sinks = setup.sinks + [recorder]
             var replayError: (any Error)?
             ticker.start()
+            setup.faults?.start(measureFromNanos: measureFrom)
             do {
                 try replay(ReplayRequest(source: workload.source, pace: workload.pace,
                                          totalNanos: workload.warmupNanos + workload.durationNanos, sinks: sinks))
             } catch {
                 replayError = error
             }
+            let faultWindows = setup.faults?.stop()
             ticker.stop()
             let resources = sampler.stop()
             setup.close()
@@ -164,9 +169,18 @@ public final class BenchRunner {
                 metrics.merge(burstMetrics) { _, new in new }
                 notes.append(contentsOf: burstNotes.map { "repetition \(rep + 1): \($0)" })
             }
-            runs.append(BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
-                                        measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
-                                        sinks: sinkResults, resources: resources, metrics: metrics))
+            var run = BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
+                                      measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
+                                      sinks: sinkResults, resources: resources, metrics: metrics)
+            if let faultWindows {
+                let recovery = FaultRecovery.apply(faultWindows, intervals: iv)
+                run.faults = recovery.windows
+                run.lagLevels = recovery.levels
+                for window in faultWindows where window.outcome != "ok" {
+                    notes.append("repetition \(rep + 1): fault '\(window.what)' at \(Units.format(window.startSeconds)) s: \(window.outcome)")
+                }
+            }
+            runs.append(run)
             if let m = metrics["throughput.achieved.msgs_per_s"] {
                 progress?("repetition \(rep + 1): achieved \(Units.format(m.value)) msg/s")
             }

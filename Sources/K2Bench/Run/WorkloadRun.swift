@@ -28,6 +28,7 @@ public enum WorkloadRun {
         if wantsBroker {
             var conf = EmbeddedBroker.Configuration()
             conf.partitions = w.embedded.partitions
+            conf.brokers = w.embedded.brokers
             broker = try EmbeddedBroker(conf)
             progress?("embedded broker on \(broker!.bootstrap)")
         }
@@ -37,6 +38,8 @@ public enum WorkloadRun {
         }
         // The embedded ClickHouse (and the pipeline's schema), when the workload asks for it.
         let pipeline = try PipelineSetup(workload: w, progress: progress)
+        let faultTargets = EmbeddedFaults(broker: broker, clickhouse: pipeline.server, workloadPath: w.path)
+        try faultTargets.check(w.faults)
         let files: [String]
         let source: ReplaySourceFactory?
         let loop: Bool
@@ -104,6 +107,8 @@ public enum WorkloadRun {
                 usleep(300_000)   // let kcat reach the end offsets before the first message
             }
             let current = reader
+            // The ledger (runs with faults): the topic's messages before the repetition.
+            let ledgerStart = w.faults.isEmpty ? nil : LedgerStart(sinks: w.sinks)
             let probes = try pipeline.startRepetition(rep, sinks: w.sinks, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
             let queryStage = try pipeline.startQueries(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
             let httpStage = try pipeline.startHTTP(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
@@ -111,6 +116,7 @@ public enum WorkloadRun {
             var probeResult: FreshnessProbes.Result?
             var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
+            var ledger: RunLedger?
             var setup = SinkSetup(sinks: sinks, latencies: {
                 var l: [String: Histogram] = [:]
                 for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") || s.uri.hasPrefix("mock://") {
@@ -142,8 +148,11 @@ public enum WorkloadRun {
                     httpFigures = HTTPStage.figures(stopped.requests, error: stopped.error)
                 }
                 storageFigures = pipeline.measureStorage(rep)
+                if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
+                    ledger = ledgerStart.finish(sink: kafka, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
+                }
             }, notes: {
-                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? [])
+                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? [])
                 guard let probes, let r = probeResult else { return n }
                 if r.lost > 0 {
                     n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
@@ -154,6 +163,11 @@ public enum WorkloadRun {
                 if let e = probes.lastError { n.append("freshness probes: \(e)") }
                 return n
             })
+            if !w.faults.isEmpty {
+                let scheduler = FaultScheduler(faults: w.faults, injector: faultTargets)
+                scheduler.progress = progress
+                setup.faults = scheduler
+            }
             if let probes, probes.configuration.rowsTable != nil {
                 setup.landed = { probes.landedSinceStart() }
                 setup.landedSink = w.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
@@ -162,6 +176,7 @@ public enum WorkloadRun {
                 var m: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
                 for (name, metric) in storageFigures?.metrics ?? [:] { m[name] = metric }
                 for (name, metric) in httpFigures?.metrics ?? [:] { m[name] = metric }
+                for (name, metric) in ledger?.metrics ?? [:] { m[name] = metric }
                 // Services: the watched processes and cgroups, the harness, the embedded broker.
                 let system = w.watch.processes.count + w.watch.cgroups.count + (hasBroker ? 1 : 0)
                 if system > 0 {

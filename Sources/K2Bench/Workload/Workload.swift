@@ -36,6 +36,8 @@ public struct Workload: Sendable, Equatable {
     public var http: HTTP? = nil
     /// A burst phase on top of a `rate:` (the burst figure, the backlog it leaves, the catch-up). Default none.
     public var burst: Burst? = nil
+    /// Faults injected during the measured window (`faults:`, Workload+Faults.swift). Default none.
+    public var faults: [Fault] = []
     /// The file it was read from.
     public var path: String
 
@@ -146,6 +148,8 @@ public struct Workload: Sendable, Equatable {
         public var broker: Bool? = nil
         /// Partitions for topics on the embedded broker. Default 4.
         public var partitions: Int = 4
+        /// Brokers in the embedded cluster (ids 1…N; leader moves need more than one). Default 1.
+        public var brokers: Int = 1
         /// Start a private ClickHouse server (`clickhouse://embedded/...` sinks and probes use it). Default: when needed.
         public var clickhouse: Bool? = nil
         /// SQL run on the ClickHouse server before the replay (Kafka engine table, MV, MergeTree), relative to the workload.

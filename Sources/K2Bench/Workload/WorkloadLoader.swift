@@ -6,7 +6,7 @@ import K2Core
 /// name the file, the line and the key (docs/workloads.md lists every key).
 public enum WorkloadLoader {
     public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
-                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage", "burst", "http"]
+                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage", "burst", "http", "faults"]
 
     static let guide = "docs/workloads.md"
 
@@ -173,7 +173,7 @@ public enum WorkloadLoader {
         }
 
         if let e = try root.map("embedded") {
-            try e.expectKeys(["broker", "partitions", "clickhouse", "clickhouse_schema", "clickhouse_settings"])
+            try e.expectKeys(["broker", "partitions", "clickhouse", "clickhouse_schema", "clickhouse_settings", "brokers"])
             if let cs = try e.map("clickhouse_settings") {
                 for k in cs.keys {
                     guard let v = try cs.string(k) else { throw cs.error(at: k, "must be a value (number or text)") }
@@ -183,6 +183,7 @@ public enum WorkloadLoader {
             }
             w.embedded.broker = try e.bool("broker")
             w.embedded.partitions = try e.int("partitions", in: 1...256) ?? 4
+            w.embedded.brokers = try e.int("brokers", in: 1...16) ?? 1
             w.embedded.clickhouse = try e.bool("clickhouse")
             if let s = try e.string("clickhouse_schema") {
                 let p = resolve(s, against: file)
@@ -220,6 +221,7 @@ public enum WorkloadLoader {
         if let h = try root.map("http") {
             w.http = try http(h)
         }
+        w.faults = try faults(in: root, durationNanos: w.durationNanos)
         return w
     }
 

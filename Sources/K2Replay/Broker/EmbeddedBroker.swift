@@ -73,4 +73,15 @@ public final class EmbeddedBroker: @unchecked Sendable {
     /// The next requests of `apiKey` (0 Produce, 3 Metadata, 18 ApiVersions) fail with these Kafka error codes.
     public func failNextRequests(apiKey: Int16, errorCodes: [Int32]) { cluster.pushRequestErrors(apiKey: apiKey, errors: errorCodes) }
     public func clearRequestErrors(apiKey: Int16) { cluster.clearRequestErrors(apiKey: apiKey) }
+    /// Moves the leadership of `topic`'s `partition` to broker `id`; throws when the cluster refuses
+    /// (no such topic, partition or broker).
+    public func moveLeader(topic: String, partition: Int, to id: Int) throws {
+        let code = cluster.setLeader(topic: topic, partition: Int32(partition), broker: Int32(id))
+        if code != 0 {
+            throw ReplayError(.invalidArgument, place: "k2 broker", what: "cannot move the leader of \(topic)/\(partition) to broker \(id): \(KafkaNames.errorName(code))",
+                              remedy: "name an existing topic, partition and broker (1…\(configuration.brokers))")
+        }
+    }
+    /// Every request about `topic` fails with Kafka error `code` until it is set back to 0.
+    public func setTopicError(topic: String, code: Int32) { cluster.setTopicError(topic: topic, code: code) }
 }

@@ -51,4 +51,49 @@ final class MockCluster: @unchecked Sendable {
         codes.withUnsafeBufferPointer { rd_kafka_mock_push_request_errors_array(mcluster, apiKey, codes.count, $0.baseAddress) }
     }
     func clearRequestErrors(apiKey: Int16) { rd_kafka_mock_clear_request_errors(mcluster, apiKey) }
+    /// Moves the leadership of `topic`'s `partition` to broker `id`.
+    func setLeader(topic: String, partition: Int32, broker id: Int32) -> Int32 {
+        Int32(truncatingIfNeeded: rd_kafka_mock_partition_set_leader(mcluster, topic, partition, id).rawValue)
+    }
+    /// Every request about `topic` fails with `code` (0 clears it).
+    func setTopicError(topic: String, code: Int32) { rd_kafka_mock_topic_set_error(mcluster, topic, rd_kafka_resp_err_t(code)) }
+}
+
+/// Kafka API keys and error codes by name, for fault schedules and `k2 broker --control-port`.
+public enum KafkaNames {
+    /// The API keys a fault can target (Kafka protocol numbering).
+    public static let apiKeys: [(name: String, key: Int16)] = [
+        ("Produce", 0), ("Fetch", 1), ("ListOffsets", 2), ("Metadata", 3), ("OffsetCommit", 8), ("OffsetFetch", 9),
+        ("FindCoordinator", 10), ("JoinGroup", 11), ("Heartbeat", 12), ("LeaveGroup", 13), ("SyncGroup", 14),
+        ("ApiVersions", 18), ("InitProducerId", 22),
+    ]
+
+    /// The key of API `text` (a name above, any case, or a number 0…100); nil otherwise.
+    public static func apiKey(_ text: String) -> Int16? {
+        if let number = Int16(text), (0...100).contains(number) { return number }
+        return apiKeys.first { $0.name.lowercased() == text.lowercased() }?.key
+    }
+
+    public static func apiName(_ key: Int16) -> String { apiKeys.first { $0.key == key }?.name ?? "API \(key)" }
+
+    /// The code of error `name` (librdkafka's name, any case, with or without `ERR_`; the
+    /// protocol's newer `NOT_LEADER_OR_FOLLOWER` is accepted for code 6), or of a number; nil when unknown.
+    public static func errorCode(_ name: String) -> Int32? {
+        if let number = Int32(name) { return number }
+        var key = name.uppercased()
+        if key.hasPrefix("ERR_") { key.removeFirst(4) }
+        if key == "NOT_LEADER_OR_FOLLOWER" { return 6 }
+        var descs: UnsafePointer<rd_kafka_err_desc>?
+        var count = 0
+        rd_kafka_get_err_descs(&descs, &count)
+        guard let descs else { return nil }
+        for index in 0..<count {
+            guard let cName = descs[index].name, String(cString: cName) == key else { continue }
+            return Int32(truncatingIfNeeded: descs[index].code.rawValue)
+        }
+        return nil
+    }
+
+    /// librdkafka's name of error `code` (e.g. `NOT_LEADER_FOR_PARTITION`).
+    public static func errorName(_ code: Int32) -> String { String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(code))) }
 }
