@@ -23,5 +23,6 @@ swift test --skip-build --no-parallel
 # The benchmark regression gate (~2 min, ~3 with a confirming re-run): CI workloads vs reports/baselines/ (docs/bench.md).
 scripts/bench-gate.sh
 
-# The capture reader's fuzz target (libFuzzer), bounded; fails the suite on a crash.
+# The fuzz targets (libFuzzer: capture reader, import lines, payload fields, WebSocket frames,
+# profile YAML), bounded in total; fails the suite on a crash.
 scripts/fuzz.sh "${K2_FUZZ_SECONDS:-60}"

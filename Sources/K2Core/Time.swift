@@ -65,7 +65,7 @@ public enum TimeText {
                         i += 1
                     }
                     guard digits > 0 else { return nil }
-                    for _ in digits..<9 where digits < 9 { frac *= 10 }
+                    if digits < 9 { for _ in digits..<9 { frac *= 10 } }    // more than 9 digits: truncated to ns
                 }
             }
             guard h < 24, mi < 60, s < 61 else { return nil }

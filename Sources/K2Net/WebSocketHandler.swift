@@ -169,49 +169,19 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Parses complete frames from `p`; returns the bytes consumed.
     private func parseFrames(_ p: UnsafeMutableRawBufferPointer) -> Int {
         var off = 0
-        let n = p.count
-        while n - off >= 2 && (state == .open || state == .closing) {
-            let b0 = p[off], b1 = p[off + 1]
-            let fin = b0 & 0x80 != 0
-            let opcode = b0 & 0x0F
-            let masked = b1 & 0x80 != 0
-            var len = Int(b1 & 0x7F)
-            var hdr = 2
-            if len == 126 {
-                guard n - off >= 4 else { break }
-                len = Int(p[off + 2]) << 8 | Int(p[off + 3])
-                hdr = 4
-            } else if len == 127 {
-                guard n - off >= 10 else { break }
-                var l: UInt64 = 0
-                for i in 0..<8 { l = l << 8 | UInt64(p[off + 2 + i]) }
-                guard l <= UInt64(maxMessageSize) else {
-                    protocolFailure(CloseCode.messageTooBig, "frame of \(l) bytes exceeds the \(maxMessageSize)-byte limit")
-                    return off
-                }
-                len = Int(l)
-                hdr = 10
-            }
-            if b0 & 0x70 != 0 {
-                protocolFailure(CloseCode.protocolError, "reserved bits set (extensions are not negotiated)")
+        while state == .open || state == .closing {
+            switch WebSocketFrameHeader.parse(UnsafeRawBufferPointer(p), at: off, maxMessageSize: maxMessageSize) {
+            case .incomplete:
                 return off
-            }
-            if len > maxMessageSize {
-                protocolFailure(CloseCode.messageTooBig, "frame of \(len) bytes exceeds the \(maxMessageSize)-byte limit")
+            case let .violation(code, reason):
+                protocolFailure(code, reason)
                 return off
+            case let .frame(header):
+                header.unmask(p, frameAt: off)
+                let start = off + header.headerBytes
+                off = start + header.payloadBytes
+                frame(opcode: header.opcode, fin: header.fin, payload: UnsafeRawBufferPointer(rebasing: p[start..<off]))
             }
-            let maskAt = off + hdr
-            if masked { hdr += 4 }
-            guard n - off >= hdr + len else { break }
-            let start = off + hdr
-            if masked {
-                let m0 = p[maskAt], m1 = p[maskAt + 1], m2 = p[maskAt + 2], m3 = p[maskAt + 3]
-                let mask = [m0, m1, m2, m3]
-                for i in 0..<len { p[start + i] ^= mask[i & 3] }
-            }
-            let payload = UnsafeRawBufferPointer(rebasing: p[start..<(start + len)])
-            off += hdr + len
-            frame(opcode: opcode, fin: fin, payload: payload)
         }
         return off
     }

@@ -1,8 +1,14 @@
 import K2Capture
 
-/// Detects sequence gaps live, per stream, without allocating per message:
+/// Checks venue sequences live, per stream, without allocating per message:
 /// Binance depth updates (`U` must be the previous `u` + 1), Binance trade ids (`t`) and
-/// aggregate trade ids (`a`), Coinbase's per-connection `sequence_num`.
+/// aggregate trade ids (`a`), Coinbase's per-connection `sequence_num`. Tells three findings
+/// apart: a gap (ids skipped), a duplicate (the stream's previous ids again) and a malformed
+/// frame (not one whole JSON value: no sequence is read out of it). The hole a malformed frame
+/// leaves in its stream is its own, not a gap: the next message of that stream may skip the
+/// ids the broken frame carried (one id on single-id streams; any on depth updates, whose
+/// `U`..`u` range is unknown), and the first stream to jump on the connection takes the hole of
+/// a malformed frame whose stream cannot be told.
 public struct GapDetector {
     public struct Gap: Sendable, Equatable {
         public var stream: String
@@ -11,19 +17,43 @@ public struct GapDetector {
         public var got: Int64
     }
 
-    private var last: [UInt64: Int64] = [:]
+    public enum Finding: Sendable, Equatable {
+        case gap(Gap)
+        /// The same ids as the stream's previous message (`id` = its first).
+        case duplicate(stream: String, field: String, id: Int64)
+        /// A text frame that is not one whole JSON object or array; `stream` when its start names one.
+        case malformed(stream: String, bytes: Int)
+    }
+
+    private struct StreamState {
+        var first: Int64
+        var last: Int64
+        /// A malformed frame of this stream came since its last message: its next may skip ids.
+        var afterMalformed = false
+    }
+
+    private var streams: [UInt64: StreamState] = [:]
+    /// Malformed frames whose stream could not be told, whose holes are not yet accounted for.
+    private var unattributedMalformed = 0
     public private(set) var gaps = 0
+    public private(set) var duplicates = 0
+    public private(set) var malformed = 0
 
     public init() {}
 
     /// Forgets every stream (after a reconnect the sequences restart).
-    public mutating func reset() { last.removeAll(keepingCapacity: true) }
+    public mutating func reset() {
+        streams.removeAll(keepingCapacity: true)
+        unattributedMalformed = 0
+    }
 
     static let kU = Array("\"U\":".utf8), ku = Array("\"u\":".utf8), kt = Array("\"t\":".utf8), ka = Array("\"a\":".utf8)
     static let kSeq = Array("\"sequence_num\":".utf8)
 
-    /// Checks one message; returns the gap it reveals, if any.
-    public mutating func check(_ venue: Venue?, _ p: UnsafeRawBufferPointer) -> Gap? {
+    /// Checks one text message of `venue` (nil: nothing is checked); returns what it reveals, if anything.
+    public mutating func check(_ venue: Venue?, _ p: UnsafeRawBufferPointer) -> Finding? {
+        guard let venue else { return nil }
+        guard PayloadFields.isWholeJSON(p) else { return noteMalformed(venue, p) }
         switch venue {
         case .binance:
             let f = PayloadFields.extract(p)
@@ -45,19 +75,57 @@ public struct GapDetector {
         case .coinbase:
             guard let s = PayloadFields.intValue(p, key: Self.kSeq) else { return nil }
             return advance(0, first: s, last: s, PayloadFields(), "sequence_num")
-        default:
+        case .kraken:
             return nil
         }
     }
 
-    private mutating func advance(_ key: UInt64, first: Int64, last lastId: Int64, _ f: PayloadFields, _ field: String) -> Gap? {
-        defer { last[key] = lastId }
-        guard let prev = last[key] else { return nil }
-        if first != prev + 1 {
-            gaps += 1
-            return Gap(stream: f.streamString ?? f.symbolString ?? "", field: field, expected: prev + 1, got: first)
+    /// Counts a malformed frame and marks its stream (named by the strings at its start, never
+    /// by a number read out of it), so the hole it leaves is not taken for a gap.
+    private mutating func noteMalformed(_ venue: Venue, _ p: UnsafeRawBufferPointer) -> Finding {
+        malformed += 1
+        var stream = ""
+        switch venue {
+        case .binance:
+            let f = PayloadFields.extract(p)
+            if let ev = f.event, f.stream != nil || f.symbol != nil {
+                // A stream not seen yet has no sequence to break: its next message starts it.
+                streams[hash(f.stream ?? f.symbol, ev)]?.afterMalformed = true
+            } else {
+                unattributedMalformed += 1
+            }
+            stream = f.streamString ?? f.symbolString ?? ""
+        case .coinbase:
+            streams[0]?.afterMalformed = true     // one sequence per connection
+        case .kraken:
+            break
         }
-        return nil
+        return .malformed(stream: stream, bytes: p.count)
+    }
+
+    private mutating func advance(_ key: UInt64, first: Int64, last lastId: Int64, _ f: PayloadFields, _ field: String) -> Finding? {
+        guard let prev = streams[key] else {
+            streams[key] = StreamState(first: first, last: lastId)
+            return nil
+        }
+        let name = { f.streamString ?? f.symbolString ?? "" }
+        if first == prev.first && lastId == prev.last {
+            duplicates += 1
+            streams[key]?.afterMalformed = false
+            return .duplicate(stream: name(), field: field, id: first)
+        }
+        streams[key] = StreamState(first: first, last: lastId)
+        guard first != prev.last &+ 1 else { return nil }
+        if first > prev.last, field == "U" || first == prev.last &+ 2 {
+            // A hole the size of one message: the malformed frame's, if one came on this stream.
+            if prev.afterMalformed { return nil }
+            if unattributedMalformed > 0 {
+                unattributedMalformed -= 1
+                return nil
+            }
+        }
+        gaps += 1
+        return .gap(Gap(stream: name(), field: field, expected: prev.last &+ 1, got: first))
     }
 
     private func hash(_ a: UnsafeRawBufferPointer?, _ b: UnsafeRawBufferPointer) -> UInt64 {

@@ -55,6 +55,10 @@ public struct RecordSummary: Sendable {
     public var records: Int64 = 0
     public var reconnects = 0
     public var gaps = 0
+    /// Messages that repeat their stream's previous ids (`duplicate` markers).
+    public var duplicates = 0
+    /// Text frames that are not one whole JSON value (`malformed` markers).
+    public var malformed = 0
     public var files: [String] = []
     public var durationNanos: Int64 = 0
     public var stopReason = ""

@@ -160,6 +160,8 @@ public final class Recorder: @unchecked Sendable {
 
     func noteReconnect() { summary.reconnects += 1 }
     func noteGap() { summary.gaps += 1 }
+    func noteDuplicate() { summary.duplicates += 1 }
+    func noteMalformed() { summary.malformed += 1 }
     var isStopping: Bool { stopping }
 
     private func flushTick() {
@@ -169,7 +171,7 @@ public final class Recorder: @unchecked Sendable {
 
     private func statusTick() {
         guard !finished else { return }
-        status.tick(frames: summary.frames, bytes: writer.fileBytes + totalPreviousBytes, reconnects: summary.reconnects, gaps: summary.gaps,
+        status.tick(summary, bytes: writer.fileBytes + totalPreviousBytes,
                     open: connections.filter { $0.isOpen }.count, total: connections.count)
     }
 
@@ -266,7 +268,7 @@ public final class Recorder: @unchecked Sendable {
 }
 
 extension Recorder {
-    /// A consistent copy of the counters (frames, reconnects, gaps, files), taken on the loop.
+    /// A consistent copy of the counters (frames, reconnects, gaps, duplicates, malformed frames, files), taken on the loop.
     /// Not on the loop thread.
     public func currentSummary() -> RecordSummary {
         (try? loop.sync { [self] in self.summary }) ?? RecordSummary()

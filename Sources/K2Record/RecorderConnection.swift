@@ -14,11 +14,10 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
     private var everOpened = false
     private var connecting = false
     private var framesSinceOpen = 0
-    private var gaps = GapDetector()
+    private var sequences = GapDetector()
     private var reconnectTimer: NetTimer?
     private var attempts = 0
     private(set) var isOpen = false
-    private let checkGaps: Bool
 
     init(id: UInt32, plan: ConnectionPlan, recorder: Recorder) {
         self.id = id
@@ -27,7 +26,6 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         let c = recorder.configuration
         backoff = Backoff(initialNanos: c.backoffInitialNanos, maxNanos: c.backoffMaxNanos, jitter: c.backoffJitter,
                           seed: c.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
-        checkGaps = plan.venue == .binance || plan.venue == .coinbase
     }
 
     func connect() {
@@ -65,7 +63,7 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         everOpened = true
         framesSinceOpen = 0
         backoff.reset()
-        gaps.reset()
+        sequences.reset()
         recorder.append(kind: .connect, connection: id, url: plan.url, text: "")
         recorder.status.log("connect", ["conn": "\(id)", "url": plan.url])
         for s in plan.sends {
@@ -94,12 +92,7 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
             framesSinceOpen += 1
             if !binary, let why = rejection(payload) { rejected(why) }
         }
-        if checkGaps, !binary, let g = gaps.check(plan.venue, payload) {
-            recorder.noteGap()
-            recorder.marker(connection: id, [("marker", .string("gap")), ("conn", .number(String(id))), ("stream", .string(g.stream)),
-                                             ("field", .string(g.field)), ("expected", .number(String(g.expected))), ("got", .number(String(g.got)))])
-            recorder.status.log("gap", ["conn": "\(id)", "stream": g.stream, "expected": "\(g.expected)", "got": "\(g.got)"])
-        }
+        if !binary, let finding = sequences.check(plan.venue, payload) { note(finding) }
     }
 
     func webSocketClosed(_ c: WebSocketConnection, code: UInt16, reason: String) {
@@ -116,6 +109,27 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
     }
 
     // MARK: helpers
+
+    /// Writes a finding of the sequence check as its marker, counts it and logs it.
+    private func note(_ finding: GapDetector.Finding) {
+        let conn: (String, JSONValue) = ("conn", .number(String(id)))
+        switch finding {
+        case let .gap(g):
+            recorder.noteGap()
+            recorder.marker(connection: id, [("marker", .string("gap")), conn, ("stream", .string(g.stream)),
+                                             ("field", .string(g.field)), ("expected", .number(String(g.expected))), ("got", .number(String(g.got)))])
+            recorder.status.log("gap", ["conn": "\(id)", "stream": g.stream, "expected": "\(g.expected)", "got": "\(g.got)"])
+        case let .duplicate(stream, field, first):
+            recorder.noteDuplicate()
+            recorder.marker(connection: id, [("marker", .string("duplicate")), conn, ("stream", .string(stream)),
+                                             ("field", .string(field)), ("id", .number(String(first)))])
+            recorder.status.log("duplicate", ["conn": "\(id)", "stream": stream, "id": "\(first)"])
+        case let .malformed(stream, bytes):
+            recorder.noteMalformed()
+            recorder.marker(connection: id, [("marker", .string("malformed")), conn, ("stream", .string(stream)), ("bytes", .number(String(bytes)))])
+            recorder.status.log("malformed", ["conn": "\(id)", "stream": stream, "bytes": "\(bytes)"])
+        }
+    }
 
     private func scheduleReconnect() {
         guard !recorder.isStopping, reconnectTimer == nil else { return }

@@ -37,8 +37,9 @@ final class StatusReporter: @unchecked Sendable {
         StdErr.print("k2: \(text)")
     }
 
-    func tick(frames: Int64, bytes: Int64, reconnects: Int, gaps: Int, open: Int, total: Int) {
+    func tick(_ s: RecordSummary, bytes: Int64, open: Int, total: Int) {
         guard !quiet else { return }
+        let frames = s.frames
         let now = SystemClock().monotonicNanos()
         let rate = Double(frames - lastFrames) * 1e9 / Double(max(1, now - lastMono))
         lastFrames = frames
@@ -46,16 +47,19 @@ final class StatusReporter: @unchecked Sendable {
         ticks += 1
         let mb = TimeText.fixed(Double(bytes) / 1e6, 1)
         if tty {
-            write("\r\u{1B}[Kk2 record  \(Int(rate)) frames/s  \(frames) frames  \(mb) MB  \(open)/\(total) connected  \(reconnects) reconnects  \(gaps) gaps")
+            write("\r\u{1B}[Kk2 record  \(Int(rate)) frames/s  \(frames) frames  \(mb) MB  \(open)/\(total) connected  \(s.reconnects) reconnects  \(s.gaps) gaps"
+                  + (s.duplicates > 0 ? "  \(s.duplicates) duplicates" : "") + (s.malformed > 0 ? "  \(s.malformed) malformed" : ""))
             lineShown = true
         } else if ticks % 10 == 0 {
-            log("stats", ["frames": "\(frames)", "frames_per_s": "\(Int(rate))", "mb": mb, "reconnects": "\(reconnects)", "gaps": "\(gaps)",
+            log("stats", ["frames": "\(frames)", "frames_per_s": "\(Int(rate))", "mb": mb, "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)",
+                          "duplicates": "\(s.duplicates)", "malformed": "\(s.malformed)",
                           "connected": "\(open)/\(total)"])
         }
     }
 
     func done(_ s: RecordSummary) {
-        log("done", ["frames": "\(s.frames)", "files": s.files.joined(separator: ","), "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)"])
+        log("done", ["frames": "\(s.frames)", "files": s.files.joined(separator: ","), "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)",
+                     "duplicates": "\(s.duplicates)", "malformed": "\(s.malformed)"])
     }
 
     private func emit(_ line: String) {

@@ -84,7 +84,7 @@ struct RecordCommand: ParsableCommand {
         do {
             let s = try recorder.run()
             if !quiet {
-                StdErr.print("k2: recorded \(s.frames) frames (\(s.reconnects) reconnects, \(s.gaps) gaps) into \(s.files.joined(separator: ", ")); \(s.stopReason)")
+                StdErr.print("k2: recorded \(s.frames) frames (\(s.reconnects) reconnects, \(s.gaps) gaps, \(s.duplicates) duplicates, \(s.malformed) malformed) into \(s.files.joined(separator: ", ")); \(s.stopReason)")
             }
         } catch {
             // Already printed by the recorder's status output.

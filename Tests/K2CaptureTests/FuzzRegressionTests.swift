@@ -3,7 +3,7 @@ import K2Capture
 import K2TestSupport
 import Testing
 
-/// Inputs the reader fuzzer (scripts/fuzz.sh) found, kept as regression tests.
+/// Inputs the fuzzers (scripts/fuzz.sh) found, kept as regression tests.
 @Suite struct FuzzRegressionTests {
     let dir = TemporaryDirectory()
 
@@ -22,5 +22,17 @@ import Testing
             while try r.next() != nil {}
         }
         #expect(e?.description.contains("frame claims a block of 2913535935 bytes") == true)
+    }
+
+    /// The import-lines fuzzer: a Tardis line whose time has more than nine fraction digits
+    /// (`00.0056367813453Z`) trapped in the ISO-8601 parser (a range 13..<9). Digits past the
+    /// ninth are dropped now, as `DecimalTime` does for cryptofeed's seconds.
+    @Test func tardisTimeWithMoreThanNineFractionDigitsImports() throws {
+        let input = dir.file("long-fraction.tardis")
+        try "2024-03-01T00:00:00.0056367813453Z {\"e\":\"trade\"}\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let summary = try CaptureImporter.run(format: .tardis, inputs: [input], output: dir.file("out.k2cap"))
+        #expect(summary.records == 1)
+        let reader = try CaptureReader(path: dir.file("out.k2cap"))
+        #expect(try reader.next()?.timestamp == 1_709_251_200_005_636_781)
     }
 }

@@ -30,6 +30,29 @@ import Testing
         }
     }
 
+    /// Whole JSON objects and arrays pass; every proper prefix of them (a frame cut short, as
+    /// `k2 sim exchange --malformed-every` sends) and mismatched or trailing brackets fail.
+    @Test func wholeJSONIsToldFromFramesCutShort() {
+        let whole = [
+            #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":164486339,"p":"1.0","q":"2","T":1,"m":true,"M":true}}"#,
+            #"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""]],"trade","XBT/USD"]"#,
+            #"{"channel":"l2_data","events":[{"updates":[{"side":"bid"},{"side":"offer"}]}],"note":"a \"quoted\" ] and } inside"}"#,
+            " {\"event\":\"heartbeat\"}\n",
+            #"{"a":"# + String(repeating: "[", count: 70) + "1" + String(repeating: "]", count: 70) + "}",
+        ]
+        for text in whole {
+            let bytes = Array(text.utf8)
+            bytes.withUnsafeBytes { #expect(PayloadFields.isWholeJSON($0), "\(text)") }
+            let end = bytes.lastIndex { $0 == 125 || $0 == 93 } ?? bytes.count
+            for cut in 0..<end {
+                Array(bytes[0..<cut]).withUnsafeBytes { #expect(!PayloadFields.isWholeJSON($0), "\(text.prefix(cut))") }
+            }
+        }
+        for text in ["", "  ", "pong", "42", #""text""#, "{]", "[}", #"{"a":1}}"#, #"{"a":1} {"b":2}"#, #"{"a":"b\"}"#, #"[1]x"#] {
+            Array(text.utf8).withUnsafeBytes { #expect(!PayloadFields.isWholeJSON($0), "\(text)") }
+        }
+    }
+
     @Test func integersAreReadAfterAnOffset() {
         var p = #"{"e":"depthUpdate","U":157,"u":160}"#
         p.withUTF8 { buf in

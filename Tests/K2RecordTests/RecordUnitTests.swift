@@ -51,8 +51,67 @@ struct BackoffTests {
 }
 
 struct GapDetectorTests {
-    func check(_ g: inout GapDetector, _ s: String) -> GapDetector.Gap? {
-        Array(s.utf8).withUnsafeBytes { g.check(.binance, $0) }
+    func check(_ g: inout GapDetector, _ s: String, _ venue: Venue? = .binance) -> GapDetector.Finding? {
+        Array(s.utf8).withUnsafeBytes { g.check(venue, $0) }
+    }
+
+    func trade(_ id: Int64, _ stream: String = "btcusdt") -> String {
+        #"{"stream":"\#(stream)@trade","data":{"e":"trade","E":1,"s":"\#(stream.uppercased())","t":\#(id),"p":"1","q":"1","T":1,"m":true,"M":true}}"#
+    }
+
+    func depth(_ first: Int64, _ last: Int64) -> String {
+        #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":\#(first),"u":\#(last),"b":[["1.0","2"]],"a":[]}}"#
+    }
+
+    /// The first half of a message, as `k2 sim exchange --malformed-every` sends it.
+    func cut(_ s: String) -> String { String(decoding: Array(s.utf8).prefix(s.utf8.count / 2), as: UTF8.self) }
+
+    func gapIn(_ f: GapDetector.Finding?) -> GapDetector.Gap? {
+        if case let .gap(g) = f { return g }
+        return nil
+    }
+
+    /// Issue 17: a trade cut in half after `"t":16` of `"t":164486339` was a gap "expected
+    /// 164486339, got 16"; a repeated message was a gap too.
+    @Test func malformedFramesAndDuplicatesAreNotGaps() {
+        var g = GapDetector()
+        #expect(check(&g, trade(164_486_338)) == nil)
+        let broken = String(trade(164_486_339).prefix(72))
+        #expect(broken.hasSuffix(#""t":16"#))
+        #expect(check(&g, broken) == .malformed(stream: "btcusdt@trade", bytes: 72))
+        #expect(check(&g, trade(164_486_340)) == nil)      // the broken frame's id is the one missing
+        #expect(check(&g, trade(164_486_340)) == .duplicate(stream: "btcusdt@trade", field: "t", id: 164_486_340))
+        #expect(check(&g, trade(164_486_341)) == nil)
+        #expect(check(&g, depth(10, 12)) == nil)
+        #expect(check(&g, cut(depth(13, 19))) == .malformed(stream: "btcusdt@depth@100ms", bytes: depth(13, 19).utf8.count / 2))
+        #expect(check(&g, depth(20, 21)) == nil)            // depth: any range after a broken frame
+        #expect(check(&g, depth(20, 21)) == .duplicate(stream: "btcusdt@depth@100ms", field: "U", id: 20))
+        #expect(g.gaps == 0 && g.duplicates == 2 && g.malformed == 2)
+        // A real gap still is one: on a single-id stream a jump of more than the broken frame's
+        // one id, on another stream than the broken frame's, or after the excuse was used.
+        #expect(check(&g, cut(trade(164_486_342))) != nil)
+        #expect(gapIn(check(&g, trade(164_486_345))) == GapDetector.Gap(stream: "btcusdt@trade", field: "t", expected: 164_486_342, got: 164_486_345))
+        #expect(check(&g, trade(7, "ethusdt")) == nil)
+        #expect(check(&g, cut(trade(164_486_346))) != nil)
+        #expect(gapIn(check(&g, trade(9, "ethusdt")))?.expected == 8)
+        #expect(check(&g, trade(164_486_347)) == nil)
+        #expect(gapIn(check(&g, trade(164_486_349)))?.expected == 164_486_348)
+        #expect(g.gaps == 3 && g.malformed == 4)
+        // A frame cut before its stream can be read excuses the next one-message hole on the connection.
+        #expect(check(&g, "{\"str") == .malformed(stream: "", bytes: 5))
+        #expect(check(&g, trade(11, "ethusdt")) == nil)
+        #expect(g.gaps == 3)
+        // Coinbase: one sequence per connection; Kraken: malformed frames are counted too.
+        var c = GapDetector()
+        let seq = { (n: Int) in #"{"channel":"market_trades","client_id":"","timestamp":"t","sequence_num":\#(n),"events":[]}"# }
+        #expect(check(&c, seq(1), .coinbase) == nil)
+        #expect(check(&c, cut(seq(2)), .coinbase) == .malformed(stream: "", bytes: seq(2).utf8.count / 2))
+        #expect(check(&c, seq(3), .coinbase) == nil)
+        #expect(check(&c, seq(3), .coinbase) == .duplicate(stream: "", field: "sequence_num", id: 3))
+        #expect(gapIn(check(&c, seq(5), .coinbase))?.expected == 4)
+        #expect(check(&c, #"[0,[["1.0","2.0","1.5","s","l",""]],"tr"#, .kraken) == .malformed(stream: "", bytes: 39))
+        #expect(check(&c, #"{"event":"heartbeat"}"#, .kraken) == nil)
+        #expect(check(&c, "anything", nil) == nil)
     }
 
     @Test func binanceDepthAndTradeGaps() {
@@ -61,10 +120,10 @@ struct GapDetectorTests {
         #expect(check(&g, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":13,"u":15,"b":[],"a":[]}}"#) == nil)
         #expect(check(&g, #"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":100,"u":101,"b":[],"a":[]}}"#) == nil)
         let gap = check(&g, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":20,"u":21,"b":[],"a":[]}}"#)
-        #expect(gap == GapDetector.Gap(stream: "btcusdt@depth@100ms", field: "U", expected: 16, got: 20))
+        #expect(gap == .gap(GapDetector.Gap(stream: "btcusdt@depth@100ms", field: "U", expected: 16, got: 20)))
         #expect(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
         #expect(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":6,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
-        #expect(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":9,"p":"1","q":"1","T":1,"m":true,"M":true}}"#)?.expected == 7)
+        #expect(gapIn(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":9,"p":"1","q":"1","T":1,"m":true,"M":true}}"#))?.expected == 7)
         #expect(g.gaps == 2)
         g.reset()
         #expect(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":100,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)

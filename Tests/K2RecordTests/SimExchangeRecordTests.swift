@@ -196,6 +196,35 @@ struct SimExchangeRecordTests {
         #expect(gaps.allSatisfy { $0.hasPrefix(#"{"marker":"gap""#) })
     }
 
+    /// Issue 17: the recorder took a sequence out of a frame cut in half for a gap ("expected
+    /// 164486339, got 16") and a repeated message for a gap too. Now: no gap, and as many
+    /// `malformed` and `duplicate` markers as the simulator's log has faults of each kind.
+    @Test(arguments: [Venue.binance, .coinbase])
+    func malformedFramesAndDuplicatesAreCountedAsSuchNotAsGaps(venue: Venue) throws {
+        let dir = TemporaryDirectory()
+        let ex = try Self.exchange(venue, log: dir.file("sim.k2cap")) {
+            $0.faults.malformedEvery = 100
+            $0.faults.duplicateEvery = 70
+        }
+        let plan = try ConnectionPlan.venue(venue, symbols: Self.names(venue), channels: ["trade", "depth"], url: ex.url)
+        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.malformed >= 10 && $0.duplicates >= 10 }
+        #expect(try Self.received(dir.file("rec.k2cap"))[0] == Self.received(dir.file("sim.k2cap"))[0])
+        let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
+        let injected = { (fault: String) in faults.filter { $0.contains(#""fault":"\#(fault)""#) }.count }
+        let markers = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
+        let written = { (name: String) in markers.filter { $0.hasPrefix(#"{"marker":"\#(name)""#) }.count }
+        #expect(s.malformed >= 10 && s.duplicates >= 10)
+        #expect(s.gaps == 0 && written("gap") == 0, "\(markers.filter { $0.contains("gap") }.prefix(3))")
+        #expect(s.malformed == injected("malformed") && written("malformed") == s.malformed)
+        #expect(s.duplicates == injected("duplicate") && written("duplicate") == s.duplicates)
+        // `k2 capture inspect` counts the markers by name, the simulator's faults as fault:NAME.
+        let inspected = try CaptureInspector.inspect(path: dir.file("rec.k2cap"))
+        #expect(inspected.byMarker.first { $0.name == "malformed" }?.count == s.malformed)
+        #expect(inspected.byMarker.first { $0.name == "duplicate" }?.count == s.duplicates)
+        let log = try CaptureInspector.inspect(path: dir.file("sim.k2cap"))
+        #expect(log.byMarker.first { $0.name == "fault:malformed" }?.count == injected("malformed"))
+    }
+
     @Test func eachFaultIsObservedByTheClient() throws {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) {

@@ -47,6 +47,7 @@ extension CaptureInspection {
             ("connections", .array(conns)),
             ("by_stream", named(byStream)),
             ("by_symbol", named(bySymbol)),
+            ("markers", named(byMarker)),
         ]
         if let r = rate {
             o.append(("rate", .object([
@@ -112,6 +113,12 @@ extension CaptureInspection {
             lines.append(title + (list.count > top ? " (top \(top) of \(list.count))" : ""))
             let width = max(20, (list.prefix(top).map(\.name.count).max() ?? 0) + 2)
             for e in list.prefix(top) { lines.append("  " + e.name.padded(width) + int(e.count).leftPadded(12)) }
+        }
+
+        if !byMarker.isEmpty {
+            lines.append("")
+            lines.append("markers")
+            for m in byMarker { lines.append("  " + m.name.padded(20) + int(m.count).leftPadded(12)) }
         }
 
         if let r = rate {

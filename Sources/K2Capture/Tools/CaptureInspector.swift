@@ -82,6 +82,9 @@ public struct CaptureInspection: Sendable {
     /// Received messages per stream and per symbol, most first.
     public var byStream: [(name: String, count: Int)] = []
     public var bySymbol: [(name: String, count: Int)] = []
+    /// `marker` records by their `"marker"` name (`gap`, `duplicate`, `malformed`, `reconnect`, …;
+    /// the simulator's `fault` markers as `fault:gap`, `fault:malformed`, …), most first.
+    public var byMarker: [(name: String, count: Int)] = []
     public var rate: Rate?
 
     public var frames: Int = 0
@@ -128,6 +131,7 @@ public enum CaptureInspector {
         var lastConn: UInt32 = 0, lastConnSlot = -1
         var streams = ByteKeyTable(), symbols = ByteKeyTable()
         var streamCounts: [Int] = [], symbolCounts: [Int] = []
+        var markers: [String: Int] = [:]
         var seq = SequenceTracker(listed: options.gapsListed)
         var krakenBooks = KrakenBookChecker(listed: options.gapsListed)
         var rate = RateTracker(bucket: options.bucketNanos, window: options.windowNanos,
@@ -175,6 +179,7 @@ public enum CaptureInspector {
             if ts > connStats[slot].lastTimestamp { connStats[slot].lastTimestamp = ts }
             if r.kind == .connect, connStats[slot].url == nil, !r.aux.isEmpty { connStats[slot].url = String(decoding: r.aux, as: UTF8.self) }
 
+            if r.kind == .marker { markers[markerName(r.payload), default: 0] += 1 }
             guard r.kind == .recv else { continue }
             connStats[slot].recv += 1
             rate.add(ts)
@@ -203,6 +208,7 @@ public enum CaptureInspector {
         ins.connections = connStats.sorted { $0.id < $1.id }
         ins.byStream = streamCounts.indices.map { (streams.key($0), streamCounts[$0]) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
         ins.bySymbol = symbolCounts.indices.map { (symbols.key($0), symbolCounts[$0]) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
+        ins.byMarker = markers.map { ($0.key, $0.value) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
         ins.rate = rate.result()
         ins.sequenceChecks = seq.result() + [krakenBooks.result()]
         // Damage as `verify` sees it: a torn tail, else a missing or wrong index.
@@ -216,6 +222,17 @@ public enum CaptureInspector {
         }
         return ins
     }
+}
+
+private let markerKey = Array("\"marker\":".utf8), faultKey = Array("\"fault\":".utf8)
+
+/// A marker record's name: its `"marker"` string (`fault:NAME` for the simulator's fault
+/// markers), `?` when it has none.
+private func markerName(_ payload: UnsafeRawBufferPointer) -> String {
+    guard let name = PayloadFields.stringValue(payload, key: markerKey) else { return "?" }
+    let text = String(decoding: name, as: UTF8.self)
+    guard text == "fault", let fault = PayloadFields.stringValue(payload, key: faultKey) else { return text }
+    return text + ":" + String(decoding: fault, as: UTF8.self)
 }
 
 /// Sequence continuity: Binance per symbol — `depthUpdate` (next `U` = previous `u` + 1),

@@ -197,6 +197,44 @@ public struct PayloadFields {
         return digits > 0 ? (neg ? -v : v) : nil
     }
 
+    /// Whether `p` is one whole JSON object or array, with nothing but white space around it:
+    /// brackets balance outside strings, match in kind, and the outermost one closes at the end.
+    /// A structural check (numbers and literals are not validated) that tells a frame cut short
+    /// or spliced from a whole one, in one pass without allocating. The recorder reads no
+    /// sequence number out of a frame that fails it.
+    public static func isWholeJSON(_ p: UnsafeRawBufferPointer) -> Bool {
+        guard let start = firstNonSpace(p), p[start] == 123 || p[start] == 91 else { return false }
+        let count = p.count
+        var depth = 0
+        var kinds: UInt64 = 0    // one bit per open bracket of the 64 innermost levels: 1 = object
+        var i = start
+        while i < count {
+            let byte = p[i]
+            if byte == 34 {                                  // a string: skip to its closing quote
+                i += 1
+                while i < count, p[i] != 34 { i += p[i] == 92 ? 2 : 1 }
+                guard i < count else { return false }
+            } else if byte == 123 || byte == 91 {
+                if depth < 64 { kinds = kinds << 1 | (byte == 123 ? 1 : 0) }
+                depth += 1
+            } else if byte == 125 || byte == 93 {
+                guard depth > 0 else { return false }
+                if depth <= 64 {
+                    guard (kinds & 1 == 1) == (byte == 125) else { return false }
+                    kinds >>= 1
+                }
+                depth -= 1
+                if depth == 0 {
+                    i += 1
+                    while i < count, p[i] == 32 || p[i] == 10 || p[i] == 13 || p[i] == 9 { i += 1 }
+                    return i == count
+                }
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// The last JSON string that ends before `end`, and the offset of its opening quote.
     static func lastString(_ p: UnsafeRawBufferPointer, endingBefore end: Int) -> (UnsafeRawBufferPointer, Int)? {
         var j = end - 1
