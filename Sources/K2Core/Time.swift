@@ -7,8 +7,9 @@ import Darwin
 /// Parsing and printing of times and durations as users type them on the command line.
 public enum TimeText {
     /// Formats nanoseconds since the epoch as ISO-8601 UTC with nine fractional digits,
-    /// e.g. `2023-11-14T22:13:20.123456789Z`.
-    public static func iso8601(nanos: Int64, fractionDigits: Int = 9) -> String {
+    /// e.g. `2023-11-14T22:13:20.123456789Z`. `trimZeros` drops the fraction's trailing zeros
+    /// (and the dot when none are left), as Go's RFC3339Nano does: `2023-02-09T20:19:35.39625135Z`.
+    public static func iso8601(nanos: Int64, fractionDigits: Int = 9, trimZeros: Bool = false) -> String {
         var secs = nanos / 1_000_000_000
         var frac = nanos % 1_000_000_000
         if frac < 0 { frac += 1_000_000_000; secs -= 1 }
@@ -17,8 +18,10 @@ public enum TimeText {
         var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(sod / 3600, 2)):\(pad(sod / 60 % 60, 2)):\(pad(sod % 60, 2))"
         if fractionDigits > 0 {
             var f = frac
-            for _ in 0..<(9 - min(9, fractionDigits)) { f /= 10 }
-            out += "." + pad(f, min(9, fractionDigits))
+            var digits = min(9, fractionDigits)
+            for _ in 0..<(9 - digits) { f /= 10 }
+            if trimZeros { while digits > 0 && f % 10 == 0 { f /= 10; digits -= 1 } }
+            if digits > 0 { out += "." + pad(f, digits) }
         }
         return out + "Z"
     }

@@ -96,7 +96,7 @@ struct WebSocketVenueTests {
         let client = try RawWebSocketClient(port: port)
         try client.send(text: #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}"#)
         let ack = try #require(try client.receive())
-        #expect(ack.hasPrefix(#"{"channel":"subscriptions","timestamp":""#))
+        #expect(ack.hasPrefix(#"{"channel":"subscriptions","client_id":"","timestamp":""#))
         #expect(ack.hasSuffix(#"","sequence_num":0,"events":[{"subscriptions":{"market_trades":["BTC-USD"]}}]}"#))
         // The venue's connection numbered every product and channel; this client wants BTC trades only.
         var payloads: [String] = []
@@ -126,7 +126,7 @@ struct WebSocketVenueTests {
         #expect(try client.receive()?.hasSuffix(#""sequence_num":1,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"level2":["BTC-USD"]}}]}"#) == true)
         // Then a heartbeat (at once, then every second): counter a number, numbered after the acks.
         let heartbeat = try #require(try client.receive())
-        #expect(heartbeat.hasPrefix(#"{"channel":"heartbeats","timestamp":""#))
+        #expect(heartbeat.hasPrefix(#"{"channel":"heartbeats","client_id":"","timestamp":""#))
         #expect(heartbeat.contains(#""sequence_num":2,"events":[{"current_time":""#) && heartbeat.hasSuffix(#","heartbeat_counter":1}]}"#))
         try sink.finish(timeoutNanos: 1_000_000_000)
     }

@@ -192,7 +192,7 @@ import Testing
                 == #"{"channelID":101,"channelName":"book-25","event":"subscriptionStatus","pair":"XBT/USD","reqid":4,"status":"subscribed","subscription":{"depth":25,"name":"book"}}"#)
         #expect(String(decoding: frames[1], as: UTF8.self).contains(#""status":"error""#))
         #expect(books == [0] && s.contains(symbol: 0, kind: .depth, venue: .kraken))
-        #expect(String(decoding: KrakenProtocol.pong(reqid: "42"), as: UTF8.self) == #"{"event":"pong","reqid":42}"#)
+        #expect(String(decoding: VenueAnswers.krakenPong(reqid: "42"), as: UTF8.self) == #"{"event":"pong","reqid":42}"#)
 
         var c = SubscriptionSet(symbols: u.count)
         let cr = CoinbaseProtocol.parseRequest(Array(#"{"type":"subscribe","product_ids":["ETH-USD"],"channel":"market_trades"}"#.utf8))!

@@ -169,8 +169,8 @@ import Testing
             }
         }
         #expect(sawOne && sawBoth)
-        same(try JSONParser.parse(KrakenProtocol.systemStatus(connectionID: 1)), try fixture("kraken-systemStatus.json"))
-        same(try JSONParser.parse(KrakenProtocol.heartbeat), try fixture("kraken-heartbeat.json"))
+        same(try JSONParser.parse(VenueAnswers.krakenSystemStatus(connectionID: 1)), try fixture("kraken-systemStatus.json"))
+        same(try JSONParser.parse(VenueAnswers.krakenHeartbeat), try fixture("kraken-heartbeat.json"))
         let u = SymbolUniverse(count: 10)
         var set = SubscriptionSet(symbols: 10)
         let r = KrakenProtocol.parseRequest(KrakenProtocol.subscribeRequest(pairs: ["XBT/USD"], name: "trade"))!
@@ -188,7 +188,7 @@ import Testing
         let doc = try fixture("coinbase-market_trades.json")
         same(generated(.coinbase, .trade), doc)
         same(generated(.coinbase, .depth), try fixture("coinbase-l2_data.json"))
-        same(try JSONParser.parse(CoinbaseProtocol.heartbeat(counter: 3049, nanos: 1_687_552_286_122_969_572, uptimeNanos: 91_717_525_857_105, sequence: 0)),
+        same(try JSONParser.parse(VenueAnswers.coinbaseHeartbeat(counter: 3049, nanos: 1_687_552_286_122_969_572, uptimeNanos: 91_717_525_857_105, sequence: 0)),
              try fixture("coinbase-heartbeats-venue.json"))
         // The level2 snapshot (sent first after a level2 subscription) is the documented l2_data example.
         let m = MarketModel(config: MarketConfig(), seed: 42)

@@ -27,10 +27,21 @@ extension WebSocketSink {
                         if subscribe { client.subscriptions.insert(key) } else { client.subscriptions.remove(key) }
                     }
                 }
-                client.write(VenueAnswers.coinbaseSubscriptions(keys: client.subscriptions, heartbeats: client.coinbaseHeartbeats,
-                                                                wallNanos: wall, sequence: client.nextCoinbaseSequence()), now: now)
+                client.write(VenueAnswers.coinbaseSubscriptions(coinbaseProducts(client), nanos: wall, sequence: client.nextCoinbaseSequence()), now: now)
             }
         }
+    }
+
+    /// What the Coinbase `subscriptions` ack lists for `client`: products per channel (from its
+    /// `channel|PRODUCT` keys, in name order) and `heartbeats`. Under `lock`.
+    private func coinbaseProducts(_ client: Client) -> [String: [String]] {
+        var products: [String: [String]] = client.coinbaseHeartbeats ? ["heartbeats": ["heartbeats"]] : [:]
+        for key in client.subscriptions.sorted() {
+            let parts = key.split(separator: "|", maxSplits: 1)
+            guard parts.count == 2, parts[0] != "*" else { continue }
+            products[String(parts[0]), default: []].append(String(parts[1]))
+        }
+        return products
     }
 
     /// SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS as Binance answers them. Under `lock`.
@@ -63,20 +74,21 @@ extension WebSocketSink {
         case "subscribe", "unsubscribe":
             client.kraken = true
             guard Self.krakenChannels.contains(request.name) else {
-                return [VenueAnswers.krakenError("Subscription name invalid", name: request.name, pair: request.pairs.first, reqid: request.reqid)]
+                return [VenueAnswers.krakenError("Subscription name invalid", name: request.name, depth: request.depth, pair: request.pairs.first,
+                                                 reqid: request.reqid)]
             }
             let subscribe = request.event == "subscribe"
             return request.pairs.map { pair in
                 let key = VenueRoute.krakenKey(channel: request.name, pair: pair)
                 if subscribe { client.subscriptions.insert(key) } else { client.subscriptions.remove(key) }
                 // One id per channel and pair for the whole replay, from 100.
-                let channelID = krakenChannelIDs[key] ?? 100 + krakenChannelIDs.count
+                let channelID = krakenChannelIDs[key] ?? 100 + Int64(krakenChannelIDs.count)
                 krakenChannelIDs[key] = channelID
                 return VenueAnswers.krakenStatus(channelID: channelID, name: request.name, depth: request.depth, pair: pair,
                                                  reqid: request.reqid, subscribed: subscribe)
             }
         default:
-            return [VenueAnswers.krakenError("Unsupported event", name: request.name, pair: nil, reqid: request.reqid)]
+            return [VenueAnswers.krakenEventError("Unsupported event", reqid: request.reqid)]
         }
     }
 }

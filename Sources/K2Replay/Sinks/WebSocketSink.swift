@@ -45,7 +45,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     private(set) var clients: [Client] = []
     private var nextClientNumber = 0
     /// Kraken channel ids handed out in acks, by `VenueRoute` key; data frames carry them.
-    var krakenChannelIDs: [String: Int] = [:]
+    var krakenChannelIDs: [String: Int64] = [:]
     private var framesWritten: UInt64 = 0
     /// Captures whose REST snapshots the sink serves (`SinkOptions.captures`), read at `open`.
     let snapshotCaptures: [String]
@@ -203,11 +203,10 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
             client.write(VenueAnswers.wrapCombined(payload, stream: key), now: now)
         } else if payload.first == UInt8(ascii: "["), let id = krakenChannelIDs[key] {
             client.write(VenueAnswers.withKrakenChannelID(payload, id), now: now)
-        } else if let renumbered = VenueAnswers.withSequenceNumber(payload, client.coinbaseSequence) {
-            _ = client.nextCoinbaseSequence()
-            client.write(renumbered, now: now)
         } else {
-            client.write(payload, now: now)
+            var message = payload   // copied only when a Coinbase `sequence_num` is renumbered
+            if VenueAnswers.setCoinbaseSequence(client.coinbaseSequence, in: &message) { _ = client.nextCoinbaseSequence() }
+            client.write(message, now: now)
         }
     }
 
@@ -225,9 +224,9 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
                     if client.coinbaseHeartbeats, now - client.lastHeartbeatNanos >= 1_000_000_000 {
                         client.heartbeatCounter += 1
                         client.lastHeartbeatNanos = now
-                        client.write(VenueAnswers.coinbaseHeartbeat(counter: client.heartbeatCounter, wallNanos: wall,
-                                                                    uptimeNanos: now - self.startNanos,
-                                                                    sequence: client.nextCoinbaseSequence()), now: now)
+                        client.write(VenueAnswers.coinbaseHeartbeat(counter: client.heartbeatCounter, nanos: wall,
+                                                                    uptimeNanos: now - self.startNanos, sequence: client.nextCoinbaseSequence()),
+                                     now: now)
                     }
                 }
             }

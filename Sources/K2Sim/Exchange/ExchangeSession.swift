@@ -76,7 +76,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         case .binance:
             if isSubscribed { startFeed() }
         case .kraken:
-            sendControl(KrakenProtocol.systemStatus(connectionID: 10_000_000 + UInt64(id)))
+            sendControl(VenueAnswers.krakenSystemStatus(connectionID: 10_000_000 + UInt64(id)))
         case .coinbase:
             break
         }
@@ -344,10 +344,10 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         if now >= nextHeartbeat, pool == nil {
             nextHeartbeat = now + o.heartbeatEveryNanos
             if o.venue == .kraken, isSubscribed {
-                sendControl(KrakenProtocol.heartbeat)
+                sendControl(VenueAnswers.krakenHeartbeat)
             } else if o.venue == .coinbase, coinbaseHeartbeats {
                 heartbeatCounter += 1
-                sendControl(CoinbaseProtocol.heartbeat(counter: heartbeatCounter, nanos: server.clock.wallNanos(),
+                sendControl(VenueAnswers.coinbaseHeartbeat(counter: heartbeatCounter, nanos: server.clock.wallNanos(),
                                                        uptimeNanos: now - server.startedMono, sequence: controlSequence()))
             }
         }
@@ -357,7 +357,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     private func binanceRequest(_ bytes: [UInt8]) {
         guard let r = BinanceProtocol.parseRequest(bytes) else {
-            sendControl(Array(#"{"error":{"code":3,"msg":"Invalid JSON"},"id":null}"#.utf8))
+            sendControl(VenueAnswers.binanceError(code: 3, "Invalid JSON", id: "null"))
             return
         }
         sendControl(BinanceProtocol.handle(r, set: &subscriptions, active: &binanceActive, universe: server.universe))
@@ -365,12 +365,12 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     private func krakenRequest(_ bytes: [UInt8]) {
         guard let r = KrakenProtocol.parseRequest(bytes) else {
-            sendControl(Array(#"{"errorMessage":"Malformed request","event":"error"}"#.utf8))
+            sendControl(VenueAnswers.krakenEventError("Malformed request"))
             return
         }
         switch r.event {
         case "ping":
-            sendControl(KrakenProtocol.pong(reqid: r.reqid))
+            sendControl(VenueAnswers.krakenPong(reqid: r.reqid))
         case "subscribe", "unsubscribe":
             if r.event == "subscribe", r.name == "book", let refusal = krakenBookDepth(r) {
                 for f in refusal { sendControl(f) }
@@ -380,7 +380,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
             for f in frames { sendControl(f) }
             for b in books { sendControl(feed.krakenBookSnapshot(symbol: b, nanos: server.clock.wallNanos())) }
         default:
-            sendControl(Array(#"{"errorMessage":"Unsupported event","event":"error"}"#.utf8))
+            sendControl(VenueAnswers.krakenEventError("Unsupported event", reqid: r.reqid))
         }
     }
 
@@ -392,7 +392,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     private func krakenBookDepth(_ r: KrakenProtocol.Request) -> [[UInt8]]? {
         let depth = r.depth ?? 10
         var problem: String?
-        if !KrakenProtocol.bookDepths.contains(depth) {
+        if !VenueAnswers.krakenBookDepths.contains(depth) {
             problem = "Subscription depth not supported"
         } else if depth != feed.encoder.krakenBookDepth {
             if feed.emitted == 0 {
@@ -404,20 +404,17 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
             }
         }
         guard let problem else { return nil }
-        let reqid = r.reqid.map { #""reqid":\#($0),"# } ?? ""
-        return r.pairs.map { pair in
-            Array(#"{"errorMessage":\#(JSONText.quoted(problem)),"event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),\#(reqid)"status":"error","subscription":{"depth":\#(depth),"name":"book"}}"#.utf8)
-        }
+        return r.pairs.map { VenueAnswers.krakenError(problem, name: "book", depth: depth, pair: $0, reqid: r.reqid) }
     }
 
     private func coinbaseRequest(_ bytes: [UInt8]) {
         guard let r = CoinbaseProtocol.parseRequest(bytes), r.type == "subscribe" || r.type == "unsubscribe" else {
-            sendControl(Array(#"{"type":"error","message":"malformed request: expected {\"type\":\"subscribe\",\"product_ids\":[…],\"channel\":…}"}"#.utf8))
+            sendControl(VenueAnswers.coinbaseError(#"malformed request: expected {"type":"subscribe","product_ids":[…],"channel":…}"#))
             return
         }
         guard CoinbaseProtocol.apply(r, set: &subscriptions, universe: server.universe) else {
             let list = r.productIDs.joined(separator: ",")
-            sendControl(Array(#"{"type":"error","message":\#(JSONText.quoted("Failed to subscribe to \(r.channel) for \(list): unknown channel or product"))}"#.utf8))
+            sendControl(VenueAnswers.coinbaseError("Failed to subscribe to \(r.channel) for \(list): unknown channel or product"))
             return
         }
         if r.channel == "heartbeats" { coinbaseHeartbeats = r.type == "subscribe" }
@@ -442,7 +439,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         let next = feed.takeCoinbaseSequence()
         guard pending, pool == nil else { return next }
         let held = next - 1
-        VenueEncoder.setCoinbaseSequence(next, in: &buf)
+        VenueAnswers.setCoinbaseSequence(next, in: &buf)
         return held
     }
 }

@@ -83,7 +83,7 @@ public struct CaptureGenerator {
             add(.recv, Array(#"{"result":null,"id":1}"#.utf8))
         case .kraken:
             add(.connect, url: venue.defaultURL, [])
-            add(.recv, KrakenProtocol.systemStatus(connectionID: 8_628_615_390_848_610_000 &+ profile.seed % 1_000_000))
+            add(.recv, VenueAnswers.krakenSystemStatus(connectionID: 8_628_615_390_848_610_000 &+ profile.seed % 1_000_000))
             let pairs = u.symbols.map(\.krakenName)
             var set = SubscriptionSet(symbols: u.count)
             for (name, depth) in [("trade", nil), ("book", profile.krakenBookDepth)] as [(String, Int?)] {

@@ -219,12 +219,12 @@ public struct LiveFeed: Sendable {
     private mutating func appendHeartbeat(at t: Int64, into out: inout [UInt8]) {
         lastSentT = t
         switch venue {
-        case .kraken: out.append(contentsOf: KrakenProtocol.heartbeat)
+        case .kraken: out.append(contentsOf: VenueAnswers.krakenHeartbeat)
         case .coinbase:
             heartbeatCounter += 1
             nextCoinbaseHeartbeat += 1_000_000_000
-            out.append(contentsOf: CoinbaseProtocol.heartbeat(counter: heartbeatCounter, nanos: startNanos + t,
-                                                              uptimeNanos: t, sequence: takeCoinbaseSequence()))
+            out.append(contentsOf: VenueAnswers.coinbaseHeartbeat(counter: heartbeatCounter, nanos: startNanos + t,
+                                                                  uptimeNanos: t, sequence: takeCoinbaseSequence()))
         case .binance: break
         }
     }

@@ -75,7 +75,7 @@ public enum ProfileLoader {
         if let kraken = try root.map("kraken") {
             try kraken.expectKeys(["book_depth"])
             if let depth = try kraken.int("book_depth") {
-                guard KrakenProtocol.bookDepths.contains(depth) else {
+                guard VenueAnswers.krakenBookDepths.contains(depth) else {
                     throw kraken.error(at: "book_depth", "Kraken offers depths 10, 25, 100, 500, 1000, not \(depth)", remedy: "pick one of those")
                 }
                 profile.krakenBookDepth = depth

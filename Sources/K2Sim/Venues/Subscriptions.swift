@@ -115,7 +115,7 @@ public enum BinanceProtocol {
             var parsed: [(Int, MessageKind, String)] = []
             for p in r.params {
                 guard let (i, k) = parseStream(p, universe: universe) else {
-                    return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown stream \#(p)"},"id":\#(r.idJSON)}"#.utf8)
+                    return VenueAnswers.binanceError("Invalid request: unknown stream \(p)", id: r.idJSON)
                 }
                 parsed.append((i, k, p))
             }
@@ -128,17 +128,11 @@ public enum BinanceProtocol {
                     active.removeAll { $0 == p }
                 }
             }
-            return Array(#"{"result":null,"id":\#(r.idJSON)}"#.utf8)
+            return VenueAnswers.binanceResult(id: r.idJSON)
         case "LIST_SUBSCRIPTIONS":
-            var out = Array(#"{"result":["#.utf8)
-            for (i, s) in active.enumerated() {
-                if i > 0 { out.append(44) }
-                JSONText.appendString(s, to: &out)
-            }
-            out.append(contentsOf: #"],"id":\#(r.idJSON)}"#.utf8)
-            return out
+            return VenueAnswers.binanceList(active, id: r.idJSON)
         default:
-            return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown method"},"id":\#(r.idJSON)}"#.utf8)
+            return VenueAnswers.binanceError("Invalid request: unknown method", id: r.idJSON)
         }
     }
 
@@ -154,30 +148,14 @@ public enum BinanceProtocol {
     }
 }
 
-/// Kraken WebSocket v1: subscribe requests, subscriptionStatus, systemStatus, heartbeat, pong.
+/// Kraken WebSocket v1: subscribe requests and their `subscriptionStatus` answers (the frames
+/// themselves, with systemStatus, heartbeat and pong, are K2Capture's `VenueAnswers`).
 public enum KrakenProtocol {
     /// `{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}`, also
     /// `unsubscribe` and `{"event":"ping","reqid":42}` (parsed in K2Capture, shared with the ws:// replay sink).
     public typealias Request = KrakenRequest
 
     public static func parseRequest(_ bytes: [UInt8]) -> Request? { KrakenRequest(parsing: bytes) }
-
-    /// Sent on connect: `{"connectionID":…,"event":"systemStatus","status":"online","version":"1.9.1"}`.
-    public static func systemStatus(connectionID: UInt64) -> [UInt8] {
-        Array(#"{"connectionID":\#(connectionID),"event":"systemStatus","status":"online","version":"1.9.1"}"#.utf8)
-    }
-
-    /// The book depths Kraken v1 offers (`"subscription":{"name":"book","depth":N}`; 10 when omitted).
-    public static let bookDepths: Set<Int> = [10, 25, 100, 500, 1000]
-
-    /// `{"event":"heartbeat"}`, sent after about 1 s without other messages.
-    public static let heartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
-
-    /// `{"event":"pong","reqid":42}` (reqid omitted when the ping had none).
-    public static func pong(reqid: String?) -> [UInt8] {
-        if let r = reqid { return Array(#"{"event":"pong","reqid":\#(r)}"#.utf8) }
-        return Array(#"{"event":"pong"}"#.utf8)
-    }
 
     /// Applies a subscribe/unsubscribe and returns one subscriptionStatus frame per pair, e.g.
     /// `{"channelID":100,"channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","status":"subscribed","subscription":{"name":"trade"}}`
@@ -189,12 +167,11 @@ public enum KrakenProtocol {
         var frames: [[UInt8]] = []
         var books: [Int] = []
         let subscribe = r.event == "subscribe"
-        let reqid = r.reqid.map { #""reqid":\#($0),"# } ?? ""
         for pair in r.pairs {
             let known = ["trade", "book", "ticker"].contains(r.name)
             guard let i = universe.index(ofName: pair, venue: .kraken), known else {
-                let msg = known ? "Currency pair not supported" : "Subscription name invalid"
-                frames.append(Array(#"{"errorMessage":"\#(msg)","event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),\#(reqid)"status":"error","subscription":{"name":\#(JSONText.quoted(r.name))}}"#.utf8))
+                let message = known ? "Currency pair not supported" : "Subscription name invalid"
+                frames.append(VenueAnswers.krakenError(message, name: r.name, pair: pair, reqid: r.reqid))
                 continue
             }
             let isBook = r.name == "book"
@@ -207,11 +184,9 @@ public enum KrakenProtocol {
             case (true, _): set.addTrades(symbol: i)
             case (false, _): set.removeTrades(symbol: i)
             }
-            let ch = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: i) : VenueEncoder.krakenChannelID(symbol: i, book: isBook)
-            let chName = isBook ? "book-\(bookDepth)" : r.name
-            let sub = isBook ? #"{"depth":\#(bookDepth),"name":"book"}"# : #"{"name":"\#(r.name)"}"#
-            let pairName = universe[i].krakenName
-            frames.append(Array(#"{"channelID":\#(ch),"channelName":"\#(chName)","event":"subscriptionStatus","pair":"\#(pairName)",\#(reqid)"status":"\#(subscribe ? "subscribed" : "unsubscribed")","subscription":\#(sub)}"#.utf8))
+            let channelID = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: i) : VenueEncoder.krakenChannelID(symbol: i, book: isBook)
+            frames.append(VenueAnswers.krakenStatus(channelID: channelID, name: r.name, depth: isBook ? bookDepth : nil, pair: universe[i].krakenName,
+                                                    reqid: r.reqid, subscribed: subscribe))
         }
         return (frames, books)
     }
@@ -229,7 +204,8 @@ public enum KrakenProtocol {
     }
 }
 
-/// Coinbase Advanced Trade: subscribe requests, the `subscriptions` ack and `heartbeats`.
+/// Coinbase Advanced Trade: subscribe requests and the `subscriptions` ack (the frames themselves,
+/// with `heartbeats`, are K2Capture's `VenueAnswers`).
 public enum CoinbaseProtocol {
     /// `{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}` (or unsubscribe;
     /// parsed in K2Capture, shared with the ws:// replay sink).
@@ -238,7 +214,7 @@ public enum CoinbaseProtocol {
     public static func parseRequest(_ bytes: [UInt8]) -> Request? { CoinbaseRequest(parsing: bytes) }
 
     /// Applies the request; returns false for unknown products or channels. Channels:
-    /// `market_trades`, `level2`, `ticker`, `heartbeats` (heartbeats are the server's job: see `heartbeat`).
+    /// `market_trades`, `level2`, `ticker`, `heartbeats` (heartbeats are the server's job: see `VenueAnswers.coinbaseHeartbeat`).
     public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
         guard ["market_trades", "level2", "ticker", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
@@ -260,54 +236,16 @@ public enum CoinbaseProtocol {
         return true
     }
 
-    /// The ack Coinbase sends after every (un)subscribe:
-    /// `{"channel":"subscriptions","client_id":"","timestamp":"…","sequence_num":N,"events":[{"subscriptions":{"market_trades":["BTC-USD"]}}]}`.
+    /// The ack Coinbase sends after every (un)subscribe (`VenueAnswers.coinbaseSubscriptions`):
+    /// every channel of `set`, products in universe order.
     public static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
                                      nanos: Int64, sequence: Int64) -> [UInt8] {
-        var out = Array(#"{"channel":"subscriptions","client_id":"","timestamp":""#.utf8)
-        StampText.appendRFC3339(nanos: nanos, to: &out)
-        out.append(contentsOf: #"","sequence_num":\#(sequence),"events":[{"subscriptions":{"#.utf8)
-        var firstChannel = true
-        func channel(_ name: String, _ kind: MessageKind) {
-            let ids = (0..<universe.count).filter { set.contains(symbol: $0, kind: kind, venue: .coinbase) }
-            guard !ids.isEmpty else { return }
-            if !firstChannel { out.append(44) }
-            firstChannel = false
-            out.append(contentsOf: #""\#(name)":["#.utf8)
-            for (j, i) in ids.enumerated() {
-                if j > 0 { out.append(44) }
-                JSONText.appendString(universe[i].coinbaseName, to: &out)
-            }
-            out.append(93)
+        var products: [String: [String]] = heartbeats ? ["heartbeats": ["heartbeats"]] : [:]
+        for (channel, kind) in [("level2", MessageKind.depth), ("market_trades", .trade), ("ticker", .ticker)] {
+            let names = (0..<universe.count).filter { set.contains(symbol: $0, kind: kind, venue: .coinbase) }.map { universe[$0].coinbaseName }
+            if !names.isEmpty { products[channel] = names }
         }
-        if heartbeats {
-            out.append(contentsOf: #""heartbeats":["heartbeats"]"#.utf8)
-            firstChannel = false
-        }
-        channel("level2", .depth)
-        channel("market_trades", .trade)
-        channel("ticker", .ticker)
-        out.append(contentsOf: "}}]}".utf8)
-        return out
-    }
-
-    /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}]}`,
-    /// once a second on a connection subscribed to `heartbeats` (the docs' example quotes the
-    /// counter; the venue sends a number).
-    public static func heartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
-        var out = Array(#"{"channel":"heartbeats","client_id":"","timestamp":""#.utf8)
-        StampText.appendRFC3339(nanos: nanos, to: &out)
-        out.append(contentsOf: #"","sequence_num":\#(sequence),"events":[{"current_time":""#.utf8)
-        var t: [UInt8] = []
-        StampText.appendRFC3339(nanos: nanos, trim: false, to: &t)
-        // "2023-06-23T20:31:56.121961769Z" → "2023-06-23 20:31:56.121961769 +0000 UTC"
-        t.removeLast()
-        t[10] = 32
-        out.append(contentsOf: t)
-        out.append(contentsOf: " +0000 UTC m=+".utf8)
-        DecimalText.append(uptimeNanos, scale: 9, digits: 9, to: &out)
-        out.append(contentsOf: #"","heartbeat_counter":\#(counter)}]}"#.utf8)
-        return out
+        return VenueAnswers.coinbaseSubscriptions(products, nanos: nanos, sequence: sequence)
     }
 
     public static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {

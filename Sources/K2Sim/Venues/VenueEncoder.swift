@@ -681,25 +681,6 @@ public struct VenueEncoder: Sendable {
         return out
     }
 
-    /// Rewrites the `"sequence_num":N` of an encoded Coinbase message to `sequence` (the
-    /// exchange simulator encodes a message before it is due; a control message sent in
-    /// between takes the earlier number, so the held message moves one up and the connection's
-    /// numbering stays increasing). Returns false when `message` has no `sequence_num`.
-    @discardableResult
-    public static func setCoinbaseSequence(_ sequence: Int64, in message: inout [UInt8]) -> Bool {
-        let key = Array(#""sequence_num":"#.utf8)
-        // The member comes within the first ~80 bytes (after channel, client_id, timestamp).
-        let limit = min(message.count, 160) - key.count
-        guard limit > 0, let at = (0...limit).first(where: { message[$0..<$0 + key.count].elementsEqual(key) }) else { return false }
-        let start = at + key.count
-        var end = start
-        while end < message.count, message[end] >= 48, message[end] <= 57 { end += 1 }
-        var digits: [UInt8] = []
-        DecimalText.appendInt(sequence, to: &digits)
-        message.replaceSubrange(start..<end, with: digits)
-        return true
-    }
-
     /// `<timestamp>","sequence_num":N,"events":[` after the channel head.
     @inline(__always)
     private mutating func coinbaseHeadTail(_ nanos: Int64, _ w: inout RawWriter) {
