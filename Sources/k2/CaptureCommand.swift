@@ -185,7 +185,8 @@ extension CaptureCommand {
             abstract: "Summarise a capture: time span, counts by kind, connection, stream and symbol, rates, compression, sequence gaps.",
             discussion: """
                 --json prints one JSON object; the keys records, by_kind, first_ts_ns, last_ts_ns, \
-                connections and gaps are stable (see docs/capture-tools.md).
+                connections and gaps are stable (see docs/capture-tools.md). Exit 1 when a frame is \
+                damaged (the report then covers the records before it), as `verify`.
                 """
         )
         @Argument(help: "The capture file.") var file: String
@@ -207,7 +208,11 @@ extension CaptureCommand {
                 out.write(ins.textReport(top: top))
             }
             out.flush()
-            if let d = ins.damage { StdErr.print("k2: warning: \(file): \(d)") }
+            guard let damage = ins.damage else { return }
+            // A damaged frame stops the count: the report covers the records before it.
+            guard damage.kind == .corrupt else { StdErr.print("k2: warning: \(file): \(damage)"); return }
+            StdErr.print("k2: \(file): \(damage) — the report covers the records before it; recover the file from its source (`k2 capture verify` checks every frame)")
+            throw ExitCode(1)
         }
     }
 }

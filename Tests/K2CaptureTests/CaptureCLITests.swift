@@ -140,6 +140,26 @@ import Testing
         #expect(verify.out.hasPrefix("\(p): DAMAGED — damaged frame at byte \(e.offset)"))
     }
 
+    /// A damaged frame in the middle: `inspect` reports the records before it and exits with the
+    /// damage code, as `verify` (before: exit 2, no report).
+    @Test func damagedFrameInTheMiddleIsExit1ForInspectWithTheRecordsBeforeIt() throws {
+        let p = try copy("flip-inspect.k2cap")
+        let idx = try CaptureReader(path: p).index()
+        #expect(idx.entries.count > 2)
+        let e = idx.entries[1]
+        try flip(p, at: UInt64(e.offset) + UInt64(e.compressedSize / 2))
+        let text = try k2("capture inspect '\(p)'")
+        #expect(text.status == 1)
+        #expect(text.err.hasPrefix("k2: \(p): damaged frame at byte \(e.offset): "))
+        #expect(text.out.contains("damage"))
+        let json = try k2("capture inspect --json '\(p)'")
+        #expect(json.status == 1)
+        let report = try JSONParser.parse(json.out.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(report["records"]?.int64Value == Int64(idx.entries[0].recordCount))
+        #expect(report["damage"]?["kind"]?.stringValue == "corrupt")
+        #expect(report["damage"]?["offset"]?.int64Value == e.offset)
+    }
+
     @Test func unknownVersionIsExit2() throws {
         let p = try copy("v7.k2cap")
         let fh = try FileHandle(forUpdating: URL(fileURLWithPath: p))

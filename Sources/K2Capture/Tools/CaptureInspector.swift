@@ -140,7 +140,7 @@ public enum CaptureInspector {
         // The frames as read, to hold the stored index against them as `verify` does.
         var framesRead: [(offset: Int64, records: Int, first: Int64, last: Int64)] = []
 
-        while let r = try reader.next() {
+        while let r = try nextIntact(reader, damage: &ins.damage) {
             ins.records += 1
             if framesRead.last?.offset != reader.currentFrameOffset {
                 framesRead.append((reader.currentFrameOffset, 0, .max, .min))
@@ -211,8 +211,8 @@ public enum CaptureInspector {
         ins.byMarker = markers.map { ($0.key, $0.value) }.sorted { ($1.1, $0.0) < ($0.1, $1.0) }
         ins.rate = rate.result()
         ins.sequenceChecks = seq.result() + [krakenBooks.result()]
-        // Damage as `verify` sees it: a torn tail, else a missing or wrong index.
-        ins.damage = reader.damage
+        // Damage as `verify` sees it: a damaged frame (above), a torn tail, else a missing or wrong index.
+        if ins.damage == nil { ins.damage = reader.damage }
         if ins.damage == nil, !index.storedInFile {
             ins.damage = CaptureVerifier.missingIndex(reader)
         } else if ins.damage == nil, !framesRead.elementsEqual(index.entries, by: {
@@ -221,6 +221,19 @@ public enum CaptureInspector {
             ins.damage = CaptureVerifier.indexMismatch(reader)
         }
         return ins
+    }
+}
+
+/// The reader's next record. At a frame that fails its checksum or does not decode: nil, with
+/// the damage in `damage` (kind `corrupt`, the frame's offset), so the records before it are
+/// still reported, as `verify` counts them; the caller exits with the damage code.
+private func nextIntact(_ reader: CaptureReader, damage: inout CaptureDamage?) throws(CaptureError) -> CaptureRecord? {
+    do {
+        return try reader.next()
+    } catch {
+        guard error.code == .corrupt, let offset = error.offset else { throw error }
+        damage = CaptureDamage(kind: .corrupt, offset: offset, detail: error.what)
+        return nil
     }
 }
 
