@@ -17,10 +17,10 @@ struct SimExchangeCommand: ParsableCommand {
             k2 sim exchange --venue binance --port 9443 --rate 1000
             k2 record --venue binance --symbols BTCUSDT --channels trade,depth --url ws://127.0.0.1:9443 -o /tmp/sim.k2cap
 
-            Binance: /stream?streams=btcusdt@trade/… (combined), /ws/<stream> (raw), SUBSCRIBE requests,
+            Binance: /stream?streams=btcusdt@trade/… (combined), /ws/<stream> (raw), SUBSCRIBE requests, @kline_1m,
             GET /api/v3/depth?symbol=BTCUSDT&limit=1000 on the same port, a ping frame every 20 s.
             Kraken v1: systemStatus, subscribe → subscriptionStatus (+ book snapshot at depth 10/25/100/500/1000), trade, book, ticker, heartbeat, ping/pong.
-            Coinbase Advanced Trade: subscribe → subscriptions ack, market_trades, level2 (snapshot first), ticker, heartbeats.
+            Coinbase Advanced Trade: subscribe → subscriptions ack, market_trades, level2 (snapshot first), ticker, candles, heartbeats.
             Each connection gets its own copy of the market (same seed), paced by the profile's load shapes.
             Prints `ws://127.0.0.1:PORT` on stdout when listening; runs until SIGINT/SIGTERM or --duration.
             """

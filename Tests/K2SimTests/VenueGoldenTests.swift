@@ -138,6 +138,105 @@ import Testing
         }
     }
 
+    /// The candle messages of `venue` for a feed subscribed to symbol 0's candles only, with
+    /// the offset of each.
+    func candleMessages(_ venue: Venue, seconds: Int64, combined: Bool = false) -> [(t: Int64, text: String)] {
+        var p = SimProfile.constant(rate: 200, duration: seconds * 1_000_000_000, venue: venue, seed: 42)
+        p.market.symbols = 3
+        var feed = LiveFeed(profile: p, venue: venue)
+        feed.binanceTradeFanout = true
+        feed.binanceCombined = combined
+        var set = SubscriptionSet(symbols: 3)
+        set.add(symbol: 0, kind: .candle)
+        feed.filter = set
+        var messages: [(Int64, String)] = []
+        var buf: [UInt8] = []
+        while let e = feed.next(into: &buf) {
+            #expect(e.kind == .candle && e.symbol == 0)
+            messages.append((e.offsetNanos, String(decoding: buf, as: UTF8.self)))
+            buf.removeAll()
+        }
+        return messages
+    }
+
+    /// Binance `kline_1m`: the documented payload at most every 2 s with the minute's trades so
+    /// far, and the closed kline (`"x":true`) when a trade starts the next minute.
+    @Test func binanceKlineHasTheDocumentedShapeAndFollowsTheMinute() throws {
+        let messages = candleMessages(.binance, seconds: 130)
+        #expect(messages.count > 50)
+        var closed = 0
+        var lastUpdate: Int64 = -10_000_000_000
+        var previousStart: Int64 = 0
+        for (t, text) in messages {
+            let v = try JSONParser.parse(text)
+            same(v, try fixture("binance-kline.json"))
+            let k = try #require(v["k"])
+            let start = try #require(k["t"]?.int64Value)
+            #expect(start % 60_000 == 0 && k["T"]?.int64Value == start + 59_999)
+            #expect(Double(k["l"]!.stringValue!)! <= Double(k["h"]!.stringValue!)!)
+            #expect(k["f"]!.int64Value! <= k["L"]!.int64Value! && k["n"]!.int64Value! >= 1)
+            if k["x"] == .bool(true) {
+                closed += 1
+                #expect(start < (v["E"]!.int64Value! / 60_000) * 60_000)   // the minute before the event's
+            } else {
+                #expect(t - lastUpdate >= 2_000_000_000 || start != previousStart)
+                lastUpdate = t
+            }
+            previousStart = start
+        }
+        #expect(closed == 2)
+        let wrapped = try JSONParser.parse(candleMessages(.binance, seconds: 5, combined: true)[0].text)
+        #expect(wrapped["stream"]?.stringValue == "btcusdt@kline_1m")
+        #expect(try BinanceProtocol.parsePath("/ws/btcusdt@kline_1m", universe: SymbolUniverse(count: 3)).subscriptions.kinds(symbol: 0) == [.candle])
+    }
+
+    /// Coinbase `candles`: the documented message (five-minute buckets) at most once a second,
+    /// numbered on the connection, and the `snapshot` that answers a subscription.
+    @Test func coinbaseCandlesHaveTheDocumentedShape() throws {
+        let messages = candleMessages(.coinbase, seconds: 20)
+        #expect(messages.count >= 15)
+        var lastT: Int64 = -1_000_000_000
+        for (t, text) in messages {
+            let v = try JSONParser.parse(text)
+            same(v, try fixture("coinbase-candles.json"))
+            #expect(v["events"]?.arrayValue?.first?["type"]?.stringValue == "update")
+            let candle = try #require(v["events"]?.arrayValue?.first?["candles"]?.arrayValue?.first)
+            #expect(Int64(candle["start"]!.stringValue!)! % 300 == 0)
+            #expect(t - lastT >= 1_000_000_000)
+            lastT = t
+        }
+        var p = SimProfile.constant(rate: 200, duration: 1_000_000_000, venue: .coinbase, seed: 42)
+        p.market.symbols = 3
+        var feed = LiveFeed(profile: p, venue: .coinbase)
+        var buf: [UInt8] = []
+        while feed.next(into: &buf) != nil {}
+        let snapshot = try JSONParser.parse(feed.coinbaseCandleSnapshot(symbol: 0, nanos: 1_686_341_975_396_251_350, sequence: 0))
+        same(snapshot, try fixture("coinbase-candles.json"))
+        var set = SubscriptionSet(symbols: 3)
+        let request = try #require(CoinbaseProtocol.parseRequest(CoinbaseProtocol.subscribeRequest(productIDs: ["BTC-USD"], channel: "candles")))
+        #expect(CoinbaseProtocol.apply(request, set: &set, universe: feed.universe))
+        #expect(set.kinds(symbol: 0) == [.candle])
+        #expect(String(decoding: CoinbaseProtocol.subscriptions(set, universe: feed.universe, heartbeats: false, nanos: 0, sequence: 1), as: UTF8.self)
+            .hasSuffix(#""events":[{"subscriptions":{"candles":["BTC-USD"]}}]}"#))
+    }
+
+    /// The first candle messages per venue, byte for byte (refresh with K2_UPDATE_GOLDEN=1).
+    @Test(arguments: [Venue.binance, .coinbase])
+    func candleGoldenSamples(_ venue: Venue) throws {
+        let text = candleMessages(venue, seconds: 8).prefix(4).map { $0.text + "\n" }.joined()
+        try compareWithGolden(text, name: venue == .binance ? "binance-kline_1m" : "coinbase-candles")
+    }
+
+    func compareWithGolden(_ text: String, name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let url = Self.dir.appendingPathComponent("Golden/\(name).ndjson")
+        if ProcessInfo.processInfo.environment["K2_UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let golden = try String(contentsOf: url, encoding: .utf8)
+        #expect(text == golden, "refresh with K2_UPDATE_GOLDEN=1 if the change is intended", sourceLocation: sourceLocation)
+    }
+
     @Test func krakenMessagesHaveTheDocumentedShape() throws {
         same(generated(.kraken, .aggTrade, fills: 2), try fixture("kraken-trade.json"))
         // A book update with one side, and with both sides as two objects.

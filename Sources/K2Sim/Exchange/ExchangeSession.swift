@@ -420,13 +420,16 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         if r.channel == "heartbeats" { coinbaseHeartbeats = r.type == "subscribe" }
         sendControl(CoinbaseProtocol.subscriptions(subscriptions, universe: server.universe, heartbeats: coinbaseHeartbeats,
                                                    nanos: server.clock.wallNanos(), sequence: controlSequence()))
-        // level2 and ticker: a snapshot per product first (the book, the ticker now), then the updates.
-        if r.type == "subscribe", r.channel == "level2" || r.channel == "ticker" {
+        // level2, ticker and candles: a snapshot per product first (the book, the ticker, the candle now), then the updates.
+        if r.type == "subscribe", ["level2", "ticker", "candles"].contains(r.channel) {
             for product in r.productIDs {
                 guard let symbol = server.universe.index(ofName: product, venue: .coinbase) else { continue }
                 let (nanos, sequence) = (server.clock.wallNanos(), controlSequence())
-                sendControl(r.channel == "level2" ? feed.coinbaseBookSnapshot(symbol: symbol, nanos: nanos, sequence: sequence)
-                                                  : feed.coinbaseTickerSnapshot(symbol: symbol, nanos: nanos, sequence: sequence))
+                switch r.channel {
+                case "level2": sendControl(feed.coinbaseBookSnapshot(symbol: symbol, nanos: nanos, sequence: sequence))
+                case "ticker": sendControl(feed.coinbaseTickerSnapshot(symbol: symbol, nanos: nanos, sequence: sequence))
+                default: sendControl(feed.coinbaseCandleSnapshot(symbol: symbol, nanos: nanos, sequence: sequence))
+                }
             }
         }
     }

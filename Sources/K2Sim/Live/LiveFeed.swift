@@ -70,6 +70,12 @@ public struct LiveFeed: Sendable {
     private var tickerT: Int64 = 0
     /// Kraken, Coinbase: per symbol, the trades so far (for `ticker`; Binance's bookTicker needs none).
     public private(set) var tickerStats: [TickerStats] = []
+    /// Binance, Coinbase: per symbol, the current candle (`kline_1m`, `candles`), and when its
+    /// next update may go out (offset ns: every 2 s on Binance, 1 s on Coinbase, at a trade event).
+    public private(set) var candles: [CandleStats] = []
+    private var nextCandleT: [Int64] = []
+    /// The candle message due after the current trade event (its fan-out and ticker first).
+    private var pendingCandle: (symbol: Int, t: Int64, candle: CandleStats, closed: Bool)?
     private var fanSymbol = -1
     private var fanFill = 0
     private var fanAgg = false
@@ -99,6 +105,8 @@ public struct LiveFeed: Sendable {
         encoder = enc
         arrivals = ArrivalProcess(timeline: profile.timeline, seed: seed)
         tickerStats = Array(repeating: TickerStats(), count: model.universe.count)
+        candles = Array(repeating: CandleStats(bucketNanos: VenueEncoder.candleBucketNanos(venue)), count: model.universe.count)
+        nextCandleT = Array(repeating: 0, count: model.universe.count)
     }
 
     public var universe: SymbolUniverse { model.universe }
@@ -133,6 +141,14 @@ public struct LiveFeed: Sendable {
                 lastSentT = tickerT
                 return Event(offsetNanos: tickerT, symbol: sym, kind: .ticker, byteCount: out.count - before)
             }
+            if let due = pendingCandle {
+                pendingCandle = nil
+                let before = out.count
+                encoder.encodeCandle(symbol: due.symbol, candle: due.candle, closed: due.closed, nanos: startNanos + due.t, into: &out)
+                emitted += 1
+                lastSentT = due.t
+                return Event(offsetNanos: due.t, symbol: due.symbol, kind: .candle, byteCount: out.count - before)
+            }
             let t: Int64
             if let p = pendingT { t = p; pendingT = nil } else {
                 guard let n = arrivals.next() else { return nil }
@@ -162,6 +178,7 @@ public struct LiveFeed: Sendable {
             let kind = model.pickKind()
             let mk: MessageKind = kind == .trade ? .trade : kind == .aggTrade ? .aggTrade : .depth
             model.generate(kind, symbol: sym)
+            if kind != .depth, venue != .kraken { updateCandle(symbol: sym, t: t) }
             if binanceTradeFanout, venue == .binance, kind != .depth {
                 fanSymbol = sym
                 fanFill = 0
@@ -182,6 +199,22 @@ public struct LiveFeed: Sendable {
             emitted += 1
             lastSentT = t
             return Event(offsetNanos: t, symbol: sym, kind: mk, byteCount: out.count - before)
+        }
+    }
+
+    /// Adds the model's trade event to `symbol`'s candle and, for a client subscribed to
+    /// candles, queues the message due: Binance's closed kline when the event starts the next
+    /// minute (the new one follows at the next trade event), else the current candle once the
+    /// venue's update interval has passed.
+    private mutating func updateCandle(symbol: Int, t: Int64) {
+        let finished = candles[symbol].add(model.trades, takerBought: !model.buyerIsMaker, nanos: startNanos + t)
+        guard let f = filter, f.contains(symbol: symbol, kind: .candle, venue: venue) else { return }
+        if let finished, venue == .binance {
+            pendingCandle = (symbol, t, finished, true)
+            nextCandleT[symbol] = t
+        } else if t >= nextCandleT[symbol] {
+            pendingCandle = (symbol, t, candles[symbol], false)
+            nextCandleT[symbol] = t + (venue == .binance ? 2_000_000_000 : 1_000_000_000)
         }
     }
 
@@ -251,6 +284,14 @@ public struct LiveFeed: Sendable {
         var enc = encoder
         var out: [UInt8] = []
         enc.encodeTicker(symbol: symbol, model: model, stats: tickerStats[symbol], nanos: nanos, coinbaseSnapshotSequence: sequence, into: &out)
+        return out
+    }
+
+    /// Coinbase `candles` `snapshot` of `symbol` now (send after the `candles` subscriptions ack), numbered `sequence`.
+    public func coinbaseCandleSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+        var enc = encoder
+        var out: [UInt8] = []
+        enc.encodeCandle(symbol: symbol, candle: candles[symbol], closed: false, nanos: nanos, coinbaseSnapshotSequence: sequence, into: &out)
         return out
     }
 

@@ -13,4 +13,8 @@ public enum MessageKind: UInt8, Sendable, Equatable {
     /// Binance `bookTicker` (best bid and ask, after each book update of the symbol); Kraken and
     /// Coinbase `ticker` (after each trade event of the symbol).
     case ticker
+    /// Binance `kline_1m`, Coinbase `candles`: the symbol's current candle, after a trade event
+    /// at most every 2 s (Binance) or 1 s (Coinbase), and Binance's closed kline (`"x":true`)
+    /// when a trade starts the next minute.
+    case candle
 }

@@ -3,7 +3,7 @@ import K2Core
 
 /// What one client subscribed to: per symbol, which message kinds.
 public struct SubscriptionSet: Sendable, Equatable {
-    /// Bit 0 trade, bit 1 aggTrade, bit 2 depth, bit 3 ticker (Binance bookTicker).
+    /// Bit 0 trade, bit 1 aggTrade, bit 2 depth, bit 3 ticker (Binance bookTicker), bit 4 candle.
     private var masks: [UInt8]
 
     public init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
@@ -24,6 +24,7 @@ public struct SubscriptionSet: Sendable, Equatable {
         case .aggTrade: return 2
         case .depth: return 4
         case .ticker: return 8
+        case .candle: return 16
         default: return 0
         }
     }
@@ -33,7 +34,7 @@ public struct SubscriptionSet: Sendable, Equatable {
     @inline(__always)
     public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
         var b = Self.bit(kind)
-        if venue != .binance && b != 4 && b != 8 { b = 3 }
+        if venue != .binance && b <= 2 { b = 3 }
         return masks[symbol] & b != 0
     }
 
@@ -49,13 +50,15 @@ public struct SubscriptionSet: Sendable, Equatable {
         if masks[symbol] & 2 != 0 { k.append(.aggTrade) }
         if masks[symbol] & 4 != 0 { k.append(.depth) }
         if masks[symbol] & 8 != 0 { k.append(.ticker) }
+        if masks[symbol] & 16 != 0 { k.append(.candle) }
         return k
     }
 }
 
 /// Binance's subscription protocol: URL paths, `SUBSCRIBE` requests and their responses.
 public enum BinanceProtocol {
-    /// A parsed stream name: `btcusdt@trade`, `btcusdt@aggTrade`, `btcusdt@depth`, `btcusdt@depth@100ms`.
+    /// A parsed stream name: `btcusdt@trade`, `btcusdt@aggTrade`, `btcusdt@depth`, `btcusdt@depth@100ms`,
+    /// `btcusdt@bookTicker`, `btcusdt@kline_1m`.
     public static func parseStream(_ name: String, universe: SymbolUniverse) -> (symbol: Int, kind: MessageKind)? {
         guard let at = name.firstIndex(of: "@") else { return nil }
         let sym = String(name[..<at])
@@ -66,6 +69,7 @@ public enum BinanceProtocol {
         case "aggTrade": kind = .aggTrade
         case "depth", "depth@100ms", "depth@1000ms": kind = .depth
         case "bookTicker": kind = .ticker
+        case "kline_1m": kind = .candle
         default: return nil
         }
         guard let i = universe.index(ofName: sym, venue: .binance) else { return nil }
@@ -94,7 +98,7 @@ public enum BinanceProtocol {
         }
         for s in streams {
             guard let (i, k) = parseStream(String(s), universe: universe) else {
-                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms or @bookTicker")
+                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms, @bookTicker or @kline_1m")
             }
             set.add(symbol: i, kind: k)
         }
@@ -214,9 +218,9 @@ public enum CoinbaseProtocol {
     public static func parseRequest(_ bytes: [UInt8]) -> Request? { CoinbaseRequest(parsing: bytes) }
 
     /// Applies the request; returns false for unknown products or channels. Channels:
-    /// `market_trades`, `level2`, `ticker`, `heartbeats` (heartbeats are the server's job: see `VenueAnswers.coinbaseHeartbeat`).
+    /// `market_trades`, `level2`, `ticker`, `candles`, `heartbeats` (heartbeats are the server's job: see `VenueAnswers.coinbaseHeartbeat`).
     public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
-        guard ["market_trades", "level2", "ticker", "heartbeats"].contains(r.channel) else { return false }
+        guard ["market_trades", "level2", "ticker", "candles", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
         for p in r.productIDs {
             guard let i = universe.index(ofName: p, venue: .coinbase) else { return false }
@@ -230,6 +234,8 @@ public enum CoinbaseProtocol {
             case ("unsubscribe", "level2"): set.remove(symbol: i, kind: .depth)
             case ("subscribe", "ticker"): set.add(symbol: i, kind: .ticker)
             case ("unsubscribe", "ticker"): set.remove(symbol: i, kind: .ticker)
+            case ("subscribe", "candles"): set.add(symbol: i, kind: .candle)
+            case ("unsubscribe", "candles"): set.remove(symbol: i, kind: .candle)
             default: break
             }
         }
@@ -241,7 +247,7 @@ public enum CoinbaseProtocol {
     public static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
                                      nanos: Int64, sequence: Int64) -> [UInt8] {
         var products: [String: [String]] = heartbeats ? ["heartbeats": ["heartbeats"]] : [:]
-        for (channel, kind) in [("level2", MessageKind.depth), ("market_trades", .trade), ("ticker", .ticker)] {
+        for (channel, kind) in [("candles", MessageKind.candle), ("level2", .depth), ("market_trades", .trade), ("ticker", .ticker)] {
             let names = (0..<universe.count).filter { set.contains(symbol: $0, kind: kind, venue: .coinbase) }.map { universe[$0].coinbaseName }
             if !names.isEmpty { products[channel] = names }
         }

@@ -59,10 +59,11 @@ public struct VenueEncoder: Sendable {
             case .trade: return String(decoding: tradeStreams[symbol], as: UTF8.self)
             case .aggTrade: return String(decoding: aggStreams[symbol], as: UTF8.self)
             case .ticker: return lowerNames[symbol] + "@bookTicker"
+            case .candle: return lowerNames[symbol] + "@kline_1m"
             default: return String(decoding: depthStreams[symbol], as: UTF8.self)
             }
         case .kraken: return kind == .depth ? "book" : "trade"
-        case .coinbase: return kind == .depth ? "level2" : "market_trades"
+        case .coinbase: return kind == .depth ? "level2" : kind == .candle ? "candles" : "market_trades"
         }
     }
 
@@ -324,6 +325,91 @@ public struct VenueEncoder: Sendable {
         price(#"","best_ask":""#, ask.price)
         quantity(#"","best_ask_quantity":""#, ask.qty)
         lit(#""}]}]}"#, &out)
+    }
+
+    /// The candle bucket of each venue: Binance `kline_1m` one minute, Coinbase `candles` five.
+    public static func candleBucketNanos(_ venue: Venue) -> Int64 { venue == .coinbase ? 300_000_000_000 : 60_000_000_000 }
+
+    /// The candle message of `symbol` (`candle` its current or just finished bucket):
+    /// - Binance `kline_1m`: `{"e":"kline","E":…,"s":"BNBBTC","k":{"t":…,"T":…,"s":"BNBBTC","i":"1m","f":100,
+    ///   "L":200,"o":"…","c":"…","h":"…","l":"…","v":"…","n":100,"x":false,"q":"…","V":"…","Q":"…","B":"0"}}`
+    ///   (`x` true for the finished one), wrapped as `{"stream":"bnbbtc@kline_1m","data":…}` on combined connections;
+    /// - Coinbase `candles`: `{"channel":"candles","client_id":"","timestamp":"…","sequence_num":N,"events":[{"type":"update",
+    ///   "candles":[{"start":"1688998200","high":"…","low":"…","open":"…","close":"…","volume":"…","product_id":"ETH-USD"}]}]}`;
+    ///   `coinbaseSnapshotSequence` set sends the `snapshot` that answers a subscription with that
+    ///   `sequence_num` (no candle yet: `"candles":[]`), nil an `update` numbered from the connection's counter.
+    public mutating func encodeCandle(symbol s: Int, candle: CandleStats, closed: Bool, nanos: Int64,
+                                      coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]) {
+        switch venue {
+        case .binance: binanceKline(s, candle, closed: closed, nanos, &out)
+        case .coinbase:
+            let sequence: Int64
+            if let fixed = coinbaseSnapshotSequence { sequence = fixed } else { sequence = coinbaseSequence; coinbaseSequence += 1 }
+            coinbaseCandles(s, candle, nanos, sequence: sequence, snapshot: coinbaseSnapshotSequence != nil, &out)
+        case .kraken: break
+        }
+    }
+
+    private func binanceKline(_ s: Int, _ candle: CandleStats, closed: Bool, _ nanos: Int64, _ out: inout [UInt8]) {
+        if combined {
+            lit(#"{"stream":""#, &out)
+            out.append(contentsOf: lowerNames[s].utf8)
+            lit(#"@kline_1m","data":"#, &out)
+        }
+        let startMillis = (candle.start ?? 0) / 1_000_000
+        lit(#"{"e":"kline","E":"#, &out)
+        DecimalText.appendInt(nanos / 1_000_000, to: &out)
+        lit(#","s":""#, &out)
+        out.append(contentsOf: names[s])
+        lit(#"","k":{"t":"#, &out)
+        DecimalText.appendInt(startMillis, to: &out)
+        lit(#","T":"#, &out)
+        DecimalText.appendInt(startMillis + candle.bucketNanos / 1_000_000 - 1, to: &out)
+        lit(#","s":""#, &out)
+        out.append(contentsOf: names[s])
+        lit(#"","i":"1m","f":"#, &out)
+        DecimalText.appendInt(candle.firstTradeID, to: &out)
+        lit(#","L":"#, &out)
+        DecimalText.appendInt(candle.lastTradeID, to: &out)
+        for (key, value) in [(#","o":""#, candle.open), (#"","c":""#, candle.close), (#"","h":""#, candle.high),
+                             (#"","l":""#, candle.low), (#"","v":""#, candle.volume)] as [(StaticString, Int64)] {
+            lit(key, &out)
+            DecimalText.append(value, scale: 8, digits: 8, to: &out)
+        }
+        lit(#"","n":"#, &out)
+        DecimalText.appendInt(candle.trades, to: &out)
+        lit(closed ? #","x":true,"q":""# : #","x":false,"q":""#, &out)
+        DecimalText.append(candle.quoteVolume, scale: 8, digits: 8, to: &out)
+        lit(#"","V":""#, &out)
+        DecimalText.append(candle.takerBuyVolume, scale: 8, digits: 8, to: &out)
+        lit(#"","Q":""#, &out)
+        DecimalText.append(candle.takerBuyQuoteVolume, scale: 8, digits: 8, to: &out)
+        lit(#"","B":"0"}}"#, &out)
+        if combined { out.append(125) }
+    }
+
+    private func coinbaseCandles(_ s: Int, _ candle: CandleStats, _ nanos: Int64, sequence: Int64, snapshot: Bool, _ out: inout [UInt8]) {
+        let td = tickDecimals[s]
+        lit(#"{"channel":"candles","client_id":"","timestamp":""#, &out)
+        StampText.appendRFC3339(nanos: nanos, to: &out)
+        lit(#"","sequence_num":"#, &out)
+        DecimalText.appendInt(sequence, to: &out)
+        lit(snapshot ? #","events":[{"type":"snapshot","candles":["# : #","events":[{"type":"update","candles":["#, &out)
+        if let start = candle.start {
+            lit(#"{"start":""#, &out)
+            DecimalText.appendInt(start / 1_000_000_000, to: &out)
+            for (key, value) in [(#"","high":""#, candle.high), (#"","low":""#, candle.low), (#"","open":""#, candle.open),
+                                 (#"","close":""#, candle.close)] as [(StaticString, Int64)] {
+                lit(key, &out)
+                DecimalText.append(value, scale: 8, digits: td, to: &out)
+            }
+            lit(#"","volume":""#, &out)
+            DecimalText.append(candle.volume, scale: 8, digits: 8, trim: true, to: &out)
+            lit(#"","product_id":""#, &out)
+            out.append(contentsOf: names[s])
+            lit(#""}"#, &out)
+        }
+        lit("]}]}", &out)
     }
 
     /// Binance REST `GET /api/v3/depth` body for the model's book of `symbol`:
