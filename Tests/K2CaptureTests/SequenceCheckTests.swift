@@ -97,4 +97,52 @@ import Testing
         let stated: Int64? = entry?["checksum"]?.int64Value
         #expect(stated == 974_947_235)
     }
+
+    // MARK: Kraken v2
+
+    /// Kraken v2 levels: `{"price":0.05005,"qty":0.00000500}`, numbers on the wire at full precision.
+    static func v2Side(_ prices: [String], qty: String = "0.00000500") -> String {
+        prices.map { #"{"price":\#($0),"qty":\#(qty)}"# }.joined(separator: ",")
+    }
+
+    static func v2Book(_ type: String, asks: [String], bids: [String], checksum: UInt32) -> String {
+        #"{"channel":"book","type":"\#(type)","data":[{"symbol":"BTC/USD","bids":[\#(v2Side(bids))],"asks":[\#(v2Side(asks))],"checksum":\#(checksum),"timestamp":"2020-02-28T15:58:06.493034Z"}]}"#
+    }
+
+    static let v2Ack = #"{"method":"subscribe","result":{"channel":"book","depth":1000,"snapshot":true,"symbol":"BTC/USD"},"success":true,"time_in":"2020-02-28T15:58:06.400000Z","time_out":"2020-02-28T15:58:06.400100Z"}"#
+
+    /// The CRC-32 of the top 10 asks then bids, written out independently of the checker: each
+    /// price and the volume 0.00000500 without '.' and leading zeros.
+    static func expectedChecksum(asks: [String], bids: [String]) -> UInt32 {
+        func digits(_ text: String) -> String { String(text.filter { $0 != "." }.drop { $0 == "0" }) }
+        let text = (asks.sorted().prefix(10) + bids.sorted(by: >).prefix(10)).map { digits($0) + "500" }.joined()
+        return CRC32.checksum(Array(text.utf8))
+    }
+
+    /// The v1 guide's book and update in v2 form: the update's levels fall outside the top 10, so
+    /// snapshot and update both carry the guide's checksum, 974947235.
+    @Test func krakenV2DocumentedBookChecksumChecksOut() throws {
+        #expect(Self.expectedChecksum(asks: Self.asks, bids: Self.bids) == 974_947_235)
+        let update = Self.v2Book("update", asks: ["0.05120", "0.05275"], bids: ["0.04765", "0.04940"], checksum: 974_947_235)
+        let c = try check(try capture("kraken-v2.k2cap", [Self.v2Ack, Self.v2Book("snapshot", asks: Self.asks, bids: Self.bids, checksum: 974_947_235), update]),
+                          "kraken_book_checksum")
+        #expect(c?.messages == 2)
+        #expect(c?.symbols == 1)
+        #expect(c?.gaps == 0)
+    }
+
+    /// A v2 update lost: the next update's checksum (of the book with both) no longer checks out.
+    @Test func krakenV2BookThatLostAnUpdateNoLongerReproducesTheChecksum() throws {
+        let asksAfterA = ["0.05001"] + Self.asks
+        let bidsAfterB = ["0.05000"] + Self.bids.dropFirst() + ["0.04999"]
+        let updateA = Self.v2Book("update", asks: ["0.05001"], bids: [], checksum: Self.expectedChecksum(asks: asksAfterA, bids: Self.bids))
+        let updateB = Self.v2Book("update", asks: [], bids: ["0.04999"], checksum: Self.expectedChecksum(asks: asksAfterA, bids: Array(bidsAfterB)))
+        let snapshot = Self.v2Book("snapshot", asks: Self.asks, bids: Self.bids, checksum: 974_947_235)
+        let complete = try check(try capture("kraken-v2-all.k2cap", [Self.v2Ack, snapshot, updateA, updateB]), "kraken_book_checksum")
+        #expect(complete?.messages == 3 && complete?.gaps == 0)
+        let lost = try check(try capture("kraken-v2-lost.k2cap", [Self.v2Ack, snapshot, updateB]), "kraken_book_checksum")
+        #expect(lost?.messages == 2)
+        #expect(lost?.gaps == 1)
+        #expect(lost?.first.first?.symbol == "BTC/USD")
+    }
 }
