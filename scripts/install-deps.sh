@@ -13,6 +13,7 @@ PACKAGES=(
   openssl                      # self-signed certificates for the wss:// tests
   iproute2                     # network namespaces of the multi-host shard test (scripts/netns-shards.sh)
   binutils                     # readelf: scripts/check-image.sh reads the binary's libraries
+  python3-websockets           # an independent WebSocket client for the ws:// sink's tests (/usr/bin/python3)
 )
 
 missing=()
