@@ -166,6 +166,32 @@ struct SimExchangeRecordTests {
         #expect(updates.count > 50 && updates.allSatisfy { $0.hasSuffix(#""book-\#(depth)","\#(pair)"]"#) })
     }
 
+    /// Candles through the simulator: Coinbase `candles` (ack, a snapshot, then updates a
+    /// second apart, numbered on the connection) and Binance `/ws/<symbol>@kline_1m`.
+    @Test func candleChannelsAreServed() throws {
+        let dir = TemporaryDirectory()
+        let coinbase = try Self.exchange(.coinbase, log: dir.file("cb-sim.k2cap"))
+        let product = Self.names(.coinbase, 1)[0]
+        let plan = ConnectionPlan(venue: .coinbase, url: coinbase.url, sends: [
+            #"{"type":"subscribe","product_ids":["\#(product)"],"channel":"candles"}"#,
+        ])
+        _ = try Self.record(plan, dir.file("cb.k2cap"), server: coinbase) { $0.frames >= 4 }
+        let texts = (try Self.received(dir.file("cb.k2cap"))[0] ?? []).map { String(decoding: $0, as: UTF8.self) }
+        #expect(texts.first?.contains(#""channel":"subscriptions""#) == true && texts.first?.contains(#""candles":["\#(product)"]"#) == true)
+        let candles = try texts.dropFirst().map { try JSONParser.parse($0) }
+        #expect(candles.count >= 3 && candles.allSatisfy { $0["channel"]?.stringValue == "candles" })
+        #expect(candles.first?["events"]?.arrayValue?.first?["type"]?.stringValue == "snapshot")
+        #expect(candles.dropFirst().allSatisfy { $0["events"]?.arrayValue?.first?["candles"]?.arrayValue?.first?["product_id"]?.stringValue == product })
+        #expect(candles.compactMap { $0["sequence_num"]?.int64Value } == Array(1...Int64(candles.count)))
+
+        let binance = try Self.exchange(.binance, log: dir.file("bn-sim.k2cap"))
+        let stream = Self.names(.binance, 1)[0].lowercased() + "@kline_1m"
+        let klinePlan = ConnectionPlan(venue: .binance, url: binance.url + "/ws/" + stream, sends: [])
+        _ = try Self.record(klinePlan, dir.file("bn.k2cap"), server: binance) { $0.frames >= 2 }
+        let klines = try (try Self.received(dir.file("bn.k2cap"))[0] ?? []).map { try JSONParser.parse($0) }
+        #expect(klines.count >= 2 && klines.allSatisfy { $0["e"]?.stringValue == "kline" && $0["k"]?["i"]?.stringValue == "1m" })
+    }
+
     @Test func reconnectsAfterInjectedDropsWithMarkersAndNoDuplicates() throws {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) { $0.faults.dropEveryNanos = 300_000_000 }
