@@ -138,25 +138,29 @@ import Testing
         }
     }
 
-    /// The candle messages of `venue` for a feed subscribed to symbol 0's candles only, with
-    /// the offset of each.
-    func candleMessages(_ venue: Venue, seconds: Int64, combined: Bool = false) -> [(t: Int64, text: String)] {
+    /// The messages of `venue` for a feed subscribed to one channel (`kind`) of symbol 0 only,
+    /// with the offset of each (Kraken and Coinbase trade channels carry single and multi-fill trades).
+    func channelMessages(_ venue: Venue, _ kind: MessageKind, seconds: Int64, combined: Bool = false) -> [(t: Int64, text: String)] {
         var p = SimProfile.constant(rate: 200, duration: seconds * 1_000_000_000, venue: venue, seed: 42)
         p.market.symbols = 3
         var feed = LiveFeed(profile: p, venue: venue)
         feed.binanceTradeFanout = true
         feed.binanceCombined = combined
         var set = SubscriptionSet(symbols: 3)
-        set.add(symbol: 0, kind: .candle)
+        if venue != .binance, kind == .trade { set.addTrades(symbol: 0) } else { set.add(symbol: 0, kind: kind) }
         feed.filter = set
         var messages: [(Int64, String)] = []
         var buf: [UInt8] = []
         while let e = feed.next(into: &buf) {
-            #expect(e.kind == .candle && e.symbol == 0)
+            #expect(e.symbol == 0 && (e.kind == kind || (kind == .trade && e.kind == .aggTrade)))
             messages.append((e.offsetNanos, String(decoding: buf, as: UTF8.self)))
             buf.removeAll()
         }
         return messages
+    }
+
+    func candleMessages(_ venue: Venue, seconds: Int64, combined: Bool = false) -> [(t: Int64, text: String)] {
+        channelMessages(venue, .candle, seconds: seconds, combined: combined)
     }
 
     /// Binance `kline_1m`: the documented payload at most every 2 s with the minute's trades so
@@ -220,11 +224,35 @@ import Testing
             .hasSuffix(#""events":[{"subscriptions":{"candles":["BTC-USD"]}}]}"#))
     }
 
-    /// The first candle messages per venue, byte for byte (refresh with K2_UPDATE_GOLDEN=1).
-    @Test(arguments: [Venue.binance, .coinbase])
-    func candleGoldenSamples(_ venue: Venue) throws {
-        let text = candleMessages(venue, seconds: 8).prefix(4).map { $0.text + "\n" }.joined()
-        try compareWithGolden(text, name: venue == .binance ? "binance-kline_1m" : "coinbase-candles")
+    /// Every channel a client can subscribe to, with its golden file and the venue's documented
+    /// example it must match field for field (Kraken book updates: checked with their checksum
+    /// in krakenMessagesHaveTheDocumentedShape; Binance depth: a raw `/ws` payload).
+    static let channels: [(venue: Venue, kind: MessageKind, golden: String, fixture: String?)] = [
+        (.binance, .trade, "binance-trade", "binance-trade.json"),
+        (.binance, .aggTrade, "binance-aggTrade", "binance-aggTrade.json"),
+        (.binance, .depth, "binance-depth", "binance-depthUpdate.json"),
+        (.binance, .ticker, "binance-bookTicker", "binance-bookTicker.json"),
+        (.binance, .candle, "binance-kline_1m", "binance-kline.json"),
+        (.kraken, .trade, "kraken-trade", "kraken-trade.json"),
+        (.kraken, .depth, "kraken-book", nil),
+        (.kraken, .ticker, "kraken-ticker", "kraken-ticker.json"),
+        (.coinbase, .trade, "coinbase-market_trades", "coinbase-market_trades.json"),
+        (.coinbase, .depth, "coinbase-l2_data", "coinbase-l2_data.json"),
+        (.coinbase, .ticker, "coinbase-ticker", "coinbase-ticker.json"),
+        (.coinbase, .candle, "coinbase-candles", "coinbase-candles.json"),
+    ]
+
+    /// The first messages of each channel, byte for byte (Golden/<venue>-<channel>.ndjson,
+    /// refreshed with K2_UPDATE_GOLDEN=1), each with the documented example's fields.
+    @Test(arguments: 0..<channels.count)
+    func channelGoldenSamples(_ index: Int) throws {
+        let (venue, kind, golden, fixtureName) = Self.channels[index]
+        let messages = channelMessages(venue, kind, seconds: 8).prefix(4)
+        #expect(messages.count == 4, "\(golden)")
+        if let fixtureName {
+            for (_, text) in messages { same(try JSONParser.parse(text), try fixture(fixtureName)) }
+        }
+        try compareWithGolden(messages.map { $0.text + "\n" }.joined(), name: golden)
     }
 
     func compareWithGolden(_ text: String, name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
