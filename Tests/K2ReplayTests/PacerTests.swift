@@ -72,19 +72,3 @@ func rateSchedule(rate: Double, sequence: UInt64, expected: Int64) {
     #expect(w.wait(until: 50, shouldStop: { false }) == 207)
     #expect(clock.monotonicNanos() == 207)
 }
-
-/// A preempted spin (clock reads more than 20 µs apart) makes the next 1,000 waits sleep to
-/// the deadline; then spinning is tried again. Unpreempted spins never stop spinning.
-@Test func spinBacksOffWhilePreempted() {
-    var backoff = SpinBackoff(spinNanos: 80_000)
-    for _ in 0..<5_000 {
-        #expect(backoff.nextSpin() == 80_000)
-        backoff.spun(longestGap: 20_000)
-    }
-    #expect(backoff.preemptedSpins == 0)
-    backoff.spun(longestGap: 3_000_000)
-    #expect(backoff.preemptedSpins == 1)
-    let spins = (0..<1_001).map { _ in backoff.nextSpin() }
-    #expect(spins.prefix(1_000).allSatisfy { $0 == 0 })
-    #expect(spins.last == 80_000)
-}

@@ -82,18 +82,13 @@ public protocol PaceWaiter {
 
 /// Sleeps (`clock_nanosleep`, absolute, in slices of at most 50 ms so a stop request is seen)
 /// until `spinNanos` before the deadline, then spins on the monotonic clock. Lateness is then
-/// the clock read plus the spin loop: tens of nanoseconds on an idle core. On a busy machine
-/// the spin is taken off while it is being preempted (`SpinBackoff`).
+/// the clock read plus the spin loop: tens of nanoseconds on an idle core.
 public struct SpinWaiter: PaceWaiter {
-    public var spinNanos: Int64 {
-        get { backoff.spinNanos }
-        set { backoff.spinNanos = newValue }
-    }
+    public var spinNanos: Int64
     public var sliceNanos: Int64 = 50_000_000
-    public private(set) var backoff: SpinBackoff
 
     public init(spinNanos: Int64 = 80_000) {
-        backoff = SpinBackoff(spinNanos: spinNanos)
+        self.spinNanos = spinNanos
     }
 
     /// Makes sleeps of the calling thread end on time: Linux lets `clock_nanosleep` wake a
@@ -128,58 +123,15 @@ public struct SpinWaiter: PaceWaiter {
     public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
         var t = now()
         if t >= deadline { return t }
-        let spin = backoff.nextSpin()
-        while deadline - t > spin {
-            let wake = Swift.min(deadline - spin, t + sliceNanos)
+        while deadline - t > spinNanos {
+            let wake = Swift.min(deadline - spinNanos, t + sliceNanos)
             var ts = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
             _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil)
             t = now()
             if shouldStop() { return t }
         }
-        var longestGap: Int64 = 0
-        while t < deadline {
-            let read = now()
-            longestGap = Swift.max(longestGap, read - t)
-            t = read
-        }
-        backoff.spun(longestGap: longestGap)
+        while t < deadline { t = now() }
         return t
-    }
-}
-
-/// When to spin before a deadline: a pure rule, so it is tested without a clock.
-///
-/// Spinning the last `spinNanos` before a message beats a sleep's wake-up latency on an idle
-/// core, but on a machine with more runnable threads than cores it backfires: the spinning
-/// thread uses more than its fair share of CPU, the scheduler stops letting its wake-ups preempt
-/// other work, and it waits for time slices instead (measured on a 2-core machine at load
-/// average 14, a grouped 4-connection capture at 1x: p99 lateness 9.6–11 ms spinning 80 µs,
-/// 3.8–4.6 ms sleeping to the deadline, 7.4–8.1 ms and p50 0.4–1.1 ms spinning 300 µs). A spin
-/// whose clock reads were more than `preemptedNanos` apart was preempted: the next
-/// `holdOffWaits` waits sleep to the deadline, then spinning is tried again.
-public struct SpinBackoff: Sendable, Equatable {
-    public var spinNanos: Int64
-    public var preemptedNanos: Int64 = 20_000
-    public var holdOffWaits = 1_000
-    /// Waits left that sleep to the deadline without spinning.
-    public private(set) var holdOff = 0
-    /// Spins that were preempted (each started a hold-off).
-    public private(set) var preemptedSpins = 0
-
-    public init(spinNanos: Int64) { self.spinNanos = spinNanos }
-
-    /// The spin for the next wait: `spinNanos`, or 0 while holding off.
-    public mutating func nextSpin() -> Int64 {
-        guard holdOff > 0 else { return spinNanos }
-        holdOff -= 1
-        return 0
-    }
-
-    /// A spin ended whose longest gap between two clock reads was `longestGap`.
-    public mutating func spun(longestGap: Int64) {
-        guard longestGap > preemptedNanos else { return }
-        preemptedSpins += 1
-        holdOff = holdOffWaits
     }
 }
 
