@@ -7,6 +7,17 @@ import K2Core
 /// (K2Replay's `WebSocketSink`) both answer through it; the requests they answer are parsed by
 /// `VenueRequest`.
 public enum VenueAnswers {
+    /// What `venue` answers a frame that is no request it understands (not JSON, or none of its
+    /// request shapes): Binance `{"error":{"code":3,"msg":"Invalid JSON"},"id":null}`, Kraken
+    /// `{"errorMessage":"Malformed request","event":"error"}`, Coinbase `{"type":"error","message":"malformed request: …"}`.
+    public static func malformedRequest(_ venue: Venue) -> [UInt8] {
+        switch venue {
+        case .binance: binanceError(code: 3, "Invalid JSON", id: "null")
+        case .kraken: krakenEventError("Malformed request")
+        case .coinbase: coinbaseError(#"malformed request: expected {"type":"subscribe","product_ids":[…],"channel":…}"#)
+        }
+    }
+
     // MARK: Binance
 
     /// `{"result":null,"id":1}`: SUBSCRIBE and UNSUBSCRIBE went through.

@@ -91,6 +91,20 @@ struct WebSocketVenueTests {
         try sink.finish(timeoutNanos: 1_000_000_000)
     }
 
+    /// A frame that is no request gets the venue's error, the same bytes the simulator sends
+    /// (`VenueAnswers.malformedRequest`); before, the sink said nothing.
+    @Test func aFrameThatIsNoRequestGetsTheVenuesError() throws {
+        for venue in Venue.allCases {
+            let (sink, port) = try openSink("ws://127.0.0.1:0?wait=0&venue=\(venue.rawValue)")
+            let client = try RawWebSocketClient(port: port)
+            if venue == .kraken { #expect(try client.receive()?.contains(#""event":"systemStatus""#) == true) }
+            try client.send(text: "hello")
+            #expect(try client.receive() == String(decoding: VenueAnswers.malformedRequest(venue), as: UTF8.self), "\(venue)")
+            try sink.finish(timeoutNanos: 1_000_000_000)
+        }
+        #expect(String(decoding: VenueAnswers.malformedRequest(.kraken), as: UTF8.self) == #"{"errorMessage":"Malformed request","event":"error"}"#)
+    }
+
     @Test func coinbaseFilteredClientSeesConsecutiveSequenceNumbers() throws {
         let (sink, port) = try openSink("ws://127.0.0.1:0?wait=0&venue=coinbase")
         let client = try RawWebSocketClient(port: port)

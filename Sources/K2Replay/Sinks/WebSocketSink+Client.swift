@@ -61,7 +61,10 @@ extension WebSocketSink {
         }
 
         func webSocket(_ connection: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
-            guard let request = VenueRequest(parsing: [UInt8](payload)) else { return }
+            guard let request = VenueRequest(parsing: [UInt8](payload)) else {
+                sink?.refuse(self)
+                return
+            }
             sink?.handle(request, from: self)
         }
 

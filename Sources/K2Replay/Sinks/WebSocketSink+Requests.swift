@@ -16,7 +16,10 @@ extension WebSocketSink {
             case let .kraken(kraken):
                 for frame in krakenAnswer(kraken, client: client) { client.write(frame, now: now) }
             case let .coinbase(coinbase):
-                guard coinbase.type == "subscribe" || coinbase.type == "unsubscribe" else { return }
+                guard coinbase.type == "subscribe" || coinbase.type == "unsubscribe" else {
+                    client.write(VenueAnswers.malformedRequest(.coinbase), now: now)
+                    return
+                }
                 let subscribe = coinbase.type == "subscribe"
                 if coinbase.channel == "heartbeats" {
                     client.coinbaseHeartbeats = subscribe
@@ -30,6 +33,14 @@ extension WebSocketSink {
                 client.write(VenueAnswers.coinbaseSubscriptions(coinbaseProducts(client), nanos: wall, sequence: client.nextCoinbaseSequence()), now: now)
             }
         }
+    }
+
+    /// A frame that is no request the venue understands: the venue's error answer, as the
+    /// exchange simulator gives it (nothing when the venue is not known). On the server's loop.
+    func refuse(_ client: Client) {
+        guard let venue else { return }
+        let now = clock.monotonicNanos()
+        lock.withLock { client.write(VenueAnswers.malformedRequest(venue), now: now) }
     }
 
     /// What the Coinbase `subscriptions` ack lists for `client`: products per channel (from its

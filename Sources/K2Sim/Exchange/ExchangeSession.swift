@@ -357,7 +357,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     private func binanceRequest(_ bytes: [UInt8]) {
         guard let r = BinanceProtocol.parseRequest(bytes) else {
-            sendControl(VenueAnswers.binanceError(code: 3, "Invalid JSON", id: "null"))
+            sendControl(VenueAnswers.malformedRequest(.binance))
             return
         }
         sendControl(BinanceProtocol.handle(r, set: &subscriptions, active: &binanceActive, universe: server.universe))
@@ -365,7 +365,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     private func krakenRequest(_ bytes: [UInt8]) {
         guard let r = KrakenProtocol.parseRequest(bytes) else {
-            sendControl(VenueAnswers.krakenEventError("Malformed request"))
+            sendControl(VenueAnswers.malformedRequest(.kraken))
             return
         }
         switch r.event {
@@ -409,7 +409,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     private func coinbaseRequest(_ bytes: [UInt8]) {
         guard let r = CoinbaseProtocol.parseRequest(bytes), r.type == "subscribe" || r.type == "unsubscribe" else {
-            sendControl(VenueAnswers.coinbaseError(#"malformed request: expected {"type":"subscribe","product_ids":[…],"channel":…}"#))
+            sendControl(VenueAnswers.malformedRequest(.coinbase))
             return
         }
         guard CoinbaseProtocol.apply(r, set: &subscriptions, universe: server.universe) else {
