@@ -89,15 +89,7 @@ struct PythonWebSocketClientTests {
             }
         }
         #expect(seen.ack != nil, "the Python client got no ack")
-        let exchange = venue
-        for (index, text) in payloads.enumerated() {
-            let record = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(index), connection: 0, text: text)
-            record.withView { view in
-                let message = ReplayMessage(record: view, fields: PayloadFields.extract(view.payload), sequence: UInt64(index),
-                                            captureNanos: view.timestamp, intendedNanos: 0, actualNanos: 0, exchange: exchange)
-                try? sink.send(message)
-            }
-        }
+        replayAsReceived(payloads, to: sink, exchange: venue)
         let rest = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         for line in (pending + String(decoding: rest, as: UTF8.self)).split(separator: "\n") { take(String(line)) }

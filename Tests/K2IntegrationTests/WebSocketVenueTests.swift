@@ -9,21 +9,25 @@ import Testing
 import Glibc
 #endif
 
+/// Hands `payloads` to the sink as replayed `recv` messages of `exchange`.
+func replayAsReceived(_ payloads: [String], to sink: any ReplaySink, exchange: String) {
+    for (index, text) in payloads.enumerated() {
+        let record = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(index), connection: 0, text: text)
+        record.withView { view in
+            let message = ReplayMessage(record: view, fields: PayloadFields.extract(view.payload), sequence: UInt64(index),
+                                        captureNanos: view.timestamp, intendedNanos: 0, actualNanos: 0, exchange: exchange)
+            try? sink.send(message)
+        }
+    }
+}
+
 /// The `ws://` sink as the venue it impersonates, checked with `RawWebSocketClient` (RFC 6455
 /// from scratch, no K2Net code): subscriptions in each venue's grammar, acks, heartbeats,
 /// per-connection sequence numbers, and delivery accounting per client.
 @Suite(.serialized)
 struct WebSocketVenueTests {
-    /// Hands `payloads` to the sink as replayed `recv` messages of `exchange`.
     func replay(_ payloads: [String], to sink: any ReplaySink, exchange: String) {
-        for (index, text) in payloads.enumerated() {
-            let record = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(index), connection: 0, text: text)
-            record.withView { view in
-                let message = ReplayMessage(record: view, fields: PayloadFields.extract(view.payload), sequence: UInt64(index),
-                                            captureNanos: view.timestamp, intendedNanos: 0, actualNanos: 0, exchange: exchange)
-                try? sink.send(message)
-            }
-        }
+        replayAsReceived(payloads, to: sink, exchange: exchange)
     }
 
     func openSink(_ uri: String) throws -> (any ReplaySink, Int) {
