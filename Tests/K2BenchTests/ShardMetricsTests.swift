@@ -84,6 +84,39 @@ import Testing
         #expect(shifted.notes.contains { $0.hasPrefix("the shards did not start together (1.00 s apart)") })
     }
 
+    /// Shards on hosts whose clocks differ: shard 2's clock is 1 s ahead, so its start time reads
+    /// a second late although it started with the others. With the offsets measured against one
+    /// reference (`--clock-ref`) the merge puts every start on the reference's clock: no shift, the
+    /// true skew, and the offsets in a note and two metrics. Without them the same reports shift.
+    @Test func measuredClockOffsetsPutTheShardsOnOneTimeLine() throws {
+        func measured(_ report: BenchReport, offsetMs: Double) -> BenchReport {
+            var copy = report
+            copy.environment.clock = ClockReference.Measurement(reference: "10.77.0.1:9093", offsetMs: offsetMs, roundTripMs: 0.2, samples: 8)
+            return copy
+        }
+        let reports = [
+            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00.000Z"),
+            try Self.shard(1, rate: 2_000, start: "2026-01-01T00:00:00.003Z"),
+            try Self.shard(2, rate: 4_000, start: "2026-01-01T00:00:01.005Z"),
+        ]
+        let uncorrected = try ReportMerge.merge(reports)
+        #expect(abs(uncorrected.metrics["shards.start_skew_ms"]!.value - 1_005) < 1e-6)
+        #expect(uncorrected.metrics["shards.clock_offset_max_ms"] == nil)
+
+        let corrected = try ReportMerge.merge([measured(reports[0], offsetMs: 0.5), measured(reports[1], offsetMs: -0.5), measured(reports[2], offsetMs: -1_000)])
+        #expect(corrected.runs[0].intervals.map(\.offeredMsgs) == [7_000, 7_000, 7_000, 7_000, 7_000])
+        // On the reference's clock: 0.5 ms, 2.5 ms and 5 ms.
+        #expect(abs(corrected.metrics["shards.start_skew_ms"]!.value - 4.5) < 1e-6)
+        #expect(corrected.metrics["shards.clock_offset_max_ms"]?.value == 1_000)
+        #expect(abs(corrected.metrics["shards.clock_uncertainty_max_ms"]!.value - 0.1) < 1e-9)
+        #expect(corrected.notes.contains { $0.hasPrefix("clock offsets from the reference 10.77.0.1:9093: shard 0/3 +0.500 ms (± 0.100), shard 1/3 -0.500 ms") })
+        #expect(corrected.notes.contains { $0.contains("on the reference's clock: each corrected by its measured offset") })
+
+        // One shard without a measurement is named, and taken as on the reference's clock.
+        let partly = try ReportMerge.merge([measured(reports[0], offsetMs: 0), reports[1], measured(reports[2], offsetMs: -1_000)])
+        #expect(partly.notes.contains { $0.contains("shard 1/3 not measured") && $0.contains("give every shard --clock-ref") })
+    }
+
     /// A shard without a report makes the merge say so (and `isIncomplete`), never a silent under-count.
     @Test func aMissingShardMakesTheMergeIncomplete() throws {
         let merged = try ReportMerge.merge([

@@ -1,4 +1,5 @@
 import K2Core
+import K2Replay
 
 /// A benchmark run's results: what `report.json` holds (schema `k2-bench-report/1`, described in
 /// docs/bench.md). Everything else (Markdown, HTML, verdicts, comparisons) is computed from it.
@@ -48,6 +49,9 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var memoryBytes: Int64
         public var startedAt: String
         public var finishedAt: String
+        /// This host's clock against the shards' reference (`--clock-ref`), when measured:
+        /// `k2 bench merge` puts the shards' start times on the reference's time line with it.
+        public var clock: ClockReference.Measurement?
         public init(hostname: String, os: String, kernel: String, cpus: Int, memoryBytes: Int64, startedAt: String, finishedAt: String) {
             self.hostname = hostname
             self.os = os

@@ -57,6 +57,10 @@ public final class BenchRunner {
     /// replay (`--start-at`): shards given the same time start together, so their load overlaps
     /// and their intervals line up for `k2 bench merge`.
     public var startAtWallNanos: Int64?
+    /// When set (HOST:PORT of `k2 bench clock` or `k2 broker --control-port`), this host's clock
+    /// offset from that reference is measured before the first repetition: the start time is then
+    /// read on the reference's clock, and the report carries the offset for `k2 bench merge`.
+    public var clockReference: String?
     private let clock = SystemClock()
 
     public init(workload: Workload) {
@@ -84,6 +88,11 @@ public final class BenchRunner {
         var notes: [String] = []
         var logs: [String: HistogramLogWriter] = [:]
         let targets = extraWatch + watchTargets
+        let clockOffset = try clockReference.map { address -> ClockReference.Measurement in
+            let measured = try ClockReference.measure(address: address)
+            progress?(String(format: "clock: %+.3f ms from the reference %@ (± %.3f ms, best of %d)", measured.offsetMs, address, measured.roundTripMs / 2, measured.samples))
+            return measured
+        }
 
         for rep in 0..<workload.repetitions {
             if workload.reference == .zstd {
@@ -98,7 +107,8 @@ public final class BenchRunner {
             // are set from the clock there. The set-up's own time then adds to the start skew,
             // which the merge reports (short for Kafka sinks; seconds for a pipeline's first probe).
             if rep == 0, let startAt = startAtWallNanos {
-                if let note = waitForStart(startAt) { notes.append(note) }
+                // The start time is on the reference's clock: here it is that minus the offset.
+                if let note = waitForStart(startAt - (clockOffset?.offsetNanos ?? 0)) { notes.append(note) }
             }
             let setup = try makeSinks(rep)
             let repWall = clock.wallNanos()
@@ -199,8 +209,10 @@ public final class BenchRunner {
         info.notTested = w.notTested.isEmpty ? nil : w.notTested
         info.clickhouseSettings = w.embedded.clickhouseSettings.isEmpty ? nil : w.embedded.clickhouseSettings
         info.startAt = startAtWallNanos.map { TimeText.iso8601(nanos: $0, fractionDigits: 3) }
+        var environment = EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos())
+        environment.clock = clockOffset
         let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
-                                 environment: EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos()),
+                                 environment: environment,
                                  workload: info, runs: runs, metrics: try Assembler.combine(runs: runs), reference: reference, notes: notes)
         return Output(report: report, intervalLogs: logs.mapValues(\.text))
     }

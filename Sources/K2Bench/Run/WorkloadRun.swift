@@ -14,7 +14,8 @@ public enum WorkloadRun {
     /// - metrics: publish live figures there (`--metrics-port`).
     /// - startAt: wall-clock ns the first repetition waits for before its set-up and replay
     ///   (`--start-at`, a barrier for shards on several hosts).
-    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil,
+    /// - clockReference: HOST:PORT of the shards' clock reference (`--clock-ref`): `startAt` is on its clock.
+    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
                            progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
         var w = workload
         if let shard {
@@ -79,6 +80,7 @@ public enum WorkloadRun {
         runner.progress = progress
         runner.metricsServer = metrics
         runner.startAtWallNanos = startAt
+        runner.clockReference = clockReference
         let clock = SystemClock()
         var reader: TopicReader?
         let out = try runner.run(makeSinks: { rep in
