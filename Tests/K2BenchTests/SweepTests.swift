@@ -48,6 +48,22 @@ import Testing
         #expect(all.maxSustainable?.rate == 1_000)
     }
 
+    /// A sweep bounded by the load generator answers in shards and cores: 1M msg/s needs
+    /// ceil(1M / the per-run ceiling) shards, each using the CPU one run used at its ceiling.
+    @Test func aHarnessBoundSweepSaysHowManyShardsAndCores() {
+        var sweep = Sweep()
+        sweep.steps = [
+            Sweep.Step(rate: 100_000, offered: 100_000, achieved: 99_800, backlog: 0, cpuCores: 0.9, cpuSource: "harness", sustainable: true, why: ""),
+            Sweep.Step(rate: 200_000, offered: 150_000, achieved: 149_000, backlog: 0, cpuCores: 1.0, cpuSource: "harness", sustainable: false,
+                       why: "sending 50,000 msg/s behind the schedule within the step (the load generator falls behind: harness-bound)"),
+        ]
+        #expect(sweep.saturationBound == "harness-bound")
+        #expect(sweep.shardsNeeded(for: 1_000_000) == 11)
+        let text = sweep.markdown()
+        #expect(text.contains("1,000,000 msg/s needs 11 shards of it"), "\(text)")
+        #expect(text.contains("and about 9.9 cores for k2 (11 × the 0.9 cores one run used at 100,000 msg/s, harness)"), "\(text)")
+    }
+
     @Test func searchBracketsTheCapacity() throws {
         let plan = SweepPlan.search(min: 1_000, max: 1_000_000, precision: 0.10, maxSteps: 12)
         let s = try sweep(plan, capacity: 23_000)

@@ -261,7 +261,12 @@ public struct Sweep: Sendable, Equatable, Codable {
         let goal = targetRates.max() ?? 1_000_000
         switch saturationBound {
         case "harness-bound"?:
-            out += "\nOne k2 run of this size offers at most \(Units.format(best.achieved)) msg/s (harness-bound: the load generator fell behind): \(Units.format(goal)) msg/s needs \(shardsNeeded(for: goal) ?? 0) shards of it (`--shard i/N` on \(shardsNeeded(for: goal) ?? 0) workers, merged with `k2 bench merge`).\n"
+            let shards = shardsNeeded(for: goal) ?? 0
+            out += "\nOne k2 run of this size offers at most \(Units.format(best.achieved)) msg/s (harness-bound: the load generator fell behind): \(Units.format(goal)) msg/s needs \(shards) shards of it (`--shard i/N` on \(shards) workers, merged with `k2 bench merge`)"
+            if let cores = best.cpuCores {
+                out += " and about \(Units.format(Double(shards) * cores)) cores for k2 (\(shards) × the \(Units.format(cores)) cores one run used at \(Units.format(best.rate)) msg/s\(best.cpuSource.map { ", \($0)" } ?? ""))"
+            }
+            out += ".\n"
         case "system-bound"?:
             out += "\nThe system under test saturated above \(Units.format(best.achieved)) msg/s (system-bound: it delivered below what was offered): more k2 shards add load, not capacity.\n"
         default:
