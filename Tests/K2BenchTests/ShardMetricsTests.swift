@@ -133,6 +133,16 @@ import Testing
             try Self.shard(1, rate: 1_000, start: "2026-01-01T00:00:00Z"),
         ])
         #expect(unnamed.notes.first?.hasPrefix("INCOMPLETE: merged 2 of 3 shards; missing shard 2/3.") == true)
+        // `k2 bench verify` of an incomplete merge never passes: the table opens with the note.
+        let targets = try TargetsLoader.load(file: TargetsTests.repoRoot + "/reports/targets/k2-v2.yaml")
+        let verification = Verification.verify(merged, targets: targets)
+        #expect(verification.failed)
+        #expect(verification.summary.hasSuffix("INCOMPLETE (a merge without every shard): FAIL"))
+        #expect(verification.markdown().hasPrefix("**INCOMPLETE: merged 2 of 3 shards"))
+        let whole = try ReportMerge.merge([try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+                                           try Self.shard(1, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+                                           try Self.shard(2, rate: 1_000, start: "2026-01-01T00:00:00Z")])
+        #expect(Verification.verify(whole, targets: targets).incomplete == nil)
     }
 
     @Test func aFailedShardDirectorySaysWhy() throws {

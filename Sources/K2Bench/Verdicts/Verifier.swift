@@ -39,8 +39,11 @@ public struct Verification: Sendable, Equatable {
 
     public var targets: TargetsFile
     public var rows: [Row]
+    /// The report's INCOMPLETE note when it is a merge that lacks shards (`k2 bench merge`): its
+    /// counts and throughput under-count the run, so the verdict is never a pass.
+    public var incomplete: String?
 
-    public var failed: Bool { rows.contains { $0.verdict == .fail } }
+    public var failed: Bool { incomplete != nil || rows.contains { $0.verdict == .fail } }
     public var passedCount: Int { rows.filter { $0.verdict == .pass }.count }
     public var failedCount: Int { rows.filter { $0.verdict == .fail }.count }
 
@@ -86,12 +89,17 @@ public struct Verification: Sendable, Equatable {
             if verdict == .fail, let metric { row.breakdown = TimeBreakdown.line(for: metric, in: report) }
             rows.append(row)
         }
-        return Verification(targets: targets, rows: rows)
+        var verification = Verification(targets: targets, rows: rows)
+        if ReportMerge.isIncomplete(report) {
+            verification.incomplete = report.notes.first { $0.hasPrefix("INCOMPLETE") } ?? "INCOMPLETE: the merge lacks shards (shards.missing > 0)"
+        }
+        return verification
     }
 
     /// The table as Markdown (also readable as plain text on a terminal).
     public func markdown(includeUnmeasured: Bool = true) -> String {
-        var out = "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
+        var out = incomplete.map { "**\($0)** No verdict of this report is a pass.\n\n" } ?? ""
+        out += "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
         out += "|---|---|---|---|---|---|\n"
         for r in rows where includeUnmeasured || r.verdict != .notMeasured {
             let u = r.figure.unit
@@ -132,6 +140,7 @@ public struct Verification: Sendable, Equatable {
 
     public var summary: String {
         let nm = rows.filter { $0.verdict == .notMeasured && $0.figure.v2 != nil }.count
-        return "\(passedCount) pass, \(failedCount) fail, \(nm) target(s) not measured — " + (failed ? "FAIL" : "PASS")
+        return "\(passedCount) pass, \(failedCount) fail, \(nm) target(s) not measured — "
+            + (incomplete != nil ? "INCOMPLETE (a merge without every shard): FAIL" : failed ? "FAIL" : "PASS")
     }
 }
