@@ -23,10 +23,10 @@ import Testing
     @Test func mannWhitneyExactSmallSample() {
         // Completely separated samples of 5: U = 0, p = 2 / C(10,5) = 2/252.
         let r = Statistics.mannWhitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
-        #expect(r.u == 0)
-        #expect(abs(r.p - 2.0 / 252.0) < 1e-12)
+        #expect(r.uStatistic == 0)
+        #expect(abs(r.pValue - 2.0 / 252.0) < 1e-12)
         let same = Statistics.mannWhitney([1, 3, 5, 7], [2, 4, 6, 8])
-        #expect(same.p > 0.5)
+        #expect(same.pValue > 0.5)
     }
 
     @Test func noFalseAlarmOnTheSameDistribution() {
@@ -39,7 +39,7 @@ import Testing
             let a = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
             let b = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
             let t = Statistics.mannWhitney(a, b)
-            if t.p < 0.01 { rejected += 1 }
+            if t.pValue < 0.01 { rejected += 1 }
             let c = MetricComparison.compare(name: "x", better: .higher, baseline: a, current: b, threshold: .init())
             if c.verdict == .regression { gateAlarms += 1 }
         }

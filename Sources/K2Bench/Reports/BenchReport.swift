@@ -261,8 +261,8 @@ extension BenchReport {
         var out: [String: Histogram] = [:]
         for run in runs {
             for l in run.latencies {
-                let h = try Histogram.decode(base64: l.histogram)
-                if out[l.key] == nil { out[l.key] = h } else { out[l.key]!.add(h) }
+                let histogram = try Histogram.decode(base64: l.histogram)
+                if out[l.key] == nil { out[l.key] = histogram } else { out[l.key]!.add(histogram) }
             }
         }
         return out

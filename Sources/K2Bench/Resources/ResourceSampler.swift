@@ -14,7 +14,7 @@ public enum WatchTarget: Sendable, Equatable {
 
     /// `1234` → pid, `/sys/fs/cgroup/…` → cgroup, anything else → a command name.
     public static func process(_ text: String) -> WatchTarget {
-        if let p = Int32(text), p > 0 { return .pid(p) }
+        if let pid = Int32(text), pid > 0 { return .pid(pid) }
         return .name(text)
     }
 
@@ -24,9 +24,9 @@ public enum WatchTarget: Sendable, Equatable {
 
     public var label: String {
         switch self {
-        case let .pid(p): return "pid \(p)"
-        case let .name(n): return n
-        case let .cgroup(c): return "cgroup " + c.replacingOccurrences(of: "/sys/fs/cgroup/", with: "")
+        case let .pid(pid): return "pid \(pid)"
+        case let .name(name): return name
+        case let .cgroup(directory): return "cgroup " + directory.replacingOccurrences(of: "/sys/fs/cgroup/", with: "")
         case .harness: return "k2 (harness)"
         }
     }
@@ -119,8 +119,8 @@ public final class ResourceSampler: @unchecked Sendable {
     public func check() throws(BenchError) {
         for t in targets {
             switch t {
-            case let .pid(p) where ProcFS.stat(pid: p) == nil:
-                throw BenchError(.invalidArgument, what: "process \(p) is not running", remedy: "watch a live PID or a command name")
+            case let .pid(pid) where ProcFS.stat(pid: pid) == nil:
+                throw BenchError(.invalidArgument, what: "process \(pid) is not running", remedy: "watch a live PID or a command name")
             case let .cgroup(dir) where ProcFS.cgroupUsage(dir) == nil:
                 throw BenchError(.invalidArgument, path: dir, what: "not a readable cgroup v2 directory (no cpu.stat)",
                                  remedy: "give the container's cgroup, e.g. /sys/fs/cgroup/system.slice/docker-ID.scope")
@@ -150,9 +150,9 @@ public final class ResourceSampler: @unchecked Sendable {
     @discardableResult
     public func stop() -> [ResourceSeries] {
         let (wasRunning, stop) = lock.withLock { () -> (Bool, Latch<Void>) in
-            let r = running
+            let runningNow = running
             running = false
-            return (r, stopRequest)
+            return (runningNow, stopRequest)
         }
         if wasRunning {
             stop.set()
@@ -179,10 +179,10 @@ public final class ResourceSampler: @unchecked Sendable {
             var out: [Int32] = []
             var seen = Set<Int32>()
             var stack = roots
-            while let p = stack.popLast() {
-                guard seen.insert(p).inserted, byPid[p] != nil else { continue }
-                out.append(p)
-                stack.append(contentsOf: children[p] ?? [])
+            while let pid = stack.popLast() {
+                guard seen.insert(pid).inserted, byPid[pid] != nil else { continue }
+                out.append(pid)
+                stack.append(contentsOf: children[pid] ?? [])
             }
             return out
         }
@@ -190,23 +190,23 @@ public final class ResourceSampler: @unchecked Sendable {
 
         lock.withLock {
             let dt = lastAt.map { Double(now - $0) / 1e9 }
-            let t = Double(now - startAt) / 1e9
+            let elapsed = Double(now - startAt) / 1e9
             for (i, target) in targets.enumerated() {
                 switch target {
                 case let .cgroup(dir):
-                    guard let u = ProcFS.cgroupUsage(dir) else { continue }
+                    guard let usage = ProcFS.cgroupUsage(dir) else { continue }
                     if let dt, dt > 0, let last = lastCgroup[i] {
-                        let cores = Double(max(0, u.cpuMicros - last)) / 1e6 / dt
-                        series[i].samples.append(ResourceSample(t: t, cpuCores: cores, memoryBytes: u.memoryBytes, processes: 0))
+                        let cores = Double(max(0, usage.cpuMicros - last)) / 1e6 / dt
+                        series[i].samples.append(ResourceSample(t: elapsed, cpuCores: cores, memoryBytes: usage.memoryBytes, processes: 0))
                     }
-                    lastCgroup[i] = u.cpuMicros
+                    lastCgroup[i] = usage.cpuMicros
                 default:
                     let roots: [Int32]
                     switch target {
-                    case let .pid(p): roots = [p]
+                    case let .pid(pid): roots = [pid]
                     case .harness: roots = [me]
-                    case let .name(n):
-                        let matches = Set(procs.filter { $0.comm == n || ($0.comm.count >= 15 && n.hasPrefix($0.comm)) || ProcFS.commandName(pid: $0.pid) == n }.map(\.pid))
+                    case let .name(name):
+                        let matches = Set(procs.filter { $0.comm == name || ($0.comm.count >= 15 && name.hasPrefix($0.comm)) || ProcFS.commandName(pid: $0.pid) == name }.map(\.pid))
                         // Top-level matches only: a match whose parent also matches is counted through the parent.
                         roots = matches.filter { !matches.contains(byPid[$0]?.ppid ?? 0) }.sorted()
                     default: roots = []
@@ -215,9 +215,9 @@ public final class ResourceSampler: @unchecked Sendable {
                     var ticks: [Int32: Int64] = [:]
                     var rss: Int64 = 0
                     for p in pids {
-                        guard let s = byPid[p] else { continue }
-                        ticks[p] = s.cpuTicks + s.childTicks
-                        rss += s.rssBytes
+                        guard let stat = byPid[p] else { continue }
+                        ticks[p] = stat.cpuTicks + stat.childTicks
+                        rss += stat.rssBytes
                     }
                     if let dt, dt > 0 {
                         var used: Int64 = 0
@@ -227,7 +227,7 @@ public final class ResourceSampler: @unchecked Sendable {
                             if let last = lastTicks[i][p] { used += max(0, v - last) }
                         }
                         let cores = Double(used) / ProcFS.ticksPerSecond / dt
-                        series[i].samples.append(ResourceSample(t: t, cpuCores: cores, memoryBytes: rss, processes: pids.count))
+                        series[i].samples.append(ResourceSample(t: elapsed, cpuCores: cores, memoryBytes: rss, processes: pids.count))
                     }
                     lastTicks[i] = ticks
                 }

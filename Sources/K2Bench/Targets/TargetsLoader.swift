@@ -27,12 +27,12 @@ public enum TargetsLoader {
         let ids = Set(docs.map(\.id))
 
         func source(_ m: StrictMap) throws(ConfigError) -> SourceRef {
-            guard let s = try m.strings("source") else { throw m.missing("source", "the document id(s) the number comes from") }
-            for id in s where !ids.contains(id) {
+            guard let sourceIDs = try m.strings("source") else { throw m.missing("source", "the document id(s) the number comes from") }
+            for id in sourceIDs where !ids.contains(id) {
                 throw m.error(at: "source", "document '\(id)' is not listed under 'documents'",
                               remedy: "known: \(docs.map(\.id).joined(separator: ", "))")
             }
-            return SourceRef(documents: s, quote: try m.string("quote"))
+            return SourceRef(documents: sourceIDs, quote: try m.string("quote"))
         }
 
         var figures: [TargetFigure] = []
@@ -50,23 +50,23 @@ public enum TargetsLoader {
                 throw f.error(at: "better", "must be 'lower' or 'higher', not '\(betterText)'")
             }
             var v1: Baseline?
-            if let b = try f.map("v1") {
-                try b.expectKeys(["value", "min", "max", "source", "quote"])
-                let base = Baseline(value: try b.double("value"), min: try b.double("min"), max: try b.double("max"),
-                                    source: try source(b))
+            if let baselineMap = try f.map("v1") {
+                try baselineMap.expectKeys(["value", "min", "max", "source", "quote"])
+                let base = Baseline(value: try baselineMap.double("value"), min: try baselineMap.double("min"), max: try baselineMap.double("max"),
+                                    source: try source(baselineMap))
                 guard base.value != nil || (base.min != nil && base.max != nil) else {
-                    throw b.missing("value", "a value, or min and max for a range")
+                    throw baselineMap.missing("value", "a value, or min and max for a range")
                 }
                 v1 = base
             }
             var v2: Bound?
-            if let t = try f.map("v2") {
-                try t.expectKeys(["bound", "source", "quote"])
-                guard let text = try t.string("bound") else { throw t.missing("bound", "e.g. \"< 1000\" or \">= 10000\"") }
+            if let boundMap = try f.map("v2") {
+                try boundMap.expectKeys(["bound", "source", "quote"])
+                guard let text = try boundMap.string("bound") else { throw boundMap.missing("bound", "e.g. \"< 1000\" or \">= 10000\"") }
                 guard let bound = parseBound(text) else {
-                    throw t.error(at: "bound", "'\(text)' is not a bound", remedy: "write an operator (<, <=, >, >=) and a number, e.g. \"< 1000\"")
+                    throw boundMap.error(at: "bound", "'\(text)' is not a bound", remedy: "write an operator (<, <=, >, >=) and a number, e.g. \"< 1000\"")
                 }
-                v2 = Bound(op: bound.0, value: bound.1, source: try source(t))
+                v2 = Bound(op: bound.0, value: bound.1, source: try source(boundMap))
             }
             var figure = TargetFigure(id: id, figure: try f.string("figure") ?? id, unit: unit, better: better,
                                       measuredBy: try f.strings("measured_by") ?? [], v1: v1, v2: v2,
@@ -102,12 +102,12 @@ public enum TargetsLoader {
 
     /// `< 1000`, `<=15.5`, `≥ 10000`.
     static func parseBound(_ text: String) -> (Bound.Op, Double)? {
-        var t = Substring(text.trimmingSpaces())
+        var remaining = Substring(text.trimmingSpaces())
         let ops: [(String, Bound.Op)] = [("<=", .le), (">=", .ge), ("≤", .le), ("≥", .ge), ("<", .lt), (">", .gt)]
-        for (sym, op) in ops where t.hasPrefix(sym) {
-            t = t.dropFirst(sym.count)
-            guard let v = StrictMap.number(String(t)) else { return nil }
-            return (op, v)
+        for (sym, op) in ops where remaining.hasPrefix(sym) {
+            remaining = remaining.dropFirst(sym.count)
+            guard let value = StrictMap.number(String(remaining)) else { return nil }
+            return (op, value)
         }
         return nil
     }

@@ -66,8 +66,8 @@ public struct Verification: Sendable, Equatable {
                 continue
             }
             for name in f.measuredBy where !skipped {
-                if let m = report.metrics[name], let v = Units.convert(m.value, from: m.unit, to: f.unit) {
-                    measured = v
+                if let found = report.metrics[name], let converted = Units.convert(found.value, from: found.unit, to: f.unit) {
+                    measured = converted
                     metric = name
                     break
                 }
@@ -94,10 +94,10 @@ public struct Verification: Sendable, Equatable {
         var out = "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
         out += "|---|---|---|---|---|---|\n"
         for r in rows where includeUnmeasured || r.verdict != .notMeasured {
-            let u = r.figure.unit
-            let v1 = r.figure.v1.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
-            let v2 = r.figure.v2.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
-            let m = r.measuredText
+            let unit = r.figure.unit
+            let v1 = r.figure.v1.map { "\($0.text) \(unit) (\($0.source.label))" } ?? "–"
+            let v2 = r.figure.v2.map { "\($0.text) \(unit) (\($0.source.label))" } ?? "–"
+            let measuredText = r.measuredText
             let verdict: String
             switch r.verdict {
             case .pass: verdict = "**PASS**"
@@ -105,7 +105,7 @@ public struct Verification: Sendable, Equatable {
             case .notMeasured, .info, .notApplicable, .extrapolated: verdict = r.verdict.rawValue
             }
             let ratio = r.ratioVsV1.map { Units.format($0) + "x" + ($0 >= 1 ? " better" : " worse") } ?? "–"
-            out += "| \(r.figure.figure) | \(v1) | \(v2) | \(m) | \(verdict) | \(ratio) |\n"
+            out += "| \(r.figure.figure) | \(v1) | \(v2) | \(measuredText) | \(verdict) | \(ratio) |\n"
         }
         let explained = rows.filter { $0.breakdown != nil && (includeUnmeasured || $0.verdict != .notMeasured) }
         if !explained.isEmpty {
@@ -120,7 +120,7 @@ public struct Verification: Sendable, Equatable {
         var out = "Latency claims in the documents (recorded, not tested):\n"
         for c in targets.claims {
             let measured = c.about.compactMap { id -> String? in
-                guard let r = rows.first(where: { $0.figure.id == id }), let ratio = r.ratioVsV1 else { return nil }
+                guard let row = rows.first(where: { $0.figure.id == id }), let ratio = row.ratioVsV1 else { return nil }
                 return "\(id) \(Units.format(ratio))x"
             }
             let claim = c.factorMin == c.factorMax ? "\(Units.format(c.factorMin))x" : "\(Units.format(c.factorMin))–\(Units.format(c.factorMax))x"
