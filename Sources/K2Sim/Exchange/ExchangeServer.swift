@@ -153,8 +153,8 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
     func note(_ event: String, _ fields: [String: String]) {
         guard options.verbose else { return }
         var line = "ts=\(TimeText.iso8601(nanos: clock.wallNanos(), fractionDigits: 3)) level=info event=\(event)"
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
-            line += " \(k)=" + (v.contains(" ") || v.isEmpty ? JSONText.quoted(v) : v)
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+            line += " \(key)=" + (value.contains(" ") || value.isEmpty ? JSONText.quoted(value) : value)
         }
         StdErr.print(line)
     }

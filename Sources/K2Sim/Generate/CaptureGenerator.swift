@@ -67,10 +67,10 @@ public struct CaptureGenerator {
             // The streams of `binance.streams` that carry something with the profile's mix.
             let trades = profile.market.tradeWeight + profile.market.aggTradeWeight > 0
             var streams: [String] = []
-            for s in universe.symbols {
-                let stream = s.binanceStream
-                for k in profile.binanceStreams {
-                    switch k {
+            for symbol in universe.symbols {
+                let stream = symbol.binanceStream
+                for kind in profile.binanceStreams {
+                    switch kind {
                     case .trade where trades: streams.append(stream + "@trade")
                     case .aggTrade where trades: streams.append(stream + "@aggTrade")
                     case .depth where profile.market.depthWeight > 0: streams.append(stream + profile.binanceDepthSuffix)
@@ -208,9 +208,9 @@ public final class GeneratedRecords {
         isOpening = false
         feeds = []
         var opens: [OwnedRecord] = []
-        for (i, v) in profile.venues.enumerated() {
-            var venueFeed = generator.feed(venue: v, index: i)
-            opens += generator.openingRecords(venue: v, index: i, feed: &venueFeed, t0: generator.firstTimestamp + Int64(i) * 10_000_000)
+        for (i, venue) in profile.venues.enumerated() {
+            var venueFeed = generator.feed(venue: venue, index: i)
+            opens += generator.openingRecords(venue: venue, index: i, feed: &venueFeed, t0: generator.firstTimestamp + Int64(i) * 10_000_000)
             feeds.append(venueFeed)
         }
         // connects and sends first, then acks, each group in time order
@@ -218,8 +218,8 @@ public final class GeneratedRecords {
             + opens.filter { $0.kind == .recv }.sorted { $0.timestamp < $1.timestamp }
         opening = []
         var lastOpen = Int64.min
-        for r in ordered {
-            var r2 = r
+        for record in ordered {
+            var r2 = record
             if r2.timestamp <= lastOpen { r2.timestamp = lastOpen + 1 }
             lastOpen = r2.timestamp
             opening.append(r2)
@@ -278,8 +278,8 @@ public final class GeneratedRecords {
     /// Copies `bytes` into the record buffer at `offset` (within the reserved capacity).
     @inline(__always)
     private func copy(_ bytes: [UInt8], at offset: Int) -> UnsafeRawBufferPointer {
-        bytes.withUnsafeBytes { p in
-            if let source = p.baseAddress { (current + offset).copyMemory(from: source, byteCount: p.count) }
+        bytes.withUnsafeBytes { raw in
+            if let source = raw.baseAddress { (current + offset).copyMemory(from: source, byteCount: raw.count) }
         }
         return UnsafeRawBufferPointer(start: current + offset, count: bytes.count)
     }

@@ -22,10 +22,10 @@ struct RawWriter {
 
     @inline(__always)
     mutating func bytes(_ a: [UInt8]) {
-        a.withUnsafeBufferPointer { b in
-            if let base = b.baseAddress {
-                cursor.update(from: base, count: b.count)
-                cursor += b.count
+        a.withUnsafeBufferPointer { buffer in
+            if let base = buffer.baseAddress {
+                cursor.update(from: base, count: buffer.count)
+                cursor += buffer.count
             }
         }
     }

@@ -92,9 +92,9 @@ public enum BinanceProtocol {
         } else {
             throw SimError(location: pathAndQuery, what: "unknown path", remedy: "use /ws/<stream> or /stream?streams=<a>/<b>")
         }
-        for s in streams {
-            guard let (symbol, kind) = parseStream(String(s), universe: universe) else {
-                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms or @bookTicker")
+        for stream in streams {
+            guard let (symbol, kind) = parseStream(String(stream), universe: universe) else {
+                throw SimError(location: pathAndQuery, key: String(stream), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms or @bookTicker")
             }
             set.add(symbol: symbol, kind: kind)
         }
@@ -113,27 +113,27 @@ public enum BinanceProtocol {
         switch r.method {
         case "SUBSCRIBE", "UNSUBSCRIBE":
             var parsed: [(Int, MessageKind, String)] = []
-            for p in r.params {
-                guard let (symbol, kind) = parseStream(p, universe: universe) else {
-                    return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown stream \#(p)"},"id":\#(r.idJSON)}"#.utf8)
+            for stream in r.params {
+                guard let (symbol, kind) = parseStream(stream, universe: universe) else {
+                    return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown stream \#(stream)"},"id":\#(r.idJSON)}"#.utf8)
                 }
-                parsed.append((symbol, kind, p))
+                parsed.append((symbol, kind, stream))
             }
-            for (i, k, p) in parsed {
+            for (symbol, kind, stream) in parsed {
                 if r.method == "SUBSCRIBE" {
-                    set.add(symbol: i, kind: k)
-                    if !active.contains(p) { active.append(p) }
+                    set.add(symbol: symbol, kind: kind)
+                    if !active.contains(stream) { active.append(stream) }
                 } else {
-                    set.remove(symbol: i, kind: k)
-                    active.removeAll { $0 == p }
+                    set.remove(symbol: symbol, kind: kind)
+                    active.removeAll { $0 == stream }
                 }
             }
             return Array(#"{"result":null,"id":\#(r.idJSON)}"#.utf8)
         case "LIST_SUBSCRIPTIONS":
             var out = Array(#"{"result":["#.utf8)
-            for (i, s) in active.enumerated() {
+            for (i, stream) in active.enumerated() {
                 if i > 0 { out.append(44) }
-                JSONText.appendString(s, to: &out)
+                JSONText.appendString(stream, to: &out)
             }
             out.append(contentsOf: #"],"id":\#(r.idJSON)}"#.utf8)
             return out
@@ -145,9 +145,9 @@ public enum BinanceProtocol {
     /// The subscription frame a recorder sends on a combined connection.
     public static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
         var out = Array(#"{"method":"SUBSCRIBE","params":["#.utf8)
-        for (i, s) in streams.enumerated() {
+        for (i, stream) in streams.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(s, to: &out)
+            JSONText.appendString(stream, to: &out)
         }
         out.append(contentsOf: #"],"id":\#(id)}"#.utf8)
         return out
@@ -218,9 +218,9 @@ public enum KrakenProtocol {
 
     public static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
         var out = Array(#"{"event":"subscribe","pair":["#.utf8)
-        for (i, p) in pairs.enumerated() {
+        for (i, pair) in pairs.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(p, to: &out)
+            JSONText.appendString(pair, to: &out)
         }
         out.append(contentsOf: #"],"subscription":{"#.utf8)
         if let depth { out.append(contentsOf: #""depth":\#(depth),"#.utf8) }
@@ -242,8 +242,8 @@ public enum CoinbaseProtocol {
     public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
         guard ["market_trades", "level2", "ticker", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
-        for p in r.productIDs {
-            guard let symbol = universe.index(ofName: p, venue: .coinbase) else { return false }
+        for product in r.productIDs {
+            guard let symbol = universe.index(ofName: product, venue: .coinbase) else { return false }
             idx.append(symbol)
         }
         for i in idx {
@@ -274,9 +274,9 @@ public enum CoinbaseProtocol {
             if !firstChannel { out.append(44) }
             firstChannel = false
             out.append(contentsOf: #""\#(name)":["#.utf8)
-            for (j, i) in ids.enumerated() {
+            for (j, symbol) in ids.enumerated() {
                 if j > 0 { out.append(44) }
-                JSONText.appendString(universe[i].coinbaseName, to: &out)
+                JSONText.appendString(universe[symbol].coinbaseName, to: &out)
             }
             out.append(93)
         }
@@ -312,9 +312,9 @@ public enum CoinbaseProtocol {
 
     public static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
         var out = Array(#"{"type":"subscribe","product_ids":["#.utf8)
-        for (i, p) in productIDs.enumerated() {
+        for (i, product) in productIDs.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(p, to: &out)
+            JSONText.appendString(product, to: &out)
         }
         out.append(contentsOf: #"],"channel":"\#(channel)"}"#.utf8)
         return out

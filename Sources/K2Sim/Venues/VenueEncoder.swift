@@ -117,14 +117,14 @@ public struct VenueEncoder: Sendable {
     /// Appends the Binance `trade` message of fill `fill` of the model's current trade event
     /// (the exchange simulator sends every fill of a multi-fill event on `@trade`).
     public mutating func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
-        writeRaw(bound: 320 + 2 * names[s].count + tradeStreams[s].count, &out) { e, w in
-            if e.combined {
-                w.lit(#"{"stream":""#)
-                w.bytes(e.tradeStreams[s])
-                w.lit(#"","data":"#)
+        writeRaw(bound: 320 + 2 * names[s].count + tradeStreams[s].count, &out) { encoder, writer in
+            if encoder.combined {
+                writer.lit(#"{"stream":""#)
+                writer.bytes(encoder.tradeStreams[s])
+                writer.lit(#"","data":"#)
             }
-            e.binanceTrade(s, m, m.trades[fill], nanos / 1_000_000, &w)
-            if e.combined { w.byte(125) }
+            encoder.binanceTrade(s, m, m.trades[fill], nanos / 1_000_000, &writer)
+            if encoder.combined { writer.byte(125) }
         }
     }
 
@@ -336,12 +336,12 @@ public struct VenueEncoder: Sendable {
         DecimalText.appendInt(book.lastUpdateId, to: &out)
         func side(_ ls: [SimLevel]) {
             out.append(91)
-            for (i, l) in ls.enumerated() {
+            for (i, level) in ls.enumerated() {
                 if i > 0 { out.append(44) }
                 lit(#"[""#, &out)
-                DecimalText.append(l.price, scale: 8, digits: 8, to: &out)
+                DecimalText.append(level.price, scale: 8, digits: 8, to: &out)
                 lit(#"",""#, &out)
-                DecimalText.append(l.qty, scale: 8, digits: 8, to: &out)
+                DecimalText.append(level.qty, scale: 8, digits: 8, to: &out)
                 lit(#""]"#, &out)
             }
             out.append(93)
@@ -393,8 +393,8 @@ public struct VenueEncoder: Sendable {
         var buffer: [UInt8] = []
         swap(&buffer, &raw)
         if buffer.count < bound { buffer = [UInt8](repeating: 0, count: max(bound, 8192)) }
-        let used = buffer.withUnsafeMutableBufferPointer { b -> Int in
-            let base = b.baseAddress!
+        let used = buffer.withUnsafeMutableBufferPointer { storage -> Int in
+            let base = storage.baseAddress!
             var writer = RawWriter(base)
             body(&self, &writer)
             return writer.cursor - base
@@ -501,8 +501,8 @@ public struct VenueEncoder: Sendable {
         if checksumText.count < 1024 { checksumText = [UInt8](repeating: 0, count: 1024) }
         return checksumCache.withUnsafeMutableBytes { cache -> UInt32 in
             let entries = cache.baseAddress! + s * 64 * 64
-            return checksumText.withUnsafeMutableBufferPointer { b -> UInt32 in
-                let base = b.baseAddress!
+            return checksumText.withUnsafeMutableBufferPointer { textBuffer -> UInt32 in
+                let base = textBuffer.baseAddress!
                 var writer = RawWriter(base)
                 for side in 0..<2 {
                     for i in 0..<topLevels {
@@ -537,8 +537,8 @@ public struct VenueEncoder: Sendable {
     public static func krakenChecksum(asks: [(price: String, volume: String)], bids: [(price: String, volume: String)]) -> UInt32 {
         var text: [UInt8] = []
         for side in [asks, bids] {
-            for l in side.prefix(10) {
-                for field in [l.price, l.volume] {
+            for level in side.prefix(10) {
+                for field in [level.price, level.volume] {
                     let digits = field.utf8.filter { $0 != 46 }
                     text.append(contentsOf: digits.drop { $0 == 48 })
                 }
@@ -549,12 +549,12 @@ public struct VenueEncoder: Sendable {
 
     private func krakenSnapshotLevels(_ levels: [SimLevel], _ s: Int, _ nanos: Int64, _ out: inout [UInt8]) {
         out.append(91)
-        for (i, l) in levels.enumerated() {
+        for (i, level) in levels.enumerated() {
             if i > 0 { out.append(44) }
             out.append(91)
-            kprice(l.price, s, &out)
+            kprice(level.price, s, &out)
             out.append(44)
-            kvol(l.qty, &out)
+            kvol(level.qty, &out)
             out.append(44)
             ktime(nanos, &out)
             out.append(93)
@@ -667,13 +667,13 @@ public struct VenueEncoder: Sendable {
         lit(#"","updates":["#, &out)
         var first = true
         for (side, levels) in [("bid", book.bids), ("offer", book.asks)] {
-            for l in levels {
+            for level in levels {
                 if !first { out.append(44) }
                 first = false
                 out.append(contentsOf: #"{"side":"\#(side)","event_time":"1970-01-01T00:00:00Z","price_level":""#.utf8)
-                DecimalText.append(l.price, scale: 8, digits: td, to: &out)
+                DecimalText.append(level.price, scale: 8, digits: td, to: &out)
                 lit(#"","new_quantity":""#, &out)
-                DecimalText.append(l.qty, scale: 8, digits: 8, trim: true, to: &out)
+                DecimalText.append(level.qty, scale: 8, digits: 8, trim: true, to: &out)
                 lit(#""}"#, &out)
             }
         }
