@@ -188,13 +188,13 @@ package final class ClickHouseHTTP {
 
     static func encode(_ s: String) -> String {
         var out = ""
-        for b in s.utf8 {
-            switch b {
+        for byte in s.utf8 {
+            switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
+                out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                out += "%" + String(b, radix: 16, uppercase: true).leftPad(2)
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPad(2)
             }
         }
         return out

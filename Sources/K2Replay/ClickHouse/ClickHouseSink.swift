@@ -176,9 +176,9 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 let exchange = message.exchange
                 let receive = UInt64(bitPattern: message.captureNanos)
                 let rowWriter = rows
-                added = TradeParser.parse(rec.payload, fields: message.fields) { t in
+                added = TradeParser.parse(rec.payload, fields: message.fields) { row in
                     rowStarts.append(rowWriter.count)
-                    ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: rowWriter)
+                    ClickHouseSink.encode(row, exchange: exchange, receive: receive, into: rowWriter)
                     if batchIDs { rowWriter.uint64(0) }
                 }
             }
@@ -483,10 +483,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             guard !abandoned else { return }
             switch outcome {
             case let .delivered(now, bodyEnded):
-                recorder.outcomes { o in
-                    for b in chunks {
-                        for i in 0..<b.messages {
-                            o.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: now)
+                recorder.outcomes { outcomes in
+                    for chunk in chunks {
+                        for i in 0..<chunk.messages {
+                            outcomes.delivered(intendedNanos: chunk.intended[i], actualNanos: chunk.actual[i], now: now)
                         }
                     }
                 }
@@ -595,9 +595,9 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             guard let first else { break }
             let chunks = insert(first)
             cond.withLock {
-                for var c in chunks where spare.count < 64 {
-                    c.endsInsert = false
-                    spare.append(c)
+                for var chunk in chunks where spare.count < 64 {
+                    chunk.endsInsert = false
+                    spare.append(chunk)
                 }
             }
         }

@@ -139,9 +139,9 @@ struct RowSorter {
                 position += 1
             }
             if !sorted {
-                order[lo..<hi].sort { a, b in
-                    let ta = times[Int(a)], tb = times[Int(b)]
-                    return ta < tb || (ta == tb && a < b)
+                order[lo..<hi].sort { lhs, rhs in
+                    let ta = times[Int(lhs)], tb = times[Int(rhs)]
+                    return ta < tb || (ta == tb && lhs < rhs)
                 }
             }
         }

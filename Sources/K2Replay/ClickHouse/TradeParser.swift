@@ -238,8 +238,8 @@ enum TradeParser {
         guard let message = try? JSONParser.parse(p), let elements = message.arrayValue, elements.count >= 4,
               let trades = elements[1].arrayValue, let pair = elements[elements.count - 1].stringValue else { return 0 }
         var rows = 0
-        for (i, t) in trades.enumerated() {
-            guard let fields = t.arrayValue, fields.count >= 4, let price = fields[0].doubleValue, let qty = fields[1].doubleValue,
+        for (i, trade) in trades.enumerated() {
+            guard let fields = trade.arrayValue, fields.count >= 4, let price = fields[0].doubleValue, let qty = fields[1].doubleValue,
                   let timeText = fields[2].stringValue ?? fields[2].numberText, let secs = Double(timeText) else { continue }
             let side: TradeRow.Side = fields[3].stringValue == "b" ? .buy : fields[3].stringValue == "s" ? .sell : .unknown
             let micros = timeText.filter { $0 != "." }
@@ -254,15 +254,15 @@ enum TradeParser {
     static func parseCoinbase(_ p: UnsafeRawBufferPointer, row: (TradeRow) -> Void) -> Int {
         guard let message = try? JSONParser.parse(p), let events = message["events"]?.arrayValue else { return 0 }
         var rows = 0
-        for e in events {
-            for t in e["trades"]?.arrayValue ?? [] {
-                guard let sym = t["product_id"]?.stringValue, let price = t["price"]?.doubleValue,
-                      let qty = t["size"]?.doubleValue, let time = t["time"]?.stringValue,
+        for event in events {
+            for trade in event["trades"]?.arrayValue ?? [] {
+                guard let sym = trade["product_id"]?.stringValue, let price = trade["price"]?.doubleValue,
+                      let qty = trade["size"]?.doubleValue, let time = trade["time"]?.stringValue,
                       let nanos = TimeText.parseISO8601(time) else { continue }
-                let takerSide = t["side"]?.stringValue?.lowercased()
+                let takerSide = trade["side"]?.stringValue?.lowercased()
                 row(TradeRow(symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
                              quantity: qty, side: takerSide == "buy" ? .buy : takerSide == "sell" ? .sell : .unknown,
-                             tradeID: .string(t["trade_id"]?.stringValue ?? t["trade_id"]?.numberText ?? "")))
+                             tradeID: .string(trade["trade_id"]?.stringValue ?? trade["trade_id"]?.numberText ?? "")))
                 rows += 1
             }
         }

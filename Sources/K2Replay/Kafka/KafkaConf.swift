@@ -10,7 +10,7 @@ final class KafkaConf {
     /// `bad -X property 'k=v': <librdkafka's message>`.
     init(_ properties: [(String, String)] = [], place: String = "") throws {
         handle = rd_kafka_conf_new()
-        for (k, v) in properties { try set(k, v, place: place) }
+        for (key, value) in properties { try set(key, value, place: place) }
     }
 
     func set(_ key: String, _ value: String, place: String = "") throws {

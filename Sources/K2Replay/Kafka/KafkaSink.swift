@@ -233,18 +233,18 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let ring = ring
         var timedOut: String?
         let purged = goneLock.withLock { purgeReason }
-        recorder.outcomes { o in
+        recorder.outcomes { outcomes in
             for i in 0..<tokens.count {
                 let slot = Int(tokens[i] &- 1)
                 let code = errors[i]
                 if code == 0 {
-                    o.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
+                    outcomes.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
                 } else {
                     var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
                     if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
                         reason += " (\(purged))"
                     }
-                    o.failed(reason: reason)
+                    outcomes.failed(reason: reason)
                     if Self.meansGone(code) { timedOut = reason }
                 }
             }
@@ -308,12 +308,12 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     static func decimal(_ v: Int64, into buf: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
         var remaining = v.magnitude
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &tmp) { t -> Int in
+        return withUnsafeMutableBytes(of: &tmp) { digits -> Int in
             var digitCount = 0
-            repeat { t[digitCount] = UInt8(48 + remaining % 10); remaining /= 10; digitCount += 1 } while remaining > 0
+            repeat { digits[digitCount] = UInt8(48 + remaining % 10); remaining /= 10; digitCount += 1 } while remaining > 0
             var position = offset
             if v < 0 { buf[position] = 45; position += 1 }
-            for i in stride(from: digitCount - 1, through: 0, by: -1) { buf[position] = t[i]; position += 1 }
+            for i in stride(from: digitCount - 1, through: 0, by: -1) { buf[position] = digits[i]; position += 1 }
             return position - offset
         }
     }

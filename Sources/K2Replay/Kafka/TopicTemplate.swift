@@ -59,8 +59,8 @@ public struct TopicTemplate: Sendable, Equatable {
     /// The topic for one message.
     public func expand(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?) -> String {
         var out = ""
-        for p in parts {
-            switch p {
+        for part in parts {
+            switch part {
             case .text(let text): out += text
             case .exchange: out += Self.sanitize(exchange)
             case .stream: out += Self.sanitize(stream.map { String(decoding: $0, as: UTF8.self) } ?? "unknown")
@@ -71,8 +71,8 @@ public struct TopicTemplate: Sendable, Equatable {
     }
 
     static func sanitize(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.map { c in
-            ((c >= "0" && c <= "9") || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "." || c == "_" || c == "-") ? c : "_"
+        String(String.UnicodeScalarView(s.unicodeScalars.map { scalar in
+            ((scalar >= "0" && scalar <= "9") || (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || scalar == "." || scalar == "_" || scalar == "-") ? scalar : "_"
         }))
     }
 }

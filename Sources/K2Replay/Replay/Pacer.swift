@@ -100,8 +100,8 @@ public struct SpinWaiter: PaceWaiter {
     public static func reduceTimerSlack() -> Bool {
         #if os(Linux)
         var link = [UInt8](repeating: 0, count: 64)
-        let length = link.withUnsafeMutableBufferPointer { b in
-            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 64) { readlink("/proc/thread-self", $0, 63) }
+        let length = link.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 64) { readlink("/proc/thread-self", $0, 63) }
         }
         guard length > 0, let tid = String(decoding: link[0..<length], as: UTF8.self).split(separator: "/").last else { return false }
         let fd = open("/proc/\(tid)/timerslack_ns", O_WRONLY | O_CLOEXEC)

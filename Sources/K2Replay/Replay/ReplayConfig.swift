@@ -93,9 +93,9 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public static func hash(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         if let symbol, !symbol.isEmpty {
-            for var c in symbol {
-                if c >= 65, c <= 90 { c += 32 }
-                hash = (hash ^ UInt64(c)) &* 0x0000_0100_0000_01b3
+            for var byte in symbol {
+                if byte >= 65, byte <= 90 { byte += 32 }
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
             }
         } else {
             var remaining = connection

@@ -406,10 +406,10 @@ final class RecordSource: ReplaySource {
         var last = Int64.min
         var count = 0
         var damage: [(path: String, damage: CaptureDamage)] = []
-        for (capture, p) in paths.enumerated() {
-            let firstReader = try CaptureReader(path: p)
+        for (capture, path) in paths.enumerated() {
+            let firstReader = try CaptureReader(path: path)
             let index = try firstReader.index()
-            if let torn = firstReader.damage { damage.append((p, torn)) }
+            if let torn = firstReader.damage { damage.append((path, torn)) }
             exchanges.append(firstReader.header.metadataValue("exchange")?.stringValue ?? "unknown")
             if let fileFirst = index.firstTimestamp, let fileLast = index.lastTimestamp {
                 let lo = Swift.max(fileFirst, filter.from ?? fileFirst)
@@ -426,12 +426,12 @@ final class RecordSource: ReplaySource {
                 : index.entries
             let chains = index.timeOrderedChains(of: wanted)
             if chains.count > maxChains {
-                throw ReplayError(.invalidArgument, place: p,
+                throw ReplayError(.invalidArgument, place: path,
                                   what: "records are not in receive-time order (\(chains.count) stretches of the file overlap in time; replay merges at most \(maxChains))",
-                                  remedy: "sort it first: k2 capture sort \(p) -o \(Self.sortedName(p)), then replay that")
+                                  remedy: "sort it first: k2 capture sort \(path) -o \(Self.sortedName(path)), then replay that")
             }
             for (k, chain) in chains.enumerated() {
-                let reader = k == 0 ? firstReader : try CaptureReader(path: p)
+                let reader = k == 0 ? firstReader : try CaptureReader(path: path)
                 // The next block is decompressed on another thread: a paced send never waits for it.
                 reader.readAhead = readAhead
                 reader.sortsWithinFrames = true

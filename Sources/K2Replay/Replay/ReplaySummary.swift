@@ -106,19 +106,19 @@ public struct ReplaySummary: Sendable {
             pace.append(("steps", .array(schedule.steps.map { .object([("rate_msg_per_s", .number(TimeText.fixed($0.rate, 3))), ("ns", .number(String($0.nanos)))]) })))
         case .max: break
         }
-        let sinks: [JSONValue] = self.sinks.map { s in
-            let counts = s.stats.counts
+        let sinks: [JSONValue] = self.sinks.map { sink in
+            let counts = sink.stats.counts
             var members: [(String, JSONValue)] = [
-                ("uri", .string(s.uri)),
+                ("uri", .string(sink.uri)),
                 ("sent", num(counts.sent)), ("delivered", num(counts.delivered)), ("failed", num(counts.failed)),
-                ("unknown", num(counts.unknown)), ("unrouted", num(counts.unrouted)), ("dropped", num(counts.dropped)), ("in_flight", num(counts.inFlight)), ("never_sent", num(s.neverSent)), ("bytes", num(counts.bytes)),
+                ("unknown", num(counts.unknown)), ("unrouted", num(counts.unrouted)), ("dropped", num(counts.dropped)), ("in_flight", num(counts.inFlight)), ("never_sent", num(sink.neverSent)), ("bytes", num(counts.bytes)),
                 ("failure_reasons", .object(counts.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
                 ("unknown_reasons", .object(counts.unknownReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
-                ("latency_from_intended_ns", Self.percentiles(s.stats.latencyFromIntended)),
-                ("latency_from_actual_ns", Self.percentiles(s.stats.latencyFromActual)),
+                ("latency_from_intended_ns", Self.percentiles(sink.stats.latencyFromIntended)),
+                ("latency_from_actual_ns", Self.percentiles(sink.stats.latencyFromActual)),
             ]
-            if let error = s.error { members.append(("error", .string(error))) }
-            members.append(contentsOf: s.stats.details)
+            if let error = sink.error { members.append(("error", .string(error))) }
+            members.append(contentsOf: sink.stats.details)
             return .object(members)
         }
         return .object([
@@ -152,9 +152,9 @@ public struct ReplaySummary: Sendable {
         var writer = HistogramLogWriter(startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
         for i in latenessIntervals { writer.append(i) }
         let length = Double(durationNanos) / 1e9
-        for (n, s) in sinks.enumerated() {
-            writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).intended", histogram: s.stats.latencyFromIntended))
-            writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).actual", histogram: s.stats.latencyFromActual))
+        for (n, sink) in sinks.enumerated() {
+            writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).intended", histogram: sink.stats.latencyFromIntended))
+            writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).actual", histogram: sink.stats.latencyFromActual))
         }
         return writer.text
     }
@@ -185,24 +185,24 @@ public struct ReplaySummary: Sendable {
                     + "--realtime 10 (root) keeps it in microseconds (docs/replay.md)")
             }
         }
-        for s in sinks {
-            let counts = s.stats.counts
-            var line = "\(s.uri): sent \(counts.sent), delivered \(counts.delivered), failed \(counts.failed)"
+        for sink in sinks {
+            let counts = sink.stats.counts
+            var line = "\(sink.uri): sent \(counts.sent), delivered \(counts.delivered), failed \(counts.failed)"
                 + (counts.unknown > 0 ? ", unknown \(counts.unknown)" : "") + (counts.unrouted > 0 ? ", unrouted \(counts.unrouted)" : "")
                 + (counts.dropped > 0 ? ", dropped \(counts.dropped)" : "") + ", in flight \(counts.inFlight)"
-            if s.neverSent > 0 { line += ", never sent \(s.neverSent)" }
-            let latency = s.stats.latencyFromIntended
+            if sink.neverSent > 0 { line += ", never sent \(sink.neverSent)" }
+            let latency = sink.stats.latencyFromIntended
             if latency.totalCount > 0 {
                 line += "; latency from intended p50 \(ms(latency.valueAtPercentile(50))) p99 \(ms(latency.valueAtPercentile(99))) max \(ms(latency.max))"
             }
             out.append(line)
-            for (reason, n) in counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
-                out.append("  failed \(n): \(reason)")
+            for (reason, count) in counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+                out.append("  failed \(count): \(reason)")
             }
-            for (reason, n) in counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
-                out.append("  unknown \(n) (may or may not have landed): \(reason)")
+            for (reason, count) in counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+                out.append("  unknown \(count) (may or may not have landed): \(reason)")
             }
-            if let error = s.error { out.append("  error: \(error)") }
+            if let error = sink.error { out.append("  error: \(error)") }
         }
         return out
     }

@@ -74,8 +74,8 @@ public struct SinkURI: Sendable, Equatable {
 
     /// Throws for any query key outside `known`, naming the ones that are.
     public func checkParameters(_ known: [String]) throws(ReplayError) {
-        for (k, _) in query where !known.contains(k) {
-            throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(k)'",
+        for (key, _) in query where !known.contains(key) {
+            throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(key)'",
                               remedy: known.isEmpty ? "\(scheme):// takes no parameters"
                                   : "\(scheme):// takes " + known.joined(separator: ", "))
         }
