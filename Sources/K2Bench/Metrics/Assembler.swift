@@ -40,8 +40,8 @@ public enum Assembler {
                 result["backlog.end.messages"] = .init(value: last.backlog.max() ?? 0, unit: "messages", better: .lower)
             }
         }
-        for (key, h) in latencies where h.totalCount > 0 {
-            for (label, value) in BenchReport.percentilesMs(h) {
+        for (key, histogram) in latencies where histogram.totalCount > 0 {
+            for (label, value) in BenchReport.percentilesMs(histogram) {
                 result["latency.\(key).\(label)"] = .init(value: value, unit: "ms", better: .lower)
             }
         }
@@ -103,14 +103,14 @@ public enum Assembler {
             }
         }
         var merged: Latencies = [:]
-        for r in runs {
-            for l in r.latencies {
-                let histogram = try Histogram.decode(base64: l.histogram)
-                if merged[l.key] == nil { merged[l.key] = histogram } else { merged[l.key]!.add(histogram) }
+        for run in runs {
+            for entry in run.latencies {
+                let histogram = try Histogram.decode(base64: entry.histogram)
+                if merged[entry.key] == nil { merged[entry.key] = histogram } else { merged[entry.key]!.add(histogram) }
             }
         }
-        for (key, h) in merged where h.totalCount > 0 {
-            for (label, value) in BenchReport.percentilesMs(h) {
+        for (key, histogram) in merged where histogram.totalCount > 0 {
+            for (label, value) in BenchReport.percentilesMs(histogram) {
                 let name = "latency.\(key).\(label)"
                 out[name] = .init(value: value, unit: "ms", better: .lower, samples: runs.compactMap { $0.metrics[name]?.value })
             }

@@ -25,8 +25,8 @@ public struct ClickHouseSchema: Sendable {
 
     /// The statements with `{key}` replaced by `values[key]`.
     public func substituted(_ values: [String: String]) -> [String] {
-        statements.map { s in
-            var out = s
+        statements.map { statement in
+            var out = statement
             for (k, v) in values { out = out.replacingOccurrences(of: "{\(k)}", with: v) }
             return out
         }

@@ -62,11 +62,11 @@ public enum ReplayReport {
     static func problems(_ s: ReplaySummary) -> [String] {
         var out: [String] = []
         for k in s.sinks {
-            for (reason, n) in k.stats.counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
-                out.append("\(k.uri): \(n) failed: \(reason)")
+            for (reason, count) in k.stats.counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
+                out.append("\(k.uri): \(count) failed: \(reason)")
             }
-            for (reason, n) in k.stats.counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
-                out.append("\(k.uri): \(n) unknown (may or may not have landed): \(reason)")
+            for (reason, count) in k.stats.counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
+                out.append("\(k.uri): \(count) unknown (may or may not have landed): \(reason)")
             }
             if let error = k.error { out.append("\(k.uri): \(error)") }
         }
@@ -98,13 +98,13 @@ public enum ReplayReport {
         var spectrum: [SVGChart.Series] = []
         if s.lateness.totalCount > 0 { spectrum.append(HTMLPage.spectrum("lateness", s.lateness)) }
         // Series are named by the sink's number in the table (URIs are too long for a legend).
-        for (i, k) in s.sinks.enumerated() {
-            if k.stats.latencyFromIntended.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from intended", k.stats.latencyFromIntended)) }
-            if k.stats.latencyFromActual.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from actual", k.stats.latencyFromActual, dashed: true)) }
+        for (i, sink) in s.sinks.enumerated() {
+            if sink.stats.latencyFromIntended.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from intended", sink.stats.latencyFromIntended)) }
+            if sink.stats.latencyFromActual.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from actual", sink.stats.latencyFromActual, dashed: true)) }
         }
         // Sinks modelling a slow consumer (`mock://?capacity=N`) report their queue per second.
-        let queues = s.sinks.enumerated().compactMap { i, k -> SVGChart.Series? in
-            guard let depth = k.stats.details.first(where: { $0.0 == "queue_depth_per_second" })?.1.arrayValue else { return nil }
+        let queues = s.sinks.enumerated().compactMap { i, sink -> SVGChart.Series? in
+            guard let depth = sink.stats.details.first(where: { $0.0 == "queue_depth_per_second" })?.1.arrayValue else { return nil }
             return .init(name: "sink \(i + 1)", points: depth.enumerated().compactMap { i, v in v.doubleValue.map { (x: Double(i + 1), y: $0) } })
         }
         if !queues.isEmpty {

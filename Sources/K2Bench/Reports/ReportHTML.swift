@@ -46,8 +46,8 @@ public enum ReportHTML {
                 .init(name: "offered", points: iv.map { (x: $0.t, y: $0.offeredMsgs / Swift.max($0.seconds, 1e-9)) }, dashed: true),
                 .init(name: "sent", points: iv.map { (x: $0.t, y: $0.sentMsgs / Swift.max($0.seconds, 1e-9)) }),
             ]
-            for (i, s) in run.sinks.enumerated() {
-                tp.append(.init(name: "delivered " + s.uri, points: iv.compactMap { i < $0.deliveredMsgs.count ? (x: $0.t, y: $0.deliveredMsgs[i] / Swift.max($0.seconds, 1e-9)) : nil }))
+            for (i, sink) in run.sinks.enumerated() {
+                tp.append(.init(name: "delivered " + sink.uri, points: iv.compactMap { i < $0.deliveredMsgs.count ? (x: $0.t, y: $0.deliveredMsgs[i] / Swift.max($0.seconds, 1e-9)) : nil }))
             }
             if iv.contains(where: { $0.consumedMsgs != nil }) {
                 tp.append(.init(name: "consumed back", points: iv.compactMap { p in p.consumedMsgs.map { (x: p.t, y: $0 / Swift.max(p.seconds, 1e-9)) } }))
@@ -63,8 +63,8 @@ public enum ReportHTML {
                 late.append(.init(name: "lateness max", points: iv.compactMap { p in p.latenessMaxMs.map { (x: p.t, y: $0) } }, dashed: true))
             }
             var backlog: [SVGChart.Series] = []
-            for (i, s) in run.sinks.enumerated() {
-                backlog.append(.init(name: "backlog " + s.uri, points: iv.compactMap { i < $0.backlog.count ? (x: $0.t, y: $0.backlog[i]) : nil }))
+            for (i, sink) in run.sinks.enumerated() {
+                backlog.append(.init(name: "backlog " + sink.uri, points: iv.compactMap { i < $0.backlog.count ? (x: $0.t, y: $0.backlog[i]) : nil }))
             }
             var lateness = SVGChart(title: "Replay lateness per interval (ms)", yLabel: "ms", x: .linear(label: "seconds"), series: late)
             lateness.bands = faultBands
@@ -103,9 +103,9 @@ public enum ReportHTML {
         page += "</table>"
         if let run = r.runs.last, !run.sinks.isEmpty {
             page += "<h2>Sinks</h2><table><tr><th>sink</th><th>sent</th><th>delivered</th><th>failed</th><th>reasons</th></tr>"
-            for s in run.sinks {
-                let reasons = s.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
-                page += "<tr><td>\(esc(s.uri))</td><td>\(s.sent)</td><td>\(s.delivered)</td><td>\(s.failed)</td><td>\(esc(reasons))</td></tr>"
+            for sink in run.sinks {
+                let reasons = sink.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
+                page += "<tr><td>\(esc(sink.uri))</td><td>\(sink.sent)</td><td>\(sink.delivered)</td><td>\(sink.failed)</td><td>\(esc(reasons))</td></tr>"
             }
             page += "</table>"
         }

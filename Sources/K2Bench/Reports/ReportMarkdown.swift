@@ -41,15 +41,15 @@ public enum ReportMarkdown {
 
         if let run = r.runs.last, !run.resources.isEmpty {
             out += "\n### Resources (last repetition)\n\n| process / group | CPU mean | CPU peak | memory peak |\n|---|---|---|---|\n"
-            for s in run.resources {
-                out += "| \(s.name)\(s.kind == "harness" ? " — apart from the system under test" : "") | \(Units.format(s.meanCores)) cores | \(Units.format(s.peakCores)) cores | \(SizeTextShort.mb(s.peakMemory)) |\n"
+            for series in run.resources {
+                out += "| \(series.name)\(series.kind == "harness" ? " — apart from the system under test" : "") | \(Units.format(series.meanCores)) cores | \(Units.format(series.peakCores)) cores | \(SizeTextShort.mb(series.peakMemory)) |\n"
             }
         }
         if let run = r.runs.last, !run.sinks.isEmpty {
             out += "\n### Sinks (last repetition)\n\n| sink | sent | delivered | failed |\n|---|---|---|---|\n"
-            for s in run.sinks {
-                let reasons = s.failureReasons.isEmpty ? "" : " (" + s.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ") + ")"
-                out += "| `\(s.uri)` | \(s.sent) | \(s.delivered) | \(s.failed)\(reasons) |\n"
+            for sink in run.sinks {
+                let reasons = sink.failureReasons.isEmpty ? "" : " (" + sink.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ") + ")"
+                out += "| `\(sink.uri)` | \(sink.sent) | \(sink.delivered) | \(sink.failed)\(reasons) |\n"
             }
         }
         if !r.notes.isEmpty {

@@ -80,9 +80,9 @@ public enum ReportMerge {
             }
             var hist: [String: Histogram] = [:]
             for part in parts {
-                for l in part.latencies {
-                    let histogram = try Histogram.decode(base64: l.histogram)
-                    if hist[l.key] == nil { hist[l.key] = histogram } else { hist[l.key]!.add(histogram) }
+                for entry in part.latencies {
+                    let histogram = try Histogram.decode(base64: entry.histogram)
+                    if hist[entry.key] == nil { hist[entry.key] = histogram } else { hist[entry.key]!.add(histogram) }
                 }
             }
             let lat = hist.keys.sorted().map { key -> BenchReport.Latency in
@@ -90,10 +90,10 @@ public enum ReportMerge {
                 return BenchReport.latency(kind: kb[0], basis: kb.count > 1 ? kb[1] : "actual", hist[key]!)
             }
             var resources: [ResourceSeries] = []
-            for (s, part) in parts.enumerated() {
-                for var r in part.resources {
-                    r.name = "shard \(s): " + r.name
-                    resources.append(r)
+            for (shard, part) in parts.enumerated() {
+                for var series in part.resources {
+                    series.name = "shard \(shard): " + series.name
+                    resources.append(series)
                 }
             }
             // Delivered per sink are concatenated per shard; "achieved" is the sum of each shard's slowest sink.

@@ -88,10 +88,10 @@ public struct SVGChart {
         } else {
             for k in 0...4 { yTicks.append(y0 + (y1 - y0) * Double(k) / 4) }
         }
-        for v in yTicks {
-            let tickY = py(v)
+        for tick in yTicks {
+            let tickY = py(tick)
             svg += "<line x1=\"\(f(left))\" y1=\"\(f(tickY))\" x2=\"\(f(left + pw))\" y2=\"\(f(tickY))\" stroke=\"#e5e5e5\"/>"
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(tickY + 4))\" text-anchor=\"end\">\(esc(Units.format(v)))</text>"
+            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(tickY + 4))\" text-anchor=\"end\">\(esc(Units.format(tick)))</text>"
         }
         switch xAxis {
         case let .linear(label):
@@ -103,10 +103,10 @@ public struct SVGChart {
             svg += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">\(esc(label))</text>"
         case .percentile:
             let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
-            for (k, l) in labels.enumerated() where Double(k) <= x1 + 1e-9 {
+            for (k, label) in labels.enumerated() where Double(k) <= x1 + 1e-9 {
                 let xx = left + (Double(k) - x0) / (x1 - x0) * pw
                 svg += "<line x1=\"\(f(xx))\" y1=\"\(f(top))\" x2=\"\(f(xx))\" y2=\"\(f(top + ph))\" stroke=\"#eee\"/>"
-                svg += "<text x=\"\(f(xx))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(l)</text>"
+                svg += "<text x=\"\(f(xx))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(label)</text>"
             }
             svg += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">percentile (log scale of 1/(1-p))</text>"
         }
@@ -124,19 +124,19 @@ public struct SVGChart {
         }
 
         // Lines and legend.
-        for (i, s) in series.enumerated() {
+        for (i, series) in series.enumerated() {
             let color = Self.colors[i % Self.colors.count]
-            let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+            let pts = series.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
             if !pts.isEmpty {
                 let pointList = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-                svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pointList)\"/>"
+                svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(series.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pointList)\"/>"
                 if pts.count == 1 {
                     svg += "<circle cx=\"\(f(px(pts[0].x)))\" cy=\"\(f(py(pts[0].y)))\" r=\"3\" fill=\"\(color)\"/>"
                 }
             }
             let ly = top + 8 + Double(i) * 16
-            svg += "<line x1=\"\(f(left + pw + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + pw + 32))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
-            svg += "<text x=\"\(f(left + pw + 36))\" y=\"\(f(ly + 4))\" font-size=\"11\" font-family=\"sans-serif\">\(esc(s.name))</text>"
+            svg += "<line x1=\"\(f(left + pw + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + pw + 32))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(series.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            svg += "<text x=\"\(f(left + pw + 36))\" y=\"\(f(ly + 4))\" font-size=\"11\" font-family=\"sans-serif\">\(esc(series.name))</text>"
         }
         svg += "</svg>"
         return svg

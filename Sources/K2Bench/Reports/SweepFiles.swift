@@ -68,9 +68,9 @@ public enum SweepFiles {
         if let us = s.cpuMicrosPerMessage {
             page += "<h2>CPU extrapolation</h2><p>CPU per message at the maximum sustainable step: \(esc(Units.format(us))) µs (\(esc(s.maxSustainable?.cpuSource ?? ""))), linear.</p>"
             page += "<table><tr><th>target rate</th><th>cores needed</th><th>vs \(esc(Units.format(s.budgetCores)))-core budget</th></tr>"
-            for p in s.projections {
-                page += "<tr><td>\(esc(Units.format(p.rate))) msg/s</td><td>\(esc(Units.format(p.cores)))</td>"
-                page += "<td class=\"\(p.fitsBudget ? "pass" : "fail")\">\(esc(p.fitsBudget ? "fits" : "over by " + Units.format(p.cores - s.budgetCores)))</td></tr>"
+            for projection in s.projections {
+                page += "<tr><td>\(esc(Units.format(projection.rate))) msg/s</td><td>\(esc(Units.format(projection.cores)))</td>"
+                page += "<td class=\"\(projection.fitsBudget ? "pass" : "fail")\">\(esc(projection.fitsBudget ? "fits" : "over by " + Units.format(projection.cores - s.budgetCores)))</td></tr>"
             }
             page += "</table>"
         }

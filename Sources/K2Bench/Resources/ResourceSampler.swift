@@ -117,8 +117,8 @@ public final class ResourceSampler: @unchecked Sendable {
     /// Checks every target can be read now (a cgroup directory exists, a PID is alive); names
     /// may match nothing yet (a server starting later), which is not an error.
     public func check() throws(BenchError) {
-        for t in targets {
-            switch t {
+        for target in targets {
+            switch target {
             case let .pid(pid) where ProcFS.stat(pid: pid) == nil:
                 throw BenchError(.invalidArgument, what: "process \(pid) is not running", remedy: "watch a live PID or a command name")
             case let .cgroup(dir) where ProcFS.cgroupUsage(dir) == nil:
@@ -171,9 +171,9 @@ public final class ResourceSampler: @unchecked Sendable {
         let procs = targets.contains(where: { if case .cgroup = $0 { return false }; return true }) ? ProcFS.allProcesses() : []
         var children: [Int32: [Int32]] = [:]
         var byPid: [Int32: ProcFS.ProcStat] = [:]
-        for p in procs {
-            children[p.ppid, default: []].append(p.pid)
-            byPid[p.pid] = p
+        for process in procs {
+            children[process.ppid, default: []].append(process.pid)
+            byPid[process.pid] = process
         }
         func tree(_ roots: [Int32]) -> [Int32] {
             var out: [Int32] = []
@@ -214,17 +214,17 @@ public final class ResourceSampler: @unchecked Sendable {
                     let pids = tree(roots)
                     var ticks: [Int32: Int64] = [:]
                     var rss: Int64 = 0
-                    for p in pids {
-                        guard let stat = byPid[p] else { continue }
-                        ticks[p] = stat.cpuTicks + stat.childTicks
+                    for pid in pids {
+                        guard let stat = byPid[pid] else { continue }
+                        ticks[pid] = stat.cpuTicks + stat.childTicks
                         rss += stat.rssBytes
                     }
                     if let dt, dt > 0 {
                         var used: Int64 = 0
-                        for (p, v) in ticks {
+                        for (pid, total) in ticks {
                             // A process that appeared since the last sample counts from 0 only if it is young;
                             // counting its whole history would spike, so new pids count from their first sighting.
-                            if let last = lastTicks[i][p] { used += max(0, v - last) }
+                            if let last = lastTicks[i][pid] { used += max(0, total - last) }
                         }
                         let cores = Double(used) / ProcFS.ticksPerSecond / dt
                         series[i].samples.append(ResourceSample(t: elapsed, cpuCores: cores, memoryBytes: rss, processes: pids.count))

@@ -154,12 +154,12 @@ public final class BenchRunner {
             for i in recorder.latenessIntervals { writer.append(i) }
             logs["lateness.intended"] = writer
 
-            let sinkResults = setup.sinks.map { s -> BenchReport.SinkResult in
-                let counts = s.counts
-                return .init(uri: s.uri, sent: counts.sent, delivered: counts.delivered, failed: counts.failed, bytes: counts.bytes, failureReasons: counts.failureReasons)
+            let sinkResults = setup.sinks.map { sink -> BenchReport.SinkResult in
+                let counts = sink.counts
+                return .init(uri: sink.uri, sent: counts.sent, delivered: counts.delivered, failed: counts.failed, bytes: counts.bytes, failureReasons: counts.failureReasons)
             }
-            for s in sinkResults where s.failed > 0 {
-                notes.append("repetition \(rep + 1): \(s.uri) failed \(s.failed) message(s): " + s.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
+            for sinkResult in sinkResults where sinkResult.failed > 0 {
+                notes.append("repetition \(rep + 1): \(sinkResult.uri) failed \(sinkResult.failed) message(s): " + sinkResult.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
             }
             notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
             var metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)

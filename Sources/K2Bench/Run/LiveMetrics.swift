@@ -63,18 +63,18 @@ public enum LiveMetrics {
             let parts = key.split(separator: ".").map(String.init)
             let kind = parts[0], basis = parts.count > 1 ? parts[1] : "actual"
             let scale = Double(histogram.unit.nanos) / 1e9
-            for (label, p) in quantiles {
-                let value = Double(p == 100 ? histogram.max : histogram.valueAtPercentile(p)) * scale
+            for (label, percentile) in quantiles {
+                let value = Double(percentile == 100 ? histogram.max : histogram.valueAtPercentile(percentile)) * scale
                 out.append(S("k2_bench_latency_seconds", value, help: "Latency quantiles over the measured window so far (quantile 1 = max).",
                              labels: [("kind", kind), ("basis", basis), ("quantile", label)]))
             }
             out.append(S("k2_bench_latency_count", Double(histogram.totalCount), help: "Messages in the latency histogram.", type: "counter",
                          labels: [("kind", kind), ("basis", basis)]))
         }
-        for r in s.resources {
-            guard let last = r.samples.last else { continue }
-            out.append(S("k2_bench_cpu_cores", last.cpuCores, help: "CPU of a watched process tree or cgroup (cores), last sample.", labels: [("process", r.name), ("kind", r.kind)]))
-            out.append(S("k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.", labels: [("process", r.name), ("kind", r.kind)]))
+        for series in s.resources {
+            guard let last = series.samples.last else { continue }
+            out.append(S("k2_bench_cpu_cores", last.cpuCores, help: "CPU of a watched process tree or cgroup (cores), last sample.", labels: [("process", series.name), ("kind", series.kind)]))
+            out.append(S("k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.", labels: [("process", series.name), ("kind", series.kind)]))
         }
         return out
     }

@@ -83,10 +83,10 @@ public enum WorkloadRun {
         var reader: TopicReader?
         let out = try runner.run(makeSinks: { rep in
             var sinks: [any ReplaySink] = []
-            for s in spec.sinks {
-                var uri = s.uri
-                if !s.options.isEmpty {
-                    uri += (uri.contains("?") ? "&" : "?") + s.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+            for sinkSpec in spec.sinks {
+                var uri = sinkSpec.uri
+                if !sinkSpec.options.isEmpty {
+                    uri += (uri.contains("?") ? "&" : "?") + sinkSpec.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
                 }
                 sinks.append(try SinkFactory.make(uri))
             }
@@ -119,9 +119,9 @@ public enum WorkloadRun {
             var ledger: RunLedger?
             var setup = SinkSetup(sinks: sinks, latencies: {
                 var latencies: [String: Histogram] = [:]
-                for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") || s.uri.hasPrefix("mock://") {
-                    let kind = s.uri.hasPrefix("kafka://") ? "publish" : s.uri.hasPrefix("mock://") ? "delivery" : "insert"
-                    let st = s.stats
+                for sink in sinks where sink.uri.hasPrefix("kafka://") || sink.uri.hasPrefix("clickhouse://") || sink.uri.hasPrefix("mock://") {
+                    let kind = sink.uri.hasPrefix("kafka://") ? "publish" : sink.uri.hasPrefix("mock://") ? "delivery" : "insert"
+                    let st = sink.stats
                     if latencies[kind + ".intended"] == nil {
                         latencies[kind + ".intended"] = st.latencyFromIntended
                         latencies[kind + ".actual"] = st.latencyFromActual

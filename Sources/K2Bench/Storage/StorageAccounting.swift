@@ -73,9 +73,9 @@ enum StorageAccounting {
         var result: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
         let byName = Dictionary(tables.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
-        for t in tables {
-            result["storage.table.\(t.table).rows"] = .init(value: Double(t.rows), unit: "rows", better: .lower)
-            result["storage.table.\(t.table).bytes_on_disk"] = .init(value: Double(t.bytesOnDisk), unit: "B", better: .lower)
+        for size in tables {
+            result["storage.table.\(size.table).rows"] = .init(value: Double(size.rows), unit: "rows", better: .lower)
+            result["storage.table.\(size.table).bytes_on_disk"] = .init(value: Double(size.bytesOnDisk), unit: "B", better: .lower)
         }
         let messages = byName[storage.messagesTable]?.rows ?? 0
         if messages == 0 { notes.append("storage: no rows in \(storage.messagesTable), so no bytes per message or per day") }

@@ -61,9 +61,9 @@ public enum Units {
         let int = Array(parts[0])
         guard int.count > 3 else { return s }
         var out = ""
-        for (i, c) in int.enumerated() {
+        for (i, digit) in int.enumerated() {
             if i > 0 && (int.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
+            out.append(digit)
         }
         if parts.count > 1 { out += "." + parts[1] }
         return (neg ? "-" : "") + out

@@ -66,16 +66,16 @@ public struct Comparison: Sendable, Equatable {
             out += "Normalised by the same-run reference (baseline \(Units.format(baselineValue)), current \(Units.format(currentValue)); current figures scaled to the baseline machine).\n\n"
         }
         out += "| metric | baseline (\(statistic)) | current (\(statistic)) | change | p | verdict | why |\n|---|---|---|---|---|---|---|\n"
-        for r in rows {
-            let change = (r.change >= 0 ? "+" : "") + Units.format(r.change * 100) + "%"
-            let pText = r.pValue.map { MetricComparison.pValue($0) } ?? "–"
+        for row in rows {
+            let change = (row.change >= 0 ? "+" : "") + Units.format(row.change * 100) + "%"
+            let pText = row.pValue.map { MetricComparison.pValue($0) } ?? "–"
             let verdict: String
-            switch r.verdict {
+            switch row.verdict {
             case .same: verdict = "same"
             case .regression: verdict = "**REGRESSION**"
             case .improvement: verdict = "improvement"
             }
-            out += "| \(r.name) | \(Units.format(r.baselineMedian)) \(r.unit) (n=\(r.baselineCount)) | \(Units.format(r.currentMedian)) \(r.unit) (n=\(r.currentCount)) | \(change) | \(pText) | \(verdict) | \(r.reason) |\n"
+            out += "| \(row.name) | \(Units.format(row.baselineMedian)) \(row.unit) (n=\(row.baselineCount)) | \(Units.format(row.currentMedian)) \(row.unit) (n=\(row.currentCount)) | \(change) | \(pText) | \(verdict) | \(row.reason) |\n"
         }
         let reg = rows.filter { $0.verdict == .regression }.count
         let imp = rows.filter { $0.verdict == .improvement }.count

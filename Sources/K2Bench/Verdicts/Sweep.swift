@@ -181,9 +181,9 @@ public struct Sweep: Sendable, Equatable, Codable {
     /// The highest rate whose step and every lower step were sustainable; nil when none was.
     public var maxSustainable: Step? {
         var best: Step?
-        for s in steps.sorted(by: { $0.rate < $1.rate }) {
-            guard s.sustainable else { break }
-            best = s
+        for step in steps.sorted(by: { $0.rate < $1.rate }) {
+            guard step.sustainable else { break }
+            best = step
         }
         return best
     }
@@ -246,8 +246,8 @@ public struct Sweep: Sendable, Equatable, Codable {
 
     public func markdown() -> String {
         var out = "| rate | offered | achieved | p99 (ms) | backlog | CPU (cores) | sustainable |\n|---|---|---|---|---|---|---|\n"
-        for s in steps.sorted(by: { $0.rate < $1.rate }) {
-            out += "| \(Units.format(s.rate)) | \(Units.format(s.offered)) | \(Units.format(s.achieved)) | \(s.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(s.backlog)) | \(s.cpuCores.map(Units.format) ?? "–") | \(s.sustainable ? "yes" : "no: " + s.why) |\n"
+        for step in steps.sorted(by: { $0.rate < $1.rate }) {
+            out += "| \(Units.format(step.rate)) | \(Units.format(step.offered)) | \(Units.format(step.achieved)) | \(step.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(step.backlog)) | \(step.cpuCores.map(Units.format) ?? "–") | \(step.sustainable ? "yes" : "no: " + step.why) |\n"
         }
         if let metric = steps.first(where: { $0.latencyMetric != nil })?.latencyMetric {
             out += "\np99 is `\(metric)`; SLO \(Units.format(criteria.latencySLOms)) ms, achieved ≥ \(Units.format(criteria.minAchievedShare * 100))% of offered, backlog ≤ \(Units.format(criteria.maxBacklogSeconds)) s of offered.\n"
@@ -270,8 +270,8 @@ public struct Sweep: Sendable, Equatable, Codable {
         if let us = cpuMicrosPerMessage {
             out += "\nCPU per message: \(Units.format(us)) µs (\(cpuPerMessageSource ?? "")). Extrapolated, linear:\n\n"
             out += "| target rate | cores needed | vs \(Units.format(budgetCores))-core budget |\n|---|---|---|\n"
-            for p in projections {
-                out += "| \(Units.format(p.rate)) msg/s | \(Units.format(p.cores)) | \(p.fitsBudget ? "fits" : "over by \(Units.format(p.cores - budgetCores))") |\n"
+            for projection in projections {
+                out += "| \(Units.format(projection.rate)) msg/s | \(Units.format(projection.cores)) | \(projection.fitsBudget ? "fits" : "over by \(Units.format(projection.cores - budgetCores))") |\n"
             }
         } else {
             out += "\nNo CPU measured at that step: no extrapolation.\n"

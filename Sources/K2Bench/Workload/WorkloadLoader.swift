@@ -48,11 +48,11 @@ public enum WorkloadLoader {
         case let (caps?, nil):
             guard !caps.isEmpty else { throw src.error(at: "captures", "the list is empty", remedy: "name at least one .k2cap file") }
             var resolved: [String] = []
-            for c in caps {
-                let resolvedPath = resolve(c, against: file)
+            for capture in caps {
+                let resolvedPath = resolve(capture, against: file)
                 if checkFiles && !FileManager.default.fileExists(atPath: resolvedPath) {
                     throw src.error(at: src.keys.contains("captures") ? "captures" : "capture",
-                                    "capture '\(c)' does not exist (looked at \(resolvedPath))",
+                                    "capture '\(capture)' does not exist (looked at \(resolvedPath))",
                                     remedy: "check the path (relative paths are from the current folder or the workload's folder)")
                 }
                 resolved.append(resolvedPath)
@@ -120,8 +120,8 @@ public enum WorkloadLoader {
                 }
             }
             guard !sinks.isEmpty else { throw root.error(at: "sinks", "the list is empty", remedy: "name at least one sink, e.g. mock://") }
-            for s in sinks where !s.uri.contains("://") {
-                throw root.error(at: "sinks", "'\(s.uri)' is not a sink URI", remedy: "use mock://, kafka://HOST:PORT/TOPIC, kafka://embedded/TOPIC, clickhouse://…, file://PATH")
+            for sink in sinks where !sink.uri.contains("://") {
+                throw root.error(at: "sinks", "'\(sink.uri)' is not a sink URI", remedy: "use mock://, kafka://HOST:PORT/TOPIC, kafka://embedded/TOPIC, clickhouse://…, file://PATH")
             }
             workload.sinks = sinks
         }
