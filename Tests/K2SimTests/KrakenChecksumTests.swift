@@ -21,8 +21,8 @@ import Testing
         let depth: Int
 
         mutating func apply(_ levels: [JSONValue], bid: Bool) {
-            for l in levels {
-                let fields = l.arrayValue!
+            for level in levels {
+                let fields = level.arrayValue!
                 let price = fields[0].stringValue!, volume = fields[1].stringValue!
                 if Double(volume)! == 0 {
                     if bid { bids[price] = nil } else { asks[price] = nil }

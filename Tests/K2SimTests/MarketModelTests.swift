@@ -42,9 +42,9 @@ import Testing
 
     @Test func pricesSitOnTheTickGrid() {
         let universe = SymbolUniverse(count: 200, seed: 9)
-        for s in universe.symbols {
-            #expect(s.initialPrice % s.tick == 0)
-            #expect(s.initialPrice > 0)
+        for symbol in universe.symbols {
+            #expect(symbol.initialPrice % symbol.tick == 0)
+            #expect(symbol.initialPrice > 0)
         }
     }
 
@@ -113,11 +113,11 @@ import Testing
         for i in 0..<20_000 {
             model.generate(i % 3 == 0 ? .aggTrade : .trade, symbol: 0)
             let (bid, ask) = model.bestPrices(0)
-            for t in model.trades {
-                #expect(t.id > lastId)
-                lastId = t.id
-                #expect(t.price == (model.buyerIsMaker ? bid : ask))
-                #expect(t.qty > 0)
+            for trade in model.trades {
+                #expect(trade.id > lastId)
+                lastId = trade.id
+                #expect(trade.price == (model.buyerIsMaker ? bid : ask))
+                #expect(trade.qty > 0)
             }
             if model.buyerIsMaker { makers += 1 }
         }

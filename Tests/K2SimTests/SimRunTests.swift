@@ -165,31 +165,31 @@ import Testing
         var lastA: [String: Int64] = [:]
         var fills: [String: [(id: Int64, qty: Int64, ts: Int64)]] = [:]
         var aggs = 0, trades = 0, multi = 0
-        for m in msgs {
-            let sym = m.data["s"]!.stringValue!
-            switch m.data["e"]!.stringValue! {
+        for message in msgs {
+            let sym = message.data["s"]!.stringValue!
+            switch message.data["e"]!.stringValue! {
             case "trade":
-                #expect(m.stream.hasSuffix("@trade"))
-                let tradeID = m.data["t"]!.int64Value!
+                #expect(message.stream.hasSuffix("@trade"))
+                let tradeID = message.data["t"]!.int64Value!
                 if let previous = lastT[sym], tradeID != previous + 1 { Issue.record("\(sym): t \(tradeID) after \(previous)") }
                 lastT[sym] = tradeID
-                fills[sym, default: []].append((tradeID, Self.units(m.data["q"]!.stringValue!), m.ts))
+                fills[sym, default: []].append((tradeID, Self.units(message.data["q"]!.stringValue!), message.ts))
                 trades += 1
             case "aggTrade":
-                #expect(m.stream.hasSuffix("@aggTrade"))
-                let aggID = m.data["a"]!.int64Value!
+                #expect(message.stream.hasSuffix("@aggTrade"))
+                let aggID = message.data["a"]!.int64Value!
                 if let previous = lastA[sym], aggID != previous + 1 { Issue.record("\(sym): a \(aggID) after \(previous)") }
                 lastA[sym] = aggID
-                let firstID = m.data["f"]!.int64Value!, lastID = m.data["l"]!.int64Value!
+                let firstID = message.data["f"]!.int64Value!, lastID = message.data["l"]!.int64Value!
                 let got = fills[sym] ?? []
                 #expect(got.map(\.id) == Array(firstID...lastID), "\(sym) aggTrade \(aggID): f..l \(firstID)..\(lastID), fills \(got.map(\.id))")
-                #expect(got.map(\.qty).reduce(0, +) == Self.units(m.data["q"]!.stringValue!))
-                #expect(got.allSatisfy { $0.ts == m.ts })
+                #expect(got.map(\.qty).reduce(0, +) == Self.units(message.data["q"]!.stringValue!))
+                #expect(got.allSatisfy { $0.ts == message.ts })
                 if lastID > firstID { multi += 1 }
                 fills[sym] = nil
                 aggs += 1
             default:
-                #expect(m.data["e"]!.stringValue! == "depthUpdate")
+                #expect(message.data["e"]!.stringValue! == "depthUpdate")
             }
         }
         #expect(fills.values.allSatisfy { $0.isEmpty })
@@ -206,8 +206,8 @@ import Testing
         #expect(!sub.contains("@aggTrade") && sub.contains("@trade\""))
         #expect(msgs.allSatisfy { $0.data["e"]?.stringValue != "aggTrade" })
         var lastT: [String: Int64] = [:]
-        for m in msgs where m.data["e"]?.stringValue == "trade" {
-            let sym = m.data["s"]!.stringValue!, tradeID = m.data["t"]!.int64Value!
+        for message in msgs where message.data["e"]?.stringValue == "trade" {
+            let sym = message.data["s"]!.stringValue!, tradeID = message.data["t"]!.int64Value!
             if let previous = lastT[sym], tradeID != previous + 1 { Issue.record("\(sym): t \(tradeID) after \(previous)") }
             lastT[sym] = tradeID
         }

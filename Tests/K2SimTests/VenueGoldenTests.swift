@@ -154,9 +154,9 @@ import Testing
             // The checksum "c" is in the last object; the older documented examples have none.
             let parts = message.arrayValue!
             #expect(parts[parts.count - 3]["c"]?.stringValue.flatMap { UInt32($0) } != nil)
-            let noChecksum = JSONValue.array(parts.map { p in
-                if case let .object(members) = p { return .object(members.filter { $0.0 != "c" }) }
-                return p
+            let noChecksum = JSONValue.array(parts.map { part in
+                if case let .object(members) = part { return .object(members.filter { $0.0 != "c" }) }
+                return part
             })
             if model.askChanges.isEmpty || model.bidChanges.isEmpty {
                 if !model.bidChanges.isEmpty { continue }
@@ -232,11 +232,11 @@ import Testing
             while feed.next(into: &out) != nil {}
             return out
         }
-        for v in Venue.allCases {
-            let sample = bytes(9, v)
+        for venue in Venue.allCases {
+            let sample = bytes(9, venue)
             #expect(sample.count > 100_000)
-            #expect(sample == bytes(9, v))
-            #expect(sample != bytes(10, v))
+            #expect(sample == bytes(9, venue))
+            #expect(sample != bytes(10, venue))
         }
     }
 }
