@@ -51,8 +51,8 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(sink.kinds.allSatisfy { $0 == .recv })
     #expect(sink.captureTimes == recv.map(\.timestamp))
     let t0 = recv[0].timestamp
-    for (i, r) in recv.enumerated() {
-        let want = 1_000 + Int64((Double(r.timestamp - t0) / 2).rounded())
+    for (i, record) in recv.enumerated() {
+        let want = 1_000 + Int64((Double(record.timestamp - t0) / 2).rounded())
         if sink.intended[i] != want { Issue.record("message \(i): intended \(sink.intended[i]), want \(want)"); break }
     }
     #expect(sink.actual == sink.intended)
@@ -185,8 +185,8 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
         let sink = RecordingSink()
         _ = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()
         total += sink.captureTimes.count
-        for (t, sym) in zip(sink.captureTimes, sink.symbols) {
-            seen[UInt64(t), default: 0] += 1
+        for (time, sym) in zip(sink.captureTimes, sink.symbols) {
+            seen[UInt64(time), default: 0] += 1
             // A symbol always lands in the same shard.
             let hash = Array(sym.utf8).withUnsafeBytes { Shard.hash(symbol: $0, connection: 0) }
             #expect(Int(hash % 3) == i)
@@ -217,9 +217,9 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(byURI["mock://a"]?.stats.counts.delivered == 101)
     #expect(byURI["mock://?fail_after=100"]?.stats.counts.failed == 1)
     #expect(byURI["mock://c"]?.stats.counts.sent == 100)
-    for s in summary.sinks {
-        let counts = s.stats.counts
-        #expect(counts.delivered + counts.failed + counts.inFlight + s.neverSent == 2 * recvCount, "\(s.uri)")
+    for sink in summary.sinks {
+        let counts = sink.stats.counts
+        #expect(counts.delivered + counts.failed + counts.inFlight + sink.neverSent == 2 * recvCount, "\(sink.uri)")
     }
     #expect(byURI["mock://?fail_after=100"]?.error?.contains("fail_after") == true)
 }
@@ -356,9 +356,9 @@ final class FieldlessSink: ReplaySink {
     #expect(summary.messages == UInt64(recvCount))
     #expect(summary.lateness.totalCount == 0)
     let every = Int(ReplayEngine.maxStampEvery)
-    for (k, t) in sink.actual.enumerated() {
+    for (k, stamp) in sink.actual.enumerated() {
         // Message k carries the stamp read at the start of its batch: k − k % 64 sends later.
-        if t != Int64(k - k % every) * 1_000 { Issue.record("message \(k): stamp \(t)"); break }
+        if stamp != Int64(k - k % every) * 1_000 { Issue.record("message \(k): stamp \(stamp)"); break }
     }
     // The sending time still ends with a fresh read after the last message.
     #expect(summary.sendingNanos == Int64(recvCount) * 1_000)

@@ -14,9 +14,9 @@ final class ArraySource: ReplaySource, @unchecked Sendable {
     var rewinds = 0
     init(_ records: [OwnedRecord]) {
         self.records = records
-        payloads = records.map { r in
-            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: r.payload.count, alignment: 1)
-            copy.copyBytes(from: r.payload)
+        payloads = records.map { record in
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: record.payload.count, alignment: 1)
+            copy.copyBytes(from: record.payload)
             return copy
         }
     }

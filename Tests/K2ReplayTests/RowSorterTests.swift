@@ -36,9 +36,9 @@ struct RowSorterTests {
     static func sorted(_ layout: RowSorter.Layout, _ rows: [Row], sorter: inout RowSorter) -> [UInt8] {
         let src = RowBinary(capacity: 64)
         var starts: [Int] = []
-        for r in rows {
+        for row in rows {
             starts.append(src.count)
-            r.bytes.withUnsafeBytes { src.raw($0) }
+            row.bytes.withUnsafeBytes { src.raw($0) }
         }
         let dst = RowBinary(capacity: 0)
         return Array(sorter.sort(src, starts: starts, into: dst) ? dst.bytes : src.bytes)
@@ -46,12 +46,12 @@ struct RowSorterTests {
 
     /// The reference: Swift's stable sort on the decoded keys, byte-wise lexicographic strings.
     static func referenceOrder(_ rows: [Row]) -> [Int] {
-        rows.indices.sorted { a, b in
-            let lhs = rows[a], rhs = rows[b]
+        rows.indices.sorted { left, right in
+            let lhs = rows[left], rhs = rows[right]
             if lhs.first != rhs.first { return lhs.first.lexicographicallyPrecedes(rhs.first) }
             if lhs.second != rhs.second { return lhs.second.lexicographicallyPrecedes(rhs.second) }
             if lhs.time != rhs.time { return lhs.time < rhs.time }
-            return a < b
+            return left < right
         }
     }
 

@@ -39,11 +39,11 @@ func badSinkURIsAreRejected(uri: String) {
 /// Hands `intended` times to a sink without an engine.
 private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 = 0) throws {
     let payload: [UInt8] = Array(#"{"stream":"btcusdt@trade","data":{"s":"BTCUSDT"}}"#.utf8)
-    try payload.withUnsafeBytes { p in
-        for (i, t) in intended.enumerated() {
-            let record = CaptureRecord(kind: .recv, timestamp: t, connection: 0, isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: p)
-            let message = ReplayMessage(record: record, fields: PayloadFields.extract(p), sequence: UInt64(i), captureNanos: t,
-                                  intendedNanos: t, actualNanos: t + actualDelay, exchange: "binance")
+    try payload.withUnsafeBytes { raw in
+        for (i, time) in intended.enumerated() {
+            let record = CaptureRecord(kind: .recv, timestamp: time, connection: 0, isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: raw)
+            let message = ReplayMessage(record: record, fields: PayloadFields.extract(raw), sequence: UInt64(i), captureNanos: time,
+                                  intendedNanos: time, actualNanos: time + actualDelay, exchange: "binance")
             try sink.send(message)
         }
     }

@@ -11,12 +11,12 @@ struct TradeParserTests {
 
     func rows(_ text: String) -> [Row] {
         var bytes = Array(text.utf8)
-        return bytes.withUnsafeMutableBytes { m -> [Row] in
-            let bytes = UnsafeRawBufferPointer(m)
+        return bytes.withUnsafeMutableBytes { buffer -> [Row] in
+            let raw = UnsafeRawBufferPointer(buffer)
             var out: [Row] = []
-            TradeParser.parse(bytes, fields: PayloadFields.extract(bytes)) { t in
-                out.append(Row(symbol: t.symbol.text, ms: t.timestampMillis, price: t.price, qty: t.quantity,
-                               side: t.side, id: t.tradeID.text))
+            TradeParser.parse(raw, fields: PayloadFields.extract(raw)) { trade in
+                out.append(Row(symbol: trade.symbol.text, ms: trade.timestampMillis, price: trade.price, qty: trade.quantity,
+                               side: trade.side, id: trade.tradeID.text))
             }
             return out
         }
@@ -24,9 +24,9 @@ struct TradeParserTests {
 
     func unreadable(_ text: String) -> String? {
         var bytes = Array(text.utf8)
-        return bytes.withUnsafeMutableBytes { m in
-            let bytes = UnsafeRawBufferPointer(m)
-            return TradeParser.unreadableKind(bytes, fields: PayloadFields.extract(bytes))
+        return bytes.withUnsafeMutableBytes { buffer in
+            let raw = UnsafeRawBufferPointer(buffer)
+            return TradeParser.unreadableKind(raw, fields: PayloadFields.extract(raw))
         }
     }
 
@@ -100,11 +100,11 @@ struct TradeParserTests {
         for _ in 0..<200 {
             let length = Int(rng.next() % 40)
             let bytes = (0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
-            bytes.withUnsafeBufferPointer { b in
-                guard let base = b.baseAddress else { return }
+            bytes.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }
                 for start in 0...length {
                     for orBackslash in [false, true] {
-                        let expected = (start..<length).first { b[$0] == 34 || (orBackslash && b[$0] == 92) } ?? length
+                        let expected = (start..<length).first { buffer[$0] == 34 || (orBackslash && buffer[$0] == 92) } ?? length
                         #expect(TradeParser.nextQuote(base, start, length, orBackslash: orBackslash) == expected)
                     }
                 }
