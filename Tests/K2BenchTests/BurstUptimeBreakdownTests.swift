@@ -115,8 +115,8 @@ import Testing
         let iv: [BenchReport.IntervalPoint] = (0..<6).map { (i: Int) -> BenchReport.IntervalPoint in
             Self.interval(Double(i + 1), delivered: delivered[i], backlog: 0, behind: behind[i])
         }
-        for (k, v) in Assembler.burstMetrics(intervals: iv, burst: .init(rate: 60_000, atNanos: 2_000_000_000, lengthNanos: 1_000_000_000)).metrics {
-            run.metrics[k] = v
+        for (name, metric) in Assembler.burstMetrics(intervals: iv, burst: .init(rate: 60_000, atNanos: 2_000_000_000, lengthNanos: 1_000_000_000)).metrics {
+            run.metrics[name] = metric
         }
         let report = try Fixture.report([run])
         let verification = Verification.verify(report, targets: try WhereTheTimeGoesTests.targets())

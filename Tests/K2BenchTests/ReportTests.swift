@@ -14,8 +14,8 @@ enum Fixture {
     }
 
     static func run(index: Int, latencies: [String: Histogram], rate: Double, cores: Double, seconds: Int = 5) -> BenchReport.Run {
-        let iv = (1...seconds).map { t in
-            BenchReport.IntervalPoint(t: Double(t), seconds: 1, offeredMsgs: rate, sentMsgs: rate, deliveredMsgs: [rate], sentMB: [rate * 200 / 1e6],
+        let iv = (1...seconds).map { second in
+            BenchReport.IntervalPoint(t: Double(second), seconds: 1, offeredMsgs: rate, sentMsgs: rate, deliveredMsgs: [rate], sentMB: [rate * 200 / 1e6],
                                       backlog: [0], latenessP99Ms: 0.5, latenessMaxMs: 1)
         }
         let res = [ResourceSeries(name: "clickhouse-server", kind: "process", samples: (1...seconds).map {
@@ -24,9 +24,9 @@ enum Fixture {
             ResourceSample(t: Double($0), cpuCores: 0.5, memoryBytes: 50_000_000, processes: 1)
         })]
         var lat: [BenchReport.Latency] = []
-        for (k, h) in latencies.sorted(by: { $0.key < $1.key }) {
-            let parts = k.split(separator: ".").map(String.init)
-            lat.append(BenchReport.latency(kind: parts[0], basis: parts[1], h))
+        for (key, histogram) in latencies.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: ".").map(String.init)
+            lat.append(BenchReport.latency(kind: parts[0], basis: parts[1], histogram))
         }
         return BenchReport.Run(index: index, startedAt: "2026-01-01T00:00:00Z", measuredSeconds: Double(seconds), intervals: iv,
                                latencies: lat, sinks: [.init(uri: "kafka://127.0.0.1:9092?topic=<x>", sent: 5, delivered: 5, failed: 0, bytes: 1000, failureReasons: [:])],

@@ -258,8 +258,8 @@ final class Locked<T>: @unchecked Sendable {
     @Test func shippedBaselinesLoadAndHoldTheGatedMetrics() throws {
         let root = TargetsTests.repoRoot
         let ci = try ReportFiles.load(root + "/reports/baselines/ci.json")
-        for m in ["throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99"] {
-            #expect(ci.metrics[m] != nil, "\(m)")
+        for metric in ["throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99"] {
+            #expect(ci.metrics[metric] != nil, "\(metric)")
         }
         let speed = try ReportFiles.load(root + "/reports/baselines/ci-speed.json")
         #expect(speed.metrics["resources.harness.cpu_per_msg_zstd_bytes"]?.samples?.count == 1)

@@ -140,8 +140,8 @@ import Testing
         #expect(result.steps[2].latencyP99ms ?? 0 > 100)
         #expect(result.steps[0].cpuCores != nil)   // the harness's own CPU, labelled as such
         #expect(result.steps[0].cpuSource == "harness only (no SUT watched)")
-        for f in ["sweep.json", "sweep.md", "sweep.html", "steps/2000/report.json", "steps/60000/report.html"] {
-            #expect(FileManager.default.fileExists(atPath: tmp.file("out/" + f)), "\(f)")
+        for file in ["sweep.json", "sweep.md", "sweep.html", "steps/2000/report.json", "steps/60000/report.html"] {
+            #expect(FileManager.default.fileExists(atPath: tmp.file("out/" + file)), "\(file)")
         }
     }
 }

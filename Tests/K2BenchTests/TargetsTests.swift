@@ -29,9 +29,9 @@ import Testing
         #expect(targets.claims.map(\.text) == ["6x faster", "10-1000x", "1000x"])
         #expect(targets.claims[1].factorMin == 10 && targets.claims[1].factorMax == 1000)
         // Every number carries a source document.
-        for f in targets.figures {
-            if let v1 = f.v1 { #expect(!v1.source.documents.isEmpty, "\(f.id) v1") }
-            if let v2 = f.v2 { #expect(!v2.source.documents.isEmpty, "\(f.id) v2") }
+        for figure in targets.figures {
+            if let v1 = figure.v1 { #expect(!v1.source.documents.isEmpty, "\(figure.id) v1") }
+            if let v2 = figure.v2 { #expect(!v2.source.documents.isEmpty, "\(figure.id) v2") }
         }
     }
 
