@@ -124,19 +124,19 @@ public struct SVGChart {
         }
 
         // Lines and legend.
-        for (i, series) in series.enumerated() {
+        for (i, entry) in series.enumerated() {
             let color = Self.colors[i % Self.colors.count]
-            let pts = series.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+            let pts = entry.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
             if !pts.isEmpty {
                 let pointList = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-                svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(series.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pointList)\"/>"
+                svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(entry.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pointList)\"/>"
                 if pts.count == 1 {
                     svg += "<circle cx=\"\(f(px(pts[0].x)))\" cy=\"\(f(py(pts[0].y)))\" r=\"3\" fill=\"\(color)\"/>"
                 }
             }
             let ly = top + 8 + Double(i) * 16
-            svg += "<line x1=\"\(f(left + pw + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + pw + 32))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(series.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
-            svg += "<text x=\"\(f(left + pw + 36))\" y=\"\(f(ly + 4))\" font-size=\"11\" font-family=\"sans-serif\">\(esc(series.name))</text>"
+            svg += "<line x1=\"\(f(left + pw + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + pw + 32))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(entry.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            svg += "<text x=\"\(f(left + pw + 36))\" y=\"\(f(ly + 4))\" font-size=\"11\" font-family=\"sans-serif\">\(esc(entry.name))</text>"
         }
         svg += "</svg>"
         return svg
