@@ -250,8 +250,8 @@ extension BenchReport {
     public static func percentilesMs(_ h: Histogram) -> [String: Double] {
         var out: [String: Double] = [:]
         let scale = Double(h.unit.nanos) / 1e6
-        for (label, p) in percentiles {
-            out[label] = Double(p == 100 ? h.max : h.valueAtPercentile(p)) * scale
+        for (label, percentile) in percentiles {
+            out[label] = Double(percentile == 100 ? h.max : h.valueAtPercentile(percentile)) * scale
         }
         return out
     }
@@ -264,9 +264,9 @@ extension BenchReport {
     public func mergedLatencies() throws -> [String: Histogram] {
         var out: [String: Histogram] = [:]
         for run in runs {
-            for l in run.latencies {
-                let h = try Histogram.decode(base64: l.histogram)
-                if out[l.key] == nil { out[l.key] = h } else { out[l.key]!.add(h) }
+            for entry in run.latencies {
+                let histogram = try Histogram.decode(base64: entry.histogram)
+                if out[entry.key] == nil { out[entry.key] = histogram } else { out[entry.key]!.add(histogram) }
             }
         }
         return out

@@ -83,22 +83,22 @@ public enum ReportMerge {
             var iv: [BenchReport.IntervalPoint] = []
             for k in window {
                 let ps = parts.indices.map { parts[$0].intervals[k - alignment.shifts[$0]] }
-                var p = ps[0]
-                p.offeredMsgs = ps.map(\.offeredMsgs).reduce(0, +)
-                p.sentMsgs = ps.map(\.sentMsgs).reduce(0, +)
-                p.deliveredMsgs = ps.flatMap(\.deliveredMsgs)
-                p.sentMB = ps.flatMap(\.sentMB)
-                p.backlog = ps.flatMap(\.backlog)
-                p.consumedMsgs = ps.allSatisfy { $0.consumedMsgs != nil } ? ps.compactMap(\.consumedMsgs).reduce(0, +) : nil
-                p.latenessMaxMs = ps.compactMap(\.latenessMaxMs).max()
-                p.latenessP99Ms = ps.compactMap(\.latenessP99Ms).max()
-                iv.append(p)
+                var merged = ps[0]
+                merged.offeredMsgs = ps.map(\.offeredMsgs).reduce(0, +)
+                merged.sentMsgs = ps.map(\.sentMsgs).reduce(0, +)
+                merged.deliveredMsgs = ps.flatMap(\.deliveredMsgs)
+                merged.sentMB = ps.flatMap(\.sentMB)
+                merged.backlog = ps.flatMap(\.backlog)
+                merged.consumedMsgs = ps.allSatisfy { $0.consumedMsgs != nil } ? ps.compactMap(\.consumedMsgs).reduce(0, +) : nil
+                merged.latenessMaxMs = ps.compactMap(\.latenessMaxMs).max()
+                merged.latenessP99Ms = ps.compactMap(\.latenessP99Ms).max()
+                iv.append(merged)
             }
             var hist: [String: Histogram] = [:]
             for part in parts {
-                for l in part.latencies {
-                    let h = try Histogram.decode(base64: l.histogram)
-                    if hist[l.key] == nil { hist[l.key] = h } else { hist[l.key]!.add(h) }
+                for entry in part.latencies {
+                    let histogram = try Histogram.decode(base64: entry.histogram)
+                    if hist[entry.key] == nil { hist[entry.key] = histogram } else { hist[entry.key]!.add(histogram) }
                 }
             }
             let lat = hist.keys.sorted().map { key -> BenchReport.Latency in
@@ -106,10 +106,10 @@ public enum ReportMerge {
                 return BenchReport.latency(kind: kb[0], basis: kb.count > 1 ? kb[1] : "actual", hist[key]!)
             }
             var resources: [ResourceSeries] = []
-            for (s, part) in parts.enumerated() {
-                for var r in part.resources {
-                    r.name = "shard \(s): " + r.name
-                    resources.append(r)
+            for (shard, part) in parts.enumerated() {
+                for var series in part.resources {
+                    series.name = "shard \(shard): " + series.name
+                    resources.append(series)
                 }
             }
             // Delivered per sink are concatenated per shard; "achieved" is the sum of each shard's slowest sink.
@@ -133,18 +133,18 @@ public enum ReportMerge {
             runs.append(BenchReport.Run(index: i, startedAt: parts[0].startedAt, measuredSeconds: parts.map(\.measuredSeconds).max() ?? 0,
                                         intervals: iv, latencies: lat, sinks: parts.flatMap(\.sinks), resources: resources, metrics: metrics))
         }
-        var w = first.workload
-        if first.workload.shard != nil, let r = w.name.range(of: "-shard-", options: .backwards) { w.name = String(w.name[..<r.lowerBound]) }
-        w.name += " (merged \(reports.count) shards)"
-        w.shard = nil
-        w.sinks = reports.flatMap(\.workload.sinks)
+        var workload = first.workload
+        if first.workload.shard != nil, let shardSuffix = workload.name.range(of: "-shard-", options: .backwards) { workload.name = String(workload.name[..<shardSuffix.lowerBound]) }
+        workload.name += " (merged \(reports.count) shards)"
+        workload.shard = nil
+        workload.sinks = reports.flatMap(\.workload.sinks)
         var env = first.environment
         env.hostname = reports.map(\.environment.hostname).joined(separator: ", ")
         env.cpus = reports.map(\.environment.cpus).reduce(0, +)
         env.memoryBytes = reports.map(\.environment.memoryBytes).reduce(0, +)
         env.finishedAt = reports.map(\.environment.finishedAt).max() ?? env.finishedAt
         env.startedAt = reports.map(\.environment.startedAt).min() ?? env.startedAt
-        return BenchReport(tool: first.tool, environment: env, workload: w, runs: runs, metrics: try Assembler.combine(runs: runs),
+        return BenchReport(tool: first.tool, environment: env, workload: workload, runs: runs, metrics: try Assembler.combine(runs: runs),
                            reference: nil, notes: notes + reports.flatMap(\.notes) + ["merged from \(reports.count) shard reports; \(reps) repetition(s) each"])
     }
 
