@@ -25,8 +25,8 @@ public struct ClickHouseSchema: Sendable {
 
     /// The statements with `{key}` replaced by `values[key]`.
     public func substituted(_ values: [String: String]) -> [String] {
-        statements.map { s in
-            var out = s
+        statements.map { statement in
+            var out = statement
             for (k, v) in values { out = out.replacingOccurrences(of: "{\(k)}", with: v) }
             return out
         }
@@ -39,9 +39,9 @@ public struct ClickHouseSchema: Sendable {
         for (i, sql) in substituted(values).enumerated() {
             do {
                 try http.execute(sql, database: database)
-            } catch let e as ReplayError {
+            } catch let replayError as ReplayError {
                 let first = sql.split(separator: "\n").first.map(String.init) ?? sql
-                throw ReplayError(.invalidArgument, place: path, what: "statement \(i + 1) (\(first.prefix(60))…) failed: \(e.what)",
+                throw ReplayError(.invalidArgument, place: path, what: "statement \(i + 1) (\(first.prefix(60))…) failed: \(replayError.what)",
                                   remedy: "fix the schema file; it must run on the server's ClickHouse version")
             }
         }
@@ -54,17 +54,17 @@ public struct ClickHouseSchema: Sendable {
         var quote: Character?
         var escaped = false
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var l = Substring(line)
-            if quote == nil, let r = l.range(of: "--"), !l[..<r.lowerBound].contains("'") { l = l[..<r.lowerBound] }
-            for ch in l {
-                if let q = quote {
+            var code = Substring(line)
+            if quote == nil, let commentStart = code.range(of: "--"), !code[..<commentStart.lowerBound].contains("'") { code = code[..<commentStart.lowerBound] }
+            for ch in code {
+                if let openQuote = quote {
                     cur.append(ch)
-                    if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == q { quote = nil }
+                    if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == openQuote { quote = nil }
                     continue
                 }
                 if ch == ";" {
-                    let s = cur.trimmingCharacters(in: .whitespacesAndNewlines)
-                    if !s.isEmpty { out.append(s) }
+                    let statement = cur.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if !statement.isEmpty { out.append(statement) }
                     cur = ""
                     continue
                 }
@@ -73,8 +73,8 @@ public struct ClickHouseSchema: Sendable {
             }
             cur.append("\n")
         }
-        let s = cur.trimmingCharacters(in: .whitespacesAndNewlines)
-        if !s.isEmpty { out.append(s) }
+        let statement = cur.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !statement.isEmpty { out.append(statement) }
         return out
     }
 }

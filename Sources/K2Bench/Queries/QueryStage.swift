@@ -179,20 +179,20 @@ extension QueryStage {
         var metrics: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
         if let error { notes.append("queries did not run: \(error)") }
-        for r in results {
-            if r.corrected.totalCount > 0 {
-                latencies["query.\(r.name)"] = r.corrected
-                latencies["query_uncorrected.\(r.name)"] = r.uncorrected
+        for result in results {
+            if result.corrected.totalCount > 0 {
+                latencies["query.\(result.name)"] = result.corrected
+                latencies["query_uncorrected.\(result.name)"] = result.uncorrected
             }
             guard error == nil else { continue }
-            metrics["queries.\(r.name).count"] = .init(value: Double(r.succeeded), unit: "queries", better: .higher)
-            metrics["queries.\(r.name).errors"] = .init(value: Double(r.failed), unit: "queries", better: .lower)
-            metrics["queries.\(r.name).rows"] = .init(value: Double(r.rows), unit: "rows", better: .higher)
-            if r.failed > 0 {
-                notes.append("query class \(r.name): \(r.failed) of \(r.failed + r.succeeded) queries failed: " + r.failures.joined(separator: "; "))
+            metrics["queries.\(result.name).count"] = .init(value: Double(result.succeeded), unit: "queries", better: .higher)
+            metrics["queries.\(result.name).errors"] = .init(value: Double(result.failed), unit: "queries", better: .lower)
+            metrics["queries.\(result.name).rows"] = .init(value: Double(result.rows), unit: "rows", better: .higher)
+            if result.failed > 0 {
+                notes.append("query class \(result.name): \(result.failed) of \(result.failed + result.succeeded) queries failed: " + result.failures.joined(separator: "; "))
             }
-            if r.notStarted > 0 {
-                notes.append("query class \(r.name): \(r.notStarted) queries due in the window never started (all \(r.name) workers busy until it ended)")
+            if result.notStarted > 0 {
+                notes.append("query class \(result.name): \(result.notStarted) queries due in the window never started (all \(result.name) workers busy until it ended)")
             }
         }
         return (latencies, metrics, notes)

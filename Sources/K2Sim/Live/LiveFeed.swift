@@ -7,8 +7,8 @@ import K2Core
 /// ```swift
 /// var feed = LiveFeed(profile: profile, venue: .binance, startNanos: now)
 /// var buf: [UInt8] = []
-/// while let e = feed.next(into: &buf) {      // appends one message to buf
-///     // wait until e.offsetNanos after start, send buf[...] as a text frame, then buf.removeAll(keepingCapacity: true)
+/// while let event = feed.next(into: &buf) {      // appends one message to buf
+///     // wait until event.offsetNanos after start, send buf[...] as a text frame, then buf.removeAll(keepingCapacity: true)
 /// }
 /// ```
 ///
@@ -75,7 +75,7 @@ public struct LiveFeed: Sendable {
     public private(set) var candles: [CandleStats] = []
     private var nextCandleT: [Int64] = []
     /// The candle message due after the current trade event (its fan-out and ticker first).
-    private var pendingCandle: (symbol: Int, t: Int64, candle: CandleStats, closed: Bool)?
+    private var pendingCandle: (symbol: Int, offset: Int64, candle: CandleStats, closed: Bool)?
     private var fanSymbol = -1
     private var fanFill = 0
     private var fanAgg = false
@@ -131,7 +131,7 @@ public struct LiveFeed: Sendable {
     /// Appends the next message to `out` and describes it; nil when the timeline is over.
     public mutating func next(into out: inout [UInt8]) -> Event? {
         while true {
-            if fanSymbol >= 0, let e = nextFanout(into: &out) { return e }
+            if fanSymbol >= 0, let event = nextFanout(into: &out) { return event }
             if tickerSymbol >= 0 {
                 let sym = tickerSymbol
                 tickerSymbol = -1
@@ -144,61 +144,61 @@ public struct LiveFeed: Sendable {
             if let due = pendingCandle {
                 pendingCandle = nil
                 let before = out.count
-                encoder.encodeCandle(symbol: due.symbol, candle: due.candle, closed: due.closed, nanos: startNanos + due.t, into: &out)
+                encoder.encodeCandle(symbol: due.symbol, candle: due.candle, closed: due.closed, nanos: startNanos + due.offset, into: &out)
                 emitted += 1
-                lastSentT = due.t
-                return Event(offsetNanos: due.t, symbol: due.symbol, kind: .candle, byteCount: out.count - before)
+                lastSentT = due.offset
+                return Event(offsetNanos: due.offset, symbol: due.symbol, kind: .candle, byteCount: out.count - before)
             }
-            let t: Int64
-            if let p = pendingT { t = p; pendingT = nil } else {
-                guard let n = arrivals.next() else { return nil }
-                t = n
+            let offset: Int64
+            if let pending = pendingT { offset = pending; pendingT = nil } else {
+                guard let arrival = arrivals.next() else { return nil }
+                offset = arrival
             }
-            if heartbeats, venue != .binance, let hb = heartbeatDue(before: t) {
-                pendingT = t
+            if heartbeats, venue != .binance, let hb = heartbeatDue(before: offset) {
+                pendingT = offset
                 let before = out.count
                 appendHeartbeat(at: hb, into: &out)
                 emitted += 1
                 return Event(offsetNanos: hb, symbol: -1, kind: .heartbeat, byteCount: out.count - before)
             }
             let seg = arrivals.currentSegment
-            let s = profile.timeline.segments[seg]
-            let local = t - profile.timeline.starts[seg]
-            let driftPerSec = s.shape.drift(at: local)
+            let segment = profile.timeline.segments[seg]
+            let local = offset - profile.timeline.starts[seg]
+            let driftPerSec = segment.shape.drift(at: local)
             if driftPerSec != 0 || lastSegment != seg || model.drift != 0 {
                 // Spread the per-second drift over the depth events per second (the model
                 // divides by each symbol's share, so all symbols drift alike).
-                let rate = max(1, s.rate(at: local) * arrivals.rateScale)
+                let rate = max(1, segment.rate(at: local) * arrivals.rateScale)
                 let depthShare = profile.market.depthWeight / max(1e-9, profile.market.tradeWeight + profile.market.aggTradeWeight + profile.market.depthWeight)
                 model.drift = driftPerSec / max(1e-9, rate * depthShare)
-                model.volatilityScale = s.shape.volatilityScale(at: local)
+                model.volatilityScale = segment.shape.volatilityScale(at: local)
                 lastSegment = seg
             }
             let sym = model.pickSymbol()
             let kind = model.pickKind()
             let mk: MessageKind = kind == .trade ? .trade : kind == .aggTrade ? .aggTrade : .depth
             model.generate(kind, symbol: sym)
-            if kind != .depth, venue != .kraken { updateCandle(symbol: sym, t: t) }
+            if kind != .depth, venue != .kraken { updateCandle(symbol: sym, offset: offset) }
             if binanceTradeFanout, venue == .binance, kind != .depth {
                 fanSymbol = sym
                 fanFill = 0
                 fanAgg = true
-                fanT = t
+                fanT = offset
                 continue
             }
             if venue != .binance, kind != .depth { tickerStats[sym].add(model.trades) }
             // Tickers only with a filter (`k2 sim generate` emits trades and books): Binance
             // bookTicker after each book update, Kraken/Coinbase ticker after each trade event.
-            if let f = filter, f.contains(symbol: sym, kind: .ticker), (kind == .depth) == (venue == .binance) {
+            if let subscriptions = filter, subscriptions.contains(symbol: sym, kind: .ticker), (kind == .depth) == (venue == .binance) {
                 tickerSymbol = sym
-                tickerT = t
+                tickerT = offset
             }
-            if let f = filter, !f.contains(symbol: sym, kind: mk, venue: venue) { continue }
+            if let subscriptions = filter, !subscriptions.contains(symbol: sym, kind: mk, venue: venue) { continue }
             let before = out.count
-            encoder.encode(kind, symbol: sym, model: model, nanos: startNanos + t, into: &out)
+            encoder.encode(kind, symbol: sym, model: model, nanos: startNanos + offset, into: &out)
             emitted += 1
-            lastSentT = t
-            return Event(offsetNanos: t, symbol: sym, kind: mk, byteCount: out.count - before)
+            lastSentT = offset
+            return Event(offsetNanos: offset, symbol: sym, kind: mk, byteCount: out.count - before)
         }
     }
 
@@ -206,15 +206,15 @@ public struct LiveFeed: Sendable {
     /// candles, queues the message due: Binance's closed kline when the event starts the next
     /// minute (the new one follows at the next trade event), else the current candle once the
     /// venue's update interval has passed.
-    private mutating func updateCandle(symbol: Int, t: Int64) {
-        let finished = candles[symbol].add(model.trades, takerBought: !model.buyerIsMaker, nanos: startNanos + t)
-        guard let f = filter, f.contains(symbol: symbol, kind: .candle, venue: venue) else { return }
+    private mutating func updateCandle(symbol: Int, offset: Int64) {
+        let finished = candles[symbol].add(model.trades, takerBought: !model.buyerIsMaker, nanos: startNanos + offset)
+        guard let subscriptions = filter, subscriptions.contains(symbol: symbol, kind: .candle, venue: venue) else { return }
         if let finished, venue == .binance {
-            pendingCandle = (symbol, t, finished, true)
-            nextCandleT[symbol] = t
-        } else if t >= nextCandleT[symbol] {
-            pendingCandle = (symbol, t, candles[symbol], false)
-            nextCandleT[symbol] = t + (venue == .binance ? 2_000_000_000 : 1_000_000_000)
+            pendingCandle = (symbol, offset, finished, true)
+            nextCandleT[symbol] = offset
+        } else if offset >= nextCandleT[symbol] {
+            pendingCandle = (symbol, offset, candles[symbol], false)
+            nextCandleT[symbol] = offset + (venue == .binance ? 2_000_000_000 : 1_000_000_000)
         }
     }
 
@@ -223,10 +223,10 @@ public struct LiveFeed: Sendable {
         let sym = fanSymbol
         let before = out.count
         while fanFill < model.trades.count {
-            let i = fanFill
+            let fillIndex = fanFill
             fanFill += 1
-            if let f = filter, !f.contains(symbol: sym, kind: .trade, venue: venue) { continue }
-            encoder.encodeBinanceFill(i, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
+            if let subscriptions = filter, !subscriptions.contains(symbol: sym, kind: .trade, venue: venue) { continue }
+            encoder.encodeBinanceFill(fillIndex, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
             emitted += 1
             lastSentT = fanT
             return Event(offsetNanos: fanT, symbol: sym, kind: .trade, byteCount: out.count - before)
@@ -234,7 +234,7 @@ public struct LiveFeed: Sendable {
         fanSymbol = -1
         guard fanAgg else { return nil }
         fanAgg = false
-        if let f = filter, !f.contains(symbol: sym, kind: .aggTrade, venue: venue) { return nil }
+        if let subscriptions = filter, !subscriptions.contains(symbol: sym, kind: .aggTrade, venue: venue) { return nil }
         encoder.encode(.aggTrade, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
         emitted += 1
         lastSentT = fanT

@@ -10,9 +10,9 @@ public struct SubscriptionSet: Sendable, Equatable {
 
     /// Everything for every symbol.
     public static func all(symbols: Int) -> SubscriptionSet {
-        var s = SubscriptionSet(symbols: symbols)
-        for i in 0..<symbols { s.masks[i] = 7 }
-        return s
+        var subscriptions = SubscriptionSet(symbols: symbols)
+        for i in 0..<symbols { subscriptions.masks[i] = 7 }
+        return subscriptions
     }
 
     public var isEmpty: Bool { !masks.contains { $0 != 0 } }
@@ -33,9 +33,9 @@ public struct SubscriptionSet: Sendable, Equatable {
     /// trade subscription covers both single and multi-fill trade messages.
     @inline(__always)
     public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
-        var b = Self.bit(kind)
-        if venue != .binance && b <= 2 { b = 3 }
-        return masks[symbol] & b != 0
+        var mask = Self.bit(kind)
+        if venue != .binance && mask <= 2 { mask = 3 }
+        return masks[symbol] & mask != 0
     }
 
     public mutating func add(symbol: Int, kind: MessageKind) { masks[symbol] |= Self.bit(kind) }
@@ -45,13 +45,13 @@ public struct SubscriptionSet: Sendable, Equatable {
     public mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
 
     public func kinds(symbol: Int) -> [MessageKind] {
-        var k: [MessageKind] = []
-        if masks[symbol] & 1 != 0 { k.append(.trade) }
-        if masks[symbol] & 2 != 0 { k.append(.aggTrade) }
-        if masks[symbol] & 4 != 0 { k.append(.depth) }
-        if masks[symbol] & 8 != 0 { k.append(.ticker) }
-        if masks[symbol] & 16 != 0 { k.append(.candle) }
-        return k
+        var subscribed: [MessageKind] = []
+        if masks[symbol] & 1 != 0 { subscribed.append(.trade) }
+        if masks[symbol] & 2 != 0 { subscribed.append(.aggTrade) }
+        if masks[symbol] & 4 != 0 { subscribed.append(.depth) }
+        if masks[symbol] & 8 != 0 { subscribed.append(.ticker) }
+        if masks[symbol] & 16 != 0 { subscribed.append(.candle) }
+        return subscribed
     }
 }
 
@@ -72,8 +72,8 @@ public enum BinanceProtocol {
         case "kline_1m": kind = .candle
         default: return nil
         }
-        guard let i = universe.index(ofName: sym, venue: .binance) else { return nil }
-        return (i, kind)
+        guard let symbol = universe.index(ofName: sym, venue: .binance) else { return nil }
+        return (symbol, kind)
     }
 
     /// The subscriptions and framing a connection URL asks for:
@@ -85,8 +85,8 @@ public enum BinanceProtocol {
         let combined: Bool
         if pathAndQuery.hasPrefix("/stream") {
             combined = true
-            if let q = pathAndQuery.firstIndex(of: "?") {
-                for part in pathAndQuery[pathAndQuery.index(after: q)...].split(separator: "&") where part.hasPrefix("streams=") {
+            if let queryStart = pathAndQuery.firstIndex(of: "?") {
+                for part in pathAndQuery[pathAndQuery.index(after: queryStart)...].split(separator: "&") where part.hasPrefix("streams=") {
                     streams += part.dropFirst("streams=".count).split(separator: "/")
                 }
             }
@@ -96,11 +96,11 @@ public enum BinanceProtocol {
         } else {
             throw SimError(location: pathAndQuery, what: "unknown path", remedy: "use /ws/<stream> or /stream?streams=<a>/<b>")
         }
-        for s in streams {
-            guard let (i, k) = parseStream(String(s), universe: universe) else {
-                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms, @bookTicker or @kline_1m")
+        for stream in streams {
+            guard let (symbol, kind) = parseStream(String(stream), universe: universe) else {
+                throw SimError(location: pathAndQuery, key: String(stream), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms, @bookTicker or @kline_1m")
             }
-            set.add(symbol: i, kind: k)
+            set.add(symbol: symbol, kind: kind)
         }
         return (set, combined)
     }
@@ -117,19 +117,19 @@ public enum BinanceProtocol {
         switch r.method {
         case "SUBSCRIBE", "UNSUBSCRIBE":
             var parsed: [(Int, MessageKind, String)] = []
-            for p in r.params {
-                guard let (i, k) = parseStream(p, universe: universe) else {
-                    return VenueAnswers.binanceError("Invalid request: unknown stream \(p)", id: r.idJSON)
+            for stream in r.params {
+                guard let (symbol, kind) = parseStream(stream, universe: universe) else {
+                    return VenueAnswers.binanceError("Invalid request: unknown stream \(stream)", id: r.idJSON)
                 }
-                parsed.append((i, k, p))
+                parsed.append((symbol, kind, stream))
             }
-            for (i, k, p) in parsed {
+            for (symbol, kind, stream) in parsed {
                 if r.method == "SUBSCRIBE" {
-                    set.add(symbol: i, kind: k)
-                    if !active.contains(p) { active.append(p) }
+                    set.add(symbol: symbol, kind: kind)
+                    if !active.contains(stream) { active.append(stream) }
                 } else {
-                    set.remove(symbol: i, kind: k)
-                    active.removeAll { $0 == p }
+                    set.remove(symbol: symbol, kind: kind)
+                    active.removeAll { $0 == stream }
                 }
             }
             return VenueAnswers.binanceResult(id: r.idJSON)
@@ -143,9 +143,9 @@ public enum BinanceProtocol {
     /// The subscription frame a recorder sends on a combined connection.
     public static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
         var out = Array(#"{"method":"SUBSCRIBE","params":["#.utf8)
-        for (i, s) in streams.enumerated() {
+        for (i, stream) in streams.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(s, to: &out)
+            JSONText.appendString(stream, to: &out)
         }
         out.append(contentsOf: #"],"id":\#(id)}"#.utf8)
         return out
@@ -173,7 +173,7 @@ public enum KrakenProtocol {
         let subscribe = r.event == "subscribe"
         for pair in r.pairs {
             let known = ["trade", "book", "ticker"].contains(r.name)
-            guard let i = universe.index(ofName: pair, venue: .kraken), known else {
+            guard let symbol = universe.index(ofName: pair, venue: .kraken), known else {
                 let message = known ? "Currency pair not supported" : "Subscription name invalid"
                 frames.append(VenueAnswers.krakenError(message, name: r.name, pair: pair, reqid: r.reqid))
                 continue
@@ -181,15 +181,15 @@ public enum KrakenProtocol {
             let isBook = r.name == "book"
             let isTicker = r.name == "ticker"
             switch (subscribe, r.name) {
-            case (true, "book"): set.add(symbol: i, kind: .depth); books.append(i)
-            case (false, "book"): set.remove(symbol: i, kind: .depth)
-            case (true, "ticker"): set.add(symbol: i, kind: .ticker)
-            case (false, "ticker"): set.remove(symbol: i, kind: .ticker)
-            case (true, _): set.addTrades(symbol: i)
-            case (false, _): set.removeTrades(symbol: i)
+            case (true, "book"): set.add(symbol: symbol, kind: .depth); books.append(symbol)
+            case (false, "book"): set.remove(symbol: symbol, kind: .depth)
+            case (true, "ticker"): set.add(symbol: symbol, kind: .ticker)
+            case (false, "ticker"): set.remove(symbol: symbol, kind: .ticker)
+            case (true, _): set.addTrades(symbol: symbol)
+            case (false, _): set.removeTrades(symbol: symbol)
             }
-            let channelID = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: i) : VenueEncoder.krakenChannelID(symbol: i, book: isBook)
-            frames.append(VenueAnswers.krakenStatus(channelID: channelID, name: r.name, depth: isBook ? bookDepth : nil, pair: universe[i].krakenName,
+            let channelID = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: symbol) : VenueEncoder.krakenChannelID(symbol: symbol, book: isBook)
+            frames.append(VenueAnswers.krakenStatus(channelID: channelID, name: r.name, depth: isBook ? bookDepth : nil, pair: universe[symbol].krakenName,
                                                     reqid: r.reqid, subscribed: subscribe))
         }
         return (frames, books)
@@ -197,9 +197,9 @@ public enum KrakenProtocol {
 
     public static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
         var out = Array(#"{"event":"subscribe","pair":["#.utf8)
-        for (i, p) in pairs.enumerated() {
+        for (i, pair) in pairs.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(p, to: &out)
+            JSONText.appendString(pair, to: &out)
         }
         out.append(contentsOf: #"],"subscription":{"#.utf8)
         if let depth { out.append(contentsOf: #""depth":\#(depth),"#.utf8) }
@@ -222,9 +222,9 @@ public enum CoinbaseProtocol {
     public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
         guard ["market_trades", "level2", "ticker", "candles", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
-        for p in r.productIDs {
-            guard let i = universe.index(ofName: p, venue: .coinbase) else { return false }
-            idx.append(i)
+        for product in r.productIDs {
+            guard let symbol = universe.index(ofName: product, venue: .coinbase) else { return false }
+            idx.append(symbol)
         }
         for i in idx {
             switch (r.type, r.channel) {
@@ -256,9 +256,9 @@ public enum CoinbaseProtocol {
 
     public static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
         var out = Array(#"{"type":"subscribe","product_ids":["#.utf8)
-        for (i, p) in productIDs.enumerated() {
+        for (i, product) in productIDs.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(p, to: &out)
+            JSONText.appendString(product, to: &out)
         }
         out.append(contentsOf: #"],"channel":"\#(channel)"}"#.utf8)
         return out
