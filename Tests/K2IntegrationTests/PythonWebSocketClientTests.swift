@@ -64,36 +64,34 @@ struct PythonWebSocketClientTests {
         defer { try? sink.finish(timeoutNanos: 1_000_000_000) }
         let script = dir.file("client.py")
         try Self.client.write(toFile: script, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [script, String((sink as! WebSocketSink).boundPort), venue, String(want)]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
+        let child = try ChildProcess.start([Self.python, script, String((sink as! WebSocketSink).boundPort), venue, String(want)], stdout: .pipe)
+        let output = try #require(child.stdout)
+        defer { close(output) }
         var seen = Seen()
-        var pending = ""
-        func take(_ line: String) {
-            if line.hasPrefix("STATUS ") { seen.status = String(line.dropFirst(7)) }
-            if line.hasPrefix("ACK ") { seen.ack = String(line.dropFirst(4)) }
-            if line.hasPrefix("MSG ") { seen.messages.append(String(line.dropFirst(4))) }
-            if line == "BINARY" { seen.binaryFrames += 1 }
+        var pending: [UInt8] = []
+        /// Reads what the client printed next into `seen`; false at the end of its output.
+        func readLines() -> Bool {
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let count = chunk.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
+            guard count > 0 else { return false }
+            pending += chunk[0..<count]
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                if line.hasPrefix("STATUS ") { seen.status = String(line.dropFirst(7)) }
+                if line.hasPrefix("ACK ") { seen.ack = String(line.dropFirst(4)) }
+                if line.hasPrefix("MSG ") { seen.messages.append(String(line.dropFirst(4))) }
+                if line == "BINARY" { seen.binaryFrames += 1 }
+            }
+            return true
         }
         // Until the ack: the subscription is in place, the replay can start.
-        while seen.ack == nil {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            pending += String(decoding: data, as: UTF8.self)
-            while let newline = pending.firstIndex(of: "\n") {
-                take(String(pending[..<newline]))
-                pending = String(pending[pending.index(after: newline)...])
-            }
-        }
+        while seen.ack == nil, readLines() {}
         #expect(seen.ack != nil, "the Python client got no ack")
         replayAsReceived(payloads, to: sink, exchange: venue)
-        let rest = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        for line in (pending + String(decoding: rest, as: UTF8.self)).split(separator: "\n") { take(String(line)) }
-        #expect(process.terminationStatus == 0, "the Python client exited \(process.terminationStatus) after \(seen.messages.count) of \(want) messages")
+        while readLines() {}
+        let status = ChildProcess.wait(child.pid)
+        #expect(status == 0, "the Python client exited \(status) after \(seen.messages.count) of \(want) messages")
         return seen
     }
 
