@@ -95,6 +95,7 @@ public enum ReportHTML {
         }
         for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
         h += ReportFaults.html(r)
+        h += ReportLedger.html(r)
         h += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {
             let m = r.metrics[name]!

@@ -109,6 +109,7 @@ public enum WorkloadRun {
             let current = reader
             // The ledger (runs with faults): the topic's messages before the repetition.
             let ledgerStart = w.faults.isEmpty ? nil : LedgerStart(sinks: w.sinks)
+            let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") })
             let probes = try pipeline.startRepetition(rep, sinks: w.sinks, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
             let queryStage = try pipeline.startQueries(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
             let httpStage = try pipeline.startHTTP(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
@@ -149,10 +150,10 @@ public enum WorkloadRun {
                 }
                 storageFigures = pipeline.measureStorage(rep)
                 if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
-                    ledger = ledgerStart.finish(sink: kafka, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
+                    ledger = ledgerStart.finish(sink: kafka, reader: idReader?.reader, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
                 }
             }, notes: {
-                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? [])
+                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? []) + (idReader?.error.map { [$0] } ?? [])
                 guard let probes, let r = probeResult else { return n }
                 if r.lost > 0 {
                     n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
