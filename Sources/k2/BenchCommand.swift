@@ -35,10 +35,13 @@ extension BenchCommand {
         var metricsPort: Port<AnyFreePort>?
         @Option(help: "Wait until this wall-clock time, then set up and replay: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps.")
         var startAt: String?
+        @Option(help: "Measure this long instead of the workload's duration (e.g. 60s to check a soak workload works).")
+        var duration: DurationArgument?
 
         func run() throws {
             try reportingErrors { () throws in
-                let w = try WorkloadLoader.load(file: workload)
+                let loaded = try WorkloadLoader.load(file: workload)
+                let w = try duration.map { try loaded.measuring(for: $0.nanos) } ?? loaded
                 let sh = shard?.shard
                 let start = try startAt.map { text throws -> Int64 in
                     guard let nanos = WorkloadRun.parseStartTime(text) else {
