@@ -40,6 +40,7 @@ struct LedgerStart {
     /// and the reason as a report note when it cannot (nil and nil for other sinks).
     func startReading(sink: (any ReplaySink)?) -> (reader: TopicIDReader?, error: String?) {
         guard let topic, let kafka = sink as? KafkaSink else { return (nil, nil) }
+        guard kafka.options.headers else { return (nil, "ledger: the topic is not read back by id: the Kafka sink has headers=off (no k2-id)") }
         do {
             let reader = try TopicIDReader(bootstrap: kafka.options.bootstrap, topic: topic, run: kafka.runID)
             try reader.start()
