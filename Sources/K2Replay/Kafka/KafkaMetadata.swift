@@ -105,7 +105,7 @@ public final class KafkaInspector: @unchecked Sendable {
     /// The low and high watermark of each partition of `topic` (index = partition), nil when
     /// the topic or a partition cannot be read. A low watermark above 0 means the broker
     /// deleted the partition's oldest messages (retention).
-    public func watermarks(topic: String, timeoutMillis: Int32 = 5000) -> [(low: Int64, high: Int64)]? {
+    package func watermarks(topic: String, timeoutMillis: Int32 = 5000) -> [(low: Int64, high: Int64)]? {
         guard let count = partitions(of: topic, timeoutMillis: timeoutMillis) else { return nil }
         var out: [(low: Int64, high: Int64)] = []
         for partition in 0..<Int32(count) {

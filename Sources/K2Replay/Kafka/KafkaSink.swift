@@ -75,7 +75,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     /// message's token is its sequence + 1, its ring slot the sequence masked.
     private var nextSlot: UInt = 0
     /// This sink's run id, the first half of every `k2-id` header.
-    public let runID: UInt64
+    package let runID: UInt64
     /// Sequences the broker acknowledged (guarded by `deliveredLock`; grown by delivery reports).
     private var deliveredIDs = SequenceBitmap()
     private let deliveredLock = Lock()
@@ -139,7 +139,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     public var counts: SinkCounts { recorder.snapshot }
 
     /// The sequences (`k2-id`) the broker acknowledged so far (a copy).
-    public var acknowledgedIDs: SequenceBitmap { deliveredLock.withLock { deliveredIDs } }
+    package var acknowledgedIDs: SequenceBitmap { deliveredLock.withLock { deliveredIDs } }
 
     /// Counts and publish latency (delivery report time minus intended / actual send time).
     public var stats: SinkStats {

@@ -1,15 +1,15 @@
 /// The ledger's message id, carried in the `k2-id` Kafka header: `RUNID-SEQ`, the sending
 /// sink's run id as 16 lowercase hex digits, '-', and the message's sequence from 0 in decimal
 /// (`00c0ffee00c0ffee-41`). Written into a reused buffer and parsed without allocating.
-public enum MessageID {
+package enum MessageID {
     /// The Kafka header's name.
-    public static let header: StaticString = "k2-id"
+    package static let header: StaticString = "k2-id"
     /// The run id and '-' (bytes before the sequence).
-    public static let prefixLength = 17
+    package static let prefixLength = 17
 
     /// Writes the run id's 16 hex digits and '-' at `offset`; returns `prefixLength`.
     @discardableResult
-    public static func writePrefix(_ run: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+    package static func writePrefix(_ run: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
         for index in 0..<16 {
             let nibble = UInt8((run >> UInt64(60 - 4 * index)) & 0xF)
             buffer[offset + index] = nibble < 10 ? 48 + nibble : 87 + nibble
@@ -19,7 +19,7 @@ public enum MessageID {
     }
 
     /// (run, sequence) from a header value, nil when it is not `RUNID-SEQ`.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) -> (run: UInt64, sequence: UInt64)? {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) -> (run: UInt64, sequence: UInt64)? {
         guard bytes.count > prefixLength, bytes.count <= prefixLength + 20, bytes[16] == 45 else { return nil }
         var run: UInt64 = 0
         for index in 0..<16 {
@@ -45,7 +45,7 @@ public enum MessageID {
     }
 
     /// `RUNID-SEQ` as text (reports, tests).
-    public static func text(run: UInt64, sequence: UInt64) -> String {
+    package static func text(run: UInt64, sequence: UInt64) -> String {
         let hex = String(run, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex + "-" + String(sequence)
     }

@@ -1,16 +1,16 @@
 /// A set of message sequences (0, 1, 2 … of one run id) as a bitmap: one bit per sequence up
 /// to the highest inserted, 1.25 MB per 10M messages (a `Set` would take ~50× that).
-public struct SequenceBitmap: Sendable, Equatable {
+package struct SequenceBitmap: Sendable, Equatable {
     private var words: [UInt64] = []
     /// Sequences in the set.
-    public private(set) var count = 0
+    package private(set) var count = 0
 
-    public init() {}
+    package init() {}
 
     /// Adds `sequence`; false when it was already there (a duplicate). Grows by whole words
     /// (amortised: one reallocation per doubling).
     @discardableResult
-    public mutating func insert(_ sequence: UInt64) -> Bool {
+    package mutating func insert(_ sequence: UInt64) -> Bool {
         let word = Int(sequence >> 6)
         if word >= words.count { words.append(contentsOf: repeatElement(0, count: word + 1 - words.count)) }
         let bit = UInt64(1) << (sequence & 63)
@@ -20,13 +20,13 @@ public struct SequenceBitmap: Sendable, Equatable {
         return true
     }
 
-    public func contains(_ sequence: UInt64) -> Bool {
+    package func contains(_ sequence: UInt64) -> Bool {
         let word = Int(sequence >> 6)
         return word < words.count && words[word] & (UInt64(1) << (sequence & 63)) != 0
     }
 
     /// How many sequences of `self` are not in `other`, and the first `limit` of them in order.
-    public func subtracting(_ other: SequenceBitmap, first limit: Int) -> (count: Int, first: [UInt64]) {
+    package func subtracting(_ other: SequenceBitmap, first limit: Int) -> (count: Int, first: [UInt64]) {
         var total = 0
         var first: [UInt64] = []
         for index in words.indices {

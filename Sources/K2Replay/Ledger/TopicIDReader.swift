@@ -7,31 +7,31 @@ import K2Core
 /// like the embedded one, deletes old messages) and tallies the `k2-id` headers of one run id:
 /// which sequences it read (a bitmap), duplicates, and messages that came back out of order
 /// within their key (partition + key).
-public final class TopicIDReader: @unchecked Sendable {
+package final class TopicIDReader: @unchecked Sendable {
     // unchecked: a librdkafka handle (thread-safe C API); the tally and offsets under `lock`.
     /// What was read back.
-    public struct Tally: Sendable, Equatable {
+    package struct Tally: Sendable, Equatable {
         /// Sequences of the run id read at least once.
-        public var read = SequenceBitmap()
+        package var read = SequenceBitmap()
         /// Messages of the run id read again (same `k2-id`), and the first of them.
-        public var duplicates = 0
-        public var firstDuplicates: [UInt64] = []
+        package var duplicates = 0
+        package var firstDuplicates: [UInt64] = []
         /// Messages of the run id with a lower sequence than one read before in the same
         /// partition and key, and the first of them.
-        public var reordered = 0
-        public var firstReordered: [UInt64] = []
+        package var reordered = 0
+        package var firstReordered: [UInt64] = []
         /// Messages without this run id's `k2-id` (other producers, freshness probes).
-        public var others = 0
+        package var others = 0
         /// False when the reader did not reach every partition's high watermark in time (or could not read the topic).
-        public var complete = false
-        public init() {}
+        package var complete = false
+        package init() {}
     }
 
     /// How many first ids each list keeps.
-    public static let firstLimit = 5
+    package static let firstLimit = 5
 
-    public let topic: String
-    public let run: UInt64
+    package let topic: String
+    package let run: UInt64
     private let rk: OpaquePointer
     private let lock = Lock()
     private var tally = Tally()
@@ -41,7 +41,7 @@ public final class TopicIDReader: @unchecked Sendable {
     private var thread: JoinableThread?
     private var partitionCount = 0
 
-    public init(bootstrap: String, topic: String, run: UInt64) throws {
+    package init(bootstrap: String, topic: String, run: UInt64) throws {
         self.topic = topic
         self.run = run
         let conf = try KafkaConf([("bootstrap.servers", bootstrap), ("group.id", "k2-ledger-\(run)"), ("enable.auto.commit", "false"),
@@ -61,7 +61,7 @@ public final class TopicIDReader: @unchecked Sendable {
 
     /// Assigns every partition from its beginning and starts reading on a thread of its own.
     /// Throws when the topic's partitions cannot be read (5 s).
-    public func start() throws {
+    package func start() throws {
         guard let count = KafkaMetadata.partitions(rk, topic: topic, timeoutMillis: 5000), count > 0 else {
             throw ReplayError(.unreachable, place: topic, what: "the ledger cannot read the partitions of topic \(topic)",
                               remedy: "create the topic before the run (the embedded broker creates market.crypto.* topics)")
@@ -86,7 +86,7 @@ public final class TopicIDReader: @unchecked Sendable {
 
     /// Waits (up to `waitNanos`) until every partition is read up to its high watermark now,
     /// stops and returns the tally.
-    public func stop(waitNanos: Int64) -> Tally {
+    package func stop(waitNanos: Int64) -> Tally {
         var high: [Int32: Int64] = [:]
         for partition in 0..<Int32(partitionCount) {
             if let (_, mark) = KafkaMetadata.watermarks(rk, topic: topic, partition: partition, timeoutMillis: 5000) { high[partition] = mark }
