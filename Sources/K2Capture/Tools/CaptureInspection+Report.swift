@@ -8,11 +8,11 @@ extension CaptureInspection {
         func opt(_ v: Int64?) -> JSONValue { v.map { n($0) } ?? .null }
         func named(_ list: [(name: String, count: Int)]) -> JSONValue { .object(list.map { ($0.name, n($0.count)) }) }
         let conns: [JSONValue] = connections.map { c in
-            var o: [(String, JSONValue)] = [("conn", n(c.id)), ("records", n(c.records)), ("recv", n(c.recv)),
+            var fields: [(String, JSONValue)] = [("conn", n(c.id)), ("records", n(c.records)), ("recv", n(c.recv)),
                                             ("bytes", n(c.bytes)), ("first_ts_ns", n(c.firstTimestamp)),
                                             ("last_ts_ns", n(c.lastTimestamp))]
-            if let u = c.url { o.append(("url", .string(u))) }
-            return .object(o)
+            if let url = c.url { fields.append(("url", .string(url))) }
+            return .object(fields)
         }
         let checks: [(String, JSONValue)] = sequenceChecks.map { c in
             (c.name, .object([
@@ -28,7 +28,7 @@ extension CaptureInspection {
                 })),
             ]))
         }
-        var o: [(String, JSONValue)] = [
+        var fields: [(String, JSONValue)] = [
             ("path", .string(path)),
             ("format_version", .string(formatVersion)),
             ("tool_version", .string(toolVersion)),
@@ -49,25 +49,25 @@ extension CaptureInspection {
             ("by_symbol", named(bySymbol)),
             ("markers", named(byMarker)),
         ]
-        if let r = rate {
-            o.append(("rate", .object([
-                ("seconds", n(r.seconds)), ("p50_per_s", n(r.p50)), ("p99_per_s", n(r.p99)), ("max_per_s", n(r.max)),
-                ("mean_per_s", .number(TimeText.fixed(r.mean, 1))),
-                ("busiest_100ms", .object([("start_ns", n(r.busiest100msStart)), ("messages", n(r.busiest100msCount))])),
+        if let rateStats = rate {
+            fields.append(("rate", .object([
+                ("seconds", n(rateStats.seconds)), ("p50_per_s", n(rateStats.p50)), ("p99_per_s", n(rateStats.p99)), ("max_per_s", n(rateStats.max)),
+                ("mean_per_s", .number(TimeText.fixed(rateStats.mean, 1))),
+                ("busiest_100ms", .object([("start_ns", n(rateStats.busiest100msStart)), ("messages", n(rateStats.busiest100msCount))])),
             ])))
         } else {
-            o.append(("rate", .null))
+            fields.append(("rate", .null))
         }
-        o.append(("file_bytes", n(fileSize)))
-        o.append(("frames", n(frames)))
-        o.append(("index_stored", .bool(indexStored)))
-        o.append(("compressed_bytes", n(compressedBytes)))
-        o.append(("uncompressed_bytes", n(uncompressedBytes)))
-        o.append(("compression_ratio", .number(TimeText.fixed(compressionRatio, 2))))
-        o.append(("gaps", .object([("count", n(gapCount))] + checks)))
-        o.append(("damage", damage.map { .object([("kind", .string($0.kind.rawValue)), ("offset", n($0.offset)),
+        fields.append(("file_bytes", n(fileSize)))
+        fields.append(("frames", n(frames)))
+        fields.append(("index_stored", .bool(indexStored)))
+        fields.append(("compressed_bytes", n(compressedBytes)))
+        fields.append(("uncompressed_bytes", n(uncompressedBytes)))
+        fields.append(("compression_ratio", .number(TimeText.fixed(compressionRatio, 2))))
+        fields.append(("gaps", .object([("count", n(gapCount))] + checks)))
+        fields.append(("damage", damage.map { .object([("kind", .string($0.kind.rawValue)), ("offset", n($0.offset)),
                                                   ("detail", .string($0.detail))]) } ?? .null))
-        return .object(o)
+        return .object(fields)
     }
 
     /// The human report: aligned sections, most important first.
@@ -80,8 +80,8 @@ extension CaptureInspection {
         if case let .object(m) = metadata, !m.isEmpty {
             row("metadata", m.map { "\($0.0)=\($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: " ").clipped(100))
         }
-        if let f = firstTimestamp, let l = lastTimestamp {
-            row("time", "\(TimeText.iso8601(nanos: f, fractionDigits: 3)) → \(TimeText.iso8601(nanos: l, fractionDigits: 3))")
+        if let first = firstTimestamp, let last = lastTimestamp {
+            row("time", "\(TimeText.iso8601(nanos: first, fractionDigits: 3)) → \(TimeText.iso8601(nanos: last, fractionDigits: 3))")
             row("duration", TimeText.humanDuration(nanos: durationNanos))
         }
         row("records", int(records) + (outOfOrder > 0 ? " (\(int(outOfOrder)) earlier than the record before them)" : ""))
@@ -93,7 +93,7 @@ extension CaptureInspection {
         row("payload", SizeText.human(bytes: payloadBytes))
         row("file", "\(SizeText.human(bytes: fileSize)) in \(frames) frames, index \(indexStored ? "stored" : "rebuilt by scanning")")
         row("compression", TimeText.fixed(compressionRatio, 2) + ":1 (" + SizeText.human(bytes: uncompressedBytes) + " of blocks)")
-        if let d = damage { row("damage", d.description) }
+        if let problem = damage { row("damage", problem.description) }
 
         lines.append("")
         lines.append("by kind")
@@ -121,14 +121,14 @@ extension CaptureInspection {
             for m in byMarker { lines.append("  " + m.name.padded(20) + int(m.count).leftPadded(12)) }
         }
 
-        if let r = rate {
+        if let rateStats = rate {
             lines.append("")
-            lines.append("messages per second (\(int(r.seconds)) one-second buckets)")
-            row("p50", int(r.p50))
-            row("p99", int(r.p99))
-            row("max", int(r.max))
-            row("mean", TimeText.fixed(r.mean, 1))
-            row("busiest 100 ms", "\(int(r.busiest100msCount)) messages from \(TimeText.iso8601(nanos: r.busiest100msStart, fractionDigits: 3))")
+            lines.append("messages per second (\(int(rateStats.seconds)) one-second buckets)")
+            row("p50", int(rateStats.p50))
+            row("p99", int(rateStats.p99))
+            row("max", int(rateStats.max))
+            row("mean", TimeText.fixed(rateStats.mean, 1))
+            row("busiest 100 ms", "\(int(rateStats.busiest100msCount)) messages from \(TimeText.iso8601(nanos: rateStats.busiest100msStart, fractionDigits: 3))")
         }
 
         lines.append("")
@@ -147,9 +147,9 @@ extension CaptureInspection {
                 if c.gaps > c.first.count { lines.append("    … \(c.gaps - c.first.count) more") }
                 continue
             }
-            var s = "\(int(c.gaps)) gaps, \(int(Int(c.missingIds))) ids missing in \(int(c.messages)) messages of \(c.symbols) symbols"
-            if c.regressions > 0 { s += ", \(int(c.regressions)) repeated or out of order" }
-            lines.append("  " + c.name.padded(22) + s)
+            var summary = "\(int(c.gaps)) gaps, \(int(Int(c.missingIds))) ids missing in \(int(c.messages)) messages of \(c.symbols) symbols"
+            if c.regressions > 0 { summary += ", \(int(c.regressions)) repeated or out of order" }
+            lines.append("  " + c.name.padded(22) + summary)
             for g in c.first {
                 let range = g.missingFrom == g.missingTo ? "\(g.missingFrom)" : "\(g.missingFrom)…\(g.missingTo)"
                 lines.append("    " + TimeText.iso8601(nanos: g.timestamp, fractionDigits: 3) + "  " + g.symbol.padded(10)
@@ -170,10 +170,10 @@ extension String {
 extension Int {
     /// 1234567 → "1,234,567".
     var grouped: String {
-        let s = String(magnitude)
+        let digits = String(magnitude)
         var out = ""
-        for (i, c) in s.enumerated() {
-            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
             out.append(c)
         }
         return (self < 0 ? "-" : "") + out
