@@ -63,13 +63,13 @@ public struct ConnectionPlan: Sendable, Equatable {
         case .binance:
             var streams: [String] = []
             for s in symbols {
-                let l = s.lowercased()
+                let lowered = s.lowercased()
                 for c in channels {
                     switch c {
-                    case "trade": streams.append("\(l)@trade")
-                    case "depth": streams.append("\(l)@depth@100ms")
-                    case "aggTrade": streams.append("\(l)@aggTrade")
-                    default: streams.append("\(l)@bookTicker")
+                    case "trade": streams.append("\(lowered)@trade")
+                    case "depth": streams.append("\(lowered)@depth@100ms")
+                    case "aggTrade": streams.append("\(lowered)@aggTrade")
+                    default: streams.append("\(lowered)@bookTicker")
                     }
                 }
             }

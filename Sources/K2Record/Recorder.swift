@@ -74,8 +74,8 @@ public final class Recorder: @unchecked Sendable {
     public static func partPath(_ c: RecordConfiguration, _ part: Int) -> String {
         guard c.rotateBytes != nil || c.rotateEveryNanos != nil else { return c.output }
         let base = c.output.hasSuffix(".k2cap") ? String(c.output.dropLast(6)) : c.output
-        let n = String(part)
-        return base + "-" + String(repeating: "0", count: max(0, 4 - n.count)) + n + ".k2cap"
+        let number = String(part)
+        return base + "-" + String(repeating: "0", count: max(0, 4 - number.count)) + number + ".k2cap"
     }
 
     /// Connects everything and starts the timers.
@@ -86,11 +86,11 @@ public final class Recorder: @unchecked Sendable {
             let tick = max(10_000_000, configuration.flushIntervalNanos / 4)
             timers.append(loop.scheduleRepeating(everyNanos: tick) { [self] in self.flushTick() })
             timers.append(loop.scheduleRepeating(everyNanos: 1_000_000_000) { [self] in self.statusTick() })
-            if let d = configuration.durationNanos {
-                timers.append(loop.schedule(afterNanos: d) { [self] in self.stopOnLoop(reason: "duration reached") })
+            if let duration = configuration.durationNanos {
+                timers.append(loop.schedule(afterNanos: duration) { [self] in self.stopOnLoop(reason: "duration reached") })
             }
-            if let r = configuration.rotateEveryNanos {
-                timers.append(loop.scheduleRepeating(everyNanos: r) { [self] in self.rotate(reason: "time") })
+            if let interval = configuration.rotateEveryNanos {
+                timers.append(loop.scheduleRepeating(everyNanos: interval) { [self] in self.rotate(reason: "time") })
             }
         }
     }
@@ -102,11 +102,11 @@ public final class Recorder: @unchecked Sendable {
 
     /// Calls `body` once recording has finished (on the loop thread).
     public func whenFinished(_ body: @escaping @Sendable (Result<RecordSummary, RecordError>) -> Void) {
-        let r: Result<RecordSummary, RecordError>? = done.withLock {
+        let finished: Result<RecordSummary, RecordError>? = done.withLock {
             if result == nil { doneWaiters.append(body) }
             return result
         }
-        if let r { body(r) }
+        if let finished { body(finished) }
     }
 
     /// Starts, waits until the recording ends (duration, `stop()`, or a fatal error) and returns
@@ -146,9 +146,9 @@ public final class Recorder: @unchecked Sendable {
     }
 
     func append(kind: RecordKind, connection: UInt32, url: String = "", text: String) {
-        var u = Array(url.utf8), t = Array(text.utf8)
-        u.withUnsafeMutableBytes { ub in
-            t.withUnsafeMutableBytes { tb in
+        var urlBytes = Array(url.utf8), textBytes = Array(text.utf8)
+        urlBytes.withUnsafeMutableBytes { ub in
+            textBytes.withUnsafeMutableBytes { tb in
                 append(kind: kind, connection: connection, aux: UnsafeRawBufferPointer(ub), payload: UnsafeRawBufferPointer(tb))
             }
         }
@@ -190,11 +190,11 @@ public final class Recorder: @unchecked Sendable {
         part += 1
         let path = Recorder.partPath(configuration, part)
         do {
-            var h = header
-            h.createdNanos = configuration.clock.wallNanos()
-            h.metadata.append(("part", .number(String(part))))
-            h.metadata.append(("previous_part", .string(previous)))
-            writer = try CaptureWriter(path: path, header: h, options: Recorder.writerOptions(configuration))
+            var partHeader = header
+            partHeader.createdNanos = configuration.clock.wallNanos()
+            partHeader.metadata.append(("part", .number(String(part))))
+            partHeader.metadata.append(("previous_part", .string(previous)))
+            writer = try CaptureWriter(path: path, header: partHeader, options: Recorder.writerOptions(configuration))
         } catch {
             finished = true
             finish(.failure(RecordError(error, duringRecording: true)))
@@ -250,8 +250,8 @@ public final class Recorder: @unchecked Sendable {
         summary.records = 0
         summary.durationNanos = configuration.clock.monotonicNanos() - startedMono
         status.done(summary)
-        if let f = failure ?? closeError {
-            finish(.failure(f))
+        if let problem = failure ?? closeError {
+            finish(.failure(problem))
         } else {
             finish(.success(summary))
         }

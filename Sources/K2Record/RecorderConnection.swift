@@ -23,9 +23,9 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         self.id = id
         self.plan = plan
         self.recorder = recorder
-        let c = recorder.configuration
-        backoff = Backoff(initialNanos: c.backoffInitialNanos, maxNanos: c.backoffMaxNanos, jitter: c.backoffJitter,
-                          seed: c.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
+        let config = recorder.configuration
+        backoff = Backoff(initialNanos: config.backoffInitialNanos, maxNanos: config.backoffMaxNanos, jitter: config.backoffJitter,
+                          seed: config.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
     }
 
     func connect() {
@@ -44,8 +44,8 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
     func stop() -> Bool {
         reconnectTimer?.cancel()
         reconnectTimer = nil
-        if let c = connection, isOpen {
-            c.close(code: CloseCode.normal, reason: "k2 record stopping")
+        if let connection, isOpen {
+            connection.close(code: CloseCode.normal, reason: "k2 record stopping")
             return true
         }
         return false

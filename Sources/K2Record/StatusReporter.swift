@@ -71,8 +71,8 @@ final class StatusReporter: @unchecked Sendable {
     }
 
     private func write(_ s: String) {
-        var b = Array(s.utf8)
-        _ = b.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 
     private func quote(_ v: String) -> String {
