@@ -109,18 +109,18 @@ struct ReplayOptions: ParsableArguments {
         var start: Int64? = sourceStart
         if filters.usesTime, source == nil {
             for f in files {
-                if let t = try CaptureReader(path: f).index().firstTimestamp { start = Swift.min(start ?? t, t) }
+                if let first = try CaptureReader(path: f).index().firstTimestamp { start = Swift.min(start ?? first, first) }
             }
         }
         config.filter = try filters.filter(start: start)
         if !kinds.isEmpty {
             var set = Set<RecordKind>()
             for name in kinds.flatMap({ $0.split(separator: ",") }) {
-                guard let k = RecordKind(name: String(name).trimmingSpaces()) else {
+                guard let kind = RecordKind(name: String(name).trimmingSpaces()) else {
                     throw ReplayError(.invalidArgument, what: "--kinds '\(name)' is not a record kind",
                                       remedy: "use connect, send, recv, disconnect, http, marker")
                 }
-                set.insert(k)
+                set.insert(kind)
             }
             config.kinds = set
         }
@@ -147,13 +147,13 @@ struct ReplayOptions: ParsableArguments {
     static func printProgress(_ p: ReplayProgress) {
         var line = "\r\u{1B}[K\(p.messages) msgs  \(TimeText.fixed(p.rate, 0)) msg/s"
         line += "  lag \(TimeText.fixed(Double(p.lagNanos) / 1e6, 3)) ms"
-        if let f = p.fraction { line += "  \(TimeText.fixed(f * 100, 1))%" }
+        if let fraction = p.fraction { line += "  \(TimeText.fixed(fraction * 100, 1))%" }
         if let eta = p.etaNanos { line += "  ETA \(TimeText.humanDuration(nanos: eta))" }
         writeStderr(line)
     }
 
     static func writeStderr(_ text: String) {
-        var t = text
-        t.withUTF8 { buf in _ = write(2, buf.baseAddress, buf.count) }
+        var utf8Text = text
+        utf8Text.withUTF8 { buf in _ = write(2, buf.baseAddress, buf.count) }
     }
 }
