@@ -115,12 +115,12 @@ public enum JSONValue: Sendable, Equatable {
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.bool(lhs), .bool(rhs)): return lhs == rhs
+        case let (.number(lhs), .number(rhs)): return lhs == rhs
+        case let (.string(lhs), .string(rhs)): return lhs == rhs
+        case let (.array(lhs), .array(rhs)): return lhs == rhs
+        case let (.object(lhsPairs), .object(rhsPairs)):
+            return lhsPairs.count == rhsPairs.count && zip(lhsPairs, rhsPairs).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
@@ -130,23 +130,23 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    public var stringValue: String? { if case let .string(s) = self { return s }; return nil }
-    public var numberText: String? { if case let .number(s) = self { return s }; return nil }
+    public var stringValue: String? { if case let .string(text) = self { return text }; return nil }
+    public var numberText: String? { if case let .number(text) = self { return text }; return nil }
     public var int64Value: Int64? {
         switch self {
-        case let .number(s): return Int64(s)
-        case let .string(s): return Int64(s)
+        case let .number(text): return Int64(text)
+        case let .string(text): return Int64(text)
         default: return nil
         }
     }
     public var doubleValue: Double? {
         switch self {
-        case let .number(s): return Double(s)
-        case let .string(s): return Double(s)
+        case let .number(text): return Double(text)
+        case let .string(text): return Double(text)
         default: return nil
         }
     }
-    public var arrayValue: [JSONValue]? { if case let .array(a) = self { return a }; return nil }
+    public var arrayValue: [JSONValue]? { if case let .array(elements) = self { return elements }; return nil }
 
     /// Serialises back to compact JSON text.
     public func serialized() -> String {
@@ -158,23 +158,23 @@ public enum JSONValue: Sendable, Equatable {
     public func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: Array("null".utf8))
-        case let .bool(b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
-        case let .number(s): out.append(contentsOf: Array(s.utf8))
-        case let .string(s): JSONText.appendString(s, to: &out)
-        case let .array(a):
+        case let .bool(flag): out.append(contentsOf: Array((flag ? "true" : "false").utf8))
+        case let .number(text): out.append(contentsOf: Array(text.utf8))
+        case let .string(text): JSONText.appendString(text, to: &out)
+        case let .array(elements):
             out.append(91)
-            for (i, v) in a.enumerated() {
+            for (i, element) in elements.enumerated() {
                 if i > 0 { out.append(44) }
-                v.write(to: &out)
+                element.write(to: &out)
             }
             out.append(93)
         case let .object(pairs):
             out.append(123)
-            for (i, (k, v)) in pairs.enumerated() {
+            for (i, (key, value)) in pairs.enumerated() {
                 if i > 0 { out.append(44) }
-                JSONText.appendString(k, to: &out)
+                JSONText.appendString(key, to: &out)
                 out.append(58)
-                v.write(to: &out)
+                value.write(to: &out)
             }
             out.append(125)
         }
