@@ -99,8 +99,8 @@ public final class CaptureReader {
         file = FrameFile(fd: fd, path: path, fileSize: fileSize)
         block = UnsafeRawBufferPointer(slot.block)
         do {
-            let (h, end) = try Self.readHeader(fd: fd, path: path, fileSize: fileSize)
-            header = h
+            let (parsedHeader, end) = try Self.readHeader(fd: fd, path: path, fileSize: fileSize)
+            header = parsedHeader
             dataStart = end
             scanOffset = end
         } catch {
@@ -174,7 +174,7 @@ public final class CaptureReader {
             var header = CaptureHeader(toolVersion: value["tool_version"]?.stringValue ?? "unknown",
                                   createdNanos: value["created_ns"]?.int64Value ?? 0,
                                   host: value["host"]?.stringValue ?? "",
-                                  metadata: { if case let .object(p)? = value["metadata"] { return p }; return [] }())
+                                  metadata: { if case let .object(pairs)? = value["metadata"] { return pairs }; return [] }())
             header.major = major
             header.minor = minor
             return (header, Int64(8 + size))

@@ -198,9 +198,9 @@ public final class CaptureWriter {
         let src = UnsafeRawBufferPointer(rebasing: block[0..<used])
         let compressedSize: Int
         switch compressor.compress(src, into: out) {
-        case let .success(v): compressedSize = v
-        case let .failure(f):
-            throw CaptureError(.io, path: path, what: "zstd compression failed: \(f.message)", remedy: "report this as a bug")
+        case let .success(size): compressedSize = size
+        case let .failure(failure):
+            throw CaptureError(.io, path: path, what: "zstd compression failed: \(failure.message)", remedy: "report this as a bug")
         }
         let offset = fileBytes
         try writeAll(UnsafeRawBufferPointer(rebasing: out[0..<compressedSize]))

@@ -95,15 +95,15 @@ struct FrameFile: Sendable {
         } else {
             while true {
                 switch ZstdFrames.compressedSize(UnsafeRawBufferPointer(rebasing: buffers.file[0..<got])) {
-                case let .success(s):
-                    size = s
-                case let .failure(f) where f.isSourceTooShort:
+                case let .success(frameSize):
+                    size = frameSize
+                case let .failure(failure) where failure.isSourceTooShort:
                     if Int64(got) >= remaining { return .torn("frame cut short after \(got) bytes") }
                     want = Int(min(remaining, Int64(want) * 2))
                     got = try read(o, want, into: buffers)
                     continue
-                case let .failure(f):
-                    throw corrupt(o, "zstd frame does not parse (\(f.message))")
+                case let .failure(failure):
+                    throw corrupt(o, "zstd frame does not parse (\(failure.message))")
                 }
                 break
             }
@@ -116,10 +116,10 @@ struct FrameFile: Sendable {
         }
         buffers.ensureBlock(content)
         switch buffers.decompressor.decompress(src, into: buffers.block) {
-        case let .success(n) where n == content:
-            buffers.used = n
+        case let .success(decompressed) where decompressed == content:
+            buffers.used = decompressed
         case .success: throw corrupt(o, "block decompressed to the wrong size")
-        case let .failure(f): throw corrupt(o, "zstd: \(f.message)")
+        case let .failure(failure): throw corrupt(o, "zstd: \(failure.message)")
         }
         let block = UnsafeRawBufferPointer(buffers.block)
         let used = buffers.used

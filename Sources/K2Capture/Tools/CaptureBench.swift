@@ -172,8 +172,8 @@ public enum CaptureBench {
         let raw = index.uncompressedBytes
         var best: Phase?
         for _ in 0..<max(repeats, 1) {
-            let (p, _) = try read(path: path)
-            if best == nil || p.cpuSeconds < best!.cpuSeconds { best = p }
+            let (phase, _) = try read(path: path)
+            if best == nil || phase.cpuSeconds < best!.cpuSeconds { best = phase }
         }
         phases.append(best!)
         func peer(_ name: String, _ argv: [String]) -> Phase? {

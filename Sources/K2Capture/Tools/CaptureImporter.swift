@@ -471,7 +471,7 @@ struct ImportParser {
             binary = true
         } else if let data = value["data"] {
             switch data {
-            case let .string(s): payload = Array(s.utf8)
+            case let .string(text): payload = Array(text.utf8)
             case .null: break
             default: payload = Array(data.serialized().utf8)   // an object logged as JSON
             }

@@ -77,8 +77,8 @@ extension CaptureInspection {
         func int(_ v: Int) -> String { v.grouped }
         lines.append(path)
         row("format", "\(formatVersion), written by \(toolVersion) on \(host.isEmpty ? "?" : host) at \(TimeText.iso8601(nanos: createdNanos, fractionDigits: 3))")
-        if case let .object(m) = metadata, !m.isEmpty {
-            row("metadata", m.map { "\($0.0)=\($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: " ").clipped(100))
+        if case let .object(pairs) = metadata, !pairs.isEmpty {
+            row("metadata", pairs.map { "\($0.0)=\($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: " ").clipped(100))
         }
         if let first = firstTimestamp, let last = lastTimestamp {
             row("time", "\(TimeText.iso8601(nanos: first, fractionDigits: 3)) → \(TimeText.iso8601(nanos: last, fractionDigits: 3))")

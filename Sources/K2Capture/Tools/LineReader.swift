@@ -176,8 +176,8 @@ final class LineReader {
                 rawConsumed += Int64(consumed)
                 zstdFrameOpen = !ended
                 if produced > 0 { return produced }
-            case let .failure(f):
-                throw CaptureError(.corrupt, path: path, offset: rawConsumed, what: "the zstd data is damaged (\(f.message))",
+            case let .failure(failure):
+                throw CaptureError(.corrupt, path: path, offset: rawConsumed, what: "the zstd data is damaged (\(failure.message))",
                                    remedy: "check the file with `zstd -t`")
             }
         }
