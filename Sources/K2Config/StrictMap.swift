@@ -55,22 +55,22 @@ public struct StrictMap {
         self.file = file
         self.path = path
         self.guide = guide
-        guard case let .mapping(m) = node else {
+        guard case let .mapping(mapping) = node else {
             throw ConfigError(path: file, line: node.mark?.line, column: node.mark?.column,
                               what: "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping (key: value lines)",
                               remedy: "see \(guide)")
         }
         var list: [(String, Node, Node)] = []
         var seen = Set<String>()
-        for (k, v) in m {
-            guard case let .scalar(s) = k else {
-                throw ConfigError(path: file, line: k.mark?.line, what: "keys must be plain words", remedy: "")
+        for (keyNode, valueNode) in mapping {
+            guard case let .scalar(scalar) = keyNode else {
+                throw ConfigError(path: file, line: keyNode.mark?.line, what: "keys must be plain words", remedy: "")
             }
-            if !seen.insert(s.string).inserted {
-                throw ConfigError(path: file, line: k.mark?.line, column: k.mark?.column,
-                                 what: "key '\(Self.join(path, s.string))' appears twice", remedy: "keep one")
+            if !seen.insert(scalar.string).inserted {
+                throw ConfigError(path: file, line: keyNode.mark?.line, column: keyNode.mark?.column,
+                                 what: "key '\(Self.join(path, scalar.string))' appears twice", remedy: "keep one")
             }
-            list.append((s.string, k, v))
+            list.append((scalar.string, keyNode, valueNode))
         }
         pairs = list
     }
