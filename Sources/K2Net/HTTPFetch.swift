@@ -26,8 +26,8 @@ public enum HTTPFetch {
             .connect(host: url.host, port: url.port)
             .whenComplete { result in
                 switch result {
-                case let .failure(e):
-                    collector.finish(.failure((e as? NetError) ?? connectError(e, url: url)))
+                case let .failure(error):
+                    collector.finish(.failure((error as? NetError) ?? connectError(error, url: url)))
                 case let .success(ch):
                     var requestHeaders = HTTPHeaders()
                     requestHeaders.add(name: "Host", value: url.hostHeader)
@@ -52,8 +52,8 @@ public enum HTTPFetch {
         let promise = loop.loop.makePromise(of: HTTPResponseInfo.self)
         get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { r in
             switch r {
-            case let .success(v): promise.succeed(v)
-            case let .failure(e): promise.fail(e)
+            case let .success(response): promise.succeed(response)
+            case let .failure(error): promise.fail(error)
             }
         }
         do {
@@ -87,8 +87,8 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case let .head(h): head = h
-        case let .body(b): body.append(contentsOf: b.readableBytesView)
+        case let .head(responseHead): head = responseHead
+        case let .body(buffer): body.append(contentsOf: buffer.readableBytesView)
         case .end:
             let responseHead = head
             finish(.success(HTTPResponseInfo(status: Int(responseHead?.status.code ?? 0), headers: responseHead?.headers.map { ($0.name, $0.value) } ?? [], body: body)))

@@ -456,10 +456,10 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             switch server.delegate.accept(request) {
-            case let .reject(r):
-                respond(r, close: true)
-            case let .accept(d):
-                delegate = d
+            case let .reject(response):
+                respond(response, close: true)
+            case let .accept(acceptedDelegate):
+                delegate = acceptedDelegate
                 let resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(WebSocketHandler.acceptValue(key: key))\r\n\r\n"
                 if let ctx = context {
                     var buffer = ctx.channel.allocator.buffer(capacity: resp.utf8.count)
