@@ -118,8 +118,8 @@ public final class Recorder: @unchecked Sendable {
         let result = finished.wait()
         if ownsLoop { loop.shutdown() }
         switch result {
-        case let .success(s): return s
-        case let .failure(e): throw e
+        case let .success(summary): return summary
+        case let .failure(error): throw error
         }
     }
 

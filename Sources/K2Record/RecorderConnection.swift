@@ -114,11 +114,11 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
     private func note(_ finding: GapDetector.Finding) {
         let conn: (String, JSONValue) = ("conn", .number(String(id)))
         switch finding {
-        case let .gap(g):
+        case let .gap(gap):
             recorder.noteGap()
-            recorder.marker(connection: id, [("marker", .string("gap")), conn, ("stream", .string(g.stream)),
-                                             ("field", .string(g.field)), ("expected", .number(String(g.expected))), ("got", .number(String(g.got)))])
-            recorder.status.log("gap", ["conn": "\(id)", "stream": g.stream, "expected": "\(g.expected)", "got": "\(g.got)"])
+            recorder.marker(connection: id, [("marker", .string("gap")), conn, ("stream", .string(gap.stream)),
+                                             ("field", .string(gap.field)), ("expected", .number(String(gap.expected))), ("got", .number(String(gap.got)))])
+            recorder.status.log("gap", ["conn": "\(id)", "stream": gap.stream, "expected": "\(gap.expected)", "got": "\(gap.got)"])
         case let .duplicate(stream, field, first):
             recorder.noteDuplicate()
             recorder.marker(connection: id, [("marker", .string("duplicate")), conn, ("stream", .string(stream)),
@@ -159,10 +159,10 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
                 if resp.status != 200 {
                     self.recorder.status.log("snapshot_status", ["conn": "\(self.id)", "url": u, "status": "\(resp.status)"])
                 }
-            case let .failure(e):
+            case let .failure(error):
                 self.recorder.marker(connection: self.id, [("marker", .string("snapshot_failed")), ("conn", .number(String(self.id))),
-                                                           ("url", .string(u)), ("error", .string(e.description))])
-                self.recorder.status.log("snapshot_failed", ["conn": "\(self.id)", "url": u, "error": e.description])
+                                                           ("url", .string(u)), ("error", .string(error.description))])
+                self.recorder.status.log("snapshot_failed", ["conn": "\(self.id)", "url": u, "error": error.description])
             }
         }
     }
