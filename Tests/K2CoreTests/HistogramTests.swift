@@ -72,45 +72,45 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 }
 
 @Test func smallValuesAreExact() {
-    var h = Histogram(unit: .nanoseconds)
-    h.record(1)
-    h.record(2)
-    #expect(h.valueAtPercentile(50) == 1)
-    #expect(h.valueAtPercentile(100) == 2)
-    for _ in 0..<3 { h.record(2) }
-    #expect(h.valueAtPercentile(25) == 2)
+    var histogram = Histogram(unit: .nanoseconds)
+    histogram.record(1)
+    histogram.record(2)
+    #expect(histogram.valueAtPercentile(50) == 1)
+    #expect(histogram.valueAtPercentile(100) == 2)
+    for _ in 0..<3 { histogram.record(2) }
+    #expect(histogram.valueAtPercentile(25) == 2)
     // 3 significant digits: every value below 2048 has its own bucket.
-    for v in Int64(0)..<2_048 where h.lowestEquivalentValue(v) != v { Issue.record("value \(v) not exact") }
+    for v in Int64(0)..<2_048 where histogram.lowestEquivalentValue(v) != v { Issue.record("value \(v) not exact") }
     // Above, bucket widths stay ≤ 0.1 % of the value.
     var rng = SplitMix64(seed: 7)
     for _ in 0..<10_000 {
-        let v = Int64(rng.next() % 3_600_000_000_000) + 1
-        if Double(h.sizeOfEquivalentRange(v)) > Double(v) * 0.001 + 1 { Issue.record("bucket too wide at \(v)") }
-        if !(h.lowestEquivalentValue(v) <= v && v <= h.highestEquivalentValue(v)) { Issue.record("range misses \(v)") }
+        let value = Int64(rng.next() % 3_600_000_000_000) + 1
+        if Double(histogram.sizeOfEquivalentRange(value)) > Double(value) * 0.001 + 1 { Issue.record("bucket too wide at \(value)") }
+        if !(histogram.lowestEquivalentValue(value) <= value && value <= histogram.highestEquivalentValue(value)) { Issue.record("range misses \(value)") }
     }
 }
 
 @Test func clampsOutOfRange() {
-    var h = Histogram(unit: .microseconds, highestTrackableValue: 1_000_000)
-    h.record(-5)
-    h.record(5_000_000)
-    #expect(h.totalCount == 2)
-    #expect(h.clampedCount == 1)
-    #expect(h.min == 0 && h.max == 1_000_000)
+    var histogram = Histogram(unit: .microseconds, highestTrackableValue: 1_000_000)
+    histogram.record(-5)
+    histogram.record(5_000_000)
+    #expect(histogram.totalCount == 2)
+    #expect(histogram.clampedCount == 1)
+    #expect(histogram.min == 0 && histogram.max == 1_000_000)
 }
 
 @Test func mergeIsExact() {
     var rng = SplitMix64(seed: 42)
     var all = Histogram()
-    var a = Histogram()
-    var b = Histogram()
+    var thirds = Histogram()
+    var rest = Histogram()
     for i in 0..<50_000 {
-        let v = Int64(rng.next() % 10_000_000)
-        all.record(v)
-        if i % 3 == 0 { a.record(v) } else { b.record(v) }
+        let value = Int64(rng.next() % 10_000_000)
+        all.record(value)
+        if i % 3 == 0 { thirds.record(value) } else { rest.record(value) }
     }
-    var merged = a
-    merged.add(b)
+    var merged = thirds
+    merged.add(rest)
     #expect(merged == all)
     #expect(merged.max == all.max && merged.min == all.min)
     for p in [50.0, 90, 99, 99.9, 99.99, 100] { #expect(merged.valueAtPercentile(p) == all.valueAtPercentile(p)) }
@@ -130,9 +130,9 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 }
 
 @Test func v2HeaderLayout() {
-    var h = Histogram(unit: .nanoseconds)
-    h.record(1)
-    let bytes = h.encodedV2()
+    var histogram = Histogram(unit: .nanoseconds)
+    histogram.record(1)
+    let bytes = histogram.encodedV2()
     // cookie 0x1c849313, payload length, offset 0, 3 digits, lowest 1, highest 3.6e12, ratio 1.0
     #expect(Array(bytes[0..<4]) == [0x1c, 0x84, 0x93, 0x13])
     #expect(Array(bytes[12..<16]) == [0, 0, 0, 3])
@@ -182,18 +182,18 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 
 @Test func resetThenReuseEqualsFresh() throws {
     var rng = SplitMix64(seed: 3)
-    var h = Histogram()
-    for _ in 0..<10_000 { h.record(Int64(rng.next() % 5_000_000_000)) }
-    h.reset()
-    #expect(h.totalCount == 0 && h.max == 0 && h.encodedV2().count == 40)
+    var histogram = Histogram()
+    for _ in 0..<10_000 { histogram.record(Int64(rng.next() % 5_000_000_000)) }
+    histogram.reset()
+    #expect(histogram.totalCount == 0 && histogram.max == 0 && histogram.encodedV2().count == 40)
     var fresh = Histogram()
     for _ in 0..<1_000 {
-        let v = Int64(rng.next() % 100_000)
-        h.record(v)
-        fresh.record(v)
+        let value = Int64(rng.next() % 100_000)
+        histogram.record(value)
+        fresh.record(value)
     }
-    #expect(h == fresh)
-    #expect(try Histogram.decode(h.encodedCompressedV2()) == fresh)
+    #expect(histogram == fresh)
+    #expect(try Histogram.decode(histogram.encodedCompressedV2()) == fresh)
 }
 
 @Test func decodesAnotherImplementationsEncoding() throws {
