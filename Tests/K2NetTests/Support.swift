@@ -89,9 +89,9 @@ final class TestServer: WebSocketServerDelegate, @unchecked Sendable {
     var collectors: [Collector] { lock.withLock { _collectors } }
 
     func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance {
-        guard let c = make(request) else { return .reject(HTTPResponseInfo(status: 404, body: "no such stream\n")) }
-        lock.withLock { _collectors.append(c) }
-        return .accept(c)
+        guard let collector = make(request) else { return .reject(HTTPResponseInfo(status: 404, body: "no such stream\n")) }
+        lock.withLock { _collectors.append(collector) }
+        return .accept(collector)
     }
 
     func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo { http(request) }
