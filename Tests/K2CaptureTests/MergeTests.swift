@@ -85,7 +85,7 @@ import Testing
         let out = dir.file("c-merged.k2cap")
         let summary = try CaptureMerger.merge(inputs: [pa, pb], output: out)
         #expect(summary.records == firstRecords.count + secondRecords.count)
-        // a, the first input, keeps 0 and 1; b's connection 0 takes the lowest id no input uses: 2.
+        // firstRecords (the first input) keep 0 and 1; secondRecords' connection 0 takes the lowest id no input uses: 2.
         #expect(summary.renumbered.map(\.input) == [1])
         #expect(summary.renumbered.map(\.from) == [0])
         #expect(summary.renumbered.map(\.to) == [2])
