@@ -118,7 +118,7 @@ public struct StrictMap {
 
     static func show(_ node: Node) -> String {
         switch node {
-        case let .scalar(s): return s.string
+        case let .scalar(scalar): return scalar.string
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         }
@@ -350,10 +350,10 @@ public struct StrictMap {
         let lhs = Array(a), rhs = Array(b)
         if lhs.isEmpty { return rhs.count }
         if rhs.isEmpty { return lhs.count }
-        var prev = Array(0...b.count)
-        for i in 1...a.count {
+        var prev = Array(0...rhs.count)
+        for i in 1...lhs.count {
             var cur = [i] + Array(repeating: 0, count: rhs.count)
-            for j in 1...b.count {
+            for j in 1...rhs.count {
                 cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (lhs[i - 1] == rhs[j - 1] ? 0 : 1))
             }
             prev = cur
