@@ -20,8 +20,8 @@ import Testing
 
     func k2(_ args: String) throws -> Run {
         #expect(FileManager.default.isExecutableFile(atPath: Self.k2), "build k2 first: swift build --build-tests")
-        let (s, o, e) = try Shell.execute("'\(Self.k2)' \(args)")
-        return Run(status: s, out: o, err: e)
+        let (status, out, err) = try Shell.execute("'\(Self.k2)' \(args)")
+        return Run(status: status, out: out, err: err)
     }
 
     func copy(_ name: String) throws -> String {

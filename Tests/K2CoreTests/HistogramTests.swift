@@ -38,37 +38,37 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 }
 
 @Test func stallPercentilesCorrected() {
-    let (_, h) = stallHistograms()
+    let (_, corrected) = stallHistograms()
     // Half the samples are 1 ms; the other half are spread evenly over 10 ms … 100 s, so the
     // p-th percentile above 50 % is (p − 50) / 50 × 100 s.
-    #expect(near(h.valueAtPercentile(30), 1_000))
-    #expect(near(h.valueAtPercentile(50), 1_000))
+    #expect(near(corrected.valueAtPercentile(30), 1_000))
+    #expect(near(corrected.valueAtPercentile(50), 1_000))
     for p in [75.0, 90.0, 99.0] {
-        #expect(near(h.valueAtPercentile(p), (p - 50) / 50 * 100_000_000), "p\(p)")
+        #expect(near(corrected.valueAtPercentile(p), (p - 50) / 50 * 100_000_000), "p\(p)")
     }
-    #expect(near(h.valueAtPercentile(99.999), 100_000_000))
+    #expect(near(corrected.valueAtPercentile(99.999), 100_000_000))
 }
 
 @Test func stallMeanAndDeviation() {
-    let (raw, h) = stallHistograms()
+    let (raw, corrected) = stallHistograms()
     let rawMean = (10_000.0 * 1_000 + 100_000_000) / 10_001
     #expect(abs(raw.mean - rawMean) <= rawMean * 0.001)
     let mean = (1_000.0 + 50_000_000) / 2
-    #expect(abs(h.mean - mean) <= mean * 0.001)
+    #expect(abs(corrected.mean - mean) <= mean * 0.001)
     var squares = 10_000 * (1_000.0 - mean) * (1_000.0 - mean)
     for v in stride(from: 10_000.0, through: 100_000_000, by: 10_000) { squares += (v - mean) * (v - mean) }
     let sd = (squares / 20_000).squareRoot()
-    #expect(abs(h.standardDeviation - sd) <= sd * 0.001)
+    #expect(abs(corrected.standardDeviation - sd) <= sd * 0.001)
 }
 
 @Test func percentileAtOrBelowAndRanges() {
-    let (raw, h) = stallHistograms()
+    let (raw, corrected) = stallHistograms()
     #expect(abs(raw.percentileAtOrBelow(5_000) - 99.99) < 0.0001)
-    #expect(abs(h.percentileAtOrBelow(5_000) - 50) < 0.0001)
-    #expect(abs(h.percentileAtOrBelow(100_000_000) - 100) < 0.0001)
+    #expect(abs(corrected.percentileAtOrBelow(5_000) - 50) < 0.0001)
+    #expect(abs(corrected.percentileAtOrBelow(100_000_000) - 100) < 0.0001)
     #expect(raw.count(within: 1_000...1_000) == 10_000)
     #expect(raw.count(within: 5_000...150_000_000) == 1)
-    #expect(h.count(within: 5_000...150_000_000) == 10_000)
+    #expect(corrected.count(within: 5_000...150_000_000) == 10_000)
 }
 
 @Test func smallValuesAreExact() {
@@ -143,10 +143,10 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 }
 
 @Test func codableRoundTrip() throws {
-    let (_, h) = stallHistograms()
-    let data = try JSONEncoder().encode(h)
+    let (_, corrected) = stallHistograms()
+    let data = try JSONEncoder().encode(corrected)
     let back = try JSONDecoder().decode(Histogram.self, from: data)
-    #expect(back == h)
+    #expect(back == corrected)
     #expect(back.unit == .microseconds)
 }
 
@@ -168,16 +168,16 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 }
 
 @Test func spectrumIsMonotoneAndEndsAtMax() {
-    let (_, h) = stallHistograms()
-    let points = h.percentileSpectrum()
+    let (_, corrected) = stallHistograms()
+    let points = corrected.percentileSpectrum()
     #expect(points.first?.percentile == 0)
     #expect(points.last?.percentile == 100)
-    #expect(points.last?.value == h.max)
+    #expect(points.last?.value == corrected.max)
     for (a, b) in zip(points, points.dropFirst()) {
         #expect(a.percentile < b.percentile)
         #expect(a.value <= b.value)
     }
-    #expect(h.percentileDistributionText(scale: 1_000).contains("Total count    = 20000"))
+    #expect(corrected.percentileDistributionText(scale: 1_000).contains("Total count    = 20000"))
 }
 
 @Test func resetThenReuseEqualsFresh() throws {

@@ -46,7 +46,7 @@ final class Collector: WebSocketDelegate, @unchecked Sendable {
     var events: [Event] { lock.withLock { _events } }
     var connection: WebSocketConnection? { lock.withLock { _connection } }
     var messages: [[UInt8]] {
-        events.compactMap { if case let .message(m, _) = $0 { return m }; return nil }
+        events.compactMap { if case let .message(message, _) = $0 { return message }; return nil }
     }
     var count: Int { lock.withLock { messageCount } }
     var closedEvent: Event? { events.first(where: { if case .closed = $0 { return true }; return false }) }

@@ -67,7 +67,7 @@ struct GapDetectorTests {
     func cut(_ s: String) -> String { String(decoding: Array(s.utf8).prefix(s.utf8.count / 2), as: UTF8.self) }
 
     func gapIn(_ f: GapDetector.Finding?) -> GapDetector.Gap? {
-        if case let .gap(g) = f { return g }
+        if case let .gap(gap) = f { return gap }
         return nil
     }
 

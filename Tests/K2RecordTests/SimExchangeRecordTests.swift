@@ -93,8 +93,8 @@ struct SimExchangeRecordTests {
         #expect(trades.count > aggs.count)
         let tradeIDs = Set(trades.compactMap { p in p.withUnsafeBytes { PayloadFields.intValue($0, key: Array("\"t\":".utf8)) } })
         for a in aggs {
-            let (f, l) = a.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
-            #expect(f <= l && (f...l).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: a, as: UTF8.self))")
+            let (firstID, lastID) = a.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
+            #expect(firstID <= lastID && (firstID...lastID).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: a, as: UTF8.self))")
         }
         // An @aggTrade-only subscriber gets aggTrade messages only.
         let dir2 = TemporaryDirectory()
