@@ -3,7 +3,7 @@ public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let reverse: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
+        for (i, symbol) in alphabet.enumerated() { table[Int(symbol)] = UInt8(i) }
         return table
     }()
 
@@ -38,9 +38,9 @@ public enum Base64 {
         var out: [UInt8] = []
         var acc: UInt32 = 0
         var bits = 0
-        for c in text.utf8 {
-            if c == 61 { break }
-            let sextet = reverse[Int(c)]
+        for byte in text.utf8 {
+            if byte == 61 { break }
+            let sextet = reverse[Int(byte)]
             if sextet == 0xFF { return nil }
             acc = acc << 6 | UInt32(sextet)
             bits += 6

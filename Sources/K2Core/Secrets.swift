@@ -53,8 +53,8 @@ public enum Secrets {
         if !values.isEmpty {
             // Longest first, so a secret containing another is masked whole.
             var replaced = String(out)
-            for v in values.sorted(by: { $0.count > $1.count }) where replaced.contains(v) {
-                replaced = replaced.replacingOccurrences(of: v, with: masked)
+            for secret in values.sorted(by: { $0.count > $1.count }) where replaced.contains(secret) {
+                replaced = replaced.replacingOccurrences(of: secret, with: masked)
             }
             out = Substring(replaced)
         }
@@ -65,10 +65,10 @@ public enum Secrets {
         let partlyMasked = String(out)
         collectSecretRanges(in: partlyMasked) { ranges.append($0) }
         var cursor = partlyMasked.startIndex
-        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where r.lowerBound >= cursor {
-            result += partlyMasked[cursor..<r.lowerBound]
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where range.lowerBound >= cursor {
+            result += partlyMasked[cursor..<range.lowerBound]
             result += masked
-            cursor = r.upperBound
+            cursor = range.upperBound
         }
         result += partlyMasked[cursor...]
         return result
