@@ -220,9 +220,9 @@ public final class CaptureReader {
         guard let entries = frame.withUnsafeBytes({ Layout.decodeIndex($0) }) else { return nil }
         // The entries must tile the data region exactly.
         var expect = dataStart
-        for e in entries {
-            guard e.offset == expect, e.compressedSize > 0 else { return nil }
-            expect += Int64(e.compressedSize)
+        for entry in entries {
+            guard entry.offset == expect, entry.compressedSize > 0 else { return nil }
+            expect += Int64(entry.compressedSize)
         }
         guard expect == start else { return nil }
         storedIndexOffset = start

@@ -48,13 +48,13 @@ enum Layout {
     static func encodeIndex(_ entries: [CaptureIndex.Entry]) -> [UInt8] {
         var body: [UInt8] = []
         body.reserveCapacity(entries.count * indexEntrySize)
-        for e in entries {
-            body.appendLE(UInt64(e.offset))
-            body.appendLE(UInt32(e.compressedSize))
-            body.appendLE(UInt32(e.recordCount))
-            body.appendLE(e.firstTimestamp)
-            body.appendLE(e.lastTimestamp)
-            body.appendLE(UInt32(e.uncompressedSize))
+        for entry in entries {
+            body.appendLE(UInt64(entry.offset))
+            body.appendLE(UInt32(entry.compressedSize))
+            body.appendLE(UInt32(entry.recordCount))
+            body.appendLE(entry.firstTimestamp)
+            body.appendLE(entry.lastTimestamp)
+            body.appendLE(UInt32(entry.uncompressedSize))
             body.appendLE(UInt32(0))
         }
         var content = indexMagic

@@ -26,7 +26,7 @@ struct ByteKeyTable {
     @inline(__always)
     static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {
         var digest: UInt64 = 0xcbf2_9ce4_8422_2325
-        for c in b { digest = (digest ^ UInt64(c)) &* 0x100_0000_01b3 }
+        for byte in b { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return digest
     }
 

@@ -225,14 +225,14 @@ public enum CaptureBench {
         lines.append("rates per CPU second (wall-clock rates in brackets; the machine may be shared)")
         lines.append("phase".padded(40) + "records/s".leftPadded(12) + "MB/s".leftPadded(9) + "cpu s".leftPadded(8)
                      + "wall s".leftPadded(8) + "  [records/s wall]" + "peak RSS".leftPadded(11))
-        for p in r.phases {
-            let perCPU = p.cpuSeconds > 0 ? Double(p.records) / p.cpuSeconds : 0
-            let rate = p.records > 0 ? Int(perCPU).grouped : "-"
-            let mb = p.bytes > 0 && p.cpuSeconds > 0 ? TimeText.fixed(Double(p.bytes) / p.cpuSeconds / 1e6, 1) : "-"
-            let wall = p.records > 0 ? "[" + Int(p.recordsPerSecond).grouped + "]" : "-"
-            let rss = p.maxRSSKiB.map { TimeText.fixed(Double($0) / 1024, 1) + " MiB" } ?? "-"
-            lines.append(p.name.padded(40) + rate.leftPadded(12) + mb.leftPadded(9) + TimeText.fixed(p.cpuSeconds, 3).leftPadded(8)
-                         + TimeText.fixed(p.seconds, 3).leftPadded(8) + ("  " + wall).padded(18) + rss.leftPadded(11))
+        for phase in r.phases {
+            let perCPU = phase.cpuSeconds > 0 ? Double(phase.records) / phase.cpuSeconds : 0
+            let rate = phase.records > 0 ? Int(perCPU).grouped : "-"
+            let mb = phase.bytes > 0 && phase.cpuSeconds > 0 ? TimeText.fixed(Double(phase.bytes) / phase.cpuSeconds / 1e6, 1) : "-"
+            let wall = phase.records > 0 ? "[" + Int(phase.recordsPerSecond).grouped + "]" : "-"
+            let rss = phase.maxRSSKiB.map { TimeText.fixed(Double($0) / 1024, 1) + " MiB" } ?? "-"
+            lines.append(phase.name.padded(40) + rate.leftPadded(12) + mb.leftPadded(9) + TimeText.fixed(phase.cpuSeconds, 3).leftPadded(8)
+                         + TimeText.fixed(phase.seconds, 3).leftPadded(8) + ("  " + wall).padded(18) + rss.leftPadded(11))
         }
         if let ratio = r.readOverZstd {
             lines.append("k2 read / zstd -d (CPU time): " + TimeText.fixed(ratio, 2) + "x (goal >= 0.80)")

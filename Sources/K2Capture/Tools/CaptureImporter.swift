@@ -49,7 +49,7 @@ public enum CaptureImporter {
         func header(_ extra: [(String, JSONValue)]) -> CaptureHeader {
             var meta: [(String, JSONValue)] = []
             if let exchange { meta.append(("exchange", .string(exchange))) }
-            for (k, v) in extra where !(k == "exchange" && exchange != nil) { meta.append((k, v)) }
+            for (key, value) in extra where !(key == "exchange" && exchange != nil) { meta.append((key, value)) }
             meta.append(("source", .object([("format", .string(format.rawValue)),
                                             ("files", .array(inputs.map { .string($0) }))])))
             if let commandLine { meta.append(("command_line", .string(commandLine))) }
@@ -71,7 +71,7 @@ public enum CaptureImporter {
 
         // Several inputs: each into a temporary capture, then a merge by time.
         var temps: [String] = []
-        defer { for t in temps { _ = unlink(t) } }
+        defer { for temp in temps { _ = unlink(temp) } }
         var infos: [Input] = []
         var metadata: [(String, JSONValue)] = []
         var reordered = 0

@@ -102,9 +102,9 @@ extension CaptureInspection {
         lines.append("")
         lines.append("by connection")
         lines.append("  " + "conn".padded(8) + "records".leftPadded(12) + "recv".leftPadded(12) + "bytes".leftPadded(11) + "  url")
-        for c in connections.prefix(top * 5) {
-            lines.append("  " + String(c.id).padded(8) + int(c.records).leftPadded(12) + int(c.recv).leftPadded(12)
-                         + SizeText.human(bytes: c.bytes).leftPadded(11) + "  " + (c.url ?? "-").clipped(80))
+        for connection in connections.prefix(top * 5) {
+            lines.append("  " + String(connection.id).padded(8) + int(connection.records).leftPadded(12) + int(connection.recv).leftPadded(12)
+                         + SizeText.human(bytes: connection.bytes).leftPadded(11) + "  " + (connection.url ?? "-").clipped(80))
         }
         if connections.count > top * 5 { lines.append("  … \(connections.count - top * 5) more connections") }
 
@@ -112,13 +112,13 @@ extension CaptureInspection {
             lines.append("")
             lines.append(title + (list.count > top ? " (top \(top) of \(list.count))" : ""))
             let width = max(20, (list.prefix(top).map(\.name.count).max() ?? 0) + 2)
-            for e in list.prefix(top) { lines.append("  " + e.name.padded(width) + int(e.count).leftPadded(12)) }
+            for entry in list.prefix(top) { lines.append("  " + entry.name.padded(width) + int(entry.count).leftPadded(12)) }
         }
 
         if !byMarker.isEmpty {
             lines.append("")
             lines.append("markers")
-            for m in byMarker { lines.append("  " + m.name.padded(20) + int(m.count).leftPadded(12)) }
+            for marker in byMarker { lines.append("  " + marker.name.padded(20) + int(marker.count).leftPadded(12)) }
         }
 
         if let rateStats = rate {
@@ -133,29 +133,29 @@ extension CaptureInspection {
 
         lines.append("")
         lines.append("sequence gaps")
-        for c in sequenceChecks {
-            if c.messages == 0 {
-                lines.append("  " + c.name.padded(22) + "no messages to check (\(c.rule))")
+        for check in sequenceChecks {
+            if check.messages == 0 {
+                lines.append("  " + check.name.padded(22) + "no messages to check (\(check.rule))")
                 continue
             }
-            if c.name == "kraken_book_checksum" {
-                lines.append("  " + c.name.padded(22) + "\(int(c.gaps)) mismatches in \(int(c.messages)) updates of \(c.symbols) books")
-                for g in c.first {
-                    lines.append("    " + TimeText.iso8601(nanos: g.timestamp, fractionDigits: 3) + "  " + g.symbol.padded(10)
-                                 + "conn \(g.connection)  c=\(g.next) but the book rebuilt from the messages gives \(g.previous): a message before it was lost or damaged")
+            if check.name == "kraken_book_checksum" {
+                lines.append("  " + check.name.padded(22) + "\(int(check.gaps)) mismatches in \(int(check.messages)) updates of \(check.symbols) books")
+                for gap in check.first {
+                    lines.append("    " + TimeText.iso8601(nanos: gap.timestamp, fractionDigits: 3) + "  " + gap.symbol.padded(10)
+                                 + "conn \(gap.connection)  c=\(gap.next) but the book rebuilt from the messages gives \(gap.previous): a message before it was lost or damaged")
                 }
-                if c.gaps > c.first.count { lines.append("    … \(c.gaps - c.first.count) more") }
+                if check.gaps > check.first.count { lines.append("    … \(check.gaps - check.first.count) more") }
                 continue
             }
-            var summary = "\(int(c.gaps)) gaps, \(int(Int(c.missingIds))) ids missing in \(int(c.messages)) messages of \(c.symbols) symbols"
-            if c.regressions > 0 { summary += ", \(int(c.regressions)) repeated or out of order" }
-            lines.append("  " + c.name.padded(22) + summary)
-            for g in c.first {
-                let range = g.missingFrom == g.missingTo ? "\(g.missingFrom)" : "\(g.missingFrom)…\(g.missingTo)"
-                lines.append("    " + TimeText.iso8601(nanos: g.timestamp, fractionDigits: 3) + "  " + g.symbol.padded(10)
-                             + "conn \(g.connection)  after \(g.previous) came \(g.next): missing \(range) (\(g.missing))")
+            var summary = "\(int(check.gaps)) gaps, \(int(Int(check.missingIds))) ids missing in \(int(check.messages)) messages of \(check.symbols) symbols"
+            if check.regressions > 0 { summary += ", \(int(check.regressions)) repeated or out of order" }
+            lines.append("  " + check.name.padded(22) + summary)
+            for gap in check.first {
+                let range = gap.missingFrom == gap.missingTo ? "\(gap.missingFrom)" : "\(gap.missingFrom)…\(gap.missingTo)"
+                lines.append("    " + TimeText.iso8601(nanos: gap.timestamp, fractionDigits: 3) + "  " + gap.symbol.padded(10)
+                             + "conn \(gap.connection)  after \(gap.previous) came \(gap.next): missing \(range) (\(gap.missing))")
             }
-            if c.gaps > c.first.count { lines.append("    … \(c.gaps - c.first.count) more") }
+            if check.gaps > check.first.count { lines.append("    … \(check.gaps - check.first.count) more") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -172,9 +172,9 @@ extension Int {
     var grouped: String {
         let digits = String(magnitude)
         var out = ""
-        for (i, c) in digits.enumerated() {
+        for (i, digit) in digits.enumerated() {
             if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
+            out.append(digit)
         }
         return (self < 0 ? "-" : "") + out
     }

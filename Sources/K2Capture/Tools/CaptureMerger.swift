@@ -34,16 +34,16 @@ public enum CaptureMerger {
         let merged = try MergedReader(paths: inputs)
         var sources: [JSONValue] = []
         var exchanges = Set<String>()
-        for r in merged.readers {
-            var entry: [(String, JSONValue)] = [("path", .string(r.path))]
-            if let ex = r.header.metadataValue("exchange") {
+        for reader in merged.readers {
+            var entry: [(String, JSONValue)] = [("path", .string(reader.path))]
+            if let ex = reader.header.metadataValue("exchange") {
                 entry.append(("exchange", ex))
                 if let name = ex.stringValue { exchanges.insert(name) }
             } else {
                 exchanges.insert("")
             }
-            entry.append(("created_ns", .number(String(r.header.createdNanos))))
-            entry.append(("host", .string(r.header.host)))
+            entry.append(("created_ns", .number(String(reader.header.createdNanos))))
+            entry.append(("host", .string(reader.header.host)))
             sources.append(.object(entry))
         }
         var meta: [(String, JSONValue)] = []

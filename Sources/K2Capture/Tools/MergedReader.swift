@@ -38,7 +38,7 @@ public final class MergedReader {
     /// Opens every path as a `CaptureReader`.
     public convenience init(paths: [String]) throws(CaptureError) {
         var rs: [CaptureReader] = []
-        for p in paths { rs.append(try CaptureReader(path: p)) }
+        for path in paths { rs.append(try CaptureReader(path: path)) }
         self.init(readers: rs)
     }
 

@@ -104,9 +104,9 @@ public struct RecordFilter: Sendable {
         let connNames = connections.flatMap { $0.split(separator: ",").map(String.init) }
         if !connNames.isEmpty {
             var set = Set<UInt32>()
-            for c in connNames {
-                guard let id = UInt32(c) else {
-                    throw CaptureError(.invalidArgument, path: nil, what: "--conn '\(c)' is not a connection id",
+            for name in connNames {
+                guard let id = UInt32(name) else {
+                    throw CaptureError(.invalidArgument, path: nil, what: "--conn '\(name)' is not a connection id",
                                        remedy: "give a number as `k2 capture inspect` lists them")
                 }
                 set.insert(id)
