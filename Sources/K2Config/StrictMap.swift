@@ -83,11 +83,11 @@ public struct StrictMap {
 
     /// Fails on the first key that is not in `allowed`, suggesting the closest allowed key.
     public func expectKeys(_ allowed: [String]) throws(ConfigError) {
-        for p in pairs where !allowed.contains(p.key) {
-            let near = allowed.min(by: { Self.distance($0, p.key) < Self.distance($1, p.key) })
-            let hint = near.flatMap { Self.distance($0, p.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
-            throw ConfigError(path: file, line: p.keyNode.mark?.line, column: p.keyNode.mark?.column,
-                             what: "unknown key '\(Self.join(path, p.key))'",
+        for pair in pairs where !allowed.contains(pair.key) {
+            let near = allowed.min(by: { Self.distance($0, pair.key) < Self.distance($1, pair.key) })
+            let hint = near.flatMap { Self.distance($0, pair.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
+            throw ConfigError(path: file, line: pair.keyNode.mark?.line, column: pair.keyNode.mark?.column,
+                             what: "unknown key '\(Self.join(path, pair.key))'",
                              remedy: hint + "allowed here: \(allowed.joined(separator: ", "))")
         }
     }
