@@ -34,7 +34,7 @@ public enum HTTPFetch {
                     requestHeaders.add(name: "User-Agent", value: "k2/\(K2Version.number)")
                     requestHeaders.add(name: "Accept", value: "application/json")
                     requestHeaders.add(name: "Connection", value: "close")
-                    for (k, v) in headers { requestHeaders.add(name: k, value: v) }
+                    for (name, value) in headers { requestHeaders.add(name: name, value: value) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.target, headers: requestHeaders)
                     ch.write(HTTPClientRequestPart.head(head), promise: nil)
                     ch.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)

@@ -34,9 +34,9 @@ enum SHA1 {
         }
         var out: [UInt8] = []
         out.reserveCapacity(20)
-        for h in [h0, h1, h2, h3, h4] {
-            out.append(UInt8(h >> 24)); out.append(UInt8((h >> 16) & 0xFF))
-            out.append(UInt8((h >> 8) & 0xFF)); out.append(UInt8(h & 0xFF))
+        for word in [h0, h1, h2, h3, h4] {
+            out.append(UInt8(word >> 24)); out.append(UInt8((word >> 16) & 0xFF))
+            out.append(UInt8((word >> 8) & 0xFF)); out.append(UInt8(word & 0xFF))
         }
         return out
     }

@@ -379,7 +379,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         guard role == .client, state == .handshake, let ctx = context, let setup = client, out.readableBytes == 0 else { return }
         var req = "GET \(setup.url.target) HTTP/1.1\r\nHost: \(setup.url.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         req += "Sec-WebSocket-Key: \(setup.key)\r\nSec-WebSocket-Version: 13\r\n"
-        for (k, v) in setup.extraHeaders { req += "\(k): \(v)\r\n" }
+        for (name, value) in setup.extraHeaders { req += "\(name): \(value)\r\n" }
         req += "\r\n"
         var buffer = ctx.channel.allocator.buffer(capacity: req.utf8.count)
         buffer.writeString(req)
@@ -481,7 +481,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     private func respond(_ r: HTTPResponseInfo, close: Bool) {
         guard let ctx = context else { return }
         var head = "HTTP/1.1 \(r.status) \(r.reason)\r\nContent-Length: \(r.body.count)\r\n"
-        for (k, v) in r.headers { head += "\(k): \(v)\r\n" }
+        for (name, value) in r.headers { head += "\(name): \(value)\r\n" }
         if close { head += "Connection: close\r\n" }
         head += "\r\n"
         var buffer = ctx.channel.allocator.buffer(capacity: head.utf8.count + r.body.count)
