@@ -130,9 +130,9 @@ public struct GapDetector {
 
     private func hash(_ a: UnsafeRawBufferPointer?, _ b: UnsafeRawBufferPointer) -> UInt64 {
         var digest: UInt64 = 0xCBF2_9CE4_8422_2325
-        if let a { for x in a { digest = (digest ^ UInt64(x)) &* 0x100_0000_01B3 } }
+        if let a { for byte in a { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01B3 } }
         digest = (digest ^ 0xFF) &* 0x100_0000_01B3
-        for x in b { digest = (digest ^ UInt64(x)) &* 0x100_0000_01B3 }
+        for byte in b { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01B3 }
         return digest
     }
 }

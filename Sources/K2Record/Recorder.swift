@@ -82,7 +82,7 @@ public final class Recorder: @unchecked Sendable {
     public func start() {
         loop.execute { [self] in
             status.log("start", ["output": summary.files[0], "connections": "\(connections.count)"])
-            for c in connections { c.connect() }
+            for connection in connections { connection.connect() }
             let tick = max(10_000_000, configuration.flushIntervalNanos / 4)
             timers.append(loop.scheduleRepeating(everyNanos: tick) { [self] in self.flushTick() })
             timers.append(loop.scheduleRepeating(everyNanos: 1_000_000_000) { [self] in self.statusTick() })
@@ -221,7 +221,7 @@ public final class Recorder: @unchecked Sendable {
         summary.stopReason = reason
         status.log("stop", ["reason": reason])
         var open = 0
-        for c in connections where c.stop() { open += 1 }
+        for connection in connections where connection.stop() { open += 1 }
         if open == 0 {
             closeWriter()
         } else {
@@ -238,13 +238,13 @@ public final class Recorder: @unchecked Sendable {
     private func closeWriter() {
         guard !finished else { return }
         finished = true
-        for t in timers { t.cancel() }
+        for timer in timers { timer.cancel() }
         timers.removeAll()
         var closeError: RecordError?
         do { try writer.close() } catch { closeError = RecordError(error, duringRecording: true) }
         if !everConnected {
             // No connection ever opened: a capture with a header and nothing else is no recording.
-            for f in summary.files { unlink(f) }
+            for file in summary.files { unlink(file) }
             summary.files = []
         }
         summary.records = 0
@@ -263,7 +263,7 @@ public final class Recorder: @unchecked Sendable {
             defer { doneWaiters.removeAll() }
             return doneWaiters
         }
-        for w in waiters { w(r) }
+        for waiter in waiters { waiter(r) }
     }
 }
 

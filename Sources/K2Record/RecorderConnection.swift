@@ -66,12 +66,12 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         sequences.reset()
         recorder.append(kind: .connect, connection: id, url: plan.url, text: "")
         recorder.status.log("connect", ["conn": "\(id)", "url": plan.url])
-        for s in plan.sends {
-            c.send(text: s)
-            recorder.append(kind: .send, connection: id, text: s)
+        for send in plan.sends {
+            c.send(text: send)
+            recorder.append(kind: .send, connection: id, text: send)
         }
         c.flush()
-        for u in plan.snapshotURLs { fetchSnapshot(u) }
+        for url in plan.snapshotURLs { fetchSnapshot(url) }
     }
 
     func webSocketFailed(_ error: NetError) {
