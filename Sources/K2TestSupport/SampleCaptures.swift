@@ -63,7 +63,7 @@ public struct SampleTraffic {
         let recs = records(count: count)
         let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: startNanos, host: "test",
                                                                      metadata: [("exchange", .string("binance"))]), options: options)
-        for r in recs { try writer.append(r) }
+        for record in recs { try writer.append(record) }
         try writer.close()
         return recs
     }
