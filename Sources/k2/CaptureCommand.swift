@@ -136,8 +136,8 @@ extension CaptureCommand {
             for (path, d) in summary.damage { StdErr.print("k2: warning: \(path): \(d)") }
             let per = zip(inputs, summary.recordsPerInput).map { "\($0): \($1)" }.joined(separator: ", ")
             print("\(output): \(summary.records) records merged from \(inputs.count) captures (\(per))")
-            for r in summary.renumbered {
-                print("  connection \(r.from) of \(inputs[r.input]) is connection \(r.to) in the merge")
+            for renumbering in summary.renumbered {
+                print("  connection \(renumbering.from) of \(inputs[renumbering.input]) is connection \(renumbering.to) in the merge")
             }
         }
     }
@@ -285,11 +285,11 @@ extension CaptureCommand {
             }
             print("\(output): \(summary.records) records imported from \(summary.inputs.count) file\(summary.inputs.count == 1 ? "" : "s")"
                   + (summary.reordered > 0 ? " (\(summary.reordered) out of receive-time order, sorted)" : ""))
-            for (k, i) in summary.inputs.enumerated() {
-                print("  \(i.path) (\(i.compression)): \(i.lines) lines, \(i.records) records")
-                for c in i.connections {
-                    let out = summary.renumbered.first { $0.input == k && $0.from == c.id }?.to ?? c.id
-                    print("    connection \(out) = \(c.name)")
+            for (k, input) in summary.inputs.enumerated() {
+                print("  \(input.path) (\(input.compression)): \(input.lines) lines, \(input.records) records")
+                for connection in input.connections {
+                    let out = summary.renumbered.first { $0.input == k && $0.from == connection.id }?.to ?? connection.id
+                    print("    connection \(out) = \(connection.name)")
                 }
             }
         }

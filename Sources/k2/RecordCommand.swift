@@ -110,19 +110,19 @@ struct RecordCommand: ParsableCommand {
             guard !url.isEmpty else {
                 throw RecordError(.invalidArgument, what: "nothing to record", remedy: "give --venue binance|kraken|coinbase or --url URL [--send MSG]")
             }
-            for u in url {
-                plans.append(try ConnectionPlan.raw(url: u, sends: send))
+            for address in url {
+                plans.append(try ConnectionPlan.raw(url: address, sends: send))
             }
         } else {
             if !send.isEmpty {
                 throw RecordError(.invalidArgument, what: "--send goes with --url and no --venue", remedy: "drop --venue to send frames by hand")
             }
-            for (i, v) in venues.enumerated() {
+            for (i, venue) in venues.enumerated() {
                 guard let venueSymbols = pick(symbols, i) else {
-                    throw RecordError(.invalidArgument, what: "no symbols for \(v.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT (one per --venue)")
+                    throw RecordError(.invalidArgument, what: "no symbols for \(venue.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT (one per --venue)")
                 }
                 let ch = pick(channels, i) ?? "trade"
-                plans.append(try ConnectionPlan.venue(v, symbols: list([venueSymbols]), channels: list([ch]), url: pick(url, i), restBase: restURL))
+                plans.append(try ConnectionPlan.venue(venue, symbols: list([venueSymbols]), channels: list([ch]), url: pick(url, i), restBase: restURL))
             }
         }
         plans = plans.flatMap { p in Array(repeating: p, count: connections) }

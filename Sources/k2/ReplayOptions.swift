@@ -108,8 +108,8 @@ struct ReplayOptions: ParsableArguments {
         config.loops = loop
         var start: Int64? = sourceStart
         if filters.usesTime, source == nil {
-            for f in files {
-                if let first = try CaptureReader(path: f).index().firstTimestamp { start = Swift.min(start ?? first, first) }
+            for file in files {
+                if let first = try CaptureReader(path: file).index().firstTimestamp { start = Swift.min(start ?? first, first) }
             }
         }
         config.filter = try filters.filter(start: start)
@@ -129,10 +129,10 @@ struct ReplayOptions: ParsableArguments {
         config.readAhead = readAhead
         config.allowTorn = allowTorn
         var props: [(String, String)] = []
-        for p in properties {
-            let kv = p.split(separator: "=", maxSplits: 1)
+        for property in properties {
+            let kv = property.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, !kv[0].isEmpty else {
-                throw ReplayError(.invalidArgument, what: "-X '\(p)' is not key=value", remedy: "write e.g. -X linger.ms=5")
+                throw ReplayError(.invalidArgument, what: "-X '\(property)' is not key=value", remedy: "write e.g. -X linger.ms=5")
             }
             props.append((String(kv[0]), String(kv[1])))
         }

@@ -172,16 +172,16 @@ extension SimCommand {
             try reportingErrors {
                 let loaded = try ProfileLoader.load(path: profile)
                 print("\(profile): profile \(loaded.name), seed \(loaded.seed), venues \(loaded.venues.map(\.rawValue).joined(separator: ",")), \(loaded.market.symbols) symbols")
-                for (i, s) in loaded.timeline.segments.enumerated() {
-                    print("  [\(i)] +\(TimeText.humanDuration(nanos: loaded.timeline.starts[i])) \(s.shape.name) for \(TimeText.humanDuration(nanos: s.length)), \(s.arrivals.rawValue): ~\(Int(s.expectedCount)) messages per venue")
+                for (i, segment) in loaded.timeline.segments.enumerated() {
+                    print("  [\(i)] +\(TimeText.humanDuration(nanos: loaded.timeline.starts[i])) \(segment.shape.name) for \(TimeText.humanDuration(nanos: segment.length)), \(segment.arrivals.rawValue): ~\(Int(segment.expectedCount)) messages per venue")
                 }
                 print("  total ~\(Int(loaded.timeline.expectedCount)) messages per venue over \(TimeText.humanDuration(nanos: loaded.timeline.length))")
                 let faultPlan = loaded.faults
                 var faults: [String] = []
                 if let every = faultPlan.dropEveryNanos { faults.append("drop every \(TimeText.humanDuration(nanos: every))") }
                 if let every = faultPlan.stallEveryNanos { faults.append("stall \(TimeText.humanDuration(nanos: faultPlan.stallForNanos)) every \(TimeText.humanDuration(nanos: every))") }
-                for (n, what) in [(faultPlan.gapEvery, "gap"), (faultPlan.duplicateEvery, "duplicate"), (faultPlan.reorderEvery, "reorder"), (faultPlan.malformedEvery, "malformed")] where n > 0 {
-                    faults.append("\(what) every \(n) messages")
+                for (every, what) in [(faultPlan.gapEvery, "gap"), (faultPlan.duplicateEvery, "duplicate"), (faultPlan.reorderEvery, "reorder"), (faultPlan.malformedEvery, "malformed")] where every > 0 {
+                    faults.append("\(what) every \(every) messages")
                 }
                 faults.append(faultPlan.closeAfterNanos.map { "close after \(TimeText.humanDuration(nanos: $0))" } ?? "no lifetime limit")
                 print("  exchange faults: " + faults.joined(separator: ", "))
