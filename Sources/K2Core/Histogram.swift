@@ -139,8 +139,8 @@ public struct Histogram: Sendable, Equatable, Codable {
         if total > 0 {
             let lo = countsIndex(minRecorded)
             let hi = Swift.min(countsIndex(maxRecorded), counts.count - 1)
-            counts.withUnsafeMutableBufferPointer { c in
-                for i in lo...hi { c[i] = 0 }
+            counts.withUnsafeMutableBufferPointer { buffer in
+                for i in lo...hi { buffer[i] = 0 }
             }
         }
         total = 0
