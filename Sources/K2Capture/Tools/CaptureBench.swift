@@ -94,11 +94,11 @@ public enum CaptureBench {
         let t0 = now(), c0 = cpu()
         let writer = try CaptureWriter(path: path, header: header, options: .init(level: level))
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-        let result: Result<Void, CaptureError> = arena.withUnsafeBytes { a in
+        let result: Result<Void, CaptureError> = arena.withUnsafeBytes { arenaBytes in
             var start = 0
             do throws(CaptureError) {
                 for i in 0..<count {
-                    let payload = UnsafeRawBufferPointer(rebasing: a[start..<ends[i]])
+                    let payload = UnsafeRawBufferPointer(rebasing: arenaBytes[start..<ends[i]])
                     try writer.append(kind: .recv, timestamp: stamps[i], connection: 0, isBinary: false, aux: empty, payload: payload)
                     start = ends[i]
                 }

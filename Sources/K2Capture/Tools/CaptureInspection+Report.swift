@@ -7,24 +7,24 @@ extension CaptureInspection {
         func n<T: BinaryInteger>(_ v: T) -> JSONValue { .number(String(v)) }
         func opt(_ v: Int64?) -> JSONValue { v.map { n($0) } ?? .null }
         func named(_ list: [(name: String, count: Int)]) -> JSONValue { .object(list.map { ($0.name, n($0.count)) }) }
-        let conns: [JSONValue] = connections.map { c in
-            var fields: [(String, JSONValue)] = [("conn", n(c.id)), ("records", n(c.records)), ("recv", n(c.recv)),
-                                            ("bytes", n(c.bytes)), ("first_ts_ns", n(c.firstTimestamp)),
-                                            ("last_ts_ns", n(c.lastTimestamp))]
-            if let url = c.url { fields.append(("url", .string(url))) }
+        let conns: [JSONValue] = connections.map { connection in
+            var fields: [(String, JSONValue)] = [("conn", n(connection.id)), ("records", n(connection.records)), ("recv", n(connection.recv)),
+                                            ("bytes", n(connection.bytes)), ("first_ts_ns", n(connection.firstTimestamp)),
+                                            ("last_ts_ns", n(connection.lastTimestamp))]
+            if let url = connection.url { fields.append(("url", .string(url))) }
             return .object(fields)
         }
-        let checks: [(String, JSONValue)] = sequenceChecks.map { c in
-            (c.name, .object([
-                ("rule", .string(c.rule)), ("messages", n(c.messages)), ("symbols", n(c.symbols)),
-                ("gaps", n(c.gaps)), ("missing_ids", n(c.missingIds)), ("regressions", n(c.regressions)),
-                ("first", .array(c.first.map { g in
-                    c.name == "kraken_book_checksum"
-                    ? .object([("symbol", .string(g.symbol)), ("ts_ns", n(g.timestamp)), ("conn", n(g.connection)),
-                               ("checksum", n(g.next)), ("computed", n(g.previous))])
-                    : .object([("symbol", .string(g.symbol)), ("ts_ns", n(g.timestamp)), ("conn", n(g.connection)),
-                             ("previous", n(g.previous)), ("next", n(g.next)),
-                             ("missing_from", n(g.missingFrom)), ("missing_to", n(g.missingTo)), ("missing", n(g.missing))])
+        let checks: [(String, JSONValue)] = sequenceChecks.map { check in
+            (check.name, .object([
+                ("rule", .string(check.rule)), ("messages", n(check.messages)), ("symbols", n(check.symbols)),
+                ("gaps", n(check.gaps)), ("missing_ids", n(check.missingIds)), ("regressions", n(check.regressions)),
+                ("first", .array(check.first.map { gap in
+                    check.name == "kraken_book_checksum"
+                    ? .object([("symbol", .string(gap.symbol)), ("ts_ns", n(gap.timestamp)), ("conn", n(gap.connection)),
+                               ("checksum", n(gap.next)), ("computed", n(gap.previous))])
+                    : .object([("symbol", .string(gap.symbol)), ("ts_ns", n(gap.timestamp)), ("conn", n(gap.connection)),
+                             ("previous", n(gap.previous)), ("next", n(gap.next)),
+                             ("missing_from", n(gap.missingFrom)), ("missing_to", n(gap.missingTo)), ("missing", n(gap.missing))])
                 })),
             ]))
         }

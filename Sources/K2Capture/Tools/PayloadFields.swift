@@ -134,11 +134,11 @@ public struct PayloadFields {
     @inline(__always)
     public static func find(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int = 0) -> Int? {
         guard let base = p.baseAddress, from >= 0, p.count - from >= key.count, !key.isEmpty else { return nil }
-        return key.withUnsafeBytes { k -> Int? in
-            let keyLength = k.count
-            let kb = k.baseAddress!
-            let k0 = Int32(k[0])
-            let k1 = keyLength > 1 ? k[1] : 0
+        return key.withUnsafeBytes { keyBytes -> Int? in
+            let keyLength = keyBytes.count
+            let kb = keyBytes.baseAddress!
+            let k0 = Int32(keyBytes[0])
+            let k1 = keyLength > 1 ? keyBytes[1] : 0
             var index = from
             let last = p.count - keyLength
             while index <= last {
