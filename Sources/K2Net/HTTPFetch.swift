@@ -50,8 +50,8 @@ public enum HTTPFetch {
     /// Blocking variant for command-line code and tests (not on a loop thread).
     public static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError) -> HTTPResponseInfo {
         let promise = loop.loop.makePromise(of: HTTPResponseInfo.self)
-        get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { r in
-            switch r {
+        get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { result in
+            switch result {
             case let .success(response): promise.succeed(response)
             case let .failure(error): promise.fail(error)
             }

@@ -80,9 +80,9 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     public func ping(_ payload: [UInt8] = []) {
-        run { h in
-            payload.withUnsafeBytes { h.queue(opcode: 0x9, payload: $0) }
-            h.flushOut()
+        run { handler in
+            payload.withUnsafeBytes { handler.queue(opcode: 0x9, payload: $0) }
+            handler.flushOut()
         }
     }
 

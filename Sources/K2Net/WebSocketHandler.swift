@@ -292,8 +292,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             out.writeInteger(key)
             let mask: [UInt8] = [UInt8(key >> 24), UInt8((key >> 16) & 0xFF), UInt8((key >> 8) & 0xFF), UInt8(key & 0xFF)]
             if len > 0 {
-                out.writeWithUnsafeMutableBytes(minimumWritableBytes: len) { w in
-                    for i in 0..<len { w[i] = payload[i] ^ mask[i & 3] }
+                out.writeWithUnsafeMutableBytes(minimumWritableBytes: len) { writable in
+                    for i in 0..<len { writable[i] = payload[i] ^ mask[i & 3] }
                     return len
                 }
             }
@@ -413,9 +413,9 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func headEnd(_ buf: ByteBuffer) -> Int? {
-        buf.withUnsafeReadableBytes { p -> Int? in
-            guard p.count >= 4 else { return nil }
-            for i in 0...(p.count - 4) where p[i] == 13 && p[i + 1] == 10 && p[i + 2] == 13 && p[i + 3] == 10 {
+        buf.withUnsafeReadableBytes { bytes -> Int? in
+            guard bytes.count >= 4 else { return nil }
+            for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
                 return i + 4
             }
             return nil
