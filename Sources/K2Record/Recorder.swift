@@ -203,8 +203,8 @@ public final class Recorder: @unchecked Sendable {
         summary.files.append(path)
         status.log("rotate", ["file": path, "reason": reason])
         marker(connection: 0, [("marker", .string("rotation")), ("part", .number(String(part))), ("previous", .string(previous)),
-                               ("connections", .array(connections.map { c in
-                                   .object([("conn", .number(String(c.id))), ("url", .string(c.plan.url)), ("open", .bool(c.isOpen))])
+                               ("connections", .array(connections.map { connection in
+                                   .object([("conn", .number(String(connection.id))), ("url", .string(connection.plan.url)), ("open", .bool(connection.isOpen))])
                                }))])
     }
 

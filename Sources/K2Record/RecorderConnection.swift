@@ -148,12 +148,12 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
 
     private func fetchSnapshot(_ u: String) {
         guard let url = try? NetURL(u) else { return }
-        HTTPFetch.get(url, loop: recorder.loop, tls: recorder.configuration.client.tls) { [self] r in
-            switch r {
+        HTTPFetch.get(url, loop: recorder.loop, tls: recorder.configuration.client.tls) { [self] result in
+            switch result {
             case let .success(resp):
-                resp.body.withUnsafeBytes { b in
-                    Array(u.utf8).withUnsafeBytes { a in
-                        self.recorder.append(kind: .http, connection: self.id, aux: a, payload: b)
+                resp.body.withUnsafeBytes { bodyBytes in
+                    Array(u.utf8).withUnsafeBytes { urlBytes in
+                        self.recorder.append(kind: .http, connection: self.id, aux: urlBytes, payload: bodyBytes)
                     }
                 }
                 if resp.status != 200 {
