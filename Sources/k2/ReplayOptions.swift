@@ -77,9 +77,9 @@ struct ReplayOptions: ParsableArguments {
         let metrics = try reportingErrors { try startMetricsServer(port: metricsPort, announcement: "metrics: ") }
         defer { metrics?.stop() }
         let sinks = engine.sinks
-        let progress: ((ReplayProgress) -> Void)? = progressOnTTY || metrics != nil ? { p in
-            if progressOnTTY { Self.printProgress(p) }
-            metrics?.update(LiveMetrics.replaySamples(p, sinks: sinks.map { ($0.uri, $0.counts) }))
+        let progress: ((ReplayProgress) -> Void)? = progressOnTTY || metrics != nil ? { snapshot in
+            if progressOnTTY { Self.printProgress(snapshot) }
+            metrics?.update(LiveMetrics.replaySamples(snapshot, sinks: sinks.map { ($0.uri, $0.counts) }))
         } : nil
         let summary = try reportingErrors { () throws -> ReplaySummary in
             do {
