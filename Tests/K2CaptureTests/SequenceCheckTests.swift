@@ -25,10 +25,10 @@ import Testing
 
     /// Coinbase numbers every message of a connection: trades, level2 and heartbeats alike.
     func coinbaseMessages() -> [String] {
-        (0..<30).map { n in
-            n % 5 == 4
-                ? #"{"channel":"heartbeats","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(n),"events":[{"current_time":"2024-03-01 00:00:00","heartbeat_counter":\#(n)}]}"#
-                : #"{"channel":"market_trades","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(n),"events":[{"type":"update","trades":[{"trade_id":"\#(n)","product_id":"BTC-USD","price":"61000.00","size":"0.1","side":"BUY","time":"2024-03-01T00:00:00.1Z"}]}]}"#
+        (0..<30).map { sequence in
+            sequence % 5 == 4
+                ? #"{"channel":"heartbeats","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(sequence),"events":[{"current_time":"2024-03-01 00:00:00","heartbeat_counter":\#(sequence)}]}"#
+                : #"{"channel":"market_trades","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(sequence),"events":[{"type":"update","trades":[{"trade_id":"\#(sequence)","product_id":"BTC-USD","price":"61000.00","size":"0.1","side":"BUY","time":"2024-03-01T00:00:00.1Z"}]}]}"#
         }
     }
 
@@ -52,8 +52,8 @@ import Testing
     }
 
     @Test func binanceAggTradeIdsAreChecked() throws {
-        var messages = (0..<20).map { a in
-            #"{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1709251200004,"s":"BTCUSDT","a":\#(1000 + a),"p":"61500.01","q":"0.002","f":\#(5000 + 2 * a),"l":\#(5001 + 2 * a),"T":1709251200003,"m":false,"M":true}}"#
+        var messages = (0..<20).map { offset in
+            #"{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1709251200004,"s":"BTCUSDT","a":\#(1000 + offset),"p":"61500.01","q":"0.002","f":\#(5000 + 2 * offset),"l":\#(5001 + 2 * offset),"T":1709251200003,"m":false,"M":true}}"#
         }
         #expect(try check(try capture("agg.k2cap", messages), "agg_trade")?.gaps == 0)
         messages.remove(at: 7)

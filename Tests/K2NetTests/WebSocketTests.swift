@@ -33,11 +33,11 @@ struct WebSocketTests {
         defer { server.close() }
         let loop = NetLoop()
         defer { loop.shutdown() }
-        let client = Collector(onOpen: { c in
-            c.send(text: "hello")
-            c.send([0, 1, 2, 255], binary: true)
-            c.send(text: "")
-            c.flush()
+        let client = Collector(onOpen: { connection in
+            connection.send(text: "hello")
+            connection.send([0, 1, 2, 255], binary: true)
+            connection.send(text: "")
+            connection.flush()
         })
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/echo"), loop: loop, delegate: client)
         #expect(waitUntil { client.count == 3 })
@@ -49,14 +49,14 @@ struct WebSocketTests {
 
     @Test func fragmentsAreJoinedAndPingsAnswered() throws {
         let ts = TestServer(make: { _ in
-            Collector(onOpen: { c in
-                c.sendRaw(opcode: 0x1, fin: false, payload: Array("frag".utf8))
-                c.sendRaw(opcode: 0x9, fin: true, payload: Array("p1".utf8))
-                c.sendRaw(opcode: 0x0, fin: false, payload: Array("ment".utf8))
-                c.sendRaw(opcode: 0x0, fin: true, payload: Array("ed".utf8))
-                c.sendRaw(opcode: 0x2, fin: false, payload: [1])
-                c.sendRaw(opcode: 0x0, fin: true, payload: [2])
-                c.flush()
+            Collector(onOpen: { connection in
+                connection.sendRaw(opcode: 0x1, fin: false, payload: Array("frag".utf8))
+                connection.sendRaw(opcode: 0x9, fin: true, payload: Array("p1".utf8))
+                connection.sendRaw(opcode: 0x0, fin: false, payload: Array("ment".utf8))
+                connection.sendRaw(opcode: 0x0, fin: true, payload: Array("ed".utf8))
+                connection.sendRaw(opcode: 0x2, fin: false, payload: [1])
+                connection.sendRaw(opcode: 0x0, fin: true, payload: [2])
+                connection.flush()
             })
         })
         let server = try WebSocketServer(delegate: ts)
@@ -108,9 +108,9 @@ struct WebSocketTests {
         defer { loop.shutdown() }
         let sizes = [125, 126, 127, 65535, 65536, 70_000, 3 << 20]
         let payloads = sizes.map { n in (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) } }
-        let client = Collector(onOpen: { c in
-            for p in payloads { c.send(p, binary: true) }
-            c.flush()
+        let client = Collector(onOpen: { connection in
+            for p in payloads { connection.send(p, binary: true) }
+            connection.flush()
         })
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/"), loop: loop, delegate: client)
         #expect(waitUntil(30) { client.count == sizes.count })
@@ -120,9 +120,9 @@ struct WebSocketTests {
     @Test func manyFramesArriveInOrder() throws {
         let count = 100_000
         let ts = TestServer(make: { _ in
-            Collector(onOpen: { c in
-                for i in 0..<count { c.send(text: #"{"stream":"btcusdt@trade","data":{"t":\#(i)}}"#) }
-                c.flush()
+            Collector(onOpen: { connection in
+                for i in 0..<count { connection.send(text: #"{"stream":"btcusdt@trade","data":{"t":\#(i)}}"#) }
+                connection.flush()
             })
         })
         let server = try WebSocketServer(delegate: ts)
