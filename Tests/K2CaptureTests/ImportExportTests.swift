@@ -85,7 +85,7 @@ enum ImportSamples {
     @Test func catThenImportRoundTripsByteForByte() throws {
         let path = dir.file("orig.k2cap")
         let writer = try CaptureWriter(path: path, header: .now(metadata: [("exchange", .string("binance"))]))
-        for r in SampleTraffic().records(count: 2000) { try writer.append(r) }
+        for record in SampleTraffic().records(count: 2000) { try writer.append(record) }
         try writer.append(OwnedRecord(kind: .recv, timestamp: 1_800_000_000_000_000_000, connection: 3, isBinary: true, payload: [0, 1, 2, 255, 10]))
         try writer.append(OwnedRecord(kind: .http, timestamp: 1_800_000_000_000_000_001, connection: 4, url: "https://api.binance.com/api/v3/depth?symbol=BTCUSDT",
                                  text: "{\"lastUpdateId\":1,\"note\":\"tab\\there \u{e9} \\\"q\\\"\"}"))

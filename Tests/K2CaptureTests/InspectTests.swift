@@ -11,7 +11,7 @@ import Testing
         let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 1, host: "test",
                                                                      metadata: [("exchange", .string("binance"))]),
                                   options: .init(blockSize: 32 * 1024))
-        for r in records { try writer.append(r) }
+        for record in records { try writer.append(record) }
         try writer.close()
         return path
     }

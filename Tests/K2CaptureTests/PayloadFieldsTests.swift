@@ -101,12 +101,12 @@ import Testing
     @Test func everyPrefixOfABinanceMessageAgrees() {
         let text = #"{"stream":"ethusdt@aggTrade","data":{"e":"aggTrade","E":1700000000123,"s":"ETHUSDT","a":77,"p":"2000.5"}}"#
         let bytes = Array(text.utf8)
-        for n in 0...bytes.count {
+        for length in 0...bytes.count {
             bytes.withUnsafeBytes { all in
-                let prefix = UnsafeRawBufferPointer(rebasing: all[0..<n])
+                let prefix = UnsafeRawBufferPointer(rebasing: all[0..<length])
                 let fast = PayloadFields.extract(prefix), slow = PayloadFields.extractSearching(prefix)
                 #expect(fast.streamString == slow.streamString && fast.symbolString == slow.symbolString
-                        && fast.eventString == slow.eventString, "first \(n) bytes")
+                        && fast.eventString == slow.eventString, "first \(length) bytes")
             }
         }
     }

@@ -43,7 +43,7 @@ import Testing
     @Test func windowEdgesAreHalfOpen() throws {
         let path = dir.file("edges.k2cap")
         let writer = try CaptureWriter(path: path, header: .now(), options: .init(blockSize: 64))
-        for t in Int64(0)..<100 { try writer.append(kind: .recv, timestamp: 1_000 + t * 10, connection: 0, text: "m\(t)") }
+        for step in Int64(0)..<100 { try writer.append(kind: .recv, timestamp: 1_000 + step * 10, connection: 0, text: "m\(step)") }
         try writer.close()
         let out = dir.file("edges-out.k2cap")
         let summary = try CaptureSlicer.slice(input: path, output: out, filter: RecordFilter(from: 1_100, to: 1_200))

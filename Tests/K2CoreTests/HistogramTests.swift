@@ -32,7 +32,7 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 
 @Test func stallPercentilesUncorrected() {
     let (raw, _) = stallHistograms()
-    for p in [30.0, 99.0, 99.99] { #expect(near(raw.valueAtPercentile(p), 1_000)) }
+    for percentile in [30.0, 99.0, 99.99] { #expect(near(raw.valueAtPercentile(percentile), 1_000)) }
     #expect(near(raw.valueAtPercentile(99.999), 100_000_000))
     #expect(near(raw.valueAtPercentile(100), 100_000_000))
 }
@@ -43,8 +43,8 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
     // p-th percentile above 50 % is (p − 50) / 50 × 100 s.
     #expect(near(corrected.valueAtPercentile(30), 1_000))
     #expect(near(corrected.valueAtPercentile(50), 1_000))
-    for p in [75.0, 90.0, 99.0] {
-        #expect(near(corrected.valueAtPercentile(p), (p - 50) / 50 * 100_000_000), "p\(p)")
+    for percentile in [75.0, 90.0, 99.0] {
+        #expect(near(corrected.valueAtPercentile(percentile), (percentile - 50) / 50 * 100_000_000), "p\(percentile)")
     }
     #expect(near(corrected.valueAtPercentile(99.999), 100_000_000))
 }
@@ -56,7 +56,7 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
     let mean = (1_000.0 + 50_000_000) / 2
     #expect(abs(corrected.mean - mean) <= mean * 0.001)
     var squares = 10_000 * (1_000.0 - mean) * (1_000.0 - mean)
-    for v in stride(from: 10_000.0, through: 100_000_000, by: 10_000) { squares += (v - mean) * (v - mean) }
+    for value in stride(from: 10_000.0, through: 100_000_000, by: 10_000) { squares += (value - mean) * (value - mean) }
     let sd = (squares / 20_000).squareRoot()
     #expect(abs(corrected.standardDeviation - sd) <= sd * 0.001)
 }
@@ -80,7 +80,7 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
     for _ in 0..<3 { histogram.record(2) }
     #expect(histogram.valueAtPercentile(25) == 2)
     // 3 significant digits: every value below 2048 has its own bucket.
-    for v in Int64(0)..<2_048 where histogram.lowestEquivalentValue(v) != v { Issue.record("value \(v) not exact") }
+    for value in Int64(0)..<2_048 where histogram.lowestEquivalentValue(value) != value { Issue.record("value \(value) not exact") }
     // Above, bucket widths stay ≤ 0.1 % of the value.
     var rng = SplitMix64(seed: 7)
     for _ in 0..<10_000 {
@@ -113,18 +113,18 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
     merged.add(rest)
     #expect(merged == all)
     #expect(merged.max == all.max && merged.min == all.min)
-    for p in [50.0, 90, 99, 99.9, 99.99, 100] { #expect(merged.valueAtPercentile(p) == all.valueAtPercentile(p)) }
+    for percentile in [50.0, 90, 99, 99.9, 99.99, 100] { #expect(merged.valueAtPercentile(percentile) == all.valueAtPercentile(percentile)) }
 }
 
 @Test func v2EncodingRoundTrips() throws {
     let (raw, corrected) = stallHistograms()
-    for h in [raw, corrected, Histogram(unit: .microseconds)] {
-        let text = h.encodedBase64()
+    for histogram in [raw, corrected, Histogram(unit: .microseconds)] {
+        let text = histogram.encodedBase64()
         #expect(text.hasPrefix("HISTF"))
         let back = try Histogram.decode(base64: text, unit: .microseconds)
-        #expect(back == h)
-        #expect(back.valueAtPercentile(99) == h.valueAtPercentile(99))
-        #expect(try Histogram.decode(h.encodedV2(), unit: .microseconds) == h)
+        #expect(back == histogram)
+        #expect(back.valueAtPercentile(99) == histogram.valueAtPercentile(99))
+        #expect(try Histogram.decode(histogram.encodedV2(), unit: .microseconds) == histogram)
     }
     #expect(throws: HistogramDecodingError.self) { try Histogram.decode([1, 2, 3, 4, 5, 6, 7, 8]) }
 }
@@ -173,9 +173,9 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
     #expect(points.first?.percentile == 0)
     #expect(points.last?.percentile == 100)
     #expect(points.last?.value == corrected.max)
-    for (a, b) in zip(points, points.dropFirst()) {
-        #expect(a.percentile < b.percentile)
-        #expect(a.value <= b.value)
+    for (point, next) in zip(points, points.dropFirst()) {
+        #expect(point.percentile < next.percentile)
+        #expect(point.value <= next.value)
     }
     #expect(corrected.percentileDistributionText(scale: 1_000).contains("Total count    = 20000"))
 }

@@ -109,7 +109,7 @@ struct WebSocketTests {
         let sizes = [125, 126, 127, 65535, 65536, 70_000, 3 << 20]
         let payloads = sizes.map { n in (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) } }
         let client = Collector(onOpen: { connection in
-            for p in payloads { connection.send(p, binary: true) }
+            for payload in payloads { connection.send(payload, binary: true) }
             connection.flush()
         })
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/"), loop: loop, delegate: client)

@@ -40,8 +40,8 @@ struct BackoffTests {
         var backoff = Backoff(seed: 7)
         let delays = (0..<10).map { _ in backoff.next() }
         let bases: [Int64] = [1, 2, 4, 8, 16, 32, 64, 128, 128, 128].map { $0 * 1_000_000_000 }
-        for (d, base) in zip(delays, bases) {
-            #expect(d >= base * 8 / 10 && d <= base * 12 / 10)
+        for (delay, base) in zip(delays, bases) {
+            #expect(delay >= base * 8 / 10 && delay <= base * 12 / 10)
         }
         var again = Backoff(seed: 7)
         #expect((0..<10).map { _ in again.next() } == delays)

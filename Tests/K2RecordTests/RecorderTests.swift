@@ -70,14 +70,14 @@ final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unche
 
     private func blast(_ c: WebSocketConnection) {
         let index = lock.withLock { sentPerConnection.count - 1 }
-        for (i, f) in frames.enumerated() {
+        for (i, frame) in frames.enumerated() {
             if let dropAfter, i == dropAfter, index == 0 {
                 c.flush()
                 c.abort()
                 return
             }
-            c.send(f.0, binary: f.1)
-            lock.withLock { sentPerConnection[index].append(f.0) }
+            c.send(frame.0, binary: frame.1)
+            lock.withLock { sentPerConnection[index].append(frame.0) }
         }
         c.flush()
     }
@@ -238,9 +238,9 @@ struct RecorderTests {
         #expect(files.count >= 3)
         #expect(files.first == dir.file("rot-0000.k2cap"))
         var all: [OwnedRecord] = []
-        for f in files {
-            let recs = try readAll(f)
-            #expect(try CaptureReader(path: f).damage == nil)
+        for file in files {
+            let recs = try readAll(file)
+            #expect(try CaptureReader(path: file).damage == nil)
             all += recs
         }
         #expect(all.filter { $0.kind == .recv }.map(\.payload) == frames.map(\.0))

@@ -28,17 +28,17 @@ struct RotationAndConnectionsTests {
         #expect(files == (0..<files.count).map { dir.file(rotPart($0)) })
         var recv: [[UInt8]] = []
         var perFile: [Int] = []
-        for (i, f) in files.enumerated() {
-            let reader = try CaptureReader(path: f)
-            #expect(reader.damage == nil, "\(f)")
-            let recs = try readAll(f)
+        for (i, file) in files.enumerated() {
+            let reader = try CaptureReader(path: file)
+            #expect(reader.damage == nil, "\(file)")
+            let recs = try readAll(file)
             let recvCount = recs.filter { $0.kind == .recv }.count
             perFile.append(recvCount)
             recv += recs.filter { $0.kind == .recv }.map(\.payload)
             if i > 0 {
                 // Each later part starts with the rotation marker naming the previous part.
                 let first = recs.first.map { String(decoding: $0.payload, as: UTF8.self) } ?? ""
-                #expect(recs.first?.kind == .marker && first.contains(#""marker":"rotation""#) && first.contains(files[i - 1]), "\(f): \(first)")
+                #expect(recs.first?.kind == .marker && first.contains(#""marker":"rotation""#) && first.contains(files[i - 1]), "\(file): \(first)")
                 let meta = reader.header.metadata.first { $0.0 == "previous_part" }?.1
                 #expect(meta == .string(files[i - 1]))
             }

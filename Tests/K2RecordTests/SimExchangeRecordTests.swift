@@ -43,16 +43,16 @@ struct SimExchangeRecordTests {
     /// recv payloads per connection id.
     static func received(_ path: String) throws -> [UInt32: [[UInt8]]] {
         var out: [UInt32: [[UInt8]]] = [:]
-        for r in try readAll(path) where r.kind == .recv { out[r.connection, default: []].append(r.payload) }
+        for record in try readAll(path) where record.kind == .recv { out[record.connection, default: []].append(record.payload) }
         return out
     }
 
     /// The recorder's recv payloads split at each `connect` record (one list per connection made).
     static func perConnect(_ path: String) throws -> [[[UInt8]]] {
         var out: [[[UInt8]]] = []
-        for r in try readAll(path) {
-            if r.kind == .connect { out.append([]) }
-            if r.kind == .recv { out[out.count - 1].append(r.payload) }
+        for record in try readAll(path) {
+            if record.kind == .connect { out.append([]) }
+            if record.kind == .recv { out[out.count - 1].append(record.payload) }
         }
         return out
     }
@@ -92,9 +92,9 @@ struct SimExchangeRecordTests {
         #expect(aggs.count > 100)
         #expect(trades.count > aggs.count)
         let tradeIDs = Set(trades.compactMap { p in p.withUnsafeBytes { PayloadFields.intValue($0, key: Array("\"t\":".utf8)) } })
-        for a in aggs {
-            let (firstID, lastID) = a.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
-            #expect(firstID <= lastID && (firstID...lastID).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: a, as: UTF8.self))")
+        for aggregate in aggs {
+            let (firstID, lastID) = aggregate.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
+            #expect(firstID <= lastID && (firstID...lastID).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: aggregate, as: UTF8.self))")
         }
         // An @aggTrade-only subscriber gets aggTrade messages only.
         let dir2 = TemporaryDirectory()
@@ -134,8 +134,8 @@ struct SimExchangeRecordTests {
         let texts = got.map { String(decoding: $0, as: UTF8.self) }
         #expect(texts.filter { $0.hasPrefix(#"{"channel":"heartbeats""#) }.count >= 2)
         var last: Int64 = -1
-        for t in texts {
-            guard let sequence = try JSONParser.parse(t)["sequence_num"]?.int64Value else { continue }
+        for text in texts {
+            guard let sequence = try JSONParser.parse(text)["sequence_num"]?.int64Value else { continue }
             #expect(sequence == last + 1, "sequence_num \(sequence) after \(last)")
             last = sequence
         }
@@ -264,8 +264,8 @@ struct SimExchangeRecordTests {
         #expect(pongs >= 1)
         // stall: the simulator logged it and the client still got every frame (checked above)
         let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
-        for f in ["duplicate", "reorder", "malformed", "stall", "close_after"] {
-            #expect(faults.contains { $0.contains(#""fault":"\#(f)""#) }, "\(f)")
+        for fault in ["duplicate", "reorder", "malformed", "stall", "close_after"] {
+            #expect(faults.contains { $0.contains(#""fault":"\#(fault)""#) }, "\(fault)")
         }
     }
 
@@ -304,8 +304,8 @@ struct SimExchangeRecordTests {
         let disc = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .disconnect }.map { String(decoding: $0.payload, as: UTF8.self) }
         #expect(disc.first?.contains("1001") == true)
         let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
-        for f in ["gap", "duplicate", "reorder", "malformed", "close_after"] {
-            #expect(faults.contains { $0.contains(#""fault":"\#(f)""#) }, "\(f)")
+        for fault in ["gap", "duplicate", "reorder", "malformed", "close_after"] {
+            #expect(faults.contains { $0.contains(#""fault":"\#(fault)""#) }, "\(fault)")
         }
     }
 
