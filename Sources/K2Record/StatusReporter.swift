@@ -27,7 +27,7 @@ final class StatusReporter: @unchecked Sendable {
     func log(_ event: String, _ fields: [String: String]) {
         guard !quiet else { return }
         var line = "ts=\(TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 3)) level=info event=\(event)"
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(quote(v))" }
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(quote(value))" }
         emit(line)
     }
 
@@ -71,8 +71,8 @@ final class StatusReporter: @unchecked Sendable {
     }
 
     private func write(_ s: String) {
-        var b = Array(s.utf8)
-        _ = b.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 
     private func quote(_ v: String) -> String {

@@ -41,7 +41,7 @@ extension BenchCommand {
 
         func run() throws {
             try reportingErrors { () throws in
-                let w = try WorkloadLoader.load(file: workload)
+                let loadedWorkload = try WorkloadLoader.load(file: workload)
                 let sh = shard?.shard
                 let start = try startAt.map { text throws -> Int64 in
                     guard let nanos = WorkloadRun.parseStartTime(text) else {
@@ -53,26 +53,26 @@ extension BenchCommand {
                 defer { server?.stop() }
                 let out: BenchRunner.Output
                 do {
-                    out = try WorkloadRun.run(w, shard: sh, metrics: server, startAt: start, clockReference: clockReference, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                    out = try WorkloadRun.run(loadedWorkload, shard: sh, metrics: server, startAt: start, clockReference: clockReference, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
                 } catch {
                     // A failed shard says why in its run directory: k2 bench merge names it as missing.
                     if sh != nil, let output { try? ReportFiles.writeFailure("\(error)", to: output) }
                     throw error
                 }
-                let v = try w.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
-                let dir = output ?? "reports/runs/\(w.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(reportFolderStamp())"
-                try ReportFiles.write(out.report, to: dir, verification: v, intervalLogs: out.intervalLogs)
-                if let v {
-                    print(v.markdown(includeUnmeasured: false))
-                    print(v.summary + "\n")
+                let verification = try loadedWorkload.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
+                let dir = output ?? "reports/runs/\(loadedWorkload.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(reportFolderStamp())"
+                try ReportFiles.write(out.report, to: dir, verification: verification, intervalLogs: out.intervalLogs)
+                if let verification {
+                    print(verification.markdown(includeUnmeasured: false))
+                    print(verification.summary + "\n")
                 }
                 for name in ["throughput.offered.msgs_per_s", "throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s",
                              "latency.lateness.intended.p99", "latency.publish.intended.p99", "latency.end_to_end.intended.p99",
                              "resources.harness.cpu_cores.mean", "burst.achieved.peak_msgs_per_s", "burst.backlog.clickhouse.max.rows",
                              "burst.catch_up.s", "availability.probes.percent"] {
-                    if let m = out.report.metrics[name] { print("\(name): \(Units.format(m.value)) \(m.unit)") }
+                    if let metric = out.report.metrics[name] { print("\(name): \(Units.format(metric.value)) \(metric.unit)") }
                 }
-                if let r = out.report.reference { print("reference \(r.name): \(Units.format(r.median)) \(r.unit)") }
+                if let reference = out.report.reference { print("reference \(reference.name): \(Units.format(reference.median)) \(reference.unit)") }
                 print("k2: report in \(dir)")
             }
         }
@@ -93,15 +93,15 @@ extension BenchCommand {
         @Flag(help: "Leave out figures the report did not measure.") var measuredOnly = false
 
         func run() throws {
-            let v = try reportingErrors { () throws -> Verification in
-                let r = try ReportFiles.load(report)
-                let t = try TargetsLoader.load(file: targets)
-                return Verification.verify(r, targets: t)
+            let verification = try reportingErrors { () throws -> Verification in
+                let loadedReport = try ReportFiles.load(report)
+                let loadedTargets = try TargetsLoader.load(file: targets)
+                return Verification.verify(loadedReport, targets: loadedTargets)
             }
-            print(v.markdown(includeUnmeasured: !measuredOnly))
-            print(v.claimsText())
-            print(v.summary)
-            if v.failed { throw ExitCode(2) }
+            print(verification.markdown(includeUnmeasured: !measuredOnly))
+            print(verification.claimsText())
+            print(verification.summary)
+            if verification.failed { throw ExitCode(2) }
         }
     }
 
@@ -138,8 +138,8 @@ extension BenchCommand {
         }
 
         func run() throws {
-            let c = try reportingErrors { () throws -> Comparison in
-                let b = try ReportFiles.load(baseline)
+            let comparison = try reportingErrors { () throws -> Comparison in
+                let baselineReport = try ReportFiles.load(baseline)
                 let cur = try ReportFiles.load(current)
                 var def = Threshold(alpha: alpha, minSamples: minSamples, best: best)
                 var per: [(String, Threshold)] = []
@@ -150,14 +150,14 @@ extension BenchCommand {
                         def = threshold.applied(to: def)
                     }
                 }
-                if normalize && (b.reference == nil || cur.reference == nil) {
+                if normalize && (baselineReport.reference == nil || cur.reference == nil) {
                     throw BenchError(.invalidArgument, what: "--normalize needs a reference in both reports",
                                      remedy: "run both workloads with `reference: zstd`")
                 }
-                return Comparison.compare(baseline: b, current: cur, metrics: metrics, thresholds: per,
+                return Comparison.compare(baseline: baselineReport, current: cur, metrics: metrics, thresholds: per,
                                           defaultThreshold: def, normalize: normalize)
             }
-            let md = c.markdown()
+            let md = comparison.markdown()
             print(md, terminator: "")
             if let output {
                 try reportingErrors { () throws in
@@ -166,7 +166,7 @@ extension BenchCommand {
                     }
                 }
             }
-            if c.exitCode != 0 { throw ExitCode(c.exitCode) }
+            if comparison.exitCode != 0 { throw ExitCode(comparison.exitCode) }
         }
     }
 
@@ -205,11 +205,11 @@ extension BenchCommand {
                                      remedy: "give the run directories the shards wrote (k2 bench run --shard i/N -o DIR)")
                 }
                 let merged = try ReportMerge.merge(loaded, missing: missing)
-                let v = try targets.map { Verification.verify(merged, targets: try TargetsLoader.load(file: $0)) }
-                try ReportFiles.write(merged, to: output, verification: v)
+                let verification = try targets.map { Verification.verify(merged, targets: try TargetsLoader.load(file: $0)) }
+                try ReportFiles.write(merged, to: output, verification: verification)
                 print("k2: merged \(loaded.count) reports into \(output)")
                 for note in merged.notes where note.hasPrefix("INCOMPLETE") || note.hasPrefix("shards ") || note.hasPrefix("the shards") { print(note) }
-                if let v { print(v.markdown(includeUnmeasured: false)); print(v.summary) }
+                if let verification { print(verification.markdown(includeUnmeasured: false)); print(verification.summary) }
                 return merged
             }
             if ReportMerge.isIncomplete(merged) { throw ExitCode(3) }
@@ -263,8 +263,8 @@ extension BenchCommand {
         }
 
         func run() throws {
-            let s = try reportingErrors { () throws -> K2Bench.Sweep in
-                let w = try WorkloadLoader.load(file: workload)
+            let sweep = try reportingErrors { () throws -> K2Bench.Sweep in
+                let loadedWorkload = try WorkloadLoader.load(file: workload)
                 let plan: SweepPlan
                 switch (rates, search) {
                 case let (r?, false):
@@ -276,25 +276,25 @@ extension BenchCommand {
                 default:
                     throw BenchError(.invalidArgument, what: "give either --rates LIST or --search", remedy: "e.g. --rates 1k,5k,10k,50k")
                 }
-                var c = K2Bench.Sweep.Criteria()
-                c.latencySLOms = Double(slo.nanos) / 1e6
-                c.latencyMetric = sloMetric
-                c.minAchievedShare = minAchieved.fraction
-                c.maxBacklogSeconds = Double(maxBacklog.nanos) / 1e9
-                var o = WorkloadSweep.Options()
-                o.durationNanos = duration?.nanos
-                o.warmupNanos = warmup?.nanos
-                o.repetitions = repetitions
-                o.budgetCores = budget
-                o.targetRates = project.perSecond
-                let dir = output ?? "reports/sweeps/\(w.name)-\(reportFolderStamp())"
-                let s = try WorkloadSweep.run(w, plan: plan, criteria: c, options: o, to: dir,
+                var criteria = K2Bench.Sweep.Criteria()
+                criteria.latencySLOms = Double(slo.nanos) / 1e6
+                criteria.latencyMetric = sloMetric
+                criteria.minAchievedShare = minAchieved.fraction
+                criteria.maxBacklogSeconds = Double(maxBacklog.nanos) / 1e9
+                var sweepOptions = WorkloadSweep.Options()
+                sweepOptions.durationNanos = duration?.nanos
+                sweepOptions.warmupNanos = warmup?.nanos
+                sweepOptions.repetitions = repetitions
+                sweepOptions.budgetCores = budget
+                sweepOptions.targetRates = project.perSecond
+                let dir = output ?? "reports/sweeps/\(loadedWorkload.name)-\(reportFolderStamp())"
+                let sweepResult = try WorkloadSweep.run(loadedWorkload, plan: plan, criteria: criteria, options: sweepOptions, to: dir,
                                               progress: quiet ? nil : { StdErr.print("k2 bench sweep: " + $0) })
-                print(s.markdown())
+                print(sweepResult.markdown())
                 print("k2: sweep in \(dir) (sweep.md, sweep.html, steps/)")
-                return s
+                return sweepResult
             }
-            if s.maxSustainable == nil { throw ExitCode(3) }
+            if sweep.maxSustainable == nil { throw ExitCode(3) }
         }
     }
 }
