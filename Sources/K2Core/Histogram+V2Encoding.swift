@@ -3,11 +3,13 @@ import CZlib
 // HdrHistogram's V2 encoding of a `Histogram` (uncompressed and zlib-compressed), as the
 // Java/C/Go/Rust HdrHistogram tools read and write it.
 
-/// Errors decoding an HdrHistogram encoding or an `.hlog` file.
-public struct HistogramDecodingError: Error, CustomStringConvertible, Sendable {
+/// Errors decoding an HdrHistogram encoding or an `.hlog` file (a `K2Error`).
+public struct HistogramDecodingError: K2Error {
     public let reason: String
     public init(_ reason: String) { self.reason = reason }
-    public var description: String { "histogram decoding failed: \(reason)" }
+    public var what: String { "histogram decoding failed: \(reason)" }
+    public var place: String { "" }
+    public var remedy: String { "" }
 }
 
 extension Histogram {

@@ -181,15 +181,18 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// Why a JSON text could not be parsed, with the byte offset.
-public struct JSONParseError: Error, CustomStringConvertible, Sendable {
+/// Why a JSON text could not be parsed, with the byte offset (a `K2Error`; the caller that
+/// knows the file or line wraps it in its module's error).
+public struct JSONParseError: K2Error {
     public let offset: Int
     public let reason: String
     public init(offset: Int, reason: String) {
         self.offset = offset
         self.reason = reason
     }
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    public var what: String { "invalid JSON at byte \(offset): \(reason)" }
+    public var place: String { "" }
+    public var remedy: String { "" }
 }
 
 /// A small strict JSON parser (RFC 8259) over bytes.

@@ -60,7 +60,7 @@ public final class Recorder: @unchecked Sendable {
         summary.files = [first]
         startedMono = configuration.clock.monotonicNanos()
         partStarted = startedMono
-        status = StatusReporter(mode: configuration.status)
+        status = StatusReporter(mode: configuration.status, logger: configuration.logger)
         for (i, plan) in configuration.plans.enumerated() {
             connections.append(RecorderConnection(id: UInt32(i), plan: plan, recorder: self))
         }

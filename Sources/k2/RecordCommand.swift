@@ -63,20 +63,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config: RecordConfiguration
-        do {
-            config = try makeConfiguration()
-        } catch {
-            StdErr.print("k2: \(error)")
-            throw ExitCode(2)
-        }
-        let recorder: Recorder
-        do {
-            recorder = try Recorder(config)
-        } catch {
-            StdErr.print("k2: \(error)")
-            throw ExitCode(2)
-        }
+        let recorder = try reportingErrors { try Recorder(try makeConfiguration()) }
         StopSignals.install { signalNumber in recorder.stop(reason: signalNumber == SIGINT ? "SIGINT" : "SIGTERM") }
         // A file size limit (ulimit -f) must end the recording with one line like a full disk
         // (write fails with EFBIG), not kill the process with SIGXFSZ before the capture is closed.
@@ -88,7 +75,7 @@ struct RecordCommand: ParsableCommand {
             }
         } catch {
             // Already printed by the recorder's status output.
-            throw ExitCode(error.duringRecording ? 1 : 2)
+            throw ExitCode(error.exitCode)
         }
     }
 

@@ -81,14 +81,8 @@ struct ReplayOptions: ParsableArguments {
             if progressOnTTY { Self.printProgress(snapshot) }
             metrics?.update(LiveMetrics.replaySamples(snapshot, sinks: sinks.map { ($0.uri, $0.counts) }))
         } : nil
-        let summary = try reportingErrors { () throws -> ReplaySummary in
-            do {
-                return try engine.runOnDedicatedThread(progress: progress)
-            } catch let damaged as ReplayError where damaged.code == .damagedInput {
-                StdErr.print("k2: \(damaged)")   // like `capture cat`'s warning, but nothing was sent: exit 1
-                throw ExitCode(1)
-            }
-        }
+        // A damaged input (`--allow-torn` not given): nothing was sent, exit 1 (ReplayError.exitCode).
+        let summary = try reportingErrors { try engine.runOnDedicatedThread(progress: progress) }
         if progressOnTTY { Self.writeStderr("\r\u{1B}[K") }
         for line in summary.lines() { StdErr.print(line) }
         if let report {

@@ -33,6 +33,15 @@ struct PlanTests {
             #expect(error.description == "unknown channel candles for binance — use one of trade, depth, aggTrade, bookTicker")
         }
     }
+
+    @Test func aFailureWhileRecordingExitsOneElseTwo() {
+        let full = CaptureError(.io, path: "out.k2cap", what: "cannot write: No space left on device", remedy: "free disk space")
+        let during = RecordError(full, duringRecording: true)
+        #expect(during.exitCode == 1)
+        #expect(during.description == "out.k2cap: cannot write: No space left on device — free disk space")
+        #expect(RecordError(full, duringRecording: false).exitCode == 2)
+        #expect(RecordError(.invalidArgument, place: "--venue", what: "unknown venue", remedy: "use binance").description == "--venue: unknown venue — use binance")
+    }
 }
 
 struct BackoffTests {

@@ -156,6 +156,32 @@ struct RecorderTests {
         #expect(firstDisc?.contains("1006") == true)
     }
 
+    @Test func eventsGoThroughTheConfiguredLogger() throws {
+        let ex = ScriptedExchange(frames: trades(100), dropAfter: 40)
+        let server = try WebSocketServer(delegate: ex)
+        defer { server.close() }
+        let dir = TemporaryDirectory()
+        let plan = try ConnectionPlan.raw(url: "ws://127.0.0.1:\(server.port)/", sends: ["sub"])
+        let log = LogLines()
+        var config = testConfig([plan], dir.file("l.k2cap"))
+        config.status = .log
+        config.logger = log.logger()
+        let recorder = try Recorder(config)
+        recorder.start()
+        #expect(waitUntil { recorder.currentSummary().frames == 140 })
+        recorder.stop(reason: "test")
+        let done = Latch<Void>()
+        recorder.whenFinished { _ in done.set() }
+        done.wait()
+        // One line per event, in k2's key=value style (the handler's own tests pin the format).
+        let events = log.lines.compactMap { line in line.split(separator: " ").first { $0.hasPrefix("event=") }.map { String($0.dropFirst(6)) } }
+        #expect(events.first == "start")
+        #expect(events.filter { $0 == "connect" }.count == 2)
+        #expect(events.contains("disconnect") && events.contains("reconnect_scheduled"))
+        #expect(events.last == "done" && events.contains("stop"))
+        #expect(log.lines.contains { $0.hasSuffix("event=stop reason=test") && $0.contains("level=info") })
+    }
+
     @Test func rejectedSubscriptionStopsWithOneLineAndStaysInTheCapture() throws {
         let ex = ScriptedExchange(frames: [], reply: #"{"event":"subscriptionStatus","status":"error","errorMessage":"Currency pair not supported","pair":"FOO/BAR"}"#)
         let server = try WebSocketServer(delegate: ex)
