@@ -237,7 +237,7 @@ struct PipelineTests {
 
     @Test func schemaErrorsNameTheStatementAndTheServerMessage() throws {
         let server = try ClickHouseServer.start()
-        let schema = ClickHouseSchema(path: "bad.sql", text: "CREATE TABLE ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n-- comment; with a semicolon\nCREATE TABLE bad (x NoSuchType) ENGINE = Memory;")
+        let schema = try ClickHouseSchema(path: "bad.sql", text: "CREATE TABLE ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n-- comment; with a semicolon\nCREATE TABLE bad (x NoSuchType) ENGINE = Memory;")
         #expect(schema.statements.count == 2)
         #expect(throws: ReplayError.self) {
             try schema.run(host: "127.0.0.1", port: server.httpPort, database: "s", values: [:])
