@@ -40,7 +40,7 @@ if ! python3 -c "import chdb" 2>/dev/null; then
   fi
   echo "k2: installing chdb-core (pip)" >&2
   # Debian's own python3 refuses pip installs without this (PEP 668); other pythons ignore it.
-  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check "chdb-core==26.9.0" >&2
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "chdb-core==26.9.0" >&2
 fi
 
 command -v swift >/dev/null || { echo "k2: swift is not on PATH; install Swift 6.1 or newer (swift.org) and retry" >&2; exit 2; }
