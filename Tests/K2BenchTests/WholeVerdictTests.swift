@@ -17,7 +17,7 @@ import Testing
         let q = try #require(w.queries)
         #expect(q.classes.map(\.name) == ["simple", "complex", "ohlcv", "cold"])
         #expect(q.classes.allSatisfy { FileManager.default.fileExists(atPath: $0.sql) && $0.rate > 0 })
-        #expect(q.concurrency == 4 && q.seed == 1 && q.parametersFrom == "trades")
+        #expect(q.concurrency == 4 && q.seed == 1 && q.parametersFrom == "trades" && q.aloneNanos == 10_000_000_000)
         let s = try #require(w.storage)
         #expect(s.layers == [.init(name: "bronze", tables: ["bronze"]), .init(name: "silver", tables: ["trades"]),
                              .init(name: "gold", tables: ["ohlcv_1m_agg", "ohlcv_1h_agg"])])
@@ -36,6 +36,7 @@ import Testing
               parameters_from: silver
               database: db
               timeout: 5s
+              alone: 10s
               classes:
                 simple: {sql: \(sql), rate: 20, window: 10m}
             storage:
@@ -46,6 +47,7 @@ import Testing
         let w = try WorkloadLoader.parse(text, file: tmp.file("w.yaml"))
         let q = try #require(w.queries)
         #expect(q.concurrency == 2 && q.seed == 9 && q.parametersFrom == "silver" && q.database == "db" && q.timeoutNanos == 5_000_000_000)
+        #expect(q.aloneNanos == 10_000_000_000 && Workload.Queries().aloneNanos == 0)
         var expected = Workload.QueryClass(name: "simple", sql: sql, rate: 20)
         expected.windowNanos = 600_000_000_000
         #expect(q.classes == [expected])
@@ -66,6 +68,7 @@ import Testing
         expectError("queries: {classes: {sim-ple: {sql: \(sql), rate: 1}}}\n", "is not a class name")
         expectError("queries: {concurrency: 0, classes: {simple: {sql: \(sql), rate: 1}}}\n", "must be between 1 and 256")
         expectError("queries: {seed: 1}\n", "classes")
+        expectError("queries: {alone: soon, classes: {simple: {sql: \(sql), rate: 1}}}\n", "alone")
         expectError("storage: {layers: {bronze: [x]}, messages_per_day: {binance: lots}}\n", "is not a number of messages per day")
         expectError("storage: {layer: {bronze: [x]}}\n", "unknown key 'storage.layer'")
     }

@@ -173,26 +173,28 @@ extension QueryStage {
     /// `latency.query.CLASS.p99` and `latency.query_uncorrected.CLASS.p99`; per class
     /// `queries.CLASS.count` (answered), `.errors` (failed or empty), `.rows` (rows returned);
     /// and a note per class that failed, with ClickHouse's message.
-    static func figures(_ results: [ClassResult], error: String?)
+    /// `alone`: the figures of the run after ingestion (`query_alone.CLASS`, `queries_alone.CLASS.*`).
+    static func figures(_ results: [ClassResult], error: String?, alone: Bool = false)
         -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String]) {
         var latencies: [String: Histogram] = [:]
         var metrics: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
-        if let error { notes.append("queries did not run: \(error)") }
+        let (kind, counts, phase) = alone ? ("query_alone", "queries_alone", " alone after ingestion") : ("query", "queries", "")
+        if let error { notes.append("queries\(phase) did not run: \(error)") }
         for r in results {
             if r.corrected.totalCount > 0 {
-                latencies["query.\(r.name)"] = r.corrected
-                latencies["query_uncorrected.\(r.name)"] = r.uncorrected
+                latencies["\(kind).\(r.name)"] = r.corrected
+                latencies["\(kind)_uncorrected.\(r.name)"] = r.uncorrected
             }
             guard error == nil else { continue }
-            metrics["queries.\(r.name).count"] = .init(value: Double(r.succeeded), unit: "queries", better: .higher)
-            metrics["queries.\(r.name).errors"] = .init(value: Double(r.failed), unit: "queries", better: .lower)
-            metrics["queries.\(r.name).rows"] = .init(value: Double(r.rows), unit: "rows", better: .higher)
+            metrics["\(counts).\(r.name).count"] = .init(value: Double(r.succeeded), unit: "queries", better: .higher)
+            metrics["\(counts).\(r.name).errors"] = .init(value: Double(r.failed), unit: "queries", better: .lower)
+            metrics["\(counts).\(r.name).rows"] = .init(value: Double(r.rows), unit: "rows", better: .higher)
             if r.failed > 0 {
-                notes.append("query class \(r.name): \(r.failed) of \(r.failed + r.succeeded) queries failed: " + r.failures.joined(separator: "; "))
+                notes.append("query class \(r.name)\(phase): \(r.failed) of \(r.failed + r.succeeded) queries failed: " + r.failures.joined(separator: "; "))
             }
             if r.notStarted > 0 {
-                notes.append("query class \(r.name): \(r.notStarted) queries due in the window never started (all \(r.name) workers busy until it ended)")
+                notes.append("query class \(r.name)\(phase): \(r.notStarted) queries due in the window never started (all \(r.name) workers busy until it ended)")
             }
         }
         return (latencies, metrics, notes)

@@ -115,6 +115,7 @@ public enum WorkloadRun {
             var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var probeResult: FreshnessProbes.Result?
             var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+            var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
             var ledger: RunLedger?
             var setup = SinkSetup(sinks: sinks, latencies: {
@@ -133,6 +134,7 @@ public enum WorkloadRun {
                 if let current { for (k, v) in current.latencies { l[k] = v } }
                 if let probes { for (k, v) in probes.latencies { l[k] = v } }
                 if let queryFigures { for (k, v) in queryFigures.latencies { l[k] = v } }
+                if let aloneFigures { for (k, v) in aloneFigures.latencies { l[k] = v } }
                 if let httpFigures { for (k, v) in httpFigures.latencies { l[k] = v } }
                 return l
             }, consumed: current.map { r in { r.consumed } }, close: {
@@ -143,6 +145,8 @@ public enum WorkloadRun {
                     let stopped = queryStage.stop()
                     queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
                 }
+                // After the measured window and the resource sampler: the queries alone (queries.alone).
+                aloneFigures = pipeline.runQueriesAlone(rep)
                 if let httpStage {
                     let stopped = httpStage.stop()
                     httpFigures = HTTPStage.figures(stopped.requests, error: stopped.error)
@@ -152,7 +156,7 @@ public enum WorkloadRun {
                     ledger = ledgerStart.finish(sink: kafka, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
                 }
             }, notes: {
-                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? [])
+                var n: [String] = (queryFigures?.notes ?? []) + (aloneFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? [])
                 guard let probes, let r = probeResult else { return n }
                 if r.lost > 0 {
                     n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
@@ -174,6 +178,7 @@ public enum WorkloadRun {
             }
             setup.metrics = {
                 var m: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
+                for (name, metric) in aloneFigures?.metrics ?? [:] { m[name] = metric }
                 for (name, metric) in storageFigures?.metrics ?? [:] { m[name] = metric }
                 for (name, metric) in httpFigures?.metrics ?? [:] { m[name] = metric }
                 for (name, metric) in ledger?.metrics ?? [:] { m[name] = metric }
@@ -381,6 +386,27 @@ final class PipelineSetup {
     /// measured window, while the replay feeds the pipeline.
     func startQueries(_ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage? {
         guard let queries = workload.queries else { return nil }
+        return try startQueries(queries, rep, warmupNanos: warmupNanos, durationNanos: durationNanos)
+    }
+
+    /// `queries.alone`: once the replay stopped, the query classes again for that long with no
+    /// ingestion (the query-only case); blocks until they ran. Nil without it.
+    func runQueriesAlone(_ rep: Int) -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])? {
+        guard let queries = workload.queries, queries.aloneNanos > 0 else { return nil }
+        progress?("queries alone after ingestion for \(TimeText.humanDuration(nanos: queries.aloneNanos)) …")
+        do {
+            let stage = try startQueries(queries, rep, warmupNanos: 0, durationNanos: queries.aloneNanos)
+            let clock = SystemClock()
+            let end = clock.monotonicNanos() + queries.aloneNanos
+            while clock.monotonicNanos() < end { usleep(UInt32(min(100_000, max(1_000, (end - clock.monotonicNanos()) / 1_000)))) }
+            let stopped = stage.stop()
+            return QueryStage.figures(stopped.classes, error: stopped.error, alone: true)
+        } catch {
+            return QueryStage.figures([], error: "\(error)", alone: true)
+        }
+    }
+
+    private func startQueries(_ queries: Workload.Queries, _ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage {
         var (queryHost, queryPort) = (host, port)
         if let url = queries.clickhouse { (queryHost, queryPort) = try Self.hostPort(url, key: "queries.clickhouse", workload: workload) }
         guard queryPort != 0 else {
