@@ -29,6 +29,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -330,6 +331,11 @@ def main():
         checks.check(f"{table} holds the {len(want)} rows inserted", landed == len(want), f"{landed} rows")
 
     server.shutdown()
+    engine.session.close()
+    if checks.failed:
+        print(f"conformance: the insert bodies and the chdb data are kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     print(f"conformance: {time.monotonic() - started:.1f} s")
     print(f"conformance: {checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
