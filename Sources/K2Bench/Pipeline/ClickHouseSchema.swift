@@ -12,18 +12,18 @@ import K2Replay
 /// guard the version meets, in file order.
 public struct ClickHouseSchema: Sendable {
     /// A guard: the statement runs only on versions below (`<`) or at least (`>=`) `version`.
-    public struct VersionGuard: Sendable, Equatable, CustomStringConvertible {
-        public var atLeast: Bool
-        public var version: ClickHouseVersion
+    struct VersionGuard: Sendable, Equatable, CustomStringConvertible {
+        var atLeast: Bool
+        var version: ClickHouseVersion
 
-        public func admits(_ server: ClickHouseVersion) -> Bool { atLeast ? server >= version : server < version }
-        public var description: String { "clickhouse \(atLeast ? ">=" : "<") \(version)" }
+        func admits(_ server: ClickHouseVersion) -> Bool { atLeast ? server >= version : server < version }
+        var description: String { "clickhouse \(atLeast ? ">=" : "<") \(version)" }
     }
 
     /// One statement and its guard (nil: every version).
-    public struct Statement: Sendable {
-        public var sql: String
-        public var versionGuard: VersionGuard?
+    struct Statement: Sendable {
+        var sql: String
+        var versionGuard: VersionGuard?
     }
 
     /// What `run` did: the server's version and how many statements ran or were for other versions.
@@ -34,7 +34,7 @@ public struct ClickHouseSchema: Sendable {
     }
 
     public let path: String
-    public let entries: [Statement]
+    let entries: [Statement]
     /// Every statement's SQL in file order, guarded ones included.
     public var statements: [String] { entries.map(\.sql) }
 
@@ -63,8 +63,7 @@ public struct ClickHouseSchema: Sendable {
     }
 
     /// The server's version (`SELECT version()`).
-    public static func serverVersion(host: String, port: Int, place: String) throws -> ClickHouseVersion {
-        let http = try ClickHouseHTTP(host: host, port: port, place: place)
+    static func serverVersion(_ http: ClickHouseHTTP, place: String) throws -> ClickHouseVersion {
         let text = try http.execute("SELECT version()")
         guard let version = ClickHouseVersion(text) else {
             throw ReplayError(.invalidArgument, place: place, what: "ClickHouse answered SELECT version() with '\(text.prefix(40))', not a version",
@@ -77,8 +76,8 @@ public struct ClickHouseSchema: Sendable {
     /// first when missing).
     @discardableResult
     public func run(host: String, port: Int, database: String, values: [String: String]) throws -> Applied {
-        let version = try Self.serverVersion(host: host, port: port, place: path)
         let http = try ClickHouseHTTP(host: host, port: port, place: path)
+        let version = try Self.serverVersion(http, place: path)
         try http.execute("CREATE DATABASE IF NOT EXISTS \(database)")
         let chosen = substituted(values, for: version)
         for (index, sql) in chosen.enumerated() {
