@@ -240,15 +240,15 @@ def main():
             f.write(m + "\n")
     engine.query(f"INSERT INTO k2_queue SELECT * FROM file('{tsv}', 'TSV', 'raw String')", db)
     # The capture spans 40 s: for candles over hours, its trades again in a second insert, shifted
-    # by 17 minutes at a time over ~2.5 hours (new trade ids), into the same candle tables.
+    # by 30 minutes at a time over ~2.5 hours (new trade ids), into the same candle tables.
     shifted = []
-    for copy in range(1, 10):
+    for copy in range(1, 6):
         for m in messages:
             message = json.loads(m)
             data = message.get("data", {})
             if data.get("e") != "trade":
                 continue
-            data["T"] += copy * 17 * 60 * 1000
+            data["T"] += copy * 30 * 60 * 1000
             data["t"] += copy * 10_000_000
             shifted.append(json.dumps(message, separators=(",", ":")))
     with open(tsv, "w") as f:
