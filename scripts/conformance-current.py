@@ -284,9 +284,20 @@ def main():
     times = [t[2] for t in trades if t[0] == busiest]
     values = {"symbol": busiest, "from_ms": str(min(times)), "to_ms": str(max(times)),
               "from_s": str(min(times) // 1000), "to_s": str((max(times) + 999) // 1000)}
+    server_version = tuple(int(part) for part in version.split("."))
     for path in sorted(glob.glob(os.path.join(QUERIES, "*.sql"))):
-        text = "\n".join(line.split("--", 1)[0] for line in open(path).read().splitlines())
-        for index, statement in enumerate(s.strip() for s in text.split(";")):
+        # Comments dropped (they may hold ';'), guard lines kept.
+        lines = [line if line.strip().startswith("-- k2:") else line.split("--", 1)[0] for line in open(path).read().splitlines()]
+        for index, chunk in enumerate("\n".join(lines).split(";")):
+            # A `-- k2: clickhouse < V` / `>= V` guard line: the statement is for those versions only.
+            guard = re.search(r"^\s*-- k2: clickhouse (<|>=) ([\d.]+)\s*$", chunk, re.M)
+            if guard:
+                bound = tuple(int(part) for part in guard.group(2).split("."))
+                width = max(len(bound), len(server_version))
+                pad = lambda v: v + (0,) * (width - len(v))
+                if (pad(server_version) < pad(bound)) != (guard.group(1) == "<"):
+                    continue
+            statement = "\n".join(line.split("--", 1)[0] for line in chunk.splitlines()).strip()
             if not statement:
                 continue
             for key, value in values.items():

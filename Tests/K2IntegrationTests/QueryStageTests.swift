@@ -84,6 +84,30 @@ struct QueryStageTests {
         #expect(figures.notes.contains { $0.hasPrefix("query class empty: ") && $0.contains("empty result") })
     }
 
+    /// Version guards in a query file: only the statements for the server's version (18.16
+    /// here) run; the one guarded for current releases would fail on 18.16 (no such column). A
+    /// class with no statement for the server is a setup error that names it.
+    @Test func queryFilesPickTheirStatementsByTheServersVersion() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries-versions")
+        var queries = Workload.Queries()
+        queries.classes = [Workload.QueryClass(name: "guarded", sql: try Self.sqlFile(dir, "guarded", """
+            -- k2: clickhouse < 19.14
+            SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2;
+            -- k2: clickhouse >= 19.14
+            SELECT only_on_current_releases FROM trades;
+            SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2
+            """), rate: 20)]
+        let (classes, error) = try Self.run(server, queries, seconds: 1)
+        #expect(error == nil)
+        let guarded = try #require(classes.first)
+        #expect(guarded.succeeded >= 18 && guarded.failed == 0 && guarded.rows == 2 * guarded.succeeded, "\(guarded.failures)")
+
+        queries.classes = [Workload.QueryClass(name: "future", sql: try Self.sqlFile(dir, "future", "-- k2: clickhouse >= 99\nSELECT 1"), rate: 5)]
+        let (_, futureError) = try Self.run(server, queries, seconds: 0.5)
+        #expect(futureError?.contains("query class 'future' has no statement for ClickHouse 18.16") == true, "\(futureError ?? "no error")")
+    }
+
     @Test func parametersAreDrawnFromTheLandedRowsAndSeeded() throws {
         let server = try Self.serverWithTrades()
         let dir = TemporaryDirectory(prefix: "k2-queries")
