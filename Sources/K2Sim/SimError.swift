@@ -30,10 +30,10 @@ public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public var description: String {
-        var s = location
-        if !key.isEmpty { s += ": \(key)" }
-        s += ": \(what)"
-        if !remedy.isEmpty { s += " — \(remedy)" }
-        return s
+        var text = location
+        if !key.isEmpty { text += ": \(key)" }
+        text += ": \(what)"
+        if !remedy.isEmpty { text += " — \(remedy)" }
+        return text
     }
 }

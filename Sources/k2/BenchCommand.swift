@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import K2Bench
 import K2Config
 import K2Core
@@ -10,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run workloads, verify v2 targets against the v1 baseline, gate regressions.",
         discussion: "Workload files: docs/workloads.md. Reports, targets and the gate: docs/bench.md.",
-        subcommands: [Run.self, Verify.self, Compare.self, Merge.self, Sweep.self, Schema.self]
+        subcommands: [Run.self, Verify.self, Compare.self, Merge.self, Sweep.self, Schema.self, Clock.self]
     )
 }
 
@@ -35,6 +36,8 @@ extension BenchCommand {
         var metricsPort: Port<AnyFreePort>?
         @Option(help: "Wait until this wall-clock time, then set up and replay: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps.")
         var startAt: String?
+        @Option(name: .customLong("clock-ref"), help: "HOST:PORT of a clock reference (k2 bench clock, or k2 broker --control-port): this host's clock offset from it is measured and reported, and --start-at is read on its clock.")
+        var clockReference: String?
 
         func run() throws {
             try reportingErrors { () throws in
@@ -50,7 +53,7 @@ extension BenchCommand {
                 defer { server?.stop() }
                 let out: BenchRunner.Output
                 do {
-                    out = try WorkloadRun.run(w, shard: sh, metrics: server, startAt: start, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                    out = try WorkloadRun.run(w, shard: sh, metrics: server, startAt: start, clockReference: clockReference, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
                 } catch {
                     // A failed shard says why in its run directory: k2 bench merge names it as missing.
                     if sh != nil, let output { try? ReportFiles.writeFailure("\(error)", to: output) }
@@ -333,6 +336,34 @@ extension BenchCommand {
                 print("k2: ClickHouse \(applied.version): ran \(applied.ran) statements of \(file) in \(database)"
                       + (applied.skipped > 0 ? " (\(applied.skipped) guarded for other versions)" : ""))
             }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Clock: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clock",
+            abstract: "Serve this host's clock to shards on other hosts (k2 bench run --clock-ref HOST:PORT).",
+            discussion: """
+                Answers `time` with this host's wall clock, one line per request. Each shard measures its \
+                clock's offset from it (NTP-style, the shortest of 8 round trips), waits for --start-at on \
+                this clock, and reports the offset; k2 bench merge aligns the shards' intervals with it. \
+                Runs until SIGINT/SIGTERM. See docs/bench.md, "Scale beyond one machine".
+                """
+        )
+        @Option(help: "Address to listen on.") var host = "0.0.0.0"
+        @Option(parsing: .unconditional, help: "Port to listen on (0 = a free port, printed).") var port: Port<AnyFreePort> = 7070
+
+        func run() throws {
+            let server = try reportingErrors { try ClockReference.serve(host: host, port: port.number) }
+            print("\(host):\(server.port)")
+            fflush(nil)
+            StdErr.print("k2 bench clock: serving time on \(host):\(server.port) (Ctrl-C stops)")
+            let done = Latch<Void>()
+            StopSignals.install { _ in done.set() }
+            done.wait()
+            server.stop()
         }
     }
 }

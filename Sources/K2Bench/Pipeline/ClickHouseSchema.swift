@@ -83,9 +83,9 @@ public struct ClickHouseSchema: Sendable {
         for (index, sql) in chosen.enumerated() {
             do {
                 try http.execute(sql, database: database)
-            } catch let e as ReplayError {
+            } catch let replayError as ReplayError {
                 let first = sql.split(separator: "\n").first.map(String.init) ?? sql
-                throw ReplayError(.invalidArgument, place: path, what: "statement \(index + 1) (\(first.prefix(60))…) failed on ClickHouse \(version): \(e.what)",
+                throw ReplayError(.invalidArgument, place: path, what: "statement \(index + 1) (\(first.prefix(60))…) failed on ClickHouse \(version): \(replayError.what)",
                                   remedy: "fix the schema file; it must run on the server's ClickHouse version (or guard it: -- k2: clickhouse < VERSION)")
             }
         }
@@ -120,8 +120,8 @@ public struct ClickHouseSchema: Sendable {
             cur = ""
         }
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var l = Substring(line)
-            let trimmed = l.trimmingCharacters(in: .whitespaces)
+            var code = Substring(line)
+            let trimmed = code.trimmingCharacters(in: .whitespaces)
             if quote == nil, trimmed.hasPrefix("-- k2:") {
                 guard cur.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                     throw ReplayError(.invalidArgument, place: "\(path):\(index + 1)", what: "a version guard inside a statement",
@@ -135,11 +135,11 @@ public struct ClickHouseSchema: Sendable {
                 pendingGuard = (try parseGuard(Substring(condition), path: path, line: index + 1), index + 1)
                 continue
             }
-            if quote == nil, let r = l.range(of: "--"), !l[..<r.lowerBound].contains("'") { l = l[..<r.lowerBound] }
-            for ch in l {
-                if let q = quote {
+            if quote == nil, let commentStart = code.range(of: "--"), !code[..<commentStart.lowerBound].contains("'") { code = code[..<commentStart.lowerBound] }
+            for ch in code {
+                if let openQuote = quote {
                     cur.append(ch)
-                    if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == q { quote = nil }
+                    if escaped { escaped = false } else if ch == "\\" { escaped = true } else if ch == openQuote { quote = nil }
                     continue
                 }
                 if ch == ";" {

@@ -203,20 +203,20 @@ extension QueryStage {
         var notes: [String] = []
         let (kind, counts, phase) = alone ? ("query_alone", "queries_alone", " alone after ingestion") : ("query", "queries", "")
         if let error { notes.append("queries\(phase) did not run: \(error)") }
-        for r in results {
-            if r.corrected.totalCount > 0 {
-                latencies["\(kind).\(r.name)"] = r.corrected
-                latencies["\(kind)_uncorrected.\(r.name)"] = r.uncorrected
+        for result in results {
+            if result.corrected.totalCount > 0 {
+                latencies["\(kind).\(result.name)"] = result.corrected
+                latencies["\(kind)_uncorrected.\(result.name)"] = result.uncorrected
             }
             guard error == nil else { continue }
-            metrics["\(counts).\(r.name).count"] = .init(value: Double(r.succeeded), unit: "queries", better: .higher)
-            metrics["\(counts).\(r.name).errors"] = .init(value: Double(r.failed), unit: "queries", better: .lower)
-            metrics["\(counts).\(r.name).rows"] = .init(value: Double(r.rows), unit: "rows", better: .higher)
-            if r.failed > 0 {
-                notes.append("query class \(r.name)\(phase): \(r.failed) of \(r.failed + r.succeeded) queries failed: " + r.failures.joined(separator: "; "))
+            metrics["\(counts).\(result.name).count"] = .init(value: Double(result.succeeded), unit: "queries", better: .higher)
+            metrics["\(counts).\(result.name).errors"] = .init(value: Double(result.failed), unit: "queries", better: .lower)
+            metrics["\(counts).\(result.name).rows"] = .init(value: Double(result.rows), unit: "rows", better: .higher)
+            if result.failed > 0 {
+                notes.append("query class \(result.name)\(phase): \(result.failed) of \(result.failed + result.succeeded) queries failed: " + result.failures.joined(separator: "; "))
             }
-            if r.notStarted > 0 {
-                notes.append("query class \(r.name)\(phase): \(r.notStarted) queries due in the window never started (all \(r.name) workers busy until it ended)")
+            if result.notStarted > 0 {
+                notes.append("query class \(result.name)\(phase): \(result.notStarted) queries due in the window never started (all \(result.name) workers busy until it ended)")
             }
         }
         return (latencies, metrics, notes)

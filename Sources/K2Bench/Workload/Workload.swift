@@ -80,8 +80,8 @@ public struct Workload: Sendable, Equatable {
 
         public var text: String {
             switch self {
-            case let .speed(s): return "\(Units.format(s))x"
-            case let .rate(r): return "\(Units.format(r)) msg/s"
+            case let .speed(speed): return "\(Units.format(speed))x"
+            case let .rate(rate): return "\(Units.format(rate)) msg/s"
             case .max: return "max"
             }
         }
