@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run workloads, verify v2 targets against the v1 baseline, gate regressions.",
         discussion: "Workload files: docs/workloads.md. Reports, targets and the gate: docs/bench.md.",
-        subcommands: [Run.self, Verify.self, Compare.self, Merge.self, Sweep.self, Clock.self]
+        subcommands: [Run.self, Verify.self, Compare.self, Merge.self, Sweep.self, Schema.self, Clock.self]
     )
 }
 
@@ -295,6 +295,47 @@ extension BenchCommand {
                 return sweepResult
             }
             if sweep.maxSustainable == nil { throw ExitCode(3) }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Schema: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "schema",
+            abstract: "Run a pipeline schema file on a ClickHouse server: the statements for the server's version.",
+            discussion: """
+                What `k2 bench run` does with embedded.clickhouse_schema, on a server of your own: asks \
+                SELECT version(), runs the unguarded statements and those whose `-- k2: clickhouse < V` / \
+                `>= V` guard the version meets, with {brokers}, {topic}, {group}, {database} from --set \
+                (docs/pipeline.md). Exit 0 when every statement ran, 2 otherwise.
+                """
+        )
+        @Argument(help: "The schema file (e.g. reports/workloads/v2-pipeline.sql).") var file: String
+        @Option(help: "ClickHouse's HTTP interface, http://HOST:PORT.") var clickhouse: String = "http://127.0.0.1:8123"
+        @Option(help: "The database to create and run the statements in.") var database: String = "default"
+        @Option(name: .customLong("set"), help: "A placeholder's value, KEY=VALUE (repeatable), e.g. --set brokers=127.0.0.1:9092.")
+        var values: [String] = []
+
+        func run() throws {
+            try reportingErrors { () throws in
+                let url = try NetURL(clickhouse)
+                guard url.scheme == "http" else {
+                    throw BenchError(.invalidArgument, what: "--clickhouse '\(clickhouse)' is not http://HOST:PORT", remedy: "e.g. --clickhouse http://127.0.0.1:8123")
+                }
+                var substitutions = ["database": database]
+                for pair in values {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2, !parts[0].isEmpty else {
+                        throw BenchError(.invalidArgument, what: "--set '\(pair)' is not KEY=VALUE", remedy: "e.g. --set topic=market.crypto.trades.binance")
+                    }
+                    substitutions[String(parts[0])] = String(parts[1])
+                }
+                let schema = try ClickHouseSchema(path: file)
+                let applied = try schema.run(host: url.host, port: url.port, database: database, values: substitutions)
+                print("k2: ClickHouse \(applied.version): ran \(applied.ran) statements of \(file) in \(database)"
+                      + (applied.skipped > 0 ? " (\(applied.skipped) guarded for other versions)" : ""))
+            }
         }
     }
 }

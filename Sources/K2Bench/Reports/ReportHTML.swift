@@ -93,7 +93,7 @@ public enum ReportHTML {
             }
             page += "</table>"
         }
-        for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { page += ReportStages.html(table) }
+        for table in [ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { page += ReportStages.html(table) }
         page += ReportFaults.html(r)
         page += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {
