@@ -47,8 +47,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         public init(_ key: String, _ value: String) { self.key = key; self.value = value }
         /// Parses `key=value`; a missing `=` is one actionable error.
         public static func parse(_ text: String) throws -> KeyValue {
-            let (k, v) = try KafkaConf.parse(text)
-            return KeyValue(k, v)
+            let (key, value) = try KafkaConf.parse(text)
+            return KeyValue(key, value)
         }
     }
 
@@ -101,10 +101,10 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         guard !u.authority.isEmpty, u.authority.split(separator: ",").allSatisfy({ $0.contains(":") }) else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host:port", remedy: "write kafka://127.0.0.1:9092?topic=…")
         }
-        var o = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
+        var parsedOptions = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
                         properties: Self.saslProperties(user: u.user, password: u.password) + properties)
-        if let h = u.parameter("headers") { o.headers = !(h == "off" || h == "false" || h == "0") }
-        try self.init(uri: uri, options: o, clock: clock)
+        if let setting = u.parameter("headers") { parsedOptions.headers = !(setting == "off" || setting == "false" || setting == "0") }
+        try self.init(uri: uri, options: parsedOptions, clock: clock)
     }
 
     /// What `user:password@` in the URI stands for, before the `-X` properties (which override it).
@@ -160,8 +160,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     public func open() throws {
         let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
             + options.properties.map { ($0.key, $0.value) }
-        let p = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
-        _ = try p.brokers(timeoutMillis: options.connectTimeoutMillis)
+        let newProducer = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
+        _ = try newProducer.brokers(timeoutMillis: options.connectTimeoutMillis)
         let conf = try KafkaConf(props, place: uri)
         let maxQueued = Int(conf.get("queue.buffering.max.messages") ?? "100000") ?? 100_000
         messageTimeout = conf.get("message.timeout.ms") ?? "?"
@@ -172,8 +172,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         ring = .allocate(capacity: cap * 2)
         ringMask = UInt(cap - 1)
         wallMinusMono = clock.wallNanos() - clock.monotonicNanos()
-        p.startPolling()
-        producer = p
+        newProducer.startPolling()
+        producer = newProducer
     }
 
     /// At `--speed max` the producing thread serves the delivery reports itself (see `KafkaProducer`).
@@ -222,7 +222,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     /// Why the destination counts as gone (a message timed out, or the idempotent producer
     /// hit a fatal error), or nil.
     private func goneReason() -> String? {
-        if let f = producer?.fatalError { return "fatal producer error: \(f)" }
+        if let failure = producer?.fatalError { return "fatal producer error: \(failure)" }
         return goneLock.withLock { gone }
     }
 
@@ -253,20 +253,20 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let purged = goneLock.withLock { purgeReason }
         let mask = ringMask
         deliveredLock.withLock {
-            for i in 0..<tokens.count where errors[i] == 0 { deliveredIDs.insert(UInt64(tokens[i] &- 1)) }
+            for index in 0..<tokens.count where errors[index] == 0 { deliveredIDs.insert(UInt64(tokens[index] &- 1)) }
         }
-        recorder.outcomes { o in
+        recorder.outcomes { outcomes in
             for i in 0..<tokens.count {
                 let slot = Int((tokens[i] &- 1) & mask)
                 let code = errors[i]
                 if code == 0 {
-                    o.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
+                    outcomes.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
                 } else {
                     var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
                     if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
                         reason += " (\(purged))"
                     }
-                    o.failed(reason: reason)
+                    outcomes.failed(reason: reason)
                     if Self.meansGone(code) { timedOut = reason }
                 }
             }
@@ -289,25 +289,25 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     /// keep it waiting: when a second passes without a report, a metadata request (1 s) asks
     /// whether any broker answers; none → purge now (so ~2–3 s, not `message.timeout.ms`).
     public func finish(timeoutNanos: Int64) throws {
-        guard let p = producer else { return }
+        guard let activeProducer = producer else { return }
         let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
         var millisLeft: Int32 { Int32(clamping: max(0, (deadline - clock.monotonicNanos()) / 1_000_000)) }
         if let reason = goneReason() {
             // Broker gone: what is still queued would only time out one by one; purge it soon.
             goneLock.withLock { purgeReason = "purged at the end: \(reason)" }
-            p.close(purgeAfterMillis: min(millisLeft, 1000))
+            activeProducer.close(purgeAfterMillis: min(millisLeft, 1000))
         } else {
-            while p.outstanding > 0, millisLeft > 0 {
-                let settled = { () -> UInt64 in let c = self.recorder.snapshot; return c.delivered &+ c.failed }
+            while activeProducer.outstanding > 0, millisLeft > 0 {
+                let settled = { () -> UInt64 in let snapshot = self.recorder.snapshot; return snapshot.delivered &+ snapshot.failed }
                 let before = settled()
-                p.flush(timeoutMillis: min(millisLeft, 1000))
-                guard p.outstanding > 0, settled() == before else { continue }
+                activeProducer.flush(timeoutMillis: min(millisLeft, 1000))
+                guard activeProducer.outstanding > 0, settled() == before else { continue }
                 // No delivery report for a second: is any broker there at all?
                 do {
-                    _ = try p.brokers(timeoutMillis: min(millisLeft, 1000))
+                    _ = try activeProducer.brokers(timeoutMillis: min(millisLeft, 1000))
                 } catch {
                     let why = "no Kafka broker at \(options.bootstrap) answered at the end of the replay"
-                        + (p.lastClientError.map { " (\($0))" } ?? "")
+                        + (activeProducer.lastClientError.map { " (\($0))" } ?? "")
                     goneLock.withLock {
                         if gone == nil { gone = why }
                         purgeReason = "purged at the end: \(why)"
@@ -315,28 +315,28 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                     break
                 }
             }
-            if p.outstanding > 0 {
+            if activeProducer.outstanding > 0 {
                 let waited = "\(timeoutNanos / 1_000_000_000) s"
                 goneLock.withLock { if purgeReason == nil { purgeReason = "purged at the end: the \(waited) finish wait ended first" } }
             }
-            p.close(purgeAfterMillis: 0)
+            activeProducer.close(purgeAfterMillis: 0)
         }
-        reportsServed = p.reportsServed
+        reportsServed = activeProducer.reportsServed
         producer = nil
     }
 
     /// Writes `v` as decimal ASCII at `offset`; returns the length.
     @inline(__always)
     static func decimal(_ v: Int64, into buf: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
-        var x = v.magnitude
+        var remaining = v.magnitude
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &tmp) { t -> Int in
-            var n = 0
-            repeat { t[n] = UInt8(48 + x % 10); x /= 10; n += 1 } while x > 0
-            var o = offset
-            if v < 0 { buf[o] = 45; o += 1 }
-            for i in stride(from: n - 1, through: 0, by: -1) { buf[o] = t[i]; o += 1 }
-            return o - offset
+        return withUnsafeMutableBytes(of: &tmp) { digits -> Int in
+            var digitCount = 0
+            repeat { digits[digitCount] = UInt8(48 + remaining % 10); remaining /= 10; digitCount += 1 } while remaining > 0
+            var position = offset
+            if v < 0 { buf[position] = 45; position += 1 }
+            for i in stride(from: digitCount - 1, through: 0, by: -1) { buf[position] = digits[i]; position += 1 }
+            return position - offset
         }
     }
 }
