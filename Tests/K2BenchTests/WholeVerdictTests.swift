@@ -17,7 +17,7 @@ import Testing
         let queries = try #require(workload.queries)
         #expect(queries.classes.map(\.name) == ["simple", "complex", "ohlcv", "cold"])
         #expect(queries.classes.allSatisfy { FileManager.default.fileExists(atPath: $0.sql) && $0.rate > 0 })
-        #expect(queries.concurrency == 4 && queries.seed == 1 && queries.parametersFrom == "trades")
+        #expect(queries.concurrency == 4 && queries.seed == 1 && queries.parametersFrom == "trades" && queries.aloneNanos == 10_000_000_000)
         let storage = try #require(workload.storage)
         #expect(storage.layers == [.init(name: "bronze", tables: ["bronze"]), .init(name: "silver", tables: ["trades"]),
                              .init(name: "gold", tables: ["ohlcv_1m_agg", "ohlcv_1h_agg"])])
@@ -36,6 +36,7 @@ import Testing
               parameters_from: silver
               database: db
               timeout: 5s
+              alone: 10s
               classes:
                 simple: {sql: \(sql), rate: 20, window: 10m}
             storage:
@@ -46,6 +47,7 @@ import Testing
         let workload = try WorkloadLoader.parse(text, file: tmp.file("w.yaml"))
         let queries = try #require(workload.queries)
         #expect(queries.concurrency == 2 && queries.seed == 9 && queries.parametersFrom == "silver" && queries.database == "db" && queries.timeoutNanos == 5_000_000_000)
+        #expect(queries.aloneNanos == 10_000_000_000 && Workload.Queries().aloneNanos == 0)
         var expected = Workload.QueryClass(name: "simple", sql: sql, rate: 20)
         expected.windowNanos = 600_000_000_000
         #expect(queries.classes == [expected])
@@ -66,6 +68,7 @@ import Testing
         expectError("queries: {classes: {sim-ple: {sql: \(sql), rate: 1}}}\n", "is not a class name")
         expectError("queries: {concurrency: 0, classes: {simple: {sql: \(sql), rate: 1}}}\n", "must be between 1 and 256")
         expectError("queries: {seed: 1}\n", "classes")
+        expectError("queries: {alone: soon, classes: {simple: {sql: \(sql), rate: 1}}}\n", "alone")
         expectError("storage: {layers: {bronze: [x]}, messages_per_day: {binance: lots}}\n", "is not a number of messages per day")
         expectError("storage: {layer: {bronze: [x]}}\n", "unknown key 'storage.layer'")
     }

@@ -59,6 +59,13 @@ public enum Assembler {
                 result["resources.harness.cpu_us_per_msg"] = .init(value: harness.meanCores / rate * 1e6, unit: "us", better: .lower)
             }
         }
+        // Drift over a long run (a soak): least-squares change per hour of memory and CPU.
+        for (name, series) in [("sut", sum(sut)), ("harness", resources.first { $0.kind == "harness" })] {
+            guard let series, let memory = slopePerHour(series.samples.map { ($0.t, Double($0.memoryBytes)) }),
+                  let cpu = slopePerHour(series.samples.map { ($0.t, $0.cpuCores) }) else { continue }
+            result["resources.\(name).memory_bytes.slope_per_h"] = .init(value: memory, unit: "B", better: .lower)
+            result["resources.\(name).cpu_cores.slope_per_h"] = .init(value: cpu, unit: "cores", better: .lower)
+        }
         if let rate = result["throughput.sent.msgs_per_s"]?.value, rate > 0, let cores = result["resources.sut.cpu_cores.mean"]?.value {
             result["resources.sut.cpu_us_per_msg"] = .init(value: cores / rate * 1e6, unit: "us", better: .lower)
         }
@@ -68,6 +75,18 @@ public enum Assembler {
             result["resources.total.cpu_us_per_msg"] = .init(value: perMessage.reduce(0, +), unit: "us", better: .lower)
         }
         return result
+    }
+
+    /// The least-squares slope of (seconds, value) points, per hour; nil under 10 points or
+    /// 10 s (too short to call a drift).
+    static func slopePerHour(_ points: [(seconds: Double, value: Double)]) -> Double? {
+        guard points.count >= 10, let first = points.first, let last = points.last, last.seconds - first.seconds >= 10 else { return nil }
+        let count = Double(points.count)
+        let meanSeconds = points.reduce(0) { $0 + $1.seconds } / count
+        let meanValue = points.reduce(0) { $0 + $1.value } / count
+        let covariance = points.reduce(0) { $0 + ($1.seconds - meanSeconds) * ($1.value - meanValue) }
+        let variance = points.reduce(0) { $0 + ($1.seconds - meanSeconds) * ($1.seconds - meanSeconds) }
+        return variance > 0 ? covariance / variance * 3600 : nil
     }
 
     /// Series summed sample by sample (the system under test as one total).

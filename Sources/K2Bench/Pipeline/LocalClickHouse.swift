@@ -18,6 +18,11 @@ public final class LocalClickHouse: @unchecked Sendable {
         /// commit (librdkafka `auto.offset.reset`). Default `smallest`: nothing produced before the
         /// engine joined its group is skipped.
         public var kafkaAutoOffsetReset: String = "smallest"
+        /// The Kafka engine's consumer session timeout (librdkafka `session.timeout.ms`). Default
+        /// 6000: after a kill -9 and restart, the group waits this long for the dead member before
+        /// it reads again (librdkafka's 45 s default kept ClickHouse ~45 s behind, long enough
+        /// for the embedded broker's retention, ~5 MiB per partition, to delete unread messages).
+        public var kafkaSessionTimeoutMillis: Int = 6000
         /// Server log level (`warning`, `information`, `trace`). Default `warning`.
         public var logLevel: String = "warning"
         public init() {}
@@ -74,7 +79,7 @@ public final class LocalClickHouse: @unchecked Sendable {
                 <default_database>default</default_database>
                 <mark_cache_size>268435456</mark_cache_size>
                 <max_concurrent_queries>50</max_concurrent_queries>
-                <kafka><auto_offset_reset>\(configuration.kafkaAutoOffsetReset)</auto_offset_reset></kafka>
+                <kafka><auto_offset_reset>\(configuration.kafkaAutoOffsetReset)</auto_offset_reset><session_timeout_ms>\(configuration.kafkaSessionTimeoutMillis)</session_timeout_ms><heartbeat_interval_ms>1000</heartbeat_interval_ms></kafka>
             </yandex>
             """
         let profile = configuration.settings.sorted { $0.key < $1.key }.map { "<\($0.key)>\($0.value)</\($0.key)>" }.joined()

@@ -93,8 +93,9 @@ public enum ReportHTML {
             }
             page += "</table>"
         }
-        for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { page += ReportStages.html(table) }
+        for table in [ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { page += ReportStages.html(table) }
         page += ReportFaults.html(r)
+        page += ReportLedger.html(r)
         page += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {
             let metric = r.metrics[name]!

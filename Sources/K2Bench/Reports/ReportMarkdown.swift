@@ -36,8 +36,9 @@ public enum ReportMarkdown {
             }
         }
 
-        for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
+        for table in [ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
         out += ReportFaults.markdown(r)
+        out += ReportLedger.markdown(r)
 
         if let run = r.runs.last, !run.resources.isEmpty {
             out += "\n### Resources (last repetition)\n\n| process / group | CPU mean | CPU peak | memory peak |\n|---|---|---|---|\n"

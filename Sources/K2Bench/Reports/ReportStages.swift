@@ -8,19 +8,21 @@ enum ReportStages {
         var rows: [[String]]
     }
 
-    /// Query classes in the report (from `queries.CLASS.count`), nil when none ran.
-    static func queries(_ r: BenchReport) -> Table? {
+    /// Query classes in the report (from `queries.CLASS.count`), nil when none ran; `alone`: the
+    /// run after ingestion (`queries_alone.CLASS.count`, `queries.alone`).
+    static func queries(_ r: BenchReport, alone: Bool = false) -> Table? {
+        let (counts, kind) = alone ? ("queries_alone", "query_alone") : ("queries", "query")
         let classes = r.metrics.keys.compactMap { name -> String? in
-            guard name.hasPrefix("queries."), name.hasSuffix(".count") else { return nil }
-            return String(name.dropFirst("queries.".count).dropLast(".count".count))
+            guard name.hasPrefix(counts + "."), name.hasSuffix(".count") else { return nil }
+            return String(name.dropFirst(counts.count + 1).dropLast(".count".count))
         }.sorted()
         guard !classes.isEmpty else { return nil }
         func value(_ name: String) -> String { r.metrics[name].map { Units.format($0.value) } ?? "–" }
         let rows = classes.map { className in
-            [className, value("queries.\(className).count"), value("queries.\(className).errors"), value("queries.\(className).rows"),
-             value("latency.query.\(className).p50"), value("latency.query.\(className).p99"), value("latency.query_uncorrected.\(className).p99")]
+            [className, value("\(counts).\(className).count"), value("\(counts).\(className).errors"), value("\(counts).\(className).rows"),
+             value("latency.\(kind).\(className).p50"), value("latency.\(kind).\(className).p99"), value("latency.\(kind)_uncorrected.\(className).p99")]
         }
-        return Table(title: "Queries while ingesting (open loop)",
+        return Table(title: alone ? "Queries alone after ingestion (open loop)" : "Queries while ingesting (open loop)",
                      header: ["class", "answered", "failed", "rows", "p50 ms (intended)", "p99 ms (intended)", "p99 ms (actual start)"], rows: rows)
     }
 

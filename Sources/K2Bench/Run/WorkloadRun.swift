@@ -111,12 +111,14 @@ public enum WorkloadRun {
             let current = reader
             // The ledger (runs with faults): the topic's messages before the repetition.
             let ledgerStart = spec.faults.isEmpty ? nil : LedgerStart(sinks: spec.sinks)
+            let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") })
             let probes = try pipeline.startRepetition(rep, sinks: spec.sinks, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
             let queryStage = try pipeline.startQueries(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
             let httpStage = try pipeline.startHTTP(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
             var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var probeResult: FreshnessProbes.Result?
             var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+            var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
             var ledger: RunLedger?
             var setup = SinkSetup(sinks: sinks, latencies: {
@@ -135,6 +137,7 @@ public enum WorkloadRun {
                 if let current { for (k, v) in current.latencies { latencies[k] = v } }
                 if let probes { for (k, v) in probes.latencies { latencies[k] = v } }
                 if let queryFigures { for (k, v) in queryFigures.latencies { latencies[k] = v } }
+                if let aloneFigures { for (k, v) in aloneFigures.latencies { latencies[k] = v } }
                 if let httpFigures { for (k, v) in httpFigures.latencies { latencies[k] = v } }
                 return latencies
             }, consumed: current.map { r in { r.consumed } }, close: {
@@ -145,16 +148,18 @@ public enum WorkloadRun {
                     let stopped = queryStage.stop()
                     queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
                 }
+                // After the measured window and the resource sampler: the queries alone (queries.alone).
+                aloneFigures = pipeline.runQueriesAlone(rep)
                 if let httpStage {
                     let stopped = httpStage.stop()
                     httpFigures = HTTPStage.figures(stopped.requests, error: stopped.error)
                 }
                 storageFigures = pipeline.measureStorage(rep)
                 if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
-                    ledger = ledgerStart.finish(sink: kafka, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
+                    ledger = ledgerStart.finish(sink: kafka, reader: idReader?.reader, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
                 }
             }, notes: {
-                var notes: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? [])
+                var notes: [String] = (queryFigures?.notes ?? []) + (aloneFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? []) + (idReader?.error.map { [$0] } ?? [])
                 guard let probes, let probeSummary = probeResult else { return notes }
                 if probeSummary.lost > 0 {
                     notes.append("\(probeSummary.lost) of \(probeSummary.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
@@ -176,6 +181,7 @@ public enum WorkloadRun {
             }
             setup.metrics = {
                 var figures: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
+                for (name, metric) in aloneFigures?.metrics ?? [:] { figures[name] = metric }
                 for (name, metric) in storageFigures?.metrics ?? [:] { figures[name] = metric }
                 for (name, metric) in httpFigures?.metrics ?? [:] { figures[name] = metric }
                 for (name, metric) in ledger?.metrics ?? [:] { figures[name] = metric }
@@ -383,6 +389,27 @@ final class PipelineSetup {
     /// measured window, while the replay feeds the pipeline.
     func startQueries(_ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage? {
         guard let queries = workload.queries else { return nil }
+        return try startQueries(queries, rep, warmupNanos: warmupNanos, durationNanos: durationNanos)
+    }
+
+    /// `queries.alone`: once the replay stopped, the query classes again for that long with no
+    /// ingestion (the query-only case); blocks until they ran. Nil without it.
+    func runQueriesAlone(_ rep: Int) -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])? {
+        guard let queries = workload.queries, queries.aloneNanos > 0 else { return nil }
+        progress?("queries alone after ingestion for \(TimeText.humanDuration(nanos: queries.aloneNanos)) …")
+        do {
+            let stage = try startQueries(queries, rep, warmupNanos: 0, durationNanos: queries.aloneNanos)
+            let clock = SystemClock()
+            let end = clock.monotonicNanos() + queries.aloneNanos
+            while clock.monotonicNanos() < end { usleep(UInt32(min(100_000, max(1_000, (end - clock.monotonicNanos()) / 1_000)))) }
+            let stopped = stage.stop()
+            return QueryStage.figures(stopped.classes, error: stopped.error, alone: true)
+        } catch {
+            return QueryStage.figures([], error: "\(error)", alone: true)
+        }
+    }
+
+    private func startQueries(_ queries: Workload.Queries, _ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage {
         var (queryHost, queryPort) = (host, port)
         if let url = queries.clickhouse { (queryHost, queryPort) = try Self.hostPort(url, key: "queries.clickhouse", workload: workload) }
         guard queryPort != 0 else {

@@ -177,6 +177,9 @@ public struct Workload: Sendable, Equatable {
         public var database: String?
         /// A query not answered within this long fails. Default 30 s.
         public var timeoutNanos: Int64 = 30_000_000_000
+        /// After the replay stops, the classes run again for this long with no ingestion (the
+        /// query-only case, metrics `latency.query_alone.CLASS.*`); 0 = not. Default 0.
+        public var aloneNanos: Int64 = 0
         public init() {}
     }
 

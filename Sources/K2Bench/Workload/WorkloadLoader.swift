@@ -284,7 +284,7 @@ public enum WorkloadLoader {
 
     /// The `queries:` section: `classes: {NAME: {sql: FILE, rate: N, window: DURATION}}` and options.
     static func queries(_ q: StrictMap, file: String, checkFiles: Bool) throws(ConfigError) -> Workload.Queries {
-        try q.expectKeys(["classes", "concurrency", "seed", "parameters_from", "clickhouse", "database", "timeout"])
+        try q.expectKeys(["classes", "concurrency", "seed", "parameters_from", "clickhouse", "database", "timeout", "alone"])
         var out = Workload.Queries()
         out.concurrency = try q.int("concurrency") ?? 4
         guard (1...256).contains(out.concurrency) else { throw q.error(at: "concurrency", "must be between 1 and 256") }
@@ -296,6 +296,8 @@ public enum WorkloadLoader {
         out.database = try q.string("database")
         out.timeoutNanos = try q.duration("timeout") ?? 30_000_000_000
         guard out.timeoutNanos > 0 else { throw q.error(at: "timeout", "must be longer than 0") }
+        out.aloneNanos = try q.duration("alone") ?? 0
+        guard out.aloneNanos >= 0 else { throw q.error(at: "alone", "must not be negative", remedy: "e.g. alone: 10s (queries alone after ingestion), or leave it out") }
         guard let classes = try q.map("classes") else {
             throw q.missing("classes", "one entry per query class, e.g. simple: {sql: queries/v2/simple.sql, rate: 20}")
         }

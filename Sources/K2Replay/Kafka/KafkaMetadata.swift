@@ -99,13 +99,20 @@ public final class KafkaInspector: @unchecked Sendable {
     /// Sum of the high watermarks of all partitions: how many messages the topic ever took
     /// (the count to check against; see the mock broker's retention trap in docs/sinks.md).
     public func highWatermarkSum(topic: String, timeoutMillis: Int32 = 5000) -> Int64? {
+        watermarks(topic: topic, timeoutMillis: timeoutMillis)?.reduce(0) { $0 + $1.high }
+    }
+
+    /// The low and high watermark of each partition of `topic` (index = partition), nil when
+    /// the topic or a partition cannot be read. A low watermark above 0 means the broker
+    /// deleted the partition's oldest messages (retention).
+    package func watermarks(topic: String, timeoutMillis: Int32 = 5000) -> [(low: Int64, high: Int64)]? {
         guard let partitionCount = partitions(of: topic, timeoutMillis: timeoutMillis) else { return nil }
-        var sum: Int64 = 0
-        for p in 0..<Int32(partitionCount) {
-            guard let (_, hi) = KafkaMetadata.watermarks(rk, topic: topic, partition: p, timeoutMillis: timeoutMillis) else { return nil }
-            sum += hi
+        var out: [(low: Int64, high: Int64)] = []
+        for partition in 0..<Int32(partitionCount) {
+            guard let (low, high) = KafkaMetadata.watermarks(rk, topic: topic, partition: partition, timeoutMillis: timeoutMillis) else { return nil }
+            out.append((low, high))
         }
-        return sum
+        return out
     }
 
     /// Reads up to `max` messages of one partition from `offset`, waiting at most `timeoutMillis` in total.

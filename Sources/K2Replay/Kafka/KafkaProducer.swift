@@ -222,7 +222,7 @@ final class KafkaProducer: @unchecked Sendable {
     @inline(__always)
     func produce(topic: OpaquePointer, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?,
                  header1: (StaticString, UnsafeRawBufferPointer)?, header2: (StaticString, UnsafeRawBufferPointer)?,
-                 token: UInt, giveUp: () -> String?) -> String? {
+                 header3: (StaticString, UnsafeRawBufferPointer)? = nil, token: UInt, giveUp: () -> String?) -> String? {
         let flags = RD_KAFKA_MSG_F_COPY
         var status: rd_kafka_resp_err_t
         repeat {
@@ -232,6 +232,8 @@ final class KafkaProducer: @unchecked Sendable {
                            header1?.1.baseAddress, header1.map { $0.1.count } ?? 0,
                            header2.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
                            header2?.1.baseAddress, header2.map { $0.1.count } ?? 0,
+                           header3.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
+                           header3?.1.baseAddress, header3.map { $0.1.count } ?? 0,
                            UnsafeMutableRawPointer(bitPattern: token))
             // Queue full: serve delivery reports until there is room (never drop).
             if status == RD_KAFKA_RESP_ERR__QUEUE_FULL {

@@ -11,7 +11,9 @@ import K2Core
 /// - topic: `{exchange}`, `{stream}`, `{type}` template (default `market.crypto.{type}.{exchange}`);
 /// - key: the message's symbol (none if the payload names no symbol);
 /// - headers: `k2-receive-ns` (capture receive time) and `k2-intended-ns` (intended send time,
-///   wall clock), both decimal ns since the epoch; `headers=off` leaves them out;
+///   wall clock), both decimal ns since the epoch, and `k2-id` (`RUNID-SEQ`: the sink's run id,
+///   16 hex digits, and the message's sequence from 0, decimal: the ledger's id, `MessageID`);
+///   `headers=off` leaves them out;
 /// - idempotence on (`enable.idempotence=true`), `message.timeout.ms=30000` bounds retries
 ///   when the broker goes away; every `-X key=value` is passed to librdkafka after k2's defaults;
 /// - delivery reports give the publish latency from the intended send time and from the actual
@@ -69,7 +71,14 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     /// Slot ring: intended and actual send times (monotonic ns) of in-flight messages.
     private var ring: UnsafeMutablePointer<Int64>
     private var ringMask: UInt = 0
+    /// Messages handed to librdkafka so far: the next message's sequence (its `k2-id`); a
+    /// message's token is its sequence + 1, its ring slot the sequence masked.
     private var nextSlot: UInt = 0
+    /// This sink's run id, the first half of every `k2-id` header.
+    package let runID: UInt64
+    /// Sequences the broker acknowledged (guarded by `deliveredLock`; grown by delivery reports).
+    private var deliveredIDs = SequenceBitmap()
+    private let deliveredLock = Lock()
     private var wallMinusMono: Int64 = 0
     private var numbers: UnsafeMutableRawBufferPointer
     private let goneLock = Lock()
@@ -112,7 +121,10 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         recorder = SinkRecorder(clock: clock)
         topics = TopicCache(template: options.topic)
         ring = .allocate(capacity: 2)
-        numbers = .allocate(byteCount: 64, alignment: 8)
+        numbers = .allocate(byteCount: 128, alignment: 8)
+        runID = UInt64.random(in: 1...UInt64.max)
+        // `k2-id`: the run id and '-' are written once at 64..<81, the sequence after them per message.
+        _ = MessageID.writePrefix(runID, into: numbers, at: 64)
         // Validate the properties now (bad -X → exit 2 before anything starts).
         _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: self.uri)
     }
@@ -125,6 +137,9 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     }
 
     public var counts: SinkCounts { recorder.snapshot }
+
+    /// The sequences (`k2-id`) the broker acknowledged so far (a copy).
+    package var acknowledgedIDs: SequenceBitmap { deliveredLock.withLock { deliveredIDs } }
 
     /// Counts and publish latency (delivery report time minus intended / actual send time).
     public var stats: SinkStats {
@@ -175,7 +190,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let rkt = topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
         recorder.sent(bytes: payload.count)
         guard let rkt else { fail("invalid topic name"); return }
-        let slot = nextSlot & ringMask
+        let sequence = nextSlot
+        let slot = sequence & ringMask
         nextSlot &+= 1
         ring[Int(slot) * 2] = message.intendedNanos
         ring[Int(slot) * 2 + 1] = message.actualNanos
@@ -183,13 +199,15 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         if options.headers {
             let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
             let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
+            let n3 = MessageID.prefixLength + Self.decimal(Int64(sequence), into: numbers, at: 64 + MessageID.prefixLength)
             err = producer.produce(topic: rkt, value: payload, key: fields.symbol,
                                    header1: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1])),
                                    header2: ("k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
-                                   token: slot + 1) { self.goneReason() }
+                                   header3: (MessageID.header, UnsafeRawBufferPointer(rebasing: numbers[64..<(64 + n3)])),
+                                   token: sequence + 1) { self.goneReason() }
         } else {
             err = producer.produce(topic: rkt, value: payload, key: fields.symbol, header1: nil, header2: nil,
-                                   token: slot + 1) { self.goneReason() }
+                                   token: sequence + 1) { self.goneReason() }
         }
         if let err { fail(err) }
         // Serve delivery reports on this thread about once a millisecond (see KafkaProducer).
@@ -233,9 +251,13 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let ring = ring
         var timedOut: String?
         let purged = goneLock.withLock { purgeReason }
+        let mask = ringMask
+        deliveredLock.withLock {
+            for index in 0..<tokens.count where errors[index] == 0 { deliveredIDs.insert(UInt64(tokens[index] &- 1)) }
+        }
         recorder.outcomes { outcomes in
             for i in 0..<tokens.count {
-                let slot = Int(tokens[i] &- 1)
+                let slot = Int((tokens[i] &- 1) & mask)
                 let code = errors[i]
                 if code == 0 {
                     outcomes.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)

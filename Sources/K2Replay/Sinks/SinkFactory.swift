@@ -1,4 +1,5 @@
 import K2Core
+import Logging
 
 /// A parsed sink URI: `scheme://authority/path?key=value&…` or `scheme:path` (`file:out.ndjson`).
 public struct SinkURI: Sendable, Equatable {
@@ -124,6 +125,8 @@ public struct SinkOptions: Sendable {
     /// The input captures, for sinks that serve what they recorded besides the replayed
     /// messages (`ws://`: REST depth snapshots).
     public var captures: [String]
+    /// Where sinks' notices go (`ws://`: waiting for clients).
+    public var logger = Logger(label: "k2.replay")
 
     public init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
                 venue: String? = nil, captures: [String] = []) {

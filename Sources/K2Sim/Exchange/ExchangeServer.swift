@@ -1,6 +1,7 @@
 import K2Capture
 import K2Core
 import K2Net
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -152,11 +153,7 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
 
     func note(_ event: String, _ fields: [String: String]) {
         guard options.verbose else { return }
-        var line = "ts=\(TimeText.iso8601(nanos: clock.wallNanos(), fractionDigits: 3)) level=info event=\(event)"
-        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=" + (value.contains(" ") || value.isEmpty ? JSONText.quoted(value) : value)
-        }
-        StdErr.print(line)
+        options.logger.info("\(event)", metadata: fields.mapValues { .string($0) })
     }
 
     private func tick() {
