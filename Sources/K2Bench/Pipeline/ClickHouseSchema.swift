@@ -5,12 +5,12 @@ import K2Replay
 /// A SQL script for ClickHouse (the v2 pipeline's tables and views): `--` comments dropped,
 /// statements split on `;` outside quotes, `{name}` placeholders substituted, run one by one
 /// over HTTP. A failing statement throws with its number, first line and ClickHouse's message.
-public struct ClickHouseSchema: Sendable {
-    public let path: String
-    public let statements: [String]
+package struct ClickHouseSchema: Sendable {
+    package let path: String
+    package let statements: [String]
 
     /// Reads and splits `path`.
-    public init(path: String) throws {
+    package init(path: String) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ReplayError(.invalidArgument, place: path, what: "cannot read the ClickHouse schema file",
                               remedy: "check the path (relative paths are relative to the workload file)")
@@ -18,13 +18,13 @@ public struct ClickHouseSchema: Sendable {
         self.init(path: path, text: text)
     }
 
-    public init(path: String, text: String) {
+    package init(path: String, text: String) {
         self.path = path
         self.statements = Self.split(text)
     }
 
     /// The statements with `{key}` replaced by `values[key]`.
-    public func substituted(_ values: [String: String]) -> [String] {
+    func substituted(_ values: [String: String]) -> [String] {
         statements.map { s in
             var out = s
             for (k, v) in values { out = out.replacingOccurrences(of: "{\(k)}", with: v) }
@@ -33,7 +33,7 @@ public struct ClickHouseSchema: Sendable {
     }
 
     /// Runs every statement against `host:port` in `database` (created first when missing).
-    public func run(host: String, port: Int, database: String, values: [String: String]) throws {
+    package func run(host: String, port: Int, database: String, values: [String: String]) throws {
         let http = try ClickHouseHTTP(host: host, port: port, place: path)
         try http.execute("CREATE DATABASE IF NOT EXISTS \(database)")
         for (i, sql) in substituted(values).enumerated() {
