@@ -4,15 +4,15 @@ import K2Config
 /// The one error type of K2Sim: what went wrong, where (file:line:column for profiles, read by
 /// K2Config as workloads are), and what to do. `description` is the single line `k2` prints
 /// before exiting with code 2, shaped as the other modules' errors (`place: what — remedy`).
-public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
+package struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Where: `profile.yaml:12:3` or a flag name such as `--rate`.
-    public var location: String
+    package var location: String
     /// The offending key path (`timeline[2].rate`), or empty.
-    public var key: String
-    public var what: String
-    public var remedy: String
+    package var key: String
+    package var what: String
+    package var remedy: String
 
-    public init(location: String, key: String = "", what: String, remedy: String) {
+    package init(location: String, key: String = "", what: String, remedy: String) {
         self.location = location
         self.key = key
         self.what = what
@@ -20,16 +20,16 @@ public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// A K2Capture error (an unknown venue name) as read at `location`.
-    public init(_ error: CaptureError, location: String, key: String = "") {
+    package init(_ error: CaptureError, location: String, key: String = "") {
         self.init(location: location, key: key, what: error.what, remedy: error.remedy)
     }
 
     /// A profile file that K2Config's reader refused: `file:line:column` as the location.
-    public init(_ error: ConfigError) {
+    package init(_ error: ConfigError) {
         self.init(location: error.place, what: error.what, remedy: error.remedy)
     }
 
-    public var description: String {
+    package var description: String {
         var s = location
         if !key.isEmpty { s += ": \(key)" }
         s += ": \(what)"

@@ -2,20 +2,20 @@ import K2Capture
 import K2Core
 
 /// What one client subscribed to: per symbol, which message kinds.
-public struct SubscriptionSet: Sendable, Equatable {
+package struct SubscriptionSet: Sendable, Equatable {
     /// Bit 0 trade, bit 1 aggTrade, bit 2 depth, bit 3 ticker (Binance bookTicker).
     private var masks: [UInt8]
 
-    public init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
+    package init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
 
     /// Everything for every symbol.
-    public static func all(symbols: Int) -> SubscriptionSet {
+    package static func all(symbols: Int) -> SubscriptionSet {
         var s = SubscriptionSet(symbols: symbols)
         for i in 0..<symbols { s.masks[i] = 7 }
         return s
     }
 
-    public var isEmpty: Bool { !masks.contains { $0 != 0 } }
+    package var isEmpty: Bool { !masks.contains { $0 != 0 } }
 
     @inline(__always)
     static func bit(_ kind: MessageKind) -> UInt8 {
@@ -31,19 +31,19 @@ public struct SubscriptionSet: Sendable, Equatable {
     /// Whether a message of `kind` for `symbol` goes to this client. On Kraken and Coinbase a
     /// trade subscription covers both single and multi-fill trade messages.
     @inline(__always)
-    public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
+    package func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
         var b = Self.bit(kind)
         if venue != .binance && b != 4 && b != 8 { b = 3 }
         return masks[symbol] & b != 0
     }
 
-    public mutating func add(symbol: Int, kind: MessageKind) { masks[symbol] |= Self.bit(kind) }
-    public mutating func remove(symbol: Int, kind: MessageKind) { masks[symbol] &= ~Self.bit(kind) }
+    package mutating func add(symbol: Int, kind: MessageKind) { masks[symbol] |= Self.bit(kind) }
+    package mutating func remove(symbol: Int, kind: MessageKind) { masks[symbol] &= ~Self.bit(kind) }
     /// Kraken/Coinbase trade channels: single and multi-fill trades.
-    public mutating func addTrades(symbol: Int) { masks[symbol] |= 3 }
-    public mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
+    mutating func addTrades(symbol: Int) { masks[symbol] |= 3 }
+    mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
 
-    public func kinds(symbol: Int) -> [MessageKind] {
+    package func kinds(symbol: Int) -> [MessageKind] {
         var k: [MessageKind] = []
         if masks[symbol] & 1 != 0 { k.append(.trade) }
         if masks[symbol] & 2 != 0 { k.append(.aggTrade) }
@@ -54,9 +54,9 @@ public struct SubscriptionSet: Sendable, Equatable {
 }
 
 /// Binance's subscription protocol: URL paths, `SUBSCRIBE` requests and their responses.
-public enum BinanceProtocol {
+package enum BinanceProtocol {
     /// A parsed stream name: `btcusdt@trade`, `btcusdt@aggTrade`, `btcusdt@depth`, `btcusdt@depth@100ms`.
-    public static func parseStream(_ name: String, universe: SymbolUniverse) -> (symbol: Int, kind: MessageKind)? {
+    static func parseStream(_ name: String, universe: SymbolUniverse) -> (symbol: Int, kind: MessageKind)? {
         guard let at = name.firstIndex(of: "@") else { return nil }
         let sym = String(name[..<at])
         let rest = String(name[name.index(after: at)...])
@@ -75,7 +75,7 @@ public enum BinanceProtocol {
     /// The subscriptions and framing a connection URL asks for:
     /// `/stream?streams=btcusdt@trade/ethusdt@depth@100ms` → combined; `/ws/btcusdt@trade` or
     /// `/ws` → raw payloads. Unknown stream names throw (Binance answers HTTP 400).
-    public static func parsePath(_ pathAndQuery: String, universe: SymbolUniverse) throws(SimError) -> (subscriptions: SubscriptionSet, combined: Bool) {
+    package static func parsePath(_ pathAndQuery: String, universe: SymbolUniverse) throws(SimError) -> (subscriptions: SubscriptionSet, combined: Bool) {
         var set = SubscriptionSet(symbols: universe.count)
         var streams: [Substring] = []
         let combined: Bool
@@ -102,14 +102,14 @@ public enum BinanceProtocol {
     }
 
     /// A client request: `{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":1}` (parsed in K2Capture, shared with the ws:// replay sink).
-    public typealias Request = BinanceRequest
+    package typealias Request = BinanceRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? { BinanceRequest(parsing: bytes) }
+    package static func parseRequest(_ bytes: [UInt8]) -> Request? { BinanceRequest(parsing: bytes) }
 
     /// Applies SUBSCRIBE / UNSUBSCRIBE to `set` and returns the response frame:
     /// `{"result":null,"id":1}`, for LIST_SUBSCRIPTIONS `{"result":["btcusdt@trade"],"id":3}`,
     /// or an error `{"error":{"code":2,"msg":"Invalid request: unknown stream"},"id":1}`.
-    public static func handle(_ r: Request, set: inout SubscriptionSet, active: inout [String], universe: SymbolUniverse) -> [UInt8] {
+    package static func handle(_ r: Request, set: inout SubscriptionSet, active: inout [String], universe: SymbolUniverse) -> [UInt8] {
         switch r.method {
         case "SUBSCRIBE", "UNSUBSCRIBE":
             var parsed: [(Int, MessageKind, String)] = []
@@ -143,7 +143,7 @@ public enum BinanceProtocol {
     }
 
     /// The subscription frame a recorder sends on a combined connection.
-    public static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
+    package static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
         var out = Array(#"{"method":"SUBSCRIBE","params":["#.utf8)
         for (i, s) in streams.enumerated() {
             if i > 0 { out.append(44) }
@@ -155,26 +155,26 @@ public enum BinanceProtocol {
 }
 
 /// Kraken WebSocket v1: subscribe requests, subscriptionStatus, systemStatus, heartbeat, pong.
-public enum KrakenProtocol {
+package enum KrakenProtocol {
     /// `{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}`, also
     /// `unsubscribe` and `{"event":"ping","reqid":42}` (parsed in K2Capture, shared with the ws:// replay sink).
-    public typealias Request = KrakenRequest
+    package typealias Request = KrakenRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? { KrakenRequest(parsing: bytes) }
+    package static func parseRequest(_ bytes: [UInt8]) -> Request? { KrakenRequest(parsing: bytes) }
 
     /// Sent on connect: `{"connectionID":…,"event":"systemStatus","status":"online","version":"1.9.1"}`.
-    public static func systemStatus(connectionID: UInt64) -> [UInt8] {
+    package static func systemStatus(connectionID: UInt64) -> [UInt8] {
         Array(#"{"connectionID":\#(connectionID),"event":"systemStatus","status":"online","version":"1.9.1"}"#.utf8)
     }
 
     /// The book depths Kraken v1 offers (`"subscription":{"name":"book","depth":N}`; 10 when omitted).
-    public static let bookDepths: Set<Int> = [10, 25, 100, 500, 1000]
+    static let bookDepths: Set<Int> = [10, 25, 100, 500, 1000]
 
     /// `{"event":"heartbeat"}`, sent after about 1 s without other messages.
-    public static let heartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
+    package static let heartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
 
     /// `{"event":"pong","reqid":42}` (reqid omitted when the ping had none).
-    public static func pong(reqid: String?) -> [UInt8] {
+    package static func pong(reqid: String?) -> [UInt8] {
         if let r = reqid { return Array(#"{"event":"pong","reqid":\#(r)}"#.utf8) }
         return Array(#"{"event":"pong"}"#.utf8)
     }
@@ -184,7 +184,7 @@ public enum KrakenProtocol {
     /// (book: `"channelName":"book-25"`, `"subscription":{"depth":25,"name":"book"}`), or an
     /// error status for unknown pairs/channels. `subscribedBooks` lists symbols whose book
     /// snapshot the server should send next (`LiveFeed.krakenBookSnapshot`).
-    public static func handle(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse, bookDepth: Int)
+    package static func handle(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse, bookDepth: Int)
         -> (frames: [[UInt8]], subscribedBooks: [Int]) {
         var frames: [[UInt8]] = []
         var books: [Int] = []
@@ -216,7 +216,7 @@ public enum KrakenProtocol {
         return (frames, books)
     }
 
-    public static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
+    package static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
         var out = Array(#"{"event":"subscribe","pair":["#.utf8)
         for (i, p) in pairs.enumerated() {
             if i > 0 { out.append(44) }
@@ -230,16 +230,16 @@ public enum KrakenProtocol {
 }
 
 /// Coinbase Advanced Trade: subscribe requests, the `subscriptions` ack and `heartbeats`.
-public enum CoinbaseProtocol {
+package enum CoinbaseProtocol {
     /// `{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}` (or unsubscribe;
     /// parsed in K2Capture, shared with the ws:// replay sink).
-    public typealias Request = CoinbaseRequest
+    package typealias Request = CoinbaseRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? { CoinbaseRequest(parsing: bytes) }
+    package static func parseRequest(_ bytes: [UInt8]) -> Request? { CoinbaseRequest(parsing: bytes) }
 
     /// Applies the request; returns false for unknown products or channels. Channels:
     /// `market_trades`, `level2`, `ticker`, `heartbeats` (heartbeats are the server's job: see `heartbeat`).
-    public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
+    package static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
         guard ["market_trades", "level2", "ticker", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
         for p in r.productIDs {
@@ -262,7 +262,7 @@ public enum CoinbaseProtocol {
 
     /// The ack Coinbase sends after every (un)subscribe:
     /// `{"channel":"subscriptions","client_id":"","timestamp":"…","sequence_num":N,"events":[{"subscriptions":{"market_trades":["BTC-USD"]}}]}`.
-    public static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
+    package static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
                                      nanos: Int64, sequence: Int64) -> [UInt8] {
         var out = Array(#"{"channel":"subscriptions","client_id":"","timestamp":""#.utf8)
         StampText.appendRFC3339(nanos: nanos, to: &out)
@@ -294,7 +294,7 @@ public enum CoinbaseProtocol {
     /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}]}`,
     /// once a second on a connection subscribed to `heartbeats` (the docs' example quotes the
     /// counter; the venue sends a number).
-    public static func heartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
+    package static func heartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
         var out = Array(#"{"channel":"heartbeats","client_id":"","timestamp":""#.utf8)
         StampText.appendRFC3339(nanos: nanos, to: &out)
         out.append(contentsOf: #"","sequence_num":\#(sequence),"events":[{"current_time":""#.utf8)
@@ -310,7 +310,7 @@ public enum CoinbaseProtocol {
         return out
     }
 
-    public static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
+    package static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
         var out = Array(#"{"type":"subscribe","product_ids":["#.utf8)
         for (i, p) in productIDs.enumerated() {
             if i > 0 { out.append(44) }
