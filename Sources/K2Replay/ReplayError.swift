@@ -1,6 +1,6 @@
 /// The one error type of K2Replay: what went wrong, where (sink URI, file) and what to do, on one line.
-public struct ReplayError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Code: String, Sendable {
+package struct ReplayError: Error, CustomStringConvertible, Sendable, Equatable {
+    package enum Code: String, Sendable {
         /// Bad input: unknown scheme, bad parameter, speed ≤ 0 … (exit 2).
         case invalidArgument = "invalid-argument"
         /// The destination cannot be reached or refuses at open (exit 2).
@@ -12,20 +12,20 @@ public struct ReplayError: Error, CustomStringConvertible, Sendable, Equatable {
         case io
     }
 
-    public let code: Code
+    package let code: Code
     /// The sink URI or file the error is about, if any.
-    public let place: String?
-    public let what: String
-    public let remedy: String
+    package let place: String?
+    package let what: String
+    package let remedy: String
 
-    public init(_ code: Code, place: String? = nil, what: String, remedy: String = "") {
+    package init(_ code: Code, place: String? = nil, what: String, remedy: String = "") {
         self.code = code
         self.place = place
         self.what = what
         self.remedy = remedy
     }
 
-    public var description: String {
+    package var description: String {
         (place.map { $0 + ": " } ?? "") + what + (remedy.isEmpty ? "" : " — " + remedy)
     }
 }

@@ -5,11 +5,11 @@ import K2Core
 /// `--host`) that injects the embedded broker's faults by hand while an incident is reproduced.
 /// One command per line, one reply line per command: `ok: <what was done>` or `error: <why>`
 /// (docs/sinks.md lists the commands). Connections are served one at a time.
-public final class BrokerControl: @unchecked Sendable {
+package final class BrokerControl: @unchecked Sendable {
     // unchecked: `running` and `client` under `lock`; the rest immutable after init.
 
     /// One control command.
-    public enum Command: Sendable, Equatable {
+    package enum Command: Sendable, Equatable {
         case down(broker: Int)
         case up(broker: Int)
         /// Added round-trip time (0 clears it).
@@ -24,10 +24,10 @@ public final class BrokerControl: @unchecked Sendable {
         case help
     }
 
-    public static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | help"
+    package static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | help"
 
     /// The command on `line`, or a one-line reason it is not one.
-    public static func parse(_ line: String, brokers: Int) -> Result<Command, ReplayError> {
+    package static func parse(_ line: String, brokers: Int) -> Result<Command, ReplayError> {
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         func fail(_ what: String) -> Result<Command, ReplayError> {
             .failure(ReplayError(.invalidArgument, place: "control", what: what, remedy: usage))
@@ -73,7 +73,7 @@ public final class BrokerControl: @unchecked Sendable {
     }
 
     /// Carries out `command` on `broker`; the reply's text.
-    public static func apply(_ command: Command, to broker: EmbeddedBroker) throws -> String {
+    package static func apply(_ command: Command, to broker: EmbeddedBroker) throws -> String {
         switch command {
         case let .down(id):
             broker.setBrokerDown(id)
@@ -101,9 +101,9 @@ public final class BrokerControl: @unchecked Sendable {
         }
     }
 
-    public let host: String
+    package let host: String
     /// The port listened on (the one asked for, or a free one for 0).
-    public let port: Int
+    package let port: Int
     private let broker: EmbeddedBroker
     private let listener: Int32
     private let lock = Lock()
@@ -112,7 +112,7 @@ public final class BrokerControl: @unchecked Sendable {
     private var thread: JoinableThread?
 
     /// Listens on `host:port` (0 = a free port) and serves commands until `stop()`.
-    public init(broker: EmbeddedBroker, host: String = "127.0.0.1", port: Int) throws {
+    package init(broker: EmbeddedBroker, host: String = "127.0.0.1", port: Int) throws {
         guard (0...65535).contains(port) else {
             throw ReplayError(.invalidArgument, place: "k2 broker", what: "--control-port \(port) is not a port", remedy: "give 1-65535, or 0 for a free port")
         }
@@ -185,7 +185,7 @@ public final class BrokerControl: @unchecked Sendable {
     }
 
     /// Stops listening, closes the connection being served and waits for the thread.
-    public func stop() {
+    package func stop() {
         let fd = lock.withLock { () -> Int32 in
             guard running else { return -2 }
             running = false
