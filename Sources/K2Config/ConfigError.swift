@@ -1,21 +1,21 @@
 /// The one error type of K2Config: a configuration file (workload, targets, simulator profile)
 /// that cannot be read as asked. One line: `file:line:column: what — what to do`.
-public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Code: String, Sendable {
+package struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    package enum Code: String, Sendable {
         /// The file does not exist or cannot be read.
         case fileNotFound = "file-not-found"
         /// The file is not valid YAML, or a key, type or value is wrong.
         case badFile = "bad-file"
     }
 
-    public let code: Code
-    public let path: String
-    public let line: Int?
-    public let column: Int?
-    public let what: String
-    public let remedy: String
+    package let code: Code
+    package let path: String
+    package let line: Int?
+    package let column: Int?
+    package let what: String
+    package let remedy: String
 
-    public init(_ code: Code = .badFile, path: String, line: Int? = nil, column: Int? = nil, what: String, remedy: String = "") {
+    package init(_ code: Code = .badFile, path: String, line: Int? = nil, column: Int? = nil, what: String, remedy: String = "") {
         self.code = code
         self.path = path
         self.line = line
@@ -25,7 +25,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// `file:line:column`, as far as known.
-    public var place: String {
+    package var place: String {
         var place = path
         if let line {
             place += place.isEmpty ? "line \(line)" : ":\(line)"
@@ -34,7 +34,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
         return place
     }
 
-    public var description: String {
+    package var description: String {
         let lead = place.isEmpty ? "" : place + ": "
         return lead + what + (remedy.isEmpty ? "" : " — " + remedy)
     }
