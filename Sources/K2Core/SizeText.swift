@@ -1,7 +1,7 @@
 /// Sizes as users type them: `1GB`, `512MiB`, `64k`, `1000`.
-public enum SizeText {
+package enum SizeText {
     /// Bytes, or nil when the text is not a size or the size does not fit in Int64.
-    public static func parse(_ text: String) -> Int64? {
+    package static func parse(_ text: String) -> Int64? {
         let t = text.trimmingSpaces()
         var digitsEnd = t.startIndex
         while digitsEnd < t.endIndex, t[digitsEnd].isNumber || t[digitsEnd] == "." { digitsEnd = t.index(after: digitsEnd) }
@@ -26,7 +26,7 @@ public enum SizeText {
     }
 
     /// `1.23 MB` style (decimal units).
-    public static func human(bytes: Int64) -> String {
+    package static func human(bytes: Int64) -> String {
         let b = Double(bytes)
         if b < 1e3 { return "\(bytes) B" }
         if b < 1e6 { return TimeText.fixed(b / 1e3, 1) + " kB" }
