@@ -1,7 +1,9 @@
-/// The one error type of K2Config: a configuration file (workload, targets, simulator profile)
-/// that cannot be read as asked. One line: `file:line:column: what — what to do`.
-package struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
-    package enum Code: String, Sendable {
+import K2Core
+
+/// The one error type of K2Config (a `K2Error`): a configuration file (workload, targets,
+/// simulator profile) that cannot be read as asked. One line: `file:line:column: what — what to do`.
+public struct ConfigError: K2Error, Equatable {
+    public enum Code: String, Sendable {
         /// The file does not exist or cannot be read.
         case fileNotFound = "file-not-found"
         /// The file is not valid YAML, or a key, type or value is wrong.
@@ -32,10 +34,5 @@ package struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable 
             if let column { place += ":\(column)" }
         }
         return place
-    }
-
-    package var description: String {
-        let lead = place.isEmpty ? "" : place + ": "
-        return lead + what + (remedy.isEmpty ? "" : " — " + remedy)
     }
 }

@@ -1,7 +1,9 @@
-/// The one error type of K2Net. Every message says what went wrong, where (URL or address) and
-/// what to do about it, on one line.
-package struct NetError: Error, CustomStringConvertible, Sendable, Equatable {
-    package enum Code: String, Sendable {
+import K2Core
+
+/// The one error type of K2Net (a `K2Error`): what went wrong, where (URL or address) and what
+/// to do about it, on one line.
+public struct NetError: K2Error, Equatable {
+    public enum Code: String, Sendable {
         /// The URL does not parse or has an unsupported scheme.
         case badURL = "bad-url"
         /// The host name does not resolve.
@@ -33,9 +35,5 @@ package struct NetError: Error, CustomStringConvertible, Sendable, Equatable {
         self.place = place
         self.what = what
         self.remedy = remedy
-    }
-
-    package var description: String {
-        (place.isEmpty ? "" : place + ": ") + what + (remedy.isEmpty ? "" : " — " + remedy)
     }
 }

@@ -1,4 +1,5 @@
 import K2Core
+import K2Replay
 
 /// A benchmark run's results: what `report.json` holds (schema `k2-bench-report/1`, described in
 /// docs/bench.md). Everything else (Markdown, HTML, verdicts, comparisons) is computed from it.
@@ -40,15 +41,18 @@ package struct BenchReport: Sendable, Equatable, Codable {
         }
     }
 
-    package struct Environment: Sendable, Equatable, Codable {
-        package var hostname: String
-        package var os: String
-        package var kernel: String
-        package var cpus: Int
-        package var memoryBytes: Int64
-        package var startedAt: String
-        package var finishedAt: String
-        package init(hostname: String, os: String, kernel: String, cpus: Int, memoryBytes: Int64, startedAt: String, finishedAt: String) {
+    public struct Environment: Sendable, Equatable, Codable {
+        public var hostname: String
+        public var os: String
+        public var kernel: String
+        public var cpus: Int
+        public var memoryBytes: Int64
+        public var startedAt: String
+        public var finishedAt: String
+        /// This host's clock against the shards' reference (`--clock-ref`), when measured:
+        /// `k2 bench merge` puts the shards' start times on the reference's time line with it.
+        public var clock: ClockReference.Measurement?
+        public init(hostname: String, os: String, kernel: String, cpus: Int, memoryBytes: Int64, startedAt: String, finishedAt: String) {
             self.hostname = hostname
             self.os = os
             self.kernel = kernel
@@ -246,8 +250,8 @@ extension BenchReport {
     package static func percentilesMs(_ h: Histogram) -> [String: Double] {
         var out: [String: Double] = [:]
         let scale = Double(h.unit.nanos) / 1e6
-        for (label, p) in percentiles {
-            out[label] = Double(p == 100 ? h.max : h.valueAtPercentile(p)) * scale
+        for (label, percentile) in percentiles {
+            out[label] = Double(percentile == 100 ? h.max : h.valueAtPercentile(percentile)) * scale
         }
         return out
     }
@@ -260,9 +264,9 @@ extension BenchReport {
     package func mergedLatencies() throws -> [String: Histogram] {
         var out: [String: Histogram] = [:]
         for run in runs {
-            for l in run.latencies {
-                let h = try Histogram.decode(base64: l.histogram)
-                if out[l.key] == nil { out[l.key] = h } else { out[l.key]!.add(h) }
+            for entry in run.latencies {
+                let histogram = try Histogram.decode(base64: entry.histogram)
+                if out[entry.key] == nil { out[entry.key] = histogram } else { out[entry.key]!.add(histogram) }
             }
         }
         return out

@@ -107,32 +107,32 @@ final class KafkaProducer: @unchecked Sendable {
         let conf = try KafkaConf(defaults + properties, place: place)
         box = CallbackBox()
         box.handler = handler
-        let c = conf.handle
-        rd_kafka_conf_set_opaque(c, Unmanaged.passUnretained(box).toOpaque())
-        rd_kafka_conf_set_dr_msg_cb(c) { _, message, opaque in
+        let confHandle = conf.handle
+        rd_kafka_conf_set_opaque(confHandle, Unmanaged.passUnretained(box).toOpaque())
+        rd_kafka_conf_set_dr_msg_cb(confHandle) { _, message, opaque in
             guard let message, let opaque else { return }
             let box = Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue()
             box.add(token: UInt(bitPattern: k2_message_opaque(message)), error: message.pointee.err.rawValue)
         }
-        rd_kafka_conf_set_error_cb(c) { _, err, reason, opaque in
+        rd_kafka_conf_set_error_cb(confHandle) { _, err, reason, opaque in
             guard let opaque else { return }
             let box = Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue()
             let text = (reason.map { String(cString: $0) }) ?? String(cString: rd_kafka_err2str(rd_kafka_resp_err_t(err)))
             box.note(text)
             if err == RD_KAFKA_RESP_ERR__FATAL.rawValue { box.lock.withLock { box.fatal = text } }
         }
-        rd_kafka_conf_set_log_cb(c) { rk, level, _, buf in
+        rd_kafka_conf_set_log_cb(confHandle) { rk, level, _, buf in
             // Keep librdkafka's own stderr quiet; remember warnings and errors for diagnostics.
             guard level <= 4, let rk, let buf, let opaque = rd_kafka_opaque(rk) else { return }
             let box = Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue()
             box.note(String(cString: buf))
         }
         var err = [CChar](repeating: 0, count: 512)
-        guard let h = rd_kafka_new(RD_KAFKA_PRODUCER, conf.take(), &err, err.count) else {
+        guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf.take(), &err, err.count) else {
             throw ReplayError(.invalidArgument, place: place, what: "cannot create the Kafka producer: \(cText(err))",
                             remedy: "check the -X properties")
         }
-        rk = h
+        rk = handle
     }
 
     /// Stops handing delivery reports to the handler (call before the handler goes away); waits
@@ -209,10 +209,10 @@ final class KafkaProducer: @unchecked Sendable {
 
     /// The topic handle for `name` (created once, cached).
     func topic(_ name: String) -> OpaquePointer? {
-        if let t = topics[name] { return t }
-        guard let t = rd_kafka_topic_new(rk, name, nil) else { return nil }
-        topics[name] = t
-        return t
+        if let cached = topics[name] { return cached }
+        guard let handle = rd_kafka_topic_new(rk, name, nil) else { return nil }
+        topics[name] = handle
+        return handle
     }
 
     /// Queues one message (value copied). Returns nil when queued, else librdkafka's reason.
@@ -222,24 +222,26 @@ final class KafkaProducer: @unchecked Sendable {
     @inline(__always)
     func produce(topic: OpaquePointer, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?,
                  header1: (StaticString, UnsafeRawBufferPointer)?, header2: (StaticString, UnsafeRawBufferPointer)?,
-                 token: UInt, giveUp: () -> String?) -> String? {
+                 header3: (StaticString, UnsafeRawBufferPointer)? = nil, token: UInt, giveUp: () -> String?) -> String? {
         let flags = RD_KAFKA_MSG_F_COPY
-        var r: rd_kafka_resp_err_t
+        var status: rd_kafka_resp_err_t
         repeat {
-            r = k2_produce(rk, topic, flags, value.baseAddress, value.count,
+            status = k2_produce(rk, topic, flags, value.baseAddress, value.count,
                            key?.baseAddress, key?.count ?? 0,
                            header1.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
                            header1?.1.baseAddress, header1.map { $0.1.count } ?? 0,
                            header2.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
                            header2?.1.baseAddress, header2.map { $0.1.count } ?? 0,
+                           header3.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
+                           header3?.1.baseAddress, header3.map { $0.1.count } ?? 0,
                            UnsafeMutableRawPointer(bitPattern: token))
             // Queue full: serve delivery reports until there is room (never drop).
-            if r == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+            if status == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                 if let reason = giveUp() { return reason }
                 if !pollHere(now: monotonic.monotonicNanos(), timeoutMillis: 1) { usleep(200) }
             }
-        } while r == RD_KAFKA_RESP_ERR__QUEUE_FULL
-        return r == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : kafkaErrorString(r)
+        } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
+        return status == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : kafkaErrorString(status)
     }
 
     /// Waits until every queued message has its delivery report (served by the poll thread),

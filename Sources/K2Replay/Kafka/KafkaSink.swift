@@ -11,7 +11,9 @@ import K2Core
 /// - topic: `{exchange}`, `{stream}`, `{type}` template (default `market.crypto.{type}.{exchange}`);
 /// - key: the message's symbol (none if the payload names no symbol);
 /// - headers: `k2-receive-ns` (capture receive time) and `k2-intended-ns` (intended send time,
-///   wall clock), both decimal ns since the epoch; `headers=off` leaves them out;
+///   wall clock), both decimal ns since the epoch, and `k2-id` (`RUNID-SEQ`: the sink's run id,
+///   16 hex digits, and the message's sequence from 0, decimal: the ledger's id, `MessageID`);
+///   `headers=off` leaves them out;
 /// - idempotence on (`enable.idempotence=true`), `message.timeout.ms=30000` bounds retries
 ///   when the broker goes away; every `-X key=value` is passed to librdkafka after k2's defaults;
 /// - delivery reports give the publish latency from the intended send time and from the actual
@@ -44,9 +46,9 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         package var value: String
         package init(_ key: String, _ value: String) { self.key = key; self.value = value }
         /// Parses `key=value`; a missing `=` is one actionable error.
-        package static func parse(_ text: String) throws -> KeyValue {
-            let (k, v) = try KafkaConf.parse(text)
-            return KeyValue(k, v)
+        public static func parse(_ text: String) throws -> KeyValue {
+            let (key, value) = try KafkaConf.parse(text)
+            return KeyValue(key, value)
         }
     }
 
@@ -69,7 +71,14 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// Slot ring: intended and actual send times (monotonic ns) of in-flight messages.
     private var ring: UnsafeMutablePointer<Int64>
     private var ringMask: UInt = 0
+    /// Messages handed to librdkafka so far: the next message's sequence (its `k2-id`); a
+    /// message's token is its sequence + 1, its ring slot the sequence masked.
     private var nextSlot: UInt = 0
+    /// This sink's run id, the first half of every `k2-id` header.
+    package let runID: UInt64
+    /// Sequences the broker acknowledged (guarded by `deliveredLock`; grown by delivery reports).
+    private var deliveredIDs = SequenceBitmap()
+    private let deliveredLock = Lock()
     private var wallMinusMono: Int64 = 0
     private var numbers: UnsafeMutableRawBufferPointer
     private let goneLock = Lock()
@@ -92,10 +101,10 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         guard !u.authority.isEmpty, u.authority.split(separator: ",").allSatisfy({ $0.contains(":") }) else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host:port", remedy: "write kafka://127.0.0.1:9092?topic=…")
         }
-        var o = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
+        var parsedOptions = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
                         properties: Self.saslProperties(user: u.user, password: u.password) + properties)
-        if let h = u.parameter("headers") { o.headers = !(h == "off" || h == "false" || h == "0") }
-        try self.init(uri: uri, options: o, clock: clock)
+        if let setting = u.parameter("headers") { parsedOptions.headers = !(setting == "off" || setting == "false" || setting == "0") }
+        try self.init(uri: uri, options: parsedOptions, clock: clock)
     }
 
     /// What `user:password@` in the URI stands for, before the `-X` properties (which override it).
@@ -112,7 +121,10 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         recorder = SinkRecorder(clock: clock)
         topics = TopicCache(template: options.topic)
         ring = .allocate(capacity: 2)
-        numbers = .allocate(byteCount: 64, alignment: 8)
+        numbers = .allocate(byteCount: 128, alignment: 8)
+        runID = UInt64.random(in: 1...UInt64.max)
+        // `k2-id`: the run id and '-' are written once at 64..<81, the sequence after them per message.
+        _ = MessageID.writePrefix(runID, into: numbers, at: 64)
         // Validate the properties now (bad -X → exit 2 before anything starts).
         _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: self.uri)
     }
@@ -125,6 +137,9 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     }
 
     package var counts: SinkCounts { recorder.snapshot }
+
+    /// The sequences (`k2-id`) the broker acknowledged so far (a copy).
+    package var acknowledgedIDs: SequenceBitmap { deliveredLock.withLock { deliveredIDs } }
 
     /// Counts and publish latency (delivery report time minus intended / actual send time).
     package var stats: SinkStats {
@@ -145,8 +160,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     package func open() throws {
         let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
             + options.properties.map { ($0.key, $0.value) }
-        let p = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
-        _ = try p.brokers(timeoutMillis: options.connectTimeoutMillis)
+        let newProducer = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
+        _ = try newProducer.brokers(timeoutMillis: options.connectTimeoutMillis)
         let conf = try KafkaConf(props, place: uri)
         let maxQueued = Int(conf.get("queue.buffering.max.messages") ?? "100000") ?? 100_000
         messageTimeout = conf.get("message.timeout.ms") ?? "?"
@@ -157,8 +172,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         ring = .allocate(capacity: cap * 2)
         ringMask = UInt(cap - 1)
         wallMinusMono = clock.wallNanos() - clock.monotonicNanos()
-        p.startPolling()
-        producer = p
+        newProducer.startPolling()
+        producer = newProducer
     }
 
     /// At `--speed max` the producing thread serves the delivery reports itself (see `KafkaProducer`).
@@ -175,7 +190,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         let rkt = topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
         recorder.sent(bytes: payload.count)
         guard let rkt else { fail("invalid topic name"); return }
-        let slot = nextSlot & ringMask
+        let sequence = nextSlot
+        let slot = sequence & ringMask
         nextSlot &+= 1
         ring[Int(slot) * 2] = message.intendedNanos
         ring[Int(slot) * 2 + 1] = message.actualNanos
@@ -183,13 +199,15 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         if options.headers {
             let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
             let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
+            let n3 = MessageID.prefixLength + Self.decimal(Int64(sequence), into: numbers, at: 64 + MessageID.prefixLength)
             err = producer.produce(topic: rkt, value: payload, key: fields.symbol,
                                    header1: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1])),
                                    header2: ("k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
-                                   token: slot + 1) { self.goneReason() }
+                                   header3: (MessageID.header, UnsafeRawBufferPointer(rebasing: numbers[64..<(64 + n3)])),
+                                   token: sequence + 1) { self.goneReason() }
         } else {
             err = producer.produce(topic: rkt, value: payload, key: fields.symbol, header1: nil, header2: nil,
-                                   token: slot + 1) { self.goneReason() }
+                                   token: sequence + 1) { self.goneReason() }
         }
         if let err { fail(err) }
         // Serve delivery reports on this thread about once a millisecond (see KafkaProducer).
@@ -204,7 +222,7 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// Why the destination counts as gone (a message timed out, or the idempotent producer
     /// hit a fatal error), or nil.
     private func goneReason() -> String? {
-        if let f = producer?.fatalError { return "fatal producer error: \(f)" }
+        if let failure = producer?.fatalError { return "fatal producer error: \(failure)" }
         return goneLock.withLock { gone }
     }
 
@@ -233,18 +251,22 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         let ring = ring
         var timedOut: String?
         let purged = goneLock.withLock { purgeReason }
-        recorder.outcomes { o in
+        let mask = ringMask
+        deliveredLock.withLock {
+            for index in 0..<tokens.count where errors[index] == 0 { deliveredIDs.insert(UInt64(tokens[index] &- 1)) }
+        }
+        recorder.outcomes { outcomes in
             for i in 0..<tokens.count {
-                let slot = Int(tokens[i] &- 1)
+                let slot = Int((tokens[i] &- 1) & mask)
                 let code = errors[i]
                 if code == 0 {
-                    o.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
+                    outcomes.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
                 } else {
                     var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
                     if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
                         reason += " (\(purged))"
                     }
-                    o.failed(reason: reason)
+                    outcomes.failed(reason: reason)
                     if Self.meansGone(code) { timedOut = reason }
                 }
             }
@@ -266,26 +288,26 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// the rest (failed, `Local: Purged …` with the reason). A broker gone for good does not
     /// keep it waiting: when a second passes without a report, a metadata request (1 s) asks
     /// whether any broker answers; none → purge now (so ~2–3 s, not `message.timeout.ms`).
-    package func finish(timeoutNanos: Int64) throws {
-        guard let p = producer else { return }
+    public func finish(timeoutNanos: Int64) throws {
+        guard let activeProducer = producer else { return }
         let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
         var millisLeft: Int32 { Int32(clamping: max(0, (deadline - clock.monotonicNanos()) / 1_000_000)) }
         if let reason = goneReason() {
             // Broker gone: what is still queued would only time out one by one; purge it soon.
             goneLock.withLock { purgeReason = "purged at the end: \(reason)" }
-            p.close(purgeAfterMillis: min(millisLeft, 1000))
+            activeProducer.close(purgeAfterMillis: min(millisLeft, 1000))
         } else {
-            while p.outstanding > 0, millisLeft > 0 {
-                let settled = { () -> UInt64 in let c = self.recorder.snapshot; return c.delivered &+ c.failed }
+            while activeProducer.outstanding > 0, millisLeft > 0 {
+                let settled = { () -> UInt64 in let snapshot = self.recorder.snapshot; return snapshot.delivered &+ snapshot.failed }
                 let before = settled()
-                p.flush(timeoutMillis: min(millisLeft, 1000))
-                guard p.outstanding > 0, settled() == before else { continue }
+                activeProducer.flush(timeoutMillis: min(millisLeft, 1000))
+                guard activeProducer.outstanding > 0, settled() == before else { continue }
                 // No delivery report for a second: is any broker there at all?
                 do {
-                    _ = try p.brokers(timeoutMillis: min(millisLeft, 1000))
+                    _ = try activeProducer.brokers(timeoutMillis: min(millisLeft, 1000))
                 } catch {
                     let why = "no Kafka broker at \(options.bootstrap) answered at the end of the replay"
-                        + (p.lastClientError.map { " (\($0))" } ?? "")
+                        + (activeProducer.lastClientError.map { " (\($0))" } ?? "")
                     goneLock.withLock {
                         if gone == nil { gone = why }
                         purgeReason = "purged at the end: \(why)"
@@ -293,28 +315,28 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
                     break
                 }
             }
-            if p.outstanding > 0 {
+            if activeProducer.outstanding > 0 {
                 let waited = "\(timeoutNanos / 1_000_000_000) s"
                 goneLock.withLock { if purgeReason == nil { purgeReason = "purged at the end: the \(waited) finish wait ended first" } }
             }
-            p.close(purgeAfterMillis: 0)
+            activeProducer.close(purgeAfterMillis: 0)
         }
-        reportsServed = p.reportsServed
+        reportsServed = activeProducer.reportsServed
         producer = nil
     }
 
     /// Writes `v` as decimal ASCII at `offset`; returns the length.
     @inline(__always)
     static func decimal(_ v: Int64, into buf: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
-        var x = v.magnitude
+        var remaining = v.magnitude
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &tmp) { t -> Int in
-            var n = 0
-            repeat { t[n] = UInt8(48 + x % 10); x /= 10; n += 1 } while x > 0
-            var o = offset
-            if v < 0 { buf[o] = 45; o += 1 }
-            for i in stride(from: n - 1, through: 0, by: -1) { buf[o] = t[i]; o += 1 }
-            return o - offset
+        return withUnsafeMutableBytes(of: &tmp) { digits -> Int in
+            var digitCount = 0
+            repeat { digits[digitCount] = UInt8(48 + remaining % 10); remaining /= 10; digitCount += 1 } while remaining > 0
+            var position = offset
+            if v < 0 { buf[position] = 45; position += 1 }
+            for i in stride(from: digitCount - 1, through: 0, by: -1) { buf[position] = digits[i]; position += 1 }
+            return position - offset
         }
     }
 }

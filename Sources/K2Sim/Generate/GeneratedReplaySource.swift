@@ -49,23 +49,23 @@ package final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
     }
 
     @inline(__always)
-    package func next() throws -> CaptureRecord? {
-        guard let r = records.next(), r.timestamp < until else {
+    public func next() throws -> CaptureRecord? {
+        guard let record = records.next(), record.timestamp < until else {
             try closeKept()
             return nil
         }
-        if let kept { try kept.append(r) }
-        return r
+        if let kept { try kept.append(record) }
+        return record
     }
 
     @inline(__always)
     package var exchange: String { venueNames[records.connection] }
 
     /// Closes the `keep` capture (idempotent): what was replayed so far is in it.
-    package func closeKept() throws(CaptureError) {
-        guard let k = kept else { return }
+    public func closeKept() throws(CaptureError) {
+        guard let writer = kept else { return }
         kept = nil
-        try k.close()
+        try writer.close()
     }
 
     /// What was generated so far (this round).
