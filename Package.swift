@@ -11,6 +11,12 @@ let strict: [SwiftSetting] = [
 /// swift-log's `Logger`, for the modules that log (docs/errors.md).
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 
+/// Release builds on Linux link the Swift runtime and Foundation into `k2`, the executable only
+/// (an unsafe flag on a library target would stop it from being used as a versioned dependency).
+/// Compile and link both: the compile step picks the static libraries' link entries
+/// (CoreFoundation, _FoundationICU), without which the static link fails.
+let staticStdlib = "-static-stdlib"
+
 let package = Package(
     name: "k2",
     // macOS 15: Synchronization.Atomic (the stop flags, K2Core/StopFlag.swift).

@@ -3,8 +3,8 @@ import K2Core
 
 /// The one error type of K2Bench (a `K2Error`): what went wrong, where (file and line, or the
 /// report) and what to do about it, on one line.
-public struct BenchError: K2Error, Equatable {
-    public enum Code: String, Sendable {
+package struct BenchError: K2Error, Equatable {
+    package enum Code: String, Sendable {
         /// A workload, targets or baseline file is malformed (unknown key, wrong type, missing value).
         case badFile = "bad-file"
         /// A file named by the user or by a workload does not exist or cannot be read.
@@ -40,7 +40,7 @@ public struct BenchError: K2Error, Equatable {
     }
 
     /// `file:line:column`, as far as known.
-    public var place: String {
+    package var place: String {
         var place = path ?? ""
         if let line {
             place += place.isEmpty ? "line \(line)" : ":\(line)"

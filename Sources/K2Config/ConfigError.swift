@@ -2,8 +2,8 @@ import K2Core
 
 /// The one error type of K2Config (a `K2Error`): a configuration file (workload, targets,
 /// simulator profile) that cannot be read as asked. One line: `file:line:column: what — what to do`.
-public struct ConfigError: K2Error, Equatable {
-    public enum Code: String, Sendable {
+package struct ConfigError: K2Error, Equatable {
+    package enum Code: String, Sendable {
         /// The file does not exist or cannot be read.
         case fileNotFound = "file-not-found"
         /// The file is not valid YAML, or a key, type or value is wrong.

@@ -7,7 +7,7 @@ package enum Base64 {
         return table
     }()
 
-    public static func encode(_ src: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    package static func encode(_ src: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         var offset = 0
         let count = src.count
         while offset + 3 <= count {

@@ -7,12 +7,12 @@ import Foundation
 ///
 /// Not Foundation.Process: its child monitor blocks in wait4() on a long-running child, which
 /// stalls every other Process in the same program.
-public enum ChildProcess {
+package enum ChildProcess {
     /// A program that could not be started (a `K2Error`): `what` names it and why.
-    public struct SpawnError: K2Error {
-        public let what: String
-        public var place: String { "" }
-        public var remedy: String { "" }
+    package struct SpawnError: K2Error {
+        package let what: String
+        package var place: String { "" }
+        package var remedy: String { "" }
     }
 
     /// Where a child's stdout or stderr goes.

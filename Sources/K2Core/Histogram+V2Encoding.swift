@@ -4,12 +4,12 @@ import CZlib
 // Java/C/Go/Rust HdrHistogram tools read and write it.
 
 /// Errors decoding an HdrHistogram encoding or an `.hlog` file (a `K2Error`).
-public struct HistogramDecodingError: K2Error {
-    public let reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var what: String { "histogram decoding failed: \(reason)" }
-    public var place: String { "" }
-    public var remedy: String { "" }
+package struct HistogramDecodingError: K2Error {
+    package let reason: String
+    package init(_ reason: String) { self.reason = reason }
+    package var what: String { "histogram decoding failed: \(reason)" }
+    package var place: String { "" }
+    package var remedy: String { "" }
 }
 
 extension Histogram {
@@ -142,7 +142,7 @@ extension Histogram {
         case unit, significantDigits, highestTrackableValue, totalCount, encoded
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(unit, forKey: .unit)
         try container.encode(significantDigits, forKey: .significantDigits)
@@ -151,7 +151,7 @@ extension Histogram {
         try container.encode(encodedBase64(), forKey: .encoded)
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let unit = try container.decode(HistogramUnit.self, forKey: .unit)
         self = try Histogram.decode(base64: try container.decode(String.self, forKey: .encoded), unit: unit)

@@ -86,7 +86,7 @@ package struct Histogram: Sendable, Equatable, Codable {
 
     /// Records `count` occurrences of one value.
     @inlinable
-    public mutating func record(_ value: Int64, count: UInt64) {
+    package mutating func record(_ value: Int64, count: UInt64) {
         var recordedValue = value < 0 ? 0 : value
         if recordedValue > highestTrackableValue {
             recordedValue = highestTrackableValue
@@ -174,14 +174,14 @@ package struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// The width of the bucket `value` falls into (all values in it are "equivalent").
-    public func sizeOfEquivalentRange(_ value: Int64) -> Int64 {
+    package func sizeOfEquivalentRange(_ value: Int64) -> Int64 {
         let bucket = bucketIndex(value)
         let sub = Int(value >> Int64(bucket + unitMagnitude))
         let adjusted = sub >= subBucketCount ? bucket + 1 : bucket
         return Int64(1) << Int64(unitMagnitude + adjusted)
     }
 
-    public func lowestEquivalentValue(_ value: Int64) -> Int64 {
+    package func lowestEquivalentValue(_ value: Int64) -> Int64 {
         let bucket = bucketIndex(value)
         let sub = Int(value >> Int64(bucket + unitMagnitude))
         return Int64(sub) << Int64(bucket + unitMagnitude)

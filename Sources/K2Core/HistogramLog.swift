@@ -36,7 +36,7 @@ package struct EncodedHistogramInterval: Sendable, Equatable {
         self.base64 = base64
     }
 
-    public init(_ interval: HistogramInterval) {
+    package init(_ interval: HistogramInterval) {
         let histogram = interval.histogram
         self.init(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds, tag: interval.tag,
                   maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond, base64: histogram.encodedBase64())
@@ -59,7 +59,7 @@ package struct HistogramLogWriter {
         text += "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"
     }
 
-    public mutating func append(_ interval: HistogramInterval) {
+    package mutating func append(_ interval: HistogramInterval) {
         let histogram = interval.histogram
         append(EncodedHistogramInterval(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds,
                                         tag: interval.tag, maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond,

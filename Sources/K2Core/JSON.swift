@@ -35,7 +35,7 @@ package enum JSONText {
         return true
     }
 
-    public static func appendString(_ s: String, to out: inout [UInt8]) {
+    package static func appendString(_ s: String, to out: inout [UInt8]) {
         var text = s
         _ = text.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
     }
@@ -69,7 +69,7 @@ package enum JSONText {
     }
 
     /// Validates UTF-8 (no overlongs, no surrogates), with an ASCII fast path.
-    public static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
+    package static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         let count = b.count
         while offset < count {
@@ -130,9 +130,9 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    public var stringValue: String? { if case let .string(text) = self { return text }; return nil }
-    public var numberText: String? { if case let .number(text) = self { return text }; return nil }
-    public var int64Value: Int64? {
+    package var stringValue: String? { if case let .string(text) = self { return text }; return nil }
+    package var numberText: String? { if case let .number(text) = self { return text }; return nil }
+    package var int64Value: Int64? {
         switch self {
         case let .number(text): return Int64(text)
         case let .string(text): return Int64(text)
@@ -146,7 +146,7 @@ public enum JSONValue: Sendable, Equatable {
         default: return nil
         }
     }
-    public var arrayValue: [JSONValue]? { if case let .array(elements) = self { return elements }; return nil }
+    package var arrayValue: [JSONValue]? { if case let .array(elements) = self { return elements }; return nil }
 
     /// Serialises back to compact JSON text.
     package func serialized() -> String {
@@ -183,25 +183,25 @@ public enum JSONValue: Sendable, Equatable {
 
 /// Why a JSON text could not be parsed, with the byte offset (a `K2Error`; the caller that
 /// knows the file or line wraps it in its module's error).
-public struct JSONParseError: K2Error {
-    public let offset: Int
-    public let reason: String
-    public init(offset: Int, reason: String) {
+package struct JSONParseError: K2Error {
+    package let offset: Int
+    package let reason: String
+    package init(offset: Int, reason: String) {
         self.offset = offset
         self.reason = reason
     }
-    public var what: String { "invalid JSON at byte \(offset): \(reason)" }
-    public var place: String { "" }
-    public var remedy: String { "" }
+    package var what: String { "invalid JSON at byte \(offset): \(reason)" }
+    package var place: String { "" }
+    package var remedy: String { "" }
 }
 
 /// A small strict JSON parser (RFC 8259) over bytes.
-public struct JSONParser {
+package struct JSONParser {
     private let input: UnsafeRawBufferPointer
     private var position = 0
     private var depth = 0
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(input: bytes)
         parser.skipWS()
         let parsed = try parser.value()
@@ -210,7 +210,7 @@ public struct JSONParser {
         return parsed
     }
 
-    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         var utf8Text = text
         let result: Result<JSONValue, JSONParseError> = utf8Text.withUTF8 { buf in
             do throws(JSONParseError) { return .success(try parse(UnsafeRawBufferPointer(buf))) } catch { return .failure(error) }

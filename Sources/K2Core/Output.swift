@@ -32,7 +32,7 @@ package final class FDOutput {
         if buffer.count >= capacity { flush() }
     }
 
-    public func write(_ text: String) {
+    package func write(_ text: String) {
         var utf8Text = text
         utf8Text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
@@ -63,8 +63,8 @@ package final class FDOutput {
 }
 
 /// Standard error, unbuffered, for one-line messages. Every line goes through `Secrets.mask`.
-public enum StdErr {
-    public static func print(_ line: String) {
+package enum StdErr {
+    package static func print(_ line: String) {
         var terminated = Secrets.mask(line) + "\n"
         terminated.withUTF8 { buf in _ = Glibc.write(2, buf.baseAddress, buf.count) }
     }

@@ -21,7 +21,7 @@ package enum Secrets {
     nonisolated(unsafe) private static var registered: [String] = []
 
     /// Whether `key` names a secret (see the type's documentation).
-    public static func isSecretKey(_ key: some StringProtocol) -> Bool {
+    package static func isSecretKey(_ key: some StringProtocol) -> Bool {
         let lowered = key.lowercased()
         // A bare "key" (a message key, "key=value" in a usage hint) is not a secret; "api_key" is.
         guard lowered != "key" else { return false }
@@ -30,7 +30,7 @@ package enum Secrets {
 
     /// Remembers `value` so that `mask` hides it wherever it appears (values shorter than 3
     /// characters are masked only in their structural places: hiding every "ab" would garble text).
-    public static func register(_ value: some StringProtocol) {
+    package static func register(_ value: some StringProtocol) {
         let text = String(value)
         guard text.count >= 3, text != masked else { return }
         lock.withLock {

@@ -70,7 +70,7 @@ package final class JoinableThread: @unchecked Sendable {
     private init() {}
 
     /// Starts `body` on a new thread, or returns nil when the system refuses one.
-    public static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+    package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
         let joinable = JoinableThread()
         let finished = joinable.finished
         let ctx = Unmanaged.passRetained(Box {

@@ -48,7 +48,7 @@ package enum HTTPFetch {
     }
 
     /// Blocking variant for command-line code and tests (not on a loop thread).
-    public static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError) -> HTTPResponseInfo {
+    package static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError) -> HTTPResponseInfo {
         let promise = loop.loop.makePromise(of: HTTPResponseInfo.self)
         get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { result in
             switch result {

@@ -12,7 +12,7 @@ package struct HTTPRequestInfo: Sendable {
     }
 
     /// The first header named `name` (case-insensitive).
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         let lowered = name.lowercased()
         return headers.first(where: { $0.0.lowercased() == lowered })?.1
     }
@@ -21,7 +21,7 @@ package struct HTTPRequestInfo: Sendable {
     package var path: String { String(target.prefix(while: { $0 != "?" })) }
 
     /// Query parameters in order (no percent-decoding beyond `%2F`/`%40`, which stream names use).
-    public var query: [(String, String)] {
+    package var query: [(String, String)] {
         guard let questionMark = target.firstIndex(of: "?") else { return [] }
         return target[target.index(after: questionMark)...].split(separator: "&").map { pair in
             let kv = pair.split(separator: "=", maxSplits: 1)

@@ -2,8 +2,8 @@ import K2Core
 
 /// The one error type of K2Net (a `K2Error`): what went wrong, where (URL or address) and what
 /// to do about it, on one line.
-public struct NetError: K2Error, Equatable {
-    public enum Code: String, Sendable {
+package struct NetError: K2Error, Equatable {
+    package enum Code: String, Sendable {
         /// The URL does not parse or has an unsupported scheme.
         case badURL = "bad-url"
         /// The host name does not resolve.

@@ -79,7 +79,7 @@ package final class WebSocketConnection: @unchecked Sendable {
         flush()
     }
 
-    public func ping(_ payload: [UInt8] = []) {
+    package func ping(_ payload: [UInt8] = []) {
         run { handler in
             payload.withUnsafeBytes { handler.queue(opcode: 0x9, payload: $0) }
             handler.flushOut()

@@ -28,10 +28,10 @@ package struct RecordConfiguration: Sendable {
     package var metadata: [(String, JSONValue)] = []
     package var client = WebSocketClient.Configuration()
     /// How progress is shown on stderr.
-    public var status: StatusMode = .auto
+    package var status: StatusMode = .auto
     /// Where the events (`connect`, `gap`, `stop` …) and errors go, unless `status` is `.quiet`
     /// (errors always); the terminal status line is written to stderr directly.
-    public var logger = Logger(label: "k2.record")
+    package var logger = Logger(label: "k2.record")
     /// zstd level of the capture.
     var compressionLevel: Int32 = 3
     /// Whether subscription errors from the venue stop the recording (exit 2).

@@ -3,8 +3,8 @@ import K2Core
 import K2Net
 
 /// The one error type of K2Record (a `K2Error`): what went wrong, where, what to do — one line.
-public struct RecordError: K2Error {
-    public enum Code: String, Sendable {
+package struct RecordError: K2Error {
+    package enum Code: String, Sendable {
         /// Bad command-line input: unknown venue or channel, no symbols, bad URL.
         case invalidArgument = "invalid-argument"
         /// The first connection could not be made (DNS, TCP, TLS, handshake).
@@ -38,5 +38,5 @@ public struct RecordError: K2Error {
         self.init(.capture, place: e.path ?? "", what: e.what, remedy: e.remedy, duringRecording: duringRecording)
     }
 
-    public var exitCode: Int32 { duringRecording ? 1 : 2 }
+    package var exitCode: Int32 { duringRecording ? 1 : 2 }
 }

@@ -101,7 +101,7 @@ package final class Recorder: @unchecked Sendable {
     }
 
     /// Calls `body` once recording has finished (on the loop thread).
-    public func whenFinished(_ body: @escaping @Sendable (Result<RecordSummary, RecordError>) -> Void) {
+    package func whenFinished(_ body: @escaping @Sendable (Result<RecordSummary, RecordError>) -> Void) {
         let finished: Result<RecordSummary, RecordError>? = done.withLock {
             if result == nil { doneWaiters.append(body) }
             return result

@@ -4,7 +4,7 @@ import K2Core
 
 /// The one error type of K2Sim (a `K2Error`): what went wrong, where (file:line:column for
 /// profiles, read by K2Config as workloads are), and what to do; `k2` exits with code 2.
-public struct SimError: K2Error, Equatable {
+package struct SimError: K2Error, Equatable {
     /// Where: `profile.yaml:12:3` or a flag name such as `--rate`.
     package var location: String
     /// The offending key path (`timeline[2].rate`), or empty.
@@ -30,7 +30,7 @@ public struct SimError: K2Error, Equatable {
     }
 
     /// `location: key`, or the location alone.
-    public var place: String {
+    package var place: String {
         key.isEmpty ? location : location + ": " + key
     }
 }

@@ -17,12 +17,12 @@ package final class LocalClickHouse: @unchecked Sendable {
         /// The Kafka engine's consumers start at the earliest offset when their group has no
         /// commit (librdkafka `auto.offset.reset`). Default `smallest`: nothing produced before the
         /// engine joined its group is skipped.
-        public var kafkaAutoOffsetReset: String = "smallest"
+        package var kafkaAutoOffsetReset: String = "smallest"
         /// The Kafka engine's consumer session timeout (librdkafka `session.timeout.ms`). Default
         /// 6000: after a kill -9 and restart, the group waits this long for the dead member before
         /// it reads again (librdkafka's 45 s default kept ClickHouse ~45 s behind, long enough
         /// for the embedded broker's retention, ~5 MiB per partition, to delete unread messages).
-        public var kafkaSessionTimeoutMillis: Int = 6000
+        package var kafkaSessionTimeoutMillis: Int = 6000
         /// Server log level (`warning`, `information`, `trace`). Default `warning`.
         var logLevel: String = "warning"
         package init() {}

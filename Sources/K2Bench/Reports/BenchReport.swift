@@ -41,18 +41,18 @@ package struct BenchReport: Sendable, Equatable, Codable {
         }
     }
 
-    public struct Environment: Sendable, Equatable, Codable {
-        public var hostname: String
-        public var os: String
-        public var kernel: String
-        public var cpus: Int
-        public var memoryBytes: Int64
-        public var startedAt: String
-        public var finishedAt: String
+    package struct Environment: Sendable, Equatable, Codable {
+        package var hostname: String
+        package var os: String
+        package var kernel: String
+        package var cpus: Int
+        package var memoryBytes: Int64
+        package var startedAt: String
+        package var finishedAt: String
         /// This host's clock against the shards' reference (`--clock-ref`), when measured:
         /// `k2 bench merge` puts the shards' start times on the reference's time line with it.
-        public var clock: ClockReference.Measurement?
-        public init(hostname: String, os: String, kernel: String, cpus: Int, memoryBytes: Int64, startedAt: String, finishedAt: String) {
+        package var clock: ClockReference.Measurement?
+        package init(hostname: String, os: String, kernel: String, cpus: Int, memoryBytes: Int64, startedAt: String, finishedAt: String) {
             self.hostname = hostname
             self.os = os
             self.kernel = kernel

@@ -24,11 +24,11 @@ struct SVGChart {
         case percentile
     }
 
-    public var title: String
-    public var yLabel: String
-    public var xAxis: XAxis
-    public var logY: Bool
-    public var series: [Series]
+    package var title: String
+    package var yLabel: String
+    package var xAxis: XAxis
+    package var logY: Bool
+    package var series: [Series]
     /// Shaded spans of the x axis (linear charts only), e.g. fault windows: from, to, label.
     var bands: [(from: Double, to: Double, label: String)] = []
     var width = 720.0

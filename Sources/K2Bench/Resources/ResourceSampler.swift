@@ -13,7 +13,7 @@ package enum WatchTarget: Sendable, Equatable {
     case harness
 
     /// `1234` → pid, `/sys/fs/cgroup/…` → cgroup, anything else → a command name.
-    public static func process(_ text: String) -> WatchTarget {
+    package static func process(_ text: String) -> WatchTarget {
         if let pid = Int32(text), pid > 0 { return .pid(pid) }
         return .name(text)
     }
@@ -116,7 +116,7 @@ package final class ResourceSampler: @unchecked Sendable {
 
     /// Checks every target can be read now (a cgroup directory exists, a PID is alive); names
     /// may match nothing yet (a server starting later), which is not an error.
-    public func check() throws(BenchError) {
+    package func check() throws(BenchError) {
         for target in targets {
             switch target {
             case let .pid(pid) where ProcFS.stat(pid: pid) == nil:

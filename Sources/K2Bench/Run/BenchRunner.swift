@@ -56,11 +56,11 @@ package final class BenchRunner {
     /// When set (wall-clock ns), the first repetition waits until then before its set-up and
     /// replay (`--start-at`): shards given the same time start together, so their load overlaps
     /// and their intervals line up for `k2 bench merge`.
-    public var startAtWallNanos: Int64?
+    package var startAtWallNanos: Int64?
     /// When set (HOST:PORT of `k2 bench clock` or `k2 broker --control-port`), this host's clock
     /// offset from that reference is measured before the first repetition: the start time is then
     /// read on the reference's clock, and the report carries the offset for `k2 bench merge`.
-    public var clockReference: String?
+    package var clockReference: String?
     private let clock = SystemClock()
 
     package init(workload: Workload) {
@@ -68,7 +68,7 @@ package final class BenchRunner {
     }
 
     /// The watch targets of the workload (the harness last, when on).
-    public var watchTargets: [WatchTarget] {
+    package var watchTargets: [WatchTarget] {
         var targets = workload.watch.processes.map(WatchTarget.process) + workload.watch.cgroups.map(WatchTarget.cgroupPath)
         if workload.watch.harness { targets.append(.harness) }
         return targets

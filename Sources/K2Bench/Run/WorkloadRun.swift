@@ -15,7 +15,7 @@ package enum WorkloadRun {
     /// - startAt: wall-clock ns the first repetition waits for before its set-up and replay
     ///   (`--start-at`, a barrier for shards on several hosts).
     /// - clockReference: HOST:PORT of the shards' clock reference (`--clock-ref`): `startAt` is on its clock.
-    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
+    package static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
                            progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
         var spec = workload
         if let shard {

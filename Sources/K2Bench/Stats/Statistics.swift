@@ -25,11 +25,11 @@ package enum Statistics {
     /// The result of a two-sided Mann-Whitney U test.
     package struct MannWhitney: Sendable, Equatable {
         /// U statistic of the first sample.
-        public var uStatistic: Double
+        package var uStatistic: Double
         /// Normal approximation z score (tie- and continuity-corrected).
-        public var zScore: Double
+        package var zScore: Double
         /// Two-sided p-value (exact for small samples without ties, normal approximation otherwise).
-        public var pValue: Double
+        package var pValue: Double
     }
 
     /// Two-sided Mann-Whitney U test of `a` against `b` (do the samples come from one distribution?).

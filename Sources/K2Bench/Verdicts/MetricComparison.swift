@@ -39,7 +39,7 @@ package struct MetricComparison: Sendable, Equatable {
     /// (current − baseline) / baseline of the medians.
     package var change: Double
     /// Mann-Whitney p-value when both sides had enough samples.
-    public var pValue: Double?
+    package var pValue: Double?
     /// 95 % bootstrap interval of current/baseline medians when both sides had enough samples.
     var ratioInterval: ClosedRange<Double>?
     package var verdict: Verdict

@@ -201,7 +201,7 @@ package struct Sweep: Sendable, Equatable, Codable {
     /// CPU microseconds per message: `cpuPerMessage` when measured apart, else at the max
     /// sustainable step (fixed overheads and, for the harness, the pacer's spin-wait included,
     /// so it errs on the high side).
-    public var cpuMicrosPerMessage: Double? {
+    package var cpuMicrosPerMessage: Double? {
         if let perMessage = cpuPerMessage { return perMessage.micros }
         guard let step = maxSustainable, let cpu = step.cpuCores, step.achieved > 0 else { return nil }
         return cpu / step.achieved * 1e6

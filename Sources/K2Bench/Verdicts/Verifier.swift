@@ -37,15 +37,15 @@ package struct Verification: Sendable, Equatable {
         }
     }
 
-    public var targets: TargetsFile
-    public var rows: [Row]
+    package var targets: TargetsFile
+    package var rows: [Row]
     /// The report's INCOMPLETE note when it is a merge that lacks shards (`k2 bench merge`): its
     /// counts and throughput under-count the run, so the verdict is never a pass.
-    public var incomplete: String?
+    package var incomplete: String?
 
-    public var failed: Bool { incomplete != nil || rows.contains { $0.verdict == .fail } }
-    public var passedCount: Int { rows.filter { $0.verdict == .pass }.count }
-    public var failedCount: Int { rows.filter { $0.verdict == .fail }.count }
+    package var failed: Bool { incomplete != nil || rows.contains { $0.verdict == .fail } }
+    package var passedCount: Int { rows.filter { $0.verdict == .pass }.count }
+    package var failedCount: Int { rows.filter { $0.verdict == .fail }.count }
 
     /// Builds the table from a report's metrics.
     package static func verify(_ report: BenchReport, targets: TargetsFile) -> Verification {
@@ -97,7 +97,7 @@ package struct Verification: Sendable, Equatable {
     }
 
     /// The table as Markdown (also readable as plain text on a terminal).
-    public func markdown(includeUnmeasured: Bool = true) -> String {
+    package func markdown(includeUnmeasured: Bool = true) -> String {
         var out = incomplete.map { "**\($0)** No verdict of this report is a pass.\n\n" } ?? ""
         out += "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
         out += "|---|---|---|---|---|---|\n"

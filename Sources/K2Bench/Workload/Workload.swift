@@ -176,11 +176,11 @@ package struct Workload: Sendable, Equatable {
         /// Database; default the repetition's pipeline database (`k2_repN`), else `default`.
         package var database: String?
         /// A query not answered within this long fails. Default 30 s.
-        public var timeoutNanos: Int64 = 30_000_000_000
+        package var timeoutNanos: Int64 = 30_000_000_000
         /// After the replay stops, the classes run again for this long with no ingestion (the
         /// query-only case, metrics `latency.query_alone.CLASS.*`); 0 = not. Default 0.
-        public var aloneNanos: Int64 = 0
-        public init() {}
+        package var aloneNanos: Int64 = 0
+        package init() {}
     }
 
     /// One query class: its SQL file (statements separated by `;`, one drawn per query) and rate.

@@ -45,7 +45,7 @@ package enum DecimalTime {
     /// Parses decimal seconds (`1618678132.368`, `-1.5`, `1.618678132368e9`) into nanoseconds.
     /// Digits past the ninth decimal are dropped (truncated). Nil when it is not a number or
     /// does not fit.
-    public static func nanos(fromSeconds b: UnsafeRawBufferPointer) -> Int64? {
+    package static func nanos(fromSeconds b: UnsafeRawBufferPointer) -> Int64? {
         var index = 0
         let count = b.count
         guard count > 0 else { return nil }
@@ -98,7 +98,7 @@ package enum DecimalTime {
         return neg ? -result : result
     }
 
-    public static func nanos(fromSeconds text: String) -> Int64? {
+    package static func nanos(fromSeconds text: String) -> Int64? {
         var utf8Text = text
         return utf8Text.withUTF8 { nanos(fromSeconds: UnsafeRawBufferPointer($0)) }
     }

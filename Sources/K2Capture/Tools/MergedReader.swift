@@ -83,7 +83,7 @@ package final class MergedReader {
     }
 
     /// Calls `body` with every record and its input index; stops early when it returns false.
-    public func forEach(_ body: (CaptureRecord, Int) throws -> Bool) throws {
+    package func forEach(_ body: (CaptureRecord, Int) throws -> Bool) throws {
         while let record = try next() {
             if try !body(record, currentSource) { return }
         }

@@ -48,7 +48,7 @@ package enum NDJSONRecord {
     }
 
     /// Parses one NDJSON line back into a record. `isBinary` is true for base64 payloads.
-    public static func parse(_ line: UnsafeRawBufferPointer) throws(JSONParseError) -> OwnedRecord {
+    package static func parse(_ line: UnsafeRawBufferPointer) throws(JSONParseError) -> OwnedRecord {
         let value = try JSONParser.parse(line)
         guard case .object = value else { throw JSONParseError(offset: 0, reason: "a record must be a JSON object") }
         guard let kname = value["kind"]?.stringValue, let kind = RecordKind(name: kname) else {

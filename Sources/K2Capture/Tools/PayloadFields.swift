@@ -23,7 +23,7 @@ package struct PayloadFields {
     package var symbolString: String? { symbol.map { String(decoding: $0, as: UTF8.self) } }
     package var eventString: String? { event.map { String(decoding: $0, as: UTF8.self) } }
 
-    public static func extract(_ p: UnsafeRawBufferPointer) -> PayloadFields {
+    package static func extract(_ p: UnsafeRawBufferPointer) -> PayloadFields {
         if let fields = binanceCombined(p) { return fields }
         return extractSearching(p)
     }
@@ -154,7 +154,7 @@ package struct PayloadFields {
     }
 
     /// The string value of `key` (no escapes expected in venue identifiers), skipping spaces after the colon.
-    public static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> UnsafeRawBufferPointer? {
+    package static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> UnsafeRawBufferPointer? {
         guard let valueStart = find(p, key, from: from) else { return nil }
         return stringAt(p, valueStart)
     }
@@ -182,7 +182,7 @@ package struct PayloadFields {
     }
 
     /// The integer value of `key` (e.g. Binance `"u":160`), or nil.
-    public static func intValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> Int64? {
+    package static func intValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> Int64? {
         guard var index = find(p, key, from: from) else { return nil }
         while index < p.count, p[index] == 32 { index += 1 }
         var neg = false

@@ -5,7 +5,7 @@ import K2Core
 /// `--host`) that injects the embedded broker's faults by hand while an incident is reproduced.
 /// One command per line, one reply line per command: `ok: <what was done>` or `error: <why>`
 /// (docs/sinks.md lists the commands). Connections are served one at a time.
-public final class BrokerControl: Sendable {
+package final class BrokerControl: Sendable {
 
     /// One control command.
     package enum Command: Sendable, Equatable {
@@ -25,7 +25,7 @@ public final class BrokerControl: Sendable {
         case help
     }
 
-    public static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | time | help"
+    package static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | time | help"
 
     /// The command on `line`, or a one-line reason it is not one.
     package static func parse(_ line: String, brokers: Int) -> Result<Command, ReplayError> {
@@ -107,9 +107,9 @@ public final class BrokerControl: Sendable {
     }
 
     /// The address listened on.
-    public var host: String { server.host }
+    package var host: String { server.host }
     /// The port listened on (the one asked for, or a free one for 0).
-    public var port: Int { server.port }
+    package var port: Int { server.port }
     private let server: LineServer
 
     /// Listens on `host:port` (0 = a free port) and serves commands until `stop()`.
@@ -134,7 +134,7 @@ public final class BrokerControl: Sendable {
     }
 
     /// Stops listening, closes the connection being served and waits for the thread.
-    public func stop() { server.stop() }
+    package func stop() { server.stop() }
 
     deinit { stop() }
 }

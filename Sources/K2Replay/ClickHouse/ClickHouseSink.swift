@@ -341,7 +341,7 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         return sinkStats
     }
 
-    public func open() throws {
+    package func open() throws {
         let client = try ClickHouseHTTP(host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
                                    user: options.user, password: options.password)
         client.timeoutMillis = options.timeoutMillis
@@ -765,7 +765,7 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
     }
 
-    public func finish(timeoutNanos: Int64) throws {
+    package func finish(timeoutNanos: Int64) throws {
         guard let writerThread = writer else { return }
         cond.withLock {
             stopping = true

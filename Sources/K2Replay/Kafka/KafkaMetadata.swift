@@ -98,7 +98,7 @@ package final class KafkaInspector: @unchecked Sendable {
 
     /// Sum of the high watermarks of all partitions: how many messages the topic ever took
     /// (the count to check against; see the mock broker's retention trap in docs/sinks.md).
-    public func highWatermarkSum(topic: String, timeoutMillis: Int32 = 5000) -> Int64? {
+    package func highWatermarkSum(topic: String, timeoutMillis: Int32 = 5000) -> Int64? {
         watermarks(topic: topic, timeoutMillis: timeoutMillis)?.reduce(0) { $0 + $1.high }
     }
 

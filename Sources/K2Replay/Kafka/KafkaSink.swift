@@ -46,7 +46,7 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         package var value: String
         package init(_ key: String, _ value: String) { self.key = key; self.value = value }
         /// Parses `key=value`; a missing `=` is one actionable error.
-        public static func parse(_ text: String) throws -> KeyValue {
+        package static func parse(_ text: String) throws -> KeyValue {
             let (key, value) = try KafkaConf.parse(text)
             return KeyValue(key, value)
         }
@@ -288,7 +288,7 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// the rest (failed, `Local: Purged …` with the reason). A broker gone for good does not
     /// keep it waiting: when a second passes without a report, a metadata request (1 s) asks
     /// whether any broker answers; none → purge now (so ~2–3 s, not `message.timeout.ms`).
-    public func finish(timeoutNanos: Int64) throws {
+    package func finish(timeoutNanos: Int64) throws {
         guard let activeProducer = producer else { return }
         let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
         var millisLeft: Int32 { Int32(clamping: max(0, (deadline - clock.monotonicNanos()) / 1_000_000)) }

@@ -120,7 +120,7 @@ struct SpinWaiter: PaceWaiter {
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
-    public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
+    package mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
         var current = now()
         if current >= deadline { return current }
         while deadline - current > spinNanos {

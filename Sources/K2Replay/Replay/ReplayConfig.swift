@@ -90,7 +90,7 @@ package struct Shard: Sendable, Equatable, CustomStringConvertible {
     }
 
     @inline(__always)
-    public static func hash(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> UInt64 {
+    package static func hash(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         if let symbol, !symbol.isEmpty {
             for var byte in symbol {

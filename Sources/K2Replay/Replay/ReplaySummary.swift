@@ -77,7 +77,7 @@ package struct ReplaySummary: Sendable {
         sendingNanos > 0 ? Double(messages) * 1e9 / Double(sendingNanos) : 0
     }
 
-    public var requestedSpeed: Double? {
+    package var requestedSpeed: Double? {
         if case let .speed(speed) = pace { return speed }
         return nil
     }
@@ -148,7 +148,7 @@ package struct ReplaySummary: Sendable {
     }
 
     /// The `.hlog` with the lateness intervals and, tagged, each sink's whole-run latency histograms.
-    public func hlog() -> String {
+    package func hlog() -> String {
         var writer = HistogramLogWriter(startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
         for i in latenessIntervals { writer.append(i) }
         let length = Double(durationNanos) / 1e9

@@ -91,7 +91,7 @@ package final class MockSink: ReplaySink {
     /// zero-extended word; the length and the lanes are mixed at the end. Continuing from the
     /// previous payload's value makes the whole stream order-sensitive.
     @inline(__always)
-    public static func checksum(_ p: UnsafeRawBufferPointer, continuing h0: UInt64 = 0) -> UInt64 {
+    package static func checksum(_ p: UnsafeRawBufferPointer, continuing h0: UInt64 = 0) -> UInt64 {
         let multiplier: UInt64 = 0x0000_0100_0000_01B3
         var lane0 = h0 ^ 0x9E37_79B9_7F4A_7C15
         let length = p.count
@@ -201,7 +201,7 @@ package final class MockSink: ReplaySink {
         hot.pointee.drained = true
     }
 
-    public var counts: SinkCounts {
+    package var counts: SinkCounts {
         let hotState = hot.pointee
         var total = lock.withLock { refused }
         var done = hotState.delivered

@@ -191,7 +191,7 @@ final class SinkRecorder: @unchecked Sendable {
 
     /// `n` messages delivered at `now` (monotonic ns; default the recorder's clock), that were meant
     /// to be sent at `intendedNanos` and were handed over at `actualNanos`.
-    public func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64? = nil, count n: UInt64 = 1) {
+    package func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64? = nil, count n: UInt64 = 1) {
         let deliveredAt = now ?? clock.monotonicNanos()
         lock.withLock { state.delivered(intendedNanos: intendedNanos, actualNanos: actualNanos, now: deliveredAt, count: n) }
     }

@@ -74,7 +74,7 @@ package struct SinkURI: Sendable, Equatable {
     package func parameter(_ key: String) -> String? { query.last(where: { $0.0 == key })?.1 }
 
     /// Throws for any query key outside `known`, naming the ones that are.
-    public func checkParameters(_ known: [String]) throws(ReplayError) {
+    package func checkParameters(_ known: [String]) throws(ReplayError) {
         for (key, _) in query where !known.contains(key) {
             throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(key)'",
                               remedy: known.isEmpty ? "\(scheme):// takes no parameters"
@@ -83,7 +83,7 @@ package struct SinkURI: Sendable, Equatable {
     }
 
     /// A parameter that must be a positive number, if given.
-    public func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
+    package func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
         guard let text = parameter(key) else { return nil }
         guard let number = Double(text), number > 0, number.isFinite else {
             throw ReplayError(.invalidArgument, place: display, what: "\(key)=\(text) is not a positive number",
@@ -124,9 +124,9 @@ package struct SinkOptions: Sendable {
     package var venue: String?
     /// The input captures, for sinks that serve what they recorded besides the replayed
     /// messages (`ws://`: REST depth snapshots).
-    public var captures: [String]
+    package var captures: [String]
     /// Where sinks' notices go (`ws://`: waiting for clients).
-    public var logger = Logger(label: "k2.replay")
+    package var logger = Logger(label: "k2.replay")
 
     package init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
                 venue: String? = nil, captures: [String] = []) {

@@ -61,7 +61,7 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
     /// Where the notice "waiting for N client(s)" goes.
     let logger: Logger
 
-    public init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
+    package init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
                 snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock(), logger: Logger = Logger(label: "k2.replay")) {
         self.logger = logger
         self.snapshotCaptures = snapshotCaptures

@@ -54,12 +54,12 @@ package struct ExchangeOptions: Sendable {
     package var heartbeatEveryNanos: Int64 = 1_000_000_000
     /// Write what was sent on every connection to this capture (`recv` records = frames sent to
     /// the client, `send` records = frames the client sent, markers = faults).
-    public var logPath: String?
+    package var logPath: String?
     /// Log connections and faults (events through `logger`: `key=value` lines on stderr with
     /// k2's handler).
-    public var verbose = true
+    package var verbose = true
     /// Where the connection and fault events go.
-    public var logger = Logger(label: "k2.sim.exchange")
+    package var logger = Logger(label: "k2.sim.exchange")
 
     /// Faults start as the profile's `faults:` section.
     package init(venue: Venue, profile: SimProfile) {

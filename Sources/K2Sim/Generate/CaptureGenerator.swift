@@ -24,7 +24,7 @@ package struct CaptureGenerator {
     }
 
     /// The header metadata: exchange, profile, seed, subscriptions, source.
-    public func metadata(commandLine: String) -> [(String, JSONValue)] {
+    package func metadata(commandLine: String) -> [(String, JSONValue)] {
         var entries: [(String, JSONValue)] = [
             ("exchange", .string(profile.venues.map(\.rawValue).joined(separator: ","))),
             ("profile", .string(profile.name)),

@@ -49,7 +49,7 @@ package final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
     }
 
     @inline(__always)
-    public func next() throws -> CaptureRecord? {
+    package func next() throws -> CaptureRecord? {
         guard let record = records.next(), record.timestamp < until else {
             try closeKept()
             return nil
@@ -62,7 +62,7 @@ package final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
     package var exchange: String { venueNames[records.connection] }
 
     /// Closes the `keep` capture (idempotent): what was replayed so far is in it.
-    public func closeKept() throws(CaptureError) {
+    package func closeKept() throws(CaptureError) {
         guard let writer = kept else { return }
         kept = nil
         try writer.close()

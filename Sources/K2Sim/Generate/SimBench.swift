@@ -35,7 +35,7 @@ package enum SimBench {
     }
 
     /// Generation only.
-    public static func generateOnly(profile: SimProfile) -> Figures {
+    package static func generateOnly(profile: SimProfile) -> Figures {
         let generator = CaptureGenerator(profile: profile)
         var result = CaptureGenerator.Result()
         let clock = SystemClock()
@@ -51,7 +51,7 @@ package enum SimBench {
     }
 
     /// Generation + capture writing.
-    public static func generateAndWrite(profile: SimProfile, path: String) throws(CaptureError) -> Figures {
+    package static func generateAndWrite(profile: SimProfile, path: String) throws(CaptureError) -> Figures {
         let generator = CaptureGenerator(profile: profile)
         let clock = SystemClock()
         let w0 = clock.monotonicNanos()

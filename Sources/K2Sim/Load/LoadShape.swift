@@ -135,7 +135,7 @@ package struct BurstSchedule: Sendable, Equatable {
 
     func isOn(at t: Int64) -> Bool { index(t) % 2 == 1 }
 
-    public func nextSwitch(after t: Int64) -> Int64? {
+    package func nextSwitch(after t: Int64) -> Int64? {
         let switchIndex = index(t)
         return switchIndex < switches.count ? switches[switchIndex] : nil
     }
@@ -222,12 +222,12 @@ package struct Timeline: Sendable, Equatable {
         return nil
     }
 
-    public func rate(at t: Int64) -> Double {
+    package func rate(at t: Int64) -> Double {
         guard let segmentNumber = segmentIndex(at: t) else { return 0 }
         return segments[segmentNumber].rate(at: t - starts[segmentNumber])
     }
 
-    public func drift(at t: Int64) -> Double {
+    package func drift(at t: Int64) -> Double {
         guard let segmentNumber = segmentIndex(at: t) else { return 0 }
         return segments[segmentNumber].shape.drift(at: t - starts[segmentNumber])
     }

@@ -16,7 +16,7 @@ package enum DecimalText {
     /// truncates; digits > scale: pads with zeros). `trim` removes trailing fraction zeros.
     /// Digits go to a stack buffer first, then into `out` in one append.
     @inlinable
-    public static func append(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false, to out: inout [UInt8]) {
+    package static func append(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false, to out: inout [UInt8]) {
         var remaining = mantissa.magnitude
         var frac: UInt64
         var intPart: UInt64
@@ -84,7 +84,7 @@ package enum DecimalText {
 
     /// Appends `value` zero-padded to `width` digits (width ≤ 20).
     @inlinable
-    public static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
+    package static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
         var remaining = value.magnitude
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &buf) { raw in

@@ -151,7 +151,7 @@ package struct MarketModel: Sendable {
 
     /// Draws the kind of the next event from the configured mix.
     @inline(__always)
-    public mutating func pickKind() -> MarketEventKind {
+    package mutating func pickKind() -> MarketEventKind {
         let draw = rng.nextDouble()
         return draw < kindCut1 ? .trade : draw < kindCut2 ? .aggTrade : .depth
     }
@@ -186,7 +186,7 @@ package struct MarketModel: Sendable {
 
     /// The book of `symbol` now: bids best first, asks best first, and its last update id.
     /// Applying later depth events (those with `u` > `lastUpdateId`) to it gives the live book.
-    public func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {
+    package func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {
         let depth = min(levels ?? depthN, depthN)
         var bids: [SimLevel] = []
         var asks: [SimLevel] = []

@@ -122,7 +122,7 @@ struct AliasSampler: Sendable {
     private var prob: [Double]
     private var alias: [Int32]
 
-    public init(weights: [Double]) {
+    package init(weights: [Double]) {
         let weightCount = weights.count
         let total = weights.reduce(0, +)
         var scaled = weights.map { $0 * Double(weightCount) / total }
@@ -142,7 +142,7 @@ struct AliasSampler: Sendable {
     }
 
     @inline(__always)
-    public func sample(_ rng: inout SplitMix64) -> Int {
+    package func sample(_ rng: inout SplitMix64) -> Int {
         let bits = rng.next()
         let slot = Int((bits >> 32) % UInt64(prob.count))
         let draw = Double(bits & 0xFFFF_FFFF) * (1.0 / 4_294_967_296.0)

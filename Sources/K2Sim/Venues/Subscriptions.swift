@@ -9,7 +9,7 @@ package struct SubscriptionSet: Sendable, Equatable {
     package init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
 
     /// Everything for every symbol.
-    public static func all(symbols: Int) -> SubscriptionSet {
+    package static func all(symbols: Int) -> SubscriptionSet {
         var subscriptions = SubscriptionSet(symbols: symbols)
         for i in 0..<symbols { subscriptions.masks[i] = 7 }
         return subscriptions
@@ -31,7 +31,7 @@ package struct SubscriptionSet: Sendable, Equatable {
     /// Whether a message of `kind` for `symbol` goes to this client. On Kraken and Coinbase a
     /// trade subscription covers both single and multi-fill trade messages.
     @inline(__always)
-    public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
+    package func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
         var mask = Self.bit(kind)
         if venue != .binance && mask != 4 && mask != 8 { mask = 3 }
         return masks[symbol] & mask != 0
@@ -43,7 +43,7 @@ package struct SubscriptionSet: Sendable, Equatable {
     mutating func addTrades(symbol: Int) { masks[symbol] |= 3 }
     mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
 
-    public func kinds(symbol: Int) -> [MessageKind] {
+    package func kinds(symbol: Int) -> [MessageKind] {
         var subscribed: [MessageKind] = []
         if masks[symbol] & 1 != 0 { subscribed.append(.trade) }
         if masks[symbol] & 2 != 0 { subscribed.append(.aggTrade) }
@@ -174,7 +174,7 @@ package enum KrakenProtocol {
     package static let heartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
 
     /// `{"event":"pong","reqid":42}` (reqid omitted when the ping had none).
-    public static func pong(reqid: String?) -> [UInt8] {
+    package static func pong(reqid: String?) -> [UInt8] {
         if let requestID = reqid { return Array(#"{"event":"pong","reqid":\#(requestID)}"#.utf8) }
         return Array(#"{"event":"pong"}"#.utf8)
     }

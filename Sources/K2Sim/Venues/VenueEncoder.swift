@@ -116,7 +116,7 @@ package struct VenueEncoder: Sendable {
 
     /// Appends the Binance `trade` message of fill `fill` of the model's current trade event
     /// (the exchange simulator sends every fill of a multi-fill event on `@trade`).
-    public mutating func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
+    package mutating func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
         writeRaw(bound: 320 + 2 * names[s].count + tradeStreams[s].count, &out) { encoder, writer in
             if encoder.combined {
                 writer.lit(#"{"stream":""#)
@@ -328,7 +328,7 @@ package struct VenueEncoder: Sendable {
 
     /// Binance REST `GET /api/v3/depth` body for the model's book of `symbol`:
     /// `{"lastUpdateId":…,"bids":[["price","qty"],…],"asks":[…]}`.
-    public static func binanceSnapshot(model: MarketModel, symbol: Int, limit: Int? = nil) -> [UInt8] {
+    package static func binanceSnapshot(model: MarketModel, symbol: Int, limit: Int? = nil) -> [UInt8] {
         let book = model.book(symbol, levels: limit)
         var out: [UInt8] = []
         out.reserveCapacity(64 + 48 * (book.bids.count + book.asks.count))
@@ -492,7 +492,7 @@ package struct VenueEncoder: Sendable {
     /// each level's text is cached by price: 64 entries per symbol, indexed by (price / level
     /// step) mod 64 — the 20 levels of the top 10 are consecutive grid prices, so they never
     /// collide. An entry is 64 bytes: price, quantity, text length, text.
-    public mutating func krakenChecksum(symbol s: Int, model m: MarketModel) -> UInt32 {
+    package mutating func krakenChecksum(symbol s: Int, model m: MarketModel) -> UInt32 {
         let topLevels = min(10, m.bookDepth)
         let pd = max(5, tickDecimals[s])
         let step = m.levelStep(s)
@@ -564,7 +564,7 @@ package struct VenueEncoder: Sendable {
 
     /// Kraken v1 book snapshot sent after a book subscription:
     /// `[channelID,{"as":[[price,volume,time],…],"bs":[…]},"book-25","XBT/USD"]`.
-    public func krakenBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64) -> [UInt8] {
+    package func krakenBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64) -> [UInt8] {
         let book = model.book(s, levels: krakenBookDepth)
         var out: [UInt8] = [91]
         DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: true), to: &out)
@@ -653,7 +653,7 @@ package struct VenueEncoder: Sendable {
     /// of `symbol` now, bids high to low then offers low to high, each level with the
     /// `event_time` the venue gives snapshot levels (`1970-01-01T00:00:00Z`):
     /// `{"channel":"l2_data","client_id":"","timestamp":"…","sequence_num":N,"events":[{"type":"snapshot","product_id":"BTC-USD","updates":[…]}]}`.
-    public func coinbaseBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+    package func coinbaseBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
         let book = model.book(s, levels: nil)
         let td = tickDecimals[s]
         var out: [UInt8] = []
