@@ -6,12 +6,16 @@ import PackageDescription
 /// explicit `any` for existentials.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-    // Release builds link the Swift runtime and Foundation into `k2` (see the executable below).
-    .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release)),
 ]
 
 /// swift-log's `Logger`, for the modules that log (docs/errors.md).
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+/// Release builds on Linux link the Swift runtime and Foundation into `k2`, the executable only
+/// (an unsafe flag on a library target would stop it from being used as a versioned dependency).
+/// Compile and link both: the compile step picks the static libraries' link entries
+/// (CoreFoundation, _FoundationICU), without which the static link fails.
+let staticStdlib = "-static-stdlib"
 
 let package = Package(
     name: "k2",
@@ -19,11 +23,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "k2", targets: ["k2"]),
+        // The one library for users: reading and writing .k2cap captures (its public API is
+        // Sources/K2Capture/Format/; docs/style.md). The other modules are `package` to k2.
         .library(name: "K2Capture", targets: ["K2Capture"]),
-        .library(name: "K2Replay", targets: ["K2Replay"]),
-        .library(name: "K2Sim", targets: ["K2Sim"]),
-        .library(name: "K2Record", targets: ["K2Record"]),
-        .library(name: "K2Bench", targets: ["K2Bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -98,11 +100,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 logging,
             ],
-            swiftSettings: strict,
             // Release: the Swift runtime and Foundation linked in (no 25 shared libraries to load and
             // relocate): start-up 22 → 13 ms, 5–10% of a short `--speed max` replay (docs/replay.md).
             // Debug builds (the tests) stay dynamic.
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
+            swiftSettings: strict + [.unsafeFlags([staticStdlib], .when(platforms: [.linux], configuration: .release))],
+            linkerSettings: [.unsafeFlags([staticStdlib], .when(platforms: [.linux], configuration: .release))]
         ),
         // Test doubles and server launchers shared by the test targets.
         .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture", "K2Replay", "K2Bench", logging], swiftSettings: strict),

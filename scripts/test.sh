@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
+# Formatting: swift-format (from the toolchain) with .swift-format; scripts/format.sh fixes it (docs/style.md).
+if ! swift format lint --strict --recursive --parallel Sources Tests Package.swift; then
+  echo "k2: swift format lint found the lines above; run scripts/format.sh and commit" >&2
+  exit 1
+fi
+
 # Build once, failing on any warning in the project's own code (Swift 6, no warnings).
 log=$(mktemp)
 set +e

@@ -3,8 +3,8 @@ import K2Core
 
 /// The one error type of K2Bench (a `K2Error`): what went wrong, where (file and line, or the
 /// report) and what to do about it, on one line.
-public struct BenchError: K2Error, Equatable {
-    public enum Code: String, Sendable {
+package struct BenchError: K2Error, Equatable {
+    package enum Code: String, Sendable {
         /// A workload, targets or baseline file is malformed (unknown key, wrong type, missing value).
         case badFile = "bad-file"
         /// A file named by the user or by a workload does not exist or cannot be read.
@@ -17,14 +17,14 @@ public struct BenchError: K2Error, Equatable {
         case run
     }
 
-    public let code: Code
-    public let path: String?
-    public let line: Int?
-    public let column: Int?
-    public let what: String
-    public let remedy: String
+    package let code: Code
+    package let path: String?
+    package let line: Int?
+    package let column: Int?
+    package let what: String
+    package let remedy: String
 
-    public init(_ code: Code, path: String? = nil, line: Int? = nil, column: Int? = nil, what: String, remedy: String = "") {
+    package init(_ code: Code, path: String? = nil, line: Int? = nil, column: Int? = nil, what: String, remedy: String = "") {
         self.code = code
         self.path = path
         self.line = line
@@ -34,13 +34,13 @@ public struct BenchError: K2Error, Equatable {
     }
 
     /// A workload or targets file that K2Config's reader refused.
-    public init(_ error: ConfigError) {
+    package init(_ error: ConfigError) {
         self.init(error.code == .fileNotFound ? .fileNotFound : .badFile, path: error.path, line: error.line, column: error.column,
                   what: error.what, remedy: error.remedy)
     }
 
     /// `file:line:column`, as far as known.
-    public var place: String {
+    package var place: String {
         var place = path ?? ""
         if let line {
             place += place.isEmpty ? "line \(line)" : ":\(line)"

@@ -8,7 +8,7 @@
 /// allocate nothing (the engine's loop does not): hand out views into buffers it reuses.
 /// The engine's loop is generic over the source, so a conforming class is called directly,
 /// not through an existential, when the concrete type is known.
-public protocol ReplaySource: AnyObject {
+package protocol ReplaySource: AnyObject {
     /// The next record, nil at the end of the round.
     func next() throws -> CaptureRecord?
     /// Back to the first record (for `--loop`; also called before the first round).
@@ -26,11 +26,11 @@ public protocol ReplaySource: AnyObject {
 /// Makes the `ReplaySource` of a run, on the engine's sending thread, before any sink opens
 /// (so a source that cannot start fails the run before anything is sent, as an unreadable
 /// capture does). `name` stands for the input in the summary (where capture paths go).
-public struct ReplaySourceFactory: Sendable {
-    public var name: String
-    public var make: @Sendable () throws -> any ReplaySource
+package struct ReplaySourceFactory: Sendable {
+    package var name: String
+    package var make: @Sendable () throws -> any ReplaySource
 
-    public init(name: String, make: @escaping @Sendable () throws -> any ReplaySource) {
+    package init(name: String, make: @escaping @Sendable () throws -> any ReplaySource) {
         self.name = name
         self.make = make
     }

@@ -1,16 +1,16 @@
 import K2Core
 
 /// The frames a venue's market-data WebSocket writes itself (acks, errors, status, heartbeats),
-/// as the venues' public WebSocket docs show them, and the per-connection rewrites a venue
+/// as the venues' package WebSocket docs show them, and the per-connection rewrites a venue
 /// applies to data messages. The one place this knowledge lives: the simulated exchanges
 /// (K2Sim's `BinanceProtocol`, `KrakenProtocol`, `CoinbaseProtocol`) and the `ws://` replay sink
 /// (K2Replay's `WebSocketSink`) both answer through it; the requests they answer are parsed by
 /// `VenueRequest`.
-public enum VenueAnswers {
+package enum VenueAnswers {
     /// What `venue` answers a frame that is no request it understands (not JSON, or none of its
     /// request shapes): Binance `{"error":{"code":3,"msg":"Invalid JSON"},"id":null}`, Kraken
     /// `{"errorMessage":"Malformed request","event":"error"}`, Coinbase `{"type":"error","message":"malformed request: …"}`.
-    public static func malformedRequest(_ venue: Venue) -> [UInt8] {
+    package static func malformedRequest(_ venue: Venue) -> [UInt8] {
         switch venue {
         case .binance: binanceError(code: 3, "Invalid JSON", id: "null")
         case .kraken: krakenEventError("Malformed request")
@@ -21,10 +21,10 @@ public enum VenueAnswers {
     // MARK: Binance
 
     /// `{"result":null,"id":1}`: SUBSCRIBE and UNSUBSCRIBE went through.
-    public static func binanceResult(id: String) -> [UInt8] { Array(#"{"result":null,"id":\#(id)}"#.utf8) }
+    package static func binanceResult(id: String) -> [UInt8] { Array(#"{"result":null,"id":\#(id)}"#.utf8) }
 
     /// `{"result":["btcusdt@trade"],"id":3}`: the answer to LIST_SUBSCRIPTIONS.
-    public static func binanceList(_ streams: [String], id: String) -> [UInt8] {
+    package static func binanceList(_ streams: [String], id: String) -> [UInt8] {
         var out = Array(#"{"result":["#.utf8)
         appendList(streams, to: &out)
         out.append(contentsOf: #"],"id":\#(id)}"#.utf8)
@@ -33,12 +33,12 @@ public enum VenueAnswers {
 
     /// `{"error":{"code":2,"msg":"Invalid request: unknown method"},"id":1}`; code 3 with
     /// `"id":null` for a frame that is not JSON.
-    public static func binanceError(code: Int = 2, _ message: String, id: String) -> [UInt8] {
+    package static func binanceError(code: Int = 2, _ message: String, id: String) -> [UInt8] {
         Array(#"{"error":{"code":\#(code),"msg":\#(JSONText.quoted(message))},"id":\#(id)}"#.utf8)
     }
 
     /// `{"stream":"x","data":{…}}` → `{…}`, or nil when the payload is not in the combined-stream wrapper.
-    public static func unwrapCombined(_ payload: [UInt8]) -> ArraySlice<UInt8>? {
+    package static func unwrapCombined(_ payload: [UInt8]) -> ArraySlice<UInt8>? {
         let key = Array(#","data":"#.utf8)
         guard payload.count > key.count + 2, payload.starts(with: Array(#"{"stream":"#.utf8)) else { return nil }
         guard let dataStart = payload.withUnsafeBytes({ PayloadFields.find($0, key) }) else { return nil }
@@ -46,7 +46,7 @@ public enum VenueAnswers {
     }
 
     /// `{…}` → `{"stream":"btcusdt@trade","data":{…}}`: a raw payload as a `/stream` connection gets it.
-    public static func wrapCombined(_ payload: [UInt8], stream: String) -> [UInt8] {
+    package static func wrapCombined(_ payload: [UInt8], stream: String) -> [UInt8] {
         var out = Array(#"{"stream":"#.utf8)
         JSONText.appendString(stream, to: &out)
         out.append(contentsOf: #","data":"#.utf8)
@@ -58,24 +58,24 @@ public enum VenueAnswers {
     // MARK: Kraken v1
 
     /// Sent on connect: `{"connectionID":…,"event":"systemStatus","status":"online","version":"1.9.1"}`.
-    public static func krakenSystemStatus(connectionID: UInt64) -> [UInt8] {
+    package static func krakenSystemStatus(connectionID: UInt64) -> [UInt8] {
         Array(#"{"connectionID":\#(connectionID),"event":"systemStatus","status":"online","version":"1.9.1"}"#.utf8)
     }
 
     /// `{"event":"heartbeat"}`, sent after about 1 s without other messages on a subscribed connection.
-    public static let krakenHeartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
+    package static let krakenHeartbeat: [UInt8] = Array(#"{"event":"heartbeat"}"#.utf8)
 
     /// The book depths Kraken v1 offers (`"subscription":{"name":"book","depth":N}`; 10 when omitted).
-    public static let krakenBookDepths: Set<Int> = [10, 25, 100, 500, 1000]
+    package static let krakenBookDepths: Set<Int> = [10, 25, 100, 500, 1000]
 
     /// `{"event":"pong","reqid":42}` (reqid omitted when the ping had none).
-    public static func krakenPong(reqid: String?) -> [UInt8] {
+    package static func krakenPong(reqid: String?) -> [UInt8] {
         Array((reqid.map { #"{"event":"pong","reqid":\#($0)}"# } ?? #"{"event":"pong"}"#).utf8)
     }
 
     /// `{"channelID":100,"channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","status":"subscribed","subscription":{"name":"trade"}}`;
     /// book: `"channelName":"book-10"`, `"subscription":{"depth":10,"name":"book"}` (depth 10 when the request named none).
-    public static func krakenStatus(channelID: Int64, name: String, depth: Int?, pair: String, reqid: String?, subscribed: Bool) -> [UInt8] {
+    package static func krakenStatus(channelID: Int64, name: String, depth: Int?, pair: String, reqid: String?, subscribed: Bool) -> [UInt8] {
         let isBook = name == "book"
         let channelName = isBook ? "book-\(depth ?? 10)" : name
         return Array((#"{"channelID":\#(channelID),"channelName":\#(JSONText.quoted(channelName)),"event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),"#
@@ -84,7 +84,7 @@ public enum VenueAnswers {
 
     /// A refused subscription: `{"errorMessage":"Subscription name invalid","event":"subscriptionStatus","pair":"XBT/USD","status":"error","subscription":{"name":"x"}}`
     /// (`"depth":N` in `subscription` when the refusal is about the depth).
-    public static func krakenError(_ message: String, name: String, depth: Int? = nil, pair: String?, reqid: String?) -> [UInt8] {
+    package static func krakenError(_ message: String, name: String, depth: Int? = nil, pair: String?, reqid: String?) -> [UInt8] {
         let pairMember = pair.map { #""pair":\#(JSONText.quoted($0)),"# } ?? ""
         return Array((#"{"errorMessage":\#(JSONText.quoted(message)),"event":"subscriptionStatus",\#(pairMember)\#(reqidMember(reqid))"#
             + #""status":"error","subscription":\#(krakenSubscription(name: name, depth: depth))}"#).utf8)
@@ -92,12 +92,12 @@ public enum VenueAnswers {
 
     /// A request that is no subscription: `{"errorMessage":"Unsupported event","event":"error"}`
     /// (`"reqid"` echoed when the request had one).
-    public static func krakenEventError(_ message: String, reqid: String? = nil) -> [UInt8] {
+    package static func krakenEventError(_ message: String, reqid: String? = nil) -> [UInt8] {
         Array(#"{"errorMessage":\#(JSONText.quoted(message)),"event":"error"\#(reqid.map { #","reqid":\#($0)"# } ?? "")}"#.utf8)
     }
 
     /// `[123,…]` → `[channelID,…]`: a data message with the channel id this connection's ack named.
-    public static func withKrakenChannelID(_ payload: [UInt8], _ channelID: Int64) -> [UInt8] {
+    package static func withKrakenChannelID(_ payload: [UInt8], _ channelID: Int64) -> [UInt8] {
         guard payload.first == UInt8(ascii: "["), let comma = payload.firstIndex(of: UInt8(ascii: ",")) else { return payload }
         return [UInt8(ascii: "[")] + Array(String(channelID).utf8) + Array(payload[comma...])
     }
@@ -115,7 +115,7 @@ public enum VenueAnswers {
     /// subscribed to, channels in name order, products in the order given (`heartbeats` lists
     /// `["heartbeats"]`):
     /// `{"channel":"subscriptions","client_id":"","timestamp":"…","sequence_num":N,"events":[{"subscriptions":{"market_trades":["BTC-USD"]}}]}`.
-    public static func coinbaseSubscriptions(_ products: [String: [String]], nanos: Int64, sequence: Int64) -> [UInt8] {
+    package static func coinbaseSubscriptions(_ products: [String: [String]], nanos: Int64, sequence: Int64) -> [UInt8] {
         var out = coinbaseHead("subscriptions", nanos: nanos, sequence: sequence)
         out.append(contentsOf: #"[{"subscriptions":{"#.utf8)
         for (index, channel) in products.keys.sorted().enumerated() {
@@ -132,7 +132,7 @@ public enum VenueAnswers {
     /// Once a second on a connection subscribed to `heartbeats`:
     /// `{"channel":"heartbeats","client_id":"","timestamp":"…","sequence_num":N,"events":[{"current_time":"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}]}`
     /// (`m=+` is the server's uptime; the docs' example quotes the counter, the venue sends a number).
-    public static func coinbaseHeartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
+    package static func coinbaseHeartbeat(counter: Int64, nanos: Int64, uptimeNanos: Int64, sequence: Int64) -> [UInt8] {
         var out = coinbaseHead("heartbeats", nanos: nanos, sequence: sequence)
         // "2023-06-23T20:31:56.121961769Z" → "2023-06-23 20:31:56.121961769 +0000 UTC"
         var currentTime = Array(TimeText.iso8601(nanos: nanos).utf8.dropLast())
@@ -145,7 +145,7 @@ public enum VenueAnswers {
     }
 
     /// `{"type":"error","message":"…"}`: a request Coinbase refuses.
-    public static func coinbaseError(_ message: String) -> [UInt8] {
+    package static func coinbaseError(_ message: String) -> [UInt8] {
         Array(#"{"type":"error","message":\#(JSONText.quoted(message))}"#.utf8)
     }
 
@@ -153,7 +153,7 @@ public enum VenueAnswers {
     /// messages of each connection 0, 1, 2, …, so a connection that gets a subset of a stream,
     /// or a control message in between, is renumbered). Returns false when `message` has none.
     @discardableResult
-    public static func setCoinbaseSequence(_ sequence: Int64, in message: inout [UInt8]) -> Bool {
+    package static func setCoinbaseSequence(_ sequence: Int64, in message: inout [UInt8]) -> Bool {
         guard let valueStart = message.withUnsafeBytes({ PayloadFields.find($0, coinbaseSequenceKey) }) else { return false }
         var valueEnd = valueStart
         while valueEnd < message.count, message[valueEnd] >= UInt8(ascii: "0"), message[valueEnd] <= UInt8(ascii: "9") { valueEnd += 1 }

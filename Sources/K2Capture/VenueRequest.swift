@@ -3,14 +3,14 @@ import K2Core
 /// The subscription requests the venues' market-data WebSockets accept, parsed. Shared by the
 /// simulated exchanges (K2Sim's `BinanceProtocol`, `KrakenProtocol`, `CoinbaseProtocol`, which
 /// add the venues' answers) and the `ws://` replay sink (K2Replay's `WebSocketSink`).
-public enum VenueRequest: Sendable, Equatable {
+package enum VenueRequest: Sendable, Equatable {
     case binance(BinanceRequest)
     case kraken(KrakenRequest)
     case coinbase(CoinbaseRequest)
 
     /// Recognises a request by its shape: `method` (Binance), `event` (Kraken v1), `type`
     /// (Coinbase Advanced Trade). Nil for anything else (not JSON, none of the keys).
-    public init?(parsing bytes: [UInt8]) {
+    package init?(parsing bytes: [UInt8]) {
         if let request = BinanceRequest(parsing: bytes) {
             self = .binance(request)
         } else if let request = KrakenRequest(parsing: bytes) {
@@ -24,13 +24,13 @@ public enum VenueRequest: Sendable, Equatable {
 }
 
 /// Binance: `{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":1}` (also UNSUBSCRIBE, LIST_SUBSCRIPTIONS).
-public struct BinanceRequest: Sendable, Equatable {
-    public var method: String
-    public var params: [String]
+package struct BinanceRequest: Sendable, Equatable {
+    package var method: String
+    package var params: [String]
     /// The id exactly as sent (number text or quoted string), echoed in the response.
-    public var idJSON: String
+    package var idJSON: String
 
-    public init?(parsing bytes: [UInt8]) {
+    package init?(parsing bytes: [UInt8]) {
         guard let value = try? JSONParser.parse(bytes), let method = value["method"]?.stringValue else { return nil }
         self.method = method
         params = value["params"]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -40,16 +40,16 @@ public struct BinanceRequest: Sendable, Equatable {
 
 /// Kraken v1: `{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}`, also
 /// `unsubscribe` and `{"event":"ping","reqid":42}`.
-public struct KrakenRequest: Sendable, Equatable {
-    public var event: String
-    public var pairs: [String]
+package struct KrakenRequest: Sendable, Equatable {
+    package var event: String
+    package var pairs: [String]
     /// `subscription.name`: `trade`, `book`, `ticker`, `spread`, `ohlc` …
-    public var name: String
-    public var depth: Int?
+    package var name: String
+    package var depth: Int?
     /// The reqid exactly as sent, echoed in the answers; nil when the request had none.
-    public var reqid: String?
+    package var reqid: String?
 
-    public init?(parsing bytes: [UInt8]) {
+    package init?(parsing bytes: [UInt8]) {
         guard let value = try? JSONParser.parse(bytes), let event = value["event"]?.stringValue else { return nil }
         self.event = event
         pairs = value["pair"]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -61,12 +61,12 @@ public struct KrakenRequest: Sendable, Equatable {
 }
 
 /// Coinbase Advanced Trade: `{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}` (or unsubscribe).
-public struct CoinbaseRequest: Sendable, Equatable {
-    public var type: String
-    public var productIDs: [String]
-    public var channel: String
+package struct CoinbaseRequest: Sendable, Equatable {
+    package var type: String
+    package var productIDs: [String]
+    package var channel: String
 
-    public init?(parsing bytes: [UInt8]) {
+    package init?(parsing bytes: [UInt8]) {
         guard let value = try? JSONParser.parse(bytes), let type = value["type"]?.stringValue else { return nil }
         self.type = type
         productIDs = value["product_ids"]?.arrayValue?.compactMap(\.stringValue) ?? []

@@ -6,17 +6,17 @@ import Yams
 /// have the expected type and range, and every error names the file, line, column and key.
 /// Workloads, targets and simulator profiles are read through this, so that a typo is an
 /// error, never a silently ignored setting, and the messages read the same for all three.
-public struct StrictMap {
-    public let file: String
+package struct StrictMap {
+    package let file: String
     /// Dotted path of this mapping inside the document (`sinks[0]`, `source`), for messages.
-    public let path: String
+    package let path: String
     /// The document that lists the keys (`docs/workloads.md`), named in remedies.
-    public let guide: String
+    package let guide: String
     let node: Node
     let pairs: [(key: String, keyNode: Node, value: Node)]
 
     /// Reads `file` and returns its root mapping.
-    public static func load(file: String, guide: String) throws(ConfigError) -> StrictMap {
+    package static func load(file: String, guide: String) throws(ConfigError) -> StrictMap {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw ConfigError(.fileNotFound, path: file, what: "cannot read the file", remedy: "check the path")
         }
@@ -24,7 +24,7 @@ public struct StrictMap {
     }
 
     /// Parses YAML text (named `file` in messages) and returns its root mapping.
-    public static func parse(_ text: String, file: String, guide: String) throws(ConfigError) -> StrictMap {
+    package static func parse(_ text: String, file: String, guide: String) throws(ConfigError) -> StrictMap {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -78,11 +78,11 @@ public struct StrictMap {
     static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
 
     /// The line of this mapping (1-based), for messages about missing keys.
-    public var line: Int? { node.mark?.line }
-    public var keys: [String] { pairs.map(\.key) }
+    package var line: Int? { node.mark?.line }
+    package var keys: [String] { pairs.map(\.key) }
 
     /// Fails on the first key that is not in `allowed`, suggesting the closest allowed key.
-    public func expectKeys(_ allowed: [String]) throws(ConfigError) {
+    package func expectKeys(_ allowed: [String]) throws(ConfigError) {
         for pair in pairs where !allowed.contains(pair.key) {
             let near = allowed.min(by: { Self.distance($0, pair.key) < Self.distance($1, pair.key) })
             let hint = near.flatMap { Self.distance($0, pair.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
@@ -104,13 +104,13 @@ public struct StrictMap {
                    remedy: "see \(guide)")
     }
 
-    public func missing(_ key: String, _ expected: String) -> ConfigError {
+    package func missing(_ key: String, _ expected: String) -> ConfigError {
         ConfigError(path: file, line: line, column: node.mark?.column,
                    what: "missing key '\(Self.join(path, key))' (\(expected))", remedy: "add it; see \(guide)")
     }
 
     /// A plain error at `key`'s value (or at this mapping when the key is absent).
-    public func error(at key: String, _ what: String, remedy: String = "") -> ConfigError {
+    package func error(at key: String, _ what: String, remedy: String = "") -> ConfigError {
         let target = value(key) ?? node
         return ConfigError(path: file, line: target.mark?.line, column: target.mark?.column,
                           what: "key '\(Self.join(path, key))': \(what)", remedy: remedy)
@@ -127,24 +127,24 @@ public struct StrictMap {
     // MARK: typed getters (nil when absent)
 
     /// Whether `key` holds a plain value (not a mapping or list).
-    public func isScalar(_ key: String) -> Bool {
+    package func isScalar(_ key: String) -> Bool {
         if let found = value(key), case .scalar = found { return true }
         return false
     }
 
-    public func string(_ key: String) throws(ConfigError) -> String? {
+    package func string(_ key: String) throws(ConfigError) -> String? {
         guard let found = value(key) else { return nil }
         guard case let .scalar(scalar) = found else { throw typeError(key, found, "text") }
         return scalar.string
     }
 
-    public func double(_ key: String) throws(ConfigError) -> Double? {
+    package func double(_ key: String) throws(ConfigError) -> Double? {
         guard let found = value(key) else { return nil }
         guard case let .scalar(scalar) = found, let number = Self.number(scalar.string) else { throw typeError(key, found, "a number") }
         return number
     }
 
-    public func int(_ key: String) throws(ConfigError) -> Int? {
+    package func int(_ key: String) throws(ConfigError) -> Int? {
         guard let found = value(key) else { return nil }
         guard case let .scalar(scalar) = found, let number = Self.number(scalar.string), number == number.rounded(), abs(number) < 9e15 else {
             throw typeError(key, found, "a whole number")
@@ -152,7 +152,7 @@ public struct StrictMap {
         return Int(number)
     }
 
-    public func bool(_ key: String) throws(ConfigError) -> Bool? {
+    package func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let found = value(key) else { return nil }
         guard case let .scalar(scalar) = found else { throw typeError(key, found, "true or false") }
         switch scalar.string.lowercased() {
@@ -163,7 +163,7 @@ public struct StrictMap {
     }
 
     /// A duration: `30s`, `250ms`, `1m30s`, or a bare number of seconds. Returns nanoseconds.
-    public func duration(_ key: String) throws(ConfigError) -> Int64? {
+    package func duration(_ key: String) throws(ConfigError) -> Int64? {
         guard let found = value(key) else { return nil }
         guard case let .scalar(scalar) = found, let nanos = TimeText.parseDuration(scalar.string.trimmingSpaces()), nanos >= 0 else {
             throw typeError(key, found, "a duration such as 30s, 250ms or 2m")
@@ -172,7 +172,7 @@ public struct StrictMap {
     }
 
     /// A rate: `5000`, `5k`, `1.5k`, `1m` (per second). Returns messages per second.
-    public func rate(_ key: String) throws(ConfigError) -> Double? {
+    package func rate(_ key: String) throws(ConfigError) -> Double? {
         guard let found = value(key) else { return nil }
         guard case let .scalar(scalar) = found, let perSecond = Self.parseRate(scalar.string), perSecond > 0 else {
             throw typeError(key, found, "a positive rate such as 5000, 5k or 1m (messages per second)")
@@ -181,7 +181,7 @@ public struct StrictMap {
     }
 
     /// A whole number ≥ 0 up to UInt64.max (seeds).
-    public func uint64(_ key: String) throws(ConfigError) -> UInt64? {
+    package func uint64(_ key: String) throws(ConfigError) -> UInt64? {
         guard let found = value(key) else { return nil }
         guard case let .scalar(scalar) = found, let parsed = UInt64(scalar.string.trimmingSpaces().replacingOccurrences(of: "_", with: "")) else {
             throw typeError(key, found, "a whole number ≥ 0")
@@ -195,19 +195,19 @@ public struct StrictMap {
     // outside it (negative, huge, NaN, infinite) is one error naming the range, never a trap in
     // a conversion later.
 
-    public func double(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+    package func double(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
         guard let number = try double(key) else { return nil }
         guard range.contains(number) else { throw rangeError(key, Self.format(range.lowerBound), Self.format(range.upperBound)) }
         return number
     }
 
-    public func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+    package func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let number = try int(key) else { return nil }
         guard range.contains(number) else { throw rangeError(key, "\(range.lowerBound)", "\(range.upperBound)") }
         return number
     }
 
-    public func duration(_ key: String, in range: ClosedRange<Int64>) throws(ConfigError) -> Int64? {
+    package func duration(_ key: String, in range: ClosedRange<Int64>) throws(ConfigError) -> Int64? {
         guard let nanos = try duration(key) else { return nil }
         guard range.contains(nanos) else {
             throw rangeError(key, Self.formatDuration(range.lowerBound), Self.formatDuration(range.upperBound))
@@ -215,14 +215,14 @@ public struct StrictMap {
         return nanos
     }
 
-    public func rate(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+    package func rate(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
         guard let rate = try rate(key) else { return nil }
         guard range.contains(rate) else { throw rangeError(key, Self.format(range.lowerBound), Self.format(range.upperBound)) }
         return rate
     }
 
     /// One number or a list of numbers, each within `range`.
-    public func doubles(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> [Double]? {
+    package func doubles(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> [Double]? {
         guard let found = value(key) else { return nil }
         let items: [Node]
         switch found {
@@ -265,7 +265,7 @@ public struct StrictMap {
     }
 
     /// One text or a list of texts.
-    public func strings(_ key: String) throws(ConfigError) -> [String]? {
+    package func strings(_ key: String) throws(ConfigError) -> [String]? {
         guard let found = value(key) else { return nil }
         switch found {
         case let .scalar(scalar): return [scalar.string]
@@ -280,14 +280,14 @@ public struct StrictMap {
         }
     }
 
-    public func map(_ key: String) throws(ConfigError) -> StrictMap? {
+    package func map(_ key: String) throws(ConfigError) -> StrictMap? {
         guard let found = value(key) else { return nil }
         guard case .mapping = found else { throw typeError(key, found, "a mapping") }
         return try StrictMap(node: found, file: file, path: Self.join(path, key), guide: guide)
     }
 
     /// A list of mappings (`- key: value` items).
-    public func maps(_ key: String) throws(ConfigError) -> [StrictMap]? {
+    package func maps(_ key: String) throws(ConfigError) -> [StrictMap]? {
         guard let found = value(key) else { return nil }
         guard case let .sequence(seq) = found else { throw typeError(key, found, "a list") }
         var out: [StrictMap] = []
@@ -303,7 +303,7 @@ public struct StrictMap {
     }
 
     /// A list whose items are either texts or mappings (e.g. `sinks: [mock://, {uri: ...}]`).
-    public func items(_ key: String) throws(ConfigError) -> [Either]? {
+    package func items(_ key: String) throws(ConfigError) -> [Either]? {
         guard let found = value(key) else { return nil }
         let seq: [Node]
         switch found {
@@ -322,7 +322,7 @@ public struct StrictMap {
         return out
     }
 
-    public enum Either {
+    package enum Either {
         case text(String, line: Int?)
         case map(StrictMap)
     }
@@ -330,14 +330,14 @@ public struct StrictMap {
     // MARK: number parsing
 
     /// A number as YAML files write it (`10_000`, `1.5`); nil when not a finite number.
-    public static func number(_ text: String) -> Double? {
+    package static func number(_ text: String) -> Double? {
         let cleaned = text.trimmingSpaces().replacingOccurrences(of: "_", with: "")
         guard !cleaned.isEmpty, let number = Double(cleaned), number.isFinite else { return nil }
         return number
     }
 
     /// `5000`, `5k`, `5K`, `1.5m`, `1M`, `10_000`, optionally followed by `/s` or `msg/s`.
-    public static func parseRate(_ text: String) -> Double? {
+    package static func parseRate(_ text: String) -> Double? {
         var cleaned = text.trimmingSpaces().lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: ",", with: "")
         for suffix in ["msg/s", "/s"] where cleaned.hasSuffix(suffix) { cleaned = String(cleaned.dropLast(suffix.count)).trimmingSpaces() }
         var scale = 1.0

@@ -1,5 +1,5 @@
 /// Standard base64 (RFC 4648, with padding) into and out of byte buffers.
-public enum Base64 {
+package enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let reverse: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
@@ -7,7 +7,7 @@ public enum Base64 {
         return table
     }()
 
-    public static func encode(_ src: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    package static func encode(_ src: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         var offset = 0
         let count = src.count
         while offset + 3 <= count {
@@ -27,14 +27,14 @@ public enum Base64 {
         }
     }
 
-    public static func encode(_ bytes: [UInt8]) -> String {
+    package static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         bytes.withUnsafeBytes { encode($0, to: &out) }
         return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes base64 (padding optional); nil on any character outside the alphabet.
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
         var acc: UInt32 = 0
         var bits = 0

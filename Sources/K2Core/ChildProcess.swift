@@ -7,16 +7,16 @@ import Foundation
 ///
 /// Not Foundation.Process: its child monitor blocks in wait4() on a long-running child, which
 /// stalls every other Process in the same program.
-public enum ChildProcess {
+package enum ChildProcess {
     /// A program that could not be started (a `K2Error`): `what` names it and why.
-    public struct SpawnError: K2Error {
-        public let what: String
-        public var place: String { "" }
-        public var remedy: String { "" }
+    package struct SpawnError: K2Error {
+        package let what: String
+        package var place: String { "" }
+        package var remedy: String { "" }
     }
 
     /// Where a child's stdout or stderr goes.
-    public enum Destination: Sendable, Equatable {
+    package enum Destination: Sendable, Equatable {
         /// This process's own stream.
         case inherit
         /// /dev/null.
@@ -28,22 +28,22 @@ public enum ChildProcess {
     }
 
     /// A started child: its pid and the read ends of the streams asked for as `.pipe`.
-    public struct Started: Sendable {
-        public let pid: pid_t
-        public let stdout: Int32?
-        public let stderr: Int32?
+    package struct Started: Sendable {
+        package let pid: pid_t
+        package let stdout: Int32?
+        package let stderr: Int32?
     }
 
     /// What a child that ran to its end left: exit code (128 + signal when killed) and output.
-    public struct Finished: Sendable {
-        public let status: Int32
-        public let stdout: String
-        public let stderr: String
+    package struct Finished: Sendable {
+        package let status: Int32
+        package let stdout: String
+        package let stderr: String
     }
 
     /// Spawns `args` (args[0] an absolute path, or a name looked up on PATH). With
     /// `dieWithParent`, the child gets SIGKILL when this process exits (via `setpriv --pdeathsig`).
-    public static func start(_ args: [String], stdout: Destination = .null, stderr: Destination = .null,
+    package static func start(_ args: [String], stdout: Destination = .null, stderr: Destination = .null,
                              dieWithParent: Bool = true) throws(SpawnError) -> Started {
         guard let program = args.first else { throw SpawnError(what: "cannot start a program: no command given") }
         guard let path = program.contains("/") ? program : which(program) else {
@@ -105,7 +105,7 @@ public enum ChildProcess {
 
     /// Spawns `args` (args[0] an absolute path). `stdoutPath`/`stderrPath` nil → /dev/null.
     /// With `dieWithParent`, the child gets SIGKILL when this process exits (via `setpriv --pdeathsig`).
-    public static func spawn(_ args: [String], stdoutPath: String? = nil, stderrPath: String? = nil,
+    package static func spawn(_ args: [String], stdoutPath: String? = nil, stderrPath: String? = nil,
                              dieWithParent: Bool = true) throws(SpawnError) -> pid_t {
         try start(args, stdout: stdoutPath.map { .file($0) } ?? .null, stderr: stderrPath.map { .file($0) } ?? .null,
                   dieWithParent: dieWithParent).pid
@@ -113,7 +113,7 @@ public enum ChildProcess {
 
     /// Runs `args` to its end with stdout and stderr collected (read together, so neither pipe
     /// can fill up and stall the child).
-    public static func run(_ args: [String], dieWithParent: Bool = true) throws(SpawnError) -> Finished {
+    package static func run(_ args: [String], dieWithParent: Bool = true) throws(SpawnError) -> Finished {
         let child = try start(args, stdout: .pipe, stderr: .pipe, dieWithParent: dieWithParent)
         var collected: [[UInt8]] = [[], []]
         var polled = [child.stdout, child.stderr].map { pollfd(fd: $0 ?? -1, events: Int16(POLLIN), revents: 0) }
@@ -141,7 +141,7 @@ public enum ChildProcess {
 
     /// Waits for `pid` to exit (reaps it): its exit code, 128 + the signal when a signal ended
     /// it (as shells report it), -1 when it cannot be waited for.
-    public static func wait(_ pid: pid_t) -> Int32 {
+    package static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }
@@ -150,12 +150,12 @@ public enum ChildProcess {
     }
 
     /// Whether `pid` has exited (reaps it); its wait status in `status`.
-    public static func exited(_ pid: pid_t, status: inout Int32) -> Bool {
+    package static func exited(_ pid: pid_t, status: inout Int32) -> Bool {
         waitpid(pid, &status, WNOHANG) == pid
     }
 
     /// SIGTERM, up to `graceSeconds` to exit, then SIGKILL; always reaps.
-    public static func terminate(_ pid: pid_t, graceSeconds: Double = 10) {
+    package static func terminate(_ pid: pid_t, graceSeconds: Double = 10) {
         guard pid > 0 else { return }
         kill(pid, SIGTERM)
         var status: Int32 = 0
@@ -169,7 +169,7 @@ public enum ChildProcess {
     }
 
     /// The first executable named `name` on PATH.
-    public static func which(_ name: String) -> String? {
+    package static func which(_ name: String) -> String? {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -179,8 +179,8 @@ public enum ChildProcess {
 }
 
 /// Free TCP ports on 127.0.0.1 (bound to port 0, read back, released).
-public enum FreePort {
-    public static func next() -> Int {
+package enum FreePort {
+    package static func next() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()

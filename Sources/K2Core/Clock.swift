@@ -31,22 +31,22 @@ public struct SystemClock: NanoClock {
 }
 
 /// A clock that only moves when told to: for unit tests of pacing, flushing and timeouts.
-public final class ManualClock: NanoClock, @unchecked Sendable {
+package final class ManualClock: NanoClock, @unchecked Sendable {
     // unchecked: both times under `lock`.
     private let lock = Lock()
     private var wall: Int64
     private var mono: Int64
 
-    public init(wall: Int64 = 1_700_000_000_000_000_000, monotonic: Int64 = 0) {
+    package init(wall: Int64 = 1_700_000_000_000_000_000, monotonic: Int64 = 0) {
         self.wall = wall
         self.mono = monotonic
     }
 
-    public func wallNanos() -> Int64 { lock.withLock { wall } }
-    public func monotonicNanos() -> Int64 { lock.withLock { mono } }
+    package func wallNanos() -> Int64 { lock.withLock { wall } }
+    package func monotonicNanos() -> Int64 { lock.withLock { mono } }
 
     /// Moves both clocks forward by `nanos`.
-    public func advance(by nanos: Int64) {
+    package func advance(by nanos: Int64) {
         lock.withLock {
             wall += nanos
             mono += nanos

@@ -4,12 +4,12 @@ import CZlib
 // Java/C/Go/Rust HdrHistogram tools read and write it.
 
 /// Errors decoding an HdrHistogram encoding or an `.hlog` file (a `K2Error`).
-public struct HistogramDecodingError: K2Error {
-    public let reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var what: String { "histogram decoding failed: \(reason)" }
-    public var place: String { "" }
-    public var remedy: String { "" }
+package struct HistogramDecodingError: K2Error {
+    package let reason: String
+    package init(_ reason: String) { self.reason = reason }
+    package var what: String { "histogram decoding failed: \(reason)" }
+    package var place: String { "" }
+    package var remedy: String { "" }
 }
 
 extension Histogram {
@@ -18,7 +18,7 @@ extension Histogram {
 
     /// HdrHistogram's V2 uncompressed encoding: a 40-byte big-endian header, then the counts up
     /// to the highest non-zero one as ZigZag LEB128 (9-byte form), zero runs as negative lengths.
-    public func encodedV2() -> [UInt8] {
+    package func encodedV2() -> [UInt8] {
         var payload: [UInt8] = []
         // Counts above the largest recorded value are all zero.
         var last = total == 0 ? -1 : Swift.min(countsIndex(maxRecorded), counts.count - 1)
@@ -48,7 +48,7 @@ extension Histogram {
     }
 
     /// The V2 compressed encoding: cookie, compressed length, zlib deflate of `encodedV2()`.
-    public func encodedCompressedV2() -> [UInt8] {
+    package func encodedCompressedV2() -> [UInt8] {
         let raw = encodedV2()
         var bound = compressBound(uLong(raw.count))
         var compressed = [UInt8](repeating: 0, count: Int(bound))
@@ -67,10 +67,10 @@ extension Histogram {
     }
 
     /// Base64 of the V2 compressed encoding (starts with `HISTF`), as `.hlog` lines carry it.
-    public func encodedBase64() -> String { Base64.encode(encodedCompressedV2()) }
+    package func encodedBase64() -> String { Base64.encode(encodedCompressedV2()) }
 
     /// Decodes a V2 compressed or uncompressed encoding. Values are in `unit` (the encoding does not carry it).
-    public static func decode(_ bytes: [UInt8], unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError) -> Histogram {
+    package static func decode(_ bytes: [UInt8], unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError) -> Histogram {
         guard bytes.count >= 8 else { throw HistogramDecodingError("\(bytes.count) bytes is too short") }
         let cookie = getBE32(bytes, 0)
         if cookie == v2CompressedCookie {
@@ -131,7 +131,7 @@ extension Histogram {
     }
 
     /// Decodes `encodedBase64()` text.
-    public static func decode(base64 text: String, unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError) -> Histogram {
+    package static func decode(base64 text: String, unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError) -> Histogram {
         guard let bytes = Base64.decode(text) else { throw HistogramDecodingError("not base64") }
         return try decode(bytes, unit: unit)
     }
@@ -142,7 +142,7 @@ extension Histogram {
         case unit, significantDigits, highestTrackableValue, totalCount, encoded
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(unit, forKey: .unit)
         try container.encode(significantDigits, forKey: .significantDigits)
@@ -151,7 +151,7 @@ extension Histogram {
         try container.encode(encodedBase64(), forKey: .encoded)
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let unit = try container.decode(HistogramUnit.self, forKey: .unit)
         self = try Histogram.decode(base64: try container.decode(String.self, forKey: .encoded), unit: unit)

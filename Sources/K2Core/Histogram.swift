@@ -1,14 +1,14 @@
 import CZlib
 
 /// The unit a `Histogram`'s values are in. Recording converts nothing: callers record in this unit.
-public enum HistogramUnit: String, Sendable, Codable {
+package enum HistogramUnit: String, Sendable, Codable {
     case nanoseconds = "ns"
     case microseconds = "us"
 
     /// How many of this unit make one millisecond (the `.hlog` `Interval_Max` column is in ms).
-    public var perMillisecond: Double { self == .nanoseconds ? 1_000_000 : 1_000 }
+    var perMillisecond: Double { self == .nanoseconds ? 1_000_000 : 1_000 }
     /// How many nanoseconds one unit is.
-    public var nanos: Int64 { self == .nanoseconds ? 1 : 1_000 }
+    package var nanos: Int64 { self == .nanoseconds ? 1 : 1_000 }
 }
 
 /// A High Dynamic Range histogram (Gil Tene's HdrHistogram layout): integer values from 0 to a
@@ -18,11 +18,11 @@ public enum HistogramUnit: String, Sendable, Codable {
 ///
 /// `record` is a few shifts and one array increment: no allocation. Values above the highest
 /// trackable value are clamped to it (and counted in `clampedCount`), negatives to 0.
-public struct Histogram: Sendable, Equatable, Codable {
-    public let unit: HistogramUnit
-    public let lowestDiscernibleValue: Int64
-    public let highestTrackableValue: Int64
-    public let significantDigits: Int
+package struct Histogram: Sendable, Equatable, Codable {
+    package let unit: HistogramUnit
+    let lowestDiscernibleValue: Int64
+    package let highestTrackableValue: Int64
+    let significantDigits: Int
 
     // Layout (derived from the three parameters above).
     @usableFromInline let unitMagnitude: Int
@@ -37,14 +37,14 @@ public struct Histogram: Sendable, Equatable, Codable {
     @usableFromInline var total: UInt64 = 0
     @usableFromInline var clamped: UInt64 = 0
     /// Number of recorded values (including corrected fill-ins).
-    public var totalCount: UInt64 { total }
+    package var totalCount: UInt64 { total }
     /// Values that were above `highestTrackableValue` and were recorded as it.
-    public var clampedCount: UInt64 { clamped }
+    package var clampedCount: UInt64 { clamped }
     @usableFromInline var maxRecorded: Int64 = 0
     @usableFromInline var minRecorded: Int64 = .max
 
     /// A histogram of 1 … `highest` (default one hour in `unit`) with `significantDigits` (1–5, default 3).
-    public init(unit: HistogramUnit = .nanoseconds, highestTrackableValue: Int64? = nil, significantDigits: Int = 3) {
+    package init(unit: HistogramUnit = .nanoseconds, highestTrackableValue: Int64? = nil, significantDigits: Int = 3) {
         let highest = highestTrackableValue ?? (3_600 * 1_000_000_000 / unit.nanos)
         self.init(unit: unit, lowest: 1, highest: highest, digits: significantDigits)
     }
@@ -80,13 +80,13 @@ public struct Histogram: Sendable, Equatable, Codable {
 
     /// Records one value (in `unit`).
     @inlinable
-    public mutating func record(_ value: Int64) {
+    package mutating func record(_ value: Int64) {
         record(value, count: 1)
     }
 
     /// Records `count` occurrences of one value.
     @inlinable
-    public mutating func record(_ value: Int64, count: UInt64) {
+    package mutating func record(_ value: Int64, count: UInt64) {
         var recordedValue = value < 0 ? 0 : value
         if recordedValue > highestTrackableValue {
             recordedValue = highestTrackableValue
@@ -101,7 +101,7 @@ public struct Histogram: Sendable, Equatable, Codable {
     /// Records a value and, when it exceeds `expectedInterval`, the values a sampler that waited
     /// for each response would have missed: value − interval, value − 2·interval, … down to the
     /// interval (HdrHistogram's coordinated-omission correction at record time).
-    public mutating func recordCorrectedValue(_ value: Int64, expectedInterval: Int64) {
+    package mutating func recordCorrectedValue(_ value: Int64, expectedInterval: Int64) {
         record(value)
         guard expectedInterval > 0, value > expectedInterval else { return }
         var missing = value - expectedInterval
@@ -113,7 +113,7 @@ public struct Histogram: Sendable, Equatable, Codable {
 
     /// Adds every count of `other` (same unit and layout, or any layout whose values fit: then
     /// each bucket is re-recorded at its value, which is exact for identical layouts).
-    public mutating func add(_ other: Histogram) {
+    package mutating func add(_ other: Histogram) {
         if other.counts.count == counts.count, other.unitMagnitude == unitMagnitude,
            other.subBucketHalfCountMagnitude == subBucketHalfCountMagnitude {
             counts.withUnsafeMutableBufferPointer { dst in
@@ -135,7 +135,7 @@ public struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// Clears all counts (keeps the layout and storage; touches only the recorded range).
-    public mutating func reset() {
+    package mutating func reset() {
         if total > 0 {
             let lo = countsIndex(minRecorded)
             let hi = Swift.min(countsIndex(maxRecorded), counts.count - 1)
@@ -174,37 +174,37 @@ public struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// The width of the bucket `value` falls into (all values in it are "equivalent").
-    public func sizeOfEquivalentRange(_ value: Int64) -> Int64 {
+    package func sizeOfEquivalentRange(_ value: Int64) -> Int64 {
         let bucket = bucketIndex(value)
         let sub = Int(value >> Int64(bucket + unitMagnitude))
         let adjusted = sub >= subBucketCount ? bucket + 1 : bucket
         return Int64(1) << Int64(unitMagnitude + adjusted)
     }
 
-    public func lowestEquivalentValue(_ value: Int64) -> Int64 {
+    package func lowestEquivalentValue(_ value: Int64) -> Int64 {
         let bucket = bucketIndex(value)
         let sub = Int(value >> Int64(bucket + unitMagnitude))
         return Int64(sub) << Int64(bucket + unitMagnitude)
     }
 
-    public func highestEquivalentValue(_ value: Int64) -> Int64 {
+    package func highestEquivalentValue(_ value: Int64) -> Int64 {
         lowestEquivalentValue(value) + sizeOfEquivalentRange(value) - 1
     }
 
     /// Whether two values land in the same bucket.
-    public func valuesAreEquivalent(_ a: Int64, _ b: Int64) -> Bool {
+    package func valuesAreEquivalent(_ a: Int64, _ b: Int64) -> Bool {
         lowestEquivalentValue(a) == lowestEquivalentValue(b)
     }
 
     // MARK: Queries
 
     /// The smallest value recorded (exact), or 0 when empty.
-    public var min: Int64 { totalCount == 0 ? 0 : minRecorded }
+    package var min: Int64 { totalCount == 0 ? 0 : minRecorded }
     /// The largest value recorded (exact, after clamping), or 0 when empty.
-    public var max: Int64 { totalCount == 0 ? 0 : maxRecorded }
+    package var max: Int64 { totalCount == 0 ? 0 : maxRecorded }
 
     /// The mean, using each bucket's median-equivalent value (HdrHistogram's definition).
-    public var mean: Double {
+    package var mean: Double {
         guard totalCount > 0 else { return 0 }
         var sum = 0.0
         for i in counts.indices where counts[i] != 0 {
@@ -216,7 +216,7 @@ public struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// The standard deviation, on the same median-equivalent values as `mean`.
-    public var standardDeviation: Double {
+    package var standardDeviation: Double {
         guard totalCount > 0 else { return 0 }
         let average = mean
         var sum = 0.0
@@ -230,7 +230,7 @@ public struct Histogram: Sendable, Equatable, Codable {
 
     /// The value at or below which `percentile` % of the recorded values fall (the highest value
     /// equivalent to it; for 0 the lowest; capped at the exact `max`). 0 when empty.
-    public func valueAtPercentile(_ percentile: Double) -> Int64 {
+    package func valueAtPercentile(_ percentile: Double) -> Int64 {
         guard totalCount > 0 else { return 0 }
         let boundedPercentile = Swift.min(Swift.max(percentile, 0), 100)
         var target = UInt64((boundedPercentile / 100 * Double(totalCount)).rounded(.up))
@@ -248,7 +248,7 @@ public struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// The percentage of recorded values at or below `value` (bucket-equivalent).
-    public func percentileAtOrBelow(_ value: Int64) -> Double {
+    package func percentileAtOrBelow(_ value: Int64) -> Double {
         guard totalCount > 0 else { return 100 }
         let last = Swift.min(countsIndex(Swift.min(Swift.max(value, 0), highestTrackableValue)), counts.count - 1)
         var below: UInt64 = 0
@@ -257,7 +257,7 @@ public struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// Number of recorded values between `range` bounds (bucket-equivalent, inclusive).
-    public func count(within range: ClosedRange<Int64>) -> UInt64 {
+    package func count(within range: ClosedRange<Int64>) -> UInt64 {
         let lo = countsIndex(Swift.max(range.lowerBound, 0))
         let hi = Swift.min(countsIndex(Swift.min(range.upperBound, highestTrackableValue)), counts.count - 1)
         guard lo <= hi else { return 0 }
@@ -267,22 +267,22 @@ public struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// Each non-empty bucket: its highest equivalent value and its count, ascending.
-    public var recordedValues: [(value: Int64, count: UInt64)] {
+    var recordedValues: [(value: Int64, count: UInt64)] {
         counts.indices.compactMap { i in
             counts[i] == 0 ? nil : (highestEquivalentValue(valueFromIndex(i)), counts[i])
         }
     }
 
     /// One row of a percentile spectrum.
-    public struct PercentilePoint: Sendable, Equatable {
-        public var percentile: Double
-        public var value: Int64
-        public var countAtOrBelow: UInt64
+    package struct PercentilePoint: Sendable, Equatable {
+        package var percentile: Double
+        package var value: Int64
+        var countAtOrBelow: UInt64
     }
 
     /// The percentile spectrum as HdrHistogram's percentile iterator walks it: `ticksPerHalfDistance`
     /// steps between 0 and 50 %, as many between 50 and 75 %, and so on, ending at 100 %.
-    public func percentileSpectrum(ticksPerHalfDistance: Int = 5) -> [PercentilePoint] {
+    package func percentileSpectrum(ticksPerHalfDistance: Int = 5) -> [PercentilePoint] {
         guard totalCount > 0 else { return [] }
         var points: [PercentilePoint] = []
         var percentile = 0.0
@@ -308,7 +308,7 @@ public struct Histogram: Sendable, Equatable, Codable {
     }
 
     /// The spectrum as HdrHistogram's `.hgrm` text (values divided by `scale`, e.g. 1000 for µs from ns).
-    public func percentileDistributionText(scale: Double = 1, ticksPerHalfDistance: Int = 5) -> String {
+    package func percentileDistributionText(scale: Double = 1, ticksPerHalfDistance: Int = 5) -> String {
         var out = "       Value     Percentile TotalCount 1/(1-Percentile)\n\n"
         for point in percentileSpectrum(ticksPerHalfDistance: ticksPerHalfDistance) {
             let inverse = point.percentile >= 100 ? "" : TimeText.fixed(1 / (1 - point.percentile / 100), 2)
@@ -321,7 +321,7 @@ public struct Histogram: Sendable, Equatable, Codable {
         return out
     }
 
-    public static func == (a: Histogram, b: Histogram) -> Bool {
+    package static func == (a: Histogram, b: Histogram) -> Bool {
         a.unit == b.unit && a.lowestDiscernibleValue == b.lowestDiscernibleValue
             && a.highestTrackableValue == b.highestTrackableValue && a.significantDigits == b.significantDigits
             && a.totalCount == b.totalCount && a.counts == b.counts

@@ -1,16 +1,16 @@
 // HdrHistogram interval logs (`.hlog`): intervals of V2-encoded histograms over a run.
 
 /// One interval of an HdrHistogram interval log.
-public struct HistogramInterval: Sendable, Equatable {
+package struct HistogramInterval: Sendable, Equatable {
     /// Seconds since the log's start time (or base time) at which the interval starts.
-    public var startSeconds: Double
+    package var startSeconds: Double
     /// Interval length in seconds.
-    public var lengthSeconds: Double
+    package var lengthSeconds: Double
     /// Optional tag (`Tag=NAME,` prefix), e.g. the sink's name.
-    public var tag: String?
-    public var histogram: Histogram
+    package var tag: String?
+    package var histogram: Histogram
 
-    public init(startSeconds: Double, lengthSeconds: Double, tag: String? = nil, histogram: Histogram) {
+    package init(startSeconds: Double, lengthSeconds: Double, tag: String? = nil, histogram: Histogram) {
         self.startSeconds = startSeconds
         self.lengthSeconds = lengthSeconds
         self.tag = tag
@@ -19,16 +19,16 @@ public struct HistogramInterval: Sendable, Equatable {
 }
 
 /// An interval kept in its compact encoded form (what long runs store: a few hundred bytes each).
-public struct EncodedHistogramInterval: Sendable, Equatable {
-    public var startSeconds: Double
-    public var lengthSeconds: Double
-    public var tag: String?
+package struct EncodedHistogramInterval: Sendable, Equatable {
+    package var startSeconds: Double
+    package var lengthSeconds: Double
+    package var tag: String?
     /// The interval's max in milliseconds (the `.hlog` `Interval_Max` column).
-    public var maxMilliseconds: Double
+    package var maxMilliseconds: Double
     /// `Histogram.encodedBase64()`.
-    public var base64: String
+    package var base64: String
 
-    public init(startSeconds: Double, lengthSeconds: Double, tag: String? = nil, maxMilliseconds: Double, base64: String) {
+    package init(startSeconds: Double, lengthSeconds: Double, tag: String? = nil, maxMilliseconds: Double, base64: String) {
         self.startSeconds = startSeconds
         self.lengthSeconds = lengthSeconds
         self.tag = tag
@@ -36,7 +36,7 @@ public struct EncodedHistogramInterval: Sendable, Equatable {
         self.base64 = base64
     }
 
-    public init(_ interval: HistogramInterval) {
+    package init(_ interval: HistogramInterval) {
         let histogram = interval.histogram
         self.init(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds, tag: interval.tag,
                   maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond, base64: histogram.encodedBase64())
@@ -45,12 +45,12 @@ public struct EncodedHistogramInterval: Sendable, Equatable {
 
 /// Writes HdrHistogram's interval log format (`.hlog`, version 1.3): a `#[StartTime: …]` comment,
 /// the CSV legend, then one line per interval: start, length, max (in ms), base64 histogram.
-public struct HistogramLogWriter {
-    public private(set) var text: String = ""
+package struct HistogramLogWriter {
+    package private(set) var text: String = ""
     let startNanos: Int64
 
     /// `startNanos` is the wall time (ns since epoch) interval start offsets are relative to.
-    public init(startNanos: Int64, comment: String? = nil) {
+    package init(startNanos: Int64, comment: String? = nil) {
         self.startNanos = startNanos
         if let comment { text += "#\(comment)\n" }
         text += "#[Histogram log format version 1.3]\n"
@@ -59,7 +59,7 @@ public struct HistogramLogWriter {
         text += "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"
     }
 
-    public mutating func append(_ interval: HistogramInterval) {
+    package mutating func append(_ interval: HistogramInterval) {
         let histogram = interval.histogram
         append(EncodedHistogramInterval(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds,
                                         tag: interval.tag, maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond,
@@ -67,7 +67,7 @@ public struct HistogramLogWriter {
     }
 
     /// Appends an interval whose histogram was encoded already.
-    public mutating func append(_ interval: EncodedHistogramInterval) {
+    package mutating func append(_ interval: EncodedHistogramInterval) {
         if let tag = interval.tag { text += "Tag=\(tag)," }
         text += TimeText.fixed(interval.startSeconds, 3) + "," + TimeText.fixed(interval.lengthSeconds, 3) + ","
             + TimeText.fixed(interval.maxMilliseconds, 3) + "," + interval.base64 + "\n"
@@ -75,8 +75,8 @@ public struct HistogramLogWriter {
 }
 
 /// Reads `.hlog` text back: the start time and every interval.
-public enum HistogramLogReader {
-    public static func parse(_ text: String, unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError)
+package enum HistogramLogReader {
+    package static func parse(_ text: String, unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError)
         -> (startSeconds: Double?, intervals: [HistogramInterval]) {
         var start: Double?
         var base: Double = 0

@@ -1,11 +1,11 @@
 /// Writing JSON into byte buffers without Foundation, fast enough for per-record output.
-public enum JSONText {
+package enum JSONText {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Appends `bytes` as a JSON string (with quotes). Returns false, appending nothing,
     /// when the bytes are not valid UTF-8 (the caller then uses base64).
     @discardableResult
-    public static func appendString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) -> Bool {
+    package static func appendString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) -> Bool {
         guard isValidUTF8(bytes) else { return false }
         out.append(34)
         var runStart = 0
@@ -35,19 +35,19 @@ public enum JSONText {
         return true
     }
 
-    public static func appendString(_ s: String, to out: inout [UInt8]) {
+    package static func appendString(_ s: String, to out: inout [UInt8]) {
         var text = s
         _ = text.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
     }
 
     /// A JSON string literal for `s`, quotes included.
-    public static func quoted(_ s: String) -> String {
+    package static func quoted(_ s: String) -> String {
         var out: [UInt8] = []
         appendString(s, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
-    public static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+    package static func appendInt(_ v: Int64, to out: inout [UInt8]) {
         if v == 0 { out.append(48); return }
         var remaining = v.magnitude
         var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
@@ -69,7 +69,7 @@ public enum JSONText {
     }
 
     /// Validates UTF-8 (no overlongs, no surrogates), with an ASCII fast path.
-    public static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
+    package static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         let count = b.count
         while offset < count {
@@ -125,37 +125,37 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case let .object(pairs) = self { return pairs.first(where: { $0.0 == key })?.1 }
         return nil
     }
 
-    public var stringValue: String? { if case let .string(text) = self { return text }; return nil }
-    public var numberText: String? { if case let .number(text) = self { return text }; return nil }
-    public var int64Value: Int64? {
+    package var stringValue: String? { if case let .string(text) = self { return text }; return nil }
+    package var numberText: String? { if case let .number(text) = self { return text }; return nil }
+    package var int64Value: Int64? {
         switch self {
         case let .number(text): return Int64(text)
         case let .string(text): return Int64(text)
         default: return nil
         }
     }
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         switch self {
         case let .number(text): return Double(text)
         case let .string(text): return Double(text)
         default: return nil
         }
     }
-    public var arrayValue: [JSONValue]? { if case let .array(elements) = self { return elements }; return nil }
+    package var arrayValue: [JSONValue]? { if case let .array(elements) = self { return elements }; return nil }
 
     /// Serialises back to compact JSON text.
-    public func serialized() -> String {
+    package func serialized() -> String {
         var out: [UInt8] = []
         write(to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
-    public func write(to out: inout [UInt8]) {
+    package func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: Array("null".utf8))
         case let .bool(flag): out.append(contentsOf: Array((flag ? "true" : "false").utf8))
@@ -183,25 +183,25 @@ public enum JSONValue: Sendable, Equatable {
 
 /// Why a JSON text could not be parsed, with the byte offset (a `K2Error`; the caller that
 /// knows the file or line wraps it in its module's error).
-public struct JSONParseError: K2Error {
-    public let offset: Int
-    public let reason: String
-    public init(offset: Int, reason: String) {
+package struct JSONParseError: K2Error {
+    package let offset: Int
+    package let reason: String
+    package init(offset: Int, reason: String) {
         self.offset = offset
         self.reason = reason
     }
-    public var what: String { "invalid JSON at byte \(offset): \(reason)" }
-    public var place: String { "" }
-    public var remedy: String { "" }
+    package var what: String { "invalid JSON at byte \(offset): \(reason)" }
+    package var place: String { "" }
+    package var remedy: String { "" }
 }
 
 /// A small strict JSON parser (RFC 8259) over bytes.
-public struct JSONParser {
+package struct JSONParser {
     private let input: UnsafeRawBufferPointer
     private var position = 0
     private var depth = 0
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(input: bytes)
         parser.skipWS()
         let parsed = try parser.value()
@@ -210,7 +210,7 @@ public struct JSONParser {
         return parsed
     }
 
-    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         var utf8Text = text
         let result: Result<JSONValue, JSONParseError> = utf8Text.withUTF8 { buf in
             do throws(JSONParseError) { return .success(try parse(UnsafeRawBufferPointer(buf))) } catch { return .failure(error) }
@@ -218,7 +218,7 @@ public struct JSONParser {
         return try result.get()
     }
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError> = bytes.withUnsafeBytes { buf in
             do throws(JSONParseError) { return .success(try parse(buf)) } catch { return .failure(error) }
         }

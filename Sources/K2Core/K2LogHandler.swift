@@ -11,30 +11,30 @@ import Logging
 /// - an entry without metadata is a sentence: `k2: <message>` (errors, notices).
 ///
 /// docs/errors.md lists what each module logs.
-public struct K2LogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+package struct K2LogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
     private let write: @Sendable (String) -> Void
     private let wallNanos: @Sendable () -> Int64
 
     /// Lines to stderr, stamped with the wall clock.
-    public init(label: String) {
+    package init(label: String) {
         self.init(label: label, write: { StdErr.print($0) }, wallNanos: { SystemClock().wallNanos() })
     }
 
     /// Lines to `write` (without the newline), stamped by `wallNanos` (tests).
-    public init(label: String, write: @escaping @Sendable (String) -> Void, wallNanos: @escaping @Sendable () -> Int64) {
+    package init(label: String, write: @escaping @Sendable (String) -> Void, wallNanos: @escaping @Sendable () -> Int64) {
         self.write = write
         self.wallNanos = wallNanos
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let given = event.metadata { fields.merge(given) { _, new in new } }
@@ -42,7 +42,7 @@ public struct K2LogHandler: LogHandler {
     }
 
     /// The line for one entry (without the newline).
-    public static func line(level: Logger.Level, message: String, fields: Logger.Metadata, wallNanos: Int64) -> String {
+    package static func line(level: Logger.Level, message: String, fields: Logger.Metadata, wallNanos: Int64) -> String {
         guard !fields.isEmpty else { return "k2: " + message }
         var line = "ts=\(TimeText.iso8601(nanos: wallNanos, fractionDigits: 3)) level=\(level.rawValue) event=\(message)"
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {

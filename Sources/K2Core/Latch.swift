@@ -1,15 +1,15 @@
 /// A value set once and waited for by other threads: a finished result, or a stop request that
 /// a timed loop sleeps on (`Latch<Void>`). Built on `Condition` (monotonic waits); it replaces
 /// semaphores (sem_t, DispatchSemaphore) where one side hands over once.
-public final class Latch<Value: Sendable>: @unchecked Sendable {
+package final class Latch<Value: Sendable>: @unchecked Sendable {
     // unchecked: `value` is only read and written with `condition` locked.
     private let condition = Condition()
     private var value: Value?
 
-    public init() {}
+    package init() {}
 
     /// Sets the value (the first call wins) and wakes every waiter.
-    public func set(_ newValue: Value) {
+    package func set(_ newValue: Value) {
         condition.withLock {
             if value == nil { value = newValue }
             condition.broadcast()
@@ -17,10 +17,10 @@ public final class Latch<Value: Sendable>: @unchecked Sendable {
     }
 
     /// The value once set, nil before.
-    public var current: Value? { condition.withLock { value } }
+    package var current: Value? { condition.withLock { value } }
 
     /// Waits until the value is set.
-    public func wait() -> Value {
+    package func wait() -> Value {
         condition.withLock {
             while true {
                 if let value { return value }
@@ -30,7 +30,7 @@ public final class Latch<Value: Sendable>: @unchecked Sendable {
     }
 
     /// Waits up to `timeoutNanos` (monotonic); the value, or nil when the time ran out first.
-    public func wait(timeoutNanos: Int64) -> Value? {
+    package func wait(timeoutNanos: Int64) -> Value? {
         let deadline = SystemClock().monotonicNanos() + timeoutNanos
         return condition.withLock {
             while true {
@@ -45,7 +45,7 @@ public final class Latch<Value: Sendable>: @unchecked Sendable {
 
 extension Latch where Value == Void {
     /// Sets the latch (for `Latch<Void>`, a stop request or a "done").
-    public func set() { set(()) }
+    package func set() { set(()) }
     /// Whether it has been set.
-    public var isSet: Bool { current != nil }
+    package var isSet: Bool { current != nil }
 }

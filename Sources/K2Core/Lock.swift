@@ -5,11 +5,11 @@ import Darwin
 #endif
 
 /// A minimal mutex around `pthread_mutex_t`, usable from Swift 6 code without Foundation.
-public final class Lock: @unchecked Sendable {
+package final class Lock: @unchecked Sendable {
     // unchecked: the pthread mutex is the synchronisation, heap-allocated once, never moved.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    public init() {
+    package init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -21,15 +21,15 @@ public final class Lock: @unchecked Sendable {
     }
 
     @inline(__always)
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Takes the lock if it is free (true), without waiting; pair with `unlock()`.
-    public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+    package func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
     /// Releases a lock taken with `tryLock()`.
-    public func unlock() { pthread_mutex_unlock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
 }

@@ -4,7 +4,7 @@ import CMalloc
 
 /// Process-wide allocator settings. Only the `k2` executable applies them (at start-up, before
 /// any command runs); libraries never change the process's allocator.
-public enum MallocSettings {
+package enum MallocSettings {
     /// Turns glibc's fastbins off (`mallopt(M_MXFAST, 0)`): freed small chunks go to the
     /// per-thread cache and the regular bins instead of the fast lists.
     ///
@@ -15,7 +15,7 @@ public enum MallocSettings {
     /// `_int_malloc` was 11% of the replay's samples. Measured on the bench's 305,160 messages,
     /// 12 alternating runs: wall median 0.500 → 0.400 s, CPU 0.77 → 0.64 s; other paths do not
     /// allocate per message and are unaffected (docs/sinks.md).
-    public static func apply() {
+    package static func apply() {
         #if canImport(CMalloc)
         _ = mallopt(M_MXFAST, 0)
         #endif

@@ -6,13 +6,13 @@ import Darwin
 
 /// A buffered writer to a file descriptor (stdout by default) that never allocates per write:
 /// bytes collect in one buffer and leave in large `write(2)` calls.
-public final class FDOutput {
-    public let fd: Int32
+package final class FDOutput {
+    package let fd: Int32
     private var buffer: [UInt8] = []
     private let capacity: Int
-    public private(set) var failed = false
+    package private(set) var failed = false
 
-    public init(fd: Int32 = 1, capacity: Int = 256 * 1024) {
+    package init(fd: Int32 = 1, capacity: Int = 256 * 1024) {
         self.fd = fd
         self.capacity = capacity
         buffer.reserveCapacity(capacity + 4096)
@@ -21,30 +21,30 @@ public final class FDOutput {
     deinit { flush() }
 
     @inline(__always)
-    public func write(_ bytes: UnsafeRawBufferPointer) {
+    package func write(_ bytes: UnsafeRawBufferPointer) {
         buffer.append(contentsOf: bytes)
         if buffer.count >= capacity { flush() }
     }
 
     @inline(__always)
-    public func write(_ bytes: [UInt8]) {
+    package func write(_ bytes: [UInt8]) {
         buffer.append(contentsOf: bytes)
         if buffer.count >= capacity { flush() }
     }
 
-    public func write(_ text: String) {
+    package func write(_ text: String) {
         var utf8Text = text
         utf8Text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
 
     /// Appends into the internal buffer through `body` (for JSON writers that append to `[UInt8]`).
     @inline(__always)
-    public func append(_ body: (inout [UInt8]) -> Void) {
+    package func append(_ body: (inout [UInt8]) -> Void) {
         body(&buffer)
         if buffer.count >= capacity { flush() }
     }
 
-    public func flush() {
+    package func flush() {
         guard !buffer.isEmpty else { return }
         var off = 0
         buffer.withUnsafeBytes { raw in
@@ -63,8 +63,8 @@ public final class FDOutput {
 }
 
 /// Standard error, unbuffered, for one-line messages. Every line goes through `Secrets.mask`.
-public enum StdErr {
-    public static func print(_ line: String) {
+package enum StdErr {
+    package static func print(_ line: String) {
         var terminated = Secrets.mask(line) + "\n"
         terminated.withUTF8 { buf in _ = Glibc.write(2, buf.baseAddress, buf.count) }
     }

@@ -13,15 +13,15 @@ import Foundation
 ///   library message that echoes one is masked too).
 ///
 /// Masked values print as `***`.
-public enum Secrets {
-    public static let masked = "***"
+package enum Secrets {
+    package static let masked = "***"
 
     private static let stems = ["pass", "pasw", "pwd", "word", "secret", "token", "key", "cred", "auth"]
     private static let lock = Lock()
     nonisolated(unsafe) private static var registered: [String] = []
 
     /// Whether `key` names a secret (see the type's documentation).
-    public static func isSecretKey(_ key: some StringProtocol) -> Bool {
+    package static func isSecretKey(_ key: some StringProtocol) -> Bool {
         let lowered = key.lowercased()
         // A bare "key" (a message key, "key=value" in a usage hint) is not a secret; "api_key" is.
         guard lowered != "key" else { return false }
@@ -30,7 +30,7 @@ public enum Secrets {
 
     /// Remembers `value` so that `mask` hides it wherever it appears (values shorter than 3
     /// characters are masked only in their structural places: hiding every "ab" would garble text).
-    public static func register(_ value: some StringProtocol) {
+    package static func register(_ value: some StringProtocol) {
         let text = String(value)
         guard text.count >= 3, text != masked else { return }
         lock.withLock {
@@ -40,14 +40,14 @@ public enum Secrets {
 
     /// Registers the secrets of a URI (userinfo password, secret-looking query values) and
     /// `key=value` properties, so later messages that echo them are masked.
-    public static func registerSecrets(uri: String, properties: [(String, String)] = []) {
+    package static func registerSecrets(uri: String, properties: [(String, String)] = []) {
         for (key, value) in properties where isSecretKey(key) { register(value) }
         forEachSecret(in: uri) { register($0) }
     }
 
     /// `text` with every secret masked (see the type's documentation). Use on every line
     /// printed and every report written that can carry a URI or a property.
-    public static func mask(_ text: String) -> String {
+    package static func mask(_ text: String) -> String {
         var out = Substring(text)
         let values = lock.withLock { registered }
         if !values.isEmpty {

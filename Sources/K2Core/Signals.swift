@@ -14,11 +14,11 @@ import Synchronization
 ///   signal's number; signals within that second are ignored, because
 ///   `timeout -s INT 5 k2 …` delivers its signal twice (to the child, then to its process
 ///   group), and exiting on the second delivery lost the summary.
-public enum StopSignals {
+package enum StopSignals {
     /// The first stop signal's number once one arrived. Read it on hot paths (one load).
-    public static let received = StopFlag()
+    package static let received = StopFlag()
     /// A later signal exits at once only this long after the first (ns).
-    public static let graceNanos: Int64 = 1_000_000_000
+    package static let graceNanos: Int64 = 1_000_000_000
     /// Monotonic ns of the first stop signal.
     private static let firstAt = Atomic<Int64>(0)
     /// The write end of the pipe the handler wakes the `onStop` thread through, or -1.
@@ -30,7 +30,7 @@ public enum StopSignals {
     /// `clock_gettime`, `write`, `_exit`) and unblocks the two signals on the calling thread.
     /// `onStop`, when given, runs once on a thread of its own with the first signal's number.
     /// Call it before starting the threads that do the work: they inherit the signal mask.
-    public static func install(onStop: (@Sendable (Int32) -> Void)? = nil) {
+    package static func install(onStop: (@Sendable (Int32) -> Void)? = nil) {
         installLock.withLock {
             if let onStop {
                 var fds: [Int32] = [0, 0]
@@ -76,7 +76,7 @@ public enum StopSignals {
     /// afterwards). A process inherits its parent's signal mask across exec; under a parent
     /// that blocks the two (test runners, some supervisors) a handler would never run and
     /// Ctrl-C would stay pending until the process ends by itself.
-    public static func unblock() {
+    static func unblock() {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)

@@ -5,12 +5,12 @@ import Darwin
 #endif
 
 /// A mutex with a condition variable (heap-allocated, address-stable), waits on the monotonic clock.
-public final class Condition: @unchecked Sendable {
+package final class Condition: @unchecked Sendable {
     // unchecked: the pthread mutex and cond are the synchronisation, heap-allocated once, never moved.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cv = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    public init() {
+    package init() {
         mutex.initialize(to: pthread_mutex_t())
         cv.initialize(to: pthread_cond_t())
         pthread_mutex_init(mutex, nil)
@@ -30,12 +30,12 @@ public final class Condition: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    public func lock() { pthread_mutex_lock(mutex) }
-    public func unlock() { pthread_mutex_unlock(mutex) }
+    package func lock() { pthread_mutex_lock(mutex) }
+    package func unlock() { pthread_mutex_unlock(mutex) }
     /// Waits for a broadcast; call with the lock held.
-    public func wait() { pthread_cond_wait(cv, mutex) }
+    package func wait() { pthread_cond_wait(cv, mutex) }
     /// Waits for a broadcast or `timeoutNanos`; call with the lock held.
-    public func wait(timeoutNanos: Int64) {
+    package func wait(timeoutNanos: Int64) {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         let total = Int64(ts.tv_nsec) + timeoutNanos
@@ -43,10 +43,10 @@ public final class Condition: @unchecked Sendable {
         ts.tv_nsec = Int(total % 1_000_000_000)
         pthread_cond_timedwait(cv, mutex, &ts)
     }
-    public func broadcast() { pthread_cond_broadcast(cv) }
+    package func broadcast() { pthread_cond_broadcast(cv) }
 
     @inline(__always)
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
         return try body()
@@ -55,7 +55,7 @@ public final class Condition: @unchecked Sendable {
 
 /// The one thread wrapper of k2: a POSIX thread (no Foundation). `start` runs `body` on a new
 /// thread and `join` waits for it; `detach` for threads nobody waits for.
-public final class JoinableThread: @unchecked Sendable {
+package final class JoinableThread: @unchecked Sendable {
     // unchecked: `thread` is written once before `start` returns; `join` is called by one owner.
     private var thread = pthread_t()
     private var joined = false
@@ -70,7 +70,7 @@ public final class JoinableThread: @unchecked Sendable {
     private init() {}
 
     /// Starts `body` on a new thread, or returns nil when the system refuses one.
-    public static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+    package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
         let joinable = JoinableThread()
         let finished = joinable.finished
         let ctx = Unmanaged.passRetained(Box {
@@ -92,7 +92,7 @@ public final class JoinableThread: @unchecked Sendable {
     /// Starts `body` on a new thread nobody joins (it ends with the body, or with the process);
     /// false when the system refuses one.
     @discardableResult
-    public static func detach(_ body: @escaping @Sendable () -> Void) -> Bool {
+    static func detach(_ body: @escaping @Sendable () -> Void) -> Bool {
         guard let thread = start(body) else { return false }
         thread.joined = true
         pthread_detach(thread.thread)
@@ -100,19 +100,19 @@ public final class JoinableThread: @unchecked Sendable {
     }
 
     /// Whether the body has returned.
-    public var isFinished: Bool { finished.isSet }
+    package var isFinished: Bool { finished.isSet }
 
     /// Waits up to `timeoutNanos` for the body to return, then joins; false (not joined) when
     /// the time ran out first.
     @discardableResult
-    public func join(timeoutNanos: Int64) -> Bool {
+    package func join(timeoutNanos: Int64) -> Bool {
         guard finished.wait(timeoutNanos: timeoutNanos) != nil else { return false }
         join()
         return true
     }
 
     /// Waits until the thread's body has returned (once; later calls return at once).
-    public func join() {
+    package func join() {
         guard !joined else { return }
         joined = true
         pthread_join(thread, nil)

@@ -5,11 +5,11 @@ import Darwin
 #endif
 
 /// Parsing and printing of times and durations as users type them on the command line.
-public enum TimeText {
+package enum TimeText {
     /// Formats nanoseconds since the epoch as ISO-8601 UTC with nine fractional digits,
     /// e.g. `2023-11-14T22:13:20.123456789Z`. `trimZeros` drops the fraction's trailing zeros
     /// (and the dot when none are left), as Go's RFC3339Nano does: `2023-02-09T20:19:35.39625135Z`.
-    public static func iso8601(nanos: Int64, fractionDigits: Int = 9, trimZeros: Bool = false) -> String {
+    package static func iso8601(nanos: Int64, fractionDigits: Int = 9, trimZeros: Bool = false) -> String {
         var secs = nanos / 1_000_000_000
         var frac = nanos % 1_000_000_000
         if frac < 0 { frac += 1_000_000_000; secs -= 1 }
@@ -29,7 +29,7 @@ public enum TimeText {
     /// Parses ISO-8601 date-times: `2023-11-14T22:13:20Z`, fractional seconds up to 9 digits,
     /// `Z` or `±HH:MM`/`±HHMM` offsets, a space instead of `T`; a missing zone means UTC.
     /// Returns nil when the text is not such a time, or is outside the years 1678–2261.
-    public static func parseISO8601(_ text: String) -> Int64? {
+    package static func parseISO8601(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         var index = 0
         func num(_ n: Int) -> Int64? {
@@ -94,7 +94,7 @@ public enum TimeText {
 
     /// Parses a duration such as `250ms`, `30s`, `1.5s`, `10m`, `2h`, `1h30m`, `1d`, `500us`, `100ns`.
     /// A bare number means seconds. Returns nil when the text is not a duration.
-    public static func parseDuration(_ text: String) -> Int64? {
+    package static func parseDuration(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         guard !bytes.isEmpty else { return nil }
         var index = 0
@@ -127,7 +127,7 @@ public enum TimeText {
     }
 
     /// Formats a duration in nanoseconds for people: `850ns`, `12.3µs`, `4.56ms`, `1.23s`, `2m03s`, `1h02m`.
-    public static func humanDuration(nanos: Int64) -> String {
+    package static func humanDuration(nanos: Int64) -> String {
         let value = Double(nanos)
         let magnitude = abs(value)
         if magnitude < 1e3 { return "\(nanos)ns" }
@@ -140,7 +140,7 @@ public enum TimeText {
     }
 
     /// Fixed-point formatting without Foundation (`fixed(3.14159, 2) == "3.14"`).
-    public static func fixed(_ value: Double, _ digits: Int) -> String {
+    package static func fixed(_ value: Double, _ digits: Int) -> String {
         guard value.isFinite else { return value.isNaN ? "nan" : (value > 0 ? "inf" : "-inf") }
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
@@ -175,7 +175,7 @@ public enum TimeText {
     }
 
     /// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
-    public static func civilFromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
+    package static func civilFromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
         let days = z0 + 719_468
         let era = (days >= 0 ? days : days - 146_096) / 146_097
         let doe = days - era * 146_097
@@ -190,7 +190,7 @@ public enum TimeText {
 }
 
 extension String {
-    public func trimmingSpaces() -> String {
+    package func trimmingSpaces() -> String {
         var trimmed = Substring(self)
         while let first = trimmed.first, first.isWhitespace { trimmed = trimmed.dropFirst() }
         while let last = trimmed.last, last.isWhitespace { trimmed = trimmed.dropLast() }

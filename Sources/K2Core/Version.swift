@@ -6,12 +6,12 @@ import Darwin
 
 /// The tool's version, written into captures and reports.
 public enum K2Version {
-    public static let number = "0.1.0"
+    package static let number = "0.1.0"
     public static let string = "k2 \(number)"
 }
 
-public enum HostInfo {
-    public static func hostname() -> String {
+package enum HostInfo {
+    package static func hostname() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, 255) == 0 else { return "unknown" }
         return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)

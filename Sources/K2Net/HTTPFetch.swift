@@ -4,10 +4,10 @@ import NIOHTTP1
 import NIOPosix
 
 /// Plain HTTP GET over SwiftNIO (http:// and https://): for REST snapshots next to a stream.
-public enum HTTPFetch {
+package enum HTTPFetch {
     /// Fetches `url` on `loop`; `completion` runs on the loop with the response (any status) or
     /// a `NetError` (connect, TLS, timeout, protocol).
-    public static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions(),
+    package static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions(),
                            headers: [(String, String)] = [], completion: @escaping @Sendable (Result<HTTPResponseInfo, NetError>) -> Void) {
         guard url.scheme == "http" || url.scheme == "https" else {
             loop.execute { completion(.failure(NetError(.badURL, place: url.description, what: "not an HTTP URL", remedy: "use http:// or https://"))) }
@@ -48,7 +48,7 @@ public enum HTTPFetch {
     }
 
     /// Blocking variant for command-line code and tests (not on a loop thread).
-    public static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError) -> HTTPResponseInfo {
+    package static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError) -> HTTPResponseInfo {
         let promise = loop.loop.makePromise(of: HTTPResponseInfo.self)
         get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { result in
             switch result {

@@ -1,27 +1,27 @@
 /// A plain HTTP request as the server saw it (method, target, headers; no body).
-public struct HTTPRequestInfo: Sendable {
-    public var method: String
+package struct HTTPRequestInfo: Sendable {
+    package var method: String
     /// Path and query (`/api/v3/depth?symbol=BTCUSDT&limit=1000`).
-    public var target: String
-    public var headers: [(String, String)]
+    package var target: String
+    package var headers: [(String, String)]
 
-    public init(method: String, target: String, headers: [(String, String)] = []) {
+    package init(method: String, target: String, headers: [(String, String)] = []) {
         self.method = method
         self.target = target
         self.headers = headers
     }
 
     /// The first header named `name` (case-insensitive).
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         let lowered = name.lowercased()
         return headers.first(where: { $0.0.lowercased() == lowered })?.1
     }
 
     /// The path without the query.
-    public var path: String { String(target.prefix(while: { $0 != "?" })) }
+    package var path: String { String(target.prefix(while: { $0 != "?" })) }
 
     /// Query parameters in order (no percent-decoding beyond `%2F`/`%40`, which stream names use).
-    public var query: [(String, String)] {
+    package var query: [(String, String)] {
         guard let questionMark = target.firstIndex(of: "?") else { return [] }
         return target[target.index(after: questionMark)...].split(separator: "&").map { pair in
             let kv = pair.split(separator: "=", maxSplits: 1)
@@ -30,26 +30,26 @@ public struct HTTPRequestInfo: Sendable {
         }
     }
 
-    public func queryValue(_ key: String) -> String? { query.first(where: { $0.0 == key })?.1 }
+    package func queryValue(_ key: String) -> String? { query.first(where: { $0.0 == key })?.1 }
 }
 
 /// A plain HTTP response (server side) or a fetched one (client side).
-public struct HTTPResponseInfo: Sendable {
-    public var status: Int
-    public var headers: [(String, String)]
-    public var body: [UInt8]
+package struct HTTPResponseInfo: Sendable {
+    package var status: Int
+    package var headers: [(String, String)]
+    package var body: [UInt8]
 
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8]) {
+    package init(status: Int, headers: [(String, String)] = [], body: [UInt8]) {
         self.status = status
         self.headers = headers
         self.body = body
     }
 
-    public init(status: Int, headers: [(String, String)] = [("Content-Type", "text/plain")], body: String) {
+    package init(status: Int, headers: [(String, String)] = [("Content-Type", "text/plain")], body: String) {
         self.init(status: status, headers: headers, body: Array(body.utf8))
     }
 
-    public var reason: String {
+    package var reason: String {
         switch status {
         case 200: "OK"
         case 400: "Bad Request"
@@ -62,7 +62,7 @@ public struct HTTPResponseInfo: Sendable {
         }
     }
 
-    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    package var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
 extension String {

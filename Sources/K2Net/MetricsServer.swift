@@ -3,14 +3,14 @@ import K2Core
 /// `--metrics-port`: serves a live text exposition (Prometheus text format 0.0.4, rendered by
 /// the caller) at `http://127.0.0.1:PORT/metrics` on K2Net's server, so a Grafana dashboard
 /// can watch a soak. Every GET gets the current text; WebSocket upgrades are refused.
-public final class MetricsServer: Sendable {
+package final class MetricsServer: Sendable {
     private let server: WebSocketServer
     private let endpoint: Endpoint
     /// The bound port (the one asked for, or the free one picked for 0).
-    public var port: Int { server.port }
+    package var port: Int { server.port }
 
     /// Binds 127.0.0.1:`port` (0 = any free port).
-    public init(port: Int) throws(NetError) {
+    package init(port: Int) throws(NetError) {
         endpoint = Endpoint()
         do {
             server = try WebSocketServer(WebSocketServer.Configuration(port: port), delegate: endpoint)
@@ -20,11 +20,11 @@ public final class MetricsServer: Sendable {
     }
 
     /// Replaces what scrapes get: `render` runs at each scrape, on the server's thread.
-    public func update(_ render: @escaping @Sendable () -> String) {
+    package func update(_ render: @escaping @Sendable () -> String) {
         endpoint.set(render)
     }
 
-    public func stop() {
+    package func stop() {
         server.close()
     }
 

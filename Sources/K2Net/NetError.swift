@@ -2,8 +2,8 @@ import K2Core
 
 /// The one error type of K2Net (a `K2Error`): what went wrong, where (URL or address) and what
 /// to do about it, on one line.
-public struct NetError: K2Error, Equatable {
-    public enum Code: String, Sendable {
+package struct NetError: K2Error, Equatable {
+    package enum Code: String, Sendable {
         /// The URL does not parse or has an unsupported scheme.
         case badURL = "bad-url"
         /// The host name does not resolve.
@@ -24,13 +24,13 @@ public struct NetError: K2Error, Equatable {
         case closed
     }
 
-    public let code: Code
+    package let code: Code
     /// The URL or address concerned.
-    public let place: String
-    public let what: String
-    public let remedy: String
+    package let place: String
+    package let what: String
+    package let remedy: String
 
-    public init(_ code: Code, place: String, what: String, remedy: String) {
+    package init(_ code: Code, place: String, what: String, remedy: String) {
         self.code = code
         self.place = place
         self.what = what

@@ -7,7 +7,7 @@ import NIOPosix
 /// Connections made with one `NetLoop` run their callbacks on its threads; with one thread
 /// (the default) every callback of every connection runs on that thread, so state shared by
 /// several connections (a capture writer) needs no lock.
-public final class NetLoop: @unchecked Sendable {
+package final class NetLoop: @unchecked Sendable {
     // unchecked: NIO event loop group (thread-safe); `isShutDown` under `shutdownLock`.
     let group: MultiThreadedEventLoopGroup
     /// The first loop of the group: where `execute` and timers run.
@@ -15,7 +15,7 @@ public final class NetLoop: @unchecked Sendable {
     private let shutdownLock = Lock()
     private var isShutDown = false
 
-    public init(threads: Int = 1) {
+    package init(threads: Int = 1) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         loop = group.next()
     }
@@ -23,33 +23,33 @@ public final class NetLoop: @unchecked Sendable {
     deinit { shutdown() }
 
     /// True on the loop's thread.
-    public var inLoop: Bool { loop.inEventLoop }
+    var inLoop: Bool { loop.inEventLoop }
 
     /// Runs `body` on the loop (soon, never inline).
-    public func execute(_ body: @escaping @Sendable () -> Void) {
+    package func execute(_ body: @escaping @Sendable () -> Void) {
         loop.execute(body)
     }
 
     /// Runs `body` on the loop after `nanos` nanoseconds.
     @discardableResult
-    public func schedule(afterNanos nanos: Int64, _ body: @escaping @Sendable () -> Void) -> NetTimer {
+    package func schedule(afterNanos nanos: Int64, _ body: @escaping @Sendable () -> Void) -> NetTimer {
         NetTimer(scheduled: loop.scheduleTask(in: .nanoseconds(max(0, nanos)), body))
     }
 
     /// Runs `body` on the loop every `nanos` nanoseconds (first run after `nanos`) until cancelled.
     @discardableResult
-    public func scheduleRepeating(everyNanos nanos: Int64, _ body: @escaping @Sendable () -> Void) -> NetTimer {
+    package func scheduleRepeating(everyNanos nanos: Int64, _ body: @escaping @Sendable () -> Void) -> NetTimer {
         NetTimer(repeated: loop.scheduleRepeatedTask(initialDelay: .nanoseconds(nanos), delay: .nanoseconds(nanos)) { _ in body() })
     }
 
     /// Runs `body` on the loop and waits for its result. Must not be called on the loop.
-    public func sync<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+    package func sync<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
         precondition(!loop.inEventLoop, "NetLoop.sync called on its own loop")
         return try loop.submit(body).wait()
     }
 
     /// Stops the threads. Open connections are dropped; call after closing them.
-    public func shutdown() {
+    package func shutdown() {
         let first = shutdownLock.withLock { () -> Bool in
             if isShutDown { return false }
             isShutDown = true
@@ -66,7 +66,7 @@ public final class NetLoop: @unchecked Sendable {
 }
 
 /// A scheduled or repeating task on a `NetLoop`.
-public final class NetTimer: Sendable {
+package final class NetTimer: Sendable {
     private let scheduled: Scheduled<Void>?
     private let repeated: RepeatedTask?
 
@@ -80,7 +80,7 @@ public final class NetTimer: Sendable {
         self.repeated = repeated
     }
 
-    public func cancel() {
+    package func cancel() {
         scheduled?.cancel()
         repeated?.cancel()
     }

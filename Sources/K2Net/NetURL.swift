@@ -1,22 +1,22 @@
 /// A parsed `ws://`, `wss://`, `http://` or `https://` URL: what a connection needs.
-public struct NetURL: Sendable, Equatable, CustomStringConvertible {
-    public var scheme: String
-    public var host: String
-    public var port: Int
+package struct NetURL: Sendable, Equatable, CustomStringConvertible {
+    package var scheme: String
+    package var host: String
+    package var port: Int
     /// Path and query, starting with `/` (`/stream?streams=btcusdt@trade`).
-    public var target: String
+    package var target: String
 
     /// True for `wss` and `https`.
-    public var isTLS: Bool { scheme == "wss" || scheme == "https" }
+    package var isTLS: Bool { scheme == "wss" || scheme == "https" }
 
-    public init(scheme: String, host: String, port: Int, target: String) {
+    package init(scheme: String, host: String, port: Int, target: String) {
         self.scheme = scheme
         self.host = host
         self.port = port
         self.target = target
     }
 
-    public init(_ text: String) throws(NetError) {
+    package init(_ text: String) throws(NetError) {
         let chars = Array(text.utf8)
         var sepAt: Int?
         if chars.count >= 3 {
@@ -73,7 +73,7 @@ public struct NetURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// True when the host is an IPv4 or IPv6 literal (TLS SNI cannot carry those).
-    public var hostIsIPAddress: Bool {
+    package var hostIsIPAddress: Bool {
         if host.contains(":") { return true }
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
@@ -86,10 +86,10 @@ public struct NetURL: Sendable, Equatable, CustomStringConvertible {
         return port == def ? hostText : "\(hostText):\(port)"
     }
 
-    public var description: String { "\(scheme)://\(hostHeader)\(target)" }
+    package var description: String { "\(scheme)://\(hostHeader)\(target)" }
 
     /// The same host and port with another scheme and target (e.g. the REST endpoint next to a WebSocket).
-    public func with(scheme: String, target: String) -> NetURL {
+    package func with(scheme: String, target: String) -> NetURL {
         NetURL(scheme: scheme, host: host, port: port, target: target)
     }
 }

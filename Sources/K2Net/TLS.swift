@@ -4,16 +4,16 @@ import NIOSSL
 #endif
 
 /// TLS settings for `wss://` and `https://`.
-public struct TLSOptions: Sendable {
+package struct TLSOptions: Sendable {
     /// Verify the server certificate against the system trust roots (off only for local tests).
-    public var verifyCertificate: Bool = true
+    package var verifyCertificate: Bool = true
     /// Extra trusted CA certificates (PEM file), e.g. a test server's self-signed certificate;
     /// trusted in addition to the system roots.
-    public var trustRootsPEMFile: String?
+    package var trustRootsPEMFile: String?
     /// How long a TLS close waits for the peer's close_notify (NIOSSL's default is 5 s).
-    public var shutdownTimeoutNanos: Int64 = 200_000_000
+    var shutdownTimeoutNanos: Int64 = 200_000_000
 
-    public init(verifyCertificate: Bool = true, trustRootsPEMFile: String? = nil, shutdownTimeoutNanos: Int64 = 200_000_000) {
+    init(verifyCertificate: Bool = true, trustRootsPEMFile: String? = nil, shutdownTimeoutNanos: Int64 = 200_000_000) {
         self.verifyCertificate = verifyCertificate
         self.trustRootsPEMFile = trustRootsPEMFile
         self.shutdownTimeoutNanos = shutdownTimeoutNanos
@@ -46,13 +46,13 @@ extension TLSOptions {
 }
 
 /// Server-side TLS for `WebSocketServer` (wss:// test servers and simulators).
-public struct TLSServerOptions: Sendable {
+package struct TLSServerOptions: Sendable {
     /// PEM certificate chain (the server certificate first).
-    public var certificatePEMFile: String
+    package var certificatePEMFile: String
     /// PEM private key of the certificate.
-    public var privateKeyPEMFile: String
+    package var privateKeyPEMFile: String
 
-    public init(certificatePEMFile: String, privateKeyPEMFile: String) {
+    package init(certificatePEMFile: String, privateKeyPEMFile: String) {
         self.certificatePEMFile = certificatePEMFile
         self.privateKeyPEMFile = privateKeyPEMFile
     }

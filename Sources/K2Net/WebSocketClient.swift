@@ -3,26 +3,26 @@ import NIOCore
 import NIOPosix
 
 /// Opens WebSocket client connections on a `NetLoop`.
-public enum WebSocketClient {
-    public struct Configuration: Sendable {
-        public var connectTimeoutNanos: Int64 = 10_000_000_000
+package enum WebSocketClient {
+    package struct Configuration: Sendable {
+        var connectTimeoutNanos: Int64 = 10_000_000_000
         /// Longest wait for the whole opening (TCP, TLS, HTTP upgrade); a server that accepts the
         /// connection but never answers (e.g. wss:// to a plain server) fails after it.
-        public var handshakeTimeoutNanos: Int64 = 15_000_000_000
+        package var handshakeTimeoutNanos: Int64 = 15_000_000_000
         /// Largest message accepted (frames and joined fragments).
-        public var maxMessageSize: Int = 64 << 20
-        public var tls = TLSOptions()
+        package var maxMessageSize: Int = 64 << 20
+        package var tls = TLSOptions()
         /// Extra request headers (`Origin`, `User-Agent` …).
-        public var headers: [(String, String)] = [("User-Agent", "k2/\(K2Version.number)")]
+        package var headers: [(String, String)] = [("User-Agent", "k2/\(K2Version.number)")]
         /// Socket receive buffer size (0 = the system's).
-        public var receiveBufferSize: Int = 4 << 20
+        var receiveBufferSize: Int = 4 << 20
 
-        public init() {}
+        package init() {}
     }
 
     /// Connects to `url` (ws:// or wss://). The delegate gets `webSocketOpened` or
     /// `webSocketFailed`, on the loop.
-    public static func connect(_ url: NetURL, configuration: Configuration = Configuration(), loop: NetLoop,
+    package static func connect(_ url: NetURL, configuration: Configuration = Configuration(), loop: NetLoop,
                                connectionId: Int = 0, delegate: any WebSocketDelegate) {
         guard url.scheme == "ws" || url.scheme == "wss" else {
             let failedDelegate = delegate

@@ -6,21 +6,21 @@ import NIOCore
 /// Methods may be called from any thread; called on the connection's loop they act at once,
 /// elsewhere they hop to it. Sending is batched: `send` appends an encoded frame to an outgoing
 /// buffer, `flush` hands the buffer to the socket in one write (`sendNow` does both).
-public final class WebSocketConnection: @unchecked Sendable {
+package final class WebSocketConnection: @unchecked Sendable {
     // unchecked: loop-confined state; calls from elsewhere hop to the channel's event loop.
-    public enum Role: Sendable { case client, server }
+    enum Role: Sendable { case client, server }
 
-    public let role: Role
+    let role: Role
     /// Client: the URL connected to. Server: `ws://HOST:PORT` plus the request target.
-    public let url: String
+    package let url: String
     /// The request target (`/stream?streams=…`).
-    public let target: String
+    package let target: String
     /// The upgrade request's headers (server) or the 101 response's headers (client).
-    public let headers: [(String, String)]
+    package let headers: [(String, String)]
     /// Connection number within its client loop or server, from 0.
-    public let id: Int
+    package let id: Int
     /// Free slot for the owner (e.g. the simulator's per-connection state); loop-confined.
-    public nonisolated(unsafe) var userInfo: AnyObject?
+    package nonisolated(unsafe) var userInfo: AnyObject?
 
     let channel: any Channel
     weak var handler: WebSocketHandler?
@@ -36,17 +36,17 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     /// The loop this connection's callbacks run on.
-    public var inLoop: Bool { channel.eventLoop.inEventLoop }
+    var inLoop: Bool { channel.eventLoop.inEventLoop }
 
     /// False when the socket's outgoing buffer is above its high-water mark: stop producing
     /// until `webSocketWritable`.
-    public var isWritable: Bool { channel.isWritable }
+    package var isWritable: Bool { channel.isWritable }
 
     /// Bytes queued by `send` and not yet flushed.
-    public var pendingBytes: Int { handler?.out.readableBytes ?? 0 }
+    package var pendingBytes: Int { handler?.out.readableBytes ?? 0 }
 
     /// Queues one text (or binary) frame. Call `flush()` to write the queued frames.
-    public func send(_ payload: UnsafeRawBufferPointer, binary: Bool = false) {
+    package func send(_ payload: UnsafeRawBufferPointer, binary: Bool = false) {
         if channel.eventLoop.inEventLoop {
             handler?.queue(opcode: binary ? 0x2 : 0x1, payload: payload)
         } else {
@@ -55,31 +55,31 @@ public final class WebSocketConnection: @unchecked Sendable {
         }
     }
 
-    public func send(_ payload: [UInt8], binary: Bool = false) {
+    package func send(_ payload: [UInt8], binary: Bool = false) {
         payload.withUnsafeBytes { send($0, binary: binary) }
     }
 
-    public func send(text: String) {
+    package func send(text: String) {
         send(Array(text.utf8))
     }
 
     /// Queues a frame with any opcode and FIN bit (tests: fragments, raw control frames).
-    public func sendRaw(opcode: UInt8, fin: Bool, payload: [UInt8]) {
+    package func sendRaw(opcode: UInt8, fin: Bool, payload: [UInt8]) {
         run { $0.queue(opcode: opcode, payload: payload, fin: fin) }
     }
 
     /// Writes everything queued.
-    public func flush() {
+    package func flush() {
         run { $0.flushOut() }
     }
 
     /// `send` then `flush`.
-    public func sendNow(text: String) {
+    package func sendNow(text: String) {
         send(text: text)
         flush()
     }
 
-    public func ping(_ payload: [UInt8] = []) {
+    package func ping(_ payload: [UInt8] = []) {
         run { handler in
             payload.withUnsafeBytes { handler.queue(opcode: 0x9, payload: $0) }
             handler.flushOut()
@@ -88,22 +88,22 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     /// Starts the closing handshake with `code` and `reason`; the channel closes when the peer
     /// answers (or after a second).
-    public func close(code: UInt16 = CloseCode.normal, reason: String = "") {
+    package func close(code: UInt16 = CloseCode.normal, reason: String = "") {
         run { $0.startClose(code: code, reason: reason) }
     }
 
     /// Drops the TCP connection without a close frame (fault injection, tests).
-    public func abort() {
+    package func abort() {
         run { $0.abort() }
     }
 
     /// Runs `body` on the connection's loop after `nanos`.
-    public func schedule(afterNanos nanos: Int64, _ body: @escaping @Sendable () -> Void) {
+    package func schedule(afterNanos nanos: Int64, _ body: @escaping @Sendable () -> Void) {
         _ = channel.eventLoop.scheduleTask(in: .nanoseconds(nanos), body)
     }
 
     /// Runs `body` on the connection's loop.
-    public func execute(_ body: @escaping @Sendable () -> Void) {
+    package func execute(_ body: @escaping @Sendable () -> Void) {
         channel.eventLoop.execute(body)
     }
 

@@ -4,7 +4,7 @@
 ///
 /// Order: exactly one of `webSocketOpened` or `webSocketFailed`; after `webSocketOpened`,
 /// any number of frames, then exactly one `webSocketClosed`.
-public protocol WebSocketDelegate: AnyObject, Sendable {
+package protocol WebSocketDelegate: AnyObject, Sendable {
     /// The handshake finished; the connection can send.
     func webSocketOpened(_ connection: WebSocketConnection)
     /// The connection never opened (DNS, TCP, TLS or handshake failure). Client side only.
@@ -21,13 +21,13 @@ public protocol WebSocketDelegate: AnyObject, Sendable {
     func webSocketClosed(_ connection: WebSocketConnection, code: UInt16, reason: String)
 }
 
-public extension WebSocketDelegate {
+package extension WebSocketDelegate {
     func webSocketFailed(_ error: NetError) {}
     func webSocket(_ connection: WebSocketConnection, control: WebSocketControl, payload: UnsafeRawBufferPointer) {}
     func webSocketWritable(_ connection: WebSocketConnection) {}
 }
 
-public enum WebSocketControl: Sendable, Equatable {
+package enum WebSocketControl: Sendable, Equatable {
     case ping
     case pong
 }

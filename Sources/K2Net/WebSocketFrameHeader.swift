@@ -73,15 +73,15 @@ struct WebSocketFrameHeader: Equatable {
 }
 
 /// Close codes of RFC 6455 §7.4.1 used here.
-public enum CloseCode {
-    public static let normal: UInt16 = 1000
-    public static let goingAway: UInt16 = 1001
-    public static let protocolError: UInt16 = 1002
-    public static let unsupportedData: UInt16 = 1003
-    public static let noStatus: UInt16 = 1005
-    public static let abnormal: UInt16 = 1006
-    public static let invalidPayload: UInt16 = 1007
-    public static let policyViolation: UInt16 = 1008
-    public static let messageTooBig: UInt16 = 1009
-    public static let internalError: UInt16 = 1011
+package enum CloseCode {
+    package static let normal: UInt16 = 1000
+    package static let goingAway: UInt16 = 1001
+    package static let protocolError: UInt16 = 1002
+    static let unsupportedData: UInt16 = 1003
+    static let noStatus: UInt16 = 1005
+    static let abnormal: UInt16 = 1006
+    static let invalidPayload: UInt16 = 1007
+    static let policyViolation: UInt16 = 1008
+    package static let messageTooBig: UInt16 = 1009
+    static let internalError: UInt16 = 1011
 }

@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 
 /// Decides what the server does with each request.
-public protocol WebSocketServerDelegate: AnyObject, Sendable {
+package protocol WebSocketServerDelegate: AnyObject, Sendable {
     /// A client asks to upgrade to WebSocket at `request.target`: accept it with the delegate
     /// that will handle the connection, or reject it with an HTTP response.
     func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance
@@ -11,33 +11,33 @@ public protocol WebSocketServerDelegate: AnyObject, Sendable {
     func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo
 }
 
-public extension WebSocketServerDelegate {
+package extension WebSocketServerDelegate {
     func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
         HTTPResponseInfo(status: 404, body: "not found\n")
     }
 }
 
-public enum WebSocketAcceptance {
+package enum WebSocketAcceptance {
     case accept(any WebSocketDelegate)
     case reject(HTTPResponseInfo)
 }
 
 /// A WebSocket server (and plain HTTP GET server on the same port) on SwiftNIO.
-public final class WebSocketServer: @unchecked Sendable {
+package final class WebSocketServer: @unchecked Sendable {
     // unchecked: mutable state set in init or under `counter`; the channel is closed by its owner.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Address to bind: 127.0.0.1 by default (never exposed beyond the machine unless asked).
-        public var host: String = "127.0.0.1"
+        package var host: String = "127.0.0.1"
         /// Port; 0 picks a free one (see `port` after start).
-        public var port: Int = 0
+        package var port: Int = 0
         /// Largest message accepted from a client.
-        public var maxMessageSize: Int = 16 << 20
+        package var maxMessageSize: Int = 16 << 20
         /// Socket send buffer high-water mark: above it `isWritable` turns false.
-        public var writeHighWaterMark: Int = 1 << 20
+        package var writeHighWaterMark: Int = 1 << 20
         /// Serve `wss://` (and `https://`) with this certificate; nil serves plain `ws://`.
-        public var tls: TLSServerOptions?
+        package var tls: TLSServerOptions?
 
-        public init(host: String = "127.0.0.1", port: Int = 0, maxMessageSize: Int = 16 << 20, writeHighWaterMark: Int = 1 << 20) {
+        package init(host: String = "127.0.0.1", port: Int = 0, maxMessageSize: Int = 16 << 20, writeHighWaterMark: Int = 1 << 20) {
             self.host = host
             self.port = port
             self.maxMessageSize = maxMessageSize
@@ -45,22 +45,22 @@ public final class WebSocketServer: @unchecked Sendable {
         }
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     let delegate: any WebSocketServerDelegate
-    public let loop: NetLoop
+    package let loop: NetLoop
     private let ownsLoop: Bool
     private var channel: (any Channel)?
     private let counter = Lock()
     private var nextId = 0
     /// The bound port.
-    public private(set) var port: Int = 0
+    package private(set) var port: Int = 0
     /// `host:port`.
-    public var address: String { "\(configuration.host):\(port)" }
+    package var address: String { "\(configuration.host):\(port)" }
     /// `ws` or `wss`.
-    public var scheme: String { configuration.tls == nil ? "ws" : "wss" }
+    package var scheme: String { configuration.tls == nil ? "ws" : "wss" }
 
     /// Binds and starts accepting. Throws `.addressInUse` with one actionable line when the port is taken.
-    public init(_ configuration: Configuration = Configuration(), delegate: any WebSocketServerDelegate, loop: NetLoop? = nil) throws(NetError) {
+    package init(_ configuration: Configuration = Configuration(), delegate: any WebSocketServerDelegate, loop: NetLoop? = nil) throws(NetError) {
         self.configuration = configuration
         self.delegate = delegate
         self.loop = loop ?? NetLoop(threads: 1)
@@ -101,7 +101,7 @@ public final class WebSocketServer: @unchecked Sendable {
     }
 
     /// Stops listening and closes the loop if the server created it. Open connections are dropped.
-    public func close() {
+    package func close() {
         try? channel?.close().wait()
         channel = nil
         if ownsLoop { loop.shutdown() }

@@ -3,14 +3,14 @@ import K2Core
 /// Reconnect delays: exponential from `initialNanos` doubling to `maxNanos`, each with up to
 /// ±`jitter` (fraction) random spread, from a seeded generator. The platform's feed handlers
 /// use 1 s → 128 s. A pure value: `next()` gives the delay for the next attempt.
-public struct Backoff: Sendable {
-    public var initialNanos: Int64
-    public var maxNanos: Int64
-    public var jitter: Double
-    public private(set) var attempt = 0
+package struct Backoff: Sendable {
+    var initialNanos: Int64
+    package var maxNanos: Int64
+    package var jitter: Double
+    package private(set) var attempt = 0
     private var rng: SplitMix64
 
-    public init(initialNanos: Int64 = 1_000_000_000, maxNanos: Int64 = 128_000_000_000, jitter: Double = 0.2, seed: UInt64) {
+    package init(initialNanos: Int64 = 1_000_000_000, maxNanos: Int64 = 128_000_000_000, jitter: Double = 0.2, seed: UInt64) {
         self.initialNanos = initialNanos
         self.maxNanos = maxNanos
         self.jitter = jitter
@@ -18,7 +18,7 @@ public struct Backoff: Sendable {
     }
 
     /// The delay before the next attempt, and counts the attempt.
-    public mutating func next() -> Int64 {
+    package mutating func next() -> Int64 {
         let shift = min(attempt, 40)
         let base = min(maxNanos, initialNanos << Int64(shift) > 0 ? initialNanos << Int64(shift) : maxNanos)
         attempt += 1
@@ -27,5 +27,5 @@ public struct Backoff: Sendable {
     }
 
     /// After a successful connection: start again from `initialNanos`.
-    public mutating func reset() { attempt = 0 }
+    package mutating func reset() { attempt = 0 }
 }

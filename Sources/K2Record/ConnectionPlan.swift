@@ -4,7 +4,7 @@ import K2Net
 /// What `k2 record` subscribes to on each venue (the venue itself is K2Capture's `Venue`).
 extension Venue {
     /// Channels this venue accepts (`trade`, `depth` are the common names; venue names also work).
-    public var channels: [String] {
+    package var channels: [String] {
         switch self {
         case .binance: ["trade", "depth", "aggTrade", "bookTicker"]
         case .kraken: ["trade", "depth", "book", "ticker", "spread", "ohlc"]
@@ -15,17 +15,17 @@ extension Venue {
 
 /// One connection to record: where to connect, what to send after connecting, and which REST
 /// snapshots to fetch after each (re)connect.
-public struct ConnectionPlan: Sendable, Equatable {
-    public var venue: Venue?
-    public var url: String
+package struct ConnectionPlan: Sendable, Equatable {
+    package var venue: Venue?
+    package var url: String
     /// Text frames sent after each connect (subscriptions).
-    public var sends: [String]
+    package var sends: [String]
     /// HTTP GETs stored as `http` records after each connect (Binance depth snapshots).
-    public var snapshotURLs: [String]
+    package var snapshotURLs: [String]
     /// Stream names subscribed (for the capture header).
-    public var subscriptions: [String]
+    package var subscriptions: [String]
 
-    public init(venue: Venue?, url: String, sends: [String] = [], snapshotURLs: [String] = [], subscriptions: [String] = []) {
+    package init(venue: Venue?, url: String, sends: [String] = [], snapshotURLs: [String] = [], subscriptions: [String] = []) {
         self.venue = venue
         self.url = url
         self.sends = sends
@@ -34,7 +34,7 @@ public struct ConnectionPlan: Sendable, Equatable {
     }
 
     /// Any WebSocket URL, with text frames to send after each connect.
-    public static func raw(url: String, sends: [String]) throws(RecordError) -> ConnectionPlan {
+    package static func raw(url: String, sends: [String]) throws(RecordError) -> ConnectionPlan {
         do { _ = try NetURL(url) } catch { throw RecordError(.invalidArgument, place: url, what: error.what, remedy: error.remedy) }
         return ConnectionPlan(venue: nil, url: url, sends: sends)
     }
@@ -43,7 +43,7 @@ public struct ConnectionPlan: Sendable, Equatable {
     /// `url` overrides the endpoint (e.g. the local simulator): for Binance a bare `ws://HOST:PORT`
     /// gets the `/stream?streams=…` path added; `restBase` overrides where depth snapshots come from
     /// (default: the venue's REST host, or the same host and port as `url` when given).
-    public static func venue(_ venue: Venue, symbols: [String], channels: [String], url: String? = nil,
+    package static func venue(_ venue: Venue, symbols: [String], channels: [String], url: String? = nil,
                              restBase: String? = nil) throws(RecordError) -> ConnectionPlan {
         guard !symbols.isEmpty else {
             throw RecordError(.invalidArgument, what: "no symbols for \(venue.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT")

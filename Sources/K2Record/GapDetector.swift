@@ -9,15 +9,15 @@ import K2Capture
 /// ids the broken frame carried (one id on single-id streams; any on depth updates, whose
 /// `U`..`u` range is unknown), and the first stream to jump on the connection takes the hole of
 /// a malformed frame whose stream cannot be told.
-public struct GapDetector {
-    public struct Gap: Sendable, Equatable {
-        public var stream: String
-        public var field: String
-        public var expected: Int64
-        public var got: Int64
+package struct GapDetector {
+    package struct Gap: Sendable, Equatable {
+        package var stream: String
+        package var field: String
+        package var expected: Int64
+        package var got: Int64
     }
 
-    public enum Finding: Sendable, Equatable {
+    package enum Finding: Sendable, Equatable {
         case gap(Gap)
         /// The same ids as the stream's previous message (`id` = its first).
         case duplicate(stream: String, field: String, id: Int64)
@@ -35,14 +35,14 @@ public struct GapDetector {
     private var streams: [UInt64: StreamState] = [:]
     /// Malformed frames whose stream could not be told, whose holes are not yet accounted for.
     private var unattributedMalformed = 0
-    public private(set) var gaps = 0
-    public private(set) var duplicates = 0
-    public private(set) var malformed = 0
+    package private(set) var gaps = 0
+    package private(set) var duplicates = 0
+    package private(set) var malformed = 0
 
-    public init() {}
+    package init() {}
 
     /// Forgets every stream (after a reconnect the sequences restart).
-    public mutating func reset() {
+    package mutating func reset() {
         streams.removeAll(keepingCapacity: true)
         unattributedMalformed = 0
     }
@@ -51,7 +51,7 @@ public struct GapDetector {
     static let kSeq = Array("\"sequence_num\":".utf8)
 
     /// Checks one text message of `venue` (nil: nothing is checked); returns what it reveals, if anything.
-    public mutating func check(_ venue: Venue?, _ p: UnsafeRawBufferPointer) -> Finding? {
+    package mutating func check(_ venue: Venue?, _ p: UnsafeRawBufferPointer) -> Finding? {
         guard let venue else { return nil }
         guard PayloadFields.isWholeJSON(p) else { return noteMalformed(venue, p) }
         switch venue {

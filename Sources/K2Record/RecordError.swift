@@ -3,8 +3,8 @@ import K2Core
 import K2Net
 
 /// The one error type of K2Record (a `K2Error`): what went wrong, where, what to do — one line.
-public struct RecordError: K2Error {
-    public enum Code: String, Sendable {
+package struct RecordError: K2Error {
+    package enum Code: String, Sendable {
         /// Bad command-line input: unknown venue or channel, no symbols, bad URL.
         case invalidArgument = "invalid-argument"
         /// The first connection could not be made (DNS, TCP, TLS, handshake).
@@ -15,14 +15,14 @@ public struct RecordError: K2Error {
         case capture
     }
 
-    public let code: Code
-    public let place: String
-    public let what: String
-    public let remedy: String
+    package let code: Code
+    package let place: String
+    package let what: String
+    package let remedy: String
     /// True when the failure happened while recording (exit 1) rather than at start (exit 2).
-    public var duringRecording: Bool
+    package var duringRecording: Bool
 
-    public init(_ code: Code, place: String = "", what: String, remedy: String, duringRecording: Bool = false) {
+    package init(_ code: Code, place: String = "", what: String, remedy: String, duringRecording: Bool = false) {
         self.code = code
         self.place = place
         self.what = what
@@ -30,13 +30,13 @@ public struct RecordError: K2Error {
         self.duringRecording = duringRecording
     }
 
-    public init(_ e: NetError) {
+    package init(_ e: NetError) {
         self.init(.connect, place: e.place, what: e.what, remedy: e.remedy)
     }
 
-    public init(_ e: CaptureError, duringRecording: Bool) {
+    package init(_ e: CaptureError, duringRecording: Bool) {
         self.init(.capture, place: e.path ?? "", what: e.what, remedy: e.remedy, duringRecording: duringRecording)
     }
 
-    public var exitCode: Int32 { duringRecording ? 1 : 2 }
+    package var exitCode: Int32 { duringRecording ? 1 : 2 }
 }

@@ -9,9 +9,9 @@ import Glibc
 /// Records WebSocket connections into a capture. All work happens on one event loop thread:
 /// frames are appended to the capture writer straight from the socket handler, with no copy
 /// and no hop, which is what lets one core record hundreds of thousands of frames a second.
-public final class Recorder: @unchecked Sendable {
+package final class Recorder: @unchecked Sendable {
     // unchecked: loop-confined: its state is touched on the recorder's NetLoop only (others use loop.sync).
-    public let configuration: RecordConfiguration
+    package let configuration: RecordConfiguration
     let loop: NetLoop
     private let ownsLoop: Bool
     private var writer: CaptureWriter
@@ -34,7 +34,7 @@ public final class Recorder: @unchecked Sendable {
     static var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     /// Opens the (first) capture file; nothing connects until `start()`.
-    public init(_ configuration: RecordConfiguration, loop: NetLoop? = nil) throws(RecordError) {
+    package init(_ configuration: RecordConfiguration, loop: NetLoop? = nil) throws(RecordError) {
         guard !configuration.plans.isEmpty else {
             throw RecordError(.invalidArgument, what: "nothing to record", remedy: "give --venue or --url")
         }
@@ -71,7 +71,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     /// `NAME.k2cap` without rotation; `NAME-0000.k2cap`, `NAME-0001.k2cap`, … with it.
-    public static func partPath(_ c: RecordConfiguration, _ part: Int) -> String {
+    static func partPath(_ c: RecordConfiguration, _ part: Int) -> String {
         guard c.rotateBytes != nil || c.rotateEveryNanos != nil else { return c.output }
         let base = c.output.hasSuffix(".k2cap") ? String(c.output.dropLast(6)) : c.output
         let number = String(part)
@@ -79,7 +79,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     /// Connects everything and starts the timers.
-    public func start() {
+    package func start() {
         loop.execute { [self] in
             status.log("start", ["output": summary.files[0], "connections": "\(connections.count)"])
             for connection in connections { connection.connect() }
@@ -96,12 +96,12 @@ public final class Recorder: @unchecked Sendable {
     }
 
     /// Stops cleanly (closes connections, writes everything, closes the capture). Any thread.
-    public func stop(reason: String = "stopped") {
+    package func stop(reason: String = "stopped") {
         loop.execute { [self] in self.stopOnLoop(reason: reason) }
     }
 
     /// Calls `body` once recording has finished (on the loop thread).
-    public func whenFinished(_ body: @escaping @Sendable (Result<RecordSummary, RecordError>) -> Void) {
+    package func whenFinished(_ body: @escaping @Sendable (Result<RecordSummary, RecordError>) -> Void) {
         let finished: Result<RecordSummary, RecordError>? = done.withLock {
             if result == nil { doneWaiters.append(body) }
             return result
@@ -111,7 +111,7 @@ public final class Recorder: @unchecked Sendable {
 
     /// Starts, waits until the recording ends (duration, `stop()`, or a fatal error) and returns
     /// its summary. Not on the loop thread.
-    public func run() throws(RecordError) -> RecordSummary {
+    package func run() throws(RecordError) -> RecordSummary {
         let finished = Latch<Result<RecordSummary, RecordError>>()
         whenFinished { r in finished.set(r) }
         start()
@@ -270,7 +270,7 @@ public final class Recorder: @unchecked Sendable {
 extension Recorder {
     /// A consistent copy of the counters (frames, reconnects, gaps, duplicates, malformed frames, files), taken on the loop.
     /// Not on the loop thread.
-    public func currentSummary() -> RecordSummary {
+    package func currentSummary() -> RecordSummary {
         (try? loop.sync { [self] in self.summary }) ?? RecordSummary()
     }
 }

@@ -7,24 +7,24 @@ import K2Replay
 /// A real ClickHouse server (Debian's `clickhouse-server`) for integration tests: K2Replay's
 /// `LocalClickHouse` (own config and data directory, free ports on 127.0.0.1, ready when
 /// `SELECT 1` answers), queried here with curl, an independent client.
-public final class ClickHouseServer: Sendable {
-    public struct StartError: Error, CustomStringConvertible {
-        public let description: String
+package final class ClickHouseServer: Sendable {
+    struct StartError: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    public let server: LocalClickHouse
-    public var httpPort: Int { server.httpPort }
-    public var tcpPort: Int { server.tcpPort }
-    public let directory: TemporaryDirectory
+    package let server: LocalClickHouse
+    package var httpPort: Int { server.httpPort }
+    package var tcpPort: Int { server.tcpPort }
+    package let directory: TemporaryDirectory
     /// The HTTPS port (`tls: true`), else nil.
-    public let httpsPort: Int?
+    package let httpsPort: Int?
     /// The self-signed certificate of the HTTPS listener (`tls: true`): the CA file clients trust.
-    public let certificate: TestCertificate?
+    package let certificate: TestCertificate?
 
     /// `http://127.0.0.1:PORT/`
-    public var httpURL: String { server.httpURL }
+    package var httpURL: String { server.httpURL }
     /// `clickhouse://127.0.0.1:PORT/` + database, for sink URIs.
-    public func sinkURI(database: String = "default", query: String) -> String {
+    package func sinkURI(database: String = "default", query: String) -> String {
         "clickhouse://127.0.0.1:\(httpPort)/\(database)?\(query)"
     }
 
@@ -34,7 +34,7 @@ public final class ClickHouseServer: Sendable {
     /// `users`: more users (name → password) besides the password-less `default` (users.d/).
     /// `tls`: an HTTPS listener too, on `httpsPort`, with a self-signed certificate for
     /// localhost/127.0.0.1 made with openssl (config.d/).
-    public static func start(timeout: Double = 60, settings: [String: String] = [:], users: [String: String] = [:],
+    package static func start(timeout: Double = 60, settings: [String: String] = [:], users: [String: String] = [:],
                              tls: Bool = false) throws -> ClickHouseServer {
         try ClickHouseServer(timeout: timeout, settings: settings, users: users, tls: tls)
     }
@@ -84,7 +84,7 @@ public final class ClickHouseServer: Sendable {
 
     /// Runs a statement over HTTP with curl (an independent client); returns the body, throws on non-200.
     @discardableResult
-    public func query(_ sql: String) throws -> String {
+    package func query(_ sql: String) throws -> String {
         let file = directory.file("q-\(UInt32.random(in: 0...UInt32.max)).sql")
         try sql.write(toFile: file, atomically: false, encoding: .utf8)
         defer { unlink(file) }
@@ -92,9 +92,9 @@ public final class ClickHouseServer: Sendable {
     }
 
     /// The server's process id (0 once stopped), e.g. to kill it in a fault test.
-    public var pid: pid_t { server.pid }
+    package var pid: pid_t { server.pid }
 
-    public func stop() { server.stop() }
+    package func stop() { server.stop() }
 
     deinit { stop() }
 }

@@ -5,13 +5,13 @@ import K2Core
 /// is not in receive-time order. Connections run at the same time: connection c's message i is
 /// received at `start + i × gap + (c / 2) × gap / 2`, so connections 0 and 1 (and 2 and 3, …)
 /// share receive times — a stable sort must keep the earlier connection's record first.
-public struct GroupedTraffic {
-    public var connections: Int
-    public var perConnection: Int
-    public var startNanos: Int64
-    public var gapNanos: Int64
+package struct GroupedTraffic {
+    package var connections: Int
+    package var perConnection: Int
+    package var startNanos: Int64
+    package var gapNanos: Int64
 
-    public init(connections: Int = 4, perConnection: Int = 500, startNanos: Int64 = 1_700_000_000_000_000_000,
+    package init(connections: Int = 4, perConnection: Int = 500, startNanos: Int64 = 1_700_000_000_000_000_000,
                 gapNanos: Int64 = 1_000_000) {
         self.connections = connections
         self.perConnection = perConnection
@@ -20,7 +20,7 @@ public struct GroupedTraffic {
     }
 
     /// The records in file order: connection 0's connect and messages, then connection 1's, ….
-    public func records() -> [OwnedRecord] {
+    package func records() -> [OwnedRecord] {
         var out: [OwnedRecord] = []
         for connection in 0..<connections {
             let offset = Int64(connection / 2) * gapNanos / 2
@@ -36,13 +36,13 @@ public struct GroupedTraffic {
     }
 
     /// `records()` in receive-time order, equal times in file order (a stable sort).
-    public func sortedRecords() -> [OwnedRecord] {
+    package func sortedRecords() -> [OwnedRecord] {
         records().enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
     }
 
     /// Writes `records()` to `path` (small frames give several per connection) and returns them.
     @discardableResult
-    public func write(to path: String, blockSize: Int = 1 << 20) throws -> [OwnedRecord] {
+    package func write(to path: String, blockSize: Int = 1 << 20) throws -> [OwnedRecord] {
         let records = records()
         let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: startNanos, host: "test",
                                                                           metadata: [("exchange", .string("binance"))]),

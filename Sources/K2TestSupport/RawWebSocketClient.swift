@@ -9,13 +9,13 @@ import Darwin
 /// A WebSocket client written from RFC 6455 on a blocking POSIX socket, independent of K2Net:
 /// tests use it to check k2's servers against a client that shares none of their code.
 /// Text frames only (what the venues send), masked as §5.3 requires of clients; reads time out.
-public final class RawWebSocketClient {
-    public enum Failure: Error, CustomStringConvertible {
+package final class RawWebSocketClient {
+    enum Failure: Error, CustomStringConvertible {
         case connect(String)
         case handshake(String)
         case closed
 
-        public var description: String {
+        package var description: String {
             switch self {
             case let .connect(why): "connect: \(why)"
             case let .handshake(response): "handshake refused: \(response)"
@@ -27,10 +27,10 @@ public final class RawWebSocketClient {
     private let fd: Int32
     private var buffer: [UInt8] = []
     /// The close frame's code when the server closed, else nil.
-    public private(set) var closeCode: UInt16?
+    private(set) var closeCode: UInt16?
 
     /// Connects to `127.0.0.1:port`, sends the upgrade request for `target` and checks the 101.
-    public init(port: Int, target: String = "/", readTimeoutMillis: Int = 3000) throws {
+    package init(port: Int, target: String = "/", readTimeoutMillis: Int = 3000) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -60,7 +60,7 @@ public final class RawWebSocketClient {
     deinit { close(fd) }
 
     /// Sends one masked text frame.
-    public func send(text: String) throws {
+    package func send(text: String) throws {
         let payload = Array(text.utf8)
         var frame: [UInt8] = [0x81]
         if payload.count < 126 {
@@ -79,7 +79,7 @@ public final class RawWebSocketClient {
 
     /// The next text message, or nil when none arrives within the read timeout or the server
     /// closed (then `closeCode` is set). Pings are answered; fragments are joined.
-    public func receive() throws -> String? {
+    package func receive() throws -> String? {
         var message: [UInt8] = []
         while true {
             guard let (opcode, fin, payload) = try readFrame() else { return nil }
@@ -99,14 +99,14 @@ public final class RawWebSocketClient {
     }
 
     /// Every text message until `count` arrived or a read times out.
-    public func receive(upTo count: Int) throws -> [String] {
+    package func receive(upTo count: Int) throws -> [String] {
         var out: [String] = []
         while out.count < count, let message = try receive() { out.append(message) }
         return out
     }
 
     /// Drops the TCP connection without a close frame.
-    public func abort() {
+    package func abort() {
         shutdown(fd, Int32(SHUT_RDWR))
     }
 

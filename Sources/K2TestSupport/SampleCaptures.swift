@@ -7,14 +7,14 @@ import Glibc
 
 /// Small deterministic Binance-like traffic for tests: combined-stream `trade` and
 /// `depthUpdate` messages with continuous ids, from a seeded generator.
-public struct SampleTraffic {
-    public var seed: UInt64
-    public var symbols: [String]
-    public var startNanos: Int64
+package struct SampleTraffic {
+    package var seed: UInt64
+    package var symbols: [String]
+    package var startNanos: Int64
     /// Mean gap between messages, ns.
-    public var gapNanos: Int64
+    package var gapNanos: Int64
 
-    public init(seed: UInt64 = 42, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
+    package init(seed: UInt64 = 42, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
                 startNanos: Int64 = 1_700_000_000_000_000_000, gapNanos: Int64 = 1_000_000) {
         self.seed = seed
         self.symbols = symbols
@@ -23,7 +23,7 @@ public struct SampleTraffic {
     }
 
     /// `count` receive records on connection 0, preceded by a connect and a send record.
-    public func records(count: Int, depthEvery: Int = 4) -> [OwnedRecord] {
+    package func records(count: Int, depthEvery: Int = 4) -> [OwnedRecord] {
         var rng = SplitMix64(seed: seed)
         var out: [OwnedRecord] = []
         out.reserveCapacity(count + 2)
@@ -59,7 +59,7 @@ public struct SampleTraffic {
 
     /// Writes the records into a capture at `path` and returns them.
     @discardableResult
-    public func write(to path: String, count: Int, options: CaptureWriter.Options = .init()) throws -> [OwnedRecord] {
+    package func write(to path: String, count: Int, options: CaptureWriter.Options = .init()) throws -> [OwnedRecord] {
         let recs = records(count: count)
         let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: startNanos, host: "test",
                                                                      metadata: [("exchange", .string("binance"))]), options: options)
@@ -70,7 +70,7 @@ public struct SampleTraffic {
 }
 
 /// Damages a file for tests: XORs the byte at `offset` with 0x5A.
-public func flipByte(in path: String, at offset: Int64) {
+package func flipByte(in path: String, at offset: Int64) {
     let fd = open(path, O_RDWR)
     precondition(fd >= 0, "open \(path)")
     defer { close(fd) }
@@ -81,16 +81,16 @@ public func flipByte(in path: String, at offset: Int64) {
 }
 
 /// A temporary directory removed when the value is released.
-public final class TemporaryDirectory: Sendable {
-    public let path: String
+package final class TemporaryDirectory: Sendable {
+    package let path: String
 
-    public init(prefix: String = "k2test") {
+    package init(prefix: String = "k2test") {
         var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         path = created.map { String(cString: $0) } ?? "/tmp/\(prefix)-\(getpid())"
     }
 
-    public func file(_ name: String) -> String { path + "/" + name }
+    package func file(_ name: String) -> String { path + "/" + name }
 
     deinit {
         _ = system("rm -rf '\(path)'")

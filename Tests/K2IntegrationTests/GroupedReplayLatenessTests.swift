@@ -22,7 +22,7 @@ final class CountingSink: ReplaySink {
 /// A capture grouped by connection (4 connections written one after another, as some recorders
 /// do) replayed at 1x on the real clock, without `--realtime`: lateness is printed as a figure
 /// (`GROUPED-1X lateness …`, next to the same session sorted; the target is p99 ≤ 1 ms on a
-/// quiet machine; `K2_SPIN_NS` sets the spin before each message to compare). The assertion is
+/// quiet machine). The assertion is
 /// only the failure this guards against: replayed in file order, the same session was seconds
 /// late (issue 20: p50 11.6 s, p99 29 s).
 @Suite(.serialized) struct GroupedReplayLatenessTests {
@@ -51,7 +51,6 @@ final class CountingSink: ReplaySink {
     private func replay(_ path: String, label: String) throws -> ReplaySummary {
         var config = ReplayConfig(files: [path])
         config.pace = .speed(1)
-        if let spin = ProcessInfo.processInfo.environment["K2_SPIN_NS"].flatMap({ Int64($0) }) { config.spinNanos = spin }
         let summary = try ReplayEngine(config: config, sinks: [CountingSink()]).run()
         let lateness = summary.lateness
         func micros(_ percentile: Double) -> String { String(format: "%.1f µs", Double(lateness.valueAtPercentile(percentile)) / 1_000) }

@@ -6,12 +6,12 @@
 /// ended before it, plus 100 messages (so a near-zero baseline does not make every jitter a
 /// fault). The lag is ClickHouse's rows behind (pipeline workloads), else the messages the
 /// Kafka sink delivered that the consumer had not read yet; without either, only the backlog counts.
-public enum FaultRecovery {
+package enum FaultRecovery {
     /// The platform's degradation levels by consumer lag, messages.
-    public static let lagLevels: [Double] = [100_000, 500_000, 1_000_000, 5_000_000]
+    package static let lagLevels: [Double] = [100_000, 500_000, 1_000_000, 5_000_000]
 
     /// The consumer lag at the end of each interval (nil where it cannot be told).
-    public static func lag(_ intervals: [BenchReport.IntervalPoint]) -> [Double?] {
+    package static func lag(_ intervals: [BenchReport.IntervalPoint]) -> [Double?] {
         var delivered = 0.0, consumed = 0.0
         return intervals.map { point in
             if let behind = point.clickhouseBehind { return behind }
@@ -26,7 +26,7 @@ public enum FaultRecovery {
     static func backlog(_ intervals: [BenchReport.IntervalPoint]) -> [Double?] { intervals.map { $0.backlog.first } }
 
     /// `windows` with recovery time and maxima filled in, and the lag levels' crossing times.
-    public static func apply(_ windows: [BenchReport.FaultWindow], intervals: [BenchReport.IntervalPoint])
+    package static func apply(_ windows: [BenchReport.FaultWindow], intervals: [BenchReport.IntervalPoint])
         -> (windows: [BenchReport.FaultWindow], levels: [BenchReport.LagLevel]) {
         let lagSeries = lag(intervals)
         let backlogSeries = backlog(intervals)

@@ -2,7 +2,7 @@ import K2Core
 
 /// Carries out faults on the systems of a run (the embedded broker, the embedded ClickHouse, a
 /// shell); `WorkloadRun` gives the real one, tests a recording double.
-public protocol FaultInjector: Sendable {
+package protocol FaultInjector: Sendable {
     /// Injects `fault`; throws with the reason when it cannot.
     func begin(_ fault: Workload.Fault) throws
     /// Undoes it (broker up, SIGCONT, restart, the `end` command); not called for one-offs.
@@ -13,20 +13,20 @@ public protocol FaultInjector: Sendable {
 /// fault at its offset from the start of the measured window, and records when each really
 /// began and ended. `step()` does the work and takes its time from `clock`, so a test moves a
 /// `ManualClock` by hand and calls it.
-public final class FaultScheduler: @unchecked Sendable {
+package final class FaultScheduler: @unchecked Sendable {
     // unchecked: mutable state only under `lock`; `thread` is touched by the owner only.
 
     /// One thing to do: begin or end fault `index` at `offsetNanos` from the start of measuring.
-    public struct Event: Sendable, Equatable {
-        public var offsetNanos: Int64
-        public var index: Int
-        public var isEnd: Bool
+    package struct Event: Sendable, Equatable {
+        package var offsetNanos: Int64
+        package var index: Int
+        package var isEnd: Bool
     }
 
     /// Every begin and end of `faults` in time order; at the same instant ends come before begins
     /// (a fault ending as the next starts clears the way), then in schedule order; the end of a
     /// zero-length fault (a kill and restart with no `for`) follows its own begin. One-offs have no end.
-    public static func events(_ faults: [Workload.Fault]) -> [Event] {
+    package static func events(_ faults: [Workload.Fault]) -> [Event] {
         var out: [Event] = []
         for (index, fault) in faults.enumerated() {
             out.append(Event(offsetNanos: fault.atNanos, index: index, isEnd: false))
@@ -39,7 +39,7 @@ public final class FaultScheduler: @unchecked Sendable {
         return out.sorted { key($0) < key($1) }
     }
 
-    public let faults: [Workload.Fault]
+    package let faults: [Workload.Fault]
     private let injector: any FaultInjector
     private let clock: any NanoClock
     private let events: [Event]
@@ -52,9 +52,9 @@ public final class FaultScheduler: @unchecked Sendable {
     private let stopRequest = Latch<Void>()
     private var thread: JoinableThread?
     /// Called with a line per fault begun and ended (the run's progress output).
-    public var progress: ((String) -> Void)?
+    package var progress: ((String) -> Void)?
 
-    public init(faults: [Workload.Fault], injector: any FaultInjector, clock: any NanoClock = SystemClock()) {
+    package init(faults: [Workload.Fault], injector: any FaultInjector, clock: any NanoClock = SystemClock()) {
         self.faults = faults
         self.injector = injector
         self.clock = clock
@@ -62,10 +62,10 @@ public final class FaultScheduler: @unchecked Sendable {
     }
 
     /// Sets the start of the measured window (the clock's monotonic ns) without a thread (tests).
-    public func arm(measureFromNanos: Int64) { lock.withLock { measureFrom = measureFromNanos } }
+    package func arm(measureFromNanos: Int64) { lock.withLock { measureFrom = measureFromNanos } }
 
     /// Starts the thread that runs the schedule from `measureFromNanos` (monotonic ns).
-    public func start(measureFromNanos: Int64) {
+    package func start(measureFromNanos: Int64) {
         arm(measureFromNanos: measureFromNanos)
         thread = JoinableThread.start { [self] in
             while !stopRequest.isSet {
@@ -78,7 +78,7 @@ public final class FaultScheduler: @unchecked Sendable {
 
     /// Begins and ends every fault due by the clock's time now; the events done, in order.
     @discardableResult
-    public func step() -> [Event] {
+    package func step() -> [Event] {
         var done: [Event] = []
         while true {
             let event: Event? = lock.withLock {
@@ -117,7 +117,7 @@ public final class FaultScheduler: @unchecked Sendable {
 
     /// Stops the thread, ends every fault still on (so the systems are whole again) and returns
     /// the windows of the faults that began, in schedule order.
-    public func stop() -> [BenchReport.FaultWindow] {
+    package func stop() -> [BenchReport.FaultWindow] {
         stopRequest.set()
         thread?.join()
         thread = nil
@@ -130,7 +130,7 @@ public final class FaultScheduler: @unchecked Sendable {
     }
 
     /// The windows of the faults begun so far (an open one ends now).
-    public var windows: [BenchReport.FaultWindow] {
+    package var windows: [BenchReport.FaultWindow] {
         lock.withLock {
             let now = clock.monotonicNanos()
             return faults.indices.compactMap { index -> BenchReport.FaultWindow? in
@@ -148,7 +148,7 @@ public final class FaultScheduler: @unchecked Sendable {
 extension Workload.Fault {
     /// Whether the fault is undone at `at + for` (a one-off is not: request errors, a leader move,
     /// a command without `end`).
-    public var hasEnd: Bool {
+    var hasEnd: Bool {
         switch action {
         case .requestErrors, .leaderMove: return false
         case let .command(_, end): return end != nil

@@ -13,7 +13,7 @@ extension Assembler {
     ///   at or after the one ClickHouse was furthest behind in, where it was no more behind than
     ///   at its worst before the burst (the steady state's own flush backlog). Absent when it
     ///   never got there: `notes` says how far behind it stayed.
-    public static func burstMetrics(intervals: [BenchReport.IntervalPoint], burst: Workload.Burst)
+    package static func burstMetrics(intervals: [BenchReport.IntervalPoint], burst: Workload.Burst)
         -> (metrics: [String: BenchReport.Metric], notes: [String])
     {
         var result: [String: BenchReport.Metric] = [:]

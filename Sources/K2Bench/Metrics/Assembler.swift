@@ -2,12 +2,12 @@ import K2Core
 
 /// Turns what a repetition recorded into report metrics (names listed in docs/bench.md), and
 /// repetitions into the report's top-level metrics.
-public enum Assembler {
+package enum Assembler {
     /// Latency histograms of one repetition, keyed `kind.basis` (`publish.intended`), nanoseconds.
-    public typealias Latencies = [String: Histogram]
+    package typealias Latencies = [String: Histogram]
 
     /// The metrics of one repetition.
-    public static func metrics(intervals: [BenchReport.IntervalPoint], latencies: Latencies, resources: [ResourceSeries],
+    package static func metrics(intervals: [BenchReport.IntervalPoint], latencies: Latencies, resources: [ResourceSeries],
                                sinkCount: Int) -> [String: BenchReport.Metric] {
         var result: [String: BenchReport.Metric] = [:]
         let iv = intervals.filter { $0.seconds > 0 }
@@ -103,7 +103,7 @@ public enum Assembler {
 
     /// Top-level metrics: latency percentiles from the histograms merged over repetitions (exact),
     /// everything else the median of the repetitions; `samples` keep what `compare` tests.
-    public static func combine(runs: [BenchReport.Run]) throws -> [String: BenchReport.Metric] {
+    package static func combine(runs: [BenchReport.Run]) throws -> [String: BenchReport.Metric] {
         var out: [String: BenchReport.Metric] = [:]
         var names = Set<String>()
         for r in runs { names.formUnion(r.metrics.keys) }
@@ -140,13 +140,13 @@ public enum Assembler {
     /// Metrics whose top-level value is the minimum over repetitions, not the median: CPU costs,
     /// which neighbours on a shared machine only ever inflate (the least disturbed repetition is
     /// the closest to the true cost). Their one sample is that minimum.
-    public static let minimumMetrics: Set<String> = ["resources.harness.cpu_per_msg_zstd_bytes"]
+    static let minimumMetrics: Set<String> = ["resources.harness.cpu_per_msg_zstd_bytes"]
 
     /// Adds `resources.harness.cpu_per_msg_zstd_bytes` to every run: CPU per message in
     /// machine-independent units, the bytes `zstd -d` outputs in the same CPU time at the median
     /// speed of the repetitions' references (each the best of its rounds). A machine twice as slow
     /// doubles the CPU per message and halves the reference: the product stays.
-    public static func addReferenceCPU(_ runs: inout [BenchReport.Run], reference: BenchReport.Reference?) {
+    package static func addReferenceCPU(_ runs: inout [BenchReport.Run], reference: BenchReport.Reference?) {
         guard let ref = reference?.cpuMedian, ref > 0 else { return }
         for i in runs.indices {
             if let us = runs[i].metrics["resources.harness.cpu_us_per_msg"]?.value {

@@ -4,23 +4,23 @@ import K2Core
 /// A reference workload measured in the same run: `zstd -d` of a fixed, seeded 32 MB stream of
 /// Binance-like trade lines (the same work a replay's reader does). `compare --normalize`
 /// divides throughput by it, so a slower or busier machine does not read as a regression.
-public enum ReferenceWorkload {
+package enum ReferenceWorkload {
     /// One measurement: wall-clock and CPU-time speed of `zstd -d`.
-    public struct Measurement: Sendable, Equatable {
+    package struct Measurement: Sendable, Equatable {
         /// MB of output per wall-clock second (slower when the machine is busy).
-        public var mbPerSecond: Double
+        package var mbPerSecond: Double
         /// MB of output per CPU-second of the zstd process (user + system): the machine's speed,
         /// nearly independent of how busy it is.
-        public var mbPerCPUSecond: Double
+        package var mbPerCPUSecond: Double
     }
 
     /// MB/s of decompressed output, the best of `rounds` (the least disturbed by neighbours).
-    public static func zstdDecompress(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Double {
+    static func zstdDecompress(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Double {
         try zstdMeasure(megabytes: megabytes, rounds: rounds).mbPerSecond
     }
 
     /// Wall-clock and CPU-time speed of `zstd -d`, each the best of `rounds`.
-    public static func zstdMeasure(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Measurement {
+    package static func zstdMeasure(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Measurement {
         guard let zstd = ChildProcess.which("zstd") else {
             throw BenchError(.run, what: "the zstd command is not installed (the same-run reference)", remedy: "run scripts/install-deps.sh or apt-get install zstd")
         }

@@ -6,9 +6,9 @@ import K2Replay
 /// bytes, replay lateness (actual − intended send time) in HdrHistograms, and per-sink counts
 /// sampled at each interval boundary (delivered, backlog). It joins the replay as one more sink
 /// (`measure://`), so the engine needs no hook; its `send` allocates nothing.
-public final class RunRecorder: ReplaySink, @unchecked Sendable {
+package final class RunRecorder: ReplaySink, @unchecked Sendable {
     // unchecked: mutable state under `lock`.
-    public let uri = "measure://"
+    package let uri = "measure://"
     private let lock = Lock()
     private let intervalNanos: Int64
     /// Monotonic time measuring starts (end of warm-up); messages intended earlier are warm-up.
@@ -29,25 +29,25 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
     private var offeredByInterval: [UInt64] = []
     private var sentByInterval: [UInt64] = []
 
-    public private(set) var intervals: [BenchReport.IntervalPoint] = []
-    public private(set) var latenessIntervals: [HistogramInterval] = []
+    package private(set) var intervals: [BenchReport.IntervalPoint] = []
+    package private(set) var latenessIntervals: [HistogramInterval] = []
     private var lastSinkCounts: [SinkCounts] = []
     private var lastConsumed: UInt64?
     private var lastLanded: UInt64?
     private var lastCloseAt: Int64
 
-    public init(measureFromNanos: Int64, intervalNanos: Int64 = 1_000_000_000) {
+    package init(measureFromNanos: Int64, intervalNanos: Int64 = 1_000_000_000) {
         self.measureFrom = measureFromNanos
         self.intervalNanos = intervalNanos
         self.lastCloseAt = measureFromNanos
         offeredByInterval.reserveCapacity(4096)
     }
 
-    public func open() throws {}
-    public func finish(timeoutNanos: Int64) throws {}
-    public var counts: SinkCounts { lock.withLock { _counts } }
+    package func open() throws {}
+    package func finish(timeoutNanos: Int64) throws {}
+    package var counts: SinkCounts { lock.withLock { _counts } }
 
-    public func send(_ message: borrowing ReplayMessage) throws {
+    package func send(_ message: borrowing ReplayMessage) throws {
         let intended = message.intendedNanos, actual = message.actualNanos
         let bytes = UInt64(message.record.payload.count)
         lock.withLock {
@@ -73,7 +73,7 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
     }
 
     /// Moves the start of measuring (after warm-up, when the harness knows the engine's clock origin).
-    public func setMeasureFrom(_ nanos: Int64) {
+    func setMeasureFrom(_ nanos: Int64) {
         lock.withLock {
             measureFrom = nanos
             lastCloseAt = nanos
@@ -81,7 +81,7 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
     }
 
     /// Sets the per-sink counts at the start of measuring (deltas are taken against them).
-    public func baseline(sinks: [SinkCounts], consumed: UInt64?, landed: UInt64? = nil) {
+    package func baseline(sinks: [SinkCounts], consumed: UInt64?, landed: UInt64? = nil) {
         lock.withLock {
             lastSinkCounts = sinks
             lastConsumed = consumed
@@ -95,7 +95,7 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
     /// Closes the interval ending at `now` (monotonic ns) with the sinks' counts at that moment.
     /// `landed`: rows landed in ClickHouse so far this repetition (probe rows excluded), with the
     /// index of the Kafka sink feeding the pipeline in `landedSink`.
-    public func closeInterval(now: Int64, sinks: [SinkCounts], consumed: UInt64?, landed: UInt64? = nil, landedSink: Int = 0) {
+    package func closeInterval(now: Int64, sinks: [SinkCounts], consumed: UInt64?, landed: UInt64? = nil, landedSink: Int = 0) {
         lock.withLock {
             let seconds = Double(now - lastCloseAt) / 1e9
             guard seconds > 0 else { return }
@@ -135,7 +135,7 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
         }
     }
 
-    public var latenessHistogram: Histogram { lock.withLock { lateness } }
-    public var measuredSent: UInt64 { lock.withLock { sentTotal } }
-    public var measuredBytes: UInt64 { lock.withLock { bytesTotal } }
+    var latenessHistogram: Histogram { lock.withLock { lateness } }
+    var measuredSent: UInt64 { lock.withLock { sentTotal } }
+    var measuredBytes: UInt64 { lock.withLock { bytesTotal } }
 }

@@ -10,7 +10,7 @@ import K2Replay
 /// which server versions it is: `-- k2: clickhouse < 19.14` or `-- k2: clickhouse >= 19.14`.
 /// `run` asks the server `SELECT version()` and runs the unguarded statements and those whose
 /// guard the version meets, in file order.
-public struct ClickHouseSchema: Sendable {
+package struct ClickHouseSchema: Sendable {
     /// A guard: the statement runs only on versions below (`<`) or at least (`>=`) `version`.
     struct VersionGuard: Sendable, Equatable, CustomStringConvertible {
         var atLeast: Bool
@@ -27,19 +27,19 @@ public struct ClickHouseSchema: Sendable {
     }
 
     /// What `run` did: the server's version and how many statements ran or were for other versions.
-    public struct Applied: Sendable {
-        public var version: ClickHouseVersion
-        public var ran: Int
-        public var skipped: Int
+    package struct Applied: Sendable {
+        package var version: ClickHouseVersion
+        package var ran: Int
+        package var skipped: Int
     }
 
-    public let path: String
+    package let path: String
     let entries: [Statement]
     /// Every statement's SQL in file order, guarded ones included.
-    public var statements: [String] { entries.map(\.sql) }
+    package var statements: [String] { entries.map(\.sql) }
 
     /// Reads and splits `path`.
-    public init(path: String) throws {
+    package init(path: String) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ReplayError(.invalidArgument, place: path, what: "cannot read the ClickHouse schema file",
                               remedy: "check the path (relative paths are relative to the workload file)")
@@ -48,13 +48,13 @@ public struct ClickHouseSchema: Sendable {
     }
 
     /// Splits `text`; throws on a malformed guard line (with `path:line`).
-    public init(path: String, text: String) throws {
+    package init(path: String, text: String) throws {
         self.path = path
         self.entries = try Self.split(text, path: path)
     }
 
     /// The statements for a server of `version`, with `{key}` replaced by `values[key]`.
-    public func substituted(_ values: [String: String], for version: ClickHouseVersion? = nil) -> [String] {
+    package func substituted(_ values: [String: String], for version: ClickHouseVersion? = nil) -> [String] {
         entries.filter { entry in version.map { entry.versionGuard?.admits($0) ?? true } ?? true }.map { entry in
             var out = entry.sql
             for (key, value) in values { out = out.replacingOccurrences(of: "{\(key)}", with: value) }
@@ -75,7 +75,7 @@ public struct ClickHouseSchema: Sendable {
     /// Runs the statements for the server's version against `host:port` in `database` (created
     /// first when missing).
     @discardableResult
-    public func run(host: String, port: Int, database: String, values: [String: String]) throws -> Applied {
+    package func run(host: String, port: Int, database: String, values: [String: String]) throws -> Applied {
         let http = try ClickHouseHTTP(host: host, port: port, place: path)
         let version = try Self.serverVersion(http, place: path)
         try http.execute("CREATE DATABASE IF NOT EXISTS \(database)")

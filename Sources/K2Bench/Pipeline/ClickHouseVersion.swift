@@ -2,11 +2,11 @@ import Foundation
 
 /// A ClickHouse server version as `SELECT version()` answers it (`18.16.1`, `26.9.2.1`):
 /// numeric components compared in order, missing ones counting as 0 (`19.14` = `19.14.0.0`).
-public struct ClickHouseVersion: Sendable, Comparable, CustomStringConvertible {
-    public let components: [Int]
+package struct ClickHouseVersion: Sendable, Comparable, CustomStringConvertible {
+    package let components: [Int]
 
     /// `text` as dot-separated numbers (at least one); nil otherwise.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".", omittingEmptySubsequences: false)
         var numbers: [Int] = []
         for part in parts {
@@ -17,9 +17,9 @@ public struct ClickHouseVersion: Sendable, Comparable, CustomStringConvertible {
         components = numbers
     }
 
-    public var description: String { components.map(String.init).joined(separator: ".") }
+    package var description: String { components.map(String.init).joined(separator: ".") }
 
-    public static func < (lhs: ClickHouseVersion, rhs: ClickHouseVersion) -> Bool {
+    package static func < (lhs: ClickHouseVersion, rhs: ClickHouseVersion) -> Bool {
         for index in 0..<max(lhs.components.count, rhs.components.count) {
             let left = index < lhs.components.count ? lhs.components[index] : 0
             let right = index < rhs.components.count ? rhs.components[index] : 0
@@ -28,5 +28,5 @@ public struct ClickHouseVersion: Sendable, Comparable, CustomStringConvertible {
         return false
     }
 
-    public static func == (lhs: ClickHouseVersion, rhs: ClickHouseVersion) -> Bool { !(lhs < rhs) && !(rhs < lhs) }
+    package static func == (lhs: ClickHouseVersion, rhs: ClickHouseVersion) -> Bool { !(lhs < rhs) && !(rhs < lhs) }
 }

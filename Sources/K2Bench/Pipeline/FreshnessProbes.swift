@@ -14,28 +14,28 @@ import K2Replay
 /// (columns `id UInt64`, `intended_ns UInt64`), as reports/workloads/v2-pipeline.sql does.
 /// Resolution: a row is stamped visible at the start of the first poll that sees it, so times
 /// are within one poll interval (default 50 ms) of the truth.
-public final class FreshnessProbes: @unchecked Sendable {
+package final class FreshnessProbes: @unchecked Sendable {
     // unchecked: probe times and counts under `lock`; threads started and joined by the owner.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Bootstrap servers and topic the pipeline reads.
-        public var brokers: String
-        public var topic: String
+        package var brokers: String
+        package var topic: String
         /// ClickHouse HTTP interface.
-        public var host: String = "127.0.0.1"
-        public var port: Int = 8123
-        public var database: String = "default"
+        package var host: String = "127.0.0.1"
+        package var port: Int = 8123
+        package var database: String = "default"
         /// Where probe rows land (columns id, intended_ns). Default `k2_probes`.
-        public var table: String = "k2_probes"
+        package var table: String = "k2_probes"
         /// A table whose row count is sampled every second (rows landed per second), or nil.
-        public var rowsTable: String? = "bronze"
+        var rowsTable: String? = "bronze"
         /// One probe every `intervalNanos`. Default 1 s.
-        public var intervalNanos: Int64 = 1_000_000_000
+        package var intervalNanos: Int64 = 1_000_000_000
         /// Poll interval. Default 50 ms.
-        public var pollNanos: Int64 = 50_000_000
+        var pollNanos: Int64 = 50_000_000
         /// A probe not visible this long after its send time counts as lost. Default 30 s.
-        public var timeoutNanos: Int64 = 30_000_000_000
+        package var timeoutNanos: Int64 = 30_000_000_000
 
-        public init(brokers: String, topic: String, port: Int) {
+        package init(brokers: String, topic: String, port: Int) {
             self.brokers = brokers
             self.topic = topic
             self.port = port
@@ -43,27 +43,27 @@ public final class FreshnessProbes: @unchecked Sendable {
     }
 
     /// What the probes saw, for the report.
-    public struct Result: Sendable {
+    package struct Result: Sendable {
         /// Probes sent in the measured window, seen there, and never seen within the timeout.
-        public var sent: Int
-        public var seen: Int
-        public var lost: Int
+        package var sent: Int
+        package var seen: Int
+        package var lost: Int
         /// Rows per second landed in `rowsTable` over the measured window (nil without samples).
-        public var rowsPerSecond: Double?
+        var rowsPerSecond: Double?
         /// Rows in `rowsTable` at the end.
-        public var rowsAtEnd: UInt64?
+        var rowsAtEnd: UInt64?
         /// Probes (warm-up included) the broker never acknowledged, and why: a lost probe that
         /// is also undelivered was lost before the pipeline, not by it.
-        public var undelivered: Int = 0
-        public var undeliveredReasons: [String] = []
+        package var undelivered: Int = 0
+        package var undeliveredReasons: [String] = []
         /// Ids of the lost probes (the first 10), to look them up in the topic.
-        public var lostIDs: [UInt64] = []
+        package var lostIDs: [UInt64] = []
         /// Probes of the measured window visible within the timeout of their intended send
         /// (the availability figure: answered in time / sent).
-        public var answeredInTime: Int = 0
+        var answeredInTime: Int = 0
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     private let sink: any ReplaySink
     private let clock = SystemClock()
     private let lock = Lock()
@@ -88,7 +88,7 @@ public final class FreshnessProbes: @unchecked Sendable {
     private var fromActual = Histogram(unit: .nanoseconds)
 
     /// Connects the probe producer (a Kafka sink of its own) and checks the probe table exists.
-    public init(_ configuration: Configuration) throws {
+    package init(_ configuration: Configuration) throws {
         self.configuration = configuration
         sink = try SinkFactory.make("kafka://\(configuration.brokers)?topic=\(configuration.topic)")
         try sink.open()
@@ -98,7 +98,7 @@ public final class FreshnessProbes: @unchecked Sendable {
     /// Sends probe 1 and waits until it is visible: the pipeline consumes (the Kafka engine has
     /// joined its group). Returns the seconds it took; throws when nothing arrives in time.
     @discardableResult
-    public func waitUntilFlowing(timeoutNanos: Int64 = 90_000_000_000) throws -> Double {
+    package func waitUntilFlowing(timeoutNanos: Int64 = 90_000_000_000) throws -> Double {
         let start = clock.monotonicNanos()
         try send(intendedWall: clock.wallNanos())
         while clock.monotonicNanos() - start < timeoutNanos {
@@ -116,7 +116,7 @@ public final class FreshnessProbes: @unchecked Sendable {
 
     /// Starts sending a probe every interval and polling. Probes meant before `measureFromWall`
     /// are sent but not measured (warm-up); rows/s are taken over [measureFromWall, measureToWall].
-    public func start(measureFromWall: Int64, measureToWall: Int64) {
+    package func start(measureFromWall: Int64, measureToWall: Int64) {
         let rows = configuration.rowsTable.flatMap { try? rowCount($0) }
         lock.withLock {
             rowsAtStart = rows
@@ -160,7 +160,7 @@ public final class FreshnessProbes: @unchecked Sendable {
     }
 
     /// Stops sending, waits (up to the timeout) for the probes still on their way, stops polling.
-    public func stop() -> Result {
+    package func stop() -> Result {
         guard sender != nil else { return Result(sent: 0, seen: 0, lost: 0) }
         lock.withLock { sending = false }
         sender?.join()
@@ -194,11 +194,11 @@ public final class FreshnessProbes: @unchecked Sendable {
 
     /// Probes the broker has acknowledged so far, warm-up included (they share the topic with the
     /// replayed messages, so a count of the topic subtracts them).
-    public var acknowledged: UInt64 { sink.counts.delivered }
+    var acknowledged: UInt64 { sink.counts.delivered }
 
     /// Rows landed in `rowsTable` since `start`, probe rows excluded (they land there too), by a
     /// query now; nil without a rows table or when the query fails.
-    public func landedSinceStart() -> UInt64? {
+    func landedSinceStart() -> UInt64? {
         guard let table = configuration.rowsTable, let now = try? rowCount(table) else { return nil }
         return lock.withLock {
             guard let start = rowsAtStart else { return nil }
@@ -212,12 +212,12 @@ public final class FreshnessProbes: @unchecked Sendable {
     }
 
     /// `freshness.intended` and `freshness.actual` (ns), probes in the measured window.
-    public var latencies: [String: Histogram] {
+    package var latencies: [String: Histogram] {
         lock.withLock { ["freshness.intended": fromIntended, "freshness.actual": fromActual] }
     }
 
     /// The last error of the sender or poller (a failed query, a produce error), if any.
-    public var lastError: String? { lock.withLock { pollError } }
+    package var lastError: String? { lock.withLock { pollError } }
 
     // MARK: - Internals
 

@@ -7,43 +7,43 @@ import K2Replay
 /// on 127.0.0.1, ready when `SELECT 1` answers over HTTP, killed on `stop()` (and with this
 /// process, where `setpriv` exists). `k2 bench run` uses it for `embedded.clickhouse`; the
 /// integration tests use it through K2TestSupport.
-public final class LocalClickHouse: @unchecked Sendable {
+package final class LocalClickHouse: @unchecked Sendable {
     // unchecked: immutable but for `pid`, changed under `lock` (by the owner and a fault scheduler).
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Settings for the default user's profile (e.g. `input_format_skip_unknown_fields: 1`).
-        public var settings: [String: String] = [:]
+        package var settings: [String: String] = [:]
         /// Seconds to wait for the first answer. Default 60 (18.16 answers in ~2 s; the machine may be busy).
-        public var startTimeoutSeconds: Double = 60
+        package var startTimeoutSeconds: Double = 60
         /// The Kafka engine's consumers start at the earliest offset when their group has no
         /// commit (librdkafka `auto.offset.reset`). Default `smallest`: nothing produced before the
         /// engine joined its group is skipped.
-        public var kafkaAutoOffsetReset: String = "smallest"
+        package var kafkaAutoOffsetReset: String = "smallest"
         /// The Kafka engine's consumer session timeout (librdkafka `session.timeout.ms`). Default
         /// 6000: after a kill -9 and restart, the group waits this long for the dead member before
         /// it reads again (librdkafka's 45 s default kept ClickHouse ~45 s behind, long enough
         /// for the embedded broker's retention, ~5 MiB per partition, to delete unread messages).
-        public var kafkaSessionTimeoutMillis: Int = 6000
+        package var kafkaSessionTimeoutMillis: Int = 6000
         /// Server log level (`warning`, `information`, `trace`). Default `warning`.
-        public var logLevel: String = "warning"
-        public init() {}
+        var logLevel: String = "warning"
+        package init() {}
     }
 
-    public let httpPort: Int
-    public let tcpPort: Int
+    package let httpPort: Int
+    package let tcpPort: Int
     /// The server's folder (config.xml, users.xml, data/, server.log, server.err.log).
-    public let directory: String
-    public private(set) var pid: pid_t = 0
+    package let directory: String
+    package private(set) var pid: pid_t = 0
     private let ownsDirectory: Bool
     private let arguments: [String]
     private let startTimeoutSeconds: Double
     private let lock = Lock()
 
     /// `http://127.0.0.1:PORT/`
-    public var httpURL: String { "http://127.0.0.1:\(httpPort)/" }
+    package var httpURL: String { "http://127.0.0.1:\(httpPort)/" }
 
     /// Starts a server and waits until it answers. Throws a `ReplayError` with the reason
     /// (missing binary, early exit with its log's last lines, timeout).
-    public init(_ configuration: Configuration = Configuration(), directory: String? = nil) throws {
+    package init(_ configuration: Configuration = Configuration(), directory: String? = nil) throws {
         guard let binary = ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse"]
             .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "clickhouse-server is not installed",
@@ -142,11 +142,11 @@ public final class LocalClickHouse: @unchecked Sendable {
     // Faults (workload `faults:` with `target: clickhouse`).
 
     /// Freezes the server (SIGSTOP): connections stay open and nothing answers.
-    public func pause() { lock.withLock { if pid > 0 { _ = kill(pid, SIGSTOP) } } }
+    package func pause() { lock.withLock { if pid > 0 { _ = kill(pid, SIGSTOP) } } }
     /// Lets a paused server run again (SIGCONT).
-    public func resume() { lock.withLock { if pid > 0 { _ = kill(pid, SIGCONT) } } }
+    func resume() { lock.withLock { if pid > 0 { _ = kill(pid, SIGCONT) } } }
     /// Kills the server like a crash (SIGKILL, no shutdown); its data directory stays for `restart()`.
-    public func crash() {
+    package func crash() {
         lock.withLock {
             guard pid > 0 else { return }
             _ = kill(pid, SIGKILL)
@@ -156,7 +156,7 @@ public final class LocalClickHouse: @unchecked Sendable {
     }
     /// Starts the server again on the same data directory and ports after `crash()`; waits until
     /// it answers. Callable from any thread (the restarted server is not tied to it).
-    public func restart() throws {
+    func restart() throws {
         guard lock.withLock({ pid == 0 }) else { return }
         try launch(dieWithParent: false)
     }
@@ -164,13 +164,13 @@ public final class LocalClickHouse: @unchecked Sendable {
     /// Runs one statement over HTTP (libcurl); the body on success, a `ReplayError` with
     /// ClickHouse's message otherwise.
     @discardableResult
-    public func query(_ sql: String, database: String? = nil) throws -> String {
+    package func query(_ sql: String, database: String? = nil) throws -> String {
         let http = try ClickHouseHTTP(host: "127.0.0.1", port: httpPort, place: "embedded ClickHouse")
         return try http.execute(sql, database: database)
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its folder if it made it.
-    public func stop() {
+    package func stop() {
         lock.withLock {
             if pid > 0 {
                 _ = kill(pid, SIGCONT)   // a paused server cannot act on SIGTERM

@@ -1,29 +1,29 @@
 extension BenchReport {
     /// One fault of the run's schedule as it happened (report.json `runs[].faults`), with the
     /// recovery figures computed from the run's intervals (`FaultRecovery`).
-    public struct FaultWindow: Sendable, Equatable, Codable {
+    package struct FaultWindow: Sendable, Equatable, Codable {
         /// What was done, in words (`broker 1 down`, `ClickHouse paused (SIGSTOP)` …).
-        public var what: String
+        package var what: String
         /// `broker`, `clickhouse` or `command`.
-        public var target: String
+        package var target: String
         /// Seconds from the start of the measured window until the fault was injected.
-        public var startSeconds: Double
+        package var startSeconds: Double
         /// Seconds from the start of the measured window until it was over (the end action done:
         /// broker up, SIGCONT, the restarted server answering); equal to the start for a one-off.
-        public var endSeconds: Double
+        package var endSeconds: Double
         /// `ok`, `ended early (the run ended)`, or why the injection failed.
-        public var outcome: String
+        package var outcome: String
         /// Seconds from the end until the backlog and the consumer lag were back under their
         /// normal level (1 s resolution); nil when not within the run or not measurable.
-        public var recoverySeconds: Double?
+        package var recoverySeconds: Double?
         /// Highest Kafka sink backlog (messages sent, not yet acknowledged) from the start until recovered.
-        public var maxBacklog: Double?
+        package var maxBacklog: Double?
         /// Highest consumer lag (ClickHouse rows behind, else messages the consumer had not read) over the same span.
-        public var maxLag: Double?
+        package var maxLag: Double?
         /// Why `recoverySeconds` is nil, when it is.
-        public var recoveryNote: String?
+        package var recoveryNote: String?
 
-        public init(what: String, target: String, startSeconds: Double, endSeconds: Double, outcome: String) {
+        package init(what: String, target: String, startSeconds: Double, endSeconds: Double, outcome: String) {
             self.what = what
             self.target = target
             self.startSeconds = startSeconds
@@ -33,12 +33,12 @@ extension BenchReport {
     }
 
     /// When the consumer lag first reached one of the v2 platform's degradation levels.
-    public struct LagLevel: Sendable, Equatable, Codable {
+    package struct LagLevel: Sendable, Equatable, Codable {
         /// The level, messages (100K, 500K, 1M, 5M).
-        public var level: Double
+        package var level: Double
         /// Seconds from the start of the measured window; nil when not reached.
-        public var crossedAtSeconds: Double?
-        public init(level: Double, crossedAtSeconds: Double?) {
+        package var crossedAtSeconds: Double?
+        package init(level: Double, crossedAtSeconds: Double?) {
             self.level = level
             self.crossedAtSeconds = crossedAtSeconds
         }

@@ -2,8 +2,8 @@ import Foundation
 import K2Core
 
 /// What a report says about the machine and the tool.
-public enum EnvironmentInfo {
-    public static func current(startedAt: Int64, finishedAt: Int64) -> BenchReport.Environment {
+enum EnvironmentInfo {
+    static func current(startedAt: Int64, finishedAt: Int64) -> BenchReport.Environment {
         var os = "Linux"
         if let rel = ProcFS.read("/etc/os-release") {
             for line in rel.split(separator: "\n") where line.hasPrefix("PRETTY_NAME=") {
@@ -24,7 +24,7 @@ public enum EnvironmentInfo {
     }
 
     /// `git rev-parse --short HEAD` of the current folder (with `-dirty` when there are changes), or nil.
-    public static func gitRevision() -> String? {
+    static func gitRevision() -> String? {
         func git(_ args: [String]) -> String? {
             guard let finished = try? ChildProcess.run(["git"] + args), finished.status == 0 else { return nil }
             return finished.stdout.trimmingSpaces()

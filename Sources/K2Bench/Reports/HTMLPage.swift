@@ -1,8 +1,8 @@
 import K2Core
 
 /// The opening of every k2 HTML page: one self-contained file (inline CSS, no scripts).
-public enum HTMLPage {
-    public static func head(title: String) -> String {
+enum HTMLPage {
+    static func head(title: String) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(HTMLText.escape(title))</title>" + """
             <style>
             body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -14,7 +14,7 @@ public enum HTMLPage {
     }
 
     /// A latency histogram as a percentile-spectrum series in milliseconds (for `XAxis.percentile`).
-    public static func spectrum(_ name: String, _ h: Histogram, dashed: Bool = false) -> SVGChart.Series {
+    static func spectrum(_ name: String, _ h: Histogram, dashed: Bool = false) -> SVGChart.Series {
         let scale = Double(h.unit.nanos) / 1e6
         let pts = h.percentileSpectrum(ticksPerHalfDistance: 5).map { (x: $0.percentile, y: Swift.max(Double($0.value) * scale, 0.001)) }
         return SVGChart.Series(name: name, points: pts, dashed: dashed)

@@ -1,6 +1,6 @@
 /// Escapes text for HTML and SVG (element content and attribute values).
-public enum HTMLText {
-    public static func escape(_ s: String) -> String {
+enum HTMLText {
+    static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for scalar in s.unicodeScalars {

@@ -4,10 +4,10 @@ import K2Replay
 /// The pictures of a `k2 replay --report DIR`: `summary.md` (a CI job summary) and
 /// `summary.html` (lateness over time, latency by percentile, the sinks' accounting), next to
 /// the `summary.json`, `latency.hlog` and `lateness.hgrm` the replay engine writes.
-public enum ReplayReport {
+package enum ReplayReport {
     /// Writes `summary.md` and `summary.html` into `dir` (created) and returns the paths.
     @discardableResult
-    public static func write(_ s: ReplaySummary, to dir: String) throws(BenchError) -> [String] {
+    package static func write(_ s: ReplaySummary, to dir: String) throws(BenchError) -> [String] {
         var folder = try ReportFiles.Folder(dir, what: "replay report")
         try folder.put("summary.md", markdown(s))
         try folder.put("summary.html", html(s))
@@ -73,7 +73,7 @@ public enum ReplayReport {
         return out
     }
 
-    public static func markdown(_ s: ReplaySummary) -> String {
+    package static func markdown(_ s: ReplaySummary) -> String {
         func cell(_ t: String) -> String { t.replacingOccurrences(of: "|", with: "\\|") }
         var md = "## k2 replay: \(s.outcome.rawValue)\n\n| | |\n|---|---|\n"
         for (k, v) in headline(s) { md += "| \(k) | \(cell(v)) |\n" }
@@ -84,7 +84,7 @@ public enum ReplayReport {
         return md
     }
 
-    public static func html(_ s: ReplaySummary) -> String {
+    package static func html(_ s: ReplaySummary) -> String {
         let esc = HTMLText.escape
         var page = HTMLPage.head(title: "k2 replay: \(s.outcome.rawValue)")
         page += "<h1>k2 replay: <span class=\"\(s.outcome == .completed ? "pass" : "fail")\">\(esc(s.outcome.rawValue))</span></h1>"

@@ -2,10 +2,10 @@ import Foundation
 
 /// Reading and writing a run directory: `report.json`, `report.md`, `report.html` and the
 /// HdrHistogram interval logs (`<kind>.<basis>.hlog`).
-public enum ReportFiles {
+package enum ReportFiles {
     /// Writes every file of a run directory (creating it) and returns the paths written.
     @discardableResult
-    public static func write(_ report: BenchReport, to dir: String, verification: Verification? = nil,
+    package static func write(_ report: BenchReport, to dir: String, verification: Verification? = nil,
                              intervalLogs: [String: String] = [:]) throws(BenchError) -> [String] {
         var folder = try Folder(dir, what: "report")
         try folder.put("report.json", try encode(report))
@@ -19,16 +19,16 @@ public enum ReportFiles {
 
     /// A shard run that failed leaves `FAILED.txt` (the error line) in its run directory instead
     /// of a report, so `k2 bench merge` can say which shard failed and why.
-    public static let failureFile = "FAILED.txt"
+    static let failureFile = "FAILED.txt"
 
-    public static func writeFailure(_ reason: String, to dir: String) throws(BenchError) {
+    package static func writeFailure(_ reason: String, to dir: String) throws(BenchError) {
         var folder = try Folder(dir, what: "report")
         try folder.put(failureFile, reason + "\n")
     }
 
     /// Why the shard behind `path` (a run directory or its report.json) has no report: its
     /// `FAILED.txt`, or that the folder or its report.json is missing. Nil when the report is there.
-    public static func missingReason(_ path: String) -> String? {
+    package static func missingReason(_ path: String) -> String? {
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let dir = exists && !isDir.boolValue ? (path as NSString).deletingLastPathComponent : path
@@ -43,7 +43,7 @@ public enum ReportFiles {
     }
 
     /// Appends text to a file (created when missing), e.g. a CI job summary. False on failure.
-    public static func append(_ text: String, to path: String) -> Bool {
+    package static func append(_ text: String, to path: String) -> Bool {
         if !FileManager.default.fileExists(atPath: path) {
             return FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         }
@@ -79,7 +79,7 @@ public enum ReportFiles {
         }
     }
 
-    public static func encode(_ report: BenchReport) throws(BenchError) -> String {
+    package static func encode(_ report: BenchReport) throws(BenchError) -> String {
         try json(report, what: "the report")
     }
 
@@ -95,7 +95,7 @@ public enum ReportFiles {
     }
 
     /// Reads a report from a run directory or a `report.json` path.
-    public static func load(_ path: String) throws(BenchError) -> BenchReport {
+    package static func load(_ path: String) throws(BenchError) -> BenchReport {
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("report.json") : path
@@ -105,7 +105,7 @@ public enum ReportFiles {
         return try decode(data, file: file)
     }
 
-    public static func decode(_ data: Data, file: String) throws(BenchError) -> BenchReport {
+    package static func decode(_ data: Data, file: String) throws(BenchError) -> BenchReport {
         let report: BenchReport
         do {
             report = try JSONDecoder().decode(BenchReport.self, from: data)

@@ -1,7 +1,7 @@
 /// `report.html`: one self-contained file (inline CSS and SVG, no scripts, no external
 /// resources). Every string from the workload, the environment or a sink is HTML-escaped.
-public enum ReportHTML {
-    public static func render(_ r: BenchReport, verification: Verification? = nil) -> String {
+package enum ReportHTML {
+    package static func render(_ r: BenchReport, verification: Verification? = nil) -> String {
         let esc = HTMLText.escape
         var page = HTMLPage.head(title: "k2 bench: \(r.workload.name)")
         page += "<h1>k2 bench: \(esc(r.workload.name))</h1>"

@@ -1,6 +1,6 @@
 /// `report.md`: a short Markdown summary that fits a CI job summary.
-public enum ReportMarkdown {
-    public static func render(_ r: BenchReport, verification: Verification? = nil) -> String {
+package enum ReportMarkdown {
+    package static func render(_ r: BenchReport, verification: Verification? = nil) -> String {
         var out = "## k2 bench: \(r.workload.name)\n\n"
         if let result = verification {
             out += "**Verdict: \(result.summary)** (targets: `\(result.targets.path)`)\n\n"

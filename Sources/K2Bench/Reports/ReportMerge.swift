@@ -5,12 +5,12 @@ import K2Replay
 /// `k2 bench merge`: one report from the reports of shards that ran at the same time
 /// (`k2 replay --shard i/N` on N workers). Histograms are merged exactly (counts added, never
 /// percentiles averaged); throughput per interval is summed; resources are kept per shard.
-public enum ReportMerge {
+package enum ReportMerge {
     /// A shard given to the merge without a report: its run directory and why (`ReportFiles.missingReason`).
-    public struct MissingShard: Sendable, Equatable {
-        public var path: String
-        public var reason: String
-        public init(path: String, reason: String) {
+    package struct MissingShard: Sendable, Equatable {
+        package var path: String
+        package var reason: String
+        package init(path: String, reason: String) {
             self.path = path
             self.reason = reason
         }
@@ -18,11 +18,11 @@ public enum ReportMerge {
 
     /// Shards starting further apart than this (their first repetition) get a note: their
     /// load overlapped only in part.
-    public static let skewWarningSeconds = 0.25
+    static let skewWarningSeconds = 0.25
 
     /// - missing: shards that failed or did not finish; with them, or when the reports' `i/N` do
     ///   not cover 0 … N-1, the merged report says it is incomplete (notes, `shards.missing`).
-    public static func merge(_ reports: [BenchReport], missing: [MissingShard] = []) throws -> BenchReport {
+    package static func merge(_ reports: [BenchReport], missing: [MissingShard] = []) throws -> BenchReport {
         guard let first = reports.first else {
             throw BenchError(.invalidArgument, what: "no reports to merge", remedy: "give two or more run directories")
         }
@@ -149,7 +149,7 @@ public enum ReportMerge {
     }
 
     /// Whether a merged report lacks shards (`shards.missing` > 0).
-    public static func isIncomplete(_ report: BenchReport) -> Bool {
+    package static func isIncomplete(_ report: BenchReport) -> Bool {
         (report.metrics["shards.missing"]?.value ?? 0) > 0
     }
 

@@ -5,36 +5,36 @@ import Glibc
 #endif
 
 /// A small line chart rendered to inline SVG (no scripts, no external files).
-public struct SVGChart {
-    public struct Series {
-        public var name: String
-        public var points: [(x: Double, y: Double)]
-        public var dashed: Bool
-        public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
+struct SVGChart {
+    struct Series {
+        var name: String
+        var points: [(x: Double, y: Double)]
+        var dashed: Bool
+        init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false) {
             self.name = name
             self.points = points
             self.dashed = dashed
         }
     }
 
-    public enum XAxis {
+    enum XAxis {
         /// Seconds (or any linear quantity).
         case linear(label: String)
         /// HdrHistogram's percentile axis: x = 1 / (1 − p), log scale, ticks at 90 %, 99 % …
         case percentile
     }
 
-    public var title: String
-    public var yLabel: String
-    public var xAxis: XAxis
-    public var logY: Bool
-    public var series: [Series]
+    package var title: String
+    package var yLabel: String
+    package var xAxis: XAxis
+    package var logY: Bool
+    package var series: [Series]
     /// Shaded spans of the x axis (linear charts only), e.g. fault windows: from, to, label.
-    public var bands: [(from: Double, to: Double, label: String)] = []
-    public var width = 720.0
-    public var height = 300.0
+    var bands: [(from: Double, to: Double, label: String)] = []
+    var width = 720.0
+    var height = 300.0
 
-    public init(title: String, yLabel: String, x: XAxis, logY: Bool = false, series: [Series]) {
+    init(title: String, yLabel: String, x: XAxis, logY: Bool = false, series: [Series]) {
         self.title = title
         self.yLabel = yLabel
         self.xAxis = x
@@ -44,7 +44,7 @@ public struct SVGChart {
 
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
-    public func render() -> String {
+    func render() -> String {
         let esc = HTMLText.escape
         let left = 64.0, right = 170.0, top = 28.0, bottom = 40.0
         let pw = width - left - right, ph = height - top - bottom

@@ -3,9 +3,9 @@ import Foundation
 /// A sweep's directory: `sweep.json` (schema `k2-bench-sweep/1`), `sweep.md`, `sweep.html`
 /// (inline SVG: achieved vs offered, p99 vs offered with the SLO, CPU vs offered), and one run
 /// directory per step under `steps/`.
-public enum SweepFiles {
+package enum SweepFiles {
     @discardableResult
-    public static func write(_ sweep: Sweep, to dir: String) throws(BenchError) -> [String] {
+    package static func write(_ sweep: Sweep, to dir: String) throws(BenchError) -> [String] {
         var folder = try ReportFiles.Folder(dir, what: "sweep")
         try folder.put("sweep.json", try encode(sweep))
         try folder.put("sweep.md", markdown(sweep))
@@ -13,11 +13,11 @@ public enum SweepFiles {
         return folder.written
     }
 
-    public static func encode(_ sweep: Sweep) throws(BenchError) -> String {
+    package static func encode(_ sweep: Sweep) throws(BenchError) -> String {
         try ReportFiles.json(sweep, what: "the sweep")
     }
 
-    public static func load(_ path: String) throws(BenchError) -> Sweep {
+    package static func load(_ path: String) throws(BenchError) -> Sweep {
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("sweep.json") : path
@@ -31,11 +31,11 @@ public enum SweepFiles {
         }
     }
 
-    public static func markdown(_ s: Sweep) -> String {
+    package static func markdown(_ s: Sweep) -> String {
         "## k2 bench sweep: \(s.workload)\n\n" + s.summary + "\n\n" + s.markdown()
     }
 
-    public static func html(_ s: Sweep) -> String {
+    package static func html(_ s: Sweep) -> String {
         let esc = HTMLText.escape
         let steps = s.steps.sorted { $0.rate < $1.rate }
         var page = HTMLPage.head(title: "k2 bench sweep: \(s.workload)")

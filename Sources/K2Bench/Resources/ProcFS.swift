@@ -4,13 +4,13 @@ import Glibc
 import K2Core
 
 /// Small readers of Linux /proc and cgroup v2 files (no Foundation, no allocation beyond the text).
-public enum ProcFS {
+package enum ProcFS {
     /// Clock ticks per second for /proc CPU times.
-    public static let ticksPerSecond: Double = Double(sysconf(Int32(_SC_CLK_TCK)))
-    public static let pageSize: Int64 = Int64(sysconf(Int32(_SC_PAGESIZE)))
+    static let ticksPerSecond: Double = Double(sysconf(Int32(_SC_CLK_TCK)))
+    package static let pageSize: Int64 = Int64(sysconf(Int32(_SC_PAGESIZE)))
 
     /// The whole content of a (small, virtual) file, or nil.
-    public static func read(_ path: String) -> String? {
+    package static func read(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -26,20 +26,20 @@ public enum ProcFS {
     }
 
     /// One process as /proc/PID/stat shows it.
-    public struct ProcStat: Sendable, Equatable {
-        public var pid: Int32
-        public var comm: String
-        public var ppid: Int32
+    package struct ProcStat: Sendable, Equatable {
+        package var pid: Int32
+        package var comm: String
+        package var ppid: Int32
         /// utime + stime of the process (all its threads), in ticks.
-        public var cpuTicks: Int64
+        package var cpuTicks: Int64
         /// cutime + cstime: CPU of children it has waited for, in ticks.
-        public var childTicks: Int64
+        package var childTicks: Int64
         /// Resident pages × page size.
-        public var rssBytes: Int64
+        package var rssBytes: Int64
     }
 
     /// Parses the text of /proc/PID/stat (the comm field may hold spaces and parentheses).
-    public static func parseStat(_ text: String) -> ProcStat? {
+    package static func parseStat(_ text: String) -> ProcStat? {
         guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return nil }
         guard let pid = Int32(String(text[text.startIndex..<open]).trimmingSpaces()) else { return nil }
         let comm = String(text[text.index(after: open)..<close])
@@ -51,12 +51,12 @@ public enum ProcFS {
                         rssBytes: f(24) * pageSize)
     }
 
-    public static func stat(pid: Int32) -> ProcStat? {
+    package static func stat(pid: Int32) -> ProcStat? {
         read("/proc/\(pid)/stat").flatMap(parseStat)
     }
 
     /// Every process now running.
-    public static func allProcesses() -> [ProcStat] {
+    package static func allProcesses() -> [ProcStat] {
         guard let dir = opendir("/proc") else { return [] }
         defer { closedir(dir) }
         var out: [ProcStat] = []
@@ -72,14 +72,14 @@ public enum ProcFS {
     }
 
     /// argv[0]'s last path component of a process, or nil.
-    public static func commandName(pid: Int32) -> String? {
+    package static func commandName(pid: Int32) -> String? {
         guard let cmd = read("/proc/\(pid)/cmdline"), !cmd.isEmpty else { return nil }
         let argv0 = cmd.split(separator: "\0", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         return argv0.split(separator: "/").last.map(String.init)
     }
 
     /// cgroup v2 usage: total CPU time (µs, from cpu.stat usage_usec) and memory.current (bytes).
-    public static func cgroupUsage(_ dir: String) -> (cpuMicros: Int64, memoryBytes: Int64)? {
+    package static func cgroupUsage(_ dir: String) -> (cpuMicros: Int64, memoryBytes: Int64)? {
         guard let cpu = read(dir + "/cpu.stat") else { return nil }
         var usage: Int64?
         for line in cpu.split(separator: "\n") {

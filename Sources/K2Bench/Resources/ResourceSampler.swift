@@ -2,7 +2,7 @@ import Foundation
 import K2Core
 
 /// What a resource series watches.
-public enum WatchTarget: Sendable, Equatable {
+package enum WatchTarget: Sendable, Equatable {
     /// One process and all its descendants.
     case pid(Int32)
     /// Every process whose command name (comm or argv[0]'s last component) is this, with descendants.
@@ -13,16 +13,16 @@ public enum WatchTarget: Sendable, Equatable {
     case harness
 
     /// `1234` → pid, `/sys/fs/cgroup/…` → cgroup, anything else → a command name.
-    public static func process(_ text: String) -> WatchTarget {
+    package static func process(_ text: String) -> WatchTarget {
         if let pid = Int32(text), pid > 0 { return .pid(pid) }
         return .name(text)
     }
 
-    public static func cgroupPath(_ text: String) -> WatchTarget {
+    static func cgroupPath(_ text: String) -> WatchTarget {
         .cgroup(text.hasPrefix("/") ? text : "/sys/fs/cgroup/" + text)
     }
 
-    public var label: String {
+    package var label: String {
         switch self {
         case let .pid(pid): return "pid \(pid)"
         case let .name(name): return name
@@ -31,21 +31,21 @@ public enum WatchTarget: Sendable, Equatable {
         }
     }
 
-    public var isHarness: Bool { self == .harness }
+    var isHarness: Bool { self == .harness }
 }
 
 /// One sample: CPU used over the interval that ends at `t`, and memory at `t`.
-public struct ResourceSample: Sendable, Equatable, Codable {
+package struct ResourceSample: Sendable, Equatable, Codable {
     /// Seconds since the sampler started.
-    public var t: Double
+    package var t: Double
     /// CPU cores used on average over the interval before `t` (1.0 = one core busy).
-    public var cpuCores: Double
+    package var cpuCores: Double
     /// Resident memory (processes: RSS summed over the tree; cgroups: memory.current), bytes.
-    public var memoryBytes: Int64
+    package var memoryBytes: Int64
     /// Processes counted (process targets), 0 for cgroups.
-    public var processes: Int
+    package var processes: Int
 
-    public init(t: Double, cpuCores: Double, memoryBytes: Int64, processes: Int) {
+    package init(t: Double, cpuCores: Double, memoryBytes: Int64, processes: Int) {
         self.t = t
         self.cpuCores = cpuCores
         self.memoryBytes = memoryBytes
@@ -54,35 +54,35 @@ public struct ResourceSample: Sendable, Equatable, Codable {
 }
 
 /// The samples of one watched target, with summary figures.
-public struct ResourceSeries: Sendable, Equatable, Codable {
-    public var name: String
+package struct ResourceSeries: Sendable, Equatable, Codable {
+    package var name: String
     /// `process`, `cgroup` or `harness`.
-    public var kind: String
-    public var samples: [ResourceSample]
+    package var kind: String
+    package var samples: [ResourceSample]
 
-    public init(name: String, kind: String, samples: [ResourceSample]) {
+    package init(name: String, kind: String, samples: [ResourceSample]) {
         self.name = name
         self.kind = kind
         self.samples = samples
     }
 
-    public var meanCores: Double {
+    package var meanCores: Double {
         samples.isEmpty ? 0 : samples.map(\.cpuCores).reduce(0, +) / Double(samples.count)
     }
-    public var peakCores: Double { samples.map(\.cpuCores).max() ?? 0 }
-    public var meanMemory: Double {
+    var peakCores: Double { samples.map(\.cpuCores).max() ?? 0 }
+    var meanMemory: Double {
         samples.isEmpty ? 0 : Double(samples.map(\.memoryBytes).reduce(0, +)) / Double(samples.count)
     }
-    public var peakMemory: Int64 { samples.map(\.memoryBytes).max() ?? 0 }
+    package var peakMemory: Int64 { samples.map(\.memoryBytes).max() ?? 0 }
 }
 
 /// Samples CPU and memory of watched processes (by PID or name, descendants included, from
 /// /proc) and cgroup v2 groups every interval, on its own thread. The harness's own use is a
 /// separate series. `sampleNow` is public so tests can drive it without the thread.
-public final class ResourceSampler: @unchecked Sendable {
+package final class ResourceSampler: @unchecked Sendable {
     // unchecked: series and state under `lock`; `thread` used by start/stop from the owner only.
-    public let targets: [WatchTarget]
-    public let intervalNanos: Int64
+    package let targets: [WatchTarget]
+    package let intervalNanos: Int64
     private let clock: any NanoClock
     private let lock = Lock()
     private var series: [ResourceSeries]
@@ -96,7 +96,7 @@ public final class ResourceSampler: @unchecked Sendable {
     /// Set by `stop`; a new one per `start`.
     private var stopRequest = Latch<Void>()
 
-    public init(targets: [WatchTarget], intervalNanos: Int64 = 1_000_000_000, clock: any NanoClock = SystemClock()) {
+    package init(targets: [WatchTarget], intervalNanos: Int64 = 1_000_000_000, clock: any NanoClock = SystemClock()) {
         self.targets = targets
         self.intervalNanos = intervalNanos
         self.clock = clock
@@ -116,7 +116,7 @@ public final class ResourceSampler: @unchecked Sendable {
 
     /// Checks every target can be read now (a cgroup directory exists, a PID is alive); names
     /// may match nothing yet (a server starting later), which is not an error.
-    public func check() throws(BenchError) {
+    package func check() throws(BenchError) {
         for target in targets {
             switch target {
             case let .pid(pid) where ProcFS.stat(pid: pid) == nil:
@@ -130,7 +130,7 @@ public final class ResourceSampler: @unchecked Sendable {
     }
 
     /// Starts sampling on a background thread (first sample is a baseline, the next ones produce values).
-    public func start() {
+    package func start() {
         let stop = Latch<Void>()
         lock.withLock {
             running = true
@@ -148,7 +148,7 @@ public final class ResourceSampler: @unchecked Sendable {
 
     /// Stops the thread, takes a last sample and returns every series.
     @discardableResult
-    public func stop() -> [ResourceSeries] {
+    package func stop() -> [ResourceSeries] {
         let (wasRunning, stop) = lock.withLock { () -> (Bool, Latch<Void>) in
             let runningNow = running
             running = false
@@ -163,10 +163,10 @@ public final class ResourceSampler: @unchecked Sendable {
         return snapshot()
     }
 
-    public func snapshot() -> [ResourceSeries] { lock.withLock { series } }
+    package func snapshot() -> [ResourceSeries] { lock.withLock { series } }
 
     /// Takes one sample of every target now.
-    public func sampleNow() {
+    func sampleNow() {
         let now = clock.monotonicNanos()
         let procs = targets.contains(where: { if case .cgroup = $0 { return false }; return true }) ? ProcFS.allProcesses() : []
         var children: [Int32: [Int32]] = [:]

@@ -4,38 +4,38 @@ import K2Net
 import K2Replay
 
 /// What one repetition asks the replay engine to do.
-public struct ReplayRequest {
-    public var source: Workload.Source
-    public var pace: Workload.Pace
+package struct ReplayRequest {
+    var source: Workload.Source
+    var pace: Workload.Pace
     /// Warm-up + measured time: the replay stops after this long.
-    public var totalNanos: Int64
+    var totalNanos: Int64
     /// The workload's sinks plus the harness's recorder (last).
-    public var sinks: [any ReplaySink]
+    var sinks: [any ReplaySink]
 }
 
 /// Everything a repetition's sinks give back after the replay.
-public struct SinkSetup {
+package struct SinkSetup {
     /// The workload's sinks, in workload order (the recorder is added by the runner).
-    public var sinks: [any ReplaySink]
+    var sinks: [any ReplaySink]
     /// Latency histograms the sinks and consumers recorded, keyed `kind.basis` (ns), read after the run.
-    public var latencies: () -> [String: Histogram]
+    var latencies: () -> [String: Histogram]
     /// Messages the consumer has read so far (nil without a consumer), polled every interval.
-    public var consumed: (() -> UInt64)?
+    var consumed: (() -> UInt64)?
     /// Stops consumers and probes after the replay.
-    public var close: () -> Void
+    var close: () -> Void
     /// Notes for the report (e.g. probes lost).
-    public var notes: () -> [String]
+    var notes: () -> [String]
     /// Rows landed in ClickHouse so far this repetition (pipeline workloads), read every interval,
     /// and the index of the Kafka sink that feeds the pipeline.
-    public var landed: (() -> UInt64?)?
-    public var landedSink: Int = 0
+    var landed: (() -> UInt64?)?
+    var landedSink: Int = 0
     /// Metrics measured outside the sinks (e.g. rows landed in ClickHouse), read after `close`.
-    public var metrics: () -> [String: BenchReport.Metric] = { [:] }
+    var metrics: () -> [String: BenchReport.Metric] = { [:] }
     /// The workload's fault schedule: started with the replay (offsets from the start of the
     /// measured window), stopped when the replay ends (nil without `faults:`).
-    public var faults: FaultScheduler?
+    var faults: FaultScheduler?
 
-    public init(sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
+    init(sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
                 consumed: (() -> UInt64)? = nil, close: @escaping () -> Void = {}, notes: @escaping () -> [String] = { [] }) {
         self.sinks = sinks
         self.latencies = latencies
@@ -48,39 +48,39 @@ public struct SinkSetup {
 /// Runs a workload's repetitions and builds the report. The replay itself and the sinks are
 /// given as functions (the k2 command passes K2Replay's engine and sink factory), so the runner
 /// is the measurement around them: recorder, interval ticker, resource sampler, assembly.
-public final class BenchRunner {
-    public let workload: Workload
-    public var progress: ((String) -> Void)?
+package final class BenchRunner {
+    package let workload: Workload
+    package var progress: ((String) -> Void)?
     /// When set, the live figures are published here every interval (`--metrics-port`).
-    public var metricsServer: MetricsServer?
+    var metricsServer: MetricsServer?
     /// When set (wall-clock ns), the first repetition waits until then before its set-up and
     /// replay (`--start-at`): shards given the same time start together, so their load overlaps
     /// and their intervals line up for `k2 bench merge`.
-    public var startAtWallNanos: Int64?
+    package var startAtWallNanos: Int64?
     /// When set (HOST:PORT of `k2 bench clock` or `k2 broker --control-port`), this host's clock
     /// offset from that reference is measured before the first repetition: the start time is then
     /// read on the reference's clock, and the report carries the offset for `k2 bench merge`.
-    public var clockReference: String?
+    package var clockReference: String?
     private let clock = SystemClock()
 
-    public init(workload: Workload) {
+    package init(workload: Workload) {
         self.workload = workload
     }
 
     /// The watch targets of the workload (the harness last, when on).
-    public var watchTargets: [WatchTarget] {
+    package var watchTargets: [WatchTarget] {
         var targets = workload.watch.processes.map(WatchTarget.process) + workload.watch.cgroups.map(WatchTarget.cgroupPath)
         if workload.watch.harness { targets.append(.harness) }
         return targets
     }
 
-    public struct Output {
-        public var report: BenchReport
-        public var intervalLogs: [String: String]
+    package struct Output {
+        package var report: BenchReport
+        package var intervalLogs: [String: String]
     }
 
     /// Runs every repetition. `makeSinks` is called once per repetition; `replay` must block until the replay ends.
-    public func run(makeSinks: (Int) throws -> SinkSetup, replay: (ReplayRequest) throws -> Void,
+    package func run(makeSinks: (Int) throws -> SinkSetup, replay: (ReplayRequest) throws -> Void,
                     extraWatch: [WatchTarget] = []) throws -> Output {
         let startedWall = clock.wallNanos()
         var reference: BenchReport.Reference?

@@ -4,19 +4,19 @@ import K2Replay
 /// What `--metrics-port` exposes while a run goes on (names in docs/bench.md): rates of the last
 /// interval, backlog and consumer lag, per-sink message counters, latency quantiles of the
 /// measured window so far, and CPU/memory of the watched processes.
-public enum LiveMetrics {
-    public struct State {
-        public var workload: String
-        public var repetition: Int
-        public var interval: BenchReport.IntervalPoint?
-        public var sinks: [(uri: String, counts: SinkCounts)]
+package enum LiveMetrics {
+    package struct State {
+        package var workload: String
+        package var repetition: Int
+        package var interval: BenchReport.IntervalPoint?
+        package var sinks: [(uri: String, counts: SinkCounts)]
         /// Messages the consumer read back so far this repetition.
-        public var consumed: UInt64?
+        package var consumed: UInt64?
         /// Latency histograms so far, keyed `kind.basis` (ns).
-        public var latencies: [String: Histogram]
-        public var resources: [ResourceSeries]
+        package var latencies: [String: Histogram]
+        package var resources: [ResourceSeries]
 
-        public init(workload: String, repetition: Int, interval: BenchReport.IntervalPoint? = nil, sinks: [(uri: String, counts: SinkCounts)] = [],
+        package init(workload: String, repetition: Int, interval: BenchReport.IntervalPoint? = nil, sinks: [(uri: String, counts: SinkCounts)] = [],
                     consumed: UInt64? = nil, latencies: [String: Histogram] = [:], resources: [ResourceSeries] = []) {
             self.workload = workload
             self.repetition = repetition
@@ -29,9 +29,9 @@ public enum LiveMetrics {
     }
 
     /// The quantiles exposed per latency kind (1 = max).
-    public static let quantiles: [(String, Double)] = [("0.5", 50), ("0.9", 90), ("0.99", 99), ("0.999", 99.9), ("1", 100)]
+    static let quantiles: [(String, Double)] = [("0.5", 50), ("0.9", 90), ("0.99", 99), ("0.999", 99.9), ("1", 100)]
 
-    public static func samples(_ s: State) -> [PrometheusText.Sample] {
+    package static func samples(_ s: State) -> [PrometheusText.Sample] {
         typealias S = PrometheusText.Sample
         var out: [S] = [S("k2_bench_repetition", Double(s.repetition + 1), help: "Repetition running (1-based).", labels: [("workload", s.workload)])]
         if let iv = s.interval {
@@ -95,7 +95,7 @@ public enum LiveMetrics {
 
     /// What `k2 replay --metrics-port` exposes, from the engine's progress snapshot (about twice
     /// a second) and the sinks' counters.
-    public static func replaySamples(_ p: ReplayProgress, sinks: [(uri: String, counts: SinkCounts)]) -> [PrometheusText.Sample] {
+    package static func replaySamples(_ p: ReplayProgress, sinks: [(uri: String, counts: SinkCounts)]) -> [PrometheusText.Sample] {
         typealias S = PrometheusText.Sample
         var out: [S] = [
             S("k2_replay_messages_per_second", p.rate, help: "Messages handed to the sinks per second, since the previous snapshot."),

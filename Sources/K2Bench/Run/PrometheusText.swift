@@ -3,31 +3,31 @@ import K2Net
 
 /// Prometheus text exposition (version 0.0.4) of a live run, served by K2Net's `MetricsServer`
 /// on `--metrics-port` (`k2 replay`, `k2 sim run`, `k2 bench run`).
-public enum PrometheusText {
+package enum PrometheusText {
     /// One exposed value: `name{labels} value`.
-    public struct Sample: Sendable, Equatable {
-        public var name: String
-        public var help: String
+    package struct Sample: Sendable, Equatable {
+        package var name: String
+        package var help: String
         /// `gauge` or `counter`.
-        public var type: String
+        package var type: String
         /// Label pairs, in order; values are escaped when rendered.
-        public var labels: [(String, String)]
-        public var value: Double
-        public init(_ name: String, _ value: Double, help: String, type: String = "gauge", labels: [(String, String)] = []) {
+        var labels: [(String, String)]
+        package var value: Double
+        package init(_ name: String, _ value: Double, help: String, type: String = "gauge", labels: [(String, String)] = []) {
             self.name = name
             self.help = help
             self.type = type
             self.labels = labels
             self.value = value
         }
-        public static func == (a: Sample, b: Sample) -> Bool {
+        package static func == (a: Sample, b: Sample) -> Bool {
             a.name == b.name && a.help == b.help && a.type == b.type && a.value == b.value
                 && a.labels.map(\.0) == b.labels.map(\.0) && a.labels.map(\.1) == b.labels.map(\.1)
         }
     }
 
     /// Samples of one name grouped under one HELP/TYPE header.
-    public static func render(_ samples: [Sample]) -> String {
+    package static func render(_ samples: [Sample]) -> String {
         var order: [String] = []
         var byName: [String: [Sample]] = [:]
         for sample in samples {
@@ -60,7 +60,7 @@ public enum PrometheusText {
 
 extension MetricsServer {
     /// Replaces the exposed values (rendered when scraped).
-    public func update(_ samples: [PrometheusText.Sample]) {
+    package func update(_ samples: [PrometheusText.Sample]) {
         update { PrometheusText.render(samples) }
     }
 }

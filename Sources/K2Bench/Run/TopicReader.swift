@@ -5,10 +5,10 @@ import K2Core
 /// consumer, and measures end-to-end latency per message: from the intended send time (the
 /// `k2-intended-ns` header the Kafka sink attaches, wall clock) and from the actual send time
 /// (the message's CreateTime, which librdkafka stamps when `produce` is called; ms resolution).
-public final class TopicReader: @unchecked Sendable {
+final class TopicReader: @unchecked Sendable {
     // unchecked: histograms and counts under `lock`; pid and thread used by the owner only.
-    public let brokers: String
-    public let topic: String
+    let brokers: String
+    let topic: String
     private var pid: pid_t = 0
     private let lock = Lock()
     private var fromIntended = Histogram(unit: .nanoseconds)
@@ -18,14 +18,14 @@ public final class TopicReader: @unchecked Sendable {
     private var reader: JoinableThread?
     private let clock = SystemClock()
 
-    public init(brokers: String, topic: String) {
+    init(brokers: String, topic: String) {
         self.brokers = brokers
         self.topic = topic
     }
 
     /// Starts kcat at the topic's end offsets. Messages intended before `measureFromWall` count
     /// as consumed but are not recorded (warm-up).
-    public func start(measureFromWall: Int64) throws(BenchError) {
+    func start(measureFromWall: Int64) throws(BenchError) {
         guard let kcat = ChildProcess.which("kcat") else {
             throw BenchError(.run, what: "kcat is not installed (the consumer that reads the topic back)", remedy: "run scripts/install-deps.sh or apt-get install kcat")
         }
@@ -85,10 +85,10 @@ public final class TopicReader: @unchecked Sendable {
         }
     }
 
-    public var consumed: UInt64 { lock.withLock { _consumed } }
+    var consumed: UInt64 { lock.withLock { _consumed } }
 
     /// Waits up to `graceNanos` for the consumer to catch up with `expected` messages, then stops kcat.
-    public func stop(expected: UInt64?, graceNanos: Int64 = 5_000_000_000) {
+    func stop(expected: UInt64?, graceNanos: Int64 = 5_000_000_000) {
         if let expected {
             let deadline = clock.monotonicNanos() + graceNanos
             while consumed < expected && clock.monotonicNanos() < deadline { usleep(20_000) }
@@ -103,7 +103,7 @@ public final class TopicReader: @unchecked Sendable {
     }
 
     /// `end_to_end.intended` and `end_to_end.actual` (ns).
-    public var latencies: [String: Histogram] {
+    var latencies: [String: Histogram] {
         lock.withLock { ["end_to_end.intended": fromIntended, "end_to_end.actual": fromActual] }
     }
 }

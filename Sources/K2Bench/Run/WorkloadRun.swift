@@ -8,14 +8,14 @@ import K2Sim
 /// `k2 bench run`: a workload through K2Replay's engine (in-process) into the workload's sinks,
 /// with the embedded broker when a sink says `kafka://embedded`, and a consumer reading the
 /// topic back when `consumer:` is on.
-public enum WorkloadRun {
+package enum WorkloadRun {
     /// - shard: replay only shard i of N (`--shard i/N`, split as `k2 replay --shard`); a `rate:`
     ///   workload offers rate/N per shard, so the N shards together offer the workload's rate.
     /// - metrics: publish live figures there (`--metrics-port`).
     /// - startAt: wall-clock ns the first repetition waits for before its set-up and replay
     ///   (`--start-at`, a barrier for shards on several hosts).
     /// - clockReference: HOST:PORT of the shards' clock reference (`--clock-ref`): `startAt` is on its clock.
-    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
+    package static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
                            progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
         var spec = workload
         if let shard {
@@ -240,7 +240,7 @@ public enum WorkloadRun {
 extension WorkloadRun {
     /// `--start-at`: `@UNIX_SECONDS` (fractions allowed) or an ISO 8601 UTC time
     /// (`2026-12-06T10:00:00Z`); wall-clock ns, nil when it is neither.
-    public static func parseStartTime(_ text: String) -> Int64? {
+    package static func parseStartTime(_ text: String) -> Int64? {
         if text.hasPrefix("@") {
             guard let seconds = Double(text.dropFirst()), seconds > 0, seconds < 1e11 else { return nil }
             return Int64((seconds * 1e9).rounded())

@@ -4,25 +4,25 @@ import K2Core
 /// `k2 bench sweep`: a workload run at one rate per step (its `rate:`/`speed:` replaced), each
 /// step written as a run directory under `DIR/steps/RATE`, judged by `Sweep.Criteria`; the
 /// sweep (curve, max sustainable rate, CPU extrapolation) written to `DIR/sweep.{json,md,html}`.
-public enum WorkloadSweep {
+package enum WorkloadSweep {
     /// What a sweep changes in the workload for its steps.
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// Measured time per step (default: the workload's duration).
-        public var durationNanos: Int64?
+        package var durationNanos: Int64?
         /// Warm-up per step (default: the workload's warm-up).
-        public var warmupNanos: Int64?
+        package var warmupNanos: Int64?
         /// Repetitions per step. Default 1 (the sweep's steps are the repetitions that matter).
-        public var repetitions = 1
-        public var budgetCores = 16.0
-        public var targetRates: [Double] = [10_000, 50_000, 1_000_000]
+        package var repetitions = 1
+        package var budgetCores = 16.0
+        package var targetRates: [Double] = [10_000, 50_000, 1_000_000]
         /// When the max sustainable step's CPU is the harness's own, measure the harness's CPU per
         /// message once more at max speed (`steps/max`): paced steps spend most of their CPU in the
         /// pacer's spin-wait before each message, which is not work and does not scale with the rate.
-        public var cpuAtMaxSpeed = true
-        public init() {}
+        var cpuAtMaxSpeed = true
+        package init() {}
     }
 
-    public static func run(_ workload: Workload, plan: SweepPlan, criteria: Sweep.Criteria = Sweep.Criteria(), options: Options = Options(),
+    package static func run(_ workload: Workload, plan: SweepPlan, criteria: Sweep.Criteria = Sweep.Criteria(), options: Options = Options(),
                            to dir: String, progress: ((String) -> Void)? = nil) throws -> Sweep {
         var sweep = try Sweep.run(plan: plan, criteria: criteria, workload: workload.name, step: { rate in
             var stepWorkload = workload

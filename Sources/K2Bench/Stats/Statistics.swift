@@ -5,11 +5,11 @@ import K2Core
 
 /// The statistics the regression gate uses: medians, quantiles, the Mann-Whitney U test and a
 /// seeded bootstrap confidence interval. Plain functions on `[Double]`.
-public enum Statistics {
-    public static func median(_ xs: [Double]) -> Double { quantile(xs, 0.5) }
+package enum Statistics {
+    package static func median(_ xs: [Double]) -> Double { quantile(xs, 0.5) }
 
     /// Quantile with linear interpolation between order statistics (type 7, R's default).
-    public static func quantile(_ xs: [Double], _ q: Double) -> Double {
+    package static func quantile(_ xs: [Double], _ q: Double) -> Double {
         guard !xs.isEmpty else { return .nan }
         let sorted = xs.sorted()
         let position = Double(sorted.count - 1) * Swift.min(1, Swift.max(0, q))
@@ -18,22 +18,22 @@ public enum Statistics {
         return sorted[lo] + (position - Double(lo)) * (sorted[hi] - sorted[lo])
     }
 
-    public static func mean(_ xs: [Double]) -> Double {
+    package static func mean(_ xs: [Double]) -> Double {
         xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count)
     }
 
     /// The result of a two-sided Mann-Whitney U test.
-    public struct MannWhitney: Sendable, Equatable {
+    package struct MannWhitney: Sendable, Equatable {
         /// U statistic of the first sample.
-        public var uStatistic: Double
+        package var uStatistic: Double
         /// Normal approximation z score (tie- and continuity-corrected).
-        public var zScore: Double
+        package var zScore: Double
         /// Two-sided p-value (exact for small samples without ties, normal approximation otherwise).
-        public var pValue: Double
+        package var pValue: Double
     }
 
     /// Two-sided Mann-Whitney U test of `a` against `b` (do the samples come from one distribution?).
-    public static func mannWhitney(_ a: [Double], _ b: [Double]) -> MannWhitney {
+    package static func mannWhitney(_ a: [Double], _ b: [Double]) -> MannWhitney {
         let n1 = a.count, n2 = b.count
         guard n1 > 0, n2 > 0 else { return MannWhitney(uStatistic: 0, zScore: 0, pValue: 1) }
         // Rank the pooled sample with average ranks for ties.
@@ -95,7 +95,7 @@ public enum Statistics {
     }
 
     /// A seeded bootstrap confidence interval for the ratio of medians `median(b) / median(a)`.
-    public static func bootstrapRatioCI(_ a: [Double], _ b: [Double], confidence: Double = 0.95,
+    package static func bootstrapRatioCI(_ a: [Double], _ b: [Double], confidence: Double = 0.95,
                                         resamples: Int = 1000, seed: UInt64 = 42) -> ClosedRange<Double> {
         guard !a.isEmpty, !b.isEmpty else { return 1...1 }
         var rng = SplitMix64(seed: seed)

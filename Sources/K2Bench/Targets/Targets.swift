@@ -1,16 +1,16 @@
 /// The platform's figures as data: the v1 baseline, the v2 targets and the claims, each with
 /// the document it comes from. Loaded from `reports/targets/k2-v2.yaml` (format: docs/bench.md).
-public struct TargetsFile: Sendable, Equatable {
+package struct TargetsFile: Sendable, Equatable {
     /// Format version of the file (`schema: 1`).
-    public var schema: Int
-    public var name: String
-    public var documents: [SourceDocument]
-    public var figures: [TargetFigure]
-    public var claims: [Claim]
+    package var schema: Int
+    package var name: String
+    package var documents: [SourceDocument]
+    package var figures: [TargetFigure]
+    package var claims: [Claim]
     /// The file it was read from (for reports).
-    public var path: String
+    package var path: String
 
-    public init(schema: Int = 1, name: String, documents: [SourceDocument], figures: [TargetFigure], claims: [Claim], path: String) {
+    package init(schema: Int = 1, name: String, documents: [SourceDocument], figures: [TargetFigure], claims: [Claim], path: String) {
         self.schema = schema
         self.name = name
         self.documents = documents
@@ -19,39 +19,39 @@ public struct TargetsFile: Sendable, Equatable {
         self.path = path
     }
 
-    public func figure(_ id: String) -> TargetFigure? { figures.first { $0.id == id } }
+    package func figure(_ id: String) -> TargetFigure? { figures.first { $0.id == id } }
 }
 
 /// A document the figures come from (`000` … `004`, files in ../shared/seeds/).
-public struct SourceDocument: Sendable, Equatable {
-    public var id: String
-    public var file: String
-    public var title: String
+package struct SourceDocument: Sendable, Equatable {
+    var id: String
+    var file: String
+    var title: String
 }
 
 /// Where a number comes from: one or more document ids and the words it was given in.
-public struct SourceRef: Sendable, Equatable {
-    public var documents: [String]
-    public var quote: String?
+package struct SourceRef: Sendable, Equatable {
+    var documents: [String]
+    var quote: String?
 
-    public var label: String { documents.joined(separator: ", ") }
+    var label: String { documents.joined(separator: ", ") }
 }
 
 /// Which way is better for a figure.
-public enum Direction: String, Sendable, Equatable, CaseIterable {
+package enum Direction: String, Sendable, Equatable, CaseIterable {
     case lower, higher
 }
 
 /// A v1 figure: one value or a range (`5,000–10,000 trades/s`).
-public struct Baseline: Sendable, Equatable {
-    public var value: Double?
-    public var min: Double?
-    public var max: Double?
-    public var source: SourceRef
+package struct Baseline: Sendable, Equatable {
+    package var value: Double?
+    package var min: Double?
+    package var max: Double?
+    package var source: SourceRef
 
     /// The value the ratio vs v1 uses: the single value, or the end of the range most favourable
     /// to v1 (the strictest comparison for v2).
-    public func reference(_ better: Direction) -> Double? {
+    package func reference(_ better: Direction) -> Double? {
         if let value { return value }
         switch better {
         case .lower: return min ?? max
@@ -59,7 +59,7 @@ public struct Baseline: Sendable, Equatable {
         }
     }
 
-    public var text: String {
+    package var text: String {
         if let value { return Units.format(value) }
         if let min, let max { return Units.format(min) + "–" + Units.format(max) }
         return "–"
@@ -67,13 +67,13 @@ public struct Baseline: Sendable, Equatable {
 }
 
 /// A v2 target bound: `< 1000`, `<= 15.5`, `>= 10000`.
-public struct Bound: Sendable, Equatable {
-    public enum Op: String, Sendable, CaseIterable { case lt = "<", le = "<=", gt = ">", ge = ">=" }
-    public var op: Op
-    public var value: Double
-    public var source: SourceRef
+package struct Bound: Sendable, Equatable {
+    package enum Op: String, Sendable, CaseIterable { case lt = "<", le = "<=", gt = ">", ge = ">=" }
+    package var op: Op
+    package var value: Double
+    package var source: SourceRef
 
-    public func holds(_ measured: Double) -> Bool {
+    package func holds(_ measured: Double) -> Bool {
         switch op {
         case .lt: return measured < value
         case .le: return measured <= value
@@ -82,7 +82,7 @@ public struct Bound: Sendable, Equatable {
         }
     }
 
-    public var text: String {
+    package var text: String {
         let sym: String
         switch op {
         case .lt: sym = "<"
@@ -96,34 +96,34 @@ public struct Bound: Sendable, Equatable {
 
 /// One figure of the platform: what it is, its unit, which way is better, the report metric
 /// that measures it (first one present wins), the v1 baseline and the v2 target.
-public struct TargetFigure: Sendable, Equatable {
-    public var id: String
-    public var figure: String
-    public var unit: String
-    public var better: Direction
+package struct TargetFigure: Sendable, Equatable {
+    package var id: String
+    var figure: String
+    var unit: String
+    var better: Direction
     /// Report metric names that measure this figure, in order of preference.
-    public var measuredBy: [String]
-    public var v1: Baseline?
-    public var v2: Bound?
-    public var note: String?
+    var measuredBy: [String]
+    var v1: Baseline?
+    var v2: Bound?
+    var note: String?
     /// Why the figure does not apply to v2 (`not_applicable:`): the verdict says "not applicable
     /// to v2" with this reason, apart from "not measured". Default nil (it applies).
-    public var notApplicable: String? = nil
+    var notApplicable: String? = nil
     /// Metrics (first present wins) of the CPU time per message in µs that the figure's v2 bound
     /// (a rate) is extrapolated from (`extrapolated_by:`): cores = rate × µs per message. Default none.
-    public var extrapolatedBy: [String] = []
+    var extrapolatedBy: [String] = []
     /// Cores per node for the extrapolation's node count (`node_cores:`). Default 16 (the v2 budget).
-    public var nodeCores: Double = 16
+    var nodeCores: Double = 16
 }
 
 /// A claim the documents make that is recorded, not tested (`"6x faster"`): reports print the
 /// measured ratio next to it instead of picking one claim.
-public struct Claim: Sendable, Equatable {
-    public var id: String
-    public var text: String
-    public var factorMin: Double
-    public var factorMax: Double
+package struct Claim: Sendable, Equatable {
+    var id: String
+    var text: String
+    var factorMin: Double
+    var factorMax: Double
     /// Figure ids whose measured ratio vs v1 the claim is about.
-    public var about: [String]
-    public var source: SourceRef
+    var about: [String]
+    var source: SourceRef
 }

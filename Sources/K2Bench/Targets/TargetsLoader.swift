@@ -1,14 +1,14 @@
 import K2Config
 
 /// Reads a targets file strictly (unknown keys and wrong types are errors with file:line).
-public enum TargetsLoader {
+package enum TargetsLoader {
     static let guide = "docs/bench.md"
 
-    public static func load(file: String) throws(BenchError) -> TargetsFile {
+    package static func load(file: String) throws(BenchError) -> TargetsFile {
         do { return try read(StrictMap.load(file: file, guide: guide), file: file) } catch { throw BenchError(error) }
     }
 
-    public static func parse(_ text: String, file: String = "targets.yaml") throws(BenchError) -> TargetsFile {
+    package static func parse(_ text: String, file: String = "targets.yaml") throws(BenchError) -> TargetsFile {
         do { return try read(StrictMap.parse(text, file: file, guide: guide), file: file) } catch { throw BenchError(error) }
     }
 

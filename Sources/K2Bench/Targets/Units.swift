@@ -1,6 +1,6 @@
 /// The units figures and metrics are given in, and conversion between units of one family
 /// (a targets file may say `ms` while a report stores `ns`).
-public enum Units {
+package enum Units {
     /// (family, factor to the family's base unit) for each known unit.
     static let table: [String: (String, Double)] = [
         "ns": ("time", 1), "us": ("time", 1e3), "µs": ("time", 1e3), "ms": ("time", 1e6), "s": ("time", 1e9),
@@ -15,19 +15,19 @@ public enum Units {
         "MB/day": ("bytes/day", 1e6), "GB/day": ("bytes/day", 1e9),
     ]
 
-    public static var known: [String] { table.keys.sorted() }
+    package static var known: [String] { table.keys.sorted() }
 
-    public static func isKnown(_ unit: String) -> Bool { table[unit] != nil }
+    static func isKnown(_ unit: String) -> Bool { table[unit] != nil }
 
     /// `value` in `from` expressed in `to`; nil when the units are of different families or unknown.
-    public static func convert(_ value: Double, from: String, to: String) -> Double? {
+    package static func convert(_ value: Double, from: String, to: String) -> Double? {
         if from == to { return value }
         guard let (fa, sa) = table[from], let (fb, sb) = table[to], fa == fb else { return nil }
         return value * sa / sb
     }
 
     /// A number for a table cell: no trailing zeros, thousands grouped, at most 3 significant decimals.
-    public static func format(_ v: Double) -> String {
+    package static func format(_ v: Double) -> String {
         guard v.isFinite else { return v.isNaN ? "–" : "∞" }
         let magnitude = abs(v)
         let digits = magnitude >= 1000 ? 0 : magnitude >= 100 ? 1 : magnitude >= 1 ? 2 : 3

@@ -1,17 +1,17 @@
 /// `k2 bench compare BASELINE CURRENT`: every metric both reports have, compared with
 /// `MetricComparison` (medians, Mann-Whitney U, thresholds). Optionally normalised by each
 /// report's same-run reference so a slower machine does not look like a regression.
-public struct Comparison: Sendable, Equatable {
-    public var rows: [MetricComparison]
+package struct Comparison: Sendable, Equatable {
+    package var rows: [MetricComparison]
     /// Whether figures were divided by the same-run reference (e.g. zstd -d MB/s).
-    public var normalized: Bool
-    public var baselineReference: Double?
-    public var currentReference: Double?
+    package var normalized: Bool
+    var baselineReference: Double?
+    var currentReference: Double?
     /// "median", or "best" when every threshold compares best samples.
-    public var statistic = "median"
+    var statistic = "median"
 
     /// The exit code convention of package-benchmark: 0 same, 2 any regression, 4 only improvements.
-    public var exitCode: Int32 {
+    package var exitCode: Int32 {
         if rows.contains(where: { $0.verdict == .regression }) { return 2 }
         if rows.contains(where: { $0.verdict == .improvement }) { return 4 }
         return 0
@@ -27,7 +27,7 @@ public struct Comparison: Sendable, Equatable {
     /// - thresholds: per-metric thresholds (first matching pattern wins), else `defaultThreshold`.
     /// - normalize: divide each side's samples by its median reference (throughput-like metrics
     ///   are divided, latency-like metrics multiplied) when both reports have one.
-    public static func compare(baseline: BenchReport, current: BenchReport, metrics: [String] = [],
+    package static func compare(baseline: BenchReport, current: BenchReport, metrics: [String] = [],
                                thresholds: [(String, Threshold)] = [], defaultThreshold: Threshold = Threshold(),
                                normalize: Bool = false) -> Comparison {
         let bRef = baseline.reference?.median, cRef = current.reference?.median
@@ -60,7 +60,7 @@ public struct Comparison: Sendable, Equatable {
         return comparison
     }
 
-    public func markdown() -> String {
+    package func markdown() -> String {
         var out = "### k2 bench compare\n\n"
         if normalized, let baselineValue = baselineReference, let currentValue = currentReference {
             out += "Normalised by the same-run reference (baseline \(Units.format(baselineValue)), current \(Units.format(currentValue)); current figures scaled to the baseline machine).\n\n"

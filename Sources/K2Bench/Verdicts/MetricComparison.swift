@@ -1,20 +1,20 @@
 /// Thresholds of the regression gate for one metric: a change must be larger than `relative`
 /// AND than `absolute` AND (with enough samples) statistically significant to count.
-public struct Threshold: Sendable, Equatable {
+package struct Threshold: Sendable, Equatable {
     /// Relative change of the median that matters (0.10 = 10 %).
-    public var relative: Double = 0.10
+    package var relative: Double = 0.10
     /// Absolute change of the median that matters, in the metric's unit (0 = any).
-    public var absolute: Double = 0
+    package var absolute: Double = 0
     /// Significance level of the Mann-Whitney U test (two-sided).
-    public var alpha: Double = 0.01
+    package var alpha: Double = 0.01
     /// Fewest samples per side for the statistical test; below it the thresholds decide alone.
-    public var minSamples: Int = 3
+    package var minSamples: Int = 3
     /// Compare each side's best sample (the minimum for lower-is-better, the maximum for
     /// higher-is-better: the least disturbed repetition on a shared machine) instead of the
     /// medians, without a statistical test. Default false.
-    public var best: Bool = false
+    package var best: Bool = false
 
-    public init(relative: Double = 0.10, absolute: Double = 0, alpha: Double = 0.01, minSamples: Int = 3, best: Bool = false) {
+    package init(relative: Double = 0.10, absolute: Double = 0, alpha: Double = 0.01, minSamples: Int = 3, best: Bool = false) {
         self.best = best
         self.relative = relative
         self.absolute = absolute
@@ -24,29 +24,29 @@ public struct Threshold: Sendable, Equatable {
 }
 
 /// One metric of a baseline compared with the current run.
-public struct MetricComparison: Sendable, Equatable {
-    public enum Verdict: String, Sendable, Equatable {
+package struct MetricComparison: Sendable, Equatable {
+    package enum Verdict: String, Sendable, Equatable {
         case same, regression, improvement
     }
 
-    public var name: String
-    public var unit: String
-    public var better: Direction
-    public var baselineMedian: Double
-    public var currentMedian: Double
-    public var baselineCount: Int
-    public var currentCount: Int
+    package var name: String
+    package var unit: String
+    package var better: Direction
+    var baselineMedian: Double
+    package var currentMedian: Double
+    var baselineCount: Int
+    var currentCount: Int
     /// (current − baseline) / baseline of the medians.
-    public var change: Double
+    package var change: Double
     /// Mann-Whitney p-value when both sides had enough samples.
-    public var pValue: Double?
+    package var pValue: Double?
     /// 95 % bootstrap interval of current/baseline medians when both sides had enough samples.
-    public var ratioInterval: ClosedRange<Double>?
-    public var verdict: Verdict
+    var ratioInterval: ClosedRange<Double>?
+    package var verdict: Verdict
     /// Why (for the Markdown table).
-    public var reason: String
+    package var reason: String
 
-    public static func compare(name: String, unit: String = "", better: Direction, baseline: [Double], current: [Double],
+    package static func compare(name: String, unit: String = "", better: Direction, baseline: [Double], current: [Double],
                                threshold: Threshold) -> MetricComparison {
         func pick(_ xs: [Double]) -> Double {
             guard threshold.best, !xs.isEmpty else { return Statistics.median(xs) }

@@ -3,47 +3,47 @@ import K2Config
 /// Capacity planning: run a workload at increasing rates until the system saturates, report the
 /// highest sustainable rate with the curve, and extrapolate the CPU cores needed for target
 /// rates from the measured CPU per message, against the 16-core budget.
-public struct Sweep: Sendable, Equatable, Codable {
+package struct Sweep: Sendable, Equatable, Codable {
     /// When a step counts as sustainable.
-    public struct Criteria: Sendable, Equatable, Codable {
+    package struct Criteria: Sendable, Equatable, Codable {
         /// Achieved (acknowledged) throughput must reach this share of the offered rate. Default 0.95.
-        public var minAchievedShare = 0.95
+        package var minAchievedShare = 0.95
         /// p99 of the latency SLO metric must stay under this (ms). Default 1000 ms.
-        public var latencySLOms = 1000.0
+        package var latencySLOms = 1000.0
         /// The latency metric the SLO applies to (a report metric name). Default: the first present of
         /// freshness, end-to-end, publish, delivery, lateness (all `intended`, p99).
-        public var latencyMetric: String?
+        package var latencyMetric: String?
         /// The backlog (sent, not acknowledged; or produced, not consumed) at the end may hold at most
         /// this many seconds of the offered rate. Default 1 s.
-        public var maxBacklogSeconds = 1.0
+        package var maxBacklogSeconds = 1.0
         /// The trend within a step: a backlog (or consumer lag) growing by more than this share of
         /// the offered rate per second over the step's intervals saturates the step, even when
         /// the step was too short for the thresholds above to be reached. Nil = no trend check.
         /// Default 0.02 (2 %/s), so a system serving 8,000 msg/s is found saturated at ~8,200.
-        public var maxBacklogGrowthShare: Double? = 0.02
+        var maxBacklogGrowthShare: Double? = 0.02
         /// The sender's deficit (offered minus sent, summed over the intervals) growing by more
         /// than this share of the offered rate per second, to more than a quarter second of it,
         /// saturates the step: the load generator falls behind (harness-bound). A stall it
         /// recovers from within the step does not count. Default 0.05.
-        public var maxSenderDeficitGrowthShare: Double? = 0.05
-        public init() {}
+        var maxSenderDeficitGrowthShare: Double? = 0.05
+        package init() {}
     }
 
-    public struct Step: Sendable, Equatable, Codable {
-        public var rate: Double
-        public var offered: Double
-        public var achieved: Double
-        public var latencyP99ms: Double?
-        public var latencyMetric: String?
-        public var backlog: Double
-        public var cpuCores: Double?
-        public var cpuSource: String?
-        public var sustainable: Bool
-        public var why: String
+    package struct Step: Sendable, Equatable, Codable {
+        package var rate: Double
+        package var offered: Double
+        package var achieved: Double
+        package var latencyP99ms: Double?
+        package var latencyMetric: String?
+        package var backlog: Double
+        package var cpuCores: Double?
+        package var cpuSource: String?
+        package var sustainable: Bool
+        package var why: String
         /// The step's run directory, when written.
-        public var report: String?
+        package var report: String?
 
-        public init(rate: Double, offered: Double, achieved: Double, latencyP99ms: Double? = nil, latencyMetric: String? = nil,
+        package init(rate: Double, offered: Double, achieved: Double, latencyP99ms: Double? = nil, latencyMetric: String? = nil,
                     backlog: Double = 0, cpuCores: Double? = nil, cpuSource: String? = nil, sustainable: Bool, why: String, report: String? = nil) {
             self.rate = rate
             self.offered = offered
@@ -60,46 +60,46 @@ public struct Sweep: Sendable, Equatable, Codable {
     }
 
     /// One target rate of the extrapolation.
-    public struct Projection: Sendable, Equatable, Codable {
-        public var rate: Double
-        public var cores: Double
-        public var fitsBudget: Bool
+    package struct Projection: Sendable, Equatable, Codable {
+        package var rate: Double
+        package var cores: Double
+        package var fitsBudget: Bool
     }
 
-    public var schema = "k2-bench-sweep/1"
-    public var workload = ""
+    package var schema = "k2-bench-sweep/1"
+    package var workload = ""
     /// Steps in the order they ran.
-    public var steps: [Step] = []
-    public var criteria = Criteria()
+    package var steps: [Step] = []
+    package var criteria = Criteria()
     /// CPU budget in cores (v2 hard budget: 16, documents 001/003/004).
-    public var budgetCores = 16.0
+    package var budgetCores = 16.0
     /// Rates the extrapolation is printed for.
-    public var targetRates: [Double] = [10_000, 50_000, 1_000_000]
+    package var targetRates: [Double] = [10_000, 50_000, 1_000_000]
     /// The CPU per message the extrapolation uses, when measured apart from the steps (the
     /// harness at max speed, `WorkloadSweep`); nil = from the max sustainable step.
-    public var cpuPerMessage: CPUPerMessage?
+    package var cpuPerMessage: CPUPerMessage?
 
     /// CPU time per message and where it was measured.
-    public struct CPUPerMessage: Sendable, Equatable, Codable {
-        public var micros: Double
+    package struct CPUPerMessage: Sendable, Equatable, Codable {
+        package var micros: Double
         /// e.g. "harness at max speed (5.1M msg/s; no pacing spin)".
-        public var source: String
-        public init(micros: Double, source: String) {
+        package var source: String
+        package init(micros: Double, source: String) {
             self.micros = micros
             self.source = source
         }
     }
 
-    public init(criteria: Criteria = Criteria()) {
+    package init(criteria: Criteria = Criteria()) {
         self.criteria = criteria
     }
 
     /// The latency metrics tried, in order, when `criteria.latencyMetric` is not set.
-    public static let latencyMetrics = ["latency.freshness.intended.p99", "latency.end_to_end.intended.p99", "latency.publish.intended.p99",
+    static let latencyMetrics = ["latency.freshness.intended.p99", "latency.end_to_end.intended.p99", "latency.publish.intended.p99",
                                         "latency.delivery.intended.p99", "latency.lateness.intended.p99"]
 
     /// Judges one step from its report.
-    public func judge(rate: Double, _ r: BenchReport) -> Step {
+    package func judge(rate: Double, _ r: BenchReport) -> Step {
         let offered = r.metrics["throughput.offered.msgs_per_s"]?.value ?? rate
         let achieved = r.metrics["throughput.achieved.msgs_per_s"]?.value ?? 0
         let latName = criteria.latencyMetric ?? Self.latencyMetrics.first { r.metrics[$0] != nil }
@@ -179,7 +179,7 @@ public struct Sweep: Sendable, Equatable, Codable {
     }
 
     /// The highest rate whose step and every lower step were sustainable; nil when none was.
-    public var maxSustainable: Step? {
+    package var maxSustainable: Step? {
         var best: Step?
         for step in steps.sorted(by: { $0.rate < $1.rate }) {
             guard step.sustainable else { break }
@@ -189,48 +189,48 @@ public struct Sweep: Sendable, Equatable, Codable {
     }
 
     /// The lowest rate that saturated, if any.
-    public var firstSaturated: Step? {
+    package var firstSaturated: Step? {
         steps.filter { !$0.sustainable }.min { $0.rate < $1.rate }
     }
 
     /// Cores needed for `rate`, linear in the CPU per message (`cpuMicrosPerMessage`).
-    public func coresNeeded(for rate: Double) -> Double? {
+    package func coresNeeded(for rate: Double) -> Double? {
         cpuMicrosPerMessage.map { $0 / 1e6 * rate }
     }
 
     /// CPU microseconds per message: `cpuPerMessage` when measured apart, else at the max
     /// sustainable step (fixed overheads and, for the harness, the pacer's spin-wait included,
     /// so it errs on the high side).
-    public var cpuMicrosPerMessage: Double? {
+    package var cpuMicrosPerMessage: Double? {
         if let perMessage = cpuPerMessage { return perMessage.micros }
         guard let step = maxSustainable, let cpu = step.cpuCores, step.achieved > 0 else { return nil }
         return cpu / step.achieved * 1e6
     }
 
     /// Where `cpuMicrosPerMessage` was measured.
-    public var cpuPerMessageSource: String? {
+    var cpuPerMessageSource: String? {
         cpuPerMessage?.source ?? maxSustainable.flatMap { s in s.cpuCores.map { _ in "\(s.cpuSource ?? "") at \(Units.format(s.rate)) msg/s, paced" } }
     }
 
     /// What bounded the first saturated step: the load generator (it fell behind or could not
     /// offer the rate) or the system under test (delivery, backlog, latency).
-    public var saturationBound: String? {
+    package var saturationBound: String? {
         guard let bad = firstSaturated else { return nil }
         return bad.why.contains("harness-bound") || bad.why.contains("could not keep the rate") ? "harness-bound" : "system-bound"
     }
 
     /// Shards of the max sustainable rate needed to offer `rate`.
-    public func shardsNeeded(for rate: Double) -> Int? {
+    func shardsNeeded(for rate: Double) -> Int? {
         guard let best = maxSustainable, best.achieved > 0 else { return nil }
         return Int((rate / best.achieved).rounded(.up))
     }
 
-    public var projections: [Projection] {
+    package var projections: [Projection] {
         targetRates.compactMap { t in coresNeeded(for: t).map { Projection(rate: t, cores: $0, fitsBudget: $0 <= budgetCores) } }
     }
 
     /// One line: the answer.
-    public var summary: String {
+    package var summary: String {
         guard let best = maxSustainable else {
             if steps.isEmpty { return "No steps ran." }
             return "No stable rate found: the lowest step (\(Units.format(steps.map(\.rate).min() ?? 0)) msg/s) already saturated. Lower the rates and run again."
@@ -244,7 +244,7 @@ public struct Sweep: Sendable, Equatable, Codable {
         return summary + "."
     }
 
-    public func markdown() -> String {
+    package func markdown() -> String {
         var out = "| rate | offered | achieved | p99 (ms) | backlog | CPU (cores) | sustainable |\n|---|---|---|---|---|---|---|\n"
         for step in steps.sorted(by: { $0.rate < $1.rate }) {
             out += "| \(Units.format(step.rate)) | \(Units.format(step.offered)) | \(Units.format(step.achieved)) | \(step.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(step.backlog)) | \(step.cpuCores.map(Units.format) ?? "–") | \(step.sustainable ? "yes" : "no: " + step.why) |\n"
@@ -288,12 +288,12 @@ public struct Sweep: Sendable, Equatable, Codable {
 /// Which rate a sweep runs next: a fixed list (stopping at the first saturated step), or a search
 /// (doubling from `min` until a step saturates or `max` is reached, then bisecting between the
 /// highest sustainable and the lowest saturated rate until they are within `precision`).
-public enum SweepPlan: Sendable, Equatable {
+package enum SweepPlan: Sendable, Equatable {
     case rates([Double], continueAfterSaturation: Bool)
     case search(min: Double, max: Double, precision: Double, maxSteps: Int)
 
     /// The next rate to run given the steps so far, or nil when the sweep is done.
-    public func next(after steps: [Sweep.Step]) -> Double? {
+    package func next(after steps: [Sweep.Step]) -> Double? {
         switch self {
         case let .rates(rates, cont):
             if !cont, steps.contains(where: { !$0.sustainable }) { return nil }
@@ -330,7 +330,7 @@ public enum SweepPlan: Sendable, Equatable {
 extension Sweep {
     /// Runs a sweep: `step(rate)` runs the workload at `rate` and returns its report (and where it
     /// was written). Pure logic around the runner, so tests drive it with synthetic reports.
-    public static func run(plan: SweepPlan, criteria: Criteria = Criteria(), workload: String = "",
+    package static func run(plan: SweepPlan, criteria: Criteria = Criteria(), workload: String = "",
                            step: (Double) throws -> (BenchReport, String?), progress: ((Step) -> Void)? = nil) rethrows -> Sweep {
         var sweep = Sweep(criteria: criteria)
         sweep.workload = workload

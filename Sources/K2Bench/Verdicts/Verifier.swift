@@ -1,7 +1,7 @@
 /// The verdict table: every figure of a targets file with its v1 baseline, v2 target, the
 /// measured value from a report, the verdict and the ratio vs v1.
-public struct Verification: Sendable, Equatable {
-    public enum Verdict: String, Sendable, Equatable {
+package struct Verification: Sendable, Equatable {
+    package enum Verdict: String, Sendable, Equatable {
         /// Measured and within the v2 target.
         case pass
         /// Measured and outside the v2 target.
@@ -16,39 +16,39 @@ public struct Verification: Sendable, Equatable {
         case extrapolated
     }
 
-    public struct Row: Sendable, Equatable {
-        public var figure: TargetFigure
+    package struct Row: Sendable, Equatable {
+        package var figure: TargetFigure
         /// Measured value in the figure's unit.
-        public var measured: Double?
+        package var measured: Double?
         /// The report metric it came from.
-        public var metric: String?
-        public var verdict: Verdict
+        package var metric: String?
+        package var verdict: Verdict
         /// How many times better than v1 (>1 = better), using the v1 end most favourable to v1.
-        public var ratioVsV1: Double?
+        package var ratioVsV1: Double?
         /// What the measured column says instead of a value (the extrapolation, the reason). Default nil.
-        public var detail: String? = nil
+        package var detail: String? = nil
         /// For a failing latency figure: where the time goes (`TimeBreakdown`). Default nil.
-        public var breakdown: String? = nil
+        package var breakdown: String? = nil
 
         /// The measured column: the value in the figure's unit, or the detail, or "not measured".
-        public var measuredText: String {
+        package var measuredText: String {
             if let detail { return detail }
             return measured.map { "\(Units.format($0)) \(figure.unit)" } ?? "not measured"
         }
     }
 
-    public var targets: TargetsFile
-    public var rows: [Row]
+    package var targets: TargetsFile
+    package var rows: [Row]
     /// The report's INCOMPLETE note when it is a merge that lacks shards (`k2 bench merge`): its
     /// counts and throughput under-count the run, so the verdict is never a pass.
-    public var incomplete: String?
+    package var incomplete: String?
 
-    public var failed: Bool { incomplete != nil || rows.contains { $0.verdict == .fail } }
-    public var passedCount: Int { rows.filter { $0.verdict == .pass }.count }
-    public var failedCount: Int { rows.filter { $0.verdict == .fail }.count }
+    package var failed: Bool { incomplete != nil || rows.contains { $0.verdict == .fail } }
+    package var passedCount: Int { rows.filter { $0.verdict == .pass }.count }
+    package var failedCount: Int { rows.filter { $0.verdict == .fail }.count }
 
     /// Builds the table from a report's metrics.
-    public static func verify(_ report: BenchReport, targets: TargetsFile) -> Verification {
+    package static func verify(_ report: BenchReport, targets: TargetsFile) -> Verification {
         var rows: [Row] = []
         for figure in targets.figures {
             var measured: Double?
@@ -97,7 +97,7 @@ public struct Verification: Sendable, Equatable {
     }
 
     /// The table as Markdown (also readable as plain text on a terminal).
-    public func markdown(includeUnmeasured: Bool = true) -> String {
+    package func markdown(includeUnmeasured: Bool = true) -> String {
         var out = incomplete.map { "**\($0)** No verdict of this report is a pass.\n\n" } ?? ""
         out += "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
         out += "|---|---|---|---|---|---|\n"
@@ -123,7 +123,7 @@ public struct Verification: Sendable, Equatable {
     }
 
     /// The claims the documents make, with the measured ratios they are about.
-    public func claimsText() -> String {
+    package func claimsText() -> String {
         guard !targets.claims.isEmpty else { return "" }
         var out = "Latency claims in the documents (recorded, not tested):\n"
         for documented in targets.claims {
@@ -138,7 +138,7 @@ public struct Verification: Sendable, Equatable {
         return out
     }
 
-    public var summary: String {
+    package var summary: String {
         let nm = rows.filter { $0.verdict == .notMeasured && $0.figure.v2 != nil }.count
         return "\(passedCount) pass, \(failedCount) fail, \(nm) target(s) not measured — "
             + (incomplete != nil ? "INCOMPLETE (a merge without every shard): FAIL" : failed ? "FAIL" : "PASS")

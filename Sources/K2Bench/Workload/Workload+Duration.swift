@@ -3,7 +3,7 @@ import K2Core
 extension Workload {
     /// The workload with another measured duration (`k2 bench run --duration`, e.g. a soak run
     /// for 60 s to check it works). Throws when a fault or the burst would end after it.
-    public func measuring(for nanos: Int64) throws -> Workload {
+    package func measuring(for nanos: Int64) throws -> Workload {
         guard nanos > 0 else {
             throw BenchError(.invalidArgument, path: path, what: "--duration must be above 0", remedy: "give e.g. 60s")
         }

@@ -3,21 +3,21 @@ import K2Replay
 extension Workload {
     /// One entry of the workload's `faults:` schedule (docs/workloads.md, `faults`): what goes
     /// wrong, when (from the start of the measured window) and for how long.
-    public struct Fault: Sendable, Equatable {
+    package struct Fault: Sendable, Equatable {
         /// Offset from the start of the measured window.
-        public var atNanos: Int64
+        package var atNanos: Int64
         /// How long the fault lasts; 0 for a one-off (request errors, a leader move, a command without `end`).
-        public var forNanos: Int64
-        public var action: FaultAction
+        package var forNanos: Int64
+        package var action: FaultAction
 
-        public init(atNanos: Int64, forNanos: Int64, action: FaultAction) {
+        package init(atNanos: Int64, forNanos: Int64, action: FaultAction) {
             self.atNanos = atNanos
             self.forNanos = forNanos
             self.action = action
         }
 
         /// `broker`, `clickhouse` or `command`.
-        public var target: String {
+        package var target: String {
             switch action {
             case .brokerDown, .brokerRTT, .requestErrors, .leaderMove, .topicError: return "broker"
             case .clickhousePause, .clickhouseKill: return "clickhouse"
@@ -26,7 +26,7 @@ extension Workload {
         }
 
         /// What happens, in words for the report (`broker 1 down`, `Produce errors NOT_LEADER_FOR_PARTITION × 50` …).
-        public var what: String {
+        package var what: String {
             switch action {
             case let .brokerDown(broker): return "broker \(broker) down"
             case let .brokerRTT(broker, millis): return "broker \(broker) RTT +\(millis) ms"
@@ -41,7 +41,7 @@ extension Workload {
     }
 
     /// The fault itself (docs/workloads.md lists each `action` with its keys).
-    public enum FaultAction: Sendable, Equatable {
+    package enum FaultAction: Sendable, Equatable {
         /// The embedded broker `broker` goes away (connections close, new ones refused) until the end.
         case brokerDown(broker: Int)
         /// Adds `millis` of round-trip time to broker `broker`'s responses until the end.

@@ -1,47 +1,47 @@
 /// A benchmark workload: what to replay, how fast, for how long, into which sinks, what to
 /// measure and against which targets. Read from YAML by `WorkloadLoader`; every key and its
 /// default is documented in docs/workloads.md.
-public struct Workload: Sendable, Equatable {
+package struct Workload: Sendable, Equatable {
     /// Name shown in reports (default: the file name without extension).
-    public var name: String
-    public var description: String
-    public var source: Source
-    public var pace: Pace
+    package var name: String
+    package var description: String
+    package var source: Source
+    package var pace: Pace
     /// Time replayed before measuring starts (its samples are not counted). Default 0.
-    public var warmupNanos: Int64
+    package var warmupNanos: Int64
     /// Measured time. Default 30 s.
-    public var durationNanos: Int64
+    package var durationNanos: Int64
     /// Sinks the replay writes to (URIs as `k2 replay --to` takes them). Default `[mock://]`.
-    public var sinks: [SinkSpec]
-    public var probes: Probes
+    package var sinks: [SinkSpec]
+    package var probes: Probes
     /// Read the Kafka topic back and measure end-to-end latency. Default off.
-    public var consumer: Consumer?
-    public var watch: Watch
+    package var consumer: Consumer?
+    package var watch: Watch
     /// Targets file for the verdict table (relative to the workload file). Default none.
-    public var targets: String?
+    package var targets: String?
     /// How many times the run is repeated (repetitions feed `compare`'s statistics). Default 1.
-    public var repetitions: Int
+    package var repetitions: Int
     /// Target figures (ids in the targets file) this workload is not built to test, shown as
     /// "not measured" instead of judged (e.g. a steady-rate workload and the burst figure). Default none.
-    public var notTested: [String] = []
+    package var notTested: [String] = []
     /// A reference measured in the same run so a slower machine does not fail a gate. Default none.
-    public var reference: Reference?
+    package var reference: Reference?
     /// Embedded servers the harness starts itself.
-    public var embedded: Embedded
+    package var embedded: Embedded
     /// Queries run against ClickHouse while the replay runs (query latency per class). Default none.
-    public var queries: Queries?
+    package var queries: Queries?
     /// Storage and compression from ClickHouse's `system.parts` after each repetition. Default none.
-    public var storage: Storage?
+    package var storage: Storage?
     /// HTTP requests at fixed open-loop rates during the measured window (API latency). Default none.
-    public var http: HTTP? = nil
+    package var http: HTTP? = nil
     /// A burst phase on top of a `rate:` (the burst figure, the backlog it leaves, the catch-up). Default none.
-    public var burst: Burst? = nil
+    package var burst: Burst? = nil
     /// Faults injected during the measured window (`faults:`, Workload+Faults.swift). Default none.
-    public var faults: [Fault] = []
+    package var faults: [Fault] = []
     /// The file it was read from.
-    public var path: String
+    package var path: String
 
-    public init(name: String, source: Source) {
+    package init(name: String, source: Source) {
         self.name = name
         self.description = ""
         self.source = source
@@ -62,7 +62,7 @@ public struct Workload: Sendable, Equatable {
     }
 
     /// Where messages come from.
-    public enum Source: Sendable, Equatable {
+    package enum Source: Sendable, Equatable {
         /// Recorded captures (paths resolved against the workload file's folder), looped to fill the duration when `loop`.
         case captures([String], loop: Bool)
         /// A K2Sim profile (a name or a profile YAML path) generated in-process with `seed`.
@@ -70,7 +70,7 @@ public struct Workload: Sendable, Equatable {
     }
 
     /// How fast messages go out.
-    public enum Pace: Sendable, Equatable {
+    package enum Pace: Sendable, Equatable {
         /// A multiple of the capture's own pace (1 = real time).
         case speed(Double)
         /// A constant rate in messages per second, ignoring capture timing.
@@ -78,7 +78,7 @@ public struct Workload: Sendable, Equatable {
         /// As fast as the sinks take them (no schedule: latency from intended time is not meaningful).
         case max
 
-        public var text: String {
+        package var text: String {
             switch self {
             case let .speed(speed): return "\(Units.format(speed))x"
             case let .rate(rate): return "\(Units.format(rate)) msg/s"
@@ -88,111 +88,111 @@ public struct Workload: Sendable, Equatable {
     }
 
     /// One sink: a URI and options passed to it (`acks`, `batch`, `table` …).
-    public struct SinkSpec: Sendable, Equatable {
-        public var uri: String
-        public var options: [String: String]
-        public init(uri: String, options: [String: String] = [:]) {
+    package struct SinkSpec: Sendable, Equatable {
+        package var uri: String
+        package var options: [String: String]
+        package init(uri: String, options: [String: String] = [:]) {
             self.uri = uri
             self.options = options
         }
     }
 
     /// Marked messages sent at a fixed interval and polled for in ClickHouse (freshness).
-    public struct Probes: Sendable, Equatable {
+    package struct Probes: Sendable, Equatable {
         /// Send a probe every `intervalNanos`; 0 disables probes. Default 0 (off).
-        public var intervalNanos: Int64 = 0
+        package var intervalNanos: Int64 = 0
         /// ClickHouse HTTP URL the probe rows are polled at. Default the embedded server.
-        public var clickhouse: String?
+        package var clickhouse: String?
         /// Table (after the MV) that probe rows land in, columns `id UInt64, intended_ns UInt64`. Default `k2_probes`.
-        public var table: String = "k2_probes"
+        package var table: String = "k2_probes"
         /// Table whose rows are counted every second (rows landed per second in ClickHouse). Default `bronze`.
-        public var rowsTable: String = "bronze"
+        var rowsTable: String = "bronze"
         /// How often the table is polled. Default 50 ms.
-        public var pollNanos: Int64 = 50_000_000
+        var pollNanos: Int64 = 50_000_000
         /// A probe not seen after this long counts as lost. Default 30 s.
-        public var timeoutNanos: Int64 = 30_000_000_000
-        public init() {}
+        package var timeoutNanos: Int64 = 30_000_000_000
+        package init() {}
     }
 
     /// A consumer that reads the topic back (end-to-end latency, consumer lag).
-    public struct Consumer: Sendable, Equatable {
+    package struct Consumer: Sendable, Equatable {
         /// Bootstrap servers; default: the first Kafka sink's broker.
-        public var brokers: String?
+        package var brokers: String?
         /// Topic; default: the first Kafka sink's topic.
-        public var topic: String?
-        public init() {}
+        package var topic: String?
+        package init() {}
     }
 
     /// Processes and cgroups whose CPU and memory are sampled every `intervalNanos`.
-    public struct Watch: Sendable, Equatable {
+    package struct Watch: Sendable, Equatable {
         /// Process ids or command names (`clickhouse-server`); children are included.
-        public var processes: [String] = []
+        package var processes: [String] = []
         /// cgroup v2 directories (absolute, or relative to /sys/fs/cgroup), e.g. a Docker container's scope.
-        public var cgroups: [String] = []
+        var cgroups: [String] = []
         /// Whether the harness's own use is sampled (always shown apart from the system under test). Default true.
-        public var harness: Bool = true
+        package var harness: Bool = true
         /// Sampling interval. Default 1 s.
-        public var intervalNanos: Int64 = 1_000_000_000
-        public init() {}
+        package var intervalNanos: Int64 = 1_000_000_000
+        package init() {}
     }
 
     /// A same-run reference workload: its throughput divides the measured figures in `compare`.
-    public enum Reference: String, Sendable, Equatable, CaseIterable {
+    package enum Reference: String, Sendable, Equatable, CaseIterable {
         /// `zstd -d` of a fixed synthetic stream, measured in MB/s by the harness.
         case zstd
     }
 
     /// Servers the harness starts for the run (so the workload runs on a bare machine).
-    public struct Embedded: Sendable, Equatable {
+    package struct Embedded: Sendable, Equatable {
         /// Start the in-process Kafka-protocol broker (`kafka://embedded/...` sinks use it). Default: when a sink needs it.
-        public var broker: Bool? = nil
+        package var broker: Bool? = nil
         /// Partitions for topics on the embedded broker. Default 4.
-        public var partitions: Int = 4
+        package var partitions: Int = 4
         /// Brokers in the embedded cluster (ids 1…N; leader moves need more than one). Default 1.
-        public var brokers: Int = 1
+        package var brokers: Int = 1
         /// Start a private ClickHouse server (`clickhouse://embedded/...` sinks and probes use it). Default: when needed.
-        public var clickhouse: Bool? = nil
+        package var clickhouse: Bool? = nil
         /// SQL run on the ClickHouse server before the replay (Kafka engine table, MV, MergeTree), relative to the workload.
-        public var clickhouseSchema: String? = nil
+        var clickhouseSchema: String? = nil
         /// Settings for the embedded ClickHouse's default profile (e.g. `stream_flush_interval_ms: 500`). Default none.
-        public var clickhouseSettings: [String: String] = [:]
-        public init() {}
+        package var clickhouseSettings: [String: String] = [:]
+        package init() {}
     }
 
     /// The query stage: per class a SQL file of query shapes and a fixed open-loop rate, run
     /// against ClickHouse during the measured window (docs/workloads.md, `queries`).
-    public struct Queries: Sendable, Equatable {
+    package struct Queries: Sendable, Equatable {
         /// The classes, in file order (`simple`, `complex`, `ohlcv`, `cold` for the v2 schema).
-        public var classes: [QueryClass] = []
+        package var classes: [QueryClass] = []
         /// At most this many queries in flight (over all classes); a query due while all are
         /// busy starts late and its wait counts in the latency from the intended start. Default 4.
-        public var concurrency: Int = 4
+        package var concurrency: Int = 4
         /// Seed of the parameter draws (symbol, time range, query shape). Default 1.
-        public var seed: UInt64 = 1
+        package var seed: UInt64 = 1
         /// Table the parameters are drawn from (columns `symbol`, `exchange_timestamp_ms`). Default `trades`.
-        public var parametersFrom: String = "trades"
+        package var parametersFrom: String = "trades"
         /// ClickHouse HTTP URL; default the embedded server (or `probes.clickhouse`).
-        public var clickhouse: String?
+        package var clickhouse: String?
         /// Database; default the repetition's pipeline database (`k2_repN`), else `default`.
-        public var database: String?
+        package var database: String?
         /// A query not answered within this long fails. Default 30 s.
-        public var timeoutNanos: Int64 = 30_000_000_000
+        package var timeoutNanos: Int64 = 30_000_000_000
         /// After the replay stops, the classes run again for this long with no ingestion (the
         /// query-only case, metrics `latency.query_alone.CLASS.*`); 0 = not. Default 0.
-        public var aloneNanos: Int64 = 0
-        public init() {}
+        package var aloneNanos: Int64 = 0
+        package init() {}
     }
 
     /// One query class: its SQL file (statements separated by `;`, one drawn per query) and rate.
-    public struct QueryClass: Sendable, Equatable {
-        public var name: String
+    package struct QueryClass: Sendable, Equatable {
+        package var name: String
         /// The SQL file (resolved like the other paths of the workload).
-        public var sql: String
+        package var sql: String
         /// Queries per second, started on a fixed schedule.
-        public var rate: Double
+        package var rate: Double
         /// Length of the `{from_ms}`…`{to_ms}` range drawn per query. Default 1 h.
-        public var windowNanos: Int64 = 3_600_000_000_000
-        public init(name: String, sql: String, rate: Double) {
+        package var windowNanos: Int64 = 3_600_000_000_000
+        package init(name: String, sql: String, rate: Double) {
             self.name = name
             self.sql = sql
             self.rate = rate
@@ -201,33 +201,33 @@ public struct Workload: Sendable, Equatable {
 
     /// The HTTP stage (docs/workloads.md, `http`): requests, each at a fixed open-loop rate,
     /// through `concurrency` keep-alive connections, with a response check.
-    public struct HTTP: Sendable, Equatable {
+    package struct HTTP: Sendable, Equatable {
         /// The requests, in file order; each name is part of the metric names.
-        public var requests: [HTTPRequest] = []
+        package var requests: [HTTPRequest] = []
         /// At most this many requests in flight (over all requests). Default 4.
-        public var concurrency: Int = 4
+        package var concurrency: Int = 4
         /// A request not answered within this long fails. Default 10 s.
-        public var timeoutNanos: Int64 = 10_000_000_000
-        public init() {}
+        package var timeoutNanos: Int64 = 10_000_000_000
+        package init() {}
     }
 
     /// One HTTP request of the stage. `{clickhouse}` in the URL, headers and body is the embedded
     /// ClickHouse's base URL (`http://127.0.0.1:PORT`), `{database}` the repetition's database.
-    public struct HTTPRequest: Sendable, Equatable {
-        public var name: String
-        public var url: String
+    package struct HTTPRequest: Sendable, Equatable {
+        package var name: String
+        package var url: String
         /// `GET` unless a body is given (then `POST`).
-        public var method: String
+        package var method: String
         /// `Name: value` lines, in file order.
-        public var headers: [String] = []
-        public var body: String?
+        package var headers: [String] = []
+        package var body: String?
         /// Requests per second, started on a fixed schedule.
-        public var rate: Double
+        package var rate: Double
         /// The status a good answer has. Default 200.
-        public var status: Int = 200
+        package var status: Int = 200
         /// Text a good answer's body must hold. Default none.
-        public var contains: String?
-        public init(name: String, url: String, method: String, rate: Double) {
+        package var contains: String?
+        package init(name: String, url: String, method: String, rate: Double) {
             self.name = name
             self.url = url
             self.method = method
@@ -237,11 +237,11 @@ public struct Workload: Sendable, Equatable {
 
     /// A burst phase: `rate` msg/s for `lengthNanos`, starting `atNanos` into the measured
     /// window (the warm-up is before it); the workload's `rate:` before and after.
-    public struct Burst: Sendable, Equatable {
-        public var rate: Double
-        public var atNanos: Int64
-        public var lengthNanos: Int64
-        public init(rate: Double, atNanos: Int64, lengthNanos: Int64) {
+    package struct Burst: Sendable, Equatable {
+        package var rate: Double
+        package var atNanos: Int64
+        package var lengthNanos: Int64
+        package init(rate: Double, atNanos: Int64, lengthNanos: Int64) {
             self.rate = rate
             self.atNanos = atNanos
             self.lengthNanos = lengthNanos
@@ -249,18 +249,18 @@ public struct Workload: Sendable, Equatable {
     }
 
     /// Storage accounting: which tables form which layer, and the daily volume to scale to.
-    public struct Storage: Sendable, Equatable {
+    package struct Storage: Sendable, Equatable {
         /// Layers in file order (`bronze`, `silver`, `gold`), each a list of tables of the pipeline's database.
-        public var layers: [Layer] = []
+        package var layers: [Layer] = []
         /// The table whose rows are the messages landed (bytes per message = layer bytes / its rows). Default `bronze`.
-        public var messagesTable: String = "bronze"
+        package var messagesTable: String = "bronze"
         /// Messages per day per exchange; default the source capture's at its recorded rate.
-        public var messagesPerDay: [String: Double] = [:]
-        public init() {}
+        package var messagesPerDay: [String: Double] = [:]
+        package init() {}
 
-        public struct Layer: Sendable, Equatable {
-            public var name: String
-            public var tables: [String]
+        package struct Layer: Sendable, Equatable {
+            package var name: String
+            package var tables: [String]
         }
     }
 }

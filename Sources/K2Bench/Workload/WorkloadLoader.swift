@@ -4,17 +4,17 @@ import K2Core
 
 /// Reads workload YAML strictly: unknown keys, wrong types and missing captures are errors that
 /// name the file, the line and the key (docs/workloads.md lists every key).
-public enum WorkloadLoader {
-    public static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
+package enum WorkloadLoader {
+    package static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
                                  "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage", "burst", "http", "faults"]
 
     static let guide = "docs/workloads.md"
 
-    public static func load(file: String, checkFiles: Bool = true) throws(BenchError) -> Workload {
+    package static func load(file: String, checkFiles: Bool = true) throws(BenchError) -> Workload {
         do { return try read(StrictMap.load(file: file, guide: guide), file: file, checkFiles: checkFiles) } catch { throw BenchError(error) }
     }
 
-    public static func parse(_ text: String, file: String = "workload.yaml", checkFiles: Bool = true) throws(BenchError) -> Workload {
+    package static func parse(_ text: String, file: String = "workload.yaml", checkFiles: Bool = true) throws(BenchError) -> Workload {
         do { return try read(StrictMap.parse(text, file: file, guide: guide), file: file, checkFiles: checkFiles) } catch { throw BenchError(error) }
     }
 
@@ -25,7 +25,7 @@ public enum WorkloadLoader {
     static let intervals: ClosedRange<Int64> = 1_000_000...86_400_000_000_000
 
     /// `path` relative to the folder holding `file` (absolute paths stay as they are).
-    public static func resolve(_ path: String, against file: String) -> String {
+    package static func resolve(_ path: String, against file: String) -> String {
         if path.hasPrefix("/") { return path }
         let dir = (file as NSString).deletingLastPathComponent
         // Workloads under reports/workloads/ name repository files from the repository root

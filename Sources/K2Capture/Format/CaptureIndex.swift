@@ -19,7 +19,7 @@ public struct CaptureIndex: Sendable, Equatable {
     /// True when the index was read from the file, false when rebuilt by scanning.
     public var storedInFile: Bool
 
-    public init(entries: [Entry], storedInFile: Bool) {
+    package init(entries: [Entry], storedInFile: Bool) {
         self.entries = entries
         self.storedInFile = storedInFile
     }
@@ -41,7 +41,7 @@ public struct CaptureIndex: Sendable, Equatable {
     /// chain per connection. Reading each chain with `CaptureReader.sortsWithinFrames` and merging
     /// the chains by time (`MergedReader`) yields every record in receive-time order, holding one
     /// frame per chain: the number of chains is the window a reader needs.
-    public func timeOrderedChains(of frames: [Entry]? = nil) -> [[Entry]] {
+    package func timeOrderedChains(of frames: [Entry]? = nil) -> [[Entry]] {
         var chains: [[Entry]] = []
         var ends: [Int64] = []
         for entry in frames ?? entries {

@@ -36,7 +36,7 @@ public final class CaptureReader {
     public let header: CaptureHeader
     public let fileSize: Int64
     /// Offset of the first frame after the header.
-    public let dataStart: Int64
+    package let dataStart: Int64
     /// Set when iteration met a torn tail.
     public private(set) var damage: CaptureDamage?
 
@@ -62,7 +62,7 @@ public final class CaptureReader {
     /// order) when the frame holds them out of order; off by default (file order). A window of
     /// one frame (≤ ~1 MiB): frames whose time ranges overlap need `CaptureIndex.timeOrderedChains()`
     /// and a merge. Costs one walk over a frame's record headers, an ordering only when unsorted.
-    public var sortsWithinFrames = false
+    package var sortsWithinFrames = false
     /// Offsets of the current frame's records in receive-time order, used while `ordered`.
     private var order: [Int] = []
     private var orderPosition = 0
@@ -76,10 +76,10 @@ public final class CaptureReader {
     private var blockRemaining = 0
     private var finished = false
     /// Offset of the frame whose records `next()` is returning.
-    public private(set) var currentFrameOffset: Int64 = -1
+    package private(set) var currentFrameOffset: Int64 = -1
     /// Data frames this reader has decompressed so far (iteration and index scans): how a
     /// test sees that a slice read only the frames it needed.
-    public private(set) var framesDecoded = 0
+    package private(set) var framesDecoded = 0
 
     public init(path: String) throws(CaptureError) {
         self.path = path
@@ -203,7 +203,7 @@ public final class CaptureReader {
     }
 
     /// Offset of the stored index frame, if the file ends with a valid one.
-    public private(set) var storedIndexOffset: Int64?
+    package private(set) var storedIndexOffset: Int64?
 
     private func loadStoredIndex() -> [CaptureIndex.Entry]? {
         let trailerSize = Layout.indexTrailerSize

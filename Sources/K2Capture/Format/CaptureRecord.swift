@@ -13,7 +13,7 @@ public struct CaptureRecord {
     /// The payload bytes exactly as received.
     public let payload: UnsafeRawBufferPointer
 
-    public init(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
+    package init(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
                 aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
         self.kind = kind
         self.timestamp = timestamp

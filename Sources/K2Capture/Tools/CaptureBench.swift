@@ -7,19 +7,19 @@ import K2Core
 
 /// The pieces of `k2 capture bench`: write and read a capture of Binance-like trade messages
 /// and time other programs (zstd, zstdcat | wc -l, k2 itself for peak RSS) on the same file.
-public enum CaptureBench {
-    public struct Phase: Sendable {
-        public var name: String
-        public var records: Int
+package enum CaptureBench {
+    package struct Phase: Sendable {
+        package var name: String
+        package var records: Int
         /// Bytes the rate in MB/s refers to (uncompressed block bytes for reads, payload bytes for writes).
-        public var bytes: Int64
-        public var seconds: Double
+        package var bytes: Int64
+        package var seconds: Double
         /// CPU time (user + system) it used: the fair figure on a shared, busy machine.
-        public var cpuSeconds: Double
+        package var cpuSeconds: Double
         /// Peak resident memory of the process that did it, in KiB (nil when measured in-process).
-        public var maxRSSKiB: Int?
-        public var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
-        public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1e6 : 0 }
+        var maxRSSKiB: Int?
+        var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
+        package var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1e6 : 0 }
     }
 
     @inline(__always)
@@ -38,7 +38,7 @@ public enum CaptureBench {
 
     /// This process's peak resident memory in KiB (`VmHWM` of /proc/self/status; it starts
     /// afresh at exec, unlike `ru_maxrss`, which a child inherits from its parent).
-    public static func peakRSSKiB() -> Int? {
+    package static func peakRSSKiB() -> Int? {
         let fd = open("/proc/self/status", O_RDONLY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -74,7 +74,7 @@ public enum CaptureBench {
 
     /// Writes `count` trade messages (one every ~50 µs) to `path` and times the writing only
     /// (messages are generated into memory first).
-    public static func write(path: String, count: Int, level: Int32 = 3, seed: UInt64 = 1) throws(CaptureError) -> Phase {
+    package static func write(path: String, count: Int, level: Int32 = 3, seed: UInt64 = 1) throws(CaptureError) -> Phase {
         var rng = SplitMix64(seed: seed)
         var arena: [UInt8] = []
         arena.reserveCapacity(count * 170)
@@ -116,7 +116,7 @@ public enum CaptureBench {
 
     /// Reads every record of `path`, touching each payload's length; returns the phase and a
     /// checksum-like sum so the loop cannot be optimised away.
-    public static func read(path: String) throws(CaptureError) -> (Phase, Int64) {
+    package static func read(path: String) throws(CaptureError) -> (Phase, Int64) {
         let t0 = now(), c0 = cpu()
         let reader = try CaptureReader(path: path)
         var count = 0
@@ -133,7 +133,7 @@ public enum CaptureBench {
 
     /// Runs `argv` with stdout to /dev/null (stderr to `stderrPath` when given) and returns wall
     /// seconds, CPU seconds of the child and its children, and the exit status.
-    public static func run(_ argv: [String], stderrPath: String? = nil) -> (seconds: Double, cpuSeconds: Double, status: Int32)? {
+    package static func run(_ argv: [String], stderrPath: String? = nil) -> (seconds: Double, cpuSeconds: Double, status: Int32)? {
         let t0 = now()
         // No setpriv in front: the child is measured as it is.
         guard let child = try? ChildProcess.start(argv, stdout: .null, stderr: stderrPath.map { .file($0) } ?? .inherit,
@@ -148,18 +148,18 @@ public enum CaptureBench {
         return (Double(t1 - t0) / 1e9, seconds(after) - seconds(before), exit)
     }
 
-    public struct Report: Sendable {
-        public var phases: [Phase]
-        public var fileBytes: Int64
-        public var uncompressedBytes: Int64
+    package struct Report: Sendable {
+        var phases: [Phase]
+        package var fileBytes: Int64
+        package var uncompressedBytes: Int64
         /// k2's read rate over `zstd -d`'s on CPU time (the goal is ≥ 0.8).
-        public var readOverZstd: Double?
+        var readOverZstd: Double?
     }
 
     /// The whole benchmark: write `records` messages, read them back (best of `repeats`), time
     /// `zstd -d` and `zstdcat | wc -l` on the same file, and measure the peak RSS of a read and
     /// of a slice by running `readCommand + [file]` and `sliceCommand + [file, out]` as children.
-    public static func runAll(records: Int, dir: String, level: Int32 = 3, repeats: Int = 3,
+    package static func runAll(records: Int, dir: String, level: Int32 = 3, repeats: Int = 3,
                               readCommand: [String]?, sliceCommand: [String]?, keep: Bool = false) throws(CaptureError) -> Report {
         let path = dir + "/k2-bench-\(getpid()).k2cap"
         let slicePath = dir + "/k2-bench-\(getpid())-slice.k2cap"
@@ -218,7 +218,7 @@ public enum CaptureBench {
     }
 
     /// The report as an aligned table.
-    public static func text(_ r: Report) -> String {
+    package static func text(_ r: Report) -> String {
         var lines: [String] = []
         lines.append("file: " + SizeText.human(bytes: r.fileBytes) + " (" + SizeText.human(bytes: r.uncompressedBytes)
                      + " of blocks, " + TimeText.fixed(Double(r.uncompressedBytes) / Double(max(r.fileBytes, 1)), 2) + ":1)")

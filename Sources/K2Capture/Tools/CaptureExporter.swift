@@ -1,8 +1,8 @@
 import K2Core
 
 /// Writes a capture's records in a foreign text format.
-public enum CaptureExporter {
-    public enum Format: String, CaseIterable, Sendable {
+package enum CaptureExporter {
+    package enum Format: String, CaseIterable, Sendable {
         /// Exactly what `k2 capture cat` prints (and `capture import --format ndjson` reads).
         case ndjson
         /// Tardis.dev raw lines: `<ISO-8601 time, 100 ns> <message>` for received messages, an
@@ -11,15 +11,15 @@ public enum CaptureExporter {
         case tardis
     }
 
-    public struct Summary: Sendable {
-        public var written = 0
-        public var skipped = 0
-        public var damage: CaptureDamage?
+    package struct Summary: Sendable {
+        package var written = 0
+        package var skipped = 0
+        package var damage: CaptureDamage?
     }
 
     /// Streams the records of `input` that pass `filter` to `out`. A time window is served
     /// from the seek index, as `slice` does.
-    public static func export(input: String, format: Format, filter: RecordFilter, to out: FDOutput) throws(CaptureError) -> Summary {
+    package static func export(input: String, format: Format, filter: RecordFilter, to out: FDOutput) throws(CaptureError) -> Summary {
         let reader = try CaptureReader(path: input)
         if filter.from != nil || filter.to != nil {
             reader.restrict(to: CaptureSlicer.frames(of: try reader.index(), for: filter))

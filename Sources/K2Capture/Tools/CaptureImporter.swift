@@ -11,33 +11,33 @@ import K2Core
 /// unique as `capture merge` does). The output is in receive-time order: an input whose records
 /// are not (a recorder that writes one block per connection) is sorted, stably, by
 /// `CaptureSorter` (connections and bytes kept).
-public enum CaptureImporter {
+package enum CaptureImporter {
     /// The longest input line read by default: 16 MiB, far above any market-data message or
     /// REST snapshot. A longer line stops the import (one line naming it) instead of being
     /// buffered and parsed whole — a 100 MB line of JSON took 1.7 GB to reject before.
-    public static let defaultMaxLineBytes = 16 << 20
+    static let defaultMaxLineBytes = 16 << 20
 
-    public struct Input: Sendable {
-        public var path: String
-        public var compression: String
-        public var records: Int
-        public var lines: Int
+    package struct Input: Sendable {
+        package var path: String
+        package var compression: String
+        package var records: Int
+        package var lines: Int
         /// Connection names of the source (cryptofeed `conn`) and the ids they got in this input.
-        public var connections: [(name: String, id: UInt32)]
+        package var connections: [(name: String, id: UInt32)]
     }
 
-    public struct Summary: Sendable {
-        public var records: Int
-        public var inputs: [Input]
+    package struct Summary: Sendable {
+        package var records: Int
+        package var inputs: [Input]
         /// (input, id in the input, id in the output) for connections renumbered by the merge.
-        public var renumbered: [(input: Int, from: UInt32, to: UInt32)]
+        package var renumbered: [(input: Int, from: UInt32, to: UInt32)]
         /// Records that came earlier in receive time than a record before them in their input
         /// and were moved into place by the sort (0 when every input was in order).
-        public var reordered: Int = 0
+        package var reordered: Int = 0
     }
 
     @discardableResult
-    public static func run(format: ImportFormat, inputs: [String], output: String, exchange: String? = nil,
+    package static func run(format: ImportFormat, inputs: [String], output: String, exchange: String? = nil,
                            options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
                            commandLine: String? = nil, maxLineBytes: Int = defaultMaxLineBytes) throws(CaptureError) -> Summary {
         guard !inputs.isEmpty else {

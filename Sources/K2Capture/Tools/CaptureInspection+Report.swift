@@ -3,7 +3,7 @@ import K2Core
 extension CaptureInspection {
     /// The `--json` form. Stable keys: `records`, `by_kind`, `first_ts_ns`, `last_ts_ns`,
     /// `connections`, `gaps`; the others are documented in docs/capture-tools.md.
-    public var json: JSONValue {
+    package var json: JSONValue {
         func n<T: BinaryInteger>(_ v: T) -> JSONValue { .number(String(v)) }
         func opt(_ v: Int64?) -> JSONValue { v.map { n($0) } ?? .null }
         func named(_ list: [(name: String, count: Int)]) -> JSONValue { .object(list.map { ($0.name, n($0.count)) }) }
@@ -71,7 +71,7 @@ extension CaptureInspection {
     }
 
     /// The human report: aligned sections, most important first.
-    public func textReport(top: Int = 10) -> String {
+    package func textReport(top: Int = 10) -> String {
         var lines: [String] = []
         func row(_ label: String, _ value: String) { lines.append("  " + label.padded(20) + value) }
         func int(_ v: Int) -> String { v.grouped }

@@ -1,119 +1,119 @@
 import K2Core
 
 /// What `k2 capture inspect` reports about a capture (see docs/capture-tools.md).
-public struct CaptureInspection: Sendable {
-    public struct Connection: Sendable, Equatable {
-        public var id: UInt32
-        public var records: Int
-        public var recv: Int
+package struct CaptureInspection: Sendable {
+    package struct Connection: Sendable, Equatable {
+        package var id: UInt32
+        package var records: Int
+        package var recv: Int
         /// Payload bytes of all its records.
-        public var bytes: Int64
-        public var firstTimestamp: Int64
-        public var lastTimestamp: Int64
+        package var bytes: Int64
+        package var firstTimestamp: Int64
+        package var lastTimestamp: Int64
         /// The URL of its first `connect` record, if any.
-        public var url: String?
+        package var url: String?
     }
 
     /// Messages (`recv` records) per one-second bucket of the capture's span, empty seconds included.
-    public struct Rate: Sendable, Equatable {
-        public var seconds: Int
-        public var p50: Int
-        public var p99: Int
-        public var max: Int
-        public var mean: Double
+    package struct Rate: Sendable, Equatable {
+        package var seconds: Int
+        package var p50: Int
+        package var p99: Int
+        package var max: Int
+        package var mean: Double
         /// The 100 ms window (any start, `[start, start+100ms)`) holding the most messages.
-        public var busiest100msStart: Int64
-        public var busiest100msCount: Int
+        package var busiest100msStart: Int64
+        package var busiest100msCount: Int
     }
 
     /// A break in a venue's sequence numbers for one symbol.
-    public struct Gap: Sendable, Equatable {
-        public var symbol: String
+    package struct Gap: Sendable, Equatable {
+        package var symbol: String
         /// Receive time of the message after the gap.
-        public var timestamp: Int64
-        public var connection: UInt32
+        package var timestamp: Int64
+        package var connection: UInt32
         /// Last id before the gap, and the first id after it.
-        public var previous: Int64
-        public var next: Int64
-        public var missingFrom: Int64 { previous + 1 }
-        public var missingTo: Int64 { next - 1 }
-        public var missing: Int64 { next - previous - 1 }
+        package var previous: Int64
+        package var next: Int64
+        package var missingFrom: Int64 { previous + 1 }
+        package var missingTo: Int64 { next - 1 }
+        package var missing: Int64 { next - previous - 1 }
     }
 
     /// One sequence check (Binance `depthUpdate` U/u, Binance `trade` t) across all symbols.
-    public struct SequenceCheck: Sendable, Equatable {
+    package struct SequenceCheck: Sendable, Equatable {
         /// `depth_update` or `trade`.
-        public var name: String
+        package var name: String
         /// What is checked, for people: "depthUpdate: next U = previous u + 1".
-        public var rule: String
-        public var messages: Int = 0
-        public var symbols: Int = 0
-        public var gaps: Int = 0
-        public var missingIds: Int64 = 0
+        var rule: String
+        package var messages: Int = 0
+        package var symbols: Int = 0
+        package var gaps: Int = 0
+        package var missingIds: Int64 = 0
         /// Messages whose id does not advance (duplicates, replays, out of order).
-        public var regressions: Int = 0
+        package var regressions: Int = 0
         /// The first `CaptureInspector.Options.gapsListed` gaps, in capture order.
-        public var first: [Gap] = []
+        package var first: [Gap] = []
     }
 
-    public var path: String
-    public var fileSize: Int64
-    public var formatVersion: String
-    public var toolVersion: String
-    public var createdNanos: Int64
-    public var host: String
-    public var metadata: JSONValue
+    package var path: String
+    package var fileSize: Int64
+    var formatVersion: String
+    var toolVersion: String
+    package var createdNanos: Int64
+    package var host: String
+    package var metadata: JSONValue
 
-    public var records: Int = 0
-    public var firstTimestamp: Int64?
-    public var lastTimestamp: Int64?
-    public var durationNanos: Int64 { (lastTimestamp ?? 0) - (firstTimestamp ?? 0) }
+    package var records: Int = 0
+    package var firstTimestamp: Int64?
+    package var lastTimestamp: Int64?
+    package var durationNanos: Int64 { (lastTimestamp ?? 0) - (firstTimestamp ?? 0) }
     /// Records whose time is earlier than the record before them.
-    public var outOfOrder: Int = 0
+    package var outOfOrder: Int = 0
     /// Records whose time is earlier than the latest time before them: the records a sort moves
     /// (a capture grouped by connection has most of its records out of place but few adjacent
     /// inversions).
-    public var outOfPlace: Int = 0
+    package var outOfPlace: Int = 0
     /// Largest distance of a record behind the latest time before it, in ns (0 when in order).
-    public var maxBehindNanos: Int64 = 0
-    public var payloadBytes: Int64 = 0
-    public var byKind: [(kind: RecordKind, count: Int)] = []
-    public var connections: [Connection] = []
+    package var maxBehindNanos: Int64 = 0
+    package var payloadBytes: Int64 = 0
+    package var byKind: [(kind: RecordKind, count: Int)] = []
+    package var connections: [Connection] = []
     /// Received messages per stream and per symbol, most first.
-    public var byStream: [(name: String, count: Int)] = []
-    public var bySymbol: [(name: String, count: Int)] = []
+    package var byStream: [(name: String, count: Int)] = []
+    package var bySymbol: [(name: String, count: Int)] = []
     /// `marker` records by their `"marker"` name (`gap`, `duplicate`, `malformed`, `reconnect`, …;
     /// the simulator's `fault` markers as `fault:gap`, `fault:malformed`, …), most first.
-    public var byMarker: [(name: String, count: Int)] = []
-    public var rate: Rate?
+    package var byMarker: [(name: String, count: Int)] = []
+    package var rate: Rate?
 
-    public var frames: Int = 0
-    public var indexStored: Bool = false
-    public var compressedBytes: Int64 = 0
-    public var uncompressedBytes: Int64 = 0
+    package var frames: Int = 0
+    package var indexStored: Bool = false
+    package var compressedBytes: Int64 = 0
+    package var uncompressedBytes: Int64 = 0
     /// Uncompressed block bytes per byte of file.
-    public var compressionRatio: Double { fileSize > 0 ? Double(uncompressedBytes) / Double(fileSize) : 0 }
+    package var compressionRatio: Double { fileSize > 0 ? Double(uncompressedBytes) / Double(fileSize) : 0 }
 
-    public var sequenceChecks: [SequenceCheck] = []
-    public var gapCount: Int { sequenceChecks.reduce(0) { $0 + $1.gaps } }
-    public var damage: CaptureDamage?
+    package var sequenceChecks: [SequenceCheck] = []
+    package var gapCount: Int { sequenceChecks.reduce(0) { $0 + $1.gaps } }
+    package var damage: CaptureDamage?
 }
 
 /// Reads a capture once and works out `CaptureInspection`: counts by kind, connection, stream
 /// and symbol, message rates, compression, and sequence gaps. Allocates only for names it has
 /// not seen before.
-public enum CaptureInspector {
-    public struct Options: Sendable {
+package enum CaptureInspector {
+    package struct Options: Sendable {
         /// How many gaps of each check to list.
-        public var gapsListed: Int = 5
+        package var gapsListed: Int = 5
         /// Bucket width of the rate statistics.
-        public var bucketNanos: Int64 = 1_000_000_000
+        var bucketNanos: Int64 = 1_000_000_000
         /// Width of the busiest window.
-        public var windowNanos: Int64 = 100_000_000
-        public init(gapsListed: Int = 5) { self.gapsListed = gapsListed }
+        package var windowNanos: Int64 = 100_000_000
+        package init(gapsListed: Int = 5) { self.gapsListed = gapsListed }
     }
 
-    public static func inspect(path: String, options: Options = .init()) throws(CaptureError) -> CaptureInspection {
+    package static func inspect(path: String, options: Options = .init()) throws(CaptureError) -> CaptureInspection {
         let reader = try CaptureReader(path: path)
         let header = reader.header
         var ins = CaptureInspection(path: path, fileSize: reader.fileSize, formatVersion: "\(header.major).\(header.minor)",

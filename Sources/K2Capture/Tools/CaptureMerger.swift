@@ -12,17 +12,17 @@ import K2Core
 /// no input uses (`ConnectionRenumbering`). The header's
 /// metadata notes the sources (`merged_from`: path, exchange, records per input) and keeps
 /// `exchange` when all inputs agree on it.
-public enum CaptureMerger {
-    public struct Summary: Sendable {
-        public var records: Int
-        public var recordsPerInput: [Int]
+package enum CaptureMerger {
+    package struct Summary: Sendable {
+        package var records: Int
+        package var recordsPerInput: [Int]
         /// (input, original id, new id) for every connection whose id had to change.
-        public var renumbered: [(input: Int, from: UInt32, to: UInt32)]
+        package var renumbered: [(input: Int, from: UInt32, to: UInt32)]
         /// Inputs that ended in a torn tail (their complete frames were merged).
-        public var damage: [(path: String, damage: CaptureDamage)]
+        package var damage: [(path: String, damage: CaptureDamage)]
     }
 
-    public static func merge(inputs: [String], output: String, options: CaptureWriter.Options = .init(),
+    package static func merge(inputs: [String], output: String, options: CaptureWriter.Options = .init(),
                              clock: any NanoClock = SystemClock(), commandLine: String? = nil) throws(CaptureError) -> Summary {
         guard !inputs.isEmpty else {
             throw CaptureError(.invalidArgument, path: nil, what: "no input captures", remedy: "give at least one capture to merge")

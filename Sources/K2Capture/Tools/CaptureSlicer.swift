@@ -8,25 +8,25 @@ import K2Core
 /// Copies the records of a capture that pass a filter into a new capture. A time window is
 /// served from the seek index: only the frames whose time range overlaps `[from, to)` are
 /// read and decompressed, so a 10-minute slice of a day-long capture costs 10 minutes of data.
-public enum CaptureSlicer {
-    public struct Summary: Sendable {
-        public var records: Int
+package enum CaptureSlicer {
+    package struct Summary: Sendable {
+        package var records: Int
         /// Frames in the input, and how many of them were decompressed for the slice.
-        public var framesTotal: Int
-        public var framesDecoded: Int
-        public var indexStored: Bool
-        public var damage: CaptureDamage?
+        package var framesTotal: Int
+        package var framesDecoded: Int
+        package var indexStored: Bool
+        package var damage: CaptureDamage?
     }
 
     /// The frames that may hold records of `filter`'s time window (all of them without one).
-    public static func frames(of index: CaptureIndex, for filter: RecordFilter) -> [CaptureIndex.Entry] {
+    package static func frames(of index: CaptureIndex, for filter: RecordFilter) -> [CaptureIndex.Entry] {
         guard filter.from != nil || filter.to != nil else { return index.entries }
         let from = filter.from ?? .min
         let to = filter.to.map { $0 == .min ? $0 : $0 - 1 } ?? .max   // [from, to) → inclusive end
         return index.frames(overlapping: from, to).map { index.entries[$0] }
     }
 
-    public static func slice(input: String, output: String, filter: RecordFilter, filterText: String = "",
+    package static func slice(input: String, output: String, filter: RecordFilter, filterText: String = "",
                              options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
                              commandLine: String? = nil) throws(CaptureError) -> Summary {
         if input == output {

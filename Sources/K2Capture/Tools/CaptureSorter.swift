@@ -13,21 +13,21 @@ import K2Core
 /// capture next to the output; the runs are then merged by `MergedReader` (ties go to the
 /// earlier run, so the whole sort stays stable). A capture that fits in one run is sorted in
 /// memory and written straight to the output.
-public enum CaptureSorter {
+package enum CaptureSorter {
     /// Default bytes of records held in memory per run (record headers included): 256 MiB.
-    public static let defaultRunBytes = 256 << 20
+    static let defaultRunBytes = 256 << 20
 
-    public struct Summary: Sendable {
-        public var records: Int
+    package struct Summary: Sendable {
+        package var records: Int
         /// Records whose receive time is earlier than that of a record before them in the input.
-        public var outOfPlace: Int
+        package var outOfPlace: Int
         /// Sorted runs written (1 when the input fitted in memory).
-        public var runs: Int
+        package var runs: Int
         /// Set when the input ended in a torn tail (its complete frames were sorted).
-        public var damage: CaptureDamage?
+        package var damage: CaptureDamage?
     }
 
-    public static func sort(input: String, output: String, runBytes: Int = defaultRunBytes,
+    package static func sort(input: String, output: String, runBytes: Int = defaultRunBytes,
                             options: CaptureWriter.Options = .init()) throws(CaptureError) -> Summary {
         if input == output {
             throw CaptureError(.invalidArgument, path: output, what: "the output is also the input",

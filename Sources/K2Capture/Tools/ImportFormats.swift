@@ -1,7 +1,7 @@
 import K2Core
 
 /// The foreign formats `k2 capture import` reads (see docs/capture-tools.md for each line format).
-public enum ImportFormat: String, CaseIterable, Sendable {
+package enum ImportFormat: String, CaseIterable, Sendable {
     /// cryptofeed's text raw-data format (`AsyncFileCallback`): `URL <-> ts`, `URL <- ts: data`,
     /// `ts: data`, `URL -> ts: body`, after a `configuration: …` first line.
     case cryptofeed
@@ -41,11 +41,11 @@ public enum ImportFormat: String, CaseIterable, Sendable {
 
 /// Exact decimal time parsing: no `Double` on the way, so `1618678132.3681234` is
 /// 1618678132368123400 ns exactly.
-public enum DecimalTime {
+package enum DecimalTime {
     /// Parses decimal seconds (`1618678132.368`, `-1.5`, `1.618678132368e9`) into nanoseconds.
     /// Digits past the ninth decimal are dropped (truncated). Nil when it is not a number or
     /// does not fit.
-    public static func nanos(fromSeconds b: UnsafeRawBufferPointer) -> Int64? {
+    package static func nanos(fromSeconds b: UnsafeRawBufferPointer) -> Int64? {
         var index = 0
         let count = b.count
         guard count > 0 else { return nil }
@@ -98,7 +98,7 @@ public enum DecimalTime {
         return neg ? -result : result
     }
 
-    public static func nanos(fromSeconds text: String) -> Int64? {
+    package static func nanos(fromSeconds text: String) -> Int64? {
         var utf8Text = text
         return utf8Text.withUTF8 { nanos(fromSeconds: UnsafeRawBufferPointer($0)) }
     }

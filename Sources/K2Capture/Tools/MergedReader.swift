@@ -7,13 +7,13 @@
 /// merge is stable, and merging a single capture yields it unchanged.
 ///
 /// `next()` allocates nothing per record. The returned view is valid until the next call.
-public final class MergedReader {
+package final class MergedReader {
     /// The inputs, in priority order for equal receive times.
-    public let readers: [CaptureReader]
+    package let readers: [CaptureReader]
     /// Index (into `readers`) of the input the last record returned by `next()` came from.
-    public private(set) var currentSource = -1
+    package private(set) var currentSource = -1
     /// Records returned so far, per input.
-    public private(set) var recordsPerSource: [Int]
+    package private(set) var recordsPerSource: [Int]
 
     /// Each input's head record, valid while that reader has not moved on.
     private var heads: [CaptureRecord?]
@@ -26,9 +26,9 @@ public final class MergedReader {
     /// share a group number; equal times within a group go to the record earlier in the file
     /// (its frame's offset), so merging a file's chains gives the stable receive-time order.
     /// Nil: every reader is its own input (ties by input order).
-    public var fileGroups: [Int]?
+    package var fileGroups: [Int]?
 
-    public init(readers: [CaptureReader]) {
+    package init(readers: [CaptureReader]) {
         self.readers = readers
         heads = Array(repeating: nil, count: readers.count)
         recordsPerSource = Array(repeating: 0, count: readers.count)
@@ -36,18 +36,18 @@ public final class MergedReader {
     }
 
     /// Opens every path as a `CaptureReader`.
-    public convenience init(paths: [String]) throws(CaptureError) {
+    package convenience init(paths: [String]) throws(CaptureError) {
         var rs: [CaptureReader] = []
         for path in paths { rs.append(try CaptureReader(path: path)) }
         self.init(readers: rs)
     }
 
     /// The reader the last record came from (for its path, header or damage).
-    public var currentReader: CaptureReader? { currentSource >= 0 ? readers[currentSource] : nil }
+    var currentReader: CaptureReader? { currentSource >= 0 ? readers[currentSource] : nil }
 
     /// The next record of the merge, or nil when every input is exhausted.
     /// Throws the first damaged frame an input meets; torn tails end that input quietly (see each reader's `damage`).
-    public func next() throws(CaptureError) -> CaptureRecord? {
+    package func next() throws(CaptureError) -> CaptureRecord? {
         if !started {
             started = true
             for i in readers.indices {
@@ -83,7 +83,7 @@ public final class MergedReader {
     }
 
     /// Calls `body` with every record and its input index; stops early when it returns false.
-    public func forEach(_ body: (CaptureRecord, Int) throws -> Bool) throws {
+    package func forEach(_ body: (CaptureRecord, Int) throws -> Bool) throws {
         while let record = try next() {
             if try !body(record, currentSource) { return }
         }

@@ -3,7 +3,7 @@ import K2Core
 /// The NDJSON form of a record, as `k2 capture cat` prints it and `capture import --format ndjson`
 /// reads it: `{"kind":"recv","ts_ns":…,"conn":0,"data":"…"}`, with `"url"` for connect and http
 /// records and `"encoding":"base64"` when the payload is binary or not valid UTF-8.
-public enum NDJSONRecord {
+package enum NDJSONRecord {
     private static let kindKey: [UInt8] = Array("{\"kind\":\"".utf8)
     private static let tsKey: [UInt8] = Array("\",\"ts_ns\":".utf8)
     private static let connKey: [UInt8] = Array(",\"conn\":".utf8)
@@ -14,7 +14,7 @@ public enum NDJSONRecord {
 
     /// Appends one line (with its newline) for `r`.
     @inline(__always)
-    public static func append(_ r: CaptureRecord, to out: inout [UInt8]) {
+    package static func append(_ r: CaptureRecord, to out: inout [UInt8]) {
         out.append(contentsOf: kindKey)
         out.append(contentsOf: names[Int(r.kind.rawValue)])
         out.append(contentsOf: tsKey)
@@ -48,7 +48,7 @@ public enum NDJSONRecord {
     }
 
     /// Parses one NDJSON line back into a record. `isBinary` is true for base64 payloads.
-    public static func parse(_ line: UnsafeRawBufferPointer) throws(JSONParseError) -> OwnedRecord {
+    package static func parse(_ line: UnsafeRawBufferPointer) throws(JSONParseError) -> OwnedRecord {
         let value = try JSONParser.parse(line)
         guard case .object = value else { throw JSONParseError(offset: 0, reason: "a record must be a JSON object") }
         guard let kname = value["kind"]?.stringValue, let kind = RecordKind(name: kname) else {

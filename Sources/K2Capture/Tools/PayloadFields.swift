@@ -8,22 +8,22 @@ import Darwin
 /// the few keys the venues use, without parsing or allocating:
 /// Binance (`stream`, `s`, `e`), Kraken v1 arrays (channel name and pair at the end),
 /// Kraken v2 (`channel`, `symbol`), Coinbase (`channel`, `product_id`).
-public struct PayloadFields {
-    public var stream: UnsafeRawBufferPointer?
-    public var symbol: UnsafeRawBufferPointer?
-    public var event: UnsafeRawBufferPointer?
+package struct PayloadFields {
+    package var stream: UnsafeRawBufferPointer?
+    package var symbol: UnsafeRawBufferPointer?
+    package var event: UnsafeRawBufferPointer?
 
-    public init(stream: UnsafeRawBufferPointer? = nil, symbol: UnsafeRawBufferPointer? = nil, event: UnsafeRawBufferPointer? = nil) {
+    package init(stream: UnsafeRawBufferPointer? = nil, symbol: UnsafeRawBufferPointer? = nil, event: UnsafeRawBufferPointer? = nil) {
         self.stream = stream
         self.symbol = symbol
         self.event = event
     }
 
-    public var streamString: String? { stream.map { String(decoding: $0, as: UTF8.self) } }
-    public var symbolString: String? { symbol.map { String(decoding: $0, as: UTF8.self) } }
-    public var eventString: String? { event.map { String(decoding: $0, as: UTF8.self) } }
+    package var streamString: String? { stream.map { String(decoding: $0, as: UTF8.self) } }
+    package var symbolString: String? { symbol.map { String(decoding: $0, as: UTF8.self) } }
+    package var eventString: String? { event.map { String(decoding: $0, as: UTF8.self) } }
 
-    public static func extract(_ p: UnsafeRawBufferPointer) -> PayloadFields {
+    package static func extract(_ p: UnsafeRawBufferPointer) -> PayloadFields {
         if let fields = binanceCombined(p) { return fields }
         return extractSearching(p)
     }
@@ -132,7 +132,7 @@ public struct PayloadFields {
     /// searching from `from`: `memchr` (vectorised in libc) for the first byte, then the second
     /// byte inline (keys start with a quote, which JSON has plenty of), `memcmp` for the rest.
     @inline(__always)
-    public static func find(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int = 0) -> Int? {
+    package static func find(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int = 0) -> Int? {
         guard let base = p.baseAddress, from >= 0, p.count - from >= key.count, !key.isEmpty else { return nil }
         return key.withUnsafeBytes { keyBytes -> Int? in
             let keyLength = keyBytes.count
@@ -154,7 +154,7 @@ public struct PayloadFields {
     }
 
     /// The string value of `key` (no escapes expected in venue identifiers), skipping spaces after the colon.
-    public static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> UnsafeRawBufferPointer? {
+    package static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> UnsafeRawBufferPointer? {
         guard let valueStart = find(p, key, from: from) else { return nil }
         return stringAt(p, valueStart)
     }
@@ -182,7 +182,7 @@ public struct PayloadFields {
     }
 
     /// The integer value of `key` (e.g. Binance `"u":160`), or nil.
-    public static func intValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> Int64? {
+    package static func intValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> Int64? {
         guard var index = find(p, key, from: from) else { return nil }
         while index < p.count, p[index] == 32 { index += 1 }
         var neg = false
@@ -202,7 +202,7 @@ public struct PayloadFields {
     /// A structural check (numbers and literals are not validated) that tells a frame cut short
     /// or spliced from a whole one, in one pass without allocating. The recorder reads no
     /// sequence number out of a frame that fails it.
-    public static func isWholeJSON(_ p: UnsafeRawBufferPointer) -> Bool {
+    package static func isWholeJSON(_ p: UnsafeRawBufferPointer) -> Bool {
         guard let start = firstNonSpace(p), p[start] == 123 || p[start] == 91 else { return false }
         let count = p.count
         var depth = 0

@@ -3,18 +3,18 @@ import K2Core
 /// Which records a tool keeps: a time window, kinds, connections, streams and symbols.
 /// Built from the command-line strings by `RecordFilter.parse`, applied per record without
 /// allocating.
-public struct RecordFilter: Sendable {
+package struct RecordFilter: Sendable {
     /// Half-open receive-time window `[from, to)`, nanoseconds since the epoch.
-    public var from: Int64?
-    public var to: Int64?
-    public var kinds: Set<RecordKind>?
-    public var connections: Set<UInt32>?
+    package var from: Int64?
+    package var to: Int64?
+    package var kinds: Set<RecordKind>?
+    package var connections: Set<UInt32>?
     /// Exact stream names (`btcusdt@trade`, `market_trades`, `trade`).
-    public var streams: [[UInt8]]?
+    package var streams: [[UInt8]]?
     /// Symbols, compared without regard to case (`BTCUSDT`, `XBT/USD`, `BTC-USD`).
-    public var symbols: [[UInt8]]?
+    package var symbols: [[UInt8]]?
 
-    public init(from: Int64? = nil, to: Int64? = nil, kinds: Set<RecordKind>? = nil, connections: Set<UInt32>? = nil,
+    package init(from: Int64? = nil, to: Int64? = nil, kinds: Set<RecordKind>? = nil, connections: Set<UInt32>? = nil,
                 streams: [String]? = nil, symbols: [String]? = nil) {
         self.from = from
         self.to = to
@@ -24,14 +24,14 @@ public struct RecordFilter: Sendable {
         self.symbols = symbols?.map { Array($0.lowercased().utf8) }
     }
 
-    public var isEmpty: Bool {
+    package var isEmpty: Bool {
         from == nil && to == nil && kinds == nil && connections == nil && streams == nil && symbols == nil
     }
 
-    public var needsPayload: Bool { streams != nil || symbols != nil }
+    var needsPayload: Bool { streams != nil || symbols != nil }
 
     @inline(__always)
-    public func matches(_ r: CaptureRecord) -> Bool {
+    package func matches(_ r: CaptureRecord) -> Bool {
         if let from, r.timestamp < from { return false }
         if let to, r.timestamp >= to { return false }
         if let kinds, !kinds.contains(r.kind) { return false }
@@ -61,7 +61,7 @@ public struct RecordFilter: Sendable {
 
     /// Builds a filter from command-line text. `--from/--to` take ISO-8601 times or offsets
     /// from the capture's first record (`+30s`, `+1h30m`); `start` is that first time.
-    public static func parse(from: String?, to: String?, kinds: [String], connections: [String],
+    package static func parse(from: String?, to: String?, kinds: [String], connections: [String],
                              streams: [String], symbols: [String], start: Int64?) throws(CaptureError) -> RecordFilter {
         func time(_ text: String, _ flag: String) throws(CaptureError) -> Int64 {
             if text.hasPrefix("+") {

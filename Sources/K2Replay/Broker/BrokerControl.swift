@@ -5,10 +5,10 @@ import K2Core
 /// `--host`) that injects the embedded broker's faults by hand while an incident is reproduced.
 /// One command per line, one reply line per command: `ok: <what was done>` or `error: <why>`
 /// (docs/sinks.md lists the commands). Connections are served one at a time.
-public final class BrokerControl: Sendable {
+package final class BrokerControl: Sendable {
 
     /// One control command.
-    public enum Command: Sendable, Equatable {
+    package enum Command: Sendable, Equatable {
         case down(broker: Int)
         case up(broker: Int)
         /// Added round-trip time (0 clears it).
@@ -25,10 +25,10 @@ public final class BrokerControl: Sendable {
         case help
     }
 
-    public static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | time | help"
+    package static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | time | help"
 
     /// The command on `line`, or a one-line reason it is not one.
-    public static func parse(_ line: String, brokers: Int) -> Result<Command, ReplayError> {
+    package static func parse(_ line: String, brokers: Int) -> Result<Command, ReplayError> {
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         func fail(_ what: String) -> Result<Command, ReplayError> {
             .failure(ReplayError(.invalidArgument, place: "control", what: what, remedy: usage))
@@ -76,7 +76,7 @@ public final class BrokerControl: Sendable {
     }
 
     /// Carries out `command` on `broker`; the reply's text.
-    public static func apply(_ command: Command, to broker: EmbeddedBroker) throws -> String {
+    package static func apply(_ command: Command, to broker: EmbeddedBroker) throws -> String {
         switch command {
         case let .down(id):
             broker.setBrokerDown(id)
@@ -107,13 +107,13 @@ public final class BrokerControl: Sendable {
     }
 
     /// The address listened on.
-    public var host: String { server.host }
+    package var host: String { server.host }
     /// The port listened on (the one asked for, or a free one for 0).
-    public var port: Int { server.port }
+    package var port: Int { server.port }
     private let server: LineServer
 
     /// Listens on `host:port` (0 = a free port) and serves commands until `stop()`.
-    public init(broker: EmbeddedBroker, host: String = "127.0.0.1", port: Int) throws {
+    package init(broker: EmbeddedBroker, host: String = "127.0.0.1", port: Int) throws {
         guard (0...65535).contains(port) else {
             throw ReplayError(.invalidArgument, place: "k2 broker", what: "--control-port \(port) is not a port", remedy: "give 1-65535, or 0 for a free port")
         }
@@ -134,7 +134,7 @@ public final class BrokerControl: Sendable {
     }
 
     /// Stops listening, closes the connection being served and waits for the thread.
-    public func stop() { server.stop() }
+    package func stop() { server.stop() }
 
     deinit { stop() }
 }

@@ -8,20 +8,20 @@ import K2Core
 /// to the proxies' (`KafkaAddressRewrite`). Clients on other hosts — or network namespaces —
 /// bootstrap through `bootstrap` and then reach every broker, and the group coordinator,
 /// through the proxies, never through 127.0.0.1.
-public final class BrokerProxy: @unchecked Sendable {
+package final class BrokerProxy: @unchecked Sendable {
     /// The address the proxies listen on and advertise.
-    public let host: String
+    package let host: String
     /// Proxy ports, in the order of the mock cluster's bootstrap list (broker 1 first).
-    public let ports: [Int]
+    package let ports: [Int]
     /// `host:port,…` — the bootstrap servers to give clients.
-    public var bootstrap: String { ports.map { "\(host):\($0)" }.joined(separator: ",") }
+    package var bootstrap: String { ports.map { "\(host):\($0)" }.joined(separator: ",") }
 
     private let listeners: [Int32]
     private let lock = Lock()
     private var running = true
 
     /// `brokers`: the mock brokers' `host:port` list (`EmbeddedBroker.bootstrap`).
-    public init(brokers: String, host: String, firstPort: Int) throws {
+    package init(brokers: String, host: String, firstPort: Int) throws {
         var probe = in_addr()
         guard inet_pton(AF_INET, host, &probe) == 1, host != "0.0.0.0" else {
             throw ReplayError(.invalidArgument, place: "k2 broker", what: "--host '\(host)' is not an IPv4 address",
@@ -63,7 +63,7 @@ public final class BrokerProxy: @unchecked Sendable {
         }
     }
 
-    public func stop() {
+    package func stop() {
         lock.withLock { running = false }
         for fd in listeners {
             shutdown(fd, Int32(SHUT_RDWR))

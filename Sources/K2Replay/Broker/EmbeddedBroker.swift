@@ -9,19 +9,19 @@ import K2Core
 /// watermarks still count every message ever appended: verify counts with
 /// `KafkaInspector.highWatermarkSum` (or `kcat -Q`), consume while producing, or spread
 /// over more partitions.
-public final class EmbeddedBroker: @unchecked Sendable {
+package final class EmbeddedBroker: @unchecked Sendable {
     // unchecked: immutable after start; librdkafka's mock cluster is thread-safe.
     /// Settings of the embedded broker.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Number of brokers in the cluster (ids 1…N).
-        public var brokers: Int
+        package var brokers: Int
         /// Partitions of the topics created up front.
-        public var partitions: Int
+        package var partitions: Int
         /// Topics created up front with `partitions` partitions. Other topics are auto-created on
         /// first use with librdkafka's mock default (4 partitions).
-        public var topics: [String]
+        package var topics: [String]
 
-        public init(brokers: Int = 1, partitions: Int = 4, topics: [String] = EmbeddedBroker.standardTopics) {
+        package init(brokers: Int = 1, partitions: Int = 4, topics: [String] = EmbeddedBroker.standardTopics) {
             self.brokers = brokers
             self.partitions = partitions
             self.topics = topics
@@ -30,7 +30,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
 
     /// The topics the default kafka sink template produces for the three venues:
     /// `market.crypto.{trades,orderbook,ticker}.{binance,kraken,coinbase}`.
-    public static let standardTopics: [String] = {
+    package static let standardTopics: [String] = {
         var out: [String] = []
         for type in ["trades", "orderbook", "ticker"] {
             for ex in ["binance", "kraken", "coinbase"] { out.append("market.crypto.\(type).\(ex)") }
@@ -39,12 +39,12 @@ public final class EmbeddedBroker: @unchecked Sendable {
     }()
 
     private let cluster: MockCluster
-    public let configuration: Configuration
+    package let configuration: Configuration
     /// `host:port[,host:port…]` — give it to any Kafka client as bootstrap servers.
-    public var bootstrap: String { cluster.bootstraps }
+    package var bootstrap: String { cluster.bootstraps }
 
     /// Starts the cluster; it runs until this object is released or `stop()` is called.
-    public init(_ configuration: Configuration = .init()) throws {
+    package init(_ configuration: Configuration = .init()) throws {
         guard configuration.brokers >= 1, configuration.brokers <= 16 else {
             throw ReplayError(.invalidArgument, place: "k2 broker", what: "--brokers must be 1…16, got \(configuration.brokers)")
         }
@@ -58,24 +58,24 @@ public final class EmbeddedBroker: @unchecked Sendable {
         }
     }
 
-    public func createTopic(_ name: String, partitions: Int) throws {
+    func createTopic(_ name: String, partitions: Int) throws {
         try cluster.createTopic(name, partitions: partitions, replication: min(configuration.brokers, 3))
     }
 
     // Fault injection (reproducible broker incidents).
 
     /// Broker `id` (1-based) goes away: its connections drop and new ones are refused.
-    public func setBrokerDown(_ id: Int = 1) { cluster.setDown(broker: Int32(id)) }
+    package func setBrokerDown(_ id: Int = 1) { cluster.setDown(broker: Int32(id)) }
     /// Broker `id` comes back.
-    public func setBrokerUp(_ id: Int = 1) { cluster.setUp(broker: Int32(id)) }
+    package func setBrokerUp(_ id: Int = 1) { cluster.setUp(broker: Int32(id)) }
     /// Adds round-trip delay to broker `id`'s responses.
-    public func setRoundTrip(_ id: Int = 1, millis: Int) { cluster.setRTT(broker: Int32(id), millis: Int32(millis)) }
+    package func setRoundTrip(_ id: Int = 1, millis: Int) { cluster.setRTT(broker: Int32(id), millis: Int32(millis)) }
     /// The next requests of `apiKey` (0 Produce, 3 Metadata, 18 ApiVersions) fail with these Kafka error codes.
-    public func failNextRequests(apiKey: Int16, errorCodes: [Int32]) { cluster.pushRequestErrors(apiKey: apiKey, errors: errorCodes) }
-    public func clearRequestErrors(apiKey: Int16) { cluster.clearRequestErrors(apiKey: apiKey) }
+    package func failNextRequests(apiKey: Int16, errorCodes: [Int32]) { cluster.pushRequestErrors(apiKey: apiKey, errors: errorCodes) }
+    package func clearRequestErrors(apiKey: Int16) { cluster.clearRequestErrors(apiKey: apiKey) }
     /// Moves the leadership of `topic`'s `partition` to broker `id`; throws when the cluster refuses
     /// (no such topic, partition or broker).
-    public func moveLeader(topic: String, partition: Int, to id: Int) throws {
+    package func moveLeader(topic: String, partition: Int, to id: Int) throws {
         let code = cluster.setLeader(topic: topic, partition: Int32(partition), broker: Int32(id))
         if code != 0 {
             throw ReplayError(.invalidArgument, place: "k2 broker", what: "cannot move the leader of \(topic)/\(partition) to broker \(id): \(KafkaNames.errorName(code))",
@@ -83,5 +83,5 @@ public final class EmbeddedBroker: @unchecked Sendable {
         }
     }
     /// Every request about `topic` fails with Kafka error `code` until it is set back to 0.
-    public func setTopicError(topic: String, code: Int32) { cluster.setTopicError(topic: topic, code: code) }
+    package func setTopicError(topic: String, code: Int32) { cluster.setTopicError(topic: topic, code: code) }
 }

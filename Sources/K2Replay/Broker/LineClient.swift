@@ -3,13 +3,13 @@ import K2Core
 
 /// The client side of `LineServer`: one request line out, one reply line back, over one TCP
 /// connection, every step bounded by a timeout (a host that does not answer is an error, not a hang).
-public final class LineClient {
+package final class LineClient {
     private let fd: Int32
     private let place: String
     private var pending: [UInt8] = []
 
     /// Connects to `host:port` (an IPv4 address or a name) within `timeoutNanos`.
-    public init(host: String, port: Int, timeoutNanos: Int64, place: String) throws {
+    package init(host: String, port: Int, timeoutNanos: Int64, place: String) throws {
         self.place = place
         let address = try Self.resolve(host: host, port: port, place: place)
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -35,7 +35,7 @@ public final class LineClient {
     deinit { close(fd) }
 
     /// Sends `request` (a newline is added) and returns the reply line without its newline.
-    public func ask(_ request: String) throws -> String {
+    package func ask(_ request: String) throws -> String {
         let bytes = Array((request + "\n").utf8)
         var sent = 0
         while sent < bytes.count {

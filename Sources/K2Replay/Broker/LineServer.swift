@@ -4,15 +4,15 @@ import K2Core
 /// A line-based TCP server: one request per line, one reply line per request, connections
 /// served one at a time on a thread of its own. `k2 broker --control-port` (fault commands and
 /// `time`) and `k2 bench clock` (the shards' clock reference) answer through it.
-public final class LineServer: @unchecked Sendable {
+package final class LineServer: @unchecked Sendable {
     // unchecked: `running` and `client` under `lock`; the rest immutable after init.
 
     /// The longest request line accepted (the connection is answered with an error and closed).
     static let maximumLineBytes = 65536
 
-    public let host: String
+    package let host: String
     /// The port listened on (the one asked for, or a free one for 0).
-    public let port: Int
+    package let port: Int
     private let answer: @Sendable (String) -> String
     private let listener: Int32
     private let lock = Lock()
@@ -22,7 +22,7 @@ public final class LineServer: @unchecked Sendable {
 
     /// Listens on `host:port` (0 = a free port) and answers each non-empty, trimmed line with
     /// `answer(line)` until `stop()`. `place` names the command in the error when it cannot listen.
-    public init(host: String, port: Int, place: String, answer: @escaping @Sendable (String) -> String) throws {
+    package init(host: String, port: Int, place: String, answer: @escaping @Sendable (String) -> String) throws {
         guard (0...65535).contains(port) else {
             throw ReplayError(.invalidArgument, place: place, what: "port \(port) is not a port", remedy: "give 1-65535, or 0 for a free port")
         }
@@ -82,7 +82,7 @@ public final class LineServer: @unchecked Sendable {
     }
 
     /// Stops listening, closes the connection being served and waits for the thread.
-    public func stop() {
+    package func stop() {
         let fd = lock.withLock { () -> Int32 in
             guard running else { return -2 }
             running = false

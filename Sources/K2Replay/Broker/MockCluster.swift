@@ -60,25 +60,25 @@ final class MockCluster: @unchecked Sendable {
 }
 
 /// Kafka API keys and error codes by name, for fault schedules and `k2 broker --control-port`.
-public enum KafkaNames {
+package enum KafkaNames {
     /// The API keys a fault can target (Kafka protocol numbering).
-    public static let apiKeys: [(name: String, key: Int16)] = [
+    package static let apiKeys: [(name: String, key: Int16)] = [
         ("Produce", 0), ("Fetch", 1), ("ListOffsets", 2), ("Metadata", 3), ("OffsetCommit", 8), ("OffsetFetch", 9),
         ("FindCoordinator", 10), ("JoinGroup", 11), ("Heartbeat", 12), ("LeaveGroup", 13), ("SyncGroup", 14),
         ("ApiVersions", 18), ("InitProducerId", 22),
     ]
 
     /// The key of API `text` (a name above, any case, or a number 0…100); nil otherwise.
-    public static func apiKey(_ text: String) -> Int16? {
+    package static func apiKey(_ text: String) -> Int16? {
         if let number = Int16(text), (0...100).contains(number) { return number }
         return apiKeys.first { $0.name.lowercased() == text.lowercased() }?.key
     }
 
-    public static func apiName(_ key: Int16) -> String { apiKeys.first { $0.key == key }?.name ?? "API \(key)" }
+    package static func apiName(_ key: Int16) -> String { apiKeys.first { $0.key == key }?.name ?? "API \(key)" }
 
     /// The code of error `name` (librdkafka's name, any case, with or without `ERR_`; the
     /// protocol's newer `NOT_LEADER_OR_FOLLOWER` is accepted for code 6), or of a number; nil when unknown.
-    public static func errorCode(_ name: String) -> Int32? {
+    package static func errorCode(_ name: String) -> Int32? {
         if let number = Int32(name) { return number }
         var key = name.uppercased()
         if key.hasPrefix("ERR_") { key.removeFirst(4) }
@@ -95,5 +95,5 @@ public enum KafkaNames {
     }
 
     /// librdkafka's name of error `code` (e.g. `NOT_LEADER_FOR_PARTITION`).
-    public static func errorName(_ code: Int32) -> String { String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(code))) }
+    package static func errorName(_ code: Int32) -> String { String(cString: rd_kafka_err2name(rd_kafka_resp_err_t(code))) }
 }

@@ -48,45 +48,45 @@ import K2Core
 /// the column gets the rows without it, and an ambiguous failure is not re-sent: its messages
 /// count as unknown. Messages still in an unanswered insert when `finish` gives up are unknown
 /// too (`SinkCounts.unknown`, never delivered: the replay exits 1 and says why).
-public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
+package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     // unchecked: batches and counters under `cond`; send/finish from the engine's thread, the rest on the writer thread.
-    public enum Mode: String, Sendable { case raw, trades }
+    package enum Mode: String, Sendable { case raw, trades }
 
     /// Settings of the ClickHouse sink (from the URI).
-    public struct Options: Sendable {
-        public var host: String
-        public var port: Int
-        public var database: String
-        public var mode: Mode
-        public var table: String
+    package struct Options: Sendable {
+        package var host: String
+        package var port: Int
+        package var database: String
+        package var mode: Mode
+        package var table: String
         /// Rows per insert.
-        public var batchRows: Int = 50_000
+        package var batchRows: Int = 50_000
         /// A non-empty batch is inserted at the latest this long after its first row.
-        public var flushMillis: Int = 1000
+        var flushMillis: Int = 1000
         /// Issue `CREATE DATABASE/TABLE IF NOT EXISTS` in `open()`.
-        public var createTables: Bool = false
+        package var createTables: Bool = false
         /// Attempts per insert before its messages count as failed.
-        public var retries: Int = 3
+        package var retries: Int = 3
         /// Batches' worth of rows waiting for the writer before `send` waits (backpressure, never drops).
-        public var maxPendingBatches: Int = 4
+        var maxPendingBatches: Int = 4
         /// Rows per chunk handed to the writer while an insert streams (`batchRows` when not streaming).
-        public var chunkRows: Int = 4096
+        package var chunkRows: Int = 4096
         /// Stream each insert's rows to the server while they are encoded (chunked transfer
         /// encoding); the rows then go in arrival order.
-        public var streaming: Bool = false
+        package var streaming: Bool = false
         /// Each whole insert's rows in the table's key order (`RowSorter`).
-        public var sortRows: Bool = true
+        package var sortRows: Bool = true
         /// How long one request (an insert, a check) may take before the client gives up (`timeout_ms`).
-        public var timeoutMillis: Int = 60_000
+        package var timeoutMillis: Int = 60_000
         /// HTTP basic auth: user (nil: ClickHouse's `default` user) and password.
-        public var user: String?
-        public var password: String?
+        package var user: String?
+        package var password: String?
         /// HTTPS (`clickhouses://`).
-        public var tls: Bool = false
+        package var tls: Bool = false
         /// CA certificates (PEM) to verify the server with instead of the system's.
-        public var caFile: String?
+        package var caFile: String?
 
-        public init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
+        package init(host: String, port: Int = 8123, database: String = "default", mode: Mode = .raw, table: String? = nil) {
             self.host = host
             self.port = port
             self.database = database
@@ -95,8 +95,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
     }
 
-    public let uri: String
-    public let options: Options
+    package let uri: String
+    package let options: Options
     private let clock: any NanoClock
     private var http: ClickHouseHTTP?
     private let cond = Condition()
@@ -141,7 +141,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var _landedOnCheck: UInt64 = 0
 
     /// The last column of the sink's tables: the id of the insert that wrote the row.
-    public static let batchColumn = "k2_batch"
+    static let batchColumn = "k2_batch"
 
     struct Batch {
         var rows = RowBinary(capacity: 0)
@@ -191,7 +191,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
     }
 
-    public convenience init(uri: String, clock: any NanoClock = SystemClock()) throws {
+    package convenience init(uri: String, clock: any NanoClock = SystemClock()) throws {
         try self.init(parsed: try SinkURI(parsing: uri), createTables: false, clock: clock)
     }
 
@@ -256,7 +256,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         try self.init(uri: uri, options: parsedOptions, clock: clock)
     }
 
-    public init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
+    package init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
         for name in [options.database, options.table] where !Self.isIdentifier(name) {
             throw ReplayError(.invalidArgument, place: uri, what: "'\(name)' is not a plain ClickHouse identifier", remedy: "use letters, digits and _")
         }
@@ -272,10 +272,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         !s.isEmpty && s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
     }
 
-    public var qualifiedTable: String { "\(options.database).\(options.table)" }
+    var qualifiedTable: String { "\(options.database).\(options.table)" }
 
     /// DDL for the sink's table; runs on ClickHouse 18.16 and current releases.
-    public static func createTableSQL(mode: Mode, table: String) -> String {
+    static func createTableSQL(mode: Mode, table: String) -> String {
         switch mode {
         case .raw:
             return """
@@ -301,7 +301,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 
     /// The recorder's outcomes plus what `send` counted under `cond` (sent, and skipped messages
     /// as delivered). Read under `cond`: every outcome in the recorder is of a message counted here.
-    public var counts: SinkCounts { cond.withLock { merged(recorder.snapshot) } }
+    package var counts: SinkCounts { cond.withLock { merged(recorder.snapshot) } }
 
     /// Adds the counts kept under `cond` (call with `cond` held).
     private func merged(_ c: SinkCounts) -> SinkCounts {
@@ -312,18 +312,18 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         return total
     }
     /// Messages with nothing to write in `trades` mode (no trade in them).
-    public var skipped: UInt64 { cond.withLock { _skipped } }
+    package var skipped: UInt64 { cond.withLock { _skipped } }
     /// Rows and inserts that succeeded.
-    public var rowsWritten: UInt64 { cond.withLock { _rows } }
-    public var batchesWritten: UInt64 { cond.withLock { _batches } }
+    package var rowsWritten: UInt64 { cond.withLock { _rows } }
+    package var batchesWritten: UInt64 { cond.withLock { _batches } }
 
     /// Per successful insert: from handing its last row to libcurl until the server's answer (ns)
     /// — what the server still needed after the body ended (with streaming it parsed the rest meanwhile).
-    public var insertLatency: Histogram { cond.withLock { insertTime } }
+    package var insertLatency: Histogram { cond.withLock { insertTime } }
 
     /// Counts, per-message latency until its insert returned (from the intended and from the
     /// actual send time), and the insert figures.
-    public var stats: SinkStats {
+    package var stats: SinkStats {
         func us(_ v: Int64) -> JSONValue { .number(String(v / 1000)) }
         cond.lock()
         defer { cond.unlock() }
@@ -341,7 +341,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         return sinkStats
     }
 
-    public func open() throws {
+    package func open() throws {
         let client = try ClickHouseHTTP(host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
                                    user: options.user, password: options.password)
         client.timeoutMillis = options.timeoutMillis
@@ -390,7 +390,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         return batch
     }
 
-    public func send(_ message: borrowing ReplayMessage) throws {
+    package func send(_ message: borrowing ReplayMessage) throws {
         cond.lock()
         defer { cond.unlock() }
         while pendingRows >= maxPendingRows && !writerDone { cond.wait() }
@@ -765,7 +765,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
     }
 
-    public func finish(timeoutNanos: Int64) throws {
+    package func finish(timeoutNanos: Int64) throws {
         guard let writerThread = writer else { return }
         cond.withLock {
             stopping = true
@@ -794,11 +794,11 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 }
 
 /// `clickhouse://host:8123/db?mode=raw|trades[&table=…]` in the sink registry; `--create-tables` issues the DDL.
-public enum ClickHouseSinkMaker: SinkMaker {
-    public static let schemes = ["clickhouse", "clickhouses"]
-    public static let usage = "clickhouse[s]://[user:pass@]host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&retries=N][&timeout_ms=M][&stream=on][&ca_file=PEM]  RowBinary inserts over HTTP(S)"
+enum ClickHouseSinkMaker: SinkMaker {
+    static let schemes = ["clickhouse", "clickhouses"]
+    static let usage = "clickhouse[s]://[user:pass@]host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&retries=N][&timeout_ms=M][&stream=on][&ca_file=PEM]  RowBinary inserts over HTTP(S)"
 
-    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+    static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try ClickHouseSink(parsed: uri, createTables: options.createTables, caFile: options.caFile, clock: options.clock)
     }
 }

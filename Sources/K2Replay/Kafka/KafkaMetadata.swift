@@ -56,21 +56,21 @@ enum KafkaMetadata {
 
 /// A small independent Kafka client: metadata, watermarks and reading messages back.
 /// Public, C-free: used by tests and benchmarks to check what a broker holds.
-public final class KafkaInspector: @unchecked Sendable {
+package final class KafkaInspector: @unchecked Sendable {
     // unchecked: a librdkafka handle (thread-safe C API), immutable after init.
     private let rk: OpaquePointer
-    public let bootstrap: String
+    package let bootstrap: String
 
     /// One consumed message.
-    public struct Record: Sendable {
-        public var partition: Int32
-        public var offset: Int64
-        public var key: [UInt8]
-        public var value: [UInt8]
-        public var headers: [String: [UInt8]]
+    package struct Record: Sendable {
+        package var partition: Int32
+        package var offset: Int64
+        package var key: [UInt8]
+        package var value: [UInt8]
+        package var headers: [String: [UInt8]]
     }
 
-    public init(bootstrap: String, properties: [(String, String)] = []) throws {
+    package init(bootstrap: String, properties: [(String, String)] = []) throws {
         self.bootstrap = bootstrap
         let conf = try KafkaConf([("bootstrap.servers", bootstrap), ("group.id", "k2-inspector"),
                                   ("enable.auto.commit", "false"), ("log_level", "0")] + properties,
@@ -87,18 +87,18 @@ public final class KafkaInspector: @unchecked Sendable {
         rd_kafka_destroy(rk)
     }
 
-    public func brokers(timeoutMillis: Int32 = 5000) throws -> [String] {
+    package func brokers(timeoutMillis: Int32 = 5000) throws -> [String] {
         try KafkaMetadata.brokers(rk, timeoutMillis: timeoutMillis, place: "kafka://" + bootstrap, diagnostics: nil)
     }
 
     /// Number of partitions of `topic`, nil if it does not exist.
-    public func partitions(of topic: String, timeoutMillis: Int32 = 5000) -> Int? {
+    package func partitions(of topic: String, timeoutMillis: Int32 = 5000) -> Int? {
         KafkaMetadata.partitions(rk, topic: topic, timeoutMillis: timeoutMillis)
     }
 
     /// Sum of the high watermarks of all partitions: how many messages the topic ever took
     /// (the count to check against; see the mock broker's retention trap in docs/sinks.md).
-    public func highWatermarkSum(topic: String, timeoutMillis: Int32 = 5000) -> Int64? {
+    package func highWatermarkSum(topic: String, timeoutMillis: Int32 = 5000) -> Int64? {
         watermarks(topic: topic, timeoutMillis: timeoutMillis)?.reduce(0) { $0 + $1.high }
     }
 
@@ -116,7 +116,7 @@ public final class KafkaInspector: @unchecked Sendable {
     }
 
     /// Reads up to `max` messages of one partition from `offset`, waiting at most `timeoutMillis` in total.
-    public func read(topic: String, partition: Int32, from offset: Int64 = 0, max: Int, timeoutMillis: Int = 5000) -> [Record] {
+    package func read(topic: String, partition: Int32, from offset: Int64 = 0, max: Int, timeoutMillis: Int = 5000) -> [Record] {
         guard let list = rd_kafka_topic_partition_list_new(1) else { return [] }
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let tp = rd_kafka_topic_partition_list_add(list, topic, partition)

@@ -18,21 +18,21 @@ import K2Core
 ///   when the broker goes away; every `-X key=value` is passed to librdkafka after k2's defaults;
 /// - delivery reports give the publish latency from the intended send time and from the actual
 ///   send time; every message ends delivered or failed with librdkafka's/the broker's reason.
-public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Sendable {
+package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Sendable {
     // unchecked: a ring slot is written before produce, read in its delivery report (ordered by librdkafka); counts under the recorder's lock.
     /// Settings of the Kafka sink (from the URI and `-X`).
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// `host:port[,host:port]`.
-        public var bootstrap: String
-        public var topic: TopicTemplate
+        package var bootstrap: String
+        package var topic: TopicTemplate
         /// librdkafka properties (`-X`), applied after k2's defaults.
-        public var properties: [KeyValue]
+        package var properties: [KeyValue]
         /// Attach the receive-time and intended-time headers.
-        public var headers: Bool = true
+        package var headers: Bool = true
         /// How long `open()` waits for the cluster's metadata.
-        public var connectTimeoutMillis: Int32 = 5000
+        package var connectTimeoutMillis: Int32 = 5000
 
-        public init(bootstrap: String, topic: TopicTemplate, properties: [KeyValue] = [], headers: Bool = true) {
+        package init(bootstrap: String, topic: TopicTemplate, properties: [KeyValue] = [], headers: Bool = true) {
             self.bootstrap = bootstrap
             self.topic = topic
             self.properties = properties
@@ -41,19 +41,19 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     }
 
     /// A librdkafka property (`-X key=value`).
-    public struct KeyValue: Sendable, Equatable {
-        public var key: String
-        public var value: String
-        public init(_ key: String, _ value: String) { self.key = key; self.value = value }
+    package struct KeyValue: Sendable, Equatable {
+        package var key: String
+        package var value: String
+        package init(_ key: String, _ value: String) { self.key = key; self.value = value }
         /// Parses `key=value`; a missing `=` is one actionable error.
-        public static func parse(_ text: String) throws -> KeyValue {
+        package static func parse(_ text: String) throws -> KeyValue {
             let (key, value) = try KafkaConf.parse(text)
             return KeyValue(key, value)
         }
     }
 
     /// k2's producer defaults (each can be overridden with `-X`).
-    public static let defaultProperties: [KeyValue] = [
+    static let defaultProperties: [KeyValue] = [
         KeyValue("enable.idempotence", "true"),
         KeyValue("message.timeout.ms", "30000"),
         KeyValue("linger.ms", "5"),
@@ -62,8 +62,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         KeyValue("socket.timeout.ms", "10000"),
     ]
 
-    public let uri: String
-    public let options: Options
+    package let uri: String
+    package let options: Options
     private let clock: any NanoClock
     private var producer: KafkaProducer?
     private var topics: TopicCache<OpaquePointer>
@@ -88,7 +88,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private var purgeReason: String?
 
     /// Parses `kafka://host:port[,host:port]?topic=TEMPLATE[&headers=off]`.
-    public convenience init(uri: String, properties: [KeyValue] = [], clock: any NanoClock = SystemClock()) throws {
+    package convenience init(uri: String, properties: [KeyValue] = [], clock: any NanoClock = SystemClock()) throws {
         try self.init(parsed: try SinkURI(parsing: uri), properties: properties, clock: clock)
     }
 
@@ -114,7 +114,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                 KeyValue("sasl.username", user), KeyValue("sasl.password", password ?? "")]
     }
 
-    public init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
+    package init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
         self.uri = Secrets.mask(uri)
         self.options = options
         self.clock = clock
@@ -136,13 +136,13 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         numbers.deallocate()
     }
 
-    public var counts: SinkCounts { recorder.snapshot }
+    package var counts: SinkCounts { recorder.snapshot }
 
     /// The sequences (`k2-id`) the broker acknowledged so far (a copy).
     package var acknowledgedIDs: SequenceBitmap { deliveredLock.withLock { deliveredIDs } }
 
     /// Counts and publish latency (delivery report time minus intended / actual send time).
-    public var stats: SinkStats {
+    package var stats: SinkStats {
         let served = producer?.reportsServed ?? reportsServed
         return recorder.stats(details: [("topic_template", .string(options.topic.template)),
                                         ("headers", .bool(options.headers)),
@@ -155,9 +155,9 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
 
     /// How long the sending thread may go without serving delivery reports before the poll
     /// thread does (ns); set by `willStart`, nil before `open`.
-    public var deliveryStandAsideNanos: Int64? { producer?.standAsideNanos }
+    package var deliveryStandAsideNanos: Int64? { producer?.standAsideNanos }
 
-    public func open() throws {
+    package func open() throws {
         let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
             + options.properties.map { ($0.key, $0.value) }
         let newProducer = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
@@ -177,11 +177,11 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     }
 
     /// At `--speed max` the producing thread serves the delivery reports itself (see `KafkaProducer`).
-    public func willStart(pace: Pace) {
+    package func willStart(pace: Pace) {
         producer?.setStandAside(nanos: pace == .max ? KafkaProducer.maxStandAsideNanos : KafkaProducer.pacedStandAsideNanos)
     }
 
-    public func send(_ message: borrowing ReplayMessage) throws {
+    package func send(_ message: borrowing ReplayMessage) throws {
         guard let producer else {
             throw ReplayError(.io, place: uri, what: "send before open", remedy: "call open() first")
         }
@@ -288,7 +288,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     /// the rest (failed, `Local: Purged …` with the reason). A broker gone for good does not
     /// keep it waiting: when a second passes without a report, a metadata request (1 s) asks
     /// whether any broker answers; none → purge now (so ~2–3 s, not `message.timeout.ms`).
-    public func finish(timeoutNanos: Int64) throws {
+    package func finish(timeoutNanos: Int64) throws {
         guard let activeProducer = producer else { return }
         let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
         var millisLeft: Int32 { Int32(clamping: max(0, (deadline - clock.monotonicNanos()) / 1_000_000)) }
@@ -342,11 +342,11 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
 }
 
 /// `kafka://host:port[,host:port]?topic=TEMPLATE` in the sink registry; `-X` properties go to librdkafka.
-public enum KafkaSinkMaker: SinkMaker {
-    public static let schemes = ["kafka"]
-    public static let usage = "kafka://[user:pass@]host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer (userinfo: SASL PLAIN); -X key=value for any librdkafka property"
+enum KafkaSinkMaker: SinkMaker {
+    static let schemes = ["kafka"]
+    static let usage = "kafka://[user:pass@]host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer (userinfo: SASL PLAIN); -X key=value for any librdkafka property"
 
-    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+    static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try KafkaSink(parsed: uri, properties: options.properties.map { KafkaSink.KeyValue($0.0, $0.1) }, clock: options.clock)
     }
 }

@@ -9,16 +9,16 @@ import Glibc
 /// Binance `depthUpdate`, Kraken `book…`, Coinbase `l2_data`/`level2` → `orderbook`;
 /// anything with `ticker` → `ticker`; otherwise the event name itself (or `unknown`).
 /// Characters Kafka does not allow in topic names become `_` (`btcusdt@trade` → `btcusdt_trade`).
-public struct TopicTemplate: Sendable, Equatable {
-    public static let defaultTemplate = "market.crypto.{type}.{exchange}"
+package struct TopicTemplate: Sendable, Equatable {
+    static let defaultTemplate = "market.crypto.{type}.{exchange}"
 
     enum Part: Sendable, Equatable { case text(String), exchange, stream, type }
     let parts: [Part]
     let usesStream: Bool
 
-    public let template: String
+    let template: String
 
-    public init(_ template: String = TopicTemplate.defaultTemplate) throws {
+    init(_ template: String = TopicTemplate.defaultTemplate) throws {
         self.template = template
         var parts: [Part] = []
         var rest = Substring(template)
@@ -47,7 +47,7 @@ public struct TopicTemplate: Sendable, Equatable {
     }
 
     /// The `{type}` value for an event name.
-    public static func dataType(event: UnsafeRawBufferPointer?) -> String {
+    static func dataType(event: UnsafeRawBufferPointer?) -> String {
         guard let event, !event.isEmpty else { return "unknown" }
         let eventName = String(decoding: event, as: UTF8.self).lowercased()
         if eventName.contains("trade") { return "trades" }
@@ -57,7 +57,7 @@ public struct TopicTemplate: Sendable, Equatable {
     }
 
     /// The topic for one message.
-    public func expand(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?) -> String {
+    func expand(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?) -> String {
         var out = ""
         for part in parts {
             switch part {

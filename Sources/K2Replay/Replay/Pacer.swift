@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// How fast to replay.
-public enum Pace: Sendable, Equatable, CustomStringConvertible {
+package enum Pace: Sendable, Equatable, CustomStringConvertible {
     /// Capture time divided by the multiplier (1 = as recorded, 100 = a hundred times faster, 0.5 = half speed).
     case speed(Double)
     /// As fast as the sinks take it: no schedule; intended = actual send time.
@@ -17,7 +17,7 @@ public enum Pace: Sendable, Equatable, CustomStringConvertible {
     /// Fixed rates in steps (a burst phase): message `seq` is due at start + `schedule.offset(seq)`.
     case rates(RateSchedule)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .speed(speed): return TimeText.fixed(speed, speed < 1 ? 3 : (speed == speed.rounded() ? 0 : 2)) + "x"
         case .max: return "max"
@@ -37,14 +37,14 @@ public enum Pace: Sendable, Equatable, CustomStringConvertible {
 ///     max:    no schedule (the engine sends at once; intended = actual)
 ///
 /// `captureNanos` already includes the `--loop` shift (`loopShift`).
-public struct Pacer: Sendable, Equatable {
-    public let pace: Pace
+package struct Pacer: Sendable, Equatable {
+    package let pace: Pace
     /// The capture time of the first replayed message (ns since epoch).
-    public let captureStart: Int64
+    package let captureStart: Int64
     /// The monotonic time the first message is due.
-    public let startNanos: Int64
+    package let startNanos: Int64
 
-    public init(pace: Pace, captureStart: Int64, startNanos: Int64) {
+    package init(pace: Pace, captureStart: Int64, startNanos: Int64) {
         self.pace = pace
         self.captureStart = captureStart
         self.startNanos = startNanos
@@ -52,7 +52,7 @@ public struct Pacer: Sendable, Equatable {
 
     /// When the message should be sent (monotonic ns), or nil for `.max` (send now).
     @inline(__always)
-    public func intended(captureNanos: Int64, sequence: UInt64) -> Int64? {
+    package func intended(captureNanos: Int64, sequence: UInt64) -> Int64? {
         switch pace {
         case let .speed(speed):
             let delta = captureNanos &- captureStart
@@ -69,11 +69,11 @@ public struct Pacer: Sendable, Equatable {
 
     /// The shift added to capture times in loop round `round` (0-based): `round × span`.
     @inline(__always)
-    public static func loopShift(round: Int, span: Int64) -> Int64 { Int64(round) &* span }
+    package static func loopShift(round: Int, span: Int64) -> Int64 { Int64(round) &* span }
 }
 
 /// Waits until a monotonic deadline. `SpinWaiter` sleeps then spins; tests use `ManualWaiter`.
-public protocol PaceWaiter {
+protocol PaceWaiter {
     /// Returns the monotonic time at which the wait ended (≥ `deadline` unless `shouldStop` said stop).
     mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64
     /// The monotonic clock now.
@@ -83,11 +83,11 @@ public protocol PaceWaiter {
 /// Sleeps (`clock_nanosleep`, absolute, in slices of at most 50 ms so a stop request is seen)
 /// until `spinNanos` before the deadline, then spins on the monotonic clock. Lateness is then
 /// the clock read plus the spin loop: tens of nanoseconds on an idle core.
-public struct SpinWaiter: PaceWaiter {
-    public var spinNanos: Int64
-    public var sliceNanos: Int64 = 50_000_000
+struct SpinWaiter: PaceWaiter {
+    var spinNanos: Int64
+    var sliceNanos: Int64 = 50_000_000
 
-    public init(spinNanos: Int64 = 80_000) {
+    init(spinNanos: Int64 = 80_000) {
         self.spinNanos = spinNanos
     }
 
@@ -97,7 +97,7 @@ public struct SpinWaiter: PaceWaiter {
     /// thread's slack to 1 ns (`/proc/TID/timerslack_ns`, what `prctl(PR_SET_TIMERSLACK)` sets;
     /// `prctl` is variadic and does not import). Best effort: returns whether it took.
     @discardableResult
-    public static func reduceTimerSlack() -> Bool {
+    static func reduceTimerSlack() -> Bool {
         #if os(Linux)
         var link = [UInt8](repeating: 0, count: 64)
         let length = link.withUnsafeMutableBufferPointer { buffer in
@@ -114,13 +114,13 @@ public struct SpinWaiter: PaceWaiter {
     }
 
     @inline(__always)
-    public func now() -> Int64 {
+    func now() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
-    public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
+    package mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
         var current = now()
         if current >= deadline { return current }
         while deadline - current > spinNanos {
@@ -136,20 +136,20 @@ public struct SpinWaiter: PaceWaiter {
 }
 
 /// A waiter for tests: moves a `ManualClock` to the deadline (plus an optional scripted lateness).
-public struct ManualWaiter: PaceWaiter {
-    public let clock: ManualClock
+package struct ManualWaiter: PaceWaiter {
+    package let clock: ManualClock
     /// Extra nanoseconds added to each wait, in turn (cycled), to script lateness.
-    public var lateness: [Int64]
+    package var lateness: [Int64]
     private var turn = 0
 
-    public init(clock: ManualClock, lateness: [Int64] = [0]) {
+    package init(clock: ManualClock, lateness: [Int64] = [0]) {
         self.clock = clock
         self.lateness = lateness.isEmpty ? [0] : lateness
     }
 
-    public func now() -> Int64 { clock.monotonicNanos() }
+    package func now() -> Int64 { clock.monotonicNanos() }
 
-    public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
+    package mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
         let extra = lateness[turn % lateness.count]
         turn += 1
         let target = Swift.max(deadline, clock.monotonicNanos()) + extra

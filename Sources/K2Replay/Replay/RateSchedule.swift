@@ -4,34 +4,34 @@ import K2Core
 /// rate goes on after the steps end. A pure function from a message's sequence number to its
 /// offset from the start, like `.rate`: message `n` of a step is due at the step's start +
 /// (n − the messages before the step) / the step's rate.
-public struct RateSchedule: Sendable, Equatable, CustomStringConvertible {
-    public struct Step: Sendable, Equatable {
+package struct RateSchedule: Sendable, Equatable, CustomStringConvertible {
+    package struct Step: Sendable, Equatable {
         /// Messages per second (> 0).
-        public var rate: Double
+        package var rate: Double
         /// How long the step lasts (ns, ≥ 0); the last step's is ignored (it goes on).
-        public var nanos: Int64
-        public init(rate: Double, nanos: Int64) {
+        package var nanos: Int64
+        package init(rate: Double, nanos: Int64) {
             self.rate = rate
             self.nanos = nanos
         }
     }
 
-    public let steps: [Step]
+    package let steps: [Step]
 
     /// `steps` must not be empty and every rate must be above 0.
-    public init(_ steps: [Step]) {
+    package init(_ steps: [Step]) {
         precondition(!steps.isEmpty && steps.allSatisfy { $0.rate > 0 }, "a rate schedule needs steps with rates above 0")
         self.steps = steps
     }
 
     /// A base rate with one burst: `base` until `at`, `burst` for `length`, `base` after.
-    public static func burst(base: Double, burst: Double, at: Int64, length: Int64) -> RateSchedule {
+    package static func burst(base: Double, burst: Double, at: Int64, length: Int64) -> RateSchedule {
         RateSchedule([Step(rate: base, nanos: at), Step(rate: burst, nanos: length), Step(rate: base, nanos: 0)])
     }
 
     /// Nanoseconds from the start at which message `sequence` (0-based) is due.
     @inline(__always)
-    public func offset(sequence: UInt64) -> Int64 {
+    package func offset(sequence: UInt64) -> Int64 {
         var before = 0.0       // messages due before the current step
         var start: Int64 = 0   // the current step's start
         let messageIndex = Double(sequence)
@@ -47,7 +47,7 @@ public struct RateSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The rate at `nanos` from the start.
-    public func rate(at nanos: Int64) -> Double {
+    package func rate(at nanos: Int64) -> Double {
         var start: Int64 = 0
         for step in steps.dropLast() {
             if nanos < start &+ step.nanos { return step.rate }
@@ -56,7 +56,7 @@ public struct RateSchedule: Sendable, Equatable, CustomStringConvertible {
         return steps.last!.rate
     }
 
-    public var description: String {
+    package var description: String {
         steps.enumerated().map { i, step in
             let rate = TimeText.fixed(step.rate, step.rate == step.rate.rounded() ? 0 : 2) + " msg/s"
             return i == steps.count - 1 ? rate : rate + " for " + TimeText.humanDuration(nanos: step.nanos)

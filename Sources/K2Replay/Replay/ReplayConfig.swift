@@ -3,76 +3,76 @@ import K2Core
 
 /// Everything a replay needs besides its sinks. Defaults replay `recv` records once at 1x.
 /// The records come from capture `files`, or from a `source` (e.g. K2Sim's generator).
-public struct ReplayConfig: Sendable {
+package struct ReplayConfig: Sendable {
     /// Capture files; several are merged by receive time. Ignored when `source` is set.
-    public var files: [String]
+    package var files: [String]
     /// Records from this source instead of `files` (nil: read `files`). Default nil.
-    public var source: ReplaySourceFactory?
+    package var source: ReplaySourceFactory?
     /// Speed multiplier, `max`, or a fixed rate. Default 1x.
-    public var pace: Pace = .speed(1)
+    package var pace: Pace = .speed(1)
     /// How many times to play the capture (≥ 1); round k shifts capture times by k × span.
-    public var loops: Int = 1
+    package var loops: Int = 1
     /// Record filter (time window, connections, streams, symbols; `--kind` too).
-    public var filter: RecordFilter = RecordFilter()
+    package var filter: RecordFilter = RecordFilter()
     /// Record kinds replayed (`--kinds`). Default: only `recv` (what the exchange sent).
-    public var kinds: Set<RecordKind> = [.recv]
+    package var kinds: Set<RecordKind> = [.recv]
     /// Keep only messages whose shard (hash of symbol, else connection) is `shard.index` of `shard.count`.
-    public var shard: Shard?
+    package var shard: Shard?
     /// How long `finish` may take per sink to deliver what is in flight. Default 30 s.
-    public var finishTimeoutNanos: Int64 = 30_000_000_000
+    package var finishTimeoutNanos: Int64 = 30_000_000_000
     /// Sleep until this long before a message is due, then spin. Default 80 µs.
-    public var spinNanos: Int64 = 80_000
+    var spinNanos: Int64 = 80_000
     /// Run the sending thread under `SCHED_FIFO` with this priority (1–99) while paced (not at
     /// `max`), so that waking up for a message does not wait for other processes' time slices.
     /// Needs CAP_SYS_NICE (root); refused otherwise (exit 2). Default nil: normal scheduling.
-    public var realtimePriority: Int32?
+    package var realtimePriority: Int32?
     /// Decompress the next block of each capture on a second thread while the current one is
     /// replayed, so a paced send never waits 1–4 ms for a 1 MiB block. Default on; off only to
     /// measure what it buys (`k2 replay --no-read-ahead`, scripts/bench-replay.sh).
-    public var readAhead: Bool = true
+    package var readAhead: Bool = true
     /// Most stretches of one capture whose times overlap (`CaptureIndex.timeOrderedChains`) that
     /// the engine merges into receive-time order, holding one frame of each; a capture needing
     /// more (records grouped by connection over many connections) is refused with the
     /// `k2 capture sort` command that fixes it. Default 16 (≤ ~36 MiB of frame buffers).
-    public var maxOverlappingChains: Int = 16
+    package var maxOverlappingChains: Int = 16
     /// Replay the complete frames of a capture with a torn tail (the writer was killed, the copy
     /// was cut short). Default false: such a capture is refused before anything is sent
     /// (`ReplayError.damagedInput`, exit 1) — a replay of 41 % of a file must not look complete.
     /// With true, the summary carries the damage (`ReplaySummary.inputDamage`).
-    public var allowTorn: Bool = false
+    package var allowTorn: Bool = false
     /// How often the progress callback runs. Default 500 ms.
-    public var progressIntervalNanos: Int64 = 500_000_000
+    var progressIntervalNanos: Int64 = 500_000_000
     /// Length of each lateness interval in the `.hlog`. Default 1 s.
-    public var histogramIntervalNanos: Int64 = 1_000_000_000
+    package var histogramIntervalNanos: Int64 = 1_000_000_000
     /// After a stop (Ctrl-C, sink failure), read the rest of the captures to count what was never sent. Default on.
-    public var countUnsentOnStop: Bool = true
+    package var countUnsentOnStop: Bool = true
 
-    public init(files: [String]) {
+    package init(files: [String]) {
         self.files = files
     }
 
     /// Replays what `source` makes instead of capture files.
-    public init(source: ReplaySourceFactory) {
+    package init(source: ReplaySourceFactory) {
         files = []
         self.source = source
     }
 
     /// What the summary names as the input: the capture paths, or the source's name.
-    public var inputNames: [String] { source.map { [$0.name] } ?? files }
+    var inputNames: [String] { source.map { [$0.name] } ?? files }
 }
 
 /// `--shard i/N`: a deterministic split of the messages over N replayers.
-public struct Shard: Sendable, Equatable, CustomStringConvertible {
-    public let index: Int
-    public let count: Int
+package struct Shard: Sendable, Equatable, CustomStringConvertible {
+    package let index: Int
+    package let count: Int
 
-    public init(index: Int, count: Int) {
+    package init(index: Int, count: Int) {
         self.index = index
         self.count = count
     }
 
     /// Parses `i/N` with 0 ≤ i < N.
-    public init(parsing text: String) throws(ReplayError) {
+    package init(parsing text: String) throws(ReplayError) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let shardIndex = Int(parts[0]), let shardCount = Int(parts[1]), shardCount >= 1, shardIndex >= 0, shardIndex < shardCount else {
             throw ReplayError(.invalidArgument, what: "--shard '\(text)' is not i/N with 0 ≤ i < N",
@@ -81,16 +81,16 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
         self.init(index: shardIndex, count: shardCount)
     }
 
-    public var description: String { "\(index)/\(count)" }
+    package var description: String { "\(index)/\(count)" }
 
     /// Whether this shard keeps a message: FNV-1a of the lower-cased symbol, else of the connection id.
     @inline(__always)
-    public func keeps(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> Bool {
+    package func keeps(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> Bool {
         Int(Self.hash(symbol: symbol, connection: connection) % UInt64(count)) == index
     }
 
     @inline(__always)
-    public static func hash(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> UInt64 {
+    package static func hash(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         if let symbol, !symbol.isEmpty {
             for var byte in symbol {
@@ -109,16 +109,16 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A progress snapshot, handed to the progress callback about twice a second.
-public struct ReplayProgress: Sendable {
-    public var messages: UInt64
-    public var bytes: UInt64
+package struct ReplayProgress: Sendable {
+    package var messages: UInt64
+    package var bytes: UInt64
     /// Messages per second since the previous snapshot.
-    public var rate: Double
+    package var rate: Double
     /// How far the engine is behind the schedule now (ns; 0 when on time or at `max`).
-    public var lagNanos: Int64
+    package var lagNanos: Int64
     /// Estimated time to the end (ns), if known.
-    public var etaNanos: Int64?
+    package var etaNanos: Int64?
     /// Fraction of the capture time replayed (0…1), if known.
-    public var fraction: Double?
-    public var elapsedNanos: Int64
+    package var fraction: Double?
+    package var elapsedNanos: Int64
 }

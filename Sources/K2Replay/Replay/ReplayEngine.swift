@@ -16,10 +16,10 @@ import Darwin
 /// uses, so that the sending loop never shares a thread with anything else). Per message the
 /// loop allocates nothing: the record is a view into the reader's block, the fields are views
 /// into the payload, the histogram is preallocated.
-public final class ReplayEngine: @unchecked Sendable {
+package final class ReplayEngine: @unchecked Sendable {
     // unchecked: runs on one thread; only the atomic stop flag is touched from others.
-    public let config: ReplayConfig
-    public let sinks: [any ReplaySink]
+    package let config: ReplayConfig
+    package let sinks: [any ReplaySink]
     private let clock: any NanoClock
     /// Set by `requestStop` from any thread, read on every message: an atomic word (like the
     /// signal flag), not a mutex, to keep the per-message check at one load.
@@ -28,7 +28,7 @@ public final class ReplayEngine: @unchecked Sendable {
 
     /// `clock` gives the wall start time; the monotonic clock of `SystemClock` paces, unless
     /// a `ManualWaiter` is given (tests), whose `ManualClock` then paces.
-    public init(config: ReplayConfig, sinks: [any ReplaySink], clock: any NanoClock = SystemClock(), waiter: ManualWaiter? = nil) {
+    package init(config: ReplayConfig, sinks: [any ReplaySink], clock: any NanoClock = SystemClock(), waiter: ManualWaiter? = nil) {
         self.config = config
         self.sinks = sinks
         self.clock = clock
@@ -36,7 +36,7 @@ public final class ReplayEngine: @unchecked Sendable {
     }
 
     /// Asks the engine to stop sending (thread-safe; e.g. from a signal watcher).
-    public func requestStop() {
+    package func requestStop() {
         stopFlag.set()
     }
 
@@ -47,10 +47,10 @@ public final class ReplayEngine: @unchecked Sendable {
     /// message `sequence` is stamped fresh when `sequence % maxStampEvery == 0`, the others of
     /// its batch carry that stamp. There is no schedule at max, so there is no lateness to
     /// measure; the stamps only feed the sending time, progress and the sinks' sampled latency.
-    public static let maxStampEvery: UInt64 = 64
+    package static let maxStampEvery: UInt64 = 64
 
     /// Runs the replay on a new thread and waits for it.
-    public func runOnDedicatedThread(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
+    package func runOnDedicatedThread(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
         let job = ThreadJob { [self] in try self.run(progress: progress) }
         guard let thread = JoinableThread.start({ job.result = Result { try job.body() } }) else {
             return try run(progress: progress)
@@ -61,7 +61,7 @@ public final class ReplayEngine: @unchecked Sendable {
 
     /// Opens the captures and sinks, replays, finishes the sinks and returns the summary.
     /// Throws (before anything is sent) for unreadable captures or sinks that fail to open.
-    public func run(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
+    package func run(progress: ((ReplayProgress) -> Void)? = nil) throws -> ReplaySummary {
         guard config.source != nil || !config.files.isEmpty else {
             throw ReplayError(.invalidArgument, what: "no capture file given", remedy: "name one or more .k2cap files")
         }

@@ -1,7 +1,7 @@
 import K2Core
 
 /// How a replay ended, and the process exit code that goes with it.
-public enum ReplayOutcome: String, Sendable {
+package enum ReplayOutcome: String, Sendable {
     /// Every message was sent and every sink delivered all of them (exit 0).
     case completed
     /// Every message was sent but some sink failed messages or still had some in flight at the end (exit 1).
@@ -11,7 +11,7 @@ public enum ReplayOutcome: String, Sendable {
     /// Ctrl-C / SIGTERM / `requestStop()` (exit 130; `ReplaySummary.exitCode` is 143 for SIGTERM).
     case interrupted
 
-    public var exitCode: Int32 {
+    package var exitCode: Int32 {
         switch self {
         case .completed: return 0
         case .incomplete, .sinkFailed: return 1
@@ -21,63 +21,63 @@ public enum ReplayOutcome: String, Sendable {
 }
 
 /// One sink's part of the summary.
-public struct SinkSummary: Sendable {
-    public var uri: String
-    public var stats: SinkStats
+package struct SinkSummary: Sendable {
+    package var uri: String
+    package var stats: SinkStats
     /// Messages the engine selected but never handed to this sink (stop, or an earlier sink failed).
-    public var neverSent: UInt64
+    package var neverSent: UInt64
     /// The error `send` or `finish` threw, if any.
-    public var error: String?
+    package var error: String?
 }
 
 /// What a replay did: volumes, speed, lateness and per-sink accounting. `json()` is `summary.json`.
-public struct ReplaySummary: Sendable {
-    public var files: [String]
-    public var pace: Pace
-    public var loops: Int
-    public var shard: Shard?
-    public var outcome: ReplayOutcome
-    public var stopReason: String?
+package struct ReplaySummary: Sendable {
+    package var files: [String]
+    package var pace: Pace
+    package var loops: Int
+    package var shard: Shard?
+    package var outcome: ReplayOutcome
+    package var stopReason: String?
     /// Wall-clock start (ns since epoch).
-    public var startedWallNanos: Int64
+    var startedWallNanos: Int64
     /// From the first message's intended time (or start) to the end of `finish` on all sinks.
-    public var durationNanos: Int64
+    package var durationNanos: Int64
     /// From start to the last message handed over (the sending phase).
-    public var sendingNanos: Int64
-    public var messages: UInt64
-    public var bytes: UInt64
+    package var sendingNanos: Int64
+    package var messages: UInt64
+    package var bytes: UInt64
     /// Selected messages never handed to any sink (after a stop). 0 when completed.
-    public var neverSent: UInt64
+    package var neverSent: UInt64
     /// Capture time covered by the messages sent (last − first capture time, loops included).
-    public var captureSpanNanos: Int64
+    var captureSpanNanos: Int64
     /// Lateness: actual − intended send time, ns (empty at `max`).
-    public var lateness: Histogram
+    package var lateness: Histogram
     /// Per-interval lateness histograms, encoded (for the `.hlog`).
-    public var latenessIntervals: [EncodedHistogramInterval]
-    public var sinks: [SinkSummary]
+    package var latenessIntervals: [EncodedHistogramInterval]
+    package var sinks: [SinkSummary]
     /// The signal that stopped an `interrupted` replay (SIGINT, SIGTERM), nil for `requestStop()` or other outcomes.
-    public var stopSignal: Int32?
+    var stopSignal: Int32?
     /// The sending thread's `SCHED_FIFO` priority (`--realtime`), nil for normal scheduling.
-    public var realtimePriority: Int32? = nil
+    package var realtimePriority: Int32? = nil
     /// Captures replayed with `allowTorn` whose tail was torn: "PATH: torn tail at byte N: …".
-    public var inputDamage: [String] = []
+    package var inputDamage: [String] = []
 
     /// The process exit code: the outcome's, except 128 + signal (130 SIGINT, 143 SIGTERM) for a signal stop.
-    public var exitCode: Int32 {
+    package var exitCode: Int32 {
         if outcome == .interrupted, let stopSignal { return 128 + stopSignal }
         return outcome.exitCode
     }
 
     /// Capture time replayed per wall time spent sending.
-    public var achievedSpeed: Double {
+    package var achievedSpeed: Double {
         sendingNanos > 0 ? Double(captureSpanNanos) / Double(sendingNanos) : 0
     }
 
-    public var messagesPerSecond: Double {
+    package var messagesPerSecond: Double {
         sendingNanos > 0 ? Double(messages) * 1e9 / Double(sendingNanos) : 0
     }
 
-    public var requestedSpeed: Double? {
+    package var requestedSpeed: Double? {
         if case let .speed(speed) = pace { return speed }
         return nil
     }
@@ -96,7 +96,7 @@ public struct ReplaySummary: Sendable {
     }
 
     /// The `summary.json` document (schema in docs/replay.md; all times in ns).
-    public func json() -> JSONValue {
+    package func json() -> JSONValue {
         func num(_ v: some BinaryInteger) -> JSONValue { .number(String(v)) }
         var pace: [(String, JSONValue)] = [("mode", .string(self.pace.modeName))]
         switch self.pace {
@@ -148,7 +148,7 @@ public struct ReplaySummary: Sendable {
     }
 
     /// The `.hlog` with the lateness intervals and, tagged, each sink's whole-run latency histograms.
-    public func hlog() -> String {
+    package func hlog() -> String {
         var writer = HistogramLogWriter(startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
         for i in latenessIntervals { writer.append(i) }
         let length = Double(durationNanos) / 1e9
@@ -160,10 +160,10 @@ public struct ReplaySummary: Sendable {
     }
 
     /// Above this lateness p99 the human summary points at `--realtime`.
-    public static let latenessHintNanos: Int64 = 50_000
+    static let latenessHintNanos: Int64 = 50_000
 
     /// The human summary printed at the end (stderr).
-    public func lines() -> [String] {
+    package func lines() -> [String] {
         func us(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000, 1) + " µs" }
         func ms(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000_000, 3) + " ms" }
         var out: [String] = []
@@ -229,7 +229,7 @@ extension ReplaySummary {
     /// Writes `summary.json`, `latency.hlog` (HdrHistogram interval log, ns) and `lateness.hgrm`
     /// (percentile spectrum in µs) into `directory`, creating it if needed. Returns the paths.
     @discardableResult
-    public func writeReport(to directory: String) throws(ReplayError) -> [String] {
+    package func writeReport(to directory: String) throws(ReplayError) -> [String] {
         if mkdir(directory, 0o755) != 0, errno != EEXIST {
             throw ReplayError(.io, place: directory, what: "cannot create the report directory: \(String(cString: strerror(errno)))",
                               remedy: "check the parent directory exists and is writable")

@@ -5,16 +5,16 @@ import K2Core
 /// messages for a few symbols, arriving as a Poisson process whose rate swings between quiet
 /// and busy stretches (every 10 s the rate is redrawn uniformly between 0.18× and 1.8× the mean), so
 /// gaps range from microseconds to tens of milliseconds as on a real feed.
-public struct SyntheticCapture: Sendable {
+package struct SyntheticCapture: Sendable {
     /// Capture length, ns.
-    public var durationNanos: Int64
+    package var durationNanos: Int64
     /// Mean messages per second.
-    public var rate: Double
-    public var seed: UInt64
-    public var symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"]
-    public var startNanos: Int64 = 1_700_000_000_000_000_000
+    package var rate: Double
+    package var seed: UInt64
+    package var symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"]
+    package var startNanos: Int64 = 1_700_000_000_000_000_000
 
-    public init(durationNanos: Int64, rate: Double, seed: UInt64 = 1) {
+    package init(durationNanos: Int64, rate: Double, seed: UInt64 = 1) {
         self.durationNanos = durationNanos
         self.rate = rate
         self.seed = seed
@@ -22,7 +22,7 @@ public struct SyntheticCapture: Sendable {
 
     /// Writes the capture; returns the number of `recv` messages.
     @discardableResult
-    public func write(to path: String) throws -> Int {
+    package func write(to path: String) throws -> Int {
         let header = CaptureHeader(createdNanos: startNanos, host: "synthetic",
                                    metadata: [("exchange", .string("binance")), ("synthetic", .bool(true))])
         let writer = try CaptureWriter(path: path, header: header)

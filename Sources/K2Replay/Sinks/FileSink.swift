@@ -14,9 +14,9 @@ import Darwin
 /// counts as delivered when the `write(2)` holding it returned, with its latency taken then. A
 /// failing write (EPIPE, disk full) fails the buffered messages with the system's reason and
 /// stops the replay.
-public final class FileSink: ReplaySink {
-    public let uri: String
-    public let path: String
+final class FileSink: ReplaySink {
+    let uri: String
+    let path: String
     private var fd: Int32 = -1
     private let recorder: SinkRecorder
     private var buffer: [UInt8] = []
@@ -26,7 +26,7 @@ public final class FileSink: ReplaySink {
     /// Write every message at once (paced runs); false batches (`--speed max`, set by `willStart`).
     private var writeEachMessage = true
 
-    public init(uri: String, path: String, clock: any NanoClock = SystemClock()) {
+    init(uri: String, path: String, clock: any NanoClock = SystemClock()) {
         self.uri = uri
         self.path = path
         recorder = SinkRecorder(clock: clock)
@@ -35,7 +35,7 @@ public final class FileSink: ReplaySink {
         pendingActual.reserveCapacity(32 * 1024)
     }
 
-    public func open() throws {
+    func open() throws {
         if path == "-" {
             fd = 1
             return
@@ -48,14 +48,14 @@ public final class FileSink: ReplaySink {
     }
 
     /// NDJSON lines carry the record, not the extracted fields.
-    public var usesPayloadFields: Bool { false }
+    var usesPayloadFields: Bool { false }
 
     /// Batches only when nothing is paced: at `max` no message has a time to be written at.
-    public func willStart(pace: Pace) {
+    func willStart(pace: Pace) {
         writeEachMessage = pace != .max
     }
 
-    public func send(_ message: borrowing ReplayMessage) throws {
+    func send(_ message: borrowing ReplayMessage) throws {
         recorder.sent(bytes: message.record.payload.count)
         NDJSONRecord.append(message.record, to: &buffer)
         pendingIntended.append(message.intendedNanos)
@@ -96,7 +96,7 @@ public final class FileSink: ReplaySink {
         }
     }
 
-    public func finish(timeoutNanos: Int64) throws {
+    func finish(timeoutNanos: Int64) throws {
         defer {
             if fd > 2 { close(fd) }
             fd = -1
@@ -104,15 +104,15 @@ public final class FileSink: ReplaySink {
         if fd >= 0 { try flush() }
     }
 
-    public var counts: SinkCounts { recorder.snapshot }
-    public var stats: SinkStats { recorder.stats(details: [("path", .string(path))]) }
+    var counts: SinkCounts { recorder.snapshot }
+    var stats: SinkStats { recorder.stats(details: [("path", .string(path))]) }
 }
 
-public enum FileSinkMaker: SinkMaker {
-    public static let schemes = ["file"]
-    public static let usage = "file:PATH | -  NDJSON lines (k2 capture cat form) into a file or stdout"
+enum FileSinkMaker: SinkMaker {
+    static let schemes = ["file"]
+    static let usage = "file:PATH | -  NDJSON lines (k2 capture cat form) into a file or stdout"
 
-    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+    static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try uri.checkParameters([])
         let path = uri.authority.isEmpty ? uri.path : uri.authority + uri.path
         guard !path.isEmpty else {

@@ -18,10 +18,10 @@ import K2Core
 ///   `finish` runs the virtual queue to its end (everything delivered).
 /// - `mock://?fail_after=K` accepts K messages and then fails (throws from `send`), to exercise the
 ///   engine's abort accounting.
-public final class MockSink: ReplaySink {
-    public let uri: String
-    public let capacity: Double?
-    public let failAfter: UInt64?
+package final class MockSink: ReplaySink {
+    package let uri: String
+    package let capacity: Double?
+    let failAfter: UInt64?
 
     private let clock: any NanoClock
     private let lock = Lock()
@@ -54,7 +54,7 @@ public final class MockSink: ReplaySink {
     private var timingMask: UInt64 = 0
 
     /// A 64-bit checksum over every payload accepted, in order (`MockSink.checksum(_:continuing:)`).
-    public var checksum: UInt64 { hot.pointee.checksum }
+    package var checksum: UInt64 { hot.pointee.checksum }
 
     // Virtual queue state (capacity mode; the departure and occupancy are in `hot`).
     private let serviceNanos: Int64
@@ -64,7 +64,7 @@ public final class MockSink: ReplaySink {
     private var depthTimeline: [Int64] = []
     private var firstIntended: Int64?
 
-    public init(uri: String = "mock://", capacity: Double? = nil, failAfter: UInt64? = nil, clock: any NanoClock = SystemClock()) {
+    package init(uri: String = "mock://", capacity: Double? = nil, failAfter: UInt64? = nil, clock: any NanoClock = SystemClock()) {
         self.uri = uri
         self.capacity = capacity
         self.failAfter = failAfter
@@ -74,14 +74,14 @@ public final class MockSink: ReplaySink {
 
     deinit { hot.deallocate() }
 
-    public func open() throws {}
+    package func open() throws {}
 
     /// The mock never reads `message.fields`: the engine may skip extracting them.
-    public var usesPayloadFields: Bool { false }
+    package var usesPayloadFields: Bool { false }
 
     /// At `--speed max` (no schedule, batch clock stamps) the instant mode times one message in
     /// `ReplayEngine.maxStampEvery` — the one with a fresh engine stamp — instead of every one.
-    public func willStart(pace: Pace) {
+    package func willStart(pace: Pace) {
         timingMask = pace == .max ? ReplayEngine.maxStampEvery &- 1 : 0
     }
 
@@ -91,7 +91,7 @@ public final class MockSink: ReplaySink {
     /// zero-extended word; the length and the lanes are mixed at the end. Continuing from the
     /// previous payload's value makes the whole stream order-sensitive.
     @inline(__always)
-    public static func checksum(_ p: UnsafeRawBufferPointer, continuing h0: UInt64 = 0) -> UInt64 {
+    package static func checksum(_ p: UnsafeRawBufferPointer, continuing h0: UInt64 = 0) -> UInt64 {
         let multiplier: UInt64 = 0x0000_0100_0000_01B3
         var lane0 = h0 ^ 0x9E37_79B9_7F4A_7C15
         let length = p.count
@@ -141,7 +141,7 @@ public final class MockSink: ReplaySink {
         return hash ^ (hash >> 29)
     }
 
-    public func send(_ message: borrowing ReplayMessage) throws {
+    package func send(_ message: borrowing ReplayMessage) throws {
         let payload = message.record.payload
         if let failAfter, hot.pointee.delivered &+ refused.sent >= failAfter {
             lock.withLock {
@@ -197,11 +197,11 @@ public final class MockSink: ReplaySink {
         hotState.pointee.bytes &+= UInt64(payload.count)
     }
 
-    public func finish(timeoutNanos: Int64) throws {
+    package func finish(timeoutNanos: Int64) throws {
         hot.pointee.drained = true
     }
 
-    public var counts: SinkCounts {
+    package var counts: SinkCounts {
         let hotState = hot.pointee
         var total = lock.withLock { refused }
         var done = hotState.delivered
@@ -220,10 +220,10 @@ public final class MockSink: ReplaySink {
     }
 
     /// The per-second maximum queue depth (capacity mode).
-    public var queueDepthTimeline: [Int64] { lock.withLock { depthTimeline } }
-    public var maxQueueDepth: Int64 { lock.withLock { maxDepth } }
+    package var queueDepthTimeline: [Int64] { lock.withLock { depthTimeline } }
+    package var maxQueueDepth: Int64 { lock.withLock { maxDepth } }
 
-    public var stats: SinkStats {
+    package var stats: SinkStats {
         let counts = self.counts
         let sum = checksum
         return lock.withLock {
@@ -246,11 +246,11 @@ public final class MockSink: ReplaySink {
     }
 }
 
-public enum MockSinkMaker: SinkMaker {
-    public static let schemes = ["mock"]
-    public static let usage = "mock://[?capacity=MSG_PER_S][&fail_after=N]  in-process: counts, checksums; capacity models a slow consumer"
+enum MockSinkMaker: SinkMaker {
+    static let schemes = ["mock"]
+    static let usage = "mock://[?capacity=MSG_PER_S][&fail_after=N]  in-process: counts, checksums; capacity models a slow consumer"
 
-    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+    static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try uri.checkParameters(["capacity", "fail_after"])
         guard uri.authority.isEmpty, uri.path.isEmpty || uri.path == "/" else {
             throw ReplayError(.invalidArgument, place: uri.text, what: "mock:// takes no host or path",

@@ -3,30 +3,30 @@ import K2Core
 
 /// One message the replay engine hands to its sinks. The record is a view into the reader's
 /// block, valid only during `ReplaySink.send`: a sink copies what it keeps.
-public struct ReplayMessage {
+package struct ReplayMessage {
     /// The capture record (kind, receive time, connection, payload bytes).
-    public let record: CaptureRecord
+    package let record: CaptureRecord
     /// Stream, symbol and event type found in the payload: computed once per message by the
     /// engine when a sink declares `usesPayloadFields` (or `--shard` needs the symbol), else
     /// extracted here on access.
-    public var fields: PayloadFields { precomputedFields ?? PayloadFields.extract(record.payload) }
+    package var fields: PayloadFields { precomputedFields ?? PayloadFields.extract(record.payload) }
     /// The engine's extraction, or nil when it skipped it.
-    public let precomputedFields: PayloadFields?
+    package let precomputedFields: PayloadFields?
     /// 0-based position of the message in this replay (across loops and merged captures).
-    public let sequence: UInt64
+    package let sequence: UInt64
     /// The capture's receive time, shifted by the capture's span for each `--loop` round, ns since epoch.
-    public let captureNanos: Int64
+    package let captureNanos: Int64
     /// When the pacing schedule said to send it (monotonic clock, ns).
-    public let intendedNanos: Int64
+    package let intendedNanos: Int64
     /// When the engine actually handed it to the sinks (monotonic clock, ns). At `--speed max`
     /// the engine reads the clock once per `ReplayEngine.maxStampEvery` messages: the messages of
     /// a batch share the stamp of its first one (sequence multiple of 64), which is exact.
-    public let actualNanos: Int64
+    package let actualNanos: Int64
     /// The venue, from the capture header's `exchange` metadata (`binance`, `kraken`, `coinbase`), or "unknown".
-    public let exchange: String
+    package let exchange: String
 
     /// `fields` nil: extracted from the payload when a sink reads `fields`.
-    public init(record: CaptureRecord, fields: PayloadFields?, sequence: UInt64, captureNanos: Int64,
+    package init(record: CaptureRecord, fields: PayloadFields?, sequence: UInt64, captureNanos: Int64,
                 intendedNanos: Int64, actualNanos: Int64, exchange: String) {
         self.record = record
         self.precomputedFields = fields
@@ -49,7 +49,7 @@ public struct ReplayMessage {
 /// calls `finish` on every sink and reports the messages not handed over as never sent.
 ///
 /// New sinks register a `SinkMaker` in `SinkFactory.makers` (Sinks/SinkFactory.swift).
-public protocol ReplaySink: AnyObject {
+package protocol ReplaySink: AnyObject {
     /// The sink's URI as the user gave it (for reports).
     var uri: String { get }
     /// Connects and checks the destination (broker reachable, table exists …). Throws one
@@ -72,51 +72,51 @@ public protocol ReplaySink: AnyObject {
 }
 
 extension ReplaySink {
-    public var stats: SinkStats { SinkStats(counts: counts) }
-    public var usesPayloadFields: Bool { true }
-    public func willStart(pace: Pace) {}
+    package var stats: SinkStats { SinkStats(counts: counts) }
+    package var usesPayloadFields: Bool { true }
+    package func willStart(pace: Pace) {}
 }
 
 /// Message accounting for one sink: `sent == delivered + failed + unknown + unrouted + inFlight`.
-public struct SinkCounts: Sendable, Equatable, Codable {
-    public var sent: UInt64 = 0
-    public var delivered: UInt64 = 0
-    public var failed: UInt64 = 0
+package struct SinkCounts: Sendable, Equatable, Codable {
+    package var sent: UInt64 = 0
+    package var delivered: UInt64 = 0
+    package var failed: UInt64 = 0
     /// Messages whose fate the sink could not learn (an insert the server may or may not have
     /// written when it stopped answering, a request still unanswered at exit). Never counted
     /// as delivered; a replay with any is incomplete (exit 1).
-    public var unknown: UInt64 = 0
+    package var unknown: UInt64 = 0
     /// Messages no destination asked for (a `ws://` message that matches no client's
     /// subscription): neither delivered nor failed, as at the venue.
-    public var unrouted: UInt64 = 0
+    package var unrouted: UInt64 = 0
     /// Deliveries of a message to one of several destinations that did not happen (a `ws://`
     /// client that left or fell behind), counted per destination; a replay with any is
     /// incomplete (exit 1) even when the message reached another destination.
-    public var dropped: UInt64 = 0
-    public var bytes: UInt64 = 0
+    package var dropped: UInt64 = 0
+    package var bytes: UInt64 = 0
     /// Distinct failure reasons with counts (e.g. the broker's error string).
-    public var failureReasons: [String: UInt64] = [:]
+    package var failureReasons: [String: UInt64] = [:]
     /// Why messages are of unknown fate, with counts.
-    public var unknownReasons: [String: UInt64] = [:]
+    package var unknownReasons: [String: UInt64] = [:]
 
-    public init() {}
+    package init() {}
 
-    public var inFlight: UInt64 { sent &- delivered &- failed &- unknown &- unrouted }
+    package var inFlight: UInt64 { sent &- delivered &- failed &- unknown &- unrouted }
 }
 
 /// What a sink reports at the end: counts, delivery latency measured from the intended send time
 /// (coordinated-omission free: includes any lateness of the engine) and from the actual send
 /// time (the destination's own latency), in ns, and sink-specific figures for the summary.
-public struct SinkStats: Sendable {
-    public var counts: SinkCounts
+package struct SinkStats: Sendable {
+    package var counts: SinkCounts
     /// Delivery (ack, insert done, frame written …) minus `ReplayMessage.intendedNanos`.
-    public var latencyFromIntended: Histogram
+    package var latencyFromIntended: Histogram
     /// Delivery minus `ReplayMessage.actualNanos`.
-    public var latencyFromActual: Histogram
+    package var latencyFromActual: Histogram
     /// Sink-specific figures (queue depth, batches, …) as JSON members of the sink's summary entry.
-    public var details: [(String, JSONValue)]
+    package var details: [(String, JSONValue)]
 
-    public init(counts: SinkCounts, latencyFromIntended: Histogram = Histogram(),
+    init(counts: SinkCounts, latencyFromIntended: Histogram = Histogram(),
                 latencyFromActual: Histogram = Histogram(), details: [(String, JSONValue)] = []) {
         self.counts = counts
         self.latencyFromIntended = latencyFromIntended
@@ -129,14 +129,14 @@ public struct SinkStats: Sendable {
 /// `failed` from whatever thread learns the outcome (delivery callback, HTTP response …).
 /// `outcomes` records many deliveries under one lock (so a delivery thread does not contend
 /// with the sending thread once per message).
-public final class SinkRecorder: @unchecked Sendable {
+final class SinkRecorder: @unchecked Sendable {
     // unchecked: outcomes under `lock`.
     private let lock = Lock()
     private var state = Outcomes()
-    public let clock: any NanoClock
+    let clock: any NanoClock
 
     /// Delivered and failed counts with the latency histograms; mutate it through `outcomes`.
-    public struct Outcomes {
+    struct Outcomes {
         var counts = SinkCounts()
         var fromIntended = Histogram()
         var fromActual = Histogram()
@@ -144,39 +144,39 @@ public final class SinkRecorder: @unchecked Sendable {
         /// One message delivered at `now` (monotonic ns), meant to be sent at `intendedNanos`,
         /// handed over at `actualNanos`.
         @inline(__always)
-        public mutating func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64, count n: UInt64 = 1) {
+        mutating func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64, count n: UInt64 = 1) {
             counts.delivered &+= n
             fromIntended.record(now - intendedNanos, count: n)
             fromActual.record(now - actualNanos, count: n)
         }
 
-        public mutating func deliveredUntimed(count n: UInt64 = 1) { counts.delivered &+= n }
+        mutating func deliveredUntimed(count n: UInt64 = 1) { counts.delivered &+= n }
 
-        public mutating func failed(reason: String, count n: UInt64 = 1) {
+        mutating func failed(reason: String, count n: UInt64 = 1) {
             counts.failed &+= n
             counts.failureReasons[reason, default: 0] &+= n
         }
 
         /// `n` messages no destination asked for (`SinkCounts.unrouted`).
-        public mutating func unrouted(count n: UInt64 = 1) { counts.unrouted &+= n }
+        mutating func unrouted(count n: UInt64 = 1) { counts.unrouted &+= n }
 
         /// `n` deliveries to one destination of a message that did not happen (`SinkCounts.dropped`).
-        public mutating func dropped(count n: UInt64) { counts.dropped &+= n }
+        mutating func dropped(count n: UInt64) { counts.dropped &+= n }
 
         /// `n` messages whose fate the sink cannot learn, with why.
-        public mutating func unknown(reason: String, count n: UInt64 = 1) {
+        mutating func unknown(reason: String, count n: UInt64 = 1) {
             counts.unknown &+= n
             counts.unknownReasons[reason, default: 0] &+= n
         }
     }
 
-    public init(clock: any NanoClock = SystemClock()) {
+    init(clock: any NanoClock = SystemClock()) {
         self.clock = clock
     }
 
     /// One message accepted by the sink.
     @inline(__always)
-    public func sent(bytes: Int) {
+    func sent(bytes: Int) {
         lock.withLock {
             state.counts.sent &+= 1
             state.counts.bytes &+= UInt64(bytes)
@@ -185,35 +185,35 @@ public final class SinkRecorder: @unchecked Sendable {
 
     /// Records a batch of outcomes under one lock (a delivery-report batch, an insert).
     @inline(__always)
-    public func outcomes<R>(_ body: (inout Outcomes) -> R) -> R {
+    func outcomes<R>(_ body: (inout Outcomes) -> R) -> R {
         lock.withLock { body(&state) }
     }
 
     /// `n` messages delivered at `now` (monotonic ns; default the recorder's clock), that were meant
     /// to be sent at `intendedNanos` and were handed over at `actualNanos`.
-    public func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64? = nil, count n: UInt64 = 1) {
+    package func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64? = nil, count n: UInt64 = 1) {
         let deliveredAt = now ?? clock.monotonicNanos()
         lock.withLock { state.delivered(intendedNanos: intendedNanos, actualNanos: actualNanos, now: deliveredAt, count: n) }
     }
 
     /// `n` messages delivered without latency (e.g. a sink that cannot observe delivery time).
-    public func deliveredUntimed(count n: UInt64 = 1) {
+    func deliveredUntimed(count n: UInt64 = 1) {
         lock.withLock { state.deliveredUntimed(count: n) }
     }
 
     /// `n` messages that will never be delivered, with the destination's reason.
-    public func failed(reason: String, count n: UInt64 = 1) {
+    func failed(reason: String, count n: UInt64 = 1) {
         lock.withLock { state.failed(reason: reason, count: n) }
     }
 
     /// `n` messages whose fate is unknown (the destination may or may not have them), with why.
-    public func unknown(reason: String, count n: UInt64 = 1) {
+    func unknown(reason: String, count n: UInt64 = 1) {
         lock.withLock { state.unknown(reason: reason, count: n) }
     }
 
-    public var snapshot: SinkCounts { lock.withLock { state.counts } }
+    var snapshot: SinkCounts { lock.withLock { state.counts } }
 
-    public func stats(details: [(String, JSONValue)] = []) -> SinkStats {
+    func stats(details: [(String, JSONValue)] = []) -> SinkStats {
         lock.withLock {
             SinkStats(counts: state.counts, latencyFromIntended: state.fromIntended, latencyFromActual: state.fromActual, details: details)
         }

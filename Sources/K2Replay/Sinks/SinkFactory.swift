@@ -2,27 +2,27 @@ import K2Core
 import Logging
 
 /// A parsed sink URI: `scheme://authority/path?key=value&…` or `scheme:path` (`file:out.ndjson`).
-public struct SinkURI: Sendable, Equatable {
+package struct SinkURI: Sendable, Equatable {
     /// The text as the user wrote it (secrets included: print `display`).
-    public let text: String
+    package let text: String
     /// The text with its secrets masked (`Secrets.mask`): what messages, summaries and reports show.
-    public var display: String { Secrets.mask(text) }
+    package var display: String { Secrets.mask(text) }
     /// `user` of `scheme://user[:password]@host`, percent-decoded, or nil.
-    public let user: String?
+    package let user: String?
     /// `password` of `scheme://user:password@host`, percent-decoded, or nil.
-    public let password: String?
+    package let password: String?
     /// Lower-cased scheme (`mock`, `file`, `kafka`, `clickhouse`, `ws`); `-` parses as scheme `file`, path `-`.
-    public let scheme: String
+    package let scheme: String
     /// `host:port[,host:port]` after `//` (without `user:password@`), or "" (`mock://`, `file:PATH`).
-    public let authority: String
+    package let authority: String
     /// The path after the authority (with its leading `/`), or after `scheme:` for opaque URIs.
-    public let path: String
+    package let path: String
     /// Query parameters in order, percent-decoded.
-    public let query: [(String, String)]
+    package let query: [(String, String)]
 
-    public static func == (a: SinkURI, b: SinkURI) -> Bool { a.text == b.text }
+    package static func == (a: SinkURI, b: SinkURI) -> Bool { a.text == b.text }
 
-    public init(parsing text: String) throws(ReplayError) {
+    package init(parsing text: String) throws(ReplayError) {
         self.text = text
         Secrets.registerSecrets(uri: text)
         if text == "-" {
@@ -71,10 +71,10 @@ public struct SinkURI: Sendable, Equatable {
     }
 
     /// The last value of `key`, if given.
-    public func parameter(_ key: String) -> String? { query.last(where: { $0.0 == key })?.1 }
+    package func parameter(_ key: String) -> String? { query.last(where: { $0.0 == key })?.1 }
 
     /// Throws for any query key outside `known`, naming the ones that are.
-    public func checkParameters(_ known: [String]) throws(ReplayError) {
+    package func checkParameters(_ known: [String]) throws(ReplayError) {
         for (key, _) in query where !known.contains(key) {
             throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(key)'",
                               remedy: known.isEmpty ? "\(scheme):// takes no parameters"
@@ -83,7 +83,7 @@ public struct SinkURI: Sendable, Equatable {
     }
 
     /// A parameter that must be a positive number, if given.
-    public func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
+    package func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
         guard let text = parameter(key) else { return nil }
         guard let number = Double(text), number > 0, number.isFinite else {
             throw ReplayError(.invalidArgument, place: display, what: "\(key)=\(text) is not a positive number",
@@ -109,26 +109,26 @@ public struct SinkURI: Sendable, Equatable {
 }
 
 /// Settings every sink may use, from the command line.
-public struct SinkOptions: Sendable {
+package struct SinkOptions: Sendable {
     /// `-X key=value` properties (librdkafka properties for `kafka://`, as kcat takes them).
-    public var properties: [(String, String)]
+    package var properties: [(String, String)]
     /// Create destination tables/topics before the replay (`--create-tables`).
-    public var createTables: Bool
+    package var createTables: Bool
     /// CA certificates (PEM) that TLS sinks trust, instead of the system's (`--ca-file`); a sink's
     /// own `ca_file=` URI parameter wins.
-    public var caFile: String?
+    package var caFile: String?
     /// The clock sinks stamp deliveries with (monotonic, same as the engine's).
-    public var clock: any NanoClock
+    package var clock: any NanoClock
     /// The capture's `exchange` metadata (`binance`, `kraken`, `coinbase`), for sinks that
     /// impersonate the venue (`ws://`); nil when unknown or captures of several venues are merged.
-    public var venue: String?
+    package var venue: String?
     /// The input captures, for sinks that serve what they recorded besides the replayed
     /// messages (`ws://`: REST depth snapshots).
-    public var captures: [String]
+    package var captures: [String]
     /// Where sinks' notices go (`ws://`: waiting for clients).
-    public var logger = Logger(label: "k2.replay")
+    package var logger = Logger(label: "k2.replay")
 
-    public init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
+    package init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
                 venue: String? = nil, captures: [String] = []) {
         self.venue = venue
         self.captures = captures
@@ -141,7 +141,7 @@ public struct SinkOptions: Sendable {
 }
 
 /// How one URI scheme becomes a sink. Adding a sink = a file with a `SinkMaker` + one line in `SinkFactory.makers`.
-public protocol SinkMaker {
+package protocol SinkMaker {
     /// Schemes handled, lower-case (`["kafka"]`).
     static var schemes: [String] { get }
     /// One-line URI form for help and errors (`kafka://host:port[,host:port]?topic=TEMPLATE`).
@@ -151,7 +151,7 @@ public protocol SinkMaker {
 }
 
 /// The sink registry: parses `--sink` URIs into sinks.
-public enum SinkFactory {
+package enum SinkFactory {
     /// Every known sink kind. One line per sink.
     nonisolated(unsafe) public static var makers: [any SinkMaker.Type] = [
         MockSinkMaker.self,
@@ -162,18 +162,18 @@ public enum SinkFactory {
     ]
 
     /// Registers a maker at run time (for sinks outside K2Replay, e.g. tests).
-    public static func register(_ maker: any SinkMaker.Type) {
+    package static func register(_ maker: any SinkMaker.Type) {
         if !makers.contains(where: { $0 == maker }) { makers.append(maker) }
     }
 
-    public static var schemeList: String {
+    static var schemeList: String {
         makers.flatMap { $0.schemes }.map { $0 + ":" }.joined(separator: ", ")
     }
 
     /// Every URI form, for `--help`.
-    public static var usage: [String] { makers.map { $0.usage } }
+    package static var usage: [String] { makers.map { $0.usage } }
 
-    public static func make(_ text: String, options: SinkOptions = SinkOptions()) throws -> any ReplaySink {
+    package static func make(_ text: String, options: SinkOptions = SinkOptions()) throws -> any ReplaySink {
         let uri = try SinkURI(parsing: text)
         guard let maker = makers.first(where: { $0.schemes.contains(uri.scheme) }) else {
             throw ReplayError(.invalidArgument, place: uri.display, what: "unknown sink scheme '\(uri.scheme)'",

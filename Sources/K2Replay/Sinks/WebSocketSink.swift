@@ -27,9 +27,9 @@ import Glibc
 /// `?wait=N` (default 1): `open()` returns once N clients have subscribed (`wait_timeout=S`,
 /// default 30 s), so the replay clock starts with them. `?venue=binance|kraken|coinbase`
 /// overrides the capture's `exchange` metadata.
-public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecked Sendable {
+package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecked Sendable {
     // unchecked: clients and counters under `lock`; connections write on the server's loop.
-    public let uri: String
+    package let uri: String
     let host: String
     let port: Int
     let waitFor: Int
@@ -61,7 +61,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     /// Where the notice "waiting for N client(s)" goes.
     let logger: Logger
 
-    public init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
+    package init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
                 snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock(), logger: Logger = Logger(label: "k2.replay")) {
         self.logger = logger
         self.snapshotCaptures = snapshotCaptures
@@ -77,15 +77,15 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     }
 
     /// The bound port (after `open`).
-    public var boundPort: Int { server?.port ?? port }
+    package var boundPort: Int { server?.port ?? port }
     /// Clients connected now.
-    public var clientCount: Int { lock.withLock { clients.count(where: { !$0.gone }) } }
+    package var clientCount: Int { lock.withLock { clients.count(where: { !$0.gone }) } }
     /// Clients connected now with at least one subscription.
-    public var subscribedCount: Int { lock.withLock { clients.count(where: { !$0.gone && !$0.subscriptions.isEmpty }) } }
+    var subscribedCount: Int { lock.withLock { clients.count(where: { !$0.gone && !$0.subscriptions.isEmpty }) } }
     /// Frames written to clients (a message goes to every matching client).
-    public var frames: UInt64 { lock.withLock { framesWritten } }
+    package var frames: UInt64 { lock.withLock { framesWritten } }
 
-    public func open() throws {
+    package func open() throws {
         do {
             snapshots = try RecordedSnapshots(paths: snapshotCaptures)
         } catch {
@@ -112,7 +112,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
         }
     }
 
-    public func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance {
+    package func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance {
         let number = lock.withLock { () -> Int in
             defer { nextClientNumber += 1 }
             return nextClientNumber
@@ -121,7 +121,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     }
 
     /// A plain GET on the port: a REST snapshot the capture recorded (`RecordedSnapshots`), else 404.
-    public func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
+    package func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
         let body = lock.withLock { () -> [UInt8]? in
             let found = snapshots.body(target: request.target, at: captureNanos)
             if found != nil { snapshotsServed &+= 1 }
@@ -150,7 +150,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
         }
     }
 
-    public func send(_ message: borrowing ReplayMessage) throws {
+    package func send(_ message: borrowing ReplayMessage) throws {
         let record = message.record
         guard record.kind == .recv else { return }
         recorder.sent(bytes: record.payload.count)
@@ -237,7 +237,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
         }
     }
 
-    public func finish(timeoutNanos: Int64) throws {
+    package func finish(timeoutNanos: Int64) throws {
         guard let server else { return }
         heartbeatTimer?.cancel()
         let deadline = clock.monotonicNanos() + timeoutNanos
@@ -250,9 +250,9 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
         server.close()
     }
 
-    public var counts: SinkCounts { recorder.snapshot }
+    package var counts: SinkCounts { recorder.snapshot }
 
-    public var stats: SinkStats {
+    package var stats: SinkStats {
         let perClient = lock.withLock { clients.map(\.summary) }
         return recorder.stats(details: [("frames_to_clients", .number(String(frames))), ("address", .string("ws://\(host):\(boundPort)")),
                                         ("venue", venue.map { .string($0.rawValue) } ?? .null), ("clients", .array(perClient)),
@@ -261,11 +261,11 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     }
 }
 
-public enum WebSocketSinkMaker: SinkMaker {
-    public static let schemes = ["ws"]
-    public static let usage = "ws://127.0.0.1:PORT[?wait=N&wait_timeout=S&venue=V]  impersonates the venue: clients connect, subscribe and get the replay"
+enum WebSocketSinkMaker: SinkMaker {
+    static let schemes = ["ws"]
+    static let usage = "ws://127.0.0.1:PORT[?wait=N&wait_timeout=S&venue=V]  impersonates the venue: clients connect, subscribe and get the replay"
 
-    public static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
+    static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try uri.checkParameters(["wait", "wait_timeout", "venue"])
         let parts = uri.authority.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) else {

@@ -16,9 +16,9 @@ import Glibc
 /// Everything runs on one event loop thread: a 1 ms timer moves every connection's feed
 /// forward to "now" and flushes what it produced in one write. A client whose socket buffer is
 /// full is not fed until it drains (its feed falls behind and catches up).
-public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable {
+package final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable {
     // unchecked: sessions and timers are touched on the simulator's loop only.
-    public let options: ExchangeOptions
+    package let options: ExchangeOptions
     /// The profile the feeds use.
     let profile: SimProfile
     private var server: WebSocketServer?
@@ -37,7 +37,7 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
     private weak var lastBinance: ExchangeSession?
 
     /// Starts listening. Throws one actionable line (port in use, bad log path).
-    public init(_ options: ExchangeOptions) throws(SimError) {
+    package init(_ options: ExchangeOptions) throws(SimError) {
         self.options = options
         let simProfile = options.profile
         profile = simProfile
@@ -71,17 +71,17 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
     }
 
     /// The bound port.
-    public var port: Int { server?.port ?? 0 }
+    package var port: Int { server?.port ?? 0 }
     /// `ws://127.0.0.1:PORT`.
-    public var url: String { "ws://\(options.host):\(port)" }
+    package var url: String { "ws://\(options.host):\(port)" }
 
     /// Counters so far (any thread).
-    public var stats: ExchangeStats { statsLock.withLock { _stats } }
+    package var stats: ExchangeStats { statsLock.withLock { _stats } }
 
     func updateStats(_ body: (inout ExchangeStats) -> Void) { statsLock.withLock { body(&_stats) } }
 
     /// Stops: closes every connection with 1001, finishes the log, stops listening. Not on the loop.
-    public func close() {
+    package func close() {
         guard server != nil else { return }
         try? loop.sync { [self] in
             for t in self.timers { t.cancel() }
@@ -98,7 +98,7 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
 
     // MARK: WebSocketServerDelegate (on the loop)
 
-    public func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance {
+    package func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance {
         var subscriptions: SubscriptionSet?
         var combined = true
         if options.venue == .binance {
@@ -116,7 +116,7 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
         return .accept(session)
     }
 
-    public func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
+    package func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
         guard request.method == "GET" else { return HTTPResponseInfo(status: 405, body: "GET only\n") }
         let json = [("Content-Type", "application/json")]
         switch request.path {
@@ -163,11 +163,11 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
 }
 
 /// What the simulator has done so far.
-public struct ExchangeStats: Sendable, Equatable {
-    public var connections = 0
-    public var framesSent: Int64 = 0
-    public var snapshots = 0
-    public var faults = 0
+package struct ExchangeStats: Sendable, Equatable {
+    package var connections = 0
+    package var framesSent: Int64 = 0
+    package var snapshots = 0
+    package var faults = 0
     /// Pongs received (answers to the Binance pings).
-    public var pongs = 0
+    var pongs = 0
 }

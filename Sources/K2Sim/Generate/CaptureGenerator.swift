@@ -6,25 +6,25 @@ import K2Core
 /// messages as `recv` records, receive time = exchange time + `receiveLatency`. Venues are
 /// merged in receive-time order. The records themselves come from `GeneratedRecords` (pull,
 /// one at a time), which `write`, `run` and `k2 sim run`'s replay source share.
-public struct CaptureGenerator {
+package struct CaptureGenerator {
     /// Receive time minus exchange time, ns.
-    public var receiveLatency: Int64 = 2_000_000
-    public let profile: SimProfile
+    var receiveLatency: Int64 = 2_000_000
+    package let profile: SimProfile
 
-    public init(profile: SimProfile) { self.profile = profile }
+    package init(profile: SimProfile) { self.profile = profile }
 
     /// What a run produced.
-    public struct Result: Sendable {
-        public var messages: Int64 = 0
-        public var records: Int64 = 0
-        public var payloadBytes: Int64 = 0
-        public var fileBytes: Int64 = 0
+    package struct Result: Sendable {
+        package var messages: Int64 = 0
+        package var records: Int64 = 0
+        package var payloadBytes: Int64 = 0
+        package var fileBytes: Int64 = 0
         /// Simulated time covered, ns.
-        public var simulatedNanos: Int64 = 0
+        package var simulatedNanos: Int64 = 0
     }
 
     /// The header metadata: exchange, profile, seed, subscriptions, source.
-    public func metadata(commandLine: String) -> [(String, JSONValue)] {
+    package func metadata(commandLine: String) -> [(String, JSONValue)] {
         var entries: [(String, JSONValue)] = [
             ("exchange", .string(profile.venues.map(\.rawValue).joined(separator: ","))),
             ("profile", .string(profile.name)),
@@ -38,14 +38,14 @@ public struct CaptureGenerator {
     /// The header of a generated capture: nothing from the wall clock or the machine — created at
     /// the first record's receive time, host "k2 sim" — so that one profile, seed and command
     /// give byte-identical files (a capture's hash can stand in a CI fixture).
-    public func header(commandLine: String) -> CaptureHeader {
+    package func header(commandLine: String) -> CaptureHeader {
         CaptureHeader(createdNanos: firstTimestamp, host: "k2 sim", metadata: metadata(commandLine: commandLine))
     }
 
     /// Writer options for a generated capture: frames cut by size only (`flushInterval` is for
     /// recorders that may be killed; by the wall clock it would make frame boundaries, and so
     /// the bytes, depend on how fast the machine generated).
-    public static func writerOptions(_ options: CaptureWriter.Options) -> CaptureWriter.Options {
+    package static func writerOptions(_ options: CaptureWriter.Options) -> CaptureWriter.Options {
         var fixed = options
         fixed.flushInterval = .max
         return fixed
@@ -53,7 +53,7 @@ public struct CaptureGenerator {
 
     /// The opening records of venue `index`'s connection (connect, sends, acks), from `t0`,
     /// 10 µs apart.
-    public func openingRecords(venue: Venue, index: Int, feed: inout LiveFeed, t0: Int64) -> [OwnedRecord] {
+    func openingRecords(venue: Venue, index: Int, feed: inout LiveFeed, t0: Int64) -> [OwnedRecord] {
         let conn = UInt32(index)
         let universe = feed.universe
         var recs: [OwnedRecord] = []
@@ -118,7 +118,7 @@ public struct CaptureGenerator {
     }
 
     /// Generates the whole profile into `path`.
-    public func write(path: String, commandLine: String = "", options: CaptureWriter.Options = .init()) throws(CaptureError) -> Result {
+    package func write(path: String, commandLine: String = "", options: CaptureWriter.Options = .init()) throws(CaptureError) -> Result {
         let writer = try CaptureWriter(path: path, header: header(commandLine: commandLine), options: Self.writerOptions(options))
         let records = GeneratedRecords(self)
         while let record = records.next() { try writer.append(record) }
@@ -131,7 +131,7 @@ public struct CaptureGenerator {
     /// Generates the whole profile, handing every record to `sink` (no file): for measuring
     /// generation alone and for feeding other consumers. `opening` gets the connect,
     /// subscription and ack records, `sink` the market messages (`recv`).
-    public func run(_ sink: (RecordKind, Int64, UInt32, UnsafeRawBufferPointer) throws(CaptureError) -> Void,
+    package func run(_ sink: (RecordKind, Int64, UInt32, UnsafeRawBufferPointer) throws(CaptureError) -> Void,
                     opening: (OwnedRecord) throws(CaptureError) -> Void,
                     result: inout Result) throws(CaptureError) {
         let records = GeneratedRecords(self)
@@ -142,10 +142,10 @@ public struct CaptureGenerator {
     }
 
     /// Receive time of the first record (the first venue's `connect`): 100 ms before `start`.
-    public var firstTimestamp: Int64 { profile.startNanos - 100_000_000 }
+    package var firstTimestamp: Int64 { profile.startNanos - 100_000_000 }
 
     /// Receive time after the last record can be: the end of the timeline plus `receiveLatency`.
-    public var endTimestamp: Int64 { profile.startNanos + profile.timeline.length + receiveLatency }
+    var endTimestamp: Int64 { profile.startNanos + profile.timeline.length + receiveLatency }
 
     /// The feed of venue `index` as the generator runs it: heartbeats on; on Binance the trade
     /// fan-out (every fill on `@trade`, one `aggTrade` per event, as `k2 sim exchange` sends
@@ -172,14 +172,14 @@ public struct CaptureGenerator {
 /// `CaptureGenerator.write` writes exactly these records; `k2 sim run` replays them without a
 /// file. Each record is a view valid until the next call; per message nothing is allocated
 /// (the message is copied once into a reused buffer).
-public final class GeneratedRecords {
-    public let generator: CaptureGenerator
+package final class GeneratedRecords {
+    package let generator: CaptureGenerator
     /// Counts so far (messages, records, payload bytes, simulated time).
-    public private(set) var result = CaptureGenerator.Result()
+    package private(set) var result = CaptureGenerator.Result()
     /// Whether the record `next` returned last is an opening record (connect, send, ack).
-    public private(set) var isOpening = false
+    package private(set) var isOpening = false
     /// Connection (= venue position) of the record `next` returned last.
-    public private(set) var connection = 0
+    package private(set) var connection = 0
 
     private var opening: [OwnedRecord] = []
     private var openIndex = 0
@@ -191,7 +191,7 @@ public final class GeneratedRecords {
     /// Receive time of feed offset 0: start + receive latency.
     private let base: Int64
 
-    public init(_ generator: CaptureGenerator) {
+    package init(_ generator: CaptureGenerator) {
         self.generator = generator
         base = generator.profile.startNanos + generator.receiveLatency
         capacity = 1 << 16
@@ -202,7 +202,7 @@ public final class GeneratedRecords {
     deinit { current.deallocate() }
 
     /// Back to the first record: the same records again (the generator is seeded).
-    public func rewind() {
+    package func rewind() {
         let profile = generator.profile
         result = CaptureGenerator.Result()
         isOpening = false
@@ -234,7 +234,7 @@ public final class GeneratedRecords {
     }
 
     /// The next record, nil at the end of the profile.
-    public func next() -> CaptureRecord? {
+    package func next() -> CaptureRecord? {
         if openIndex < opening.count {
             let record = opening[openIndex]
             openIndex += 1

@@ -14,19 +14,19 @@ import K2Core
 ///
 /// Used by the engine's one sending thread (it is created on another and handed over, hence
 /// `@unchecked Sendable`); not for concurrent use.
-public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
+package final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
     // unchecked: created on one thread, then used by the engine's sending thread only.
-    public let records: GeneratedRecords
-    public let span: Int64
-    public let singleExchange: String?
+    package let records: GeneratedRecords
+    package let span: Int64
+    package let singleExchange: String?
     private let venueNames: [String]
     private var kept: CaptureWriter?
     private let until: Int64
     private var fresh = true
     /// Rounds started (1 after the first `rewind`).
-    public private(set) var rounds = 0
+    package private(set) var rounds = 0
 
-    public init(generator: CaptureGenerator, keep path: String? = nil, until: Int64? = nil, commandLine: String = "") throws(CaptureError) {
+    package init(generator: CaptureGenerator, keep path: String? = nil, until: Int64? = nil, commandLine: String = "") throws(CaptureError) {
         records = GeneratedRecords(generator)
         venueNames = generator.profile.venues.map(\.rawValue)
         singleExchange = venueNames.count == 1 ? venueNames[0] : nil
@@ -41,7 +41,7 @@ public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
         }
     }
 
-    public func rewind() throws {
+    package func rewind() throws {
         rounds += 1
         if rounds > 1 { try closeKept() }
         if fresh { fresh = false; return }
@@ -49,7 +49,7 @@ public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
     }
 
     @inline(__always)
-    public func next() throws -> CaptureRecord? {
+    package func next() throws -> CaptureRecord? {
         guard let record = records.next(), record.timestamp < until else {
             try closeKept()
             return nil
@@ -59,15 +59,15 @@ public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
     }
 
     @inline(__always)
-    public var exchange: String { venueNames[records.connection] }
+    package var exchange: String { venueNames[records.connection] }
 
     /// Closes the `keep` capture (idempotent): what was replayed so far is in it.
-    public func closeKept() throws(CaptureError) {
+    package func closeKept() throws(CaptureError) {
         guard let writer = kept else { return }
         kept = nil
         try writer.close()
     }
 
     /// What was generated so far (this round).
-    public var result: CaptureGenerator.Result { records.result }
+    package var result: CaptureGenerator.Result { records.result }
 }

@@ -8,34 +8,34 @@ import K2Core
 
 /// Measures generation speed: generation alone (records handed to a no-op sink) and
 /// generation + `CaptureWriter` (zstd level 3) into a file.
-public enum SimBench {
-    public struct Figures: Sendable {
-        public var messages: Int64
-        public var payloadBytes: Int64
-        public var wallSeconds: Double
+package enum SimBench {
+    package struct Figures: Sendable {
+        package var messages: Int64
+        package var payloadBytes: Int64
+        var wallSeconds: Double
         /// CPU time of this process (user + system), which on a busy machine is the fairer figure.
-        public var cpuSeconds: Double
-        public var fileBytes: Int64 = 0
+        package var cpuSeconds: Double
+        package var fileBytes: Int64 = 0
 
-        public var messagesPerSecond: Double { Double(messages) / max(1e-9, wallSeconds) }
-        public var messagesPerCPUSecond: Double { Double(messages) / max(1e-9, cpuSeconds) }
-        public var megabytesPerSecond: Double { Double(payloadBytes) / 1e6 / max(1e-9, wallSeconds) }
+        package var messagesPerSecond: Double { Double(messages) / max(1e-9, wallSeconds) }
+        var messagesPerCPUSecond: Double { Double(messages) / max(1e-9, cpuSeconds) }
+        package var megabytesPerSecond: Double { Double(payloadBytes) / 1e6 / max(1e-9, wallSeconds) }
 
-        public var line: String {
+        package var line: String {
             "\(messages) msgs, \(SizeText.human(bytes: payloadBytes)) payload in \(TimeText.fixed(wallSeconds, 2)) s wall / \(TimeText.fixed(cpuSeconds, 2)) s CPU: "
                 + "\(Int(messagesPerSecond)) msg/s wall, \(Int(messagesPerCPUSecond)) msg/s per CPU-second, \(TimeText.fixed(megabytesPerSecond, 1)) MB/s"
                 + (fileBytes > 0 ? ", file \(SizeText.human(bytes: fileBytes))" : "")
         }
     }
 
-    public static func cpuSeconds() -> Double {
+    package static func cpuSeconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Generation only.
-    public static func generateOnly(profile: SimProfile) -> Figures {
+    package static func generateOnly(profile: SimProfile) -> Figures {
         let generator = CaptureGenerator(profile: profile)
         var result = CaptureGenerator.Result()
         let clock = SystemClock()
@@ -51,7 +51,7 @@ public enum SimBench {
     }
 
     /// Generation + capture writing.
-    public static func generateAndWrite(profile: SimProfile, path: String) throws(CaptureError) -> Figures {
+    package static func generateAndWrite(profile: SimProfile, path: String) throws(CaptureError) -> Figures {
         let generator = CaptureGenerator(profile: profile)
         let clock = SystemClock()
         let w0 = clock.monotonicNanos()

@@ -20,34 +20,34 @@ import K2Core
 /// - Per-connection counters (Coinbase `sequence_num`) count only the messages `next`
 ///   returned, so make one `LiveFeed` per connection.
 /// - `next` allocates nothing per message once `out` has capacity.
-public struct LiveFeed: Sendable {
+package struct LiveFeed: Sendable {
     /// One produced message.
-    public struct Event: Sendable, Equatable {
+    package struct Event: Sendable, Equatable {
         /// Time since the feed's start, from the profile's load shapes.
-        public var offsetNanos: Int64
+        package var offsetNanos: Int64
         /// Symbol index (0 = busiest) into `universe`.
-        public var symbol: Int
-        public var kind: MessageKind
+        package var symbol: Int
+        package var kind: MessageKind
         /// Bytes appended to `out` by this call.
-        public var byteCount: Int
+        package var byteCount: Int
     }
 
-    public let venue: Venue
-    public let profile: SimProfile
+    package let venue: Venue
+    package let profile: SimProfile
     /// Wall-clock time of offset 0, ns since the epoch (exchange timestamps derive from it).
-    public let startNanos: Int64
-    public private(set) var model: MarketModel
-    public private(set) var encoder: VenueEncoder
+    package let startNanos: Int64
+    package private(set) var model: MarketModel
+    package private(set) var encoder: VenueEncoder
     private var arrivals: ArrivalProcess
     /// What to emit; nil emits everything.
-    public var filter: SubscriptionSet?
+    package var filter: SubscriptionSet?
     /// Messages returned so far.
-    public private(set) var emitted: Int64 = 0
+    private(set) var emitted: Int64 = 0
     private var lastSegment = -1
     /// Emit venue heartbeats as `.heartbeat` events: Kraken `{"event":"heartbeat"}` after 1 s
     /// without a message, Coinbase `heartbeats` every second. Off by default (a server may
     /// prefer its own timer; `k2 sim generate` turns it on).
-    public var heartbeats = false
+    package var heartbeats = false
     private var pendingT: Int64?
     private var lastSentT: Int64 = 0
     private var nextCoinbaseHeartbeat: Int64 = 1_000_000_000
@@ -59,7 +59,7 @@ public struct LiveFeed: Sendable {
     /// counts messages (with all three streams). Set it before the first `next`. Off by default
     /// (one message per event); the exchange simulator and `k2 sim generate` turn it on so
     /// `@trade` and `@aggTrade` subscribers both get complete streams.
-    public var binanceTradeFanout = false {
+    package var binanceTradeFanout = false {
         didSet {
             arrivals.rateScale = binanceTradeFanout && venue == .binance ? 1 / Self.binanceMessagesPerEvent(profile.market) : 1
         }
@@ -69,10 +69,10 @@ public struct LiveFeed: Sendable {
     private var tickerSymbol = -1
     private var tickerT: Int64 = 0
     /// Kraken, Coinbase: per symbol, the trades so far (for `ticker`; Binance's bookTicker needs none).
-    public private(set) var tickerStats: [TickerStats] = []
+    package private(set) var tickerStats: [TickerStats] = []
     /// Binance, Coinbase: per symbol, the current candle (`kline_1m`, `candles`), and when its
     /// next update may go out (offset ns: every 2 s on Binance, 1 s on Coinbase, at a trade event).
-    public private(set) var candles: [CandleStats] = []
+    package private(set) var candles: [CandleStats] = []
     private var nextCandleT: [Int64] = []
     /// The candle message due after the current trade event (its fan-out and ticker first).
     private var pendingCandle: (symbol: Int, offset: Int64, candle: CandleStats, closed: Bool)?
@@ -85,7 +85,7 @@ public struct LiveFeed: Sendable {
     ///   - venueIndex: position of `venue` in the profile (venue 0 uses the profile seed as is;
     ///     others a derived seed, as `k2 sim generate` does).
     ///   - startNanos: wall time of offset 0; default the profile's `start`.
-    public init(profile: SimProfile, venue: Venue, startNanos: Int64? = nil, venueIndex: Int = 0) {
+    package init(profile: SimProfile, venue: Venue, startNanos: Int64? = nil, venueIndex: Int = 0) {
         self.profile = profile
         self.venue = venue
         self.startNanos = startNanos ?? profile.startNanos
@@ -109,12 +109,12 @@ public struct LiveFeed: Sendable {
         nextCandleT = Array(repeating: 0, count: model.universe.count)
     }
 
-    public var universe: SymbolUniverse { model.universe }
+    package var universe: SymbolUniverse { model.universe }
 
     /// Mean Binance messages per market event with the trade fan-out and all three streams: a
     /// trade event is 1 fill + 1 aggTrade, an aggTrade event (1…`maxFills` fills, uniform) is
     /// (1 + maxFills) / 2 fills + 1 aggTrade, a depth event 1 update. 1.8 with the default mix.
-    public static func binanceMessagesPerEvent(_ m: MarketConfig) -> Double {
+    static func binanceMessagesPerEvent(_ m: MarketConfig) -> Double {
         let total = m.tradeWeight + m.aggTradeWeight + m.depthWeight
         guard total > 0 else { return 1 }
         let fills = (1 + Double(max(1, m.maxFills))) / 2
@@ -123,13 +123,13 @@ public struct LiveFeed: Sendable {
 
     /// Binance only: whether messages are combined-stream wrapped (`/stream?streams=`) or raw
     /// (`/ws/<stream>`). Set it from the client's URL path.
-    public var binanceCombined: Bool {
+    package var binanceCombined: Bool {
         get { encoder.combined }
         set { encoder.combined = newValue }
     }
 
     /// Appends the next message to `out` and describes it; nil when the timeline is over.
-    public mutating func next(into out: inout [UInt8]) -> Event? {
+    package mutating func next(into out: inout [UInt8]) -> Event? {
         while true {
             if fanSymbol >= 0, let event = nextFanout(into: &out) { return event }
             if tickerSymbol >= 0 {
@@ -264,23 +264,23 @@ public struct LiveFeed: Sendable {
 
     /// Binance REST `GET /api/v3/depth?symbol=…&limit=…` body for `symbol` now, consistent
     /// with the depth updates: its `lastUpdateId` is the `u` of the last update sent for it.
-    public func snapshot(symbol: Int, limit: Int? = nil) -> [UInt8] {
+    package func snapshot(symbol: Int, limit: Int? = nil) -> [UInt8] {
         VenueEncoder.binanceSnapshot(model: model, symbol: symbol, limit: limit)
     }
 
     /// Kraken v1 book snapshot for `symbol` now (send after the book subscriptionStatus).
-    public func krakenBookSnapshot(symbol: Int, nanos: Int64) -> [UInt8] {
+    package func krakenBookSnapshot(symbol: Int, nanos: Int64) -> [UInt8] {
         encoder.krakenBookSnapshot(model: model, symbol: symbol, nanos: nanos)
     }
 
     /// Coinbase `l2_data` snapshot of `symbol` now (send after the `level2` subscriptions ack,
     /// before its updates), numbered `sequence`.
-    public func coinbaseBookSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+    package func coinbaseBookSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
         encoder.coinbaseBookSnapshot(model: model, symbol: symbol, nanos: nanos, sequence: sequence)
     }
 
     /// Coinbase `ticker` `snapshot` of `symbol` now (send after the `ticker` subscriptions ack), numbered `sequence`.
-    public func coinbaseTickerSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+    package func coinbaseTickerSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
         var enc = encoder
         var out: [UInt8] = []
         enc.encodeTicker(symbol: symbol, model: model, stats: tickerStats[symbol], nanos: nanos, coinbaseSnapshotSequence: sequence, into: &out)
@@ -288,7 +288,7 @@ public struct LiveFeed: Sendable {
     }
 
     /// Coinbase `candles` `snapshot` of `symbol` now (send after the `candles` subscriptions ack), numbered `sequence`.
-    public func coinbaseCandleSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+    package func coinbaseCandleSnapshot(symbol: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
         var enc = encoder
         var out: [UInt8] = []
         enc.encodeCandle(symbol: symbol, candle: candles[symbol], closed: false, nanos: nanos, coinbaseSnapshotSequence: sequence, into: &out)
@@ -297,7 +297,7 @@ public struct LiveFeed: Sendable {
 
     /// Coinbase: takes the next `sequence_num` for a control message the server sends on this
     /// connection (subscriptions, heartbeats), keeping the numbering continuous.
-    public mutating func takeCoinbaseSequence() -> Int64 {
+    mutating func takeCoinbaseSequence() -> Int64 {
         defer { encoder.coinbaseSequence += 1 }
         return encoder.coinbaseSequence
     }

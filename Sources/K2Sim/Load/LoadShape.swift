@@ -6,7 +6,7 @@ import Darwin
 import K2Core
 
 /// How arrival times are drawn from a rate.
-public enum ArrivalMode: String, Sendable, Equatable {
+package enum ArrivalMode: String, Sendable, Equatable {
     /// Exponential gaps (a Poisson process with the shape's rate).
     case poisson
     /// Evenly spaced gaps of 1/rate.
@@ -15,7 +15,7 @@ public enum ArrivalMode: String, Sendable, Equatable {
 
 /// A load shape: a pure function from time since the segment's start to a rate in messages
 /// per second (and, for the flash crash, a price drift). All times are nanoseconds.
-public enum LoadShape: Sendable, Equatable {
+package enum LoadShape: Sendable, Equatable {
     /// `rate` all along.
     case constant(rate: Double)
     /// From `from` to `to`, linearly over the segment.
@@ -35,7 +35,7 @@ public enum LoadShape: Sendable, Equatable {
     case marketOpen(rate: Double, peak: Double, decay: Int64)
 
     /// The shape's name in profiles.
-    public var name: String {
+    package var name: String {
         switch self {
         case .constant: return "constant"
         case .ramp: return "ramp"
@@ -49,7 +49,7 @@ public enum LoadShape: Sendable, Equatable {
 
     /// Rate in messages per second at `t` ns after the segment start (segment `length` ns);
     /// `schedule` is the on/off schedule for `bursts`.
-    public func rate(at t: Int64, length: Int64, schedule: BurstSchedule? = nil) -> Double {
+    package func rate(at t: Int64, length: Int64, schedule: BurstSchedule? = nil) -> Double {
         switch self {
         case let .constant(rate): return rate
         case let .ramp(from, to):
@@ -72,7 +72,7 @@ public enum LoadShape: Sendable, Equatable {
     }
 
     /// Log price drift per second at `t` (nonzero only inside a flash crash).
-    public func drift(at t: Int64) -> Double {
+    package func drift(at t: Int64) -> Double {
         guard case let .flashCrash(_, _, at, len, drop, recovery) = self, t >= at, t < at + len, len > 0 else { return 0 }
         let fall = log(max(1e-9, 1 - drop))  // negative
         let third = Double(len) / 3 / 1e9
@@ -81,7 +81,7 @@ public enum LoadShape: Sendable, Equatable {
     }
 
     /// Volatility multiplier at `t` (5 inside a flash crash window).
-    public func volatilityScale(at t: Int64) -> Double {
+    func volatilityScale(at t: Int64) -> Double {
         if case let .flashCrash(_, _, at, len, _, _) = self, t >= at, t < at + len { return 5 }
         return 1
     }
@@ -104,11 +104,11 @@ public enum LoadShape: Sendable, Equatable {
 
 /// The on/off switching times of a `bursts` segment, drawn once from the seed so that
 /// `rate(t)` stays a pure function. Starts off.
-public struct BurstSchedule: Sendable, Equatable {
+package struct BurstSchedule: Sendable, Equatable {
     /// Times (ns from the segment start) where the state flips; even index → turns on.
-    public let switches: [Int64]
+    let switches: [Int64]
 
-    public init(meanOn: Int64, meanOff: Int64, length: Int64, seed: UInt64) {
+    init(meanOn: Int64, meanOff: Int64, length: Int64, seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         var offset: Int64 = 0
         var on = false
@@ -133,15 +133,15 @@ public struct BurstSchedule: Sendable, Equatable {
         return lo
     }
 
-    public func isOn(at t: Int64) -> Bool { index(t) % 2 == 1 }
+    func isOn(at t: Int64) -> Bool { index(t) % 2 == 1 }
 
-    public func nextSwitch(after t: Int64) -> Int64? {
+    package func nextSwitch(after t: Int64) -> Int64? {
         let switchIndex = index(t)
         return switchIndex < switches.count ? switches[switchIndex] : nil
     }
 
     /// Total on-time in [0, length).
-    public func onTime(length: Int64) -> Int64 {
+    func onTime(length: Int64) -> Int64 {
         var total: Int64 = 0
         var switchIndex = 0
         while switchIndex < switches.count {
@@ -154,13 +154,13 @@ public struct BurstSchedule: Sendable, Equatable {
 }
 
 /// One timeline entry: a shape held for `length` ns.
-public struct LoadSegment: Sendable, Equatable {
-    public var shape: LoadShape
-    public var length: Int64
-    public var arrivals: ArrivalMode
-    public var schedule: BurstSchedule?
+package struct LoadSegment: Sendable, Equatable {
+    package var shape: LoadShape
+    package var length: Int64
+    package var arrivals: ArrivalMode
+    package var schedule: BurstSchedule?
 
-    public init(shape: LoadShape, length: Int64, arrivals: ArrivalMode = .poisson, seed: UInt64 = 0) {
+    package init(shape: LoadShape, length: Int64, arrivals: ArrivalMode = .poisson, seed: UInt64 = 0) {
         self.shape = shape
         self.length = length
         self.arrivals = arrivals
@@ -169,11 +169,11 @@ public struct LoadSegment: Sendable, Equatable {
         }
     }
 
-    public func rate(at t: Int64) -> Double { shape.rate(at: t, length: length, schedule: schedule) }
+    package func rate(at t: Int64) -> Double { shape.rate(at: t, length: length, schedule: schedule) }
 
     /// ∫ rate dt over the segment: the expected number of messages (numeric, 1 ms steps
     /// for smooth shapes).
-    public var expectedCount: Double {
+    package var expectedCount: Double {
         switch shape {
         case let .constant(rate): return rate * Double(length) / 1e9
         case let .ramp(from, to): return (from + to) / 2 * Double(length) / 1e9
@@ -198,12 +198,12 @@ public struct LoadSegment: Sendable, Equatable {
 }
 
 /// Segments one after another.
-public struct Timeline: Sendable, Equatable {
-    public let segments: [LoadSegment]
+package struct Timeline: Sendable, Equatable {
+    package let segments: [LoadSegment]
     /// Start offset of each segment.
-    public let starts: [Int64]
+    package let starts: [Int64]
 
-    public init(_ segments: [LoadSegment]) {
+    package init(_ segments: [LoadSegment]) {
         self.segments = segments
         var segmentStarts: [Int64] = []
         var offset: Int64 = 0
@@ -211,10 +211,10 @@ public struct Timeline: Sendable, Equatable {
         starts = segmentStarts
     }
 
-    public var length: Int64 { (starts.last ?? 0) + (segments.last?.length ?? 0) }
+    package var length: Int64 { (starts.last ?? 0) + (segments.last?.length ?? 0) }
 
     /// The segment index at offset `t`, or nil past the end.
-    public func segmentIndex(at t: Int64) -> Int? {
+    func segmentIndex(at t: Int64) -> Int? {
         guard t >= 0 else { return nil }
         for i in stride(from: segments.count - 1, through: 0, by: -1) where t >= starts[i] {
             return t < starts[i] + segments[i].length ? i : nil
@@ -222,17 +222,17 @@ public struct Timeline: Sendable, Equatable {
         return nil
     }
 
-    public func rate(at t: Int64) -> Double {
+    package func rate(at t: Int64) -> Double {
         guard let segmentNumber = segmentIndex(at: t) else { return 0 }
         return segments[segmentNumber].rate(at: t - starts[segmentNumber])
     }
 
-    public func drift(at t: Int64) -> Double {
+    package func drift(at t: Int64) -> Double {
         guard let segmentNumber = segmentIndex(at: t) else { return 0 }
         return segments[segmentNumber].shape.drift(at: t - starts[segmentNumber])
     }
 
-    public var expectedCount: Double { segments.reduce(0) { $0 + $1.expectedCount } }
+    package var expectedCount: Double { segments.reduce(0) { $0 + $1.expectedCount } }
 }
 
 /// Turns a timeline into event times, deterministically from a seed: no clocks involved.
@@ -241,25 +241,25 @@ public struct Timeline: Sendable, Equatable {
 /// Poisson segments draw exponential gaps at the current rate and redraw at each rate break
 /// (exact for piecewise-constant rates, thanks to memorylessness; smooth shapes are
 /// re-evaluated at least every 50 ms). Uniform segments space events 1/rate apart.
-public struct ArrivalProcess: Sendable {
-    public let timeline: Timeline
+package struct ArrivalProcess: Sendable {
+    package let timeline: Timeline
     private var rng: SplitMix64
     private var seg = 0
     private var offset: Int64 = 0
     /// Events produced so far.
-    public private(set) var produced: Int64 = 0
+    package private(set) var produced: Int64 = 0
     /// Segment of the last event.
-    public private(set) var currentSegment = 0
+    private(set) var currentSegment = 0
     /// Events per second = the timeline's rate × this (the Binance trade fan-out sends several
     /// messages per event and scales the event rate so that the timeline still counts messages).
-    public var rateScale: Double = 1
+    var rateScale: Double = 1
 
-    public init(timeline: Timeline, seed: UInt64) {
+    package init(timeline: Timeline, seed: UInt64) {
         self.timeline = timeline
         rng = SplitMix64(seed: seed ^ 0xA11_1BA1)
     }
 
-    public mutating func next() -> Int64? {
+    package mutating func next() -> Int64? {
         let segs = timeline.segments
         while seg < segs.count {
             let segment = segs[seg]

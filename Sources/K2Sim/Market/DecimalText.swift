@@ -5,7 +5,7 @@ import K2Core
 /// Numbers are integer mantissas with an implied scale: `append(123_450_000, scale: 8, digits: 8)`
 /// writes `1.23450000`, `digits: 2` writes `1.23` (truncated), `trim: true` drops trailing zeros
 /// (and the dot when nothing is left after it).
-public enum DecimalText {
+package enum DecimalText {
     @usableFromInline static let pow10: [Int64] = {
         var powers: [Int64] = [1]
         for _ in 1...18 { powers.append(powers.last! * 10) }
@@ -16,7 +16,7 @@ public enum DecimalText {
     /// truncates; digits > scale: pads with zeros). `trim` removes trailing fraction zeros.
     /// Digits go to a stack buffer first, then into `out` in one append.
     @inlinable
-    public static func append(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false, to out: inout [UInt8]) {
+    package static func append(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false, to out: inout [UInt8]) {
         var remaining = mantissa.magnitude
         var frac: UInt64
         var intPart: UInt64
@@ -61,7 +61,7 @@ public enum DecimalText {
 
     /// Appends a non-negative integer in decimal.
     @inlinable
-    public static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
+    package static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
         if value < 10 { out.append(UInt8(truncatingIfNeeded: 48 &+ value)); return }
         var remaining = value
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
@@ -78,13 +78,13 @@ public enum DecimalText {
     }
 
     @inlinable
-    public static func appendInt(_ value: Int64, to out: inout [UInt8]) {
+    package static func appendInt(_ value: Int64, to out: inout [UInt8]) {
         if value < 0 { out.append(45); appendUInt(value.magnitude, to: &out) } else { appendUInt(UInt64(value), to: &out) }
     }
 
     /// Appends `value` zero-padded to `width` digits (width ≤ 20).
     @inlinable
-    public static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
+    package static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
         var remaining = value.magnitude
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &buf) { raw in
@@ -101,12 +101,12 @@ public enum DecimalText {
 
     /// Appends a static ASCII literal in one copy.
     @inlinable @inline(__always)
-    public static func literal(_ s: StaticString, to out: inout [UInt8]) {
+    package static func literal(_ s: StaticString, to out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     /// Convenience for tests and messages: the formatted text.
-    public static func string(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false) -> String {
+    package static func string(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false) -> String {
         var out: [UInt8] = []
         append(mantissa, scale: scale, digits: digits, trim: trim, to: &out)
         return String(decoding: out, as: UTF8.self)
@@ -114,10 +114,10 @@ public enum DecimalText {
 }
 
 /// Timestamp text the venues use, written into byte buffers (UTC, proleptic Gregorian).
-public enum StampText {
+package enum StampText {
     /// `2023-02-09T20:19:35.39625135Z` — RFC 3339 with up to 9 fraction digits, trailing zeros
     /// dropped (Go's RFC3339Nano, which Coinbase uses). `fractionDigits` caps the digits.
-    public static func appendRFC3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true, to out: inout [UInt8]) {
+    static func appendRFC3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true, to out: inout [UInt8]) {
         let secs = floorDiv(nanos, 1_000_000_000)
         let frac = nanos - secs * 1_000_000_000
         let days = floorDiv(secs, 86_400)
@@ -139,7 +139,7 @@ public enum StampText {
 
     /// The same as `appendRFC3339`, reusing the `YYYY-MM-DDThh:mm:ss` prefix of the previous
     /// call in `cache` when the second is the same (encoders write many stamps per second).
-    public static func appendRFC3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true, cache: inout StampCache, to out: inout [UInt8]) {
+    static func appendRFC3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true, cache: inout StampCache, to out: inout [UInt8]) {
         let secs = floorDiv(nanos, 1_000_000_000)
         if secs != cache.second || cache.prefix.isEmpty { cache.refresh(second: secs) }
         out.append(contentsOf: cache.prefix)
@@ -163,7 +163,7 @@ public enum StampText {
         out.append(90)
     }
 
-    public static func rfc3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true) -> String {
+    package static func rfc3339(nanos: Int64, fractionDigits: Int = 9, trim: Bool = true) -> String {
         var out: [UInt8] = []
         appendRFC3339(nanos: nanos, fractionDigits: fractionDigits, trim: trim, to: &out)
         return String(decoding: out, as: UTF8.self)
@@ -180,8 +180,8 @@ public enum StampText {
 }
 
 /// The last second's text prefix for `StampText.appendRFC3339(nanos:cache:to:)`.
-public struct StampCache: Sendable {
+struct StampCache: Sendable {
     var second: Int64 = .min
     var prefix: [UInt8] = []
-    public init() {}
+    init() {}
 }

@@ -6,7 +6,7 @@ import Darwin
 import K2Core
 
 /// What one market event is.
-public enum MarketEventKind: UInt8, Sendable {
+package enum MarketEventKind: UInt8, Sendable {
     /// One trade (Binance `trade`).
     case trade
     /// Several fills of one taker order at one price (Binance `aggTrade`; Kraken and Coinbase
@@ -17,56 +17,56 @@ public enum MarketEventKind: UInt8, Sendable {
 }
 
 /// Parameters of the synthetic market. Defaults give a plausible crypto spot market.
-public struct MarketConfig: Sendable, Equatable {
+package struct MarketConfig: Sendable, Equatable {
     /// Number of symbols.
-    public var symbols: Int = 200
+    package var symbols: Int = 200
     /// Zipf exponent of symbol activity (rank k gets weight 1/k^s).
-    public var zipfExponent: Double = 1.0
+    package var zipfExponent: Double = 1.0
     /// Price levels kept per book side.
-    public var bookDepth: Int = 20
+    package var bookDepth: Int = 20
     /// Distance between book levels relative to price (0.00002 = 0.2 bp).
-    public var levelSpacing: Double = 0.00002
+    var levelSpacing: Double = 0.00002
     /// Standard deviation of the log price change per depth event.
-    public var volatility: Double = 0.00002
+    var volatility: Double = 0.00002
     /// Log-normal trade notional in quote currency: median and sigma of its log.
-    public var tradeNotionalMedian: Double = 200
-    public var tradeNotionalSigma: Double = 1.5
+    var tradeNotionalMedian: Double = 200
+    var tradeNotionalSigma: Double = 1.5
     /// Log-normal book level notional: median and sigma of its log.
-    public var levelNotionalMedian: Double = 5_000
-    public var levelNotionalSigma: Double = 1.0
+    var levelNotionalMedian: Double = 5_000
+    var levelNotionalSigma: Double = 1.0
     /// Event mix: relative weights of trade, aggTrade and depth events.
-    public var tradeWeight: Double = 0.4
-    public var aggTradeWeight: Double = 0.2
-    public var depthWeight: Double = 0.4
+    var tradeWeight: Double = 0.4
+    package var aggTradeWeight: Double = 0.2
+    var depthWeight: Double = 0.4
     /// Most fills in one aggTrade / multi-trade message.
-    public var maxFills: Int = 3
+    package var maxFills: Int = 3
     /// Most level changes (besides price moves) in one depth event.
-    public var maxLevelChanges: Int = 3
+    var maxLevelChanges: Int = 3
 
-    public init() {}
+    package init() {}
 }
 
 /// A trade produced by the model (prices and quantities in units of 1e-8).
-public struct SimTrade: Sendable, Equatable {
-    public var id: Int64
-    public var price: Int64
-    public var qty: Int64
+package struct SimTrade: Sendable, Equatable {
+    var id: Int64
+    var price: Int64
+    var qty: Int64
 }
 
 /// A book level change: the new quantity at a price (0 removes the level).
-public struct SimLevel: Sendable, Equatable {
-    public var price: Int64
-    public var qty: Int64
+package struct SimLevel: Sendable, Equatable {
+    var price: Int64
+    var qty: Int64
 }
 
 /// The synthetic market: per-symbol books and trade ids, a geometric random walk of prices,
 /// log-normal sizes, Zipf symbol activity. Deterministic: the same seed and the same calls give
 /// the same events. Generating an event allocates nothing: its trades and level changes are in
 /// the model's scratch arrays (`trades`, `bidChanges`, `askChanges`) until the next event.
-public struct MarketModel: Sendable {
-    public let config: MarketConfig
-    public let universe: SymbolUniverse
-    public var rng: SplitMix64
+package struct MarketModel: Sendable {
+    package let config: MarketConfig
+    package let universe: SymbolUniverse
+    package var rng: SplitMix64
     private var gauss = Gaussian()
     private let picker: AliasSampler
     private let depthN: Int
@@ -84,25 +84,25 @@ public struct MarketModel: Sendable {
     /// Log price drift per second divided by the market's depth-event rate (events/s), set by
     /// the load timeline during a flash crash. A symbol's depth event moves its price by
     /// `drift / weight` so that every symbol drifts by the same amount per second.
-    public var drift = 0.0
+    package var drift = 0.0
     /// Multiplier of `volatility` (flash crashes raise it).
-    public var volatilityScale = 1.0
+    var volatilityScale = 1.0
 
     // The current event's data.
-    public private(set) var trades: [SimTrade] = []
-    public private(set) var bidChanges: [SimLevel] = []
-    public private(set) var askChanges: [SimLevel] = []
+    package private(set) var trades: [SimTrade] = []
+    package private(set) var bidChanges: [SimLevel] = []
+    package private(set) var askChanges: [SimLevel] = []
     /// `U` and `u` of the last depth event.
-    public private(set) var firstUpdateId: Int64 = 0
-    public private(set) var finalUpdateId: Int64 = 0
+    package private(set) var firstUpdateId: Int64 = 0
+    package private(set) var finalUpdateId: Int64 = 0
     /// True when the buyer was the maker (a sell-initiated trade).
-    public private(set) var buyerIsMaker = false
-    public private(set) var aggId: Int64 = 0
+    package private(set) var buyerIsMaker = false
+    private(set) var aggId: Int64 = 0
 
     private let kindCut1: Double
     private let kindCut2: Double
 
-    public init(config: MarketConfig = MarketConfig(), seed: UInt64) {
+    package init(config: MarketConfig = MarketConfig(), seed: UInt64) {
         self.config = config
         universe = SymbolUniverse(count: config.symbols, zipfExponent: config.zipfExponent, seed: seed)
         rng = SplitMix64(seed: seed)
@@ -142,23 +142,23 @@ public struct MarketModel: Sendable {
         }
     }
 
-    public var symbolCount: Int { universe.count }
-    public var bookDepth: Int { depthN }
+    package var symbolCount: Int { universe.count }
+    package var bookDepth: Int { depthN }
 
     /// Draws the symbol of the next event (Zipf by rank).
     @inline(__always)
-    public mutating func pickSymbol() -> Int { picker.sample(&rng) }
+    package mutating func pickSymbol() -> Int { picker.sample(&rng) }
 
     /// Draws the kind of the next event from the configured mix.
     @inline(__always)
-    public mutating func pickKind() -> MarketEventKind {
+    package mutating func pickKind() -> MarketEventKind {
         let draw = rng.nextDouble()
         return draw < kindCut1 ? .trade : draw < kindCut2 ? .aggTrade : .depth
     }
 
     /// Generates one event of `kind` for `symbol`; its data is in `trades` or
     /// `bidChanges`/`askChanges` + `firstUpdateId`/`finalUpdateId`.
-    public mutating func generate(_ kind: MarketEventKind, symbol s: Int) {
+    package mutating func generate(_ kind: MarketEventKind, symbol s: Int) {
         switch kind {
         case .trade: makeTrades(s, fills: 1)
         case .aggTrade: makeTrades(s, fills: 1 + Int(rng.next() % UInt64(max(1, config.maxFills))))
@@ -167,26 +167,26 @@ public struct MarketModel: Sendable {
     }
 
     /// Best bid and best ask of `symbol` now.
-    public func bestPrices(_ s: Int) -> (bid: Int64, ask: Int64) { (bestBid[s], bestBid[s] + step[s]) }
+    package func bestPrices(_ s: Int) -> (bid: Int64, ask: Int64) { (bestBid[s], bestBid[s] + step[s]) }
 
     /// The `lastUpdateId` a REST snapshot taken now would carry.
-    public func lastUpdateId(_ s: Int) -> Int64 { lastUpdate[s] }
+    package func lastUpdateId(_ s: Int) -> Int64 { lastUpdate[s] }
 
     /// Price and quantity of the `i`-th best bid (`bid: true`) or ask of `symbol` now (i < `bookDepth`);
     /// no allocation (the Kraken checksum walks the top 10 per update).
     @inline(__always)
-    public func level(_ s: Int, bid: Bool, _ i: Int) -> SimLevel {
+    package func level(_ s: Int, bid: Bool, _ i: Int) -> SimLevel {
         bid ? SimLevel(price: bestBid[s] - Int64(i) * step[s], qty: bidQty[s * depthN + i])
             : SimLevel(price: bestBid[s] + Int64(i + 1) * step[s], qty: askQty[s * depthN + i])
     }
 
     /// Distance between the price levels of `symbol` (1e-8 units); every book price is a multiple.
     @inline(__always)
-    public func levelStep(_ s: Int) -> Int64 { step[s] }
+    func levelStep(_ s: Int) -> Int64 { step[s] }
 
     /// The book of `symbol` now: bids best first, asks best first, and its last update id.
     /// Applying later depth events (those with `u` > `lastUpdateId`) to it gives the live book.
-    public func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {
+    package func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {
         let depth = min(levels ?? depthN, depthN)
         var bids: [SimLevel] = []
         var asks: [SimLevel] = []

@@ -7,32 +7,32 @@ import K2Capture
 import K2Core
 
 /// One listed instrument of the synthetic market.
-public struct SimSymbol: Sendable, Equatable {
+package struct SimSymbol: Sendable, Equatable {
     /// Activity rank, 1 = busiest.
-    public var rank: Int
+    var rank: Int
     /// Platform tier: 1 = top 20, 2 = top 100, 3 = the rest.
-    public var tier: Int
+    var tier: Int
     /// Base asset (`BTC`).
-    public var base: String
+    var base: String
     /// Price step in units of 1e-8.
-    public var tick: Int64
+    var tick: Int64
     /// Decimal places of `tick` (0…8): the venue's price precision.
-    public var tickDecimals: Int
+    var tickDecimals: Int
     /// Starting price in units of 1e-8, a multiple of `tick`.
-    public var initialPrice: Int64
+    var initialPrice: Int64
     /// Relative activity (Zipf weight), the probability that an event is for this symbol.
-    public var weight: Double
+    var weight: Double
 
     /// `BTCUSDT`
-    public var binanceName: String { base + "USDT" }
+    var binanceName: String { base + "USDT" }
     /// `btcusdt`, as in stream names.
-    public var binanceStream: String { binanceName.lowercased() }
+    var binanceStream: String { binanceName.lowercased() }
     /// `XBT/USD` (Kraken calls bitcoin XBT and dogecoin XDG in v1).
-    public var krakenName: String { (base == "BTC" ? "XBT" : base == "DOGE" ? "XDG" : base) + "/USD" }
+    var krakenName: String { (base == "BTC" ? "XBT" : base == "DOGE" ? "XDG" : base) + "/USD" }
     /// `BTC-USD`
-    public var coinbaseName: String { base + "-USD" }
+    var coinbaseName: String { base + "-USD" }
 
-    public func name(for venue: Venue) -> String {
+    func name(for venue: Venue) -> String {
         switch venue {
         case .binance: return binanceName
         case .kraken: return krakenName
@@ -43,12 +43,12 @@ public struct SimSymbol: Sendable, Equatable {
 
 /// The symbols of a synthetic market: ranks, Zipf activity, tiers, tick sizes, start prices.
 /// Built deterministically from a seed.
-public struct SymbolUniverse: Sendable {
-    public static let scale = 8
-    public static let unit: Int64 = 100_000_000
+package struct SymbolUniverse: Sendable {
+    package static let scale = 8
+    package static let unit: Int64 = 100_000_000
 
-    public let symbols: [SimSymbol]
-    public let zipfExponent: Double
+    package let symbols: [SimSymbol]
+    package let zipfExponent: Double
 
     /// Well-known bases with rough prices, used for the top ranks; the rest get generated names
     /// (`QAA`, `QAB`, …) and log-uniform prices.
@@ -66,7 +66,7 @@ public struct SymbolUniverse: Sendable {
     ///   - count: number of symbols (≥ 1).
     ///   - zipfExponent: activity of rank k ∝ 1/k^s.
     ///   - seed: prices of generated names come from it.
-    public init(count: Int = 200, zipfExponent: Double = 1.0, seed: UInt64 = 1) {
+    package init(count: Int = 200, zipfExponent: Double = 1.0, seed: UInt64 = 1) {
         precondition(count >= 1)
         var rng = SplitMix64(seed: seed ^ 0x5359_4D42_4F4C_5321)
         var weights: [Double] = []
@@ -106,11 +106,11 @@ public struct SymbolUniverse: Sendable {
         self.zipfExponent = zipfExponent
     }
 
-    public var count: Int { symbols.count }
-    public subscript(i: Int) -> SimSymbol { symbols[i] }
+    package var count: Int { symbols.count }
+    package subscript(i: Int) -> SimSymbol { symbols[i] }
 
     /// Index of the symbol with this venue name (`BTCUSDT`, `btcusdt`, `XBT/USD`, `BTC-USD`), or nil.
-    public func index(ofName name: String, venue: Venue) -> Int? {
+    package func index(ofName name: String, venue: Venue) -> Int? {
         let upper = name.uppercased()
         return symbols.firstIndex { $0.name(for: venue) == upper }
     }
@@ -118,11 +118,11 @@ public struct SymbolUniverse: Sendable {
 
 /// Walker's alias method: draws an index with the given probabilities in O(1) from one
 /// random number.
-public struct AliasSampler: Sendable {
+struct AliasSampler: Sendable {
     private var prob: [Double]
     private var alias: [Int32]
 
-    public init(weights: [Double]) {
+    package init(weights: [Double]) {
         let weightCount = weights.count
         let total = weights.reduce(0, +)
         var scaled = weights.map { $0 * Double(weightCount) / total }
@@ -142,7 +142,7 @@ public struct AliasSampler: Sendable {
     }
 
     @inline(__always)
-    public func sample(_ rng: inout SplitMix64) -> Int {
+    package func sample(_ rng: inout SplitMix64) -> Int {
         let bits = rng.next()
         let slot = Int((bits >> 32) % UInt64(prob.count))
         let draw = Double(bits & 0xFFFF_FFFF) * (1.0 / 4_294_967_296.0)
@@ -151,14 +151,14 @@ public struct AliasSampler: Sendable {
 }
 
 /// Standard normal draws (Box–Muller, the spare kept) from a SplitMix64.
-public struct Gaussian: Sendable {
+struct Gaussian: Sendable {
     private var spare = 0.0
     private var hasSpare = false
 
-    public init() {}
+    init() {}
 
     @inline(__always)
-    public mutating func next(_ rng: inout SplitMix64) -> Double {
+    mutating func next(_ rng: inout SplitMix64) -> Double {
         if hasSpare { hasSpare = false; return spare }
         var uniform1 = rng.nextDouble()
         if uniform1 < 1e-300 { uniform1 = 1e-300 }

@@ -1,21 +1,21 @@
 /// Trading statistics of one symbol since the feed started, for the venues' ticker messages
 /// (Kraken `ticker`, Coinbase `ticker`): the simulator's "today", "24 hours" and "52 weeks" are
 /// the feed's run so far. Prices and quantities are 1e-8 mantissas, like the model's.
-public struct TickerStats: Sendable, Equatable {
-    public var open: Int64 = 0
-    public var high: Int64 = 0
-    public var low: Int64 = 0
-    public var last: Int64 = 0
-    public var lastQuantity: Int64 = 0
-    public var volume: Int64 = 0
+package struct TickerStats: Sendable, Equatable {
+    var open: Int64 = 0
+    var high: Int64 = 0
+    var low: Int64 = 0
+    var last: Int64 = 0
+    var lastQuantity: Int64 = 0
+    var volume: Int64 = 0
     /// Σ price × quantity in units (for the volume-weighted average price).
-    public var notional: Double = 0
-    public var trades: Int64 = 0
+    var notional: Double = 0
+    var trades: Int64 = 0
 
-    public init() {}
+    init() {}
 
     /// Adds the fills of one trade event.
-    public mutating func add(_ fills: [SimTrade]) {
+    mutating func add(_ fills: [SimTrade]) {
         for fill in fills {
             if trades == 0 { open = fill.price; high = fill.price; low = fill.price }
             high = max(high, fill.price)
@@ -29,13 +29,13 @@ public struct TickerStats: Sendable, Equatable {
     }
 
     /// Volume-weighted average price (mantissa); the last price before any volume.
-    public var vwap: Int64 {
+    var vwap: Int64 {
         guard volume > 0 else { return last }
         return Int64((notional / (Double(volume) / 1e8) * 1e8).rounded())
     }
 
     /// Change from `open` to `last` in percent, as a mantissa with 8 decimals.
-    public var percentChange: Int64 {
+    var percentChange: Int64 {
         guard open > 0 else { return 0 }
         return Int64((Double(last - open) / Double(open) * 100 * 1e8).rounded())
     }

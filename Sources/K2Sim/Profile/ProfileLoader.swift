@@ -5,14 +5,14 @@ import K2Core
 /// Reads YAML profiles (docs/sim-profiles.md) through K2Config's strict reader: unknown keys
 /// (with a did-you-mean), wrong types and numbers outside what the simulator can run with are
 /// each one `SimError` line naming the file, line, column and key, worded as for workloads.
-public enum ProfileLoader {
+package enum ProfileLoader {
     static let guide = "docs/sim-profiles.md"
 
-    public static func load(path: String) throws(SimError) -> SimProfile {
+    package static func load(path: String) throws(SimError) -> SimProfile {
         do { return try read(StrictMap.load(file: path, guide: guide)) } catch { throw SimError(error) }
     }
 
-    public static func parse(yaml: String, file: String = "profile") throws(SimError) -> SimProfile {
+    package static func parse(yaml: String, file: String = "profile") throws(SimError) -> SimProfile {
         do { return try read(StrictMap.parse(yaml, file: file, guide: guide)) } catch { throw SimError(error) }
     }
 

@@ -1,5 +1,5 @@
 /// The kind of a message the simulator sends.
-public enum MessageKind: UInt8, Sendable, Equatable {
+package enum MessageKind: UInt8, Sendable, Equatable {
     /// Binance `trade`; Kraken `trade` (one fill); Coinbase `market_trades` (one trade).
     case trade
     /// Binance `aggTrade`; Kraken `trade` / Coinbase `market_trades` with several fills.

@@ -2,20 +2,20 @@ import K2Capture
 import K2Core
 
 /// What one client subscribed to: per symbol, which message kinds.
-public struct SubscriptionSet: Sendable, Equatable {
+package struct SubscriptionSet: Sendable, Equatable {
     /// Bit 0 trade, bit 1 aggTrade, bit 2 depth, bit 3 ticker (Binance bookTicker), bit 4 candle.
     private var masks: [UInt8]
 
-    public init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
+    package init(symbols: Int) { masks = Array(repeating: 0, count: symbols) }
 
     /// Everything for every symbol.
-    public static func all(symbols: Int) -> SubscriptionSet {
+    package static func all(symbols: Int) -> SubscriptionSet {
         var subscriptions = SubscriptionSet(symbols: symbols)
         for i in 0..<symbols { subscriptions.masks[i] = 7 }
         return subscriptions
     }
 
-    public var isEmpty: Bool { !masks.contains { $0 != 0 } }
+    package var isEmpty: Bool { !masks.contains { $0 != 0 } }
 
     @inline(__always)
     static func bit(_ kind: MessageKind) -> UInt8 {
@@ -32,19 +32,19 @@ public struct SubscriptionSet: Sendable, Equatable {
     /// Whether a message of `kind` for `symbol` goes to this client. On Kraken and Coinbase a
     /// trade subscription covers both single and multi-fill trade messages.
     @inline(__always)
-    public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
+    package func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
         var mask = Self.bit(kind)
         if venue != .binance && mask <= 2 { mask = 3 }
         return masks[symbol] & mask != 0
     }
 
-    public mutating func add(symbol: Int, kind: MessageKind) { masks[symbol] |= Self.bit(kind) }
-    public mutating func remove(symbol: Int, kind: MessageKind) { masks[symbol] &= ~Self.bit(kind) }
+    package mutating func add(symbol: Int, kind: MessageKind) { masks[symbol] |= Self.bit(kind) }
+    package mutating func remove(symbol: Int, kind: MessageKind) { masks[symbol] &= ~Self.bit(kind) }
     /// Kraken/Coinbase trade channels: single and multi-fill trades.
-    public mutating func addTrades(symbol: Int) { masks[symbol] |= 3 }
-    public mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
+    mutating func addTrades(symbol: Int) { masks[symbol] |= 3 }
+    mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
 
-    public func kinds(symbol: Int) -> [MessageKind] {
+    package func kinds(symbol: Int) -> [MessageKind] {
         var subscribed: [MessageKind] = []
         if masks[symbol] & 1 != 0 { subscribed.append(.trade) }
         if masks[symbol] & 2 != 0 { subscribed.append(.aggTrade) }
@@ -56,10 +56,10 @@ public struct SubscriptionSet: Sendable, Equatable {
 }
 
 /// Binance's subscription protocol: URL paths, `SUBSCRIBE` requests and their responses.
-public enum BinanceProtocol {
+package enum BinanceProtocol {
     /// A parsed stream name: `btcusdt@trade`, `btcusdt@aggTrade`, `btcusdt@depth`, `btcusdt@depth@100ms`,
     /// `btcusdt@bookTicker`, `btcusdt@kline_1m`.
-    public static func parseStream(_ name: String, universe: SymbolUniverse) -> (symbol: Int, kind: MessageKind)? {
+    package static func parseStream(_ name: String, universe: SymbolUniverse) -> (symbol: Int, kind: MessageKind)? {
         guard let at = name.firstIndex(of: "@") else { return nil }
         let sym = String(name[..<at])
         let rest = String(name[name.index(after: at)...])
@@ -79,7 +79,7 @@ public enum BinanceProtocol {
     /// The subscriptions and framing a connection URL asks for:
     /// `/stream?streams=btcusdt@trade/ethusdt@depth@100ms` → combined; `/ws/btcusdt@trade` or
     /// `/ws` → raw payloads. Unknown stream names throw (Binance answers HTTP 400).
-    public static func parsePath(_ pathAndQuery: String, universe: SymbolUniverse) throws(SimError) -> (subscriptions: SubscriptionSet, combined: Bool) {
+    package static func parsePath(_ pathAndQuery: String, universe: SymbolUniverse) throws(SimError) -> (subscriptions: SubscriptionSet, combined: Bool) {
         var set = SubscriptionSet(symbols: universe.count)
         var streams: [Substring] = []
         let combined: Bool
@@ -106,14 +106,14 @@ public enum BinanceProtocol {
     }
 
     /// A client request: `{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":1}` (parsed in K2Capture, shared with the ws:// replay sink).
-    public typealias Request = BinanceRequest
+    package typealias Request = BinanceRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? { BinanceRequest(parsing: bytes) }
+    package static func parseRequest(_ bytes: [UInt8]) -> Request? { BinanceRequest(parsing: bytes) }
 
     /// Applies SUBSCRIBE / UNSUBSCRIBE to `set` and returns the response frame:
     /// `{"result":null,"id":1}`, for LIST_SUBSCRIPTIONS `{"result":["btcusdt@trade"],"id":3}`,
     /// or an error `{"error":{"code":2,"msg":"Invalid request: unknown stream"},"id":1}`.
-    public static func handle(_ r: Request, set: inout SubscriptionSet, active: inout [String], universe: SymbolUniverse) -> [UInt8] {
+    package static func handle(_ r: Request, set: inout SubscriptionSet, active: inout [String], universe: SymbolUniverse) -> [UInt8] {
         switch r.method {
         case "SUBSCRIBE", "UNSUBSCRIBE":
             var parsed: [(Int, MessageKind, String)] = []
@@ -141,7 +141,7 @@ public enum BinanceProtocol {
     }
 
     /// The subscription frame a recorder sends on a combined connection.
-    public static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
+    package static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
         var out = Array(#"{"method":"SUBSCRIBE","params":["#.utf8)
         for (i, stream) in streams.enumerated() {
             if i > 0 { out.append(44) }
@@ -154,19 +154,19 @@ public enum BinanceProtocol {
 
 /// Kraken WebSocket v1: subscribe requests and their `subscriptionStatus` answers (the frames
 /// themselves, with systemStatus, heartbeat and pong, are K2Capture's `VenueAnswers`).
-public enum KrakenProtocol {
+package enum KrakenProtocol {
     /// `{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}}`, also
     /// `unsubscribe` and `{"event":"ping","reqid":42}` (parsed in K2Capture, shared with the ws:// replay sink).
-    public typealias Request = KrakenRequest
+    package typealias Request = KrakenRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? { KrakenRequest(parsing: bytes) }
+    package static func parseRequest(_ bytes: [UInt8]) -> Request? { KrakenRequest(parsing: bytes) }
 
     /// Applies a subscribe/unsubscribe and returns one subscriptionStatus frame per pair, e.g.
     /// `{"channelID":100,"channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","status":"subscribed","subscription":{"name":"trade"}}`
     /// (book: `"channelName":"book-25"`, `"subscription":{"depth":25,"name":"book"}`), or an
     /// error status for unknown pairs/channels. `subscribedBooks` lists symbols whose book
     /// snapshot the server should send next (`LiveFeed.krakenBookSnapshot`).
-    public static func handle(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse, bookDepth: Int)
+    package static func handle(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse, bookDepth: Int)
         -> (frames: [[UInt8]], subscribedBooks: [Int]) {
         var frames: [[UInt8]] = []
         var books: [Int] = []
@@ -195,7 +195,7 @@ public enum KrakenProtocol {
         return (frames, books)
     }
 
-    public static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
+    package static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
         var out = Array(#"{"event":"subscribe","pair":["#.utf8)
         for (i, pair) in pairs.enumerated() {
             if i > 0 { out.append(44) }
@@ -210,16 +210,16 @@ public enum KrakenProtocol {
 
 /// Coinbase Advanced Trade: subscribe requests and the `subscriptions` ack (the frames themselves,
 /// with `heartbeats`, are K2Capture's `VenueAnswers`).
-public enum CoinbaseProtocol {
+package enum CoinbaseProtocol {
     /// `{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}` (or unsubscribe;
     /// parsed in K2Capture, shared with the ws:// replay sink).
-    public typealias Request = CoinbaseRequest
+    package typealias Request = CoinbaseRequest
 
-    public static func parseRequest(_ bytes: [UInt8]) -> Request? { CoinbaseRequest(parsing: bytes) }
+    package static func parseRequest(_ bytes: [UInt8]) -> Request? { CoinbaseRequest(parsing: bytes) }
 
     /// Applies the request; returns false for unknown products or channels. Channels:
     /// `market_trades`, `level2`, `ticker`, `candles`, `heartbeats` (heartbeats are the server's job: see `VenueAnswers.coinbaseHeartbeat`).
-    public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
+    package static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
         guard ["market_trades", "level2", "ticker", "candles", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
         for product in r.productIDs {
@@ -244,7 +244,7 @@ public enum CoinbaseProtocol {
 
     /// The ack Coinbase sends after every (un)subscribe (`VenueAnswers.coinbaseSubscriptions`):
     /// every channel of `set`, products in universe order.
-    public static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
+    package static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
                                      nanos: Int64, sequence: Int64) -> [UInt8] {
         var products: [String: [String]] = heartbeats ? ["heartbeats": ["heartbeats"]] : [:]
         for (channel, kind) in [("candles", MessageKind.candle), ("level2", .depth), ("market_trades", .trade), ("ticker", .ticker)] {
@@ -254,7 +254,7 @@ public enum CoinbaseProtocol {
         return VenueAnswers.coinbaseSubscriptions(products, nanos: nanos, sequence: sequence)
     }
 
-    public static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
+    package static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
         var out = Array(#"{"type":"subscribe","product_ids":["#.utf8)
         for (i, product) in productIDs.enumerated() {
             if i > 0 { out.append(44) }

@@ -10,19 +10,19 @@ import K2Core
 @inline(__always)
 func lit(_ s: StaticString, _ out: inout [UInt8]) { DecimalText.literal(s, to: &out) }
 
-public struct VenueEncoder: Sendable {
-    public let venue: Venue
+package struct VenueEncoder: Sendable {
+    package let venue: Venue
     /// Binance: wrap payloads as combined-stream messages `{"stream":…,"data":…}` (true) or
     /// send raw payloads as on `/ws/<stream>` (false).
-    public var combined: Bool = true
+    package var combined: Bool = true
     /// Binance depth stream suffix: `@depth@100ms` (default) or `@depth`.
-    public var depthStreamSuffix: String = "@depth@100ms" {
+    var depthStreamSuffix: String = "@depth@100ms" {
         didSet { buildStreamNames() }
     }
     /// Kraken book subscription depth (in `book-25`).
-    public var krakenBookDepth: Int = 25
+    package var krakenBookDepth: Int = 25
     /// Coinbase per-connection `sequence_num` of the next message.
-    public var coinbaseSequence: Int64 = 0
+    package var coinbaseSequence: Int64 = 0
     private var stamps = StampCache()
     private var checksumText: [UInt8] = []
     private var checksumCache: [UInt8] = []
@@ -34,7 +34,7 @@ public struct VenueEncoder: Sendable {
     private var depthStreams: [[UInt8]] = []
     private let tickDecimals: [Int]
 
-    public init(venue: Venue, universe: SymbolUniverse) {
+    package init(venue: Venue, universe: SymbolUniverse) {
         self.venue = venue
         tickDecimals = universe.symbols.map(\.tickDecimals)
         names = universe.symbols.map { Array($0.name(for: venue).utf8) }
@@ -52,7 +52,7 @@ public struct VenueEncoder: Sendable {
 
     /// The stream name (Binance) or channel name (Kraken, Coinbase) a message of `kind` for
     /// `symbol` belongs to: `btcusdt@aggTrade`, `trade`, `book`, `market_trades`, `level2`.
-    public func streamName(_ kind: MessageKind, symbol: Int) -> String {
+    func streamName(_ kind: MessageKind, symbol: Int) -> String {
         switch venue {
         case .binance:
             switch kind {
@@ -68,11 +68,11 @@ public struct VenueEncoder: Sendable {
     }
 
     /// Kraken v1 channel ids: trade and book channels per pair.
-    public static func krakenChannelID(symbol: Int, book: Bool) -> Int64 { Int64(100 + symbol * 2 + (book ? 1 : 0)) }
+    static func krakenChannelID(symbol: Int, book: Bool) -> Int64 { Int64(100 + symbol * 2 + (book ? 1 : 0)) }
 
     /// Appends the message for the model's current event (`model` has just generated `kind`
     /// for `symbol`). `nanos` is the exchange event time.
-    public mutating func encode(_ kind: MarketEventKind, symbol s: Int, model: MarketModel, nanos: Int64, into out: inout [UInt8]) {
+    package mutating func encode(_ kind: MarketEventKind, symbol s: Int, model: MarketModel, nanos: Int64, into out: inout [UInt8]) {
         switch venue {
         case .binance: binance(kind, s, model, nanos, &out)
         case .kraken: kraken(kind, s, model, nanos, &out)
@@ -117,7 +117,7 @@ public struct VenueEncoder: Sendable {
 
     /// Appends the Binance `trade` message of fill `fill` of the model's current trade event
     /// (the exchange simulator sends every fill of a multi-fill event on `@trade`).
-    public mutating func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
+    package mutating func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
         writeRaw(bound: 320 + 2 * names[s].count + tradeStreams[s].count, &out) { encoder, writer in
             if encoder.combined {
                 writer.lit(#"{"stream":""#)
@@ -203,7 +203,7 @@ public struct VenueEncoder: Sendable {
     /// Binance `bookTicker` of `symbol` now: `{"u":400900217,"s":"BNBUSDT","b":"25.35190000",
     /// "B":"31.21000000","a":"25.36520000","A":"40.66000000"}` (`u` the book's last update id),
     /// wrapped as `{"stream":"bnbusdt@bookTicker","data":…}` on combined connections.
-    public func encodeBinanceBookTicker(symbol s: Int, model m: MarketModel, into out: inout [UInt8]) {
+    func encodeBinanceBookTicker(symbol s: Int, model m: MarketModel, into out: inout [UInt8]) {
         if combined {
             lit(#"{"stream":""#, &out)
             out.append(contentsOf: lowerNames[s].utf8)
@@ -224,13 +224,13 @@ public struct VenueEncoder: Sendable {
     }
 
     /// Kraken v1 `ticker` channel ids, one per pair.
-    public static func krakenTickerChannelID(symbol: Int) -> Int64 { Int64(100_000 + symbol) }
+    static func krakenTickerChannelID(symbol: Int) -> Int64 { Int64(100_000 + symbol) }
 
     /// The ticker of `symbol` after a trade event (Binance: `bookTicker`, see
     /// `encodeBinanceBookTicker`). Coinbase: `coinbaseSnapshotSequence` set sends the `snapshot`
     /// that answers a subscription with that `sequence_num`; nil sends an `update` numbered
     /// from the connection's counter.
-    public mutating func encodeTicker(symbol s: Int, model m: MarketModel, stats: TickerStats, nanos: Int64,
+    mutating func encodeTicker(symbol s: Int, model m: MarketModel, stats: TickerStats, nanos: Int64,
                                       coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]) {
         switch venue {
         case .binance: encodeBinanceBookTicker(symbol: s, model: m, into: &out)
@@ -328,7 +328,7 @@ public struct VenueEncoder: Sendable {
     }
 
     /// The candle bucket of each venue: Binance `kline_1m` one minute, Coinbase `candles` five.
-    public static func candleBucketNanos(_ venue: Venue) -> Int64 { venue == .coinbase ? 300_000_000_000 : 60_000_000_000 }
+    package static func candleBucketNanos(_ venue: Venue) -> Int64 { venue == .coinbase ? 300_000_000_000 : 60_000_000_000 }
 
     /// The candle message of `symbol` (`candle` its current or just finished bucket):
     /// - Binance `kline_1m`: `{"e":"kline","E":…,"s":"BNBBTC","k":{"t":…,"T":…,"s":"BNBBTC","i":"1m","f":100,
@@ -338,7 +338,7 @@ public struct VenueEncoder: Sendable {
     ///   "candles":[{"start":"1688998200","high":"…","low":"…","open":"…","close":"…","volume":"…","product_id":"ETH-USD"}]}]}`;
     ///   `coinbaseSnapshotSequence` set sends the `snapshot` that answers a subscription with that
     ///   `sequence_num` (no candle yet: `"candles":[]`), nil an `update` numbered from the connection's counter.
-    public mutating func encodeCandle(symbol s: Int, candle: CandleStats, closed: Bool, nanos: Int64,
+    package mutating func encodeCandle(symbol s: Int, candle: CandleStats, closed: Bool, nanos: Int64,
                                       coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]) {
         switch venue {
         case .binance: binanceKline(s, candle, closed: closed, nanos, &out)
@@ -414,7 +414,7 @@ public struct VenueEncoder: Sendable {
 
     /// Binance REST `GET /api/v3/depth` body for the model's book of `symbol`:
     /// `{"lastUpdateId":…,"bids":[["price","qty"],…],"asks":[…]}`.
-    public static func binanceSnapshot(model: MarketModel, symbol: Int, limit: Int? = nil) -> [UInt8] {
+    package static func binanceSnapshot(model: MarketModel, symbol: Int, limit: Int? = nil) -> [UInt8] {
         let book = model.book(symbol, levels: limit)
         var out: [UInt8] = []
         out.reserveCapacity(64 + 48 * (book.bids.count + book.asks.count))
@@ -578,7 +578,7 @@ public struct VenueEncoder: Sendable {
     /// each level's text is cached by price: 64 entries per symbol, indexed by (price / level
     /// step) mod 64 — the 20 levels of the top 10 are consecutive grid prices, so they never
     /// collide. An entry is 64 bytes: price, quantity, text length, text.
-    public mutating func krakenChecksum(symbol s: Int, model m: MarketModel) -> UInt32 {
+    package mutating func krakenChecksum(symbol s: Int, model m: MarketModel) -> UInt32 {
         let topLevels = min(10, m.bookDepth)
         let pd = max(5, tickDecimals[s])
         let step = m.levelStep(s)
@@ -620,7 +620,7 @@ public struct VenueEncoder: Sendable {
 
     /// The checksum of a book given as the text Kraken sends (asks low to high, bids high to
     /// low; only the first 10 of each count): what a client computes.
-    public static func krakenChecksum(asks: [(price: String, volume: String)], bids: [(price: String, volume: String)]) -> UInt32 {
+    package static func krakenChecksum(asks: [(price: String, volume: String)], bids: [(price: String, volume: String)]) -> UInt32 {
         var text: [UInt8] = []
         for side in [asks, bids] {
             for level in side.prefix(10) {
@@ -650,7 +650,7 @@ public struct VenueEncoder: Sendable {
 
     /// Kraken v1 book snapshot sent after a book subscription:
     /// `[channelID,{"as":[[price,volume,time],…],"bs":[…]},"book-25","XBT/USD"]`.
-    public func krakenBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64) -> [UInt8] {
+    package func krakenBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64) -> [UInt8] {
         let book = model.book(s, levels: krakenBookDepth)
         var out: [UInt8] = [91]
         DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: true), to: &out)
@@ -739,7 +739,7 @@ public struct VenueEncoder: Sendable {
     /// of `symbol` now, bids high to low then offers low to high, each level with the
     /// `event_time` the venue gives snapshot levels (`1970-01-01T00:00:00Z`):
     /// `{"channel":"l2_data","client_id":"","timestamp":"…","sequence_num":N,"events":[{"type":"snapshot","product_id":"BTC-USD","updates":[…]}]}`.
-    public func coinbaseBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
+    package func coinbaseBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
         let book = model.book(s, levels: nil)
         let td = tickDecimals[s]
         var out: [UInt8] = []
