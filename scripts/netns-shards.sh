@@ -2,12 +2,14 @@
 # A sharded k2 bench run across "hosts" on one machine: Linux network namespaces joined by veth
 # pairs to a bridge (iproute2; needs root, as CI has). One namespace holds the embedded broker,
 # listening on and advertising 10.77.0.1:9092 (`k2 broker --host`), its control port 9093 the
-# shards' clock reference (`--clock-ref`); each of N shard namespaces
-# (10.77.0.10+i) runs `k2 bench run --shard i/N` against that address — the shards' own loopback
-# has no broker, so nothing takes a loopback shortcut — all waiting at one `--start-at` barrier;
-# then `k2 bench merge` joins their reports. Writes into OUT:
-#   shard-I/ (each shard's run directory), merged/ (the merge), workload.yaml,
+# shards' clock reference (`--clock-ref`); another a private ClickHouse server on 10.77.0.2:8123;
+# each of N shard namespaces (10.77.0.10+i) runs `k2 bench run --shard i/N` with two sinks, the
+# broker and ClickHouse (mode=raw), at those addresses — the shards' own loopback has neither, so
+# nothing takes a loopback shortcut — all waiting at one `--start-at` barrier; then
+# `k2 bench merge` joins their reports. Writes into OUT:
+#   shard-I/ (each shard's run directory), merged/ (the merge), workload.yaml, clickhouse/ (its data),
 #   watermarks.txt (the sum of the topic's high watermarks, read with kcat -Q from a shard namespace),
+#   clickhouse-rows.txt (count() of default.raw_messages, read over HTTP from a shard namespace),
 #   status.txt (one "shard I exit CODE" line per shard, then "merge exit CODE").
 # Usage: scripts/netns-shards.sh [N [OUT [RATE [DURATION]]]]   (default 3, a temporary folder, 6k, 4s)
 # Environment: K2 (default .build/debug/k2). Exit 0 when every step ran (the checks are the
@@ -26,6 +28,8 @@ topic=market.crypto.trades.binance
 partitions=8
 broker_addr=10.77.0.1
 port=9092
+clickhouse_addr=10.77.0.2
+clickhouse_port=8123
 control_port=9093   # the broker host's control port: also the shards' clock reference (`time`)
 
 fail() { echo "netns-shards: $*" >&2; exit 1; }
@@ -39,6 +43,7 @@ mkdir -p "$out"
 tag="k2n$$"
 switch="$tag-sw"
 broker_ns="$tag-b"
+clickhouse_ns="$tag-c"
 pids=()
 namespaces=()
 cleanup() {
@@ -61,6 +66,8 @@ join() {   # join NS ADDRESS LINK: a veth from the bridge to NS, eth0 there with
 }
 add_ns "$broker_ns"
 join "$broker_ns" "$broker_addr" vb
+add_ns "$clickhouse_ns"
+join "$clickhouse_ns" "$clickhouse_addr" vc
 for ((i = 0; i < shards; i++)); do
   add_ns "$tag-s$i"
   join "$tag-s$i" "10.77.0.$((10 + i))" "vs$i"
@@ -78,6 +85,36 @@ ip netns exec "$tag-s0" kcat -b "$bootstrap" -L -t "$topic" -m 5 >"$out/metadata
   || fail "the broker at $bootstrap is not reachable from $tag-s0: $(cat "$out/metadata.txt")"
 grep -q "broker 1 at $broker_addr:$port" "$out/metadata.txt" || fail "the broker does not advertise $broker_addr:$port: $(cat "$out/metadata.txt")"
 
+# The ClickHouse "host": a private server listening on its namespace's address only, its data
+# under OUT; the shards write to it over the virtual network.
+ch="$out/clickhouse"
+mkdir -p "$ch/data" "$ch/tmp"
+cat >"$ch/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex><profiles><default></default></profiles>
+<users><default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default></users>
+<quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas></yandex>
+XML
+cat >"$ch/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex><logger><level>warning</level><log>$ch/server.log</log><errorlog>$ch/server.err.log</errorlog><console>0</console></logger>
+<http_port>$clickhouse_port</http_port><tcp_port>9000</tcp_port><listen_host>$clickhouse_addr</listen_host>
+<path>$ch/data/</path><tmp_path>$ch/tmp/</tmp_path><users_config>$ch/users.xml</users_config>
+<default_profile>default</default_profile><default_database>default</default_database><mark_cache_size>268435456</mark_cache_size></yandex>
+XML
+clickhouse_server=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
+[ -x "$clickhouse_server" ] || fail "clickhouse-server is missing; run scripts/install-deps.sh"
+ip netns exec "$clickhouse_ns" "$clickhouse_server" --config-file="$ch/config.xml" >"$ch/stdout" 2>&1 &
+pids+=($!)
+clickhouse_url="http://$clickhouse_addr:$clickhouse_port/"
+ask_clickhouse() { ip netns exec "$tag-s0" curl -sS --fail-with-body --max-time 10 --data-binary "$1" "$clickhouse_url"; }
+for _ in $(seq 200); do ask_clickhouse 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
+ask_clickhouse 'SELECT 1' >/dev/null || fail "ClickHouse did not come up on $clickhouse_addr:$clickhouse_port: $(tail -3 "$ch/server.err.log" 2>/dev/null)"
+# The raw table the shards' ClickHouse sinks write (the DDL of --create-tables), made once here
+# so the shards do not race to create it.
+ask_clickhouse "CREATE TABLE IF NOT EXISTS default.raw_messages (exchange String, connection UInt32, stream String, receive_ns UInt64, payload String, k2_batch UInt64) ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)" \
+  || fail "cannot create default.raw_messages on ClickHouse at $clickhouse_addr"
+
 cat >"$out/workload.yaml" <<EOF
 # Written by scripts/netns-shards.sh: the workload every shard runs (rate is the total).
 name: netns-shards
@@ -89,6 +126,7 @@ warmup: 1s
 duration: $duration
 sinks:
   - kafka://$bootstrap?topic=$topic
+  - clickhouse://$clickhouse_addr:$clickhouse_port/default?mode=raw&flush_ms=500
 watch:
   harness: true
   interval: 1s
@@ -122,11 +160,14 @@ for ((p = 0; p < partitions; p++)); do
   total=$((total + offset))
 done
 echo "$total" >"$out/watermarks.txt"
+# What ClickHouse holds, read over the virtual network.
+rows=$(ask_clickhouse 'SELECT count() FROM default.raw_messages') || fail "cannot count default.raw_messages: $rows"
+echo "$rows" >"$out/clickhouse-rows.txt"
 
 dirs=()
 for ((i = 0; i < shards; i++)); do dirs+=("$out/shard-$i"); done
 code=0
 "$k2" bench merge "${dirs[@]}" -o "$out/merged" >"$out/merge.log" 2>&1 || code=$?
 echo "merge exit $code" >>"$out/status.txt"
-echo "netns-shards: $shards shards against $bootstrap (start at @$start_at), broker high watermarks $total; merged report in $out/merged"
+echo "netns-shards: $shards shards against $bootstrap and ClickHouse at $clickhouse_addr (start at @$start_at), broker high watermarks $total, ClickHouse rows $rows; merged report in $out/merged"
 if [ "$failed" != 0 ] || [ "$code" != 0 ]; then exit 1; fi

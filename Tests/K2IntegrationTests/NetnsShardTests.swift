@@ -25,10 +25,14 @@ import Testing
         // Every shard ran its own part against the broker's virtual address, started at the barrier.
         for (index, part) in parts.enumerated() {
             #expect(part.workload.shard == "\(index)/\(shards)")
-            #expect(part.workload.sinks == ["kafka://10.77.0.1:9092?topic=market.crypto.trades.binance"])
+            #expect(part.workload.sinks == ["kafka://10.77.0.1:9092?topic=market.crypto.trades.binance",
+                                            "clickhouse://10.77.0.2:8123/default?mode=raw&flush_ms=500"])
             #expect(part.workload.startAt != nil && part.workload.startAt == parts[0].workload.startAt)
             #expect(part.runs[0].sinks[0].delivered > 0, "shard \(index) delivered nothing")
             #expect(part.runs[0].sinks[0].failed == 0)
+            // The ClickHouse sink took every message the broker took.
+            #expect(part.runs[0].sinks[1].delivered == part.runs[0].sinks[0].delivered, "shard \(index): ClickHouse \(part.runs[0].sinks[1].delivered), broker \(part.runs[0].sinks[0].delivered)")
+            #expect(part.runs[0].sinks[1].failed == 0)
             // Its clock offset from the broker host's, measured over the virtual network: one
             // kernel clock here, so the offset is 0 within the measurement's ± half round trip.
             let clock = try #require(part.environment.clock, "shard \(index) measured no clock offset")
@@ -38,9 +42,12 @@ import Testing
 
         // Counts: merged = sum of the shards = what the broker holds (high watermarks).
         let shardDelivered = parts.map { $0.runs[0].sinks[0].delivered }.reduce(0, +)
-        let mergedDelivered = merged.runs[0].sinks.map(\.delivered).reduce(0, +)
+        let mergedDelivered = merged.runs[0].sinks.filter { $0.uri.hasPrefix("kafka://") }.map(\.delivered).reduce(0, +)
         #expect(mergedDelivered == shardDelivered)
         #expect(shardDelivered == watermarks, "delivered \(shardDelivered), broker high watermarks \(watermarks)")
+        // And what the ClickHouse "host" holds, counted over HTTP by the script: every row once.
+        let clickhouseRows = try #require(UInt64(try String(contentsOfFile: "\(out)/clickhouse-rows.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(clickhouseRows == shardDelivered, "ClickHouse rows \(clickhouseRows), delivered \(shardDelivered)")
 
         // Histograms: the merged ones equal those built from all shards' histograms (decoded from
         // their reports), so its percentiles are those of all messages.
