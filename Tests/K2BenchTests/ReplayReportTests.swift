@@ -33,8 +33,17 @@ import Testing
         #expect(html.contains("Lateness per interval"))
         #expect(html.contains("Queue depth per second"))
         #expect(html.contains("Latency by percentile"))
-        #expect(html.components(separatedBy: "<svg").count == 4)
+        #expect(html.contains("Sending thread per interval"))
+        #expect(html.components(separatedBy: "<svg").count == 5)
         #expect(html.contains("<td>mock://?capacity=100</td>"))
+        // Harness or system: the label in the headline and one row per interval. Every other wait
+        // ends 3 ms late (the script), so the harness is behind its schedule: harness-bound, even
+        // though the capacity-100 sink is slower than the ~500 msg/s offered.
+        #expect(md.contains("| bound | harness-bound: the harness fell behind its schedule while no sink pushed back (lateness p99 "), "\(md)")
+        #expect(md.contains("### Harness or system? (per interval)"))
+        #expect(s.harnessIntervals.count >= 7)
+        #expect(md.components(separatedBy: "| harness-bound |").count - 1 == s.harnessIntervals.count)
+        #expect(html.contains("<h2>Harness or system? (per interval)</h2>"))
     }
 
     @Test func failuresAreListedAndEscaped() throws {

@@ -1,4 +1,5 @@
 import K2Core
+import K2Replay
 
 /// A benchmark run's results: what `report.json` holds (schema `k2-bench-report/1`, described in
 /// docs/bench.md). Everything else (Markdown, HTML, verdicts, comparisons) is computed from it.
@@ -144,6 +145,11 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var faults: [FaultWindow]?
         /// When the consumer lag crossed the degradation levels (runs with faults).
         public var lagLevels: [LagLevel]?
+        /// Whether the repetition's figures are harness-bound or system-bound, with the evidence
+        /// (the replay's sending phase, warm-up included); nil when the replay sent nothing.
+        public var bound: BoundLabel?
+        /// The same per replay interval (~1 s).
+        public var boundIntervals: [BoundLabel]?
         public init(index: Int, startedAt: String, measuredSeconds: Double, intervals: [IntervalPoint], latencies: [Latency],
                     sinks: [SinkResult], resources: [ResourceSeries], metrics: [String: Metric]) {
             self.index = index
@@ -154,6 +160,44 @@ public struct BenchReport: Sendable, Equatable, Codable {
             self.sinks = sinks
             self.resources = resources
             self.metrics = metrics
+        }
+    }
+
+    /// What limited a window's figures (`K2Replay.Bottleneck`), with the evidence it was decided from.
+    public struct BoundLabel: Sendable, Equatable, Codable {
+        /// Window start and length, seconds from the replay's first message.
+        public var startSeconds: Double
+        public var lengthSeconds: Double
+        /// "harness-bound" or "system-bound".
+        public var bound: String
+        /// One line: why, with the figures.
+        public var reason: String
+        /// The sending thread's busy share (not waiting for the schedule), 0…1.
+        public var busyFraction: Double
+        /// Share of the window the sending thread was blocked in a sink (back-pressure), 0…1.
+        public var blockedFraction: Double
+        /// Lateness p99 and the pacing budget it is held to (ms); nil at max speed.
+        public var latenessP99Ms: Double?
+        public var latenessBudgetMs: Double?
+        /// k2's CPU (all threads) in cores, and the cores it may use.
+        public var cpuCores: Double
+        public var cores: Int
+        /// Share of the window the sending thread waited for a CPU; nil where not measured.
+        public var runQueueFraction: Double?
+
+        public init(_ load: HarnessLoad) {
+            let (bound, reason) = load.classification
+            startSeconds = Double(load.startNanos) / 1e9
+            lengthSeconds = Double(load.lengthNanos) / 1e9
+            self.bound = bound.rawValue
+            self.reason = reason
+            busyFraction = load.busyFraction
+            blockedFraction = load.blockedFraction
+            latenessP99Ms = load.latenessP99Nanos.map { Double($0) / 1e6 }
+            latenessBudgetMs = load.latenessBudgetNanos.map { Double($0) / 1e6 }
+            cpuCores = load.cpuCores
+            cores = load.cores
+            runQueueFraction = load.runQueueFraction
         }
     }
 

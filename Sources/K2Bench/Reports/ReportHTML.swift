@@ -93,7 +93,7 @@ public enum ReportHTML {
             }
             h += "</table>"
         }
-        for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
+        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { h += ReportStages.html(table) }
         h += ReportFaults.html(r)
         h += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
         for name in r.metrics.keys.sorted() {

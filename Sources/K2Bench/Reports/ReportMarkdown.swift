@@ -36,7 +36,7 @@ public enum ReportMarkdown {
             }
         }
 
-        for table in [ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
+        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
         out += ReportFaults.markdown(r)
 
         if let run = r.runs.last, !run.resources.isEmpty {

@@ -220,6 +220,7 @@ public enum WorkloadRun {
                 throw BenchError(.run, path: w.path, what: "shard \(shard) replayed no messages: the split (by symbol, else connection) gave it none of the source's",
                                  remedy: "use fewer shards, or a source with more symbols (e.g. profile: steady-138, 200 symbols)")
             }
+            return summary
         })
         _ = broker
         pipeline.stop()

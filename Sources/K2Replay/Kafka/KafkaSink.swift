@@ -1,6 +1,7 @@
 import CRdKafka
 import K2Capture
 import K2Core
+import Synchronization
 
 /// `kafka://[user:password@]host:port[,host:port]?topic=TEMPLATE` — replays into Kafka/Redpanda
 /// (or the embedded broker) with librdkafka.
@@ -66,8 +67,13 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private var producer: KafkaProducer?
     private var topics: TopicCache<OpaquePointer>
     private let recorder: SinkRecorder
-    /// Slot ring: intended and actual send times (monotonic ns) of in-flight messages.
+    /// Slot ring, `ringStride` words per in-flight message: intended and actual send times
+    /// (monotonic ns) and the `CaptureBlock` hold on its payload (0 when the payload was copied).
     private var ring: UnsafeMutablePointer<Int64>
+    private static let ringStride = 3
+    /// Payload holds taken (sending thread) and released (whoever serves delivery reports).
+    private var holdsTaken = 0
+    private let holdsReleased = Atomic<Int>(0)
     private var ringMask: UInt = 0
     private var nextSlot: UInt = 0
     private var wallMinusMono: Int64 = 0
@@ -111,7 +117,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         self.clock = clock
         recorder = SinkRecorder(clock: clock)
         topics = TopicCache(template: options.topic)
-        ring = .allocate(capacity: 2)
+        ring = .allocate(capacity: Self.ringStride)
         numbers = .allocate(byteCount: 64, alignment: 8)
         // Validate the properties now (bad -X → exit 2 before anything starts).
         _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: self.uri)
@@ -154,7 +160,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         var cap = 2
         while cap < maxQueued + KafkaProducer.deliveryBatch + 1 { cap <<= 1 }
         ring.deallocate()
-        ring = .allocate(capacity: cap * 2)
+        ring = .allocate(capacity: cap * Self.ringStride)
         ringMask = UInt(cap - 1)
         wallMinusMono = clock.wallNanos() - clock.monotonicNanos()
         p.startPolling()
@@ -177,21 +183,33 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         guard let rkt else { fail("invalid topic name"); return }
         let slot = nextSlot & ringMask
         nextSlot &+= 1
-        ring[Int(slot) * 2] = message.intendedNanos
-        ring[Int(slot) * 2 + 1] = message.actualNanos
+        // No payload copy: librdkafka points into the reader's block, held until the delivery report.
+        let hold = message.record.block?.hold()
+        if hold != nil { holdsTaken &+= 1 }
+        let entry = ring + Int(slot) * Self.ringStride
+        entry[0] = message.intendedNanos
+        entry[1] = message.actualNanos
+        entry[2] = Int64(Int(bitPattern: hold))
         let err: String?
         if options.headers {
             let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
             let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
-            err = producer.produce(topic: rkt, value: payload, key: fields.symbol,
-                                   header1: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1])),
-                                   header2: ("k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
+            err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol,
+                                   headers: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1]),
+                                             "k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
                                    token: slot + 1) { self.goneReason() }
         } else {
-            err = producer.produce(topic: rkt, value: payload, key: fields.symbol, header1: nil, header2: nil,
+            err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol, headers: nil,
                                    token: slot + 1) { self.goneReason() }
         }
-        if let err { fail(err) }
+        if let err {
+            // Not queued: librdkafka does not own the message, no delivery report will come.
+            if let hold {
+                CaptureBlock.release(hold)
+                holdsReleased.add(1, ordering: .relaxed)
+            }
+            fail(err)
+        }
         // Serve delivery reports on this thread about once a millisecond (see KafkaProducer).
         producer.pollIfDue(now: message.actualNanos)
         // The broker is gone (messages timed out after message.timeout.ms): stop the replay
@@ -233,12 +251,18 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let ring = ring
         var timedOut: String?
         let purged = goneLock.withLock { purgeReason }
+        var released = 0
         recorder.outcomes { o in
             for i in 0..<tokens.count {
-                let slot = Int(tokens[i] &- 1)
+                let entry = ring + Int(tokens[i] &- 1) * Self.ringStride
+                // librdkafka is done with the payload: release its block.
+                if let hold = UnsafeMutableRawPointer(bitPattern: Int(entry[2])) {
+                    CaptureBlock.release(hold)
+                    released += 1
+                }
                 let code = errors[i]
                 if code == 0 {
-                    o.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
+                    o.delivered(intendedNanos: entry[0], actualNanos: entry[1], now: now)
                 } else {
                     var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
                     if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
@@ -249,11 +273,22 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                 }
             }
         }
+        if released > 0 { holdsReleased.add(released, ordering: .relaxed) }
         if let timedOut {
             let after = messageTimeout
             goneLock.withLock { if gone == nil { gone = "messages failed with '\(timedOut)' (message.timeout.ms=\(after))" } }
         }
     }
+
+    /// Messages whose payload block is still held (sent without a copy, delivery report not yet
+    /// served): 0 after `finish` unless librdkafka kept messages past its purge.
+    var payloadHolds: Int { holdsTaken - holdsReleased.load(ordering: .relaxed) }
+
+    /// Messages sent without copying their payload.
+    var payloadsNotCopied: Int { holdsTaken }
+
+    /// Time `send` waited for room in librdkafka's queue (`queue.buffering.max.messages`).
+    public var blockedNanos: Int64 { producer?.blockedNanos ?? 0 }
 
     /// Delivery errors that mean the broker is unreachable rather than one message being bad.
     static func meansGone(_ code: Int32) -> Bool {

@@ -78,6 +78,9 @@ public protocol PaceWaiter {
     mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64
     /// The monotonic clock now.
     func now() -> Int64
+    /// Total time `wait` spent before deadlines so far (the sending thread ahead of its
+    /// schedule: idle); the rest of the sending time the thread was busy.
+    var waitedNanos: Int64 { get }
 }
 
 /// Sleeps (`clock_nanosleep`, absolute, in slices of at most 50 ms so a stop request is seen)
@@ -86,6 +89,7 @@ public protocol PaceWaiter {
 public struct SpinWaiter: PaceWaiter {
     public var spinNanos: Int64
     public var sliceNanos: Int64 = 50_000_000
+    public private(set) var waitedNanos: Int64 = 0
 
     public init(spinNanos: Int64 = 80_000) {
         self.spinNanos = spinNanos
@@ -121,8 +125,10 @@ public struct SpinWaiter: PaceWaiter {
     }
 
     public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
-        var t = now()
+        let start = now()
+        var t = start
         if t >= deadline { return t }
+        defer { waitedNanos &+= t &- start }
         while deadline - t > spinNanos {
             let wake = Swift.min(deadline - spinNanos, t + sliceNanos)
             var ts = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
@@ -141,6 +147,7 @@ public struct ManualWaiter: PaceWaiter {
     /// Extra nanoseconds added to each wait, in turn (cycled), to script lateness.
     public var lateness: [Int64]
     private var turn = 0
+    public private(set) var waitedNanos: Int64 = 0
 
     public init(clock: ManualClock, lateness: [Int64] = [0]) {
         self.clock = clock
@@ -153,6 +160,7 @@ public struct ManualWaiter: PaceWaiter {
         let extra = lateness[turn % lateness.count]
         turn += 1
         let target = Swift.max(deadline, clock.monotonicNanos()) + extra
+        waitedNanos += Swift.max(0, deadline - clock.monotonicNanos())
         clock.advance(by: target - clock.monotonicNanos())
         return target
     }

@@ -135,6 +135,12 @@ public final class ReplayEngine: @unchecked Sendable {
         let isMax = config.pace == .max
         let stampMask = Self.maxStampEvery &- 1
         var stamp = startMono
+        // What the harness did per interval and over the run (`HarnessLoad`): sampled when an
+        // interval closes (paced) or once a batch's stamp has crossed one (max), never per message.
+        var sampler: HarnessSampler?
+        var window = LoadWindow()
+        var loads: [HarnessLoad] = []
+        var runStart = LoadWindow()
         // Locals, not properties, in the loop: no exclusivity checks, no lazy-global checks.
         let sinks = self.sinks
         let sinkCount = sinks.count
@@ -170,6 +176,11 @@ public final class ReplayEngine: @unchecked Sendable {
                     lastProgress = startMono
                     firstCapture = captureNanos
                     pacer = Pacer(pace: config.pace, captureStart: captureNanos, startNanos: startMono)
+                    let s = HarnessSampler()
+                    sampler = s
+                    window = LoadWindow(at: startMono, origin: startMono, sample: s.sample(), waited: waiter.waitedNanos,
+                                        blocked: Self.blocked(sinks), sent: 0, delivered: Self.delivered(sinks))
+                    runStart = window
                 }
                 if signalFlag.isSet || stopFlag.isSet {
                     outcome = .interrupted
@@ -182,6 +193,8 @@ public final class ReplayEngine: @unchecked Sendable {
                     if intervalDue {
                         let now = waiter.now()
                         if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos {
+                            loads.append(window.close(at: now, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                                      latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
                             intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
                             interval.reset()
                             intervalStart = now
@@ -199,7 +212,13 @@ public final class ReplayEngine: @unchecked Sendable {
                     interval.record(actual &- intended)
                 } else {
                     // max: one clock read per batch (see `maxStampEvery`).
-                    if sequence & stampMask == 0 { stamp = waiter.now() }
+                    if sequence & stampMask == 0 {
+                        stamp = waiter.now()
+                        if stamp &- window.startNanos >= config.histogramIntervalNanos {
+                            loads.append(window.close(at: stamp, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                                      latenessP99: nil, budget: nil))
+                        }
+                    }
                     actual = stamp
                     intended = stamp
                 }
@@ -264,7 +283,20 @@ public final class ReplayEngine: @unchecked Sendable {
             }
         }
         if !isMax, interval.totalCount > 0 {
-            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: waiter.now(), origin: startMono))
+            let now = waiter.now()
+            loads.append(window.close(at: now, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                      latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
+            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
+        } else if isMax, let sampler, sequence > window.sent {
+            loads.append(window.close(at: sendingEnd, sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                      latenessP99: nil, budget: nil))
+        }
+        // The whole sending phase, before `finish` (which drains what the sinks still hold).
+        var harness: HarnessLoad?
+        if let sampler, sequence > 0 {
+            let budget = config.latenessBudgetNanos ?? HarnessLoad.latenessBudget(messages: sequence, sendingNanos: sendingEnd &- startMono)
+            harness = runStart.close(at: Swift.max(sendingEnd, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks,
+                                     sent: sequence, latenessP99: isMax ? nil : lateness.valueAtPercentile(99), budget: isMax ? nil : budget)
         }
 
         // Count what was selected but never handed over (the message a sink failed on was handed over).
@@ -303,7 +335,56 @@ public final class ReplayEngine: @unchecked Sendable {
             sendingNanos: sequence > 0 ? sendingEnd - startMono : 0, messages: sequence, bytes: bytes,
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
             lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal,
-            realtimePriority: config.pace == .max ? nil : config.realtimePriority)
+            realtimePriority: config.pace == .max ? nil : config.realtimePriority, harness: harness, harnessIntervals: loads)
+    }
+
+    /// Blocked time of all sinks (`ReplaySink.blockedNanos`).
+    static func blocked(_ sinks: [any ReplaySink]) -> Int64 {
+        sinks.reduce(0) { $0 &+ $1.blockedNanos }
+    }
+
+    /// What the slowest sink has delivered or left unrouted so far.
+    static func delivered(_ sinks: [any ReplaySink]) -> UInt64 {
+        sinks.map { sink in let c = sink.counts; return c.delivered &+ c.unrouted }.min() ?? 0
+    }
+
+    /// The start of a `HarnessLoad` window: the counters as they were.
+    struct LoadWindow {
+        var startNanos: Int64 = 0
+        var origin: Int64 = 0
+        var sample = HarnessSampler.Sample(cpuNanos: 0, runQueueNanos: nil)
+        var waited: Int64 = 0
+        var blocked: Int64 = 0
+        var sent: UInt64 = 0
+        var delivered: UInt64 = 0
+
+        init() {}
+
+        init(at start: Int64, origin: Int64, sample: HarnessSampler.Sample, waited: Int64, blocked: Int64, sent: UInt64, delivered: UInt64) {
+            startNanos = start
+            self.origin = origin
+            self.sample = sample
+            self.waited = waited
+            self.blocked = blocked
+            self.sent = sent
+            self.delivered = delivered
+        }
+
+        /// The window from its start to `now`; this window then starts at `now`.
+        mutating func close(at now: Int64, sampler: HarnessSampler, waited: Int64, sinks: [any ReplaySink], sent: UInt64,
+                            latenessP99: Int64?, budget: Int64?) -> HarnessLoad {
+            let next = LoadWindow(at: now, origin: origin, sample: sampler.sample(), waited: waited, blocked: ReplayEngine.blocked(sinks),
+                                  sent: sent, delivered: ReplayEngine.delivered(sinks))
+            let queued = next.sample.runQueueNanos.flatMap { end in sample.runQueueNanos.map { end &- $0 } }
+            let load = HarnessLoad(startNanos: startNanos &- origin, lengthNanos: now &- startNanos, sent: sent &- self.sent,
+                                   delivered: next.delivered &- Swift.min(delivered, next.delivered),
+                                   waitedNanos: waited &- self.waited, blockedNanos: next.blocked &- blocked,
+                                   latenessP99Nanos: latenessP99, latenessBudgetNanos: latenessP99 == nil ? nil
+                                       : budget ?? HarnessLoad.latenessBudget(messages: sent &- self.sent, sendingNanos: now &- startNanos),
+                                   cpuNanos: next.sample.cpuNanos &- sample.cpuNanos, cores: sampler.cores, runQueueNanos: queued)
+            self = next
+            return load
+        }
     }
 
     /// The most capture time a replay covers (rounds × span) and the longest schedule it
