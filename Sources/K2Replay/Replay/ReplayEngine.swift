@@ -194,7 +194,7 @@ public final class ReplayEngine: @unchecked Sendable {
                         let now = waiter.now()
                         if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos {
                             loads.append(window.close(at: now, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                                      latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
+                                                      latenessP50: interval.valueAtPercentile(50), latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
                             intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
                             interval.reset()
                             intervalStart = now
@@ -216,7 +216,7 @@ public final class ReplayEngine: @unchecked Sendable {
                         stamp = waiter.now()
                         if stamp &- window.startNanos >= config.histogramIntervalNanos {
                             loads.append(window.close(at: stamp, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                                      latenessP99: nil, budget: nil))
+                                                      latenessP50: nil, latenessP99: nil, budget: nil))
                         }
                     }
                     actual = stamp
@@ -285,18 +285,19 @@ public final class ReplayEngine: @unchecked Sendable {
         if !isMax, interval.totalCount > 0 {
             let now = waiter.now()
             loads.append(window.close(at: now, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                      latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
+                                      latenessP50: interval.valueAtPercentile(50), latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
             intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
         } else if isMax, let sampler, sequence > window.sent {
             loads.append(window.close(at: sendingEnd, sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                      latenessP99: nil, budget: nil))
+                                      latenessP50: nil, latenessP99: nil, budget: nil))
         }
         // The whole sending phase, before `finish` (which drains what the sinks still hold).
         var harness: HarnessLoad?
         if let sampler, sequence > 0 {
             let budget = config.latenessBudgetNanos ?? HarnessLoad.latenessBudget(messages: sequence, sendingNanos: sendingEnd &- startMono)
             harness = runStart.close(at: Swift.max(sendingEnd, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks,
-                                     sent: sequence, latenessP99: isMax ? nil : lateness.valueAtPercentile(99), budget: isMax ? nil : budget)
+                                     sent: sequence, latenessP50: isMax ? nil : lateness.valueAtPercentile(50),
+                                     latenessP99: isMax ? nil : lateness.valueAtPercentile(99), budget: isMax ? nil : budget)
         }
 
         // Count what was selected but never handed over (the message a sink failed on was handed over).
@@ -372,14 +373,14 @@ public final class ReplayEngine: @unchecked Sendable {
 
         /// The window from its start to `now`; this window then starts at `now`.
         mutating func close(at now: Int64, sampler: HarnessSampler, waited: Int64, sinks: [any ReplaySink], sent: UInt64,
-                            latenessP99: Int64?, budget: Int64?) -> HarnessLoad {
+                            latenessP50: Int64?, latenessP99: Int64?, budget: Int64?) -> HarnessLoad {
             let next = LoadWindow(at: now, origin: origin, sample: sampler.sample(), waited: waited, blocked: ReplayEngine.blocked(sinks),
                                   sent: sent, delivered: ReplayEngine.delivered(sinks))
             let queued = next.sample.runQueueNanos.flatMap { end in sample.runQueueNanos.map { end &- $0 } }
             let load = HarnessLoad(startNanos: startNanos &- origin, lengthNanos: now &- startNanos, sent: sent &- self.sent,
                                    delivered: next.delivered &- Swift.min(delivered, next.delivered),
                                    waitedNanos: waited &- self.waited, blockedNanos: next.blocked &- blocked,
-                                   latenessP99Nanos: latenessP99, latenessBudgetNanos: latenessP99 == nil ? nil
+                                   latenessP50Nanos: latenessP50, latenessP99Nanos: latenessP99, latenessBudgetNanos: latenessP99 == nil ? nil
                                        : budget ?? HarnessLoad.latenessBudget(messages: sent &- self.sent, sendingNanos: now &- startNanos),
                                    cpuNanos: next.sample.cpuNanos &- sample.cpuNanos, cores: sampler.cores, runQueueNanos: queued)
             self = next
