@@ -116,6 +116,9 @@ public final class ReplayEngine: @unchecked Sendable {
         let span = source.span
         var lateness = Histogram()
         var interval = Histogram()
+        // Lateness of the current harness window (closed every `histogramIntervalNanos` after a
+        // message, apart from the .hlog intervals, which wait for slack to encode).
+        var windowLateness = Histogram()
         var intervals: [EncodedHistogramInterval] = []
         var intervalDue = false
         var sequence: UInt64 = 0
@@ -193,8 +196,6 @@ public final class ReplayEngine: @unchecked Sendable {
                     if intervalDue {
                         let now = waiter.now()
                         if due &- now >= 1_000_000 || now &- intervalStart >= 5 &* config.histogramIntervalNanos {
-                            loads.append(window.close(at: now, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                                      latenessP50: interval.valueAtPercentile(50), latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
                             intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
                             interval.reset()
                             intervalStart = now
@@ -210,6 +211,14 @@ public final class ReplayEngine: @unchecked Sendable {
                     intended = due
                     lateness.record(actual &- intended)
                     interval.record(actual &- intended)
+                    windowLateness.record(actual &- intended)
+                    // A harness window: one getrusage and one pread, about once a second.
+                    if actual &- window.startNanos >= config.histogramIntervalNanos {
+                        loads.append(window.close(at: actual, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                                  latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
+                                                  budget: config.latenessBudgetNanos))
+                        windowLateness.reset()
+                    }
                 } else {
                     // max: one clock read per batch (see `maxStampEvery`).
                     if sequence & stampMask == 0 {
@@ -283,10 +292,12 @@ public final class ReplayEngine: @unchecked Sendable {
             }
         }
         if !isMax, interval.totalCount > 0 {
-            let now = waiter.now()
-            loads.append(window.close(at: now, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                      latenessP50: interval.valueAtPercentile(50), latenessP99: interval.valueAtPercentile(99), budget: config.latenessBudgetNanos))
-            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: now, origin: startMono))
+            intervals.append(Self.encodeInterval(interval, from: intervalStart, to: waiter.now(), origin: startMono))
+        }
+        if !isMax, let sampler, windowLateness.totalCount > 0 {
+            loads.append(window.close(at: Swift.max(lastSent, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                      latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
+                                      budget: config.latenessBudgetNanos))
         } else if isMax, let sampler, sequence > window.sent {
             loads.append(window.close(at: sendingEnd, sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
                                       latenessP50: nil, latenessP99: nil, budget: nil))
