@@ -43,10 +43,11 @@ public struct CaptureBlock {
         return taken ? buffers.toOpaque() : nil
     }
 
-    /// Releases the hold `token` stands for (any thread).
+    /// Releases the hold `token` stands for (any thread); `count` holds on the same block at
+    /// once (one atomic operation for a run of delivery reports from one block).
     @inline(__always)
-    public static func release(_ token: UnsafeMutableRawPointer) {
-        Unmanaged<FrameBuffers>.fromOpaque(token).releaseHold()
+    public static func release(_ token: UnsafeMutableRawPointer, count: Int = 1) {
+        Unmanaged<FrameBuffers>.fromOpaque(token).releaseHold(count)
     }
 }
 
@@ -82,9 +83,9 @@ extension Unmanaged where Instance == FrameBuffers {
     /// Drops one hold: at one left the block is free again (uncounted from the held blocks);
     /// at none — the reader let go of it (`retire`) — it is freed.
     @inline(__always)
-    func releaseHold() {
+    func releaseHold(_ count: Int = 1) {
         let left = _withUnsafeGuaranteedRef { buffers in
-            let left = buffers.holds.subtract(1, ordering: .acquiringAndReleasing).newValue
+            let left = buffers.holds.subtract(count, ordering: .acquiringAndReleasing).newValue
             if left == 1 { buffers.held.count.subtract(1, ordering: .relaxed) }
             return left
         }

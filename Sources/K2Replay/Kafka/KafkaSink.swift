@@ -252,12 +252,22 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         var timedOut: String?
         let purged = goneLock.withLock { purgeReason }
         var released = 0
+        // librdkafka is done with the payloads: release their blocks, one atomic operation per
+        // run of reports from the same block (reports come in order per partition, so a batch
+        // is mostly runs), not one per message bouncing the block's count between threads.
+        var runHold = 0
+        var runLength = 0
         recorder.outcomes { o in
             for i in 0..<tokens.count {
                 let entry = ring + Int(tokens[i] &- 1) * Self.ringStride
-                // librdkafka is done with the payload: release its block.
-                if let hold = UnsafeMutableRawPointer(bitPattern: Int(entry[2])) {
-                    CaptureBlock.release(hold)
+                let hold = Int(entry[2])
+                if hold != 0 {
+                    if hold != runHold {
+                        if let token = UnsafeMutableRawPointer(bitPattern: runHold) { CaptureBlock.release(token, count: runLength) }
+                        runHold = hold
+                        runLength = 0
+                    }
+                    runLength += 1
                     released += 1
                 }
                 let code = errors[i]
@@ -273,6 +283,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                 }
             }
         }
+        if let token = UnsafeMutableRawPointer(bitPattern: runHold) { CaptureBlock.release(token, count: runLength) }
         if released > 0 { holdsReleased.add(released, ordering: .relaxed) }
         if let timedOut {
             let after = messageTimeout
