@@ -10,6 +10,9 @@ let strict: [SwiftSetting] = [
     .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release)),
 ]
 
+/// swift-log's `Logger`, for the modules that log (docs/errors.md).
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "k2",
     // macOS 15: Synchronization.Atomic (the stop flags, K2Core/StopFlag.swift).
@@ -27,6 +30,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // Library diagnostics (`Logger`); the executable bootstraps K2Core's K2LogHandler.
+        // 1.16: the `log(event:)` LogHandler API.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries: module maps only; the thin safe wrappers live in the Swift modules.
@@ -38,7 +44,11 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
 
         // Shared small pieces: clocks, JSON bytes, durations, histograms, byte output.
-        .target(name: "K2Core", dependencies: ["CZlib", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: strict),
+        .target(
+            name: "K2Core",
+            dependencies: ["CZlib", .target(name: "CMalloc", condition: .when(platforms: [.linux])), logging],
+            swiftSettings: strict
+        ),
         // Strict YAML reading (unknown keys with did-you-mean, types, ranges; file:line:col
         // messages) for workloads, targets and simulator profiles.
         .target(name: "K2Config", dependencies: ["K2Core", .product(name: "Yams", package: "Yams")], swiftSettings: strict),
@@ -62,17 +72,17 @@ let package = Package(
         // and libcurl in through K2Replay.)
         .target(
             name: "K2Replay",
-            dependencies: ["K2Core", "K2Capture", "K2Net", "CRdKafka", "CCurl"],
+            dependencies: ["K2Core", "K2Capture", "K2Net", "CRdKafka", "CCurl", logging],
             swiftSettings: strict
         ),
         // Synthetic markets, load shapes, exchange simulators.
         .target(
             name: "K2Sim",
-            dependencies: ["K2Core", "K2Config", "K2Capture", "K2Net"],
+            dependencies: ["K2Core", "K2Config", "K2Capture", "K2Net", logging],
             swiftSettings: strict
         ),
         // Recording raw exchange WebSocket traffic.
-        .target(name: "K2Record", dependencies: ["K2Core", "K2Capture", "K2Net"], swiftSettings: strict),
+        .target(name: "K2Record", dependencies: ["K2Core", "K2Capture", "K2Net", logging], swiftSettings: strict),
         // Workloads, measurement, reports, verdicts, regression gate, capacity planning, and the
         // local pipeline (embedded ClickHouse, schema, freshness probes).
         .target(
@@ -86,6 +96,7 @@ let package = Package(
             dependencies: [
                 "K2Core", "K2Config", "K2Capture", "K2Net", "K2Replay", "K2Sim", "K2Record", "K2Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                logging,
             ],
             swiftSettings: strict,
             // Release: the Swift runtime and Foundation linked in (no 25 shared libraries to load and
@@ -94,14 +105,14 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
         // Test doubles and server launchers shared by the test targets.
-        .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture", "K2Replay", "K2Bench"], swiftSettings: strict),
+        .target(name: "K2TestSupport", dependencies: ["K2Core", "K2Capture", "K2Replay", "K2Bench", logging], swiftSettings: strict),
 
-        .testTarget(name: "K2CoreTests", dependencies: ["K2Core", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2CoreTests", dependencies: ["K2Core", "K2TestSupport", logging], swiftSettings: strict),
         .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2NetTests", dependencies: ["K2Net", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2ReplayTests", dependencies: ["K2Replay", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2Config", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
-        .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport"], swiftSettings: strict),
+        .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport", logging], swiftSettings: strict),
         .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2Config", "K2Net", "K2TestSupport"], swiftSettings: strict),
         // The command line's argument types (`@testable import k2`).
         .testTarget(name: "K2CLITests", dependencies: ["k2"], swiftSettings: strict),

@@ -16,6 +16,8 @@ mkdir -p "$out"
 flags=(-O -g -parse-as-library -swift-version 6 -package-name k2 -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny)
 incs=(-I Sources/CZstd -I Sources/CZlib -I "$out")
 yams=.build/checkouts/Yams/Sources
+# swift-log's Logging (K2Core's log handler, K2Sim's exchange options), built as its package does.
+logging=.build/checkouts/swift-log/Sources/Logging
 stamp="$out/.built"
 
 # A static library and module from Swift sources: lib NAME [swiftc flags…] -- sources…
@@ -63,13 +65,14 @@ if [ ! -f "$stamp" ] || [ -n "$(find $sources Sources/K2Net/WebSocketFrameHeader
     for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
     [ "$failed" = 0 ] || exit 1
   }
-  parallel 'lib K2Core "${flags[@]}" -- Sources/K2Core/*.swift' yamsLib
+  parallel 'lib Logging "${flags[@]}" -enable-upcoming-feature MemberImportVisibility -enable-upcoming-feature InternalImportsByDefault -- $(find "$logging" -name "*.swift" | sort)' yamsLib
+  lib K2Core "${flags[@]}" -- Sources/K2Core/*.swift
   # -enable-testing: the import target drives the internal line parser (`@testable import`).
   # The frame header parser is NIO-free: compiled into its target with it.
   parallel 'lib K2Capture "${flags[@]}" -enable-testing -- $(find Sources/K2Capture -name "*.swift" | sort)' \
     'lib K2Config "${flags[@]}" -- Sources/K2Config/*.swift' \
     'exe websocket-frame -module-name K2NetFrameFuzz Fuzz/WebSocketFrameFuzz.swift Sources/K2Net/WebSocketFrameHeader.swift'
-  captureLibs=("$out/libK2Capture.a" "$out/libK2Core.a" -lzstd -lz)
+  captureLibs=("$out/libK2Capture.a" "$out/libK2Core.a" "$out/libLogging.a" -lzstd -lz)
   parallel 'lib K2Sim "${flags[@]}" -- $simSources' \
     'exe capture-reader Fuzz/CaptureReaderFuzz.swift "${captureLibs[@]}"' \
     'exe import-lines Fuzz/ImportLinesFuzz.swift "${captureLibs[@]}"' \

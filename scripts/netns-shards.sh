@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A sharded k2 bench run across "hosts" on one machine: Linux network namespaces joined by veth
 # pairs to a bridge (iproute2; needs root, as CI has). One namespace holds the embedded broker,
-# listening on and advertising 10.77.0.1:9092 (`k2 broker --host`); each of N shard namespaces
+# listening on and advertising 10.77.0.1:9092 (`k2 broker --host`), its control port 9093 the
+# shards' clock reference (`--clock-ref`); each of N shard namespaces
 # (10.77.0.10+i) runs `k2 bench run --shard i/N` against that address — the shards' own loopback
 # has no broker, so nothing takes a loopback shortcut — all waiting at one `--start-at` barrier;
 # then `k2 bench merge` joins their reports. Writes into OUT:
@@ -25,6 +26,7 @@ topic=market.crypto.trades.binance
 partitions=8
 broker_addr=10.77.0.1
 port=9092
+control_port=9093   # the broker host's control port: also the shards' clock reference (`time`)
 
 fail() { echo "netns-shards: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "needs root to create network namespaces (CI runs as root); run it with sudo"
@@ -65,7 +67,7 @@ for ((i = 0; i < shards; i++)); do
 done
 
 # The broker "host".
-ip netns exec "$broker_ns" "$k2" broker --host "$broker_addr" --port "$port" --partitions "$partitions" \
+ip netns exec "$broker_ns" "$k2" broker --host "$broker_addr" --port "$port" --partitions "$partitions" --control-port "$control_port" \
   >"$out/broker.out" 2>"$out/broker.err" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$out/broker.out" ] && break; sleep 0.1; done
@@ -92,12 +94,13 @@ watch:
   interval: 1s
 EOF
 
-# The shards: all wait for the same start time, a few seconds ahead (start-up of every process).
+# The shards: all wait for the same start time, a few seconds ahead (start-up of every process),
+# read on the broker host's clock: each measures its offset from it (--clock-ref) and reports it.
 start_at=$(( $(date +%s) + 4 ))
 shard_pids=()
 for ((i = 0; i < shards; i++)); do
   ip netns exec "$tag-s$i" timeout 100 "$k2" bench run "$out/workload.yaml" --shard "$i/$shards" \
-    --start-at "@$start_at" -o "$out/shard-$i" --quiet >"$out/shard-$i.log" 2>&1 &
+    --start-at "@$start_at" --clock-ref "$broker_addr:$control_port" -o "$out/shard-$i" --quiet >"$out/shard-$i.log" 2>&1 &
   shard_pids+=($!)
   pids+=($!)
 done

@@ -20,6 +20,10 @@ rm -f "$log"
 
 swift test --skip-build --no-parallel
 
+# k2's SQL (pipeline schema, query sets, --create-tables DDL) and RowBinary inserts on a current
+# ClickHouse release (chdb-core, in-process; ~15 s): scripts/conformance-current.py.
+python3 scripts/conformance-current.py --k2 "$(swift build --show-bin-path)/k2"
+
 # The benchmark regression gate (~2 min, ~3 with a confirming re-run): CI workloads vs reports/baselines/ (docs/bench.md).
 scripts/bench-gate.sh
 

@@ -7,7 +7,7 @@
    This typed wrapper builds the rd_kafka_vu_t array for rd_kafka_produceva (the non-variadic
    API): topic handle, flags (RD_KAFKA_MSG_F_COPY, or 0 when the caller keeps the value's
    bytes unchanged until the delivery report), value, key (always copied by librdkafka), an
-   optional header list (k2_headers2) and the per-message opaque handed back in the delivery
+   optional header list (k2_headers3) and the per-message opaque handed back in the delivery
    report. Returns the error code (0 = queued) and destroys the error object. On success
    librdkafka owns `hdrs`; on an error it stays the caller's (to retry with, or destroy). */
 static inline rd_kafka_resp_err_t k2_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int msgflags,
@@ -29,13 +29,15 @@ static inline rd_kafka_resp_err_t k2_produce(rd_kafka_t *rk, rd_kafka_topic_t *r
     return code;
 }
 
-/* Two headers in a list sized for two (VTYPE_HEADER would size it for eight), names with their
-   lengths (no strlen); librdkafka copies each value into the header's own allocation. */
-static inline rd_kafka_headers_t *k2_headers2(const char *h1, size_t h1_len, const void *v1, size_t v1_len,
-                                             const char *h2, size_t h2_len, const void *v2, size_t v2_len) {
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
+/* Three headers in a list sized for three (VTYPE_HEADER would size it for eight), names with
+   their lengths (no strlen); librdkafka copies each value into the header's own allocation. */
+static inline rd_kafka_headers_t *k2_headers3(const char *h1, size_t h1_len, const void *v1, size_t v1_len,
+                                             const char *h2, size_t h2_len, const void *v2, size_t v2_len,
+                                             const char *h3, size_t h3_len, const void *v3, size_t v3_len) {
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(3);
     rd_kafka_header_add(hdrs, h1, (ssize_t)h1_len, v1, (ssize_t)v1_len);
     rd_kafka_header_add(hdrs, h2, (ssize_t)h2_len, v2, (ssize_t)v2_len);
+    rd_kafka_header_add(hdrs, h3, (ssize_t)h3_len, v3, (ssize_t)v3_len);
     return hdrs;
 }
 

@@ -1,8 +1,9 @@
 import K2Config
+import K2Core
 
-/// The one error type of K2Bench. Every message says what went wrong, where (file and line, or
-/// the report) and what to do about it, on one line.
-public struct BenchError: Error, CustomStringConvertible, Sendable, Equatable {
+/// The one error type of K2Bench (a `K2Error`): what went wrong, where (file and line, or the
+/// report) and what to do about it, on one line.
+public struct BenchError: K2Error, Equatable {
     public enum Code: String, Sendable {
         /// A workload, targets or baseline file is malformed (unknown key, wrong type, missing value).
         case badFile = "bad-file"
@@ -38,13 +39,13 @@ public struct BenchError: Error, CustomStringConvertible, Sendable, Equatable {
                   what: error.what, remedy: error.remedy)
     }
 
-    public var description: String {
+    /// `file:line:column`, as far as known.
+    public var place: String {
         var place = path ?? ""
         if let line {
             place += place.isEmpty ? "line \(line)" : ":\(line)"
             if let column { place += ":\(column)" }
         }
-        let lead = place.isEmpty ? "" : place + ": "
-        return lead + what + (remedy.isEmpty ? "" : " — " + remedy)
+        return place
     }
 }

@@ -1,6 +1,8 @@
-/// The one error type of K2Config: a configuration file (workload, targets, simulator profile)
-/// that cannot be read as asked. One line: `file:line:column: what — what to do`.
-public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+import K2Core
+
+/// The one error type of K2Config (a `K2Error`): a configuration file (workload, targets,
+/// simulator profile) that cannot be read as asked. One line: `file:line:column: what — what to do`.
+public struct ConfigError: K2Error, Equatable {
     public enum Code: String, Sendable {
         /// The file does not exist or cannot be read.
         case fileNotFound = "file-not-found"
@@ -32,10 +34,5 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
             if let column { place += ":\(column)" }
         }
         return place
-    }
-
-    public var description: String {
-        let lead = place.isEmpty ? "" : place + ": "
-        return lead + what + (remedy.isEmpty ? "" : " — " + remedy)
     }
 }

@@ -55,22 +55,22 @@ public struct StrictMap {
         self.file = file
         self.path = path
         self.guide = guide
-        guard case let .mapping(m) = node else {
+        guard case let .mapping(mapping) = node else {
             throw ConfigError(path: file, line: node.mark?.line, column: node.mark?.column,
                               what: "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping (key: value lines)",
                               remedy: "see \(guide)")
         }
         var list: [(String, Node, Node)] = []
         var seen = Set<String>()
-        for (k, v) in m {
-            guard case let .scalar(s) = k else {
-                throw ConfigError(path: file, line: k.mark?.line, what: "keys must be plain words", remedy: "")
+        for (keyNode, valueNode) in mapping {
+            guard case let .scalar(scalar) = keyNode else {
+                throw ConfigError(path: file, line: keyNode.mark?.line, what: "keys must be plain words", remedy: "")
             }
-            if !seen.insert(s.string).inserted {
-                throw ConfigError(path: file, line: k.mark?.line, column: k.mark?.column,
-                                 what: "key '\(Self.join(path, s.string))' appears twice", remedy: "keep one")
+            if !seen.insert(scalar.string).inserted {
+                throw ConfigError(path: file, line: keyNode.mark?.line, column: keyNode.mark?.column,
+                                 what: "key '\(Self.join(path, scalar.string))' appears twice", remedy: "keep one")
             }
-            list.append((s.string, k, v))
+            list.append((scalar.string, keyNode, valueNode))
         }
         pairs = list
     }
@@ -83,19 +83,19 @@ public struct StrictMap {
 
     /// Fails on the first key that is not in `allowed`, suggesting the closest allowed key.
     public func expectKeys(_ allowed: [String]) throws(ConfigError) {
-        for p in pairs where !allowed.contains(p.key) {
-            let near = allowed.min(by: { Self.distance($0, p.key) < Self.distance($1, p.key) })
-            let hint = near.flatMap { Self.distance($0, p.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
-            throw ConfigError(path: file, line: p.keyNode.mark?.line, column: p.keyNode.mark?.column,
-                             what: "unknown key '\(Self.join(path, p.key))'",
+        for pair in pairs where !allowed.contains(pair.key) {
+            let near = allowed.min(by: { Self.distance($0, pair.key) < Self.distance($1, pair.key) })
+            let hint = near.flatMap { Self.distance($0, pair.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
+            throw ConfigError(path: file, line: pair.keyNode.mark?.line, column: pair.keyNode.mark?.column,
+                             what: "unknown key '\(Self.join(path, pair.key))'",
                              remedy: hint + "allowed here: \(allowed.joined(separator: ", "))")
         }
     }
 
     func value(_ key: String) -> Node? {
-        guard let v = pairs.first(where: { $0.key == key })?.value else { return nil }
-        if case let .scalar(s) = v, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) { return nil }
-        return v
+        guard let found = pairs.first(where: { $0.key == key })?.value else { return nil }
+        if case let .scalar(scalar) = found, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return nil }
+        return found
     }
 
     func typeError(_ key: String, _ node: Node, _ expected: String) -> ConfigError {
@@ -111,14 +111,14 @@ public struct StrictMap {
 
     /// A plain error at `key`'s value (or at this mapping when the key is absent).
     public func error(at key: String, _ what: String, remedy: String = "") -> ConfigError {
-        let n = value(key) ?? node
-        return ConfigError(path: file, line: n.mark?.line, column: n.mark?.column,
+        let target = value(key) ?? node
+        return ConfigError(path: file, line: target.mark?.line, column: target.mark?.column,
                           what: "key '\(Self.join(path, key))': \(what)", remedy: remedy)
     }
 
     static func show(_ node: Node) -> String {
         switch node {
-        case let .scalar(s): return s.string
+        case let .scalar(scalar): return scalar.string
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         }
@@ -128,65 +128,65 @@ public struct StrictMap {
 
     /// Whether `key` holds a plain value (not a mapping or list).
     public func isScalar(_ key: String) -> Bool {
-        if let v = value(key), case .scalar = v { return true }
+        if let found = value(key), case .scalar = found { return true }
         return false
     }
 
     public func string(_ key: String) throws(ConfigError) -> String? {
-        guard let v = value(key) else { return nil }
-        guard case let .scalar(s) = v else { throw typeError(key, v, "text") }
-        return s.string
+        guard let found = value(key) else { return nil }
+        guard case let .scalar(scalar) = found else { throw typeError(key, found, "text") }
+        return scalar.string
     }
 
     public func double(_ key: String) throws(ConfigError) -> Double? {
-        guard let v = value(key) else { return nil }
-        guard case let .scalar(s) = v, let d = Self.number(s.string) else { throw typeError(key, v, "a number") }
-        return d
+        guard let found = value(key) else { return nil }
+        guard case let .scalar(scalar) = found, let number = Self.number(scalar.string) else { throw typeError(key, found, "a number") }
+        return number
     }
 
     public func int(_ key: String) throws(ConfigError) -> Int? {
-        guard let v = value(key) else { return nil }
-        guard case let .scalar(s) = v, let d = Self.number(s.string), d == d.rounded(), abs(d) < 9e15 else {
-            throw typeError(key, v, "a whole number")
+        guard let found = value(key) else { return nil }
+        guard case let .scalar(scalar) = found, let number = Self.number(scalar.string), number == number.rounded(), abs(number) < 9e15 else {
+            throw typeError(key, found, "a whole number")
         }
-        return Int(d)
+        return Int(number)
     }
 
     public func bool(_ key: String) throws(ConfigError) -> Bool? {
-        guard let v = value(key) else { return nil }
-        guard case let .scalar(s) = v else { throw typeError(key, v, "true or false") }
-        switch s.string.lowercased() {
+        guard let found = value(key) else { return nil }
+        guard case let .scalar(scalar) = found else { throw typeError(key, found, "true or false") }
+        switch scalar.string.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false
-        default: throw typeError(key, v, "true or false")
+        default: throw typeError(key, found, "true or false")
         }
     }
 
     /// A duration: `30s`, `250ms`, `1m30s`, or a bare number of seconds. Returns nanoseconds.
     public func duration(_ key: String) throws(ConfigError) -> Int64? {
-        guard let v = value(key) else { return nil }
-        guard case let .scalar(s) = v, let n = TimeText.parseDuration(s.string.trimmingSpaces()), n >= 0 else {
-            throw typeError(key, v, "a duration such as 30s, 250ms or 2m")
+        guard let found = value(key) else { return nil }
+        guard case let .scalar(scalar) = found, let nanos = TimeText.parseDuration(scalar.string.trimmingSpaces()), nanos >= 0 else {
+            throw typeError(key, found, "a duration such as 30s, 250ms or 2m")
         }
-        return n
+        return nanos
     }
 
     /// A rate: `5000`, `5k`, `1.5k`, `1m` (per second). Returns messages per second.
     public func rate(_ key: String) throws(ConfigError) -> Double? {
-        guard let v = value(key) else { return nil }
-        guard case let .scalar(s) = v, let r = Self.parseRate(s.string), r > 0 else {
-            throw typeError(key, v, "a positive rate such as 5000, 5k or 1m (messages per second)")
+        guard let found = value(key) else { return nil }
+        guard case let .scalar(scalar) = found, let perSecond = Self.parseRate(scalar.string), perSecond > 0 else {
+            throw typeError(key, found, "a positive rate such as 5000, 5k or 1m (messages per second)")
         }
-        return r
+        return perSecond
     }
 
     /// A whole number ≥ 0 up to UInt64.max (seeds).
     public func uint64(_ key: String) throws(ConfigError) -> UInt64? {
-        guard let v = value(key) else { return nil }
-        guard case let .scalar(s) = v, let n = UInt64(s.string.trimmingSpaces().replacingOccurrences(of: "_", with: "")) else {
-            throw typeError(key, v, "a whole number ≥ 0")
+        guard let found = value(key) else { return nil }
+        guard case let .scalar(scalar) = found, let parsed = UInt64(scalar.string.trimmingSpaces().replacingOccurrences(of: "_", with: "")) else {
+            throw typeError(key, found, "a whole number ≥ 0")
         }
-        return n
+        return parsed
     }
 
     // MARK: range-checked getters (nil when absent)
@@ -223,19 +223,19 @@ public struct StrictMap {
 
     /// One number or a list of numbers, each within `range`.
     public func doubles(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> [Double]? {
-        guard let v = value(key) else { return nil }
+        guard let found = value(key) else { return nil }
         let items: [Node]
-        switch v {
-        case .scalar: items = [v]
+        switch found {
+        case .scalar: items = [found]
         case let .sequence(seq): items = Array(seq)
-        default: throw typeError(key, v, "a number or a list of numbers")
+        default: throw typeError(key, found, "a number or a list of numbers")
         }
         var out: [Double] = []
         for item in items {
-            guard case let .scalar(s) = item, let number = Self.number(s.string) else { throw typeError(key, item, "a list of numbers") }
+            guard case let .scalar(scalar) = item, let number = Self.number(scalar.string) else { throw typeError(key, item, "a list of numbers") }
             guard range.contains(number) else {
                 throw ConfigError(path: file, line: item.mark?.line, column: item.mark?.column,
-                                  what: "key '\(Self.join(path, key))' must hold numbers from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(s.string)'",
+                                  what: "key '\(Self.join(path, key))' must hold numbers from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(scalar.string)'",
                                   remedy: "see \(guide)")
             }
             out.append(number)
@@ -244,9 +244,9 @@ public struct StrictMap {
     }
 
     func rangeError(_ key: String, _ lower: String, _ upper: String) -> ConfigError {
-        let n = value(key) ?? node
-        return ConfigError(path: file, line: n.mark?.line, column: n.mark?.column,
-                           what: "key '\(Self.join(path, key))' must be from \(lower) to \(upper), not '\(Self.show(n))'",
+        let target = value(key) ?? node
+        return ConfigError(path: file, line: target.mark?.line, column: target.mark?.column,
+                           what: "key '\(Self.join(path, key))' must be from \(lower) to \(upper), not '\(Self.show(target))'",
                            remedy: "see \(guide)")
     }
 
@@ -266,55 +266,55 @@ public struct StrictMap {
 
     /// One text or a list of texts.
     public func strings(_ key: String) throws(ConfigError) -> [String]? {
-        guard let v = value(key) else { return nil }
-        switch v {
-        case let .scalar(s): return [s.string]
+        guard let found = value(key) else { return nil }
+        switch found {
+        case let .scalar(scalar): return [scalar.string]
         case let .sequence(seq):
             var out: [String] = []
             for item in seq {
-                guard case let .scalar(s) = item else { throw typeError(key, item, "a list of texts") }
-                out.append(s.string)
+                guard case let .scalar(scalar) = item else { throw typeError(key, item, "a list of texts") }
+                out.append(scalar.string)
             }
             return out
-        default: throw typeError(key, v, "a text or a list of texts")
+        default: throw typeError(key, found, "a text or a list of texts")
         }
     }
 
     public func map(_ key: String) throws(ConfigError) -> StrictMap? {
-        guard let v = value(key) else { return nil }
-        guard case .mapping = v else { throw typeError(key, v, "a mapping") }
-        return try StrictMap(node: v, file: file, path: Self.join(path, key), guide: guide)
+        guard let found = value(key) else { return nil }
+        guard case .mapping = found else { throw typeError(key, found, "a mapping") }
+        return try StrictMap(node: found, file: file, path: Self.join(path, key), guide: guide)
     }
 
     /// A list of mappings (`- key: value` items).
     public func maps(_ key: String) throws(ConfigError) -> [StrictMap]? {
-        guard let v = value(key) else { return nil }
-        guard case let .sequence(seq) = v else { throw typeError(key, v, "a list") }
+        guard let found = value(key) else { return nil }
+        guard case let .sequence(seq) = found else { throw typeError(key, found, "a list") }
         var out: [StrictMap] = []
         for (i, item) in seq.enumerated() {
-            let p = Self.join(path, key) + "[\(i)]"
+            let itemPath = Self.join(path, key) + "[\(i)]"
             guard case .mapping = item else {
                 throw ConfigError(path: file, line: item.mark?.line, column: item.mark?.column,
-                                 what: "'\(p)' must be a mapping, not '\(Self.show(item))'", remedy: "see \(guide)")
+                                 what: "'\(itemPath)' must be a mapping, not '\(Self.show(item))'", remedy: "see \(guide)")
             }
-            out.append(try StrictMap(node: item, file: file, path: p, guide: guide))
+            out.append(try StrictMap(node: item, file: file, path: itemPath, guide: guide))
         }
         return out
     }
 
     /// A list whose items are either texts or mappings (e.g. `sinks: [mock://, {uri: ...}]`).
     public func items(_ key: String) throws(ConfigError) -> [Either]? {
-        guard let v = value(key) else { return nil }
+        guard let found = value(key) else { return nil }
         let seq: [Node]
-        switch v {
-        case let .sequence(s): seq = Array(s)
-        case .scalar: seq = [v]
-        default: throw typeError(key, v, "a list")
+        switch found {
+        case let .sequence(list): seq = Array(list)
+        case .scalar: seq = [found]
+        default: throw typeError(key, found, "a list")
         }
         var out: [Either] = []
         for (i, item) in seq.enumerated() {
             switch item {
-            case let .scalar(s): out.append(.text(s.string, line: item.mark?.line))
+            case let .scalar(scalar): out.append(.text(scalar.string, line: item.mark?.line))
             case .mapping: out.append(.map(try StrictMap(node: item, file: file, path: Self.join(path, key) + "[\(i)]", guide: guide)))
             default: throw typeError(key, item, "a list of texts or mappings")
             }
@@ -331,33 +331,33 @@ public struct StrictMap {
 
     /// A number as YAML files write it (`10_000`, `1.5`); nil when not a finite number.
     public static func number(_ text: String) -> Double? {
-        let t = text.trimmingSpaces().replacingOccurrences(of: "_", with: "")
-        guard !t.isEmpty, let d = Double(t), d.isFinite else { return nil }
-        return d
+        let cleaned = text.trimmingSpaces().replacingOccurrences(of: "_", with: "")
+        guard !cleaned.isEmpty, let number = Double(cleaned), number.isFinite else { return nil }
+        return number
     }
 
     /// `5000`, `5k`, `5K`, `1.5m`, `1M`, `10_000`, optionally followed by `/s` or `msg/s`.
     public static func parseRate(_ text: String) -> Double? {
-        var t = text.trimmingSpaces().lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: ",", with: "")
-        for suffix in ["msg/s", "/s"] where t.hasSuffix(suffix) { t = String(t.dropLast(suffix.count)).trimmingSpaces() }
+        var cleaned = text.trimmingSpaces().lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: ",", with: "")
+        for suffix in ["msg/s", "/s"] where cleaned.hasSuffix(suffix) { cleaned = String(cleaned.dropLast(suffix.count)).trimmingSpaces() }
         var scale = 1.0
-        if t.hasSuffix("k") { scale = 1e3; t.removeLast() } else if t.hasSuffix("m") { scale = 1e6; t.removeLast() }
-        guard let d = Double(t), d.isFinite else { return nil }
-        return d * scale
+        if cleaned.hasSuffix("k") { scale = 1e3; cleaned.removeLast() } else if cleaned.hasSuffix("m") { scale = 1e6; cleaned.removeLast() }
+        guard let number = Double(cleaned), number.isFinite else { return nil }
+        return number * scale
     }
 
     static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var prev = Array(0...b.count)
-        for i in 1...a.count {
-            var cur = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        let lhs = Array(a), rhs = Array(b)
+        if lhs.isEmpty { return rhs.count }
+        if rhs.isEmpty { return lhs.count }
+        var prev = Array(0...rhs.count)
+        for i in 1...lhs.count {
+            var cur = [i] + Array(repeating: 0, count: rhs.count)
+            for j in 1...rhs.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (lhs[i - 1] == rhs[j - 1] ? 0 : 1))
             }
             prev = cur
         }
-        return prev[b.count]
+        return prev[rhs.count]
     }
 }

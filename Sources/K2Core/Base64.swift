@@ -2,28 +2,28 @@
 public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let reverse: [UInt8] = {
-        var r = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in alphabet.enumerated() { r[Int(c)] = UInt8(i) }
-        return r
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, symbol) in alphabet.enumerated() { table[Int(symbol)] = UInt8(i) }
+        return table
     }()
 
     public static func encode(_ src: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        var i = 0
-        let n = src.count
-        while i + 3 <= n {
-            let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
-            out.append(alphabet[Int(v >> 18 & 63)]); out.append(alphabet[Int(v >> 12 & 63)])
-            out.append(alphabet[Int(v >> 6 & 63)]); out.append(alphabet[Int(v & 63)])
-            i += 3
+        var offset = 0
+        let count = src.count
+        while offset + 3 <= count {
+            let triple = UInt32(src[offset]) << 16 | UInt32(src[offset + 1]) << 8 | UInt32(src[offset + 2])
+            out.append(alphabet[Int(triple >> 18 & 63)]); out.append(alphabet[Int(triple >> 12 & 63)])
+            out.append(alphabet[Int(triple >> 6 & 63)]); out.append(alphabet[Int(triple & 63)])
+            offset += 3
         }
-        if n - i == 1 {
-            let v = UInt32(src[i]) << 16
-            out.append(alphabet[Int(v >> 18 & 63)]); out.append(alphabet[Int(v >> 12 & 63)])
+        if count - offset == 1 {
+            let triple = UInt32(src[offset]) << 16
+            out.append(alphabet[Int(triple >> 18 & 63)]); out.append(alphabet[Int(triple >> 12 & 63)])
             out.append(61); out.append(61)
-        } else if n - i == 2 {
-            let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8
-            out.append(alphabet[Int(v >> 18 & 63)]); out.append(alphabet[Int(v >> 12 & 63)])
-            out.append(alphabet[Int(v >> 6 & 63)]); out.append(61)
+        } else if count - offset == 2 {
+            let triple = UInt32(src[offset]) << 16 | UInt32(src[offset + 1]) << 8
+            out.append(alphabet[Int(triple >> 18 & 63)]); out.append(alphabet[Int(triple >> 12 & 63)])
+            out.append(alphabet[Int(triple >> 6 & 63)]); out.append(61)
         }
     }
 
@@ -38,11 +38,11 @@ public enum Base64 {
         var out: [UInt8] = []
         var acc: UInt32 = 0
         var bits = 0
-        for c in text.utf8 {
-            if c == 61 { break }
-            let v = reverse[Int(c)]
-            if v == 0xFF { return nil }
-            acc = acc << 6 | UInt32(v)
+        for byte in text.utf8 {
+            if byte == 61 { break }
+            let sextet = reverse[Int(byte)]
+            if sextet == 0xFF { return nil }
+            acc = acc << 6 | UInt32(sextet)
             bits += 6
             if bits >= 8 {
                 bits -= 8

@@ -8,8 +8,11 @@ import Foundation
 /// Not Foundation.Process: its child monitor blocks in wait4() on a long-running child, which
 /// stalls every other Process in the same program.
 public enum ChildProcess {
-    public struct SpawnError: Error, CustomStringConvertible {
-        public let description: String
+    /// A program that could not be started (a `K2Error`): `what` names it and why.
+    public struct SpawnError: K2Error {
+        public let what: String
+        public var place: String { "" }
+        public var remedy: String { "" }
     }
 
     /// Where a child's stdout or stderr goes.
@@ -42,9 +45,9 @@ public enum ChildProcess {
     /// `dieWithParent`, the child gets SIGKILL when this process exits (via `setpriv --pdeathsig`).
     public static func start(_ args: [String], stdout: Destination = .null, stderr: Destination = .null,
                              dieWithParent: Bool = true) throws(SpawnError) -> Started {
-        guard let program = args.first else { throw SpawnError(description: "cannot start a program: no command given") }
+        guard let program = args.first else { throw SpawnError(what: "cannot start a program: no command given") }
         guard let path = program.contains("/") ? program : which(program) else {
-            throw SpawnError(description: "cannot start \(program): not found on PATH")
+            throw SpawnError(what: "cannot start \(program): not found on PATH")
         }
         var argv = [path] + args.dropFirst()
         if dieWithParent, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
@@ -67,7 +70,7 @@ public enum ChildProcess {
                 var fds: [Int32] = [0, 0]
                 guard pipe(&fds) == 0 else {
                     for fd in readEnds.compactMap({ $0 }) { close(fd) }
-                    throw SpawnError(description: "cannot start \(program): cannot create a pipe: \(String(cString: strerror(errno)))")
+                    throw SpawnError(what: "cannot start \(program): cannot create a pipe: \(String(cString: strerror(errno)))")
                 }
                 // Neither end leaks into other children; dup2 gives the child a plain copy.
                 _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -95,7 +98,7 @@ public enum ChildProcess {
         let rc = posix_spawn(&child, argv[0], &actions, &attr, &cargs, environ)
         guard rc == 0 else {
             for fd in readEnds.compactMap({ $0 }) { close(fd) }
-            throw SpawnError(description: "cannot start \(program): \(String(cString: strerror(rc)))")
+            throw SpawnError(what: "cannot start \(program): \(String(cString: strerror(rc)))")
         }
         return Started(pid: child, stdout: readEnds[0], stderr: readEnds[1])
     }

@@ -3,11 +3,13 @@ import CZlib
 // HdrHistogram's V2 encoding of a `Histogram` (uncompressed and zlib-compressed), as the
 // Java/C/Go/Rust HdrHistogram tools read and write it.
 
-/// Errors decoding an HdrHistogram encoding or an `.hlog` file.
-public struct HistogramDecodingError: Error, CustomStringConvertible, Sendable {
+/// Errors decoding an HdrHistogram encoding or an `.hlog` file (a `K2Error`).
+public struct HistogramDecodingError: K2Error {
     public let reason: String
     public init(_ reason: String) { self.reason = reason }
-    public var description: String { "histogram decoding failed: \(reason)" }
+    public var what: String { "histogram decoding failed: \(reason)" }
+    public var place: String { "" }
+    public var remedy: String { "" }
 }
 
 extension Histogram {
@@ -21,15 +23,15 @@ extension Histogram {
         // Counts above the largest recorded value are all zero.
         var last = total == 0 ? -1 : Swift.min(countsIndex(maxRecorded), counts.count - 1)
         while last >= 0, counts[last] == 0 { last -= 1 }
-        var i = 0
-        while i <= last {
-            if counts[i] == 0 {
+        var index = 0
+        while index <= last {
+            if counts[index] == 0 {
                 var zeros: Int64 = 0
-                while i <= last, counts[i] == 0 { zeros += 1; i += 1 }
+                while index <= last, counts[index] == 0 { zeros += 1; index += 1 }
                 putZigZag(-zeros, into: &payload)
             } else {
-                putZigZag(Int64(bitPattern: counts[i]), into: &payload)
-                i += 1
+                putZigZag(Int64(bitPattern: counts[index]), into: &payload)
+                index += 1
             }
         }
         var out: [UInt8] = []
@@ -100,21 +102,21 @@ extension Histogram {
             throw HistogramDecodingError("bad parameters: digits \(digits), lowest \(lowest), highest \(highest)")
         }
         guard 40 + payloadLength <= bytes.count else { throw HistogramDecodingError("payload truncated") }
-        var h = Histogram(unit: unit, lowest: lowest, highest: highest, digits: digits)
+        var histogram = Histogram(unit: unit, lowest: lowest, highest: highest, digits: digits)
         var pos = 40
         let end = 40 + payloadLength
         var index = 0
         var maxIndex = -1
         var minIndex = -1
         while pos < end {
-            guard let v = getZigZag(bytes, &pos, end) else { throw HistogramDecodingError("payload truncated mid-value") }
-            if v < 0 {
-                index += Int(-v)
+            guard let value = getZigZag(bytes, &pos, end) else { throw HistogramDecodingError("payload truncated mid-value") }
+            if value < 0 {
+                index += Int(-value)
             } else {
-                guard index < h.counts.count else { throw HistogramDecodingError("counts beyond the histogram's range") }
-                if v > 0 {
-                    h.counts[index] = UInt64(v)
-                    h.total &+= UInt64(v)
+                guard index < histogram.counts.count else { throw HistogramDecodingError("counts beyond the histogram's range") }
+                if value > 0 {
+                    histogram.counts[index] = UInt64(value)
+                    histogram.total &+= UInt64(value)
                     if minIndex < 0 { minIndex = index }
                     maxIndex = index
                 }
@@ -122,10 +124,10 @@ extension Histogram {
             }
         }
         if maxIndex >= 0 {
-            h.maxRecorded = Swift.min(h.highestEquivalentValue(h.valueFromIndex(maxIndex)), highest)
-            h.minRecorded = h.valueFromIndex(minIndex)
+            histogram.maxRecorded = Swift.min(histogram.highestEquivalentValue(histogram.valueFromIndex(maxIndex)), highest)
+            histogram.minRecorded = histogram.valueFromIndex(minIndex)
         }
-        return h
+        return histogram
     }
 
     /// Decodes `encodedBase64()` text.
@@ -141,18 +143,18 @@ extension Histogram {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(unit, forKey: .unit)
-        try c.encode(significantDigits, forKey: .significantDigits)
-        try c.encode(highestTrackableValue, forKey: .highestTrackableValue)
-        try c.encode(totalCount, forKey: .totalCount)
-        try c.encode(encodedBase64(), forKey: .encoded)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(unit, forKey: .unit)
+        try container.encode(significantDigits, forKey: .significantDigits)
+        try container.encode(highestTrackableValue, forKey: .highestTrackableValue)
+        try container.encode(totalCount, forKey: .totalCount)
+        try container.encode(encodedBase64(), forKey: .encoded)
     }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let unit = try c.decode(HistogramUnit.self, forKey: .unit)
-        self = try Histogram.decode(base64: try c.decode(String.self, forKey: .encoded), unit: unit)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let unit = try container.decode(HistogramUnit.self, forKey: .unit)
+        self = try Histogram.decode(base64: try container.decode(String.self, forKey: .encoded), unit: unit)
     }
 }
 
@@ -175,29 +177,29 @@ private func getBE64(_ b: [UInt8], _ at: Int) -> UInt64 {
 
 /// ZigZag then LEB128 with HdrHistogram's 9-byte limit (the 9th byte carries 8 bits).
 private func putZigZag(_ value: Int64, into out: inout [UInt8]) {
-    var v = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+    var remaining = UInt64(bitPattern: (value << 1) ^ (value >> 63))
     for _ in 0..<8 {
-        if v >> 7 == 0 { out.append(UInt8(v)); return }
-        out.append(UInt8(v & 0x7F) | 0x80)
-        v >>= 7
+        if remaining >> 7 == 0 { out.append(UInt8(remaining)); return }
+        out.append(UInt8(remaining & 0x7F) | 0x80)
+        remaining >>= 7
     }
-    out.append(UInt8(truncatingIfNeeded: v))
+    out.append(UInt8(truncatingIfNeeded: remaining))
 }
 
 private func getZigZag(_ b: [UInt8], _ pos: inout Int, _ end: Int) -> Int64? {
-    var v: UInt64 = 0
+    var bits: UInt64 = 0
     var shift: UInt64 = 0
     for n in 0..<9 {
         guard pos < end else { return nil }
         let byte = b[pos]
         pos += 1
         if n == 8 {
-            v |= UInt64(byte) << 56
+            bits |= UInt64(byte) << 56
             break
         }
-        v |= UInt64(byte & 0x7F) << shift
+        bits |= UInt64(byte & 0x7F) << shift
         if byte & 0x80 == 0 { break }
         shift += 7
     }
-    return Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1)
+    return Int64(bitPattern: bits >> 1) ^ -Int64(bitPattern: bits & 1)
 }

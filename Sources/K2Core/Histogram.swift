@@ -87,15 +87,15 @@ public struct Histogram: Sendable, Equatable, Codable {
     /// Records `count` occurrences of one value.
     @inlinable
     public mutating func record(_ value: Int64, count: UInt64) {
-        var v = value < 0 ? 0 : value
-        if v > highestTrackableValue {
-            v = highestTrackableValue
+        var recordedValue = value < 0 ? 0 : value
+        if recordedValue > highestTrackableValue {
+            recordedValue = highestTrackableValue
             clamped &+= count
         }
-        counts[countsIndex(v)] &+= count
+        counts[countsIndex(recordedValue)] &+= count
         total &+= count
-        if v > maxRecorded { maxRecorded = v }
-        if v < minRecorded { minRecorded = v }
+        if recordedValue > maxRecorded { maxRecorded = recordedValue }
+        if recordedValue < minRecorded { minRecorded = recordedValue }
     }
 
     /// Records a value and, when it exceeds `expectedInterval`, the values a sampler that waited
@@ -139,8 +139,8 @@ public struct Histogram: Sendable, Equatable, Codable {
         if total > 0 {
             let lo = countsIndex(minRecorded)
             let hi = Swift.min(countsIndex(maxRecorded), counts.count - 1)
-            counts.withUnsafeMutableBufferPointer { c in
-                for i in lo...hi { c[i] = 0 }
+            counts.withUnsafeMutableBufferPointer { buffer in
+                for i in lo...hi { buffer[i] = 0 }
             }
         }
         total = 0
@@ -158,33 +158,33 @@ public struct Histogram: Sendable, Equatable, Codable {
 
     @inlinable @inline(__always)
     func countsIndex(_ value: Int64) -> Int {
-        let b = bucketIndex(value)
-        let sub = Int(truncatingIfNeeded: value &>> Int64(b &+ unitMagnitude))
-        return ((b &+ 1) &<< subBucketHalfCountMagnitude) &+ (sub &- subBucketHalfCount)
+        let bucket = bucketIndex(value)
+        let sub = Int(truncatingIfNeeded: value &>> Int64(bucket &+ unitMagnitude))
+        return ((bucket &+ 1) &<< subBucketHalfCountMagnitude) &+ (sub &- subBucketHalfCount)
     }
 
     func valueFromIndex(_ index: Int) -> Int64 {
-        var b = (index >> subBucketHalfCountMagnitude) - 1
+        var bucket = (index >> subBucketHalfCountMagnitude) - 1
         var sub = (index & (subBucketHalfCount - 1)) + subBucketHalfCount
-        if b < 0 {
+        if bucket < 0 {
             sub -= subBucketHalfCount
-            b = 0
+            bucket = 0
         }
-        return Int64(sub) << Int64(b + unitMagnitude)
+        return Int64(sub) << Int64(bucket + unitMagnitude)
     }
 
     /// The width of the bucket `value` falls into (all values in it are "equivalent").
     public func sizeOfEquivalentRange(_ value: Int64) -> Int64 {
-        let b = bucketIndex(value)
-        let sub = Int(value >> Int64(b + unitMagnitude))
-        let adjusted = sub >= subBucketCount ? b + 1 : b
+        let bucket = bucketIndex(value)
+        let sub = Int(value >> Int64(bucket + unitMagnitude))
+        let adjusted = sub >= subBucketCount ? bucket + 1 : bucket
         return Int64(1) << Int64(unitMagnitude + adjusted)
     }
 
     public func lowestEquivalentValue(_ value: Int64) -> Int64 {
-        let b = bucketIndex(value)
-        let sub = Int(value >> Int64(b + unitMagnitude))
-        return Int64(sub) << Int64(b + unitMagnitude)
+        let bucket = bucketIndex(value)
+        let sub = Int(value >> Int64(bucket + unitMagnitude))
+        return Int64(sub) << Int64(bucket + unitMagnitude)
     }
 
     public func highestEquivalentValue(_ value: Int64) -> Int64 {
@@ -208,8 +208,8 @@ public struct Histogram: Sendable, Equatable, Codable {
         guard totalCount > 0 else { return 0 }
         var sum = 0.0
         for i in counts.indices where counts[i] != 0 {
-            let v = valueFromIndex(i)
-            let median = lowestEquivalentValue(v) + sizeOfEquivalentRange(v) >> 1
+            let value = valueFromIndex(i)
+            let median = lowestEquivalentValue(value) + sizeOfEquivalentRange(value) >> 1
             sum += Double(median) * Double(counts[i])
         }
         return sum / Double(totalCount)
@@ -218,12 +218,12 @@ public struct Histogram: Sendable, Equatable, Codable {
     /// The standard deviation, on the same median-equivalent values as `mean`.
     public var standardDeviation: Double {
         guard totalCount > 0 else { return 0 }
-        let m = mean
+        let average = mean
         var sum = 0.0
         for i in counts.indices where counts[i] != 0 {
-            let v = valueFromIndex(i)
-            let d = Double(lowestEquivalentValue(v) + sizeOfEquivalentRange(v) >> 1) - m
-            sum += d * d * Double(counts[i])
+            let value = valueFromIndex(i)
+            let deviation = Double(lowestEquivalentValue(value) + sizeOfEquivalentRange(value) >> 1) - average
+            sum += deviation * deviation * Double(counts[i])
         }
         return (sum / Double(totalCount)).squareRoot()
     }
@@ -232,16 +232,16 @@ public struct Histogram: Sendable, Equatable, Codable {
     /// equivalent to it; for 0 the lowest; capped at the exact `max`). 0 when empty.
     public func valueAtPercentile(_ percentile: Double) -> Int64 {
         guard totalCount > 0 else { return 0 }
-        let p = Swift.min(Swift.max(percentile, 0), 100)
-        var target = UInt64((p / 100 * Double(totalCount)).rounded(.up))
+        let boundedPercentile = Swift.min(Swift.max(percentile, 0), 100)
+        var target = UInt64((boundedPercentile / 100 * Double(totalCount)).rounded(.up))
         if target < 1 { target = 1 }
         var running: UInt64 = 0
         for i in counts.indices where counts[i] != 0 {
             running &+= counts[i]
             if running >= target {
-                let v = valueFromIndex(i)
-                if p == 0 { return Swift.max(lowestEquivalentValue(v), minRecorded) }
-                return Swift.min(highestEquivalentValue(v), maxRecorded)
+                let value = valueFromIndex(i)
+                if boundedPercentile == 0 { return Swift.max(lowestEquivalentValue(value), minRecorded) }
+                return Swift.min(highestEquivalentValue(value), maxRecorded)
             }
         }
         return maxRecorded
@@ -261,9 +261,9 @@ public struct Histogram: Sendable, Equatable, Codable {
         let lo = countsIndex(Swift.max(range.lowerBound, 0))
         let hi = Swift.min(countsIndex(Swift.min(range.upperBound, highestTrackableValue)), counts.count - 1)
         guard lo <= hi else { return 0 }
-        var n: UInt64 = 0
-        for i in lo...hi { n &+= counts[i] }
-        return n
+        var sum: UInt64 = 0
+        for i in lo...hi { sum &+= counts[i] }
+        return sum
     }
 
     /// Each non-empty bucket: its highest equivalent value and its count, ascending.
@@ -285,26 +285,26 @@ public struct Histogram: Sendable, Equatable, Codable {
     public func percentileSpectrum(ticksPerHalfDistance: Int = 5) -> [PercentilePoint] {
         guard totalCount > 0 else { return [] }
         var points: [PercentilePoint] = []
-        var p = 0.0
+        var percentile = 0.0
         while points.count < 10_000 {
-            let v = valueAtPercentile(p)
-            let c = countAtOrBelow(v)
-            points.append(PercentilePoint(percentile: p, value: v, countAtOrBelow: c))
-            if c >= totalCount {
-                if p < 100 { points.append(PercentilePoint(percentile: 100, value: max, countAtOrBelow: totalCount)) }
+            let value = valueAtPercentile(percentile)
+            let belowCount = countAtOrBelow(value)
+            points.append(PercentilePoint(percentile: percentile, value: value, countAtOrBelow: belowCount))
+            if belowCount >= totalCount {
+                if percentile < 100 { points.append(PercentilePoint(percentile: 100, value: max, countAtOrBelow: totalCount)) }
                 break
             }
-            let ticks = Double(ticksPerHalfDistance) * pow2(floorLog2(100 / (100 - p)) + 1)
-            p = Swift.min(p + 100 / ticks, 100)
+            let ticks = Double(ticksPerHalfDistance) * pow2(floorLog2(100 / (100 - percentile)) + 1)
+            percentile = Swift.min(percentile + 100 / ticks, 100)
         }
         return points
     }
 
     func countAtOrBelow(_ value: Int64) -> UInt64 {
         let last = Swift.min(countsIndex(Swift.min(Swift.max(value, 0), highestTrackableValue)), counts.count - 1)
-        var n: UInt64 = 0
-        for i in 0...last { n &+= counts[i] }
-        return n
+        var sum: UInt64 = 0
+        for i in 0...last { sum &+= counts[i] }
+        return sum
     }
 
     /// The spectrum as HdrHistogram's `.hgrm` text (values divided by `scale`, e.g. 1000 for µs from ns).
@@ -329,24 +329,24 @@ public struct Histogram: Sendable, Equatable, Codable {
 }
 
 private func log2Ceil(_ v: Int64) -> Int {
-    var m = 0
-    while (Int64(1) << Int64(m)) < v { m += 1 }
-    return m
+    var exponent = 0
+    while (Int64(1) << Int64(exponent)) < v { exponent += 1 }
+    return exponent
 }
 
 /// floor(log2(x)) for x ≥ 1, without Foundation.
 private func floorLog2(_ x: Double) -> Double {
-    var e = 0.0
-    var v = x
-    while v >= 2 { v /= 2; e += 1 }
-    return e
+    var exponent = 0.0
+    var remaining = x
+    while remaining >= 2 { remaining /= 2; exponent += 1 }
+    return exponent
 }
 
 private func pow2(_ e: Double) -> Double {
-    var r = 1.0
-    var i = 0.0
-    while i < e { r *= 2; i += 1 }
-    return r
+    var result = 1.0
+    var step = 0.0
+    while step < e { result *= 2; step += 1 }
+    return result
 }
 
 private func pad(_ s: String, _ width: Int) -> String {

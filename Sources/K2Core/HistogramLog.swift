@@ -37,9 +37,9 @@ public struct EncodedHistogramInterval: Sendable, Equatable {
     }
 
     public init(_ interval: HistogramInterval) {
-        let h = interval.histogram
+        let histogram = interval.histogram
         self.init(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds, tag: interval.tag,
-                  maxMilliseconds: Double(h.max) / h.unit.perMillisecond, base64: h.encodedBase64())
+                  maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond, base64: histogram.encodedBase64())
     }
 }
 
@@ -60,10 +60,10 @@ public struct HistogramLogWriter {
     }
 
     public mutating func append(_ interval: HistogramInterval) {
-        let h = interval.histogram
+        let histogram = interval.histogram
         append(EncodedHistogramInterval(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds,
-                                        tag: interval.tag, maxMilliseconds: Double(h.max) / h.unit.perMillisecond,
-                                        base64: h.encodedBase64()))
+                                        tag: interval.tag, maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond,
+                                        base64: histogram.encodedBase64()))
     }
 
     /// Appends an interval whose histogram was encoded already.
@@ -99,11 +99,11 @@ public enum HistogramLogReader {
                 tag = String(first.dropFirst(4))
                 fields.removeFirst()
             }
-            guard fields.count == 4, let s = Double(fields[0]), let l = Double(fields[1]) else {
+            guard fields.count == 4, let startSeconds = Double(fields[0]), let lengthSeconds = Double(fields[1]) else {
                 throw HistogramDecodingError("bad .hlog line: \(line.prefix(60))")
             }
-            let h = try Histogram.decode(base64: fields[3], unit: unit)
-            intervals.append(HistogramInterval(startSeconds: s + base, lengthSeconds: l, tag: tag, histogram: h))
+            let histogram = try Histogram.decode(base64: fields[3], unit: unit)
+            intervals.append(HistogramInterval(startSeconds: startSeconds + base, lengthSeconds: lengthSeconds, tag: tag, histogram: histogram))
         }
         return (start, intervals)
     }

@@ -9,13 +9,13 @@ public enum JSONText {
         guard isValidUTF8(bytes) else { return false }
         out.append(34)
         var runStart = 0
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            let c = bytes[i]
-            if c == 34 || c == 92 || c < 0x20 {
-                if i > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
-                switch c {
+        var offset = 0
+        let count = bytes.count
+        while offset < count {
+            let byte = bytes[offset]
+            if byte == 34 || byte == 92 || byte < 0x20 {
+                if offset > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<offset])) }
+                switch byte {
                 case 34: out.append(92); out.append(34)
                 case 92: out.append(92); out.append(92)
                 case 10: out.append(92); out.append(110)
@@ -24,20 +24,20 @@ public enum JSONText {
                 case 8: out.append(92); out.append(98)
                 case 12: out.append(92); out.append(102)
                 default:
-                    out.append(contentsOf: [92, 117, 48, 48, hex[Int(c >> 4)], hex[Int(c & 15)]])
+                    out.append(contentsOf: [92, 117, 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
                 }
-                runStart = i + 1
+                runStart = offset + 1
             }
-            i += 1
+            offset += 1
         }
-        if n > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<n])) }
+        if count > runStart { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<count])) }
         out.append(34)
         return true
     }
 
     public static func appendString(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        _ = s.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
+        var text = s
+        _ = text.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
     }
 
     /// A JSON string literal for `s`, quotes included.
@@ -49,54 +49,54 @@ public enum JSONText {
 
     public static func appendInt(_ v: Int64, to out: inout [UInt8]) {
         if v == 0 { out.append(48); return }
-        var x = v.magnitude
+        var remaining = v.magnitude
         var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                   UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
             (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
+        var digitCount = 0
         withUnsafeMutableBytes(of: &tmp) { buf in
-            while x > 0 {
-                buf[n] = UInt8(48 + x % 10)
-                x /= 10
-                n += 1
+            while remaining > 0 {
+                buf[digitCount] = UInt8(48 + remaining % 10)
+                remaining /= 10
+                digitCount += 1
             }
             if v < 0 { out.append(45) }
-            while n > 0 {
-                n -= 1
-                out.append(buf[n])
+            while digitCount > 0 {
+                digitCount -= 1
+                out.append(buf[digitCount])
             }
         }
     }
 
     /// Validates UTF-8 (no overlongs, no surrogates), with an ASCII fast path.
     public static func isValidUTF8(_ b: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        let n = b.count
-        while i < n {
+        var offset = 0
+        let count = b.count
+        while offset < count {
             // ASCII fast path, 8 bytes at a time.
-            while i + 8 <= n {
-                let w = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                if w & 0x8080_8080_8080_8080 != 0 { break }
-                i += 8
+            while offset + 8 <= count {
+                let word = b.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                if word & 0x8080_8080_8080_8080 != 0 { break }
+                offset += 8
             }
-            if i >= n { break }
-            let c = b[i]
-            if c < 0x80 { i += 1; continue }
+            if offset >= count { break }
+            let lead = b[offset]
+            if lead < 0x80 { offset += 1; continue }
             var need = 0
             var minCode: UInt32 = 0
             var code: UInt32
-            if c & 0xE0 == 0xC0 { need = 1; code = UInt32(c & 0x1F); minCode = 0x80 }
-            else if c & 0xF0 == 0xE0 { need = 2; code = UInt32(c & 0x0F); minCode = 0x800 }
-            else if c & 0xF8 == 0xF0 { need = 3; code = UInt32(c & 0x07); minCode = 0x10000 }
+            if lead & 0xE0 == 0xC0 { need = 1; code = UInt32(lead & 0x1F); minCode = 0x80 }
+            else if lead & 0xF0 == 0xE0 { need = 2; code = UInt32(lead & 0x0F); minCode = 0x800 }
+            else if lead & 0xF8 == 0xF0 { need = 3; code = UInt32(lead & 0x07); minCode = 0x10000 }
             else { return false }
-            guard i + need < n else { return false }
+            guard offset + need < count else { return false }
             for k in 1...need {
-                let cc = b[i + k]
+                let cc = b[offset + k]
                 guard cc & 0xC0 == 0x80 else { return false }
                 code = (code << 6) | UInt32(cc & 0x3F)
             }
             if code < minCode || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF) { return false }
-            i += need + 1
+            offset += need + 1
         }
         return true
     }
@@ -115,12 +115,12 @@ public enum JSONValue: Sendable, Equatable {
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.bool(lhs), .bool(rhs)): return lhs == rhs
+        case let (.number(lhs), .number(rhs)): return lhs == rhs
+        case let (.string(lhs), .string(rhs)): return lhs == rhs
+        case let (.array(lhs), .array(rhs)): return lhs == rhs
+        case let (.object(lhsPairs), .object(rhsPairs)):
+            return lhsPairs.count == rhsPairs.count && zip(lhsPairs, rhsPairs).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
@@ -130,23 +130,23 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    public var stringValue: String? { if case let .string(s) = self { return s }; return nil }
-    public var numberText: String? { if case let .number(s) = self { return s }; return nil }
+    public var stringValue: String? { if case let .string(text) = self { return text }; return nil }
+    public var numberText: String? { if case let .number(text) = self { return text }; return nil }
     public var int64Value: Int64? {
         switch self {
-        case let .number(s): return Int64(s)
-        case let .string(s): return Int64(s)
+        case let .number(text): return Int64(text)
+        case let .string(text): return Int64(text)
         default: return nil
         }
     }
     public var doubleValue: Double? {
         switch self {
-        case let .number(s): return Double(s)
-        case let .string(s): return Double(s)
+        case let .number(text): return Double(text)
+        case let .string(text): return Double(text)
         default: return nil
         }
     }
-    public var arrayValue: [JSONValue]? { if case let .array(a) = self { return a }; return nil }
+    public var arrayValue: [JSONValue]? { if case let .array(elements) = self { return elements }; return nil }
 
     /// Serialises back to compact JSON text.
     public func serialized() -> String {
@@ -158,58 +158,61 @@ public enum JSONValue: Sendable, Equatable {
     public func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: Array("null".utf8))
-        case let .bool(b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
-        case let .number(s): out.append(contentsOf: Array(s.utf8))
-        case let .string(s): JSONText.appendString(s, to: &out)
-        case let .array(a):
+        case let .bool(flag): out.append(contentsOf: Array((flag ? "true" : "false").utf8))
+        case let .number(text): out.append(contentsOf: Array(text.utf8))
+        case let .string(text): JSONText.appendString(text, to: &out)
+        case let .array(elements):
             out.append(91)
-            for (i, v) in a.enumerated() {
+            for (i, element) in elements.enumerated() {
                 if i > 0 { out.append(44) }
-                v.write(to: &out)
+                element.write(to: &out)
             }
             out.append(93)
         case let .object(pairs):
             out.append(123)
-            for (i, (k, v)) in pairs.enumerated() {
+            for (i, (key, value)) in pairs.enumerated() {
                 if i > 0 { out.append(44) }
-                JSONText.appendString(k, to: &out)
+                JSONText.appendString(key, to: &out)
                 out.append(58)
-                v.write(to: &out)
+                value.write(to: &out)
             }
             out.append(125)
         }
     }
 }
 
-/// Why a JSON text could not be parsed, with the byte offset.
-public struct JSONParseError: Error, CustomStringConvertible, Sendable {
+/// Why a JSON text could not be parsed, with the byte offset (a `K2Error`; the caller that
+/// knows the file or line wraps it in its module's error).
+public struct JSONParseError: K2Error {
     public let offset: Int
     public let reason: String
     public init(offset: Int, reason: String) {
         self.offset = offset
         self.reason = reason
     }
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    public var what: String { "invalid JSON at byte \(offset): \(reason)" }
+    public var place: String { "" }
+    public var remedy: String { "" }
 }
 
 /// A small strict JSON parser (RFC 8259) over bytes.
 public struct JSONParser {
-    private let b: UnsafeRawBufferPointer
-    private var i = 0
+    private let input: UnsafeRawBufferPointer
+    private var position = 0
     private var depth = 0
 
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
-        var p = JSONParser(b: bytes)
-        p.skipWS()
-        let v = try p.value()
-        p.skipWS()
-        guard p.i == bytes.count else { throw JSONParseError(offset: p.i, reason: "unexpected text after the value") }
-        return v
+        var parser = JSONParser(input: bytes)
+        parser.skipWS()
+        let parsed = try parser.value()
+        parser.skipWS()
+        guard parser.position == bytes.count else { throw JSONParseError(offset: parser.position, reason: "unexpected text after the value") }
+        return parsed
     }
 
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
-        var t = text
-        let result: Result<JSONValue, JSONParseError> = t.withUTF8 { buf in
+        var utf8Text = text
+        let result: Result<JSONValue, JSONParseError> = utf8Text.withUTF8 { buf in
             do throws(JSONParseError) { return .success(try parse(UnsafeRawBufferPointer(buf))) } catch { return .failure(error) }
         }
         return try result.get()
@@ -222,17 +225,17 @@ public struct JSONParser {
         return try result.get()
     }
 
-    private init(b: UnsafeRawBufferPointer) { self.b = b }
+    private init(input: UnsafeRawBufferPointer) { self.input = input }
 
     private mutating func skipWS() {
-        while i < b.count, b[i] == 32 || b[i] == 9 || b[i] == 10 || b[i] == 13 { i += 1 }
+        while position < input.count, input[position] == 32 || input[position] == 9 || input[position] == 10 || input[position] == 13 { position += 1 }
     }
 
-    private func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
+    private func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: position, reason: reason) }
 
     private mutating func value() throws(JSONParseError) -> JSONValue {
-        guard i < b.count else { throw fail("unexpected end of input") }
-        switch b[i] {
+        guard position < input.count else { throw fail("unexpected end of input") }
+        switch input[position] {
         case 123: return try object()
         case 91: return try array()
         case 34: return .string(try string())
@@ -244,34 +247,34 @@ public struct JSONParser {
     }
 
     private mutating func literal(_ word: StaticString) throws(JSONParseError) {
-        let n = word.utf8CodeUnitCount
-        guard i + n <= b.count else { throw fail("unexpected end of input") }
-        for k in 0..<n where b[i + k] != word.utf8Start[k] { throw fail("unexpected character") }
-        i += n
+        let count = word.utf8CodeUnitCount
+        guard position + count <= input.count else { throw fail("unexpected end of input") }
+        for k in 0..<count where input[position + k] != word.utf8Start[k] { throw fail("unexpected character") }
+        position += count
     }
 
     private mutating func object() throws(JSONParseError) -> JSONValue {
         depth += 1
         guard depth < 512 else { throw fail("nesting too deep") }
         defer { depth -= 1 }
-        i += 1
+        position += 1
         var pairs: [(String, JSONValue)] = []
         skipWS()
-        if i < b.count, b[i] == 125 { i += 1; return .object(pairs) }
+        if position < input.count, input[position] == 125 { position += 1; return .object(pairs) }
         while true {
             skipWS()
-            guard i < b.count, b[i] == 34 else { throw fail("expected a string key") }
-            let k = try string()
+            guard position < input.count, input[position] == 34 else { throw fail("expected a string key") }
+            let key = try string()
             skipWS()
-            guard i < b.count, b[i] == 58 else { throw fail("expected ':'") }
-            i += 1
+            guard position < input.count, input[position] == 58 else { throw fail("expected ':'") }
+            position += 1
             skipWS()
-            let v = try value()
-            pairs.append((k, v))
+            let member = try value()
+            pairs.append((key, member))
             skipWS()
-            guard i < b.count else { throw fail("unexpected end of input in object") }
-            if b[i] == 44 { i += 1; continue }
-            if b[i] == 125 { i += 1; return .object(pairs) }
+            guard position < input.count else { throw fail("unexpected end of input in object") }
+            if input[position] == 44 { position += 1; continue }
+            if input[position] == 125 { position += 1; return .object(pairs) }
             throw fail("expected ',' or '}'")
         }
     }
@@ -280,85 +283,85 @@ public struct JSONParser {
         depth += 1
         guard depth < 512 else { throw fail("nesting too deep") }
         defer { depth -= 1 }
-        i += 1
+        position += 1
         var items: [JSONValue] = []
         skipWS()
-        if i < b.count, b[i] == 93 { i += 1; return .array(items) }
+        if position < input.count, input[position] == 93 { position += 1; return .array(items) }
         while true {
             skipWS()
             items.append(try value())
             skipWS()
-            guard i < b.count else { throw fail("unexpected end of input in array") }
-            if b[i] == 44 { i += 1; continue }
-            if b[i] == 93 { i += 1; return .array(items) }
+            guard position < input.count else { throw fail("unexpected end of input in array") }
+            if input[position] == 44 { position += 1; continue }
+            if input[position] == 93 { position += 1; return .array(items) }
             throw fail("expected ',' or ']'")
         }
     }
 
     private mutating func number() throws(JSONParseError) -> String {
-        let start = i
-        if i < b.count, b[i] == 45 { i += 1 }
+        let start = position
+        if position < input.count, input[position] == 45 { position += 1 }
         var digits = 0
-        while i < b.count, b[i] >= 48, b[i] <= 57 { i += 1; digits += 1 }
+        while position < input.count, input[position] >= 48, input[position] <= 57 { position += 1; digits += 1 }
         guard digits > 0 else { throw fail("unexpected character") }
-        if i < b.count, b[i] == 46 {
-            i += 1
-            var f = 0
-            while i < b.count, b[i] >= 48, b[i] <= 57 { i += 1; f += 1 }
-            guard f > 0 else { throw fail("digits expected after '.'") }
+        if position < input.count, input[position] == 46 {
+            position += 1
+            var fractionDigits = 0
+            while position < input.count, input[position] >= 48, input[position] <= 57 { position += 1; fractionDigits += 1 }
+            guard fractionDigits > 0 else { throw fail("digits expected after '.'") }
         }
-        if i < b.count, b[i] == 101 || b[i] == 69 {
-            i += 1
-            if i < b.count, b[i] == 43 || b[i] == 45 { i += 1 }
-            var e = 0
-            while i < b.count, b[i] >= 48, b[i] <= 57 { i += 1; e += 1 }
-            guard e > 0 else { throw fail("digits expected in exponent") }
+        if position < input.count, input[position] == 101 || input[position] == 69 {
+            position += 1
+            if position < input.count, input[position] == 43 || input[position] == 45 { position += 1 }
+            var exponentDigits = 0
+            while position < input.count, input[position] >= 48, input[position] <= 57 { position += 1; exponentDigits += 1 }
+            guard exponentDigits > 0 else { throw fail("digits expected in exponent") }
         }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: input[start..<position]), as: UTF8.self)
     }
 
     private mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard i + 4 <= b.count else { throw fail("short \\u escape") }
-        var v: UInt32 = 0
+        guard position + 4 <= input.count else { throw fail("short \\u escape") }
+        var scalar: UInt32 = 0
         for _ in 0..<4 {
-            let c = b[i]
-            let d: UInt32
-            switch c {
-            case 48...57: d = UInt32(c - 48)
-            case 97...102: d = UInt32(c - 87)
-            case 65...70: d = UInt32(c - 55)
+            let byte = input[position]
+            let digit: UInt32
+            switch byte {
+            case 48...57: digit = UInt32(byte - 48)
+            case 97...102: digit = UInt32(byte - 87)
+            case 65...70: digit = UInt32(byte - 55)
             default: throw fail("bad \\u escape")
             }
-            v = v << 4 | d
-            i += 1
+            scalar = scalar << 4 | digit
+            position += 1
         }
-        return v
+        return scalar
     }
 
     private mutating func string() throws(JSONParseError) -> String {
-        i += 1
-        let start = i
+        position += 1
+        let start = position
         // Fast path: no escapes.
-        while i < b.count, b[i] != 34, b[i] != 92, b[i] >= 0x20 { i += 1 }
-        guard i < b.count else { throw fail("unterminated string") }
-        if b[i] == 34 {
-            let s = UnsafeRawBufferPointer(rebasing: b[start..<i])
-            guard JSONText.isValidUTF8(s) else { throw fail("string is not valid UTF-8") }
-            i += 1
-            return String(decoding: s, as: UTF8.self)
+        while position < input.count, input[position] != 34, input[position] != 92, input[position] >= 0x20 { position += 1 }
+        guard position < input.count else { throw fail("unterminated string") }
+        if input[position] == 34 {
+            let raw = UnsafeRawBufferPointer(rebasing: input[start..<position])
+            guard JSONText.isValidUTF8(raw) else { throw fail("string is not valid UTF-8") }
+            position += 1
+            return String(decoding: raw, as: UTF8.self)
         }
-        var out = [UInt8](UnsafeRawBufferPointer(rebasing: b[start..<i]))
+        var out = [UInt8](UnsafeRawBufferPointer(rebasing: input[start..<position]))
         while true {
-            guard i < b.count else { throw fail("unterminated string") }
-            let c = b[i]
-            if c == 34 { i += 1; break }
-            if c < 0x20 { throw fail("control character in string") }
-            if c != 92 { out.append(c); i += 1; continue }
-            i += 1
-            guard i < b.count else { throw fail("unterminated escape") }
-            let e = b[i]
-            i += 1
-            switch e {
+            guard position < input.count else { throw fail("unterminated string") }
+            let byte = input[position]
+            if byte == 34 { position += 1; break }
+            if byte < 0x20 { throw fail("control character in string") }
+            if byte != 92 { out.append(byte); position += 1; continue }
+            position += 1
+            guard position < input.count else { throw fail("unterminated escape") }
+            let escaped = input[position]
+            position += 1
+            switch escaped {
             case 34: out.append(34)
             case 92: out.append(92)
             case 47: out.append(47)
@@ -370,8 +373,8 @@ public struct JSONParser {
             case 117:
                 var cp = try hex4()
                 if cp >= 0xD800 && cp < 0xDC00 {
-                    guard i + 6 <= b.count, b[i] == 92, b[i + 1] == 117 else { throw fail("lone surrogate") }
-                    i += 2
+                    guard position + 6 <= input.count, input[position] == 92, input[position + 1] == 117 else { throw fail("lone surrogate") }
+                    position += 2
                     let lo = try hex4()
                     guard lo >= 0xDC00 && lo < 0xE000 else { throw fail("bad surrogate pair") }
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)

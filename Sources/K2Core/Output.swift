@@ -33,8 +33,8 @@ public final class FDOutput {
     }
 
     public func write(_ text: String) {
-        var t = text
-        t.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        var utf8Text = text
+        utf8Text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
     }
 
     /// Appends into the internal buffer through `body` (for JSON writers that append to `[UInt8]`).
@@ -49,13 +49,13 @@ public final class FDOutput {
         var off = 0
         buffer.withUnsafeBytes { raw in
             while off < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
+                let written = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                if written < 0 {
                     if errno == EINTR { continue }
                     failed = true   // EPIPE (reader went away) or disk full: stop writing quietly
                     return
                 }
-                off += n
+                off += written
             }
         }
         buffer.removeAll(keepingCapacity: true)
@@ -65,7 +65,7 @@ public final class FDOutput {
 /// Standard error, unbuffered, for one-line messages. Every line goes through `Secrets.mask`.
 public enum StdErr {
     public static func print(_ line: String) {
-        var l = Secrets.mask(line) + "\n"
-        l.withUTF8 { buf in _ = Glibc.write(2, buf.baseAddress, buf.count) }
+        var terminated = Secrets.mask(line) + "\n"
+        terminated.withUTF8 { buf in _ = Glibc.write(2, buf.baseAddress, buf.count) }
     }
 }

@@ -22,19 +22,19 @@ public enum Secrets {
 
     /// Whether `key` names a secret (see the type's documentation).
     public static func isSecretKey(_ key: some StringProtocol) -> Bool {
-        let k = key.lowercased()
+        let lowered = key.lowercased()
         // A bare "key" (a message key, "key=value" in a usage hint) is not a secret; "api_key" is.
-        guard k != "key" else { return false }
-        return k.hasPrefix("sasl.") || stems.contains { k.contains($0) }
+        guard lowered != "key" else { return false }
+        return lowered.hasPrefix("sasl.") || stems.contains { lowered.contains($0) }
     }
 
     /// Remembers `value` so that `mask` hides it wherever it appears (values shorter than 3
     /// characters are masked only in their structural places: hiding every "ab" would garble text).
     public static func register(_ value: some StringProtocol) {
-        let v = String(value)
-        guard v.count >= 3, v != masked else { return }
+        let text = String(value)
+        guard text.count >= 3, text != masked else { return }
         lock.withLock {
-            if !registered.contains(v) { registered.append(v) }
+            if !registered.contains(text) { registered.append(text) }
         }
     }
 
@@ -52,25 +52,25 @@ public enum Secrets {
         let values = lock.withLock { registered }
         if !values.isEmpty {
             // Longest first, so a secret containing another is masked whole.
-            var s = String(out)
-            for v in values.sorted(by: { $0.count > $1.count }) where s.contains(v) {
-                s = s.replacingOccurrences(of: v, with: masked)
+            var replaced = String(out)
+            for secret in values.sorted(by: { $0.count > $1.count }) where replaced.contains(secret) {
+                replaced = replaced.replacingOccurrences(of: secret, with: masked)
             }
-            out = Substring(s)
+            out = Substring(replaced)
         }
         guard out.contains("=") || out.contains(":") else { return String(out) }
         var result = ""
         result.reserveCapacity(out.count)
         var ranges: [Range<String.Index>] = []
-        let s = String(out)
-        collectSecretRanges(in: s) { ranges.append($0) }
-        var cursor = s.startIndex
-        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where r.lowerBound >= cursor {
-            result += s[cursor..<r.lowerBound]
+        let partlyMasked = String(out)
+        collectSecretRanges(in: partlyMasked) { ranges.append($0) }
+        var cursor = partlyMasked.startIndex
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where range.lowerBound >= cursor {
+            result += partlyMasked[cursor..<range.lowerBound]
             result += masked
-            cursor = r.upperBound
+            cursor = range.upperBound
         }
-        result += s[cursor...]
+        result += partlyMasked[cursor...]
         return result
     }
 
@@ -97,30 +97,30 @@ public enum Secrets {
         }
         // key=value and key: value
         let terminators: Set<Character> = ["&", " ", "\t", "\n", "\"", "'", ",", ";", ")", "}", "]"]
-        var i = chars.startIndex
-        while i < chars.endIndex {
-            let c = chars[i]
+        var index = chars.startIndex
+        while index < chars.endIndex {
+            let character = chars[index]
             var valueStart: String.Index?
-            if c == "=" {
-                valueStart = chars.index(after: i)
-            } else if c == ":", chars.index(after: i) < chars.endIndex, chars[chars.index(after: i)] == " " {
-                valueStart = chars.index(i, offsetBy: 2)
+            if character == "=" {
+                valueStart = chars.index(after: index)
+            } else if character == ":", chars.index(after: index) < chars.endIndex, chars[chars.index(after: index)] == " " {
+                valueStart = chars.index(index, offsetBy: 2)
             }
-            guard let start = valueStart else { i = chars.index(after: i); continue }
+            guard let start = valueStart else { index = chars.index(after: index); continue }
             // The key: the word before the separator (letters, digits, . _ -).
-            var keyStart = i
+            var keyStart = index
             while keyStart > chars.startIndex {
-                let p = chars[chars.index(before: keyStart)]
-                guard p.isLetter || p.isNumber || p == "." || p == "_" || p == "-" else { break }
+                let previous = chars[chars.index(before: keyStart)]
+                guard previous.isLetter || previous.isNumber || previous == "." || previous == "_" || previous == "-" else { break }
                 keyStart = chars.index(before: keyStart)
             }
-            let key = chars[keyStart..<i]
+            let key = chars[keyStart..<index]
             var end = start
             while end < chars.endIndex, !terminators.contains(chars[end]) { end = chars.index(after: end) }
             if !key.isEmpty, isSecretKey(key), start < end, chars[start..<end] != Substring(masked) {
                 found(start..<end)
             }
-            i = end > i ? end : chars.index(after: i)
+            index = end > index ? end : chars.index(after: index)
         }
     }
 }

@@ -2,11 +2,11 @@
 public enum SizeText {
     /// Bytes, or nil when the text is not a size or the size does not fit in Int64.
     public static func parse(_ text: String) -> Int64? {
-        let t = text.trimmingSpaces()
-        var digitsEnd = t.startIndex
-        while digitsEnd < t.endIndex, t[digitsEnd].isNumber || t[digitsEnd] == "." { digitsEnd = t.index(after: digitsEnd) }
-        guard digitsEnd > t.startIndex, let v = Double(t[t.startIndex..<digitsEnd]) else { return nil }
-        let unit = t[digitsEnd...].lowercased()
+        let trimmed = text.trimmingSpaces()
+        var digitsEnd = trimmed.startIndex
+        while digitsEnd < trimmed.endIndex, trimmed[digitsEnd].isNumber || trimmed[digitsEnd] == "." { digitsEnd = trimmed.index(after: digitsEnd) }
+        guard digitsEnd > trimmed.startIndex, let number = Double(trimmed[trimmed.startIndex..<digitsEnd]) else { return nil }
+        let unit = trimmed[digitsEnd...].lowercased()
         let scale: Double
         switch unit {
         case "", "b": scale = 1
@@ -19,7 +19,7 @@ public enum SizeText {
         case "t", "tb": scale = 1e12
         default: return nil
         }
-        let bytes = (v * scale).rounded()
+        let bytes = (number * scale).rounded()
         // Below 2^63: Int64(_:) traps on anything larger (and on inf).
         guard bytes.isFinite, bytes < 9.2e18 else { return nil }
         return Int64(bytes)
@@ -27,10 +27,10 @@ public enum SizeText {
 
     /// `1.23 MB` style (decimal units).
     public static func human(bytes: Int64) -> String {
-        let b = Double(bytes)
-        if b < 1e3 { return "\(bytes) B" }
-        if b < 1e6 { return TimeText.fixed(b / 1e3, 1) + " kB" }
-        if b < 1e9 { return TimeText.fixed(b / 1e6, 1) + " MB" }
-        return TimeText.fixed(b / 1e9, 2) + " GB"
+        let value = Double(bytes)
+        if value < 1e3 { return "\(bytes) B" }
+        if value < 1e6 { return TimeText.fixed(value / 1e3, 1) + " kB" }
+        if value < 1e9 { return TimeText.fixed(value / 1e6, 1) + " MB" }
+        return TimeText.fixed(value / 1e9, 2) + " GB"
     }
 }

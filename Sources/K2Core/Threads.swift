@@ -71,13 +71,13 @@ public final class JoinableThread: @unchecked Sendable {
 
     /// Starts `body` on a new thread, or returns nil when the system refuses one.
     public static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
-        let t = JoinableThread()
-        let finished = t.finished
+        let joinable = JoinableThread()
+        let finished = joinable.finished
         let ctx = Unmanaged.passRetained(Box {
             body()
             finished.set()
         }).toOpaque()
-        let rc = pthread_create(&t.thread, nil, { arg in
+        let rc = pthread_create(&joinable.thread, nil, { arg in
             guard let arg else { return nil }
             Unmanaged<Box>.fromOpaque(arg).takeRetainedValue().body()
             return nil
@@ -86,7 +86,7 @@ public final class JoinableThread: @unchecked Sendable {
             Unmanaged<Box>.fromOpaque(ctx).release()
             return nil
         }
-        return t
+        return joinable
     }
 
     /// Starts `body` on a new thread nobody joins (it ends with the body, or with the process);

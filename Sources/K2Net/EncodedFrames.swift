@@ -69,11 +69,11 @@ extension WebSocketConnection {
     /// On the connection's loop (elsewhere it hops there).
     public func write(_ frames: EncodedFrames, _ range: Range<Int>) {
         guard !range.isEmpty else { return }
-        let b = frames.slice(range)
+        let slice = frames.slice(range)
         if channel.eventLoop.inEventLoop {
-            handler?.writeEncoded(b)
+            handler?.writeEncoded(slice)
         } else {
-            channel.eventLoop.execute { [self] in self.handler?.writeEncoded(b) }
+            channel.eventLoop.execute { [self] in self.handler?.writeEncoded(slice) }
         }
     }
 }

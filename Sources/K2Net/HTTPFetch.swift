@@ -26,16 +26,16 @@ public enum HTTPFetch {
             .connect(host: url.host, port: url.port)
             .whenComplete { result in
                 switch result {
-                case let .failure(e):
-                    collector.finish(.failure((e as? NetError) ?? connectError(e, url: url)))
+                case let .failure(error):
+                    collector.finish(.failure((error as? NetError) ?? connectError(error, url: url)))
                 case let .success(ch):
-                    var h = HTTPHeaders()
-                    h.add(name: "Host", value: url.hostHeader)
-                    h.add(name: "User-Agent", value: "k2/\(K2Version.number)")
-                    h.add(name: "Accept", value: "application/json")
-                    h.add(name: "Connection", value: "close")
-                    for (k, v) in headers { h.add(name: k, value: v) }
-                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.target, headers: h)
+                    var requestHeaders = HTTPHeaders()
+                    requestHeaders.add(name: "Host", value: url.hostHeader)
+                    requestHeaders.add(name: "User-Agent", value: "k2/\(K2Version.number)")
+                    requestHeaders.add(name: "Accept", value: "application/json")
+                    requestHeaders.add(name: "Connection", value: "close")
+                    for (name, value) in headers { requestHeaders.add(name: name, value: value) }
+                    let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.target, headers: requestHeaders)
                     ch.write(HTTPClientRequestPart.head(head), promise: nil)
                     ch.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                     ch.eventLoop.scheduleTask(in: .nanoseconds(timeoutNanos)) {
@@ -49,15 +49,15 @@ public enum HTTPFetch {
 
     /// Blocking variant for command-line code and tests (not on a loop thread).
     public static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError) -> HTTPResponseInfo {
-        let p = loop.loop.makePromise(of: HTTPResponseInfo.self)
-        get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { r in
-            switch r {
-            case let .success(v): p.succeed(v)
-            case let .failure(e): p.fail(e)
+        let promise = loop.loop.makePromise(of: HTTPResponseInfo.self)
+        get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { result in
+            switch result {
+            case let .success(response): promise.succeed(response)
+            case let .failure(error): promise.fail(error)
             }
         }
         do {
-            return try p.futureResult.wait()
+            return try promise.futureResult.wait()
         } catch let e as NetError {
             throw e
         } catch {
@@ -80,18 +80,18 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
     }
 
     func finish(_ r: Result<HTTPResponseInfo, NetError>) {
-        guard let c = completion else { return }
+        guard let callback = completion else { return }
         completion = nil
-        c(r)
+        callback(r)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case let .head(h): head = h
-        case let .body(b): body.append(contentsOf: b.readableBytesView)
+        case let .head(responseHead): head = responseHead
+        case let .body(buffer): body.append(contentsOf: buffer.readableBytesView)
         case .end:
-            let h = head
-            finish(.success(HTTPResponseInfo(status: Int(h?.status.code ?? 0), headers: h?.headers.map { ($0.name, $0.value) } ?? [], body: body)))
+            let responseHead = head
+            finish(.success(HTTPResponseInfo(status: Int(responseHead?.status.code ?? 0), headers: responseHead?.headers.map { ($0.name, $0.value) } ?? [], body: body)))
             context.close(promise: nil)
         }
     }

@@ -13,8 +13,8 @@ public struct HTTPRequestInfo: Sendable {
 
     /// The first header named `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        let n = name.lowercased()
-        return headers.first(where: { $0.0.lowercased() == n })?.1
+        let lowered = name.lowercased()
+        return headers.first(where: { $0.0.lowercased() == lowered })?.1
     }
 
     /// The path without the query.
@@ -22,11 +22,11 @@ public struct HTTPRequestInfo: Sendable {
 
     /// Query parameters in order (no percent-decoding beyond `%2F`/`%40`, which stream names use).
     public var query: [(String, String)] {
-        guard let q = target.firstIndex(of: "?") else { return [] }
-        return target[target.index(after: q)...].split(separator: "&").map { pair in
+        guard let questionMark = target.firstIndex(of: "?") else { return [] }
+        return target[target.index(after: questionMark)...].split(separator: "&").map { pair in
             let kv = pair.split(separator: "=", maxSplits: 1)
-            let v = kv.count > 1 ? String(kv[1]) : ""
-            return (String(kv[0]), v.replacingPercentEscapes())
+            let value = kv.count > 1 ? String(kv[1]) : ""
+            return (String(kv[0]), value.replacingPercentEscapes())
         }
     }
 
@@ -70,13 +70,13 @@ extension String {
         guard contains("%") else { return self }
         var out: [UInt8] = []
         var bytes = Array(utf8)[...]
-        while let b = bytes.popFirst() {
-            if b == UInt8(ascii: "%"), bytes.count >= 2,
-               let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
-                out.append(v)
+        while let byte = bytes.popFirst() {
+            if byte == UInt8(ascii: "%"), bytes.count >= 2,
+               let decoded = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                out.append(decoded)
                 bytes = bytes.dropFirst(2)
             } else {
-                out.append(b)
+                out.append(byte)
             }
         }
         return String(decoding: out, as: UTF8.self)

@@ -1,6 +1,8 @@
-/// The one error type of K2Net. Every message says what went wrong, where (URL or address) and
-/// what to do about it, on one line.
-public struct NetError: Error, CustomStringConvertible, Sendable, Equatable {
+import K2Core
+
+/// The one error type of K2Net (a `K2Error`): what went wrong, where (URL or address) and what
+/// to do about it, on one line.
+public struct NetError: K2Error, Equatable {
     public enum Code: String, Sendable {
         /// The URL does not parse or has an unsupported scheme.
         case badURL = "bad-url"
@@ -33,9 +35,5 @@ public struct NetError: Error, CustomStringConvertible, Sendable, Equatable {
         self.place = place
         self.what = what
         self.remedy = remedy
-    }
-
-    public var description: String {
-        (place.isEmpty ? "" : place + ": ") + what + (remedy.isEmpty ? "" : " — " + remedy)
     }
 }

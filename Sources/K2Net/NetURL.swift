@@ -53,17 +53,17 @@ public struct NetURL: Sendable, Equatable, CustomStringConvertible {
             let after = host[host.index(after: close)...]
             let inner = String(host[host.index(after: host.startIndex)..<close])
             if after.hasPrefix(":") {
-                guard let p = Int(after.dropFirst()), (1...65535).contains(p) else {
+                guard let parsedPort = Int(after.dropFirst()), (1...65535).contains(parsedPort) else {
                     throw NetError(.badURL, place: text, what: "bad port", remedy: "give a port between 1 and 65535")
                 }
-                port = p
+                port = parsedPort
             }
             host = inner
         } else if let colon = host.lastIndex(of: ":") {
-            guard let p = Int(host[host.index(after: colon)...]), (1...65535).contains(p) else {
+            guard let parsedPort = Int(host[host.index(after: colon)...]), (1...65535).contains(parsedPort) else {
                 throw NetError(.badURL, place: text, what: "bad port", remedy: "give a port between 1 and 65535")
             }
-            port = p
+            port = parsedPort
             host = String(host[..<colon])
         }
         guard !host.isEmpty else {
@@ -82,8 +82,8 @@ public struct NetURL: Sendable, Equatable, CustomStringConvertible {
     /// `Host:` header value.
     var hostHeader: String {
         let def = isTLS ? 443 : 80
-        let h = host.contains(":") ? "[\(host)]" : host
-        return port == def ? h : "\(h):\(port)"
+        let hostText = host.contains(":") ? "[\(host)]" : host
+        return port == def ? hostText : "\(hostText):\(port)"
     }
 
     public var description: String { "\(scheme)://\(hostHeader)\(target)" }

@@ -24,12 +24,12 @@ public struct TLSOptions: Sendable {
 extension TLSOptions {
 #if K2_TLS
     func handler(for url: NetURL) throws(NetError) -> NIOSSLClientHandler {
-        var c = TLSConfiguration.makeClientConfiguration()
-        c.shutdownTimeout = .nanoseconds(shutdownTimeoutNanos)
-        if !verifyCertificate { c.certificateVerification = .none }
-        if let f = trustRootsPEMFile { c.additionalTrustRoots = [.file(f)] }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.shutdownTimeout = .nanoseconds(shutdownTimeoutNanos)
+        if !verifyCertificate { configuration.certificateVerification = .none }
+        if let file = trustRootsPEMFile { configuration.additionalTrustRoots = [.file(file)] }
         do {
-            let ctx = try NIOSSLContext(configuration: c)
+            let ctx = try NIOSSLContext(configuration: configuration)
             // SNI cannot carry an IP address: send none for IP literals (use the host name to get SNI).
             return try NIOSSLClientHandler(context: ctx, serverHostname: url.hostIsIPAddress ? nil : url.host)
         } catch {
@@ -67,9 +67,9 @@ final class TLSServerContext: Sendable {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(o.certificatePEMFile).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: o.privateKeyPEMFile, format: .pem)
-            var c = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-            c.shutdownTimeout = .milliseconds(200)
-            context = try NIOSSLContext(configuration: c)
+            var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            configuration.shutdownTimeout = .milliseconds(200)
+            context = try NIOSSLContext(configuration: configuration)
         } catch {
             throw NetError(.tls, place: o.certificatePEMFile, what: "cannot load the TLS certificate or key: \(error)",
                            remedy: "give a PEM certificate and its PEM private key")

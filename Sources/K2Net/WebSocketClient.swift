@@ -25,8 +25,8 @@ public enum WebSocketClient {
     public static func connect(_ url: NetURL, configuration: Configuration = Configuration(), loop: NetLoop,
                                connectionId: Int = 0, delegate: any WebSocketDelegate) {
         guard url.scheme == "ws" || url.scheme == "wss" else {
-            let d = delegate
-            loop.execute { d.webSocketFailed(NetError(.badURL, place: url.description, what: "not a WebSocket URL", remedy: "use ws:// or wss://")) }
+            let failedDelegate = delegate
+            loop.execute { failedDelegate.webSocketFailed(NetError(.badURL, place: url.description, what: "not a WebSocket URL", remedy: "use ws:// or wss://")) }
             return
         }
         var keyBytes = [UInt8](repeating: 0, count: 16)
@@ -51,7 +51,7 @@ public enum WebSocketClient {
             bootstrap = bootstrap.channelOption(ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 1 << 20))
         }
         bootstrap.connect(host: url.host, port: url.port).whenFailure { error in
-            if let e = error as? NetError { delegate.webSocketFailed(e); return }
+            if let netError = error as? NetError { delegate.webSocketFailed(netError); return }
             delegate.webSocketFailed(connectError(error, url: url))
         }
     }
@@ -60,13 +60,13 @@ public enum WebSocketClient {
 /// Turns a NIO connect error into one actionable `NetError`.
 func connectError(_ error: any Error, url: NetURL) -> NetError {
     let text = "\(error)"
-    if let e = error as? NIOConnectionError {
-        let dnsFailed = e.dnsAError != nil || e.dnsAAAAError != nil
-        if dnsFailed && e.connectionErrors.isEmpty {
+    if let connectionError = error as? NIOConnectionError {
+        let dnsFailed = connectionError.dnsAError != nil || connectionError.dnsAAAAError != nil
+        if dnsFailed && connectionError.connectionErrors.isEmpty {
             return NetError(.unresolvableHost, place: url.description, what: "cannot resolve host \(url.host)",
                             remedy: "check the host name and DNS (no internet here? point --url at `k2 sim exchange`)")
         }
-        if let first = e.connectionErrors.first {
+        if let first = connectionError.connectionErrors.first {
             return NetError(.connectFailed, place: url.description, what: "cannot connect to \(first.target): \(first.error)",
                             remedy: "check that the server is running and the port is right")
         }

@@ -80,9 +80,9 @@ public final class WebSocketConnection: @unchecked Sendable {
     }
 
     public func ping(_ payload: [UInt8] = []) {
-        run { h in
-            payload.withUnsafeBytes { h.queue(opcode: 0x9, payload: $0) }
-            h.flushOut()
+        run { handler in
+            payload.withUnsafeBytes { handler.queue(opcode: 0x9, payload: $0) }
+            handler.flushOut()
         }
     }
 
@@ -109,9 +109,9 @@ public final class WebSocketConnection: @unchecked Sendable {
 
     private func run(_ body: @escaping @Sendable (WebSocketHandler) -> Void) {
         if channel.eventLoop.inEventLoop {
-            if let h = handler { body(h) }
+            if let handler { body(handler) }
         } else {
-            channel.eventLoop.execute { [self] in if let h = self.handler { body(h) } }
+            channel.eventLoop.execute { [self] in if let handler = self.handler { body(handler) } }
         }
     }
 }

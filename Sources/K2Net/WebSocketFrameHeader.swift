@@ -60,14 +60,14 @@ struct WebSocketFrameHeader: Equatable {
         let key = (bytes[offset + maskAt], bytes[offset + maskAt + 1], bytes[offset + maskAt + 2], bytes[offset + maskAt + 3])
         let start = offset + headerBytes
         for i in 0..<payloadBytes {
-            let k: UInt8
+            let maskByte: UInt8
             switch i & 3 {
-            case 0: k = key.0
-            case 1: k = key.1
-            case 2: k = key.2
-            default: k = key.3
+            case 0: maskByte = key.0
+            case 1: maskByte = key.1
+            case 2: maskByte = key.2
+            default: maskByte = key.3
             }
-            bytes[start + i] ^= k
+            bytes[start + i] ^= maskByte
         }
     }
 }

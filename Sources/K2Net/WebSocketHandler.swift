@@ -80,7 +80,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         #if K2_TLS
-        if let e = event as? TLSUserEvent, case .handshakeCompleted = e { tlsDone = true }
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent { tlsDone = true }
         #endif
         context.fireUserInboundEventTriggered(event)
     }
@@ -106,19 +106,19 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let incoming = unwrapInboundIn(data)
-        if var c = cumulation {
+        if var accumulated = cumulation {
             var inc = incoming
-            c.writeBuffer(&inc)
+            accumulated.writeBuffer(&inc)
             cumulation = nil
-            process(c)
+            process(accumulated)
         } else {
             process(incoming)
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, state == .open, let c = connection {
-            delegate?.webSocketWritable(c)
+        if context.channel.isWritable, state == .open, let connection {
+            delegate?.webSocketWritable(connection)
         }
         context.fireChannelWritabilityChanged()
     }
@@ -195,7 +195,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             }
             if fin {
                 // Also while closing: data the peer sent before it saw our close frame is real data.
-                if let c = connection { delegate?.webSocket(c, received: payload, binary: opcode == 0x2) }
+                if let connection { delegate?.webSocket(connection, received: payload, binary: opcode == 0x2) }
             } else {
                 fragmenting = true
                 fragmentOpcode = opcode
@@ -214,8 +214,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             fragments.append(contentsOf: payload)
             if fin {
                 fragmenting = false
-                if let c = connection {
-                    fragments.withUnsafeBytes { delegate?.webSocket(c, received: $0, binary: fragmentOpcode == 0x2) }
+                if let connection {
+                    fragments.withUnsafeBytes { delegate?.webSocket(connection, received: $0, binary: fragmentOpcode == 0x2) }
                 }
                 if fragments.capacity > 1 << 20 { fragments = [] } else { fragments.removeAll(keepingCapacity: true) }
             }
@@ -240,10 +240,10 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             if echoed, let ctx = context, out.readableBytes > 0 {
                 // Close once everything written before (frames still queued in the channel, then
                 // the echo) has reached the socket: closing now would drop them.
-                let b = out
+                let pending = out
                 out = ctx.channel.allocator.buffer(capacity: 0)
                 let channel = ctx.channel
-                ctx.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in channel.close(promise: nil) }
+                ctx.writeAndFlush(wrapOutboundOut(pending)).whenComplete { _ in channel.close(promise: nil) }
                 ctx.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
             } else {
                 closeChannel()
@@ -251,9 +251,9 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         case 0x9:
             queue(opcode: 0xA, payload: payload)
             flushOut()
-            if let c = connection { delegate?.webSocket(c, control: .ping, payload: payload) }
+            if let connection { delegate?.webSocket(connection, control: .ping, payload: payload) }
         case 0xA:
-            if let c = connection { delegate?.webSocket(c, control: .pong, payload: payload) }
+            if let connection { delegate?.webSocket(connection, control: .pong, payload: payload) }
         default:
             protocolFailure(CloseCode.protocolError, "unknown opcode \(opcode)")
         }
@@ -292,8 +292,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             out.writeInteger(key)
             let mask: [UInt8] = [UInt8(key >> 24), UInt8((key >> 16) & 0xFF), UInt8((key >> 8) & 0xFF), UInt8(key & 0xFF)]
             if len > 0 {
-                out.writeWithUnsafeMutableBytes(minimumWritableBytes: len) { w in
-                    for i in 0..<len { w[i] = payload[i] ^ mask[i & 3] }
+                out.writeWithUnsafeMutableBytes(minimumWritableBytes: len) { writable in
+                    for i in 0..<len { writable[i] = payload[i] ^ mask[i & 3] }
                     return len
                 }
             }
@@ -310,18 +310,18 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     func writeEncoded(_ b: ByteBuffer) {
         guard state == .open, let ctx = context else { return }
         if out.readableBytes > 0 {
-            let q = out
+            let pending = out
             out = ctx.channel.allocator.buffer(capacity: 0)
-            ctx.write(wrapOutboundOut(q), promise: nil)
+            ctx.write(wrapOutboundOut(pending), promise: nil)
         }
         ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
     }
 
     func flushOut() {
         guard let ctx = context, out.readableBytes > 0 else { return }
-        let b = out
+        let pending = out
         out = ctx.channel.allocator.buffer(capacity: 0)
-        ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+        ctx.writeAndFlush(wrapOutboundOut(pending), promise: nil)
     }
 
     func startClose(code: UInt16, reason: String) {
@@ -349,9 +349,9 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func reportClosed(code: UInt16, reason: String) {
-        guard !closeReported, let c = connection else { return }
+        guard !closeReported, let connection else { return }
         closeReported = true
-        delegate?.webSocketClosed(c, code: code, reason: reason)
+        delegate?.webSocketClosed(connection, code: code, reason: reason)
     }
 
     private func fail(_ error: NetError) {
@@ -364,13 +364,13 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func opened(target: String, headers: [(String, String)], url: String) {
         guard let ctx = context else { return }
-        let c = WebSocketConnection(role: role, url: url, target: target, headers: headers, id: connectionId,
+        let newConnection = WebSocketConnection(role: role, url: url, target: target, headers: headers, id: connectionId,
                                     channel: ctx.channel, handler: self)
-        connection = c
+        connection = newConnection
         state = .open
         openedOrFailed = true
         handshakeTimer?.cancel()
-        delegate?.webSocketOpened(c)
+        delegate?.webSocketOpened(newConnection)
     }
 
     // MARK: handshake
@@ -379,11 +379,11 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         guard role == .client, state == .handshake, let ctx = context, let setup = client, out.readableBytes == 0 else { return }
         var req = "GET \(setup.url.target) HTTP/1.1\r\nHost: \(setup.url.hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         req += "Sec-WebSocket-Key: \(setup.key)\r\nSec-WebSocket-Version: 13\r\n"
-        for (k, v) in setup.extraHeaders { req += "\(k): \(v)\r\n" }
+        for (name, value) in setup.extraHeaders { req += "\(name): \(value)\r\n" }
         req += "\r\n"
-        var b = ctx.channel.allocator.buffer(capacity: req.utf8.count)
-        b.writeString(req)
-        ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+        var buffer = ctx.channel.allocator.buffer(capacity: req.utf8.count)
+        buffer.writeString(req)
+        ctx.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     /// Consumes one HTTP head from `buf` if complete. Returns false when more bytes are needed.
@@ -399,8 +399,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
         var headers: [(String, String)] = []
         for line in lines.dropFirst() where !line.isEmpty {
-            if let c = line.firstIndex(of: ":") {
-                headers.append((String(line[..<c]), String(line[line.index(after: c)...]).trimmingSpaces()))
+            if let colon = line.firstIndex(of: ":") {
+                headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingSpaces()))
             }
         }
         let first = lines.first ?? ""
@@ -413,9 +413,9 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func headEnd(_ buf: ByteBuffer) -> Int? {
-        buf.withUnsafeReadableBytes { p -> Int? in
-            guard p.count >= 4 else { return nil }
-            for i in 0...(p.count - 4) where p[i] == 13 && p[i + 1] == 10 && p[i + 2] == 13 && p[i + 3] == 10 {
+        buf.withUnsafeReadableBytes { bytes -> Int? in
+            guard bytes.count >= 4 else { return nil }
+            for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 {
                 return i + 4
             }
             return nil
@@ -456,43 +456,43 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             switch server.delegate.accept(request) {
-            case let .reject(r):
-                respond(r, close: true)
-            case let .accept(d):
-                delegate = d
+            case let .reject(response):
+                respond(response, close: true)
+            case let .accept(acceptedDelegate):
+                delegate = acceptedDelegate
                 let resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(WebSocketHandler.acceptValue(key: key))\r\n\r\n"
                 if let ctx = context {
-                    var b = ctx.channel.allocator.buffer(capacity: resp.utf8.count)
-                    b.writeString(resp)
-                    ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+                    var buffer = ctx.channel.allocator.buffer(capacity: resp.utf8.count)
+                    buffer.writeString(resp)
+                    ctx.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
                 }
                 opened(target: request.target, headers: headers, url: "\(server.scheme)://\(server.address)\(request.target)")
             }
         } else {
             // Plain HTTP (no request bodies: skip any Content-Length bytes).
-            if let l = request.header("content-length").flatMap({ Int($0) }), l > 0 {
-                buf.moveReaderIndex(forwardBy: min(l, buf.readableBytes))
+            if let length = request.header("content-length").flatMap({ Int($0) }), length > 0 {
+                buf.moveReaderIndex(forwardBy: min(length, buf.readableBytes))
             }
-            let r = server.delegate.respond(to: request)
-            respond(r, close: request.header("connection")?.lowercased() == "close")
+            let response = server.delegate.respond(to: request)
+            respond(response, close: request.header("connection")?.lowercased() == "close")
         }
     }
 
     private func respond(_ r: HTTPResponseInfo, close: Bool) {
         guard let ctx = context else { return }
         var head = "HTTP/1.1 \(r.status) \(r.reason)\r\nContent-Length: \(r.body.count)\r\n"
-        for (k, v) in r.headers { head += "\(k): \(v)\r\n" }
+        for (name, value) in r.headers { head += "\(name): \(value)\r\n" }
         if close { head += "Connection: close\r\n" }
         head += "\r\n"
-        var b = ctx.channel.allocator.buffer(capacity: head.utf8.count + r.body.count)
-        b.writeString(head)
-        b.writeBytes(r.body)
+        var buffer = ctx.channel.allocator.buffer(capacity: head.utf8.count + r.body.count)
+        buffer.writeString(head)
+        buffer.writeBytes(r.body)
         if close {
             state = .closed
             let channel = ctx.channel
-            ctx.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in channel.close(promise: nil) }
+            ctx.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
         } else {
-            ctx.writeAndFlush(wrapOutboundOut(b), promise: nil)
+            ctx.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
     }
 

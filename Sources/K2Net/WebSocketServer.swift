@@ -78,10 +78,10 @@ public final class WebSocketServer: @unchecked Sendable {
                     defer { self.nextId += 1 }
                     return self.nextId
                 }
-                let h = WebSocketHandler(server: self, maxMessageSize: configuration.maxMessageSize, connectionId: id)
+                let handler = WebSocketHandler(server: self, maxMessageSize: configuration.maxMessageSize, connectionId: id)
                 return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.handler()) }
-                    try channel.pipeline.syncOperations.addHandler(h)
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         do {

@@ -51,8 +51,8 @@ public struct ConnectionPlan: Sendable, Equatable {
         guard !channels.isEmpty else {
             throw RecordError(.invalidArgument, what: "no channels for \(venue.rawValue)", remedy: "give --channels, e.g. trade,depth")
         }
-        for c in channels where !venue.channels.contains(c) {
-            throw RecordError(.invalidArgument, what: "unknown channel \(c) for \(venue.rawValue)",
+        for channel in channels where !venue.channels.contains(channel) {
+            throw RecordError(.invalidArgument, what: "unknown channel \(channel) for \(venue.rawValue)",
                               remedy: "use one of \(venue.channels.joined(separator: ", "))")
         }
         var base = url ?? venue.defaultURL
@@ -62,14 +62,14 @@ public struct ConnectionPlan: Sendable, Equatable {
         switch venue {
         case .binance:
             var streams: [String] = []
-            for s in symbols {
-                let l = s.lowercased()
-                for c in channels {
-                    switch c {
-                    case "trade": streams.append("\(l)@trade")
-                    case "depth": streams.append("\(l)@depth@100ms")
-                    case "aggTrade": streams.append("\(l)@aggTrade")
-                    default: streams.append("\(l)@bookTicker")
+            for symbol in symbols {
+                let lowered = symbol.lowercased()
+                for channel in channels {
+                    switch channel {
+                    case "trade": streams.append("\(lowered)@trade")
+                    case "depth": streams.append("\(lowered)@depth@100ms")
+                    case "aggTrade": streams.append("\(lowered)@aggTrade")
+                    default: streams.append("\(lowered)@bookTicker")
                     }
                 }
             }
@@ -90,13 +90,13 @@ public struct ConnectionPlan: Sendable, Equatable {
             let pairs = symbols.map { JSONQuote.quote($0) }.joined(separator: ",")
             var sends: [String] = []
             var subs: [String] = []
-            for c in channels {
+            for channel in channels {
                 let sub: String
-                switch c {
+                switch channel {
                 case "trade": sub = #"{"name":"trade"}"#; subs.append("trade")
                 case "depth", "book": sub = #"{"name":"book","depth":10}"#; subs.append("book-10")
                 case "ohlc": sub = #"{"name":"ohlc","interval":1}"#; subs.append("ohlc-1")
-                default: sub = #"{"name":"\#(c)"}"#; subs.append(c)
+                default: sub = #"{"name":"\#(channel)"}"#; subs.append(channel)
                 }
                 sends.append(#"{"event":"subscribe","pair":[\#(pairs)],"subscription":\#(sub)}"#)
             }
@@ -105,12 +105,12 @@ public struct ConnectionPlan: Sendable, Equatable {
             let ids = symbols.map { JSONQuote.quote($0) }.joined(separator: ",")
             var sends: [String] = []
             var subs: [String] = []
-            for c in channels {
+            for channel in channels {
                 let name: String
-                switch c {
+                switch channel {
                 case "trade": name = "market_trades"
                 case "depth": name = "level2"
-                default: name = c
+                default: name = channel
                 }
                 subs.append(name)
                 sends.append(#"{"type":"subscribe","product_ids":[\#(ids)],"channel":"\#(name)"}"#)

@@ -56,25 +56,25 @@ public struct GapDetector {
         guard PayloadFields.isWholeJSON(p) else { return noteMalformed(venue, p) }
         switch venue {
         case .binance:
-            let f = PayloadFields.extract(p)
-            guard let ev = f.event, ev.count >= 5 else { return nil }
-            let key = hash(f.stream ?? f.symbol, ev)
+            let fields = PayloadFields.extract(p)
+            guard let ev = fields.event, ev.count >= 5 else { return nil }
+            let key = hash(fields.stream ?? fields.symbol, ev)
             if ev.count == 11, ev[0] == UInt8(ascii: "d") {    // depthUpdate
                 guard let first = PayloadFields.intValue(p, key: Self.kU), let lastId = PayloadFields.intValue(p, key: Self.ku) else { return nil }
-                return advance(key, first: first, last: lastId, f, "U")
+                return advance(key, first: first, last: lastId, fields, "U")
             }
             if ev.count == 5, ev[0] == UInt8(ascii: "t") {      // trade
-                guard let t = PayloadFields.intValue(p, key: Self.kt) else { return nil }
-                return advance(key, first: t, last: t, f, "t")
+                guard let tradeID = PayloadFields.intValue(p, key: Self.kt) else { return nil }
+                return advance(key, first: tradeID, last: tradeID, fields, "t")
             }
             if ev.count == 8, ev[0] == UInt8(ascii: "a") {      // aggTrade
-                guard let a = PayloadFields.intValue(p, key: Self.ka) else { return nil }
-                return advance(key, first: a, last: a, f, "a")
+                guard let aggregateID = PayloadFields.intValue(p, key: Self.ka) else { return nil }
+                return advance(key, first: aggregateID, last: aggregateID, fields, "a")
             }
             return nil
         case .coinbase:
-            guard let s = PayloadFields.intValue(p, key: Self.kSeq) else { return nil }
-            return advance(0, first: s, last: s, PayloadFields(), "sequence_num")
+            guard let sequence = PayloadFields.intValue(p, key: Self.kSeq) else { return nil }
+            return advance(0, first: sequence, last: sequence, PayloadFields(), "sequence_num")
         case .kraken:
             return nil
         }
@@ -87,14 +87,14 @@ public struct GapDetector {
         var stream = ""
         switch venue {
         case .binance:
-            let f = PayloadFields.extract(p)
-            if let ev = f.event, f.stream != nil || f.symbol != nil {
+            let fields = PayloadFields.extract(p)
+            if let ev = fields.event, fields.stream != nil || fields.symbol != nil {
                 // A stream not seen yet has no sequence to break: its next message starts it.
-                streams[hash(f.stream ?? f.symbol, ev)]?.afterMalformed = true
+                streams[hash(fields.stream ?? fields.symbol, ev)]?.afterMalformed = true
             } else {
                 unattributedMalformed += 1
             }
-            stream = f.streamString ?? f.symbolString ?? ""
+            stream = fields.streamString ?? fields.symbolString ?? ""
         case .coinbase:
             streams[0]?.afterMalformed = true     // one sequence per connection
         case .kraken:
@@ -129,10 +129,10 @@ public struct GapDetector {
     }
 
     private func hash(_ a: UnsafeRawBufferPointer?, _ b: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        if let a { for x in a { h = (h ^ UInt64(x)) &* 0x100_0000_01B3 } }
-        h = (h ^ 0xFF) &* 0x100_0000_01B3
-        for x in b { h = (h ^ UInt64(x)) &* 0x100_0000_01B3 }
-        return h
+        var digest: UInt64 = 0xCBF2_9CE4_8422_2325
+        if let a { for byte in a { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01B3 } }
+        digest = (digest ^ 0xFF) &* 0x100_0000_01B3
+        for byte in b { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return digest
     }
 }

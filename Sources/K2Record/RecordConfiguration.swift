@@ -1,5 +1,6 @@
 import K2Core
 import K2Net
+import Logging
 
 /// Everything `k2 record` needs; defaults are the production behaviour.
 public struct RecordConfiguration: Sendable {
@@ -28,6 +29,9 @@ public struct RecordConfiguration: Sendable {
     public var client = WebSocketClient.Configuration()
     /// How progress is shown on stderr.
     public var status: StatusMode = .auto
+    /// Where the events (`connect`, `gap`, `stop` …) and errors go, unless `status` is `.quiet`
+    /// (errors always); the terminal status line is written to stderr directly.
+    public var logger = Logger(label: "k2.record")
     /// zstd level of the capture.
     public var compressionLevel: Int32 = 3
     /// Whether subscription errors from the venue stop the recording (exit 2).

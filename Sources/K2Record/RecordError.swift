@@ -1,8 +1,9 @@
 import K2Capture
+import K2Core
 import K2Net
 
-/// The one error type of K2Record: what went wrong, where, what to do — one line.
-public struct RecordError: Error, CustomStringConvertible, Sendable {
+/// The one error type of K2Record (a `K2Error`): what went wrong, where, what to do — one line.
+public struct RecordError: K2Error {
     public enum Code: String, Sendable {
         /// Bad command-line input: unknown venue or channel, no symbols, bad URL.
         case invalidArgument = "invalid-argument"
@@ -37,7 +38,5 @@ public struct RecordError: Error, CustomStringConvertible, Sendable {
         self.init(.capture, place: e.path ?? "", what: e.what, remedy: e.remedy, duringRecording: duringRecording)
     }
 
-    public var description: String {
-        (place.isEmpty ? "" : place + ": ") + what + (remedy.isEmpty ? "" : " — " + remedy)
-    }
+    public var exitCode: Int32 { duringRecording ? 1 : 2 }
 }

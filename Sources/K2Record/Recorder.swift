@@ -60,7 +60,7 @@ public final class Recorder: @unchecked Sendable {
         summary.files = [first]
         startedMono = configuration.clock.monotonicNanos()
         partStarted = startedMono
-        status = StatusReporter(mode: configuration.status)
+        status = StatusReporter(mode: configuration.status, logger: configuration.logger)
         for (i, plan) in configuration.plans.enumerated() {
             connections.append(RecorderConnection(id: UInt32(i), plan: plan, recorder: self))
         }
@@ -74,23 +74,23 @@ public final class Recorder: @unchecked Sendable {
     public static func partPath(_ c: RecordConfiguration, _ part: Int) -> String {
         guard c.rotateBytes != nil || c.rotateEveryNanos != nil else { return c.output }
         let base = c.output.hasSuffix(".k2cap") ? String(c.output.dropLast(6)) : c.output
-        let n = String(part)
-        return base + "-" + String(repeating: "0", count: max(0, 4 - n.count)) + n + ".k2cap"
+        let number = String(part)
+        return base + "-" + String(repeating: "0", count: max(0, 4 - number.count)) + number + ".k2cap"
     }
 
     /// Connects everything and starts the timers.
     public func start() {
         loop.execute { [self] in
             status.log("start", ["output": summary.files[0], "connections": "\(connections.count)"])
-            for c in connections { c.connect() }
+            for connection in connections { connection.connect() }
             let tick = max(10_000_000, configuration.flushIntervalNanos / 4)
             timers.append(loop.scheduleRepeating(everyNanos: tick) { [self] in self.flushTick() })
             timers.append(loop.scheduleRepeating(everyNanos: 1_000_000_000) { [self] in self.statusTick() })
-            if let d = configuration.durationNanos {
-                timers.append(loop.schedule(afterNanos: d) { [self] in self.stopOnLoop(reason: "duration reached") })
+            if let duration = configuration.durationNanos {
+                timers.append(loop.schedule(afterNanos: duration) { [self] in self.stopOnLoop(reason: "duration reached") })
             }
-            if let r = configuration.rotateEveryNanos {
-                timers.append(loop.scheduleRepeating(everyNanos: r) { [self] in self.rotate(reason: "time") })
+            if let interval = configuration.rotateEveryNanos {
+                timers.append(loop.scheduleRepeating(everyNanos: interval) { [self] in self.rotate(reason: "time") })
             }
         }
     }
@@ -102,11 +102,11 @@ public final class Recorder: @unchecked Sendable {
 
     /// Calls `body` once recording has finished (on the loop thread).
     public func whenFinished(_ body: @escaping @Sendable (Result<RecordSummary, RecordError>) -> Void) {
-        let r: Result<RecordSummary, RecordError>? = done.withLock {
+        let finished: Result<RecordSummary, RecordError>? = done.withLock {
             if result == nil { doneWaiters.append(body) }
             return result
         }
-        if let r { body(r) }
+        if let finished { body(finished) }
     }
 
     /// Starts, waits until the recording ends (duration, `stop()`, or a fatal error) and returns
@@ -118,8 +118,8 @@ public final class Recorder: @unchecked Sendable {
         let result = finished.wait()
         if ownsLoop { loop.shutdown() }
         switch result {
-        case let .success(s): return s
-        case let .failure(e): throw e
+        case let .success(summary): return summary
+        case let .failure(error): throw error
         }
     }
 
@@ -146,9 +146,9 @@ public final class Recorder: @unchecked Sendable {
     }
 
     func append(kind: RecordKind, connection: UInt32, url: String = "", text: String) {
-        var u = Array(url.utf8), t = Array(text.utf8)
-        u.withUnsafeMutableBytes { ub in
-            t.withUnsafeMutableBytes { tb in
+        var urlBytes = Array(url.utf8), textBytes = Array(text.utf8)
+        urlBytes.withUnsafeMutableBytes { ub in
+            textBytes.withUnsafeMutableBytes { tb in
                 append(kind: kind, connection: connection, aux: UnsafeRawBufferPointer(ub), payload: UnsafeRawBufferPointer(tb))
             }
         }
@@ -190,11 +190,11 @@ public final class Recorder: @unchecked Sendable {
         part += 1
         let path = Recorder.partPath(configuration, part)
         do {
-            var h = header
-            h.createdNanos = configuration.clock.wallNanos()
-            h.metadata.append(("part", .number(String(part))))
-            h.metadata.append(("previous_part", .string(previous)))
-            writer = try CaptureWriter(path: path, header: h, options: Recorder.writerOptions(configuration))
+            var partHeader = header
+            partHeader.createdNanos = configuration.clock.wallNanos()
+            partHeader.metadata.append(("part", .number(String(part))))
+            partHeader.metadata.append(("previous_part", .string(previous)))
+            writer = try CaptureWriter(path: path, header: partHeader, options: Recorder.writerOptions(configuration))
         } catch {
             finished = true
             finish(.failure(RecordError(error, duringRecording: true)))
@@ -203,8 +203,8 @@ public final class Recorder: @unchecked Sendable {
         summary.files.append(path)
         status.log("rotate", ["file": path, "reason": reason])
         marker(connection: 0, [("marker", .string("rotation")), ("part", .number(String(part))), ("previous", .string(previous)),
-                               ("connections", .array(connections.map { c in
-                                   .object([("conn", .number(String(c.id))), ("url", .string(c.plan.url)), ("open", .bool(c.isOpen))])
+                               ("connections", .array(connections.map { connection in
+                                   .object([("conn", .number(String(connection.id))), ("url", .string(connection.plan.url)), ("open", .bool(connection.isOpen))])
                                }))])
     }
 
@@ -221,7 +221,7 @@ public final class Recorder: @unchecked Sendable {
         summary.stopReason = reason
         status.log("stop", ["reason": reason])
         var open = 0
-        for c in connections where c.stop() { open += 1 }
+        for connection in connections where connection.stop() { open += 1 }
         if open == 0 {
             closeWriter()
         } else {
@@ -238,20 +238,20 @@ public final class Recorder: @unchecked Sendable {
     private func closeWriter() {
         guard !finished else { return }
         finished = true
-        for t in timers { t.cancel() }
+        for timer in timers { timer.cancel() }
         timers.removeAll()
         var closeError: RecordError?
         do { try writer.close() } catch { closeError = RecordError(error, duringRecording: true) }
         if !everConnected {
             // No connection ever opened: a capture with a header and nothing else is no recording.
-            for f in summary.files { unlink(f) }
+            for file in summary.files { unlink(file) }
             summary.files = []
         }
         summary.records = 0
         summary.durationNanos = configuration.clock.monotonicNanos() - startedMono
         status.done(summary)
-        if let f = failure ?? closeError {
-            finish(.failure(f))
+        if let problem = failure ?? closeError {
+            finish(.failure(problem))
         } else {
             finish(.success(summary))
         }
@@ -263,7 +263,7 @@ public final class Recorder: @unchecked Sendable {
             defer { doneWaiters.removeAll() }
             return doneWaiters
         }
-        for w in waiters { w(r) }
+        for waiter in waiters { waiter(r) }
     }
 }
 

@@ -23,9 +23,9 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         self.id = id
         self.plan = plan
         self.recorder = recorder
-        let c = recorder.configuration
-        backoff = Backoff(initialNanos: c.backoffInitialNanos, maxNanos: c.backoffMaxNanos, jitter: c.backoffJitter,
-                          seed: c.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
+        let config = recorder.configuration
+        backoff = Backoff(initialNanos: config.backoffInitialNanos, maxNanos: config.backoffMaxNanos, jitter: config.backoffJitter,
+                          seed: config.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
     }
 
     func connect() {
@@ -44,8 +44,8 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
     func stop() -> Bool {
         reconnectTimer?.cancel()
         reconnectTimer = nil
-        if let c = connection, isOpen {
-            c.close(code: CloseCode.normal, reason: "k2 record stopping")
+        if let connection, isOpen {
+            connection.close(code: CloseCode.normal, reason: "k2 record stopping")
             return true
         }
         return false
@@ -66,12 +66,12 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         sequences.reset()
         recorder.append(kind: .connect, connection: id, url: plan.url, text: "")
         recorder.status.log("connect", ["conn": "\(id)", "url": plan.url])
-        for s in plan.sends {
-            c.send(text: s)
-            recorder.append(kind: .send, connection: id, text: s)
+        for send in plan.sends {
+            c.send(text: send)
+            recorder.append(kind: .send, connection: id, text: send)
         }
         c.flush()
-        for u in plan.snapshotURLs { fetchSnapshot(u) }
+        for url in plan.snapshotURLs { fetchSnapshot(url) }
     }
 
     func webSocketFailed(_ error: NetError) {
@@ -114,11 +114,11 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
     private func note(_ finding: GapDetector.Finding) {
         let conn: (String, JSONValue) = ("conn", .number(String(id)))
         switch finding {
-        case let .gap(g):
+        case let .gap(gap):
             recorder.noteGap()
-            recorder.marker(connection: id, [("marker", .string("gap")), conn, ("stream", .string(g.stream)),
-                                             ("field", .string(g.field)), ("expected", .number(String(g.expected))), ("got", .number(String(g.got)))])
-            recorder.status.log("gap", ["conn": "\(id)", "stream": g.stream, "expected": "\(g.expected)", "got": "\(g.got)"])
+            recorder.marker(connection: id, [("marker", .string("gap")), conn, ("stream", .string(gap.stream)),
+                                             ("field", .string(gap.field)), ("expected", .number(String(gap.expected))), ("got", .number(String(gap.got)))])
+            recorder.status.log("gap", ["conn": "\(id)", "stream": gap.stream, "expected": "\(gap.expected)", "got": "\(gap.got)"])
         case let .duplicate(stream, field, first):
             recorder.noteDuplicate()
             recorder.marker(connection: id, [("marker", .string("duplicate")), conn, ("stream", .string(stream)),
@@ -148,21 +148,21 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
 
     private func fetchSnapshot(_ u: String) {
         guard let url = try? NetURL(u) else { return }
-        HTTPFetch.get(url, loop: recorder.loop, tls: recorder.configuration.client.tls) { [self] r in
-            switch r {
+        HTTPFetch.get(url, loop: recorder.loop, tls: recorder.configuration.client.tls) { [self] result in
+            switch result {
             case let .success(resp):
-                resp.body.withUnsafeBytes { b in
-                    Array(u.utf8).withUnsafeBytes { a in
-                        self.recorder.append(kind: .http, connection: self.id, aux: a, payload: b)
+                resp.body.withUnsafeBytes { bodyBytes in
+                    Array(u.utf8).withUnsafeBytes { urlBytes in
+                        self.recorder.append(kind: .http, connection: self.id, aux: urlBytes, payload: bodyBytes)
                     }
                 }
                 if resp.status != 200 {
                     self.recorder.status.log("snapshot_status", ["conn": "\(self.id)", "url": u, "status": "\(resp.status)"])
                 }
-            case let .failure(e):
+            case let .failure(error):
                 self.recorder.marker(connection: self.id, [("marker", .string("snapshot_failed")), ("conn", .number(String(self.id))),
-                                                           ("url", .string(u)), ("error", .string(e.description))])
-                self.recorder.status.log("snapshot_failed", ["conn": "\(self.id)", "url": u, "error": e.description])
+                                                           ("url", .string(u)), ("error", .string(error.description))])
+                self.recorder.status.log("snapshot_failed", ["conn": "\(self.id)", "url": u, "error": error.description])
             }
         }
     }

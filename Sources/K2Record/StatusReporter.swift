@@ -1,21 +1,25 @@
 import K2Core
+import Logging
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Progress on stderr: a status line redrawn every second on a terminal, structured
-/// `key=value` log lines otherwise (one per event, stats every 10 s).
+/// Progress on stderr: a status line redrawn every second on a terminal, structured log events
+/// through `logger` otherwise (one per event, stats every 10 s; `key=value` lines with k2's
+/// handler). Errors go through `logger` in both modes.
 final class StatusReporter: @unchecked Sendable {
     // unchecked: called from the recorder's loop only.
     let tty: Bool
     let quiet: Bool
+    let logger: Logger
     private var lastFrames: Int64 = 0
     private var lastMono = SystemClock().monotonicNanos()
     private var ticks = 0
     private var lineShown = false
 
-    init(mode: RecordConfiguration.StatusMode) {
+    init(mode: RecordConfiguration.StatusMode, logger: Logger) {
+        self.logger = logger
         switch mode {
         case .auto: tty = isatty(2) != 0; quiet = false
         case .statusLine: tty = true; quiet = false
@@ -26,15 +30,13 @@ final class StatusReporter: @unchecked Sendable {
 
     func log(_ event: String, _ fields: [String: String]) {
         guard !quiet else { return }
-        var line = "ts=\(TimeText.iso8601(nanos: SystemClock().wallNanos(), fractionDigits: 3)) level=info event=\(event)"
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(quote(v))" }
-        emit(line)
+        clearStatusLine()
+        logger.info("\(event)", metadata: fields.mapValues { .string($0) })
     }
 
     func error(_ text: String) {
-        if tty, lineShown { write("\r\u{1B}[K") }
-        lineShown = false
-        StdErr.print("k2: \(text)")
+        clearStatusLine()
+        logger.error("\(text)")
     }
 
     func tick(_ s: RecordSummary, bytes: Int64, open: Int, total: Int) {
@@ -62,20 +64,14 @@ final class StatusReporter: @unchecked Sendable {
                      "duplicates": "\(s.duplicates)", "malformed": "\(s.malformed)"])
     }
 
-    private func emit(_ line: String) {
-        if tty, lineShown {
-            write("\r\u{1B}[K")
-            lineShown = false
-        }
-        StdErr.print(line)
+    /// Before a logged line: the status line (on a terminal) is erased, the next tick redraws it.
+    private func clearStatusLine() {
+        if tty, lineShown { write("\r\u{1B}[K") }
+        lineShown = false
     }
 
     private func write(_ s: String) {
-        var b = Array(s.utf8)
-        _ = b.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-    }
-
-    private func quote(_ v: String) -> String {
-        v.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? JSONText.quoted(v) : v
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
     }
 }

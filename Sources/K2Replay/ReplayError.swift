@@ -1,5 +1,8 @@
-/// The one error type of K2Replay: what went wrong, where (sink URI, file) and what to do, on one line.
-public struct ReplayError: Error, CustomStringConvertible, Sendable, Equatable {
+import K2Core
+
+/// The one error type of K2Replay (a `K2Error`): what went wrong, where (sink URI, file) and what
+/// to do, on one line.
+public struct ReplayError: K2Error, Equatable {
     public enum Code: String, Sendable {
         /// Bad input: unknown scheme, bad parameter, speed ≤ 0 … (exit 2).
         case invalidArgument = "invalid-argument"
@@ -13,19 +16,23 @@ public struct ReplayError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public let code: Code
-    /// The sink URI or file the error is about, if any.
-    public let place: String?
+    /// The sink URI or file the error is about; empty when none.
+    public let place: String
     public let what: String
     public let remedy: String
 
-    public init(_ code: Code, place: String? = nil, what: String, remedy: String = "") {
+    public init(_ code: Code, place: String = "", what: String, remedy: String = "") {
         self.code = code
         self.place = place
         self.what = what
         self.remedy = remedy
     }
 
-    public var description: String {
-        (place.map { $0 + ": " } ?? "") + what + (remedy.isEmpty ? "" : " — " + remedy)
+    /// 1 for a sink that failed mid-run and for a damaged input (nothing sent), else 2.
+    public var exitCode: Int32 {
+        switch code {
+        case .sinkFailed, .damagedInput: return 1
+        case .invalidArgument, .unreachable, .io: return 2
+        }
     }
 }

@@ -1,10 +1,10 @@
 import K2Capture
 import K2Config
+import K2Core
 
-/// The one error type of K2Sim: what went wrong, where (file:line:column for profiles, read by
-/// K2Config as workloads are), and what to do. `description` is the single line `k2` prints
-/// before exiting with code 2, shaped as the other modules' errors (`place: what — remedy`).
-public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
+/// The one error type of K2Sim (a `K2Error`): what went wrong, where (file:line:column for
+/// profiles, read by K2Config as workloads are), and what to do; `k2` exits with code 2.
+public struct SimError: K2Error, Equatable {
     /// Where: `profile.yaml:12:3` or a flag name such as `--rate`.
     public var location: String
     /// The offending key path (`timeline[2].rate`), or empty.
@@ -29,11 +29,8 @@ public struct SimError: Error, CustomStringConvertible, Sendable, Equatable {
         self.init(location: error.place, what: error.what, remedy: error.remedy)
     }
 
-    public var description: String {
-        var s = location
-        if !key.isEmpty { s += ": \(key)" }
-        s += ": \(what)"
-        if !remedy.isEmpty { s += " — \(remedy)" }
-        return s
+    /// `location: key`, or the location alone.
+    public var place: String {
+        key.isEmpty ? location : location + ": " + key
     }
 }

@@ -72,11 +72,11 @@ public final class ClickHouseServer: Sendable {
             httpsPort = nil
             certificate = nil
         }
-        var c = LocalClickHouse.Configuration()
-        c.settings = settings
-        c.startTimeoutSeconds = timeout
+        var configuration = LocalClickHouse.Configuration()
+        configuration.settings = settings
+        configuration.startTimeoutSeconds = timeout
         do {
-            server = try LocalClickHouse(c, directory: directory.path)
+            server = try LocalClickHouse(configuration, directory: directory.path)
         } catch {
             throw StartError(description: "\(error)")
         }

@@ -37,18 +37,18 @@ public struct SampleTraffic {
         var ts = startNanos + 2000
         for i in 0..<count {
             ts += Int64(rng.next() % UInt64(2 * gapNanos))
-            let s = Int(rng.next() % UInt64(symbols.count))
-            let sym = symbols[s]
+            let symbolIndex = Int(rng.next() % UInt64(symbols.count))
+            let sym = symbols[symbolIndex]
             let ms = ts / 1_000_000
             let text: String
             if depthEvery > 0 && i % depthEvery == depthEvery - 1 {
-                let first = updateId[s] + 1
+                let first = updateId[symbolIndex] + 1
                 let last = first + Int64(rng.next() % 5)
-                updateId[s] = last
+                updateId[symbolIndex] = last
                 text = #"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":\#(ms),"s":"\#(sym)","U":\#(first),"u":\#(last),"b":[["\#(price(&rng)).10","0.500"]],"a":[["\#(price(&rng)).20","1.250"]]}}"#
             } else {
-                tradeId[s] += 1
-                text = #"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[s]),"p":"\#(price(&rng)).12","q":"0.0\#(rng.next() % 900 + 100)","T":\#(ms),"m":\#(rng.next() % 2 == 0),"M":true}}"#
+                tradeId[symbolIndex] += 1
+                text = #"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[symbolIndex]),"p":"\#(price(&rng)).12","q":"0.0\#(rng.next() % 900 + 100)","T":\#(ms),"m":\#(rng.next() % 2 == 0),"M":true}}"#
             }
             out.append(OwnedRecord(kind: .recv, timestamp: ts, connection: 0, text: text))
         }
@@ -61,10 +61,10 @@ public struct SampleTraffic {
     @discardableResult
     public func write(to path: String, count: Int, options: CaptureWriter.Options = .init()) throws -> [OwnedRecord] {
         let recs = records(count: count)
-        let w = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: startNanos, host: "test",
+        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: startNanos, host: "test",
                                                                      metadata: [("exchange", .string("binance"))]), options: options)
-        for r in recs { try w.append(r) }
-        try w.close()
+        for record in recs { try writer.append(record) }
+        try writer.close()
         return recs
     }
 }
@@ -74,10 +74,10 @@ public func flipByte(in path: String, at offset: Int64) {
     let fd = open(path, O_RDWR)
     precondition(fd >= 0, "open \(path)")
     defer { close(fd) }
-    var b: UInt8 = 0
-    precondition(pread(fd, &b, 1, off_t(offset)) == 1, "read byte \(offset) of \(path)")
-    b ^= 0x5A
-    precondition(pwrite(fd, &b, 1, off_t(offset)) == 1, "write byte \(offset) of \(path)")
+    var byte: UInt8 = 0
+    precondition(pread(fd, &byte, 1, off_t(offset)) == 1, "read byte \(offset) of \(path)")
+    byte ^= 0x5A
+    precondition(pwrite(fd, &byte, 1, off_t(offset)) == 1, "write byte \(offset) of \(path)")
 }
 
 /// A temporary directory removed when the value is released.
@@ -86,8 +86,8 @@ public final class TemporaryDirectory: Sendable {
 
     public init(prefix: String = "k2test") {
         var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = p.map { String(cString: $0) } ?? "/tmp/\(prefix)-\(getpid())"
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = created.map { String(cString: $0) } ?? "/tmp/\(prefix)-\(getpid())"
     }
 
     public func file(_ name: String) -> String { path + "/" + name }

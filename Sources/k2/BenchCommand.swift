@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import K2Bench
 import K2Config
 import K2Core
@@ -10,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run workloads, verify v2 targets against the v1 baseline, gate regressions.",
         discussion: "Workload files: docs/workloads.md. Reports, targets and the gate: docs/bench.md.",
-        subcommands: [Run.self, Verify.self, Compare.self, Merge.self, Sweep.self]
+        subcommands: [Run.self, Verify.self, Compare.self, Merge.self, Sweep.self, Schema.self, Clock.self]
     )
 }
 
@@ -35,10 +36,15 @@ extension BenchCommand {
         var metricsPort: Port<AnyFreePort>?
         @Option(help: "Wait until this wall-clock time, then set up and replay: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps.")
         var startAt: String?
+        @Option(help: "Measure this long instead of the workload's duration (e.g. 60s to check a soak workload works).")
+        var duration: DurationArgument?
+        @Option(name: .customLong("clock-ref"), help: "HOST:PORT of a clock reference (k2 bench clock, or k2 broker --control-port): this host's clock offset from it is measured and reported, and --start-at is read on its clock.")
+        var clockReference: String?
 
         func run() throws {
             try reportingErrors { () throws in
-                let w = try WorkloadLoader.load(file: workload)
+                let fileWorkload = try WorkloadLoader.load(file: workload)
+                let loadedWorkload = try duration.map { try fileWorkload.measuring(for: $0.nanos) } ?? fileWorkload
                 let sh = shard?.shard
                 let start = try startAt.map { text throws -> Int64 in
                     guard let nanos = WorkloadRun.parseStartTime(text) else {
@@ -50,26 +56,26 @@ extension BenchCommand {
                 defer { server?.stop() }
                 let out: BenchRunner.Output
                 do {
-                    out = try WorkloadRun.run(w, shard: sh, metrics: server, startAt: start, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                    out = try WorkloadRun.run(loadedWorkload, shard: sh, metrics: server, startAt: start, clockReference: clockReference, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
                 } catch {
                     // A failed shard says why in its run directory: k2 bench merge names it as missing.
                     if sh != nil, let output { try? ReportFiles.writeFailure("\(error)", to: output) }
                     throw error
                 }
-                let v = try w.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
-                let dir = output ?? "reports/runs/\(w.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(reportFolderStamp())"
-                try ReportFiles.write(out.report, to: dir, verification: v, intervalLogs: out.intervalLogs)
-                if let v {
-                    print(v.markdown(includeUnmeasured: false))
-                    print(v.summary + "\n")
+                let verification = try loadedWorkload.targets.map { Verification.verify(out.report, targets: try TargetsLoader.load(file: $0)) }
+                let dir = output ?? "reports/runs/\(loadedWorkload.name)\(sh.map { "-shard-\($0.index)of\($0.count)" } ?? "")-\(reportFolderStamp())"
+                try ReportFiles.write(out.report, to: dir, verification: verification, intervalLogs: out.intervalLogs)
+                if let verification {
+                    print(verification.markdown(includeUnmeasured: false))
+                    print(verification.summary + "\n")
                 }
                 for name in ["throughput.offered.msgs_per_s", "throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s",
                              "latency.lateness.intended.p99", "latency.publish.intended.p99", "latency.end_to_end.intended.p99",
                              "resources.harness.cpu_cores.mean", "burst.achieved.peak_msgs_per_s", "burst.backlog.clickhouse.max.rows",
                              "burst.catch_up.s", "availability.probes.percent"] {
-                    if let m = out.report.metrics[name] { print("\(name): \(Units.format(m.value)) \(m.unit)") }
+                    if let metric = out.report.metrics[name] { print("\(name): \(Units.format(metric.value)) \(metric.unit)") }
                 }
-                if let r = out.report.reference { print("reference \(r.name): \(Units.format(r.median)) \(r.unit)") }
+                if let reference = out.report.reference { print("reference \(reference.name): \(Units.format(reference.median)) \(reference.unit)") }
                 print("k2: report in \(dir)")
             }
         }
@@ -90,15 +96,15 @@ extension BenchCommand {
         @Flag(help: "Leave out figures the report did not measure.") var measuredOnly = false
 
         func run() throws {
-            let v = try reportingErrors { () throws -> Verification in
-                let r = try ReportFiles.load(report)
-                let t = try TargetsLoader.load(file: targets)
-                return Verification.verify(r, targets: t)
+            let verification = try reportingErrors { () throws -> Verification in
+                let loadedReport = try ReportFiles.load(report)
+                let loadedTargets = try TargetsLoader.load(file: targets)
+                return Verification.verify(loadedReport, targets: loadedTargets)
             }
-            print(v.markdown(includeUnmeasured: !measuredOnly))
-            print(v.claimsText())
-            print(v.summary)
-            if v.failed { throw ExitCode(2) }
+            print(verification.markdown(includeUnmeasured: !measuredOnly))
+            print(verification.claimsText())
+            print(verification.summary)
+            if verification.failed { throw ExitCode(2) }
         }
     }
 
@@ -135,8 +141,8 @@ extension BenchCommand {
         }
 
         func run() throws {
-            let c = try reportingErrors { () throws -> Comparison in
-                let b = try ReportFiles.load(baseline)
+            let comparison = try reportingErrors { () throws -> Comparison in
+                let baselineReport = try ReportFiles.load(baseline)
                 let cur = try ReportFiles.load(current)
                 var def = Threshold(alpha: alpha, minSamples: minSamples, best: best)
                 var per: [(String, Threshold)] = []
@@ -147,14 +153,14 @@ extension BenchCommand {
                         def = threshold.applied(to: def)
                     }
                 }
-                if normalize && (b.reference == nil || cur.reference == nil) {
+                if normalize && (baselineReport.reference == nil || cur.reference == nil) {
                     throw BenchError(.invalidArgument, what: "--normalize needs a reference in both reports",
                                      remedy: "run both workloads with `reference: zstd`")
                 }
-                return Comparison.compare(baseline: b, current: cur, metrics: metrics, thresholds: per,
+                return Comparison.compare(baseline: baselineReport, current: cur, metrics: metrics, thresholds: per,
                                           defaultThreshold: def, normalize: normalize)
             }
-            let md = c.markdown()
+            let md = comparison.markdown()
             print(md, terminator: "")
             if let output {
                 try reportingErrors { () throws in
@@ -163,7 +169,7 @@ extension BenchCommand {
                     }
                 }
             }
-            if c.exitCode != 0 { throw ExitCode(c.exitCode) }
+            if comparison.exitCode != 0 { throw ExitCode(comparison.exitCode) }
         }
     }
 
@@ -202,11 +208,11 @@ extension BenchCommand {
                                      remedy: "give the run directories the shards wrote (k2 bench run --shard i/N -o DIR)")
                 }
                 let merged = try ReportMerge.merge(loaded, missing: missing)
-                let v = try targets.map { Verification.verify(merged, targets: try TargetsLoader.load(file: $0)) }
-                try ReportFiles.write(merged, to: output, verification: v)
+                let verification = try targets.map { Verification.verify(merged, targets: try TargetsLoader.load(file: $0)) }
+                try ReportFiles.write(merged, to: output, verification: verification)
                 print("k2: merged \(loaded.count) reports into \(output)")
                 for note in merged.notes where note.hasPrefix("INCOMPLETE") || note.hasPrefix("shards ") || note.hasPrefix("the shards") { print(note) }
-                if let v { print(v.markdown(includeUnmeasured: false)); print(v.summary) }
+                if let verification { print(verification.markdown(includeUnmeasured: false)); print(verification.summary) }
                 return merged
             }
             if ReportMerge.isIncomplete(merged) { throw ExitCode(3) }
@@ -260,8 +266,8 @@ extension BenchCommand {
         }
 
         func run() throws {
-            let s = try reportingErrors { () throws -> K2Bench.Sweep in
-                let w = try WorkloadLoader.load(file: workload)
+            let sweep = try reportingErrors { () throws -> K2Bench.Sweep in
+                let loadedWorkload = try WorkloadLoader.load(file: workload)
                 let plan: SweepPlan
                 switch (rates, search) {
                 case let (r?, false):
@@ -273,25 +279,94 @@ extension BenchCommand {
                 default:
                     throw BenchError(.invalidArgument, what: "give either --rates LIST or --search", remedy: "e.g. --rates 1k,5k,10k,50k")
                 }
-                var c = K2Bench.Sweep.Criteria()
-                c.latencySLOms = Double(slo.nanos) / 1e6
-                c.latencyMetric = sloMetric
-                c.minAchievedShare = minAchieved.fraction
-                c.maxBacklogSeconds = Double(maxBacklog.nanos) / 1e9
-                var o = WorkloadSweep.Options()
-                o.durationNanos = duration?.nanos
-                o.warmupNanos = warmup?.nanos
-                o.repetitions = repetitions
-                o.budgetCores = budget
-                o.targetRates = project.perSecond
-                let dir = output ?? "reports/sweeps/\(w.name)-\(reportFolderStamp())"
-                let s = try WorkloadSweep.run(w, plan: plan, criteria: c, options: o, to: dir,
+                var criteria = K2Bench.Sweep.Criteria()
+                criteria.latencySLOms = Double(slo.nanos) / 1e6
+                criteria.latencyMetric = sloMetric
+                criteria.minAchievedShare = minAchieved.fraction
+                criteria.maxBacklogSeconds = Double(maxBacklog.nanos) / 1e9
+                var sweepOptions = WorkloadSweep.Options()
+                sweepOptions.durationNanos = duration?.nanos
+                sweepOptions.warmupNanos = warmup?.nanos
+                sweepOptions.repetitions = repetitions
+                sweepOptions.budgetCores = budget
+                sweepOptions.targetRates = project.perSecond
+                let dir = output ?? "reports/sweeps/\(loadedWorkload.name)-\(reportFolderStamp())"
+                let sweepResult = try WorkloadSweep.run(loadedWorkload, plan: plan, criteria: criteria, options: sweepOptions, to: dir,
                                               progress: quiet ? nil : { StdErr.print("k2 bench sweep: " + $0) })
-                print(s.markdown())
+                print(sweepResult.markdown())
                 print("k2: sweep in \(dir) (sweep.md, sweep.html, steps/)")
-                return s
+                return sweepResult
             }
-            if s.maxSustainable == nil { throw ExitCode(3) }
+            if sweep.maxSustainable == nil { throw ExitCode(3) }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Schema: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "schema",
+            abstract: "Run a pipeline schema file on a ClickHouse server: the statements for the server's version.",
+            discussion: """
+                What `k2 bench run` does with embedded.clickhouse_schema, on a server of your own: asks \
+                SELECT version(), runs the unguarded statements and those whose `-- k2: clickhouse < V` / \
+                `>= V` guard the version meets, with {brokers}, {topic}, {group}, {database} from --set \
+                (docs/pipeline.md). Exit 0 when every statement ran, 2 otherwise.
+                """
+        )
+        @Argument(help: "The schema file (e.g. reports/workloads/v2-pipeline.sql).") var file: String
+        @Option(help: "ClickHouse's HTTP interface, http://HOST:PORT.") var clickhouse: String = "http://127.0.0.1:8123"
+        @Option(help: "The database to create and run the statements in.") var database: String = "default"
+        @Option(name: .customLong("set"), help: "A placeholder's value, KEY=VALUE (repeatable), e.g. --set brokers=127.0.0.1:9092.")
+        var values: [String] = []
+
+        func run() throws {
+            try reportingErrors { () throws in
+                let url = try NetURL(clickhouse)
+                guard url.scheme == "http" else {
+                    throw BenchError(.invalidArgument, what: "--clickhouse '\(clickhouse)' is not http://HOST:PORT", remedy: "e.g. --clickhouse http://127.0.0.1:8123")
+                }
+                var substitutions = ["database": database]
+                for pair in values {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2, !parts[0].isEmpty else {
+                        throw BenchError(.invalidArgument, what: "--set '\(pair)' is not KEY=VALUE", remedy: "e.g. --set topic=market.crypto.trades.binance")
+                    }
+                    substitutions[String(parts[0])] = String(parts[1])
+                }
+                let schema = try ClickHouseSchema(path: file)
+                let applied = try schema.run(host: url.host, port: url.port, database: database, values: substitutions)
+                print("k2: ClickHouse \(applied.version): ran \(applied.ran) statements of \(file) in \(database)"
+                      + (applied.skipped > 0 ? " (\(applied.skipped) guarded for other versions)" : ""))
+            }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Clock: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clock",
+            abstract: "Serve this host's clock to shards on other hosts (k2 bench run --clock-ref HOST:PORT).",
+            discussion: """
+                Answers `time` with this host's wall clock, one line per request. Each shard measures its \
+                clock's offset from it (NTP-style, the shortest of 8 round trips), waits for --start-at on \
+                this clock, and reports the offset; k2 bench merge aligns the shards' intervals with it. \
+                Runs until SIGINT/SIGTERM. See docs/bench.md, "Scale beyond one machine".
+                """
+        )
+        @Option(help: "Address to listen on.") var host = "0.0.0.0"
+        @Option(parsing: .unconditional, help: "Port to listen on (0 = a free port, printed).") var port: Port<AnyFreePort> = 7070
+
+        func run() throws {
+            let server = try reportingErrors { try ClockReference.serve(host: host, port: port.number) }
+            print("\(host):\(server.port)")
+            fflush(nil)
+            StdErr.print("k2 bench clock: serving time on \(host):\(server.port) (Ctrl-C stops)")
+            let done = Latch<Void>()
+            StopSignals.install { _ in done.set() }
+            done.wait()
+            server.stop()
         }
     }
 }

@@ -51,12 +51,12 @@ struct BrokerCommand: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
         let (broker, proxy, control) = try reportingErrors { () throws -> (EmbeddedBroker, BrokerProxy?, BrokerControl?) in
-            let b = try EmbeddedBroker(.init(brokers: brokers, partitions: partitions,
+            let embedded = try EmbeddedBroker(.init(brokers: brokers, partitions: partitions,
                                               topics: EmbeddedBroker.standardTopics + topics))
-            var p: BrokerProxy?
-            if port.number != 0 || host != "127.0.0.1" { p = try BrokerProxy(brokers: b.bootstrap, host: host, firstPort: port.number) }
-            let c = try controlPort.map { try BrokerControl(broker: b, host: host, port: $0.number) }
-            return (b, p, c)
+            var proxyServer: BrokerProxy?
+            if port.number != 0 || host != "127.0.0.1" { proxyServer = try BrokerProxy(brokers: embedded.bootstrap, host: host, firstPort: port.number) }
+            let controlServer = try controlPort.map { try BrokerControl(broker: embedded, host: host, port: $0.number) }
+            return (embedded, proxyServer, controlServer)
         }
         let address = proxy?.bootstrap ?? broker.bootstrap
         // Unbuffered: a script reading the first line must get it now.

@@ -68,13 +68,13 @@ extension CaptureCommand {
                 let start = filters.usesTime ? try reader.index().firstTimestamp : nil
                 let filter = try filters.filter(start: start)
                 let out = FDOutput()
-                while let r = try reader.next() {
-                    guard filter.matches(r) else { continue }
-                    out.append { NDJSONRecord.append(r, to: &$0) }
+                while let record = try reader.next() {
+                    guard filter.matches(record) else { continue }
+                    out.append { NDJSONRecord.append(record, to: &$0) }
                     if out.failed { break }
                 }
                 out.flush()
-                if let d = reader.damage { StdErr.print("k2: warning: \(file): \(d)") }
+                if let damage = reader.damage { StdErr.print("k2: warning: \(file): \(damage)") }
             }
         }
     }
@@ -88,9 +88,9 @@ extension CaptureCommand {
         @Argument(help: "The capture file.") var file: String
 
         func run() throws {
-            let v = try reportingErrors { try CaptureVerifier.verify(path: file) }
-            print(v.summary)
-            if !v.intact { throw ExitCode(1) }
+            let verification = try reportingErrors { try CaptureVerifier.verify(path: file) }
+            print(verification.summary)
+            if !verification.intact { throw ExitCode(1) }
         }
     }
 
@@ -129,15 +129,15 @@ extension CaptureCommand {
         }
 
         func run() throws {
-            let s = try reportingErrors {
+            let summary = try reportingErrors {
                 try CaptureMerger.merge(inputs: inputs, output: output, options: .init(level: level),
                                         commandLine: CommandLine.arguments.joined(separator: " "))
             }
-            for (path, d) in s.damage { StdErr.print("k2: warning: \(path): \(d)") }
-            let per = zip(inputs, s.recordsPerInput).map { "\($0): \($1)" }.joined(separator: ", ")
-            print("\(output): \(s.records) records merged from \(inputs.count) captures (\(per))")
-            for r in s.renumbered {
-                print("  connection \(r.from) of \(inputs[r.input]) is connection \(r.to) in the merge")
+            for (path, d) in summary.damage { StdErr.print("k2: warning: \(path): \(d)") }
+            let per = zip(inputs, summary.recordsPerInput).map { "\($0): \($1)" }.joined(separator: ", ")
+            print("\(output): \(summary.records) records merged from \(inputs.count) captures (\(per))")
+            for renumbering in summary.renumbered {
+                print("  connection \(renumbering.from) of \(inputs[renumbering.input]) is connection \(renumbering.to) in the merge")
             }
         }
     }
@@ -167,13 +167,13 @@ extension CaptureCommand {
         }
 
         func run() throws {
-            let s = try reportingErrors {
+            let summary = try reportingErrors {
                 try CaptureSorter.sort(input: file, output: output, runBytes: Int(SizeText.parse(runSize) ?? 1),
                                        options: .init(level: level))
             }
-            if let d = s.damage { StdErr.print("k2: warning: \(file): \(d)") }
-            print("\(output): \(s.records) records, \(s.outOfPlace) moved into receive-time order"
-                  + (s.runs > 1 ? " (\(s.runs) runs merged)" : ""))
+            if let damage = summary.damage { StdErr.print("k2: warning: \(file): \(damage)") }
+            print("\(output): \(summary.records) records, \(summary.outOfPlace) moved into receive-time order"
+                  + (summary.runs > 1 ? " (\(summary.runs) runs merged)" : ""))
         }
     }
 }
@@ -207,7 +207,7 @@ extension CaptureCommand {
                 out.write(ins.textReport(top: top))
             }
             out.flush()
-            if let d = ins.damage { StdErr.print("k2: warning: \(file): \(d)") }
+            if let damage = ins.damage { StdErr.print("k2: warning: \(file): \(damage)") }
         }
     }
 }
@@ -232,15 +232,15 @@ extension CaptureCommand {
         }
 
         func run() throws {
-            let s = try reportingErrors {
+            let summary = try reportingErrors {
                 let start = filters.usesTime ? try CaptureReader(path: file).index().firstTimestamp : nil
                 let filter = try filters.filter(start: start)
                 return try CaptureSlicer.slice(input: file, output: output, filter: filter, filterText: filters.text,
                                                options: .init(level: level),
                                                commandLine: CommandLine.arguments.joined(separator: " "))
             }
-            if let d = s.damage { StdErr.print("k2: warning: \(file): \(d)") }
-            print("\(output): \(s.records) records; \(s.framesDecoded) of \(s.framesTotal) frames read")
+            if let damage = summary.damage { StdErr.print("k2: warning: \(file): \(damage)") }
+            print("\(output): \(summary.records) records; \(summary.framesDecoded) of \(summary.framesTotal) frames read")
         }
     }
 }
@@ -278,18 +278,18 @@ extension CaptureCommand {
         }
 
         func run() throws {
-            let s = try reportingErrors {
+            let summary = try reportingErrors {
                 try CaptureImporter.run(format: format, inputs: inputs, output: output, exchange: exchange,
                                         options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "),
                                         maxLineBytes: Int(SizeText.parse(maxLine) ?? 1))
             }
-            print("\(output): \(s.records) records imported from \(s.inputs.count) file\(s.inputs.count == 1 ? "" : "s")"
-                  + (s.reordered > 0 ? " (\(s.reordered) out of receive-time order, sorted)" : ""))
-            for (k, i) in s.inputs.enumerated() {
-                print("  \(i.path) (\(i.compression)): \(i.lines) lines, \(i.records) records")
-                for c in i.connections {
-                    let out = s.renumbered.first { $0.input == k && $0.from == c.id }?.to ?? c.id
-                    print("    connection \(out) = \(c.name)")
+            print("\(output): \(summary.records) records imported from \(summary.inputs.count) file\(summary.inputs.count == 1 ? "" : "s")"
+                  + (summary.reordered > 0 ? " (\(summary.reordered) out of receive-time order, sorted)" : ""))
+            for (k, input) in summary.inputs.enumerated() {
+                print("  \(input.path) (\(input.compression)): \(input.lines) lines, \(input.records) records")
+                for connection in input.connections {
+                    let out = summary.renumbered.first { $0.input == k && $0.from == connection.id }?.to ?? connection.id
+                    print("    connection \(out) = \(connection.name)")
                 }
             }
         }
@@ -311,7 +311,7 @@ extension CaptureCommand {
         @OptionGroup var filters: FilterOptions
 
         func run() throws {
-            let s = try reportingErrors {
+            let summary = try reportingErrors {
                 let start = filters.usesTime ? try CaptureReader(path: file).index().firstTimestamp : nil
                 let filter = try filters.filter(start: start)
                 var fd: Int32 = 1
@@ -326,8 +326,8 @@ extension CaptureCommand {
                 let out = FDOutput(fd: fd)
                 return try CaptureExporter.export(input: file, format: format, filter: filter, to: out)
             }
-            if let d = s.damage { StdErr.print("k2: warning: \(file): \(d)") }
-            if s.skipped > 0 { StdErr.print("k2: \(s.skipped) records have no \(format.rawValue) form and were skipped (\(s.written) written)") }
+            if let damage = summary.damage { StdErr.print("k2: warning: \(file): \(damage)") }
+            if summary.skipped > 0 { StdErr.print("k2: \(summary.skipped) records have no \(format.rawValue) form and were skipped (\(summary.written) written)") }
         }
     }
 }
@@ -383,9 +383,9 @@ extension CaptureCommand {
 
         static func executablePath() -> String {
             var buf = [CChar](repeating: 0, count: 4096)
-            let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-            guard n > 0 else { return CommandLine.arguments[0] }
-            return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let length = readlink("/proc/self/exe", &buf, buf.count - 1)
+            guard length > 0 else { return CommandLine.arguments[0] }
+            return String(decoding: buf[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import K2Core
+import Logging
 
 @main
 struct K2: AsyncParsableCommand {
@@ -17,12 +18,15 @@ struct K2: AsyncParsableCommand {
 }
 
 extension K2 {
-    /// The process's allocator settings first (`MallocSettings`), then ArgumentParser's own
-    /// `main` (parse, run), except that a malformed command line is one line on stderr and
-    /// exit 2 — the tool's convention for bad input everywhere — instead of ArgumentParser's
-    /// message with the usage and 64.
+    /// The process's allocator settings first (`MallocSettings`), the log handler, then
+    /// ArgumentParser's own `main` (parse, run), except that a malformed command line is one line
+    /// on stderr and exit 2 — the tool's convention for bad input everywhere — instead of
+    /// ArgumentParser's message with the usage and 64, and that a library error (`K2Error`) is
+    /// its one line and exit code as in `reportingErrors`.
     static func main() async {
         MallocSettings.apply()
+        // The libraries' diagnostics: one line each on stderr, in k2's style (K2LogHandler).
+        LoggingSystem.bootstrap { label in K2LogHandler(label: label) }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -30,6 +34,9 @@ extension K2 {
             } else {
                 try command.run()
             }
+        } catch let error as any K2Error {
+            // Thrown outside `reportingErrors`: the same line and exit code.
+            Foundation.exit(reportedExitCode(error))
         } catch {
             if exitCode(for: error) == .validationFailure {
                 StdErr.print("k2: " + commandLineMistake(error))

@@ -63,32 +63,19 @@ struct RecordCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config: RecordConfiguration
-        do {
-            config = try makeConfiguration()
-        } catch {
-            StdErr.print("k2: \(error)")
-            throw ExitCode(2)
-        }
-        let recorder: Recorder
-        do {
-            recorder = try Recorder(config)
-        } catch {
-            StdErr.print("k2: \(error)")
-            throw ExitCode(2)
-        }
+        let recorder = try reportingErrors { try Recorder(try makeConfiguration()) }
         StopSignals.install { signalNumber in recorder.stop(reason: signalNumber == SIGINT ? "SIGINT" : "SIGTERM") }
         // A file size limit (ulimit -f) must end the recording with one line like a full disk
         // (write fails with EFBIG), not kill the process with SIGXFSZ before the capture is closed.
         signal(SIGXFSZ, SIG_IGN)
         do {
-            let s = try recorder.run()
+            let summary = try recorder.run()
             if !quiet {
-                StdErr.print("k2: recorded \(s.frames) frames (\(s.reconnects) reconnects, \(s.gaps) gaps, \(s.duplicates) duplicates, \(s.malformed) malformed) into \(s.files.joined(separator: ", ")); \(s.stopReason)")
+                StdErr.print("k2: recorded \(summary.frames) frames (\(summary.reconnects) reconnects, \(summary.gaps) gaps, \(summary.duplicates) duplicates, \(summary.malformed) malformed) into \(summary.files.joined(separator: ", ")); \(summary.stopReason)")
             }
         } catch {
             // Already printed by the recorder's status output.
-            throw ExitCode(error.duringRecording ? 1 : 2)
+            throw ExitCode(error.exitCode)
         }
     }
 
@@ -110,42 +97,42 @@ struct RecordCommand: ParsableCommand {
             guard !url.isEmpty else {
                 throw RecordError(.invalidArgument, what: "nothing to record", remedy: "give --venue binance|kraken|coinbase or --url URL [--send MSG]")
             }
-            for u in url {
-                plans.append(try ConnectionPlan.raw(url: u, sends: send))
+            for address in url {
+                plans.append(try ConnectionPlan.raw(url: address, sends: send))
             }
         } else {
             if !send.isEmpty {
                 throw RecordError(.invalidArgument, what: "--send goes with --url and no --venue", remedy: "drop --venue to send frames by hand")
             }
-            for (i, v) in venues.enumerated() {
-                guard let s = pick(symbols, i) else {
-                    throw RecordError(.invalidArgument, what: "no symbols for \(v.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT (one per --venue)")
+            for (i, venue) in venues.enumerated() {
+                guard let venueSymbols = pick(symbols, i) else {
+                    throw RecordError(.invalidArgument, what: "no symbols for \(venue.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT (one per --venue)")
                 }
                 let ch = pick(channels, i) ?? "trade"
-                plans.append(try ConnectionPlan.venue(v, symbols: list([s]), channels: list([ch]), url: pick(url, i), restBase: restURL))
+                plans.append(try ConnectionPlan.venue(venue, symbols: list([venueSymbols]), channels: list([ch]), url: pick(url, i), restBase: restURL))
             }
         }
         plans = plans.flatMap { p in Array(repeating: p, count: connections) }
-        var c = RecordConfiguration(plans: plans, output: output)
+        var configuration = RecordConfiguration(plans: plans, output: output)
         switch rotate {
-        case let .every(nanos)?: c.rotateEveryNanos = nanos
-        case let .bytes(bytes)?: c.rotateBytes = bytes
+        case let .every(nanos)?: configuration.rotateEveryNanos = nanos
+        case let .bytes(bytes)?: configuration.rotateBytes = bytes
         case nil: break
         }
-        if let d = duration { c.durationNanos = d.nanos }
-        c.flushIntervalNanos = flushInterval.nanos
-        c.backoffInitialNanos = backoff.nanos
-        c.backoffMaxNanos = maxBackoff.nanos
-        c.client.tls.verifyCertificate = !insecure
-        if let f = caFile {
-            guard access(f, R_OK) == 0 else {
-                throw RecordError(.invalidArgument, place: f, what: "cannot read the --ca-file", remedy: "give a readable PEM file of CA certificates")
+        if let duration { configuration.durationNanos = duration.nanos }
+        configuration.flushIntervalNanos = flushInterval.nanos
+        configuration.backoffInitialNanos = backoff.nanos
+        configuration.backoffMaxNanos = maxBackoff.nanos
+        configuration.client.tls.verifyCertificate = !insecure
+        if let caFile {
+            guard access(caFile, R_OK) == 0 else {
+                throw RecordError(.invalidArgument, place: caFile, what: "cannot read the --ca-file", remedy: "give a readable PEM file of CA certificates")
             }
-            c.client.tls.trustRootsPEMFile = f
+            configuration.client.tls.trustRootsPEMFile = caFile
         }
-        c.client.handshakeTimeoutNanos = connectTimeout.nanos
-        c.status = quiet ? .quiet : log ? .log : .auto
-        c.metadata = [("command_line", .string((["k2"] + CommandLine.arguments.dropFirst()).joined(separator: " ")))]
-        return c
+        configuration.client.handshakeTimeoutNanos = connectTimeout.nanos
+        configuration.status = quiet ? .quiet : log ? .log : .auto
+        configuration.metadata = [("command_line", .string((["k2"] + CommandLine.arguments.dropFirst()).joined(separator: " ")))]
+        return configuration
     }
 }

@@ -73,9 +73,9 @@ struct SynthCapture: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let d = duration.nanos
-            let n = try SyntheticCapture(durationNanos: d, rate: rate.perSecond, seed: seed).write(to: output)
-            StdErr.print("\(output): \(n) recv messages over \(TimeText.humanDuration(nanos: d))")
+            let nanos = duration.nanos
+            let count = try SyntheticCapture(durationNanos: nanos, rate: rate.perSecond, seed: seed).write(to: output)
+            StdErr.print("\(output): \(count) recv messages over \(TimeText.humanDuration(nanos: nanos))")
         }
     }
 }

@@ -77,18 +77,12 @@ struct ReplayOptions: ParsableArguments {
         let metrics = try reportingErrors { try startMetricsServer(port: metricsPort, announcement: "metrics: ") }
         defer { metrics?.stop() }
         let sinks = engine.sinks
-        let progress: ((ReplayProgress) -> Void)? = progressOnTTY || metrics != nil ? { p in
-            if progressOnTTY { Self.printProgress(p) }
-            metrics?.update(LiveMetrics.replaySamples(p, sinks: sinks.map { ($0.uri, $0.counts) }))
+        let progress: ((ReplayProgress) -> Void)? = progressOnTTY || metrics != nil ? { snapshot in
+            if progressOnTTY { Self.printProgress(snapshot) }
+            metrics?.update(LiveMetrics.replaySamples(snapshot, sinks: sinks.map { ($0.uri, $0.counts) }))
         } : nil
-        let summary = try reportingErrors { () throws -> ReplaySummary in
-            do {
-                return try engine.runOnDedicatedThread(progress: progress)
-            } catch let damaged as ReplayError where damaged.code == .damagedInput {
-                StdErr.print("k2: \(damaged)")   // like `capture cat`'s warning, but nothing was sent: exit 1
-                throw ExitCode(1)
-            }
-        }
+        // A damaged input (`--allow-torn` not given): nothing was sent, exit 1 (ReplayError.exitCode).
+        let summary = try reportingErrors { try engine.runOnDedicatedThread(progress: progress) }
         if progressOnTTY { Self.writeStderr("\r\u{1B}[K") }
         for line in summary.lines() { StdErr.print(line) }
         if let report {
@@ -108,19 +102,19 @@ struct ReplayOptions: ParsableArguments {
         config.loops = loop
         var start: Int64? = sourceStart
         if filters.usesTime, source == nil {
-            for f in files {
-                if let t = try CaptureReader(path: f).index().firstTimestamp { start = Swift.min(start ?? t, t) }
+            for file in files {
+                if let first = try CaptureReader(path: file).index().firstTimestamp { start = Swift.min(start ?? first, first) }
             }
         }
         config.filter = try filters.filter(start: start)
         if !kinds.isEmpty {
             var set = Set<RecordKind>()
             for name in kinds.flatMap({ $0.split(separator: ",") }) {
-                guard let k = RecordKind(name: String(name).trimmingSpaces()) else {
+                guard let kind = RecordKind(name: String(name).trimmingSpaces()) else {
                     throw ReplayError(.invalidArgument, what: "--kinds '\(name)' is not a record kind",
                                       remedy: "use connect, send, recv, disconnect, http, marker")
                 }
-                set.insert(k)
+                set.insert(kind)
             }
             config.kinds = set
         }
@@ -129,10 +123,10 @@ struct ReplayOptions: ParsableArguments {
         config.readAhead = readAhead
         config.allowTorn = allowTorn
         var props: [(String, String)] = []
-        for p in properties {
-            let kv = p.split(separator: "=", maxSplits: 1)
+        for property in properties {
+            let kv = property.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, !kv[0].isEmpty else {
-                throw ReplayError(.invalidArgument, what: "-X '\(p)' is not key=value", remedy: "write e.g. -X linger.ms=5")
+                throw ReplayError(.invalidArgument, what: "-X '\(property)' is not key=value", remedy: "write e.g. -X linger.ms=5")
             }
             props.append((String(kv[0]), String(kv[1])))
         }
@@ -147,13 +141,13 @@ struct ReplayOptions: ParsableArguments {
     static func printProgress(_ p: ReplayProgress) {
         var line = "\r\u{1B}[K\(p.messages) msgs  \(TimeText.fixed(p.rate, 0)) msg/s"
         line += "  lag \(TimeText.fixed(Double(p.lagNanos) / 1e6, 3)) ms"
-        if let f = p.fraction { line += "  \(TimeText.fixed(f * 100, 1))%" }
+        if let fraction = p.fraction { line += "  \(TimeText.fixed(fraction * 100, 1))%" }
         if let eta = p.etaNanos { line += "  ETA \(TimeText.humanDuration(nanos: eta))" }
         writeStderr(line)
     }
 
     static func writeStderr(_ text: String) {
-        var t = text
-        t.withUTF8 { buf in _ = write(2, buf.baseAddress, buf.count) }
+        var utf8Text = text
+        utf8Text.withUTF8 { buf in _ = write(2, buf.baseAddress, buf.count) }
     }
 }

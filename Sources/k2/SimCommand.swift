@@ -45,18 +45,18 @@ struct ProfileOptions: ParsableArguments {
         if profile == nil && rate == nil { throw SimError(location: "--profile", what: "no traffic given", remedy: "give --profile FILE, or --rate N with --duration D") }
         if profile != nil && (rate != nil || duration != nil) { throw SimError(location: "--profile", what: "cannot be combined with --rate/--duration", remedy: "give one or the other") }
         if rate != nil && duration == nil { throw SimError(location: "--rate", what: "needs --duration", remedy: "add e.g. --duration 60s") }
-        var p: SimProfile
+        var simProfile: SimProfile
         if let path = profile {
-            p = try ProfileLoader.load(path: path)
+            simProfile = try ProfileLoader.load(path: path)
         } else {
-            p = SimProfile.constant(rate: rate?.perSecond ?? 0, duration: duration?.nanos ?? 0)
+            simProfile = SimProfile.constant(rate: rate?.perSecond ?? 0, duration: duration?.nanos ?? 0)
         }
         if let venue {
-            do throws(CaptureError) { p.venues = [try Venue(parsing: venue)] } catch { throw SimError(error, location: "--venue") }
+            do throws(CaptureError) { simProfile.venues = [try Venue(parsing: venue)] } catch { throw SimError(error, location: "--venue") }
         }
-        if let s = seed { p.seed = s }
-        if let n = symbols { p.market.symbols = n }
-        return p
+        if let seed { simProfile.seed = seed }
+        if let symbols { simProfile.market.symbols = symbols }
+        return simProfile
     }
 }
 
@@ -76,15 +76,15 @@ extension SimCommand {
 
         func run() throws {
             try reportingErrors {
-                let p = try options.load()
+                let simProfile = try options.load()
                 let clock = SystemClock()
                 let t0 = clock.monotonicNanos()
-                let r = try CaptureGenerator(profile: p).write(path: output, commandLine: CommandLine.arguments.joined(separator: " "))
+                let generated = try CaptureGenerator(profile: simProfile).write(path: output, commandLine: CommandLine.arguments.joined(separator: " "))
                 let secs = Double(clock.monotonicNanos() - t0) / 1e9
-                print("\(output): \(r.messages) messages (\(r.records) records) over \(TimeText.humanDuration(nanos: r.simulatedNanos)) simulated, "
-                      + "\(SizeText.human(bytes: r.payloadBytes)) payload, file \(SizeText.human(bytes: r.fileBytes)); "
-                      + "profile \(p.name), seed \(p.seed), venues \(p.venues.map(\.rawValue).joined(separator: ",")); "
-                      + "\(Int(Double(r.messages) / max(1e-9, secs))) msg/s generated+written")
+                print("\(output): \(generated.messages) messages (\(generated.records) records) over \(TimeText.humanDuration(nanos: generated.simulatedNanos)) simulated, "
+                      + "\(SizeText.human(bytes: generated.payloadBytes)) payload, file \(SizeText.human(bytes: generated.fileBytes)); "
+                      + "profile \(simProfile.name), seed \(simProfile.seed), venues \(simProfile.venues.map(\.rawValue).joined(separator: ",")); "
+                      + "\(Int(Double(generated.messages) / max(1e-9, secs))) msg/s generated+written")
             }
         }
     }
@@ -110,24 +110,24 @@ extension SimCommand {
         func run() throws {
             let filters = replay.filters
             let (source, generator) = try reportingErrors { () throws -> (GeneratedReplaySource, CaptureGenerator) in
-                let p = try options.load()
-                let g = CaptureGenerator(profile: p)
+                let simProfile = try options.load()
+                let captureGenerator = CaptureGenerator(profile: simProfile)
                 // --to bounds the generation too (the engine's filter drops the rest anyway).
                 // Checked here too, so that a bad --from/--to is refused before the line below.
-                let filter = try filters.filter(start: g.firstTimestamp)
+                let filter = try filters.filter(start: captureGenerator.firstTimestamp)
                 let until = filters.to == nil ? nil : filter.to
-                let s = try GeneratedReplaySource(generator: g, keep: keep, until: until,
+                let replaySource = try GeneratedReplaySource(generator: captureGenerator, keep: keep, until: until,
                                                   commandLine: CommandLine.arguments.joined(separator: " "))
-                return (s, g)
+                return (replaySource, captureGenerator)
             }
             defer {
                 do { try source.closeKept() } catch { StdErr.print("k2: --keep \(keep ?? ""): \(error)") }
             }
-            let p = generator.profile
-            let expected = Int(p.timeline.expectedCount) * p.venues.count
-            StdErr.print("k2 sim run: profile \(p.name) (seed \(p.seed), \(p.venues.map(\.rawValue).joined(separator: ","))), ~\(expected) messages over "
-                         + "\(TimeText.humanDuration(nanos: p.timeline.length)), generated as they are replayed" + (keep.map { "; keeping them in \($0)" } ?? ""))
-            try replay.run(source: ReplaySourceFactory(name: "k2 sim: profile \(p.name), seed \(p.seed)") { source },
+            let simProfile = generator.profile
+            let expected = Int(simProfile.timeline.expectedCount) * simProfile.venues.count
+            StdErr.print("k2 sim run: profile \(simProfile.name) (seed \(simProfile.seed), \(simProfile.venues.map(\.rawValue).joined(separator: ","))), ~\(expected) messages over "
+                         + "\(TimeText.humanDuration(nanos: simProfile.timeline.length)), generated as they are replayed" + (keep.map { "; keeping them in \($0)" } ?? ""))
+            try replay.run(source: ReplaySourceFactory(name: "k2 sim: profile \(simProfile.name), seed \(simProfile.seed)") { source },
                            sourceStart: generator.firstTimestamp)
         }
     }
@@ -149,15 +149,15 @@ extension SimCommand {
 
         func run() throws {
             try reportingErrors {
-                let v: Venue
-                do throws(CaptureError) { v = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
+                let parsedVenue: Venue
+                do throws(CaptureError) { parsedVenue = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
                 let rate = 200_000.0
-                let p = SimProfile.constant(rate: rate, duration: Int64(Double(messages) / rate * 1e9), venue: v, seed: seed, arrivals: .uniform)
-                print("k2 sim bench: \(v.rawValue), \(messages) messages, seed \(seed), one core")
-                let g = SimBench.generateOnly(profile: p)
-                print("generate only:    " + g.line)
-                let w = try SimBench.generateAndWrite(profile: p, path: output)
-                print("generate + write: " + w.line + " (zstd level 3)")
+                let simProfile = SimProfile.constant(rate: rate, duration: Int64(Double(messages) / rate * 1e9), venue: parsedVenue, seed: seed, arrivals: .uniform)
+                print("k2 sim bench: \(parsedVenue.rawValue), \(messages) messages, seed \(seed), one core")
+                let generated = SimBench.generateOnly(profile: simProfile)
+                print("generate only:    " + generated.line)
+                let written = try SimBench.generateAndWrite(profile: simProfile, path: output)
+                print("generate + write: " + written.line + " (zstd level 3)")
             }
         }
     }
@@ -170,20 +170,20 @@ extension SimCommand {
 
         func run() throws {
             try reportingErrors {
-                let p = try ProfileLoader.load(path: profile)
-                print("\(profile): profile \(p.name), seed \(p.seed), venues \(p.venues.map(\.rawValue).joined(separator: ",")), \(p.market.symbols) symbols")
-                for (i, s) in p.timeline.segments.enumerated() {
-                    print("  [\(i)] +\(TimeText.humanDuration(nanos: p.timeline.starts[i])) \(s.shape.name) for \(TimeText.humanDuration(nanos: s.length)), \(s.arrivals.rawValue): ~\(Int(s.expectedCount)) messages per venue")
+                let loaded = try ProfileLoader.load(path: profile)
+                print("\(profile): profile \(loaded.name), seed \(loaded.seed), venues \(loaded.venues.map(\.rawValue).joined(separator: ",")), \(loaded.market.symbols) symbols")
+                for (i, segment) in loaded.timeline.segments.enumerated() {
+                    print("  [\(i)] +\(TimeText.humanDuration(nanos: loaded.timeline.starts[i])) \(segment.shape.name) for \(TimeText.humanDuration(nanos: segment.length)), \(segment.arrivals.rawValue): ~\(Int(segment.expectedCount)) messages per venue")
                 }
-                print("  total ~\(Int(p.timeline.expectedCount)) messages per venue over \(TimeText.humanDuration(nanos: p.timeline.length))")
-                let f = p.faults
+                print("  total ~\(Int(loaded.timeline.expectedCount)) messages per venue over \(TimeText.humanDuration(nanos: loaded.timeline.length))")
+                let faultPlan = loaded.faults
                 var faults: [String] = []
-                if let d = f.dropEveryNanos { faults.append("drop every \(TimeText.humanDuration(nanos: d))") }
-                if let d = f.stallEveryNanos { faults.append("stall \(TimeText.humanDuration(nanos: f.stallForNanos)) every \(TimeText.humanDuration(nanos: d))") }
-                for (n, what) in [(f.gapEvery, "gap"), (f.duplicateEvery, "duplicate"), (f.reorderEvery, "reorder"), (f.malformedEvery, "malformed")] where n > 0 {
-                    faults.append("\(what) every \(n) messages")
+                if let every = faultPlan.dropEveryNanos { faults.append("drop every \(TimeText.humanDuration(nanos: every))") }
+                if let every = faultPlan.stallEveryNanos { faults.append("stall \(TimeText.humanDuration(nanos: faultPlan.stallForNanos)) every \(TimeText.humanDuration(nanos: every))") }
+                for (every, what) in [(faultPlan.gapEvery, "gap"), (faultPlan.duplicateEvery, "duplicate"), (faultPlan.reorderEvery, "reorder"), (faultPlan.malformedEvery, "malformed")] where every > 0 {
+                    faults.append("\(what) every \(every) messages")
                 }
-                faults.append(f.closeAfterNanos.map { "close after \(TimeText.humanDuration(nanos: $0))" } ?? "no lifetime limit")
+                faults.append(faultPlan.closeAfterNanos.map { "close after \(TimeText.humanDuration(nanos: $0))" } ?? "no lifetime limit")
                 print("  exchange faults: " + faults.joined(separator: ", "))
             }
         }

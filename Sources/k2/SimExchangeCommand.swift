@@ -95,45 +95,45 @@ struct SimExchangeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let v: Venue
-            do throws(CaptureError) { v = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
-            var p: SimProfile
+            let parsedVenue: Venue
+            do throws(CaptureError) { parsedVenue = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
+            var simProfile: SimProfile
             if let path = profile {
-                p = try ProfileLoader.load(path: path)
+                simProfile = try ProfileLoader.load(path: path)
             } else {
                 let perSecond: Double
                 if case let .perSecond(value, _) = rate { perSecond = value } else { perSecond = 1_000_000 }
-                p = SimProfile.constant(rate: perSecond, duration: 100 * 365 * 86_400 * 1_000_000_000, venue: v, seed: seed)
-                if let n = symbols { p.market.symbols = n }
+                simProfile = SimProfile.constant(rate: perSecond, duration: 100 * 365 * 86_400 * 1_000_000_000, venue: parsedVenue, seed: seed)
+                if let symbols { simProfile.market.symbols = symbols }
             }
-            var o = ExchangeOptions(venue: v, profile: p)
-            o.host = host
-            o.port = port.number
-            o.unpaced = profile == nil && rate.isUnpaced
-            if profile == nil, case .max = rate { o.maxRatePool = 65_536 }
-            if let d = dropEvery { o.faults.dropEveryNanos = d.nanos }
-            if let s = stallEvery { o.faults.stallEveryNanos = s.nanos }
-            if let s = stallFor { o.faults.stallForNanos = s.nanos }
-            if let n = gapEvery { o.faults.gapEvery = n }
-            if let n = duplicateEvery { o.faults.duplicateEvery = n }
-            if let n = reorderEvery { o.faults.reorderEvery = n }
-            if let n = malformedEvery { o.faults.malformedEvery = n }
-            if let c = closeAfter { o.faults.closeAfterNanos = c.nanos }
-            o.pingEveryNanos = pingEvery.nanos
-            o.heartbeatEveryNanos = heartbeatEvery.nanos
-            o.logPath = log
-            o.verbose = !quiet
+            var options = ExchangeOptions(venue: parsedVenue, profile: simProfile)
+            options.host = host
+            options.port = port.number
+            options.unpaced = profile == nil && rate.isUnpaced
+            if profile == nil, case .max = rate { options.maxRatePool = 65_536 }
+            if let dropEvery { options.faults.dropEveryNanos = dropEvery.nanos }
+            if let stallEvery { options.faults.stallEveryNanos = stallEvery.nanos }
+            if let stallFor { options.faults.stallForNanos = stallFor.nanos }
+            if let gapEvery { options.faults.gapEvery = gapEvery }
+            if let duplicateEvery { options.faults.duplicateEvery = duplicateEvery }
+            if let reorderEvery { options.faults.reorderEvery = reorderEvery }
+            if let malformedEvery { options.faults.malformedEvery = malformedEvery }
+            if let closeAfter { options.faults.closeAfterNanos = closeAfter.nanos }
+            options.pingEveryNanos = pingEvery.nanos
+            options.heartbeatEveryNanos = heartbeatEvery.nanos
+            options.logPath = log
+            options.verbose = !quiet
             let limit = duration?.nanos
-            let server = try ExchangeServer(o)
+            let server = try ExchangeServer(options)
             print(server.url)
             fflush(nil)
             let done = Latch<Void>()
             StopSignals.install { _ in done.set() }
             if let limit { _ = done.wait(timeoutNanos: limit) } else { done.wait() }
             server.close()
-            let s = server.stats
+            let stats = server.stats
             if !quiet {
-                StdErr.print("k2: sim exchange: \(s.connections) connections, \(s.framesSent) frames sent, \(s.snapshots) snapshots, \(s.faults) faults")
+                StdErr.print("k2: sim exchange: \(stats.connections) connections, \(stats.framesSent) frames sent, \(stats.snapshots) snapshots, \(stats.faults) faults")
             }
         }
     }

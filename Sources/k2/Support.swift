@@ -3,8 +3,9 @@ import K2Bench
 import K2Core
 import K2Net
 
-/// Runs a command body and turns any library error into one line on stderr and exit code 2,
-/// the convention for bad input across k2.
+/// Runs a command body and turns any library error into one line on stderr, `k2: ` and the
+/// error's line, and its exit code: a `K2Error`'s own (2 for bad input, 1 for a failure part-way
+/// through the work), 2 for any other error. The one place the CLI maps errors (docs/errors.md).
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
@@ -15,9 +16,15 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let e as ValidationError {
         throw e
     } catch {
-        StdErr.print("k2: \(error)")
-        throw ExitCode(2)
+        throw ExitCode(reportedExitCode(error))
     }
+}
+
+/// Prints `error` as its one line (`k2: place: what — remedy`) on stderr and returns the exit
+/// code it maps to: a `K2Error`'s own, 2 for any other error.
+func reportedExitCode(_ error: any Error) -> Int32 {
+    StdErr.print("k2: \(error)")
+    return (error as? any K2Error)?.exitCode ?? 2
 }
 
 /// `--metrics-port`: serves live Prometheus metrics on 127.0.0.1 and prints

@@ -17,13 +17,13 @@ import Testing
                    "freshness.intended": Fixture.histogram([(1_000_000_000, 100)])]
         var report = try Fixture.report([Fixture.run(index: 0, latencies: lat, rate: 12_000, cores: 1)])
         report.workload.clickhouseSettings = ["stream_flush_interval_ms": "500"]
-        let v = Verification.verify(report, targets: try Self.targets())
-        func row(_ id: String) -> Verification.Row { v.rows.first { $0.figure.id == id }! }
+        let verification = Verification.verify(report, targets: try Self.targets())
+        func row(_ id: String) -> Verification.Row { verification.rows.first { $0.figure.id == id }! }
         let p50 = row("latency-p50")
         #expect(p50.verdict == .fail && p50.metric == "latency.freshness.intended.p50")
-        let m = report.metrics
-        func ms(_ name: String) -> String { Units.format(m[name]!.value) + " ms" }
-        let flush = Units.format(m["latency.freshness.intended.p50"]!.value - m["latency.end_to_end.intended.p50"]!.value) + " ms"
+        let metrics = report.metrics
+        func ms(_ name: String) -> String { Units.format(metrics[name]!.value) + " ms" }
+        let flush = Units.format(metrics["latency.freshness.intended.p50"]!.value - metrics["latency.end_to_end.intended.p50"]!.value) + " ms"
         let line = try #require(p50.breakdown)
         #expect(line.hasPrefix("where the time goes (p50 from the intended send): to the broker and back (publish) \(ms("latency.publish.intended.p50"))"
             + " · broker to consumer (end to end) \(ms("latency.end_to_end.intended.p50")) · broker to queryable (freshness − end to end) \(flush)"
@@ -31,10 +31,10 @@ import Testing
         #expect(line.contains("kafka_flush_interval_ms (the Kafka table's setting on current releases)"))
         // A passing or unjudged row has none; the table prints the line under it, the HTML in a row of its own.
         #expect(row("producer-ack").breakdown == nil && row("ingestion-throughput").breakdown == nil)
-        let md = v.markdown(includeUnmeasured: false)
+        let md = verification.markdown(includeUnmeasured: false)
         #expect(md.contains("\n- ingestion latency p50 (from intended send) fails: where the time goes (p50"))
         #expect(md.contains("\n- ingestion latency p99 (from intended send) fails: where the time goes (p99"))
-        #expect(ReportHTML.render(report, verification: v).contains("<td colspan=\"5\" class=\"why\">where the time goes (p50"))
+        #expect(ReportHTML.render(report, verification: verification).contains("<td colspan=\"5\" class=\"why\">where the time goes (p50"))
     }
 
     @Test func withoutAFlushThePublishOrTheSlotWaitIsNamed() {
@@ -59,18 +59,18 @@ import Testing
         var run = Fixture.run(index: 0, latencies: [:], rate: 12_000, cores: 1)
         run.metrics["latency.query.cold.p99"] = .init(value: 900, unit: "ms", better: .lower)
         run.metrics["latency.query_uncorrected.cold.p99"] = .init(value: 100, unit: "ms", better: .lower)
-        let v = Verification.verify(try Fixture.report([run]), targets: try Self.targets())
-        let row = try #require(v.rows.first { $0.figure.id == "l3-cold-path" })
+        let verification = Verification.verify(try Fixture.report([run]), targets: try Self.targets())
+        let row = try #require(verification.rows.first { $0.figure.id == "l3-cold-path" })
         #expect(row.verdict == .fail && row.breakdown?.contains("waiting for a free slot (intended − actual start) 800 ms") == true)
     }
 }
 
 @Suite struct BurstPhaseTests {
     static func interval(_ t: Double, delivered: Double, backlog: Double, behind: Double) -> BenchReport.IntervalPoint {
-        var p = BenchReport.IntervalPoint(t: t, seconds: 1, offeredMsgs: delivered, sentMsgs: delivered, deliveredMsgs: [delivered],
+        var point = BenchReport.IntervalPoint(t: t, seconds: 1, offeredMsgs: delivered, sentMsgs: delivered, deliveredMsgs: [delivered],
                                           sentMB: [0], backlog: [backlog])
-        p.clickhouseBehind = behind
-        return p
+        point.clickhouseBehind = behind
+        return point
     }
 
     @Test func peakBacklogAndCatchUpAfterTheBurst() {
@@ -83,13 +83,13 @@ import Testing
             Self.interval(Double(i + 1), delivered: delivered[i], backlog: backlog[i], behind: behind[i])
         }
         let burst = Workload.Burst(rate: 100, atNanos: 3_000_000_000, lengthNanos: 2_000_000_000)
-        let (m, notes) = Assembler.burstMetrics(intervals: iv, burst: burst)
+        let (metrics, notes) = Assembler.burstMetrics(intervals: iv, burst: burst)
         #expect(notes.isEmpty)
-        #expect(m["burst.offered.msgs_per_s"]?.value == 100)
-        #expect(m["burst.achieved.peak_msgs_per_s"]?.value == 100)
-        #expect(m["burst.backlog.broker.max.messages"]?.value == 30)
-        #expect(m["burst.backlog.clickhouse.max.rows"]?.value == 80)
-        #expect(m["burst.catch_up.s"]?.value == 2)
+        #expect(metrics["burst.offered.msgs_per_s"]?.value == 100)
+        #expect(metrics["burst.achieved.peak_msgs_per_s"]?.value == 100)
+        #expect(metrics["burst.backlog.broker.max.messages"]?.value == 30)
+        #expect(metrics["burst.backlog.clickhouse.max.rows"]?.value == 80)
+        #expect(metrics["burst.catch_up.s"]?.value == 2)
 
         // A harness that fell behind sent the burst late: the backlog peaks after the scheduled end
         // (90 rows at t = 6); caught up at t = 8, 3 s after the scheduled end — not at t = 5.
@@ -115,12 +115,12 @@ import Testing
         let iv: [BenchReport.IntervalPoint] = (0..<6).map { (i: Int) -> BenchReport.IntervalPoint in
             Self.interval(Double(i + 1), delivered: delivered[i], backlog: 0, behind: behind[i])
         }
-        for (k, v) in Assembler.burstMetrics(intervals: iv, burst: .init(rate: 60_000, atNanos: 2_000_000_000, lengthNanos: 1_000_000_000)).metrics {
-            run.metrics[k] = v
+        for (name, metric) in Assembler.burstMetrics(intervals: iv, burst: .init(rate: 60_000, atNanos: 2_000_000_000, lengthNanos: 1_000_000_000)).metrics {
+            run.metrics[name] = metric
         }
         let report = try Fixture.report([run])
-        let v = Verification.verify(report, targets: try WhereTheTimeGoesTests.targets())
-        let row = try #require(v.rows.first { $0.figure.id == "burst-throughput" })
+        let verification = Verification.verify(report, targets: try WhereTheTimeGoesTests.targets())
+        let row = try #require(verification.rows.first { $0.figure.id == "burst-throughput" })
         #expect(row.verdict == .pass && row.metric == "burst.achieved.peak_msgs_per_s" && row.measured == 60_000)
         let md = ReportMarkdown.render(report)
         #expect(md.contains("### Burst phase: peak absorbed, backlog, ClickHouse catch-up"))
@@ -129,8 +129,8 @@ import Testing
     }
 
     @Test func burstKeysAreReadStrictly() throws {
-        let w = try WorkloadLoader.parse("source: {profile: calm}\nrate: 12k\nduration: 30s\nburst: {rate: 60k, at: 10s, for: 3s}\n", file: "w.yaml")
-        #expect(w.burst == Workload.Burst(rate: 60_000, atNanos: 10_000_000_000, lengthNanos: 3_000_000_000))
+        let workload = try WorkloadLoader.parse("source: {profile: calm}\nrate: 12k\nduration: 30s\nburst: {rate: 60k, at: 10s, for: 3s}\n", file: "w.yaml")
+        #expect(workload.burst == Workload.Burst(rate: 60_000, atNanos: 10_000_000_000, lengthNanos: 3_000_000_000))
         func expectError(_ yaml: String, _ contains: String) {
             do {
                 _ = try WorkloadLoader.parse("source: {profile: calm}\nduration: 30s\n" + yaml, file: "w.yaml")
@@ -191,14 +191,14 @@ import Testing
                   contains: '"data"'
                 ping: {url: "http://127.0.0.1:8123/ping", rate: 5, status: 200, method: head}
             """
-        let w = try WorkloadLoader.parse(text, file: "w.yaml")
-        let h = try #require(w.http)
-        #expect(h.concurrency == 3 && h.timeoutNanos == 2_000_000_000)
+        let workload = try WorkloadLoader.parse(text, file: "w.yaml")
+        let http = try #require(workload.http)
+        #expect(http.concurrency == 3 && http.timeoutNanos == 2_000_000_000)
         var api = Workload.HTTPRequest(name: "api", url: "{clickhouse}/?database={database}", method: "POST", rate: 20)
         api.body = "SELECT 1"
         api.headers = ["X-ClickHouse-Format: JSON", "Authorization: Bearer t"]
         api.contains = "\"data\""
-        #expect(h.requests == [api, Workload.HTTPRequest(name: "ping", url: "http://127.0.0.1:8123/ping", method: "HEAD", rate: 5)])
+        #expect(http.requests == [api, Workload.HTTPRequest(name: "ping", url: "http://127.0.0.1:8123/ping", method: "HEAD", rate: 5)])
         func expectError(_ yaml: String, _ contains: String) {
             do {
                 _ = try WorkloadLoader.parse("source: {profile: calm}\nhttp:\n" + yaml, file: "w.yaml")
@@ -227,8 +227,8 @@ import Testing
         var run = Fixture.run(index: 0, latencies: [:], rate: 12_000, cores: 1)
         run.metrics["latency.http.api.p50"] = .init(value: 12, unit: "ms", better: .lower)
         run.metrics["latency.http.api.p99"] = .init(value: 40, unit: "ms", better: .lower)
-        let v = Verification.verify(try Fixture.report([run]), targets: try WhereTheTimeGoesTests.targets())
-        #expect(v.rows.first { $0.figure.id == "api-p50" }?.measured == 12)
-        #expect(v.rows.first { $0.figure.id == "api-p99" }?.verdict == .info)
+        let verification = Verification.verify(try Fixture.report([run]), targets: try WhereTheTimeGoesTests.targets())
+        #expect(verification.rows.first { $0.figure.id == "api-p50" }?.measured == 12)
+        #expect(verification.rows.first { $0.figure.id == "api-p99" }?.verdict == .info)
     }
 }

@@ -104,12 +104,12 @@ import Testing
         let pod = try #require(try spec.map("template")?.map("spec"))
         let containers = try #require(try pod.maps("containers"))
         #expect(containers.count == 1)
-        let c = containers[0]
-        #expect(try c.strings("command") == ["/bin/sh", "-c"])
-        let args = try #require(try c.strings("args"))
-        let mounts = try (c.maps("volumeMounts") ?? []).compactMap { try $0.string("mountPath") }
+        let container = containers[0]
+        #expect(try container.strings("command") == ["/bin/sh", "-c"])
+        let args = try #require(try container.strings("args"))
+        let mounts = try (container.maps("volumeMounts") ?? []).compactMap { try $0.string("mountPath") }
         return (try spec.int("completions"), try spec.int("parallelism"), try spec.string("completionMode") == "Indexed",
-                Container(image: try #require(try c.string("image")), script: args.joined(separator: " "), mounts: mounts))
+                Container(image: try #require(try container.string("image")), script: args.joined(separator: " "), mounts: mounts))
     }
 
     /// Shell words of a one-line script (quotes removed, `${JOB_COMPLETION_INDEX}` set to `index`).
@@ -120,8 +120,8 @@ import Testing
         var quote: Character?
         var inWord = false
         for ch in text {
-            if let q = quote {
-                if ch == q { quote = nil } else { current.append(ch) }
+            if let openQuote = quote {
+                if ch == openQuote { quote = nil } else { current.append(ch) }
             } else if ch == "\"" || ch == "'" {
                 quote = ch
                 inWord = true
@@ -161,8 +161,8 @@ import Testing
     }
 
     func value(after option: String, long: String? = nil, in words: [String]) -> String? {
-        guard let i = words.firstIndex(where: { $0 == option || $0 == long }), i + 1 < words.count else { return nil }
-        return words[i + 1]
+        guard let position = words.firstIndex(where: { $0 == option || $0 == long }), position + 1 < words.count else { return nil }
+        return words[position + 1]
     }
 
     @Test func shardJobAndMergeJobAgreeWithTheImage() throws {

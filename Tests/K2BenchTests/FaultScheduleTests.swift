@@ -21,17 +21,17 @@ struct FaultScheduleTests {
         """
 
     @Test func faultsSectionReadsEveryTargetAndAction() throws {
-        let w = try WorkloadLoader.parse(Self.schedule, file: "w.yaml")
-        #expect(w.embedded.brokers == 3)
-        #expect(w.faults.map(\.action) == [
+        let workload = try WorkloadLoader.parse(Self.schedule, file: "w.yaml")
+        #expect(workload.embedded.brokers == 3)
+        #expect(workload.faults.map(\.action) == [
             .brokerDown(broker: 1), .brokerRTT(broker: 2, millis: 200), .requestErrors(api: 0, code: 6, count: 50),
             .leaderMove(topic: "t", partition: 0, broker: 2), .topicError(topic: "t", code: 7), .clickhousePause, .clickhouseKill,
             .command(start: "docker pause rp", end: "docker unpause rp"),
         ])
-        #expect(w.faults.map(\.atNanos).prefix(2) == [5_000_000_000, 12_000_000_000])
-        #expect(w.faults[0].forNanos == 5_000_000_000 && w.faults[2].forNanos == 0)
-        #expect(w.faults.map(\.target) == ["broker", "broker", "broker", "broker", "broker", "clickhouse", "clickhouse", "command"])
-        #expect(w.faults[2].what == "Produce errors NOT_LEADER_FOR_PARTITION × 50")
+        #expect(workload.faults.map(\.atNanos).prefix(2) == [5_000_000_000, 12_000_000_000])
+        #expect(workload.faults[0].forNanos == 5_000_000_000 && workload.faults[2].forNanos == 0)
+        #expect(workload.faults.map(\.target) == ["broker", "broker", "broker", "broker", "broker", "clickhouse", "clickhouse", "command"])
+        #expect(workload.faults[2].what == "Produce errors NOT_LEADER_FOR_PARTITION × 50")
     }
 
     @Test func badFaultsAreOneLineNamingTheEntry() {
@@ -81,10 +81,10 @@ struct FaultScheduleTests {
     }
 
     @Test func schedulerBeginsAndEndsEachFaultOnTimeByAHandMovedClock() throws {
-        let w = try WorkloadLoader.parse(Self.schedule, file: "w.yaml")
+        let workload = try WorkloadLoader.parse(Self.schedule, file: "w.yaml")
         let clock = ManualClock(monotonic: 100_000_000_000)
         let injector = RecordingInjector(clock: clock)
-        let scheduler = FaultScheduler(faults: w.faults, injector: injector, clock: clock)
+        let scheduler = FaultScheduler(faults: workload.faults, injector: injector, clock: clock)
         scheduler.arm(measureFromNanos: 100_000_000_000)
         #expect(scheduler.step().isEmpty)
         clock.advance(by: 4_999_999_999)
@@ -112,7 +112,7 @@ struct FaultScheduleTests {
     }
 
     @Test func endsComeBeforeBeginsAtTheSameInstantAndStopEndsOpenFaults() throws {
-        let w = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse("""
             source: {profile: calm}
             duration: 30s
             faults:
@@ -120,11 +120,11 @@ struct FaultScheduleTests {
               - {at: 5s, for: 5s, target: broker, action: down}
               - {at: 10s, for: 1s, target: broker, action: rtt, rtt: 1s}
             """, file: "w.yaml")
-        #expect(FaultScheduler.events(w.faults).map { "\($0.offsetNanos / 1_000_000_000)\($0.isEnd ? "-" : "+")\($0.index)" }
+        #expect(FaultScheduler.events(workload.faults).map { "\($0.offsetNanos / 1_000_000_000)\($0.isEnd ? "-" : "+")\($0.index)" }
                 == ["5+1", "10-1", "10+0", "10+2", "11-2", "15-0"])
         let clock = ManualClock(monotonic: 0)
         let injector = RecordingInjector(clock: clock, failing: "broker 1 RTT +1000 ms")
-        let scheduler = FaultScheduler(faults: w.faults, injector: injector, clock: clock)
+        let scheduler = FaultScheduler(faults: workload.faults, injector: injector, clock: clock)
         scheduler.arm(measureFromNanos: 0)
         clock.advance(by: 12_000_000_000)
         scheduler.step()
@@ -136,9 +136,9 @@ struct FaultScheduleTests {
     }
 
     static func point(_ t: Double, backlog: Double, behind: Double?) -> BenchReport.IntervalPoint {
-        var p = BenchReport.IntervalPoint(t: t, seconds: 1, offeredMsgs: 1000, sentMsgs: 1000, deliveredMsgs: [1000], sentMB: [0.1], backlog: [backlog])
-        p.clickhouseBehind = behind
-        return p
+        var point = BenchReport.IntervalPoint(t: t, seconds: 1, offeredMsgs: 1000, sentMsgs: 1000, deliveredMsgs: [1000], sentMB: [0.1], backlog: [backlog])
+        point.clickhouseBehind = behind
+        return point
     }
 
     @Test func recoveryIsTheTimeFromTheEndUntilBacklogAndLagAreNormalAgain() {
@@ -167,10 +167,10 @@ struct FaultScheduleTests {
         let out = FaultRecovery.apply([stuck], intervals: calm).windows[0]
         #expect(out.recoverySeconds == nil && out.recoveryNote == "not back to normal by the end of the run" && out.maxBacklog == 40_000)
         // Without ClickHouse figures, the lag is delivered minus consumed, cumulated.
-        var a = Self.point(1, backlog: 0, behind: nil), b = Self.point(2, backlog: 0, behind: nil)
-        a.consumedMsgs = 400
-        b.consumedMsgs = 1_500
-        #expect(FaultRecovery.lag([a, b]) == [600, 100])
+        var firstPoint = Self.point(1, backlog: 0, behind: nil), secondPoint = Self.point(2, backlog: 0, behind: nil)
+        firstPoint.consumedMsgs = 400
+        secondPoint.consumedMsgs = 1_500
+        #expect(FaultRecovery.lag([firstPoint, secondPoint]) == [600, 100])
     }
 
     @Test func faultsTableAndBandsInTheReports() throws {

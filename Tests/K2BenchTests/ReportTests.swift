@@ -8,14 +8,14 @@ import Testing
 /// against formulas.
 enum Fixture {
     static func histogram(_ values: [(Int64, UInt64)]) -> Histogram {
-        var h = Histogram(unit: .nanoseconds)
-        for (v, c) in values { h.record(v, count: c) }
-        return h
+        var result = Histogram(unit: .nanoseconds)
+        for (v, c) in values { result.record(v, count: c) }
+        return result
     }
 
     static func run(index: Int, latencies: [String: Histogram], rate: Double, cores: Double, seconds: Int = 5) -> BenchReport.Run {
-        let iv = (1...seconds).map { t in
-            BenchReport.IntervalPoint(t: Double(t), seconds: 1, offeredMsgs: rate, sentMsgs: rate, deliveredMsgs: [rate], sentMB: [rate * 200 / 1e6],
+        let iv = (1...seconds).map { second in
+            BenchReport.IntervalPoint(t: Double(second), seconds: 1, offeredMsgs: rate, sentMsgs: rate, deliveredMsgs: [rate], sentMB: [rate * 200 / 1e6],
                                       backlog: [0], latenessP99Ms: 0.5, latenessMaxMs: 1)
         }
         let res = [ResourceSeries(name: "clickhouse-server", kind: "process", samples: (1...seconds).map {
@@ -24,9 +24,9 @@ enum Fixture {
             ResourceSample(t: Double($0), cpuCores: 0.5, memoryBytes: 50_000_000, processes: 1)
         })]
         var lat: [BenchReport.Latency] = []
-        for (k, h) in latencies.sorted(by: { $0.key < $1.key }) {
-            let parts = k.split(separator: ".").map(String.init)
-            lat.append(BenchReport.latency(kind: parts[0], basis: parts[1], h))
+        for (key, histogram) in latencies.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: ".").map(String.init)
+            lat.append(BenchReport.latency(kind: parts[0], basis: parts[1], histogram))
         }
         return BenchReport.Run(index: index, startedAt: "2026-01-01T00:00:00Z", measuredSeconds: Double(seconds), intervals: iv,
                                latencies: lat, sinks: [.init(uri: "kafka://127.0.0.1:9092?topic=<x>", sent: 5, delivered: 5, failed: 0, bytes: 1000, failureReasons: [:])],
@@ -52,20 +52,20 @@ enum Fixture {
         // max is 100 s; with coordinated-omission correction at a 1 ms interval the stall adds
         // 99,999 values 1 ms … 99.999 s, so p50 is ~ the middle of them: (10,000 + 100,000) / 2
         // = 55,000th value ≈ 45 s.
-        var h = Histogram(unit: .nanoseconds)
-        for _ in 0..<10_000 { h.record(1_000_000) }
-        h.record(100_000_000_000)
-        let p = BenchReport.percentilesMs(h)
+        var histogram = Histogram(unit: .nanoseconds)
+        for _ in 0..<10_000 { histogram.record(1_000_000) }
+        histogram.record(100_000_000_000)
+        let percentiles = BenchReport.percentilesMs(histogram)
         for label in ["p50", "p90", "p99", "p99.9", "p99.99"] {
-            #expect(abs(p[label]! - 1) < 0.002, "\(label) = \(p[label]!)")
+            #expect(abs(percentiles[label]! - 1) < 0.002, "\(label) = \(percentiles[label]!)")
         }
-        #expect(abs(p["max"]! - 100_000) < 100)
+        #expect(abs(percentiles["max"]! - 100_000) < 100)
 
-        var c = Histogram(unit: .nanoseconds)
-        for _ in 0..<10_000 { c.recordCorrectedValue(1_000_000, expectedInterval: 1_000_000) }
-        c.recordCorrectedValue(100_000_000_000, expectedInterval: 1_000_000)
-        #expect(c.totalCount == 110_000)
-        let cp = BenchReport.percentilesMs(c)
+        var corrected = Histogram(unit: .nanoseconds)
+        for _ in 0..<10_000 { corrected.recordCorrectedValue(1_000_000, expectedInterval: 1_000_000) }
+        corrected.recordCorrectedValue(100_000_000_000, expectedInterval: 1_000_000)
+        #expect(corrected.totalCount == 110_000)
+        let cp = BenchReport.percentilesMs(corrected)
         // The 55,000th value: 45,000th of the fill-ins 1 ms, 2 ms, … → 45 s.
         #expect(abs(cp["p50"]! - 45_000) / 45_000 < 0.01, "p50 = \(cp["p50"]!)")
         // p90: 99,000th value → 89,000th fill-in → 89 s.
@@ -73,37 +73,37 @@ enum Fixture {
     }
 
     @Test func repetitionsMergeHistogramsExactly() throws {
-        let a = Fixture.histogram([(1_000_000, 900), (5_000_000, 100)])
-        let b = Fixture.histogram([(2_000_000, 500), (50_000_000, 500)])
-        let r = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": a], rate: 10_000, cores: 2),
-                                    Fixture.run(index: 1, latencies: ["publish.intended": b], rate: 10_000, cores: 2)])
-        let merged = try r.mergedLatencies()["publish.intended"]!
-        var expected = a
-        expected.add(b)
+        let first = Fixture.histogram([(1_000_000, 900), (5_000_000, 100)])
+        let second = Fixture.histogram([(2_000_000, 500), (50_000_000, 500)])
+        let report = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": first], rate: 10_000, cores: 2),
+                                    Fixture.run(index: 1, latencies: ["publish.intended": second], rate: 10_000, cores: 2)])
+        let merged = try report.mergedLatencies()["publish.intended"]!
+        var expected = first
+        expected.add(second)
         #expect(merged == expected)
         #expect(merged.totalCount == 2000)
         // Merged p50: 1000th of 2000 values: 900 × 1 ms, then 500 × 2 ms → 2 ms.
-        #expect(abs(r.metrics["latency.publish.intended.p50"]!.value - 2) < 0.01)
+        #expect(abs(report.metrics["latency.publish.intended.p50"]!.value - 2) < 0.01)
         // p90 = 1800th: 900 + 500 + 100 (5 ms) = 1500 → the 50 ms values.
-        #expect(abs(r.metrics["latency.publish.intended.p90"]!.value - 50) < 0.1)
+        #expect(abs(report.metrics["latency.publish.intended.p90"]!.value - 50) < 0.1)
         // Not the average of the two runs' p90s (5 ms and 50 ms).
-        #expect(r.metrics["latency.publish.intended.p90"]!.samples == r.runs.map { $0.metrics["latency.publish.intended.p90"]!.value })
+        #expect(report.metrics["latency.publish.intended.p90"]!.samples == report.runs.map { $0.metrics["latency.publish.intended.p90"]!.value })
     }
 
     @Test func jsonRoundTripsAndRunDirectoryHasEveryFile() throws {
         let tmp = TemporaryDirectory()
-        let h = Fixture.histogram([(1_000_000, 100)])
-        let r = try Fixture.report([Fixture.run(index: 0, latencies: ["lateness.intended": h], rate: 1000, cores: 1)])
+        let histogram = Fixture.histogram([(1_000_000, 100)])
+        let report = try Fixture.report([Fixture.run(index: 0, latencies: ["lateness.intended": histogram], rate: 1000, cores: 1)])
         var logs = HistogramLogWriter(startNanos: 1_700_000_000_000_000_000)
-        logs.append(HistogramInterval(startSeconds: 0, lengthSeconds: 1, tag: "lateness", histogram: h))
-        let files = try ReportFiles.write(r, to: tmp.file("run"), intervalLogs: ["lateness.intended": logs.text])
+        logs.append(HistogramInterval(startSeconds: 0, lengthSeconds: 1, tag: "lateness", histogram: histogram))
+        let files = try ReportFiles.write(report, to: tmp.file("run"), intervalLogs: ["lateness.intended": logs.text])
         #expect(files.map { ($0 as NSString).lastPathComponent } == ["report.json", "report.md", "report.html", "lateness.intended.hlog"])
         let back = try ReportFiles.load(tmp.file("run"))
-        #expect(back == r)
+        #expect(back == report)
         let json = try String(contentsOfFile: tmp.file("run/report.json"), encoding: .utf8)
         #expect(json.contains("\"schema\" : \"k2-bench-report/1\""))
         let parsed = try HistogramLogReader.parse(try String(contentsOfFile: tmp.file("run/lateness.intended.hlog"), encoding: .utf8))
-        #expect(parsed.intervals.first?.histogram == h)
+        #expect(parsed.intervals.first?.histogram == histogram)
     }
 
     @Test func badReportIsOneLine() {
@@ -118,8 +118,8 @@ enum Fixture {
     }
 
     @Test func htmlEscapesEveryStringAndIsSelfContained() throws {
-        let r = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(1_000_000, 10)])], rate: 100, cores: 1)])
-        let html = ReportHTML.render(r)
+        let report = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(1_000_000, 10)])], rate: 100, cores: 1)])
+        let html = ReportHTML.render(report)
         #expect(!html.contains("<script"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(html.contains("host&amp;&lt;1&gt;"))
@@ -127,7 +127,7 @@ enum Fixture {
         #expect(html.contains("&lt;b&gt;markup&lt;/b&gt;"))
         #expect(!html.contains("src=\"http") && !html.contains("href=\"http"))
         #expect(html.components(separatedBy: "<svg").count - 1 == 6)
-        let md = ReportMarkdown.render(r)
+        let md = ReportMarkdown.render(report)
         #expect(md.contains("### Latency"))
         #expect(md.contains("| publish | intended | 10 |"))
     }
@@ -141,9 +141,9 @@ enum Fixture {
     @Test func verifyBuildsTheTableAndFailsOnAMissedTarget() throws {
         // e2e p50 2 ms, p99 ~12 ms: pass; SUT 20 cores mean: cpu-steady and cpu-peak fail.
         let e2e = Fixture.histogram([(2_000_000, 980), (12_000_000, 20)])
-        let r = try Fixture.report([Fixture.run(index: 0, latencies: ["end_to_end.intended": e2e], rate: 12_000, cores: 20)])
-        let v = Verification.verify(r, targets: try Self.targets())
-        func row(_ id: String) -> Verification.Row { v.rows.first { $0.figure.id == id }! }
+        let report = try Fixture.report([Fixture.run(index: 0, latencies: ["end_to_end.intended": e2e], rate: 12_000, cores: 20)])
+        let verification = Verification.verify(report, targets: try Self.targets())
+        func row(_ id: String) -> Verification.Row { verification.rows.first { $0.figure.id == id }! }
         #expect(row("latency-p50").verdict == .pass)
         #expect(row("latency-p50").metric == "latency.end_to_end.intended.p50")
         #expect(abs(row("latency-p50").ratioVsV1! - 250) < 1)           // 500 ms / 2 ms
@@ -157,21 +157,21 @@ enum Fixture {
         #expect(row("services").verdict == .notMeasured)
         #expect(row("ws-to-queryable").verdict == .notMeasured)        // no freshness probes here
         #expect(row("latency-p95").verdict == .info)
-        #expect(v.failed)
-        let md = v.markdown()
+        #expect(verification.failed)
+        let md = verification.markdown()
         #expect(md.contains("| ingestion latency p99 (from intended send) | 5,000 ms (000) | < 1,000 ms (000, 001, 004) |"))
         #expect(md.contains("| services (containers) | 18–20 services (000, 001) | ≤ 11 services (000, 004) | not measured | not measured | – |"))
-        #expect(v.claimsText().contains("\"6x faster\" (6x, source 000) — measured: latency-p50 249.9x"))
+        #expect(verification.claimsText().contains("\"6x faster\" (6x, source 000) — measured: latency-p50 249.9x"))
     }
 
     @Test func verifyPassesWhenEveryMeasuredTargetHolds() throws {
         let e2e = Fixture.histogram([(2_000_000, 1000)])
         var run = Fixture.run(index: 0, latencies: ["end_to_end.intended": e2e], rate: 60_000, cores: 4)
         run.metrics["throughput.achieved.peak_msgs_per_s"]?.value = 60_000
-        let r = try Fixture.report([run])
-        let v = Verification.verify(r, targets: try Self.targets())
-        #expect(!v.failed, "\(v.markdown())")
-        #expect(v.summary.hasSuffix("PASS"))
+        let report = try Fixture.report([run])
+        let verification = Verification.verify(report, targets: try Self.targets())
+        #expect(!verification.failed, "\(verification.markdown())")
+        #expect(verification.summary.hasSuffix("PASS"))
     }
 
     @Test func compareGatesOnlyRealShifts() throws {
@@ -181,9 +181,9 @@ enum Fixture {
                 var run = Fixture.run(index: i, latencies: ["lateness.intended": Fixture.histogram([(lat, 100)])], rate: rate, cores: 1, seconds: 8)
                 // Per-interval noise of ±2 %.
                 for k in run.intervals.indices {
-                    let f = 1 + (rng.nextDouble() - 0.5) * 0.04
-                    run.intervals[k].deliveredMsgs = [rate * f]
-                    run.intervals[k].sentMsgs = rate * f
+                    let noise = 1 + (rng.nextDouble() - 0.5) * 0.04
+                    run.intervals[k].deliveredMsgs = [rate * noise]
+                    run.intervals[k].sentMsgs = rate * noise
                 }
                 run.metrics = Assembler.metrics(intervals: run.intervals, latencies: ["lateness.intended": Fixture.histogram([(lat, 100)])],
                                                 resources: run.resources, sinkCount: 1)

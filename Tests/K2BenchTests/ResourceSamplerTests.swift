@@ -20,8 +20,8 @@ import Testing
         var all: [Int32] = [c.pid]
         var frontier = [c.pid]
         let procs = ProcFS.allProcesses()
-        while let p = frontier.popLast() {
-            for q in procs where q.ppid == p { all.append(q.pid); frontier.append(q.pid) }
+        while let parent = frontier.popLast() {
+            for q in procs where q.ppid == parent { all.append(q.pid); frontier.append(q.pid) }
         }
         for p in all.reversed() { kill(p, SIGKILL) }
         var status: Int32 = 0
@@ -29,10 +29,10 @@ import Testing
     }
 
     func sample(_ targets: [WatchTarget], seconds: Double) -> [ResourceSeries] {
-        let s = ResourceSampler(targets: targets, intervalNanos: 250_000_000)
-        s.start()
+        let sampler = ResourceSampler(targets: targets, intervalNanos: 250_000_000)
+        sampler.start()
         Thread.sleep(forTimeInterval: seconds)
-        return s.stop()
+        return sampler.stop()
     }
 
     /// CPU time the kernel says a process tree ran (/proc/PID/schedstat, ns), the reference.
@@ -83,13 +83,13 @@ import Testing
 
     @Test func parsesProcStatWithSpacesInComm() {
         let text = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 1 0 100 12345678 300 18446744073709551615"
-        let s = ProcFS.parseStat(text)
-        #expect(s?.pid == 1234)
-        #expect(s?.comm == "my (odd) name")
-        #expect(s?.ppid == 1)
-        #expect(s?.cpuTicks == 300)
-        #expect(s?.childTicks == 10)
-        #expect(s?.rssBytes == 300 * ProcFS.pageSize)
+        let stat = ProcFS.parseStat(text)
+        #expect(stat?.pid == 1234)
+        #expect(stat?.comm == "my (odd) name")
+        #expect(stat?.ppid == 1)
+        #expect(stat?.cpuTicks == 300)
+        #expect(stat?.childTicks == 10)
+        #expect(stat?.rssBytes == 300 * ProcFS.pageSize)
     }
 
     @Test func cgroupOfThisProcessIsReadableWhenCgroupV2IsMounted() throws {

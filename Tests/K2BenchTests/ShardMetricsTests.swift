@@ -12,25 +12,25 @@ import Testing
     /// summed throughput of the report of the whole.
     @Test func mergingShardReportsEqualsTheReportOfTheWhole() throws {
         let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "BNBUSDT", "LTCUSDT"]
-        let n = 4
+        let shardCount = 4
         var rng = SplitMix64(seed: 99)
         var whole = Histogram(unit: .nanoseconds)
-        var parts = [Histogram](repeating: Histogram(unit: .nanoseconds), count: n)
-        var counts = [Double](repeating: 0, count: n)
+        var parts = [Histogram](repeating: Histogram(unit: .nanoseconds), count: shardCount)
+        var counts = [Double](repeating: 0, count: shardCount)
         for _ in 0..<20_000 {
             let sym = symbols[Int(rng.next() % UInt64(symbols.count))]
             // Log-uniform latency 10 µs … 1 s.
-            let v = Int64(pow(10, 4 + 5 * rng.nextDouble()))
-            whole.record(v)
-            let i = (0..<n).first { s in Array(sym.utf8).withUnsafeBytes { Shard(index: s, count: n).keeps(symbol: $0, connection: 0) } }!
-            parts[i].record(v)
-            counts[i] += 1
+            let latency = Int64(pow(10, 4 + 5 * rng.nextDouble()))
+            whole.record(latency)
+            let shardIndex = (0..<shardCount).first { s in Array(sym.utf8).withUnsafeBytes { Shard(index: s, count: shardCount).keeps(symbol: $0, connection: 0) } }!
+            parts[shardIndex].record(latency)
+            counts[shardIndex] += 1
         }
         #expect(counts.filter { $0 > 0 }.count >= 2, "the split must put messages on several shards")
-        let shards = try (0..<n).map { i -> BenchReport in
-            var r = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": parts[i]], rate: counts[i] / 5, cores: 0.25)])
-            r.workload.shard = "\(i)/\(n)"
-            return r
+        let shards = try (0..<shardCount).map { i -> BenchReport in
+            var report = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": parts[i]], rate: counts[i] / 5, cores: 0.25)])
+            report.workload.shard = "\(i)/\(shardCount)"
+            return report
         }
         let all = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": whole], rate: 20_000 / 5, cores: 1)])
         let merged = try ReportMerge.merge(shards)
@@ -84,6 +84,39 @@ import Testing
         #expect(shifted.notes.contains { $0.hasPrefix("the shards did not start together (1.00 s apart)") })
     }
 
+    /// Shards on hosts whose clocks differ: shard 2's clock is 1 s ahead, so its start time reads
+    /// a second late although it started with the others. With the offsets measured against one
+    /// reference (`--clock-ref`) the merge puts every start on the reference's clock: no shift, the
+    /// true skew, and the offsets in a note and two metrics. Without them the same reports shift.
+    @Test func measuredClockOffsetsPutTheShardsOnOneTimeLine() throws {
+        func measured(_ report: BenchReport, offsetMs: Double) -> BenchReport {
+            var copy = report
+            copy.environment.clock = ClockReference.Measurement(reference: "10.77.0.1:9093", offsetMs: offsetMs, roundTripMs: 0.2, samples: 8)
+            return copy
+        }
+        let reports = [
+            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00.000Z"),
+            try Self.shard(1, rate: 2_000, start: "2026-01-01T00:00:00.003Z"),
+            try Self.shard(2, rate: 4_000, start: "2026-01-01T00:00:01.005Z"),
+        ]
+        let uncorrected = try ReportMerge.merge(reports)
+        #expect(abs(uncorrected.metrics["shards.start_skew_ms"]!.value - 1_005) < 1e-6)
+        #expect(uncorrected.metrics["shards.clock_offset_max_ms"] == nil)
+
+        let corrected = try ReportMerge.merge([measured(reports[0], offsetMs: 0.5), measured(reports[1], offsetMs: -0.5), measured(reports[2], offsetMs: -1_000)])
+        #expect(corrected.runs[0].intervals.map(\.offeredMsgs) == [7_000, 7_000, 7_000, 7_000, 7_000])
+        // On the reference's clock: 0.5 ms, 2.5 ms and 5 ms.
+        #expect(abs(corrected.metrics["shards.start_skew_ms"]!.value - 4.5) < 1e-6)
+        #expect(corrected.metrics["shards.clock_offset_max_ms"]?.value == 1_000)
+        #expect(abs(corrected.metrics["shards.clock_uncertainty_max_ms"]!.value - 0.1) < 1e-9)
+        #expect(corrected.notes.contains { $0.hasPrefix("clock offsets from the reference 10.77.0.1:9093: shard 0/3 +0.500 ms (± 0.100), shard 1/3 -0.500 ms") })
+        #expect(corrected.notes.contains { $0.contains("on the reference's clock: each corrected by its measured offset") })
+
+        // One shard without a measurement is named, and taken as on the reference's clock.
+        let partly = try ReportMerge.merge([measured(reports[0], offsetMs: 0), reports[1], measured(reports[2], offsetMs: -1_000)])
+        #expect(partly.notes.contains { $0.contains("shard 1/3 not measured") && $0.contains("give every shard --clock-ref") })
+    }
+
     /// A shard without a report makes the merge say so (and `isIncomplete`), never a silent under-count.
     @Test func aMissingShardMakesTheMergeIncomplete() throws {
         let merged = try ReportMerge.merge([
@@ -100,6 +133,16 @@ import Testing
             try Self.shard(1, rate: 1_000, start: "2026-01-01T00:00:00Z"),
         ])
         #expect(unnamed.notes.first?.hasPrefix("INCOMPLETE: merged 2 of 3 shards; missing shard 2/3.") == true)
+        // `k2 bench verify` of an incomplete merge never passes: the table opens with the note.
+        let targets = try TargetsLoader.load(file: TargetsTests.repoRoot + "/reports/targets/k2-v2.yaml")
+        let verification = Verification.verify(merged, targets: targets)
+        #expect(verification.failed)
+        #expect(verification.summary.hasSuffix("INCOMPLETE (a merge without every shard): FAIL"))
+        #expect(verification.markdown().hasPrefix("**INCOMPLETE: merged 2 of 3 shards"))
+        let whole = try ReportMerge.merge([try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+                                           try Self.shard(1, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+                                           try Self.shard(2, rate: 1_000, start: "2026-01-01T00:00:00Z")])
+        #expect(Verification.verify(whole, targets: targets).incomplete == nil)
     }
 
     @Test func aFailedShardDirectorySaysWhy() throws {
@@ -150,7 +193,7 @@ import Testing
         let tmp = TemporaryDirectory()
         let cap = tmp.file("m.k2cap")
         try SampleTraffic(seed: 5).write(to: cap, count: 3_000)
-        let w = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse("""
             name: live
             source: {captures: [\(cap)], loop: true}
             rate: 2k
@@ -170,7 +213,7 @@ import Testing
             }
         }
         scraper.start()
-        let out = try WorkloadRun.run(w, metrics: server)
+        let out = try WorkloadRun.run(workload, metrics: server)
         done.mutate { $0 = true }
         let bodies = scraped.value
         #expect(out.report.metrics["throughput.achieved.msgs_per_s"] != nil)
@@ -187,19 +230,19 @@ import Testing
 final class Locked<T>: @unchecked Sendable {
     // unchecked: the value is only touched under `lock`.
     private let lock = Lock()
-    private var v: T
-    init(_ v: T) { self.v = v }
-    var value: T { lock.withLock { v } }
-    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
+    private var stored: T
+    init(_ v: T) { self.stored = v }
+    var value: T { lock.withLock { stored } }
+    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&stored) } }
 }
 
 /// The CI gate's CPU-per-message metric and the comparison it feeds.
 @Suite struct GateTests {
     static func report(cpuUsPerMsg: [Double], referenceCPU: [Double]) throws -> BenchReport {
         var runs = cpuUsPerMsg.enumerated().map { i, us -> BenchReport.Run in
-            var r = Fixture.run(index: i, latencies: [:], rate: 50_000, cores: 1)
-            r.metrics["resources.harness.cpu_us_per_msg"] = .init(value: us, unit: "us", better: .lower)
-            return r
+            var run = Fixture.run(index: i, latencies: [:], rate: 50_000, cores: 1)
+            run.metrics["resources.harness.cpu_us_per_msg"] = .init(value: us, unit: "us", better: .lower)
+            return run
         }
         let ref = BenchReport.Reference(name: "zstd -d", values: referenceCPU, unit: "MB/s", cpuValues: referenceCPU)
         Assembler.addReferenceCPU(&runs, reference: ref)
@@ -214,35 +257,35 @@ final class Locked<T>: @unchecked Sendable {
         // The least disturbed repetition: 4.6 µs × 700 MB/s (median reference) = 3,220 bytes of zstd -d output per message.
         #expect(abs(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value - 3_220) < 1e-6)
         #expect(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.samples == [base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value])
-        let t = [("*", Threshold(relative: 0.20, minSamples: 5))]   // as the gate: 3 repetitions, thresholds decide
+        let thresholds = [("*", Threshold(relative: 0.20, minSamples: 5))]   // as the gate: 3 repetitions, thresholds decide
         // Half-speed machine: twice the CPU per message, half the reference → the same.
         let slowMachine = try Self.report(cpuUsPerMsg: [9.2, 9.4, 9.6], referenceCPU: [350, 345, 355])
-        #expect(Comparison.compare(baseline: base, current: slowMachine, metrics: Self.metric, thresholds: t).exitCode == 0)
+        #expect(Comparison.compare(baseline: base, current: slowMachine, metrics: Self.metric, thresholds: thresholds).exitCode == 0)
         // Noise of a few % is not a regression.
         let noisy = try Self.report(cpuUsPerMsg: [4.9, 4.5, 4.8], referenceCPU: [660, 720, 700])
-        #expect(Comparison.compare(baseline: base, current: noisy, metrics: Self.metric, thresholds: t).exitCode == 0)
+        #expect(Comparison.compare(baseline: base, current: noisy, metrics: Self.metric, thresholds: thresholds).exitCode == 0)
         // A replay 25 % more expensive per message on the same machine is.
         let slower = try Self.report(cpuUsPerMsg: [5.75, 5.9, 6.0], referenceCPU: [700, 690, 710])
-        let c = Comparison.compare(baseline: base, current: slower, metrics: Self.metric, thresholds: t)
-        #expect(c.exitCode == 2, "\(c.markdown())")
+        let comparison = Comparison.compare(baseline: base, current: slower, metrics: Self.metric, thresholds: thresholds)
+        #expect(comparison.exitCode == 2, "\(comparison.markdown())")
         // …and 25 % cheaper is an improvement (exit 4, which the gate passes).
         let faster = try Self.report(cpuUsPerMsg: [3.5, 3.55, 3.6], referenceCPU: [700, 690, 710])
-        #expect(Comparison.compare(baseline: base, current: faster, metrics: Self.metric, thresholds: t).exitCode == 4)
+        #expect(Comparison.compare(baseline: base, current: faster, metrics: Self.metric, thresholds: thresholds).exitCode == 4)
     }
 
     @Test func bestSampleIgnoresADisturbedRepetition() {
-        let t = Threshold(relative: 2.0, absolute: 20, minSamples: 5, best: true)
+        let threshold = Threshold(relative: 2.0, absolute: 20, minSamples: 5, best: true)
         // p99 per repetition (ms): one or two repetitions starved by neighbours.
         let base = [12.6, 34.1, 40.7]
-        let starved = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: t)
+        let starved = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: threshold)
         #expect(starved.verdict == .same, "\(starved.reason)")
         #expect(starved.currentMedian == 14.6)
         // Every repetition slower: a regression.
-        let slow = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [45, 60, 80], threshold: t)
+        let slow = MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [45, 60, 80], threshold: threshold)
         #expect(slow.verdict == .regression, "\(slow.reason)")
         #expect(slow.reason.contains("best samples"))
         // With medians the starved run would have been flagged.
-        var med = t
+        var med = threshold
         med.best = false
         #expect(MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: med).verdict == .regression)
         // Higher-is-better takes the maximum.
@@ -250,16 +293,16 @@ final class Locked<T>: @unchecked Sendable {
     }
 
     @Test func referenceMeasuresWallAndCPUSpeed() throws {
-        let m = try ReferenceWorkload.zstdMeasure(megabytes: 4, rounds: 2)
-        #expect(m.mbPerSecond > 0)
-        #expect(m.mbPerCPUSecond > 0)
+        let measurement = try ReferenceWorkload.zstdMeasure(megabytes: 4, rounds: 2)
+        #expect(measurement.mbPerSecond > 0)
+        #expect(measurement.mbPerCPUSecond > 0)
     }
 
     @Test func shippedBaselinesLoadAndHoldTheGatedMetrics() throws {
         let root = TargetsTests.repoRoot
         let ci = try ReportFiles.load(root + "/reports/baselines/ci.json")
-        for m in ["throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99"] {
-            #expect(ci.metrics[m] != nil, "\(m)")
+        for metric in ["throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99"] {
+            #expect(ci.metrics[metric] != nil, "\(metric)")
         }
         let speed = try ReportFiles.load(root + "/reports/baselines/ci-speed.json")
         #expect(speed.metrics["resources.harness.cpu_per_msg_zstd_bytes"]?.samples?.count == 1)
@@ -285,14 +328,14 @@ final class Locked<T>: @unchecked Sendable {
                 rate: 500
                 duration: 5s
             """.utf8))
-        let w = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse("""
             name: from-profile
             source: {profile: \(prof), seed: 9}
             rate: 1k
             duration: 1s
             sinks: [mock://]
             """, file: tmp.file("w.yaml"))
-        let out = try WorkloadRun.run(w)
+        let out = try WorkloadRun.run(workload)
         #expect(out.report.workload.source.contains("K2Sim profile"))
         #expect(out.report.runs[0].sinks[0].delivered > 0)
         #expect(out.report.metrics["throughput.achieved.msgs_per_s"]!.value > 0)

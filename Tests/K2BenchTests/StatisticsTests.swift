@@ -22,11 +22,11 @@ import Testing
 
     @Test func mannWhitneyExactSmallSample() {
         // Completely separated samples of 5: U = 0, p = 2 / C(10,5) = 2/252.
-        let r = Statistics.mannWhitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
-        #expect(r.u == 0)
-        #expect(abs(r.p - 2.0 / 252.0) < 1e-12)
+        let result = Statistics.mannWhitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+        #expect(result.uStatistic == 0)
+        #expect(abs(result.pValue - 2.0 / 252.0) < 1e-12)
         let same = Statistics.mannWhitney([1, 3, 5, 7], [2, 4, 6, 8])
-        #expect(same.p > 0.5)
+        #expect(same.pValue > 0.5)
     }
 
     @Test func noFalseAlarmOnTheSameDistribution() {
@@ -36,12 +36,12 @@ import Testing
         var rejected = 0
         var gateAlarms = 0
         for _ in 0..<100 {
-            let a = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
-            let b = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
-            let t = Statistics.mannWhitney(a, b)
-            if t.p < 0.01 { rejected += 1 }
-            let c = MetricComparison.compare(name: "x", better: .higher, baseline: a, current: b, threshold: .init())
-            if c.verdict == .regression { gateAlarms += 1 }
+            let baseline = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
+            let current = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
+            let test = Statistics.mannWhitney(baseline, current)
+            if test.pValue < 0.01 { rejected += 1 }
+            let comparison = MetricComparison.compare(name: "x", better: .higher, baseline: baseline, current: current, threshold: .init())
+            if comparison.verdict == .regression { gateAlarms += 1 }
         }
         #expect(rejected <= 5)
         #expect(gateAlarms == 0)
@@ -51,16 +51,16 @@ import Testing
         var rng = SplitMix64(seed: 11)
         var alarms = 0
         for _ in 0..<20 {
-            let a = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
-            let b = (0..<10).map { _ in normal(&rng, mean: 80, sd: 4) }   // throughput 20% lower
-            let c = MetricComparison.compare(name: "x", better: .higher, baseline: a, current: b, threshold: .init())
-            if c.verdict == .regression { alarms += 1 }
+            let baseline = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
+            let current = (0..<10).map { _ in normal(&rng, mean: 80, sd: 4) }   // throughput 20% lower
+            let comparison = MetricComparison.compare(name: "x", better: .higher, baseline: baseline, current: current, threshold: .init())
+            if comparison.verdict == .regression { alarms += 1 }
         }
         #expect(alarms == 20)
         // The same shift the other way is an improvement, not a regression.
-        let a = (0..<10).map { _ in normal(&rng, mean: 80, sd: 4) }
-        let b = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
-        #expect(MetricComparison.compare(name: "x", better: .higher, baseline: a, current: b, threshold: .init()).verdict == .improvement)
+        let baseline = (0..<10).map { _ in normal(&rng, mean: 80, sd: 4) }
+        let current = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
+        #expect(MetricComparison.compare(name: "x", better: .higher, baseline: baseline, current: current, threshold: .init()).verdict == .improvement)
         // For latency (lower is better) a 20% rise is the regression.
         let la = (0..<10).map { _ in normal(&rng, mean: 10, sd: 0.5) }
         let lb = (0..<10).map { _ in normal(&rng, mean: 12, sd: 0.6) }
@@ -69,11 +69,11 @@ import Testing
 
     @Test func bootstrapIntervalCoversTheTrueRatio() {
         var rng = SplitMix64(seed: 3)
-        let a = (0..<30).map { _ in normal(&rng, mean: 100, sd: 5) }
-        let b = (0..<30).map { _ in normal(&rng, mean: 120, sd: 6) }
-        let ci = Statistics.bootstrapRatioCI(a, b, seed: 1)
+        let baseline = (0..<30).map { _ in normal(&rng, mean: 100, sd: 5) }
+        let current = (0..<30).map { _ in normal(&rng, mean: 120, sd: 6) }
+        let ci = Statistics.bootstrapRatioCI(baseline, current, seed: 1)
         #expect(ci.contains(1.2))
         #expect(!ci.contains(1.0))
-        #expect(Statistics.bootstrapRatioCI(a, b, seed: 1) == ci)   // seeded: reproducible
+        #expect(Statistics.bootstrapRatioCI(baseline, current, seed: 1) == ci)   // seeded: reproducible
     }
 }

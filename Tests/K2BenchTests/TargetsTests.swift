@@ -6,32 +6,32 @@ import Testing
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     @Test func shippedTargetsFileHoldsEveryPlatformNumberWithItsSource() throws {
-        let t = try TargetsLoader.load(file: Self.repoRoot + "/reports/targets/k2-v2.yaml")
-        #expect(t.documents.map(\.id) == ["000", "001", "002", "003", "004"])
-        let p99 = try #require(t.figure("latency-p99"))
+        let targets = try TargetsLoader.load(file: Self.repoRoot + "/reports/targets/k2-v2.yaml")
+        #expect(targets.documents.map(\.id) == ["000", "001", "002", "003", "004"])
+        let p99 = try #require(targets.figure("latency-p99"))
         #expect(p99.v1?.value == 5000)
         #expect(p99.v2 == Bound(op: .lt, value: 1000, source: p99.v2!.source))
         #expect(p99.unit == "ms" && p99.better == .lower)
-        let p50 = try #require(t.figure("latency-p50"))
+        let p50 = try #require(targets.figure("latency-p50"))
         #expect(p50.v2?.op == .lt && p50.v2?.value == 500)
-        #expect(t.figure("cpu-steady")?.v2?.value == 15.5)
-        #expect(t.figure("cpu-peak")?.v2?.value == 16)
-        #expect(t.figure("ram-steady")?.v2?.value == 19.5)
-        #expect(t.figure("ram-peak")?.v2?.value == 40)
-        #expect(t.figure("services")?.v2?.value == 11)
-        #expect(t.figure("ingestion-throughput")?.v1 == Baseline(value: nil, min: 5000, max: 10000, source: t.figure("ingestion-throughput")!.v1!.source))
-        #expect(t.figure("consumer-throughput")?.v1?.value == 138)
-        #expect(t.figure("burst-throughput")?.v2?.value == 50000)
-        #expect(t.figure("scale-target")?.v2?.value == 1_000_000)
-        #expect(t.figure("api-p99")?.v1?.value == 681)
-        #expect(t.figure("uptime")?.v1?.value == 99.5)
+        #expect(targets.figure("cpu-steady")?.v2?.value == 15.5)
+        #expect(targets.figure("cpu-peak")?.v2?.value == 16)
+        #expect(targets.figure("ram-steady")?.v2?.value == 19.5)
+        #expect(targets.figure("ram-peak")?.v2?.value == 40)
+        #expect(targets.figure("services")?.v2?.value == 11)
+        #expect(targets.figure("ingestion-throughput")?.v1 == Baseline(value: nil, min: 5000, max: 10000, source: targets.figure("ingestion-throughput")!.v1!.source))
+        #expect(targets.figure("consumer-throughput")?.v1?.value == 138)
+        #expect(targets.figure("burst-throughput")?.v2?.value == 50000)
+        #expect(targets.figure("scale-target")?.v2?.value == 1_000_000)
+        #expect(targets.figure("api-p99")?.v1?.value == 681)
+        #expect(targets.figure("uptime")?.v1?.value == 99.5)
         // The three latency claims are recorded as claims, not targets.
-        #expect(t.claims.map(\.text) == ["6x faster", "10-1000x", "1000x"])
-        #expect(t.claims[1].factorMin == 10 && t.claims[1].factorMax == 1000)
+        #expect(targets.claims.map(\.text) == ["6x faster", "10-1000x", "1000x"])
+        #expect(targets.claims[1].factorMin == 10 && targets.claims[1].factorMax == 1000)
         // Every number carries a source document.
-        for f in t.figures {
-            if let v1 = f.v1 { #expect(!v1.source.documents.isEmpty, "\(f.id) v1") }
-            if let v2 = f.v2 { #expect(!v2.source.documents.isEmpty, "\(f.id) v2") }
+        for figure in targets.figures {
+            if let v1 = figure.v1 { #expect(!v1.source.documents.isEmpty, "\(figure.id) v1") }
+            if let v2 = figure.v2 { #expect(!v2.source.documents.isEmpty, "\(figure.id) v2") }
         }
     }
 

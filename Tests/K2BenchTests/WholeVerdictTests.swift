@@ -13,15 +13,15 @@ import Testing
         let old = FileManager.default.currentDirectoryPath
         _ = FileManager.default.changeCurrentDirectoryPath(Self.root)
         defer { _ = FileManager.default.changeCurrentDirectoryPath(old) }
-        let w = try WorkloadLoader.load(file: "reports/workloads/v2-pipeline.yaml")
-        let q = try #require(w.queries)
-        #expect(q.classes.map(\.name) == ["simple", "complex", "ohlcv", "cold"])
-        #expect(q.classes.allSatisfy { FileManager.default.fileExists(atPath: $0.sql) && $0.rate > 0 })
-        #expect(q.concurrency == 4 && q.seed == 1 && q.parametersFrom == "trades")
-        let s = try #require(w.storage)
-        #expect(s.layers == [.init(name: "bronze", tables: ["bronze"]), .init(name: "silver", tables: ["trades"]),
+        let workload = try WorkloadLoader.load(file: "reports/workloads/v2-pipeline.yaml")
+        let queries = try #require(workload.queries)
+        #expect(queries.classes.map(\.name) == ["simple", "complex", "ohlcv", "cold"])
+        #expect(queries.classes.allSatisfy { FileManager.default.fileExists(atPath: $0.sql) && $0.rate > 0 })
+        #expect(queries.concurrency == 4 && queries.seed == 1 && queries.parametersFrom == "trades" && queries.aloneNanos == 10_000_000_000)
+        let storage = try #require(workload.storage)
+        #expect(storage.layers == [.init(name: "bronze", tables: ["bronze"]), .init(name: "silver", tables: ["trades"]),
                              .init(name: "gold", tables: ["ohlcv_1m_agg", "ohlcv_1h_agg"])])
-        #expect(s.messagesTable == "bronze" && s.messagesPerDay.isEmpty)
+        #expect(storage.messagesTable == "bronze" && storage.messagesPerDay.isEmpty)
     }
 
     @Test func queriesAndStorageKeysAreReadStrictly() throws {
@@ -36,6 +36,7 @@ import Testing
               parameters_from: silver
               database: db
               timeout: 5s
+              alone: 10s
               classes:
                 simple: {sql: \(sql), rate: 20, window: 10m}
             storage:
@@ -43,14 +44,15 @@ import Testing
               messages_table: raw
               messages_per_day: {binance: 43.6M, kraken: 1_000_000}
             """
-        let w = try WorkloadLoader.parse(text, file: tmp.file("w.yaml"))
-        let q = try #require(w.queries)
-        #expect(q.concurrency == 2 && q.seed == 9 && q.parametersFrom == "silver" && q.database == "db" && q.timeoutNanos == 5_000_000_000)
+        let workload = try WorkloadLoader.parse(text, file: tmp.file("w.yaml"))
+        let queries = try #require(workload.queries)
+        #expect(queries.concurrency == 2 && queries.seed == 9 && queries.parametersFrom == "silver" && queries.database == "db" && queries.timeoutNanos == 5_000_000_000)
+        #expect(queries.aloneNanos == 10_000_000_000 && Workload.Queries().aloneNanos == 0)
         var expected = Workload.QueryClass(name: "simple", sql: sql, rate: 20)
         expected.windowNanos = 600_000_000_000
-        #expect(q.classes == [expected])
-        #expect(w.storage?.messagesPerDay == ["binance": 43_600_000, "kraken": 1_000_000])
-        #expect(w.storage?.layers.map(\.name) == ["bronze", "gold"] && w.storage?.messagesTable == "raw")
+        #expect(queries.classes == [expected])
+        #expect(workload.storage?.messagesPerDay == ["binance": 43_600_000, "kraken": 1_000_000])
+        #expect(workload.storage?.layers.map(\.name) == ["bronze", "gold"] && workload.storage?.messagesTable == "raw")
 
         func expectError(_ yaml: String, _ contains: String) {
             do {
@@ -66,6 +68,7 @@ import Testing
         expectError("queries: {classes: {sim-ple: {sql: \(sql), rate: 1}}}\n", "is not a class name")
         expectError("queries: {concurrency: 0, classes: {simple: {sql: \(sql), rate: 1}}}\n", "must be between 1 and 256")
         expectError("queries: {seed: 1}\n", "classes")
+        expectError("queries: {alone: soon, classes: {simple: {sql: \(sql), rate: 1}}}\n", "alone")
         expectError("storage: {layers: {bronze: [x]}, messages_per_day: {binance: lots}}\n", "is not a number of messages per day")
         expectError("storage: {layer: {bronze: [x]}}\n", "unknown key 'storage.layer'")
     }
@@ -78,18 +81,18 @@ import Testing
             StorageAccounting.TableSize(table: "m", rows: 10, bytesOnDisk: 3_000, compressedBytes: 1_000, uncompressedBytes: 2_000),
             StorageAccounting.TableSize(table: "h", rows: 1, bytesOnDisk: 2_000, compressedBytes: 500, uncompressedBytes: 1_000),
         ]
-        let (m, notes) = StorageAccounting.metrics(tables: tables, storage: storage, messagesPerDay: ["binance": 40_000_000, "kraken": 10_000_000],
+        let (metrics, notes) = StorageAccounting.metrics(tables: tables, storage: storage, messagesPerDay: ["binance": 40_000_000, "kraken": 10_000_000],
                                                    captureRatio: 6.8)
-        #expect(m["storage.bronze.bytes_per_message"]?.value == 50)
+        #expect(metrics["storage.bronze.bytes_per_message"]?.value == 50)
         // 50 B × 40M messages/day = 2,000 MB/day for the largest exchange.
-        #expect(m["storage.bronze.mb_per_exchange_day"]?.value == 2_000)
-        #expect(m["storage.bronze.kraken.mb_per_day"]?.value == 500)
-        #expect(m["storage.gold.bytes_on_disk"]?.value == 5_000 && m["storage.gold.rows"]?.value == 11)
-        #expect(m["storage.gold.mb_per_exchange_day"]?.value == 200)
-        #expect(m["compression.bronze.ratio"]?.value == 5 && m["compression.gold.ratio"]?.value == 2)
-        #expect(m["compression.capture.ratio"]?.value == 6.8)
-        #expect(m["storage.table.h.rows"]?.value == 1)
-        #expect(m["storage.silver.bytes_on_disk"] == nil)
+        #expect(metrics["storage.bronze.mb_per_exchange_day"]?.value == 2_000)
+        #expect(metrics["storage.bronze.kraken.mb_per_day"]?.value == 500)
+        #expect(metrics["storage.gold.bytes_on_disk"]?.value == 5_000 && metrics["storage.gold.rows"]?.value == 11)
+        #expect(metrics["storage.gold.mb_per_exchange_day"]?.value == 200)
+        #expect(metrics["compression.bronze.ratio"]?.value == 5 && metrics["compression.gold.ratio"]?.value == 2)
+        #expect(metrics["compression.capture.ratio"]?.value == 6.8)
+        #expect(metrics["storage.table.h.rows"]?.value == 1)
+        #expect(metrics["storage.silver.bytes_on_disk"] == nil)
         #expect(notes.contains("storage: layer silver: no active parts for gone"))
         #expect(notes.contains { $0.hasPrefix("storage per exchange per day = bytes on disk per message landed (1000 in bronze) × the source capture's messages per day at its recorded rate") })
     }
@@ -112,8 +115,8 @@ import Testing
         var run = Fixture.run(index: 0, latencies: [:], rate: 12_000, cores: 0.5)
         run.metrics["resources.total.cpu_us_per_msg"] = .init(value: 60, unit: "us", better: .lower)
         run.metrics["services.count"] = .init(value: 3, unit: "services", better: .lower)
-        let v = Verification.verify(try Fixture.report([run]), targets: targets)
-        func row(_ id: String) -> Verification.Row { v.rows.first { $0.figure.id == id }! }
+        let verification = Verification.verify(try Fixture.report([run]), targets: targets)
+        func row(_ id: String) -> Verification.Row { verification.rows.first { $0.figure.id == id }! }
         for id in ["iceberg-write-overhead", "spark-cpu", "spark-ram"] {
             #expect(row(id).verdict == .notApplicable)
             #expect(row(id).measuredText.hasPrefix("– (v2 "))
@@ -124,12 +127,12 @@ import Testing
         #expect(scale.measuredText.hasPrefix("1,000,000 msg/s ≈ 60 cores ≈ 4 node(s) of 16 cores (linear in resources.total.cpu_us_per_msg = 60 µs/msg"))
         #expect(row("services").verdict == .pass && row("services").measured == 3)
         #expect(row("uptime").verdict == .notMeasured)
-        let md = v.markdown(includeUnmeasured: false)
+        let md = verification.markdown(includeUnmeasured: false)
         #expect(md.contains("| Iceberg write overhead p99 | 200 ms (002) | – | – (v2 ingests into ClickHouse MergeTree;"))
         #expect(md.contains("| not applicable to v2 | – |"))
         #expect(md.contains("| extrapolated | – |"))
         #expect(!md.contains("| uptime |"))
-        #expect(ReportHTML.render(try Fixture.report([run]), verification: v).contains("≈ 60 cores ≈ 4 node(s) of 16 cores"))
+        #expect(ReportHTML.render(try Fixture.report([run]), verification: verification).contains("≈ 60 cores ≈ 4 node(s) of 16 cores"))
     }
 
     @Test func extrapolationNeedsABoundAndPositiveNodeCores() {

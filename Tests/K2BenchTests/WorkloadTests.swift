@@ -22,10 +22,10 @@ import Testing
         _ = FileManager.default.changeCurrentDirectoryPath(Self.root)
         defer { _ = FileManager.default.changeCurrentDirectoryPath(old) }
         for name in ["ci", "v2-pipeline", "v1-burst"] {
-            let w = try WorkloadLoader.load(file: "reports/workloads/\(name).yaml")
-            #expect(w.name == name)
-            #expect(!w.sinks.isEmpty)
-            #expect(w.targets == "reports/targets/k2-v2.yaml")
+            let workload = try WorkloadLoader.load(file: "reports/workloads/\(name).yaml")
+            #expect(workload.name == name)
+            #expect(!workload.sinks.isEmpty)
+            #expect(workload.targets == "reports/targets/k2-v2.yaml")
         }
         let ci = try WorkloadLoader.load(file: "reports/workloads/ci.yaml")
         #expect(ci.pace == .rate(5_000))
@@ -38,14 +38,14 @@ import Testing
         let tmp = TemporaryDirectory()
         let cap = tmp.file("a.k2cap")
         _ = FileManager.default.createFile(atPath: cap, contents: Data())
-        let w = try WorkloadLoader.parse("source: {captures: [\(cap)]}\n", file: tmp.file("x.yaml"))
-        #expect(w.name == "x")
-        #expect(w.pace == .speed(1))
-        #expect(w.durationNanos == 30_000_000_000 && w.warmupNanos == 0)
-        #expect(w.sinks == [Workload.SinkSpec(uri: "mock://")])
-        #expect(w.repetitions == 1 && w.watch.harness && w.watch.intervalNanos == 1_000_000_000)
-        #expect(w.probes.intervalNanos == 0 && w.consumer == nil && w.targets == nil)
-        #expect(w.source == .captures([cap], loop: true))
+        let workload = try WorkloadLoader.parse("source: {captures: [\(cap)]}\n", file: tmp.file("x.yaml"))
+        #expect(workload.name == "x")
+        #expect(workload.pace == .speed(1))
+        #expect(workload.durationNanos == 30_000_000_000 && workload.warmupNanos == 0)
+        #expect(workload.sinks == [Workload.SinkSpec(uri: "mock://")])
+        #expect(workload.repetitions == 1 && workload.watch.harness && workload.watch.intervalNanos == 1_000_000_000)
+        #expect(workload.probes.intervalNanos == 0 && workload.consumer == nil && workload.targets == nil)
+        #expect(workload.source == .captures([cap], loop: true))
     }
 
     @Test func unknownKeyNamesFileLineAndKey() {
@@ -88,13 +88,13 @@ import Testing
         #expect(StrictMap.parseRate("10_000 msg/s") == 10_000)
         #expect(try WorkloadLoader.parse("source: {profile: calm}\nspeed: 10x\n", checkFiles: false).pace == .speed(10))
         #expect(try WorkloadLoader.parse("source: {profile: calm}\nspeed: max\n", checkFiles: false).pace == .max)
-        let w = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse("""
             source: {profile: calm, seed: 7}
             sinks:
               - mock://
               - {uri: "kafka://embedded?topic=t", acks: all}
             """, checkFiles: false)
-        #expect(w.source == .profile("calm", seed: 7))
-        #expect(w.sinks[1].options == ["acks": "all"])
+        #expect(workload.source == .profile("calm", seed: 7))
+        #expect(workload.sinks[1].options == ["acks": "all"])
     }
 }

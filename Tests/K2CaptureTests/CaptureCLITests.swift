@@ -20,22 +20,22 @@ import Testing
 
     func k2(_ args: String) throws -> Run {
         #expect(FileManager.default.isExecutableFile(atPath: Self.k2), "build k2 first: swift build --build-tests")
-        let (s, o, e) = try Shell.execute("'\(Self.k2)' \(args)")
-        return Run(status: s, out: o, err: e)
+        let (status, out, err) = try Shell.execute("'\(Self.k2)' \(args)")
+        return Run(status: status, out: out, err: err)
     }
 
     func copy(_ name: String) throws -> String {
-        let p = dir.file(name)
-        try Shell.run("cp '\(Self.sample)' '\(p)'")
-        return p
+        let copied = dir.file(name)
+        try Shell.run("cp '\(Self.sample)' '\(copied)'")
+        return copied
     }
 
     func flip(_ path: String, at offset: UInt64, xor: UInt8 = 0x5A) throws {
         let fh = try FileHandle(forUpdating: URL(fileURLWithPath: path))
         try fh.seek(toOffset: offset)
-        let b = try fh.read(upToCount: 1)!
+        let byte = try fh.read(upToCount: 1)!
         try fh.seek(toOffset: offset)
-        try fh.write(contentsOf: Data([b[0] ^ xor]))
+        try fh.write(contentsOf: Data([byte[0] ^ xor]))
         try fh.close()
     }
 
@@ -46,30 +46,30 @@ import Testing
         #expect(text.out.contains("sequence gaps"))
         let json = try k2("capture inspect '\(Self.sample)' --json")
         #expect(json.status == 0)
-        let v = try JSONParser.parse(json.out.trimmingCharacters(in: .whitespacesAndNewlines))
-        #expect(v["records"]?.int64Value == 20_002)
-        #expect(v["by_kind"]?["recv"]?.int64Value == 20_000)
-        #expect(v["first_ts_ns"]?.int64Value != nil && v["last_ts_ns"]?.int64Value != nil)
-        #expect(v["connections"]?.arrayValue?.count == 1)
-        #expect(v["gaps"]?["count"]?.int64Value == 0)
+        let parsed = try JSONParser.parse(json.out.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(parsed["records"]?.int64Value == 20_002)
+        #expect(parsed["by_kind"]?["recv"]?.int64Value == 20_000)
+        #expect(parsed["first_ts_ns"]?.int64Value != nil && parsed["last_ts_ns"]?.int64Value != nil)
+        #expect(parsed["connections"]?.arrayValue?.count == 1)
+        #expect(parsed["gaps"]?["count"]?.int64Value == 0)
     }
 
     @Test func sliceMergeImportExportWorkFromTheCommandLine() throws {
-        let a = dir.file("a.k2cap"), b = dir.file("b.k2cap"), m = dir.file("m.k2cap")
-        let s1 = try k2("capture slice '\(Self.sample)' -o '\(a)' --from +1s --to +2s")
+        let firstSlice = dir.file("a.k2cap"), secondSlice = dir.file("b.k2cap"), mergedPath = dir.file("m.k2cap")
+        let s1 = try k2("capture slice '\(Self.sample)' -o '\(firstSlice)' --from +1s --to +2s")
         #expect(s1.status == 0 && s1.out.contains("frames read"))
-        let s2 = try k2("capture slice '\(Self.sample)' -o '\(b)' --from +2s --to +3s --symbol ETHUSDT")
+        let s2 = try k2("capture slice '\(Self.sample)' -o '\(secondSlice)' --from +2s --to +3s --symbol ETHUSDT")
         #expect(s2.status == 0)
-        let merged = try k2("capture merge '\(b)' '\(a)' -o '\(m)'")
-        #expect(merged.status == 0 && merged.out.hasPrefix("\(m): "))
-        #expect(try k2("capture verify '\(m)'").status == 0)
+        let merged = try k2("capture merge '\(secondSlice)' '\(firstSlice)' -o '\(mergedPath)'")
+        #expect(merged.status == 0 && merged.out.hasPrefix("\(mergedPath): "))
+        #expect(try k2("capture verify '\(mergedPath)'").status == 0)
         // cat → import → cat is byte for byte.
         let nd = dir.file("m.ndjson"), back = dir.file("back.k2cap")
-        try Shell.run("'\(Self.k2)' capture cat '\(m)' > '\(nd)'")
+        try Shell.run("'\(Self.k2)' capture cat '\(mergedPath)' > '\(nd)'")
         #expect(try k2("capture import --format ndjson '\(nd)' -o '\(back)'").status == 0)
         let again = try k2("capture cat '\(back)'")
         #expect(again.out == (try String(contentsOfFile: nd, encoding: .utf8)))
-        let exported = try k2("capture export '\(m)' --format tardis")
+        let exported = try k2("capture export '\(mergedPath)' --format tardis")
         #expect(exported.status == 0 && exported.out.hasPrefix("20"))
     }
 
@@ -102,10 +102,10 @@ import Testing
     }
 
     @Test func notACaptureIsExit2WithOneLine() throws {
-        let r = try k2("capture inspect '\(Self.root)/README.md'")
-        #expect(r.status == 2)
-        #expect(r.err.hasPrefix("k2: \(Self.root)/README.md at byte 0: not a k2 capture"))
-        #expect(r.err.split(separator: "\n").count == 1)
+        let result = try k2("capture inspect '\(Self.root)/README.md'")
+        #expect(result.status == 2)
+        #expect(result.err.hasPrefix("k2: \(Self.root)/README.md at byte 0: not a k2 capture"))
+        #expect(result.err.split(separator: "\n").count == 1)
         let missing = try k2("capture cat '\(dir.file("nope.k2cap"))'")
         #expect(missing.status == 2 && missing.err.hasPrefix("k2: \(dir.file("nope.k2cap")): no such file"))
     }
@@ -113,9 +113,9 @@ import Testing
     @Test func truncatedCapturesSayWhereTheyEnd() throws {
         let header = dir.file("header-cut.k2cap")
         try Shell.run("head -c 20 '\(Self.sample)' > '\(header)'")
-        let r = try k2("capture cat '\(header)'")
-        #expect(r.status == 2)
-        #expect(r.err.hasPrefix("k2: \(header) at byte 20: file ends inside the capture header"))
+        let result = try k2("capture cat '\(header)'")
+        #expect(result.status == 2)
+        #expect(result.err.hasPrefix("k2: \(header) at byte 20: file ends inside the capture header"))
         // Cut inside a data frame: what is intact is printed, the torn tail is a warning.
         let torn = dir.file("torn.k2cap")
         try Shell.run("head -c 300000 '\(Self.sample)' > '\(torn)'")
@@ -128,42 +128,42 @@ import Testing
     }
 
     @Test func flippedByteIsExit2ForReadersAndExit1ForVerify() throws {
-        let p = try copy("flip.k2cap")
-        let idx = try CaptureReader(path: p).index()
-        let e = idx.entries[1]
-        try flip(p, at: UInt64(e.offset) + UInt64(e.compressedSize / 2))
-        let cat = try k2("capture cat '\(p)'")
+        let copied = try copy("flip.k2cap")
+        let idx = try CaptureReader(path: copied).index()
+        let entry = idx.entries[1]
+        try flip(copied, at: UInt64(entry.offset) + UInt64(entry.compressedSize / 2))
+        let cat = try k2("capture cat '\(copied)'")
         #expect(cat.status == 2)
-        #expect(cat.err.hasPrefix("k2: \(p) at byte \(e.offset): "))
-        let verify = try k2("capture verify '\(p)'")
+        #expect(cat.err.hasPrefix("k2: \(copied) at byte \(entry.offset): "))
+        let verify = try k2("capture verify '\(copied)'")
         #expect(verify.status == 1)
-        #expect(verify.out.hasPrefix("\(p): DAMAGED — damaged frame at byte \(e.offset)"))
+        #expect(verify.out.hasPrefix("\(copied): DAMAGED — damaged frame at byte \(entry.offset)"))
     }
 
     @Test func unknownVersionIsExit2() throws {
-        let p = try copy("v7.k2cap")
-        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: p))
+        let copied = try copy("v7.k2cap")
+        let fh = try FileHandle(forUpdating: URL(fileURLWithPath: copied))
         try fh.seek(toOffset: 16)
         try fh.write(contentsOf: Data([7, 0]))
         try fh.close()
-        let r = try k2("capture inspect '\(p)'")
-        #expect(r.status == 2)
-        #expect(r.err.hasPrefix("k2: \(p) at byte 8: capture format 7.0 is newer than this k2 reads (1.x) — upgrade k2"))
+        let result = try k2("capture inspect '\(copied)'")
+        #expect(result.status == 2)
+        #expect(result.err.hasPrefix("k2: \(copied) at byte 8: capture format 7.0 is newer than this k2 reads (1.x) — upgrade k2"))
     }
 
     @Test func importOfTheWrongFormatNamesFileAndLine() throws {
         let tardis = dir.file("day.tardis")
         try Data(ImportSamples.tardis.utf8).write(to: URL(fileURLWithPath: tardis))
-        let r = try k2("capture import --format cryptofeed-v3 '\(tardis)' -o '\(dir.file("o.k2cap"))'")
-        #expect(r.status == 2)
-        #expect(r.err.hasPrefix("k2: \(tardis):1: expected a cryptofeed JSON record"))
-        #expect(r.err.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("this looks like --format tardis"))
+        let result = try k2("capture import --format cryptofeed-v3 '\(tardis)' -o '\(dir.file("o.k2cap"))'")
+        #expect(result.status == 2)
+        #expect(result.err.hasPrefix("k2: \(tardis):1: expected a cryptofeed JSON record"))
+        #expect(result.err.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("this looks like --format tardis"))
     }
 
     @Test func badFromStringsAreExit2() throws {
-        let r = try k2("capture cat '\(Self.sample)' --from yesterday")
-        #expect(r.status == 2)
-        #expect(r.err.hasPrefix("k2: --from 'yesterday' is not a time — write an ISO-8601 time"))
+        let result = try k2("capture cat '\(Self.sample)' --from yesterday")
+        #expect(result.status == 2)
+        #expect(result.err.hasPrefix("k2: --from 'yesterday' is not a time — write an ISO-8601 time"))
         let off = try k2("capture slice '\(Self.sample)' -o '\(dir.file("s.k2cap"))' --from +ten")
         #expect(off.status == 2)
         #expect(off.err.hasPrefix("k2: --from '+ten' is not an offset"))

@@ -8,10 +8,10 @@ import Testing
     let dir = TemporaryDirectory()
 
     func readAll(_ path: String) throws -> ([OwnedRecord], CaptureReader) {
-        let r = try CaptureReader(path: path)
+        let reader = try CaptureReader(path: path)
         var out: [OwnedRecord] = []
-        while let rec = try r.next() { out.append(rec.owned()) }
-        return (out, r)
+        while let rec = try reader.next() { out.append(rec.owned()) }
+        return (out, reader)
     }
 
     @Test func recordsRoundTripExactlyAcrossManyFrames() throws {
@@ -30,12 +30,12 @@ import Testing
 
     @Test func binaryPayloadsAndURLsSurvive() throws {
         let path = dir.file("bin.k2cap")
-        let w = try CaptureWriter(path: path, header: .now(metadata: [("exchange", .string("kraken"))]))
+        let writer = try CaptureWriter(path: path, header: .now(metadata: [("exchange", .string("kraken"))]))
         let blob: [UInt8] = (0..<300).map { UInt8($0 % 256) }
-        try w.append(OwnedRecord(kind: .connect, timestamp: 5, connection: 7, url: Array("wss://ws.kraken.com".utf8), payload: []))
-        try w.append(OwnedRecord(kind: .recv, timestamp: 6, connection: 7, isBinary: true, payload: blob))
-        try w.append(OwnedRecord(kind: .recv, timestamp: 7, connection: 7, payload: []))
-        try w.close()
+        try writer.append(OwnedRecord(kind: .connect, timestamp: 5, connection: 7, url: Array("wss://ws.kraken.com".utf8), payload: []))
+        try writer.append(OwnedRecord(kind: .recv, timestamp: 6, connection: 7, isBinary: true, payload: blob))
+        try writer.append(OwnedRecord(kind: .recv, timestamp: 7, connection: 7, payload: []))
+        try writer.close()
         let (read, reader) = try readAll(path)
         #expect(read.count == 3)
         #expect(read[0].url == Array("wss://ws.kraken.com".utf8))
@@ -71,8 +71,8 @@ import Testing
         let idx = try CaptureReader(path: path).index()
         #expect(!idx.storedInFile)
         #expect(idx.entries == Array(full.entries[0..<4]))
-        let v = try CaptureVerifier.verify(path: path)
-        #expect(!v.intact && v.problem?.offset == full.entries[4].offset)
+        let verification = try CaptureVerifier.verify(path: path)
+        #expect(!verification.intact && verification.problem?.offset == full.entries[4].offset)
         // reindex makes it whole again.
         let (cut, frames) = try CaptureVerifier.reindex(path: path)
         #expect(cut > 0 && frames == 4)
@@ -96,10 +96,10 @@ import Testing
         let idx = try CaptureReader(path: path).index()
         let target = idx.entries[2]
         flipByte(in: path, at: target.offset + Int64(target.compressedSize / 2))
-        let v = try CaptureVerifier.verify(path: path)
-        #expect(v.problem?.kind == .corrupt)
-        #expect(v.problem?.offset == target.offset)
-        #expect(v.frames == 2)
+        let verification = try CaptureVerifier.verify(path: path)
+        #expect(verification.problem?.kind == .corrupt)
+        #expect(verification.problem?.offset == target.offset)
+        #expect(verification.frames == 2)
         #expect(throws: CaptureError.self) { _ = try readAll(path) }
     }
 
@@ -110,9 +110,9 @@ import Testing
         try fh.seek(toOffset: 16)   // 8-byte skippable header + 8-byte magic → major
         try fh.write(contentsOf: Data([9, 0]))
         try fh.close()
-        let e = #expect(throws: CaptureError.self) { _ = try CaptureReader(path: path) }
-        #expect(e?.code == .unsupportedVersion)
-        #expect(e?.description.contains("capture format 9.0 is newer than this k2 reads (1.x)") == true)
+        let error = #expect(throws: CaptureError.self) { _ = try CaptureReader(path: path) }
+        #expect(error?.code == .unsupportedVersion)
+        #expect(error?.description.contains("capture format 9.0 is newer than this k2 reads (1.x)") == true)
     }
 
     @Test(arguments: [
@@ -125,49 +125,49 @@ import Testing
         var bytes: [UInt8] = content == "\u{28}\u{B5}\u{2F}\u{FD}" ? [0x28, 0xB5, 0x2F, 0xFD, 0, 0, 0, 0, 0] : Array(content.utf8)
         if bytes.isEmpty { bytes = [] }
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        let e = #expect(throws: CaptureError.self) { _ = try CaptureReader(path: path) }
-        #expect(e?.code == code)
-        #expect(e?.description.hasPrefix(path) == true)
+        let error = #expect(throws: CaptureError.self) { _ = try CaptureReader(path: path) }
+        #expect(error?.code == code)
+        #expect(error?.description.hasPrefix(path) == true)
     }
 
     @Test func missingFileSaysSo() {
-        let e = #expect(throws: CaptureError.self) { _ = try CaptureReader(path: dir.file("nope.k2cap")) }
-        #expect(e?.code == .fileNotFound)
+        let error = #expect(throws: CaptureError.self) { _ = try CaptureReader(path: dir.file("nope.k2cap")) }
+        #expect(error?.code == .fileNotFound)
     }
 
     @Test func writerFinishesAFrameWhenTheFlushIntervalPasses() throws {
         let path = dir.file("flush.k2cap")
         let clock = ManualClock()
-        let w = try CaptureWriter(path: path, header: .now(), options: .init(flushInterval: 1_000_000_000, clock: clock))
-        try w.append(kind: .recv, timestamp: 1, connection: 0, text: "a")
+        let writer = try CaptureWriter(path: path, header: .now(), options: .init(flushInterval: 1_000_000_000, clock: clock))
+        try writer.append(kind: .recv, timestamp: 1, connection: 0, text: "a")
         clock.advance(by: 500_000_000)
-        try w.flushIfDue()
-        #expect(w.framesWritten == 0)
+        try writer.flushIfDue()
+        #expect(writer.framesWritten == 0)
         clock.advance(by: 500_000_000)
-        try w.flushIfDue()
-        #expect(w.framesWritten == 1)
+        try writer.flushIfDue()
+        #expect(writer.framesWritten == 1)
         // Readable before close (as after kill -9): one frame, no index.
-        let r = try CaptureReader(path: path)
-        #expect(try r.next()?.timestamp == 1)
-        try w.append(kind: .recv, timestamp: 2, connection: 0, text: "b")
+        let reader = try CaptureReader(path: path)
+        #expect(try reader.next()?.timestamp == 1)
+        try writer.append(kind: .recv, timestamp: 2, connection: 0, text: "b")
         clock.advance(by: 1_000_000_000)
-        try w.append(kind: .recv, timestamp: 3, connection: 0, text: "c")   // append notices the interval too
-        #expect(w.framesWritten == 2)
-        try w.close()
+        try writer.append(kind: .recv, timestamp: 3, connection: 0, text: "c")   // append notices the interval too
+        #expect(writer.framesWritten == 2)
+        try writer.close()
         #expect(try CaptureReader(path: path).index().recordCount == 3)
     }
 
     @Test func restrictReadsOnlyTheChosenFrames() throws {
         let path = dir.file("plan.k2cap")
         try SampleTraffic().write(to: path, count: 8000, options: .init(blockSize: 16 * 1024))
-        let r = try CaptureReader(path: path)
-        let idx = try r.index()
-        r.restrict(to: [idx.entries[3]])
-        var n = 0
-        while let rec = try r.next() {
+        let reader = try CaptureReader(path: path)
+        let idx = try reader.index()
+        reader.restrict(to: [idx.entries[3]])
+        var count = 0
+        while let rec = try reader.next() {
             #expect(rec.timestamp >= idx.entries[3].firstTimestamp && rec.timestamp <= idx.entries[3].lastTimestamp)
-            n += 1
+            count += 1
         }
-        #expect(n == idx.entries[3].recordCount)
+        #expect(count == idx.entries[3].recordCount)
     }
 }

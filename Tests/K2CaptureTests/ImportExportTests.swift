@@ -49,16 +49,16 @@ enum ImportSamples {
     let dir = TemporaryDirectory()
 
     func readAll(_ path: String) throws -> [OwnedRecord] {
-        let r = try CaptureReader(path: path)
+        let reader = try CaptureReader(path: path)
         var out: [OwnedRecord] = []
-        while let rec = try r.next() { out.append(rec.owned()) }
+        while let rec = try reader.next() { out.append(rec.owned()) }
         return out
     }
 
     func cat(_ path: String) throws -> [UInt8] {
-        let r = try CaptureReader(path: path)
+        let reader = try CaptureReader(path: path)
         var out: [UInt8] = []
-        while let rec = try r.next() { NDJSONRecord.append(rec, to: &out) }
+        while let rec = try reader.next() { NDJSONRecord.append(rec, to: &out) }
         return out
     }
 
@@ -84,20 +84,20 @@ enum ImportSamples {
 
     @Test func catThenImportRoundTripsByteForByte() throws {
         let path = dir.file("orig.k2cap")
-        let w = try CaptureWriter(path: path, header: .now(metadata: [("exchange", .string("binance"))]))
-        for r in SampleTraffic().records(count: 2000) { try w.append(r) }
-        try w.append(OwnedRecord(kind: .recv, timestamp: 1_800_000_000_000_000_000, connection: 3, isBinary: true, payload: [0, 1, 2, 255, 10]))
-        try w.append(OwnedRecord(kind: .http, timestamp: 1_800_000_000_000_000_001, connection: 4, url: "https://api.binance.com/api/v3/depth?symbol=BTCUSDT",
+        let writer = try CaptureWriter(path: path, header: .now(metadata: [("exchange", .string("binance"))]))
+        for record in SampleTraffic().records(count: 2000) { try writer.append(record) }
+        try writer.append(OwnedRecord(kind: .recv, timestamp: 1_800_000_000_000_000_000, connection: 3, isBinary: true, payload: [0, 1, 2, 255, 10]))
+        try writer.append(OwnedRecord(kind: .http, timestamp: 1_800_000_000_000_000_001, connection: 4, url: "https://api.binance.com/api/v3/depth?symbol=BTCUSDT",
                                  text: "{\"lastUpdateId\":1,\"note\":\"tab\\there \u{e9} \\\"q\\\"\"}"))
-        try w.append(OwnedRecord(kind: .marker, timestamp: 1_800_000_000_000_000_002, connection: 0, text: "gap detected\nsecond line"))
-        try w.append(OwnedRecord(kind: .disconnect, timestamp: 1_800_000_000_000_000_003, connection: 0, text: #"{"code":1006,"reason":""}"#))
-        try w.close()
+        try writer.append(OwnedRecord(kind: .marker, timestamp: 1_800_000_000_000_000_002, connection: 0, text: "gap detected\nsecond line"))
+        try writer.append(OwnedRecord(kind: .disconnect, timestamp: 1_800_000_000_000_000_003, connection: 0, text: #"{"code":1006,"reason":""}"#))
+        try writer.close()
         let printed = try cat(path)
         let nd = dir.file("orig.ndjson")
         try Data(printed).write(to: URL(fileURLWithPath: nd))
         let back = dir.file("back.k2cap")
-        let s = try CaptureImporter.run(format: .ndjson, inputs: [nd], output: back)
-        #expect(s.records == 2006)
+        let summary = try CaptureImporter.run(format: .ndjson, inputs: [nd], output: back)
+        #expect(summary.records == 2006)
         #expect(try cat(back) == printed)
         #expect(try readAll(back) == readAll(path))
     }
@@ -106,8 +106,8 @@ enum ImportSamples {
         let plain = try write("binance.json", ImportSamples.tardis)
         _ = try Shell.run("gzip -k -c '\(plain)' > '\(plain).gz'")
         let out = dir.file("tardis.k2cap")
-        let s = try CaptureImporter.run(format: .tardis, inputs: [plain + ".gz"], output: out, exchange: "binance")
-        #expect(s.inputs.first?.compression == "gzip")
+        let summary = try CaptureImporter.run(format: .tardis, inputs: [plain + ".gz"], output: out, exchange: "binance")
+        #expect(summary.inputs.first?.compression == "gzip")
         let recs = try readAll(out)
         #expect(recs.map(\.kind) == [.recv, .recv, .disconnect, .recv])
         #expect(recs.map(\.connection) == [0, 0, 0, 1])
@@ -124,8 +124,8 @@ enum ImportSamples {
         let plain = try write("BINANCE.ws.1.0", ImportSamples.cryptofeedText)
         _ = try Shell.run("zstd -q -c '\(plain)' > '\(plain).zst'")
         let out = dir.file("cf.k2cap")
-        let s = try CaptureImporter.run(format: .cryptofeed, inputs: [plain + ".zst"], output: out)
-        #expect(s.inputs.first?.compression == "zstd")
+        let summary = try CaptureImporter.run(format: .cryptofeed, inputs: [plain + ".zst"], output: out)
+        #expect(summary.inputs.first?.compression == "zstd")
         let recs = try readAll(out)
         #expect(recs.map(\.kind) == [.connect, .send, .recv, .recv, .recv, .http, .recv, .connect, .recv])
         #expect(recs.map(\.connection) == [0, 0, 0, 0, 0, 0, 0, 1, 1])
@@ -147,11 +147,11 @@ enum ImportSamples {
         let plain = try write("KRAKEN.jsonl", ImportSamples.cryptofeedJSON)
         _ = try Shell.run("zstd -q -c '\(plain)' > '\(plain).zst'")
         let out = dir.file("cf3.k2cap")
-        let s = try CaptureImporter.run(format: .cryptofeedV3, inputs: [plain + ".zst"], output: out)
+        let summary = try CaptureImporter.run(format: .cryptofeedV3, inputs: [plain + ".zst"], output: out)
         let recs = try readAll(out)
         #expect(recs.map(\.kind) == [.http, .connect, .send, .recv, .recv, .recv, .connect, .recv])
         #expect(recs.map(\.connection) == [0, 1, 1, 1, 1, 1, 2, 2])
-        #expect(s.inputs[0].connections.map(\.name) == ["KRAKEN.http.0", "KRAKEN.ws.1", "KRAKEN.ws.1"])
+        #expect(summary.inputs[0].connections.map(\.name) == ["KRAKEN.http.0", "KRAKEN.ws.1", "KRAKEN.ws.1"])
         #expect(recs[0].url == Array("https://api.kraken.com/0/public/AssetPairs".utf8))
         #expect(text(recs[0]) == #"{"error":[],"result":{}}"#)
         #expect(recs[1].url == Array("wss://ws.kraken.com".utf8) && recs[1].payload.isEmpty)
@@ -186,26 +186,26 @@ enum ImportSamples {
     }
 
     @Test func severalInputsMergeByTime() throws {
-        let a = try write("a.tardis", "2024-03-01T00:00:01.0000000Z A1\n2024-03-01T00:00:03.0000000Z A3\n")
-        let b = try write("b.tardis", "2024-03-01T00:00:02.0000000Z B2\n2024-03-01T00:00:03.0000000Z B3\n")
+        let first = try write("a.tardis", "2024-03-01T00:00:01.0000000Z A1\n2024-03-01T00:00:03.0000000Z A3\n")
+        let second = try write("b.tardis", "2024-03-01T00:00:02.0000000Z B2\n2024-03-01T00:00:03.0000000Z B3\n")
         let out = dir.file("ab.k2cap")
-        let s = try CaptureImporter.run(format: .tardis, inputs: [a, b], output: out)
+        let summary = try CaptureImporter.run(format: .tardis, inputs: [first, second], output: out)
         let recs = try readAll(out)
         #expect(recs.map(text) == ["A1", "B2", "A3", "B3"])
         #expect(recs.map(\.connection) == [0, 1, 0, 1])
-        #expect(s.renumbered.count == 1)
+        #expect(summary.renumbered.count == 1)
         #expect(!FileManager.default.fileExists(atPath: out + ".import-0.tmp"))
     }
 
     @Test func wrongFormatNamesTheFileLineAndTheLikelyFormat() throws {
         let path = try write("really-tardis.ndjson", ImportSamples.tardis)
-        let e = #expect(throws: CaptureError.self) {
+        let error = #expect(throws: CaptureError.self) {
             try CaptureImporter.run(format: .ndjson, inputs: [path], output: dir.file("x.k2cap"))
         }
-        #expect(e?.code == .importFormat)
-        #expect(e?.line == 1)
-        #expect(e?.description.hasPrefix("\(path):1: expected a `k2 capture cat` line") == true)
-        #expect(e?.description.hasSuffix("this looks like --format tardis") == true)
+        #expect(error?.code == .importFormat)
+        #expect(error?.line == 1)
+        #expect(error?.description.hasPrefix("\(path):1: expected a `k2 capture cat` line") == true)
+        #expect(error?.description.hasSuffix("this looks like --format tardis") == true)
         #expect(!FileManager.default.fileExists(atPath: dir.file("x.k2cap")))
 
         let cf = try write("cf-as-tardis", ImportSamples.cryptofeedText)
@@ -229,11 +229,11 @@ enum ImportSamples {
         for k in 0..<5000 { lines += "2024-03-01T00:00:\(10 + k / 1000).\(1_000_000 + k)Z {\"v\":\(rng.next())}\n" }
         let plain = try write("cut.json", lines)
         _ = try Shell.run("gzip -c '\(plain)' | head -c 3000 > '\(plain).gz'")
-        let e = #expect(throws: CaptureError.self) {
+        let error = #expect(throws: CaptureError.self) {
             try CaptureImporter.run(format: .tardis, inputs: [plain + ".gz"], output: dir.file("cut.k2cap"))
         }
-        #expect(e?.code == .truncated)
-        #expect(e?.description.contains("the gzip data ends before its trailer") == true)
+        #expect(error?.code == .truncated)
+        #expect(error?.description.contains("the gzip data ends before its trailer") == true)
     }
 
     @Test func exportTardisThenImportKeepsMessagesAt100ns() throws {
@@ -241,9 +241,9 @@ enum ImportSamples {
         let recs = try SampleTraffic().write(to: path, count: 500)
         let tardisPath = dir.file("ex.tardis")
         let fd = open(tardisPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let s = try CaptureExporter.export(input: path, format: .tardis, filter: RecordFilter(), to: FDOutput(fd: fd))
+        let summary = try CaptureExporter.export(input: path, format: .tardis, filter: RecordFilter(), to: FDOutput(fd: fd))
         close(fd)
-        #expect(s.written == 500 && s.skipped == 2)   // the connect and send records have no Tardis form
+        #expect(summary.written == 500 && summary.skipped == 2)   // the connect and send records have no Tardis form
         let back = dir.file("ex-back.k2cap")
         try CaptureImporter.run(format: .tardis, inputs: [tardisPath], output: back)
         let got = try readAll(back)

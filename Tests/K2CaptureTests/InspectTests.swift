@@ -8,11 +8,11 @@ import Testing
 
     func write(_ name: String, _ records: [OwnedRecord]) throws -> String {
         let path = dir.file(name)
-        let w = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 1, host: "test",
+        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 1, host: "test",
                                                                      metadata: [("exchange", .string("binance"))]),
                                   options: .init(blockSize: 32 * 1024))
-        for r in records { try w.append(r) }
-        try w.close()
+        for record in records { try writer.append(record) }
+        try writer.close()
         return path
     }
 
@@ -51,24 +51,24 @@ import Testing
     }
 
     @Test func findsTradeAndDepthGapsPerSymbol() throws {
-        let s: Int64 = Self.t0
+        let start: Int64 = Self.t0
         let recs: [OwnedRecord] = [
-            Self.trade("BTCUSDT", 100, at: s),
-            Self.trade("ETHUSDT", 500, at: s + 1),
-            Self.trade("BTCUSDT", 101, at: s + 2),
-            Self.trade("BTCUSDT", 105, at: s + 3),      // 102…104 missing
-            Self.trade("ETHUSDT", 501, at: s + 4),
-            Self.trade("ETHUSDT", 501, at: s + 5),      // repeated
-            Self.trade("ETHUSDT", 503, at: s + 6),      // 502 missing
-            Self.depth("BTCUSDT", 10, 12, at: s + 7),
-            Self.depth("BTCUSDT", 13, 20, at: s + 8),
-            Self.depth("BTCUSDT", 25, 30, at: s + 9),   // 21…24 missing
+            Self.trade("BTCUSDT", 100, at: start),
+            Self.trade("ETHUSDT", 500, at: start + 1),
+            Self.trade("BTCUSDT", 101, at: start + 2),
+            Self.trade("BTCUSDT", 105, at: start + 3),      // 102…104 missing
+            Self.trade("ETHUSDT", 501, at: start + 4),
+            Self.trade("ETHUSDT", 501, at: start + 5),      // repeated
+            Self.trade("ETHUSDT", 503, at: start + 6),      // 502 missing
+            Self.depth("BTCUSDT", 10, 12, at: start + 7),
+            Self.depth("BTCUSDT", 13, 20, at: start + 8),
+            Self.depth("BTCUSDT", 25, 30, at: start + 9),   // 21…24 missing
         ]
         let ins = try CaptureInspector.inspect(path: try write("gaps.k2cap", recs))
         let depth = ins.sequenceChecks[0], trade = ins.sequenceChecks[1]
         #expect(trade.gaps == 2 && trade.missingIds == 4 && trade.regressions == 1 && trade.symbols == 2)
         #expect(trade.first.map(\.symbol) == ["BTCUSDT", "ETHUSDT"])
-        #expect(trade.first[0].missingFrom == 102 && trade.first[0].missingTo == 104 && trade.first[0].timestamp == s + 3)
+        #expect(trade.first[0].missingFrom == 102 && trade.first[0].missingTo == 104 && trade.first[0].timestamp == start + 3)
         #expect(trade.first[1].missingFrom == 502 && trade.first[1].missingTo == 502)
         #expect(depth.gaps == 1 && depth.missingIds == 4 && depth.first.first?.previous == 20 && depth.first.first?.next == 25)
         #expect(ins.gapCount == 3)
@@ -81,20 +81,20 @@ import Testing
         // Second 0: 10 messages spread out; second 1: 50 messages, 40 of them within 60 ms
         // straddling a 100 ms boundary; second 2: empty; second 3: 1 message.
         var recs: [OwnedRecord] = []
-        var t: Int64 = 0
+        var time: Int64 = 0
         for i in 0..<10 { recs.append(Self.trade("BTCUSDT", Int64(i), at: Self.t0 + Int64(i) * 90_000_000)) }
-        t = 10
-        for i in 0..<40 { recs.append(Self.trade("BTCUSDT", t, at: Self.t0 + 1_070_000_000 + Int64(i) * 1_500_000)); t += 1 }
-        for i in 0..<10 { recs.append(Self.trade("BTCUSDT", t, at: Self.t0 + 1_300_000_000 + Int64(i) * 50_000_000)); t += 1 }
-        recs.append(Self.trade("BTCUSDT", t, at: Self.t0 + 3_500_000_000))
+        time = 10
+        for i in 0..<40 { recs.append(Self.trade("BTCUSDT", time, at: Self.t0 + 1_070_000_000 + Int64(i) * 1_500_000)); time += 1 }
+        for i in 0..<10 { recs.append(Self.trade("BTCUSDT", time, at: Self.t0 + 1_300_000_000 + Int64(i) * 50_000_000)); time += 1 }
+        recs.append(Self.trade("BTCUSDT", time, at: Self.t0 + 3_500_000_000))
         let ins = try CaptureInspector.inspect(path: try write("rate.k2cap", recs))
-        let r = try #require(ins.rate)
-        #expect(r.seconds == 4)
-        #expect(r.max == 50)
-        #expect(r.p50 == 1)    // sorted [0, 1, 10, 50]: the 2nd
-        #expect(r.p99 == 50)
-        #expect(r.busiest100msCount == 40)   // 40 within 58.5 ms; the next group starts 171.5 ms later
-        #expect(r.busiest100msStart == Self.t0 + 1_070_000_000)
+        let rate = try #require(ins.rate)
+        #expect(rate.seconds == 4)
+        #expect(rate.max == 50)
+        #expect(rate.p50 == 1)    // sorted [0, 1, 10, 50]: the 2nd
+        #expect(rate.p99 == 50)
+        #expect(rate.busiest100msCount == 40)   // 40 within 58.5 ms; the next group starts 171.5 ms later
+        #expect(rate.busiest100msStart == Self.t0 + 1_070_000_000)
         #expect(ins.durationNanos == 3_500_000_000)
     }
 

@@ -21,12 +21,12 @@ import Testing
         ("not json at all", nil, nil, nil),
     ] as [(String, String?, String?, String?)])
     func extractsStreamSymbolAndEvent(payload: String, stream: String?, symbol: String?, event: String?) {
-        var p = payload
-        p.withUTF8 { buf in
-            let f = PayloadFields.extract(UnsafeRawBufferPointer(buf))
-            #expect(f.streamString == stream)
-            #expect(f.symbolString == symbol)
-            #expect(f.eventString == event)
+        var text = payload
+        text.withUTF8 { buf in
+            let fields = PayloadFields.extract(UnsafeRawBufferPointer(buf))
+            #expect(fields.streamString == stream)
+            #expect(fields.symbolString == symbol)
+            #expect(fields.eventString == event)
         }
     }
 
@@ -54,12 +54,12 @@ import Testing
     }
 
     @Test func integersAreReadAfterAnOffset() {
-        var p = #"{"e":"depthUpdate","U":157,"u":160}"#
-        p.withUTF8 { buf in
-            let b = UnsafeRawBufferPointer(buf)
-            #expect(PayloadFields.intValue(b, key: Array("\"U\":".utf8)) == 157)
-            #expect(PayloadFields.intValue(b, key: Array("\"u\":".utf8)) == 160)
-            #expect(PayloadFields.intValue(b, key: Array("\"t\":".utf8)) == nil)
+        var text = #"{"e":"depthUpdate","U":157,"u":160}"#
+        text.withUTF8 { buf in
+            let bytes = UnsafeRawBufferPointer(buf)
+            #expect(PayloadFields.intValue(bytes, key: Array("\"U\":".utf8)) == 157)
+            #expect(PayloadFields.intValue(bytes, key: Array("\"u\":".utf8)) == 160)
+            #expect(PayloadFields.intValue(bytes, key: Array("\"t\":".utf8)) == nil)
         }
     }
 
@@ -81,32 +81,32 @@ import Testing
             #"{"stream":"#,
         ]
         for text in texts {
-            var t = text
-            t.withUTF8 { buf in
-                let b = UnsafeRawBufferPointer(buf)
-                let fast = PayloadFields.extract(b), slow = PayloadFields.extractSearching(b)
+            var mutableText = text
+            mutableText.withUTF8 { buf in
+                let bytes = UnsafeRawBufferPointer(buf)
+                let fast = PayloadFields.extract(bytes), slow = PayloadFields.extractSearching(bytes)
                 #expect(fast.streamString == slow.streamString, "\(text)")
                 #expect(fast.symbolString == slow.symbolString, "\(text)")
                 #expect(fast.eventString == slow.eventString, "\(text)")
             }
         }
         // The first two match the layout (no search needed).
-        var t = texts[0]
-        t.withUTF8 { #expect(PayloadFields.binanceCombined(UnsafeRawBufferPointer($0))?.symbolString == "BTCUSDT") }
-        t = texts[4]
-        t.withUTF8 { #expect(PayloadFields.binanceCombined(UnsafeRawBufferPointer($0)) == nil) }
+        var sample = texts[0]
+        sample.withUTF8 { #expect(PayloadFields.binanceCombined(UnsafeRawBufferPointer($0))?.symbolString == "BTCUSDT") }
+        sample = texts[4]
+        sample.withUTF8 { #expect(PayloadFields.binanceCombined(UnsafeRawBufferPointer($0)) == nil) }
     }
 
     /// Every cut of a Binance message (a torn record) gives the same fields either way.
     @Test func everyPrefixOfABinanceMessageAgrees() {
         let text = #"{"stream":"ethusdt@aggTrade","data":{"e":"aggTrade","E":1700000000123,"s":"ETHUSDT","a":77,"p":"2000.5"}}"#
         let bytes = Array(text.utf8)
-        for n in 0...bytes.count {
+        for length in 0...bytes.count {
             bytes.withUnsafeBytes { all in
-                let b = UnsafeRawBufferPointer(rebasing: all[0..<n])
-                let fast = PayloadFields.extract(b), slow = PayloadFields.extractSearching(b)
+                let prefix = UnsafeRawBufferPointer(rebasing: all[0..<length])
+                let fast = PayloadFields.extract(prefix), slow = PayloadFields.extractSearching(prefix)
                 #expect(fast.streamString == slow.streamString && fast.symbolString == slow.symbolString
-                        && fast.eventString == slow.eventString, "first \(n) bytes")
+                        && fast.eventString == slow.eventString, "first \(length) bytes")
             }
         }
     }

@@ -24,36 +24,36 @@ import Testing
 
     @Test func readsExactlyWhatAPlainReaderReads() throws {
         let (path, all) = try capture("a.k2cap")
-        let r = try CaptureReader(path: path)
-        r.readAhead = true
-        let entries = try r.index().entries
+        let reader = try CaptureReader(path: path)
+        reader.readAhead = true
+        let entries = try reader.index().entries
         #expect(entries.count > 40)
-        r.restrict(to: entries)
-        #expect(try drain(r) == all)
-        #expect(r.framesDecoded == entries.count)
+        reader.restrict(to: entries)
+        #expect(try drain(reader) == all)
+        #expect(reader.framesDecoded == entries.count)
     }
 
     @Test func rewindAndRestrictMidFrameStartOver() throws {
         let (path, all) = try capture("b.k2cap")
-        let r = try CaptureReader(path: path)
-        r.readAhead = true
-        let entries = try r.index().entries
-        r.restrict(to: entries)
-        let head = try drain(r, limit: 1234)           // stops mid-frame, a frame is in flight
+        let reader = try CaptureReader(path: path)
+        reader.readAhead = true
+        let entries = try reader.index().entries
+        reader.restrict(to: entries)
+        let head = try drain(reader, limit: 1234)           // stops mid-frame, a frame is in flight
         #expect(head == Array(all.prefix(1234)))
         // A different plan: every other frame, backwards.
         let picked = stride(from: entries.count - 1, through: 0, by: -2).map { entries[$0] }
-        r.restrict(to: picked)
+        reader.restrict(to: picked)
         let plain = try CaptureReader(path: path)
         plain.restrict(to: picked)
-        #expect(try drain(r) == drain(plain))
-        r.restrict(to: entries)
-        #expect(try drain(r) == all)
+        #expect(try drain(reader) == drain(plain))
+        reader.restrict(to: entries)
+        #expect(try drain(reader) == all)
         // Turning it off mid-read keeps the stream intact.
-        r.restrict(to: entries)
-        let first = try drain(r, limit: 2000)
-        r.readAhead = false
-        #expect(first + (try drain(r)) == all)
+        reader.restrict(to: entries)
+        let first = try drain(reader, limit: 2000)
+        reader.readAhead = false
+        #expect(first + (try drain(reader)) == all)
     }
 
     @Test func aDamagedFrameThrowsAfterTheIntactRecordsBeforeIt() throws {
@@ -62,15 +62,15 @@ import Testing
         let target = entries[7]
         flipByte(in: path, at: target.offset + Int64(target.compressedSize / 2))
 
-        let r = try CaptureReader(path: path)
-        r.readAhead = true
-        r.restrict(to: entries)
+        let reader = try CaptureReader(path: path)
+        reader.readAhead = true
+        reader.restrict(to: entries)
         var got: [OwnedRecord] = []
-        let e = #expect(throws: CaptureError.self) {
-            while let rec = try r.next() { got.append(rec.owned()) }
+        let error = #expect(throws: CaptureError.self) {
+            while let rec = try reader.next() { got.append(rec.owned()) }
         }
-        #expect(e?.code == .corrupt)
-        #expect(e?.offset == target.offset)
+        #expect(error?.code == .corrupt)
+        #expect(error?.offset == target.offset)
         let before = entries[0..<7].reduce(0) { $0 + $1.recordCount }
         #expect(got == Array(all.prefix(before)))
     }
@@ -80,10 +80,10 @@ import Testing
         func threads() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count }
         let before = try threads()
         for _ in 0..<50 {
-            let r = try CaptureReader(path: path)
-            r.readAhead = true
-            r.restrict(to: try r.index().entries)
-            _ = try r.next()
+            let reader = try CaptureReader(path: path)
+            reader.readAhead = true
+            reader.restrict(to: try reader.index().entries)
+            _ = try reader.next()
         }
         // Fifty readers released with a prefetch queued or running: each stopped and joined its
         // thread in deinit (leaked threads would show here; other tests may start a few).

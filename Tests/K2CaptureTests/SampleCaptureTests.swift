@@ -16,12 +16,12 @@ import Testing
         }
         let expected = traffic.records(count: 20_000)
         let reader = try CaptureReader(path: Self.samplePath)
-        var n = 0
-        while let r = try reader.next() {
-            #expect(r.owned() == expected[n])
-            n += 1
+        var index = 0
+        while let record = try reader.next() {
+            #expect(record.owned() == expected[index])
+            index += 1
         }
-        #expect(n == expected.count)
+        #expect(index == expected.count)
         #expect(try CaptureVerifier.verify(path: Self.samplePath).intact)
     }
 }

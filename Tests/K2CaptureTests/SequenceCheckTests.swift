@@ -25,18 +25,18 @@ import Testing
 
     /// Coinbase numbers every message of a connection: trades, level2 and heartbeats alike.
     func coinbaseMessages() -> [String] {
-        (0..<30).map { n in
-            n % 5 == 4
-                ? #"{"channel":"heartbeats","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(n),"events":[{"current_time":"2024-03-01 00:00:00","heartbeat_counter":\#(n)}]}"#
-                : #"{"channel":"market_trades","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(n),"events":[{"type":"update","trades":[{"trade_id":"\#(n)","product_id":"BTC-USD","price":"61000.00","size":"0.1","side":"BUY","time":"2024-03-01T00:00:00.1Z"}]}]}"#
+        (0..<30).map { sequence in
+            sequence % 5 == 4
+                ? #"{"channel":"heartbeats","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(sequence),"events":[{"current_time":"2024-03-01 00:00:00","heartbeat_counter":\#(sequence)}]}"#
+                : #"{"channel":"market_trades","client_id":"","timestamp":"2024-03-01T00:00:00.1Z","sequence_num":\#(sequence),"events":[{"type":"update","trades":[{"trade_id":"\#(sequence)","product_id":"BTC-USD","price":"61000.00","size":"0.1","side":"BUY","time":"2024-03-01T00:00:00.1Z"}]}]}"#
         }
     }
 
     @Test func coinbaseSequenceOfACompleteCaptureHasNoGaps() throws {
-        let c = try check(try capture("coinbase.k2cap", coinbaseMessages()), "coinbase_sequence")
-        #expect(c?.messages == 30)
-        #expect(c?.symbols == 1)   // one connection
-        #expect(c?.gaps == 0 && c?.regressions == 0)
+        let result = try check(try capture("coinbase.k2cap", coinbaseMessages()), "coinbase_sequence")
+        #expect(result?.messages == 30)
+        #expect(result?.symbols == 1)   // one connection
+        #expect(result?.gaps == 0 && result?.regressions == 0)
     }
 
     @Test func coinbaseCaptureWithTwoRecordsRemovedReportsTheGaps() throws {
@@ -44,23 +44,23 @@ import Testing
         messages.remove(at: 20)
         messages.remove(at: 10)
         let path = try capture("coinbase-cut.k2cap", messages)
-        let c = try check(path, "coinbase_sequence")
-        #expect(c?.gaps == 2)
-        #expect(c?.missingIds == 2)
-        #expect(c?.first.map(\.missingFrom) == [10, 20])
+        let result = try check(path, "coinbase_sequence")
+        #expect(result?.gaps == 2)
+        #expect(result?.missingIds == 2)
+        #expect(result?.first.map(\.missingFrom) == [10, 20])
         #expect(try CaptureInspector.inspect(path: path).gapCount == 2)
     }
 
     @Test func binanceAggTradeIdsAreChecked() throws {
-        var messages = (0..<20).map { a in
-            #"{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1709251200004,"s":"BTCUSDT","a":\#(1000 + a),"p":"61500.01","q":"0.002","f":\#(5000 + 2 * a),"l":\#(5001 + 2 * a),"T":1709251200003,"m":false,"M":true}}"#
+        var messages = (0..<20).map { offset in
+            #"{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1709251200004,"s":"BTCUSDT","a":\#(1000 + offset),"p":"61500.01","q":"0.002","f":\#(5000 + 2 * offset),"l":\#(5001 + 2 * offset),"T":1709251200003,"m":false,"M":true}}"#
         }
         #expect(try check(try capture("agg.k2cap", messages), "agg_trade")?.gaps == 0)
         messages.remove(at: 7)
-        let c = try check(try capture("agg-cut.k2cap", messages), "agg_trade")
-        #expect(c?.messages == 19)
-        #expect(c?.gaps == 1)
-        #expect(c?.first.first?.missingFrom == 1007)
+        let result = try check(try capture("agg-cut.k2cap", messages), "agg_trade")
+        #expect(result?.messages == 19)
+        #expect(result?.gaps == 1)
+        #expect(result?.first.first?.missingFrom == 1007)
     }
 
     /// The book of Kraken's "Spot Websockets (v1) Book Checksum" guide and its update (the
@@ -77,21 +77,21 @@ import Testing
     }
 
     @Test func krakenDocumentedBookChecksumChecksOut() throws {
-        let c = try check(try capture("kraken.k2cap", [Self.snapshot(), Self.update]), "kraken_book_checksum")
-        #expect(c?.messages == 1)
-        #expect(c?.symbols == 1)
-        #expect(c?.gaps == 0)
+        let result = try check(try capture("kraken.k2cap", [Self.snapshot(), Self.update]), "kraken_book_checksum")
+        #expect(result?.messages == 1)
+        #expect(result?.symbols == 1)
+        #expect(result?.gaps == 0)
     }
 
     @Test func krakenBookThatLostALevelNoLongerReproducesTheChecksum() throws {
         // As if the message that added the best ask had been lost.
         let path = try capture("kraken-lost.k2cap", [Self.snapshot(asks: Array(Self.asks.dropFirst())), Self.update])
         let inspection = try CaptureInspector.inspect(path: path)
-        let c = inspection.sequenceChecks.first { $0.name == "kraken_book_checksum" }
-        #expect(c?.messages == 1)
-        #expect(c?.gaps == 1)
-        #expect(c?.first.first?.next == 974_947_235)
-        #expect(c?.first.first?.symbol == "BTC/USD")
+        let result = inspection.sequenceChecks.first { $0.name == "kraken_book_checksum" }
+        #expect(result?.messages == 1)
+        #expect(result?.gaps == 1)
+        #expect(result?.first.first?.next == 974_947_235)
+        #expect(result?.first.first?.symbol == "BTC/USD")
         #expect(inspection.textReport().contains("c=974947235 but the book rebuilt from the messages gives"))
         let entry = inspection.json["gaps"]?["kraken_book_checksum"]?["first"]?.arrayValue?.first
         let stated: Int64? = entry?["checksum"]?.int64Value

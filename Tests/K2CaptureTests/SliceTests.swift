@@ -7,9 +7,9 @@ import Testing
     let dir = TemporaryDirectory()
 
     func readAll(_ path: String) throws -> [OwnedRecord] {
-        let r = try CaptureReader(path: path)
+        let reader = try CaptureReader(path: path)
         var out: [OwnedRecord] = []
-        while let rec = try r.next() { out.append(rec.owned()) }
+        while let rec = try reader.next() { out.append(rec.owned()) }
         return out
     }
 
@@ -24,17 +24,17 @@ import Testing
         let to = from + 600 * 1_000_000_000
         let filter = RecordFilter(from: from, to: to)
         let out = dir.file("ten-minutes.k2cap")
-        let s = try CaptureSlicer.slice(input: path, output: out, filter: filter)
+        let summary = try CaptureSlicer.slice(input: path, output: out, filter: filter)
         let expected = all.filter { $0.timestamp >= from && $0.timestamp < to }
         #expect(try readAll(out) == expected)
-        #expect(s.records == expected.count)
+        #expect(summary.records == expected.count)
         // Only the frames overlapping the window: the ones holding its records plus at most one
         // at each edge, out of ~1900.
         let needed = Set(index.entries.filter { $0.lastTimestamp >= from && $0.firstTimestamp < to }.map(\.offset))
-        #expect(s.framesDecoded == needed.count)
-        #expect(s.framesDecoded <= expected.count / 40 + 3)
-        #expect(s.framesTotal > 1500)
-        #expect(s.indexStored)
+        #expect(summary.framesDecoded == needed.count)
+        #expect(summary.framesDecoded <= expected.count / 40 + 3)
+        #expect(summary.framesTotal > 1500)
+        #expect(summary.indexStored)
         let header = try CaptureReader(path: out).header
         #expect(header.metadataValue("exchange") == .string("binance"))
         #expect(header.metadataValue("sliced_from")?["path"]?.stringValue == path)
@@ -42,14 +42,14 @@ import Testing
 
     @Test func windowEdgesAreHalfOpen() throws {
         let path = dir.file("edges.k2cap")
-        let w = try CaptureWriter(path: path, header: .now(), options: .init(blockSize: 64))
-        for t in Int64(0)..<100 { try w.append(kind: .recv, timestamp: 1_000 + t * 10, connection: 0, text: "m\(t)") }
-        try w.close()
+        let writer = try CaptureWriter(path: path, header: .now(), options: .init(blockSize: 64))
+        for step in Int64(0)..<100 { try writer.append(kind: .recv, timestamp: 1_000 + step * 10, connection: 0, text: "m\(step)") }
+        try writer.close()
         let out = dir.file("edges-out.k2cap")
-        let s = try CaptureSlicer.slice(input: path, output: out, filter: RecordFilter(from: 1_100, to: 1_200))
+        let summary = try CaptureSlicer.slice(input: path, output: out, filter: RecordFilter(from: 1_100, to: 1_200))
         let got = try readAll(out).map(\.timestamp)
         #expect(got == Array(stride(from: Int64(1_100), to: 1_200, by: 10)))
-        #expect(s.framesDecoded < s.framesTotal)
+        #expect(summary.framesDecoded < summary.framesTotal)
     }
 
     @Test func filtersWithoutTimeReadEveryFrame() throws {
@@ -58,18 +58,18 @@ import Testing
         let out = dir.file("sym-out.k2cap")
         var filter = RecordFilter(kinds: [.recv], symbols: ["ethusdt"])
         filter.connections = [0]
-        let s = try CaptureSlicer.slice(input: path, output: out, filter: filter, filterText: "--symbol ethusdt")
+        let summary = try CaptureSlicer.slice(input: path, output: out, filter: filter, filterText: "--symbol ethusdt")
         let expected = all.filter { $0.kind == .recv && String(decoding: $0.payload, as: UTF8.self).contains("\"s\":\"ETHUSDT\"") }
         #expect(try readAll(out) == expected)
-        #expect(s.framesDecoded == s.framesTotal)
+        #expect(summary.framesDecoded == summary.framesTotal)
         #expect(try CaptureReader(path: out).header.metadataValue("sliced_from")?["filter"]?.stringValue == "--symbol ethusdt")
     }
 
     @Test func sliceRefusesToOverwriteItsInput() throws {
         let path = dir.file("self.k2cap")
         try SampleTraffic().write(to: path, count: 10)
-        let e = #expect(throws: CaptureError.self) { try CaptureSlicer.slice(input: path, output: path, filter: RecordFilter()) }
-        #expect(e?.code == .invalidArgument)
+        let error = #expect(throws: CaptureError.self) { try CaptureSlicer.slice(input: path, output: path, filter: RecordFilter()) }
+        #expect(error?.code == .invalidArgument)
     }
 }
 

@@ -20,7 +20,7 @@ import Testing
     /// Index of the first record that differs (or the shorter length), nil when equal: a failure
     /// names one record instead of printing two arrays of thousands.
     func firstDifference(_ got: [OwnedRecord], _ want: [OwnedRecord]) -> Int? {
-        if let k = zip(got, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset { return k }
+        if let offset = zip(got, want).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset { return offset }
         return got.count == want.count ? nil : min(got.count, want.count)
     }
 

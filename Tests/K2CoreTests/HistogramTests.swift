@@ -32,107 +32,107 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 
 @Test func stallPercentilesUncorrected() {
     let (raw, _) = stallHistograms()
-    for p in [30.0, 99.0, 99.99] { #expect(near(raw.valueAtPercentile(p), 1_000)) }
+    for percentile in [30.0, 99.0, 99.99] { #expect(near(raw.valueAtPercentile(percentile), 1_000)) }
     #expect(near(raw.valueAtPercentile(99.999), 100_000_000))
     #expect(near(raw.valueAtPercentile(100), 100_000_000))
 }
 
 @Test func stallPercentilesCorrected() {
-    let (_, h) = stallHistograms()
+    let (_, corrected) = stallHistograms()
     // Half the samples are 1 ms; the other half are spread evenly over 10 ms … 100 s, so the
     // p-th percentile above 50 % is (p − 50) / 50 × 100 s.
-    #expect(near(h.valueAtPercentile(30), 1_000))
-    #expect(near(h.valueAtPercentile(50), 1_000))
-    for p in [75.0, 90.0, 99.0] {
-        #expect(near(h.valueAtPercentile(p), (p - 50) / 50 * 100_000_000), "p\(p)")
+    #expect(near(corrected.valueAtPercentile(30), 1_000))
+    #expect(near(corrected.valueAtPercentile(50), 1_000))
+    for percentile in [75.0, 90.0, 99.0] {
+        #expect(near(corrected.valueAtPercentile(percentile), (percentile - 50) / 50 * 100_000_000), "p\(percentile)")
     }
-    #expect(near(h.valueAtPercentile(99.999), 100_000_000))
+    #expect(near(corrected.valueAtPercentile(99.999), 100_000_000))
 }
 
 @Test func stallMeanAndDeviation() {
-    let (raw, h) = stallHistograms()
+    let (raw, corrected) = stallHistograms()
     let rawMean = (10_000.0 * 1_000 + 100_000_000) / 10_001
     #expect(abs(raw.mean - rawMean) <= rawMean * 0.001)
     let mean = (1_000.0 + 50_000_000) / 2
-    #expect(abs(h.mean - mean) <= mean * 0.001)
+    #expect(abs(corrected.mean - mean) <= mean * 0.001)
     var squares = 10_000 * (1_000.0 - mean) * (1_000.0 - mean)
-    for v in stride(from: 10_000.0, through: 100_000_000, by: 10_000) { squares += (v - mean) * (v - mean) }
+    for value in stride(from: 10_000.0, through: 100_000_000, by: 10_000) { squares += (value - mean) * (value - mean) }
     let sd = (squares / 20_000).squareRoot()
-    #expect(abs(h.standardDeviation - sd) <= sd * 0.001)
+    #expect(abs(corrected.standardDeviation - sd) <= sd * 0.001)
 }
 
 @Test func percentileAtOrBelowAndRanges() {
-    let (raw, h) = stallHistograms()
+    let (raw, corrected) = stallHistograms()
     #expect(abs(raw.percentileAtOrBelow(5_000) - 99.99) < 0.0001)
-    #expect(abs(h.percentileAtOrBelow(5_000) - 50) < 0.0001)
-    #expect(abs(h.percentileAtOrBelow(100_000_000) - 100) < 0.0001)
+    #expect(abs(corrected.percentileAtOrBelow(5_000) - 50) < 0.0001)
+    #expect(abs(corrected.percentileAtOrBelow(100_000_000) - 100) < 0.0001)
     #expect(raw.count(within: 1_000...1_000) == 10_000)
     #expect(raw.count(within: 5_000...150_000_000) == 1)
-    #expect(h.count(within: 5_000...150_000_000) == 10_000)
+    #expect(corrected.count(within: 5_000...150_000_000) == 10_000)
 }
 
 @Test func smallValuesAreExact() {
-    var h = Histogram(unit: .nanoseconds)
-    h.record(1)
-    h.record(2)
-    #expect(h.valueAtPercentile(50) == 1)
-    #expect(h.valueAtPercentile(100) == 2)
-    for _ in 0..<3 { h.record(2) }
-    #expect(h.valueAtPercentile(25) == 2)
+    var histogram = Histogram(unit: .nanoseconds)
+    histogram.record(1)
+    histogram.record(2)
+    #expect(histogram.valueAtPercentile(50) == 1)
+    #expect(histogram.valueAtPercentile(100) == 2)
+    for _ in 0..<3 { histogram.record(2) }
+    #expect(histogram.valueAtPercentile(25) == 2)
     // 3 significant digits: every value below 2048 has its own bucket.
-    for v in Int64(0)..<2_048 where h.lowestEquivalentValue(v) != v { Issue.record("value \(v) not exact") }
+    for value in Int64(0)..<2_048 where histogram.lowestEquivalentValue(value) != value { Issue.record("value \(value) not exact") }
     // Above, bucket widths stay ≤ 0.1 % of the value.
     var rng = SplitMix64(seed: 7)
     for _ in 0..<10_000 {
-        let v = Int64(rng.next() % 3_600_000_000_000) + 1
-        if Double(h.sizeOfEquivalentRange(v)) > Double(v) * 0.001 + 1 { Issue.record("bucket too wide at \(v)") }
-        if !(h.lowestEquivalentValue(v) <= v && v <= h.highestEquivalentValue(v)) { Issue.record("range misses \(v)") }
+        let value = Int64(rng.next() % 3_600_000_000_000) + 1
+        if Double(histogram.sizeOfEquivalentRange(value)) > Double(value) * 0.001 + 1 { Issue.record("bucket too wide at \(value)") }
+        if !(histogram.lowestEquivalentValue(value) <= value && value <= histogram.highestEquivalentValue(value)) { Issue.record("range misses \(value)") }
     }
 }
 
 @Test func clampsOutOfRange() {
-    var h = Histogram(unit: .microseconds, highestTrackableValue: 1_000_000)
-    h.record(-5)
-    h.record(5_000_000)
-    #expect(h.totalCount == 2)
-    #expect(h.clampedCount == 1)
-    #expect(h.min == 0 && h.max == 1_000_000)
+    var histogram = Histogram(unit: .microseconds, highestTrackableValue: 1_000_000)
+    histogram.record(-5)
+    histogram.record(5_000_000)
+    #expect(histogram.totalCount == 2)
+    #expect(histogram.clampedCount == 1)
+    #expect(histogram.min == 0 && histogram.max == 1_000_000)
 }
 
 @Test func mergeIsExact() {
     var rng = SplitMix64(seed: 42)
     var all = Histogram()
-    var a = Histogram()
-    var b = Histogram()
+    var thirds = Histogram()
+    var rest = Histogram()
     for i in 0..<50_000 {
-        let v = Int64(rng.next() % 10_000_000)
-        all.record(v)
-        if i % 3 == 0 { a.record(v) } else { b.record(v) }
+        let value = Int64(rng.next() % 10_000_000)
+        all.record(value)
+        if i % 3 == 0 { thirds.record(value) } else { rest.record(value) }
     }
-    var merged = a
-    merged.add(b)
+    var merged = thirds
+    merged.add(rest)
     #expect(merged == all)
     #expect(merged.max == all.max && merged.min == all.min)
-    for p in [50.0, 90, 99, 99.9, 99.99, 100] { #expect(merged.valueAtPercentile(p) == all.valueAtPercentile(p)) }
+    for percentile in [50.0, 90, 99, 99.9, 99.99, 100] { #expect(merged.valueAtPercentile(percentile) == all.valueAtPercentile(percentile)) }
 }
 
 @Test func v2EncodingRoundTrips() throws {
     let (raw, corrected) = stallHistograms()
-    for h in [raw, corrected, Histogram(unit: .microseconds)] {
-        let text = h.encodedBase64()
+    for histogram in [raw, corrected, Histogram(unit: .microseconds)] {
+        let text = histogram.encodedBase64()
         #expect(text.hasPrefix("HISTF"))
         let back = try Histogram.decode(base64: text, unit: .microseconds)
-        #expect(back == h)
-        #expect(back.valueAtPercentile(99) == h.valueAtPercentile(99))
-        #expect(try Histogram.decode(h.encodedV2(), unit: .microseconds) == h)
+        #expect(back == histogram)
+        #expect(back.valueAtPercentile(99) == histogram.valueAtPercentile(99))
+        #expect(try Histogram.decode(histogram.encodedV2(), unit: .microseconds) == histogram)
     }
     #expect(throws: HistogramDecodingError.self) { try Histogram.decode([1, 2, 3, 4, 5, 6, 7, 8]) }
 }
 
 @Test func v2HeaderLayout() {
-    var h = Histogram(unit: .nanoseconds)
-    h.record(1)
-    let bytes = h.encodedV2()
+    var histogram = Histogram(unit: .nanoseconds)
+    histogram.record(1)
+    let bytes = histogram.encodedV2()
     // cookie 0x1c849313, payload length, offset 0, 3 digits, lowest 1, highest 3.6e12, ratio 1.0
     #expect(Array(bytes[0..<4]) == [0x1c, 0x84, 0x93, 0x13])
     #expect(Array(bytes[12..<16]) == [0, 0, 0, 3])
@@ -143,10 +143,10 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 }
 
 @Test func codableRoundTrip() throws {
-    let (_, h) = stallHistograms()
-    let data = try JSONEncoder().encode(h)
+    let (_, corrected) = stallHistograms()
+    let data = try JSONEncoder().encode(corrected)
     let back = try JSONDecoder().decode(Histogram.self, from: data)
-    #expect(back == h)
+    #expect(back == corrected)
     #expect(back.unit == .microseconds)
 }
 
@@ -168,32 +168,32 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 }
 
 @Test func spectrumIsMonotoneAndEndsAtMax() {
-    let (_, h) = stallHistograms()
-    let points = h.percentileSpectrum()
+    let (_, corrected) = stallHistograms()
+    let points = corrected.percentileSpectrum()
     #expect(points.first?.percentile == 0)
     #expect(points.last?.percentile == 100)
-    #expect(points.last?.value == h.max)
-    for (a, b) in zip(points, points.dropFirst()) {
-        #expect(a.percentile < b.percentile)
-        #expect(a.value <= b.value)
+    #expect(points.last?.value == corrected.max)
+    for (point, next) in zip(points, points.dropFirst()) {
+        #expect(point.percentile < next.percentile)
+        #expect(point.value <= next.value)
     }
-    #expect(h.percentileDistributionText(scale: 1_000).contains("Total count    = 20000"))
+    #expect(corrected.percentileDistributionText(scale: 1_000).contains("Total count    = 20000"))
 }
 
 @Test func resetThenReuseEqualsFresh() throws {
     var rng = SplitMix64(seed: 3)
-    var h = Histogram()
-    for _ in 0..<10_000 { h.record(Int64(rng.next() % 5_000_000_000)) }
-    h.reset()
-    #expect(h.totalCount == 0 && h.max == 0 && h.encodedV2().count == 40)
+    var histogram = Histogram()
+    for _ in 0..<10_000 { histogram.record(Int64(rng.next() % 5_000_000_000)) }
+    histogram.reset()
+    #expect(histogram.totalCount == 0 && histogram.max == 0 && histogram.encodedV2().count == 40)
     var fresh = Histogram()
     for _ in 0..<1_000 {
-        let v = Int64(rng.next() % 100_000)
-        h.record(v)
-        fresh.record(v)
+        let value = Int64(rng.next() % 100_000)
+        histogram.record(value)
+        fresh.record(value)
     }
-    #expect(h == fresh)
-    #expect(try Histogram.decode(h.encodedCompressedV2()) == fresh)
+    #expect(histogram == fresh)
+    #expect(try Histogram.decode(histogram.encodedCompressedV2()) == fresh)
 }
 
 @Test func decodesAnotherImplementationsEncoding() throws {

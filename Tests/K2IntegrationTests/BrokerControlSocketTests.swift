@@ -63,6 +63,12 @@ struct BrokerControlSocketTests {
         #expect(client.ask("up 1") == "ok: broker 1 up")
         #expect(client.ask("up 2") == "ok: broker 2 up")
         #expect(try KafkaInspector(bootstrap: broker.bootstrap).highWatermarkSum(topic: "ctl", timeoutMillis: 10000) == 0)
+        // `time`: the broker host's wall clock, the shards' clock reference (`--clock-ref`).
+        let before = SystemClock().wallNanos()
+        let timeReply = client.ask("time")
+        let after = SystemClock().wallNanos()
+        let reading = try #require(Int64(timeReply.replacingOccurrences(of: "ok: time ", with: "")), "\(timeReply)")
+        #expect(reading >= before && reading <= after)
 
         // Two commands in one write, each answered in order.
         client.send("rtt 1 200ms\nerrors Produce NOT_LEADER_OR_FOLLOWER 5\n")

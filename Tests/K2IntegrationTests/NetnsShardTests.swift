@@ -29,6 +29,11 @@ import Testing
             #expect(part.workload.startAt != nil && part.workload.startAt == parts[0].workload.startAt)
             #expect(part.runs[0].sinks[0].delivered > 0, "shard \(index) delivered nothing")
             #expect(part.runs[0].sinks[0].failed == 0)
+            // Its clock offset from the broker host's, measured over the virtual network: one
+            // kernel clock here, so the offset is 0 within the measurement's ± half round trip.
+            let clock = try #require(part.environment.clock, "shard \(index) measured no clock offset")
+            #expect(clock.reference == "10.77.0.1:9093" && clock.samples == 8)
+            #expect(abs(clock.offsetMs) <= clock.roundTripMs / 2 + 0.001, "shard \(index): offset \(clock.offsetMs) ms, round trip \(clock.roundTripMs) ms")
         }
 
         // Counts: merged = sum of the shards = what the broker holds (high watermarks).
@@ -59,6 +64,8 @@ import Testing
         #expect(skew < 250, "shards started \(skew) ms apart")
         #expect(merged.notes.contains { $0.hasPrefix("shards started within") })
         #expect(merged.metrics["shards.missing"]?.value == 0)
+        #expect(merged.metrics["shards.clock_offset_max_ms"] != nil)
+        #expect(merged.notes.contains { $0.hasPrefix("clock offsets from the reference 10.77.0.1:9093: shard 0/\(shards) ") })
         let count = parts.map { $0.runs[0].intervals.count }.min() ?? 0
         #expect(count >= 3)
         #expect(merged.runs[0].intervals.count == count)

@@ -110,6 +110,8 @@ import Testing
         // k2 bench
         ("bench run '\(workload)' --shard 2/2", "--shard", "0 ≤ i < N"),
         ("bench run '\(workload)' --metrics-port 99999", "--metrics-port", "1–65535"),
+        ("bench run '\(workload)' --duration 0s", "--duration", "longer than zero"),
+        ("bench run '\(workload)' --duration inf", "--duration", "not a duration"),
         ("bench compare a b --threshold nan", "--threshold", "relative threshold"),
         ("bench compare a b --threshold 'x='", "--threshold", "relative threshold"),
         ("bench compare a b --threshold 10%,-1", "--threshold", "absolute threshold"),

@@ -237,7 +237,7 @@ struct PipelineTests {
 
     @Test func schemaErrorsNameTheStatementAndTheServerMessage() throws {
         let server = try ClickHouseServer.start()
-        let schema = ClickHouseSchema(path: "bad.sql", text: "CREATE TABLE ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n-- comment; with a semicolon\nCREATE TABLE bad (x NoSuchType) ENGINE = Memory;")
+        let schema = try ClickHouseSchema(path: "bad.sql", text: "CREATE TABLE ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n-- comment; with a semicolon\nCREATE TABLE bad (x NoSuchType) ENGINE = Memory;")
         #expect(schema.statements.count == 2)
         #expect(throws: ReplayError.self) {
             try schema.run(host: "127.0.0.1", port: server.httpPort, database: "s", values: [:])
@@ -265,6 +265,7 @@ struct PipelineTests {
             .replacingOccurrences(of: "duration: 30s", with: "duration: 4s")
             .replacingOccurrences(of: "rate: 12k", with: "rate: 2k")
             .replacingOccurrences(of: "burst: {rate: 60k, at: 10s, for: 3s}", with: "burst: {rate: 6k, at: 1s, for: 1s}")
+            .replacingOccurrences(of: "alone: 10s", with: "alone: 2s")
         let file = dir.file("v2.yaml")
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let workload = try WorkloadLoader.load(file: file)
@@ -291,6 +292,9 @@ struct PipelineTests {
         for name in ["simple", "complex", "ohlcv", "cold"] {
             #expect((m["queries.\(name).count"]?.value ?? 0) > 0 && m["queries.\(name).errors"]?.value == 0, "\(name): \(out.report.notes)")
             #expect(m["latency.query.\(name).p99"] != nil && m["latency.query_uncorrected.\(name).p99"] != nil)
+            // And alone after ingestion (queries.alone, 2 s here).
+            #expect((m["queries_alone.\(name).count"]?.value ?? 0) > 0 && m["queries_alone.\(name).errors"]?.value == 0, "\(name) alone: \(out.report.notes)")
+            #expect(m["latency.query_alone.\(name).p99"] != nil)
         }
         // Storage per layer from system.parts: bronze holds every landed message.
         #expect((m["storage.bronze.rows"]?.value ?? 0) > 0 && (m["storage.gold.bytes_on_disk"]?.value ?? 0) > 0)

@@ -84,6 +84,30 @@ struct QueryStageTests {
         #expect(figures.notes.contains { $0.hasPrefix("query class empty: ") && $0.contains("empty result") })
     }
 
+    /// Version guards in a query file: only the statements for the server's version (18.16
+    /// here) run; the one guarded for current releases would fail on 18.16 (no such column). A
+    /// class with no statement for the server is a setup error that names it.
+    @Test func queryFilesPickTheirStatementsByTheServersVersion() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries-versions")
+        var queries = Workload.Queries()
+        queries.classes = [Workload.QueryClass(name: "guarded", sql: try Self.sqlFile(dir, "guarded", """
+            -- k2: clickhouse < 19.14
+            SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2;
+            -- k2: clickhouse >= 19.14
+            SELECT only_on_current_releases FROM trades;
+            SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2
+            """), rate: 20)]
+        let (classes, error) = try Self.run(server, queries, seconds: 1)
+        #expect(error == nil)
+        let guarded = try #require(classes.first)
+        #expect(guarded.succeeded >= 18 && guarded.failed == 0 && guarded.rows == 2 * guarded.succeeded, "\(guarded.failures)")
+
+        queries.classes = [Workload.QueryClass(name: "future", sql: try Self.sqlFile(dir, "future", "-- k2: clickhouse >= 99\nSELECT 1"), rate: 5)]
+        let (_, futureError) = try Self.run(server, queries, seconds: 0.5)
+        #expect(futureError?.contains("query class 'future' has no statement for ClickHouse 18.16") == true, "\(futureError ?? "no error")")
+    }
+
     @Test func parametersAreDrawnFromTheLandedRowsAndSeeded() throws {
         let server = try Self.serverWithTrades()
         let dir = TemporaryDirectory(prefix: "k2-queries")
@@ -166,6 +190,47 @@ struct QueryStageTests {
         #expect((m["queries.latest.count"]?.value ?? 0) >= 15 && m["queries.latest.errors"]?.value == 0, "\(out.report.notes)")
         #expect(m["queries.latest.rows"]?.value == 3 * (m["queries.latest.count"]?.value ?? 0))
         #expect(m["latency.query.latest.p99"] != nil && m["services.count"] == nil)
+    }
+
+    /// `queries.alone`: after the replay stops, the classes run again for that long with no
+    /// ingestion, with figures of their own (`queries_alone.*`, `latency.query_alone.*`) next to
+    /// those while ingesting; a failing class fails there too, with ClickHouse's message.
+    @Test func queriesAloneRunAfterIngestionWithFiguresOfTheirOwn() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries-alone")
+        let sql = try Self.sqlFile(dir, "latest", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 3")
+        let bad = try Self.sqlFile(dir, "bad", "SELECT no_such_column FROM trades")
+        let file = dir.file("w.yaml")
+        try """
+            source: {captures: [\(PipelineTests.root)/captures/binance-sample.k2cap]}
+            rate: 1k
+            warmup: 500ms
+            duration: 1s
+            sinks: [mock://]
+            queries:
+              clickhouse: \(server.httpURL)
+              database: q
+              alone: 1500ms
+              classes:
+                latest: {sql: \(sql), rate: 10}
+                bad: {sql: \(bad), rate: 2}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let progress = QueryStageProgressLines()
+        let out = try WorkloadRun.run(try WorkloadLoader.load(file: file), progress: { progress.append($0) })
+        let m = out.report.metrics
+        // While ingesting: 1 s at 10/s; alone: 1.5 s at 10/s = 15 intended starts.
+        let mixed = m["queries.latest.count"]?.value ?? 0
+        let alone = m["queries_alone.latest.count"]?.value ?? 0
+        #expect(mixed >= 8 && mixed <= 11, "\(out.report.notes)")
+        #expect(alone >= 13 && alone <= 16 && m["queries_alone.latest.errors"]?.value == 0, "\(out.report.notes)")
+        #expect(m["queries_alone.latest.rows"]?.value == 3 * alone)
+        #expect(m["latency.query_alone.latest.p99"] != nil && m["latency.query_alone_uncorrected.latest.p99"] != nil)
+        #expect(m["latency.query.latest.p99"] != nil)
+        #expect((m["queries_alone.bad.errors"]?.value ?? 0) >= 2 && m["queries_alone.bad.count"]?.value == 0)
+        #expect(out.report.notes.contains { $0.contains("query class bad alone after ingestion:") && $0.contains("no_such_column") }, "\(out.report.notes)")
+        #expect(progress.all.contains { $0.hasPrefix("queries alone after ingestion for 1.50s") }, "\(progress.all)")
+        let markdown = ReportMarkdown.render(out.report)
+        #expect(markdown.contains("Queries alone after ingestion (open loop)") && markdown.contains("Queries while ingesting (open loop)"))
     }
 }
 

@@ -46,7 +46,7 @@ final class Collector: WebSocketDelegate, @unchecked Sendable {
     var events: [Event] { lock.withLock { _events } }
     var connection: WebSocketConnection? { lock.withLock { _connection } }
     var messages: [[UInt8]] {
-        events.compactMap { if case let .message(m, _) = $0 { return m }; return nil }
+        events.compactMap { if case let .message(message, _) = $0 { return message }; return nil }
     }
     var count: Int { lock.withLock { messageCount } }
     var closedEvent: Event? { events.first(where: { if case .closed = $0 { return true }; return false }) }
@@ -89,9 +89,9 @@ final class TestServer: WebSocketServerDelegate, @unchecked Sendable {
     var collectors: [Collector] { lock.withLock { _collectors } }
 
     func accept(_ request: HTTPRequestInfo) -> WebSocketAcceptance {
-        guard let c = make(request) else { return .reject(HTTPResponseInfo(status: 404, body: "no such stream\n")) }
-        lock.withLock { _collectors.append(c) }
-        return .accept(c)
+        guard let collector = make(request) else { return .reject(HTTPResponseInfo(status: 404, body: "no such stream\n")) }
+        lock.withLock { _collectors.append(collector) }
+        return .accept(collector)
     }
 
     func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo { http(request) }

@@ -9,12 +9,12 @@ struct WebSocketTests {
     }
 
     @Test func urlsParse() throws {
-        let u = try NetURL("wss://stream.binance.com:9443/stream?streams=btcusdt@trade")
-        #expect(u.host == "stream.binance.com" && u.port == 9443 && u.target == "/stream?streams=btcusdt@trade" && u.isTLS)
-        let k = try NetURL("wss://ws.kraken.com")
-        #expect(k.port == 443 && k.target == "/")
-        let l = try NetURL("ws://127.0.0.1:8080?x=1")
-        #expect(l.hostIsIPAddress && l.target == "/?x=1" && l.description == "ws://127.0.0.1:8080/?x=1")
+        let binance = try NetURL("wss://stream.binance.com:9443/stream?streams=btcusdt@trade")
+        #expect(binance.host == "stream.binance.com" && binance.port == 9443 && binance.target == "/stream?streams=btcusdt@trade" && binance.isTLS)
+        let kraken = try NetURL("wss://ws.kraken.com")
+        #expect(kraken.port == 443 && kraken.target == "/")
+        let local = try NetURL("ws://127.0.0.1:8080?x=1")
+        #expect(local.hostIsIPAddress && local.target == "/?x=1" && local.description == "ws://127.0.0.1:8080/?x=1")
         #expect(throws: NetError.self) { try NetURL("ftp://x") }
         #expect(throws: NetError.self) { try NetURL("ws://host:99999/") }
     }
@@ -33,11 +33,11 @@ struct WebSocketTests {
         defer { server.close() }
         let loop = NetLoop()
         defer { loop.shutdown() }
-        let client = Collector(onOpen: { c in
-            c.send(text: "hello")
-            c.send([0, 1, 2, 255], binary: true)
-            c.send(text: "")
-            c.flush()
+        let client = Collector(onOpen: { connection in
+            connection.send(text: "hello")
+            connection.send([0, 1, 2, 255], binary: true)
+            connection.send(text: "")
+            connection.flush()
         })
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/echo"), loop: loop, delegate: client)
         #expect(waitUntil { client.count == 3 })
@@ -49,14 +49,14 @@ struct WebSocketTests {
 
     @Test func fragmentsAreJoinedAndPingsAnswered() throws {
         let ts = TestServer(make: { _ in
-            Collector(onOpen: { c in
-                c.sendRaw(opcode: 0x1, fin: false, payload: Array("frag".utf8))
-                c.sendRaw(opcode: 0x9, fin: true, payload: Array("p1".utf8))
-                c.sendRaw(opcode: 0x0, fin: false, payload: Array("ment".utf8))
-                c.sendRaw(opcode: 0x0, fin: true, payload: Array("ed".utf8))
-                c.sendRaw(opcode: 0x2, fin: false, payload: [1])
-                c.sendRaw(opcode: 0x0, fin: true, payload: [2])
-                c.flush()
+            Collector(onOpen: { connection in
+                connection.sendRaw(opcode: 0x1, fin: false, payload: Array("frag".utf8))
+                connection.sendRaw(opcode: 0x9, fin: true, payload: Array("p1".utf8))
+                connection.sendRaw(opcode: 0x0, fin: false, payload: Array("ment".utf8))
+                connection.sendRaw(opcode: 0x0, fin: true, payload: Array("ed".utf8))
+                connection.sendRaw(opcode: 0x2, fin: false, payload: [1])
+                connection.sendRaw(opcode: 0x0, fin: true, payload: [2])
+                connection.flush()
             })
         })
         let server = try WebSocketServer(delegate: ts)
@@ -83,20 +83,20 @@ struct WebSocketTests {
         let loop = NetLoop()
         defer { loop.shutdown() }
         // Server-initiated close.
-        let a = Collector()
-        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/bye"), loop: loop, delegate: a)
-        #expect(waitUntil { a.closedEvent != nil })
-        #expect(a.closedEvent == .closed(4001, "going away now"))
+        let serverCloses = Collector()
+        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/bye"), loop: loop, delegate: serverCloses)
+        #expect(waitUntil { serverCloses.closedEvent != nil })
+        #expect(serverCloses.closedEvent == .closed(4001, "going away now"))
         // Client-initiated close: the server sees the code and reason.
-        let b = Collector(onOpen: { c in c.close(code: 4100, reason: "client done") })
-        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/stay"), loop: loop, delegate: b)
+        let clientCloses = Collector(onOpen: { c in c.close(code: 4100, reason: "client done") })
+        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/stay"), loop: loop, delegate: clientCloses)
         #expect(waitUntil { ts.collectors.count == 2 && ts.collectors[1].closedEvent != nil })
         #expect(ts.collectors[1].closedEvent == .closed(4100, "client done"))
-        #expect(waitUntil { b.closedEvent != nil })
-        #expect(b.closedEvent == .closed(4100, ""))
+        #expect(waitUntil { clientCloses.closedEvent != nil })
+        #expect(clientCloses.closedEvent == .closed(4100, ""))
         // A dropped TCP connection is 1006.
-        let c = Collector(onOpen: { c in c.abort() })
-        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/drop"), loop: loop, delegate: c)
+        let dropped = Collector(onOpen: { c in c.abort() })
+        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/drop"), loop: loop, delegate: dropped)
         #expect(waitUntil { ts.collectors.count == 3 && ts.collectors[2].closedEvent != nil })
         if case let .closed(code, _) = ts.collectors[2].closedEvent { #expect(code == 1006) } else { Issue.record("no close") }
     }
@@ -108,9 +108,9 @@ struct WebSocketTests {
         defer { loop.shutdown() }
         let sizes = [125, 126, 127, 65535, 65536, 70_000, 3 << 20]
         let payloads = sizes.map { n in (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) } }
-        let client = Collector(onOpen: { c in
-            for p in payloads { c.send(p, binary: true) }
-            c.flush()
+        let client = Collector(onOpen: { connection in
+            for payload in payloads { connection.send(payload, binary: true) }
+            connection.flush()
         })
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/"), loop: loop, delegate: client)
         #expect(waitUntil(30) { client.count == sizes.count })
@@ -118,11 +118,11 @@ struct WebSocketTests {
     }
 
     @Test func manyFramesArriveInOrder() throws {
-        let n = 100_000
+        let count = 100_000
         let ts = TestServer(make: { _ in
-            Collector(onOpen: { c in
-                for i in 0..<n { c.send(text: #"{"stream":"btcusdt@trade","data":{"t":\#(i)}}"#) }
-                c.flush()
+            Collector(onOpen: { connection in
+                for i in 0..<count { connection.send(text: #"{"stream":"btcusdt@trade","data":{"t":\#(i)}}"#) }
+                connection.flush()
             })
         })
         let server = try WebSocketServer(delegate: ts)
@@ -131,9 +131,9 @@ struct WebSocketTests {
         defer { loop.shutdown() }
         let client = Collector()
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/"), loop: loop, delegate: client)
-        #expect(waitUntil(60) { client.count == n })
+        #expect(waitUntil(60) { client.count == count })
         let msgs = client.messages
-        #expect(msgs.count == n)
+        #expect(msgs.count == count)
         #expect(msgs.enumerated().allSatisfy { i, m in m == Array(#"{"stream":"btcusdt@trade","data":{"t":\#(i)}}"#.utf8) })
     }
 
@@ -143,25 +143,25 @@ struct WebSocketTests {
         let port = server.port
         let loop = NetLoop()
         defer { loop.shutdown() }
-        let a = Collector()
-        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(port)/nothing"), loop: loop, delegate: a)
-        #expect(waitUntil { a.error != nil })
-        #expect(a.error?.code == .handshakeRejected)
-        #expect(a.error?.description.contains("404") == true)
+        let refused = Collector()
+        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(port)/nothing"), loop: loop, delegate: refused)
+        #expect(waitUntil { refused.error != nil })
+        #expect(refused.error?.code == .handshakeRejected)
+        #expect(refused.error?.description.contains("404") == true)
         server.close()
-        let b = Collector()
-        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(port)/"), loop: loop, delegate: b)
-        #expect(waitUntil { b.error != nil })
-        #expect(b.error?.code == .connectFailed)
+        let closed = Collector()
+        WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(port)/"), loop: loop, delegate: closed)
+        #expect(waitUntil { closed.error != nil })
+        #expect(closed.error?.code == .connectFailed)
     }
 
     @Test func unresolvableHostFailsWithOneLine() throws {
         let loop = NetLoop()
         defer { loop.shutdown() }
-        let a = Collector()
-        WebSocketClient.connect(try NetURL("ws://no-such-host.invalid/"), loop: loop, delegate: a)
-        #expect(waitUntil(30) { a.error != nil })
-        #expect(a.error?.code == .unresolvableHost)
+        let unresolved = Collector()
+        WebSocketClient.connect(try NetURL("ws://no-such-host.invalid/"), loop: loop, delegate: unresolved)
+        #expect(waitUntil(30) { unresolved.error != nil })
+        #expect(unresolved.error?.code == .unresolvableHost)
     }
 
     @Test func portInUseIsReported() throws {
@@ -187,9 +187,9 @@ struct WebSocketTests {
         defer { server.close() }
         let loop = NetLoop()
         defer { loop.shutdown() }
-        let r = try HTTPFetch.get(try NetURL("http://127.0.0.1:\(server.port)/api/v3/depth?symbol=BTCUSDT&limit=1000"), loop: loop)
-        #expect(r.status == 200)
-        #expect(r.bodyText == #"{"lastUpdateId":7,"symbol":"BTCUSDT"}"#)
+        let response = try HTTPFetch.get(try NetURL("http://127.0.0.1:\(server.port)/api/v3/depth?symbol=BTCUSDT&limit=1000"), loop: loop)
+        #expect(response.status == 200)
+        #expect(response.bodyText == #"{"lastUpdateId":7,"symbol":"BTCUSDT"}"#)
         let missing = try HTTPFetch.get(try NetURL("http://127.0.0.1:\(server.port)/x"), loop: loop)
         #expect(missing.status == 404)
     }

@@ -19,7 +19,7 @@ struct MaxRateSimulatorTests {
             $0.maxRatePool = 1000
         }
         let plan = try ConnectionPlan.venue(venue, symbols: SimExchangeRecordTests.names(venue), channels: ["trade", "depth"], url: ex.url)
-        let s = try SimExchangeRecordTests.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 20_000 }
+        let summary = try SimExchangeRecordTests.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 20_000 }
         let sent = try SimExchangeRecordTests.received(dir.file("sim.k2cap"))[0] ?? []
         let got = try SimExchangeRecordTests.received(dir.file("rec.k2cap"))[0] ?? []
         // At --rate max the simulator always has a socket buffer's worth of frames in flight: the
@@ -29,6 +29,6 @@ struct MaxRateSimulatorTests {
         #expect(got == Array(sent.prefix(got.count)))
         // Twenty chunks of 1,000, none a repeat of the one before (it used to loop one chunk).
         #expect(Array(got[5000..<6000]) != Array(got[6000..<7000]))
-        #expect(s.gaps == 0, "\(venue): ids and sequence_num continue across chunks")
+        #expect(summary.gaps == 0, "\(venue): ids and sequence_num continue across chunks")
     }
 }

@@ -5,10 +5,10 @@ import Testing
 
 struct PlanTests {
     @Test func binancePlanBuildsCombinedStreamsAndSnapshots() throws {
-        let p = try ConnectionPlan.venue(.binance, symbols: ["BTCUSDT", "ETHUSDT"], channels: ["trade", "depth"])
-        #expect(p.url == "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/btcusdt@depth@100ms/ethusdt@trade/ethusdt@depth@100ms")
-        #expect(p.sends.isEmpty)
-        #expect(p.snapshotURLs == ["https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000",
+        let binance = try ConnectionPlan.venue(.binance, symbols: ["BTCUSDT", "ETHUSDT"], channels: ["trade", "depth"])
+        #expect(binance.url == "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/btcusdt@depth@100ms/ethusdt@trade/ethusdt@depth@100ms")
+        #expect(binance.sends.isEmpty)
+        #expect(binance.snapshotURLs == ["https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000",
                                    "https://api.binance.com/api/v3/depth?symbol=ETHUSDT&limit=1000"])
         let local = try ConnectionPlan.venue(.binance, symbols: ["BTCUSDT"], channels: ["depth"], url: "ws://127.0.0.1:9000")
         #expect(local.url == "ws://127.0.0.1:9000/stream?streams=btcusdt@depth@100ms")
@@ -16,11 +16,11 @@ struct PlanTests {
     }
 
     @Test func krakenAndCoinbaseSubscribeMessages() throws {
-        let k = try ConnectionPlan.venue(.kraken, symbols: ["XBT/USD", "ETH/USD"], channels: ["trade"])
-        #expect(k.url == "wss://ws.kraken.com")
-        #expect(k.sends == [#"{"event":"subscribe","pair":["XBT/USD","ETH/USD"],"subscription":{"name":"trade"}}"#])
-        let c = try ConnectionPlan.venue(.coinbase, symbols: ["BTC-USD"], channels: ["trade", "depth"])
-        #expect(c.sends == [#"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}"#,
+        let kraken = try ConnectionPlan.venue(.kraken, symbols: ["XBT/USD", "ETH/USD"], channels: ["trade"])
+        #expect(kraken.url == "wss://ws.kraken.com")
+        #expect(kraken.sends == [#"{"event":"subscribe","pair":["XBT/USD","ETH/USD"],"subscription":{"name":"trade"}}"#])
+        let coinbase = try ConnectionPlan.venue(.coinbase, symbols: ["BTC-USD"], channels: ["trade", "depth"])
+        #expect(coinbase.sends == [#"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}"#,
                             #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}"#])
     }
 
@@ -33,20 +33,29 @@ struct PlanTests {
             #expect(error.description == "unknown channel candles for binance — use one of trade, depth, aggTrade, bookTicker")
         }
     }
+
+    @Test func aFailureWhileRecordingExitsOneElseTwo() {
+        let full = CaptureError(.io, path: "out.k2cap", what: "cannot write: No space left on device", remedy: "free disk space")
+        let during = RecordError(full, duringRecording: true)
+        #expect(during.exitCode == 1)
+        #expect(during.description == "out.k2cap: cannot write: No space left on device — free disk space")
+        #expect(RecordError(full, duringRecording: false).exitCode == 2)
+        #expect(RecordError(.invalidArgument, place: "--venue", what: "unknown venue", remedy: "use binance").description == "--venue: unknown venue — use binance")
+    }
 }
 
 struct BackoffTests {
     @Test func doublesFromOneSecondToTwoMinutesWithJitter() {
-        var b = Backoff(seed: 7)
-        let delays = (0..<10).map { _ in b.next() }
+        var backoff = Backoff(seed: 7)
+        let delays = (0..<10).map { _ in backoff.next() }
         let bases: [Int64] = [1, 2, 4, 8, 16, 32, 64, 128, 128, 128].map { $0 * 1_000_000_000 }
-        for (d, base) in zip(delays, bases) {
-            #expect(d >= base * 8 / 10 && d <= base * 12 / 10)
+        for (delay, base) in zip(delays, bases) {
+            #expect(delay >= base * 8 / 10 && delay <= base * 12 / 10)
         }
         var again = Backoff(seed: 7)
         #expect((0..<10).map { _ in again.next() } == delays)
-        b.reset()
-        #expect(b.next() <= 1_200_000_000)
+        backoff.reset()
+        #expect(backoff.next() <= 1_200_000_000)
     }
 }
 
@@ -67,65 +76,65 @@ struct GapDetectorTests {
     func cut(_ s: String) -> String { String(decoding: Array(s.utf8).prefix(s.utf8.count / 2), as: UTF8.self) }
 
     func gapIn(_ f: GapDetector.Finding?) -> GapDetector.Gap? {
-        if case let .gap(g) = f { return g }
+        if case let .gap(gap) = f { return gap }
         return nil
     }
 
     /// Issue 17: a trade cut in half after `"t":16` of `"t":164486339` was a gap "expected
     /// 164486339, got 16"; a repeated message was a gap too.
     @Test func malformedFramesAndDuplicatesAreNotGaps() {
-        var g = GapDetector()
-        #expect(check(&g, trade(164_486_338)) == nil)
+        var detector = GapDetector()
+        #expect(check(&detector, trade(164_486_338)) == nil)
         let broken = String(trade(164_486_339).prefix(72))
         #expect(broken.hasSuffix(#""t":16"#))
-        #expect(check(&g, broken) == .malformed(stream: "btcusdt@trade", bytes: 72))
-        #expect(check(&g, trade(164_486_340)) == nil)      // the broken frame's id is the one missing
-        #expect(check(&g, trade(164_486_340)) == .duplicate(stream: "btcusdt@trade", field: "t", id: 164_486_340))
-        #expect(check(&g, trade(164_486_341)) == nil)
-        #expect(check(&g, depth(10, 12)) == nil)
-        #expect(check(&g, cut(depth(13, 19))) == .malformed(stream: "btcusdt@depth@100ms", bytes: depth(13, 19).utf8.count / 2))
-        #expect(check(&g, depth(20, 21)) == nil)            // depth: any range after a broken frame
-        #expect(check(&g, depth(20, 21)) == .duplicate(stream: "btcusdt@depth@100ms", field: "U", id: 20))
-        #expect(g.gaps == 0 && g.duplicates == 2 && g.malformed == 2)
+        #expect(check(&detector, broken) == .malformed(stream: "btcusdt@trade", bytes: 72))
+        #expect(check(&detector, trade(164_486_340)) == nil)      // the broken frame's id is the one missing
+        #expect(check(&detector, trade(164_486_340)) == .duplicate(stream: "btcusdt@trade", field: "t", id: 164_486_340))
+        #expect(check(&detector, trade(164_486_341)) == nil)
+        #expect(check(&detector, depth(10, 12)) == nil)
+        #expect(check(&detector, cut(depth(13, 19))) == .malformed(stream: "btcusdt@depth@100ms", bytes: depth(13, 19).utf8.count / 2))
+        #expect(check(&detector, depth(20, 21)) == nil)            // depth: any range after a broken frame
+        #expect(check(&detector, depth(20, 21)) == .duplicate(stream: "btcusdt@depth@100ms", field: "U", id: 20))
+        #expect(detector.gaps == 0 && detector.duplicates == 2 && detector.malformed == 2)
         // A real gap still is one: on a single-id stream a jump of more than the broken frame's
         // one id, on another stream than the broken frame's, or after the excuse was used.
-        #expect(check(&g, cut(trade(164_486_342))) != nil)
-        #expect(gapIn(check(&g, trade(164_486_345))) == GapDetector.Gap(stream: "btcusdt@trade", field: "t", expected: 164_486_342, got: 164_486_345))
-        #expect(check(&g, trade(7, "ethusdt")) == nil)
-        #expect(check(&g, cut(trade(164_486_346))) != nil)
-        #expect(gapIn(check(&g, trade(9, "ethusdt")))?.expected == 8)
-        #expect(check(&g, trade(164_486_347)) == nil)
-        #expect(gapIn(check(&g, trade(164_486_349)))?.expected == 164_486_348)
-        #expect(g.gaps == 3 && g.malformed == 4)
+        #expect(check(&detector, cut(trade(164_486_342))) != nil)
+        #expect(gapIn(check(&detector, trade(164_486_345))) == GapDetector.Gap(stream: "btcusdt@trade", field: "t", expected: 164_486_342, got: 164_486_345))
+        #expect(check(&detector, trade(7, "ethusdt")) == nil)
+        #expect(check(&detector, cut(trade(164_486_346))) != nil)
+        #expect(gapIn(check(&detector, trade(9, "ethusdt")))?.expected == 8)
+        #expect(check(&detector, trade(164_486_347)) == nil)
+        #expect(gapIn(check(&detector, trade(164_486_349)))?.expected == 164_486_348)
+        #expect(detector.gaps == 3 && detector.malformed == 4)
         // A frame cut before its stream can be read excuses the next one-message hole on the connection.
-        #expect(check(&g, "{\"str") == .malformed(stream: "", bytes: 5))
-        #expect(check(&g, trade(11, "ethusdt")) == nil)
-        #expect(g.gaps == 3)
+        #expect(check(&detector, "{\"str") == .malformed(stream: "", bytes: 5))
+        #expect(check(&detector, trade(11, "ethusdt")) == nil)
+        #expect(detector.gaps == 3)
         // Coinbase: one sequence per connection; Kraken: malformed frames are counted too.
-        var c = GapDetector()
+        var sequenceDetector = GapDetector()
         let seq = { (n: Int) in #"{"channel":"market_trades","client_id":"","timestamp":"t","sequence_num":\#(n),"events":[]}"# }
-        #expect(check(&c, seq(1), .coinbase) == nil)
-        #expect(check(&c, cut(seq(2)), .coinbase) == .malformed(stream: "", bytes: seq(2).utf8.count / 2))
-        #expect(check(&c, seq(3), .coinbase) == nil)
-        #expect(check(&c, seq(3), .coinbase) == .duplicate(stream: "", field: "sequence_num", id: 3))
-        #expect(gapIn(check(&c, seq(5), .coinbase))?.expected == 4)
-        #expect(check(&c, #"[0,[["1.0","2.0","1.5","s","l",""]],"tr"#, .kraken) == .malformed(stream: "", bytes: 39))
-        #expect(check(&c, #"{"event":"heartbeat"}"#, .kraken) == nil)
-        #expect(check(&c, "anything", nil) == nil)
+        #expect(check(&sequenceDetector, seq(1), .coinbase) == nil)
+        #expect(check(&sequenceDetector, cut(seq(2)), .coinbase) == .malformed(stream: "", bytes: seq(2).utf8.count / 2))
+        #expect(check(&sequenceDetector, seq(3), .coinbase) == nil)
+        #expect(check(&sequenceDetector, seq(3), .coinbase) == .duplicate(stream: "", field: "sequence_num", id: 3))
+        #expect(gapIn(check(&sequenceDetector, seq(5), .coinbase))?.expected == 4)
+        #expect(check(&sequenceDetector, #"[0,[["1.0","2.0","1.5","s","l",""]],"tr"#, .kraken) == .malformed(stream: "", bytes: 39))
+        #expect(check(&sequenceDetector, #"{"event":"heartbeat"}"#, .kraken) == nil)
+        #expect(check(&sequenceDetector, "anything", nil) == nil)
     }
 
     @Test func binanceDepthAndTradeGaps() {
-        var g = GapDetector()
-        #expect(check(&g, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":10,"u":12,"b":[],"a":[]}}"#) == nil)
-        #expect(check(&g, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":13,"u":15,"b":[],"a":[]}}"#) == nil)
-        #expect(check(&g, #"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":100,"u":101,"b":[],"a":[]}}"#) == nil)
-        let gap = check(&g, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":20,"u":21,"b":[],"a":[]}}"#)
+        var detector = GapDetector()
+        #expect(check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":10,"u":12,"b":[],"a":[]}}"#) == nil)
+        #expect(check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":13,"u":15,"b":[],"a":[]}}"#) == nil)
+        #expect(check(&detector, #"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":100,"u":101,"b":[],"a":[]}}"#) == nil)
+        let gap = check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":20,"u":21,"b":[],"a":[]}}"#)
         #expect(gap == .gap(GapDetector.Gap(stream: "btcusdt@depth@100ms", field: "U", expected: 16, got: 20)))
-        #expect(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
-        #expect(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":6,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
-        #expect(gapIn(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":9,"p":"1","q":"1","T":1,"m":true,"M":true}}"#))?.expected == 7)
-        #expect(g.gaps == 2)
-        g.reset()
-        #expect(check(&g, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":100,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
+        #expect(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
+        #expect(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":6,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
+        #expect(gapIn(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":9,"p":"1","q":"1","T":1,"m":true,"M":true}}"#))?.expected == 7)
+        #expect(detector.gaps == 2)
+        detector.reset()
+        #expect(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":100,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
     }
 }

@@ -19,9 +19,9 @@ func waitUntil(_ seconds: Double = 20, _ condition: () -> Bool) -> Bool {
 }
 
 func readAll(_ path: String) throws -> [OwnedRecord] {
-    let r = try CaptureReader(path: path)
+    let reader = try CaptureReader(path: path)
     var out: [OwnedRecord] = []
-    while let rec = try r.next() { out.append(rec.owned()) }
+    while let rec = try reader.next() { out.append(rec.owned()) }
     return out
 }
 
@@ -62,7 +62,7 @@ final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unche
 
     func webSocket(_ c: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
         lock.withLock { receivedTexts.append(String(decoding: payload, as: UTF8.self)) }
-        if let r = reply { c.sendNow(text: r); return }
+        if let reply { c.sendNow(text: reply); return }
         if !sendOnOpen { blast(c) }
     }
 
@@ -70,14 +70,14 @@ final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unche
 
     private func blast(_ c: WebSocketConnection) {
         let index = lock.withLock { sentPerConnection.count - 1 }
-        for (i, f) in frames.enumerated() {
-            if let d = dropAfter, i == d, index == 0 {
+        for (i, frame) in frames.enumerated() {
+            if let dropAfter, i == dropAfter, index == 0 {
                 c.flush()
                 c.abort()
                 return
             }
-            c.send(f.0, binary: f.1)
-            lock.withLock { sentPerConnection[index].append(f.0) }
+            c.send(frame.0, binary: frame.1)
+            lock.withLock { sentPerConnection[index].append(frame.0) }
         }
         c.flush()
     }
@@ -90,13 +90,13 @@ func trades(_ n: Int, from: Int = 1) -> [([UInt8], Bool)] {
 }
 
 func testConfig(_ plans: [ConnectionPlan], _ out: String) -> RecordConfiguration {
-    var c = RecordConfiguration(plans: plans, output: out)
-    c.status = .quiet
-    c.seed = 1
-    c.backoffInitialNanos = 20_000_000
-    c.backoffMaxNanos = 100_000_000
-    c.flushIntervalNanos = 50_000_000
-    return c
+    var config = RecordConfiguration(plans: plans, output: out)
+    config.status = .quiet
+    config.seed = 1
+    config.backoffInitialNanos = 20_000_000
+    config.backoffMaxNanos = 100_000_000
+    config.flushIntervalNanos = 50_000_000
+    return config
 }
 
 @Suite(.serialized)
@@ -154,6 +154,32 @@ struct RecorderTests {
         #expect(recv == Array(trades(100).map(\.0).prefix(40)) + trades(100).map(\.0))
         let firstDisc = recs.first(where: { $0.kind == .disconnect }).map { String(decoding: $0.payload, as: UTF8.self) }
         #expect(firstDisc?.contains("1006") == true)
+    }
+
+    @Test func eventsGoThroughTheConfiguredLogger() throws {
+        let ex = ScriptedExchange(frames: trades(100), dropAfter: 40)
+        let server = try WebSocketServer(delegate: ex)
+        defer { server.close() }
+        let dir = TemporaryDirectory()
+        let plan = try ConnectionPlan.raw(url: "ws://127.0.0.1:\(server.port)/", sends: ["sub"])
+        let log = LogLines()
+        var config = testConfig([plan], dir.file("l.k2cap"))
+        config.status = .log
+        config.logger = log.logger()
+        let recorder = try Recorder(config)
+        recorder.start()
+        #expect(waitUntil { recorder.currentSummary().frames == 140 })
+        recorder.stop(reason: "test")
+        let done = Latch<Void>()
+        recorder.whenFinished { _ in done.set() }
+        done.wait()
+        // One line per event, in k2's key=value style (the handler's own tests pin the format).
+        let events = log.lines.compactMap { line in line.split(separator: " ").first { $0.hasPrefix("event=") }.map { String($0.dropFirst(6)) } }
+        #expect(events.first == "start")
+        #expect(events.filter { $0 == "connect" }.count == 2)
+        #expect(events.contains("disconnect") && events.contains("reconnect_scheduled"))
+        #expect(events.last == "done" && events.contains("stop"))
+        #expect(log.lines.contains { $0.hasSuffix("event=stop reason=test") && $0.contains("level=info") })
     }
 
     @Test func rejectedSubscriptionStopsWithOneLineAndStaysInTheCapture() throws {
@@ -225,9 +251,9 @@ struct RecorderTests {
         defer { server.close() }
         let dir = TemporaryDirectory()
         let plan = try ConnectionPlan.raw(url: "ws://127.0.0.1:\(server.port)/", sends: [])
-        var c = testConfig([plan], dir.file("rot.k2cap"))
-        c.rotateBytes = 8_000
-        let rec = try Recorder(c)
+        var config = testConfig([plan], dir.file("rot.k2cap"))
+        config.rotateBytes = 8_000
+        let rec = try Recorder(config)
         rec.start()
         #expect(waitUntil { rec.currentSummary().frames == 20_000 })
         rec.stop()
@@ -238,9 +264,9 @@ struct RecorderTests {
         #expect(files.count >= 3)
         #expect(files.first == dir.file("rot-0000.k2cap"))
         var all: [OwnedRecord] = []
-        for f in files {
-            let recs = try readAll(f)
-            #expect(try CaptureReader(path: f).damage == nil)
+        for file in files {
+            let recs = try readAll(file)
+            #expect(try CaptureReader(path: file).damage == nil)
             all += recs
         }
         #expect(all.filter { $0.kind == .recv }.map(\.payload) == frames.map(\.0))

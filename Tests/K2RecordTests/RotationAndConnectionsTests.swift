@@ -13,9 +13,9 @@ struct RotationAndConnectionsTests {
         let dir = TemporaryDirectory()
         let ex = try SimExchangeRecordTests.exchange(.binance, rate: 5000, log: dir.file("sim.k2cap"))
         let plan = try ConnectionPlan.venue(.binance, symbols: SimExchangeRecordTests.names(.binance), channels: ["trade", "depth"], url: ex.url)
-        var c = testConfig([plan], dir.file("rot.k2cap"))
-        c.rotateEveryNanos = 150_000_000
-        let rec = try Recorder(c)
+        var config = testConfig([plan], dir.file("rot.k2cap"))
+        config.rotateEveryNanos = 150_000_000
+        let rec = try Recorder(config)
         rec.start()
         // Several boundaries pass while frames stream in (the stream never pauses for a rotation).
         #expect(waitUntil(30) { rec.currentSummary().files.count >= 5 })
@@ -28,18 +28,18 @@ struct RotationAndConnectionsTests {
         #expect(files == (0..<files.count).map { dir.file(rotPart($0)) })
         var recv: [[UInt8]] = []
         var perFile: [Int] = []
-        for (i, f) in files.enumerated() {
-            let r = try CaptureReader(path: f)
-            #expect(r.damage == nil, "\(f)")
-            let recs = try readAll(f)
-            let n = recs.filter { $0.kind == .recv }.count
-            perFile.append(n)
+        for (i, file) in files.enumerated() {
+            let reader = try CaptureReader(path: file)
+            #expect(reader.damage == nil, "\(file)")
+            let recs = try readAll(file)
+            let recvCount = recs.filter { $0.kind == .recv }.count
+            perFile.append(recvCount)
             recv += recs.filter { $0.kind == .recv }.map(\.payload)
             if i > 0 {
                 // Each later part starts with the rotation marker naming the previous part.
                 let first = recs.first.map { String(decoding: $0.payload, as: UTF8.self) } ?? ""
-                #expect(recs.first?.kind == .marker && first.contains(#""marker":"rotation""#) && first.contains(files[i - 1]), "\(f): \(first)")
-                let meta = r.header.metadata.first { $0.0 == "previous_part" }?.1
+                #expect(recs.first?.kind == .marker && first.contains(#""marker":"rotation""#) && first.contains(files[i - 1]), "\(file): \(first)")
+                let meta = reader.header.metadata.first { $0.0 == "previous_part" }?.1
                 #expect(meta == .string(files[i - 1]))
             }
         }
@@ -76,7 +76,7 @@ struct RotationAndConnectionsTests {
             #expect(frames.count > 100, "connection \(id)")
             let match = sent.first { $0.value == frames }?.key
             #expect(match != nil, "connection \(id): \(frames.count) frames match no simulator connection")
-            if let m = match { sent[m] = nil }
+            if let matched = match { sent[matched] = nil }
         }
         #expect(sent.isEmpty)
         #expect(recs.map(\.timestamp) == recs.map(\.timestamp).sorted())
@@ -85,6 +85,6 @@ struct RotationAndConnectionsTests {
 
 /// `rot-0003.k2cap` for part 3.
 func rotPart(_ part: Int) -> String {
-    let n = String(part)
-    return "rot-" + String(repeating: "0", count: max(0, 4 - n.count)) + n + ".k2cap"
+    let number = String(part)
+    return "rot-" + String(repeating: "0", count: max(0, 4 - number.count)) + number + ".k2cap"
 }

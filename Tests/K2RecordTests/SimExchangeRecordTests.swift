@@ -12,18 +12,18 @@ import Testing
 @Suite(.serialized)
 struct SimExchangeRecordTests {
     static func names(_ venue: Venue, _ n: Int = 2) -> [String] {
-        let u = LiveFeed(profile: SimProfile.constant(rate: 1, duration: 1_000_000_000, venue: venue), venue: venue).universe
-        return (0..<n).map { u.symbols[$0].name(for: venue) }
+        let universe = LiveFeed(profile: SimProfile.constant(rate: 1, duration: 1_000_000_000, venue: venue), venue: venue).universe
+        return (0..<n).map { universe.symbols[$0].name(for: venue) }
     }
 
     static func exchange(_ venue: Venue, rate: Double = 3000, log: String, _ tweak: (inout ExchangeOptions) -> Void = { _ in }) throws -> ExchangeServer {
-        var p = SimProfile.constant(rate: rate, duration: 3_600_000_000_000, venue: venue, seed: 7)
-        p.market.symbols = 5
-        var o = ExchangeOptions(venue: venue, profile: p)
-        o.logPath = log
-        o.verbose = false
-        tweak(&o)
-        return try ExchangeServer(o)
+        var simProfile = SimProfile.constant(rate: rate, duration: 3_600_000_000_000, venue: venue, seed: 7)
+        simProfile.market.symbols = 5
+        var options = ExchangeOptions(venue: venue, profile: simProfile)
+        options.logPath = log
+        options.verbose = false
+        tweak(&options)
+        return try ExchangeServer(options)
     }
 
     /// Records until `until` holds, stops the recorder, then the simulator.
@@ -35,24 +35,24 @@ struct SimExchangeRecordTests {
         let done = Latch<Void>()
         rec.whenFinished { _ in done.set() }
         done.wait()
-        let s = rec.currentSummary()
+        let summary = rec.currentSummary()
         server.close()
-        return s
+        return summary
     }
 
     /// recv payloads per connection id.
     static func received(_ path: String) throws -> [UInt32: [[UInt8]]] {
         var out: [UInt32: [[UInt8]]] = [:]
-        for r in try readAll(path) where r.kind == .recv { out[r.connection, default: []].append(r.payload) }
+        for record in try readAll(path) where record.kind == .recv { out[record.connection, default: []].append(record.payload) }
         return out
     }
 
     /// The recorder's recv payloads split at each `connect` record (one list per connection made).
     static func perConnect(_ path: String) throws -> [[[UInt8]]] {
         var out: [[[UInt8]]] = []
-        for r in try readAll(path) {
-            if r.kind == .connect { out.append([]) }
-            if r.kind == .recv { out[out.count - 1].append(r.payload) }
+        for record in try readAll(path) {
+            if record.kind == .connect { out.append([]) }
+            if record.kind == .recv { out[out.count - 1].append(record.payload) }
         }
         return out
     }
@@ -61,13 +61,13 @@ struct SimExchangeRecordTests {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap"))
         let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance), channels: ["trade", "depth"], url: ex.url)
-        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 1500 }
+        let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 1500 }
         let sent = try Self.received(dir.file("sim.k2cap"))
         let got = try Self.received(dir.file("rec.k2cap"))
         #expect(sent.count == 1)
         #expect(got[0]?.count == sent[0]?.count)
         #expect(got[0] == sent[0])
-        #expect(s.gaps == 0)
+        #expect(summary.gaps == 0)
         // The depth snapshot from the simulator's REST endpoint is stored for each symbol.
         let http = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .http }
         #expect(http.count == 2)
@@ -81,20 +81,20 @@ struct SimExchangeRecordTests {
         let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap"))
         let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance), channels: ["trade", "aggTrade"], url: ex.url)
         #expect(plan.url.contains("@aggTrade"))
-        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 1500 }
+        let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 1500 }
         let sent = try Self.received(dir.file("sim.k2cap"))
         let got = try Self.received(dir.file("rec.k2cap"))
         #expect(got[0] == sent[0])
-        #expect(s.gaps == 0)
+        #expect(summary.gaps == 0)
         let frames = got[0] ?? []
         let aggs = frames.filter { $0.starts(with: Array(#"{"stream":"#.utf8)) && String(decoding: $0, as: UTF8.self).contains(#""e":"aggTrade""#) }
         let trades = frames.filter { String(decoding: $0, as: UTF8.self).contains(#""e":"trade""#) }
         #expect(aggs.count > 100)
         #expect(trades.count > aggs.count)
         let tradeIDs = Set(trades.compactMap { p in p.withUnsafeBytes { PayloadFields.intValue($0, key: Array("\"t\":".utf8)) } })
-        for a in aggs {
-            let (f, l) = a.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
-            #expect(f <= l && (f...l).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: a, as: UTF8.self))")
+        for aggregate in aggs {
+            let (firstID, lastID) = aggregate.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
+            #expect(firstID <= lastID && (firstID...lastID).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: aggregate, as: UTF8.self))")
         }
         // An @aggTrade-only subscriber gets aggTrade messages only.
         let dir2 = TemporaryDirectory()
@@ -112,11 +112,11 @@ struct SimExchangeRecordTests {
             let dir = TemporaryDirectory()
             let ex = try Self.exchange(venue, log: dir.file("sim.k2cap"))
             let plan = try ConnectionPlan.venue(venue, symbols: Self.names(venue), channels: ["trade", "depth"], url: ex.url)
-            let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 800 }
+            let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 800 }
             let sent = try Self.received(dir.file("sim.k2cap"))
             let got = try Self.received(dir.file("rec.k2cap"))
             #expect(got[0] == sent[0], "\(venue)")
-            #expect(s.gaps == 0, "\(venue): Coinbase sequence_num must be continuous")
+            #expect(summary.gaps == 0, "\(venue): Coinbase sequence_num must be continuous")
             let text = got[0]?.prefix(6).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n") ?? ""
             #expect(text.contains(venue == .kraken ? "subscriptionStatus" : #""channel":"subscriptions""#), "\(venue)")
         }
@@ -129,17 +129,17 @@ struct SimExchangeRecordTests {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.coinbase, rate: 2000, log: dir.file("sim.k2cap"))
         let plan = try ConnectionPlan.venue(.coinbase, symbols: Self.names(.coinbase), channels: ["trade", "depth", "heartbeats"], url: ex.url)
-        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 7_000 }
+        let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 7_000 }
         let got = try Self.received(dir.file("rec.k2cap"))[0] ?? []
         let texts = got.map { String(decoding: $0, as: UTF8.self) }
         #expect(texts.filter { $0.hasPrefix(#"{"channel":"heartbeats""#) }.count >= 2)
         var last: Int64 = -1
-        for t in texts {
-            guard let n = try JSONParser.parse(t)["sequence_num"]?.int64Value else { continue }
-            #expect(n == last + 1, "sequence_num \(n) after \(last)")
-            last = n
+        for text in texts {
+            guard let sequence = try JSONParser.parse(text)["sequence_num"]?.int64Value else { continue }
+            #expect(sequence == last + 1, "sequence_num \(sequence) after \(last)")
+            last = sequence
         }
-        #expect(s.gaps == 0)
+        #expect(summary.gaps == 0)
         // The level2 subscription is answered with a snapshot of each product's book first.
         let firstL2 = texts.first { $0.hasPrefix(#"{"channel":"l2_data""#) }
         #expect(firstL2?.contains(#""type":"snapshot""#) == true)
@@ -170,8 +170,8 @@ struct SimExchangeRecordTests {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) { $0.faults.dropEveryNanos = 300_000_000 }
         let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance), channels: ["trade"], url: ex.url)
-        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.reconnects >= 2 && $0.frames >= 1500 }
-        #expect(s.reconnects >= 2)
+        let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.reconnects >= 2 && $0.frames >= 1500 }
+        #expect(summary.reconnects >= 2)
         let sent = try Self.received(dir.file("sim.k2cap"))
         let segments = try Self.perConnect(dir.file("rec.k2cap"))
         #expect(segments.count == sent.count)
@@ -189,9 +189,9 @@ struct SimExchangeRecordTests {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.binance, log: dir.file("sim.k2cap")) { $0.faults.gapEvery = 40 }
         let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance, 1), channels: ["trade", "depth"], url: ex.url)
-        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.gaps >= 5 }
+        let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.gaps >= 5 }
         let skipped = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.count
-        #expect(s.gaps >= 5 && s.gaps <= skipped)
+        #expect(summary.gaps >= 5 && summary.gaps <= skipped)
         let gaps = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
         #expect(gaps.allSatisfy { $0.hasPrefix(#"{"marker":"gap""#) })
     }
@@ -207,20 +207,20 @@ struct SimExchangeRecordTests {
             $0.faults.duplicateEvery = 70
         }
         let plan = try ConnectionPlan.venue(venue, symbols: Self.names(venue), channels: ["trade", "depth"], url: ex.url)
-        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.malformed >= 10 && $0.duplicates >= 10 }
+        let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.malformed >= 10 && $0.duplicates >= 10 }
         #expect(try Self.received(dir.file("rec.k2cap"))[0] == Self.received(dir.file("sim.k2cap"))[0])
         let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
         let injected = { (fault: String) in faults.filter { $0.contains(#""fault":"\#(fault)""#) }.count }
         let markers = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
         let written = { (name: String) in markers.filter { $0.hasPrefix(#"{"marker":"\#(name)""#) }.count }
-        #expect(s.malformed >= 10 && s.duplicates >= 10)
-        #expect(s.gaps == 0 && written("gap") == 0, "\(markers.filter { $0.contains("gap") }.prefix(3))")
-        #expect(s.malformed == injected("malformed") && written("malformed") == s.malformed)
-        #expect(s.duplicates == injected("duplicate") && written("duplicate") == s.duplicates)
+        #expect(summary.malformed >= 10 && summary.duplicates >= 10)
+        #expect(summary.gaps == 0 && written("gap") == 0, "\(markers.filter { $0.contains("gap") }.prefix(3))")
+        #expect(summary.malformed == injected("malformed") && written("malformed") == summary.malformed)
+        #expect(summary.duplicates == injected("duplicate") && written("duplicate") == summary.duplicates)
         // `k2 capture inspect` counts the markers by name, the simulator's faults as fault:NAME.
         let inspected = try CaptureInspector.inspect(path: dir.file("rec.k2cap"))
-        #expect(inspected.byMarker.first { $0.name == "malformed" }?.count == s.malformed)
-        #expect(inspected.byMarker.first { $0.name == "duplicate" }?.count == s.duplicates)
+        #expect(inspected.byMarker.first { $0.name == "malformed" }?.count == summary.malformed)
+        #expect(inspected.byMarker.first { $0.name == "duplicate" }?.count == summary.duplicates)
         let log = try CaptureInspector.inspect(path: dir.file("sim.k2cap"))
         #expect(log.byMarker.first { $0.name == "fault:malformed" }?.count == injected("malformed"))
     }
@@ -264,8 +264,8 @@ struct SimExchangeRecordTests {
         #expect(pongs >= 1)
         // stall: the simulator logged it and the client still got every frame (checked above)
         let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
-        for f in ["duplicate", "reorder", "malformed", "stall", "close_after"] {
-            #expect(faults.contains { $0.contains(#""fault":"\#(f)""#) }, "\(f)")
+        for fault in ["duplicate", "reorder", "malformed", "stall", "close_after"] {
+            #expect(faults.contains { $0.contains(#""fault":"\#(fault)""#) }, "\(fault)")
         }
     }
 
@@ -289,23 +289,23 @@ struct SimExchangeRecordTests {
             """
         try yaml.write(toFile: dir.file("p.yaml"), atomically: true, encoding: .utf8)
         let profile = try ProfileLoader.load(path: dir.file("p.yaml"))
-        var o = ExchangeOptions(venue: .binance, profile: profile)
-        o.logPath = dir.file("sim.k2cap")
-        o.verbose = false
-        let ex = try ExchangeServer(o)
+        var options = ExchangeOptions(venue: .binance, profile: profile)
+        options.logPath = dir.file("sim.k2cap")
+        options.verbose = false
+        let ex = try ExchangeServer(options)
         let plan = try ConnectionPlan.venue(.binance, symbols: Self.names(.binance, 1), channels: ["trade"], url: ex.url)
-        let s = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.reconnects >= 1 }
+        let summary = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.reconnects >= 1 }
         let got = try Self.perConnect(dir.file("rec.k2cap"))[0]
         let sent = try Self.received(dir.file("sim.k2cap"))[0] ?? []
         #expect(got == sent)
-        #expect(s.gaps >= 1)
+        #expect(summary.gaps >= 1)
         #expect(zip(got, got.dropFirst()).contains { $0 == $1 })
         #expect(got.contains { (try? JSONParser.parse($0)) == nil })
         let disc = try readAll(dir.file("rec.k2cap")).filter { $0.kind == .disconnect }.map { String(decoding: $0.payload, as: UTF8.self) }
         #expect(disc.first?.contains("1001") == true)
         let faults = try readAll(dir.file("sim.k2cap")).filter { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
-        for f in ["gap", "duplicate", "reorder", "malformed", "close_after"] {
-            #expect(faults.contains { $0.contains(#""fault":"\#(f)""#) }, "\(f)")
+        for fault in ["gap", "duplicate", "reorder", "malformed", "close_after"] {
+            #expect(faults.contains { $0.contains(#""fault":"\#(fault)""#) }, "\(fault)")
         }
     }
 
@@ -325,10 +325,10 @@ struct SimExchangeRecordTests {
 
     @Test func portInUseIsOneLine() throws {
         let dir = TemporaryDirectory()
-        let a = try Self.exchange(.binance, log: dir.file("a.k2cap"))
-        defer { a.close() }
+        let first = try Self.exchange(.binance, log: dir.file("a.k2cap"))
+        defer { first.close() }
         do {
-            _ = try Self.exchange(.binance, log: dir.file("b.k2cap")) { $0.port = a.port }
+            _ = try Self.exchange(.binance, log: dir.file("b.k2cap")) { $0.port = first.port }
             Issue.record("no error")
         } catch {
             #expect("\(error)".contains("already in use"))

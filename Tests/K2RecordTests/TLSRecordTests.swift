@@ -15,9 +15,9 @@ import Glibc
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct TLSRecordTests {
     static func tlsServer(_ ex: ScriptedExchange, _ cert: TestCertificate) throws -> WebSocketServer {
-        var c = WebSocketServer.Configuration()
-        c.tls = TLSServerOptions(certificatePEMFile: cert.certificate, privateKeyPEMFile: cert.privateKey)
-        return try WebSocketServer(c, delegate: ex)
+        var configuration = WebSocketServer.Configuration()
+        configuration.tls = TLSServerOptions(certificatePEMFile: cert.certificate, privateKeyPEMFile: cert.privateKey)
+        return try WebSocketServer(configuration, delegate: ex)
     }
 
     static func runExpectingFailure(_ c: RecordConfiguration) throws -> RecordError? {
@@ -40,9 +40,9 @@ struct TLSRecordTests {
         let server = try Self.tlsServer(ex, cert)
         defer { server.close() }
         let plan = try ConnectionPlan.raw(url: "wss://localhost:\(server.port)/feed", sends: ["subscribe"])
-        var c = testConfig([plan], dir.file("tls.k2cap"))
-        c.client.tls.trustRootsPEMFile = cert.certificate
-        let rec = try Recorder(c)
+        var config = testConfig([plan], dir.file("tls.k2cap"))
+        config.client.tls.trustRootsPEMFile = cert.certificate
+        let rec = try Recorder(config)
         rec.start()
         #expect(waitUntil { rec.currentSummary().frames == Int64(frames.count) })
         rec.stop()
@@ -66,11 +66,11 @@ struct TLSRecordTests {
         let server = try Self.tlsServer(ScriptedExchange(frames: trades(10)), cert)
         defer { server.close() }
         let plan = try ConnectionPlan.raw(url: "wss://localhost:\(server.port)/", sends: ["sub"])
-        let e = try Self.runExpectingFailure(testConfig([plan], dir.file("u.k2cap")))
-        #expect(e?.code == .connect)
-        #expect(e?.duringRecording == false)
-        #expect(e?.description.contains("TLS failed") == true, "\(String(describing: e))")
-        #expect(e.map { !$0.description.contains("\n") } == true)
+        let failure = try Self.runExpectingFailure(testConfig([plan], dir.file("u.k2cap")))
+        #expect(failure?.code == .connect)
+        #expect(failure?.duringRecording == false)
+        #expect(failure?.description.contains("TLS failed") == true, "\(String(describing: failure))")
+        #expect(failure.map { !$0.description.contains("\n") } == true)
         // No connection ever opened: no capture is left behind (issue 17).
         #expect(access(dir.file("u.k2cap"), F_OK) != 0)
     }
@@ -80,12 +80,12 @@ struct TLSRecordTests {
         let server = try WebSocketServer(delegate: ScriptedExchange(frames: trades(10)))
         defer { server.close() }
         let plan = try ConnectionPlan.raw(url: "wss://localhost:\(server.port)/", sends: ["sub"])
-        var c = testConfig([plan], dir.file("p.k2cap"))
-        c.client.handshakeTimeoutNanos = 300_000_000
-        let e = try Self.runExpectingFailure(c)
-        #expect(e?.code == .connect)
-        #expect(e?.duringRecording == false)
-        #expect(e?.description.contains("TLS handshake did not complete") == true, "\(String(describing: e))")
+        var config = testConfig([plan], dir.file("p.k2cap"))
+        config.client.handshakeTimeoutNanos = 300_000_000
+        let failure = try Self.runExpectingFailure(config)
+        #expect(failure?.code == .connect)
+        #expect(failure?.duringRecording == false)
+        #expect(failure?.description.contains("TLS handshake did not complete") == true, "\(String(describing: failure))")
         #expect(access(dir.file("p.k2cap"), F_OK) != 0)
     }
 
@@ -95,11 +95,11 @@ struct TLSRecordTests {
         let server = try Self.tlsServer(ScriptedExchange(frames: trades(10)), cert)
         defer { server.close() }
         let plan = try ConnectionPlan.raw(url: "ws://localhost:\(server.port)/", sends: ["sub"])
-        var c = testConfig([plan], dir.file("w.k2cap"))
-        c.client.handshakeTimeoutNanos = 2_000_000_000
-        let e = try Self.runExpectingFailure(c)
-        #expect(e?.code == .connect)
-        #expect(e?.duringRecording == false)
+        var config = testConfig([plan], dir.file("w.k2cap"))
+        config.client.handshakeTimeoutNanos = 2_000_000_000
+        let failure = try Self.runExpectingFailure(config)
+        #expect(failure?.code == .connect)
+        #expect(failure?.duringRecording == false)
     }
 
     @Test func reconnectsAndResubscribesOverTLS() throws {

@@ -22,6 +22,7 @@ struct BrokerControlTests {
         #expect(parsed("topic-error t UNKNOWN_TOPIC_OR_PART") == .topicError(topic: "t", code: 3))
         #expect(parsed("topic-error t 0") == .topicError(topic: "t", code: 0))
         #expect(parsed("help") == .help)
+        #expect(parsed("time") == .time)
     }
 
     @Test func badCommandsSayWhatIsWrong() {

@@ -13,7 +13,7 @@ final class RecordingSink: ReplaySink {
     var symbols: [String] = []
     var kinds: [RecordKind] = []
     var onSend: ((UInt64) -> Void)?
-    private var c = SinkCounts()
+    private var tally = SinkCounts()
 
     func open() throws {}
     func send(_ m: borrowing ReplayMessage) throws {
@@ -22,12 +22,12 @@ final class RecordingSink: ReplaySink {
         actual.append(m.actualNanos)
         symbols.append(m.fields.symbolString ?? "")
         kinds.append(m.record.kind)
-        c.sent += 1
-        c.delivered += 1
+        tally.sent += 1
+        tally.delivered += 1
         onSend?(m.sequence)
     }
     func finish(timeoutNanos: Int64) throws {}
-    var counts: SinkCounts { c }
+    var counts: SinkCounts { tally }
 }
 
 private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws -> (String, [OwnedRecord]) {
@@ -51,8 +51,8 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(sink.kinds.allSatisfy { $0 == .recv })
     #expect(sink.captureTimes == recv.map(\.timestamp))
     let t0 = recv[0].timestamp
-    for (i, r) in recv.enumerated() {
-        let want = 1_000 + Int64((Double(r.timestamp - t0) / 2).rounded())
+    for (i, record) in recv.enumerated() {
+        let want = 1_000 + Int64((Double(record.timestamp - t0) / 2).rounded())
         if sink.intended[i] != want { Issue.record("message \(i): intended \(sink.intended[i]), want \(want)"); break }
     }
     #expect(sink.actual == sink.intended)
@@ -65,7 +65,7 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
 @Test func latenessIsMeasuredFromTheSchedule() throws {
     let dir = TemporaryDirectory()
     let (path, recs) = try sampleCapture(dir)
-    let n = recs.filter { $0.kind == .recv }.count
+    let recvCount = recs.filter { $0.kind == .recv }.count
     let clock = ManualClock(monotonic: 0)
     // Every 10th wait ends 50 µs late, the others 2 µs late.
     let script = [Int64](repeating: 2_000, count: 9) + [50_000]
@@ -74,7 +74,7 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     config.pace = .speed(1)
     let engine = ReplayEngine(config: config, sinks: [mock], clock: clock, waiter: ManualWaiter(clock: clock, lateness: script))
     let summary = try engine.run()
-    #expect(summary.lateness.totalCount == UInt64(n))
+    #expect(summary.lateness.totalCount == UInt64(recvCount))
     #expect(summary.lateness.valueAtPercentile(50) == 2_000)
     #expect(summary.lateness.valuesAreEquivalent(summary.lateness.valueAtPercentile(95), 50_000))
     #expect(summary.lateness.max == 50_000)
@@ -174,7 +174,7 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
 @Test func shardsPartitionTheMessages() throws {
     let dir = TemporaryDirectory()
     let (path, recs) = try sampleCapture(dir, count: 600)
-    let n = recs.filter { $0.kind == .recv }.count
+    let recvCount = recs.filter { $0.kind == .recv }.count
     var seen: [UInt64: Int] = [:]
     var total = 0
     for i in 0..<3 {
@@ -182,17 +182,17 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
         var config = ReplayConfig(files: [path])
         config.pace = .max
         config.shard = Shard(index: i, count: 3)
-        let s = RecordingSink()
-        _ = try ReplayEngine(config: config, sinks: [s], clock: clock, waiter: ManualWaiter(clock: clock)).run()
-        total += s.captureTimes.count
-        for (t, sym) in zip(s.captureTimes, s.symbols) {
-            seen[UInt64(t), default: 0] += 1
+        let sink = RecordingSink()
+        _ = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()
+        total += sink.captureTimes.count
+        for (time, sym) in zip(sink.captureTimes, sink.symbols) {
+            seen[UInt64(time), default: 0] += 1
             // A symbol always lands in the same shard.
-            let h = Array(sym.utf8).withUnsafeBytes { Shard.hash(symbol: $0, connection: 0) }
-            #expect(Int(h % 3) == i)
+            let hash = Array(sym.utf8).withUnsafeBytes { Shard.hash(symbol: $0, connection: 0) }
+            #expect(Int(hash % 3) == i)
         }
     }
-    #expect(total == n)
+    #expect(total == recvCount)
     #expect(seen.values.allSatisfy { $0 == 1 })
     #expect(throws: ReplayError.self) { try Shard(parsing: "3/3") }
     #expect(throws: ReplayError.self) { try Shard(parsing: "1") }
@@ -201,7 +201,7 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
 @Test func sinkFailureStopsAndAccountsForEverything() throws {
     let dir = TemporaryDirectory()
     let (path, recs) = try sampleCapture(dir, count: 500)
-    let n = UInt64(recs.filter { $0.kind == .recv }.count)
+    let recvCount = UInt64(recs.filter { $0.kind == .recv }.count)
     let clock = ManualClock(monotonic: 0)
     let good = MockSink(uri: "mock://a", clock: clock)
     let failing = try SinkFactory.make("mock://?fail_after=100", options: SinkOptions(clock: clock))
@@ -212,14 +212,14 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     #expect(summary.outcome == .sinkFailed)
     #expect(summary.outcome.exitCode == 1)
     #expect(summary.messages == 101)
-    #expect(summary.neverSent == 2 * n - 101)
+    #expect(summary.neverSent == 2 * recvCount - 101)
     let byURI = Dictionary(uniqueKeysWithValues: summary.sinks.map { ($0.uri, $0) })
     #expect(byURI["mock://a"]?.stats.counts.delivered == 101)
     #expect(byURI["mock://?fail_after=100"]?.stats.counts.failed == 1)
     #expect(byURI["mock://c"]?.stats.counts.sent == 100)
-    for s in summary.sinks {
-        let c = s.stats.counts
-        #expect(c.delivered + c.failed + c.inFlight + s.neverSent == 2 * n, "\(s.uri)")
+    for sink in summary.sinks {
+        let counts = sink.stats.counts
+        #expect(counts.delivered + counts.failed + counts.inFlight + sink.neverSent == 2 * recvCount, "\(sink.uri)")
     }
     #expect(byURI["mock://?fail_after=100"]?.error?.contains("fail_after") == true)
 }
@@ -227,7 +227,7 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
 @Test func stopRequestIsClean() throws {
     let dir = TemporaryDirectory()
     let (path, recs) = try sampleCapture(dir, count: 300)
-    let n = UInt64(recs.filter { $0.kind == .recv }.count)
+    let recvCount = UInt64(recs.filter { $0.kind == .recv }.count)
     let clock = ManualClock(monotonic: 0)
     let sink = RecordingSink()
     let engine = ReplayEngine(config: ReplayConfig(files: [path]), sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock))
@@ -235,8 +235,8 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     let summary = try engine.run()
     #expect(summary.outcome == .interrupted && summary.outcome.exitCode == 130)
     #expect(summary.messages == 50)
-    #expect(summary.neverSent == n - 50)
-    #expect(summary.sinks[0].neverSent == n - 50)
+    #expect(summary.neverSent == recvCount - 50)
+    #expect(summary.sinks[0].neverSent == recvCount - 50)
 }
 
 @Test func summaryJSONAndReport() throws {
@@ -271,15 +271,15 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
 
 @Test func severalCapturesAreMergedByTime() throws {
     let dir = TemporaryDirectory()
-    let a = try SampleTraffic(seed: 1, symbols: ["BTCUSDT"]).write(to: dir.file("a.k2cap"), count: 300)
-    let b = try SampleTraffic(seed: 2, symbols: ["ETHUSDT"]).write(to: dir.file("b.k2cap"), count: 200)
+    let firstRecords = try SampleTraffic(seed: 1, symbols: ["BTCUSDT"]).write(to: dir.file("a.k2cap"), count: 300)
+    let secondRecords = try SampleTraffic(seed: 2, symbols: ["ETHUSDT"]).write(to: dir.file("b.k2cap"), count: 200)
     let clock = ManualClock(monotonic: 0)
     let sink = RecordingSink()
     var config = ReplayConfig(files: [dir.file("a.k2cap"), dir.file("b.k2cap")])
     config.pace = .speed(5)
     let summary = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()
     #expect(summary.messages == 500)
-    let want = (a + b).filter { $0.kind == .recv }.map(\.timestamp).sorted()
+    let want = (firstRecords + secondRecords).filter { $0.kind == .recv }.map(\.timestamp).sorted()
     #expect(sink.captureTimes == want)
     #expect(Set(sink.symbols) == ["BTCUSDT", "ETHUSDT"])
     #expect(throws: CaptureError.self) { try ReplayEngine(config: ReplayConfig(files: [dir.file("none.k2cap")]), sinks: [MockSink()]).run() }
@@ -288,22 +288,22 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
 @Test func syntheticCaptureIsSeededAndPlausible() throws {
     let dir = TemporaryDirectory()
     let gen = SyntheticCapture(durationNanos: 60_000_000_000, rate: 200, seed: 9)
-    let n = try gen.write(to: dir.file("a.k2cap"))
-    #expect(try gen.write(to: dir.file("b.k2cap")) == n)
+    let messages = try gen.write(to: dir.file("a.k2cap"))
+    #expect(try gen.write(to: dir.file("b.k2cap")) == messages)
     // Six 10-second stretches at 0.25–2.5 × 200 msg/s.
-    #expect(n > 60 * 50 && n < 60 * 500)
+    #expect(messages > 60 * 50 && messages < 60 * 500)
     let reader = try CaptureReader(path: dir.file("a.k2cap"))
     var last: Int64 = 0
     var recv = 0
-    while let r = try reader.next() {
-        #expect(r.timestamp >= last)
-        last = r.timestamp
-        if r.kind == .recv {
+    while let record = try reader.next() {
+        #expect(record.timestamp >= last)
+        last = record.timestamp
+        if record.kind == .recv {
             recv += 1
-            #expect(PayloadFields.extract(r.payload).symbol != nil)
+            #expect(PayloadFields.extract(record.payload).symbol != nil)
         }
     }
-    #expect(recv == n)
+    #expect(recv == messages)
 }
 
 /// Declares it does not read `fields`; checks the engine then skips the scan and `fields` still works.
@@ -313,19 +313,19 @@ final class FieldlessSink: ReplaySink {
     var symbols: [String] = []
     var actual: [Int64] = []
     var onSend: (() -> Void)?
-    private var c = SinkCounts()
+    private var tally = SinkCounts()
     var usesPayloadFields: Bool { false }
     func open() throws {}
     func send(_ m: borrowing ReplayMessage) throws {
         precomputed.append(m.precomputedFields != nil)
         symbols.append(m.fields.symbolString ?? "")
         actual.append(m.actualNanos)
-        c.sent += 1
-        c.delivered += 1
+        tally.sent += 1
+        tally.delivered += 1
         onSend?()
     }
     func finish(timeoutNanos: Int64) throws {}
-    var counts: SinkCounts { c }
+    var counts: SinkCounts { tally }
 }
 
 @Test func payloadFieldsAreExtractedOnlyWhenASinkUsesThem() throws {
@@ -346,20 +346,20 @@ final class FieldlessSink: ReplaySink {
 @Test func maxReadsTheClockOncePerBatch() throws {
     let dir = TemporaryDirectory()
     let (path, recs) = try sampleCapture(dir, count: 300)
-    let n = recs.filter { $0.kind == .recv }.count
+    let recvCount = recs.filter { $0.kind == .recv }.count
     let clock = ManualClock(monotonic: 0)
     let sink = FieldlessSink()
     sink.onSend = { clock.advance(by: 1_000) }   // every send takes 1 µs
     var config = ReplayConfig(files: [path])
     config.pace = .max
     let summary = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()
-    #expect(summary.messages == UInt64(n))
+    #expect(summary.messages == UInt64(recvCount))
     #expect(summary.lateness.totalCount == 0)
     let every = Int(ReplayEngine.maxStampEvery)
-    for (k, t) in sink.actual.enumerated() {
+    for (k, stamp) in sink.actual.enumerated() {
         // Message k carries the stamp read at the start of its batch: k − k % 64 sends later.
-        if t != Int64(k - k % every) * 1_000 { Issue.record("message \(k): stamp \(t)"); break }
+        if stamp != Int64(k - k % every) * 1_000 { Issue.record("message \(k): stamp \(stamp)"); break }
     }
     // The sending time still ends with a fresh read after the last message.
-    #expect(summary.sendingNanos == Int64(n) * 1_000)
+    #expect(summary.sendingNanos == Int64(recvCount) * 1_000)
 }

@@ -21,8 +21,8 @@ private let t0: Int64 = 1_700_000_000_000_000_000
 ])
 func speedSchedule(speed: Double, offset: Int64, expected: Int64) {
     let start: Int64 = 5_000
-    let p = Pacer(pace: .speed(speed), captureStart: t0, startNanos: start)
-    #expect(p.intended(captureNanos: t0 + offset, sequence: 99) == start + expected)
+    let pacer = Pacer(pace: .speed(speed), captureStart: t0, startNanos: start)
+    #expect(pacer.intended(captureNanos: t0 + offset, sequence: 99) == start + expected)
 }
 
 @Test(arguments: [
@@ -34,22 +34,22 @@ func speedSchedule(speed: Double, offset: Int64, expected: Int64) {
     (3.0, 3_000_000, 1_000_000_000_000_000),
 ])
 func rateSchedule(rate: Double, sequence: UInt64, expected: Int64) {
-    let p = Pacer(pace: .rate(rate), captureStart: t0, startNanos: 0)
+    let pacer = Pacer(pace: .rate(rate), captureStart: t0, startNanos: 0)
     // Capture time is ignored at a fixed rate.
-    #expect(p.intended(captureNanos: t0 + 999_999, sequence: sequence) == expected)
+    #expect(pacer.intended(captureNanos: t0 + 999_999, sequence: sequence) == expected)
 }
 
 @Test func maxHasNoSchedule() {
-    let p = Pacer(pace: .max, captureStart: t0, startNanos: 0)
-    #expect(p.intended(captureNanos: t0 + 5, sequence: 5) == nil)
+    let pacer = Pacer(pace: .max, captureStart: t0, startNanos: 0)
+    #expect(pacer.intended(captureNanos: t0 + 5, sequence: 5) == nil)
 }
 
 @Test func scheduleDoesNotDrift() {
     // A message every 1 ms for one hour at 1.5x: each intended time is computed from the start,
     // so message k is due at exactly k ms / 1.5 (rounded), never accumulating rounding.
-    let p = Pacer(pace: .speed(1.5), captureStart: t0, startNanos: 0)
+    let pacer = Pacer(pace: .speed(1.5), captureStart: t0, startNanos: 0)
     for k in stride(from: Int64(0), through: 3_600_000, by: 9_973) {
-        let due = p.intended(captureNanos: t0 + k * 1_000_000, sequence: UInt64(k))!
+        let due = pacer.intended(captureNanos: t0 + k * 1_000_000, sequence: UInt64(k))!
         #expect(due == (k * 2_000_000 + 1) / 3)
     }
 }
@@ -58,17 +58,17 @@ func rateSchedule(rate: Double, sequence: UInt64, expected: Int64) {
     #expect(Pacer.loopShift(round: 0, span: 60_000) == 0)
     #expect(Pacer.loopShift(round: 3, span: 60_000) == 180_000)
     // Round 2 of a 10-minute capture at 10x: 20 minutes of capture time later → 2 minutes later.
-    let p = Pacer(pace: .speed(10), captureStart: t0, startNanos: 0)
+    let pacer = Pacer(pace: .speed(10), captureStart: t0, startNanos: 0)
     let span: Int64 = 600_000_000_000
-    #expect(p.intended(captureNanos: t0 + 1_000 + Pacer.loopShift(round: 2, span: span), sequence: 0) == 120_000_000_100)
+    #expect(pacer.intended(captureNanos: t0 + 1_000 + Pacer.loopShift(round: 2, span: span), sequence: 0) == 120_000_000_100)
 }
 
 @Test func manualWaiterScriptsLateness() {
     let clock = ManualClock(monotonic: 0)
-    var w = ManualWaiter(clock: clock, lateness: [0, 7])
-    #expect(w.wait(until: 100, shouldStop: { false }) == 100)
-    #expect(w.wait(until: 200, shouldStop: { false }) == 207)
+    var waiter = ManualWaiter(clock: clock, lateness: [0, 7])
+    #expect(waiter.wait(until: 100, shouldStop: { false }) == 100)
+    #expect(waiter.wait(until: 200, shouldStop: { false }) == 207)
     // A deadline in the past returns now (+ lateness): never waits backwards.
-    #expect(w.wait(until: 50, shouldStop: { false }) == 207)
+    #expect(waiter.wait(until: 50, shouldStop: { false }) == 207)
     #expect(clock.monotonicNanos() == 207)
 }

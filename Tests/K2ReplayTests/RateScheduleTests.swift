@@ -6,27 +6,27 @@ import Testing
 @Suite struct RateScheduleTests {
     @Test func messagesAreDueAtEachStepsRateFromTheStepsStart() {
         // 10 msg/s for 1 s (messages 0…9), 100 msg/s for 1 s (10…109), then 10 msg/s (110…).
-        let s = RateSchedule.burst(base: 10, burst: 100, at: 1_000_000_000, length: 1_000_000_000)
+        let schedule = RateSchedule.burst(base: 10, burst: 100, at: 1_000_000_000, length: 1_000_000_000)
         let cases: [(UInt64, Int64)] = [(0, 0), (9, 900_000_000), (10, 1_000_000_000), (11, 1_010_000_000),
                                         (109, 1_990_000_000), (110, 2_000_000_000), (111, 2_100_000_000), (130, 4_000_000_000)]
         for (sequence, offset) in cases {
-            #expect(s.offset(sequence: sequence) == offset, "message \(sequence)")
+            #expect(schedule.offset(sequence: sequence) == offset, "message \(sequence)")
         }
-        #expect(s.rate(at: 500_000_000) == 10 && s.rate(at: 1_500_000_000) == 100 && s.rate(at: 9_000_000_000) == 10)
-        #expect(s.description == "10 msg/s for 1.00s, then 100 msg/s for 1.00s, then 10 msg/s")
+        #expect(schedule.rate(at: 500_000_000) == 10 && schedule.rate(at: 1_500_000_000) == 100 && schedule.rate(at: 9_000_000_000) == 10)
+        #expect(schedule.description == "10 msg/s for 1.00s, then 100 msg/s for 1.00s, then 10 msg/s")
     }
 
     @Test func theScheduleNeverGoesBackAndABurstAtTheStartWorks() {
-        let s = RateSchedule.burst(base: 12_000, burst: 60_000, at: 0, length: 3_000_000_000)
+        let schedule = RateSchedule.burst(base: 12_000, burst: 60_000, at: 0, length: 3_000_000_000)
         var last: Int64 = -1
         for sequence in stride(from: UInt64(0), to: 300_000, by: 7) {
-            let o = s.offset(sequence: sequence)
-            #expect(o >= last)
-            last = o
+            let offset = schedule.offset(sequence: sequence)
+            #expect(offset >= last)
+            last = offset
         }
         // 180,000 messages in the 3 s burst, then 12k msg/s.
-        #expect(s.offset(sequence: 180_000) == 3_000_000_000)
-        #expect(s.offset(sequence: 192_000) == 4_000_000_000)
+        #expect(schedule.offset(sequence: 180_000) == 3_000_000_000)
+        #expect(schedule.offset(sequence: 192_000) == 4_000_000_000)
     }
 
     @Test func thePacerFollowsTheSchedule() {

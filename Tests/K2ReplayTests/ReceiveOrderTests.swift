@@ -9,17 +9,17 @@ final class OrderSink: ReplaySink {
     let uri = "order://"
     var captureTimes: [Int64] = []
     var payloads: [[UInt8]] = []
-    private var c = SinkCounts()
+    private var tally = SinkCounts()
 
     func open() throws {}
     func send(_ m: borrowing ReplayMessage) throws {
         captureTimes.append(m.captureNanos)
         payloads.append([UInt8](m.record.payload))
-        c.sent += 1
-        c.delivered += 1
+        tally.sent += 1
+        tally.delivered += 1
     }
     func finish(timeoutNanos: Int64) throws {}
-    var counts: SinkCounts { c }
+    var counts: SinkCounts { tally }
 }
 
 /// A capture grouped by connection (as some recorders write it) replays in receive-time order.

@@ -10,25 +10,25 @@ final class ArraySource: ReplaySource, @unchecked Sendable {
     let records: [OwnedRecord]
     /// Payload copies that live as long as the source: views into them stay valid.
     private let payloads: [UnsafeMutableRawBufferPointer]
-    var i = 0
+    var position = 0
     var rewinds = 0
     init(_ records: [OwnedRecord]) {
         self.records = records
-        payloads = records.map { r in
-            let b = UnsafeMutableRawBufferPointer.allocate(byteCount: r.payload.count, alignment: 1)
-            b.copyBytes(from: r.payload)
-            return b
+        payloads = records.map { record in
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: record.payload.count, alignment: 1)
+            copy.copyBytes(from: record.payload)
+            return copy
         }
     }
     deinit { for p in payloads { p.deallocate() } }
     func next() throws -> CaptureRecord? {
-        guard i < records.count else { return nil }
-        defer { i += 1 }
-        let r = records[i]
-        return CaptureRecord(kind: r.kind, timestamp: r.timestamp, connection: r.connection, isBinary: false,
-                             aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: UnsafeRawBufferPointer(payloads[i]))
+        guard position < records.count else { return nil }
+        defer { position += 1 }
+        let record = records[position]
+        return CaptureRecord(kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false,
+                             aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: UnsafeRawBufferPointer(payloads[position]))
     }
-    func rewind() throws { i = 0; rewinds += 1 }
+    func rewind() throws { position = 0; rewinds += 1 }
     var span: Int64 { 1_000 }
     var exchange: String { "test" }
     var singleExchange: String? { "test" }

@@ -13,22 +13,22 @@ struct RowSorterTests {
     }
 
     static func encode(_ layout: RowSorter.Layout, first: [UInt8], second: [UInt8], time: UInt64, tail: [UInt8]) -> Row {
-        let w = RowBinary(capacity: 64)
-        func string(_ s: [UInt8]) { s.withUnsafeBytes { w.string($0) } }
+        let writer = RowBinary(capacity: 64)
+        func string(_ s: [UInt8]) { s.withUnsafeBytes { writer.string($0) } }
         switch layout {
         case .trades:
             string(Array("id-\(time)".utf8))   // message_id, not part of the key
             string(first)                       // exchange
             string(second)                      // symbol
-            w.uint64(time)                      // exchange_timestamp_ms
+            writer.uint64(time)                      // exchange_timestamp_ms
         case .raw:
             string(first)                       // exchange
-            w.uint32(7)                         // connection, not part of the key
+            writer.uint32(7)                         // connection, not part of the key
             string(second)                      // stream
-            w.uint64(time)                      // receive_ns
+            writer.uint64(time)                      // receive_ns
         }
         string(tail)                            // the other columns
-        return Row(first: first, second: second, time: time, bytes: Array(w.bytes))
+        return Row(first: first, second: second, time: time, bytes: Array(writer.bytes))
     }
 
     /// Sorts `rows` with the sorter (rows concatenated, as the sink's batch holds them): what the
@@ -36,9 +36,9 @@ struct RowSorterTests {
     static func sorted(_ layout: RowSorter.Layout, _ rows: [Row], sorter: inout RowSorter) -> [UInt8] {
         let src = RowBinary(capacity: 64)
         var starts: [Int] = []
-        for r in rows {
+        for row in rows {
             starts.append(src.count)
-            r.bytes.withUnsafeBytes { src.raw($0) }
+            row.bytes.withUnsafeBytes { src.raw($0) }
         }
         let dst = RowBinary(capacity: 0)
         return Array(sorter.sort(src, starts: starts, into: dst) ? dst.bytes : src.bytes)
@@ -46,12 +46,12 @@ struct RowSorterTests {
 
     /// The reference: Swift's stable sort on the decoded keys, byte-wise lexicographic strings.
     static func referenceOrder(_ rows: [Row]) -> [Int] {
-        rows.indices.sorted { a, b in
-            let x = rows[a], y = rows[b]
-            if x.first != y.first { return x.first.lexicographicallyPrecedes(y.first) }
-            if x.second != y.second { return x.second.lexicographicallyPrecedes(y.second) }
-            if x.time != y.time { return x.time < y.time }
-            return a < b
+        rows.indices.sorted { left, right in
+            let lhs = rows[left], rhs = rows[right]
+            if lhs.first != rhs.first { return lhs.first.lexicographicallyPrecedes(rhs.first) }
+            if lhs.second != rhs.second { return lhs.second.lexicographicallyPrecedes(rhs.second) }
+            if lhs.time != rhs.time { return lhs.time < rhs.time }
+            return left < right
         }
     }
 
@@ -61,8 +61,8 @@ struct RowSorterTests {
     /// on megabyte arrays spends many minutes printing their diff).
     static func difference(_ a: [UInt8], _ b: [UInt8]) -> String? {
         guard a != b else { return nil }
-        let i = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
-        return "first difference at byte \(i) (\(a.count) vs \(b.count) bytes)"
+        let offset = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+        return "first difference at byte \(offset) (\(a.count) vs \(b.count) bytes)"
     }
 
     static let exchanges: [[UInt8]] = ["binance", "kraken", "coinbase", "bin", "", "binance2"].map { Array($0.utf8) }

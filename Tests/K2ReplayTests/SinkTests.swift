@@ -22,14 +22,14 @@ func badSinkURIsAreRejected(uri: String) {
 }
 
 @Test func uriParsing() throws {
-    let u = try SinkURI(parsing: "kafka://a:9092,b:9093/x?topic=market.%7Bexchange%7D&acks=all")
-    #expect(u.scheme == "kafka")
-    #expect(u.authority == "a:9092,b:9093")
-    #expect(u.path == "/x")
-    #expect(u.parameter("topic") == "market.{exchange}")
-    #expect(u.parameter("acks") == "all")
-    let f = try SinkURI(parsing: "file:out/x.ndjson")
-    #expect(f.scheme == "file" && f.path == "out/x.ndjson")
+    let uri = try SinkURI(parsing: "kafka://a:9092,b:9093/x?topic=market.%7Bexchange%7D&acks=all")
+    #expect(uri.scheme == "kafka")
+    #expect(uri.authority == "a:9092,b:9093")
+    #expect(uri.path == "/x")
+    #expect(uri.parameter("topic") == "market.{exchange}")
+    #expect(uri.parameter("acks") == "all")
+    let fileURI = try SinkURI(parsing: "file:out/x.ndjson")
+    #expect(fileURI.scheme == "file" && fileURI.path == "out/x.ndjson")
     let dash = try SinkURI(parsing: "-")
     #expect(dash.scheme == "file" && dash.path == "-")
     let mock = try SinkFactory.make("mock://?capacity=138") as? MockSink
@@ -39,12 +39,12 @@ func badSinkURIsAreRejected(uri: String) {
 /// Hands `intended` times to a sink without an engine.
 private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 = 0) throws {
     let payload: [UInt8] = Array(#"{"stream":"btcusdt@trade","data":{"s":"BTCUSDT"}}"#.utf8)
-    try payload.withUnsafeBytes { p in
-        for (i, t) in intended.enumerated() {
-            let r = CaptureRecord(kind: .recv, timestamp: t, connection: 0, isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: p)
-            let m = ReplayMessage(record: r, fields: PayloadFields.extract(p), sequence: UInt64(i), captureNanos: t,
-                                  intendedNanos: t, actualNanos: t + actualDelay, exchange: "binance")
-            try sink.send(m)
+    try payload.withUnsafeBytes { raw in
+        for (i, time) in intended.enumerated() {
+            let record = CaptureRecord(kind: .recv, timestamp: time, connection: 0, isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: raw)
+            let message = ReplayMessage(record: record, fields: PayloadFields.extract(raw), sequence: UInt64(i), captureNanos: time,
+                                  intendedNanos: time, actualNanos: time + actualDelay, exchange: "binance")
+            try sink.send(message)
         }
     }
 }
@@ -54,18 +54,18 @@ private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 
     // leaves at (k + 1) × 2 ms, so its latency from intended is (k + 2) ms and the queue grows
     // by one message every 2 ms.
     let sink = MockSink(capacity: 500)
-    let n = 1_000
-    try feed(sink, intended: (0..<n).map { Int64($0) * 1_000_000 })
-    let s = sink.stats
-    #expect(s.counts.sent == UInt64(n) && s.counts.delivered == UInt64(n))
-    let h = s.latencyFromIntended
-    #expect(h.min == 2_000_000)
-    #expect(h.valuesAreEquivalent(h.max, Int64(n + 1) * 1_000_000))
+    let messages = 1_000
+    try feed(sink, intended: (0..<messages).map { Int64($0) * 1_000_000 })
+    let stats = sink.stats
+    #expect(stats.counts.sent == UInt64(messages) && stats.counts.delivered == UInt64(messages))
+    let latency = stats.latencyFromIntended
+    #expect(latency.min == 2_000_000)
+    #expect(latency.valuesAreEquivalent(latency.max, Int64(messages + 1) * 1_000_000))
     // Median message k = 499 → 501 ms.
-    #expect(h.valuesAreEquivalent(h.valueAtPercentile(50), 501_000_000))
+    #expect(latency.valuesAreEquivalent(latency.valueAtPercentile(50), 501_000_000))
     // Depth seen by arrival k: itself plus messages j < k still there ((j+1)·2 ms > k ms): k − ⌊k/2⌋ + 1.
-    let k = Int64(n - 1)
-    #expect(sink.maxQueueDepth == k - k / 2 + 1)
+    let lastIndex = Int64(messages - 1)
+    #expect(sink.maxQueueDepth == lastIndex - lastIndex / 2 + 1)
     // Per-second timeline: one second of schedule.
     #expect(sink.queueDepthTimeline.count == 1)
 }
@@ -74,20 +74,20 @@ private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 
     // 100 msg/s into a 138 msg/s consumer: no queueing, latency = service time 1/138 s.
     let sink = MockSink(capacity: 138)
     try feed(sink, intended: (0..<500).map { Int64($0) * 10_000_000 })
-    let h = sink.stats.latencyFromIntended
+    let latency = sink.stats.latencyFromIntended
     let service = Int64((1e9 / 138).rounded())
-    #expect(h.valuesAreEquivalent(h.max, service) && h.valuesAreEquivalent(h.min, service))
+    #expect(latency.valuesAreEquivalent(latency.max, service) && latency.valuesAreEquivalent(latency.min, service))
     #expect(sink.maxQueueDepth == 1)
     #expect(sink.queueDepthTimeline.count == 5)
 }
 
 @Test func mockChecksumIsOrderSensitive() throws {
-    let a = MockSink()
-    let b = MockSink()
-    try feed(a, intended: [1, 2, 3])
-    try feed(b, intended: [1, 2, 3])
-    #expect(a.checksum == b.checksum && a.checksum != 0)
-    #expect(a.counts.bytes == 3 * 49)
+    let first = MockSink()
+    let second = MockSink()
+    try feed(first, intended: [1, 2, 3])
+    try feed(second, intended: [1, 2, 3])
+    #expect(first.checksum == second.checksum && first.checksum != 0)
+    #expect(first.counts.bytes == 3 * 49)
 }
 
 @Test func failAfterFailsAndCounts() throws {
@@ -139,37 +139,37 @@ func fileSinkWritesEachMessageWhenPaced(_ pace: Pace) throws {
 @Test func mockChecksumCoversEveryByteAndTheOrder() {
     var rng = SplitMix64(seed: 7)
     func sum(_ payloads: [[UInt8]]) -> UInt64 {
-        var h: UInt64 = 0
-        for p in payloads { h = p.withUnsafeBytes { MockSink.checksum($0, continuing: h) } }
-        return h
+        var hash: UInt64 = 0
+        for p in payloads { hash = p.withUnsafeBytes { MockSink.checksum($0, continuing: hash) } }
+        return hash
     }
     // Every length from 0 to 100 (all lane/word/tail splits): flipping any one bit of any byte changes it.
     for n in 0...100 {
-        var p = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let base = sum([p])
+        var payload = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let base = sum([payload])
         for i in 0..<n {
             let bit = UInt8(1) << UInt8(truncatingIfNeeded: rng.next() % 8)
-            p[i] ^= bit
-            #expect(sum([p]) != base, "length \(n), byte \(i)")
-            p[i] ^= bit
+            payload[i] ^= bit
+            #expect(sum([payload]) != base, "length \(n), byte \(i)")
+            payload[i] ^= bit
         }
         // A trailing zero byte is not the same payload.
-        #expect(sum([p + [0]]) != base, "length \(n)")
+        #expect(sum([payload + [0]]) != base, "length \(n)")
     }
-    let a: [UInt8] = Array("first payload".utf8), b: [UInt8] = Array("second".utf8)
-    #expect(sum([a, b]) != sum([b, a]))
-    #expect(sum([a + b]) != sum([a, b]))
+    let first: [UInt8] = Array("first payload".utf8), second: [UInt8] = Array("second".utf8)
+    #expect(sum([first, second]) != sum([second, first]))
+    #expect(sum([first + second]) != sum([first, second]))
 }
 
 @Test func mockTimesOneMessageInABatchAtMax() throws {
     let sink = MockSink()
     sink.willStart(pace: .max)
     try feed(sink, intended: (0..<200).map { Int64($0) })
-    let s = sink.stats
-    #expect(s.counts.delivered == 200 && s.counts.bytes == 200 * 49)
+    let stats = sink.stats
+    #expect(stats.counts.delivered == 200 && stats.counts.bytes == 200 * 49)
     // Sequences 0, 64, 128, 192.
-    #expect(s.latencyFromIntended.totalCount == 4 && s.latencyFromActual.totalCount == 4)
-    #expect(s.details.contains { $0.0 == "latency_sampled_one_in" })
+    #expect(stats.latencyFromIntended.totalCount == 4 && stats.latencyFromActual.totalCount == 4)
+    #expect(stats.details.contains { $0.0 == "latency_sampled_one_in" })
     let paced = MockSink()
     paced.willStart(pace: .speed(1))
     try feed(paced, intended: (0..<200).map { Int64($0) })

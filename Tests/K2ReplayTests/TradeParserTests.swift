@@ -11,12 +11,12 @@ struct TradeParserTests {
 
     func rows(_ text: String) -> [Row] {
         var bytes = Array(text.utf8)
-        return bytes.withUnsafeMutableBytes { m -> [Row] in
-            let p = UnsafeRawBufferPointer(m)
+        return bytes.withUnsafeMutableBytes { buffer -> [Row] in
+            let raw = UnsafeRawBufferPointer(buffer)
             var out: [Row] = []
-            TradeParser.parse(p, fields: PayloadFields.extract(p)) { t in
-                out.append(Row(symbol: t.symbol.text, ms: t.timestampMillis, price: t.price, qty: t.quantity,
-                               side: t.side, id: t.tradeID.text))
+            TradeParser.parse(raw, fields: PayloadFields.extract(raw)) { trade in
+                out.append(Row(symbol: trade.symbol.text, ms: trade.timestampMillis, price: trade.price, qty: trade.quantity,
+                               side: trade.side, id: trade.tradeID.text))
             }
             return out
         }
@@ -24,16 +24,16 @@ struct TradeParserTests {
 
     func unreadable(_ text: String) -> String? {
         var bytes = Array(text.utf8)
-        return bytes.withUnsafeMutableBytes { m in
-            let p = UnsafeRawBufferPointer(m)
-            return TradeParser.unreadableKind(p, fields: PayloadFields.extract(p))
+        return bytes.withUnsafeMutableBytes { buffer in
+            let raw = UnsafeRawBufferPointer(buffer)
+            return TradeParser.unreadableKind(raw, fields: PayloadFields.extract(raw))
         }
     }
 
     /// Coinbase Exchange (ws-feed) `match`: `side` is the maker's, the row has the taker's.
     @Test func coinbaseExchangeMatch() {
-        let r = rows(#"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"a","taker_order_id":"b","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#)
-        #expect(r == [Row(symbol: "BTC-USD", ms: 1_415_348_367_028, price: 400.23, qty: 5.23512, side: .buy, id: "10")])
+        let parsed = rows(#"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"a","taker_order_id":"b","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#)
+        #expect(parsed == [Row(symbol: "BTC-USD", ms: 1_415_348_367_028, price: 400.23, qty: 5.23512, side: .buy, id: "10")])
     }
 
     /// Messages without trades that the venues send are known; anything else is reported by kind.
@@ -50,25 +50,25 @@ struct TradeParserTests {
     }
 
     @Test func combinedStreamTrade() {
-        let r = rows(#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":4242,"p":"37000.10","q":"0.0150","b":1,"a":2,"T":1700000000120,"m":true,"M":true}}"#)
-        #expect(r == [Row(symbol: "BTCUSDT", ms: 1_700_000_000_120, price: 37000.1, qty: 0.015, side: .sell, id: "4242")])
+        let parsed = rows(#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":4242,"p":"37000.10","q":"0.0150","b":1,"a":2,"T":1700000000120,"m":true,"M":true}}"#)
+        #expect(parsed == [Row(symbol: "BTCUSDT", ms: 1_700_000_000_120, price: 37000.1, qty: 0.015, side: .sell, id: "4242")])
     }
 
     @Test func rawStreamAggTradeUsesTheAggregateIdAndSpaces() {
-        let r = rows(#"{"e": "aggTrade", "E": 5, "s": "ETHUSDT", "a": 77, "p": "2000.5", "q": "1", "f": 1, "l": 3, "T": 4, "m": false}"#)
-        #expect(r == [Row(symbol: "ETHUSDT", ms: 4, price: 2000.5, qty: 1, side: .buy, id: "77")])
+        let parsed = rows(#"{"e": "aggTrade", "E": 5, "s": "ETHUSDT", "a": 77, "p": "2000.5", "q": "1", "f": 1, "l": 3, "T": 4, "m": false}"#)
+        #expect(parsed == [Row(symbol: "ETHUSDT", ms: 4, price: 2000.5, qty: 1, side: .buy, id: "77")])
     }
 
     @Test func eventTimeWhenNoTradeTimeAndBareNumbers() {
-        let r = rows(#"{"e":"trade","E":99,"s":"X","t":1,"p":1.25,"q":2}"#)
-        #expect(r == [Row(symbol: "X", ms: 99, price: 1.25, qty: 2, side: .unknown, id: "1")])
+        let parsed = rows(#"{"e":"trade","E":99,"s":"X","t":1,"p":1.25,"q":2}"#)
+        #expect(parsed == [Row(symbol: "X", ms: 99, price: 1.25, qty: 2, side: .unknown, id: "1")])
     }
 
     @Test func stringValuesThatLookLikeKeysAreSkipped() {
         // A one-letter string value followed by ':' inside another string must not be read as a key.
-        let r = rows(#"{"e":"trade","x":"\"p\":","s":"S","t":3,"p":"2","q":"3","T":7,"m":true}"#)
-        #expect(r.count == 1)
-        #expect(r.first?.price == 2)
+        let parsed = rows(#"{"e":"trade","x":"\"p\":","s":"S","t":3,"p":"2","q":"3","T":7,"m":true}"#)
+        #expect(parsed.count == 1)
+        #expect(parsed.first?.price == 2)
     }
 
     @Test func incompleteTradeIsSkipped() {
@@ -78,8 +78,8 @@ struct TradeParserTests {
 
     @Test func fieldsBeforeTheSymbolAreFoundByTheFullScan() {
         // Another field order: the pass from the symbol misses p, q and T, the full scan finds them.
-        let r = rows(#"{"p":"5.5","q":"2","T":11,"t":9,"m":false,"e":"trade","s":"ABC"}"#)
-        #expect(r == [Row(symbol: "ABC", ms: 11, price: 5.5, qty: 2, side: .buy, id: "9")])
+        let parsed = rows(#"{"p":"5.5","q":"2","T":11,"t":9,"m":false,"e":"trade","s":"ABC"}"#)
+        #expect(parsed == [Row(symbol: "ABC", ms: 11, price: 5.5, qty: 2, side: .buy, id: "9")])
     }
 
     @Test func escapedQuotesAtEveryOffsetOfAWord() {
@@ -87,8 +87,8 @@ struct TradeParserTests {
         for pad in 0..<9 {
             let filler = String(repeating: "y", count: pad)
             let text = #"{"e":"trade","s":"S","x":""# + filler + #"\"p\":\"9\",\\","t":3,"p":"2.5","q":"3","T":7,"m":true}"#
-            let r = rows(text)
-            #expect(r == [Row(symbol: "S", ms: 7, price: 2.5, qty: 3, side: .sell, id: "3")], "pad \(pad)")
+            let parsed = rows(text)
+            #expect(parsed == [Row(symbol: "S", ms: 7, price: 2.5, qty: 3, side: .sell, id: "3")], "pad \(pad)")
         }
     }
 
@@ -98,14 +98,14 @@ struct TradeParserTests {
         var rng = SplitMix64(seed: 42)
         let alphabet: [UInt8] = [34, 92, 97, 58, 0x80, 0xff, 0x21, 0x23, 0x5b, 0x5d]
         for _ in 0..<200 {
-            let n = Int(rng.next() % 40)
-            let bytes = (0..<n).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
-            bytes.withUnsafeBufferPointer { b in
-                guard let base = b.baseAddress else { return }
-                for start in 0...n {
+            let length = Int(rng.next() % 40)
+            let bytes = (0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            bytes.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }
+                for start in 0...length {
                     for orBackslash in [false, true] {
-                        let expected = (start..<n).first { b[$0] == 34 || (orBackslash && b[$0] == 92) } ?? n
-                        #expect(TradeParser.nextQuote(base, start, n, orBackslash: orBackslash) == expected)
+                        let expected = (start..<length).first { buffer[$0] == 34 || (orBackslash && buffer[$0] == 92) } ?? length
+                        #expect(TradeParser.nextQuote(base, start, length, orBackslash: orBackslash) == expected)
                     }
                 }
             }

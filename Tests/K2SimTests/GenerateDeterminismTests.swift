@@ -17,9 +17,9 @@ import Testing
         let commandLine = "k2 sim generate --rate 2000 --duration 1s --seed 7 -o out.k2cap"
         _ = try CaptureGenerator(profile: profile).write(path: first, commandLine: commandLine)
         _ = try CaptureGenerator(profile: profile).write(path: second, commandLine: commandLine)
-        let a = try Data(contentsOf: URL(fileURLWithPath: first)), b = try Data(contentsOf: URL(fileURLWithPath: second))
-        #expect(a.count == b.count)
-        let differing = zip(a, b).filter { $0 != $1 }.count
+        let firstData = try Data(contentsOf: URL(fileURLWithPath: first)), secondData = try Data(contentsOf: URL(fileURLWithPath: second))
+        #expect(firstData.count == secondData.count)
+        let differing = zip(firstData, secondData).filter { $0 != $1 }.count
         #expect(differing == 0)
         let header = try CaptureReader(path: first).header
         #expect(header.createdNanos == CaptureGenerator(profile: profile).firstTimestamp)

@@ -10,8 +10,8 @@ import Testing
     @Test func documentedExample() {
         let asks = ["0.05005", "0.05010", "0.05015", "0.05020", "0.05025", "0.05030", "0.05035", "0.05040", "0.05045", "0.05050"]
         let bids = ["0.05000", "0.04995", "0.04990", "0.04980", "0.04975", "0.04970", "0.04965", "0.04960", "0.04955", "0.04950"]
-        let c = VenueEncoder.krakenChecksum(asks: asks.map { ($0, "0.00000500") }, bids: bids.map { ($0, "0.00000500") })
-        #expect(c == 974_947_235)
+        let checksum = VenueEncoder.krakenChecksum(asks: asks.map { ($0, "0.00000500") }, bids: bids.map { ($0, "0.00000500") })
+        #expect(checksum == 974_947_235)
     }
 
     /// A client's book: price text → volume text, kept to `depth` levels per side.
@@ -21,19 +21,19 @@ import Testing
         let depth: Int
 
         mutating func apply(_ levels: [JSONValue], bid: Bool) {
-            for l in levels {
-                let a = l.arrayValue!
-                let p = a[0].stringValue!, v = a[1].stringValue!
-                if Double(v)! == 0 {
-                    if bid { bids[p] = nil } else { asks[p] = nil }
+            for level in levels {
+                let fields = level.arrayValue!
+                let price = fields[0].stringValue!, volume = fields[1].stringValue!
+                if Double(volume)! == 0 {
+                    if bid { bids[price] = nil } else { asks[price] = nil }
                 } else {
-                    if bid { bids[p] = v } else { asks[p] = v }
+                    if bid { bids[price] = volume } else { asks[price] = volume }
                 }
             }
             // Truncate to the subscribed depth, as Kraken asks clients to.
-            let a = sortedAsks, b = sortedBids
-            if a.count > depth { for (p, _) in a[depth...] { asks[p] = nil } }
-            if b.count > depth { for (p, _) in b[depth...] { bids[p] = nil } }
+            let askLevels = sortedAsks, bidLevels = sortedBids
+            if askLevels.count > depth { for (p, _) in askLevels[depth...] { asks[p] = nil } }
+            if bidLevels.count > depth { for (p, _) in bidLevels[depth...] { bids[p] = nil } }
         }
 
         var sortedAsks: [(price: String, volume: String)] { asks.sorted { Double($0.key)! < Double($1.key)! }.map { ($0.key, $0.value) } }
@@ -43,33 +43,33 @@ import Testing
 
     @Test(arguments: [25, 10])
     func everyUpdateCarriesTheChecksumOfTheClientsBook(depth: Int) throws {
-        var p = SimProfile.constant(rate: 10_000, duration: 2_000_000_000, venue: .kraken, seed: 5)
-        p.market.symbols = 3
-        p.krakenBookDepth = depth
-        var feed = LiveFeed(profile: p, venue: .kraken)
+        var profile = SimProfile.constant(rate: 10_000, duration: 2_000_000_000, venue: .kraken, seed: 5)
+        profile.market.symbols = 3
+        profile.krakenBookDepth = depth
+        var feed = LiveFeed(profile: profile, venue: .kraken)
         var books: [Int: ClientBook] = [:]
         for s in 0..<3 {
-            let snap = try JSONParser.parse(feed.krakenBookSnapshot(symbol: s, nanos: p.startNanos)).arrayValue![1]
-            var b = ClientBook(depth: depth)
-            b.apply(snap["as"]!.arrayValue!, bid: false)
-            b.apply(snap["bs"]!.arrayValue!, bid: true)
-            books[s] = b
+            let snap = try JSONParser.parse(feed.krakenBookSnapshot(symbol: s, nanos: profile.startNanos)).arrayValue![1]
+            var book = ClientBook(depth: depth)
+            book.apply(snap["as"]!.arrayValue!, bid: false)
+            book.apply(snap["bs"]!.arrayValue!, bid: true)
+            books[s] = book
         }
         var buf: [UInt8] = []
         var checked = 0
-        while let e = feed.next(into: &buf) {
+        while let event = feed.next(into: &buf) {
             defer { buf.removeAll(keepingCapacity: true) }
-            guard e.kind == .depth else { continue }
+            guard event.kind == .depth else { continue }
             let msg = try JSONParser.parse(buf).arrayValue!
-            var c: String?
+            var checksum: String?
             for part in msg[1..<(msg.count - 2)] {
-                if let a = part["a"]?.arrayValue { books[e.symbol]!.apply(a, bid: false) }
-                if let b = part["b"]?.arrayValue { books[e.symbol]!.apply(b, bid: true) }
-                c = part["c"]?.stringValue ?? c
+                if let askUpdates = part["a"]?.arrayValue { books[event.symbol]!.apply(askUpdates, bid: false) }
+                if let bidUpdates = part["b"]?.arrayValue { books[event.symbol]!.apply(bidUpdates, bid: true) }
+                checksum = part["c"]?.stringValue ?? checksum
             }
             // "c" is in the last object only.
             #expect(msg[msg.count - 3]["c"] != nil)
-            #expect(c == String(books[e.symbol]!.checksum), "after \(checked) updates: \(String(decoding: buf, as: UTF8.self))")
+            #expect(checksum == String(books[event.symbol]!.checksum), "after \(checked) updates: \(String(decoding: buf, as: UTF8.self))")
             checked += 1
             if checked > 3000 { break }
         }

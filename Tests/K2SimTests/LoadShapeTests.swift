@@ -7,9 +7,9 @@ import Testing
     let sec: Int64 = 1_000_000_000
 
     func count(_ segs: [LoadSegment], seed: UInt64 = 1) -> (Int, [Int64]) {
-        var a = ArrivalProcess(timeline: Timeline(segs), seed: seed)
+        var process = ArrivalProcess(timeline: Timeline(segs), seed: seed)
         var times: [Int64] = []
-        while let t = a.next() { times.append(t) }
+        while let time = process.next() { times.append(time) }
         return (times.count, times)
     }
 
@@ -36,18 +36,18 @@ import Testing
     }
 
     @Test func poissonConstantCountIsWithinBounds() {
-        let (n, times) = count([LoadSegment(shape: .constant(rate: 10_000), length: 10 * sec)])
-        #expect(within(n, 100_000), "\(n)")
+        let (total, times) = count([LoadSegment(shape: .constant(rate: 10_000), length: 10 * sec)])
+        #expect(within(total, 100_000), "\(total)")
         #expect(zip(times, times.dropFirst()).allSatisfy { $0 < $1 })
         // Exponential gaps: the share of gaps longer than the mean is e^-1.
         let mean = 100_000.0
         let long = zip(times, times.dropFirst()).filter { Double($1 - $0) > mean }.count
-        #expect(abs(Double(long) / Double(n) - exp(-1)) < 0.01)
+        #expect(abs(Double(long) / Double(total) - exp(-1)) < 0.01)
     }
 
     @Test func uniformArrivalsAreExact() {
-        let (n, times) = count([LoadSegment(shape: .constant(rate: 138), length: 10 * sec, arrivals: .uniform)])
-        #expect(abs(n - 1380) <= 1)
+        let (total, times) = count([LoadSegment(shape: .constant(rate: 138), length: 10 * sec, arrivals: .uniform)])
+        #expect(abs(total - 1380) <= 1)
         #expect(times[1] - times[0] == 1_000_000_000 / 138)
     }
 
@@ -57,8 +57,8 @@ import Testing
                       .sine(mean: 10_000, amplitude: 8_000, period: 3 * sec, phase: 0),
                       .marketOpen(rate: 2_000, peak: 10, decay: 1 * sec)] {
             let seg = LoadSegment(shape: shape, length: 6 * sec)
-            let (n, _) = count([seg], seed: 77)
-            #expect(within(n, seg.expectedCount), "\(shape.name): \(n) vs \(seg.expectedCount)")
+            let (total, _) = count([seg], seed: 77)
+            #expect(within(total, seg.expectedCount), "\(shape.name): \(total) vs \(seg.expectedCount)")
         }
     }
 
@@ -68,8 +68,8 @@ import Testing
         #expect(seg.schedule == again.schedule)
         let on = seg.schedule!.onTime(length: 20 * sec)
         #expect(on > 0 && on < 20 * sec)
-        let (n, times) = count([seg], seed: 3)
-        #expect(within(n, seg.expectedCount), "\(n) vs \(seg.expectedCount)")
+        let (total, times) = count([seg], seed: 3)
+        #expect(within(total, seg.expectedCount), "\(total) vs \(seg.expectedCount)")
         // During on-periods the local rate is the burst rate.
         let firstOn = seg.schedule!.switches[0]
         let offEnd = seg.schedule!.switches.count > 1 ? seg.schedule!.switches[1] : 20 * sec
@@ -80,17 +80,17 @@ import Testing
     @Test func flashCrashIsFiftyTimesBaseForThirtySeconds() {
         let seg = LoadSegment(shape: .flashCrash(rate: 1_000, multiplier: 50, at: 10 * sec, length: 30 * sec, drop: 0.1, recovery: 0.5),
                               length: 60 * sec)
-        let (n, times) = count([seg])
-        #expect(within(n, 1_000 * 30 + 50_000 * 30))
+        let (total, times) = count([seg])
+        #expect(within(total, 1_000 * 30 + 50_000 * 30))
         let inside = times.filter { $0 >= 10 * sec && $0 < 40 * sec }.count
         #expect(within(inside, 1_500_000))
     }
 
     @Test func flashCrashMovesAllPricesDownTogether() {
-        var p = SimProfile(timeline: Timeline([LoadSegment(shape: .flashCrash(rate: 20_000, multiplier: 5, at: 2 * sec, length: 6 * sec, drop: 0.1, recovery: 0),
+        var profile = SimProfile(timeline: Timeline([LoadSegment(shape: .flashCrash(rate: 20_000, multiplier: 5, at: 2 * sec, length: 6 * sec, drop: 0.1, recovery: 0),
                                                            length: 4 * sec)]))
-        p.market.symbols = 20
-        var feed = LiveFeed(profile: p, venue: .binance)
+        profile.market.symbols = 20
+        var feed = LiveFeed(profile: profile, venue: .binance)
         let start = (0..<20).map { feed.model.bestPrices($0).bid }
         var buf: [UInt8] = []
         while feed.next(into: &buf) != nil { buf.removeAll(keepingCapacity: true) }
@@ -102,14 +102,14 @@ import Testing
     }
 
     @Test func timelineComposesSegments() {
-        let t = Timeline([LoadSegment(shape: .constant(rate: 100), length: 10 * sec),
+        let timeline = Timeline([LoadSegment(shape: .constant(rate: 100), length: 10 * sec),
                           LoadSegment(shape: .constant(rate: 1_000), length: 5 * sec)])
-        #expect(t.length == 15 * sec)
-        #expect(t.rate(at: 9 * sec) == 100)
-        #expect(t.rate(at: 10 * sec) == 1_000)
-        #expect(t.rate(at: 15 * sec) == 0)
-        let (n, times) = count(t.segments)
-        #expect(within(n, 6_000))
+        #expect(timeline.length == 15 * sec)
+        #expect(timeline.rate(at: 9 * sec) == 100)
+        #expect(timeline.rate(at: 10 * sec) == 1_000)
+        #expect(timeline.rate(at: 15 * sec) == 0)
+        let (total, times) = count(timeline.segments)
+        #expect(within(total, 6_000))
         #expect(within(times.filter { $0 >= 10 * sec }.count, 5_000))
     }
 }

@@ -28,42 +28,42 @@ import Testing
 
 @Suite struct SymbolUniverseTests {
     @Test func tiersFollowRanks() {
-        let u = SymbolUniverse(count: 200)
-        #expect(u.count == 200)
-        #expect(u.symbols.filter { $0.tier == 1 }.count == 20)
-        #expect(u.symbols.filter { $0.tier == 2 }.count == 80)
-        #expect(u.symbols.filter { $0.tier == 3 }.count == 100)
-        #expect(u[0].binanceName == "BTCUSDT" && u[0].krakenName == "XBT/USD" && u[0].coinbaseName == "BTC-USD")
-        #expect(Set(u.symbols.map(\.base)).count == 200)
+        let universe = SymbolUniverse(count: 200)
+        #expect(universe.count == 200)
+        #expect(universe.symbols.filter { $0.tier == 1 }.count == 20)
+        #expect(universe.symbols.filter { $0.tier == 2 }.count == 80)
+        #expect(universe.symbols.filter { $0.tier == 3 }.count == 100)
+        #expect(universe[0].binanceName == "BTCUSDT" && universe[0].krakenName == "XBT/USD" && universe[0].coinbaseName == "BTC-USD")
+        #expect(Set(universe.symbols.map(\.base)).count == 200)
         // Zipf weights: w_k ∝ 1/k
-        #expect(abs(u[0].weight / u[9].weight - 10) < 1e-9)
-        #expect(abs(u.symbols.reduce(0) { $0 + $1.weight } - 1) < 1e-9)
+        #expect(abs(universe[0].weight / universe[9].weight - 10) < 1e-9)
+        #expect(abs(universe.symbols.reduce(0) { $0 + $1.weight } - 1) < 1e-9)
     }
 
     @Test func pricesSitOnTheTickGrid() {
-        let u = SymbolUniverse(count: 200, seed: 9)
-        for s in u.symbols {
-            #expect(s.initialPrice % s.tick == 0)
-            #expect(s.initialPrice > 0)
+        let universe = SymbolUniverse(count: 200, seed: 9)
+        for symbol in universe.symbols {
+            #expect(symbol.initialPrice % symbol.tick == 0)
+            #expect(symbol.initialPrice > 0)
         }
     }
 
     @Test func zipfSamplingMatchesTheWeights() {
-        let m = MarketModel(config: MarketConfig(), seed: 42)
-        var model = m
-        let n = 200_000
+        let initial = MarketModel(config: MarketConfig(), seed: 42)
+        var model = initial
+        let draws = 200_000
         var counts = [Int](repeating: 0, count: model.symbolCount)
-        for _ in 0..<n { counts[model.pickSymbol()] += 1 }
+        for _ in 0..<draws { counts[model.pickSymbol()] += 1 }
         // Each count is binomial(n, p): within 5 standard deviations.
         for k in [0, 1, 4, 19, 99, 199] {
-            let p = model.universe[k].weight
-            let sd = (Double(n) * p * (1 - p)).squareRoot()
-            #expect(abs(Double(counts[k]) - Double(n) * p) < 5 * sd + 1, "rank \(k + 1): \(counts[k]) vs \(Double(n) * p)")
+            let weight = model.universe[k].weight
+            let sd = (Double(draws) * weight * (1 - weight)).squareRoot()
+            #expect(abs(Double(counts[k]) - Double(draws) * weight) < 5 * sd + 1, "rank \(k + 1): \(counts[k]) vs \(Double(draws) * weight)")
         }
         // Ranks are ordered in expectation: the busiest symbol beats rank 10 by far.
         #expect(counts[0] > counts[9] * 5)
         let tier1 = counts[0..<20].reduce(0, +)
-        let expected1 = model.universe.symbols[0..<20].reduce(0) { $0 + $1.weight } * Double(n)
+        let expected1 = model.universe.symbols[0..<20].reduce(0) { $0 + $1.weight } * Double(draws)
         #expect(abs(Double(tier1) - expected1) < 5 * expected1.squareRoot())
     }
 }
@@ -71,67 +71,67 @@ import Testing
 @Suite struct OrderBookTests {
     /// Binance's rule: each depth event's U is the previous u + 1, per symbol.
     @Test func updateIdsAreContinuousPerSymbol() {
-        var m = MarketModel(config: MarketConfig(), seed: 7)
-        var last = [Int64?](repeating: nil, count: m.symbolCount)
+        var model = MarketModel(config: MarketConfig(), seed: 7)
+        var last = [Int64?](repeating: nil, count: model.symbolCount)
         for _ in 0..<50_000 {
-            let s = m.pickSymbol()
-            m.generate(.depth, symbol: s)
-            #expect(m.finalUpdateId >= m.firstUpdateId)
-            if let l = last[s] { #expect(m.firstUpdateId == l + 1) }
-            last[s] = m.finalUpdateId
-            #expect(m.lastUpdateId(s) == m.finalUpdateId)
+            let symbol = model.pickSymbol()
+            model.generate(.depth, symbol: symbol)
+            #expect(model.finalUpdateId >= model.firstUpdateId)
+            if let previous = last[symbol] { #expect(model.firstUpdateId == previous + 1) }
+            last[symbol] = model.finalUpdateId
+            #expect(model.lastUpdateId(symbol) == model.finalUpdateId)
         }
     }
 
     /// A snapshot plus the later updates gives the live book (the client's sync algorithm).
     @Test func snapshotPlusUpdatesEqualsTheBook() {
-        var m = MarketModel(config: MarketConfig(), seed: 11)
-        for _ in 0..<5_000 { let s = m.pickSymbol(); m.generate(m.pickKind(), symbol: s) }
-        let snap = m.book(0)
+        var model = MarketModel(config: MarketConfig(), seed: 11)
+        for _ in 0..<5_000 { let symbol = model.pickSymbol(); model.generate(model.pickKind(), symbol: symbol) }
+        let snap = model.book(0)
         var bids: [Int64: Int64] = [:]
         var asks: [Int64: Int64] = [:]
         for l in snap.bids { bids[l.price] = l.qty }
         for l in snap.asks { asks[l.price] = l.qty }
         var expectU = snap.lastUpdateId + 1
         for _ in 0..<3_000 {
-            m.generate(.depth, symbol: 0)
-            #expect(m.firstUpdateId == expectU)
-            expectU = m.finalUpdateId + 1
-            for l in m.bidChanges { bids[l.price] = l.qty == 0 ? nil : l.qty }
-            for l in m.askChanges { asks[l.price] = l.qty == 0 ? nil : l.qty }
+            model.generate(.depth, symbol: 0)
+            #expect(model.firstUpdateId == expectU)
+            expectU = model.finalUpdateId + 1
+            for l in model.bidChanges { bids[l.price] = l.qty == 0 ? nil : l.qty }
+            for l in model.askChanges { asks[l.price] = l.qty == 0 ? nil : l.qty }
         }
-        let now = m.book(0)
+        let now = model.book(0)
         #expect(bids == Dictionary(uniqueKeysWithValues: now.bids.map { ($0.price, $0.qty) }))
         #expect(asks == Dictionary(uniqueKeysWithValues: now.asks.map { ($0.price, $0.qty) }))
         #expect(now.bids.first!.price < now.asks.first!.price)
     }
 
     @Test func tradesHitTheTopOfBookAndIdsIncrease() {
-        var m = MarketModel(config: MarketConfig(), seed: 3)
+        var model = MarketModel(config: MarketConfig(), seed: 3)
         var lastId: Int64 = 0
         var makers = 0
         for i in 0..<20_000 {
-            m.generate(i % 3 == 0 ? .aggTrade : .trade, symbol: 0)
-            let (bid, ask) = m.bestPrices(0)
-            for t in m.trades {
-                #expect(t.id > lastId)
-                lastId = t.id
-                #expect(t.price == (m.buyerIsMaker ? bid : ask))
-                #expect(t.qty > 0)
+            model.generate(i % 3 == 0 ? .aggTrade : .trade, symbol: 0)
+            let (bid, ask) = model.bestPrices(0)
+            for trade in model.trades {
+                #expect(trade.id > lastId)
+                lastId = trade.id
+                #expect(trade.price == (model.buyerIsMaker ? bid : ask))
+                #expect(trade.qty > 0)
             }
-            if m.buyerIsMaker { makers += 1 }
+            if model.buyerIsMaker { makers += 1 }
         }
         // Side is a fair coin: within 5 sd of 10,000.
         #expect(abs(makers - 10_000) < 5 * 71)
     }
 
     @Test func tradeSizesAreLogNormal() {
-        var m = MarketModel(config: MarketConfig(), seed: 5)
+        var model = MarketModel(config: MarketConfig(), seed: 5)
         var logs: [Double] = []
-        let price = Double(m.bestPrices(0).ask) / 1e8
+        let price = Double(model.bestPrices(0).ask) / 1e8
         for _ in 0..<20_000 {
-            m.generate(.trade, symbol: 0)
-            logs.append(log(Double(m.trades[0].qty) / 1e8 * price))
+            model.generate(.trade, symbol: 0)
+            logs.append(log(Double(model.trades[0].qty) / 1e8 * price))
         }
         let mean = logs.reduce(0, +) / Double(logs.count)
         let sd = (logs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(logs.count)).squareRoot()
@@ -145,9 +145,9 @@ import Testing
     /// With `binanceTradeFanout` (the exchange simulator's Binance feed) `t` and `a` are
     /// continuous per symbol, and each aggTrade's `f`..`l` are the trade ids just sent.
     @Test func tradeAndAggTradeIdsAreContinuousPerSymbol() throws {
-        var p = SimProfile.constant(rate: 50_000, duration: 1_000_000_000, venue: .binance, seed: 3)
-        p.market.symbols = 10
-        var feed = LiveFeed(profile: p, venue: .binance)
+        var profile = SimProfile.constant(rate: 50_000, duration: 1_000_000_000, venue: .binance, seed: 3)
+        profile.market.symbols = 10
+        var feed = LiveFeed(profile: profile, venue: .binance)
         feed.binanceTradeFanout = true
         feed.binanceCombined = false
         var lastT = [Int64?](repeating: nil, count: 10)
@@ -155,22 +155,22 @@ import Testing
         var pendingFills: [Int: [Int64]] = [:]
         var buf: [UInt8] = []
         var aggs = 0
-        while let e = feed.next(into: &buf) {
+        while let event = feed.next(into: &buf) {
             defer { buf.removeAll(keepingCapacity: true) }
-            let v = try JSONParser.parse(buf)
-            switch e.kind {
+            let message = try JSONParser.parse(buf)
+            switch event.kind {
             case .trade:
-                let t = v["t"]!.int64Value!
-                if let l = lastT[e.symbol] { #expect(t == l + 1) }
-                lastT[e.symbol] = t
-                pendingFills[e.symbol, default: []].append(t)
+                let tradeID = message["t"]!.int64Value!
+                if let previous = lastT[event.symbol] { #expect(tradeID == previous + 1) }
+                lastT[event.symbol] = tradeID
+                pendingFills[event.symbol, default: []].append(tradeID)
             case .aggTrade:
-                let a = v["a"]!.int64Value!
-                if let l = lastA[e.symbol] { #expect(a == l + 1) }
-                lastA[e.symbol] = a
-                let f = v["f"]!.int64Value!, l = v["l"]!.int64Value!
-                #expect(pendingFills[e.symbol] == Array(f...l))
-                pendingFills[e.symbol] = nil
+                let aggID = message["a"]!.int64Value!
+                if let previous = lastA[event.symbol] { #expect(aggID == previous + 1) }
+                lastA[event.symbol] = aggID
+                let firstID = message["f"]!.int64Value!, lastID = message["l"]!.int64Value!
+                #expect(pendingFills[event.symbol] == Array(firstID...lastID))
+                pendingFills[event.symbol] = nil
                 aggs += 1
             default:
                 break

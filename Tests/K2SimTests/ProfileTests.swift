@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func fullProfileParses() throws {
-        let p = try ProfileLoader.parse(yaml: """
+        let profile = try ProfileLoader.parse(yaml: """
             name: t
             seed: 7
             venues: [kraken, coinbase]
@@ -42,14 +42,14 @@ import Testing
                 duration: 1m
                 arrivals: poisson
             """)
-        #expect(p.name == "t" && p.seed == 7 && p.venues == [.kraken, .coinbase])
-        #expect(p.market.symbols == 50 && p.market.zipfExponent == 1.2 && p.market.aggTradeWeight == 0)
-        #expect(p.krakenBookDepth == 10)
-        #expect(p.timeline.segments.count == 2)
-        #expect(p.timeline.segments[0].arrivals == .uniform && p.timeline.segments[1].arrivals == .poisson)
-        #expect(p.timeline.segments[0].shape == .constant(rate: 10_000))
-        #expect(p.timeline.length == 90_000_000_000)
-        #expect(p.startNanos == 1_709_251_200_000_000_000)
+        #expect(profile.name == "t" && profile.seed == 7 && profile.venues == [.kraken, .coinbase])
+        #expect(profile.market.symbols == 50 && profile.market.zipfExponent == 1.2 && profile.market.aggTradeWeight == 0)
+        #expect(profile.krakenBookDepth == 10)
+        #expect(profile.timeline.segments.count == 2)
+        #expect(profile.timeline.segments[0].arrivals == .uniform && profile.timeline.segments[1].arrivals == .poisson)
+        #expect(profile.timeline.segments[0].shape == .constant(rate: 10_000))
+        #expect(profile.timeline.length == 90_000_000_000)
+        #expect(profile.startNanos == 1_709_251_200_000_000_000)
     }
 
     @Test func badProfilesNameFileLineAndKey() {
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func faultsSection() throws {
-        let p = try ProfileLoader.parse(yaml: """
+        let profile = try ProfileLoader.parse(yaml: """
             faults:
               drop_every: 30s
               stall_every: 1m
@@ -94,17 +94,17 @@ import Testing
               malformed_every: 1_000
               close_after: 12h
             """ + "\n" + Self.tl)
-        var f = FaultPlan()
-        f.dropEveryNanos = 30_000_000_000
-        f.stallEveryNanos = 60_000_000_000
-        f.stallForNanos = 250_000_000
-        f.gapEvery = 500
-        f.duplicateEvery = 7
-        f.reorderEvery = 9
-        f.malformedEvery = 1_000
-        f.closeAfterNanos = 43_200_000_000_000
-        #expect(p.faults == f)
-        #expect(ExchangeOptions(venue: .binance, profile: p).faults == f)
+        var expected = FaultPlan()
+        expected.dropEveryNanos = 30_000_000_000
+        expected.stallEveryNanos = 60_000_000_000
+        expected.stallForNanos = 250_000_000
+        expected.gapEvery = 500
+        expected.duplicateEvery = 7
+        expected.reorderEvery = 9
+        expected.malformedEvery = 1_000
+        expected.closeAfterNanos = 43_200_000_000_000
+        #expect(profile.faults == expected)
+        #expect(ExchangeOptions(venue: .binance, profile: profile).faults == expected)
         // Defaults: nothing but Binance's 24 h close; `off` disables a timed fault.
         #expect(try ProfileLoader.parse(yaml: Self.tl).faults == FaultPlan())
         #expect(FaultPlan().closeAfterNanos == 86_400_000_000_000 && FaultPlan().isEmpty)
@@ -152,8 +152,8 @@ import Testing
         let burst = try ProfileLoader.load(path: dir.appendingPathComponent("burst-10k-50k.yaml").path)
         var lo = Double.infinity
         var hi = 0.0
-        var t: Int64 = 0
-        while t < burst.timeline.length { let r = burst.timeline.rate(at: t); lo = min(lo, r); hi = max(hi, r); t += 100_000_000 }
+        var offset: Int64 = 0
+        while offset < burst.timeline.length { let rate = burst.timeline.rate(at: offset); lo = min(lo, rate); hi = max(hi, rate); offset += 100_000_000 }
         #expect(lo == 10_000 && hi == 50_000)
         let crash = try ProfileLoader.load(path: dir.appendingPathComponent("flash-crash.yaml").path)
         #expect(crash.timeline.rate(at: 61_000_000_000) == 50_000)
@@ -164,63 +164,63 @@ import Testing
 }
 
 @Suite struct SubscriptionTests {
-    let u = SymbolUniverse(count: 20)
+    let universe = SymbolUniverse(count: 20)
 
     @Test func binancePathsAndRequests() throws {
-        let (set, combined) = try BinanceProtocol.parsePath("/stream?streams=btcusdt@trade/ethusdt@depth@100ms", universe: u)
+        let (set, combined) = try BinanceProtocol.parsePath("/stream?streams=btcusdt@trade/ethusdt@depth@100ms", universe: universe)
         #expect(combined)
         #expect(set.contains(symbol: 0, kind: .trade) && !set.contains(symbol: 0, kind: .aggTrade))
         #expect(set.contains(symbol: 1, kind: .depth))
-        let (raw, c2) = try BinanceProtocol.parsePath("/ws/solusdt@aggTrade", universe: u)
+        let (raw, c2) = try BinanceProtocol.parsePath("/ws/solusdt@aggTrade", universe: universe)
         #expect(!c2 && raw.contains(symbol: 2, kind: .aggTrade))
-        #expect(throws: SimError.self) { try BinanceProtocol.parsePath("/stream?streams=nope@trade", universe: u) }
-        var s = SubscriptionSet(symbols: u.count)
+        #expect(throws: SimError.self) { try BinanceProtocol.parsePath("/stream?streams=nope@trade", universe: universe) }
+        var subscriptions = SubscriptionSet(symbols: universe.count)
         var active: [String] = []
         let req = BinanceProtocol.parseRequest(Array(#"{"method":"SUBSCRIBE","params":["btcusdt@aggTrade","ethusdt@depth"],"id":7}"#.utf8))!
-        #expect(String(decoding: BinanceProtocol.handle(req, set: &s, active: &active, universe: u), as: UTF8.self) == #"{"result":null,"id":7}"#)
-        #expect(s.contains(symbol: 0, kind: .aggTrade) && s.contains(symbol: 1, kind: .depth))
+        #expect(String(decoding: BinanceProtocol.handle(req, set: &subscriptions, active: &active, universe: universe), as: UTF8.self) == #"{"result":null,"id":7}"#)
+        #expect(subscriptions.contains(symbol: 0, kind: .aggTrade) && subscriptions.contains(symbol: 1, kind: .depth))
         let list = BinanceProtocol.parseRequest(Array(#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#.utf8))!
-        #expect(String(decoding: BinanceProtocol.handle(list, set: &s, active: &active, universe: u), as: UTF8.self)
+        #expect(String(decoding: BinanceProtocol.handle(list, set: &subscriptions, active: &active, universe: universe), as: UTF8.self)
                 == #"{"result":["btcusdt@aggTrade","ethusdt@depth"],"id":8}"#)
     }
 
     @Test func krakenAndCoinbaseSubscriptions() throws {
-        var s = SubscriptionSet(symbols: u.count)
-        let r = KrakenProtocol.parseRequest(Array(#"{"event":"subscribe","pair":["XBT/USD","FOO/USD"],"subscription":{"name":"book","depth":25},"reqid":4}"#.utf8))!
-        let (frames, books) = KrakenProtocol.handle(r, set: &s, universe: u, bookDepth: 25)
+        var subscriptions = SubscriptionSet(symbols: universe.count)
+        let request = KrakenProtocol.parseRequest(Array(#"{"event":"subscribe","pair":["XBT/USD","FOO/USD"],"subscription":{"name":"book","depth":25},"reqid":4}"#.utf8))!
+        let (frames, books) = KrakenProtocol.handle(request, set: &subscriptions, universe: universe, bookDepth: 25)
         #expect(String(decoding: frames[0], as: UTF8.self)
                 == #"{"channelID":101,"channelName":"book-25","event":"subscriptionStatus","pair":"XBT/USD","reqid":4,"status":"subscribed","subscription":{"depth":25,"name":"book"}}"#)
         #expect(String(decoding: frames[1], as: UTF8.self).contains(#""status":"error""#))
-        #expect(books == [0] && s.contains(symbol: 0, kind: .depth, venue: .kraken))
+        #expect(books == [0] && subscriptions.contains(symbol: 0, kind: .depth, venue: .kraken))
         #expect(String(decoding: KrakenProtocol.pong(reqid: "42"), as: UTF8.self) == #"{"event":"pong","reqid":42}"#)
 
-        var c = SubscriptionSet(symbols: u.count)
+        var coinbaseSet = SubscriptionSet(symbols: universe.count)
         let cr = CoinbaseProtocol.parseRequest(Array(#"{"type":"subscribe","product_ids":["ETH-USD"],"channel":"market_trades"}"#.utf8))!
-        #expect(CoinbaseProtocol.apply(cr, set: &c, universe: u))
-        #expect(c.contains(symbol: 1, kind: .aggTrade, venue: .coinbase) && !c.contains(symbol: 1, kind: .depth, venue: .coinbase))
-        let ack = String(decoding: CoinbaseProtocol.subscriptions(c, universe: u, heartbeats: false, nanos: 0, sequence: 3), as: UTF8.self)
+        #expect(CoinbaseProtocol.apply(cr, set: &coinbaseSet, universe: universe))
+        #expect(coinbaseSet.contains(symbol: 1, kind: .aggTrade, venue: .coinbase) && !coinbaseSet.contains(symbol: 1, kind: .depth, venue: .coinbase))
+        let ack = String(decoding: CoinbaseProtocol.subscriptions(coinbaseSet, universe: universe, heartbeats: false, nanos: 0, sequence: 3), as: UTF8.self)
         #expect(ack == #"{"channel":"subscriptions","client_id":"","timestamp":"1970-01-01T00:00:00Z","sequence_num":3,"events":[{"subscriptions":{"market_trades":["ETH-USD"]}}]}"#)
     }
 
     @Test func filteredFeedSendsOnlyTheSubscribedStreams() {
-        let p = SimProfile.constant(rate: 20_000, duration: 500_000_000, venue: .binance, seed: 4)
-        var all = LiveFeed(profile: p, venue: .binance)
-        var one = LiveFeed(profile: p, venue: .binance)
-        var f = SubscriptionSet(symbols: one.universe.count)
-        f.add(symbol: 0, kind: .depth)
-        one.filter = f
-        var a: [UInt8] = []
-        var b: [UInt8] = []
+        let profile = SimProfile.constant(rate: 20_000, duration: 500_000_000, venue: .binance, seed: 4)
+        var all = LiveFeed(profile: profile, venue: .binance)
+        var one = LiveFeed(profile: profile, venue: .binance)
+        var filter = SubscriptionSet(symbols: one.universe.count)
+        filter.add(symbol: 0, kind: .depth)
+        one.filter = filter
+        var allBytes: [UInt8] = []
+        var oneBytes: [UInt8] = []
         var expected: [[UInt8]] = []
-        while let e = all.next(into: &a) {
-            if e.symbol == 0 && e.kind == .depth { expected.append(a) }
-            a.removeAll(keepingCapacity: true)
+        while let event = all.next(into: &allBytes) {
+            if event.symbol == 0 && event.kind == .depth { expected.append(allBytes) }
+            allBytes.removeAll(keepingCapacity: true)
         }
         var got: [[UInt8]] = []
-        while let e = one.next(into: &b) {
-            #expect(e.symbol == 0 && e.kind == .depth)
-            got.append(b)
-            b.removeAll(keepingCapacity: true)
+        while let event = one.next(into: &oneBytes) {
+            #expect(event.symbol == 0 && event.kind == .depth)
+            got.append(oneBytes)
+            oneBytes.removeAll(keepingCapacity: true)
         }
         #expect(got.count > 100 && got == expected)
     }
@@ -230,9 +230,9 @@ import Testing
     @Test func generatedCaptureLooksRecorded() throws {
         let dir = TemporaryDirectory()
         let path = dir.path + "/g.k2cap"
-        var p = SimProfile.constant(rate: 5_000, duration: 2_000_000_000, venue: .kraken, seed: 12)
-        p.venues = [.kraken, .coinbase]
-        let r = try CaptureGenerator(profile: p).write(path: path, commandLine: "test")
+        var profile = SimProfile.constant(rate: 5_000, duration: 2_000_000_000, venue: .kraken, seed: 12)
+        profile.venues = [.kraken, .coinbase]
+        let result = try CaptureGenerator(profile: profile).write(path: path, commandLine: "test")
         let reader = try CaptureReader(path: path)
         #expect(reader.header.metadataValue("seed") == .number("12"))
         #expect(reader.header.metadataValue("exchange") == .string("kraken,coinbase"))
@@ -253,17 +253,17 @@ import Testing
         #expect(kinds[..<firstRecv].allSatisfy { $0 == .connect || $0 == .send })
         #expect(!kinds[firstRecv...].contains(.send))
         #expect(conns == [0, 1])
-        #expect(Int64(kinds.count) == r.records)
-        #expect(r.messages > 15_000 && r.messages < 25_000)
+        #expect(Int64(kinds.count) == result.records)
+        #expect(result.messages > 15_000 && result.messages < 25_000)
         // Same seed, same bytes (apart from the header's creation time and host).
         let path2 = dir.path + "/g2.k2cap"
-        _ = try CaptureGenerator(profile: p).write(path: path2, commandLine: "test")
-        let a = try CaptureReader(path: path)
-        let b = try CaptureReader(path: path2)
-        while let x = try a.next() {
-            let xo = x.owned()
-            let y = try b.next()!.owned()
-            #expect(xo == y)
+        _ = try CaptureGenerator(profile: profile).write(path: path2, commandLine: "test")
+        let firstReader = try CaptureReader(path: path)
+        let secondReader = try CaptureReader(path: path2)
+        while let record = try firstReader.next() {
+            let xo = record.owned()
+            let secondRecord = try secondReader.next()!.owned()
+            #expect(xo == secondRecord)
         }
     }
 }

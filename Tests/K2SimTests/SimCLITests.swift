@@ -15,14 +15,14 @@ import Testing
     /// Exit status and stderr of `k2 ARGS`.
     func k2(_ args: String) throws -> (status: Int32, err: String) {
         #expect(FileManager.default.isExecutableFile(atPath: Self.k2), "build k2 first: swift build --build-tests")
-        let (s, _, e) = try Shell.execute("'\(Self.k2)' \(args)")
-        return (s, e.trimmingCharacters(in: .whitespacesAndNewlines))
+        let (status, _, errorText) = try Shell.execute("'\(Self.k2)' \(args)")
+        return (status, errorText.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     func profile(_ name: String, _ yaml: String) throws -> String {
-        let p = dir.file(name)
-        try yaml.write(toFile: p, atomically: true, encoding: .utf8)
-        return p
+        let path = dir.file(name)
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     /// One line, exit 2, containing every fragment.
@@ -38,8 +38,8 @@ import Testing
     @Test func unknownVenue() throws {
         expectOneLine(try k2("sim exchange --venue nasdaq --port 0 --quiet"), "--venue", "unknown venue 'nasdaq'")
         expectOneLine(try k2("sim generate --venue nasdaq --rate 10 --duration 1s -o '\(dir.file("x.k2cap"))'"), "--venue", "unknown venue 'nasdaq'")
-        let p = try profile("v.yaml", "venues: [binance, nyse]\n" + Self.timeline)
-        expectOneLine(try k2("sim check '\(p)'"), "v.yaml:1:9: key 'venues': unknown venue 'nyse'")
+        let path = try profile("v.yaml", "venues: [binance, nyse]\n" + Self.timeline)
+        expectOneLine(try k2("sim check '\(path)'"), "v.yaml:1:9: key 'venues': unknown venue 'nyse'")
         expectOneLine(try k2("sim bench --venue nasdaq --messages 10"), "unknown venue")
     }
 
@@ -69,25 +69,25 @@ import Testing
     }
 
     @Test func portInUse() throws {
-        var o = ExchangeOptions(venue: .binance, profile: SimProfile.constant(rate: 10, duration: 60_000_000_000))
-        o.verbose = false
-        let ex = try ExchangeServer(o)
+        var options = ExchangeOptions(venue: .binance, profile: SimProfile.constant(rate: 10, duration: 60_000_000_000))
+        options.verbose = false
+        let ex = try ExchangeServer(options)
         defer { ex.close() }
         expectOneLine(try k2("sim exchange --venue binance --port \(ex.port) --quiet --duration 1s"), "--port \(ex.port)", "already in use")
     }
 
     @Test func faultsInTheProfileAreShownByCheck() throws {
-        let p = try profile("f.yaml", "faults:\n  gap_every: 500\n  drop_every: 30s\n  close_after: off\n" + Self.timeline)
-        let (s, out, _) = try Shell.execute("'\(Self.k2)' sim check '\(p)'")
-        #expect(s == 0)
+        let path = try profile("f.yaml", "faults:\n  gap_every: 500\n  drop_every: 30s\n  close_after: off\n" + Self.timeline)
+        let (status, out, _) = try Shell.execute("'\(Self.k2)' sim check '\(path)'")
+        #expect(status == 0)
         #expect(out.contains("exchange faults: drop every 30.00s, gap every 500 messages, no lifetime limit"), "\(out)")
     }
 
     /// The summary's message count and the mock sink's checksum from a `--report` directory.
     func figures(_ report: String) throws -> (messages: String, checksum: String) {
-        let v = try JSONParser.parse(try String(contentsOfFile: report + "/summary.json", encoding: .utf8))
-        let sink = try #require(v["sinks"]?.arrayValue?.first)
-        return (v["messages"]?.serialized() ?? "", sink["checksum"]?.stringValue ?? "")
+        let summary = try JSONParser.parse(try String(contentsOfFile: report + "/summary.json", encoding: .utf8))
+        let sink = try #require(summary["sinks"]?.arrayValue?.first)
+        return (summary["messages"]?.serialized() ?? "", sink["checksum"]?.stringValue ?? "")
     }
 
     /// `k2 sim run` replays the generator directly: the same messages and mock checksum as
@@ -115,9 +115,9 @@ import Testing
         #expect(one.messages == fromFile.messages && one.checksum == fromFile.checksum && !one.checksum.isEmpty, "\(one) vs \(fromFile)")
         // --keep: the records of `generate`.
         func recs(_ p: String) throws -> [OwnedRecord] {
-            let r = try CaptureReader(path: p)
+            let reader = try CaptureReader(path: p)
             var out: [OwnedRecord] = []
-            while let x = try r.next() { out.append(x.owned()) }
+            while let record = try reader.next() { out.append(record.owned()) }
             return out
         }
         #expect(try recs(kept) == (try recs(cap)))
@@ -130,17 +130,17 @@ import Testing
         var counts: [Int] = []
         for shard in ["", "--shard 0/2", "--shard 1/2"] {
             let report = dir.file("shard\(counts.count)")
-            let (s, _, e) = try Shell.execute("'\(Self.k2)' sim run \(profileArgs) \(shard) --report '\(report)'")
-            #expect(s == 0, "\(e)")
+            let (status, _, errorText) = try Shell.execute("'\(Self.k2)' sim run \(profileArgs) \(shard) --report '\(report)'")
+            #expect(status == 0, "\(errorText)")
             counts.append(Int(try figures(report).messages) ?? -1)
         }
         #expect(counts[1] > 0 && counts[2] > 0 && counts[1] + counts[2] == counts[0], "\(counts)")
         // Refused before sim run's banner line: the error is the only line.
         for (args, message) in [("--metrics-port 70000", "--metrics-port '70000' is not a TCP port"),
                                 ("--realtime -3", "--realtime -3 is out of range: give 1…99"), ("--speed max --realtime 100", "--realtime 100 is out of range: give 1…99")] {
-            let r = try k2("sim run \(profileArgs.replacingOccurrences(of: "--speed max ", with: "")) \(args)")
-            #expect(r.status == 2, "\(r.err)")
-            #expect(r.err.hasPrefix("k2: ") && !r.err.contains("\n") && r.err.contains(message), "\(r.err)")
+            let result = try k2("sim run \(profileArgs.replacingOccurrences(of: "--speed max ", with: "")) \(args)")
+            #expect(result.status == 2, "\(result.err)")
+            #expect(result.err.hasPrefix("k2: ") && !result.err.contains("\n") && result.err.contains(message), "\(result.err)")
         }
     }
 }

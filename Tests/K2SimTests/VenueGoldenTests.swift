@@ -21,18 +21,18 @@ import Testing
         switch v {
         case .null: return "null"
         case .bool: return "bool"
-        case let .number(t): return t.contains(".") ? "float" : "int"
-        case let .string(s):
-            if s.range(of: #"^-?[0-9]+\.[0-9]+$"#, options: .regularExpression) != nil { return "dec" }
-            if s.range(of: #"^[0-9]+$"#, options: .regularExpression) != nil { return "dec" }  // "10", "100"
-            if s.range(of: #"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d"#, options: .regularExpression) != nil { return "time" }
+        case let .number(numberText): return numberText.contains(".") ? "float" : "int"
+        case let .string(text):
+            if text.range(of: #"^-?[0-9]+\.[0-9]+$"#, options: .regularExpression) != nil { return "dec" }
+            if text.range(of: #"^[0-9]+$"#, options: .regularExpression) != nil { return "dec" }  // "10", "100"
+            if text.range(of: #"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d"#, options: .regularExpression) != nil { return "time" }
             return "str"
-        case let .array(a):
+        case let .array(elements):
             var parts: [String] = []
-            for e in a { let k = skeleton(e); if !parts.contains(k) { parts.append(k) } }
+            for e in elements { let shape = skeleton(e); if !parts.contains(shape) { parts.append(shape) } }
             return "[" + parts.joined(separator: "|") + "]"
-        case let .object(o):
-            return "{" + o.map { "\($0.0):\(skeleton($0.1))" }.joined(separator: ",") + "}"
+        case let .object(members):
+            return "{" + members.map { "\($0.0):\(skeleton($0.1))" }.joined(separator: ",") + "}"
         }
     }
 
@@ -41,13 +41,13 @@ import Testing
     func generated(_ venue: Venue, _ kind: MarketEventKind, symbol: Int = 0, combined: Bool = false, fills: Int? = nil) -> JSONValue {
         var cfg = MarketConfig()
         if let fills { cfg.maxFills = fills }
-        var m = MarketModel(config: cfg, seed: 42)
-        var e = VenueEncoder(venue: venue, universe: m.universe)
-        e.combined = combined
+        var model = MarketModel(config: cfg, seed: 42)
+        var encoder = VenueEncoder(venue: venue, universe: model.universe)
+        encoder.combined = combined
         var out: [UInt8] = []
-        for _ in 0..<20 { m.generate(kind, symbol: symbol) }  // walk a little
-        m.generate(kind, symbol: symbol)
-        e.encode(kind, symbol: symbol, model: m, nanos: 1_700_000_000_123_456_789, into: &out)
+        for _ in 0..<20 { model.generate(kind, symbol: symbol) }  // walk a little
+        model.generate(kind, symbol: symbol)
+        encoder.encode(kind, symbol: symbol, model: model, nanos: 1_700_000_000_123_456_789, into: &out)
         return try! JSONParser.parse(out)
     }
 
@@ -59,23 +59,23 @@ import Testing
         same(generated(.binance, .trade), try fixture("binance-trade.json"))
         same(generated(.binance, .aggTrade), try fixture("binance-aggTrade.json"))
         same(generated(.binance, .depth), try fixture("binance-depthUpdate.json"))
-        let m = MarketModel(config: MarketConfig(), seed: 1)
-        same(try JSONParser.parse(VenueEncoder.binanceSnapshot(model: m, symbol: 0, limit: 5)), try fixture("binance-depth-snapshot.json"))
+        let model = MarketModel(config: MarketConfig(), seed: 1)
+        same(try JSONParser.parse(VenueEncoder.binanceSnapshot(model: model, symbol: 0, limit: 5)), try fixture("binance-depth-snapshot.json"))
         // Combined streams wrap the payload.
-        let c = generated(.binance, .trade, combined: true)
-        #expect(c["stream"]?.stringValue == "btcusdt@trade")
-        same(c["data"]!, try fixture("binance-trade.json"))
+        let combined = generated(.binance, .trade, combined: true)
+        #expect(combined["stream"]?.stringValue == "btcusdt@trade")
+        same(combined["data"]!, try fixture("binance-trade.json"))
         // Binance writes 8 decimals, always.
-        let p = generated(.binance, .trade)["p"]!.stringValue!
-        #expect(p.split(separator: ".")[1].count == 8)
+        let price = generated(.binance, .trade)["p"]!.stringValue!
+        #expect(price.split(separator: ".")[1].count == 8)
     }
 
     /// `<symbol>@bookTicker`: the documented payload, after every book update of the symbol, with
     /// the book's top level and its last update id.
     @Test func binanceBookTickerHasTheDocumentedShapeAndFollowsTheBook() throws {
-        var p = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: .binance, seed: 42)
-        p.market.symbols = 3
-        var feed = LiveFeed(profile: p, venue: .binance)
+        var profile = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: .binance, seed: 42)
+        profile.market.symbols = 3
+        var feed = LiveFeed(profile: profile, venue: .binance)
         feed.binanceCombined = false
         var set = SubscriptionSet(symbols: 3)
         set.add(symbol: 0, kind: .ticker)
@@ -83,15 +83,15 @@ import Testing
         var buf: [UInt8] = []
         var lastU: Int64 = 0
         var seen = 0
-        while seen < 20, let e = feed.next(into: &buf) {
-            #expect(e.kind == .ticker && e.symbol == 0)
-            let v = try JSONParser.parse(buf)
-            same(v, try fixture("binance-bookTicker.json"))
-            let u = v["u"]!.int64Value!
-            #expect(u > lastU)
-            #expect(u == feed.model.lastUpdateId(0))
-            #expect(Double(v["b"]!.stringValue!)! < Double(v["a"]!.stringValue!)!)
-            lastU = u
+        while seen < 20, let event = feed.next(into: &buf) {
+            #expect(event.kind == .ticker && event.symbol == 0)
+            let message = try JSONParser.parse(buf)
+            same(message, try fixture("binance-bookTicker.json"))
+            let updateID = message["u"]!.int64Value!
+            #expect(updateID > lastU)
+            #expect(updateID == feed.model.lastUpdateId(0))
+            #expect(Double(message["b"]!.stringValue!)! < Double(message["a"]!.stringValue!)!)
+            lastU = updateID
             seen += 1
             buf.removeAll()
         }
@@ -104,29 +104,29 @@ import Testing
     /// subscribed to it (and only then), with the trades so far.
     @Test(arguments: [Venue.kraken, .coinbase])
     func tickerHasTheDocumentedShapeAndFollowsTheTrades(_ venue: Venue) throws {
-        var p = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: venue, seed: 42)
-        p.market.symbols = 3
-        var feed = LiveFeed(profile: p, venue: venue)
+        var profile = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: venue, seed: 42)
+        profile.market.symbols = 3
+        var feed = LiveFeed(profile: profile, venue: venue)
         var set = SubscriptionSet(symbols: 3)
         set.add(symbol: 0, kind: .ticker)
         feed.filter = set
         var buf: [UInt8] = []
         var seen = 0
         var lastSequence: Int64 = -1
-        while seen < 10, let e = feed.next(into: &buf) {
-            #expect(e.kind == .ticker && e.symbol == 0)
-            let v = try JSONParser.parse(buf)
+        while seen < 10, let event = feed.next(into: &buf) {
+            #expect(event.kind == .ticker && event.symbol == 0)
+            let message = try JSONParser.parse(buf)
             let stats = feed.tickerStats[0]
             #expect(stats.trades > 0)
             if venue == .kraken {
-                same(v, try fixture("kraken-ticker.json"))
-                #expect(v.arrayValue?[1]["t"]?.arrayValue?.first?.int64Value == stats.trades)
+                same(message, try fixture("kraken-ticker.json"))
+                #expect(message.arrayValue?[1]["t"]?.arrayValue?.first?.int64Value == stats.trades)
             } else {
-                same(v, try fixture("coinbase-ticker.json"))   // the fixture is the snapshot; updates have the same members
-                #expect(v["events"]?.arrayValue?.first?["type"]?.stringValue == "update")
-                let n = v["sequence_num"]!.int64Value!
-                #expect(n == lastSequence + 1)
-                lastSequence = n
+                same(message, try fixture("coinbase-ticker.json"))   // the fixture is the snapshot; updates have the same members
+                #expect(message["events"]?.arrayValue?.first?["type"]?.stringValue == "update")
+                let sequence = message["sequence_num"]!.int64Value!
+                #expect(sequence == lastSequence + 1)
+                lastSequence = sequence
             }
             seen += 1
             buf.removeAll()
@@ -141,47 +141,47 @@ import Testing
     @Test func krakenMessagesHaveTheDocumentedShape() throws {
         same(generated(.kraken, .aggTrade, fills: 2), try fixture("kraken-trade.json"))
         // A book update with one side, and with both sides as two objects.
-        var m = MarketModel(config: MarketConfig(), seed: 42)
-        let e = VenueEncoder(venue: .kraken, universe: m.universe)
+        var model = MarketModel(config: MarketConfig(), seed: 42)
+        let encoder = VenueEncoder(venue: .kraken, universe: model.universe)
         var sawOne = false
         var sawBoth = false
         for _ in 0..<200 {
-            m.generate(.depth, symbol: 0)
-            var enc = e
+            model.generate(.depth, symbol: 0)
+            var enc = encoder
             var out: [UInt8] = []
-            enc.encode(.depth, symbol: 0, model: m, nanos: 1_534_614_248_456_738_000, into: &out)
-            let v = try JSONParser.parse(out)
+            enc.encode(.depth, symbol: 0, model: model, nanos: 1_534_614_248_456_738_000, into: &out)
+            let message = try JSONParser.parse(out)
             // The checksum "c" is in the last object; the older documented examples have none.
-            let parts = v.arrayValue!
+            let parts = message.arrayValue!
             #expect(parts[parts.count - 3]["c"]?.stringValue.flatMap { UInt32($0) } != nil)
-            let noChecksum = JSONValue.array(parts.map { p in
-                if case let .object(o) = p { return .object(o.filter { $0.0 != "c" }) }
-                return p
+            let noChecksum = JSONValue.array(parts.map { part in
+                if case let .object(members) = part { return .object(members.filter { $0.0 != "c" }) }
+                return part
             })
-            if m.askChanges.isEmpty || m.bidChanges.isEmpty {
-                if !m.bidChanges.isEmpty { continue }
+            if model.askChanges.isEmpty || model.bidChanges.isEmpty {
+                if !model.bidChanges.isEmpty { continue }
                 same(noChecksum, try fixture("kraken-book-asks.json"))
                 sawOne = true
             } else {
                 same(noChecksum, try fixture("kraken-book-both.json"))
-                same(v, try fixture("kraken-book-checksum.json"))
+                same(message, try fixture("kraken-book-checksum.json"))
                 sawBoth = true
             }
         }
         #expect(sawOne && sawBoth)
         same(try JSONParser.parse(KrakenProtocol.systemStatus(connectionID: 1)), try fixture("kraken-systemStatus.json"))
         same(try JSONParser.parse(KrakenProtocol.heartbeat), try fixture("kraken-heartbeat.json"))
-        let u = SymbolUniverse(count: 10)
+        let universe = SymbolUniverse(count: 10)
         var set = SubscriptionSet(symbols: 10)
-        let r = KrakenProtocol.parseRequest(KrakenProtocol.subscribeRequest(pairs: ["XBT/USD"], name: "trade"))!
-        let frames = KrakenProtocol.handle(r, set: &set, universe: u, bookDepth: 25).frames
+        let request = KrakenProtocol.parseRequest(KrakenProtocol.subscribeRequest(pairs: ["XBT/USD"], name: "trade"))!
+        let frames = KrakenProtocol.handle(request, set: &set, universe: universe, bookDepth: 25).frames
         #expect(frames.count == 1)
         same(try JSONParser.parse(frames[0]), try fixture("kraken-subscriptionStatus.json"))
         // Kraken v1 prices carry 5 decimals for XBT/USD, volumes 8.
-        let t = generated(.kraken, .trade).arrayValue![1].arrayValue![0].arrayValue!
-        #expect(t[0].stringValue!.split(separator: ".")[1].count == 5)
-        #expect(t[1].stringValue!.split(separator: ".")[1].count == 8)
-        #expect(t[2].stringValue!.split(separator: ".")[1].count == 6)
+        let trade = generated(.kraken, .trade).arrayValue![1].arrayValue![0].arrayValue!
+        #expect(trade[0].stringValue!.split(separator: ".")[1].count == 5)
+        #expect(trade[1].stringValue!.split(separator: ".")[1].count == 8)
+        #expect(trade[2].stringValue!.split(separator: ".")[1].count == 6)
     }
 
     @Test func coinbaseMessagesHaveTheDocumentedShape() throws {
@@ -191,12 +191,12 @@ import Testing
         same(try JSONParser.parse(CoinbaseProtocol.heartbeat(counter: 3049, nanos: 1_687_552_286_122_969_572, uptimeNanos: 91_717_525_857_105, sequence: 0)),
              try fixture("coinbase-heartbeats-venue.json"))
         // The level2 snapshot (sent first after a level2 subscription) is the documented l2_data example.
-        let m = MarketModel(config: MarketConfig(), seed: 42)
-        let e = VenueEncoder(venue: .coinbase, universe: m.universe)
-        let snapshot = try JSONParser.parse(e.coinbaseBookSnapshot(model: m, symbol: 0, nanos: 1_675_974_770_714_964_855, sequence: 0))
+        let model = MarketModel(config: MarketConfig(), seed: 42)
+        let encoder = VenueEncoder(venue: .coinbase, universe: model.universe)
+        let snapshot = try JSONParser.parse(encoder.coinbaseBookSnapshot(model: model, symbol: 0, nanos: 1_675_974_770_714_964_855, sequence: 0))
         same(snapshot, try fixture("coinbase-l2_data.json"))
         let levels = snapshot["events"]!.arrayValue![0]["updates"]!.arrayValue!
-        #expect(levels.count == 2 * m.bookDepth)
+        #expect(levels.count == 2 * model.bookDepth)
         #expect(levels.first?["side"]?.stringValue == "bid" && levels.last?["side"]?.stringValue == "offer")
         #expect(generated(.coinbase, .trade)["channel"]?.stringValue == "market_trades")
     }
@@ -204,17 +204,17 @@ import Testing
     /// The first messages per venue, byte for byte, so any format change is deliberate.
     @Test(arguments: Venue.allCases)
     func goldenSamples(_ venue: Venue) throws {
-        var p = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: venue, seed: 42)
-        p.market.symbols = 50
-        var f = LiveFeed(profile: p, venue: venue)
+        var profile = SimProfile.constant(rate: 1_000, duration: 1_000_000_000, venue: venue, seed: 42)
+        profile.market.symbols = 50
+        var feed = LiveFeed(profile: profile, venue: venue)
         var text = ""
         var buf: [UInt8] = []
         for _ in 0..<12 {
             buf.removeAll(keepingCapacity: true)
-            guard f.next(into: &buf) != nil else { break }
+            guard feed.next(into: &buf) != nil else { break }
             text += String(decoding: buf, as: UTF8.self) + "\n"
         }
-        if venue == .binance { text += String(decoding: f.snapshot(symbol: 0, limit: 5), as: UTF8.self) + "\n" }
+        if venue == .binance { text += String(decoding: feed.snapshot(symbol: 0, limit: 5), as: UTF8.self) + "\n" }
         let url = Self.dir.appendingPathComponent("Golden/\(venue.rawValue).ndjson")
         if ProcessInfo.processInfo.environment["K2_UPDATE_GOLDEN"] == "1" {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -226,17 +226,17 @@ import Testing
 
     @Test func sameSeedSameBytesOtherSeedOtherBytes() {
         func bytes(_ seed: UInt64, _ v: Venue) -> [UInt8] {
-            let p = SimProfile.constant(rate: 50_000, duration: 200_000_000, venue: v, seed: seed)
-            var f = LiveFeed(profile: p, venue: v)
+            let profile = SimProfile.constant(rate: 50_000, duration: 200_000_000, venue: v, seed: seed)
+            var feed = LiveFeed(profile: profile, venue: v)
             var out: [UInt8] = []
-            while f.next(into: &out) != nil {}
+            while feed.next(into: &out) != nil {}
             return out
         }
-        for v in Venue.allCases {
-            let a = bytes(9, v)
-            #expect(a.count > 100_000)
-            #expect(a == bytes(9, v))
-            #expect(a != bytes(10, v))
+        for venue in Venue.allCases {
+            let sample = bytes(9, venue)
+            #expect(sample.count > 100_000)
+            #expect(sample == bytes(9, venue))
+            #expect(sample != bytes(10, venue))
         }
     }
 }

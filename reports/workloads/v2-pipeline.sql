@@ -44,9 +44,16 @@ FROM k2_queue WHERE visitParamExtractString(raw, 'stream') = 'k2.probe';
 --   SELECT * FROM ohlcv_1m WHERE symbol = 'BTCUSDT' ORDER BY minute
 -- open/close are the price of the first/last trade by (exchange time, trade id), so trades in
 -- the same millisecond have one order. Times are UTC.
--- ClickHouse 18.16 fires a view only for inserts into the table it reads FROM, and an insert
--- made by another view reaches that view's name, not its TO table: the chain reads FROM the
--- views (trades_mv -> ohlcv_1m_mv -> ohlcv_1h_mv; checked on 18.16, where FROM trades never fires).
+-- Chained views differ by release, so the two gold views come in two forms, each behind a
+-- version guard (`-- k2: clickhouse < 19.14` / `>= 19.14`; k2 asks the server SELECT version()
+-- and runs the form for it). ClickHouse 18.16 fires a view only for inserts into the table it
+-- reads FROM, and an insert made by another view reaches that view's name, not its TO table:
+-- there the chain reads FROM the views (trades_mv -> ohlcv_1m_mv -> ohlcv_1h_mv; checked on
+-- 18.16, where FROM trades never fires). Current releases fire views on the TO table and never
+-- for a view's name (checked on 26.9 with chdb-core: FROM trades_mv stays empty), so the chain
+-- reads FROM trades and ohlcv_1m_agg. 19.14 is where the change was reported upstream
+-- (ClickHouse issue 8048, "Cascaded Materialized Views broken about 19.14.3.3"); only 18.16
+-- and 26.9 were checked here.
 CREATE TABLE ohlcv_1m_agg (symbol String, exchange String, minute DateTime('UTC'),
   open AggregateFunction(argMin, Float64, Tuple(UInt64, UInt64)),
   high AggregateFunction(max, Float64), low AggregateFunction(min, Float64),
@@ -54,11 +61,19 @@ CREATE TABLE ohlcv_1m_agg (symbol String, exchange String, minute DateTime('UTC'
   volume AggregateFunction(sum, Float64), trades AggregateFunction(count))
 ENGINE = AggregatingMergeTree ORDER BY (symbol, exchange, minute);
 
+-- k2: clickhouse < 19.14
 CREATE MATERIALIZED VIEW ohlcv_1m_mv TO ohlcv_1m_agg AS
 SELECT symbol, exchange, toStartOfMinute(toDateTime(intDiv(exchange_timestamp_ms, 1000), 'UTC')) AS minute,
   argMinState(price, (exchange_timestamp_ms, trade_id)) AS open, maxState(price) AS high, minState(price) AS low,
   argMaxState(price, (exchange_timestamp_ms, trade_id)) AS close, sumState(quantity) AS volume, countState() AS trades
 FROM trades_mv GROUP BY symbol, exchange, minute;
+
+-- k2: clickhouse >= 19.14
+CREATE MATERIALIZED VIEW ohlcv_1m_mv TO ohlcv_1m_agg AS
+SELECT symbol, exchange, toStartOfMinute(toDateTime(intDiv(exchange_timestamp_ms, 1000), 'UTC')) AS minute,
+  argMinState(price, (exchange_timestamp_ms, trade_id)) AS open, maxState(price) AS high, minState(price) AS low,
+  argMaxState(price, (exchange_timestamp_ms, trade_id)) AS close, sumState(quantity) AS volume, countState() AS trades
+FROM trades GROUP BY symbol, exchange, minute;
 
 -- 1 hour from the minutes: the minute states merged into hour states.
 CREATE TABLE ohlcv_1h_agg (symbol String, exchange String, hour DateTime('UTC'),
@@ -68,11 +83,19 @@ CREATE TABLE ohlcv_1h_agg (symbol String, exchange String, hour DateTime('UTC'),
   volume AggregateFunction(sum, Float64), trades AggregateFunction(count))
 ENGINE = AggregatingMergeTree ORDER BY (symbol, exchange, hour);
 
+-- k2: clickhouse < 19.14
 CREATE MATERIALIZED VIEW ohlcv_1h_mv TO ohlcv_1h_agg AS
 SELECT symbol, exchange, toStartOfHour(minute) AS hour,
   argMinMergeState(open) AS open, maxMergeState(high) AS high, minMergeState(low) AS low,
   argMaxMergeState(close) AS close, sumMergeState(volume) AS volume, countMergeState(trades) AS trades
 FROM ohlcv_1m_mv GROUP BY symbol, exchange, hour;
+
+-- k2: clickhouse >= 19.14
+CREATE MATERIALIZED VIEW ohlcv_1h_mv TO ohlcv_1h_agg AS
+SELECT symbol, exchange, toStartOfHour(minute) AS hour,
+  argMinMergeState(open) AS open, maxMergeState(high) AS high, minMergeState(low) AS low,
+  argMaxMergeState(close) AS close, sumMergeState(volume) AS volume, countMergeState(trades) AS trades
+FROM ohlcv_1m_agg GROUP BY symbol, exchange, hour;
 
 CREATE VIEW ohlcv_1m AS
 SELECT symbol, exchange, minute, argMinMerge(open) AS open, maxMerge(high) AS high, minMerge(low) AS low,

@@ -8,6 +8,8 @@ struct LedgerStart {
     let inspector: KafkaInspector?
     let topic: String?
     let before: Int64?
+    /// Each partition's high watermark at the start (for the retention figure).
+    let beforeHigh: [Int64]
 
     /// From the workload's first `kafka://` sink with a fixed `topic=` (nothing to count otherwise).
     init(sinks: [Workload.SinkSpec]) {
@@ -24,22 +26,46 @@ struct LedgerStart {
             inspector = client
             topic = name
             // A topic not created yet holds nothing.
-            before = client?.highWatermarkSum(topic: name) ?? 0
+            beforeHigh = client?.watermarks(topic: name)?.map(\.high) ?? []
+            before = beforeHigh.reduce(0, +)
         } else {
             inspector = nil
             topic = nil
             before = nil
+            beforeHigh = []
+        }
+    }
+
+    /// Starts reading the topic back by `k2-id` for `sink` (a `KafkaSink`): the reader, or nil
+    /// and the reason as a report note when it cannot (nil and nil for other sinks).
+    func startReading(sink: (any ReplaySink)?) -> (reader: TopicIDReader?, error: String?) {
+        guard let topic, let kafka = sink as? KafkaSink else { return (nil, nil) }
+        guard kafka.options.headers else { return (nil, "ledger: the topic is not read back by id: the Kafka sink has headers=off (no k2-id)") }
+        do {
+            let reader = try TopicIDReader(bootstrap: kafka.options.bootstrap, topic: topic, run: kafka.runID)
+            try reader.start()
+            return (reader, nil)
+        } catch {
+            return (nil, "ledger: the topic is not read back by id: \(error)")
         }
     }
 
     /// The ledger at the end of the repetition: the sink's counts, the topic's messages since
     /// the start less `probes`, and, in the first repetition of a pipeline, the replayed rows in
     /// bronze once they stop growing (up to 30 s).
-    func finish(sink: any ReplaySink, probes: UInt64, pipeline: PipelineSetup, rep: Int, progress: ((String) -> Void)?) -> RunLedger {
+    func finish(sink: any ReplaySink, reader: TopicIDReader?, probes: UInt64, pipeline: PipelineSetup, rep: Int, progress: ((String) -> Void)?) -> RunLedger {
         var ledger = RunLedger(counts: sink.counts)
         ledger.probes = probes
-        if let inspector, let topic, let before, let after = inspector.highWatermarkSum(topic: topic) {
-            ledger.brokerMessages = after - before - Int64(probes)
+        if let reader, let kafka = sink as? KafkaSink {
+            progress?("ledger: reading the topic back to its end …")
+            ledger.readBack = .init(tally: reader.stop(waitNanos: 15_000_000_000), acknowledged: kafka.acknowledgedIDs)
+            ledger.readBackRun = kafka.runID
+        }
+        if let inspector, let topic, let before, let marks = inspector.watermarks(topic: topic) {
+            ledger.brokerMessages = marks.reduce(0) { $0 + $1.high } - before - Int64(probes)
+            ledger.retentionDeleted = marks.indices.reduce(Int64(0)) { sum, partition in
+                sum + max(0, marks[partition].low - (partition < beforeHigh.count ? beforeHigh[partition] : 0))
+            }
         }
         guard rep == 0, let server = pipeline.server, let expected = ledger.brokerMessages else { return ledger }
         progress?("ledger: counting the rows in ClickHouse …")
@@ -56,6 +82,8 @@ struct LedgerStart {
             usleep(250_000)
         }
         ledger.clickhouseRows = rows
+        // Printed while both servers still run (a test counts independently at this line).
+        progress?("ledger: \(rows.map(String.init) ?? "unknown") replayed rows in bronze, \(expected) replayed messages on the broker")
         return ledger
     }
 }

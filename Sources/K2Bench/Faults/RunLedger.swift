@@ -13,6 +13,26 @@ struct RunLedger: Equatable {
     var probes: UInt64 = 0
     /// Replayed rows in bronze (probe rows excluded); nil when not counted.
     var clickhouseRows: Int64?
+    /// Messages of this repetition the broker deleted by retention before the end (sum over
+    /// partitions of the low watermark's rise above the start's high watermark; probes
+    /// included); nil when unreadable. The embedded broker (librdkafka's mock cluster) keeps
+    /// only ~5 MiB per partition: a consumer further behind than that skips what was deleted.
+    var retentionDeleted: Int64?
+    /// The read-back stage: the topic read by `k2-id` during the run; nil without it.
+    var readBack: ReadBack?
+    /// The Kafka sink's run id (the first half of its `k2-id`s).
+    var readBackRun: UInt64?
+
+    /// The topic read back by id beside what the broker acknowledged.
+    struct ReadBack: Equatable {
+        var tally: TopicIDReader.Tally
+        /// Sequences the broker acknowledged (the Kafka sink's delivery reports).
+        var acknowledged: SequenceBitmap
+        /// Acknowledged but never read back (lost after the acknowledgement), first ids.
+        var lost: (count: Int, first: [UInt64]) { acknowledged.subtracting(tally.read, first: TopicIDReader.firstLimit) }
+        /// Read back but not acknowledged (failed or unknown messages that landed after all).
+        var unacknowledged: (count: Int, first: [UInt64]) { tally.read.subtracting(acknowledged, first: TopicIDReader.firstLimit) }
+    }
 
     /// Messages with no fate: sent but neither delivered, failed nor of unknown fate at the end.
     var noFate: UInt64 { counts.inFlight }
@@ -28,7 +48,21 @@ struct RunLedger: Equatable {
     var clickhouseMissing: Int64? { both(clickhouseRows, brokerMessages).map { pair in max(0, pair.1 - pair.0) } }
 
     /// Lost by k2 or the pipeline: no fate, plus missing at the broker and in ClickHouse.
-    var lost: Int64 { Int64(noFate) + (brokerMissing ?? 0) + (clickhouseMissing ?? 0) }
+    var lost: Int64 { lostByK2 + lostBySystem }
+    /// Lost by k2 itself: messages its Kafka sink was handed that have no fate.
+    var lostByK2: Int64 { Int64(noFate) }
+    /// Lost by the system under test: acknowledged but not on the broker, or on the broker and
+    /// never in ClickHouse (a finding about the system, not a k2 failure).
+    var lostBySystem: Int64 { max(brokerMissing ?? 0, Int64(readBackLost ?? 0)) + (clickhouseMissing ?? 0) }
+    /// Acknowledged messages the read-back did not find (nil without a complete read-back).
+    var readBackLost: Int? { readBack.flatMap { $0.tally.complete ? $0.lost.count : nil } }
+    /// Duplicates made by k2's producer: more messages on the broker than k2 counted delivered,
+    /// beyond the failed and unknown ones (which may have landed after all). A k2 bug.
+    var duplicatesByK2: Int64 {
+        max(max(0, (brokerExtra ?? 0) - Int64(counts.failed) - Int64(counts.unknown)), Int64(readBack?.tally.duplicates ?? 0))
+    }
+    /// Duplicates made by the system under test (rows beyond the broker's messages).
+    var duplicatesBySystem: Int64 { clickhouseExtra ?? 0 }
 
     var metrics: [String: BenchReport.Metric] {
         var out: [String: BenchReport.Metric] = [:]
@@ -47,7 +81,19 @@ struct RunLedger: Equatable {
         if let clickhouseRows { out["ledger.clickhouse.rows"] = .init(value: Double(clickhouseRows), unit: "rows", better: .higher) }
         put("clickhouse.extra", clickhouseExtra)
         put("clickhouse.missing", clickhouseMissing)
+        put("broker.retention_deleted", retentionDeleted)
+        if let readBack {
+            out["ledger.topic.read"] = .init(value: Double(readBack.tally.read.count), unit: "messages", better: .higher)
+            put("topic.lost", readBackLost.map(Int64.init))
+            put("topic.unacknowledged", Int64(readBack.unacknowledged.count))
+            put("topic.duplicates", Int64(readBack.tally.duplicates))
+            put("topic.reordered", Int64(readBack.tally.reordered))
+        }
         put("lost", lost)
+        put("lost.k2", lostByK2)
+        put("lost.system", lostBySystem)
+        put("duplicates.k2", duplicatesByK2)
+        put("duplicates.system", duplicatesBySystem)
         return out
     }
 
@@ -60,8 +106,28 @@ struct RunLedger: Equatable {
         }
         if let missing = brokerMissing, missing > 0 { out.append("ledger: \(missing) delivered message(s) are not on the broker (high watermarks)") }
         if let extra = clickhouseExtra, extra > 0 { out.append("ledger: ClickHouse holds \(extra) row(s) more than the broker's messages: duplicates made by the pipeline (a finding about the system)") }
-        if let missing = clickhouseMissing, missing > 0 { out.append("ledger: \(missing) message(s) on the broker never landed in ClickHouse") }
+        if let missing = clickhouseMissing, missing > 0 {
+            var line = "ledger: \(missing) message(s) on the broker never landed in ClickHouse: lost by the system under test (a finding)"
+            if let deleted = retentionDeleted, deleted > 0 {
+                line += "; the broker deleted \(deleted) of this run's messages by retention (the embedded broker keeps ~5 MiB per partition),"
+                    + " so up to \(min(deleted, missing)) of them may be lost to a consumer that fell further behind, not to the pipeline"
+            }
+            out.append(line)
+        }
         if brokerMessages == nil { out.append("ledger: the broker's high watermarks could not be read") }
+        if let readBack {
+            let run = readBack.tally
+            func ids(_ list: [UInt64]) -> String {
+                list.map { MessageID.text(run: readBackRun ?? 0, sequence: $0) }.joined(separator: ", ")
+            }
+            if !run.complete { out.append("ledger: the read-back did not reach the topic's end in time; its figures are incomplete") }
+            let lost = readBack.lost
+            if run.complete, lost.count > 0 { out.append("ledger: \(lost.count) acknowledged message(s) were not read back from the topic (first k2-id: \(ids(lost.first)))") }
+            let landed = readBack.unacknowledged
+            if landed.count > 0 { out.append("ledger: \(landed.count) message(s) read back were not acknowledged to k2 (failed or unknown, landed after all; first k2-id: \(ids(landed.first)))") }
+            if run.duplicates > 0 { out.append("ledger: \(run.duplicates) message(s) read back more than once (first k2-id: \(ids(run.firstDuplicates))): duplicates by k2's producer") }
+            if run.reordered > 0 { out.append("ledger: \(run.reordered) message(s) read back out of order within their key (first k2-id: \(ids(run.firstReordered)))") }
+        }
         return out
     }
 }

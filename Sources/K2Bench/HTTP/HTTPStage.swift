@@ -102,22 +102,22 @@ final class HTTPStage: @unchecked Sendable {
         var metrics: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
         if let error { notes.append("http requests did not run: \(error)") }
-        for r in results {
-            if r.corrected.totalCount > 0 {
-                latencies["http.\(r.name)"] = r.corrected
-                latencies["http_uncorrected.\(r.name)"] = r.uncorrected
+        for result in results {
+            if result.corrected.totalCount > 0 {
+                latencies["http.\(result.name)"] = result.corrected
+                latencies["http_uncorrected.\(result.name)"] = result.uncorrected
             }
             guard error == nil else { continue }
-            metrics["http.\(r.name).count"] = .init(value: Double(r.succeeded), unit: "requests", better: .higher)
-            metrics["http.\(r.name).errors"] = .init(value: Double(r.failed), unit: "requests", better: .lower)
-            for (status, count) in r.statuses {
-                metrics["http.\(r.name).status.\(status)"] = .init(value: Double(count), unit: "requests", better: .higher)
+            metrics["http.\(result.name).count"] = .init(value: Double(result.succeeded), unit: "requests", better: .higher)
+            metrics["http.\(result.name).errors"] = .init(value: Double(result.failed), unit: "requests", better: .lower)
+            for (status, count) in result.statuses {
+                metrics["http.\(result.name).status.\(status)"] = .init(value: Double(count), unit: "requests", better: .higher)
             }
-            if r.failed > 0 {
-                notes.append("http request \(r.name): \(r.failed) of \(r.failed + r.succeeded) failed: " + r.failures.joined(separator: "; "))
+            if result.failed > 0 {
+                notes.append("http request \(result.name): \(result.failed) of \(result.failed + result.succeeded) failed: " + result.failures.joined(separator: "; "))
             }
-            if r.notStarted > 0 {
-                notes.append("http request \(r.name): \(r.notStarted) requests due in the window never started (every connection busy until it ended)")
+            if result.notStarted > 0 {
+                notes.append("http request \(result.name): \(result.notStarted) requests due in the window never started (every connection busy until it ended)")
             }
         }
         return (latencies, metrics, notes)

@@ -9,7 +9,7 @@ public enum Assembler {
     /// The metrics of one repetition.
     public static func metrics(intervals: [BenchReport.IntervalPoint], latencies: Latencies, resources: [ResourceSeries],
                                sinkCount: Int) -> [String: BenchReport.Metric] {
-        var m: [String: BenchReport.Metric] = [:]
+        var result: [String: BenchReport.Metric] = [:]
         let iv = intervals.filter { $0.seconds > 0 }
         if !iv.isEmpty {
             let secs = iv.map(\.seconds).reduce(0, +)
@@ -18,63 +18,82 @@ public enum Assembler {
             // Achieved: what the slowest sink acknowledged (a sink that lags holds the pipeline back).
             let achieved = iv.map { p in (p.deliveredMsgs.min() ?? p.sentMsgs) / p.seconds }
             let mb = iv.map { p in (p.sentMB.max() ?? 0) / p.seconds }
-            m["throughput.offered.msgs_per_s"] = .init(value: iv.map(\.offeredMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: offered)
-            m["throughput.sent.msgs_per_s"] = .init(value: iv.map(\.sentMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: sent)
-            m["throughput.achieved.msgs_per_s"] = .init(value: iv.map { $0.deliveredMsgs.min() ?? $0.sentMsgs }.reduce(0, +) / secs,
+            result["throughput.offered.msgs_per_s"] = .init(value: iv.map(\.offeredMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: offered)
+            result["throughput.sent.msgs_per_s"] = .init(value: iv.map(\.sentMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: sent)
+            result["throughput.achieved.msgs_per_s"] = .init(value: iv.map { $0.deliveredMsgs.min() ?? $0.sentMsgs }.reduce(0, +) / secs,
                                                        unit: "msg/s", better: .higher, samples: achieved)
-            m["throughput.achieved.peak_msgs_per_s"] = .init(value: achieved.max() ?? 0, unit: "msg/s", better: .higher)
-            m["throughput.achieved.mb_per_s"] = .init(value: iv.map { $0.sentMB.max() ?? 0 }.reduce(0, +) / secs, unit: "MB/s", better: .higher, samples: mb)
+            result["throughput.achieved.peak_msgs_per_s"] = .init(value: achieved.max() ?? 0, unit: "msg/s", better: .higher)
+            result["throughput.achieved.mb_per_s"] = .init(value: iv.map { $0.sentMB.max() ?? 0 }.reduce(0, +) / secs, unit: "MB/s", better: .higher, samples: mb)
             let consumed = iv.compactMap { p in p.consumedMsgs.map { $0 / p.seconds } }
             if consumed.count == iv.count {
-                m["throughput.consumer.msgs_per_s"] = .init(value: iv.compactMap(\.consumedMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: consumed)
+                result["throughput.consumer.msgs_per_s"] = .init(value: iv.compactMap(\.consumedMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: consumed)
             }
             if iv.allSatisfy({ $0.landedRows != nil }) {
-                m["throughput.clickhouse.rows_per_s"] = .init(value: iv.compactMap(\.landedRows).reduce(0, +) / secs, unit: "rows/s", better: .higher,
+                result["throughput.clickhouse.rows_per_s"] = .init(value: iv.compactMap(\.landedRows).reduce(0, +) / secs, unit: "rows/s", better: .higher,
                                                              samples: iv.map { $0.landedRows! / $0.seconds })
             }
             if let behind = iv.last?.clickhouseBehind {
-                m["backlog.clickhouse.end.rows"] = .init(value: behind, unit: "rows", better: .lower)
-                m["backlog.clickhouse.max.rows"] = .init(value: iv.compactMap(\.clickhouseBehind).max() ?? behind, unit: "rows", better: .lower)
+                result["backlog.clickhouse.end.rows"] = .init(value: behind, unit: "rows", better: .lower)
+                result["backlog.clickhouse.max.rows"] = .init(value: iv.compactMap(\.clickhouseBehind).max() ?? behind, unit: "rows", better: .lower)
             }
             if let last = iv.last, !last.backlog.isEmpty {
-                m["backlog.end.messages"] = .init(value: last.backlog.max() ?? 0, unit: "messages", better: .lower)
+                result["backlog.end.messages"] = .init(value: last.backlog.max() ?? 0, unit: "messages", better: .lower)
             }
         }
-        for (key, h) in latencies where h.totalCount > 0 {
-            for (label, value) in BenchReport.percentilesMs(h) {
-                m["latency.\(key).\(label)"] = .init(value: value, unit: "ms", better: .lower)
+        for (key, histogram) in latencies where histogram.totalCount > 0 {
+            for (label, value) in BenchReport.percentilesMs(histogram) {
+                result["latency.\(key).\(label)"] = .init(value: value, unit: "ms", better: .lower)
             }
         }
         let sut = resources.filter { $0.kind != "harness" }
         if let total = sum(sut) {
-            m["resources.sut.cpu_cores.mean"] = .init(value: total.meanCores, unit: "cores", better: .lower, samples: total.samples.map(\.cpuCores))
-            m["resources.sut.cpu_cores.peak"] = .init(value: total.peakCores, unit: "cores", better: .lower)
-            m["resources.sut.memory_bytes.mean"] = .init(value: total.meanMemory, unit: "B", better: .lower)
-            m["resources.sut.memory_bytes.peak"] = .init(value: Double(total.peakMemory), unit: "B", better: .lower)
+            result["resources.sut.cpu_cores.mean"] = .init(value: total.meanCores, unit: "cores", better: .lower, samples: total.samples.map(\.cpuCores))
+            result["resources.sut.cpu_cores.peak"] = .init(value: total.peakCores, unit: "cores", better: .lower)
+            result["resources.sut.memory_bytes.mean"] = .init(value: total.meanMemory, unit: "B", better: .lower)
+            result["resources.sut.memory_bytes.peak"] = .init(value: Double(total.peakMemory), unit: "B", better: .lower)
         }
-        if let h = resources.first(where: { $0.kind == "harness" }), !h.samples.isEmpty {
-            m["resources.harness.cpu_cores.mean"] = .init(value: h.meanCores, unit: "cores", better: .lower, samples: h.samples.map(\.cpuCores))
-            m["resources.harness.memory_bytes.peak"] = .init(value: Double(h.peakMemory), unit: "B", better: .lower)
-            if let rate = m["throughput.sent.msgs_per_s"]?.value, rate > 0 {
-                m["resources.harness.cpu_us_per_msg"] = .init(value: h.meanCores / rate * 1e6, unit: "us", better: .lower)
+        if let harness = resources.first(where: { $0.kind == "harness" }), !harness.samples.isEmpty {
+            result["resources.harness.cpu_cores.mean"] = .init(value: harness.meanCores, unit: "cores", better: .lower, samples: harness.samples.map(\.cpuCores))
+            result["resources.harness.memory_bytes.peak"] = .init(value: Double(harness.peakMemory), unit: "B", better: .lower)
+            if let rate = result["throughput.sent.msgs_per_s"]?.value, rate > 0 {
+                result["resources.harness.cpu_us_per_msg"] = .init(value: harness.meanCores / rate * 1e6, unit: "us", better: .lower)
             }
         }
-        if let rate = m["throughput.sent.msgs_per_s"]?.value, rate > 0, let cores = m["resources.sut.cpu_cores.mean"]?.value {
-            m["resources.sut.cpu_us_per_msg"] = .init(value: cores / rate * 1e6, unit: "us", better: .lower)
+        // Drift over a long run (a soak): least-squares change per hour of memory and CPU.
+        for (name, series) in [("sut", sum(sut)), ("harness", resources.first { $0.kind == "harness" })] {
+            guard let series, let memory = slopePerHour(series.samples.map { ($0.t, Double($0.memoryBytes)) }),
+                  let cpu = slopePerHour(series.samples.map { ($0.t, $0.cpuCores) }) else { continue }
+            result["resources.\(name).memory_bytes.slope_per_h"] = .init(value: memory, unit: "B", better: .lower)
+            result["resources.\(name).cpu_cores.slope_per_h"] = .init(value: cpu, unit: "cores", better: .lower)
+        }
+        if let rate = result["throughput.sent.msgs_per_s"]?.value, rate > 0, let cores = result["resources.sut.cpu_cores.mean"]?.value {
+            result["resources.sut.cpu_us_per_msg"] = .init(value: cores / rate * 1e6, unit: "us", better: .lower)
         }
         // The whole cost of a message here: the harness (the feed handlers' stand-in) and the system under test.
-        let perMessage = [m["resources.sut.cpu_us_per_msg"], m["resources.harness.cpu_us_per_msg"]].compactMap { $0?.value }
+        let perMessage = [result["resources.sut.cpu_us_per_msg"], result["resources.harness.cpu_us_per_msg"]].compactMap { $0?.value }
         if !perMessage.isEmpty {
-            m["resources.total.cpu_us_per_msg"] = .init(value: perMessage.reduce(0, +), unit: "us", better: .lower)
+            result["resources.total.cpu_us_per_msg"] = .init(value: perMessage.reduce(0, +), unit: "us", better: .lower)
         }
-        return m
+        return result
+    }
+
+    /// The least-squares slope of (seconds, value) points, per hour; nil under 10 points or
+    /// 10 s (too short to call a drift).
+    static func slopePerHour(_ points: [(seconds: Double, value: Double)]) -> Double? {
+        guard points.count >= 10, let first = points.first, let last = points.last, last.seconds - first.seconds >= 10 else { return nil }
+        let count = Double(points.count)
+        let meanSeconds = points.reduce(0) { $0 + $1.seconds } / count
+        let meanValue = points.reduce(0) { $0 + $1.value } / count
+        let covariance = points.reduce(0) { $0 + ($1.seconds - meanSeconds) * ($1.value - meanValue) }
+        let variance = points.reduce(0) { $0 + ($1.seconds - meanSeconds) * ($1.seconds - meanSeconds) }
+        return variance > 0 ? covariance / variance * 3600 : nil
     }
 
     /// Series summed sample by sample (the system under test as one total).
     static func sum(_ series: [ResourceSeries]) -> ResourceSeries? {
-        guard let n = series.map(\.samples.count).min(), n > 0 else { return nil }
+        guard let sampleCount = series.map(\.samples.count).min(), sampleCount > 0 else { return nil }
         var out: [ResourceSample] = []
-        for i in 0..<n {
+        for i in 0..<sampleCount {
             out.append(ResourceSample(t: series[0].samples[i].t, cpuCores: series.map { $0.samples[i].cpuCores }.reduce(0, +),
                                       memoryBytes: series.map { $0.samples[i].memoryBytes }.reduce(0, +),
                                       processes: series.map { $0.samples[i].processes }.reduce(0, +)))
@@ -103,14 +122,14 @@ public enum Assembler {
             }
         }
         var merged: Latencies = [:]
-        for r in runs {
-            for l in r.latencies {
-                let h = try Histogram.decode(base64: l.histogram)
-                if merged[l.key] == nil { merged[l.key] = h } else { merged[l.key]!.add(h) }
+        for run in runs {
+            for entry in run.latencies {
+                let histogram = try Histogram.decode(base64: entry.histogram)
+                if merged[entry.key] == nil { merged[entry.key] = histogram } else { merged[entry.key]!.add(histogram) }
             }
         }
-        for (key, h) in merged where h.totalCount > 0 {
-            for (label, value) in BenchReport.percentilesMs(h) {
+        for (key, histogram) in merged where histogram.totalCount > 0 {
+            for (label, value) in BenchReport.percentilesMs(histogram) {
                 let name = "latency.\(key).\(label)"
                 out[name] = .init(value: value, unit: "ms", better: .lower, samples: runs.compactMap { $0.metrics[name]?.value })
             }

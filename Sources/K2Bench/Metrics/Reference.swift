@@ -35,12 +35,12 @@ public enum ReferenceWorkload {
         var id: UInt64 = 1_000_000
         var ts: UInt64 = 1_763_769_600_000
         while text.count < megabytes * 1_000_000 {
-            let s = symbols[Int(rng.next() % 5)]
+            let symbol = symbols[Int(rng.next() % 5)]
             id += 1
             ts += rng.next() % 20
             let price = 50_000 + Double(rng.next() % 1_000_000) / 100
             let qty = Double(rng.next() % 100_000) / 10_000
-            let line = "{\"stream\":\"\(s.lowercased())@trade\",\"data\":{\"e\":\"trade\",\"E\":\(ts),\"s\":\"\(s)\",\"t\":\(id),\"p\":\"\(TimeText.fixed(price, 2))\",\"q\":\"\(TimeText.fixed(qty, 4))\",\"T\":\(ts),\"m\":\(rng.next() & 1 == 0)}}\n"
+            let line = "{\"stream\":\"\(symbol.lowercased())@trade\",\"data\":{\"e\":\"trade\",\"E\":\(ts),\"s\":\"\(symbol)\",\"t\":\(id),\"p\":\"\(TimeText.fixed(price, 2))\",\"q\":\"\(TimeText.fixed(qty, 4))\",\"T\":\(ts),\"m\":\(rng.next() & 1 == 0)}}\n"
             text.append(contentsOf: line.utf8)
         }
         guard FileManager.default.createFile(atPath: raw, contents: Data(text)) else {
@@ -65,9 +65,9 @@ public enum ReferenceWorkload {
 
     /// User + system CPU seconds of this process's reaped children.
     static func childCPUSeconds() -> Double {
-        var u = rusage()
-        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &u)
-        return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
     /// Runs a command with output discarded; returns its wall time in seconds or nil on failure.

@@ -102,11 +102,11 @@ public final class RunRecorder: ReplaySink, @unchecked Sendable {
             let idx = intervals.count
             let offered = idx < offeredByInterval.count ? Double(offeredByInterval[idx]) : 0
             var delivered: [Double] = [], mb: [Double] = [], backlog: [Double] = []
-            for (i, c) in sinks.enumerated() {
+            for (i, counts) in sinks.enumerated() {
                 let prev = i < lastSinkCounts.count ? lastSinkCounts[i] : SinkCounts()
-                delivered.append(Double(c.delivered &- prev.delivered))
-                mb.append(Double(c.bytes &- prev.bytes) / 1e6)
-                backlog.append(Double(c.inFlight))
+                delivered.append(Double(counts.delivered &- prev.delivered))
+                mb.append(Double(counts.bytes &- prev.bytes) / 1e6)
+                backlog.append(Double(counts.inFlight))
             }
             var consumedDelta: Double?
             if let consumed { consumedDelta = Double(consumed &- (lastConsumed ?? 0)) }

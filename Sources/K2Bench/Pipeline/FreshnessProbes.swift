@@ -130,26 +130,26 @@ public final class FreshnessProbes: @unchecked Sendable {
         sender = JoinableThread.start { [self] in
             let wall0 = clock.wallNanos()
             let mono0 = clock.monotonicNanos()
-            var k: Int64 = 1
+            var probeNumber: Int64 = 1
             while lock.withLock({ sending }) {
-                let due = mono0 + k * interval
+                let due = mono0 + probeNumber * interval
                 let now = clock.monotonicNanos()
                 if now < due { usleep(UInt32(min(50_000, max(1, (due - now) / 1000)))); continue }
-                do { try send(intendedWall: wall0 + k * interval) } catch { lock.withLock { pollError = "\(error)" } }
-                k += 1
+                do { try send(intendedWall: wall0 + probeNumber * interval) } catch { lock.withLock { pollError = "\(error)" } }
+                probeNumber += 1
             }
         }
         poller = JoinableThread.start { [self] in
             var lastRows: Int64 = 0
             while lock.withLock({ polling }) {
-                let t = clock.wallNanos()
+                let polledAt = clock.wallNanos()
                 do {
                     let ids = try newIDs()
-                    if !ids.isEmpty { mark(ids, visible: t) }
-                    if let rt = configuration.rowsTable, t - lastRows >= 1_000_000_000 {
-                        lastRows = t
-                        let n = UInt64(try poll(sql: "SELECT count() FROM \(rt)").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-                        lock.withLock { rowSamples.append((t, n)) }
+                    if !ids.isEmpty { mark(ids, visible: polledAt) }
+                    if let rt = configuration.rowsTable, polledAt - lastRows >= 1_000_000_000 {
+                        lastRows = polledAt
+                        let rows = UInt64(try poll(sql: "SELECT count() FROM \(rt)").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                        lock.withLock { rowSamples.append((polledAt, rows)) }
                     }
                 } catch {
                     lock.withLock { pollError = "\(error)" }
@@ -256,13 +256,13 @@ public final class FreshnessProbes: @unchecked Sendable {
     private func mark(_ ids: [UInt64], visible: Int64) {
         lock.withLock {
             for id in ids where id >= 1 && Int(id) <= visibleWall.count {
-                let i = Int(id) - 1
-                guard visibleWall[i] == 0 else { continue }
-                visibleWall[i] = visible
+                let probeIndex = Int(id) - 1
+                guard visibleWall[probeIndex] == 0 else { continue }
+                visibleWall[probeIndex] = visible
                 while Int(firstUnseen) <= visibleWall.count && visibleWall[Int(firstUnseen) - 1] != 0 { firstUnseen += 1 }
-                if intendedWall[i] >= measureFromWall && intendedWall[i] <= measureToWall {
-                    fromIntended.record(max(0, visible - intendedWall[i]))
-                    fromActual.record(max(0, visible - actualWall[i]))
+                if intendedWall[probeIndex] >= measureFromWall && intendedWall[probeIndex] <= measureToWall {
+                    fromIntended.record(max(0, visible - intendedWall[probeIndex]))
+                    fromActual.record(max(0, visible - actualWall[probeIndex]))
                 }
             }
         }
@@ -270,8 +270,8 @@ public final class FreshnessProbes: @unchecked Sendable {
 
     private func rate() -> Double? {
         let inWindow = rowSamples.filter { $0.wall >= measureFromWall && $0.wall <= measureToWall }
-        guard let a = inWindow.first, let b = inWindow.last, b.wall > a.wall else { return nil }
-        return Double(b.rows &- a.rows) / (Double(b.wall - a.wall) / 1e9)
+        guard let firstSample = inWindow.first, let lastSample = inWindow.last, lastSample.wall > firstSample.wall else { return nil }
+        return Double(lastSample.rows &- firstSample.rows) / (Double(lastSample.wall - firstSample.wall) / 1e9)
     }
 
     private let httpLock = Lock()

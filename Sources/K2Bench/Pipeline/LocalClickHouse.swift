@@ -18,6 +18,11 @@ public final class LocalClickHouse: @unchecked Sendable {
         /// commit (librdkafka `auto.offset.reset`). Default `smallest`: nothing produced before the
         /// engine joined its group is skipped.
         public var kafkaAutoOffsetReset: String = "smallest"
+        /// The Kafka engine's consumer session timeout (librdkafka `session.timeout.ms`). Default
+        /// 6000: after a kill -9 and restart, the group waits this long for the dead member before
+        /// it reads again (librdkafka's 45 s default kept ClickHouse ~45 s behind, long enough
+        /// for the embedded broker's retention, ~5 MiB per partition, to delete unread messages).
+        public var kafkaSessionTimeoutMillis: Int = 6000
         /// Server log level (`warning`, `information`, `trace`). Default `warning`.
         public var logLevel: String = "warning"
         public init() {}
@@ -57,24 +62,24 @@ public final class LocalClickHouse: @unchecked Sendable {
         }
         httpPort = FreePort.next()
         tcpPort = FreePort.next()
-        let d = self.directory
+        let serverDir = self.directory
         let config = """
             <?xml version="1.0"?>
             <yandex>
-                <logger><level>\(configuration.logLevel)</level><log>\(d)/server.log</log><errorlog>\(d)/server.err.log</errorlog><console>0</console></logger>
+                <logger><level>\(configuration.logLevel)</level><log>\(serverDir)/server.log</log><errorlog>\(serverDir)/server.err.log</errorlog><console>0</console></logger>
                 <http_port>\(httpPort)</http_port>
                 <tcp_port>\(tcpPort)</tcp_port>
                 <listen_host>127.0.0.1</listen_host>
-                <path>\(d)/data/</path>
-                <tmp_path>\(d)/tmp/</tmp_path>
-                <user_files_path>\(d)/user_files/</user_files_path>
-                <format_schema_path>\(d)/format_schemas/</format_schema_path>
-                <users_config>\(d)/users.xml</users_config>
+                <path>\(serverDir)/data/</path>
+                <tmp_path>\(serverDir)/tmp/</tmp_path>
+                <user_files_path>\(serverDir)/user_files/</user_files_path>
+                <format_schema_path>\(serverDir)/format_schemas/</format_schema_path>
+                <users_config>\(serverDir)/users.xml</users_config>
                 <default_profile>default</default_profile>
                 <default_database>default</default_database>
                 <mark_cache_size>268435456</mark_cache_size>
                 <max_concurrent_queries>50</max_concurrent_queries>
-                <kafka><auto_offset_reset>\(configuration.kafkaAutoOffsetReset)</auto_offset_reset></kafka>
+                <kafka><auto_offset_reset>\(configuration.kafkaAutoOffsetReset)</auto_offset_reset><session_timeout_ms>\(configuration.kafkaSessionTimeoutMillis)</session_timeout_ms><heartbeat_interval_ms>1000</heartbeat_interval_ms></kafka>
             </yandex>
             """
         let profile = configuration.settings.sorted { $0.key < $1.key }.map { "<\($0.key)>\($0.value)</\($0.key)>" }.joined()
@@ -90,14 +95,14 @@ public final class LocalClickHouse: @unchecked Sendable {
             """
         do {
             for sub in ["data", "tmp", "user_files", "format_schemas"] {
-                try FileManager.default.createDirectory(atPath: d + "/" + sub, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(atPath: serverDir + "/" + sub, withIntermediateDirectories: true)
             }
-            try config.write(toFile: d + "/config.xml", atomically: true, encoding: .utf8)
-            try users.write(toFile: d + "/users.xml", atomically: true, encoding: .utf8)
+            try config.write(toFile: serverDir + "/config.xml", atomically: true, encoding: .utf8)
+            try users.write(toFile: serverDir + "/users.xml", atomically: true, encoding: .utf8)
         } catch {
-            throw ReplayError(.io, place: d, what: "cannot write the ClickHouse configuration: \(error)")
+            throw ReplayError(.io, place: serverDir, what: "cannot write the ClickHouse configuration: \(error)")
         }
-        arguments = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(d)/config.xml"]
+        arguments = [binary] + (binary.hasSuffix("/clickhouse") ? ["server"] : []) + ["--config-file=\(serverDir)/config.xml"]
         startTimeoutSeconds = configuration.startTimeoutSeconds
         try launch()
     }
@@ -107,9 +112,9 @@ public final class LocalClickHouse: @unchecked Sendable {
     /// scheduler's thread must not use it, or the server dies when that thread ends; `stop()`
     /// and `deinit` still end it.
     private func launch(dieWithParent: Bool = true) throws {
-        let d = directory
+        let serverDir = directory
         do {
-            let started = try ChildProcess.spawn(arguments, stdoutPath: d + "/stdout.log", stderrPath: d + "/stderr.log", dieWithParent: dieWithParent)
+            let started = try ChildProcess.spawn(arguments, stdoutPath: serverDir + "/stdout.log", stderrPath: serverDir + "/stderr.log", dieWithParent: dieWithParent)
             lock.withLock { pid = started }
         } catch {
             throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "\(error)", remedy: "check that clickhouse-server runs")
@@ -119,11 +124,11 @@ public final class LocalClickHouse: @unchecked Sendable {
             var status: Int32 = 0
             if ChildProcess.exited(lock.withLock({ pid }), status: &status) {
                 lock.withLock { pid = 0 }
-                let log = (try? String(contentsOfFile: d + "/server.err.log", encoding: .utf8)) ?? ""
+                let log = (try? String(contentsOfFile: serverDir + "/server.err.log", encoding: .utf8)) ?? ""
                 let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
                 throw ReplayError(.unreachable, place: "embedded ClickHouse",
                                   what: "clickhouse-server exited with status \(status) during start: \(tail)",
-                                  remedy: "see \(d)/server.err.log")
+                                  remedy: "see \(serverDir)/server.err.log")
             }
             if (try? query("SELECT 1"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { return }
             usleep(200_000)
@@ -131,7 +136,7 @@ public final class LocalClickHouse: @unchecked Sendable {
         stop()
         throw ReplayError(.unreachable, place: "embedded ClickHouse",
                           what: "clickhouse-server did not answer SELECT 1 on port \(httpPort) within \(Int(startTimeoutSeconds)) s",
-                          remedy: "see \(d)/server.err.log; the machine may be overloaded")
+                          remedy: "see \(serverDir)/server.err.log; the machine may be overloaded")
     }
 
     // Faults (workload `faults:` with `target: clickhouse`).

@@ -137,16 +137,16 @@ final class OpenLoopScheduler: @unchecked Sendable {
             let outcome = client(slot.classIndex, slot.index)
             let ended = clock.monotonicNanos()
             lock.withLock {
-                let i = slot.classIndex
-                if let status = outcome.status { results[i].statuses[status, default: 0] += 1 }
+                let classIndex = slot.classIndex
+                if let status = outcome.status { results[classIndex].statuses[status, default: 0] += 1 }
                 if let failure = outcome.failure {
-                    results[i].failed += 1
-                    if results[i].failures.count < 3 && !results[i].failures.contains(failure) { results[i].failures.append(failure) }
+                    results[classIndex].failed += 1
+                    if results[classIndex].failures.count < 3 && !results[classIndex].failures.contains(failure) { results[classIndex].failures.append(failure) }
                 } else {
-                    results[i].succeeded += 1
-                    results[i].rows += outcome.rows
-                    results[i].corrected.record(ended - slot.intended)
-                    results[i].uncorrected.record(ended - started)
+                    results[classIndex].succeeded += 1
+                    results[classIndex].rows += outcome.rows
+                    results[classIndex].corrected.record(ended - slot.intended)
+                    results[classIndex].uncorrected.record(ended - started)
                 }
             }
         }

@@ -23,10 +23,16 @@ final class QueryStage: @unchecked Sendable {
         var queries: Workload.Queries
     }
 
-    /// One class's statements (placeholders unsubstituted) and schedule.
+    /// One class's statements (placeholders unsubstituted, version guards kept) and schedule.
     struct LoadedClass: Sendable {
         var spec: Workload.QueryClass
-        var statements: [String]
+        var entries: [ClickHouseSchema.Statement]
+        var statements: [String] { entries.map(\.sql) }
+
+        /// The class with only the statements for a server of `version` (`-- k2: clickhouse …` guards).
+        func admitting(_ version: ClickHouseVersion) -> LoadedClass {
+            LoadedClass(spec: spec, entries: entries.filter { $0.versionGuard?.admits(version) ?? true })
+        }
     }
 
     /// A symbol with the time range of its landed rows (exchange ms).
@@ -61,7 +67,7 @@ final class QueryStage: @unchecked Sendable {
                 throw BenchError(.invalidArgument, path: spec.sql, what: "query class '\(spec.name)': the file holds no statement",
                                  remedy: "write one or more SELECT statements separated by ';'")
             }
-            loaded.append(LoadedClass(spec: spec, statements: schema.statements))
+            loaded.append(LoadedClass(spec: spec, entries: schema.entries))
         }
         classes = loaded
         scheduler = OpenLoopScheduler(names: loaded.map(\.spec.name), rates: loaded.map(\.spec.rate), concurrency: configuration.queries.concurrency)
@@ -75,14 +81,16 @@ final class QueryStage: @unchecked Sendable {
             let from = measureFromWall + offset, to = measureToWall + offset
             scheduler.sleep(until: from)
             let drawn: [SymbolRange]
+            let classes: [LoadedClass]
             do {
                 drawn = try drawParameters(deadline: to)
+                classes = try classesForServer()
             } catch {
                 lock.withLock { setupError = "\(error)" }
                 return
             }
             if lock.withLock({ stopped }) { return }
-            let (configuration, classes) = (configuration, classes)
+            let configuration = configuration
             scheduler.run(until: to) {
                 let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
                 http.timeoutMillis = Int(configuration.queries.timeoutNanos / 1_000_000)
@@ -119,6 +127,20 @@ final class QueryStage: @unchecked Sendable {
             }
             usleep(200_000)
         }
+    }
+
+    /// The classes with the statements for the server's version (`SELECT version()`); a class
+    /// left with none is an error.
+    func classesForServer() throws -> [LoadedClass] {
+        guard classes.contains(where: { $0.entries.contains { $0.versionGuard != nil } }) else { return classes }
+        let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
+        let version = try ClickHouseSchema.serverVersion(http, place: "queries")
+        let chosen = classes.map { $0.admitting(version) }
+        if let empty = chosen.first(where: { $0.entries.isEmpty }) {
+            throw BenchError(.invalidArgument, path: empty.spec.sql, what: "query class '\(empty.spec.name)' has no statement for ClickHouse \(version) (all are guarded for other versions)",
+                             remedy: "add an unguarded statement or one whose '-- k2: clickhouse' guard admits \(version)")
+        }
+        return chosen
     }
 
     static func parseRanges(_ tsv: String) -> [SymbolRange] {
@@ -173,26 +195,28 @@ extension QueryStage {
     /// `latency.query.CLASS.p99` and `latency.query_uncorrected.CLASS.p99`; per class
     /// `queries.CLASS.count` (answered), `.errors` (failed or empty), `.rows` (rows returned);
     /// and a note per class that failed, with ClickHouse's message.
-    static func figures(_ results: [ClassResult], error: String?)
+    /// `alone`: the figures of the run after ingestion (`query_alone.CLASS`, `queries_alone.CLASS.*`).
+    static func figures(_ results: [ClassResult], error: String?, alone: Bool = false)
         -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String]) {
         var latencies: [String: Histogram] = [:]
         var metrics: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
-        if let error { notes.append("queries did not run: \(error)") }
-        for r in results {
-            if r.corrected.totalCount > 0 {
-                latencies["query.\(r.name)"] = r.corrected
-                latencies["query_uncorrected.\(r.name)"] = r.uncorrected
+        let (kind, counts, phase) = alone ? ("query_alone", "queries_alone", " alone after ingestion") : ("query", "queries", "")
+        if let error { notes.append("queries\(phase) did not run: \(error)") }
+        for result in results {
+            if result.corrected.totalCount > 0 {
+                latencies["\(kind).\(result.name)"] = result.corrected
+                latencies["\(kind)_uncorrected.\(result.name)"] = result.uncorrected
             }
             guard error == nil else { continue }
-            metrics["queries.\(r.name).count"] = .init(value: Double(r.succeeded), unit: "queries", better: .higher)
-            metrics["queries.\(r.name).errors"] = .init(value: Double(r.failed), unit: "queries", better: .lower)
-            metrics["queries.\(r.name).rows"] = .init(value: Double(r.rows), unit: "rows", better: .higher)
-            if r.failed > 0 {
-                notes.append("query class \(r.name): \(r.failed) of \(r.failed + r.succeeded) queries failed: " + r.failures.joined(separator: "; "))
+            metrics["\(counts).\(result.name).count"] = .init(value: Double(result.succeeded), unit: "queries", better: .higher)
+            metrics["\(counts).\(result.name).errors"] = .init(value: Double(result.failed), unit: "queries", better: .lower)
+            metrics["\(counts).\(result.name).rows"] = .init(value: Double(result.rows), unit: "rows", better: .higher)
+            if result.failed > 0 {
+                notes.append("query class \(result.name)\(phase): \(result.failed) of \(result.failed + result.succeeded) queries failed: " + result.failures.joined(separator: "; "))
             }
-            if r.notStarted > 0 {
-                notes.append("query class \(r.name): \(r.notStarted) queries due in the window never started (all \(r.name) workers busy until it ended)")
+            if result.notStarted > 0 {
+                notes.append("query class \(result.name)\(phase): \(result.notStarted) queries due in the window never started (all \(result.name) workers busy until it ended)")
             }
         }
         return (latencies, metrics, notes)

@@ -49,6 +49,9 @@ public struct BenchReport: Sendable, Equatable, Codable {
         public var memoryBytes: Int64
         public var startedAt: String
         public var finishedAt: String
+        /// This host's clock against the shards' reference (`--clock-ref`), when measured:
+        /// `k2 bench merge` puts the shards' start times on the reference's time line with it.
+        public var clock: ClockReference.Measurement?
         public init(hostname: String, os: String, kernel: String, cpus: Int, memoryBytes: Int64, startedAt: String, finishedAt: String) {
             self.hostname = hostname
             self.os = os
@@ -290,8 +293,8 @@ extension BenchReport {
     public static func percentilesMs(_ h: Histogram) -> [String: Double] {
         var out: [String: Double] = [:]
         let scale = Double(h.unit.nanos) / 1e6
-        for (label, p) in percentiles {
-            out[label] = Double(p == 100 ? h.max : h.valueAtPercentile(p)) * scale
+        for (label, percentile) in percentiles {
+            out[label] = Double(percentile == 100 ? h.max : h.valueAtPercentile(percentile)) * scale
         }
         return out
     }
@@ -304,9 +307,9 @@ extension BenchReport {
     public func mergedLatencies() throws -> [String: Histogram] {
         var out: [String: Histogram] = [:]
         for run in runs {
-            for l in run.latencies {
-                let h = try Histogram.decode(base64: l.histogram)
-                if out[l.key] == nil { out[l.key] = h } else { out[l.key]!.add(h) }
+            for entry in run.latencies {
+                let histogram = try Histogram.decode(base64: entry.histogram)
+                if out[entry.key] == nil { out[entry.key] = histogram } else { out[entry.key]!.add(histogram) }
             }
         }
         return out

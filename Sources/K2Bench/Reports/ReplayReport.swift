@@ -21,11 +21,11 @@ public enum ReplayReport {
         var p99: [(x: Double, y: Double)] = []
         var mx: [(x: Double, y: Double)] = []
         for i in s.latenessIntervals {
-            let t = i.startSeconds + i.lengthSeconds
-            if let h = try? Histogram.decode(base64: i.base64), h.totalCount > 0 {
-                p99.append((t, Double(h.valueAtPercentile(99)) / 1e6))
+            let endSeconds = i.startSeconds + i.lengthSeconds
+            if let histogram = try? Histogram.decode(base64: i.base64), histogram.totalCount > 0 {
+                p99.append((endSeconds, Double(histogram.valueAtPercentile(99)) / 1e6))
             }
-            mx.append((t, i.maxMilliseconds))
+            mx.append((endSeconds, i.maxMilliseconds))
         }
         return (p99, mx)
     }
@@ -40,9 +40,9 @@ public enum ReplayReport {
             ("speed", "requested \(s.pace), achieved \(Units.format(s.achievedSpeed))x, \(Units.format(s.messagesPerSecond)) msg/s"),
         ]
         if s.lateness.totalCount > 0 {
-            let l = s.lateness
-            rows.append(("lateness (ms)", "p50 \(ms(l.valueAtPercentile(50))), p99 \(ms(l.valueAtPercentile(99))), "
-                + "p99.9 \(ms(l.valueAtPercentile(99.9))), max \(ms(l.max))"))
+            let lateness = s.lateness
+            rows.append(("lateness (ms)", "p50 \(ms(lateness.valueAtPercentile(50))), p99 \(ms(lateness.valueAtPercentile(99))), "
+                + "p99.9 \(ms(lateness.valueAtPercentile(99.9))), max \(ms(lateness.max))"))
             rows.append(("scheduling", s.realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal"))
         }
         if let load = s.harness {
@@ -67,9 +67,9 @@ public enum ReplayReport {
                               "from intended p50 / p99 / max (ms)", "from actual p99 (ms)"]
 
     static func sinkRow(_ n: Int, _ k: SinkSummary) -> [String] {
-        let c = k.stats.counts
+        let counts = k.stats.counts
         let fi = k.stats.latencyFromIntended, fa = k.stats.latencyFromActual
-        return ["\(n)", k.uri, "\(c.sent)", "\(c.delivered)", "\(c.failed)", "\(c.inFlight)", "\(k.neverSent)",
+        return ["\(n)", k.uri, "\(counts.sent)", "\(counts.delivered)", "\(counts.failed)", "\(counts.inFlight)", "\(k.neverSent)",
                 fi.totalCount > 0 ? "\(ms(fi.valueAtPercentile(50))) / \(ms(fi.valueAtPercentile(99))) / \(ms(fi.max))" : "–",
                 fa.totalCount > 0 ? ms(fa.valueAtPercentile(99)) : "–"]
     }
@@ -77,13 +77,13 @@ public enum ReplayReport {
     static func problems(_ s: ReplaySummary) -> [String] {
         var out: [String] = []
         for k in s.sinks {
-            for (reason, n) in k.stats.counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
-                out.append("\(k.uri): \(n) failed: \(reason)")
+            for (reason, count) in k.stats.counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
+                out.append("\(k.uri): \(count) failed: \(reason)")
             }
-            for (reason, n) in k.stats.counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
-                out.append("\(k.uri): \(n) unknown (may or may not have landed): \(reason)")
+            for (reason, count) in k.stats.counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(5) {
+                out.append("\(k.uri): \(count) unknown (may or may not have landed): \(reason)")
             }
-            if let e = k.error { out.append("\(k.uri): \(e)") }
+            if let error = k.error { out.append("\(k.uri): \(error)") }
         }
         return out
     }
@@ -98,60 +98,60 @@ public enum ReplayReport {
             md += "\n### Harness or system? (per interval)\n\n| " + boundColumns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: boundColumns.count) + "\n"
             for load in s.harnessIntervals { md += "| " + boundRow(load).map(cell).joined(separator: " | ") + " |\n" }
         }
-        let p = problems(s)
-        if !p.isEmpty { md += "\n" + p.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+        let issues = problems(s)
+        if !issues.isEmpty { md += "\n" + issues.map { "- " + $0 }.joined(separator: "\n") + "\n" }
         return md
     }
 
     public static func html(_ s: ReplaySummary) -> String {
         let esc = HTMLText.escape
-        var h = HTMLPage.head(title: "k2 replay: \(s.outcome.rawValue)")
-        h += "<h1>k2 replay: <span class=\"\(s.outcome == .completed ? "pass" : "fail")\">\(esc(s.outcome.rawValue))</span></h1>"
-        h += "<table>" + headline(s).map { "<tr><th>\(esc($0.0))</th><td>\(esc($0.1))</td></tr>" }.joined() + "</table>"
-        h += "<div class=\"charts\">"
+        var page = HTMLPage.head(title: "k2 replay: \(s.outcome.rawValue)")
+        page += "<h1>k2 replay: <span class=\"\(s.outcome == .completed ? "pass" : "fail")\">\(esc(s.outcome.rawValue))</span></h1>"
+        page += "<table>" + headline(s).map { "<tr><th>\(esc($0.0))</th><td>\(esc($0.1))</td></tr>" }.joined() + "</table>"
+        page += "<div class=\"charts\">"
         let late = latenessSeries(s)
         if late.max.count >= 2 {
-            h += SVGChart(title: "Lateness per interval (ms, actual − intended send time)", yLabel: "ms", x: .linear(label: "seconds"),
+            page += SVGChart(title: "Lateness per interval (ms, actual − intended send time)", yLabel: "ms", x: .linear(label: "seconds"),
                           series: [.init(name: "p99", points: late.p99), .init(name: "max", points: late.max, dashed: true)]).render()
         }
         var spectrum: [SVGChart.Series] = []
         if s.lateness.totalCount > 0 { spectrum.append(HTMLPage.spectrum("lateness", s.lateness)) }
         // Series are named by the sink's number in the table (URIs are too long for a legend).
-        for (i, k) in s.sinks.enumerated() {
-            if k.stats.latencyFromIntended.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from intended", k.stats.latencyFromIntended)) }
-            if k.stats.latencyFromActual.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from actual", k.stats.latencyFromActual, dashed: true)) }
+        for (i, sink) in s.sinks.enumerated() {
+            if sink.stats.latencyFromIntended.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from intended", sink.stats.latencyFromIntended)) }
+            if sink.stats.latencyFromActual.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from actual", sink.stats.latencyFromActual, dashed: true)) }
         }
         // Sinks modelling a slow consumer (`mock://?capacity=N`) report their queue per second.
-        let queues = s.sinks.enumerated().compactMap { i, k -> SVGChart.Series? in
-            guard let depth = k.stats.details.first(where: { $0.0 == "queue_depth_per_second" })?.1.arrayValue else { return nil }
+        let queues = s.sinks.enumerated().compactMap { i, sink -> SVGChart.Series? in
+            guard let depth = sink.stats.details.first(where: { $0.0 == "queue_depth_per_second" })?.1.arrayValue else { return nil }
             return .init(name: "sink \(i + 1)", points: depth.enumerated().compactMap { i, v in v.doubleValue.map { (x: Double(i + 1), y: $0) } })
         }
         if !queues.isEmpty {
-            h += SVGChart(title: "Queue depth per second (max; capacity-modelled sinks)", yLabel: "messages", x: .linear(label: "seconds"),
+            page += SVGChart(title: "Queue depth per second (max; capacity-modelled sinks)", yLabel: "messages", x: .linear(label: "seconds"),
                           series: queues).render()
         }
         if s.harnessIntervals.count >= 2 {
             func series(_ name: String, dashed: Bool = false, _ share: (HarnessLoad) -> Double) -> SVGChart.Series {
                 .init(name: name, points: s.harnessIntervals.map { (x: Double($0.startNanos + $0.lengthNanos) / 1e9, y: share($0) * 100) }, dashed: dashed)
             }
-            h += SVGChart(title: "Sending thread per interval (% of the time)", yLabel: "%", x: .linear(label: "seconds"),
-                          series: [series("busy") { $0.busyFraction }, series("blocked in sinks", dashed: true) { $0.blockedFraction }]).render()
+            page += SVGChart(title: "Sending thread per interval (% of the time)", yLabel: "%", x: .linear(label: "seconds"),
+                             series: [series("busy") { $0.busyFraction }, series("blocked in sinks", dashed: true) { $0.blockedFraction }]).render()
         }
         if !spectrum.isEmpty {
-            h += SVGChart(title: "Latency by percentile (ms, log scale)", yLabel: "ms", x: .percentile, logY: true, series: spectrum).render()
+            page += SVGChart(title: "Latency by percentile (ms, log scale)", yLabel: "ms", x: .percentile, logY: true, series: spectrum).render()
         }
-        h += "</div><h2>Sinks</h2><table><tr>" + sinkColumns.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
-        for (i, k) in s.sinks.enumerated() { h += "<tr>" + sinkRow(i + 1, k).map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
-        h += "</table>"
+        page += "</div><h2>Sinks</h2><table><tr>" + sinkColumns.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        for (i, k) in s.sinks.enumerated() { page += "<tr>" + sinkRow(i + 1, k).map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
+        page += "</table>"
         if !s.harnessIntervals.isEmpty {
-            h += "<h2>Harness or system? (per interval)</h2><table><tr>" + boundColumns.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
-            for load in s.harnessIntervals { h += "<tr>" + boundRow(load).map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
-            h += "</table>"
+            page += "<h2>Harness or system? (per interval)</h2><table><tr>" + boundColumns.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+            for load in s.harnessIntervals { page += "<tr>" + boundRow(load).map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
+            page += "</table>"
         }
-        let p = problems(s)
-        if !p.isEmpty { h += "<h2>Failures</h2><ul>" + p.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
-        h += "<p>Files: <code>summary.json</code>, <code>latency.hlog</code> (HdrHistogram interval log, ns), "
-        h += "<code>lateness.hgrm</code> (percentile distribution, µs).</p></body></html>\n"
-        return h
+        let issues = problems(s)
+        if !issues.isEmpty { page += "<h2>Failures</h2><ul>" + issues.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
+        page += "<p>Files: <code>summary.json</code>, <code>latency.hlog</code> (HdrHistogram interval log, ns), "
+        page += "<code>lateness.hgrm</code> (percentile distribution, µs).</p></body></html>\n"
+        return page
     }
 }

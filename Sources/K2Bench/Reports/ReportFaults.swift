@@ -30,12 +30,12 @@ enum ReportFaults {
     static func html(_ report: BenchReport) -> String {
         guard let run = report.runs.last, let faults = run.faults, !faults.isEmpty else { return "" }
         let esc = HTMLText.escape
-        var h = "<h2>Faults (repetition \(run.index + 1), seconds from the start of measuring)</h2><table><tr>"
-        h += header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
-        for row in rows(run) { h += "<tr>" + row.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
-        h += "</table>"
-        if let levels = levels(run) { h += "<p>\(esc(levels))</p>" }
-        return h
+        var html = "<h2>Faults (repetition \(run.index + 1), seconds from the start of measuring)</h2><table><tr>"
+        html += header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        for row in rows(run) { html += "<tr>" + row.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
+        html += "</table>"
+        if let levels = levels(run) { html += "<p>\(esc(levels))</p>" }
+        return html
     }
 
     /// The fault windows as chart bands.

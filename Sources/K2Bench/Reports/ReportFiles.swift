@@ -47,11 +47,11 @@ public enum ReportFiles {
         if !FileManager.default.fileExists(atPath: path) {
             return FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         }
-        guard let h = FileHandle(forWritingAtPath: path) else { return false }
-        defer { try? h.close() }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return false }
+        defer { try? handle.close() }
         do {
-            try h.seekToEnd()
-            try h.write(contentsOf: Data(text.utf8))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(text.utf8))
         } catch { return false }
         return true
     }
@@ -71,11 +71,11 @@ public enum ReportFiles {
         }
 
         mutating func put(_ name: String, _ text: String) throws(BenchError) {
-            let p = (dir as NSString).appendingPathComponent(name)
-            guard FileManager.default.createFile(atPath: p, contents: Data(text.utf8)) else {
-                throw BenchError(.io, path: p, what: "cannot write the file", remedy: "check free space and permissions")
+            let filePath = (dir as NSString).appendingPathComponent(name)
+            guard FileManager.default.createFile(atPath: filePath, contents: Data(text.utf8)) else {
+                throw BenchError(.io, path: filePath, what: "cannot write the file", remedy: "check free space and permissions")
             }
-            written.append(p)
+            written.append(filePath)
         }
     }
 

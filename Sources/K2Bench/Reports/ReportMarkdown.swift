@@ -2,54 +2,55 @@
 public enum ReportMarkdown {
     public static func render(_ r: BenchReport, verification: Verification? = nil) -> String {
         var out = "## k2 bench: \(r.workload.name)\n\n"
-        if let v = verification {
-            out += "**Verdict: \(v.summary)** (targets: `\(v.targets.path)`)\n\n"
-            out += v.markdown(includeUnmeasured: false)
-            out += "\n" + v.claimsText() + "\n"
+        if let result = verification {
+            out += "**Verdict: \(result.summary)** (targets: `\(result.targets.path)`)\n\n"
+            out += result.markdown(includeUnmeasured: false)
+            out += "\n" + result.claimsText() + "\n"
         }
-        let w = r.workload
-        out += "Workload `\(w.path)`: \(w.source), pace \(w.pace), warm-up \(Units.format(w.warmupSeconds)) s, "
-        out += "\(Units.format(w.durationSeconds)) s measured × \(w.repetitions), sinks \(w.sinks.map { "`\($0)`" }.joined(separator: ", ")).\n"
-        let e = r.environment
-        out += "Machine `\(e.hostname)`: \(e.cpus) CPUs, \(SizeTextShort.gb(e.memoryBytes)), \(e.os) \(e.kernel). "
-        out += "k2 \(r.tool.version)" + (r.tool.gitRevision.map { " (\($0))" } ?? "") + ", \(e.startedAt).\n\n"
+        let workload = r.workload
+        out += "Workload `\(workload.path)`: \(workload.source), pace \(workload.pace), warm-up \(Units.format(workload.warmupSeconds)) s, "
+        out += "\(Units.format(workload.durationSeconds)) s measured × \(workload.repetitions), sinks \(workload.sinks.map { "`\($0)`" }.joined(separator: ", ")).\n"
+        let environment = r.environment
+        out += "Machine `\(environment.hostname)`: \(environment.cpus) CPUs, \(SizeTextShort.gb(environment.memoryBytes)), \(environment.os) \(environment.kernel). "
+        out += "k2 \(r.tool.version)" + (r.tool.gitRevision.map { " (\($0))" } ?? "") + ", \(environment.startedAt).\n\n"
 
         out += "### Throughput\n\n| metric | value |\n|---|---|\n"
         for name in r.metrics.keys.sorted() where name.hasPrefix("throughput.") || name.hasPrefix("reference.") {
-            let m = r.metrics[name]!
-            out += "| \(name) | \(Units.format(m.value)) \(m.unit) |\n"
+            let metric = r.metrics[name]!
+            out += "| \(name) | \(Units.format(metric.value)) \(metric.unit) |\n"
         }
         if let ref = r.reference {
             out += "| reference: \(ref.name) | \(Units.format(ref.median)) \(ref.unit) |\n"
-            if let c = ref.cpuMedian { out += "| reference: \(ref.name) per CPU-second | \(Units.format(c)) MB/s |\n" }
+            if let cpuMedian = ref.cpuMedian { out += "| reference: \(ref.name) per CPU-second | \(Units.format(cpuMedian)) MB/s |\n" }
         }
 
         let lat = (try? r.mergedLatencies()) ?? [:]
         if !lat.isEmpty {
             out += "\n### Latency (ms, all repetitions merged)\n\n| kind | from | count | p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---|---|---|---|---|---|---|---|---|\n"
             for key in lat.keys.sorted(by: latencyOrder) {
-                let h = lat[key]!
-                let p = BenchReport.percentilesMs(h)
+                let histogram = lat[key]!
+                let percentiles = BenchReport.percentilesMs(histogram)
                 let parts = key.split(separator: ".")
-                out += "| \(parts[0]) | \(parts.count > 1 ? String(parts[1]) : "") | \(h.totalCount) | "
-                out += ["p50", "p90", "p99", "p99.9", "p99.99", "max"].map { Units.format(p[$0] ?? 0) }.joined(separator: " | ") + " |\n"
+                out += "| \(parts[0]) | \(parts.count > 1 ? String(parts[1]) : "") | \(histogram.totalCount) | "
+                out += ["p50", "p90", "p99", "p99.9", "p99.99", "max"].map { Units.format(percentiles[$0] ?? 0) }.joined(separator: " | ") + " |\n"
             }
         }
 
-        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
+        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
         out += ReportFaults.markdown(r)
+        out += ReportLedger.markdown(r)
 
         if let run = r.runs.last, !run.resources.isEmpty {
             out += "\n### Resources (last repetition)\n\n| process / group | CPU mean | CPU peak | memory peak |\n|---|---|---|---|\n"
-            for s in run.resources {
-                out += "| \(s.name)\(s.kind == "harness" ? " — apart from the system under test" : "") | \(Units.format(s.meanCores)) cores | \(Units.format(s.peakCores)) cores | \(SizeTextShort.mb(s.peakMemory)) |\n"
+            for series in run.resources {
+                out += "| \(series.name)\(series.kind == "harness" ? " — apart from the system under test" : "") | \(Units.format(series.meanCores)) cores | \(Units.format(series.peakCores)) cores | \(SizeTextShort.mb(series.peakMemory)) |\n"
             }
         }
         if let run = r.runs.last, !run.sinks.isEmpty {
             out += "\n### Sinks (last repetition)\n\n| sink | sent | delivered | failed |\n|---|---|---|---|\n"
-            for s in run.sinks {
-                let reasons = s.failureReasons.isEmpty ? "" : " (" + s.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ") + ")"
-                out += "| `\(s.uri)` | \(s.sent) | \(s.delivered) | \(s.failed)\(reasons) |\n"
+            for sink in run.sinks {
+                let reasons = sink.failureReasons.isEmpty ? "" : " (" + sink.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ") + ")"
+                out += "| `\(sink.uri)` | \(sink.sent) | \(sink.delivered) | \(sink.failed)\(reasons) |\n"
             }
         }
         if !r.notes.isEmpty {

@@ -1,5 +1,6 @@
 import Foundation
 import K2Core
+import K2Replay
 
 /// `k2 bench merge`: one report from the reports of shards that ran at the same time
 /// (`k2 replay --shard i/N` on N workers). Histograms are merged exactly (counts added, never
@@ -48,17 +49,32 @@ public enum ReportMerge {
                 + (missing.isEmpty ? "" : " (" + missing.map { "\($0.path): \($0.reason)" }.joined(separator: "; ") + ")")
                 + ". Counts and throughput cover the merged shards only: they under-count the run.")
         }
+        // Start times are read on each shard's own clock; with offsets measured against one
+        // reference (`--clock-ref`) they are put on the reference's time line before aligning.
+        let clocks = reports.map(\.environment.clock)
+        let offsets = clocks.map { $0?.offsetNanos ?? 0 }
+        let measuredClocks = clocks.compactMap { $0 }
+        let shardNames = reports.indices.map { reports[$0].workload.shard ?? "report \($0 + 1)" }
+        if !measuredClocks.isEmpty {
+            notes.append("clock offsets from the reference \(Set(measuredClocks.map(\.reference)).sorted().joined(separator: ", ")): "
+                + zip(shardNames, clocks).map { name, clock in
+                    clock.map { String(format: "shard %@ %+.3f ms (± %.3f)", name, $0.offsetMs, $0.roundTripMs / 2) } ?? "shard \(name) not measured"
+                }.joined(separator: ", ")
+                + (measuredClocks.count < reports.count ? "; shards without a measurement are taken as on the reference's clock (give every shard --clock-ref)" : ""))
+        }
         let reps = reports.map(\.runs.count).min() ?? 0
         var runs: [BenchReport.Run] = []
         for i in 0..<reps {
             let parts = reports.map { $0.runs[i] }
             // Intervals: aligned by the shards' start times (a shard that started a whole interval
             // later is shifted by one), summed over the window every shard covers.
-            let alignment = Alignment(parts)
+            let alignment = Alignment(parts, clockOffsets: offsets)
             if i == 0, let skew = alignment.skewSeconds {
                 notes.append(String(format: "shards started within %.1f ms of each other (repetition 1, by the start times in their reports", skew * 1000)
                     + (alignment.shifts.contains { $0 != 0 } ? "; intervals aligned with shifts \(alignment.shifts)" : "")
-                    + "). Each start time is read on its own host's clock: across hosts the figure includes the clocks' offsets (keep them in sync with NTP/chrony).")
+                    + (measuredClocks.count == reports.count
+                        ? ", on the reference's clock: each corrected by its measured offset)."
+                        : "). Each start time is read on its own host's clock: across hosts the figure includes the clocks' offsets (measure them with --clock-ref, or keep the clocks in sync with NTP/chrony)."))
                 if skew > skewWarningSeconds {
                     notes.append(String(format: "the shards did not start together (%.2f s apart): their load overlapped only in part; give every shard the same --start-at", skew))
                 }
@@ -67,22 +83,22 @@ public enum ReportMerge {
             var iv: [BenchReport.IntervalPoint] = []
             for k in window {
                 let ps = parts.indices.map { parts[$0].intervals[k - alignment.shifts[$0]] }
-                var p = ps[0]
-                p.offeredMsgs = ps.map(\.offeredMsgs).reduce(0, +)
-                p.sentMsgs = ps.map(\.sentMsgs).reduce(0, +)
-                p.deliveredMsgs = ps.flatMap(\.deliveredMsgs)
-                p.sentMB = ps.flatMap(\.sentMB)
-                p.backlog = ps.flatMap(\.backlog)
-                p.consumedMsgs = ps.allSatisfy { $0.consumedMsgs != nil } ? ps.compactMap(\.consumedMsgs).reduce(0, +) : nil
-                p.latenessMaxMs = ps.compactMap(\.latenessMaxMs).max()
-                p.latenessP99Ms = ps.compactMap(\.latenessP99Ms).max()
-                iv.append(p)
+                var merged = ps[0]
+                merged.offeredMsgs = ps.map(\.offeredMsgs).reduce(0, +)
+                merged.sentMsgs = ps.map(\.sentMsgs).reduce(0, +)
+                merged.deliveredMsgs = ps.flatMap(\.deliveredMsgs)
+                merged.sentMB = ps.flatMap(\.sentMB)
+                merged.backlog = ps.flatMap(\.backlog)
+                merged.consumedMsgs = ps.allSatisfy { $0.consumedMsgs != nil } ? ps.compactMap(\.consumedMsgs).reduce(0, +) : nil
+                merged.latenessMaxMs = ps.compactMap(\.latenessMaxMs).max()
+                merged.latenessP99Ms = ps.compactMap(\.latenessP99Ms).max()
+                iv.append(merged)
             }
             var hist: [String: Histogram] = [:]
             for part in parts {
-                for l in part.latencies {
-                    let h = try Histogram.decode(base64: l.histogram)
-                    if hist[l.key] == nil { hist[l.key] = h } else { hist[l.key]!.add(h) }
+                for entry in part.latencies {
+                    let histogram = try Histogram.decode(base64: entry.histogram)
+                    if hist[entry.key] == nil { hist[entry.key] = histogram } else { hist[entry.key]!.add(histogram) }
                 }
             }
             let lat = hist.keys.sorted().map { key -> BenchReport.Latency in
@@ -90,10 +106,10 @@ public enum ReportMerge {
                 return BenchReport.latency(kind: kb[0], basis: kb.count > 1 ? kb[1] : "actual", hist[key]!)
             }
             var resources: [ResourceSeries] = []
-            for (s, part) in parts.enumerated() {
-                for var r in part.resources {
-                    r.name = "shard \(s): " + r.name
-                    resources.append(r)
+            for (shard, part) in parts.enumerated() {
+                for var series in part.resources {
+                    series.name = "shard \(shard): " + series.name
+                    resources.append(series)
                 }
             }
             // Delivered per sink are concatenated per shard; "achieved" is the sum of each shard's slowest sink.
@@ -106,6 +122,10 @@ public enum ReportMerge {
                 metrics["shards.start_skew_ms"] = .init(value: skew * 1000, unit: "ms", better: .lower)
             }
             metrics["shards.missing"] = .init(value: Double(missingCount), unit: "shards", better: .lower)
+            if !measuredClocks.isEmpty {
+                metrics["shards.clock_offset_max_ms"] = .init(value: measuredClocks.map { abs($0.offsetMs) }.max() ?? 0, unit: "ms", better: .lower)
+                metrics["shards.clock_uncertainty_max_ms"] = .init(value: (measuredClocks.map(\.roundTripMs).max() ?? 0) / 2, unit: "ms", better: .lower)
+            }
             if !achievedPerInterval.isEmpty {
                 metrics["throughput.achieved.msgs_per_s"] = .init(value: Statistics.mean(achievedPerInterval), unit: "msg/s", better: .higher, samples: achievedPerInterval)
                 metrics["throughput.achieved.peak_msgs_per_s"] = .init(value: achievedPerInterval.max() ?? 0, unit: "msg/s", better: .higher)
@@ -113,18 +133,18 @@ public enum ReportMerge {
             runs.append(BenchReport.Run(index: i, startedAt: parts[0].startedAt, measuredSeconds: parts.map(\.measuredSeconds).max() ?? 0,
                                         intervals: iv, latencies: lat, sinks: parts.flatMap(\.sinks), resources: resources, metrics: metrics))
         }
-        var w = first.workload
-        if first.workload.shard != nil, let r = w.name.range(of: "-shard-", options: .backwards) { w.name = String(w.name[..<r.lowerBound]) }
-        w.name += " (merged \(reports.count) shards)"
-        w.shard = nil
-        w.sinks = reports.flatMap(\.workload.sinks)
+        var workload = first.workload
+        if first.workload.shard != nil, let shardSuffix = workload.name.range(of: "-shard-", options: .backwards) { workload.name = String(workload.name[..<shardSuffix.lowerBound]) }
+        workload.name += " (merged \(reports.count) shards)"
+        workload.shard = nil
+        workload.sinks = reports.flatMap(\.workload.sinks)
         var env = first.environment
         env.hostname = reports.map(\.environment.hostname).joined(separator: ", ")
         env.cpus = reports.map(\.environment.cpus).reduce(0, +)
         env.memoryBytes = reports.map(\.environment.memoryBytes).reduce(0, +)
         env.finishedAt = reports.map(\.environment.finishedAt).max() ?? env.finishedAt
         env.startedAt = reports.map(\.environment.startedAt).min() ?? env.startedAt
-        return BenchReport(tool: first.tool, environment: env, workload: w, runs: runs, metrics: try Assembler.combine(runs: runs),
+        return BenchReport(tool: first.tool, environment: env, workload: workload, runs: runs, metrics: try Assembler.combine(runs: runs),
                            reference: nil, notes: notes + reports.flatMap(\.notes) + ["merged from \(reports.count) shard reports; \(reps) repetition(s) each"])
     }
 
@@ -142,8 +162,11 @@ public enum ReportMerge {
         /// Latest minus earliest start, nil when a start time does not parse.
         var skewSeconds: Double?
 
-        init(_ parts: [BenchReport.Run]) {
-            let starts = parts.map { TimeText.parseISO8601($0.startedAt) }
+        /// - clockOffsets: per part, reference minus local clock (ns), added to its start time.
+        init(_ parts: [BenchReport.Run], clockOffsets: [Int64]? = nil) {
+            let starts = parts.indices.map { index in
+                TimeText.parseISO8601(parts[index].startedAt).map { $0 + (clockOffsets?[index] ?? 0) }
+            }
             let interval = parts.first?.intervals.first?.seconds ?? 1
             if starts.allSatisfy({ $0 != nil }), let earliest = starts.compactMap({ $0 }).min(), let latest = starts.compactMap({ $0 }).max() {
                 skewSeconds = Double(latest - earliest) / 1e9

@@ -8,19 +8,21 @@ enum ReportStages {
         var rows: [[String]]
     }
 
-    /// Query classes in the report (from `queries.CLASS.count`), nil when none ran.
-    static func queries(_ r: BenchReport) -> Table? {
+    /// Query classes in the report (from `queries.CLASS.count`), nil when none ran; `alone`: the
+    /// run after ingestion (`queries_alone.CLASS.count`, `queries.alone`).
+    static func queries(_ r: BenchReport, alone: Bool = false) -> Table? {
+        let (counts, kind) = alone ? ("queries_alone", "query_alone") : ("queries", "query")
         let classes = r.metrics.keys.compactMap { name -> String? in
-            guard name.hasPrefix("queries."), name.hasSuffix(".count") else { return nil }
-            return String(name.dropFirst("queries.".count).dropLast(".count".count))
+            guard name.hasPrefix(counts + "."), name.hasSuffix(".count") else { return nil }
+            return String(name.dropFirst(counts.count + 1).dropLast(".count".count))
         }.sorted()
         guard !classes.isEmpty else { return nil }
         func value(_ name: String) -> String { r.metrics[name].map { Units.format($0.value) } ?? "–" }
-        let rows = classes.map { c in
-            [c, value("queries.\(c).count"), value("queries.\(c).errors"), value("queries.\(c).rows"),
-             value("latency.query.\(c).p50"), value("latency.query.\(c).p99"), value("latency.query_uncorrected.\(c).p99")]
+        let rows = classes.map { className in
+            [className, value("\(counts).\(className).count"), value("\(counts).\(className).errors"), value("\(counts).\(className).rows"),
+             value("latency.\(kind).\(className).p50"), value("latency.\(kind).\(className).p99"), value("latency.\(kind)_uncorrected.\(className).p99")]
         }
-        return Table(title: "Queries while ingesting (open loop)",
+        return Table(title: alone ? "Queries alone after ingestion (open loop)" : "Queries while ingesting (open loop)",
                      header: ["class", "answered", "failed", "rows", "p50 ms (intended)", "p99 ms (intended)", "p99 ms (actual start)"], rows: rows)
     }
 
@@ -33,10 +35,10 @@ enum ReportStages {
         }.sorted()
         guard !layers.isEmpty else { return nil }
         func value(_ name: String, scale: Double = 1) -> String { metrics[name].map { Units.format($0.value / scale) } ?? "–" }
-        let rows = layers.map { l in
-            [l, value("storage.\(l).rows"), value("storage.\(l).bytes_on_disk", scale: 1e6), value("storage.\(l).compressed_bytes", scale: 1e6),
-             value("storage.\(l).uncompressed_bytes", scale: 1e6), value("compression.\(l).ratio"), value("storage.\(l).bytes_per_message"),
-             value("storage.\(l).mb_per_exchange_day")]
+        let rows = layers.map { layer in
+            [layer, value("storage.\(layer).rows"), value("storage.\(layer).bytes_on_disk", scale: 1e6), value("storage.\(layer).compressed_bytes", scale: 1e6),
+             value("storage.\(layer).uncompressed_bytes", scale: 1e6), value("compression.\(layer).ratio"), value("storage.\(layer).bytes_per_message"),
+             value("storage.\(layer).mb_per_exchange_day")]
         }
         var title = "Storage per layer (system.parts, last repetition)"
         if let capture = metrics["compression.capture.ratio"] { title += "; the source capture's zstd ratio: \(Units.format(capture.value))" }
@@ -51,11 +53,11 @@ enum ReportStages {
         }.sorted()
         guard !names.isEmpty else { return nil }
         func value(_ name: String) -> String { r.metrics[name].map { Units.format($0.value) } ?? "–" }
-        let rows = names.map { n in
-            let statuses = r.metrics.keys.filter { $0.hasPrefix("http.\(n).status.") }.sorted()
-                .map { "\($0.dropFirst("http.\(n).status.".count)): \(value($0))" }.joined(separator: ", ")
-            return [n, value("http.\(n).count"), value("http.\(n).errors"), statuses.isEmpty ? "–" : statuses,
-                    value("latency.http.\(n).p50"), value("latency.http.\(n).p99"), value("latency.http_uncorrected.\(n).p99")]
+        let rows = names.map { request in
+            let statuses = r.metrics.keys.filter { $0.hasPrefix("http.\(request).status.") }.sorted()
+                .map { "\($0.dropFirst("http.\(request).status.".count)): \(value($0))" }.joined(separator: ", ")
+            return [request, value("http.\(request).count"), value("http.\(request).errors"), statuses.isEmpty ? "–" : statuses,
+                    value("latency.http.\(request).p50"), value("latency.http.\(request).p99"), value("latency.http_uncorrected.\(request).p99")]
         }
         return Table(title: "HTTP requests (open loop)",
                      header: ["request", "good answers", "failed", "status codes", "p50 ms (intended)", "p99 ms (intended)", "p99 ms (actual start)"], rows: rows)
@@ -80,9 +82,9 @@ enum ReportStages {
         let runs = r.runs.filter { $0.bound != nil }
         guard !runs.isEmpty else { return nil }
         let rows = runs.map { run -> [String] in
-            let b = run.bound!
-            let late = run.boundIntervals?.filter { $0.bound != b.bound }.count ?? 0
-            return [String(run.index + 1)] + boundCells(b) + ["\(late) of \(run.boundIntervals?.count ?? 0)", b.reason]
+            let label = run.bound!
+            let late = run.boundIntervals?.filter { $0.bound != label.bound }.count ?? 0
+            return [String(run.index + 1)] + boundCells(label) + ["\(late) of \(run.boundIntervals?.count ?? 0)", label.reason]
         }
         return Table(title: "Harness or system? (what limited each repetition's figures)",
                      header: ["repetition"] + boundHeader + ["intervals labelled otherwise", "why"], rows: rows)

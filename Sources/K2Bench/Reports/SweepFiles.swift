@@ -38,13 +38,13 @@ public enum SweepFiles {
     public static func html(_ s: Sweep) -> String {
         let esc = HTMLText.escape
         let steps = s.steps.sorted { $0.rate < $1.rate }
-        var h = HTMLPage.head(title: "k2 bench sweep: \(s.workload)")
-        h += "<h1>k2 bench sweep: \(esc(s.workload))</h1>"
-        h += "<h2 class=\"\(s.maxSustainable == nil ? "fail" : "pass")\">\(esc(s.summary))</h2>"
-        h += "<div class=\"charts\">"
+        var page = HTMLPage.head(title: "k2 bench sweep: \(s.workload)")
+        page += "<h1>k2 bench sweep: \(esc(s.workload))</h1>"
+        page += "<h2 class=\"\(s.maxSustainable == nil ? "fail" : "pass")\">\(esc(s.summary))</h2>"
+        page += "<div class=\"charts\">"
         let offered = steps.map { (x: $0.rate, y: $0.offered) }
         let achieved = steps.map { (x: $0.rate, y: $0.achieved) }
-        h += SVGChart(title: "Achieved vs offered (msg/s)", yLabel: "msg/s", x: .linear(label: "offered rate (msg/s)"),
+        page += SVGChart(title: "Achieved vs offered (msg/s)", yLabel: "msg/s", x: .linear(label: "offered rate (msg/s)"),
                       series: [.init(name: "offered (ideal)", points: offered, dashed: true), .init(name: "achieved", points: achieved)]).render()
         let lat = steps.compactMap { st in st.latencyP99ms.map { (x: st.rate, y: Swift.max($0, 0.001)) } }
         let xs = steps.map(\.rate)
@@ -52,29 +52,29 @@ public enum SweepFiles {
         if let lo = xs.min(), let hi = xs.max() {
             latSeries.append(.init(name: "SLO \(Units.format(s.criteria.latencySLOms)) ms", points: [(x: lo, y: s.criteria.latencySLOms), (x: hi, y: s.criteria.latencySLOms)], dashed: true))
         }
-        h += SVGChart(title: "p99 latency vs offered (ms, log scale)", yLabel: "ms", x: .linear(label: "offered rate (msg/s)"), logY: true, series: latSeries).render()
+        page += SVGChart(title: "p99 latency vs offered (ms, log scale)", yLabel: "ms", x: .linear(label: "offered rate (msg/s)"), logY: true, series: latSeries).render()
         let cpu = steps.compactMap { st in st.cpuCores.map { (x: st.rate, y: $0) } }
-        h += SVGChart(title: "CPU vs offered (cores)", yLabel: "cores", x: .linear(label: "offered rate (msg/s)"),
+        page += SVGChart(title: "CPU vs offered (cores)", yLabel: "cores", x: .linear(label: "offered rate (msg/s)"),
                       series: [.init(name: steps.first?.cpuSource ?? "cpu", points: cpu)]).render()
-        h += "</div>"
-        h += "<h2>Steps</h2><table><tr><th>rate</th><th>offered</th><th>achieved</th><th>p99 (ms)</th><th>backlog</th><th>CPU (cores)</th><th>sustainable</th><th>report</th></tr>"
+        page += "</div>"
+        page += "<h2>Steps</h2><table><tr><th>rate</th><th>offered</th><th>achieved</th><th>p99 (ms)</th><th>backlog</th><th>CPU (cores)</th><th>sustainable</th><th>report</th></tr>"
         for st in steps {
-            h += "<tr><td>\(esc(Units.format(st.rate)))</td><td>\(esc(Units.format(st.offered)))</td><td>\(esc(Units.format(st.achieved)))</td>"
-            h += "<td>\(esc(st.latencyP99ms.map(Units.format) ?? "–"))</td><td>\(esc(Units.format(st.backlog)))</td><td>\(esc(st.cpuCores.map(Units.format) ?? "–"))</td>"
-            h += "<td class=\"\(st.sustainable ? "pass" : "fail")\">\(esc(st.sustainable ? "yes" : "no: " + st.why))</td>"
-            h += "<td>\(st.report.map { "<a href=\"\(esc($0))/report.html\">\(esc($0))</a>" } ?? "")</td></tr>"
+            page += "<tr><td>\(esc(Units.format(st.rate)))</td><td>\(esc(Units.format(st.offered)))</td><td>\(esc(Units.format(st.achieved)))</td>"
+            page += "<td>\(esc(st.latencyP99ms.map(Units.format) ?? "–"))</td><td>\(esc(Units.format(st.backlog)))</td><td>\(esc(st.cpuCores.map(Units.format) ?? "–"))</td>"
+            page += "<td class=\"\(st.sustainable ? "pass" : "fail")\">\(esc(st.sustainable ? "yes" : "no: " + st.why))</td>"
+            page += "<td>\(st.report.map { "<a href=\"\(esc($0))/report.html\">\(esc($0))</a>" } ?? "")</td></tr>"
         }
-        h += "</table>"
+        page += "</table>"
         if let us = s.cpuMicrosPerMessage {
-            h += "<h2>CPU extrapolation</h2><p>CPU per message at the maximum sustainable step: \(esc(Units.format(us))) µs (\(esc(s.maxSustainable?.cpuSource ?? ""))), linear.</p>"
-            h += "<table><tr><th>target rate</th><th>cores needed</th><th>vs \(esc(Units.format(s.budgetCores)))-core budget</th></tr>"
-            for p in s.projections {
-                h += "<tr><td>\(esc(Units.format(p.rate))) msg/s</td><td>\(esc(Units.format(p.cores)))</td>"
-                h += "<td class=\"\(p.fitsBudget ? "pass" : "fail")\">\(esc(p.fitsBudget ? "fits" : "over by " + Units.format(p.cores - s.budgetCores)))</td></tr>"
+            page += "<h2>CPU extrapolation</h2><p>CPU per message at the maximum sustainable step: \(esc(Units.format(us))) µs (\(esc(s.maxSustainable?.cpuSource ?? ""))), linear.</p>"
+            page += "<table><tr><th>target rate</th><th>cores needed</th><th>vs \(esc(Units.format(s.budgetCores)))-core budget</th></tr>"
+            for projection in s.projections {
+                page += "<tr><td>\(esc(Units.format(projection.rate))) msg/s</td><td>\(esc(Units.format(projection.cores)))</td>"
+                page += "<td class=\"\(projection.fitsBudget ? "pass" : "fail")\">\(esc(projection.fitsBudget ? "fits" : "over by " + Units.format(projection.cores - s.budgetCores)))</td></tr>"
             }
-            h += "</table>"
+            page += "</table>"
         }
-        h += "</body></html>\n"
-        return h
+        page += "</body></html>\n"
+        return page
     }
 }

@@ -17,10 +17,10 @@ public enum ProcFS {
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 8192)
         while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 8192) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            out.append(contentsOf: buf[0..<n])
+            let readCount = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 8192) }
+            if readCount < 0 { if errno == EINTR { continue }; return nil }
+            if readCount == 0 { break }
+            out.append(contentsOf: buf[0..<readCount])
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -60,13 +60,13 @@ public enum ProcFS {
         guard let dir = opendir("/proc") else { return [] }
         defer { closedir(dir) }
         var out: [ProcStat] = []
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { raw -> String in
-                let b = raw.bindMemory(to: CChar.self)
-                return String(cString: b.baseAddress!)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> String in
+                let chars = raw.bindMemory(to: CChar.self)
+                return String(cString: chars.baseAddress!)
             }
             guard let first = name.utf8.first, first >= 48, first <= 57, let pid = Int32(name) else { continue }
-            if let s = stat(pid: pid) { out.append(s) }
+            if let procStat = stat(pid: pid) { out.append(procStat) }
         }
         return out
     }

@@ -14,7 +14,7 @@ public enum WatchTarget: Sendable, Equatable {
 
     /// `1234` → pid, `/sys/fs/cgroup/…` → cgroup, anything else → a command name.
     public static func process(_ text: String) -> WatchTarget {
-        if let p = Int32(text), p > 0 { return .pid(p) }
+        if let pid = Int32(text), pid > 0 { return .pid(pid) }
         return .name(text)
     }
 
@@ -24,9 +24,9 @@ public enum WatchTarget: Sendable, Equatable {
 
     public var label: String {
         switch self {
-        case let .pid(p): return "pid \(p)"
-        case let .name(n): return n
-        case let .cgroup(c): return "cgroup " + c.replacingOccurrences(of: "/sys/fs/cgroup/", with: "")
+        case let .pid(pid): return "pid \(pid)"
+        case let .name(name): return name
+        case let .cgroup(directory): return "cgroup " + directory.replacingOccurrences(of: "/sys/fs/cgroup/", with: "")
         case .harness: return "k2 (harness)"
         }
     }
@@ -117,10 +117,10 @@ public final class ResourceSampler: @unchecked Sendable {
     /// Checks every target can be read now (a cgroup directory exists, a PID is alive); names
     /// may match nothing yet (a server starting later), which is not an error.
     public func check() throws(BenchError) {
-        for t in targets {
-            switch t {
-            case let .pid(p) where ProcFS.stat(pid: p) == nil:
-                throw BenchError(.invalidArgument, what: "process \(p) is not running", remedy: "watch a live PID or a command name")
+        for target in targets {
+            switch target {
+            case let .pid(pid) where ProcFS.stat(pid: pid) == nil:
+                throw BenchError(.invalidArgument, what: "process \(pid) is not running", remedy: "watch a live PID or a command name")
             case let .cgroup(dir) where ProcFS.cgroupUsage(dir) == nil:
                 throw BenchError(.invalidArgument, path: dir, what: "not a readable cgroup v2 directory (no cpu.stat)",
                                  remedy: "give the container's cgroup, e.g. /sys/fs/cgroup/system.slice/docker-ID.scope")
@@ -150,9 +150,9 @@ public final class ResourceSampler: @unchecked Sendable {
     @discardableResult
     public func stop() -> [ResourceSeries] {
         let (wasRunning, stop) = lock.withLock { () -> (Bool, Latch<Void>) in
-            let r = running
+            let runningNow = running
             running = false
-            return (r, stopRequest)
+            return (runningNow, stopRequest)
         }
         if wasRunning {
             stop.set()
@@ -171,18 +171,18 @@ public final class ResourceSampler: @unchecked Sendable {
         let procs = targets.contains(where: { if case .cgroup = $0 { return false }; return true }) ? ProcFS.allProcesses() : []
         var children: [Int32: [Int32]] = [:]
         var byPid: [Int32: ProcFS.ProcStat] = [:]
-        for p in procs {
-            children[p.ppid, default: []].append(p.pid)
-            byPid[p.pid] = p
+        for process in procs {
+            children[process.ppid, default: []].append(process.pid)
+            byPid[process.pid] = process
         }
         func tree(_ roots: [Int32]) -> [Int32] {
             var out: [Int32] = []
             var seen = Set<Int32>()
             var stack = roots
-            while let p = stack.popLast() {
-                guard seen.insert(p).inserted, byPid[p] != nil else { continue }
-                out.append(p)
-                stack.append(contentsOf: children[p] ?? [])
+            while let pid = stack.popLast() {
+                guard seen.insert(pid).inserted, byPid[pid] != nil else { continue }
+                out.append(pid)
+                stack.append(contentsOf: children[pid] ?? [])
             }
             return out
         }
@@ -190,23 +190,23 @@ public final class ResourceSampler: @unchecked Sendable {
 
         lock.withLock {
             let dt = lastAt.map { Double(now - $0) / 1e9 }
-            let t = Double(now - startAt) / 1e9
+            let elapsed = Double(now - startAt) / 1e9
             for (i, target) in targets.enumerated() {
                 switch target {
                 case let .cgroup(dir):
-                    guard let u = ProcFS.cgroupUsage(dir) else { continue }
+                    guard let usage = ProcFS.cgroupUsage(dir) else { continue }
                     if let dt, dt > 0, let last = lastCgroup[i] {
-                        let cores = Double(max(0, u.cpuMicros - last)) / 1e6 / dt
-                        series[i].samples.append(ResourceSample(t: t, cpuCores: cores, memoryBytes: u.memoryBytes, processes: 0))
+                        let cores = Double(max(0, usage.cpuMicros - last)) / 1e6 / dt
+                        series[i].samples.append(ResourceSample(t: elapsed, cpuCores: cores, memoryBytes: usage.memoryBytes, processes: 0))
                     }
-                    lastCgroup[i] = u.cpuMicros
+                    lastCgroup[i] = usage.cpuMicros
                 default:
                     let roots: [Int32]
                     switch target {
-                    case let .pid(p): roots = [p]
+                    case let .pid(pid): roots = [pid]
                     case .harness: roots = [me]
-                    case let .name(n):
-                        let matches = Set(procs.filter { $0.comm == n || ($0.comm.count >= 15 && n.hasPrefix($0.comm)) || ProcFS.commandName(pid: $0.pid) == n }.map(\.pid))
+                    case let .name(name):
+                        let matches = Set(procs.filter { $0.comm == name || ($0.comm.count >= 15 && name.hasPrefix($0.comm)) || ProcFS.commandName(pid: $0.pid) == name }.map(\.pid))
                         // Top-level matches only: a match whose parent also matches is counted through the parent.
                         roots = matches.filter { !matches.contains(byPid[$0]?.ppid ?? 0) }.sorted()
                     default: roots = []
@@ -214,20 +214,20 @@ public final class ResourceSampler: @unchecked Sendable {
                     let pids = tree(roots)
                     var ticks: [Int32: Int64] = [:]
                     var rss: Int64 = 0
-                    for p in pids {
-                        guard let s = byPid[p] else { continue }
-                        ticks[p] = s.cpuTicks + s.childTicks
-                        rss += s.rssBytes
+                    for pid in pids {
+                        guard let stat = byPid[pid] else { continue }
+                        ticks[pid] = stat.cpuTicks + stat.childTicks
+                        rss += stat.rssBytes
                     }
                     if let dt, dt > 0 {
                         var used: Int64 = 0
-                        for (p, v) in ticks {
+                        for (pid, total) in ticks {
                             // A process that appeared since the last sample counts from 0 only if it is young;
                             // counting its whole history would spike, so new pids count from their first sighting.
-                            if let last = lastTicks[i][p] { used += max(0, v - last) }
+                            if let last = lastTicks[i][pid] { used += max(0, total - last) }
                         }
                         let cores = Double(used) / ProcFS.ticksPerSecond / dt
-                        series[i].samples.append(ResourceSample(t: t, cpuCores: cores, memoryBytes: rss, processes: pids.count))
+                        series[i].samples.append(ResourceSample(t: elapsed, cpuCores: cores, memoryBytes: rss, processes: pids.count))
                     }
                     lastTicks[i] = ticks
                 }

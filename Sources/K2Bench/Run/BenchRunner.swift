@@ -57,6 +57,10 @@ public final class BenchRunner {
     /// replay (`--start-at`): shards given the same time start together, so their load overlaps
     /// and their intervals line up for `k2 bench merge`.
     public var startAtWallNanos: Int64?
+    /// When set (HOST:PORT of `k2 bench clock` or `k2 broker --control-port`), this host's clock
+    /// offset from that reference is measured before the first repetition: the start time is then
+    /// read on the reference's clock, and the report carries the offset for `k2 bench merge`.
+    public var clockReference: String?
     private let clock = SystemClock()
 
     public init(workload: Workload) {
@@ -65,9 +69,9 @@ public final class BenchRunner {
 
     /// The watch targets of the workload (the harness last, when on).
     public var watchTargets: [WatchTarget] {
-        var t = workload.watch.processes.map(WatchTarget.process) + workload.watch.cgroups.map(WatchTarget.cgroupPath)
-        if workload.watch.harness { t.append(.harness) }
-        return t
+        var targets = workload.watch.processes.map(WatchTarget.process) + workload.watch.cgroups.map(WatchTarget.cgroupPath)
+        if workload.watch.harness { targets.append(.harness) }
+        return targets
     }
 
     public struct Output {
@@ -85,21 +89,27 @@ public final class BenchRunner {
         var notes: [String] = []
         var logs: [String: HistogramLogWriter] = [:]
         let targets = extraWatch + watchTargets
+        let clockOffset = try clockReference.map { address -> ClockReference.Measurement in
+            let measured = try ClockReference.measure(address: address)
+            progress?(String(format: "clock: %+.3f ms from the reference %@ (± %.3f ms, best of %d)", measured.offsetMs, address, measured.roundTripMs / 2, measured.samples))
+            return measured
+        }
 
         for rep in 0..<workload.repetitions {
             if workload.reference == .zstd {
                 progress?("reference: zstd -d …")
-                let m = try ReferenceWorkload.zstdMeasure()
+                let measurement = try ReferenceWorkload.zstdMeasure()
                 if reference == nil { reference = .init(name: "zstd -d", values: [], unit: "MB/s", cpuValues: []) }
-                reference!.values.append(m.mbPerSecond)
-                reference!.cpuValues?.append(m.mbPerCPUSecond)
+                reference!.values.append(measurement.mbPerSecond)
+                reference!.cpuValues?.append(measurement.mbPerCPUSecond)
             }
             progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text)\(workload.burst.map { Self.burstText($0) } ?? ""), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
             // The barrier comes before the set-up: the consumer's and the probes' measuring windows
             // are set from the clock there. The set-up's own time then adds to the start skew,
             // which the merge reports (short for Kafka sinks; seconds for a pipeline's first probe).
             if rep == 0, let startAt = startAtWallNanos {
-                if let note = waitForStart(startAt) { notes.append(note) }
+                // The start time is on the reference's clock: here it is that minus the offset.
+                if let note = waitForStart(startAt - (clockOffset?.offsetNanos ?? 0)) { notes.append(note) }
             }
             let setup = try makeSinks(rep)
             let repWall = clock.wallNanos()
@@ -152,16 +162,16 @@ public final class BenchRunner {
                 let parts = key.split(separator: ".").map(String.init)
                 lat.append(BenchReport.latency(kind: parts[0], basis: parts.count > 1 ? parts[1] : "actual", latencies[key]!))
             }
-            var w = logs["lateness.intended"] ?? HistogramLogWriter(startNanos: repWall, comment: "k2 bench \(workload.name): replay lateness, ns")
-            for i in recorder.latenessIntervals { w.append(i) }
-            logs["lateness.intended"] = w
+            var writer = logs["lateness.intended"] ?? HistogramLogWriter(startNanos: repWall, comment: "k2 bench \(workload.name): replay lateness, ns")
+            for i in recorder.latenessIntervals { writer.append(i) }
+            logs["lateness.intended"] = writer
 
-            let sinkResults = setup.sinks.map { s -> BenchReport.SinkResult in
-                let c = s.counts
-                return .init(uri: s.uri, sent: c.sent, delivered: c.delivered, failed: c.failed, bytes: c.bytes, failureReasons: c.failureReasons)
+            let sinkResults = setup.sinks.map { sink -> BenchReport.SinkResult in
+                let counts = sink.counts
+                return .init(uri: sink.uri, sent: counts.sent, delivered: counts.delivered, failed: counts.failed, bytes: counts.bytes, failureReasons: counts.failureReasons)
             }
-            for s in sinkResults where s.failed > 0 {
-                notes.append("repetition \(rep + 1): \(s.uri) failed \(s.failed) message(s): " + s.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
+            for sinkResult in sinkResults where sinkResult.failed > 0 {
+                notes.append("repetition \(rep + 1): \(sinkResult.uri) failed \(sinkResult.failed) message(s): " + sinkResult.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
             }
             notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
             var metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
@@ -188,26 +198,28 @@ public final class BenchRunner {
                 }
             }
             runs.append(run)
-            if let m = metrics["throughput.achieved.msgs_per_s"] {
-                progress?("repetition \(rep + 1): achieved \(Units.format(m.value)) msg/s")
+            if let achieved = metrics["throughput.achieved.msgs_per_s"] {
+                progress?("repetition \(rep + 1): achieved \(Units.format(achieved.value)) msg/s")
             }
         }
 
         Assembler.addReferenceCPU(&runs, reference: reference)
-        let w = workload
+        let spec = workload
         let source: String
-        switch w.source {
+        switch spec.source {
         case let .captures(paths, loop): source = paths.joined(separator: ", ") + (loop ? " (looped)" : "")
-        case let .profile(p, seed): source = "K2Sim profile \(p) (seed \(seed))"
+        case let .profile(profileName, seed): source = "K2Sim profile \(profileName) (seed \(seed))"
         }
-        var info = BenchReport.WorkloadInfo(name: w.name, path: w.path, description: w.description, source: source, pace: w.pace.text + (w.burst.map { Self.burstText($0) } ?? ""),
-                                            warmupSeconds: Double(w.warmupNanos) / 1e9, durationSeconds: Double(w.durationNanos) / 1e9,
-                                            sinks: w.sinks.map { Secrets.mask($0.uri) }, repetitions: w.repetitions, targets: w.targets)
-        info.notTested = w.notTested.isEmpty ? nil : w.notTested
-        info.clickhouseSettings = w.embedded.clickhouseSettings.isEmpty ? nil : w.embedded.clickhouseSettings
+        var info = BenchReport.WorkloadInfo(name: spec.name, path: spec.path, description: spec.description, source: source, pace: spec.pace.text + (spec.burst.map { Self.burstText($0) } ?? ""),
+                                            warmupSeconds: Double(spec.warmupNanos) / 1e9, durationSeconds: Double(spec.durationNanos) / 1e9,
+                                            sinks: spec.sinks.map { Secrets.mask($0.uri) }, repetitions: spec.repetitions, targets: spec.targets)
+        info.notTested = spec.notTested.isEmpty ? nil : spec.notTested
+        info.clickhouseSettings = spec.embedded.clickhouseSettings.isEmpty ? nil : spec.embedded.clickhouseSettings
         info.startAt = startAtWallNanos.map { TimeText.iso8601(nanos: $0, fractionDigits: 3) }
+        var environment = EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos())
+        environment.clock = clockOffset
         let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
-                                 environment: EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos()),
+                                 environment: environment,
                                  workload: info, runs: runs, metrics: try Assembler.combine(runs: runs), reference: reference, notes: notes)
         return Output(report: report, intervalLogs: logs.mapValues(\.text))
     }
@@ -281,8 +293,8 @@ final class Ticker: @unchecked Sendable {
                 let rows = landed?() ?? nil
                 recorder.closeInterval(now: now, sinks: sinks.map(\.counts), consumed: consumed?(), landed: rows, landedSink: landedSink)
                 onInterval?()
-                if let p = progress, let last = recorder.intervals.last {
-                    p("  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))" + (last.clickhouseBehind.map { ", ClickHouse rows behind \(Units.format($0))" } ?? ""))
+                if let report = progress, let last = recorder.intervals.last {
+                    report("  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))" + (last.clickhouseBehind.map { ", ClickHouse rows behind \(Units.format($0))" } ?? ""))
                 }
                 next += 1_000_000_000
             }

@@ -44,11 +44,11 @@ public enum LiveMetrics {
             for (i, sink) in s.sinks.enumerated() where i < iv.backlog.count {
                 out.append(S("k2_bench_backlog_messages", iv.backlog[i], help: "Messages sent to a sink, not yet acknowledged.", labels: [("sink", sink.uri)]))
             }
-            if let c = iv.consumedMsgs {
-                out.append(S("k2_bench_consumed_messages_per_second", c / secs, help: "Messages the consumer read back, last interval."))
+            if let consumed = iv.consumedMsgs {
+                out.append(S("k2_bench_consumed_messages_per_second", consumed / secs, help: "Messages the consumer read back, last interval."))
             }
-            if let p = iv.latenessP99Ms {
-                out.append(S("k2_bench_lateness_p99_seconds", p / 1e3, help: "Replay lateness p99 over the last interval."))
+            if let lateness = iv.latenessP99Ms {
+                out.append(S("k2_bench_lateness_p99_seconds", lateness / 1e3, help: "Replay lateness p99 over the last interval."))
             }
         }
         if let consumed = s.consumed {
@@ -58,23 +58,23 @@ public enum LiveMetrics {
         }
         out += sinkCounters(prefix: "k2_bench", scope: "this repetition", s.sinks)
         for key in s.latencies.keys.sorted() {
-            let h = s.latencies[key]!
-            guard h.totalCount > 0 else { continue }
+            let histogram = s.latencies[key]!
+            guard histogram.totalCount > 0 else { continue }
             let parts = key.split(separator: ".").map(String.init)
             let kind = parts[0], basis = parts.count > 1 ? parts[1] : "actual"
-            let scale = Double(h.unit.nanos) / 1e9
-            for (label, p) in quantiles {
-                let v = Double(p == 100 ? h.max : h.valueAtPercentile(p)) * scale
-                out.append(S("k2_bench_latency_seconds", v, help: "Latency quantiles over the measured window so far (quantile 1 = max).",
+            let scale = Double(histogram.unit.nanos) / 1e9
+            for (label, percentile) in quantiles {
+                let value = Double(percentile == 100 ? histogram.max : histogram.valueAtPercentile(percentile)) * scale
+                out.append(S("k2_bench_latency_seconds", value, help: "Latency quantiles over the measured window so far (quantile 1 = max).",
                              labels: [("kind", kind), ("basis", basis), ("quantile", label)]))
             }
-            out.append(S("k2_bench_latency_count", Double(h.totalCount), help: "Messages in the latency histogram.", type: "counter",
+            out.append(S("k2_bench_latency_count", Double(histogram.totalCount), help: "Messages in the latency histogram.", type: "counter",
                          labels: [("kind", kind), ("basis", basis)]))
         }
-        for r in s.resources {
-            guard let last = r.samples.last else { continue }
-            out.append(S("k2_bench_cpu_cores", last.cpuCores, help: "CPU of a watched process tree or cgroup (cores), last sample.", labels: [("process", r.name), ("kind", r.kind)]))
-            out.append(S("k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.", labels: [("process", r.name), ("kind", r.kind)]))
+        for series in s.resources {
+            guard let last = series.samples.last else { continue }
+            out.append(S("k2_bench_cpu_cores", last.cpuCores, help: "CPU of a watched process tree or cgroup (cores), last sample.", labels: [("process", series.name), ("kind", series.kind)]))
+            out.append(S("k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.", labels: [("process", series.name), ("kind", series.kind)]))
         }
         return out
     }
@@ -103,7 +103,7 @@ public enum LiveMetrics {
             S("k2_replay_elapsed_seconds", Double(p.elapsedNanos) / 1e9, help: "Time since the first message."),
             S("k2_replay_bytes_total", Double(p.bytes), help: "Payload bytes handed to the sinks.", type: "counter"),
         ]
-        if let f = p.fraction { out.append(S("k2_replay_progress_ratio", f, help: "Fraction of the capture time (all loops) replayed.")) }
+        if let fraction = p.fraction { out.append(S("k2_replay_progress_ratio", fraction, help: "Fraction of the capture time (all loops) replayed.")) }
         if let eta = p.etaNanos { out.append(S("k2_replay_eta_seconds", Double(eta) / 1e9, help: "Estimated time to the end.")) }
         return out + sinkCounters(prefix: "k2_replay", scope: "this run", sinks)
     }

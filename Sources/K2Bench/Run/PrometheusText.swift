@@ -30,17 +30,17 @@ public enum PrometheusText {
     public static func render(_ samples: [Sample]) -> String {
         var order: [String] = []
         var byName: [String: [Sample]] = [:]
-        for s in samples {
-            if byName[s.name] == nil { order.append(s.name) }
-            byName[s.name, default: []].append(s)
+        for sample in samples {
+            if byName[sample.name] == nil { order.append(sample.name) }
+            byName[sample.name, default: []].append(sample)
         }
         var out = ""
         for name in order {
             let group = byName[name]!
             out += "# HELP \(name) \(group[0].help)\n# TYPE \(name) \(group[0].type)\n"
-            for v in group {
-                let labels = v.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
-                out += name + (labels.isEmpty ? "" : "{\(labels)}") + " " + number(v.value) + "\n"
+            for sample in group {
+                let labels = sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+                out += name + (labels.isEmpty ? "" : "{\(labels)}") + " " + number(sample.value) + "\n"
             }
         }
         return out

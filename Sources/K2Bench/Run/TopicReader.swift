@@ -43,11 +43,11 @@ public final class TopicReader: @unchecked Sendable {
             var pending: [UInt8] = []
             var buf = [UInt8](repeating: 0, count: 65536)
             while true {
-                let n = buf.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, 65536) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
+                let readCount = buf.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, 65536) }
+                if readCount < 0 && errno == EINTR { continue }
+                if readCount <= 0 { break }
                 let now = clock.wallNanos()
-                pending.append(contentsOf: buf[0..<n])
+                pending.append(contentsOf: buf[0..<readCount])
                 var start = 0
                 while let nl = pending[start...].firstIndex(of: 10) {
                     line(pending[start..<nl], now: now)
@@ -62,20 +62,20 @@ public final class TopicReader: @unchecked Sendable {
     private func line(_ bytes: ArraySlice<UInt8>, now: Int64) {
         var created: Int64 = -1
         var intended: Int64 = -1
-        var i = bytes.startIndex
-        var v: Int64 = 0
+        var position = bytes.startIndex
+        var value: Int64 = 0
         var neg = false
-        while i < bytes.endIndex, bytes[i] != 32 {
-            if bytes[i] == 45 { neg = true } else { v = v &* 10 &+ Int64(bytes[i] &- 48) }
-            i += 1
+        while position < bytes.endIndex, bytes[position] != 32 {
+            if bytes[position] == 45 { neg = true } else { value = value &* 10 &+ Int64(bytes[position] &- 48) }
+            position += 1
         }
-        created = neg ? -v : v
+        created = neg ? -value : value
         let key = Array("k2-intended-ns=".utf8)
-        if let r = bytes[i...].firstRange(of: key) {
-            var j = r.upperBound
-            var n: Int64 = 0
-            while j < bytes.endIndex, bytes[j] >= 48, bytes[j] <= 57 { n = n &* 10 &+ Int64(bytes[j] - 48); j += 1 }
-            intended = n
+        if let match = bytes[position...].firstRange(of: key) {
+            var digitPosition = match.upperBound
+            var stamp: Int64 = 0
+            while digitPosition < bytes.endIndex, bytes[digitPosition] >= 48, bytes[digitPosition] <= 57 { stamp = stamp &* 10 &+ Int64(bytes[digitPosition] - 48); digitPosition += 1 }
+            intended = stamp
         }
         lock.withLock {
             _consumed &+= 1

@@ -14,127 +14,132 @@ public enum WorkloadRun {
     /// - metrics: publish live figures there (`--metrics-port`).
     /// - startAt: wall-clock ns the first repetition waits for before its set-up and replay
     ///   (`--start-at`, a barrier for shards on several hosts).
-    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil,
+    /// - clockReference: HOST:PORT of the shards' clock reference (`--clock-ref`): `startAt` is on its clock.
+    public static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
                            progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
-        var w = workload
+        var spec = workload
         if let shard {
-            w.name += "-shard-\(shard.index)of\(shard.count)"
-            if case let .rate(r) = w.pace { w.pace = .rate(r / Double(shard.count)) }
-            w.burst?.rate /= Double(shard.count)
+            spec.name += "-shard-\(shard.index)of\(shard.count)"
+            if case let .rate(rate) = spec.pace { spec.pace = .rate(rate / Double(shard.count)) }
+            spec.burst?.rate /= Double(shard.count)
         }
         // The embedded broker, when a sink asks for it.
         var broker: EmbeddedBroker?
-        let wantsBroker = w.embedded.broker ?? w.sinks.contains { $0.uri.hasPrefix("kafka://embedded") }
+        let wantsBroker = spec.embedded.broker ?? spec.sinks.contains { $0.uri.hasPrefix("kafka://embedded") }
         if wantsBroker {
             var conf = EmbeddedBroker.Configuration()
-            conf.partitions = w.embedded.partitions
-            conf.brokers = w.embedded.brokers
+            conf.partitions = spec.embedded.partitions
+            conf.brokers = spec.embedded.brokers
             broker = try EmbeddedBroker(conf)
             progress?("embedded broker on \(broker!.bootstrap)")
         }
-        for i in w.sinks.indices where w.sinks[i].uri.hasPrefix("kafka://embedded") {
+        for i in spec.sinks.indices where spec.sinks[i].uri.hasPrefix("kafka://embedded") {
             guard let broker else { break }
-            w.sinks[i].uri = w.sinks[i].uri.replacingOccurrences(of: "kafka://embedded", with: "kafka://" + broker.bootstrap)
+            spec.sinks[i].uri = spec.sinks[i].uri.replacingOccurrences(of: "kafka://embedded", with: "kafka://" + broker.bootstrap)
         }
         // The embedded ClickHouse (and the pipeline's schema), when the workload asks for it.
-        let pipeline = try PipelineSetup(workload: w, progress: progress)
-        let faultTargets = EmbeddedFaults(broker: broker, clickhouse: pipeline.server, workloadPath: w.path)
-        try faultTargets.check(w.faults)
+        let pipeline = try PipelineSetup(workload: spec, progress: progress)
+        let faultTargets = EmbeddedFaults(broker: broker, clickhouse: pipeline.server, workloadPath: spec.path)
+        try faultTargets.check(spec.faults)
         let files: [String]
         let source: ReplaySourceFactory?
         let loop: Bool
-        switch w.source {
-        case let .captures(paths, l):
+        switch spec.source {
+        case let .captures(paths, looped):
             files = paths
             source = nil
-            loop = l
+            loop = looped
         case let .profile(name, seed):
             // A K2Sim profile (a YAML path, or a name in captures/profiles/), generated as the engine replays it, looped.
             let path = name.hasSuffix(".yaml") || name.hasSuffix(".yml") ? name : "captures/profiles/\(name).yaml"
             guard FileManager.default.fileExists(atPath: path) else {
-                throw BenchError(.fileNotFound, path: w.path, what: "profile '\(name)' is neither a file nor captures/profiles/\(name).yaml",
+                throw BenchError(.fileNotFound, path: spec.path, what: "profile '\(name)' is neither a file nor captures/profiles/\(name).yaml",
                                  remedy: "name a profile YAML (docs/sim-profiles.md) or run from the repository root")
             }
             var profile = try ProfileLoader.load(path: path)
             profile.seed = seed
-            let p = profile
-            progress?("replaying K2Sim profile \(p.name) (seed \(seed)) as it is generated")
-            source = ReplaySourceFactory(name: "k2 sim: profile \(p.name), seed \(seed)") {
-                try GeneratedReplaySource(generator: CaptureGenerator(profile: p))
+            let generatedProfile = profile
+            progress?("replaying K2Sim profile \(generatedProfile.name) (seed \(seed)) as it is generated")
+            source = ReplaySourceFactory(name: "k2 sim: profile \(generatedProfile.name), seed \(seed)") {
+                try GeneratedReplaySource(generator: CaptureGenerator(profile: generatedProfile))
             }
             files = []
             loop = true
         }
         let pace: Pace
-        switch w.pace {
-        case let .speed(s): pace = .speed(s)
-        case let .rate(r):
+        switch spec.pace {
+        case let .speed(speed): pace = .speed(speed)
+        case let .rate(rate):
             // A burst phase: the schedule starts with the warm-up, the burst is placed in the measured window.
-            pace = w.burst.map { .rates(.burst(base: r, burst: $0.rate, at: w.warmupNanos + $0.atNanos, length: $0.lengthNanos)) } ?? .rate(r)
+            pace = spec.burst.map { .rates(.burst(base: rate, burst: $0.rate, at: spec.warmupNanos + $0.atNanos, length: $0.lengthNanos)) } ?? .rate(rate)
         case .max: pace = .max
         }
 
         let hasBroker = broker != nil
-        let runner = BenchRunner(workload: w)
+        let runner = BenchRunner(workload: spec)
         runner.progress = progress
         runner.metricsServer = metrics
         runner.startAtWallNanos = startAt
+        runner.clockReference = clockReference
         let clock = SystemClock()
         var reader: TopicReader?
         let out = try runner.run(makeSinks: { rep in
             var sinks: [any ReplaySink] = []
-            for s in w.sinks {
-                var uri = s.uri
-                if !s.options.isEmpty {
-                    uri += (uri.contains("?") ? "&" : "?") + s.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+            for sinkSpec in spec.sinks {
+                var uri = sinkSpec.uri
+                if !sinkSpec.options.isEmpty {
+                    uri += (uri.contains("?") ? "&" : "?") + sinkSpec.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
                 }
                 sinks.append(try SinkFactory.make(uri))
             }
-            if let c = w.consumer {
-                let kafka = w.sinks.first { $0.uri.hasPrefix("kafka://") }
-                let brokers = c.brokers ?? kafka.map { String($0.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" }) }
-                var topic = c.topic
-                if topic == nil, let q = kafka?.uri.split(separator: "?", maxSplits: 1).last {
-                    for kv in q.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
+            if let consumer = spec.consumer {
+                let kafka = spec.sinks.first { $0.uri.hasPrefix("kafka://") }
+                let brokers = consumer.brokers ?? kafka.map { String($0.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" }) }
+                var topic = consumer.topic
+                if topic == nil, let query = kafka?.uri.split(separator: "?", maxSplits: 1).last {
+                    for kv in query.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
                 }
                 guard let brokers, let topic, !topic.contains("{") else {
-                    throw BenchError(.invalidArgument, path: w.path, what: "the consumer needs one fixed topic (the sink's topic is a template or missing)",
+                    throw BenchError(.invalidArgument, path: spec.path, what: "the consumer needs one fixed topic (the sink's topic is a template or missing)",
                                      remedy: "set consumer: {topic: market.crypto.trades.binance}")
                 }
-                let r = TopicReader(brokers: brokers, topic: topic)
-                try r.start(measureFromWall: clock.wallNanos() + w.warmupNanos)
-                reader = r
+                let topicReader = TopicReader(brokers: brokers, topic: topic)
+                try topicReader.start(measureFromWall: clock.wallNanos() + spec.warmupNanos)
+                reader = topicReader
                 usleep(300_000)   // let kcat reach the end offsets before the first message
             }
             let current = reader
             // The ledger (runs with faults): the topic's messages before the repetition.
-            let ledgerStart = w.faults.isEmpty ? nil : LedgerStart(sinks: w.sinks)
-            let probes = try pipeline.startRepetition(rep, sinks: w.sinks, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
-            let queryStage = try pipeline.startQueries(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
-            let httpStage = try pipeline.startHTTP(rep, warmupNanos: w.warmupNanos, durationNanos: w.durationNanos)
+            let ledgerStart = spec.faults.isEmpty ? nil : LedgerStart(sinks: spec.sinks)
+            let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") })
+            let probes = try pipeline.startRepetition(rep, sinks: spec.sinks, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
+            let queryStage = try pipeline.startQueries(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
+            let httpStage = try pipeline.startHTTP(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
             var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var probeResult: FreshnessProbes.Result?
             var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+            var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
             var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
             var ledger: RunLedger?
             var setup = SinkSetup(sinks: sinks, latencies: {
-                var l: [String: Histogram] = [:]
-                for s in sinks where s.uri.hasPrefix("kafka://") || s.uri.hasPrefix("clickhouse://") || s.uri.hasPrefix("mock://") {
-                    let kind = s.uri.hasPrefix("kafka://") ? "publish" : s.uri.hasPrefix("mock://") ? "delivery" : "insert"
-                    let st = s.stats
-                    if l[kind + ".intended"] == nil {
-                        l[kind + ".intended"] = st.latencyFromIntended
-                        l[kind + ".actual"] = st.latencyFromActual
+                var latencies: [String: Histogram] = [:]
+                for sink in sinks where sink.uri.hasPrefix("kafka://") || sink.uri.hasPrefix("clickhouse://") || sink.uri.hasPrefix("mock://") {
+                    let kind = sink.uri.hasPrefix("kafka://") ? "publish" : sink.uri.hasPrefix("mock://") ? "delivery" : "insert"
+                    let st = sink.stats
+                    if latencies[kind + ".intended"] == nil {
+                        latencies[kind + ".intended"] = st.latencyFromIntended
+                        latencies[kind + ".actual"] = st.latencyFromActual
                     } else {
-                        l[kind + ".intended"]!.add(st.latencyFromIntended)
-                        l[kind + ".actual"]!.add(st.latencyFromActual)
+                        latencies[kind + ".intended"]!.add(st.latencyFromIntended)
+                        latencies[kind + ".actual"]!.add(st.latencyFromActual)
                     }
                 }
-                if let current { for (k, v) in current.latencies { l[k] = v } }
-                if let probes { for (k, v) in probes.latencies { l[k] = v } }
-                if let queryFigures { for (k, v) in queryFigures.latencies { l[k] = v } }
-                if let httpFigures { for (k, v) in httpFigures.latencies { l[k] = v } }
-                return l
+                if let current { for (k, v) in current.latencies { latencies[k] = v } }
+                if let probes { for (k, v) in probes.latencies { latencies[k] = v } }
+                if let queryFigures { for (k, v) in queryFigures.latencies { latencies[k] = v } }
+                if let aloneFigures { for (k, v) in aloneFigures.latencies { latencies[k] = v } }
+                if let httpFigures { for (k, v) in httpFigures.latencies { latencies[k] = v } }
+                return latencies
             }, consumed: current.map { r in { r.consumed } }, close: {
                 let expected = sinks.first { $0.uri.hasPrefix("kafka://") }?.counts.delivered
                 current?.stop(expected: expected)
@@ -143,56 +148,59 @@ public enum WorkloadRun {
                     let stopped = queryStage.stop()
                     queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
                 }
+                // After the measured window and the resource sampler: the queries alone (queries.alone).
+                aloneFigures = pipeline.runQueriesAlone(rep)
                 if let httpStage {
                     let stopped = httpStage.stop()
                     httpFigures = HTTPStage.figures(stopped.requests, error: stopped.error)
                 }
                 storageFigures = pipeline.measureStorage(rep)
                 if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
-                    ledger = ledgerStart.finish(sink: kafka, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
+                    ledger = ledgerStart.finish(sink: kafka, reader: idReader?.reader, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
                 }
             }, notes: {
-                var n: [String] = (queryFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? [])
-                guard let probes, let r = probeResult else { return n }
-                if r.lost > 0 {
-                    n.append("\(r.lost) of \(r.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
-                        + " (probe ids \(r.lostIDs.map(String.init).joined(separator: ", ")); "
-                        + (r.undelivered == 0 ? "the broker acknowledged every probe, so the pipeline lost them)"
-                                              : "\(r.undelivered) probes were not acknowledged by the broker: \(r.undeliveredReasons.prefix(3).joined(separator: "; ")))"))
+                var notes: [String] = (queryFigures?.notes ?? []) + (aloneFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? []) + (idReader?.error.map { [$0] } ?? [])
+                guard let probes, let probeSummary = probeResult else { return notes }
+                if probeSummary.lost > 0 {
+                    notes.append("\(probeSummary.lost) of \(probeSummary.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
+                        + " (probe ids \(probeSummary.lostIDs.map(String.init).joined(separator: ", ")); "
+                        + (probeSummary.undelivered == 0 ? "the broker acknowledged every probe, so the pipeline lost them)"
+                                              : "\(probeSummary.undelivered) probes were not acknowledged by the broker: \(probeSummary.undeliveredReasons.prefix(3).joined(separator: "; ")))"))
                 }
-                if let e = probes.lastError { n.append("freshness probes: \(e)") }
-                return n
+                if let error = probes.lastError { notes.append("freshness probes: \(error)") }
+                return notes
             })
-            if !w.faults.isEmpty {
-                let scheduler = FaultScheduler(faults: w.faults, injector: faultTargets)
+            if !spec.faults.isEmpty {
+                let scheduler = FaultScheduler(faults: spec.faults, injector: faultTargets)
                 scheduler.progress = progress
                 setup.faults = scheduler
             }
             if let probes, probes.configuration.rowsTable != nil {
                 setup.landed = { probes.landedSinceStart() }
-                setup.landedSink = w.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
+                setup.landedSink = spec.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
             }
             setup.metrics = {
-                var m: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
-                for (name, metric) in storageFigures?.metrics ?? [:] { m[name] = metric }
-                for (name, metric) in httpFigures?.metrics ?? [:] { m[name] = metric }
-                for (name, metric) in ledger?.metrics ?? [:] { m[name] = metric }
+                var figures: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
+                for (name, metric) in aloneFigures?.metrics ?? [:] { figures[name] = metric }
+                for (name, metric) in storageFigures?.metrics ?? [:] { figures[name] = metric }
+                for (name, metric) in httpFigures?.metrics ?? [:] { figures[name] = metric }
+                for (name, metric) in ledger?.metrics ?? [:] { figures[name] = metric }
                 // Services: the watched processes and cgroups, the harness, the embedded broker.
-                let system = w.watch.processes.count + w.watch.cgroups.count + (hasBroker ? 1 : 0)
+                let system = spec.watch.processes.count + spec.watch.cgroups.count + (hasBroker ? 1 : 0)
                 if system > 0 {
-                    m["services.count"] = .init(value: Double(system + (w.watch.harness ? 1 : 0)), unit: "services", better: .lower)
+                    figures["services.count"] = .init(value: Double(system + (spec.watch.harness ? 1 : 0)), unit: "services", better: .lower)
                 }
-                guard let r = probeResult else { return m }
-                if let rows = r.rowsPerSecond {
-                    m["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
+                guard let probeSummary = probeResult else { return figures }
+                if let rows = probeSummary.rowsPerSecond {
+                    figures["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
                 }
-                m["freshness.probes.lost"] = .init(value: Double(r.lost), unit: "probes", better: .lower)
-                if r.sent > 0 {
+                figures["freshness.probes.lost"] = .init(value: Double(probeSummary.lost), unit: "probes", better: .lower)
+                if probeSummary.sent > 0 {
                     // Availability: probes answered (visible in ClickHouse) within probes.timeout / probes sent.
-                    m["availability.probes.percent"] = .init(value: Double(r.answeredInTime) / Double(r.sent) * 100, unit: "%", better: .higher)
-                    m["availability.probes.sent"] = .init(value: Double(r.sent), unit: "probes", better: .higher)
+                    figures["availability.probes.percent"] = .init(value: Double(probeSummary.answeredInTime) / Double(probeSummary.sent) * 100, unit: "%", better: .higher)
+                    figures["availability.probes.sent"] = .init(value: Double(probeSummary.sent), unit: "probes", better: .higher)
                 }
-                return m
+                return figures
             }
             return setup
         }, replay: { req in
@@ -217,7 +225,7 @@ public enum WorkloadRun {
                 throw BenchError(.run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)")
             }
             if let shard, summary.messages == 0, summary.outcome != .interrupted {
-                throw BenchError(.run, path: w.path, what: "shard \(shard) replayed no messages: the split (by symbol, else connection) gave it none of the source's",
+                throw BenchError(.run, path: spec.path, what: "shard \(shard) replayed no messages: the split (by symbol, else connection) gave it none of the source's",
                                  remedy: "use fewer shards, or a source with more symbols (e.g. profile: steady-138, 200 symbols)")
             }
             return summary
@@ -261,9 +269,9 @@ final class PipelineSetup {
         if wantsServer {
             progress?("starting the embedded ClickHouse …")
             do {
-                var c = LocalClickHouse.Configuration()
-                c.settings = w.embedded.clickhouseSettings
-                server = try LocalClickHouse(c)
+                var configuration = LocalClickHouse.Configuration()
+                configuration.settings = w.embedded.clickhouseSettings
+                server = try LocalClickHouse(configuration)
             } catch {
                 throw BenchError(.run, path: w.path, what: "the embedded ClickHouse did not start: \(error)", remedy: "run scripts/install-deps.sh")
             }
@@ -289,22 +297,22 @@ final class PipelineSetup {
     /// Creates the repetition's database from the schema and starts the probes (nil without probes).
     func startRepetition(_ rep: Int, sinks: [Workload.SinkSpec], warmupNanos: Int64, durationNanos: Int64) throws -> FreshnessProbes? {
         guard port != 0 else { return nil }
-        let w = workload
+        let spec = workload
         guard let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) else {
-            throw BenchError(.invalidArgument, path: w.path, what: "a ClickHouse pipeline needs a kafka:// sink (the topic the Kafka engine reads)",
+            throw BenchError(.invalidArgument, path: spec.path, what: "a ClickHouse pipeline needs a kafka:// sink (the topic the Kafka engine reads)",
                              remedy: "add e.g. kafka://embedded?topic=market.crypto.trades.binance to sinks")
         }
         let brokers = String(kafka.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" })
         var topic: String?
-        if let q = kafka.uri.split(separator: "?", maxSplits: 1).dropFirst().first {
-            for kv in q.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
+        if let query = kafka.uri.split(separator: "?", maxSplits: 1).dropFirst().first {
+            for kv in query.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
         }
         guard let topic, !topic.contains("{") else {
-            throw BenchError(.invalidArgument, path: w.path, what: "the pipeline needs the Kafka sink's topic fixed (it is a template or missing)",
+            throw BenchError(.invalidArgument, path: spec.path, what: "the pipeline needs the Kafka sink's topic fixed (it is a template or missing)",
                              remedy: "add ?topic=market.crypto.trades.binance to the kafka:// sink")
         }
         let database = "k2_rep\(rep + 1)"
-        if let schemaPath = w.embedded.clickhouseSchema {
+        if let schemaPath = spec.embedded.clickhouseSchema {
             let schema: ClickHouseSchema
             do { schema = try ClickHouseSchema(path: schemaPath) } catch {
                 throw BenchError(.invalidArgument, path: schemaPath, what: "\(error)")
@@ -316,25 +324,25 @@ final class PipelineSetup {
                 throw BenchError(.run, path: schemaPath, what: "\(error)", remedy: "fix the schema file")
             }
         }
-        guard w.probes.intervalNanos > 0 else { return nil }
-        var c = FreshnessProbes.Configuration(brokers: brokers, topic: topic, port: port)
-        c.host = host
-        c.database = w.embedded.clickhouseSchema != nil ? database : "default"
-        c.table = w.probes.table
-        c.rowsTable = w.probes.rowsTable
-        c.intervalNanos = w.probes.intervalNanos
-        c.pollNanos = w.probes.pollNanos
-        c.timeoutNanos = w.probes.timeoutNanos
+        guard spec.probes.intervalNanos > 0 else { return nil }
+        var configuration = FreshnessProbes.Configuration(brokers: brokers, topic: topic, port: port)
+        configuration.host = host
+        configuration.database = spec.embedded.clickhouseSchema != nil ? database : "default"
+        configuration.table = spec.probes.table
+        configuration.rowsTable = spec.probes.rowsTable
+        configuration.intervalNanos = spec.probes.intervalNanos
+        configuration.pollNanos = spec.probes.pollNanos
+        configuration.timeoutNanos = spec.probes.timeoutNanos
         let probes: FreshnessProbes
         do {
-            probes = try FreshnessProbes(c)
+            probes = try FreshnessProbes(configuration)
             progress?("waiting until the pipeline delivers into ClickHouse (a first probe) …")
             let secs = try probes.waitUntilFlowing()
             progress?("pipeline flowing after \(String(format: "%.1f", secs)) s")
-        } catch let e as BenchError {
-            throw e
+        } catch let benchError as BenchError {
+            throw benchError
         } catch {
-            throw BenchError(.run, path: w.path, what: "freshness probes: \(error)", remedy: "check the pipeline's schema (clickhouse_schema) and the broker")
+            throw BenchError(.run, path: spec.path, what: "freshness probes: \(error)", remedy: "check the pipeline's schema (clickhouse_schema) and the broker")
         }
         let now = SystemClock().wallNanos()
         probes.start(measureFromWall: now + warmupNanos, measureToWall: now + warmupNanos + durationNanos)
@@ -382,6 +390,27 @@ final class PipelineSetup {
     /// measured window, while the replay feeds the pipeline.
     func startQueries(_ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage? {
         guard let queries = workload.queries else { return nil }
+        return try startQueries(queries, rep, warmupNanos: warmupNanos, durationNanos: durationNanos)
+    }
+
+    /// `queries.alone`: once the replay stopped, the query classes again for that long with no
+    /// ingestion (the query-only case); blocks until they ran. Nil without it.
+    func runQueriesAlone(_ rep: Int) -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])? {
+        guard let queries = workload.queries, queries.aloneNanos > 0 else { return nil }
+        progress?("queries alone after ingestion for \(TimeText.humanDuration(nanos: queries.aloneNanos)) …")
+        do {
+            let stage = try startQueries(queries, rep, warmupNanos: 0, durationNanos: queries.aloneNanos)
+            let clock = SystemClock()
+            let end = clock.monotonicNanos() + queries.aloneNanos
+            while clock.monotonicNanos() < end { usleep(UInt32(min(100_000, max(1_000, (end - clock.monotonicNanos()) / 1_000)))) }
+            let stopped = stage.stop()
+            return QueryStage.figures(stopped.classes, error: stopped.error, alone: true)
+        } catch {
+            return QueryStage.figures([], error: "\(error)", alone: true)
+        }
+    }
+
+    private func startQueries(_ queries: Workload.Queries, _ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage {
         var (queryHost, queryPort) = (host, port)
         if let url = queries.clickhouse { (queryHost, queryPort) = try Self.hostPort(url, key: "queries.clickhouse", workload: workload) }
         guard queryPort != 0 else {

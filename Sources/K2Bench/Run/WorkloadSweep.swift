@@ -24,41 +24,41 @@ public enum WorkloadSweep {
 
     public static func run(_ workload: Workload, plan: SweepPlan, criteria: Sweep.Criteria = Sweep.Criteria(), options: Options = Options(),
                            to dir: String, progress: ((String) -> Void)? = nil) throws -> Sweep {
-        var s = try Sweep.run(plan: plan, criteria: criteria, workload: workload.name, step: { rate in
-            var w = workload
-            w.pace = .rate(rate)
-            w.burst = nil   // each step is a steady rate (a burst would not be the step's rate)
-            if let d = options.durationNanos { w.durationNanos = d }
-            if let d = options.warmupNanos { w.warmupNanos = d }
-            w.repetitions = options.repetitions
-            w.reference = nil
-            progress?("step \(Units.format(rate)) msg/s: warm-up \(TimeText.humanDuration(nanos: w.warmupNanos)), measure \(TimeText.humanDuration(nanos: w.durationNanos))")
-            let out = try WorkloadRun.run(w, progress: nil)
+        var sweep = try Sweep.run(plan: plan, criteria: criteria, workload: workload.name, step: { rate in
+            var stepWorkload = workload
+            stepWorkload.pace = .rate(rate)
+            stepWorkload.burst = nil   // each step is a steady rate (a burst would not be the step's rate)
+            if let duration = options.durationNanos { stepWorkload.durationNanos = duration }
+            if let warmup = options.warmupNanos { stepWorkload.warmupNanos = warmup }
+            stepWorkload.repetitions = options.repetitions
+            stepWorkload.reference = nil
+            progress?("step \(Units.format(rate)) msg/s: warm-up \(TimeText.humanDuration(nanos: stepWorkload.warmupNanos)), measure \(TimeText.humanDuration(nanos: stepWorkload.durationNanos))")
+            let out = try WorkloadRun.run(stepWorkload, progress: nil)
             let rel = "steps/" + String(Int64(rate.rounded()))
             try ReportFiles.write(out.report, to: (dir as NSString).appendingPathComponent(rel), intervalLogs: out.intervalLogs)
             return (out.report, rel)
         }, progress: { st in
             progress?("  → offered \(Units.format(st.offered)) achieved \(Units.format(st.achieved)) msg/s, p99 \(st.latencyP99ms.map { Units.format($0) + " ms" } ?? "–"), CPU \(st.cpuCores.map { Units.format($0) } ?? "–"): \(st.sustainable ? "sustainable" : "saturated (\(st.why))")")
         })
-        s.budgetCores = options.budgetCores
-        s.targetRates = options.targetRates
-        if options.cpuAtMaxSpeed, let best = s.maxSustainable, best.cpuSource?.hasPrefix("harness") == true {
-            var w = workload
-            w.pace = .max
-            if let d = options.durationNanos { w.durationNanos = d }
-            if let d = options.warmupNanos { w.warmupNanos = d }
-            w.repetitions = 1
-            w.reference = nil
+        sweep.budgetCores = options.budgetCores
+        sweep.targetRates = options.targetRates
+        if options.cpuAtMaxSpeed, let best = sweep.maxSustainable, best.cpuSource?.hasPrefix("harness") == true {
+            var cpuWorkload = workload
+            cpuWorkload.pace = .max
+            if let duration = options.durationNanos { cpuWorkload.durationNanos = duration }
+            if let warmup = options.warmupNanos { cpuWorkload.warmupNanos = warmup }
+            cpuWorkload.repetitions = 1
+            cpuWorkload.reference = nil
             progress?("CPU per message: the harness at max speed (no pacing spin) …")
-            let out = try WorkloadRun.run(w, progress: nil)
+            let out = try WorkloadRun.run(cpuWorkload, progress: nil)
             try ReportFiles.write(out.report, to: (dir as NSString).appendingPathComponent("steps/max"), intervalLogs: out.intervalLogs)
             if let cpu = out.report.metrics["resources.harness.cpu_cores.mean"]?.value,
                let sent = out.report.metrics["throughput.sent.msgs_per_s"]?.value, sent > 0 {
-                s.cpuPerMessage = .init(micros: cpu / sent * 1e6, source: "harness at max speed, \(Units.format(sent)) msg/s: work, no pacing spin")
+                sweep.cpuPerMessage = .init(micros: cpu / sent * 1e6, source: "harness at max speed, \(Units.format(sent)) msg/s: work, no pacing spin")
                 progress?("  → \(Units.format(cpu / sent * 1e6)) µs per message at \(Units.format(sent)) msg/s")
             }
         }
-        try SweepFiles.write(s, to: dir)
-        return s
+        try SweepFiles.write(sweep, to: dir)
+        return sweep
     }
 }

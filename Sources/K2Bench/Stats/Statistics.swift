@@ -11,11 +11,11 @@ public enum Statistics {
     /// Quantile with linear interpolation between order statistics (type 7, R's default).
     public static func quantile(_ xs: [Double], _ q: Double) -> Double {
         guard !xs.isEmpty else { return .nan }
-        let s = xs.sorted()
-        let h = Double(s.count - 1) * Swift.min(1, Swift.max(0, q))
-        let lo = Int(h.rounded(.down))
-        let hi = Swift.min(lo + 1, s.count - 1)
-        return s[lo] + (h - Double(lo)) * (s[hi] - s[lo])
+        let sorted = xs.sorted()
+        let position = Double(sorted.count - 1) * Swift.min(1, Swift.max(0, q))
+        let lo = Int(position.rounded(.down))
+        let hi = Swift.min(lo + 1, sorted.count - 1)
+        return sorted[lo] + (position - Double(lo)) * (sorted[hi] - sorted[lo])
     }
 
     public static func mean(_ xs: [Double]) -> Double {
@@ -25,46 +25,46 @@ public enum Statistics {
     /// The result of a two-sided Mann-Whitney U test.
     public struct MannWhitney: Sendable, Equatable {
         /// U statistic of the first sample.
-        public var u: Double
+        public var uStatistic: Double
         /// Normal approximation z score (tie- and continuity-corrected).
-        public var z: Double
+        public var zScore: Double
         /// Two-sided p-value (exact for small samples without ties, normal approximation otherwise).
-        public var p: Double
+        public var pValue: Double
     }
 
     /// Two-sided Mann-Whitney U test of `a` against `b` (do the samples come from one distribution?).
     public static func mannWhitney(_ a: [Double], _ b: [Double]) -> MannWhitney {
         let n1 = a.count, n2 = b.count
-        guard n1 > 0, n2 > 0 else { return MannWhitney(u: 0, z: 0, p: 1) }
+        guard n1 > 0, n2 > 0 else { return MannWhitney(uStatistic: 0, zScore: 0, pValue: 1) }
         // Rank the pooled sample with average ranks for ties.
         var pooled = a.map { ($0, 0) } + b.map { ($0, 1) }
         pooled.sort { $0.0 < $1.0 }
         var ranks = [Double](repeating: 0, count: pooled.count)
         var tieTerm = 0.0
-        var i = 0
-        while i < pooled.count {
-            var j = i
-            while j + 1 < pooled.count && pooled[j + 1].0 == pooled[i].0 { j += 1 }
-            let r = Double(i + j) / 2 + 1
-            for k in i...j { ranks[k] = r }
-            let t = Double(j - i + 1)
-            tieTerm += t * t * t - t
-            i = j + 1
+        var runStart = 0
+        while runStart < pooled.count {
+            var runEnd = runStart
+            while runEnd + 1 < pooled.count && pooled[runEnd + 1].0 == pooled[runStart].0 { runEnd += 1 }
+            let averageRank = Double(runStart + runEnd) / 2 + 1
+            for k in runStart...runEnd { ranks[k] = averageRank }
+            let tieCount = Double(runEnd - runStart + 1)
+            tieTerm += tieCount * tieCount * tieCount - tieCount
+            runStart = runEnd + 1
         }
         var r1 = 0.0
         for (k, p) in pooled.enumerated() where p.1 == 0 { r1 += ranks[k] }
         let u1 = r1 - Double(n1 * (n1 + 1)) / 2
         let mu = Double(n1 * n2) / 2
-        let n = Double(n1 + n2)
-        let sigma2 = Double(n1 * n2) / 12 * ((n + 1) - tieTerm / (n * (n - 1)))
+        let sampleCount = Double(n1 + n2)
+        let sigma2 = Double(n1 * n2) / 12 * ((sampleCount + 1) - tieTerm / (sampleCount * (sampleCount - 1)))
         let sigma = sigma2 > 0 ? sigma2.squareRoot() : 0
         let diff = u1 - mu
-        let z = sigma > 0 ? (abs(diff) - 0.5).clampedAtZero() / sigma * (diff < 0 ? -1 : 1) : 0
-        var p = sigma > 0 ? erfc(abs(z) / 2.0.squareRoot()) : 1
+        let zScore = sigma > 0 ? (abs(diff) - 0.5).clampedAtZero() / sigma * (diff < 0 ? -1 : 1) : 0
+        var pValue = sigma > 0 ? erfc(abs(zScore) / 2.0.squareRoot()) : 1
         if tieTerm == 0 && n1 * n2 <= 400 && n1 + n2 <= 40 {
-            p = exactP(u: u1, n1: n1, n2: n2)
+            pValue = exactP(u: u1, n1: n1, n2: n2)
         }
-        return MannWhitney(u: u1, z: z, p: Swift.min(1, p))
+        return MannWhitney(uStatistic: u1, zScore: zScore, pValue: Swift.min(1, pValue))
     }
 
     /// Exact two-sided p-value of U for small samples without ties (counting arrangements).
@@ -74,23 +74,23 @@ public enum Statistics {
         var table = [[[Double]]](repeating: [[Double]](repeating: [], count: n2 + 1), count: n1 + 1)
         for i in 0...n1 {
             for j in 0...n2 {
-                var f = [Double](repeating: 0, count: i * j + 1)
+                var arrangements = [Double](repeating: 0, count: i * j + 1)
                 if i == 0 || j == 0 {
-                    f[0] = 1
+                    arrangements[0] = 1
                 } else {
                     // The largest element is from the first sample (adds j to U) or from the second.
-                    let a = table[i - 1][j], b = table[i][j - 1]
-                    for k in 0..<a.count { f[k + j] += a[k] }
-                    for k in 0..<b.count { f[k] += b[k] }
+                    let largestFirst = table[i - 1][j], largestSecond = table[i][j - 1]
+                    for k in 0..<largestFirst.count { arrangements[k + j] += largestFirst[k] }
+                    for k in 0..<largestSecond.count { arrangements[k] += largestSecond[k] }
                 }
-                table[i][j] = f
+                table[i][j] = arrangements
             }
         }
-        let f = table[n1][n2]
-        let total = f.reduce(0, +)
+        let distribution = table[n1][n2]
+        let total = distribution.reduce(0, +)
         let lowU = Swift.min(u, Double(maxU) - u)
         var tail = 0.0
-        for k in 0...maxU where Double(k) <= lowU + 1e-9 { tail += f[k] }
+        for k in 0...maxU where Double(k) <= lowU + 1e-9 { tail += distribution[k] }
         return Swift.min(1, 2 * tail / total)
     }
 

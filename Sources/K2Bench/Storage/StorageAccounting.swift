@@ -29,9 +29,9 @@ enum StorageAccounting {
             FROM system.parts WHERE active AND database = '\(database)' GROUP BY table ORDER BY table FORMAT TabSeparated
             """)
         return body.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard f.count == 5, let rows = Int64(f[1]), let disk = Int64(f[2]), let compressed = Int64(f[3]), let raw = Int64(f[4]) else { return nil }
-            return TableSize(table: String(f[0]), rows: rows, bytesOnDisk: disk, compressedBytes: compressed, uncompressedBytes: raw)
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count == 5, let rows = Int64(fields[1]), let disk = Int64(fields[2]), let compressed = Int64(fields[3]), let raw = Int64(fields[4]) else { return nil }
+            return TableSize(table: String(fields[0]), rows: rows, bytesOnDisk: disk, compressedBytes: compressed, uncompressedBytes: raw)
         }
     }
 
@@ -70,12 +70,12 @@ enum StorageAccounting {
     /// `compression.capture.ratio`.
     static func metrics(tables: [TableSize], storage: Workload.Storage, messagesPerDay: [String: Double],
                         captureRatio: Double?) -> (metrics: [String: BenchReport.Metric], notes: [String]) {
-        var m: [String: BenchReport.Metric] = [:]
+        var result: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
         let byName = Dictionary(tables.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
-        for t in tables {
-            m["storage.table.\(t.table).rows"] = .init(value: Double(t.rows), unit: "rows", better: .lower)
-            m["storage.table.\(t.table).bytes_on_disk"] = .init(value: Double(t.bytesOnDisk), unit: "B", better: .lower)
+        for size in tables {
+            result["storage.table.\(size.table).rows"] = .init(value: Double(size.rows), unit: "rows", better: .lower)
+            result["storage.table.\(size.table).bytes_on_disk"] = .init(value: Double(size.bytesOnDisk), unit: "B", better: .lower)
         }
         let messages = byName[storage.messagesTable]?.rows ?? 0
         if messages == 0 { notes.append("storage: no rows in \(storage.messagesTable), so no bytes per message or per day") }
@@ -87,30 +87,30 @@ enum StorageAccounting {
             let disk = parts.reduce(Int64(0)) { $0 + $1.bytesOnDisk }
             let compressed = parts.reduce(Int64(0)) { $0 + $1.compressedBytes }
             let raw = parts.reduce(Int64(0)) { $0 + $1.uncompressedBytes }
-            m["storage.\(layer.name).rows"] = .init(value: Double(parts.reduce(Int64(0)) { $0 + $1.rows }), unit: "rows", better: .lower)
-            m["storage.\(layer.name).bytes_on_disk"] = .init(value: Double(disk), unit: "B", better: .lower)
-            m["storage.\(layer.name).compressed_bytes"] = .init(value: Double(compressed), unit: "B", better: .lower)
-            m["storage.\(layer.name).uncompressed_bytes"] = .init(value: Double(raw), unit: "B", better: .lower)
+            result["storage.\(layer.name).rows"] = .init(value: Double(parts.reduce(Int64(0)) { $0 + $1.rows }), unit: "rows", better: .lower)
+            result["storage.\(layer.name).bytes_on_disk"] = .init(value: Double(disk), unit: "B", better: .lower)
+            result["storage.\(layer.name).compressed_bytes"] = .init(value: Double(compressed), unit: "B", better: .lower)
+            result["storage.\(layer.name).uncompressed_bytes"] = .init(value: Double(raw), unit: "B", better: .lower)
             if compressed > 0 {
-                m["compression.\(layer.name).ratio"] = .init(value: Double(raw) / Double(compressed), unit: "ratio", better: .higher)
+                result["compression.\(layer.name).ratio"] = .init(value: Double(raw) / Double(compressed), unit: "ratio", better: .higher)
             }
             guard messages > 0 else { continue }
             let perMessage = Double(disk) / Double(messages)
-            m["storage.\(layer.name).bytes_per_message"] = .init(value: perMessage, unit: "B", better: .lower)
+            result["storage.\(layer.name).bytes_per_message"] = .init(value: perMessage, unit: "B", better: .lower)
             for (exchange, perDay) in messagesPerDay {
-                m["storage.\(layer.name).\(exchange).mb_per_day"] = .init(value: perMessage * perDay / 1e6, unit: "MB/day", better: .lower)
+                result["storage.\(layer.name).\(exchange).mb_per_day"] = .init(value: perMessage * perDay / 1e6, unit: "MB/day", better: .lower)
             }
             if let largest = messagesPerDay.values.max() {
-                m["storage.\(layer.name).mb_per_exchange_day"] = .init(value: perMessage * largest / 1e6, unit: "MB/day", better: .lower)
+                result["storage.\(layer.name).mb_per_exchange_day"] = .init(value: perMessage * largest / 1e6, unit: "MB/day", better: .lower)
             }
         }
-        if let captureRatio { m["compression.capture.ratio"] = .init(value: captureRatio, unit: "ratio", better: .higher) }
+        if let captureRatio { result["compression.capture.ratio"] = .init(value: captureRatio, unit: "ratio", better: .higher) }
         if messages > 0, !messagesPerDay.isEmpty {
             let rates = messagesPerDay.sorted { $0.key < $1.key }.map { "\($0.key) \(Units.format($0.value)) messages/day" }.joined(separator: ", ")
             notes.append("storage per exchange per day = bytes on disk per message landed (\(messages) in \(storage.messagesTable)) × "
                          + (storage.messagesPerDay.isEmpty ? "the source capture's messages per day at its recorded rate" : "storage.messages_per_day")
                          + " (\(rates)); an extrapolation from this run's parts, before any later merges")
         }
-        return (m, notes)
+        return (result, notes)
     }
 }

@@ -29,29 +29,29 @@ public enum Units {
     /// A number for a table cell: no trailing zeros, thousands grouped, at most 3 significant decimals.
     public static func format(_ v: Double) -> String {
         guard v.isFinite else { return v.isNaN ? "–" : "∞" }
-        let a = abs(v)
-        let digits = a >= 1000 ? 0 : a >= 100 ? 1 : a >= 1 ? 2 : 3
-        var s = fixed(v, digits)
-        if s.contains(".") {
-            while s.hasSuffix("0") { s.removeLast() }
-            if s.hasSuffix(".") { s.removeLast() }
+        let magnitude = abs(v)
+        let digits = magnitude >= 1000 ? 0 : magnitude >= 100 ? 1 : magnitude >= 1 ? 2 : 3
+        var text = fixed(v, digits)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
         }
-        return group(s)
+        return group(text)
     }
 
     static func fixed(_ v: Double, _ digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        let r = (abs(v) * scale).rounded()
-        let whole = Int64(r / scale)
-        let frac = Int64(r - Double(whole) * scale)
-        var s = (v < 0 && r != 0 ? "-" : "") + String(whole)
+        let rounded = (abs(v) * scale).rounded()
+        let whole = Int64(rounded / scale)
+        let frac = Int64(rounded - Double(whole) * scale)
+        var text = (v < 0 && rounded != 0 ? "-" : "") + String(whole)
         if digits > 0 {
-            var f = String(frac)
-            while f.count < digits { f = "0" + f }
-            s += "." + f
+            var fraction = String(frac)
+            while fraction.count < digits { fraction = "0" + fraction }
+            text += "." + fraction
         }
-        return s
+        return text
     }
 
     static func group(_ s: String) -> String {
@@ -61,9 +61,9 @@ public enum Units {
         let int = Array(parts[0])
         guard int.count > 3 else { return s }
         var out = ""
-        for (i, c) in int.enumerated() {
+        for (i, digit) in int.enumerated() {
             if i > 0 && (int.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
+            out.append(digit)
         }
         if parts.count > 1 { out += "." + parts[1] }
         return (neg ? "-" : "") + out

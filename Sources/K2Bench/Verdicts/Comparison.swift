@@ -34,48 +34,48 @@ public struct Comparison: Sendable, Equatable {
         let useRef = normalize && bRef != nil && cRef != nil && bRef! > 0 && cRef! > 0
         var rows: [MetricComparison] = []
         for name in baseline.metrics.keys.sorted() {
-            guard let b = baseline.metrics[name], let c = current.metrics[name] else { continue }
+            guard let baselineMetric = baseline.metrics[name], let currentMetric = current.metrics[name] else { continue }
             if !metrics.isEmpty && !metrics.contains(where: { matches(name, $0) }) { continue }
-            let t = thresholds.first(where: { matches(name, $0.0) })?.1 ?? defaultThreshold
-            var bs = b.samples ?? [b.value], cs = c.samples ?? [c.value]
-            guard let conv = Units.convert(1, from: c.unit, to: b.unit) else { continue }
+            let threshold = thresholds.first(where: { matches(name, $0.0) })?.1 ?? defaultThreshold
+            var bs = baselineMetric.samples ?? [baselineMetric.value], cs = currentMetric.samples ?? [currentMetric.value]
+            guard let conv = Units.convert(1, from: currentMetric.unit, to: baselineMetric.unit) else { continue }
             cs = cs.map { $0 * conv }
             if useRef {
                 // Faster machine (bigger reference) → expect more throughput and less latency.
-                let higher = b.direction == .higher
+                let higher = baselineMetric.direction == .higher
                 bs = bs.map { higher ? $0 / bRef! : $0 * bRef! }
                 cs = cs.map { higher ? $0 / cRef! : $0 * cRef! }
             }
-            var row = MetricComparison.compare(name: name, unit: b.unit, better: b.direction, baseline: bs, current: cs, threshold: t)
+            var row = MetricComparison.compare(name: name, unit: baselineMetric.unit, better: baselineMetric.direction, baseline: bs, current: cs, threshold: threshold)
             if useRef {
                 // Show medians in the metric's unit, scaled to the baseline machine.
-                let higher = b.direction == .higher
+                let higher = baselineMetric.direction == .higher
                 row.baselineMedian = higher ? row.baselineMedian * bRef! : row.baselineMedian / bRef!
                 row.currentMedian = higher ? row.currentMedian * bRef! : row.currentMedian / bRef!
             }
             rows.append(row)
         }
-        var c = Comparison(rows: rows, normalized: useRef, baselineReference: bRef, currentReference: cRef)
-        if defaultThreshold.best && thresholds.allSatisfy({ $0.1.best }) { c.statistic = "best" }
-        return c
+        var comparison = Comparison(rows: rows, normalized: useRef, baselineReference: bRef, currentReference: cRef)
+        if defaultThreshold.best && thresholds.allSatisfy({ $0.1.best }) { comparison.statistic = "best" }
+        return comparison
     }
 
     public func markdown() -> String {
         var out = "### k2 bench compare\n\n"
-        if normalized, let b = baselineReference, let c = currentReference {
-            out += "Normalised by the same-run reference (baseline \(Units.format(b)), current \(Units.format(c)); current figures scaled to the baseline machine).\n\n"
+        if normalized, let baselineValue = baselineReference, let currentValue = currentReference {
+            out += "Normalised by the same-run reference (baseline \(Units.format(baselineValue)), current \(Units.format(currentValue)); current figures scaled to the baseline machine).\n\n"
         }
         out += "| metric | baseline (\(statistic)) | current (\(statistic)) | change | p | verdict | why |\n|---|---|---|---|---|---|---|\n"
-        for r in rows {
-            let change = (r.change >= 0 ? "+" : "") + Units.format(r.change * 100) + "%"
-            let p = r.p.map { MetricComparison.pValue($0) } ?? "–"
-            let v: String
-            switch r.verdict {
-            case .same: v = "same"
-            case .regression: v = "**REGRESSION**"
-            case .improvement: v = "improvement"
+        for row in rows {
+            let change = (row.change >= 0 ? "+" : "") + Units.format(row.change * 100) + "%"
+            let pText = row.pValue.map { MetricComparison.pValue($0) } ?? "–"
+            let verdict: String
+            switch row.verdict {
+            case .same: verdict = "same"
+            case .regression: verdict = "**REGRESSION**"
+            case .improvement: verdict = "improvement"
             }
-            out += "| \(r.name) | \(Units.format(r.baselineMedian)) \(r.unit) (n=\(r.baselineCount)) | \(Units.format(r.currentMedian)) \(r.unit) (n=\(r.currentCount)) | \(change) | \(p) | \(v) | \(r.reason) |\n"
+            out += "| \(row.name) | \(Units.format(row.baselineMedian)) \(row.unit) (n=\(row.baselineCount)) | \(Units.format(row.currentMedian)) \(row.unit) (n=\(row.currentCount)) | \(change) | \(pText) | \(verdict) | \(row.reason) |\n"
         }
         let reg = rows.filter { $0.verdict == .regression }.count
         let imp = rows.filter { $0.verdict == .improvement }.count

@@ -39,7 +39,7 @@ public struct MetricComparison: Sendable, Equatable {
     /// (current − baseline) / baseline of the medians.
     public var change: Double
     /// Mann-Whitney p-value when both sides had enough samples.
-    public var p: Double?
+    public var pValue: Double?
     /// 95 % bootstrap interval of current/baseline medians when both sides had enough samples.
     public var ratioInterval: ClosedRange<Double>?
     public var verdict: Verdict
@@ -54,35 +54,35 @@ public struct MetricComparison: Sendable, Equatable {
         }
         let mb = pick(baseline), mc = pick(current)
         let change = mb != 0 ? (mc - mb) / abs(mb) : (mc == 0 ? 0 : .infinity)
-        var c = MetricComparison(name: name, unit: unit, better: better, baselineMedian: mb, currentMedian: mc,
+        var comparison = MetricComparison(name: name, unit: unit, better: better, baselineMedian: mb, currentMedian: mc,
                                  baselineCount: baseline.count, currentCount: current.count, change: change,
-                                 p: nil, ratioInterval: nil, verdict: .same, reason: "")
+                                 pValue: nil, ratioInterval: nil, verdict: .same, reason: "")
         guard !baseline.isEmpty, !current.isEmpty, mb.isFinite, mc.isFinite else {
-            c.reason = "no samples on one side"
-            return c
+            comparison.reason = "no samples on one side"
+            return comparison
         }
         let worse = better == .higher ? mc < mb : mc > mb
         let bigEnough = abs(change) > threshold.relative && abs(mc - mb) > threshold.absolute
         let tested = !threshold.best && baseline.count >= threshold.minSamples && current.count >= threshold.minSamples
         var significant = true
         if tested {
-            let t = Statistics.mannWhitney(baseline, current)
-            c.p = t.p
-            c.ratioInterval = Statistics.bootstrapRatioCI(baseline, current)
-            significant = t.p < threshold.alpha
+            let test = Statistics.mannWhitney(baseline, current)
+            comparison.pValue = test.pValue
+            comparison.ratioInterval = Statistics.bootstrapRatioCI(baseline, current)
+            significant = test.pValue < threshold.alpha
         }
         let pct = Units.format(abs(change) * 100) + "%"
         let limit = Units.format(threshold.relative * 100) + "%"
         if !bigEnough {
-            c.reason = (threshold.best ? "best sample moved" : "median moved") + " \(pct), within \(limit)"
+            comparison.reason = (threshold.best ? "best sample moved" : "median moved") + " \(pct), within \(limit)"
         } else if !significant {
-            c.reason = "median moved \(pct) but p = \(Units.format(c.p ?? 1)) ≥ \(Units.format(threshold.alpha)) (noise)"
+            comparison.reason = "median moved \(pct) but p = \(Units.format(comparison.pValue ?? 1)) ≥ \(Units.format(threshold.alpha)) (noise)"
         } else {
-            c.verdict = worse ? .regression : .improvement
-            c.reason = (worse ? "worse" : "better") + " by \(pct) (> \(limit)"
-                + (tested ? ", p = \(pValue(c.p ?? 0)))" : threshold.best ? "; best samples, no test)" : "; fewer than \(threshold.minSamples) samples, no test)")
+            comparison.verdict = worse ? .regression : .improvement
+            comparison.reason = (worse ? "worse" : "better") + " by \(pct) (> \(limit)"
+                + (tested ? ", p = \(pValue(comparison.pValue ?? 0)))" : threshold.best ? "; best samples, no test)" : "; fewer than \(threshold.minSamples) samples, no test)")
         }
-        return c
+        return comparison
     }
 
     static func pValue(_ p: Double) -> String {

@@ -115,8 +115,8 @@ public struct Sweep: Sendable, Equatable, Codable {
             backlog = Swift.max(backlog, (achieved - consumed) * secs)
         }
         var cpu: Double?, cpuSource: String?
-        if let c = r.metrics["resources.sut.cpu_cores.mean"]?.value { cpu = c; cpuSource = "system under test" }
-        else if let c = r.metrics["resources.harness.cpu_cores.mean"]?.value { cpu = c; cpuSource = "harness only (no SUT watched)" }
+        if let cores = r.metrics["resources.sut.cpu_cores.mean"]?.value { cpu = cores; cpuSource = "system under test" }
+        else if let cores = r.metrics["resources.harness.cpu_cores.mean"]?.value { cpu = cores; cpuSource = "harness only (no SUT watched)" }
         var why: [String] = []
         var behind = false
         var short = false
@@ -199,9 +199,9 @@ public struct Sweep: Sendable, Equatable, Codable {
     /// The highest rate whose step and every lower step were sustainable; nil when none was.
     public var maxSustainable: Step? {
         var best: Step?
-        for s in steps.sorted(by: { $0.rate < $1.rate }) {
-            guard s.sustainable else { break }
-            best = s
+        for step in steps.sorted(by: { $0.rate < $1.rate }) {
+            guard step.sustainable else { break }
+            best = step
         }
         return best
     }
@@ -220,9 +220,9 @@ public struct Sweep: Sendable, Equatable, Codable {
     /// sustainable step (fixed overheads and, for the harness, the pacer's spin-wait included,
     /// so it errs on the high side).
     public var cpuMicrosPerMessage: Double? {
-        if let c = cpuPerMessage { return c.micros }
-        guard let s = maxSustainable, let cpu = s.cpuCores, s.achieved > 0 else { return nil }
-        return cpu / s.achieved * 1e6
+        if let perMessage = cpuPerMessage { return perMessage.micros }
+        guard let step = maxSustainable, let cpu = step.cpuCores, step.achieved > 0 else { return nil }
+        return cpu / step.achieved * 1e6
     }
 
     /// Where `cpuMicrosPerMessage` was measured.
@@ -255,22 +255,22 @@ public struct Sweep: Sendable, Equatable, Codable {
             if steps.isEmpty { return "No steps ran." }
             return "No stable rate found: the lowest step (\(Units.format(steps.map(\.rate).min() ?? 0)) msg/s) already saturated. Lower the rates and run again."
         }
-        var s = "Maximum sustainable rate: \(Units.format(best.achieved)) msg/s (step \(Units.format(best.rate)) msg/s)"
+        var summary = "Maximum sustainable rate: \(Units.format(best.achieved)) msg/s (step \(Units.format(best.rate)) msg/s)"
         if let bad = firstSaturated {
-            s += "; \(Units.format(bad.rate)) msg/s saturated (\(bad.why))"
+            summary += "; \(Units.format(bad.rate)) msg/s saturated (\(bad.why))"
         } else {
-            s += " — every step was sustainable; the real maximum is higher (raise the rates)"
+            summary += " — every step was sustainable; the real maximum is higher (raise the rates)"
         }
-        return s + "."
+        return summary + "."
     }
 
     public func markdown() -> String {
         var out = "| rate | offered | achieved | p99 (ms) | backlog | CPU (cores) | sustainable |\n|---|---|---|---|---|---|---|\n"
-        for s in steps.sorted(by: { $0.rate < $1.rate }) {
-            out += "| \(Units.format(s.rate)) | \(Units.format(s.offered)) | \(Units.format(s.achieved)) | \(s.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(s.backlog)) | \(s.cpuCores.map(Units.format) ?? "–") | \(s.sustainable ? "yes" : "no: " + s.why) |\n"
+        for step in steps.sorted(by: { $0.rate < $1.rate }) {
+            out += "| \(Units.format(step.rate)) | \(Units.format(step.offered)) | \(Units.format(step.achieved)) | \(step.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(step.backlog)) | \(step.cpuCores.map(Units.format) ?? "–") | \(step.sustainable ? "yes" : "no: " + step.why) |\n"
         }
-        if let m = steps.first(where: { $0.latencyMetric != nil })?.latencyMetric {
-            out += "\np99 is `\(m)`; SLO \(Units.format(criteria.latencySLOms)) ms, achieved ≥ \(Units.format(criteria.minAchievedShare * 100))% of offered, backlog ≤ \(Units.format(criteria.maxBacklogSeconds)) s of offered.\n"
+        if let metric = steps.first(where: { $0.latencyMetric != nil })?.latencyMetric {
+            out += "\np99 is `\(metric)`; SLO \(Units.format(criteria.latencySLOms)) ms, achieved ≥ \(Units.format(criteria.minAchievedShare * 100))% of offered, backlog ≤ \(Units.format(criteria.maxBacklogSeconds)) s of offered.\n"
         }
         guard let best = maxSustainable else {
             return out + "\n" + summary + "\n"
@@ -281,7 +281,12 @@ public struct Sweep: Sendable, Equatable, Codable {
         let goal = targetRates.max() ?? 1_000_000
         switch saturationBound {
         case "harness-bound"?:
-            out += "\nOne k2 run of this size offers at most \(Units.format(best.achieved)) msg/s (harness-bound: the load generator fell behind): \(Units.format(goal)) msg/s needs \(shardsNeeded(for: goal) ?? 0) shards of it (`--shard i/N` on \(shardsNeeded(for: goal) ?? 0) workers, merged with `k2 bench merge`).\n"
+            let shards = shardsNeeded(for: goal) ?? 0
+            out += "\nOne k2 run of this size offers at most \(Units.format(best.achieved)) msg/s (harness-bound: the load generator fell behind): \(Units.format(goal)) msg/s needs \(shards) shards of it (`--shard i/N` on \(shards) workers, merged with `k2 bench merge`)"
+            if let cores = best.cpuCores {
+                out += " and about \(Units.format(Double(shards) * cores)) cores for k2 (\(shards) × the \(Units.format(cores)) cores one run used at \(Units.format(best.rate)) msg/s\(best.cpuSource.map { ", \($0)" } ?? ""))"
+            }
+            out += ".\n"
         case "system-bound"?:
             out += "\nThe system under test saturated above \(Units.format(best.achieved)) msg/s (system-bound: it delivered below what was offered): more k2 shards add load, not capacity.\n"
         default:
@@ -290,8 +295,8 @@ public struct Sweep: Sendable, Equatable, Codable {
         if let us = cpuMicrosPerMessage {
             out += "\nCPU per message: \(Units.format(us)) µs (\(cpuPerMessageSource ?? "")). Extrapolated, linear:\n\n"
             out += "| target rate | cores needed | vs \(Units.format(budgetCores))-core budget |\n|---|---|---|\n"
-            for p in projections {
-                out += "| \(Units.format(p.rate)) msg/s | \(Units.format(p.cores)) | \(p.fitsBudget ? "fits" : "over by \(Units.format(p.cores - budgetCores))") |\n"
+            for projection in projections {
+                out += "| \(Units.format(projection.rate)) msg/s | \(Units.format(projection.cores)) | \(projection.fitsBudget ? "fits" : "over by \(Units.format(projection.cores - budgetCores))") |\n"
             }
         } else {
             out += "\nNo CPU measured at that step: no extrapolation.\n"
@@ -336,9 +341,9 @@ public enum SweepPlan: Sendable, Equatable {
     /// Rounds a search rate to 2 significant digits (readable step names).
     static func round(_ r: Double) -> Double {
         guard r > 0 else { return r }
-        var e = 1.0
-        while r / e >= 100 { e *= 10 }
-        return (r / e).rounded() * e
+        var scale = 1.0
+        while r / scale >= 100 { scale *= 10 }
+        return (r / scale).rounded() * scale
     }
 }
 
@@ -347,15 +352,15 @@ extension Sweep {
     /// was written). Pure logic around the runner, so tests drive it with synthetic reports.
     public static func run(plan: SweepPlan, criteria: Criteria = Criteria(), workload: String = "",
                            step: (Double) throws -> (BenchReport, String?), progress: ((Step) -> Void)? = nil) rethrows -> Sweep {
-        var s = Sweep(criteria: criteria)
-        s.workload = workload
-        while let rate = plan.next(after: s.steps) {
+        var sweep = Sweep(criteria: criteria)
+        sweep.workload = workload
+        while let rate = plan.next(after: sweep.steps) {
             let (report, dir) = try step(rate)
-            var st = s.judge(rate: rate, report)
+            var st = sweep.judge(rate: rate, report)
             st.report = dir
-            s.steps.append(st)
+            sweep.steps.append(st)
             progress?(st)
         }
-        return s
+        return sweep
     }
 }

@@ -39,73 +39,81 @@ public struct Verification: Sendable, Equatable {
 
     public var targets: TargetsFile
     public var rows: [Row]
+    /// The report's INCOMPLETE note when it is a merge that lacks shards (`k2 bench merge`): its
+    /// counts and throughput under-count the run, so the verdict is never a pass.
+    public var incomplete: String?
 
-    public var failed: Bool { rows.contains { $0.verdict == .fail } }
+    public var failed: Bool { incomplete != nil || rows.contains { $0.verdict == .fail } }
     public var passedCount: Int { rows.filter { $0.verdict == .pass }.count }
     public var failedCount: Int { rows.filter { $0.verdict == .fail }.count }
 
     /// Builds the table from a report's metrics.
     public static func verify(_ report: BenchReport, targets: TargetsFile) -> Verification {
         var rows: [Row] = []
-        for f in targets.figures {
+        for figure in targets.figures {
             var measured: Double?
             var metric: String?
-            let skipped = report.workload.notTested?.contains(f.id) ?? false
-            if let reason = f.notApplicable {
-                rows.append(Row(figure: f, measured: nil, metric: nil, verdict: .notApplicable, ratioVsV1: nil, detail: "– (\(reason))"))
+            let skipped = report.workload.notTested?.contains(figure.id) ?? false
+            if let reason = figure.notApplicable {
+                rows.append(Row(figure: figure, measured: nil, metric: nil, verdict: .notApplicable, ratioVsV1: nil, detail: "– (\(reason))"))
                 continue
             }
-            if !skipped, let bound = f.v2, let (name, usPerMessage) = f.extrapolatedBy.lazy.compactMap({ name in
+            if !skipped, let bound = figure.v2, let (name, usPerMessage) = figure.extrapolatedBy.lazy.compactMap({ name in
                 report.metrics[name].flatMap { m in Units.convert(m.value, from: m.unit, to: "us").map { (name, $0) } }
             }).first {
                 let cores = bound.value * usPerMessage / 1e6
-                let nodes = (cores / f.nodeCores).rounded(.up)
-                let detail = "\(Units.format(bound.value)) \(f.unit) ≈ \(Units.format(cores)) cores ≈ \(Units.format(nodes)) node(s) of \(Units.format(f.nodeCores)) cores"
+                let nodes = (cores / figure.nodeCores).rounded(.up)
+                let detail = "\(Units.format(bound.value)) \(figure.unit) ≈ \(Units.format(cores)) cores ≈ \(Units.format(nodes)) node(s) of \(Units.format(figure.nodeCores)) cores"
                     + " (linear in \(name) = \(Units.format(usPerMessage)) µs/msg measured here; extrapolated, not measured)"
-                rows.append(Row(figure: f, measured: nil, metric: name, verdict: .extrapolated, ratioVsV1: nil, detail: detail))
+                rows.append(Row(figure: figure, measured: nil, metric: name, verdict: .extrapolated, ratioVsV1: nil, detail: detail))
                 continue
             }
-            for name in f.measuredBy where !skipped {
-                if let m = report.metrics[name], let v = Units.convert(m.value, from: m.unit, to: f.unit) {
-                    measured = v
+            for name in figure.measuredBy where !skipped {
+                if let found = report.metrics[name], let converted = Units.convert(found.value, from: found.unit, to: figure.unit) {
+                    measured = converted
                     metric = name
                     break
                 }
             }
             var ratio: Double?
-            if let measured, let ref = f.v1?.reference(f.better), measured > 0, ref > 0 {
-                ratio = f.better == .lower ? ref / measured : measured / ref
+            if let measured, let ref = figure.v1?.reference(figure.better), measured > 0, ref > 0 {
+                ratio = figure.better == .lower ? ref / measured : measured / ref
             }
             let verdict: Verdict
-            switch (measured, f.v2) {
+            switch (measured, figure.v2) {
             case (nil, _): verdict = .notMeasured
             case let (m?, bound?): verdict = bound.holds(m) ? .pass : .fail
             case (_?, nil): verdict = .info
             }
-            var row = Row(figure: f, measured: measured, metric: metric, verdict: verdict, ratioVsV1: ratio)
+            var row = Row(figure: figure, measured: measured, metric: metric, verdict: verdict, ratioVsV1: ratio)
             if verdict == .fail, let metric { row.breakdown = TimeBreakdown.line(for: metric, in: report) }
             rows.append(row)
         }
-        return Verification(targets: targets, rows: rows)
+        var verification = Verification(targets: targets, rows: rows)
+        if ReportMerge.isIncomplete(report) {
+            verification.incomplete = report.notes.first { $0.hasPrefix("INCOMPLETE") } ?? "INCOMPLETE: the merge lacks shards (shards.missing > 0)"
+        }
+        return verification
     }
 
     /// The table as Markdown (also readable as plain text on a terminal).
     public func markdown(includeUnmeasured: Bool = true) -> String {
-        var out = "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
+        var out = incomplete.map { "**\($0)** No verdict of this report is a pass.\n\n" } ?? ""
+        out += "| figure | v1 baseline | v2 target | measured | verdict | ratio vs v1 |\n"
         out += "|---|---|---|---|---|---|\n"
-        for r in rows where includeUnmeasured || r.verdict != .notMeasured {
-            let u = r.figure.unit
-            let v1 = r.figure.v1.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
-            let v2 = r.figure.v2.map { "\($0.text) \(u) (\($0.source.label))" } ?? "–"
-            let m = r.measuredText
+        for row in rows where includeUnmeasured || row.verdict != .notMeasured {
+            let unit = row.figure.unit
+            let v1 = row.figure.v1.map { "\($0.text) \(unit) (\($0.source.label))" } ?? "–"
+            let v2 = row.figure.v2.map { "\($0.text) \(unit) (\($0.source.label))" } ?? "–"
+            let measuredText = row.measuredText
             let verdict: String
-            switch r.verdict {
+            switch row.verdict {
             case .pass: verdict = "**PASS**"
             case .fail: verdict = "**FAIL**"
-            case .notMeasured, .info, .notApplicable, .extrapolated: verdict = r.verdict.rawValue
+            case .notMeasured, .info, .notApplicable, .extrapolated: verdict = row.verdict.rawValue
             }
-            let ratio = r.ratioVsV1.map { Units.format($0) + "x" + ($0 >= 1 ? " better" : " worse") } ?? "–"
-            out += "| \(r.figure.figure) | \(v1) | \(v2) | \(m) | \(verdict) | \(ratio) |\n"
+            let ratio = row.ratioVsV1.map { Units.format($0) + "x" + ($0 >= 1 ? " better" : " worse") } ?? "–"
+            out += "| \(row.figure.figure) | \(v1) | \(v2) | \(measuredText) | \(verdict) | \(ratio) |\n"
         }
         let explained = rows.filter { $0.breakdown != nil && (includeUnmeasured || $0.verdict != .notMeasured) }
         if !explained.isEmpty {
@@ -118,20 +126,21 @@ public struct Verification: Sendable, Equatable {
     public func claimsText() -> String {
         guard !targets.claims.isEmpty else { return "" }
         var out = "Latency claims in the documents (recorded, not tested):\n"
-        for c in targets.claims {
-            let measured = c.about.compactMap { id -> String? in
-                guard let r = rows.first(where: { $0.figure.id == id }), let ratio = r.ratioVsV1 else { return nil }
+        for documented in targets.claims {
+            let measured = documented.about.compactMap { id -> String? in
+                guard let row = rows.first(where: { $0.figure.id == id }), let ratio = row.ratioVsV1 else { return nil }
                 return "\(id) \(Units.format(ratio))x"
             }
-            let claim = c.factorMin == c.factorMax ? "\(Units.format(c.factorMin))x" : "\(Units.format(c.factorMin))–\(Units.format(c.factorMax))x"
+            let claim = documented.factorMin == documented.factorMax ? "\(Units.format(documented.factorMin))x" : "\(Units.format(documented.factorMin))–\(Units.format(documented.factorMax))x"
             let status = measured.isEmpty ? "not measured" : "measured: " + measured.joined(separator: ", ")
-            out += "- \"\(c.text)\" (\(claim), source \(c.source.label)) — \(status)\n"
+            out += "- \"\(documented.text)\" (\(claim), source \(documented.source.label)) — \(status)\n"
         }
         return out
     }
 
     public var summary: String {
         let nm = rows.filter { $0.verdict == .notMeasured && $0.figure.v2 != nil }.count
-        return "\(passedCount) pass, \(failedCount) fail, \(nm) target(s) not measured — " + (failed ? "FAIL" : "PASS")
+        return "\(passedCount) pass, \(failedCount) fail, \(nm) target(s) not measured — "
+            + (incomplete != nil ? "INCOMPLETE (a merge without every shard): FAIL" : failed ? "FAIL" : "PASS")
     }
 }

@@ -80,8 +80,8 @@ public struct Workload: Sendable, Equatable {
 
         public var text: String {
             switch self {
-            case let .speed(s): return "\(Units.format(s))x"
-            case let .rate(r): return "\(Units.format(r)) msg/s"
+            case let .speed(speed): return "\(Units.format(speed))x"
+            case let .rate(rate): return "\(Units.format(rate)) msg/s"
             case .max: return "max"
             }
         }
@@ -177,6 +177,9 @@ public struct Workload: Sendable, Equatable {
         public var database: String?
         /// A query not answered within this long fails. Default 30 s.
         public var timeoutNanos: Int64 = 30_000_000_000
+        /// After the replay stops, the classes run again for this long with no ingestion (the
+        /// query-only case, metrics `latency.query_alone.CLASS.*`); 0 = not. Default 0.
+        public var aloneNanos: Int64 = 0
         public init() {}
     }
 

@@ -48,24 +48,24 @@ public enum WorkloadLoader {
         case let (caps?, nil):
             guard !caps.isEmpty else { throw src.error(at: "captures", "the list is empty", remedy: "name at least one .k2cap file") }
             var resolved: [String] = []
-            for c in caps {
-                let p = resolve(c, against: file)
-                if checkFiles && !FileManager.default.fileExists(atPath: p) {
+            for capture in caps {
+                let resolvedPath = resolve(capture, against: file)
+                if checkFiles && !FileManager.default.fileExists(atPath: resolvedPath) {
                     throw src.error(at: src.keys.contains("captures") ? "captures" : "capture",
-                                    "capture '\(c)' does not exist (looked at \(p))",
+                                    "capture '\(capture)' does not exist (looked at \(resolvedPath))",
                                     remedy: "check the path (relative paths are from the current folder or the workload's folder)")
                 }
-                resolved.append(p)
+                resolved.append(resolvedPath)
             }
             source = .captures(resolved, loop: try src.bool("loop") ?? true)
         case let (nil, prof?):
             let seed = try src.uint64("seed") ?? 1
             let isFile = prof.hasSuffix(".yaml") || prof.hasSuffix(".yml")
-            let p = isFile ? resolve(prof, against: file) : prof
-            if checkFiles && isFile && !FileManager.default.fileExists(atPath: p) {
+            let profilePath = isFile ? resolve(prof, against: file) : prof
+            if checkFiles && isFile && !FileManager.default.fileExists(atPath: profilePath) {
                 throw src.error(at: "profile", "profile file '\(prof)' does not exist", remedy: "check the path or use a built-in profile name")
             }
-            source = .profile(p, seed: seed)
+            source = .profile(profilePath, seed: seed)
         case (_?, _?):
             throw src.error(at: "profile", "give either captures or profile, not both")
         case (nil, nil):
@@ -73,35 +73,35 @@ public enum WorkloadLoader {
         }
 
         let defaultName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-        var w = Workload(name: try root.string("name") ?? defaultName, source: source)
-        w.path = file
-        w.description = try root.string("description") ?? ""
+        var workload = Workload(name: try root.string("name") ?? defaultName, source: source)
+        workload.path = file
+        workload.description = try root.string("description") ?? ""
 
         let speedText = try root.string("speed")
         let rate = try root.rate("rate", in: rates)
         switch (speedText, rate) {
         case (_?, _?):
             throw root.error(at: "rate", "give either speed or rate, not both")
-        case let (s?, nil):
-            if s.lowercased() == "max" {
-                w.pace = .max
+        case let (speed?, nil):
+            if speed.lowercased() == "max" {
+                workload.pace = .max
             } else {
-                var t = s.trimmingSpaces().lowercased()
-                if t.hasSuffix("x") { t.removeLast() }
-                guard let v = StrictMap.number(t), speeds.contains(v) else {
-                    throw root.error(at: "speed", "'\(s)' is not a speed", remedy: "write a positive multiple up to 1000000 such as 1, 10x or max")
+                var normalized = speed.trimmingSpaces().lowercased()
+                if normalized.hasSuffix("x") { normalized.removeLast() }
+                guard let multiple = StrictMap.number(normalized), speeds.contains(multiple) else {
+                    throw root.error(at: "speed", "'\(speed)' is not a speed", remedy: "write a positive multiple up to 1000000 such as 1, 10x or max")
                 }
-                w.pace = .speed(v)
+                workload.pace = .speed(multiple)
             }
-        case let (nil, r?):
-            w.pace = .rate(r)
+        case let (nil, perSecond?):
+            workload.pace = .rate(perSecond)
         case (nil, nil):
-            w.pace = .speed(1)
+            workload.pace = .speed(1)
         }
 
-        w.warmupNanos = try root.duration("warmup", in: runLengths) ?? 0
-        w.durationNanos = try root.duration("duration", in: runLengths) ?? 30_000_000_000
-        guard w.durationNanos > 0 else { throw root.error(at: "duration", "must be longer than 0") }
+        workload.warmupNanos = try root.duration("warmup", in: runLengths) ?? 0
+        workload.durationNanos = try root.duration("duration", in: runLengths) ?? 30_000_000_000
+        guard workload.durationNanos > 0 else { throw root.error(at: "duration", "must be longer than 0") }
 
         if let items = try root.items("sinks") {
             var sinks: [Workload.SinkSpec] = []
@@ -109,92 +109,92 @@ public enum WorkloadLoader {
                 switch item {
                 case let .text(uri, _):
                     sinks.append(.init(uri: uri))
-                case let .map(m):
-                    guard let uri = try m.string("uri") else { throw m.missing("uri", "the sink URI, e.g. kafka://embedded/topic") }
+                case let .map(sinkMap):
+                    guard let uri = try sinkMap.string("uri") else { throw sinkMap.missing("uri", "the sink URI, e.g. kafka://embedded/topic") }
                     var opts: [String: String] = [:]
-                    for k in m.keys where k != "uri" {
-                        guard let v = try m.string(k) else { continue }
-                        opts[k] = v
+                    for k in sinkMap.keys where k != "uri" {
+                        guard let value = try sinkMap.string(k) else { continue }
+                        opts[k] = value
                     }
                     sinks.append(.init(uri: uri, options: opts))
                 }
             }
             guard !sinks.isEmpty else { throw root.error(at: "sinks", "the list is empty", remedy: "name at least one sink, e.g. mock://") }
-            for s in sinks where !s.uri.contains("://") {
-                throw root.error(at: "sinks", "'\(s.uri)' is not a sink URI", remedy: "use mock://, kafka://HOST:PORT/TOPIC, kafka://embedded/TOPIC, clickhouse://…, file://PATH")
+            for sink in sinks where !sink.uri.contains("://") {
+                throw root.error(at: "sinks", "'\(sink.uri)' is not a sink URI", remedy: "use mock://, kafka://HOST:PORT/TOPIC, kafka://embedded/TOPIC, clickhouse://…, file://PATH")
             }
-            w.sinks = sinks
+            workload.sinks = sinks
         }
 
-        if let p = try root.map("probes") {
-            try p.expectKeys(["interval", "clickhouse", "table", "rows_table", "poll", "timeout"])
-            w.probes.intervalNanos = try p.duration("interval", in: intervals) ?? 1_000_000_000
-            w.probes.clickhouse = try p.string("clickhouse")
-            w.probes.table = try p.string("table") ?? "k2_probes"
-            w.probes.rowsTable = try p.string("rows_table") ?? "bronze"
-            w.probes.pollNanos = try p.duration("poll", in: intervals) ?? 50_000_000
-            w.probes.timeoutNanos = try p.duration("timeout", in: intervals) ?? 30_000_000_000
+        if let probes = try root.map("probes") {
+            try probes.expectKeys(["interval", "clickhouse", "table", "rows_table", "poll", "timeout"])
+            workload.probes.intervalNanos = try probes.duration("interval", in: intervals) ?? 1_000_000_000
+            workload.probes.clickhouse = try probes.string("clickhouse")
+            workload.probes.table = try probes.string("table") ?? "k2_probes"
+            workload.probes.rowsTable = try probes.string("rows_table") ?? "bronze"
+            workload.probes.pollNanos = try probes.duration("poll", in: intervals) ?? 50_000_000
+            workload.probes.timeoutNanos = try probes.duration("timeout", in: intervals) ?? 30_000_000_000
         }
 
         if root.isScalar("consumer") {
-            if try root.bool("consumer") == true { w.consumer = Workload.Consumer() }
-        } else if let c = try root.map("consumer") {
-            try c.expectKeys(["brokers", "topic"])
+            if try root.bool("consumer") == true { workload.consumer = Workload.Consumer() }
+        } else if let consumer = try root.map("consumer") {
+            try consumer.expectKeys(["brokers", "topic"])
             var cons = Workload.Consumer()
-            cons.brokers = try c.string("brokers")
-            cons.topic = try c.string("topic")
-            w.consumer = cons
+            cons.brokers = try consumer.string("brokers")
+            cons.topic = try consumer.string("topic")
+            workload.consumer = cons
         }
 
-        if let m = try root.map("watch") {
-            try m.expectKeys(["processes", "cgroups", "harness", "interval"])
-            w.watch.processes = try m.strings("processes") ?? []
-            w.watch.cgroups = try m.strings("cgroups") ?? []
-            w.watch.harness = try m.bool("harness") ?? true
-            w.watch.intervalNanos = try m.duration("interval", in: 10_000_000...intervals.upperBound) ?? 1_000_000_000
+        if let watch = try root.map("watch") {
+            try watch.expectKeys(["processes", "cgroups", "harness", "interval"])
+            workload.watch.processes = try watch.strings("processes") ?? []
+            workload.watch.cgroups = try watch.strings("cgroups") ?? []
+            workload.watch.harness = try watch.bool("harness") ?? true
+            workload.watch.intervalNanos = try watch.duration("interval", in: 10_000_000...intervals.upperBound) ?? 1_000_000_000
         }
 
-        if let t = try root.string("targets") {
-            let p = resolve(t, against: file)
-            if checkFiles && !FileManager.default.fileExists(atPath: p) {
-                throw root.error(at: "targets", "targets file '\(t)' does not exist", remedy: "check the path, e.g. reports/targets/k2-v2.yaml")
+        if let targetsText = try root.string("targets") {
+            let targetsPath = resolve(targetsText, against: file)
+            if checkFiles && !FileManager.default.fileExists(atPath: targetsPath) {
+                throw root.error(at: "targets", "targets file '\(targetsText)' does not exist", remedy: "check the path, e.g. reports/targets/k2-v2.yaml")
             }
-            w.targets = p
+            workload.targets = targetsPath
         }
 
-        w.repetitions = try root.int("repetitions", in: 1...100) ?? 1
-        w.notTested = try root.strings("not_tested") ?? []
+        workload.repetitions = try root.int("repetitions", in: 1...100) ?? 1
+        workload.notTested = try root.strings("not_tested") ?? []
 
-        if let r = try root.string("reference") {
-            guard let ref = Workload.Reference(rawValue: r) else {
-                throw root.error(at: "reference", "unknown reference '\(r)'", remedy: "known: zstd")
+        if let referenceName = try root.string("reference") {
+            guard let ref = Workload.Reference(rawValue: referenceName) else {
+                throw root.error(at: "reference", "unknown reference '\(referenceName)'", remedy: "known: zstd")
             }
-            w.reference = ref
+            workload.reference = ref
         }
 
-        if let e = try root.map("embedded") {
-            try e.expectKeys(["broker", "partitions", "clickhouse", "clickhouse_schema", "clickhouse_settings", "brokers"])
-            if let cs = try e.map("clickhouse_settings") {
+        if let embedded = try root.map("embedded") {
+            try embedded.expectKeys(["broker", "partitions", "clickhouse", "clickhouse_schema", "clickhouse_settings", "brokers"])
+            if let cs = try embedded.map("clickhouse_settings") {
                 for k in cs.keys {
-                    guard let v = try cs.string(k) else { throw cs.error(at: k, "must be a value (number or text)") }
+                    guard let value = try cs.string(k) else { throw cs.error(at: k, "must be a value (number or text)") }
                     guard k.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { throw cs.error(at: k, "'\(k)' is not a ClickHouse setting name") }
-                    w.embedded.clickhouseSettings[k] = v
+                    workload.embedded.clickhouseSettings[k] = value
                 }
             }
-            w.embedded.broker = try e.bool("broker")
-            w.embedded.partitions = try e.int("partitions", in: 1...256) ?? 4
-            w.embedded.brokers = try e.int("brokers", in: 1...16) ?? 1
-            w.embedded.clickhouse = try e.bool("clickhouse")
-            if let s = try e.string("clickhouse_schema") {
-                let p = resolve(s, against: file)
-                if checkFiles && !FileManager.default.fileExists(atPath: p) {
-                    throw e.error(at: "clickhouse_schema", "SQL file '\(s)' does not exist", remedy: "check the path")
+            workload.embedded.broker = try embedded.bool("broker")
+            workload.embedded.partitions = try embedded.int("partitions", in: 1...256) ?? 4
+            workload.embedded.brokers = try embedded.int("brokers", in: 1...16) ?? 1
+            workload.embedded.clickhouse = try embedded.bool("clickhouse")
+            if let schemaText = try embedded.string("clickhouse_schema") {
+                let schemaPath = resolve(schemaText, against: file)
+                if checkFiles && !FileManager.default.fileExists(atPath: schemaPath) {
+                    throw embedded.error(at: "clickhouse_schema", "SQL file '\(schemaText)' does not exist", remedy: "check the path")
                 }
-                w.embedded.clickhouseSchema = p
+                workload.embedded.clickhouseSchema = schemaPath
             }
         }
-        if let q = try root.map("queries") {
-            w.queries = try queries(q, file: file, checkFiles: checkFiles)
+        if let queriesSection = try root.map("queries") {
+            workload.queries = try queries(queriesSection, file: file, checkFiles: checkFiles)
         }
         if let st = try root.map("storage") {
             try st.expectKeys(["layers", "messages_table", "messages_per_day"])
@@ -207,22 +207,22 @@ public enum WorkloadLoader {
             storage.messagesTable = try st.string("messages_table") ?? "bronze"
             if let perDay = try st.map("messages_per_day") {
                 for exchange in perDay.keys {
-                    guard let text = try perDay.string(exchange), let n = StrictMap.parseRate(text), n > 0 else {
+                    guard let text = try perDay.string(exchange), let messages = StrictMap.parseRate(text), messages > 0 else {
                         throw perDay.error(at: exchange, "is not a number of messages per day", remedy: "write e.g. 43.6M or 43_600_000")
                     }
-                    storage.messagesPerDay[exchange] = n
+                    storage.messagesPerDay[exchange] = messages
                 }
             }
-            w.storage = storage
+            workload.storage = storage
         }
-        if let b = try root.map("burst") {
-            w.burst = try burst(b, workload: w)
+        if let burstSection = try root.map("burst") {
+            workload.burst = try burst(burstSection, workload: workload)
         }
-        if let h = try root.map("http") {
-            w.http = try http(h)
+        if let httpSection = try root.map("http") {
+            workload.http = try http(httpSection)
         }
-        w.faults = try faults(in: root, durationNanos: w.durationNanos)
-        return w
+        workload.faults = try faults(in: root, durationNanos: workload.durationNanos)
+        return workload
     }
 
     /// The `http:` section: `requests: {NAME: {url, method, headers, body, rate, status, contains}}` and options.
@@ -238,27 +238,27 @@ public enum WorkloadLoader {
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw requests.error(at: name, "'\(name)' is not a request name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
             }
-            guard let r = try requests.map(name) else { throw requests.missing(name, "a mapping {url: URL, rate: N}") }
-            try r.expectKeys(["url", "method", "headers", "body", "rate", "status", "contains"])
-            guard let url = try r.string("url") else { throw r.missing("url", "e.g. \"{clickhouse}/ping\" or https://api.example.com/v1/trades") }
+            guard let entry = try requests.map(name) else { throw requests.missing(name, "a mapping {url: URL, rate: N}") }
+            try entry.expectKeys(["url", "method", "headers", "body", "rate", "status", "contains"])
+            guard let url = try entry.string("url") else { throw entry.missing("url", "e.g. \"{clickhouse}/ping\" or https://api.example.com/v1/trades") }
             guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("{clickhouse}") else {
-                throw r.error(at: "url", "'\(url)' is not an http:// or https:// URL", remedy: "write e.g. \"{clickhouse}/ping\" or https://host/path")
+                throw entry.error(at: "url", "'\(url)' is not an http:// or https:// URL", remedy: "write e.g. \"{clickhouse}/ping\" or https://host/path")
             }
-            guard let rate = try r.rate("rate", in: rates) else { throw r.missing("rate", "requests per second, e.g. 20") }
-            let body = try r.string("body")
-            let method = (try r.string("method") ?? (body == nil ? "GET" : "POST")).uppercased()
-            guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else { throw r.error(at: "method", "'\(method)' is not an HTTP method", remedy: "write GET, POST, PUT, DELETE …") }
+            guard let rate = try entry.rate("rate", in: rates) else { throw entry.missing("rate", "requests per second, e.g. 20") }
+            let body = try entry.string("body")
+            let method = (try entry.string("method") ?? (body == nil ? "GET" : "POST")).uppercased()
+            guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else { throw entry.error(at: "method", "'\(method)' is not an HTTP method", remedy: "write GET, POST, PUT, DELETE …") }
             var request = Workload.HTTPRequest(name: name, url: url, method: method, rate: rate)
             request.body = body
-            if let headers = try r.map("headers") {
+            if let headers = try entry.map("headers") {
                 for key in headers.keys {
                     guard let value = try headers.string(key) else { throw headers.error(at: key, "must be a value (text)") }
                     guard !key.isEmpty, !key.contains(":"), !(key + value).contains("\n") else { throw headers.error(at: key, "'\(key)' is not a header name") }
                     request.headers.append("\(key): \(value)")
                 }
             }
-            request.status = try r.int("status", in: 100...599) ?? 200
-            request.contains = try r.string("contains")
+            request.status = try entry.int("status", in: 100...599) ?? 200
+            request.contains = try entry.string("contains")
             out.requests.append(request)
         }
         guard !out.requests.isEmpty else { throw h.error(at: "requests", "no request", remedy: "add e.g. api: {url: \"{clickhouse}/ping\", rate: 20}") }
@@ -284,7 +284,7 @@ public enum WorkloadLoader {
 
     /// The `queries:` section: `classes: {NAME: {sql: FILE, rate: N, window: DURATION}}` and options.
     static func queries(_ q: StrictMap, file: String, checkFiles: Bool) throws(ConfigError) -> Workload.Queries {
-        try q.expectKeys(["classes", "concurrency", "seed", "parameters_from", "clickhouse", "database", "timeout"])
+        try q.expectKeys(["classes", "concurrency", "seed", "parameters_from", "clickhouse", "database", "timeout", "alone"])
         var out = Workload.Queries()
         out.concurrency = try q.int("concurrency") ?? 4
         guard (1...256).contains(out.concurrency) else { throw q.error(at: "concurrency", "must be between 1 and 256") }
@@ -296,6 +296,8 @@ public enum WorkloadLoader {
         out.database = try q.string("database")
         out.timeoutNanos = try q.duration("timeout") ?? 30_000_000_000
         guard out.timeoutNanos > 0 else { throw q.error(at: "timeout", "must be longer than 0") }
+        out.aloneNanos = try q.duration("alone") ?? 0
+        guard out.aloneNanos >= 0 else { throw q.error(at: "alone", "must not be negative", remedy: "e.g. alone: 10s (queries alone after ingestion), or leave it out") }
         guard let classes = try q.map("classes") else {
             throw q.missing("classes", "one entry per query class, e.g. simple: {sql: queries/v2/simple.sql, rate: 20}")
         }
@@ -303,18 +305,18 @@ public enum WorkloadLoader {
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw classes.error(at: name, "'\(name)' is not a class name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
             }
-            guard let c = try classes.map(name) else { throw classes.missing(name, "a mapping {sql: FILE, rate: N}") }
-            try c.expectKeys(["sql", "rate", "window"])
-            guard let sql = try c.string("sql") else { throw c.missing("sql", "the class's SQL file, e.g. queries/v2/\(name).sql") }
+            guard let entry = try classes.map(name) else { throw classes.missing(name, "a mapping {sql: FILE, rate: N}") }
+            try entry.expectKeys(["sql", "rate", "window"])
+            guard let sql = try entry.string("sql") else { throw entry.missing("sql", "the class's SQL file, e.g. queries/v2/\(name).sql") }
             let path = resolve(sql, against: file)
             if checkFiles && !FileManager.default.fileExists(atPath: path) {
-                throw c.error(at: "sql", "SQL file '\(sql)' does not exist (looked at \(path))", remedy: "check the path (relative paths are from the current folder or the workload's folder)")
+                throw entry.error(at: "sql", "SQL file '\(sql)' does not exist (looked at \(path))", remedy: "check the path (relative paths are from the current folder or the workload's folder)")
             }
-            guard let rate = try c.rate("rate") else { throw c.missing("rate", "queries per second, e.g. 20") }
-            guard rate > 0 else { throw c.error(at: "rate", "must be more than 0") }
+            guard let rate = try entry.rate("rate") else { throw entry.missing("rate", "queries per second, e.g. 20") }
+            guard rate > 0 else { throw entry.error(at: "rate", "must be more than 0") }
             var cls = Workload.QueryClass(name: name, sql: path, rate: rate)
-            cls.windowNanos = try c.duration("window") ?? cls.windowNanos
-            guard cls.windowNanos > 0 else { throw c.error(at: "window", "must be longer than 0") }
+            cls.windowNanos = try entry.duration("window") ?? cls.windowNanos
+            guard cls.windowNanos > 0 else { throw entry.error(at: "window", "must be longer than 0") }
             out.classes.append(cls)
         }
         guard !out.classes.isEmpty else { throw q.error(at: "classes", "no query class", remedy: "add e.g. simple: {sql: queries/v2/simple.sql, rate: 20}") }

@@ -1,6 +1,8 @@
-/// The one error type of K2Capture. Every message says what went wrong, where (file, byte
-/// offset or line) and what to do about it, on one line.
-public struct CaptureError: Error, CustomStringConvertible, Sendable, Equatable {
+import K2Core
+
+/// The one error type of K2Capture (a `K2Error`): what went wrong, where (file, byte offset or
+/// line) and what to do about it, on one line.
+public struct CaptureError: K2Error, Equatable {
     public enum Code: String, Sendable {
         case fileNotFound = "file-not-found"
         case notACapture = "not-a-capture"
@@ -28,12 +30,12 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable, Equatable 
         self.remedy = remedy
     }
 
-    public var description: String {
+    /// `file:line`, `file at byte N`, as far as known.
+    public var place: String {
         var place = path ?? ""
         if let line { place += place.isEmpty ? "line \(line)" : ":\(line)" }
         if let offset { place += (place.isEmpty ? "" : " ") + "at byte \(offset)" }
-        let lead = place.isEmpty ? "" : place + ": "
-        return lead + what + (remedy.isEmpty ? "" : " — " + remedy)
+        return place
     }
 }
 

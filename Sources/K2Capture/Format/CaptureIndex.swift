@@ -45,9 +45,9 @@ public struct CaptureIndex: Sendable, Equatable {
         var chains: [[Entry]] = []
         var ends: [Int64] = []
         for entry in frames ?? entries {
-            if let k = ends.firstIndex(where: { $0 <= entry.firstTimestamp }) {
-                chains[k].append(entry)
-                ends[k] = entry.lastTimestamp
+            if let chain = ends.firstIndex(where: { $0 <= entry.firstTimestamp }) {
+                chains[chain].append(entry)
+                ends[chain] = entry.lastTimestamp
             } else {
                 chains.append([entry])
                 ends.append(entry.lastTimestamp)

@@ -95,9 +95,9 @@ public final class CaptureReader {
         if fd < 0 { throw CaptureError.io(path, "open the capture", errno: errno) }
         var st = stat()
         if fstat(fd, &st) != 0 {
-            let e = errno
+            let code = errno
             Glibc.close(fd)
-            throw CaptureError.io(path, "stat the capture", errno: e)
+            throw CaptureError.io(path, "stat the capture", errno: code)
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             Glibc.close(fd)
@@ -109,8 +109,8 @@ public final class CaptureReader {
         spare = FrameBuffers.empty(held: held)
         block = UnsafeRawBufferPointer(slot.block)
         do {
-            let (h, end) = try Self.readHeader(fd: fd, path: path, fileSize: fileSize)
-            header = h
+            let (parsedHeader, end) = try Self.readHeader(fd: fd, path: path, fileSize: fileSize)
+            header = parsedHeader
             dataStart = end
             scanOffset = end
         } catch {
@@ -134,7 +134,7 @@ public final class CaptureReader {
     private func writable(_ buffers: FrameBuffers) -> FrameBuffers {
         if buffers.isFree { return buffers }
         parked.append(buffers)
-        if let i = parked.firstIndex(where: { $0.isFree }) { return parked.remove(at: i) }
+        if let free = parked.firstIndex(where: { $0.isFree }) { return parked.remove(at: free) }
         pooledBuffers += 1
         return FrameBuffers.empty(held: held)
     }
@@ -213,13 +213,13 @@ public final class CaptureReader {
                 throw CaptureError(.corrupt, path: path, offset: 32 + Int64(error.offset), what: "header metadata is not valid JSON",
                                    remedy: "the header is damaged")
             }
-            var h = CaptureHeader(toolVersion: value["tool_version"]?.stringValue ?? "unknown",
+            var header = CaptureHeader(toolVersion: value["tool_version"]?.stringValue ?? "unknown",
                                   createdNanos: value["created_ns"]?.int64Value ?? 0,
                                   host: value["host"]?.stringValue ?? "",
-                                  metadata: { if case let .object(p)? = value["metadata"] { return p }; return [] }())
-            h.major = major
-            h.minor = minor
-            return (h, Int64(8 + size))
+                                  metadata: { if case let .object(pairs)? = value["metadata"] { return pairs }; return [] }())
+            header.major = major
+            header.minor = minor
+            return (header, Int64(8 + size))
         }
     }
 
@@ -248,23 +248,23 @@ public final class CaptureReader {
     public private(set) var storedIndexOffset: Int64?
 
     private func loadStoredIndex() -> [CaptureIndex.Entry]? {
-        let t = Layout.indexTrailerSize
-        guard fileSize >= dataStart + Int64(8 + 16 + t) else { return nil }
-        var trailer = [UInt8](repeating: 0, count: t)
-        guard pread(fd, &trailer, t, off_t(fileSize - Int64(t))) == t else { return nil }
+        let trailerSize = Layout.indexTrailerSize
+        guard fileSize >= dataStart + Int64(8 + 16 + trailerSize) else { return nil }
+        var trailer = [UInt8](repeating: 0, count: trailerSize)
+        guard pread(fd, &trailer, trailerSize, off_t(fileSize - Int64(trailerSize))) == trailerSize else { return nil }
         let ok = trailer.withUnsafeBytes { Array($0[12..<16]) == Layout.indexTrailerMagic }
         guard ok else { return nil }
         let total = Int(trailer.withUnsafeBytes { $0.le(UInt32.self, 8) })
-        guard total >= 8 + 16 + t, Int64(total) <= fileSize - dataStart else { return nil }
+        guard total >= 8 + 16 + trailerSize, Int64(total) <= fileSize - dataStart else { return nil }
         var frame = [UInt8](repeating: 0, count: total)
         let start = fileSize - Int64(total)
         guard pread(fd, &frame, total, off_t(start)) == total else { return nil }
         guard let entries = frame.withUnsafeBytes({ Layout.decodeIndex($0) }) else { return nil }
         // The entries must tile the data region exactly.
         var expect = dataStart
-        for e in entries {
-            guard e.offset == expect, e.compressedSize > 0 else { return nil }
-            expect += Int64(e.compressedSize)
+        for entry in entries {
+            guard entry.offset == expect, entry.compressedSize > 0 else { return nil }
+            expect += Int64(entry.compressedSize)
         }
         guard expect == start else { return nil }
         storedIndexOffset = start
@@ -275,18 +275,18 @@ public final class CaptureReader {
     /// Stops at a torn tail (recorded in `damage`); throws on a damaged frame.
     public func scanFrames() throws(CaptureError) -> [CaptureIndex.Entry] {
         var entries: [CaptureIndex.Entry] = []
-        var o = dataStart
-        while o < fileSize {
-            switch try loadFrame(at: o, knownSize: nil) {
+        var offset = dataStart
+        while offset < fileSize {
+            switch try loadFrame(at: offset, knownSize: nil) {
             case let .data(size, count, first, last):
-                entries.append(.init(offset: o, compressedSize: size, uncompressedSize: slot.used, recordCount: count,
+                entries.append(.init(offset: offset, compressedSize: size, uncompressedSize: slot.used, recordCount: count,
                                      firstTimestamp: first, lastTimestamp: last))
-                o += Int64(size)
+                offset += Int64(size)
             case let .skippable(size, isIndex):
-                if isIndex && o + Int64(size) == fileSize { storedIndexOffset = o }
-                o += Int64(size)
+                if isIndex && offset + Int64(size) == fileSize { storedIndexOffset = offset }
+                offset += Int64(size)
             case let .torn(detail):
-                damage = CaptureDamage(kind: .tornTail, offset: o, detail: detail)
+                damage = CaptureDamage(kind: .tornTail, offset: offset, detail: detail)
                 return entries
             }
         }
@@ -304,10 +304,10 @@ public final class CaptureReader {
     /// Reads and decompresses the frame at `o` into the current buffers, validating the block.
     func loadFrame(at o: Int64, knownSize: Int?) throws(CaptureError) -> FrameResult {
         slot = writable(slot)
-        let r = try file.load(at: o, knownSize: knownSize, into: slot)
+        let result = try file.load(at: o, knownSize: knownSize, into: slot)
         block = UnsafeRawBufferPointer(slot.block)
-        if case .data = r { framesDecoded += 1 }
-        return r
+        if case .data = result { framesDecoded += 1 }
+        return result
     }
 
     // MARK: cursor
@@ -337,36 +337,36 @@ public final class CaptureReader {
             if finished { return nil }
             if try !advanceFrame() { return nil }
         }
-        let b = block
-        let p: Int
+        let blockBytes = block
+        let recordStart: Int
         if ordered {
-            p = order[orderPosition]
+            recordStart = order[orderPosition]
             orderPosition += 1
         } else {
-            p = blockPos
+            recordStart = blockPos
         }
-        let plen = Int(b.le(UInt32.self, p))
-        let alen = Int(b.le(UInt16.self, p + 4))
-        let kind = RecordKind(rawValue: b[p + 6])
-        let flags = b[p + 7]
-        let ts = b.le(Int64.self, p + 8)
-        let conn = b.le(UInt32.self, p + 16)
-        let a = p + Layout.recordHeaderSize
-        blockPos = a + alen + plen
+        let plen = Int(blockBytes.le(UInt32.self, recordStart))
+        let alen = Int(blockBytes.le(UInt16.self, recordStart + 4))
+        let kind = RecordKind(rawValue: blockBytes[recordStart + 6])
+        let flags = blockBytes[recordStart + 7]
+        let ts = blockBytes.le(Int64.self, recordStart + 8)
+        let conn = blockBytes.le(UInt32.self, recordStart + 16)
+        let auxStart = recordStart + Layout.recordHeaderSize
+        blockPos = auxStart + alen + plen
         blockRemaining -= 1
         return CaptureRecord(kind: kind, timestamp: ts, connection: conn, isBinary: flags & 1 != 0,
-                             aux: UnsafeRawBufferPointer(rebasing: b[a..<(a + alen)]),
-                             payload: UnsafeRawBufferPointer(rebasing: b[(a + alen)..<(a + alen + plen)]),
+                             aux: UnsafeRawBufferPointer(rebasing: blockBytes[auxStart..<(auxStart + alen)]),
+                             payload: UnsafeRawBufferPointer(rebasing: blockBytes[(auxStart + alen)..<(auxStart + alen + plen)]),
                              block: CaptureBlock(slot))
     }
 
     private func advanceFrame() throws(CaptureError) -> Bool {
         if let plan {
             guard planPosition < plan.count else { finished = true; return false }
-            let e = plan[planPosition]
+            let entry = plan[planPosition]
             planPosition += 1
             let loaded: FrameResult
-            if let ahead = prefetcher?.take(offset: e.offset) {
+            if let ahead = prefetcher?.take(offset: entry.offset) {
                 // The frame was decompressed while the previous one was read: swap buffers.
                 spare = slot
                 slot = ahead.buffers
@@ -375,30 +375,30 @@ public final class CaptureReader {
                 if case .data = loaded { framesDecoded += 1 }
             } else {
                 stopPrefetching()
-                loaded = try loadFrame(at: e.offset, knownSize: e.compressedSize)
+                loaded = try loadFrame(at: entry.offset, knownSize: entry.compressedSize)
             }
             if readAhead, planPosition < plan.count { prefetch(plan[planPosition]) }
             switch loaded {
             case let .data(_, count, _, _):
-                currentFrameOffset = e.offset
+                currentFrameOffset = entry.offset
                 blockPos = Layout.blockHeaderSize
                 blockRemaining = count
                 orderFrame(count)
                 return true
             case .skippable:
-                throw file.corrupt(e.offset, "index points at a skippable frame")
+                throw file.corrupt(entry.offset, "index points at a skippable frame")
             case let .torn(detail):
-                damage = CaptureDamage(kind: .tornTail, offset: e.offset, detail: detail)
+                damage = CaptureDamage(kind: .tornTail, offset: entry.offset, detail: detail)
                 finished = true
                 return false
             }
         }
         while scanOffset < fileSize {
-            let o = scanOffset
-            switch try loadFrame(at: o, knownSize: nil) {
+            let offset = scanOffset
+            switch try loadFrame(at: offset, knownSize: nil) {
             case let .data(size, count, _, _):
                 scanOffset += Int64(size)
-                currentFrameOffset = o
+                currentFrameOffset = offset
                 blockPos = Layout.blockHeaderSize
                 blockRemaining = count
                 orderFrame(count)
@@ -406,7 +406,7 @@ public final class CaptureReader {
             case let .skippable(size, _):
                 scanOffset += Int64(size)
             case let .torn(detail):
-                damage = CaptureDamage(kind: .tornTail, offset: o, detail: detail)
+                damage = CaptureDamage(kind: .tornTail, offset: offset, detail: detail)
                 finished = true
                 return false
             }
@@ -421,15 +421,15 @@ public final class CaptureReader {
     private func orderFrame(_ count: Int) {
         ordered = false
         guard sortsWithinFrames, count > 1, !slot.inOrder else { return }
-        let b = block
-        var p = Layout.blockHeaderSize
+        let blockBytes = block
+        var position = Layout.blockHeaderSize
         order.removeAll(keepingCapacity: true)
         for _ in 0..<count {
-            order.append(p)
-            p += Layout.recordHeaderSize + Int(b.le(UInt16.self, p + 4)) + Int(b.le(UInt32.self, p))
+            order.append(position)
+            position += Layout.recordHeaderSize + Int(blockBytes.le(UInt16.self, position + 4)) + Int(blockBytes.le(UInt32.self, position))
         }
         order.sort { left, right in
-            let lt = b.le(Int64.self, left + 8), rt = b.le(Int64.self, right + 8)
+            let lt = blockBytes.le(Int64.self, left + 8), rt = blockBytes.le(Int64.self, right + 8)
             return lt < rt || (lt == rt && left < right)
         }
         orderPosition = 0
@@ -453,8 +453,8 @@ public final class CaptureReader {
 
     /// Calls `body` for every record (views valid inside the call); stops early when it returns false.
     public func forEach(_ body: (CaptureRecord) throws -> Bool) throws {
-        while let r = try next() {
-            if try !body(r) { return }
+        while let record = try next() {
+            if try !body(record) { return }
         }
     }
 }

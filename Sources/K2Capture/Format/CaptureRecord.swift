@@ -67,10 +67,10 @@ public struct OwnedRecord: Sendable, Equatable {
 
     /// A view of this record, valid inside `body`.
     public func withView<T>(_ body: (CaptureRecord) throws -> T) rethrows -> T {
-        try url.withUnsafeBytes { u in
-            try payload.withUnsafeBytes { p in
+        try url.withUnsafeBytes { urlBytes in
+            try payload.withUnsafeBytes { payloadBytes in
                 try body(CaptureRecord(kind: kind, timestamp: timestamp, connection: connection,
-                                       isBinary: isBinary, aux: u, payload: p))
+                                       isBinary: isBinary, aux: urlBytes, payload: payloadBytes))
             }
         }
     }

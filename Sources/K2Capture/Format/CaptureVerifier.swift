@@ -23,7 +23,7 @@ public enum CaptureVerifier {
     /// Verifies `path`. Throws only when the file cannot be opened or is not a capture at all.
     public static func verify(path: String) throws(CaptureError) -> CaptureVerification {
         let reader = try CaptureReader(path: path)
-        var v = CaptureVerification(path: path)
+        var verification = CaptureVerification(path: path)
         var scanned: [CaptureIndex.Entry] = []
         do throws(CaptureError) {
             scanned = try reader.scanFrames()
@@ -32,36 +32,36 @@ public enum CaptureVerifier {
             let partial = try? CaptureReader(path: path)
             var good = 0, recs = 0
             if let partial, let off = error.offset {
-                var o = partial.dataStart
-                while o < off, let r = try? partial.loadFrame(at: o, knownSize: nil) {
-                    switch r {
-                    case let .data(size, count, _, _): good += 1; recs += count; o += Int64(size)
-                    case let .skippable(size, _): o += Int64(size)
-                    case .torn: o = off
+                var frameOffset = partial.dataStart
+                while frameOffset < off, let frame = try? partial.loadFrame(at: frameOffset, knownSize: nil) {
+                    switch frame {
+                    case let .data(size, count, _, _): good += 1; recs += count; frameOffset += Int64(size)
+                    case let .skippable(size, _): frameOffset += Int64(size)
+                    case .torn: frameOffset = off
                     }
                 }
             }
-            v.frames = good
-            v.records = recs
-            v.problem = CaptureDamage(kind: .corrupt, offset: error.offset ?? 0, detail: error.what)
-            return v
+            verification.frames = good
+            verification.records = recs
+            verification.problem = CaptureDamage(kind: .corrupt, offset: error.offset ?? 0, detail: error.what)
+            return verification
         }
-        v.frames = scanned.count
-        v.records = scanned.reduce(0) { $0 + $1.recordCount }
-        if let d = reader.damage {
-            v.problem = d
-            return v
+        verification.frames = scanned.count
+        verification.records = scanned.reduce(0) { $0 + $1.recordCount }
+        if let damage = reader.damage {
+            verification.problem = damage
+            return verification
         }
         let fresh = try CaptureReader(path: path)
         let idx = try fresh.index()
-        v.indexStored = idx.storedInFile
-        v.indexMatches = idx.storedInFile && idx.entries == scanned
+        verification.indexStored = idx.storedInFile
+        verification.indexMatches = idx.storedInFile && idx.entries == scanned
         if !idx.storedInFile {
-            v.problem = missingIndex(fresh)
-        } else if !v.indexMatches {
-            v.problem = indexMismatch(fresh)
+            verification.problem = missingIndex(fresh)
+        } else if !verification.indexMatches {
+            verification.problem = indexMismatch(fresh)
         }
-        return v
+        return verification
     }
 
     /// The damage `verify` reports for a capture without a valid index at its end (`inspect` too).

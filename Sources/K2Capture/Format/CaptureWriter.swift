@@ -69,9 +69,9 @@ public final class CaptureWriter {
         block = .allocate(byteCount: cap, alignment: 16)
         out = .allocate(byteCount: ZstdCompressor.bound(cap), alignment: 16)
         compressor = ZstdCompressor(level: options.level)
-        let h = Layout.encodeHeader(header)
+        let headerBytes = Layout.encodeHeader(header)
         do {
-            try withBytes(h) { (b) throws(CaptureError) in try writeAll(b) }
+            try withBytes(headerBytes) { (b) throws(CaptureError) in try writeAll(b) }
         } catch {
             Glibc.close(fd)
             fd = -1
@@ -104,20 +104,20 @@ public final class CaptureWriter {
             if Layout.blockHeaderSize + size > block.count { grow(to: Layout.blockHeaderSize + size) }
         }
         if count == 0 { blockStarted = options.clock.monotonicNanos() }
-        let o = used
-        block.storeLE(UInt32(payload.count), o)
-        block.storeLE(UInt16(aux.count), o + 4)
-        block.storeBytes(of: kind.rawValue, toByteOffset: o + 6, as: UInt8.self)
-        block.storeBytes(of: isBinary ? 1 : 0, toByteOffset: o + 7, as: UInt8.self)
-        block.storeLE(timestamp, o + 8)
-        block.storeLE(connection, o + 16)
-        var p = o + Layout.recordHeaderSize
-        if let a = aux.baseAddress, aux.count > 0 {
-            (block.baseAddress! + p).copyMemory(from: a, byteCount: aux.count)
-            p += aux.count
+        let recordStart = used
+        block.storeLE(UInt32(payload.count), recordStart)
+        block.storeLE(UInt16(aux.count), recordStart + 4)
+        block.storeBytes(of: kind.rawValue, toByteOffset: recordStart + 6, as: UInt8.self)
+        block.storeBytes(of: isBinary ? 1 : 0, toByteOffset: recordStart + 7, as: UInt8.self)
+        block.storeLE(timestamp, recordStart + 8)
+        block.storeLE(connection, recordStart + 16)
+        var position = recordStart + Layout.recordHeaderSize
+        if let auxBase = aux.baseAddress, aux.count > 0 {
+            (block.baseAddress! + position).copyMemory(from: auxBase, byteCount: aux.count)
+            position += aux.count
         }
-        if let s = payload.baseAddress, payload.count > 0 {
-            (block.baseAddress! + p).copyMemory(from: s, byteCount: payload.count)
+        if let payloadBase = payload.baseAddress, payload.count > 0 {
+            (block.baseAddress! + position).copyMemory(from: payloadBase, byteCount: payload.count)
         }
         used += size
         count += 1
@@ -196,16 +196,16 @@ public final class CaptureWriter {
         block.storeLE(minTs, 8)
         block.storeLE(maxTs, 16)
         let src = UnsafeRawBufferPointer(rebasing: block[0..<used])
-        let n: Int
+        let compressedSize: Int
         switch compressor.compress(src, into: out) {
-        case let .success(v): n = v
-        case let .failure(f):
-            throw CaptureError(.io, path: path, what: "zstd compression failed: \(f.message)", remedy: "report this as a bug")
+        case let .success(size): compressedSize = size
+        case let .failure(failure):
+            throw CaptureError(.io, path: path, what: "zstd compression failed: \(failure.message)", remedy: "report this as a bug")
         }
         let offset = fileBytes
-        try writeAll(UnsafeRawBufferPointer(rebasing: out[0..<n]))
+        try writeAll(UnsafeRawBufferPointer(rebasing: out[0..<compressedSize]))
         if options.fsyncEachFrame { fsync(fd) }
-        entries.append(CaptureIndex.Entry(offset: offset, compressedSize: n, uncompressedSize: used,
+        entries.append(CaptureIndex.Entry(offset: offset, compressedSize: compressedSize, uncompressedSize: used,
                                           recordCount: count, firstTimestamp: minTs, lastTimestamp: maxTs))
         used = Layout.blockHeaderSize
         count = 0
@@ -216,15 +216,15 @@ public final class CaptureWriter {
     private func writeAll(_ b: UnsafeRawBufferPointer) throws(CaptureError) {
         var off = 0
         while off < b.count {
-            let n = write(fd, b.baseAddress! + off, b.count - off)
-            if n < 0 {
+            let written = write(fd, b.baseAddress! + off, b.count - off)
+            if written < 0 {
                 if errno == EINTR { continue }
-                let e = errno
+                let code = errno
                 // Leave the file ending on a frame boundary where we can, so it stays readable.
                 if off > 0 { _ = ftruncate(fd, off_t(fileBytes)) }
-                throw CaptureError.io(path, "write the capture", errno: e)
+                throw CaptureError.io(path, "write the capture", errno: code)
             }
-            off += n
+            off += written
         }
         fileBytes += Int64(b.count)
     }

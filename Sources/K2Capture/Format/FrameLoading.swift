@@ -71,13 +71,13 @@ struct FrameFile: Sendable {
         buffers.ensureFile(count)
         var got = 0
         while got < count {
-            let n = pread(fd, buffers.file.baseAddress! + got, count - got, off_t(offset + Int64(got)))
-            if n < 0 {
+            let readCount = pread(fd, buffers.file.baseAddress! + got, count - got, off_t(offset + Int64(got)))
+            if readCount < 0 {
                 if errno == EINTR { continue }
                 throw CaptureError.io(path, "read the capture", errno: errno)
             }
-            if n == 0 { break }
-            got += n
+            if readCount == 0 { break }
+            got += readCount
         }
         return got
     }
@@ -103,15 +103,15 @@ struct FrameFile: Sendable {
         } else {
             while true {
                 switch ZstdFrames.compressedSize(UnsafeRawBufferPointer(rebasing: buffers.file[0..<got])) {
-                case let .success(s):
-                    size = s
-                case let .failure(f) where f.isSourceTooShort:
+                case let .success(frameSize):
+                    size = frameSize
+                case let .failure(failure) where failure.isSourceTooShort:
                     if Int64(got) >= remaining { return .torn("frame cut short after \(got) bytes") }
                     want = Int(min(remaining, Int64(want) * 2))
                     got = try read(o, want, into: buffers)
                     continue
-                case let .failure(f):
-                    throw corrupt(o, "zstd frame does not parse (\(f.message))")
+                case let .failure(failure):
+                    throw corrupt(o, "zstd frame does not parse (\(failure.message))")
                 }
                 break
             }
@@ -124,31 +124,31 @@ struct FrameFile: Sendable {
         }
         buffers.ensureBlock(content)
         switch buffers.decompressor.decompress(src, into: buffers.block) {
-        case let .success(n) where n == content:
-            buffers.used = n
+        case let .success(decompressed) where decompressed == content:
+            buffers.used = decompressed
         case .success: throw corrupt(o, "block decompressed to the wrong size")
-        case let .failure(f): throw corrupt(o, "zstd: \(f.message)")
+        case let .failure(failure): throw corrupt(o, "zstd: \(failure.message)")
         }
-        let b = UnsafeRawBufferPointer(buffers.block)
+        let block = UnsafeRawBufferPointer(buffers.block)
         let used = buffers.used
-        guard b.le(UInt32.self, 0) == Layout.blockMagic else { throw corrupt(o, "block lacks the K2B1 magic") }
-        let count = Int(b.le(UInt32.self, 4))
+        guard block.le(UInt32.self, 0) == Layout.blockMagic else { throw corrupt(o, "block lacks the K2B1 magic") }
+        let count = Int(block.le(UInt32.self, 4))
         // Validate record bounds once so that next() can trust them.
-        var p = Layout.blockHeaderSize
+        var position = Layout.blockHeaderSize
         var previous = Int64.min
         var inOrder = true
         for _ in 0..<count {
-            guard p + Layout.recordHeaderSize <= used else { throw corrupt(o, "record header runs past the block") }
-            let timestamp = b.le(Int64.self, p + 8)
+            guard position + Layout.recordHeaderSize <= used else { throw corrupt(o, "record header runs past the block") }
+            let timestamp = block.le(Int64.self, position + 8)
             if timestamp < previous { inOrder = false }
             previous = timestamp
-            let len = Layout.recordHeaderSize + Int(b.le(UInt16.self, p + 4)) + Int(b.le(UInt32.self, p))
-            guard p + len <= used else { throw corrupt(o, "record runs past the block") }
-            p += len
+            let len = Layout.recordHeaderSize + Int(block.le(UInt16.self, position + 4)) + Int(block.le(UInt32.self, position))
+            guard position + len <= used else { throw corrupt(o, "record runs past the block") }
+            position += len
         }
-        guard p == used else { throw corrupt(o, "block has \(used - p) bytes after its last record") }
+        guard position == used else { throw corrupt(o, "block has \(used - position) bytes after its last record") }
         buffers.inOrder = inOrder
-        return .data(size: size, count: count, first: b.le(Int64.self, 8), last: b.le(Int64.self, 16))
+        return .data(size: size, count: count, first: block.le(Int64.self, 8), last: block.le(Int64.self, 16))
     }
 }
 
@@ -190,23 +190,23 @@ final class FramePrefetcher: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         while job?.entry.offset == offset || working == offset { cond.wait() }
-        guard let d = done, d.offset == offset else { return nil }
+        guard let finished = done, finished.offset == offset else { return nil }
         done = nil
-        return (d.buffers, d.result)
+        return (finished.buffers, finished.result)
     }
 
     /// Drops what is queued or done (waiting for a frame in flight) and returns the buffers.
     func cancel() -> FrameBuffers? {
         cond.lock()
         defer { cond.unlock() }
-        if let j = job {
+        if let pending = job {
             job = nil
-            return j.buffers
+            return pending.buffers
         }
         while working != nil { cond.wait() }
-        if let d = done {
+        if let finished = done {
             done = nil
-            return d.buffers
+            return finished.buffers
         }
         return nil
     }
@@ -225,19 +225,19 @@ final class FramePrefetcher: @unchecked Sendable {
         while true {
             while job == nil && !closing { cond.wait() }
             if closing { break }
-            let j = job!
+            let current = job!
             job = nil
-            working = j.entry.offset
+            working = current.entry.offset
             cond.unlock()
             let result: Result<CaptureReader.FrameResult, CaptureError>
             do throws(CaptureError) {
-                result = .success(try file.load(at: j.entry.offset, knownSize: j.entry.compressedSize, into: j.buffers))
+                result = .success(try file.load(at: current.entry.offset, knownSize: current.entry.compressedSize, into: current.buffers))
             } catch {
                 result = .failure(error)
             }
             cond.lock()
             working = nil
-            done = (j.entry.offset, j.buffers, result)
+            done = (current.entry.offset, current.buffers, result)
             cond.broadcast()
         }
         cond.unlock()

@@ -11,7 +11,7 @@ enum IndexAppender {
         defer { close(fd) }
         if ftruncate(fd, off_t(end)) != 0 { throw CaptureError.io(path, "truncate the capture", errno: errno) }
         let frame = Layout.encodeIndex(entries)
-        let n = frame.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(end)) }
-        if n != frame.count { throw CaptureError.io(path, "write the seek index", errno: errno) }
+        let written = frame.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(end)) }
+        if written != frame.count { throw CaptureError.io(path, "write the seek index", errno: errno) }
     }
 }

@@ -48,13 +48,13 @@ enum Layout {
     static func encodeIndex(_ entries: [CaptureIndex.Entry]) -> [UInt8] {
         var body: [UInt8] = []
         body.reserveCapacity(entries.count * indexEntrySize)
-        for e in entries {
-            body.appendLE(UInt64(e.offset))
-            body.appendLE(UInt32(e.compressedSize))
-            body.appendLE(UInt32(e.recordCount))
-            body.appendLE(e.firstTimestamp)
-            body.appendLE(e.lastTimestamp)
-            body.appendLE(UInt32(e.uncompressedSize))
+        for entry in entries {
+            body.appendLE(UInt64(entry.offset))
+            body.appendLE(UInt32(entry.compressedSize))
+            body.appendLE(UInt32(entry.recordCount))
+            body.appendLE(entry.firstTimestamp)
+            body.appendLE(entry.lastTimestamp)
+            body.appendLE(UInt32(entry.uncompressedSize))
             body.appendLE(UInt32(0))
         }
         var content = indexMagic
@@ -79,24 +79,24 @@ enum Layout {
               f.le(UInt32.self, 0) == indexFrameMagic,
               Int(f.le(UInt32.self, 4)) == f.count - 8,
               Array(f[8..<16]) == indexMagic else { return nil }
-        let n = Int(f.le(UInt32.self, 16))
+        let entryCount = Int(f.le(UInt32.self, 16))
         let bodyStart = 24
-        let bodyEnd = bodyStart + n * indexEntrySize
+        let bodyEnd = bodyStart + entryCount * indexEntrySize
         guard bodyEnd + indexTrailerSize == f.count,
-              Int(f.le(UInt32.self, bodyEnd)) == n,
+              Int(f.le(UInt32.self, bodyEnd)) == entryCount,
               CRC32.checksum(UnsafeRawBufferPointer(rebasing: f[bodyStart..<bodyEnd])) == f.le(UInt32.self, bodyEnd + 4)
         else { return nil }
         var entries: [CaptureIndex.Entry] = []
-        entries.reserveCapacity(n)
-        for k in 0..<n {
-            let o = bodyStart + k * indexEntrySize
+        entries.reserveCapacity(entryCount)
+        for k in 0..<entryCount {
+            let entryStart = bodyStart + k * indexEntrySize
             entries.append(CaptureIndex.Entry(
-                offset: Int64(f.le(UInt64.self, o)),
-                compressedSize: Int(f.le(UInt32.self, o + 8)),
-                uncompressedSize: Int(f.le(UInt32.self, o + 32)),
-                recordCount: Int(f.le(UInt32.self, o + 12)),
-                firstTimestamp: f.le(Int64.self, o + 16),
-                lastTimestamp: f.le(Int64.self, o + 24)))
+                offset: Int64(f.le(UInt64.self, entryStart)),
+                compressedSize: Int(f.le(UInt32.self, entryStart + 8)),
+                uncompressedSize: Int(f.le(UInt32.self, entryStart + 32)),
+                recordCount: Int(f.le(UInt32.self, entryStart + 12)),
+                firstTimestamp: f.le(Int64.self, entryStart + 16),
+                lastTimestamp: f.le(Int64.self, entryStart + 24)))
         }
         return entries
     }
@@ -126,6 +126,6 @@ extension UnsafeMutableRawBufferPointer {
 /// `withUnsafeBytes` for typed-throwing bodies (the standard one only rethrows `any Error`).
 @inline(__always)
 func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(CaptureError) -> R) throws(CaptureError) -> R {
-    let r: Result<R, CaptureError> = a.withUnsafeBytes { b in Result { () throws(CaptureError) in try body(b) } }
-    return try r.get()
+    let result: Result<R, CaptureError> = a.withUnsafeBytes { b in Result { () throws(CaptureError) in try body(b) } }
+    return try result.get()
 }

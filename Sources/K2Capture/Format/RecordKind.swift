@@ -35,10 +35,10 @@ public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConv
 
     /// Parses a kind name as `capture cat` prints it (`recv`, `kind9`).
     public init?(name: String) {
-        if let k = RecordKind.allCases.first(where: { $0.name == name }) {
-            self = k
-        } else if name.hasPrefix("kind"), let v = UInt8(name.dropFirst(4)), v > 0 {
-            self.init(rawValue: v)
+        if let known = RecordKind.allCases.first(where: { $0.name == name }) {
+            self = known
+        } else if name.hasPrefix("kind"), let number = UInt8(name.dropFirst(4)), number > 0 {
+            self.init(rawValue: number)
         } else {
             return nil
         }

@@ -18,9 +18,9 @@ final class ZstdCompressor {
 
     /// Compresses `src` as one complete frame into `dst` (which must hold `bound(src.count)`).
     func compress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Result<Int, ZstdFailure> {
-        let r = ZSTD_compress2(cctx, dst.baseAddress, dst.count, src.baseAddress, src.count)
-        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
-        return .success(r)
+        let result = ZSTD_compress2(cctx, dst.baseAddress, dst.count, src.baseAddress, src.count)
+        if ZSTD_isError(result) != 0 { return .failure(ZstdFailure(code: result)) }
+        return .success(result)
     }
 }
 
@@ -32,9 +32,9 @@ final class ZstdDecompressor {
 
     /// Decompresses exactly one frame; verifies its content checksum when present.
     func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Result<Int, ZstdFailure> {
-        let r = ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, src.baseAddress, src.count)
-        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
-        return .success(r)
+        let result = ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, src.baseAddress, src.count)
+        if ZSTD_isError(result) != 0 { return .failure(ZstdFailure(code: result)) }
+        return .success(result)
     }
 }
 
@@ -52,16 +52,16 @@ enum ZstdFrames {
     /// The compressed size of the frame at the start of `src`, or a failure if `src` does not
     /// hold all of it (`isSourceTooShort`) or is not a frame.
     static func compressedSize(_ src: UnsafeRawBufferPointer) -> Result<Int, ZstdFailure> {
-        let r = ZSTD_findFrameCompressedSize(src.baseAddress, src.count)
-        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
-        return .success(r)
+        let result = ZSTD_findFrameCompressedSize(src.baseAddress, src.count)
+        if ZSTD_isError(result) != 0 { return .failure(ZstdFailure(code: result)) }
+        return .success(result)
     }
 
     /// The declared content size of the frame at the start of `src`; nil when unknown or invalid.
     static func contentSize(_ src: UnsafeRawBufferPointer) -> Int? {
-        let r = ZSTD_getFrameContentSize(src.baseAddress, src.count)
-        if r == ZSTD_CONTENTSIZE_UNKNOWN || r == ZSTD_CONTENTSIZE_ERROR { return nil }
-        return Int(exactly: r)
+        let result = ZSTD_getFrameContentSize(src.baseAddress, src.count)
+        if result == ZSTD_CONTENTSIZE_UNKNOWN || result == ZSTD_CONTENTSIZE_ERROR { return nil }
+        return Int(exactly: result)
     }
 
     static var libraryVersion: String { String(cString: ZSTD_versionString()) }
@@ -82,8 +82,8 @@ final class ZstdStreamDecompressor {
         -> Result<(consumed: Int, produced: Int, frameEnded: Bool), ZstdFailure> {
         var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
         var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
-        let r = ZSTD_decompressStream(dctx, &output, &input)
-        if ZSTD_isError(r) != 0 { return .failure(ZstdFailure(code: r)) }
-        return .success((input.pos, output.pos, r == 0))
+        let result = ZSTD_decompressStream(dctx, &output, &input)
+        if ZSTD_isError(result) != 0 { return .failure(ZstdFailure(code: result)) }
+        return .success((input.pos, output.pos, result == 0))
     }
 }

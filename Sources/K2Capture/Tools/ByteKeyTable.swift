@@ -13,10 +13,10 @@ struct ByteKeyTable {
     private var mask: Int
 
     init(capacity: Int = 64) {
-        var c = 16
-        while c < capacity * 2 { c <<= 1 }
-        slots = Array(repeating: -1, count: c)
-        mask = c - 1
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
     }
 
     var count: Int { keys.count }
@@ -25,26 +25,26 @@ struct ByteKeyTable {
 
     @inline(__always)
     static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
-        return h
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in b { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return digest
     }
 
     /// The id of `b`, adding it when new.
     @inline(__always)
     mutating func id(for b: UnsafeRawBufferPointer) -> Int {
-        let h = Self.hash(b)
-        var i = Int(truncatingIfNeeded: h) & mask
+        let digest = Self.hash(b)
+        var slot = Int(truncatingIfNeeded: digest) & mask
         while true {
-            let s = Int(slots[i])
-            if s < 0 { break }
-            if hashes[s] == h, equal(keys[s], b) { return s }
-            i = (i + 1) & mask
+            let keyID = Int(slots[slot])
+            if keyID < 0 { break }
+            if hashes[keyID] == digest, equal(keys[keyID], b) { return keyID }
+            slot = (slot + 1) & mask
         }
         let id = keys.count
         keys.append([UInt8](b))
-        hashes.append(h)
-        slots[i] = Int32(id)
+        hashes.append(digest)
+        slots[slot] = Int32(id)
         if keys.count * 2 > slots.count { grow() }
         return id
     }
@@ -57,13 +57,13 @@ struct ByteKeyTable {
     }
 
     private mutating func grow() {
-        let c = slots.count * 2
-        slots = Array(repeating: -1, count: c)
-        mask = c - 1
+        let size = slots.count * 2
+        slots = Array(repeating: -1, count: size)
+        mask = size - 1
         for (id, h) in hashes.enumerated() {
-            var i = Int(truncatingIfNeeded: h) & mask
-            while slots[i] >= 0 { i = (i + 1) & mask }
-            slots[i] = Int32(id)
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(id)
         }
     }
 }

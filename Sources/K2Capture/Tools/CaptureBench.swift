@@ -27,9 +27,9 @@ public enum CaptureBench {
 
     /// CPU seconds (user + system) this process has used so far.
     static func cpu() -> Double {
-        var u = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &u)
-        return seconds(u)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return seconds(usage)
     }
 
     static func seconds(_ u: rusage) -> Double {
@@ -43,9 +43,9 @@ public enum CaptureBench {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buf = [UInt8](repeating: 0, count: 8192)
-        let n = Glibc.read(fd, &buf, buf.count)
-        guard n > 0 else { return nil }
-        let text = String(decoding: buf[0..<n], as: UTF8.self)
+        let readCount = Glibc.read(fd, &buf, buf.count)
+        guard readCount > 0 else { return nil }
+        let text = String(decoding: buf[0..<readCount], as: UTF8.self)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
         return Int(line.dropFirst(6).filter { $0 >= "0" && $0 <= "9" })
     }
@@ -92,17 +92,17 @@ public enum CaptureBench {
         let header = CaptureHeader(createdNanos: 1_700_000_000_000_000_000, host: HostInfo.hostname(),
                                    metadata: [("exchange", .string("binance")), ("profile", .string("bench-trades"))])
         let t0 = now(), c0 = cpu()
-        let w = try CaptureWriter(path: path, header: header, options: .init(level: level))
+        let writer = try CaptureWriter(path: path, header: header, options: .init(level: level))
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-        let result: Result<Void, CaptureError> = arena.withUnsafeBytes { a in
+        let result: Result<Void, CaptureError> = arena.withUnsafeBytes { arenaBytes in
             var start = 0
             do throws(CaptureError) {
                 for i in 0..<count {
-                    let p = UnsafeRawBufferPointer(rebasing: a[start..<ends[i]])
-                    try w.append(kind: .recv, timestamp: stamps[i], connection: 0, isBinary: false, aux: empty, payload: p)
+                    let payload = UnsafeRawBufferPointer(rebasing: arenaBytes[start..<ends[i]])
+                    try writer.append(kind: .recv, timestamp: stamps[i], connection: 0, isBinary: false, aux: empty, payload: payload)
                     start = ends[i]
                 }
-                try w.close()
+                try writer.close()
                 return .success(())
             } catch {
                 return .failure(error)
@@ -118,16 +118,16 @@ public enum CaptureBench {
     /// checksum-like sum so the loop cannot be optimised away.
     public static func read(path: String) throws(CaptureError) -> (Phase, Int64) {
         let t0 = now(), c0 = cpu()
-        let r = try CaptureReader(path: path)
-        var n = 0
+        let reader = try CaptureReader(path: path)
+        var count = 0
         var sum: Int64 = 0
-        while let rec = try r.next() {
-            n += 1
+        while let rec = try reader.next() {
+            count += 1
             sum &+= Int64(rec.payload.count) &+ rec.timestamp
         }
         let t1 = now(), c1 = cpu()
         let bytes = (try? CaptureReader(path: path).index().uncompressedBytes) ?? 0
-        return (Phase(name: "k2 read + iterate", records: n, bytes: bytes, seconds: Double(t1 - t0) / 1e9,
+        return (Phase(name: "k2 read + iterate", records: count, bytes: bytes, seconds: Double(t1 - t0) / 1e9,
                       cpuSeconds: c1 - c0, maxRSSKiB: nil), sum)
     }
 
@@ -172,23 +172,23 @@ public enum CaptureBench {
         let raw = index.uncompressedBytes
         var best: Phase?
         for _ in 0..<max(repeats, 1) {
-            let (p, _) = try read(path: path)
-            if best == nil || p.cpuSeconds < best!.cpuSeconds { best = p }
+            let (phase, _) = try read(path: path)
+            if best == nil || phase.cpuSeconds < best!.cpuSeconds { best = phase }
         }
         phases.append(best!)
         func peer(_ name: String, _ argv: [String]) -> Phase? {
             var fastest: Phase?
             for _ in 0..<max(repeats, 1) {
-                guard let r = run(argv), r.status == 0 else { return nil }
-                if fastest == nil || r.cpuSeconds < fastest!.cpuSeconds {
-                    fastest = Phase(name: name, records: records, bytes: raw, seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRSSKiB: nil)
+                guard let child = run(argv), child.status == 0 else { return nil }
+                if fastest == nil || child.cpuSeconds < fastest!.cpuSeconds {
+                    fastest = Phase(name: name, records: records, bytes: raw, seconds: child.seconds, cpuSeconds: child.cpuSeconds, maxRSSKiB: nil)
                 }
             }
             return fastest
         }
         let zstdPhase = peer("zstd -d > /dev/null", ["zstd", "-d", "-q", "-c", path])
-        if let z = zstdPhase { phases.append(z) }
-        if let z = peer("zstdcat | wc -l", ["/bin/sh", "-c", "zstdcat -q '\(path)' | wc -l"]) { phases.append(z) }
+        if let phase = zstdPhase { phases.append(phase) }
+        if let phase = peer("zstdcat | wc -l", ["/bin/sh", "-c", "zstdcat -q '\(path)' | wc -l"]) { phases.append(phase) }
         let errPath = dir + "/k2-bench-\(getpid()).stderr"
         defer { _ = unlink(errPath) }
         /// The child prints `vmhwm_kib=N` on stderr.
@@ -197,19 +197,19 @@ public enum CaptureBench {
             guard fd >= 0 else { return nil }
             defer { close(fd) }
             var buf = [UInt8](repeating: 0, count: 4096)
-            let n = Glibc.read(fd, &buf, buf.count)
-            guard n > 0 else { return nil }
-            let text = String(decoding: buf[0..<n], as: UTF8.self)
+            let readCount = Glibc.read(fd, &buf, buf.count)
+            guard readCount > 0 else { return nil }
+            let text = String(decoding: buf[0..<readCount], as: UTF8.self)
             guard let part = text.split(separator: "=").last, text.contains("vmhwm_kib=") else { return nil }
             return Int(part.prefix { $0 >= "0" && $0 <= "9" })
         }
-        if let readCommand, let r = run(readCommand + [path], stderrPath: errPath), r.status == 0 {
-            phases.append(Phase(name: "k2 read in a child (peak RSS)", records: records, bytes: raw, seconds: r.seconds,
-                                cpuSeconds: r.cpuSeconds, maxRSSKiB: childRSS()))
+        if let readCommand, let child = run(readCommand + [path], stderrPath: errPath), child.status == 0 {
+            phases.append(Phase(name: "k2 read in a child (peak RSS)", records: records, bytes: raw, seconds: child.seconds,
+                                cpuSeconds: child.cpuSeconds, maxRSSKiB: childRSS()))
         }
-        if let sliceCommand, let r = run(sliceCommand + [path, slicePath], stderrPath: errPath), r.status == 0 {
-            phases.append(Phase(name: "k2 slice of 10 s in a child (peak RSS)", records: 0, bytes: 0, seconds: r.seconds,
-                                cpuSeconds: r.cpuSeconds, maxRSSKiB: childRSS()))
+        if let sliceCommand, let child = run(sliceCommand + [path, slicePath], stderrPath: errPath), child.status == 0 {
+            phases.append(Phase(name: "k2 slice of 10 s in a child (peak RSS)", records: 0, bytes: 0, seconds: child.seconds,
+                                cpuSeconds: child.cpuSeconds, maxRSSKiB: childRSS()))
         }
         let fileBytes = Int64((try? CaptureReader(path: path).fileSize) ?? 0)
         // On CPU time: wall time on a shared machine measures the neighbours as much as k2.
@@ -225,17 +225,17 @@ public enum CaptureBench {
         lines.append("rates per CPU second (wall-clock rates in brackets; the machine may be shared)")
         lines.append("phase".padded(40) + "records/s".leftPadded(12) + "MB/s".leftPadded(9) + "cpu s".leftPadded(8)
                      + "wall s".leftPadded(8) + "  [records/s wall]" + "peak RSS".leftPadded(11))
-        for p in r.phases {
-            let perCPU = p.cpuSeconds > 0 ? Double(p.records) / p.cpuSeconds : 0
-            let rate = p.records > 0 ? Int(perCPU).grouped : "-"
-            let mb = p.bytes > 0 && p.cpuSeconds > 0 ? TimeText.fixed(Double(p.bytes) / p.cpuSeconds / 1e6, 1) : "-"
-            let wall = p.records > 0 ? "[" + Int(p.recordsPerSecond).grouped + "]" : "-"
-            let rss = p.maxRSSKiB.map { TimeText.fixed(Double($0) / 1024, 1) + " MiB" } ?? "-"
-            lines.append(p.name.padded(40) + rate.leftPadded(12) + mb.leftPadded(9) + TimeText.fixed(p.cpuSeconds, 3).leftPadded(8)
-                         + TimeText.fixed(p.seconds, 3).leftPadded(8) + ("  " + wall).padded(18) + rss.leftPadded(11))
+        for phase in r.phases {
+            let perCPU = phase.cpuSeconds > 0 ? Double(phase.records) / phase.cpuSeconds : 0
+            let rate = phase.records > 0 ? Int(perCPU).grouped : "-"
+            let mb = phase.bytes > 0 && phase.cpuSeconds > 0 ? TimeText.fixed(Double(phase.bytes) / phase.cpuSeconds / 1e6, 1) : "-"
+            let wall = phase.records > 0 ? "[" + Int(phase.recordsPerSecond).grouped + "]" : "-"
+            let rss = phase.maxRSSKiB.map { TimeText.fixed(Double($0) / 1024, 1) + " MiB" } ?? "-"
+            lines.append(phase.name.padded(40) + rate.leftPadded(12) + mb.leftPadded(9) + TimeText.fixed(phase.cpuSeconds, 3).leftPadded(8)
+                         + TimeText.fixed(phase.seconds, 3).leftPadded(8) + ("  " + wall).padded(18) + rss.leftPadded(11))
         }
-        if let x = r.readOverZstd {
-            lines.append("k2 read / zstd -d (CPU time): " + TimeText.fixed(x, 2) + "x (goal >= 0.80)")
+        if let ratio = r.readOverZstd {
+            lines.append("k2 read / zstd -d (CPU time): " + TimeText.fixed(ratio, 2) + "x (goal >= 0.80)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

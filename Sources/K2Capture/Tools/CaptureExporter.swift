@@ -24,33 +24,33 @@ public enum CaptureExporter {
         if filter.from != nil || filter.to != nil {
             reader.restrict(to: CaptureSlicer.frames(of: try reader.index(), for: filter))
         }
-        var s = Summary()
-        while let r = try reader.next() {
-            guard filter.matches(r) else { continue }
+        var summary = Summary()
+        while let record = try reader.next() {
+            guard filter.matches(record) else { continue }
             switch format {
             case .ndjson:
-                out.append { NDJSONRecord.append(r, to: &$0) }
-                s.written += 1
+                out.append { NDJSONRecord.append(record, to: &$0) }
+                summary.written += 1
             case .tardis:
-                if r.kind == .disconnect {
+                if record.kind == .disconnect {
                     out.append { $0.append(10) }
-                    s.written += 1
+                    summary.written += 1
                     continue
                 }
-                guard r.kind == .recv, !r.isBinary, !r.payload.contains(10) else { s.skipped += 1; continue }
-                let time = TimeText.iso8601(nanos: r.timestamp, fractionDigits: 7)
+                guard record.kind == .recv, !record.isBinary, !record.payload.contains(10) else { summary.skipped += 1; continue }
+                let time = TimeText.iso8601(nanos: record.timestamp, fractionDigits: 7)
                 out.append {
                     $0.append(contentsOf: time.utf8)
                     $0.append(32)
-                    $0.append(contentsOf: r.payload)
+                    $0.append(contentsOf: record.payload)
                     $0.append(10)
                 }
-                s.written += 1
+                summary.written += 1
             }
             if out.failed { break }
         }
         out.flush()
-        s.damage = reader.damage
-        return s
+        summary.damage = reader.damage
+        return summary
     }
 }

@@ -49,7 +49,7 @@ public enum CaptureImporter {
         func header(_ extra: [(String, JSONValue)]) -> CaptureHeader {
             var meta: [(String, JSONValue)] = []
             if let exchange { meta.append(("exchange", .string(exchange))) }
-            for (k, v) in extra where !(k == "exchange" && exchange != nil) { meta.append((k, v)) }
+            for (key, value) in extra where !(key == "exchange" && exchange != nil) { meta.append((key, value)) }
             meta.append(("source", .object([("format", .string(format.rawValue)),
                                             ("files", .array(inputs.map { .string($0) }))])))
             if let commandLine { meta.append(("command_line", .string(commandLine))) }
@@ -71,7 +71,7 @@ public enum CaptureImporter {
 
         // Several inputs: each into a temporary capture, then a merge by time.
         var temps: [String] = []
-        defer { for t in temps { _ = unlink(t) } }
+        defer { for temp in temps { _ = unlink(temp) } }
         var infos: [Input] = []
         var metadata: [(String, JSONValue)] = []
         var reordered = 0
@@ -94,12 +94,12 @@ public enum CaptureImporter {
         let merged = try MergedReader(paths: temps)
         let writer = try CaptureWriter(path: output, header: header(metadata), options: options)
         var ids = try ConnectionRenumbering(paths: temps)
-        var n = 0
+        var count = 0
         do throws(CaptureError) {
-            while let r = try merged.next() {
-                let conn = ids.map(input: merged.currentSource, connection: r.connection)
-                try writer.append(kind: r.kind, timestamp: r.timestamp, connection: conn, isBinary: r.isBinary, aux: r.aux, payload: r.payload)
-                n += 1
+            while let record = try merged.next() {
+                let conn = ids.map(input: merged.currentSource, connection: record.connection)
+                try writer.append(kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary, aux: record.aux, payload: record.payload)
+                count += 1
             }
             try writer.close()
         } catch {
@@ -107,7 +107,7 @@ public enum CaptureImporter {
             _ = unlink(output)
             throw error
         }
-        return Summary(records: n, inputs: infos, renumbered: ids.renumbered, reordered: reordered)
+        return Summary(records: count, inputs: infos, renumbered: ids.renumbered, reordered: reordered)
     }
 
     static func importOne(format: ImportFormat, path: String, sink: ImportSink,
@@ -239,7 +239,7 @@ struct ImportParser {
         var snippet = String(decoding: line.prefix(60), as: UTF8.self)
         if line.count > 60 { snippet += "…" }
         var remedy = "check --format (\(ImportFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
-        if let g = ImportFormat.guess(line), g != format { remedy = "this looks like --format \(g.rawValue)" }
+        if let guessed = ImportFormat.guess(line), guessed != format { remedy = "this looks like --format \(guessed.rawValue)" }
         let what = "expected \(format.expectation), found `\(snippet)`" + (detail.map { " (\($0))" } ?? "")
         return CaptureError(.importFormat, path: path, line: number, what: what, remedy: remedy)
     }
@@ -257,11 +257,11 @@ struct ImportParser {
 
     private mutating func ndjson(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
         if line.isEmpty { return }
-        let r: OwnedRecord
-        do throws(JSONParseError) { r = try NDJSONRecord.parse(line) } catch {
+        let record: OwnedRecord
+        do throws(JSONParseError) { record = try NDJSONRecord.parse(line) } catch {
             throw formatError(line, number, error.reason)
         }
-        try sink.append(r)
+        try sink.append(record)
     }
 
     // MARK: tardis
@@ -312,11 +312,11 @@ struct ImportParser {
             try emitText(.recv, ts, aux: UnsafeRawBufferPointer(rebasing: line[0..<0]), data, sink)
             return
         }
-        let c = Self.find(line, Self.connectArrow), s = Self.find(line, Self.sendArrow), h = Self.find(line, Self.httpArrow)
-        let first = [c, s, h].compactMap { $0 }.min()
+        let connectAt = Self.find(line, Self.connectArrow), sendAt = Self.find(line, Self.sendArrow), httpAt = Self.find(line, Self.httpArrow)
+        let first = [connectAt, sendAt, httpAt].compactMap { $0 }.min()
         guard let at = first else { throw formatError(line, number) }
         let url = UnsafeRawBufferPointer(rebasing: line[0..<at])
-        if at == c {
+        if at == connectAt {
             let tsText = UnsafeRawBufferPointer(rebasing: line[(at + Self.connectArrow.count)...])
             guard let ts = DecimalTime.nanos(fromSeconds: tsText) else { throw formatError(line, number, "no time after `<->`") }
             if connUsed {   // a reconnect: a new connection
@@ -328,14 +328,14 @@ struct ImportParser {
             }
             return
         }
-        let arrowLen = at == s ? Self.sendArrow.count : Self.httpArrow.count
+        let arrowLen = at == sendAt ? Self.sendArrow.count : Self.httpArrow.count
         let rest = UnsafeRawBufferPointer(rebasing: line[(at + arrowLen)...])
         guard let colon = Self.find(rest, [58, 32]),
               let ts = DecimalTime.nanos(fromSeconds: UnsafeRawBufferPointer(rebasing: rest[0..<colon])) else {
             throw formatError(line, number, "no `<seconds>: ` after the arrow")
         }
         let data = UnsafeRawBufferPointer(rebasing: rest[(colon + 2)...])
-        if at == s {
+        if at == sendAt {
             try emitText(.send, ts, aux: UnsafeRawBufferPointer(rebasing: line[0..<0]), data, sink)
         } else {
             try emitText(.http, ts, aux: url, data, sink)
@@ -362,7 +362,7 @@ struct ImportParser {
         guard d[d.count - 1] == quote else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(d.count)
-        var i = 2
+        var index = 2
         let end = d.count - 1
         func hex(_ c: UInt8) -> UInt8? {
             switch c {
@@ -372,21 +372,21 @@ struct ImportParser {
             default: return nil
             }
         }
-        while i < end {
-            let c = d[i]
-            if c == quote { return nil }
-            if c != 92 { out.append(c); i += 1; continue }
-            guard i + 1 < end else { return nil }
-            let e = d[i + 1]
-            switch e {
-            case 92, 39, 34: out.append(e); i += 2
-            case 110: out.append(10); i += 2
-            case 114: out.append(13); i += 2
-            case 116: out.append(9); i += 2
+        while index < end {
+            let byte = d[index]
+            if byte == quote { return nil }
+            if byte != 92 { out.append(byte); index += 1; continue }
+            guard index + 1 < end else { return nil }
+            let escaped = d[index + 1]
+            switch escaped {
+            case 92, 39, 34: out.append(escaped); index += 2
+            case 110: out.append(10); index += 2
+            case 114: out.append(13); index += 2
+            case 116: out.append(9); index += 2
             case 120:
-                guard i + 3 < end, let hi = hex(d[i + 2]), let lo = hex(d[i + 3]) else { return nil }
+                guard index + 3 < end, let hi = hex(d[index + 2]), let lo = hex(d[index + 3]) else { return nil }
                 out.append(hi << 4 | lo)
-                i += 4
+                index += 4
             default: return nil
             }
         }
@@ -395,15 +395,15 @@ struct ImportParser {
 
     static func find(_ b: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Int? {
         guard b.count >= needle.count else { return nil }
-        var i = 0
+        var start = 0
         let last = b.count - needle.count
-        while i <= last {
-            if b[i] == needle[0] {
-                var j = 1
-                while j < needle.count, b[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return i }
+        while start <= last {
+            if b[start] == needle[0] {
+                var matched = 1
+                while matched < needle.count, b[start + matched] == needle[matched] { matched += 1 }
+                if matched == needle.count { return start }
             }
-            i += 1
+            start += 1
         }
         return nil
     }
@@ -412,36 +412,36 @@ struct ImportParser {
 
     private mutating func cryptofeedJSON(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
         if line.isEmpty { return }
-        let v: JSONValue
-        do throws(JSONParseError) { v = try JSONParser.parse(line) } catch {
+        let value: JSONValue
+        do throws(JSONParseError) { value = try JSONParser.parse(line) } catch {
             throw formatError(line, number, error.description)
         }
-        guard let t = v["t"]?.stringValue else { throw formatError(line, number, "no \"t\" field") }
-        if t == "header" {
-            let fmt = v["format"]?.numberText ?? "?"
+        guard let recordType = value["t"]?.stringValue else { throw formatError(line, number, "no \"t\" field") }
+        if recordType == "header" {
+            let fmt = value["format"]?.numberText ?? "?"
             guard fmt == "2" else {
                 throw CaptureError(.importFormat, path: path, line: number,
                                    what: "cryptofeed capture format \(fmt) is not the one k2 reads (2)",
                                    remedy: "convert it with the cryptofeed release that wrote it, or use --format cryptofeed for text files")
             }
-            if let ex = v["exchange"]?.stringValue { sink.metadata.append(("exchange", .string(ex.lowercased()))) }
+            if let ex = value["exchange"]?.stringValue { sink.metadata.append(("exchange", .string(ex.lowercased()))) }
             sink.metadata.append(("cryptofeed_format", .number(fmt)))
-            if let from = v["converted_from"], from != .null { sink.metadata.append(("cryptofeed_converted_from", from)) }
-            if let c = v["config"] { sink.metadata.append(("cryptofeed_config", c)) }
-            if let r = v["recorded"]?.numberText { sink.metadata.append(("cryptofeed_recorded", .number(r))) }
-            if let ci = v["candle_interval"], ci != .null { sink.metadata.append(("cryptofeed_candle_interval", ci)) }
+            if let from = value["converted_from"], from != .null { sink.metadata.append(("cryptofeed_converted_from", from)) }
+            if let config = value["config"] { sink.metadata.append(("cryptofeed_config", config)) }
+            if let recorded = value["recorded"]?.numberText { sink.metadata.append(("cryptofeed_recorded", .number(recorded))) }
+            if let ci = value["candle_interval"], ci != .null { sink.metadata.append(("cryptofeed_candle_interval", ci)) }
             return
         }
-        guard let tsText = v["ts"]?.numberText,
+        guard let tsText = value["ts"]?.numberText,
               let ts = DecimalTime.nanos(fromSeconds: tsText) else { throw formatError(line, number, "no numeric \"ts\"") }
-        let name = v["conn"]?.stringValue ?? ""
+        let name = value["conn"]?.stringValue ?? ""
         let kind: RecordKind
-        switch t {
+        switch recordType {
         case "connect": kind = .connect
         case "send": kind = .send
         case "recv": kind = .recv
         case "http": kind = .http
-        default: throw formatError(line, number, "unknown record type \"\(t)\"")
+        default: throw formatError(line, number, "unknown record type \"\(recordType)\"")
         }
         // Connection id by name; a second connect on a used name is a reconnect: a new id.
         var id: UInt32
@@ -454,26 +454,26 @@ struct ImportParser {
             connectionNames.append((name, id))
         }
         namedUsed.insert(id)
-        if kind == .send, let addr = v["addr"]?.stringValue, !sendAddresses.contains(where: { $0.0 == name }) {
+        if kind == .send, let addr = value["addr"]?.stringValue, !sendAddresses.contains(where: { $0.0 == name }) {
             // Where each connection sent its requests (the capture's send records carry no URL).
             sendAddresses.append((name, .string(addr)))
             sink.metadata.removeAll { $0.0 == "cryptofeed_send_addr" }
             sink.metadata.append(("cryptofeed_send_addr", .object(sendAddresses)))
         }
         var aux: [UInt8] = []
-        if kind == .connect { aux = Array((v["addr"]?.stringValue ?? "").utf8) }
-        if kind == .http { aux = Array((v["url"]?.stringValue ?? "").utf8) }
+        if kind == .connect { aux = Array((value["addr"]?.stringValue ?? "").utf8) }
+        if kind == .http { aux = Array((value["url"]?.stringValue ?? "").utf8) }
         var payload: [UInt8] = []
         var binary = false
-        if let b64 = v["b64"]?.stringValue {
+        if let b64 = value["b64"]?.stringValue {
             guard let bytes = Base64.decode(b64) else { throw formatError(line, number, "\"b64\" is not base64") }
             payload = bytes
             binary = true
-        } else if let d = v["data"] {
-            switch d {
-            case let .string(s): payload = Array(s.utf8)
+        } else if let data = value["data"] {
+            switch data {
+            case let .string(text): payload = Array(text.utf8)
             case .null: break
-            default: payload = Array(d.serialized().utf8)   // an object logged as JSON
+            default: payload = Array(data.serialized().utf8)   // an object logged as JSON
             }
         }
         try sink.append(OwnedRecord(kind: kind, timestamp: ts, connection: id, isBinary: binary, url: aux, payload: payload))

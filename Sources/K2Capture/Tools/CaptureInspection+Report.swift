@@ -7,28 +7,28 @@ extension CaptureInspection {
         func n<T: BinaryInteger>(_ v: T) -> JSONValue { .number(String(v)) }
         func opt(_ v: Int64?) -> JSONValue { v.map { n($0) } ?? .null }
         func named(_ list: [(name: String, count: Int)]) -> JSONValue { .object(list.map { ($0.name, n($0.count)) }) }
-        let conns: [JSONValue] = connections.map { c in
-            var o: [(String, JSONValue)] = [("conn", n(c.id)), ("records", n(c.records)), ("recv", n(c.recv)),
-                                            ("bytes", n(c.bytes)), ("first_ts_ns", n(c.firstTimestamp)),
-                                            ("last_ts_ns", n(c.lastTimestamp))]
-            if let u = c.url { o.append(("url", .string(u))) }
-            return .object(o)
+        let conns: [JSONValue] = connections.map { connection in
+            var fields: [(String, JSONValue)] = [("conn", n(connection.id)), ("records", n(connection.records)), ("recv", n(connection.recv)),
+                                            ("bytes", n(connection.bytes)), ("first_ts_ns", n(connection.firstTimestamp)),
+                                            ("last_ts_ns", n(connection.lastTimestamp))]
+            if let url = connection.url { fields.append(("url", .string(url))) }
+            return .object(fields)
         }
-        let checks: [(String, JSONValue)] = sequenceChecks.map { c in
-            (c.name, .object([
-                ("rule", .string(c.rule)), ("messages", n(c.messages)), ("symbols", n(c.symbols)),
-                ("gaps", n(c.gaps)), ("missing_ids", n(c.missingIds)), ("regressions", n(c.regressions)),
-                ("first", .array(c.first.map { g in
-                    c.name == "kraken_book_checksum"
-                    ? .object([("symbol", .string(g.symbol)), ("ts_ns", n(g.timestamp)), ("conn", n(g.connection)),
-                               ("checksum", n(g.next)), ("computed", n(g.previous))])
-                    : .object([("symbol", .string(g.symbol)), ("ts_ns", n(g.timestamp)), ("conn", n(g.connection)),
-                             ("previous", n(g.previous)), ("next", n(g.next)),
-                             ("missing_from", n(g.missingFrom)), ("missing_to", n(g.missingTo)), ("missing", n(g.missing))])
+        let checks: [(String, JSONValue)] = sequenceChecks.map { check in
+            (check.name, .object([
+                ("rule", .string(check.rule)), ("messages", n(check.messages)), ("symbols", n(check.symbols)),
+                ("gaps", n(check.gaps)), ("missing_ids", n(check.missingIds)), ("regressions", n(check.regressions)),
+                ("first", .array(check.first.map { gap in
+                    check.name == "kraken_book_checksum"
+                    ? .object([("symbol", .string(gap.symbol)), ("ts_ns", n(gap.timestamp)), ("conn", n(gap.connection)),
+                               ("checksum", n(gap.next)), ("computed", n(gap.previous))])
+                    : .object([("symbol", .string(gap.symbol)), ("ts_ns", n(gap.timestamp)), ("conn", n(gap.connection)),
+                             ("previous", n(gap.previous)), ("next", n(gap.next)),
+                             ("missing_from", n(gap.missingFrom)), ("missing_to", n(gap.missingTo)), ("missing", n(gap.missing))])
                 })),
             ]))
         }
-        var o: [(String, JSONValue)] = [
+        var fields: [(String, JSONValue)] = [
             ("path", .string(path)),
             ("format_version", .string(formatVersion)),
             ("tool_version", .string(toolVersion)),
@@ -49,25 +49,25 @@ extension CaptureInspection {
             ("by_symbol", named(bySymbol)),
             ("markers", named(byMarker)),
         ]
-        if let r = rate {
-            o.append(("rate", .object([
-                ("seconds", n(r.seconds)), ("p50_per_s", n(r.p50)), ("p99_per_s", n(r.p99)), ("max_per_s", n(r.max)),
-                ("mean_per_s", .number(TimeText.fixed(r.mean, 1))),
-                ("busiest_100ms", .object([("start_ns", n(r.busiest100msStart)), ("messages", n(r.busiest100msCount))])),
+        if let rateStats = rate {
+            fields.append(("rate", .object([
+                ("seconds", n(rateStats.seconds)), ("p50_per_s", n(rateStats.p50)), ("p99_per_s", n(rateStats.p99)), ("max_per_s", n(rateStats.max)),
+                ("mean_per_s", .number(TimeText.fixed(rateStats.mean, 1))),
+                ("busiest_100ms", .object([("start_ns", n(rateStats.busiest100msStart)), ("messages", n(rateStats.busiest100msCount))])),
             ])))
         } else {
-            o.append(("rate", .null))
+            fields.append(("rate", .null))
         }
-        o.append(("file_bytes", n(fileSize)))
-        o.append(("frames", n(frames)))
-        o.append(("index_stored", .bool(indexStored)))
-        o.append(("compressed_bytes", n(compressedBytes)))
-        o.append(("uncompressed_bytes", n(uncompressedBytes)))
-        o.append(("compression_ratio", .number(TimeText.fixed(compressionRatio, 2))))
-        o.append(("gaps", .object([("count", n(gapCount))] + checks)))
-        o.append(("damage", damage.map { .object([("kind", .string($0.kind.rawValue)), ("offset", n($0.offset)),
+        fields.append(("file_bytes", n(fileSize)))
+        fields.append(("frames", n(frames)))
+        fields.append(("index_stored", .bool(indexStored)))
+        fields.append(("compressed_bytes", n(compressedBytes)))
+        fields.append(("uncompressed_bytes", n(uncompressedBytes)))
+        fields.append(("compression_ratio", .number(TimeText.fixed(compressionRatio, 2))))
+        fields.append(("gaps", .object([("count", n(gapCount))] + checks)))
+        fields.append(("damage", damage.map { .object([("kind", .string($0.kind.rawValue)), ("offset", n($0.offset)),
                                                   ("detail", .string($0.detail))]) } ?? .null))
-        return .object(o)
+        return .object(fields)
     }
 
     /// The human report: aligned sections, most important first.
@@ -77,11 +77,11 @@ extension CaptureInspection {
         func int(_ v: Int) -> String { v.grouped }
         lines.append(path)
         row("format", "\(formatVersion), written by \(toolVersion) on \(host.isEmpty ? "?" : host) at \(TimeText.iso8601(nanos: createdNanos, fractionDigits: 3))")
-        if case let .object(m) = metadata, !m.isEmpty {
-            row("metadata", m.map { "\($0.0)=\($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: " ").clipped(100))
+        if case let .object(pairs) = metadata, !pairs.isEmpty {
+            row("metadata", pairs.map { "\($0.0)=\($0.1.stringValue ?? $0.1.serialized())" }.joined(separator: " ").clipped(100))
         }
-        if let f = firstTimestamp, let l = lastTimestamp {
-            row("time", "\(TimeText.iso8601(nanos: f, fractionDigits: 3)) → \(TimeText.iso8601(nanos: l, fractionDigits: 3))")
+        if let first = firstTimestamp, let last = lastTimestamp {
+            row("time", "\(TimeText.iso8601(nanos: first, fractionDigits: 3)) → \(TimeText.iso8601(nanos: last, fractionDigits: 3))")
             row("duration", TimeText.humanDuration(nanos: durationNanos))
         }
         row("records", int(records) + (outOfOrder > 0 ? " (\(int(outOfOrder)) earlier than the record before them)" : ""))
@@ -93,7 +93,7 @@ extension CaptureInspection {
         row("payload", SizeText.human(bytes: payloadBytes))
         row("file", "\(SizeText.human(bytes: fileSize)) in \(frames) frames, index \(indexStored ? "stored" : "rebuilt by scanning")")
         row("compression", TimeText.fixed(compressionRatio, 2) + ":1 (" + SizeText.human(bytes: uncompressedBytes) + " of blocks)")
-        if let d = damage { row("damage", d.description) }
+        if let problem = damage { row("damage", problem.description) }
 
         lines.append("")
         lines.append("by kind")
@@ -102,9 +102,9 @@ extension CaptureInspection {
         lines.append("")
         lines.append("by connection")
         lines.append("  " + "conn".padded(8) + "records".leftPadded(12) + "recv".leftPadded(12) + "bytes".leftPadded(11) + "  url")
-        for c in connections.prefix(top * 5) {
-            lines.append("  " + String(c.id).padded(8) + int(c.records).leftPadded(12) + int(c.recv).leftPadded(12)
-                         + SizeText.human(bytes: c.bytes).leftPadded(11) + "  " + (c.url ?? "-").clipped(80))
+        for connection in connections.prefix(top * 5) {
+            lines.append("  " + String(connection.id).padded(8) + int(connection.records).leftPadded(12) + int(connection.recv).leftPadded(12)
+                         + SizeText.human(bytes: connection.bytes).leftPadded(11) + "  " + (connection.url ?? "-").clipped(80))
         }
         if connections.count > top * 5 { lines.append("  … \(connections.count - top * 5) more connections") }
 
@@ -112,50 +112,50 @@ extension CaptureInspection {
             lines.append("")
             lines.append(title + (list.count > top ? " (top \(top) of \(list.count))" : ""))
             let width = max(20, (list.prefix(top).map(\.name.count).max() ?? 0) + 2)
-            for e in list.prefix(top) { lines.append("  " + e.name.padded(width) + int(e.count).leftPadded(12)) }
+            for entry in list.prefix(top) { lines.append("  " + entry.name.padded(width) + int(entry.count).leftPadded(12)) }
         }
 
         if !byMarker.isEmpty {
             lines.append("")
             lines.append("markers")
-            for m in byMarker { lines.append("  " + m.name.padded(20) + int(m.count).leftPadded(12)) }
+            for marker in byMarker { lines.append("  " + marker.name.padded(20) + int(marker.count).leftPadded(12)) }
         }
 
-        if let r = rate {
+        if let rateStats = rate {
             lines.append("")
-            lines.append("messages per second (\(int(r.seconds)) one-second buckets)")
-            row("p50", int(r.p50))
-            row("p99", int(r.p99))
-            row("max", int(r.max))
-            row("mean", TimeText.fixed(r.mean, 1))
-            row("busiest 100 ms", "\(int(r.busiest100msCount)) messages from \(TimeText.iso8601(nanos: r.busiest100msStart, fractionDigits: 3))")
+            lines.append("messages per second (\(int(rateStats.seconds)) one-second buckets)")
+            row("p50", int(rateStats.p50))
+            row("p99", int(rateStats.p99))
+            row("max", int(rateStats.max))
+            row("mean", TimeText.fixed(rateStats.mean, 1))
+            row("busiest 100 ms", "\(int(rateStats.busiest100msCount)) messages from \(TimeText.iso8601(nanos: rateStats.busiest100msStart, fractionDigits: 3))")
         }
 
         lines.append("")
         lines.append("sequence gaps")
-        for c in sequenceChecks {
-            if c.messages == 0 {
-                lines.append("  " + c.name.padded(22) + "no messages to check (\(c.rule))")
+        for check in sequenceChecks {
+            if check.messages == 0 {
+                lines.append("  " + check.name.padded(22) + "no messages to check (\(check.rule))")
                 continue
             }
-            if c.name == "kraken_book_checksum" {
-                lines.append("  " + c.name.padded(22) + "\(int(c.gaps)) mismatches in \(int(c.messages)) updates of \(c.symbols) books")
-                for g in c.first {
-                    lines.append("    " + TimeText.iso8601(nanos: g.timestamp, fractionDigits: 3) + "  " + g.symbol.padded(10)
-                                 + "conn \(g.connection)  c=\(g.next) but the book rebuilt from the messages gives \(g.previous): a message before it was lost or damaged")
+            if check.name == "kraken_book_checksum" {
+                lines.append("  " + check.name.padded(22) + "\(int(check.gaps)) mismatches in \(int(check.messages)) updates of \(check.symbols) books")
+                for gap in check.first {
+                    lines.append("    " + TimeText.iso8601(nanos: gap.timestamp, fractionDigits: 3) + "  " + gap.symbol.padded(10)
+                                 + "conn \(gap.connection)  c=\(gap.next) but the book rebuilt from the messages gives \(gap.previous): a message before it was lost or damaged")
                 }
-                if c.gaps > c.first.count { lines.append("    … \(c.gaps - c.first.count) more") }
+                if check.gaps > check.first.count { lines.append("    … \(check.gaps - check.first.count) more") }
                 continue
             }
-            var s = "\(int(c.gaps)) gaps, \(int(Int(c.missingIds))) ids missing in \(int(c.messages)) messages of \(c.symbols) symbols"
-            if c.regressions > 0 { s += ", \(int(c.regressions)) repeated or out of order" }
-            lines.append("  " + c.name.padded(22) + s)
-            for g in c.first {
-                let range = g.missingFrom == g.missingTo ? "\(g.missingFrom)" : "\(g.missingFrom)…\(g.missingTo)"
-                lines.append("    " + TimeText.iso8601(nanos: g.timestamp, fractionDigits: 3) + "  " + g.symbol.padded(10)
-                             + "conn \(g.connection)  after \(g.previous) came \(g.next): missing \(range) (\(g.missing))")
+            var summary = "\(int(check.gaps)) gaps, \(int(Int(check.missingIds))) ids missing in \(int(check.messages)) messages of \(check.symbols) symbols"
+            if check.regressions > 0 { summary += ", \(int(check.regressions)) repeated or out of order" }
+            lines.append("  " + check.name.padded(22) + summary)
+            for gap in check.first {
+                let range = gap.missingFrom == gap.missingTo ? "\(gap.missingFrom)" : "\(gap.missingFrom)…\(gap.missingTo)"
+                lines.append("    " + TimeText.iso8601(nanos: gap.timestamp, fractionDigits: 3) + "  " + gap.symbol.padded(10)
+                             + "conn \(gap.connection)  after \(gap.previous) came \(gap.next): missing \(range) (\(gap.missing))")
             }
-            if c.gaps > c.first.count { lines.append("    … \(c.gaps - c.first.count) more") }
+            if check.gaps > check.first.count { lines.append("    … \(check.gaps - check.first.count) more") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -170,11 +170,11 @@ extension String {
 extension Int {
     /// 1234567 → "1,234,567".
     var grouped: String {
-        let s = String(magnitude)
+        let digits = String(magnitude)
         var out = ""
-        for (i, c) in s.enumerated() {
-            if i > 0 && (s.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
+        for (i, digit) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(digit)
         }
         return (self < 0 ? "-" : "") + out
     }

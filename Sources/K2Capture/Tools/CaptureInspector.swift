@@ -115,10 +115,10 @@ public enum CaptureInspector {
 
     public static func inspect(path: String, options: Options = .init()) throws(CaptureError) -> CaptureInspection {
         let reader = try CaptureReader(path: path)
-        let h = reader.header
-        var ins = CaptureInspection(path: path, fileSize: reader.fileSize, formatVersion: "\(h.major).\(h.minor)",
-                                    toolVersion: h.toolVersion, createdNanos: h.createdNanos, host: h.host,
-                                    metadata: .object(h.metadata))
+        let header = reader.header
+        var ins = CaptureInspection(path: path, fileSize: reader.fileSize, formatVersion: "\(header.major).\(header.minor)",
+                                    toolVersion: header.toolVersion, createdNanos: header.createdNanos, host: header.host,
+                                    metadata: .object(header.metadata))
         let index = try reader.index()
         ins.frames = index.entries.count
         ins.indexStored = index.storedInFile
@@ -140,17 +140,17 @@ public enum CaptureInspector {
         // The frames as read, to hold the stored index against them as `verify` does.
         var framesRead: [(offset: Int64, records: Int, first: Int64, last: Int64)] = []
 
-        while let r = try reader.next() {
+        while let record = try reader.next() {
             ins.records += 1
             if framesRead.last?.offset != reader.currentFrameOffset {
                 framesRead.append((reader.currentFrameOffset, 0, .max, .min))
             }
             framesRead[framesRead.count - 1].records += 1
-            framesRead[framesRead.count - 1].first = min(framesRead[framesRead.count - 1].first, r.timestamp)
-            framesRead[framesRead.count - 1].last = max(framesRead[framesRead.count - 1].last, r.timestamp)
-            kinds[Int(r.kind.rawValue)] += 1
-            ins.payloadBytes += Int64(r.payload.count)
-            let ts = r.timestamp
+            framesRead[framesRead.count - 1].first = min(framesRead[framesRead.count - 1].first, record.timestamp)
+            framesRead[framesRead.count - 1].last = max(framesRead[framesRead.count - 1].last, record.timestamp)
+            kinds[Int(record.kind.rawValue)] += 1
+            ins.payloadBytes += Int64(record.payload.count)
+            let ts = record.timestamp
             if ts < first { first = ts }
             if ts < last {
                 ins.outOfPlace += 1
@@ -162,41 +162,41 @@ public enum CaptureInspector {
             prev = ts
 
             var slot: Int
-            if r.connection == lastConn, lastConnSlot >= 0 {
+            if record.connection == lastConn, lastConnSlot >= 0 {
                 slot = lastConnSlot
-            } else if let s = conns[r.connection] {
-                slot = s
+            } else if let existing = conns[record.connection] {
+                slot = existing
             } else {
                 slot = connStats.count
-                conns[r.connection] = slot
-                connStats.append(.init(id: r.connection, records: 0, recv: 0, bytes: 0, firstTimestamp: ts, lastTimestamp: ts, url: nil))
+                conns[record.connection] = slot
+                connStats.append(.init(id: record.connection, records: 0, recv: 0, bytes: 0, firstTimestamp: ts, lastTimestamp: ts, url: nil))
             }
-            lastConn = r.connection
+            lastConn = record.connection
             lastConnSlot = slot
             connStats[slot].records += 1
-            connStats[slot].bytes += Int64(r.payload.count)
+            connStats[slot].bytes += Int64(record.payload.count)
             if ts < connStats[slot].firstTimestamp { connStats[slot].firstTimestamp = ts }
             if ts > connStats[slot].lastTimestamp { connStats[slot].lastTimestamp = ts }
-            if r.kind == .connect, connStats[slot].url == nil, !r.aux.isEmpty { connStats[slot].url = String(decoding: r.aux, as: UTF8.self) }
+            if record.kind == .connect, connStats[slot].url == nil, !record.aux.isEmpty { connStats[slot].url = String(decoding: record.aux, as: UTF8.self) }
 
-            if r.kind == .marker { markers[markerName(r.payload), default: 0] += 1 }
-            guard r.kind == .recv else { continue }
+            if record.kind == .marker { markers[markerName(record.payload), default: 0] += 1 }
+            guard record.kind == .recv else { continue }
             connStats[slot].recv += 1
             rate.add(ts)
-            guard !r.isBinary else { continue }
-            let f = PayloadFields.extract(r.payload)
-            seq.checkConnectionSequence(r, symbol: f.symbol)
-            krakenBooks.consume(r)
-            if let s = f.stream {
-                let id = streams.id(for: s)
+            guard !record.isBinary else { continue }
+            let fields = PayloadFields.extract(record.payload)
+            seq.checkConnectionSequence(record, symbol: fields.symbol)
+            krakenBooks.consume(record)
+            if let stream = fields.stream {
+                let id = streams.id(for: stream)
                 if id == streamCounts.count { streamCounts.append(0) }
                 streamCounts[id] += 1
             }
-            if let s = f.symbol {
-                let id = symbols.id(for: s)
+            if let symbol = fields.symbol {
+                let id = symbols.id(for: symbol)
                 if id == symbolCounts.count { symbolCounts.append(0) }
                 symbolCounts[id] += 1
-                if let e = f.event { seq.check(r, event: e, symbol: id, symbols: symbols) }
+                if let event = fields.event { seq.check(record, event: event, symbol: id, symbols: symbols) }
             }
         }
 
@@ -281,17 +281,17 @@ struct SequenceTracker {
             if prev == .min { depth.symbols += 1 } else { note(&depth, r, symbols.key(symbol), prev: prev, next: first) }
             if final > prev { lastU[symbol] = final }
         } else if Self.equal(event, Self.trade) {
-            guard let t = PayloadFields.intValue(r.payload, key: Self.keyT) else { return }
+            guard let tradeID = PayloadFields.intValue(r.payload, key: Self.keyT) else { return }
             trades.messages += 1
             let prev = lastT[symbol]
-            if prev == .min { trades.symbols += 1 } else { note(&trades, r, symbols.key(symbol), prev: prev, next: t) }
-            if t > prev { lastT[symbol] = t }
+            if prev == .min { trades.symbols += 1 } else { note(&trades, r, symbols.key(symbol), prev: prev, next: tradeID) }
+            if tradeID > prev { lastT[symbol] = tradeID }
         } else if Self.equal(event, Self.aggTrade) {
-            guard let a = PayloadFields.intValue(r.payload, key: Self.keyA) else { return }
+            guard let aggregateID = PayloadFields.intValue(r.payload, key: Self.keyA) else { return }
             aggTrades.messages += 1
             let prev = lastA[symbol]
-            if prev == .min { aggTrades.symbols += 1 } else { note(&aggTrades, r, symbols.key(symbol), prev: prev, next: a) }
-            if a > prev { lastA[symbol] = a }
+            if prev == .min { aggTrades.symbols += 1 } else { note(&aggTrades, r, symbols.key(symbol), prev: prev, next: aggregateID) }
+            if aggregateID > prev { lastA[symbol] = aggregateID }
         }
     }
 
@@ -340,18 +340,18 @@ struct RateTracker {
         self.bucket = bucket
         self.window = window
         self.start = start - start % bucket
-        let n = end >= start ? (end - self.start) / bucket + 1 : 0
+        let bucketCount = end >= start ? (end - self.start) / bucket + 1 : 0
         // At most ten years of one-second buckets; past that the times are nonsense.
-        usable = n > 0 && n <= 400_000_000
-        if usable { counts = Array(repeating: 0, count: Int(n)) }
+        usable = bucketCount > 0 && bucketCount <= 400_000_000
+        if usable { counts = Array(repeating: 0, count: Int(bucketCount)) }
     }
 
     @inline(__always)
     mutating func add(_ ts: Int64) {
         guard usable else { return }
         any = true
-        let b = (ts - start) / bucket
-        if b >= 0, b < counts.count { counts[Int(b)] += 1 }
+        let bucketIndex = (ts - start) / bucket
+        if bucketIndex >= 0, bucketIndex < counts.count { counts[Int(bucketIndex)] += 1 }
         // Drop times that are `window` or more before ts.
         while size > 0, ring[head] <= ts - window {
             head = (head + 1) & (ring.count - 1)
@@ -367,9 +367,9 @@ struct RateTracker {
     }
 
     private mutating func growRing() {
-        var n = [Int64](repeating: 0, count: ring.count * 2)
-        for i in 0..<size { n[i] = ring[(head + i) & (ring.count - 1)] }
-        ring = n
+        var grown = [Int64](repeating: 0, count: ring.count * 2)
+        for i in 0..<size { grown[i] = ring[(head + i) & (ring.count - 1)] }
+        ring = grown
         head = 0
     }
 

@@ -34,17 +34,17 @@ public enum CaptureMerger {
         let merged = try MergedReader(paths: inputs)
         var sources: [JSONValue] = []
         var exchanges = Set<String>()
-        for r in merged.readers {
-            var o: [(String, JSONValue)] = [("path", .string(r.path))]
-            if let ex = r.header.metadataValue("exchange") {
-                o.append(("exchange", ex))
-                if let s = ex.stringValue { exchanges.insert(s) }
+        for reader in merged.readers {
+            var entry: [(String, JSONValue)] = [("path", .string(reader.path))]
+            if let ex = reader.header.metadataValue("exchange") {
+                entry.append(("exchange", ex))
+                if let name = ex.stringValue { exchanges.insert(name) }
             } else {
                 exchanges.insert("")
             }
-            o.append(("created_ns", .number(String(r.header.createdNanos))))
-            o.append(("host", .string(r.header.host)))
-            sources.append(.object(o))
+            entry.append(("created_ns", .number(String(reader.header.createdNanos))))
+            entry.append(("host", .string(reader.header.host)))
+            sources.append(.object(entry))
         }
         var meta: [(String, JSONValue)] = []
         if exchanges.count == 1, let ex = exchanges.first, !ex.isEmpty { meta.append(("exchange", .string(ex))) }
@@ -55,10 +55,10 @@ public enum CaptureMerger {
         var ids = try ConnectionRenumbering(paths: inputs)
         var total = 0
         do throws(CaptureError) {
-            while let r = try merged.next() {
-                let conn = ids.map(input: merged.currentSource, connection: r.connection)
-                try writer.append(kind: r.kind, timestamp: r.timestamp, connection: conn, isBinary: r.isBinary,
-                                  aux: r.aux, payload: r.payload)
+            while let record = try merged.next() {
+                let conn = ids.map(input: merged.currentSource, connection: record.connection)
+                try writer.append(kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary,
+                                  aux: record.aux, payload: record.payload)
                 total += 1
             }
             try writer.close()

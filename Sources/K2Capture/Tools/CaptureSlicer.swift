@@ -43,12 +43,12 @@ public enum CaptureSlicer {
         meta.append(("sliced_from", .object(from)))
         if let commandLine { meta.append(("command_line", .string(commandLine))) }
         let writer = try CaptureWriter(path: output, header: .now(metadata: meta, clock: clock), options: options)
-        var n = 0
+        var count = 0
         do throws(CaptureError) {
-            while let r = try reader.next() {
-                guard filter.matches(r) else { continue }
-                try writer.append(r)
-                n += 1
+            while let record = try reader.next() {
+                guard filter.matches(record) else { continue }
+                try writer.append(record)
+                count += 1
             }
             try writer.close()
         } catch {
@@ -56,7 +56,7 @@ public enum CaptureSlicer {
             _ = unlink(output)
             throw error
         }
-        return Summary(records: n, framesTotal: index.entries.count, framesDecoded: reader.framesDecoded,
+        return Summary(records: count, framesTotal: index.entries.count, framesDecoded: reader.framesDecoded,
                        indexStored: index.storedInFile, damage: reader.damage)
     }
 }

@@ -38,9 +38,9 @@ enum HeaderReplacer {
         func writeAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
             var done = 0
             while done < bytes.count {
-                let n = write(output, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                done += n
+                let written = write(output, bytes.baseAddress! + done, bytes.count - done)
+                if written < 0 { if errno == EINTR { continue }; return false }
+                done += written
             }
             return true
         }

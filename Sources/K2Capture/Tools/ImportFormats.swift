@@ -24,17 +24,17 @@ public enum ImportFormat: String, CaseIterable, Sendable {
 
     /// A best guess at the format of a line, to suggest the right `--format`.
     static func guess(_ line: UnsafeRawBufferPointer) -> ImportFormat? {
-        let s = String(decoding: line.prefix(200), as: UTF8.self)
-        if s.hasPrefix("{\"kind\":") { return .ndjson }
-        if s.hasPrefix("{") && (s.contains("\"t\":") || s.contains("\"t\": ")) && s.contains("\"ts\"") { return .cryptofeedV3 }
-        if s.hasPrefix("{\"t\":\"header\"") || s.hasPrefix("{\"t\": \"header\"") { return .cryptofeedV3 }
-        if s.hasPrefix("configuration: ") { return .cryptofeed }
-        if let sp = s.firstIndex(of: " "), TimeText.parseISO8601(String(s[..<sp])) != nil { return .tardis }
-        let b = Array(s.utf8)
-        var i = 0
-        while i < b.count, (b[i] >= 48 && b[i] <= 57) || b[i] == 46 { i += 1 }
-        if i > 0, i + 1 < b.count, b[i] == 58, b[i + 1] == 32 { return .cryptofeed }
-        if s.contains(" <-> ") || s.contains(" <- ") || s.contains(" -> ") { return .cryptofeed }
+        let text = String(decoding: line.prefix(200), as: UTF8.self)
+        if text.hasPrefix("{\"kind\":") { return .ndjson }
+        if text.hasPrefix("{") && (text.contains("\"t\":") || text.contains("\"t\": ")) && text.contains("\"ts\"") { return .cryptofeedV3 }
+        if text.hasPrefix("{\"t\":\"header\"") || text.hasPrefix("{\"t\": \"header\"") { return .cryptofeedV3 }
+        if text.hasPrefix("configuration: ") { return .cryptofeed }
+        if let sp = text.firstIndex(of: " "), TimeText.parseISO8601(String(text[..<sp])) != nil { return .tardis }
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count, (bytes[index] >= 48 && bytes[index] <= 57) || bytes[index] == 46 { index += 1 }
+        if index > 0, index + 1 < bytes.count, bytes[index] == 58, bytes[index + 1] == 32 { return .cryptofeed }
+        if text.contains(" <-> ") || text.contains(" <- ") || text.contains(" -> ") { return .cryptofeed }
         return nil
     }
 }
@@ -46,60 +46,60 @@ public enum DecimalTime {
     /// Digits past the ninth decimal are dropped (truncated). Nil when it is not a number or
     /// does not fit.
     public static func nanos(fromSeconds b: UnsafeRawBufferPointer) -> Int64? {
-        var i = 0
-        let n = b.count
-        guard n > 0 else { return nil }
+        var index = 0
+        let count = b.count
+        guard count > 0 else { return nil }
         var neg = false
-        if b[0] == 45 || b[0] == 43 { neg = b[0] == 45; i = 1 }
+        if b[0] == 45 || b[0] == 43 { neg = b[0] == 45; index = 1 }
         // Collect all significant digits and the position of the decimal point.
         var digits: [UInt8] = []
         digits.reserveCapacity(32)
         var pointAt: Int?
         var sawDigit = false
-        while i < n {
-            let c = b[i]
-            if c >= 48 && c <= 57 {
-                digits.append(c - 48)
+        while index < count {
+            let byte = b[index]
+            if byte >= 48 && byte <= 57 {
+                digits.append(byte - 48)
                 sawDigit = true
-            } else if c == 46 && pointAt == nil {
+            } else if byte == 46 && pointAt == nil {
                 pointAt = digits.count
             } else {
                 break
             }
-            i += 1
+            index += 1
         }
         guard sawDigit else { return nil }
         var exp = 0
-        if i < n, b[i] == 101 || b[i] == 69 {
-            i += 1
+        if index < count, b[index] == 101 || b[index] == 69 {
+            index += 1
             var eneg = false
-            if i < n, b[i] == 45 || b[i] == 43 { eneg = b[i] == 45; i += 1 }
-            var e = 0
+            if index < count, b[index] == 45 || b[index] == 43 { eneg = b[index] == 45; index += 1 }
+            var exponentValue = 0
             var any = false
-            while i < n, b[i] >= 48, b[i] <= 57, e < 10_000 {
-                e = e * 10 + Int(b[i] - 48)
-                i += 1
+            while index < count, b[index] >= 48, b[index] <= 57, exponentValue < 10_000 {
+                exponentValue = exponentValue * 10 + Int(b[index] - 48)
+                index += 1
                 any = true
             }
             guard any else { return nil }
-            exp = eneg ? -e : e
+            exp = eneg ? -exponentValue : exponentValue
         }
-        guard i == n else { return nil }
+        guard index == count else { return nil }
         // value = 0.d1d2… × 10^(intDigits + exp) seconds; nanoseconds need 9 more places.
         let intDigits = (pointAt ?? digits.count) + exp + 9
-        var v: Int64 = 0
+        var result: Int64 = 0
         for k in 0..<max(intDigits, 0) {
-            let d = k < digits.count ? Int64(digits[k]) : 0
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(d)
+            let digit = k < digits.count ? Int64(digits[k]) : 0
+            let (shifted, o1) = result.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = shifted.addingReportingOverflow(digit)
             if o1 || o2 { return nil }
-            v = a
+            result = sum
         }
-        return neg ? -v : v
+        return neg ? -result : result
     }
 
     public static func nanos(fromSeconds text: String) -> Int64? {
-        var t = text
-        return t.withUTF8 { nanos(fromSeconds: UnsafeRawBufferPointer($0)) }
+        var utf8Text = text
+        return utf8Text.withUTF8 { nanos(fromSeconds: UnsafeRawBufferPointer($0)) }
     }
 }

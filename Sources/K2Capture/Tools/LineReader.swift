@@ -46,19 +46,19 @@ final class LineReader {
         data = .allocate(byteCount: 1 << 20, alignment: 16)
         raw = .allocate(byteCount: 256 * 1024, alignment: 16)
         var magic = [UInt8](repeating: 0, count: 4)
-        let n = pread(fd, &magic, 4, 0)
-        if n >= 2, magic[0] == 0x1F, magic[1] == 0x8B {
+        let magicCount = pread(fd, &magic, 4, 0)
+        if magicCount >= 2, magic[0] == 0x1F, magic[1] == 0x8B {
             compression = .gzip
-            let s = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-            s.initialize(to: z_stream())
+            let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+            stream.initialize(to: z_stream())
             // 15 + 32: a zlib or gzip header, detected.
-            if inflateInit2_(s, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) != Z_OK {
-                s.deallocate()
+            if inflateInit2_(stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) != Z_OK {
+                stream.deallocate()
                 cleanupBuffers()
                 throw CaptureError(.io, path: path, what: "cannot start gzip decompression", remedy: "report this as a bug")
             }
-            gz = s
-        } else if n == 4, magic == [0x28, 0xB5, 0x2F, 0xFD] {
+            gz = stream
+        } else if magicCount == 4, magic == [0x28, 0xB5, 0x2F, 0xFD] {
             compression = .zstd
             zstd = ZstdStreamDecompressor()
         }
@@ -114,9 +114,9 @@ final class LineReader {
     /// Moves the unfinished line to the front (growing the buffer if it fills it) and reads more.
     private func fill() throws(CaptureError) {
         if start > 0 {
-            let n = end - start
-            if n > 0 { memmove(data.baseAddress!, data.baseAddress! + start, n) }
-            end = n
+            let remaining = end - start
+            if remaining > 0 { memmove(data.baseAddress!, data.baseAddress! + start, remaining) }
+            end = remaining
             scanned -= start
             start = 0
         }
@@ -140,12 +140,12 @@ final class LineReader {
 
     private func readRaw(into dst: UnsafeMutableRawBufferPointer) throws(CaptureError) -> Int {
         while true {
-            let n = read(fd, dst.baseAddress, dst.count)
-            if n < 0 {
+            let readCount = read(fd, dst.baseAddress, dst.count)
+            if readCount < 0 {
                 if errno == EINTR { continue }
                 throw CaptureError.io(path, "read the input", errno: errno)
             }
-            return n
+            return readCount
         }
     }
 
@@ -153,11 +153,11 @@ final class LineReader {
     private func refillRaw() throws(CaptureError) -> Bool {
         if rawStart < rawEnd { return true }
         if rawEOF { return false }
-        let n = try readRaw(into: raw)
+        let readCount = try readRaw(into: raw)
         rawStart = 0
-        rawEnd = n
-        if n == 0 { rawEOF = true }
-        return n > 0
+        rawEnd = readCount
+        if readCount == 0 { rawEOF = true }
+        return readCount > 0
     }
 
     private func inflateZstd(into dst: UnsafeMutableRawBufferPointer) throws(CaptureError) -> Int {
@@ -176,15 +176,15 @@ final class LineReader {
                 rawConsumed += Int64(consumed)
                 zstdFrameOpen = !ended
                 if produced > 0 { return produced }
-            case let .failure(f):
-                throw CaptureError(.corrupt, path: path, offset: rawConsumed, what: "the zstd data is damaged (\(f.message))",
+            case let .failure(failure):
+                throw CaptureError(.corrupt, path: path, offset: rawConsumed, what: "the zstd data is damaged (\(failure.message))",
                                    remedy: "check the file with `zstd -t`")
             }
         }
     }
 
     private func inflateGzip(into dst: UnsafeMutableRawBufferPointer) throws(CaptureError) -> Int {
-        let s = gz!
+        let stream = gz!
         while true {
             guard try refillRaw() else {
                 if !gzEnded {
@@ -195,23 +195,23 @@ final class LineReader {
             }
             if gzEnded {
                 // Another gzip member follows (concatenated files).
-                inflateReset(s)
+                inflateReset(stream)
                 gzEnded = false
             }
             let avail = rawEnd - rawStart
-            s.pointee.next_in = (raw.baseAddress! + rawStart).assumingMemoryBound(to: Bytef.self)
-            s.pointee.avail_in = uInt(avail)
-            s.pointee.next_out = dst.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            s.pointee.avail_out = uInt(dst.count)
-            let r = inflate(s, Z_NO_FLUSH)
-            let consumed = avail - Int(s.pointee.avail_in)
-            let produced = dst.count - Int(s.pointee.avail_out)
+            stream.pointee.next_in = (raw.baseAddress! + rawStart).assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_in = uInt(avail)
+            stream.pointee.next_out = dst.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(dst.count)
+            let status = inflate(stream, Z_NO_FLUSH)
+            let consumed = avail - Int(stream.pointee.avail_in)
+            let produced = dst.count - Int(stream.pointee.avail_out)
             rawStart += consumed
             rawConsumed += Int64(consumed)
-            if r == Z_STREAM_END {
+            if status == Z_STREAM_END {
                 gzEnded = true
-            } else if r != Z_OK && r != Z_BUF_ERROR {
-                let msg = s.pointee.msg.map { String(cString: $0) } ?? "error \(r)"
+            } else if status != Z_OK && status != Z_BUF_ERROR {
+                let msg = stream.pointee.msg.map { String(cString: $0) } ?? "error \(status)"
                 throw CaptureError(.corrupt, path: path, offset: rawConsumed, what: "the gzip data is damaged (\(msg))",
                                    remedy: "check the file with `gzip -t`")
             }

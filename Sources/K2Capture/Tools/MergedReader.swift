@@ -38,7 +38,7 @@ public final class MergedReader {
     /// Opens every path as a `CaptureReader`.
     public convenience init(paths: [String]) throws(CaptureError) {
         var rs: [CaptureReader] = []
-        for p in paths { rs.append(try CaptureReader(path: p)) }
+        for path in paths { rs.append(try CaptureReader(path: path)) }
         self.init(readers: rs)
     }
 
@@ -51,20 +51,20 @@ public final class MergedReader {
         if !started {
             started = true
             for i in readers.indices {
-                if let r = try readers[i].next() {
-                    heads[i] = r
+                if let record = try readers[i].next() {
+                    heads[i] = record
                     heap.append(i)
                     siftUp(heap.count - 1)
                 }
             }
         } else if pending >= 0 {
-            let i = pending
+            let source = pending
             pending = -1
-            if let r = try readers[i].next() {
-                heads[i] = r
-                siftDown(0)   // i is still at the top; its key only grew
+            if let record = try readers[source].next() {
+                heads[source] = record
+                siftDown(0)   // source is still at the top; its key only grew
             } else {
-                heads[i] = nil
+                heads[source] = nil
                 let last = heap.removeLast()
                 if !heap.isEmpty {
                     heap[0] = last
@@ -72,20 +72,20 @@ public final class MergedReader {
                 }
             }
         }
-        guard let top = heap.first, let r = heads[top] else {
+        guard let top = heap.first, let record = heads[top] else {
             currentSource = -1
             return nil
         }
         pending = top
         currentSource = top
         recordsPerSource[top] += 1
-        return r
+        return record
     }
 
     /// Calls `body` with every record and its input index; stops early when it returns false.
     public func forEach(_ body: (CaptureRecord, Int) throws -> Bool) throws {
-        while let r = try next() {
-            if try !body(r, currentSource) { return }
+        while let record = try next() {
+            if try !body(record, currentSource) { return }
         }
     }
 
@@ -100,26 +100,26 @@ public final class MergedReader {
     }
 
     private func siftUp(_ start: Int) {
-        var c = start
-        while c > 0 {
-            let p = (c - 1) / 2
-            guard less(heap[c], heap[p]) else { return }
-            heap.swapAt(c, p)
-            c = p
+        var child = start
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard less(heap[child], heap[parent]) else { return }
+            heap.swapAt(child, parent)
+            child = parent
         }
     }
 
     private func siftDown(_ start: Int) {
-        var p = start
-        let n = heap.count
+        var parent = start
+        let count = heap.count
         while true {
-            let l = 2 * p + 1
-            guard l < n else { return }
-            var m = l
-            if l + 1 < n, less(heap[l + 1], heap[l]) { m = l + 1 }
-            guard less(heap[m], heap[p]) else { return }
-            heap.swapAt(m, p)
-            p = m
+            let left = 2 * parent + 1
+            guard left < count else { return }
+            var smallest = left
+            if left + 1 < count, less(heap[left + 1], heap[left]) { smallest = left + 1 }
+            guard less(heap[smallest], heap[parent]) else { return }
+            heap.swapAt(smallest, parent)
+            parent = smallest
         }
     }
 }

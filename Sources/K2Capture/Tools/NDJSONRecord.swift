@@ -49,19 +49,19 @@ public enum NDJSONRecord {
 
     /// Parses one NDJSON line back into a record. `isBinary` is true for base64 payloads.
     public static func parse(_ line: UnsafeRawBufferPointer) throws(JSONParseError) -> OwnedRecord {
-        let v = try JSONParser.parse(line)
-        guard case .object = v else { throw JSONParseError(offset: 0, reason: "a record must be a JSON object") }
-        guard let kname = v["kind"]?.stringValue, let kind = RecordKind(name: kname) else {
+        let value = try JSONParser.parse(line)
+        guard case .object = value else { throw JSONParseError(offset: 0, reason: "a record must be a JSON object") }
+        guard let kname = value["kind"]?.stringValue, let kind = RecordKind(name: kname) else {
             throw JSONParseError(offset: 0, reason: "missing or unknown \"kind\" (connect, send, recv, disconnect, http, marker)")
         }
-        guard let ts = v["ts_ns"]?.numberText.flatMap({ Int64($0) }) else {
+        guard let ts = value["ts_ns"]?.numberText.flatMap({ Int64($0) }) else {
             throw JSONParseError(offset: 0, reason: "missing \"ts_ns\" integer (nanoseconds since the epoch)")
         }
-        let connText = v["conn"]?.numberText ?? "0"
+        let connText = value["conn"]?.numberText ?? "0"
         guard let conn = UInt32(connText) else { throw JSONParseError(offset: 0, reason: "\"conn\" must be a non-negative integer") }
-        let url = v["url"]?.stringValue ?? ""
-        guard let data = v["data"]?.stringValue else { throw JSONParseError(offset: 0, reason: "missing \"data\" string") }
-        if let enc = v["encoding"]?.stringValue {
+        let url = value["url"]?.stringValue ?? ""
+        guard let data = value["data"]?.stringValue else { throw JSONParseError(offset: 0, reason: "missing \"data\" string") }
+        if let enc = value["encoding"]?.stringValue {
             guard enc == "base64", let bytes = Base64.decode(data) else {
                 throw JSONParseError(offset: 0, reason: "\"encoding\" must be \"base64\" with valid base64 data")
             }

@@ -24,7 +24,7 @@ public struct PayloadFields {
     public var eventString: String? { event.map { String(decoding: $0, as: UTF8.self) } }
 
     public static func extract(_ p: UnsafeRawBufferPointer) -> PayloadFields {
-        if let f = binanceCombined(p) { return f }
+        if let fields = binanceCombined(p) { return fields }
         return extractSearching(p)
     }
 
@@ -47,60 +47,60 @@ public struct PayloadFields {
 
     /// Finds the keys wherever they are (any venue, any layout).
     static func extractSearching(_ p: UnsafeRawBufferPointer) -> PayloadFields {
-        var f = PayloadFields()
-        guard let first = firstNonSpace(p) else { return f }
+        var fields = PayloadFields()
+        guard let first = firstNonSpace(p) else { return fields }
         if p[first] == 91 {   // '[' — Kraken v1 data frame: [chanID, data..., "channelName", "PAIR"]
             if let (pair, before) = lastString(p, endingBefore: p.count) {
-                f.symbol = pair
-                if let (chan, _) = lastString(p, endingBefore: before) { f.stream = chan; f.event = chan }
+                fields.symbol = pair
+                if let (chan, _) = lastString(p, endingBefore: before) { fields.stream = chan; fields.event = chan }
             }
-            return f
+            return fields
         }
         // Binance combined stream, the hot case: {"stream":"…","data":{"e":"…","E":…,"s":"…"
         // Keys are looked for in the venue's field order, each search starting where the last ended.
         if hasPrefix(p, first, Keys.streamPrefix) {
             let at = first + Keys.streamPrefix.count - 1
-            if let s = stringAt(p, at) {
-                f.stream = s
-                var pos = end(of: s, in: p)
-                if let e = stringValue(p, key: Keys.e, from: pos) {
-                    f.event = e
-                    pos = end(of: e, in: p)
+            if let stream = stringAt(p, at) {
+                fields.stream = stream
+                var pos = end(of: stream, in: p)
+                if let event = stringValue(p, key: Keys.binanceEvent, from: pos) {
+                    fields.event = event
+                    pos = end(of: event, in: p)
                 }
-                f.symbol = stringValue(p, key: Keys.s, from: pos) ?? stringValue(p, key: Keys.s)
-                return f
+                fields.symbol = stringValue(p, key: Keys.binanceSymbol, from: pos) ?? stringValue(p, key: Keys.binanceSymbol)
+                return fields
             }
         }
-        if let s = stringValue(p, key: Keys.stream) {           // Binance combined stream, other layouts
-            f.stream = s
-            f.symbol = stringValue(p, key: Keys.s)
-            f.event = stringValue(p, key: Keys.e)
-            return f
+        if let stream = stringValue(p, key: Keys.stream) {           // Binance combined stream, other layouts
+            fields.stream = stream
+            fields.symbol = stringValue(p, key: Keys.binanceSymbol)
+            fields.event = stringValue(p, key: Keys.binanceEvent)
+            return fields
         }
-        if let e = stringValue(p, key: Keys.e) {                // Binance raw stream
-            f.event = e
-            f.symbol = stringValue(p, key: Keys.s, from: end(of: e, in: p)) ?? stringValue(p, key: Keys.s)
-            return f
+        if let event = stringValue(p, key: Keys.binanceEvent) {                // Binance raw stream
+            fields.event = event
+            fields.symbol = stringValue(p, key: Keys.binanceSymbol, from: end(of: event, in: p)) ?? stringValue(p, key: Keys.binanceSymbol)
+            return fields
         }
-        if let c = stringValue(p, key: Keys.channel) {          // Coinbase / Kraken v2
-            f.stream = c
-            f.event = c
-            let pos = end(of: c, in: p)
-            f.symbol = stringValue(p, key: Keys.productID, from: pos) ?? stringValue(p, key: Keys.symbol, from: pos)
-            return f
+        if let channel = stringValue(p, key: Keys.channel) {          // Coinbase / Kraken v2
+            fields.stream = channel
+            fields.event = channel
+            let pos = end(of: channel, in: p)
+            fields.symbol = stringValue(p, key: Keys.productID, from: pos) ?? stringValue(p, key: Keys.symbol, from: pos)
+            return fields
         }
-        if let ev = stringValue(p, key: Keys.event) { f.event = ev }  // Kraken v1 events
-        f.symbol = stringValue(p, key: Keys.productID) ?? stringValue(p, key: Keys.symbol)
-        if let t = stringValue(p, key: Keys.type), f.event == nil { f.event = t }
-        return f
+        if let ev = stringValue(p, key: Keys.event) { fields.event = ev }  // Kraken v1 events
+        fields.symbol = stringValue(p, key: Keys.productID) ?? stringValue(p, key: Keys.symbol)
+        if let typeName = stringValue(p, key: Keys.type), fields.event == nil { fields.event = typeName }
+        return fields
     }
 
     /// Whether `p` holds `prefix` at offset `at` (a literal: no global to initialise or retain).
     @inline(__always)
     static func hasPrefix(_ p: UnsafeRawBufferPointer, _ at: Int, _ prefix: StaticString) -> Bool {
-        let n = prefix.utf8CodeUnitCount
-        guard let base = p.baseAddress, at >= 0, p.count - at >= n else { return false }
-        return memcmp(base + at, prefix.utf8Start, n) == 0
+        let length = prefix.utf8CodeUnitCount
+        guard let base = p.baseAddress, at >= 0, p.count - at >= length else { return false }
+        return memcmp(base + at, prefix.utf8Start, length) == 0
     }
 
     @inline(__always)
@@ -112,8 +112,8 @@ public struct PayloadFields {
     enum Keys {
         static let streamPrefix: [UInt8] = Array("{\"stream\":\"".utf8)
         static let stream: [UInt8] = Array("\"stream\":".utf8)
-        static let s: [UInt8] = Array("\"s\":".utf8)
-        static let e: [UInt8] = Array("\"e\":".utf8)
+        static let binanceSymbol: [UInt8] = Array("\"s\":".utf8)
+        static let binanceEvent: [UInt8] = Array("\"e\":".utf8)
         static let channel: [UInt8] = Array("\"channel\":".utf8)
         static let productID: [UInt8] = Array("\"product_id\":".utf8)
         static let symbol: [UInt8] = Array("\"symbol\":".utf8)
@@ -123,9 +123,9 @@ public struct PayloadFields {
 
     @inline(__always)
     static func firstNonSpace(_ p: UnsafeRawBufferPointer) -> Int? {
-        var i = 0
-        while i < p.count, p[i] == 32 || p[i] == 10 || p[i] == 13 || p[i] == 9 { i += 1 }
-        return i < p.count ? i : nil
+        var index = 0
+        while index < p.count, p[index] == 32 || p[index] == 10 || p[index] == 13 || p[index] == 9 { index += 1 }
+        return index < p.count ? index : nil
     }
 
     /// Offset just after the first occurrence of `key` (which includes its quotes and colon),
@@ -134,20 +134,20 @@ public struct PayloadFields {
     @inline(__always)
     public static func find(_ p: UnsafeRawBufferPointer, _ key: [UInt8], from: Int = 0) -> Int? {
         guard let base = p.baseAddress, from >= 0, p.count - from >= key.count, !key.isEmpty else { return nil }
-        return key.withUnsafeBytes { k -> Int? in
-            let n = k.count
-            let kb = k.baseAddress!
-            let k0 = Int32(k[0])
-            let k1 = n > 1 ? k[1] : 0
-            var i = from
-            let last = p.count - n
-            while i <= last {
-                guard let hit = memchr(base + i, k0, last - i + 1) else { return nil }
+        return key.withUnsafeBytes { keyBytes -> Int? in
+            let keyLength = keyBytes.count
+            let kb = keyBytes.baseAddress!
+            let k0 = Int32(keyBytes[0])
+            let k1 = keyLength > 1 ? keyBytes[1] : 0
+            var index = from
+            let last = p.count - keyLength
+            while index <= last {
+                guard let hit = memchr(base + index, k0, last - index + 1) else { return nil }
                 let at = UnsafeRawPointer(hit) - base
-                if n == 1 || (base.load(fromByteOffset: at + 1, as: UInt8.self) == k1 && memcmp(base + at + 2, kb + 2, n - 2) == 0) {
-                    return at + n
+                if keyLength == 1 || (base.load(fromByteOffset: at + 1, as: UInt8.self) == k1 && memcmp(base + at + 2, kb + 2, keyLength - 2) == 0) {
+                    return at + keyLength
                 }
-                i = at + 1
+                index = at + 1
             }
             return nil
         }
@@ -155,24 +155,24 @@ public struct PayloadFields {
 
     /// The string value of `key` (no escapes expected in venue identifiers), skipping spaces after the colon.
     public static func stringValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> UnsafeRawBufferPointer? {
-        guard let i = find(p, key, from: from) else { return nil }
-        return stringAt(p, i)
+        guard let valueStart = find(p, key, from: from) else { return nil }
+        return stringAt(p, valueStart)
     }
 
     /// The string starting at offset `i` (after optional spaces), or nil.
     @inline(__always)
     static func stringAt(_ p: UnsafeRawBufferPointer, _ i0: Int) -> UnsafeRawBufferPointer? {
-        var i = i0
-        while i < p.count, p[i] == 32 { i += 1 }
-        guard i < p.count, p[i] == 34 else { return nil }
-        let start = i + 1
-        var j = start
-        while j < p.count, p[j] != 34 {
-            if p[j] == 92 { return nil }
-            j += 1
+        var index = i0
+        while index < p.count, p[index] == 32 { index += 1 }
+        guard index < p.count, p[index] == 34 else { return nil }
+        let start = index + 1
+        var cursor = start
+        while cursor < p.count, p[cursor] != 34 {
+            if p[cursor] == 92 { return nil }
+            cursor += 1
         }
-        guard j < p.count else { return nil }
-        return UnsafeRawBufferPointer(rebasing: p[start..<j])
+        guard cursor < p.count else { return nil }
+        return UnsafeRawBufferPointer(rebasing: p[start..<cursor])
     }
 
     /// End offset of a string view inside `p`.
@@ -183,18 +183,18 @@ public struct PayloadFields {
 
     /// The integer value of `key` (e.g. Binance `"u":160`), or nil.
     public static func intValue(_ p: UnsafeRawBufferPointer, key: [UInt8], from: Int = 0) -> Int64? {
-        guard var i = find(p, key, from: from) else { return nil }
-        while i < p.count, p[i] == 32 { i += 1 }
+        guard var index = find(p, key, from: from) else { return nil }
+        while index < p.count, p[index] == 32 { index += 1 }
         var neg = false
-        if i < p.count, p[i] == 45 { neg = true; i += 1 }
-        var v: Int64 = 0
+        if index < p.count, p[index] == 45 { neg = true; index += 1 }
+        var value: Int64 = 0
         var digits = 0
-        while i < p.count, p[i] >= 48, p[i] <= 57, digits < 19 {
-            v = v &* 10 &+ Int64(p[i] - 48)
-            i += 1
+        while index < p.count, p[index] >= 48, p[index] <= 57, digits < 19 {
+            value = value &* 10 &+ Int64(p[index] - 48)
+            index += 1
             digits += 1
         }
-        return digits > 0 ? (neg ? -v : v) : nil
+        return digits > 0 ? (neg ? -value : value) : nil
     }
 
     /// Whether `p` is one whole JSON object or array, with nothing but white space around it:
@@ -207,13 +207,13 @@ public struct PayloadFields {
         let count = p.count
         var depth = 0
         var kinds: UInt64 = 0    // one bit per open bracket of the 64 innermost levels: 1 = object
-        var i = start
-        while i < count {
-            let byte = p[i]
+        var index = start
+        while index < count {
+            let byte = p[index]
             if byte == 34 {                                  // a string: skip to its closing quote
-                i += 1
-                while i < count, p[i] != 34 { i += p[i] == 92 ? 2 : 1 }
-                guard i < count else { return false }
+                index += 1
+                while index < count, p[index] != 34 { index += p[index] == 92 ? 2 : 1 }
+                guard index < count else { return false }
             } else if byte == 123 || byte == 91 {
                 if depth < 64 { kinds = kinds << 1 | (byte == 123 ? 1 : 0) }
                 depth += 1
@@ -225,24 +225,24 @@ public struct PayloadFields {
                 }
                 depth -= 1
                 if depth == 0 {
-                    i += 1
-                    while i < count, p[i] == 32 || p[i] == 10 || p[i] == 13 || p[i] == 9 { i += 1 }
-                    return i == count
+                    index += 1
+                    while index < count, p[index] == 32 || p[index] == 10 || p[index] == 13 || p[index] == 9 { index += 1 }
+                    return index == count
                 }
             }
-            i += 1
+            index += 1
         }
         return false
     }
 
     /// The last JSON string that ends before `end`, and the offset of its opening quote.
     static func lastString(_ p: UnsafeRawBufferPointer, endingBefore end: Int) -> (UnsafeRawBufferPointer, Int)? {
-        var j = end - 1
-        while j >= 0, p[j] != 34 { j -= 1 }
-        guard j > 0 else { return nil }
-        var i = j - 1
-        while i >= 0, p[i] != 34 { i -= 1 }
-        guard i >= 0 else { return nil }
-        return (UnsafeRawBufferPointer(rebasing: p[(i + 1)..<j]), i)
+        var closing = end - 1
+        while closing >= 0, p[closing] != 34 { closing -= 1 }
+        guard closing > 0 else { return nil }
+        var opening = closing - 1
+        while opening >= 0, p[opening] != 34 { opening -= 1 }
+        guard opening >= 0 else { return nil }
+        return (UnsafeRawBufferPointer(rebasing: p[(opening + 1)..<closing]), opening)
     }
 }

@@ -37,12 +37,12 @@ public struct RecordFilter: Sendable {
         if let kinds, !kinds.contains(r.kind) { return false }
         if let connections, !connections.contains(r.connection) { return false }
         if streams != nil || symbols != nil {
-            let f = PayloadFields.extract(r.payload)
+            let fields = PayloadFields.extract(r.payload)
             if let streams {
-                guard let s = f.stream, streams.contains(where: { Self.equal($0, s, caseless: false) }) else { return false }
+                guard let stream = fields.stream, streams.contains(where: { Self.equal($0, stream, caseless: false) }) else { return false }
             }
             if let symbols {
-                guard let s = f.symbol, symbols.contains(where: { Self.equal($0, s, caseless: true) }) else { return false }
+                guard let symbol = fields.symbol, symbols.contains(where: { Self.equal($0, symbol, caseless: true) }) else { return false }
             }
         }
         return true
@@ -52,9 +52,9 @@ public struct RecordFilter: Sendable {
     static func equal(_ a: [UInt8], _ b: UnsafeRawBufferPointer, caseless: Bool) -> Bool {
         guard a.count == b.count else { return false }
         for i in 0..<a.count {
-            var c = b[i]
-            if caseless, c >= 65, c <= 90 { c += 32 }
-            if a[i] != c { return false }
+            var byte = b[i]
+            if caseless, byte >= 65, byte <= 90 { byte += 32 }
+            if a[i] != byte { return false }
         }
         return true
     }
@@ -65,27 +65,27 @@ public struct RecordFilter: Sendable {
                              streams: [String], symbols: [String], start: Int64?) throws(CaptureError) -> RecordFilter {
         func time(_ text: String, _ flag: String) throws(CaptureError) -> Int64 {
             if text.hasPrefix("+") {
-                guard let d = TimeText.parseDuration(String(text.dropFirst())) else {
+                guard let offset = TimeText.parseDuration(String(text.dropFirst())) else {
                     throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not an offset",
                                        remedy: "write an offset like +30s, +10m or +1h30m, or an ISO-8601 time like 2024-03-01T12:00:00Z")
                 }
-                let (time, overflow) = (start ?? 0).addingReportingOverflow(d)
+                let (time, overflow) = (start ?? 0).addingReportingOverflow(offset)
                 guard !overflow else {
                     throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is past the year 2262, the last time k2 represents",
                                        remedy: "write a shorter offset like +30s, +10m or +1h30m")
                 }
                 return time
             }
-            guard let t = TimeText.parseISO8601(text) else {
+            guard let instant = TimeText.parseISO8601(text) else {
                 throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not a time",
                                    remedy: "write an ISO-8601 time like 2024-03-01T12:00:00.5Z or an offset from the start like +30s")
             }
-            return t
+            return instant
         }
-        var f = RecordFilter()
-        if let from { f.from = try time(from, "--from") }
-        if let to { f.to = try time(to, "--to") }
-        if let a = f.from, let b = f.to, b <= a {
+        var filter = RecordFilter()
+        if let from { filter.from = try time(from, "--from") }
+        if let to { filter.to = try time(to, "--to") }
+        if let fromTime = filter.from, let toTime = filter.to, toTime <= fromTime {
             throw CaptureError(.invalidArgument, path: nil, what: "--to is not after --from",
                                remedy: "give a --to later than --from (the window is [from, to))")
         }
@@ -99,24 +99,24 @@ public struct RecordFilter: Sendable {
                 }
                 set.insert(kind)
             }
-            f.kinds = set
+            filter.kinds = set
         }
         let connNames = connections.flatMap { $0.split(separator: ",").map(String.init) }
         if !connNames.isEmpty {
             var set = Set<UInt32>()
-            for c in connNames {
-                guard let v = UInt32(c) else {
-                    throw CaptureError(.invalidArgument, path: nil, what: "--conn '\(c)' is not a connection id",
+            for name in connNames {
+                guard let id = UInt32(name) else {
+                    throw CaptureError(.invalidArgument, path: nil, what: "--conn '\(name)' is not a connection id",
                                        remedy: "give a number as `k2 capture inspect` lists them")
                 }
-                set.insert(v)
+                set.insert(id)
             }
-            f.connections = set
+            filter.connections = set
         }
-        let s = streams.flatMap { $0.split(separator: ",").map(String.init) }
-        if !s.isEmpty { f.streams = s.map { Array($0.utf8) } }
-        let y = symbols.flatMap { $0.split(separator: ",").map(String.init) }
-        if !y.isEmpty { f.symbols = y.map { Array($0.lowercased().utf8) } }
-        return f
+        let streamNames = streams.flatMap { $0.split(separator: ",").map(String.init) }
+        if !streamNames.isEmpty { filter.streams = streamNames.map { Array($0.utf8) } }
+        let symbolNames = symbols.flatMap { $0.split(separator: ",").map(String.init) }
+        if !symbolNames.isEmpty { filter.symbols = symbolNames.map { Array($0.lowercased().utf8) } }
+        return filter
     }
 }

@@ -5,8 +5,7 @@ import K2Core
 /// `--host`) that injects the embedded broker's faults by hand while an incident is reproduced.
 /// One command per line, one reply line per command: `ok: <what was done>` or `error: <why>`
 /// (docs/sinks.md lists the commands). Connections are served one at a time.
-public final class BrokerControl: @unchecked Sendable {
-    // unchecked: `running` and `client` under `lock`; the rest immutable after init.
+public final class BrokerControl: Sendable {
 
     /// One control command.
     public enum Command: Sendable, Equatable {
@@ -21,10 +20,12 @@ public final class BrokerControl: @unchecked Sendable {
         case leader(topic: String, partition: Int, broker: Int)
         /// Every request about `topic` fails with `code` (0 clears it).
         case topicError(topic: String, code: Int32)
+        /// This host's wall clock (`ok: time NANOS`): shards measure their clock offset against it.
+        case time
         case help
     }
 
-    public static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | help"
+    public static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | time | help"
 
     /// The command on `line`, or a one-line reason it is not one.
     public static func parse(_ line: String, brokers: Int) -> Result<Command, ReplayError> {
@@ -65,7 +66,9 @@ public final class BrokerControl: @unchecked Sendable {
             return .success(.topicError(topic: args[0], code: code))
         case ("help", 0):
             return .success(.help)
-        case ("down", _), ("up", _), ("rtt", _), ("errors", _), ("clear", _), ("leader", _), ("topic-error", _), ("help", _):
+        case ("time", 0):
+            return .success(.time)
+        case ("down", _), ("up", _), ("rtt", _), ("errors", _), ("clear", _), ("leader", _), ("topic-error", _), ("help", _), ("time", _):
             return fail("wrong number of arguments for '\(verb)'")
         default:
             return fail("unknown command '\(verb)'")
@@ -98,74 +101,31 @@ public final class BrokerControl: @unchecked Sendable {
             return code == 0 ? "topic \(topic) errors cleared" : "topic \(topic) fails with \(KafkaNames.errorName(code))"
         case .help:
             return usage
+        case .time:
+            return ClockReference.timeReply(SystemClock())
         }
     }
 
-    public let host: String
+    /// The address listened on.
+    public var host: String { server.host }
     /// The port listened on (the one asked for, or a free one for 0).
-    public let port: Int
-    private let broker: EmbeddedBroker
-    private let listener: Int32
-    private let lock = Lock()
-    private var running = true
-    private var client: Int32 = -1
-    private var thread: JoinableThread?
+    public var port: Int { server.port }
+    private let server: LineServer
 
     /// Listens on `host:port` (0 = a free port) and serves commands until `stop()`.
     public init(broker: EmbeddedBroker, host: String = "127.0.0.1", port: Int) throws {
         guard (0...65535).contains(port) else {
             throw ReplayError(.invalidArgument, place: "k2 broker", what: "--control-port \(port) is not a port", remedy: "give 1-65535, or 0 for a free port")
         }
-        let (fd, actualPort) = try BrokerProxy.listen(host: host, port: port)
-        listener = fd
-        self.port = actualPort
-        self.host = host
-        self.broker = broker
-        thread = JoinableThread.start { [self] in serve() }
-    }
-
-    private func serve() {
-        while lock.withLock({ running }) {
-            let fd = accept(listener, nil, nil)
-            if fd < 0 { if errno == EINTR { continue } else { return } }
-            let open = lock.withLock { () -> Bool in
-                client = fd
-                return running
-            }
-            if open { converse(fd) }
-            lock.withLock { client = -1 }
-            close(fd)
-        }
-    }
-
-    /// Reads lines from `fd` and answers each, until the peer closes.
-    private func converse(_ fd: Int32) {
-        var pending: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return }
-            pending.append(contentsOf: buffer[0..<count])
-            guard pending.count <= 65536 else {
-                reply(fd, "error: line too long")
-                return
-            }
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                pending.removeSubrange(...newline)
-                if line.isEmpty { continue }
-                reply(fd, answer(line))
-            }
-        }
+        server = try LineServer(host: host, port: port, place: "k2 broker") { line in Self.answer(line, broker: broker) }
     }
 
     /// The reply to one command line.
-    func answer(_ line: String) -> String {
-        switch Self.parse(line, brokers: broker.configuration.brokers) {
+    static func answer(_ line: String, broker: EmbeddedBroker) -> String {
+        switch parse(line, brokers: broker.configuration.brokers) {
         case let .failure(error): return "error: \(error.what) — \(error.remedy)"
         case let .success(command):
-            do { return "ok: " + (try Self.apply(command, to: broker)) } catch let error as ReplayError {
+            do { return "ok: " + (try apply(command, to: broker)) } catch let error as ReplayError {
                 return "error: \(error.what)" + (error.remedy.isEmpty ? "" : " — \(error.remedy)")
             } catch {
                 return "error: \(error)"
@@ -173,30 +133,8 @@ public final class BrokerControl: @unchecked Sendable {
         }
     }
 
-    private func reply(_ fd: Int32, _ text: String) {
-        let bytes = Array((text + "\n").utf8)
-        var sent = 0
-        while sent < bytes.count {
-            let written = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            sent += written
-        }
-    }
-
     /// Stops listening, closes the connection being served and waits for the thread.
-    public func stop() {
-        let fd = lock.withLock { () -> Int32 in
-            guard running else { return -2 }
-            running = false
-            return client
-        }
-        guard fd != -2 else { return }
-        if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        thread?.join()
-    }
+    public func stop() { server.stop() }
 
     deinit { stop() }
 }

@@ -82,7 +82,7 @@ public final class BrokerProxy: @unchecked Sendable {
     }
 
     /// A listening socket on host:port (0 = a free port) and its port.
-    static func listen(host: String, port: Int) throws -> (Int32, Int) {
+    static func listen(host: String, port: Int, place: String = "k2 broker") throws -> (Int32, Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -93,7 +93,7 @@ public final class BrokerProxy: @unchecked Sendable {
         guard fd >= 0, bound == 0, Glibc.listen(fd, 64) == 0 else {
             let reason = String(cString: strerror(errno))
             if fd >= 0 { close(fd) }
-            throw ReplayError(.unreachable, place: "k2 broker", what: "cannot listen on \(host):\(port): \(reason)",
+            throw ReplayError(.unreachable, place: place, what: "cannot listen on \(host):\(port): \(reason)",
                               remedy: "give an address of this machine with --host and a free port with --port (0 = any)")
         }
         var actual = sockaddr_in()

@@ -53,8 +53,8 @@ public final class EmbeddedBroker: @unchecked Sendable {
         }
         self.configuration = configuration
         cluster = try MockCluster(brokers: configuration.brokers)
-        for t in configuration.topics {
-            try cluster.createTopic(t, partitions: configuration.partitions, replication: min(configuration.brokers, 3))
+        for topic in configuration.topics {
+            try cluster.createTopic(topic, partitions: configuration.partitions, replication: min(configuration.brokers, 3))
         }
     }
 

@@ -14,18 +14,18 @@ final class MockCluster: @unchecked Sendable {
     init(brokers: Int) throws {
         let conf = try KafkaConf([("log_level", "0")], place: "k2 broker")
         var err = [CChar](repeating: 0, count: 512)
-        guard let h = rd_kafka_new(RD_KAFKA_PRODUCER, conf.take(), &err, err.count) else {
+        guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf.take(), &err, err.count) else {
             throw ReplayError(.io, place: "k2 broker", what: "cannot create the librdkafka handle: \(cText(err))")
         }
-        guard let m = rd_kafka_mock_cluster_new(h, Int32(brokers)) else {
-            rd_kafka_destroy(h)
+        guard let cluster = rd_kafka_mock_cluster_new(handle, Int32(brokers)) else {
+            rd_kafka_destroy(handle)
             throw ReplayError(.io, place: "k2 broker", what: "librdkafka could not start its mock cluster",
                             remedy: "check that 127.0.0.1 accepts listening sockets")
         }
-        rk = h
-        mcluster = m
+        rk = handle
+        mcluster = cluster
         brokerCount = brokers
-        bootstraps = String(cString: rd_kafka_mock_cluster_bootstraps(m))
+        bootstraps = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
     }
 
     deinit {
@@ -34,9 +34,9 @@ final class MockCluster: @unchecked Sendable {
     }
 
     func createTopic(_ name: String, partitions: Int, replication: Int) throws {
-        let e = rd_kafka_mock_topic_create(mcluster, name, Int32(partitions), Int32(replication))
-        if e != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw ReplayError(.io, place: "k2 broker", what: "cannot create topic '\(name)': \(kafkaErrorString(e))")
+        let status = rd_kafka_mock_topic_create(mcluster, name, Int32(partitions), Int32(replication))
+        if status != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw ReplayError(.io, place: "k2 broker", what: "cannot create topic '\(name)': \(kafkaErrorString(status))")
         }
     }
 

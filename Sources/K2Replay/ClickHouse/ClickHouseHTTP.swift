@@ -40,10 +40,10 @@ package final class ClickHouseHTTP {
         _ = Self.globalInit
         base = "\(tls ? "https" : "http")://\(host):\(port)/"
         self.place = place
-        guard let h = curl_easy_init() else {
+        guard let handle = curl_easy_init() else {
             throw ReplayError(.io, place: place, what: "libcurl could not create a handle")
         }
-        curl = h
+        curl = handle
         if let user {
             // Basic auth (curl's default scheme once a user is set).
             _ = k2_curl_setopt_str(curl, CURLOPT_USERNAME, user)
@@ -167,9 +167,9 @@ package final class ClickHouseHTTP {
     package func execute(_ sql: String, database: String? = nil) throws -> String {
         var bytes = Array(sql.utf8)
         let params = database.map { [("database", $0)] } ?? []
-        let r = try bytes.withUnsafeMutableBytes { try post(params: params, body: UnsafeRawBufferPointer($0)) }
-        guard r.status == 200 else { throw Self.serverError(r, place: place, what: "statement failed") }
-        return r.body
+        let reply = try bytes.withUnsafeMutableBytes { try post(params: params, body: UnsafeRawBufferPointer($0)) }
+        guard reply.status == 200 else { throw Self.serverError(reply, place: place, what: "statement failed") }
+        return reply.body
     }
 
     static func serverError(_ r: Reply, place: String, what: String) -> ReplayError {
@@ -188,13 +188,13 @@ package final class ClickHouseHTTP {
 
     static func encode(_ s: String) -> String {
         var out = ""
-        for b in s.utf8 {
-            switch b {
+        for byte in s.utf8 {
+            switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
+                out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                out += "%" + String(b, radix: 16, uppercase: true).leftPad(2)
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPad(2)
             }
         }
         return out

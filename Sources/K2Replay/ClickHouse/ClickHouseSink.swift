@@ -161,33 +161,33 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         @inline(__always)
         mutating func add(_ message: borrowing ReplayMessage, mode: Mode, batchIDs: Bool) -> Int {
             let rec = message.record
-            var n = 0
+            var added = 0
             switch mode {
             case .raw:
                 rowStarts.append(rows.count)
                 rows.string(message.exchange)
                 rows.uint32(rec.connection)
-                if let s = message.fields.stream { rows.string(s) } else { rows.varint(0) }
+                if let stream = message.fields.stream { rows.string(stream) } else { rows.varint(0) }
                 rows.uint64(UInt64(bitPattern: message.captureNanos))
                 rows.string(rec.payload)
                 if batchIDs { rows.uint64(0) }
-                n = 1
+                added = 1
             case .trades:
                 let exchange = message.exchange
                 let receive = UInt64(bitPattern: message.captureNanos)
-                let w = rows
-                n = TradeParser.parse(rec.payload, fields: message.fields) { t in
-                    rowStarts.append(w.count)
-                    ClickHouseSink.encode(t, exchange: exchange, receive: receive, into: w)
-                    if batchIDs { w.uint64(0) }
+                let rowWriter = rows
+                added = TradeParser.parse(rec.payload, fields: message.fields) { row in
+                    rowStarts.append(rowWriter.count)
+                    ClickHouseSink.encode(row, exchange: exchange, receive: receive, into: rowWriter)
+                    if batchIDs { rowWriter.uint64(0) }
                 }
             }
-            guard n > 0 else { return 0 }
-            rowCount += n
+            guard added > 0 else { return 0 }
+            rowCount += added
             intended.append(message.intendedNanos)
             actual.append(message.actualNanos)
             bytes &+= UInt64(rec.payload.count)
-            return n
+            return added
         }
     }
 
@@ -217,12 +217,12 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
         let path = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
         let db = path.isEmpty ? "default" : path
-        var o = Options(host: String(host), port: port, database: db, mode: mode, table: u.parameter("table"))
-        o.tls = tls
-        o.user = u.parameter("user") ?? u.user
-        o.password = u.parameter("password") ?? u.password
-        o.caFile = u.parameter("ca_file") ?? caFile
-        if let ca = o.caFile {
+        var parsedOptions = Options(host: String(host), port: port, database: db, mode: mode, table: u.parameter("table"))
+        parsedOptions.tls = tls
+        parsedOptions.user = u.parameter("user") ?? u.user
+        parsedOptions.password = u.parameter("password") ?? u.password
+        parsedOptions.caFile = u.parameter("ca_file") ?? caFile
+        if let ca = parsedOptions.caFile {
             guard access(ca, R_OK) == 0 else {
                 throw ReplayError(.invalidArgument, place: uri, what: "cannot read the CA file '\(ca)': \(String(cString: strerror(errno)))",
                                   remedy: "give a readable PEM file with the CA (or self-signed) certificate")
@@ -232,28 +232,28 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             }
         }
         func int(_ k: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let t = u.parameter(k) else { return nil }
-            guard let v = Int(t), range.contains(v) else {
-                throw ReplayError(.invalidArgument, place: uri, what: "\(k)=\(t) is not a number in \(range.lowerBound)…\(range.upperBound)")
+            guard let text = u.parameter(k) else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw ReplayError(.invalidArgument, place: uri, what: "\(k)=\(text) is not a number in \(range.lowerBound)…\(range.upperBound)")
             }
-            return v
+            return value
         }
-        if let v = try int("batch", 1...10_000_000) { o.batchRows = v }
-        if let v = try int("flush_ms", 1...3_600_000) { o.flushMillis = v }
-        if let v = try int("retries", 1...100) { o.retries = v }
-        if let v = try int("timeout_ms", 100...3_600_000) { o.timeoutMillis = v }
+        if let value = try int("batch", 1...10_000_000) { parsedOptions.batchRows = value }
+        if let value = try int("flush_ms", 1...3_600_000) { parsedOptions.flushMillis = value }
+        if let value = try int("retries", 1...100) { parsedOptions.retries = value }
+        if let value = try int("timeout_ms", 100...3_600_000) { parsedOptions.timeoutMillis = value }
         func flag(_ k: String) throws -> Bool? {
-            guard let t = u.parameter(k) else { return nil }
-            guard let on = ["on": true, "1": true, "true": true, "off": false, "0": false, "false": false][t] else {
-                throw ReplayError(.invalidArgument, place: uri, what: "\(k)=\(t) is not on or off")
+            guard let text = u.parameter(k) else { return nil }
+            guard let on = ["on": true, "1": true, "true": true, "off": false, "0": false, "false": false][text] else {
+                throw ReplayError(.invalidArgument, place: uri, what: "\(k)=\(text) is not on or off")
             }
             return on
         }
-        if let v = try flag("sort") { o.sortRows = v }
-        if let v = try flag("stream") { o.streaming = v }
-        o.createTables = createTables
-        if let c = u.parameter("create_tables") { o.createTables = c == "1" || c == "true" || c == "yes" || c.isEmpty }
-        try self.init(uri: uri, options: o, clock: clock)
+        if let value = try flag("sort") { parsedOptions.sortRows = value }
+        if let value = try flag("stream") { parsedOptions.streaming = value }
+        parsedOptions.createTables = createTables
+        if let setting = u.parameter("create_tables") { parsedOptions.createTables = setting == "1" || setting == "true" || setting == "yes" || setting.isEmpty }
+        try self.init(uri: uri, options: parsedOptions, clock: clock)
     }
 
     public init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
@@ -305,11 +305,11 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 
     /// Adds the counts kept under `cond` (call with `cond` held).
     private func merged(_ c: SinkCounts) -> SinkCounts {
-        var c = c
-        c.sent &+= localSent
-        c.bytes &+= localBytes
-        c.delivered &+= _skipped
-        return c
+        var total = c
+        total.sent &+= localSent
+        total.bytes &+= localBytes
+        total.delivered &+= _skipped
+        return total
     }
     /// Messages with nothing to write in `trades` mode (no trade in them).
     public var skipped: UInt64 { cond.withLock { _skipped } }
@@ -329,7 +329,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         defer { cond.unlock() }
         let (rows, batches, skipped, unreadable, ins) = (_rows, _batches, _skipped, _unreadable, insertTime)
         let (ambiguous, landedOnCheck) = (_ambiguous, _landedOnCheck)
-        var s = recorder.stats(details: [
+        var sinkStats = recorder.stats(details: [
             ("table", .string(qualifiedTable)), ("mode", .string(options.mode.rawValue)),
             ("rows", .number(String(rows))), ("inserts", .number(String(batches))),
             ("skipped_no_trade", .number(String(skipped))), ("unreadable", .number(String(unreadable))),
@@ -337,31 +337,31 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             ("insert_us_max", us(ins.max)), ("batch_ids", .bool(batchIDs)),
             ("ambiguous_failures", .number(String(ambiguous))), ("landed_on_check", .number(String(landedOnCheck))),
         ])
-        s.counts = merged(s.counts)
-        return s
+        sinkStats.counts = merged(sinkStats.counts)
+        return sinkStats
     }
 
     public func open() throws {
-        let h = try ClickHouseHTTP(host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
+        let client = try ClickHouseHTTP(host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
                                    user: options.user, password: options.password)
-        h.timeoutMillis = options.timeoutMillis
-        h.connectTimeoutMillis = min(h.connectTimeoutMillis, options.timeoutMillis)
-        try h.execute("SELECT 1")
+        client.timeoutMillis = options.timeoutMillis
+        client.connectTimeoutMillis = min(client.connectTimeoutMillis, options.timeoutMillis)
+        try client.execute("SELECT 1")
         if options.createTables {
-            try h.execute("CREATE DATABASE IF NOT EXISTS \(options.database)")
-            try h.execute(Self.createTableSQL(mode: options.mode, table: qualifiedTable))
+            try client.execute("CREATE DATABASE IF NOT EXISTS \(options.database)")
+            try client.execute(Self.createTableSQL(mode: options.mode, table: qualifiedTable))
         }
         do {
-            try h.execute("SELECT * FROM \(qualifiedTable) LIMIT 0")
-        } catch let e as ReplayError {
-            throw ReplayError(e.code, place: uri, what: "table \(qualifiedTable) is not usable: " + e.what, remedy: e.remedy)
+            try client.execute("SELECT * FROM \(qualifiedTable) LIMIT 0")
+        } catch let replayError as ReplayError {
+            throw ReplayError(replayError.code, place: uri, what: "table \(qualifiedTable) is not usable: " + replayError.what, remedy: replayError.remedy)
         }
-        let described = try h.execute("""
+        let described = try client.execute("""
             SELECT name, type FROM system.columns WHERE database = '\(options.database)' AND table = '\(options.table)' FORMAT TSV
             """)
         batchIDs = described.split(separator: "\n").contains { $0 == "\(Self.batchColumn)\tUInt64" }
         insertColumns = Self.columns(mode: options.mode) + (batchIDs ? ", \(Self.batchColumn)" : "")
-        http = h
+        http = client
         current = newBatch()
         writer = JoinableThread.start { [self] in writerLoop() }
     }
@@ -376,22 +376,22 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var maxPendingRows: Int { max(1, options.maxPendingBatches) &* options.batchRows }
 
     private func newBatch() -> Batch {
-        if var b = spare.popLast() {
-            b.rows.removeAll()
-            b.rowCount = 0
-            b.rowStarts.removeAll(keepingCapacity: true)
-            b.intended.removeAll(keepingCapacity: true)
-            b.actual.removeAll(keepingCapacity: true)
-            b.bytes = 0
-            b.endsInsert = false
-            return b
+        if var batch = spare.popLast() {
+            batch.rows.removeAll()
+            batch.rowCount = 0
+            batch.rowStarts.removeAll(keepingCapacity: true)
+            batch.intended.removeAll(keepingCapacity: true)
+            batch.actual.removeAll(keepingCapacity: true)
+            batch.bytes = 0
+            batch.endsInsert = false
+            return batch
         }
-        var b = Batch()
-        b.rows = RowBinary(capacity: min(chunkRows * 256, 64 << 20))
-        b.intended.reserveCapacity(chunkRows)
-        b.rowStarts.reserveCapacity(chunkRows)
-        b.actual.reserveCapacity(chunkRows)
-        return b
+        var batch = Batch()
+        batch.rows = RowBinary(capacity: min(chunkRows * 256, 64 << 20))
+        batch.intended.reserveCapacity(chunkRows)
+        batch.rowStarts.reserveCapacity(chunkRows)
+        batch.actual.reserveCapacity(chunkRows)
+        return batch
     }
 
     public func send(_ message: borrowing ReplayMessage) throws {
@@ -451,28 +451,28 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 
     /// The oldest closed chunk (writer, with `cond` held, `pending` not empty).
     private func takePending() -> Batch {
-        let b = pending.removeFirst()
-        pendingRows -= b.rowCount
-        heldMessages += b.messages
+        let batch = pending.removeFirst()
+        pendingRows -= batch.rowCount
+        heldMessages += batch.messages
         cond.broadcast()
-        return b
+        return batch
     }
 
     /// The chunk being filled, as the last of its insert (writer, with `cond` held).
     private func takeCurrentAsLast() -> Batch {
-        var b = current
-        b.endsInsert = true
+        var batch = current
+        batch.endsInsert = true
         insertRows = 0
-        heldMessages += b.messages
+        heldMessages += batch.messages
         current = newBatch()
-        return b
+        return batch
     }
 
     /// Writes the insert id into the `k2_batch` column (the last 8 bytes) of every row of `chunk`.
     private static func stamp(_ chunk: Batch, id: UInt64) {
-        let n = chunk.rowStarts.count
-        for i in 0..<n {
-            chunk.rows.store(id, at: (i + 1 < n ? chunk.rowStarts[i + 1] : chunk.rows.count) - 8)
+        let rowCount = chunk.rowStarts.count
+        for i in 0..<rowCount {
+            chunk.rows.store(id, at: (i + 1 < rowCount ? chunk.rowStarts[i + 1] : chunk.rows.count) - 8)
         }
     }
 
@@ -492,10 +492,10 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             guard !abandoned else { return }
             switch outcome {
             case let .delivered(now, bodyEnded):
-                recorder.outcomes { o in
-                    for b in chunks {
-                        for i in 0..<b.messages {
-                            o.delivered(intendedNanos: b.intended[i], actualNanos: b.actual[i], now: now)
+                recorder.outcomes { outcomes in
+                    for chunk in chunks {
+                        for i in 0..<chunk.messages {
+                            outcomes.delivered(intendedNanos: chunk.intended[i], actualNanos: chunk.actual[i], now: now)
                         }
                     }
                 }
@@ -547,8 +547,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                     continue
                 }
                 return .unknown("\(qualifiedTable) holds \(landed) of the insert's \(rows) rows (\(Self.batchColumn) = \(id))")
-            } catch let e as ReplayError {
-                lastError = e.what
+            } catch let replayError as ReplayError {
+                lastError = replayError.what
             } catch {
                 lastError = "\(error)"
             }
@@ -604,9 +604,9 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             guard let first else { break }
             let chunks = insert(first)
             cond.withLock {
-                for var c in chunks where spare.count < 64 {
-                    c.endsInsert = false
-                    spare.append(c)
+                for var chunk in chunks where spare.count < 64 {
+                    chunk.endsInsert = false
+                    spare.append(chunk)
                 }
             }
         }
@@ -633,9 +633,9 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             defer { cond.unlock() }
             while true {
                 if !pending.isEmpty {
-                    let b = takePending()
-                    ended = b.endsInsert
-                    return b
+                    let batch = takePending()
+                    ended = batch.endsInsert
+                    return batch
                 }
                 guard wait else { return nil }
                 let now = clock.monotonicNanos()
@@ -648,7 +648,7 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 cond.wait(timeoutNanos: max(100_000, deadline - now))
             }
         }
-        func collectRest() { while let c = takeNext(wait: true) { chunks.append(c) } }
+        func collectRest() { while let chunk = takeNext(wait: true) { chunks.append(chunk) } }
         func messages() -> Int { chunks.reduce(0) { $0 + $1.messages } }
 
         guard let http else { return chunks }
@@ -691,15 +691,15 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 while written < buf.count {
                     if index == chunks.count {
                         // Hand over what is here rather than wait with it.
-                        guard let c = takeNext(wait: written == 0) else { break }
-                        chunks.append(c)
+                        guard let chunk = takeNext(wait: written == 0) else { break }
+                        chunks.append(chunk)
                         stampNew()
                     }
                     let src = chunks[index].rows.bytes
-                    let n = min(buf.count - written, src.count - offset)
-                    (buf.baseAddress! + written).copyMemory(from: src.baseAddress! + offset, byteCount: n)
-                    written += n
-                    offset += n
+                    let length = min(buf.count - written, src.count - offset)
+                    (buf.baseAddress! + written).copyMemory(from: src.baseAddress! + offset, byteCount: length)
+                    written += length
+                    offset += length
                     if offset == src.count { index += 1; offset = 0 }
                 }
                 if written == 0 { bodyEnded = clock.monotonicNanos() }
@@ -724,8 +724,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                     mayHaveLanded = reply.body.contains("is already running")
                     if !mayHaveLanded && reply.status >= 400 && reply.status < 500 { break }   // the request is wrong: retrying will not help
                 }
-            } catch let e as ReplayError {
-                failure = e.what
+            } catch let replayError as ReplayError {
+                failure = replayError.what
                 unreachable = true
                 mayHaveLanded = http.lastFailureMayHaveReachedServer
             } catch {
@@ -760,8 +760,8 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         let reason = failure ?? "insert failed"
         settle(chunks, .failed(reason))
         if unreachable {
-            let n = options.retries
-            markGone("\(reason) (\(n) attempt\(n == 1 ? "" : "s"))")
+            let attempts = options.retries
+            markGone("\(reason) (\(attempts) attempt\(attempts == 1 ? "" : "s"))")
         }
         return chunks
     }
@@ -775,14 +775,14 @@ public final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     }
 
     public func finish(timeoutNanos: Int64) throws {
-        guard let w = writer else { return }
+        guard let writerThread = writer else { return }
         cond.withLock {
             stopping = true
             cond.broadcast()
         }
-        w.join(timeoutNanos: max(0, timeoutNanos))
+        writerThread.join(timeoutNanos: max(0, timeoutNanos))
         writer = nil
-        guard !w.isFinished else { return }
+        guard !writerThread.isFinished else { return }
         // The writer is still busy (an insert unanswered, a check waiting): what it holds may
         // still land, what is queued never went out. Its later outcomes are not recorded.
         let waited = "\(timeoutNanos / 1_000_000_000) s"

@@ -29,13 +29,13 @@ final class RowBinary {
     }
 
     @inline(never) private func grow(_ need: Int) {
-        var c = capacity
-        while c < need { c *= 2 }
-        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
-        b.update(from: base, count: count)
+        var newCapacity = capacity
+        while newCapacity < need { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
         base.deallocate()
-        base = b
-        capacity = c
+        base = newBase
+        capacity = newCapacity
     }
 
     @inline(__always) func uint64(_ v: UInt64) {
@@ -56,9 +56,9 @@ final class RowBinary {
     @inline(__always) func float64(_ v: Double) { uint64(v.bitPattern) }
     @inline(__always) func varint(_ v: Int) {
         reserve(10)
-        var x = UInt(v)
-        while x >= 0x80 { base[count] = UInt8(x & 0x7f) | 0x80; count &+= 1; x >>= 7 }
-        base[count] = UInt8(x)
+        var remaining = UInt(v)
+        while remaining >= 0x80 { base[count] = UInt8(remaining & 0x7f) | 0x80; count &+= 1; remaining >>= 7 }
+        base[count] = UInt8(remaining)
         count &+= 1
     }
     @inline(__always) func string(_ b: UnsafeRawBufferPointer) {
@@ -76,8 +76,8 @@ final class RowBinary {
         count &+= b.count
     }
     @inline(__always) func raw(_ s: String) {
-        var s = s
-        s.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
+        var text = s
+        text.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
     }
     @inline(__always) func byte(_ b: UInt8) {
         reserve(1)
@@ -86,16 +86,16 @@ final class RowBinary {
     }
     /// Decimal digits of `v` (for lengths of composed strings).
     @inline(__always) static func digits(_ v: UInt64) -> Int {
-        var n = 1, x = v
-        while x >= 10 { x /= 10; n += 1 }
-        return n
+        var digitCount = 1, remaining = v
+        while remaining >= 10 { remaining /= 10; digitCount += 1 }
+        return digitCount
     }
     @inline(__always) func decimal(_ v: UInt64) {
-        let n = Self.digits(v)
-        reserve(n)
-        var x = v
-        var i = count + n - 1
-        repeat { base[i] = UInt8(48 + x % 10); x /= 10; i -= 1 } while x > 0
-        count &+= n
+        let digitCount = Self.digits(v)
+        reserve(digitCount)
+        var remaining = v
+        var position = count + digitCount - 1
+        repeat { base[position] = UInt8(48 + remaining % 10); remaining /= 10; position -= 1 } while remaining > 0
+        count &+= digitCount
     }
 }

@@ -46,8 +46,8 @@ struct RowSorter {
     /// `dst` in key order and returns true; returns false, with `dst` untouched, when `src` is to
     /// go as it is (already in key order, or more distinct keys than the table takes).
     mutating func sort(_ src: RowBinary, starts: [Int], into dst: RowBinary) -> Bool {
-        let n = starts.count
-        guard n > 1 else { return false }
+        let rowCount = starts.count
+        guard rowCount > 1 else { return false }
         let base = UnsafePointer(src.base)
         let end = src.count
         groupFirst.removeAll(keepingCapacity: true)
@@ -55,7 +55,7 @@ struct RowSorter {
         groupOfRow.removeAll(keepingCapacity: true)
         timeOfRow.removeAll(keepingCapacity: true)
         var tableSize = 1024
-        while tableSize < n / 2 { tableSize <<= 1 }
+        while tableSize < rowCount / 2 { tableSize <<= 1 }
         if slots.count != tableSize { slots = [Int32](repeating: 0, count: tableSize) } else {
             for i in slots.indices { slots[i] = 0 }
         }
@@ -63,42 +63,42 @@ struct RowSorter {
         var ordered = true          // rows already in key order (nothing to do but copy)
         var prevGroup: Int32 = -1
         var prevTime: UInt64 = 0
-        for r in 0..<n {
+        for r in 0..<rowCount {
             // The two strings of the key and the time after them.
-            var p = starts[r]
-            if layout == .trades { p = Self.skipString(base, p) }
-            let first = p
-            p = Self.skipString(base, p)
-            if layout == .raw { p += 4 }
-            let second = p
-            p = Self.skipString(base, p)
-            let time = UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)
+            var offset = starts[r]
+            if layout == .trades { offset = Self.skipString(base, offset) }
+            let first = offset
+            offset = Self.skipString(base, offset)
+            if layout == .raw { offset += 4 }
+            let second = offset
+            offset = Self.skipString(base, offset)
+            let time = UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self)
             // Find or add the group of (first string, second string): FNV-1a over both, with
             // their length prefixes (so ("ab","c") and ("a","bc") differ).
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for i in first..<(second - (layout == .raw ? 4 : 0)) { h = (h ^ UInt64(base[i])) &* 0x100_0000_01b3 }
-            for i in second..<p { h = (h ^ UInt64(base[i])) &* 0x100_0000_01b3 }
-            var s = Int(truncatingIfNeeded: h ^ (h >> 29)) & mask
-            var g: Int32
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for i in first..<(second - (layout == .raw ? 4 : 0)) { hash = (hash ^ UInt64(base[i])) &* 0x100_0000_01b3 }
+            for i in second..<offset { hash = (hash ^ UInt64(base[i])) &* 0x100_0000_01b3 }
+            var slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
+            var group: Int32
             while true {
-                let v = slots[s]
-                if v == 0 {
-                    g = Int32(groupFirst.count)
+                let entry = slots[slot]
+                if entry == 0 {
+                    group = Int32(groupFirst.count)
                     groupFirst.append(first)
                     groupSecond.append(second)
-                    slots[s] = g + 1
+                    slots[slot] = group + 1
                     break
                 }
-                let o = Int(v - 1)
-                if Self.equal(base, groupFirst[o], first), Self.equal(base, groupSecond[o], second) { g = v - 1; break }
-                s = (s + 1) & mask
+                let candidate = Int(entry - 1)
+                if Self.equal(base, groupFirst[candidate], first), Self.equal(base, groupSecond[candidate], second) { group = entry - 1; break }
+                slot = (slot + 1) & mask
             }
-            groupOfRow.append(g)
+            groupOfRow.append(group)
             timeOfRow.append(time)
-            if ordered, r > 0, g != prevGroup || time < prevTime {
-                ordered = g == prevGroup ? false : less(base, Int(prevGroup), Int(g))
+            if ordered, r > 0, group != prevGroup || time < prevTime {
+                ordered = group == prevGroup ? false : less(base, Int(prevGroup), Int(group))
             }
-            prevGroup = g
+            prevGroup = group
             prevTime = time
             if groupFirst.count * 2 > tableSize {
                 return false   // too many groups for the table: the server sorts this batch
@@ -118,40 +118,40 @@ struct RowSorter {
         // Stable counting sort by rank.
         firstOfGroup.removeAll(keepingCapacity: true)
         firstOfGroup.append(contentsOf: repeatElement(0, count: groups + 1))
-        for r in 0..<n { firstOfGroup[Int(rank[Int(groupOfRow[r])]) + 1] += 1 }
+        for r in 0..<rowCount { firstOfGroup[Int(rank[Int(groupOfRow[r])]) + 1] += 1 }
         for i in 0..<groups { firstOfGroup[i + 1] += firstOfGroup[i] }
-        if order.count < n { order = [Int32](repeating: 0, count: n) }
+        if order.count < rowCount { order = [Int32](repeating: 0, count: rowCount) }
         next.removeAll(keepingCapacity: true)
         next.append(contentsOf: firstOfGroup)
-        for r in 0..<n {
-            let k = Int(rank[Int(groupOfRow[r])])
-            order[next[k]] = Int32(r)
-            next[k] += 1
+        for r in 0..<rowCount {
+            let groupRank = Int(rank[Int(groupOfRow[r])])
+            order[next[groupRank]] = Int32(r)
+            next[groupRank] += 1
         }
         // Inside a group: by time (stable), when the times are not already in order.
         let times = timeOfRow
         for k in 0..<groups {
             let lo = firstOfGroup[k], hi = firstOfGroup[k + 1]
             var sorted = true
-            var i = lo + 1
-            while i < hi {
-                if times[Int(order[i])] < times[Int(order[i - 1])] { sorted = false; break }
-                i += 1
+            var position = lo + 1
+            while position < hi {
+                if times[Int(order[position])] < times[Int(order[position - 1])] { sorted = false; break }
+                position += 1
             }
             if !sorted {
-                order[lo..<hi].sort { a, b in
-                    let ta = times[Int(a)], tb = times[Int(b)]
-                    return ta < tb || (ta == tb && a < b)
+                order[lo..<hi].sort { lhs, rhs in
+                    let ta = times[Int(lhs)], tb = times[Int(rhs)]
+                    return ta < tb || (ta == tb && lhs < rhs)
                 }
             }
         }
         // Copy the rows in order.
         dst.removeAll()
         dst.reserve(end)
-        for i in 0..<n {
-            let r = Int(order[i])
-            let from = starts[r]
-            let to = r + 1 < n ? starts[r + 1] : end
+        for i in 0..<rowCount {
+            let row = Int(order[i])
+            let from = starts[row]
+            let to = row + 1 < rowCount ? starts[row + 1] : end
             dst.raw(UnsafeRawBufferPointer(start: base + from, count: to - from))
         }
         return true
@@ -166,12 +166,12 @@ struct RowSorter {
 
     @inline(__always)
     static func varint(_ b: UnsafePointer<UInt8>, _ p: Int) -> (Int, Int) {
-        var v = 0, shift = 0, i = p
+        var value = 0, shift = 0, position = p
         while true {
-            let c = b[i]
-            v |= Int(c & 0x7f) << shift
-            i += 1
-            if c < 0x80 { return (v, i) }
+            let byte = b[position]
+            value |= Int(byte & 0x7f) << shift
+            position += 1
+            if byte < 0x80 { return (value, position) }
             shift += 7
         }
     }
@@ -186,8 +186,8 @@ struct RowSorter {
 
     /// ClickHouse's order of groups `a` and `b`: first strings, then second ones.
     private func less(_ base: UnsafePointer<UInt8>, _ a: Int, _ b: Int) -> Bool {
-        let c = Self.compare(base, groupFirst[a], groupFirst[b])
-        if c != 0 { return c < 0 }
+        let comparison = Self.compare(base, groupFirst[a], groupFirst[b])
+        if comparison != 0 { return comparison < 0 }
         return Self.compare(base, groupSecond[a], groupSecond[b]) < 0
     }
 
@@ -197,8 +197,8 @@ struct RowSorter {
     static func compare(_ base: UnsafePointer<UInt8>, _ a: Int, _ b: Int) -> Int {
         let (la, pa) = varint(base, a)
         let (lb, pb) = varint(base, b)
-        let c = memcmp(base + pa, base + pb, min(la, lb))
-        if c != 0 { return Int(c) }
+        let comparison = memcmp(base + pa, base + pb, min(la, lb))
+        if comparison != 0 { return Int(comparison) }
         return la - lb
     }
 }

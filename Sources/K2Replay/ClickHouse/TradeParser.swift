@@ -8,20 +8,20 @@ enum FieldText {
 
     var count: Int {
         switch self {
-        case .view(let b): return b.count
-        case .string(let s): return s.utf8.count
+        case .view(let bytes): return bytes.count
+        case .string(let string): return string.utf8.count
         }
     }
     func append(to w: RowBinary) {
         switch self {
-        case .view(let b): w.raw(b)
-        case .string(let s): w.raw(s)
+        case .view(let bytes): w.raw(bytes)
+        case .string(let string): w.raw(string)
         }
     }
     var text: String {
         switch self {
-        case .view(let b): return String(decoding: b, as: UTF8.self)
-        case .string(let s): return s
+        case .view(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .string(let string): return string
         }
     }
 }
@@ -90,8 +90,8 @@ enum TradeParser {
 
     static func bytesEqual(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
         guard b.count == s.utf8CodeUnitCount else { return false }
-        let p = s.utf8Start
-        for i in 0..<b.count where b[i] != p[i] { return false }
+        let expected = s.utf8Start
+        for i in 0..<b.count where b[i] != expected[i] { return false }
         return true
     }
 
@@ -105,9 +105,9 @@ enum TradeParser {
     static func parseBinance(_ p: UnsafeRawBufferPointer, fields: PayloadFields, aggregate: Bool, row: (TradeRow) -> Void) -> Bool {
         guard let symbol = fields.symbol, let base = p.baseAddress else { return false }
         var start = 0
-        if let s = symbol.baseAddress {
-            let end = base.distance(to: s) + symbol.count + 1     // just past the symbol's closing quote
-            if s > base, end < p.count { start = end }
+        if let symbolStart = symbol.baseAddress {
+            let end = base.distance(to: symbolStart) + symbol.count + 1     // just past the symbol's closing quote
+            if symbolStart > base, end < p.count { start = end }
         }
         if start > 0, parseBinance(p, from: start, symbol: symbol, aggregate: aggregate, complete: true, row: row) { return true }
         return parseBinance(p, from: 0, symbol: symbol, aggregate: aggregate, complete: false, row: row)
@@ -119,8 +119,8 @@ enum TradeParser {
     static func parseBinance(_ p: UnsafeRawBufferPointer, from: Int, symbol: UnsafeRawBufferPointer, aggregate: Bool,
                              complete: Bool, row: (TradeRow) -> Void) -> Bool {
         let base = p.baseAddress!
-        let b = base.assumingMemoryBound(to: UInt8.self)
-        let n = p.count
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        let length = p.count
         var price: UnsafeRawBufferPointer?
         var qty: UnsafeRawBufferPointer?
         var tradeTime: Int64?
@@ -128,41 +128,41 @@ enum TradeParser {
         var idView = UnsafeRawBufferPointer(start: nil, count: 0)
         var side = TradeRow.Side.unknown
         let idKey: UInt8 = aggregate ? 97 : 116          // "a" / "t"
-        var i = from
+        var position = from
         while true {
-            i = nextQuote(b, i, n)                         // '"'
-            guard i < n else { break }
-            if i + 3 < n, b[i + 2] == 34, b[i + 3] == 58 {  // "k":
-                let k = b[i + 1]
-                var v = i + 4
-                while v < n, b[v] == 32 { v += 1 }
-                guard v < n else { break }
-                if b[v] == 34 {
+            position = nextQuote(bytes, position, length)                         // '"'
+            guard position < length else { break }
+            if position + 3 < length, bytes[position + 2] == 34, bytes[position + 3] == 58 {  // "k":
+                let key = bytes[position + 1]
+                var valueStart = position + 4
+                while valueStart < length, bytes[valueStart] == 32 { valueStart += 1 }
+                guard valueStart < length else { break }
+                if bytes[valueStart] == 34 {
                     // A string value: find its end, keep it if it is one we want.
-                    let e = closingQuote(b, v + 1, n)
-                    guard e < n else { break }
-                    let text = UnsafeRawBufferPointer(start: base + v + 1, count: e - v - 1)
-                    if k == 112 { price = text } else if k == 113 { qty = text }     // p, q
-                    i = e + 1
+                    let valueEnd = closingQuote(bytes, valueStart + 1, length)
+                    guard valueEnd < length else { break }
+                    let text = UnsafeRawBufferPointer(start: base + valueStart + 1, count: valueEnd - valueStart - 1)
+                    if key == 112 { price = text } else if key == 113 { qty = text }     // p, q
+                    position = valueEnd + 1
                     continue
                 }
-                switch k {
-                case 84: tradeTime = integer(b, v, n)                                  // T
-                case 69: eventTime = integer(b, v, n)                                  // E
+                switch key {
+                case 84: tradeTime = integer(bytes, valueStart, length)                                  // T
+                case 69: eventTime = integer(bytes, valueStart, length)                                  // E
                 case idKey:
-                    var e = v
-                    while e < n, b[e] >= 48, b[e] <= 57 { e += 1 }
-                    idView = UnsafeRawBufferPointer(start: base + v, count: e - v)
-                case 109: side = b[v] == 116 ? .sell : .buy                            // m: buyer is maker → taker sold
-                case 112: price = unquoted(base, v, n)                                 // a bare number
-                case 113: qty = unquoted(base, v, n)
+                    var idEnd = valueStart
+                    while idEnd < length, bytes[idEnd] >= 48, bytes[idEnd] <= 57 { idEnd += 1 }
+                    idView = UnsafeRawBufferPointer(start: base + valueStart, count: idEnd - valueStart)
+                case 109: side = bytes[valueStart] == 116 ? .sell : .buy                            // m: buyer is maker → taker sold
+                case 112: price = unquoted(base, valueStart, length)                                 // a bare number
+                case 113: qty = unquoted(base, valueStart, length)
                 default: break
                 }
-                i = v
+                position = valueStart
                 continue
             }
             // Any other key or string: skip to its closing quote.
-            i = closingQuote(b, i + 1, n) + 1
+            position = closingQuote(bytes, position + 1, length) + 1
         }
         if complete, tradeTime == nil || idView.count == 0 || side == .unknown { return false }
         guard let pv = price.flatMap(decimal), let qv = qty.flatMap(decimal), let ts = tradeTime ?? eventTime else { return false }
@@ -174,12 +174,12 @@ enum TradeParser {
     /// The offset of the quote that closes a string whose content starts at `i` (escapes skipped), or `n`.
     @inline(__always)
     static func closingQuote(_ b: UnsafePointer<UInt8>, _ i0: Int, _ n: Int) -> Int {
-        var i = i0
+        var position = i0
         while true {
-            i = nextQuote(b, i, n, orBackslash: true)
-            guard i < n else { return n }
-            if b[i] == 34 { return i }
-            i += 2                                          // an escaped character
+            position = nextQuote(b, position, n, orBackslash: true)
+            guard position < n else { return n }
+            if b[position] == 34 { return position }
+            position += 2                                          // an escaped character
         }
     }
 
@@ -190,83 +190,83 @@ enum TradeParser {
     static func nextQuote(_ b: UnsafePointer<UInt8>, _ i0: Int, _ n: Int, orBackslash: Bool = false) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        var i = i0
-        while i &+ 8 <= n {
-            let w = UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self).littleEndian
-            let q = w ^ 0x2222_2222_2222_2222
-            var m = (q &- ones) & ~q & highs
+        var position = i0
+        while position &+ 8 <= n {
+            let word = UnsafeRawPointer(b + position).loadUnaligned(as: UInt64.self).littleEndian
+            let quotes = word ^ 0x2222_2222_2222_2222
+            var matches = (quotes &- ones) & ~quotes & highs
             if orBackslash {
-                let e = w ^ 0x5c5c_5c5c_5c5c_5c5c
-                m |= (e &- ones) & ~e & highs
+                let backslashes = word ^ 0x5c5c_5c5c_5c5c_5c5c
+                matches |= (backslashes &- ones) & ~backslashes & highs
             }
-            if m != 0 { return i &+ (m.trailingZeroBitCount &>> 3) }
-            i &+= 8
+            if matches != 0 { return position &+ (matches.trailingZeroBitCount &>> 3) }
+            position &+= 8
         }
-        while i < n {
-            let c = b[i]
-            if c == 34 || (orBackslash && c == 92) { return i }
-            i &+= 1
+        while position < n {
+            let byte = b[position]
+            if byte == 34 || (orBackslash && byte == 92) { return position }
+            position &+= 1
         }
         return n
     }
 
     @inline(__always)
     static func integer(_ b: UnsafePointer<UInt8>, _ i0: Int, _ n: Int) -> Int64? {
-        var i = i0
+        var position = i0
         var neg = false
-        if i < n, b[i] == 45 { neg = true; i += 1 }
-        var v: Int64 = 0
+        if position < n, b[position] == 45 { neg = true; position += 1 }
+        var value: Int64 = 0
         var digits = 0
-        while i < n, b[i] >= 48, b[i] <= 57, digits < 19 {
-            v = v &* 10 &+ Int64(b[i] - 48)
-            i += 1
+        while position < n, b[position] >= 48, b[position] <= 57, digits < 19 {
+            value = value &* 10 &+ Int64(b[position] - 48)
+            position += 1
             digits += 1
         }
-        return digits > 0 ? (neg ? -v : v) : nil
+        return digits > 0 ? (neg ? -value : value) : nil
     }
 
     @inline(__always)
     static func unquoted(_ base: UnsafeRawPointer, _ v: Int, _ n: Int) -> UnsafeRawBufferPointer {
-        let b = base.assumingMemoryBound(to: UInt8.self)
-        var e = v
-        while e < n, b[e] != 44, b[e] != 125, b[e] != 93 { e += 1 }
-        return UnsafeRawBufferPointer(start: base + v, count: e - v)
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        var end = v
+        while end < n, bytes[end] != 44, bytes[end] != 125, bytes[end] != 93 { end += 1 }
+        return UnsafeRawBufferPointer(start: base + v, count: end - v)
     }
 
     /// `[chanID, [["price","volume","time","side","orderType","misc"], …], "trade", "PAIR"]`
     static func parseKraken(_ p: UnsafeRawBufferPointer, row: (TradeRow) -> Void) -> Int {
-        guard let v = try? JSONParser.parse(p), let a = v.arrayValue, a.count >= 4,
-              let trades = a[1].arrayValue, let pair = a[a.count - 1].stringValue else { return 0 }
-        var n = 0
-        for (i, t) in trades.enumerated() {
-            guard let f = t.arrayValue, f.count >= 4, let price = f[0].doubleValue, let qty = f[1].doubleValue,
-                  let timeText = f[2].stringValue ?? f[2].numberText, let secs = Double(timeText) else { continue }
-            let side: TradeRow.Side = f[3].stringValue == "b" ? .buy : f[3].stringValue == "s" ? .sell : .unknown
+        guard let message = try? JSONParser.parse(p), let elements = message.arrayValue, elements.count >= 4,
+              let trades = elements[1].arrayValue, let pair = elements[elements.count - 1].stringValue else { return 0 }
+        var rows = 0
+        for (i, trade) in trades.enumerated() {
+            guard let fields = trade.arrayValue, fields.count >= 4, let price = fields[0].doubleValue, let qty = fields[1].doubleValue,
+                  let timeText = fields[2].stringValue ?? fields[2].numberText, let secs = Double(timeText) else { continue }
+            let side: TradeRow.Side = fields[3].stringValue == "b" ? .buy : fields[3].stringValue == "s" ? .sell : .unknown
             let micros = timeText.filter { $0 != "." }
             row(TradeRow(symbol: .string(pair), timestampMillis: UInt64((secs * 1000).rounded(.down)), price: price,
                          quantity: qty, side: side, tradeID: .string(trades.count > 1 ? "\(micros)-\(i)" : micros)))
-            n += 1
+            rows += 1
         }
-        return n
+        return rows
     }
 
     /// `{"channel":"market_trades","events":[{"trades":[{"trade_id","product_id","price","size","side","time"}]}]}`
     static func parseCoinbase(_ p: UnsafeRawBufferPointer, row: (TradeRow) -> Void) -> Int {
-        guard let v = try? JSONParser.parse(p), let events = v["events"]?.arrayValue else { return 0 }
-        var n = 0
-        for e in events {
-            for t in e["trades"]?.arrayValue ?? [] {
-                guard let sym = t["product_id"]?.stringValue, let price = t["price"]?.doubleValue,
-                      let qty = t["size"]?.doubleValue, let time = t["time"]?.stringValue,
+        guard let message = try? JSONParser.parse(p), let events = message["events"]?.arrayValue else { return 0 }
+        var rows = 0
+        for event in events {
+            for trade in event["trades"]?.arrayValue ?? [] {
+                guard let sym = trade["product_id"]?.stringValue, let price = trade["price"]?.doubleValue,
+                      let qty = trade["size"]?.doubleValue, let time = trade["time"]?.stringValue,
                       let nanos = TimeText.parseISO8601(time) else { continue }
-                let s = t["side"]?.stringValue?.lowercased()
+                let takerSide = trade["side"]?.stringValue?.lowercased()
                 row(TradeRow(symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
-                             quantity: qty, side: s == "buy" ? .buy : s == "sell" ? .sell : .unknown,
-                             tradeID: .string(t["trade_id"]?.stringValue ?? t["trade_id"]?.numberText ?? "")))
-                n += 1
+                             quantity: qty, side: takerSide == "buy" ? .buy : takerSide == "sell" ? .sell : .unknown,
+                             tradeID: .string(trade["trade_id"]?.stringValue ?? trade["trade_id"]?.numberText ?? "")))
+                rows += 1
             }
         }
-        return n
+        return rows
     }
 
     /// Coinbase Exchange (`ws-feed`): `{"type":"match","trade_id":10,"sequence":50,
@@ -275,13 +275,13 @@ enum TradeParser {
     /// fields in the `last_match` sent after subscribing. `side` is the maker's order side (the
     /// venue's docs: "sell" means the maker sold, an up-tick), so the taker's side is the other.
     static func parseCoinbaseExchange(_ p: UnsafeRawBufferPointer, row: (TradeRow) -> Void) -> Int {
-        guard let t = try? JSONParser.parse(p), let sym = t["product_id"]?.stringValue,
-              let price = t["price"]?.doubleValue, let qty = t["size"]?.doubleValue,
-              let time = t["time"]?.stringValue, let nanos = TimeText.parseISO8601(time) else { return 0 }
-        let maker = t["side"]?.stringValue?.lowercased()
+        guard let message = try? JSONParser.parse(p), let sym = message["product_id"]?.stringValue,
+              let price = message["price"]?.doubleValue, let qty = message["size"]?.doubleValue,
+              let time = message["time"]?.stringValue, let nanos = TimeText.parseISO8601(time) else { return 0 }
+        let maker = message["side"]?.stringValue?.lowercased()
         row(TradeRow(symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
                      quantity: qty, side: maker == "sell" ? .buy : maker == "buy" ? .sell : .unknown,
-                     tradeID: .string(t["trade_id"]?.numberText ?? t["trade_id"]?.stringValue ?? "")))
+                     tradeID: .string(message["trade_id"]?.numberText ?? message["trade_id"]?.stringValue ?? "")))
         return 1
     }
 
@@ -294,30 +294,30 @@ enum TradeParser {
         var frac = 0
         var seenDot = false
         var neg = false
-        var i = 0
-        if i < b.count, b[i] == 45 { neg = true; i += 1 }
-        guard i < b.count else { return nil }
-        while i < b.count {
-            let c = b[i]
-            if c >= 48, c <= 57 {
-                if mant == 0, c == 48 { if seenDot { frac += 1 } ; i += 1; continue }
+        var position = 0
+        if position < b.count, b[position] == 45 { neg = true; position += 1 }
+        guard position < b.count else { return nil }
+        while position < b.count {
+            let byte = b[position]
+            if byte >= 48, byte <= 57 {
+                if mant == 0, byte == 48 { if seenDot { frac += 1 } ; position += 1; continue }
                 if digits >= 15 { return Double(String(decoding: b, as: UTF8.self)) }
-                mant = mant * 10 + UInt64(c - 48)
+                mant = mant * 10 + UInt64(byte - 48)
                 digits += 1
                 if seenDot { frac += 1 }
-            } else if c == 46, !seenDot {
+            } else if byte == 46, !seenDot {
                 seenDot = true
             } else {
                 return Double(String(decoding: b, as: UTF8.self))
             }
-            i += 1
+            position += 1
         }
         // Trailing zeros after the dot add no precision.
         while frac > 0, mant != 0, mant % 10 == 0 { mant /= 10; frac -= 1 }
         guard frac <= 22 else { return Double(String(decoding: b, as: UTF8.self)) }
-        let v = Double(mant) / pow10[frac]
-        return neg ? -v : v
+        let value = Double(mant) / pow10[frac]
+        return neg ? -value : value
     }
 
-    static let pow10: [Double] = (0...22).map { e in var x = 1.0; for _ in 0..<e { x *= 10 }; return x }
+    static let pow10: [Double] = (0...22).map { e in var power = 1.0; for _ in 0..<e { power *= 10 }; return power }
 }

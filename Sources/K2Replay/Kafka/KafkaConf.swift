@@ -10,13 +10,13 @@ final class KafkaConf {
     /// `bad -X property 'k=v': <librdkafka's message>`.
     init(_ properties: [(String, String)] = [], place: String = "") throws {
         handle = rd_kafka_conf_new()
-        for (k, v) in properties { try set(k, v, place: place) }
+        for (key, value) in properties { try set(key, value, place: place) }
     }
 
     func set(_ key: String, _ value: String, place: String = "") throws {
         var err = [CChar](repeating: 0, count: 512)
-        let r = rd_kafka_conf_set(handle, key, value, &err, err.count)
-        if r != RD_KAFKA_CONF_OK {
+        let status = rd_kafka_conf_set(handle, key, value, &err, err.count)
+        if status != RD_KAFKA_CONF_OK {
             let msg = cText(err)
             throw ReplayError(.invalidArgument, place: place, what: Secrets.mask("bad -X property '\(key)=\(value)': \(msg)"),
                             remedy: "see librdkafka's CONFIGURATION.md for valid names and values")
@@ -38,7 +38,7 @@ final class KafkaConf {
     }
 
     deinit {
-        if let h = handle { rd_kafka_conf_destroy(h) }
+        if let confHandle = handle { rd_kafka_conf_destroy(confHandle) }
     }
 
     /// Parses `key=value` (splitting at the first `=`).

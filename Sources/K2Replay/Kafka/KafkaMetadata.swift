@@ -25,8 +25,8 @@ enum KafkaMetadata {
         }
         var out: [String] = []
         for i in 0..<Int(md.pointee.broker_cnt) {
-            let b = md.pointee.brokers[i]
-            out.append("\(b.id)@\(String(cString: b.host)):\(b.port)")
+            let broker = md.pointee.brokers[i]
+            out.append("\(broker.id)@\(String(cString: broker.host)):\(broker.port)")
         }
         return out
     }
@@ -39,9 +39,9 @@ enum KafkaMetadata {
         let err = rd_kafka_metadata(rk, 0, rkt, &md, timeoutMillis)
         defer { if let md { rd_kafka_metadata_destroy(md) } }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md, md.pointee.topic_cnt > 0 else { return nil }
-        let t = md.pointee.topics[0]
-        guard t.err == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-        return Int(t.partition_cnt)
+        let topicMetadata = md.pointee.topics[0]
+        guard topicMetadata.err == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return Int(topicMetadata.partition_cnt)
     }
 
     /// (low, high) watermark of one partition.
@@ -76,10 +76,10 @@ public final class KafkaInspector: @unchecked Sendable {
                                   ("enable.auto.commit", "false"), ("log_level", "0")] + properties,
                                  place: "kafka://" + bootstrap)
         var err = [CChar](repeating: 0, count: 512)
-        guard let h = rd_kafka_new(RD_KAFKA_CONSUMER, conf.take(), &err, err.count) else {
+        guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf.take(), &err, err.count) else {
             throw ReplayError(.io, place: "kafka://" + bootstrap, what: "cannot create a Kafka client: \(cText(err))")
         }
-        rk = h
+        rk = handle
     }
 
     deinit {
@@ -99,13 +99,20 @@ public final class KafkaInspector: @unchecked Sendable {
     /// Sum of the high watermarks of all partitions: how many messages the topic ever took
     /// (the count to check against; see the mock broker's retention trap in docs/sinks.md).
     public func highWatermarkSum(topic: String, timeoutMillis: Int32 = 5000) -> Int64? {
-        guard let n = partitions(of: topic, timeoutMillis: timeoutMillis) else { return nil }
-        var sum: Int64 = 0
-        for p in 0..<Int32(n) {
-            guard let (_, hi) = KafkaMetadata.watermarks(rk, topic: topic, partition: p, timeoutMillis: timeoutMillis) else { return nil }
-            sum += hi
+        watermarks(topic: topic, timeoutMillis: timeoutMillis)?.reduce(0) { $0 + $1.high }
+    }
+
+    /// The low and high watermark of each partition of `topic` (index = partition), nil when
+    /// the topic or a partition cannot be read. A low watermark above 0 means the broker
+    /// deleted the partition's oldest messages (retention).
+    package func watermarks(topic: String, timeoutMillis: Int32 = 5000) -> [(low: Int64, high: Int64)]? {
+        guard let partitionCount = partitions(of: topic, timeoutMillis: timeoutMillis) else { return nil }
+        var out: [(low: Int64, high: Int64)] = []
+        for partition in 0..<Int32(partitionCount) {
+            guard let (low, high) = KafkaMetadata.watermarks(rk, topic: topic, partition: partition, timeoutMillis: timeoutMillis) else { return nil }
+            out.append((low, high))
         }
-        return sum
+        return out
     }
 
     /// Reads up to `max` messages of one partition from `offset`, waiting at most `timeoutMillis` in total.
@@ -119,26 +126,26 @@ public final class KafkaInspector: @unchecked Sendable {
         var out: [Record] = []
         let deadline = SystemClock().monotonicNanos() + Int64(timeoutMillis) * 1_000_000
         while out.count < max, SystemClock().monotonicNanos() < deadline {
-            guard let m = rd_kafka_consumer_poll(rk, 100) else { continue }
-            defer { rd_kafka_message_destroy(m) }
-            guard m.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
-            var r = Record(partition: m.pointee.partition, offset: m.pointee.offset, key: [], value: [], headers: [:])
-            if let k = m.pointee.key { r.key = [UInt8](UnsafeRawBufferPointer(start: k, count: m.pointee.key_len)) }
-            if let v = m.pointee.payload { r.value = [UInt8](UnsafeRawBufferPointer(start: v, count: m.pointee.len)) }
+            guard let message = rd_kafka_consumer_poll(rk, 100) else { continue }
+            defer { rd_kafka_message_destroy(message) }
+            guard message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
+            var record = Record(partition: message.pointee.partition, offset: message.pointee.offset, key: [], value: [], headers: [:])
+            if let keyBytes = message.pointee.key { record.key = [UInt8](UnsafeRawBufferPointer(start: keyBytes, count: message.pointee.key_len)) }
+            if let payload = message.pointee.payload { record.value = [UInt8](UnsafeRawBufferPointer(start: payload, count: message.pointee.len)) }
             var hdrs: OpaquePointer?
-            if rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs {
+            if rd_kafka_message_headers(message, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs {
                 var idx = 0
                 var name: UnsafePointer<CChar>?
                 var val: UnsafeRawPointer?
                 var size = 0
                 while rd_kafka_header_get_all(hdrs, idx, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
                     if let name {
-                        r.headers[String(cString: name)] = val.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                        record.headers[String(cString: name)] = val.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
                     }
                     idx += 1
                 }
             }
-            out.append(r)
+            out.append(record)
         }
         return out
     }

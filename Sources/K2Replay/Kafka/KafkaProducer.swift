@@ -107,32 +107,32 @@ final class KafkaProducer: @unchecked Sendable {
         let conf = try KafkaConf(defaults + properties, place: place)
         box = CallbackBox()
         box.handler = handler
-        let c = conf.handle
-        rd_kafka_conf_set_opaque(c, Unmanaged.passUnretained(box).toOpaque())
-        rd_kafka_conf_set_dr_msg_cb(c) { _, message, opaque in
+        let confHandle = conf.handle
+        rd_kafka_conf_set_opaque(confHandle, Unmanaged.passUnretained(box).toOpaque())
+        rd_kafka_conf_set_dr_msg_cb(confHandle) { _, message, opaque in
             guard let message, let opaque else { return }
             let box = Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue()
             box.add(token: UInt(bitPattern: k2_message_opaque(message)), error: message.pointee.err.rawValue)
         }
-        rd_kafka_conf_set_error_cb(c) { _, err, reason, opaque in
+        rd_kafka_conf_set_error_cb(confHandle) { _, err, reason, opaque in
             guard let opaque else { return }
             let box = Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue()
             let text = (reason.map { String(cString: $0) }) ?? String(cString: rd_kafka_err2str(rd_kafka_resp_err_t(err)))
             box.note(text)
             if err == RD_KAFKA_RESP_ERR__FATAL.rawValue { box.lock.withLock { box.fatal = text } }
         }
-        rd_kafka_conf_set_log_cb(c) { rk, level, _, buf in
+        rd_kafka_conf_set_log_cb(confHandle) { rk, level, _, buf in
             // Keep librdkafka's own stderr quiet; remember warnings and errors for diagnostics.
             guard level <= 4, let rk, let buf, let opaque = rd_kafka_opaque(rk) else { return }
             let box = Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue()
             box.note(String(cString: buf))
         }
         var err = [CChar](repeating: 0, count: 512)
-        guard let h = rd_kafka_new(RD_KAFKA_PRODUCER, conf.take(), &err, err.count) else {
+        guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf.take(), &err, err.count) else {
             throw ReplayError(.invalidArgument, place: place, what: "cannot create the Kafka producer: \(cText(err))",
                             remedy: "check the -X properties")
         }
-        rk = h
+        rk = handle
     }
 
     /// Stops handing delivery reports to the handler (call before the handler goes away); waits
@@ -209,10 +209,10 @@ final class KafkaProducer: @unchecked Sendable {
 
     /// The topic handle for `name` (created once, cached).
     func topic(_ name: String) -> OpaquePointer? {
-        if let t = topics[name] { return t }
-        guard let t = rd_kafka_topic_new(rk, name, nil) else { return nil }
-        topics[name] = t
-        return t
+        if let cached = topics[name] { return cached }
+        guard let handle = rd_kafka_topic_new(rk, name, nil) else { return nil }
+        topics[name] = handle
+        return handle
     }
 
     /// Queues one message. The value is copied unless `valueStays` (the caller keeps its bytes
@@ -224,33 +224,36 @@ final class KafkaProducer: @unchecked Sendable {
     /// its reason.
     @inline(__always)
     func produce(topic: OpaquePointer, value: UnsafeRawBufferPointer, valueStays: Bool, key: UnsafeRawBufferPointer?,
-                 headers: (StaticString, UnsafeRawBufferPointer, StaticString, UnsafeRawBufferPointer)?,
+                 headers: (StaticString, UnsafeRawBufferPointer, StaticString, UnsafeRawBufferPointer,
+                           StaticString, UnsafeRawBufferPointer)?,
                  token: UInt, giveUp: () -> String?) -> String? {
         let flags = valueStays ? 0 : RD_KAFKA_MSG_F_COPY
-        // One list for both headers, kept across queue-full retries; librdkafka owns it once queued.
-        let list = headers.flatMap { h in
-            k2_headers2(UnsafeRawPointer(h.0.utf8Start).assumingMemoryBound(to: CChar.self), h.0.utf8CodeUnitCount,
-                        h.1.baseAddress, h.1.count,
-                        UnsafeRawPointer(h.2.utf8Start).assumingMemoryBound(to: CChar.self), h.2.utf8CodeUnitCount,
-                        h.3.baseAddress, h.3.count)
+        // One list for the three headers, kept across queue-full retries; librdkafka owns it once queued.
+        let list = headers.flatMap { named in
+            k2_headers3(UnsafeRawPointer(named.0.utf8Start).assumingMemoryBound(to: CChar.self), named.0.utf8CodeUnitCount,
+                        named.1.baseAddress, named.1.count,
+                        UnsafeRawPointer(named.2.utf8Start).assumingMemoryBound(to: CChar.self), named.2.utf8CodeUnitCount,
+                        named.3.baseAddress, named.3.count,
+                        UnsafeRawPointer(named.4.utf8Start).assumingMemoryBound(to: CChar.self), named.4.utf8CodeUnitCount,
+                        named.5.baseAddress, named.5.count)
         }
-        var r: rd_kafka_resp_err_t
+        var status: rd_kafka_resp_err_t
         var blockedSince: Int64?
         defer { if let blockedSince { blockedNanos &+= monotonic.monotonicNanos() &- blockedSince } }
         repeat {
-            r = k2_produce(rk, topic, flags, value.baseAddress, value.count,
-                           key?.baseAddress, key?.count ?? 0, list, UnsafeMutableRawPointer(bitPattern: token))
+            status = k2_produce(rk, topic, flags, value.baseAddress, value.count,
+                                key?.baseAddress, key?.count ?? 0, list, UnsafeMutableRawPointer(bitPattern: token))
             // Queue full: serve delivery reports until there is room (never drop).
-            if r == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+            if status == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                 let now = monotonic.monotonicNanos()
                 if blockedSince == nil { blockedSince = now }
                 if let reason = giveUp() { if let list { rd_kafka_headers_destroy(list) }; return reason }
                 if !pollHere(now: now, timeoutMillis: 1) { usleep(200) }
             }
-        } while r == RD_KAFKA_RESP_ERR__QUEUE_FULL
-        if r == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }
+        } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
+        if status == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }
         if let list { rd_kafka_headers_destroy(list) }
-        return kafkaErrorString(r)
+        return kafkaErrorString(status)
     }
 
     /// Time `produce` spent waiting for room in librdkafka's queue (sending thread only), ns.

@@ -12,7 +12,9 @@ import Synchronization
 /// - topic: `{exchange}`, `{stream}`, `{type}` template (default `market.crypto.{type}.{exchange}`);
 /// - key: the message's symbol (none if the payload names no symbol);
 /// - headers: `k2-receive-ns` (capture receive time) and `k2-intended-ns` (intended send time,
-///   wall clock), both decimal ns since the epoch; `headers=off` leaves them out;
+///   wall clock), both decimal ns since the epoch, and `k2-id` (`RUNID-SEQ`: the sink's run id,
+///   16 hex digits, and the message's sequence from 0, decimal: the ledger's id, `MessageID`);
+///   `headers=off` leaves them out;
 /// - idempotence on (`enable.idempotence=true`), `message.timeout.ms=30000` bounds retries
 ///   when the broker goes away; every `-X key=value` is passed to librdkafka after k2's defaults;
 /// - delivery reports give the publish latency from the intended send time and from the actual
@@ -46,8 +48,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         public init(_ key: String, _ value: String) { self.key = key; self.value = value }
         /// Parses `key=value`; a missing `=` is one actionable error.
         public static func parse(_ text: String) throws -> KeyValue {
-            let (k, v) = try KafkaConf.parse(text)
-            return KeyValue(k, v)
+            let (key, value) = try KafkaConf.parse(text)
+            return KeyValue(key, value)
         }
     }
 
@@ -75,7 +77,14 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     private var holdsTaken = 0
     private let holdsReleased = Atomic<Int>(0)
     private var ringMask: UInt = 0
+    /// Messages handed to librdkafka so far: the next message's sequence (its `k2-id`); a
+    /// message's token is its sequence + 1, its ring slot the sequence masked.
     private var nextSlot: UInt = 0
+    /// This sink's run id, the first half of every `k2-id` header.
+    package let runID: UInt64
+    /// Sequences the broker acknowledged (guarded by `deliveredLock`; grown by delivery reports).
+    private var deliveredIDs = SequenceBitmap()
+    private let deliveredLock = Lock()
     private var wallMinusMono: Int64 = 0
     private var numbers: UnsafeMutableRawBufferPointer
     private let goneLock = Lock()
@@ -98,10 +107,10 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         guard !u.authority.isEmpty, u.authority.split(separator: ",").allSatisfy({ $0.contains(":") }) else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host:port", remedy: "write kafka://127.0.0.1:9092?topic=…")
         }
-        var o = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
+        var parsedOptions = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
                         properties: Self.saslProperties(user: u.user, password: u.password) + properties)
-        if let h = u.parameter("headers") { o.headers = !(h == "off" || h == "false" || h == "0") }
-        try self.init(uri: uri, options: o, clock: clock)
+        if let setting = u.parameter("headers") { parsedOptions.headers = !(setting == "off" || setting == "false" || setting == "0") }
+        try self.init(uri: uri, options: parsedOptions, clock: clock)
     }
 
     /// What `user:password@` in the URI stands for, before the `-X` properties (which override it).
@@ -118,7 +127,10 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         recorder = SinkRecorder(clock: clock)
         topics = TopicCache(template: options.topic)
         ring = .allocate(capacity: Self.ringStride)
-        numbers = .allocate(byteCount: 64, alignment: 8)
+        numbers = .allocate(byteCount: 128, alignment: 8)
+        runID = UInt64.random(in: 1...UInt64.max)
+        // `k2-id`: the run id and '-' are written once at 64..<81, the sequence after them per message.
+        _ = MessageID.writePrefix(runID, into: numbers, at: 64)
         // Validate the properties now (bad -X → exit 2 before anything starts).
         _ = try KafkaConf(Self.defaultProperties.map { ($0.key, $0.value) } + options.properties.map { ($0.key, $0.value) }, place: self.uri)
     }
@@ -131,6 +143,9 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     }
 
     public var counts: SinkCounts { recorder.snapshot }
+
+    /// The sequences (`k2-id`) the broker acknowledged so far (a copy).
+    package var acknowledgedIDs: SequenceBitmap { deliveredLock.withLock { deliveredIDs } }
 
     /// Counts and publish latency (delivery report time minus intended / actual send time).
     public var stats: SinkStats {
@@ -151,8 +166,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     public func open() throws {
         let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
             + options.properties.map { ($0.key, $0.value) }
-        let p = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
-        _ = try p.brokers(timeoutMillis: options.connectTimeoutMillis)
+        let newProducer = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
+        _ = try newProducer.brokers(timeoutMillis: options.connectTimeoutMillis)
         let conf = try KafkaConf(props, place: uri)
         let maxQueued = Int(conf.get("queue.buffering.max.messages") ?? "100000") ?? 100_000
         messageTimeout = conf.get("message.timeout.ms") ?? "?"
@@ -163,8 +178,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         ring = .allocate(capacity: cap * Self.ringStride)
         ringMask = UInt(cap - 1)
         wallMinusMono = clock.wallNanos() - clock.monotonicNanos()
-        p.startPolling()
-        producer = p
+        newProducer.startPolling()
+        producer = newProducer
     }
 
     /// At `--speed max` the producing thread serves the delivery reports itself (see `KafkaProducer`).
@@ -181,7 +196,8 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let rkt = topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
         recorder.sent(bytes: payload.count)
         guard let rkt else { fail("invalid topic name"); return }
-        let slot = nextSlot & ringMask
+        let sequence = nextSlot
+        let slot = sequence & ringMask
         nextSlot &+= 1
         // No payload copy: librdkafka points into the reader's block, held until the delivery report.
         let hold = message.record.block?.hold()
@@ -194,13 +210,15 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         if options.headers {
             let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
             let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
+            let n3 = MessageID.prefixLength + Self.decimal(Int64(sequence), into: numbers, at: 64 + MessageID.prefixLength)
             err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol,
                                    headers: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1]),
-                                             "k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
-                                   token: slot + 1) { self.goneReason() }
+                                             "k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)]),
+                                             MessageID.header, UnsafeRawBufferPointer(rebasing: numbers[64..<(64 + n3)])),
+                                   token: sequence + 1) { self.goneReason() }
         } else {
             err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol, headers: nil,
-                                   token: slot + 1) { self.goneReason() }
+                                   token: sequence + 1) { self.goneReason() }
         }
         if let err {
             // Not queued: librdkafka does not own the message, no delivery report will come.
@@ -222,7 +240,7 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     /// Why the destination counts as gone (a message timed out, or the idempotent producer
     /// hit a fatal error), or nil.
     private func goneReason() -> String? {
-        if let f = producer?.fatalError { return "fatal producer error: \(f)" }
+        if let failure = producer?.fatalError { return "fatal producer error: \(failure)" }
         return goneLock.withLock { gone }
     }
 
@@ -251,15 +269,19 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
         let ring = ring
         var timedOut: String?
         let purged = goneLock.withLock { purgeReason }
+        let mask = ringMask
+        deliveredLock.withLock {
+            for index in 0..<tokens.count where errors[index] == 0 { deliveredIDs.insert(UInt64(tokens[index] &- 1)) }
+        }
         var released = 0
         // librdkafka is done with the payloads: release their blocks, one atomic operation per
         // run of reports from the same block (reports come in order per partition, so a batch
         // is mostly runs), not one per message bouncing the block's count between threads.
         var runHold = 0
         var runLength = 0
-        recorder.outcomes { o in
+        recorder.outcomes { outcomes in
             for i in 0..<tokens.count {
-                let entry = ring + Int(tokens[i] &- 1) * Self.ringStride
+                let entry = ring + Int((tokens[i] &- 1) & mask) * Self.ringStride
                 let hold = Int(entry[2])
                 if hold != 0 {
                     if hold != runHold {
@@ -272,13 +294,13 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                 }
                 let code = errors[i]
                 if code == 0 {
-                    o.delivered(intendedNanos: entry[0], actualNanos: entry[1], now: now)
+                    outcomes.delivered(intendedNanos: entry[0], actualNanos: entry[1], now: now)
                 } else {
                     var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
                     if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
                         reason += " (\(purged))"
                     }
-                    o.failed(reason: reason)
+                    outcomes.failed(reason: reason)
                     if Self.meansGone(code) { timedOut = reason }
                 }
             }
@@ -313,25 +335,25 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
     /// keep it waiting: when a second passes without a report, a metadata request (1 s) asks
     /// whether any broker answers; none → purge now (so ~2–3 s, not `message.timeout.ms`).
     public func finish(timeoutNanos: Int64) throws {
-        guard let p = producer else { return }
+        guard let activeProducer = producer else { return }
         let deadline = clock.monotonicNanos() + max(0, timeoutNanos)
         var millisLeft: Int32 { Int32(clamping: max(0, (deadline - clock.monotonicNanos()) / 1_000_000)) }
         if let reason = goneReason() {
             // Broker gone: what is still queued would only time out one by one; purge it soon.
             goneLock.withLock { purgeReason = "purged at the end: \(reason)" }
-            p.close(purgeAfterMillis: min(millisLeft, 1000))
+            activeProducer.close(purgeAfterMillis: min(millisLeft, 1000))
         } else {
-            while p.outstanding > 0, millisLeft > 0 {
-                let settled = { () -> UInt64 in let c = self.recorder.snapshot; return c.delivered &+ c.failed }
+            while activeProducer.outstanding > 0, millisLeft > 0 {
+                let settled = { () -> UInt64 in let snapshot = self.recorder.snapshot; return snapshot.delivered &+ snapshot.failed }
                 let before = settled()
-                p.flush(timeoutMillis: min(millisLeft, 1000))
-                guard p.outstanding > 0, settled() == before else { continue }
+                activeProducer.flush(timeoutMillis: min(millisLeft, 1000))
+                guard activeProducer.outstanding > 0, settled() == before else { continue }
                 // No delivery report for a second: is any broker there at all?
                 do {
-                    _ = try p.brokers(timeoutMillis: min(millisLeft, 1000))
+                    _ = try activeProducer.brokers(timeoutMillis: min(millisLeft, 1000))
                 } catch {
                     let why = "no Kafka broker at \(options.bootstrap) answered at the end of the replay"
-                        + (p.lastClientError.map { " (\($0))" } ?? "")
+                        + (activeProducer.lastClientError.map { " (\($0))" } ?? "")
                     goneLock.withLock {
                         if gone == nil { gone = why }
                         purgeReason = "purged at the end: \(why)"
@@ -339,28 +361,28 @@ public final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Senda
                     break
                 }
             }
-            if p.outstanding > 0 {
+            if activeProducer.outstanding > 0 {
                 let waited = "\(timeoutNanos / 1_000_000_000) s"
                 goneLock.withLock { if purgeReason == nil { purgeReason = "purged at the end: the \(waited) finish wait ended first" } }
             }
-            p.close(purgeAfterMillis: 0)
+            activeProducer.close(purgeAfterMillis: 0)
         }
-        reportsServed = p.reportsServed
+        reportsServed = activeProducer.reportsServed
         producer = nil
     }
 
     /// Writes `v` as decimal ASCII at `offset`; returns the length.
     @inline(__always)
     static func decimal(_ v: Int64, into buf: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
-        var x = v.magnitude
+        var remaining = v.magnitude
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &tmp) { t -> Int in
-            var n = 0
-            repeat { t[n] = UInt8(48 + x % 10); x /= 10; n += 1 } while x > 0
-            var o = offset
-            if v < 0 { buf[o] = 45; o += 1 }
-            for i in stride(from: n - 1, through: 0, by: -1) { buf[o] = t[i]; o += 1 }
-            return o - offset
+        return withUnsafeMutableBytes(of: &tmp) { digits -> Int in
+            var digitCount = 0
+            repeat { digits[digitCount] = UInt8(48 + remaining % 10); remaining /= 10; digitCount += 1 } while remaining > 0
+            var position = offset
+            if v < 0 { buf[position] = 45; position += 1 }
+            for i in stride(from: digitCount - 1, through: 0, by: -1) { buf[position] = digits[i]; position += 1 }
+            return position - offset
         }
     }
 }

@@ -49,19 +49,19 @@ public struct TopicTemplate: Sendable, Equatable {
     /// The `{type}` value for an event name.
     public static func dataType(event: UnsafeRawBufferPointer?) -> String {
         guard let event, !event.isEmpty else { return "unknown" }
-        let e = String(decoding: event, as: UTF8.self).lowercased()
-        if e.contains("trade") { return "trades" }
-        if e.contains("depth") || e.contains("book") || e.contains("level2") || e == "l2_data" || e == "l2update" { return "orderbook" }
-        if e.contains("ticker") { return "ticker" }
-        return e
+        let eventName = String(decoding: event, as: UTF8.self).lowercased()
+        if eventName.contains("trade") { return "trades" }
+        if eventName.contains("depth") || eventName.contains("book") || eventName.contains("level2") || eventName == "l2_data" || eventName == "l2update" { return "orderbook" }
+        if eventName.contains("ticker") { return "ticker" }
+        return eventName
     }
 
     /// The topic for one message.
     public func expand(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?) -> String {
         var out = ""
-        for p in parts {
-            switch p {
-            case .text(let t): out += t
+        for part in parts {
+            switch part {
+            case .text(let text): out += text
             case .exchange: out += Self.sanitize(exchange)
             case .stream: out += Self.sanitize(stream.map { String(decoding: $0, as: UTF8.self) } ?? "unknown")
             case .type: out += Self.sanitize(Self.dataType(event: event))
@@ -71,8 +71,8 @@ public struct TopicTemplate: Sendable, Equatable {
     }
 
     static func sanitize(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.map { c in
-            ((c >= "0" && c <= "9") || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "." || c == "_" || c == "-") ? c : "_"
+        String(String.UnicodeScalarView(s.unicodeScalars.map { scalar in
+            ((scalar >= "0" && scalar <= "9") || (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || scalar == "." || scalar == "_" || scalar == "-") ? scalar : "_"
         }))
     }
 }
@@ -95,51 +95,51 @@ struct TopicCache<Value> {
     mutating func lookup(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?,
                          make: (String) -> Value?) -> Value? {
         if !template.usesStream {
-            let n = event?.count ?? 0
-            for i in recent.indices where recent[i].event.count == n && recent[i].exchange == exchange {
-                if n == 0 || recent[i].event.withUnsafeBytes({ memcmp($0.baseAddress!, event!.baseAddress!, n) == 0 }) {
+            let eventLength = event?.count ?? 0
+            for i in recent.indices where recent[i].event.count == eventLength && recent[i].exchange == exchange {
+                if eventLength == 0 || recent[i].event.withUnsafeBytes({ memcmp($0.baseAddress!, event!.baseAddress!, eventLength) == 0 }) {
                     return recent[i].value
                 }
             }
-            let v = hashedLookup(exchange: exchange, stream: nil, event: event, make: make)
-            if let v, recent.count < Self.recentLimit { recent.append((exchange, event.map { Array($0) } ?? [], v)) }
-            return v
+            let value = hashedLookup(exchange: exchange, stream: nil, event: event, make: make)
+            if let value, recent.count < Self.recentLimit { recent.append((exchange, event.map { Array($0) } ?? [], value)) }
+            return value
         }
         return hashedLookup(exchange: exchange, stream: stream, event: event, make: make)
     }
 
     private mutating func hashedLookup(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?,
                                        make: (String) -> Value?) -> Value? {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        @inline(__always) func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        @inline(__always) func mix(_ b: UInt8) { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
         for b in exchange.utf8 { mix(b) }
         mix(0)
         if template.usesStream, let stream { for b in stream { mix(b) } }
         mix(0)
         if let event { for b in event { mix(b) } }
-        if let bucket = table[h] {
+        if let bucket = table[hash] {
             for e in bucket where Self.matches(e.key, exchange, template.usesStream ? stream : nil, event) { return e.value }
         }
         let name = template.expand(exchange: exchange, stream: stream, event: event)
-        guard let v = make(name) else { return nil }
+        guard let value = make(name) else { return nil }
         var key = Array(exchange.utf8)
         key.append(0)
         if template.usesStream, let stream { key += stream }
         key.append(0)
         if let event { key += event }
-        table[h, default: []].append(Entry(key: key, value: v))
-        return v
+        table[hash, default: []].append(Entry(key: key, value: value))
+        return value
     }
 
     private static func matches(_ key: [UInt8], _ exchange: String, _ stream: UnsafeRawBufferPointer?, _ event: UnsafeRawBufferPointer?) -> Bool {
-        var i = 0
-        for b in exchange.utf8 { guard i < key.count, key[i] == b else { return false }; i += 1 }
-        guard i < key.count, key[i] == 0 else { return false }
-        i += 1
-        if let stream { for b in stream { guard i < key.count, key[i] == b else { return false }; i += 1 } }
-        guard i < key.count, key[i] == 0 else { return false }
-        i += 1
-        if let event { for b in event { guard i < key.count, key[i] == b else { return false }; i += 1 } }
-        return i == key.count
+        var position = 0
+        for b in exchange.utf8 { guard position < key.count, key[position] == b else { return false }; position += 1 }
+        guard position < key.count, key[position] == 0 else { return false }
+        position += 1
+        if let stream { for b in stream { guard position < key.count, key[position] == b else { return false }; position += 1 } }
+        guard position < key.count, key[position] == 0 else { return false }
+        position += 1
+        if let event { for b in event { guard position < key.count, key[position] == b else { return false }; position += 1 } }
+        return position == key.count
     }
 }

@@ -162,21 +162,21 @@ final class HarnessSampler {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: 4096)
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
+        let length = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard length > 0 else { return nil }
         let key = Array("Cpus_allowed:".utf8)
-        var i = 0
-        while i + key.count <= n {
-            if (i == 0 || bytes[i - 1] == UInt8(ascii: "\n")) && Array(bytes[i..<(i + key.count)]) == key {
+        var lineStart = 0
+        while lineStart + key.count <= length {
+            if (lineStart == 0 || bytes[lineStart - 1] == UInt8(ascii: "\n")) && Array(bytes[lineStart..<(lineStart + key.count)]) == key {
                 var count = 0
-                var j = i + key.count
-                while j < n, bytes[j] != UInt8(ascii: "\n") {
-                    if let digit = Int(String(UnicodeScalar(bytes[j])), radix: 16) { count += digit.nonzeroBitCount }
-                    j += 1
+                var position = lineStart + key.count
+                while position < length, bytes[position] != UInt8(ascii: "\n") {
+                    if let digit = Int(String(UnicodeScalar(bytes[position])), radix: 16) { count += digit.nonzeroBitCount }
+                    position += 1
                 }
                 return count > 0 ? count : nil
             }
-            i += 1
+            lineStart += 1
         }
         return nil
     }
@@ -194,9 +194,9 @@ final class HarnessSampler {
         guard schedstat >= 0 else { return nil }
         var buffer = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         return withUnsafeMutableBytes(of: &buffer) { raw -> Int64? in
-            let n = pread(schedstat, raw.baseAddress, raw.count, 0)
-            guard n > 0 else { return nil }
-            let text = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+            let length = pread(schedstat, raw.baseAddress, raw.count, 0)
+            guard length > 0 else { return nil }
+            let text = UnsafeRawBufferPointer(rebasing: raw[0..<length])
             var field = 0
             var value: Int64 = 0
             for byte in text {

@@ -19,9 +19,9 @@ public enum Pace: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .speed(s): return TimeText.fixed(s, s < 1 ? 3 : (s == s.rounded() ? 0 : 2)) + "x"
+        case let .speed(speed): return TimeText.fixed(speed, speed < 1 ? 3 : (speed == speed.rounded() ? 0 : 2)) + "x"
         case .max: return "max"
-        case let .rate(r): return TimeText.fixed(r, r == r.rounded() ? 0 : 2) + " msg/s"
+        case let .rate(rate): return TimeText.fixed(rate, rate == rate.rounded() ? 0 : 2) + " msg/s"
         case let .rates(schedule): return schedule.description
         }
     }
@@ -54,12 +54,12 @@ public struct Pacer: Sendable, Equatable {
     @inline(__always)
     public func intended(captureNanos: Int64, sequence: UInt64) -> Int64? {
         switch pace {
-        case let .speed(s):
+        case let .speed(speed):
             let delta = captureNanos &- captureStart
-            if s == 1 { return startNanos &+ delta }
-            return startNanos &+ Int64((Double(delta) / s).rounded())
-        case let .rate(r):
-            return startNanos &+ Int64((Double(sequence) * 1e9 / r).rounded())
+            if speed == 1 { return startNanos &+ delta }
+            return startNanos &+ Int64((Double(delta) / speed).rounded())
+        case let .rate(rate):
+            return startNanos &+ Int64((Double(sequence) * 1e9 / rate).rounded())
         case let .rates(schedule):
             return startNanos &+ schedule.offset(sequence: sequence)
         case .max:
@@ -104,10 +104,10 @@ public struct SpinWaiter: PaceWaiter {
     public static func reduceTimerSlack() -> Bool {
         #if os(Linux)
         var link = [UInt8](repeating: 0, count: 64)
-        let n = link.withUnsafeMutableBufferPointer { b in
-            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 64) { readlink("/proc/thread-self", $0, 63) }
+        let length = link.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: 64) { readlink("/proc/thread-self", $0, 63) }
         }
-        guard n > 0, let tid = String(decoding: link[0..<n], as: UTF8.self).split(separator: "/").last else { return false }
+        guard length > 0, let tid = String(decoding: link[0..<length], as: UTF8.self).split(separator: "/").last else { return false }
         let fd = open("/proc/\(tid)/timerslack_ns", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -126,18 +126,18 @@ public struct SpinWaiter: PaceWaiter {
 
     public mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
         let start = now()
-        var t = start
-        if t >= deadline { return t }
-        defer { waitedNanos &+= t &- start }
-        while deadline - t > spinNanos {
-            let wake = Swift.min(deadline - spinNanos, t + sliceNanos)
+        var current = start
+        if current >= deadline { return current }
+        defer { waitedNanos &+= current &- start }
+        while deadline - current > spinNanos {
+            let wake = Swift.min(deadline - spinNanos, current + sliceNanos)
             var ts = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
             _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil)
-            t = now()
-            if shouldStop() { return t }
+            current = now()
+            if shouldStop() { return current }
         }
-        while t < deadline { t = now() }
-        return t
+        while current < deadline { current = now() }
+        return current
     }
 }
 

@@ -34,11 +34,11 @@ public struct RateSchedule: Sendable, Equatable, CustomStringConvertible {
     public func offset(sequence: UInt64) -> Int64 {
         var before = 0.0       // messages due before the current step
         var start: Int64 = 0   // the current step's start
-        let n = Double(sequence)
+        let messageIndex = Double(sequence)
         for (i, step) in steps.enumerated() {
             let inStep = step.rate * Double(step.nanos) / 1e9
-            if i == steps.count - 1 || n < before + inStep {
-                return start &+ Int64(((n - before) * 1e9 / step.rate).rounded())
+            if i == steps.count - 1 || messageIndex < before + inStep {
+                return start &+ Int64(((messageIndex - before) * 1e9 / step.rate).rounded())
             }
             before += inStep
             start &+= step.nanos

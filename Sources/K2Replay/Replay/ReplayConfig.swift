@@ -77,11 +77,11 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// Parses `i/N` with 0 ≤ i < N.
     public init(parsing text: String) throws(ReplayError) {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+        guard parts.count == 2, let shardIndex = Int(parts[0]), let shardCount = Int(parts[1]), shardCount >= 1, shardIndex >= 0, shardIndex < shardCount else {
             throw ReplayError(.invalidArgument, what: "--shard '\(text)' is not i/N with 0 ≤ i < N",
                               remedy: "write e.g. --shard 0/4 … --shard 3/4")
         }
-        self.init(index: i, count: n)
+        self.init(index: shardIndex, count: shardCount)
     }
 
     public var description: String { "\(index)/\(count)" }
@@ -94,20 +94,20 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     @inline(__always)
     public static func hash(symbol: UnsafeRawBufferPointer?, connection: UInt32) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         if let symbol, !symbol.isEmpty {
-            for var c in symbol {
-                if c >= 65, c <= 90 { c += 32 }
-                h = (h ^ UInt64(c)) &* 0x0000_0100_0000_01b3
+            for var byte in symbol {
+                if byte >= 65, byte <= 90 { byte += 32 }
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
             }
         } else {
-            var c = connection
+            var remaining = connection
             for _ in 0..<4 {
-                h = (h ^ UInt64(c & 0xFF)) &* 0x0000_0100_0000_01b3
-                c >>= 8
+                hash = (hash ^ UInt64(remaining & 0xFF)) &* 0x0000_0100_0000_01b3
+                remaining >>= 8
             }
         }
-        return h
+        return hash
     }
 }
 

@@ -97,11 +97,11 @@ public final class ReplayEngine: @unchecked Sendable {
         try Self.checkScheduleRange(span: source.span, loops: config.loops, pace: config.pace)
         for sink in sinks { try sink.open() }
         for sink in sinks { sink.willStart(pace: config.pace) }
-        if var w = manualWaiter {
-            return try replay(source, &w, progress)
+        if var waiter = manualWaiter {
+            return try replay(source, &waiter, progress)
         }
-        var w = SpinWaiter(spinNanos: config.spinNanos)
-        return try replay(source, &w, progress)
+        var waiter = SpinWaiter(spinNanos: config.spinNanos)
+        return try replay(source, &waiter, progress)
     }
 
     private func replay<S: ReplaySource, W: PaceWaiter>(_ source: S, _ waiter: inout W,
@@ -167,21 +167,21 @@ public final class ReplayEngine: @unchecked Sendable {
             // A round that keeps nothing (a shard or filter no message matches) ends the replay:
             // looping it again would only re-read the input, deaf to a stop request.
             if round > 0 && sequence == 0 { break rounds }
-            while let r = try source.next() {
-                guard kindAllowed[Int(r.kind.rawValue)] else { continue }
-                if !filterIsEmpty, !filter.matches(r) { continue }
-                let fields: PayloadFields? = needFields ? PayloadFields.extract(r.payload) : nil
-                if let shard, !shard.keeps(symbol: fields?.symbol, connection: r.connection) { continue }
-                let captureNanos = r.timestamp &+ shift
+            while let record = try source.next() {
+                guard kindAllowed[Int(record.kind.rawValue)] else { continue }
+                if !filterIsEmpty, !filter.matches(record) { continue }
+                let fields: PayloadFields? = needFields ? PayloadFields.extract(record.payload) : nil
+                if let shard, !shard.keeps(symbol: fields?.symbol, connection: record.connection) { continue }
+                let captureNanos = record.timestamp &+ shift
                 if pacer == nil {
                     startMono = waiter.now()
                     intervalStart = startMono
                     lastProgress = startMono
                     firstCapture = captureNanos
                     pacer = Pacer(pace: config.pace, captureStart: captureNanos, startNanos: startMono)
-                    let s = HarnessSampler()
-                    sampler = s
-                    window = LoadWindow(at: startMono, origin: startMono, sample: s.sample(), waited: waiter.waitedNanos,
+                    let newSampler = HarnessSampler()
+                    sampler = newSampler
+                    window = LoadWindow(at: startMono, origin: startMono, sample: newSampler.sample(), waited: waiter.waitedNanos,
                                         blocked: Self.blocked(sinks), sent: 0, delivered: Self.delivered(sinks))
                     runStart = window
                 }
@@ -231,7 +231,7 @@ public final class ReplayEngine: @unchecked Sendable {
                     actual = stamp
                     intended = stamp
                 }
-                let message = ReplayMessage(record: r, fields: fields, sequence: sequence, captureNanos: captureNanos,
+                let message = ReplayMessage(record: record, fields: fields, sequence: sequence, captureNanos: captureNanos,
                                             intendedNanos: intended, actualNanos: actual, exchange: singleExchange ?? source.exchange)
                 var failed = -1
                 var failure: (any Error)?
@@ -248,13 +248,13 @@ public final class ReplayEngine: @unchecked Sendable {
                     stopReason = "\(sinks[failed].uri) failed: \(error)"
                     outcome = .sinkFailed
                     sequence &+= 1
-                    bytes &+= UInt64(r.payload.count)
+                    bytes &+= UInt64(record.payload.count)
                     lastCapture = captureNanos
                     lastSent = actual
                     break rounds
                 }
                 sequence &+= 1
-                bytes &+= UInt64(r.payload.count)
+                bytes &+= UInt64(record.payload.count)
                 lastCapture = captureNanos
                 lastSent = actual
                 if !isMax, actual &- intervalStart >= config.histogramIntervalNanos { intervalDue = true }
@@ -266,10 +266,10 @@ public final class ReplayEngine: @unchecked Sendable {
                     if totalCaptureNanos > 0 {
                         fraction = Swift.min(1, Double(done) / Double(totalCaptureNanos))
                         switch config.pace {
-                        case let .speed(s): eta = Int64(Double(totalCaptureNanos - done) / s)
+                        case let .speed(speed): eta = Int64(Double(totalCaptureNanos - done) / speed)
                         case .max, .rate, .rates:
                             // Below 2^63 (a tiny fraction done early would overflow Int64).
-                            if let f = fraction, f > 0, Double(elapsed) * (1 - f) / f < 9.2e18 { eta = Int64(Double(elapsed) * (1 - f) / f) }
+                            if let completed = fraction, completed > 0, Double(elapsed) * (1 - completed) / completed < 9.2e18 { eta = Int64(Double(elapsed) * (1 - completed) / completed) }
                         }
                     }
                     progress(ReplayProgress(messages: sequence, bytes: bytes,
@@ -357,7 +357,7 @@ public final class ReplayEngine: @unchecked Sendable {
 
     /// What the slowest sink has delivered or left unrouted so far.
     static func delivered(_ sinks: [any ReplaySink]) -> UInt64 {
-        sinks.map { sink in let c = sink.counts; return c.delivered &+ c.unrouted }.min() ?? 0
+        sinks.map { sink in let counts = sink.counts; return counts.delivered &+ counts.unrouted }.min() ?? 0
     }
 
     /// The start of a `HarnessLoad` window: the counters as they were.
@@ -442,16 +442,16 @@ public final class ReplayEngine: @unchecked Sendable {
     /// After a stop: the selected messages left in this round and the remaining rounds.
     private func countRest<S: ReplaySource>(_ source: S, kinds: Set<RecordKind>, filter: RecordFilter, shard: Shard?, roundsLeft: Int) throws -> UInt64 {
         func countOnePass() throws -> UInt64 {
-            var n: UInt64 = 0
-            while let r = try source.next() {
-                guard kinds.contains(r.kind), filter.matches(r) else { continue }
+            var remaining: UInt64 = 0
+            while let record = try source.next() {
+                guard kinds.contains(record.kind), filter.matches(record) else { continue }
                 if let shard {
-                    let f = PayloadFields.extract(r.payload)
-                    if !shard.keeps(symbol: f.symbol, connection: r.connection) { continue }
+                    let fields = PayloadFields.extract(record.payload)
+                    if !shard.keeps(symbol: fields.symbol, connection: record.connection) { continue }
                 }
-                n &+= 1
+                remaining &+= 1
             }
-            return n
+            return remaining
         }
         var rest = try countOnePass()
         // Rounds not started: each is one full pass.
@@ -499,14 +499,14 @@ final class RecordSource: ReplaySource {
         var last = Int64.min
         var count = 0
         var damage: [(path: String, damage: CaptureDamage)] = []
-        for (capture, p) in paths.enumerated() {
-            let r = try CaptureReader(path: p)
-            let index = try r.index()
-            if let torn = r.damage { damage.append((p, torn)) }
-            exchanges.append(r.header.metadataValue("exchange")?.stringValue ?? "unknown")
-            if let f = index.firstTimestamp, let l = index.lastTimestamp {
-                let lo = Swift.max(f, filter.from ?? f)
-                let hi = Swift.min(l, filter.to ?? l)
+        for (capture, path) in paths.enumerated() {
+            let firstReader = try CaptureReader(path: path)
+            let index = try firstReader.index()
+            if let torn = firstReader.damage { damage.append((path, torn)) }
+            exchanges.append(firstReader.header.metadataValue("exchange")?.stringValue ?? "unknown")
+            if let fileFirst = index.firstTimestamp, let fileLast = index.lastTimestamp {
+                let lo = Swift.max(fileFirst, filter.from ?? fileFirst)
+                let hi = Swift.min(fileLast, filter.to ?? fileLast)
                 first = Swift.min(first, lo)
                 last = Swift.max(last, hi)
             }
@@ -519,12 +519,12 @@ final class RecordSource: ReplaySource {
                 : index.entries
             let chains = index.timeOrderedChains(of: wanted)
             if chains.count > maxChains {
-                throw ReplayError(.invalidArgument, place: p,
+                throw ReplayError(.invalidArgument, place: path,
                                   what: "records are not in receive-time order (\(chains.count) stretches of the file overlap in time; replay merges at most \(maxChains))",
-                                  remedy: "sort it first: k2 capture sort \(p) -o \(Self.sortedName(p)), then replay that")
+                                  remedy: "sort it first: k2 capture sort \(path) -o \(Self.sortedName(path)), then replay that")
             }
             for (k, chain) in chains.enumerated() {
-                let reader = k == 0 ? r : try CaptureReader(path: p)
+                let reader = k == 0 ? firstReader : try CaptureReader(path: path)
                 // The next block is decompressed on another thread: a paced send never waits for it.
                 reader.readAhead = readAhead
                 reader.sortsWithinFrames = true
@@ -533,8 +533,8 @@ final class RecordSource: ReplaySource {
                 captureOfReader.append(capture)
             }
             if chains.isEmpty {
-                r.sortsWithinFrames = true
-                readers.append(r)
+                firstReader.sortsWithinFrames = true
+                readers.append(firstReader)
                 frames.append([])
                 captureOfReader.append(capture)
             }

@@ -83,7 +83,7 @@ public struct ReplaySummary: Sendable {
     }
 
     public var requestedSpeed: Double? {
-        if case let .speed(s) = pace { return s }
+        if case let .speed(speed) = pace { return speed }
         return nil
     }
 
@@ -105,25 +105,25 @@ public struct ReplaySummary: Sendable {
         func num(_ v: some BinaryInteger) -> JSONValue { .number(String(v)) }
         var pace: [(String, JSONValue)] = [("mode", .string(self.pace.modeName))]
         switch self.pace {
-        case let .speed(s): pace.append(("speed", .number(TimeText.fixed(s, 6))))
-        case let .rate(r): pace.append(("rate_msg_per_s", .number(TimeText.fixed(r, 3))))
+        case let .speed(speed): pace.append(("speed", .number(TimeText.fixed(speed, 6))))
+        case let .rate(rate): pace.append(("rate_msg_per_s", .number(TimeText.fixed(rate, 3))))
         case let .rates(schedule):
             pace.append(("steps", .array(schedule.steps.map { .object([("rate_msg_per_s", .number(TimeText.fixed($0.rate, 3))), ("ns", .number(String($0.nanos)))]) })))
         case .max: break
         }
-        let sinks: [JSONValue] = self.sinks.map { s in
-            let c = s.stats.counts
+        let sinks: [JSONValue] = self.sinks.map { sink in
+            let counts = sink.stats.counts
             var members: [(String, JSONValue)] = [
-                ("uri", .string(s.uri)),
-                ("sent", num(c.sent)), ("delivered", num(c.delivered)), ("failed", num(c.failed)),
-                ("unknown", num(c.unknown)), ("unrouted", num(c.unrouted)), ("dropped", num(c.dropped)), ("in_flight", num(c.inFlight)), ("never_sent", num(s.neverSent)), ("bytes", num(c.bytes)),
-                ("failure_reasons", .object(c.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
-                ("unknown_reasons", .object(c.unknownReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
-                ("latency_from_intended_ns", Self.percentiles(s.stats.latencyFromIntended)),
-                ("latency_from_actual_ns", Self.percentiles(s.stats.latencyFromActual)),
+                ("uri", .string(sink.uri)),
+                ("sent", num(counts.sent)), ("delivered", num(counts.delivered)), ("failed", num(counts.failed)),
+                ("unknown", num(counts.unknown)), ("unrouted", num(counts.unrouted)), ("dropped", num(counts.dropped)), ("in_flight", num(counts.inFlight)), ("never_sent", num(sink.neverSent)), ("bytes", num(counts.bytes)),
+                ("failure_reasons", .object(counts.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
+                ("unknown_reasons", .object(counts.unknownReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
+                ("latency_from_intended_ns", Self.percentiles(sink.stats.latencyFromIntended)),
+                ("latency_from_actual_ns", Self.percentiles(sink.stats.latencyFromActual)),
             ]
-            if let e = s.error { members.append(("error", .string(e))) }
-            members.append(contentsOf: s.stats.details)
+            if let error = sink.error { members.append(("error", .string(error))) }
+            members.append(contentsOf: sink.stats.details)
             return .object(members)
         }
         var members: [(String, JSONValue)] = [
@@ -157,14 +157,14 @@ public struct ReplaySummary: Sendable {
 
     /// The `.hlog` with the lateness intervals and, tagged, each sink's whole-run latency histograms.
     public func hlog() -> String {
-        var w = HistogramLogWriter(startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
-        for i in latenessIntervals { w.append(i) }
+        var writer = HistogramLogWriter(startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
+        for i in latenessIntervals { writer.append(i) }
         let length = Double(durationNanos) / 1e9
-        for (n, s) in sinks.enumerated() {
-            w.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).intended", histogram: s.stats.latencyFromIntended))
-            w.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).actual", histogram: s.stats.latencyFromActual))
+        for (n, sink) in sinks.enumerated() {
+            writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).intended", histogram: sink.stats.latencyFromIntended))
+            writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).actual", histogram: sink.stats.latencyFromActual))
         }
-        return w.text
+        return writer.text
     }
 
     /// Above this lateness p99 the human summary points at `--realtime`.
@@ -201,24 +201,24 @@ public struct ReplaySummary: Sendable {
                 out.append("  \(behind) of \(harnessIntervals.count) intervals were \(bound == .system ? Bottleneck.harness.rawValue : Bottleneck.system.rawValue) (summary.json harness_intervals)")
             }
         }
-        for s in sinks {
-            let c = s.stats.counts
-            var line = "\(s.uri): sent \(c.sent), delivered \(c.delivered), failed \(c.failed)"
-                + (c.unknown > 0 ? ", unknown \(c.unknown)" : "") + (c.unrouted > 0 ? ", unrouted \(c.unrouted)" : "")
-                + (c.dropped > 0 ? ", dropped \(c.dropped)" : "") + ", in flight \(c.inFlight)"
-            if s.neverSent > 0 { line += ", never sent \(s.neverSent)" }
-            let h = s.stats.latencyFromIntended
-            if h.totalCount > 0 {
-                line += "; latency from intended p50 \(ms(h.valueAtPercentile(50))) p99 \(ms(h.valueAtPercentile(99))) max \(ms(h.max))"
+        for sink in sinks {
+            let counts = sink.stats.counts
+            var line = "\(sink.uri): sent \(counts.sent), delivered \(counts.delivered), failed \(counts.failed)"
+                + (counts.unknown > 0 ? ", unknown \(counts.unknown)" : "") + (counts.unrouted > 0 ? ", unrouted \(counts.unrouted)" : "")
+                + (counts.dropped > 0 ? ", dropped \(counts.dropped)" : "") + ", in flight \(counts.inFlight)"
+            if sink.neverSent > 0 { line += ", never sent \(sink.neverSent)" }
+            let latency = sink.stats.latencyFromIntended
+            if latency.totalCount > 0 {
+                line += "; latency from intended p50 \(ms(latency.valueAtPercentile(50))) p99 \(ms(latency.valueAtPercentile(99))) max \(ms(latency.max))"
             }
             out.append(line)
-            for (reason, n) in c.failureReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
-                out.append("  failed \(n): \(reason)")
+            for (reason, count) in counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+                out.append("  failed \(count): \(reason)")
             }
-            for (reason, n) in c.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
-                out.append("  unknown \(n) (may or may not have landed): \(reason)")
+            for (reason, count) in counts.unknownReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+                out.append("  unknown \(count) (may or may not have landed): \(reason)")
             }
-            if let e = s.error { out.append("  error: \(e)") }
+            if let error = sink.error { out.append("  error: \(error)") }
         }
         return out
     }
@@ -262,13 +262,13 @@ extension ReplaySummary {
             guard fd >= 0 else {
                 throw ReplayError(.io, place: path, what: "cannot write: \(String(cString: strerror(errno)))", remedy: "check permissions")
             }
-            var t = text
-            let ok = t.withUTF8 { buf -> Bool in
+            var contents = text
+            let ok = contents.withUTF8 { buf -> Bool in
                 var off = 0
                 while off < buf.count {
-                    let n = write(fd, buf.baseAddress! + off, buf.count - off)
-                    if n < 0 { if errno == EINTR { continue }; return false }
-                    off += n
+                    let writtenBytes = write(fd, buf.baseAddress! + off, buf.count - off)
+                    if writtenBytes < 0 { if errno == EINTR { continue }; return false }
+                    off += writtenBytes
                 }
                 return true
             }

@@ -25,55 +25,55 @@ public struct SyntheticCapture: Sendable {
     public func write(to path: String) throws -> Int {
         let header = CaptureHeader(createdNanos: startNanos, host: "synthetic",
                                    metadata: [("exchange", .string("binance")), ("synthetic", .bool(true))])
-        let w = try CaptureWriter(path: path, header: header)
+        let writer = try CaptureWriter(path: path, header: header)
         var rng = SplitMix64(seed: seed)
         let streams = symbols.flatMap { ["\($0.lowercased())@trade", "\($0.lowercased())@depth@100ms"] }
-        try w.append(kind: .connect, timestamp: startNanos, connection: 0,
+        try writer.append(kind: .connect, timestamp: startNanos, connection: 0,
                      url: "wss://stream.binance.com:9443/stream?streams=" + streams.joined(separator: "/"), text: "")
-        var t = startNanos + 1_000_000
+        var timestamp = startNanos + 1_000_000
         let end = startNanos + durationNanos
         var tradeId = [Int64](repeating: 3_000_000_000, count: symbols.count)
         var updateId = [Int64](repeating: 40_000_000_000, count: symbols.count)
         var price = [Int64](repeating: 0, count: symbols.count)
         for i in symbols.indices { price[i] = [67_000_00, 3_500_00, 150_00, 600_00, 60][i % 5] }
         var currentRate = rate
-        var nextSwing = t
-        var n = 0
+        var nextSwing = timestamp
+        var messages = 0
         var text: [UInt8] = []
         text.reserveCapacity(512)
         while true {
-            if t >= nextSwing {
+            if timestamp >= nextSwing {
                 currentRate = rate * (0.25 + 2.25 * rng.nextDouble()) / 1.375   // mean 1 × rate
                 nextSwing += 10_000_000_000
             }
             // Exponential gap at the current rate.
-            let u = Swift.max(rng.nextDouble(), 1e-12)
-            t += Swift.max(1_000, Int64(-logApprox(u) / currentRate * 1e9))
-            if t >= end { break }
-            let s = Int(rng.next() % UInt64(symbols.count))
-            let sym = symbols[s]
-            let ms = t / 1_000_000
-            price[s] += Int64(rng.next() % 21) - 10
-            if price[s] < 10 { price[s] = 10 }
-            let p = "\(price[s] / 100).\(pad2(price[s] % 100))"
+            let draw = Swift.max(rng.nextDouble(), 1e-12)
+            timestamp += Swift.max(1_000, Int64(-logApprox(draw) / currentRate * 1e9))
+            if timestamp >= end { break }
+            let symbol = Int(rng.next() % UInt64(symbols.count))
+            let sym = symbols[symbol]
+            let ms = timestamp / 1_000_000
+            price[symbol] += Int64(rng.next() % 21) - 10
+            if price[symbol] < 10 { price[symbol] = 10 }
+            let priceText = "\(price[symbol] / 100).\(pad2(price[symbol] % 100))"
             text.removeAll(keepingCapacity: true)
             if rng.next() % 3 == 0 {
-                let first = updateId[s] + 1
-                updateId[s] = first + Int64(rng.next() % 8)
-                text += Array(#"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":\#(ms),"s":"\#(sym)","U":\#(first),"u":\#(updateId[s]),"b":[["\#(p)","\#(qty(&rng))"],["\#(p)","0.00000000"]],"a":[["\#(p)","\#(qty(&rng))"]]}}"#.utf8)
+                let first = updateId[symbol] + 1
+                updateId[symbol] = first + Int64(rng.next() % 8)
+                text += Array(#"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":\#(ms),"s":"\#(sym)","U":\#(first),"u":\#(updateId[symbol]),"b":[["\#(priceText)","\#(qty(&rng))"],["\#(priceText)","0.00000000"]],"a":[["\#(priceText)","\#(qty(&rng))"]]}}"#.utf8)
             } else {
-                tradeId[s] += 1
-                text += Array(#"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[s]),"p":"\#(p)","q":"\#(qty(&rng))","T":\#(ms - 1),"m":\#(rng.next() % 2 == 0),"M":true}}"#.utf8)
+                tradeId[symbol] += 1
+                text += Array(#"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[symbol]),"p":"\#(priceText)","q":"\#(qty(&rng))","T":\#(ms - 1),"m":\#(rng.next() % 2 == 0),"M":true}}"#.utf8)
             }
             try text.withUnsafeBytes { raw in
-                try w.append(kind: .recv, timestamp: t, connection: 0, isBinary: false,
+                try writer.append(kind: .recv, timestamp: timestamp, connection: 0, isBinary: false,
                              aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: raw)
             }
-            n += 1
+            messages += 1
         }
-        try w.append(kind: .disconnect, timestamp: end, connection: 0, text: "")
-        try w.close()
-        return n
+        try writer.append(kind: .disconnect, timestamp: end, connection: 0, text: "")
+        try writer.close()
+        return messages
     }
 
     private func qty(_ rng: inout SplitMix64) -> String {
@@ -85,19 +85,19 @@ public struct SyntheticCapture: Sendable {
 
 /// ln(x) for 0 < x ≤ 1 without Foundation (range-reduced series; enough for exponential gaps).
 func logApprox(_ x: Double) -> Double {
-    var m = x
-    var e = 0.0
-    while m < 0.5 { m *= 2; e -= 1 }
+    var mantissa = x
+    var exponent = 0.0
+    while mantissa < 0.5 { mantissa *= 2; exponent -= 1 }
     // ln(m) for m in [0.5, 1]: 2·atanh((m−1)/(m+1))
-    let y = (m - 1) / (m + 1)
-    let y2 = y * y
-    var term = y
+    let ratio = (mantissa - 1) / (mantissa + 1)
+    let y2 = ratio * ratio
+    var term = ratio
     var sum = 0.0
-    var k = 1.0
+    var denominator = 1.0
     for _ in 0..<12 {
-        sum += term / k
+        sum += term / denominator
         term *= y2
-        k += 2
+        denominator += 2
     }
-    return 2 * sum + e * 0.693_147_180_559_945_3
+    return 2 * sum + exponent * 0.693_147_180_559_945_3
 }

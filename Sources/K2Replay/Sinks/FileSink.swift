@@ -71,21 +71,21 @@ public final class FileSink: ReplaySink {
         buffer.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
+                let written = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                if written < 0 {
                     if errno == EINTR { continue }
                     failure = errno
                     return
                 }
-                off += n
+                off += written
             }
         }
-        let n = pendingIntended.count
+        let messageCount = pendingIntended.count
         if failure != 0 {
-            recorder.failed(reason: String(cString: strerror(failure)), count: UInt64(n))
+            recorder.failed(reason: String(cString: strerror(failure)), count: UInt64(messageCount))
         } else {
             let now = recorder.clock.monotonicNanos()
-            for i in 0..<n { recorder.delivered(intendedNanos: pendingIntended[i], actualNanos: pendingActual[i], now: now) }
+            for i in 0..<messageCount { recorder.delivered(intendedNanos: pendingIntended[i], actualNanos: pendingActual[i], now: now) }
         }
         buffer.removeAll(keepingCapacity: true)
         pendingIntended.removeAll(keepingCapacity: true)

@@ -45,9 +45,9 @@ public final class MockSink: ReplaySink {
         var drained = false
     }
     private let hot: UnsafeMutablePointer<Hot> = {
-        let p = UnsafeMutablePointer<Hot>.allocate(capacity: 1)
-        p.initialize(to: Hot())
-        return p
+        let storage = UnsafeMutablePointer<Hot>.allocate(capacity: 1)
+        storage.initialize(to: Hot())
+        return storage
     }()
     /// In instant mode, time messages whose `sequence & timingMask == 0`: every message when
     /// paced, one in `ReplayEngine.maxStampEvery` at `--speed max` (set by `willStart`).
@@ -92,53 +92,53 @@ public final class MockSink: ReplaySink {
     /// previous payload's value makes the whole stream order-sensitive.
     @inline(__always)
     public static func checksum(_ p: UnsafeRawBufferPointer, continuing h0: UInt64 = 0) -> UInt64 {
-        let m: UInt64 = 0x0000_0100_0000_01B3
-        var a = h0 ^ 0x9E37_79B9_7F4A_7C15
-        let n = p.count
-        guard n > 0, let base = p.baseAddress else {
-            a = (a ^ 0xFF) &* 0xBF58_476D_1CE4_E5B9
-            return a ^ (a >> 31)
+        let multiplier: UInt64 = 0x0000_0100_0000_01B3
+        var lane0 = h0 ^ 0x9E37_79B9_7F4A_7C15
+        let length = p.count
+        guard length > 0, let base = p.baseAddress else {
+            lane0 = (lane0 ^ 0xFF) &* 0xBF58_476D_1CE4_E5B9
+            return lane0 ^ (lane0 >> 31)
         }
-        var b: UInt64 = 0x6A09_E667_F3BC_C908
-        var c: UInt64 = 0xBB67_AE85_84CA_A73B
-        var d: UInt64 = 0x3C6E_F372_FE94_F82B
-        var i = 0
-        while i &+ 32 <= n {
-            a = (a ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* m
-            b = (b ^ base.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self)) &* m
-            c = (c ^ base.loadUnaligned(fromByteOffset: i &+ 16, as: UInt64.self)) &* m
-            d = (d ^ base.loadUnaligned(fromByteOffset: i &+ 24, as: UInt64.self)) &* m
-            a ^= a >> 29
-            b ^= b >> 29
-            c ^= c >> 29
-            d ^= d >> 29
-            i &+= 32
+        var lane1: UInt64 = 0x6A09_E667_F3BC_C908
+        var lane2: UInt64 = 0xBB67_AE85_84CA_A73B
+        var lane3: UInt64 = 0x3C6E_F372_FE94_F82B
+        var offset = 0
+        while offset &+ 32 <= length {
+            lane0 = (lane0 ^ base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* multiplier
+            lane1 = (lane1 ^ base.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self)) &* multiplier
+            lane2 = (lane2 ^ base.loadUnaligned(fromByteOffset: offset &+ 16, as: UInt64.self)) &* multiplier
+            lane3 = (lane3 ^ base.loadUnaligned(fromByteOffset: offset &+ 24, as: UInt64.self)) &* multiplier
+            lane0 ^= lane0 >> 29
+            lane1 ^= lane1 >> 29
+            lane2 ^= lane2 >> 29
+            lane3 ^= lane3 >> 29
+            offset &+= 32
         }
-        while i &+ 8 <= n {
-            a = (a ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* m
-            a ^= a >> 29
-            i &+= 8
+        while offset &+ 8 <= length {
+            lane0 = (lane0 ^ base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* multiplier
+            lane0 ^= lane0 >> 29
+            offset &+= 8
         }
         var tail: UInt64 = 0
-        let rest = n &- i
+        let rest = length &- offset
         if rest > 0 {
-            if n >= 8 {
+            if length >= 8 {
                 // The last 8 bytes, shifted so only the `rest` unread ones remain.
-                tail = base.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) >> UInt64(8 &* (8 &- rest))
+                tail = base.loadUnaligned(fromByteOffset: length &- 8, as: UInt64.self) >> UInt64(8 &* (8 &- rest))
             } else {
                 var shift: UInt64 = 0
-                while i < n {
-                    tail |= UInt64(base.load(fromByteOffset: i, as: UInt8.self)) << shift
+                while offset < length {
+                    tail |= UInt64(base.load(fromByteOffset: offset, as: UInt8.self)) << shift
                     shift &+= 8
-                    i &+= 1
+                    offset &+= 1
                 }
             }
         }
-        var h = (a ^ tail ^ UInt64(truncatingIfNeeded: n) << 56) &* 0xBF58_476D_1CE4_E5B9
+        var hash = (lane0 ^ tail ^ UInt64(truncatingIfNeeded: length) << 56) &* 0xBF58_476D_1CE4_E5B9
         // Each lane enters through a bijection (odd multiplier, rotation): a change in any one lane shows.
-        h ^= (b &* 0x94D0_49BB_1331_11EB) ^ (c &* 0xD6E8_FEB8_6659_FD93) ^ (d << 11 | d >> 53)
-        h = (h ^ (h >> 31)) &* 0x94D0_49BB_1331_11EB
-        return h ^ (h >> 29)
+        hash ^= (lane1 &* 0x94D0_49BB_1331_11EB) ^ (lane2 &* 0xD6E8_FEB8_6659_FD93) ^ (lane3 << 11 | lane3 >> 53)
+        hash = (hash ^ (hash >> 31)) &* 0x94D0_49BB_1331_11EB
+        return hash ^ (hash >> 29)
     }
 
     public func send(_ message: borrowing ReplayMessage) throws {
@@ -153,24 +153,24 @@ public final class MockSink: ReplaySink {
             throw ReplayError(.sinkFailed, place: uri, what: "mock sink failed after \(failAfter) messages (fail_after)",
                               remedy: "drop fail_after from the URI")
         }
-        let h = hot
-        h.pointee.checksum = Self.checksum(payload, continuing: h.pointee.checksum)
+        let hotState = hot
+        hotState.pointee.checksum = Self.checksum(payload, continuing: hotState.pointee.checksum)
         if serviceNanos > 0 {
             let arrival = message.intendedNanos
             let start: Int64
-            let lastDeparture = h.pointee.lastDeparture
+            let lastDeparture = hotState.pointee.lastDeparture
             if lastDeparture > arrival {
                 // Messages still in the system depart every serviceNanos until lastDeparture.
-                let inSystem = Swift.min((lastDeparture - arrival + serviceNanos - 1) / serviceNanos, h.pointee.inSystem)
-                h.pointee.inSystem = inSystem + 1
+                let inSystem = Swift.min((lastDeparture - arrival + serviceNanos - 1) / serviceNanos, hotState.pointee.inSystem)
+                hotState.pointee.inSystem = inSystem + 1
                 start = lastDeparture
             } else {
-                h.pointee.inSystem = 1
+                hotState.pointee.inSystem = 1
                 start = arrival
             }
             let departure = start + serviceNanos
-            h.pointee.lastDeparture = departure
-            let depth = h.pointee.inSystem
+            hotState.pointee.lastDeparture = departure
+            let depth = hotState.pointee.inSystem
             let first = firstIntended ?? arrival
             if firstIntended == nil { firstIntended = arrival }
             let second = Int((arrival - first) / 1_000_000_000)
@@ -193,8 +193,8 @@ public final class MockSink: ReplaySink {
                 fromActual.record(now - actual)
             }
         }
-        h.pointee.delivered &+= 1
-        h.pointee.bytes &+= UInt64(payload.count)
+        hotState.pointee.delivered &+= 1
+        hotState.pointee.bytes &+= UInt64(payload.count)
     }
 
     public func finish(timeoutNanos: Int64) throws {
@@ -202,21 +202,21 @@ public final class MockSink: ReplaySink {
     }
 
     public var counts: SinkCounts {
-        let h = hot.pointee
-        var c = lock.withLock { refused }
-        var done = h.delivered
-        if serviceNanos > 0, !h.drained, h.lastDeparture != .min {
+        let hotState = hot.pointee
+        var total = lock.withLock { refused }
+        var done = hotState.delivered
+        if serviceNanos > 0, !hotState.drained, hotState.lastDeparture != .min {
             // Still in service or waiting at now: they depart one per serviceNanos until lastDeparture.
             let now = clock.monotonicNanos()
-            if h.lastDeparture > now {
-                let waiting = Swift.min((h.lastDeparture - now + serviceNanos - 1) / serviceNanos, h.inSystem)
+            if hotState.lastDeparture > now {
+                let waiting = Swift.min((hotState.lastDeparture - now + serviceNanos - 1) / serviceNanos, hotState.inSystem)
                 done &-= UInt64(Swift.max(0, Swift.min(waiting, Int64(done))))
             }
         }
-        c.sent &+= h.delivered
-        c.delivered &+= done
-        c.bytes &+= h.bytes
-        return c
+        total.sent &+= hotState.delivered
+        total.delivered &+= done
+        total.bytes &+= hotState.bytes
+        return total
     }
 
     /// The per-second maximum queue depth (capacity mode).

@@ -198,8 +198,8 @@ public final class SinkRecorder: @unchecked Sendable {
     /// `n` messages delivered at `now` (monotonic ns; default the recorder's clock), that were meant
     /// to be sent at `intendedNanos` and were handed over at `actualNanos`.
     public func delivered(intendedNanos: Int64, actualNanos: Int64, now: Int64? = nil, count n: UInt64 = 1) {
-        let t = now ?? clock.monotonicNanos()
-        lock.withLock { state.delivered(intendedNanos: intendedNanos, actualNanos: actualNanos, now: t, count: n) }
+        let deliveredAt = now ?? clock.monotonicNanos()
+        lock.withLock { state.delivered(intendedNanos: intendedNanos, actualNanos: actualNanos, now: deliveredAt, count: n) }
     }
 
     /// `n` messages delivered without latency (e.g. a sink that cannot observe delivery time).

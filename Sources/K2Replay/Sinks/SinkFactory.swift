@@ -1,4 +1,5 @@
 import K2Core
+import Logging
 
 /// A parsed sink URI: `scheme://authority/path?key=value&…` or `scheme:path` (`file:out.ndjson`).
 public struct SinkURI: Sendable, Equatable {
@@ -34,15 +35,15 @@ public struct SinkURI: Sendable, Equatable {
         }
         scheme = text[..<colon].lowercased()
         var rest = text[text.index(after: colon)...]
-        var q: [(String, String)] = []
+        var queryPairs: [(String, String)] = []
         if let mark = rest.firstIndex(of: "?") {
             for pair in rest[rest.index(after: mark)...].split(separator: "&") where !pair.isEmpty {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                q.append((Self.percentDecode(String(kv[0])), kv.count > 1 ? Self.percentDecode(String(kv[1])) : ""))
+                queryPairs.append((Self.percentDecode(String(kv[0])), kv.count > 1 ? Self.percentDecode(String(kv[1])) : ""))
             }
             rest = rest[..<mark]
         }
-        query = q
+        query = queryPairs
         if rest.hasPrefix("//") {
             rest = rest.dropFirst(2)
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -74,8 +75,8 @@ public struct SinkURI: Sendable, Equatable {
 
     /// Throws for any query key outside `known`, naming the ones that are.
     public func checkParameters(_ known: [String]) throws(ReplayError) {
-        for (k, _) in query where !known.contains(k) {
-            throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(k)'",
+        for (key, _) in query where !known.contains(key) {
+            throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(key)'",
                               remedy: known.isEmpty ? "\(scheme):// takes no parameters"
                                   : "\(scheme):// takes " + known.joined(separator: ", "))
         }
@@ -83,24 +84,24 @@ public struct SinkURI: Sendable, Equatable {
 
     /// A parameter that must be a positive number, if given.
     public func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
-        guard let v = parameter(key) else { return nil }
-        guard let d = Double(v), d > 0, d.isFinite else {
-            throw ReplayError(.invalidArgument, place: display, what: "\(key)=\(v) is not a positive number",
+        guard let text = parameter(key) else { return nil }
+        guard let number = Double(text), number > 0, number.isFinite else {
+            throw ReplayError(.invalidArgument, place: display, what: "\(key)=\(text) is not a positive number",
                               remedy: "write e.g. \(key)=100")
         }
-        return d
+        return number
     }
 
     static func percentDecode(_ s: String) -> String {
         guard s.contains("%") || s.contains("+") else { return s }
         var out: [UInt8] = []
-        let b = Array(s.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == 37, i + 2 < b.count, let v = UInt8(String(decoding: b[i + 1...i + 2], as: UTF8.self), radix: 16) {
-                out.append(v); i += 3
+        let bytes = Array(s.utf8)
+        var position = 0
+        while position < bytes.count {
+            if bytes[position] == 37, position + 2 < bytes.count, let byte = UInt8(String(decoding: bytes[position + 1...position + 2], as: UTF8.self), radix: 16) {
+                out.append(byte); position += 3
             } else {
-                out.append(b[i]); i += 1
+                out.append(bytes[position]); position += 1
             }
         }
         return String(decoding: out, as: UTF8.self)
@@ -124,6 +125,8 @@ public struct SinkOptions: Sendable {
     /// The input captures, for sinks that serve what they recorded besides the replayed
     /// messages (`ws://`: REST depth snapshots).
     public var captures: [String]
+    /// Where sinks' notices go (`ws://`: waiting for clients).
+    public var logger = Logger(label: "k2.replay")
 
     public init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
                 venue: String? = nil, captures: [String] = []) {

@@ -1,6 +1,7 @@
 import K2Capture
 import K2Core
 import K2Net
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -57,9 +58,12 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
     /// When the sink opened (monotonic): Coinbase heartbeats give the server's uptime.
     private let startNanos: Int64
     let recorder: SinkRecorder
+    /// Where the notice "waiting for N client(s)" goes.
+    let logger: Logger
 
     public init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
-                snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock()) {
+                snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock(), logger: Logger = Logger(label: "k2.replay")) {
+        self.logger = logger
         self.snapshotCaptures = snapshotCaptures
         self.uri = uri
         self.host = host
@@ -96,7 +100,7 @@ public final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @unchecke
         }
         if let server { startHeartbeats(on: server) }
         guard waitFor > 0 else { return }
-        StdErr.print("k2: \(uri): waiting for \(waitFor) client(s) to connect and subscribe on ws://\(host):\(boundPort)")
+        logger.notice("\(uri): waiting for \(waitFor) client(s) to connect and subscribe on ws://\(host):\(boundPort)")
         let deadline = clock.monotonicNanos() + waitTimeoutNanos
         while subscribedCount < waitFor {
             if clock.monotonicNanos() > deadline {
@@ -285,6 +289,6 @@ public enum WebSocketSinkMaker: SinkMaker {
             venue = named
         }
         return WebSocketSink(uri: uri.text, host: String(parts[0]), port: port, waitFor: wait, waitTimeoutNanos: Int64(timeout * 1e9),
-                             venue: venue, snapshotCaptures: options.captures, clock: options.clock)
+                             venue: venue, snapshotCaptures: options.captures, clock: options.clock, logger: options.logger)
     }
 }

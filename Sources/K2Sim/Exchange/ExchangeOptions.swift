@@ -1,4 +1,5 @@
 import K2Capture
+import Logging
 
 /// Faults the exchange simulator injects on every connection (0 / nil = off). Set by the
 /// profile's `faults:` section (docs/sim-profiles.md) and the `k2 sim exchange` flags.
@@ -54,8 +55,11 @@ public struct ExchangeOptions: Sendable {
     /// Write what was sent on every connection to this capture (`recv` records = frames sent to
     /// the client, `send` records = frames the client sent, markers = faults).
     public var logPath: String?
-    /// Log connections and faults as `key=value` lines on stderr.
+    /// Log connections and faults (events through `logger`: `key=value` lines on stderr with
+    /// k2's handler).
     public var verbose = true
+    /// Where the connection and fault events go.
+    public var logger = Logger(label: "k2.sim.exchange")
 
     /// Faults start as the profile's `faults:` section.
     public init(venue: Venue, profile: SimProfile) {

@@ -1,6 +1,7 @@
 import K2Capture
 import K2Core
 import K2Net
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -38,16 +39,16 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
     /// Starts listening. Throws one actionable line (port in use, bad log path).
     public init(_ options: ExchangeOptions) throws(SimError) {
         self.options = options
-        let p = options.profile
-        profile = p
-        universe = LiveFeed(profile: p, venue: options.venue).universe
+        let simProfile = options.profile
+        profile = simProfile
+        universe = LiveFeed(profile: simProfile, venue: options.venue).universe
         startedMono = clock.monotonicNanos()
         loop = NetLoop(threads: 1)
         if let path = options.logPath {
             do {
                 log = try CaptureWriter(path: path, header: CaptureHeader.now(metadata: [
                     ("exchange", .string(options.venue.rawValue)), ("source", .string("k2 sim exchange")),
-                    ("profile", .string(p.name)), ("seed", .number(String(p.seed))),
+                    ("profile", .string(simProfile.name)), ("seed", .number(String(simProfile.seed))),
                 ]))
             } catch {
                 loop.shutdown()
@@ -102,17 +103,17 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
         var combined = true
         if options.venue == .binance {
             do {
-                let (set, c) = try BinanceProtocol.parsePath(request.target, universe: universe)
+                let (set, isCombined) = try BinanceProtocol.parsePath(request.target, universe: universe)
                 subscriptions = set
-                combined = c
+                combined = isCombined
             } catch {
                 return .reject(HTTPResponseInfo(status: 400, headers: [("Content-Type", "application/json")],
                                                 body: #"{"code":-1100,"msg":\#(JSONText.quoted(error.description))}"#))
             }
         }
-        let s = ExchangeSession(id: nextSession, server: self, request: request, subscriptions: subscriptions, combined: combined)
+        let session = ExchangeSession(id: nextSession, server: self, request: request, subscriptions: subscriptions, combined: combined)
         nextSession += 1
-        return .accept(s)
+        return .accept(session)
     }
 
     public func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
@@ -120,12 +121,12 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
         let json = [("Content-Type", "application/json")]
         switch request.path {
         case "/api/v3/depth" where options.venue == .binance:
-            guard let sym = request.queryValue("symbol"), let s = universe.index(ofName: sym, venue: .binance) else {
+            guard let sym = request.queryValue("symbol"), let symbol = universe.index(ofName: sym, venue: .binance) else {
                 return HTTPResponseInfo(status: 400, headers: json, body: #"{"code":-1121,"msg":"Invalid symbol."}"#)
             }
             let limit = Int(request.queryValue("limit") ?? "100") ?? 100
             updateStats { $0.snapshots += 1 }
-            let body = lastBinance?.snapshot(symbol: s, limit: limit) ?? LiveFeed(profile: profile, venue: .binance).snapshot(symbol: s, limit: limit)
+            let body = lastBinance?.snapshot(symbol: symbol, limit: limit) ?? LiveFeed(profile: profile, venue: .binance).snapshot(symbol: symbol, limit: limit)
             return HTTPResponseInfo(status: 200, headers: json, body: body)
         case "/api/v3/ping":
             return HTTPResponseInfo(status: 200, headers: json, body: "{}")
@@ -152,11 +153,7 @@ public final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable 
 
     func note(_ event: String, _ fields: [String: String]) {
         guard options.verbose else { return }
-        var line = "ts=\(TimeText.iso8601(nanos: clock.wallNanos(), fractionDigits: 3)) level=info event=\(event)"
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
-            line += " \(k)=" + (v.contains(" ") || v.isEmpty ? JSONText.quoted(v) : v)
-        }
-        StdErr.print(line)
+        options.logger.info("\(event)", metadata: fields.mapValues { .string($0) })
     }
 
     private func tick() {

@@ -60,19 +60,19 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     func webSocketOpened(_ c: WebSocketConnection) {
         connection = c
-        let o = server.options
+        let options = server.options
         let now = server.clock.monotonicNanos()
-        if let d = o.faults.dropEveryNanos { nextDrop = now + d }
-        if let s = o.faults.stallEveryNanos { nextStall = now + s }
-        if let a = o.faults.closeAfterNanos { closeAt = now + a }
-        if o.venue == .binance { nextPing = now + o.pingEveryNanos }
-        nextHeartbeat = now + o.heartbeatEveryNanos
-        if let w = server.log {
+        if let dropEvery = options.faults.dropEveryNanos { nextDrop = now + dropEvery }
+        if let stallEvery = options.faults.stallEveryNanos { nextStall = now + stallEvery }
+        if let closeAfter = options.faults.closeAfterNanos { closeAt = now + closeAfter }
+        if options.venue == .binance { nextPing = now + options.pingEveryNanos }
+        nextHeartbeat = now + options.heartbeatEveryNanos
+        if let writer = server.log {
             let url = Array("\(server.url)\(request.target)".utf8)
-            url.withUnsafeBytes { u in try? w.append(kind: .connect, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: u, payload: Self.noAux) }
+            url.withUnsafeBytes { u in try? writer.append(kind: .connect, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: u, payload: Self.noAux) }
         }
         server.opened(self)
-        switch o.venue {
+        switch options.venue {
         case .binance:
             if isSubscribed { startFeed() }
         case .kraken:
@@ -84,7 +84,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     }
 
     func webSocket(_ c: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
-        if let w = server.log { try? w.append(kind: .send, timestamp: server.clock.wallNanos(), connection: id, isBinary: binary, aux: Self.noAux, payload: payload) }
+        if let writer = server.log { try? writer.append(kind: .send, timestamp: server.clock.wallNanos(), connection: id, isBinary: binary, aux: Self.noAux, payload: payload) }
         let bytes = [UInt8](payload)
         finishPool()
         switch server.options.venue {
@@ -115,10 +115,10 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     /// Closes for shutdown (1001).
     func shutdown() {
-        guard let c = connection, !closing else { return }
+        guard let connection = connection, !closing else { return }
         closing = true
-        c.flush()
-        c.close(code: CloseCode.goingAway, reason: "simulator stopping")
+        connection.flush()
+        connection.close(code: CloseCode.goingAway, reason: "simulator stopping")
     }
 
     // MARK: sending
@@ -128,8 +128,8 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     }
 
     private func logRecord(_ kind: RecordKind, _ bytes: [UInt8]) {
-        guard let w = server.log else { return }
-        bytes.withUnsafeBytes { try? w.append(kind: kind, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: $0) }
+        guard let writer = server.log else { return }
+        bytes.withUnsafeBytes { try? writer.append(kind: kind, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: $0) }
     }
 
     private func marker(_ fault: String, _ extra: [(String, JSONValue)] = []) {
@@ -140,9 +140,9 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     @inline(__always)
     private func sendFrame(_ bytes: UnsafeRawBufferPointer) {
-        guard let c = connection else { return }
-        c.send(bytes)
-        if let w = server.log { try? w.append(kind: .recv, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: bytes) }
+        guard let connection = connection else { return }
+        connection.send(bytes)
+        if let writer = server.log { try? writer.append(kind: .recv, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: bytes) }
         sentSinceStats += 1
     }
 
@@ -153,27 +153,27 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     /// One data message, through the faults.
     private func deliver(_ msg: UnsafeRawBufferPointer) {
         dataCount += 1
-        let f = server.options.faults
-        if f.gapEvery > 0, dataCount % f.gapEvery == 0 {
+        let faults = server.options.faults
+        if faults.gapEvery > 0, dataCount % faults.gapEvery == 0 {
             marker("gap", [("skipped", .string(String(decoding: msg, as: UTF8.self)))])
             return
         }
-        if f.malformedEvery > 0, dataCount % f.malformedEvery == 0 {
+        if faults.malformedEvery > 0, dataCount % faults.malformedEvery == 0 {
             marker("malformed")
             sendFrame(UnsafeRawBufferPointer(rebasing: msg[0..<max(1, msg.count / 2)]))
             return
         }
-        if f.reorderEvery > 0, dataCount % f.reorderEvery == 0, held == nil {
+        if faults.reorderEvery > 0, dataCount % faults.reorderEvery == 0, held == nil {
             held = [UInt8](msg)
             marker("reorder")
             return
         }
         sendFrame(msg)
-        if let h = held {
-            h.withUnsafeBytes { sendFrame($0) }
+        if let heldFrame = held {
+            heldFrame.withUnsafeBytes { sendFrame($0) }
             held = nil
         }
-        if f.duplicateEvery > 0, dataCount % f.duplicateEvery == 0 {
+        if faults.duplicateEvery > 0, dataCount % faults.duplicateEvery == 0 {
             marker("duplicate")
             sendFrame(msg)
         }
@@ -181,43 +181,43 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     /// Moves the feed forward to `now`, applies timed faults, pings and heartbeats, flushes.
     func pump(now: Int64) {
-        guard let c = connection, !closing else { return }
-        timers(now: now, c)
+        guard let connection = connection, !closing else { return }
+        timers(now: now, connection)
         guard !closing, let base = baseMono, isSubscribed else { flushUnlessStalled(now); return }
         if server.options.maxRatePool > 0 {
-            pumpPool(c, now: now)
+            pumpPool(connection, now: now)
             return
         }
         let elapsed = now - base
         let unpaced = server.options.unpaced
         var produced = 0
-        while c.isWritable {
+        while connection.isWritable {
             if !pending {
                 buf.removeAll(keepingCapacity: true)
-                guard let e = feed.next(into: &buf) else {
+                guard let event = feed.next(into: &buf) else {
                     server.note("timeline_end", ["conn": "\(id)"])
-                    c.flush()
-                    c.close(code: CloseCode.goingAway, reason: "profile timeline finished")
+                    connection.flush()
+                    connection.close(code: CloseCode.goingAway, reason: "profile timeline finished")
                     closing = true
                     return
                 }
                 pending = true
-                pendingOffset = e.offsetNanos
+                pendingOffset = event.offsetNanos
             }
             if !unpaced && pendingOffset > elapsed { break }
             buf.withUnsafeBytes { deliver($0) }
             pending = false
             produced += 1
-            if c.pendingBytes >= 256 * 1024 {
+            if connection.pendingBytes >= 256 * 1024 {
                 if !flushUnlessStalled(now) { break }
                 if unpaced { break }
             }
             if produced >= 200_000 { break }
         }
         flushUnlessStalled(now)
-        if unpaced, !fastQueued, c.isWritable, stalledUntil == 0 {
+        if unpaced, !fastQueued, connection.isWritable, stalledUntil == 0 {
             fastQueued = true
-            c.execute { [self] in
+            connection.execute { [self] in
                 self.fastQueued = false
                 self.pump(now: self.server.clock.monotonicNanos())
             }
@@ -241,14 +241,14 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
                 return
             }
         }
-        guard let p = pool else { return }
+        guard let framePool = pool else { return }
         var bytes = 0
-        while c.isWritable && bytes < 4 << 20 && poolPos < p.count {
-            let end = p.runEnd(from: poolPos, maxBytes: 256 << 10)
-            writePool(c, p, poolPos..<end)
+        while c.isWritable && bytes < 4 << 20 && poolPos < framePool.count {
+            let end = framePool.runEnd(from: poolPos, maxBytes: 256 << 10)
+            writePool(c, framePool, poolPos..<end)
             bytes += 256 << 10
         }
-        if poolPos == p.count { pool = nil }
+        if poolPos == framePool.count { pool = nil }
         flushUnlessStalled(now)
         if !fastQueued, c.isWritable {
             fastQueued = true
@@ -261,10 +261,10 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     /// Logs and writes frames `run` of `p`, and moves `poolPos` past them.
     private func writePool(_ c: WebSocketConnection, _ p: EncodedFrames, _ run: Range<Int>) {
-        if let w = server.log {
+        if let writer = server.log {
             let ts = server.clock.wallNanos()
             for i in run {
-                p.withPayload(i) { b -> Void in _ = try? w.append(kind: .recv, timestamp: ts, connection: id, isBinary: false, aux: Self.noAux, payload: b) }
+                p.withPayload(i) { b -> Void in _ = try? writer.append(kind: .recv, timestamp: ts, connection: id, isBinary: false, aux: Self.noAux, payload: b) }
             }
         }
         c.write(p, run)
@@ -276,22 +276,22 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     /// after the messages generated before it, or the venue's numbering would go backwards),
     /// so the next chunk starts from the new subscriptions.
     private func finishPool() {
-        guard let c = connection, let p = pool else { return }
-        if poolPos < p.count { writePool(c, p, poolPos..<p.count) }
+        guard let connection = connection, let framePool = pool else { return }
+        if poolPos < framePool.count { writePool(connection, framePool, poolPos..<framePool.count) }
         pool = nil
     }
 
     /// The next `maxRatePool` messages of this connection's feed as one buffer of frames
     /// (fewer at the end of the timeline).
     private func buildPool() -> EncodedFrames {
-        let n = server.options.maxRatePool
-        let frames = EncodedFrames(capacity: n * 256)
-        var b: [UInt8] = []
-        b.reserveCapacity(4096)
-        for _ in 0..<n {
-            b.removeAll(keepingCapacity: true)
-            guard feed.next(into: &b) != nil else { break }
-            b.withUnsafeBytes { frames.append($0) }
+        let poolSize = server.options.maxRatePool
+        let frames = EncodedFrames(capacity: poolSize * 256)
+        var frame: [UInt8] = []
+        frame.reserveCapacity(4096)
+        for _ in 0..<poolSize {
+            frame.removeAll(keepingCapacity: true)
+            guard feed.next(into: &frame) != nil else { break }
+            frame.withUnsafeBytes { frames.append($0) }
         }
         poolPos = 0
         return frames
@@ -301,8 +301,8 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     @discardableResult
     private func flushUnlessStalled(_ now: Int64) -> Bool {
         if sentSinceStats > 0 {
-            let k = sentSinceStats
-            server.updateStats { $0.framesSent += k }
+            let sent = sentSinceStats
+            server.updateStats { $0.framesSent += sent }
             sentSinceStats = 0
         }
         if stalledUntil > 0 {
@@ -314,7 +314,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     }
 
     private func timers(now: Int64, _ c: WebSocketConnection) {
-        let o = server.options
+        let options = server.options
         if now >= nextDrop {
             nextDrop = .max
             marker("drop")
@@ -331,21 +331,21 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
             closing = true
             return
         }
-        if now >= nextStall, let every = o.faults.stallEveryNanos {
+        if now >= nextStall, let every = options.faults.stallEveryNanos {
             nextStall = now + every
-            stalledUntil = now + o.faults.stallForNanos
-            marker("stall", [("for_ns", .number(String(o.faults.stallForNanos)))])
+            stalledUntil = now + options.faults.stallForNanos
+            marker("stall", [("for_ns", .number(String(options.faults.stallForNanos)))])
         }
         if now >= nextPing {
-            nextPing = now + o.pingEveryNanos
+            nextPing = now + options.pingEveryNanos
             c.ping(Array(String(server.clock.wallNanos() / 1_000_000).utf8))
         }
         // --rate max: heartbeats wait for the end of the chunk being streamed (see pumpPool).
         if now >= nextHeartbeat, pool == nil {
-            nextHeartbeat = now + o.heartbeatEveryNanos
-            if o.venue == .kraken, isSubscribed {
+            nextHeartbeat = now + options.heartbeatEveryNanos
+            if options.venue == .kraken, isSubscribed {
                 sendControl(KrakenProtocol.heartbeat)
-            } else if o.venue == .coinbase, coinbaseHeartbeats {
+            } else if options.venue == .coinbase, coinbaseHeartbeats {
                 heartbeatCounter += 1
                 sendControl(CoinbaseProtocol.heartbeat(counter: heartbeatCounter, nanos: server.clock.wallNanos(),
                                                        uptimeNanos: now - server.startedMono, sequence: controlSequence()))
@@ -356,27 +356,27 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     // MARK: venue protocols
 
     private func binanceRequest(_ bytes: [UInt8]) {
-        guard let r = BinanceProtocol.parseRequest(bytes) else {
+        guard let venueRequest = BinanceProtocol.parseRequest(bytes) else {
             sendControl(Array(#"{"error":{"code":3,"msg":"Invalid JSON"},"id":null}"#.utf8))
             return
         }
-        sendControl(BinanceProtocol.handle(r, set: &subscriptions, active: &binanceActive, universe: server.universe))
+        sendControl(BinanceProtocol.handle(venueRequest, set: &subscriptions, active: &binanceActive, universe: server.universe))
     }
 
     private func krakenRequest(_ bytes: [UInt8]) {
-        guard let r = KrakenProtocol.parseRequest(bytes) else {
+        guard let venueRequest = KrakenProtocol.parseRequest(bytes) else {
             sendControl(Array(#"{"errorMessage":"Malformed request","event":"error"}"#.utf8))
             return
         }
-        switch r.event {
+        switch venueRequest.event {
         case "ping":
-            sendControl(KrakenProtocol.pong(reqid: r.reqid))
+            sendControl(KrakenProtocol.pong(reqid: venueRequest.reqid))
         case "subscribe", "unsubscribe":
-            if r.event == "subscribe", r.name == "book", let refusal = krakenBookDepth(r) {
+            if venueRequest.event == "subscribe", venueRequest.name == "book", let refusal = krakenBookDepth(venueRequest) {
                 for f in refusal { sendControl(f) }
                 return
             }
-            let (frames, books) = KrakenProtocol.handle(r, set: &subscriptions, universe: server.universe, bookDepth: feed.encoder.krakenBookDepth)
+            let (frames, books) = KrakenProtocol.handle(venueRequest, set: &subscriptions, universe: server.universe, bookDepth: feed.encoder.krakenBookDepth)
             for f in frames { sendControl(f) }
             for b in books { sendControl(feed.krakenBookSnapshot(symbol: b, nanos: server.clock.wallNanos())) }
         default:
@@ -411,24 +411,24 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     }
 
     private func coinbaseRequest(_ bytes: [UInt8]) {
-        guard let r = CoinbaseProtocol.parseRequest(bytes), r.type == "subscribe" || r.type == "unsubscribe" else {
+        guard let venueRequest = CoinbaseProtocol.parseRequest(bytes), venueRequest.type == "subscribe" || venueRequest.type == "unsubscribe" else {
             sendControl(Array(#"{"type":"error","message":"malformed request: expected {\"type\":\"subscribe\",\"product_ids\":[…],\"channel\":…}"}"#.utf8))
             return
         }
-        guard CoinbaseProtocol.apply(r, set: &subscriptions, universe: server.universe) else {
-            let list = r.productIDs.joined(separator: ",")
-            sendControl(Array(#"{"type":"error","message":\#(JSONText.quoted("Failed to subscribe to \(r.channel) for \(list): unknown channel or product"))}"#.utf8))
+        guard CoinbaseProtocol.apply(venueRequest, set: &subscriptions, universe: server.universe) else {
+            let list = venueRequest.productIDs.joined(separator: ",")
+            sendControl(Array(#"{"type":"error","message":\#(JSONText.quoted("Failed to subscribe to \(venueRequest.channel) for \(list): unknown channel or product"))}"#.utf8))
             return
         }
-        if r.channel == "heartbeats" { coinbaseHeartbeats = r.type == "subscribe" }
+        if venueRequest.channel == "heartbeats" { coinbaseHeartbeats = venueRequest.type == "subscribe" }
         sendControl(CoinbaseProtocol.subscriptions(subscriptions, universe: server.universe, heartbeats: coinbaseHeartbeats,
                                                    nanos: server.clock.wallNanos(), sequence: controlSequence()))
         // level2 and ticker: a snapshot per product first (the book, the ticker now), then the updates.
-        if r.type == "subscribe", r.channel == "level2" || r.channel == "ticker" {
-            for product in r.productIDs {
+        if venueRequest.type == "subscribe", venueRequest.channel == "level2" || venueRequest.channel == "ticker" {
+            for product in venueRequest.productIDs {
                 guard let symbol = server.universe.index(ofName: product, venue: .coinbase) else { continue }
                 let (nanos, sequence) = (server.clock.wallNanos(), controlSequence())
-                sendControl(r.channel == "level2" ? feed.coinbaseBookSnapshot(symbol: symbol, nanos: nanos, sequence: sequence)
+                sendControl(venueRequest.channel == "level2" ? feed.coinbaseBookSnapshot(symbol: symbol, nanos: nanos, sequence: sequence)
                                                   : feed.coinbaseTickerSnapshot(symbol: symbol, nanos: nanos, sequence: sequence))
             }
         }

@@ -25,14 +25,14 @@ public struct CaptureGenerator {
 
     /// The header metadata: exchange, profile, seed, subscriptions, source.
     public func metadata(commandLine: String) -> [(String, JSONValue)] {
-        var m: [(String, JSONValue)] = [
+        var entries: [(String, JSONValue)] = [
             ("exchange", .string(profile.venues.map(\.rawValue).joined(separator: ","))),
             ("profile", .string(profile.name)),
             ("seed", .number(String(profile.seed))),
             ("source", .string("k2 sim generate")),
         ]
-        if !commandLine.isEmpty { m.append(("command_line", .string(commandLine))) }
-        return m
+        if !commandLine.isEmpty { entries.append(("command_line", .string(commandLine))) }
+        return entries
     }
 
     /// The header of a generated capture: nothing from the wall clock or the machine — created at
@@ -55,25 +55,25 @@ public struct CaptureGenerator {
     /// 10 µs apart.
     public func openingRecords(venue: Venue, index: Int, feed: inout LiveFeed, t0: Int64) -> [OwnedRecord] {
         let conn = UInt32(index)
-        let u = feed.universe
+        let universe = feed.universe
         var recs: [OwnedRecord] = []
-        var t = t0
+        var timestamp = t0
         func add(_ kind: RecordKind, url: String = "", _ payload: [UInt8]) {
-            recs.append(OwnedRecord(kind: kind, timestamp: t, connection: conn, url: Array(url.utf8), payload: payload))
-            t += 10_000  // 10 µs apart: thousands of acks still end well before the first market message
+            recs.append(OwnedRecord(kind: kind, timestamp: timestamp, connection: conn, url: Array(url.utf8), payload: payload))
+            timestamp += 10_000  // 10 µs apart: thousands of acks still end well before the first market message
         }
         switch venue {
         case .binance:
             // The streams of `binance.streams` that carry something with the profile's mix.
             let trades = profile.market.tradeWeight + profile.market.aggTradeWeight > 0
             var streams: [String] = []
-            for s in u.symbols {
-                let n = s.binanceStream
-                for k in profile.binanceStreams {
-                    switch k {
-                    case .trade where trades: streams.append(n + "@trade")
-                    case .aggTrade where trades: streams.append(n + "@aggTrade")
-                    case .depth where profile.market.depthWeight > 0: streams.append(n + profile.binanceDepthSuffix)
+            for symbol in universe.symbols {
+                let stream = symbol.binanceStream
+                for kind in profile.binanceStreams {
+                    switch kind {
+                    case .trade where trades: streams.append(stream + "@trade")
+                    case .aggTrade where trades: streams.append(stream + "@aggTrade")
+                    case .depth where profile.market.depthWeight > 0: streams.append(stream + profile.binanceDepthSuffix)
                     default: break
                     }
                 }
@@ -84,33 +84,33 @@ public struct CaptureGenerator {
         case .kraken:
             add(.connect, url: venue.defaultURL, [])
             add(.recv, KrakenProtocol.systemStatus(connectionID: 8_628_615_390_848_610_000 &+ profile.seed % 1_000_000))
-            let pairs = u.symbols.map(\.krakenName)
-            var set = SubscriptionSet(symbols: u.count)
+            let pairs = universe.symbols.map(\.krakenName)
+            var set = SubscriptionSet(symbols: universe.count)
             for (name, depth) in [("trade", nil), ("book", profile.krakenBookDepth)] as [(String, Int?)] {
                 if name == "trade" && profile.market.tradeWeight + profile.market.aggTradeWeight <= 0 { continue }
                 if name == "book" && profile.market.depthWeight <= 0 { continue }
                 let req = KrakenProtocol.subscribeRequest(pairs: pairs, name: name, depth: depth)
                 add(.send, req)
-                let r = KrakenProtocol.parseRequest(req)!
-                let (frames, books) = KrakenProtocol.handle(r, set: &set, universe: u, bookDepth: profile.krakenBookDepth)
+                let parsed = KrakenProtocol.parseRequest(req)!
+                let (frames, books) = KrakenProtocol.handle(parsed, set: &set, universe: universe, bookDepth: profile.krakenBookDepth)
                 for f in frames { add(.recv, f) }
                 for b in books { add(.recv, feed.krakenBookSnapshot(symbol: b, nanos: profile.startNanos)) }
             }
         case .coinbase:
             add(.connect, url: venue.defaultURL, [])
-            let ids = u.symbols.map(\.coinbaseName)
-            var set = SubscriptionSet(symbols: u.count)
+            let ids = universe.symbols.map(\.coinbaseName)
+            var set = SubscriptionSet(symbols: universe.count)
             var channels: [String] = ["heartbeats"]
             if profile.market.tradeWeight + profile.market.aggTradeWeight > 0 { channels.append("market_trades") }
             if profile.market.depthWeight > 0 { channels.append("level2") }
             for ch in channels {
                 let req = CoinbaseProtocol.subscribeRequest(productIDs: ch == "heartbeats" ? [] : ids, channel: ch)
                 add(.send, req)
-                _ = CoinbaseProtocol.apply(CoinbaseProtocol.parseRequest(req)!, set: &set, universe: u)
-                add(.recv, CoinbaseProtocol.subscriptions(set, universe: u, heartbeats: true, nanos: t,
+                _ = CoinbaseProtocol.apply(CoinbaseProtocol.parseRequest(req)!, set: &set, universe: universe)
+                add(.recv, CoinbaseProtocol.subscriptions(set, universe: universe, heartbeats: true, nanos: timestamp,
                                                           sequence: feed.takeCoinbaseSequence()))
                 if ch == "level2" {
-                    for i in 0..<u.count { add(.recv, feed.coinbaseBookSnapshot(symbol: i, nanos: t, sequence: feed.takeCoinbaseSequence())) }
+                    for i in 0..<universe.count { add(.recv, feed.coinbaseBookSnapshot(symbol: i, nanos: timestamp, sequence: feed.takeCoinbaseSequence())) }
                 }
             }
         }
@@ -121,7 +121,7 @@ public struct CaptureGenerator {
     public func write(path: String, commandLine: String = "", options: CaptureWriter.Options = .init()) throws(CaptureError) -> Result {
         let writer = try CaptureWriter(path: path, header: header(commandLine: commandLine), options: Self.writerOptions(options))
         let records = GeneratedRecords(self)
-        while let r = records.next() { try writer.append(r) }
+        while let record = records.next() { try writer.append(record) }
         try writer.close()
         var result = records.result
         result.fileBytes = writer.fileBytes
@@ -135,8 +135,8 @@ public struct CaptureGenerator {
                     opening: (OwnedRecord) throws(CaptureError) -> Void,
                     result: inout Result) throws(CaptureError) {
         let records = GeneratedRecords(self)
-        while let r = records.next() {
-            if records.isOpening { try opening(r.owned()) } else { try sink(r.kind, r.timestamp, r.connection, r.payload) }
+        while let record = records.next() {
+            if records.isOpening { try opening(record.owned()) } else { try sink(record.kind, record.timestamp, record.connection, record.payload) }
         }
         result = records.result
     }
@@ -151,18 +151,18 @@ public struct CaptureGenerator {
     /// fan-out (every fill on `@trade`, one `aggTrade` per event, as `k2 sim exchange` sends
     /// them) filtered to `binance.streams`.
     func feed(venue: Venue, index: Int) -> LiveFeed {
-        var f = LiveFeed(profile: profile, venue: venue, startNanos: profile.startNanos, venueIndex: index)
-        f.heartbeats = true
+        var liveFeed = LiveFeed(profile: profile, venue: venue, startNanos: profile.startNanos, venueIndex: index)
+        liveFeed.heartbeats = true
         if venue == .binance {
-            f.binanceTradeFanout = true
+            liveFeed.binanceTradeFanout = true
             let kinds = profile.binanceStreams
             if !(kinds.contains(.trade) && kinds.contains(.aggTrade) && kinds.contains(.depth)) {
-                var set = SubscriptionSet(symbols: f.universe.count)
-                for s in 0..<f.universe.count { for k in kinds { set.add(symbol: s, kind: k) } }
-                f.filter = set
+                var set = SubscriptionSet(symbols: liveFeed.universe.count)
+                for s in 0..<liveFeed.universe.count { for k in kinds { set.add(symbol: s, kind: k) } }
+                liveFeed.filter = set
             }
         }
-        return f
+        return liveFeed
     }
 }
 
@@ -208,18 +208,18 @@ public final class GeneratedRecords {
         isOpening = false
         feeds = []
         var opens: [OwnedRecord] = []
-        for (i, v) in profile.venues.enumerated() {
-            var f = generator.feed(venue: v, index: i)
-            opens += generator.openingRecords(venue: v, index: i, feed: &f, t0: generator.firstTimestamp + Int64(i) * 10_000_000)
-            feeds.append(f)
+        for (i, venue) in profile.venues.enumerated() {
+            var venueFeed = generator.feed(venue: venue, index: i)
+            opens += generator.openingRecords(venue: venue, index: i, feed: &venueFeed, t0: generator.firstTimestamp + Int64(i) * 10_000_000)
+            feeds.append(venueFeed)
         }
         // connects and sends first, then acks, each group in time order
         let ordered = opens.filter { $0.kind != .recv }.sorted { $0.timestamp < $1.timestamp }
             + opens.filter { $0.kind == .recv }.sorted { $0.timestamp < $1.timestamp }
         opening = []
         var lastOpen = Int64.min
-        for r in ordered {
-            var r2 = r
+        for record in ordered {
+            var r2 = record
             if r2.timestamp <= lastOpen { r2.timestamp = lastOpen + 1 }
             lastOpen = r2.timestamp
             opening.append(r2)
@@ -236,21 +236,21 @@ public final class GeneratedRecords {
     /// The next record, nil at the end of the profile.
     public func next() -> CaptureRecord? {
         if openIndex < opening.count {
-            let r = opening[openIndex]
+            let record = opening[openIndex]
             openIndex += 1
             isOpening = true
-            connection = Int(r.connection)
+            connection = Int(record.connection)
             result.records += 1
-            reserve(r.url.count + r.payload.count)
-            let aux = copy(r.url, at: 0)
-            let payload = copy(r.payload, at: aux.count)
-            return CaptureRecord(kind: r.kind, timestamp: r.timestamp, connection: r.connection, isBinary: false, aux: aux, payload: payload)
+            reserve(record.url.count + record.payload.count)
+            let aux = copy(record.url, at: 0)
+            let payload = copy(record.payload, at: aux.count)
+            return CaptureRecord(kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false, aux: aux, payload: payload)
         }
         isOpening = false
         var best = -1
         for i in pending.indices where pending[i] >= 0 && (best < 0 || pending[i] < pending[best]) { best = i }
         if best < 0 { return nil }
-        let t = pending[best]
+        let offset = pending[best]
         reserve(bufs[best].count)
         let payload = copy(bufs[best], at: 0)
         bufs[best].removeAll(keepingCapacity: true)
@@ -259,8 +259,8 @@ public final class GeneratedRecords {
         result.messages += 1
         result.records += 1
         result.payloadBytes += Int64(payload.count)
-        result.simulatedNanos = t
-        return CaptureRecord(kind: .recv, timestamp: base + t, connection: UInt32(best),
+        result.simulatedNanos = offset
+        return CaptureRecord(kind: .recv, timestamp: base + offset, connection: UInt32(best),
                              isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
     }
 
@@ -268,18 +268,18 @@ public final class GeneratedRecords {
     @inline(__always)
     private func reserve(_ count: Int) {
         guard count > capacity else { return }
-        var c = capacity
-        while c < count { c *= 2 }
+        var newCapacity = capacity
+        while newCapacity < count { newCapacity *= 2 }
         current.deallocate()
-        current = .allocate(byteCount: c, alignment: 16)
-        capacity = c
+        current = .allocate(byteCount: newCapacity, alignment: 16)
+        capacity = newCapacity
     }
 
     /// Copies `bytes` into the record buffer at `offset` (within the reserved capacity).
     @inline(__always)
     private func copy(_ bytes: [UInt8], at offset: Int) -> UnsafeRawBufferPointer {
-        bytes.withUnsafeBytes { p in
-            if let b = p.baseAddress { (current + offset).copyMemory(from: b, byteCount: p.count) }
+        bytes.withUnsafeBytes { raw in
+            if let source = raw.baseAddress { (current + offset).copyMemory(from: source, byteCount: raw.count) }
         }
         return UnsafeRawBufferPointer(start: current + offset, count: bytes.count)
     }

@@ -50,12 +50,12 @@ public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
 
     @inline(__always)
     public func next() throws -> CaptureRecord? {
-        guard let r = records.next(), r.timestamp < until else {
+        guard let record = records.next(), record.timestamp < until else {
             try closeKept()
             return nil
         }
-        if let kept { try kept.append(r) }
-        return r
+        if let kept { try kept.append(record) }
+        return record
     }
 
     @inline(__always)
@@ -63,9 +63,9 @@ public final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
 
     /// Closes the `keep` capture (idempotent): what was replayed so far is in it.
     public func closeKept() throws(CaptureError) {
-        guard let k = kept else { return }
+        guard let writer = kept else { return }
         kept = nil
-        try k.close()
+        try writer.close()
     }
 
     /// What was generated so far (this round).

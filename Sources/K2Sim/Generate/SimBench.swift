@@ -36,31 +36,31 @@ public enum SimBench {
 
     /// Generation only.
     public static func generateOnly(profile: SimProfile) -> Figures {
-        let g = CaptureGenerator(profile: profile)
-        var r = CaptureGenerator.Result()
+        let generator = CaptureGenerator(profile: profile)
+        var result = CaptureGenerator.Result()
         let clock = SystemClock()
         let w0 = clock.monotonicNanos()
         let c0 = cpuSeconds()
         var sink: UInt64 = 0
-        try? g.run({ (_, ts, _, p) throws(CaptureError) in sink &+= UInt64(truncatingIfNeeded: ts) &+ UInt64(p.count) },
-                   opening: { (_) throws(CaptureError) in }, result: &r)
+        try? generator.run({ (_, ts, _, p) throws(CaptureError) in sink &+= UInt64(truncatingIfNeeded: ts) &+ UInt64(p.count) },
+                   opening: { (_) throws(CaptureError) in }, result: &result)
         let c1 = cpuSeconds()
         let w1 = clock.monotonicNanos()
         if sink == 42 { print("") }  // keep the work observable
-        return Figures(messages: r.messages, payloadBytes: r.payloadBytes, wallSeconds: Double(w1 - w0) / 1e9, cpuSeconds: c1 - c0)
+        return Figures(messages: result.messages, payloadBytes: result.payloadBytes, wallSeconds: Double(w1 - w0) / 1e9, cpuSeconds: c1 - c0)
     }
 
     /// Generation + capture writing.
     public static func generateAndWrite(profile: SimProfile, path: String) throws(CaptureError) -> Figures {
-        let g = CaptureGenerator(profile: profile)
+        let generator = CaptureGenerator(profile: profile)
         let clock = SystemClock()
         let w0 = clock.monotonicNanos()
         let c0 = cpuSeconds()
-        let r = try g.write(path: path, commandLine: "k2 sim bench")
+        let result = try generator.write(path: path, commandLine: "k2 sim bench")
         let c1 = cpuSeconds()
         let w1 = clock.monotonicNanos()
-        var f = Figures(messages: r.messages, payloadBytes: r.payloadBytes, wallSeconds: Double(w1 - w0) / 1e9, cpuSeconds: c1 - c0)
-        f.fileBytes = r.fileBytes
-        return f
+        var figures = Figures(messages: result.messages, payloadBytes: result.payloadBytes, wallSeconds: Double(w1 - w0) / 1e9, cpuSeconds: c1 - c0)
+        figures.fileBytes = result.fileBytes
+        return figures
     }
 }

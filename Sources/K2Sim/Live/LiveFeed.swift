@@ -7,8 +7,8 @@ import K2Core
 /// ```swift
 /// var feed = LiveFeed(profile: profile, venue: .binance, startNanos: now)
 /// var buf: [UInt8] = []
-/// while let e = feed.next(into: &buf) {      // appends one message to buf
-///     // wait until e.offsetNanos after start, send buf[...] as a text frame, then buf.removeAll(keepingCapacity: true)
+/// while let event = feed.next(into: &buf) {      // appends one message to buf
+///     // wait until event.offsetNanos after start, send buf[...] as a text frame, then buf.removeAll(keepingCapacity: true)
 /// }
 /// ```
 ///
@@ -123,7 +123,7 @@ public struct LiveFeed: Sendable {
     /// Appends the next message to `out` and describes it; nil when the timeline is over.
     public mutating func next(into out: inout [UInt8]) -> Event? {
         while true {
-            if fanSymbol >= 0, let e = nextFanout(into: &out) { return e }
+            if fanSymbol >= 0, let event = nextFanout(into: &out) { return event }
             if tickerSymbol >= 0 {
                 let sym = tickerSymbol
                 tickerSymbol = -1
@@ -133,29 +133,29 @@ public struct LiveFeed: Sendable {
                 lastSentT = tickerT
                 return Event(offsetNanos: tickerT, symbol: sym, kind: .ticker, byteCount: out.count - before)
             }
-            let t: Int64
-            if let p = pendingT { t = p; pendingT = nil } else {
-                guard let n = arrivals.next() else { return nil }
-                t = n
+            let offset: Int64
+            if let pending = pendingT { offset = pending; pendingT = nil } else {
+                guard let arrival = arrivals.next() else { return nil }
+                offset = arrival
             }
-            if heartbeats, venue != .binance, let hb = heartbeatDue(before: t) {
-                pendingT = t
+            if heartbeats, venue != .binance, let hb = heartbeatDue(before: offset) {
+                pendingT = offset
                 let before = out.count
                 appendHeartbeat(at: hb, into: &out)
                 emitted += 1
                 return Event(offsetNanos: hb, symbol: -1, kind: .heartbeat, byteCount: out.count - before)
             }
             let seg = arrivals.currentSegment
-            let s = profile.timeline.segments[seg]
-            let local = t - profile.timeline.starts[seg]
-            let driftPerSec = s.shape.drift(at: local)
+            let segment = profile.timeline.segments[seg]
+            let local = offset - profile.timeline.starts[seg]
+            let driftPerSec = segment.shape.drift(at: local)
             if driftPerSec != 0 || lastSegment != seg || model.drift != 0 {
                 // Spread the per-second drift over the depth events per second (the model
                 // divides by each symbol's share, so all symbols drift alike).
-                let rate = max(1, s.rate(at: local) * arrivals.rateScale)
+                let rate = max(1, segment.rate(at: local) * arrivals.rateScale)
                 let depthShare = profile.market.depthWeight / max(1e-9, profile.market.tradeWeight + profile.market.aggTradeWeight + profile.market.depthWeight)
                 model.drift = driftPerSec / max(1e-9, rate * depthShare)
-                model.volatilityScale = s.shape.volatilityScale(at: local)
+                model.volatilityScale = segment.shape.volatilityScale(at: local)
                 lastSegment = seg
             }
             let sym = model.pickSymbol()
@@ -166,22 +166,22 @@ public struct LiveFeed: Sendable {
                 fanSymbol = sym
                 fanFill = 0
                 fanAgg = true
-                fanT = t
+                fanT = offset
                 continue
             }
             if venue != .binance, kind != .depth { tickerStats[sym].add(model.trades) }
             // Tickers only with a filter (`k2 sim generate` emits trades and books): Binance
             // bookTicker after each book update, Kraken/Coinbase ticker after each trade event.
-            if let f = filter, f.contains(symbol: sym, kind: .ticker), (kind == .depth) == (venue == .binance) {
+            if let subscriptions = filter, subscriptions.contains(symbol: sym, kind: .ticker), (kind == .depth) == (venue == .binance) {
                 tickerSymbol = sym
-                tickerT = t
+                tickerT = offset
             }
-            if let f = filter, !f.contains(symbol: sym, kind: mk, venue: venue) { continue }
+            if let subscriptions = filter, !subscriptions.contains(symbol: sym, kind: mk, venue: venue) { continue }
             let before = out.count
-            encoder.encode(kind, symbol: sym, model: model, nanos: startNanos + t, into: &out)
+            encoder.encode(kind, symbol: sym, model: model, nanos: startNanos + offset, into: &out)
             emitted += 1
-            lastSentT = t
-            return Event(offsetNanos: t, symbol: sym, kind: mk, byteCount: out.count - before)
+            lastSentT = offset
+            return Event(offsetNanos: offset, symbol: sym, kind: mk, byteCount: out.count - before)
         }
     }
 
@@ -190,10 +190,10 @@ public struct LiveFeed: Sendable {
         let sym = fanSymbol
         let before = out.count
         while fanFill < model.trades.count {
-            let i = fanFill
+            let fillIndex = fanFill
             fanFill += 1
-            if let f = filter, !f.contains(symbol: sym, kind: .trade, venue: venue) { continue }
-            encoder.encodeBinanceFill(i, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
+            if let subscriptions = filter, !subscriptions.contains(symbol: sym, kind: .trade, venue: venue) { continue }
+            encoder.encodeBinanceFill(fillIndex, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
             emitted += 1
             lastSentT = fanT
             return Event(offsetNanos: fanT, symbol: sym, kind: .trade, byteCount: out.count - before)
@@ -201,7 +201,7 @@ public struct LiveFeed: Sendable {
         fanSymbol = -1
         guard fanAgg else { return nil }
         fanAgg = false
-        if let f = filter, !f.contains(symbol: sym, kind: .aggTrade, venue: venue) { return nil }
+        if let subscriptions = filter, !subscriptions.contains(symbol: sym, kind: .aggTrade, venue: venue) { return nil }
         encoder.encode(.aggTrade, symbol: sym, model: model, nanos: startNanos + fanT, into: &out)
         emitted += 1
         lastSentT = fanT

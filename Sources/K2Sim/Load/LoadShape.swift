@@ -51,23 +51,23 @@ public enum LoadShape: Sendable, Equatable {
     /// `schedule` is the on/off schedule for `bursts`.
     public func rate(at t: Int64, length: Int64, schedule: BurstSchedule? = nil) -> Double {
         switch self {
-        case let .constant(r): return r
-        case let .ramp(a, b):
-            guard length > 0 else { return a }
-            return a + (b - a) * Double(t) / Double(length)
+        case let .constant(rate): return rate
+        case let .ramp(from, to):
+            guard length > 0 else { return from }
+            return from + (to - from) * Double(t) / Double(length)
         case let .step(rates, every):
             guard !rates.isEmpty else { return 0 }
-            let i = every > 0 ? Int(t / every) : 0
-            return rates[min(i, rates.count - 1)]
+            let stepIndex = every > 0 ? Int(t / every) : 0
+            return rates[min(stepIndex, rates.count - 1)]
         case let .sine(mean, amp, period, phase):
-            let v = mean + amp * sin(2 * Double.pi * Double(t) / Double(max(1, period)) + phase)
-            return max(0, v)
+            let value = mean + amp * sin(2 * Double.pi * Double(t) / Double(max(1, period)) + phase)
+            return max(0, value)
         case let .bursts(base, burst, _, _):
             return (schedule?.isOn(at: t) ?? false) ? burst : base
-        case let .flashCrash(r, mult, at, len, _, _):
-            return t >= at && t < at + len ? r * mult : r
-        case let .marketOpen(r, peak, decay):
-            return r * (1 + (peak - 1) * exp(-Double(t) / Double(max(1, decay))))
+        case let .flashCrash(rate, mult, at, len, _, _):
+            return t >= at && t < at + len ? rate * mult : rate
+        case let .marketOpen(rate, peak, decay):
+            return rate * (1 + (peak - 1) * exp(-Double(t) / Double(max(1, decay))))
         }
     }
 
@@ -110,16 +110,16 @@ public struct BurstSchedule: Sendable, Equatable {
 
     public init(meanOn: Int64, meanOff: Int64, length: Int64, seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        var t: Int64 = 0
+        var offset: Int64 = 0
         var on = false
-        var s: [Int64] = []
-        while t < length {
+        var flips: [Int64] = []
+        while offset < length {
             let mean = Double(on ? meanOn : meanOff)
-            t += max(1, Int64(exponential1(&rng) * mean))
-            if t < length { s.append(t) }
+            offset += max(1, Int64(exponential1(&rng) * mean))
+            if offset < length { flips.append(offset) }
             on.toggle()
         }
-        switches = s
+        switches = flips
     }
 
     private func index(_ t: Int64) -> Int {
@@ -136,18 +136,18 @@ public struct BurstSchedule: Sendable, Equatable {
     public func isOn(at t: Int64) -> Bool { index(t) % 2 == 1 }
 
     public func nextSwitch(after t: Int64) -> Int64? {
-        let i = index(t)
-        return i < switches.count ? switches[i] : nil
+        let switchIndex = index(t)
+        return switchIndex < switches.count ? switches[switchIndex] : nil
     }
 
     /// Total on-time in [0, length).
     public func onTime(length: Int64) -> Int64 {
         var total: Int64 = 0
-        var i = 0
-        while i < switches.count {
-            let end = i + 1 < switches.count ? switches[i + 1] : length
-            total += end - switches[i]
-            i += 2
+        var switchIndex = 0
+        while switchIndex < switches.count {
+            let end = switchIndex + 1 < switches.count ? switches[switchIndex + 1] : length
+            total += end - switches[switchIndex]
+            switchIndex += 2
         }
         return total
     }
@@ -175,22 +175,22 @@ public struct LoadSegment: Sendable, Equatable {
     /// for smooth shapes).
     public var expectedCount: Double {
         switch shape {
-        case let .constant(r): return r * Double(length) / 1e9
-        case let .ramp(a, b): return (a + b) / 2 * Double(length) / 1e9
-        case let .flashCrash(r, m, at, len, _, _):
+        case let .constant(rate): return rate * Double(length) / 1e9
+        case let .ramp(from, to): return (from + to) / 2 * Double(length) / 1e9
+        case let .flashCrash(rate, multiplier, at, len, _, _):
             let inside = Double(max(0, min(length, at + len) - min(length, at))) / 1e9
-            return r * (Double(length) / 1e9 - inside) + r * m * inside
+            return rate * (Double(length) / 1e9 - inside) + rate * multiplier * inside
         case let .bursts(base, burst, _, _):
             let on = Double(schedule?.onTime(length: length) ?? 0) / 1e9
             return burst * on + base * (Double(length) / 1e9 - on)
         default:
             var sum = 0.0
             let dt: Int64 = max(1_000_000, length / 1_000_000)
-            var t: Int64 = 0
-            while t < length {
-                let w = min(dt, length - t)
-                sum += rate(at: t + w / 2) * Double(w) / 1e9
-                t += w
+            var offset: Int64 = 0
+            while offset < length {
+                let stepWidth = min(dt, length - offset)
+                sum += rate(at: offset + stepWidth / 2) * Double(stepWidth) / 1e9
+                offset += stepWidth
             }
             return sum
         }
@@ -205,10 +205,10 @@ public struct Timeline: Sendable, Equatable {
 
     public init(_ segments: [LoadSegment]) {
         self.segments = segments
-        var s: [Int64] = []
-        var t: Int64 = 0
-        for seg in segments { s.append(t); t += seg.length }
-        starts = s
+        var segmentStarts: [Int64] = []
+        var offset: Int64 = 0
+        for seg in segments { segmentStarts.append(offset); offset += seg.length }
+        starts = segmentStarts
     }
 
     public var length: Int64 { (starts.last ?? 0) + (segments.last?.length ?? 0) }
@@ -223,13 +223,13 @@ public struct Timeline: Sendable, Equatable {
     }
 
     public func rate(at t: Int64) -> Double {
-        guard let i = segmentIndex(at: t) else { return 0 }
-        return segments[i].rate(at: t - starts[i])
+        guard let segmentNumber = segmentIndex(at: t) else { return 0 }
+        return segments[segmentNumber].rate(at: t - starts[segmentNumber])
     }
 
     public func drift(at t: Int64) -> Double {
-        guard let i = segmentIndex(at: t) else { return 0 }
-        return segments[i].shape.drift(at: t - starts[i])
+        guard let segmentNumber = segmentIndex(at: t) else { return 0 }
+        return segments[segmentNumber].shape.drift(at: t - starts[segmentNumber])
     }
 
     public var expectedCount: Double { segments.reduce(0) { $0 + $1.expectedCount } }
@@ -245,7 +245,7 @@ public struct ArrivalProcess: Sendable {
     public let timeline: Timeline
     private var rng: SplitMix64
     private var seg = 0
-    private var t: Int64 = 0
+    private var offset: Int64 = 0
     /// Events produced so far.
     public private(set) var produced: Int64 = 0
     /// Segment of the last event.
@@ -262,28 +262,28 @@ public struct ArrivalProcess: Sendable {
     public mutating func next() -> Int64? {
         let segs = timeline.segments
         while seg < segs.count {
-            let s = segs[seg]
+            let segment = segs[seg]
             let start = timeline.starts[seg]
-            let local = t - start
-            if local >= s.length { seg += 1; continue }
-            let r = s.rate(at: local) * rateScale
-            let brk = s.shape.nextBreak(after: local, length: s.length, schedule: s.schedule)
-            if r <= 0 {
-                t = start + max(brk, local + 1)
+            let local = offset - start
+            if local >= segment.length { seg += 1; continue }
+            let rate = segment.rate(at: local) * rateScale
+            let brk = segment.shape.nextBreak(after: local, length: segment.length, schedule: segment.schedule)
+            if rate <= 0 {
+                offset = start + max(brk, local + 1)
                 continue
             }
-            let gap: Double = s.arrivals == .poisson ? exponential1(&rng) / r : 1 / r
+            let gap: Double = segment.arrivals == .poisson ? exponential1(&rng) / rate : 1 / rate
             let nl = local + max(1, Int64(gap * 1e9))
             // Poisson gaps are redrawn at rate breaks (memoryless); uniform ones run to the segment end.
-            let limit = s.arrivals == .poisson ? brk : s.length
+            let limit = segment.arrivals == .poisson ? brk : segment.length
             if nl >= limit {
-                t = start + limit
+                offset = start + limit
                 continue
             }
-            t = start + nl
+            offset = start + nl
             produced += 1
             currentSegment = seg
-            return t
+            return offset
         }
         return nil
     }

@@ -7,9 +7,9 @@ import K2Core
 /// (and the dot when nothing is left after it).
 public enum DecimalText {
     @usableFromInline static let pow10: [Int64] = {
-        var p: [Int64] = [1]
-        for _ in 1...18 { p.append(p.last! * 10) }
-        return p
+        var powers: [Int64] = [1]
+        for _ in 1...18 { powers.append(powers.last! * 10) }
+        return powers
     }()
 
     /// Appends `mantissa / 10^scale` with exactly `digits` fraction digits (digits ≤ scale:
@@ -17,45 +17,45 @@ public enum DecimalText {
     /// Digits go to a stack buffer first, then into `out` in one append.
     @inlinable
     public static func append(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false, to out: inout [UInt8]) {
-        var m = mantissa.magnitude
+        var remaining = mantissa.magnitude
         var frac: UInt64
         var intPart: UInt64
         if digits <= scale {
-            let v = m / UInt64(pow10[scale - digits])
+            let scaled = remaining / UInt64(pow10[scale - digits])
             let unit = UInt64(pow10[digits])
-            intPart = v / unit
-            frac = v % unit
+            intPart = scaled / unit
+            frac = scaled % unit
         } else {
             let unit = UInt64(pow10[scale])
-            intPart = m / unit
-            frac = (m % unit) * UInt64(pow10[digits - scale])
+            intPart = remaining / unit
+            frac = (remaining % unit) * UInt64(pow10[digits - scale])
         }
-        var n = digits
+        var fractionCount = digits
         if trim {
-            while n > 0 && frac % 10 == 0 { frac /= 10; n -= 1 }
+            while fractionCount > 0 && frac % 10 == 0 { frac /= 10; fractionCount -= 1 }
         }
-        m = intPart
+        remaining = intPart
         var buf: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &buf) { raw in
-            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let bytes = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
             // Fill from the end: fraction digits, the dot, integer digits, the sign.
-            var i = 47
-            if n > 0 {
-                for _ in 0..<n {
-                    b[i] = UInt8(truncatingIfNeeded: 48 &+ frac % 10)
+            var position = 47
+            if fractionCount > 0 {
+                for _ in 0..<fractionCount {
+                    bytes[position] = UInt8(truncatingIfNeeded: 48 &+ frac % 10)
                     frac /= 10
-                    i -= 1
+                    position -= 1
                 }
-                b[i] = 46
-                i -= 1
+                bytes[position] = 46
+                position -= 1
             }
             repeat {
-                b[i] = UInt8(truncatingIfNeeded: 48 &+ m % 10)
-                m /= 10
-                i -= 1
-            } while m > 0
-            if mantissa < 0 { b[i] = 45; i -= 1 }
-            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: 47 - i))
+                bytes[position] = UInt8(truncatingIfNeeded: 48 &+ remaining % 10)
+                remaining /= 10
+                position -= 1
+            } while remaining > 0
+            if mantissa < 0 { bytes[position] = 45; position -= 1 }
+            out.append(contentsOf: UnsafeBufferPointer(start: bytes + position + 1, count: 47 - position))
         }
     }
 
@@ -63,17 +63,17 @@ public enum DecimalText {
     @inlinable
     public static func appendUInt(_ value: UInt64, to out: inout [UInt8]) {
         if value < 10 { out.append(UInt8(truncatingIfNeeded: 48 &+ value)); return }
-        var v = value
+        var remaining = value
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &buf) { raw in
-            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            var i = 23
-            while v > 0 {
-                b[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
-                v /= 10
-                i -= 1
+            let bytes = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var position = 23
+            while remaining > 0 {
+                bytes[position] = UInt8(truncatingIfNeeded: 48 &+ remaining % 10)
+                remaining /= 10
+                position -= 1
             }
-            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: 23 - i))
+            out.append(contentsOf: UnsafeBufferPointer(start: bytes + position + 1, count: 23 - position))
         }
     }
 
@@ -85,17 +85,17 @@ public enum DecimalText {
     /// Appends `value` zero-padded to `width` digits (width ≤ 20).
     @inlinable
     public static func appendPadded(_ value: Int64, width: Int, to out: inout [UInt8]) {
-        var v = value.magnitude
+        var remaining = value.magnitude
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &buf) { raw in
-            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            var i = 23
+            let bytes = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var position = 23
             for _ in 0..<width {
-                b[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
-                v /= 10
-                i -= 1
+                bytes[position] = UInt8(truncatingIfNeeded: 48 &+ remaining % 10)
+                remaining /= 10
+                position -= 1
             }
-            out.append(contentsOf: UnsafeBufferPointer(start: b + i + 1, count: width))
+            out.append(contentsOf: UnsafeBufferPointer(start: bytes + position + 1, count: width))
         }
     }
 
@@ -122,12 +122,12 @@ public enum StampText {
         let frac = nanos - secs * 1_000_000_000
         let days = floorDiv(secs, 86_400)
         let sod = secs - days * 86_400
-        let (y, m, d) = civil(days)
-        DecimalText.appendPadded(y, width: 4, to: &out)
+        let (year, month, day) = civil(days)
+        DecimalText.appendPadded(year, width: 4, to: &out)
         out.append(45)
-        DecimalText.appendPadded(m, width: 2, to: &out)
+        DecimalText.appendPadded(month, width: 2, to: &out)
         out.append(45)
-        DecimalText.appendPadded(d, width: 2, to: &out)
+        DecimalText.appendPadded(day, width: 2, to: &out)
         out.append(84)
         DecimalText.appendPadded(sod / 3600, width: 2, to: &out)
         out.append(58)
@@ -152,12 +152,12 @@ public enum StampText {
     @inline(__always)
     static func appendFractionAndZ(_ frac: Int64, fractionDigits: Int, trim: Bool, to out: inout [UInt8]) {
         if fractionDigits > 0 {
-            var f = frac / DecimalText.pow10[9 - fractionDigits]
-            var n = fractionDigits
-            if trim { while n > 0 && f % 10 == 0 { f /= 10; n -= 1 } }
-            if n > 0 {
+            var fraction = frac / DecimalText.pow10[9 - fractionDigits]
+            var fractionCount = fractionDigits
+            if trim { while fractionCount > 0 && fraction % 10 == 0 { fraction /= 10; fractionCount -= 1 } }
+            if fractionCount > 0 {
                 out.append(46)
-                DecimalText.appendPadded(f, width: n, to: &out)
+                DecimalText.appendPadded(fraction, width: fractionCount, to: &out)
             }
         }
         out.append(90)
@@ -171,8 +171,8 @@ public enum StampText {
 
     @inlinable
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+        let quotient = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
     }
 
     /// Howard Hinnant's civil_from_days.

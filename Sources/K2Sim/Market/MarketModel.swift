@@ -108,30 +108,30 @@ public struct MarketModel: Sendable {
         rng = SplitMix64(seed: seed)
         picker = AliasSampler(weights: universe.symbols.map(\.weight))
         depthN = max(2, config.bookDepth)
-        let n = universe.count
-        bestBid = Array(repeating: 0, count: n)
-        step = Array(repeating: 0, count: n)
-        bidQty = Array(repeating: 0, count: n * depthN)
-        askQty = Array(repeating: 0, count: n * depthN)
-        lot = Array(repeating: 1, count: n)
+        let symbolTotal = universe.count
+        bestBid = Array(repeating: 0, count: symbolTotal)
+        step = Array(repeating: 0, count: symbolTotal)
+        bidQty = Array(repeating: 0, count: symbolTotal * depthN)
+        askQty = Array(repeating: 0, count: symbolTotal * depthN)
+        lot = Array(repeating: 1, count: symbolTotal)
         var idRng = SplitMix64(seed: seed ^ 0x1D5)
-        nextTradeId = (0..<n).map { _ in Int64(1_000_000 + idRng.next() % 3_000_000_000) }
-        nextAggId = (0..<n).map { _ in Int64(100_000 + idRng.next() % 1_000_000_000) }
-        lastUpdate = (0..<n).map { _ in Int64(10_000_000 + idRng.next() % 50_000_000_000) }
+        nextTradeId = (0..<symbolTotal).map { _ in Int64(1_000_000 + idRng.next() % 3_000_000_000) }
+        nextAggId = (0..<symbolTotal).map { _ in Int64(100_000 + idRng.next() % 1_000_000_000) }
+        lastUpdate = (0..<symbolTotal).map { _ in Int64(10_000_000 + idRng.next() % 50_000_000_000) }
         let total = config.tradeWeight + config.aggTradeWeight + config.depthWeight
         kindCut1 = total > 0 ? config.tradeWeight / total : 1
         kindCut2 = total > 0 ? (config.tradeWeight + config.aggTradeWeight) / total : 1
         trades.reserveCapacity(max(1, config.maxFills))
         bidChanges.reserveCapacity(2 * depthN + config.maxLevelChanges + 2)
         askChanges.reserveCapacity(2 * depthN + config.maxLevelChanges + 2)
-        for s in 0..<n {
+        for s in 0..<symbolTotal {
             let sym = universe[s]
-            let p = sym.initialPrice
-            var st = Int64(Double(p) * config.levelSpacing) / sym.tick * sym.tick
+            let initialPrice = sym.initialPrice
+            var st = Int64(Double(initialPrice) * config.levelSpacing) / sym.tick * sym.tick
             if st < sym.tick { st = sym.tick }
             step[s] = st
-            bestBid[s] = p / st * st
-            let priceUnits = Double(p) / Double(SymbolUniverse.unit)
+            bestBid[s] = initialPrice / st * st
+            let priceUnits = Double(initialPrice) / Double(SymbolUniverse.unit)
             let mag = Int(floor(log10(priceUnits)))
             let qtyDecimals = min(8, max(0, mag + 1))
             lot[s] = DecimalText.pow10[8 - qtyDecimals]
@@ -152,8 +152,8 @@ public struct MarketModel: Sendable {
     /// Draws the kind of the next event from the configured mix.
     @inline(__always)
     public mutating func pickKind() -> MarketEventKind {
-        let u = rng.nextDouble()
-        return u < kindCut1 ? .trade : u < kindCut2 ? .aggTrade : .depth
+        let draw = rng.nextDouble()
+        return draw < kindCut1 ? .trade : draw < kindCut2 ? .aggTrade : .depth
     }
 
     /// Generates one event of `kind` for `symbol`; its data is in `trades` or
@@ -187,16 +187,16 @@ public struct MarketModel: Sendable {
     /// The book of `symbol` now: bids best first, asks best first, and its last update id.
     /// Applying later depth events (those with `u` > `lastUpdateId`) to it gives the live book.
     public func book(_ s: Int, levels: Int? = nil) -> (lastUpdateId: Int64, bids: [SimLevel], asks: [SimLevel]) {
-        let n = min(levels ?? depthN, depthN)
-        var b: [SimLevel] = []
-        var a: [SimLevel] = []
-        for i in 0..<n {
+        let depth = min(levels ?? depthN, depthN)
+        var bids: [SimLevel] = []
+        var asks: [SimLevel] = []
+        for i in 0..<depth {
             let bq = bidQty[s * depthN + i]
-            if bq > 0 { b.append(SimLevel(price: bestBid[s] - Int64(i) * step[s], qty: bq)) }
+            if bq > 0 { bids.append(SimLevel(price: bestBid[s] - Int64(i) * step[s], qty: bq)) }
             let aq = askQty[s * depthN + i]
-            if aq > 0 { a.append(SimLevel(price: bestBid[s] + Int64(i + 1) * step[s], qty: aq)) }
+            if aq > 0 { asks.append(SimLevel(price: bestBid[s] + Int64(i + 1) * step[s], qty: aq)) }
         }
-        return (lastUpdate[s], b, a)
+        return (lastUpdate[s], bids, asks)
     }
 
     // MARK: - Internals
@@ -214,10 +214,10 @@ public struct MarketModel: Sendable {
     @inline(__always)
     private func quantity(notional: Double, _ s: Int) -> Int64 {
         let price = Double(bestBid[s] + step[s]) / Double(SymbolUniverse.unit)
-        let q = notional / price * Double(SymbolUniverse.unit)
-        let l = lot[s]
-        let m = q >= 9.0e17 ? Int64(9.0e17) : Int64(q)
-        return max(l, m / l * l)
+        let rawQty = notional / price * Double(SymbolUniverse.unit)
+        let lotSize = lot[s]
+        let clampedQty = rawQty >= 9.0e17 ? Int64(9.0e17) : Int64(rawQty)
+        return max(lotSize, clampedQty / lotSize * lotSize)
     }
 
     private mutating func makeTrades(_ s: Int, fills: Int) {
@@ -243,18 +243,18 @@ public struct MarketModel: Sendable {
         // Geometric random walk on the level grid.
         let symbolDrift = drift == 0 ? 0 : drift / universe.symbols[s].weight
         let logMove = max(-0.5, min(0.5, symbolDrift)) + config.volatility * volatilityScale * gauss.next(&rng)
-        var d = Int((mid * logMove / Double(st)).rounded())
+        var moveSteps = Int((mid * logMove / Double(st)).rounded())
         // Keep the lowest bid above zero.
         let floorSteps = Int((bestBid[s] / st)) - depthN - 1
-        if d < -floorSteps { d = min(0, -floorSteps) }
+        if moveSteps < -floorSteps { moveSteps = min(0, -floorSteps) }
         let old = bestBid[s]
-        if d >= depthN || d <= -depthN {
+        if moveSteps >= depthN || moveSteps <= -depthN {
             // The whole kept book moves: every old level goes, a fresh book appears.
             for i in 0..<depthN {
                 bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0))
                 askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0))
             }
-            bestBid[s] = old + Int64(d) * st
+            bestBid[s] = old + Int64(moveSteps) * st
             for i in 0..<depthN {
                 let bq = levelQty(s)
                 let aq = levelQty(s)
@@ -262,72 +262,72 @@ public struct MarketModel: Sendable {
                 askQty[base + i] = aq
                 let bp = bestBid[s] - Int64(i) * st
                 let ap = bestBid[s] + Int64(i + 1) * st
-                if let j = bidChanges.firstIndex(where: { $0.price == bp }) { bidChanges[j].qty = bq } else { bidChanges.append(SimLevel(price: bp, qty: bq)) }
-                if let j = askChanges.firstIndex(where: { $0.price == ap }) { askChanges[j].qty = aq } else { askChanges.append(SimLevel(price: ap, qty: aq)) }
+                if let changeIndex = bidChanges.firstIndex(where: { $0.price == bp }) { bidChanges[changeIndex].qty = bq } else { bidChanges.append(SimLevel(price: bp, qty: bq)) }
+                if let changeIndex = askChanges.firstIndex(where: { $0.price == ap }) { askChanges[changeIndex].qty = aq } else { askChanges.append(SimLevel(price: ap, qty: aq)) }
             }
             // A price that was a bid and is now an ask (or the reverse) must not stay on the old side.
             for i in bidChanges.indices where bidChanges[i].qty > 0 && bidChanges[i].price > bestBid[s] { bidChanges[i].qty = 0 }
             for i in askChanges.indices where askChanges[i].qty > 0 && askChanges[i].price <= bestBid[s] { askChanges[i].qty = 0 }
-        } else if d > 0 {
-            // Asks at the d lowest levels go; their prices become bids.
-            for i in 0..<d { askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0)) }
+        } else if moveSteps > 0 {
+            // Asks at the moveSteps lowest levels go; their prices become bids.
+            for i in 0..<moveSteps { askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0)) }
             // Far bids fall out of the kept depth.
-            for i in (depthN - d)..<depthN { bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0)) }
-            for i in stride(from: depthN - 1, through: d, by: -1) { bidQty[base + i] = bidQty[base + i - d] }
-            for i in 0..<(depthN - d) { askQty[base + i] = askQty[base + i + d] }
-            bestBid[s] = old + Int64(d) * st
-            for i in 0..<d {
-                let q = levelQty(s)
-                bidQty[base + i] = q
-                bidChanges.append(SimLevel(price: bestBid[s] - Int64(i) * st, qty: q))
+            for i in (depthN - moveSteps)..<depthN { bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0)) }
+            for i in stride(from: depthN - 1, through: moveSteps, by: -1) { bidQty[base + i] = bidQty[base + i - moveSteps] }
+            for i in 0..<(depthN - moveSteps) { askQty[base + i] = askQty[base + i + moveSteps] }
+            bestBid[s] = old + Int64(moveSteps) * st
+            for i in 0..<moveSteps {
+                let qty = levelQty(s)
+                bidQty[base + i] = qty
+                bidChanges.append(SimLevel(price: bestBid[s] - Int64(i) * st, qty: qty))
             }
-            for i in (depthN - d)..<depthN {
-                let q = levelQty(s)
-                askQty[base + i] = q
-                askChanges.append(SimLevel(price: bestBid[s] + Int64(i + 1) * st, qty: q))
+            for i in (depthN - moveSteps)..<depthN {
+                let qty = levelQty(s)
+                askQty[base + i] = qty
+                askChanges.append(SimLevel(price: bestBid[s] + Int64(i + 1) * st, qty: qty))
             }
-        } else if d < 0 {
-            let k = -d
-            // Bids at the k highest levels go; their prices become asks.
-            for i in 0..<k { bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0)) }
-            for i in (depthN - k)..<depthN { askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0)) }
-            for i in 0..<(depthN - k) { bidQty[base + i] = bidQty[base + i + k] }
-            for i in stride(from: depthN - 1, through: k, by: -1) { askQty[base + i] = askQty[base + i - k] }
-            bestBid[s] = old - Int64(k) * st
-            for i in 0..<k {
-                let q = levelQty(s)
-                askQty[base + i] = q
-                askChanges.append(SimLevel(price: bestBid[s] + Int64(i + 1) * st, qty: q))
+        } else if moveSteps < 0 {
+            let downSteps = -moveSteps
+            // Bids at the downSteps highest levels go; their prices become asks.
+            for i in 0..<downSteps { bidChanges.append(SimLevel(price: old - Int64(i) * st, qty: 0)) }
+            for i in (depthN - downSteps)..<depthN { askChanges.append(SimLevel(price: old + Int64(i + 1) * st, qty: 0)) }
+            for i in 0..<(depthN - downSteps) { bidQty[base + i] = bidQty[base + i + downSteps] }
+            for i in stride(from: depthN - 1, through: downSteps, by: -1) { askQty[base + i] = askQty[base + i - downSteps] }
+            bestBid[s] = old - Int64(downSteps) * st
+            for i in 0..<downSteps {
+                let qty = levelQty(s)
+                askQty[base + i] = qty
+                askChanges.append(SimLevel(price: bestBid[s] + Int64(i + 1) * st, qty: qty))
             }
-            for i in (depthN - k)..<depthN {
-                let q = levelQty(s)
-                bidQty[base + i] = q
-                bidChanges.append(SimLevel(price: bestBid[s] - Int64(i) * st, qty: q))
+            for i in (depthN - downSteps)..<depthN {
+                let qty = levelQty(s)
+                bidQty[base + i] = qty
+                bidChanges.append(SimLevel(price: bestBid[s] - Int64(i) * st, qty: qty))
             }
         }
         // A few quantity changes at levels the move did not touch.
         let changes = 1 + Int(rng.next() % UInt64(max(1, config.maxLevelChanges)))
         for _ in 0..<changes {
-            let r = rng.next()
-            let isBid = r & 1 == 0
-            let i = Int((r >> 8) % UInt64(depthN))
-            let q = levelQty(s)
+            let bits = rng.next()
+            let isBid = bits & 1 == 0
+            let levelIndex = Int((bits >> 8) % UInt64(depthN))
+            let qty = levelQty(s)
             if isBid {
-                let p = bestBid[s] - Int64(i) * st
-                if bidChanges.contains(where: { $0.price == p }) { continue }
-                bidQty[base + i] = q
-                bidChanges.append(SimLevel(price: p, qty: q))
+                let price = bestBid[s] - Int64(levelIndex) * st
+                if bidChanges.contains(where: { $0.price == price }) { continue }
+                bidQty[base + levelIndex] = qty
+                bidChanges.append(SimLevel(price: price, qty: qty))
             } else {
-                let p = bestBid[s] + Int64(i + 1) * st
-                if askChanges.contains(where: { $0.price == p }) { continue }
-                askQty[base + i] = q
-                askChanges.append(SimLevel(price: p, qty: q))
+                let price = bestBid[s] + Int64(levelIndex + 1) * st
+                if askChanges.contains(where: { $0.price == price }) { continue }
+                askQty[base + levelIndex] = qty
+                askChanges.append(SimLevel(price: price, qty: qty))
             }
         }
         if bidChanges.isEmpty && askChanges.isEmpty {
-            let q = levelQty(s)
-            bidQty[base] = q
-            bidChanges.append(SimLevel(price: bestBid[s], qty: q))
+            let qty = levelQty(s)
+            bidQty[base] = qty
+            bidChanges.append(SimLevel(price: bestBid[s], qty: qty))
         }
         firstUpdateId = lastUpdate[s] + 1
         finalUpdateId = lastUpdate[s] + Int64(bidChanges.count + askChanges.count)

@@ -3,29 +3,29 @@
 /// literal and number cost a third of the Coinbase encoder's time). Same bytes as
 /// `DecimalText` / `StampText`. The caller guarantees the space; nothing is checked here.
 struct RawWriter {
-    var p: UnsafeMutablePointer<UInt8>
+    var cursor: UnsafeMutablePointer<UInt8>
 
-    init(_ p: UnsafeMutablePointer<UInt8>) { self.p = p }
+    init(_ cursor: UnsafeMutablePointer<UInt8>) { self.cursor = cursor }
 
     @inline(__always)
     mutating func lit(_ s: StaticString) {
-        let n = s.utf8CodeUnitCount
-        p.update(from: s.utf8Start, count: n)
-        p += n
+        let length = s.utf8CodeUnitCount
+        cursor.update(from: s.utf8Start, count: length)
+        cursor += length
     }
 
     @inline(__always)
     mutating func byte(_ b: UInt8) {
-        p.pointee = b
-        p += 1
+        cursor.pointee = b
+        cursor += 1
     }
 
     @inline(__always)
     mutating func bytes(_ a: [UInt8]) {
-        a.withUnsafeBufferPointer { b in
-            if let base = b.baseAddress {
-                p.update(from: base, count: b.count)
-                p += b.count
+        a.withUnsafeBufferPointer { buffer in
+            if let base = buffer.baseAddress {
+                cursor.update(from: base, count: buffer.count)
+                cursor += buffer.count
             }
         }
     }
@@ -36,30 +36,30 @@ struct RawWriter {
     /// Writes the last `count` digits of `v` ending just before `end` (zero-padded).
     @inline(__always)
     static func digits(_ v: UInt64, count: Int, end: UnsafeMutablePointer<UInt8>) {
-        let t = pairs.utf8Start
-        var x = v
-        var q = end
+        let table = pairs.utf8Start
+        var remaining = v
+        var position = end
         var left = count
         while left >= 2 {
-            let r = Int(truncatingIfNeeded: x % 100)
-            x /= 100
-            q -= 2
-            q[0] = t[2 * r]
-            q[1] = t[2 * r + 1]
+            let pair = Int(truncatingIfNeeded: remaining % 100)
+            remaining /= 100
+            position -= 2
+            position[0] = table[2 * pair]
+            position[1] = table[2 * pair + 1]
             left -= 2
         }
-        if left == 1 { (q - 1).pointee = UInt8(truncatingIfNeeded: 48 &+ x % 10) }
+        if left == 1 { (position - 1).pointee = UInt8(truncatingIfNeeded: 48 &+ remaining % 10) }
     }
 
     /// A non-negative integer in decimal.
     @inline(__always)
     mutating func uint(_ v: UInt64) {
-        var n = 1
-        var t = v
-        while t >= 100 { t /= 100; n += 2 }
-        if t >= 10 { n += 1 }
-        Self.digits(v, count: n, end: p + n)
-        p += n
+        var digitCount = 1
+        var remaining = v
+        while remaining >= 100 { remaining /= 100; digitCount += 2 }
+        if remaining >= 10 { digitCount += 1 }
+        Self.digits(v, count: digitCount, end: cursor + digitCount)
+        cursor += digitCount
     }
 
     @inline(__always)
@@ -71,35 +71,35 @@ struct RawWriter {
     /// `v` zero-padded to exactly `width` digits.
     @inline(__always)
     mutating func padded(_ v: UInt64, width: Int) {
-        Self.digits(v, count: width, end: p + width)
-        p += width
+        Self.digits(v, count: width, end: cursor + width)
+        cursor += width
     }
 
     /// `DecimalText.append(mantissa, scale:digits:trim:)`.
     @inline(__always)
     mutating func decimal(_ mantissa: Int64, scale: Int, digits: Int, trim: Bool = false) {
-        let m = mantissa.magnitude
+        let magnitude = mantissa.magnitude
         var frac: UInt64
         let intPart: UInt64
         if digits <= scale {
-            let v = m / UInt64(DecimalText.pow10[scale - digits])
+            let scaled = magnitude / UInt64(DecimalText.pow10[scale - digits])
             let unit = UInt64(DecimalText.pow10[digits])
-            intPart = v / unit
-            frac = v % unit
+            intPart = scaled / unit
+            frac = scaled % unit
         } else {
             let unit = UInt64(DecimalText.pow10[scale])
-            intPart = m / unit
-            frac = (m % unit) * UInt64(DecimalText.pow10[digits - scale])
+            intPart = magnitude / unit
+            frac = (magnitude % unit) * UInt64(DecimalText.pow10[digits - scale])
         }
-        var n = digits
+        var fractionCount = digits
         if trim {
-            while n > 0 && frac % 10 == 0 { frac /= 10; n -= 1 }
+            while fractionCount > 0 && frac % 10 == 0 { frac /= 10; fractionCount -= 1 }
         }
         if mantissa < 0 { byte(45) }
         uint(intPart)
-        if n > 0 {
+        if fractionCount > 0 {
             byte(46)
-            padded(frac, width: n)
+            padded(frac, width: fractionCount)
         }
     }
 
@@ -109,12 +109,12 @@ struct RawWriter {
         let secs = StampText.floorDiv(nanos, 1_000_000_000)
         if secs != cache.second || cache.prefix.isEmpty { cache.refresh(second: secs) }
         bytes(cache.prefix)
-        var f = (nanos - secs * 1_000_000_000) / DecimalText.pow10[9 - fractionDigits]
-        var n = fractionDigits
-        while n > 0 && f % 10 == 0 { f /= 10; n -= 1 }
-        if n > 0 {
+        var fraction = (nanos - secs * 1_000_000_000) / DecimalText.pow10[9 - fractionDigits]
+        var fractionCount = fractionDigits
+        while fractionCount > 0 && fraction % 10 == 0 { fraction /= 10; fractionCount -= 1 }
+        if fractionCount > 0 {
             byte(46)
-            padded(UInt64(f), width: n)
+            padded(UInt64(fraction), width: fractionCount)
         }
         byte(90)
     }

@@ -72,9 +72,9 @@ public struct SymbolUniverse: Sendable {
         var weights: [Double] = []
         var total = 0.0
         for k in 1...count {
-            let w = 1.0 / pow(Double(k), zipfExponent)
-            weights.append(w)
-            total += w
+            let weight = 1.0 / pow(Double(k), zipfExponent)
+            weights.append(weight)
+            total += weight
         }
         var list: [SimSymbol] = []
         list.reserveCapacity(count)
@@ -85,10 +85,10 @@ public struct SymbolUniverse: Sendable {
             if i < Self.known.count {
                 (base, price) = Self.known[i]
             } else {
-                let n = i - Self.known.count
+                let syntheticIndex = i - Self.known.count
                 let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
-                base = "Q" + String(decoding: [letters[(n / 26) % 26], letters[n % 26]], as: UTF8.self)
-                    + (n >= 676 ? String(n / 676) : "")
+                base = "Q" + String(decoding: [letters[(syntheticIndex / 26) % 26], letters[syntheticIndex % 26]], as: UTF8.self)
+                    + (syntheticIndex >= 676 ? String(syntheticIndex / 676) : "")
                 // log-uniform in [0.001, 500]
                 price = exp(log(0.001) + rng.nextDouble() * (log(500.0) - log(0.001)))
             }
@@ -123,30 +123,30 @@ public struct AliasSampler: Sendable {
     private var alias: [Int32]
 
     public init(weights: [Double]) {
-        let n = weights.count
+        let weightCount = weights.count
         let total = weights.reduce(0, +)
-        var scaled = weights.map { $0 * Double(n) / total }
-        prob = Array(repeating: 0, count: n)
-        alias = Array(repeating: 0, count: n)
+        var scaled = weights.map { $0 * Double(weightCount) / total }
+        prob = Array(repeating: 0, count: weightCount)
+        alias = Array(repeating: 0, count: weightCount)
         var small: [Int] = []
         var large: [Int] = []
         for (i, p) in scaled.enumerated() { if p < 1 { small.append(i) } else { large.append(i) } }
-        while let s = small.popLast() {
-            guard let l = large.last else { prob[s] = 1; continue }
-            prob[s] = scaled[s]
-            alias[s] = Int32(l)
-            scaled[l] -= 1 - scaled[s]
-            if scaled[l] < 1 { large.removeLast(); small.append(l) }
+        while let smallIndex = small.popLast() {
+            guard let largeIndex = large.last else { prob[smallIndex] = 1; continue }
+            prob[smallIndex] = scaled[smallIndex]
+            alias[smallIndex] = Int32(largeIndex)
+            scaled[largeIndex] -= 1 - scaled[smallIndex]
+            if scaled[largeIndex] < 1 { large.removeLast(); small.append(largeIndex) }
         }
         for l in large { prob[l] = 1 }
     }
 
     @inline(__always)
     public func sample(_ rng: inout SplitMix64) -> Int {
-        let r = rng.next()
-        let i = Int((r >> 32) % UInt64(prob.count))
-        let u = Double(r & 0xFFFF_FFFF) * (1.0 / 4_294_967_296.0)
-        return u < prob[i] ? i : Int(alias[i])
+        let bits = rng.next()
+        let slot = Int((bits >> 32) % UInt64(prob.count))
+        let draw = Double(bits & 0xFFFF_FFFF) * (1.0 / 4_294_967_296.0)
+        return draw < prob[slot] ? slot : Int(alias[slot])
     }
 }
 
@@ -160,21 +160,21 @@ public struct Gaussian: Sendable {
     @inline(__always)
     public mutating func next(_ rng: inout SplitMix64) -> Double {
         if hasSpare { hasSpare = false; return spare }
-        var u = rng.nextDouble()
-        if u < 1e-300 { u = 1e-300 }
-        let v = rng.nextDouble()
-        let r = (-2.0 * log(u)).squareRoot()
-        let a = 2.0 * Double.pi * v
-        spare = r * sin(a)
+        var uniform1 = rng.nextDouble()
+        if uniform1 < 1e-300 { uniform1 = 1e-300 }
+        let uniform2 = rng.nextDouble()
+        let radius = (-2.0 * log(uniform1)).squareRoot()
+        let angle = 2.0 * Double.pi * uniform2
+        spare = radius * sin(angle)
         hasSpare = true
-        return r * cos(a)
+        return radius * cos(angle)
     }
 }
 
 /// Exponential(1) draw.
 @inline(__always)
 func exponential1(_ rng: inout SplitMix64) -> Double {
-    var u = rng.nextDouble()
-    if u < 1e-300 { u = 1e-300 }
-    return -log(u)
+    var draw = rng.nextDouble()
+    if draw < 1e-300 { draw = 1e-300 }
+    return -log(draw)
 }

@@ -33,11 +33,11 @@ public struct SimProfile: Sendable, Equatable {
     /// A constant-rate profile, as `k2 sim generate --rate N --duration D` builds it.
     public static func constant(rate: Double, duration: Int64, venue: Venue = .binance, seed: UInt64 = 1,
                                 arrivals: ArrivalMode = .poisson) -> SimProfile {
-        var p = SimProfile(timeline: Timeline([LoadSegment(shape: .constant(rate: rate), length: duration, arrivals: arrivals)]))
-        p.name = "constant-\(Int(rate))"
-        p.venues = [venue]
-        p.seed = seed
-        return p
+        var profile = SimProfile(timeline: Timeline([LoadSegment(shape: .constant(rate: rate), length: duration, arrivals: arrivals)]))
+        profile.name = "constant-\(Int(rate))"
+        profile.venues = [venue]
+        profile.seed = seed
+        return profile
     }
 
     /// The seed used for venue `index`'s market and arrivals (venue 0 uses `seed` itself).

@@ -10,9 +10,9 @@ public struct SubscriptionSet: Sendable, Equatable {
 
     /// Everything for every symbol.
     public static func all(symbols: Int) -> SubscriptionSet {
-        var s = SubscriptionSet(symbols: symbols)
-        for i in 0..<symbols { s.masks[i] = 7 }
-        return s
+        var subscriptions = SubscriptionSet(symbols: symbols)
+        for i in 0..<symbols { subscriptions.masks[i] = 7 }
+        return subscriptions
     }
 
     public var isEmpty: Bool { !masks.contains { $0 != 0 } }
@@ -32,9 +32,9 @@ public struct SubscriptionSet: Sendable, Equatable {
     /// trade subscription covers both single and multi-fill trade messages.
     @inline(__always)
     public func contains(symbol: Int, kind: MessageKind, venue: Venue = .binance) -> Bool {
-        var b = Self.bit(kind)
-        if venue != .binance && b != 4 && b != 8 { b = 3 }
-        return masks[symbol] & b != 0
+        var mask = Self.bit(kind)
+        if venue != .binance && mask != 4 && mask != 8 { mask = 3 }
+        return masks[symbol] & mask != 0
     }
 
     public mutating func add(symbol: Int, kind: MessageKind) { masks[symbol] |= Self.bit(kind) }
@@ -44,12 +44,12 @@ public struct SubscriptionSet: Sendable, Equatable {
     public mutating func removeTrades(symbol: Int) { masks[symbol] &= ~3 }
 
     public func kinds(symbol: Int) -> [MessageKind] {
-        var k: [MessageKind] = []
-        if masks[symbol] & 1 != 0 { k.append(.trade) }
-        if masks[symbol] & 2 != 0 { k.append(.aggTrade) }
-        if masks[symbol] & 4 != 0 { k.append(.depth) }
-        if masks[symbol] & 8 != 0 { k.append(.ticker) }
-        return k
+        var subscribed: [MessageKind] = []
+        if masks[symbol] & 1 != 0 { subscribed.append(.trade) }
+        if masks[symbol] & 2 != 0 { subscribed.append(.aggTrade) }
+        if masks[symbol] & 4 != 0 { subscribed.append(.depth) }
+        if masks[symbol] & 8 != 0 { subscribed.append(.ticker) }
+        return subscribed
     }
 }
 
@@ -68,8 +68,8 @@ public enum BinanceProtocol {
         case "bookTicker": kind = .ticker
         default: return nil
         }
-        guard let i = universe.index(ofName: sym, venue: .binance) else { return nil }
-        return (i, kind)
+        guard let symbol = universe.index(ofName: sym, venue: .binance) else { return nil }
+        return (symbol, kind)
     }
 
     /// The subscriptions and framing a connection URL asks for:
@@ -81,8 +81,8 @@ public enum BinanceProtocol {
         let combined: Bool
         if pathAndQuery.hasPrefix("/stream") {
             combined = true
-            if let q = pathAndQuery.firstIndex(of: "?") {
-                for part in pathAndQuery[pathAndQuery.index(after: q)...].split(separator: "&") where part.hasPrefix("streams=") {
+            if let queryStart = pathAndQuery.firstIndex(of: "?") {
+                for part in pathAndQuery[pathAndQuery.index(after: queryStart)...].split(separator: "&") where part.hasPrefix("streams=") {
                     streams += part.dropFirst("streams=".count).split(separator: "/")
                 }
             }
@@ -92,11 +92,11 @@ public enum BinanceProtocol {
         } else {
             throw SimError(location: pathAndQuery, what: "unknown path", remedy: "use /ws/<stream> or /stream?streams=<a>/<b>")
         }
-        for s in streams {
-            guard let (i, k) = parseStream(String(s), universe: universe) else {
-                throw SimError(location: pathAndQuery, key: String(s), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms or @bookTicker")
+        for stream in streams {
+            guard let (symbol, kind) = parseStream(String(stream), universe: universe) else {
+                throw SimError(location: pathAndQuery, key: String(stream), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms or @bookTicker")
             }
-            set.add(symbol: i, kind: k)
+            set.add(symbol: symbol, kind: kind)
         }
         return (set, combined)
     }
@@ -113,27 +113,27 @@ public enum BinanceProtocol {
         switch r.method {
         case "SUBSCRIBE", "UNSUBSCRIBE":
             var parsed: [(Int, MessageKind, String)] = []
-            for p in r.params {
-                guard let (i, k) = parseStream(p, universe: universe) else {
-                    return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown stream \#(p)"},"id":\#(r.idJSON)}"#.utf8)
+            for stream in r.params {
+                guard let (symbol, kind) = parseStream(stream, universe: universe) else {
+                    return Array(#"{"error":{"code":2,"msg":"Invalid request: unknown stream \#(stream)"},"id":\#(r.idJSON)}"#.utf8)
                 }
-                parsed.append((i, k, p))
+                parsed.append((symbol, kind, stream))
             }
-            for (i, k, p) in parsed {
+            for (symbol, kind, stream) in parsed {
                 if r.method == "SUBSCRIBE" {
-                    set.add(symbol: i, kind: k)
-                    if !active.contains(p) { active.append(p) }
+                    set.add(symbol: symbol, kind: kind)
+                    if !active.contains(stream) { active.append(stream) }
                 } else {
-                    set.remove(symbol: i, kind: k)
-                    active.removeAll { $0 == p }
+                    set.remove(symbol: symbol, kind: kind)
+                    active.removeAll { $0 == stream }
                 }
             }
             return Array(#"{"result":null,"id":\#(r.idJSON)}"#.utf8)
         case "LIST_SUBSCRIPTIONS":
             var out = Array(#"{"result":["#.utf8)
-            for (i, s) in active.enumerated() {
+            for (i, stream) in active.enumerated() {
                 if i > 0 { out.append(44) }
-                JSONText.appendString(s, to: &out)
+                JSONText.appendString(stream, to: &out)
             }
             out.append(contentsOf: #"],"id":\#(r.idJSON)}"#.utf8)
             return out
@@ -145,9 +145,9 @@ public enum BinanceProtocol {
     /// The subscription frame a recorder sends on a combined connection.
     public static func subscribeRequest(streams: [String], id: Int = 1) -> [UInt8] {
         var out = Array(#"{"method":"SUBSCRIBE","params":["#.utf8)
-        for (i, s) in streams.enumerated() {
+        for (i, stream) in streams.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(s, to: &out)
+            JSONText.appendString(stream, to: &out)
         }
         out.append(contentsOf: #"],"id":\#(id)}"#.utf8)
         return out
@@ -175,7 +175,7 @@ public enum KrakenProtocol {
 
     /// `{"event":"pong","reqid":42}` (reqid omitted when the ping had none).
     public static func pong(reqid: String?) -> [UInt8] {
-        if let r = reqid { return Array(#"{"event":"pong","reqid":\#(r)}"#.utf8) }
+        if let requestID = reqid { return Array(#"{"event":"pong","reqid":\#(requestID)}"#.utf8) }
         return Array(#"{"event":"pong"}"#.utf8)
     }
 
@@ -192,7 +192,7 @@ public enum KrakenProtocol {
         let reqid = r.reqid.map { #""reqid":\#($0),"# } ?? ""
         for pair in r.pairs {
             let known = ["trade", "book", "ticker"].contains(r.name)
-            guard let i = universe.index(ofName: pair, venue: .kraken), known else {
+            guard let symbol = universe.index(ofName: pair, venue: .kraken), known else {
                 let msg = known ? "Currency pair not supported" : "Subscription name invalid"
                 frames.append(Array(#"{"errorMessage":"\#(msg)","event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),\#(reqid)"status":"error","subscription":{"name":\#(JSONText.quoted(r.name))}}"#.utf8))
                 continue
@@ -200,17 +200,17 @@ public enum KrakenProtocol {
             let isBook = r.name == "book"
             let isTicker = r.name == "ticker"
             switch (subscribe, r.name) {
-            case (true, "book"): set.add(symbol: i, kind: .depth); books.append(i)
-            case (false, "book"): set.remove(symbol: i, kind: .depth)
-            case (true, "ticker"): set.add(symbol: i, kind: .ticker)
-            case (false, "ticker"): set.remove(symbol: i, kind: .ticker)
-            case (true, _): set.addTrades(symbol: i)
-            case (false, _): set.removeTrades(symbol: i)
+            case (true, "book"): set.add(symbol: symbol, kind: .depth); books.append(symbol)
+            case (false, "book"): set.remove(symbol: symbol, kind: .depth)
+            case (true, "ticker"): set.add(symbol: symbol, kind: .ticker)
+            case (false, "ticker"): set.remove(symbol: symbol, kind: .ticker)
+            case (true, _): set.addTrades(symbol: symbol)
+            case (false, _): set.removeTrades(symbol: symbol)
             }
-            let ch = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: i) : VenueEncoder.krakenChannelID(symbol: i, book: isBook)
+            let ch = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: symbol) : VenueEncoder.krakenChannelID(symbol: symbol, book: isBook)
             let chName = isBook ? "book-\(bookDepth)" : r.name
             let sub = isBook ? #"{"depth":\#(bookDepth),"name":"book"}"# : #"{"name":"\#(r.name)"}"#
-            let pairName = universe[i].krakenName
+            let pairName = universe[symbol].krakenName
             frames.append(Array(#"{"channelID":\#(ch),"channelName":"\#(chName)","event":"subscriptionStatus","pair":"\#(pairName)",\#(reqid)"status":"\#(subscribe ? "subscribed" : "unsubscribed")","subscription":\#(sub)}"#.utf8))
         }
         return (frames, books)
@@ -218,9 +218,9 @@ public enum KrakenProtocol {
 
     public static func subscribeRequest(pairs: [String], name: String, depth: Int? = nil) -> [UInt8] {
         var out = Array(#"{"event":"subscribe","pair":["#.utf8)
-        for (i, p) in pairs.enumerated() {
+        for (i, pair) in pairs.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(p, to: &out)
+            JSONText.appendString(pair, to: &out)
         }
         out.append(contentsOf: #"],"subscription":{"#.utf8)
         if let depth { out.append(contentsOf: #""depth":\#(depth),"#.utf8) }
@@ -242,9 +242,9 @@ public enum CoinbaseProtocol {
     public static func apply(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse) -> Bool {
         guard ["market_trades", "level2", "ticker", "heartbeats"].contains(r.channel) else { return false }
         var idx: [Int] = []
-        for p in r.productIDs {
-            guard let i = universe.index(ofName: p, venue: .coinbase) else { return false }
-            idx.append(i)
+        for product in r.productIDs {
+            guard let symbol = universe.index(ofName: product, venue: .coinbase) else { return false }
+            idx.append(symbol)
         }
         for i in idx {
             switch (r.type, r.channel) {
@@ -274,9 +274,9 @@ public enum CoinbaseProtocol {
             if !firstChannel { out.append(44) }
             firstChannel = false
             out.append(contentsOf: #""\#(name)":["#.utf8)
-            for (j, i) in ids.enumerated() {
+            for (j, symbol) in ids.enumerated() {
                 if j > 0 { out.append(44) }
-                JSONText.appendString(universe[i].coinbaseName, to: &out)
+                JSONText.appendString(universe[symbol].coinbaseName, to: &out)
             }
             out.append(93)
         }
@@ -298,12 +298,12 @@ public enum CoinbaseProtocol {
         var out = Array(#"{"channel":"heartbeats","client_id":"","timestamp":""#.utf8)
         StampText.appendRFC3339(nanos: nanos, to: &out)
         out.append(contentsOf: #"","sequence_num":\#(sequence),"events":[{"current_time":""#.utf8)
-        var t: [UInt8] = []
-        StampText.appendRFC3339(nanos: nanos, trim: false, to: &t)
+        var currentTime: [UInt8] = []
+        StampText.appendRFC3339(nanos: nanos, trim: false, to: &currentTime)
         // "2023-06-23T20:31:56.121961769Z" → "2023-06-23 20:31:56.121961769 +0000 UTC"
-        t.removeLast()
-        t[10] = 32
-        out.append(contentsOf: t)
+        currentTime.removeLast()
+        currentTime[10] = 32
+        out.append(contentsOf: currentTime)
         out.append(contentsOf: " +0000 UTC m=+".utf8)
         DecimalText.append(uptimeNanos, scale: 9, digits: 9, to: &out)
         out.append(contentsOf: #"","heartbeat_counter":\#(counter)}]}"#.utf8)
@@ -312,9 +312,9 @@ public enum CoinbaseProtocol {
 
     public static func subscribeRequest(productIDs: [String], channel: String) -> [UInt8] {
         var out = Array(#"{"type":"subscribe","product_ids":["#.utf8)
-        for (i, p) in productIDs.enumerated() {
+        for (i, product) in productIDs.enumerated() {
             if i > 0 { out.append(44) }
-            JSONText.appendString(p, to: &out)
+            JSONText.appendString(product, to: &out)
         }
         out.append(contentsOf: #"],"channel":"\#(channel)"}"#.utf8)
         return out

@@ -117,14 +117,14 @@ public struct VenueEncoder: Sendable {
     /// Appends the Binance `trade` message of fill `fill` of the model's current trade event
     /// (the exchange simulator sends every fill of a multi-fill event on `@trade`).
     public mutating func encodeBinanceFill(_ fill: Int, symbol s: Int, model m: MarketModel, nanos: Int64, into out: inout [UInt8]) {
-        writeRaw(bound: 320 + 2 * names[s].count + tradeStreams[s].count, &out) { e, w in
-            if e.combined {
-                w.lit(#"{"stream":""#)
-                w.bytes(e.tradeStreams[s])
-                w.lit(#"","data":"#)
+        writeRaw(bound: 320 + 2 * names[s].count + tradeStreams[s].count, &out) { encoder, writer in
+            if encoder.combined {
+                writer.lit(#"{"stream":""#)
+                writer.bytes(encoder.tradeStreams[s])
+                writer.lit(#"","data":"#)
             }
-            e.binanceTrade(s, m, m.trades[fill], nanos / 1_000_000, &w)
-            if e.combined { w.byte(125) }
+            encoder.binanceTrade(s, m, m.trades[fill], nanos / 1_000_000, &writer)
+            if encoder.combined { writer.byte(125) }
         }
     }
 
@@ -147,8 +147,8 @@ public struct VenueEncoder: Sendable {
 
     @inline(__always)
     private func binanceAgg(_ s: Int, _ m: MarketModel, _ ms: Int64, _ w: inout RawWriter) {
-        var q: Int64 = 0
-        for t in m.trades { q += t.qty }
+        var totalQty: Int64 = 0
+        for t in m.trades { totalQty += t.qty }
         w.lit(#"{"e":"aggTrade","E":"#)
         w.int(ms)
         w.lit(#","s":""#)
@@ -158,7 +158,7 @@ public struct VenueEncoder: Sendable {
         w.lit(#","p":"#)
         bnum(m.trades[0].price, &w)
         w.lit(#","q":"#)
-        bnum(q, &w)
+        bnum(totalQty, &w)
         w.lit(#","f":"#)
         w.int(m.trades[0].id)
         w.lit(#","l":"#)
@@ -329,27 +329,27 @@ public struct VenueEncoder: Sendable {
     /// Binance REST `GET /api/v3/depth` body for the model's book of `symbol`:
     /// `{"lastUpdateId":…,"bids":[["price","qty"],…],"asks":[…]}`.
     public static func binanceSnapshot(model: MarketModel, symbol: Int, limit: Int? = nil) -> [UInt8] {
-        let b = model.book(symbol, levels: limit)
+        let book = model.book(symbol, levels: limit)
         var out: [UInt8] = []
-        out.reserveCapacity(64 + 48 * (b.bids.count + b.asks.count))
+        out.reserveCapacity(64 + 48 * (book.bids.count + book.asks.count))
         lit(#"{"lastUpdateId":"#, &out)
-        DecimalText.appendInt(b.lastUpdateId, to: &out)
+        DecimalText.appendInt(book.lastUpdateId, to: &out)
         func side(_ ls: [SimLevel]) {
             out.append(91)
-            for (i, l) in ls.enumerated() {
+            for (i, level) in ls.enumerated() {
                 if i > 0 { out.append(44) }
                 lit(#"[""#, &out)
-                DecimalText.append(l.price, scale: 8, digits: 8, to: &out)
+                DecimalText.append(level.price, scale: 8, digits: 8, to: &out)
                 lit(#"",""#, &out)
-                DecimalText.append(l.qty, scale: 8, digits: 8, to: &out)
+                DecimalText.append(level.qty, scale: 8, digits: 8, to: &out)
                 lit(#""]"#, &out)
             }
             out.append(93)
         }
         lit(#","bids":"#, &out)
-        side(b.bids)
+        side(book.bids)
         lit(#","asks":"#, &out)
-        side(b.asks)
+        side(book.asks)
         out.append(125)
         return out
     }
@@ -390,17 +390,17 @@ public struct VenueEncoder: Sendable {
     /// pointer, and appends what it wrote to `out` in one copy.
     @inline(__always)
     private mutating func writeRaw(bound: Int, _ out: inout [UInt8], _ body: (inout VenueEncoder, inout RawWriter) -> Void) {
-        var r: [UInt8] = []
-        swap(&r, &raw)
-        if r.count < bound { r = [UInt8](repeating: 0, count: max(bound, 8192)) }
-        let used = r.withUnsafeMutableBufferPointer { b -> Int in
-            let base = b.baseAddress!
-            var w = RawWriter(base)
-            body(&self, &w)
-            return w.p - base
+        var buffer: [UInt8] = []
+        swap(&buffer, &raw)
+        if buffer.count < bound { buffer = [UInt8](repeating: 0, count: max(bound, 8192)) }
+        let used = buffer.withUnsafeMutableBufferPointer { storage -> Int in
+            let base = storage.baseAddress!
+            var writer = RawWriter(base)
+            body(&self, &writer)
+            return writer.cursor - base
         }
-        r.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<used])) }
-        swap(&r, &raw)
+        buffer.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<used])) }
+        swap(&buffer, &raw)
     }
 
     private mutating func krakenMessage(_ kind: MarketEventKind, _ s: Int, _ m: MarketModel, _ nanos: Int64, _ w: inout RawWriter) {
@@ -411,12 +411,12 @@ public struct VenueEncoder: Sendable {
             w.int(Self.krakenChannelID(symbol: s, book: false))
             w.lit(",[")
             for i in 0..<m.trades.count {
-                let t = m.trades[i]
+                let trade = m.trades[i]
                 if i > 0 { w.byte(44) }
                 w.lit(#"[""#)
-                w.decimal(t.price, scale: 8, digits: pd)
+                w.decimal(trade.price, scale: 8, digits: pd)
                 w.lit(#"",""#)
-                w.decimal(t.qty, scale: 8, digits: 8)
+                w.decimal(trade.qty, scale: 8, digits: 8)
                 w.lit(#"",""#)
                 w.decimal((nanos + Int64(i) * 1000) / 1000, scale: 6, digits: 6)
                 // side of the taker: "b" buy, "s" sell; order type "m" market / "l" limit; misc "".
@@ -454,20 +454,20 @@ public struct VenueEncoder: Sendable {
     private func krakenLevels(_ levels: [SimLevel], _ pd: Int, _ nanos: Int64, _ time: inout (UnsafeMutablePointer<UInt8>, Int)?, _ w: inout RawWriter) {
         w.byte(91)
         for i in 0..<levels.count {
-            let l = levels[i]
+            let level = levels[i]
             if i > 0 { w.byte(44) }
             w.lit(#"[""#)
-            w.decimal(l.price, scale: 8, digits: pd)
+            w.decimal(level.price, scale: 8, digits: pd)
             w.lit(#"",""#)
-            w.decimal(l.qty, scale: 8, digits: 8)
+            w.decimal(level.qty, scale: 8, digits: 8)
             w.lit(#"",""#)
-            if let (p, n) = time {
-                w.p.update(from: p, count: n)
-                w.p += n
+            if let (timeStart, timeLength) = time {
+                w.cursor.update(from: timeStart, count: timeLength)
+                w.cursor += timeLength
             } else {
-                let start = w.p
+                let start = w.cursor
                 w.decimal(nanos / 1000, scale: 6, digits: 6)
-                time = (start, w.p - start)
+                time = (start, w.cursor - start)
             }
             w.lit(#""]"#)
         }
@@ -493,7 +493,7 @@ public struct VenueEncoder: Sendable {
     /// step) mod 64 — the 20 levels of the top 10 are consecutive grid prices, so they never
     /// collide. An entry is 64 bytes: price, quantity, text length, text.
     public mutating func krakenChecksum(symbol s: Int, model m: MarketModel) -> UInt32 {
-        let n = min(10, m.bookDepth)
+        let topLevels = min(10, m.bookDepth)
         let pd = max(5, tickDecimals[s])
         let step = m.levelStep(s)
         if checksumCache.count < m.symbolCount * 64 * 64 { checksumCache = [UInt8](repeating: 0, count: m.symbolCount * 64 * 64) }
@@ -501,33 +501,33 @@ public struct VenueEncoder: Sendable {
         if checksumText.count < 1024 { checksumText = [UInt8](repeating: 0, count: 1024) }
         return checksumCache.withUnsafeMutableBytes { cache -> UInt32 in
             let entries = cache.baseAddress! + s * 64 * 64
-            return checksumText.withUnsafeMutableBufferPointer { b -> UInt32 in
-                let base = b.baseAddress!
-                var w = RawWriter(base)
+            return checksumText.withUnsafeMutableBufferPointer { textBuffer -> UInt32 in
+                let base = textBuffer.baseAddress!
+                var writer = RawWriter(base)
                 for side in 0..<2 {
-                    for i in 0..<n {
-                        let l = m.level(s, bid: side == 1, i)
-                        if l.qty <= 0 { continue }
-                        let e = entries + Int((l.price / step) & 63) * 64
-                        let text = (e + 17).assumingMemoryBound(to: UInt8.self)
-                        if e.load(as: Int64.self) == l.price && e.load(fromByteOffset: 8, as: Int64.self) == l.qty {
-                            let len = Int(e.load(fromByteOffset: 16, as: UInt8.self))
-                            w.p.update(from: text, count: len)
-                            w.p += len
+                    for i in 0..<topLevels {
+                        let level = m.level(s, bid: side == 1, i)
+                        if level.qty <= 0 { continue }
+                        let entry = entries + Int((level.price / step) & 63) * 64
+                        let text = (entry + 17).assumingMemoryBound(to: UInt8.self)
+                        if entry.load(as: Int64.self) == level.price && entry.load(fromByteOffset: 8, as: Int64.self) == level.qty {
+                            let len = Int(entry.load(fromByteOffset: 16, as: UInt8.self))
+                            writer.cursor.update(from: text, count: len)
+                            writer.cursor += len
                         } else {
-                            let start = w.p
-                            let p = pd <= 8 ? l.price / DecimalText.pow10[8 - pd] : l.price * DecimalText.pow10[pd - 8]
-                            if p > 0 { w.uint(UInt64(p)) }  // all zeros strip to nothing
-                            w.uint(UInt64(l.qty))
-                            let len = w.p - start
-                            e.storeBytes(of: l.price, as: Int64.self)
-                            e.storeBytes(of: l.qty, toByteOffset: 8, as: Int64.self)
-                            e.storeBytes(of: UInt8(len), toByteOffset: 16, as: UInt8.self)
+                            let start = writer.cursor
+                            let scaledPrice = pd <= 8 ? level.price / DecimalText.pow10[8 - pd] : level.price * DecimalText.pow10[pd - 8]
+                            if scaledPrice > 0 { writer.uint(UInt64(scaledPrice)) }  // all zeros strip to nothing
+                            writer.uint(UInt64(level.qty))
+                            let len = writer.cursor - start
+                            entry.storeBytes(of: level.price, as: Int64.self)
+                            entry.storeBytes(of: level.qty, toByteOffset: 8, as: Int64.self)
+                            entry.storeBytes(of: UInt8(len), toByteOffset: 16, as: UInt8.self)
                             text.update(from: start, count: len)
                         }
                     }
                 }
-                return CRC32.checksum(UnsafeRawBufferPointer(start: base, count: w.p - base))
+                return CRC32.checksum(UnsafeRawBufferPointer(start: base, count: writer.cursor - base))
             }
         }
     }
@@ -537,8 +537,8 @@ public struct VenueEncoder: Sendable {
     public static func krakenChecksum(asks: [(price: String, volume: String)], bids: [(price: String, volume: String)]) -> UInt32 {
         var text: [UInt8] = []
         for side in [asks, bids] {
-            for l in side.prefix(10) {
-                for field in [l.price, l.volume] {
+            for level in side.prefix(10) {
+                for field in [level.price, level.volume] {
                     let digits = field.utf8.filter { $0 != 46 }
                     text.append(contentsOf: digits.drop { $0 == 48 })
                 }
@@ -549,12 +549,12 @@ public struct VenueEncoder: Sendable {
 
     private func krakenSnapshotLevels(_ levels: [SimLevel], _ s: Int, _ nanos: Int64, _ out: inout [UInt8]) {
         out.append(91)
-        for (i, l) in levels.enumerated() {
+        for (i, level) in levels.enumerated() {
             if i > 0 { out.append(44) }
             out.append(91)
-            kprice(l.price, s, &out)
+            kprice(level.price, s, &out)
             out.append(44)
-            kvol(l.qty, &out)
+            kvol(level.qty, &out)
             out.append(44)
             ktime(nanos, &out)
             out.append(93)
@@ -565,13 +565,13 @@ public struct VenueEncoder: Sendable {
     /// Kraken v1 book snapshot sent after a book subscription:
     /// `[channelID,{"as":[[price,volume,time],…],"bs":[…]},"book-25","XBT/USD"]`.
     public func krakenBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64) -> [UInt8] {
-        let b = model.book(s, levels: krakenBookDepth)
+        let book = model.book(s, levels: krakenBookDepth)
         var out: [UInt8] = [91]
         DecimalText.appendInt(Self.krakenChannelID(symbol: s, book: true), to: &out)
         lit(#",{"as":"#, &out)
-        krakenSnapshotLevels(b.asks, s, nanos, &out)
+        krakenSnapshotLevels(book.asks, s, nanos, &out)
         lit(#","bs":"#, &out)
-        krakenSnapshotLevels(b.bids, s, nanos, &out)
+        krakenSnapshotLevels(book.bids, s, nanos, &out)
         lit(#"},"book-"#, &out)
         DecimalText.appendInt(Int64(krakenBookDepth), to: &out)
         lit(#"",""#, &out)
@@ -598,16 +598,16 @@ public struct VenueEncoder: Sendable {
             coinbaseHeadTail(nanos, &w)
             w.lit(#"{"type":"update","trades":["#)
             for i in 0..<m.trades.count {
-                let t = m.trades[i]
+                let trade = m.trades[i]
                 if i > 0 { w.byte(44) }
                 w.lit(#"{"trade_id":""#)
-                w.int(t.id)
+                w.int(trade.id)
                 w.lit(#"","product_id":""#)
                 w.bytes(names[s])
                 w.lit(#"","price":""#)
-                w.decimal(t.price, scale: 8, digits: td)
+                w.decimal(trade.price, scale: 8, digits: td)
                 w.lit(#"","size":""#)
-                w.decimal(t.qty, scale: 8, digits: 8, trim: true)
+                w.decimal(trade.qty, scale: 8, digits: 8, trim: true)
                 // The maker's side: a sell-initiated trade filled a resting BUY order.
                 if m.buyerIsMaker { w.lit(#"","side":"BUY","time":""#) } else { w.lit(#"","side":"SELL","time":""#) }
                 w.stamp(nanos - 200_000, fractionDigits: 6, cache: &stamps)
@@ -627,22 +627,22 @@ public struct VenueEncoder: Sendable {
             let nb = m.bidChanges.count
             for k in 0..<(nb + m.askChanges.count) {
                 let bid = k < nb
-                let l = bid ? m.bidChanges[k] : m.askChanges[k - nb]
+                let level = bid ? m.bidChanges[k] : m.askChanges[k - nb]
                 if !first { w.byte(44) }
                 first = false
                 if bid { w.lit(#"{"side":"bid","event_time":""#) } else { w.lit(#"{"side":"offer","event_time":""#) }
                 if let st = stampStart {
-                    w.p.update(from: st, count: stampCount)
-                    w.p += stampCount
+                    w.cursor.update(from: st, count: stampCount)
+                    w.cursor += stampCount
                 } else {
-                    stampStart = w.p
+                    stampStart = w.cursor
                     w.stamp(nanos - 300_000, fractionDigits: 6, cache: &stamps)
-                    stampCount = w.p - stampStart!
+                    stampCount = w.cursor - stampStart!
                 }
                 w.lit(#"","price_level":""#)
-                w.decimal(l.price, scale: 8, digits: td)
+                w.decimal(level.price, scale: 8, digits: td)
                 w.lit(#"","new_quantity":""#)
-                w.decimal(l.qty, scale: 8, digits: 8, trim: true)
+                w.decimal(level.qty, scale: 8, digits: 8, trim: true)
                 w.lit(#""}"#)
             }
             w.lit("]}]}")
@@ -654,10 +654,10 @@ public struct VenueEncoder: Sendable {
     /// `event_time` the venue gives snapshot levels (`1970-01-01T00:00:00Z`):
     /// `{"channel":"l2_data","client_id":"","timestamp":"…","sequence_num":N,"events":[{"type":"snapshot","product_id":"BTC-USD","updates":[…]}]}`.
     public func coinbaseBookSnapshot(model: MarketModel, symbol s: Int, nanos: Int64, sequence: Int64) -> [UInt8] {
-        let b = model.book(s, levels: nil)
+        let book = model.book(s, levels: nil)
         let td = tickDecimals[s]
         var out: [UInt8] = []
-        out.reserveCapacity(200 + 110 * (b.bids.count + b.asks.count))
+        out.reserveCapacity(200 + 110 * (book.bids.count + book.asks.count))
         lit(#"{"channel":"l2_data","client_id":"","timestamp":""#, &out)
         StampText.appendRFC3339(nanos: nanos, to: &out)
         lit(#"","sequence_num":"#, &out)
@@ -666,14 +666,14 @@ public struct VenueEncoder: Sendable {
         out.append(contentsOf: names[s])
         lit(#"","updates":["#, &out)
         var first = true
-        for (side, levels) in [("bid", b.bids), ("offer", b.asks)] {
-            for l in levels {
+        for (side, levels) in [("bid", book.bids), ("offer", book.asks)] {
+            for level in levels {
                 if !first { out.append(44) }
                 first = false
                 out.append(contentsOf: #"{"side":"\#(side)","event_time":"1970-01-01T00:00:00Z","price_level":""#.utf8)
-                DecimalText.append(l.price, scale: 8, digits: td, to: &out)
+                DecimalText.append(level.price, scale: 8, digits: td, to: &out)
                 lit(#"","new_quantity":""#, &out)
-                DecimalText.append(l.qty, scale: 8, digits: 8, trim: true, to: &out)
+                DecimalText.append(level.qty, scale: 8, digits: 8, trim: true, to: &out)
                 lit(#""}"#, &out)
             }
         }

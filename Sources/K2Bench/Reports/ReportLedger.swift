@@ -1,0 +1,53 @@
+/// The ledger section of report.md and report.html (runs with faults, from the `ledger.*`
+/// metrics): each stage k2 can see with what it holds, lost and duplicated, then the verdict
+/// rows. Losses and duplicates made by k2 fail; those made by the system under test are findings.
+enum ReportLedger {
+    static let header = ["stage", "holds", "lost", "duplicated"]
+
+    static func rows(_ metrics: [String: BenchReport.Metric]) -> [[String]] {
+        func text(_ name: String) -> String { metrics["ledger." + name].map { Units.format($0.value) } ?? "–" }
+        return [
+            ["sent by k2's Kafka sink", text("kafka.sent"), text("kafka.no_fate") + " without a fate", "–"],
+            ["acknowledged by the broker", text("kafka.delivered"), text("kafka.failed") + " failed, " + text("kafka.unknown") + " unknown", "–"],
+            ["on the broker (high watermarks, probes excluded)", text("broker.messages"), text("broker.missing"), text("broker.extra")],
+            ["read back from the topic by k2-id", text("topic.read"), text("topic.lost"),
+             text("topic.duplicates") + " (" + text("topic.reordered") + " out of order within their key)"],
+            ["rows in ClickHouse bronze (probes excluded)", text("clickhouse.rows"), text("clickhouse.missing"), text("clickhouse.extra")],
+        ]
+    }
+
+    /// (row, value, verdict): k2's own losses and duplicates pass at 0 and fail otherwise; the
+    /// system's are findings.
+    static func verdicts(_ metrics: [String: BenchReport.Metric]) -> [[String]] {
+        func row(_ what: String, _ name: String, k2: Bool) -> [String]? {
+            guard let value = metrics["ledger." + name]?.value else { return nil }
+            let verdict = k2 ? (value == 0 ? "pass" : "FAIL (a k2 bug)") : (value == 0 ? "none" : "finding about the system")
+            return [what, Units.format(value), verdict]
+        }
+        return [row("messages lost by k2", "lost.k2", k2: true), row("duplicates by k2", "duplicates.k2", k2: true),
+                row("messages lost by the system under test", "lost.system", k2: false),
+                row("duplicates by the system under test", "duplicates.system", k2: false)].compactMap { $0 }
+    }
+
+    static func markdown(_ report: BenchReport) -> String {
+        guard report.metrics["ledger.kafka.sent"] != nil else { return "" }
+        func table(_ header: [String], _ rows: [[String]]) -> String {
+            "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
+                + rows.map { "| " + $0.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }.joined()
+        }
+        var out = "\n### Ledger (messages, first repetition's ClickHouse count)\n\n" + table(header, rows(report.metrics))
+        out += "\n" + table(["verdict", "messages", "result"], verdicts(report.metrics))
+        return out
+    }
+
+    static func html(_ report: BenchReport) -> String {
+        guard report.metrics["ledger.kafka.sent"] != nil else { return "" }
+        let esc = HTMLText.escape
+        func table(_ header: [String], _ rows: [[String]]) -> String {
+            "<table><tr>" + header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+                + rows.map { "<tr>" + $0.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
+        }
+        return "<h2>Ledger (messages, first repetition's ClickHouse count)</h2>" + table(header, rows(report.metrics))
+            + table(["verdict", "messages", "result"], verdicts(report.metrics))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+@testable import K2Bench
+import K2Core
+import K2Replay
+import Testing
+
+/// The run ledger's verdicts (k2-made losses and duplicates against the system's), its notes and
+/// report table, the drift slopes of a soak and `--duration`.
+struct LedgerTests {
+    static func counts(sent: UInt64, delivered: UInt64, failed: UInt64 = 0) -> SinkCounts {
+        var counts = SinkCounts()
+        counts.sent = sent
+        counts.delivered = delivered
+        counts.failed = failed
+        return counts
+    }
+
+    @Test func pipelineLossIsTheSystemsAndNamesRetention() {
+        var ledger = RunLedger(counts: Self.counts(sent: 1000, delivered: 1000))
+        ledger.brokerMessages = 1000
+        ledger.clickhouseRows = 970
+        ledger.retentionDeleted = 400
+        #expect(ledger.lostByK2 == 0 && ledger.duplicatesByK2 == 0)
+        #expect(ledger.lostBySystem == 30 && ledger.lost == 30 && ledger.duplicatesBySystem == 0)
+        #expect(ledger.metrics["ledger.lost.system"]?.value == 30 && ledger.metrics["ledger.broker.retention_deleted"]?.value == 400)
+        let note = ledger.notes.joined(separator: "\n")
+        #expect(note.contains("30 message(s) on the broker never landed in ClickHouse: lost by the system under test"))
+        #expect(note.contains("deleted 400 of this run's messages by retention") && note.contains("up to 30 of them"))
+    }
+
+    @Test func producerDuplicatesAreK2sBeyondTheFailedOnes() {
+        var ledger = RunLedger(counts: Self.counts(sent: 1000, delivered: 990, failed: 10))
+        ledger.brokerMessages = 995
+        #expect(ledger.duplicatesByK2 == 0, "5 more than delivered: failed ones (10) that landed after all")
+        ledger.brokerMessages = 1004
+        #expect(ledger.duplicatesByK2 == 4, "14 more than delivered, at most 10 of them failed ones that landed")
+    }
+
+    @Test func readBackGivesFirstIDsOfLostDuplicatedAndReordered() {
+        var acknowledged = SequenceBitmap()
+        for sequence in UInt64(0)..<100 { acknowledged.insert(sequence) }
+        var tally = TopicIDReader.Tally()
+        for sequence in UInt64(0)..<100 where sequence != 42 { tally.read.insert(sequence) }
+        tally.duplicates = 2
+        tally.firstDuplicates = [7, 9]
+        tally.reordered = 1
+        tally.firstReordered = [50]
+        tally.complete = true
+        var ledger = RunLedger(counts: Self.counts(sent: 100, delivered: 100))
+        ledger.brokerMessages = 101
+        ledger.readBack = .init(tally: tally, acknowledged: acknowledged)
+        ledger.readBackRun = 0xabc
+        #expect(ledger.readBackLost == 1 && ledger.lostBySystem == 1)
+        #expect(ledger.duplicatesByK2 == 2)
+        #expect(ledger.metrics["ledger.topic.read"]?.value == 99 && ledger.metrics["ledger.topic.reordered"]?.value == 1)
+        let note = ledger.notes.joined(separator: "\n")
+        #expect(note.contains("1 acknowledged message(s) were not read back from the topic (first k2-id: 0000000000000abc-42)"))
+        #expect(note.contains("2 message(s) read back more than once (first k2-id: 0000000000000abc-7, 0000000000000abc-9)"))
+        #expect(note.contains("out of order within their key (first k2-id: 0000000000000abc-50)"))
+        let report = BenchReport(tool: .init(), environment: .init(hostname: "h", os: "l", kernel: "k", cpus: 2, memoryBytes: 1, startedAt: "s", finishedAt: "f"),
+                                 workload: .init(name: "chaos", path: "c.yaml", description: "", source: "s", pace: "1x", warmupSeconds: 0,
+                                                 durationSeconds: 10, sinks: [], repetitions: 1, targets: nil),
+                                 runs: [], metrics: ledger.metrics)
+        let markdown = ReportLedger.markdown(report)
+        #expect(markdown.contains("| duplicates by k2 | 2 | FAIL (a k2 bug) |"))
+        #expect(markdown.contains("| messages lost by the system under test | 1 | finding about the system |"))
+    }
+
+    @Test func slopePerHourOfADriftAndOfAFlatLine() {
+        let growing = (0..<60).map { (seconds: Double($0), value: 1e6 * Double($0) / 60) }
+        #expect(abs((Assembler.slopePerHour(growing) ?? 0) - 60e6) < 1)
+        #expect(Assembler.slopePerHour((0..<60).map { (seconds: Double($0), value: 5) }) == 0)
+        #expect(Assembler.slopePerHour((0..<5).map { (seconds: Double($0) * 10, value: Double($0)) }) == nil)
+    }
+
+    @Test func durationOverrideKeepsFaultsInside() throws {
+        let workload = try WorkloadLoader.parse("""
+            source: {profile: calm}
+            duration: 60s
+            embedded: {brokers: 3}
+            faults:
+              - {at: 5s, for: 5s, target: broker, action: down}
+            """, checkFiles: false)
+        #expect(try workload.measuring(for: 20_000_000_000).durationNanos == 20_000_000_000)
+        #expect(throws: BenchError.self) { try workload.measuring(for: 8_000_000_000) }
+    }
+}
