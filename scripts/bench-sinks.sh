@@ -39,7 +39,9 @@ if [ -z "${K2:-}" ]; then   # K2=path/to/k2 to use another build (figures from a
 fi
 TCK=$(getconf CLK_TCK)
 PERF=${PERF:-1}
-if [ "$PERF" = 1 ] && ! perf stat -x, -e instructions:u -o /dev/null true 2>/dev/null; then PERF=0; fi
+# perf may run but count nothing ("<not supported>" on VMs without PMU access): then leave instructions out.
+if [ "$PERF" = 1 ] && ! { perf stat -x, -e instructions:u -o "$W/perf-check.out" true 2>/dev/null \
+    && grep -q '^[0-9]' "$W/perf-check.out"; }; then PERF=0; fi
 now() { date +%s.%N; }
 cpu_of() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat"; }
 # timed FILE NAME SERVER_PID cmd...: appends "NAME wall_s client_cpu_s server_cpu_s client_insn" to FILE.

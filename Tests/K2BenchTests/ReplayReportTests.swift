@@ -33,8 +33,17 @@ import Testing
         #expect(html.contains("Lateness per interval"))
         #expect(html.contains("Queue depth per second"))
         #expect(html.contains("Latency by percentile"))
-        #expect(html.components(separatedBy: "<svg").count == 4)
+        #expect(html.contains("Sending thread per interval"))
+        #expect(html.components(separatedBy: "<svg").count == 5)
         #expect(html.contains("<td>mock://?capacity=100</td>"))
+        // Harness or system: the label in the headline and one row per interval (which label is
+        // BottleneckTests' business; here every row of the table is there).
+        let load = try #require(summary.harness)
+        #expect(md.contains("| bound | \(load.bound.rawValue): \(load.classification.reason) |"), "\(md)")
+        #expect(md.contains("### Harness or system? (per interval)"))
+        #expect(summary.harnessIntervals.count >= 7)
+        #expect(md.components(separatedBy: "-bound |").count - 1 == summary.harnessIntervals.count)
+        #expect(html.contains("<h2>Harness or system? (per interval)</h2>"))
     }
 
     @Test func failuresAreListedAndEscaped() throws {

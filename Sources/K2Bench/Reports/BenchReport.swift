@@ -148,6 +148,11 @@ package struct BenchReport: Sendable, Equatable, Codable {
         package var faults: [FaultWindow]?
         /// When the consumer lag crossed the degradation levels (runs with faults).
         package var lagLevels: [LagLevel]?
+        /// Whether the repetition's figures are harness-bound or system-bound, with the evidence
+        /// (the replay's sending phase, warm-up included); nil when the replay sent nothing.
+        package var bound: BoundLabel?
+        /// The same per replay interval (~1 s).
+        package var boundIntervals: [BoundLabel]?
         package init(index: Int, startedAt: String, measuredSeconds: Double, intervals: [IntervalPoint], latencies: [Latency],
                     sinks: [SinkResult], resources: [ResourceSeries], metrics: [String: Metric]) {
             self.index = index
@@ -158,6 +163,44 @@ package struct BenchReport: Sendable, Equatable, Codable {
             self.sinks = sinks
             self.resources = resources
             self.metrics = metrics
+        }
+    }
+
+    /// What limited a window's figures (`K2Replay.Bottleneck`), with the evidence it was decided from.
+    package struct BoundLabel: Sendable, Equatable, Codable {
+        /// Window start and length, seconds from the replay's first message.
+        package var startSeconds: Double
+        package var lengthSeconds: Double
+        /// "harness-bound" or "system-bound".
+        package var bound: String
+        /// One line: why, with the figures.
+        package var reason: String
+        /// The sending thread's busy share (not waiting for the schedule), 0…1.
+        package var busyFraction: Double
+        /// Share of the window the sending thread was blocked in a sink (back-pressure), 0…1.
+        package var blockedFraction: Double
+        /// Lateness p99 and the pacing budget it is held to (ms); nil at max speed.
+        package var latenessP99Ms: Double?
+        package var latenessBudgetMs: Double?
+        /// k2's CPU (all threads) in cores, and the cores it may use.
+        package var cpuCores: Double
+        package var cores: Int
+        /// Share of the window the sending thread waited for a CPU; nil where not measured.
+        package var runQueueFraction: Double?
+
+        package init(_ load: HarnessLoad) {
+            let (bound, reason) = load.classification
+            startSeconds = Double(load.startNanos) / 1e9
+            lengthSeconds = Double(load.lengthNanos) / 1e9
+            self.bound = bound.rawValue
+            self.reason = reason
+            busyFraction = load.busyFraction
+            blockedFraction = load.blockedFraction
+            latenessP99Ms = load.latenessP99Nanos.map { Double($0) / 1e6 }
+            latenessBudgetMs = load.latenessBudgetNanos.map { Double($0) / 1e6 }
+            cpuCores = load.cpuCores
+            cores = load.cores
+            runQueueFraction = load.runQueueFraction
         }
     }
 

@@ -45,7 +45,22 @@ package enum ReplayReport {
                 + "p99.9 \(ms(lateness.valueAtPercentile(99.9))), max \(ms(lateness.max))"))
             rows.append(("scheduling", s.realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal"))
         }
+        if let load = s.harness {
+            let (bound, reason) = load.classification
+            rows.append(("bound", "\(bound.rawValue): \(reason)"))
+        }
         return rows
+    }
+
+    static let boundColumns = ["interval (s)", "sent", "busy", "blocked in sinks", "lateness p99 / budget (ms)", "k2 CPU (cores)", "waited for a CPU", "bound"]
+
+    /// One row per harness interval: what the sending thread did and the label it gives.
+    static func boundRow(_ load: HarnessLoad) -> [String] {
+        func pct(_ share: Double) -> String { Units.format(share * 100) + " %" }
+        return ["\(Units.format(Double(load.startNanos) / 1e9))–\(Units.format(Double(load.startNanos + load.lengthNanos) / 1e9))",
+                "\(load.sent)", pct(load.busyFraction), pct(load.blockedFraction),
+                load.latenessP99Nanos.map { "\(ms($0)) / \(ms(load.latenessBudgetNanos ?? 0))" } ?? "– (max)",
+                "\(Units.format(load.cpuCores)) of \(load.cores)", load.runQueueFraction.map(pct) ?? "–", load.bound.rawValue]
     }
 
     static let sinkColumns = ["#", "sink", "sent", "delivered", "failed", "in flight", "never sent",
@@ -79,6 +94,10 @@ package enum ReplayReport {
         for (k, v) in headline(s) { md += "| \(k) | \(cell(v)) |\n" }
         md += "\n| " + sinkColumns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: sinkColumns.count) + "\n"
         for (i, k) in s.sinks.enumerated() { md += "| " + sinkRow(i + 1, k).map(cell).joined(separator: " | ") + " |\n" }
+        if !s.harnessIntervals.isEmpty {
+            md += "\n### Harness or system? (per interval)\n\n| " + boundColumns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: boundColumns.count) + "\n"
+            for load in s.harnessIntervals { md += "| " + boundRow(load).map(cell).joined(separator: " | ") + " |\n" }
+        }
         let issues = problems(s)
         if !issues.isEmpty { md += "\n" + issues.map { "- " + $0 }.joined(separator: "\n") + "\n" }
         return md
@@ -111,12 +130,24 @@ package enum ReplayReport {
             page += SVGChart(title: "Queue depth per second (max; capacity-modelled sinks)", yLabel: "messages", x: .linear(label: "seconds"),
                           series: queues).render()
         }
+        if s.harnessIntervals.count >= 2 {
+            func series(_ name: String, dashed: Bool = false, _ share: (HarnessLoad) -> Double) -> SVGChart.Series {
+                .init(name: name, points: s.harnessIntervals.map { (x: Double($0.startNanos + $0.lengthNanos) / 1e9, y: share($0) * 100) }, dashed: dashed)
+            }
+            page += SVGChart(title: "Sending thread per interval (% of the time)", yLabel: "%", x: .linear(label: "seconds"),
+                             series: [series("busy") { $0.busyFraction }, series("blocked in sinks", dashed: true) { $0.blockedFraction }]).render()
+        }
         if !spectrum.isEmpty {
             page += SVGChart(title: "Latency by percentile (ms, log scale)", yLabel: "ms", x: .percentile, logY: true, series: spectrum).render()
         }
         page += "</div><h2>Sinks</h2><table><tr>" + sinkColumns.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
         for (i, k) in s.sinks.enumerated() { page += "<tr>" + sinkRow(i + 1, k).map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
         page += "</table>"
+        if !s.harnessIntervals.isEmpty {
+            page += "<h2>Harness or system? (per interval)</h2><table><tr>" + boundColumns.map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+            for load in s.harnessIntervals { page += "<tr>" + boundRow(load).map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }
+            page += "</table>"
+        }
         let issues = problems(s)
         if !issues.isEmpty { page += "<h2>Failures</h2><ul>" + issues.map { "<li>\(esc($0))</li>" }.joined() + "</ul>" }
         page += "<p>Files: <code>summary.json</code>, <code>latency.hlog</code> (HdrHistogram interval log, ns), "

@@ -93,7 +93,7 @@ package enum ReportHTML {
             }
             page += "</table>"
         }
-        for table in [ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { page += ReportStages.html(table) }
+        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { page += ReportStages.html(table) }
         page += ReportFaults.html(r)
         page += ReportLedger.html(r)
         page += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"

@@ -36,7 +36,7 @@ package enum ReportMarkdown {
             }
         }
 
-        for table in [ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
+        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
         out += ReportFaults.markdown(r)
         out += ReportLedger.markdown(r)
 

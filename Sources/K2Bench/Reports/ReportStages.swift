@@ -77,6 +77,37 @@ enum ReportStages {
                               "ClickHouse behind max (rows)", "catch-up s after the burst"], rows: rows)
     }
 
+    /// Per repetition: harness-bound or system-bound, with the evidence; nil without labels.
+    static func bound(_ r: BenchReport) -> Table? {
+        let runs = r.runs.filter { $0.bound != nil }
+        guard !runs.isEmpty else { return nil }
+        let rows = runs.map { run -> [String] in
+            let label = run.bound!
+            let late = run.boundIntervals?.filter { $0.bound != label.bound }.count ?? 0
+            return [String(run.index + 1)] + boundCells(label) + ["\(late) of \(run.boundIntervals?.count ?? 0)", label.reason]
+        }
+        return Table(title: "Harness or system? (what limited each repetition's figures)",
+                     header: ["repetition"] + boundHeader + ["intervals labelled otherwise", "why"], rows: rows)
+    }
+
+    /// The last repetition's intervals, labelled; nil without them.
+    static func boundIntervals(_ r: BenchReport) -> Table? {
+        guard let intervals = r.runs.last?.boundIntervals, !intervals.isEmpty else { return nil }
+        let rows = intervals.map { b in
+            ["\(Units.format(b.startSeconds))–\(Units.format(b.startSeconds + b.lengthSeconds))"] + boundCells(b)
+        }
+        return Table(title: "Harness or system? (last repetition, per interval)", header: ["interval (s)"] + boundHeader, rows: rows)
+    }
+
+    static let boundHeader = ["bound", "sending thread busy", "blocked in sinks", "lateness p99 / budget (ms)", "k2 CPU (cores)", "waited for a CPU"]
+
+    static func boundCells(_ b: BenchReport.BoundLabel) -> [String] {
+        func pct(_ share: Double) -> String { Units.format(share * 100) + " %" }
+        return [b.bound, pct(b.busyFraction), pct(b.blockedFraction),
+                b.latenessP99Ms.map { "\(Units.format($0)) / \(Units.format(b.latenessBudgetMs ?? 0))" } ?? "– (max)",
+                "\(Units.format(b.cpuCores)) of \(b.cores)", b.runQueueFraction.map(pct) ?? "–"]
+    }
+
     static func markdown(_ t: Table) -> String {
         var out = "\n### \(t.title)\n\n| " + t.header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: t.header.count) + "\n"
         for row in t.rows { out += "| " + row.joined(separator: " | ") + " |\n" }

@@ -79,8 +79,9 @@ package final class BenchRunner {
         package var intervalLogs: [String: String]
     }
 
-    /// Runs every repetition. `makeSinks` is called once per repetition; `replay` must block until the replay ends.
-    package func run(makeSinks: (Int) throws -> SinkSetup, replay: (ReplayRequest) throws -> Void,
+    /// Runs every repetition. `makeSinks` is called once per repetition; `replay` must block until
+    /// the replay ends, and returns its summary (the harness-/system-bound labels come from it).
+    package func run(makeSinks: (Int) throws -> SinkSetup, replay: (ReplayRequest) throws -> ReplaySummary?,
                     extraWatch: [WatchTarget] = []) throws -> Output {
         let startedWall = clock.wallNanos()
         var reference: BenchReport.Reference?
@@ -137,10 +138,11 @@ package final class BenchRunner {
                                 measureFrom: measureFrom, end: measureFrom + workload.durationNanos, progress: progress, onInterval: live)
             let sinks = setup.sinks + [recorder]
             var replayError: (any Error)?
+            var summary: ReplaySummary?
             ticker.start()
             setup.faults?.start(measureFromNanos: measureFrom)
             do {
-                try replay(ReplayRequest(source: workload.source, pace: workload.pace,
+                summary = try replay(ReplayRequest(source: workload.source, pace: workload.pace,
                                          totalNanos: workload.warmupNanos + workload.durationNanos, sinks: sinks))
             } catch {
                 replayError = error
@@ -182,6 +184,11 @@ package final class BenchRunner {
             var run = BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
                                       measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
                                       sinks: sinkResults, resources: resources, metrics: metrics)
+            run.bound = summary?.harness.map(BenchReport.BoundLabel.init)
+            run.boundIntervals = summary.map { $0.harnessIntervals.map(BenchReport.BoundLabel.init) }
+            if let label = run.bound {
+                progress?("repetition \(rep + 1): \(label.bound) — \(label.reason)")
+            }
             if let faultWindows {
                 let recovery = FaultRecovery.apply(faultWindows, intervals: iv)
                 run.faults = recovery.windows

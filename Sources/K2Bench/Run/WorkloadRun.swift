@@ -228,6 +228,7 @@ package enum WorkloadRun {
                 throw BenchError(.run, path: spec.path, what: "shard \(shard) replayed no messages: the split (by symbol, else connection) gave it none of the source's",
                                  remedy: "use fewer shards, or a source with more symbols (e.g. profile: steady-138, 200 symbols)")
             }
+            return summary
         })
         _ = broker
         pipeline.stop()

@@ -1,4 +1,5 @@
 import K2Config
+import K2Replay
 
 /// Capacity planning: run a workload at increasing rates until the system saturates, report the
 /// highest sustainable rate with the curve, and extrapolate the CPU cores needed for target
@@ -42,6 +43,9 @@ package struct Sweep: Sendable, Equatable, Codable {
         package var why: String
         /// The step's run directory, when written.
         package var report: String?
+        /// What limited the step: "harness-bound" or "system-bound" (`K2Replay.Bottleneck`, the same
+        /// classifier as the replay summary's); nil in sweeps written before it.
+        package var bound: String?
 
         package init(rate: Double, offered: Double, achieved: Double, latencyP99ms: Double? = nil, latencyMetric: String? = nil,
                     backlog: Double = 0, cpuCores: Double? = nil, cpuSource: String? = nil, sustainable: Bool, why: String, report: String? = nil) {
@@ -114,31 +118,45 @@ package struct Sweep: Sendable, Equatable, Codable {
         if let cores = r.metrics["resources.sut.cpu_cores.mean"]?.value { cpu = cores; cpuSource = "system under test" }
         else if let cores = r.metrics["resources.harness.cpu_cores.mean"]?.value { cpu = cores; cpuSource = "harness only (no SUT watched)" }
         var why: [String] = []
+        var behind = false
+        var short = false
         if offered < criteria.minAchievedShare * rate {
+            behind = true
             why.append("offered only \(Units.format(offered)) of \(Units.format(rate)) msg/s (the load generator could not keep the rate)")
         }
         if achieved < criteria.minAchievedShare * offered {
+            short = true
             why.append("achieved \(Units.format(achieved)) < \(Units.format(criteria.minAchievedShare * 100))% of offered \(Units.format(offered))")
         }
         if let p99, p99 >= criteria.latencySLOms {
+            short = true
             why.append("\(latName.map(Self.shortName) ?? "p99") \(Units.format(p99)) ms ≥ SLO \(Units.format(criteria.latencySLOms)) ms")
         } else if p99 == nil, let name = criteria.latencyMetric {
             why.append("\(name) not measured")
         }
         if backlog > criteria.maxBacklogSeconds * Swift.max(offered, 1) {
+            short = true
             why.append("backlog \(Units.format(backlog)) messages (> \(Units.format(criteria.maxBacklogSeconds)) s of offered)")
         }
         let trend = Trend(r)
         if let share = criteria.maxBacklogGrowthShare, let growth = trend.backlogGrowth, let last = trend.lastBacklog,
            growth > share * Swift.max(offered, 1), last > 0.05 * Swift.max(offered, 1) {
+            short = true
             why.append("backlog growing \(Units.format(growth)) msg/s within the step (> \(Units.format(share * 100))% of offered: delivered below offered)")
         }
         if let share = criteria.maxSenderDeficitGrowthShare, let growth = trend.deficitGrowth, let last = trend.lastDeficit,
            growth > share * Swift.max(offered, 1), last > 0.25 * Swift.max(offered, 1) {
+            behind = true
             why.append("sending \(Units.format(growth)) msg/s behind the schedule within the step (the load generator falls behind: harness-bound)")
         }
-        return Step(rate: rate, offered: offered, achieved: achieved, latencyP99ms: p99, latencyMetric: latName, backlog: backlog,
-                    cpuCores: cpu, cpuSource: cpuSource, sustainable: why.isEmpty, why: why.isEmpty ? "ok" : why.joined(separator: "; "))
+        // One classifier for sweeps and replays: a sink that held the sender (the replay's
+        // measured blocked share) makes it system-bound even when the sender fell behind.
+        let evidence = Bottleneck.Evidence(blockedFraction: r.runs.last?.bound?.blockedFraction, behindSchedule: behind,
+                                      deliveredShort: short, unpaced: false, facts: [])
+        var step = Step(rate: rate, offered: offered, achieved: achieved, latencyP99ms: p99, latencyMetric: latName, backlog: backlog,
+                        cpuCores: cpu, cpuSource: cpuSource, sustainable: why.isEmpty, why: why.isEmpty ? "ok" : why.joined(separator: "; "))
+        step.bound = Bottleneck.classify(evidence).bound.rawValue
+        return step
     }
 
     /// How a step's backlog and sender deficit moved over its intervals (the last repetition): growth
@@ -216,7 +234,9 @@ package struct Sweep: Sendable, Equatable, Codable {
     /// offer the rate) or the system under test (delivery, backlog, latency).
     package var saturationBound: String? {
         guard let bad = firstSaturated else { return nil }
-        return bad.why.contains("harness-bound") || bad.why.contains("could not keep the rate") ? "harness-bound" : "system-bound"
+        if let bound = bad.bound { return bound }
+        // Sweeps written before steps carried their label.
+        return bad.why.contains("harness-bound") || bad.why.contains("could not keep the rate") ? Bottleneck.harness.rawValue : Bottleneck.system.rawValue
     }
 
     /// Shards of the max sustainable rate needed to offer `rate`.

@@ -43,9 +43,17 @@ public final class CaptureReader {
     private let fd: Int32
     private let file: FrameFile
     /// The buffers of the frame `next()` returns records from.
-    private var slot = FrameBuffers()
+    private var slot: FrameBuffers
     /// The other pair of buffers when reading ahead; nil while the prefetcher fills it.
-    private var spare: FrameBuffers? = FrameBuffers.empty()
+    private var spare: FrameBuffers?
+    /// Buffers whose block a consumer still holds (`CaptureBlock`): not written until released,
+    /// then reused. The pool grows only while every block is held, and consumers may hold at
+    /// most `maxHeldBlocks`.
+    private var parked: [FrameBuffers] = []
+    /// The count of held blocks and its cap, shared with the buffers.
+    private let held = HeldBlocks(limit: CaptureReader.defaultMaxHeldBlocks)
+    /// Buffer pairs made so far (the pool never shrinks while the reader lives).
+    package private(set) var pooledBuffers = 2
     /// `slot`'s decompressed block (cached view: `next()` reads only this).
     private var block: UnsafeRawBufferPointer
     private var prefetcher: FramePrefetcher?
@@ -97,6 +105,8 @@ public final class CaptureReader {
         }
         fileSize = Int64(st.st_size)
         file = FrameFile(fd: fd, path: path, fileSize: fileSize)
+        slot = FrameBuffers(held: held)
+        spare = FrameBuffers.empty(held: held)
         block = UnsafeRawBufferPointer(slot.block)
         do {
             let (parsedHeader, end) = try Self.readHeader(fd: fd, path: path, fileSize: fileSize)
@@ -111,8 +121,40 @@ public final class CaptureReader {
 
     deinit {
         prefetcher?.close()
+        // A block still held outlives the reader; the last release frees it.
+        slot.retire()
+        spare?.retire()
+        for buffers in parked { buffers.retire() }
         Glibc.close(fd)
     }
+
+    /// `buffers` when nobody holds its block, else a free pair from the pool (or a new one,
+    /// sized on first use), parking `buffers` until its holds are released. At most
+    /// `maxHeldBlocks` pairs are held, so the pool stays within `maxHeldBlocks` + 2 pairs.
+    private func writable(_ buffers: FrameBuffers) -> FrameBuffers {
+        if buffers.isFree { return buffers }
+        parked.append(buffers)
+        if let free = parked.firstIndex(where: { $0.isFree }) { return parked.remove(at: free) }
+        pooledBuffers += 1
+        return FrameBuffers.empty(held: held)
+    }
+
+    /// The default of `maxHeldBlocks`: 32 blocks of ≤ 1.1 MiB. librdkafka's default queue
+    /// (100,000 messages, delivered in order) spans about 20 blocks of ~200-byte messages.
+    package static let defaultMaxHeldBlocks = 32
+
+    /// The most blocks consumers may hold at once (`CaptureBlock.hold()` returns nil past it);
+    /// set before reading. Memory for held blocks stays under this many × ~1.6 MiB.
+    package var maxHeldBlocks: Int {
+        get { held.limit.load(ordering: .relaxed) }
+        set { held.limit.store(max(0, newValue), ordering: .relaxed) }
+    }
+
+    /// Blocks of this reader that consumers hold now (0 once every `CaptureBlock` hold is released).
+    package var heldBlocks: Int { held.count.load(ordering: .relaxed) }
+
+    /// The most blocks consumers held at once (≤ `maxHeldBlocks`).
+    package var heldBlocksHighWater: Int { held.highWater.load(ordering: .relaxed) }
 
     // MARK: header
 
@@ -261,6 +303,7 @@ public final class CaptureReader {
 
     /// Reads and decompresses the frame at `o` into the current buffers, validating the block.
     func loadFrame(at o: Int64, knownSize: Int?) throws(CaptureError) -> FrameResult {
+        slot = writable(slot)
         let result = try file.load(at: o, knownSize: knownSize, into: slot)
         block = UnsafeRawBufferPointer(slot.block)
         if case .data = result { framesDecoded += 1 }
@@ -313,7 +356,8 @@ public final class CaptureReader {
         blockRemaining -= 1
         return CaptureRecord(kind: kind, timestamp: ts, connection: conn, isBinary: flags & 1 != 0,
                              aux: UnsafeRawBufferPointer(rebasing: blockBytes[auxStart..<(auxStart + alen)]),
-                             payload: UnsafeRawBufferPointer(rebasing: blockBytes[(auxStart + alen)..<(auxStart + alen + plen)]))
+                             payload: UnsafeRawBufferPointer(rebasing: blockBytes[(auxStart + alen)..<(auxStart + alen + plen)]),
+                             block: CaptureBlock(slot))
     }
 
     private func advanceFrame() throws(CaptureError) -> Bool {
@@ -394,7 +438,9 @@ public final class CaptureReader {
 
     /// Hands the spare buffers to the prefetcher to decompress `e` (the frame after the current one).
     private func prefetch(_ e: CaptureIndex.Entry) {
-        guard let buffers = spare else { return }
+        guard let free = spare.map({ writable($0) }) else { return }
+        spare = free
+        let buffers = free
         if prefetcher == nil { prefetcher = FramePrefetcher(file: file) }
         guard let prefetcher, prefetcher.request(e, into: buffers) else { return }
         spare = nil

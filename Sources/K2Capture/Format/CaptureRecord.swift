@@ -12,9 +12,14 @@ public struct CaptureRecord {
     public let aux: UnsafeRawBufferPointer
     /// The payload bytes exactly as received.
     public let payload: UnsafeRawBufferPointer
+    /// The reader's block the views point into, for a consumer that keeps the payload past the
+    /// next record without copying it (`CaptureBlock.hold()`); nil when the record is not in a
+    /// block that can be held (generated records).
+    package let block: CaptureBlock?
 
     package init(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
-                aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+                aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, block: CaptureBlock? = nil) {
+        self.block = block
         self.kind = kind
         self.timestamp = timestamp
         self.connection = connection

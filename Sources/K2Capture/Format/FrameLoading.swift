@@ -4,11 +4,18 @@ import Glibc
 import Darwin
 #endif
 import K2Core
+import Synchronization
 
 /// The buffers one frame is read and decompressed into. A reader owns one pair, two when it
-/// reads ahead; exactly one thread uses a pair at a time (handed over under a lock).
+/// reads ahead, more while consumers hold blocks (`CaptureBlock`); exactly one thread writes a
+/// pair at a time (handed over under a lock), and only while nobody holds its block.
 final class FrameBuffers: @unchecked Sendable {
-    // unchecked: raw buffers used by one thread at a time, handed over under the prefetcher's lock.
+    // unchecked: raw buffers used by one thread at a time, handed over under the prefetcher's lock;
+    // `holds` is atomic.
+    /// 1 (the reader's pool) + the consumers' holds on `block` (see `CaptureBlock`).
+    let holds = Atomic<Int>(1)
+    /// The reader's count of held blocks, which a block's first hold and last release change.
+    let held: HeldBlocks
     /// Compressed bytes as read from the file.
     var file: UnsafeMutableRawBufferPointer
     /// The decompressed block.
@@ -19,13 +26,14 @@ final class FrameBuffers: @unchecked Sendable {
     var inOrder = true
     let decompressor = ZstdDecompressor()
 
-    init(fileBytes: Int = 512 * 1024, blockBytes: Int = (1 << 20) + 128 * 1024) {
+    init(held: HeldBlocks, fileBytes: Int = 512 * 1024, blockBytes: Int = (1 << 20) + 128 * 1024) {
+        self.held = held
         file = .allocate(byteCount: fileBytes, alignment: 16)
         block = .allocate(byteCount: blockBytes, alignment: 16)
     }
 
     /// Small buffers that grow on first use (the spare pair of a reader that may never read ahead).
-    static func empty() -> FrameBuffers { FrameBuffers(fileBytes: 16, blockBytes: 16) }
+    static func empty(held: HeldBlocks) -> FrameBuffers { FrameBuffers(held: held, fileBytes: 16, blockBytes: 16) }
 
     deinit {
         file.deallocate()

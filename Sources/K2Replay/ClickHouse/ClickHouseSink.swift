@@ -368,6 +368,10 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 
     /// Rows per chunk: `chunkRows` when streaming, else the whole batch.
     private var chunkRows: Int { options.streaming ? max(1, min(options.chunkRows, options.batchRows)) : options.batchRows }
+    /// Time `send` waited for the writer (back-pressure), ns; sending thread only.
+    private var _blockedNanos: Int64 = 0
+    package var blockedNanos: Int64 { _blockedNanos }
+
     /// `send` waits while this many rows are closed but not taken by the writer.
     private var maxPendingRows: Int { max(1, options.maxPendingBatches) &* options.batchRows }
 
@@ -393,7 +397,12 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     package func send(_ message: borrowing ReplayMessage) throws {
         cond.lock()
         defer { cond.unlock() }
-        while pendingRows >= maxPendingRows && !writerDone { cond.wait() }
+        if pendingRows >= maxPendingRows && !writerDone {
+            // Back-pressure: the writer is behind by `maxPendingBatches`; the wait is counted.
+            let since = clock.monotonicNanos()
+            while pendingRows >= maxPendingRows && !writerDone { cond.wait() }
+            _blockedNanos &+= clock.monotonicNanos() &- since
+        }
         // Sent and skipped are counted here under `cond` (merged into `counts`), not with a
         // lock of their own per message.
         localSent &+= 1

@@ -215,34 +215,49 @@ final class KafkaProducer: @unchecked Sendable {
         return handle
     }
 
-    /// Queues one message (value copied). Returns nil when queued, else librdkafka's reason.
-    /// Waits while librdkafka's queue is full (`queue.buffering.max.messages`; the poll thread
-    /// serves the delivery reports that make room), never drops — unless `giveUp()` says the
-    /// destination is gone, then returns its reason.
+    /// Queues one message. The value is copied unless `valueStays` (the caller keeps its bytes
+    /// valid and unchanged until the message's delivery report: no `RD_KAFKA_MSG_F_COPY`, and
+    /// never `RD_KAFKA_MSG_F_FREE`). Returns nil when queued, else librdkafka's reason — then
+    /// librdkafka does not own the message and there will be no delivery report for it.
+    /// Waits while librdkafka's queue is full (`queue.buffering.max.messages`; delivery reports
+    /// make room), never drops — unless `giveUp()` says the destination is gone, then returns
+    /// its reason.
     @inline(__always)
-    func produce(topic: OpaquePointer, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?,
-                 header1: (StaticString, UnsafeRawBufferPointer)?, header2: (StaticString, UnsafeRawBufferPointer)?,
-                 header3: (StaticString, UnsafeRawBufferPointer)? = nil, token: UInt, giveUp: () -> String?) -> String? {
-        let flags = RD_KAFKA_MSG_F_COPY
+    func produce(topic: OpaquePointer, value: UnsafeRawBufferPointer, valueStays: Bool, key: UnsafeRawBufferPointer?,
+                 headers: (StaticString, UnsafeRawBufferPointer, StaticString, UnsafeRawBufferPointer,
+                           StaticString, UnsafeRawBufferPointer)?,
+                 token: UInt, giveUp: () -> String?) -> String? {
+        let flags = valueStays ? 0 : RD_KAFKA_MSG_F_COPY
+        // One list for the three headers, kept across queue-full retries; librdkafka owns it once queued.
+        let list = headers.flatMap { named in
+            k2_headers3(UnsafeRawPointer(named.0.utf8Start).assumingMemoryBound(to: CChar.self), named.0.utf8CodeUnitCount,
+                        named.1.baseAddress, named.1.count,
+                        UnsafeRawPointer(named.2.utf8Start).assumingMemoryBound(to: CChar.self), named.2.utf8CodeUnitCount,
+                        named.3.baseAddress, named.3.count,
+                        UnsafeRawPointer(named.4.utf8Start).assumingMemoryBound(to: CChar.self), named.4.utf8CodeUnitCount,
+                        named.5.baseAddress, named.5.count)
+        }
         var status: rd_kafka_resp_err_t
+        var blockedSince: Int64?
+        defer { if let blockedSince { blockedNanos &+= monotonic.monotonicNanos() &- blockedSince } }
         repeat {
             status = k2_produce(rk, topic, flags, value.baseAddress, value.count,
-                           key?.baseAddress, key?.count ?? 0,
-                           header1.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
-                           header1?.1.baseAddress, header1.map { $0.1.count } ?? 0,
-                           header2.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
-                           header2?.1.baseAddress, header2.map { $0.1.count } ?? 0,
-                           header3.map { UnsafeRawPointer($0.0.utf8Start).assumingMemoryBound(to: CChar.self) },
-                           header3?.1.baseAddress, header3.map { $0.1.count } ?? 0,
-                           UnsafeMutableRawPointer(bitPattern: token))
+                                key?.baseAddress, key?.count ?? 0, list, UnsafeMutableRawPointer(bitPattern: token))
             // Queue full: serve delivery reports until there is room (never drop).
             if status == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                if let reason = giveUp() { return reason }
-                if !pollHere(now: monotonic.monotonicNanos(), timeoutMillis: 1) { usleep(200) }
+                let now = monotonic.monotonicNanos()
+                if blockedSince == nil { blockedSince = now }
+                if let reason = giveUp() { if let list { rd_kafka_headers_destroy(list) }; return reason }
+                if !pollHere(now: now, timeoutMillis: 1) { usleep(200) }
             }
         } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
-        return status == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : kafkaErrorString(status)
+        if status == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }
+        if let list { rd_kafka_headers_destroy(list) }
+        return kafkaErrorString(status)
     }
+
+    /// Time `produce` spent waiting for room in librdkafka's queue (sending thread only), ns.
+    private(set) var blockedNanos: Int64 = 0
 
     /// Waits until every queued message has its delivery report (served by the poll thread),
     /// or the timeout passes. Returns the number still queued.

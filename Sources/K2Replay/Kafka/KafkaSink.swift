@@ -1,6 +1,7 @@
 import CRdKafka
 import K2Capture
 import K2Core
+import Synchronization
 
 /// `kafka://[user:password@]host:port[,host:port]?topic=TEMPLATE` — replays into Kafka/Redpanda
 /// (or the embedded broker) with librdkafka.
@@ -68,8 +69,13 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     private var producer: KafkaProducer?
     private var topics: TopicCache<OpaquePointer>
     private let recorder: SinkRecorder
-    /// Slot ring: intended and actual send times (monotonic ns) of in-flight messages.
+    /// Slot ring, `ringStride` words per in-flight message: intended and actual send times
+    /// (monotonic ns) and the `CaptureBlock` hold on its payload (0 when the payload was copied).
     private var ring: UnsafeMutablePointer<Int64>
+    private static let ringStride = 3
+    /// Payload holds taken (sending thread) and released (whoever serves delivery reports).
+    private var holdsTaken = 0
+    private let holdsReleased = Atomic<Int>(0)
     private var ringMask: UInt = 0
     /// Messages handed to librdkafka so far: the next message's sequence (its `k2-id`); a
     /// message's token is its sequence + 1, its ring slot the sequence masked.
@@ -120,7 +126,7 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         self.clock = clock
         recorder = SinkRecorder(clock: clock)
         topics = TopicCache(template: options.topic)
-        ring = .allocate(capacity: 2)
+        ring = .allocate(capacity: Self.ringStride)
         numbers = .allocate(byteCount: 128, alignment: 8)
         runID = UInt64.random(in: 1...UInt64.max)
         // `k2-id`: the run id and '-' are written once at 64..<81, the sequence after them per message.
@@ -169,7 +175,7 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         var cap = 2
         while cap < maxQueued + KafkaProducer.deliveryBatch + 1 { cap <<= 1 }
         ring.deallocate()
-        ring = .allocate(capacity: cap * 2)
+        ring = .allocate(capacity: cap * Self.ringStride)
         ringMask = UInt(cap - 1)
         wallMinusMono = clock.wallNanos() - clock.monotonicNanos()
         newProducer.startPolling()
@@ -193,23 +199,35 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         let sequence = nextSlot
         let slot = sequence & ringMask
         nextSlot &+= 1
-        ring[Int(slot) * 2] = message.intendedNanos
-        ring[Int(slot) * 2 + 1] = message.actualNanos
+        // No payload copy: librdkafka points into the reader's block, held until the delivery report.
+        let hold = message.record.block?.hold()
+        if hold != nil { holdsTaken &+= 1 }
+        let entry = ring + Int(slot) * Self.ringStride
+        entry[0] = message.intendedNanos
+        entry[1] = message.actualNanos
+        entry[2] = Int64(Int(bitPattern: hold))
         let err: String?
         if options.headers {
             let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
             let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
             let n3 = MessageID.prefixLength + Self.decimal(Int64(sequence), into: numbers, at: 64 + MessageID.prefixLength)
-            err = producer.produce(topic: rkt, value: payload, key: fields.symbol,
-                                   header1: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1])),
-                                   header2: ("k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)])),
-                                   header3: (MessageID.header, UnsafeRawBufferPointer(rebasing: numbers[64..<(64 + n3)])),
+            err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol,
+                                   headers: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1]),
+                                             "k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)]),
+                                             MessageID.header, UnsafeRawBufferPointer(rebasing: numbers[64..<(64 + n3)])),
                                    token: sequence + 1) { self.goneReason() }
         } else {
-            err = producer.produce(topic: rkt, value: payload, key: fields.symbol, header1: nil, header2: nil,
+            err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol, headers: nil,
                                    token: sequence + 1) { self.goneReason() }
         }
-        if let err { fail(err) }
+        if let err {
+            // Not queued: librdkafka does not own the message, no delivery report will come.
+            if let hold {
+                CaptureBlock.release(hold)
+                holdsReleased.add(1, ordering: .relaxed)
+            }
+            fail(err)
+        }
         // Serve delivery reports on this thread about once a millisecond (see KafkaProducer).
         producer.pollIfDue(now: message.actualNanos)
         // The broker is gone (messages timed out after message.timeout.ms): stop the replay
@@ -255,12 +273,28 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         deliveredLock.withLock {
             for index in 0..<tokens.count where errors[index] == 0 { deliveredIDs.insert(UInt64(tokens[index] &- 1)) }
         }
+        var released = 0
+        // librdkafka is done with the payloads: release their blocks, one atomic operation per
+        // run of reports from the same block (reports come in order per partition, so a batch
+        // is mostly runs), not one per message bouncing the block's count between threads.
+        var runHold = 0
+        var runLength = 0
         recorder.outcomes { outcomes in
             for i in 0..<tokens.count {
-                let slot = Int((tokens[i] &- 1) & mask)
+                let entry = ring + Int((tokens[i] &- 1) & mask) * Self.ringStride
+                let hold = Int(entry[2])
+                if hold != 0 {
+                    if hold != runHold {
+                        if let token = UnsafeMutableRawPointer(bitPattern: runHold) { CaptureBlock.release(token, count: runLength) }
+                        runHold = hold
+                        runLength = 0
+                    }
+                    runLength += 1
+                    released += 1
+                }
                 let code = errors[i]
                 if code == 0 {
-                    outcomes.delivered(intendedNanos: ring[slot * 2], actualNanos: ring[slot * 2 + 1], now: now)
+                    outcomes.delivered(intendedNanos: entry[0], actualNanos: entry[1], now: now)
                 } else {
                     var reason = kafkaErrorString(rd_kafka_resp_err_t(code))
                     if let purged, code == RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue {
@@ -271,11 +305,23 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
                 }
             }
         }
+        if let token = UnsafeMutableRawPointer(bitPattern: runHold) { CaptureBlock.release(token, count: runLength) }
+        if released > 0 { holdsReleased.add(released, ordering: .relaxed) }
         if let timedOut {
             let after = messageTimeout
             goneLock.withLock { if gone == nil { gone = "messages failed with '\(timedOut)' (message.timeout.ms=\(after))" } }
         }
     }
+
+    /// Messages whose payload block is still held (sent without a copy, delivery report not yet
+    /// served): 0 after `finish` unless librdkafka kept messages past its purge.
+    var payloadHolds: Int { holdsTaken - holdsReleased.load(ordering: .relaxed) }
+
+    /// Messages sent without copying their payload.
+    var payloadsNotCopied: Int { holdsTaken }
+
+    /// Time `send` waited for room in librdkafka's queue (`queue.buffering.max.messages`).
+    package var blockedNanos: Int64 { producer?.blockedNanos ?? 0 }
 
     /// Delivery errors that mean the broker is unreachable rather than one message being bad.
     static func meansGone(_ code: Int32) -> Bool {

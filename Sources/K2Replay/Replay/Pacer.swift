@@ -78,14 +78,18 @@ protocol PaceWaiter {
     mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64
     /// The monotonic clock now.
     func now() -> Int64
+    /// Total time `wait` spent before deadlines so far (the sending thread ahead of its
+    /// schedule: idle); the rest of the sending time the thread was busy.
+    var waitedNanos: Int64 { get }
 }
 
 /// Sleeps (`clock_nanosleep`, absolute, in slices of at most 50 ms so a stop request is seen)
 /// until `spinNanos` before the deadline, then spins on the monotonic clock. Lateness is then
 /// the clock read plus the spin loop: tens of nanoseconds on an idle core.
-struct SpinWaiter: PaceWaiter {
-    var spinNanos: Int64
-    var sliceNanos: Int64 = 50_000_000
+package struct SpinWaiter: PaceWaiter {
+    package var spinNanos: Int64
+    package var sliceNanos: Int64 = 50_000_000
+    package private(set) var waitedNanos: Int64 = 0
 
     init(spinNanos: Int64 = 80_000) {
         self.spinNanos = spinNanos
@@ -121,8 +125,10 @@ struct SpinWaiter: PaceWaiter {
     }
 
     package mutating func wait(until deadline: Int64, shouldStop: () -> Bool) -> Int64 {
-        var current = now()
+        let start = now()
+        var current = start
         if current >= deadline { return current }
+        defer { waitedNanos &+= current &- start }
         while deadline - current > spinNanos {
             let wake = Swift.min(deadline - spinNanos, current + sliceNanos)
             var ts = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
@@ -141,6 +147,7 @@ package struct ManualWaiter: PaceWaiter {
     /// Extra nanoseconds added to each wait, in turn (cycled), to script lateness.
     package var lateness: [Int64]
     private var turn = 0
+    package private(set) var waitedNanos: Int64 = 0
 
     package init(clock: ManualClock, lateness: [Int64] = [0]) {
         self.clock = clock
@@ -153,6 +160,7 @@ package struct ManualWaiter: PaceWaiter {
         let extra = lateness[turn % lateness.count]
         turn += 1
         let target = Swift.max(deadline, clock.monotonicNanos()) + extra
+        waitedNanos += Swift.max(0, deadline - clock.monotonicNanos())
         clock.advance(by: target - clock.monotonicNanos())
         return target
     }

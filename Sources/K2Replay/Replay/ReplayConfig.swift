@@ -44,6 +44,9 @@ package struct ReplayConfig: Sendable {
     var progressIntervalNanos: Int64 = 500_000_000
     /// Length of each lateness interval in the `.hlog`. Default 1 s.
     package var histogramIntervalNanos: Int64 = 1_000_000_000
+    /// Lateness p99 above which a window counts as behind its schedule (harness-bound, see
+    /// `HarnessLoad`). Default nil: one mean gap between messages, at least 1 ms.
+    package var latenessBudgetNanos: Int64?
     /// After a stop (Ctrl-C, sink failure), read the rest of the captures to count what was never sent. Default on.
     package var countUnsentOnStop: Bool = true
 

@@ -116,6 +116,9 @@ package final class ReplayEngine: @unchecked Sendable {
         let span = source.span
         var lateness = Histogram()
         var interval = Histogram()
+        // Lateness of the current harness window (closed every `histogramIntervalNanos` after a
+        // message, apart from the .hlog intervals, which wait for slack to encode).
+        var windowLateness = Histogram()
         var intervals: [EncodedHistogramInterval] = []
         var intervalDue = false
         var sequence: UInt64 = 0
@@ -135,6 +138,12 @@ package final class ReplayEngine: @unchecked Sendable {
         let isMax = config.pace == .max
         let stampMask = Self.maxStampEvery &- 1
         var stamp = startMono
+        // What the harness did per interval and over the run (`HarnessLoad`): sampled when an
+        // interval closes (paced) or once a batch's stamp has crossed one (max), never per message.
+        var sampler: HarnessSampler?
+        var window = LoadWindow()
+        var loads: [HarnessLoad] = []
+        var runStart = LoadWindow()
         // Locals, not properties, in the loop: no exclusivity checks, no lazy-global checks.
         let sinks = self.sinks
         let sinkCount = sinks.count
@@ -170,6 +179,11 @@ package final class ReplayEngine: @unchecked Sendable {
                     lastProgress = startMono
                     firstCapture = captureNanos
                     pacer = Pacer(pace: config.pace, captureStart: captureNanos, startNanos: startMono)
+                    let newSampler = HarnessSampler()
+                    sampler = newSampler
+                    window = LoadWindow(at: startMono, origin: startMono, sample: newSampler.sample(), waited: waiter.waitedNanos,
+                                        blocked: Self.blocked(sinks), sent: 0, delivered: Self.delivered(sinks))
+                    runStart = window
                 }
                 if signalFlag.isSet || stopFlag.isSet {
                     outcome = .interrupted
@@ -197,9 +211,23 @@ package final class ReplayEngine: @unchecked Sendable {
                     intended = due
                     lateness.record(actual &- intended)
                     interval.record(actual &- intended)
+                    windowLateness.record(actual &- intended)
+                    // A harness window: one getrusage and one pread, about once a second.
+                    if actual &- window.startNanos >= config.histogramIntervalNanos {
+                        loads.append(window.close(at: actual, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                                  latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
+                                                  budget: config.latenessBudgetNanos))
+                        windowLateness.reset()
+                    }
                 } else {
                     // max: one clock read per batch (see `maxStampEvery`).
-                    if sequence & stampMask == 0 { stamp = waiter.now() }
+                    if sequence & stampMask == 0 {
+                        stamp = waiter.now()
+                        if stamp &- window.startNanos >= config.histogramIntervalNanos {
+                            loads.append(window.close(at: stamp, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                                      latenessP50: nil, latenessP99: nil, budget: nil))
+                        }
+                    }
                     actual = stamp
                     intended = stamp
                 }
@@ -266,6 +294,22 @@ package final class ReplayEngine: @unchecked Sendable {
         if !isMax, interval.totalCount > 0 {
             intervals.append(Self.encodeInterval(interval, from: intervalStart, to: waiter.now(), origin: startMono))
         }
+        if !isMax, let sampler, windowLateness.totalCount > 0 {
+            loads.append(window.close(at: Swift.max(lastSent, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                      latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
+                                      budget: config.latenessBudgetNanos))
+        } else if isMax, let sampler, sequence > window.sent {
+            loads.append(window.close(at: sendingEnd, sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                      latenessP50: nil, latenessP99: nil, budget: nil))
+        }
+        // The whole sending phase, before `finish` (which drains what the sinks still hold).
+        var harness: HarnessLoad?
+        if let sampler, sequence > 0 {
+            let budget = config.latenessBudgetNanos ?? HarnessLoad.latenessBudget(messages: sequence, sendingNanos: sendingEnd &- startMono)
+            harness = runStart.close(at: Swift.max(sendingEnd, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks,
+                                     sent: sequence, latenessP50: isMax ? nil : lateness.valueAtPercentile(50),
+                                     latenessP99: isMax ? nil : lateness.valueAtPercentile(99), budget: isMax ? nil : budget)
+        }
 
         // Count what was selected but never handed over (the message a sink failed on was handed over).
         var neverSent: UInt64 = 0
@@ -303,7 +347,56 @@ package final class ReplayEngine: @unchecked Sendable {
             sendingNanos: sequence > 0 ? sendingEnd - startMono : 0, messages: sequence, bytes: bytes,
             neverSent: neverSent, captureSpanNanos: firstCapture.map { lastCapture - $0 } ?? 0,
             lateness: lateness, latenessIntervals: intervals, sinks: summaries, stopSignal: stopSignal,
-            realtimePriority: config.pace == .max ? nil : config.realtimePriority)
+            realtimePriority: config.pace == .max ? nil : config.realtimePriority, harness: harness, harnessIntervals: loads)
+    }
+
+    /// Blocked time of all sinks (`ReplaySink.blockedNanos`).
+    static func blocked(_ sinks: [any ReplaySink]) -> Int64 {
+        sinks.reduce(0) { $0 &+ $1.blockedNanos }
+    }
+
+    /// What the slowest sink has delivered or left unrouted so far.
+    static func delivered(_ sinks: [any ReplaySink]) -> UInt64 {
+        sinks.map { sink in let counts = sink.counts; return counts.delivered &+ counts.unrouted }.min() ?? 0
+    }
+
+    /// The start of a `HarnessLoad` window: the counters as they were.
+    struct LoadWindow {
+        var startNanos: Int64 = 0
+        var origin: Int64 = 0
+        var sample = HarnessSampler.Sample(cpuNanos: 0, runQueueNanos: nil)
+        var waited: Int64 = 0
+        var blocked: Int64 = 0
+        var sent: UInt64 = 0
+        var delivered: UInt64 = 0
+
+        init() {}
+
+        init(at start: Int64, origin: Int64, sample: HarnessSampler.Sample, waited: Int64, blocked: Int64, sent: UInt64, delivered: UInt64) {
+            startNanos = start
+            self.origin = origin
+            self.sample = sample
+            self.waited = waited
+            self.blocked = blocked
+            self.sent = sent
+            self.delivered = delivered
+        }
+
+        /// The window from its start to `now`; this window then starts at `now`.
+        mutating func close(at now: Int64, sampler: HarnessSampler, waited: Int64, sinks: [any ReplaySink], sent: UInt64,
+                            latenessP50: Int64?, latenessP99: Int64?, budget: Int64?) -> HarnessLoad {
+            let next = LoadWindow(at: now, origin: origin, sample: sampler.sample(), waited: waited, blocked: ReplayEngine.blocked(sinks),
+                                  sent: sent, delivered: ReplayEngine.delivered(sinks))
+            let queued = next.sample.runQueueNanos.flatMap { end in sample.runQueueNanos.map { end &- $0 } }
+            let load = HarnessLoad(startNanos: startNanos &- origin, lengthNanos: now &- startNanos, sent: sent &- self.sent,
+                                   delivered: next.delivered &- Swift.min(delivered, next.delivered),
+                                   waitedNanos: waited &- self.waited, blockedNanos: next.blocked &- blocked,
+                                   latenessP50Nanos: latenessP50, latenessP99Nanos: latenessP99, latenessBudgetNanos: latenessP99 == nil ? nil
+                                       : budget ?? HarnessLoad.latenessBudget(messages: sent &- self.sent, sendingNanos: now &- startNanos),
+                                   cpuNanos: next.sample.cpuNanos &- sample.cpuNanos, cores: sampler.cores, runQueueNanos: queued)
+            self = next
+            return load
+        }
     }
 
     /// The most capture time a replay covers (rounds × span) and the longest schedule it

@@ -61,6 +61,11 @@ package struct ReplaySummary: Sendable {
     package var realtimePriority: Int32? = nil
     /// Captures replayed with `allowTorn` whose tail was torn: "PATH: torn tail at byte N: …".
     package var inputDamage: [String] = []
+    /// What the harness did over the sending phase, and whether the run's figures are
+    /// harness-bound or system-bound; nil when nothing was sent.
+    package var harness: HarnessLoad? = nil
+    /// The same per interval (`histogramIntervalNanos`, about 1 s).
+    package var harnessIntervals: [HarnessLoad] = []
 
     /// The process exit code: the outcome's, except 128 + signal (130 SIGINT, 143 SIGTERM) for a signal stop.
     package var exitCode: Int32 {
@@ -121,7 +126,7 @@ package struct ReplaySummary: Sendable {
             members.append(contentsOf: sink.stats.details)
             return .object(members)
         }
-        return .object([
+        var members: [(String, JSONValue)] = [
             ("k2_version", .string(K2Version.number)),
             ("files", .array(files.map { .string($0) })),
             ("pace", .object(pace)),
@@ -143,8 +148,11 @@ package struct ReplaySummary: Sendable {
             ("lateness_ns", Self.percentiles(lateness)),
             ("scheduling", .string(realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal")),
             ("input_damage", .array(inputDamage.map { .string($0) })),
-            ("sinks", .array(sinks)),
-        ])
+        ]
+        members.append(("harness", harness?.json() ?? .null))
+        members.append(("harness_intervals", .array(harnessIntervals.map { $0.json() })))
+        members.append(("sinks", .array(sinks)))
+        return .object(members)
     }
 
     /// The `.hlog` with the lateness intervals and, tagged, each sink's whole-run latency histograms.
@@ -183,6 +191,14 @@ package struct ReplaySummary: Sendable {
             if realtimePriority == nil, lateness.valueAtPercentile(99) > Self.latenessHintNanos {
                 out.append("  lateness above \(us(Self.latenessHintNanos)) under normal scheduling is the sending thread waiting for a CPU; "
                     + "--realtime 10 (root) keeps it in microseconds (docs/replay.md)")
+            }
+        }
+        if let harness {
+            let (bound, reason) = harness.classification
+            out.append("bound: \(bound.rawValue) — \(reason)")
+            let behind = harnessIntervals.filter { $0.bound != bound }.count
+            if behind > 0 {
+                out.append("  \(behind) of \(harnessIntervals.count) intervals were \(bound == .system ? Bottleneck.harness.rawValue : Bottleneck.system.rawValue) (summary.json harness_intervals)")
             }
         }
         for sink in sinks {

@@ -2,7 +2,8 @@ import K2Capture
 import K2Core
 
 /// One message the replay engine hands to its sinks. The record is a view into the reader's
-/// block, valid only during `ReplaySink.send`: a sink copies what it keeps.
+/// block, valid only during `ReplaySink.send`: a sink copies what it keeps, or holds the block
+/// (`record.block`, see `CaptureBlock`) until it is done with the bytes.
 package struct ReplayMessage {
     /// The capture record (kind, receive time, connection, payload bytes).
     package let record: CaptureRecord
@@ -55,7 +56,7 @@ package protocol ReplaySink: AnyObject {
     /// Connects and checks the destination (broker reachable, table exists …). Throws one
     /// actionable error before the replay starts.
     func open() throws
-    /// Hands over one message; copies what it keeps.
+    /// Hands over one message; copies what it keeps (or holds `record.block`).
     func send(_ message: borrowing ReplayMessage) throws
     /// Waits (up to `timeoutNanos`) until every message sent is delivered or failed, then closes.
     func finish(timeoutNanos: Int64) throws
@@ -69,12 +70,17 @@ package protocol ReplaySink: AnyObject {
     var usesPayloadFields: Bool { get }
     /// Called by the engine once, after `open` and before the first `send`, with the pace. Default: nothing.
     func willStart(pace: Pace)
+    /// Total time `send` has spent waiting for the destination to make room (back-pressure:
+    /// librdkafka's queue full, ClickHouse's pending batches), ns; read by the engine on the
+    /// sending thread once per interval. Default 0 (a sink that never waits).
+    var blockedNanos: Int64 { get }
 }
 
 extension ReplaySink {
     package var stats: SinkStats { SinkStats(counts: counts) }
     package var usesPayloadFields: Bool { true }
     package func willStart(pace: Pace) {}
+    package var blockedNanos: Int64 { 0 }
 }
 
 /// Message accounting for one sink: `sent == delivered + failed + unknown + unrouted + inFlight`.
