@@ -32,7 +32,7 @@ package struct CandleStats: Sendable, Equatable {
             if start != nil { finished = self }
             self = CandleStats(bucketNanos: bucketNanos)
             start = bucket
-            package = first.price
+            open = first.price
             high = first.price
             low = first.price
             firstTradeID = first.id
