@@ -5,7 +5,7 @@ import PackageDescription
 /// One settings list for every target: Swift 6 language mode (set below), strict concurrency,
 /// explicit `any` for existentials.
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 /// swift-log's `Logger`, for the modules that log (docs/errors.md).
@@ -113,7 +113,9 @@ let package = Package(
         .testTarget(name: "K2CaptureTests", dependencies: ["K2Capture", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2NetTests", dependencies: ["K2Net", "K2TestSupport"], swiftSettings: strict),
         .testTarget(name: "K2ReplayTests", dependencies: ["K2Replay", "K2TestSupport"], swiftSettings: strict),
-        .testTarget(name: "K2SimTests", dependencies: ["K2Sim", "K2Config", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"], swiftSettings: strict),
+        .testTarget(
+            name: "K2SimTests", dependencies: ["K2Sim", "K2Config", "K2Replay", "K2TestSupport"], exclude: ["Fixtures", "Golden"],
+            swiftSettings: strict),
         .testTarget(name: "K2RecordTests", dependencies: ["K2Record", "K2Sim", "K2TestSupport", logging], swiftSettings: strict),
         .testTarget(name: "K2BenchTests", dependencies: ["K2Bench", "K2Config", "K2Net", "K2TestSupport"], swiftSettings: strict),
         // The command line's argument types (`@testable import k2`).

@@ -35,8 +35,9 @@ package struct BenchError: K2Error, Equatable {
 
     /// A workload or targets file that K2Config's reader refused.
     package init(_ error: ConfigError) {
-        self.init(error.code == .fileNotFound ? .fileNotFound : .badFile, path: error.path, line: error.line, column: error.column,
-                  what: error.what, remedy: error.remedy)
+        self.init(
+            error.code == .fileNotFound ? .fileNotFound : .badFile, path: error.path, line: error.line, column: error.column,
+            what: error.what, remedy: error.remedy)
     }
 
     /// `file:line:column`, as far as known.

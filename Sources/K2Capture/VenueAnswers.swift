@@ -78,16 +78,19 @@ package enum VenueAnswers {
     package static func krakenStatus(channelID: Int64, name: String, depth: Int?, pair: String, reqid: String?, subscribed: Bool) -> [UInt8] {
         let isBook = name == "book"
         let channelName = isBook ? "book-\(depth ?? 10)" : name
-        return Array((#"{"channelID":\#(channelID),"channelName":\#(JSONText.quoted(channelName)),"event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),"#
-            + #"\#(reqidMember(reqid))"status":"\#(subscribed ? "subscribed" : "unsubscribed")","subscription":\#(krakenSubscription(name: name, depth: isBook ? depth ?? 10 : nil))}"#).utf8)
+        return Array(
+            (#"{"channelID":\#(channelID),"channelName":\#(JSONText.quoted(channelName)),"event":"subscriptionStatus","pair":\#(JSONText.quoted(pair)),"#
+                + #"\#(reqidMember(reqid))"status":"\#(subscribed ? "subscribed" : "unsubscribed")","subscription":\#(krakenSubscription(name: name, depth: isBook ? depth ?? 10 : nil))}"#)
+                .utf8)
     }
 
     /// A refused subscription: `{"errorMessage":"Subscription name invalid","event":"subscriptionStatus","pair":"XBT/USD","status":"error","subscription":{"name":"x"}}`
     /// (`"depth":N` in `subscription` when the refusal is about the depth).
     package static func krakenError(_ message: String, name: String, depth: Int? = nil, pair: String?, reqid: String?) -> [UInt8] {
         let pairMember = pair.map { #""pair":\#(JSONText.quoted($0)),"# } ?? ""
-        return Array((#"{"errorMessage":\#(JSONText.quoted(message)),"event":"subscriptionStatus",\#(pairMember)\#(reqidMember(reqid))"#
-            + #""status":"error","subscription":\#(krakenSubscription(name: name, depth: depth))}"#).utf8)
+        return Array(
+            (#"{"errorMessage":\#(JSONText.quoted(message)),"event":"subscriptionStatus",\#(pairMember)\#(reqidMember(reqid))"#
+                + #""status":"error","subscription":\#(krakenSubscription(name: name, depth: depth))}"#).utf8)
     }
 
     /// A request that is no subscription: `{"errorMessage":"Unsupported event","event":"error"}`
@@ -167,7 +170,9 @@ package enum VenueAnswers {
     /// `{"channel":"…","client_id":"","timestamp":"…","sequence_num":N,"events":` (timestamps
     /// as Go's RFC3339Nano: trailing zeros of the fraction dropped).
     private static func coinbaseHead(_ channel: String, nanos: Int64, sequence: Int64) -> [UInt8] {
-        Array(#"{"channel":\#(JSONText.quoted(channel)),"client_id":"","timestamp":"\#(TimeText.iso8601(nanos: nanos, trimZeros: true))","sequence_num":\#(sequence),"events":"#.utf8)
+        Array(
+            #"{"channel":\#(JSONText.quoted(channel)),"client_id":"","timestamp":"\#(TimeText.iso8601(nanos: nanos, trimZeros: true))","sequence_num":\#(sequence),"events":"#
+                .utf8)
     }
 
     /// `"a","b"`.

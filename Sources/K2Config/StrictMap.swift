@@ -42,8 +42,9 @@ package struct StrictMap {
     static func syntaxError(_ e: YamlError, file: String) -> ConfigError {
         switch e {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-            return ConfigError(path: file, line: mark.line, column: mark.column,
-                               what: "not valid YAML: \(problem)", remedy: "fix the syntax")
+            return ConfigError(
+                path: file, line: mark.line, column: mark.column,
+                what: "not valid YAML: \(problem)", remedy: "fix the syntax")
         default:
             let first = "\(e)".split(separator: "\n").first.map(String.init) ?? "\(e)"
             return ConfigError(path: file, what: "not valid YAML: \(first)", remedy: "fix the syntax")
@@ -56,9 +57,10 @@ package struct StrictMap {
         self.path = path
         self.guide = guide
         guard case let .mapping(mapping) = node else {
-            throw ConfigError(path: file, line: node.mark?.line, column: node.mark?.column,
-                              what: "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping (key: value lines)",
-                              remedy: "see \(guide)")
+            throw ConfigError(
+                path: file, line: node.mark?.line, column: node.mark?.column,
+                what: "\(path.isEmpty ? "the document" : "'\(path)'") must be a mapping (key: value lines)",
+                remedy: "see \(guide)")
         }
         var list: [(String, Node, Node)] = []
         var seen = Set<String>()
@@ -67,8 +69,9 @@ package struct StrictMap {
                 throw ConfigError(path: file, line: keyNode.mark?.line, what: "keys must be plain words", remedy: "")
             }
             if !seen.insert(scalar.string).inserted {
-                throw ConfigError(path: file, line: keyNode.mark?.line, column: keyNode.mark?.column,
-                                 what: "key '\(Self.join(path, scalar.string))' appears twice", remedy: "keep one")
+                throw ConfigError(
+                    path: file, line: keyNode.mark?.line, column: keyNode.mark?.column,
+                    what: "key '\(Self.join(path, scalar.string))' appears twice", remedy: "keep one")
             }
             list.append((scalar.string, keyNode, valueNode))
         }
@@ -86,9 +89,10 @@ package struct StrictMap {
         for pair in pairs where !allowed.contains(pair.key) {
             let near = allowed.min(by: { Self.distance($0, pair.key) < Self.distance($1, pair.key) })
             let hint = near.flatMap { Self.distance($0, pair.key) <= 3 ? "did you mean '\($0)'? " : nil } ?? ""
-            throw ConfigError(path: file, line: pair.keyNode.mark?.line, column: pair.keyNode.mark?.column,
-                             what: "unknown key '\(Self.join(path, pair.key))'",
-                             remedy: hint + "allowed here: \(allowed.joined(separator: ", "))")
+            throw ConfigError(
+                path: file, line: pair.keyNode.mark?.line, column: pair.keyNode.mark?.column,
+                what: "unknown key '\(Self.join(path, pair.key))'",
+                remedy: hint + "allowed here: \(allowed.joined(separator: ", "))")
         }
     }
 
@@ -99,21 +103,24 @@ package struct StrictMap {
     }
 
     func typeError(_ key: String, _ node: Node, _ expected: String) -> ConfigError {
-        ConfigError(path: file, line: node.mark?.line, column: node.mark?.column,
-                   what: "key '\(Self.join(path, key))' must be \(expected), not '\(Self.show(node))'",
-                   remedy: "see \(guide)")
+        ConfigError(
+            path: file, line: node.mark?.line, column: node.mark?.column,
+            what: "key '\(Self.join(path, key))' must be \(expected), not '\(Self.show(node))'",
+            remedy: "see \(guide)")
     }
 
     package func missing(_ key: String, _ expected: String) -> ConfigError {
-        ConfigError(path: file, line: line, column: node.mark?.column,
-                   what: "missing key '\(Self.join(path, key))' (\(expected))", remedy: "add it; see \(guide)")
+        ConfigError(
+            path: file, line: line, column: node.mark?.column,
+            what: "missing key '\(Self.join(path, key))' (\(expected))", remedy: "add it; see \(guide)")
     }
 
     /// A plain error at `key`'s value (or at this mapping when the key is absent).
     package func error(at key: String, _ what: String, remedy: String = "") -> ConfigError {
         let target = value(key) ?? node
-        return ConfigError(path: file, line: target.mark?.line, column: target.mark?.column,
-                          what: "key '\(Self.join(path, key))': \(what)", remedy: remedy)
+        return ConfigError(
+            path: file, line: target.mark?.line, column: target.mark?.column,
+            what: "key '\(Self.join(path, key))': \(what)", remedy: remedy)
     }
 
     static func show(_ node: Node) -> String {
@@ -234,9 +241,11 @@ package struct StrictMap {
         for item in items {
             guard case let .scalar(scalar) = item, let number = Self.number(scalar.string) else { throw typeError(key, item, "a list of numbers") }
             guard range.contains(number) else {
-                throw ConfigError(path: file, line: item.mark?.line, column: item.mark?.column,
-                                  what: "key '\(Self.join(path, key))' must hold numbers from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(scalar.string)'",
-                                  remedy: "see \(guide)")
+                throw ConfigError(
+                    path: file, line: item.mark?.line, column: item.mark?.column,
+                    what:
+                        "key '\(Self.join(path, key))' must hold numbers from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not '\(scalar.string)'",
+                    remedy: "see \(guide)")
             }
             out.append(number)
         }
@@ -245,9 +254,10 @@ package struct StrictMap {
 
     func rangeError(_ key: String, _ lower: String, _ upper: String) -> ConfigError {
         let target = value(key) ?? node
-        return ConfigError(path: file, line: target.mark?.line, column: target.mark?.column,
-                           what: "key '\(Self.join(path, key))' must be from \(lower) to \(upper), not '\(Self.show(target))'",
-                           remedy: "see \(guide)")
+        return ConfigError(
+            path: file, line: target.mark?.line, column: target.mark?.column,
+            what: "key '\(Self.join(path, key))' must be from \(lower) to \(upper), not '\(Self.show(target))'",
+            remedy: "see \(guide)")
     }
 
     /// `1000`, `0.5`, `1e+09`: integers without a fraction, others as Swift prints them.
@@ -258,8 +268,10 @@ package struct StrictMap {
 
     /// A range bound of a duration: `0s`, `10ms`, `365d`.
     static func formatDuration(_ nanos: Int64) -> String {
-        let units: [(Int64, String)] = [(86_400_000_000_000, "d"), (3_600_000_000_000, "h"), (60_000_000_000, "m"),
-                                        (1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")]
+        let units: [(Int64, String)] = [
+            (86_400_000_000_000, "d"), (3_600_000_000_000, "h"), (60_000_000_000, "m"),
+            (1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us"),
+        ]
         for (scale, unit) in units where nanos != 0 && nanos % scale == 0 { return "\(nanos / scale)\(unit)" }
         return nanos == 0 ? "0s" : "\(nanos)ns"
     }
@@ -294,8 +306,9 @@ package struct StrictMap {
         for (i, item) in seq.enumerated() {
             let itemPath = Self.join(path, key) + "[\(i)]"
             guard case .mapping = item else {
-                throw ConfigError(path: file, line: item.mark?.line, column: item.mark?.column,
-                                 what: "'\(itemPath)' must be a mapping, not '\(Self.show(item))'", remedy: "see \(guide)")
+                throw ConfigError(
+                    path: file, line: item.mark?.line, column: item.mark?.column,
+                    what: "'\(itemPath)' must be a mapping, not '\(Self.show(item))'", remedy: "see \(guide)")
             }
             out.append(try StrictMap(node: item, file: file, path: itemPath, guide: guide))
         }

@@ -43,8 +43,10 @@ package enum ChildProcess {
 
     /// Spawns `args` (args[0] an absolute path, or a name looked up on PATH). With
     /// `dieWithParent`, the child gets SIGKILL when this process exits (via `setpriv --pdeathsig`).
-    package static func start(_ args: [String], stdout: Destination = .null, stderr: Destination = .null,
-                             dieWithParent: Bool = true) throws(SpawnError) -> Started {
+    package static func start(
+        _ args: [String], stdout: Destination = .null, stderr: Destination = .null,
+        dieWithParent: Bool = true
+    ) throws(SpawnError) -> Started {
         guard let program = args.first else { throw SpawnError(what: "cannot start a program: no command given") }
         guard let path = program.contains("/") ? program : which(program) else {
             throw SpawnError(what: "cannot start \(program): not found on PATH")
@@ -105,10 +107,14 @@ package enum ChildProcess {
 
     /// Spawns `args` (args[0] an absolute path). `stdoutPath`/`stderrPath` nil → /dev/null.
     /// With `dieWithParent`, the child gets SIGKILL when this process exits (via `setpriv --pdeathsig`).
-    package static func spawn(_ args: [String], stdoutPath: String? = nil, stderrPath: String? = nil,
-                             dieWithParent: Bool = true) throws(SpawnError) -> pid_t {
-        try start(args, stdout: stdoutPath.map { .file($0) } ?? .null, stderr: stderrPath.map { .file($0) } ?? .null,
-                  dieWithParent: dieWithParent).pid
+    package static func spawn(
+        _ args: [String], stdoutPath: String? = nil, stderrPath: String? = nil,
+        dieWithParent: Bool = true
+    ) throws(SpawnError) -> pid_t {
+        try start(
+            args, stdout: stdoutPath.map { .file($0) } ?? .null, stderr: stderrPath.map { .file($0) } ?? .null,
+            dieWithParent: dieWithParent
+        ).pid
     }
 
     /// Runs `args` to its end with stdout and stderr collected (read together, so neither pipe
@@ -135,8 +141,9 @@ package enum ChildProcess {
         }
         for fd in polled.map(\.fd) where fd >= 0 { close(fd) }
         let status = wait(child.pid)
-        return Finished(status: status, stdout: String(decoding: collected[0], as: UTF8.self),
-                        stderr: String(decoding: collected[1], as: UTF8.self))
+        return Finished(
+            status: status, stdout: String(decoding: collected[0], as: UTF8.self),
+            stderr: String(decoding: collected[1], as: UTF8.self))
     }
 
     /// Waits for `pid` to exit (reaps it): its exit code, 128 + the signal when a signal ended

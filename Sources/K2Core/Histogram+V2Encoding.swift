@@ -38,11 +38,11 @@ extension Histogram {
         out.reserveCapacity(40 + payload.count)
         putBE32(Self.v2Cookie, &out)
         putBE32(UInt32(payload.count), &out)
-        putBE32(0, &out) // normalizing index offset
+        putBE32(0, &out)  // normalizing index offset
         putBE32(UInt32(significantDigits), &out)
         putBE64(UInt64(lowestDiscernibleValue), &out)
         putBE64(UInt64(highestTrackableValue), &out)
-        putBE64(Double(1).bitPattern, &out) // integer to double conversion ratio
+        putBE64(Double(1).bitPattern, &out)  // integer to double conversion ratio
         out += payload
         return out
     }

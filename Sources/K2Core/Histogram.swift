@@ -115,7 +115,8 @@ package struct Histogram: Sendable, Equatable, Codable {
     /// each bucket is re-recorded at its value, which is exact for identical layouts).
     package mutating func add(_ other: Histogram) {
         if other.counts.count == counts.count, other.unitMagnitude == unitMagnitude,
-           other.subBucketHalfCountMagnitude == subBucketHalfCountMagnitude {
+            other.subBucketHalfCountMagnitude == subBucketHalfCountMagnitude
+        {
             counts.withUnsafeMutableBufferPointer { dst in
                 other.counts.withUnsafeBufferPointer { src in
                     for i in 0..<src.count where src[i] != 0 { dst[i] &+= src[i] }
@@ -312,7 +313,8 @@ package struct Histogram: Sendable, Equatable, Codable {
         var out = "       Value     Percentile TotalCount 1/(1-Percentile)\n\n"
         for point in percentileSpectrum(ticksPerHalfDistance: ticksPerHalfDistance) {
             let inverse = point.percentile >= 100 ? "" : TimeText.fixed(1 / (1 - point.percentile / 100), 2)
-            out += pad(TimeText.fixed(Double(point.value) / scale, 3), 12) + " "
+            out +=
+                pad(TimeText.fixed(Double(point.value) / scale, 3), 12) + " "
                 + pad(TimeText.fixed(point.percentile / 100, 12), 14) + " "
                 + pad(String(point.countAtOrBelow), 10) + " " + pad(inverse, 14) + "\n"
         }

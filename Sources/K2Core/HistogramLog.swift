@@ -38,8 +38,9 @@ package struct EncodedHistogramInterval: Sendable, Equatable {
 
     package init(_ interval: HistogramInterval) {
         let histogram = interval.histogram
-        self.init(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds, tag: interval.tag,
-                  maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond, base64: histogram.encodedBase64())
+        self.init(
+            startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds, tag: interval.tag,
+            maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond, base64: histogram.encodedBase64())
     }
 }
 
@@ -61,15 +62,18 @@ package struct HistogramLogWriter {
 
     package mutating func append(_ interval: HistogramInterval) {
         let histogram = interval.histogram
-        append(EncodedHistogramInterval(startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds,
-                                        tag: interval.tag, maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond,
-                                        base64: histogram.encodedBase64()))
+        append(
+            EncodedHistogramInterval(
+                startSeconds: interval.startSeconds, lengthSeconds: interval.lengthSeconds,
+                tag: interval.tag, maxMilliseconds: Double(histogram.max) / histogram.unit.perMillisecond,
+                base64: histogram.encodedBase64()))
     }
 
     /// Appends an interval whose histogram was encoded already.
     package mutating func append(_ interval: EncodedHistogramInterval) {
         if let tag = interval.tag { text += "Tag=\(tag)," }
-        text += TimeText.fixed(interval.startSeconds, 3) + "," + TimeText.fixed(interval.lengthSeconds, 3) + ","
+        text +=
+            TimeText.fixed(interval.startSeconds, 3) + "," + TimeText.fixed(interval.lengthSeconds, 3) + ","
             + TimeText.fixed(interval.maxMilliseconds, 3) + "," + interval.base64 + "\n"
     }
 }
@@ -77,7 +81,8 @@ package struct HistogramLogWriter {
 /// Reads `.hlog` text back: the start time and every interval.
 package enum HistogramLogReader {
     package static func parse(_ text: String, unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError)
-        -> (startSeconds: Double?, intervals: [HistogramInterval]) {
+        -> (startSeconds: Double?, intervals: [HistogramInterval])
+    {
         var start: Double?
         var base: Double = 0
         var intervals: [HistogramInterval] = []

@@ -50,9 +50,12 @@ package enum JSONText {
     package static func appendInt(_ v: Int64, to out: inout [UInt8]) {
         if v == 0 { out.append(48); return }
         var remaining = v.magnitude
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var tmp:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var digitCount = 0
         withUnsafeMutableBytes(of: &tmp) { buf in
             while remaining > 0 {
@@ -85,10 +88,15 @@ package enum JSONText {
             var need = 0
             var minCode: UInt32 = 0
             var code: UInt32
-            if lead & 0xE0 == 0xC0 { need = 1; code = UInt32(lead & 0x1F); minCode = 0x80 }
-            else if lead & 0xF0 == 0xE0 { need = 2; code = UInt32(lead & 0x0F); minCode = 0x800 }
-            else if lead & 0xF8 == 0xF0 { need = 3; code = UInt32(lead & 0x07); minCode = 0x10000 }
-            else { return false }
+            if lead & 0xE0 == 0xC0 {
+                need = 1; code = UInt32(lead & 0x1F); minCode = 0x80
+            } else if lead & 0xF0 == 0xE0 {
+                need = 2; code = UInt32(lead & 0x0F); minCode = 0x800
+            } else if lead & 0xF8 == 0xF0 {
+                need = 3; code = UInt32(lead & 0x07); minCode = 0x10000
+            } else {
+                return false
+            }
             guard offset + need < count else { return false }
             for k in 1...need {
                 let cc = b[offset + k]
@@ -228,7 +236,9 @@ package struct JSONParser {
     private init(input: UnsafeRawBufferPointer) { self.input = input }
 
     private mutating func skipWS() {
-        while position < input.count, input[position] == 32 || input[position] == 9 || input[position] == 10 || input[position] == 13 { position += 1 }
+        while position < input.count, input[position] == 32 || input[position] == 9 || input[position] == 10 || input[position] == 13 {
+            position += 1
+        }
     }
 
     private func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: position, reason: reason) }

@@ -52,7 +52,7 @@ package final class FDOutput {
                 let written = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    failed = true   // EPIPE (reader went away) or disk full: stop writing quietly
+                    failed = true  // EPIPE (reader went away) or disk full: stop writing quietly
                     return
                 }
                 off += written

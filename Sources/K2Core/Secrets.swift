@@ -86,11 +86,13 @@ package enum Secrets {
         // userinfo: "://" user ":" password "@"
         var search = chars.startIndex
         while let scheme = chars.range(of: "://", range: search..<chars.endIndex) {
-            let hostEnd = chars[scheme.upperBound...].firstIndex { $0 == "/" || $0 == "?" || $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" }
+            let hostEnd =
+                chars[scheme.upperBound...].firstIndex { $0 == "/" || $0 == "?" || $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" }
                 ?? chars.endIndex
             let authority = scheme.upperBound..<hostEnd
             if let at = chars[authority].lastIndex(of: "@"), let colon = chars[scheme.upperBound..<at].firstIndex(of: ":"),
-               chars.index(after: colon) < at {
+                chars.index(after: colon) < at
+            {
                 found(chars.index(after: colon)..<at)
             }
             search = scheme.upperBound

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The one stop-signal policy of k2's long-running commands (record, replay, sim run,
 /// sim exchange), described in docs/signals.md:

@@ -73,15 +73,19 @@ package final class JoinableThread: @unchecked Sendable {
     package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
         let joinable = JoinableThread()
         let finished = joinable.finished
-        let ctx = Unmanaged.passRetained(Box {
-            body()
-            finished.set()
-        }).toOpaque()
-        let rc = pthread_create(&joinable.thread, nil, { arg in
-            guard let arg else { return nil }
-            Unmanaged<Box>.fromOpaque(arg).takeRetainedValue().body()
-            return nil
-        }, ctx)
+        let ctx = Unmanaged.passRetained(
+            Box {
+                body()
+                finished.set()
+            }
+        ).toOpaque()
+        let rc = pthread_create(
+            &joinable.thread, nil,
+            { arg in
+                guard let arg else { return nil }
+                Unmanaged<Box>.fromOpaque(arg).takeRetainedValue().body()
+                return nil
+            }, ctx)
         if rc != 0 {
             Unmanaged<Box>.fromOpaque(ctx).release()
             return nil

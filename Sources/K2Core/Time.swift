@@ -68,21 +68,25 @@ package enum TimeText {
                         index += 1
                     }
                     guard digits > 0 else { return nil }
-                    if digits < 9 { for _ in digits..<9 { frac *= 10 } }    // more than 9 digits: truncated to ns
+                    if digits < 9 { for _ in digits..<9 { frac *= 10 } }  // more than 9 digits: truncated to ns
                 }
             }
             guard hour < 24, mi < 60, second < 61 else { return nil }
         }
         var offset: Int64 = 0
         if index < bytes.count {
-            if bytes[index] == 90 || bytes[index] == 122 { index += 1 } else if bytes[index] == 43 || bytes[index] == 45 {
+            if bytes[index] == 90 || bytes[index] == 122 {
+                index += 1
+            } else if bytes[index] == 43 || bytes[index] == 45 {
                 let sign: Int64 = bytes[index] == 45 ? -1 : 1
                 index += 1
                 guard let oh = num(2) else { return nil }
                 _ = expect(58)
                 let om = num(2) ?? 0
                 offset = sign * (oh * 3600 + om * 60)
-            } else { return nil }
+            } else {
+                return nil
+            }
         }
         guard index == bytes.count else { return nil }
         // Int64 nanoseconds since 1970 reach from 1677 to 2262: nil outside them.

@@ -7,10 +7,14 @@ import NIOPosix
 package enum HTTPFetch {
     /// Fetches `url` on `loop`; `completion` runs on the loop with the response (any status) or
     /// a `NetError` (connect, TLS, timeout, protocol).
-    package static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions(),
-                           headers: [(String, String)] = [], completion: @escaping @Sendable (Result<HTTPResponseInfo, NetError>) -> Void) {
+    package static func get(
+        _ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions(),
+        headers: [(String, String)] = [], completion: @escaping @Sendable (Result<HTTPResponseInfo, NetError>) -> Void
+    ) {
         guard url.scheme == "http" || url.scheme == "https" else {
-            loop.execute { completion(.failure(NetError(.badURL, place: url.description, what: "not an HTTP URL", remedy: "use http:// or https://"))) }
+            loop.execute {
+                completion(.failure(NetError(.badURL, place: url.description, what: "not an HTTP URL", remedy: "use http:// or https://")))
+            }
             return
         }
         let collector = ResponseCollector(url: url, completion: completion)
@@ -39,8 +43,11 @@ package enum HTTPFetch {
                     ch.write(HTTPClientRequestPart.head(head), promise: nil)
                     ch.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                     ch.eventLoop.scheduleTask(in: .nanoseconds(timeoutNanos)) {
-                        collector.finish(.failure(NetError(.http, place: url.description, what: "no complete response within \(timeoutNanos / 1_000_000) ms",
-                                                           remedy: "check the server")))
+                        collector.finish(
+                            .failure(
+                                NetError(
+                                    .http, place: url.description, what: "no complete response within \(timeoutNanos / 1_000_000) ms",
+                                    remedy: "check the server")))
                         ch.close(promise: nil)
                     }
                 }
@@ -48,7 +55,9 @@ package enum HTTPFetch {
     }
 
     /// Blocking variant for command-line code and tests (not on a loop thread).
-    package static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError) -> HTTPResponseInfo {
+    package static func get(_ url: NetURL, loop: NetLoop, timeoutNanos: Int64 = 10_000_000_000, tls: TLSOptions = TLSOptions()) throws(NetError)
+        -> HTTPResponseInfo
+    {
         let promise = loop.loop.makePromise(of: HTTPResponseInfo.self)
         get(url, loop: loop, timeoutNanos: timeoutNanos, tls: tls) { result in
             switch result {
@@ -91,7 +100,10 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
         case let .body(buffer): body.append(contentsOf: buffer.readableBytesView)
         case .end:
             let responseHead = head
-            finish(.success(HTTPResponseInfo(status: Int(responseHead?.status.code ?? 0), headers: responseHead?.headers.map { ($0.name, $0.value) } ?? [], body: body)))
+            finish(
+                .success(
+                    HTTPResponseInfo(
+                        status: Int(responseHead?.status.code ?? 0), headers: responseHead?.headers.map { ($0.name, $0.value) } ?? [], body: body)))
             context.close(promise: nil)
         }
     }
@@ -99,13 +111,17 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let text = "\(error)"
         let tls = text.contains("SSL") || text.contains("TLS") || text.contains("certificate")
-        finish(.failure(NetError(tls ? .tls : .http, place: url.description, what: "\(tls ? "TLS failed: " : "")\(text)",
-                                 remedy: tls ? "check the host name and its certificate" : "check the server")))
+        finish(
+            .failure(
+                NetError(
+                    tls ? .tls : .http, place: url.description, what: "\(tls ? "TLS failed: " : "")\(text)",
+                    remedy: tls ? "check the host name and its certificate" : "check the server")))
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(.failure(NetError(.http, place: url.description, what: "the connection closed before a complete response", remedy: "check the server")))
+        finish(
+            .failure(NetError(.http, place: url.description, what: "the connection closed before a complete response", remedy: "check the server")))
         context.fireChannelInactive()
     }
 }

@@ -72,7 +72,8 @@ extension String {
         var bytes = Array(utf8)[...]
         while let byte = bytes.popFirst() {
             if byte == UInt8(ascii: "%"), bytes.count >= 2,
-               let decoded = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                let decoded = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
+            {
                 out.append(decoded)
                 bytes = bytes.dropFirst(2)
             } else {

@@ -87,4 +87,3 @@ package final class NetTimer: Sendable {
 }
 
 /// K2Core's `Lock` re-exported under the name the module uses.
-

@@ -1,4 +1,5 @@
 import NIOCore
+
 #if K2_TLS
 import NIOSSL
 #endif
@@ -22,7 +23,7 @@ package struct TLSOptions: Sendable {
 }
 
 extension TLSOptions {
-#if K2_TLS
+    #if K2_TLS
     func handler(for url: NetURL) throws(NetError) -> NIOSSLClientHandler {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.shutdownTimeout = .nanoseconds(shutdownTimeoutNanos)
@@ -37,12 +38,12 @@ extension TLSOptions {
         }
     }
 
-#else
+    #else
     /// Built without swift-nio-ssl (the K2_TLS define is off): wss:// and https:// fail with one line.
     func handler(for url: NetURL) throws(NetError) -> any ChannelHandler {
         throw NetError(.tls, place: url.description, what: "this k2 was built without TLS", remedy: "rebuild with swift-nio-ssl (K2_TLS)")
     }
-#endif
+    #endif
 }
 
 /// Server-side TLS for `WebSocketServer` (wss:// test servers and simulators).
@@ -71,8 +72,9 @@ final class TLSServerContext: Sendable {
             configuration.shutdownTimeout = .milliseconds(200)
             context = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw NetError(.tls, place: o.certificatePEMFile, what: "cannot load the TLS certificate or key: \(error)",
-                           remedy: "give a PEM certificate and its PEM private key")
+            throw NetError(
+                .tls, place: o.certificatePEMFile, what: "cannot load the TLS certificate or key: \(error)",
+                remedy: "give a PEM certificate and its PEM private key")
         }
     }
 

@@ -21,10 +21,10 @@ package protocol WebSocketDelegate: AnyObject, Sendable {
     func webSocketClosed(_ connection: WebSocketConnection, code: UInt16, reason: String)
 }
 
-package extension WebSocketDelegate {
-    func webSocketFailed(_ error: NetError) {}
-    func webSocket(_ connection: WebSocketConnection, control: WebSocketControl, payload: UnsafeRawBufferPointer) {}
-    func webSocketWritable(_ connection: WebSocketConnection) {}
+extension WebSocketDelegate {
+    package func webSocketFailed(_ error: NetError) {}
+    package func webSocket(_ connection: WebSocketConnection, control: WebSocketControl, payload: UnsafeRawBufferPointer) {}
+    package func webSocketWritable(_ connection: WebSocketConnection) {}
 }
 
 package enum WebSocketControl: Sendable, Equatable {

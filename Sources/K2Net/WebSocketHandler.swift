@@ -1,5 +1,6 @@
 import K2Core
 import NIOCore
+
 #if K2_TLS
 import NIOSSL
 import NIOTLS
@@ -94,11 +95,15 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
             guard self.state == .handshake else { return }
             let secs = TimeText.humanDuration(nanos: nanos)
             if setup.url.isTLS && !self.tlsDone {
-                self.fail(NetError(.tls, place: setup.url.description, what: "the TLS handshake did not complete within \(secs)",
-                                   remedy: "check that the server speaks TLS on this port (use ws:// for a plain server)"))
+                self.fail(
+                    NetError(
+                        .tls, place: setup.url.description, what: "the TLS handshake did not complete within \(secs)",
+                        remedy: "check that the server speaks TLS on this port (use ws:// for a plain server)"))
             } else {
-                self.fail(NetError(.handshakeRejected, place: setup.url.description, what: "no answer to the WebSocket upgrade within \(secs)",
-                                   remedy: "check that the server speaks WebSocket on this port"))
+                self.fail(
+                    NetError(
+                        .handshakeRejected, place: setup.url.description, what: "no answer to the WebSocket upgrade within \(secs)",
+                        remedy: "check that the server speaks WebSocket on this port"))
             }
             self.closeChannel()
         }
@@ -133,9 +138,11 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         if state == .handshake && role == .client {
-            fail(NetError(.handshakeRejected, place: client.map { $0.url.description } ?? "",
-                          what: failureReason.isEmpty ? "the server closed the connection during the handshake" : failureReason,
-                          remedy: "check the URL and that the server speaks WebSocket"))
+            fail(
+                NetError(
+                    .handshakeRejected, place: client.map { $0.url.description } ?? "",
+                    what: failureReason.isEmpty ? "the server closed the connection during the handshake" : failureReason,
+                    remedy: "check the URL and that the server speaks WebSocket"))
         }
         state = .closed
         reportClosed(code: CloseCode.abnormal, reason: failureReason.isEmpty ? "connection closed without a close frame" : failureReason)
@@ -364,8 +371,9 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func opened(target: String, headers: [(String, String)], url: String) {
         guard let ctx = context else { return }
-        let newConnection = WebSocketConnection(role: role, url: url, target: target, headers: headers, id: connectionId,
-                                    channel: ctx.channel, handler: self)
+        let newConnection = WebSocketConnection(
+            role: role, url: url, target: target, headers: headers, id: connectionId,
+            channel: ctx.channel, handler: self)
         connection = newConnection
         state = .open
         openedOrFailed = true
@@ -428,16 +436,20 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         let status = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
         guard status == 101 else {
             let body = buf.readableBytes > 0 ? " " + String(decoding: buf.readableBytesView.prefix(200), as: UTF8.self) : ""
-            fail(NetError(.handshakeRejected, place: setup.url.description,
-                          what: "the server answered the WebSocket upgrade with \(statusLine.isEmpty ? "nothing" : statusLine)\(body)",
-                          remedy: status == 404 ? "check the URL path" : "check the URL and the subscription"))
+            fail(
+                NetError(
+                    .handshakeRejected, place: setup.url.description,
+                    what: "the server answered the WebSocket upgrade with \(statusLine.isEmpty ? "nothing" : statusLine)\(body)",
+                    remedy: status == 404 ? "check the URL path" : "check the URL and the subscription"))
             closeChannel()
             return
         }
         let accept = headers.first(where: { $0.0.lowercased() == "sec-websocket-accept" })?.1 ?? ""
         guard accept == WebSocketHandler.acceptValue(key: setup.key) else {
-            fail(NetError(.handshakeRejected, place: setup.url.description, what: "wrong Sec-WebSocket-Accept in the 101 response",
-                          remedy: "the server is not a WebSocket server"))
+            fail(
+                NetError(
+                    .handshakeRejected, place: setup.url.description, what: "wrong Sec-WebSocket-Accept in the 101 response",
+                    remedy: "the server is not a WebSocket server"))
             closeChannel()
             return
         }
@@ -447,8 +459,9 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     private func serverRequest(_ requestLine: String, _ headers: [(String, String)], _ buf: inout ByteBuffer) {
         guard let server else { closeChannel(); return }
         let parts = requestLine.split(separator: " ")
-        let request = HTTPRequestInfo(method: parts.first.map(String.init) ?? "", target: parts.count > 1 ? String(parts[1]) : "/",
-                                      headers: headers)
+        let request = HTTPRequestInfo(
+            method: parts.first.map(String.init) ?? "", target: parts.count > 1 ? String(parts[1]) : "/",
+            headers: headers)
         let isUpgrade = request.header("upgrade")?.lowercased() == "websocket"
         if isUpgrade {
             guard let key = request.header("sec-websocket-key"), request.method == "GET" else {
@@ -460,7 +473,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                 respond(response, close: true)
             case let .accept(acceptedDelegate):
                 delegate = acceptedDelegate
-                let resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(WebSocketHandler.acceptValue(key: key))\r\n\r\n"
+                let resp =
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(WebSocketHandler.acceptValue(key: key))\r\n\r\n"
                 if let ctx = context {
                     var buffer = ctx.channel.allocator.buffer(capacity: resp.utf8.count)
                     buffer.writeString(resp)
@@ -504,7 +518,9 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         let place = client.map { $0.url.description } ?? ""
         let text = describe(error)
         if text.contains("SSL") || text.contains("TLS") || text.contains("certificate") || text.contains("handshake") {
-            return NetError(.tls, place: place, what: "TLS failed: \(text)", remedy: "check the host name and its certificate (wss:// needs a host name, not an IP address)")
+            return NetError(
+                .tls, place: place, what: "TLS failed: \(text)",
+                remedy: "check the host name and its certificate (wss:// needs a host name, not an IP address)")
         }
         return NetError(.connectFailed, place: place, what: text, remedy: "check the URL and the network")
     }

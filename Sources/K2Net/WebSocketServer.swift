@@ -11,8 +11,8 @@ package protocol WebSocketServerDelegate: AnyObject, Sendable {
     func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo
 }
 
-package extension WebSocketServerDelegate {
-    func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
+extension WebSocketServerDelegate {
+    package func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
         HTTPResponseInfo(status: 404, body: "not found\n")
     }
 }
@@ -92,11 +92,13 @@ package final class WebSocketServer: @unchecked Sendable {
             if ownsLoop { self.loop.shutdown() }
             let text = "\(error)"
             if text.contains("in use") || text.contains("EADDRINUSE") || text.contains("errno: 98") {
-                throw NetError(.addressInUse, place: "\(configuration.host):\(configuration.port)", what: "port \(configuration.port) is already in use",
-                               remedy: "pick another --port or stop the process using it")
+                throw NetError(
+                    .addressInUse, place: "\(configuration.host):\(configuration.port)", what: "port \(configuration.port) is already in use",
+                    remedy: "pick another --port or stop the process using it")
             }
-            throw NetError(.connectFailed, place: "\(configuration.host):\(configuration.port)", what: "cannot listen: \(text)",
-                           remedy: "check the address and port")
+            throw NetError(
+                .connectFailed, place: "\(configuration.host):\(configuration.port)", what: "cannot listen: \(text)",
+                remedy: "check the address and port")
         }
     }
 

@@ -43,8 +43,10 @@ package struct ConnectionPlan: Sendable, Equatable {
     /// `url` overrides the endpoint (e.g. the local simulator): for Binance a bare `ws://HOST:PORT`
     /// gets the `/stream?streams=…` path added; `restBase` overrides where depth snapshots come from
     /// (default: the venue's REST host, or the same host and port as `url` when given).
-    package static func venue(_ venue: Venue, symbols: [String], channels: [String], url: String? = nil,
-                             restBase: String? = nil) throws(RecordError) -> ConnectionPlan {
+    package static func venue(
+        _ venue: Venue, symbols: [String], channels: [String], url: String? = nil,
+        restBase: String? = nil
+    ) throws(RecordError) -> ConnectionPlan {
         guard !symbols.isEmpty else {
             throw RecordError(.invalidArgument, what: "no symbols for \(venue.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT")
         }
@@ -52,8 +54,9 @@ package struct ConnectionPlan: Sendable, Equatable {
             throw RecordError(.invalidArgument, what: "no channels for \(venue.rawValue)", remedy: "give --channels, e.g. trade,depth")
         }
         for channel in channels where !venue.channels.contains(channel) {
-            throw RecordError(.invalidArgument, what: "unknown channel \(channel) for \(venue.rawValue)",
-                              remedy: "use one of \(venue.channels.joined(separator: ", "))")
+            throw RecordError(
+                .invalidArgument, what: "unknown channel \(channel) for \(venue.rawValue)",
+                remedy: "use one of \(venue.channels.joined(separator: ", "))")
         }
         var base = url ?? venue.defaultURL
         let parsed: NetURL
@@ -77,7 +80,9 @@ package struct ConnectionPlan: Sendable, Equatable {
             var snaps: [String] = []
             if channels.contains("depth") {
                 let rest: String
-                if let restBase { rest = restBase } else if url != nil {
+                if let restBase {
+                    rest = restBase
+                } else if url != nil {
                     rest = parsed.with(scheme: parsed.isTLS ? "https" : "http", target: "").description
                 } else {
                     rest = "https://api.binance.com"

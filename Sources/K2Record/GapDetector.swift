@@ -59,15 +59,15 @@ package struct GapDetector {
             let fields = PayloadFields.extract(p)
             guard let ev = fields.event, ev.count >= 5 else { return nil }
             let key = hash(fields.stream ?? fields.symbol, ev)
-            if ev.count == 11, ev[0] == UInt8(ascii: "d") {    // depthUpdate
+            if ev.count == 11, ev[0] == UInt8(ascii: "d") {  // depthUpdate
                 guard let first = PayloadFields.intValue(p, key: Self.kU), let lastId = PayloadFields.intValue(p, key: Self.ku) else { return nil }
                 return advance(key, first: first, last: lastId, fields, "U")
             }
-            if ev.count == 5, ev[0] == UInt8(ascii: "t") {      // trade
+            if ev.count == 5, ev[0] == UInt8(ascii: "t") {  // trade
                 guard let tradeID = PayloadFields.intValue(p, key: Self.kt) else { return nil }
                 return advance(key, first: tradeID, last: tradeID, fields, "t")
             }
-            if ev.count == 8, ev[0] == UInt8(ascii: "a") {      // aggTrade
+            if ev.count == 8, ev[0] == UInt8(ascii: "a") {  // aggTrade
                 guard let aggregateID = PayloadFields.intValue(p, key: Self.ka) else { return nil }
                 return advance(key, first: aggregateID, last: aggregateID, fields, "a")
             }
@@ -96,7 +96,7 @@ package struct GapDetector {
             }
             stream = fields.streamString ?? fields.symbolString ?? ""
         case .coinbase:
-            streams[0]?.afterMalformed = true     // one sequence per connection
+            streams[0]?.afterMalformed = true  // one sequence per connection
         case .kraken:
             break
         }

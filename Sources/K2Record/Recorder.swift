@@ -125,12 +125,15 @@ package final class Recorder: @unchecked Sendable {
 
     // MARK: on the loop
 
-    func append(kind: RecordKind, connection: UInt32, isBinary: Bool = false, aux: UnsafeRawBufferPointer = Recorder.empty,
-                payload: UnsafeRawBufferPointer) {
+    func append(
+        kind: RecordKind, connection: UInt32, isBinary: Bool = false, aux: UnsafeRawBufferPointer = Recorder.empty,
+        payload: UnsafeRawBufferPointer
+    ) {
         guard !finished else { return }
         if kind == .connect { everConnected = true }
         do {
-            try writer.append(kind: kind, timestamp: configuration.clock.wallNanos(), connection: connection, isBinary: isBinary, aux: aux, payload: payload)
+            try writer.append(
+                kind: kind, timestamp: configuration.clock.wallNanos(), connection: connection, isBinary: isBinary, aux: aux, payload: payload)
         } catch {
             fail(RecordError(error, duringRecording: true))
             return
@@ -171,8 +174,9 @@ package final class Recorder: @unchecked Sendable {
 
     private func statusTick() {
         guard !finished else { return }
-        status.tick(summary, bytes: writer.fileBytes + totalPreviousBytes,
-                    open: connections.filter { $0.isOpen }.count, total: connections.count)
+        status.tick(
+            summary, bytes: writer.fileBytes + totalPreviousBytes,
+            open: connections.filter { $0.isOpen }.count, total: connections.count)
     }
 
     private var totalPreviousBytes: Int64 = 0
@@ -202,10 +206,20 @@ package final class Recorder: @unchecked Sendable {
         }
         summary.files.append(path)
         status.log("rotate", ["file": path, "reason": reason])
-        marker(connection: 0, [("marker", .string("rotation")), ("part", .number(String(part))), ("previous", .string(previous)),
-                               ("connections", .array(connections.map { connection in
-                                   .object([("conn", .number(String(connection.id))), ("url", .string(connection.plan.url)), ("open", .bool(connection.isOpen))])
-                               }))])
+        marker(
+            connection: 0,
+            [
+                ("marker", .string("rotation")), ("part", .number(String(part))), ("previous", .string(previous)),
+                (
+                    "connections",
+                    .array(
+                        connections.map { connection in
+                            .object([
+                                ("conn", .number(String(connection.id))), ("url", .string(connection.plan.url)), ("open", .bool(connection.isOpen)),
+                            ])
+                        })
+                ),
+            ])
     }
 
     func fail(_ error: RecordError) {

@@ -24,8 +24,9 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         self.plan = plan
         self.recorder = recorder
         let config = recorder.configuration
-        backoff = Backoff(initialNanos: config.backoffInitialNanos, maxNanos: config.backoffMaxNanos, jitter: config.backoffJitter,
-                          seed: config.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
+        backoff = Backoff(
+            initialNanos: config.backoffInitialNanos, maxNanos: config.backoffMaxNanos, jitter: config.backoffJitter,
+            seed: config.seed &+ UInt64(id) &* 0x9E37_79B9_7F4A_7C15)
     }
 
     func connect() {
@@ -82,7 +83,8 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
             return
         }
         recorder.status.log("connect_failed", ["conn": "\(id)", "error": error.description])
-        recorder.marker(connection: id, [("marker", .string("connect_failed")), ("conn", .number(String(id))), ("error", .string(error.description))])
+        recorder.marker(
+            connection: id, [("marker", .string("connect_failed")), ("conn", .number(String(id))), ("error", .string(error.description))])
         scheduleReconnect()
     }
 
@@ -116,13 +118,21 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         switch finding {
         case let .gap(gap):
             recorder.noteGap()
-            recorder.marker(connection: id, [("marker", .string("gap")), conn, ("stream", .string(gap.stream)),
-                                             ("field", .string(gap.field)), ("expected", .number(String(gap.expected))), ("got", .number(String(gap.got)))])
+            recorder.marker(
+                connection: id,
+                [
+                    ("marker", .string("gap")), conn, ("stream", .string(gap.stream)),
+                    ("field", .string(gap.field)), ("expected", .number(String(gap.expected))), ("got", .number(String(gap.got))),
+                ])
             recorder.status.log("gap", ["conn": "\(id)", "stream": gap.stream, "expected": "\(gap.expected)", "got": "\(gap.got)"])
         case let .duplicate(stream, field, first):
             recorder.noteDuplicate()
-            recorder.marker(connection: id, [("marker", .string("duplicate")), conn, ("stream", .string(stream)),
-                                             ("field", .string(field)), ("id", .number(String(first)))])
+            recorder.marker(
+                connection: id,
+                [
+                    ("marker", .string("duplicate")), conn, ("stream", .string(stream)),
+                    ("field", .string(field)), ("id", .number(String(first))),
+                ])
             recorder.status.log("duplicate", ["conn": "\(id)", "stream": stream, "id": "\(first)"])
         case let .malformed(stream, bytes):
             recorder.noteMalformed()
@@ -139,9 +149,13 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
             self.reconnectTimer = nil
             guard !self.recorder.isStopping else { return }
             self.recorder.noteReconnect()
-            self.recorder.marker(connection: self.id, [("marker", .string("reconnect")), ("conn", .number(String(self.id))),
-                                                       ("attempt", .number(String(self.backoff.attempt))), ("delay_ns", .number(String(delay))),
-                                                       ("url", .string(self.plan.url))])
+            self.recorder.marker(
+                connection: self.id,
+                [
+                    ("marker", .string("reconnect")), ("conn", .number(String(self.id))),
+                    ("attempt", .number(String(self.backoff.attempt))), ("delay_ns", .number(String(delay))),
+                    ("url", .string(self.plan.url)),
+                ])
             self.connect()
         }
     }
@@ -160,8 +174,12 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
                     self.recorder.status.log("snapshot_status", ["conn": "\(self.id)", "url": u, "status": "\(resp.status)"])
                 }
             case let .failure(error):
-                self.recorder.marker(connection: self.id, [("marker", .string("snapshot_failed")), ("conn", .number(String(self.id))),
-                                                           ("url", .string(u)), ("error", .string(error.description))])
+                self.recorder.marker(
+                    connection: self.id,
+                    [
+                        ("marker", .string("snapshot_failed")), ("conn", .number(String(self.id))),
+                        ("url", .string(u)), ("error", .string(error.description)),
+                    ])
                 self.recorder.status.log("snapshot_failed", ["conn": "\(self.id)", "url": u, "error": error.description])
             }
         }
@@ -192,7 +210,9 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
     private func rejected(_ why: String) {
         recorder.marker(connection: id, [("marker", .string("subscription_rejected")), ("conn", .number(String(id))), ("message", .string(why))])
         guard recorder.configuration.stopOnRejectedSubscription else { return }
-        recorder.fail(RecordError(.subscriptionRejected, place: plan.url, what: "\(plan.venue?.rawValue ?? "the server") rejected the subscription: \(why)",
-                                  remedy: "check --symbols and --channels (the rejection is recorded in the capture)"))
+        recorder.fail(
+            RecordError(
+                .subscriptionRejected, place: plan.url, what: "\(plan.venue?.rawValue ?? "the server") rejected the subscription: \(why)",
+                remedy: "check --symbols and --channels (the rejection is recorded in the capture)"))
     }
 }

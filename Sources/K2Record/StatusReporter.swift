@@ -49,19 +49,28 @@ final class StatusReporter: @unchecked Sendable {
         ticks += 1
         let mb = TimeText.fixed(Double(bytes) / 1e6, 1)
         if tty {
-            write("\r\u{1B}[Kk2 record  \(Int(rate)) frames/s  \(frames) frames  \(mb) MB  \(open)/\(total) connected  \(s.reconnects) reconnects  \(s.gaps) gaps"
-                  + (s.duplicates > 0 ? "  \(s.duplicates) duplicates" : "") + (s.malformed > 0 ? "  \(s.malformed) malformed" : ""))
+            write(
+                "\r\u{1B}[Kk2 record  \(Int(rate)) frames/s  \(frames) frames  \(mb) MB  \(open)/\(total) connected  \(s.reconnects) reconnects  \(s.gaps) gaps"
+                    + (s.duplicates > 0 ? "  \(s.duplicates) duplicates" : "") + (s.malformed > 0 ? "  \(s.malformed) malformed" : ""))
             lineShown = true
         } else if ticks % 10 == 0 {
-            log("stats", ["frames": "\(frames)", "frames_per_s": "\(Int(rate))", "mb": mb, "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)",
-                          "duplicates": "\(s.duplicates)", "malformed": "\(s.malformed)",
-                          "connected": "\(open)/\(total)"])
+            log(
+                "stats",
+                [
+                    "frames": "\(frames)", "frames_per_s": "\(Int(rate))", "mb": mb, "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)",
+                    "duplicates": "\(s.duplicates)", "malformed": "\(s.malformed)",
+                    "connected": "\(open)/\(total)",
+                ])
         }
     }
 
     func done(_ s: RecordSummary) {
-        log("done", ["frames": "\(s.frames)", "files": s.files.joined(separator: ","), "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)",
-                     "duplicates": "\(s.duplicates)", "malformed": "\(s.malformed)"])
+        log(
+            "done",
+            [
+                "frames": "\(s.frames)", "files": s.files.joined(separator: ","), "reconnects": "\(s.reconnects)", "gaps": "\(s.gaps)",
+                "duplicates": "\(s.duplicates)", "malformed": "\(s.malformed)",
+            ])
     }
 
     /// Before a logged line: the status line (on a terminal) is erased, the next tick redraws it.

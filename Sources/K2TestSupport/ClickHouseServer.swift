@@ -3,7 +3,6 @@ import K2Bench
 import K2Core
 import K2Replay
 
-
 /// A real ClickHouse server (Debian's `clickhouse-server`) for integration tests: K2Replay's
 /// `LocalClickHouse` (own config and data directory, free ports on 127.0.0.1, ready when
 /// `SELECT 1` answers), queried here with curl, an independent client.
@@ -34,8 +33,10 @@ package final class ClickHouseServer: Sendable {
     /// `users`: more users (name → password) besides the password-less `default` (users.d/).
     /// `tls`: an HTTPS listener too, on `httpsPort`, with a self-signed certificate for
     /// localhost/127.0.0.1 made with openssl (config.d/).
-    package static func start(timeout: Double = 60, settings: [String: String] = [:], users: [String: String] = [:],
-                             tls: Bool = false) throws -> ClickHouseServer {
+    package static func start(
+        timeout: Double = 60, settings: [String: String] = [:], users: [String: String] = [:],
+        tls: Bool = false
+    ) throws -> ClickHouseServer {
         try ClickHouseServer(timeout: timeout, settings: settings, users: users, tls: tls)
     }
 
@@ -57,15 +58,15 @@ package final class ClickHouseServer: Sendable {
             let port = FreePort.next()
             try fm.createDirectory(atPath: directory.file("config.d"), withIntermediateDirectories: true)
             try """
-                <?xml version="1.0"?>
-                <yandex>
-                    <https_port>\(port)</https_port>
-                    <openSSL><server><certificateFile>\(cert.certificate)</certificateFile><privateKeyFile>\(cert.privateKey)</privateKeyFile>\
-                <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>\
-                <disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>
-                </yandex>
+            <?xml version="1.0"?>
+            <yandex>
+                <https_port>\(port)</https_port>
+                <openSSL><server><certificateFile>\(cert.certificate)</certificateFile><privateKeyFile>\(cert.privateKey)</privateKeyFile>\
+            <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>\
+            <disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>
+            </yandex>
 
-                """.write(toFile: directory.file("config.d/k2-test-tls.xml"), atomically: true, encoding: .utf8)
+            """.write(toFile: directory.file("config.d/k2-test-tls.xml"), atomically: true, encoding: .utf8)
             httpsPort = port
             certificate = cert
         } else {

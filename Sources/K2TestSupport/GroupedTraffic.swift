@@ -11,8 +11,10 @@ package struct GroupedTraffic {
     package var startNanos: Int64
     package var gapNanos: Int64
 
-    package init(connections: Int = 4, perConnection: Int = 500, startNanos: Int64 = 1_700_000_000_000_000_000,
-                gapNanos: Int64 = 1_000_000) {
+    package init(
+        connections: Int = 4, perConnection: Int = 500, startNanos: Int64 = 1_700_000_000_000_000_000,
+        gapNanos: Int64 = 1_000_000
+    ) {
         self.connections = connections
         self.perConnection = perConnection
         self.startNanos = startNanos
@@ -24,12 +26,16 @@ package struct GroupedTraffic {
         var out: [OwnedRecord] = []
         for connection in 0..<connections {
             let offset = Int64(connection / 2) * gapNanos / 2
-            out.append(OwnedRecord(kind: .connect, timestamp: startNanos + offset, connection: UInt32(connection),
-                                   url: "wss://stream.binance.com:9443/stream", text: ""))
+            out.append(
+                OwnedRecord(
+                    kind: .connect, timestamp: startNanos + offset, connection: UInt32(connection),
+                    url: "wss://stream.binance.com:9443/stream", text: ""))
             for message in 0..<perConnection {
                 let text = #"{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","conn":\#(connection),"i":\#(message)}}"#
-                out.append(OwnedRecord(kind: .recv, timestamp: startNanos + offset + Int64(message + 1) * gapNanos,
-                                       connection: UInt32(connection), text: text))
+                out.append(
+                    OwnedRecord(
+                        kind: .recv, timestamp: startNanos + offset + Int64(message + 1) * gapNanos,
+                        connection: UInt32(connection), text: text))
             }
         }
         return out
@@ -44,9 +50,12 @@ package struct GroupedTraffic {
     @discardableResult
     package func write(to path: String, blockSize: Int = 1 << 20) throws -> [OwnedRecord] {
         let records = records()
-        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: startNanos, host: "test",
-                                                                          metadata: [("exchange", .string("binance"))]),
-                                       options: .init(blockSize: blockSize))
+        let writer = try CaptureWriter(
+            path: path,
+            header: CaptureHeader(
+                createdNanos: startNanos, host: "test",
+                metadata: [("exchange", .string("binance"))]),
+            options: .init(blockSize: blockSize))
         for record in records { try writer.append(record) }
         try writer.close()
         return records

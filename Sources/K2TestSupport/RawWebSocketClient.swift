@@ -45,7 +45,8 @@ package final class RawWebSocketClient {
         }
         var timeout = timeval(tv_sec: readTimeoutMillis / 1000, tv_usec: (readTimeoutMillis % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        let request =
+            "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         try writeAll(Array(request.utf8))
         while !buffer.containsHeaderEnd {
@@ -157,8 +158,8 @@ package final class RawWebSocketClient {
     }
 }
 
-private extension [UInt8] {
-    var headerEnd: Int? {
+extension [UInt8] {
+    fileprivate var headerEnd: Int? {
         guard count >= 4 else { return nil }
         for index in 0...(count - 4) where self[index] == 13 && self[index + 1] == 10 && self[index + 2] == 13 && self[index + 3] == 10 {
             return index
@@ -166,5 +167,5 @@ private extension [UInt8] {
         return nil
     }
 
-    var containsHeaderEnd: Bool { headerEnd != nil }
+    fileprivate var containsHeaderEnd: Bool { headerEnd != nil }
 }

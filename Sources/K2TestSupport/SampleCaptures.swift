@@ -14,8 +14,10 @@ package struct SampleTraffic {
     /// Mean gap between messages, ns.
     package var gapNanos: Int64
 
-    package init(seed: UInt64 = 42, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
-                startNanos: Int64 = 1_700_000_000_000_000_000, gapNanos: Int64 = 1_000_000) {
+    package init(
+        seed: UInt64 = 42, symbols: [String] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"],
+        startNanos: Int64 = 1_700_000_000_000_000_000, gapNanos: Int64 = 1_000_000
+    ) {
         self.seed = seed
         self.symbols = symbols
         self.startNanos = startNanos
@@ -28,10 +30,14 @@ package struct SampleTraffic {
         var out: [OwnedRecord] = []
         out.reserveCapacity(count + 2)
         let streams = symbols.flatMap { ["\($0.lowercased())@trade", "\($0.lowercased())@depth@100ms"] }
-        out.append(OwnedRecord(kind: .connect, timestamp: startNanos, connection: 0,
-                               url: "wss://stream.binance.com:9443/stream?streams=" + streams.joined(separator: "/"), text: ""))
-        out.append(OwnedRecord(kind: .send, timestamp: startNanos + 1000, connection: 0,
-                               text: #"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#))
+        out.append(
+            OwnedRecord(
+                kind: .connect, timestamp: startNanos, connection: 0,
+                url: "wss://stream.binance.com:9443/stream?streams=" + streams.joined(separator: "/"), text: ""))
+        out.append(
+            OwnedRecord(
+                kind: .send, timestamp: startNanos + 1000, connection: 0,
+                text: #"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#))
         var tradeId = [Int64](repeating: 1_000_000, count: symbols.count)
         var updateId = [Int64](repeating: 5_000_000, count: symbols.count)
         var ts = startNanos + 2000
@@ -45,10 +51,12 @@ package struct SampleTraffic {
                 let first = updateId[symbolIndex] + 1
                 let last = first + Int64(rng.next() % 5)
                 updateId[symbolIndex] = last
-                text = #"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":\#(ms),"s":"\#(sym)","U":\#(first),"u":\#(last),"b":[["\#(price(&rng)).10","0.500"]],"a":[["\#(price(&rng)).20","1.250"]]}}"#
+                text =
+                    #"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":\#(ms),"s":"\#(sym)","U":\#(first),"u":\#(last),"b":[["\#(price(&rng)).10","0.500"]],"a":[["\#(price(&rng)).20","1.250"]]}}"#
             } else {
                 tradeId[symbolIndex] += 1
-                text = #"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[symbolIndex]),"p":"\#(price(&rng)).12","q":"0.0\#(rng.next() % 900 + 100)","T":\#(ms),"m":\#(rng.next() % 2 == 0),"M":true}}"#
+                text =
+                    #"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[symbolIndex]),"p":"\#(price(&rng)).12","q":"0.0\#(rng.next() % 900 + 100)","T":\#(ms),"m":\#(rng.next() % 2 == 0),"M":true}}"#
             }
             out.append(OwnedRecord(kind: .recv, timestamp: ts, connection: 0, text: text))
         }
@@ -61,8 +69,11 @@ package struct SampleTraffic {
     @discardableResult
     package func write(to path: String, count: Int, options: CaptureWriter.Options = .init()) throws -> [OwnedRecord] {
         let recs = records(count: count)
-        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: startNanos, host: "test",
-                                                                     metadata: [("exchange", .string("binance"))]), options: options)
+        let writer = try CaptureWriter(
+            path: path,
+            header: CaptureHeader(
+                createdNanos: startNanos, host: "test",
+                metadata: [("exchange", .string("binance"))]), options: options)
         for record in recs { try writer.append(record) }
         try writer.close()
         return recs

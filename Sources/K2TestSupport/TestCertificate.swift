@@ -7,8 +7,9 @@ package struct TestCertificate: Sendable {
     /// Writes `cert.pem` and `key.pem` into `directory`. Throws (the test fails) when openssl is missing.
     package static func make(in directory: TemporaryDirectory, name: String = "localhost") throws -> TestCertificate {
         let cert = directory.file("\(name)-cert.pem"), key = directory.file("\(name)-key.pem")
-        try Shell.run("openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 2 -subj /CN=localhost "
-                      + "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '\(key)' -out '\(cert)' 2>&1")
+        try Shell.run(
+            "openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 2 -subj /CN=localhost "
+                + "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '\(key)' -out '\(cert)' 2>&1")
         return TestCertificate(certificate: cert, privateKey: key)
     }
 }

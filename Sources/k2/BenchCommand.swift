@@ -30,15 +30,27 @@ extension BenchCommand {
         @Argument(help: "The workload YAML file.") var workload: String
         @Option(name: .shortAndLong, help: "Run directory to write (default reports/runs/NAME-TIMESTAMP).") var output: String?
         @Flag(help: "No progress lines on stderr.") var quiet = false
-        @Option(parsing: .unconditional, help: "Replay only shard i of N (i/N, split by symbol, else connection, as k2 replay --shard); a rate is divided by N. Merge the shards' reports with k2 bench merge.")
+        @Option(
+            parsing: .unconditional,
+            help:
+                "Replay only shard i of N (i/N, split by symbol, else connection, as k2 replay --shard); a rate is divided by N. Merge the shards' reports with k2 bench merge."
+        )
         var shard: ShardArgument?
-        @Option(parsing: .unconditional, help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
+        @Option(
+            parsing: .unconditional, help: "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while running (0 = a free port, printed).")
         var metricsPort: Port<AnyFreePort>?
-        @Option(help: "Wait until this wall-clock time, then set up and replay: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps.")
+        @Option(
+            help:
+                "Wait until this wall-clock time, then set up and replay: @UNIX_SECONDS or 2026-12-06T10:00:00Z. Give every shard the same time so their load overlaps."
+        )
         var startAt: String?
         @Option(help: "Measure this long instead of the workload's duration (e.g. 60s to check a soak workload works).")
         var duration: DurationArgument?
-        @Option(name: .customLong("clock-ref"), help: "HOST:PORT of a clock reference (k2 bench clock, or k2 broker --control-port): this host's clock offset from it is measured and reported, and --start-at is read on its clock.")
+        @Option(
+            name: .customLong("clock-ref"),
+            help:
+                "HOST:PORT of a clock reference (k2 bench clock, or k2 broker --control-port): this host's clock offset from it is measured and reported, and --start-at is read on its clock."
+        )
         var clockReference: String?
 
         func run() throws {
@@ -48,7 +60,9 @@ extension BenchCommand {
                 let sh = shard?.shard
                 let start = try startAt.map { text throws -> Int64 in
                     guard let nanos = WorkloadRun.parseStartTime(text) else {
-                        throw BenchError(.invalidArgument, what: "--start-at '\(text)' is not a time", remedy: "give @UNIX_SECONDS (e.g. @$(( $(date +%s) + 30 ))) or 2026-12-06T10:00:00Z")
+                        throw BenchError(
+                            .invalidArgument, what: "--start-at '\(text)' is not a time",
+                            remedy: "give @UNIX_SECONDS (e.g. @$(( $(date +%s) + 30 ))) or 2026-12-06T10:00:00Z")
                     }
                     return nanos
                 }
@@ -56,7 +70,9 @@ extension BenchCommand {
                 defer { server?.stop() }
                 let out: BenchRunner.Output
                 do {
-                    out = try WorkloadRun.run(loadedWorkload, shard: sh, metrics: server, startAt: start, clockReference: clockReference, progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
+                    out = try WorkloadRun.run(
+                        loadedWorkload, shard: sh, metrics: server, startAt: start, clockReference: clockReference,
+                        progress: quiet ? nil : { StdErr.print("k2 bench: " + $0) })
                 } catch {
                     // A failed shard says why in its run directory: k2 bench merge names it as missing.
                     if sh != nil, let output { try? ReportFiles.writeFailure("\(error)", to: output) }
@@ -69,10 +85,12 @@ extension BenchCommand {
                     print(verification.markdown(includeUnmeasured: false))
                     print(verification.summary + "\n")
                 }
-                for name in ["throughput.offered.msgs_per_s", "throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s",
-                             "latency.lateness.intended.p99", "latency.publish.intended.p99", "latency.end_to_end.intended.p99",
-                             "resources.harness.cpu_cores.mean", "burst.achieved.peak_msgs_per_s", "burst.backlog.clickhouse.max.rows",
-                             "burst.catch_up.s", "availability.probes.percent"] {
+                for name in [
+                    "throughput.offered.msgs_per_s", "throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s",
+                    "latency.lateness.intended.p99", "latency.publish.intended.p99", "latency.end_to_end.intended.p99",
+                    "resources.harness.cpu_cores.mean", "burst.achieved.peak_msgs_per_s", "burst.backlog.clickhouse.max.rows",
+                    "burst.catch_up.s", "availability.probes.percent",
+                ] {
                     if let metric = out.report.metrics[name] { print("\(name): \(Units.format(metric.value)) \(metric.unit)") }
                 }
                 if let reference = out.report.reference { print("reference \(reference.name): \(Units.format(reference.median)) \(reference.unit)") }
@@ -121,22 +139,28 @@ extension BenchCommand {
         )
         @Argument(help: "The baseline report (run directory or report.json).") var baseline: String
         @Argument(help: "The current report.") var current: String
-        @Option(name: .customLong("threshold"), help: """
-            Relative threshold: "10%" (all metrics) or "PATTERN=REL[,ABS]" for metrics matching PATTERN \
-            (exact name or prefix*), e.g. "latency.*=50%,2" (ABS in the metric's unit). Repeatable; first match wins.
-            """)
+        @Option(
+            name: .customLong("threshold"),
+            help: """
+                Relative threshold: "10%" (all metrics) or "PATTERN=REL[,ABS]" for metrics matching PATTERN \
+                (exact name or prefix*), e.g. "latency.*=50%,2" (ABS in the metric's unit). Repeatable; first match wins.
+                """)
         var thresholds: [ThresholdArgument] = []
         @Option(help: "Significance level of the test.") var alpha: Double = 0.01
         @Option(help: "Fewest samples per side for the test; below it thresholds decide alone.") var minSamples: Int = 5
         @Option(name: .customLong("metric"), help: "Gate only these metrics (exact name or prefix*); repeatable. Default: all.")
         var metrics: [String] = []
         @Flag(help: "Divide by each report's same-run reference (zstd -d MB/s) before comparing.") var normalize = false
-        @Flag(help: "Compare each side's best sample (least disturbed repetition: min for lower-is-better, max for higher) instead of medians; no test.")
+        @Flag(
+            help: "Compare each side's best sample (least disturbed repetition: min for lower-is-better, max for higher) instead of medians; no test."
+        )
         var best = false
         @Option(name: .shortAndLong, help: "Also write the Markdown here (e.g. $GITHUB_STEP_SUMMARY).") var output: String?
 
         func validate() throws {
-            guard alpha > 0, alpha < 1 else { throw ValidationError("--alpha \(alpha) is out of range: give a level between 0 and 1, e.g. --alpha 0.01") }
+            guard alpha > 0, alpha < 1 else {
+                throw ValidationError("--alpha \(alpha) is out of range: give a level between 0 and 1, e.g. --alpha 0.01")
+            }
             try check(minSamples, in: 0...Int.max, "--min-samples", example: 5)
         }
 
@@ -154,11 +178,13 @@ extension BenchCommand {
                     }
                 }
                 if normalize && (baselineReport.reference == nil || cur.reference == nil) {
-                    throw BenchError(.invalidArgument, what: "--normalize needs a reference in both reports",
-                                     remedy: "run both workloads with `reference: zstd`")
+                    throw BenchError(
+                        .invalidArgument, what: "--normalize needs a reference in both reports",
+                        remedy: "run both workloads with `reference: zstd`")
                 }
-                return Comparison.compare(baseline: baselineReport, current: cur, metrics: metrics, thresholds: per,
-                                          defaultThreshold: def, normalize: normalize)
+                return Comparison.compare(
+                    baseline: baselineReport, current: cur, metrics: metrics, thresholds: per,
+                    defaultThreshold: def, normalize: normalize)
             }
             let md = comparison.markdown()
             print(md, terminator: "")
@@ -204,14 +230,19 @@ extension BenchCommand {
                     }
                 }
                 guard !loaded.isEmpty else {
-                    throw BenchError(.invalidArgument, what: "none of the \(reports.count) shards has a report (\(missing.map { "\($0.path): \($0.reason)" }.joined(separator: "; ")))",
-                                     remedy: "give the run directories the shards wrote (k2 bench run --shard i/N -o DIR)")
+                    throw BenchError(
+                        .invalidArgument,
+                        what:
+                            "none of the \(reports.count) shards has a report (\(missing.map { "\($0.path): \($0.reason)" }.joined(separator: "; ")))",
+                        remedy: "give the run directories the shards wrote (k2 bench run --shard i/N -o DIR)")
                 }
                 let merged = try ReportMerge.merge(loaded, missing: missing)
                 let verification = try targets.map { Verification.verify(merged, targets: try TargetsLoader.load(file: $0)) }
                 try ReportFiles.write(merged, to: output, verification: verification)
                 print("k2: merged \(loaded.count) reports into \(output)")
-                for note in merged.notes where note.hasPrefix("INCOMPLETE") || note.hasPrefix("shards ") || note.hasPrefix("the shards") { print(note) }
+                for note in merged.notes where note.hasPrefix("INCOMPLETE") || note.hasPrefix("shards ") || note.hasPrefix("the shards") {
+                    print(note)
+                }
                 if let verification { print(verification.markdown(includeUnmeasured: false)); print(verification.summary) }
                 return merged
             }
@@ -262,7 +293,9 @@ extension BenchCommand {
         func validate() throws {
             try check(maxSteps, in: 1...1000, "--max-steps", example: 10)
             try check(repetitions, in: 1...1000, "--repetitions", example: 3)
-            guard budget > 0, budget.isFinite else { throw ValidationError("--budget \(budget) is not a number of cores: give more than 0, e.g. --budget 16") }
+            guard budget > 0, budget.isFinite else {
+                throw ValidationError("--budget \(budget) is not a number of cores: give more than 0, e.g. --budget 16")
+            }
         }
 
         func run() throws {
@@ -274,7 +307,9 @@ extension BenchCommand {
                     plan = .rates(r.perSecond, continueAfterSaturation: all)
                 case (nil, true):
                     let lo = min.perSecond, hi = max.perSecond
-                    guard lo < hi else { throw BenchError(.invalidArgument, what: "--min must be below --max", remedy: "write e.g. --min 1k --max 1M") }
+                    guard lo < hi else {
+                        throw BenchError(.invalidArgument, what: "--min must be below --max", remedy: "write e.g. --min 1k --max 1M")
+                    }
                     plan = .search(min: lo, max: hi, precision: precision.fraction, maxSteps: maxSteps)
                 default:
                     throw BenchError(.invalidArgument, what: "give either --rates LIST or --search", remedy: "e.g. --rates 1k,5k,10k,50k")
@@ -291,8 +326,9 @@ extension BenchCommand {
                 sweepOptions.budgetCores = budget
                 sweepOptions.targetRates = project.perSecond
                 let dir = output ?? "reports/sweeps/\(loadedWorkload.name)-\(reportFolderStamp())"
-                let sweepResult = try WorkloadSweep.run(loadedWorkload, plan: plan, criteria: criteria, options: sweepOptions, to: dir,
-                                              progress: quiet ? nil : { StdErr.print("k2 bench sweep: " + $0) })
+                let sweepResult = try WorkloadSweep.run(
+                    loadedWorkload, plan: plan, criteria: criteria, options: sweepOptions, to: dir,
+                    progress: quiet ? nil : { StdErr.print("k2 bench sweep: " + $0) })
                 print(sweepResult.markdown())
                 print("k2: sweep in \(dir) (sweep.md, sweep.html, steps/)")
                 return sweepResult
@@ -324,20 +360,24 @@ extension BenchCommand {
             try reportingErrors { () throws in
                 let url = try NetURL(clickhouse)
                 guard url.scheme == "http" else {
-                    throw BenchError(.invalidArgument, what: "--clickhouse '\(clickhouse)' is not http://HOST:PORT", remedy: "e.g. --clickhouse http://127.0.0.1:8123")
+                    throw BenchError(
+                        .invalidArgument, what: "--clickhouse '\(clickhouse)' is not http://HOST:PORT",
+                        remedy: "e.g. --clickhouse http://127.0.0.1:8123")
                 }
                 var substitutions = ["database": database]
                 for pair in values {
                     let parts = pair.split(separator: "=", maxSplits: 1)
                     guard parts.count == 2, !parts[0].isEmpty else {
-                        throw BenchError(.invalidArgument, what: "--set '\(pair)' is not KEY=VALUE", remedy: "e.g. --set topic=market.crypto.trades.binance")
+                        throw BenchError(
+                            .invalidArgument, what: "--set '\(pair)' is not KEY=VALUE", remedy: "e.g. --set topic=market.crypto.trades.binance")
                     }
                     substitutions[String(parts[0])] = String(parts[1])
                 }
                 let schema = try ClickHouseSchema(path: file)
                 let applied = try schema.run(host: url.host, port: url.port, database: database, values: substitutions)
-                print("k2: ClickHouse \(applied.version): ran \(applied.ran) statements of \(file) in \(database)"
-                      + (applied.skipped > 0 ? " (\(applied.skipped) guarded for other versions)" : ""))
+                print(
+                    "k2: ClickHouse \(applied.version): ran \(applied.ran) statements of \(file) in \(database)"
+                        + (applied.skipped > 0 ? " (\(applied.skipped) guarded for other versions)" : ""))
             }
         }
     }

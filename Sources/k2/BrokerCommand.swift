@@ -24,7 +24,9 @@ struct BrokerCommand: ParsableCommand {
             """
     )
 
-    @Option(parsing: .unconditional, help: "Bootstrap port: broker 1 on HOST:PORT (the others on free ports of HOST). 0 = the brokers' own ports, or free ones with --host.")
+    @Option(
+        parsing: .unconditional,
+        help: "Bootstrap port: broker 1 on HOST:PORT (the others on free ports of HOST). 0 = the brokers' own ports, or free ones with --host.")
     var port: Port<NoListener> = 0
 
     @Option(help: "IPv4 address to listen on and advertise to clients (one proxy per broker).")
@@ -39,7 +41,11 @@ struct BrokerCommand: ParsableCommand {
     @Option(name: .customLong("topic"), help: "Also create this topic up front (repeatable).")
     var topics: [String] = []
 
-    @Option(name: .customLong("control-port"), parsing: .unconditional, help: "Serve fault commands (down 1, rtt 1 200ms, errors Produce NOT_LEADER_OR_FOLLOWER 50 …) on HOST:PORT, one per line (0 = a free port, printed).")
+    @Option(
+        name: .customLong("control-port"), parsing: .unconditional,
+        help:
+            "Serve fault commands (down 1, rtt 1 200ms, errors Produce NOT_LEADER_OR_FOLLOWER 50 …) on HOST:PORT, one per line (0 = a free port, printed)."
+    )
     var controlPort: Port<AnyFreePort>?
 
     func run() throws {
@@ -51,10 +57,14 @@ struct BrokerCommand: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &set, nil)
 
         let (broker, proxy, control) = try reportingErrors { () throws -> (EmbeddedBroker, BrokerProxy?, BrokerControl?) in
-            let embedded = try EmbeddedBroker(.init(brokers: brokers, partitions: partitions,
-                                              topics: EmbeddedBroker.standardTopics + topics))
+            let embedded = try EmbeddedBroker(
+                .init(
+                    brokers: brokers, partitions: partitions,
+                    topics: EmbeddedBroker.standardTopics + topics))
             var proxyServer: BrokerProxy?
-            if port.number != 0 || host != "127.0.0.1" { proxyServer = try BrokerProxy(brokers: embedded.bootstrap, host: host, firstPort: port.number) }
+            if port.number != 0 || host != "127.0.0.1" {
+                proxyServer = try BrokerProxy(brokers: embedded.bootstrap, host: host, firstPort: port.number)
+            }
             let controlServer = try controlPort.map { try BrokerControl(broker: embedded, host: host, port: $0.number) }
             return (embedded, proxyServer, controlServer)
         }

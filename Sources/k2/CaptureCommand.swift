@@ -1,11 +1,12 @@
+import ArgumentParser
+import K2Capture
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ArgumentParser
-import K2Capture
-import K2Core
 
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -130,8 +131,9 @@ extension CaptureCommand {
 
         func run() throws {
             let summary = try reportingErrors {
-                try CaptureMerger.merge(inputs: inputs, output: output, options: .init(level: level),
-                                        commandLine: CommandLine.arguments.joined(separator: " "))
+                try CaptureMerger.merge(
+                    inputs: inputs, output: output, options: .init(level: level),
+                    commandLine: CommandLine.arguments.joined(separator: " "))
             }
             for (path, d) in summary.damage { StdErr.print("k2: warning: \(path): \(d)") }
             let per = zip(inputs, summary.recordsPerInput).map { "\($0): \($1)" }.joined(separator: ", ")
@@ -168,12 +170,14 @@ extension CaptureCommand {
 
         func run() throws {
             let summary = try reportingErrors {
-                try CaptureSorter.sort(input: file, output: output, runBytes: Int(SizeText.parse(runSize) ?? 1),
-                                       options: .init(level: level))
+                try CaptureSorter.sort(
+                    input: file, output: output, runBytes: Int(SizeText.parse(runSize) ?? 1),
+                    options: .init(level: level))
             }
             if let damage = summary.damage { StdErr.print("k2: warning: \(file): \(damage)") }
-            print("\(output): \(summary.records) records, \(summary.outOfPlace) moved into receive-time order"
-                  + (summary.runs > 1 ? " (\(summary.runs) runs merged)" : ""))
+            print(
+                "\(output): \(summary.records) records, \(summary.outOfPlace) moved into receive-time order"
+                    + (summary.runs > 1 ? " (\(summary.runs) runs merged)" : ""))
         }
     }
 }
@@ -203,7 +207,9 @@ extension CaptureCommand {
             let ins = try reportingErrors { try CaptureInspector.inspect(path: file, options: .init(gapsListed: gaps)) }
             let out = FDOutput()
             if json {
-                out.append { ins.json.write(to: &$0); $0.append(10) }
+                out.append {
+                    ins.json.write(to: &$0); $0.append(10)
+                }
             } else {
                 out.write(ins.textReport(top: top))
             }
@@ -211,7 +217,9 @@ extension CaptureCommand {
             guard let damage = ins.damage else { return }
             // A damaged frame stops the count: the report covers the records before it.
             guard damage.kind == .corrupt else { StdErr.print("k2: warning: \(file): \(damage)"); return }
-            StdErr.print("k2: \(file): \(damage) — the report covers the records before it; recover the file from its source (`k2 capture verify` checks every frame)")
+            StdErr.print(
+                "k2: \(file): \(damage) — the report covers the records before it; recover the file from its source (`k2 capture verify` checks every frame)"
+            )
             throw ExitCode(1)
         }
     }
@@ -240,9 +248,10 @@ extension CaptureCommand {
             let summary = try reportingErrors {
                 let start = filters.usesTime ? try CaptureReader(path: file).index().firstTimestamp : nil
                 let filter = try filters.filter(start: start)
-                return try CaptureSlicer.slice(input: file, output: output, filter: filter, filterText: filters.text,
-                                               options: .init(level: level),
-                                               commandLine: CommandLine.arguments.joined(separator: " "))
+                return try CaptureSlicer.slice(
+                    input: file, output: output, filter: filter, filterText: filters.text,
+                    options: .init(level: level),
+                    commandLine: CommandLine.arguments.joined(separator: " "))
             }
             if let damage = summary.damage { StdErr.print("k2: warning: \(file): \(damage)") }
             print("\(output): \(summary.records) records; \(summary.framesDecoded) of \(summary.framesTotal) frames read")
@@ -284,12 +293,14 @@ extension CaptureCommand {
 
         func run() throws {
             let summary = try reportingErrors {
-                try CaptureImporter.run(format: format, inputs: inputs, output: output, exchange: exchange,
-                                        options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "),
-                                        maxLineBytes: Int(SizeText.parse(maxLine) ?? 1))
+                try CaptureImporter.run(
+                    format: format, inputs: inputs, output: output, exchange: exchange,
+                    options: .init(level: level), commandLine: CommandLine.arguments.joined(separator: " "),
+                    maxLineBytes: Int(SizeText.parse(maxLine) ?? 1))
             }
-            print("\(output): \(summary.records) records imported from \(summary.inputs.count) file\(summary.inputs.count == 1 ? "" : "s")"
-                  + (summary.reordered > 0 ? " (\(summary.reordered) out of receive-time order, sorted)" : ""))
+            print(
+                "\(output): \(summary.records) records imported from \(summary.inputs.count) file\(summary.inputs.count == 1 ? "" : "s")"
+                    + (summary.reordered > 0 ? " (\(summary.reordered) out of receive-time order, sorted)" : ""))
             for (k, input) in summary.inputs.enumerated() {
                 print("  \(input.path) (\(input.compression)): \(input.lines) lines, \(input.records) records")
                 for connection in input.connections {
@@ -323,8 +334,9 @@ extension CaptureCommand {
                 if let output {
                     fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
                     if fd < 0 {
-                        throw CaptureError(.io, path: output, what: "cannot create the output: \(String(cString: strerror(errno)))",
-                                           remedy: "check the path and its permissions")
+                        throw CaptureError(
+                            .io, path: output, what: "cannot create the output: \(String(cString: strerror(errno)))",
+                            remedy: "check the path and its permissions")
                     }
                 }
                 defer { if fd != 1 { close(fd) } }
@@ -332,7 +344,9 @@ extension CaptureCommand {
                 return try CaptureExporter.export(input: file, format: format, filter: filter, to: out)
             }
             if let damage = summary.damage { StdErr.print("k2: warning: \(file): \(damage)") }
-            if summary.skipped > 0 { StdErr.print("k2: \(summary.skipped) records have no \(format.rawValue) form and were skipped (\(summary.written) written)") }
+            if summary.skipped > 0 {
+                StdErr.print("k2: \(summary.skipped) records have no \(format.rawValue) form and were skipped (\(summary.written) written)")
+            }
         }
     }
 }
@@ -371,17 +385,19 @@ extension CaptureCommand {
             if childSlice.count == 2 {
                 try reportingErrors {
                     let first = try CaptureReader(path: childSlice[0]).index().firstTimestamp ?? 0
-                    _ = try CaptureSlicer.slice(input: childSlice[0], output: childSlice[1],
-                                                filter: RecordFilter(from: first + 10_000_000_000, to: first + 20_000_000_000))
+                    _ = try CaptureSlicer.slice(
+                        input: childSlice[0], output: childSlice[1],
+                        filter: RecordFilter(from: first + 10_000_000_000, to: first + 20_000_000_000))
                 }
                 StdErr.print("vmhwm_kib=\(CaptureBench.peakRSSKiB() ?? -1)")
                 return
             }
             let me = Self.executablePath()
             let report = try reportingErrors {
-                try CaptureBench.runAll(records: records, dir: dir, level: level,
-                                        readCommand: [me, "capture", "bench", "--child-read"],
-                                        sliceCommand: [me, "capture", "bench", "--child-slice"], keep: keep)
+                try CaptureBench.runAll(
+                    records: records, dir: dir, level: level,
+                    readCommand: [me, "capture", "bench", "--child-read"],
+                    sliceCommand: [me, "capture", "bench", "--child-slice"], keep: keep)
             }
             print(CaptureBench.text(report), terminator: "")
         }

@@ -26,10 +26,14 @@ struct RecordCommand: ParsableCommand {
 
     @Option(help: "binance, kraken or coinbase; repeat or comma-separate for several venues.") var venue: [String] = []
     @Option(help: "Symbols, comma-separated (one --symbols per --venue, or one for all).") var symbols: [String] = []
-    @Option(help: "Channels: trade, depth (and venue names such as aggTrade, level2); one per --venue or one for all.") var channels: [String] = ["trade"]
-    @Option(help: "Endpoint override (e.g. the simulator, ws://127.0.0.1:PORT), or with no --venue a URL to record as is; repeatable.") var url: [String] = []
+    @Option(help: "Channels: trade, depth (and venue names such as aggTrade, level2); one per --venue or one for all.") var channels: [String] = [
+        "trade"
+    ]
+    @Option(help: "Endpoint override (e.g. the simulator, ws://127.0.0.1:PORT), or with no --venue a URL to record as is; repeatable.") var url:
+        [String] = []
     @Option(help: "A text frame to send after connecting to a --url without --venue; repeatable.") var send: [String] = []
-    @Option(name: .customLong("rest-url"), help: "Base URL of the REST snapshot endpoint (default: the venue's, or the --url's host).") var restURL: String?
+    @Option(name: .customLong("rest-url"), help: "Base URL of the REST snapshot endpoint (default: the venue's, or the --url's host).") var restURL:
+        String?
     @Option(help: "Open this many identical connections per venue or URL.") var connections: Int = 1
     @Option(name: [.customShort("o"), .long], help: "The capture to write (with --rotate: NAME-0000.k2cap, NAME-0001.k2cap …).") var output: String
     @Option(help: "Start a new file every interval (1h, 30m) or size (1GB, 500MB).") var rotate: Rotation?
@@ -38,7 +42,9 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "First reconnect delay (doubles up to --max-backoff).") var backoff: DurationArgument = "1s"
     @Option(help: "Largest reconnect delay.") var maxBackoff: DurationArgument = "128s"
     @Flag(help: "Do not verify TLS certificates (local test servers only).") var insecure = false
-    @Option(name: .customLong("ca-file"), help: "Also trust the CA certificates in this PEM file (e.g. a local test server's self-signed certificate).") var caFile: String?
+    @Option(
+        name: .customLong("ca-file"), help: "Also trust the CA certificates in this PEM file (e.g. a local test server's self-signed certificate).")
+    var caFile: String?
     @Option(help: "Give up opening a connection (TCP, TLS, WebSocket upgrade) after this long.") var connectTimeout: DurationArgument = "15s"
     @Flag(help: "Structured log lines even on a terminal.") var log = false
     @Flag(help: "Only errors on stderr.") var quiet = false
@@ -71,7 +77,9 @@ struct RecordCommand: ParsableCommand {
         do {
             let summary = try recorder.run()
             if !quiet {
-                StdErr.print("k2: recorded \(summary.frames) frames (\(summary.reconnects) reconnects, \(summary.gaps) gaps, \(summary.duplicates) duplicates, \(summary.malformed) malformed) into \(summary.files.joined(separator: ", ")); \(summary.stopReason)")
+                StdErr.print(
+                    "k2: recorded \(summary.frames) frames (\(summary.reconnects) reconnects, \(summary.gaps) gaps, \(summary.duplicates) duplicates, \(summary.malformed) malformed) into \(summary.files.joined(separator: ", ")); \(summary.stopReason)"
+                )
             }
         } catch {
             // Already printed by the recorder's status output.
@@ -95,7 +103,8 @@ struct RecordCommand: ParsableCommand {
         }
         if venues.isEmpty {
             guard !url.isEmpty else {
-                throw RecordError(.invalidArgument, what: "nothing to record", remedy: "give --venue binance|kraken|coinbase or --url URL [--send MSG]")
+                throw RecordError(
+                    .invalidArgument, what: "nothing to record", remedy: "give --venue binance|kraken|coinbase or --url URL [--send MSG]")
             }
             for address in url {
                 plans.append(try ConnectionPlan.raw(url: address, sends: send))
@@ -106,10 +115,12 @@ struct RecordCommand: ParsableCommand {
             }
             for (i, venue) in venues.enumerated() {
                 guard let venueSymbols = pick(symbols, i) else {
-                    throw RecordError(.invalidArgument, what: "no symbols for \(venue.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT (one per --venue)")
+                    throw RecordError(
+                        .invalidArgument, what: "no symbols for \(venue.rawValue)", remedy: "give --symbols, e.g. BTCUSDT,ETHUSDT (one per --venue)")
                 }
                 let ch = pick(channels, i) ?? "trade"
-                plans.append(try ConnectionPlan.venue(venue, symbols: list([venueSymbols]), channels: list([ch]), url: pick(url, i), restBase: restURL))
+                plans.append(
+                    try ConnectionPlan.venue(venue, symbols: list([venueSymbols]), channels: list([ch]), url: pick(url, i), restBase: restURL))
             }
         }
         plans = plans.flatMap { p in Array(repeating: p, count: connections) }
@@ -126,7 +137,8 @@ struct RecordCommand: ParsableCommand {
         configuration.client.tls.verifyCertificate = !insecure
         if let caFile {
             guard access(caFile, R_OK) == 0 else {
-                throw RecordError(.invalidArgument, place: caFile, what: "cannot read the --ca-file", remedy: "give a readable PEM file of CA certificates")
+                throw RecordError(
+                    .invalidArgument, place: caFile, what: "cannot read the --ca-file", remedy: "give a readable PEM file of CA certificates")
             }
             configuration.client.tls.trustRootsPEMFile = caFile
         }

@@ -14,7 +14,9 @@ import Darwin
 /// The options `k2 replay` and `k2 sim run` share (sinks, pacing, rounds, filters, reports),
 /// and the replay they run: engine, progress line, live metrics, summary, report, exit code.
 struct ReplayOptions: ParsableArguments {
-    @Option(name: .customLong("sink"), help: "Destination URI, repeat to fan out: mock://, mock://?capacity=N, kafka://…, clickhouse://…, file:PATH, - (stdout).")
+    @Option(
+        name: .customLong("sink"),
+        help: "Destination URI, repeat to fan out: mock://, mock://?capacity=N, kafka://…, clickhouse://…, file:PATH, - (stdout).")
     var sinks: [String] = []
 
     // `.unconditional`: a negative value (`--speed -2`) reaches the check and its message,
@@ -42,15 +44,22 @@ struct ReplayOptions: ParsableArguments {
     @Flag(help: "Create destination tables before replaying (sinks that support it).")
     var createTables = false
 
-    @Option(name: .customLong("ca-file"), help: "Trust the CA certificates in this PEM file for TLS sinks (clickhouses://), e.g. a self-signed server's.")
+    @Option(
+        name: .customLong("ca-file"), help: "Trust the CA certificates in this PEM file for TLS sinks (clickhouses://), e.g. a self-signed server's.")
     var caFile: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
-                                                         valueName: "priority"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Paced runs: the sending thread runs under SCHED_FIFO with this priority (1–99; needs root/CAP_SYS_NICE).",
+            valueName: "priority"))
     var realtime: Int32?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
-                                                         valueName: "port"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Serve live Prometheus metrics on http://127.0.0.1:PORT/metrics while replaying (0 = any free port).",
+            valueName: "port"))
     var metricsPort: Port<AnyFreePort>?
 
     @Flag(help: "No progress line.")
@@ -65,10 +74,12 @@ struct ReplayOptions: ParsableArguments {
 
     /// Replays `files`, or `source`'s records (`k2 sim run`; `sourceStart` is its first receive
     /// time, the origin of `--from`/`--to` offsets). `pace`: instead of `--speed` (`--rate`).
-    func run(files: [String] = [], source: ReplaySourceFactory? = nil, sourceStart: Int64? = nil,
-             pace: Pace? = nil, readAhead: Bool = true, allowTorn: Bool = false) throws {
+    func run(
+        files: [String] = [], source: ReplaySourceFactory? = nil, sourceStart: Int64? = nil,
+        pace: Pace? = nil, readAhead: Bool = true, allowTorn: Bool = false
+    ) throws {
         // Before opening anything: a signal during setup then still ends with a summary (0 sent).
-        StopSignals.install()   // the policy: docs/signals.md
+        StopSignals.install()  // the policy: docs/signals.md
         let engine = try reportingErrors {
             try makeEngine(files: files, source: source, sourceStart: sourceStart, pace: pace, readAhead: readAhead, allowTorn: allowTorn)
         }
@@ -77,10 +88,12 @@ struct ReplayOptions: ParsableArguments {
         let metrics = try reportingErrors { try startMetricsServer(port: metricsPort, announcement: "metrics: ") }
         defer { metrics?.stop() }
         let sinks = engine.sinks
-        let progress: ((ReplayProgress) -> Void)? = progressOnTTY || metrics != nil ? { snapshot in
-            if progressOnTTY { Self.printProgress(snapshot) }
-            metrics?.update(LiveMetrics.replaySamples(snapshot, sinks: sinks.map { ($0.uri, $0.counts) }))
-        } : nil
+        let progress: ((ReplayProgress) -> Void)? =
+            progressOnTTY || metrics != nil
+            ? { snapshot in
+                if progressOnTTY { Self.printProgress(snapshot) }
+                metrics?.update(LiveMetrics.replaySamples(snapshot, sinks: sinks.map { ($0.uri, $0.counts) }))
+            } : nil
         // A damaged input (`--allow-torn` not given): nothing was sent, exit 1 (ReplayError.exitCode).
         let summary = try reportingErrors { try engine.runOnDedicatedThread(progress: progress) }
         if progressOnTTY { Self.writeStderr("\r\u{1B}[K") }
@@ -94,7 +107,9 @@ struct ReplayOptions: ParsableArguments {
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 
-    func makeEngine(files: [String], source: ReplaySourceFactory?, sourceStart: Int64?, pace: Pace?, readAhead: Bool, allowTorn: Bool) throws -> ReplayEngine {
+    func makeEngine(files: [String], source: ReplaySourceFactory?, sourceStart: Int64?, pace: Pace?, readAhead: Bool, allowTorn: Bool) throws
+        -> ReplayEngine
+    {
         var config = source.map { ReplayConfig(source: $0) } ?? ReplayConfig(files: files)
         // A generated source would have to generate the rest of the run to count it: not after a stop.
         if source != nil { config.countUnsentOnStop = false }
@@ -111,8 +126,9 @@ struct ReplayOptions: ParsableArguments {
             var set = Set<RecordKind>()
             for name in kinds.flatMap({ $0.split(separator: ",") }) {
                 guard let kind = RecordKind(name: String(name).trimmingSpaces()) else {
-                    throw ReplayError(.invalidArgument, what: "--kinds '\(name)' is not a record kind",
-                                      remedy: "use connect, send, recv, disconnect, http, marker")
+                    throw ReplayError(
+                        .invalidArgument, what: "--kinds '\(name)' is not a record kind",
+                        remedy: "use connect, send, recv, disconnect, http, marker")
                 }
                 set.insert(kind)
             }
@@ -132,8 +148,9 @@ struct ReplayOptions: ParsableArguments {
         }
         // The venue a `ws://` sink impersonates: the captures' `exchange` when they agree.
         let exchanges = Set(files.map { (try? CaptureReader(path: $0))?.header.metadataValue("exchange")?.stringValue ?? "unknown" })
-        let options = SinkOptions(properties: props, createTables: createTables, caFile: caFile,
-                                  venue: exchanges.count == 1 ? exchanges.first : nil, captures: files)
+        let options = SinkOptions(
+            properties: props, createTables: createTables, caFile: caFile,
+            venue: exchanges.count == 1 ? exchanges.first : nil, captures: files)
         let made = try sinks.map { try SinkFactory.make($0, options: options) }
         return ReplayEngine(config: config, sinks: made)
     }

@@ -30,7 +30,9 @@ struct ProfileOptions: ParsableArguments {
     func validate() throws {
         try check(symbols, in: 1...Self.maxSymbols, "--symbols", example: 200)
         if let rate, let duration, rate.perSecond * Double(duration.nanos) / 1e9 > Self.maxMessages {
-            throw ValidationError("--rate \(rate.text) for --duration \(duration.text) is more than 1e15 messages, the most k2 counts: give a lower rate or a shorter duration")
+            throw ValidationError(
+                "--rate \(rate.text) for --duration \(duration.text) is more than 1e15 messages, the most k2 counts: give a lower rate or a shorter duration"
+            )
         }
     }
 
@@ -42,8 +44,12 @@ struct ProfileOptions: ParsableArguments {
 
     /// The profile; bad input is one `SimError` line (exit 2 through `reportingErrors`).
     func load() throws(SimError) -> SimProfile {
-        if profile == nil && rate == nil { throw SimError(location: "--profile", what: "no traffic given", remedy: "give --profile FILE, or --rate N with --duration D") }
-        if profile != nil && (rate != nil || duration != nil) { throw SimError(location: "--profile", what: "cannot be combined with --rate/--duration", remedy: "give one or the other") }
+        if profile == nil && rate == nil {
+            throw SimError(location: "--profile", what: "no traffic given", remedy: "give --profile FILE, or --rate N with --duration D")
+        }
+        if profile != nil && (rate != nil || duration != nil) {
+            throw SimError(location: "--profile", what: "cannot be combined with --rate/--duration", remedy: "give one or the other")
+        }
         if rate != nil && duration == nil { throw SimError(location: "--rate", what: "needs --duration", remedy: "add e.g. --duration 60s") }
         var simProfile: SimProfile
         if let path = profile {
@@ -79,12 +85,14 @@ extension SimCommand {
                 let simProfile = try options.load()
                 let clock = SystemClock()
                 let t0 = clock.monotonicNanos()
-                let generated = try CaptureGenerator(profile: simProfile).write(path: output, commandLine: CommandLine.arguments.joined(separator: " "))
+                let generated = try CaptureGenerator(profile: simProfile).write(
+                    path: output, commandLine: CommandLine.arguments.joined(separator: " "))
                 let secs = Double(clock.monotonicNanos() - t0) / 1e9
-                print("\(output): \(generated.messages) messages (\(generated.records) records) over \(TimeText.humanDuration(nanos: generated.simulatedNanos)) simulated, "
-                      + "\(SizeText.human(bytes: generated.payloadBytes)) payload, file \(SizeText.human(bytes: generated.fileBytes)); "
-                      + "profile \(simProfile.name), seed \(simProfile.seed), venues \(simProfile.venues.map(\.rawValue).joined(separator: ",")); "
-                      + "\(Int(Double(generated.messages) / max(1e-9, secs))) msg/s generated+written")
+                print(
+                    "\(output): \(generated.messages) messages (\(generated.records) records) over \(TimeText.humanDuration(nanos: generated.simulatedNanos)) simulated, "
+                        + "\(SizeText.human(bytes: generated.payloadBytes)) payload, file \(SizeText.human(bytes: generated.fileBytes)); "
+                        + "profile \(simProfile.name), seed \(simProfile.seed), venues \(simProfile.venues.map(\.rawValue).joined(separator: ",")); "
+                        + "\(Int(Double(generated.messages) / max(1e-9, secs))) msg/s generated+written")
             }
         }
     }
@@ -116,8 +124,9 @@ extension SimCommand {
                 // Checked here too, so that a bad --from/--to is refused before the line below.
                 let filter = try filters.filter(start: captureGenerator.firstTimestamp)
                 let until = filters.to == nil ? nil : filter.to
-                let replaySource = try GeneratedReplaySource(generator: captureGenerator, keep: keep, until: until,
-                                                  commandLine: CommandLine.arguments.joined(separator: " "))
+                let replaySource = try GeneratedReplaySource(
+                    generator: captureGenerator, keep: keep, until: until,
+                    commandLine: CommandLine.arguments.joined(separator: " "))
                 return (replaySource, captureGenerator)
             }
             defer {
@@ -125,10 +134,13 @@ extension SimCommand {
             }
             let simProfile = generator.profile
             let expected = Int(simProfile.timeline.expectedCount) * simProfile.venues.count
-            StdErr.print("k2 sim run: profile \(simProfile.name) (seed \(simProfile.seed), \(simProfile.venues.map(\.rawValue).joined(separator: ","))), ~\(expected) messages over "
-                         + "\(TimeText.humanDuration(nanos: simProfile.timeline.length)), generated as they are replayed" + (keep.map { "; keeping them in \($0)" } ?? ""))
-            try replay.run(source: ReplaySourceFactory(name: "k2 sim: profile \(simProfile.name), seed \(simProfile.seed)") { source },
-                           sourceStart: generator.firstTimestamp)
+            StdErr.print(
+                "k2 sim run: profile \(simProfile.name) (seed \(simProfile.seed), \(simProfile.venues.map(\.rawValue).joined(separator: ","))), ~\(expected) messages over "
+                    + "\(TimeText.humanDuration(nanos: simProfile.timeline.length)), generated as they are replayed"
+                    + (keep.map { "; keeping them in \($0)" } ?? ""))
+            try replay.run(
+                source: ReplaySourceFactory(name: "k2 sim: profile \(simProfile.name), seed \(simProfile.seed)") { source },
+                sourceStart: generator.firstTimestamp)
         }
     }
 
@@ -152,7 +164,8 @@ extension SimCommand {
                 let parsedVenue: Venue
                 do throws(CaptureError) { parsedVenue = try Venue(parsing: venue) } catch { throw SimError(error, location: "--venue") }
                 let rate = 200_000.0
-                let simProfile = SimProfile.constant(rate: rate, duration: Int64(Double(messages) / rate * 1e9), venue: parsedVenue, seed: seed, arrivals: .uniform)
+                let simProfile = SimProfile.constant(
+                    rate: rate, duration: Int64(Double(messages) / rate * 1e9), venue: parsedVenue, seed: seed, arrivals: .uniform)
                 print("k2 sim bench: \(parsedVenue.rawValue), \(messages) messages, seed \(seed), one core")
                 let generated = SimBench.generateOnly(profile: simProfile)
                 print("generate only:    " + generated.line)
@@ -171,16 +184,26 @@ extension SimCommand {
         func run() throws {
             try reportingErrors {
                 let loaded = try ProfileLoader.load(path: profile)
-                print("\(profile): profile \(loaded.name), seed \(loaded.seed), venues \(loaded.venues.map(\.rawValue).joined(separator: ",")), \(loaded.market.symbols) symbols")
+                print(
+                    "\(profile): profile \(loaded.name), seed \(loaded.seed), venues \(loaded.venues.map(\.rawValue).joined(separator: ",")), \(loaded.market.symbols) symbols"
+                )
                 for (i, segment) in loaded.timeline.segments.enumerated() {
-                    print("  [\(i)] +\(TimeText.humanDuration(nanos: loaded.timeline.starts[i])) \(segment.shape.name) for \(TimeText.humanDuration(nanos: segment.length)), \(segment.arrivals.rawValue): ~\(Int(segment.expectedCount)) messages per venue")
+                    print(
+                        "  [\(i)] +\(TimeText.humanDuration(nanos: loaded.timeline.starts[i])) \(segment.shape.name) for \(TimeText.humanDuration(nanos: segment.length)), \(segment.arrivals.rawValue): ~\(Int(segment.expectedCount)) messages per venue"
+                    )
                 }
-                print("  total ~\(Int(loaded.timeline.expectedCount)) messages per venue over \(TimeText.humanDuration(nanos: loaded.timeline.length))")
+                print(
+                    "  total ~\(Int(loaded.timeline.expectedCount)) messages per venue over \(TimeText.humanDuration(nanos: loaded.timeline.length))")
                 let faultPlan = loaded.faults
                 var faults: [String] = []
                 if let every = faultPlan.dropEveryNanos { faults.append("drop every \(TimeText.humanDuration(nanos: every))") }
-                if let every = faultPlan.stallEveryNanos { faults.append("stall \(TimeText.humanDuration(nanos: faultPlan.stallForNanos)) every \(TimeText.humanDuration(nanos: every))") }
-                for (every, what) in [(faultPlan.gapEvery, "gap"), (faultPlan.duplicateEvery, "duplicate"), (faultPlan.reorderEvery, "reorder"), (faultPlan.malformedEvery, "malformed")] where every > 0 {
+                if let every = faultPlan.stallEveryNanos {
+                    faults.append("stall \(TimeText.humanDuration(nanos: faultPlan.stallForNanos)) every \(TimeText.humanDuration(nanos: every))")
+                }
+                for (every, what) in [
+                    (faultPlan.gapEvery, "gap"), (faultPlan.duplicateEvery, "duplicate"), (faultPlan.reorderEvery, "reorder"),
+                    (faultPlan.malformedEvery, "malformed"),
+                ] where every > 0 {
                     faults.append("\(what) every \(every) messages")
                 }
                 faults.append(faultPlan.closeAfterNanos.map { "close after \(TimeText.humanDuration(nanos: $0))" } ?? "no lifetime limit")

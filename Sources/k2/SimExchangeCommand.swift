@@ -30,7 +30,10 @@ struct SimExchangeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Port to listen on (0: any free port, printed on stdout).") var port: Port<AnyFreePort> = 9443
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "A simulator profile (YAML, docs/sim-profiles.md): market, seed and the load timeline.") var profile: String?
-    @Option(help: "Messages per second per connection without --profile; 0 = as fast as the client reads; max = chunks of 65,536 messages generated ahead and streamed as zero-copy slices (the market continues from chunk to chunk; benchmarks).") var rate: FeedRate = "100"
+    @Option(
+        help:
+            "Messages per second per connection without --profile; 0 = as fast as the client reads; max = chunks of 65,536 messages generated ahead and streamed as zero-copy slices (the market continues from chunk to chunk; benchmarks)."
+    ) var rate: FeedRate = "100"
     @Option(help: "Symbols in the market without --profile.") var symbols: Int?
     @Option(help: "Seed without --profile.") var seed: UInt64 = 1
     // Faults: each flag overrides the same key of the profile's `faults:` section.
@@ -41,7 +44,8 @@ struct SimExchangeCommand: ParsableCommand {
     @Option(help: "Send every N-th data message twice; 0 = off.") var duplicateEvery: Int?
     @Option(help: "Swap every N-th data message with the next; 0 = off.") var reorderEvery: Int?
     @Option(help: "Send a truncated JSON frame instead of every N-th data message; 0 = off.") var malformedEvery: Int?
-    @Option(help: "Close each connection after this long with 1001, like Binance's 24 h limit (default 24h; off disables).") var closeAfter: DurationOrOffArgument?
+    @Option(help: "Close each connection after this long with 1001, like Binance's 24 h limit (default 24h; off disables).") var closeAfter:
+        DurationOrOffArgument?
     @Option(help: "Binance ping frame interval.") var pingEvery: DurationArgument = "20s"
     @Option(help: "Kraken/Coinbase heartbeat interval.") var heartbeatEvery: DurationArgument = "1s"
     @Option(help: "Write every frame sent (recv records), received (send records) and every fault (markers) to this capture.") var log: String?
@@ -88,7 +92,10 @@ struct SimExchangeCommand: ParsableCommand {
 
     func validate() throws {
         try check(symbols, in: 1...ProfileOptions.maxSymbols, "--symbols", example: 200)
-        for (count, flag) in [(gapEvery, "--gap-every"), (duplicateEvery, "--duplicate-every"), (reorderEvery, "--reorder-every"), (malformedEvery, "--malformed-every")] {
+        for (count, flag) in [
+            (gapEvery, "--gap-every"), (duplicateEvery, "--duplicate-every"), (reorderEvery, "--reorder-every"),
+            (malformedEvery, "--malformed-every"),
+        ] {
             try check(count, in: 0...Int.max, flag, example: 100)
         }
     }
@@ -133,7 +140,9 @@ struct SimExchangeCommand: ParsableCommand {
             server.close()
             let stats = server.stats
             if !quiet {
-                StdErr.print("k2: sim exchange: \(stats.connections) connections, \(stats.framesSent) frames sent, \(stats.snapshots) snapshots, \(stats.faults) faults")
+                StdErr.print(
+                    "k2: sim exchange: \(stats.connections) connections, \(stats.framesSent) frames sent, \(stats.snapshots) snapshots, \(stats.faults) faults"
+                )
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import K2TestSupport
 import Testing
+
 @testable import K2Bench
 
 /// The rest of the whole verdict: "where the time goes" under failing latency rows, the burst
@@ -12,9 +13,11 @@ import Testing
 
     @Test func aFailingIngestionLatencyNamesTheFlushAndItsSettings() throws {
         // Publish 6 ms, end to end 9 ms, freshness 1 s: the flush (freshness − end to end) holds 99 %.
-        let lat = ["publish.intended": Fixture.histogram([(6_000_000, 1000)]),
-                   "end_to_end.intended": Fixture.histogram([(9_000_000, 1000)]),
-                   "freshness.intended": Fixture.histogram([(1_000_000_000, 100)])]
+        let lat = [
+            "publish.intended": Fixture.histogram([(6_000_000, 1000)]),
+            "end_to_end.intended": Fixture.histogram([(9_000_000, 1000)]),
+            "freshness.intended": Fixture.histogram([(1_000_000_000, 100)]),
+        ]
         var report = try Fixture.report([Fixture.run(index: 0, latencies: lat, rate: 12_000, cores: 1)])
         report.workload.clickhouseSettings = ["stream_flush_interval_ms": "500"]
         let verification = Verification.verify(report, targets: try Self.targets())
@@ -25,9 +28,12 @@ import Testing
         func ms(_ name: String) -> String { Units.format(metrics[name]!.value) + " ms" }
         let flush = Units.format(metrics["latency.freshness.intended.p50"]!.value - metrics["latency.end_to_end.intended.p50"]!.value) + " ms"
         let line = try #require(p50.breakdown)
-        #expect(line.hasPrefix("where the time goes (p50 from the intended send): to the broker and back (publish) \(ms("latency.publish.intended.p50"))"
-            + " · broker to consumer (end to end) \(ms("latency.end_to_end.intended.p50")) · broker to queryable (freshness − end to end) \(flush)"
-            + " — the ClickHouse Kafka engine's flush holds 99 % of it: stream_flush_interval_ms = 500 (embedded.clickhouse_settings), kafka_max_block_size"), "\(line)")
+        #expect(
+            line.hasPrefix(
+                "where the time goes (p50 from the intended send): to the broker and back (publish) \(ms("latency.publish.intended.p50"))"
+                    + " · broker to consumer (end to end) \(ms("latency.end_to_end.intended.p50")) · broker to queryable (freshness − end to end) \(flush)"
+                    + " — the ClickHouse Kafka engine's flush holds 99 % of it: stream_flush_interval_ms = 500 (embedded.clickhouse_settings), kafka_max_block_size"
+            ), "\(line)")
         #expect(line.contains("kafka_flush_interval_ms (the Kafka table's setting on current releases)"))
         // A passing or unjudged row has none; the table prints the line under it, the HTML in a row of its own.
         #expect(row("producer-ack").breakdown == nil && row("ingestion-throughput").breakdown == nil)
@@ -38,20 +44,29 @@ import Testing
     }
 
     @Test func withoutAFlushThePublishOrTheSlotWaitIsNamed() {
-        let slow = TimeBreakdown.ingestion(percentile: "p99", basis: "intended", publish: 900, endToEnd: 950, freshness: nil, lateness: 1, settings: [:])
-        #expect(slow == "where the time goes (p99 from the intended send): to the broker and back (publish) 900 ms · broker to consumer (end to end) 950 ms"
-            + " — the broker's acknowledgement holds 95 % of it (producer batch.num.messages, linger.ms, acks; the broker's load)")
-        let late = TimeBreakdown.ingestion(percentile: "p50", basis: "intended", publish: 600, endToEnd: nil, freshness: nil, lateness: 500, settings: [:])
+        let slow = TimeBreakdown.ingestion(
+            percentile: "p99", basis: "intended", publish: 900, endToEnd: 950, freshness: nil, lateness: 1, settings: [:])
+        #expect(
+            slow
+                == "where the time goes (p99 from the intended send): to the broker and back (publish) 900 ms · broker to consumer (end to end) 950 ms"
+                + " — the broker's acknowledgement holds 95 % of it (producer batch.num.messages, linger.ms, acks; the broker's load)")
+        let late = TimeBreakdown.ingestion(
+            percentile: "p50", basis: "intended", publish: 600, endToEnd: nil, freshness: nil, lateness: 500, settings: [:])
         #expect(late?.contains("of it the replay's own lateness 500 ms (the harness did not keep up)") == true)
         #expect(late?.contains(" — the replay itself fell behind its schedule (lateness 500 ms): a limit of the harness") == true)
         // Probes travel apart from the replay: a publish p50 above the freshness p50 is capped at 100 %.
-        let over = TimeBreakdown.ingestion(percentile: "p50", basis: "intended", publish: 3000, endToEnd: 3500, freshness: 1400, lateness: 100, settings: [:])
-        #expect(over?.hasSuffix("the broker's acknowledgement holds 100 % of it (producer batch.num.messages, linger.ms, acks; the broker's load)") == true, "\(over ?? "")")
+        let over = TimeBreakdown.ingestion(
+            percentile: "p50", basis: "intended", publish: 3000, endToEnd: 3500, freshness: 1400, lateness: 100, settings: [:])
+        #expect(
+            over?.hasSuffix("the broker's acknowledgement holds 100 % of it (producer batch.num.messages, linger.ms, acks; the broker's load)")
+                == true, "\(over ?? "")")
         let defaults = TimeBreakdown.flushSettings([:])
         #expect(defaults.hasPrefix("stream_flush_interval_ms (18.16's profile default 7,500)"))
         let query = TimeBreakdown.query(class: "cold", percentile: "p99", corrected: 900, uncorrected: 100)
-        #expect(query == "where the time goes (p99, class cold): the query itself (from its actual start) 100 ms · waiting for a free slot (intended − actual start) 800 ms"
-            + " — queueing holds it: raise queries.concurrency or lower the class's rate")
+        #expect(
+            query
+                == "where the time goes (p99, class cold): the query itself (from its actual start) 100 ms · waiting for a free slot (intended − actual start) 800 ms"
+                + " — queueing holds it: raise queries.concurrency or lower the class's rate")
         #expect(TimeBreakdown.query(class: "cold", percentile: "p99", corrected: 900, uncorrected: nil) == nil)
     }
 
@@ -67,8 +82,9 @@ import Testing
 
 @Suite struct BurstPhaseTests {
     static func interval(_ t: Double, delivered: Double, backlog: Double, behind: Double) -> BenchReport.IntervalPoint {
-        var point = BenchReport.IntervalPoint(t: t, seconds: 1, offeredMsgs: delivered, sentMsgs: delivered, deliveredMsgs: [delivered],
-                                          sentMB: [0], backlog: [backlog])
+        var point = BenchReport.IntervalPoint(
+            t: t, seconds: 1, offeredMsgs: delivered, sentMsgs: delivered, deliveredMsgs: [delivered],
+            sentMB: [0], backlog: [backlog])
         point.clickhouseBehind = behind
         return point
     }
@@ -105,7 +121,10 @@ import Testing
         }
         let (m2, notes2) = Assembler.burstMetrics(intervals: stuck, burst: burst)
         #expect(m2["burst.catch_up.s"] == nil)
-        #expect(notes2 == ["after the burst ClickHouse had not caught up by the end of the run: 60 rows behind 3 s after the burst (at most 5 before it); run longer after the burst to see the catch-up"])
+        #expect(
+            notes2 == [
+                "after the burst ClickHouse had not caught up by the end of the run: 60 rows behind 3 s after the burst (at most 5 before it); run longer after the burst to see the catch-up"
+            ])
     }
 
     @Test func theBurstIsTabledAndJudgedAsTheBurstFigure() throws {
@@ -115,7 +134,9 @@ import Testing
         let iv: [BenchReport.IntervalPoint] = (0..<6).map { (i: Int) -> BenchReport.IntervalPoint in
             Self.interval(Double(i + 1), delivered: delivered[i], backlog: 0, behind: behind[i])
         }
-        for (name, metric) in Assembler.burstMetrics(intervals: iv, burst: .init(rate: 60_000, atNanos: 2_000_000_000, lengthNanos: 1_000_000_000)).metrics {
+        for (name, metric) in Assembler.burstMetrics(intervals: iv, burst: .init(rate: 60_000, atNanos: 2_000_000_000, lengthNanos: 1_000_000_000))
+            .metrics
+        {
             run.metrics[name] = metric
         }
         let report = try Fixture.report([run])
@@ -129,7 +150,8 @@ import Testing
     }
 
     @Test func burstKeysAreReadStrictly() throws {
-        let workload = try WorkloadLoader.parse("source: {profile: calm}\nrate: 12k\nduration: 30s\nburst: {rate: 60k, at: 10s, for: 3s}\n", file: "w.yaml")
+        let workload = try WorkloadLoader.parse(
+            "source: {profile: calm}\nrate: 12k\nduration: 30s\nburst: {rate: 60k, at: 10s, for: 3s}\n", file: "w.yaml")
         #expect(workload.burst == Workload.Burst(rate: 60_000, atNanos: 10_000_000_000, lengthNanos: 3_000_000_000))
         func expectError(_ yaml: String, _ contains: String) {
             do {

@@ -108,8 +108,10 @@ import Testing
         #expect(try container.strings("command") == ["/bin/sh", "-c"])
         let args = try #require(try container.strings("args"))
         let mounts = try (container.maps("volumeMounts") ?? []).compactMap { try $0.string("mountPath") }
-        return (try spec.int("completions"), try spec.int("parallelism"), try spec.string("completionMode") == "Indexed",
-                Container(image: try #require(try container.string("image")), script: args.joined(separator: " "), mounts: mounts))
+        return (
+            try spec.int("completions"), try spec.int("parallelism"), try spec.string("completionMode") == "Indexed",
+            Container(image: try #require(try container.string("image")), script: args.joined(separator: " "), mounts: mounts)
+        )
     }
 
     /// Shell words of a one-line script (quotes removed, `${JOB_COMPLETION_INDEX}` set to `index`).
@@ -214,8 +216,8 @@ import Testing
     }
 }
 
-private extension String {
-    func trimmingSuffix(_ suffix: String) -> String {
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
         hasSuffix(suffix) && count > suffix.count ? String(dropLast(suffix.count)) : self
     }
 }

@@ -23,11 +23,12 @@ struct FaultScheduleTests {
     @Test func faultsSectionReadsEveryTargetAndAction() throws {
         let workload = try WorkloadLoader.parse(Self.schedule, file: "w.yaml")
         #expect(workload.embedded.brokers == 3)
-        #expect(workload.faults.map(\.action) == [
-            .brokerDown(broker: 1), .brokerRTT(broker: 2, millis: 200), .requestErrors(api: 0, code: 6, count: 50),
-            .leaderMove(topic: "t", partition: 0, broker: 2), .topicError(topic: "t", code: 7), .clickhousePause, .clickhouseKill,
-            .command(start: "docker pause rp", end: "docker unpause rp"),
-        ])
+        #expect(
+            workload.faults.map(\.action) == [
+                .brokerDown(broker: 1), .brokerRTT(broker: 2, millis: 200), .requestErrors(api: 0, code: 6, count: 50),
+                .leaderMove(topic: "t", partition: 0, broker: 2), .topicError(topic: "t", code: 7), .clickhousePause, .clickhouseKill,
+                .command(start: "docker pause rp", end: "docker unpause rp"),
+            ])
         #expect(workload.faults.map(\.atNanos).prefix(2) == [5_000_000_000, 12_000_000_000])
         #expect(workload.faults[0].forNanos == 5_000_000_000 && workload.faults[2].forNanos == 0)
         #expect(workload.faults.map(\.target) == ["broker", "broker", "broker", "broker", "broker", "clickhouse", "clickhouse", "command"])
@@ -40,7 +41,8 @@ struct FaultScheduleTests {
                 _ = try WorkloadLoader.parse("source: {profile: calm}\nduration: 30s\nfaults:\n" + faults, file: "w.yaml")
                 Issue.record("no error for \(contains)")
             } catch {
-                #expect(error.description.hasPrefix("w.yaml:") && error.description.contains(contains) && !error.description.contains("\n"), "\(error)")
+                #expect(
+                    error.description.hasPrefix("w.yaml:") && error.description.contains(contains) && !error.description.contains("\n"), "\(error)")
             }
         }
         expectError("  - {at: 5s, target: broker, action: down}\n", "for")
@@ -88,31 +90,33 @@ struct FaultScheduleTests {
         scheduler.arm(measureFromNanos: 100_000_000_000)
         #expect(scheduler.step().isEmpty)
         clock.advance(by: 4_999_999_999)
-        #expect(scheduler.step().isEmpty)   // not a nanosecond early
+        #expect(scheduler.step().isEmpty)  // not a nanosecond early
         clock.advance(by: 1)
         #expect(scheduler.step().map { "\($0.offsetNanos) \($0.index) \($0.isEnd)" } == ["5000000000 0 false"])
-        clock.advance(by: 30_000_000_000)   // a late wake-up does every due event, in order
+        clock.advance(by: 30_000_000_000)  // a late wake-up does every due event, in order
         #expect(scheduler.step().count == 11)
         clock.advance(by: 10_000_000_000)
         scheduler.step()
-        #expect(injector.calls == [
-            "105: begin broker 1 down",
-            "135: end broker 1 down", "135: begin broker 2 RTT +200 ms", "135: end broker 2 RTT +200 ms",
-            "135: begin Produce errors NOT_LEADER_FOR_PARTITION × 50", "135: begin leader of t/0 to broker 2",
-            "135: begin topic t errors REQUEST_TIMED_OUT", "135: end topic t errors REQUEST_TIMED_OUT",
-            "135: begin ClickHouse paused (SIGSTOP)", "135: end ClickHouse paused (SIGSTOP)",
-            "135: begin ClickHouse killed (SIGKILL), restarted at the end",
-            "135: end ClickHouse killed (SIGKILL), restarted at the end",
-            "145: begin command `docker pause rp`", "145: end command `docker pause rp`",
-        ])
+        #expect(
+            injector.calls == [
+                "105: begin broker 1 down",
+                "135: end broker 1 down", "135: begin broker 2 RTT +200 ms", "135: end broker 2 RTT +200 ms",
+                "135: begin Produce errors NOT_LEADER_FOR_PARTITION × 50", "135: begin leader of t/0 to broker 2",
+                "135: begin topic t errors REQUEST_TIMED_OUT", "135: end topic t errors REQUEST_TIMED_OUT",
+                "135: begin ClickHouse paused (SIGSTOP)", "135: end ClickHouse paused (SIGSTOP)",
+                "135: begin ClickHouse killed (SIGKILL), restarted at the end",
+                "135: end ClickHouse killed (SIGKILL), restarted at the end",
+                "145: begin command `docker pause rp`", "145: end command `docker pause rp`",
+            ])
         let windows = scheduler.stop()
         #expect(windows.count == 8 && windows.allSatisfy { $0.outcome == "ok" })
         #expect(windows[0].startSeconds == 5 && windows[0].endSeconds == 35)
-        #expect(windows[2].startSeconds == windows[2].endSeconds)   // a one-off
+        #expect(windows[2].startSeconds == windows[2].endSeconds)  // a one-off
     }
 
     @Test func endsComeBeforeBeginsAtTheSameInstantAndStopEndsOpenFaults() throws {
-        let workload = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse(
+            """
             source: {profile: calm}
             duration: 30s
             faults:
@@ -120,7 +124,8 @@ struct FaultScheduleTests {
               - {at: 5s, for: 5s, target: broker, action: down}
               - {at: 10s, for: 1s, target: broker, action: rtt, rtt: 1s}
             """, file: "w.yaml")
-        #expect(FaultScheduler.events(workload.faults).map { "\($0.offsetNanos / 1_000_000_000)\($0.isEnd ? "-" : "+")\($0.index)" }
+        #expect(
+            FaultScheduler.events(workload.faults).map { "\($0.offsetNanos / 1_000_000_000)\($0.isEnd ? "-" : "+")\($0.index)" }
                 == ["5+1", "10-1", "10+0", "10+2", "11-2", "15-0"])
         let clock = ManualClock(monotonic: 0)
         let injector = RecordingInjector(clock: clock, failing: "broker 1 RTT +1000 ms")
@@ -128,15 +133,16 @@ struct FaultScheduleTests {
         scheduler.arm(measureFromNanos: 0)
         clock.advance(by: 12_000_000_000)
         scheduler.step()
-        let windows = scheduler.stop()   // the pause is still on: it is ended, and says so
+        let windows = scheduler.stop()  // the pause is still on: it is ended, and says so
         #expect(injector.calls.last == "12: end ClickHouse paused (SIGSTOP)")
-        #expect(!injector.calls.contains("11: end broker 1 RTT +1000 ms"))   // a failed injection is not undone
+        #expect(!injector.calls.contains("11: end broker 1 RTT +1000 ms"))  // a failed injection is not undone
         #expect(windows.map(\.outcome).prefix(2) == ["ended early (the run ended)", "ok"])
         #expect(windows[2].outcome.hasPrefix("failed: ") && windows[2].outcome.contains("refused"))
     }
 
     static func point(_ t: Double, backlog: Double, behind: Double?) -> BenchReport.IntervalPoint {
-        var point = BenchReport.IntervalPoint(t: t, seconds: 1, offeredMsgs: 1000, sentMsgs: 1000, deliveredMsgs: [1000], sentMB: [0.1], backlog: [backlog])
+        var point = BenchReport.IntervalPoint(
+            t: t, seconds: 1, offeredMsgs: 1000, sentMsgs: 1000, deliveredMsgs: [1000], sentMB: [0.1], backlog: [backlog])
         point.clickhouseBehind = behind
         return point
     }
@@ -161,8 +167,12 @@ struct FaultScheduleTests {
     @Test func recoveryNeedsABaselineAndTheEndOfTheFaultWithinTheRun() {
         let iv = [Self.point(1, backlog: 50_000, behind: nil), Self.point(2, backlog: 40_000, behind: nil)]
         let first = BenchReport.FaultWindow(what: "x", target: "broker", startSeconds: 0, endSeconds: 1, outcome: "ok")
-        #expect(FaultRecovery.apply([first], intervals: iv).windows[0].recoveryNote == "no interval before the first fault to tell the normal backlog from")
-        let calm = [Self.point(1, backlog: 10, behind: nil), Self.point(2, backlog: 40_000, behind: nil), Self.point(3, backlog: 30_000, behind: nil)]
+        #expect(
+            FaultRecovery.apply([first], intervals: iv).windows[0].recoveryNote
+                == "no interval before the first fault to tell the normal backlog from")
+        let calm = [
+            Self.point(1, backlog: 10, behind: nil), Self.point(2, backlog: 40_000, behind: nil), Self.point(3, backlog: 30_000, behind: nil),
+        ]
         let stuck = BenchReport.FaultWindow(what: "x", target: "broker", startSeconds: 1.5, endSeconds: 2, outcome: "ok")
         let out = FaultRecovery.apply([stuck], intervals: calm).windows[0]
         #expect(out.recoverySeconds == nil && out.recoveryNote == "not back to normal by the end of the run" && out.maxBacklog == 40_000)
@@ -174,17 +184,21 @@ struct FaultScheduleTests {
     }
 
     @Test func faultsTableAndBandsInTheReports() throws {
-        var run = BenchReport.Run(index: 0, startedAt: "2026-12-06T00:00:00Z", measuredSeconds: 12, intervals: (1...12).map { Self.point(Double($0), backlog: 1, behind: nil) },
-                                  latencies: [], sinks: [], resources: [], metrics: [:])
+        var run = BenchReport.Run(
+            index: 0, startedAt: "2026-12-06T00:00:00Z", measuredSeconds: 12,
+            intervals: (1...12).map { Self.point(Double($0), backlog: 1, behind: nil) },
+            latencies: [], sinks: [], resources: [], metrics: [:])
         var window = BenchReport.FaultWindow(what: "broker 1 down", target: "broker", startSeconds: 5, endSeconds: 10, outcome: "ok")
         window.recoverySeconds = 2
         window.maxBacklog = 12_000
         run.faults = [window]
         run.lagLevels = [.init(level: 100_000, crossedAtSeconds: nil)]
-        let report = BenchReport(tool: .init(), environment: .init(hostname: "h", os: "l", kernel: "k", cpus: 2, memoryBytes: 1, startedAt: "s", finishedAt: "f"),
-                                 workload: .init(name: "chaos", path: "c.yaml", description: "", source: "s", pace: "1x", warmupSeconds: 0,
-                                                 durationSeconds: 10, sinks: [], repetitions: 1, targets: nil),
-                                 runs: [run], metrics: [:])
+        let report = BenchReport(
+            tool: .init(), environment: .init(hostname: "h", os: "l", kernel: "k", cpus: 2, memoryBytes: 1, startedAt: "s", finishedAt: "f"),
+            workload: .init(
+                name: "chaos", path: "c.yaml", description: "", source: "s", pace: "1x", warmupSeconds: 0,
+                durationSeconds: 10, sinks: [], repetitions: 1, targets: nil),
+            runs: [run], metrics: [:])
         let md = ReportMarkdown.render(report)
         #expect(md.contains("| broker 1 down | broker | 5 s | 10 s | ok | 2 s | \(Units.format(12_000)) | – |"), "\(md)")
         #expect(md.contains("Consumer lag levels: \(Units.format(100_000)) not reached."), "\(md)")

@@ -1,8 +1,9 @@
 import Foundation
-@testable import K2Bench
 import K2Core
 import K2Replay
 import Testing
+
+@testable import K2Bench
 
 /// The run ledger's verdicts (k2-made losses and duplicates against the system's), its notes and
 /// report table, the drift slopes of a soak and `--duration`.
@@ -57,10 +58,12 @@ struct LedgerTests {
         #expect(note.contains("1 acknowledged message(s) were not read back from the topic (first k2-id: 0000000000000abc-42)"))
         #expect(note.contains("2 message(s) read back more than once (first k2-id: 0000000000000abc-7, 0000000000000abc-9)"))
         #expect(note.contains("out of order within their key (first k2-id: 0000000000000abc-50)"))
-        let report = BenchReport(tool: .init(), environment: .init(hostname: "h", os: "l", kernel: "k", cpus: 2, memoryBytes: 1, startedAt: "s", finishedAt: "f"),
-                                 workload: .init(name: "chaos", path: "c.yaml", description: "", source: "s", pace: "1x", warmupSeconds: 0,
-                                                 durationSeconds: 10, sinks: [], repetitions: 1, targets: nil),
-                                 runs: [], metrics: ledger.metrics)
+        let report = BenchReport(
+            tool: .init(), environment: .init(hostname: "h", os: "l", kernel: "k", cpus: 2, memoryBytes: 1, startedAt: "s", finishedAt: "f"),
+            workload: .init(
+                name: "chaos", path: "c.yaml", description: "", source: "s", pace: "1x", warmupSeconds: 0,
+                durationSeconds: 10, sinks: [], repetitions: 1, targets: nil),
+            runs: [], metrics: ledger.metrics)
         let markdown = ReportLedger.markdown(report)
         #expect(markdown.contains("| duplicates by k2 | 2 | FAIL (a k2 bug) |"))
         #expect(markdown.contains("| messages lost by the system under test | 1 | finding about the system |"))
@@ -74,7 +77,8 @@ struct LedgerTests {
     }
 
     @Test func durationOverrideKeepsFaultsInside() throws {
-        let workload = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse(
+            """
             source: {profile: calm}
             duration: 60s
             embedded: {brokers: 3}

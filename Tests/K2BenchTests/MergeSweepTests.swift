@@ -1,4 +1,5 @@
 import Testing
+
 @testable import K2Bench
 
 @Suite struct MergeSweepTests {
@@ -23,7 +24,8 @@ import Testing
     @Test func sweepFindsTheKneeAndExtrapolates() throws {
         var sweep = Sweep()
         for (rate, achieved, p99) in [(1_000.0, 1_000.0, 2.0), (5_000, 5_000, 3), (10_000, 9_990, 5), (50_000, 21_000, 4_000)] {
-            var run = Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(Int64(p99 * 1e6), 100)])], rate: achieved, cores: achieved / 10_000)
+            var run = Fixture.run(
+                index: 0, latencies: ["publish.intended": Fixture.histogram([(Int64(p99 * 1e6), 100)])], rate: achieved, cores: achieved / 10_000)
             run.metrics["throughput.offered.msgs_per_s"]?.value = rate
             let report = try Fixture.report([run])
             var rr = report

@@ -2,6 +2,7 @@ import Foundation
 import K2Core
 import K2TestSupport
 import Testing
+
 @testable import K2Bench
 
 /// Builds reports from known values, so percentiles, merges and verdicts can be checked
@@ -15,34 +16,47 @@ enum Fixture {
 
     static func run(index: Int, latencies: [String: Histogram], rate: Double, cores: Double, seconds: Int = 5) -> BenchReport.Run {
         let iv = (1...seconds).map { second in
-            BenchReport.IntervalPoint(t: Double(second), seconds: 1, offeredMsgs: rate, sentMsgs: rate, deliveredMsgs: [rate], sentMB: [rate * 200 / 1e6],
-                                      backlog: [0], latenessP99Ms: 0.5, latenessMaxMs: 1)
+            BenchReport.IntervalPoint(
+                t: Double(second), seconds: 1, offeredMsgs: rate, sentMsgs: rate, deliveredMsgs: [rate], sentMB: [rate * 200 / 1e6],
+                backlog: [0], latenessP99Ms: 0.5, latenessMaxMs: 1)
         }
-        let res = [ResourceSeries(name: "clickhouse-server", kind: "process", samples: (1...seconds).map {
-            ResourceSample(t: Double($0), cpuCores: cores, memoryBytes: 2_000_000_000, processes: 3)
-        }), ResourceSeries(name: "k2 (harness)", kind: "harness", samples: (1...seconds).map {
-            ResourceSample(t: Double($0), cpuCores: 0.5, memoryBytes: 50_000_000, processes: 1)
-        })]
+        let res = [
+            ResourceSeries(
+                name: "clickhouse-server", kind: "process",
+                samples: (1...seconds).map {
+                    ResourceSample(t: Double($0), cpuCores: cores, memoryBytes: 2_000_000_000, processes: 3)
+                }),
+            ResourceSeries(
+                name: "k2 (harness)", kind: "harness",
+                samples: (1...seconds).map {
+                    ResourceSample(t: Double($0), cpuCores: 0.5, memoryBytes: 50_000_000, processes: 1)
+                }),
+        ]
         var lat: [BenchReport.Latency] = []
         for (key, histogram) in latencies.sorted(by: { $0.key < $1.key }) {
             let parts = key.split(separator: ".").map(String.init)
             lat.append(BenchReport.latency(kind: parts[0], basis: parts[1], histogram))
         }
-        return BenchReport.Run(index: index, startedAt: "2026-01-01T00:00:00Z", measuredSeconds: Double(seconds), intervals: iv,
-                               latencies: lat, sinks: [.init(uri: "kafka://127.0.0.1:9092?topic=<x>", sent: 5, delivered: 5, failed: 0, bytes: 1000, failureReasons: [:])],
-                               resources: res, metrics: Assembler.metrics(intervals: iv, latencies: latencies, resources: res, sinkCount: 1))
+        return BenchReport.Run(
+            index: index, startedAt: "2026-01-01T00:00:00Z", measuredSeconds: Double(seconds), intervals: iv,
+            latencies: lat,
+            sinks: [.init(uri: "kafka://127.0.0.1:9092?topic=<x>", sent: 5, delivered: 5, failed: 0, bytes: 1000, failureReasons: [:])],
+            resources: res, metrics: Assembler.metrics(intervals: iv, latencies: latencies, resources: res, sinkCount: 1))
     }
 
     static func report(_ runs: [BenchReport.Run], name: String = "test <workload>", reference: [Double]? = nil) throws -> BenchReport {
-        BenchReport(tool: .init(version: "0.1.0", gitRevision: "abc1234"),
-                    environment: .init(hostname: "host&<1>", os: "Debian", kernel: "6.1", cpus: 2, memoryBytes: 24_000_000_000,
-                                       startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z"),
-                    workload: .init(name: name, path: "w.yaml", description: "<script>alert(1)</script>", source: "captures/x.k2cap",
-                                    pace: "10k msg/s", warmupSeconds: 1, durationSeconds: 5, sinks: ["kafka://127.0.0.1:9092?topic=<x>"],
-                                    repetitions: runs.count, targets: nil),
-                    runs: runs, metrics: try Assembler.combine(runs: runs),
-                    reference: reference.map { .init(name: "zstd -d", values: $0, unit: "MB/s") },
-                    notes: ["a note with <b>markup</b>"])
+        BenchReport(
+            tool: .init(version: "0.1.0", gitRevision: "abc1234"),
+            environment: .init(
+                hostname: "host&<1>", os: "Debian", kernel: "6.1", cpus: 2, memoryBytes: 24_000_000_000,
+                startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z"),
+            workload: .init(
+                name: name, path: "w.yaml", description: "<script>alert(1)</script>", source: "captures/x.k2cap",
+                pace: "10k msg/s", warmupSeconds: 1, durationSeconds: 5, sinks: ["kafka://127.0.0.1:9092?topic=<x>"],
+                repetitions: runs.count, targets: nil),
+            runs: runs, metrics: try Assembler.combine(runs: runs),
+            reference: reference.map { .init(name: "zstd -d", values: $0, unit: "MB/s") },
+            notes: ["a note with <b>markup</b>"])
     }
 }
 
@@ -75,8 +89,10 @@ enum Fixture {
     @Test func repetitionsMergeHistogramsExactly() throws {
         let first = Fixture.histogram([(1_000_000, 900), (5_000_000, 100)])
         let second = Fixture.histogram([(2_000_000, 500), (50_000_000, 500)])
-        let report = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": first], rate: 10_000, cores: 2),
-                                    Fixture.run(index: 1, latencies: ["publish.intended": second], rate: 10_000, cores: 2)])
+        let report = try Fixture.report([
+            Fixture.run(index: 0, latencies: ["publish.intended": first], rate: 10_000, cores: 2),
+            Fixture.run(index: 1, latencies: ["publish.intended": second], rate: 10_000, cores: 2),
+        ])
         let merged = try report.mergedLatencies()["publish.intended"]!
         var expected = first
         expected.add(second)
@@ -118,7 +134,9 @@ enum Fixture {
     }
 
     @Test func htmlEscapesEveryStringAndIsSelfContained() throws {
-        let report = try Fixture.report([Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(1_000_000, 10)])], rate: 100, cores: 1)])
+        let report = try Fixture.report([
+            Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(1_000_000, 10)])], rate: 100, cores: 1)
+        ])
         let html = ReportHTML.render(report)
         #expect(!html.contains("<script"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
@@ -146,16 +164,16 @@ enum Fixture {
         func row(_ id: String) -> Verification.Row { verification.rows.first { $0.figure.id == id }! }
         #expect(row("latency-p50").verdict == .pass)
         #expect(row("latency-p50").metric == "latency.end_to_end.intended.p50")
-        #expect(abs(row("latency-p50").ratioVsV1! - 250) < 1)           // 500 ms / 2 ms
+        #expect(abs(row("latency-p50").ratioVsV1! - 250) < 1)  // 500 ms / 2 ms
         #expect(row("latency-p99").verdict == .pass)
-        #expect(row("ingestion-throughput").verdict == .pass)          // 12k ≥ 10k
-        #expect(abs(row("ingestion-throughput").ratioVsV1! - 1.2) < 1e-9) // vs 10k, the end most favourable to v1
-        #expect(row("burst-throughput").verdict == .fail)              // 12k < 50k
+        #expect(row("ingestion-throughput").verdict == .pass)  // 12k ≥ 10k
+        #expect(abs(row("ingestion-throughput").ratioVsV1! - 1.2) < 1e-9)  // vs 10k, the end most favourable to v1
+        #expect(row("burst-throughput").verdict == .fail)  // 12k < 50k
         #expect(row("cpu-steady").verdict == .fail)
-        #expect(row("ram-steady").verdict == .pass)                     // 2 GB
+        #expect(row("ram-steady").verdict == .pass)  // 2 GB
         #expect(abs(row("ram-steady").measured! - 2) < 1e-9)
         #expect(row("services").verdict == .notMeasured)
-        #expect(row("ws-to-queryable").verdict == .notMeasured)        // no freshness probes here
+        #expect(row("ws-to-queryable").verdict == .notMeasured)  // no freshness probes here
         #expect(row("latency-p95").verdict == .info)
         #expect(verification.failed)
         let md = verification.markdown()
@@ -185,8 +203,9 @@ enum Fixture {
                     run.intervals[k].deliveredMsgs = [rate * noise]
                     run.intervals[k].sentMsgs = rate * noise
                 }
-                run.metrics = Assembler.metrics(intervals: run.intervals, latencies: ["lateness.intended": Fixture.histogram([(lat, 100)])],
-                                                resources: run.resources, sinkCount: 1)
+                run.metrics = Assembler.metrics(
+                    intervals: run.intervals, latencies: ["lateness.intended": Fixture.histogram([(lat, 100)])],
+                    resources: run.resources, sinkCount: 1)
                 return run
             }
         }

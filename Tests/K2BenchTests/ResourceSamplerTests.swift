@@ -1,6 +1,7 @@
 import Foundation
 import K2Core
 import Testing
+
 @testable import K2Bench
 
 /// The sampler against processes of known CPU use. Bounds are generous: the machine is shared
@@ -53,7 +54,7 @@ import Testing
         let r0 = ranNanos(tree()), t0 = clock.monotonicNanos()
         let series = sample([.pid(pid), .pid(idle.pid)], seconds: 1.2)
         let r1 = ranNanos(tree()), t1 = clock.monotonicNanos()
-        let expected = Double(r1 - r0) / Double(t1 - t0)   // cores the kernel gave it
+        let expected = Double(r1 - r0) / Double(t1 - t0)  // cores the kernel gave it
         let measured = series[0].meanCores
         #expect(series[0].samples.count >= 2)
         // On a quiet machine both are ~1 core; on a loaded one both drop together.
@@ -94,9 +95,10 @@ import Testing
 
     @Test func cgroupOfThisProcessIsReadableWhenCgroupV2IsMounted() throws {
         guard let line = ProcFS.read("/proc/self/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") }),
-              FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") else { return }
+            FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+        else { return }
         let dir = "/sys/fs/cgroup" + line.dropFirst(3)
-        guard ProcFS.cgroupUsage(dir) != nil else { return }   // cpu controller not delegated here
+        guard ProcFS.cgroupUsage(dir) != nil else { return }  // cpu controller not delegated here
         let series = sample([.cgroup(dir)], seconds: 0.6)
         #expect(series[0].kind == "cgroup")
         #expect(series[0].samples.count >= 1)

@@ -1,6 +1,7 @@
 import Foundation
 import K2Replay
 import Testing
+
 @testable import K2Bench
 
 /// Version guards in schema files: the statements for a server's version, and the errors of a
@@ -19,21 +20,25 @@ import Testing
     }
 
     @Test func aGuardedStatementRunsOnlyOnTheVersionsItNames() throws {
-        let schema = try ClickHouseSchema(path: "s.sql", text: """
-            CREATE TABLE a (x UInt8) ENGINE = Memory;
-            -- k2: clickhouse < 19.14
-            -- an ordinary comment between a guard and its statement
-            CREATE VIEW v AS SELECT x FROM a_mv;
-            -- k2: clickhouse >= 19.14
-            CREATE VIEW v AS SELECT x FROM a;
-            CREATE TABLE {name} (x UInt8) ENGINE = Memory;
-            """)
+        let schema = try ClickHouseSchema(
+            path: "s.sql",
+            text: """
+                CREATE TABLE a (x UInt8) ENGINE = Memory;
+                -- k2: clickhouse < 19.14
+                -- an ordinary comment between a guard and its statement
+                CREATE VIEW v AS SELECT x FROM a_mv;
+                -- k2: clickhouse >= 19.14
+                CREATE VIEW v AS SELECT x FROM a;
+                CREATE TABLE {name} (x UInt8) ENGINE = Memory;
+                """)
         #expect(schema.statements.count == 4)
         #expect(schema.entries.map { $0.versionGuard?.description } == [nil, "clickhouse < 19.14", "clickhouse >= 19.14", nil])
         let old = schema.substituted(["name": "b"], for: try version("18.16.1"))
-        #expect(old == ["CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE VIEW v AS SELECT x FROM a_mv", "CREATE TABLE b (x UInt8) ENGINE = Memory"])
+        #expect(
+            old == ["CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE VIEW v AS SELECT x FROM a_mv", "CREATE TABLE b (x UInt8) ENGINE = Memory"])
         let current = schema.substituted(["name": "b"], for: try version("26.9.2.1"))
-        #expect(current == ["CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE VIEW v AS SELECT x FROM a", "CREATE TABLE b (x UInt8) ENGINE = Memory"])
+        #expect(
+            current == ["CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE VIEW v AS SELECT x FROM a", "CREATE TABLE b (x UInt8) ENGINE = Memory"])
         #expect(schema.substituted([:], for: try version("19.14.3.3"))[1] == "CREATE VIEW v AS SELECT x FROM a")
     }
 
@@ -51,9 +56,15 @@ import Testing
 
     @Test func malformedGuardsNameTheFileAndLine() {
         let cases: [(String, String)] = [
-            ("CREATE TABLE a (x UInt8) ENGINE = Memory;\n-- k2: clickhouse > 19.14\nSELECT 1;", "s.sql:2: '-- k2: clickhouse > 19.14' is not a version guard"),
+            (
+                "CREATE TABLE a (x UInt8) ENGINE = Memory;\n-- k2: clickhouse > 19.14\nSELECT 1;",
+                "s.sql:2: '-- k2: clickhouse > 19.14' is not a version guard"
+            ),
             ("-- k2: clickhouse < nineteen\nSELECT 1;", "s.sql:1: '-- k2: clickhouse < nineteen' is not a version guard"),
-            ("-- k2: clickhouse < 19.14\n-- k2: clickhouse >= 20\nSELECT 1;", "s.sql:2: a second version guard before the statement guarded on line 1"),
+            (
+                "-- k2: clickhouse < 19.14\n-- k2: clickhouse >= 20\nSELECT 1;",
+                "s.sql:2: a second version guard before the statement guarded on line 1"
+            ),
             ("SELECT 1;\n-- k2: clickhouse < 19.14\n", "s.sql:2: a version guard with no statement after it"),
             ("SELECT 1\n-- k2: clickhouse < 19.14\nFROM a;", "s.sql:2: a version guard inside a statement"),
         ]

@@ -4,6 +4,7 @@ import K2Net
 import K2Replay
 import K2TestSupport
 import Testing
+
 @testable import K2Bench
 
 @Suite struct ShardMergeTests {
@@ -22,7 +23,9 @@ import Testing
             // Log-uniform latency 10 µs … 1 s.
             let latency = Int64(pow(10, 4 + 5 * rng.nextDouble()))
             whole.record(latency)
-            let shardIndex = (0..<shardCount).first { s in Array(sym.utf8).withUnsafeBytes { Shard(index: s, count: shardCount).keeps(symbol: $0, connection: 0) } }!
+            let shardIndex = (0..<shardCount).first { s in
+                Array(sym.utf8).withUnsafeBytes { Shard(index: s, count: shardCount).keeps(symbol: $0, connection: 0) }
+            }!
             parts[shardIndex].record(latency)
             counts[shardIndex] += 1
         }
@@ -50,7 +53,8 @@ import Testing
 
     /// Shard `index` of 3 at `rate` msg/s per interval, its repetition started at `start`.
     static func shard(_ index: Int, rate: Double, start: String, seconds: Int = 5) throws -> BenchReport {
-        var run = Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(1_000_000, 10)])], rate: rate, cores: 0.25, seconds: seconds)
+        var run = Fixture.run(
+            index: 0, latencies: ["publish.intended": Fixture.histogram([(1_000_000, 10)])], rate: rate, cores: 0.25, seconds: seconds)
         run.startedAt = start
         var report = try Fixture.report([run])
         report.workload.shard = "\(index)/3"
@@ -73,7 +77,7 @@ import Testing
 
         // Shard 2 a whole second late: its interval k is the others' k + 1; 4 intervals overlap.
         var late = try Self.shard(2, rate: 4_000, start: "2026-01-01T00:00:01.000Z")
-        late.runs[0].intervals[0].offeredMsgs = 100       // its first interval, the others' second
+        late.runs[0].intervals[0].offeredMsgs = 100  // its first interval, the others' second
         let shifted = try ReportMerge.merge([
             try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00.000Z"),
             try Self.shard(1, rate: 2_000, start: "2026-01-01T00:00:00.000Z"),
@@ -103,13 +107,18 @@ import Testing
         #expect(abs(uncorrected.metrics["shards.start_skew_ms"]!.value - 1_005) < 1e-6)
         #expect(uncorrected.metrics["shards.clock_offset_max_ms"] == nil)
 
-        let corrected = try ReportMerge.merge([measured(reports[0], offsetMs: 0.5), measured(reports[1], offsetMs: -0.5), measured(reports[2], offsetMs: -1_000)])
+        let corrected = try ReportMerge.merge([
+            measured(reports[0], offsetMs: 0.5), measured(reports[1], offsetMs: -0.5), measured(reports[2], offsetMs: -1_000),
+        ])
         #expect(corrected.runs[0].intervals.map(\.offeredMsgs) == [7_000, 7_000, 7_000, 7_000, 7_000])
         // On the reference's clock: 0.5 ms, 2.5 ms and 5 ms.
         #expect(abs(corrected.metrics["shards.start_skew_ms"]!.value - 4.5) < 1e-6)
         #expect(corrected.metrics["shards.clock_offset_max_ms"]?.value == 1_000)
         #expect(abs(corrected.metrics["shards.clock_uncertainty_max_ms"]!.value - 0.1) < 1e-9)
-        #expect(corrected.notes.contains { $0.hasPrefix("clock offsets from the reference 10.77.0.1:9093: shard 0/3 +0.500 ms (± 0.100), shard 1/3 -0.500 ms") })
+        #expect(
+            corrected.notes.contains {
+                $0.hasPrefix("clock offsets from the reference 10.77.0.1:9093: shard 0/3 +0.500 ms (± 0.100), shard 1/3 -0.500 ms")
+            })
         #expect(corrected.notes.contains { $0.contains("on the reference's clock: each corrected by its measured offset") })
 
         // One shard without a measurement is named, and taken as on the reference's clock.
@@ -119,14 +128,17 @@ import Testing
 
     /// A shard without a report makes the merge say so (and `isIncomplete`), never a silent under-count.
     @Test func aMissingShardMakesTheMergeIncomplete() throws {
-        let merged = try ReportMerge.merge([
-            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
-            try Self.shard(2, rate: 1_000, start: "2026-01-01T00:00:00Z"),
-        ], missing: [.init(path: "/reports/shard-1", reason: "failed: the replay stopped: broker down")])
+        let merged = try ReportMerge.merge(
+            [
+                try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+                try Self.shard(2, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+            ], missing: [.init(path: "/reports/shard-1", reason: "failed: the replay stopped: broker down")])
         #expect(ReportMerge.isIncomplete(merged))
         #expect(merged.metrics["shards.missing"]?.value == 1)
         let note = try #require(merged.notes.first)
-        #expect(note.hasPrefix("INCOMPLETE: merged 2 of 3 shards; missing shard 1/3 (/reports/shard-1: failed: the replay stopped: broker down)"), "\(note)")
+        #expect(
+            note.hasPrefix("INCOMPLETE: merged 2 of 3 shards; missing shard 1/3 (/reports/shard-1: failed: the replay stopped: broker down)"),
+            "\(note)")
         // Also without being told: the shards' i/N show the gap.
         let unnamed = try ReportMerge.merge([
             try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
@@ -139,9 +151,11 @@ import Testing
         #expect(verification.failed)
         #expect(verification.summary.hasSuffix("INCOMPLETE (a merge without every shard): FAIL"))
         #expect(verification.markdown().hasPrefix("**INCOMPLETE: merged 2 of 3 shards"))
-        let whole = try ReportMerge.merge([try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
-                                           try Self.shard(1, rate: 1_000, start: "2026-01-01T00:00:00Z"),
-                                           try Self.shard(2, rate: 1_000, start: "2026-01-01T00:00:00Z")])
+        let whole = try ReportMerge.merge([
+            try Self.shard(0, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+            try Self.shard(1, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+            try Self.shard(2, rate: 1_000, start: "2026-01-01T00:00:00Z"),
+        ])
         #expect(Verification.verify(whole, targets: targets).incomplete == nil)
     }
 
@@ -171,11 +185,18 @@ import Testing
         counts.sent = 10
         counts.delivered = 8
         counts.failed = 1
-        let text = PrometheusText.render(LiveMetrics.samples(.init(
-            workload: "ci", repetition: 0,
-            interval: .init(t: 1, seconds: 1, offeredMsgs: 5_000, sentMsgs: 4_990, deliveredMsgs: [4_990], sentMB: [1], backlog: [12], consumedMsgs: 4_900),
-            sinks: [(uri: "kafka://h:9092?topic=\"t\"", counts: counts)], consumed: 7,
-            latencies: ["publish.intended": lat], resources: [ResourceSeries(name: "k2 (harness)", kind: "harness", samples: [.init(t: 1, cpuCores: 0.5, memoryBytes: 1_000, processes: 1)])])))
+        let text = PrometheusText.render(
+            LiveMetrics.samples(
+                .init(
+                    workload: "ci", repetition: 0,
+                    interval: .init(
+                        t: 1, seconds: 1, offeredMsgs: 5_000, sentMsgs: 4_990, deliveredMsgs: [4_990], sentMB: [1], backlog: [12], consumedMsgs: 4_900
+                    ),
+                    sinks: [(uri: "kafka://h:9092?topic=\"t\"", counts: counts)], consumed: 7,
+                    latencies: ["publish.intended": lat],
+                    resources: [
+                        ResourceSeries(name: "k2 (harness)", kind: "harness", samples: [.init(t: 1, cpuCores: 0.5, memoryBytes: 1_000, processes: 1)])
+                    ])))
         #expect(text.contains("# TYPE k2_bench_offered_messages_per_second gauge\nk2_bench_offered_messages_per_second 5000\n"))
         #expect(text.contains("k2_bench_backlog_messages{sink=\"kafka://h:9092?topic=\\\"t\\\"\"} 12\n"))
         #expect(text.contains("# TYPE k2_bench_messages_delivered_total counter\n"))
@@ -193,7 +214,8 @@ import Testing
         let tmp = TemporaryDirectory()
         let cap = tmp.file("m.k2cap")
         try SampleTraffic(seed: 5).write(to: cap, count: 3_000)
-        let workload = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse(
+            """
             name: live
             source: {captures: [\(cap)], loop: true}
             rate: 2k
@@ -246,8 +268,9 @@ final class Locked<T>: @unchecked Sendable {
         }
         let ref = BenchReport.Reference(name: "zstd -d", values: referenceCPU, unit: "MB/s", cpuValues: referenceCPU)
         Assembler.addReferenceCPU(&runs, reference: ref)
-        return BenchReport(tool: .init(), environment: try Fixture.report([runs[0]]).environment, workload: try Fixture.report([runs[0]]).workload,
-                           runs: runs, metrics: try Assembler.combine(runs: runs), reference: ref)
+        return BenchReport(
+            tool: .init(), environment: try Fixture.report([runs[0]]).environment, workload: try Fixture.report([runs[0]]).workload,
+            runs: runs, metrics: try Assembler.combine(runs: runs), reference: ref)
     }
 
     static let metric = ["resources.harness.cpu_per_msg_zstd_bytes"]
@@ -256,8 +279,9 @@ final class Locked<T>: @unchecked Sendable {
         let base = try Self.report(cpuUsPerMsg: [4.6, 4.7, 4.8], referenceCPU: [700, 690, 710])
         // The least disturbed repetition: 4.6 µs × 700 MB/s (median reference) = 3,220 bytes of zstd -d output per message.
         #expect(abs(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value - 3_220) < 1e-6)
-        #expect(base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.samples == [base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value])
-        let thresholds = [("*", Threshold(relative: 0.20, minSamples: 5))]   // as the gate: 3 repetitions, thresholds decide
+        #expect(
+            base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.samples == [base.metrics["resources.harness.cpu_per_msg_zstd_bytes"]!.value])
+        let thresholds = [("*", Threshold(relative: 0.20, minSamples: 5))]  // as the gate: 3 repetitions, thresholds decide
         // Half-speed machine: twice the CPU per message, half the reference → the same.
         let slowMachine = try Self.report(cpuUsPerMsg: [9.2, 9.4, 9.6], referenceCPU: [350, 345, 355])
         #expect(Comparison.compare(baseline: base, current: slowMachine, metrics: Self.metric, thresholds: thresholds).exitCode == 0)
@@ -287,9 +311,14 @@ final class Locked<T>: @unchecked Sendable {
         // With medians the starved run would have been flagged.
         var med = threshold
         med.best = false
-        #expect(MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: med).verdict == .regression)
+        #expect(
+            MetricComparison.compare(name: "p99", better: .lower, baseline: base, current: [14.6, 551.6, 2_309], threshold: med).verdict
+                == .regression)
         // Higher-is-better takes the maximum.
-        #expect(MetricComparison.compare(name: "x", better: .higher, baseline: [100, 50], current: [99, 10], threshold: Threshold(relative: 0.1, best: true)).verdict == .same)
+        #expect(
+            MetricComparison.compare(
+                name: "x", better: .higher, baseline: [100, 50], current: [99, 10], threshold: Threshold(relative: 0.1, best: true)
+            ).verdict == .same)
     }
 
     @Test func referenceMeasuresWallAndCPUSpeed() throws {
@@ -301,7 +330,9 @@ final class Locked<T>: @unchecked Sendable {
     @Test func shippedBaselinesLoadAndHoldTheGatedMetrics() throws {
         let root = TargetsTests.repoRoot
         let ci = try ReportFiles.load(root + "/reports/baselines/ci.json")
-        for metric in ["throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99"] {
+        for metric in [
+            "throughput.achieved.msgs_per_s", "throughput.consumer.msgs_per_s", "latency.publish.intended.p99", "latency.end_to_end.intended.p99",
+        ] {
             #expect(ci.metrics[metric] != nil, "\(metric)")
         }
         let speed = try ReportFiles.load(root + "/reports/baselines/ci-speed.json")
@@ -316,19 +347,23 @@ final class Locked<T>: @unchecked Sendable {
     @Test func aK2SimProfileIsGeneratedAndReplayed() throws {
         let tmp = TemporaryDirectory()
         let prof = tmp.file("tiny.yaml")
-        _ = FileManager.default.createFile(atPath: prof, contents: Data("""
-            name: tiny
-            seed: 1
-            venues: [binance]
-            start: 2024-03-01T00:00:00Z
-            market:
-              symbols: 5
-            timeline:
-              - shape: constant
-                rate: 500
-                duration: 5s
-            """.utf8))
-        let workload = try WorkloadLoader.parse("""
+        _ = FileManager.default.createFile(
+            atPath: prof,
+            contents: Data(
+                """
+                name: tiny
+                seed: 1
+                venues: [binance]
+                start: 2024-03-01T00:00:00Z
+                market:
+                  symbols: 5
+                timeline:
+                  - shape: constant
+                    rate: 500
+                    duration: 5s
+                """.utf8))
+        let workload = try WorkloadLoader.parse(
+            """
             name: from-profile
             source: {profile: \(prof), seed: 9}
             rate: 1k

@@ -1,6 +1,7 @@
 import Foundation
 import K2Core
 import Testing
+
 @testable import K2Bench
 
 @Suite struct StatisticsTests {
@@ -52,7 +53,7 @@ import Testing
         var alarms = 0
         for _ in 0..<20 {
             let baseline = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
-            let current = (0..<10).map { _ in normal(&rng, mean: 80, sd: 4) }   // throughput 20% lower
+            let current = (0..<10).map { _ in normal(&rng, mean: 80, sd: 4) }  // throughput 20% lower
             let comparison = MetricComparison.compare(name: "x", better: .higher, baseline: baseline, current: current, threshold: .init())
             if comparison.verdict == .regression { alarms += 1 }
         }
@@ -60,7 +61,8 @@ import Testing
         // The same shift the other way is an improvement, not a regression.
         let baseline = (0..<10).map { _ in normal(&rng, mean: 80, sd: 4) }
         let current = (0..<10).map { _ in normal(&rng, mean: 100, sd: 5) }
-        #expect(MetricComparison.compare(name: "x", better: .higher, baseline: baseline, current: current, threshold: .init()).verdict == .improvement)
+        #expect(
+            MetricComparison.compare(name: "x", better: .higher, baseline: baseline, current: current, threshold: .init()).verdict == .improvement)
         // For latency (lower is better) a 20% rise is the regression.
         let la = (0..<10).map { _ in normal(&rng, mean: 10, sd: 0.5) }
         let lb = (0..<10).map { _ in normal(&rng, mean: 12, sd: 0.6) }
@@ -74,6 +76,6 @@ import Testing
         let ci = Statistics.bootstrapRatioCI(baseline, current, seed: 1)
         #expect(ci.contains(1.2))
         #expect(!ci.contains(1.0))
-        #expect(Statistics.bootstrapRatioCI(baseline, current, seed: 1) == ci)   // seeded: reproducible
+        #expect(Statistics.bootstrapRatioCI(baseline, current, seed: 1) == ci)  // seeded: reproducible
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import K2Core
 import K2TestSupport
 import Testing
+
 @testable import K2Bench
 
 /// The sweep's logic against synthetic step results (no clock): a system that serves up to
@@ -11,8 +12,9 @@ import Testing
     static func step(rate: Double, capacity: Double, cpuPerMsg: Double = 50e-6) throws -> BenchReport {
         let achieved = Swift.min(rate, capacity)
         let p99ms = rate <= capacity ? 5.0 : 5_000.0
-        var run = Fixture.run(index: 0, latencies: ["publish.intended": Fixture.histogram([(Int64(p99ms * 1e6), 100)])],
-                              rate: achieved, cores: achieved * cpuPerMsg)
+        var run = Fixture.run(
+            index: 0, latencies: ["publish.intended": Fixture.histogram([(Int64(p99ms * 1e6), 100)])],
+            rate: achieved, cores: achieved * cpuPerMsg)
         run.metrics["throughput.offered.msgs_per_s"]?.value = rate
         var report = try Fixture.report([run])
         report.metrics["throughput.offered.msgs_per_s"]?.value = rate
@@ -20,9 +22,11 @@ import Testing
     }
 
     func sweep(_ plan: SweepPlan, capacity: Double, criteria: Sweep.Criteria = Sweep.Criteria()) throws -> Sweep {
-        try Sweep.run(plan: plan, criteria: criteria, workload: "synthetic <w>", step: { rate in
-            (try Self.step(rate: rate, capacity: capacity), "steps/\(Int(rate))")
-        })
+        try Sweep.run(
+            plan: plan, criteria: criteria, workload: "synthetic <w>",
+            step: { rate in
+                (try Self.step(rate: rate, capacity: capacity), "steps/\(Int(rate))")
+            })
     }
 
     @Test func ratesStopAtTheFirstSaturatedStep() throws {
@@ -53,9 +57,11 @@ import Testing
     @Test func aHarnessBoundSweepSaysHowManyShardsAndCores() {
         var sweep = Sweep()
         sweep.steps = [
-            Sweep.Step(rate: 100_000, offered: 100_000, achieved: 99_800, backlog: 0, cpuCores: 0.9, cpuSource: "harness", sustainable: true, why: ""),
-            Sweep.Step(rate: 200_000, offered: 150_000, achieved: 149_000, backlog: 0, cpuCores: 1.0, cpuSource: "harness", sustainable: false,
-                       why: "sending 50,000 msg/s behind the schedule within the step (the load generator falls behind: harness-bound)"),
+            Sweep.Step(
+                rate: 100_000, offered: 100_000, achieved: 99_800, backlog: 0, cpuCores: 0.9, cpuSource: "harness", sustainable: true, why: ""),
+            Sweep.Step(
+                rate: 200_000, offered: 150_000, achieved: 149_000, backlog: 0, cpuCores: 1.0, cpuSource: "harness", sustainable: false,
+                why: "sending 50,000 msg/s behind the schedule within the step (the load generator falls behind: harness-bound)"),
         ]
         #expect(sweep.saturationBound == "harness-bound")
         #expect(sweep.shardsNeeded(for: 1_000_000) == 11)
@@ -101,10 +107,12 @@ import Testing
         consumerBehind.metrics["throughput.consumer.msgs_per_s"] = .init(value: 7_000, unit: "msg/s", better: .higher)
         let st = Sweep().judge(rate: 10_000, consumerBehind)
         #expect(!st.sustainable)
-        #expect(st.backlog == 15_000)   // (10k − 7k) × 5 s
+        #expect(st.backlog == 15_000)  // (10k − 7k) × 5 s
         var crit = Sweep.Criteria()
         crit.latencyMetric = "latency.freshness.intended.p99"
-        #expect(Sweep(criteria: crit).judge(rate: 1_000, try Self.step(rate: 1_000, capacity: 20_000)).why == "latency.freshness.intended.p99 not measured")
+        #expect(
+            Sweep(criteria: crit).judge(rate: 1_000, try Self.step(rate: 1_000, capacity: 20_000)).why
+                == "latency.freshness.intended.p99 not measured")
     }
 
     @Test func filesRoundTripAndHTMLHasTheCurve() throws {
@@ -137,7 +145,8 @@ import Testing
         let tmp = TemporaryDirectory()
         let cap = tmp.file("s.k2cap")
         try SampleTraffic(seed: 3).write(to: cap, count: 5_000)
-        var workload = try WorkloadLoader.parse("""
+        var workload = try WorkloadLoader.parse(
+            """
             name: mock-sweep
             source: {captures: [\(cap)], loop: true}
             rate: 1k
@@ -148,13 +157,14 @@ import Testing
         workload.watch.intervalNanos = 500_000_000
         var criteria = Sweep.Criteria()
         criteria.latencySLOms = 100
-        let result = try WorkloadSweep.run(workload, plan: .rates([2_000, 8_000, 60_000], continueAfterSaturation: false), criteria: criteria, to: tmp.file("out"))
+        let result = try WorkloadSweep.run(
+            workload, plan: .rates([2_000, 8_000, 60_000], continueAfterSaturation: false), criteria: criteria, to: tmp.file("out"))
         #expect(result.steps.map(\.rate) == [2_000, 8_000, 60_000])
         #expect(result.steps.map(\.sustainable) == [true, true, false], "\(result.markdown())")
         #expect(result.steps[0].latencyMetric == "latency.delivery.intended.p99")
         #expect(result.maxSustainable?.rate == 8_000)
         #expect(result.steps[2].latencyP99ms ?? 0 > 100)
-        #expect(result.steps[0].cpuCores != nil)   // the harness's own CPU, labelled as such
+        #expect(result.steps[0].cpuCores != nil)  // the harness's own CPU, labelled as such
         #expect(result.steps[0].cpuSource == "harness only (no SUT watched)")
         for file in ["sweep.json", "sweep.md", "sweep.html", "steps/2000/report.json", "steps/60000/report.html"] {
             #expect(FileManager.default.fileExists(atPath: tmp.file("out/" + file)), "\(file)")

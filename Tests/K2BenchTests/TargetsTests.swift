@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import K2Bench
 
 @Suite struct TargetsTests {
@@ -19,7 +20,9 @@ import Testing
         #expect(targets.figure("ram-steady")?.v2?.value == 19.5)
         #expect(targets.figure("ram-peak")?.v2?.value == 40)
         #expect(targets.figure("services")?.v2?.value == 11)
-        #expect(targets.figure("ingestion-throughput")?.v1 == Baseline(value: nil, min: 5000, max: 10000, source: targets.figure("ingestion-throughput")!.v1!.source))
+        #expect(
+            targets.figure("ingestion-throughput")?.v1
+                == Baseline(value: nil, min: 5000, max: 10000, source: targets.figure("ingestion-throughput")!.v1!.source))
         #expect(targets.figure("consumer-throughput")?.v1?.value == 138)
         #expect(targets.figure("burst-throughput")?.v2?.value == 50000)
         #expect(targets.figure("scale-target")?.v2?.value == 1_000_000)

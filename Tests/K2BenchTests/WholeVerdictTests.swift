@@ -2,6 +2,7 @@ import Foundation
 import K2Capture
 import K2TestSupport
 import Testing
+
 @testable import K2Bench
 
 /// The workload keys and verdict rows of the whole verdict: `queries:` and `storage:` sections,
@@ -19,8 +20,11 @@ import Testing
         #expect(queries.classes.allSatisfy { FileManager.default.fileExists(atPath: $0.sql) && $0.rate > 0 })
         #expect(queries.concurrency == 4 && queries.seed == 1 && queries.parametersFrom == "trades" && queries.aloneNanos == 10_000_000_000)
         let storage = try #require(workload.storage)
-        #expect(storage.layers == [.init(name: "bronze", tables: ["bronze"]), .init(name: "silver", tables: ["trades"]),
-                             .init(name: "gold", tables: ["ohlcv_1m_agg", "ohlcv_1h_agg"])])
+        #expect(
+            storage.layers == [
+                .init(name: "bronze", tables: ["bronze"]), .init(name: "silver", tables: ["trades"]),
+                .init(name: "gold", tables: ["ohlcv_1m_agg", "ohlcv_1h_agg"]),
+            ])
         #expect(storage.messagesTable == "bronze" && storage.messagesPerDay.isEmpty)
     }
 
@@ -46,7 +50,9 @@ import Testing
             """
         let workload = try WorkloadLoader.parse(text, file: tmp.file("w.yaml"))
         let queries = try #require(workload.queries)
-        #expect(queries.concurrency == 2 && queries.seed == 9 && queries.parametersFrom == "silver" && queries.database == "db" && queries.timeoutNanos == 5_000_000_000)
+        #expect(
+            queries.concurrency == 2 && queries.seed == 9 && queries.parametersFrom == "silver" && queries.database == "db"
+                && queries.timeoutNanos == 5_000_000_000)
         #expect(queries.aloneNanos == 10_000_000_000 && Workload.Queries().aloneNanos == 0)
         var expected = Workload.QueryClass(name: "simple", sql: sql, rate: 20)
         expected.windowNanos = 600_000_000_000
@@ -75,14 +81,17 @@ import Testing
 
     @Test func storagePerLayerPerExchangeDayAndCompression() {
         var storage = Workload.Storage()
-        storage.layers = [.init(name: "bronze", tables: ["bronze"]), .init(name: "gold", tables: ["m", "h"]), .init(name: "silver", tables: ["gone"])]
+        storage.layers = [
+            .init(name: "bronze", tables: ["bronze"]), .init(name: "gold", tables: ["m", "h"]), .init(name: "silver", tables: ["gone"]),
+        ]
         let tables = [
             StorageAccounting.TableSize(table: "bronze", rows: 1_000, bytesOnDisk: 50_000, compressedBytes: 40_000, uncompressedBytes: 200_000),
             StorageAccounting.TableSize(table: "m", rows: 10, bytesOnDisk: 3_000, compressedBytes: 1_000, uncompressedBytes: 2_000),
             StorageAccounting.TableSize(table: "h", rows: 1, bytesOnDisk: 2_000, compressedBytes: 500, uncompressedBytes: 1_000),
         ]
-        let (metrics, notes) = StorageAccounting.metrics(tables: tables, storage: storage, messagesPerDay: ["binance": 40_000_000, "kraken": 10_000_000],
-                                                   captureRatio: 6.8)
+        let (metrics, notes) = StorageAccounting.metrics(
+            tables: tables, storage: storage, messagesPerDay: ["binance": 40_000_000, "kraken": 10_000_000],
+            captureRatio: 6.8)
         #expect(metrics["storage.bronze.bytes_per_message"]?.value == 50)
         // 50 B × 40M messages/day = 2,000 MB/day for the largest exchange.
         #expect(metrics["storage.bronze.mb_per_exchange_day"]?.value == 2_000)
@@ -94,7 +103,12 @@ import Testing
         #expect(metrics["storage.table.h.rows"]?.value == 1)
         #expect(metrics["storage.silver.bytes_on_disk"] == nil)
         #expect(notes.contains("storage: layer silver: no active parts for gone"))
-        #expect(notes.contains { $0.hasPrefix("storage per exchange per day = bytes on disk per message landed (1000 in bronze) × the source capture's messages per day at its recorded rate") })
+        #expect(
+            notes.contains {
+                $0.hasPrefix(
+                    "storage per exchange per day = bytes on disk per message landed (1000 in bronze) × the source capture's messages per day at its recorded rate"
+                )
+            })
     }
 
     @Test func storageMessagesPerDayComeFromTheCapturesRecordedRate() throws {
@@ -124,7 +138,8 @@ import Testing
         // 60 µs per message × 1M msg/s = 60 cores = 4 nodes of 16.
         let scale = row("scale-target")
         #expect(scale.verdict == .extrapolated && scale.metric == "resources.total.cpu_us_per_msg")
-        #expect(scale.measuredText.hasPrefix("1,000,000 msg/s ≈ 60 cores ≈ 4 node(s) of 16 cores (linear in resources.total.cpu_us_per_msg = 60 µs/msg"))
+        #expect(
+            scale.measuredText.hasPrefix("1,000,000 msg/s ≈ 60 cores ≈ 4 node(s) of 16 cores (linear in resources.total.cpu_us_per_msg = 60 µs/msg"))
         #expect(row("services").verdict == .pass && row("services").measured == 3)
         #expect(row("uptime").verdict == .notMeasured)
         let md = verification.markdown(includeUnmeasured: false)
@@ -139,7 +154,8 @@ import Testing
         let head = "documents: [{id: \"000\", file: a, title: A}]\nfigures:\n  - id: s\n    unit: msg/s\n"
         #expect(throws: BenchError.self) { try TargetsLoader.parse(head + "    extrapolated_by: [x]\n", file: "t.yaml") }
         #expect(throws: BenchError.self) {
-            try TargetsLoader.parse(head + "    extrapolated_by: [x]\n    node_cores: 0\n    v2: {bound: \">= 1\", source: \"000\"}\n", file: "t.yaml")
+            try TargetsLoader.parse(
+                head + "    extrapolated_by: [x]\n    node_cores: 0\n    v2: {bound: \">= 1\", source: \"000\"}\n", file: "t.yaml")
         }
     }
 }
@@ -147,14 +163,20 @@ import Testing
 /// report.md and report.html show the query classes and the storage layers as tables.
 @Suite struct ReportStagesTests {
     @Test func queryClassesAndStorageLayersAreTabled() throws {
-        var run = Fixture.run(index: 0, latencies: ["query.simple": Fixture.histogram([(40_000_000, 99), (900_000_000, 1)]),
-                                                    "query_uncorrected.simple": Fixture.histogram([(30_000_000, 100)])], rate: 1_000, cores: 1)
+        var run = Fixture.run(
+            index: 0,
+            latencies: [
+                "query.simple": Fixture.histogram([(40_000_000, 99), (900_000_000, 1)]),
+                "query_uncorrected.simple": Fixture.histogram([(30_000_000, 100)]),
+            ], rate: 1_000, cores: 1)
         run.metrics["queries.simple.count"] = .init(value: 100, unit: "queries", better: .higher)
         run.metrics["queries.simple.errors"] = .init(value: 2, unit: "queries", better: .lower)
         run.metrics["queries.simple.rows"] = .init(value: 5_000, unit: "rows", better: .higher)
-        for (name, value) in [("storage.bronze.rows", 1_000.0), ("storage.bronze.bytes_on_disk", 2_000_000), ("storage.bronze.compressed_bytes", 1_000_000),
-                              ("storage.bronze.uncompressed_bytes", 7_000_000), ("compression.bronze.ratio", 7), ("storage.bronze.bytes_per_message", 2_000),
-                              ("storage.bronze.mb_per_exchange_day", 1_163), ("storage.table.bronze.bytes_on_disk", 2_000_000), ("compression.capture.ratio", 6.8)] {
+        for (name, value) in [
+            ("storage.bronze.rows", 1_000.0), ("storage.bronze.bytes_on_disk", 2_000_000), ("storage.bronze.compressed_bytes", 1_000_000),
+            ("storage.bronze.uncompressed_bytes", 7_000_000), ("compression.bronze.ratio", 7), ("storage.bronze.bytes_per_message", 2_000),
+            ("storage.bronze.mb_per_exchange_day", 1_163), ("storage.table.bronze.bytes_on_disk", 2_000_000), ("compression.capture.ratio", 6.8),
+        ] {
             run.metrics[name] = .init(value: value, unit: "B", better: .lower)
         }
         let report = try Fixture.report([run])

@@ -2,6 +2,7 @@ import Foundation
 import K2Config
 import K2TestSupport
 import Testing
+
 @testable import K2Bench
 
 @Suite struct WorkloadTests {
@@ -77,7 +78,9 @@ import Testing
     }
 
     @Test func missingCaptureNamesFileLineAndKey() {
-        expectError("name: x\nsource:\n  captures: [/nonexistent/a.k2cap]\n", "w.yaml:3:", "key 'source.captures': capture '/nonexistent/a.k2cap' does not exist")
+        expectError(
+            "name: x\nsource:\n  captures: [/nonexistent/a.k2cap]\n", "w.yaml:3:",
+            "key 'source.captures': capture '/nonexistent/a.k2cap' does not exist")
         expectError("name: x\n", "w.yaml:1:", "missing key 'source'")
         expectError("source: {}\n", "w.yaml:1:", "missing key 'source.captures'")
     }
@@ -88,7 +91,8 @@ import Testing
         #expect(StrictMap.parseRate("10_000 msg/s") == 10_000)
         #expect(try WorkloadLoader.parse("source: {profile: calm}\nspeed: 10x\n", checkFiles: false).pace == .speed(10))
         #expect(try WorkloadLoader.parse("source: {profile: calm}\nspeed: max\n", checkFiles: false).pace == .max)
-        let workload = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse(
+            """
             source: {profile: calm, seed: 7}
             sinks:
               - mock://

@@ -1,15 +1,17 @@
 import ArgumentParser
 import K2Replay
 import Testing
+
 @testable import k2
 
 /// The argument types of k2's numeric flags: what each takes, what it refuses and why (the
 /// words `K2.main` prints after the flag), as tables.
 struct ArgumentValueTests {
-    @Test(arguments: [
-        ("500ms", 500_000_000 as Int64), ("30s", 30_000_000_000), ("1.5s", 1_500_000_000), ("1h30m", 5_400_000_000_000),
-        ("2", 2_000_000_000), ("100ns", 100), ("36500d", 3_153_600_000_000_000_000),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("500ms", 500_000_000 as Int64), ("30s", 30_000_000_000), ("1.5s", 1_500_000_000), ("1h30m", 5_400_000_000_000),
+            ("2", 2_000_000_000), ("100ns", 100), ("36500d", 3_153_600_000_000_000_000),
+        ] as [(String, Int64)])
     func durationParses(text: String, nanos: Int64) throws {
         #expect(try DurationArgument.parse(text).nanos == nanos)
     }
@@ -30,10 +32,11 @@ struct ArgumentValueTests {
         #expect(refusal { try DurationOrOffArgument.parse("soon") }?.remedy.hasSuffix("or off") == true)
     }
 
-    @Test(arguments: [
-        ("5000", 5000.0), ("12k", 12_000), ("1.5M", 1_500_000), ("10_000", 10_000), ("300/s", 300), ("2k msg/s", 2000),
-        ("1e3", 1000), ("0.000001", 1e-6), ("1e9", 1e9),
-    ] as [(String, Double)])
+    @Test(
+        arguments: [
+            ("5000", 5000.0), ("12k", 12_000), ("1.5M", 1_500_000), ("10_000", 10_000), ("300/s", 300), ("2k msg/s", 2000),
+            ("1e3", 1000), ("0.000001", 1e-6), ("1e9", 1e9),
+        ] as [(String, Double)])
     func rateParses(text: String, perSecond: Double) throws {
         #expect(try RateArgument.parse(text).perSecond == perSecond)
     }
@@ -53,10 +56,11 @@ struct ArgumentValueTests {
         #expect(refusal { try RateListArgument.parse(",") }?.what == "has no rates")
     }
 
-    @Test(arguments: [
-        ("1", Pace.speed(1)), ("0.01", .speed(0.01)), ("100x", .speed(100)), ("2500", .speed(2500)), ("max", .max), ("MAX", .max),
-        ("0.000001", .speed(1e-6)), ("1e9x", .speed(1e9)),
-    ] as [(String, Pace)])
+    @Test(
+        arguments: [
+            ("1", Pace.speed(1)), ("0.01", .speed(0.01)), ("100x", .speed(100)), ("2500", .speed(2500)), ("max", .max), ("MAX", .max),
+            ("0.000001", .speed(1e-6)), ("1e9x", .speed(1e9)),
+        ] as [(String, Pace)])
     func speedParses(text: String, pace: Pace) throws {
         #expect(try SpeedArgument.parse(text).pace == pace)
     }
@@ -92,7 +96,9 @@ struct ArgumentValueTests {
         #expect(try Port<AnyFreePort>.parse("9443").number == 9443)
         #expect(try Port<AnyFreePort>.parse("0").number == 0)
         #expect(try Port<NoListener>.parse("65535").number == 65535)
-        #expect(refusal { try Port<AnyFreePort>.parse("70000") } == ArgumentRefusal(what: "is not a TCP port", remedy: "give 1–65535, or 0 for any free port"))
+        #expect(
+            refusal { try Port<AnyFreePort>.parse("70000") }
+                == ArgumentRefusal(what: "is not a TCP port", remedy: "give 1–65535, or 0 for any free port"))
         #expect(refusal { try Port<NoListener>.parse("-1") } == ArgumentRefusal(what: "is not a TCP port", remedy: "give 1–65535, or 0 for none"))
         for bad in ["nan", "1e3", "99999999999999999999", "", "http"] {
             #expect(refusal { try Port<AnyFreePort>.parse(bad) }?.what == "is not a port number", "\(bad)")
@@ -151,8 +157,10 @@ struct ArgumentValueTests {
     /// `K2.main`'s line: the flag from argument-parser's message, the value, the type's reasons.
     @Test func refusalLine() {
         #expect(RateArgument(argument: "1e30") == nil)
-        #expect(ArgumentRefusal.line(for: "The value '1e30' is invalid for '--rate <rate>'")
-            == "--rate '1e30' is above 1e9 msg/s (one message per nanosecond), the fastest k2 schedules; write e.g. 5000, 12k or 1.5M (messages per second)")
+        #expect(
+            ArgumentRefusal.line(for: "The value '1e30' is invalid for '--rate <rate>'")
+                == "--rate '1e30' is above 1e9 msg/s (one message per nanosecond), the fastest k2 schedules; write e.g. 5000, 12k or 1.5M (messages per second)"
+        )
         // Another value's message is left to argument-parser's words.
         #expect(ArgumentRefusal.line(for: "The value 'abc' is invalid for '--loop <loop>'") == nil)
     }
@@ -160,8 +168,11 @@ struct ArgumentValueTests {
     @Test func integerRanges() {
         #expect(throws: Never.self) { try check(3, in: 1...Int.max, "--loop", example: 3) }
         #expect(throws: Never.self) { try check(nil as Int?, in: 1...5, "--loop", example: 3) }
-        #expect(validationMessage { try check(0, in: 1...Int.max, "--loop", example: 3) } == "--loop 0 is out of range: give at least 1, e.g. --loop 3")
-        #expect(validationMessage { try check(100 as Int32, in: 1...99, "--realtime", example: 10) } == "--realtime 100 is out of range: give 1…99, e.g. --realtime 10")
+        #expect(
+            validationMessage { try check(0, in: 1...Int.max, "--loop", example: 3) } == "--loop 0 is out of range: give at least 1, e.g. --loop 3")
+        #expect(
+            validationMessage { try check(100 as Int32, in: 1...99, "--realtime", example: 10) }
+                == "--realtime 100 is out of range: give 1…99, e.g. --realtime 10")
     }
 
     /// The refusal `body` throws, nil when it parses.

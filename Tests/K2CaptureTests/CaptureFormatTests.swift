@@ -107,7 +107,7 @@ import Testing
         let path = dir.file("v9.k2cap")
         try SampleTraffic().write(to: path, count: 10)
         let fh = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-        try fh.seek(toOffset: 16)   // 8-byte skippable header + 8-byte magic → major
+        try fh.seek(toOffset: 16)  // 8-byte skippable header + 8-byte magic → major
         try fh.write(contentsOf: Data([9, 0]))
         try fh.close()
         let error = #expect(throws: CaptureError.self) { _ = try CaptureReader(path: path) }
@@ -151,7 +151,7 @@ import Testing
         #expect(try reader.next()?.timestamp == 1)
         try writer.append(kind: .recv, timestamp: 2, connection: 0, text: "b")
         clock.advance(by: 1_000_000_000)
-        try writer.append(kind: .recv, timestamp: 3, connection: 0, text: "c")   // append notices the interval too
+        try writer.append(kind: .recv, timestamp: 3, connection: 0, text: "c")  // append notices the interval too
         #expect(writer.framesWritten == 2)
         try writer.close()
         #expect(try CaptureReader(path: path).index().recordCount == 3)

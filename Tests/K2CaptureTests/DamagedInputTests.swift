@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import K2Capture
 import K2Core
 import K2TestSupport
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Damaged and unusual inputs: what `reindex`, `inspect` and `import` say about them.
 @Suite struct DamagedInputTests {
@@ -36,7 +37,7 @@ import Testing
         let path = try sample("torn.k2cap")
         let entries = try CaptureReader(path: path).index().entries
         let tornAt = entries[3].offset
-        cut(path, to: tornAt + 100)   // 100 bytes into the fourth frame, index gone
+        cut(path, to: tornAt + 100)  // 100 bytes into the fourth frame, index gone
         let (cutBytes, frames) = try CaptureVerifier.reindex(path: path)
         #expect(cutBytes == 100)
         #expect(frames == 3)
@@ -93,7 +94,7 @@ import Testing
         #expect(error?.line == 1)
         #expect(error?.description.contains("line is longer than 1048576 bytes") == true)
         #expect(error?.description.contains("--max-line") == true)
-        #expect(access(output, F_OK) != 0)   // no output file left behind
+        #expect(access(output, F_OK) != 0)  // no output file left behind
     }
 
     @Test func importTakesLinesUpToTheLimit() throws {

@@ -74,7 +74,7 @@ enum ImportSamples {
         #expect(DecimalTime.nanos(fromSeconds: "1618678132.3681234") == 1_618_678_132_368_123_400)
         #expect(DecimalTime.nanos(fromSeconds: "1618678132.368") == 1_618_678_132_368_000_000)
         #expect(DecimalTime.nanos(fromSeconds: "1618678132") == 1_618_678_132_000_000_000)
-        #expect(DecimalTime.nanos(fromSeconds: "1618678132.1234567891") == 1_618_678_132_123_456_789)   // 10th digit dropped
+        #expect(DecimalTime.nanos(fromSeconds: "1618678132.1234567891") == 1_618_678_132_123_456_789)  // 10th digit dropped
         #expect(DecimalTime.nanos(fromSeconds: "1.618678132368e9") == 1_618_678_132_368_000_000)
         #expect(DecimalTime.nanos(fromSeconds: "-0.5") == -500_000_000)
         #expect(DecimalTime.nanos(fromSeconds: "1e30") == nil)
@@ -87,8 +87,10 @@ enum ImportSamples {
         let writer = try CaptureWriter(path: path, header: .now(metadata: [("exchange", .string("binance"))]))
         for record in SampleTraffic().records(count: 2000) { try writer.append(record) }
         try writer.append(OwnedRecord(kind: .recv, timestamp: 1_800_000_000_000_000_000, connection: 3, isBinary: true, payload: [0, 1, 2, 255, 10]))
-        try writer.append(OwnedRecord(kind: .http, timestamp: 1_800_000_000_000_000_001, connection: 4, url: "https://api.binance.com/api/v3/depth?symbol=BTCUSDT",
-                                 text: "{\"lastUpdateId\":1,\"note\":\"tab\\there \u{e9} \\\"q\\\"\"}"))
+        try writer.append(
+            OwnedRecord(
+                kind: .http, timestamp: 1_800_000_000_000_000_001, connection: 4, url: "https://api.binance.com/api/v3/depth?symbol=BTCUSDT",
+                text: "{\"lastUpdateId\":1,\"note\":\"tab\\there \u{e9} \\\"q\\\"\"}"))
         try writer.append(OwnedRecord(kind: .marker, timestamp: 1_800_000_000_000_000_002, connection: 0, text: "gap detected\nsecond line"))
         try writer.append(OwnedRecord(kind: .disconnect, timestamp: 1_800_000_000_000_000_003, connection: 0, text: #"{"code":1006,"reason":""}"#))
         try writer.close()
@@ -168,8 +170,9 @@ enum ImportSamples {
     /// and the header's `format` / `converted_from`. They are kept in the header's metadata,
     /// even though the first send comes after the first record.
     @Test func cryptofeedJSONKeepsSendAddressesAndHeaderFormat() throws {
-        let text = ImportSamples.cryptofeedJSON.replacingOccurrences(
-            of: #""recorded":1618678130.5}"#, with: #""recorded":1618678130.5,"converted_from":"AsyncFileCallback"}"#)
+        let text =
+            ImportSamples.cryptofeedJSON.replacingOccurrences(
+                of: #""recorded":1618678130.5}"#, with: #""recorded":1618678130.5,"converted_from":"AsyncFileCallback"}"#)
             + #"{"conn":"KRAKEN.ws.1","ts":1618678140.3,"t":"send","addr":"wss://ws-auth.kraken.com","data":"{}"}"# + "\n"
         let input = try write("KRAKEN-addr.jsonl", text)
         let out = dir.file("cf3-addr.k2cap")
@@ -243,7 +246,7 @@ enum ImportSamples {
         let fd = open(tardisPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let summary = try CaptureExporter.export(input: path, format: .tardis, filter: RecordFilter(), to: FDOutput(fd: fd))
         close(fd)
-        #expect(summary.written == 500 && summary.skipped == 2)   // the connect and send records have no Tardis form
+        #expect(summary.written == 500 && summary.skipped == 2)  // the connect and send records have no Tardis form
         let back = dir.file("ex-back.k2cap")
         try CaptureImporter.run(format: .tardis, inputs: [tardisPath], output: back)
         let got = try readAll(back)

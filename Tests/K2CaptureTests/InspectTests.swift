@@ -8,9 +8,12 @@ import Testing
 
     func write(_ name: String, _ records: [OwnedRecord]) throws -> String {
         let path = dir.file(name)
-        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 1, host: "test",
-                                                                     metadata: [("exchange", .string("binance"))]),
-                                  options: .init(blockSize: 32 * 1024))
+        let writer = try CaptureWriter(
+            path: path,
+            header: CaptureHeader(
+                createdNanos: 1, host: "test",
+                metadata: [("exchange", .string("binance"))]),
+            options: .init(blockSize: 32 * 1024))
         for record in records { try writer.append(record) }
         try writer.close()
         return path
@@ -19,13 +22,19 @@ import Testing
     static let t0: Int64 = 1_700_000_000_000_000_000
 
     static func trade(_ sym: String, _ t: Int64, at ts: Int64, conn: UInt32 = 0) -> OwnedRecord {
-        OwnedRecord(kind: .recv, timestamp: ts, connection: conn,
-                    text: #"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":1,"s":"\#(sym)","t":\#(t),"p":"1.0","q":"2.0","T":1,"m":true,"M":true}}"#)
+        OwnedRecord(
+            kind: .recv, timestamp: ts, connection: conn,
+            text:
+                #"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":1,"s":"\#(sym)","t":\#(t),"p":"1.0","q":"2.0","T":1,"m":true,"M":true}}"#
+        )
     }
 
     static func depth(_ sym: String, _ first: Int64, _ last: Int64, at ts: Int64) -> OwnedRecord {
-        OwnedRecord(kind: .recv, timestamp: ts, connection: 0,
-                    text: #"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"\#(sym)","U":\#(first),"u":\#(last),"b":[],"a":[]}}"#)
+        OwnedRecord(
+            kind: .recv, timestamp: ts, connection: 0,
+            text:
+                #"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"\#(sym)","U":\#(first),"u":\#(last),"b":[],"a":[]}}"#
+        )
     }
 
     @Test func countsKindsConnectionsStreamsAndSymbols() throws {
@@ -45,7 +54,7 @@ import Testing
         #expect(Set(ins.bySymbol.map(\.name)) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
         // SampleTraffic's ids are continuous: no gaps.
         #expect(ins.gapCount == 0)
-        #expect(ins.sequenceChecks.map(\.messages) == [1000, 3000, 0, 0, 0])   // depth, trade, aggTrade, Coinbase, Kraken book
+        #expect(ins.sequenceChecks.map(\.messages) == [1000, 3000, 0, 0, 0])  // depth, trade, aggTrade, Coinbase, Kraken book
         #expect(ins.compressionRatio > 2)
         #expect(ins.indexStored)
     }
@@ -56,13 +65,13 @@ import Testing
             Self.trade("BTCUSDT", 100, at: start),
             Self.trade("ETHUSDT", 500, at: start + 1),
             Self.trade("BTCUSDT", 101, at: start + 2),
-            Self.trade("BTCUSDT", 105, at: start + 3),      // 102…104 missing
+            Self.trade("BTCUSDT", 105, at: start + 3),  // 102…104 missing
             Self.trade("ETHUSDT", 501, at: start + 4),
-            Self.trade("ETHUSDT", 501, at: start + 5),      // repeated
-            Self.trade("ETHUSDT", 503, at: start + 6),      // 502 missing
+            Self.trade("ETHUSDT", 501, at: start + 5),  // repeated
+            Self.trade("ETHUSDT", 503, at: start + 6),  // 502 missing
             Self.depth("BTCUSDT", 10, 12, at: start + 7),
             Self.depth("BTCUSDT", 13, 20, at: start + 8),
-            Self.depth("BTCUSDT", 25, 30, at: start + 9),   // 21…24 missing
+            Self.depth("BTCUSDT", 25, 30, at: start + 9),  // 21…24 missing
         ]
         let ins = try CaptureInspector.inspect(path: try write("gaps.k2cap", recs))
         let depth = ins.sequenceChecks[0], trade = ins.sequenceChecks[1]
@@ -91,9 +100,9 @@ import Testing
         let rate = try #require(ins.rate)
         #expect(rate.seconds == 4)
         #expect(rate.max == 50)
-        #expect(rate.p50 == 1)    // sorted [0, 1, 10, 50]: the 2nd
+        #expect(rate.p50 == 1)  // sorted [0, 1, 10, 50]: the 2nd
         #expect(rate.p99 == 50)
-        #expect(rate.busiest100msCount == 40)   // 40 within 58.5 ms; the next group starts 171.5 ms later
+        #expect(rate.busiest100msCount == 40)  // 40 within 58.5 ms; the next group starts 171.5 ms later
         #expect(rate.busiest100msStart == Self.t0 + 1_070_000_000)
         #expect(ins.durationNanos == 3_500_000_000)
     }

@@ -8,9 +8,12 @@ import Testing
 
     func write(_ name: String, _ records: [OwnedRecord], blockSize: Int = 1 << 20) throws -> String {
         let path = dir.file(name)
-        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 1, host: "test",
-                                                                     metadata: [("exchange", .string("binance"))]),
-                                  options: .init(blockSize: blockSize))
+        let writer = try CaptureWriter(
+            path: path,
+            header: CaptureHeader(
+                createdNanos: 1, host: "test",
+                metadata: [("exchange", .string("binance"))]),
+            options: .init(blockSize: blockSize))
         for record in records { try writer.append(record) }
         try writer.close()
         return path
@@ -55,8 +58,10 @@ import Testing
         let firstRecords = SampleTraffic(seed: 3, gapNanos: 500_000).records(count: 4000)
         let secondRecords = SampleTraffic(seed: 4, gapNanos: 700_000).records(count: 4000)
         let thirdRecords = SampleTraffic(seed: 5, gapNanos: 900_000).records(count: 4000)
-        let paths = try [write("va.k2cap", firstRecords, blockSize: 4096), write("vb.k2cap", secondRecords, blockSize: 4096),
-                         write("vc.k2cap", thirdRecords, blockSize: 4096)]
+        let paths = try [
+            write("va.k2cap", firstRecords, blockSize: 4096), write("vb.k2cap", secondRecords, blockSize: 4096),
+            write("vc.k2cap", thirdRecords, blockSize: 4096),
+        ]
         let merged = try MergedReader(paths: paths)
         var got: [OwnedRecord] = []
         while let record = try merged.next() { got.append(record.owned()) }
@@ -78,7 +83,7 @@ import Testing
 
     @Test func mergeRenumbersCollidingConnectionsAndNotesSources() throws {
         var firstRecords = SampleTraffic(seed: 7).records(count: 500)
-        let secondRecords = SampleTraffic(seed: 8).records(count: 500)   // also connection 0
+        let secondRecords = SampleTraffic(seed: 8).records(count: 500)  // also connection 0
         firstRecords.append(OwnedRecord(kind: .connect, timestamp: firstRecords.last!.timestamp + 1, connection: 1, url: "wss://x", text: ""))
         let pa = try write("ca.k2cap", firstRecords)
         let pb = try write("cb.k2cap", secondRecords)
@@ -111,8 +116,10 @@ import Testing
             }
             for i in 0..<20 {
                 for connection in connections {
-                    records.append(OwnedRecord(kind: .recv, timestamp: start + 1_000 + Int64(i * 10) + Int64(connection),
-                                               connection: connection, text: "\(tag) \(connection) \(i)"))
+                    records.append(
+                        OwnedRecord(
+                            kind: .recv, timestamp: start + 1_000 + Int64(i * 10) + Int64(connection),
+                            connection: connection, text: "\(tag) \(connection) \(i)"))
                 }
             }
             return records

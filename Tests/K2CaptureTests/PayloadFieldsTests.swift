@@ -1,25 +1,33 @@
 import K2Core
 import Testing
+
 @testable import K2Capture
 
 /// The fields replay, filters and inspect take from venue messages, one row per message shape.
 @Suite struct PayloadFieldsTests {
-    @Test(arguments: [
-        (#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1.0","q":"2","T":1,"m":true,"M":true}}"#,
-         "btcusdt@trade", "BTCUSDT", "trade"),
-        (#"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}}"#,
-         "ethusdt@depth@100ms", "ETHUSDT", "depthUpdate"),
-        (#"{"data":{"s":"SOLUSDT","e":"aggTrade"},"stream":"solusdt@aggTrade"}"#, "solusdt@aggTrade", "SOLUSDT", "aggTrade"),
-        (#"{"e":"trade","E":1,"s":"BNBUSDT","t":1}"#, nil, "BNBUSDT", "trade"),
-        (#"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""]],"trade","XBT/USD"]"#, "trade", "XBT/USD", "trade"),
-        (#"[1234,{"a":[["5541.30000","2.50700000","1534614248.456738"]]},"book-10","XBT/USD"]"#, "book-10", "XBT/USD", "book-10"),
-        (#"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":0,"events":[{"type":"snapshot","trades":[{"trade_id":"1","product_id":"ETH-USD","price":"1.0","size":"2","side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}"#,
-         "market_trades", "ETH-USD", "market_trades"),
-        (#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy"}]}"#, "trade", "BTC/USD", "trade"),
-        (#"{"event":"heartbeat"}"#, nil, nil, "heartbeat"),
-        ("", nil, nil, nil),
-        ("not json at all", nil, nil, nil),
-    ] as [(String, String?, String?, String?)])
+    @Test(
+        arguments: [
+            (
+                #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1.0","q":"2","T":1,"m":true,"M":true}}"#,
+                "btcusdt@trade", "BTCUSDT", "trade"
+            ),
+            (
+                #"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}}"#,
+                "ethusdt@depth@100ms", "ETHUSDT", "depthUpdate"
+            ),
+            (#"{"data":{"s":"SOLUSDT","e":"aggTrade"},"stream":"solusdt@aggTrade"}"#, "solusdt@aggTrade", "SOLUSDT", "aggTrade"),
+            (#"{"e":"trade","E":1,"s":"BNBUSDT","t":1}"#, nil, "BNBUSDT", "trade"),
+            (#"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""]],"trade","XBT/USD"]"#, "trade", "XBT/USD", "trade"),
+            (#"[1234,{"a":[["5541.30000","2.50700000","1534614248.456738"]]},"book-10","XBT/USD"]"#, "book-10", "XBT/USD", "book-10"),
+            (
+                #"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":0,"events":[{"type":"snapshot","trades":[{"trade_id":"1","product_id":"ETH-USD","price":"1.0","size":"2","side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}"#,
+                "market_trades", "ETH-USD", "market_trades"
+            ),
+            (#"{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy"}]}"#, "trade", "BTC/USD", "trade"),
+            (#"{"event":"heartbeat"}"#, nil, nil, "heartbeat"),
+            ("", nil, nil, nil),
+            ("not json at all", nil, nil, nil),
+        ] as [(String, String?, String?, String?)])
     func extractsStreamSymbolAndEvent(payload: String, stream: String?, symbol: String?, event: String?) {
         var text = payload
         text.withUTF8 { buf in
@@ -105,7 +113,8 @@ import Testing
             bytes.withUnsafeBytes { all in
                 let prefix = UnsafeRawBufferPointer(rebasing: all[0..<length])
                 let fast = PayloadFields.extract(prefix), slow = PayloadFields.extractSearching(prefix)
-                #expect(fast.streamString == slow.streamString && fast.symbolString == slow.symbolString
+                #expect(
+                    fast.streamString == slow.streamString && fast.symbolString == slow.symbolString
                         && fast.eventString == slow.eventString, "first \(length) bytes")
             }
         }

@@ -39,7 +39,7 @@ import Testing
         reader.readAhead = true
         let entries = try reader.index().entries
         reader.restrict(to: entries)
-        let head = try drain(reader, limit: 1234)           // stops mid-frame, a frame is in flight
+        let head = try drain(reader, limit: 1234)  // stops mid-frame, a frame is in flight
         #expect(head == Array(all.prefix(1234)))
         // A different plan: every other frame, backwards.
         let picked = stride(from: entries.count - 1, through: 0, by: -2).map { entries[$0] }

@@ -12,8 +12,10 @@ import Testing
         let path = dir.file(name)
         let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 1, host: "test"))
         for (i, payload) in payloads.enumerated() {
-            try writer.append(OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(i) * 1_000_000,
-                                          connection: connection, text: payload))
+            try writer.append(
+                OwnedRecord(
+                    kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(i) * 1_000_000,
+                    connection: connection, text: payload))
         }
         try writer.close()
         return path
@@ -35,7 +37,7 @@ import Testing
     @Test func coinbaseSequenceOfACompleteCaptureHasNoGaps() throws {
         let result = try check(try capture("coinbase.k2cap", coinbaseMessages()), "coinbase_sequence")
         #expect(result?.messages == 30)
-        #expect(result?.symbols == 1)   // one connection
+        #expect(result?.symbols == 1)  // one connection
         #expect(result?.gaps == 0 && result?.regressions == 0)
     }
 
@@ -67,7 +69,8 @@ import Testing
     /// guide's checksum 974947235, Tests/K2SimTests/Fixtures/kraken-book-checksum.json).
     static let asks = ["0.05005", "0.05010", "0.05015", "0.05020", "0.05025", "0.05030", "0.05035", "0.05040", "0.05045", "0.05050"]
     static let bids = ["0.05000", "0.04995", "0.04990", "0.04980", "0.04975", "0.04970", "0.04965", "0.04960", "0.04955", "0.04950"]
-    static let update = #"[0,{"a":[["0.05120","0.00000500","1582905486.493008"],["0.05275","0.00000500","1582905486.493034"]]},{"b":[["0.04765","0.00000500","1582905486.493008"],["0.04940","0.00000500","1582905486.493034"]],"c":"974947235"},"book-1000","BTC/USD"]"#
+    static let update =
+        #"[0,{"a":[["0.05120","0.00000500","1582905486.493008"],["0.05275","0.00000500","1582905486.493034"]]},{"b":[["0.04765","0.00000500","1582905486.493008"],["0.04940","0.00000500","1582905486.493034"]],"c":"974947235"},"book-1000","BTC/USD"]"#
 
     static func snapshot(asks: [String] = asks, bids: [String] = bids) -> String {
         func side(_ prices: [String]) -> String {
@@ -109,7 +112,8 @@ import Testing
         #"{"channel":"book","type":"\#(type)","data":[{"symbol":"BTC/USD","bids":[\#(v2Side(bids))],"asks":[\#(v2Side(asks))],"checksum":\#(checksum),"timestamp":"2020-02-28T15:58:06.493034Z"}]}"#
     }
 
-    static let v2Ack = #"{"method":"subscribe","result":{"channel":"book","depth":1000,"snapshot":true,"symbol":"BTC/USD"},"success":true,"time_in":"2020-02-28T15:58:06.400000Z","time_out":"2020-02-28T15:58:06.400100Z"}"#
+    static let v2Ack =
+        #"{"method":"subscribe","result":{"channel":"book","depth":1000,"snapshot":true,"symbol":"BTC/USD"},"success":true,"time_in":"2020-02-28T15:58:06.400000Z","time_out":"2020-02-28T15:58:06.400100Z"}"#
 
     /// The CRC-32 of the top 10 asks then bids, written out independently of the checker: each
     /// price and the volume 0.00000500 without '.' and leading zeros.
@@ -124,8 +128,9 @@ import Testing
     @Test func krakenV2DocumentedBookChecksumChecksOut() throws {
         #expect(Self.expectedChecksum(asks: Self.asks, bids: Self.bids) == 974_947_235)
         let update = Self.v2Book("update", asks: ["0.05120", "0.05275"], bids: ["0.04765", "0.04940"], checksum: 974_947_235)
-        let c = try check(try capture("kraken-v2.k2cap", [Self.v2Ack, Self.v2Book("snapshot", asks: Self.asks, bids: Self.bids, checksum: 974_947_235), update]),
-                          "kraken_book_checksum")
+        let c = try check(
+            try capture("kraken-v2.k2cap", [Self.v2Ack, Self.v2Book("snapshot", asks: Self.asks, bids: Self.bids, checksum: 974_947_235), update]),
+            "kraken_book_checksum")
         #expect(c?.messages == 2)
         #expect(c?.symbols == 1)
         #expect(c?.gaps == 0)

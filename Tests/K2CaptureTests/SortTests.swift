@@ -78,7 +78,7 @@ import Testing
         let input = dir.file("grouped.k2cap")
         try traffic.write(to: input)
         let inspection = try CaptureInspector.inspect(path: input)
-        #expect(inspection.outOfOrder == 3)   // only the three block starts are adjacent inversions
+        #expect(inspection.outOfOrder == 3)  // only the three block starts are adjacent inversions
         #expect(inspection.outOfPlace == 3 * 501 - 3)
         #expect(inspection.maxBehindNanos == 500 * 1_000_000)
         let outOfPlaceKey: Int64? = inspection.json["out_of_place"]?.int64Value
@@ -91,13 +91,13 @@ import Testing
 
     @Test func readerOrdersWithinAFrameOnRequest() throws {
         let input = dir.file("grouped.k2cap")
-        let records = try traffic.write(to: input)   // one frame
+        let records = try traffic.write(to: input)  // one frame
         let reader = try CaptureReader(path: input)
         reader.sortsWithinFrames = true
         var out: [OwnedRecord] = []
         while let record = try reader.next() { out.append(record.owned()) }
         #expect(firstDifference(out, traffic.sortedRecords()) == nil)
-        #expect(try firstDifference(readAll(input), records) == nil)   // file order by default
+        #expect(try firstDifference(readAll(input), records) == nil)  // file order by default
     }
 
     @Test func chainsFollowTheOverlapOfFrames() throws {

@@ -9,7 +9,9 @@ import Testing
 
     @Test func binanceAnswersEchoTheRequestID() {
         #expect(text(VenueAnswers.binanceResult(id: "7")) == #"{"result":null,"id":7}"#)
-        #expect(text(VenueAnswers.binanceList(["btcusdt@trade", "ethusdt@depth"], id: #""a""#)) == #"{"result":["btcusdt@trade","ethusdt@depth"],"id":"a"}"#)
+        #expect(
+            text(VenueAnswers.binanceList(["btcusdt@trade", "ethusdt@depth"], id: #""a""#))
+                == #"{"result":["btcusdt@trade","ethusdt@depth"],"id":"a"}"#)
         #expect(text(VenueAnswers.binanceError(code: 3, "Invalid JSON", id: "null")) == #"{"error":{"code":3,"msg":"Invalid JSON"},"id":null}"#)
     }
 
@@ -23,27 +25,42 @@ import Testing
 
     @Test func krakenStatusNamesTheBookDepthAndEchoesReqid() {
         // A book subscription without a depth is book-10, as on the venue.
-        #expect(text(VenueAnswers.krakenStatus(channelID: 101, name: "book", depth: nil, pair: "XBT/USD", reqid: "4", subscribed: true))
-            == #"{"channelID":101,"channelName":"book-10","event":"subscriptionStatus","pair":"XBT/USD","reqid":4,"status":"subscribed","subscription":{"depth":10,"name":"book"}}"#)
-        #expect(text(VenueAnswers.krakenStatus(channelID: 100, name: "trade", depth: nil, pair: "XBT/USD", reqid: nil, subscribed: false))
-            == #"{"channelID":100,"channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","status":"unsubscribed","subscription":{"name":"trade"}}"#)
-        #expect(text(VenueAnswers.krakenError("Subscription depth not supported", name: "book", depth: 7, pair: "XBT/USD", reqid: nil))
-            == #"{"errorMessage":"Subscription depth not supported","event":"subscriptionStatus","pair":"XBT/USD","status":"error","subscription":{"depth":7,"name":"book"}}"#)
-        #expect(text(VenueAnswers.krakenEventError("Unsupported event", reqid: "9")) == #"{"errorMessage":"Unsupported event","event":"error","reqid":9}"#)
+        #expect(
+            text(VenueAnswers.krakenStatus(channelID: 101, name: "book", depth: nil, pair: "XBT/USD", reqid: "4", subscribed: true))
+                == #"{"channelID":101,"channelName":"book-10","event":"subscriptionStatus","pair":"XBT/USD","reqid":4,"status":"subscribed","subscription":{"depth":10,"name":"book"}}"#
+        )
+        #expect(
+            text(VenueAnswers.krakenStatus(channelID: 100, name: "trade", depth: nil, pair: "XBT/USD", reqid: nil, subscribed: false))
+                == #"{"channelID":100,"channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","status":"unsubscribed","subscription":{"name":"trade"}}"#
+        )
+        #expect(
+            text(VenueAnswers.krakenError("Subscription depth not supported", name: "book", depth: 7, pair: "XBT/USD", reqid: nil))
+                == #"{"errorMessage":"Subscription depth not supported","event":"subscriptionStatus","pair":"XBT/USD","status":"error","subscription":{"depth":7,"name":"book"}}"#
+        )
+        #expect(
+            text(VenueAnswers.krakenEventError("Unsupported event", reqid: "9")) == #"{"errorMessage":"Unsupported event","event":"error","reqid":9}"#
+        )
         #expect(text(VenueAnswers.krakenPong(reqid: nil)) == #"{"event":"pong"}"#)
-        #expect(text(VenueAnswers.withKrakenChannelID(Array(#"[0,[["1.0","2.0"]],"trade","XBT/USD"]"#.utf8), 345)) == #"[345,[["1.0","2.0"]],"trade","XBT/USD"]"#)
+        #expect(
+            text(VenueAnswers.withKrakenChannelID(Array(#"[0,[["1.0","2.0"]],"trade","XBT/USD"]"#.utf8), 345))
+                == #"[345,[["1.0","2.0"]],"trade","XBT/USD"]"#)
     }
 
     /// The docs' heartbeats example, with the counter as the number the venue sends:
     /// `timestamp` in RFC3339Nano (trailing zeros cut), `current_time` with all nine digits.
     @Test func coinbaseHeartbeatIsTheDocumentedExample() {
-        #expect(text(VenueAnswers.coinbaseHeartbeat(counter: 3049, nanos: 1_687_552_286_122_969_570, uptimeNanos: 91_717_525_857_105, sequence: 0))
-            == #"{"channel":"heartbeats","client_id":"","timestamp":"2023-06-23T20:31:26.12296957Z","sequence_num":0,"events":[{"current_time":"2023-06-23 20:31:26.122969570 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}]}"#)
+        #expect(
+            text(VenueAnswers.coinbaseHeartbeat(counter: 3049, nanos: 1_687_552_286_122_969_570, uptimeNanos: 91_717_525_857_105, sequence: 0))
+                == #"{"channel":"heartbeats","client_id":"","timestamp":"2023-06-23T20:31:26.12296957Z","sequence_num":0,"events":[{"current_time":"2023-06-23 20:31:26.122969570 +0000 UTC m=+91717.525857105","heartbeat_counter":3049}]}"#
+        )
     }
 
     @Test func coinbaseSubscriptionsListChannelsInNameOrder() {
         let ack = VenueAnswers.coinbaseSubscriptions(["market_trades": ["ETH-USD", "BTC-USD"], "heartbeats": ["heartbeats"]], nanos: 0, sequence: 3)
-        #expect(text(ack) == #"{"channel":"subscriptions","client_id":"","timestamp":"1970-01-01T00:00:00Z","sequence_num":3,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"market_trades":["ETH-USD","BTC-USD"]}}]}"#)
+        #expect(
+            text(ack)
+                == #"{"channel":"subscriptions","client_id":"","timestamp":"1970-01-01T00:00:00Z","sequence_num":3,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"market_trades":["ETH-USD","BTC-USD"]}}]}"#
+        )
     }
 
     @Test func coinbaseSequenceIsRewrittenInPlace() {

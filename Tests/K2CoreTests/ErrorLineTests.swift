@@ -11,7 +11,10 @@ struct SampleError: K2Error {
 }
 
 @Test(arguments: [
-    (SampleError(what: "unknown key 'rat'", place: "w.yaml:3:5", remedy: "did you mean 'rate'?"), "w.yaml:3:5: unknown key 'rat' — did you mean 'rate'?"),
+    (
+        SampleError(what: "unknown key 'rat'", place: "w.yaml:3:5", remedy: "did you mean 'rate'?"),
+        "w.yaml:3:5: unknown key 'rat' — did you mean 'rate'?"
+    ),
     (SampleError(what: "nothing to record", remedy: "give --venue"), "nothing to record — give --venue"),
     (SampleError(what: "no such file", place: "a.k2cap"), "a.k2cap: no such file"),
     (SampleError(what: "stopped"), "stopped"),

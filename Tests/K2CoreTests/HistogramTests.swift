@@ -86,7 +86,9 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
     for _ in 0..<10_000 {
         let value = Int64(rng.next() % 3_600_000_000_000) + 1
         if Double(histogram.sizeOfEquivalentRange(value)) > Double(value) * 0.001 + 1 { Issue.record("bucket too wide at \(value)") }
-        if !(histogram.lowestEquivalentValue(value) <= value && value <= histogram.highestEquivalentValue(value)) { Issue.record("range misses \(value)") }
+        if !(histogram.lowestEquivalentValue(value) <= value && value <= histogram.highestEquivalentValue(value)) {
+            Issue.record("range misses \(value)")
+        }
     }
 }
 
@@ -199,7 +201,8 @@ private func near(_ actual: Int64, _ expected: Double, within fraction: Double =
 @Test func decodesAnotherImplementationsEncoding() throws {
     // The corrected stall histogram encoded by the Python `hdrhistogram` package (0.10.8):
     // an independent implementation of the V2 compressed format.
-    let python = "HISTFAAAAP94nJNpmSzMwCCyiAECmKE0I4i4NnkJg/0HiMB5/gVzGD8aM/3lZ7rPyTSbjektC9N7FqaHzEzbmZi2whCEvZKRaSYj02wwiYng4tFM3lDoC2dhhwh5UyZlJlUMjClCmgpMEUUmQSZ+IBZEojFFCMvQRwUxenmZ2MGQFUqz4+CTo4I2pg4dFdQylZWJkYkZCaPyMEUIydPLjMHrssFixuB12XD0HRAwMsFJgkwilZHJHHKmjzp41MFDOjhYmFiQEUEmMWqGsvKBd8Fwd/Co/waTC9jYOMAIiSJRhLbKh5x9Q87Bo/YNbfsoM4CPhw+IIJAkxnDXN+QcTIpyALshh4E="
+    let python =
+        "HISTFAAAAP94nJNpmSzMwCCyiAECmKE0I4i4NnkJg/0HiMB5/gVzGD8aM/3lZ7rPyTSbjektC9N7FqaHzEzbmZi2whCEvZKRaSYj02wwiYng4tFM3lDoC2dhhwh5UyZlJlUMjClCmgpMEUUmQSZ+IBZEojFFCMvQRwUxenmZ2MGQFUqz4+CTo4I2pg4dFdQylZWJkYkZCaPyMEUIydPLjMHrssFixuB12XD0HRAwMsFJgkwilZHJHHKmjzp41MFDOjhYmFiQEUEmMWqGsvKBd8Fwd/Co/waTC9jYOMAIiSJRhLbKh5x9Q87Bo/YNbfsoM4CPhw+IIJAkxnDXN+QcTIpyALshh4E="
     let theirs = try Histogram.decode(base64: python, unit: .microseconds)
     let (_, ours) = stallHistograms()
     #expect(theirs == ours)

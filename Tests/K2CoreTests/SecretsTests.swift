@@ -5,7 +5,10 @@ import Testing
 struct SecretsTests {
     @Test(arguments: [
         // -X properties, whatever the key's spelling or case.
-        ("bad -X property 'sasl.pasword=hunter2': No such configuration property", "bad -X property 'sasl.pasword=***': No such configuration property"),
+        (
+            "bad -X property 'sasl.pasword=hunter2': No such configuration property",
+            "bad -X property 'sasl.pasword=***': No such configuration property"
+        ),
         ("-X sasl.password=hunter2 -X linger.ms=5", "-X sasl.password=*** -X linger.ms=5"),
         ("SSL.KEY.PASSWORD=abc", "SSL.KEY.PASSWORD=***"),
         ("api_token=t0k linger.ms=5", "api_token=*** linger.ms=5"),
@@ -29,7 +32,9 @@ struct SecretsTests {
     }
 
     @Test func secretLookingKeys() {
-        for key in ["password", "PASSWORD", "sasl.pasword", "sasl.mechanism", "ssl.key.password", "api_key", "token", "Secret", "pwd", "credentials", "auth"] {
+        for key in [
+            "password", "PASSWORD", "sasl.pasword", "sasl.mechanism", "ssl.key.password", "api_key", "token", "Secret", "pwd", "credentials", "auth",
+        ] {
             #expect(Secrets.isSecretKey(key), "\(key)")
         }
         for key in ["linger.ms", "topic", "mode", "batch", "bootstrap.servers", "security.protocol", "message.timeout.ms"] {

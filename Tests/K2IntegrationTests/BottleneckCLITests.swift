@@ -16,8 +16,10 @@ struct BottleneckCLITests {
     func replay(starved: Bool) throws -> JSONValue {
         let k2 = try Built.k2()
         let report = dir.file(starved ? "starved" : "free")
-        let command = "timeout -s INT \(starved ? 6 : 3) '\(k2)' replay '\(Built.root)/captures/binance-sample.k2cap' --sink 'mock://?capacity=500' --rate 4000 --quiet --report '\(report)'"
-        let script = starved
+        let command =
+            "timeout -s INT \(starved ? 6 : 3) '\(k2)' replay '\(Built.root)/captures/binance-sample.k2cap' --sink 'mock://?capacity=500' --rate 4000 --quiet --report '\(report)'"
+        let script =
+            starved
             ? "taskset -c 0 sh -c 'while :; do :; done' & busy=$!; trap 'kill $busy' EXIT; taskset -c 0 nice -n 15 \(command)"
             : command
         let (_, _, stderr) = try Shell.execute(script)

@@ -21,10 +21,12 @@ struct ChaosTests {
         let topic = "market.crypto.trades.binance"
         let observer = IndependentCounts(topic: topic)
         let started = SystemClock().monotonicNanos()
-        let out = try WorkloadRun.run(workload, progress: { line in
-            print("chaos: [\(Units.format(Double(SystemClock().monotonicNanos() - started) / 1e9)) s] " + line)
-            observer.progress(line)
-        })
+        let out = try WorkloadRun.run(
+            workload,
+            progress: { line in
+                print("chaos: [\(Units.format(Double(SystemClock().monotonicNanos() - started) / 1e9)) s] " + line)
+                observer.progress(line)
+            })
         let seconds = Double(SystemClock().monotonicNanos() - started) / 1e9
         let markdown = ReportMarkdown.render(out.report)
         print(markdown)
@@ -76,8 +78,9 @@ struct ChaosTests {
         #expect(metric("ledger.lost.system") == Double(max(0, counted.replayed - counted.bronze)))
         #expect(metric("ledger.duplicates.system") == Double(max(0, counted.bronze - counted.replayed)))
         if counted.bronze != counted.replayed {
-            #expect(out.report.notes.contains { $0.contains("by the system under test") || $0.contains("duplicates made by the pipeline") },
-                    "notes: \(out.report.notes)")
+            #expect(
+                out.report.notes.contains { $0.contains("by the system under test") || $0.contains("duplicates made by the pipeline") },
+                "notes: \(out.report.notes)")
         }
 
         // Recovery figures per fault, in the report; the broker faults recover within the run.
@@ -138,8 +141,10 @@ final class IndependentCounts: @unchecked Sendable {
                     let address = String(line[range.upperBound...])
                     bootstrap = address
                     let file = directory.file("topic.tsv")
-                    consumerPID = try Shell.run("kcat -C -q -b \(address) -u -t \(topic) -o beginning -f '%p\\t%o\\t%h\\t%s\\n' > \(file) 2>/dev/null & echo $!")
-                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    consumerPID = try Shell.run(
+                        "kcat -C -q -b \(address) -u -t \(topic) -o beginning -f '%p\\t%o\\t%h\\t%s\\n' > \(file) 2>/dev/null & echo $!"
+                    )
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
                 } else if clickhouse == nil, let range = line.range(of: "embedded ClickHouse on ") {
                     clickhouse = String(line[range.upperBound...].prefix { $0 != " " })
                 } else if line.hasPrefix("ledger: "), line.contains("replayed rows in bronze") {
@@ -159,7 +164,8 @@ final class IndependentCounts: @unchecked Sendable {
             let spec = (0..<partitions).map { "-t \(topic):\($0):\(at)" }.joined(separator: " ")
             return try Shell.run("kcat -b \(bootstrap) -Q \(spec) -m 10").split(separator: "\n").compactMap { line -> (Int, Int64)? in
                 guard let open = line.firstIndex(of: "["), let close = line.firstIndex(of: "]"), let r = line.range(of: "offset "),
-                      let partition = Int(line[line.index(after: open)..<close]), let offset = Int64(line[r.upperBound...].trimmingCharacters(in: .whitespaces))
+                    let partition = Int(line[line.index(after: open)..<close]),
+                    let offset = Int64(line[r.upperBound...].trimmingCharacters(in: .whitespaces))
                 else { return nil }
                 return (partition, offset)
             }.sorted { $0.0 < $1.0 }.map(\.1)
@@ -169,12 +175,15 @@ final class IndependentCounts: @unchecked Sendable {
         let file = directory.file("topic.tsv")
         // awk: per partition the next offset and the messages read; replayed and probe
         // messages; distinct k2-id headers among the replayed ones.
-        let script = #"{ n[$1]++; if ($2 + 1 > next_[$1]) next_[$1] = $2 + 1; if (index($4, "\"stream\":\"k2.probe\"")) { p++ } else { r++; "#
+        let script =
+            #"{ n[$1]++; if ($2 + 1 > next_[$1]) next_[$1] = $2 + 1; if (index($4, "\"stream\":\"k2.probe\"")) { p++ } else { r++; "#
             + #"if (match($3, /k2-id=[0-9a-f]+-[0-9]+/)) { if (!(substr($3, RSTART, RLENGTH) in seen)) { seen[substr($3, RSTART, RLENGTH)] = 1; d++ } } } } "#
             + #"END { for (i = 0; i < 4; i++) printf "%d %d ", next_[i] + 0, n[i] + 0; printf "%d %d %d\n", r + 0, p + 0, d + 0 }"#
         var fields: [Int64] = []
         for _ in 0..<120 {
-            fields = try Shell.run("awk -F '\t' '\(script)' \(file)").split(separator: " ").compactMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            fields = try Shell.run("awk -F '\t' '\(script)' \(file)").split(separator: " ").compactMap {
+                Int64($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
             if fields.count == 11, (0..<partitions).allSatisfy({ fields[2 * $0] == high[$0] }) { break }
             usleep(250_000)
         }
@@ -183,12 +192,14 @@ final class IndependentCounts: @unchecked Sendable {
         guard fields.count == 11 else { throw SetupMissing() }
         // kcat read every offset from 0 to the high watermark of each partition (none deleted unread).
         for partition in 0..<partitions where fields[2 * partition] != high[partition] || fields[2 * partition + 1] != high[partition] {
-            failure = "kcat read \(fields[2 * partition + 1]) messages up to offset \(fields[2 * partition]) of partition \(partition), high watermark \(high[partition])"
+            failure =
+                "kcat read \(fields[2 * partition + 1]) messages up to offset \(fields[2 * partition]) of partition \(partition), high watermark \(high[partition])"
         }
         let (replayed, probes, distinct) = (fields[8], fields[9], fields[10])
         let sql = "SELECT count() FROM k2_rep1.bronze WHERE stream != 'k2.probe'"
         let bronze = Int64(try Shell.run("curl -sS '\(clickhouse)' --data-binary \"\(sql)\"").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        return Counts(replayed: replayed, probes: probes, distinctIDs: distinct, bronze: bronze,
-                      retentionDeleted: low.reduce(0, +))
+        return Counts(
+            replayed: replayed, probes: probes, distinctIDs: distinct, bronze: bronze,
+            retentionDeleted: low.reduce(0, +))
     }
 }

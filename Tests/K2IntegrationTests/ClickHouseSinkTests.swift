@@ -4,6 +4,7 @@ import K2Core
 import K2Replay
 import K2TestSupport
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,9 @@ struct ClickHouseSinkTests {
                 #expect(sink.counts.delivered == UInt64(sent), "failures: \(sink.counts.failureReasons)")
                 if mode == .raw { #expect(sink.batchesWritten == UInt64((sent + 2_499) / 2_500)) }
             }
-            let columns = mode == .raw ? "exchange, connection, stream, receive_ns, payload"
+            let columns =
+                mode == .raw
+                ? "exchange, connection, stream, receive_ns, payload"
                 : "message_id, exchange, symbol, exchange_timestamp_ms, price, quantity, side, trade_id, receive_ns"
             let sums = try variants.map { t, _ in
                 try server.query("SELECT count(), sum(cityHash64(\(columns))) FROM k2.\(mode)_\(t) FORMAT TSV")
@@ -72,7 +75,8 @@ struct ClickHouseSinkTests {
     @Test func tableWithoutTheBatchColumnStillTakesTheRows() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }
-        try server.query("""
+        try server.query(
+            """
             CREATE TABLE default.old_raw (exchange String, connection UInt32, stream String, receive_ns UInt64, payload String, \
             extra String DEFAULT 'x') ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
             """)
@@ -106,30 +110,42 @@ struct ClickHouseSinkTests {
         let v = try JSONParser.parse(src.payload)
         let d = v["data"]!
         let tid = d["t"]!.numberText!, sym = d["s"]!.stringValue!, ms = d["T"]!.numberText!
-        let row = try server.query("SELECT message_id, symbol, exchange_timestamp_ms, price, quantity, side, trade_id FROM default.trades WHERE trade_id = '\(tid)' AND symbol = '\(sym)' FORMAT TSV")
+        let row = try server.query(
+            "SELECT message_id, symbol, exchange_timestamp_ms, price, quantity, side, trade_id FROM default.trades WHERE trade_id = '\(tid)' AND symbol = '\(sym)' FORMAT TSV"
+        )
         let side = d["m"]! == .bool(true) ? "sell" : "buy"
-        let expected = "binance:\(ms):\(sym):\(tid)\t\(sym)\t\(ms)\t\(Double(d["p"]!.stringValue!)!)\t\(Double(d["q"]!.stringValue!)!)\t\(side)\t\(tid)"
+        let expected =
+            "binance:\(ms):\(sym):\(tid)\t\(sym)\t\(ms)\t\(Double(d["p"]!.stringValue!)!)\t\(Double(d["q"]!.stringValue!)!)\t\(side)\t\(tid)"
         #expect(row.trimmingCharacters(in: .newlines) == expected)
     }
 
     @Test func krakenAndCoinbaseTradesLand() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }
-        let kraken = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000, connection: 1, text:
-            #"[337,[["37080.10000","0.00015891","1700000000.123456","b","m",""],["37080.20000","0.5","1700000000.223456","s","l",""]],"trade","XBT/USD"]"#)
-        let coinbase = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_100_000_000, connection: 2, text:
-            #"{"channel":"market_trades","client_id":"","timestamp":"2023-11-14T22:13:20.1Z","sequence_num":0,"events":[{"type":"update","trades":[{"trade_id":"5555","product_id":"BTC-USD","price":"37000.5","size":"0.01","side":"SELL","time":"2023-11-14T22:13:20.05Z"}]}]}"#)
+        let kraken = OwnedRecord(
+            kind: .recv, timestamp: 1_700_000_000_000_000_000, connection: 1,
+            text:
+                #"[337,[["37080.10000","0.00015891","1700000000.123456","b","m",""],["37080.20000","0.5","1700000000.223456","s","l",""]],"trade","XBT/USD"]"#
+        )
+        let coinbase = OwnedRecord(
+            kind: .recv, timestamp: 1_700_000_000_100_000_000, connection: 2,
+            text:
+                #"{"channel":"market_trades","client_id":"","timestamp":"2023-11-14T22:13:20.1Z","sequence_num":0,"events":[{"type":"update","trades":[{"trade_id":"5555","product_id":"BTC-USD","price":"37000.5","size":"0.01","side":"SELL","time":"2023-11-14T22:13:20.05Z"}]}]}"#
+        )
         let sinkK = try ClickHouseSink(uri: server.sinkURI(query: "mode=trades&create_tables=1"))
         try SinkDriver.run(sinkK, records: [kraken], exchange: "kraken")
         let sinkC = try ClickHouseSink(uri: server.sinkURI(query: "mode=trades"))
         try SinkDriver.run(sinkC, records: [coinbase], exchange: "coinbase")
-        let rows = try server.query("SELECT exchange, symbol, exchange_timestamp_ms, price, quantity, side, message_id FROM default.trades ORDER BY exchange_timestamp_ms FORMAT TSV")
-        #expect(rows == """
-            coinbase\tBTC-USD\t1700000000050\t37000.5\t0.01\tsell\tcoinbase:1700000000050:BTC-USD:5555
-            kraken\tXBT/USD\t1700000000123\t37080.1\t0.00015891\tbuy\tkraken:1700000000123:XBT/USD:1700000000123456-0
-            kraken\tXBT/USD\t1700000000223\t37080.2\t0.5\tsell\tkraken:1700000000223:XBT/USD:1700000000223456-1
+        let rows = try server.query(
+            "SELECT exchange, symbol, exchange_timestamp_ms, price, quantity, side, message_id FROM default.trades ORDER BY exchange_timestamp_ms FORMAT TSV"
+        )
+        #expect(
+            rows == """
+                coinbase\tBTC-USD\t1700000000050\t37000.5\t0.01\tsell\tcoinbase:1700000000050:BTC-USD:5555
+                kraken\tXBT/USD\t1700000000123\t37080.1\t0.00015891\tbuy\tkraken:1700000000123:XBT/USD:1700000000123456-0
+                kraken\tXBT/USD\t1700000000223\t37080.2\t0.5\tsell\tkraken:1700000000223:XBT/USD:1700000000223456-1
 
-            """)
+                """)
     }
 
     /// Coinbase Exchange (`ws-feed`): `last_match` after subscribing, then `match` messages, mixed
@@ -159,14 +175,17 @@ struct ClickHouseSinkTests {
         #expect(sink.counts.delivered == 8)
         #expect(sink.counts.failed == 1)
         #expect(sink.counts.failureReasons == ["mode=trades cannot read auction messages": 1])
-        let rows = try server.query("SELECT symbol, exchange_timestamp_ms, price, quantity, side, trade_id, message_id FROM default.trades ORDER BY exchange_timestamp_ms FORMAT TSV")
+        let rows = try server.query(
+            "SELECT symbol, exchange_timestamp_ms, price, quantity, side, trade_id, message_id FROM default.trades ORDER BY exchange_timestamp_ms FORMAT TSV"
+        )
         // side: the maker's side in the feed, the taker's in the row.
-        #expect(rows == """
-            BTC-USD	1700000000000	37000.01	0.00513	sell	740000001	coinbase:1700000000000:BTC-USD:740000001
-            BTC-USD	1700000000200	37000.02	0.1	buy	740000002	coinbase:1700000000200:BTC-USD:740000002
-            BTC-USD	1700000001300	36999.99	2	sell	740000003	coinbase:1700000001300:BTC-USD:740000003
+        #expect(
+            rows == """
+                BTC-USD	1700000000000	37000.01	0.00513	sell	740000001	coinbase:1700000000000:BTC-USD:740000001
+                BTC-USD	1700000000200	37000.02	0.1	buy	740000002	coinbase:1700000000200:BTC-USD:740000002
+                BTC-USD	1700000001300	36999.99	2	sell	740000003	coinbase:1700000001300:BTC-USD:740000003
 
-            """)
+                """)
     }
 
     @Test func wrongTableIsOneLineWithClickHousesMessage() throws {

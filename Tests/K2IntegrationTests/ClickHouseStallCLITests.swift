@@ -60,11 +60,13 @@ struct ClickHouseStallCLITests {
         let distinct = number(server, "SELECT uniqExact(connection, stream, receive_ns, cityHash64(payload)) FROM k2.raw_messages")
         let a = try SinkFaultCLITests.Accounting(report: report)
         let sink = try JSONParser.parse(try String(contentsOfFile: report + "/summary.json", encoding: .utf8))["sinks"]?.arrayValue?.first
-        let outcome = Outcome(status: status, err: err, rows: rows, distinct: distinct, accounting: a,
-                              ambiguous: sink?["ambiguous_failures"]?.int64Value ?? -1, landedOnCheck: sink?["landed_on_check"]?.int64Value ?? -1)
-        print("\(name): exit \(String(describing: status)), rows \(rows), distinct \(distinct), delivered \(a.delivered), failed \(a.failed), "
-              + "unknown \(a.unknown), in flight \(a.inFlight), never sent \(a.neverSent), ambiguous inserts \(outcome.ambiguous), "
-              + "landed on check \(outcome.landedOnCheck)")
+        let outcome = Outcome(
+            status: status, err: err, rows: rows, distinct: distinct, accounting: a,
+            ambiguous: sink?["ambiguous_failures"]?.int64Value ?? -1, landedOnCheck: sink?["landed_on_check"]?.int64Value ?? -1)
+        print(
+            "\(name): exit \(String(describing: status)), rows \(rows), distinct \(distinct), delivered \(a.delivered), failed \(a.failed), "
+                + "unknown \(a.unknown), in flight \(a.inFlight), never sent \(a.neverSent), ambiguous inserts \(outcome.ambiguous), "
+                + "landed on check \(outcome.landedOnCheck)")
         return outcome
     }
 

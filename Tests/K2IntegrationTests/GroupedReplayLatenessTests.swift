@@ -42,7 +42,8 @@ final class CountingSink: ReplaySink {
         // The same session in receive-time order, for comparison: what the merge of the
         // connections' chains costs is the difference between the two lines.
         let sorted = dir.file("sorted.k2cap")
-        let writer = try CaptureWriter(path: sorted, header: CaptureHeader(createdNanos: traffic.startNanos, host: "test"), options: .init(blockSize: 64 * 1024))
+        let writer = try CaptureWriter(
+            path: sorted, header: CaptureHeader(createdNanos: traffic.startNanos, host: "test"), options: .init(blockSize: 64 * 1024))
         for record in traffic.sortedRecords() { try writer.append(record) }
         try writer.close()
         _ = try replay(sorted, label: "SORTED-1X ")
@@ -54,8 +55,9 @@ final class CountingSink: ReplaySink {
         let summary = try ReplayEngine(config: config, sinks: [CountingSink()]).run()
         let lateness = summary.lateness
         func micros(_ percentile: Double) -> String { String(format: "%.1f µs", Double(lateness.valueAtPercentile(percentile)) / 1_000) }
-        print("\(label) lateness p50 \(micros(50)) p99 \(micros(99)) p99.9 \(micros(99.9)) max \(micros(100)); "
-              + "messages \(summary.messages), achieved \(String(format: "%.4f", summary.achievedSpeed))x, load average \(loadAverage())")
+        print(
+            "\(label) lateness p50 \(micros(50)) p99 \(micros(99)) p99.9 \(micros(99.9)) max \(micros(100)); "
+                + "messages \(summary.messages), achieved \(String(format: "%.4f", summary.achievedSpeed))x, load average \(loadAverage())")
         return summary
     }
 

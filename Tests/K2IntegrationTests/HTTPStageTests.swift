@@ -1,8 +1,9 @@
 import Foundation
-@testable import K2Bench
 import K2Core
 import K2TestSupport
 import Testing
+
+@testable import K2Bench
 
 /// The HTTP stage against a real ClickHouse (the local stand-in API): requests at their open-loop
 /// rates on keep-alive connections, methods, headers and bodies, answers per status code, and the
@@ -50,7 +51,8 @@ struct HTTPStageTests {
         #expect(w.succeeded == 0 && w.failures == ["the answer does not contain 'nope'"] && w.statuses[200] == w.failed)
 
         let figures = HTTPStage.figures(results, error: nil)
-        #expect(figures.latencies["http.ping"] != nil && figures.latencies["http_uncorrected.ping"] != nil && figures.latencies["http.missing"] == nil)
+        #expect(
+            figures.latencies["http.ping"] != nil && figures.latencies["http_uncorrected.ping"] != nil && figures.latencies["http.missing"] == nil)
         #expect(figures.metrics["http.ping.status.200"]?.value == Double(p.succeeded))
         #expect(figures.metrics["http.missing.errors"]?.value == Double(m.failed))
         #expect(figures.notes.contains { $0.hasPrefix("http request missing: \(m.failed) of \(m.failed) failed: HTTP ") })

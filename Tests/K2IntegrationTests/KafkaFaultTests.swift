@@ -23,7 +23,9 @@ struct KafkaFaultTests {
         try sink.finish(timeoutNanos: 30_000_000_000)
         let took = Date().timeIntervalSince(t0)
         let c = sink.counts
-        print("kafka broker down for good: finish took \(String(format: "%.2f", took)) s; sent \(c.sent), delivered \(c.delivered), failed \(c.failed): \(c.failureReasons)")
+        print(
+            "kafka broker down for good: finish took \(String(format: "%.2f", took)) s; sent \(c.sent), delivered \(c.delivered), failed \(c.failed): \(c.failureReasons)"
+        )
         #expect(took < 6, "finish took \(took) s")
         #expect(c.delivered + c.failed == c.sent)
         #expect(c.inFlight == 0)
@@ -69,8 +71,9 @@ struct KafkaFaultTests {
         let props = sink.options.properties.map { "\($0.key)=\($0.value)" }
         #expect(props == ["security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN", "sasl.username=alice", "sasl.password=p@ss-w0rd"])
         // -X comes after, so it overrides (SASL over TLS, another mechanism).
-        let tls = try KafkaSink(uri: "kafka://alice:pw12@127.0.0.1:9092",
-                                properties: [KafkaSink.KeyValue("security.protocol", "SASL_SSL"), KafkaSink.KeyValue("sasl.mechanism", "SCRAM-SHA-256")])
+        let tls = try KafkaSink(
+            uri: "kafka://alice:pw12@127.0.0.1:9092",
+            properties: [KafkaSink.KeyValue("security.protocol", "SASL_SSL"), KafkaSink.KeyValue("sasl.mechanism", "SCRAM-SHA-256")])
         #expect(tls.options.properties.suffix(2).map(\.value) == ["SASL_SSL", "SCRAM-SHA-256"])
     }
 }

@@ -117,8 +117,9 @@ struct KafkaSinkTests {
     @Test func brokerDownMidRunAccountsForEveryMessage() throws {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 2))
         let records = SampleTraffic(seed: 11).records(count: 6_000)
-        let sink = try KafkaSink(uri: "kafka://\(broker.bootstrap)",
-                                 properties: [KafkaSink.KeyValue("message.timeout.ms", "2000")])
+        let sink = try KafkaSink(
+            uri: "kafka://\(broker.bootstrap)",
+            properties: [KafkaSink.KeyValue("message.timeout.ms", "2000")])
         try sink.open()
         let half = records.count / 2
         try SinkDriver.sendAll(sink, records: Array(records.prefix(half)))

@@ -1,9 +1,10 @@
 import Foundation
 import K2Capture
 import K2Core
-@testable import K2Replay
 import K2TestSupport
 import Testing
+
+@testable import K2Replay
 
 /// The kafka:// sink gives librdkafka the payload inside the capture reader's block (no copy)
 /// and holds the block until the message's delivery report: what lands on the broker must be
@@ -52,8 +53,9 @@ struct KafkaZeroCopyTests {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 2))
         let path = dir.file("down.k2cap")
         try SampleTraffic(seed: 22).write(to: path, count: 4_000, options: .init(blockSize: 8 * 1024))
-        let sink = try KafkaSink(uri: "kafka://\(broker.bootstrap)",
-                                 properties: [KafkaSink.KeyValue("message.timeout.ms", "1000")])
+        let sink = try KafkaSink(
+            uri: "kafka://\(broker.bootstrap)",
+            properties: [KafkaSink.KeyValue("message.timeout.ms", "1000")])
         try sink.open()
         broker.setBrokerDown(1)
         let reader = try CaptureReader(path: path)
@@ -63,8 +65,9 @@ struct KafkaZeroCopyTests {
         while let record = try reader.next() {
             guard record.kind == .recv else { continue }
             let now = clock.monotonicNanos()
-            let message = ReplayMessage(record: record, fields: PayloadFields.extract(record.payload), sequence: sequence,
-                                        captureNanos: record.timestamp, intendedNanos: now, actualNanos: now, exchange: "binance")
+            let message = ReplayMessage(
+                record: record, fields: PayloadFields.extract(record.payload), sequence: sequence,
+                captureNanos: record.timestamp, intendedNanos: now, actualNanos: now, exchange: "binance")
             sequence += 1
             do { try sink.send(message) } catch { stoppedBySink = true; break }
             // Slow enough that the first messages time out while the rest is still being sent.
@@ -91,8 +94,9 @@ struct KafkaZeroCopyTests {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 2))
         let path = dir.file("absent.k2cap")
         let records = try SampleTraffic(seed: 23).write(to: path, count: 12_000, options: .init(blockSize: 8 * 1024))
-        let sink = try KafkaSink(uri: "kafka://\(broker.bootstrap)",
-                                 properties: [KafkaSink.KeyValue("message.timeout.ms", "5000")])
+        let sink = try KafkaSink(
+            uri: "kafka://\(broker.bootstrap)",
+            properties: [KafkaSink.KeyValue("message.timeout.ms", "5000")])
         try sink.open()
         broker.setBrokerDown(1)
         let reader = try CaptureReader(path: path)
@@ -102,8 +106,9 @@ struct KafkaZeroCopyTests {
         while let record = try reader.next() {
             guard record.kind == .recv else { continue }
             let now = clock.monotonicNanos()
-            let message = ReplayMessage(record: record, fields: PayloadFields.extract(record.payload), sequence: sequence,
-                                        captureNanos: record.timestamp, intendedNanos: now, actualNanos: now, exchange: "binance")
+            let message = ReplayMessage(
+                record: record, fields: PayloadFields.extract(record.payload), sequence: sequence,
+                captureNanos: record.timestamp, intendedNanos: now, actualNanos: now, exchange: "binance")
             sequence += 1
             do { try sink.send(message) } catch { break }
         }
@@ -128,20 +133,26 @@ struct KafkaZeroCopyTests {
     @Test func refusedByProduceReleasesTheHold() throws {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 2))
         let path = dir.file("refused.k2cap")
-        let writer = try CaptureWriter(path: path, header: CaptureHeader(createdNanos: 1_700_000_000_000_000_000, host: "test",
-                                                                          metadata: [("exchange", .string("binance"))]),
-                                       options: .init(blockSize: 8 * 1024))
+        let writer = try CaptureWriter(
+            path: path,
+            header: CaptureHeader(
+                createdNanos: 1_700_000_000_000_000_000, host: "test",
+                metadata: [("exchange", .string("binance"))]),
+            options: .init(blockSize: 8 * 1024))
         let padding = String(repeating: "x", count: 3000)
         var big = 0
         for i in 0..<600 {
             let pad = i % 10 == 3 ? padding : ""
             if !pad.isEmpty { big += 1 }
-            try writer.append(OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(i) * 1000, connection: 1,
-                                          text: #"{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","t":\#(i),"pad":"\#(pad)"}}"#))
+            try writer.append(
+                OwnedRecord(
+                    kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(i) * 1000, connection: 1,
+                    text: #"{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT","t":\#(i),"pad":"\#(pad)"}}"#))
         }
         try writer.close()
-        let sink = try KafkaSink(uri: "kafka://\(broker.bootstrap)?topic=k2.refused",
-                                 properties: [KafkaSink.KeyValue("message.max.bytes", "2000")])
+        let sink = try KafkaSink(
+            uri: "kafka://\(broker.bootstrap)?topic=k2.refused",
+            properties: [KafkaSink.KeyValue("message.max.bytes", "2000")])
         var config = ReplayConfig(files: [path])
         config.pace = .max
         _ = try ReplayEngine(config: config, sinks: [sink]).run()

@@ -15,29 +15,38 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func threeShardsOnTheirOwnNetworkNamespacesMergeExactly() throws {
         let shards = 3
         let out = dir.file("netns")
-        let (status, stdout, stderr) = try Shell.execute("K2='\(Self.root)/.build/debug/k2' '\(Self.root)/scripts/netns-shards.sh' \(shards) '\(out)' 6k 4s")
+        let (status, stdout, stderr) = try Shell.execute(
+            "K2='\(Self.root)/.build/debug/k2' '\(Self.root)/scripts/netns-shards.sh' \(shards) '\(out)' 6k 4s")
         try #require(status == 0, "scripts/netns-shards.sh failed (it needs root and iproute2, as CI has): \(stdout)\(stderr)")
 
         let parts = try (0..<shards).map { try ReportFiles.load("\(out)/shard-\($0)") }
         let merged = try ReportFiles.load("\(out)/merged")
-        let watermarks = try #require(UInt64(try String(contentsOfFile: "\(out)/watermarks.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let watermarks = try #require(
+            UInt64(try String(contentsOfFile: "\(out)/watermarks.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
 
         // Every shard ran its own part against the broker's virtual address, started at the barrier.
         for (index, part) in parts.enumerated() {
             #expect(part.workload.shard == "\(index)/\(shards)")
-            #expect(part.workload.sinks == ["kafka://10.77.0.1:9092?topic=market.crypto.trades.binance",
-                                            "clickhouse://10.77.0.2:8123/default?mode=raw&flush_ms=500"])
+            #expect(
+                part.workload.sinks == [
+                    "kafka://10.77.0.1:9092?topic=market.crypto.trades.binance",
+                    "clickhouse://10.77.0.2:8123/default?mode=raw&flush_ms=500",
+                ])
             #expect(part.workload.startAt != nil && part.workload.startAt == parts[0].workload.startAt)
             #expect(part.runs[0].sinks[0].delivered > 0, "shard \(index) delivered nothing")
             #expect(part.runs[0].sinks[0].failed == 0)
             // The ClickHouse sink took every message the broker took.
-            #expect(part.runs[0].sinks[1].delivered == part.runs[0].sinks[0].delivered, "shard \(index): ClickHouse \(part.runs[0].sinks[1].delivered), broker \(part.runs[0].sinks[0].delivered)")
+            #expect(
+                part.runs[0].sinks[1].delivered == part.runs[0].sinks[0].delivered,
+                "shard \(index): ClickHouse \(part.runs[0].sinks[1].delivered), broker \(part.runs[0].sinks[0].delivered)")
             #expect(part.runs[0].sinks[1].failed == 0)
             // Its clock offset from the broker host's, measured over the virtual network: one
             // kernel clock here, so the offset is 0 within the measurement's ± half round trip.
             let clock = try #require(part.environment.clock, "shard \(index) measured no clock offset")
             #expect(clock.reference == "10.77.0.1:9093" && clock.samples == 8)
-            #expect(abs(clock.offsetMs) <= clock.roundTripMs / 2 + 0.001, "shard \(index): offset \(clock.offsetMs) ms, round trip \(clock.roundTripMs) ms")
+            #expect(
+                abs(clock.offsetMs) <= clock.roundTripMs / 2 + 0.001,
+                "shard \(index): offset \(clock.offsetMs) ms, round trip \(clock.roundTripMs) ms")
         }
 
         // Counts: merged = sum of the shards = what the broker holds (high watermarks).
@@ -46,7 +55,8 @@ import Testing
         #expect(mergedDelivered == shardDelivered)
         #expect(shardDelivered == watermarks, "delivered \(shardDelivered), broker high watermarks \(watermarks)")
         // And what the ClickHouse "host" holds, counted over HTTP by the script: every row once.
-        let clickhouseRows = try #require(UInt64(try String(contentsOfFile: "\(out)/clickhouse-rows.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let clickhouseRows = try #require(
+            UInt64(try String(contentsOfFile: "\(out)/clickhouse-rows.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(clickhouseRows == shardDelivered, "ClickHouse rows \(clickhouseRows), delivered \(shardDelivered)")
 
         // Histograms: the merged ones equal those built from all shards' histograms (decoded from

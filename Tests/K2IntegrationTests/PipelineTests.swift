@@ -31,8 +31,9 @@ struct PipelineTests {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 4, topics: []))
         let topic = "k2.pipeline.test"
         let schema = try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
-        try schema.run(host: "127.0.0.1", port: server.httpPort, database: "pipe",
-                       values: ["brokers": broker.bootstrap, "topic": topic, "group": "k2-pipeline-test"])
+        try schema.run(
+            host: "127.0.0.1", port: server.httpPort, database: "pipe",
+            values: ["brokers": broker.bootstrap, "topic": topic, "group": "k2-pipeline-test"])
 
         // The engine consumes once a probe arrives (its consumer group has joined).
         var pc = FreshnessProbes.Configuration(brokers: broker.bootstrap, topic: topic, port: server.httpPort)
@@ -63,21 +64,27 @@ struct PipelineTests {
         #expect(bronze == sent)
         let silver = try Self.waitForCount(server, "SELECT count() FROM pipe.trades", expected: trades, seconds: 30)
         #expect(silver == trades)
-        usleep(1_500_000)   // nothing more arrives (no duplicates after a late flush)
-        #expect(try server.query("SELECT count() FROM pipe.bronze WHERE stream != 'k2.probe'").trimmingCharacters(in: .whitespacesAndNewlines) == "\(sent)")
-        #expect(try server.query("SELECT uniqExact(raw) FROM pipe.bronze WHERE stream != 'k2.probe'").trimmingCharacters(in: .whitespacesAndNewlines)
+        usleep(1_500_000)  // nothing more arrives (no duplicates after a late flush)
+        #expect(
+            try server.query("SELECT count() FROM pipe.bronze WHERE stream != 'k2.probe'").trimmingCharacters(in: .whitespacesAndNewlines)
+                == "\(sent)")
+        #expect(
+            try server.query("SELECT uniqExact(raw) FROM pipe.bronze WHERE stream != 'k2.probe'").trimmingCharacters(in: .whitespacesAndNewlines)
                 == "\(Set(records.filter { $0.kind == .recv }.map(\.payload)).count)")
 
         // A spot check: the first trade's fields parsed into the MarketDataV2 shape.
         let first = records.first { $0.kind == .recv && String(decoding: $0.payload, as: UTF8.self).contains("\"e\":\"trade\"") }!
         let text = String(decoding: first.payload, as: UTF8.self)
         let (tradeID, symbol, price, qty) = first.payload.withUnsafeBytes { p in
-            (PayloadFields.intValue(p, key: Array("\"t\":".utf8))!,
-             String(decoding: PayloadFields.stringValue(p, key: Array("\"s\":".utf8))!, as: UTF8.self),
-             String(decoding: PayloadFields.stringValue(p, key: Array("\"p\":".utf8))!, as: UTF8.self),
-             String(decoding: PayloadFields.stringValue(p, key: Array("\"q\":".utf8))!, as: UTF8.self))
+            (
+                PayloadFields.intValue(p, key: Array("\"t\":".utf8))!,
+                String(decoding: PayloadFields.stringValue(p, key: Array("\"s\":".utf8))!, as: UTF8.self),
+                String(decoding: PayloadFields.stringValue(p, key: Array("\"p\":".utf8))!, as: UTF8.self),
+                String(decoding: PayloadFields.stringValue(p, key: Array("\"q\":".utf8))!, as: UTF8.self)
+            )
         }
-        let row = try server.query("SELECT exchange, price, quantity, side FROM pipe.trades WHERE symbol = '\(symbol)' AND trade_id = \(tradeID) FORMAT TabSeparated")
+        let row = try server.query(
+            "SELECT exchange, price, quantity, side FROM pipe.trades WHERE symbol = '\(symbol)' AND trade_id = \(tradeID) FORMAT TabSeparated")
         let cols = row.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t").map(String.init)
         #expect(cols.count == 4, "\(row)")
         guard cols.count == 4 else { return }
@@ -116,7 +123,8 @@ struct PipelineTests {
         for line in tsv.split(separator: "\n") {
             let f = line.split(separator: "\t").map(String.init)
             guard f.count == 8, let o = Double(f[2]), let h = Double(f[3]), let l = Double(f[4]), let c = Double(f[5]),
-                  let v = Double(f[6]), let n = Int(f[7]) else { continue }
+                let v = Double(f[6]), let n = Int(f[7])
+            else { continue }
             out["\(f[0]) \(f[1])"] = Candle(open: o, high: h, low: l, close: c, volume: v, trades: n, firstKey: (0, 0), lastKey: (0, 0))
         }
         return out
@@ -132,7 +140,8 @@ struct PipelineTests {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 4, topics: []))
         let topic = "k2.gold.test"
         try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
-            .run(host: "127.0.0.1", port: server.httpPort, database: "gold", values: ["brokers": broker.bootstrap, "topic": topic, "group": "g-gold"])
+            .run(
+                host: "127.0.0.1", port: server.httpPort, database: "gold", values: ["brokers": broker.bootstrap, "topic": topic, "group": "g-gold"])
         var pc = FreshnessProbes.Configuration(brokers: broker.bootstrap, topic: topic, port: server.httpPort)
         pc.database = "gold"
         try FreshnessProbes(pc).waitUntilFlowing(timeoutNanos: 120_000_000_000)
@@ -145,14 +154,16 @@ struct PipelineTests {
         let reader = try CaptureReader(path: capture)
         while let record = try reader.next() {
             guard record.kind == .recv,
-                  let json = try? JSONSerialization.jsonObject(with: Data(record.owned().payload)) as? [String: Any],
-                  let data = json["data"] as? [String: Any], let event = data["e"] as? String, event == "trade" || event == "aggTrade",
-                  let symbol = data["s"] as? String, let ms = (data["T"] as? NSNumber)?.uint64Value,
-                  let id = (data[event == "trade" ? "t" : "a"] as? NSNumber)?.uint64Value,
-                  let price = Double(data["p"] as? String ?? ""), let quantity = Double(data["q"] as? String ?? "") else { continue }
+                let json = try? JSONSerialization.jsonObject(with: Data(record.owned().payload)) as? [String: Any],
+                let data = json["data"] as? [String: Any], let event = data["e"] as? String, event == "trade" || event == "aggTrade",
+                let symbol = data["s"] as? String, let ms = (data["T"] as? NSNumber)?.uint64Value,
+                let id = (data[event == "trade" ? "t" : "a"] as? NSNumber)?.uint64Value,
+                let price = Double(data["p"] as? String ?? ""), let quantity = Double(data["q"] as? String ?? "")
+            else { continue }
             trades += 1
             let key = "\(symbol) \(ms / 60_000 * 60)"
-            let candle = Candle(open: price, high: price, low: price, close: price, volume: quantity, trades: 1, firstKey: (ms, id), lastKey: (ms, id))
+            let candle = Candle(
+                open: price, high: price, low: price, close: price, volume: quantity, trades: 1, firstKey: (ms, id), lastKey: (ms, id))
             if minutes[key] == nil { minutes[key] = candle } else { minutes[key]!.merge(candle) }
         }
         var hours: [String: Candle] = [:]
@@ -177,10 +188,14 @@ struct PipelineTests {
         #expect(gotMinutes.count == minutes.count)
         #expect(gotHours.count == hours.count)
         for (key, expected) in minutes.sorted(by: { $0.key < $1.key }) {
-            #expect(gotMinutes[key] == expected, "1m candle \(key): ClickHouse \(gotMinutes[key].map(String.init(describing:)) ?? "missing"), trades \(expected)")
+            #expect(
+                gotMinutes[key] == expected,
+                "1m candle \(key): ClickHouse \(gotMinutes[key].map(String.init(describing:)) ?? "missing"), trades \(expected)")
         }
         for (key, expected) in hours.sorted(by: { $0.key < $1.key }) {
-            #expect(gotHours[key] == expected, "1h candle \(key): ClickHouse \(gotHours[key].map(String.init(describing:)) ?? "missing"), trades \(expected)")
+            #expect(
+                gotHours[key] == expected,
+                "1h candle \(key): ClickHouse \(gotHours[key].map(String.init(describing:)) ?? "missing"), trades \(expected)")
         }
     }
 
@@ -190,7 +205,9 @@ struct PipelineTests {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 4, topics: []))
         let topic = "k2.fresh.test"
         try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
-            .run(host: "127.0.0.1", port: server.httpPort, database: "fresh", values: ["brokers": broker.bootstrap, "topic": topic, "group": "g-fresh"])
+            .run(
+                host: "127.0.0.1", port: server.httpPort, database: "fresh",
+                values: ["brokers": broker.bootstrap, "topic": topic, "group": "g-fresh"])
         var pc = FreshnessProbes.Configuration(brokers: broker.bootstrap, topic: topic, port: server.httpPort)
         pc.database = "fresh"
         pc.intervalNanos = 200_000_000
@@ -210,14 +227,17 @@ struct PipelineTests {
         #expect(h.min > 0)
         // Independent check: the probe rows in ClickHouse are the probes sent (ids 1…n, no gaps).
         let n = r.sent + 1
-        #expect(try server.query("SELECT count(), uniqExact(id), max(id) FROM fresh.k2_probes FORMAT TabSeparated")
-            .trimmingCharacters(in: .whitespacesAndNewlines) == "\(n)\t\(n)\t\(n)")
+        #expect(
+            try server.query("SELECT count(), uniqExact(id), max(id) FROM fresh.k2_probes FORMAT TabSeparated")
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "\(n)\t\(n)\t\(n)")
 
         // A pipeline that drops probes (their view is gone once the engine consumes): the broker
         // acknowledges every probe, ClickHouse never shows them; the result says which were lost
         // and that the broker had them.
         try ClickHouseSchema(path: Self.root + "/reports/workloads/v2-pipeline.sql")
-            .run(host: "127.0.0.1", port: server.httpPort, database: "drop", values: ["brokers": broker.bootstrap, "topic": topic + ".drop", "group": "g-drop"])
+            .run(
+                host: "127.0.0.1", port: server.httpPort, database: "drop",
+                values: ["brokers": broker.bootstrap, "topic": topic + ".drop", "group": "g-drop"])
         var dc = FreshnessProbes.Configuration(brokers: broker.bootstrap, topic: topic + ".drop", port: server.httpPort)
         dc.database = "drop"
         dc.intervalNanos = 200_000_000
@@ -237,7 +257,11 @@ struct PipelineTests {
 
     @Test func schemaErrorsNameTheStatementAndTheServerMessage() throws {
         let server = try ClickHouseServer.start()
-        let schema = try ClickHouseSchema(path: "bad.sql", text: "CREATE TABLE ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n-- comment; with a semicolon\nCREATE TABLE bad (x NoSuchType) ENGINE = Memory;")
+        let schema = try ClickHouseSchema(
+            path: "bad.sql",
+            text:
+                "CREATE TABLE ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n-- comment; with a semicolon\nCREATE TABLE bad (x NoSuchType) ENGINE = Memory;"
+        )
         #expect(schema.statements.count == 2)
         #expect(throws: ReplayError.self) {
             try schema.run(host: "127.0.0.1", port: server.httpPort, database: "s", values: [:])
@@ -258,7 +282,9 @@ struct PipelineTests {
         let dir = TemporaryDirectory(prefix: "k2-v2-workload")
         var text = try String(contentsOfFile: Self.root + "/reports/workloads/v2-pipeline.yaml", encoding: .utf8)
         text = text.replacingOccurrences(of: "captures/binance-sample.k2cap", with: Self.root + "/captures/binance-sample.k2cap")
-            .replacingOccurrences(of: "clickhouse_schema: v2-pipeline.sql", with: "clickhouse_schema: " + Self.root + "/reports/workloads/v2-pipeline.sql")
+            .replacingOccurrences(
+                of: "clickhouse_schema: v2-pipeline.sql", with: "clickhouse_schema: " + Self.root + "/reports/workloads/v2-pipeline.sql"
+            )
             .replacingOccurrences(of: "reports/targets/k2-v2.yaml", with: Self.root + "/reports/targets/k2-v2.yaml")
             .replacingOccurrences(of: "sql: queries/", with: "sql: " + Self.root + "/reports/workloads/queries/")
             .replacingOccurrences(of: "warmup: 5s", with: "warmup: 1s")
@@ -293,7 +319,9 @@ struct PipelineTests {
             #expect((m["queries.\(name).count"]?.value ?? 0) > 0 && m["queries.\(name).errors"]?.value == 0, "\(name): \(out.report.notes)")
             #expect(m["latency.query.\(name).p99"] != nil && m["latency.query_uncorrected.\(name).p99"] != nil)
             // And alone after ingestion (queries.alone, 2 s here).
-            #expect((m["queries_alone.\(name).count"]?.value ?? 0) > 0 && m["queries_alone.\(name).errors"]?.value == 0, "\(name) alone: \(out.report.notes)")
+            #expect(
+                (m["queries_alone.\(name).count"]?.value ?? 0) > 0 && m["queries_alone.\(name).errors"]?.value == 0,
+                "\(name) alone: \(out.report.notes)")
             #expect(m["latency.query_alone.\(name).p99"] != nil)
         }
         // Storage per layer from system.parts: bronze holds every landed message.

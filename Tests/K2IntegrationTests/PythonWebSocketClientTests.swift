@@ -129,7 +129,8 @@ struct PythonWebSocketClientTests {
     @Test func coinbaseClientSeesItsOwnConsecutiveSequenceNumbers() throws {
         let payloads = (0..<30).map { sequence in
             let product = sequence % 3 == 0 ? "BTC-USD" : "ETH-USD"
-            return #"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":\#(sequence),"events":[{"type":"update","trades":[{"trade_id":"\#(sequence)","product_id":"\#(product)","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}"#
+            return
+                #"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":\#(sequence),"events":[{"type":"update","trades":[{"trade_id":"\#(sequence)","product_id":"\#(product)","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}"#
         }
         let seen = try run(venue: "coinbase", payloads: payloads, want: 10)
         let ack = try JSONParser.parse(try #require(seen.ack))

@@ -1,8 +1,9 @@
 import Foundation
-@testable import K2Bench
 import K2Core
 import K2TestSupport
 import Testing
+
+@testable import K2Bench
 
 /// The query stage against a real ClickHouse server: open-loop classes with their rates, rows
 /// and failures (ClickHouse's message, empty results), seeded parameters, and why open loop
@@ -14,7 +15,9 @@ struct QueryStageTests {
     static func serverWithTrades() throws -> ClickHouseServer {
         let server = try ClickHouseServer.start()
         try server.query("CREATE DATABASE q")
-        try server.query("CREATE TABLE q.trades (symbol String, exchange_timestamp_ms UInt64, price Float64) ENGINE = MergeTree ORDER BY (symbol, exchange_timestamp_ms)")
+        try server.query(
+            "CREATE TABLE q.trades (symbol String, exchange_timestamp_ms UInt64, price Float64) ENGINE = MergeTree ORDER BY (symbol, exchange_timestamp_ms)"
+        )
         let rows = (0..<300).map { i in "('\(["BTCUSDT", "ETHUSDT", "SOLUSDT"][i % 3])', \(1_700_000_000_000 + UInt64(i / 3) * 1000), \(100 + i))" }
         try server.query("INSERT INTO q.trades VALUES " + rows.joined(separator: ","))
         return server
@@ -27,8 +30,10 @@ struct QueryStageTests {
     }
 
     /// Runs `queries` for `seconds` from now + 200 ms; `during` runs on this thread meanwhile.
-    static func run(_ server: ClickHouseServer, _ queries: Workload.Queries, seconds: Double,
-                    during: () -> Void = {}) throws -> (classes: [QueryStage.ClassResult], error: String?) {
+    static func run(
+        _ server: ClickHouseServer, _ queries: Workload.Queries, seconds: Double,
+        during: () -> Void = {}
+    ) throws -> (classes: [QueryStage.ClassResult], error: String?) {
         let stage = try QueryStage(.init(host: "127.0.0.1", port: server.httpPort, database: "q", queries: queries))
         let now = SystemClock().wallNanos()
         stage.start(measureFromWall: now + 200_000_000, measureToWall: now + 200_000_000 + Int64(seconds * 1e9))
@@ -44,9 +49,18 @@ struct QueryStageTests {
         queries.concurrency = 2
         queries.classes = [
             // Latest 5 trades of the drawn symbol: 5 rows each.
-            Workload.QueryClass(name: "latest", sql: try Self.sqlFile(dir, "latest", "-- latest\nSELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 5;"), rate: 20),
+            Workload.QueryClass(
+                name: "latest",
+                sql: try Self.sqlFile(
+                    dir, "latest", "-- latest\nSELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 5;"),
+                rate: 20),
             // The drawn range holds the window's trades of the symbol: never empty.
-            Workload.QueryClass(name: "range", sql: try Self.sqlFile(dir, "range", "SELECT count() FROM trades WHERE symbol = '{symbol}' AND exchange_timestamp_ms BETWEEN {from_ms} AND {to_ms} HAVING count() > 0"), rate: 10),
+            Workload.QueryClass(
+                name: "range",
+                sql: try Self.sqlFile(
+                    dir, "range",
+                    "SELECT count() FROM trades WHERE symbol = '{symbol}' AND exchange_timestamp_ms BETWEEN {from_ms} AND {to_ms} HAVING count() > 0"),
+                rate: 10),
             Workload.QueryClass(name: "broken", sql: try Self.sqlFile(dir, "broken", "SELECT * FROM no_such_table"), rate: 5),
             Workload.QueryClass(name: "empty", sql: try Self.sqlFile(dir, "empty", "SELECT price FROM trades WHERE symbol = 'NOPE'"), rate: 5),
         ]
@@ -80,7 +94,10 @@ struct QueryStageTests {
         #expect(figures.latencies["query.broken"] == nil)
         #expect(figures.metrics["queries.latest.rows"]?.value == Double(latest.rows))
         #expect(figures.metrics["queries.broken.errors"]?.value == Double(broken.failed))
-        #expect(figures.notes.contains { $0.hasPrefix("query class broken: \(broken.failed) of \(broken.failed) queries failed: ") && $0.contains("no_such_table") })
+        #expect(
+            figures.notes.contains {
+                $0.hasPrefix("query class broken: \(broken.failed) of \(broken.failed) queries failed: ") && $0.contains("no_such_table")
+            })
         #expect(figures.notes.contains { $0.hasPrefix("query class empty: ") && $0.contains("empty result") })
     }
 
@@ -91,13 +108,19 @@ struct QueryStageTests {
         let server = try Self.serverWithTrades()
         let dir = TemporaryDirectory(prefix: "k2-queries-versions")
         var queries = Workload.Queries()
-        queries.classes = [Workload.QueryClass(name: "guarded", sql: try Self.sqlFile(dir, "guarded", """
-            -- k2: clickhouse < 19.14
-            SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2;
-            -- k2: clickhouse >= 19.14
-            SELECT only_on_current_releases FROM trades;
-            SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2
-            """), rate: 20)]
+        queries.classes = [
+            Workload.QueryClass(
+                name: "guarded",
+                sql: try Self.sqlFile(
+                    dir, "guarded",
+                    """
+                    -- k2: clickhouse < 19.14
+                    SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2;
+                    -- k2: clickhouse >= 19.14
+                    SELECT only_on_current_releases FROM trades;
+                    SELECT price FROM trades WHERE symbol = '{symbol}' LIMIT 2
+                    """), rate: 20)
+        ]
         let (classes, error) = try Self.run(server, queries, seconds: 1)
         #expect(error == nil)
         let guarded = try #require(classes.first)
@@ -112,11 +135,21 @@ struct QueryStageTests {
         let server = try Self.serverWithTrades()
         let dir = TemporaryDirectory(prefix: "k2-queries")
         var queries = Workload.Queries()
-        queries.classes = [Workload.QueryClass(name: "c", sql: try Self.sqlFile(dir, "c", "SELECT 1 FROM trades WHERE symbol = '{symbol}' AND exchange_timestamp_ms >= {from_ms} AND exchange_timestamp_ms <= {to_ms} LIMIT 1;\nSELECT '{symbol}', {from_s}, {to_s}"), rate: 1)]
+        queries.classes = [
+            Workload.QueryClass(
+                name: "c",
+                sql: try Self.sqlFile(
+                    dir, "c",
+                    "SELECT 1 FROM trades WHERE symbol = '{symbol}' AND exchange_timestamp_ms >= {from_ms} AND exchange_timestamp_ms <= {to_ms} LIMIT 1;\nSELECT '{symbol}', {from_s}, {to_s}"
+                ), rate: 1)
+        ]
         queries.classes[0].windowNanos = 20_000_000_000
         let stage = try QueryStage(.init(host: "127.0.0.1", port: server.httpPort, database: "q", queries: queries))
         let ranges = try stage.drawParameters(deadline: SystemClock().monotonicNanos() + 10_000_000_000)
-        #expect(ranges == ["BTCUSDT", "ETHUSDT", "SOLUSDT"].map { QueryStage.SymbolRange(symbol: $0, firstMs: 1_700_000_000_000, lastMs: 1_700_000_099_000) })
+        #expect(
+            ranges
+                == ["BTCUSDT", "ETHUSDT", "SOLUSDT"].map { QueryStage.SymbolRange(symbol: $0, firstMs: 1_700_000_000_000, lastMs: 1_700_000_099_000) }
+        )
         let loaded = stage.classes[0]
         let first = (0..<50).map { QueryStage.statement(loaded, classIndex: 0, index: $0, seed: 7, parameters: ranges) }
         #expect(first == (0..<50).map { QueryStage.statement(loaded, classIndex: 0, index: $0, seed: 7, parameters: ranges) })
@@ -126,7 +159,9 @@ struct QueryStageTests {
         #expect(Set(first.compactMap { s in ranges.first { s.contains("'\($0.symbol)'") }?.symbol }).count == 3)
         for sql in first where sql.hasPrefix("SELECT 1") {
             let numbers = sql.split(whereSeparator: { !$0.isNumber }).compactMap { UInt64($0) }.filter { $0 > 1_000_000_000_000 }
-            #expect(numbers.count == 2 && numbers[1] - numbers[0] == 20_000 && numbers[0] >= 1_700_000_000_000 && numbers[1] <= 1_700_000_099_000, "\(sql)")
+            #expect(
+                numbers.count == 2 && numbers[1] - numbers[0] == 20_000 && numbers[0] >= 1_700_000_000_000 && numbers[1] <= 1_700_000_099_000,
+                "\(sql)")
             #expect(try server.query(sql.replacingOccurrences(of: "FROM trades", with: "FROM q.trades")).hasPrefix("1"), "\(sql)")
         }
     }
@@ -142,7 +177,12 @@ struct QueryStageTests {
         let dir = TemporaryDirectory(prefix: "k2-queries")
         var queries = Workload.Queries()
         queries.concurrency = 1
-        queries.classes = [Workload.QueryClass(name: "point", sql: try Self.sqlFile(dir, "point", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 1"), rate: 50)]
+        queries.classes = [
+            Workload.QueryClass(
+                name: "point",
+                sql: try Self.sqlFile(dir, "point", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 1"),
+                rate: 50)
+        ]
         let pid = server.pid
         let (classes, error) = try Self.run(server, queries, seconds: 3) {
             usleep(1_200_000)
@@ -172,17 +212,17 @@ struct QueryStageTests {
         let root = PipelineTests.root
         let file = dir.file("w.yaml")
         try """
-            source: {captures: [\(root)/captures/binance-sample.k2cap]}
-            rate: 1k
-            warmup: 500ms
-            duration: 2s
-            sinks: [mock://]
-            queries:
-              clickhouse: \(server.httpURL)
-              database: q
-              classes:
-                latest: {sql: \(sql), rate: 10}
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        source: {captures: [\(root)/captures/binance-sample.k2cap]}
+        rate: 1k
+        warmup: 500ms
+        duration: 2s
+        sinks: [mock://]
+        queries:
+          clickhouse: \(server.httpURL)
+          database: q
+          classes:
+            latest: {sql: \(sql), rate: 10}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let progress = QueryStageProgressLines()
         let out = try WorkloadRun.run(try WorkloadLoader.load(file: file), progress: { progress.append($0) })
         #expect(!progress.all.contains { $0.contains("embedded ClickHouse") }, "\(progress.all)")
@@ -202,19 +242,19 @@ struct QueryStageTests {
         let bad = try Self.sqlFile(dir, "bad", "SELECT no_such_column FROM trades")
         let file = dir.file("w.yaml")
         try """
-            source: {captures: [\(PipelineTests.root)/captures/binance-sample.k2cap]}
-            rate: 1k
-            warmup: 500ms
-            duration: 1s
-            sinks: [mock://]
-            queries:
-              clickhouse: \(server.httpURL)
-              database: q
-              alone: 1500ms
-              classes:
-                latest: {sql: \(sql), rate: 10}
-                bad: {sql: \(bad), rate: 2}
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        source: {captures: [\(PipelineTests.root)/captures/binance-sample.k2cap]}
+        rate: 1k
+        warmup: 500ms
+        duration: 1s
+        sinks: [mock://]
+        queries:
+          clickhouse: \(server.httpURL)
+          database: q
+          alone: 1500ms
+          classes:
+            latest: {sql: \(sql), rate: 10}
+            bad: {sql: \(bad), rate: 2}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let progress = QueryStageProgressLines()
         let out = try WorkloadRun.run(try WorkloadLoader.load(file: file), progress: { progress.append($0) })
         let m = out.report.metrics
@@ -227,7 +267,9 @@ struct QueryStageTests {
         #expect(m["latency.query_alone.latest.p99"] != nil && m["latency.query_alone_uncorrected.latest.p99"] != nil)
         #expect(m["latency.query.latest.p99"] != nil)
         #expect((m["queries_alone.bad.errors"]?.value ?? 0) >= 2 && m["queries_alone.bad.count"]?.value == 0)
-        #expect(out.report.notes.contains { $0.contains("query class bad alone after ingestion:") && $0.contains("no_such_column") }, "\(out.report.notes)")
+        #expect(
+            out.report.notes.contains { $0.contains("query class bad alone after ingestion:") && $0.contains("no_such_column") },
+            "\(out.report.notes)")
         #expect(progress.all.contains { $0.hasPrefix("queries alone after ingestion for 1.50s") }, "\(progress.all)")
         let markdown = ReportMarkdown.render(out.report)
         #expect(markdown.contains("Queries alone after ingestion (open loop)") && markdown.contains("Queries while ingesting (open loop)"))

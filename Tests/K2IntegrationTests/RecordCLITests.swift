@@ -147,7 +147,7 @@ struct RecordCLITests {
         // full disk does (EFBIG instead of ENOSPC); no root or tmpfs mount needed.
         let k2 = try Built.k2()
         let dir = TemporaryDirectory()
-        let t = try Ticker(perTick: 40)   // ~40,000 frames/s
+        let t = try Ticker(perTick: 40)  // ~40,000 frames/s
         defer { t.close() }
         let file = dir.file("full.k2cap")
         let r = try run("ulimit -f 256; timeout 60 \(k2) record --url ws://127.0.0.1:\(t.server.port)/ --flush-interval 100ms --quiet -o \(file)")

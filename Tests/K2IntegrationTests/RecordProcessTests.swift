@@ -90,12 +90,14 @@ struct RecordProcessTests {
         let k2 = try Built.k2()
         let loop = NetLoop()
         defer { loop.shutdown() }
-        let ex = TickerExchange(perTick: 5, loop: loop)     // ~5,000 frames/s
+        let ex = TickerExchange(perTick: 5, loop: loop)  // ~5,000 frames/s
         let server = try WebSocketServer(delegate: ex, loop: loop)
         defer { server.close() }
         let dir = TemporaryDirectory()
         let file = dir.file("killed.k2cap")
-        try Shell.run("\(k2) record --url ws://127.0.0.1:\(server.port)/ --flush-interval 200ms --quiet -o \(file) & pid=$!; sleep 2; kill -9 $pid; wait $pid || true")
+        try Shell.run(
+            "\(k2) record --url ws://127.0.0.1:\(server.port)/ --flush-interval 200ms --quiet -o \(file) & pid=$!; sleep 2; kill -9 $pid; wait $pid || true"
+        )
         #expect(waitUntilTrue { ex.closedCounts.count == 1 })
         let sent = ex.closedCounts.first ?? 0
         let got = try recvPayloads(file)
@@ -119,14 +121,17 @@ struct RecordProcessTests {
         defer { server.close() }
         let dir = TemporaryDirectory()
         let file = dir.file("term.k2cap")
-        let out = try Shell.run("\(k2) record --url ws://127.0.0.1:\(server.port)/ --log -o \(file) 2>\(dir.file("log.txt")) & pid=$!; sleep 1.5; kill -\(signal) $pid; wait $pid; echo exit=$?")
+        let out = try Shell.run(
+            "\(k2) record --url ws://127.0.0.1:\(server.port)/ --log -o \(file) 2>\(dir.file("log.txt")) & pid=$!; sleep 1.5; kill -\(signal) $pid; wait $pid; echo exit=$?"
+        )
         #expect(out.contains("exit=0"))
         #expect(waitUntilTrue { ex.closedCounts.count == 1 })
         let got = try recvPayloads(file)
         #expect(!got.damaged)
         #expect(got.last == .disconnect)
         #expect(got.frames == (0..<got.frames.count).map { TickerExchange.frame($0) })
-        #expect(got.frames.count == ex.closedCounts[0], "the server sent \(ex.closedCounts[0]) before the close, the capture holds \(got.frames.count)")
+        #expect(
+            got.frames.count == ex.closedCounts[0], "the server sent \(ex.closedCounts[0]) before the close, the capture holds \(got.frames.count)")
         try Shell.run("\(k2) capture verify \(file)")
         let log = try Shell.run("cat \(dir.file("log.txt"))")
         #expect(log.contains("event=connect") && log.contains("event=stop reason=SIG\(signal)"))

@@ -48,16 +48,18 @@ struct SecretsCLITests {
         let port = server.httpPort, https = try #require(server.httpsPort), ca = try #require(server.certificate).certificate
 
         // userinfo → basic auth: every message lands.
-        let ok = try replay("--create-tables --sink 'clickhouse://k2writer:\(Self.chPassword)@127.0.0.1:\(port)/default?mode=raw&table=t_userinfo'",
-                            report: dir.file("r1"))
+        let ok = try replay(
+            "--create-tables --sink 'clickhouse://k2writer:\(Self.chPassword)@127.0.0.1:\(port)/default?mode=raw&table=t_userinfo'",
+            report: dir.file("r1"))
         #expect(ok.status == 0, "\(ok.err)")
         #expect(count(server, "default.t_userinfo") == "20000")
         #expect(ok.err.contains("k2writer:***@"), "\(ok.err)")
         expectNoSecret(ok)
 
         // user=/password= options.
-        let opts = try replay("--create-tables --sink 'clickhouse://127.0.0.1:\(port)/default?mode=raw&table=t_options&user=k2writer&password=\(Self.chPassword)'",
-                              report: dir.file("r2"))
+        let opts = try replay(
+            "--create-tables --sink 'clickhouse://127.0.0.1:\(port)/default?mode=raw&table=t_options&user=k2writer&password=\(Self.chPassword)'",
+            report: dir.file("r2"))
         #expect(opts.status == 0, "\(opts.err)")
         #expect(count(server, "default.t_options") == "20000")
         expectNoSecret(opts)
@@ -70,12 +72,14 @@ struct SecretsCLITests {
         expectNoSecret(wrong)
 
         // HTTPS with the self-signed certificate as CA (URI ca_file= and --ca-file).
-        let tls = try replay("--create-tables --sink 'clickhouses://k2writer:\(Self.chPassword)@localhost:\(https)/default?mode=raw&table=t_tls&ca_file=\(ca)'",
-                             report: dir.file("r3"))
+        let tls = try replay(
+            "--create-tables --sink 'clickhouses://k2writer:\(Self.chPassword)@localhost:\(https)/default?mode=raw&table=t_tls&ca_file=\(ca)'",
+            report: dir.file("r3"))
         #expect(tls.status == 0, "\(tls.err)")
         #expect(count(server, "default.t_tls") == "20000")
         expectNoSecret(tls)
-        let tlsFlag = try replay("--create-tables --ca-file '\(ca)' --sink 'clickhouses://k2writer:\(Self.chPassword)@127.0.0.1:\(https)/default?mode=raw&table=t_tls2'")
+        let tlsFlag = try replay(
+            "--create-tables --ca-file '\(ca)' --sink 'clickhouses://k2writer:\(Self.chPassword)@127.0.0.1:\(https)/default?mode=raw&table=t_tls2'")
         #expect(tlsFlag.status == 0, "\(tlsFlag.err)")
         #expect(count(server, "default.t_tls2") == "20000")
 
@@ -91,16 +95,16 @@ struct SecretsCLITests {
     @Test func workloadSecretsNeverPrinted() throws {
         let workload = dir.file("secret.yaml"), out = dir.file("bench-out")
         try """
-            name: secret-echo
-            source:
-              captures: [\(Self.sample)]
-            speed: max
-            duration: 1s
-            sinks:
-              - uri: kafka://alice:\(Self.kafkaPassword)@127.0.0.1:\(FreePort.next())?topic=t
-                sasl.password: \(Self.typoPassword)
+        name: secret-echo
+        source:
+          captures: [\(Self.sample)]
+        speed: max
+        duration: 1s
+        sinks:
+          - uri: kafka://alice:\(Self.kafkaPassword)@127.0.0.1:\(FreePort.next())?topic=t
+            sasl.password: \(Self.typoPassword)
 
-            """.write(toFile: workload, atomically: true, encoding: .utf8)
+        """.write(toFile: workload, atomically: true, encoding: .utf8)
         let (status, stdout, stderr) = try Shell.execute("'\(try Built.k2())' bench run '\(workload)' --quiet --output '\(out)'")
         var everything = stdout + stderr
         if let names = FileManager.default.enumerator(atPath: out) {

@@ -8,8 +8,10 @@ import K2TestSupport
 enum SinkDriver {
     /// Opens the sink, sends every `recv` record, finishes; returns how many were sent.
     @discardableResult
-    static func run(_ sink: any ReplaySink, records: [OwnedRecord], exchange: String = "binance",
-                    finishTimeout: Int64 = 30_000_000_000) throws -> Int {
+    static func run(
+        _ sink: any ReplaySink, records: [OwnedRecord], exchange: String = "binance",
+        finishTimeout: Int64 = 30_000_000_000
+    ) throws -> Int {
         try sink.open()
         try sendAll(sink, records: records, exchange: exchange)
         try sink.finish(timeoutNanos: finishTimeout)
@@ -22,8 +24,9 @@ enum SinkDriver {
         for r in records where r.kind == .recv {
             try r.withView { v in
                 let now = clock.monotonicNanos()
-                let m = ReplayMessage(record: v, fields: PayloadFields.extract(v.payload), sequence: seq,
-                                      captureNanos: v.timestamp, intendedNanos: now, actualNanos: now, exchange: exchange)
+                let m = ReplayMessage(
+                    record: v, fields: PayloadFields.extract(v.payload), sequence: seq,
+                    captureNanos: v.timestamp, intendedNanos: now, actualNanos: now, exchange: exchange)
                 try sink.send(m)
             }
             seq += 1

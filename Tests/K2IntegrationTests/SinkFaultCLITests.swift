@@ -68,8 +68,9 @@ struct SinkFaultCLITests {
     @Test func wrongTableIsExit2() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }
-        try expectBadInput("--sink '\(server.sinkURI(query: "mode=trades&table=no_such_table"))'",
-                           ["no_such_table", "doesn't exist", "--create-tables"])
+        try expectBadInput(
+            "--sink '\(server.sinkURI(query: "mode=trades&table=no_such_table"))'",
+            ["no_such_table", "doesn't exist", "--create-tables"])
     }
 
     /// The sink's entry and the totals of `summary.json`.
@@ -96,8 +97,9 @@ struct SinkFaultCLITests {
 
     /// Starts `k2 replay` in the background (stderr into `stderr.log` under `dir`).
     func startReplay(_ args: [String], in dir: String) throws -> pid_t {
-        try ChildProcess.spawn([try Built.k2(), "replay", Self.sample, "--quiet"] + args,
-                               stdoutPath: dir + "/stdout.log", stderrPath: dir + "/stderr.log")
+        try ChildProcess.spawn(
+            [try Built.k2(), "replay", Self.sample, "--quiet"] + args,
+            stdoutPath: dir + "/stdout.log", stderrPath: dir + "/stderr.log")
     }
 
     func wait(_ pid: pid_t, seconds: Double) -> Int32? {
@@ -119,8 +121,9 @@ struct SinkFaultCLITests {
         let brokerDir = dir.file("broker"), replayDir = dir.file("replay"), report = dir.file("report")
         try FileManager.default.createDirectory(atPath: brokerDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: replayDir, withIntermediateDirectories: true)
-        let broker = try ChildProcess.spawn([try Built.k2(), "broker", "--partitions", "2"],
-                                            stdoutPath: brokerDir + "/stdout.log", stderrPath: brokerDir + "/stderr.log")
+        let broker = try ChildProcess.spawn(
+            [try Built.k2(), "broker", "--partitions", "2"],
+            stdoutPath: brokerDir + "/stdout.log", stderrPath: brokerDir + "/stderr.log")
         var brokerAlive = true
         defer { if brokerAlive { kill(broker, SIGKILL); waitpid(broker, nil, 0) } }
         var bootstrap = ""
@@ -132,8 +135,11 @@ struct SinkFaultCLITests {
 
         // 1500 msg/s: the 20,000 messages take ~13 s, far longer than the ~2–4 s the sink needs
         // to learn that the broker is gone (on a loaded machine 4000 msg/s sometimes finished first).
-        let replay = try startReplay(["--sink", "kafka://\(bootstrap)", "--rate", "1500", "--report", report,
-                                      "-X", "message.timeout.ms=2000"], in: replayDir)
+        let replay = try startReplay(
+            [
+                "--sink", "kafka://\(bootstrap)", "--rate", "1500", "--report", report,
+                "-X", "message.timeout.ms=2000",
+            ], in: replayDir)
         usleep(1_500_000)
         kill(broker, SIGKILL)
         waitpid(broker, nil, 0)

@@ -1,7 +1,8 @@
 import Foundation
-@testable import K2Bench
 import K2TestSupport
 import Testing
+
+@testable import K2Bench
 
 /// Storage accounting against a real ClickHouse: what `system.parts` says about a table's active
 /// parts equals what a SELECT over the table's rows works out.
@@ -14,7 +15,9 @@ struct StorageAccountingTests {
         try server.query("CREATE TABLE s.untouched (id UInt64) ENGINE = MergeTree ORDER BY id")
         // Three inserts, three parts; strings of 0…19 bytes.
         for part in 0..<3 {
-            try server.query("INSERT INTO s.raw SELECT number + \(part * 1000), substring(toString(cityHash64(number)), 1, number % 20) FROM system.numbers LIMIT 1000")
+            try server.query(
+                "INSERT INTO s.raw SELECT number + \(part * 1000), substring(toString(cityHash64(number)), 1, number % 20) FROM system.numbers LIMIT 1000"
+            )
         }
         try server.query("CREATE TABLE s.other (x UInt32) ENGINE = MergeTree ORDER BY x")
         try server.query("INSERT INTO s.other SELECT toUInt32(number) FROM system.numbers LIMIT 500")

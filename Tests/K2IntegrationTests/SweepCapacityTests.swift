@@ -16,7 +16,8 @@ import Testing
         let dir = TemporaryDirectory()
         let capture = dir.file("s.k2cap")
         try SampleTraffic(seed: 3).write(to: capture, count: 5_000)
-        let workload = try WorkloadLoader.parse("""
+        let workload = try WorkloadLoader.parse(
+            """
             name: capacity-8000
             source: {captures: [\(capture)], loop: true}
             rate: 1k
@@ -24,8 +25,9 @@ import Testing
             duration: 2s
             sinks: ["mock://?capacity=8000"]
             """, file: dir.file("w.yaml"))
-        let sweep = try WorkloadSweep.run(workload, plan: .search(min: 1_500, max: 1_000_000, precision: 0.1, maxSteps: 12),
-                                          to: dir.file("out"))
+        let sweep = try WorkloadSweep.run(
+            workload, plan: .search(min: 1_500, max: 1_000_000, precision: 0.1, maxSteps: 12),
+            to: dir.file("out"))
         let best = try #require(sweep.maxSustainable, "\(sweep.markdown())")
         #expect((7_200...8_800).contains(best.achieved), "\(sweep.markdown())")
         let saturated = try #require(sweep.firstSaturated)

@@ -45,8 +45,9 @@ struct WebSocketSinkTests {
         let records = SampleTraffic(symbols: ["BTCUSDT", "ETHUSDT"]).records(count: 400).filter { $0.kind == .recv }
         for (i, r) in records.enumerated() {
             r.withView { v in
-                let m = ReplayMessage(record: v, fields: PayloadFields.extract(v.payload), sequence: UInt64(i), captureNanos: v.timestamp,
-                                      intendedNanos: 0, actualNanos: 0, exchange: "binance")
+                let m = ReplayMessage(
+                    record: v, fields: PayloadFields.extract(v.payload), sequence: UInt64(i), captureNanos: v.timestamp,
+                    intendedNanos: 0, actualNanos: 0, exchange: "binance")
                 try? sink.send(m)
             }
         }
@@ -55,7 +56,7 @@ struct WebSocketSinkTests {
         let eth = payloads.filter { String(decoding: $0, as: UTF8.self).hasPrefix(#"{"stream":"ethusdt@trade""#) }
         #expect(waitUntilTrue { btcTrades.frames.count == btc.count && viaSubscribe.frames.count == eth.count + 1 && raw.frames.count == btc.count })
         try sink.finish(timeoutNanos: 5_000_000_000)
-        #expect(unsubscribed.frames.isEmpty)   // nothing before a subscription
+        #expect(unsubscribed.frames.isEmpty)  // nothing before a subscription
         #expect(btcTrades.frames == btc)
         #expect(Array(viaSubscribe.frames.dropFirst()) == eth)
         #expect(viaSubscribe.frames.first == Array(#"{"result":null,"id":1}"#.utf8))

@@ -14,8 +14,9 @@ func replayAsReceived(_ payloads: [String], to sink: any ReplaySink, exchange: S
     for (index, text) in payloads.enumerated() {
         let record = OwnedRecord(kind: .recv, timestamp: 1_700_000_000_000_000_000 + Int64(index), connection: 0, text: text)
         record.withView { view in
-            let message = ReplayMessage(record: view, fields: PayloadFields.extract(view.payload), sequence: UInt64(index),
-                                        captureNanos: view.timestamp, intendedNanos: 0, actualNanos: 0, exchange: exchange)
+            let message = ReplayMessage(
+                record: view, fields: PayloadFields.extract(view.payload), sequence: UInt64(index),
+                captureNanos: view.timestamp, intendedNanos: 0, actualNanos: 0, exchange: exchange)
             try? sink.send(message)
         }
     }
@@ -73,7 +74,10 @@ struct WebSocketVenueTests {
         #expect(try client.receive()?.contains(#""event":"systemStatus","status":"online""#) == true)
         try client.send(text: #"{"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"},"reqid":5}"#)
         let ack = try #require(try client.receive())
-        #expect(ack.contains(#""channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","reqid":5,"status":"subscribed","subscription":{"name":"trade"}"#))
+        #expect(
+            ack.contains(
+                #""channelName":"trade","event":"subscriptionStatus","pair":"XBT/USD","reqid":5,"status":"subscribed","subscription":{"name":"trade"}"#
+            ))
         let channelID = ack.split(separator: ",")[0].dropFirst(#"{"channelID":"#.count)
         let trade = #"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""]],"trade","XBT/USD"]"#
         let payloads = [
@@ -120,7 +124,9 @@ struct WebSocketVenueTests {
         var payloads: [String] = []
         for sequence in 0..<30 {
             let product = sequence % 3 == 0 ? "BTC-USD" : "ETH-USD"
-            payloads.append(#"{"channel":"market_trades","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":\#(sequence),"events":[{"type":"update","trades":[{"trade_id":"\#(sequence)","product_id":"\#(product)","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}"#)
+            payloads.append(
+                #"{"channel":"market_trades","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":\#(sequence),"events":[{"type":"update","trades":[{"trade_id":"\#(sequence)","product_id":"\#(product)","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"}]}]}"#
+            )
         }
         replay(payloads, to: sink, exchange: "coinbase")
         let got = try client.receive(upTo: 10)
@@ -141,7 +147,9 @@ struct WebSocketVenueTests {
         try client.send(text: #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"heartbeats"}"#)
         try client.send(text: #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}"#)
         #expect(try client.receive()?.hasSuffix(#""sequence_num":0,"events":[{"subscriptions":{"heartbeats":["heartbeats"]}}]}"#) == true)
-        #expect(try client.receive()?.hasSuffix(#""sequence_num":1,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"level2":["BTC-USD"]}}]}"#) == true)
+        #expect(
+            try client.receive()?.hasSuffix(#""sequence_num":1,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"level2":["BTC-USD"]}}]}"#)
+                == true)
         // Then a heartbeat (at once, then every second): counter a number, numbered after the acks.
         let heartbeat = try #require(try client.receive())
         #expect(heartbeat.hasPrefix(#"{"channel":"heartbeats","client_id":"","timestamp":""#))
@@ -172,7 +180,7 @@ struct WebSocketVenueTests {
         #expect(summary.exitCode == 1)
         #expect(counts.dropped > 0 && counts.delivered >= 44)
         #expect(counts.delivered + counts.failed + counts.unrouted == counts.sent)
-        #expect(counts.failed == counts.dropped)   // one client: every drop is a message nobody got
+        #expect(counts.failed == counts.dropped)  // one client: every drop is a message nobody got
         let clients = summary.json()["sinks"]?.arrayValue?.first?["clients"]?.arrayValue ?? []
         #expect(clients.count == 1 && clients.first?["dropped_left"]?.int64Value == Int64(counts.dropped))
     }
@@ -201,7 +209,8 @@ struct WebSocketVenueTests {
         #expect(try get("/api/v3/depth?symbol=BTCUSDT&limit=1000") == (200, early))
         let record = OwnedRecord(kind: .recv, timestamp: 5_500, connection: 0, text: #"{"result":null,"id":1}"#)
         record.withView { view in
-            try? sink.send(ReplayMessage(record: view, fields: nil, sequence: 0, captureNanos: 5_500, intendedNanos: 0, actualNanos: 0, exchange: "binance"))
+            try? sink.send(
+                ReplayMessage(record: view, fields: nil, sequence: 0, captureNanos: 5_500, intendedNanos: 0, actualNanos: 0, exchange: "binance"))
         }
         #expect(waitUntilTrue { sink.counts.inFlight == 0 })
         // Once the replay has passed the second snapshot, that one (the recorded error page is left out).
@@ -246,8 +255,8 @@ extension RawWebSocketClient {
     }
 }
 
-private extension String {
-    func replacingFirst(_ target: String, with replacement: String) -> String {
+extension String {
+    fileprivate func replacingFirst(_ target: String, with replacement: String) -> String {
         guard let range = firstRange(of: target) else { return self }
         return String(self[..<range.lowerBound]) + replacement + String(self[range.upperBound...])
     }

@@ -1,4 +1,5 @@
 import K2Core
+
 @testable import K2Net
 
 #if canImport(Glibc)
@@ -46,17 +47,27 @@ final class Collector: WebSocketDelegate, @unchecked Sendable {
     var events: [Event] { lock.withLock { _events } }
     var connection: WebSocketConnection? { lock.withLock { _connection } }
     var messages: [[UInt8]] {
-        events.compactMap { if case let .message(message, _) = $0 { return message }; return nil }
+        events.compactMap {
+            if case let .message(message, _) = $0 { return message }; return nil
+        }
     }
     var count: Int { lock.withLock { messageCount } }
-    var closedEvent: Event? { events.first(where: { if case .closed = $0 { return true }; return false }) }
+    var closedEvent: Event? {
+        events.first(where: {
+            if case .closed = $0 { return true }; return false
+        })
+    }
 
     func webSocketOpened(_ connection: WebSocketConnection) {
-        lock.withLock { _connection = connection; _events.append(.opened) }
+        lock.withLock {
+            _connection = connection; _events.append(.opened)
+        }
         onOpen?(connection)
     }
     func webSocketFailed(_ error: NetError) {
-        lock.withLock { self.error = error; _events.append(.failed(error.code)) }
+        lock.withLock {
+            self.error = error; _events.append(.failed(error.code))
+        }
     }
     func webSocket(_ connection: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
         let bytes = [UInt8](payload)

@@ -1,5 +1,6 @@
-@testable import K2Net
 import Testing
+
+@testable import K2Net
 
 /// The NIO-free frame header parser WebSocketHandler uses (and Fuzz/WebSocketFrameFuzz.swift fuzzes).
 struct WebSocketFrameHeaderTests {
@@ -10,8 +11,9 @@ struct WebSocketFrameHeaderTests {
     @Test func headersOfEachLengthFormAndMask() {
         #expect(parse([0x81, 0x05] + Array("hello".utf8)) == .frame(.init(fin: true, opcode: 1, maskAt: nil, headerBytes: 2, payloadBytes: 5)))
         #expect(parse([0x01, 0x03, 1, 2]) == .incomplete)
-        #expect(parse([0x82, 0x7E, 0x00, 0x80] + Array(repeating: 0, count: 128))
-            == .frame(.init(fin: true, opcode: 2, maskAt: nil, headerBytes: 4, payloadBytes: 128)))
+        #expect(
+            parse([0x82, 0x7E, 0x00, 0x80] + Array(repeating: 0, count: 128))
+                == .frame(.init(fin: true, opcode: 2, maskAt: nil, headerBytes: 4, payloadBytes: 128)))
         #expect(parse([0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0, 1, 9]) == .frame(.init(fin: true, opcode: 2, maskAt: nil, headerBytes: 10, payloadBytes: 1)))
         #expect(parse([0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0]) == .incomplete)
         // A masked frame ("Hello" of RFC 6455 §5.7) unmasks in place.
@@ -24,9 +26,12 @@ struct WebSocketFrameHeaderTests {
 
     @Test func violationsAreCloseCodesNotTraps() {
         #expect(parse([0xC1, 0x00]) == .violation(code: CloseCode.protocolError, reason: "reserved bits set (extensions are not negotiated)"))
-        #expect(parse([0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
-            == .violation(code: CloseCode.messageTooBig, reason: "frame of 18446744073709551615 bytes exceeds the 1048576-byte limit"))
-        #expect(parse([0x82, 0x7E, 0x01, 0x00], limit: 255) == .violation(code: CloseCode.messageTooBig, reason: "frame of 256 bytes exceeds the 255-byte limit"))
+        #expect(
+            parse([0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
+                == .violation(code: CloseCode.messageTooBig, reason: "frame of 18446744073709551615 bytes exceeds the 1048576-byte limit"))
+        #expect(
+            parse([0x82, 0x7E, 0x01, 0x00], limit: 255)
+                == .violation(code: CloseCode.messageTooBig, reason: "frame of 256 bytes exceeds the 255-byte limit"))
         // No limit at all: a length near Int.max is incomplete, not an overflow.
         #expect(parse([0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4], limit: .max) == .incomplete)
     }

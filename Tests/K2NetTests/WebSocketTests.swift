@@ -1,6 +1,7 @@
 import K2Core
-@testable import K2Net
 import Testing
+
+@testable import K2Net
 
 @Suite(.serialized)
 struct WebSocketTests {
@@ -22,7 +23,9 @@ struct WebSocketTests {
     /// Server echoes every message back; returns (server, its handler, loop).
     func echoServer() throws -> (WebSocketServer, TestServer) {
         let ts = TestServer(make: { _ in
-            Collector(onMessage: { c, bytes, binary in c.send(bytes, binary: binary); c.flush() })
+            Collector(onMessage: { c, bytes, binary in
+                c.send(bytes, binary: binary); c.flush()
+            })
         })
         let server = try WebSocketServer(delegate: ts)
         return (server, ts)
@@ -41,7 +44,10 @@ struct WebSocketTests {
         })
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/echo"), loop: loop, delegate: client)
         #expect(waitUntil { client.count == 3 })
-        #expect(client.events.dropFirst().prefix(3) == [.message(Array("hello".utf8), binary: false), .message([0, 1, 2, 255], binary: true), .message([], binary: false)])
+        #expect(
+            client.events.dropFirst().prefix(3) == [
+                .message(Array("hello".utf8), binary: false), .message([0, 1, 2, 255], binary: true), .message([], binary: false),
+            ])
         client.connection?.close(code: 1000, reason: "done")
         #expect(waitUntil { client.closedEvent != nil })
         #expect(client.closedEvent == .closed(1000, ""))
@@ -180,7 +186,9 @@ struct WebSocketTests {
         let ts = TestServer()
         ts.http = { req in
             req.path == "/api/v3/depth"
-                ? HTTPResponseInfo(status: 200, headers: [("Content-Type", "application/json")], body: #"{"lastUpdateId":7,"symbol":"\#(req.queryValue("symbol") ?? "")"}"#)
+                ? HTTPResponseInfo(
+                    status: 200, headers: [("Content-Type", "application/json")],
+                    body: #"{"lastUpdateId":7,"symbol":"\#(req.queryValue("symbol") ?? "")"}"#)
                 : HTTPResponseInfo(status: 404, body: "nope\n")
         }
         let server = try WebSocketServer(delegate: ts)

@@ -1,10 +1,11 @@
 import K2Capture
 import K2Core
 import K2Net
-@testable import K2Record
-@testable import K2Sim
 import K2TestSupport
 import Testing
+
+@testable import K2Record
+@testable import K2Sim
 
 /// `k2 sim exchange --rate max`: the pre-encoded chunks reach the recorder exactly as the
 /// simulator logged them, and the market continues from one chunk to the next (no id jumps back,

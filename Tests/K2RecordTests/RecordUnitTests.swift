@@ -1,15 +1,19 @@
 import K2Capture
 import K2Core
-@testable import K2Record
 import Testing
+
+@testable import K2Record
 
 struct PlanTests {
     @Test func binancePlanBuildsCombinedStreamsAndSnapshots() throws {
         let binance = try ConnectionPlan.venue(.binance, symbols: ["BTCUSDT", "ETHUSDT"], channels: ["trade", "depth"])
         #expect(binance.url == "wss://stream.binance.com:9443/stream?streams=btcusdt@trade/btcusdt@depth@100ms/ethusdt@trade/ethusdt@depth@100ms")
         #expect(binance.sends.isEmpty)
-        #expect(binance.snapshotURLs == ["https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000",
-                                   "https://api.binance.com/api/v3/depth?symbol=ETHUSDT&limit=1000"])
+        #expect(
+            binance.snapshotURLs == [
+                "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000",
+                "https://api.binance.com/api/v3/depth?symbol=ETHUSDT&limit=1000",
+            ])
         let local = try ConnectionPlan.venue(.binance, symbols: ["BTCUSDT"], channels: ["depth"], url: "ws://127.0.0.1:9000")
         #expect(local.url == "ws://127.0.0.1:9000/stream?streams=btcusdt@depth@100ms")
         #expect(local.snapshotURLs == ["http://127.0.0.1:9000/api/v3/depth?symbol=BTCUSDT&limit=1000"])
@@ -20,8 +24,11 @@ struct PlanTests {
         #expect(kraken.url == "wss://ws.kraken.com")
         #expect(kraken.sends == [#"{"event":"subscribe","pair":["XBT/USD","ETH/USD"],"subscription":{"name":"trade"}}"#])
         let coinbase = try ConnectionPlan.venue(.coinbase, symbols: ["BTC-USD"], channels: ["trade", "depth"])
-        #expect(coinbase.sends == [#"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}"#,
-                            #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}"#])
+        #expect(
+            coinbase.sends == [
+                #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"market_trades"}"#,
+                #"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}"#,
+            ])
     }
 
     @Test func badInputSaysWhatToDo() {
@@ -40,7 +47,9 @@ struct PlanTests {
         #expect(during.exitCode == 1)
         #expect(during.description == "out.k2cap: cannot write: No space left on device — free disk space")
         #expect(RecordError(full, duringRecording: false).exitCode == 2)
-        #expect(RecordError(.invalidArgument, place: "--venue", what: "unknown venue", remedy: "use binance").description == "--venue: unknown venue — use binance")
+        #expect(
+            RecordError(.invalidArgument, place: "--venue", what: "unknown venue", remedy: "use binance").description
+                == "--venue: unknown venue — use binance")
     }
 }
 
@@ -88,18 +97,20 @@ struct GapDetectorTests {
         let broken = String(trade(164_486_339).prefix(72))
         #expect(broken.hasSuffix(#""t":16"#))
         #expect(check(&detector, broken) == .malformed(stream: "btcusdt@trade", bytes: 72))
-        #expect(check(&detector, trade(164_486_340)) == nil)      // the broken frame's id is the one missing
+        #expect(check(&detector, trade(164_486_340)) == nil)  // the broken frame's id is the one missing
         #expect(check(&detector, trade(164_486_340)) == .duplicate(stream: "btcusdt@trade", field: "t", id: 164_486_340))
         #expect(check(&detector, trade(164_486_341)) == nil)
         #expect(check(&detector, depth(10, 12)) == nil)
         #expect(check(&detector, cut(depth(13, 19))) == .malformed(stream: "btcusdt@depth@100ms", bytes: depth(13, 19).utf8.count / 2))
-        #expect(check(&detector, depth(20, 21)) == nil)            // depth: any range after a broken frame
+        #expect(check(&detector, depth(20, 21)) == nil)  // depth: any range after a broken frame
         #expect(check(&detector, depth(20, 21)) == .duplicate(stream: "btcusdt@depth@100ms", field: "U", id: 20))
         #expect(detector.gaps == 0 && detector.duplicates == 2 && detector.malformed == 2)
         // A real gap still is one: on a single-id stream a jump of more than the broken frame's
         // one id, on another stream than the broken frame's, or after the excuse was used.
         #expect(check(&detector, cut(trade(164_486_342))) != nil)
-        #expect(gapIn(check(&detector, trade(164_486_345))) == GapDetector.Gap(stream: "btcusdt@trade", field: "t", expected: 164_486_342, got: 164_486_345))
+        #expect(
+            gapIn(check(&detector, trade(164_486_345)))
+                == GapDetector.Gap(stream: "btcusdt@trade", field: "t", expected: 164_486_342, got: 164_486_345))
         #expect(check(&detector, trade(7, "ethusdt")) == nil)
         #expect(check(&detector, cut(trade(164_486_346))) != nil)
         #expect(gapIn(check(&detector, trade(9, "ethusdt")))?.expected == 8)
@@ -125,16 +136,30 @@ struct GapDetectorTests {
 
     @Test func binanceDepthAndTradeGaps() {
         var detector = GapDetector()
-        #expect(check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":10,"u":12,"b":[],"a":[]}}"#) == nil)
-        #expect(check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":13,"u":15,"b":[],"a":[]}}"#) == nil)
-        #expect(check(&detector, #"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":100,"u":101,"b":[],"a":[]}}"#) == nil)
+        #expect(
+            check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":10,"u":12,"b":[],"a":[]}}"#) == nil)
+        #expect(
+            check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":13,"u":15,"b":[],"a":[]}}"#) == nil)
+        #expect(
+            check(&detector, #"{"stream":"ethusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":100,"u":101,"b":[],"a":[]}}"#) == nil
+        )
         let gap = check(&detector, #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":20,"u":21,"b":[],"a":[]}}"#)
         #expect(gap == .gap(GapDetector.Gap(stream: "btcusdt@depth@100ms", field: "U", expected: 16, got: 20)))
-        #expect(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
-        #expect(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":6,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
-        #expect(gapIn(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":9,"p":"1","q":"1","T":1,"m":true,"M":true}}"#))?.expected == 7)
+        #expect(
+            check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","T":1,"m":true,"M":true}}"#)
+                == nil)
+        #expect(
+            check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":6,"p":"1","q":"1","T":1,"m":true,"M":true}}"#)
+                == nil)
+        #expect(
+            gapIn(
+                check(
+                    &detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":9,"p":"1","q":"1","T":1,"m":true,"M":true}}"#))?
+                .expected == 7)
         #expect(detector.gaps == 2)
         detector.reset()
-        #expect(check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":100,"p":"1","q":"1","T":1,"m":true,"M":true}}"#) == nil)
+        #expect(
+            check(&detector, #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":100,"p":"1","q":"1","T":1,"m":true,"M":true}}"#)
+                == nil)
     }
 }

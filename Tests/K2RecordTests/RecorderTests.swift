@@ -1,9 +1,10 @@
 import K2Capture
 import K2Core
 import K2Net
-@testable import K2Record
 import K2TestSupport
 import Testing
+
+@testable import K2Record
 
 #if canImport(Glibc)
 import Glibc
@@ -49,8 +50,9 @@ final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unche
 
     func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
         if request.path == "/api/v3/depth" {
-            return HTTPResponseInfo(status: 200, headers: [("Content-Type", "application/json")],
-                                    body: #"{"lastUpdateId":1000,"bids":[["1.00","2.00"]],"asks":[["1.10","3.00"]]}"#)
+            return HTTPResponseInfo(
+                status: 200, headers: [("Content-Type", "application/json")],
+                body: #"{"lastUpdateId":1000,"bids":[["1.00","2.00"]],"asks":[["1.10","3.00"]]}"#)
         }
         return HTTPResponseInfo(status: 404, body: "no\n")
     }
@@ -85,7 +87,11 @@ final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unche
 
 func trades(_ n: Int, from: Int = 1) -> [([UInt8], Bool)] {
     (0..<n).map { i in
-        (Array(#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":\#(from + i),"p":"1.0","q":"2.0","T":1,"m":true,"M":true}}"#.utf8), false)
+        (
+            Array(
+                #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","t":\#(from + i),"p":"1.0","q":"2.0","T":1,"m":true,"M":true}}"#
+                    .utf8), false
+        )
     }
 }
 
@@ -183,7 +189,8 @@ struct RecorderTests {
     }
 
     @Test func rejectedSubscriptionStopsWithOneLineAndStaysInTheCapture() throws {
-        let ex = ScriptedExchange(frames: [], reply: #"{"event":"subscriptionStatus","status":"error","errorMessage":"Currency pair not supported","pair":"FOO/BAR"}"#)
+        let ex = ScriptedExchange(
+            frames: [], reply: #"{"event":"subscriptionStatus","status":"error","errorMessage":"Currency pair not supported","pair":"FOO/BAR"}"#)
         let server = try WebSocketServer(delegate: ex)
         defer { server.close() }
         let dir = TemporaryDirectory()
@@ -222,7 +229,7 @@ struct RecorderTests {
 
     @Test func binanceDepthSnapshotIsStoredAsHTTPRecordAndGapsAsMarkers() throws {
         var frames = trades(5)
-        frames += trades(5, from: 10)   // ids 10…14 after 1…5: a gap (expected 6, got 10)
+        frames += trades(5, from: 10)  // ids 10…14 after 1…5: a gap (expected 6, got 10)
         let ex = ScriptedExchange(frames: frames, sendOnOpen: true)
         let server = try WebSocketServer(delegate: ex)
         defer { server.close() }

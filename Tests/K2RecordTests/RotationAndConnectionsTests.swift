@@ -1,10 +1,11 @@
 import K2Capture
 import K2Core
 import K2Net
-@testable import K2Record
-@testable import K2Sim
 import K2TestSupport
 import Testing
+
+@testable import K2Record
+@testable import K2Sim
 
 /// Time rotation and several connections, against the simulator's own log of what it sent.
 @Suite(.serialized)
@@ -66,7 +67,7 @@ struct RotationAndConnectionsTests {
         ex.close()
         let recs = try readAll(dir.file("multi.k2cap"))
         #expect(Set(recs.filter { $0.kind == .connect }.map(\.connection)) == [0, 1, 2])
-        #expect(recs.filter { $0.kind == .http }.count == 6)   // a depth snapshot per symbol per connection
+        #expect(recs.filter { $0.kind == .http }.count == 6)  // a depth snapshot per symbol per connection
         let got = try SimExchangeRecordTests.received(dir.file("multi.k2cap"))
         var sent = try SimExchangeRecordTests.received(dir.file("sim.k2cap"))
         #expect(got.count == 3 && sent.count == 3)

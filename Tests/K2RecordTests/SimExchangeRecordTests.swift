@@ -2,10 +2,11 @@ import Foundation
 import K2Capture
 import K2Core
 import K2Net
-@testable import K2Record
-@testable import K2Sim
 import K2TestSupport
 import Testing
+
+@testable import K2Record
+@testable import K2Sim
 
 /// Records from the in-process exchange simulator and compares the capture with the
 /// simulator's own log of what it sent, frame by frame.
@@ -16,7 +17,9 @@ struct SimExchangeRecordTests {
         return (0..<n).map { universe.symbols[$0].name(for: venue) }
     }
 
-    static func exchange(_ venue: Venue, rate: Double = 3000, log: String, _ tweak: (inout ExchangeOptions) -> Void = { _ in }) throws -> ExchangeServer {
+    static func exchange(_ venue: Venue, rate: Double = 3000, log: String, _ tweak: (inout ExchangeOptions) -> Void = { _ in }) throws
+        -> ExchangeServer
+    {
         var simProfile = SimProfile.constant(rate: rate, duration: 3_600_000_000_000, venue: venue, seed: 7)
         simProfile.market.symbols = 5
         var options = ExchangeOptions(venue: venue, profile: simProfile)
@@ -93,7 +96,9 @@ struct SimExchangeRecordTests {
         #expect(trades.count > aggs.count)
         let tradeIDs = Set(trades.compactMap { p in p.withUnsafeBytes { PayloadFields.intValue($0, key: Array("\"t\":".utf8)) } })
         for aggregate in aggs {
-            let (firstID, lastID) = aggregate.withUnsafeBytes { (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!) }
+            let (firstID, lastID) = aggregate.withUnsafeBytes {
+                (PayloadFields.intValue($0, key: Array("\"f\":".utf8))!, PayloadFields.intValue($0, key: Array("\"l\":".utf8))!)
+            }
             #expect(firstID <= lastID && (firstID...lastID).allSatisfy { tradeIDs.contains($0) }, "\(String(decoding: aggregate, as: UTF8.self))")
         }
         // An @aggTrade-only subscriber gets aggTrade messages only.
@@ -152,9 +157,11 @@ struct SimExchangeRecordTests {
         let dir = TemporaryDirectory()
         let ex = try Self.exchange(.kraken, log: dir.file("sim.k2cap"))
         let pair = Self.names(.kraken, 1)[0]
-        let plan = ConnectionPlan(venue: .kraken, url: ex.url, sends: [
-            #"{"event":"subscribe","pair":["\#(pair)"],"subscription":{"name":"book","depth":\#(depth)}}"#,
-        ])
+        let plan = ConnectionPlan(
+            venue: .kraken, url: ex.url,
+            sends: [
+                #"{"event":"subscribe","pair":["\#(pair)"],"subscription":{"name":"book","depth":\#(depth)}}"#
+            ])
         _ = try Self.record(plan, dir.file("rec.k2cap"), server: ex) { $0.frames >= 100 }
         let texts = (try Self.received(dir.file("rec.k2cap"))[0] ?? []).map { String(decoding: $0, as: UTF8.self) }
         let status = try #require(texts.first { $0.contains("subscriptionStatus") })
@@ -172,16 +179,19 @@ struct SimExchangeRecordTests {
         let dir = TemporaryDirectory()
         let coinbase = try Self.exchange(.coinbase, log: dir.file("cb-sim.k2cap"))
         let product = Self.names(.coinbase, 1)[0]
-        let plan = ConnectionPlan(venue: .coinbase, url: coinbase.url, sends: [
-            #"{"type":"subscribe","product_ids":["\#(product)"],"channel":"candles"}"#,
-        ])
+        let plan = ConnectionPlan(
+            venue: .coinbase, url: coinbase.url,
+            sends: [
+                #"{"type":"subscribe","product_ids":["\#(product)"],"channel":"candles"}"#
+            ])
         _ = try Self.record(plan, dir.file("cb.k2cap"), server: coinbase) { $0.frames >= 4 }
         let texts = (try Self.received(dir.file("cb.k2cap"))[0] ?? []).map { String(decoding: $0, as: UTF8.self) }
         #expect(texts.first?.contains(#""channel":"subscriptions""#) == true && texts.first?.contains(#""candles":["\#(product)"]"#) == true)
         let candles = try texts.dropFirst().map { try JSONParser.parse($0) }
         #expect(candles.count >= 3 && candles.allSatisfy { $0["channel"]?.stringValue == "candles" })
         #expect(candles.first?["events"]?.arrayValue?.first?["type"]?.stringValue == "snapshot")
-        #expect(candles.dropFirst().allSatisfy { $0["events"]?.arrayValue?.first?["candles"]?.arrayValue?.first?["product_id"]?.stringValue == product })
+        #expect(
+            candles.dropFirst().allSatisfy { $0["events"]?.arrayValue?.first?["candles"]?.arrayValue?.first?["product_id"]?.stringValue == product })
         #expect(candles.compactMap { $0["sequence_num"]?.int64Value } == Array(1...Int64(candles.count)))
 
         let binance = try Self.exchange(.binance, log: dir.file("bn-sim.k2cap"))
@@ -361,4 +371,3 @@ struct SimExchangeRecordTests {
         }
     }
 }
-

@@ -1,9 +1,11 @@
 import K2Capture
 import K2Core
 import K2Net
-@testable import K2Record
 import K2TestSupport
 import Testing
+
+@testable import K2Record
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -16,7 +16,9 @@ import Testing
         var short: Bool
         var unpaced: Bool
         var expected: Bottleneck
-        var description: String { "blocked \(blocked.map { "\($0)" } ?? "–") behind \(behind) short \(short) unpaced \(unpaced) → \(expected.rawValue)" }
+        var description: String {
+            "blocked \(blocked.map { "\($0)" } ?? "–") behind \(behind) short \(short) unpaced \(unpaced) → \(expected.rawValue)"
+        }
     }
 
     @Test(arguments: [
@@ -35,8 +37,9 @@ import Testing
         Row(blocked: 0.05, behind: false, short: false, unpaced: false, expected: .system),
     ])
     func classifierRules(_ row: Row) {
-        let evidence = Bottleneck.Evidence(blockedFraction: row.blocked, behindSchedule: row.behind, deliveredShort: row.short,
-                                      unpaced: row.unpaced, facts: ["fact"])
+        let evidence = Bottleneck.Evidence(
+            blockedFraction: row.blocked, behindSchedule: row.behind, deliveredShort: row.short,
+            unpaced: row.unpaced, facts: ["fact"])
         let (bound, reason) = Bottleneck.classify(evidence)
         #expect(bound == row.expected)
         #expect(reason.hasSuffix("(fact)"))

@@ -29,7 +29,7 @@ struct BrokerControlTests {
         #expect(refusal("") == "empty command")
         #expect(refusal("down 4") == "'4' is not a broker (1…3)")
         #expect(refusal("down") == "wrong number of arguments for 'down'")
-        #expect(refusal("rtt 1 fast") .hasPrefix("'fast' is not a round-trip time"))
+        #expect(refusal("rtt 1 fast").hasPrefix("'fast' is not a round-trip time"))
         #expect(refusal("rtt 1 2m").hasPrefix("'2m' is not a round-trip time"))
         #expect(refusal("errors Shout 6 1").hasPrefix("'Shout' is not a Kafka API"))
         #expect(refusal("errors Produce NOPE 1").hasPrefix("'NOPE' is not a Kafka error"))

@@ -1,6 +1,7 @@
 import Foundation
 import K2Core
 import Testing
+
 @testable import K2Replay
 
 /// `--clock-ref`: the NTP-style offset of this host's clock from a reference's.
@@ -10,8 +11,8 @@ import Testing
     @Test func theShortestRoundTripGivesTheOffset() throws {
         let samples = [
             ClockReference.Sample(localSentNanos: 1_000_000, referenceNanos: 5_001_900_000, localReceivedNanos: 3_000_000),  // rtt 2 ms
-            ClockReference.Sample(localSentNanos: 10_000_000, referenceNanos: 5_010_300_000, localReceivedNanos: 10_400_000), // rtt 0.4 ms
-            ClockReference.Sample(localSentNanos: 20_000_000, referenceNanos: 5_025_000_000, localReceivedNanos: 30_000_000), // rtt 10 ms
+            ClockReference.Sample(localSentNanos: 10_000_000, referenceNanos: 5_010_300_000, localReceivedNanos: 10_400_000),  // rtt 0.4 ms
+            ClockReference.Sample(localSentNanos: 20_000_000, referenceNanos: 5_025_000_000, localReceivedNanos: 30_000_000),  // rtt 10 ms
         ]
         #expect(samples[1].offsetNanos == 5_000_100_000)
         let best = try #require(ClockReference.best(of: samples, reference: "h:1"))

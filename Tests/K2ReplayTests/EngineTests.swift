@@ -90,8 +90,10 @@ private func sampleCapture(_ dir: TemporaryDirectory, count: Int = 1_000) throws
     // Every 10th wait ends 400 µs late: p99 400 µs.
     let script = [Int64](repeating: 2_000, count: 9) + [400_000]
     let config = ReplayConfig(files: [path])
-    var summary = try ReplayEngine(config: config, sinks: [MockSink(clock: clock)], clock: clock,
-                                   waiter: ManualWaiter(clock: clock, lateness: script)).run()
+    var summary = try ReplayEngine(
+        config: config, sinks: [MockSink(clock: clock)], clock: clock,
+        waiter: ManualWaiter(clock: clock, lateness: script)
+    ).run()
     #expect(summary.lines().contains { $0.contains("--realtime 10") })
     #expect(summary.json()["scheduling"]?.stringValue == "normal")
     summary.realtimePriority = 10
@@ -349,7 +351,7 @@ final class FieldlessSink: ReplaySink {
     let recvCount = recs.filter { $0.kind == .recv }.count
     let clock = ManualClock(monotonic: 0)
     let sink = FieldlessSink()
-    sink.onSend = { clock.advance(by: 1_000) }   // every send takes 1 µs
+    sink.onSend = { clock.advance(by: 1_000) }  // every send takes 1 µs
     var config = ReplayConfig(files: [path])
     config.pace = .max
     let summary = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()

@@ -24,21 +24,21 @@ import Testing
     /// Metadata v2: correlation id, brokers [node_id, host, port, rack], cluster_id, controller_id, topics.
     static func metadataV2(_ brokers: [(Int32, String, Int32)]) -> [UInt8] {
         bytes { out in
-            int32(7, &out)                       // correlation id
+            int32(7, &out)  // correlation id
             int32(Int32(brokers.count), &out)
             for (node, host, port) in brokers {
                 int32(node, &out)
                 string(host, &out)
                 int32(port, &out)
-                int16(-1, &out)                  // rack: null
+                int16(-1, &out)  // rack: null
             }
-            string("mockCluster", &out)          // cluster_id
-            int32(1, &out)                       // controller_id
-            int32(1, &out)                       // one topic
+            string("mockCluster", &out)  // cluster_id
+            int32(1, &out)  // controller_id
+            int32(1, &out)  // one topic
             int16(0, &out)
             string("market.crypto.trades.binance", &out)
-            out.append(0)                        // is_internal
-            int32(0, &out)                       // no partitions
+            out.append(0)  // is_internal
+            int32(0, &out)  // no partitions
         }
     }
 
@@ -56,7 +56,7 @@ import Testing
                 Self.int32(1, &out)
                 Self.string(host, &out)
                 Self.int32(port, &out)
-                Self.int32(0, &out)              // no topics
+                Self.int32(0, &out)  // no topics
             }
         }
         let out = try #require(KafkaAddressRewrite.rewrite(response: v0("127.0.0.1", 40001), apiKey: 3, version: 0, map: map))
@@ -66,11 +66,11 @@ import Testing
     @Test func findCoordinatorV1AndV0() throws {
         func v1(_ host: String, _ port: Int32) -> [UInt8] {
             Self.bytes { out in
-                Self.int32(11, &out)             // correlation id
-                Self.int32(0, &out)              // throttle_time_ms
-                Self.int16(0, &out)              // error_code
-                Self.string("ok", &out)          // error_message
-                Self.int32(2, &out)              // node_id
+                Self.int32(11, &out)  // correlation id
+                Self.int32(0, &out)  // throttle_time_ms
+                Self.int16(0, &out)  // error_code
+                Self.string("ok", &out)  // error_message
+                Self.int32(2, &out)  // node_id
                 Self.string(host, &out)
                 Self.int32(port, &out)
             }
@@ -90,8 +90,8 @@ import Testing
 
     @Test func otherResponsesUnknownAddressesAndTruncatedFramesStayAsTheyAre() {
         let frame = Self.metadataV2([(1, "127.0.0.1", 40001)])
-        #expect(KafkaAddressRewrite.rewrite(response: frame, apiKey: 0, version: 2, map: map) == nil)     // Produce
-        #expect(KafkaAddressRewrite.rewrite(response: frame, apiKey: 3, version: 9, map: map) == nil)     // flexible
+        #expect(KafkaAddressRewrite.rewrite(response: frame, apiKey: 0, version: 2, map: map) == nil)  // Produce
+        #expect(KafkaAddressRewrite.rewrite(response: frame, apiKey: 3, version: 9, map: map) == nil)  // flexible
         #expect(KafkaAddressRewrite.rewrite(response: Self.metadataV2([(1, "127.0.0.1", 1)]), apiKey: 3, version: 2, map: map) == nil)
         for cut in [0, 5, 12, 20] {
             #expect(KafkaAddressRewrite.rewrite(response: Array(frame.prefix(cut)), apiKey: 3, version: 2, map: map) == nil)

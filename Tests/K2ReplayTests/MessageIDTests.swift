@@ -17,8 +17,10 @@ struct MessageIDTests {
     }
 
     @Test func valuesThatAreNotAnIDAreRejected() {
-        for text in ["", "00c0ffee0000beef-", "00c0ffee0000beef41", "00C0FFEE0000BEEF-1", "00c0ffee0000beef-1x",
-                     "00c0ffee0000beef-99999999999999999999", "0c0ffee0000beef-1"] {
+        for text in [
+            "", "00c0ffee0000beef-", "00c0ffee0000beef41", "00C0FFEE0000BEEF-1", "00c0ffee0000beef-1x",
+            "00c0ffee0000beef-99999999999999999999", "0c0ffee0000beef-1",
+        ] {
             let bytes = Array(text.utf8)
             #expect(bytes.withUnsafeBytes { MessageID.parse($0) } == nil, "\(text)")
         }

@@ -1,5 +1,6 @@
 import K2Core
 import Testing
+
 @testable import K2Replay
 
 /// The burst phase's schedule: piecewise-constant rates as a pure function of the sequence number.
@@ -7,8 +8,10 @@ import Testing
     @Test func messagesAreDueAtEachStepsRateFromTheStepsStart() {
         // 10 msg/s for 1 s (messages 0…9), 100 msg/s for 1 s (10…109), then 10 msg/s (110…).
         let schedule = RateSchedule.burst(base: 10, burst: 100, at: 1_000_000_000, length: 1_000_000_000)
-        let cases: [(UInt64, Int64)] = [(0, 0), (9, 900_000_000), (10, 1_000_000_000), (11, 1_010_000_000),
-                                        (109, 1_990_000_000), (110, 2_000_000_000), (111, 2_100_000_000), (130, 4_000_000_000)]
+        let cases: [(UInt64, Int64)] = [
+            (0, 0), (9, 900_000_000), (10, 1_000_000_000), (11, 1_010_000_000),
+            (109, 1_990_000_000), (110, 2_000_000_000), (111, 2_100_000_000), (130, 4_000_000_000),
+        ]
         for (sequence, offset) in cases {
             #expect(schedule.offset(sequence: sequence) == offset, "message \(sequence)")
         }

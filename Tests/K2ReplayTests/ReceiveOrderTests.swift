@@ -43,7 +43,10 @@ final class OrderSink: ReplaySink {
         #expect(sink.captureTimes.count == want.count)
         // The first difference, not megabyte dumps of both arrays.
         let firstWrong = zip(sink.payloads, want).enumerated().first { $0.element.0 != $0.element.1.payload }?.offset
-        #expect(firstWrong == nil, "message \(firstWrong ?? -1): got \(firstWrong.map { String(decoding: sink.payloads[$0], as: UTF8.self) } ?? "") at \(firstWrong.map { sink.captureTimes[$0] } ?? 0), want \(firstWrong.map { String(decoding: want[$0].payload, as: UTF8.self) } ?? "") at \(firstWrong.map { want[$0].timestamp } ?? 0)")
+        #expect(
+            firstWrong == nil,
+            "message \(firstWrong ?? -1): got \(firstWrong.map { String(decoding: sink.payloads[$0], as: UTF8.self) } ?? "") at \(firstWrong.map { sink.captureTimes[$0] } ?? 0), want \(firstWrong.map { String(decoding: want[$0].payload, as: UTF8.self) } ?? "") at \(firstWrong.map { want[$0].timestamp } ?? 0)"
+        )
         // Every message left when it was due: nothing is sent seconds late.
         #expect(summary.lateness.max == 0)
         #expect(summary.lateness.totalCount == UInt64(want.count))

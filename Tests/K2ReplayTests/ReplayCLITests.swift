@@ -67,7 +67,8 @@ import Glibc
         let port = FreePort.next()
         let scrape = dir.file("scrape.txt")
         // Scrape until a snapshot with messages sent shows up (at most ~10 s), then stop the replay.
-        let (status, _, err) = try Shell.execute("""
+        let (status, _, err) = try Shell.execute(
+            """
             '\(Self.k2)' replay '\(path)' --sink mock:// --speed 1 --quiet --metrics-port \(port) & pid=$!
             for i in $(seq 1 40); do
               curl -s --max-time 2 http://127.0.0.1:\(port)/metrics > '\(scrape)' 2>/dev/null

@@ -25,8 +25,9 @@ final class ArraySource: ReplaySource, @unchecked Sendable {
         guard position < records.count else { return nil }
         defer { position += 1 }
         let record = records[position]
-        return CaptureRecord(kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false,
-                             aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: UnsafeRawBufferPointer(payloads[position]))
+        return CaptureRecord(
+            kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false,
+            aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: UnsafeRawBufferPointer(payloads[position]))
     }
     func rewind() throws { position = 0; rewinds += 1 }
     var span: Int64 { 1_000 }
@@ -44,7 +45,7 @@ final class ArraySource: ReplaySource, @unchecked Sendable {
     let sink = RecordingSink()
     let summary = try ReplayEngine(config: config, sinks: [sink], clock: clock, waiter: ManualWaiter(clock: clock)).run()
     #expect(summary.outcome == .completed)
-    #expect(summary.messages == 18)   // 9 recv per round
+    #expect(summary.messages == 18)  // 9 recv per round
     #expect(summary.files == ["memory"])
     #expect(source.rewinds == 2)
     let round1: [Int64] = (1..<10).map { 100 + Int64($0) * 10 }

@@ -1,5 +1,6 @@
 import K2Core
 import Testing
+
 @testable import K2Replay
 
 /// The ClickHouse sink's pre-insert sort: its output must be the rows of the batch, each intact,
@@ -17,17 +18,17 @@ struct RowSorterTests {
         func string(_ s: [UInt8]) { s.withUnsafeBytes { writer.string($0) } }
         switch layout {
         case .trades:
-            string(Array("id-\(time)".utf8))   // message_id, not part of the key
-            string(first)                       // exchange
-            string(second)                      // symbol
-            writer.uint64(time)                      // exchange_timestamp_ms
+            string(Array("id-\(time)".utf8))  // message_id, not part of the key
+            string(first)  // exchange
+            string(second)  // symbol
+            writer.uint64(time)  // exchange_timestamp_ms
         case .raw:
-            string(first)                       // exchange
-            writer.uint32(7)                         // connection, not part of the key
-            string(second)                      // stream
-            writer.uint64(time)                      // receive_ns
+            string(first)  // exchange
+            writer.uint32(7)  // connection, not part of the key
+            string(second)  // stream
+            writer.uint64(time)  // receive_ns
         }
-        string(tail)                            // the other columns
+        string(tail)  // the other columns
         return Row(first: first, second: second, time: time, bytes: Array(writer.bytes))
     }
 
@@ -66,15 +67,17 @@ struct RowSorterTests {
     }
 
     static let exchanges: [[UInt8]] = ["binance", "kraken", "coinbase", "bin", "", "binance2"].map { Array($0.utf8) }
-    static let symbols: [[UInt8]] = ["BTCUSDT", "BTC", "ETHUSDT", "btcusdt@trade", "BTC/USD", ""].map { Array($0.utf8) }
+    static let symbols: [[UInt8]] =
+        ["BTCUSDT", "BTC", "ETHUSDT", "btcusdt@trade", "BTC/USD", ""].map { Array($0.utf8) }
         + [[0xC3, 0xA9, 0x41], [0x41, 0xFF], [0x41], Array(repeating: 0x5A, count: 200)]
 
     static func randomRows(_ layout: RowSorter.Layout, count: Int, seed: UInt64, times: ClosedRange<UInt64>) -> [Row] {
         var rng = SplitMix64(seed: seed)
         return (0..<count).map { _ in
             let tail = (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            return encode(layout, first: exchanges.randomElement(using: &rng)!, second: symbols.randomElement(using: &rng)!,
-                          time: UInt64.random(in: times, using: &rng), tail: tail)
+            return encode(
+                layout, first: exchanges.randomElement(using: &rng)!, second: symbols.randomElement(using: &rng)!,
+                time: UInt64.random(in: times, using: &rng), tail: tail)
         }
     }
 
@@ -83,8 +86,10 @@ struct RowSorterTests {
         var sorter = RowSorter(layout: layout)
         // Reused across batches of different sizes (scratch kept between batches); narrow
         // time ranges give many equal keys, where arrival order must be kept.
-        for (seed, count, times) in [(1, 1, 0...10), (2, 2, 0...1), (3, 500, 0...3), (4, 5_000, 0...1_000_000), (5, 37, 5...5),
-                                     (6, 20_000, 0...50)] as [(UInt64, Int, ClosedRange<UInt64>)] {
+        for (seed, count, times) in [
+            (1, 1, 0...10), (2, 2, 0...1), (3, 500, 0...3), (4, 5_000, 0...1_000_000), (5, 37, 5...5),
+            (6, 20_000, 0...50),
+        ] as [(UInt64, Int, ClosedRange<UInt64>)] {
             let rows = Self.randomRows(layout, count: count, seed: seed, times: times)
             #expect(Self.difference(Self.sorted(layout, rows, sorter: &sorter), Self.reference(rows)) == nil, "seed \(seed), \(count) rows")
         }

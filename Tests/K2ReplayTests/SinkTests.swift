@@ -4,8 +4,10 @@ import K2Replay
 import K2TestSupport
 import Testing
 
-@Test(arguments: ["nope://x", "kafkax://localhost:9092", "mock", ":foo", "mock://?capacity=0", "mock://?capacity=-3",
-                  "mock://?capacity=abc", "mock://?speed=3", "mock://host", "file:", "file:x?y=1"])
+@Test(arguments: [
+    "nope://x", "kafkax://localhost:9092", "mock", ":foo", "mock://?capacity=0", "mock://?capacity=-3",
+    "mock://?capacity=abc", "mock://?speed=3", "mock://host", "file:", "file:x?y=1",
+])
 func badSinkURIsAreRejected(uri: String) {
     #expect(throws: ReplayError.self) { try SinkFactory.make(uri) }
 }
@@ -41,9 +43,11 @@ private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 
     let payload: [UInt8] = Array(#"{"stream":"btcusdt@trade","data":{"s":"BTCUSDT"}}"#.utf8)
     try payload.withUnsafeBytes { raw in
         for (i, time) in intended.enumerated() {
-            let record = CaptureRecord(kind: .recv, timestamp: time, connection: 0, isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: raw)
-            let message = ReplayMessage(record: record, fields: PayloadFields.extract(raw), sequence: UInt64(i), captureNanos: time,
-                                  intendedNanos: time, actualNanos: time + actualDelay, exchange: "binance")
+            let record = CaptureRecord(
+                kind: .recv, timestamp: time, connection: 0, isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: raw)
+            let message = ReplayMessage(
+                record: record, fields: PayloadFields.extract(raw), sequence: UInt64(i), captureNanos: time,
+                intendedNanos: time, actualNanos: time + actualDelay, exchange: "binance")
             try sink.send(message)
         }
     }
@@ -102,7 +106,7 @@ private func feed(_ sink: any ReplaySink, intended: [Int64], actualDelay: Int64 
     try sink.open()
     sink.willStart(pace: .max)
     try feed(sink, intended: [10, 20, 30])
-    #expect(sink.counts.delivered == 0) // at max: still buffered
+    #expect(sink.counts.delivered == 0)  // at max: still buffered
     try sink.finish(timeoutNanos: 0)
     #expect(sink.counts.delivered == 3 && sink.counts.inFlight == 0)
     let text = try Shell.run("cat '\(dir.file("out.ndjson"))'")

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import K2Capture
 import K2Core
 import K2Replay
 import K2TestSupport
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A capture with a torn tail (`head -c N cap.k2cap`) is refused unless `allowTorn` says so.
 @Suite struct TornReplayTests {
@@ -35,7 +36,7 @@ import Testing
             Issue.record("a torn capture was replayed without allowTorn")
         } catch let error as ReplayError {
             #expect(error.code == .damagedInput)
-            #expect(error.exitCode == 1)   // nothing was sent, but the input is not bad usage
+            #expect(error.exitCode == 1)  // nothing was sent, but the input is not bad usage
             #expect(error.description.contains("torn tail at byte"))
             #expect(error.description.contains("--allow-torn"))
             #expect(error.description.contains("k2 capture reindex \(path)"))

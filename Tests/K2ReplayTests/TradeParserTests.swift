@@ -1,6 +1,7 @@
 import K2Capture
 import K2Core
 import Testing
+
 @testable import K2Replay
 
 /// The single-pass Binance trade scanner of the ClickHouse sink's `trades` mode.
@@ -15,8 +16,10 @@ struct TradeParserTests {
             let raw = UnsafeRawBufferPointer(buffer)
             var out: [Row] = []
             TradeParser.parse(raw, fields: PayloadFields.extract(raw)) { trade in
-                out.append(Row(symbol: trade.symbol.text, ms: trade.timestampMillis, price: trade.price, qty: trade.quantity,
-                               side: trade.side, id: trade.tradeID.text))
+                out.append(
+                    Row(
+                        symbol: trade.symbol.text, ms: trade.timestampMillis, price: trade.price, qty: trade.quantity,
+                        side: trade.side, id: trade.tradeID.text))
             }
             return out
         }
@@ -32,17 +35,21 @@ struct TradeParserTests {
 
     /// Coinbase Exchange (ws-feed) `match`: `side` is the maker's, the row has the taker's.
     @Test func coinbaseExchangeMatch() {
-        let parsed = rows(#"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"a","taker_order_id":"b","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#)
+        let parsed = rows(
+            #"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"a","taker_order_id":"b","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#
+        )
         #expect(parsed == [Row(symbol: "BTC-USD", ms: 1_415_348_367_028, price: 400.23, qty: 5.23512, side: .buy, id: "10")])
     }
 
     /// Messages without trades that the venues send are known; anything else is reported by kind.
     @Test func messagesWithoutTradesAreKnownOthersReportedByKind() {
-        for known in [#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}}"#,
-                      #"{"result":null,"id":1}"#, #"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#,
-                      #"[101,{"a":[["5541.30000","2.50700000","1534614248.456738"]]},"book-10","XBT/USD"]"#, #"{"event":"heartbeat"}"#,
-                      #"{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":0,"events":[]}"#,
-                      #"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","1.0","2"]],"time":"2023-11-14T22:13:20.210Z"}"#] {
+        for known in [
+            #"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}}"#,
+            #"{"result":null,"id":1}"#, #"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#,
+            #"[101,{"a":[["5541.30000","2.50700000","1534614248.456738"]]},"book-10","XBT/USD"]"#, #"{"event":"heartbeat"}"#,
+            #"{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":0,"events":[]}"#,
+            #"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","1.0","2"]],"time":"2023-11-14T22:13:20.210Z"}"#,
+        ] {
             #expect(unreadable(known) == nil, "\(known)")
         }
         #expect(unreadable(#"{"type":"auction","product_id":"BTC-USD"}"#) == "auction")
@@ -50,7 +57,9 @@ struct TradeParserTests {
     }
 
     @Test func combinedStreamTrade() {
-        let parsed = rows(#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":4242,"p":"37000.10","q":"0.0150","b":1,"a":2,"T":1700000000120,"m":true,"M":true}}"#)
+        let parsed = rows(
+            #"{"stream":"btcusdt@trade","data":{"e":"trade","E":1700000000123,"s":"BTCUSDT","t":4242,"p":"37000.10","q":"0.0150","b":1,"a":2,"T":1700000000120,"m":true,"M":true}}"#
+        )
         #expect(parsed == [Row(symbol: "BTCUSDT", ms: 1_700_000_000_120, price: 37000.1, qty: 0.015, side: .sell, id: "4242")])
     }
 

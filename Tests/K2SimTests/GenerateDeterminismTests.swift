@@ -3,6 +3,7 @@ import K2Capture
 import K2Core
 import K2TestSupport
 import Testing
+
 @testable import K2Sim
 
 /// `k2 sim generate` with one seed and one command line writes the same bytes every time:

@@ -2,6 +2,7 @@ import K2Capture
 import K2Core
 import K2TestSupport
 import Testing
+
 @testable import K2Sim
 
 /// `k2 capture inspect`'s Kraken book checksums against the simulator's (two implementations:

@@ -1,5 +1,6 @@
 import K2Core
 import Testing
+
 @testable import K2Sim
 
 /// Kraken v1 book checksums (`"c"` on book updates), against Kraken's documented example and

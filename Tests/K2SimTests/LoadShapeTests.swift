@@ -1,6 +1,7 @@
 import Foundation
 import K2Core
 import Testing
+
 @testable import K2Sim
 
 @Suite struct LoadShapeTests {
@@ -52,10 +53,12 @@ import Testing
     }
 
     @Test func rampStepSineAndOpenMatchTheirIntegrals() {
-        for shape in [LoadShape.ramp(from: 10_000, to: 50_000),
-                      .step(rates: [1_000, 20_000, 5_000], every: 2 * sec),
-                      .sine(mean: 10_000, amplitude: 8_000, period: 3 * sec, phase: 0),
-                      .marketOpen(rate: 2_000, peak: 10, decay: 1 * sec)] {
+        for shape in [
+            LoadShape.ramp(from: 10_000, to: 50_000),
+            .step(rates: [1_000, 20_000, 5_000], every: 2 * sec),
+            .sine(mean: 10_000, amplitude: 8_000, period: 3 * sec, phase: 0),
+            .marketOpen(rate: 2_000, peak: 10, decay: 1 * sec),
+        ] {
             let seg = LoadSegment(shape: shape, length: 6 * sec)
             let (total, _) = count([seg], seed: 77)
             #expect(within(total, seg.expectedCount), "\(shape.name): \(total) vs \(seg.expectedCount)")
@@ -78,8 +81,9 @@ import Testing
     }
 
     @Test func flashCrashIsFiftyTimesBaseForThirtySeconds() {
-        let seg = LoadSegment(shape: .flashCrash(rate: 1_000, multiplier: 50, at: 10 * sec, length: 30 * sec, drop: 0.1, recovery: 0.5),
-                              length: 60 * sec)
+        let seg = LoadSegment(
+            shape: .flashCrash(rate: 1_000, multiplier: 50, at: 10 * sec, length: 30 * sec, drop: 0.1, recovery: 0.5),
+            length: 60 * sec)
         let (total, times) = count([seg])
         #expect(within(total, 1_000 * 30 + 50_000 * 30))
         let inside = times.filter { $0 >= 10 * sec && $0 < 40 * sec }.count
@@ -87,8 +91,12 @@ import Testing
     }
 
     @Test func flashCrashMovesAllPricesDownTogether() {
-        var profile = SimProfile(timeline: Timeline([LoadSegment(shape: .flashCrash(rate: 20_000, multiplier: 5, at: 2 * sec, length: 6 * sec, drop: 0.1, recovery: 0),
-                                                           length: 4 * sec)]))
+        var profile = SimProfile(
+            timeline: Timeline([
+                LoadSegment(
+                    shape: .flashCrash(rate: 20_000, multiplier: 5, at: 2 * sec, length: 6 * sec, drop: 0.1, recovery: 0),
+                    length: 4 * sec)
+            ]))
         profile.market.symbols = 20
         var feed = LiveFeed(profile: profile, venue: .binance)
         let start = (0..<20).map { feed.model.bestPrices($0).bid }
@@ -102,8 +110,10 @@ import Testing
     }
 
     @Test func timelineComposesSegments() {
-        let timeline = Timeline([LoadSegment(shape: .constant(rate: 100), length: 10 * sec),
-                          LoadSegment(shape: .constant(rate: 1_000), length: 5 * sec)])
+        let timeline = Timeline([
+            LoadSegment(shape: .constant(rate: 100), length: 10 * sec),
+            LoadSegment(shape: .constant(rate: 1_000), length: 5 * sec),
+        ])
         #expect(timeline.length == 15 * sec)
         #expect(timeline.rate(at: 9 * sec) == 100)
         #expect(timeline.rate(at: 10 * sec) == 1_000)

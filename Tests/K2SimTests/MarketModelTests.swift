@@ -1,6 +1,7 @@
 import Foundation
 import K2Core
 import Testing
+
 @testable import K2Sim
 
 @Suite struct DecimalTextTests {

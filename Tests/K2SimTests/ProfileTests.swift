@@ -3,6 +3,7 @@ import K2Capture
 import K2Core
 import K2TestSupport
 import Testing
+
 @testable import K2Sim
 
 @Suite struct ProfileTests {
@@ -18,30 +19,31 @@ import Testing
     }
 
     @Test func fullProfileParses() throws {
-        let profile = try ProfileLoader.parse(yaml: """
-            name: t
-            seed: 7
-            venues: [kraken, coinbase]
-            start: 2024-03-01T00:00:00Z
-            arrivals: uniform
-            market:
-              symbols: 50
-              zipf: 1.2
-              mix: {trade: 1, agg_trade: 0, depth: 1}
-              trade_notional: {median: 100, sigma: 1}
-            kraken:
-              book_depth: 10
-            timeline:
-              - shape: constant
-                rate: 10_000
-                duration: 30s
-              - shape: bursts
-                base: 100
-                burst: 1000
-                mean_on: 1s
-                duration: 1m
-                arrivals: poisson
-            """)
+        let profile = try ProfileLoader.parse(
+            yaml: """
+                name: t
+                seed: 7
+                venues: [kraken, coinbase]
+                start: 2024-03-01T00:00:00Z
+                arrivals: uniform
+                market:
+                  symbols: 50
+                  zipf: 1.2
+                  mix: {trade: 1, agg_trade: 0, depth: 1}
+                  trade_notional: {median: 100, sigma: 1}
+                kraken:
+                  book_depth: 10
+                timeline:
+                  - shape: constant
+                    rate: 10_000
+                    duration: 30s
+                  - shape: bursts
+                    base: 100
+                    burst: 1000
+                    mean_on: 1s
+                    duration: 1m
+                    arrivals: poisson
+                """)
         #expect(profile.name == "t" && profile.seed == 7 && profile.venues == [.kraken, .coinbase])
         #expect(profile.market.symbols == 50 && profile.market.zipfExponent == 1.2 && profile.market.aggTradeWeight == 0)
         #expect(profile.krakenBookDepth == 10)
@@ -53,22 +55,36 @@ import Testing
     }
 
     @Test func badProfilesNameFileLineAndKey() {
-        #expect(error("seed: 1\ntimeline:\n  - shape: constant\n    rate: 10\n    duration: 1s\nvenu: [binance]\n")
-                == "p.yaml:6:1: unknown key 'venu' — did you mean 'venue'? allowed here: name, seed, venues, venue, start, arrivals, market, binance, kraken, faults, timeline")
-        #expect(error("timeline:\n  - shape: constant\n    rate: -5\n    duration: 1s\n")
+        #expect(
+            error("seed: 1\ntimeline:\n  - shape: constant\n    rate: 10\n    duration: 1s\nvenu: [binance]\n")
+                == "p.yaml:6:1: unknown key 'venu' — did you mean 'venue'? allowed here: name, seed, venues, venue, start, arrivals, market, binance, kraken, faults, timeline"
+        )
+        #expect(
+            error("timeline:\n  - shape: constant\n    rate: -5\n    duration: 1s\n")
                 == "p.yaml:3:11: key 'timeline[0].rate' must be from 0 to 1000000000, not '-5' — see docs/sim-profiles.md")
-        #expect(error("timeline:\n  - shape: zigzag\n    duration: 1s\n").hasPrefix("p.yaml:2:12: key 'timeline[0].shape': unknown shape 'zigzag' — use one of bursts, constant,"))
-        #expect(error("timeline:\n  - shape: constant\n    rate: fast\n    duration: 1s\n")
+        #expect(
+            error("timeline:\n  - shape: zigzag\n    duration: 1s\n").hasPrefix(
+                "p.yaml:2:12: key 'timeline[0].shape': unknown shape 'zigzag' — use one of bursts, constant,"))
+        #expect(
+            error("timeline:\n  - shape: constant\n    rate: fast\n    duration: 1s\n")
                 == "p.yaml:3:11: key 'timeline[0].rate' must be a number, not 'fast' — see docs/sim-profiles.md")
-        #expect(error("market:\n  symbols: [1, 2]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
+        #expect(
+            error("market:\n  symbols: [1, 2]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
                 == "p.yaml:2:12: key 'market.symbols' must be a whole number, not 'a list' — see docs/sim-profiles.md")
-        #expect(error("timeline:\n  - shape: constant\n    rate: 1\n") == "p.yaml:2:5: missing key 'timeline[0].duration' (how long the segment lasts, e.g. 60s) — add it; see docs/sim-profiles.md")
-        #expect(error("venues: [nasdaq]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
+        #expect(
+            error("timeline:\n  - shape: constant\n    rate: 1\n")
+                == "p.yaml:2:5: missing key 'timeline[0].duration' (how long the segment lasts, e.g. 60s) — add it; see docs/sim-profiles.md")
+        #expect(
+            error("venues: [nasdaq]\ntimeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n")
                 == "p.yaml:1:9: key 'venues': unknown venue 'nasdaq' — use binance, kraken or coinbase")
         #expect(error("name: x\n") == "p.yaml:1:1: missing key 'timeline' (a list of shapes with durations) — add it; see docs/sim-profiles.md")
-        #expect(error("timeline:\n  - shape: ramp\n    from: 1\n    duration: 1s\n").hasPrefix("p.yaml:2:5: missing key 'timeline[0].to' (the ramp shape needs from, to)"))
+        #expect(
+            error("timeline:\n  - shape: ramp\n    from: 1\n    duration: 1s\n").hasPrefix(
+                "p.yaml:2:5: missing key 'timeline[0].to' (the ramp shape needs from, to)"))
         #expect(error("timeline: [\n").hasPrefix("p.yaml:"))
-        #expect(error("timeline:\n  - shape: flash_crash\n    rate: 1\n    drop: 1.5\n    duration: 1s\n").hasPrefix("p.yaml:4:11: key 'timeline[0].drop' must be from 0 to 1, not '1.5'"))
+        #expect(
+            error("timeline:\n  - shape: flash_crash\n    rate: 1\n    drop: 1.5\n    duration: 1s\n").hasPrefix(
+                "p.yaml:4:11: key 'timeline[0].drop' must be from 0 to 1, not '1.5'"))
     }
 
     static let tl = "timeline:\n  - shape: constant\n    rate: 1\n    duration: 1s\n"
@@ -77,23 +93,25 @@ import Testing
         #expect(try ProfileLoader.parse(yaml: Self.tl).binanceStreams == [.trade, .aggTrade, .depth])
         #expect(try ProfileLoader.parse(yaml: "binance:\n  streams: [depth, trade]\n" + Self.tl).binanceStreams == [.depth, .trade])
         #expect(try ProfileLoader.parse(yaml: "binance: {streams: [aggTrade]}\n" + Self.tl).binanceStreams == [.aggTrade])
-        #expect(error("binance:\n  streams: [trade, bookTicker]\n" + Self.tl)
+        #expect(
+            error("binance:\n  streams: [trade, bookTicker]\n" + Self.tl)
                 == "p.yaml:2:12: key 'binance.streams': unknown stream 'bookTicker' — use trade, aggTrade and/or depth")
         #expect(error("binance:\n  streams: []\n" + Self.tl).hasPrefix("p.yaml:2:12: key 'binance.streams': no stream given"))
     }
 
     @Test func faultsSection() throws {
-        let profile = try ProfileLoader.parse(yaml: """
-            faults:
-              drop_every: 30s
-              stall_every: 1m
-              stall_for: 250ms
-              gap_every: 500
-              duplicate_every: 7
-              reorder_every: 9
-              malformed_every: 1_000
-              close_after: 12h
-            """ + "\n" + Self.tl)
+        let profile = try ProfileLoader.parse(
+            yaml: """
+                faults:
+                  drop_every: 30s
+                  stall_every: 1m
+                  stall_for: 250ms
+                  gap_every: 500
+                  duplicate_every: 7
+                  reorder_every: 9
+                  malformed_every: 1_000
+                  close_after: 12h
+                """ + "\n" + Self.tl)
         var expected = FaultPlan()
         expected.dropEveryNanos = 30_000_000_000
         expected.stallEveryNanos = 60_000_000_000
@@ -114,12 +132,24 @@ import Testing
     /// Numbers outside what the simulator can run with (huge, negative, NaN, infinite) are one
     /// error line each, never a trap in a conversion later (issue 17).
     @Test(arguments: [
-        ("timeline:\n  - shape: constant\n    rate: 1e30\n    duration: 1s\n", "p.yaml:3:11: key 'timeline[0].rate' must be from 0 to 1000000000, not '1e30'"),
+        (
+            "timeline:\n  - shape: constant\n    rate: 1e30\n    duration: 1s\n",
+            "p.yaml:3:11: key 'timeline[0].rate' must be from 0 to 1000000000, not '1e30'"
+        ),
         ("timeline:\n  - shape: constant\n    rate: nan\n    duration: 1s\n", "p.yaml:3:11: key 'timeline[0].rate' must be a number, not 'nan'"),
         ("timeline:\n  - shape: constant\n    rate: .inf\n    duration: 1s\n", "p.yaml:3:11: key 'timeline[0].rate' must be a number, not '.inf'"),
-        ("timeline:\n  - shape: constant\n    rate: 1\n    duration: 100000d\n", "p.yaml:4:15: key 'timeline[0].duration' must be from 1ns to 365d, not '100000d'"),
-        ("timeline:\n  - shape: market_open\n    rate: 1\n    peak: 1e300\n    duration: 1s\n", "p.yaml:4:11: key 'timeline[0].peak' must be from 1 to 1000000"),
-        ("timeline:\n  - shape: step\n    rates: [1, -2]\n    duration: 1s\n", "key 'timeline[0].rates' must hold numbers from 0 to 1000000000, not '-2'"),
+        (
+            "timeline:\n  - shape: constant\n    rate: 1\n    duration: 100000d\n",
+            "p.yaml:4:15: key 'timeline[0].duration' must be from 1ns to 365d, not '100000d'"
+        ),
+        (
+            "timeline:\n  - shape: market_open\n    rate: 1\n    peak: 1e300\n    duration: 1s\n",
+            "p.yaml:4:11: key 'timeline[0].peak' must be from 1 to 1000000"
+        ),
+        (
+            "timeline:\n  - shape: step\n    rates: [1, -2]\n    duration: 1s\n",
+            "key 'timeline[0].rates' must hold numbers from 0 to 1000000000, not '-2'"
+        ),
         ("market: {symbols: 1e12}\n" + ProfileTests.tl, "p.yaml:1:19: key 'market.symbols' must be from 1 to 1000000, not '1e12'"),
         ("market: {symbols: 1e20}\n" + ProfileTests.tl, "p.yaml:1:19: key 'market.symbols' must be a whole number"),
         ("seed: -1\n" + ProfileTests.tl, "p.yaml:1:7: key 'seed' must be a whole number ≥ 0, not '-1'"),
@@ -133,14 +163,21 @@ import Testing
     }
 
     @Test func badFaultsNameFileLineAndKey() {
-        #expect(error("faults:\n  gap_every: -3\n" + Self.tl) == "p.yaml:2:14: key 'faults.gap_every' must be from 0 to 1000000000, not '-3' — see docs/sim-profiles.md")
-        #expect(error("faults:\n  drop_every: soon\n" + Self.tl)
+        #expect(
+            error("faults:\n  gap_every: -3\n" + Self.tl)
+                == "p.yaml:2:14: key 'faults.gap_every' must be from 0 to 1000000000, not '-3' — see docs/sim-profiles.md")
+        #expect(
+            error("faults:\n  drop_every: soon\n" + Self.tl)
                 == "p.yaml:2:15: key 'faults.drop_every' must be a duration such as 30s, 250ms or 2m, not 'soon' — see docs/sim-profiles.md")
         #expect(error("faults:\n  stall_for: off\n" + Self.tl).hasPrefix("p.yaml:2:14: key 'faults.stall_for' must be a duration"))
-        #expect(error("faults:\n  drop_evry: 1s\n" + Self.tl)
-                == "p.yaml:2:3: unknown key 'faults.drop_evry' — did you mean 'drop_every'? allowed here: drop_every, stall_every, stall_for, gap_every, duplicate_every, reorder_every, malformed_every, close_after")
+        #expect(
+            error("faults:\n  drop_evry: 1s\n" + Self.tl)
+                == "p.yaml:2:3: unknown key 'faults.drop_evry' — did you mean 'drop_every'? allowed here: drop_every, stall_every, stall_for, gap_every, duplicate_every, reorder_every, malformed_every, close_after"
+        )
         #expect(error("faults: 5\n" + Self.tl).hasPrefix("p.yaml:1:9: key 'faults' must be a mapping"))
-        #expect(error("faults:\n  duplicate_every: 2.5\n" + Self.tl) == "p.yaml:2:20: key 'faults.duplicate_every' must be a whole number, not '2.5' — see docs/sim-profiles.md")
+        #expect(
+            error("faults:\n  duplicate_every: 2.5\n" + Self.tl)
+                == "p.yaml:2:20: key 'faults.duplicate_every' must be a whole number, not '2.5' — see docs/sim-profiles.md")
     }
 
     @Test func shippedProfilesLoadAndHaveTheDocumentedRates() throws {
@@ -153,7 +190,9 @@ import Testing
         var lo = Double.infinity
         var hi = 0.0
         var offset: Int64 = 0
-        while offset < burst.timeline.length { let rate = burst.timeline.rate(at: offset); lo = min(lo, rate); hi = max(hi, rate); offset += 100_000_000 }
+        while offset < burst.timeline.length {
+            let rate = burst.timeline.rate(at: offset); lo = min(lo, rate); hi = max(hi, rate); offset += 100_000_000
+        }
         #expect(lo == 10_000 && hi == 50_000)
         let crash = try ProfileLoader.load(path: dir.appendingPathComponent("flash-crash.yaml").path)
         #expect(crash.timeline.rate(at: 61_000_000_000) == 50_000)
@@ -177,19 +216,25 @@ import Testing
         var subscriptions = SubscriptionSet(symbols: universe.count)
         var active: [String] = []
         let req = BinanceProtocol.parseRequest(Array(#"{"method":"SUBSCRIBE","params":["btcusdt@aggTrade","ethusdt@depth"],"id":7}"#.utf8))!
-        #expect(String(decoding: BinanceProtocol.handle(req, set: &subscriptions, active: &active, universe: universe), as: UTF8.self) == #"{"result":null,"id":7}"#)
+        #expect(
+            String(decoding: BinanceProtocol.handle(req, set: &subscriptions, active: &active, universe: universe), as: UTF8.self)
+                == #"{"result":null,"id":7}"#)
         #expect(subscriptions.contains(symbol: 0, kind: .aggTrade) && subscriptions.contains(symbol: 1, kind: .depth))
         let list = BinanceProtocol.parseRequest(Array(#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#.utf8))!
-        #expect(String(decoding: BinanceProtocol.handle(list, set: &subscriptions, active: &active, universe: universe), as: UTF8.self)
+        #expect(
+            String(decoding: BinanceProtocol.handle(list, set: &subscriptions, active: &active, universe: universe), as: UTF8.self)
                 == #"{"result":["btcusdt@aggTrade","ethusdt@depth"],"id":8}"#)
     }
 
     @Test func krakenAndCoinbaseSubscriptions() throws {
         var subscriptions = SubscriptionSet(symbols: universe.count)
-        let request = KrakenProtocol.parseRequest(Array(#"{"event":"subscribe","pair":["XBT/USD","FOO/USD"],"subscription":{"name":"book","depth":25},"reqid":4}"#.utf8))!
+        let request = KrakenProtocol.parseRequest(
+            Array(#"{"event":"subscribe","pair":["XBT/USD","FOO/USD"],"subscription":{"name":"book","depth":25},"reqid":4}"#.utf8))!
         let (frames, books) = KrakenProtocol.handle(request, set: &subscriptions, universe: universe, bookDepth: 25)
-        #expect(String(decoding: frames[0], as: UTF8.self)
-                == #"{"channelID":101,"channelName":"book-25","event":"subscriptionStatus","pair":"XBT/USD","reqid":4,"status":"subscribed","subscription":{"depth":25,"name":"book"}}"#)
+        #expect(
+            String(decoding: frames[0], as: UTF8.self)
+                == #"{"channelID":101,"channelName":"book-25","event":"subscriptionStatus","pair":"XBT/USD","reqid":4,"status":"subscribed","subscription":{"depth":25,"name":"book"}}"#
+        )
         #expect(String(decoding: frames[1], as: UTF8.self).contains(#""status":"error""#))
         #expect(books == [0] && subscriptions.contains(symbol: 0, kind: .depth, venue: .kraken))
         #expect(String(decoding: VenueAnswers.krakenPong(reqid: "42"), as: UTF8.self) == #"{"event":"pong","reqid":42}"#)
@@ -197,9 +242,14 @@ import Testing
         var coinbaseSet = SubscriptionSet(symbols: universe.count)
         let cr = CoinbaseProtocol.parseRequest(Array(#"{"type":"subscribe","product_ids":["ETH-USD"],"channel":"market_trades"}"#.utf8))!
         #expect(CoinbaseProtocol.apply(cr, set: &coinbaseSet, universe: universe))
-        #expect(coinbaseSet.contains(symbol: 1, kind: .aggTrade, venue: .coinbase) && !coinbaseSet.contains(symbol: 1, kind: .depth, venue: .coinbase))
-        let ack = String(decoding: CoinbaseProtocol.subscriptions(coinbaseSet, universe: universe, heartbeats: false, nanos: 0, sequence: 3), as: UTF8.self)
-        #expect(ack == #"{"channel":"subscriptions","client_id":"","timestamp":"1970-01-01T00:00:00Z","sequence_num":3,"events":[{"subscriptions":{"market_trades":["ETH-USD"]}}]}"#)
+        #expect(
+            coinbaseSet.contains(symbol: 1, kind: .aggTrade, venue: .coinbase) && !coinbaseSet.contains(symbol: 1, kind: .depth, venue: .coinbase))
+        let ack = String(
+            decoding: CoinbaseProtocol.subscriptions(coinbaseSet, universe: universe, heartbeats: false, nanos: 0, sequence: 3), as: UTF8.self)
+        #expect(
+            ack
+                == #"{"channel":"subscriptions","client_id":"","timestamp":"1970-01-01T00:00:00Z","sequence_num":3,"events":[{"subscriptions":{"market_trades":["ETH-USD"]}}]}"#
+        )
     }
 
     @Test func filteredFeedSendsOnlyTheSubscribedStreams() {

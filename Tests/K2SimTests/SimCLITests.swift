@@ -3,6 +3,7 @@ import K2Capture
 import K2Core
 import K2TestSupport
 import Testing
+
 @testable import K2Sim
 
 /// Runs the built `k2` binary (.build/debug/k2, built by `swift build --build-tests`) on bad
@@ -101,7 +102,9 @@ import Testing
         #expect(try Shell.execute("'\(Self.k2)' sim generate \(profileArgs) -o '\(cap)'").0 == 0)
         let (s1, _, e1) = try Shell.execute("'\(Self.k2)' replay '\(cap)' --speed max --sink mock:// --quiet --report '\(dir.file("r1"))'")
         #expect(s1 == 0, "\(e1)")
-        let (s2, _, e2) = try Shell.execute("TMPDIR='\(tmp)' '\(Self.k2)' sim run \(profileArgs) --speed max --sink mock:// --quiet --loop 2 --keep '\(kept)' --report '\(dir.file("r2"))'")
+        let (s2, _, e2) = try Shell.execute(
+            "TMPDIR='\(tmp)' '\(Self.k2)' sim run \(profileArgs) --speed max --sink mock:// --quiet --loop 2 --keep '\(kept)' --report '\(dir.file("r2"))'"
+        )
         #expect(s2 == 0, "\(e2)")
         #expect(e2.contains("generated as they are replayed"), "\(e2)")
         let fromFile = try figures(dir.file("r1"))
@@ -109,7 +112,8 @@ import Testing
         #expect(Int(fromRun.messages) == 2 * (Int(fromFile.messages) ?? -1), "\(fromRun) vs \(fromFile)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).isEmpty)
         // One round: the same checksum as the capture's replay.
-        let (s3, _, e3) = try Shell.execute("TMPDIR='\(tmp)' '\(Self.k2)' sim run \(profileArgs) --speed max --sink mock:// --quiet --report '\(dir.file("r3"))'")
+        let (s3, _, e3) = try Shell.execute(
+            "TMPDIR='\(tmp)' '\(Self.k2)' sim run \(profileArgs) --speed max --sink mock:// --quiet --report '\(dir.file("r3"))'")
         #expect(s3 == 0, "\(e3)")
         let one = try figures(dir.file("r3"))
         #expect(one.messages == fromFile.messages && one.checksum == fromFile.checksum && !one.checksum.isEmpty, "\(one) vs \(fromFile)")
@@ -136,8 +140,11 @@ import Testing
         }
         #expect(counts[1] > 0 && counts[2] > 0 && counts[1] + counts[2] == counts[0], "\(counts)")
         // Refused before sim run's banner line: the error is the only line.
-        for (args, message) in [("--metrics-port 70000", "--metrics-port '70000' is not a TCP port"),
-                                ("--realtime -3", "--realtime -3 is out of range: give 1…99"), ("--speed max --realtime 100", "--realtime 100 is out of range: give 1…99")] {
+        for (args, message) in [
+            ("--metrics-port 70000", "--metrics-port '70000' is not a TCP port"),
+            ("--realtime -3", "--realtime -3 is out of range: give 1…99"),
+            ("--speed max --realtime 100", "--realtime 100 is out of range: give 1…99"),
+        ] {
             let result = try k2("sim run \(profileArgs.replacingOccurrences(of: "--speed max ", with: "")) \(args)")
             #expect(result.status == 2, "\(result.err)")
             #expect(result.err.hasPrefix("k2: ") && !result.err.contains("\n") && result.err.contains(message), "\(result.err)")

@@ -4,6 +4,7 @@ import K2Core
 import K2Replay
 import K2TestSupport
 import Testing
+
 @testable import K2Sim
 
 /// `k2 sim run`'s path: the generator as a replay source (no capture file) sends what replaying
@@ -45,7 +46,8 @@ import Testing
             var fileConfig = ReplayConfig(files: [path])
             fileConfig.loops = loops
             let fromFile = try replay(fileConfig)
-            var srcConfig = ReplayConfig(source: ReplaySourceFactory(name: "sim") { try GeneratedReplaySource(generator: CaptureGenerator(profile: profile)) })
+            var srcConfig = ReplayConfig(
+                source: ReplaySourceFactory(name: "sim") { try GeneratedReplaySource(generator: CaptureGenerator(profile: profile)) })
             srcConfig.loops = loops
             let fromSource = try replay(srcConfig)
             // recv records only: the market messages and the acks.

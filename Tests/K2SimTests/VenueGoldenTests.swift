@@ -2,6 +2,7 @@ import Foundation
 import K2Capture
 import K2Core
 import Testing
+
 @testable import K2Sim
 
 /// Compares the encoders' output with the venues' documented examples (Fixtures/), and the
@@ -122,7 +123,7 @@ import Testing
                 same(message, try fixture("kraken-ticker.json"))
                 #expect(message.arrayValue?[1]["t"]?.arrayValue?.first?.int64Value == stats.trades)
             } else {
-                same(message, try fixture("coinbase-ticker.json"))   // the fixture is the snapshot; updates have the same members
+                same(message, try fixture("coinbase-ticker.json"))  // the fixture is the snapshot; updates have the same members
                 #expect(message["events"]?.arrayValue?.first?["type"]?.stringValue == "update")
                 let sequence = message["sequence_num"]!.int64Value!
                 #expect(sequence == lastSequence + 1)
@@ -133,8 +134,9 @@ import Testing
         }
         #expect(seen == 10)
         if venue == .coinbase {
-            same(try JSONParser.parse(feed.coinbaseTickerSnapshot(symbol: 0, nanos: 1_775_572_203_000_000_000, sequence: 12)),
-                 try fixture("coinbase-ticker.json"))
+            same(
+                try JSONParser.parse(feed.coinbaseTickerSnapshot(symbol: 0, nanos: 1_775_572_203_000_000_000, sequence: 12)),
+                try fixture("coinbase-ticker.json"))
         }
     }
 
@@ -181,7 +183,7 @@ import Testing
             #expect(kline["f"]!.int64Value! <= kline["L"]!.int64Value! && kline["n"]!.int64Value! >= 1)
             if kline["x"] == .bool(true) {
                 closed += 1
-                #expect(start < (message["E"]!.int64Value! / 60_000) * 60_000)   // the minute before the event's
+                #expect(start < (message["E"]!.int64Value! / 60_000) * 60_000)  // the minute before the event's
             } else {
                 #expect(offset - lastUpdate >= 2_000_000_000 || start != previousStart)
                 lastUpdate = offset
@@ -220,8 +222,9 @@ import Testing
         let request = try #require(CoinbaseProtocol.parseRequest(CoinbaseProtocol.subscribeRequest(productIDs: ["BTC-USD"], channel: "candles")))
         #expect(CoinbaseProtocol.apply(request, set: &set, universe: feed.universe))
         #expect(set.kinds(symbol: 0) == [.candle])
-        #expect(String(decoding: CoinbaseProtocol.subscriptions(set, universe: feed.universe, heartbeats: false, nanos: 0, sequence: 1), as: UTF8.self)
-            .hasSuffix(#""events":[{"subscriptions":{"candles":["BTC-USD"]}}]}"#))
+        #expect(
+            String(decoding: CoinbaseProtocol.subscriptions(set, universe: feed.universe, heartbeats: false, nanos: 0, sequence: 1), as: UTF8.self)
+                .hasSuffix(#""events":[{"subscriptions":{"candles":["BTC-USD"]}}]}"#))
     }
 
     /// Every channel a client can subscribe to, with its golden file and the venue's documented
@@ -281,10 +284,11 @@ import Testing
             // The checksum "c" is in the last object; the older documented examples have none.
             let parts = message.arrayValue!
             #expect(parts[parts.count - 3]["c"]?.stringValue.flatMap { UInt32($0) } != nil)
-            let noChecksum = JSONValue.array(parts.map { part in
-                if case let .object(members) = part { return .object(members.filter { $0.0 != "c" }) }
-                return part
-            })
+            let noChecksum = JSONValue.array(
+                parts.map { part in
+                    if case let .object(members) = part { return .object(members.filter { $0.0 != "c" }) }
+                    return part
+                })
             if model.askChanges.isEmpty || model.bidChanges.isEmpty {
                 if !model.bidChanges.isEmpty { continue }
                 same(noChecksum, try fixture("kraken-book-asks.json"))
@@ -315,8 +319,10 @@ import Testing
         let doc = try fixture("coinbase-market_trades.json")
         same(generated(.coinbase, .trade), doc)
         same(generated(.coinbase, .depth), try fixture("coinbase-l2_data.json"))
-        same(try JSONParser.parse(VenueAnswers.coinbaseHeartbeat(counter: 3049, nanos: 1_687_552_286_122_969_572, uptimeNanos: 91_717_525_857_105, sequence: 0)),
-             try fixture("coinbase-heartbeats-venue.json"))
+        same(
+            try JSONParser.parse(
+                VenueAnswers.coinbaseHeartbeat(counter: 3049, nanos: 1_687_552_286_122_969_572, uptimeNanos: 91_717_525_857_105, sequence: 0)),
+            try fixture("coinbase-heartbeats-venue.json"))
         // The level2 snapshot (sent first after a level2 subscription) is the documented l2_data example.
         let model = MarketModel(config: MarketConfig(), seed: 42)
         let encoder = VenueEncoder(venue: .coinbase, universe: model.universe)

@@ -20,16 +20,22 @@ final class EmbeddedFaults: FaultInjector {
         for fault in faults {
             switch fault.target {
             case "broker" where broker == nil:
-                throw BenchError(.invalidArgument, path: workloadPath, what: "fault '\(fault.what)' needs the embedded broker, and this workload does not start it",
-                                 remedy: "use a kafka://embedded sink or embedded.broker: true; for another broker use a command: fault")
+                throw BenchError(
+                    .invalidArgument, path: workloadPath,
+                    what: "fault '\(fault.what)' needs the embedded broker, and this workload does not start it",
+                    remedy: "use a kafka://embedded sink or embedded.broker: true; for another broker use a command: fault")
             case "clickhouse" where clickhouse == nil:
-                throw BenchError(.invalidArgument, path: workloadPath, what: "fault '\(fault.what)' needs the embedded ClickHouse, and this workload does not start it",
-                                 remedy: "set embedded.clickhouse: true; for another server use a command: fault")
+                throw BenchError(
+                    .invalidArgument, path: workloadPath,
+                    what: "fault '\(fault.what)' needs the embedded ClickHouse, and this workload does not start it",
+                    remedy: "set embedded.clickhouse: true; for another server use a command: fault")
             default: break
             }
             if let broker, case let .brokerDown(id) = fault.action, id > broker.configuration.brokers {
-                throw BenchError(.invalidArgument, path: workloadPath, what: "fault '\(fault.what)': the embedded broker has \(broker.configuration.brokers) broker(s)",
-                                 remedy: "set embedded.brokers: \(id) or name a broker 1…\(broker.configuration.brokers)")
+                throw BenchError(
+                    .invalidArgument, path: workloadPath,
+                    what: "fault '\(fault.what)': the embedded broker has \(broker.configuration.brokers) broker(s)",
+                    remedy: "set embedded.brokers: \(id) or name a broker 1…\(broker.configuration.brokers)")
             }
         }
     }

@@ -27,7 +27,8 @@ package enum FaultRecovery {
 
     /// `windows` with recovery time and maxima filled in, and the lag levels' crossing times.
     package static func apply(_ windows: [BenchReport.FaultWindow], intervals: [BenchReport.IntervalPoint])
-        -> (windows: [BenchReport.FaultWindow], levels: [BenchReport.LagLevel]) {
+        -> (windows: [BenchReport.FaultWindow], levels: [BenchReport.LagLevel])
+    {
         let lagSeries = lag(intervals)
         let backlogSeries = backlog(intervals)
         let levels = lagLevels.map { level in

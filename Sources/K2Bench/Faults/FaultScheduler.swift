@@ -136,10 +136,11 @@ package final class FaultScheduler: @unchecked Sendable {
             return faults.indices.compactMap { index -> BenchReport.FaultWindow? in
                 guard let begin = started[index] else { return nil }
                 let fault = faults[index]
-                return BenchReport.FaultWindow(what: fault.what, target: fault.target,
-                                               startSeconds: Double(begin - measureFrom) / 1e9,
-                                               endSeconds: Double((ended[index] ?? now) - measureFrom) / 1e9,
-                                               outcome: failures[index] ?? "ok")
+                return BenchReport.FaultWindow(
+                    what: fault.what, target: fault.target,
+                    startSeconds: Double(begin - measureFrom) / 1e9,
+                    endSeconds: Double((ended[index] ?? now) - measureFrom) / 1e9,
+                    outcome: failures[index] ?? "ok")
             }
         }
     }

@@ -53,7 +53,9 @@ struct LedgerStart {
     /// The ledger at the end of the repetition: the sink's counts, the topic's messages since
     /// the start less `probes`, and, in the first repetition of a pipeline, the replayed rows in
     /// bronze once they stop growing (up to 30 s).
-    func finish(sink: any ReplaySink, reader: TopicIDReader?, probes: UInt64, pipeline: PipelineSetup, rep: Int, progress: ((String) -> Void)?) -> RunLedger {
+    func finish(sink: any ReplaySink, reader: TopicIDReader?, probes: UInt64, pipeline: PipelineSetup, rep: Int, progress: ((String) -> Void)?)
+        -> RunLedger
+    {
         var ledger = RunLedger(counts: sink.counts)
         ledger.probes = probes
         if let reader, let kafka = sink as? KafkaSink {

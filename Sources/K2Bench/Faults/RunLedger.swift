@@ -102,14 +102,21 @@ struct RunLedger: Equatable {
         var out: [String] = []
         if noFate > 0 { out.append("ledger: \(noFate) message(s) sent to Kafka have no fate (neither delivered, failed nor unknown)") }
         if let extra = brokerExtra, extra > 0 {
-            out.append("ledger: the broker holds \(extra) message(s) more than k2 counted as delivered (\(counts.failed) failed, \(counts.unknown) unknown): duplicates by k2 if more than those")
+            out.append(
+                "ledger: the broker holds \(extra) message(s) more than k2 counted as delivered (\(counts.failed) failed, \(counts.unknown) unknown): duplicates by k2 if more than those"
+            )
         }
         if let missing = brokerMissing, missing > 0 { out.append("ledger: \(missing) delivered message(s) are not on the broker (high watermarks)") }
-        if let extra = clickhouseExtra, extra > 0 { out.append("ledger: ClickHouse holds \(extra) row(s) more than the broker's messages: duplicates made by the pipeline (a finding about the system)") }
+        if let extra = clickhouseExtra, extra > 0 {
+            out.append(
+                "ledger: ClickHouse holds \(extra) row(s) more than the broker's messages: duplicates made by the pipeline (a finding about the system)"
+            )
+        }
         if let missing = clickhouseMissing, missing > 0 {
             var line = "ledger: \(missing) message(s) on the broker never landed in ClickHouse: lost by the system under test (a finding)"
             if let deleted = retentionDeleted, deleted > 0 {
-                line += "; the broker deleted \(deleted) of this run's messages by retention (the embedded broker keeps ~5 MiB per partition),"
+                line +=
+                    "; the broker deleted \(deleted) of this run's messages by retention (the embedded broker keeps ~5 MiB per partition),"
                     + " so up to \(min(deleted, missing)) of them may be lost to a consumer that fell further behind, not to the pipeline"
             }
             out.append(line)
@@ -122,11 +129,23 @@ struct RunLedger: Equatable {
             }
             if !run.complete { out.append("ledger: the read-back did not reach the topic's end in time; its figures are incomplete") }
             let lost = readBack.lost
-            if run.complete, lost.count > 0 { out.append("ledger: \(lost.count) acknowledged message(s) were not read back from the topic (first k2-id: \(ids(lost.first)))") }
+            if run.complete, lost.count > 0 {
+                out.append("ledger: \(lost.count) acknowledged message(s) were not read back from the topic (first k2-id: \(ids(lost.first)))")
+            }
             let landed = readBack.unacknowledged
-            if landed.count > 0 { out.append("ledger: \(landed.count) message(s) read back were not acknowledged to k2 (failed or unknown, landed after all; first k2-id: \(ids(landed.first)))") }
-            if run.duplicates > 0 { out.append("ledger: \(run.duplicates) message(s) read back more than once (first k2-id: \(ids(run.firstDuplicates))): duplicates by k2's producer") }
-            if run.reordered > 0 { out.append("ledger: \(run.reordered) message(s) read back out of order within their key (first k2-id: \(ids(run.firstReordered)))") }
+            if landed.count > 0 {
+                out.append(
+                    "ledger: \(landed.count) message(s) read back were not acknowledged to k2 (failed or unknown, landed after all; first k2-id: \(ids(landed.first)))"
+                )
+            }
+            if run.duplicates > 0 {
+                out.append(
+                    "ledger: \(run.duplicates) message(s) read back more than once (first k2-id: \(ids(run.firstDuplicates))): duplicates by k2's producer"
+                )
+            }
+            if run.reordered > 0 {
+                out.append("ledger: \(run.reordered) message(s) read back out of order within their key (first k2-id: \(ids(run.firstReordered)))")
+            }
         }
         return out
     }

@@ -34,15 +34,17 @@ final class HTTPStage: @unchecked Sendable {
         self.configuration = configuration
         func fill(_ text: String, name: String) throws -> String {
             if text.contains("{clickhouse}") && configuration.clickhouse == nil {
-                throw BenchError(.invalidArgument, what: "http request '\(name)' names {clickhouse} and the workload has no ClickHouse server",
-                                 remedy: "set embedded.clickhouse: true or write the API's URL")
+                throw BenchError(
+                    .invalidArgument, what: "http request '\(name)' names {clickhouse} and the workload has no ClickHouse server",
+                    remedy: "set embedded.clickhouse: true or write the API's URL")
             }
             return text.replacingOccurrences(of: "{clickhouse}", with: configuration.clickhouse ?? "")
                 .replacingOccurrences(of: "{database}", with: configuration.database)
         }
         requests = try configuration.http.requests.map { spec in
-            Prepared(spec: spec, url: try fill(spec.url, name: spec.name), headers: try spec.headers.map { try fill($0, name: spec.name) },
-                     body: try spec.body.map { Array(try fill($0, name: spec.name).utf8) })
+            Prepared(
+                spec: spec, url: try fill(spec.url, name: spec.name), headers: try spec.headers.map { try fill($0, name: spec.name) },
+                body: try spec.body.map { Array(try fill($0, name: spec.name).utf8) })
         }
         scheduler = OpenLoopScheduler(names: requests.map(\.spec.name), rates: requests.map(\.spec.rate), concurrency: configuration.http.concurrency)
     }
@@ -97,7 +99,8 @@ final class HTTPStage: @unchecked Sendable {
     /// answer or a failed check), `http.NAME.status.CODE` (answers per status); a note per
     /// request that failed, with the first reasons.
     static func figures(_ results: [OpenLoopScheduler.ClassResult], error: String?)
-        -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String]) {
+        -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])
+    {
         var latencies: [String: Histogram] = [:]
         var metrics: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
@@ -114,10 +117,14 @@ final class HTTPStage: @unchecked Sendable {
                 metrics["http.\(result.name).status.\(status)"] = .init(value: Double(count), unit: "requests", better: .higher)
             }
             if result.failed > 0 {
-                notes.append("http request \(result.name): \(result.failed) of \(result.failed + result.succeeded) failed: " + result.failures.joined(separator: "; "))
+                notes.append(
+                    "http request \(result.name): \(result.failed) of \(result.failed + result.succeeded) failed: "
+                        + result.failures.joined(separator: "; "))
             }
             if result.notStarted > 0 {
-                notes.append("http request \(result.name): \(result.notStarted) requests due in the window never started (every connection busy until it ended)")
+                notes.append(
+                    "http request \(result.name): \(result.notStarted) requests due in the window never started (every connection busy until it ended)"
+                )
             }
         }
         return (latencies, metrics, notes)

@@ -8,8 +8,9 @@ extension PipelineSetup {
         let stage = try HTTPStage(.init(http: http, clickhouse: port != 0 ? "http://\(host):\(port)" : nil, database: database(rep)))
         let now = SystemClock().wallNanos()
         stage.start(measureFromWall: now + warmupNanos, measureToWall: now + warmupNanos + durationNanos)
-        progress?("http stage: " + http.requests.map { "\($0.name) \($0.method) \(Units.format($0.rate))/s" }.joined(separator: ", ")
-                  + ", at most \(http.concurrency) in flight")
+        progress?(
+            "http stage: " + http.requests.map { "\($0.name) \($0.method) \(Units.format($0.rate))/s" }.joined(separator: ", ")
+                + ", at most \(http.concurrency) in flight")
         return stage
     }
 }

@@ -27,7 +27,8 @@ extension Assembler {
         let achieved = from.map { p in (p.deliveredMsgs.min() ?? p.sentMsgs) / p.seconds }
         result["burst.achieved.peak_msgs_per_s"] = .init(value: achieved.max() ?? 0, unit: "msg/s", better: .higher)
         if from.allSatisfy({ !$0.backlog.isEmpty }) {
-            result["burst.backlog.broker.max.messages"] = .init(value: from.map { $0.backlog.max() ?? 0 }.max() ?? 0, unit: "messages", better: .lower)
+            result["burst.backlog.broker.max.messages"] = .init(
+                value: from.map { $0.backlog.max() ?? 0 }.max() ?? 0, unit: "messages", better: .lower)
         }
         let behind = from.compactMap(\.clickhouseBehind)
         guard behind.count == from.count else { return (result, notes) }
@@ -39,8 +40,10 @@ extension Assembler {
         if let caughtUp = iv.first(where: { $0.t >= Swift.max(end, worst) - 1e-9 && ($0.clickhouseBehind ?? .infinity) <= steady }) {
             result["burst.catch_up.s"] = .init(value: Swift.max(0, caughtUp.t - end), unit: "s", better: .lower)
         } else if let last = iv.last {
-            notes.append("after the burst ClickHouse had not caught up by the end of the run: \(Units.format(last.clickhouseBehind ?? 0)) rows behind "
-                         + "\(Units.format(last.t - end)) s after the burst (at most \(Units.format(steady)) before it); run longer after the burst to see the catch-up")
+            notes.append(
+                "after the burst ClickHouse had not caught up by the end of the run: \(Units.format(last.clickhouseBehind ?? 0)) rows behind "
+                    + "\(Units.format(last.t - end)) s after the burst (at most \(Units.format(steady)) before it); run longer after the burst to see the catch-up"
+            )
         }
         return (result, notes)
     }

@@ -7,8 +7,10 @@ package enum Assembler {
     package typealias Latencies = [String: Histogram]
 
     /// The metrics of one repetition.
-    package static func metrics(intervals: [BenchReport.IntervalPoint], latencies: Latencies, resources: [ResourceSeries],
-                               sinkCount: Int) -> [String: BenchReport.Metric] {
+    package static func metrics(
+        intervals: [BenchReport.IntervalPoint], latencies: Latencies, resources: [ResourceSeries],
+        sinkCount: Int
+    ) -> [String: BenchReport.Metric] {
         var result: [String: BenchReport.Metric] = [:]
         let iv = intervals.filter { $0.seconds > 0 }
         if !iv.isEmpty {
@@ -18,19 +20,24 @@ package enum Assembler {
             // Achieved: what the slowest sink acknowledged (a sink that lags holds the pipeline back).
             let achieved = iv.map { p in (p.deliveredMsgs.min() ?? p.sentMsgs) / p.seconds }
             let mb = iv.map { p in (p.sentMB.max() ?? 0) / p.seconds }
-            result["throughput.offered.msgs_per_s"] = .init(value: iv.map(\.offeredMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: offered)
+            result["throughput.offered.msgs_per_s"] = .init(
+                value: iv.map(\.offeredMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: offered)
             result["throughput.sent.msgs_per_s"] = .init(value: iv.map(\.sentMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: sent)
-            result["throughput.achieved.msgs_per_s"] = .init(value: iv.map { $0.deliveredMsgs.min() ?? $0.sentMsgs }.reduce(0, +) / secs,
-                                                       unit: "msg/s", better: .higher, samples: achieved)
+            result["throughput.achieved.msgs_per_s"] = .init(
+                value: iv.map { $0.deliveredMsgs.min() ?? $0.sentMsgs }.reduce(0, +) / secs,
+                unit: "msg/s", better: .higher, samples: achieved)
             result["throughput.achieved.peak_msgs_per_s"] = .init(value: achieved.max() ?? 0, unit: "msg/s", better: .higher)
-            result["throughput.achieved.mb_per_s"] = .init(value: iv.map { $0.sentMB.max() ?? 0 }.reduce(0, +) / secs, unit: "MB/s", better: .higher, samples: mb)
+            result["throughput.achieved.mb_per_s"] = .init(
+                value: iv.map { $0.sentMB.max() ?? 0 }.reduce(0, +) / secs, unit: "MB/s", better: .higher, samples: mb)
             let consumed = iv.compactMap { p in p.consumedMsgs.map { $0 / p.seconds } }
             if consumed.count == iv.count {
-                result["throughput.consumer.msgs_per_s"] = .init(value: iv.compactMap(\.consumedMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: consumed)
+                result["throughput.consumer.msgs_per_s"] = .init(
+                    value: iv.compactMap(\.consumedMsgs).reduce(0, +) / secs, unit: "msg/s", better: .higher, samples: consumed)
             }
             if iv.allSatisfy({ $0.landedRows != nil }) {
-                result["throughput.clickhouse.rows_per_s"] = .init(value: iv.compactMap(\.landedRows).reduce(0, +) / secs, unit: "rows/s", better: .higher,
-                                                             samples: iv.map { $0.landedRows! / $0.seconds })
+                result["throughput.clickhouse.rows_per_s"] = .init(
+                    value: iv.compactMap(\.landedRows).reduce(0, +) / secs, unit: "rows/s", better: .higher,
+                    samples: iv.map { $0.landedRows! / $0.seconds })
             }
             if let behind = iv.last?.clickhouseBehind {
                 result["backlog.clickhouse.end.rows"] = .init(value: behind, unit: "rows", better: .lower)
@@ -47,13 +54,15 @@ package enum Assembler {
         }
         let sut = resources.filter { $0.kind != "harness" }
         if let total = sum(sut) {
-            result["resources.sut.cpu_cores.mean"] = .init(value: total.meanCores, unit: "cores", better: .lower, samples: total.samples.map(\.cpuCores))
+            result["resources.sut.cpu_cores.mean"] = .init(
+                value: total.meanCores, unit: "cores", better: .lower, samples: total.samples.map(\.cpuCores))
             result["resources.sut.cpu_cores.peak"] = .init(value: total.peakCores, unit: "cores", better: .lower)
             result["resources.sut.memory_bytes.mean"] = .init(value: total.meanMemory, unit: "B", better: .lower)
             result["resources.sut.memory_bytes.peak"] = .init(value: Double(total.peakMemory), unit: "B", better: .lower)
         }
         if let harness = resources.first(where: { $0.kind == "harness" }), !harness.samples.isEmpty {
-            result["resources.harness.cpu_cores.mean"] = .init(value: harness.meanCores, unit: "cores", better: .lower, samples: harness.samples.map(\.cpuCores))
+            result["resources.harness.cpu_cores.mean"] = .init(
+                value: harness.meanCores, unit: "cores", better: .lower, samples: harness.samples.map(\.cpuCores))
             result["resources.harness.memory_bytes.peak"] = .init(value: Double(harness.peakMemory), unit: "B", better: .lower)
             if let rate = result["throughput.sent.msgs_per_s"]?.value, rate > 0 {
                 result["resources.harness.cpu_us_per_msg"] = .init(value: harness.meanCores / rate * 1e6, unit: "us", better: .lower)
@@ -62,7 +71,8 @@ package enum Assembler {
         // Drift over a long run (a soak): least-squares change per hour of memory and CPU.
         for (name, series) in [("sut", sum(sut)), ("harness", resources.first { $0.kind == "harness" })] {
             guard let series, let memory = slopePerHour(series.samples.map { ($0.t, Double($0.memoryBytes)) }),
-                  let cpu = slopePerHour(series.samples.map { ($0.t, $0.cpuCores) }) else { continue }
+                let cpu = slopePerHour(series.samples.map { ($0.t, $0.cpuCores) })
+            else { continue }
             result["resources.\(name).memory_bytes.slope_per_h"] = .init(value: memory, unit: "B", better: .lower)
             result["resources.\(name).cpu_cores.slope_per_h"] = .init(value: cpu, unit: "cores", better: .lower)
         }
@@ -94,9 +104,11 @@ package enum Assembler {
         guard let sampleCount = series.map(\.samples.count).min(), sampleCount > 0 else { return nil }
         var out: [ResourceSample] = []
         for i in 0..<sampleCount {
-            out.append(ResourceSample(t: series[0].samples[i].t, cpuCores: series.map { $0.samples[i].cpuCores }.reduce(0, +),
-                                      memoryBytes: series.map { $0.samples[i].memoryBytes }.reduce(0, +),
-                                      processes: series.map { $0.samples[i].processes }.reduce(0, +)))
+            out.append(
+                ResourceSample(
+                    t: series[0].samples[i].t, cpuCores: series.map { $0.samples[i].cpuCores }.reduce(0, +),
+                    memoryBytes: series.map { $0.samples[i].memoryBytes }.reduce(0, +),
+                    processes: series.map { $0.samples[i].processes }.reduce(0, +)))
         }
         return ResourceSeries(name: "system under test", kind: "total", samples: out)
     }
@@ -113,8 +125,9 @@ package enum Assembler {
             let values = per.map(\.value)
             // Throughput-like metrics keep their per-interval samples (more samples for the test).
             let pooled = per.allSatisfy { $0.samples != nil } ? per.flatMap { $0.samples! } : values
-            out[name] = .init(value: Statistics.median(values), unit: first.unit, better: first.direction,
-                              samples: name.hasPrefix("throughput.") && !name.contains("peak") ? pooled : values)
+            out[name] = .init(
+                value: Statistics.median(values), unit: first.unit, better: first.direction,
+                samples: name.hasPrefix("throughput.") && !name.contains("peak") ? pooled : values)
             if minimumMetrics.contains(name) {
                 // A CPU cost under interference: the least disturbed repetition is the estimate.
                 let least = values.min() ?? 0

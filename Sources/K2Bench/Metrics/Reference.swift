@@ -22,7 +22,9 @@ package enum ReferenceWorkload {
     /// Wall-clock and CPU-time speed of `zstd -d`, each the best of `rounds`.
     package static func zstdMeasure(megabytes: Int = 32, rounds: Int = 3) throws(BenchError) -> Measurement {
         guard let zstd = ChildProcess.which("zstd") else {
-            throw BenchError(.run, what: "the zstd command is not installed (the same-run reference)", remedy: "run scripts/install-deps.sh or apt-get install zstd")
+            throw BenchError(
+                .run, what: "the zstd command is not installed (the same-run reference)",
+                remedy: "run scripts/install-deps.sh or apt-get install zstd")
         }
         let dir = NSTemporaryDirectory() + "k2-ref-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -40,7 +42,8 @@ package enum ReferenceWorkload {
             ts += rng.next() % 20
             let price = 50_000 + Double(rng.next() % 1_000_000) / 100
             let qty = Double(rng.next() % 100_000) / 10_000
-            let line = "{\"stream\":\"\(symbol.lowercased())@trade\",\"data\":{\"e\":\"trade\",\"E\":\(ts),\"s\":\"\(symbol)\",\"t\":\(id),\"p\":\"\(TimeText.fixed(price, 2))\",\"q\":\"\(TimeText.fixed(qty, 4))\",\"T\":\(ts),\"m\":\(rng.next() & 1 == 0)}}\n"
+            let line =
+                "{\"stream\":\"\(symbol.lowercased())@trade\",\"data\":{\"e\":\"trade\",\"E\":\(ts),\"s\":\"\(symbol)\",\"t\":\(id),\"p\":\"\(TimeText.fixed(price, 2))\",\"q\":\"\(TimeText.fixed(qty, 4))\",\"T\":\(ts),\"m\":\(rng.next() & 1 == 0)}}\n"
             text.append(contentsOf: line.utf8)
         }
         guard FileManager.default.createFile(atPath: raw, contents: Data(text)) else {
@@ -67,7 +70,8 @@ package enum ReferenceWorkload {
     static func childCPUSeconds() -> Double {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec)
+            / 1e6
     }
 
     /// Runs a command with output discarded; returns its wall time in seconds or nil on failure.
@@ -75,7 +79,8 @@ package enum ReferenceWorkload {
         let clock = SystemClock()
         let t0 = clock.monotonicNanos()
         guard let child = try? ChildProcess.start([exe] + args, dieWithParent: false),
-              ChildProcess.wait(child.pid) == 0 else { return nil }
+            ChildProcess.wait(child.pid) == 0
+        else { return nil }
         return Double(clock.monotonicNanos() - t0) / 1e9
     }
 }

@@ -112,10 +112,11 @@ package final class RunRecorder: ReplaySink, @unchecked Sendable {
             if let consumed { consumedDelta = Double(consumed &- (lastConsumed ?? 0)) }
             let p99 = ivLateness.totalCount > 0 ? Double(ivLateness.valueAtPercentile(99)) / 1e6 : nil
             let mx = ivLateness.totalCount > 0 ? Double(ivLateness.max) / 1e6 : nil
-            intervals.append(BenchReport.IntervalPoint(
-                t: Double(now - measureFrom) / 1e9, seconds: seconds, offeredMsgs: offered, sentMsgs: Double(ivSent),
-                deliveredMsgs: delivered, sentMB: mb, backlog: backlog, consumedMsgs: consumedDelta,
-                latenessP99Ms: p99, latenessMaxMs: mx))
+            intervals.append(
+                BenchReport.IntervalPoint(
+                    t: Double(now - measureFrom) / 1e9, seconds: seconds, offeredMsgs: offered, sentMsgs: Double(ivSent),
+                    deliveredMsgs: delivered, sentMB: mb, backlog: backlog, consumedMsgs: consumedDelta,
+                    latenessP99Ms: p99, latenessMaxMs: mx))
             if let landed {
                 let before = lastLanded ?? 0
                 intervals[intervals.count - 1].landedRows = landed >= before ? Double(landed - before) : 0
@@ -124,8 +125,10 @@ package final class RunRecorder: ReplaySink, @unchecked Sendable {
                 }
             }
             lastLanded = landed
-            latenessIntervals.append(HistogramInterval(startSeconds: Double(lastCloseAt - measureFrom) / 1e9, lengthSeconds: seconds,
-                                                       tag: "lateness", histogram: ivLateness))
+            latenessIntervals.append(
+                HistogramInterval(
+                    startSeconds: Double(lastCloseAt - measureFrom) / 1e9, lengthSeconds: seconds,
+                    tag: "lateness", histogram: ivLateness))
             ivLateness.reset()
             ivSent = 0
             ivBytes = 0

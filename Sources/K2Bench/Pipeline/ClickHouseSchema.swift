@@ -41,8 +41,9 @@ package struct ClickHouseSchema: Sendable {
     /// Reads and splits `path`.
     package init(path: String) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ReplayError(.invalidArgument, place: path, what: "cannot read the ClickHouse schema file",
-                              remedy: "check the path (relative paths are relative to the workload file)")
+            throw ReplayError(
+                .invalidArgument, place: path, what: "cannot read the ClickHouse schema file",
+                remedy: "check the path (relative paths are relative to the workload file)")
         }
         try self.init(path: path, text: text)
     }
@@ -66,8 +67,9 @@ package struct ClickHouseSchema: Sendable {
     static func serverVersion(_ http: ClickHouseHTTP, place: String) throws -> ClickHouseVersion {
         let text = try http.execute("SELECT version()")
         guard let version = ClickHouseVersion(text) else {
-            throw ReplayError(.invalidArgument, place: place, what: "ClickHouse answered SELECT version() with '\(text.prefix(40))', not a version",
-                              remedy: "point k2 at ClickHouse's HTTP interface (default port 8123)")
+            throw ReplayError(
+                .invalidArgument, place: place, what: "ClickHouse answered SELECT version() with '\(text.prefix(40))', not a version",
+                remedy: "point k2 at ClickHouse's HTTP interface (default port 8123)")
         }
         return version
     }
@@ -85,8 +87,10 @@ package struct ClickHouseSchema: Sendable {
                 try http.execute(sql, database: database)
             } catch let replayError as ReplayError {
                 let first = sql.split(separator: "\n").first.map(String.init) ?? sql
-                throw ReplayError(.invalidArgument, place: path, what: "statement \(index + 1) (\(first.prefix(60))…) failed on ClickHouse \(version): \(replayError.what)",
-                                  remedy: "fix the schema file; it must run on the server's ClickHouse version (or guard it: -- k2: clickhouse < VERSION)")
+                throw ReplayError(
+                    .invalidArgument, place: path,
+                    what: "statement \(index + 1) (\(first.prefix(60))…) failed on ClickHouse \(version): \(replayError.what)",
+                    remedy: "fix the schema file; it must run on the server's ClickHouse version (or guard it: -- k2: clickhouse < VERSION)")
             }
         }
         return Applied(version: version, ran: chosen.count, skipped: entries.count - chosen.count)
@@ -96,9 +100,11 @@ package struct ClickHouseSchema: Sendable {
     static func parseGuard(_ text: Substring, path: String, line: Int) throws -> VersionGuard {
         let words = text.split(separator: " ", omittingEmptySubsequences: true)
         guard words.count == 3, words[0] == "clickhouse", words[1] == "<" || words[1] == ">=",
-              let version = ClickHouseVersion(String(words[2])) else {
-            throw ReplayError(.invalidArgument, place: "\(path):\(line)", what: "'-- k2: \(text)' is not a version guard",
-                              remedy: "write '-- k2: clickhouse < 19.14' or '-- k2: clickhouse >= 19.14' on the line before a statement")
+            let version = ClickHouseVersion(String(words[2]))
+        else {
+            throw ReplayError(
+                .invalidArgument, place: "\(path):\(line)", what: "'-- k2: \(text)' is not a version guard",
+                remedy: "write '-- k2: clickhouse < 19.14' or '-- k2: clickhouse >= 19.14' on the line before a statement")
         }
         return VersionGuard(atLeast: words[1] == ">=", version: version)
     }
@@ -124,18 +130,23 @@ package struct ClickHouseSchema: Sendable {
             let trimmed = code.trimmingCharacters(in: .whitespaces)
             if quote == nil, trimmed.hasPrefix("-- k2:") {
                 guard cur.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                    throw ReplayError(.invalidArgument, place: "\(path):\(index + 1)", what: "a version guard inside a statement",
-                                      remedy: "put the guard line right before the statement it is for (after the previous ';')")
+                    throw ReplayError(
+                        .invalidArgument, place: "\(path):\(index + 1)", what: "a version guard inside a statement",
+                        remedy: "put the guard line right before the statement it is for (after the previous ';')")
                 }
                 if let earlier = pendingGuard {
-                    throw ReplayError(.invalidArgument, place: "\(path):\(index + 1)", what: "a second version guard before the statement guarded on line \(earlier.line)",
-                                      remedy: "give each statement one guard line")
+                    throw ReplayError(
+                        .invalidArgument, place: "\(path):\(index + 1)",
+                        what: "a second version guard before the statement guarded on line \(earlier.line)",
+                        remedy: "give each statement one guard line")
                 }
                 let condition = trimmed.dropFirst("-- k2:".count).trimmingCharacters(in: .whitespaces)
                 pendingGuard = (try parseGuard(Substring(condition), path: path, line: index + 1), index + 1)
                 continue
             }
-            if quote == nil, let commentStart = code.range(of: "--"), !code[..<commentStart.lowerBound].contains("'") { code = code[..<commentStart.lowerBound] }
+            if quote == nil, let commentStart = code.range(of: "--"), !code[..<commentStart.lowerBound].contains("'") {
+                code = code[..<commentStart.lowerBound]
+            }
             for ch in code {
                 if let openQuote = quote {
                     cur.append(ch)
@@ -153,8 +164,9 @@ package struct ClickHouseSchema: Sendable {
         }
         close()
         if let dangling = pendingGuard {
-            throw ReplayError(.invalidArgument, place: "\(path):\(dangling.line)", what: "a version guard with no statement after it",
-                              remedy: "put the guard line right before the statement it is for, or remove it")
+            throw ReplayError(
+                .invalidArgument, place: "\(path):\(dangling.line)", what: "a version guard with no statement after it",
+                remedy: "put the guard line right before the statement it is for, or remove it")
         }
         return out
     }

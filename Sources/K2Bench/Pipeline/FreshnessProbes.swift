@@ -67,9 +67,9 @@ package final class FreshnessProbes: @unchecked Sendable {
     private let sink: any ReplaySink
     private let clock = SystemClock()
     private let lock = Lock()
-    private var intendedWall: [Int64] = []     // by probe id - 1
+    private var intendedWall: [Int64] = []  // by probe id - 1
     private var actualWall: [Int64] = []
-    private var visibleWall: [Int64] = []      // 0 = not yet
+    private var visibleWall: [Int64] = []  // 0 = not yet
     /// Every probe below this id has been seen. Probes travel on different partitions and can
     /// become visible out of order, so the poll asks from the first unseen id, not the highest seen.
     private var firstUnseen: UInt64 = 1
@@ -109,9 +109,10 @@ package final class FreshnessProbes: @unchecked Sendable {
             }
             usleep(100_000)
         }
-        throw ReplayError(.unreachable, place: "\(configuration.database).\(configuration.table)",
-                          what: "the pipeline delivered no probe to ClickHouse within \(timeoutNanos / 1_000_000_000) s",
-                          remedy: "check the Kafka engine table (broker list, topic, format) and the server log")
+        throw ReplayError(
+            .unreachable, place: "\(configuration.database).\(configuration.table)",
+            what: "the pipeline delivered no probe to ClickHouse within \(timeoutNanos / 1_000_000_000) s",
+            remedy: "check the Kafka engine table (broker list, topic, format) and the server log")
     }
 
     /// Starts sending a probe every interval and polling. Probes meant before `measureFromWall`
@@ -185,10 +186,11 @@ package final class FreshnessProbes: @unchecked Sendable {
                 if visibleWall[i] != 0 { seen += 1 } else if lostIDs.count < 10 { lostIDs.append(UInt64(i + 1)) }
                 if visibleWall[i] != 0 && visibleWall[i] - intendedWall[i] <= configuration.timeoutNanos { inTime += 1 }
             }
-            return Result(sent: sent, seen: seen, lost: sent - seen, rowsPerSecond: rate(), rowsAtEnd: rowSamples.last?.rows,
-                          undelivered: Int(counts.failed + counts.inFlight),
-                          undeliveredReasons: counts.failureReasons.sorted { $0.value > $1.value }.map { "\($0.value) × \($0.key)" },
-                          lostIDs: lostIDs, answeredInTime: inTime)
+            return Result(
+                sent: sent, seen: seen, lost: sent - seen, rowsPerSecond: rate(), rowsAtEnd: rowSamples.last?.rows,
+                undelivered: Int(counts.failed + counts.inFlight),
+                undeliveredReasons: counts.failureReasons.sorted { $0.value > $1.value }.map { "\($0.value) × \($0.key)" },
+                lostIDs: lostIDs, answeredInTime: inTime)
         }
     }
 
@@ -234,11 +236,13 @@ package final class FreshnessProbes: @unchecked Sendable {
         let mono = clock.monotonicNanos()
         try bytes.withUnsafeMutableBytes { raw in
             let payload = UnsafeRawBufferPointer(raw)
-            let record = CaptureRecord(kind: .recv, timestamp: intendedWall, connection: 0, isBinary: false,
-                                       aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
-            let message = ReplayMessage(record: record, fields: PayloadFields.extract(payload), sequence: UInt64(id),
-                                        captureNanos: intendedWall, intendedNanos: mono - (actual - intendedWall),
-                                        actualNanos: mono, exchange: "k2")
+            let record = CaptureRecord(
+                kind: .recv, timestamp: intendedWall, connection: 0, isBinary: false,
+                aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
+            let message = ReplayMessage(
+                record: record, fields: PayloadFields.extract(payload), sequence: UInt64(id),
+                captureNanos: intendedWall, intendedNanos: mono - (actual - intendedWall),
+                actualNanos: mono, exchange: "k2")
             try sink.send(message)
         }
     }
@@ -280,7 +284,8 @@ package final class FreshnessProbes: @unchecked Sendable {
     private func poll(sql: String) throws -> String {
         try httpLock.withLock {
             if http == nil {
-                http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "\(configuration.database).\(configuration.table)")
+                http = try ClickHouseHTTP(
+                    host: configuration.host, port: configuration.port, place: "\(configuration.database).\(configuration.table)")
                 http!.timeoutMillis = 10_000
             }
             return try http!.execute(sql, database: configuration.database)

@@ -44,10 +44,13 @@ package final class LocalClickHouse: @unchecked Sendable {
     /// Starts a server and waits until it answers. Throws a `ReplayError` with the reason
     /// (missing binary, early exit with its log's last lines, timeout).
     package init(_ configuration: Configuration = Configuration(), directory: String? = nil) throws {
-        guard let binary = ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse"]
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "clickhouse-server is not installed",
-                              remedy: "run scripts/install-deps.sh (apt-get install clickhouse-server clickhouse-client)")
+        guard
+            let binary = ["/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse"]
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else {
+            throw ReplayError(
+                .unreachable, place: "embedded ClickHouse", what: "clickhouse-server is not installed",
+                remedy: "run scripts/install-deps.sh (apt-get install clickhouse-server clickhouse-client)")
         }
         if let directory {
             self.directory = directory
@@ -114,7 +117,8 @@ package final class LocalClickHouse: @unchecked Sendable {
     private func launch(dieWithParent: Bool = true) throws {
         let serverDir = directory
         do {
-            let started = try ChildProcess.spawn(arguments, stdoutPath: serverDir + "/stdout.log", stderrPath: serverDir + "/stderr.log", dieWithParent: dieWithParent)
+            let started = try ChildProcess.spawn(
+                arguments, stdoutPath: serverDir + "/stdout.log", stderrPath: serverDir + "/stderr.log", dieWithParent: dieWithParent)
             lock.withLock { pid = started }
         } catch {
             throw ReplayError(.unreachable, place: "embedded ClickHouse", what: "\(error)", remedy: "check that clickhouse-server runs")
@@ -126,17 +130,19 @@ package final class LocalClickHouse: @unchecked Sendable {
                 lock.withLock { pid = 0 }
                 let log = (try? String(contentsOfFile: serverDir + "/server.err.log", encoding: .utf8)) ?? ""
                 let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
-                throw ReplayError(.unreachable, place: "embedded ClickHouse",
-                                  what: "clickhouse-server exited with status \(status) during start: \(tail)",
-                                  remedy: "see \(serverDir)/server.err.log")
+                throw ReplayError(
+                    .unreachable, place: "embedded ClickHouse",
+                    what: "clickhouse-server exited with status \(status) during start: \(tail)",
+                    remedy: "see \(serverDir)/server.err.log")
             }
             if (try? query("SELECT 1"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { return }
             usleep(200_000)
         }
         stop()
-        throw ReplayError(.unreachable, place: "embedded ClickHouse",
-                          what: "clickhouse-server did not answer SELECT 1 on port \(httpPort) within \(Int(startTimeoutSeconds)) s",
-                          remedy: "see \(serverDir)/server.err.log; the machine may be overloaded")
+        throw ReplayError(
+            .unreachable, place: "embedded ClickHouse",
+            what: "clickhouse-server did not answer SELECT 1 on port \(httpPort) within \(Int(startTimeoutSeconds)) s",
+            remedy: "see \(serverDir)/server.err.log; the machine may be overloaded")
     }
 
     // Faults (workload `faults:` with `target: clickhouse`).
@@ -173,7 +179,7 @@ package final class LocalClickHouse: @unchecked Sendable {
     package func stop() {
         lock.withLock {
             if pid > 0 {
-                _ = kill(pid, SIGCONT)   // a paused server cannot act on SIGTERM
+                _ = kill(pid, SIGCONT)  // a paused server cannot act on SIGTERM
                 ChildProcess.terminate(pid)
             }
             pid = 0

@@ -83,7 +83,9 @@ final class OpenLoopScheduler: @unchecked Sendable {
                 }
                 work(client)
             }
-            if let worker { workers.append(worker) } else {
+            if let worker {
+                workers.append(worker)
+            } else {
                 lock.withLock { if clientError == nil { clientError = "the system refused a thread for a worker" } }
             }
         }
@@ -141,7 +143,9 @@ final class OpenLoopScheduler: @unchecked Sendable {
                 if let status = outcome.status { results[classIndex].statuses[status, default: 0] += 1 }
                 if let failure = outcome.failure {
                     results[classIndex].failed += 1
-                    if results[classIndex].failures.count < 3 && !results[classIndex].failures.contains(failure) { results[classIndex].failures.append(failure) }
+                    if results[classIndex].failures.count < 3 && !results[classIndex].failures.contains(failure) {
+                        results[classIndex].failures.append(failure)
+                    }
                 } else {
                     results[classIndex].succeeded += 1
                     results[classIndex].rows += outcome.rows

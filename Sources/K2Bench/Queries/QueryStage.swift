@@ -64,8 +64,9 @@ final class QueryStage: @unchecked Sendable {
                 throw BenchError(.invalidArgument, path: spec.sql, what: "query class '\(spec.name)': \(error)")
             }
             guard !schema.statements.isEmpty else {
-                throw BenchError(.invalidArgument, path: spec.sql, what: "query class '\(spec.name)': the file holds no statement",
-                                 remedy: "write one or more SELECT statements separated by ';'")
+                throw BenchError(
+                    .invalidArgument, path: spec.sql, what: "query class '\(spec.name)': the file holds no statement",
+                    remedy: "write one or more SELECT statements separated by ';'")
             }
             loaded.append(LoadedClass(spec: spec, entries: schema.entries))
         }
@@ -95,7 +96,8 @@ final class QueryStage: @unchecked Sendable {
                 let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
                 http.timeoutMillis = Int(configuration.queries.timeoutNanos / 1_000_000)
                 return { classIndex, index in
-                    let sql = Self.statement(classes[classIndex], classIndex: classIndex, index: index, seed: configuration.queries.seed, parameters: drawn)
+                    let sql = Self.statement(
+                        classes[classIndex], classIndex: classIndex, index: index, seed: configuration.queries.seed, parameters: drawn)
                     return Self.run(sql, http: http, database: configuration.database)
                 }
             }
@@ -116,14 +118,16 @@ final class QueryStage: @unchecked Sendable {
     func drawParameters(deadline: Int64) throws -> [SymbolRange] {
         let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries.parameters_from")
         let table = configuration.queries.parametersFrom
-        let sql = "SELECT symbol, min(exchange_timestamp_ms), max(exchange_timestamp_ms) FROM \(table) GROUP BY symbol ORDER BY symbol FORMAT TabSeparated"
+        let sql =
+            "SELECT symbol, min(exchange_timestamp_ms), max(exchange_timestamp_ms) FROM \(table) GROUP BY symbol ORDER BY symbol FORMAT TabSeparated"
         while true {
             let body = try http.execute(sql, database: configuration.database)
             let ranges = Self.parseRanges(body)
             if !ranges.isEmpty { return ranges }
             if clock.monotonicNanos() >= deadline || lock.withLock({ stopped }) {
-                throw BenchError(.run, what: "no rows in \(configuration.database).\(table) to draw query parameters from before the window ended",
-                                 remedy: "check that the pipeline lands data (a longer warmup helps) or set queries.parameters_from")
+                throw BenchError(
+                    .run, what: "no rows in \(configuration.database).\(table) to draw query parameters from before the window ended",
+                    remedy: "check that the pipeline lands data (a longer warmup helps) or set queries.parameters_from")
             }
             usleep(200_000)
         }
@@ -137,8 +141,10 @@ final class QueryStage: @unchecked Sendable {
         let version = try ClickHouseSchema.serverVersion(http, place: "queries")
         let chosen = classes.map { $0.admitting(version) }
         if let empty = chosen.first(where: { $0.entries.isEmpty }) {
-            throw BenchError(.invalidArgument, path: empty.spec.sql, what: "query class '\(empty.spec.name)' has no statement for ClickHouse \(version) (all are guarded for other versions)",
-                             remedy: "add an unguarded statement or one whose '-- k2: clickhouse' guard admits \(version)")
+            throw BenchError(
+                .invalidArgument, path: empty.spec.sql,
+                what: "query class '\(empty.spec.name)' has no statement for ClickHouse \(version) (all are guarded for other versions)",
+                remedy: "add an unguarded statement or one whose '-- k2: clickhouse' guard admits \(version)")
         }
         return chosen
     }
@@ -162,8 +168,10 @@ final class QueryStage: @unchecked Sendable {
         // The range ends at a landed time of the symbol and lies within its landed rows when it can.
         let toMs = span > windowMs ? symbol.firstMs + windowMs + generator.next() % (span - windowMs + 1) : symbol.lastMs
         let fromMs = toMs - min(windowMs, toMs - symbol.firstMs)
-        let values = ["symbol": symbol.symbol, "from_ms": "\(fromMs)", "to_ms": "\(toMs)",
-                      "from_s": "\(fromMs / 1000)", "to_s": "\((toMs + 999) / 1000)"]
+        let values = [
+            "symbol": symbol.symbol, "from_ms": "\(fromMs)", "to_ms": "\(toMs)",
+            "from_s": "\(fromMs / 1000)", "to_s": "\((toMs + 999) / 1000)",
+        ]
         var sql = shape
         for (key, value) in values { sql = sql.replacingOccurrences(of: "{\(key)}", with: value) }
         return sql
@@ -197,7 +205,8 @@ extension QueryStage {
     /// and a note per class that failed, with ClickHouse's message.
     /// `alone`: the figures of the run after ingestion (`query_alone.CLASS`, `queries_alone.CLASS.*`).
     static func figures(_ results: [ClassResult], error: String?, alone: Bool = false)
-        -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String]) {
+        -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])
+    {
         var latencies: [String: Histogram] = [:]
         var metrics: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
@@ -213,10 +222,14 @@ extension QueryStage {
             metrics["\(counts).\(result.name).errors"] = .init(value: Double(result.failed), unit: "queries", better: .lower)
             metrics["\(counts).\(result.name).rows"] = .init(value: Double(result.rows), unit: "rows", better: .higher)
             if result.failed > 0 {
-                notes.append("query class \(result.name)\(phase): \(result.failed) of \(result.failed + result.succeeded) queries failed: " + result.failures.joined(separator: "; "))
+                notes.append(
+                    "query class \(result.name)\(phase): \(result.failed) of \(result.failed + result.succeeded) queries failed: "
+                        + result.failures.joined(separator: "; "))
             }
             if result.notStarted > 0 {
-                notes.append("query class \(result.name)\(phase): \(result.notStarted) queries due in the window never started (all \(result.name) workers busy until it ended)")
+                notes.append(
+                    "query class \(result.name)\(phase): \(result.notStarted) queries due in the window never started (all \(result.name) workers busy until it ended)"
+                )
             }
         }
         return (latencies, metrics, notes)

@@ -20,8 +20,10 @@ package struct BenchReport: Sendable, Equatable, Codable {
     /// Things a reader should know (a sink failed messages, probes were lost …).
     package var notes: [String]
 
-    package init(tool: Tool, environment: Environment, workload: WorkloadInfo, runs: [Run], metrics: [String: Metric],
-                reference: Reference? = nil, notes: [String] = []) {
+    package init(
+        tool: Tool, environment: Environment, workload: WorkloadInfo, runs: [Run], metrics: [String: Metric],
+        reference: Reference? = nil, notes: [String] = []
+    ) {
         self.tool = tool
         self.environment = environment
         self.workload = workload
@@ -83,8 +85,10 @@ package struct BenchReport: Sendable, Equatable, Codable {
         /// The embedded ClickHouse's profile settings (`embedded.clickhouse_settings`), when given:
         /// the verdict's "where the time goes" line names the flush settings with their values.
         package var clickhouseSettings: [String: String]?
-        package init(name: String, path: String, description: String, source: String, pace: String, warmupSeconds: Double,
-                    durationSeconds: Double, sinks: [String], repetitions: Int, targets: String?) {
+        package init(
+            name: String, path: String, description: String, source: String, pace: String, warmupSeconds: Double,
+            durationSeconds: Double, sinks: [String], repetitions: Int, targets: String?
+        ) {
             self.name = name
             self.path = path
             self.description = description
@@ -153,8 +157,10 @@ package struct BenchReport: Sendable, Equatable, Codable {
         package var bound: BoundLabel?
         /// The same per replay interval (~1 s).
         package var boundIntervals: [BoundLabel]?
-        package init(index: Int, startedAt: String, measuredSeconds: Double, intervals: [IntervalPoint], latencies: [Latency],
-                    sinks: [SinkResult], resources: [ResourceSeries], metrics: [String: Metric]) {
+        package init(
+            index: Int, startedAt: String, measuredSeconds: Double, intervals: [IntervalPoint], latencies: [Latency],
+            sinks: [SinkResult], resources: [ResourceSeries], metrics: [String: Metric]
+        ) {
             self.index = index
             self.startedAt = startedAt
             self.measuredSeconds = measuredSeconds
@@ -229,8 +235,10 @@ package struct BenchReport: Sendable, Equatable, Codable {
         /// ClickHouse rows behind at the end of the interval: messages the Kafka sink had
         /// delivered to the broker minus rows landed (the pipeline's backlog).
         package var clickhouseBehind: Double?
-        package init(t: Double, seconds: Double, offeredMsgs: Double, sentMsgs: Double, deliveredMsgs: [Double], sentMB: [Double],
-                    backlog: [Double], consumedMsgs: Double? = nil, latenessP99Ms: Double? = nil, latenessMaxMs: Double? = nil) {
+        package init(
+            t: Double, seconds: Double, offeredMsgs: Double, sentMsgs: Double, deliveredMsgs: [Double], sentMB: [Double],
+            backlog: [Double], consumedMsgs: Double? = nil, latenessP99Ms: Double? = nil, latenessMaxMs: Double? = nil
+        ) {
             self.latenessP99Ms = latenessP99Ms
             self.latenessMaxMs = latenessMaxMs
             self.t = t

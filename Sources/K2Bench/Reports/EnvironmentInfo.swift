@@ -17,10 +17,11 @@ enum EnvironmentInfo {
                 mem = (Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
             }
         }
-        return BenchReport.Environment(hostname: HostInfo.hostname(), os: os, kernel: kernel,
-                                       cpus: ProcessInfo.processInfo.activeProcessorCount, memoryBytes: mem,
-                                       startedAt: TimeText.iso8601(nanos: startedAt, fractionDigits: 3),
-                                       finishedAt: TimeText.iso8601(nanos: finishedAt, fractionDigits: 3))
+        return BenchReport.Environment(
+            hostname: HostInfo.hostname(), os: os, kernel: kernel,
+            cpus: ProcessInfo.processInfo.activeProcessorCount, memoryBytes: mem,
+            startedAt: TimeText.iso8601(nanos: startedAt, fractionDigits: 3),
+            finishedAt: TimeText.iso8601(nanos: finishedAt, fractionDigits: 3))
     }
 
     /// `git rev-parse --short HEAD` of the current folder (with `-dirty` when there are changes), or nil.

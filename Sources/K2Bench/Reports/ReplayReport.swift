@@ -41,8 +41,12 @@ package enum ReplayReport {
         ]
         if s.lateness.totalCount > 0 {
             let lateness = s.lateness
-            rows.append(("lateness (ms)", "p50 \(ms(lateness.valueAtPercentile(50))), p99 \(ms(lateness.valueAtPercentile(99))), "
-                + "p99.9 \(ms(lateness.valueAtPercentile(99.9))), max \(ms(lateness.max))"))
+            rows.append(
+                (
+                    "lateness (ms)",
+                    "p50 \(ms(lateness.valueAtPercentile(50))), p99 \(ms(lateness.valueAtPercentile(99))), "
+                        + "p99.9 \(ms(lateness.valueAtPercentile(99.9))), max \(ms(lateness.max))"
+                ))
             rows.append(("scheduling", s.realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal"))
         }
         if let load = s.harness {
@@ -52,26 +56,34 @@ package enum ReplayReport {
         return rows
     }
 
-    static let boundColumns = ["interval (s)", "sent", "busy", "blocked in sinks", "lateness p99 / budget (ms)", "k2 CPU (cores)", "waited for a CPU", "bound"]
+    static let boundColumns = [
+        "interval (s)", "sent", "busy", "blocked in sinks", "lateness p99 / budget (ms)", "k2 CPU (cores)", "waited for a CPU", "bound",
+    ]
 
     /// One row per harness interval: what the sending thread did and the label it gives.
     static func boundRow(_ load: HarnessLoad) -> [String] {
         func pct(_ share: Double) -> String { Units.format(share * 100) + " %" }
-        return ["\(Units.format(Double(load.startNanos) / 1e9))–\(Units.format(Double(load.startNanos + load.lengthNanos) / 1e9))",
-                "\(load.sent)", pct(load.busyFraction), pct(load.blockedFraction),
-                load.latenessP99Nanos.map { "\(ms($0)) / \(ms(load.latenessBudgetNanos ?? 0))" } ?? "– (max)",
-                "\(Units.format(load.cpuCores)) of \(load.cores)", load.runQueueFraction.map(pct) ?? "–", load.bound.rawValue]
+        return [
+            "\(Units.format(Double(load.startNanos) / 1e9))–\(Units.format(Double(load.startNanos + load.lengthNanos) / 1e9))",
+            "\(load.sent)", pct(load.busyFraction), pct(load.blockedFraction),
+            load.latenessP99Nanos.map { "\(ms($0)) / \(ms(load.latenessBudgetNanos ?? 0))" } ?? "– (max)",
+            "\(Units.format(load.cpuCores)) of \(load.cores)", load.runQueueFraction.map(pct) ?? "–", load.bound.rawValue,
+        ]
     }
 
-    static let sinkColumns = ["#", "sink", "sent", "delivered", "failed", "in flight", "never sent",
-                              "from intended p50 / p99 / max (ms)", "from actual p99 (ms)"]
+    static let sinkColumns = [
+        "#", "sink", "sent", "delivered", "failed", "in flight", "never sent",
+        "from intended p50 / p99 / max (ms)", "from actual p99 (ms)",
+    ]
 
     static func sinkRow(_ n: Int, _ k: SinkSummary) -> [String] {
         let counts = k.stats.counts
         let fi = k.stats.latencyFromIntended, fa = k.stats.latencyFromActual
-        return ["\(n)", k.uri, "\(counts.sent)", "\(counts.delivered)", "\(counts.failed)", "\(counts.inFlight)", "\(k.neverSent)",
-                fi.totalCount > 0 ? "\(ms(fi.valueAtPercentile(50))) / \(ms(fi.valueAtPercentile(99))) / \(ms(fi.max))" : "–",
-                fa.totalCount > 0 ? ms(fa.valueAtPercentile(99)) : "–"]
+        return [
+            "\(n)", k.uri, "\(counts.sent)", "\(counts.delivered)", "\(counts.failed)", "\(counts.inFlight)", "\(k.neverSent)",
+            fi.totalCount > 0 ? "\(ms(fi.valueAtPercentile(50))) / \(ms(fi.valueAtPercentile(99))) / \(ms(fi.max))" : "–",
+            fa.totalCount > 0 ? ms(fa.valueAtPercentile(99)) : "–",
+        ]
     }
 
     static func problems(_ s: ReplaySummary) -> [String] {
@@ -95,7 +107,9 @@ package enum ReplayReport {
         md += "\n| " + sinkColumns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: sinkColumns.count) + "\n"
         for (i, k) in s.sinks.enumerated() { md += "| " + sinkRow(i + 1, k).map(cell).joined(separator: " | ") + " |\n" }
         if !s.harnessIntervals.isEmpty {
-            md += "\n### Harness or system? (per interval)\n\n| " + boundColumns.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: boundColumns.count) + "\n"
+            md +=
+                "\n### Harness or system? (per interval)\n\n| " + boundColumns.joined(separator: " | ") + " |\n|"
+                + String(repeating: "---|", count: boundColumns.count) + "\n"
             for load in s.harnessIntervals { md += "| " + boundRow(load).map(cell).joined(separator: " | ") + " |\n" }
         }
         let issues = problems(s)
@@ -111,15 +125,21 @@ package enum ReplayReport {
         page += "<div class=\"charts\">"
         let late = latenessSeries(s)
         if late.max.count >= 2 {
-            page += SVGChart(title: "Lateness per interval (ms, actual − intended send time)", yLabel: "ms", x: .linear(label: "seconds"),
-                          series: [.init(name: "p99", points: late.p99), .init(name: "max", points: late.max, dashed: true)]).render()
+            page += SVGChart(
+                title: "Lateness per interval (ms, actual − intended send time)", yLabel: "ms", x: .linear(label: "seconds"),
+                series: [.init(name: "p99", points: late.p99), .init(name: "max", points: late.max, dashed: true)]
+            ).render()
         }
         var spectrum: [SVGChart.Series] = []
         if s.lateness.totalCount > 0 { spectrum.append(HTMLPage.spectrum("lateness", s.lateness)) }
         // Series are named by the sink's number in the table (URIs are too long for a legend).
         for (i, sink) in s.sinks.enumerated() {
-            if sink.stats.latencyFromIntended.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from intended", sink.stats.latencyFromIntended)) }
-            if sink.stats.latencyFromActual.totalCount > 0 { spectrum.append(HTMLPage.spectrum("sink \(i + 1) from actual", sink.stats.latencyFromActual, dashed: true)) }
+            if sink.stats.latencyFromIntended.totalCount > 0 {
+                spectrum.append(HTMLPage.spectrum("sink \(i + 1) from intended", sink.stats.latencyFromIntended))
+            }
+            if sink.stats.latencyFromActual.totalCount > 0 {
+                spectrum.append(HTMLPage.spectrum("sink \(i + 1) from actual", sink.stats.latencyFromActual, dashed: true))
+            }
         }
         // Sinks modelling a slow consumer (`mock://?capacity=N`) report their queue per second.
         let queues = s.sinks.enumerated().compactMap { i, sink -> SVGChart.Series? in
@@ -127,15 +147,21 @@ package enum ReplayReport {
             return .init(name: "sink \(i + 1)", points: depth.enumerated().compactMap { i, v in v.doubleValue.map { (x: Double(i + 1), y: $0) } })
         }
         if !queues.isEmpty {
-            page += SVGChart(title: "Queue depth per second (max; capacity-modelled sinks)", yLabel: "messages", x: .linear(label: "seconds"),
-                          series: queues).render()
+            page += SVGChart(
+                title: "Queue depth per second (max; capacity-modelled sinks)", yLabel: "messages", x: .linear(label: "seconds"),
+                series: queues
+            ).render()
         }
         if s.harnessIntervals.count >= 2 {
             func series(_ name: String, dashed: Bool = false, _ share: (HarnessLoad) -> Double) -> SVGChart.Series {
-                .init(name: name, points: s.harnessIntervals.map { (x: Double($0.startNanos + $0.lengthNanos) / 1e9, y: share($0) * 100) }, dashed: dashed)
+                .init(
+                    name: name, points: s.harnessIntervals.map { (x: Double($0.startNanos + $0.lengthNanos) / 1e9, y: share($0) * 100) },
+                    dashed: dashed)
             }
-            page += SVGChart(title: "Sending thread per interval (% of the time)", yLabel: "%", x: .linear(label: "seconds"),
-                             series: [series("busy") { $0.busyFraction }, series("blocked in sinks", dashed: true) { $0.blockedFraction }]).render()
+            page += SVGChart(
+                title: "Sending thread per interval (% of the time)", yLabel: "%", x: .linear(label: "seconds"),
+                series: [series("busy") { $0.busyFraction }, series("blocked in sinks", dashed: true) { $0.blockedFraction }]
+            ).render()
         }
         if !spectrum.isEmpty {
             page += SVGChart(title: "Latency by percentile (ms, log scale)", yLabel: "ms", x: .percentile, logY: true, series: spectrum).render()

@@ -3,9 +3,11 @@
 enum ReportFaults {
     static func rows(_ run: BenchReport.Run) -> [[String]] {
         (run.faults ?? []).map { window in
-            [window.what, window.target, Units.format(window.startSeconds) + " s", Units.format(window.endSeconds) + " s", window.outcome,
-             window.recoverySeconds.map { Units.format($0) + " s" } ?? (window.recoveryNote ?? "–"),
-             window.maxBacklog.map { Units.format($0) } ?? "–", window.maxLag.map { Units.format($0) } ?? "–"]
+            [
+                window.what, window.target, Units.format(window.startSeconds) + " s", Units.format(window.endSeconds) + " s", window.outcome,
+                window.recoverySeconds.map { Units.format($0) + " s" } ?? (window.recoveryNote ?? "–"),
+                window.maxBacklog.map { Units.format($0) } ?? "–", window.maxLag.map { Units.format($0) } ?? "–",
+            ]
         }
     }
 
@@ -13,9 +15,10 @@ enum ReportFaults {
 
     static func levels(_ run: BenchReport.Run) -> String? {
         guard let levels = run.lagLevels, !levels.isEmpty else { return nil }
-        return "Consumer lag levels: " + levels.map { level in
-            Units.format(level.level) + " " + (level.crossedAtSeconds.map { "crossed at \(Units.format($0)) s" } ?? "not reached")
-        }.joined(separator: ", ") + "."
+        return "Consumer lag levels: "
+            + levels.map { level in
+                Units.format(level.level) + " " + (level.crossedAtSeconds.map { "crossed at \(Units.format($0)) s" } ?? "not reached")
+            }.joined(separator: ", ") + "."
     }
 
     static func markdown(_ report: BenchReport) -> String {

@@ -5,8 +5,10 @@ import Foundation
 package enum ReportFiles {
     /// Writes every file of a run directory (creating it) and returns the paths written.
     @discardableResult
-    package static func write(_ report: BenchReport, to dir: String, verification: Verification? = nil,
-                             intervalLogs: [String: String] = [:]) throws(BenchError) -> [String] {
+    package static func write(
+        _ report: BenchReport, to dir: String, verification: Verification? = nil,
+        intervalLogs: [String: String] = [:]
+    ) throws(BenchError) -> [String] {
         var folder = try Folder(dir, what: "report")
         try folder.put("report.json", try encode(report))
         try folder.put("report.md", ReportMarkdown.render(report, verification: verification))
@@ -66,7 +68,8 @@ package enum ReportFiles {
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             } catch {
-                throw BenchError(.io, path: dir, what: "cannot create the \(what) folder: \(error.localizedDescription)", remedy: "check the path and permissions")
+                throw BenchError(
+                    .io, path: dir, what: "cannot create the \(what) folder: \(error.localizedDescription)", remedy: "check the path and permissions")
             }
         }
 
@@ -100,7 +103,8 @@ package enum ReportFiles {
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("report.json") : path
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw BenchError(.fileNotFound, path: file, what: "no report here", remedy: "give a run directory from `k2 bench run -o DIR` or its report.json")
+            throw BenchError(
+                .fileNotFound, path: file, what: "no report here", remedy: "give a run directory from `k2 bench run -o DIR` or its report.json")
         }
         return try decode(data, file: file)
     }
@@ -110,14 +114,19 @@ package enum ReportFiles {
         do {
             report = try JSONDecoder().decode(BenchReport.self, from: data)
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw BenchError(.badFile, path: file, what: "not a k2 bench report: missing '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'", remedy: "give a report.json written by `k2 bench run`")
+            throw BenchError(
+                .badFile, path: file, what: "not a k2 bench report: missing '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'",
+                remedy: "give a report.json written by `k2 bench run`")
         } catch let DecodingError.typeMismatch(_, ctx) {
-            throw BenchError(.badFile, path: file, what: "not a k2 bench report: wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'", remedy: "give a report.json written by `k2 bench run`")
+            throw BenchError(
+                .badFile, path: file, what: "not a k2 bench report: wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'",
+                remedy: "give a report.json written by `k2 bench run`")
         } catch {
             throw BenchError(.badFile, path: file, what: "not a k2 bench report (\(error))", remedy: "give a report.json written by `k2 bench run`")
         }
         guard report.schema == BenchReport.currentSchema else {
-            throw BenchError(.badFile, path: file, what: "report schema '\(report.schema)' is not supported", remedy: "this k2 reads \(BenchReport.currentSchema)")
+            throw BenchError(
+                .badFile, path: file, what: "report schema '\(report.schema)' is not supported", remedy: "this k2 reads \(BenchReport.currentSchema)")
         }
         return report
     }

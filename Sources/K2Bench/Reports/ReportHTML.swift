@@ -7,10 +7,14 @@ package enum ReportHTML {
         page += "<h1>k2 bench: \(esc(r.workload.name))</h1>"
         page += "<p>\(esc(r.workload.description))</p>"
         let workload = r.workload, environment = r.environment
-        page += "<p>Workload <code>\(esc(workload.path))</code>: \(esc(workload.source)), pace \(esc(workload.pace)), warm-up \(esc(Units.format(workload.warmupSeconds))) s, "
-        page += "\(esc(Units.format(workload.durationSeconds))) s × \(workload.repetitions); sinks \(workload.sinks.map { "<code>\(esc($0))</code>" }.joined(separator: ", ")).<br>"
-        page += "Machine <code>\(esc(environment.hostname))</code>: \(environment.cpus) CPUs, \(esc(SizeTextShort.gb(environment.memoryBytes))), \(esc(environment.os)) \(esc(environment.kernel)); "
-        page += "k2 \(esc(r.tool.version))\(esc(r.tool.gitRevision.map { " (\($0))" } ?? "")); \(esc(environment.startedAt)) – \(esc(environment.finishedAt)).</p>"
+        page +=
+            "<p>Workload <code>\(esc(workload.path))</code>: \(esc(workload.source)), pace \(esc(workload.pace)), warm-up \(esc(Units.format(workload.warmupSeconds))) s, "
+        page +=
+            "\(esc(Units.format(workload.durationSeconds))) s × \(workload.repetitions); sinks \(workload.sinks.map { "<code>\(esc($0))</code>" }.joined(separator: ", ")).<br>"
+        page +=
+            "Machine <code>\(esc(environment.hostname))</code>: \(environment.cpus) CPUs, \(esc(SizeTextShort.gb(environment.memoryBytes))), \(esc(environment.os)) \(esc(environment.kernel)); "
+        page +=
+            "k2 \(esc(r.tool.version))\(esc(r.tool.gitRevision.map { " (\($0))" } ?? "")); \(esc(environment.startedAt)) – \(esc(environment.finishedAt)).</p>"
 
         if let result = verification {
             page += "<h2>Verdict: <span class=\"\(result.failed ? "fail" : "pass")\">\(esc(result.summary))</span></h2>"
@@ -47,13 +51,18 @@ package enum ReportHTML {
                 .init(name: "sent", points: iv.map { (x: $0.t, y: $0.sentMsgs / Swift.max($0.seconds, 1e-9)) }),
             ]
             for (i, sink) in run.sinks.enumerated() {
-                tp.append(.init(name: "delivered " + sink.uri, points: iv.compactMap { i < $0.deliveredMsgs.count ? (x: $0.t, y: $0.deliveredMsgs[i] / Swift.max($0.seconds, 1e-9)) : nil }))
+                tp.append(
+                    .init(
+                        name: "delivered " + sink.uri,
+                        points: iv.compactMap { i < $0.deliveredMsgs.count ? (x: $0.t, y: $0.deliveredMsgs[i] / Swift.max($0.seconds, 1e-9)) : nil }))
             }
             if iv.contains(where: { $0.consumedMsgs != nil }) {
-                tp.append(.init(name: "consumed back", points: iv.compactMap { p in p.consumedMsgs.map { (x: p.t, y: $0 / Swift.max(p.seconds, 1e-9)) } }))
+                tp.append(
+                    .init(name: "consumed back", points: iv.compactMap { p in p.consumedMsgs.map { (x: p.t, y: $0 / Swift.max(p.seconds, 1e-9)) } }))
             }
             let faultBands = ReportFaults.bands(run)
-            var throughput = SVGChart(title: "Throughput vs offered (msg/s, repetition \(run.index + 1))", yLabel: "msg/s", x: .linear(label: "seconds"), series: tp)
+            var throughput = SVGChart(
+                title: "Throughput vs offered (msg/s, repetition \(run.index + 1))", yLabel: "msg/s", x: .linear(label: "seconds"), series: tp)
             throughput.bands = faultBands
             page += throughput.render()
 
@@ -69,12 +78,17 @@ package enum ReportHTML {
             var lateness = SVGChart(title: "Replay lateness per interval (ms)", yLabel: "ms", x: .linear(label: "seconds"), series: late)
             lateness.bands = faultBands
             page += lateness.render()
-            var backlogChart = SVGChart(title: "Backlog: messages sent, not yet acknowledged", yLabel: "messages", x: .linear(label: "seconds"), series: backlog)
+            var backlogChart = SVGChart(
+                title: "Backlog: messages sent, not yet acknowledged", yLabel: "messages", x: .linear(label: "seconds"), series: backlog)
             backlogChart.bands = faultBands
             page += backlogChart.render()
 
-            let cpu = run.resources.map { s in SVGChart.Series(name: s.name, points: s.samples.map { (x: $0.t, y: $0.cpuCores) }, dashed: s.kind == "harness") }
-            let mem = run.resources.map { s in SVGChart.Series(name: s.name, points: s.samples.map { (x: $0.t, y: Double($0.memoryBytes) / 1e6) }, dashed: s.kind == "harness") }
+            let cpu = run.resources.map { s in
+                SVGChart.Series(name: s.name, points: s.samples.map { (x: $0.t, y: $0.cpuCores) }, dashed: s.kind == "harness")
+            }
+            let mem = run.resources.map { s in
+                SVGChart.Series(name: s.name, points: s.samples.map { (x: $0.t, y: Double($0.memoryBytes) / 1e6) }, dashed: s.kind == "harness")
+            }
             page += SVGChart(title: "CPU per process (cores; harness dashed)", yLabel: "cores", x: .linear(label: "seconds"), series: cpu).render()
             page += SVGChart(title: "Memory per process (RSS / memory.current, MB)", yLabel: "MB", x: .linear(label: "seconds"), series: mem).render()
         }
@@ -93,7 +107,10 @@ package enum ReportHTML {
             }
             page += "</table>"
         }
-        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { page += ReportStages.html(table) }
+        for table in [
+            ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.queries(r, alone: true),
+            ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r),
+        ].compactMap({ $0 }) { page += ReportStages.html(table) }
         page += ReportFaults.html(r)
         page += ReportLedger.html(r)
         page += "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>"
@@ -106,7 +123,8 @@ package enum ReportHTML {
             page += "<h2>Sinks</h2><table><tr><th>sink</th><th>sent</th><th>delivered</th><th>failed</th><th>reasons</th></tr>"
             for sink in run.sinks {
                 let reasons = sink.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ")
-                page += "<tr><td>\(esc(sink.uri))</td><td>\(sink.sent)</td><td>\(sink.delivered)</td><td>\(sink.failed)</td><td>\(esc(reasons))</td></tr>"
+                page +=
+                    "<tr><td>\(esc(sink.uri))</td><td>\(sink.sent)</td><td>\(sink.delivered)</td><td>\(sink.failed)</td><td>\(esc(reasons))</td></tr>"
             }
             page += "</table>"
         }

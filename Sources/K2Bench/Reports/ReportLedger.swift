@@ -10,8 +10,10 @@ enum ReportLedger {
             ["sent by k2's Kafka sink", text("kafka.sent"), text("kafka.no_fate") + " without a fate", "–"],
             ["acknowledged by the broker", text("kafka.delivered"), text("kafka.failed") + " failed, " + text("kafka.unknown") + " unknown", "–"],
             ["on the broker (high watermarks, probes excluded)", text("broker.messages"), text("broker.missing"), text("broker.extra")],
-            ["read back from the topic by k2-id", text("topic.read"), text("topic.lost"),
-             text("topic.duplicates") + " (" + text("topic.reordered") + " out of order within their key)"],
+            [
+                "read back from the topic by k2-id", text("topic.read"), text("topic.lost"),
+                text("topic.duplicates") + " (" + text("topic.reordered") + " out of order within their key)",
+            ],
             ["rows in ClickHouse bronze (probes excluded)", text("clickhouse.rows"), text("clickhouse.missing"), text("clickhouse.extra")],
         ]
     }
@@ -24,9 +26,11 @@ enum ReportLedger {
             let verdict = k2 ? (value == 0 ? "pass" : "FAIL (a k2 bug)") : (value == 0 ? "none" : "finding about the system")
             return [what, Units.format(value), verdict]
         }
-        return [row("messages lost by k2", "lost.k2", k2: true), row("duplicates by k2", "duplicates.k2", k2: true),
-                row("messages lost by the system under test", "lost.system", k2: false),
-                row("duplicates by the system under test", "duplicates.system", k2: false)].compactMap { $0 }
+        return [
+            row("messages lost by k2", "lost.k2", k2: true), row("duplicates by k2", "duplicates.k2", k2: true),
+            row("messages lost by the system under test", "lost.system", k2: false),
+            row("duplicates by the system under test", "duplicates.system", k2: false),
+        ].compactMap { $0 }
     }
 
     static func markdown(_ report: BenchReport) -> String {

@@ -9,9 +9,11 @@ package enum ReportMarkdown {
         }
         let workload = r.workload
         out += "Workload `\(workload.path)`: \(workload.source), pace \(workload.pace), warm-up \(Units.format(workload.warmupSeconds)) s, "
-        out += "\(Units.format(workload.durationSeconds)) s measured × \(workload.repetitions), sinks \(workload.sinks.map { "`\($0)`" }.joined(separator: ", ")).\n"
+        out +=
+            "\(Units.format(workload.durationSeconds)) s measured × \(workload.repetitions), sinks \(workload.sinks.map { "`\($0)`" }.joined(separator: ", ")).\n"
         let environment = r.environment
-        out += "Machine `\(environment.hostname)`: \(environment.cpus) CPUs, \(SizeTextShort.gb(environment.memoryBytes)), \(environment.os) \(environment.kernel). "
+        out +=
+            "Machine `\(environment.hostname)`: \(environment.cpus) CPUs, \(SizeTextShort.gb(environment.memoryBytes)), \(environment.os) \(environment.kernel). "
         out += "k2 \(r.tool.version)" + (r.tool.gitRevision.map { " (\($0))" } ?? "") + ", \(environment.startedAt).\n\n"
 
         out += "### Throughput\n\n| metric | value |\n|---|---|\n"
@@ -26,7 +28,8 @@ package enum ReportMarkdown {
 
         let lat = (try? r.mergedLatencies()) ?? [:]
         if !lat.isEmpty {
-            out += "\n### Latency (ms, all repetitions merged)\n\n| kind | from | count | p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---|---|---|---|---|---|---|---|---|\n"
+            out +=
+                "\n### Latency (ms, all repetitions merged)\n\n| kind | from | count | p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---|---|---|---|---|---|---|---|---|\n"
             for key in lat.keys.sorted(by: latencyOrder) {
                 let histogram = lat[key]!
                 let percentiles = BenchReport.percentilesMs(histogram)
@@ -36,20 +39,26 @@ package enum ReportMarkdown {
             }
         }
 
-        for table in [ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.queries(r, alone: true), ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r)].compactMap({ $0 }) { out += ReportStages.markdown(table) }
+        for table in [
+            ReportStages.bound(r), ReportStages.boundIntervals(r), ReportStages.queries(r), ReportStages.queries(r, alone: true),
+            ReportStages.http(r), ReportStages.storage(r), ReportStages.burst(r),
+        ].compactMap({ $0 }) { out += ReportStages.markdown(table) }
         out += ReportFaults.markdown(r)
         out += ReportLedger.markdown(r)
 
         if let run = r.runs.last, !run.resources.isEmpty {
             out += "\n### Resources (last repetition)\n\n| process / group | CPU mean | CPU peak | memory peak |\n|---|---|---|---|\n"
             for series in run.resources {
-                out += "| \(series.name)\(series.kind == "harness" ? " — apart from the system under test" : "") | \(Units.format(series.meanCores)) cores | \(Units.format(series.peakCores)) cores | \(SizeTextShort.mb(series.peakMemory)) |\n"
+                out +=
+                    "| \(series.name)\(series.kind == "harness" ? " — apart from the system under test" : "") | \(Units.format(series.meanCores)) cores | \(Units.format(series.peakCores)) cores | \(SizeTextShort.mb(series.peakMemory)) |\n"
             }
         }
         if let run = r.runs.last, !run.sinks.isEmpty {
             out += "\n### Sinks (last repetition)\n\n| sink | sent | delivered | failed |\n|---|---|---|---|\n"
             for sink in run.sinks {
-                let reasons = sink.failureReasons.isEmpty ? "" : " (" + sink.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ") + ")"
+                let reasons =
+                    sink.failureReasons.isEmpty
+                    ? "" : " (" + sink.failureReasons.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; ") + ")"
                 out += "| `\(sink.uri)` | \(sink.sent) | \(sink.delivered) | \(sink.failed)\(reasons) |\n"
             }
         }
@@ -63,7 +72,7 @@ package enum ReportMarkdown {
     static func latencyOrder(_ a: String, _ b: String) -> Bool {
         let ka = a.split(separator: ".").first.map(String.init) ?? a, kb = b.split(separator: ".").first.map(String.init) ?? b
         let ia = kindOrder.firstIndex(of: ka) ?? 99, ib = kindOrder.firstIndex(of: kb) ?? 99
-        return ia != ib ? ia < ib : a > b   // "intended" before "actual"
+        return ia != ib ? ia < ib : a > b  // "intended" before "actual"
     }
 }
 

@@ -28,14 +28,17 @@ package enum ReportMerge {
         }
         let shards = reports.compactMap(\.workload.shard)
         if let dup = shards.first(where: { s in shards.filter { $0 == s }.count > 1 }) {
-            throw BenchError(.invalidArgument, what: "two reports are shard \(dup)", remedy: "merge the reports of different shards (k2 bench run --shard i/N, i = 0 … N-1)")
+            throw BenchError(
+                .invalidArgument, what: "two reports are shard \(dup)",
+                remedy: "merge the reports of different shards (k2 bench run --shard i/N, i = 0 … N-1)")
         }
         var notes: [String] = []
         var missingCount = missing.count
         let counts = Set(shards.compactMap { $0.split(separator: "/").last.flatMap { Int($0) } })
         if counts.count > 1 {
-            throw BenchError(.invalidArgument, what: "the reports are shards of different splits (\(shards.joined(separator: ", ")))",
-                             remedy: "merge the shards of one run (the same N in --shard i/N)")
+            throw BenchError(
+                .invalidArgument, what: "the reports are shards of different splits (\(shards.joined(separator: ", ")))",
+                remedy: "merge the shards of one run (the same N in --shard i/N)")
         }
         var absent: [String] = []
         if let total = counts.first, shards.count == reports.count {
@@ -44,10 +47,11 @@ package enum ReportMerge {
             missingCount = Swift.max(missingCount, absent.count)
         }
         if missingCount > 0 {
-            notes.append("INCOMPLETE: merged \(reports.count) of \(reports.count + missingCount) shards"
-                + (absent.isEmpty ? "" : "; missing shard " + absent.joined(separator: ", "))
-                + (missing.isEmpty ? "" : " (" + missing.map { "\($0.path): \($0.reason)" }.joined(separator: "; ") + ")")
-                + ". Counts and throughput cover the merged shards only: they under-count the run.")
+            notes.append(
+                "INCOMPLETE: merged \(reports.count) of \(reports.count + missingCount) shards"
+                    + (absent.isEmpty ? "" : "; missing shard " + absent.joined(separator: ", "))
+                    + (missing.isEmpty ? "" : " (" + missing.map { "\($0.path): \($0.reason)" }.joined(separator: "; ") + ")")
+                    + ". Counts and throughput cover the merged shards only: they under-count the run.")
         }
         // Start times are read on each shard's own clock; with offsets measured against one
         // reference (`--clock-ref`) they are put on the reference's time line before aligning.
@@ -56,11 +60,14 @@ package enum ReportMerge {
         let measuredClocks = clocks.compactMap { $0 }
         let shardNames = reports.indices.map { reports[$0].workload.shard ?? "report \($0 + 1)" }
         if !measuredClocks.isEmpty {
-            notes.append("clock offsets from the reference \(Set(measuredClocks.map(\.reference)).sorted().joined(separator: ", ")): "
-                + zip(shardNames, clocks).map { name, clock in
-                    clock.map { String(format: "shard %@ %+.3f ms (± %.3f)", name, $0.offsetMs, $0.roundTripMs / 2) } ?? "shard \(name) not measured"
-                }.joined(separator: ", ")
-                + (measuredClocks.count < reports.count ? "; shards without a measurement are taken as on the reference's clock (give every shard --clock-ref)" : ""))
+            notes.append(
+                "clock offsets from the reference \(Set(measuredClocks.map(\.reference)).sorted().joined(separator: ", ")): "
+                    + zip(shardNames, clocks).map { name, clock in
+                        clock.map { String(format: "shard %@ %+.3f ms (± %.3f)", name, $0.offsetMs, $0.roundTripMs / 2) }
+                            ?? "shard \(name) not measured"
+                    }.joined(separator: ", ")
+                    + (measuredClocks.count < reports.count
+                        ? "; shards without a measurement are taken as on the reference's clock (give every shard --clock-ref)" : ""))
         }
         let reps = reports.map(\.runs.count).min() ?? 0
         var runs: [BenchReport.Run] = []
@@ -70,13 +77,19 @@ package enum ReportMerge {
             // later is shifted by one), summed over the window every shard covers.
             let alignment = Alignment(parts, clockOffsets: offsets)
             if i == 0, let skew = alignment.skewSeconds {
-                notes.append(String(format: "shards started within %.1f ms of each other (repetition 1, by the start times in their reports", skew * 1000)
-                    + (alignment.shifts.contains { $0 != 0 } ? "; intervals aligned with shifts \(alignment.shifts)" : "")
-                    + (measuredClocks.count == reports.count
-                        ? ", on the reference's clock: each corrected by its measured offset)."
-                        : "). Each start time is read on its own host's clock: across hosts the figure includes the clocks' offsets (measure them with --clock-ref, or keep the clocks in sync with NTP/chrony)."))
+                notes.append(
+                    String(format: "shards started within %.1f ms of each other (repetition 1, by the start times in their reports", skew * 1000)
+                        + (alignment.shifts.contains { $0 != 0 } ? "; intervals aligned with shifts \(alignment.shifts)" : "")
+                        + (measuredClocks.count == reports.count
+                            ? ", on the reference's clock: each corrected by its measured offset)."
+                            : "). Each start time is read on its own host's clock: across hosts the figure includes the clocks' offsets (measure them with --clock-ref, or keep the clocks in sync with NTP/chrony).")
+                )
                 if skew > skewWarningSeconds {
-                    notes.append(String(format: "the shards did not start together (%.2f s apart): their load overlapped only in part; give every shard the same --start-at", skew))
+                    notes.append(
+                        String(
+                            format:
+                                "the shards did not start together (%.2f s apart): their load overlapped only in part; give every shard the same --start-at",
+                            skew))
                 }
             }
             let window = alignment.window
@@ -114,27 +127,35 @@ package enum ReportMerge {
             }
             // Delivered per sink are concatenated per shard; "achieved" is the sum of each shard's slowest sink.
             var metrics = Assembler.metrics(intervals: iv, latencies: hist, resources: resources, sinkCount: parts.map(\.sinks.count).reduce(0, +))
-            let achievedPerInterval = window.map { k in parts.indices.map { shard -> Double in
-                let point = parts[shard].intervals[k - alignment.shifts[shard]]
-                return (point.deliveredMsgs.min() ?? point.sentMsgs) / point.seconds
-            }.reduce(0, +) }
+            let achievedPerInterval = window.map { k in
+                parts.indices.map { shard -> Double in
+                    let point = parts[shard].intervals[k - alignment.shifts[shard]]
+                    return (point.deliveredMsgs.min() ?? point.sentMsgs) / point.seconds
+                }.reduce(0, +)
+            }
             if let skew = alignment.skewSeconds {
                 metrics["shards.start_skew_ms"] = .init(value: skew * 1000, unit: "ms", better: .lower)
             }
             metrics["shards.missing"] = .init(value: Double(missingCount), unit: "shards", better: .lower)
             if !measuredClocks.isEmpty {
                 metrics["shards.clock_offset_max_ms"] = .init(value: measuredClocks.map { abs($0.offsetMs) }.max() ?? 0, unit: "ms", better: .lower)
-                metrics["shards.clock_uncertainty_max_ms"] = .init(value: (measuredClocks.map(\.roundTripMs).max() ?? 0) / 2, unit: "ms", better: .lower)
+                metrics["shards.clock_uncertainty_max_ms"] = .init(
+                    value: (measuredClocks.map(\.roundTripMs).max() ?? 0) / 2, unit: "ms", better: .lower)
             }
             if !achievedPerInterval.isEmpty {
-                metrics["throughput.achieved.msgs_per_s"] = .init(value: Statistics.mean(achievedPerInterval), unit: "msg/s", better: .higher, samples: achievedPerInterval)
+                metrics["throughput.achieved.msgs_per_s"] = .init(
+                    value: Statistics.mean(achievedPerInterval), unit: "msg/s", better: .higher, samples: achievedPerInterval)
                 metrics["throughput.achieved.peak_msgs_per_s"] = .init(value: achievedPerInterval.max() ?? 0, unit: "msg/s", better: .higher)
             }
-            runs.append(BenchReport.Run(index: i, startedAt: parts[0].startedAt, measuredSeconds: parts.map(\.measuredSeconds).max() ?? 0,
-                                        intervals: iv, latencies: lat, sinks: parts.flatMap(\.sinks), resources: resources, metrics: metrics))
+            runs.append(
+                BenchReport.Run(
+                    index: i, startedAt: parts[0].startedAt, measuredSeconds: parts.map(\.measuredSeconds).max() ?? 0,
+                    intervals: iv, latencies: lat, sinks: parts.flatMap(\.sinks), resources: resources, metrics: metrics))
         }
         var workload = first.workload
-        if first.workload.shard != nil, let shardSuffix = workload.name.range(of: "-shard-", options: .backwards) { workload.name = String(workload.name[..<shardSuffix.lowerBound]) }
+        if first.workload.shard != nil, let shardSuffix = workload.name.range(of: "-shard-", options: .backwards) {
+            workload.name = String(workload.name[..<shardSuffix.lowerBound])
+        }
         workload.name += " (merged \(reports.count) shards)"
         workload.shard = nil
         workload.sinks = reports.flatMap(\.workload.sinks)
@@ -144,8 +165,9 @@ package enum ReportMerge {
         env.memoryBytes = reports.map(\.environment.memoryBytes).reduce(0, +)
         env.finishedAt = reports.map(\.environment.finishedAt).max() ?? env.finishedAt
         env.startedAt = reports.map(\.environment.startedAt).min() ?? env.startedAt
-        return BenchReport(tool: first.tool, environment: env, workload: workload, runs: runs, metrics: try Assembler.combine(runs: runs),
-                           reference: nil, notes: notes + reports.flatMap(\.notes) + ["merged from \(reports.count) shard reports; \(reps) repetition(s) each"])
+        return BenchReport(
+            tool: first.tool, environment: env, workload: workload, runs: runs, metrics: try Assembler.combine(runs: runs),
+            reference: nil, notes: notes + reports.flatMap(\.notes) + ["merged from \(reports.count) shard reports; \(reps) repetition(s) each"])
     }
 
     /// Whether a merged report lacks shards (`shards.missing` > 0).

@@ -48,7 +48,8 @@ struct SVGChart {
         let esc = HTMLText.escape
         let left = 64.0, right = 170.0, top = 28.0, bottom = 40.0
         let pw = width - left - right, ph = height - top - bottom
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\">"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(esc(title))\">"
         svg += "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>"
         svg += "<text x=\"\(left)\" y=\"18\" font-size=\"14\" font-weight=\"bold\" font-family=\"sans-serif\">\(esc(title))</text>"
 
@@ -72,7 +73,9 @@ struct SVGChart {
         var y1 = all.map { ty($0.y) }.max()!
         if case .percentile = xAxis { x0 = 0; x1 = Swift.max(x1, 2) }
         if x1 - x0 < 1e-12 { x1 = x0 + 1 }
-        if logY { y0 = y0.rounded(.down); y1 = Swift.max(y1.rounded(.up), y0 + 1) } else {
+        if logY {
+            y0 = y0.rounded(.down); y1 = Swift.max(y1.rounded(.up), y0 + 1)
+        } else {
             y1 = Self.niceCeil(y1)
             if y1 - y0 < 1e-12 { y1 = y0 + 1 }
         }
@@ -119,7 +122,8 @@ struct SVGChart {
         if case .linear = xAxis {
             for band in bands where band.to >= x0 && band.from <= x1 {
                 let from = px(Swift.max(band.from, x0)), to = Swift.max(px(Swift.min(band.to, x1)), from + 2)
-                svg += "<rect x=\"\(f(from))\" y=\"\(f(top))\" width=\"\(f(to - from))\" height=\"\(f(ph))\" fill=\"#d62728\" fill-opacity=\"0.12\"><title>\(esc(band.label))</title></rect>"
+                svg +=
+                    "<rect x=\"\(f(from))\" y=\"\(f(top))\" width=\"\(f(to - from))\" height=\"\(f(ph))\" fill=\"#d62728\" fill-opacity=\"0.12\"><title>\(esc(band.label))</title></rect>"
             }
         }
 
@@ -129,13 +133,15 @@ struct SVGChart {
             let pts = entry.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
             if !pts.isEmpty {
                 let pointList = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-                svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(entry.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pointList)\"/>"
+                svg +=
+                    "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(entry.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pointList)\"/>"
                 if pts.count == 1 {
                     svg += "<circle cx=\"\(f(px(pts[0].x)))\" cy=\"\(f(py(pts[0].y)))\" r=\"3\" fill=\"\(color)\"/>"
                 }
             }
             let ly = top + 8 + Double(i) * 16
-            svg += "<line x1=\"\(f(left + pw + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + pw + 32))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(entry.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            svg +=
+                "<line x1=\"\(f(left + pw + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + pw + 32))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(entry.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
             svg += "<text x=\"\(f(left + pw + 36))\" y=\"\(f(ly + 4))\" font-size=\"11\" font-family=\"sans-serif\">\(esc(entry.name))</text>"
         }
         svg += "</svg>"

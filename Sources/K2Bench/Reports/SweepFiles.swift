@@ -22,7 +22,8 @@ package enum SweepFiles {
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("sweep.json") : path
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw BenchError(.fileNotFound, path: file, what: "no sweep here", remedy: "give a directory from `k2 bench sweep -o DIR` or its sweep.json")
+            throw BenchError(
+                .fileNotFound, path: file, what: "no sweep here", remedy: "give a directory from `k2 bench sweep -o DIR` or its sweep.json")
         }
         do {
             return try JSONDecoder().decode(Sweep.self, from: data)
@@ -44,33 +45,46 @@ package enum SweepFiles {
         page += "<div class=\"charts\">"
         let offered = steps.map { (x: $0.rate, y: $0.offered) }
         let achieved = steps.map { (x: $0.rate, y: $0.achieved) }
-        page += SVGChart(title: "Achieved vs offered (msg/s)", yLabel: "msg/s", x: .linear(label: "offered rate (msg/s)"),
-                      series: [.init(name: "offered (ideal)", points: offered, dashed: true), .init(name: "achieved", points: achieved)]).render()
+        page += SVGChart(
+            title: "Achieved vs offered (msg/s)", yLabel: "msg/s", x: .linear(label: "offered rate (msg/s)"),
+            series: [.init(name: "offered (ideal)", points: offered, dashed: true), .init(name: "achieved", points: achieved)]
+        ).render()
         let lat = steps.compactMap { st in st.latencyP99ms.map { (x: st.rate, y: Swift.max($0, 0.001)) } }
         let xs = steps.map(\.rate)
         var latSeries: [SVGChart.Series] = [.init(name: "p99 " + (steps.first?.latencyMetric.map(Sweep.shortName) ?? ""), points: lat)]
         if let lo = xs.min(), let hi = xs.max() {
-            latSeries.append(.init(name: "SLO \(Units.format(s.criteria.latencySLOms)) ms", points: [(x: lo, y: s.criteria.latencySLOms), (x: hi, y: s.criteria.latencySLOms)], dashed: true))
+            latSeries.append(
+                .init(
+                    name: "SLO \(Units.format(s.criteria.latencySLOms)) ms",
+                    points: [(x: lo, y: s.criteria.latencySLOms), (x: hi, y: s.criteria.latencySLOms)], dashed: true))
         }
-        page += SVGChart(title: "p99 latency vs offered (ms, log scale)", yLabel: "ms", x: .linear(label: "offered rate (msg/s)"), logY: true, series: latSeries).render()
+        page += SVGChart(
+            title: "p99 latency vs offered (ms, log scale)", yLabel: "ms", x: .linear(label: "offered rate (msg/s)"), logY: true, series: latSeries
+        ).render()
         let cpu = steps.compactMap { st in st.cpuCores.map { (x: st.rate, y: $0) } }
-        page += SVGChart(title: "CPU vs offered (cores)", yLabel: "cores", x: .linear(label: "offered rate (msg/s)"),
-                      series: [.init(name: steps.first?.cpuSource ?? "cpu", points: cpu)]).render()
+        page += SVGChart(
+            title: "CPU vs offered (cores)", yLabel: "cores", x: .linear(label: "offered rate (msg/s)"),
+            series: [.init(name: steps.first?.cpuSource ?? "cpu", points: cpu)]
+        ).render()
         page += "</div>"
-        page += "<h2>Steps</h2><table><tr><th>rate</th><th>offered</th><th>achieved</th><th>p99 (ms)</th><th>backlog</th><th>CPU (cores)</th><th>sustainable</th><th>report</th></tr>"
+        page +=
+            "<h2>Steps</h2><table><tr><th>rate</th><th>offered</th><th>achieved</th><th>p99 (ms)</th><th>backlog</th><th>CPU (cores)</th><th>sustainable</th><th>report</th></tr>"
         for st in steps {
             page += "<tr><td>\(esc(Units.format(st.rate)))</td><td>\(esc(Units.format(st.offered)))</td><td>\(esc(Units.format(st.achieved)))</td>"
-            page += "<td>\(esc(st.latencyP99ms.map(Units.format) ?? "–"))</td><td>\(esc(Units.format(st.backlog)))</td><td>\(esc(st.cpuCores.map(Units.format) ?? "–"))</td>"
+            page +=
+                "<td>\(esc(st.latencyP99ms.map(Units.format) ?? "–"))</td><td>\(esc(Units.format(st.backlog)))</td><td>\(esc(st.cpuCores.map(Units.format) ?? "–"))</td>"
             page += "<td class=\"\(st.sustainable ? "pass" : "fail")\">\(esc(st.sustainable ? "yes" : "no: " + st.why))</td>"
             page += "<td>\(st.report.map { "<a href=\"\(esc($0))/report.html\">\(esc($0))</a>" } ?? "")</td></tr>"
         }
         page += "</table>"
         if let us = s.cpuMicrosPerMessage {
-            page += "<h2>CPU extrapolation</h2><p>CPU per message at the maximum sustainable step: \(esc(Units.format(us))) µs (\(esc(s.maxSustainable?.cpuSource ?? ""))), linear.</p>"
+            page +=
+                "<h2>CPU extrapolation</h2><p>CPU per message at the maximum sustainable step: \(esc(Units.format(us))) µs (\(esc(s.maxSustainable?.cpuSource ?? ""))), linear.</p>"
             page += "<table><tr><th>target rate</th><th>cores needed</th><th>vs \(esc(Units.format(s.budgetCores)))-core budget</th></tr>"
             for projection in s.projections {
                 page += "<tr><td>\(esc(Units.format(projection.rate))) msg/s</td><td>\(esc(Units.format(projection.cores)))</td>"
-                page += "<td class=\"\(projection.fitsBudget ? "pass" : "fail")\">\(esc(projection.fitsBudget ? "fits" : "over by " + Units.format(projection.cores - s.budgetCores)))</td></tr>"
+                page +=
+                    "<td class=\"\(projection.fitsBudget ? "pass" : "fail")\">\(esc(projection.fitsBudget ? "fits" : "over by " + Units.format(projection.cores - s.budgetCores)))</td></tr>"
             }
             page += "</table>"
         }

@@ -1,7 +1,8 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import K2Core
 
 /// Small readers of Linux /proc and cgroup v2 files (no Foundation, no allocation beyond the text).
 package enum ProcFS {
@@ -47,8 +48,9 @@ package enum ProcFS {
         // rest[0] is field 3 (state); field N is rest[N - 3].
         guard rest.count >= 22 else { return nil }
         func f(_ n: Int) -> Int64 { Int64(rest[n - 3]) ?? 0 }
-        return ProcStat(pid: pid, comm: comm, ppid: Int32(f(4)), cpuTicks: f(14) + f(15), childTicks: f(16) + f(17),
-                        rssBytes: f(24) * pageSize)
+        return ProcStat(
+            pid: pid, comm: comm, ppid: Int32(f(4)), cpuTicks: f(14) + f(15), childTicks: f(16) + f(17),
+            rssBytes: f(24) * pageSize)
     }
 
     package static func stat(pid: Int32) -> ProcStat? {

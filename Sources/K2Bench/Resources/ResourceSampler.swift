@@ -122,8 +122,9 @@ package final class ResourceSampler: @unchecked Sendable {
             case let .pid(pid) where ProcFS.stat(pid: pid) == nil:
                 throw BenchError(.invalidArgument, what: "process \(pid) is not running", remedy: "watch a live PID or a command name")
             case let .cgroup(dir) where ProcFS.cgroupUsage(dir) == nil:
-                throw BenchError(.invalidArgument, path: dir, what: "not a readable cgroup v2 directory (no cpu.stat)",
-                                 remedy: "give the container's cgroup, e.g. /sys/fs/cgroup/system.slice/docker-ID.scope")
+                throw BenchError(
+                    .invalidArgument, path: dir, what: "not a readable cgroup v2 directory (no cpu.stat)",
+                    remedy: "give the container's cgroup, e.g. /sys/fs/cgroup/system.slice/docker-ID.scope")
             default: break
             }
         }
@@ -168,7 +169,10 @@ package final class ResourceSampler: @unchecked Sendable {
     /// Takes one sample of every target now.
     func sampleNow() {
         let now = clock.monotonicNanos()
-        let procs = targets.contains(where: { if case .cgroup = $0 { return false }; return true }) ? ProcFS.allProcesses() : []
+        let procs =
+            targets.contains(where: {
+                if case .cgroup = $0 { return false }; return true
+            }) ? ProcFS.allProcesses() : []
         var children: [Int32: [Int32]] = [:]
         var byPid: [Int32: ProcFS.ProcStat] = [:]
         for process in procs {
@@ -206,7 +210,10 @@ package final class ResourceSampler: @unchecked Sendable {
                     case let .pid(pid): roots = [pid]
                     case .harness: roots = [me]
                     case let .name(name):
-                        let matches = Set(procs.filter { $0.comm == name || ($0.comm.count >= 15 && name.hasPrefix($0.comm)) || ProcFS.commandName(pid: $0.pid) == name }.map(\.pid))
+                        let matches = Set(
+                            procs.filter {
+                                $0.comm == name || ($0.comm.count >= 15 && name.hasPrefix($0.comm)) || ProcFS.commandName(pid: $0.pid) == name
+                            }.map(\.pid))
                         // Top-level matches only: a match whose parent also matches is counted through the parent.
                         roots = matches.filter { !matches.contains(byPid[$0]?.ppid ?? 0) }.sorted()
                     default: roots = []

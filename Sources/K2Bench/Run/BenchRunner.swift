@@ -35,8 +35,10 @@ package struct SinkSetup {
     /// measured window), stopped when the replay ends (nil without `faults:`).
     var faults: FaultScheduler?
 
-    init(sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
-                consumed: (() -> UInt64)? = nil, close: @escaping () -> Void = {}, notes: @escaping () -> [String] = { [] }) {
+    init(
+        sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
+        consumed: (() -> UInt64)? = nil, close: @escaping () -> Void = {}, notes: @escaping () -> [String] = { [] }
+    ) {
         self.sinks = sinks
         self.latencies = latencies
         self.consumed = consumed
@@ -81,8 +83,10 @@ package final class BenchRunner {
 
     /// Runs every repetition. `makeSinks` is called once per repetition; `replay` must block until
     /// the replay ends, and returns its summary (the harness-/system-bound labels come from it).
-    package func run(makeSinks: (Int) throws -> SinkSetup, replay: (ReplayRequest) throws -> ReplaySummary?,
-                    extraWatch: [WatchTarget] = []) throws -> Output {
+    package func run(
+        makeSinks: (Int) throws -> SinkSetup, replay: (ReplayRequest) throws -> ReplaySummary?,
+        extraWatch: [WatchTarget] = []
+    ) throws -> Output {
         let startedWall = clock.wallNanos()
         var reference: BenchReport.Reference?
         var runs: [BenchReport.Run] = []
@@ -91,7 +95,10 @@ package final class BenchRunner {
         let targets = extraWatch + watchTargets
         let clockOffset = try clockReference.map { address -> ClockReference.Measurement in
             let measured = try ClockReference.measure(address: address)
-            progress?(String(format: "clock: %+.3f ms from the reference %@ (± %.3f ms, best of %d)", measured.offsetMs, address, measured.roundTripMs / 2, measured.samples))
+            progress?(
+                String(
+                    format: "clock: %+.3f ms from the reference %@ (± %.3f ms, best of %d)", measured.offsetMs, address, measured.roundTripMs / 2,
+                    measured.samples))
             return measured
         }
 
@@ -103,7 +110,9 @@ package final class BenchRunner {
                 reference!.values.append(measurement.mbPerSecond)
                 reference!.cpuValues?.append(measurement.mbPerCPUSecond)
             }
-            progress?("repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text)\(workload.burst.map { Self.burstText($0) } ?? ""), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))")
+            progress?(
+                "repetition \(rep + 1)/\(workload.repetitions): \(workload.pace.text)\(workload.burst.map { Self.burstText($0) } ?? ""), warm-up \(TimeText.humanDuration(nanos: workload.warmupNanos)), measure \(TimeText.humanDuration(nanos: workload.durationNanos))"
+            )
             // The barrier comes before the set-up: the consumer's and the probes' measuring windows
             // are set from the clock there. The set-up's own time then adds to the start skew,
             // which the merge reports (short for Kafka sinks; seconds for a pipeline's first probe).
@@ -127,23 +136,29 @@ package final class BenchRunner {
                 live = {
                     var lat = setup.latencies()
                     lat["lateness.intended"] = recorder.latenessHistogram
-                    server.update(LiveMetrics.samples(.init(
-                        workload: name, repetition: rep, interval: recorder.intervals.last,
-                        sinks: setup.sinks.map { (uri: $0.uri, counts: $0.counts) }, consumed: setup.consumed?(),
-                        latencies: lat, resources: sampler.snapshot())))
+                    server.update(
+                        LiveMetrics.samples(
+                            .init(
+                                workload: name, repetition: rep, interval: recorder.intervals.last,
+                                sinks: setup.sinks.map { (uri: $0.uri, counts: $0.counts) }, consumed: setup.consumed?(),
+                                latencies: lat, resources: sampler.snapshot())))
                 }
                 live?()
             }
-            let ticker = Ticker(recorder: recorder, sinks: setup.sinks, consumed: setup.consumed, landed: setup.landed, landedSink: setup.landedSink, sampler: sampler,
-                                measureFrom: measureFrom, end: measureFrom + workload.durationNanos, progress: progress, onInterval: live)
+            let ticker = Ticker(
+                recorder: recorder, sinks: setup.sinks, consumed: setup.consumed, landed: setup.landed, landedSink: setup.landedSink,
+                sampler: sampler,
+                measureFrom: measureFrom, end: measureFrom + workload.durationNanos, progress: progress, onInterval: live)
             let sinks = setup.sinks + [recorder]
             var replayError: (any Error)?
             var summary: ReplaySummary?
             ticker.start()
             setup.faults?.start(measureFromNanos: measureFrom)
             do {
-                summary = try replay(ReplayRequest(source: workload.source, pace: workload.pace,
-                                         totalNanos: workload.warmupNanos + workload.durationNanos, sinks: sinks))
+                summary = try replay(
+                    ReplayRequest(
+                        source: workload.source, pace: workload.pace,
+                        totalNanos: workload.warmupNanos + workload.durationNanos, sinks: sinks))
             } catch {
                 replayError = error
             }
@@ -162,16 +177,21 @@ package final class BenchRunner {
                 let parts = key.split(separator: ".").map(String.init)
                 lat.append(BenchReport.latency(kind: parts[0], basis: parts.count > 1 ? parts[1] : "actual", latencies[key]!))
             }
-            var writer = logs["lateness.intended"] ?? HistogramLogWriter(startNanos: repWall, comment: "k2 bench \(workload.name): replay lateness, ns")
+            var writer =
+                logs["lateness.intended"] ?? HistogramLogWriter(startNanos: repWall, comment: "k2 bench \(workload.name): replay lateness, ns")
             for i in recorder.latenessIntervals { writer.append(i) }
             logs["lateness.intended"] = writer
 
             let sinkResults = setup.sinks.map { sink -> BenchReport.SinkResult in
                 let counts = sink.counts
-                return .init(uri: sink.uri, sent: counts.sent, delivered: counts.delivered, failed: counts.failed, bytes: counts.bytes, failureReasons: counts.failureReasons)
+                return .init(
+                    uri: sink.uri, sent: counts.sent, delivered: counts.delivered, failed: counts.failed, bytes: counts.bytes,
+                    failureReasons: counts.failureReasons)
             }
             for sinkResult in sinkResults where sinkResult.failed > 0 {
-                notes.append("repetition \(rep + 1): \(sinkResult.uri) failed \(sinkResult.failed) message(s): " + sinkResult.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
+                notes.append(
+                    "repetition \(rep + 1): \(sinkResult.uri) failed \(sinkResult.failed) message(s): "
+                        + sinkResult.failureReasons.map { "\($0.key) (\($0.value))" }.sorted().joined(separator: "; "))
             }
             notes.append(contentsOf: setup.notes().map { "repetition \(rep + 1): \($0)" })
             var metrics = Assembler.metrics(intervals: iv, latencies: latencies, resources: resources, sinkCount: setup.sinks.count)
@@ -181,9 +201,10 @@ package final class BenchRunner {
                 metrics.merge(burstMetrics) { _, new in new }
                 notes.append(contentsOf: burstNotes.map { "repetition \(rep + 1): \($0)" })
             }
-            var run = BenchReport.Run(index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
-                                      measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
-                                      sinks: sinkResults, resources: resources, metrics: metrics)
+            var run = BenchReport.Run(
+                index: rep, startedAt: TimeText.iso8601(nanos: repWall, fractionDigits: 3),
+                measuredSeconds: iv.map(\.seconds).reduce(0, +), intervals: iv, latencies: lat,
+                sinks: sinkResults, resources: resources, metrics: metrics)
             run.bound = summary?.harness.map(BenchReport.BoundLabel.init)
             run.boundIntervals = summary.map { $0.harnessIntervals.map(BenchReport.BoundLabel.init) }
             if let label = run.bound {
@@ -210,17 +231,20 @@ package final class BenchRunner {
         case let .captures(paths, loop): source = paths.joined(separator: ", ") + (loop ? " (looped)" : "")
         case let .profile(profileName, seed): source = "K2Sim profile \(profileName) (seed \(seed))"
         }
-        var info = BenchReport.WorkloadInfo(name: spec.name, path: spec.path, description: spec.description, source: source, pace: spec.pace.text + (spec.burst.map { Self.burstText($0) } ?? ""),
-                                            warmupSeconds: Double(spec.warmupNanos) / 1e9, durationSeconds: Double(spec.durationNanos) / 1e9,
-                                            sinks: spec.sinks.map { Secrets.mask($0.uri) }, repetitions: spec.repetitions, targets: spec.targets)
+        var info = BenchReport.WorkloadInfo(
+            name: spec.name, path: spec.path, description: spec.description, source: source,
+            pace: spec.pace.text + (spec.burst.map { Self.burstText($0) } ?? ""),
+            warmupSeconds: Double(spec.warmupNanos) / 1e9, durationSeconds: Double(spec.durationNanos) / 1e9,
+            sinks: spec.sinks.map { Secrets.mask($0.uri) }, repetitions: spec.repetitions, targets: spec.targets)
         info.notTested = spec.notTested.isEmpty ? nil : spec.notTested
         info.clickhouseSettings = spec.embedded.clickhouseSettings.isEmpty ? nil : spec.embedded.clickhouseSettings
         info.startAt = startAtWallNanos.map { TimeText.iso8601(nanos: $0, fractionDigits: 3) }
         var environment = EnvironmentInfo.current(startedAt: startedWall, finishedAt: clock.wallNanos())
         environment.clock = clockOffset
-        let report = BenchReport(tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
-                                 environment: environment,
-                                 workload: info, runs: runs, metrics: try Assembler.combine(runs: runs), reference: reference, notes: notes)
+        let report = BenchReport(
+            tool: .init(gitRevision: EnvironmentInfo.gitRevision()),
+            environment: environment,
+            workload: info, runs: runs, metrics: try Assembler.combine(runs: runs), reference: reference, notes: notes)
         return Output(report: report, intervalLogs: logs.mapValues(\.text))
     }
 }
@@ -237,7 +261,8 @@ extension BenchRunner {
         let late = clock.wallNanos() - startAt
         if late > 0 {
             progress?("the start time had passed \(TimeText.humanDuration(nanos: late)) ago: starting now")
-            return "started \(TimeText.humanDuration(nanos: late)) after --start-at \(TimeText.iso8601(nanos: startAt, fractionDigits: 3)) (the set-up took longer): give the shards a later start time"
+            return
+                "started \(TimeText.humanDuration(nanos: late)) after --start-at \(TimeText.iso8601(nanos: startAt, fractionDigits: 3)) (the set-up took longer): give the shards a later start time"
         }
         progress?("waiting \(TimeText.humanDuration(nanos: -late)) for the start time \(TimeText.iso8601(nanos: startAt, fractionDigits: 3))")
         while true {
@@ -265,8 +290,10 @@ final class Ticker: @unchecked Sendable {
     private var thread: JoinableThread?
     private let clock = SystemClock()
 
-    init(recorder: RunRecorder, sinks: [any ReplaySink], consumed: (() -> UInt64)?, landed: (() -> UInt64?)? = nil, landedSink: Int = 0,
-         sampler: ResourceSampler, measureFrom: Int64, end: Int64, progress: ((String) -> Void)?, onInterval: (() -> Void)? = nil) {
+    init(
+        recorder: RunRecorder, sinks: [any ReplaySink], consumed: (() -> UInt64)?, landed: (() -> UInt64?)? = nil, landedSink: Int = 0,
+        sampler: ResourceSampler, measureFrom: Int64, end: Int64, progress: ((String) -> Void)?, onInterval: (() -> Void)? = nil
+    ) {
         self.landed = landed
         self.landedSink = landedSink
         self.onInterval = onInterval
@@ -294,7 +321,9 @@ final class Ticker: @unchecked Sendable {
                 recorder.closeInterval(now: now, sinks: sinks.map(\.counts), consumed: consumed?(), landed: rows, landedSink: landedSink)
                 onInterval?()
                 if let report = progress, let last = recorder.intervals.last {
-                    report("  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))" + (last.clickhouseBehind.map { ", ClickHouse rows behind \(Units.format($0))" } ?? ""))
+                    report(
+                        "  t=\(Units.format(last.t))s offered \(Units.format(last.offeredMsgs / last.seconds)) sent \(Units.format(last.sentMsgs / last.seconds)) delivered \(last.deliveredMsgs.map { Units.format($0 / last.seconds) }.joined(separator: "/")) msg/s, backlog \(last.backlog.map { Units.format($0) }.joined(separator: "/"))"
+                            + (last.clickhouseBehind.map { ", ClickHouse rows behind \(Units.format($0))" } ?? ""))
                 }
                 next += 1_000_000_000
             }

@@ -16,8 +16,10 @@ package enum LiveMetrics {
         package var latencies: [String: Histogram]
         package var resources: [ResourceSeries]
 
-        package init(workload: String, repetition: Int, interval: BenchReport.IntervalPoint? = nil, sinks: [(uri: String, counts: SinkCounts)] = [],
-                    consumed: UInt64? = nil, latencies: [String: Histogram] = [:], resources: [ResourceSeries] = []) {
+        package init(
+            workload: String, repetition: Int, interval: BenchReport.IntervalPoint? = nil, sinks: [(uri: String, counts: SinkCounts)] = [],
+            consumed: UInt64? = nil, latencies: [String: Histogram] = [:], resources: [ResourceSeries] = []
+        ) {
             self.workload = workload
             self.repetition = repetition
             self.interval = interval
@@ -36,13 +38,20 @@ package enum LiveMetrics {
         var out: [S] = [S("k2_bench_repetition", Double(s.repetition + 1), help: "Repetition running (1-based).", labels: [("workload", s.workload)])]
         if let iv = s.interval {
             let secs = Swift.max(iv.seconds, 1e-9)
-            out.append(S("k2_bench_offered_messages_per_second", iv.offeredMsgs / secs, help: "Messages the schedule intended to send, last interval."))
+            out.append(
+                S("k2_bench_offered_messages_per_second", iv.offeredMsgs / secs, help: "Messages the schedule intended to send, last interval."))
             out.append(S("k2_bench_sent_messages_per_second", iv.sentMsgs / secs, help: "Messages handed to the sinks, last interval."))
             for (i, sink) in s.sinks.enumerated() where i < iv.deliveredMsgs.count {
-                out.append(S("k2_bench_delivered_messages_per_second", iv.deliveredMsgs[i] / secs, help: "Messages a sink acknowledged, last interval.", labels: [("sink", sink.uri)]))
+                out.append(
+                    S(
+                        "k2_bench_delivered_messages_per_second", iv.deliveredMsgs[i] / secs, help: "Messages a sink acknowledged, last interval.",
+                        labels: [("sink", sink.uri)]))
             }
             for (i, sink) in s.sinks.enumerated() where i < iv.backlog.count {
-                out.append(S("k2_bench_backlog_messages", iv.backlog[i], help: "Messages sent to a sink, not yet acknowledged.", labels: [("sink", sink.uri)]))
+                out.append(
+                    S(
+                        "k2_bench_backlog_messages", iv.backlog[i], help: "Messages sent to a sink, not yet acknowledged.",
+                        labels: [("sink", sink.uri)]))
             }
             if let consumed = iv.consumedMsgs {
                 out.append(S("k2_bench_consumed_messages_per_second", consumed / secs, help: "Messages the consumer read back, last interval."))
@@ -53,8 +62,10 @@ package enum LiveMetrics {
         }
         if let consumed = s.consumed {
             let produced = s.sinks.filter { $0.uri.hasPrefix("kafka://") }.map(\.counts.delivered).max() ?? 0
-            out.append(S("k2_bench_consumer_lag_messages", Double(produced > consumed ? produced - consumed : 0),
-                         help: "Messages acknowledged by the broker and not yet read back by the consumer."))
+            out.append(
+                S(
+                    "k2_bench_consumer_lag_messages", Double(produced > consumed ? produced - consumed : 0),
+                    help: "Messages acknowledged by the broker and not yet read back by the consumer."))
         }
         out += sinkCounters(prefix: "k2_bench", scope: "this repetition", s.sinks)
         for key in s.latencies.keys.sorted() {
@@ -65,16 +76,26 @@ package enum LiveMetrics {
             let scale = Double(histogram.unit.nanos) / 1e9
             for (label, percentile) in quantiles {
                 let value = Double(percentile == 100 ? histogram.max : histogram.valueAtPercentile(percentile)) * scale
-                out.append(S("k2_bench_latency_seconds", value, help: "Latency quantiles over the measured window so far (quantile 1 = max).",
-                             labels: [("kind", kind), ("basis", basis), ("quantile", label)]))
+                out.append(
+                    S(
+                        "k2_bench_latency_seconds", value, help: "Latency quantiles over the measured window so far (quantile 1 = max).",
+                        labels: [("kind", kind), ("basis", basis), ("quantile", label)]))
             }
-            out.append(S("k2_bench_latency_count", Double(histogram.totalCount), help: "Messages in the latency histogram.", type: "counter",
-                         labels: [("kind", kind), ("basis", basis)]))
+            out.append(
+                S(
+                    "k2_bench_latency_count", Double(histogram.totalCount), help: "Messages in the latency histogram.", type: "counter",
+                    labels: [("kind", kind), ("basis", basis)]))
         }
         for series in s.resources {
             guard let last = series.samples.last else { continue }
-            out.append(S("k2_bench_cpu_cores", last.cpuCores, help: "CPU of a watched process tree or cgroup (cores), last sample.", labels: [("process", series.name), ("kind", series.kind)]))
-            out.append(S("k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.", labels: [("process", series.name), ("kind", series.kind)]))
+            out.append(
+                S(
+                    "k2_bench_cpu_cores", last.cpuCores, help: "CPU of a watched process tree or cgroup (cores), last sample.",
+                    labels: [("process", series.name), ("kind", series.kind)]))
+            out.append(
+                S(
+                    "k2_bench_memory_bytes", Double(last.memoryBytes), help: "RSS (or memory.current) of a watched process tree or cgroup.",
+                    labels: [("process", series.name), ("kind", series.kind)]))
         }
         return out
     }
@@ -82,12 +103,16 @@ package enum LiveMetrics {
     /// Per sink: messages sent, delivered and failed (`PREFIX_messages_sent_total{sink=…}` …).
     static func sinkCounters(prefix: String, scope: String, _ sinks: [(uri: String, counts: SinkCounts)]) -> [PrometheusText.Sample] {
         var out: [PrometheusText.Sample] = []
-        for (name, what, key) in [("sent", "handed to a sink", \SinkCounts.sent),
-                                  ("delivered", "a sink delivered", \SinkCounts.delivered),
-                                  ("failed", "a sink failed", \SinkCounts.failed)] {
+        for (name, what, key) in [
+            ("sent", "handed to a sink", \SinkCounts.sent),
+            ("delivered", "a sink delivered", \SinkCounts.delivered),
+            ("failed", "a sink failed", \SinkCounts.failed),
+        ] {
             for sink in sinks {
-                out.append(.init("\(prefix)_messages_\(name)_total", Double(sink.counts[keyPath: key]), help: "Messages \(what) (\(scope)).",
-                                 type: "counter", labels: [("sink", sink.uri)]))
+                out.append(
+                    .init(
+                        "\(prefix)_messages_\(name)_total", Double(sink.counts[keyPath: key]), help: "Messages \(what) (\(scope)).",
+                        type: "counter", labels: [("sink", sink.uri)]))
             }
         }
         return out
@@ -103,7 +128,9 @@ package enum LiveMetrics {
             S("k2_replay_elapsed_seconds", Double(p.elapsedNanos) / 1e9, help: "Time since the first message."),
             S("k2_replay_bytes_total", Double(p.bytes), help: "Payload bytes handed to the sinks.", type: "counter"),
         ]
-        if let fraction = p.fraction { out.append(S("k2_replay_progress_ratio", fraction, help: "Fraction of the capture time (all loops) replayed.")) }
+        if let fraction = p.fraction {
+            out.append(S("k2_replay_progress_ratio", fraction, help: "Fraction of the capture time (all loops) replayed."))
+        }
         if let eta = p.etaNanos { out.append(S("k2_replay_eta_seconds", Double(eta) / 1e9, help: "Estimated time to the end.")) }
         return out + sinkCounters(prefix: "k2_replay", scope: "this run", sinks)
     }

@@ -27,11 +27,15 @@ final class TopicReader: @unchecked Sendable {
     /// as consumed but are not recorded (warm-up).
     func start(measureFromWall: Int64) throws(BenchError) {
         guard let kcat = ChildProcess.which("kcat") else {
-            throw BenchError(.run, what: "kcat is not installed (the consumer that reads the topic back)", remedy: "run scripts/install-deps.sh or apt-get install kcat")
+            throw BenchError(
+                .run, what: "kcat is not installed (the consumer that reads the topic back)",
+                remedy: "run scripts/install-deps.sh or apt-get install kcat")
         }
         lock.withLock { self.measureFromWall = measureFromWall }
-        let args = [kcat, "-C", "-q", "-u", "-b", brokers, "-t", topic, "-o", "end", "-f", "%T %h\\n",
-                    "-X", "fetch.wait.max.ms=5", "-X", "topic.metadata.refresh.interval.ms=1000"]
+        let args = [
+            kcat, "-C", "-q", "-u", "-b", brokers, "-t", topic, "-o", "end", "-f", "%T %h\\n",
+            "-X", "fetch.wait.max.ms=5", "-X", "topic.metadata.refresh.interval.ms=1000",
+        ]
         let child: ChildProcess.Started
         do { child = try ChildProcess.start(args, stdout: .pipe, stderr: .null, dieWithParent: false) } catch {
             throw BenchError(.run, what: error.description, remedy: "check that kcat runs")
@@ -74,7 +78,9 @@ final class TopicReader: @unchecked Sendable {
         if let match = bytes[position...].firstRange(of: key) {
             var digitPosition = match.upperBound
             var stamp: Int64 = 0
-            while digitPosition < bytes.endIndex, bytes[digitPosition] >= 48, bytes[digitPosition] <= 57 { stamp = stamp &* 10 &+ Int64(bytes[digitPosition] - 48); digitPosition += 1 }
+            while digitPosition < bytes.endIndex, bytes[digitPosition] >= 48, bytes[digitPosition] <= 57 {
+                stamp = stamp &* 10 &+ Int64(bytes[digitPosition] - 48); digitPosition += 1
+            }
             intended = stamp
         }
         lock.withLock {

@@ -15,8 +15,10 @@ package enum WorkloadRun {
     /// - startAt: wall-clock ns the first repetition waits for before its set-up and replay
     ///   (`--start-at`, a barrier for shards on several hosts).
     /// - clockReference: HOST:PORT of the shards' clock reference (`--clock-ref`): `startAt` is on its clock.
-    package static func run(_ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
-                           progress: ((String) -> Void)? = nil) throws -> BenchRunner.Output {
+    package static func run(
+        _ workload: Workload, shard: Shard? = nil, metrics: MetricsServer? = nil, startAt: Int64? = nil, clockReference: String? = nil,
+        progress: ((String) -> Void)? = nil
+    ) throws -> BenchRunner.Output {
         var spec = workload
         if let shard {
             spec.name += "-shard-\(shard.index)of\(shard.count)"
@@ -53,8 +55,9 @@ package enum WorkloadRun {
             // A K2Sim profile (a YAML path, or a name in captures/profiles/), generated as the engine replays it, looped.
             let path = name.hasSuffix(".yaml") || name.hasSuffix(".yml") ? name : "captures/profiles/\(name).yaml"
             guard FileManager.default.fileExists(atPath: path) else {
-                throw BenchError(.fileNotFound, path: spec.path, what: "profile '\(name)' is neither a file nor captures/profiles/\(name).yaml",
-                                 remedy: "name a profile YAML (docs/sim-profiles.md) or run from the repository root")
+                throw BenchError(
+                    .fileNotFound, path: spec.path, what: "profile '\(name)' is neither a file nor captures/profiles/\(name).yaml",
+                    remedy: "name a profile YAML (docs/sim-profiles.md) or run from the repository root")
             }
             var profile = try ProfileLoader.load(path: path)
             profile.seed = seed
@@ -71,7 +74,9 @@ package enum WorkloadRun {
         case let .speed(speed): pace = .speed(speed)
         case let .rate(rate):
             // A burst phase: the schedule starts with the warm-up, the burst is placed in the measured window.
-            pace = spec.burst.map { .rates(.burst(base: rate, burst: $0.rate, at: spec.warmupNanos + $0.atNanos, length: $0.lengthNanos)) } ?? .rate(rate)
+            pace =
+                spec.burst.map { .rates(.burst(base: rate, burst: $0.rate, at: spec.warmupNanos + $0.atNanos, length: $0.lengthNanos)) }
+                ?? .rate(rate)
         case .max: pace = .max
         }
 
@@ -83,153 +88,175 @@ package enum WorkloadRun {
         runner.clockReference = clockReference
         let clock = SystemClock()
         var reader: TopicReader?
-        let out = try runner.run(makeSinks: { rep in
-            var sinks: [any ReplaySink] = []
-            for sinkSpec in spec.sinks {
-                var uri = sinkSpec.uri
-                if !sinkSpec.options.isEmpty {
-                    uri += (uri.contains("?") ? "&" : "?") + sinkSpec.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
-                }
-                sinks.append(try SinkFactory.make(uri))
-            }
-            if let consumer = spec.consumer {
-                let kafka = spec.sinks.first { $0.uri.hasPrefix("kafka://") }
-                let brokers = consumer.brokers ?? kafka.map { String($0.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" }) }
-                var topic = consumer.topic
-                if topic == nil, let query = kafka?.uri.split(separator: "?", maxSplits: 1).last {
-                    for kv in query.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
-                }
-                guard let brokers, let topic, !topic.contains("{") else {
-                    throw BenchError(.invalidArgument, path: spec.path, what: "the consumer needs one fixed topic (the sink's topic is a template or missing)",
-                                     remedy: "set consumer: {topic: market.crypto.trades.binance}")
-                }
-                let topicReader = TopicReader(brokers: brokers, topic: topic)
-                try topicReader.start(measureFromWall: clock.wallNanos() + spec.warmupNanos)
-                reader = topicReader
-                usleep(300_000)   // let kcat reach the end offsets before the first message
-            }
-            let current = reader
-            // The ledger (runs with faults): the topic's messages before the repetition.
-            let ledgerStart = spec.faults.isEmpty ? nil : LedgerStart(sinks: spec.sinks)
-            let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") })
-            let probes = try pipeline.startRepetition(rep, sinks: spec.sinks, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
-            let queryStage = try pipeline.startQueries(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
-            let httpStage = try pipeline.startHTTP(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
-            var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
-            var probeResult: FreshnessProbes.Result?
-            var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
-            var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
-            var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
-            var ledger: RunLedger?
-            var setup = SinkSetup(sinks: sinks, latencies: {
-                var latencies: [String: Histogram] = [:]
-                for sink in sinks where sink.uri.hasPrefix("kafka://") || sink.uri.hasPrefix("clickhouse://") || sink.uri.hasPrefix("mock://") {
-                    let kind = sink.uri.hasPrefix("kafka://") ? "publish" : sink.uri.hasPrefix("mock://") ? "delivery" : "insert"
-                    let st = sink.stats
-                    if latencies[kind + ".intended"] == nil {
-                        latencies[kind + ".intended"] = st.latencyFromIntended
-                        latencies[kind + ".actual"] = st.latencyFromActual
-                    } else {
-                        latencies[kind + ".intended"]!.add(st.latencyFromIntended)
-                        latencies[kind + ".actual"]!.add(st.latencyFromActual)
+        let out = try runner.run(
+            makeSinks: { rep in
+                var sinks: [any ReplaySink] = []
+                for sinkSpec in spec.sinks {
+                    var uri = sinkSpec.uri
+                    if !sinkSpec.options.isEmpty {
+                        uri +=
+                            (uri.contains("?") ? "&" : "?")
+                            + sinkSpec.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
                     }
+                    sinks.append(try SinkFactory.make(uri))
                 }
-                if let current { for (k, v) in current.latencies { latencies[k] = v } }
-                if let probes { for (k, v) in probes.latencies { latencies[k] = v } }
-                if let queryFigures { for (k, v) in queryFigures.latencies { latencies[k] = v } }
-                if let aloneFigures { for (k, v) in aloneFigures.latencies { latencies[k] = v } }
-                if let httpFigures { for (k, v) in httpFigures.latencies { latencies[k] = v } }
-                return latencies
-            }, consumed: current.map { r in { r.consumed } }, close: {
-                let expected = sinks.first { $0.uri.hasPrefix("kafka://") }?.counts.delivered
-                current?.stop(expected: expected)
-                probeResult = probes?.stop()
-                if let queryStage {
-                    let stopped = queryStage.stop()
-                    queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
+                if let consumer = spec.consumer {
+                    let kafka = spec.sinks.first { $0.uri.hasPrefix("kafka://") }
+                    let brokers = consumer.brokers ?? kafka.map { String($0.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" }) }
+                    var topic = consumer.topic
+                    if topic == nil, let query = kafka?.uri.split(separator: "?", maxSplits: 1).last {
+                        for kv in query.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
+                    }
+                    guard let brokers, let topic, !topic.contains("{") else {
+                        throw BenchError(
+                            .invalidArgument, path: spec.path, what: "the consumer needs one fixed topic (the sink's topic is a template or missing)",
+                            remedy: "set consumer: {topic: market.crypto.trades.binance}")
+                    }
+                    let topicReader = TopicReader(brokers: brokers, topic: topic)
+                    try topicReader.start(measureFromWall: clock.wallNanos() + spec.warmupNanos)
+                    reader = topicReader
+                    usleep(300_000)  // let kcat reach the end offsets before the first message
                 }
-                // After the measured window and the resource sampler: the queries alone (queries.alone).
-                aloneFigures = pipeline.runQueriesAlone(rep)
-                if let httpStage {
-                    let stopped = httpStage.stop()
-                    httpFigures = HTTPStage.figures(stopped.requests, error: stopped.error)
+                let current = reader
+                // The ledger (runs with faults): the topic's messages before the repetition.
+                let ledgerStart = spec.faults.isEmpty ? nil : LedgerStart(sinks: spec.sinks)
+                let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") })
+                let probes = try pipeline.startRepetition(rep, sinks: spec.sinks, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
+                let queryStage = try pipeline.startQueries(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
+                let httpStage = try pipeline.startHTTP(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
+                var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+                var probeResult: FreshnessProbes.Result?
+                var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+                var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+                var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
+                var ledger: RunLedger?
+                var setup = SinkSetup(
+                    sinks: sinks,
+                    latencies: {
+                        var latencies: [String: Histogram] = [:]
+                        for sink in sinks where sink.uri.hasPrefix("kafka://") || sink.uri.hasPrefix("clickhouse://") || sink.uri.hasPrefix("mock://")
+                        {
+                            let kind = sink.uri.hasPrefix("kafka://") ? "publish" : sink.uri.hasPrefix("mock://") ? "delivery" : "insert"
+                            let st = sink.stats
+                            if latencies[kind + ".intended"] == nil {
+                                latencies[kind + ".intended"] = st.latencyFromIntended
+                                latencies[kind + ".actual"] = st.latencyFromActual
+                            } else {
+                                latencies[kind + ".intended"]!.add(st.latencyFromIntended)
+                                latencies[kind + ".actual"]!.add(st.latencyFromActual)
+                            }
+                        }
+                        if let current { for (k, v) in current.latencies { latencies[k] = v } }
+                        if let probes { for (k, v) in probes.latencies { latencies[k] = v } }
+                        if let queryFigures { for (k, v) in queryFigures.latencies { latencies[k] = v } }
+                        if let aloneFigures { for (k, v) in aloneFigures.latencies { latencies[k] = v } }
+                        if let httpFigures { for (k, v) in httpFigures.latencies { latencies[k] = v } }
+                        return latencies
+                    }, consumed: current.map { r in { r.consumed } },
+                    close: {
+                        let expected = sinks.first { $0.uri.hasPrefix("kafka://") }?.counts.delivered
+                        current?.stop(expected: expected)
+                        probeResult = probes?.stop()
+                        if let queryStage {
+                            let stopped = queryStage.stop()
+                            queryFigures = QueryStage.figures(stopped.classes, error: stopped.error)
+                        }
+                        // After the measured window and the resource sampler: the queries alone (queries.alone).
+                        aloneFigures = pipeline.runQueriesAlone(rep)
+                        if let httpStage {
+                            let stopped = httpStage.stop()
+                            httpFigures = HTTPStage.figures(stopped.requests, error: stopped.error)
+                        }
+                        storageFigures = pipeline.measureStorage(rep)
+                        if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
+                            ledger = ledgerStart.finish(
+                                sink: kafka, reader: idReader?.reader, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep,
+                                progress: progress)
+                        }
+                    },
+                    notes: {
+                        var notes: [String] =
+                            (queryFigures?.notes ?? []) + (aloneFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? [])
+                            + (ledger?.notes ?? []) + (idReader?.error.map { [$0] } ?? [])
+                        guard let probes, let probeSummary = probeResult else { return notes }
+                        if probeSummary.lost > 0 {
+                            notes.append(
+                                "\(probeSummary.lost) of \(probeSummary.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
+                                    + " (probe ids \(probeSummary.lostIDs.map(String.init).joined(separator: ", ")); "
+                                    + (probeSummary.undelivered == 0
+                                        ? "the broker acknowledged every probe, so the pipeline lost them)"
+                                        : "\(probeSummary.undelivered) probes were not acknowledged by the broker: \(probeSummary.undeliveredReasons.prefix(3).joined(separator: "; ")))")
+                            )
+                        }
+                        if let error = probes.lastError { notes.append("freshness probes: \(error)") }
+                        return notes
+                    })
+                if !spec.faults.isEmpty {
+                    let scheduler = FaultScheduler(faults: spec.faults, injector: faultTargets)
+                    scheduler.progress = progress
+                    setup.faults = scheduler
                 }
-                storageFigures = pipeline.measureStorage(rep)
-                if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
-                    ledger = ledgerStart.finish(sink: kafka, reader: idReader?.reader, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep, progress: progress)
+                if let probes, probes.configuration.rowsTable != nil {
+                    setup.landed = { probes.landedSinceStart() }
+                    setup.landedSink = spec.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
                 }
-            }, notes: {
-                var notes: [String] = (queryFigures?.notes ?? []) + (aloneFigures?.notes ?? []) + (storageFigures?.notes ?? []) + (httpFigures?.notes ?? []) + (ledger?.notes ?? []) + (idReader?.error.map { [$0] } ?? [])
-                guard let probes, let probeSummary = probeResult else { return notes }
-                if probeSummary.lost > 0 {
-                    notes.append("\(probeSummary.lost) of \(probeSummary.sent) freshness probes never became visible in ClickHouse within \(TimeText.humanDuration(nanos: probes.configuration.timeoutNanos))"
-                        + " (probe ids \(probeSummary.lostIDs.map(String.init).joined(separator: ", ")); "
-                        + (probeSummary.undelivered == 0 ? "the broker acknowledged every probe, so the pipeline lost them)"
-                                              : "\(probeSummary.undelivered) probes were not acknowledged by the broker: \(probeSummary.undeliveredReasons.prefix(3).joined(separator: "; ")))"))
+                setup.metrics = {
+                    var figures: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
+                    for (name, metric) in aloneFigures?.metrics ?? [:] { figures[name] = metric }
+                    for (name, metric) in storageFigures?.metrics ?? [:] { figures[name] = metric }
+                    for (name, metric) in httpFigures?.metrics ?? [:] { figures[name] = metric }
+                    for (name, metric) in ledger?.metrics ?? [:] { figures[name] = metric }
+                    // Services: the watched processes and cgroups, the harness, the embedded broker.
+                    let system = spec.watch.processes.count + spec.watch.cgroups.count + (hasBroker ? 1 : 0)
+                    if system > 0 {
+                        figures["services.count"] = .init(value: Double(system + (spec.watch.harness ? 1 : 0)), unit: "services", better: .lower)
+                    }
+                    guard let probeSummary = probeResult else { return figures }
+                    if let rows = probeSummary.rowsPerSecond {
+                        figures["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
+                    }
+                    figures["freshness.probes.lost"] = .init(value: Double(probeSummary.lost), unit: "probes", better: .lower)
+                    if probeSummary.sent > 0 {
+                        // Availability: probes answered (visible in ClickHouse) within probes.timeout / probes sent.
+                        figures["availability.probes.percent"] = .init(
+                            value: Double(probeSummary.answeredInTime) / Double(probeSummary.sent) * 100, unit: "%", better: .higher)
+                        figures["availability.probes.sent"] = .init(value: Double(probeSummary.sent), unit: "probes", better: .higher)
+                    }
+                    return figures
                 }
-                if let error = probes.lastError { notes.append("freshness probes: \(error)") }
-                return notes
+                return setup
+            },
+            replay: { req in
+                var config = source.map { ReplayConfig(source: $0) } ?? ReplayConfig(files: files)
+                config.pace = pace
+                config.loops = loop ? 1_000_000 : 1
+                config.countUnsentOnStop = false
+                config.finishTimeoutNanos = 10_000_000_000
+                config.shard = shard
+                let engine = ReplayEngine(config: config, sinks: req.sinks)
+                let total = req.totalNanos
+                let runEnded = Latch<Void>()
+                let stopper = JoinableThread.start {
+                    if runEnded.wait(timeoutNanos: total) == nil { engine.requestStop() }
+                }
+                defer {
+                    runEnded.set()
+                    stopper?.join()
+                }
+                let summary = try engine.runOnDedicatedThread()
+                if summary.outcome == .sinkFailed {
+                    throw BenchError(
+                        .run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)"
+                    )
+                }
+                if let shard, summary.messages == 0, summary.outcome != .interrupted {
+                    throw BenchError(
+                        .run, path: spec.path,
+                        what: "shard \(shard) replayed no messages: the split (by symbol, else connection) gave it none of the source's",
+                        remedy: "use fewer shards, or a source with more symbols (e.g. profile: steady-138, 200 symbols)")
+                }
+                return summary
             })
-            if !spec.faults.isEmpty {
-                let scheduler = FaultScheduler(faults: spec.faults, injector: faultTargets)
-                scheduler.progress = progress
-                setup.faults = scheduler
-            }
-            if let probes, probes.configuration.rowsTable != nil {
-                setup.landed = { probes.landedSinceStart() }
-                setup.landedSink = spec.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
-            }
-            setup.metrics = {
-                var figures: [String: BenchReport.Metric] = queryFigures?.metrics ?? [:]
-                for (name, metric) in aloneFigures?.metrics ?? [:] { figures[name] = metric }
-                for (name, metric) in storageFigures?.metrics ?? [:] { figures[name] = metric }
-                for (name, metric) in httpFigures?.metrics ?? [:] { figures[name] = metric }
-                for (name, metric) in ledger?.metrics ?? [:] { figures[name] = metric }
-                // Services: the watched processes and cgroups, the harness, the embedded broker.
-                let system = spec.watch.processes.count + spec.watch.cgroups.count + (hasBroker ? 1 : 0)
-                if system > 0 {
-                    figures["services.count"] = .init(value: Double(system + (spec.watch.harness ? 1 : 0)), unit: "services", better: .lower)
-                }
-                guard let probeSummary = probeResult else { return figures }
-                if let rows = probeSummary.rowsPerSecond {
-                    figures["throughput.clickhouse.rows_per_s"] = .init(value: rows, unit: "rows/s", better: .higher)
-                }
-                figures["freshness.probes.lost"] = .init(value: Double(probeSummary.lost), unit: "probes", better: .lower)
-                if probeSummary.sent > 0 {
-                    // Availability: probes answered (visible in ClickHouse) within probes.timeout / probes sent.
-                    figures["availability.probes.percent"] = .init(value: Double(probeSummary.answeredInTime) / Double(probeSummary.sent) * 100, unit: "%", better: .higher)
-                    figures["availability.probes.sent"] = .init(value: Double(probeSummary.sent), unit: "probes", better: .higher)
-                }
-                return figures
-            }
-            return setup
-        }, replay: { req in
-            var config = source.map { ReplayConfig(source: $0) } ?? ReplayConfig(files: files)
-            config.pace = pace
-            config.loops = loop ? 1_000_000 : 1
-            config.countUnsentOnStop = false
-            config.finishTimeoutNanos = 10_000_000_000
-            config.shard = shard
-            let engine = ReplayEngine(config: config, sinks: req.sinks)
-            let total = req.totalNanos
-            let runEnded = Latch<Void>()
-            let stopper = JoinableThread.start {
-                if runEnded.wait(timeoutNanos: total) == nil { engine.requestStop() }
-            }
-            defer {
-                runEnded.set()
-                stopper?.join()
-            }
-            let summary = try engine.runOnDedicatedThread()
-            if summary.outcome == .sinkFailed {
-                throw BenchError(.run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)")
-            }
-            if let shard, summary.messages == 0, summary.outcome != .interrupted {
-                throw BenchError(.run, path: spec.path, what: "shard \(shard) replayed no messages: the split (by symbol, else connection) gave it none of the source's",
-                                 remedy: "use fewer shards, or a source with more symbols (e.g. profile: steady-138, 200 symbols)")
-            }
-            return summary
-        })
         _ = broker
         pipeline.stop()
         var result = out
@@ -289,8 +316,10 @@ final class PipelineSetup {
             port = 0
         }
         if port != 0 && w.probes.intervalNanos > 0 && w.embedded.clickhouseSchema == nil && server != nil {
-            throw BenchError(.invalidArgument, path: w.path, what: "probes need the pipeline's tables in the embedded ClickHouse, and embedded.clickhouse_schema is not set",
-                             remedy: "set embedded.clickhouse_schema: v2-pipeline.sql (shipped in reports/workloads/)")
+            throw BenchError(
+                .invalidArgument, path: w.path,
+                what: "probes need the pipeline's tables in the embedded ClickHouse, and embedded.clickhouse_schema is not set",
+                remedy: "set embedded.clickhouse_schema: v2-pipeline.sql (shipped in reports/workloads/)")
         }
     }
 
@@ -299,8 +328,9 @@ final class PipelineSetup {
         guard port != 0 else { return nil }
         let spec = workload
         guard let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) else {
-            throw BenchError(.invalidArgument, path: spec.path, what: "a ClickHouse pipeline needs a kafka:// sink (the topic the Kafka engine reads)",
-                             remedy: "add e.g. kafka://embedded?topic=market.crypto.trades.binance to sinks")
+            throw BenchError(
+                .invalidArgument, path: spec.path, what: "a ClickHouse pipeline needs a kafka:// sink (the topic the Kafka engine reads)",
+                remedy: "add e.g. kafka://embedded?topic=market.crypto.trades.binance to sinks")
         }
         let brokers = String(kafka.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" })
         var topic: String?
@@ -308,8 +338,9 @@ final class PipelineSetup {
             for kv in query.split(separator: "&") where kv.hasPrefix("topic=") { topic = String(kv.dropFirst(6)) }
         }
         guard let topic, !topic.contains("{") else {
-            throw BenchError(.invalidArgument, path: spec.path, what: "the pipeline needs the Kafka sink's topic fixed (it is a template or missing)",
-                             remedy: "add ?topic=market.crypto.trades.binance to the kafka:// sink")
+            throw BenchError(
+                .invalidArgument, path: spec.path, what: "the pipeline needs the Kafka sink's topic fixed (it is a template or missing)",
+                remedy: "add ?topic=market.crypto.trades.binance to the kafka:// sink")
         }
         let database = "k2_rep\(rep + 1)"
         if let schemaPath = spec.embedded.clickhouseSchema {
@@ -319,7 +350,8 @@ final class PipelineSetup {
             }
             let group = "k2-bench-\(rep + 1)-\(UInt32.random(in: 0...UInt32.max))"
             do {
-                try schema.run(host: host, port: port, database: database, values: ["brokers": brokers, "topic": topic, "group": group, "database": database])
+                try schema.run(
+                    host: host, port: port, database: database, values: ["brokers": brokers, "topic": topic, "group": group, "database": database])
             } catch {
                 throw BenchError(.run, path: schemaPath, what: "\(error)", remedy: "fix the schema file")
             }
@@ -342,7 +374,8 @@ final class PipelineSetup {
         } catch let benchError as BenchError {
             throw benchError
         } catch {
-            throw BenchError(.run, path: spec.path, what: "freshness probes: \(error)", remedy: "check the pipeline's schema (clickhouse_schema) and the broker")
+            throw BenchError(
+                .run, path: spec.path, what: "freshness probes: \(error)", remedy: "check the pipeline's schema (clickhouse_schema) and the broker")
         }
         let now = SystemClock().wallNanos()
         probes.start(measureFromWall: now + warmupNanos, measureToWall: now + warmupNanos + durationNanos)
@@ -356,7 +389,8 @@ final class PipelineSetup {
         let address = url.replacingOccurrences(of: "http://", with: "").split(separator: "/").first.map(String.init) ?? url
         let parts = address.split(separator: ":")
         guard parts.count == 2, let portNumber = Int(parts[1]) else {
-            throw BenchError(.invalidArgument, path: workload.path, what: "\(key) '\(url)' is not http://HOST:PORT", remedy: "e.g. http://127.0.0.1:8123")
+            throw BenchError(
+                .invalidArgument, path: workload.path, what: "\(key) '\(url)' is not http://HOST:PORT", remedy: "e.g. http://127.0.0.1:8123")
         }
         return (String(parts[0]), portNumber)
     }
@@ -414,14 +448,16 @@ final class PipelineSetup {
         var (queryHost, queryPort) = (host, port)
         if let url = queries.clickhouse { (queryHost, queryPort) = try Self.hostPort(url, key: "queries.clickhouse", workload: workload) }
         guard queryPort != 0 else {
-            throw BenchError(.invalidArgument, path: workload.path, what: "queries need a ClickHouse server and none is set",
-                             remedy: "set queries.clickhouse: http://HOST:PORT or embedded.clickhouse: true")
+            throw BenchError(
+                .invalidArgument, path: workload.path, what: "queries need a ClickHouse server and none is set",
+                remedy: "set queries.clickhouse: http://HOST:PORT or embedded.clickhouse: true")
         }
         let stage = try QueryStage(.init(host: queryHost, port: queryPort, database: queries.database ?? database(rep), queries: queries))
         let now = SystemClock().wallNanos()
         stage.start(measureFromWall: now + warmupNanos, measureToWall: now + warmupNanos + durationNanos)
-        progress?("query stage: " + queries.classes.map { "\($0.name) \(Units.format($0.rate))/s" }.joined(separator: ", ")
-                  + ", at most \(queries.concurrency) in flight")
+        progress?(
+            "query stage: " + queries.classes.map { "\($0.name) \(Units.format($0.rate))/s" }.joined(separator: ", ")
+                + ", at most \(queries.concurrency) in flight")
         return stage
     }
 }

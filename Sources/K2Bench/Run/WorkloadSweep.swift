@@ -22,24 +22,33 @@ package enum WorkloadSweep {
         package init() {}
     }
 
-    package static func run(_ workload: Workload, plan: SweepPlan, criteria: Sweep.Criteria = Sweep.Criteria(), options: Options = Options(),
-                           to dir: String, progress: ((String) -> Void)? = nil) throws -> Sweep {
-        var sweep = try Sweep.run(plan: plan, criteria: criteria, workload: workload.name, step: { rate in
-            var stepWorkload = workload
-            stepWorkload.pace = .rate(rate)
-            stepWorkload.burst = nil   // each step is a steady rate (a burst would not be the step's rate)
-            if let duration = options.durationNanos { stepWorkload.durationNanos = duration }
-            if let warmup = options.warmupNanos { stepWorkload.warmupNanos = warmup }
-            stepWorkload.repetitions = options.repetitions
-            stepWorkload.reference = nil
-            progress?("step \(Units.format(rate)) msg/s: warm-up \(TimeText.humanDuration(nanos: stepWorkload.warmupNanos)), measure \(TimeText.humanDuration(nanos: stepWorkload.durationNanos))")
-            let out = try WorkloadRun.run(stepWorkload, progress: nil)
-            let rel = "steps/" + String(Int64(rate.rounded()))
-            try ReportFiles.write(out.report, to: (dir as NSString).appendingPathComponent(rel), intervalLogs: out.intervalLogs)
-            return (out.report, rel)
-        }, progress: { st in
-            progress?("  → offered \(Units.format(st.offered)) achieved \(Units.format(st.achieved)) msg/s, p99 \(st.latencyP99ms.map { Units.format($0) + " ms" } ?? "–"), CPU \(st.cpuCores.map { Units.format($0) } ?? "–"): \(st.sustainable ? "sustainable" : "saturated (\(st.why))")")
-        })
+    package static func run(
+        _ workload: Workload, plan: SweepPlan, criteria: Sweep.Criteria = Sweep.Criteria(), options: Options = Options(),
+        to dir: String, progress: ((String) -> Void)? = nil
+    ) throws -> Sweep {
+        var sweep = try Sweep.run(
+            plan: plan, criteria: criteria, workload: workload.name,
+            step: { rate in
+                var stepWorkload = workload
+                stepWorkload.pace = .rate(rate)
+                stepWorkload.burst = nil  // each step is a steady rate (a burst would not be the step's rate)
+                if let duration = options.durationNanos { stepWorkload.durationNanos = duration }
+                if let warmup = options.warmupNanos { stepWorkload.warmupNanos = warmup }
+                stepWorkload.repetitions = options.repetitions
+                stepWorkload.reference = nil
+                progress?(
+                    "step \(Units.format(rate)) msg/s: warm-up \(TimeText.humanDuration(nanos: stepWorkload.warmupNanos)), measure \(TimeText.humanDuration(nanos: stepWorkload.durationNanos))"
+                )
+                let out = try WorkloadRun.run(stepWorkload, progress: nil)
+                let rel = "steps/" + String(Int64(rate.rounded()))
+                try ReportFiles.write(out.report, to: (dir as NSString).appendingPathComponent(rel), intervalLogs: out.intervalLogs)
+                return (out.report, rel)
+            },
+            progress: { st in
+                progress?(
+                    "  → offered \(Units.format(st.offered)) achieved \(Units.format(st.achieved)) msg/s, p99 \(st.latencyP99ms.map { Units.format($0) + " ms" } ?? "–"), CPU \(st.cpuCores.map { Units.format($0) } ?? "–"): \(st.sustainable ? "sustainable" : "saturated (\(st.why))")"
+                )
+            })
         sweep.budgetCores = options.budgetCores
         sweep.targetRates = options.targetRates
         if options.cpuAtMaxSpeed, let best = sweep.maxSustainable, best.cpuSource?.hasPrefix("harness") == true {
@@ -53,8 +62,10 @@ package enum WorkloadSweep {
             let out = try WorkloadRun.run(cpuWorkload, progress: nil)
             try ReportFiles.write(out.report, to: (dir as NSString).appendingPathComponent("steps/max"), intervalLogs: out.intervalLogs)
             if let cpu = out.report.metrics["resources.harness.cpu_cores.mean"]?.value,
-               let sent = out.report.metrics["throughput.sent.msgs_per_s"]?.value, sent > 0 {
-                sweep.cpuPerMessage = .init(micros: cpu / sent * 1e6, source: "harness at max speed, \(Units.format(sent)) msg/s: work, no pacing spin")
+                let sent = out.report.metrics["throughput.sent.msgs_per_s"]?.value, sent > 0
+            {
+                sweep.cpuPerMessage = .init(
+                    micros: cpu / sent * 1e6, source: "harness at max speed, \(Units.format(sent)) msg/s: work, no pacing spin")
                 progress?("  → \(Units.format(cpu / sent * 1e6)) µs per message at \(Units.format(sent)) msg/s")
             }
         }

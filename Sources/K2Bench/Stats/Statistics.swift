@@ -1,7 +1,8 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import K2Core
 
 /// The statistics the regression gate uses: medians, quantiles, the Mann-Whitney U test and a
 /// seeded bootstrap confidence interval. Plain functions on `[Double]`.
@@ -95,8 +96,10 @@ package enum Statistics {
     }
 
     /// A seeded bootstrap confidence interval for the ratio of medians `median(b) / median(a)`.
-    package static func bootstrapRatioCI(_ a: [Double], _ b: [Double], confidence: Double = 0.95,
-                                        resamples: Int = 1000, seed: UInt64 = 42) -> ClosedRange<Double> {
+    package static func bootstrapRatioCI(
+        _ a: [Double], _ b: [Double], confidence: Double = 0.95,
+        resamples: Int = 1000, seed: UInt64 = 42
+    ) -> ClosedRange<Double> {
         guard !a.isEmpty, !b.isEmpty else { return 1...1 }
         var rng = SplitMix64(seed: seed)
         var ratios: [Double] = []

@@ -24,13 +24,16 @@ enum StorageAccounting {
     /// The active parts of every table of `database`, summed per table.
     static func tables(host: String, port: Int, database: String) throws -> [TableSize] {
         let http = try ClickHouseHTTP(host: host, port: port, place: "storage (system.parts)")
-        let body = try http.execute("""
+        let body = try http.execute(
+            """
             SELECT table, sum(rows), sum(bytes_on_disk), sum(data_compressed_bytes), sum(data_uncompressed_bytes)
             FROM system.parts WHERE active AND database = '\(database)' GROUP BY table ORDER BY table FORMAT TabSeparated
             """)
         return body.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count == 5, let rows = Int64(fields[1]), let disk = Int64(fields[2]), let compressed = Int64(fields[3]), let raw = Int64(fields[4]) else { return nil }
+            guard fields.count == 5, let rows = Int64(fields[1]), let disk = Int64(fields[2]), let compressed = Int64(fields[3]),
+                let raw = Int64(fields[4])
+            else { return nil }
             return TableSize(table: String(fields[0]), rows: rows, bytesOnDisk: disk, compressedBytes: compressed, uncompressedBytes: raw)
         }
     }
@@ -45,7 +48,10 @@ enum StorageAccounting {
             guard inspection.durationNanos > 0, recv > 0 else { continue }
             var exchange = "unknown"
             if case let .object(fields) = inspection.metadata, let value = fields.first(where: { $0.0 == "exchange" })?.1,
-               case let .string(name) = value { exchange = name }
+                case let .string(name) = value
+            {
+                exchange = name
+            }
             out[exchange, default: 0] += Double(recv) / (Double(inspection.durationNanos) / 1e9) * 86_400
         }
         return out
@@ -68,8 +74,10 @@ enum StorageAccounting {
     /// `storage.LAYER.EXCHANGE.mb_per_day` and `storage.LAYER.mb_per_exchange_day` (the largest
     /// exchange); `compression.LAYER.ratio` (uncompressed / compressed) and, when known,
     /// `compression.capture.ratio`.
-    static func metrics(tables: [TableSize], storage: Workload.Storage, messagesPerDay: [String: Double],
-                        captureRatio: Double?) -> (metrics: [String: BenchReport.Metric], notes: [String]) {
+    static func metrics(
+        tables: [TableSize], storage: Workload.Storage, messagesPerDay: [String: Double],
+        captureRatio: Double?
+    ) -> (metrics: [String: BenchReport.Metric], notes: [String]) {
         var result: [String: BenchReport.Metric] = [:]
         var notes: [String] = []
         let byName = Dictionary(tables.map { ($0.table, $0) }, uniquingKeysWith: { first, _ in first })
@@ -107,9 +115,10 @@ enum StorageAccounting {
         if let captureRatio { result["compression.capture.ratio"] = .init(value: captureRatio, unit: "ratio", better: .higher) }
         if messages > 0, !messagesPerDay.isEmpty {
             let rates = messagesPerDay.sorted { $0.key < $1.key }.map { "\($0.key) \(Units.format($0.value)) messages/day" }.joined(separator: ", ")
-            notes.append("storage per exchange per day = bytes on disk per message landed (\(messages) in \(storage.messagesTable)) × "
-                         + (storage.messagesPerDay.isEmpty ? "the source capture's messages per day at its recorded rate" : "storage.messages_per_day")
-                         + " (\(rates)); an extrapolation from this run's parts, before any later merges")
+            notes.append(
+                "storage per exchange per day = bytes on disk per message landed (\(messages) in \(storage.messagesTable)) × "
+                    + (storage.messagesPerDay.isEmpty ? "the source capture's messages per day at its recorded rate" : "storage.messages_per_day")
+                    + " (\(rates)); an extrapolation from this run's parts, before any later merges")
         }
         return (result, notes)
     }

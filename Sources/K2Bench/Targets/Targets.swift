@@ -68,7 +68,12 @@ package struct Baseline: Sendable, Equatable {
 
 /// A v2 target bound: `< 1000`, `<= 15.5`, `>= 10000`.
 package struct Bound: Sendable, Equatable {
-    package enum Op: String, Sendable, CaseIterable { case lt = "<", le = "<=", gt = ">", ge = ">=" }
+    package enum Op: String, Sendable, CaseIterable {
+        case lt = "<"
+        case le = "<="
+        case gt = ">"
+        case ge = ">="
+    }
     package var op: Op
     package var value: Double
     package var source: SourceRef

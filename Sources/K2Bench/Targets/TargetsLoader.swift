@@ -29,8 +29,9 @@ package enum TargetsLoader {
         func source(_ m: StrictMap) throws(ConfigError) -> SourceRef {
             guard let sourceIDs = try m.strings("source") else { throw m.missing("source", "the document id(s) the number comes from") }
             for id in sourceIDs where !ids.contains(id) {
-                throw m.error(at: "source", "document '\(id)' is not listed under 'documents'",
-                              remedy: "known: \(docs.map(\.id).joined(separator: ", "))")
+                throw m.error(
+                    at: "source", "document '\(id)' is not listed under 'documents'",
+                    remedy: "known: \(docs.map(\.id).joined(separator: ", "))")
             }
             return SourceRef(documents: sourceIDs, quote: try m.string("quote"))
         }
@@ -38,7 +39,9 @@ package enum TargetsLoader {
         var figures: [TargetFigure] = []
         var seen = Set<String>()
         for figureMap in try root.maps("figures") ?? [] {
-            try figureMap.expectKeys(["id", "figure", "unit", "better", "measured_by", "v1", "v2", "note", "not_applicable", "extrapolated_by", "node_cores"])
+            try figureMap.expectKeys([
+                "id", "figure", "unit", "better", "measured_by", "v1", "v2", "note", "not_applicable", "extrapolated_by", "node_cores",
+            ])
             guard let id = try figureMap.string("id") else { throw figureMap.missing("id", "a short name such as latency-p99") }
             guard seen.insert(id).inserted else { throw figureMap.error(at: "id", "figure '\(id)' is defined twice") }
             guard let unit = try figureMap.string("unit") else { throw figureMap.missing("unit", "e.g. ms, msg/s, cores, GB") }
@@ -52,8 +55,9 @@ package enum TargetsLoader {
             var v1: Baseline?
             if let baselineMap = try figureMap.map("v1") {
                 try baselineMap.expectKeys(["value", "min", "max", "source", "quote"])
-                let base = Baseline(value: try baselineMap.double("value"), min: try baselineMap.double("min"), max: try baselineMap.double("max"),
-                                    source: try source(baselineMap))
+                let base = Baseline(
+                    value: try baselineMap.double("value"), min: try baselineMap.double("min"), max: try baselineMap.double("max"),
+                    source: try source(baselineMap))
                 guard base.value != nil || (base.min != nil && base.max != nil) else {
                     throw baselineMap.missing("value", "a value, or min and max for a range")
                 }
@@ -64,19 +68,22 @@ package enum TargetsLoader {
                 try boundMap.expectKeys(["bound", "source", "quote"])
                 guard let text = try boundMap.string("bound") else { throw boundMap.missing("bound", "e.g. \"< 1000\" or \">= 10000\"") }
                 guard let bound = parseBound(text) else {
-                    throw boundMap.error(at: "bound", "'\(text)' is not a bound", remedy: "write an operator (<, <=, >, >=) and a number, e.g. \"< 1000\"")
+                    throw boundMap.error(
+                        at: "bound", "'\(text)' is not a bound", remedy: "write an operator (<, <=, >, >=) and a number, e.g. \"< 1000\"")
                 }
                 v2 = Bound(op: bound.0, value: bound.1, source: try source(boundMap))
             }
-            var figure = TargetFigure(id: id, figure: try figureMap.string("figure") ?? id, unit: unit, better: better,
-                                      measuredBy: try figureMap.strings("measured_by") ?? [], v1: v1, v2: v2,
-                                      note: try figureMap.string("note"))
+            var figure = TargetFigure(
+                id: id, figure: try figureMap.string("figure") ?? id, unit: unit, better: better,
+                measuredBy: try figureMap.strings("measured_by") ?? [], v1: v1, v2: v2,
+                note: try figureMap.string("note"))
             figure.notApplicable = try figureMap.string("not_applicable")
             figure.extrapolatedBy = try figureMap.strings("extrapolated_by") ?? []
             figure.nodeCores = try figureMap.double("node_cores") ?? 16
             guard figure.nodeCores > 0 else { throw figureMap.error(at: "node_cores", "must be more than 0") }
             if !figure.extrapolatedBy.isEmpty && figure.v2 == nil {
-                throw figureMap.error(at: "extrapolated_by", "needs a v2 bound (the rate to extrapolate to)", remedy: "add v2: {bound: \">= 1000000\", source: …}")
+                throw figureMap.error(
+                    at: "extrapolated_by", "needs a v2 bound (the rate to extrapolate to)", remedy: "add v2: {bound: \">= 1000000\", source: …}")
             }
             figures.append(figure)
         }
@@ -93,11 +100,14 @@ package enum TargetsLoader {
             for figureID in about where !seen.contains(figureID) {
                 throw claimMap.error(at: "about", "figure '\(figureID)' is not defined under 'figures'")
             }
-            claims.append(Claim(id: id, text: try claimMap.string("text") ?? "\(Units.format(lo))x", factorMin: lo, factorMax: hi,
-                                about: about, source: try source(claimMap)))
+            claims.append(
+                Claim(
+                    id: id, text: try claimMap.string("text") ?? "\(Units.format(lo))x", factorMin: lo, factorMax: hi,
+                    about: about, source: try source(claimMap)))
         }
-        return TargetsFile(schema: schema, name: try root.string("name") ?? file, documents: docs, figures: figures,
-                           claims: claims, path: file)
+        return TargetsFile(
+            schema: schema, name: try root.string("name") ?? file, documents: docs, figures: figures,
+            claims: claims, path: file)
     }
 
     /// `< 1000`, `<=15.5`, `≥ 10000`.

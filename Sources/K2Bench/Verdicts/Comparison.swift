@@ -27,9 +27,11 @@ package struct Comparison: Sendable, Equatable {
     /// - thresholds: per-metric thresholds (first matching pattern wins), else `defaultThreshold`.
     /// - normalize: divide each side's samples by its median reference (throughput-like metrics
     ///   are divided, latency-like metrics multiplied) when both reports have one.
-    package static func compare(baseline: BenchReport, current: BenchReport, metrics: [String] = [],
-                               thresholds: [(String, Threshold)] = [], defaultThreshold: Threshold = Threshold(),
-                               normalize: Bool = false) -> Comparison {
+    package static func compare(
+        baseline: BenchReport, current: BenchReport, metrics: [String] = [],
+        thresholds: [(String, Threshold)] = [], defaultThreshold: Threshold = Threshold(),
+        normalize: Bool = false
+    ) -> Comparison {
         let bRef = baseline.reference?.median, cRef = current.reference?.median
         let useRef = normalize && bRef != nil && cRef != nil && bRef! > 0 && cRef! > 0
         var rows: [MetricComparison] = []
@@ -46,7 +48,8 @@ package struct Comparison: Sendable, Equatable {
                 bs = bs.map { higher ? $0 / bRef! : $0 * bRef! }
                 cs = cs.map { higher ? $0 / cRef! : $0 * cRef! }
             }
-            var row = MetricComparison.compare(name: name, unit: baselineMetric.unit, better: baselineMetric.direction, baseline: bs, current: cs, threshold: threshold)
+            var row = MetricComparison.compare(
+                name: name, unit: baselineMetric.unit, better: baselineMetric.direction, baseline: bs, current: cs, threshold: threshold)
             if useRef {
                 // Show medians in the metric's unit, scaled to the baseline machine.
                 let higher = baselineMetric.direction == .higher
@@ -63,7 +66,8 @@ package struct Comparison: Sendable, Equatable {
     package func markdown() -> String {
         var out = "### k2 bench compare\n\n"
         if normalized, let baselineValue = baselineReference, let currentValue = currentReference {
-            out += "Normalised by the same-run reference (baseline \(Units.format(baselineValue)), current \(Units.format(currentValue)); current figures scaled to the baseline machine).\n\n"
+            out +=
+                "Normalised by the same-run reference (baseline \(Units.format(baselineValue)), current \(Units.format(currentValue)); current figures scaled to the baseline machine).\n\n"
         }
         out += "| metric | baseline (\(statistic)) | current (\(statistic)) | change | p | verdict | why |\n|---|---|---|---|---|---|---|\n"
         for row in rows {
@@ -75,7 +79,8 @@ package struct Comparison: Sendable, Equatable {
             case .regression: verdict = "**REGRESSION**"
             case .improvement: verdict = "improvement"
             }
-            out += "| \(row.name) | \(Units.format(row.baselineMedian)) \(row.unit) (n=\(row.baselineCount)) | \(Units.format(row.currentMedian)) \(row.unit) (n=\(row.currentCount)) | \(change) | \(pText) | \(verdict) | \(row.reason) |\n"
+            out +=
+                "| \(row.name) | \(Units.format(row.baselineMedian)) \(row.unit) (n=\(row.baselineCount)) | \(Units.format(row.currentMedian)) \(row.unit) (n=\(row.currentCount)) | \(change) | \(pText) | \(verdict) | \(row.reason) |\n"
         }
         let reg = rows.filter { $0.verdict == .regression }.count
         let imp = rows.filter { $0.verdict == .improvement }.count

@@ -46,17 +46,20 @@ package struct MetricComparison: Sendable, Equatable {
     /// Why (for the Markdown table).
     package var reason: String
 
-    package static func compare(name: String, unit: String = "", better: Direction, baseline: [Double], current: [Double],
-                               threshold: Threshold) -> MetricComparison {
+    package static func compare(
+        name: String, unit: String = "", better: Direction, baseline: [Double], current: [Double],
+        threshold: Threshold
+    ) -> MetricComparison {
         func pick(_ xs: [Double]) -> Double {
             guard threshold.best, !xs.isEmpty else { return Statistics.median(xs) }
             return better == .lower ? xs.min()! : xs.max()!
         }
         let mb = pick(baseline), mc = pick(current)
         let change = mb != 0 ? (mc - mb) / abs(mb) : (mc == 0 ? 0 : .infinity)
-        var comparison = MetricComparison(name: name, unit: unit, better: better, baselineMedian: mb, currentMedian: mc,
-                                 baselineCount: baseline.count, currentCount: current.count, change: change,
-                                 pValue: nil, ratioInterval: nil, verdict: .same, reason: "")
+        var comparison = MetricComparison(
+            name: name, unit: unit, better: better, baselineMedian: mb, currentMedian: mc,
+            baselineCount: baseline.count, currentCount: current.count, change: change,
+            pValue: nil, ratioInterval: nil, verdict: .same, reason: "")
         guard !baseline.isEmpty, !current.isEmpty, mb.isFinite, mc.isFinite else {
             comparison.reason = "no samples on one side"
             return comparison
@@ -79,8 +82,11 @@ package struct MetricComparison: Sendable, Equatable {
             comparison.reason = "median moved \(pct) but p = \(Units.format(comparison.pValue ?? 1)) ≥ \(Units.format(threshold.alpha)) (noise)"
         } else {
             comparison.verdict = worse ? .regression : .improvement
-            comparison.reason = (worse ? "worse" : "better") + " by \(pct) (> \(limit)"
-                + (tested ? ", p = \(pValue(comparison.pValue ?? 0)))" : threshold.best ? "; best samples, no test)" : "; fewer than \(threshold.minSamples) samples, no test)")
+            comparison.reason =
+                (worse ? "worse" : "better") + " by \(pct) (> \(limit)"
+                + (tested
+                    ? ", p = \(pValue(comparison.pValue ?? 0)))"
+                    : threshold.best ? "; best samples, no test)" : "; fewer than \(threshold.minSamples) samples, no test)")
         }
         return comparison
     }

@@ -47,8 +47,10 @@ package struct Sweep: Sendable, Equatable, Codable {
         /// classifier as the replay summary's); nil in sweeps written before it.
         package var bound: String?
 
-        package init(rate: Double, offered: Double, achieved: Double, latencyP99ms: Double? = nil, latencyMetric: String? = nil,
-                    backlog: Double = 0, cpuCores: Double? = nil, cpuSource: String? = nil, sustainable: Bool, why: String, report: String? = nil) {
+        package init(
+            rate: Double, offered: Double, achieved: Double, latencyP99ms: Double? = nil, latencyMetric: String? = nil,
+            backlog: Double = 0, cpuCores: Double? = nil, cpuSource: String? = nil, sustainable: Bool, why: String, report: String? = nil
+        ) {
             self.rate = rate
             self.offered = offered
             self.achieved = achieved
@@ -99,8 +101,10 @@ package struct Sweep: Sendable, Equatable, Codable {
     }
 
     /// The latency metrics tried, in order, when `criteria.latencyMetric` is not set.
-    static let latencyMetrics = ["latency.freshness.intended.p99", "latency.end_to_end.intended.p99", "latency.publish.intended.p99",
-                                        "latency.delivery.intended.p99", "latency.lateness.intended.p99"]
+    static let latencyMetrics = [
+        "latency.freshness.intended.p99", "latency.end_to_end.intended.p99", "latency.publish.intended.p99",
+        "latency.delivery.intended.p99", "latency.lateness.intended.p99",
+    ]
 
     /// Judges one step from its report.
     package func judge(rate: Double, _ r: BenchReport) -> Step {
@@ -115,8 +119,11 @@ package struct Sweep: Sendable, Equatable, Codable {
             backlog = Swift.max(backlog, (achieved - consumed) * secs)
         }
         var cpu: Double?, cpuSource: String?
-        if let cores = r.metrics["resources.sut.cpu_cores.mean"]?.value { cpu = cores; cpuSource = "system under test" }
-        else if let cores = r.metrics["resources.harness.cpu_cores.mean"]?.value { cpu = cores; cpuSource = "harness only (no SUT watched)" }
+        if let cores = r.metrics["resources.sut.cpu_cores.mean"]?.value {
+            cpu = cores; cpuSource = "system under test"
+        } else if let cores = r.metrics["resources.harness.cpu_cores.mean"]?.value {
+            cpu = cores; cpuSource = "harness only (no SUT watched)"
+        }
         var why: [String] = []
         var behind = false
         var short = false
@@ -140,21 +147,26 @@ package struct Sweep: Sendable, Equatable, Codable {
         }
         let trend = Trend(r)
         if let share = criteria.maxBacklogGrowthShare, let growth = trend.backlogGrowth, let last = trend.lastBacklog,
-           growth > share * Swift.max(offered, 1), last > 0.05 * Swift.max(offered, 1) {
+            growth > share * Swift.max(offered, 1), last > 0.05 * Swift.max(offered, 1)
+        {
             short = true
-            why.append("backlog growing \(Units.format(growth)) msg/s within the step (> \(Units.format(share * 100))% of offered: delivered below offered)")
+            why.append(
+                "backlog growing \(Units.format(growth)) msg/s within the step (> \(Units.format(share * 100))% of offered: delivered below offered)")
         }
         if let share = criteria.maxSenderDeficitGrowthShare, let growth = trend.deficitGrowth, let last = trend.lastDeficit,
-           growth > share * Swift.max(offered, 1), last > 0.25 * Swift.max(offered, 1) {
+            growth > share * Swift.max(offered, 1), last > 0.25 * Swift.max(offered, 1)
+        {
             behind = true
             why.append("sending \(Units.format(growth)) msg/s behind the schedule within the step (the load generator falls behind: harness-bound)")
         }
         // One classifier for sweeps and replays: a sink that held the sender (the replay's
         // measured blocked share) makes it system-bound even when the sender fell behind.
-        let evidence = Bottleneck.Evidence(blockedFraction: r.runs.last?.bound?.blockedFraction, behindSchedule: behind,
-                                      deliveredShort: short, unpaced: false, facts: [])
-        var step = Step(rate: rate, offered: offered, achieved: achieved, latencyP99ms: p99, latencyMetric: latName, backlog: backlog,
-                        cpuCores: cpu, cpuSource: cpuSource, sustainable: why.isEmpty, why: why.isEmpty ? "ok" : why.joined(separator: "; "))
+        let evidence = Bottleneck.Evidence(
+            blockedFraction: r.runs.last?.bound?.blockedFraction, behindSchedule: behind,
+            deliveredShort: short, unpaced: false, facts: [])
+        var step = Step(
+            rate: rate, offered: offered, achieved: achieved, latencyP99ms: p99, latencyMetric: latName, backlog: backlog,
+            cpuCores: cpu, cpuSource: cpuSource, sustainable: why.isEmpty, why: why.isEmpty ? "ok" : why.joined(separator: "; "))
         step.bound = Bottleneck.classify(evidence).bound.rawValue
         return step
     }
@@ -169,7 +181,8 @@ package struct Sweep: Sendable, Equatable, Codable {
 
         init(_ report: BenchReport) {
             guard let intervals = report.runs.last?.intervals, intervals.count >= 2,
-                  let first = intervals.first, let last = intervals.last, last.t > first.t else { return }
+                let first = intervals.first, let last = intervals.last, last.t > first.t
+            else { return }
             // The slowest sink's backlog; with a consumer, the lag it accumulates, whichever is larger.
             var lag = 0.0
             let backlog = intervals.map { point -> Double in
@@ -227,7 +240,8 @@ package struct Sweep: Sendable, Equatable, Codable {
 
     /// Where `cpuMicrosPerMessage` was measured.
     var cpuPerMessageSource: String? {
-        cpuPerMessage?.source ?? maxSustainable.flatMap { s in s.cpuCores.map { _ in "\(s.cpuSource ?? "") at \(Units.format(s.rate)) msg/s, paced" } }
+        cpuPerMessage?.source
+            ?? maxSustainable.flatMap { s in s.cpuCores.map { _ in "\(s.cpuSource ?? "") at \(Units.format(s.rate)) msg/s, paced" } }
     }
 
     /// What bounded the first saturated step: the load generator (it fell behind or could not
@@ -236,7 +250,8 @@ package struct Sweep: Sendable, Equatable, Codable {
         guard let bad = firstSaturated else { return nil }
         if let bound = bad.bound { return bound }
         // Sweeps written before steps carried their label.
-        return bad.why.contains("harness-bound") || bad.why.contains("could not keep the rate") ? Bottleneck.harness.rawValue : Bottleneck.system.rawValue
+        return bad.why.contains("harness-bound") || bad.why.contains("could not keep the rate")
+            ? Bottleneck.harness.rawValue : Bottleneck.system.rawValue
     }
 
     /// Shards of the max sustainable rate needed to offer `rate`.
@@ -253,7 +268,8 @@ package struct Sweep: Sendable, Equatable, Codable {
     package var summary: String {
         guard let best = maxSustainable else {
             if steps.isEmpty { return "No steps ran." }
-            return "No stable rate found: the lowest step (\(Units.format(steps.map(\.rate).min() ?? 0)) msg/s) already saturated. Lower the rates and run again."
+            return
+                "No stable rate found: the lowest step (\(Units.format(steps.map(\.rate).min() ?? 0)) msg/s) already saturated. Lower the rates and run again."
         }
         var summary = "Maximum sustainable rate: \(Units.format(best.achieved)) msg/s (step \(Units.format(best.rate)) msg/s)"
         if let bad = firstSaturated {
@@ -267,10 +283,12 @@ package struct Sweep: Sendable, Equatable, Codable {
     package func markdown() -> String {
         var out = "| rate | offered | achieved | p99 (ms) | backlog | CPU (cores) | sustainable |\n|---|---|---|---|---|---|---|\n"
         for step in steps.sorted(by: { $0.rate < $1.rate }) {
-            out += "| \(Units.format(step.rate)) | \(Units.format(step.offered)) | \(Units.format(step.achieved)) | \(step.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(step.backlog)) | \(step.cpuCores.map(Units.format) ?? "–") | \(step.sustainable ? "yes" : "no: " + step.why) |\n"
+            out +=
+                "| \(Units.format(step.rate)) | \(Units.format(step.offered)) | \(Units.format(step.achieved)) | \(step.latencyP99ms.map(Units.format) ?? "–") | \(Units.format(step.backlog)) | \(step.cpuCores.map(Units.format) ?? "–") | \(step.sustainable ? "yes" : "no: " + step.why) |\n"
         }
         if let metric = steps.first(where: { $0.latencyMetric != nil })?.latencyMetric {
-            out += "\np99 is `\(metric)`; SLO \(Units.format(criteria.latencySLOms)) ms, achieved ≥ \(Units.format(criteria.minAchievedShare * 100))% of offered, backlog ≤ \(Units.format(criteria.maxBacklogSeconds)) s of offered.\n"
+            out +=
+                "\np99 is `\(metric)`; SLO \(Units.format(criteria.latencySLOms)) ms, achieved ≥ \(Units.format(criteria.minAchievedShare * 100))% of offered, backlog ≤ \(Units.format(criteria.maxBacklogSeconds)) s of offered.\n"
         }
         guard let best = maxSustainable else {
             return out + "\n" + summary + "\n"
@@ -282,13 +300,16 @@ package struct Sweep: Sendable, Equatable, Codable {
         switch saturationBound {
         case "harness-bound"?:
             let shards = shardsNeeded(for: goal) ?? 0
-            out += "\nOne k2 run of this size offers at most \(Units.format(best.achieved)) msg/s (harness-bound: the load generator fell behind): \(Units.format(goal)) msg/s needs \(shards) shards of it (`--shard i/N` on \(shards) workers, merged with `k2 bench merge`)"
+            out +=
+                "\nOne k2 run of this size offers at most \(Units.format(best.achieved)) msg/s (harness-bound: the load generator fell behind): \(Units.format(goal)) msg/s needs \(shards) shards of it (`--shard i/N` on \(shards) workers, merged with `k2 bench merge`)"
             if let cores = best.cpuCores {
-                out += " and about \(Units.format(Double(shards) * cores)) cores for k2 (\(shards) × the \(Units.format(cores)) cores one run used at \(Units.format(best.rate)) msg/s\(best.cpuSource.map { ", \($0)" } ?? ""))"
+                out +=
+                    " and about \(Units.format(Double(shards) * cores)) cores for k2 (\(shards) × the \(Units.format(cores)) cores one run used at \(Units.format(best.rate)) msg/s\(best.cpuSource.map { ", \($0)" } ?? ""))"
             }
             out += ".\n"
         case "system-bound"?:
-            out += "\nThe system under test saturated above \(Units.format(best.achieved)) msg/s (system-bound: it delivered below what was offered): more k2 shards add load, not capacity.\n"
+            out +=
+                "\nThe system under test saturated above \(Units.format(best.achieved)) msg/s (system-bound: it delivered below what was offered): more k2 shards add load, not capacity.\n"
         default:
             break
         }
@@ -296,7 +317,8 @@ package struct Sweep: Sendable, Equatable, Codable {
             out += "\nCPU per message: \(Units.format(us)) µs (\(cpuPerMessageSource ?? "")). Extrapolated, linear:\n\n"
             out += "| target rate | cores needed | vs \(Units.format(budgetCores))-core budget |\n|---|---|---|\n"
             for projection in projections {
-                out += "| \(Units.format(projection.rate)) msg/s | \(Units.format(projection.cores)) | \(projection.fitsBudget ? "fits" : "over by \(Units.format(projection.cores - budgetCores))") |\n"
+                out +=
+                    "| \(Units.format(projection.rate)) msg/s | \(Units.format(projection.cores)) | \(projection.fitsBudget ? "fits" : "over by \(Units.format(projection.cores - budgetCores))") |\n"
             }
         } else {
             out += "\nNo CPU measured at that step: no extrapolation.\n"
@@ -350,8 +372,10 @@ package enum SweepPlan: Sendable, Equatable {
 extension Sweep {
     /// Runs a sweep: `step(rate)` runs the workload at `rate` and returns its report (and where it
     /// was written). Pure logic around the runner, so tests drive it with synthetic reports.
-    package static func run(plan: SweepPlan, criteria: Criteria = Criteria(), workload: String = "",
-                           step: (Double) throws -> (BenchReport, String?), progress: ((Step) -> Void)? = nil) rethrows -> Sweep {
+    package static func run(
+        plan: SweepPlan, criteria: Criteria = Criteria(), workload: String = "",
+        step: (Double) throws -> (BenchReport, String?), progress: ((Step) -> Void)? = nil
+    ) rethrows -> Sweep {
         var sweep = Sweep(criteria: criteria)
         sweep.workload = workload
         while let rate = plan.next(after: sweep.steps) {

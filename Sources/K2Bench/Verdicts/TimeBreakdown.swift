@@ -17,22 +17,26 @@ enum TimeBreakdown {
         let (kind, basis, percentile) = (parts[1], parts[2], parts[3])
         func value(_ name: String) -> Double? { report.metrics[name].flatMap { Units.convert($0.value, from: $0.unit, to: "ms") } }
         if kind == "query" {
-            return query(class: basis, percentile: percentile, corrected: value(metric),
-                         uncorrected: value("latency.query_uncorrected.\(basis).\(percentile)"))
+            return query(
+                class: basis, percentile: percentile, corrected: value(metric),
+                uncorrected: value("latency.query_uncorrected.\(basis).\(percentile)"))
         }
         guard ["freshness", "end_to_end", "publish"].contains(kind) else { return nil }
-        return ingestion(percentile: percentile, basis: basis,
-                         publish: value("latency.publish.\(basis).\(percentile)"),
-                         endToEnd: value("latency.end_to_end.\(basis).\(percentile)"),
-                         freshness: value("latency.freshness.\(basis).\(percentile)"),
-                         lateness: basis == "intended" ? value("latency.lateness.intended.\(percentile)") : nil,
-                         settings: report.workload.clickhouseSettings ?? [:])
+        return ingestion(
+            percentile: percentile, basis: basis,
+            publish: value("latency.publish.\(basis).\(percentile)"),
+            endToEnd: value("latency.end_to_end.\(basis).\(percentile)"),
+            freshness: value("latency.freshness.\(basis).\(percentile)"),
+            lateness: basis == "intended" ? value("latency.lateness.intended.\(percentile)") : nil,
+            settings: report.workload.clickhouseSettings ?? [:])
     }
 
     static func ms(_ value: Double) -> String { Units.format(value) + " ms" }
 
-    static func ingestion(percentile: String, basis: String, publish: Double?, endToEnd: Double?, freshness: Double?,
-                          lateness: Double?, settings: [String: String]) -> String? {
+    static func ingestion(
+        percentile: String, basis: String, publish: Double?, endToEnd: Double?, freshness: Double?,
+        lateness: Double?, settings: [String: String]
+    ) -> String? {
         var segments: [String] = []
         if let publish { segments.append("to the broker and back (publish) \(ms(publish))") }
         if let endToEnd { segments.append("broker to consumer (end to end) \(ms(endToEnd))") }
@@ -45,7 +49,8 @@ enum TimeBreakdown {
         }
         guard !segments.isEmpty else { return nil }
         let total = [freshness, endToEnd, publish].compactMap { $0 }.first ?? 0
-        var out = "where the time goes (\(percentile) from the \(basis == "intended" ? "intended" : "actual") send): "
+        var out =
+            "where the time goes (\(percentile) from the \(basis == "intended" ? "intended" : "actual") send): "
             + segments.joined(separator: " · ")
         if let lateness, total > 0, lateness >= 0.1 * total {
             out += " · of it the replay's own lateness \(ms(lateness)) (the harness did not keep up)"
@@ -54,7 +59,8 @@ enum TimeBreakdown {
         // part can exceed the figure's total: shares are capped at 100 %.
         func share(_ part: Double) -> String { Units.format(Swift.min(100, (part / total * 100).rounded())) + " %" }
         if let lateness, total > 0, lateness >= 0.5 * total {
-            out += " — the replay itself fell behind its schedule (lateness \(ms(lateness))): a limit of the harness on this machine, not the pipeline's;"
+            out +=
+                " — the replay itself fell behind its schedule (lateness \(ms(lateness))): a limit of the harness on this machine, not the pipeline's;"
                 + " the kinds measured on the replayed messages carry it (run the release build, or a lower rate)"
         } else if let flush, total > 0, flush >= 0.5 * total {
             out += " — the ClickHouse Kafka engine's flush holds \(share(flush)) of it: " + flushSettings(settings)
@@ -79,7 +85,8 @@ enum TimeBreakdown {
     static func query(class name: String, percentile: String, corrected: Double?, uncorrected: Double?) -> String? {
         guard let corrected, let uncorrected else { return nil }
         let waited = Swift.max(0, corrected - uncorrected)
-        var out = "where the time goes (\(percentile), class \(name)): the query itself (from its actual start) \(ms(uncorrected))"
+        var out =
+            "where the time goes (\(percentile), class \(name)): the query itself (from its actual start) \(ms(uncorrected))"
             + " · waiting for a free slot (intended − actual start) \(ms(waited))"
         if corrected > 0, waited >= 0.5 * corrected {
             out += " — queueing holds it: raise queries.concurrency or lower the class's rate"

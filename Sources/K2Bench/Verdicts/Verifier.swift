@@ -58,12 +58,15 @@ package struct Verification: Sendable, Equatable {
                 rows.append(Row(figure: figure, measured: nil, metric: nil, verdict: .notApplicable, ratioVsV1: nil, detail: "– (\(reason))"))
                 continue
             }
-            if !skipped, let bound = figure.v2, let (name, usPerMessage) = figure.extrapolatedBy.lazy.compactMap({ name in
-                report.metrics[name].flatMap { m in Units.convert(m.value, from: m.unit, to: "us").map { (name, $0) } }
-            }).first {
+            if !skipped, let bound = figure.v2,
+                let (name, usPerMessage) = figure.extrapolatedBy.lazy.compactMap({ name in
+                    report.metrics[name].flatMap { m in Units.convert(m.value, from: m.unit, to: "us").map { (name, $0) } }
+                }).first
+            {
                 let cores = bound.value * usPerMessage / 1e6
                 let nodes = (cores / figure.nodeCores).rounded(.up)
-                let detail = "\(Units.format(bound.value)) \(figure.unit) ≈ \(Units.format(cores)) cores ≈ \(Units.format(nodes)) node(s) of \(Units.format(figure.nodeCores)) cores"
+                let detail =
+                    "\(Units.format(bound.value)) \(figure.unit) ≈ \(Units.format(cores)) cores ≈ \(Units.format(nodes)) node(s) of \(Units.format(figure.nodeCores)) cores"
                     + " (linear in \(name) = \(Units.format(usPerMessage)) µs/msg measured here; extrapolated, not measured)"
                 rows.append(Row(figure: figure, measured: nil, metric: name, verdict: .extrapolated, ratioVsV1: nil, detail: detail))
                 continue
@@ -131,7 +134,9 @@ package struct Verification: Sendable, Equatable {
                 guard let row = rows.first(where: { $0.figure.id == id }), let ratio = row.ratioVsV1 else { return nil }
                 return "\(id) \(Units.format(ratio))x"
             }
-            let claim = documented.factorMin == documented.factorMax ? "\(Units.format(documented.factorMin))x" : "\(Units.format(documented.factorMin))–\(Units.format(documented.factorMax))x"
+            let claim =
+                documented.factorMin == documented.factorMax
+                ? "\(Units.format(documented.factorMin))x" : "\(Units.format(documented.factorMin))–\(Units.format(documented.factorMax))x"
             let status = measured.isEmpty ? "not measured" : "measured: " + measured.joined(separator: ", ")
             out += "- \"\(documented.text)\" (\(claim), source \(documented.source.label)) — \(status)\n"
         }

@@ -8,14 +8,17 @@ extension Workload {
             throw BenchError(.invalidArgument, path: path, what: "--duration must be above 0", remedy: "give e.g. 60s")
         }
         for fault in faults where fault.atNanos + fault.forNanos > nanos {
-            throw BenchError(.invalidArgument, path: path,
-                             what: "a fault at \(TimeText.humanDuration(nanos: fault.atNanos)) ends after the \(TimeText.humanDuration(nanos: nanos)) of --duration",
-                             remedy: "give a --duration of at least \(TimeText.humanDuration(nanos: fault.atNanos + fault.forNanos)), or leave it out")
+            throw BenchError(
+                .invalidArgument, path: path,
+                what:
+                    "a fault at \(TimeText.humanDuration(nanos: fault.atNanos)) ends after the \(TimeText.humanDuration(nanos: nanos)) of --duration",
+                remedy: "give a --duration of at least \(TimeText.humanDuration(nanos: fault.atNanos + fault.forNanos)), or leave it out")
         }
         if let burst, burst.atNanos + burst.lengthNanos > nanos {
-            throw BenchError(.invalidArgument, path: path,
-                             what: "the burst ends after the \(TimeText.humanDuration(nanos: nanos)) of --duration",
-                             remedy: "give a --duration of at least \(TimeText.humanDuration(nanos: burst.atNanos + burst.lengthNanos)), or leave it out")
+            throw BenchError(
+                .invalidArgument, path: path,
+                what: "the burst ends after the \(TimeText.humanDuration(nanos: nanos)) of --duration",
+                remedy: "give a --duration of at least \(TimeText.humanDuration(nanos: burst.atNanos + burst.lengthNanos)), or leave it out")
         }
         var shortened = self
         shortened.durationNanos = nanos

@@ -5,8 +5,11 @@ import K2Core
 /// Reads workload YAML strictly: unknown keys, wrong types and missing captures are errors that
 /// name the file, the line and the key (docs/workloads.md lists every key).
 package enum WorkloadLoader {
-    package static let topKeys = ["name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
-                                 "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage", "burst", "http", "faults"]
+    package static let topKeys = [
+        "name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
+        "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage", "burst", "http",
+        "faults",
+    ]
 
     static let guide = "docs/workloads.md"
 
@@ -51,9 +54,10 @@ package enum WorkloadLoader {
             for capture in caps {
                 let resolvedPath = resolve(capture, against: file)
                 if checkFiles && !FileManager.default.fileExists(atPath: resolvedPath) {
-                    throw src.error(at: src.keys.contains("captures") ? "captures" : "capture",
-                                    "capture '\(capture)' does not exist (looked at \(resolvedPath))",
-                                    remedy: "check the path (relative paths are from the current folder or the workload's folder)")
+                    throw src.error(
+                        at: src.keys.contains("captures") ? "captures" : "capture",
+                        "capture '\(capture)' does not exist (looked at \(resolvedPath))",
+                        remedy: "check the path (relative paths are from the current folder or the workload's folder)")
                 }
                 resolved.append(resolvedPath)
             }
@@ -89,7 +93,8 @@ package enum WorkloadLoader {
                 var normalized = speed.trimmingSpaces().lowercased()
                 if normalized.hasSuffix("x") { normalized.removeLast() }
                 guard let multiple = StrictMap.number(normalized), speeds.contains(multiple) else {
-                    throw root.error(at: "speed", "'\(speed)' is not a speed", remedy: "write a positive multiple up to 1000000 such as 1, 10x or max")
+                    throw root.error(
+                        at: "speed", "'\(speed)' is not a speed", remedy: "write a positive multiple up to 1000000 such as 1, 10x or max")
                 }
                 workload.pace = .speed(multiple)
             }
@@ -121,7 +126,9 @@ package enum WorkloadLoader {
             }
             guard !sinks.isEmpty else { throw root.error(at: "sinks", "the list is empty", remedy: "name at least one sink, e.g. mock://") }
             for sink in sinks where !sink.uri.contains("://") {
-                throw root.error(at: "sinks", "'\(sink.uri)' is not a sink URI", remedy: "use mock://, kafka://HOST:PORT/TOPIC, kafka://embedded/TOPIC, clickhouse://…, file://PATH")
+                throw root.error(
+                    at: "sinks", "'\(sink.uri)' is not a sink URI",
+                    remedy: "use mock://, kafka://HOST:PORT/TOPIC, kafka://embedded/TOPIC, clickhouse://…, file://PATH")
             }
             workload.sinks = sinks
         }
@@ -157,7 +164,8 @@ package enum WorkloadLoader {
         if let targetsText = try root.string("targets") {
             let targetsPath = resolve(targetsText, against: file)
             if checkFiles && !FileManager.default.fileExists(atPath: targetsPath) {
-                throw root.error(at: "targets", "targets file '\(targetsText)' does not exist", remedy: "check the path, e.g. reports/targets/k2-v2.yaml")
+                throw root.error(
+                    at: "targets", "targets file '\(targetsText)' does not exist", remedy: "check the path, e.g. reports/targets/k2-v2.yaml")
             }
             workload.targets = targetsPath
         }
@@ -177,7 +185,9 @@ package enum WorkloadLoader {
             if let cs = try embedded.map("clickhouse_settings") {
                 for k in cs.keys {
                     guard let value = try cs.string(k) else { throw cs.error(at: k, "must be a value (number or text)") }
-                    guard k.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { throw cs.error(at: k, "'\(k)' is not a ClickHouse setting name") }
+                    guard k.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                        throw cs.error(at: k, "'\(k)' is not a ClickHouse setting name")
+                    }
                     workload.embedded.clickhouseSettings[k] = value
                 }
             }
@@ -199,7 +209,9 @@ package enum WorkloadLoader {
         if let st = try root.map("storage") {
             try st.expectKeys(["layers", "messages_table", "messages_per_day"])
             var storage = Workload.Storage()
-            guard let layers = try st.map("layers") else { throw st.missing("layers", "e.g. {bronze: [bronze], silver: [trades], gold: [ohlcv_1m_agg]}") }
+            guard let layers = try st.map("layers") else {
+                throw st.missing("layers", "e.g. {bronze: [bronze], silver: [trades], gold: [ohlcv_1m_agg]}")
+            }
             for name in layers.keys {
                 guard let tables = try layers.strings(name), !tables.isEmpty else { throw layers.missing(name, "the layer's tables, e.g. [bronze]") }
                 storage.layers.append(.init(name: name, tables: tables))
@@ -236,24 +248,32 @@ package enum WorkloadLoader {
         }
         for name in requests.keys {
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw requests.error(at: name, "'\(name)' is not a request name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
+                throw requests.error(
+                    at: name, "'\(name)' is not a request name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
             }
             guard let entry = try requests.map(name) else { throw requests.missing(name, "a mapping {url: URL, rate: N}") }
             try entry.expectKeys(["url", "method", "headers", "body", "rate", "status", "contains"])
-            guard let url = try entry.string("url") else { throw entry.missing("url", "e.g. \"{clickhouse}/ping\" or https://api.example.com/v1/trades") }
+            guard let url = try entry.string("url") else {
+                throw entry.missing("url", "e.g. \"{clickhouse}/ping\" or https://api.example.com/v1/trades")
+            }
             guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("{clickhouse}") else {
-                throw entry.error(at: "url", "'\(url)' is not an http:// or https:// URL", remedy: "write e.g. \"{clickhouse}/ping\" or https://host/path")
+                throw entry.error(
+                    at: "url", "'\(url)' is not an http:// or https:// URL", remedy: "write e.g. \"{clickhouse}/ping\" or https://host/path")
             }
             guard let rate = try entry.rate("rate", in: rates) else { throw entry.missing("rate", "requests per second, e.g. 20") }
             let body = try entry.string("body")
             let method = (try entry.string("method") ?? (body == nil ? "GET" : "POST")).uppercased()
-            guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else { throw entry.error(at: "method", "'\(method)' is not an HTTP method", remedy: "write GET, POST, PUT, DELETE …") }
+            guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else {
+                throw entry.error(at: "method", "'\(method)' is not an HTTP method", remedy: "write GET, POST, PUT, DELETE …")
+            }
             var request = Workload.HTTPRequest(name: name, url: url, method: method, rate: rate)
             request.body = body
             if let headers = try entry.map("headers") {
                 for key in headers.keys {
                     guard let value = try headers.string(key) else { throw headers.error(at: key, "must be a value (text)") }
-                    guard !key.isEmpty, !key.contains(":"), !(key + value).contains("\n") else { throw headers.error(at: key, "'\(key)' is not a header name") }
+                    guard !key.isEmpty, !key.contains(":"), !(key + value).contains("\n") else {
+                        throw headers.error(at: key, "'\(key)' is not a header name")
+                    }
                     request.headers.append("\(key): \(value)")
                 }
             }
@@ -261,7 +281,9 @@ package enum WorkloadLoader {
             request.contains = try entry.string("contains")
             out.requests.append(request)
         }
-        guard !out.requests.isEmpty else { throw h.error(at: "requests", "no request", remedy: "add e.g. api: {url: \"{clickhouse}/ping\", rate: 20}") }
+        guard !out.requests.isEmpty else {
+            throw h.error(at: "requests", "no request", remedy: "add e.g. api: {url: \"{clickhouse}/ping\", rate: 20}")
+        }
         return out
     }
 
@@ -269,15 +291,23 @@ package enum WorkloadLoader {
     static func burst(_ b: StrictMap, workload w: Workload) throws(ConfigError) -> Workload.Burst {
         try b.expectKeys(["rate", "at", "for"])
         guard case let .rate(base) = w.pace else {
-            throw b.error(at: "rate", "a burst needs the workload's rate: (the rate before and after the burst)", remedy: "give e.g. rate: 12k at the top level")
+            throw b.error(
+                at: "rate", "a burst needs the workload's rate: (the rate before and after the burst)", remedy: "give e.g. rate: 12k at the top level"
+            )
         }
         guard let rate = try b.rate("rate", in: rates) else { throw b.missing("rate", "the burst's rate, e.g. 60k") }
-        guard rate > base else { throw b.error(at: "rate", "the burst's \(Units.format(rate)) msg/s is not above the workload's rate \(Units.format(base)) msg/s", remedy: "give a higher burst rate") }
+        guard rate > base else {
+            throw b.error(
+                at: "rate", "the burst's \(Units.format(rate)) msg/s is not above the workload's rate \(Units.format(base)) msg/s",
+                remedy: "give a higher burst rate")
+        }
         guard let at = try b.duration("at", in: runLengths) else { throw b.missing("at", "when the burst starts in the measured window, e.g. 10s") }
         guard let length = try b.duration("for", in: runLengths) else { throw b.missing("for", "how long the burst lasts, e.g. 3s") }
         guard length > 0 else { throw b.error(at: "for", "must be longer than 0") }
         guard at + length <= w.durationNanos else {
-            throw b.error(at: "for", "the burst ends after the measured window (\(TimeText.humanDuration(nanos: w.durationNanos)))", remedy: "start it earlier, make it shorter or the duration longer (leave time to catch up)")
+            throw b.error(
+                at: "for", "the burst ends after the measured window (\(TimeText.humanDuration(nanos: w.durationNanos)))",
+                remedy: "start it earlier, make it shorter or the duration longer (leave time to catch up)")
         }
         return Workload.Burst(rate: rate, atNanos: at, lengthNanos: length)
     }
@@ -297,20 +327,25 @@ package enum WorkloadLoader {
         out.timeoutNanos = try q.duration("timeout") ?? 30_000_000_000
         guard out.timeoutNanos > 0 else { throw q.error(at: "timeout", "must be longer than 0") }
         out.aloneNanos = try q.duration("alone") ?? 0
-        guard out.aloneNanos >= 0 else { throw q.error(at: "alone", "must not be negative", remedy: "e.g. alone: 10s (queries alone after ingestion), or leave it out") }
+        guard out.aloneNanos >= 0 else {
+            throw q.error(at: "alone", "must not be negative", remedy: "e.g. alone: 10s (queries alone after ingestion), or leave it out")
+        }
         guard let classes = try q.map("classes") else {
             throw q.missing("classes", "one entry per query class, e.g. simple: {sql: queries/v2/simple.sql, rate: 20}")
         }
         for name in classes.keys {
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw classes.error(at: name, "'\(name)' is not a class name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
+                throw classes.error(
+                    at: name, "'\(name)' is not a class name", remedy: "use letters, digits and _ (it becomes part of the metric names)")
             }
             guard let entry = try classes.map(name) else { throw classes.missing(name, "a mapping {sql: FILE, rate: N}") }
             try entry.expectKeys(["sql", "rate", "window"])
             guard let sql = try entry.string("sql") else { throw entry.missing("sql", "the class's SQL file, e.g. queries/v2/\(name).sql") }
             let path = resolve(sql, against: file)
             if checkFiles && !FileManager.default.fileExists(atPath: path) {
-                throw entry.error(at: "sql", "SQL file '\(sql)' does not exist (looked at \(path))", remedy: "check the path (relative paths are from the current folder or the workload's folder)")
+                throw entry.error(
+                    at: "sql", "SQL file '\(sql)' does not exist (looked at \(path))",
+                    remedy: "check the path (relative paths are from the current folder or the workload's folder)")
             }
             guard let rate = try entry.rate("rate") else { throw entry.missing("rate", "queries per second, e.g. 20") }
             guard rate > 0 else { throw entry.error(at: "rate", "must be more than 0") }
@@ -319,7 +354,9 @@ package enum WorkloadLoader {
             guard cls.windowNanos > 0 else { throw entry.error(at: "window", "must be longer than 0") }
             out.classes.append(cls)
         }
-        guard !out.classes.isEmpty else { throw q.error(at: "classes", "no query class", remedy: "add e.g. simple: {sql: queries/v2/simple.sql, rate: 20}") }
+        guard !out.classes.isEmpty else {
+            throw q.error(at: "classes", "no query class", remedy: "add e.g. simple: {sql: queries/v2/simple.sql, rate: 20}")
+        }
         return out
     }
 }

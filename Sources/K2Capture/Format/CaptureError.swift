@@ -44,7 +44,10 @@ extension CaptureError {
         let reason = String(cString: strerror(code))
         var remedy = "check the path and its permissions"
         if code == ENOSPC || code == EDQUOT { remedy = "free disk space; frames written so far stay readable" }
-        if code == EFBIG { remedy = "the file reached the size limit (ulimit -f, or the file system's largest file): raise it or split the output; frames written so far stay readable" }
+        if code == EFBIG {
+            remedy =
+                "the file reached the size limit (ulimit -f, or the file system's largest file): raise it or split the output; frames written so far stay readable"
+        }
         if code == ENOENT { return CaptureError(.fileNotFound, path: path, what: "no such file", remedy: "check the path") }
         if code == EISDIR { remedy = "give a file, not a directory" }
         return CaptureError(.io, path: path, what: "cannot \(action): \(reason)", remedy: remedy)

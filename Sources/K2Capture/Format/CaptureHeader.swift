@@ -16,8 +16,10 @@ public struct CaptureHeader: Sendable, Equatable {
     /// Free metadata: `exchange`, `subscriptions`, `command_line`, `source`, … (a JSON object).
     public var metadata: [(String, JSONValue)]
 
-    public init(toolVersion: String = K2Version.string, createdNanos: Int64, host: String,
-                metadata: [(String, JSONValue)] = []) {
+    public init(
+        toolVersion: String = K2Version.string, createdNanos: Int64, host: String,
+        metadata: [(String, JSONValue)] = []
+    ) {
         self.major = Self.currentMajor
         self.minor = Self.currentMinor
         self.toolVersion = toolVersion

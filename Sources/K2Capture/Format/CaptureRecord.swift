@@ -17,8 +17,10 @@ public struct CaptureRecord {
     /// block that can be held (generated records).
     package let block: CaptureBlock?
 
-    package init(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
-                aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, block: CaptureBlock? = nil) {
+    package init(
+        kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
+        aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, block: CaptureBlock? = nil
+    ) {
         self.block = block
         self.kind = kind
         self.timestamp = timestamp
@@ -35,8 +37,9 @@ public struct CaptureRecord {
 
     /// Copies the record out of the reader's buffer.
     public func owned() -> OwnedRecord {
-        OwnedRecord(kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary,
-                    url: [UInt8](aux), payload: [UInt8](payload))
+        OwnedRecord(
+            kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary,
+            url: [UInt8](aux), payload: [UInt8](payload))
     }
 }
 
@@ -49,8 +52,10 @@ public struct OwnedRecord: Sendable, Equatable {
     public var url: [UInt8]
     public var payload: [UInt8]
 
-    public init(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool = false,
-                url: [UInt8] = [], payload: [UInt8]) {
+    public init(
+        kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool = false,
+        url: [UInt8] = [], payload: [UInt8]
+    ) {
         self.kind = kind
         self.timestamp = timestamp
         self.connection = connection
@@ -59,18 +64,23 @@ public struct OwnedRecord: Sendable, Equatable {
         self.payload = payload
     }
 
-    public init(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool = false,
-                url: String? = nil, text: String) {
-        self.init(kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary,
-                  url: Array((url ?? "").utf8), payload: Array(text.utf8))
+    public init(
+        kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool = false,
+        url: String? = nil, text: String
+    ) {
+        self.init(
+            kind: kind, timestamp: timestamp, connection: connection, isBinary: isBinary,
+            url: Array((url ?? "").utf8), payload: Array(text.utf8))
     }
 
     /// A view of this record, valid inside `body`.
     public func withView<T>(_ body: (CaptureRecord) throws -> T) rethrows -> T {
         try url.withUnsafeBytes { urlBytes in
             try payload.withUnsafeBytes { payloadBytes in
-                try body(CaptureRecord(kind: kind, timestamp: timestamp, connection: connection,
-                                       isBinary: isBinary, aux: urlBytes, payload: payloadBytes))
+                try body(
+                    CaptureRecord(
+                        kind: kind, timestamp: timestamp, connection: connection,
+                        isBinary: isBinary, aux: urlBytes, payload: payloadBytes))
             }
         }
     }

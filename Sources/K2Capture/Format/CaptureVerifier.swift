@@ -66,14 +66,16 @@ public enum CaptureVerifier {
 
     /// The damage `verify` reports for a capture without a valid index at its end (`inspect` too).
     static func missingIndex(_ reader: CaptureReader) -> CaptureDamage {
-        CaptureDamage(kind: .corrupt, offset: reader.fileSize,
-                      detail: "no valid seek index at the end (the writer did not close the file); all frames are intact — `k2 capture reindex` adds the index")
+        CaptureDamage(
+            kind: .corrupt, offset: reader.fileSize,
+            detail: "no valid seek index at the end (the writer did not close the file); all frames are intact — `k2 capture reindex` adds the index")
     }
 
     /// The damage `verify` reports for a stored index that does not describe the frames (`inspect` too).
     static func indexMismatch(_ reader: CaptureReader) -> CaptureDamage {
-        CaptureDamage(kind: .corrupt, offset: reader.storedIndexOffset ?? reader.fileSize,
-                      detail: "the seek index does not match the frames — `k2 capture reindex` rewrites it")
+        CaptureDamage(
+            kind: .corrupt, offset: reader.storedIndexOffset ?? reader.fileSize,
+            detail: "the seek index does not match the frames — `k2 capture reindex` rewrites it")
     }
 
     /// Makes a capture whose writer was killed whole again: cuts a torn tail and appends a

@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// Writes a `.k2cap` file: a header frame, then records in independent zstd frames of about
 /// `blockSize` bytes (content checksum on), then the seek index on `close()`.
@@ -26,8 +27,10 @@ public final class CaptureWriter {
         public var fsyncEachFrame: Bool = false
         public var clock: any NanoClock = SystemClock()
 
-        public init(level: Int32 = 3, blockSize: Int = 1 << 20, flushInterval: Int64 = 1_000_000_000,
-                    fsyncEachFrame: Bool = false, clock: any NanoClock = SystemClock()) {
+        public init(
+            level: Int32 = 3, blockSize: Int = 1 << 20, flushInterval: Int64 = 1_000_000_000,
+            fsyncEachFrame: Bool = false, clock: any NanoClock = SystemClock()
+        ) {
             self.level = level
             self.blockSize = blockSize
             self.flushInterval = flushInterval
@@ -86,17 +89,21 @@ public final class CaptureWriter {
     }
 
     /// Appends one record. `aux` is the URL for `connect` and `http` records, empty otherwise.
-    public func append(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
-                       aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(CaptureError) {
+    public func append(
+        kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
+        aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
+    ) throws(CaptureError) {
         guard !closed else {
             throw CaptureError(.invalidArgument, path: path, what: "append after close", remedy: "this is a bug in the caller")
         }
         guard payload.count <= Layout.maxPayload else {
-            throw CaptureError(.invalidArgument, path: path, what: "payload of \(payload.count) bytes is larger than the format's 256 MiB per record",
-                               remedy: "split the payload; the capture so far stays readable")
+            throw CaptureError(
+                .invalidArgument, path: path, what: "payload of \(payload.count) bytes is larger than the format's 256 MiB per record",
+                remedy: "split the payload; the capture so far stays readable")
         }
         guard aux.count <= Layout.maxAux else {
-            throw CaptureError(.invalidArgument, path: path, what: "URL of \(aux.count) bytes is longer than the format's 65535", remedy: "shorten the URL")
+            throw CaptureError(
+                .invalidArgument, path: path, what: "URL of \(aux.count) bytes is longer than the format's 65535", remedy: "shorten the URL")
         }
         let size = Layout.recordHeaderSize + aux.count + payload.count
         if used + size > block.count {
@@ -134,8 +141,9 @@ public final class CaptureWriter {
 
     /// Appends a record view (from a reader) unchanged.
     public func append(_ r: CaptureRecord) throws(CaptureError) {
-        try append(kind: r.kind, timestamp: r.timestamp, connection: r.connection, isBinary: r.isBinary,
-                   aux: r.aux, payload: r.payload)
+        try append(
+            kind: r.kind, timestamp: r.timestamp, connection: r.connection, isBinary: r.isBinary,
+            aux: r.aux, payload: r.payload)
     }
 
     public func append(_ r: OwnedRecord) throws(CaptureError) {
@@ -205,8 +213,10 @@ public final class CaptureWriter {
         let offset = fileBytes
         try writeAll(UnsafeRawBufferPointer(rebasing: out[0..<compressedSize]))
         if options.fsyncEachFrame { fsync(fd) }
-        entries.append(CaptureIndex.Entry(offset: offset, compressedSize: compressedSize, uncompressedSize: used,
-                                          recordCount: count, firstTimestamp: minTs, lastTimestamp: maxTs))
+        entries.append(
+            CaptureIndex.Entry(
+                offset: offset, compressedSize: compressedSize, uncompressedSize: used,
+                recordCount: count, firstTimestamp: minTs, lastTimestamp: maxTs))
         used = Layout.blockHeaderSize
         count = 0
         minTs = .max

@@ -1,10 +1,11 @@
+import K2Core
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
-import Synchronization
 
 /// The buffers one frame is read and decompressed into. A reader owns one pair, two when it
 /// reads ahead, more while consumers hold blocks (`CaptureBlock`); exactly one thread writes a
@@ -63,8 +64,9 @@ struct FrameFile: Sendable {
     let fileSize: Int64
 
     func corrupt(_ o: Int64, _ what: String) -> CaptureError {
-        CaptureError(.corrupt, path: path, offset: o, what: what,
-                     remedy: "the file is damaged here; run `k2 capture verify` and salvage the frames before it with `k2 capture slice --to`")
+        CaptureError(
+            .corrupt, path: path, offset: o, what: what,
+            remedy: "the file is damaged here; run `k2 capture verify` and salvage the frames before it with `k2 capture slice --to`")
     }
 
     private func read(_ offset: Int64, _ count: Int, into buffers: FrameBuffers) throws(CaptureError) -> Int {
@@ -119,7 +121,8 @@ struct FrameFile: Sendable {
         let src = UnsafeRawBufferPointer(rebasing: buffers.file[0..<size])
         guard let content = ZstdFrames.contentSize(src) else { throw corrupt(o, "zstd frame without a content size (not written by k2)") }
         guard content >= Layout.blockHeaderSize, content <= Layout.maxBlock,
-              content / Layout.maxExpansion <= size else {
+            content / Layout.maxExpansion <= size
+        else {
             throw corrupt(o, "frame claims a block of \(content) bytes, impossible for a \(size)-byte frame")
         }
         buffers.ensureBlock(content)

@@ -9,7 +9,7 @@ enum Layout {
     static let headerMagic: [UInt8] = Array("K2CAPHDR".utf8)
     static let indexMagic: [UInt8] = Array("K2CAPIDX".utf8)
     static let indexTrailerMagic: [UInt8] = Array("K2IX".utf8)
-    static let blockMagic: UInt32 = 0x3142_324B   // "K2B1"
+    static let blockMagic: UInt32 = 0x3142_324B  // "K2B1"
     static let blockHeaderSize = 24
     static let recordHeaderSize = 20
     static let indexEntrySize = 40
@@ -76,27 +76,29 @@ enum Layout {
     /// Decodes the index entries from a whole index frame; nil when it does not check out.
     static func decodeIndex(_ f: UnsafeRawBufferPointer) -> [CaptureIndex.Entry]? {
         guard f.count >= 8 + 16 + indexTrailerSize,
-              f.le(UInt32.self, 0) == indexFrameMagic,
-              Int(f.le(UInt32.self, 4)) == f.count - 8,
-              Array(f[8..<16]) == indexMagic else { return nil }
+            f.le(UInt32.self, 0) == indexFrameMagic,
+            Int(f.le(UInt32.self, 4)) == f.count - 8,
+            Array(f[8..<16]) == indexMagic
+        else { return nil }
         let entryCount = Int(f.le(UInt32.self, 16))
         let bodyStart = 24
         let bodyEnd = bodyStart + entryCount * indexEntrySize
         guard bodyEnd + indexTrailerSize == f.count,
-              Int(f.le(UInt32.self, bodyEnd)) == entryCount,
-              CRC32.checksum(UnsafeRawBufferPointer(rebasing: f[bodyStart..<bodyEnd])) == f.le(UInt32.self, bodyEnd + 4)
+            Int(f.le(UInt32.self, bodyEnd)) == entryCount,
+            CRC32.checksum(UnsafeRawBufferPointer(rebasing: f[bodyStart..<bodyEnd])) == f.le(UInt32.self, bodyEnd + 4)
         else { return nil }
         var entries: [CaptureIndex.Entry] = []
         entries.reserveCapacity(entryCount)
         for k in 0..<entryCount {
             let entryStart = bodyStart + k * indexEntrySize
-            entries.append(CaptureIndex.Entry(
-                offset: Int64(f.le(UInt64.self, entryStart)),
-                compressedSize: Int(f.le(UInt32.self, entryStart + 8)),
-                uncompressedSize: Int(f.le(UInt32.self, entryStart + 32)),
-                recordCount: Int(f.le(UInt32.self, entryStart + 12)),
-                firstTimestamp: f.le(Int64.self, entryStart + 16),
-                lastTimestamp: f.le(Int64.self, entryStart + 24)))
+            entries.append(
+                CaptureIndex.Entry(
+                    offset: Int64(f.le(UInt64.self, entryStart)),
+                    compressedSize: Int(f.le(UInt32.self, entryStart + 8)),
+                    uncompressedSize: Int(f.le(UInt32.self, entryStart + 32)),
+                    recordCount: Int(f.le(UInt32.self, entryStart + 12)),
+                    firstTimestamp: f.le(Int64.self, entryStart + 16),
+                    lastTimestamp: f.le(Int64.self, entryStart + 24)))
         }
         return entries
     }

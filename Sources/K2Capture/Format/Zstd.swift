@@ -79,7 +79,8 @@ final class ZstdStreamDecompressor {
 
     /// Decompresses from `src` into `dst`; returns (bytes consumed, bytes produced, frame ended).
     func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer)
-        -> Result<(consumed: Int, produced: Int, frameEnded: Bool), ZstdFailure> {
+        -> Result<(consumed: Int, produced: Int, frameEnded: Bool), ZstdFailure>
+    {
         var input = ZSTD_inBuffer(src: src.baseAddress, size: src.count, pos: 0)
         var output = ZSTD_outBuffer(dst: dst.baseAddress, size: dst.count, pos: 0)
         let result = ZSTD_decompressStream(dctx, &output, &input)

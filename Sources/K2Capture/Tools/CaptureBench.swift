@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// The pieces of `k2 capture bench`: write and read a capture of Binance-like trade messages
 /// and time other programs (zstd, zstdcat | wc -l, k2 itself for peak RSS) on the same file.
@@ -89,8 +90,9 @@ package enum CaptureBench {
             ends.append(arena.count)
             stamps.append(ts)
         }
-        let header = CaptureHeader(createdNanos: 1_700_000_000_000_000_000, host: HostInfo.hostname(),
-                                   metadata: [("exchange", .string("binance")), ("profile", .string("bench-trades"))])
+        let header = CaptureHeader(
+            createdNanos: 1_700_000_000_000_000_000, host: HostInfo.hostname(),
+            metadata: [("exchange", .string("binance")), ("profile", .string("bench-trades"))])
         let t0 = now(), c0 = cpu()
         let writer = try CaptureWriter(path: path, header: header, options: .init(level: level))
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -110,8 +112,9 @@ package enum CaptureBench {
         }
         try result.get()
         let t1 = now(), c1 = cpu()
-        return Phase(name: "k2 write (level \(level))", records: count, bytes: Int64(arena.count),
-                     seconds: Double(t1 - t0) / 1e9, cpuSeconds: c1 - c0, maxRSSKiB: nil)
+        return Phase(
+            name: "k2 write (level \(level))", records: count, bytes: Int64(arena.count),
+            seconds: Double(t1 - t0) / 1e9, cpuSeconds: c1 - c0, maxRSSKiB: nil)
     }
 
     /// Reads every record of `path`, touching each payload's length; returns the phase and a
@@ -127,8 +130,11 @@ package enum CaptureBench {
         }
         let t1 = now(), c1 = cpu()
         let bytes = (try? CaptureReader(path: path).index().uncompressedBytes) ?? 0
-        return (Phase(name: "k2 read + iterate", records: count, bytes: bytes, seconds: Double(t1 - t0) / 1e9,
-                      cpuSeconds: c1 - c0, maxRSSKiB: nil), sum)
+        return (
+            Phase(
+                name: "k2 read + iterate", records: count, bytes: bytes, seconds: Double(t1 - t0) / 1e9,
+                cpuSeconds: c1 - c0, maxRSSKiB: nil), sum
+        )
     }
 
     /// Runs `argv` with stdout to /dev/null (stderr to `stderrPath` when given) and returns wall
@@ -136,15 +142,18 @@ package enum CaptureBench {
     package static func run(_ argv: [String], stderrPath: String? = nil) -> (seconds: Double, cpuSeconds: Double, status: Int32)? {
         let t0 = now()
         // No setpriv in front: the child is measured as it is.
-        guard let child = try? ChildProcess.start(argv, stdout: .null, stderr: stderrPath.map { .file($0) } ?? .inherit,
-                                                  dieWithParent: false) else { return nil }
+        guard
+            let child = try? ChildProcess.start(
+                argv, stdout: .null, stderr: stderrPath.map { .file($0) } ?? .inherit,
+                dieWithParent: false)
+        else { return nil }
         var before = rusage()
         getrusage(RUSAGE_CHILDREN.rawValue, &before)
         let exit = ChildProcess.wait(child.pid)
         guard exit >= 0 else { return nil }
         let t1 = now()
         var after = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &after)   // includes the child's own children (a shell pipeline)
+        getrusage(RUSAGE_CHILDREN.rawValue, &after)  // includes the child's own children (a shell pipeline)
         return (Double(t1 - t0) / 1e9, seconds(after) - seconds(before), exit)
     }
 
@@ -159,8 +168,10 @@ package enum CaptureBench {
     /// The whole benchmark: write `records` messages, read them back (best of `repeats`), time
     /// `zstd -d` and `zstdcat | wc -l` on the same file, and measure the peak RSS of a read and
     /// of a slice by running `readCommand + [file]` and `sliceCommand + [file, out]` as children.
-    package static func runAll(records: Int, dir: String, level: Int32 = 3, repeats: Int = 3,
-                              readCommand: [String]?, sliceCommand: [String]?, keep: Bool = false) throws(CaptureError) -> Report {
+    package static func runAll(
+        records: Int, dir: String, level: Int32 = 3, repeats: Int = 3,
+        readCommand: [String]?, sliceCommand: [String]?, keep: Bool = false
+    ) throws(CaptureError) -> Report {
         let path = dir + "/k2-bench-\(getpid()).k2cap"
         let slicePath = dir + "/k2-bench-\(getpid())-slice.k2cap"
         defer {
@@ -204,12 +215,16 @@ package enum CaptureBench {
             return Int(part.prefix { $0 >= "0" && $0 <= "9" })
         }
         if let readCommand, let child = run(readCommand + [path], stderrPath: errPath), child.status == 0 {
-            phases.append(Phase(name: "k2 read in a child (peak RSS)", records: records, bytes: raw, seconds: child.seconds,
-                                cpuSeconds: child.cpuSeconds, maxRSSKiB: childRSS()))
+            phases.append(
+                Phase(
+                    name: "k2 read in a child (peak RSS)", records: records, bytes: raw, seconds: child.seconds,
+                    cpuSeconds: child.cpuSeconds, maxRSSKiB: childRSS()))
         }
         if let sliceCommand, let child = run(sliceCommand + [path, slicePath], stderrPath: errPath), child.status == 0 {
-            phases.append(Phase(name: "k2 slice of 10 s in a child (peak RSS)", records: 0, bytes: 0, seconds: child.seconds,
-                                cpuSeconds: child.cpuSeconds, maxRSSKiB: childRSS()))
+            phases.append(
+                Phase(
+                    name: "k2 slice of 10 s in a child (peak RSS)", records: 0, bytes: 0, seconds: child.seconds,
+                    cpuSeconds: child.cpuSeconds, maxRSSKiB: childRSS()))
         }
         let fileBytes = Int64((try? CaptureReader(path: path).fileSize) ?? 0)
         // On CPU time: wall time on a shared machine measures the neighbours as much as k2.
@@ -220,19 +235,22 @@ package enum CaptureBench {
     /// The report as an aligned table.
     package static func text(_ r: Report) -> String {
         var lines: [String] = []
-        lines.append("file: " + SizeText.human(bytes: r.fileBytes) + " (" + SizeText.human(bytes: r.uncompressedBytes)
-                     + " of blocks, " + TimeText.fixed(Double(r.uncompressedBytes) / Double(max(r.fileBytes, 1)), 2) + ":1)")
+        lines.append(
+            "file: " + SizeText.human(bytes: r.fileBytes) + " (" + SizeText.human(bytes: r.uncompressedBytes)
+                + " of blocks, " + TimeText.fixed(Double(r.uncompressedBytes) / Double(max(r.fileBytes, 1)), 2) + ":1)")
         lines.append("rates per CPU second (wall-clock rates in brackets; the machine may be shared)")
-        lines.append("phase".padded(40) + "records/s".leftPadded(12) + "MB/s".leftPadded(9) + "cpu s".leftPadded(8)
-                     + "wall s".leftPadded(8) + "  [records/s wall]" + "peak RSS".leftPadded(11))
+        lines.append(
+            "phase".padded(40) + "records/s".leftPadded(12) + "MB/s".leftPadded(9) + "cpu s".leftPadded(8)
+                + "wall s".leftPadded(8) + "  [records/s wall]" + "peak RSS".leftPadded(11))
         for phase in r.phases {
             let perCPU = phase.cpuSeconds > 0 ? Double(phase.records) / phase.cpuSeconds : 0
             let rate = phase.records > 0 ? Int(perCPU).grouped : "-"
             let mb = phase.bytes > 0 && phase.cpuSeconds > 0 ? TimeText.fixed(Double(phase.bytes) / phase.cpuSeconds / 1e6, 1) : "-"
             let wall = phase.records > 0 ? "[" + Int(phase.recordsPerSecond).grouped + "]" : "-"
             let rss = phase.maxRSSKiB.map { TimeText.fixed(Double($0) / 1024, 1) + " MiB" } ?? "-"
-            lines.append(phase.name.padded(40) + rate.leftPadded(12) + mb.leftPadded(9) + TimeText.fixed(phase.cpuSeconds, 3).leftPadded(8)
-                         + TimeText.fixed(phase.seconds, 3).leftPadded(8) + ("  " + wall).padded(18) + rss.leftPadded(11))
+            lines.append(
+                phase.name.padded(40) + rate.leftPadded(12) + mb.leftPadded(9) + TimeText.fixed(phase.cpuSeconds, 3).leftPadded(8)
+                    + TimeText.fixed(phase.seconds, 3).leftPadded(8) + ("  " + wall).padded(18) + rss.leftPadded(11))
         }
         if let ratio = r.readOverZstd {
             lines.append("k2 read / zstd -d (CPU time): " + TimeText.fixed(ratio, 2) + "x (goal >= 0.80)")

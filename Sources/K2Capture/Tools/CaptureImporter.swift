@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// Converts foreign recordings (cryptofeed's two raw formats, Tardis.dev raw files, k2's own
 /// NDJSON) into a capture, keeping the original receive times and payload bytes. Inputs may be
@@ -37,9 +38,11 @@ package enum CaptureImporter {
     }
 
     @discardableResult
-    package static func run(format: ImportFormat, inputs: [String], output: String, exchange: String? = nil,
-                           options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
-                           commandLine: String? = nil, maxLineBytes: Int = defaultMaxLineBytes) throws(CaptureError) -> Summary {
+    package static func run(
+        format: ImportFormat, inputs: [String], output: String, exchange: String? = nil,
+        options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
+        commandLine: String? = nil, maxLineBytes: Int = defaultMaxLineBytes
+    ) throws(CaptureError) -> Summary {
         guard !inputs.isEmpty else {
             throw CaptureError(.invalidArgument, path: nil, what: "no input files", remedy: "give the files to import")
         }
@@ -50,8 +53,14 @@ package enum CaptureImporter {
             var meta: [(String, JSONValue)] = []
             if let exchange { meta.append(("exchange", .string(exchange))) }
             for (key, value) in extra where !(key == "exchange" && exchange != nil) { meta.append((key, value)) }
-            meta.append(("source", .object([("format", .string(format.rawValue)),
-                                            ("files", .array(inputs.map { .string($0) }))])))
+            meta.append(
+                (
+                    "source",
+                    .object([
+                        ("format", .string(format.rawValue)),
+                        ("files", .array(inputs.map { .string($0) })),
+                    ])
+                ))
             if let commandLine { meta.append(("command_line", .string(commandLine))) }
             return .now(metadata: meta, clock: clock)
         }
@@ -98,7 +107,9 @@ package enum CaptureImporter {
         do throws(CaptureError) {
             while let record = try merged.next() {
                 let conn = ids.map(input: merged.currentSource, connection: record.connection)
-                try writer.append(kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary, aux: record.aux, payload: record.payload)
+                try writer.append(
+                    kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary, aux: record.aux,
+                    payload: record.payload)
                 count += 1
             }
             try writer.close()
@@ -110,9 +121,11 @@ package enum CaptureImporter {
         return Summary(records: count, inputs: infos, renumbered: ids.renumbered, reordered: reordered)
     }
 
-    static func importOne(format: ImportFormat, path: String, sink: ImportSink,
-                          header: @escaping ([(String, JSONValue)]) -> CaptureHeader,
-                          maxLineBytes: Int) throws(CaptureError) -> (input: Input, metadata: [(String, JSONValue)]) {
+    static func importOne(
+        format: ImportFormat, path: String, sink: ImportSink,
+        header: @escaping ([(String, JSONValue)]) -> CaptureHeader,
+        maxLineBytes: Int
+    ) throws(CaptureError) -> (input: Input, metadata: [(String, JSONValue)]) {
         let lines = try LineReader(path: path, maxLineBytes: maxLineBytes)
         var parser = ImportParser(format: format, path: path)
         sink.makeHeader = header
@@ -125,8 +138,9 @@ package enum CaptureImporter {
             throw CaptureError(.importFormat, path: path, what: "the file is empty", remedy: "give a file with \(format.expectation)")
         }
         sink.makeHeader = nil
-        let input = Input(path: path, compression: lines.compression.rawValue, records: sink.records,
-                          lines: lines.lineNumber, connections: parser.connectionNames)
+        let input = Input(
+            path: path, compression: lines.compression.rawValue, records: sink.records,
+            lines: lines.lineNumber, connections: parser.connectionNames)
         return (input, sink.metadata)
     }
 }
@@ -153,8 +167,10 @@ final class ImportSink {
     }
 
     @inline(__always)
-    func append(kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
-                aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(CaptureError) {
+    func append(
+        kind: RecordKind, timestamp: Int64, connection: UInt32, isBinary: Bool,
+        aux: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
+    ) throws(CaptureError) {
         if writer == nil {
             writer = try CaptureWriter(path: path, header: makeHeader?(metadata) ?? .now(), options: options)
             writtenMetadata = metadata
@@ -305,7 +321,8 @@ struct ImportParser {
         // A received message: `<seconds>: <data>`.
         if line[0] >= 48 && line[0] <= 57 {
             guard let colon = Self.find(line, [58, 32]),
-                  let ts = DecimalTime.nanos(fromSeconds: UnsafeRawBufferPointer(rebasing: line[0..<colon])) else {
+                let ts = DecimalTime.nanos(fromSeconds: UnsafeRawBufferPointer(rebasing: line[0..<colon]))
+            else {
                 throw formatError(line, number, "no `<seconds>: ` before the message")
             }
             let data = UnsafeRawBufferPointer(rebasing: line[(colon + 2)...])
@@ -319,7 +336,7 @@ struct ImportParser {
         if at == connectAt {
             let tsText = UnsafeRawBufferPointer(rebasing: line[(at + Self.connectArrow.count)...])
             guard let ts = DecimalTime.nanos(fromSeconds: tsText) else { throw formatError(line, number, "no time after `<->`") }
-            if connUsed {   // a reconnect: a new connection
+            if connUsed {  // a reconnect: a new connection
                 conn += 1
             }
             connUsed = true
@@ -331,7 +348,8 @@ struct ImportParser {
         let arrowLen = at == sendAt ? Self.sendArrow.count : Self.httpArrow.count
         let rest = UnsafeRawBufferPointer(rebasing: line[(at + arrowLen)...])
         guard let colon = Self.find(rest, [58, 32]),
-              let ts = DecimalTime.nanos(fromSeconds: UnsafeRawBufferPointer(rebasing: rest[0..<colon])) else {
+            let ts = DecimalTime.nanos(fromSeconds: UnsafeRawBufferPointer(rebasing: rest[0..<colon]))
+        else {
             throw formatError(line, number, "no `<seconds>: ` after the arrow")
         }
         let data = UnsafeRawBufferPointer(rebasing: rest[(colon + 2)...])
@@ -344,8 +362,10 @@ struct ImportParser {
 
     /// Emits a payload that cryptofeed wrote with `str(data)`: Python bytes (`b'…'`) become
     /// binary payloads with their real bytes, everything else is kept as the text it is.
-    private mutating func emitText(_ kind: RecordKind, _ ts: Int64, aux: UnsafeRawBufferPointer,
-                                   _ data: UnsafeRawBufferPointer, _ sink: ImportSink) throws(CaptureError) {
+    private mutating func emitText(
+        _ kind: RecordKind, _ ts: Int64, aux: UnsafeRawBufferPointer,
+        _ data: UnsafeRawBufferPointer, _ sink: ImportSink
+    ) throws(CaptureError) {
         connUsed = true
         if data.count >= 3, data[0] == 98, data[1] == 39 || data[1] == 34, let bytes = Self.pythonBytes(data) {
             try withBytes(bytes) { (b) throws(CaptureError) in
@@ -420,9 +440,10 @@ struct ImportParser {
         if recordType == "header" {
             let fmt = value["format"]?.numberText ?? "?"
             guard fmt == "2" else {
-                throw CaptureError(.importFormat, path: path, line: number,
-                                   what: "cryptofeed capture format \(fmt) is not the one k2 reads (2)",
-                                   remedy: "convert it with the cryptofeed release that wrote it, or use --format cryptofeed for text files")
+                throw CaptureError(
+                    .importFormat, path: path, line: number,
+                    what: "cryptofeed capture format \(fmt) is not the one k2 reads (2)",
+                    remedy: "convert it with the cryptofeed release that wrote it, or use --format cryptofeed for text files")
             }
             if let ex = value["exchange"]?.stringValue { sink.metadata.append(("exchange", .string(ex.lowercased()))) }
             sink.metadata.append(("cryptofeed_format", .number(fmt)))
@@ -433,7 +454,8 @@ struct ImportParser {
             return
         }
         guard let tsText = value["ts"]?.numberText,
-              let ts = DecimalTime.nanos(fromSeconds: tsText) else { throw formatError(line, number, "no numeric \"ts\"") }
+            let ts = DecimalTime.nanos(fromSeconds: tsText)
+        else { throw formatError(line, number, "no numeric \"ts\"") }
         let name = value["conn"]?.stringValue ?? ""
         let kind: RecordKind
         switch recordType {
@@ -473,7 +495,7 @@ struct ImportParser {
             switch data {
             case let .string(text): payload = Array(text.utf8)
             case .null: break
-            default: payload = Array(data.serialized().utf8)   // an object logged as JSON
+            default: payload = Array(data.serialized().utf8)  // an object logged as JSON
             }
         }
         try sink.append(OwnedRecord(kind: kind, timestamp: ts, connection: id, isBinary: binary, url: aux, payload: payload))

@@ -116,9 +116,10 @@ package enum CaptureInspector {
     package static func inspect(path: String, options: Options = .init()) throws(CaptureError) -> CaptureInspection {
         let reader = try CaptureReader(path: path)
         let header = reader.header
-        var ins = CaptureInspection(path: path, fileSize: reader.fileSize, formatVersion: "\(header.major).\(header.minor)",
-                                    toolVersion: header.toolVersion, createdNanos: header.createdNanos, host: header.host,
-                                    metadata: .object(header.metadata))
+        var ins = CaptureInspection(
+            path: path, fileSize: reader.fileSize, formatVersion: "\(header.major).\(header.minor)",
+            toolVersion: header.toolVersion, createdNanos: header.createdNanos, host: header.host,
+            metadata: .object(header.metadata))
         let index = try reader.index()
         ins.frames = index.entries.count
         ins.indexStored = index.storedInFile
@@ -134,8 +135,9 @@ package enum CaptureInspector {
         var markers: [String: Int] = [:]
         var seq = SequenceTracker(listed: options.gapsListed)
         var krakenBooks = KrakenBookChecker(listed: options.gapsListed)
-        var rate = RateTracker(bucket: options.bucketNanos, window: options.windowNanos,
-                               start: index.firstTimestamp ?? 0, end: index.lastTimestamp ?? 0)
+        var rate = RateTracker(
+            bucket: options.bucketNanos, window: options.windowNanos,
+            start: index.firstTimestamp ?? 0, end: index.lastTimestamp ?? 0)
         var first = Int64.max, last = Int64.min, prev = Int64.min
         // The frames as read, to hold the stored index against them as `verify` does.
         var framesRead: [(offset: Int64, records: Int, first: Int64, last: Int64)] = []
@@ -177,7 +179,9 @@ package enum CaptureInspector {
             connStats[slot].bytes += Int64(record.payload.count)
             if ts < connStats[slot].firstTimestamp { connStats[slot].firstTimestamp = ts }
             if ts > connStats[slot].lastTimestamp { connStats[slot].lastTimestamp = ts }
-            if record.kind == .connect, connStats[slot].url == nil, !record.aux.isEmpty { connStats[slot].url = String(decoding: record.aux, as: UTF8.self) }
+            if record.kind == .connect, connStats[slot].url == nil, !record.aux.isEmpty {
+                connStats[slot].url = String(decoding: record.aux, as: UTF8.self)
+            }
 
             if record.kind == .marker { markers[markerName(record.payload), default: 0] += 1 }
             guard record.kind == .recv else { continue }
@@ -215,9 +219,13 @@ package enum CaptureInspector {
         if ins.damage == nil { ins.damage = reader.damage }
         if ins.damage == nil, !index.storedInFile {
             ins.damage = CaptureVerifier.missingIndex(reader)
-        } else if ins.damage == nil, !framesRead.elementsEqual(index.entries, by: {
-            $0.offset == $1.offset && $0.records == $1.recordCount && $0.first == $1.firstTimestamp && $0.last == $1.lastTimestamp
-        }) {
+        } else if ins.damage == nil,
+            !framesRead.elementsEqual(
+                index.entries,
+                by: {
+                    $0.offset == $1.offset && $0.records == $1.recordCount && $0.first == $1.firstTimestamp && $0.last == $1.lastTimestamp
+                })
+        {
             ins.damage = CaptureVerifier.indexMismatch(reader)
         }
         return ins
@@ -265,8 +273,9 @@ struct SequenceTracker {
     var depth = CaptureInspection.SequenceCheck(name: "depth_update", rule: "depthUpdate: next U = previous u + 1")
     var trades = CaptureInspection.SequenceCheck(name: "trade", rule: "trade: next t = previous t + 1")
     var aggTrades = CaptureInspection.SequenceCheck(name: "agg_trade", rule: "aggTrade: next a = previous a + 1")
-    var coinbase = CaptureInspection.SequenceCheck(name: "coinbase_sequence",
-                                                   rule: "Coinbase: next sequence_num = previous + 1 on each connection")
+    var coinbase = CaptureInspection.SequenceCheck(
+        name: "coinbase_sequence",
+        rule: "Coinbase: next sequence_num = previous + 1 on each connection")
     var lastU: [Int64] = []
     var lastT: [Int64] = []
     var lastA: [Int64] = []
@@ -288,7 +297,8 @@ struct SequenceTracker {
         }
         if Self.equal(event, Self.depthUpdate) {
             guard let first = PayloadFields.intValue(r.payload, key: Self.keyU),
-                  let final = PayloadFields.intValue(r.payload, key: Self.keyLowerU) else { return }
+                let final = PayloadFields.intValue(r.payload, key: Self.keyLowerU)
+            else { return }
             depth.messages += 1
             let prev = lastU[symbol]
             if prev == .min { depth.symbols += 1 } else { note(&depth, r, symbols.key(symbol), prev: prev, next: first) }
@@ -322,8 +332,10 @@ struct SequenceTracker {
     }
 
     @inline(__always)
-    private func note(_ c: inout CaptureInspection.SequenceCheck, _ r: CaptureRecord, _ symbol: @autoclosure () -> String,
-                      prev: Int64, next: Int64) {
+    private func note(
+        _ c: inout CaptureInspection.SequenceCheck, _ r: CaptureRecord, _ symbol: @autoclosure () -> String,
+        prev: Int64, next: Int64
+    ) {
         if next == prev &+ 1 { return }
         if next <= prev { c.regressions += 1; return }
         c.gaps += 1
@@ -394,8 +406,9 @@ struct RateTracker {
             return sorted[min(max(rank, 0), sorted.count - 1)]
         }
         let total = counts.reduce(0, +)
-        return .init(seconds: counts.count, p50: pct(0.5), p99: pct(0.99), max: sorted.last ?? 0,
-                     mean: Double(total) / Double(max(counts.count, 1)),
-                     busiest100msStart: bestStart, busiest100msCount: best)
+        return .init(
+            seconds: counts.count, p50: pct(0.5), p99: pct(0.99), max: sorted.last ?? 0,
+            mean: Double(total) / Double(max(counts.count, 1)),
+            busiest100msStart: bestStart, busiest100msCount: best)
     }
 }

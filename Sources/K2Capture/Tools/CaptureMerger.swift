@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// Merges several captures into one by receive time (see `MergedReader` for the order).
 ///
@@ -22,14 +23,17 @@ package enum CaptureMerger {
         package var damage: [(path: String, damage: CaptureDamage)]
     }
 
-    package static func merge(inputs: [String], output: String, options: CaptureWriter.Options = .init(),
-                             clock: any NanoClock = SystemClock(), commandLine: String? = nil) throws(CaptureError) -> Summary {
+    package static func merge(
+        inputs: [String], output: String, options: CaptureWriter.Options = .init(),
+        clock: any NanoClock = SystemClock(), commandLine: String? = nil
+    ) throws(CaptureError) -> Summary {
         guard !inputs.isEmpty else {
             throw CaptureError(.invalidArgument, path: nil, what: "no input captures", remedy: "give at least one capture to merge")
         }
         if let same = inputs.first(where: { $0 == output }) {
-            throw CaptureError(.invalidArgument, path: same, what: "the output is also an input",
-                               remedy: "write the merge to a new file with -o")
+            throw CaptureError(
+                .invalidArgument, path: same, what: "the output is also an input",
+                remedy: "write the merge to a new file with -o")
         }
         let merged = try MergedReader(paths: inputs)
         var sources: [JSONValue] = []
@@ -57,8 +61,9 @@ package enum CaptureMerger {
         do throws(CaptureError) {
             while let record = try merged.next() {
                 let conn = ids.map(input: merged.currentSource, connection: record.connection)
-                try writer.append(kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary,
-                                  aux: record.aux, payload: record.payload)
+                try writer.append(
+                    kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary,
+                    aux: record.aux, payload: record.payload)
                 total += 1
             }
             try writer.close()
@@ -67,8 +72,9 @@ package enum CaptureMerger {
             _ = unlink(output)
             throw error
         }
-        return Summary(records: total, recordsPerInput: merged.recordsPerSource, renumbered: ids.renumbered,
-                       damage: merged.readers.compactMap { r in r.damage.map { (r.path, $0) } })
+        return Summary(
+            records: total, recordsPerInput: merged.recordsPerSource, renumbered: ids.renumbered,
+            damage: merged.readers.compactMap { r in r.damage.map { (r.path, $0) } })
     }
 }
 

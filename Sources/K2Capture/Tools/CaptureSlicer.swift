@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// Copies the records of a capture that pass a filter into a new capture. A time window is
 /// served from the seek index: only the frames whose time range overlaps `[from, to)` are
@@ -22,16 +23,19 @@ package enum CaptureSlicer {
     package static func frames(of index: CaptureIndex, for filter: RecordFilter) -> [CaptureIndex.Entry] {
         guard filter.from != nil || filter.to != nil else { return index.entries }
         let from = filter.from ?? .min
-        let to = filter.to.map { $0 == .min ? $0 : $0 - 1 } ?? .max   // [from, to) → inclusive end
+        let to = filter.to.map { $0 == .min ? $0 : $0 - 1 } ?? .max  // [from, to) → inclusive end
         return index.frames(overlapping: from, to).map { index.entries[$0] }
     }
 
-    package static func slice(input: String, output: String, filter: RecordFilter, filterText: String = "",
-                             options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
-                             commandLine: String? = nil) throws(CaptureError) -> Summary {
+    package static func slice(
+        input: String, output: String, filter: RecordFilter, filterText: String = "",
+        options: CaptureWriter.Options = .init(), clock: any NanoClock = SystemClock(),
+        commandLine: String? = nil
+    ) throws(CaptureError) -> Summary {
         if input == output {
-            throw CaptureError(.invalidArgument, path: output, what: "the output is the input",
-                               remedy: "write the slice to a new file with -o")
+            throw CaptureError(
+                .invalidArgument, path: output, what: "the output is the input",
+                remedy: "write the slice to a new file with -o")
         }
         let reader = try CaptureReader(path: input)
         let index = try reader.index()
@@ -56,7 +60,8 @@ package enum CaptureSlicer {
             _ = unlink(output)
             throw error
         }
-        return Summary(records: count, framesTotal: index.entries.count, framesDecoded: reader.framesDecoded,
-                       indexStored: index.storedInFile, damage: reader.damage)
+        return Summary(
+            records: count, framesTotal: index.entries.count, framesDecoded: reader.framesDecoded,
+            indexStored: index.storedInFile, damage: reader.damage)
     }
 }

@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// Rewrites a capture with its records in receive-time order (stable: records with equal times
 /// keep their file order; connections, kinds and bytes unchanged; the header is kept as it is).
@@ -27,15 +28,19 @@ package enum CaptureSorter {
         package var damage: CaptureDamage?
     }
 
-    package static func sort(input: String, output: String, runBytes: Int = defaultRunBytes,
-                            options: CaptureWriter.Options = .init()) throws(CaptureError) -> Summary {
+    package static func sort(
+        input: String, output: String, runBytes: Int = defaultRunBytes,
+        options: CaptureWriter.Options = .init()
+    ) throws(CaptureError) -> Summary {
         if input == output {
-            throw CaptureError(.invalidArgument, path: output, what: "the output is also the input",
-                               remedy: "write the sorted capture to a new file with -o")
+            throw CaptureError(
+                .invalidArgument, path: output, what: "the output is also the input",
+                remedy: "write the sorted capture to a new file with -o")
         }
         guard runBytes > 0 else {
-            throw CaptureError(.invalidArgument, path: nil, what: "run size \(runBytes) must be > 0",
-                               remedy: "give a run size in bytes, e.g. 256MiB")
+            throw CaptureError(
+                .invalidArgument, path: nil, what: "run size \(runBytes) must be > 0",
+                remedy: "give a run size in bytes, e.g. 256MiB")
         }
         let reader = try CaptureReader(path: input)
         var run = SortRun()
@@ -68,8 +73,9 @@ package enum CaptureSorter {
                 let merged = try MergedReader(paths: temps)
                 let writer = try CaptureWriter(path: output, header: reader.header, options: options)
                 while let record = try merged.next() {
-                    try writer.append(kind: record.kind, timestamp: record.timestamp, connection: record.connection,
-                                      isBinary: record.isBinary, aux: record.aux, payload: record.payload)
+                    try writer.append(
+                        kind: record.kind, timestamp: record.timestamp, connection: record.connection,
+                        isBinary: record.isBinary, aux: record.aux, payload: record.payload)
                 }
                 try writer.close()
             }
@@ -119,10 +125,11 @@ private struct SortRun {
                 let payloadLength = Int(bytes.le(UInt32.self, start))
                 let auxLength = Int(bytes.le(UInt16.self, start + 4))
                 let auxStart = start + Layout.recordHeaderSize
-                try writer.append(kind: RecordKind(rawValue: bytes[start + 6]), timestamp: key.timestamp,
-                                  connection: bytes.le(UInt32.self, start + 16), isBinary: bytes[start + 7] & 1 != 0,
-                                  aux: UnsafeRawBufferPointer(rebasing: bytes[auxStart..<(auxStart + auxLength)]),
-                                  payload: UnsafeRawBufferPointer(rebasing: bytes[(auxStart + auxLength)..<(auxStart + auxLength + payloadLength)]))
+                try writer.append(
+                    kind: RecordKind(rawValue: bytes[start + 6]), timestamp: key.timestamp,
+                    connection: bytes.le(UInt32.self, start + 16), isBinary: bytes[start + 7] & 1 != 0,
+                    aux: UnsafeRawBufferPointer(rebasing: bytes[auxStart..<(auxStart + auxLength)]),
+                    payload: UnsafeRawBufferPointer(rebasing: bytes[(auxStart + auxLength)..<(auxStart + auxLength + payloadLength)]))
             }
         }
         try writer.close()

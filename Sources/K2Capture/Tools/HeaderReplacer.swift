@@ -13,8 +13,9 @@ enum HeaderReplacer {
         let reader = try CaptureReader(path: path)
         let index = try reader.index()
         guard index.storedInFile, let dataEnd = reader.storedIndexOffset else {
-            throw CaptureError(.invalidArgument, path: path, what: "cannot replace the header of a capture without a stored index",
-                               remedy: "this is a bug in the caller: close the writer first")
+            throw CaptureError(
+                .invalidArgument, path: path, what: "cannot replace the header of a capture without a stored index",
+                remedy: "this is a bug in the caller: close the writer first")
         }
         let headerBytes = Layout.encodeHeader(header)
         let shift = Int64(headerBytes.count) - reader.dataStart

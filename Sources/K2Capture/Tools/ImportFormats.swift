@@ -15,7 +15,9 @@ package enum ImportFormat: String, CaseIterable, Sendable {
     /// What a line of this format looks like, for error messages.
     var expectation: String {
         switch self {
-        case .cryptofeed: return "a cryptofeed line (`<unix seconds>: <message>`, `<url> <-> <seconds>`, `<url> <- <seconds>: <data>` or `<url> -> <seconds>: <body>`)"
+        case .cryptofeed:
+            return
+                "a cryptofeed line (`<unix seconds>: <message>`, `<url> <-> <seconds>`, `<url> <- <seconds>: <data>` or `<url> -> <seconds>: <body>`)"
         case .cryptofeedV3: return "a cryptofeed JSON record ({\"t\":\"recv\",\"conn\":…,\"ts\":<seconds>,\"data\":…})"
         case .tardis: return "a Tardis line (`<ISO-8601 time> <message>`, e.g. `2024-03-01T12:00:00.1234567Z {…}`)"
         case .ndjson: return "a `k2 capture cat` line ({\"kind\":\"recv\",\"ts_ns\":…,\"conn\":…,\"data\":…})"

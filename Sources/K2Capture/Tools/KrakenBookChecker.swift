@@ -24,8 +24,8 @@ struct KrakenBookChecker {
     }
 
     struct Book {
-        var asks: [Level] = []   // low to high
-        var bids: [Level] = []   // high to low
+        var asks: [Level] = []  // low to high
+        var bids: [Level] = []  // high to low
         var depth: Int
         var valid = true
     }
@@ -50,10 +50,11 @@ struct KrakenBookChecker {
             return
         }
         guard payload.first == 91, PayloadFields.find(payload, Self.marker) != nil,
-              let items = (try? JSONParser.parse(payload))?.arrayValue, items.count >= 4,
-              let channel = items[items.count - 2].stringValue, channel.hasPrefix("book-"),
-              let depth = Int(channel.dropFirst(5)), depth > 0,
-              let pair = items[items.count - 1].stringValue else { return }
+            let items = (try? JSONParser.parse(payload))?.arrayValue, items.count >= 4,
+            let channel = items[items.count - 2].stringValue, channel.hasPrefix("book-"),
+            let depth = Int(channel.dropFirst(5)), depth > 0,
+            let pair = items[items.count - 1].stringValue
+        else { return }
         let key = "\(record.connection) \(pair)"
         let parts = items[1..<(items.count - 2)]
         if parts.contains(where: { $0["as"] != nil || $0["bs"] != nil }) {
@@ -86,7 +87,8 @@ struct KrakenBookChecker {
         guard isBook || PayloadFields.find(payload, Self.v2AckMarker) != nil, let message = try? JSONParser.parse(payload) else { return }
         if !isBook {
             if let result = message["result"], result["channel"]?.stringValue == "book", let symbol = result["symbol"]?.stringValue,
-               let depth = result["depth"]?.int64Value, depth > 0 {
+                let depth = result["depth"]?.int64Value, depth > 0
+            {
                 v2Depths["\(record.connection) \(symbol)"] = Int(depth)
             }
             return
@@ -124,15 +126,19 @@ struct KrakenBookChecker {
         check.gaps += 1
         book.valid = false
         if check.first.count < listed {
-            check.first.append(.init(symbol: symbol, timestamp: record.timestamp, connection: record.connection,
-                                     previous: Int64(computed), next: Int64(stated)))
+            check.first.append(
+                .init(
+                    symbol: symbol, timestamp: record.timestamp, connection: record.connection,
+                    previous: Int64(computed), next: Int64(stated)))
         }
     }
 
     /// v1 levels `[price, volume, time, …]` (strings) as (price, volume) texts.
     static func v1Levels(_ value: JSONValue?) -> [(price: String, volume: String)] {
         (value?.arrayValue ?? []).compactMap { level in
-            guard let fields = level.arrayValue, fields.count >= 2, let price = fields[0].stringValue, let volume = fields[1].stringValue else { return nil }
+            guard let fields = level.arrayValue, fields.count >= 2, let price = fields[0].stringValue, let volume = fields[1].stringValue else {
+                return nil
+            }
             return (price, volume)
         }
     }
@@ -141,7 +147,8 @@ struct KrakenBookChecker {
     static func v2Levels(_ value: JSONValue?) -> [(price: String, volume: String)] {
         (value?.arrayValue ?? []).compactMap { level in
             guard let price = level["price"].flatMap({ $0.numberText ?? $0.stringValue }),
-                  let volume = level["qty"].flatMap({ $0.numberText ?? $0.stringValue }) else { return nil }
+                let volume = level["qty"].flatMap({ $0.numberText ?? $0.stringValue })
+            else { return nil }
             return (price, volume)
         }
     }

@@ -1,9 +1,10 @@
+import CZlib
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CZlib
 
 /// Reads a text file line by line, plain or compressed with gzip or zstd (detected from the
 /// first bytes, whatever the name), handing out each line as a view without its `\n`.
@@ -83,7 +84,8 @@ final class LineReader {
     func next() throws(CaptureError) -> UnsafeRawBufferPointer? {
         while true {
             if scanned < end, let base = data.baseAddress,
-               let hit = memchr(base + scanned, 10, end - scanned) {
+                let hit = memchr(base + scanned, 10, end - scanned)
+            {
                 let nl = base.distance(to: hit)
                 if nl - start > maxLineBytes { throw tooLong() }
                 let line = UnsafeRawBufferPointer(start: base + start, count: nl - start)
@@ -106,9 +108,10 @@ final class LineReader {
     }
 
     private func tooLong() -> CaptureError {
-        CaptureError(.importFormat, path: path, line: lineNumber + 1,
-                     what: "line is longer than \(maxLineBytes) bytes (the --max-line limit), not a record",
-                     remedy: "check the file and --format; for records this long raise --max-line")
+        CaptureError(
+            .importFormat, path: path, line: lineNumber + 1,
+            what: "line is longer than \(maxLineBytes) bytes (the --max-line limit), not a record",
+            remedy: "check the file and --format; for records this long raise --max-line")
     }
 
     /// Moves the unfinished line to the front (growing the buffer if it fills it) and reads more.
@@ -164,8 +167,9 @@ final class LineReader {
         while true {
             guard try refillRaw() else {
                 if zstdFrameOpen {
-                    throw CaptureError(.truncated, path: path, offset: rawConsumed, what: "the zstd data ends inside a frame",
-                                       remedy: "the file was cut short; recover it from its source")
+                    throw CaptureError(
+                        .truncated, path: path, offset: rawConsumed, what: "the zstd data ends inside a frame",
+                        remedy: "the file was cut short; recover it from its source")
                 }
                 return 0
             }
@@ -177,8 +181,9 @@ final class LineReader {
                 zstdFrameOpen = !ended
                 if produced > 0 { return produced }
             case let .failure(failure):
-                throw CaptureError(.corrupt, path: path, offset: rawConsumed, what: "the zstd data is damaged (\(failure.message))",
-                                   remedy: "check the file with `zstd -t`")
+                throw CaptureError(
+                    .corrupt, path: path, offset: rawConsumed, what: "the zstd data is damaged (\(failure.message))",
+                    remedy: "check the file with `zstd -t`")
             }
         }
     }
@@ -188,8 +193,9 @@ final class LineReader {
         while true {
             guard try refillRaw() else {
                 if !gzEnded {
-                    throw CaptureError(.truncated, path: path, offset: rawConsumed, what: "the gzip data ends before its trailer",
-                                       remedy: "the file was cut short; recover it from its source")
+                    throw CaptureError(
+                        .truncated, path: path, offset: rawConsumed, what: "the gzip data ends before its trailer",
+                        remedy: "the file was cut short; recover it from its source")
                 }
                 return 0
             }
@@ -212,8 +218,9 @@ final class LineReader {
                 gzEnded = true
             } else if status != Z_OK && status != Z_BUF_ERROR {
                 let msg = stream.pointee.msg.map { String(cString: $0) } ?? "error \(status)"
-                throw CaptureError(.corrupt, path: path, offset: rawConsumed, what: "the gzip data is damaged (\(msg))",
-                                   remedy: "check the file with `gzip -t`")
+                throw CaptureError(
+                    .corrupt, path: path, offset: rawConsumed, what: "the gzip data is damaged (\(msg))",
+                    remedy: "check the file with `gzip -t`")
             }
             if produced > 0 { return produced }
         }

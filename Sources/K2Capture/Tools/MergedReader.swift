@@ -62,7 +62,7 @@ package final class MergedReader {
             pending = -1
             if let record = try readers[source].next() {
                 heads[source] = record
-                siftDown(0)   // source is still at the top; its key only grew
+                siftDown(0)  // source is still at the top; its key only grew
             } else {
                 heads[source] = nil
                 let last = heap.removeLast()

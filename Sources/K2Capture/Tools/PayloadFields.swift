@@ -49,7 +49,7 @@ package struct PayloadFields {
     static func extractSearching(_ p: UnsafeRawBufferPointer) -> PayloadFields {
         var fields = PayloadFields()
         guard let first = firstNonSpace(p) else { return fields }
-        if p[first] == 91 {   // '[' — Kraken v1 data frame: [chanID, data..., "channelName", "PAIR"]
+        if p[first] == 91 {  // '[' — Kraken v1 data frame: [chanID, data..., "channelName", "PAIR"]
             if let (pair, before) = lastString(p, endingBefore: p.count) {
                 fields.symbol = pair
                 if let (chan, _) = lastString(p, endingBefore: before) { fields.stream = chan; fields.event = chan }
@@ -71,18 +71,18 @@ package struct PayloadFields {
                 return fields
             }
         }
-        if let stream = stringValue(p, key: Keys.stream) {           // Binance combined stream, other layouts
+        if let stream = stringValue(p, key: Keys.stream) {  // Binance combined stream, other layouts
             fields.stream = stream
             fields.symbol = stringValue(p, key: Keys.binanceSymbol)
             fields.event = stringValue(p, key: Keys.binanceEvent)
             return fields
         }
-        if let event = stringValue(p, key: Keys.binanceEvent) {                // Binance raw stream
+        if let event = stringValue(p, key: Keys.binanceEvent) {  // Binance raw stream
             fields.event = event
             fields.symbol = stringValue(p, key: Keys.binanceSymbol, from: end(of: event, in: p)) ?? stringValue(p, key: Keys.binanceSymbol)
             return fields
         }
-        if let channel = stringValue(p, key: Keys.channel) {          // Coinbase / Kraken v2
+        if let channel = stringValue(p, key: Keys.channel) {  // Coinbase / Kraken v2
             fields.stream = channel
             fields.event = channel
             let pos = end(of: channel, in: p)
@@ -206,11 +206,11 @@ package struct PayloadFields {
         guard let start = firstNonSpace(p), p[start] == 123 || p[start] == 91 else { return false }
         let count = p.count
         var depth = 0
-        var kinds: UInt64 = 0    // one bit per open bracket of the 64 innermost levels: 1 = object
+        var kinds: UInt64 = 0  // one bit per open bracket of the 64 innermost levels: 1 = object
         var index = start
         while index < count {
             let byte = p[index]
-            if byte == 34 {                                  // a string: skip to its closing quote
+            if byte == 34 {  // a string: skip to its closing quote
                 index += 1
                 while index < count, p[index] != 34 { index += p[index] == 92 ? 2 : 1 }
                 guard index < count else { return false }

@@ -14,8 +14,10 @@ package struct RecordFilter: Sendable {
     /// Symbols, compared without regard to case (`BTCUSDT`, `XBT/USD`, `BTC-USD`).
     package var symbols: [[UInt8]]?
 
-    package init(from: Int64? = nil, to: Int64? = nil, kinds: Set<RecordKind>? = nil, connections: Set<UInt32>? = nil,
-                streams: [String]? = nil, symbols: [String]? = nil) {
+    package init(
+        from: Int64? = nil, to: Int64? = nil, kinds: Set<RecordKind>? = nil, connections: Set<UInt32>? = nil,
+        streams: [String]? = nil, symbols: [String]? = nil
+    ) {
         self.from = from
         self.to = to
         self.kinds = kinds
@@ -61,24 +63,29 @@ package struct RecordFilter: Sendable {
 
     /// Builds a filter from command-line text. `--from/--to` take ISO-8601 times or offsets
     /// from the capture's first record (`+30s`, `+1h30m`); `start` is that first time.
-    package static func parse(from: String?, to: String?, kinds: [String], connections: [String],
-                             streams: [String], symbols: [String], start: Int64?) throws(CaptureError) -> RecordFilter {
+    package static func parse(
+        from: String?, to: String?, kinds: [String], connections: [String],
+        streams: [String], symbols: [String], start: Int64?
+    ) throws(CaptureError) -> RecordFilter {
         func time(_ text: String, _ flag: String) throws(CaptureError) -> Int64 {
             if text.hasPrefix("+") {
                 guard let offset = TimeText.parseDuration(String(text.dropFirst())) else {
-                    throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not an offset",
-                                       remedy: "write an offset like +30s, +10m or +1h30m, or an ISO-8601 time like 2024-03-01T12:00:00Z")
+                    throw CaptureError(
+                        .invalidArgument, path: nil, what: "\(flag) '\(text)' is not an offset",
+                        remedy: "write an offset like +30s, +10m or +1h30m, or an ISO-8601 time like 2024-03-01T12:00:00Z")
                 }
                 let (time, overflow) = (start ?? 0).addingReportingOverflow(offset)
                 guard !overflow else {
-                    throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is past the year 2262, the last time k2 represents",
-                                       remedy: "write a shorter offset like +30s, +10m or +1h30m")
+                    throw CaptureError(
+                        .invalidArgument, path: nil, what: "\(flag) '\(text)' is past the year 2262, the last time k2 represents",
+                        remedy: "write a shorter offset like +30s, +10m or +1h30m")
                 }
                 return time
             }
             guard let instant = TimeText.parseISO8601(text) else {
-                throw CaptureError(.invalidArgument, path: nil, what: "\(flag) '\(text)' is not a time",
-                                   remedy: "write an ISO-8601 time like 2024-03-01T12:00:00.5Z or an offset from the start like +30s")
+                throw CaptureError(
+                    .invalidArgument, path: nil, what: "\(flag) '\(text)' is not a time",
+                    remedy: "write an ISO-8601 time like 2024-03-01T12:00:00.5Z or an offset from the start like +30s")
             }
             return instant
         }
@@ -86,16 +93,18 @@ package struct RecordFilter: Sendable {
         if let from { filter.from = try time(from, "--from") }
         if let to { filter.to = try time(to, "--to") }
         if let fromTime = filter.from, let toTime = filter.to, toTime <= fromTime {
-            throw CaptureError(.invalidArgument, path: nil, what: "--to is not after --from",
-                               remedy: "give a --to later than --from (the window is [from, to))")
+            throw CaptureError(
+                .invalidArgument, path: nil, what: "--to is not after --from",
+                remedy: "give a --to later than --from (the window is [from, to))")
         }
         let kindNames = kinds.flatMap { $0.split(separator: ",").map(String.init) }
         if !kindNames.isEmpty {
             var set = Set<RecordKind>()
             for k in kindNames {
                 guard let kind = RecordKind(name: k) else {
-                    throw CaptureError(.invalidArgument, path: nil, what: "unknown record kind '\(k)'",
-                                       remedy: "use one of connect, send, recv, disconnect, http, marker")
+                    throw CaptureError(
+                        .invalidArgument, path: nil, what: "unknown record kind '\(k)'",
+                        remedy: "use one of connect, send, recv, disconnect, http, marker")
                 }
                 set.insert(kind)
             }
@@ -106,8 +115,9 @@ package struct RecordFilter: Sendable {
             var set = Set<UInt32>()
             for name in connNames {
                 guard let id = UInt32(name) else {
-                    throw CaptureError(.invalidArgument, path: nil, what: "--conn '\(name)' is not a connection id",
-                                       remedy: "give a number as `k2 capture inspect` lists them")
+                    throw CaptureError(
+                        .invalidArgument, path: nil, what: "--conn '\(name)' is not a connection id",
+                        remedy: "give a number as `k2 capture inspect` lists them")
                 }
                 set.insert(id)
             }

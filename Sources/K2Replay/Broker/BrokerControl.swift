@@ -25,7 +25,8 @@ package final class BrokerControl: Sendable {
         case help
     }
 
-    package static let usage = "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | time | help"
+    package static let usage =
+        "commands: down B | up B | rtt B DURATION | errors API ERROR COUNT | clear API | leader TOPIC PARTITION B | topic-error TOPIC ERROR | time | help"
 
     /// The command on `line`, or a one-line reason it is not one.
     package static func parse(_ line: String, brokers: Int) -> Result<Command, ReplayError> {
@@ -51,7 +52,9 @@ package final class BrokerControl: Sendable {
             return .success(.rtt(broker: id, millis: Int(nanos / 1_000_000)))
         case ("errors", 3):
             guard let api = KafkaNames.apiKey(args[0]) else { return fail("'\(args[0])' is not a Kafka API (Produce, Fetch, Metadata …)") }
-            guard let code = KafkaNames.errorCode(args[1]), code != 0 else { return fail("'\(args[1])' is not a Kafka error (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT …)") }
+            guard let code = KafkaNames.errorCode(args[1]), code != 0 else {
+                return fail("'\(args[1])' is not a Kafka error (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT …)")
+            }
             guard let count = Int(args[2]), (1...100_000).contains(count) else { return fail("'\(args[2])' is not a count (1…100000)") }
             return .success(.errors(api: api, code: code, count: count))
         case ("clear", 1):
@@ -115,7 +118,8 @@ package final class BrokerControl: Sendable {
     /// Listens on `host:port` (0 = a free port) and serves commands until `stop()`.
     package init(broker: EmbeddedBroker, host: String = "127.0.0.1", port: Int) throws {
         guard (0...65535).contains(port) else {
-            throw ReplayError(.invalidArgument, place: "k2 broker", what: "--control-port \(port) is not a port", remedy: "give 1-65535, or 0 for a free port")
+            throw ReplayError(
+                .invalidArgument, place: "k2 broker", what: "--control-port \(port) is not a port", remedy: "give 1-65535, or 0 for a free port")
         }
         server = try LineServer(host: host, port: port, place: "k2 broker") { line in Self.answer(line, broker: broker) }
     }

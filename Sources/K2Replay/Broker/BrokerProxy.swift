@@ -24,11 +24,13 @@ package final class BrokerProxy: @unchecked Sendable {
     package init(brokers: String, host: String, firstPort: Int) throws {
         var probe = in_addr()
         guard inet_pton(AF_INET, host, &probe) == 1, host != "0.0.0.0" else {
-            throw ReplayError(.invalidArgument, place: "k2 broker", what: "--host '\(host)' is not an IPv4 address",
-                              remedy: "give an address of this machine that clients can reach, e.g. 10.0.0.5 (it is also the address advertised)")
+            throw ReplayError(
+                .invalidArgument, place: "k2 broker", what: "--host '\(host)' is not an IPv4 address",
+                remedy: "give an address of this machine that clients can reach, e.g. 10.0.0.5 (it is also the address advertised)")
         }
         guard (0...65535).contains(firstPort) else {
-            throw ReplayError(.invalidArgument, place: "k2 broker", what: "--port \(firstPort) is not a port", remedy: "give 1-65535, or 0 for a free port")
+            throw ReplayError(
+                .invalidArgument, place: "k2 broker", what: "--port \(firstPort) is not a port", remedy: "give 1-65535, or 0 for a free port")
         }
         var targets: [KafkaAddressRewrite.Address] = []
         for part in brokers.split(separator: ",") {
@@ -93,8 +95,9 @@ package final class BrokerProxy: @unchecked Sendable {
         guard fd >= 0, bound == 0, Glibc.listen(fd, 64) == 0 else {
             let reason = String(cString: strerror(errno))
             if fd >= 0 { close(fd) }
-            throw ReplayError(.unreachable, place: place, what: "cannot listen on \(host):\(port): \(reason)",
-                              remedy: "give an address of this machine with --host and a free port with --port (0 = any)")
+            throw ReplayError(
+                .unreachable, place: place, what: "cannot listen on \(host):\(port): \(reason)",
+                remedy: "give an address of this machine with --host and a free port with --port (0 = any)")
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -104,8 +107,10 @@ package final class BrokerProxy: @unchecked Sendable {
         return (fd, Int(UInt16(bigEndian: actual.sin_port)))
     }
 
-    private func acceptLoop(listener: Int32, target: KafkaAddressRewrite.Address,
-                            map: [KafkaAddressRewrite.Address: KafkaAddressRewrite.Address]) {
+    private func acceptLoop(
+        listener: Int32, target: KafkaAddressRewrite.Address,
+        map: [KafkaAddressRewrite.Address: KafkaAddressRewrite.Address]
+    ) {
         while lock.withLock({ running }) {
             let client = accept(listener, nil, nil)
             if client < 0 { if errno == EINTR { continue } else { return } }
@@ -149,7 +154,8 @@ package final class BrokerProxy: @unchecked Sendable {
                             // Request header after the size: api_key int16, api_version int16, correlation_id int32.
                             var reader = KafkaAddressRewrite.Reader(bytes: wire, offset: 4)
                             if let key = reader.int16(), let version = reader.int16(), let id = reader.int32(),
-                               KafkaAddressRewrite.rewrites(apiKey: key, version: version) {
+                                KafkaAddressRewrite.rewrites(apiKey: key, version: version)
+                            {
                                 pending[id] = (key, version)
                             }
                             guard write(all: wire, to: upstream) else { break loop }
@@ -160,8 +166,10 @@ package final class BrokerProxy: @unchecked Sendable {
                             var reader = KafkaAddressRewrite.Reader(bytes: wire, offset: 4)
                             var out = wire
                             if let id = reader.int32(), let request = pending.removeValue(forKey: id),
-                               let rewritten = KafkaAddressRewrite.rewrite(response: Array(wire[4...]), apiKey: request.apiKey,
-                                                                           version: request.version, map: map) {
+                                let rewritten = KafkaAddressRewrite.rewrite(
+                                    response: Array(wire[4...]), apiKey: request.apiKey,
+                                    version: request.version, map: map)
+                            {
                                 out = []
                                 KafkaAddressRewrite.Writer.int32(Int32(rewritten.count), to: &out)
                                 out.append(contentsOf: rewritten)

@@ -49,24 +49,29 @@ package enum ClockReference {
     /// The measurement from the exchange with the shortest round trip; nil without samples.
     package static func best(of samples: [Sample], reference: String) -> Measurement? {
         guard let shortest = samples.min(by: { $0.roundTripNanos < $1.roundTripNanos }) else { return nil }
-        return Measurement(reference: reference, offsetMs: Double(shortest.offsetNanos) / 1e6,
-                           roundTripMs: Double(shortest.roundTripNanos) / 1e6, samples: samples.count)
+        return Measurement(
+            reference: reference, offsetMs: Double(shortest.offsetNanos) / 1e6,
+            roundTripMs: Double(shortest.roundTripNanos) / 1e6, samples: samples.count)
     }
 
     /// HOST:PORT split, or nil when it is not one (port 1–65535).
     package static func parseAddress(_ text: String) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-              let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+            let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
+        else { return nil }
         return (String(text[..<colon]), port)
     }
 
     /// Asks the reference at `address` (HOST:PORT) for its time `samples` times over one connection.
-    package static func measure(address: String, samples: Int = 8, timeoutNanos: Int64 = 2_000_000_000,
-                               clock: any NanoClock = SystemClock()) throws -> Measurement {
+    package static func measure(
+        address: String, samples: Int = 8, timeoutNanos: Int64 = 2_000_000_000,
+        clock: any NanoClock = SystemClock()
+    ) throws -> Measurement {
         let place = "--clock-ref \(address)"
         guard let (host, port) = parseAddress(address) else {
-            throw ReplayError(.invalidArgument, place: place, what: "'\(address)' is not HOST:PORT",
-                              remedy: "give the address of a `k2 bench clock` (or `k2 broker --control-port`), e.g. 10.0.0.5:7070")
+            throw ReplayError(
+                .invalidArgument, place: place, what: "'\(address)' is not HOST:PORT",
+                remedy: "give the address of a `k2 bench clock` (or `k2 broker --control-port`), e.g. 10.0.0.5:7070")
         }
         let client = try LineClient(host: host, port: port, timeoutNanos: timeoutNanos, place: place)
         var taken: [Sample] = []
@@ -75,8 +80,9 @@ package enum ClockReference {
             let reply = try client.ask("time")
             let received = clock.wallNanos()
             guard reply.hasPrefix("ok: time "), let reading = Int64(reply.dropFirst("ok: time ".count)) else {
-                throw ReplayError(.unreachable, place: place, what: "the reference answered '\(reply.prefix(80))', not its time",
-                                  remedy: "point --clock-ref at `k2 bench clock` or `k2 broker --control-port`")
+                throw ReplayError(
+                    .unreachable, place: place, what: "the reference answered '\(reply.prefix(80))', not its time",
+                    remedy: "point --clock-ref at `k2 bench clock` or `k2 broker --control-port`")
             }
             taken.append(Sample(localSentNanos: sent, referenceNanos: reading, localReceivedNanos: received))
         }

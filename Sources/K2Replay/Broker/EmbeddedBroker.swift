@@ -78,8 +78,10 @@ package final class EmbeddedBroker: @unchecked Sendable {
     package func moveLeader(topic: String, partition: Int, to id: Int) throws {
         let code = cluster.setLeader(topic: topic, partition: Int32(partition), broker: Int32(id))
         if code != 0 {
-            throw ReplayError(.invalidArgument, place: "k2 broker", what: "cannot move the leader of \(topic)/\(partition) to broker \(id): \(KafkaNames.errorName(code))",
-                              remedy: "name an existing topic, partition and broker (1…\(configuration.brokers))")
+            throw ReplayError(
+                .invalidArgument, place: "k2 broker",
+                what: "cannot move the leader of \(topic)/\(partition) to broker \(id): \(KafkaNames.errorName(code))",
+                remedy: "name an existing topic, partition and broker (1…\(configuration.brokers))")
         }
     }
     /// Every request about `topic` fails with Kafka error `code` until it is set back to 0.

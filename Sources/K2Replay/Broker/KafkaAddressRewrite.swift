@@ -26,7 +26,7 @@ enum KafkaAddressRewrite {
     /// rewritten frame (addresses found in `map` replaced), or nil when nothing changed.
     static func rewrite(response frame: [UInt8], apiKey: Int16, version: Int16, map: [Address: Address]) -> [UInt8]? {
         guard rewrites(apiKey: apiKey, version: version) else { return nil }
-        var reader = Reader(bytes: frame, offset: 4)   // after the correlation id
+        var reader = Reader(bytes: frame, offset: 4)  // after the correlation id
         var out: [UInt8] = []
         out.reserveCapacity(frame.count + 64)
         var changed = false
@@ -46,23 +46,23 @@ enum KafkaAddressRewrite {
         }
 
         if apiKey == metadata {
-            if version >= 3 { guard reader.skip(4) else { return nil } }            // throttle_time_ms
+            if version >= 3 { guard reader.skip(4) else { return nil } }  // throttle_time_ms
             guard let brokers = reader.int32(), brokers >= 0 else { return nil }
             var copied = 0
             for _ in 0..<brokers {
-                guard reader.skip(4) else { return nil }                             // node_id
+                guard reader.skip(4) else { return nil }  // node_id
                 guard address(copyFrom: copied) else { return nil }
                 copied = reader.offset
-                if version >= 1 { guard reader.nullableString() else { return nil } } // rack
+                if version >= 1 { guard reader.nullableString() else { return nil } }  // rack
             }
             out.append(contentsOf: frame[copied...])
         } else {
             if version >= 1 {
                 guard reader.skip(4 + 2), reader.nullableString() else { return nil }  // throttle, error code, message
             } else {
-                guard reader.skip(2) else { return nil }                              // error code
+                guard reader.skip(2) else { return nil }  // error code
             }
-            guard reader.skip(4) else { return nil }                                 // node_id
+            guard reader.skip(4) else { return nil }  // node_id
             guard address(copyFrom: 0) else { return nil }
             out.append(contentsOf: frame[reader.offset...])
         }

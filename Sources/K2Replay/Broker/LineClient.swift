@@ -14,7 +14,8 @@ package final class LineClient {
         let address = try Self.resolve(host: host, port: port, place: place)
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else {
-            throw ReplayError(.unreachable, place: place, what: "no socket: \(String(cString: strerror(errno)))", remedy: "check the process's open-file limit")
+            throw ReplayError(
+                .unreachable, place: place, what: "no socket: \(String(cString: strerror(errno)))", remedy: "check the process's open-file limit")
         }
         var timeout = timeval(tv_sec: Int(timeoutNanos / 1_000_000_000), tv_usec: Int(timeoutNanos % 1_000_000_000 / 1000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -27,8 +28,9 @@ package final class LineClient {
         guard connected == 0 else {
             let reason = errno == EINPROGRESS ? "no answer within \(TimeText.humanDuration(nanos: timeoutNanos))" : String(cString: strerror(errno))
             close(fd)
-            throw ReplayError(.unreachable, place: place, what: "cannot connect to \(host):\(port): \(reason)",
-                              remedy: "check the address, and that the server listens there (k2 bench clock, or k2 broker --control-port)")
+            throw ReplayError(
+                .unreachable, place: place, what: "cannot connect to \(host):\(port): \(reason)",
+                remedy: "check the address, and that the server listens there (k2 bench clock, or k2 broker --control-port)")
         }
     }
 
@@ -60,7 +62,9 @@ package final class LineClient {
     }
 
     private func failure(_ what: String) -> ReplayError {
-        ReplayError(.unreachable, place: place, what: what, remedy: "check that the server at the address is a k2 line server (k2 bench clock, or k2 broker --control-port)")
+        ReplayError(
+            .unreachable, place: place, what: what,
+            remedy: "check that the server at the address is a k2 line server (k2 bench clock, or k2 broker --control-port)")
     }
 
     static func resolve(host: String, port: Int, place: String) throws -> sockaddr_in {
@@ -69,7 +73,8 @@ package final class LineClient {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &result) == 0, let first = result, let found = first.pointee.ai_addr else {
-            throw ReplayError(.invalidArgument, place: place, what: "cannot resolve host '\(host)'", remedy: "give an IPv4 address or a name this machine resolves")
+            throw ReplayError(
+                .invalidArgument, place: place, what: "cannot resolve host '\(host)'", remedy: "give an IPv4 address or a name this machine resolves")
         }
         defer { freeaddrinfo(result) }
         return found.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }

@@ -19,8 +19,9 @@ final class MockCluster: @unchecked Sendable {
         }
         guard let cluster = rd_kafka_mock_cluster_new(handle, Int32(brokers)) else {
             rd_kafka_destroy(handle)
-            throw ReplayError(.io, place: "k2 broker", what: "librdkafka could not start its mock cluster",
-                            remedy: "check that 127.0.0.1 accepts listening sockets")
+            throw ReplayError(
+                .io, place: "k2 broker", what: "librdkafka could not start its mock cluster",
+                remedy: "check that 127.0.0.1 accepts listening sockets")
         }
         rk = handle
         mcluster = cluster

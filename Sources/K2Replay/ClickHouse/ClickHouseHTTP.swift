@@ -35,8 +35,10 @@ package final class ClickHouseHTTP {
 
     private static let globalInit: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
 
-    package init(host: String, port: Int, place: String, tls: Bool = false, caFile: String? = nil,
-         user: String? = nil, password: String? = nil) throws {
+    package init(
+        host: String, port: Int, place: String, tls: Bool = false, caFile: String? = nil,
+        user: String? = nil, password: String? = nil
+    ) throws {
         _ = Self.globalInit
         base = "\(tls ? "https" : "http")://\(host):\(port)/"
         self.place = place
@@ -84,8 +86,10 @@ package final class ClickHouseHTTP {
     /// POSTs a body of unknown length to `base?params` with chunked transfer encoding: libcurl
     /// calls `read` (on this thread) for the next bytes until it returns 0. The server parses
     /// the rows as they arrive. `timeoutMillis` bounds the whole request, streaming included.
-    func postStreaming(params: [(String, String)], timeoutMillis total: Int,
-                       read: @escaping (UnsafeMutableRawBufferPointer) -> Int) throws -> Reply {
+    func postStreaming(
+        params: [(String, String)], timeoutMillis total: Int,
+        read: @escaping (UnsafeMutableRawBufferPointer) -> Int
+    ) throws -> Reply {
         source.read = read
         defer { source.read = { _ in 0 } }
         _ = k2_curl_setopt_ptr(curl, CURLOPT_HTTPHEADER, chunkedHeaders)
@@ -151,11 +155,13 @@ package final class ClickHouseHTTP {
             lastFailureMayHaveReachedServer = rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST
             let reason = String(cString: curl_easy_strerror(rc))
             if rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CONNECT_ERROR {
-                throw ReplayError(.unreachable, place: place, what: "TLS with ClickHouse at \(base) failed: \(reason)",
-                                  remedy: "give the server's CA (or self-signed) certificate with --ca-file or ca_file=PEM, and the name it was issued for")
+                throw ReplayError(
+                    .unreachable, place: place, what: "TLS with ClickHouse at \(base) failed: \(reason)",
+                    remedy: "give the server's CA (or self-signed) certificate with --ca-file or ca_file=PEM, and the name it was issued for")
             }
-            throw ReplayError(.unreachable, place: place, what: "\(server) did not answer at \(shown ?? base): \(reason)",
-                            remedy: "check host:port and that clickhouse-server runs (HTTP interface: default port 8123, HTTPS 8443)")
+            throw ReplayError(
+                .unreachable, place: place, what: "\(server) did not answer at \(shown ?? base): \(reason)",
+                remedy: "check host:port and that clickhouse-server runs (HTTP interface: default port 8123, HTTPS 8443)")
         }
         var status = 0
         _ = k2_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
@@ -176,7 +182,8 @@ package final class ClickHouseHTTP {
         let msg = r.body.split(whereSeparator: { $0 == "\n" }).first.map(String.init) ?? ""
         var remedy = "fix the statement or the table"
         if r.status == 401 || r.status == 403 || msg.contains("Code: 192,") || msg.contains("Code: 193,") || msg.contains("Code: 516,")
-            || msg.contains("password") || msg.contains("AUTHENTICATION") {
+            || msg.contains("password") || msg.contains("AUTHENTICATION")
+        {
             remedy = "check the user and password (clickhouse://user:password@host:8123/db, or user=/password= in the URI)"
         } else if msg.contains("doesn't exist") || msg.contains("does not exist") || msg.contains("UNKNOWN_TABLE") {
             remedy = "create it (add --create-tables, or create_tables=1 in the URI) or name another table"
@@ -191,7 +198,7 @@ package final class ClickHouseHTTP {
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
                 out += "%" + String(byte, radix: 16, uppercase: true).leftPad(2)
@@ -201,6 +208,6 @@ package final class ClickHouseHTTP {
     }
 }
 
-private extension String {
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+extension String {
+    fileprivate func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

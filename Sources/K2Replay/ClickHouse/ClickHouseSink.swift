@@ -200,8 +200,10 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         guard u.scheme == "clickhouse" || u.scheme == "clickhouses" else {
             throw ReplayError(.invalidArgument, place: uri, what: "not a clickhouse:// URI", remedy: "write clickhouse://host:8123/db?mode=raw")
         }
-        try u.checkParameters(["mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort", "timeout_ms",
-                               "user", "password", "ca_file"])
+        try u.checkParameters([
+            "mode", "table", "batch", "flush_ms", "create_tables", "retries", "stream", "sort", "timeout_ms",
+            "user", "password", "ca_file",
+        ])
         let hp = u.authority.split(separator: ":", maxSplits: 1)
         guard let host = hp.first, !host.isEmpty else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host", remedy: "write clickhouse://127.0.0.1:8123/default?mode=raw")
@@ -209,7 +211,9 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         let tls = u.scheme == "clickhouses"
         let port = hp.count > 1 ? Int(hp[1]) : (tls ? 8443 : 8123)
         guard let port, port > 0, port < 65536 else {
-            throw ReplayError(.invalidArgument, place: uri, what: "bad port '\(hp.count > 1 ? String(hp[1]) : "")'", remedy: "e.g. clickhouse://127.0.0.1:8123/default")
+            throw ReplayError(
+                .invalidArgument, place: uri, what: "bad port '\(hp.count > 1 ? String(hp[1]) : "")'",
+                remedy: "e.g. clickhouse://127.0.0.1:8123/default")
         }
         let modeText = u.parameter("mode") ?? "raw"
         guard let mode = Mode(rawValue: modeText) else {
@@ -224,8 +228,9 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         parsedOptions.caFile = u.parameter("ca_file") ?? caFile
         if let ca = parsedOptions.caFile {
             guard access(ca, R_OK) == 0 else {
-                throw ReplayError(.invalidArgument, place: uri, what: "cannot read the CA file '\(ca)': \(String(cString: strerror(errno)))",
-                                  remedy: "give a readable PEM file with the CA (or self-signed) certificate")
+                throw ReplayError(
+                    .invalidArgument, place: uri, what: "cannot read the CA file '\(ca)': \(String(cString: strerror(errno)))",
+                    remedy: "give a readable PEM file with the CA (or self-signed) certificate")
             }
             guard tls else {
                 throw ReplayError(.invalidArgument, place: uri, what: "a CA file without HTTPS", remedy: "write clickhouses://host:8443/… to use TLS")
@@ -252,13 +257,16 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if let value = try flag("sort") { parsedOptions.sortRows = value }
         if let value = try flag("stream") { parsedOptions.streaming = value }
         parsedOptions.createTables = createTables
-        if let setting = u.parameter("create_tables") { parsedOptions.createTables = setting == "1" || setting == "true" || setting == "yes" || setting.isEmpty }
+        if let setting = u.parameter("create_tables") {
+            parsedOptions.createTables = setting == "1" || setting == "true" || setting == "yes" || setting.isEmpty
+        }
         try self.init(uri: uri, options: parsedOptions, clock: clock)
     }
 
     package init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
         for name in [options.database, options.table] where !Self.isIdentifier(name) {
-            throw ReplayError(.invalidArgument, place: uri, what: "'\(name)' is not a plain ClickHouse identifier", remedy: "use letters, digits and _")
+            throw ReplayError(
+                .invalidArgument, place: uri, what: "'\(name)' is not a plain ClickHouse identifier", remedy: "use letters, digits and _")
         }
         self.uri = Secrets.mask(uri)
         self.options = options
@@ -342,8 +350,9 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     }
 
     package func open() throws {
-        let client = try ClickHouseHTTP(host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
-                                   user: options.user, password: options.password)
+        let client = try ClickHouseHTTP(
+            host: options.host, port: options.port, place: uri, tls: options.tls, caFile: options.caFile,
+            user: options.user, password: options.password)
         client.timeoutMillis = options.timeoutMillis
         client.connectTimeoutMillis = min(client.connectTimeoutMillis, options.timeoutMillis)
         try client.execute("SELECT 1")
@@ -354,9 +363,11 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         do {
             try client.execute("SELECT * FROM \(qualifiedTable) LIMIT 0")
         } catch let replayError as ReplayError {
-            throw ReplayError(replayError.code, place: uri, what: "table \(qualifiedTable) is not usable: " + replayError.what, remedy: replayError.remedy)
+            throw ReplayError(
+                replayError.code, place: uri, what: "table \(qualifiedTable) is not usable: " + replayError.what, remedy: replayError.remedy)
         }
-        let described = try client.execute("""
+        let described = try client.execute(
+            """
             SELECT name, type FROM system.columns WHERE database = '\(options.database)' AND table = '\(options.table)' FORMAT TSV
             """)
         batchIDs = described.split(separator: "\n").contains { $0 == "\(Self.batchColumn)\tUInt64" }
@@ -410,8 +421,9 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if let gone {
             // Stop the replay: this message fails, the engine counts the rest as never sent.
             recorder.failed(reason: "not inserted: ClickHouse unreachable")
-            throw ReplayError(.unreachable, place: uri, what: "ClickHouse went away: \(gone)",
-                              remedy: "check that clickhouse-server runs at \(options.host):\(options.port); messages not yet sent are counted as never sent")
+            throw ReplayError(
+                .unreachable, place: uri, what: "ClickHouse went away: \(gone)",
+                remedy: "check that clickhouse-server runs at \(options.host):\(options.port); messages not yet sent are counted as never sent")
         }
         if writerDone {
             recorder.failed(reason: "sink closed")
@@ -535,8 +547,9 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                     continue
                 }
                 guard let id else {
-                    return .unknown("\(qualifiedTable) has no \(Self.batchColumn) column to check whether it landed, so k2 did not re-send it "
-                                    + "(ALTER TABLE \(qualifiedTable) ADD COLUMN \(Self.batchColumn) UInt64 makes retries safe)")
+                    return .unknown(
+                        "\(qualifiedTable) has no \(Self.batchColumn) column to check whether it landed, so k2 did not re-send it "
+                            + "(ALTER TABLE \(qualifiedTable) ADD COLUMN \(Self.batchColumn) UInt64 makes retries safe)")
                 }
                 let text = try http.execute("SELECT count() FROM \(qualifiedTable) WHERE \(Self.batchColumn) = \(id)")
                 let landed = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
@@ -668,7 +681,8 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
         stampNew()
         if options.sortRows, chunks.count == 1, ended,
-           sorter.sort(chunks[0].rows, starts: chunks[0].rowStarts, into: sortedRows) {
+            sorter.sort(chunks[0].rows, starts: chunks[0].rowStarts, into: sortedRows)
+        {
             // The whole insert is here: send it in the table's key order (the server then
             // skips its sort). The unsorted buffer becomes the next insert's scratch.
             swap(&chunks[0].rows, &sortedRows)
@@ -722,7 +736,7 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                     failure = ClickHouseHTTP.serverError(reply, place: "", what: "insert failed").what
                     // The same query id still runs: an earlier attempt of this insert.
                     mayHaveLanded = reply.body.contains("is already running")
-                    if !mayHaveLanded && reply.status >= 400 && reply.status < 500 { break }   // the request is wrong: retrying will not help
+                    if !mayHaveLanded && reply.status >= 400 && reply.status < 500 { break }  // the request is wrong: retrying will not help
                 }
             } catch let replayError as ReplayError {
                 failure = replayError.what
@@ -789,8 +803,9 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         cond.withLock {
             abandoned = true
             if heldMessages > 0 {
-                recorder.unknown(reason: "insert still unanswered when the \(waited) finish wait ended; ClickHouse may still write it",
-                                 count: UInt64(heldMessages))
+                recorder.unknown(
+                    reason: "insert still unanswered when the \(waited) finish wait ended; ClickHouse may still write it",
+                    count: UInt64(heldMessages))
             }
             let queued = pending.reduce(0) { $0 + $1.messages } + current.messages
             if queued > 0 { recorder.failed(reason: "not inserted: the \(waited) finish wait ended first", count: UInt64(queued)) }
@@ -805,7 +820,8 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 /// `clickhouse://host:8123/db?mode=raw|trades[&table=…]` in the sink registry; `--create-tables` issues the DDL.
 enum ClickHouseSinkMaker: SinkMaker {
     static let schemes = ["clickhouse", "clickhouses"]
-    static let usage = "clickhouse[s]://[user:pass@]host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&retries=N][&timeout_ms=M][&stream=on][&ca_file=PEM]  RowBinary inserts over HTTP(S)"
+    static let usage =
+        "clickhouse[s]://[user:pass@]host:8123/db?mode=raw|trades[&table=T][&batch=N][&flush_ms=M][&retries=N][&timeout_ms=M][&stream=on][&ca_file=PEM]  RowBinary inserts over HTTP(S)"
 
     static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try ClickHouseSink(parsed: uri, createTables: options.createTables, caFile: options.caFile, clock: options.clock)

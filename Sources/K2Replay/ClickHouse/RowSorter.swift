@@ -29,8 +29,8 @@ struct RowSorter {
 
     let layout: Layout
     // Scratch, kept between batches (no allocation per batch once grown).
-    private var slots: [Int32] = []          // hash slot → group + 1 (0 = empty)
-    private var groupFirst: [Int] = []       // per group: offsets of its two strings in the batch
+    private var slots: [Int32] = []  // hash slot → group + 1 (0 = empty)
+    private var groupFirst: [Int] = []  // per group: offsets of its two strings in the batch
     private var groupSecond: [Int] = []
     private var groupOfRow: [Int32] = []
     private var timeOfRow: [UInt64] = []
@@ -56,11 +56,13 @@ struct RowSorter {
         timeOfRow.removeAll(keepingCapacity: true)
         var tableSize = 1024
         while tableSize < rowCount / 2 { tableSize <<= 1 }
-        if slots.count != tableSize { slots = [Int32](repeating: 0, count: tableSize) } else {
+        if slots.count != tableSize {
+            slots = [Int32](repeating: 0, count: tableSize)
+        } else {
             for i in slots.indices { slots[i] = 0 }
         }
         let mask = tableSize - 1
-        var ordered = true          // rows already in key order (nothing to do but copy)
+        var ordered = true  // rows already in key order (nothing to do but copy)
         var prevGroup: Int32 = -1
         var prevTime: UInt64 = 0
         for r in 0..<rowCount {
@@ -101,13 +103,13 @@ struct RowSorter {
             prevGroup = group
             prevTime = time
             if groupFirst.count * 2 > tableSize {
-                return false   // too many groups for the table: the server sorts this batch
+                return false  // too many groups for the table: the server sorts this batch
             }
         }
         if ordered { return false }
         // Rank the groups in ClickHouse's string order.
         let groups = groupFirst.count
-        var keys: [Int] = []   // the scratch moved out while `less` reads self
+        var keys: [Int] = []  // the scratch moved out while `less` reads self
         swap(&keys, &byKey)
         keys.removeAll(keepingCapacity: true)
         keys.append(contentsOf: 0..<groups)

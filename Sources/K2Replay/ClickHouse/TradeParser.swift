@@ -64,7 +64,7 @@ enum TradeParser {
             // A Binance stream without "e" (bookTicker) or a request's response {"result":…,"id":…}.
             if let stream = fields.streamString, stream.hasSuffix("@bookTicker") { return nil }
             if payload.starts(with: #"{"result":"#.utf8) { return nil }
-            if payload.starts(with: #"{"u":"#.utf8) { return nil }   // raw bookTicker: {"u":…,"s":…,"b":…}
+            if payload.starts(with: #"{"u":"#.utf8) { return nil }  // raw bookTicker: {"u":…,"s":…,"b":…}
             return "no type"
         }
         if knownWithoutTrades.contains(event) { return nil }
@@ -106,7 +106,7 @@ enum TradeParser {
         guard let symbol = fields.symbol, let base = p.baseAddress else { return false }
         var start = 0
         if let symbolStart = symbol.baseAddress {
-            let end = base.distance(to: symbolStart) + symbol.count + 1     // just past the symbol's closing quote
+            let end = base.distance(to: symbolStart) + symbol.count + 1  // just past the symbol's closing quote
             if symbolStart > base, end < p.count { start = end }
         }
         if start > 0, parseBinance(p, from: start, symbol: symbol, aggregate: aggregate, complete: true, row: row) { return true }
@@ -116,8 +116,10 @@ enum TradeParser {
     /// Scans from `from`; with `complete`, returns false without a row unless every field
     /// (price, quantity, trade time, id, side) was found.
     @inline(__always)
-    static func parseBinance(_ p: UnsafeRawBufferPointer, from: Int, symbol: UnsafeRawBufferPointer, aggregate: Bool,
-                             complete: Bool, row: (TradeRow) -> Void) -> Bool {
+    static func parseBinance(
+        _ p: UnsafeRawBufferPointer, from: Int, symbol: UnsafeRawBufferPointer, aggregate: Bool,
+        complete: Bool, row: (TradeRow) -> Void
+    ) -> Bool {
         let base = p.baseAddress!
         let bytes = base.assumingMemoryBound(to: UInt8.self)
         let length = p.count
@@ -127,10 +129,10 @@ enum TradeParser {
         var eventTime: Int64?
         var idView = UnsafeRawBufferPointer(start: nil, count: 0)
         var side = TradeRow.Side.unknown
-        let idKey: UInt8 = aggregate ? 97 : 116          // "a" / "t"
+        let idKey: UInt8 = aggregate ? 97 : 116  // "a" / "t"
         var position = from
         while true {
-            position = nextQuote(bytes, position, length)                         // '"'
+            position = nextQuote(bytes, position, length)  // '"'
             guard position < length else { break }
             if position + 3 < length, bytes[position + 2] == 34, bytes[position + 3] == 58 {  // "k":
                 let key = bytes[position + 1]
@@ -142,19 +144,19 @@ enum TradeParser {
                     let valueEnd = closingQuote(bytes, valueStart + 1, length)
                     guard valueEnd < length else { break }
                     let text = UnsafeRawBufferPointer(start: base + valueStart + 1, count: valueEnd - valueStart - 1)
-                    if key == 112 { price = text } else if key == 113 { qty = text }     // p, q
+                    if key == 112 { price = text } else if key == 113 { qty = text }  // p, q
                     position = valueEnd + 1
                     continue
                 }
                 switch key {
-                case 84: tradeTime = integer(bytes, valueStart, length)                                  // T
-                case 69: eventTime = integer(bytes, valueStart, length)                                  // E
+                case 84: tradeTime = integer(bytes, valueStart, length)  // T
+                case 69: eventTime = integer(bytes, valueStart, length)  // E
                 case idKey:
                     var idEnd = valueStart
                     while idEnd < length, bytes[idEnd] >= 48, bytes[idEnd] <= 57 { idEnd += 1 }
                     idView = UnsafeRawBufferPointer(start: base + valueStart, count: idEnd - valueStart)
-                case 109: side = bytes[valueStart] == 116 ? .sell : .buy                            // m: buyer is maker → taker sold
-                case 112: price = unquoted(base, valueStart, length)                                 // a bare number
+                case 109: side = bytes[valueStart] == 116 ? .sell : .buy  // m: buyer is maker → taker sold
+                case 112: price = unquoted(base, valueStart, length)  // a bare number
                 case 113: qty = unquoted(base, valueStart, length)
                 default: break
                 }
@@ -166,8 +168,10 @@ enum TradeParser {
         }
         if complete, tradeTime == nil || idView.count == 0 || side == .unknown { return false }
         guard let pv = price.flatMap(decimal), let qv = qty.flatMap(decimal), let ts = tradeTime ?? eventTime else { return false }
-        row(TradeRow(symbol: .view(symbol), timestampMillis: UInt64(max(0, ts)), price: pv, quantity: qv,
-                     side: side, tradeID: .view(idView)))
+        row(
+            TradeRow(
+                symbol: .view(symbol), timestampMillis: UInt64(max(0, ts)), price: pv, quantity: qv,
+                side: side, tradeID: .view(idView)))
         return true
     }
 
@@ -179,7 +183,7 @@ enum TradeParser {
             position = nextQuote(b, position, n, orBackslash: true)
             guard position < n else { return n }
             if b[position] == 34 { return position }
-            position += 2                                          // an escaped character
+            position += 2  // an escaped character
         }
     }
 
@@ -236,15 +240,19 @@ enum TradeParser {
     /// `[chanID, [["price","volume","time","side","orderType","misc"], …], "trade", "PAIR"]`
     static func parseKraken(_ p: UnsafeRawBufferPointer, row: (TradeRow) -> Void) -> Int {
         guard let message = try? JSONParser.parse(p), let elements = message.arrayValue, elements.count >= 4,
-              let trades = elements[1].arrayValue, let pair = elements[elements.count - 1].stringValue else { return 0 }
+            let trades = elements[1].arrayValue, let pair = elements[elements.count - 1].stringValue
+        else { return 0 }
         var rows = 0
         for (i, trade) in trades.enumerated() {
             guard let fields = trade.arrayValue, fields.count >= 4, let price = fields[0].doubleValue, let qty = fields[1].doubleValue,
-                  let timeText = fields[2].stringValue ?? fields[2].numberText, let secs = Double(timeText) else { continue }
+                let timeText = fields[2].stringValue ?? fields[2].numberText, let secs = Double(timeText)
+            else { continue }
             let side: TradeRow.Side = fields[3].stringValue == "b" ? .buy : fields[3].stringValue == "s" ? .sell : .unknown
             let micros = timeText.filter { $0 != "." }
-            row(TradeRow(symbol: .string(pair), timestampMillis: UInt64((secs * 1000).rounded(.down)), price: price,
-                         quantity: qty, side: side, tradeID: .string(trades.count > 1 ? "\(micros)-\(i)" : micros)))
+            row(
+                TradeRow(
+                    symbol: .string(pair), timestampMillis: UInt64((secs * 1000).rounded(.down)), price: price,
+                    quantity: qty, side: side, tradeID: .string(trades.count > 1 ? "\(micros)-\(i)" : micros)))
             rows += 1
         }
         return rows
@@ -257,12 +265,15 @@ enum TradeParser {
         for event in events {
             for trade in event["trades"]?.arrayValue ?? [] {
                 guard let sym = trade["product_id"]?.stringValue, let price = trade["price"]?.doubleValue,
-                      let qty = trade["size"]?.doubleValue, let time = trade["time"]?.stringValue,
-                      let nanos = TimeText.parseISO8601(time) else { continue }
+                    let qty = trade["size"]?.doubleValue, let time = trade["time"]?.stringValue,
+                    let nanos = TimeText.parseISO8601(time)
+                else { continue }
                 let takerSide = trade["side"]?.stringValue?.lowercased()
-                row(TradeRow(symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
-                             quantity: qty, side: takerSide == "buy" ? .buy : takerSide == "sell" ? .sell : .unknown,
-                             tradeID: .string(trade["trade_id"]?.stringValue ?? trade["trade_id"]?.numberText ?? "")))
+                row(
+                    TradeRow(
+                        symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
+                        quantity: qty, side: takerSide == "buy" ? .buy : takerSide == "sell" ? .sell : .unknown,
+                        tradeID: .string(trade["trade_id"]?.stringValue ?? trade["trade_id"]?.numberText ?? "")))
                 rows += 1
             }
         }
@@ -276,12 +287,15 @@ enum TradeParser {
     /// venue's docs: "sell" means the maker sold, an up-tick), so the taker's side is the other.
     static func parseCoinbaseExchange(_ p: UnsafeRawBufferPointer, row: (TradeRow) -> Void) -> Int {
         guard let message = try? JSONParser.parse(p), let sym = message["product_id"]?.stringValue,
-              let price = message["price"]?.doubleValue, let qty = message["size"]?.doubleValue,
-              let time = message["time"]?.stringValue, let nanos = TimeText.parseISO8601(time) else { return 0 }
+            let price = message["price"]?.doubleValue, let qty = message["size"]?.doubleValue,
+            let time = message["time"]?.stringValue, let nanos = TimeText.parseISO8601(time)
+        else { return 0 }
         let maker = message["side"]?.stringValue?.lowercased()
-        row(TradeRow(symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
-                     quantity: qty, side: maker == "sell" ? .buy : maker == "buy" ? .sell : .unknown,
-                     tradeID: .string(message["trade_id"]?.numberText ?? message["trade_id"]?.stringValue ?? "")))
+        row(
+            TradeRow(
+                symbol: .string(sym), timestampMillis: UInt64(max(0, nanos / 1_000_000)), price: price,
+                quantity: qty, side: maker == "sell" ? .buy : maker == "buy" ? .sell : .unknown,
+                tradeID: .string(message["trade_id"]?.numberText ?? message["trade_id"]?.stringValue ?? "")))
         return 1
     }
 
@@ -300,7 +314,7 @@ enum TradeParser {
         while position < b.count {
             let byte = b[position]
             if byte >= 48, byte <= 57 {
-                if mant == 0, byte == 48 { if seenDot { frac += 1 } ; position += 1; continue }
+                if mant == 0, byte == 48 { if seenDot { frac += 1 }; position += 1; continue }
                 if digits >= 15 { return Double(String(decoding: b, as: UTF8.self)) }
                 mant = mant * 10 + UInt64(byte - 48)
                 digits += 1
@@ -319,5 +333,7 @@ enum TradeParser {
         return neg ? -value : value
     }
 
-    static let pow10: [Double] = (0...22).map { e in var power = 1.0; for _ in 0..<e { power *= 10 }; return power }
+    static let pow10: [Double] = (0...22).map { e in
+        var power = 1.0; for _ in 0..<e { power *= 10 }; return power
+    }
 }

@@ -18,8 +18,9 @@ final class KafkaConf {
         let status = rd_kafka_conf_set(handle, key, value, &err, err.count)
         if status != RD_KAFKA_CONF_OK {
             let msg = cText(err)
-            throw ReplayError(.invalidArgument, place: place, what: Secrets.mask("bad -X property '\(key)=\(value)': \(msg)"),
-                            remedy: "see librdkafka's CONFIGURATION.md for valid names and values")
+            throw ReplayError(
+                .invalidArgument, place: place, what: Secrets.mask("bad -X property '\(key)=\(value)': \(msg)"),
+                remedy: "see librdkafka's CONFIGURATION.md for valid names and values")
         }
     }
 
@@ -44,8 +45,9 @@ final class KafkaConf {
     /// Parses `key=value` (splitting at the first `=`).
     static func parse(_ text: String, place: String = "") throws -> (String, String) {
         guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-            throw ReplayError(.invalidArgument, place: place, what: Secrets.mask("bad -X property '\(text)': expected key=value"),
-                            remedy: "write it as -X key=value, e.g. -X linger.ms=5")
+            throw ReplayError(
+                .invalidArgument, place: place, what: Secrets.mask("bad -X property '\(text)': expected key=value"),
+                remedy: "write it as -X key=value, e.g. -X linger.ms=5")
         }
         return (String(text[..<eq]), String(text[text.index(after: eq)...]))
     }

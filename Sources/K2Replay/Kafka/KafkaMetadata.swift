@@ -6,22 +6,28 @@ import K2Core
 enum KafkaMetadata {
     /// The cluster's brokers (`id@host:port`). Turns a failure into one actionable line and
     /// recognises the ApiVersions v3 incompatibility of librdkafka 2.0.x.
-    static func brokers(_ rk: OpaquePointer, timeoutMillis: Int32, place: String,
-                        diagnostics: KafkaProducer.CallbackBox?) throws -> [String] {
+    static func brokers(
+        _ rk: OpaquePointer, timeoutMillis: Int32, place: String,
+        diagnostics: KafkaProducer.CallbackBox?
+    ) throws -> [String] {
         var md: UnsafePointer<rd_kafka_metadata_t>?
         let err = rd_kafka_metadata(rk, 0, nil, &md, timeoutMillis)
         defer { if let md { rd_kafka_metadata_destroy(md) } }
         let log = diagnostics.map { d in d.lock.withLock { d.logLines } } ?? []
         if let line = log.first(where: { $0.contains("underflow") && $0.contains("ApiVersion") }) {
-            throw ReplayError(.unreachable, place: place,
-                            what: "the broker's ApiVersions v3 reply cannot be read by librdkafka \(versionString) (\(line))",
-                            remedy: "a known librdkafka 2.0.x bug with brokers that send tagged fields (e.g. Tansu); use a broker such as Redpanda/Kafka, or a librdkafka ≥ 2.1 build")
+            throw ReplayError(
+                .unreachable, place: place,
+                what: "the broker's ApiVersions v3 reply cannot be read by librdkafka \(versionString) (\(line))",
+                remedy:
+                    "a known librdkafka 2.0.x bug with brokers that send tagged fields (e.g. Tansu); use a broker such as Redpanda/Kafka, or a librdkafka ≥ 2.1 build"
+            )
         }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md, md.pointee.broker_cnt > 0 else {
             let detail = log.last.map { " (\($0))" } ?? ""
-            throw ReplayError(.unreachable, place: place,
-                            what: "no Kafka broker answered within \(timeoutMillis) ms: \(kafkaErrorString(err))\(detail)",
-                            remedy: "check host:port in the URI and that the broker runs (start one with `k2 broker`)")
+            throw ReplayError(
+                .unreachable, place: place,
+                what: "no Kafka broker answered within \(timeoutMillis) ms: \(kafkaErrorString(err))\(detail)",
+                remedy: "check host:port in the URI and that the broker runs (start one with `k2 broker`)")
         }
         var out: [String] = []
         for i in 0..<Int(md.pointee.broker_cnt) {
@@ -72,9 +78,12 @@ package final class KafkaInspector: @unchecked Sendable {
 
     package init(bootstrap: String, properties: [(String, String)] = []) throws {
         self.bootstrap = bootstrap
-        let conf = try KafkaConf([("bootstrap.servers", bootstrap), ("group.id", "k2-inspector"),
-                                  ("enable.auto.commit", "false"), ("log_level", "0")] + properties,
-                                 place: "kafka://" + bootstrap)
+        let conf = try KafkaConf(
+            [
+                ("bootstrap.servers", bootstrap), ("group.id", "k2-inspector"),
+                ("enable.auto.commit", "false"), ("log_level", "0"),
+            ] + properties,
+            place: "kafka://" + bootstrap)
         var err = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf.take(), &err, err.count) else {
             throw ReplayError(.io, place: "kafka://" + bootstrap, what: "cannot create a Kafka client: \(cText(err))")

@@ -93,15 +93,18 @@ final class KafkaProducer: @unchecked Sendable {
 
         func drain() {
             guard count > 0 else { return }
-            handler?.delivered(tokens: UnsafeBufferPointer(start: tokens, count: count),
-                               errors: UnsafeBufferPointer(start: errors, count: count))
+            handler?.delivered(
+                tokens: UnsafeBufferPointer(start: tokens, count: count),
+                errors: UnsafeBufferPointer(start: errors, count: count))
             count = 0
         }
     }
 
     /// Creates the producer. `properties` are applied after k2's defaults, so `-X` overrides them.
-    init(properties: [(String, String)], defaults: [(String, String)] = [], place: String,
-         handler: (any KafkaDeliveryHandler)?, clock: any NanoClock = SystemClock()) throws {
+    init(
+        properties: [(String, String)], defaults: [(String, String)] = [], place: String,
+        handler: (any KafkaDeliveryHandler)?, clock: any NanoClock = SystemClock()
+    ) throws {
         self.place = place
         monotonic = clock
         let conf = try KafkaConf(defaults + properties, place: place)
@@ -129,8 +132,9 @@ final class KafkaProducer: @unchecked Sendable {
         }
         var err = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf.take(), &err, err.count) else {
-            throw ReplayError(.invalidArgument, place: place, what: "cannot create the Kafka producer: \(cText(err))",
-                            remedy: "check the -X properties")
+            throw ReplayError(
+                .invalidArgument, place: place, what: "cannot create the Kafka producer: \(cText(err))",
+                remedy: "check the -X properties")
         }
         rk = handle
     }
@@ -148,7 +152,7 @@ final class KafkaProducer: @unchecked Sendable {
                 let (run, last, aside) = lock.withLock { (running, lastProducerPoll, standAside) }
                 guard run else { break }
                 if monotonic.monotonicNanos() &- last < aside {
-                    usleep(250)   // the producing thread is busy and serves the reports
+                    usleep(250)  // the producing thread is busy and serves the reports
                     continue
                 }
                 pollLock.withLock { servedByPollThread += serveReports(timeoutMillis: 2) }
@@ -223,26 +227,32 @@ final class KafkaProducer: @unchecked Sendable {
     /// make room), never drops — unless `giveUp()` says the destination is gone, then returns
     /// its reason.
     @inline(__always)
-    func produce(topic: OpaquePointer, value: UnsafeRawBufferPointer, valueStays: Bool, key: UnsafeRawBufferPointer?,
-                 headers: (StaticString, UnsafeRawBufferPointer, StaticString, UnsafeRawBufferPointer,
-                           StaticString, UnsafeRawBufferPointer)?,
-                 token: UInt, giveUp: () -> String?) -> String? {
+    func produce(
+        topic: OpaquePointer, value: UnsafeRawBufferPointer, valueStays: Bool, key: UnsafeRawBufferPointer?,
+        headers: (
+            StaticString, UnsafeRawBufferPointer, StaticString, UnsafeRawBufferPointer,
+            StaticString, UnsafeRawBufferPointer
+        )?,
+        token: UInt, giveUp: () -> String?
+    ) -> String? {
         let flags = valueStays ? 0 : RD_KAFKA_MSG_F_COPY
         // One list for the three headers, kept across queue-full retries; librdkafka owns it once queued.
         let list = headers.flatMap { named in
-            k2_headers3(UnsafeRawPointer(named.0.utf8Start).assumingMemoryBound(to: CChar.self), named.0.utf8CodeUnitCount,
-                        named.1.baseAddress, named.1.count,
-                        UnsafeRawPointer(named.2.utf8Start).assumingMemoryBound(to: CChar.self), named.2.utf8CodeUnitCount,
-                        named.3.baseAddress, named.3.count,
-                        UnsafeRawPointer(named.4.utf8Start).assumingMemoryBound(to: CChar.self), named.4.utf8CodeUnitCount,
-                        named.5.baseAddress, named.5.count)
+            k2_headers3(
+                UnsafeRawPointer(named.0.utf8Start).assumingMemoryBound(to: CChar.self), named.0.utf8CodeUnitCount,
+                named.1.baseAddress, named.1.count,
+                UnsafeRawPointer(named.2.utf8Start).assumingMemoryBound(to: CChar.self), named.2.utf8CodeUnitCount,
+                named.3.baseAddress, named.3.count,
+                UnsafeRawPointer(named.4.utf8Start).assumingMemoryBound(to: CChar.self), named.4.utf8CodeUnitCount,
+                named.5.baseAddress, named.5.count)
         }
         var status: rd_kafka_resp_err_t
         var blockedSince: Int64?
         defer { if let blockedSince { blockedNanos &+= monotonic.monotonicNanos() &- blockedSince } }
         repeat {
-            status = k2_produce(rk, topic, flags, value.baseAddress, value.count,
-                                key?.baseAddress, key?.count ?? 0, list, UnsafeMutableRawPointer(bitPattern: token))
+            status = k2_produce(
+                rk, topic, flags, value.baseAddress, value.count,
+                key?.baseAddress, key?.count ?? 0, list, UnsafeMutableRawPointer(bitPattern: token))
             // Queue full: serve delivery reports until there is room (never drop).
             if status == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                 let now = monotonic.monotonicNanos()

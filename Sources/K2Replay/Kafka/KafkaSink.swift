@@ -107,8 +107,9 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         guard !u.authority.isEmpty, u.authority.split(separator: ",").allSatisfy({ $0.contains(":") }) else {
             throw ReplayError(.invalidArgument, place: uri, what: "missing host:port", remedy: "write kafka://127.0.0.1:9092?topic=…")
         }
-        var parsedOptions = Options(bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
-                        properties: Self.saslProperties(user: u.user, password: u.password) + properties)
+        var parsedOptions = Options(
+            bootstrap: u.authority, topic: try TopicTemplate(u.parameter("topic") ?? TopicTemplate.defaultTemplate),
+            properties: Self.saslProperties(user: u.user, password: u.password) + properties)
         if let setting = u.parameter("headers") { parsedOptions.headers = !(setting == "off" || setting == "false" || setting == "0") }
         try self.init(uri: uri, options: parsedOptions, clock: clock)
     }
@@ -116,8 +117,10 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// What `user:password@` in the URI stands for, before the `-X` properties (which override it).
     static func saslProperties(user: String?, password: String?) -> [KeyValue] {
         guard let user else { return [] }
-        return [KeyValue("security.protocol", "SASL_PLAINTEXT"), KeyValue("sasl.mechanism", "PLAIN"),
-                KeyValue("sasl.username", user), KeyValue("sasl.password", password ?? "")]
+        return [
+            KeyValue("security.protocol", "SASL_PLAINTEXT"), KeyValue("sasl.mechanism", "PLAIN"),
+            KeyValue("sasl.username", user), KeyValue("sasl.password", password ?? ""),
+        ]
     }
 
     package init(uri: String, options: Options, clock: any NanoClock = SystemClock()) throws {
@@ -150,10 +153,12 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// Counts and publish latency (delivery report time minus intended / actual send time).
     package var stats: SinkStats {
         let served = producer?.reportsServed ?? reportsServed
-        return recorder.stats(details: [("topic_template", .string(options.topic.template)),
-                                        ("headers", .bool(options.headers)),
-                                        ("delivery_reports_on_sending_thread", .number("\(served.producingThread)")),
-                                        ("delivery_reports_on_poll_thread", .number("\(served.pollThread)"))])
+        return recorder.stats(details: [
+            ("topic_template", .string(options.topic.template)),
+            ("headers", .bool(options.headers)),
+            ("delivery_reports_on_sending_thread", .number("\(served.producingThread)")),
+            ("delivery_reports_on_poll_thread", .number("\(served.pollThread)")),
+        ])
     }
 
     /// Delivery reports served on the sending thread and on the poll thread (kept at `finish`).
@@ -164,7 +169,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     package var deliveryStandAsideNanos: Int64? { producer?.standAsideNanos }
 
     package func open() throws {
-        let props = [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
+        let props =
+            [("bootstrap.servers", options.bootstrap)] + Self.defaultProperties.map { ($0.key, $0.value) }
             + options.properties.map { ($0.key, $0.value) }
         let newProducer = try KafkaProducer(properties: props, place: uri, handler: self, clock: clock)
         _ = try newProducer.brokers(timeoutMillis: options.connectTimeoutMillis)
@@ -211,14 +217,20 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
             let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
             let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
             let n3 = MessageID.prefixLength + Self.decimal(Int64(sequence), into: numbers, at: 64 + MessageID.prefixLength)
-            err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol,
-                                   headers: ("k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1]),
-                                             "k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)]),
-                                             MessageID.header, UnsafeRawBufferPointer(rebasing: numbers[64..<(64 + n3)])),
-                                   token: sequence + 1) { self.goneReason() }
+            err = producer.produce(
+                topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol,
+                headers: (
+                    "k2-receive-ns", UnsafeRawBufferPointer(rebasing: numbers[0..<n1]),
+                    "k2-intended-ns", UnsafeRawBufferPointer(rebasing: numbers[32..<(32 + n2)]),
+                    MessageID.header, UnsafeRawBufferPointer(rebasing: numbers[64..<(64 + n3)])
+                ),
+                token: sequence + 1
+            ) { self.goneReason() }
         } else {
-            err = producer.produce(topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol, headers: nil,
-                                   token: sequence + 1) { self.goneReason() }
+            err = producer.produce(
+                topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol, headers: nil,
+                token: sequence + 1
+            ) { self.goneReason() }
         }
         if let err {
             // Not queued: librdkafka does not own the message, no delivery report will come.
@@ -249,14 +261,16 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     private func stopError() -> ReplayError {
         if let fatal = producer?.fatalError {
             let sequence = fatal.uppercased().contains("SEQUENCE")
-            return ReplayError(.unreachable, place: uri,
-                               what: "the Kafka producer stopped on a fatal error: \(fatal)",
-                               remedy: sequence
-                                   ? "the broker rejected the idempotent producer's message sequence (a broker-side loss or a bug, not a network problem); rerun, or check the broker's logs; messages not yet sent are counted as never sent"
-                                   : "see librdkafka's message; messages not yet sent are counted as never sent")
+            return ReplayError(
+                .unreachable, place: uri,
+                what: "the Kafka producer stopped on a fatal error: \(fatal)",
+                remedy: sequence
+                    ? "the broker rejected the idempotent producer's message sequence (a broker-side loss or a bug, not a network problem); rerun, or check the broker's logs; messages not yet sent are counted as never sent"
+                    : "see librdkafka's message; messages not yet sent are counted as never sent")
         }
-        return ReplayError(.unreachable, place: uri, what: "the Kafka broker went away: \(goneReason() ?? "unreachable")",
-                           remedy: "check that the broker at \(options.bootstrap) runs; messages not yet sent are counted as never sent")
+        return ReplayError(
+            .unreachable, place: uri, what: "the Kafka broker went away: \(goneReason() ?? "unreachable")",
+            remedy: "check that the broker at \(options.bootstrap) runs; messages not yet sent are counted as never sent")
     }
 
     private func fail(_ reason: String) {
@@ -344,7 +358,9 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
             activeProducer.close(purgeAfterMillis: min(millisLeft, 1000))
         } else {
             while activeProducer.outstanding > 0, millisLeft > 0 {
-                let settled = { () -> UInt64 in let snapshot = self.recorder.snapshot; return snapshot.delivered &+ snapshot.failed }
+                let settled = { () -> UInt64 in
+                    let snapshot = self.recorder.snapshot; return snapshot.delivered &+ snapshot.failed
+                }
                 let before = settled()
                 activeProducer.flush(timeoutMillis: min(millisLeft, 1000))
                 guard activeProducer.outstanding > 0, settled() == before else { continue }
@@ -352,7 +368,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
                 do {
                     _ = try activeProducer.brokers(timeoutMillis: min(millisLeft, 1000))
                 } catch {
-                    let why = "no Kafka broker at \(options.bootstrap) answered at the end of the replay"
+                    let why =
+                        "no Kafka broker at \(options.bootstrap) answered at the end of the replay"
                         + (activeProducer.lastClientError.map { " (\($0))" } ?? "")
                     goneLock.withLock {
                         if gone == nil { gone = why }
@@ -390,7 +407,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
 /// `kafka://host:port[,host:port]?topic=TEMPLATE` in the sink registry; `-X` properties go to librdkafka.
 enum KafkaSinkMaker: SinkMaker {
     static let schemes = ["kafka"]
-    static let usage = "kafka://[user:pass@]host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer (userinfo: SASL PLAIN); -X key=value for any librdkafka property"
+    static let usage =
+        "kafka://[user:pass@]host:port[,host:port]?topic=TEMPLATE[&headers=off]  librdkafka producer (userinfo: SASL PLAIN); -X key=value for any librdkafka property"
 
     static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try KafkaSink(parsed: uri, properties: options.properties.map { KafkaSink.KeyValue($0.0, $0.1) }, clock: options.clock)

@@ -12,7 +12,10 @@ import Glibc
 package struct TopicTemplate: Sendable, Equatable {
     static let defaultTemplate = "market.crypto.{type}.{exchange}"
 
-    enum Part: Sendable, Equatable { case text(String), exchange, stream, type }
+    enum Part: Sendable, Equatable {
+        case text(String)
+        case exchange, stream, type
+    }
     let parts: [Part]
     let usesStream: Bool
 
@@ -25,16 +28,18 @@ package struct TopicTemplate: Sendable, Equatable {
         while let open = rest.firstIndex(of: "{") {
             if open > rest.startIndex { parts.append(.text(String(rest[..<open]))) }
             guard let close = rest[open...].firstIndex(of: "}") else {
-                throw ReplayError(.invalidArgument, place: "topic=\(template)", what: "unclosed '{' in the topic template",
-                                remedy: "use {exchange}, {stream} or {type}")
+                throw ReplayError(
+                    .invalidArgument, place: "topic=\(template)", what: "unclosed '{' in the topic template",
+                    remedy: "use {exchange}, {stream} or {type}")
             }
             switch rest[rest.index(after: open)..<close] {
             case "exchange": parts.append(.exchange)
             case "stream": parts.append(.stream)
             case "type": parts.append(.type)
             case let other:
-                throw ReplayError(.invalidArgument, place: "topic=\(template)", what: "unknown placeholder {\(other)} in the topic template",
-                                remedy: "use {exchange}, {stream} or {type}")
+                throw ReplayError(
+                    .invalidArgument, place: "topic=\(template)", what: "unknown placeholder {\(other)} in the topic template",
+                    remedy: "use {exchange}, {stream} or {type}")
             }
             rest = rest[rest.index(after: close)...]
         }
@@ -51,7 +56,11 @@ package struct TopicTemplate: Sendable, Equatable {
         guard let event, !event.isEmpty else { return "unknown" }
         let eventName = String(decoding: event, as: UTF8.self).lowercased()
         if eventName.contains("trade") { return "trades" }
-        if eventName.contains("depth") || eventName.contains("book") || eventName.contains("level2") || eventName == "l2_data" || eventName == "l2update" { return "orderbook" }
+        if eventName.contains("depth") || eventName.contains("book") || eventName.contains("level2") || eventName == "l2_data"
+            || eventName == "l2update"
+        {
+            return "orderbook"
+        }
         if eventName.contains("ticker") { return "ticker" }
         return eventName
     }
@@ -71,9 +80,12 @@ package struct TopicTemplate: Sendable, Equatable {
     }
 
     static func sanitize(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.map { scalar in
-            ((scalar >= "0" && scalar <= "9") || (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || scalar == "." || scalar == "_" || scalar == "-") ? scalar : "_"
-        }))
+        String(
+            String.UnicodeScalarView(
+                s.unicodeScalars.map { scalar in
+                    ((scalar >= "0" && scalar <= "9") || (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || scalar == "."
+                        || scalar == "_" || scalar == "-") ? scalar : "_"
+                }))
     }
 }
 
@@ -92,8 +104,10 @@ struct TopicCache<Value> {
 
     init(template: TopicTemplate) { self.template = template }
 
-    mutating func lookup(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?,
-                         make: (String) -> Value?) -> Value? {
+    mutating func lookup(
+        exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?,
+        make: (String) -> Value?
+    ) -> Value? {
         if !template.usesStream {
             let eventLength = event?.count ?? 0
             for i in recent.indices where recent[i].event.count == eventLength && recent[i].exchange == exchange {
@@ -108,8 +122,10 @@ struct TopicCache<Value> {
         return hashedLookup(exchange: exchange, stream: stream, event: event, make: make)
     }
 
-    private mutating func hashedLookup(exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?,
-                                       make: (String) -> Value?) -> Value? {
+    private mutating func hashedLookup(
+        exchange: String, stream: UnsafeRawBufferPointer?, event: UnsafeRawBufferPointer?,
+        make: (String) -> Value?
+    ) -> Value? {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         @inline(__always) func mix(_ b: UInt8) { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
         for b in exchange.utf8 { mix(b) }

@@ -44,8 +44,11 @@ package final class TopicIDReader: @unchecked Sendable {
     package init(bootstrap: String, topic: String, run: UInt64) throws {
         self.topic = topic
         self.run = run
-        let conf = try KafkaConf([("bootstrap.servers", bootstrap), ("group.id", "k2-ledger-\(run)"), ("enable.auto.commit", "false"),
-                                  ("auto.offset.reset", "earliest"), ("log_level", "0")], place: "kafka://" + bootstrap)
+        let conf = try KafkaConf(
+            [
+                ("bootstrap.servers", bootstrap), ("group.id", "k2-ledger-\(run)"), ("enable.auto.commit", "false"),
+                ("auto.offset.reset", "earliest"), ("log_level", "0"),
+            ], place: "kafka://" + bootstrap)
         var err = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf.take(), &err, err.count) else {
             throw ReplayError(.io, place: "kafka://" + bootstrap, what: "cannot create the ledger's Kafka consumer: \(cText(err))")
@@ -63,8 +66,9 @@ package final class TopicIDReader: @unchecked Sendable {
     /// Throws when the topic's partitions cannot be read (5 s).
     package func start() throws {
         guard let count = KafkaMetadata.partitions(rk, topic: topic, timeoutMillis: 5000), count > 0 else {
-            throw ReplayError(.unreachable, place: topic, what: "the ledger cannot read the partitions of topic \(topic)",
-                              remedy: "create the topic before the run (the embedded broker creates market.crypto.* topics)")
+            throw ReplayError(
+                .unreachable, place: topic, what: "the ledger cannot read the partitions of topic \(topic)",
+                remedy: "create the topic before the run (the embedded broker creates market.crypto.* topics)")
         }
         partitionCount = count
         guard let list = rd_kafka_topic_partition_list_new(Int32(count)) else { return }
@@ -120,7 +124,8 @@ package final class TopicIDReader: @unchecked Sendable {
         var size = 0
         var id: (run: UInt64, sequence: UInt64)?
         if rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers,
-           rd_kafka_header_get_last(headers, "k2-id", &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let value {
+            rd_kafka_header_get_last(headers, "k2-id", &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let value
+        {
             id = MessageID.parse(UnsafeRawBufferPointer(start: value, count: size))
         }
         // FNV-1a of partition and key: the order is kept per key within a partition.

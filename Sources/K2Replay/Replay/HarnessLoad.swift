@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// What the harness did over one window of a replay (the whole run, or one interval): how busy
 /// its sending thread was, how long sinks blocked it, how late it ran against the pacing budget,
@@ -36,9 +37,11 @@ package struct HarnessLoad: Sendable, Equatable {
     /// nil where not available.
     package var runQueueNanos: Int64?
 
-    package init(startNanos: Int64, lengthNanos: Int64, sent: UInt64, delivered: UInt64?, waitedNanos: Int64, blockedNanos: Int64,
-                latenessP50Nanos: Int64? = nil, latenessP99Nanos: Int64?, latenessBudgetNanos: Int64?, cpuNanos: Int64, cores: Int,
-                runQueueNanos: Int64?) {
+    package init(
+        startNanos: Int64, lengthNanos: Int64, sent: UInt64, delivered: UInt64?, waitedNanos: Int64, blockedNanos: Int64,
+        latenessP50Nanos: Int64? = nil, latenessP99Nanos: Int64?, latenessBudgetNanos: Int64?, cpuNanos: Int64, cores: Int,
+        runQueueNanos: Int64?
+    ) {
         self.latenessP50Nanos = latenessP50Nanos
         self.startNanos = startNanos
         self.lengthNanos = lengthNanos
@@ -95,8 +98,9 @@ package struct HarnessLoad: Sendable, Equatable {
             if short { facts.append("delivered \(delivered) of \(sent) sent") }
         }
         // A late tail does not explain a destination that delivered short; a sustained lag does.
-        return Bottleneck.Evidence(blockedFraction: blockedFraction, behindSchedule: sustained || (tail && !short), deliveredShort: short,
-                              unpaced: latenessP99Nanos == nil, facts: facts)
+        return Bottleneck.Evidence(
+            blockedFraction: blockedFraction, behindSchedule: sustained || (tail && !short), deliveredShort: short,
+            unpaced: latenessP99Nanos == nil, facts: facts)
     }
 
     package var classification: (bound: Bottleneck, reason: String) { Bottleneck.classify(evidence) }
@@ -184,7 +188,8 @@ final class HarnessSampler {
     func sample() -> Sample {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Int64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000_000
+        let cpu =
+            Int64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000_000
             + Int64(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1_000
         return Sample(cpuNanos: cpu, runQueueNanos: runQueue())
     }

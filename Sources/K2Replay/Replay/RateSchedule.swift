@@ -32,8 +32,8 @@ package struct RateSchedule: Sendable, Equatable, CustomStringConvertible {
     /// Nanoseconds from the start at which message `sequence` (0-based) is due.
     @inline(__always)
     package func offset(sequence: UInt64) -> Int64 {
-        var before = 0.0       // messages due before the current step
-        var start: Int64 = 0   // the current step's start
+        var before = 0.0  // messages due before the current step
+        var start: Int64 = 0  // the current step's start
         let messageIndex = Double(sequence)
         for (i, step) in steps.enumerated() {
             let inStep = step.rate * Double(step.nanos) / 1e9

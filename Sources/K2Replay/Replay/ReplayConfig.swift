@@ -77,9 +77,12 @@ package struct Shard: Sendable, Equatable, CustomStringConvertible {
     /// Parses `i/N` with 0 ≤ i < N.
     package init(parsing text: String) throws(ReplayError) {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let shardIndex = Int(parts[0]), let shardCount = Int(parts[1]), shardCount >= 1, shardIndex >= 0, shardIndex < shardCount else {
-            throw ReplayError(.invalidArgument, what: "--shard '\(text)' is not i/N with 0 ≤ i < N",
-                              remedy: "write e.g. --shard 0/4 … --shard 3/4")
+        guard parts.count == 2, let shardIndex = Int(parts[0]), let shardCount = Int(parts[1]), shardCount >= 1, shardIndex >= 0,
+            shardIndex < shardCount
+        else {
+            throw ReplayError(
+                .invalidArgument, what: "--shard '\(text)' is not i/N with 0 ≤ i < N",
+                remedy: "write e.g. --shard 0/4 … --shard 3/4")
         }
         self.init(index: shardIndex, count: shardCount)
     }

@@ -82,11 +82,13 @@ package final class ReplayEngine: @unchecked Sendable {
             // (specialized for capture files, witness calls per record for other sources).
             return try start(try factory.make(), progress)
         }
-        let captures = try RecordSource(paths: config.files, filter: config.filter, readAhead: config.readAhead,
-                                        maxChains: config.maxOverlappingChains)
+        let captures = try RecordSource(
+            paths: config.files, filter: config.filter, readAhead: config.readAhead,
+            maxChains: config.maxOverlappingChains)
         if let (path, damage) = captures.damage.first, !config.allowTorn {
-            throw ReplayError(.damagedInput, place: path, what: "\(damage)",
-                              remedy: "nothing was sent; replay the intact frames with --allow-torn, or cut the tail for good with `k2 capture reindex \(path)`")
+            throw ReplayError(
+                .damagedInput, place: path, what: "\(damage)",
+                remedy: "nothing was sent; replay the intact frames with --allow-torn, or cut the tail for good with `k2 capture reindex \(path)`")
         }
         var summary = try start(captures, progress)
         summary.inputDamage = captures.damage.map { "\($0.path): \($0.damage)" }
@@ -104,8 +106,10 @@ package final class ReplayEngine: @unchecked Sendable {
         return try replay(source, &waiter, progress)
     }
 
-    private func replay<S: ReplaySource, W: PaceWaiter>(_ source: S, _ waiter: inout W,
-                                                        _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
+    private func replay<S: ReplaySource, W: PaceWaiter>(
+        _ source: S, _ waiter: inout W,
+        _ progress: ((ReplayProgress) -> Void)?
+    ) throws -> ReplaySummary {
         let startWall = clock.wallNanos()
         let kinds = config.kinds
         var kindAllowed = [Bool](repeating: false, count: 256)
@@ -181,8 +185,9 @@ package final class ReplayEngine: @unchecked Sendable {
                     pacer = Pacer(pace: config.pace, captureStart: captureNanos, startNanos: startMono)
                     let newSampler = HarnessSampler()
                     sampler = newSampler
-                    window = LoadWindow(at: startMono, origin: startMono, sample: newSampler.sample(), waited: waiter.waitedNanos,
-                                        blocked: Self.blocked(sinks), sent: 0, delivered: Self.delivered(sinks))
+                    window = LoadWindow(
+                        at: startMono, origin: startMono, sample: newSampler.sample(), waited: waiter.waitedNanos,
+                        blocked: Self.blocked(sinks), sent: 0, delivered: Self.delivered(sinks))
                     runStart = window
                 }
                 if signalFlag.isSet || stopFlag.isSet {
@@ -214,9 +219,11 @@ package final class ReplayEngine: @unchecked Sendable {
                     windowLateness.record(actual &- intended)
                     // A harness window: one getrusage and one pread, about once a second.
                     if actual &- window.startNanos >= config.histogramIntervalNanos {
-                        loads.append(window.close(at: actual, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                                  latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
-                                                  budget: config.latenessBudgetNanos))
+                        loads.append(
+                            window.close(
+                                at: actual, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
+                                budget: config.latenessBudgetNanos))
                         windowLateness.reset()
                     }
                 } else {
@@ -224,15 +231,18 @@ package final class ReplayEngine: @unchecked Sendable {
                     if sequence & stampMask == 0 {
                         stamp = waiter.now()
                         if stamp &- window.startNanos >= config.histogramIntervalNanos {
-                            loads.append(window.close(at: stamp, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                                      latenessP50: nil, latenessP99: nil, budget: nil))
+                            loads.append(
+                                window.close(
+                                    at: stamp, sampler: sampler!, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                                    latenessP50: nil, latenessP99: nil, budget: nil))
                         }
                     }
                     actual = stamp
                     intended = stamp
                 }
-                let message = ReplayMessage(record: record, fields: fields, sequence: sequence, captureNanos: captureNanos,
-                                            intendedNanos: intended, actualNanos: actual, exchange: singleExchange ?? source.exchange)
+                let message = ReplayMessage(
+                    record: record, fields: fields, sequence: sequence, captureNanos: captureNanos,
+                    intendedNanos: intended, actualNanos: actual, exchange: singleExchange ?? source.exchange)
                 var failed = -1
                 var failure: (any Error)?
                 if let onlySink {
@@ -269,13 +279,17 @@ package final class ReplayEngine: @unchecked Sendable {
                         case let .speed(speed): eta = Int64(Double(totalCaptureNanos - done) / speed)
                         case .max, .rate, .rates:
                             // Below 2^63 (a tiny fraction done early would overflow Int64).
-                            if let completed = fraction, completed > 0, Double(elapsed) * (1 - completed) / completed < 9.2e18 { eta = Int64(Double(elapsed) * (1 - completed) / completed) }
+                            if let completed = fraction, completed > 0, Double(elapsed) * (1 - completed) / completed < 9.2e18 {
+                                eta = Int64(Double(elapsed) * (1 - completed) / completed)
+                            }
                         }
                     }
-                    progress(ReplayProgress(messages: sequence, bytes: bytes,
-                                            rate: Double(sequence - lastProgressCount) * 1e9 / Double(actual - lastProgress),
-                                            lagNanos: Swift.max(0, waiter.now() - intended), etaNanos: eta,
-                                            fraction: fraction, elapsedNanos: elapsed))
+                    progress(
+                        ReplayProgress(
+                            messages: sequence, bytes: bytes,
+                            rate: Double(sequence - lastProgressCount) * 1e9 / Double(actual - lastProgress),
+                            lagNanos: Swift.max(0, waiter.now() - intended), etaNanos: eta,
+                            fraction: fraction, elapsedNanos: elapsed))
                     lastProgress = actual
                     lastProgressCount = sequence
                 }
@@ -295,20 +309,25 @@ package final class ReplayEngine: @unchecked Sendable {
             intervals.append(Self.encodeInterval(interval, from: intervalStart, to: waiter.now(), origin: startMono))
         }
         if !isMax, let sampler, windowLateness.totalCount > 0 {
-            loads.append(window.close(at: Swift.max(lastSent, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                      latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
-                                      budget: config.latenessBudgetNanos))
+            loads.append(
+                window.close(
+                    at: Swift.max(lastSent, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                    latenessP50: windowLateness.valueAtPercentile(50), latenessP99: windowLateness.valueAtPercentile(99),
+                    budget: config.latenessBudgetNanos))
         } else if isMax, let sampler, sequence > window.sent {
-            loads.append(window.close(at: sendingEnd, sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
-                                      latenessP50: nil, latenessP99: nil, budget: nil))
+            loads.append(
+                window.close(
+                    at: sendingEnd, sampler: sampler, waited: waiter.waitedNanos, sinks: sinks, sent: sequence,
+                    latenessP50: nil, latenessP99: nil, budget: nil))
         }
         // The whole sending phase, before `finish` (which drains what the sinks still hold).
         var harness: HarnessLoad?
         if let sampler, sequence > 0 {
             let budget = config.latenessBudgetNanos ?? HarnessLoad.latenessBudget(messages: sequence, sendingNanos: sendingEnd &- startMono)
-            harness = runStart.close(at: Swift.max(sendingEnd, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks,
-                                     sent: sequence, latenessP50: isMax ? nil : lateness.valueAtPercentile(50),
-                                     latenessP99: isMax ? nil : lateness.valueAtPercentile(99), budget: isMax ? nil : budget)
+            harness = runStart.close(
+                at: Swift.max(sendingEnd, window.startNanos), sampler: sampler, waited: waiter.waitedNanos, sinks: sinks,
+                sent: sequence, latenessP50: isMax ? nil : lateness.valueAtPercentile(50),
+                latenessP99: isMax ? nil : lateness.valueAtPercentile(99), budget: isMax ? nil : budget)
         }
 
         // Count what was selected but never handed over (the message a sink failed on was handed over).
@@ -331,14 +350,19 @@ package final class ReplayEngine: @unchecked Sendable {
         for i in sinks.indices {
             let stats = sinks[i].stats
             let never = total &- stats.counts.sent
-            summaries.append(SinkSummary(uri: Secrets.mask(sinks[i].uri), stats: stats, neverSent: never,
-                                         error: sinkErrors[i].map(Secrets.mask)))
+            summaries.append(
+                SinkSummary(
+                    uri: Secrets.mask(sinks[i].uri), stats: stats, neverSent: never,
+                    error: sinkErrors[i].map(Secrets.mask)))
             if outcome == .completed, stats.counts.delivered &+ stats.counts.unrouted != stats.counts.sent || never != 0 || stats.counts.dropped > 0 {
                 outcome = .incomplete
-                stopReason = stopReason ?? (stats.counts.unknown > 0
-                    ? "\(sinks[i].uri) cannot tell whether \(stats.counts.unknown) message(s) landed"
-                    : stats.counts.dropped > 0 ? "\(Secrets.mask(sinks[i].uri)) dropped \(stats.counts.dropped) message(s) meant for a client"
-                    : "\(sinks[i].uri) did not deliver everything")
+                stopReason =
+                    stopReason
+                    ?? (stats.counts.unknown > 0
+                        ? "\(sinks[i].uri) cannot tell whether \(stats.counts.unknown) message(s) landed"
+                        : stats.counts.dropped > 0
+                            ? "\(Secrets.mask(sinks[i].uri)) dropped \(stats.counts.dropped) message(s) meant for a client"
+                            : "\(sinks[i].uri) did not deliver everything")
             }
         }
         return ReplaySummary(
@@ -357,7 +381,9 @@ package final class ReplayEngine: @unchecked Sendable {
 
     /// What the slowest sink has delivered or left unrouted so far.
     static func delivered(_ sinks: [any ReplaySink]) -> UInt64 {
-        sinks.map { sink in let counts = sink.counts; return counts.delivered &+ counts.unrouted }.min() ?? 0
+        sinks.map { sink in
+            let counts = sink.counts; return counts.delivered &+ counts.unrouted
+        }.min() ?? 0
     }
 
     /// The start of a `HarnessLoad` window: the counters as they were.
@@ -383,17 +409,23 @@ package final class ReplayEngine: @unchecked Sendable {
         }
 
         /// The window from its start to `now`; this window then starts at `now`.
-        mutating func close(at now: Int64, sampler: HarnessSampler, waited: Int64, sinks: [any ReplaySink], sent: UInt64,
-                            latenessP50: Int64?, latenessP99: Int64?, budget: Int64?) -> HarnessLoad {
-            let next = LoadWindow(at: now, origin: origin, sample: sampler.sample(), waited: waited, blocked: ReplayEngine.blocked(sinks),
-                                  sent: sent, delivered: ReplayEngine.delivered(sinks))
+        mutating func close(
+            at now: Int64, sampler: HarnessSampler, waited: Int64, sinks: [any ReplaySink], sent: UInt64,
+            latenessP50: Int64?, latenessP99: Int64?, budget: Int64?
+        ) -> HarnessLoad {
+            let next = LoadWindow(
+                at: now, origin: origin, sample: sampler.sample(), waited: waited, blocked: ReplayEngine.blocked(sinks),
+                sent: sent, delivered: ReplayEngine.delivered(sinks))
             let queued = next.sample.runQueueNanos.flatMap { end in sample.runQueueNanos.map { end &- $0 } }
-            let load = HarnessLoad(startNanos: startNanos &- origin, lengthNanos: now &- startNanos, sent: sent &- self.sent,
-                                   delivered: next.delivered &- Swift.min(delivered, next.delivered),
-                                   waitedNanos: waited &- self.waited, blockedNanos: next.blocked &- blocked,
-                                   latenessP50Nanos: latenessP50, latenessP99Nanos: latenessP99, latenessBudgetNanos: latenessP99 == nil ? nil
-                                       : budget ?? HarnessLoad.latenessBudget(messages: sent &- self.sent, sendingNanos: now &- startNanos),
-                                   cpuNanos: next.sample.cpuNanos &- sample.cpuNanos, cores: sampler.cores, runQueueNanos: queued)
+            let load = HarnessLoad(
+                startNanos: startNanos &- origin, lengthNanos: now &- startNanos, sent: sent &- self.sent,
+                delivered: next.delivered &- Swift.min(delivered, next.delivered),
+                waitedNanos: waited &- self.waited, blockedNanos: next.blocked &- blocked,
+                latenessP50Nanos: latenessP50, latenessP99Nanos: latenessP99,
+                latenessBudgetNanos: latenessP99 == nil
+                    ? nil
+                    : budget ?? HarnessLoad.latenessBudget(messages: sent &- self.sent, sendingNanos: now &- startNanos),
+                cpuNanos: next.sample.cpuNanos &- sample.cpuNanos, cores: sampler.cores, runQueueNanos: queued)
             self = next
             return load
         }
@@ -408,14 +440,17 @@ package final class ReplayEngine: @unchecked Sendable {
     static func checkScheduleRange(span: Int64, loops: Int, pace: Pace) throws(ReplayError) {
         let (covered, overflow) = Swift.max(span, 0).multipliedReportingOverflow(by: Int64(loops))
         if overflow || covered > maxScheduleNanos {
-            throw ReplayError(.invalidArgument,
-                              what: "--loop \(loops) rounds of \(TimeText.humanDuration(nanos: span)) are more than 146 years of capture time, the most k2 schedules",
-                              remedy: "give at most --loop \(maxScheduleNanos / Swift.max(span, 1))")
+            throw ReplayError(
+                .invalidArgument,
+                what:
+                    "--loop \(loops) rounds of \(TimeText.humanDuration(nanos: span)) are more than 146 years of capture time, the most k2 schedules",
+                remedy: "give at most --loop \(maxScheduleNanos / Swift.max(span, 1))")
         }
         if case let .speed(multiplier) = pace, Double(covered) / multiplier > Double(maxScheduleNanos) {
-            throw ReplayError(.invalidArgument,
-                              what: "--speed \(multiplier) would take more than 146 years to replay \(TimeText.humanDuration(nanos: covered)) of capture time",
-                              remedy: "give a higher --speed, e.g. --speed 1")
+            throw ReplayError(
+                .invalidArgument,
+                what: "--speed \(multiplier) would take more than 146 years to replay \(TimeText.humanDuration(nanos: covered)) of capture time",
+                remedy: "give a higher --speed, e.g. --speed 1")
         }
     }
 
@@ -426,8 +461,9 @@ package final class ReplayEngine: @unchecked Sendable {
         param.sched_priority = priority
         let rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
         guard rc == 0 else {
-            throw ReplayError(.invalidArgument, what: "cannot run the sending thread under SCHED_FIFO: \(String(cString: strerror(rc)))",
-                              remedy: "run as root or with CAP_SYS_NICE, or drop --realtime")
+            throw ReplayError(
+                .invalidArgument, what: "cannot run the sending thread under SCHED_FIFO: \(String(cString: strerror(rc)))",
+                remedy: "run as root or with CAP_SYS_NICE, or drop --realtime")
         }
         #else
         throw ReplayError(.invalidArgument, what: "--realtime is supported on Linux only", remedy: "drop --realtime")
@@ -435,12 +471,16 @@ package final class ReplayEngine: @unchecked Sendable {
     }
 
     static func encodeInterval(_ h: Histogram, from: Int64, to: Int64, origin: Int64) -> EncodedHistogramInterval {
-        EncodedHistogramInterval(HistogramInterval(startSeconds: Double(from - origin) / 1e9,
-                                                   lengthSeconds: Double(to - from) / 1e9, histogram: h))
+        EncodedHistogramInterval(
+            HistogramInterval(
+                startSeconds: Double(from - origin) / 1e9,
+                lengthSeconds: Double(to - from) / 1e9, histogram: h))
     }
 
     /// After a stop: the selected messages left in this round and the remaining rounds.
-    private func countRest<S: ReplaySource>(_ source: S, kinds: Set<RecordKind>, filter: RecordFilter, shard: Shard?, roundsLeft: Int) throws -> UInt64 {
+    private func countRest<S: ReplaySource>(_ source: S, kinds: Set<RecordKind>, filter: RecordFilter, shard: Shard?, roundsLeft: Int) throws
+        -> UInt64
+    {
         func countOnePass() throws -> UInt64 {
             var remaining: UInt64 = 0
             while let record = try source.next() {
@@ -514,14 +554,17 @@ final class RecordSource: ReplaySource {
             // All frames come from the index (the reader then reads each frame's exact size
             // instead of probing 512 KiB and parsing the zstd header); a time window takes only
             // the frames overlapping it.
-            let wanted = filter.from != nil || filter.to != nil
+            let wanted =
+                filter.from != nil || filter.to != nil
                 ? index.frames(overlapping: filter.from ?? .min, filter.to ?? .max).map { index.entries[$0] }
                 : index.entries
             let chains = index.timeOrderedChains(of: wanted)
             if chains.count > maxChains {
-                throw ReplayError(.invalidArgument, place: path,
-                                  what: "records are not in receive-time order (\(chains.count) stretches of the file overlap in time; replay merges at most \(maxChains))",
-                                  remedy: "sort it first: k2 capture sort \(path) -o \(Self.sortedName(path)), then replay that")
+                throw ReplayError(
+                    .invalidArgument, place: path,
+                    what:
+                        "records are not in receive-time order (\(chains.count) stretches of the file overlap in time; replay merges at most \(maxChains))",
+                    remedy: "sort it first: k2 capture sort \(path) -o \(Self.sortedName(path)), then replay that")
             }
             for (k, chain) in chains.enumerated() {
                 let reader = k == 0 ? firstReader : try CaptureReader(path: path)

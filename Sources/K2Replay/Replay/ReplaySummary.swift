@@ -108,7 +108,12 @@ package struct ReplaySummary: Sendable {
         case let .speed(speed): pace.append(("speed", .number(TimeText.fixed(speed, 6))))
         case let .rate(rate): pace.append(("rate_msg_per_s", .number(TimeText.fixed(rate, 3))))
         case let .rates(schedule):
-            pace.append(("steps", .array(schedule.steps.map { .object([("rate_msg_per_s", .number(TimeText.fixed($0.rate, 3))), ("ns", .number(String($0.nanos)))]) })))
+            pace.append(
+                (
+                    "steps",
+                    .array(
+                        schedule.steps.map { .object([("rate_msg_per_s", .number(TimeText.fixed($0.rate, 3))), ("ns", .number(String($0.nanos)))]) })
+                ))
         case .max: break
         }
         let sinks: [JSONValue] = self.sinks.map { sink in
@@ -116,7 +121,8 @@ package struct ReplaySummary: Sendable {
             var members: [(String, JSONValue)] = [
                 ("uri", .string(sink.uri)),
                 ("sent", num(counts.sent)), ("delivered", num(counts.delivered)), ("failed", num(counts.failed)),
-                ("unknown", num(counts.unknown)), ("unrouted", num(counts.unrouted)), ("dropped", num(counts.dropped)), ("in_flight", num(counts.inFlight)), ("never_sent", num(sink.neverSent)), ("bytes", num(counts.bytes)),
+                ("unknown", num(counts.unknown)), ("unrouted", num(counts.unrouted)), ("dropped", num(counts.dropped)),
+                ("in_flight", num(counts.inFlight)), ("never_sent", num(sink.neverSent)), ("bytes", num(counts.bytes)),
                 ("failure_reasons", .object(counts.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
                 ("unknown_reasons", .object(counts.unknownReasons.sorted { $0.key < $1.key }.map { ($0.key, num($0.value)) })),
                 ("latency_from_intended_ns", Self.percentiles(sink.stats.latencyFromIntended)),
@@ -157,11 +163,13 @@ package struct ReplaySummary: Sendable {
 
     /// The `.hlog` with the lateness intervals and, tagged, each sink's whole-run latency histograms.
     package func hlog() -> String {
-        var writer = HistogramLogWriter(startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
+        var writer = HistogramLogWriter(
+            startNanos: startedWallNanos, comment: "[k2 replay: lateness per interval; sinkN.intended / sinkN.actual per run; values in ns]")
         for i in latenessIntervals { writer.append(i) }
         let length = Double(durationNanos) / 1e9
         for (n, sink) in sinks.enumerated() {
-            writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).intended", histogram: sink.stats.latencyFromIntended))
+            writer.append(
+                HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).intended", histogram: sink.stats.latencyFromIntended))
             writer.append(HistogramInterval(startSeconds: 0, lengthSeconds: length, tag: "sink\(n).actual", histogram: sink.stats.latencyFromActual))
         }
         return writer.text
@@ -176,21 +184,24 @@ package struct ReplaySummary: Sendable {
         func ms(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000_000, 3) + " ms" }
         var out: [String] = []
         for damage in inputDamage { out.append("warning: \(damage); only the frames before it were replayed (--allow-torn)") }
-        out.append("replay \(outcome.rawValue)\(stopReason.map { ": " + $0 } ?? ""): \(messages) messages, "
-            + "\(SizeText.human(bytes: Int64(bytes))) in \(TimeText.humanDuration(nanos: durationNanos))"
-            + (neverSent > 0 ? ", \(neverSent) never sent" : ""))
+        out.append(
+            "replay \(outcome.rawValue)\(stopReason.map { ": " + $0 } ?? ""): \(messages) messages, "
+                + "\(SizeText.human(bytes: Int64(bytes))) in \(TimeText.humanDuration(nanos: durationNanos))"
+                + (neverSent > 0 ? ", \(neverSent) never sent" : ""))
         var speed = "speed: requested \(pace), achieved \(TimeText.fixed(achievedSpeed, 2))x, \(TimeText.fixed(messagesPerSecond, 0)) msg/s"
         if sendingNanos > 0 {
             speed += ", \(TimeText.fixed(Double(bytes) / Double(sendingNanos) * 1e9 / 1_048_576, 1)) MiB/s"
         }
         out.append(speed)
         if lateness.totalCount > 0 {
-            out.append("lateness: p50 \(us(lateness.valueAtPercentile(50))), p99 \(us(lateness.valueAtPercentile(99))), "
-                + "p99.9 \(us(lateness.valueAtPercentile(99.9))), max \(us(lateness.max))"
-                + (realtimePriority.map { " (SCHED_FIFO \($0))" } ?? ""))
+            out.append(
+                "lateness: p50 \(us(lateness.valueAtPercentile(50))), p99 \(us(lateness.valueAtPercentile(99))), "
+                    + "p99.9 \(us(lateness.valueAtPercentile(99.9))), max \(us(lateness.max))"
+                    + (realtimePriority.map { " (SCHED_FIFO \($0))" } ?? ""))
             if realtimePriority == nil, lateness.valueAtPercentile(99) > Self.latenessHintNanos {
-                out.append("  lateness above \(us(Self.latenessHintNanos)) under normal scheduling is the sending thread waiting for a CPU; "
-                    + "--realtime 10 (root) keeps it in microseconds (docs/replay.md)")
+                out.append(
+                    "  lateness above \(us(Self.latenessHintNanos)) under normal scheduling is the sending thread waiting for a CPU; "
+                        + "--realtime 10 (root) keeps it in microseconds (docs/replay.md)")
             }
         }
         if let harness {
@@ -198,18 +209,22 @@ package struct ReplaySummary: Sendable {
             out.append("bound: \(bound.rawValue) — \(reason)")
             let behind = harnessIntervals.filter { $0.bound != bound }.count
             if behind > 0 {
-                out.append("  \(behind) of \(harnessIntervals.count) intervals were \(bound == .system ? Bottleneck.harness.rawValue : Bottleneck.system.rawValue) (summary.json harness_intervals)")
+                out.append(
+                    "  \(behind) of \(harnessIntervals.count) intervals were \(bound == .system ? Bottleneck.harness.rawValue : Bottleneck.system.rawValue) (summary.json harness_intervals)"
+                )
             }
         }
         for sink in sinks {
             let counts = sink.stats.counts
-            var line = "\(sink.uri): sent \(counts.sent), delivered \(counts.delivered), failed \(counts.failed)"
+            var line =
+                "\(sink.uri): sent \(counts.sent), delivered \(counts.delivered), failed \(counts.failed)"
                 + (counts.unknown > 0 ? ", unknown \(counts.unknown)" : "") + (counts.unrouted > 0 ? ", unrouted \(counts.unrouted)" : "")
                 + (counts.dropped > 0 ? ", dropped \(counts.dropped)" : "") + ", in flight \(counts.inFlight)"
             if sink.neverSent > 0 { line += ", never sent \(sink.neverSent)" }
             let latency = sink.stats.latencyFromIntended
             if latency.totalCount > 0 {
-                line += "; latency from intended p50 \(ms(latency.valueAtPercentile(50))) p99 \(ms(latency.valueAtPercentile(99))) max \(ms(latency.max))"
+                line +=
+                    "; latency from intended p50 \(ms(latency.valueAtPercentile(50))) p99 \(ms(latency.valueAtPercentile(99))) max \(ms(latency.max))"
             }
             out.append(line)
             for (reason, count) in counts.failureReasons.sorted(by: { $0.value > $1.value }).prefix(3) {
@@ -247,8 +262,9 @@ extension ReplaySummary {
     @discardableResult
     package func writeReport(to directory: String) throws(ReplayError) -> [String] {
         if mkdir(directory, 0o755) != 0, errno != EEXIST {
-            throw ReplayError(.io, place: directory, what: "cannot create the report directory: \(String(cString: strerror(errno)))",
-                              remedy: "check the parent directory exists and is writable")
+            throw ReplayError(
+                .io, place: directory, what: "cannot create the report directory: \(String(cString: strerror(errno)))",
+                remedy: "check the parent directory exists and is writable")
         }
         let files: [(String, String)] = [
             ("summary.json", Secrets.mask(json().serialized()) + "\n"),
@@ -273,7 +289,9 @@ extension ReplaySummary {
                 return true
             }
             close(fd)
-            guard ok else { throw ReplayError(.io, place: path, what: "write failed: \(String(cString: strerror(errno)))", remedy: "check free disk space") }
+            guard ok else {
+                throw ReplayError(.io, place: path, what: "write failed: \(String(cString: strerror(errno)))", remedy: "check free disk space")
+            }
             written.append(path)
         }
         return written

@@ -23,13 +23,15 @@ package struct SyntheticCapture: Sendable {
     /// Writes the capture; returns the number of `recv` messages.
     @discardableResult
     package func write(to path: String) throws -> Int {
-        let header = CaptureHeader(createdNanos: startNanos, host: "synthetic",
-                                   metadata: [("exchange", .string("binance")), ("synthetic", .bool(true))])
+        let header = CaptureHeader(
+            createdNanos: startNanos, host: "synthetic",
+            metadata: [("exchange", .string("binance")), ("synthetic", .bool(true))])
         let writer = try CaptureWriter(path: path, header: header)
         var rng = SplitMix64(seed: seed)
         let streams = symbols.flatMap { ["\($0.lowercased())@trade", "\($0.lowercased())@depth@100ms"] }
-        try writer.append(kind: .connect, timestamp: startNanos, connection: 0,
-                     url: "wss://stream.binance.com:9443/stream?streams=" + streams.joined(separator: "/"), text: "")
+        try writer.append(
+            kind: .connect, timestamp: startNanos, connection: 0,
+            url: "wss://stream.binance.com:9443/stream?streams=" + streams.joined(separator: "/"), text: "")
         var timestamp = startNanos + 1_000_000
         let end = startNanos + durationNanos
         var tradeId = [Int64](repeating: 3_000_000_000, count: symbols.count)
@@ -43,7 +45,7 @@ package struct SyntheticCapture: Sendable {
         text.reserveCapacity(512)
         while true {
             if timestamp >= nextSwing {
-                currentRate = rate * (0.25 + 2.25 * rng.nextDouble()) / 1.375   // mean 1 × rate
+                currentRate = rate * (0.25 + 2.25 * rng.nextDouble()) / 1.375  // mean 1 × rate
                 nextSwing += 10_000_000_000
             }
             // Exponential gap at the current rate.
@@ -60,14 +62,19 @@ package struct SyntheticCapture: Sendable {
             if rng.next() % 3 == 0 {
                 let first = updateId[symbol] + 1
                 updateId[symbol] = first + Int64(rng.next() % 8)
-                text += Array(#"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":\#(ms),"s":"\#(sym)","U":\#(first),"u":\#(updateId[symbol]),"b":[["\#(priceText)","\#(qty(&rng))"],["\#(priceText)","0.00000000"]],"a":[["\#(priceText)","\#(qty(&rng))"]]}}"#.utf8)
+                text += Array(
+                    #"{"stream":"\#(sym.lowercased())@depth@100ms","data":{"e":"depthUpdate","E":\#(ms),"s":"\#(sym)","U":\#(first),"u":\#(updateId[symbol]),"b":[["\#(priceText)","\#(qty(&rng))"],["\#(priceText)","0.00000000"]],"a":[["\#(priceText)","\#(qty(&rng))"]]}}"#
+                        .utf8)
             } else {
                 tradeId[symbol] += 1
-                text += Array(#"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[symbol]),"p":"\#(priceText)","q":"\#(qty(&rng))","T":\#(ms - 1),"m":\#(rng.next() % 2 == 0),"M":true}}"#.utf8)
+                text += Array(
+                    #"{"stream":"\#(sym.lowercased())@trade","data":{"e":"trade","E":\#(ms),"s":"\#(sym)","t":\#(tradeId[symbol]),"p":"\#(priceText)","q":"\#(qty(&rng))","T":\#(ms - 1),"m":\#(rng.next() % 2 == 0),"M":true}}"#
+                        .utf8)
             }
             try text.withUnsafeBytes { raw in
-                try writer.append(kind: .recv, timestamp: timestamp, connection: 0, isBinary: false,
-                             aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: raw)
+                try writer.append(
+                    kind: .recv, timestamp: timestamp, connection: 0, isBinary: false,
+                    aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: raw)
             }
             messages += 1
         }

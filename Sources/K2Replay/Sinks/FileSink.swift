@@ -42,8 +42,9 @@ final class FileSink: ReplaySink {
         }
         fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
-            throw ReplayError(.io, place: uri, what: "cannot open \(path): \(String(cString: strerror(errno)))",
-                              remedy: "check the directory exists and is writable")
+            throw ReplayError(
+                .io, place: uri, what: "cannot open \(path): \(String(cString: strerror(errno)))",
+                remedy: "check the directory exists and is writable")
         }
     }
 
@@ -91,8 +92,9 @@ final class FileSink: ReplaySink {
         pendingIntended.removeAll(keepingCapacity: true)
         pendingActual.removeAll(keepingCapacity: true)
         if failure != 0 {
-            throw ReplayError(.sinkFailed, place: uri, what: "write failed: \(String(cString: strerror(failure)))",
-                              remedy: failure == EPIPE ? "the reading end of the pipe went away" : "check free disk space")
+            throw ReplayError(
+                .sinkFailed, place: uri, what: "write failed: \(String(cString: strerror(failure)))",
+                remedy: failure == EPIPE ? "the reading end of the pipe went away" : "check free disk space")
         }
     }
 
@@ -116,8 +118,9 @@ enum FileSinkMaker: SinkMaker {
         try uri.checkParameters([])
         let path = uri.authority.isEmpty ? uri.path : uri.authority + uri.path
         guard !path.isEmpty else {
-            throw ReplayError(.invalidArgument, place: uri.text, what: "file sink without a path",
-                              remedy: "write file:out.ndjson, file:///tmp/out.ndjson or - for stdout")
+            throw ReplayError(
+                .invalidArgument, place: uri.text, what: "file sink without a path",
+                remedy: "write file:out.ndjson, file:///tmp/out.ndjson or - for stdout")
         }
         return FileSink(uri: uri.text, path: path, clock: options.clock)
     }

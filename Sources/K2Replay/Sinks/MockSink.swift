@@ -150,8 +150,9 @@ package final class MockSink: ReplaySink {
                 refused.failed &+= 1
                 refused.failureReasons["mock failure after \(failAfter) messages", default: 0] &+= 1
             }
-            throw ReplayError(.sinkFailed, place: uri, what: "mock sink failed after \(failAfter) messages (fail_after)",
-                              remedy: "drop fail_after from the URI")
+            throw ReplayError(
+                .sinkFailed, place: uri, what: "mock sink failed after \(failAfter) messages (fail_after)",
+                remedy: "drop fail_after from the URI")
         }
         let hotState = hot
         hotState.pointee.checksum = Self.checksum(payload, continuing: hotState.pointee.checksum)
@@ -234,11 +235,15 @@ package final class MockSink: ReplaySink {
             if let capacity {
                 details.append(("capacity_msg_per_s", .number(TimeText.fixed(capacity, 3))))
                 details.append(("queue_depth_max", .number(String(maxDepth))))
-                details.append(("queue_wait_ns", .object([
-                    ("p50", .number(String(waitHistogram.valueAtPercentile(50)))),
-                    ("p99", .number(String(waitHistogram.valueAtPercentile(99)))),
-                    ("max", .number(String(waitHistogram.max))),
-                ])))
+                details.append(
+                    (
+                        "queue_wait_ns",
+                        .object([
+                            ("p50", .number(String(waitHistogram.valueAtPercentile(50)))),
+                            ("p99", .number(String(waitHistogram.valueAtPercentile(99)))),
+                            ("max", .number(String(waitHistogram.max))),
+                        ])
+                    ))
                 details.append(("queue_depth_per_second", .array(depthTimeline.map { .number(String($0)) })))
             }
             return SinkStats(counts: counts, latencyFromIntended: fromIntended, latencyFromActual: fromActual, details: details)
@@ -253,8 +258,9 @@ enum MockSinkMaker: SinkMaker {
     static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try uri.checkParameters(["capacity", "fail_after"])
         guard uri.authority.isEmpty, uri.path.isEmpty || uri.path == "/" else {
-            throw ReplayError(.invalidArgument, place: uri.text, what: "mock:// takes no host or path",
-                              remedy: "write mock:// or mock://?capacity=138")
+            throw ReplayError(
+                .invalidArgument, place: uri.text, what: "mock:// takes no host or path",
+                remedy: "write mock:// or mock://?capacity=138")
         }
         let failAfter = try uri.positiveNumber("fail_after").map { UInt64($0) }
         return MockSink(uri: uri.text, capacity: try uri.positiveNumber("capacity"), failAfter: failAfter, clock: options.clock)

@@ -27,8 +27,10 @@ package struct ReplayMessage {
     package let exchange: String
 
     /// `fields` nil: extracted from the payload when a sink reads `fields`.
-    package init(record: CaptureRecord, fields: PayloadFields?, sequence: UInt64, captureNanos: Int64,
-                intendedNanos: Int64, actualNanos: Int64, exchange: String) {
+    package init(
+        record: CaptureRecord, fields: PayloadFields?, sequence: UInt64, captureNanos: Int64,
+        intendedNanos: Int64, actualNanos: Int64, exchange: String
+    ) {
         self.record = record
         self.precomputedFields = fields
         self.sequence = sequence
@@ -122,8 +124,10 @@ package struct SinkStats: Sendable {
     /// Sink-specific figures (queue depth, batches, …) as JSON members of the sink's summary entry.
     package var details: [(String, JSONValue)]
 
-    init(counts: SinkCounts, latencyFromIntended: Histogram = Histogram(),
-                latencyFromActual: Histogram = Histogram(), details: [(String, JSONValue)] = []) {
+    init(
+        counts: SinkCounts, latencyFromIntended: Histogram = Histogram(),
+        latencyFromActual: Histogram = Histogram(), details: [(String, JSONValue)] = []
+    ) {
         self.counts = counts
         self.latencyFromIntended = latencyFromIntended
         self.latencyFromActual = latencyFromActual

@@ -30,8 +30,9 @@ package struct SinkURI: Sendable, Equatable {
             return
         }
         guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
-            throw ReplayError(.invalidArgument, place: Secrets.mask(text), what: "not a sink URI",
-                              remedy: "write scheme://… (\(SinkFactory.schemeList)) or - for NDJSON on stdout")
+            throw ReplayError(
+                .invalidArgument, place: Secrets.mask(text), what: "not a sink URI",
+                remedy: "write scheme://… (\(SinkFactory.schemeList)) or - for NDJSON on stdout")
         }
         scheme = text[..<colon].lowercased()
         var rest = text[text.index(after: colon)...]
@@ -76,9 +77,11 @@ package struct SinkURI: Sendable, Equatable {
     /// Throws for any query key outside `known`, naming the ones that are.
     package func checkParameters(_ known: [String]) throws(ReplayError) {
         for (key, _) in query where !known.contains(key) {
-            throw ReplayError(.invalidArgument, place: display, what: "unknown parameter '\(key)'",
-                              remedy: known.isEmpty ? "\(scheme):// takes no parameters"
-                                  : "\(scheme):// takes " + known.joined(separator: ", "))
+            throw ReplayError(
+                .invalidArgument, place: display, what: "unknown parameter '\(key)'",
+                remedy: known.isEmpty
+                    ? "\(scheme):// takes no parameters"
+                    : "\(scheme):// takes " + known.joined(separator: ", "))
         }
     }
 
@@ -86,8 +89,9 @@ package struct SinkURI: Sendable, Equatable {
     package func positiveNumber(_ key: String) throws(ReplayError) -> Double? {
         guard let text = parameter(key) else { return nil }
         guard let number = Double(text), number > 0, number.isFinite else {
-            throw ReplayError(.invalidArgument, place: display, what: "\(key)=\(text) is not a positive number",
-                              remedy: "write e.g. \(key)=100")
+            throw ReplayError(
+                .invalidArgument, place: display, what: "\(key)=\(text) is not a positive number",
+                remedy: "write e.g. \(key)=100")
         }
         return number
     }
@@ -98,7 +102,9 @@ package struct SinkURI: Sendable, Equatable {
         let bytes = Array(s.utf8)
         var position = 0
         while position < bytes.count {
-            if bytes[position] == 37, position + 2 < bytes.count, let byte = UInt8(String(decoding: bytes[position + 1...position + 2], as: UTF8.self), radix: 16) {
+            if bytes[position] == 37, position + 2 < bytes.count,
+                let byte = UInt8(String(decoding: bytes[position + 1...position + 2], as: UTF8.self), radix: 16)
+            {
                 out.append(byte); position += 3
             } else {
                 out.append(bytes[position]); position += 1
@@ -128,8 +134,10 @@ package struct SinkOptions: Sendable {
     /// Where sinks' notices go (`ws://`: waiting for clients).
     package var logger = Logger(label: "k2.replay")
 
-    package init(properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
-                venue: String? = nil, captures: [String] = []) {
+    package init(
+        properties: [(String, String)] = [], createTables: Bool = false, caFile: String? = nil, clock: any NanoClock = SystemClock(),
+        venue: String? = nil, captures: [String] = []
+    ) {
         self.venue = venue
         self.captures = captures
         self.properties = properties
@@ -176,8 +184,9 @@ package enum SinkFactory {
     package static func make(_ text: String, options: SinkOptions = SinkOptions()) throws -> any ReplaySink {
         let uri = try SinkURI(parsing: text)
         guard let maker = makers.first(where: { $0.schemes.contains(uri.scheme) }) else {
-            throw ReplayError(.invalidArgument, place: uri.display, what: "unknown sink scheme '\(uri.scheme)'",
-                              remedy: "use one of \(schemeList) or - (NDJSON on stdout)")
+            throw ReplayError(
+                .invalidArgument, place: uri.display, what: "unknown sink scheme '\(uri.scheme)'",
+                remedy: "use one of \(schemeList) or - (NDJSON on stdout)")
         }
         return try maker.make(uri, options: options)
     }

@@ -15,12 +15,12 @@ enum VenueRoute {
     /// Coinbase `heartbeats`/`subscriptions`), which the sink answers itself instead of replaying.
     static func key(_ payload: UnsafeRawBufferPointer, fields: PayloadFields) -> String? {
         let first = payload.firstIndex { $0 != 32 && $0 != 10 && $0 != 13 && $0 != 9 }
-        if let first, payload[first] == 91 {                                   // '[': Kraken v1 data
+        if let first, payload[first] == 91 {  // '[': Kraken v1 data
             guard let channel = fields.streamString, let pair = fields.symbolString else { return nil }
             return krakenKey(channel: channel, pair: pair)
         }
         if let stream = fields.streamString, isBinanceStream(stream) { return binanceKey(stream) }
-        if let channel = fields.streamString {                                 // Coinbase (`"channel":`)
+        if let channel = fields.streamString {  // Coinbase (`"channel":`)
             if channel == "heartbeats" || channel == "subscriptions" { return nil }
             guard let product = fields.symbolString else { return nil }
             return coinbaseKey(channel: channel == "l2_data" ? "level2" : channel, product: product)
@@ -34,7 +34,7 @@ enum VenueRoute {
             default: break
             }
         }
-        if fields.symbol == nil, fields.event != nil { return nil }            // `{"event":"heartbeat"}`, …
+        if fields.symbol == nil, fields.event != nil { return nil }  // `{"event":"heartbeat"}`, …
         return fields.symbolString.map { "*|\($0.uppercased())" }
     }
 

@@ -92,12 +92,14 @@ extension WebSocketSink {
 
         /// The figures of this client in the summary's `clients` list.
         var summary: JSONValue {
-            .object([("client", .number(String(number))), ("path", .string(path)),
-                     ("subscriptions", .array(subscriptions.sorted().map { .string($0) })),
-                     ("delivered", .number(String(delivered))),
-                     ("dropped_left", .number(String(droppedLeft))),
-                     ("dropped_overflow", .number(String(droppedOverflow))),
-                     ("left", .bool(gone))])
+            .object([
+                ("client", .number(String(number))), ("path", .string(path)),
+                ("subscriptions", .array(subscriptions.sorted().map { .string($0) })),
+                ("delivered", .number(String(delivered))),
+                ("dropped_left", .number(String(droppedLeft))),
+                ("dropped_overflow", .number(String(droppedOverflow))),
+                ("left", .bool(gone)),
+            ])
         }
     }
 }

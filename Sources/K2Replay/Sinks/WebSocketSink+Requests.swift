@@ -26,11 +26,14 @@ extension WebSocketSink {
                 } else {
                     for product in coinbase.productIDs {
                         // No channel (the Exchange feed's `"channels":[…]`): every message for the product.
-                        let key = coinbase.channel.isEmpty ? "*|\(product.uppercased())" : VenueRoute.coinbaseKey(channel: coinbase.channel, product: product)
+                        let key =
+                            coinbase.channel.isEmpty
+                            ? "*|\(product.uppercased())" : VenueRoute.coinbaseKey(channel: coinbase.channel, product: product)
                         if subscribe { client.subscriptions.insert(key) } else { client.subscriptions.remove(key) }
                     }
                 }
-                client.write(VenueAnswers.coinbaseSubscriptions(coinbaseProducts(client), nanos: wall, sequence: client.nextCoinbaseSequence()), now: now)
+                client.write(
+                    VenueAnswers.coinbaseSubscriptions(coinbaseProducts(client), nanos: wall, sequence: client.nextCoinbaseSequence()), now: now)
             }
         }
     }
@@ -85,8 +88,11 @@ extension WebSocketSink {
         case "subscribe", "unsubscribe":
             client.kraken = true
             guard Self.krakenChannels.contains(request.name) else {
-                return [VenueAnswers.krakenError("Subscription name invalid", name: request.name, depth: request.depth, pair: request.pairs.first,
-                                                 reqid: request.reqid)]
+                return [
+                    VenueAnswers.krakenError(
+                        "Subscription name invalid", name: request.name, depth: request.depth, pair: request.pairs.first,
+                        reqid: request.reqid)
+                ]
             }
             let subscribe = request.event == "subscribe"
             return request.pairs.map { pair in
@@ -95,8 +101,9 @@ extension WebSocketSink {
                 // One id per channel and pair for the whole replay, from 100.
                 let channelID = krakenChannelIDs[key] ?? 100 + Int64(krakenChannelIDs.count)
                 krakenChannelIDs[key] = channelID
-                return VenueAnswers.krakenStatus(channelID: channelID, name: request.name, depth: request.depth, pair: pair,
-                                                 reqid: request.reqid, subscribed: subscribe)
+                return VenueAnswers.krakenStatus(
+                    channelID: channelID, name: request.name, depth: request.depth, pair: pair,
+                    reqid: request.reqid, subscribed: subscribe)
             }
         default:
             return [VenueAnswers.krakenEventError("Unsupported event", reqid: request.reqid)]

@@ -61,8 +61,10 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
     /// Where the notice "waiting for N client(s)" goes.
     let logger: Logger
 
-    package init(uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
-                snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock(), logger: Logger = Logger(label: "k2.replay")) {
+    package init(
+        uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
+        snapshotCaptures: [String] = [], clock: any NanoClock = SystemClock(), logger: Logger = Logger(label: "k2.replay")
+    ) {
         self.logger = logger
         self.snapshotCaptures = snapshotCaptures
         self.uri = uri
@@ -89,7 +91,9 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
         do {
             snapshots = try RecordedSnapshots(paths: snapshotCaptures)
         } catch {
-            throw ReplayError(.invalidArgument, place: uri, what: "cannot read the REST snapshots of the capture: \(error)", remedy: "check the capture with k2 capture verify")
+            throw ReplayError(
+                .invalidArgument, place: uri, what: "cannot read the REST snapshots of the capture: \(error)",
+                remedy: "check the capture with k2 capture verify")
         }
         do {
             var configuration = WebSocketServer.Configuration(host: host, port: port)
@@ -104,9 +108,11 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
         let deadline = clock.monotonicNanos() + waitTimeoutNanos
         while subscribedCount < waitFor {
             if clock.monotonicNanos() > deadline {
-                throw ReplayError(.unreachable, place: uri,
-                                  what: "\(subscribedCount) of \(waitFor) client(s) subscribed within \(waitTimeoutNanos / 1_000_000_000) s (\(clientCount) connected)",
-                                  remedy: "connect the feed handler to ws://\(host):\(boundPort) and subscribe, or use ?wait=0")
+                throw ReplayError(
+                    .unreachable, place: uri,
+                    what:
+                        "\(subscribedCount) of \(waitFor) client(s) subscribed within \(waitTimeoutNanos / 1_000_000_000) s (\(clientCount) connected)",
+                    remedy: "connect the feed handler to ws://\(host):\(boundPort) and subscribe, or use ?wait=0")
             }
             usleep(2000)
         }
@@ -208,7 +214,7 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
         } else if payload.first == UInt8(ascii: "["), let id = krakenChannelIDs[key] {
             client.write(VenueAnswers.withKrakenChannelID(payload, id), now: now)
         } else {
-            var message = payload   // copied only when a Coinbase `sequence_num` is renumbered
+            var message = payload  // copied only when a Coinbase `sequence_num` is renumbered
             if VenueAnswers.setCoinbaseSequence(client.coinbaseSequence, in: &message) { _ = client.nextCoinbaseSequence() }
             client.write(message, now: now)
         }
@@ -228,9 +234,11 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
                     if client.coinbaseHeartbeats, now - client.lastHeartbeatNanos >= 1_000_000_000 {
                         client.heartbeatCounter += 1
                         client.lastHeartbeatNanos = now
-                        client.write(VenueAnswers.coinbaseHeartbeat(counter: client.heartbeatCounter, nanos: wall,
-                                                                    uptimeNanos: now - self.startNanos, sequence: client.nextCoinbaseSequence()),
-                                     now: now)
+                        client.write(
+                            VenueAnswers.coinbaseHeartbeat(
+                                counter: client.heartbeatCounter, nanos: wall,
+                                uptimeNanos: now - self.startNanos, sequence: client.nextCoinbaseSequence()),
+                            now: now)
                     }
                 }
             }
@@ -254,10 +262,12 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
 
     package var stats: SinkStats {
         let perClient = lock.withLock { clients.map(\.summary) }
-        return recorder.stats(details: [("frames_to_clients", .number(String(frames))), ("address", .string("ws://\(host):\(boundPort)")),
-                                        ("venue", venue.map { .string($0.rawValue) } ?? .null), ("clients", .array(perClient)),
-                                        ("rest_snapshots", .number(String(snapshots.count))),
-                                        ("rest_snapshots_served", .number(String(lock.withLock { snapshotsServed })))])
+        return recorder.stats(details: [
+            ("frames_to_clients", .number(String(frames))), ("address", .string("ws://\(host):\(boundPort)")),
+            ("venue", venue.map { .string($0.rawValue) } ?? .null), ("clients", .array(perClient)),
+            ("rest_snapshots", .number(String(snapshots.count))),
+            ("rest_snapshots_served", .number(String(lock.withLock { snapshotsServed }))),
+        ])
     }
 }
 
@@ -271,23 +281,26 @@ enum WebSocketSinkMaker: SinkMaker {
         guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) else {
             throw ReplayError(.invalidArgument, place: uri.text, what: "ws:// needs HOST:PORT", remedy: "write ws://127.0.0.1:9443")
         }
-        let wait = try uri.parameter("wait").map { text throws -> Int in
-            guard let count = Int(text), count >= 0 else {
-                throw ReplayError(.invalidArgument, place: uri.text, what: "wait=\(text) is not a count", remedy: "write wait=0 or wait=1")
-            }
-            return count
-        } ?? 1
+        let wait =
+            try uri.parameter("wait").map { text throws -> Int in
+                guard let count = Int(text), count >= 0 else {
+                    throw ReplayError(.invalidArgument, place: uri.text, what: "wait=\(text) is not a count", remedy: "write wait=0 or wait=1")
+                }
+                return count
+            } ?? 1
         let timeout = try uri.positiveNumber("wait_timeout") ?? 30
         // The capture's `exchange` may be anything ("unknown", another venue): then no venue.
         var venue = options.venue.flatMap { Venue(rawValue: $0.lowercased()) }
         if let text = uri.parameter("venue") {
             guard let named = Venue(rawValue: text.lowercased()) else {
-                throw ReplayError(.invalidArgument, place: uri.text, what: "venue=\(text) is not a venue k2 impersonates",
-                                  remedy: "write venue=binance, venue=kraken or venue=coinbase")
+                throw ReplayError(
+                    .invalidArgument, place: uri.text, what: "venue=\(text) is not a venue k2 impersonates",
+                    remedy: "write venue=binance, venue=kraken or venue=coinbase")
             }
             venue = named
         }
-        return WebSocketSink(uri: uri.text, host: String(parts[0]), port: port, waitFor: wait, waitTimeoutNanos: Int64(timeout * 1e9),
-                             venue: venue, snapshotCaptures: options.captures, clock: options.clock, logger: options.logger)
+        return WebSocketSink(
+            uri: uri.text, host: String(parts[0]), port: port, waitFor: wait, waitTimeoutNanos: Int64(timeout * 1e9),
+            venue: venue, snapshotCaptures: options.captures, clock: options.clock, logger: options.logger)
     }
 }

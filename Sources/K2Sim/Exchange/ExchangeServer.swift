@@ -46,10 +46,12 @@ package final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable
         loop = NetLoop(threads: 1)
         if let path = options.logPath {
             do {
-                log = try CaptureWriter(path: path, header: CaptureHeader.now(metadata: [
-                    ("exchange", .string(options.venue.rawValue)), ("source", .string("k2 sim exchange")),
-                    ("profile", .string(simProfile.name)), ("seed", .number(String(simProfile.seed))),
-                ]))
+                log = try CaptureWriter(
+                    path: path,
+                    header: CaptureHeader.now(metadata: [
+                        ("exchange", .string(options.venue.rawValue)), ("source", .string("k2 sim exchange")),
+                        ("profile", .string(simProfile.name)), ("seed", .number(String(simProfile.seed))),
+                    ]))
             } catch {
                 loop.shutdown()
                 throw SimError(location: path, what: error.what, remedy: error.remedy)
@@ -107,8 +109,10 @@ package final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable
                 subscriptions = set
                 combined = isCombined
             } catch {
-                return .reject(HTTPResponseInfo(status: 400, headers: [("Content-Type", "application/json")],
-                                                body: #"{"code":-1100,"msg":\#(JSONText.quoted(error.description))}"#))
+                return .reject(
+                    HTTPResponseInfo(
+                        status: 400, headers: [("Content-Type", "application/json")],
+                        body: #"{"code":-1100,"msg":\#(JSONText.quoted(error.description))}"#))
             }
         }
         let session = ExchangeSession(id: nextSession, server: self, request: request, subscriptions: subscriptions, combined: combined)
@@ -126,7 +130,9 @@ package final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable
             }
             let limit = Int(request.queryValue("limit") ?? "100") ?? 100
             updateStats { $0.snapshots += 1 }
-            let body = lastBinance?.snapshot(symbol: symbol, limit: limit) ?? LiveFeed(profile: profile, venue: .binance).snapshot(symbol: symbol, limit: limit)
+            let body =
+                lastBinance?.snapshot(symbol: symbol, limit: limit)
+                ?? LiveFeed(profile: profile, venue: .binance).snapshot(symbol: symbol, limit: limit)
             return HTTPResponseInfo(status: 200, headers: json, body: body)
         case "/api/v3/ping":
             return HTTPResponseInfo(status: 200, headers: json, body: "{}")

@@ -69,7 +69,9 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         nextHeartbeat = now + options.heartbeatEveryNanos
         if let writer = server.log {
             let url = Array("\(server.url)\(request.target)".utf8)
-            url.withUnsafeBytes { u in try? writer.append(kind: .connect, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: u, payload: Self.noAux) }
+            url.withUnsafeBytes { u in
+                try? writer.append(kind: .connect, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: u, payload: Self.noAux)
+            }
         }
         server.opened(self)
         switch options.venue {
@@ -84,7 +86,9 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     }
 
     func webSocket(_ c: WebSocketConnection, received payload: UnsafeRawBufferPointer, binary: Bool) {
-        if let writer = server.log { try? writer.append(kind: .send, timestamp: server.clock.wallNanos(), connection: id, isBinary: binary, aux: Self.noAux, payload: payload) }
+        if let writer = server.log {
+            try? writer.append(kind: .send, timestamp: server.clock.wallNanos(), connection: id, isBinary: binary, aux: Self.noAux, payload: payload)
+        }
         let bytes = [UInt8](payload)
         finishPool()
         switch server.options.venue {
@@ -129,12 +133,17 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
 
     private func logRecord(_ kind: RecordKind, _ bytes: [UInt8]) {
         guard let writer = server.log else { return }
-        bytes.withUnsafeBytes { try? writer.append(kind: kind, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: $0) }
+        bytes.withUnsafeBytes {
+            try? writer.append(kind: kind, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: $0)
+        }
     }
 
     private func marker(_ fault: String, _ extra: [(String, JSONValue)] = []) {
         server.updateStats { $0.faults += 1 }
-        logRecord(.marker, Array(JSONValue.object([("marker", .string("fault")), ("fault", .string(fault)), ("conn", .number(String(id)))] + extra).serialized().utf8))
+        logRecord(
+            .marker,
+            Array(
+                JSONValue.object([("marker", .string("fault")), ("fault", .string(fault)), ("conn", .number(String(id)))] + extra).serialized().utf8))
         server.note("fault", ["conn": "\(id)", "fault": fault])
     }
 
@@ -142,7 +151,9 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     private func sendFrame(_ bytes: UnsafeRawBufferPointer) {
         guard let connection = connection else { return }
         connection.send(bytes)
-        if let writer = server.log { try? writer.append(kind: .recv, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: bytes) }
+        if let writer = server.log {
+            try? writer.append(kind: .recv, timestamp: server.clock.wallNanos(), connection: id, isBinary: false, aux: Self.noAux, payload: bytes)
+        }
         sentSinceStats += 1
     }
 
@@ -230,7 +241,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     /// feed, so the market continues (ids, `sequence_num` and books stay consistent) instead
     /// of repeating; control frames (acks, heartbeats) go out between chunks.
     private func pumpPool(_ c: WebSocketConnection, now: Int64) {
-        guard flushUnlessStalled(now) else { return }   // control frames (acks, heartbeats) first
+        guard flushUnlessStalled(now) else { return }  // control frames (acks, heartbeats) first
         if pool == nil {
             pool = buildPool()
             if pool?.count == 0 {
@@ -264,7 +275,9 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
         if let writer = server.log {
             let ts = server.clock.wallNanos()
             for i in run {
-                p.withPayload(i) { b -> Void in _ = try? writer.append(kind: .recv, timestamp: ts, connection: id, isBinary: false, aux: Self.noAux, payload: b) }
+                p.withPayload(i) { b -> Void in
+                    _ = try? writer.append(kind: .recv, timestamp: ts, connection: id, isBinary: false, aux: Self.noAux, payload: b)
+                }
             }
         }
         c.write(p, run)
@@ -347,8 +360,10 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
                 sendControl(VenueAnswers.krakenHeartbeat)
             } else if options.venue == .coinbase, coinbaseHeartbeats {
                 heartbeatCounter += 1
-                sendControl(VenueAnswers.coinbaseHeartbeat(counter: heartbeatCounter, nanos: server.clock.wallNanos(),
-                                                           uptimeNanos: now - server.startedMono, sequence: controlSequence()))
+                sendControl(
+                    VenueAnswers.coinbaseHeartbeat(
+                        counter: heartbeatCounter, nanos: server.clock.wallNanos(),
+                        uptimeNanos: now - server.startedMono, sequence: controlSequence()))
             }
         }
     }
@@ -376,7 +391,8 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
                 for f in refusal { sendControl(f) }
                 return
             }
-            let (frames, books) = KrakenProtocol.handle(venueRequest, set: &subscriptions, universe: server.universe, bookDepth: feed.encoder.krakenBookDepth)
+            let (frames, books) = KrakenProtocol.handle(
+                venueRequest, set: &subscriptions, universe: server.universe, bookDepth: feed.encoder.krakenBookDepth)
             for f in frames { sendControl(f) }
             for b in books { sendControl(feed.krakenBookSnapshot(symbol: b, nanos: server.clock.wallNanos())) }
         default:
@@ -418,8 +434,10 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
             return
         }
         if venueRequest.channel == "heartbeats" { coinbaseHeartbeats = venueRequest.type == "subscribe" }
-        sendControl(CoinbaseProtocol.subscriptions(subscriptions, universe: server.universe, heartbeats: coinbaseHeartbeats,
-                                                   nanos: server.clock.wallNanos(), sequence: controlSequence()))
+        sendControl(
+            CoinbaseProtocol.subscriptions(
+                subscriptions, universe: server.universe, heartbeats: coinbaseHeartbeats,
+                nanos: server.clock.wallNanos(), sequence: controlSequence()))
         // level2, ticker and candles: a snapshot per product first (the book, the ticker, the candle now), then the updates.
         if venueRequest.type == "subscribe", ["level2", "ticker", "candles"].contains(venueRequest.channel) {
             for product in venueRequest.productIDs {

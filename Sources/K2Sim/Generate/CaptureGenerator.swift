@@ -107,10 +107,15 @@ package struct CaptureGenerator {
                 let req = CoinbaseProtocol.subscribeRequest(productIDs: ch == "heartbeats" ? [] : ids, channel: ch)
                 add(.send, req)
                 _ = CoinbaseProtocol.apply(CoinbaseProtocol.parseRequest(req)!, set: &set, universe: universe)
-                add(.recv, CoinbaseProtocol.subscriptions(set, universe: universe, heartbeats: true, nanos: timestamp,
-                                                          sequence: feed.takeCoinbaseSequence()))
+                add(
+                    .recv,
+                    CoinbaseProtocol.subscriptions(
+                        set, universe: universe, heartbeats: true, nanos: timestamp,
+                        sequence: feed.takeCoinbaseSequence()))
                 if ch == "level2" {
-                    for i in 0..<universe.count { add(.recv, feed.coinbaseBookSnapshot(symbol: i, nanos: timestamp, sequence: feed.takeCoinbaseSequence())) }
+                    for i in 0..<universe.count {
+                        add(.recv, feed.coinbaseBookSnapshot(symbol: i, nanos: timestamp, sequence: feed.takeCoinbaseSequence()))
+                    }
                 }
             }
         }
@@ -131,9 +136,11 @@ package struct CaptureGenerator {
     /// Generates the whole profile, handing every record to `sink` (no file): for measuring
     /// generation alone and for feeding other consumers. `opening` gets the connect,
     /// subscription and ack records, `sink` the market messages (`recv`).
-    package func run(_ sink: (RecordKind, Int64, UInt32, UnsafeRawBufferPointer) throws(CaptureError) -> Void,
-                    opening: (OwnedRecord) throws(CaptureError) -> Void,
-                    result: inout Result) throws(CaptureError) {
+    package func run(
+        _ sink: (RecordKind, Int64, UInt32, UnsafeRawBufferPointer) throws(CaptureError) -> Void,
+        opening: (OwnedRecord) throws(CaptureError) -> Void,
+        result: inout Result
+    ) throws(CaptureError) {
         let records = GeneratedRecords(self)
         while let record = records.next() {
             if records.isOpening { try opening(record.owned()) } else { try sink(record.kind, record.timestamp, record.connection, record.payload) }
@@ -185,7 +192,7 @@ package final class GeneratedRecords {
     private var openIndex = 0
     private var feeds: [LiveFeed] = []
     private var bufs: [[UInt8]] = []
-    private var pending: [Int64] = []   // offset of each feed's pending message, -1 when done
+    private var pending: [Int64] = []  // offset of each feed's pending message, -1 when done
     private var current: UnsafeMutableRawPointer
     private var capacity: Int
     /// Receive time of feed offset 0: start + receive latency.
@@ -214,7 +221,8 @@ package final class GeneratedRecords {
             feeds.append(venueFeed)
         }
         // connects and sends first, then acks, each group in time order
-        let ordered = opens.filter { $0.kind != .recv }.sorted { $0.timestamp < $1.timestamp }
+        let ordered =
+            opens.filter { $0.kind != .recv }.sorted { $0.timestamp < $1.timestamp }
             + opens.filter { $0.kind == .recv }.sorted { $0.timestamp < $1.timestamp }
         opening = []
         var lastOpen = Int64.min
@@ -244,7 +252,8 @@ package final class GeneratedRecords {
             reserve(record.url.count + record.payload.count)
             let aux = copy(record.url, at: 0)
             let payload = copy(record.payload, at: aux.count)
-            return CaptureRecord(kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false, aux: aux, payload: payload)
+            return CaptureRecord(
+                kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false, aux: aux, payload: payload)
         }
         isOpening = false
         var best = -1
@@ -260,8 +269,9 @@ package final class GeneratedRecords {
         result.records += 1
         result.payloadBytes += Int64(payload.count)
         result.simulatedNanos = offset
-        return CaptureRecord(kind: .recv, timestamp: base + offset, connection: UInt32(best),
-                             isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
+        return CaptureRecord(
+            kind: .recv, timestamp: base + offset, connection: UInt32(best),
+            isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
     }
 
     /// Makes the record buffer hold `count` bytes (between records: nothing in it is kept).

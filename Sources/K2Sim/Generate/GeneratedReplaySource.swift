@@ -36,8 +36,9 @@ package final class GeneratedReplaySource: ReplaySource, @unchecked Sendable {
         span = max(1, raw + (expected > 1 ? Int64(Double(raw) / expected) : 0))
         self.until = until ?? .max
         if let path {
-            kept = try CaptureWriter(path: path, header: generator.header(commandLine: commandLine),
-                                     options: CaptureGenerator.writerOptions(.init()))
+            kept = try CaptureWriter(
+                path: path, header: generator.header(commandLine: commandLine),
+                options: CaptureGenerator.writerOptions(.init()))
         }
     }
 

@@ -1,10 +1,11 @@
+import K2Capture
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Capture
-import K2Core
 
 /// Measures generation speed: generation alone (records handed to a no-op sink) and
 /// generation + `CaptureWriter` (zstd level 3) into a file.
@@ -42,8 +43,9 @@ package enum SimBench {
         let w0 = clock.monotonicNanos()
         let c0 = cpuSeconds()
         var sink: UInt64 = 0
-        try? generator.run({ (_, ts, _, p) throws(CaptureError) in sink &+= UInt64(truncatingIfNeeded: ts) &+ UInt64(p.count) },
-                   opening: { (_) throws(CaptureError) in }, result: &result)
+        try? generator.run(
+            { (_, ts, _, p) throws(CaptureError) in sink &+= UInt64(truncatingIfNeeded: ts) &+ UInt64(p.count) },
+            opening: { (_) throws(CaptureError) in }, result: &result)
         let c1 = cpuSeconds()
         let w1 = clock.monotonicNanos()
         if sink == 42 { print("") }  // keep the work observable

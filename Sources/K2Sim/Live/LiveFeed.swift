@@ -150,7 +150,9 @@ package struct LiveFeed: Sendable {
                 return Event(offsetNanos: due.offset, symbol: due.symbol, kind: .candle, byteCount: out.count - before)
             }
             let offset: Int64
-            if let pending = pendingT { offset = pending; pendingT = nil } else {
+            if let pending = pendingT {
+                offset = pending; pendingT = nil
+            } else {
                 guard let arrival = arrivals.next() else { return nil }
                 offset = arrival
             }
@@ -169,7 +171,8 @@ package struct LiveFeed: Sendable {
                 // Spread the per-second drift over the depth events per second (the model
                 // divides by each symbol's share, so all symbols drift alike).
                 let rate = max(1, segment.rate(at: local) * arrivals.rateScale)
-                let depthShare = profile.market.depthWeight / max(1e-9, profile.market.tradeWeight + profile.market.aggTradeWeight + profile.market.depthWeight)
+                let depthShare =
+                    profile.market.depthWeight / max(1e-9, profile.market.tradeWeight + profile.market.aggTradeWeight + profile.market.depthWeight)
                 model.drift = driftPerSec / max(1e-9, rate * depthShare)
                 model.volatilityScale = segment.shape.volatilityScale(at: local)
                 lastSegment = seg
@@ -256,8 +259,10 @@ package struct LiveFeed: Sendable {
         case .coinbase:
             heartbeatCounter += 1
             nextCoinbaseHeartbeat += 1_000_000_000
-            out.append(contentsOf: VenueAnswers.coinbaseHeartbeat(counter: heartbeatCounter, nanos: startNanos + t,
-                                                                  uptimeNanos: t, sequence: takeCoinbaseSequence()))
+            out.append(
+                contentsOf: VenueAnswers.coinbaseHeartbeat(
+                    counter: heartbeatCounter, nanos: startNanos + t,
+                    uptimeNanos: t, sequence: takeCoinbaseSequence()))
         case .binance: break
         }
     }

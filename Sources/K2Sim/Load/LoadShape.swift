@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// How arrival times are drawn from a rate.
 package enum ArrivalMode: String, Sendable, Equatable {

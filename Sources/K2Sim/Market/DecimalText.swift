@@ -1,4 +1,5 @@
 import K2Core
+
 /// Fixed-decimal number formatting straight into byte buffers, without Foundation: the same
 /// integer always gives the same bytes, and it costs a few nanoseconds per number.
 ///

@@ -1,9 +1,10 @@
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Core
 
 /// What one market event is.
 package enum MarketEventKind: UInt8, Sendable {
@@ -74,8 +75,8 @@ package struct MarketModel: Sendable {
     // Per-symbol state, flat arrays.
     private var bestBid: [Int64]
     private var step: [Int64]
-    private var bidQty: [Int64]   // [symbol * depth + i] at bestBid - i*step
-    private var askQty: [Int64]   // [symbol * depth + i] at bestBid + (i+1)*step
+    private var bidQty: [Int64]  // [symbol * depth + i] at bestBid - i*step
+    private var askQty: [Int64]  // [symbol * depth + i] at bestBid + (i+1)*step
     private var nextTradeId: [Int64]
     private var nextAggId: [Int64]
     private var lastUpdate: [Int64]
@@ -176,7 +177,8 @@ package struct MarketModel: Sendable {
     /// no allocation (the Kraken checksum walks the top 10 per update).
     @inline(__always)
     package func level(_ s: Int, bid: Bool, _ i: Int) -> SimLevel {
-        bid ? SimLevel(price: bestBid[s] - Int64(i) * step[s], qty: bidQty[s * depthN + i])
+        bid
+            ? SimLevel(price: bestBid[s] - Int64(i) * step[s], qty: bidQty[s * depthN + i])
             : SimLevel(price: bestBid[s] + Int64(i + 1) * step[s], qty: askQty[s * depthN + i])
     }
 
@@ -262,8 +264,16 @@ package struct MarketModel: Sendable {
                 askQty[base + i] = aq
                 let bp = bestBid[s] - Int64(i) * st
                 let ap = bestBid[s] + Int64(i + 1) * st
-                if let changeIndex = bidChanges.firstIndex(where: { $0.price == bp }) { bidChanges[changeIndex].qty = bq } else { bidChanges.append(SimLevel(price: bp, qty: bq)) }
-                if let changeIndex = askChanges.firstIndex(where: { $0.price == ap }) { askChanges[changeIndex].qty = aq } else { askChanges.append(SimLevel(price: ap, qty: aq)) }
+                if let changeIndex = bidChanges.firstIndex(where: { $0.price == bp }) {
+                    bidChanges[changeIndex].qty = bq
+                } else {
+                    bidChanges.append(SimLevel(price: bp, qty: bq))
+                }
+                if let changeIndex = askChanges.firstIndex(where: { $0.price == ap }) {
+                    askChanges[changeIndex].qty = aq
+                } else {
+                    askChanges.append(SimLevel(price: ap, qty: aq))
+                }
             }
             // A price that was a bid and is now an ask (or the reverse) must not stay on the old side.
             for i in bidChanges.indices where bidChanges[i].qty > 0 && bidChanges[i].price > bestBid[s] { bidChanges[i].qty = 0 }

@@ -1,10 +1,11 @@
+import K2Capture
+import K2Core
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import K2Capture
-import K2Core
 
 /// One listed instrument of the synthetic market.
 package struct SimSymbol: Sendable, Equatable {
@@ -87,7 +88,8 @@ package struct SymbolUniverse: Sendable {
             } else {
                 let syntheticIndex = i - Self.known.count
                 let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
-                base = "Q" + String(decoding: [letters[(syntheticIndex / 26) % 26], letters[syntheticIndex % 26]], as: UTF8.self)
+                base =
+                    "Q" + String(decoding: [letters[(syntheticIndex / 26) % 26], letters[syntheticIndex % 26]], as: UTF8.self)
                     + (syntheticIndex >= 676 ? String(syntheticIndex / 676) : "")
                 // log-uniform in [0.001, 500]
                 price = exp(log(0.001) + rng.nextDouble() * (log(500.0) - log(0.001)))
@@ -98,9 +100,11 @@ package struct SymbolUniverse: Sendable {
             let tick = DecimalText.pow10[8 - tickDecimals]
             var mant = Int64((price * Double(Self.unit)).rounded())
             mant = max(tick * 100, mant / tick * tick)
-            list.append(SimSymbol(rank: rank, tier: rank <= 20 ? 1 : rank <= 100 ? 2 : 3, base: base,
-                                  tick: tick, tickDecimals: tickDecimals, initialPrice: mant,
-                                  weight: weights[i] / total))
+            list.append(
+                SimSymbol(
+                    rank: rank, tier: rank <= 20 ? 1 : rank <= 100 ? 2 : 3, base: base,
+                    tick: tick, tickDecimals: tickDecimals, initialPrice: mant,
+                    weight: weights[i] / total))
         }
         symbols = list
         self.zipfExponent = zipfExponent

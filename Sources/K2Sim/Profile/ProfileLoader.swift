@@ -62,7 +62,9 @@ package enum ProfileLoader {
                     }
                     if !kinds.contains(kind) { kinds.append(kind) }
                 }
-                guard !kinds.isEmpty else { throw binance.error(at: "streams", "no stream given", remedy: "name at least one of trade, aggTrade, depth") }
+                guard !kinds.isEmpty else {
+                    throw binance.error(at: "streams", "no stream given", remedy: "name at least one of trade, aggTrade, depth")
+                }
                 profile.binanceStreams = kinds
             }
             if let suffix = try binance.string("depth_stream") {
@@ -90,8 +92,10 @@ package enum ProfileLoader {
         }
         var loadSegments: [LoadSegment] = []
         for (index, segment) in segments.enumerated() {
-            loadSegments.append(try self.segment(segment, arrivals: arrivals,
-                                                 seed: profile.seed &+ UInt64(index + 1) &* 0xB5AD_4ECE_DA1C_E2A9))
+            loadSegments.append(
+                try self.segment(
+                    segment, arrivals: arrivals,
+                    seed: profile.seed &+ UInt64(index + 1) &* 0xB5AD_4ECE_DA1C_E2A9))
         }
         profile.timeline = Timeline(loadSegments)
         return profile
@@ -99,7 +103,9 @@ package enum ProfileLoader {
 
     /// `faults:` — every fault of `FaultPlan`; durations, or `off` for the timed ones.
     static func faults(_ map: StrictMap) throws(ConfigError) -> FaultPlan {
-        try map.expectKeys(["drop_every", "stall_every", "stall_for", "gap_every", "duplicate_every", "reorder_every", "malformed_every", "close_after"])
+        try map.expectKeys([
+            "drop_every", "stall_every", "stall_for", "gap_every", "duplicate_every", "reorder_every", "malformed_every", "close_after",
+        ])
         func timed(_ key: String, _ current: Int64?) throws(ConfigError) -> Int64? {
             if let text = try? map.string(key), ["off", "none", "false", "no"].contains(text.lowercased()) { return nil }
             return try map.duration(key, in: durations) ?? current
@@ -125,8 +131,10 @@ package enum ProfileLoader {
     }
 
     static func market(_ map: StrictMap, _ base: MarketConfig) throws(ConfigError) -> MarketConfig {
-        try map.expectKeys(["symbols", "zipf", "book_depth", "level_spacing", "volatility", "trade_notional", "level_notional",
-                            "mix", "max_fills", "max_level_changes"])
+        try map.expectKeys([
+            "symbols", "zipf", "book_depth", "level_spacing", "volatility", "trade_notional", "level_notional",
+            "mix", "max_fills", "max_level_changes",
+        ])
         var config = base
         config.symbols = try map.int("symbols", in: 1...1_000_000) ?? config.symbols
         config.zipfExponent = try map.double("zipf", in: 0...10) ?? config.zipfExponent
@@ -200,20 +208,24 @@ package enum ProfileLoader {
             guard !stepRates.isEmpty else { throw map.error(at: "rates", "the list is empty", remedy: "give at least one rate") }
             shape = .step(rates: stepRates, every: try nanos("every", default: max(1, length / Int64(stepRates.count))))
         case "sine":
-            shape = .sine(mean: try number("mean"), amplitude: try number("amplitude", default: 0),
-                          period: try nanos("period", default: 86_400_000_000_000), phase: try number("phase", -1e9...1e9, default: 0))
+            shape = .sine(
+                mean: try number("mean"), amplitude: try number("amplitude", default: 0),
+                period: try nanos("period", default: 86_400_000_000_000), phase: try number("phase", -1e9...1e9, default: 0))
         case "bursts":
-            shape = .bursts(base: try number("base"), burst: try number("burst"), meanOn: try nanos("mean_on", default: 2_000_000_000),
-                            meanOff: try nanos("mean_off", default: 8_000_000_000))
+            shape = .bursts(
+                base: try number("base"), burst: try number("burst"), meanOn: try nanos("mean_on", default: 2_000_000_000),
+                meanOff: try nanos("mean_off", default: 8_000_000_000))
         case "flash_crash":
             let drop = try number("drop", 0...1, default: 0.1)
             guard drop < 1 else { throw map.error(at: "drop", "must be a fraction below 1, not \(drop)", remedy: "write 0.1 for 10%") }
-            shape = .flashCrash(rate: try number("rate"), multiplier: try number("multiplier", 0...1e6, default: 50),
-                                at: try nanos("at", 0...durations.upperBound, default: 0), length: try nanos("length", default: 30_000_000_000),
-                                drop: drop, recovery: try number("recovery", 0...1e6, default: 0.5))
+            shape = .flashCrash(
+                rate: try number("rate"), multiplier: try number("multiplier", 0...1e6, default: 50),
+                at: try nanos("at", 0...durations.upperBound, default: 0), length: try nanos("length", default: 30_000_000_000),
+                drop: drop, recovery: try number("recovery", 0...1e6, default: 0.5))
         default:
-            shape = .marketOpen(rate: try number("rate"), peak: try number("peak", 1...1e6, default: 10),
-                                decay: try nanos("decay", default: 300_000_000_000))
+            shape = .marketOpen(
+                rate: try number("rate"), peak: try number("peak", 1...1e6, default: 10),
+                decay: try nanos("decay", default: 300_000_000_000))
         }
         return LoadSegment(shape: shape, length: length, arrivals: mode, seed: seed)
     }

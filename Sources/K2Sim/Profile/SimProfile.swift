@@ -31,8 +31,10 @@ package struct SimProfile: Sendable, Equatable {
     package init(timeline: Timeline) { self.timeline = timeline }
 
     /// A constant-rate profile, as `k2 sim generate --rate N --duration D` builds it.
-    package static func constant(rate: Double, duration: Int64, venue: Venue = .binance, seed: UInt64 = 1,
-                                arrivals: ArrivalMode = .poisson) -> SimProfile {
+    package static func constant(
+        rate: Double, duration: Int64, venue: Venue = .binance, seed: UInt64 = 1,
+        arrivals: ArrivalMode = .poisson
+    ) -> SimProfile {
         var profile = SimProfile(timeline: Timeline([LoadSegment(shape: .constant(rate: rate), length: duration, arrivals: arrivals)]))
         profile.name = "constant-\(Int(rate))"
         profile.venues = [venue]

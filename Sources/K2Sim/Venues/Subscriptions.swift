@@ -79,7 +79,9 @@ package enum BinanceProtocol {
     /// The subscriptions and framing a connection URL asks for:
     /// `/stream?streams=btcusdt@trade/ethusdt@depth@100ms` → combined; `/ws/btcusdt@trade` or
     /// `/ws` → raw payloads. Unknown stream names throw (Binance answers HTTP 400).
-    package static func parsePath(_ pathAndQuery: String, universe: SymbolUniverse) throws(SimError) -> (subscriptions: SubscriptionSet, combined: Bool) {
+    package static func parsePath(_ pathAndQuery: String, universe: SymbolUniverse) throws(SimError) -> (
+        subscriptions: SubscriptionSet, combined: Bool
+    ) {
         var set = SubscriptionSet(symbols: universe.count)
         var streams: [Substring] = []
         let combined: Bool
@@ -98,7 +100,9 @@ package enum BinanceProtocol {
         }
         for stream in streams {
             guard let (symbol, kind) = parseStream(String(stream), universe: universe) else {
-                throw SimError(location: pathAndQuery, key: String(stream), what: "unknown stream", remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms, @bookTicker or @kline_1m")
+                throw SimError(
+                    location: pathAndQuery, key: String(stream), what: "unknown stream",
+                    remedy: "use <symbol>@trade, @aggTrade, @depth, @depth@100ms, @bookTicker or @kline_1m")
             }
             set.add(symbol: symbol, kind: kind)
         }
@@ -167,7 +171,8 @@ package enum KrakenProtocol {
     /// error status for unknown pairs/channels. `subscribedBooks` lists symbols whose book
     /// snapshot the server should send next (`LiveFeed.krakenBookSnapshot`).
     package static func handle(_ r: Request, set: inout SubscriptionSet, universe: SymbolUniverse, bookDepth: Int)
-        -> (frames: [[UInt8]], subscribedBooks: [Int]) {
+        -> (frames: [[UInt8]], subscribedBooks: [Int])
+    {
         var frames: [[UInt8]] = []
         var books: [Int] = []
         let subscribe = r.event == "subscribe"
@@ -189,8 +194,10 @@ package enum KrakenProtocol {
             case (false, _): set.removeTrades(symbol: symbol)
             }
             let channelID = isTicker ? VenueEncoder.krakenTickerChannelID(symbol: symbol) : VenueEncoder.krakenChannelID(symbol: symbol, book: isBook)
-            frames.append(VenueAnswers.krakenStatus(channelID: channelID, name: r.name, depth: isBook ? bookDepth : nil, pair: universe[symbol].krakenName,
-                                                    reqid: r.reqid, subscribed: subscribe))
+            frames.append(
+                VenueAnswers.krakenStatus(
+                    channelID: channelID, name: r.name, depth: isBook ? bookDepth : nil, pair: universe[symbol].krakenName,
+                    reqid: r.reqid, subscribed: subscribe))
         }
         return (frames, books)
     }
@@ -244,8 +251,10 @@ package enum CoinbaseProtocol {
 
     /// The ack Coinbase sends after every (un)subscribe (`VenueAnswers.coinbaseSubscriptions`):
     /// every channel of `set`, products in universe order.
-    package static func subscriptions(_ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
-                                     nanos: Int64, sequence: Int64) -> [UInt8] {
+    package static func subscriptions(
+        _ set: SubscriptionSet, universe: SymbolUniverse, heartbeats: Bool,
+        nanos: Int64, sequence: Int64
+    ) -> [UInt8] {
         var products: [String: [String]] = heartbeats ? ["heartbeats": ["heartbeats"]] : [:]
         for (channel, kind) in [("candles", MessageKind.candle), ("level2", .depth), ("market_trades", .trade), ("ticker", .ticker)] {
             let names = (0..<universe.count).filter { set.contains(symbol: $0, kind: kind, venue: .coinbase) }.map { universe[$0].coinbaseName }

@@ -28,8 +28,8 @@ package struct VenueEncoder: Sendable {
     private var checksumCache: [UInt8] = []
     private var raw: [UInt8] = []
 
-    private var names: [[UInt8]] = []          // venue symbol names
-    private var tradeStreams: [[UInt8]] = []   // binance: btcusdt@trade
+    private var names: [[UInt8]] = []  // venue symbol names
+    private var tradeStreams: [[UInt8]] = []  // binance: btcusdt@trade
     private var aggStreams: [[UInt8]] = []
     private var depthStreams: [[UInt8]] = []
     private let tickDecimals: [Int]
@@ -215,7 +215,9 @@ package struct VenueEncoder: Sendable {
         DecimalText.appendInt(m.lastUpdateId(s), to: &out)
         lit(#","s":""#, &out)
         out.append(contentsOf: names[s])
-        for (key, value) in [(#"","b":""#, bid.price), (#"","B":""#, bid.qty), (#"","a":""#, ask.price), (#"","A":""#, ask.qty)] as [(StaticString, Int64)] {
+        for (key, value) in [(#"","b":""#, bid.price), (#"","B":""#, bid.qty), (#"","a":""#, ask.price), (#"","A":""#, ask.qty)]
+            as [(StaticString, Int64)]
+        {
             lit(key, &out)
             DecimalText.append(value, scale: 8, digits: 8, to: &out)
         }
@@ -230,8 +232,10 @@ package struct VenueEncoder: Sendable {
     /// `encodeBinanceBookTicker`). Coinbase: `coinbaseSnapshotSequence` set sends the `snapshot`
     /// that answers a subscription with that `sequence_num`; nil sends an `update` numbered
     /// from the connection's counter.
-    mutating func encodeTicker(symbol s: Int, model m: MarketModel, stats: TickerStats, nanos: Int64,
-                                      coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]) {
+    mutating func encodeTicker(
+        symbol s: Int, model m: MarketModel, stats: TickerStats, nanos: Int64,
+        coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]
+    ) {
         switch venue {
         case .binance: encodeBinanceBookTicker(symbol: s, model: m, into: &out)
         case .kraken: krakenTicker(s, m, stats, &out)
@@ -291,8 +295,10 @@ package struct VenueEncoder: Sendable {
     /// "tickers":[{"type":"ticker","product_id":"BTC-USD","price":"…","volume_24_h":"…","low_24_h":"…",
     /// "high_24_h":"…","low_52_w":"…","high_52_w":"…","price_percent_chg_24_h":"…","best_bid":"…",
     /// "best_bid_quantity":"…","best_ask":"…","best_ask_quantity":"…"}]}]}` (Coinbase Advanced Trade).
-    private func coinbaseTicker(_ s: Int, _ m: MarketModel, _ stats: TickerStats, _ nanos: Int64, sequence: Int64,
-                                snapshot: Bool, _ out: inout [UInt8]) {
+    private func coinbaseTicker(
+        _ s: Int, _ m: MarketModel, _ stats: TickerStats, _ nanos: Int64, sequence: Int64,
+        snapshot: Bool, _ out: inout [UInt8]
+    ) {
         let td = tickDecimals[s]
         func price(_ key: StaticString, _ value: Int64) {
             lit(key, &out)
@@ -306,7 +312,9 @@ package struct VenueEncoder: Sendable {
         StampText.appendRFC3339(nanos: nanos, to: &out)
         lit(#"","sequence_num":"#, &out)
         DecimalText.appendInt(sequence, to: &out)
-        if snapshot { lit(#","events":[{"type":"snapshot","tickers":[{"type":"ticker","product_id":""#, &out) } else {
+        if snapshot {
+            lit(#","events":[{"type":"snapshot","tickers":[{"type":"ticker","product_id":""#, &out)
+        } else {
             lit(#","events":[{"type":"update","tickers":[{"type":"ticker","product_id":""#, &out)
         }
         out.append(contentsOf: names[s])
@@ -338,8 +346,10 @@ package struct VenueEncoder: Sendable {
     ///   "candles":[{"start":"1688998200","high":"…","low":"…","open":"…","close":"…","volume":"…","product_id":"ETH-USD"}]}]}`;
     ///   `coinbaseSnapshotSequence` set sends the `snapshot` that answers a subscription with that
     ///   `sequence_num` (no candle yet: `"candles":[]`), nil an `update` numbered from the connection's counter.
-    package mutating func encodeCandle(symbol s: Int, candle: CandleStats, closed: Bool, nanos: Int64,
-                                      coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]) {
+    package mutating func encodeCandle(
+        symbol s: Int, candle: CandleStats, closed: Bool, nanos: Int64,
+        coinbaseSnapshotSequence: Int64? = nil, into out: inout [UInt8]
+    ) {
         switch venue {
         case .binance: binanceKline(s, candle, closed: closed, nanos, &out)
         case .coinbase:
@@ -371,8 +381,10 @@ package struct VenueEncoder: Sendable {
         DecimalText.appendInt(candle.firstTradeID, to: &out)
         lit(#","L":"#, &out)
         DecimalText.appendInt(candle.lastTradeID, to: &out)
-        for (key, value) in [(#","o":""#, candle.open), (#"","c":""#, candle.close), (#"","h":""#, candle.high),
-                             (#"","l":""#, candle.low), (#"","v":""#, candle.volume)] as [(StaticString, Int64)] {
+        for (key, value) in [
+            (#","o":""#, candle.open), (#"","c":""#, candle.close), (#"","h":""#, candle.high),
+            (#"","l":""#, candle.low), (#"","v":""#, candle.volume),
+        ] as [(StaticString, Int64)] {
             lit(key, &out)
             DecimalText.append(value, scale: 8, digits: 8, to: &out)
         }
@@ -398,8 +410,10 @@ package struct VenueEncoder: Sendable {
         if let start = candle.start {
             lit(#"{"start":""#, &out)
             DecimalText.appendInt(start / 1_000_000_000, to: &out)
-            for (key, value) in [(#"","high":""#, candle.high), (#"","low":""#, candle.low), (#"","open":""#, candle.open),
-                                 (#"","close":""#, candle.close)] as [(StaticString, Int64)] {
+            for (key, value) in [
+                (#"","high":""#, candle.high), (#"","low":""#, candle.low), (#"","open":""#, candle.open),
+                (#"","close":""#, candle.close),
+            ] as [(StaticString, Int64)] {
                 lit(key, &out)
                 DecimalText.append(value, scale: 8, digits: td, to: &out)
             }
@@ -537,7 +551,9 @@ package struct VenueEncoder: Sendable {
     /// `[["price","volume","time"],…]`; every level of one update has the same time, written
     /// once and then copied (`time` remembers where).
     @inline(__always)
-    private func krakenLevels(_ levels: [SimLevel], _ pd: Int, _ nanos: Int64, _ time: inout (UnsafeMutablePointer<UInt8>, Int)?, _ w: inout RawWriter) {
+    private func krakenLevels(
+        _ levels: [SimLevel], _ pd: Int, _ nanos: Int64, _ time: inout (UnsafeMutablePointer<UInt8>, Int)?, _ w: inout RawWriter
+    ) {
         w.byte(91)
         for i in 0..<levels.count {
             let level = levels[i]
