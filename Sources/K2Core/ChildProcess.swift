@@ -8,13 +8,6 @@ import Foundation
 /// Not Foundation.Process: its child monitor blocks in wait4() on a long-running child, which
 /// stalls every other Process in the same program.
 package enum ChildProcess {
-    /// A program that could not be started (a `K2Error`): `what` names it and why.
-    package struct SpawnError: K2Error {
-        package let what: String
-        package var place: String { "" }
-        package var remedy: String { "" }
-    }
-
     /// Where a child's stdout or stderr goes.
     package enum Destination: Sendable, Equatable {
         /// This process's own stream.
@@ -46,10 +39,10 @@ package enum ChildProcess {
     package static func start(
         _ args: [String], stdout: Destination = .null, stderr: Destination = .null,
         dieWithParent: Bool = true
-    ) throws(SpawnError) -> Started {
-        guard let program = args.first else { throw SpawnError(what: "cannot start a program: no command given") }
+    ) throws(CoreError) -> Started {
+        guard let program = args.first else { throw CoreError.spawnFailed("cannot start a program: no command given") }
         guard let path = program.contains("/") ? program : which(program) else {
-            throw SpawnError(what: "cannot start \(program): not found on PATH")
+            throw CoreError.spawnFailed("cannot start \(program): not found on PATH")
         }
         var argv = [path] + args.dropFirst()
         if dieWithParent, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
@@ -72,7 +65,7 @@ package enum ChildProcess {
                 var fds: [Int32] = [0, 0]
                 guard pipe(&fds) == 0 else {
                     for fd in readEnds.compactMap({ $0 }) { close(fd) }
-                    throw SpawnError(what: "cannot start \(program): cannot create a pipe: \(String(cString: strerror(errno)))")
+                    throw CoreError.spawnFailed("cannot start \(program): cannot create a pipe: \(String(cString: strerror(errno)))")
                 }
                 // Neither end leaks into other children; dup2 gives the child a plain copy.
                 _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -100,7 +93,7 @@ package enum ChildProcess {
         let rc = posix_spawn(&child, argv[0], &actions, &attr, &cargs, environ)
         guard rc == 0 else {
             for fd in readEnds.compactMap({ $0 }) { close(fd) }
-            throw SpawnError(what: "cannot start \(program): \(String(cString: strerror(rc)))")
+            throw CoreError.spawnFailed("cannot start \(program): \(String(cString: strerror(rc)))")
         }
         return Started(pid: child, stdout: readEnds[0], stderr: readEnds[1])
     }
@@ -110,7 +103,7 @@ package enum ChildProcess {
     package static func spawn(
         _ args: [String], stdoutPath: String? = nil, stderrPath: String? = nil,
         dieWithParent: Bool = true
-    ) throws(SpawnError) -> pid_t {
+    ) throws(CoreError) -> pid_t {
         try start(
             args, stdout: stdoutPath.map { .file($0) } ?? .null, stderr: stderrPath.map { .file($0) } ?? .null,
             dieWithParent: dieWithParent
@@ -119,7 +112,7 @@ package enum ChildProcess {
 
     /// Runs `args` to its end with stdout and stderr collected (read together, so neither pipe
     /// can fill up and stall the child).
-    package static func run(_ args: [String], dieWithParent: Bool = true) throws(SpawnError) -> Finished {
+    package static func run(_ args: [String], dieWithParent: Bool = true) throws(CoreError) -> Finished {
         let child = try start(args, stdout: .pipe, stderr: .pipe, dieWithParent: dieWithParent)
         var collected: [[UInt8]] = [[], []]
         var polled = [child.stdout, child.stderr].map { pollfd(fd: $0 ?? -1, events: Int16(POLLIN), revents: 0) }

@@ -3,15 +3,6 @@ import CZlib
 // HdrHistogram's V2 encoding of a `Histogram` (uncompressed and zlib-compressed), as the
 // Java/C/Go/Rust HdrHistogram tools read and write it.
 
-/// Errors decoding an HdrHistogram encoding or an `.hlog` file (a `K2Error`).
-package struct HistogramDecodingError: K2Error {
-    package let reason: String
-    package init(_ reason: String) { self.reason = reason }
-    package var what: String { "histogram decoding failed: \(reason)" }
-    package var place: String { "" }
-    package var remedy: String { "" }
-}
-
 extension Histogram {
     static let v2Cookie: UInt32 = 0x1c84_9303 | 0x10
     static let v2CompressedCookie: UInt32 = 0x1c84_9304 | 0x10
@@ -70,12 +61,12 @@ extension Histogram {
     package func encodedBase64() -> String { Base64.encode(encodedCompressedV2()) }
 
     /// Decodes a V2 compressed or uncompressed encoding. Values are in `unit` (the encoding does not carry it).
-    package static func decode(_ bytes: [UInt8], unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError) -> Histogram {
-        guard bytes.count >= 8 else { throw HistogramDecodingError("\(bytes.count) bytes is too short") }
+    package static func decode(_ bytes: [UInt8], unit: HistogramUnit = .nanoseconds) throws(CoreError) -> Histogram {
+        guard bytes.count >= 8 else { throw CoreError.badHistogram("\(bytes.count) bytes is too short") }
         let cookie = getBE32(bytes, 0)
         if cookie == v2CompressedCookie {
             let length = Int(getBE32(bytes, 4))
-            guard length <= bytes.count - 8 else { throw HistogramDecodingError("compressed length \(length) beyond the data") }
+            guard length <= bytes.count - 8 else { throw CoreError.badHistogram("compressed length \(length) beyond the data") }
             var capacity = Swift.max(length * 8, 4096)
             while true {
                 var outLength = uLong(capacity)
@@ -86,22 +77,22 @@ extension Histogram {
                     }
                 }
                 if rc == Z_BUF_ERROR, capacity < 1 << 30 { capacity *= 4; continue }
-                guard rc == Z_OK else { throw HistogramDecodingError("zlib inflate failed (\(rc))") }
+                guard rc == Z_OK else { throw CoreError.badHistogram("zlib inflate failed (\(rc))") }
                 return try decode(Array(out[0..<Int(outLength)]), unit: unit)
             }
         }
         guard cookie == v2Cookie else {
-            throw HistogramDecodingError("unknown cookie 0x\(String(cookie, radix: 16)) (not an HdrHistogram V2 encoding)")
+            throw CoreError.badHistogram("unknown cookie 0x\(String(cookie, radix: 16)) (not an HdrHistogram V2 encoding)")
         }
-        guard bytes.count >= 40 else { throw HistogramDecodingError("header truncated") }
+        guard bytes.count >= 40 else { throw CoreError.badHistogram("header truncated") }
         let payloadLength = Int(getBE32(bytes, 4))
         let digits = Int(getBE32(bytes, 12))
         let lowest = Int64(bitPattern: getBE64(bytes, 16))
         let highest = Int64(bitPattern: getBE64(bytes, 24))
         guard digits >= 1, digits <= 5, lowest >= 1, highest >= 2 * lowest else {
-            throw HistogramDecodingError("bad parameters: digits \(digits), lowest \(lowest), highest \(highest)")
+            throw CoreError.badHistogram("bad parameters: digits \(digits), lowest \(lowest), highest \(highest)")
         }
-        guard 40 + payloadLength <= bytes.count else { throw HistogramDecodingError("payload truncated") }
+        guard 40 + payloadLength <= bytes.count else { throw CoreError.badHistogram("payload truncated") }
         var histogram = Histogram(unit: unit, lowest: lowest, highest: highest, digits: digits)
         var pos = 40
         let end = 40 + payloadLength
@@ -109,11 +100,11 @@ extension Histogram {
         var maxIndex = -1
         var minIndex = -1
         while pos < end {
-            guard let value = getZigZag(bytes, &pos, end) else { throw HistogramDecodingError("payload truncated mid-value") }
+            guard let value = getZigZag(bytes, &pos, end) else { throw CoreError.badHistogram("payload truncated mid-value") }
             if value < 0 {
                 index += Int(-value)
             } else {
-                guard index < histogram.counts.count else { throw HistogramDecodingError("counts beyond the histogram's range") }
+                guard index < histogram.counts.count else { throw CoreError.badHistogram("counts beyond the histogram's range") }
                 if value > 0 {
                     histogram.counts[index] = UInt64(value)
                     histogram.total &+= UInt64(value)
@@ -131,8 +122,8 @@ extension Histogram {
     }
 
     /// Decodes `encodedBase64()` text.
-    package static func decode(base64 text: String, unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError) -> Histogram {
-        guard let bytes = Base64.decode(text) else { throw HistogramDecodingError("not base64") }
+    package static func decode(base64 text: String, unit: HistogramUnit = .nanoseconds) throws(CoreError) -> Histogram {
+        guard let bytes = Base64.decode(text) else { throw CoreError.badHistogram("not base64") }
         return try decode(bytes, unit: unit)
     }
 

@@ -80,7 +80,7 @@ package struct HistogramLogWriter {
 
 /// Reads `.hlog` text back: the start time and every interval.
 package enum HistogramLogReader {
-    package static func parse(_ text: String, unit: HistogramUnit = .nanoseconds) throws(HistogramDecodingError)
+    package static func parse(_ text: String, unit: HistogramUnit = .nanoseconds) throws(CoreError)
         -> (startSeconds: Double?, intervals: [HistogramInterval])
     {
         var start: Double?
@@ -105,7 +105,7 @@ package enum HistogramLogReader {
                 fields.removeFirst()
             }
             guard fields.count == 4, let startSeconds = Double(fields[0]), let lengthSeconds = Double(fields[1]) else {
-                throw HistogramDecodingError("bad .hlog line: \(line.prefix(60))")
+                throw CoreError.badHistogram("bad .hlog line: \(line.prefix(60))")
             }
             let histogram = try Histogram.decode(base64: fields[3], unit: unit)
             intervals.append(HistogramInterval(startSeconds: startSeconds + base, lengthSeconds: lengthSeconds, tag: tag, histogram: histogram))

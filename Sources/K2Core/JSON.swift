@@ -189,46 +189,32 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// Why a JSON text could not be parsed, with the byte offset (a `K2Error`; the caller that
-/// knows the file or line wraps it in its module's error).
-package struct JSONParseError: K2Error {
-    package let offset: Int
-    package let reason: String
-    package init(offset: Int, reason: String) {
-        self.offset = offset
-        self.reason = reason
-    }
-    package var what: String { "invalid JSON at byte \(offset): \(reason)" }
-    package var place: String { "" }
-    package var remedy: String { "" }
-}
-
 /// A small strict JSON parser (RFC 8259) over bytes.
 package struct JSONParser {
     private let input: UnsafeRawBufferPointer
     private var position = 0
     private var depth = 0
 
-    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(CoreError) -> JSONValue {
         var parser = JSONParser(input: bytes)
         parser.skipWS()
         let parsed = try parser.value()
         parser.skipWS()
-        guard parser.position == bytes.count else { throw JSONParseError(offset: parser.position, reason: "unexpected text after the value") }
+        guard parser.position == bytes.count else { throw CoreError.invalidJSON(offset: parser.position, reason: "unexpected text after the value") }
         return parsed
     }
 
-    package static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ text: String) throws(CoreError) -> JSONValue {
         var utf8Text = text
-        let result: Result<JSONValue, JSONParseError> = utf8Text.withUTF8 { buf in
-            do throws(JSONParseError) { return .success(try parse(UnsafeRawBufferPointer(buf))) } catch { return .failure(error) }
+        let result: Result<JSONValue, CoreError> = utf8Text.withUTF8 { buf in
+            do throws(CoreError) { return .success(try parse(UnsafeRawBufferPointer(buf))) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    package static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        let result: Result<JSONValue, JSONParseError> = bytes.withUnsafeBytes { buf in
-            do throws(JSONParseError) { return .success(try parse(buf)) } catch { return .failure(error) }
+    package static func parse(_ bytes: [UInt8]) throws(CoreError) -> JSONValue {
+        let result: Result<JSONValue, CoreError> = bytes.withUnsafeBytes { buf in
+            do throws(CoreError) { return .success(try parse(buf)) } catch { return .failure(error) }
         }
         return try result.get()
     }
@@ -241,9 +227,9 @@ package struct JSONParser {
         }
     }
 
-    private func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: position, reason: reason) }
+    private func fail(_ reason: String) -> CoreError { CoreError.invalidJSON(offset: position, reason: reason) }
 
-    private mutating func value() throws(JSONParseError) -> JSONValue {
+    private mutating func value() throws(CoreError) -> JSONValue {
         guard position < input.count else { throw fail("unexpected end of input") }
         switch input[position] {
         case 123: return try object()
@@ -256,14 +242,14 @@ package struct JSONParser {
         }
     }
 
-    private mutating func literal(_ word: StaticString) throws(JSONParseError) {
+    private mutating func literal(_ word: StaticString) throws(CoreError) {
         let count = word.utf8CodeUnitCount
         guard position + count <= input.count else { throw fail("unexpected end of input") }
         for k in 0..<count where input[position + k] != word.utf8Start[k] { throw fail("unexpected character") }
         position += count
     }
 
-    private mutating func object() throws(JSONParseError) -> JSONValue {
+    private mutating func object() throws(CoreError) -> JSONValue {
         depth += 1
         guard depth < 512 else { throw fail("nesting too deep") }
         defer { depth -= 1 }
@@ -289,7 +275,7 @@ package struct JSONParser {
         }
     }
 
-    private mutating func array() throws(JSONParseError) -> JSONValue {
+    private mutating func array() throws(CoreError) -> JSONValue {
         depth += 1
         guard depth < 512 else { throw fail("nesting too deep") }
         defer { depth -= 1 }
@@ -308,7 +294,7 @@ package struct JSONParser {
         }
     }
 
-    private mutating func number() throws(JSONParseError) -> String {
+    private mutating func number() throws(CoreError) -> String {
         let start = position
         if position < input.count, input[position] == 45 { position += 1 }
         var digits = 0
@@ -330,7 +316,7 @@ package struct JSONParser {
         return String(decoding: UnsafeRawBufferPointer(rebasing: input[start..<position]), as: UTF8.self)
     }
 
-    private mutating func hex4() throws(JSONParseError) -> UInt32 {
+    private mutating func hex4() throws(CoreError) -> UInt32 {
         guard position + 4 <= input.count else { throw fail("short \\u escape") }
         var scalar: UInt32 = 0
         for _ in 0..<4 {
@@ -348,7 +334,7 @@ package struct JSONParser {
         return scalar
     }
 
-    private mutating func string() throws(JSONParseError) -> String {
+    private mutating func string() throws(CoreError) -> String {
         position += 1
         let start = position
         // Fast path: no escapes.

@@ -26,8 +26,8 @@ func errorLineLeavesOutEmptyParts(error: SampleError, line: String) {
 }
 
 @Test func coreErrorsKeepTheirText() {
-    let json = JSONParseError(offset: 7, reason: "unexpected end")
+    let json = CoreError.invalidJSON(offset: 7, reason: "unexpected end")
     #expect(json.description == "invalid JSON at byte 7: unexpected end")
-    #expect(HistogramDecodingError("header truncated").description == "histogram decoding failed: header truncated")
+    #expect(CoreError.badHistogram("header truncated").description == "histogram decoding failed: header truncated")
     #expect((json as any Error as? any K2Error)?.exitCode == 2)
 }

@@ -8,6 +8,7 @@ import K2Replay
 /// and a response check (status, optional text in the body). Locally it targets ClickHouse's HTTP
 /// interface as the stand-in API; pointed at the platform's API it measures the real figure.
 final class HTTPStage: @unchecked Sendable {
+    // unchecked: immutable after init but for `stageThread`, which start/stop use from the owner only.
     struct Configuration: Sendable {
         var http: Workload.HTTP
         /// `{clickhouse}`: the ClickHouse base URL (`http://127.0.0.1:PORT`), when there is one.

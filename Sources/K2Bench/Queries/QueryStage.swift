@@ -16,6 +16,7 @@ import K2Replay
 /// asks the same queries whatever the timing. A query error or an empty result is a failure and
 /// keeps ClickHouse's message.
 final class QueryStage: @unchecked Sendable {
+    // unchecked: `stopped` and `setupError` under `lock`; `stageThread` set by the owner only; the rest immutable after init.
     struct Configuration: Sendable {
         var host: String
         var port: Int

@@ -217,7 +217,7 @@ public final class CaptureReader {
                     remedy: "the header is damaged; the records may still be salvaged with `zstd -d`")
             }
             let value: JSONValue
-            do throws(JSONParseError) { value = try JSONParser.parse(json) } catch {
+            do throws(CoreError) { value = try JSONParser.parse(json) } catch {
                 throw CaptureError(
                     .corrupt, path: path, offset: 32 + Int64(error.offset), what: "header metadata is not valid JSON",
                     remedy: "the header is damaged")

@@ -274,7 +274,7 @@ struct ImportParser {
     private mutating func ndjson(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
         if line.isEmpty { return }
         let record: OwnedRecord
-        do throws(JSONParseError) { record = try NDJSONRecord.parse(line) } catch {
+        do throws(CoreError) { record = try NDJSONRecord.parse(line) } catch {
             throw formatError(line, number, error.reason)
         }
         try sink.append(record)
@@ -433,7 +433,7 @@ struct ImportParser {
     private mutating func cryptofeedJSON(_ line: UnsafeRawBufferPointer, _ number: Int, _ sink: ImportSink) throws(CaptureError) {
         if line.isEmpty { return }
         let value: JSONValue
-        do throws(JSONParseError) { value = try JSONParser.parse(line) } catch {
+        do throws(CoreError) { value = try JSONParser.parse(line) } catch {
             throw formatError(line, number, error.description)
         }
         guard let recordType = value["t"]?.stringValue else { throw formatError(line, number, "no \"t\" field") }

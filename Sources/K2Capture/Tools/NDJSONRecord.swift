@@ -48,22 +48,22 @@ package enum NDJSONRecord {
     }
 
     /// Parses one NDJSON line back into a record. `isBinary` is true for base64 payloads.
-    package static func parse(_ line: UnsafeRawBufferPointer) throws(JSONParseError) -> OwnedRecord {
+    package static func parse(_ line: UnsafeRawBufferPointer) throws(CoreError) -> OwnedRecord {
         let value = try JSONParser.parse(line)
-        guard case .object = value else { throw JSONParseError(offset: 0, reason: "a record must be a JSON object") }
+        guard case .object = value else { throw CoreError.invalidJSON(offset: 0, reason: "a record must be a JSON object") }
         guard let kname = value["kind"]?.stringValue, let kind = RecordKind(name: kname) else {
-            throw JSONParseError(offset: 0, reason: "missing or unknown \"kind\" (connect, send, recv, disconnect, http, marker)")
+            throw CoreError.invalidJSON(offset: 0, reason: "missing or unknown \"kind\" (connect, send, recv, disconnect, http, marker)")
         }
         guard let ts = value["ts_ns"]?.numberText.flatMap({ Int64($0) }) else {
-            throw JSONParseError(offset: 0, reason: "missing \"ts_ns\" integer (nanoseconds since the epoch)")
+            throw CoreError.invalidJSON(offset: 0, reason: "missing \"ts_ns\" integer (nanoseconds since the epoch)")
         }
         let connText = value["conn"]?.numberText ?? "0"
-        guard let conn = UInt32(connText) else { throw JSONParseError(offset: 0, reason: "\"conn\" must be a non-negative integer") }
+        guard let conn = UInt32(connText) else { throw CoreError.invalidJSON(offset: 0, reason: "\"conn\" must be a non-negative integer") }
         let url = value["url"]?.stringValue ?? ""
-        guard let data = value["data"]?.stringValue else { throw JSONParseError(offset: 0, reason: "missing \"data\" string") }
+        guard let data = value["data"]?.stringValue else { throw CoreError.invalidJSON(offset: 0, reason: "missing \"data\" string") }
         if let enc = value["encoding"]?.stringValue {
             guard enc == "base64", let bytes = Base64.decode(data) else {
-                throw JSONParseError(offset: 0, reason: "\"encoding\" must be \"base64\" with valid base64 data")
+                throw CoreError.invalidJSON(offset: 0, reason: "\"encoding\" must be \"base64\" with valid base64 data")
             }
             return OwnedRecord(kind: kind, timestamp: ts, connection: conn, isBinary: true, url: Array(url.utf8), payload: bytes)
         }
