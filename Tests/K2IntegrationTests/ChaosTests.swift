@@ -42,16 +42,15 @@ struct ChaosTests {
         #expect(faults.map(\.target) == ["broker", "broker", "broker", "broker", "clickhouse", "clickhouse"])
         print("ledger: " + m.keys.filter { $0.hasPrefix("ledger.") }.sorted().map { "\($0)=\(Units.format(m[$0]!.value))" }.joined(separator: " "))
 
-        // k2's own accounting: sent = delivered + failed + unknown, none without a fate, the
-        // broker holds exactly the delivered messages (no loss after the ack, no duplicate by
-        // k2's producer).
+        // k2's own accounting: sent = delivered + failed + unknown, none without a fate, no
+        // duplicate by k2's producer. Acknowledged messages the broker does not hold are the
+        // system's loss (a finding, counted exactly below against kcat), not k2's.
         let sink = try #require(run.sinks.first)
         #expect(sink.sent > 50_000 && sink.delivered > 0)
         #expect(metric("ledger.kafka.no_fate") == 0, "notes: \(out.report.notes)")
         #expect(metric("ledger.kafka.sent") == Double(sink.sent))
         #expect(sink.sent == sink.delivered + sink.failed + UInt64(metric("ledger.kafka.unknown") ?? -1))
         #expect(metric("ledger.broker.extra") == 0, "notes: \(out.report.notes)")
-        #expect(metric("ledger.broker.missing") == 0, "notes: \(out.report.notes)")
         #expect(metric("ledger.lost.k2") == 0 && metric("ledger.duplicates.k2") == 0)
 
         // The same figures from independent clients: kcat read the whole topic while it was
@@ -60,11 +59,22 @@ struct ChaosTests {
         let counted = try #require(observer.result(), "the independent counts were not taken: \(observer.failure ?? "no ledger line")")
         #expect(observer.failure == nil, "\(observer.failure ?? "")")
         print("independent: \(counted)")
-        #expect(counted.replayed == Int64(sink.delivered), "kcat read \(counted.replayed) replayed messages; k2 delivered \(sink.delivered)")
+        // The embedded broker has, under a broker-down fault, acknowledged a few messages it then
+        // did not hold (3 of ~106,000 in some runs): the ledger reports exactly what kcat finds.
+        let lostAfterAck = max(0, Int64(sink.delivered) - counted.replayed)
+        #expect(counted.replayed <= Int64(sink.delivered), "kcat read \(counted.replayed) replayed messages; k2 delivered \(sink.delivered)")
+        #expect(metric("ledger.broker.missing") == Double(lostAfterAck), "notes: \(out.report.notes)")
+        if lostAfterAck > 0 {
+            #expect(
+                out.report.notes.contains { $0.contains("not on the broker") && $0.contains("by the system under test") },
+                "notes: \(out.report.notes)")
+        }
         #expect(counted.distinctIDs == counted.replayed, "kcat found messages with the same k2-id: duplicates on the broker")
         // k2's read-back by k2-id found the same: every acknowledged id once, none out of order.
         #expect(Double(counted.distinctIDs) == metric("ledger.topic.read"), "notes: \(out.report.notes)")
-        #expect(metric("ledger.topic.lost") == 0 && metric("ledger.topic.duplicates") == 0 && metric("ledger.topic.unacknowledged") == 0)
+        #expect(
+            metric("ledger.topic.lost") == Double(lostAfterAck) && metric("ledger.topic.duplicates") == 0
+                && metric("ledger.topic.unacknowledged") == 0)
         #expect(metric("ledger.topic.reordered") == 0, "notes: \(out.report.notes)")
         #expect(Double(counted.probes) == metric("ledger.broker.probes"))
         #expect(Double(counted.replayed) == metric("ledger.broker.messages"))
@@ -75,7 +85,7 @@ struct ChaosTests {
         #expect(Double(counted.bronze) == metric("ledger.clickhouse.rows"))
         #expect(metric("ledger.clickhouse.missing") == Double(max(0, counted.replayed - counted.bronze)))
         #expect(metric("ledger.clickhouse.extra") == Double(max(0, counted.bronze - counted.replayed)))
-        #expect(metric("ledger.lost.system") == Double(max(0, counted.replayed - counted.bronze)))
+        #expect(metric("ledger.lost.system") == Double(lostAfterAck + max(0, counted.replayed - counted.bronze)))
         #expect(metric("ledger.duplicates.system") == Double(max(0, counted.bronze - counted.replayed)))
         if counted.bronze != counted.replayed {
             #expect(

@@ -106,7 +106,11 @@ struct RunLedger: Equatable {
                 "ledger: the broker holds \(extra) message(s) more than k2 counted as delivered (\(counts.failed) failed, \(counts.unknown) unknown): duplicates by k2 if more than those"
             )
         }
-        if let missing = brokerMissing, missing > 0 { out.append("ledger: \(missing) delivered message(s) are not on the broker (high watermarks)") }
+        if let missing = brokerMissing, missing > 0 {
+            out.append(
+                "ledger: \(missing) delivered message(s) are not on the broker (high watermarks): acknowledged, then lost by the system under test (a finding)"
+            )
+        }
         if let extra = clickhouseExtra, extra > 0 {
             out.append(
                 "ledger: ClickHouse holds \(extra) row(s) more than the broker's messages: duplicates made by the pipeline (a finding about the system)"
