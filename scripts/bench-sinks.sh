@@ -116,8 +116,8 @@ echo "== Kafka: k2 replay --speed max into the embedded broker (k2 broker, its o
 echo "   both: librdkafka 2.0.2, acks=all, linger.ms=5, batch.num.messages=10000, queue.buffering.max.messages=100000, no compression"
 echo "   kcat -P -l: no key (sticky partitioner), no headers, idempotence off;  kcat -P -K: key = symbol"
 echo "   kcat-P-H-headers: kcat -P -l plus the two 19-digit headers (-H): what headers alone cost"
-echo "   kcat-same-work: key = symbol, two 19-digit headers (-H), enable.idempotence=true: what k2 default does"
-echo "   k2 default: key = symbol, headers k2-receive-ns + k2-intended-ns, enable.idempotence=true (k2's default)"
+echo "   kcat-same-work: key = symbol, two 19-digit headers and a k2-id of its length, RUNID-SEQ (-H), enable.idempotence=true: what k2 default does"
+echo "   k2 default: key = symbol, headers k2-receive-ns + k2-intended-ns + k2-id, enable.idempotence=true (k2's default)"
 echo "   k2 plain:   key = symbol, headers=off, enable.idempotence=false"
 "$K2" broker --partitions 4 > "$W/broker.out" 2> "$W/broker.err" &
 BPID=$!; PIDS+=("$BPID")
@@ -130,7 +130,7 @@ for i in $(seq 1 "$REPEAT"); do
   timed "$KT" "k2-default" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2.$i" --speed max --quiet --report "$W/kafka.$i" 2> "$W/kafka.$i.txt"
   timed "$KT" "kcat-P-K-keyed" "$BPID" kcat -P -b "$B" -t "bench.kcatkey.$i" -K $'\t' -l "$W/keyed.txt"
   timed "$KT" "kcat-P-H-headers" "$BPID" kcat -P -b "$B" -t "bench.kcathdr.$i" -H k2-receive-ns=1700000000000000000 -H k2-intended-ns=1700000000000000000 -l "$W/msgs.txt"
-  timed "$KT" "kcat-same-work" "$BPID" kcat -P -b "$B" -t "bench.kcatsame.$i" -K $'\t' -H k2-receive-ns=1700000000000000000 -H k2-intended-ns=1700000000000000000 -X enable.idempotence=true -l "$W/keyed.txt"
+  timed "$KT" "kcat-same-work" "$BPID" kcat -P -b "$B" -t "bench.kcatsame.$i" -K $'\t' -H k2-receive-ns=1700000000000000000 -H k2-intended-ns=1700000000000000000 -H k2-id=0123456789abcdef-152580 -X enable.idempotence=true -l "$W/keyed.txt"
   [ -n "${K2_BEFORE:-}" ] && timed "$KT" "k2-before" "$BPID" "$K2_BEFORE" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2before.$i" --speed max --quiet 2> /dev/null
   timed "$KT" "k2-plain" "$BPID" "$K2" replay "$W/bench.k2cap" --sink "kafka://$B?topic=bench.k2plain.$i&headers=off" -X enable.idempotence=false --speed max --quiet 2> "$W/kafka-plain.$i.txt"
 done
