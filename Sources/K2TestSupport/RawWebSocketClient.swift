@@ -39,8 +39,9 @@ package final class RawWebSocketClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+        // No close here: a class whose init throws after its properties are set runs deinit,
+        // which closes `fd`; closing it here too would close whatever reused the number.
         guard connected == 0 else {
-            close(fd)
             throw Failure.connect("errno \(errno)")
         }
         var timeout = timeval(tv_sec: readTimeoutMillis / 1000, tv_usec: (readTimeoutMillis % 1000) * 1000)
@@ -58,7 +59,7 @@ package final class RawWebSocketClient {
         guard head.hasPrefix("HTTP/1.1 101") else { throw Failure.handshake(head) }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Sends one masked text frame.
     package func send(text: String) throws {

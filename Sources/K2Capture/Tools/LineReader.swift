@@ -55,7 +55,7 @@ final class LineReader {
             // 15 + 32: a zlib or gzip header, detected.
             if inflateInit2_(stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) != Z_OK {
                 stream.deallocate()
-                cleanupBuffers()
+                // deinit frees the buffers and closes `fd`: every property is set by now.
                 throw CaptureError(.io, path: path, what: "cannot start gzip decompression", remedy: "report this as a bug")
             }
             gz = stream

@@ -27,14 +27,15 @@ package final class LineClient {
         }
         guard connected == 0 else {
             let reason = errno == EINPROGRESS ? "no answer within \(TimeText.humanDuration(nanos: timeoutNanos))" : String(cString: strerror(errno))
-            close(fd)
+            // No close here: deinit runs when an init throws after every property is set, and
+            // closes `fd`; a second close would hit whatever descriptor reused the number.
             throw ReplayError(
                 .unreachable, place: place, what: "cannot connect to \(host):\(port): \(reason)",
                 remedy: "check the address, and that the server listens there (k2 bench clock, or k2 broker --control-port)")
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Sends `request` (a newline is added) and returns the reply line without its newline.
     package func ask(_ request: String) throws -> String {
