@@ -142,8 +142,10 @@ import Testing
 
     /// The messages of `venue` for a feed subscribed to one channel (`kind`) of symbol 0 only,
     /// with the offset of each (Kraken and Coinbase trade channels carry single and multi-fill trades).
-    func channelMessages(_ venue: Venue, _ kind: MessageKind, seconds: Int64, combined: Bool = false) -> [(offset: Int64, text: String)] {
-        var profile = SimProfile.constant(rate: 200, duration: seconds * 1_000_000_000, venue: venue, seed: 42)
+    func channelMessages(
+        _ venue: Venue, _ kind: MessageKind, seconds: Int64, combined: Bool = false, rate: Double = 200
+    ) -> [(offset: Int64, text: String)] {
+        var profile = SimProfile.constant(rate: rate, duration: seconds * 1_000_000_000, venue: venue, seed: 42)
         profile.market.symbols = 3
         var feed = LiveFeed(profile: profile, venue: venue)
         feed.binanceTradeFanout = true
@@ -161,12 +163,47 @@ import Testing
         return messages
     }
 
-    func candleMessages(_ venue: Venue, seconds: Int64, combined: Bool = false) -> [(offset: Int64, text: String)] {
-        channelMessages(venue, .candle, seconds: seconds, combined: combined)
+    func candleMessages(_ venue: Venue, seconds: Int64, combined: Bool = false, rate: Double = 200) -> [(offset: Int64, text: String)] {
+        channelMessages(venue, .candle, seconds: seconds, combined: combined, rate: rate)
     }
 
-    /// Binance `kline_1m`: the documented payload at most every 2 s with the minute's trades so
-    /// far, and the closed kline (`"x":true`) when a trade starts the next minute.
+    /// Candles go out on a timer, as the venues send them, not at trade events: in a market that
+    /// trades about every 10 s, Binance klines still come every 2 s (and the closed kline at the
+    /// minute's end, then nothing until the next minute's first trade), Coinbase candles every 1 s.
+    @Test func candleUpdatesFollowTheVenuesTimerNotTheTrades() throws {
+        let binance = candleMessages(.binance, seconds: 300, rate: 0.3)
+        #expect(binance.count > 60)
+        var previous: (offset: Int64, start: Int64, closed: Bool)?
+        var closedCount = 0
+        let feedStart = SimProfile.constant(rate: 1, duration: 1).startNanos
+        for (offset, text) in binance {
+            let kline = try #require(try JSONParser.parse(text)["k"])
+            let start = try #require(kline["t"]?.int64Value) * 1_000_000
+            let closed = kline["x"] == .bool(true)
+            let minuteEnd = start + 60_000_000_000 - feedStart
+            if closed {
+                closedCount += 1
+                #expect(offset == minuteEnd)  // at the minute's end, not at the next trade
+            } else {
+                #expect(offset < minuteEnd)
+            }
+            if let previous, previous.start == start, !previous.closed {
+                // The same minute: the next tick, 2 s later or at the minute's end.
+                #expect(offset == min(previous.offset + 2_000_000_000, minuteEnd))
+            }
+            previous = (offset, start, closed)
+        }
+        #expect(closedCount >= 3)
+        let coinbase = candleMessages(.coinbase, seconds: 60, rate: 0.3)
+        // The first trade of BTC-USD comes 26 s in; from then on, one candle a second while the market runs.
+        #expect(coinbase.count >= 30)
+        for (earlier, later) in zip(coinbase, coinbase.dropFirst()) {
+            #expect(later.offset - earlier.offset == 1_000_000_000)
+        }
+    }
+
+    /// Binance `kline_1m`: the documented payload every 2 s with the minute's trades so far, and
+    /// the closed kline (`"x":true`) at the minute's end.
     @Test func binanceKlineHasTheDocumentedShapeAndFollowsTheMinute() throws {
         let messages = candleMessages(.binance, seconds: 130)
         #expect(messages.count > 50)
@@ -196,7 +233,7 @@ import Testing
         #expect(try BinanceProtocol.parsePath("/ws/btcusdt@kline_1m", universe: SymbolUniverse(count: 3)).subscriptions.kinds(symbol: 0) == [.candle])
     }
 
-    /// Coinbase `candles`: the documented message (five-minute buckets) at most once a second,
+    /// Coinbase `candles`: the documented message (five-minute buckets) once a second,
     /// numbered on the connection, and the `snapshot` that answers a subscription.
     @Test func coinbaseCandlesHaveTheDocumentedShape() throws {
         let messages = candleMessages(.coinbase, seconds: 20)

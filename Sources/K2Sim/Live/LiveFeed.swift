@@ -70,12 +70,20 @@ package struct LiveFeed: Sendable {
     private var tickerT: Int64 = 0
     /// Kraken, Coinbase: per symbol, the trades so far (for `ticker`; Binance's bookTicker needs none).
     package private(set) var tickerStats: [TickerStats] = []
-    /// Binance, Coinbase: per symbol, the current candle (`kline_1m`, `candles`), and when its
-    /// next update may go out (offset ns: every 2 s on Binance, 1 s on Coinbase, at a trade event).
+    /// Binance, Coinbase: per symbol, the current candle (`kline_1m`, `candles`).
     package private(set) var candles: [CandleStats] = []
+    /// Candle updates go out on a timer, as the venues send them: per subscribed symbol, from its
+    /// first trade on, every 2 s on Binance and every 1 s on Coinbase, whether or not it traded
+    /// (offset ns of the next tick; -1 before the first trade). A Binance tick never passes the
+    /// end of the minute: the closed kline (`"x":true`) goes out at the minute's end.
     private var nextCandleT: [Int64] = []
-    /// The candle message due after the current trade event (its fan-out and ticker first).
-    private var pendingCandle: (symbol: Int, offset: Int64, candle: CandleStats, closed: Bool)?
+    /// Binance: the finished minute whose closed kline the next tick sends (a trade started the
+    /// next minute before that tick), and whether the current minute's closed kline went out.
+    private var closedCandle: [CandleStats?] = []
+    private var closedCandleSent: [Bool] = []
+    /// The first candle message of a symbol, due after its first trade event (its fan-out and
+    /// ticker first).
+    private var pendingCandle: (symbol: Int, offset: Int64)?
     private var fanSymbol = -1
     private var fanFill = 0
     private var fanAgg = false
@@ -106,7 +114,9 @@ package struct LiveFeed: Sendable {
         arrivals = ArrivalProcess(timeline: profile.timeline, seed: seed)
         tickerStats = Array(repeating: TickerStats(), count: model.universe.count)
         candles = Array(repeating: CandleStats(bucketNanos: VenueEncoder.candleBucketNanos(venue)), count: model.universe.count)
-        nextCandleT = Array(repeating: 0, count: model.universe.count)
+        nextCandleT = Array(repeating: -1, count: model.universe.count)
+        closedCandle = Array(repeating: nil, count: model.universe.count)
+        closedCandleSent = Array(repeating: false, count: model.universe.count)
     }
 
     package var universe: SymbolUniverse { model.universe }
@@ -144,7 +154,7 @@ package struct LiveFeed: Sendable {
             if let due = pendingCandle {
                 pendingCandle = nil
                 let before = out.count
-                encoder.encodeCandle(symbol: due.symbol, candle: due.candle, closed: due.closed, nanos: startNanos + due.offset, into: &out)
+                encoder.encodeCandle(symbol: due.symbol, candle: candles[due.symbol], closed: false, nanos: startNanos + due.offset, into: &out)
                 emitted += 1
                 lastSentT = due.offset
                 return Event(offsetNanos: due.offset, symbol: due.symbol, kind: .candle, byteCount: out.count - before)
@@ -155,6 +165,11 @@ package struct LiveFeed: Sendable {
             } else {
                 guard let arrival = arrivals.next() else { return nil }
                 offset = arrival
+            }
+            if let symbol = candleTickDue(before: offset) {
+                pendingT = offset
+                if let event = candleTick(symbol: symbol, into: &out) { return event }
+                continue
             }
             if heartbeats, venue != .binance, let hb = heartbeatDue(before: offset) {
                 pendingT = offset
@@ -205,20 +220,68 @@ package struct LiveFeed: Sendable {
         }
     }
 
-    /// Adds the model's trade event to `symbol`'s candle and, for a client subscribed to
-    /// candles, queues the message due: Binance's closed kline when the event starts the next
-    /// minute (the new one follows at the next trade event), else the current candle once the
-    /// venue's update interval has passed.
+    /// Adds the model's trade event to `symbol`'s candle. For a client subscribed to candles,
+    /// the first trade queues the first candle message and starts the symbol's timer; a trade
+    /// that starts the next minute before the timer sent the closed kline keeps the finished
+    /// minute for the next tick.
     private mutating func updateCandle(symbol: Int, offset: Int64) {
         let finished = candles[symbol].add(model.trades, takerBought: !model.buyerIsMaker, nanos: startNanos + offset)
-        guard let subscriptions = filter, subscriptions.contains(symbol: symbol, kind: .candle, venue: venue) else { return }
-        if let finished, venue == .binance {
-            pendingCandle = (symbol, offset, finished, true)
-            nextCandleT[symbol] = offset
-        } else if offset >= nextCandleT[symbol] {
-            pendingCandle = (symbol, offset, candles[symbol], false)
-            nextCandleT[symbol] = offset + (venue == .binance ? 2_000_000_000 : 1_000_000_000)
+        if finished != nil {
+            if venue == .binance, !closedCandleSent[symbol] { closedCandle[symbol] = finished }
+            closedCandleSent[symbol] = false
         }
+        guard let subscriptions = filter, subscriptions.contains(symbol: symbol, kind: .candle, venue: venue) else { return }
+        if nextCandleT[symbol] < 0 {
+            pendingCandle = (symbol, offset)
+            nextCandleT[symbol] = nextCandleTick(symbol: symbol, after: offset)
+        }
+    }
+
+    /// The symbol whose candle tick comes first at or before `offset`, if any.
+    private func candleTickDue(before offset: Int64) -> Int? {
+        guard venue != .kraken, let subscriptions = filter else { return nil }
+        var due: Int?
+        for symbol in nextCandleT.indices where nextCandleT[symbol] >= 0 && nextCandleT[symbol] <= offset {
+            guard subscriptions.contains(symbol: symbol, kind: .candle, venue: venue) else { continue }
+            if due.map({ nextCandleT[symbol] < nextCandleT[$0] }) ?? true { due = symbol }
+        }
+        return due
+    }
+
+    /// The tick after `offset`: the venue's update interval later, and on Binance no later than
+    /// the end of the current minute.
+    private func nextCandleTick(symbol: Int, after offset: Int64) -> Int64 {
+        let tick = offset + (venue == .binance ? 2_000_000_000 : 1_000_000_000)
+        guard venue == .binance, let start = candles[symbol].start else { return tick }
+        let minuteEnd = start + candles[symbol].bucketNanos - startNanos
+        return minuteEnd > offset ? min(tick, minuteEnd) : tick
+    }
+
+    /// Sends `symbol`'s candle at its tick: Binance's kept closed kline first; at or past the
+    /// minute's end, the current kline closed (once; nothing more until a trade starts the next
+    /// minute); otherwise the current candle. Nil when the tick sends nothing.
+    private mutating func candleTick(symbol: Int, into out: inout [UInt8]) -> Event? {
+        let tick = nextCandleT[symbol]
+        nextCandleT[symbol] = nextCandleTick(symbol: symbol, after: tick)
+        let candle: CandleStats
+        var closed = false
+        if let kept = closedCandle[symbol] {
+            closedCandle[symbol] = nil
+            candle = kept
+            closed = true
+        } else if venue == .binance, let start = candles[symbol].start, tick >= start + candles[symbol].bucketNanos - startNanos {
+            guard !closedCandleSent[symbol] else { return nil }
+            closedCandleSent[symbol] = true
+            candle = candles[symbol]
+            closed = true
+        } else {
+            candle = candles[symbol]
+        }
+        let before = out.count
+        encoder.encodeCandle(symbol: symbol, candle: candle, closed: closed, nanos: startNanos + tick, into: &out)
+        emitted += 1
+        lastSentT = tick
+        return Event(offsetNanos: tick, symbol: symbol, kind: .candle, byteCount: out.count - before)
     }
 
     /// The next message of the current Binance trade event's fan-out, nil when it is done.
