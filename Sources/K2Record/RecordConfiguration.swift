@@ -34,6 +34,11 @@ package struct RecordConfiguration: Sendable {
     package var logger = Logger(label: "k2.record")
     /// zstd level of the capture.
     var compressionLevel: Int32 = 3
+    /// A REST snapshot answered with a status other than 200, or not answered, is recorded as a
+    /// `snapshot_failed` marker (never as a snapshot) and asked again this many times, after
+    /// `snapshotRetryNanos`, doubling.
+    package var snapshotRetries = 3
+    package var snapshotRetryNanos: Int64 = 1_000_000_000
     /// Whether subscription errors from the venue stop the recording (exit 2).
     var stopOnRejectedSubscription = true
 

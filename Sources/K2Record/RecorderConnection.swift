@@ -160,27 +160,44 @@ final class RecorderConnection: WebSocketDelegate, @unchecked Sendable {
         }
     }
 
-    private func fetchSnapshot(_ u: String) {
-        guard let url = try? NetURL(u) else { return }
+    /// Fetches one REST snapshot and stores a 200 answer as an `http` record. Any other status, or
+    /// no answer, becomes a `snapshot_failed` marker (the body is not a snapshot: a replay must not
+    /// serve a 404 page as the book) and is asked again up to `snapshotRetries` times.
+    private func fetchSnapshot(_ urlText: String, attempt: Int = 0) {
+        guard let url = try? NetURL(urlText) else { return }
         HTTPFetch.get(url, loop: recorder.loop, tls: recorder.configuration.client.tls) { [self] result in
+            let failure: [(String, JSONValue)]
+            let reason: (key: String, value: String)
             switch result {
-            case let .success(resp):
-                resp.body.withUnsafeBytes { bodyBytes in
-                    Array(u.utf8).withUnsafeBytes { urlBytes in
+            case let .success(response) where response.status == 200:
+                response.body.withUnsafeBytes { bodyBytes in
+                    Array(urlText.utf8).withUnsafeBytes { urlBytes in
                         self.recorder.append(kind: .http, connection: self.id, aux: urlBytes, payload: bodyBytes)
                     }
                 }
-                if resp.status != 200 {
-                    self.recorder.status.log("snapshot_status", ["conn": "\(self.id)", "url": u, "status": "\(resp.status)"])
-                }
+                return
+            case let .success(response):
+                let body = String(decoding: response.body.prefix(200), as: UTF8.self)
+                failure = [("status", .number(String(response.status))), ("body", .string(body))]
+                reason = ("status", String(response.status))
             case let .failure(error):
-                self.recorder.marker(
-                    connection: self.id,
-                    [
-                        ("marker", .string("snapshot_failed")), ("conn", .number(String(self.id))),
-                        ("url", .string(u)), ("error", .string(error.description)),
-                    ])
-                self.recorder.status.log("snapshot_failed", ["conn": "\(self.id)", "url": u, "error": error.description])
+                failure = [("error", .string(error.description))]
+                reason = ("error", error.description)
+            }
+            let retries = self.recorder.configuration.snapshotRetries
+            self.recorder.marker(
+                connection: self.id,
+                [
+                    ("marker", .string("snapshot_failed")), ("conn", .number(String(self.id))), ("url", .string(urlText)),
+                    ("attempt", .number(String(attempt + 1))),
+                ] + failure)
+            self.recorder.status.log(
+                "snapshot_failed", ["conn": "\(self.id)", "url": urlText, "attempt": "\(attempt + 1)", reason.key: reason.value])
+            guard attempt < retries, !self.recorder.isStopping else { return }
+            let delay = self.recorder.configuration.snapshotRetryNanos << Int64(attempt)
+            _ = self.recorder.loop.schedule(afterNanos: delay) { [self] in
+                guard !self.recorder.isStopping else { return }
+                self.fetchSnapshot(urlText, attempt: attempt + 1)
             }
         }
     }

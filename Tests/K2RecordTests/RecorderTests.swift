@@ -35,6 +35,9 @@ final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unche
     var sendOnOpen: Bool
     var dropAfter: Int?
     var reply: String?
+    /// Statuses the depth snapshot answers with, one per request, before it answers 200.
+    var snapshotStatuses: [Int] = []
+    private(set) var snapshotRequests = 0
     private(set) var sentPerConnection: [[[UInt8]]] = []
     private(set) var receivedTexts: [String] = []
     var connections: Int { lock.withLock { sentPerConnection.count } }
@@ -50,6 +53,11 @@ final class ScriptedExchange: WebSocketServerDelegate, WebSocketDelegate, @unche
 
     func respond(to request: HTTPRequestInfo) -> HTTPResponseInfo {
         if request.path == "/api/v3/depth" {
+            let failing = lock.withLock { () -> Int? in
+                snapshotRequests += 1
+                return snapshotStatuses.isEmpty ? nil : snapshotStatuses.removeFirst()
+            }
+            if let failing { return HTTPResponseInfo(status: failing, body: "<html>\(failing)</html>") }
             return HTTPResponseInfo(
                 status: 200, headers: [("Content-Type", "application/json")],
                 body: #"{"lastUpdateId":1000,"bids":[["1.00","2.00"]],"asks":[["1.10","3.00"]]}"#)
@@ -249,6 +257,36 @@ struct RecorderTests {
         #expect(http.map { String(decoding: $0.payload, as: UTF8.self).hasPrefix(#"{"lastUpdateId":1000"#) } == true)
         let gap = recs.first { $0.kind == .marker }.map { String(decoding: $0.payload, as: UTF8.self) }
         #expect(gap == #"{"marker":"gap","conn":0,"stream":"btcusdt@trade","field":"t","expected":6,"got":10}"#)
+    }
+
+    /// A snapshot answered 404 or 503 is not a snapshot: each failure is a `snapshot_failed` marker
+    /// with its status, the request is retried, and only the 200 answer becomes an `http` record.
+    @Test func failedSnapshotIsAMarkerAndIsRetried() throws {
+        let ex = ScriptedExchange(frames: trades(3), sendOnOpen: true)
+        ex.snapshotStatuses = [404, 503]
+        let server = try WebSocketServer(delegate: ex)
+        defer { server.close() }
+        let dir = TemporaryDirectory()
+        let plan = try ConnectionPlan.venue(.binance, symbols: ["BTCUSDT"], channels: ["trade", "depth"], url: "ws://127.0.0.1:\(server.port)")
+        var config = testConfig([plan], dir.file("s.k2cap"))
+        config.snapshotRetryNanos = 20_000_000
+        let rec = try Recorder(config)
+        rec.start()
+        #expect(waitUntil { ex.lock.withLock { ex.snapshotRequests } >= 3 && rec.currentSummary().frames == 3 })
+        _ = waitUntil(1) { false }
+        rec.stop()
+        let done = Latch<Void>()
+        rec.whenFinished { _ in done.set() }
+        done.wait()
+        let recs = try readAll(dir.file("s.k2cap"))
+        let http = recs.filter { $0.kind == .http }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(http.count == 1 && http.first?.hasPrefix(#"{"lastUpdateId":1000"#) == true)
+        let failures = recs.filter { $0.kind == .marker }.compactMap { try? JSONParser.parse(String(decoding: $0.payload, as: UTF8.self)) }
+            .filter { $0["marker"]?.stringValue == "snapshot_failed" }
+        #expect(failures.map { $0["status"]?.int64Value } == [404, 503])
+        #expect(failures.map { $0["attempt"]?.int64Value } == [1, 2])
+        #expect(failures.first?["body"]?.stringValue == "<html>404</html>")
+        #expect(ex.lock.withLock { ex.snapshotRequests } == 3)
     }
 
     @Test func sizeRotationLosesNothingAcrossBoundaries() throws {
