@@ -33,3 +33,18 @@ package final class Lock: @unchecked Sendable {
     /// Releases a lock taken with `tryLock()`.
     package func unlock() { pthread_mutex_unlock(mutex) }
 }
+
+/// One value shared between threads, read and replaced whole under a lock (the latest figure a
+/// worker thread publishes for another to read).
+package final class LockedValue<Value: Sendable>: @unchecked Sendable {
+    // unchecked: `stored` is only touched under `lock`.
+    private let lock = Lock()
+    private var stored: Value
+
+    package init(_ value: Value) { stored = value }
+
+    package var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

@@ -196,7 +196,12 @@ import Testing
                     latencies: ["publish.intended": lat],
                     resources: [
                         ResourceSeries(name: "k2 (harness)", kind: "harness", samples: [.init(t: 1, cpuCores: 0.5, memoryBytes: 1_000, processes: 1)])
-                    ])))
+                    ],
+                    // The sending thread waited for the sink half the interval: system-bound.
+                    harness: HarnessLoad(
+                        startNanos: 0, lengthNanos: 1_000_000_000, sent: 4_990, delivered: 4_990, waitedNanos: 200_000_000,
+                        blockedNanos: 500_000_000, latenessP99Nanos: 3_000_000, latenessBudgetNanos: 1_000_000, cpuNanos: 400_000_000, cores: 2,
+                        runQueueNanos: nil))))
         #expect(text.contains("# TYPE k2_bench_offered_messages_per_second gauge\nk2_bench_offered_messages_per_second 5000\n"))
         #expect(text.contains("k2_bench_backlog_messages{sink=\"kafka://h:9092?topic=\\\"t\\\"\"} 12\n"))
         #expect(text.contains("# TYPE k2_bench_messages_delivered_total counter\n"))
@@ -207,6 +212,13 @@ import Testing
         #expect(text.contains("k2_bench_cpu_cores{process=\"k2 (harness)\",kind=\"harness\"} 0.5\n"))
         // One HELP/TYPE header per name.
         #expect(text.components(separatedBy: "# TYPE k2_bench_latency_seconds ").count == 2)
+        // What limited the interval, as one gauge per label, and its evidence.
+        #expect(
+            text.contains("k2_bench_bound{bound=\"system-bound\"} 1\nk2_bench_bound{bound=\"harness-bound\"} 0\n")
+                || text.contains("k2_bench_bound{bound=\"harness-bound\"} 0\nk2_bench_bound{bound=\"system-bound\"} 1\n"), "\(text)")
+        #expect(text.contains("k2_bench_sending_busy_ratio 0.8\n"), "\(text)")
+        #expect(text.contains("k2_bench_sink_blocked_ratio 0.5\n"), "\(text)")
+        #expect(text.contains("k2_bench_interval_lateness_p99_seconds 0.003\n"), "\(text)")
     }
 
     /// A real run with `--metrics-port`: curl scrapes the endpoint while the replay goes on.

@@ -72,7 +72,7 @@ import Glibc
             '\(Self.k2)' replay '\(path)' --sink mock:// --speed 1 --quiet --metrics-port \(port) & pid=$!
             for i in $(seq 1 40); do
               curl -s --max-time 2 http://127.0.0.1:\(port)/metrics > '\(scrape)' 2>/dev/null
-              grep -q 'k2_replay_messages_sent_total{sink="mock://"} [1-9]' '\(scrape)' && break
+              grep -q 'k2_replay_messages_sent_total{sink="mock://"} [1-9]' '\(scrape)' && grep -q 'k2_replay_bound{' '\(scrape)' && break
               sleep 0.25
             done
             kill -INT $pid; wait $pid
@@ -84,6 +84,9 @@ import Glibc
         #expect(body.range(of: #"k2_replay_messages_delivered_total\{sink="mock://"\} [1-9]"#, options: .regularExpression) != nil, "\(body)")
         #expect(body.contains("k2_replay_progress_ratio "), "\(body)")
         #expect(body.contains("k2_replay_lag_seconds "), "\(body)")
+        // The last harness interval's label: one of the two gauges is 1.
+        #expect(body.range(of: #"k2_replay_bound\{bound="(harness|system)-bound"\} 1"#, options: .regularExpression) != nil, "\(body)")
+        #expect(body.contains("k2_replay_sending_busy_ratio "), "\(body)")
     }
 
     @Test func aBadMetricsPortIsExit2() throws {

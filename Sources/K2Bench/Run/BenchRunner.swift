@@ -11,6 +11,8 @@ package struct ReplayRequest {
     var totalNanos: Int64
     /// The workload's sinks plus the harness's recorder (last).
     var sinks: [any ReplaySink]
+    /// Called with the engine's progress snapshots (about twice a second), for the live metrics.
+    var progress: ((ReplayProgress) -> Void)? = nil
 }
 
 /// Everything a repetition's sinks give back after the replay.
@@ -131,6 +133,7 @@ package final class BenchRunner {
             // The interval ticker: closes 1 s intervals with the sinks' counts.
             // The resource sampler starts with measuring (after warm-up).
             var live: (() -> Void)?
+            let lastHarness = LockedValue<HarnessLoad?>(nil)
             if let server = metricsServer {
                 let name = workload.name
                 live = {
@@ -141,7 +144,7 @@ package final class BenchRunner {
                             .init(
                                 workload: name, repetition: rep, interval: recorder.intervals.last,
                                 sinks: setup.sinks.map { (uri: $0.uri, counts: $0.counts) }, consumed: setup.consumed?(),
-                                latencies: lat, resources: sampler.snapshot())))
+                                latencies: lat, resources: sampler.snapshot(), harness: lastHarness.value)))
                 }
                 live?()
             }
@@ -158,7 +161,8 @@ package final class BenchRunner {
                 summary = try replay(
                     ReplayRequest(
                         source: workload.source, pace: workload.pace,
-                        totalNanos: workload.warmupNanos + workload.durationNanos, sinks: sinks))
+                        totalNanos: workload.warmupNanos + workload.durationNanos, sinks: sinks,
+                        progress: metricsServer == nil ? nil : { snapshot in if let harness = snapshot.harness { lastHarness.value = harness } }))
             } catch {
                 replayError = error
             }

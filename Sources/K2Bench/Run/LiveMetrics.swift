@@ -15,11 +15,14 @@ package enum LiveMetrics {
         /// Latency histograms so far, keyed `kind.basis` (ns).
         package var latencies: [String: Histogram]
         package var resources: [ResourceSeries]
+        /// The replay's last closed harness interval (its label and evidence), nil before the first.
+        package var harness: HarnessLoad?
 
         package init(
             workload: String, repetition: Int, interval: BenchReport.IntervalPoint? = nil, sinks: [(uri: String, counts: SinkCounts)] = [],
-            consumed: UInt64? = nil, latencies: [String: Histogram] = [:], resources: [ResourceSeries] = []
+            consumed: UInt64? = nil, latencies: [String: Histogram] = [:], resources: [ResourceSeries] = [], harness: HarnessLoad? = nil
         ) {
+            self.harness = harness
             self.workload = workload
             self.repetition = repetition
             self.interval = interval
@@ -68,6 +71,7 @@ package enum LiveMetrics {
                     help: "Messages acknowledged by the broker and not yet read back by the consumer."))
         }
         out += sinkCounters(prefix: "k2_bench", scope: "this repetition", s.sinks)
+        if let harness = s.harness { out += boundSamples(prefix: "k2_bench", harness) }
         for key in s.latencies.keys.sorted() {
             let histogram = s.latencies[key]!
             guard histogram.totalCount > 0 else { continue }
@@ -118,6 +122,25 @@ package enum LiveMetrics {
         return out
     }
 
+    /// The last interval's label as a gauge per label (`PREFIX_bound{bound="harness-bound"} 1`,
+    /// the other 0, so a dashboard can plot either), with the evidence it was decided from.
+    static func boundSamples(prefix: String, _ load: HarnessLoad) -> [PrometheusText.Sample] {
+        typealias S = PrometheusText.Sample
+        var out = [Bottleneck.harness, .system].map { label in
+            S(
+                "\(prefix)_bound", load.bound == label ? 1 : 0,
+                help: "1 for what limited the last interval's figures: the harness (k2) or the system under test (docs/bench.md).",
+                labels: [("bound", label.rawValue)])
+        }
+        out.append(S("\(prefix)_sending_busy_ratio", load.busyFraction, help: "Share of the last interval the sending thread was busy."))
+        out.append(
+            S("\(prefix)_sink_blocked_ratio", load.blockedFraction, help: "Share of the last interval the sending thread waited for room in sinks."))
+        if let p99 = load.latenessP99Nanos {
+            out.append(S("\(prefix)_interval_lateness_p99_seconds", Double(p99) / 1e9, help: "Lateness p99 in the last harness interval."))
+        }
+        return out
+    }
+
     /// What `k2 replay --metrics-port` exposes, from the engine's progress snapshot (about twice
     /// a second) and the sinks' counters.
     package static func replaySamples(_ p: ReplayProgress, sinks: [(uri: String, counts: SinkCounts)]) -> [PrometheusText.Sample] {
@@ -132,6 +155,7 @@ package enum LiveMetrics {
             out.append(S("k2_replay_progress_ratio", fraction, help: "Fraction of the capture time (all loops) replayed."))
         }
         if let eta = p.etaNanos { out.append(S("k2_replay_eta_seconds", Double(eta) / 1e9, help: "Estimated time to the end.")) }
+        if let harness = p.harness { out += boundSamples(prefix: "k2_replay", harness) }
         return out + sinkCounters(prefix: "k2_replay", scope: "this run", sinks)
     }
 }

@@ -243,7 +243,7 @@ package enum WorkloadRun {
                     runEnded.set()
                     stopper?.join()
                 }
-                let summary = try engine.runOnDedicatedThread()
+                let summary = try engine.runOnDedicatedThread(progress: req.progress)
                 if summary.outcome == .sinkFailed {
                     throw BenchError(
                         .run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)"

@@ -127,4 +127,6 @@ package struct ReplayProgress: Sendable {
     /// Fraction of the capture time replayed (0…1), if known.
     package var fraction: Double?
     package var elapsedNanos: Int64
+    /// The last closed interval's harness load and label (`HarnessLoad`), nil before the first.
+    package var harness: HarnessLoad? = nil
 }

@@ -289,7 +289,7 @@ package final class ReplayEngine: @unchecked Sendable {
                             messages: sequence, bytes: bytes,
                             rate: Double(sequence - lastProgressCount) * 1e9 / Double(actual - lastProgress),
                             lagNanos: Swift.max(0, waiter.now() - intended), etaNanos: eta,
-                            fraction: fraction, elapsedNanos: elapsed))
+                            fraction: fraction, elapsedNanos: elapsed, harness: loads.last))
                     lastProgress = actual
                     lastProgressCount = sequence
                 }
