@@ -183,6 +183,30 @@ struct FaultScheduleTests {
         #expect(FaultRecovery.lag([firstPoint, secondPoint]) == [600, 100])
     }
 
+    /// Freshness is back at the first probe after the fault's end that, with the next two, was
+    /// visible within 1 s; counted to when that probe became visible.
+    @Test func freshnessRecoveryFromTheProbes() {
+        let fault = BenchReport.FaultWindow(what: "ClickHouse paused", target: "clickhouse", startSeconds: 10, endSeconds: 15, outcome: "ok")
+        // Probes every second: fresh (0.2 s) before the fault, piled up during it, one fast probe at
+        // 17 s that is not yet a trend, then fresh again from 19 s.
+        var probes: [FaultRecovery.ProbePoint] = (0...30).map { .init(sentSeconds: Double($0), freshnessSeconds: 0.2) }
+        for second in 10...16 { probes[second].freshnessSeconds = Double(16 - second) + 1.5 }
+        probes[17].freshnessSeconds = 0.3
+        probes[18].freshnessSeconds = 1.4
+        let out = FaultRecovery.apply([fault], intervals: [], probes: probes).windows[0]
+        #expect(out.freshnessRecoverySeconds.map { abs($0 - 4.2) < 1e-9 } == true)  // probe 19, visible at 19.2 s
+        #expect(out.maxFreshnessSeconds == 7.5)  // the probe sent at 10 s
+        #expect(out.freshnessNote == nil)
+        // Never back: a note, and a probe never seen counts as its wait until the last probe.
+        var stuck = probes
+        for second in 15...30 { stuck[second].freshnessSeconds = second == 20 ? nil : 2 }
+        let never = FaultRecovery.apply([fault], intervals: [], probes: stuck).windows[0]
+        #expect(never.freshnessRecoverySeconds == nil && never.freshnessNote == "freshness not back under 1 s by the end of the run")
+        #expect(never.maxFreshnessSeconds == 10)  // the probe sent at 20 s, unseen at 30 s
+        #expect(FaultRecovery.apply([fault], intervals: [], probes: []).windows[0].freshnessNote == "no freshness probes in the run")
+        #expect(FaultRecovery.apply([fault], intervals: []).windows[0].freshnessNote == nil)
+    }
+
     @Test func faultsTableAndBandsInTheReports() throws {
         var run = BenchReport.Run(
             index: 0, startedAt: "2026-12-06T00:00:00Z", measuredSeconds: 12,
@@ -200,7 +224,7 @@ struct FaultScheduleTests {
                 durationSeconds: 10, sinks: [], repetitions: 1, targets: nil),
             runs: [run], metrics: [:])
         let md = ReportMarkdown.render(report)
-        #expect(md.contains("| broker 1 down | broker | 5 s | 10 s | ok | 2 s | \(Units.format(12_000)) | – |"), "\(md)")
+        #expect(md.contains("| broker 1 down | broker | 5 s | 10 s | ok | 2 s | \(Units.format(12_000)) | – | – | – |"), "\(md)")
         #expect(md.contains("Consumer lag levels: \(Units.format(100_000)) not reached."), "\(md)")
         let html = ReportHTML.render(report)
         #expect(html.contains("<title>broker 1 down</title></rect>") && html.contains("<td>broker 1 down</td>"))

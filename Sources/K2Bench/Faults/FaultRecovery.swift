@@ -9,6 +9,22 @@
 package enum FaultRecovery {
     /// The platform's degradation levels by consumer lag, messages.
     package static let lagLevels: [Double] = [100_000, 500_000, 1_000_000, 5_000_000]
+    /// Freshness is "back" when probes become visible within this: the v2 platform's sub-second
+    /// WebSocket-to-queryable target (reports/targets/k2-v2.yaml `ws-to-queryable`, < 1000 ms).
+    package static let freshnessTargetSeconds = 1.0
+    /// Probes in a row within the target that count as recovered (one fast probe is not a trend).
+    static let freshnessProbesInARow = 3
+
+    /// One freshness probe: when it was meant to be sent (seconds from the start of measuring)
+    /// and how long until it was visible in ClickHouse (nil: never seen).
+    package struct ProbePoint: Sendable, Equatable {
+        package var sentSeconds: Double
+        package var freshnessSeconds: Double?
+        package init(sentSeconds: Double, freshnessSeconds: Double?) {
+            self.sentSeconds = sentSeconds
+            self.freshnessSeconds = freshnessSeconds
+        }
+    }
 
     /// The consumer lag at the end of each interval (nil where it cannot be told).
     package static func lag(_ intervals: [BenchReport.IntervalPoint]) -> [Double?] {
@@ -26,7 +42,46 @@ package enum FaultRecovery {
     static func backlog(_ intervals: [BenchReport.IntervalPoint]) -> [Double?] { intervals.map { $0.backlog.first } }
 
     /// `windows` with recovery time and maxima filled in, and the lag levels' crossing times.
-    package static func apply(_ windows: [BenchReport.FaultWindow], intervals: [BenchReport.IntervalPoint])
+    /// With `probes` (pipeline workloads), each window also gets its freshness recovery.
+    package static func apply(
+        _ windows: [BenchReport.FaultWindow], intervals: [BenchReport.IntervalPoint], probes: [ProbePoint]? = nil
+    ) -> (windows: [BenchReport.FaultWindow], levels: [BenchReport.LagLevel]) {
+        let (out, levels) = applyBacklogAndLag(windows, intervals: intervals)
+        guard let probes else { return (out, levels) }
+        return (out.map { freshness($0, probes: probes) }, levels)
+    }
+
+    /// `window` with its freshness recovery from the probes (sorted by send time).
+    static func freshness(_ window: BenchReport.FaultWindow, probes: [ProbePoint]) -> BenchReport.FaultWindow {
+        var out = window
+        let sorted = probes.sorted { $0.sentSeconds < $1.sentSeconds }
+        let inTarget = { (probe: ProbePoint) in probe.freshnessSeconds.map { $0 <= freshnessTargetSeconds } ?? false }
+        let after = sorted.indices.filter { sorted[$0].sentSeconds >= window.endSeconds }
+        var recovered: Int?
+        for position in after.indices {
+            let run = after[position..<min(after.count, position + freshnessProbesInARow)]
+            guard run.count == freshnessProbesInARow else { break }
+            if run.allSatisfy({ inTarget(sorted[$0]) }) {
+                recovered = after[position]
+                break
+            }
+        }
+        let lastSent = sorted.last?.sentSeconds ?? window.startSeconds
+        let during = sorted.filter {
+            $0.sentSeconds >= window.startSeconds && $0.sentSeconds <= (recovered.map { sorted[$0].sentSeconds } ?? lastSent)
+        }
+        out.maxFreshnessSeconds = during.map { $0.freshnessSeconds ?? max(0, lastSent - $0.sentSeconds) }.max()
+        if sorted.isEmpty {
+            out.freshnessNote = "no freshness probes in the run"
+        } else if let recovered, let freshness = sorted[recovered].freshnessSeconds {
+            out.freshnessRecoverySeconds = max(0, sorted[recovered].sentSeconds + freshness - window.endSeconds)
+        } else {
+            out.freshnessNote = "freshness not back under \(Units.format(freshnessTargetSeconds)) s by the end of the run"
+        }
+        return out
+    }
+
+    static func applyBacklogAndLag(_ windows: [BenchReport.FaultWindow], intervals: [BenchReport.IntervalPoint])
         -> (windows: [BenchReport.FaultWindow], levels: [BenchReport.LagLevel])
     {
         let lagSeries = lag(intervals)

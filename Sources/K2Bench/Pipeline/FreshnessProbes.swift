@@ -272,6 +272,22 @@ package final class FreshnessProbes: @unchecked Sendable {
         }
     }
 
+    /// Every probe of the measured window (warm-up left out): when it was meant to be sent, from
+    /// `measureFromWall`, and how long until it was visible (nil: never seen), for the faults'
+    /// freshness recovery.
+    package func timeline() -> [FaultRecovery.ProbePoint] {
+        lock.withLock {
+            intendedWall.indices.compactMap { index in
+                let intended = intendedWall[index]
+                guard intended >= measureFromWall, intended <= measureToWall else { return nil }
+                let visible = visibleWall[index]
+                return FaultRecovery.ProbePoint(
+                    sentSeconds: Double(intended - measureFromWall) / 1e9,
+                    freshnessSeconds: visible == 0 ? nil : Double(max(0, visible - intended)) / 1e9)
+            }
+        }
+    }
+
     private func rate() -> Double? {
         let inWindow = rowSamples.filter { $0.wall >= measureFromWall && $0.wall <= measureToWall }
         guard let firstSample = inWindow.first, let lastSample = inWindow.last, lastSample.wall > firstSample.wall else { return nil }

@@ -22,6 +22,15 @@ extension BenchReport {
         package var maxLag: Double?
         /// Why `recoverySeconds` is nil, when it is.
         package var recoveryNote: String?
+        /// Seconds from the end until freshness was back under its target: the first probe sent
+        /// after the end that, with the next two, became visible in ClickHouse within the target
+        /// (`FaultRecovery.freshnessTargetSeconds`), counted to when it became visible. Nil when
+        /// not within the run, or the run has no probes (then `freshnessNote` says which).
+        package var freshnessRecoverySeconds: Double?
+        /// Highest probe freshness (intended send to visible) of probes sent from the fault's
+        /// start until freshness was back; a probe never seen counts as its wait so far.
+        package var maxFreshnessSeconds: Double?
+        package var freshnessNote: String?
 
         package init(what: String, target: String, startSeconds: Double, endSeconds: Double, outcome: String) {
             self.what = what

@@ -7,11 +7,15 @@ enum ReportFaults {
                 window.what, window.target, Units.format(window.startSeconds) + " s", Units.format(window.endSeconds) + " s", window.outcome,
                 window.recoverySeconds.map { Units.format($0) + " s" } ?? (window.recoveryNote ?? "–"),
                 window.maxBacklog.map { Units.format($0) } ?? "–", window.maxLag.map { Units.format($0) } ?? "–",
+                window.freshnessRecoverySeconds.map { Units.format($0) + " s" } ?? (window.freshnessNote ?? "–"),
+                window.maxFreshnessSeconds.map { Units.format($0) + " s" } ?? "–",
             ]
         }
     }
 
-    static let header = ["fault", "target", "start", "end", "outcome", "recovery", "max backlog", "max lag"]
+    static let header = [
+        "fault", "target", "start", "end", "outcome", "recovery", "max backlog", "max lag", "freshness back", "max freshness",
+    ]
 
     static func levels(_ run: BenchReport.Run) -> String? {
         guard let levels = run.lagLevels, !levels.isEmpty else { return nil }

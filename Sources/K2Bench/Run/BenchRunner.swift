@@ -36,6 +36,8 @@ package struct SinkSetup {
     /// The workload's fault schedule: started with the replay (offsets from the start of the
     /// measured window), stopped when the replay ends (nil without `faults:`).
     var faults: FaultScheduler?
+    /// The freshness probes of the measured window, read after `close` (pipeline workloads).
+    var probeTimeline: (() -> [FaultRecovery.ProbePoint])?
 
     init(
         sinks: [any ReplaySink], latencies: @escaping () -> [String: Histogram] = { [:] },
@@ -215,7 +217,7 @@ package final class BenchRunner {
                 progress?("repetition \(rep + 1): \(label.bound) — \(label.reason)")
             }
             if let faultWindows {
-                let recovery = FaultRecovery.apply(faultWindows, intervals: iv)
+                let recovery = FaultRecovery.apply(faultWindows, intervals: iv, probes: setup.probeTimeline?())
                 run.faults = recovery.windows
                 run.lagLevels = recovery.levels
                 for window in faultWindows where window.outcome != "ok" {

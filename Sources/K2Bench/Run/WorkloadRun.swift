@@ -196,6 +196,7 @@ package enum WorkloadRun {
                     scheduler.progress = progress
                     setup.faults = scheduler
                 }
+                if let probes { setup.probeTimeline = { probes.timeline() } }
                 if let probes, probes.configuration.rowsTable != nil {
                     setup.landed = { probes.landedSinceStart() }
                     setup.landedSink = spec.sinks.firstIndex { $0.uri.hasPrefix("kafka://") } ?? 0
