@@ -27,7 +27,7 @@ package final class RawWebSocketClient {
     private let fd: Int32
     private var buffer: [UInt8] = []
     /// The close frame's code when the server closed, else nil.
-    private(set) var closeCode: UInt16?
+    package private(set) var closeCode: UInt16?
 
     /// Connects to `127.0.0.1:port`, sends the upgrade request for `target` and checks the 101.
     package init(port: Int, target: String = "/", readTimeoutMillis: Int = 3000) throws {

@@ -35,6 +35,30 @@ struct FaultScheduleTests {
         #expect(workload.faults[2].what == "Produce errors NOT_LEADER_FOR_PARTITION × 50")
     }
 
+    @Test func exchangeFaultsAreRead() throws {
+        let workload = try WorkloadLoader.parse(
+            """
+            source: {profile: calm}
+            duration: 60s
+            faults:
+              - {at: 5s, target: exchange, action: disconnect}
+              - {at: 6s, for: 2s, target: exchange, action: stall}
+              - {at: 9s, target: exchange, action: gap, count: 5}
+              - {at: 10s, target: exchange, action: duplicate}
+              - {at: 11s, target: exchange, action: reorder, count: 2}
+              - {at: 12s, target: exchange, action: malformed, count: 3}
+            """, file: "w.yaml")
+        #expect(
+            workload.faults.map(\.action) == [
+                .exchange(.disconnect), .exchange(.stall), .exchange(.gap(count: 5)), .exchange(.duplicate(count: 1)),
+                .exchange(.reorder(count: 2)), .exchange(.malformed(count: 3)),
+            ])
+        #expect(workload.faults.allSatisfy { $0.target == "exchange" })
+        // Only the stall has an end (the held messages go out then).
+        #expect(FaultScheduler.events(workload.faults).filter(\.isEnd).map(\.index) == [1])
+        #expect(workload.faults[2].what == "exchange skips 5 message(s)")
+    }
+
     @Test func badFaultsAreOneLineNamingTheEntry() {
         func expectError(_ faults: String, _ contains: String) {
             do {
@@ -57,6 +81,9 @@ struct FaultScheduleTests {
         expectError("  - {at: 5s, for: 1s, target: broker, action: explode}\n", "broker faults are down, rtt, errors, leader, topic_error")
         expectError("  - {at: 5s, for: 1s, target: clickhouse, action: stop}\n", "ClickHouse faults are pause and kill")
         expectError("  - {at: 5s, for: 1s, target: redis, action: down}\n", "unknown fault target 'redis'")
+        expectError("  - {at: 5s, target: exchange, action: stall}\n", "for")
+        expectError("  - {at: 5s, target: exchange, action: gap, count: 0}\n", "count")
+        expectError("  - {at: 5s, target: exchange, action: shout}\n", "exchange faults are disconnect, stall, gap")
         expectError("  - {at: 5s, target: command}\n", "command")
         expectError("  - {at: 5s, for: 1s, target: broker, action: down, colour: red}\n", "unknown key")
         expectError("  - down\n", "each fault must be a mapping")

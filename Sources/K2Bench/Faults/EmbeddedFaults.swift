@@ -3,16 +3,22 @@ import K2Replay
 
 /// Carries out a workload's faults on what `k2 bench run` owns: the embedded broker (librdkafka's
 /// mock-cluster fault API), the embedded ClickHouse (SIGSTOP/SIGCONT, SIGKILL and a restart on
-/// the same data directory), and `command:` faults through `/bin/sh -c`.
+/// the same data directory), the repetition's `ws://` sinks (k2 as the exchange), and
+/// `command:` faults through `/bin/sh -c`.
 final class EmbeddedFaults: FaultInjector {
     let broker: EmbeddedBroker?
     let clickhouse: LocalClickHouse?
     let workloadPath: String
+    /// Whether the workload has a `ws://` sink (exchange faults need one).
+    let hasExchange: Bool
+    /// The current repetition's `ws://` sinks, set when its sinks are made.
+    let exchanges = LockedValue<[WebSocketSink]>([])
 
-    init(broker: EmbeddedBroker?, clickhouse: LocalClickHouse?, workloadPath: String) {
+    init(broker: EmbeddedBroker?, clickhouse: LocalClickHouse?, workloadPath: String, hasExchange: Bool = false) {
         self.broker = broker
         self.clickhouse = clickhouse
         self.workloadPath = workloadPath
+        self.hasExchange = hasExchange
     }
 
     /// Checks before the run that every fault's target exists (one clear error instead of a failed fault).
@@ -29,6 +35,11 @@ final class EmbeddedFaults: FaultInjector {
                     .invalidArgument, path: workloadPath,
                     what: "fault '\(fault.what)' needs the embedded ClickHouse, and this workload does not start it",
                     remedy: "set embedded.clickhouse: true; for another server use a command: fault")
+            case "exchange" where !hasExchange:
+                throw BenchError(
+                    .invalidArgument, path: workloadPath,
+                    what: "fault '\(fault.what)' needs a ws:// sink (k2 as the exchange), and this workload has none",
+                    remedy: "add a sink such as ws://0.0.0.0:9443?wait=1 for the feed handler under test to connect to")
             default: break
             }
             if let broker, case let .brokerDown(id) = fault.action, id > broker.configuration.brokers {
@@ -50,6 +61,7 @@ final class EmbeddedFaults: FaultInjector {
         case .clickhousePause: clickhouse?.pause()
         case .clickhouseKill: clickhouse?.crash()
         case let .command(start, _): try Self.shell(start)
+        case let .exchange(fault): for sink in exchanges.value { sink.inject(fault) }
         }
     }
 
@@ -61,7 +73,8 @@ final class EmbeddedFaults: FaultInjector {
         case .clickhousePause: clickhouse?.resume()
         case .clickhouseKill: try clickhouse?.restart()
         case let .command(_, end?): try Self.shell(end)
-        case .requestErrors, .leaderMove, .command: break
+        case .exchange(.stall): for sink in exchanges.value { sink.endStall() }
+        case .requestErrors, .leaderMove, .command, .exchange: break
         }
     }
 

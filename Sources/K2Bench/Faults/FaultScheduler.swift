@@ -152,6 +152,7 @@ extension Workload.Fault {
     var hasEnd: Bool {
         switch action {
         case .requestErrors, .leaderMove: return false
+        case let .exchange(fault): return fault == .stall
         case let .command(_, end): return end != nil
         case .clickhouseKill: return true
         default: return forNanos > 0

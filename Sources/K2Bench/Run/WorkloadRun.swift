@@ -41,7 +41,8 @@ package enum WorkloadRun {
         }
         // The embedded ClickHouse (and the pipeline's schema), when the workload asks for it.
         let pipeline = try PipelineSetup(workload: spec, progress: progress)
-        let faultTargets = EmbeddedFaults(broker: broker, clickhouse: pipeline.server, workloadPath: spec.path)
+        let faultTargets = EmbeddedFaults(
+            broker: broker, clickhouse: pipeline.server, workloadPath: spec.path, hasExchange: spec.sinks.contains { $0.uri.hasPrefix("ws://") })
         try faultTargets.check(spec.faults)
         let files: [String]
         let source: ReplaySourceFactory?
@@ -100,6 +101,7 @@ package enum WorkloadRun {
                     }
                     sinks.append(try SinkFactory.make(uri))
                 }
+                faultTargets.exchanges.value = sinks.compactMap { $0 as? WebSocketSink }
                 if let consumer = spec.consumer {
                     let kafka = spec.sinks.first { $0.uri.hasPrefix("kafka://") }
                     let brokers = consumer.brokers ?? kafka.map { String($0.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" }) }

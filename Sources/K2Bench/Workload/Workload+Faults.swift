@@ -16,12 +16,13 @@ extension Workload {
             self.action = action
         }
 
-        /// `broker`, `clickhouse` or `command`.
+        /// `broker`, `clickhouse`, `exchange` or `command`.
         package var target: String {
             switch action {
             case .brokerDown, .brokerRTT, .requestErrors, .leaderMove, .topicError: return "broker"
             case .clickhousePause, .clickhouseKill: return "clickhouse"
             case .command: return "command"
+            case .exchange: return "exchange"
             }
         }
 
@@ -36,6 +37,7 @@ extension Workload {
             case .clickhousePause: return "ClickHouse paused (SIGSTOP)"
             case .clickhouseKill: return "ClickHouse killed (SIGKILL), restarted at the end"
             case let .command(start, _): return "command `\(start)`"
+            case let .exchange(fault): return fault.description
             }
         }
     }
@@ -58,5 +60,7 @@ extension Workload {
         case clickhouseKill
         /// `start` runs (`/bin/sh -c`) at the start, `end` (when given) at the end: for systems k2 does not own.
         case command(start: String, end: String?)
+        /// The workload's `ws://` sinks (k2 as the venue) misbehave toward their clients.
+        case exchange(ExchangeFault)
     }
 }

@@ -31,7 +31,7 @@ extension WorkloadLoader {
                 remedy: "use a smaller at, or a longer duration")
         }
         let length = try entry.duration("for", in: faultLengths) ?? 0
-        guard let target = try entry.string("target") else { throw entry.missing("target", "broker, clickhouse or command") }
+        guard let target = try entry.string("target") else { throw entry.missing("target", "broker, clickhouse, exchange or command") }
         let action = try entry.string("action")
         func needsLength(_ what: String) throws(ConfigError) {
             guard length > 0 else { throw entry.missing("for", "how long \(what) lasts, e.g. 5s") }
@@ -96,6 +96,24 @@ extension WorkloadLoader {
             throw entry.error(
                 at: entry.keys.contains("action") ? "action" : "target", "ClickHouse faults are pause and kill (got '\(action ?? "")')",
                 remedy: "e.g. {at: 10s, for: 5s, target: clickhouse, action: pause}")
+        case ("exchange", "disconnect"):
+            result = .exchange(.disconnect)
+        case ("exchange", "stall"):
+            try needsLength("the stall")
+            result = .exchange(.stall)
+        case ("exchange", "gap"), ("exchange", "duplicate"), ("exchange", "reorder"), ("exchange", "malformed"):
+            let count = try entry.int("count", in: 1...100_000) ?? 1
+            switch action {
+            case "gap": result = .exchange(.gap(count: count))
+            case "duplicate": result = .exchange(.duplicate(count: count))
+            case "reorder": result = .exchange(.reorder(count: count))
+            default: result = .exchange(.malformed(count: count))
+            }
+        case ("exchange", _):
+            throw entry.error(
+                at: entry.keys.contains("action") ? "action" : "target",
+                "exchange faults are disconnect, stall, gap, duplicate, reorder and malformed (got '\(action ?? "")')",
+                remedy: "e.g. {at: 10s, target: exchange, action: gap, count: 5}")
         case ("command", "run"), ("command", ""):
             guard let command = try entry.string("command"), !command.isEmpty else {
                 throw entry.missing("command", "a shell command run at `at`, e.g. docker pause redpanda")
@@ -104,7 +122,7 @@ extension WorkloadLoader {
             if end != nil { try needsLength("the command's fault") }
             result = .command(start: command, end: end)
         default:
-            throw entry.error(at: "target", "unknown fault target '\(target)'", remedy: "use broker, clickhouse or command")
+            throw entry.error(at: "target", "unknown fault target '\(target)'", remedy: "use broker, clickhouse, exchange or command")
         }
         return Workload.Fault(atNanos: at, forNanos: length, action: result)
     }

@@ -15,6 +15,9 @@ extension WebSocketSink {
         /// The client closed or lost the connection; its subscriptions still count: messages
         /// for them are dropped, not unrouted.
         var gone = false
+        /// Dropped by an exchange fault (`disconnect`): the venue cut it off on purpose, so its
+        /// subscriptions no longer count (a client that reconnects is a new `Client`).
+        var retired = false
         /// `VenueRoute` keys.
         var subscriptions: Set<String> = []
         /// Binance streams as the client named them, for LIST_SUBSCRIPTIONS.
@@ -98,7 +101,7 @@ extension WebSocketSink {
                 ("delivered", .number(String(delivered))),
                 ("dropped_left", .number(String(droppedLeft))),
                 ("dropped_overflow", .number(String(droppedOverflow))),
-                ("left", .bool(gone)),
+                ("left", .bool(gone)), ("disconnected_by_fault", .bool(retired)),
             ])
         }
     }

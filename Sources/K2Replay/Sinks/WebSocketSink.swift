@@ -40,7 +40,7 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
     /// not read; the venues disconnect such clients).
     static let clientBufferBytes = 16 << 20
     let clock: any NanoClock
-    private var server: WebSocketServer?
+    private(set) var server: WebSocketServer?
     let lock = Lock()
     /// Every client that connected, including those that left (their subscriptions still count).
     private(set) var clients: [Client] = []
@@ -60,6 +60,8 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
     let recorder: SinkRecorder
     /// Where the notice "waiting for N client(s)" goes.
     let logger: Logger
+    /// Exchange faults in force (`inject`), under `lock`.
+    var faults = FaultState()
 
     package init(
         uri: String, host: String, port: Int, waitFor: Int, waitTimeoutNanos: Int64, venue: Venue? = nil,
@@ -166,42 +168,59 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
             recorder.outcomes { $0.unrouted() }
             return
         }
-        let payload = [UInt8](record.payload)
-        let intended = message.intendedNanos
-        let actual = message.actualNanos
+        let routed = RoutedMessage(
+            payload: [UInt8](record.payload), key: key, intendedNanos: message.intendedNanos, actualNanos: message.actualNanos)
         let captured = message.captureNanos
         guard let server else { throw ReplayError(.sinkFailed, place: uri, what: "send before open", remedy: "this is a bug") }
         server.loop.execute { [self] in
-            let now = self.clock.monotonicNanos()
-            var written = 0
-            var missed = 0
-            self.lock.withLock {
+            let due = self.lock.withLock { () -> [FaultState.Delivery] in
                 self.captureNanos = captured
-                for client in self.clients where client.subscriptions.contains(key) {
-                    if client.gone {
-                        client.droppedLeft &+= 1
-                        missed += 1
-                    } else if let connection = client.connection, !connection.isWritable {
-                        client.droppedOverflow &+= 1
-                        missed += 1
-                    } else {
-                        self.write(payload, key: key, to: client, now: now)
-                        client.delivered &+= 1
-                        written += 1
-                    }
-                }
-                self.framesWritten &+= UInt64(written)
+                guard self.faults.active else { return [FaultState.Delivery(message: routed)] }
+                // A fault counts only messages a connected client subscribed to (a gap no one sees is no gap).
+                let seen = self.clients.contains { !$0.gone && !$0.retired && $0.subscriptions.contains(routed.key) }
+                return self.faults.admit(routed, seen: seen)
             }
-            self.recorder.outcomes { outcomes in
-                if written > 0 {
-                    outcomes.delivered(intendedNanos: intended, actualNanos: actual, now: now)
-                } else if missed > 0 {
-                    outcomes.failed(reason: "every client subscribed to it had left or fallen behind")
+            for delivery in due { self.deliver(delivery) }
+        }
+    }
+
+    /// Writes one message to every client subscribed to it (twice, or after a broken frame, when
+    /// an exchange fault says so) and records its outcome once. On the loop.
+    func deliver(_ delivery: FaultState.Delivery) {
+        let message = delivery.message
+        let now = clock.monotonicNanos()
+        guard !delivery.withheld else {
+            recorder.outcomes { $0.unrouted() }
+            return
+        }
+        var written = 0
+        var missed = 0
+        lock.withLock {
+            for client in clients where !client.retired && client.subscriptions.contains(message.key) {
+                if client.gone {
+                    client.droppedLeft &+= 1
+                    missed += 1
+                } else if let connection = client.connection, !connection.isWritable {
+                    client.droppedOverflow &+= 1
+                    missed += 1
                 } else {
-                    outcomes.unrouted()
+                    if delivery.malformedFirst { client.write(FaultState.malformedFrame, now: now) }
+                    for _ in 0..<delivery.copies { write(message.payload, key: message.key, to: client, now: now) }
+                    client.delivered &+= 1
+                    written += 1
                 }
-                outcomes.dropped(count: UInt64(missed))
             }
+            framesWritten &+= UInt64(written * delivery.copies)
+        }
+        recorder.outcomes { outcomes in
+            if written > 0 {
+                outcomes.delivered(intendedNanos: message.intendedNanos, actualNanos: message.actualNanos, now: now)
+            } else if missed > 0 {
+                outcomes.failed(reason: "every client subscribed to it had left or fallen behind")
+            } else {
+                outcomes.unrouted()
+            }
+            outcomes.dropped(count: UInt64(missed))
         }
     }
 
@@ -248,6 +267,10 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
     package func finish(timeoutNanos: Int64) throws {
         guard let server else { return }
         heartbeatTimer?.cancel()
+        // A stall or a held (reordered) message still in force: send what it holds, in order.
+        try? server.loop.sync { [self] in
+            for delivery in self.lock.withLock({ self.faults.release() }) { self.deliver(delivery) }
+        }
         let deadline = clock.monotonicNanos() + timeoutNanos
         while counts.inFlight > 0 && clock.monotonicNanos() < deadline { usleep(1000) }
         try? server.loop.sync { [self] in
@@ -267,6 +290,7 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
             ("venue", venue.map { .string($0.rawValue) } ?? .null), ("clients", .array(perClient)),
             ("rest_snapshots", .number(String(snapshots.count))),
             ("rest_snapshots_served", .number(String(lock.withLock { snapshotsServed }))),
+            ("exchange_faults", lock.withLock { faults.counts.json }),
         ])
     }
 }
