@@ -338,6 +338,13 @@ def main():
         checks.check(f"{table}: each insert's rows carry one k2_batch id, distinct per insert",
                      batch_ids and all(len(i) == 1 and 0 not in i for i in batch_ids) and len(set().union(*batch_ids)) == len(batch_ids),
                      batch_ids[:3])
+        if table.endswith("raw_messages"):
+            ids = [r["k2_id"] for structure, path in by_table.get(table, [])
+                   for r in rows(engine, f"SELECT * FROM file('{path}', 'RowBinary', '{structure}')", None)]
+            checks.check(f"{table}: every row carries its own ledger id (k2_id RUNID-SEQ, one run)",
+                         len(ids) == len(want) and len(set(ids)) == len(ids)
+                         and all(re.fullmatch(r"[0-9a-f]{16}-[0-9]+", i) for i in ids) and len({i[:16] for i in ids}) == 1,
+                         ids[:3])
         landed = int(engine.query(f"SELECT count() FROM {table}").decode().strip() or 0)
         checks.check(f"{table} holds the {len(want)} rows inserted", landed == len(want), f"{landed} rows")
 

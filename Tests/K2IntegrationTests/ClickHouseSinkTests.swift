@@ -31,6 +31,15 @@ struct ClickHouseSinkTests {
         #expect(row.trimmingCharacters(in: .newlines) == "binance\t0\t\(stream)\t\(payload)")
         #expect(sink.insertLatency.totalCount == 3)
         #expect(sink.stats.latencyFromIntended.totalCount == UInt64(sent))
+        // The ledger id: one distinct RUNID-SEQ per row, read with the server's own functions.
+        let ids = try server.query(
+            "SELECT count(), uniqExact(k2_id), countIf(match(k2_id, '^[0-9a-f]{16}-[0-9]+$')), uniqExact(substring(k2_id, 1, 16)) FROM k2.raw_messages FORMAT TSV"
+        )
+        #expect(ids.trimmingCharacters(in: .whitespacesAndNewlines) == "\(sent)\t\(sent)\t\(sent)\t1")
+        let reconciled = try #require(try sink.reconcileByID())
+        #expect(reconciled.rows == UInt64(sent) && reconciled.distinct == UInt64(sent))
+        let idStats = sink.stats.details.first { $0.0 == "ids" }?.1
+        #expect(idStats?["written_twice"]?.int64Value == 0 && idStats?["rows"]?.int64Value == Int64(sent))
     }
 
     /// The same rows whichever way the inserts go: streamed (many chunks per insert), whole

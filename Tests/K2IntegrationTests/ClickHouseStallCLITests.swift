@@ -58,6 +58,9 @@ struct ClickHouseStallCLITests {
             usleep(1_000_000)
         }
         let distinct = number(server, "SELECT uniqExact(connection, stream, receive_ns, cityHash64(payload)) FROM k2.raw_messages")
+        // The same by the ledger id each row carries (`k2_id`, RUNID-SEQ).
+        let distinctIDs = number(server, "SELECT uniqExact(k2_id) FROM k2.raw_messages")
+        #expect(distinctIDs == distinct, "k2_id: \(distinctIDs) distinct, rows by content: \(distinct)")
         let a = try SinkFaultCLITests.Accounting(report: report)
         let sink = try JSONParser.parse(try String(contentsOfFile: report + "/summary.json", encoding: .utf8))["sinks"]?.arrayValue?.first
         let outcome = Outcome(

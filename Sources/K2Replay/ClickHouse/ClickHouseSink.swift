@@ -127,6 +127,12 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     private var spare: [Batch] = []
     /// Set by `open()`: the table has `k2_batch UInt64`, every row carries its insert's id.
     private var batchIDs = false
+    /// Set by `open()` (raw mode): the table has `k2_id String`, every row carries its message's
+    /// ledger id `RUNID-SEQ` (`MessageID`), so a run can be reconciled row by row (`reconcileByID`).
+    private var messageIDs = false
+    /// This sink's ledger run id, and `RUNID-` as bytes (written before each row's sequence).
+    package let runID = UInt64.random(in: 1...UInt64.max)
+    private let idPrefix: UnsafeMutableRawBufferPointer
     /// The insert's column list, set by `open()`.
     private var insertColumns = ""
     /// High 32 bits of every insert id of this sink (random), low 32 bits count inserts (writer thread only).
@@ -139,9 +145,13 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
     /// Inserts that failed after reaching the server (then checked), and those the check found landed (guarded by cond).
     private var _ambiguous: UInt64 = 0
     private var _landedOnCheck: UInt64 = 0
+    /// `reconcileByID` at `finish` (guarded by cond): nil before, or without a `k2_id` column.
+    private var idCheck: Result<(rows: UInt64, distinct: UInt64)?, any Error>?
 
     /// The last column of the sink's tables: the id of the insert that wrote the row.
     static let batchColumn = "k2_batch"
+    /// The raw table's ledger id column (before `k2_batch`).
+    static let idColumn = "k2_id"
 
     struct Batch {
         var rows = RowBinary(capacity: 0)
@@ -157,9 +167,10 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         var messages: Int { intended.count }
 
         /// Encodes the message's row(s); returns how many (0: nothing to write, nothing kept).
-        /// `batchIDs`: each row ends with 8 bytes for `k2_batch`, stamped by the writer.
+        /// `idPrefix` (raw mode, a `k2_id` column): the row's `k2_id` is it followed by the
+        /// message's sequence. `batchIDs`: each row ends with 8 bytes for `k2_batch`, stamped by the writer.
         @inline(__always)
-        mutating func add(_ message: borrowing ReplayMessage, mode: Mode, batchIDs: Bool) -> Int {
+        mutating func add(_ message: borrowing ReplayMessage, mode: Mode, idPrefix: UnsafeRawBufferPointer?, batchIDs: Bool) -> Int {
             let rec = message.record
             var added = 0
             switch mode {
@@ -170,6 +181,11 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
                 if let stream = message.fields.stream { rows.string(stream) } else { rows.varint(0) }
                 rows.uint64(UInt64(bitPattern: message.captureNanos))
                 rows.string(rec.payload)
+                if let idPrefix {
+                    rows.varint(idPrefix.count + RowBinary.digits(message.sequence))
+                    rows.raw(idPrefix)
+                    rows.decimal(message.sequence)
+                }
                 if batchIDs { rows.uint64(0) }
                 added = 1
             case .trades:
@@ -274,6 +290,25 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         if let password = options.password { Secrets.register(password) }
         recorder = SinkRecorder(clock: clock)
         sorter = RowSorter(layout: options.mode == .trades ? .trades : .raw)
+        idPrefix = .allocate(byteCount: MessageID.prefixLength, alignment: 1)
+        MessageID.writePrefix(runID, into: idPrefix, at: 0)
+    }
+
+    deinit { idPrefix.deallocate() }
+
+    /// Rows of this run in the table, and how many distinct `k2_id`s they hold (raw mode with a
+    /// `k2_id` column; nil otherwise): rows − distinct were written twice, delivered − distinct
+    /// were acknowledged and are missing. Asked of the server after `finish`.
+    package func reconcileByID() throws -> (rows: UInt64, distinct: UInt64)? {
+        guard messageIDs, let http else { return nil }
+        let prefix = MessageID.text(run: runID, sequence: 0).dropLast()
+        let answer = try http.execute(
+            "SELECT count(), uniqExact(\(Self.idColumn)) FROM \(qualifiedTable) WHERE startsWith(\(Self.idColumn), '\(prefix)') FORMAT TSV")
+        let fields = answer.split(whereSeparator: { $0 == "\t" || $0 == "\n" }).compactMap { UInt64($0) }
+        guard fields.count == 2 else {
+            throw ReplayError(.sinkFailed, place: uri, what: "unexpected answer to the k2_id count: \(answer.prefix(200))")
+        }
+        return (fields[0], fields[1])
     }
 
     static func isIdentifier(_ s: String) -> Bool {
@@ -288,7 +323,7 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         case .raw:
             return """
                 CREATE TABLE IF NOT EXISTS \(table) (exchange String, connection UInt32, stream String, \
-                receive_ns UInt64, payload String, \(batchColumn) UInt64) ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
+                receive_ns UInt64, payload String, \(idColumn) String, \(batchColumn) UInt64) ENGINE = MergeTree ORDER BY (exchange, stream, receive_ns)
                 """
         case .trades:
             return """
@@ -299,7 +334,7 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
     }
 
-    /// The columns the sink writes, in its row order (without `k2_batch`).
+    /// The columns the sink writes, in its row order (without `k2_id` and `k2_batch`).
     static func columns(mode: Mode) -> String {
         switch mode {
         case .raw: return "exchange, connection, stream, receive_ns, payload"
@@ -345,6 +380,19 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             ("insert_us_max", us(ins.max)), ("batch_ids", .bool(batchIDs)),
             ("ambiguous_failures", .number(String(ambiguous))), ("landed_on_check", .number(String(landedOnCheck))),
         ])
+        switch idCheck {
+        case let .success(found?):
+            sinkStats.details.append(
+                (
+                    "ids",
+                    .object([
+                        ("rows", .number(String(found.rows))), ("distinct", .number(String(found.distinct))),
+                        ("written_twice", .number(String(found.rows - found.distinct))),
+                    ])
+                ))
+        case let .failure(error): sinkStats.details.append(("ids_error", .string("\(error)")))
+        default: break
+        }
         sinkStats.counts = merged(sinkStats.counts)
         return sinkStats
     }
@@ -370,8 +418,11 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             """
             SELECT name, type FROM system.columns WHERE database = '\(options.database)' AND table = '\(options.table)' FORMAT TSV
             """)
-        batchIDs = described.split(separator: "\n").contains { $0 == "\(Self.batchColumn)\tUInt64" }
-        insertColumns = Self.columns(mode: options.mode) + (batchIDs ? ", \(Self.batchColumn)" : "")
+        let columnLines = described.split(separator: "\n")
+        batchIDs = columnLines.contains { $0 == "\(Self.batchColumn)\tUInt64" }
+        messageIDs = options.mode == .raw && columnLines.contains { $0 == "\(Self.idColumn)\tString" }
+        insertColumns =
+            Self.columns(mode: options.mode) + (messageIDs ? ", \(Self.idColumn)" : "") + (batchIDs ? ", \(Self.batchColumn)" : "")
         http = client
         current = newBatch()
         writer = JoinableThread.start { [self] in writerLoop() }
@@ -431,7 +482,7 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
         if current.messages == 0 { current.startedMono = clock.monotonicNanos() }
         // One access to `current` for the whole row (not one exclusivity check per field).
-        if current.add(message, mode: options.mode, batchIDs: batchIDs) == 0 {
+        if current.add(message, mode: options.mode, idPrefix: messageIDs ? UnsafeRawBufferPointer(idPrefix) : nil, batchIDs: batchIDs) == 0 {
             // trades mode: a message it cannot read fails, by kind (never delivered silently).
             if options.mode == .trades, let kind = TradeParser.unreadableKind(message.record.payload, fields: message.fields) {
                 recorder.failed(reason: "mode=trades cannot read \(kind) messages")
@@ -796,7 +847,13 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
         writerThread.join(timeoutNanos: max(0, timeoutNanos))
         writer = nil
-        guard !writerThread.isFinished else { return }
+        if writerThread.isFinished {
+            // The ledger by id (raw mode with `k2_id`): what the table holds of this run now.
+            guard messageIDs else { return }
+            let checked: Result<(rows: UInt64, distinct: UInt64)?, any Error> = Result { try reconcileByID() }
+            cond.withLock { idCheck = checked.map { $0 } }
+            return
+        }
         // The writer is still busy (an insert unanswered, a check waiting): what it holds may
         // still land, what is queued never went out. Its later outcomes are not recorded.
         let waited = "\(timeoutNanos / 1_000_000_000) s"
