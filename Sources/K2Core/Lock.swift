@@ -47,4 +47,7 @@ package final class LockedValue<Value: Sendable>: @unchecked Sendable {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }
+
+    /// Changes the value in place under the lock (read, modify, write as one step).
+    package func mutate(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }

@@ -236,8 +236,8 @@ import Testing
             """, file: tmp.file("w.yaml"))
         let server = try MetricsServer(port: 0)
         defer { server.stop() }
-        let scraped = Locked<[String]>([])
-        let done = Locked(false)
+        let scraped = LockedValue<[String]>([])
+        let done = LockedValue(false)
         let scraper = Thread {
             while !done.value {
                 if let body = try? Shell.run("curl -s --max-time 2 http://127.0.0.1:\(server.port)/metrics") {
@@ -258,16 +258,6 @@ import Testing
         #expect(live.contains("k2_bench_latency_seconds{kind=\"delivery\",basis=\"intended\",quantile=\"0.5\"}"))
         #expect(live.contains("k2_bench_cpu_cores{process=\"k2 (harness)\",kind=\"harness\"}"))
     }
-}
-
-/// A value shared with a helper thread in a test.
-final class Locked<T>: @unchecked Sendable {
-    // unchecked: the value is only touched under `lock`.
-    private let lock = Lock()
-    private var stored: T
-    init(_ v: T) { self.stored = v }
-    var value: T { lock.withLock { stored } }
-    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&stored) } }
 }
 
 /// The CI gate's CPU-per-message metric and the comparison it feeds.

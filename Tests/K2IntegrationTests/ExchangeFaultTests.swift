@@ -1,3 +1,4 @@
+import K2Bench
 import K2Core
 import K2Replay
 import K2TestSupport
@@ -95,5 +96,58 @@ struct ExchangeFaultTests {
         #expect(waitUntilTrue { sink.counts.inFlight == 0 })
         #expect(sink.counts.delivered == 5 && sink.counts.dropped == 0 && sink.counts.failed == 0)
         try sink.finish(timeoutNanos: 1_000_000_000)
+    }
+}
+
+/// A `k2 bench run` workload with k2 as the exchange (`ws://` sink) and a `target: exchange`
+/// fault schedule, with a raw client as the feed handler: the faults happen at their times, the
+/// client sees each one, and the wait for the client is not part of the measured window.
+@Suite(.serialized)
+struct ExchangeFaultWorkloadTests {
+    @Test func aWorkloadPlaysExchangeFaultsToItsClient() throws {
+        let tmp = TemporaryDirectory()
+        let capture = tmp.file("t.k2cap")
+        try SampleTraffic(seed: 3, symbols: ["BTCUSDT"]).write(to: capture, count: 6_000)
+        let port = FreePort.next()
+        let workload = try WorkloadLoader.parse(
+            """
+            name: exchange-faults
+            source: {captures: [\(capture)]}
+            rate: 500
+            duration: 5s
+            sinks: ["ws://127.0.0.1:\(port)?wait=1&venue=binance"]
+            faults:
+              - {at: 1s, target: exchange, action: gap, count: 5}
+              - {at: 2s, target: exchange, action: duplicate, count: 3}
+              - {at: 2500ms, target: exchange, action: malformed, count: 2}
+              - {at: 4s, target: exchange, action: disconnect}
+            """, file: tmp.file("w.yaml"))
+        let frames = LockedValue<[String]>([])
+        let client = JoinableThread.start {
+            guard let client = RawWebSocketClient.connecting(port: port, target: "/ws") else { return }
+            try? client.send(text: #"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#)
+            while let frame = try? client.receive() { frames.mutate { $0.append(frame) } }
+        }
+        let out = try WorkloadRun.run(workload)
+        client?.join()
+        let run = try #require(out.report.runs.first)
+        // The client was waited for before the clock started: the first interval already sent.
+        #expect((run.intervals.first?.sentMsgs ?? 0) > 100, "\(run.intervals.map(\.sentMsgs))")
+        let faults = try #require(run.faults)
+        #expect(
+            faults.map(\.what) == [
+                "exchange skips 5 message(s)", "exchange sends 3 message(s) twice", "exchange sends 2 malformed frame(s)",
+                "exchange drops every client",
+            ])
+        #expect(faults.allSatisfy { $0.outcome == "ok" && $0.target == "exchange" })
+        let received = frames.value
+        #expect(received.first == #"{"result":null,"id":1}"#)
+        let ids = received.compactMap { ExchangeFaultTests.tradeID($0) }
+        #expect(received.filter { $0 == #"{"k2_fault":"malformed","# }.count == 2)
+        #expect(ids.count - Set(ids).count == 3, "duplicates")
+        let jumps = zip(ids, ids.dropFirst()).filter { $1 > $0 + 1 }.map { $1 - $0 - 1 }
+        #expect(jumps == [5], "gaps in the ids the client saw: \(jumps)")
+        // Cut at 4 s of 5: the client saw about four fifths of what was sent, no more.
+        #expect(ids.count < Int(run.sinks[0].sent))
     }
 }

@@ -101,7 +101,11 @@ package enum WorkloadRun {
                     }
                     sinks.append(try SinkFactory.make(uri))
                 }
-                faultTargets.exchanges.value = sinks.compactMap { $0 as? WebSocketSink }
+                let exchanges = sinks.compactMap { $0 as? WebSocketSink }
+                faultTargets.exchanges.value = exchanges
+                // k2 as the exchange waits for its clients (`?wait=N`) here, before the repetition's
+                // clock starts, so the wait is not measured as a window with nothing sent.
+                for exchange in exchanges { try exchange.open() }
                 if let consumer = spec.consumer {
                     let kafka = spec.sinks.first { $0.uri.hasPrefix("kafka://") }
                     let brokers = consumer.brokers ?? kafka.map { String($0.uri.dropFirst("kafka://".count).prefix { $0 != "?" && $0 != "/" }) }

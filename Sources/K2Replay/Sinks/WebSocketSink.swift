@@ -89,7 +89,10 @@ package final class WebSocketSink: ReplaySink, WebSocketServerDelegate, @uncheck
     /// Frames written to clients (a message goes to every matching client).
     package var frames: UInt64 { lock.withLock { framesWritten } }
 
+    /// Starts the server and waits for `wait` subscribed clients. A second call does nothing (a
+    /// bench run opens the sink before its measured window, the engine opens it again).
     package func open() throws {
+        guard server == nil else { return }
         do {
             snapshots = try RecordedSnapshots(paths: snapshotCaptures)
         } catch {
