@@ -9,7 +9,14 @@ enum ReportLedger {
         return [
             ["sent by k2's Kafka sink", text("kafka.sent"), text("kafka.no_fate") + " without a fate", "–"],
             ["acknowledged by the broker", text("kafka.delivered"), text("kafka.failed") + " failed, " + text("kafka.unknown") + " unknown", "–"],
-            ["on the broker (high watermarks, probes excluded)", text("broker.messages"), text("broker.missing"), text("broker.extra")],
+            [
+                "on the broker (probes excluded; lost and extra by k2-id when read back)", text("broker.messages"), text("broker.missing"),
+                text("broker.extra"),
+            ],
+            [
+                "freshness probes acknowledged, read back by k2-id", text("broker.probes") + ", " + text("topic.probes"), text("broker.probes_lost"),
+                "–",
+            ],
             [
                 "read back from the topic by k2-id", text("topic.read"), text("topic.lost"),
                 text("topic.duplicates") + " (" + text("topic.reordered") + " out of order within their key)",

@@ -120,8 +120,9 @@ package enum WorkloadRun {
                 let current = reader
                 // The ledger (runs with faults): the topic's messages before the repetition.
                 let ledgerStart = spec.faults.isEmpty ? nil : LedgerStart(sinks: spec.sinks)
-                let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") })
                 let probes = try pipeline.startRepetition(rep, sinks: spec.sinks, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
+                // After the probes start (their run id is known; the reader reads from the topic's beginning).
+                let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") }, probes: probes)
                 let queryStage = try pipeline.startQueries(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
                 let httpStage = try pipeline.startHTTP(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
                 var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
@@ -170,7 +171,7 @@ package enum WorkloadRun {
                         storageFigures = pipeline.measureStorage(rep)
                         if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
                             ledger = ledgerStart.finish(
-                                sink: kafka, reader: idReader?.reader, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep,
+                                sink: kafka, reader: idReader?.reader, probes: probes, pipeline: pipeline, rep: rep,
                                 progress: progress)
                         }
                     },
