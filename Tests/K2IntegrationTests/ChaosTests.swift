@@ -79,6 +79,8 @@ struct ChaosTests {
             #expect(
                 out.report.notes.contains { $0.contains("not on the broker (by k2-id)") && $0.contains("by the system under test") },
                 "notes: \(out.report.notes)")
+            // When the first lost id was sent, against the fault schedule.
+            #expect(metric("ledger.topic.lost.first_s") != nil && markdown.contains("first sent at"), "\(markdown)")
         }
         if probesLost > 0 {
             #expect(out.report.notes.contains { $0.contains("freshness probe(s) were not read back") }, "notes: \(out.report.notes)")

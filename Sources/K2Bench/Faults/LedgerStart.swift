@@ -54,10 +54,11 @@ struct LedgerStart {
     /// The ledger at the end of the repetition: the sink's counts, the topic read back by id
     /// (replayed messages and `probes` apart), the topic's messages since the start less the
     /// probes on it, and, in the first repetition of a pipeline, the replayed rows in bronze once
-    /// they stop growing (up to 30 s).
+    /// they stop growing (up to 30 s). `measureFromNanos` (monotonic, the fault schedule's
+    /// origin) places the first ids of each discrepancy in time, from their send times.
     func finish(
         sink: any ReplaySink, reader: TopicIDReader?, probes: FreshnessProbes?, pipeline: PipelineSetup, rep: Int,
-        progress: ((String) -> Void)?
+        measureFromNanos: Int64?, progress: ((String) -> Void)?
     ) -> RunLedger {
         var ledger = RunLedger(counts: sink.counts)
         ledger.probes = probes?.acknowledged ?? 0
@@ -68,6 +69,9 @@ struct LedgerStart {
                 tally: tally, acknowledged: kafka.acknowledgedIDs, probesAcknowledged: reader.probeRun == nil ? nil : probes?.acknowledgedIDs)
             ledger.readBackRun = kafka.runID
             ledger.probeRun = reader.probeRun
+            if let origin = measureFromNanos, origin > 0 {
+                ledger.placeFirstIDs(replayed: { kafka.sendNanos(sequence: $0) }, probes: { probes?.sendNanos(sequence: $0) }, origin: origin)
+            }
         }
         if let inspector, let topic, let before, let marks = inspector.watermarks(topic: topic) {
             ledger.brokerMessages = marks.reduce(0) { $0 + $1.high } - before - ledger.probesOnTopic

@@ -26,6 +26,25 @@ struct RunLedger: Equatable {
     var readBackRun: UInt64?
     /// The freshness probes' run id (their `k2-id`s); nil without probes read back.
     var probeRun: UInt64?
+    /// When the first ids of each discrepancy were sent, seconds from the start of the measured
+    /// window (the fault schedule's origin), in the order of their id lists, by the name of their
+    /// figure: `topic.lost`, `topic.unacknowledged`, `topic.duplicates`, `topic.reordered`,
+    /// `broker.probes_lost`. Nil entries: send time unknown. Set by `placeFirstIDs`.
+    var firstSent: [String: [Double?]] = [:]
+
+    /// Fills `firstSent` from the send times of the replayed messages' and the probes' `k2-id`
+    /// sequences (monotonic ns) and the measured window's start `origin` (monotonic ns).
+    mutating func placeFirstIDs(replayed: (UInt64) -> Int64?, probes: (UInt64) -> Int64?, origin: Int64) {
+        guard let readBack else { return }
+        func seconds(_ ids: [UInt64], _ sent: (UInt64) -> Int64?) -> [Double?] {
+            ids.map { id in sent(id).map { Double($0 - origin) / 1e9 } }
+        }
+        firstSent["topic.lost"] = seconds(readBack.lost.first, replayed)
+        firstSent["topic.unacknowledged"] = seconds(readBack.unacknowledged.first, replayed)
+        firstSent["topic.duplicates"] = seconds(readBack.tally.firstDuplicates, replayed)
+        firstSent["topic.reordered"] = seconds(readBack.tally.firstReordered, replayed)
+        if let lost = readBack.probesLost { firstSent["broker.probes_lost"] = seconds(lost.first, probes) }
+    }
 
     /// The topic read back by id beside what the broker acknowledged.
     struct ReadBack: Equatable {
@@ -128,7 +147,20 @@ struct RunLedger: Equatable {
         put("lost.system", lostBySystem)
         put("duplicates.k2", duplicatesByK2)
         put("duplicates.system", duplicatesBySystem)
+        // When the earliest of the first ids of each discrepancy was sent (seconds from the start
+        // of the measured window: the fault schedule's origin).
+        for (name, times) in firstSent {
+            if let first = times.compactMap({ $0 }).min() { out["ledger.\(name).first_s"] = .init(value: first, unit: "s", better: .higher) }
+        }
         return out
+    }
+
+    /// `RUNID-SEQ sent at T s, …`: the first ids of a discrepancy with their send times (`firstSent[name]`).
+    private func idList(_ ids: [UInt64], run: UInt64, name: String) -> String {
+        let sent = firstSent[name] ?? []
+        return ids.enumerated().map { index, sequence in
+            MessageID.text(run: run, sequence: sequence) + ((index < sent.count ? sent[index] : nil).map { " sent at \(Units.format($0)) s" } ?? "")
+        }.joined(separator: ", ")
     }
 
     /// One line per discrepancy, for the report's notes.
@@ -146,7 +178,7 @@ struct RunLedger: Equatable {
             )
         }
         if let lost = completeReadBack?.probesLost, lost.count > 0 {
-            let ids = lost.first.map { MessageID.text(run: probeRun ?? 0, sequence: $0) }.joined(separator: ", ")
+            let ids = idList(lost.first, run: probeRun ?? 0, name: "broker.probes_lost")
             out.append(
                 "ledger: \(lost.count) acknowledged freshness probe(s) were not read back from the topic (first k2-id: \(ids)): lost by the broker after the acknowledgement, not counted against the replayed messages"
             )
@@ -168,27 +200,28 @@ struct RunLedger: Equatable {
         if brokerMessages == nil { out.append("ledger: the broker's high watermarks could not be read") }
         if let readBack {
             let run = readBack.tally
-            func ids(_ list: [UInt64]) -> String {
-                list.map { MessageID.text(run: readBackRun ?? 0, sequence: $0) }.joined(separator: ", ")
-            }
+            func ids(_ list: [UInt64], _ name: String) -> String { idList(list, run: readBackRun ?? 0, name: name) }
             if !run.complete { out.append("ledger: the read-back did not reach the topic's end in time; its figures are incomplete") }
             let lost = readBack.lost
             if run.complete, lost.count > 0 {
-                out.append("ledger: \(lost.count) acknowledged message(s) were not read back from the topic (first k2-id: \(ids(lost.first)))")
+                out.append(
+                    "ledger: \(lost.count) acknowledged message(s) were not read back from the topic (first k2-id: \(ids(lost.first, "topic.lost")))")
             }
             let landed = readBack.unacknowledged
             if landed.count > 0 {
                 out.append(
-                    "ledger: \(landed.count) message(s) read back were not acknowledged to k2 (failed or unknown, landed after all; first k2-id: \(ids(landed.first)))"
+                    "ledger: \(landed.count) message(s) read back were not acknowledged to k2 (failed or unknown, landed after all; first k2-id: \(ids(landed.first, "topic.unacknowledged")))"
                 )
             }
             if run.duplicates > 0 {
                 out.append(
-                    "ledger: \(run.duplicates) message(s) read back more than once (first k2-id: \(ids(run.firstDuplicates))): duplicates by k2's producer"
+                    "ledger: \(run.duplicates) message(s) read back more than once (first k2-id: \(ids(run.firstDuplicates, "topic.duplicates"))): duplicates by k2's producer"
                 )
             }
             if run.reordered > 0 {
-                out.append("ledger: \(run.reordered) message(s) read back out of order within their key (first k2-id: \(ids(run.firstReordered)))")
+                out.append(
+                    "ledger: \(run.reordered) message(s) read back out of order within their key (first k2-id: \(ids(run.firstReordered, "topic.reordered")))"
+                )
             }
         }
         return out

@@ -131,6 +131,8 @@ package enum WorkloadRun {
                 var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
                 var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
                 var ledger: RunLedger?
+                // Started by the runner with the replay; its origin places the ledger's first ids.
+                let scheduler = spec.faults.isEmpty ? nil : FaultScheduler(faults: spec.faults, injector: faultTargets)
                 var setup = SinkSetup(
                     sinks: sinks,
                     latencies: {
@@ -172,7 +174,7 @@ package enum WorkloadRun {
                         if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
                             ledger = ledgerStart.finish(
                                 sink: kafka, reader: idReader?.reader, probes: probes, pipeline: pipeline, rep: rep,
-                                progress: progress)
+                                measureFromNanos: scheduler?.measureFromNanos, progress: progress)
                         }
                     },
                     notes: {
@@ -192,8 +194,7 @@ package enum WorkloadRun {
                         if let error = probes.lastError { notes.append("freshness probes: \(error)") }
                         return notes
                     })
-                if !spec.faults.isEmpty {
-                    let scheduler = FaultScheduler(faults: spec.faults, injector: faultTargets)
+                if let scheduler {
                     scheduler.progress = progress
                     setup.faults = scheduler
                 }

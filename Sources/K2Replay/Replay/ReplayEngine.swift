@@ -514,12 +514,14 @@ package final class ReplayEngine: @unchecked Sendable {
     {
         func countOnePass() throws -> UInt64 {
             var remaining: UInt64 = 0
+            var lastDamage: CaptureError?
             while true {
                 let next: CaptureRecord?
                 do {
                     next = try source.next()
-                } catch let damaged as CaptureError where damaged.code == .corrupt {
-                    // The reader goes on with the frame after it; its records are not counted.
+                } catch let damaged as CaptureError where damaged.code == .corrupt && damaged != lastDamage {
+                    // The reader goes on with the frame after it (the same damage twice: it cannot); its records are not counted.
+                    lastDamage = damaged
                     continue
                 }
                 guard let record = next else { break }
