@@ -251,6 +251,13 @@ package enum WorkloadRun {
                         .run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)"
                     )
                 }
+                if summary.outcome == .damagedInput {
+                    // The stop reason's place and what (its remedy names replay's --allow-torn, which a workload lacks).
+                    let damage = summary.stopReason?.components(separatedBy: " — ").first ?? "a damaged frame"
+                    throw BenchError(
+                        .run, path: spec.path, what: "the replay stopped at a damaged capture frame: \(damage)",
+                        remedy: "replace the capture, or cut the damaged part out with `k2 capture slice` (`k2 capture verify` finds it)")
+                }
                 if let shard, summary.messages == 0, summary.outcome != .interrupted {
                     throw BenchError(
                         .run, path: spec.path,
