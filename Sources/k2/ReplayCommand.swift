@@ -26,7 +26,8 @@ extension ReplayCommand {
                 Records go out in receive-time order whatever the file order (a capture too scrambled \
                 for that is refused with the `k2 capture sort` command that fixes it).
                 Exit codes: 0 all delivered; 1 a sink failed or did not deliver everything, or a capture \
-                has a torn tail (nothing sent; --allow-torn replays its intact frames); 2 bad input or a \
+                has a torn tail (nothing sent; --allow-torn replays its intact frames) or a damaged frame \
+                (the replay stops there; --allow-torn skips it and replays every intact frame, still exit 1); 2 bad input or a \
                 sink that cannot open; 130 stopped by Ctrl-C, 143 by SIGTERM (summary still written; another signal ≥ 1 s later exits at once).
                 See docs/replay.md.
                 """
@@ -45,7 +46,10 @@ extension ReplayCommand {
         @Flag(help: ArgumentHelp("Decompress on the sending thread, as before read-ahead (for measuring it).", visibility: .hidden))
         var noReadAhead = false
 
-        @Flag(help: "Replay the complete frames of a capture with a torn tail (otherwise refused: exit 1).")
+        @Flag(
+            help:
+                "Replay the complete frames of a capture with a torn tail (otherwise refused: exit 1), and skip a damaged frame mid-file (exit 1 still)."
+        )
         var allowTorn = false
 
         func validate() throws {

@@ -18,6 +18,18 @@ import Testing
         return try ReplayEngine(config: config, sinks: sinks, clock: clock, waiter: ManualWaiter(clock: clock, lateness: lateness)).run()
     }
 
+    /// Damage the replay went past (--allow-torn) is in the headline, one row per frame or tail.
+    @Test func skippedDamageIsInTheHeadline() throws {
+        let clock = ManualClock(monotonic: 0)
+        var summary = try replay(sinks: [MockSink(clock: clock)], clock: clock, lateness: [1_000])
+        summary.outcome = .damagedInput
+        summary.skippedFrames = ["x.k2cap: damaged frame at byte 9: zstd: Data corruption detected; skipped (5 records lost)"]
+        let md = ReplayReport.markdown(summary)
+        #expect(md.hasPrefix("## k2 replay: damaged-input\n"), "\(md)")
+        #expect(md.contains("| input damage | x.k2cap: damaged frame at byte 9: zstd: Data corruption detected; skipped (5 records lost) |"), "\(md)")
+        #expect(ReplayReport.html(summary).contains("x.k2cap: damaged frame at byte 9"))
+    }
+
     @Test func markdownAndHTMLShowTheRunAndEverySink() throws {
         let clock = ManualClock(monotonic: 0)
         let sinks: [any ReplaySink] = [MockSink(clock: clock), try SinkFactory.make("mock://?capacity=100", options: SinkOptions(clock: clock))]

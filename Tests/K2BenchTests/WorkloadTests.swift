@@ -1,4 +1,5 @@
 import Foundation
+import K2Capture
 import K2Config
 import K2TestSupport
 import Testing
@@ -100,5 +101,33 @@ import Testing
             """, checkFiles: false)
         #expect(workload.source == .profile("calm", seed: 7))
         #expect(workload.sinks[1].options == ["acks": "all"])
+    }
+
+    /// A workload whose capture has a damaged frame mid-file fails with it named, instead of
+    /// reporting a partial replay as a run.
+    @Test func aDamagedCaptureFrameFailsTheRun() throws {
+        let tmp = TemporaryDirectory()
+        let cap = tmp.file("damaged.k2cap")
+        try SampleTraffic(seed: 5).write(to: cap, count: 3_000, options: .init(blockSize: 16 * 1024))
+        let frame = try CaptureReader(path: cap).index().entries[3]
+        let fd = open(cap, O_WRONLY)
+        let garbage: [UInt8] = [0xde, 0xad, 0xbe, 0xef]
+        #expect(pwrite(fd, garbage, 4, off_t(frame.offset + Int64(frame.compressedSize / 2))) == 4)
+        close(fd)
+        let workload = try WorkloadLoader.parse(
+            """
+            name: damaged
+            source: {captures: [\(cap)], loop: false}
+            speed: max
+            duration: 5s
+            sinks: [mock://]
+            """, file: tmp.file("w.yaml"))
+        do {
+            _ = try WorkloadRun.run(workload)
+            Issue.record("a damaged capture gave a run")
+        } catch let error as BenchError {
+            #expect(error.description.contains("the replay stopped at a damaged capture frame: \(cap) at byte \(frame.offset): "), "\(error)")
+            #expect(error.description.contains("k2 capture verify"), "\(error)")
+        }
     }
 }

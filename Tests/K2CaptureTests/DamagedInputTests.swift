@@ -107,4 +107,35 @@ import Glibc
             try CaptureImporter.run(format: .ndjson, inputs: [path], output: dir.file("short.k2cap"), maxLineBytes: 1_000_000)
         }
     }
+
+    /// A frame mid-file whose bytes were overwritten: the reader throws for it and then goes on
+    /// with the frame after it, or (`skipsDamagedFrames`) passes over it; both list it.
+    @Test(arguments: [false, true])
+    func aDamagedFrameMidFileIsSkippableAndListed(skips: Bool) throws {
+        let path = try sample("mid.k2cap")
+        let entries = try CaptureReader(path: path).index().entries
+        let damaged = entries[2]
+        let fd = open(path, O_WRONLY)
+        let garbage: [UInt8] = [0xde, 0xad, 0xbe, 0xef]
+        #expect(pwrite(fd, garbage, 4, off_t(damaged.offset + Int64(damaged.compressedSize / 2))) == 4)
+        close(fd)
+        let reader = try CaptureReader(path: path)
+        reader.skipsDamagedFrames = skips
+        reader.restrict(to: try reader.index().entries)
+        var records = 0
+        var thrown: [Int64?] = []
+        while true {
+            do {
+                guard try reader.next() != nil else { break }
+                records += 1
+            } catch {
+                thrown.append(error.offset)
+            }
+        }
+        #expect(records == entries.reduce(0) { $0 + $1.recordCount } - damaged.recordCount)
+        #expect(thrown == (skips ? [] : [damaged.offset]))
+        #expect(reader.skippedFrames.map(\.damage.offset) == [damaged.offset])
+        #expect(reader.skippedFrames.first?.records == damaged.recordCount)
+        #expect(reader.skippedFrames.first?.size == damaged.compressedSize)
+    }
 }

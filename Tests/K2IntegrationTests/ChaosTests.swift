@@ -8,8 +8,8 @@ import Testing
 /// ClickHouse with the local v2 pipeline, broker down / RTT / NOT_LEADER errors / a leader move /
 /// ClickHouse paused and killed + restarted. The verdict: k2's own accounting is exact (every
 /// message delivered, failed or of unknown fate; the broker holds exactly the delivered ones;
-/// nothing duplicated by k2), and what the system under test lost or duplicated is reported as
-/// exactly what independent clients count (kcat reading the topic during the run, curl asking
+/// nothing duplicated by k2), and what the system under test lost or duplicated, replayed
+/// messages and freshness probes told apart by k2-id, is reported as exactly what independent clients count (kcat reading the topic during the run, curl asking
 /// ClickHouse while it still runs); plus a recovery figure per fault.
 @Suite(.serialized)
 struct ChaosTests {
@@ -61,24 +61,30 @@ struct ChaosTests {
         print("independent: \(counted)")
         // The embedded broker has, under a broker-down fault, acknowledged a few messages it then
         // did not hold (2 or 3 of ~106,000 in some runs: replayed messages or freshness probes).
-        // The high watermarks cannot say which kind was lost, so the ledger counts them against
-        // the replayed messages; kcat, and k2's read-back by k2-id, say which. Every total must
-        // match the independent counts exactly.
+        // The ledger tells them apart by k2-id (the probes carry their own producer's run id), so
+        // each of its figures is what kcat counted, directly.
         let probesAcknowledged = Int64(metric("ledger.broker.probes") ?? -1)
-        let onTopic = counted.replayed + counted.probes
-        let lostAfterAck = Int64(sink.delivered) + probesAcknowledged - onTopic
         let replayedLost = Int64(sink.delivered) - counted.replayed
+        let probesLost = probesAcknowledged - counted.probes
         #expect(
-            lostAfterAck >= 0 && replayedLost >= 0 && replayedLost <= lostAfterAck,
+            replayedLost >= 0 && probesLost >= 0,
             "kcat read \(counted.replayed) replayed and \(counted.probes) probes; k2 delivered \(sink.delivered) and \(probesAcknowledged) probes")
-        #expect((metric("ledger.broker.messages") ?? -1) + Double(probesAcknowledged) == Double(onTopic), "notes: \(out.report.notes)")
-        #expect(metric("ledger.broker.missing") == Double(lostAfterAck), "notes: \(out.report.notes)")
-        if lostAfterAck > 0 {
-            #expect(
-                out.report.notes.contains { $0.contains("not on the broker") && $0.contains("by the system under test") },
-                "notes: \(out.report.notes)")
-        }
         #expect(counted.distinctIDs == counted.replayed, "kcat found messages with the same k2-id: duplicates on the broker")
+        #expect(counted.distinctProbeIDs == counted.probes, "kcat found probes with the same k2-id")
+        #expect(metric("ledger.broker.messages") == Double(counted.replayed), "notes: \(out.report.notes)")
+        #expect(metric("ledger.broker.missing") == Double(replayedLost), "notes: \(out.report.notes)")
+        #expect(metric("ledger.broker.probes_lost") == Double(probesLost), "notes: \(out.report.notes)")
+        #expect(metric("ledger.topic.probes") == Double(counted.distinctProbeIDs), "notes: \(out.report.notes)")
+        if replayedLost > 0 {
+            #expect(
+                out.report.notes.contains { $0.contains("not on the broker (by k2-id)") && $0.contains("by the system under test") },
+                "notes: \(out.report.notes)")
+            // When the first lost id was sent, against the fault schedule.
+            #expect(metric("ledger.topic.lost.first_s") != nil && markdown.contains("first sent at"), "\(markdown)")
+        }
+        if probesLost > 0 {
+            #expect(out.report.notes.contains { $0.contains("freshness probe(s) were not read back") }, "notes: \(out.report.notes)")
+        }
         // k2's read-back by k2-id found the same: every acknowledged id once, none out of order.
         #expect(Double(counted.distinctIDs) == metric("ledger.topic.read"), "notes: \(out.report.notes)")
         #expect(
@@ -88,14 +94,13 @@ struct ChaosTests {
         #expect(Double(counted.retentionDeleted) == metric("ledger.broker.retention_deleted"))
         // What the pipeline lost or duplicated (findings about the system, e.g. 18.16's Kafka
         // engine dropping the message pending at a block's end after committing its offset) is
-        // reported exactly, against the broker's replayed messages as the ledger counts them.
-        let brokerMessages = counted.replayed - (lostAfterAck - replayedLost)
+        // reported exactly, against the replayed messages kcat read.
         #expect(Double(counted.bronze) == metric("ledger.clickhouse.rows"))
-        #expect(metric("ledger.clickhouse.missing") == Double(max(0, brokerMessages - counted.bronze)))
-        #expect(metric("ledger.clickhouse.extra") == Double(max(0, counted.bronze - brokerMessages)))
-        #expect(metric("ledger.lost.system") == Double(lostAfterAck + max(0, brokerMessages - counted.bronze)))
-        #expect(metric("ledger.duplicates.system") == Double(max(0, counted.bronze - brokerMessages)))
-        if counted.bronze != brokerMessages {
+        #expect(metric("ledger.clickhouse.missing") == Double(max(0, counted.replayed - counted.bronze)))
+        #expect(metric("ledger.clickhouse.extra") == Double(max(0, counted.bronze - counted.replayed)))
+        #expect(metric("ledger.lost.system") == Double(replayedLost + max(0, counted.replayed - counted.bronze)))
+        #expect(metric("ledger.duplicates.system") == Double(max(0, counted.bronze - counted.replayed)))
+        if counted.bronze != counted.replayed {
             #expect(
                 out.report.notes.contains { $0.contains("by the system under test") || $0.contains("duplicates made by the pipeline") },
                 "notes: \(out.report.notes)")
@@ -120,14 +125,15 @@ final class IndependentCounts: @unchecked Sendable {
         /// Replayed (non-probe) messages on the topic, probes on the topic.
         var replayed: Int64
         var probes: Int64
-        /// Distinct `k2-id` header values among the replayed messages.
+        /// Distinct `k2-id` header values among the replayed messages, and among the probes.
         var distinctIDs: Int64
+        var distinctProbeIDs: Int64
         /// Replayed rows in bronze (curl).
         var bronze: Int64
         /// Messages deleted by retention (sum of low watermarks; the topic is new).
         var retentionDeleted: Int64
         var description: String {
-            "kcat: \(replayed) replayed + \(probes) probes (\(distinctIDs) distinct k2-ids), retention deleted \(retentionDeleted); curl: \(bronze) bronze rows"
+            "kcat: \(replayed) replayed + \(probes) probes (\(distinctIDs) and \(distinctProbeIDs) distinct k2-ids), retention deleted \(retentionDeleted); curl: \(bronze) bronze rows"
         }
     }
 
@@ -192,32 +198,33 @@ final class IndependentCounts: @unchecked Sendable {
         let low = try offsets(-2)
         let file = directory.file("topic.tsv")
         // awk: per partition the next offset and the messages read; replayed and probe
-        // messages; distinct k2-id headers among the replayed ones.
+        // messages; distinct k2-id headers among the replayed ones and among the probes.
         let script =
-            #"{ n[$1]++; if ($2 + 1 > next_[$1]) next_[$1] = $2 + 1; if (index($4, "\"stream\":\"k2.probe\"")) { p++ } else { r++; "#
-            + #"if (match($3, /k2-id=[0-9a-f]+-[0-9]+/)) { if (!(substr($3, RSTART, RLENGTH) in seen)) { seen[substr($3, RSTART, RLENGTH)] = 1; d++ } } } } "#
-            + #"END { for (i = 0; i < 4; i++) printf "%d %d ", next_[i] + 0, n[i] + 0; printf "%d %d %d\n", r + 0, p + 0, d + 0 }"#
+            #"{ n[$1]++; if ($2 + 1 > next_[$1]) next_[$1] = $2 + 1; id = ""; if (match($3, /k2-id=[0-9a-f]+-[0-9]+/)) id = substr($3, RSTART, RLENGTH); "#
+            + #"if (index($4, "\"stream\":\"k2.probe\"")) { p++; if (id != "" && !(id in seenProbe)) { seenProbe[id] = 1; dp++ } } "#
+            + #"else { r++; if (id != "" && !(id in seen)) { seen[id] = 1; d++ } } } "#
+            + #"END { for (i = 0; i < 4; i++) printf "%d %d ", next_[i] + 0, n[i] + 0; printf "%d %d %d %d\n", r + 0, p + 0, d + 0, dp + 0 }"#
         var fields: [Int64] = []
         for _ in 0..<120 {
             fields = try Shell.run("awk -F '\t' '\(script)' \(file)").split(separator: " ").compactMap {
                 Int64($0.trimmingCharacters(in: .whitespacesAndNewlines))
             }
-            if fields.count == 11, (0..<partitions).allSatisfy({ fields[2 * $0] == high[$0] }) { break }
+            if fields.count == 12, (0..<partitions).allSatisfy({ fields[2 * $0] == high[$0] }) { break }
             usleep(250_000)
         }
         _ = try? Shell.status("kill \(consumerPID)")
         self.consumerPID = nil
-        guard fields.count == 11 else { throw SetupMissing() }
+        guard fields.count == 12 else { throw SetupMissing() }
         // kcat read every offset from 0 to the high watermark of each partition (none deleted unread).
         for partition in 0..<partitions where fields[2 * partition] != high[partition] || fields[2 * partition + 1] != high[partition] {
             failure =
                 "kcat read \(fields[2 * partition + 1]) messages up to offset \(fields[2 * partition]) of partition \(partition), high watermark \(high[partition])"
         }
-        let (replayed, probes, distinct) = (fields[8], fields[9], fields[10])
+        let (replayed, probes, distinct, distinctProbes) = (fields[8], fields[9], fields[10], fields[11])
         let sql = "SELECT count() FROM k2_rep1.bronze WHERE stream != 'k2.probe'"
         let bronze = Int64(try Shell.run("curl -sS '\(clickhouse)' --data-binary \"\(sql)\"").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         return Counts(
-            replayed: replayed, probes: probes, distinctIDs: distinct, bronze: bronze,
+            replayed: replayed, probes: probes, distinctIDs: distinct, distinctProbeIDs: distinctProbes, bronze: bronze,
             retentionDeleted: low.reduce(0, +))
     }
 }

@@ -58,21 +58,32 @@ struct KafkaSinkTests {
     }
 
     /// The ledger's read-back: a consumer started before the replay reads every acknowledged
-    /// `k2-id` back once, in order within each key.
+    /// `k2-id` back once, in order within each key; a second producer's ids (the freshness
+    /// probes') are tallied apart, a third producer's counted as others.
     @Test func readBackByIDFindsEveryAcknowledgedMessageOnce() throws {
         let broker = try EmbeddedBroker(.init(brokers: 1, partitions: 4, topics: ["ledger.test"]))
         let records = SampleTraffic(seed: 11).records(count: 20_000)
         let sink = try KafkaSink(uri: "kafka://\(broker.bootstrap)?topic=ledger.test")
-        let reader = try TopicIDReader(bootstrap: broker.bootstrap, topic: "ledger.test", run: sink.runID)
+        let probes = try KafkaSink(uri: "kafka://\(broker.bootstrap)?topic=ledger.test")
+        let other = try KafkaSink(uri: "kafka://\(broker.bootstrap)?topic=ledger.test")
+        let reader = try TopicIDReader(bootstrap: broker.bootstrap, topic: "ledger.test", run: sink.runID, probeRun: probes.runID)
         try reader.start()
         let sent = try SinkDriver.run(sink, records: records)
+        let probesSent = try SinkDriver.run(probes, records: SampleTraffic(seed: 12).records(count: 300))
+        let othersSent = try SinkDriver.run(other, records: SampleTraffic(seed: 13).records(count: 100))
         let tally = reader.stop(waitNanos: 15_000_000_000)
         #expect(tally.complete)
         #expect(sink.counts.delivered == UInt64(sent))
         #expect(sink.acknowledgedIDs.count == sent && tally.read.count == sent)
         #expect(sink.acknowledgedIDs.subtracting(tally.read, first: 5).count == 0)
-        #expect(tally.duplicates == 0 && tally.reordered == 0 && tally.others == 0)
-        #expect(try Self.kcatHighWatermarks(broker.bootstrap, topic: "ledger.test", partitions: 4) == sent)
+        #expect(tally.duplicates == 0 && tally.reordered == 0 && tally.others == othersSent)
+        #expect(tally.probesRead.count == probesSent && tally.probeDuplicates == 0)
+        #expect(probes.acknowledgedIDs.subtracting(tally.probesRead, first: 5).count == 0)
+        #expect(try Self.kcatHighWatermarks(broker.bootstrap, topic: "ledger.test", partitions: 4) == sent + probesSent + othersSent)
+        // The send timeline: every id has a send time, never later than the next id's.
+        let first = try #require(sink.sendNanos(sequence: 0))
+        let last = try #require(sink.sendNanos(sequence: UInt64(sent - 1)))
+        #expect(first <= last && sink.sendNanos(sequence: UInt64(sent / 2)).map { $0 >= first && $0 <= last } == true)
     }
 
     @Test func topicTemplateWithStreamAndType() throws {

@@ -113,4 +113,29 @@ import Glibc
         #expect(err.contains(message), "stderr: \(err)")
         #expect(out.isEmpty, "nothing replayed: \(out)")
     }
+
+    /// A capture with a damaged frame mid-file (4 bytes overwritten): exit 1 naming the file and
+    /// offset with or without --allow-torn (a damaged input, not bad usage); with it, a warning and
+    /// every intact frame replayed.
+    @Test func aDamagedFrameMidFileExits1WithOrWithoutAllowTorn() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("damaged.k2cap")
+        try SampleTraffic().write(to: path, count: 3_000, options: .init(blockSize: 16 * 1024))
+        let entries = try CaptureReader(path: path).index().entries
+        let damaged = entries[3]
+        let fd = open(path, O_WRONLY)
+        let garbage: [UInt8] = [0xde, 0xad, 0xbe, 0xef]
+        #expect(pwrite(fd, garbage, 4, off_t(damaged.offset + Int64(damaged.compressedSize / 2))) == 4)
+        close(fd)
+        let (stoppedStatus, _, stopped) = try Shell.execute("'\(Self.k2)' replay '\(path)' --sink mock:// --speed max --quiet")
+        #expect(stoppedStatus == 1, "stderr: \(stopped)")
+        #expect(stopped.hasPrefix("replay damaged-input: \(path) at byte \(damaged.offset): "), "stderr: \(stopped)")
+        #expect(stopped.contains("--allow-torn"), "stderr: \(stopped)")
+        let (skippedStatus, _, skipped) = try Shell.execute("'\(Self.k2)' replay '\(path)' --sink mock:// --speed max --quiet --allow-torn")
+        #expect(skippedStatus == 1, "stderr: \(skipped)")
+        #expect(
+            skipped.hasPrefix("warning: \(path): damaged frame at byte \(damaged.offset): ")
+                && skipped.contains("skipped (\(damaged.recordCount) records lost)"), "stderr: \(skipped)")
+        #expect(skipped.contains("replay damaged-input: skipped 1 damaged frame(s)"), "stderr: \(skipped)")
+    }
 }

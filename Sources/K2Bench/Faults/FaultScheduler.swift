@@ -61,6 +61,10 @@ package final class FaultScheduler: @unchecked Sendable {
         events = Self.events(faults)
     }
 
+    /// The start of the measured window (the clock's monotonic ns): the origin of the fault
+    /// windows' seconds; 0 before `start` or `arm`.
+    package var measureFromNanos: Int64 { lock.withLock { measureFrom } }
+
     /// Sets the start of the measured window (the clock's monotonic ns) without a thread (tests).
     package func arm(measureFromNanos: Int64) { lock.withLock { measureFrom = measureFromNanos } }
 

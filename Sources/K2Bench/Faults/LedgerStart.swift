@@ -36,13 +36,14 @@ struct LedgerStart {
         }
     }
 
-    /// Starts reading the topic back by `k2-id` for `sink` (a `KafkaSink`): the reader, or nil
-    /// and the reason as a report note when it cannot (nil and nil for other sinks).
-    func startReading(sink: (any ReplaySink)?) -> (reader: TopicIDReader?, error: String?) {
+    /// Starts reading the topic back by `k2-id` for `sink` (a `KafkaSink`), telling the freshness
+    /// `probes` (their own run id) apart: the reader, or nil and the reason as a report note when
+    /// it cannot (nil and nil for other sinks).
+    func startReading(sink: (any ReplaySink)?, probes: FreshnessProbes?) -> (reader: TopicIDReader?, error: String?) {
         guard let topic, let kafka = sink as? KafkaSink else { return (nil, nil) }
         guard kafka.options.headers else { return (nil, "ledger: the topic is not read back by id: the Kafka sink has headers=off (no k2-id)") }
         do {
-            let reader = try TopicIDReader(bootstrap: kafka.options.bootstrap, topic: topic, run: kafka.runID)
+            let reader = try TopicIDReader(bootstrap: kafka.options.bootstrap, topic: topic, run: kafka.runID, probeRun: probes?.runID)
             try reader.start()
             return (reader, nil)
         } catch {
@@ -50,21 +51,30 @@ struct LedgerStart {
         }
     }
 
-    /// The ledger at the end of the repetition: the sink's counts, the topic's messages since
-    /// the start less `probes`, and, in the first repetition of a pipeline, the replayed rows in
-    /// bronze once they stop growing (up to 30 s).
-    func finish(sink: any ReplaySink, reader: TopicIDReader?, probes: UInt64, pipeline: PipelineSetup, rep: Int, progress: ((String) -> Void)?)
-        -> RunLedger
-    {
+    /// The ledger at the end of the repetition: the sink's counts, the topic read back by id
+    /// (replayed messages and `probes` apart), the topic's messages since the start less the
+    /// probes on it, and, in the first repetition of a pipeline, the replayed rows in bronze once
+    /// they stop growing (up to 30 s). `measureFromNanos` (monotonic, the fault schedule's
+    /// origin) places the first ids of each discrepancy in time, from their send times.
+    func finish(
+        sink: any ReplaySink, reader: TopicIDReader?, probes: FreshnessProbes?, pipeline: PipelineSetup, rep: Int,
+        measureFromNanos: Int64?, progress: ((String) -> Void)?
+    ) -> RunLedger {
         var ledger = RunLedger(counts: sink.counts)
-        ledger.probes = probes
+        ledger.probes = probes?.acknowledged ?? 0
         if let reader, let kafka = sink as? KafkaSink {
             progress?("ledger: reading the topic back to its end …")
-            ledger.readBack = .init(tally: reader.stop(waitNanos: 15_000_000_000), acknowledged: kafka.acknowledgedIDs)
+            let tally = reader.stop(waitNanos: 15_000_000_000)
+            ledger.readBack = .init(
+                tally: tally, acknowledged: kafka.acknowledgedIDs, probesAcknowledged: reader.probeRun == nil ? nil : probes?.acknowledgedIDs)
             ledger.readBackRun = kafka.runID
+            ledger.probeRun = reader.probeRun
+            if let origin = measureFromNanos, origin > 0 {
+                ledger.placeFirstIDs(replayed: { kafka.sendNanos(sequence: $0) }, probes: { probes?.sendNanos(sequence: $0) }, origin: origin)
+            }
         }
         if let inspector, let topic, let before, let marks = inspector.watermarks(topic: topic) {
-            ledger.brokerMessages = marks.reduce(0) { $0 + $1.high } - before - Int64(probes)
+            ledger.brokerMessages = marks.reduce(0) { $0 + $1.high } - before - ledger.probesOnTopic
             ledger.retentionDeleted = marks.indices.reduce(Int64(0)) { sum, partition in
                 sum + max(0, marks[partition].low - (partition < beforeHigh.count ? beforeHigh[partition] : 0))
             }

@@ -198,6 +198,17 @@ package final class FreshnessProbes: @unchecked Sendable {
     /// replayed messages, so a count of the topic subtracts them).
     var acknowledged: UInt64 { sink.counts.delivered }
 
+    /// The run id in the probes' `k2-id` headers (their producer's, not the replay's): how the
+    /// ledger's read-back tells a probe from a replayed message. A probe's `k2-id` sequence is
+    /// its place in the producer's order from 0 (probe id − 1).
+    var runID: UInt64? { (sink as? KafkaSink)?.runID }
+
+    /// The probes' `k2-id` sequences the broker has acknowledged so far, warm-up included.
+    var acknowledgedIDs: SequenceBitmap { (sink as? KafkaSink)?.acknowledgedIDs ?? SequenceBitmap() }
+
+    /// When the probe with `k2-id` sequence `sequence` was sent (monotonic ns), nil when unknown.
+    func sendNanos(sequence: UInt64) -> Int64? { (sink as? KafkaSink)?.sendNanos(sequence: sequence) }
+
     /// Rows landed in `rowsTable` since `start`, probe rows excluded (they land there too), by a
     /// query now; nil without a rows table or when the query fails.
     func landedSinceStart() -> UInt64? {

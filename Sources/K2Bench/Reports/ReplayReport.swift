@@ -35,6 +35,10 @@ package enum ReplayReport {
         var rows: [(String, String)] = [
             ("outcome", s.outcome.rawValue + (s.stopReason.map { ": " + $0 } ?? "")),
             ("captures", s.files.joined(separator: ", ")),
+        ]
+        // Damage the replay went past (--allow-torn): a torn tail, damaged frames skipped.
+        for damage in s.inputDamage + s.skippedFrames { rows.append(("input damage", damage)) }
+        rows += [
             ("messages", "\(s.messages) (\(SizeText.human(bytes: Int64(s.bytes))))" + (s.neverSent > 0 ? ", \(s.neverSent) never sent" : "")),
             ("duration", TimeText.humanDuration(nanos: s.durationNanos)),
             ("speed", "requested \(s.pace), achieved \(Units.format(s.achievedSpeed))x, \(Units.format(s.messagesPerSecond)) msg/s"),

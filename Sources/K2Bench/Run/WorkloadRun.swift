@@ -126,8 +126,9 @@ package enum WorkloadRun {
                 let current = reader
                 // The ledger (runs with faults): the topic's messages before the repetition.
                 let ledgerStart = spec.faults.isEmpty ? nil : LedgerStart(sinks: spec.sinks)
-                let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") })
                 let probes = try pipeline.startRepetition(rep, sinks: spec.sinks, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
+                // After the probes start (their run id is known; the reader reads from the topic's beginning).
+                let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") }, probes: probes)
                 let queryStage = try pipeline.startQueries(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
                 let httpStage = try pipeline.startHTTP(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
                 var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
@@ -136,6 +137,8 @@ package enum WorkloadRun {
                 var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
                 var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
                 var ledger: RunLedger?
+                // Started by the runner with the replay; its origin places the ledger's first ids.
+                let scheduler = spec.faults.isEmpty ? nil : FaultScheduler(faults: spec.faults, injector: faultTargets)
                 var setup = SinkSetup(
                     sinks: sinks,
                     latencies: {
@@ -176,8 +179,8 @@ package enum WorkloadRun {
                         storageFigures = pipeline.measureStorage(rep)
                         if let ledgerStart, let kafka = sinks.first(where: { $0.uri.hasPrefix("kafka://") }) {
                             ledger = ledgerStart.finish(
-                                sink: kafka, reader: idReader?.reader, probes: probes?.acknowledged ?? 0, pipeline: pipeline, rep: rep,
-                                progress: progress)
+                                sink: kafka, reader: idReader?.reader, probes: probes, pipeline: pipeline, rep: rep,
+                                measureFromNanos: scheduler?.measureFromNanos, progress: progress)
                         }
                     },
                     notes: {
@@ -197,8 +200,7 @@ package enum WorkloadRun {
                         if let error = probes.lastError { notes.append("freshness probes: \(error)") }
                         return notes
                     })
-                if !spec.faults.isEmpty {
-                    let scheduler = FaultScheduler(faults: spec.faults, injector: faultTargets)
+                if let scheduler {
                     scheduler.progress = progress
                     setup.faults = scheduler
                 }
@@ -255,6 +257,13 @@ package enum WorkloadRun {
                     throw BenchError(
                         .run, what: "the replay stopped: \(summary.stopReason ?? "a sink failed")", remedy: "check the sink (broker up, topic exists)"
                     )
+                }
+                if summary.outcome == .damagedInput {
+                    // The stop reason's place and what (its remedy names replay's --allow-torn, which a workload lacks).
+                    let damage = summary.stopReason?.components(separatedBy: " — ").first ?? "a damaged frame"
+                    throw BenchError(
+                        .run, path: spec.path, what: "the replay stopped at a damaged capture frame: \(damage)",
+                        remedy: "replace the capture, or cut the damaged part out with `k2 capture slice` (`k2 capture verify` finds it)")
                 }
                 if let shard, summary.messages == 0, summary.outcome != .interrupted {
                     throw BenchError(

@@ -27,11 +27,29 @@ public struct CaptureDamage: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A complete frame that fails its checksum or does not decode, which a reader with
+/// `skipsDamagedFrames` passed over (or, without it, threw for and will pass over if called again).
+package struct SkippedFrame: Sendable, Equatable {
+    package let damage: CaptureDamage
+    /// The frame's compressed size: the next frame starts this many bytes after `damage.offset`.
+    package let size: Int
+    /// Records the frame held, from the seek index; nil when it was found by scanning a file
+    /// without one (its block does not decode, so its records cannot be counted).
+    package let records: Int?
+
+    /// "damaged frame at byte N: …; skipped (K records lost)".
+    package var description: String {
+        "\(damage); skipped (" + (records.map { "\($0) records lost" } ?? "its records are lost; without a seek index they cannot be counted") + ")"
+    }
+}
+
 /// Reads a `.k2cap` file frame by frame with `pread` into reused buffers, so memory stays
 /// flat whatever the file size, and hands out records as views into the decompressed block.
 ///
 /// `next()` allocates nothing per record. A torn tail ends iteration quietly and is reported in
-/// `damage`; a damaged frame elsewhere throws `CaptureError(.corrupt)` with its offset.
+/// `damage`; a damaged frame elsewhere throws `CaptureError(.corrupt)` with its offset (the
+/// next call goes on with the frame after it), or is passed over with `skipsDamagedFrames`;
+/// either way iteration lists it in `skippedFrames`.
 public final class CaptureReader {
     public let path: String
     public let header: CaptureHeader
@@ -40,6 +58,13 @@ public final class CaptureReader {
     package let dataStart: Int64
     /// Set when iteration met a torn tail.
     public private(set) var damage: CaptureDamage?
+    /// Pass over a complete frame that fails its checksum or does not decode (its extent comes
+    /// from the index or its zstd header) instead of throwing: `k2 replay --allow-torn`. Off by
+    /// default. A frame whose size cannot be found (not a zstd frame at all, no index) still throws.
+    package var skipsDamagedFrames = false
+    /// The damaged frames met so far by iteration and, with `skipsDamagedFrames`, by index
+    /// scans; once per meeting (a frame read in several rounds is listed once per round).
+    package private(set) var skippedFrames: [SkippedFrame] = []
 
     private let fd: Int32
     private let file: FrameFile
@@ -289,7 +314,15 @@ public final class CaptureReader {
         var entries: [CaptureIndex.Entry] = []
         var offset = dataStart
         while offset < fileSize {
-            switch try loadFrame(at: offset, knownSize: nil) {
+            let loaded: FrameResult
+            do throws(CaptureError) {
+                loaded = try loadFrame(at: offset, knownSize: nil)
+            } catch {
+                guard skipsDamagedFrames, let size = skippableSize(error, at: offset) else { throw error }
+                offset += Int64(size)
+                continue
+            }
+            switch loaded {
             case let .data(size, count, first, last):
                 entries.append(
                     .init(
@@ -313,6 +346,24 @@ public final class CaptureReader {
         case data(size: Int, count: Int, first: Int64, last: Int64)
         case skippable(size: Int, isIndex: Bool)
         case torn(String)
+    }
+
+    /// For a damaged frame at `offset` (`error`) whose extent can be found (`knownSize`, else its
+    /// zstd header): records it in `skippedFrames` and returns its size; nil when the error is
+    /// not a damaged frame or the frame's end cannot be found.
+    private func skippableSize(_ error: CaptureError, at offset: Int64, knownSize: Int? = nil, records: Int? = nil) -> Int? {
+        guard error.code == .corrupt, error.offset == offset else { return nil }
+        let size: Int
+        if let knownSize {
+            size = knownSize
+        } else {
+            slot = writable(slot)
+            guard case let .frame(found)? = try? file.extent(at: offset, knownSize: nil, into: slot) else { return nil }
+            size = found
+        }
+        skippedFrames.append(
+            SkippedFrame(damage: CaptureDamage(kind: .corrupt, offset: offset, detail: error.what), size: size, records: records))
+        return size
     }
 
     /// Reads and decompresses the frame at `o` into the current buffers, validating the block.
@@ -380,20 +431,31 @@ public final class CaptureReader {
             guard planPosition < plan.count else { finished = true; return false }
             let entry = plan[planPosition]
             planPosition += 1
-            let loaded: FrameResult
+            var loaded: FrameResult?
+            var failure: CaptureError?
             if let ahead = prefetcher?.take(offset: entry.offset) {
                 // The frame was decompressed while the previous one was read: swap buffers.
                 spare = slot
                 slot = ahead.buffers
                 block = UnsafeRawBufferPointer(slot.block)
-                loaded = try ahead.result.get()
-                if case .data = loaded { framesDecoded += 1 }
+                switch ahead.result {
+                case let .success(result): loaded = result
+                case let .failure(error): failure = error
+                }
+                if case .data? = loaded { framesDecoded += 1 }
             } else {
                 stopPrefetching()
-                loaded = try loadFrame(at: entry.offset, knownSize: entry.compressedSize)
+                do throws(CaptureError) { loaded = try loadFrame(at: entry.offset, knownSize: entry.compressedSize) } catch { failure = error }
             }
             if readAhead, planPosition < plan.count { prefetch(plan[planPosition]) }
-            switch loaded {
+            if let failure {
+                // Nothing of the frame is handed out; the next call reads the frame after it.
+                blockRemaining = 0
+                let skipped = skippableSize(failure, at: entry.offset, knownSize: entry.compressedSize, records: entry.recordCount)
+                guard skipsDamagedFrames, skipped != nil else { throw failure }
+                return true
+            }
+            switch loaded! {
             case let .data(_, count, _, _):
                 currentFrameOffset = entry.offset
                 blockPos = Layout.blockHeaderSize
@@ -410,7 +472,17 @@ public final class CaptureReader {
         }
         while scanOffset < fileSize {
             let offset = scanOffset
-            switch try loadFrame(at: offset, knownSize: nil) {
+            let loaded: FrameResult
+            do throws(CaptureError) {
+                loaded = try loadFrame(at: offset, knownSize: nil)
+            } catch {
+                blockRemaining = 0
+                guard let size = skippableSize(error, at: offset) else { throw error }
+                scanOffset += Int64(size)
+                if !skipsDamagedFrames { throw error }
+                continue
+            }
+            switch loaded {
             case let .data(size, count, _, _):
                 scanOffset += Int64(size)
                 currentFrameOffset = offset

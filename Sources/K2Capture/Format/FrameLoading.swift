@@ -86,37 +86,65 @@ struct FrameFile: Sendable {
 
     /// Reads and decompresses the frame at `o` into `buffers`, validating the block.
     func load(at o: Int64, knownSize: Int?, into buffers: FrameBuffers) throws(CaptureError) -> CaptureReader.FrameResult {
+        switch try extent(at: o, knownSize: knownSize, into: buffers) {
+        case let .other(result): return result
+        case let .frame(size): return try decode(at: o, size: size, in: buffers)
+        }
+    }
+
+    /// Where the frame at `o` ends, read from the file or `knownSize`.
+    enum Extent {
+        /// A complete zstd frame of `size` bytes, read into `buffers.file`.
+        case frame(size: Int)
+        /// A skippable frame or a torn tail: nothing to decompress.
+        case other(CaptureReader.FrameResult)
+    }
+
+    /// Reads the frame at `o` into `buffers.file` and finds its size (from its zstd block
+    /// headers when `knownSize` is nil). Throws when the bytes there are not a zstd frame at all;
+    /// whatever goes wrong later (`decode`) leaves the frame's extent known, so a reader can
+    /// skip a damaged frame.
+    func extent(at o: Int64, knownSize: Int?, into buffers: FrameBuffers) throws(CaptureError) -> Extent {
         let remaining = fileSize - o
-        if remaining < 8 { return .torn("\(remaining) bytes after the last complete frame") }
+        if remaining < 8 { return .other(.torn("\(remaining) bytes after the last complete frame")) }
         var want = knownSize ?? Int(min(remaining, 512 * 1024))
         var got = try read(o, want, into: buffers)
-        if got < 8 { return .torn("\(got) bytes after the last complete frame") }
+        if got < 8 { return .other(.torn("\(got) bytes after the last complete frame")) }
         let magic = UnsafeRawBufferPointer(buffers.file).le(UInt32.self, 0)
         if magic & ZstdFrames.skippableMask == ZstdFrames.skippableStart {
             let size = 8 + Int(UnsafeRawBufferPointer(buffers.file).le(UInt32.self, 4))
-            if Int64(size) > remaining { return .torn("skippable frame of \(size) bytes cut short") }
-            return .skippable(size: size, isIndex: magic == Layout.indexFrameMagic)
+            if Int64(size) > remaining { return .other(.torn("skippable frame of \(size) bytes cut short")) }
+            return .other(.skippable(size: size, isIndex: magic == Layout.indexFrameMagic))
+        }
+        if let knownSize {
+            // The index gives the extent: a frame whose first bytes are damaged is still skippable.
+            if got < knownSize { return .other(.torn("frame of \(knownSize) bytes cut short at \(got)")) }
+            return .frame(size: knownSize)
         }
         guard magic == ZstdFrames.frameMagic else { throw corrupt(o, "expected a zstd frame, found other bytes") }
         var size: Int
-        if let knownSize {
-            size = knownSize
-            if got < size { return .torn("frame of \(size) bytes cut short at \(got)") }
-        } else {
-            while true {
-                switch ZstdFrames.compressedSize(UnsafeRawBufferPointer(rebasing: buffers.file[0..<got])) {
-                case let .success(frameSize):
-                    size = frameSize
-                case let .failure(failure) where failure.isSourceTooShort:
-                    if Int64(got) >= remaining { return .torn("frame cut short after \(got) bytes") }
-                    want = Int(min(remaining, Int64(want) * 2))
-                    got = try read(o, want, into: buffers)
-                    continue
-                case let .failure(failure):
-                    throw corrupt(o, "zstd frame does not parse (\(failure.message))")
-                }
-                break
+        while true {
+            switch ZstdFrames.compressedSize(UnsafeRawBufferPointer(rebasing: buffers.file[0..<got])) {
+            case let .success(frameSize):
+                size = frameSize
+            case let .failure(failure) where failure.isSourceTooShort:
+                if Int64(got) >= remaining { return .other(.torn("frame cut short after \(got) bytes")) }
+                want = Int(min(remaining, Int64(want) * 2))
+                got = try read(o, want, into: buffers)
+                continue
+            case let .failure(failure):
+                throw corrupt(o, "zstd frame does not parse (\(failure.message))")
             }
+            break
+        }
+        return .frame(size: size)
+    }
+
+    /// Decompresses the `size`-byte frame at `o` (in `buffers.file`) into `buffers.block` and
+    /// validates the block.
+    private func decode(at o: Int64, size: Int, in buffers: FrameBuffers) throws(CaptureError) -> CaptureReader.FrameResult {
+        guard UnsafeRawBufferPointer(buffers.file).le(UInt32.self, 0) == ZstdFrames.frameMagic else {
+            throw corrupt(o, "expected a zstd frame, found other bytes")
         }
         let src = UnsafeRawBufferPointer(rebasing: buffers.file[0..<size])
         guard let content = ZstdFrames.contentSize(src) else { throw corrupt(o, "zstd frame without a content size (not written by k2)") }

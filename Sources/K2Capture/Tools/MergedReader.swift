@@ -20,6 +20,8 @@ package final class MergedReader {
     /// Min-heap of input indices ordered by (head timestamp, input index).
     private var heap: [Int] = []
     private var started = false
+    /// Readers whose first record has been taken (a reader that throws is asked again on the next call).
+    private var primed = 0
     /// The input whose head was handed out last and must advance on the next call.
     private var pending = -1
     /// Readers that read parts of one file (the chains of `CaptureIndex.timeOrderedChains`)
@@ -47,20 +49,25 @@ package final class MergedReader {
 
     /// The next record of the merge, or nil when every input is exhausted.
     /// Throws the first damaged frame an input meets; torn tails end that input quietly (see each reader's `damage`).
+    /// After a throw the next call goes on (the reader that threw reads the frame after the damaged one).
     package func next() throws(CaptureError) -> CaptureRecord? {
         if !started {
-            started = true
-            for i in readers.indices {
-                if let record = try readers[i].next() {
+            while primed < readers.count {
+                let i = primed
+                let record = try readers[i].next()
+                primed += 1
+                if let record {
                     heads[i] = record
                     heap.append(i)
                     siftUp(heap.count - 1)
                 }
             }
+            started = true
         } else if pending >= 0 {
             let source = pending
+            let advanced = try readers[source].next()
             pending = -1
-            if let record = try readers[source].next() {
+            if let record = advanced {
                 heads[source] = record
                 siftDown(0)  // source is still at the top; its key only grew
             } else {

@@ -85,6 +85,13 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// Sequences the broker acknowledged (guarded by `deliveredLock`; grown by delivery reports).
     private var deliveredIDs = SequenceBitmap()
     private let deliveredLock = Lock()
+    /// When ids were sent: (sequence, the engine's monotonic send time) of the first message and
+    /// then of the first one at least `sendMarkNanos` after the previous mark (guarded by
+    /// `deliveredLock`; appended by the sending thread about ten times a second).
+    private var sendMarks: [(sequence: UInt64, nanos: Int64)] = []
+    private var nextMarkNanos = Int64.min
+    /// The resolution of `sendNanos(sequence:)`.
+    package static let sendMarkNanos: Int64 = 100_000_000
     private var wallMinusMono: Int64 = 0
     private var numbers: UnsafeMutableRawBufferPointer
     private let goneLock = Lock()
@@ -150,6 +157,21 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// The sequences (`k2-id`) the broker acknowledged so far (a copy).
     package var acknowledgedIDs: SequenceBitmap { deliveredLock.withLock { deliveredIDs } }
 
+    /// When the message with `k2-id` sequence `sequence` was sent (the engine's monotonic ns, its
+    /// `actualNanos`), to within `sendMarkNanos` before it; nil before the first message.
+    package func sendNanos(sequence: UInt64) -> Int64? {
+        deliveredLock.withLock {
+            // The last mark at or before the sequence.
+            var low = 0
+            var high = sendMarks.count
+            while low < high {
+                let middle = (low + high) / 2
+                if sendMarks[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
+            }
+            return low > 0 ? sendMarks[low - 1].nanos : nil
+        }
+    }
+
     /// Counts and publish latency (delivery report time minus intended / actual send time).
     package var stats: SinkStats {
         let served = producer?.reportsServed ?? reportsServed
@@ -205,6 +227,10 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         let sequence = nextSlot
         let slot = sequence & ringMask
         nextSlot &+= 1
+        if message.actualNanos >= nextMarkNanos {
+            nextMarkNanos = message.actualNanos &+ Self.sendMarkNanos
+            deliveredLock.withLock { sendMarks.append((UInt64(sequence), message.actualNanos)) }
+        }
         // No payload copy: librdkafka points into the reader's block, held until the delivery report.
         let hold = message.record.block?.hold()
         if hold != nil { holdsTaken &+= 1 }

@@ -6,7 +6,9 @@ import K2Core
 /// beginning while a run produces into it (consuming as it goes: a broker with little retention,
 /// like the embedded one, deletes old messages) and tallies the `k2-id` headers of one run id:
 /// which sequences it read (a bitmap), duplicates, and messages that came back out of order
-/// within their key (partition + key).
+/// within their key (partition + key). The freshness probes on the same topic carry `k2-id`s of
+/// their own producer's run id (`probeRun`): tallied apart, so a message the broker lost after
+/// acknowledging it is known to be a replayed message or a probe.
 package final class TopicIDReader: @unchecked Sendable {
     // unchecked: a librdkafka handle (thread-safe C API); the tally and offsets under `lock`.
     /// What was read back.
@@ -20,7 +22,10 @@ package final class TopicIDReader: @unchecked Sendable {
         /// partition and key, and the first of them.
         package var reordered = 0
         package var firstReordered: [UInt64] = []
-        /// Messages without this run id's `k2-id` (other producers, freshness probes).
+        /// Sequences of the probes' run id read at least once, and probes read again.
+        package var probesRead = SequenceBitmap()
+        package var probeDuplicates = 0
+        /// Messages with neither run id's `k2-id` (other producers, earlier repetitions).
         package var others = 0
         /// False when the reader did not reach every partition's high watermark in time (or could not read the topic).
         package var complete = false
@@ -32,6 +37,8 @@ package final class TopicIDReader: @unchecked Sendable {
 
     package let topic: String
     package let run: UInt64
+    /// The run id of the freshness probes' producer; nil without probes.
+    package let probeRun: UInt64?
     private let rk: OpaquePointer
     private let lock = Lock()
     private var tally = Tally()
@@ -41,9 +48,10 @@ package final class TopicIDReader: @unchecked Sendable {
     private var thread: JoinableThread?
     private var partitionCount = 0
 
-    package init(bootstrap: String, topic: String, run: UInt64) throws {
+    package init(bootstrap: String, topic: String, run: UInt64, probeRun: UInt64? = nil) throws {
         self.topic = topic
         self.run = run
+        self.probeRun = probeRun
         let conf = try KafkaConf(
             [
                 ("bootstrap.servers", bootstrap), ("group.id", "k2-ledger-\(run)"), ("enable.auto.commit", "false"),
@@ -136,6 +144,10 @@ package final class TopicIDReader: @unchecked Sendable {
         let offset = message.pointee.offset
         lock.withLock {
             nextOffsets[partition] = max(nextOffsets[partition] ?? 0, offset + 1)
+            if let id, id.run != run, id.run == probeRun {
+                if !tally.probesRead.insert(id.sequence) { tally.probeDuplicates += 1 }
+                return
+            }
             guard let id, id.run == run else {
                 tally.others += 1
                 return

@@ -39,6 +39,11 @@ package struct ReplayConfig: Sendable {
     /// was cut short). Default false: such a capture is refused before anything is sent
     /// (`ReplayError.damagedInput`, exit 1) — a replay of 41 % of a file must not look complete.
     /// With true, the summary carries the damage (`ReplaySummary.inputDamage`).
+    /// A damaged frame mid-file (fails its checksum or does not decode) stops the replay there
+    /// (outcome `damagedInput`, exit 1; found before anything is sent in a file without an
+    /// index); with true, the readers skip it and replay every intact frame before and after it,
+    /// the summary lists it (`skippedFrames`, `recordsSkipped`) and the outcome is still
+    /// `damagedInput` (exit 1): records were lost.
     package var allowTorn: Bool = false
     /// How often the progress callback runs. Default 500 ms.
     var progressIntervalNanos: Int64 = 500_000_000

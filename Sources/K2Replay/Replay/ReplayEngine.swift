@@ -84,15 +84,36 @@ package final class ReplayEngine: @unchecked Sendable {
         }
         let captures = try RecordSource(
             paths: config.files, filter: config.filter, readAhead: config.readAhead,
-            maxChains: config.maxOverlappingChains)
+            maxChains: config.maxOverlappingChains, skipsDamagedFrames: config.allowTorn)
         if let (path, damage) = captures.damage.first, !config.allowTorn {
             throw ReplayError(
                 .damagedInput, place: path, what: "\(damage)",
-                remedy: "nothing was sent; replay the intact frames with --allow-torn, or cut the tail for good with `k2 capture reindex \(path)`")
+                remedy: damage.kind == .tornTail
+                    ? "nothing was sent; replay the intact frames with --allow-torn, or cut the tail for good with `k2 capture reindex \(path)`"
+                    : "nothing was sent; replay every intact frame before and after it with --allow-torn; `k2 capture verify \(path)` checks the file"
+            )
         }
         var summary = try start(captures, progress)
-        summary.inputDamage = captures.damage.map { "\($0.path): \($0.damage)" }
+        summary.inputDamage = captures.damage.filter { $0.damage.kind == .tornTail }.map { "\($0.path): \($0.damage)" }
+        // Without `allowTorn` the damaged frame stopped the replay (the stop reason names it).
+        let skipped = config.allowTorn ? captures.skippedFrames : (all: [], unique: [])
+        summary.skippedFrames = skipped.unique.map { "\($0.path): \($0.frame.description)" }
+        summary.recordsSkipped = skipped.all.reduce(0) { $0 &+ UInt64($1.frame.records ?? 0) }
+        if !skipped.unique.isEmpty, summary.outcome == .completed {
+            let lost =
+                skipped.unique.contains { $0.frame.records == nil }
+                ? "records lost, not all counted: no seek index" : "\(summary.recordsSkipped) records lost"
+            summary.outcome = .damagedInput
+            summary.stopReason =
+                "skipped \(skipped.unique.count) damaged frame(s) (\(lost)); every intact frame was replayed (--allow-torn)"
+        }
         return summary
+    }
+
+    /// The stop reason of a replay that met the damaged frame `error` without `allowTorn`.
+    static func damagedFrameReason(_ error: CaptureError) -> String {
+        "\(error.place): \(error.what) — the replay stopped at this frame; --allow-torn replays every intact frame before and after it, "
+            + "`k2 capture verify \(error.path ?? "FILE")` checks the whole file"
     }
 
     private func start<S: ReplaySource>(_ source: S, _ progress: ((ReplayProgress) -> Void)?) throws -> ReplaySummary {
@@ -171,7 +192,17 @@ package final class ReplayEngine: @unchecked Sendable {
             // A round that keeps nothing (a shard or filter no message matches) ends the replay:
             // looping it again would only re-read the input, deaf to a stop request.
             if round > 0 && sequence == 0 { break rounds }
-            while let record = try source.next() {
+            while true {
+                let next: CaptureRecord?
+                do {
+                    next = try source.next()
+                } catch let damaged as CaptureError where damaged.code == .corrupt {
+                    // A damaged frame mid-file without `allowTorn` (with it, the readers skip it).
+                    outcome = .damagedInput
+                    stopReason = Self.damagedFrameReason(damaged)
+                    break rounds
+                }
+                guard let record = next else { break }
                 guard kindAllowed[Int(record.kind.rawValue)] else { continue }
                 if !filterIsEmpty, !filter.matches(record) { continue }
                 let fields: PayloadFields? = needFields ? PayloadFields.extract(record.payload) : nil
@@ -483,7 +514,17 @@ package final class ReplayEngine: @unchecked Sendable {
     {
         func countOnePass() throws -> UInt64 {
             var remaining: UInt64 = 0
-            while let record = try source.next() {
+            var lastDamage: CaptureError?
+            while true {
+                let next: CaptureRecord?
+                do {
+                    next = try source.next()
+                } catch let damaged as CaptureError where damaged.code == .corrupt && damaged != lastDamage {
+                    // The reader goes on with the frame after it (the same damage twice: it cannot); its records are not counted.
+                    lastDamage = damaged
+                    continue
+                }
+                guard let record = next else { break }
                 guard kinds.contains(record.kind), filter.matches(record) else { continue }
                 if let shard {
                     let fields = PayloadFields.extract(record.payload)
@@ -527,10 +568,27 @@ final class RecordSource: ReplaySource {
     let span: Int64
     private let exchanges: [String]
     private var merged: MergedReader?
-    /// Captures whose index scan met a torn tail (no stored index, the file cut inside a frame).
+    /// Captures whose index scan met a torn tail (no stored index, the file cut inside a frame)
+    /// or damaged frames (no stored index; the scan went past them).
     let damage: [(path: String, damage: CaptureDamage)]
+    private let paths: [String]
 
-    init(paths: [String], filter: RecordFilter, readAhead: Bool, maxChains: Int = 16) throws {
+    /// Damaged frames the readers met while iterating: `all` once per meeting (every round),
+    /// `unique` once per frame; with the index scan's, once (a file without an index).
+    var skippedFrames: (all: [(path: String, frame: SkippedFrame)], unique: [(path: String, frame: SkippedFrame)]) {
+        var all: [(path: String, frame: SkippedFrame)] = []
+        for (i, reader) in readers.enumerated() {
+            all += reader.skippedFrames.map { (paths[captureOfReader[i]], $0) }
+        }
+        var seen = Set<String>()
+        let unique = all.filter { seen.insert("\($0.path)\u{0}\($0.frame.damage.offset)").inserted }
+        return (all, unique)
+    }
+
+    /// `skipsDamagedFrames`: read past a damaged frame mid-file (`CaptureReader.skipsDamagedFrames`)
+    /// instead of throwing. Either way a file without a seek index is scanned past damaged
+    /// frames, which are then listed in `damage` (found before anything is sent).
+    init(paths: [String], filter: RecordFilter, readAhead: Bool, maxChains: Int = 16, skipsDamagedFrames: Bool = false) throws {
         var readers: [CaptureReader] = []
         var frames: [[CaptureIndex.Entry]] = []
         var captureOfReader: [Int] = []
@@ -541,8 +599,22 @@ final class RecordSource: ReplaySource {
         var damage: [(path: String, damage: CaptureDamage)] = []
         for (capture, path) in paths.enumerated() {
             let firstReader = try CaptureReader(path: path)
-            let index = try firstReader.index()
+            firstReader.skipsDamagedFrames = true
+            let index: CaptureIndex
+            do throws(CaptureError) {
+                index = try firstReader.index()
+            } catch {
+                // No seek index, and a damaged frame whose end cannot be found: nothing after it can be read.
+                guard error.code == .corrupt else { throw error }
+                throw ReplayError(
+                    .damagedInput, place: error.place, what: error.what,
+                    remedy:
+                        "nothing was sent; without a seek index the frames after it cannot be found: salvage the frames before it with `k2 capture slice --to`"
+                )
+            }
             if let torn = firstReader.damage { damage.append((path, torn)) }
+            for frame in firstReader.skippedFrames { damage.append((path, frame.damage)) }
+            firstReader.skipsDamagedFrames = skipsDamagedFrames
             exchanges.append(firstReader.header.metadataValue("exchange")?.stringValue ?? "unknown")
             if let fileFirst = index.firstTimestamp, let fileLast = index.lastTimestamp {
                 let lo = Swift.max(fileFirst, filter.from ?? fileFirst)
@@ -568,6 +640,7 @@ final class RecordSource: ReplaySource {
             }
             for (k, chain) in chains.enumerated() {
                 let reader = k == 0 ? firstReader : try CaptureReader(path: path)
+                reader.skipsDamagedFrames = skipsDamagedFrames
                 // The next block is decompressed on another thread: a paced send never waits for it.
                 reader.readAhead = readAhead
                 reader.sortsWithinFrames = true
@@ -582,6 +655,7 @@ final class RecordSource: ReplaySource {
                 captureOfReader.append(capture)
             }
         }
+        self.paths = paths
         self.readers = readers
         self.frames = frames
         self.captureOfReader = captureOfReader

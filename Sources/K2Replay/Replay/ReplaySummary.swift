@@ -10,11 +10,14 @@ package enum ReplayOutcome: String, Sendable {
     case sinkFailed = "sink-failed"
     /// Ctrl-C / SIGTERM / `requestStop()` (exit 130; `ReplaySummary.exitCode` is 143 for SIGTERM).
     case interrupted
+    /// A capture frame mid-file failed its checksum or did not decode: the replay stopped there,
+    /// or (`--allow-torn`) went on past it and its records never reached the sinks (exit 1).
+    case damagedInput = "damaged-input"
 
     package var exitCode: Int32 {
         switch self {
         case .completed: return 0
-        case .incomplete, .sinkFailed: return 1
+        case .incomplete, .sinkFailed, .damagedInput: return 1
         case .interrupted: return 130
         }
     }
@@ -61,6 +64,10 @@ package struct ReplaySummary: Sendable {
     package var realtimePriority: Int32? = nil
     /// Captures replayed with `allowTorn` whose tail was torn: "PATH: torn tail at byte N: …".
     package var inputDamage: [String] = []
+    /// Damaged frames mid-file that `allowTorn` skipped, once each: "PATH: damaged frame at byte N: …; skipped (K records lost)".
+    package var skippedFrames: [String] = []
+    /// Records in the skipped frames, summed over every round that met them (those the index counts).
+    package var recordsSkipped: UInt64 = 0
     /// What the harness did over the sending phase, and whether the run's figures are
     /// harness-bound or system-bound; nil when nothing was sent.
     package var harness: HarnessLoad? = nil
@@ -153,7 +160,9 @@ package struct ReplaySummary: Sendable {
             ("messages_per_s", .number(TimeText.fixed(messagesPerSecond, 1))),
             ("lateness_ns", Self.percentiles(lateness)),
             ("scheduling", .string(realtimePriority.map { "SCHED_FIFO \($0)" } ?? "normal")),
-            ("input_damage", .array(inputDamage.map { .string($0) })),
+            ("input_damage", .array((inputDamage + skippedFrames).map { .string($0) })),
+            ("input_frames_skipped", num(skippedFrames.count)),
+            ("input_records_skipped", num(recordsSkipped)),
         ]
         members.append(("harness", harness?.json() ?? .null))
         members.append(("harness_intervals", .array(harnessIntervals.map { $0.json() })))
@@ -184,6 +193,7 @@ package struct ReplaySummary: Sendable {
         func ms(_ ns: Int64) -> String { TimeText.fixed(Double(ns) / 1_000_000, 3) + " ms" }
         var out: [String] = []
         for damage in inputDamage { out.append("warning: \(damage); only the frames before it were replayed (--allow-torn)") }
+        for skipped in skippedFrames { out.append("warning: \(skipped); every intact frame before and after it was replayed (--allow-torn)") }
         out.append(
             "replay \(outcome.rawValue)\(stopReason.map { ": " + $0 } ?? ""): \(messages) messages, "
                 + "\(SizeText.human(bytes: Int64(bytes))) in \(TimeText.humanDuration(nanos: durationNanos))"
