@@ -101,6 +101,53 @@ struct QueryStageTests {
         #expect(figures.notes.contains { $0.hasPrefix("query class empty: ") && $0.contains("empty result") })
     }
 
+    /// `protocol: native`: the same classes over ClickHouse's native protocol count the same
+    /// rows and fail with ClickHouse's exception text; a native port nobody listens on is a
+    /// setup error that says what to do.
+    @Test func theNativeProtocolCountsRowsAndKeepsClickHousesMessage() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries-native")
+        var queries = Workload.Queries()
+        queries.protocol = .native
+        queries.concurrency = 2
+        queries.classes = [
+            Workload.QueryClass(
+                name: "latest",
+                sql: try Self.sqlFile(
+                    dir, "latest", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 5"),
+                rate: 20),
+            Workload.QueryClass(name: "broken", sql: try Self.sqlFile(dir, "broken", "SELECT * FROM no_such_table"), rate: 5),
+        ]
+        var configuration = QueryStage.Configuration(host: "127.0.0.1", port: server.httpPort, database: "q", queries: queries)
+        configuration.nativePort = server.tcpPort
+        let stage = try QueryStage(configuration)
+        let now = SystemClock().wallNanos()
+        stage.start(measureFromWall: now + 200_000_000, measureToWall: now + 1_700_000_000)
+        usleep(1_700_000)
+        let (classes, error) = stage.stop()
+        #expect(error == nil)
+        let latest = try #require(classes.first { $0.name == "latest" })
+        // 1.5 s at 20/s: 30 intended starts (the last may fall on the edge).
+        #expect((29...31).contains(latest.succeeded + latest.failed + latest.notStarted))
+        #expect(latest.succeeded > 0 && latest.failed == 0 && latest.rows == 5 * latest.succeeded, "\(latest.failures)")
+        let broken = try #require(classes.first { $0.name == "broken" })
+        #expect(broken.succeeded == 0 && broken.failed > 0)
+        #expect(
+            broken.failures.first?.hasPrefix("statement failed: Code: 60. DB::Exception: Table q.no_such_table doesn't exist") == true,
+            "\(broken.failures)")
+
+        configuration.nativePort = FreePort.next()
+        let refused = try QueryStage(configuration)
+        let later = SystemClock().wallNanos()
+        refused.start(measureFromWall: later + 100_000_000, measureToWall: later + 600_000_000)
+        usleep(600_000)
+        let (_, refusedError) = refused.stop()
+        #expect(
+            refusedError?.contains("ClickHouse's native protocol did not answer at 127.0.0.1:\(configuration.nativePort): Connection refused")
+                == true, "\(refusedError ?? "no error")")
+        #expect(refusedError?.contains("tcp_port") == true)
+    }
+
     /// Version guards in a query file: only the statements for the server's version (18.16
     /// here) run; the one guarded for current releases would fail on 18.16 (no such column). A
     /// class with no statement for the server is a setup error that names it.
