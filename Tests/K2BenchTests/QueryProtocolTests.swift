@@ -36,4 +36,10 @@ struct QueryProtocolTests {
             }
         }
     }
+
+    /// The main job (./k2up) queries over the native protocol, like clickhouse-benchmark.
+    @Test func theMainJobQueriesOverTheNativeProtocol() throws {
+        let main = try WorkloadLoader.load(file: "reports/workloads/v2-pipeline.yaml")
+        #expect(main.queries?.protocol == .native && main.queries?.nativePort == nil)
+    }
 }

@@ -148,6 +148,41 @@ struct QueryStageTests {
         #expect(refusedError?.contains("tcp_port") == true)
     }
 
+    /// A workload's `queries:` over the native protocol as a user with a password given in the
+    /// URL: the parameters (HTTP) and the queries (native) log in as that user, and the password
+    /// shows nowhere in the report.
+    @Test func aWorkloadsNativeQueriesLogInWithTheURLsUserAndPassword() throws {
+        let server = try ClickHouseServer.start(users: ["k2q": "pw-q-4711"])
+        try server.query("CREATE DATABASE q")
+        try server.query("CREATE TABLE q.trades (symbol String, exchange_timestamp_ms UInt64, price Float64) ENGINE = MergeTree ORDER BY symbol")
+        try server.query("INSERT INTO q.trades VALUES ('BTCUSDT', 1700000000000, 100), ('BTCUSDT', 1700000001000, 101)")
+        let dir = TemporaryDirectory(prefix: "k2-queries-user")
+        let sql = try Self.sqlFile(dir, "who", "SELECT price FROM trades WHERE symbol = '{symbol}'")
+        let file = dir.file("w.yaml")
+        try """
+        source: {captures: [\(PipelineTests.root)/captures/binance-sample.k2cap]}
+        rate: 1k
+        warmup: 500ms
+        duration: 1s
+        sinks: [mock://]
+        queries:
+          clickhouse: http://k2q:pw-q-4711@127.0.0.1:\(server.httpPort)
+          protocol: native
+          native_port: \(server.tcpPort)
+          database: q
+          classes:
+            who: {sql: \(sql), rate: 10}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let progress = QueryStageProgressLines()
+        let out = try WorkloadRun.run(try WorkloadLoader.load(file: file), progress: { progress.append($0) })
+        let m = out.report.metrics
+        #expect((m["queries.who.count"]?.value ?? 0) >= 5 && m["queries.who.errors"]?.value == 0, "\(out.report.notes)")
+        #expect(m["queries.who.rows"]?.value == 2 * (m["queries.who.count"]?.value ?? 0))
+        #expect(progress.all.contains { $0.contains("native protocol on port \(server.tcpPort)") }, "\(progress.all)")
+        let json = String(decoding: try JSONEncoder().encode(out.report), as: UTF8.self)
+        #expect(!json.contains("pw-q-4711") && !progress.all.joined().contains("pw-q-4711"))
+    }
+
     /// Version guards in a query file: only the statements for the server's version (18.16
     /// here) run; the one guarded for current releases would fail on 18.16 (no such column). A
     /// class with no statement for the server is a setup error that names it.
