@@ -121,6 +121,18 @@ struct ClickHouseNativeClientTests {
         #expect(native.serverVersion?.hasPrefix("18.16.") == true)
     }
 
+    /// The server went away between two queries (killed and started again on the same ports):
+    /// the kept connection is dead, and the next query reopens it once and answers.
+    @Test func aConnectionTheServerDroppedBetweenQueriesIsReopened() throws {
+        let server = try ClickHouseServer.start()
+        let native = ClickHouseNativeClient(host: "127.0.0.1", port: server.tcpPort, place: "test")
+        #expect(try native.query("SELECT 1").rows == 1)
+        server.server.crash()
+        try server.server.restart()
+        #expect(try native.query("SELECT number FROM numbers(3)").rows == 3)
+        #expect(native.connections == 2)
+    }
+
     @Test func aRefusedConnectionAndTheHTTPPortSayWhatToDo() throws {
         let port = FreePort.next()
         let refused = ClickHouseNativeClient(host: "127.0.0.1", port: port, place: "queries (native protocol)")

@@ -134,8 +134,8 @@ package final class ClickHouseNativeClient {
         try connect()
         deadline = clock.monotonicNanos() + Int64(timeoutMillis) * 1_000_000
         do {
-            try sendQuery(sql)
             reader.resetCount()
+            try sendQuery(sql)
             return try receiveAnswer()
         } catch let failure as NativeReader.Failure where reused && reader.consumed == 0 && failure == .closed {
             // The server closed the idle connection: once more on a fresh one.
@@ -287,21 +287,22 @@ package final class ClickHouseNativeClient {
         }
         let columnCount = try reader.length()
         let rows = try reader.length()
-        for _ in 0..<columnCount {
-            let name = collectingColumns || rows > 0 ? try reader.string() : ""
-            if !collectingColumns && rows == 0 {
+        for column in 0..<columnCount {
+            if collectingColumns || column >= columns.count {
+                columns.append((try reader.string(), try reader.string()))
+            } else {
+                // The blocks after the first have its columns: step over name and type.
                 try reader.skip(try reader.length())
-                continue
+                try reader.skip(try reader.length())
             }
-            let typeName = try reader.string()
-            if collectingColumns { columns.append((name, typeName)) }
             guard rows > 0 else { continue }
+            let (name, typeName) = columns[column]
             guard let type = parsedTypes[typeName] ?? NativeColumnType(parsing: typeName) else {
                 throw ReplayError(
                     .invalidArgument, place: place, what: "column '\(name)' has type \(typeName), which k2's native client cannot read",
                     remedy: "cast it in the query (e.g. toString(\(name))) or use protocol: http")
             }
-            parsedTypes[typeName] = type
+            if parsedTypes[typeName] == nil { parsedTypes[typeName] = type }
             try type.skip(rows: rows, in: reader)
         }
         return rows
