@@ -44,7 +44,7 @@ package final class ClickHouseNativeClient {
     package private(set) var serverVersion: String?
     /// Connections opened so far (1 while the first one serves every query).
     package private(set) var connections = 0
-    private var socket: Int32 = -1
+    private var connection: Int32 = -1
     private var revision = clientRevision
     private var deadline: Int64 = 0
     private let clock = SystemClock()
@@ -73,24 +73,21 @@ package final class ClickHouseNativeClient {
     /// Opens the connection and exchanges Hello (a no-op when open). Throws when the server
     /// cannot be reached or refuses the user.
     package func connect() throws {
-        guard socket < 0 else { return }
-        deadline = clock.monotonicNanos() + Int64(connectTimeoutMillis + timeoutMillis) * 1_000_000
+        guard connection < 0 else { return }
         let target = try LineClient.resolve(host: host, port: port, place: place)
-        let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else {
             throw ReplayError(
                 .unreachable, place: place, what: "no socket: \(String(cString: strerror(errno)))", remedy: "check the process's open-file limit")
         }
-        socket = descriptor
+        connection = descriptor
         var timeout = timeval(tv_sec: connectTimeoutMillis / 1000, tv_usec: connectTimeoutMillis % 1000 * 1000)
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var on: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         var peer = target
         // A blocking connect honours SO_SNDTIMEO on Linux (EINPROGRESS after the timeout).
-        let connected = withUnsafePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let connected = connectSocket(descriptor, to: &peer)
         guard connected == 0 else {
             let reason = errno == EINPROGRESS ? "no answer within \(connectTimeoutMillis) ms" : String(cString: strerror(errno))
             disconnect()
@@ -100,8 +97,12 @@ package final class ClickHouseNativeClient {
                     "check host and port, and that clickhouse-server runs (native protocol: its tcp_port, default 9000; the HTTP port 8123 does not speak it)"
             )
         }
+        // Sends from now on wait as long as a query may.
+        var sendTimeout = timeval(tv_sec: timeoutMillis / 1000, tv_usec: timeoutMillis % 1000 * 1000)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
         reader.reset()
         connections += 1
+        deadline = clock.monotonicNanos() + Int64(timeoutMillis) * 1_000_000
         do {
             try sendHello()
             try receiveHello()
@@ -121,8 +122,8 @@ package final class ClickHouseNativeClient {
 
     /// Closes the connection (the next query opens another).
     package func disconnect() {
-        if socket >= 0 { close(socket) }
-        socket = -1
+        if connection >= 0 { close(connection) }
+        connection = -1
         serverVersion = nil
     }
 
@@ -130,7 +131,7 @@ package final class ClickHouseNativeClient {
     /// is reopened once; a server exception throws with ClickHouse's message (and closes the
     /// connection, whose state the exception leaves unknown).
     package func query(_ sql: String) throws -> Answer {
-        let reused = socket >= 0
+        let reused = connection >= 0
         try connect()
         deadline = clock.monotonicNanos() + Int64(timeoutMillis) * 1_000_000
         do {
@@ -162,7 +163,7 @@ package final class ClickHouseNativeClient {
         do {
             packet.removeAll(keepingCapacity: true)
             Self.append(varUInt: 4, to: &packet)
-            try send()
+            try sendPacket()
             while true {
                 let kind = try reader.varUInt()
                 if kind == ServerPacket.pong.rawValue { return }
@@ -188,7 +189,7 @@ package final class ClickHouseNativeClient {
         Self.append(string: database, to: &packet)
         Self.append(string: user, to: &packet)
         Self.append(string: password, to: &packet)
-        try send()
+        try sendPacket()
     }
 
     private func receiveHello() throws {
@@ -237,7 +238,7 @@ package final class ClickHouseNativeClient {
         Self.append(string: sql, to: &packet)
         // Data: table name "", block info {1: is_overflows 0, 2: bucket_num -1, 0}, 0 columns, 0 rows.
         packet += [2, 0, 1, 0, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0]
-        try send()
+        try sendPacket()
     }
 
     private func receiveAnswer() throws -> Answer {
@@ -342,10 +343,10 @@ package final class ClickHouseNativeClient {
         return ReplayError(.unreachable, place: place, what: what, remedy: "check that clickhouse-server runs and answers at its native port")
     }
 
-    private func send() throws(NativeReader.Failure) {
+    private func sendPacket() throws(NativeReader.Failure) {
         var sent = 0
         while sent < packet.count {
-            let written = packet[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = packet[sent...].withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else {
                 throw errno == EPIPE || errno == ECONNRESET ? .closed : .source("cannot send: \(String(cString: strerror(errno)))")
@@ -359,11 +360,11 @@ package final class ClickHouseNativeClient {
         while true {
             let left = (deadline - clock.monotonicNanos()) / 1_000_000
             guard left > 0 else { throw .source("no answer within \(timeoutMillis) ms") }
-            var wait = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            var wait = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
             let ready = poll(&wait, 1, Int32(min(left, Int64(Int32.max))))
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { continue }
-            let count = read(socket, buffer.baseAddress, buffer.count)
+            let count = read(connection, buffer.baseAddress, buffer.count)
             if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
             if count < 0 && errno == ECONNRESET { return 0 }
             guard count >= 0 else { throw .source("cannot read: \(String(cString: strerror(errno)))") }
@@ -383,5 +384,13 @@ package final class ClickHouseNativeClient {
     static func append(string: String, to bytes: inout [UInt8]) {
         append(varUInt: UInt64(string.utf8.count), to: &bytes)
         bytes.append(contentsOf: string.utf8)
+    }
+}
+
+/// A blocking connect (honours SO_SNDTIMEO on Linux: EINPROGRESS after the timeout); outside the
+/// client, whose `connect()` would hide the C function.
+private func connectSocket(_ descriptor: Int32, to address: inout sockaddr_in) -> Int32 {
+    withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
 }
