@@ -8,8 +8,8 @@ import K2Core
 /// them (the types in `NativeColumnType`; any other is an error that names it); a server
 /// exception becomes the error's text. Not thread-safe: one client per thread.
 ///
-/// Protocol revision 54401 (ClickHouse 18.14): the 18.16 server here answers with its own
-/// (54412) and both use the lower; current servers accept it too. Below 54405 the server turns
+/// Protocol revision 54401 (the first whose Hello carries the version patch): the 18.16 server
+/// here answers with its own (54412) and both use the lower; current servers accept it too. Below 54405 the server turns
 /// LowCardinality columns into plain ones, and Progress has no written rows.
 package final class ClickHouseNativeClient {
     /// What a query returned.
