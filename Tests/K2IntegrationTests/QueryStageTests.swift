@@ -101,6 +101,88 @@ struct QueryStageTests {
         #expect(figures.notes.contains { $0.hasPrefix("query class empty: ") && $0.contains("empty result") })
     }
 
+    /// `protocol: native`: the same classes over ClickHouse's native protocol count the same
+    /// rows and fail with ClickHouse's exception text; a native port nobody listens on is a
+    /// setup error that says what to do.
+    @Test func theNativeProtocolCountsRowsAndKeepsClickHousesMessage() throws {
+        let server = try Self.serverWithTrades()
+        let dir = TemporaryDirectory(prefix: "k2-queries-native")
+        var queries = Workload.Queries()
+        queries.protocol = .native
+        queries.concurrency = 2
+        queries.classes = [
+            Workload.QueryClass(
+                name: "latest",
+                sql: try Self.sqlFile(
+                    dir, "latest", "SELECT price FROM trades WHERE symbol = '{symbol}' ORDER BY exchange_timestamp_ms DESC LIMIT 5"),
+                rate: 20),
+            Workload.QueryClass(name: "broken", sql: try Self.sqlFile(dir, "broken", "SELECT * FROM no_such_table"), rate: 5),
+        ]
+        var configuration = QueryStage.Configuration(host: "127.0.0.1", port: server.httpPort, database: "q", queries: queries)
+        configuration.nativePort = server.tcpPort
+        let stage = try QueryStage(configuration)
+        let now = SystemClock().wallNanos()
+        stage.start(measureFromWall: now + 200_000_000, measureToWall: now + 1_700_000_000)
+        usleep(1_700_000)
+        let (classes, error) = stage.stop()
+        #expect(error == nil)
+        let latest = try #require(classes.first { $0.name == "latest" })
+        // 1.5 s at 20/s: 30 intended starts (the last may fall on the edge).
+        #expect((29...31).contains(latest.succeeded + latest.failed + latest.notStarted))
+        #expect(latest.succeeded > 0 && latest.failed == 0 && latest.rows == 5 * latest.succeeded, "\(latest.failures)")
+        let broken = try #require(classes.first { $0.name == "broken" })
+        #expect(broken.succeeded == 0 && broken.failed > 0)
+        #expect(
+            broken.failures.first?.hasPrefix("statement failed: Code: 60. DB::Exception: Table q.no_such_table doesn't exist") == true,
+            "\(broken.failures)")
+
+        configuration.nativePort = FreePort.next()
+        let refused = try QueryStage(configuration)
+        let later = SystemClock().wallNanos()
+        refused.start(measureFromWall: later + 100_000_000, measureToWall: later + 600_000_000)
+        usleep(600_000)
+        let (_, refusedError) = refused.stop()
+        #expect(
+            refusedError?.contains("ClickHouse's native protocol did not answer at 127.0.0.1:\(configuration.nativePort): Connection refused")
+                == true, "\(refusedError ?? "no error")")
+        #expect(refusedError?.contains("tcp_port") == true)
+    }
+
+    /// A workload's `queries:` over the native protocol as a user with a password given in the
+    /// URL: the parameters (HTTP) and the queries (native) log in as that user, and the password
+    /// shows nowhere in the report.
+    @Test func aWorkloadsNativeQueriesLogInWithTheURLsUserAndPassword() throws {
+        let server = try ClickHouseServer.start(users: ["k2q": "pw-q-4711"])
+        try server.query("CREATE DATABASE q")
+        try server.query("CREATE TABLE q.trades (symbol String, exchange_timestamp_ms UInt64, price Float64) ENGINE = MergeTree ORDER BY symbol")
+        try server.query("INSERT INTO q.trades VALUES ('BTCUSDT', 1700000000000, 100), ('BTCUSDT', 1700000001000, 101)")
+        let dir = TemporaryDirectory(prefix: "k2-queries-user")
+        let sql = try Self.sqlFile(dir, "who", "SELECT price FROM trades WHERE symbol = '{symbol}'")
+        let file = dir.file("w.yaml")
+        try """
+        source: {captures: [\(PipelineTests.root)/captures/binance-sample.k2cap]}
+        rate: 1k
+        warmup: 500ms
+        duration: 1s
+        sinks: [mock://]
+        queries:
+          clickhouse: http://k2q:pw-q-4711@127.0.0.1:\(server.httpPort)
+          protocol: native
+          native_port: \(server.tcpPort)
+          database: q
+          classes:
+            who: {sql: \(sql), rate: 10}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let progress = QueryStageProgressLines()
+        let out = try WorkloadRun.run(try WorkloadLoader.load(file: file), progress: { progress.append($0) })
+        let m = out.report.metrics
+        #expect((m["queries.who.count"]?.value ?? 0) >= 5 && m["queries.who.errors"]?.value == 0, "\(out.report.notes)")
+        #expect(m["queries.who.rows"]?.value == 2 * (m["queries.who.count"]?.value ?? 0))
+        #expect(progress.all.contains { $0.contains("native protocol on port \(server.tcpPort)") }, "\(progress.all)")
+        let json = String(decoding: try JSONEncoder().encode(out.report), as: UTF8.self)
+        #expect(!json.contains("pw-q-4711") && !progress.all.joined().contains("pw-q-4711"))
+    }
+
     /// Version guards in a query file: only the statements for the server's version (18.16
     /// here) run; the one guarded for current releases would fail on 18.16 (no such column). A
     /// class with no statement for the server is a setup error that names it.

@@ -2,8 +2,9 @@ import Foundation
 import K2Core
 import K2Replay
 
-/// The query stage of a workload: query classes run against ClickHouse's HTTP interface at a
-/// fixed open-loop rate each, while the replay feeds the pipeline.
+/// The query stage of a workload: query classes run against ClickHouse (its HTTP interface, or
+/// its native TCP protocol with `protocol: native`) at a fixed open-loop rate each, while the
+/// replay feeds the pipeline.
 ///
 /// The model is wrk2's (`OpenLoopScheduler`, shared with the HTTP stage): query k of a class has
 /// an intended start `start + k / rate`, fixed before the run; `concurrency` workers, each on its
@@ -22,6 +23,11 @@ final class QueryStage: @unchecked Sendable {
         var port: Int
         var database: String
         var queries: Workload.Queries
+        /// The native protocol's port (used with `queries.protocol == .native`).
+        var nativePort: Int = 9000
+        /// ClickHouse user and password (nil: the `default` user).
+        var user: String? = nil
+        var password: String? = nil
     }
 
     /// One class's statements (placeholders unsubstituted, version guards kept) and schedule.
@@ -94,12 +100,11 @@ final class QueryStage: @unchecked Sendable {
             if lock.withLock({ stopped }) { return }
             let configuration = configuration
             scheduler.run(until: to) {
-                let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
-                http.timeoutMillis = Int(configuration.queries.timeoutNanos / 1_000_000)
+                let execute = try Self.client(configuration)
                 return { classIndex, index in
                     let sql = Self.statement(
                         classes[classIndex], classIndex: classIndex, index: index, seed: configuration.queries.seed, parameters: drawn)
-                    return Self.run(sql, http: http, database: configuration.database)
+                    return Self.run(sql, execute: execute)
                 }
             }
         }
@@ -117,7 +122,9 @@ final class QueryStage: @unchecked Sendable {
 
     /// Per symbol the range of its landed rows; waits (until `deadline`) for the first rows.
     func drawParameters(deadline: Int64) throws -> [SymbolRange] {
-        let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries.parameters_from")
+        let http = try ClickHouseHTTP(
+            host: configuration.host, port: configuration.port, place: "queries.parameters_from", user: configuration.user,
+            password: configuration.password)
         let table = configuration.queries.parametersFrom
         let sql =
             "SELECT symbol, min(exchange_timestamp_ms), max(exchange_timestamp_ms) FROM \(table) GROUP BY symbol ORDER BY symbol FORMAT TabSeparated"
@@ -138,7 +145,8 @@ final class QueryStage: @unchecked Sendable {
     /// left with none is an error.
     func classesForServer() throws -> [LoadedClass] {
         guard classes.contains(where: { $0.entries.contains { $0.versionGuard != nil } }) else { return classes }
-        let http = try ClickHouseHTTP(host: configuration.host, port: configuration.port, place: "queries")
+        let http = try ClickHouseHTTP(
+            host: configuration.host, port: configuration.port, place: "queries", user: configuration.user, password: configuration.password)
         let version = try ClickHouseSchema.serverVersion(http, place: "queries")
         let chosen = classes.map { $0.admitting(version) }
         if let empty = chosen.first(where: { $0.entries.isEmpty }) {
@@ -178,11 +186,35 @@ final class QueryStage: @unchecked Sendable {
         return sql
     }
 
+    /// One worker's connection to ClickHouse over the configured protocol, as a function from a
+    /// statement to the rows it returned (throws with ClickHouse's message). The native client
+    /// connects here, so a server that cannot be reached is a setup error.
+    static func client(_ configuration: Configuration) throws -> (String) throws -> Int {
+        let timeoutMillis = Int(configuration.queries.timeoutNanos / 1_000_000)
+        switch configuration.queries.protocol {
+        case .http:
+            let http = try ClickHouseHTTP(
+                host: configuration.host, port: configuration.port, place: "queries", user: configuration.user, password: configuration.password)
+            http.timeoutMillis = timeoutMillis
+            let database = configuration.database
+            return { sql in
+                let body = try http.execute(sql, database: database)
+                return body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            }
+        case .native:
+            let native = ClickHouseNativeClient(
+                host: configuration.host, port: configuration.nativePort, place: "queries (native protocol)", user: configuration.user,
+                password: configuration.password, database: configuration.database)
+            native.timeoutMillis = timeoutMillis
+            try native.connect()
+            return { sql in try native.query(sql).rows }
+        }
+    }
+
     /// Runs one query; an error or an empty result is a failure with ClickHouse's message and the query.
-    static func run(_ sql: String, http: ClickHouseHTTP, database: String) -> OpenLoopScheduler.Outcome {
+    static func run(_ sql: String, execute: (String) throws -> Int) -> OpenLoopScheduler.Outcome {
         do {
-            let body = try http.execute(sql, database: database)
-            let rows = body.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            let rows = try execute(sql)
             return rows == 0 ? .init(failure: "empty result: " + oneLine(sql)) : .init(rows: rows)
         } catch let error as ReplayError {
             return .init(failure: error.what + " — query: " + oneLine(sql))

@@ -462,18 +462,31 @@ final class PipelineSetup {
 
     private func startQueries(_ queries: Workload.Queries, _ rep: Int, warmupNanos: Int64, durationNanos: Int64) throws -> QueryStage {
         var (queryHost, queryPort) = (host, port)
-        if let url = queries.clickhouse { (queryHost, queryPort) = try Self.hostPort(url, key: "queries.clickhouse", workload: workload) }
+        var (user, password): (String?, String?) = (nil, nil)
+        if var url = queries.clickhouse {
+            // user:password@ in the URL, like a clickhouse:// sink's (never printed: SinkURI registers the password).
+            if url.contains("@") {
+                let parsed = try SinkURI(parsing: url)
+                (user, password) = (parsed.user, parsed.password)
+                url = "http://" + parsed.authority + parsed.path
+            }
+            (queryHost, queryPort) = try Self.hostPort(url, key: "queries.clickhouse", workload: workload)
+        }
         guard queryPort != 0 else {
             throw BenchError(
                 .invalidArgument, path: workload.path, what: "queries need a ClickHouse server and none is set",
                 remedy: "set queries.clickhouse: http://HOST:PORT or embedded.clickhouse: true")
         }
-        let stage = try QueryStage(.init(host: queryHost, port: queryPort, database: queries.database ?? database(rep), queries: queries))
+        var configuration = QueryStage.Configuration(host: queryHost, port: queryPort, database: queries.database ?? database(rep), queries: queries)
+        configuration.nativePort = queries.nativePort ?? (queries.clickhouse == nil ? server?.tcpPort : nil) ?? 9000
+        (configuration.user, configuration.password) = (user, password)
+        let stage = try QueryStage(configuration)
         let now = SystemClock().wallNanos()
         stage.start(measureFromWall: now + warmupNanos, measureToWall: now + warmupNanos + durationNanos)
         progress?(
             "query stage: " + queries.classes.map { "\($0.name) \(Units.format($0.rate))/s" }.joined(separator: ", ")
-                + ", at most \(queries.concurrency) in flight")
+                + ", at most \(queries.concurrency) in flight"
+                + (queries.protocol == .native ? ", native protocol on port \(configuration.nativePort)" : ""))
         return stage
     }
 }

@@ -171,8 +171,13 @@ package struct Workload: Sendable, Equatable {
         package var seed: UInt64 = 1
         /// Table the parameters are drawn from (columns `symbol`, `exchange_timestamp_ms`). Default `trades`.
         package var parametersFrom: String = "trades"
-        /// ClickHouse HTTP URL; default the embedded server (or `probes.clickhouse`).
+        /// ClickHouse HTTP URL (`http://[user:password@]HOST:PORT`); default the embedded server (or `probes.clickhouse`).
         package var clickhouse: String?
+        /// How the classes' queries reach ClickHouse. Default `http` (the parameters and the
+        /// server's version are read over HTTP either way).
+        package var `protocol`: QueryProtocol = .http
+        /// The native protocol's port (`protocol: native`); default the embedded server's, else 9000.
+        package var nativePort: Int?
         /// Database; default the repetition's pipeline database (`k2_repN`), else `default`.
         package var database: String?
         /// A query not answered within this long fails. Default 30 s.
@@ -181,6 +186,15 @@ package struct Workload: Sendable, Equatable {
         /// query-only case, metrics `latency.query_alone.CLASS.*`); 0 = not. Default 0.
         package var aloneNanos: Int64 = 0
         package init() {}
+    }
+
+    /// The protocol of the query stage's queries.
+    package enum QueryProtocol: String, Sendable, Equatable, CaseIterable {
+        /// ClickHouse's HTTP interface, one keep-alive connection per worker (libcurl).
+        case http
+        /// ClickHouse's native TCP protocol, one connection per worker (`ClickHouseNativeClient`),
+        /// what clickhouse-client and clickhouse-benchmark speak.
+        case native
     }
 
     /// One query class: its SQL file (statements separated by `;`, one drawn per query) and rate.

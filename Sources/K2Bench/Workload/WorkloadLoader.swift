@@ -314,7 +314,9 @@ package enum WorkloadLoader {
 
     /// The `queries:` section: `classes: {NAME: {sql: FILE, rate: N, window: DURATION}}` and options.
     static func queries(_ q: StrictMap, file: String, checkFiles: Bool) throws(ConfigError) -> Workload.Queries {
-        try q.expectKeys(["classes", "concurrency", "seed", "parameters_from", "clickhouse", "database", "timeout", "alone"])
+        try q.expectKeys([
+            "classes", "concurrency", "seed", "parameters_from", "clickhouse", "database", "timeout", "alone", "protocol", "native_port",
+        ])
         var out = Workload.Queries()
         out.concurrency = try q.int("concurrency") ?? 4
         guard (1...256).contains(out.concurrency) else { throw q.error(at: "concurrency", "must be between 1 and 256") }
@@ -324,6 +326,16 @@ package enum WorkloadLoader {
         out.parametersFrom = try q.string("parameters_from") ?? "trades"
         out.clickhouse = try q.string("clickhouse")
         out.database = try q.string("database")
+        if let name = try q.string("protocol") {
+            guard let chosen = Workload.QueryProtocol(rawValue: name) else {
+                throw q.error(at: "protocol", "'\(name)' is not a query protocol", remedy: "use http or native")
+            }
+            out.protocol = chosen
+        }
+        out.nativePort = try q.int("native_port")
+        if let port = out.nativePort, !(1...65535).contains(port) {
+            throw q.error(at: "native_port", "must be between 1 and 65535", remedy: "ClickHouse's tcp_port, default 9000")
+        }
         out.timeoutNanos = try q.duration("timeout") ?? 30_000_000_000
         guard out.timeoutNanos > 0 else { throw q.error(at: "timeout", "must be longer than 0") }
         out.aloneNanos = try q.duration("alone") ?? 0
