@@ -44,13 +44,6 @@ package struct ResourceSample: Sendable, Equatable, Codable {
     package var memoryBytes: Int64
     /// Processes counted (process targets), 0 for cgroups.
     package var processes: Int
-
-    package init(t: Double, cpuCores: Double, memoryBytes: Int64, processes: Int) {
-        self.t = t
-        self.cpuCores = cpuCores
-        self.memoryBytes = memoryBytes
-        self.processes = processes
-    }
 }
 
 /// The samples of one watched target, with summary figures.
