@@ -101,22 +101,10 @@ package enum CaptureImporter {
             }
         }
         let merged = try MergedReader(paths: temps)
-        let writer = try CaptureWriter(path: output, header: header(metadata), options: options)
         var ids = try ConnectionRenumbering(paths: temps)
         var count = 0
-        do throws(CaptureError) {
-            while let record = try merged.next() {
-                let conn = ids.map(input: merged.currentSource, connection: record.connection)
-                try writer.append(
-                    kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary, aux: record.aux,
-                    payload: record.payload)
-                count += 1
-            }
-            try writer.close()
-        } catch {
-            try? writer.close()
-            _ = unlink(output)
-            throw error
+        try CaptureOutput.write(to: output, header: header(metadata), options: options) { writer throws(CaptureError) in
+            count = try CaptureOutput.copy(merged, renumbering: &ids, to: writer)
         }
         return Summary(records: count, inputs: infos, renumbered: ids.renumbered, reordered: reordered)
     }
