@@ -53,12 +53,6 @@ package struct ResourceSeries: Sendable, Equatable, Codable {
     package var kind: String
     package var samples: [ResourceSample]
 
-    package init(name: String, kind: String, samples: [ResourceSample]) {
-        self.name = name
-        self.kind = kind
-        self.samples = samples
-    }
-
     package var meanCores: Double {
         samples.isEmpty ? 0 : samples.map(\.cpuCores).reduce(0, +) / Double(samples.count)
     }
