@@ -2,10 +2,12 @@
 // the tools read captures (header, index, every record, verify). Any crash, hang or sanitizer
 // report is a bug; thrown CaptureErrors are the expected outcome for garbage.
 // Built and run by scripts/fuzz.sh (swiftc -sanitize=fuzzer,address), not by `swift build`.
+
+import K2Capture
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import K2Capture
 
 nonisolated(unsafe) var fuzzPath = ""
 

@@ -2,12 +2,15 @@
 // (ndjson, cryptofeed, cryptofeed-v3, tardis), the rest is split into lines and fed to a fresh
 // `ImportParser` as the importer does, into one shared `ImportSink` (a capture in /dev/shm,
 // restarted every 100,000 records). Every 64th input (by size) also goes through
-// `CaptureImporter.run` from a file (LineReader, header, sort: slow under ASan). Thrown CaptureErrors are the expected outcome for
-// garbage; any crash or sanitizer report is a bug. Built and run by scripts/fuzz.sh.
+// `CaptureImporter.run` from a file (LineReader, header, sort: slow under ASan). Thrown
+// CaptureErrors are the expected outcome for garbage; any crash or sanitizer report is a bug.
+// Built and run by scripts/fuzz.sh.
+
+@testable import K2Capture
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import K2Capture
 
 nonisolated(unsafe) var sharedSink: ImportSink?
 nonisolated(unsafe) var inputPath = ""

@@ -3,8 +3,9 @@
 // Checks, besides crashes and sanitizer reports: every view lies inside the payload, the
 // Binance fast path agrees with the search, and whatever K2Core's JSONParser accepts as an
 // object or array `isWholeJSON` accepts too. Built and run by scripts/fuzz.sh.
-@testable import K2Capture
+
 import K2Core
+@testable import K2Capture
 
 let keys: [[UInt8]] = ["\"U\":", "\"u\":", "\"t\":", "\"a\":", "\"sequence_num\":", "\"s\":", "\"e\":", "\"stream\":", "\"c\":", "\""]
     .map { Array($0.utf8) }
@@ -24,8 +25,9 @@ public func fuzzPayloadFields(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     _ = (fields.streamString?.count ?? 0) + (fields.symbolString?.count ?? 0) + (fields.eventString?.count ?? 0)
     if let fast = PayloadFields.binanceCombined(p) {
         let searched = PayloadFields.extractSearching(p)
-        precondition(fast.streamString == searched.streamString && fast.eventString == searched.eventString
-                     && fast.symbolString == searched.symbolString, "the Binance fast path disagrees with the search")
+        precondition(
+            fast.streamString == searched.streamString && fast.eventString == searched.eventString
+                && fast.symbolString == searched.symbolString, "the Binance fast path disagrees with the search")
     }
     for (i, key) in keys.enumerated() {
         let from = i == 0 ? 0 : size / (i + 1)
@@ -38,7 +40,8 @@ public func fuzzPayloadFields(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
     }
     let whole = PayloadFields.isWholeJSON(p)
     if !whole, let first = p.firstIndex(where: { $0 != 32 && $0 != 10 && $0 != 13 && $0 != 9 }), p[first] == 123 || p[first] == 91,
-       size < 4096, let value = try? JSONParser.parse(Array(p)) {
+        size < 4096, let value = try? JSONParser.parse(Array(p))
+    {
         if case .object = value { preconditionFailure("JSONParser reads an object that isWholeJSON rejects") }
         if case .array = value { preconditionFailure("JSONParser reads an array that isWholeJSON rejects") }
     }

@@ -28,8 +28,9 @@ public func fuzzWebSocketFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> In
                 header.unmask(p, frameAt: offset)
                 header.unmask(p, frameAt: offset)
                 let start = offset + header.headerBytes
-                precondition(p[start..<(start + header.payloadBytes)].elementsEqual(original[start..<(start + header.payloadBytes)]),
-                             "unmasking twice changed the payload")
+                precondition(
+                    p[start..<(start + header.payloadBytes)].elementsEqual(original[start..<(start + header.payloadBytes)]),
+                    "unmasking twice changed the payload")
                 header.unmask(p, frameAt: offset)
                 offset = start + header.payloadBytes
             }

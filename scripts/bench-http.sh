@@ -13,16 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-100}
 SECS=${SECONDS_EACH:-10}
-W=${BENCH_DIR:-$(mktemp -d /tmp/k2-bench-http.XXXXXX)}
-mkdir -p "$W"
-SPID=
-trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; true' EXIT
-command -v wrk >/dev/null || { echo "installing wrk (Debian package)…" >&2; apt-get install -y wrk >/dev/null; }
-if [ -z "${K2:-}" ]; then
-  swift build -c release --product k2 >&2
-  K2="$(swift build -c release --show-bin-path)/k2"
-fi
-. scripts/private-clickhouse.sh
+. scripts/peer-bench.sh http wrk:wrk
 URL="http://127.0.0.1:$HP/?query=SELECT%20symbol%2C%20count()%20FROM%20q.trades%20GROUP%20BY%20symbol%20ORDER%20BY%20symbol"
 curl -sS "$URL" > /dev/null
 echo "== wrk -t1 -c1 -d${SECS}s --latency (closed loop, flat out)"

@@ -24,17 +24,7 @@ cd "$(dirname "$0")/.."
 C=${CONCURRENCY:-2}
 SECS=${SECONDS_EACH:-10}
 ROUNDS=${ROUNDS:-1}
-W=${BENCH_DIR:-$(mktemp -d /tmp/k2-bench-queries.XXXXXX)}
-mkdir -p "$W"
-SPID=
-trap '[ -n "$SPID" ] && kill "$SPID" 2>/dev/null; true' EXIT
-command -v clickhouse-benchmark >/dev/null || { echo "installing clickhouse-tools (Debian package)…" >&2; apt-get install -y clickhouse-tools >/dev/null; }
-command -v wrk >/dev/null || { echo "installing wrk (Debian package)…" >&2; apt-get install -y wrk >/dev/null; }
-if [ -z "${K2:-}" ]; then
-  swift build -c release --product k2 >&2
-  K2="$(swift build -c release --show-bin-path)/k2"
-fi
-. scripts/private-clickhouse.sh
+. scripts/peer-bench.sh queries clickhouse-benchmark:clickhouse-tools wrk:wrk
 SQL="SELECT symbol, count(), avg(price) FROM trades WHERE exchange_timestamp_ms BETWEEN 1700000000000 AND 1700010000000 GROUP BY symbol ORDER BY symbol"
 echo "$SQL" > "$W/query.sql"
 q "${SQL/FROM trades/FROM q.trades} FORMAT Null" > /dev/null

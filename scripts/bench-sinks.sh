@@ -42,6 +42,8 @@ PERF=${PERF:-1}
 # perf may run but count nothing ("<not supported>" on VMs without PMU access): then leave instructions out.
 if [ "$PERF" = 1 ] && ! { perf stat -x, -e instructions:u -o "$W/perf-check.out" true 2>/dev/null \
     && grep -q '^[0-9]' "$W/perf-check.out"; }; then PERF=0; fi
+# private_clickhouse DIR, q SQL: the private ClickHouse server, started as k2's LocalClickHouse starts it.
+. scripts/private-clickhouse.sh
 now() { date +%s.%N; }
 cpu_of() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat"; }
 # timed FILE NAME SERVER_PID cmd...: appends "NAME wall_s client_cpu_s server_cpu_s client_insn" to FILE.
@@ -149,34 +151,15 @@ echo "   one HTTP connection each, empty Expect:, same table shape; k2 batches o
 echo "   k2-default: each batch sent whole, its rows first ordered by the table's key (exchange, symbol, time), so the server's sort has little to do"
 echo "   k2-stream-on: stream=on, each insert streams its rows while the engine encodes them (chunked transfer encoding, capture order)"
 echo "   curl-RowBinary: the same rows pre-encoded as RowBinary (what the server needs when the client costs nothing)"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-HP=$(free_port); TP=$(free_port)
 # The server's parts go to tmpfs by default: on this VM's disk, writeback of the parts (dirty
 # pages of earlier runs) lands in random runs and costs the server up to 2x the CPU, which
 # swamps the differences between clients. CH_DATA=dir to measure on a disk.
 if [ -n "${CH_DATA:-}" ]; then CH="$CH_DATA"; rm -rf "$CH"
 elif [ -d /dev/shm ] && [ -w /dev/shm ]; then CH=$(mktemp -d /dev/shm/k2-bench-ch.XXXXXX); CHTMP=$CH
 else CH="$W/clickhouse"; rm -rf "$CH"; fi
-mkdir -p "$CH/data" "$CH/tmp"
 echo "   server data in $CH"
-cat > "$CH/users.xml" <<XML
-<?xml version="1.0"?>
-<yandex><profiles><default></default></profiles>
-<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-<quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas></yandex>
-XML
-cat > "$CH/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex><logger><level>warning</level><log>$CH/server.log</log><errorlog>$CH/server.err.log</errorlog><console>0</console></logger>
-<http_port>$HP</http_port><tcp_port>$TP</tcp_port><listen_host>127.0.0.1</listen_host>
-<path>$CH/data/</path><tmp_path>$CH/tmp/</tmp_path><users_config>$CH/users.xml</users_config>
-<default_profile>default</default_profile><default_database>default</default_database><mark_cache_size>268435456</mark_cache_size></yandex>
-XML
-SERVER=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
-"$SERVER" --config-file="$CH/config.xml" > /dev/null 2>&1 &
-SPID=$!; PIDS+=("$SPID")
-q() { curl -sS --fail-with-body --data-binary "$1" "http://127.0.0.1:$HP/"; }
-for _ in $(seq 1 100); do q 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.3; done
+private_clickhouse "$CH"
+PIDS+=("$SPID")
 q 'CREATE DATABASE IF NOT EXISTS k2'
 CT="$W/clickhouse-times.txt"; : > "$CT"
 # Inserts of several parts (k2's batches) start background merges; each timed run starts once
@@ -184,9 +167,12 @@ CT="$W/clickhouse-times.txt"; : > "$CT"
 settle() { for _ in $(seq 1 100); do [ "$(q 'SELECT count() FROM system.merges')" = 0 ] && return; sleep 0.05; done; }
 chtimed() { settle; timed "$@"; }
 # The RowBinary peer's file: k2's rows, dumped once (also warms the page cache for everyone).
-# Dumped from one part, so its rows are in key order, like k2's sorted batches.
+# Dumped from one part, so its rows are in key order, like k2's sorted batches. The columns are
+# named: k2's own table (--create-tables) has a k2_batch column the timed tables lack, and
+# RowBinary has no column names, so the extra 8 bytes a row shift every later field and the
+# server reads a string length from the wrong bytes ("Cannot mmap 32.00 GiB", "Cannot read all data").
 "$K2" replay "$W/bench.k2cap" --sink "clickhouse://127.0.0.1:$HP/k2?mode=trades&table=rb_source" --create-tables --speed max --quiet 2> /dev/null
-q "SELECT * FROM k2.rb_source FORMAT RowBinary" > "$W/trades.rowbinary"
+q "SELECT message_id, exchange, symbol, exchange_timestamp_ms, price, quantity, side, trade_id, receive_ns FROM k2.rb_source FORMAT RowBinary" > "$W/trades.rowbinary"
 for i in $(seq 1 "$REPEAT"); do
   # Every contender's table exists before its timed run (no DDL inside the timing).
   q "CREATE TABLE k2.curl_trades_$i (message_id String, exchange String, symbol String, exchange_timestamp_ms UInt64, price Float64, quantity Float64, side Nullable(String), trade_id String, receive_ns UInt64) ENGINE = MergeTree ORDER BY (exchange, symbol, exchange_timestamp_ms)"

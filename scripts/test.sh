@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 # Formatting: swift-format (from the toolchain) with .swift-format; scripts/format.sh fixes it (docs/style.md).
-if ! swift format lint --strict --recursive --parallel Sources Tests Package.swift; then
+if ! swift format lint --strict --recursive --parallel Sources Tests Fuzz Package.swift; then
   echo "k2: swift format lint found the lines above; run scripts/format.sh and commit" >&2
   exit 1
 fi

@@ -1,11 +1,11 @@
 import Foundation
 import K2Core
 import K2Net
-import K2Replay
 import K2TestSupport
 import Testing
 
 @testable import K2Bench
+@testable import K2Replay
 
 @Suite struct ShardMergeTests {
     /// Messages split over 4 shards with `Shard.keeps` (as `--shard i/N` does), each with a seeded

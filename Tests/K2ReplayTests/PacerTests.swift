@@ -1,6 +1,7 @@
 import K2Core
-import K2Replay
 import Testing
+
+@testable import K2Replay
 
 private let t0: Int64 = 1_700_000_000_000_000_000
 

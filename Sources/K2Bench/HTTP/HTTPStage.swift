@@ -99,35 +99,21 @@ final class HTTPStage: @unchecked Sendable {
     /// `latency.http.NAME.p99` …; per request `http.NAME.count` (good answers), `.errors` (no
     /// answer or a failed check), `http.NAME.status.CODE` (answers per status); a note per
     /// request that failed, with the first reasons.
-    static func figures(_ results: [OpenLoopScheduler.ClassResult], error: String?)
-        -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])
-    {
-        var latencies: [String: Histogram] = [:]
-        var metrics: [String: BenchReport.Metric] = [:]
-        var notes: [String] = []
-        if let error { notes.append("http requests did not run: \(error)") }
+    static func figures(_ results: [OpenLoopScheduler.ClassResult], error: String?) -> StageFigures {
+        var figures = StageFigures(
+            results, error: error, stage: "http requests", latency: "http", metric: "http", unit: "requests",
+            failedNote: {
+                "http request \($0.name): \($0.failed) of \($0.failed + $0.succeeded) failed: " + $0.failures.joined(separator: "; ")
+            },
+            notStartedNote: {
+                "http request \($0.name): \($0.notStarted) requests due in the window never started (every connection busy until it ended)"
+            })
+        guard error == nil else { return figures }
         for result in results {
-            if result.corrected.totalCount > 0 {
-                latencies["http.\(result.name)"] = result.corrected
-                latencies["http_uncorrected.\(result.name)"] = result.uncorrected
-            }
-            guard error == nil else { continue }
-            metrics["http.\(result.name).count"] = .init(value: Double(result.succeeded), unit: "requests", better: .higher)
-            metrics["http.\(result.name).errors"] = .init(value: Double(result.failed), unit: "requests", better: .lower)
             for (status, count) in result.statuses {
-                metrics["http.\(result.name).status.\(status)"] = .init(value: Double(count), unit: "requests", better: .higher)
-            }
-            if result.failed > 0 {
-                notes.append(
-                    "http request \(result.name): \(result.failed) of \(result.failed + result.succeeded) failed: "
-                        + result.failures.joined(separator: "; "))
-            }
-            if result.notStarted > 0 {
-                notes.append(
-                    "http request \(result.name): \(result.notStarted) requests due in the window never started (every connection busy until it ended)"
-                )
+                figures.metrics["http.\(result.name).status.\(status)"] = .init(value: Double(count), unit: "requests", better: .higher)
             }
         }
-        return (latencies, metrics, notes)
+        return figures
     }
 }

@@ -237,34 +237,21 @@ extension QueryStage {
     /// `queries.CLASS.count` (answered), `.errors` (failed or empty), `.rows` (rows returned);
     /// and a note per class that failed, with ClickHouse's message.
     /// `alone`: the figures of the run after ingestion (`query_alone.CLASS`, `queries_alone.CLASS.*`).
-    static func figures(_ results: [ClassResult], error: String?, alone: Bool = false)
-        -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])
-    {
-        var latencies: [String: Histogram] = [:]
-        var metrics: [String: BenchReport.Metric] = [:]
-        var notes: [String] = []
+    static func figures(_ results: [ClassResult], error: String?, alone: Bool = false) -> StageFigures {
         let (kind, counts, phase) = alone ? ("query_alone", "queries_alone", " alone after ingestion") : ("query", "queries", "")
-        if let error { notes.append("queries\(phase) did not run: \(error)") }
+        var figures = StageFigures(
+            results, error: error, stage: "queries\(phase)", latency: kind, metric: counts, unit: "queries",
+            failedNote: {
+                "query class \($0.name)\(phase): \($0.failed) of \($0.failed + $0.succeeded) queries failed: "
+                    + $0.failures.joined(separator: "; ")
+            },
+            notStartedNote: {
+                "query class \($0.name)\(phase): \($0.notStarted) queries due in the window never started (all \($0.name) workers busy until it ended)"
+            })
+        guard error == nil else { return figures }
         for result in results {
-            if result.corrected.totalCount > 0 {
-                latencies["\(kind).\(result.name)"] = result.corrected
-                latencies["\(kind)_uncorrected.\(result.name)"] = result.uncorrected
-            }
-            guard error == nil else { continue }
-            metrics["\(counts).\(result.name).count"] = .init(value: Double(result.succeeded), unit: "queries", better: .higher)
-            metrics["\(counts).\(result.name).errors"] = .init(value: Double(result.failed), unit: "queries", better: .lower)
-            metrics["\(counts).\(result.name).rows"] = .init(value: Double(result.rows), unit: "rows", better: .higher)
-            if result.failed > 0 {
-                notes.append(
-                    "query class \(result.name)\(phase): \(result.failed) of \(result.failed + result.succeeded) queries failed: "
-                        + result.failures.joined(separator: "; "))
-            }
-            if result.notStarted > 0 {
-                notes.append(
-                    "query class \(result.name)\(phase): \(result.notStarted) queries due in the window never started (all \(result.name) workers busy until it ended)"
-                )
-            }
+            figures.metrics["\(counts).\(result.name).rows"] = .init(value: Double(result.rows), unit: "rows", better: .higher)
         }
-        return (latencies, metrics, notes)
+        return figures
     }
 }

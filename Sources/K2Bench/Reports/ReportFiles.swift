@@ -99,14 +99,22 @@ package enum ReportFiles {
 
     /// Reads a report from a run directory or a `report.json` path.
     package static func load(_ path: String) throws(BenchError) -> BenchReport {
+        let (file, data) = try read(
+            path, named: "report.json", what: "no report here", remedy: "give a run directory from `k2 bench run -o DIR` or its report.json")
+        return try decode(data, file: file)
+    }
+
+    /// Reads `path`, or the file `name` in it when `path` is a directory (a run's or a sweep's
+    /// output folder): the file read and its bytes; a `.fileNotFound` with `what` and `remedy`
+    /// when there is no such file.
+    static func read(_ path: String, named name: String, what: String, remedy: String) throws(BenchError) -> (file: String, data: Data) {
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-        let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("report.json") : path
+        let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent(name) : path
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw BenchError(
-                .fileNotFound, path: file, what: "no report here", remedy: "give a run directory from `k2 bench run -o DIR` or its report.json")
+            throw BenchError(.fileNotFound, path: file, what: what, remedy: remedy)
         }
-        return try decode(data, file: file)
+        return (file, data)
     }
 
     package static func decode(_ data: Data, file: String) throws(BenchError) -> BenchReport {

@@ -18,13 +18,8 @@ package enum SweepFiles {
     }
 
     package static func load(_ path: String) throws(BenchError) -> Sweep {
-        var isDir: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-        let file = exists && isDir.boolValue ? (path as NSString).appendingPathComponent("sweep.json") : path
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw BenchError(
-                .fileNotFound, path: file, what: "no sweep here", remedy: "give a directory from `k2 bench sweep -o DIR` or its sweep.json")
-        }
+        let (file, data) = try ReportFiles.read(
+            path, named: "sweep.json", what: "no sweep here", remedy: "give a directory from `k2 bench sweep -o DIR` or its sweep.json")
         do {
             return try JSONDecoder().decode(Sweep.self, from: data)
         } catch {

@@ -44,13 +44,6 @@ package struct ResourceSample: Sendable, Equatable, Codable {
     package var memoryBytes: Int64
     /// Processes counted (process targets), 0 for cgroups.
     package var processes: Int
-
-    package init(t: Double, cpuCores: Double, memoryBytes: Int64, processes: Int) {
-        self.t = t
-        self.cpuCores = cpuCores
-        self.memoryBytes = memoryBytes
-        self.processes = processes
-    }
 }
 
 /// The samples of one watched target, with summary figures.
@@ -59,12 +52,6 @@ package struct ResourceSeries: Sendable, Equatable, Codable {
     /// `process`, `cgroup` or `harness`.
     package var kind: String
     package var samples: [ResourceSample]
-
-    package init(name: String, kind: String, samples: [ResourceSample]) {
-        self.name = name
-        self.kind = kind
-        self.samples = samples
-    }
 
     package var meanCores: Double {
         samples.isEmpty ? 0 : samples.map(\.cpuCores).reduce(0, +) / Double(samples.count)

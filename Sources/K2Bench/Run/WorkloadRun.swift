@@ -131,10 +131,10 @@ package enum WorkloadRun {
                 let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") }, probes: probes)
                 let queryStage = try pipeline.startQueries(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
                 let httpStage = try pipeline.startHTTP(rep, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
-                var httpFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+                var httpFigures: StageFigures?
                 var probeResult: FreshnessProbes.Result?
-                var queryFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
-                var aloneFigures: (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])?
+                var queryFigures: StageFigures?
+                var aloneFigures: StageFigures?
                 var storageFigures: (metrics: [String: BenchReport.Metric], notes: [String])?
                 var ledger: RunLedger?
                 // Started by the runner with the replay; its origin places the ledger's first ids.
@@ -445,7 +445,7 @@ final class PipelineSetup {
 
     /// `queries.alone`: once the replay stopped, the query classes again for that long with no
     /// ingestion (the query-only case); blocks until they ran. Nil without it.
-    func runQueriesAlone(_ rep: Int) -> (latencies: [String: Histogram], metrics: [String: BenchReport.Metric], notes: [String])? {
+    func runQueriesAlone(_ rep: Int) -> StageFigures? {
         guard let queries = workload.queries, queries.aloneNanos > 0 else { return nil }
         progress?("queries alone after ingestion for \(TimeText.humanDuration(nanos: queries.aloneNanos)) …")
         do {

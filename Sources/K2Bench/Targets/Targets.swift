@@ -10,15 +10,6 @@ package struct TargetsFile: Sendable, Equatable {
     /// The file it was read from (for reports).
     package var path: String
 
-    package init(schema: Int = 1, name: String, documents: [SourceDocument], figures: [TargetFigure], claims: [Claim], path: String) {
-        self.schema = schema
-        self.name = name
-        self.documents = documents
-        self.figures = figures
-        self.claims = claims
-        self.path = path
-    }
-
     package func figure(_ id: String) -> TargetFigure? { figures.first { $0.id == id } }
 }
 

@@ -90,14 +90,6 @@ package struct Sweep: Sendable, Equatable, Codable {
         package var micros: Double
         /// e.g. "harness at max speed (5.1M msg/s; no pacing spin)".
         package var source: String
-        package init(micros: Double, source: String) {
-            self.micros = micros
-            self.source = source
-        }
-    }
-
-    package init(criteria: Criteria = Criteria()) {
-        self.criteria = criteria
     }
 
     /// The latency metrics tried, in order, when `criteria.latencyMetric` is not set.

@@ -10,12 +10,6 @@ extension Workload {
         package var forNanos: Int64
         package var action: FaultAction
 
-        package init(atNanos: Int64, forNanos: Int64, action: FaultAction) {
-            self.atNanos = atNanos
-            self.forNanos = forNanos
-            self.action = action
-        }
-
         /// `broker`, `clickhouse`, `exchange` or `command`.
         package var target: String {
             switch action {

@@ -255,11 +255,6 @@ package struct Workload: Sendable, Equatable {
         package var rate: Double
         package var atNanos: Int64
         package var lengthNanos: Int64
-        package init(rate: Double, atNanos: Int64, lengthNanos: Int64) {
-            self.rate = rate
-            self.atNanos = atNanos
-            self.lengthNanos = lengthNanos
-        }
     }
 
     /// Storage accounting: which tables form which layer, and the daily volume to scale to.

@@ -54,23 +54,10 @@ package enum CaptureMerger {
         if exchanges.count == 1, let ex = exchanges.first, !ex.isEmpty { meta.append(("exchange", .string(ex))) }
         meta.append(("merged_from", .array(sources)))
         if let commandLine { meta.append(("command_line", .string(commandLine))) }
-        let writer = try CaptureWriter(path: output, header: .now(metadata: meta, clock: clock), options: options)
-
         var ids = try ConnectionRenumbering(paths: inputs)
         var total = 0
-        do throws(CaptureError) {
-            while let record = try merged.next() {
-                let conn = ids.map(input: merged.currentSource, connection: record.connection)
-                try writer.append(
-                    kind: record.kind, timestamp: record.timestamp, connection: conn, isBinary: record.isBinary,
-                    aux: record.aux, payload: record.payload)
-                total += 1
-            }
-            try writer.close()
-        } catch {
-            try? writer.close()
-            _ = unlink(output)
-            throw error
+        try CaptureOutput.write(to: output, header: .now(metadata: meta, clock: clock), options: options) { writer throws(CaptureError) in
+            total = try CaptureOutput.copy(merged, renumbering: &ids, to: writer)
         }
         return Summary(
             records: total, recordsPerInput: merged.recordsPerSource, renumbered: ids.renumbered,

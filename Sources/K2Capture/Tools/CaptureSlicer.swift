@@ -46,19 +46,13 @@ package enum CaptureSlicer {
         if !filterText.isEmpty { from.append(("filter", .string(filterText))) }
         meta.append(("sliced_from", .object(from)))
         if let commandLine { meta.append(("command_line", .string(commandLine))) }
-        let writer = try CaptureWriter(path: output, header: .now(metadata: meta, clock: clock), options: options)
         var count = 0
-        do throws(CaptureError) {
+        try CaptureOutput.write(to: output, header: .now(metadata: meta, clock: clock), options: options) { writer throws(CaptureError) in
             while let record = try reader.next() {
                 guard filter.matches(record) else { continue }
                 try writer.append(record)
                 count += 1
             }
-            try writer.close()
-        } catch {
-            try? writer.close()
-            _ = unlink(output)
-            throw error
         }
         return Summary(
             records: count, framesTotal: index.entries.count, framesDecoded: reader.framesDecoded,

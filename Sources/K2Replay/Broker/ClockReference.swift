@@ -14,11 +14,6 @@ package enum ClockReference {
         package var localSentNanos: Int64
         package var referenceNanos: Int64
         package var localReceivedNanos: Int64
-        package init(localSentNanos: Int64, referenceNanos: Int64, localReceivedNanos: Int64) {
-            self.localSentNanos = localSentNanos
-            self.referenceNanos = referenceNanos
-            self.localReceivedNanos = localReceivedNanos
-        }
         package var roundTripNanos: Int64 { localReceivedNanos - localSentNanos }
         /// Reference minus local: add it to a local time to get the reference's time.
         package var offsetNanos: Int64 { referenceNanos - (localSentNanos + roundTripNanos / 2) }
@@ -34,12 +29,6 @@ package enum ClockReference {
         package var roundTripMs: Double
         /// Exchanges made.
         package var samples: Int
-        package init(reference: String, offsetMs: Double, roundTripMs: Double, samples: Int) {
-            self.reference = reference
-            self.offsetMs = offsetMs
-            self.roundTripMs = roundTripMs
-            self.samples = samples
-        }
         package var offsetNanos: Int64 { Int64((offsetMs * 1e6).rounded()) }
     }
 

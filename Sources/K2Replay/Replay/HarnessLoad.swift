@@ -37,25 +37,6 @@ package struct HarnessLoad: Sendable, Equatable {
     /// nil where not available.
     package var runQueueNanos: Int64?
 
-    package init(
-        startNanos: Int64, lengthNanos: Int64, sent: UInt64, delivered: UInt64?, waitedNanos: Int64, blockedNanos: Int64,
-        latenessP50Nanos: Int64? = nil, latenessP99Nanos: Int64?, latenessBudgetNanos: Int64?, cpuNanos: Int64, cores: Int,
-        runQueueNanos: Int64?
-    ) {
-        self.latenessP50Nanos = latenessP50Nanos
-        self.startNanos = startNanos
-        self.lengthNanos = lengthNanos
-        self.sent = sent
-        self.delivered = delivered
-        self.waitedNanos = waitedNanos
-        self.blockedNanos = blockedNanos
-        self.latenessP99Nanos = latenessP99Nanos
-        self.latenessBudgetNanos = latenessBudgetNanos
-        self.cpuNanos = cpuNanos
-        self.cores = cores
-        self.runQueueNanos = runQueueNanos
-    }
-
     /// The pacing budget: lateness at p99 up to one mean gap between messages, and never less
     /// than 1 ms (below that, lateness is scheduler noise that delays no result).
     package static func latenessBudget(messages: UInt64, sendingNanos: Int64) -> Int64 {

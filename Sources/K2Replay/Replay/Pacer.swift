@@ -44,12 +44,6 @@ package struct Pacer: Sendable, Equatable {
     /// The monotonic time the first message is due.
     package let startNanos: Int64
 
-    package init(pace: Pace, captureStart: Int64, startNanos: Int64) {
-        self.pace = pace
-        self.captureStart = captureStart
-        self.startNanos = startNanos
-    }
-
     /// When the message should be sent (monotonic ns), or nil for `.max` (send now).
     @inline(__always)
     package func intended(captureNanos: Int64, sequence: UInt64) -> Int64? {

@@ -10,10 +10,6 @@ package struct RateSchedule: Sendable, Equatable, CustomStringConvertible {
         package var rate: Double
         /// How long the step lasts (ns, ≥ 0); the last step's is ignored (it goes on).
         package var nanos: Int64
-        package init(rate: Double, nanos: Int64) {
-            self.rate = rate
-            self.nanos = nanos
-        }
     }
 
     package let steps: [Step]
