@@ -305,8 +305,12 @@ enum WebSocketSinkMaker: SinkMaker {
     static func make(_ uri: SinkURI, options: SinkOptions) throws -> any ReplaySink {
         try uri.checkParameters(["wait", "wait_timeout", "venue"])
         let parts = uri.authority.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) else {
+        guard parts.count == 2, let port = Int(parts[1]) else {
             throw ReplayError(.invalidArgument, place: uri.text, what: "ws:// needs HOST:PORT", remedy: "write ws://127.0.0.1:9443")
+        }
+        guard (0...65535).contains(port) else {
+            throw ReplayError(
+                .invalidArgument, place: uri.text, what: "port \(port) is not a TCP port", remedy: "give 1–65535, or 0 for any free port")
         }
         let wait =
             try uri.parameter("wait").map { text throws -> Int in
