@@ -156,17 +156,20 @@ import Testing
             """, file: tmp.file("w.yaml"))
         workload.watch.intervalNanos = 500_000_000
         var criteria = Sweep.Criteria()
-        criteria.latencySLOms = 100
+        // Steps far from the knee on both sides, and an SLO a loaded 2-core machine keeps below it
+        // (an 8k step at a 100 ms SLO was once judged unsustainable at load 9.6): the debug build's
+        // sender keeps 3k msg/s; 80k against a capacity of 20k piles up seconds of backlog.
+        criteria.latencySLOms = 300
         let result = try WorkloadSweep.run(
-            workload, plan: .rates([2_000, 8_000, 60_000], continueAfterSaturation: false), criteria: criteria, to: tmp.file("out"))
-        #expect(result.steps.map(\.rate) == [2_000, 8_000, 60_000])
+            workload, plan: .rates([1_000, 3_000, 80_000], continueAfterSaturation: false), criteria: criteria, to: tmp.file("out"))
+        #expect(result.steps.map(\.rate) == [1_000, 3_000, 80_000])
         #expect(result.steps.map(\.sustainable) == [true, true, false], "\(result.markdown())")
         #expect(result.steps[0].latencyMetric == "latency.delivery.intended.p99")
-        #expect(result.maxSustainable?.rate == 8_000)
-        #expect(result.steps[2].latencyP99ms ?? 0 > 100)
+        #expect(result.maxSustainable?.rate == 3_000)
+        #expect(result.steps[2].latencyP99ms ?? 0 > 300)
         #expect(result.steps[0].cpuCores != nil)  // the harness's own CPU, labelled as such
         #expect(result.steps[0].cpuSource == "harness only (no SUT watched)")
-        for file in ["sweep.json", "sweep.md", "sweep.html", "steps/2000/report.json", "steps/60000/report.html"] {
+        for file in ["sweep.json", "sweep.md", "sweep.html", "steps/1000/report.json", "steps/80000/report.html"] {
             #expect(FileManager.default.fileExists(atPath: tmp.file("out/" + file)), "\(file)")
         }
     }
