@@ -151,3 +151,33 @@ struct ExchangeFaultWorkloadTests {
         #expect(ids.count < Int(run.sinks[0].sent))
     }
 }
+
+/// `ledger: true` keeps the ledger in a run without faults: every message sent to the embedded
+/// broker is read back by its `k2-id`, exactly once.
+@Suite(.serialized)
+struct LedgerWithoutFaultsTests {
+    @Test func aRunWithoutFaultsKeepsTheLedgerWhenAskedTo() throws {
+        let tmp = TemporaryDirectory()
+        let capture = tmp.file("t.k2cap")
+        try SampleTraffic(seed: 4).write(to: capture, count: 4_000)
+        var workload = try WorkloadLoader.parse(
+            """
+            name: ledger-only
+            source: {captures: [\(capture)]}
+            rate: 1k
+            duration: 2s
+            sinks: ["kafka://embedded?topic=ledger.only"]
+            ledger: true
+            """, file: tmp.file("w.yaml"))
+        #expect(workload.keepsLedger && workload.faults.isEmpty)
+        let out = try WorkloadRun.run(workload)
+        let metrics = out.report.metrics
+        let delivered = try #require(metrics["ledger.kafka.delivered"]?.value)
+        #expect(delivered > 1_000)
+        #expect(metrics["ledger.topic.read"]?.value == delivered, "\(metrics.filter { $0.key.hasPrefix("ledger.") })")
+        #expect(metrics["ledger.lost.k2"]?.value ?? 0 == 0 && metrics["ledger.duplicates.k2"]?.value ?? 0 == 0)
+        // Without the key, a run without faults keeps none.
+        workload.ledger = nil
+        #expect(!workload.keepsLedger)
+    }
+}

@@ -125,7 +125,7 @@ package enum WorkloadRun {
                 }
                 let current = reader
                 // The ledger (runs with faults): the topic's messages before the repetition.
-                let ledgerStart = spec.faults.isEmpty ? nil : LedgerStart(sinks: spec.sinks)
+                let ledgerStart = spec.keepsLedger ? LedgerStart(sinks: spec.sinks) : nil
                 let probes = try pipeline.startRepetition(rep, sinks: spec.sinks, warmupNanos: spec.warmupNanos, durationNanos: spec.durationNanos)
                 // After the probes start (their run id is known; the reader reads from the topic's beginning).
                 let idReader = ledgerStart?.startReading(sink: sinks.first { $0.uri.hasPrefix("kafka://") }, probes: probes)

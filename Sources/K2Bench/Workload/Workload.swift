@@ -38,6 +38,11 @@ package struct Workload: Sendable, Equatable {
     package var burst: Burst? = nil
     /// Faults injected during the measured window (`faults:`, Workload+Faults.swift). Default none.
     package var faults: [Fault] = []
+    /// `ledger: true|false`: reconcile every message stage by stage after each repetition (Kafka
+    /// sinks: read the topic back by `k2-id`). Nil (the default): on exactly when there are faults.
+    package var ledger: Bool?
+    /// Whether the run keeps the ledger.
+    package var keepsLedger: Bool { ledger ?? !faults.isEmpty }
     /// The file it was read from.
     package var path: String
 

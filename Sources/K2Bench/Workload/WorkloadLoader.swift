@@ -8,7 +8,7 @@ package enum WorkloadLoader {
     package static let topKeys = [
         "name", "description", "source", "speed", "rate", "warmup", "duration", "sinks",
         "probes", "consumer", "watch", "targets", "repetitions", "reference", "embedded", "not_tested", "queries", "storage", "burst", "http",
-        "faults",
+        "faults", "ledger",
     ]
 
     static let guide = "docs/workloads.md"
@@ -234,6 +234,7 @@ package enum WorkloadLoader {
             workload.http = try http(httpSection)
         }
         workload.faults = try faults(in: root, durationNanos: workload.durationNanos)
+        workload.ledger = try root.bool("ledger")
         return workload
     }
 
