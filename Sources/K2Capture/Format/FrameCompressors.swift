@@ -82,7 +82,7 @@ final class FrameCompressors: @unchecked Sendable {
 
     /// Hands `block` (its first `used` bytes, block header included) over for compression and
     /// puts an empty block of at least the writer's starting size in its place. The caller
-    /// collects first when `isFull`.
+    /// first collects down to `capacity` - 1 blocks in flight.
     func submit(
         _ block: inout UnsafeMutableRawBufferPointer, used: Int, recordCount: Int, firstTimestamp: Int64, lastTimestamp: Int64
     ) {
@@ -98,9 +98,6 @@ final class FrameCompressors: @unchecked Sendable {
             condition.broadcast()
         }
     }
-
-    /// Whether `capacity` blocks are in flight (submit would exceed it).
-    var isFull: Bool { condition.withLock { inFlight.count >= capacity } }
 
     /// Hands the compressed frames to `body` oldest first: every one already done, and waits
     /// for the oldest while more than `remaining` are in flight (0: all of them).
