@@ -203,7 +203,10 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         }
         let payload = message.record.payload
         let fields = message.fields
-        let rkt = topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
+        // A recent topic first: no closure (and no retain of the producer for it) per message.
+        let rkt =
+            topics.recentValue(exchange: message.exchange, event: fields.event)
+            ?? topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
         recorder.sent(bytes: payload.count)
         guard let rkt else { fail("invalid topic name"); return }
         let sequence = nextSlot
