@@ -166,11 +166,13 @@ extension SimCommand {
                 let rate = 200_000.0
                 let simProfile = SimProfile.constant(
                     rate: rate, duration: Int64(Double(messages) / rate * 1e9), venue: parsedVenue, seed: seed, arrivals: .uniform)
-                print("k2 sim bench: \(parsedVenue.rawValue), \(messages) messages, seed \(seed), one core")
+                print(
+                    "k2 sim bench: \(parsedVenue.rawValue), \(messages) messages, seed \(seed); generation on one thread, compression on \(SimBench.compressionThreads) more"
+                )
                 let generated = SimBench.generateOnly(profile: simProfile)
                 print("generate only:    " + generated.line)
                 let written = try SimBench.generateAndWrite(profile: simProfile, path: output)
-                print("generate + write: " + written.line + " (zstd level 3)")
+                print("generate + write: " + written.line + " (zstd level 3; CPU includes the compression threads)")
             }
         }
     }

@@ -26,16 +26,23 @@ public final class CaptureWriter {
         /// `fsync` after each frame (survives power loss, not just process death); slower.
         public var fsyncEachFrame: Bool = false
         public var clock: any NanoClock = SystemClock()
+        /// Threads that compress finished blocks while `append` fills the next one; 0 compresses
+        /// on the appending thread. The file is byte for byte the same either way. With threads,
+        /// up to `compressionThreads + 1` finished blocks wait in memory before they are written
+        /// (`flush`, `flushIfDue` and `close` write them all): for files that are written as fast
+        /// as possible and need no crash safety (`k2 sim generate`), not for recorders.
+        public var compressionThreads: Int = 0
 
         public init(
             level: Int32 = 3, blockSize: Int = 1 << 20, flushInterval: Int64 = 1_000_000_000,
-            fsyncEachFrame: Bool = false, clock: any NanoClock = SystemClock()
+            fsyncEachFrame: Bool = false, clock: any NanoClock = SystemClock(), compressionThreads: Int = 0
         ) {
             self.level = level
             self.blockSize = blockSize
             self.flushInterval = flushInterval
             self.fsyncEachFrame = fsyncEachFrame
             self.clock = clock
+            self.compressionThreads = compressionThreads
         }
     }
 
@@ -59,6 +66,13 @@ public final class CaptureWriter {
     private var blockStarted: Int64 = 0
     private var out: UnsafeMutableRawBufferPointer
     private let compressor: ZstdCompressor
+    /// Worker threads compressing finished blocks (`Options.compressionThreads`), or nil.
+    private let compressors: FrameCompressors?
+    /// `options.clock` and whether frames are cut by time (`flushInterval` < `.max`): read on
+    /// every append, kept apart so that an append neither copies `options` nor reads the clock
+    /// when frames are cut by size only.
+    private let clock: any NanoClock
+    private let timedFlush: Bool
     private var entries: [CaptureIndex.Entry] = []
     private var closed = false
 
@@ -72,18 +86,25 @@ public final class CaptureWriter {
         block = .allocate(byteCount: cap, alignment: 16)
         out = .allocate(byteCount: ZstdCompressor.bound(cap), alignment: 16)
         compressor = ZstdCompressor(level: options.level)
+        clock = options.clock
+        timedFlush = options.flushInterval < .max
+        compressors =
+            options.compressionThreads > 0
+            ? FrameCompressors(threads: options.compressionThreads, level: options.level, blockCapacity: cap) : nil
         let headerBytes = Layout.encodeHeader(header)
         do {
             try withBytes(headerBytes) { (b) throws(CaptureError) in try writeAll(b) }
         } catch {
             Glibc.close(fd)
             fd = -1
+            compressors?.stop()
             throw error
         }
     }
 
     deinit {
         if !closed { try? close() }
+        compressors?.stop()
         block.deallocate()
         out.deallocate()
     }
@@ -110,7 +131,7 @@ public final class CaptureWriter {
             if count > 0 { try finishFrame() }
             if Layout.blockHeaderSize + size > block.count { grow(to: Layout.blockHeaderSize + size) }
         }
-        if count == 0 { blockStarted = options.clock.monotonicNanos() }
+        if count == 0 && timedFlush { blockStarted = clock.monotonicNanos() }
         let recordStart = used
         block.storeLE(UInt32(payload.count), recordStart)
         block.storeLE(UInt16(aux.count), recordStart + 4)
@@ -134,8 +155,9 @@ public final class CaptureWriter {
         rawBytes += Int64(size)
         if used >= options.blockSize {
             try finishFrame()
-        } else if options.clock.monotonicNanos() - blockStarted >= options.flushInterval {
+        } else if timedFlush && clock.monotonicNanos() - blockStarted >= options.flushInterval {
             try finishFrame()
+            try writeCompressedFrames(leavingAtMost: 0)
         }
     }
 
@@ -162,14 +184,16 @@ public final class CaptureWriter {
     /// Finishes the open frame if its first record has waited `flushInterval` or longer.
     /// Call it from a timer when records may stop arriving.
     public func flushIfDue() throws(CaptureError) {
-        if count > 0, options.clock.monotonicNanos() - blockStarted >= options.flushInterval {
+        if count > 0, timedFlush, clock.monotonicNanos() - blockStarted >= options.flushInterval {
             try finishFrame()
         }
+        try writeCompressedFrames(leavingAtMost: 0)
     }
 
     /// Finishes the open frame now.
     public func flush() throws(CaptureError) {
         if count > 0 { try finishFrame() }
+        try writeCompressedFrames(leavingAtMost: 0)
     }
 
     /// Finishes the open frame, writes the seek index and closes the file.
@@ -179,8 +203,10 @@ public final class CaptureWriter {
         defer {
             Glibc.close(fd)
             fd = -1
+            compressors?.stop()
         }
         if count > 0 { try finishFrame() }
+        try writeCompressedFrames(leavingAtMost: 0)
         let idx = Layout.encodeIndex(entries)
         try withBytes(idx) { (b) throws(CaptureError) in try writeAll(b) }
         if options.fsyncEachFrame { fsync(fd) }
@@ -203,6 +229,16 @@ public final class CaptureWriter {
         block.storeLE(UInt32(count), 4)
         block.storeLE(minTs, 8)
         block.storeLE(maxTs, 16)
+        if let compressors {
+            // Room for this block: write what is done, wait for the oldest if all are busy.
+            try writeCompressedFrames(leavingAtMost: compressors.capacity - 1)
+            compressors.submit(&block, used: used, recordCount: count, firstTimestamp: minTs, lastTimestamp: maxTs)
+            used = Layout.blockHeaderSize
+            count = 0
+            minTs = .max
+            maxTs = .min
+            return
+        }
         let src = UnsafeRawBufferPointer(rebasing: block[0..<used])
         let compressedSize: Int
         switch compressor.compress(src, into: out) {
@@ -221,6 +257,27 @@ public final class CaptureWriter {
         count = 0
         minTs = .max
         maxTs = .min
+    }
+
+    /// With compression threads: writes the frames they finished, in order, waiting for the
+    /// oldest while more than `remaining` blocks are in flight. Nothing to do without threads.
+    private func writeCompressedFrames(leavingAtMost remaining: Int) throws(CaptureError) {
+        guard let compressors else { return }
+        try compressors.collect(leavingAtMost: remaining) { (frame) throws(CaptureError) in
+            let compressed: UnsafeRawBufferPointer
+            switch frame.compressed {
+            case let .success(bytes): compressed = bytes
+            case let .failure(failure):
+                throw CaptureError(.io, path: path, what: "zstd compression failed: \(failure.message)", remedy: "report this as a bug")
+            }
+            let offset = fileBytes
+            try writeAll(compressed)
+            if options.fsyncEachFrame { fsync(fd) }
+            entries.append(
+                CaptureIndex.Entry(
+                    offset: offset, compressedSize: compressed.count, uncompressedSize: frame.uncompressedSize,
+                    recordCount: frame.recordCount, firstTimestamp: frame.firstTimestamp, lastTimestamp: frame.lastTimestamp))
+        }
     }
 
     private func writeAll(_ b: UnsafeRawBufferPointer) throws(CaptureError) {

@@ -114,8 +114,10 @@ final class KafkaProducer: @unchecked Sendable {
         rd_kafka_conf_set_opaque(confHandle, Unmanaged.passUnretained(box).toOpaque())
         rd_kafka_conf_set_dr_msg_cb(confHandle) { _, message, opaque in
             guard let message, let opaque else { return }
-            let box = Unmanaged<CallbackBox>.fromOpaque(opaque).takeUnretainedValue()
-            box.add(token: UInt(bitPattern: k2_message_opaque(message)), error: message.pointee.err.rawValue)
+            // Once per message: borrow the box (the producer keeps it) rather than retain and release it.
+            Unmanaged<CallbackBox>.fromOpaque(opaque)._withUnsafeGuaranteedRef {
+                $0.add(token: UInt(bitPattern: k2_message_opaque(message)), error: message.pointee.err.rawValue)
+            }
         }
         rd_kafka_conf_set_error_cb(confHandle) { _, err, reason, opaque in
             guard let opaque else { return }

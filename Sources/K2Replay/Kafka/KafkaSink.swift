@@ -93,7 +93,11 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// The resolution of `sendNanos(sequence:)`.
     package static let sendMarkNanos: Int64 = 100_000_000
     private var wallMinusMono: Int64 = 0
+    /// The header values' text: receive time at 0, intended time at 32, `k2-id` at 64.
     private var numbers: UnsafeMutableRawBufferPointer
+    /// What `numbers` holds of the two times, so that `send` rewrites only what changed.
+    private var receiveText = HeaderNumber(offset: 0)
+    private var intendedText = HeaderNumber(offset: 32)
     private let goneLock = Lock()
     private var gone: String?
     private var messageTimeout = ""
@@ -221,7 +225,10 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         }
         let payload = message.record.payload
         let fields = message.fields
-        let rkt = topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
+        // A recent topic first: no closure (and no retain of the producer for it) per message.
+        let rkt =
+            topics.recentValue(exchange: message.exchange, event: fields.event)
+            ?? topics.lookup(exchange: message.exchange, stream: fields.stream, event: fields.event) { producer.topic($0) }
         recorder.sent(bytes: payload.count)
         guard let rkt else { fail("invalid topic name"); return }
         let sequence = nextSlot
@@ -240,8 +247,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         entry[2] = Int64(Int(bitPattern: hold))
         let err: String?
         if options.headers {
-            let n1 = Self.decimal(message.captureNanos, into: numbers, at: 0)
-            let n2 = Self.decimal(message.intendedNanos &+ wallMinusMono, into: numbers, at: 32)
+            let n1 = receiveText.write(message.captureNanos, into: numbers)
+            let n2 = intendedText.write(message.intendedNanos &+ wallMinusMono, into: numbers)
             let n3 = MessageID.prefixLength + Self.decimal(Int64(sequence), into: numbers, at: 64 + MessageID.prefixLength)
             err = producer.produce(
                 topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol,
@@ -414,18 +421,75 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         producer = nil
     }
 
-    /// Writes `v` as decimal ASCII at `offset`; returns the length.
+    /// Writes `v` as decimal ASCII at `offset` (at most 20 bytes); returns the length.
     @inline(__always)
     static func decimal(_ v: Int64, into buf: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
-        var remaining = v.magnitude
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &tmp) { digits -> Int in
-            var digitCount = 0
-            repeat { digits[digitCount] = UInt8(48 + remaining % 10); remaining /= 10; digitCount += 1 } while remaining > 0
-            var position = offset
-            if v < 0 { buf[position] = 45; position += 1 }
-            for i in stride(from: digitCount - 1, through: 0, by: -1) { buf[position] = digits[i]; position += 1 }
-            return position - offset
+        let base = buf.baseAddress! + offset
+        let sign = v < 0 ? 1 : 0
+        if v < 0 { base.storeBytes(of: 45, as: UInt8.self) }
+        let magnitude = v.magnitude
+        var digitCount = 1
+        var bound: UInt64 = 10
+        while digitCount < 19 && magnitude >= bound {
+            digitCount += 1
+            bound &*= 10
+        }
+        if digitCount == 19 && magnitude >= bound { digitCount = 20 }
+        writeDigits(magnitude, count: digitCount, end: base + sign + digitCount)
+        return sign + digitCount
+    }
+
+    /// "00" "01" … "99": two digits per division.
+    private static let digitPairs: StaticString =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+    /// Writes the last `count` digits of `v` (zero-padded) ending just before `end`.
+    @inline(__always)
+    static func writeDigits(_ v: UInt64, count: Int, end: UnsafeMutableRawPointer) {
+        let table = digitPairs.utf8Start
+        var remaining = v
+        var position = end
+        var left = count
+        while left >= 2 {
+            let pair = Int(truncatingIfNeeded: remaining % 100)
+            remaining /= 100
+            position -= 2
+            position.storeBytes(of: table[2 * pair], as: UInt8.self)
+            position.storeBytes(of: table[2 * pair + 1], toByteOffset: 1, as: UInt8.self)
+            left -= 2
+        }
+        if left == 1 { (position - 1).storeBytes(of: UInt8(truncatingIfNeeded: 48 &+ remaining % 10), as: UInt8.self) }
+    }
+
+    /// A time header's decimal text at a fixed place in the sink's number buffer, rewritten only
+    /// as far as it changed: at `--speed max` the intended time repeats for a batch of messages,
+    /// and consecutive receive times mostly share their second, so only the 9 digits of the
+    /// nanoseconds are written again.
+    struct HeaderNumber {
+        let offset: Int
+        private var value = Int64.min
+        private var second = Int64.min
+        private var length = 0
+
+        init(offset: Int) { self.offset = offset }
+
+        /// Makes the text at `offset` that of `v`; returns its length (at most 20).
+        @inline(__always)
+        mutating func write(_ v: Int64, into buf: UnsafeMutableRawBufferPointer) -> Int {
+            if v == value { return length }
+            value = v
+            guard v >= 1_000_000_000 else {
+                second = .min
+                length = KafkaSink.decimal(v, into: buf, at: offset)
+                return length
+            }
+            let seconds = v / 1_000_000_000
+            if seconds != second {
+                second = seconds
+                length = KafkaSink.decimal(seconds, into: buf, at: offset) + 9
+            }
+            KafkaSink.writeDigits(UInt64(v &- seconds &* 1_000_000_000), count: 9, end: buf.baseAddress! + offset + length)
+            return length
         }
     }
 }

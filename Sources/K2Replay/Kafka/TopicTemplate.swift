@@ -109,17 +109,26 @@ struct TopicCache<Value> {
         make: (String) -> Value?
     ) -> Value? {
         if !template.usesStream {
-            let eventLength = event?.count ?? 0
-            for i in recent.indices where recent[i].event.count == eventLength && recent[i].exchange == exchange {
-                if eventLength == 0 || recent[i].event.withUnsafeBytes({ memcmp($0.baseAddress!, event!.baseAddress!, eventLength) == 0 }) {
-                    return recent[i].value
-                }
-            }
+            if let value = recentValue(exchange: exchange, event: event) { return value }
             let value = hashedLookup(exchange: exchange, stream: nil, event: event, make: make)
             if let value, recent.count < Self.recentLimit { recent.append((exchange, event.map { Array($0) } ?? [], value)) }
             return value
         }
         return hashedLookup(exchange: exchange, stream: stream, event: event, make: make)
+    }
+
+    /// Without `{stream}`: the value of one of the recent topics, nil when none matches (then
+    /// `lookup`). Lets a caller try the common case before making the `make` closure.
+    @inline(__always)
+    func recentValue(exchange: String, event: UnsafeRawBufferPointer?) -> Value? {
+        guard !template.usesStream else { return nil }
+        let eventLength = event?.count ?? 0
+        for i in recent.indices where recent[i].event.count == eventLength && recent[i].exchange == exchange {
+            if eventLength == 0 || recent[i].event.withUnsafeBytes({ memcmp($0.baseAddress!, event!.baseAddress!, eventLength) == 0 }) {
+                return recent[i].value
+            }
+        }
+        return nil
     }
 
     private mutating func hashedLookup(

@@ -1,5 +1,6 @@
 import K2Capture
 import K2Core
+import Synchronization
 
 /// One message the replay engine hands to its sinks. The record is a view into the reader's
 /// block, valid only during `ReplaySink.send`: a sink copies what it keeps, or holds the block
@@ -143,6 +144,11 @@ final class SinkRecorder: @unchecked Sendable {
     // unchecked: outcomes under `lock`.
     private let lock = Lock()
     private var state = Outcomes()
+    /// Sent messages and bytes: atomics, not under `lock`, so that `sent` (once per message on
+    /// the sending thread) neither takes a mutex nor waits while a delivery thread records a
+    /// batch. Read after `state` (under the lock), so a snapshot never has more delivered than sent.
+    private let sentCount = Atomic<UInt64>(0)
+    private let sentBytes = Atomic<UInt64>(0)
     let clock: any NanoClock
 
     /// Delivered and failed counts with the latency histograms; mutate it through `outcomes`.
@@ -187,10 +193,16 @@ final class SinkRecorder: @unchecked Sendable {
     /// One message accepted by the sink.
     @inline(__always)
     func sent(bytes: Int) {
-        lock.withLock {
-            state.counts.sent &+= 1
-            state.counts.bytes &+= UInt64(bytes)
-        }
+        sentCount.wrappingAdd(1, ordering: .relaxed)
+        sentBytes.wrappingAdd(UInt64(bytes), ordering: .relaxed)
+    }
+
+    /// `state.counts` with the sent figures (call with `lock` held).
+    private var currentCounts: SinkCounts {
+        var counts = state.counts
+        counts.sent = sentCount.load(ordering: .relaxed)
+        counts.bytes = sentBytes.load(ordering: .relaxed)
+        return counts
     }
 
     /// Records a batch of outcomes under one lock (a delivery-report batch, an insert).
@@ -221,11 +233,11 @@ final class SinkRecorder: @unchecked Sendable {
         lock.withLock { state.unknown(reason: reason, count: n) }
     }
 
-    var snapshot: SinkCounts { lock.withLock { state.counts } }
+    var snapshot: SinkCounts { lock.withLock { currentCounts } }
 
     func stats(details: [(String, JSONValue)] = []) -> SinkStats {
         lock.withLock {
-            SinkStats(counts: state.counts, latencyFromIntended: state.fromIntended, latencyFromActual: state.fromActual, details: details)
+            SinkStats(counts: currentCounts, latencyFromIntended: state.fromIntended, latencyFromActual: state.fromActual, details: details)
         }
     }
 }

@@ -122,9 +122,16 @@ package struct CaptureGenerator {
         return recs
     }
 
+    /// Threads `write` compresses frames on while this thread generates (when `options` asks
+    /// for none): the same file, and generation no longer waits for zstd, which costs about as
+    /// much CPU per message as generating it (docs/sim-profiles.md, "Generation speed").
+    static let compressionThreads = 2
+
     /// Generates the whole profile into `path`.
     package func write(path: String, commandLine: String = "", options: CaptureWriter.Options = .init()) throws(CaptureError) -> Result {
-        let writer = try CaptureWriter(path: path, header: header(commandLine: commandLine), options: Self.writerOptions(options))
+        var writerOptions = Self.writerOptions(options)
+        if writerOptions.compressionThreads == 0 { writerOptions.compressionThreads = Self.compressionThreads }
+        let writer = try CaptureWriter(path: path, header: header(commandLine: commandLine), options: writerOptions)
         let records = GeneratedRecords(self)
         while let record = records.next() { try writer.append(record) }
         try writer.close()
@@ -181,39 +188,28 @@ package struct CaptureGenerator {
 /// (the message is copied once into a reused buffer).
 package final class GeneratedRecords {
     package let generator: CaptureGenerator
+    /// The merge's state in one struct: `next` touches the class's storage once per record
+    /// (one exclusivity check) instead of once per field it reads or writes.
+    private var cursor: Cursor
     /// Counts so far (messages, records, payload bytes, simulated time).
-    package private(set) var result = CaptureGenerator.Result()
+    package var result: CaptureGenerator.Result { cursor.result }
     /// Whether the record `next` returned last is an opening record (connect, send, ack).
-    package private(set) var isOpening = false
+    package var isOpening: Bool { cursor.isOpening }
     /// Connection (= venue position) of the record `next` returned last.
-    package private(set) var connection = 0
-
-    private var opening: [OwnedRecord] = []
-    private var openIndex = 0
-    private var feeds: [LiveFeed] = []
-    private var bufs: [[UInt8]] = []
-    private var pending: [Int64] = []  // offset of each feed's pending message, -1 when done
-    private var current: UnsafeMutableRawPointer
-    private var capacity: Int
-    /// Receive time of feed offset 0: start + receive latency.
-    private let base: Int64
+    package var connection: Int { cursor.connection }
 
     package init(_ generator: CaptureGenerator) {
         self.generator = generator
-        base = generator.profile.startNanos + generator.receiveLatency
-        capacity = 1 << 16
-        current = .allocate(byteCount: capacity, alignment: 16)
+        cursor = Cursor(base: generator.profile.startNanos + generator.receiveLatency)
         rewind()
     }
 
-    deinit { current.deallocate() }
+    deinit { cursor.current.deallocate() }
 
     /// Back to the first record: the same records again (the generator is seeded).
     package func rewind() {
         let profile = generator.profile
-        result = CaptureGenerator.Result()
-        isOpening = false
-        feeds = []
+        var feeds: [LiveFeed] = []
         var opens: [OwnedRecord] = []
         for (i, venue) in profile.venues.enumerated() {
             var venueFeed = generator.feed(venue: venue, index: i)
@@ -224,7 +220,7 @@ package final class GeneratedRecords {
         let ordered =
             opens.filter { $0.kind != .recv }.sorted { $0.timestamp < $1.timestamp }
             + opens.filter { $0.kind == .recv }.sorted { $0.timestamp < $1.timestamp }
-        opening = []
+        var opening: [OwnedRecord] = []
         var lastOpen = Int64.min
         for record in ordered {
             var r2 = record
@@ -232,65 +228,97 @@ package final class GeneratedRecords {
             lastOpen = r2.timestamp
             opening.append(r2)
         }
-        openIndex = 0
-        bufs = [[UInt8]](repeating: [], count: feeds.count)
-        pending = [Int64](repeating: -1, count: feeds.count)
-        for i in feeds.indices {
-            bufs[i].reserveCapacity(1 << 16)
-            pending[i] = feeds[i].next(into: &bufs[i])?.offsetNanos ?? -1
-        }
+        cursor.start(opening: opening, feeds: feeds)
     }
 
     /// The next record, nil at the end of the profile.
-    package func next() -> CaptureRecord? {
-        if openIndex < opening.count {
-            let record = opening[openIndex]
-            openIndex += 1
-            isOpening = true
-            connection = Int(record.connection)
+    package func next() -> CaptureRecord? { cursor.next() }
+
+    private struct Cursor {
+        var result = CaptureGenerator.Result()
+        var isOpening = false
+        var connection = 0
+        var opening: [OwnedRecord] = []
+        var openIndex = 0
+        var feeds: [LiveFeed] = []
+        var bufs: [[UInt8]] = []
+        var pending: [Int64] = []  // offset of each feed's pending message, -1 when done
+        /// The record buffer (owned by the class: deallocated in its deinit).
+        var current: UnsafeMutableRawPointer
+        var capacity: Int
+        /// Receive time of feed offset 0: start + receive latency.
+        let base: Int64
+
+        init(base: Int64) {
+            self.base = base
+            capacity = 1 << 16
+            current = .allocate(byteCount: capacity, alignment: 16)
+        }
+
+        mutating func start(opening records: [OwnedRecord], feeds venueFeeds: [LiveFeed]) {
+            result = CaptureGenerator.Result()
+            isOpening = false
+            opening = records
+            openIndex = 0
+            feeds = venueFeeds
+            bufs = [[UInt8]](repeating: [], count: feeds.count)
+            pending = [Int64](repeating: -1, count: feeds.count)
+            for i in feeds.indices {
+                bufs[i].reserveCapacity(1 << 16)
+                pending[i] = feeds[i].next(into: &bufs[i])?.offsetNanos ?? -1
+            }
+        }
+
+        mutating func next() -> CaptureRecord? {
+            if openIndex < opening.count {
+                let record = opening[openIndex]
+                openIndex += 1
+                isOpening = true
+                connection = Int(record.connection)
+                result.records += 1
+                reserve(record.url.count + record.payload.count)
+                let aux = copy(record.url, at: 0)
+                let payload = copy(record.payload, at: aux.count)
+                return CaptureRecord(
+                    kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false, aux: aux, payload: payload)
+            }
+            isOpening = false
+            var best = -1
+            for i in pending.indices where pending[i] >= 0 && (best < 0 || pending[i] < pending[best]) { best = i }
+            if best < 0 { return nil }
+            let offset = pending[best]
+            reserve(bufs[best].count)
+            let payload = copy(bufs[best], at: 0)
+            bufs[best].removeAll(keepingCapacity: true)
+            pending[best] = feeds[best].next(into: &bufs[best])?.offsetNanos ?? -1
+            connection = best
+            result.messages += 1
             result.records += 1
-            reserve(record.url.count + record.payload.count)
-            let aux = copy(record.url, at: 0)
-            let payload = copy(record.payload, at: aux.count)
+            result.payloadBytes += Int64(payload.count)
+            result.simulatedNanos = offset
             return CaptureRecord(
-                kind: record.kind, timestamp: record.timestamp, connection: record.connection, isBinary: false, aux: aux, payload: payload)
+                kind: .recv, timestamp: base + offset, connection: UInt32(best),
+                isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
         }
-        isOpening = false
-        var best = -1
-        for i in pending.indices where pending[i] >= 0 && (best < 0 || pending[i] < pending[best]) { best = i }
-        if best < 0 { return nil }
-        let offset = pending[best]
-        reserve(bufs[best].count)
-        let payload = copy(bufs[best], at: 0)
-        bufs[best].removeAll(keepingCapacity: true)
-        pending[best] = feeds[best].next(into: &bufs[best])?.offsetNanos ?? -1
-        connection = best
-        result.messages += 1
-        result.records += 1
-        result.payloadBytes += Int64(payload.count)
-        result.simulatedNanos = offset
-        return CaptureRecord(
-            kind: .recv, timestamp: base + offset, connection: UInt32(best),
-            isBinary: false, aux: UnsafeRawBufferPointer(start: nil, count: 0), payload: payload)
-    }
 
-    /// Makes the record buffer hold `count` bytes (between records: nothing in it is kept).
-    @inline(__always)
-    private func reserve(_ count: Int) {
-        guard count > capacity else { return }
-        var newCapacity = capacity
-        while newCapacity < count { newCapacity *= 2 }
-        current.deallocate()
-        current = .allocate(byteCount: newCapacity, alignment: 16)
-        capacity = newCapacity
-    }
-
-    /// Copies `bytes` into the record buffer at `offset` (within the reserved capacity).
-    @inline(__always)
-    private func copy(_ bytes: [UInt8], at offset: Int) -> UnsafeRawBufferPointer {
-        bytes.withUnsafeBytes { raw in
-            if let source = raw.baseAddress { (current + offset).copyMemory(from: source, byteCount: raw.count) }
+        /// Makes the record buffer hold `count` bytes (between records: nothing in it is kept).
+        @inline(__always)
+        private mutating func reserve(_ count: Int) {
+            guard count > capacity else { return }
+            var newCapacity = capacity
+            while newCapacity < count { newCapacity *= 2 }
+            current.deallocate()
+            current = .allocate(byteCount: newCapacity, alignment: 16)
+            capacity = newCapacity
         }
-        return UnsafeRawBufferPointer(start: current + offset, count: bytes.count)
+
+        /// Copies `bytes` into the record buffer at `offset` (within the reserved capacity).
+        @inline(__always)
+        private func copy(_ bytes: [UInt8], at offset: Int) -> UnsafeRawBufferPointer {
+            bytes.withUnsafeBytes { raw in
+                if let source = raw.baseAddress { (current + offset).copyMemory(from: source, byteCount: raw.count) }
+            }
+            return UnsafeRawBufferPointer(start: current + offset, count: bytes.count)
+        }
     }
 }
