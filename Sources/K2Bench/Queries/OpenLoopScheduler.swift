@@ -9,6 +9,7 @@ import K2Core
 /// its intended start (`corrected`); `uncorrected` measures from the actual start, i.e. what a
 /// closed-loop client would report.
 final class OpenLoopScheduler: @unchecked Sendable {
+    // unchecked: results, positions and flags only under `lock`; the rest is set in init.
     /// What one request did, as the stage's client saw it.
     struct Outcome: Sendable {
         /// Why it failed (nil = it succeeded): an error, an unexpected answer. Kept per class (the first 3 distinct).

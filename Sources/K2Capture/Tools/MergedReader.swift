@@ -53,12 +53,12 @@ package final class MergedReader {
     package func next() throws(CaptureError) -> CaptureRecord? {
         if !started {
             while primed < readers.count {
-                let i = primed
-                let record = try readers[i].next()
+                let readerIndex = primed
+                let record = try readers[readerIndex].next()
                 primed += 1
                 if let record {
-                    heads[i] = record
-                    heap.append(i)
+                    heads[readerIndex] = record
+                    heap.append(readerIndex)
                     siftUp(heap.count - 1)
                 }
             }

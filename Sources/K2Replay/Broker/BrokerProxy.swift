@@ -9,6 +9,7 @@ import K2Core
 /// bootstrap through `bootstrap` and then reach every broker, and the group coordinator,
 /// through the proxies, never through 127.0.0.1.
 package final class BrokerProxy: @unchecked Sendable {
+    // unchecked: `running` only under `lock`; listeners and addresses are set in init, then read.
     /// The address the proxies listen on and advertise.
     package let host: String
     /// Proxy ports, in the order of the mock cluster's bootstrap list (broker 1 first).
