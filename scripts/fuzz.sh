@@ -109,6 +109,8 @@ seed websocket-frame long64 '\x04\x82\x7f\x00\x00\x00\x00\x00\x00\x00\x01z'
 # profile-yaml: the shipped profiles.
 mkdir -p "$out/profile-yaml/corpus"
 cp captures/profiles/*.yaml "$out/profile-yaml/corpus/"
+# The input that once overflowed the YAML parser's stack (2,000 nested `{`): K2Config refuses it now.
+seed profile-yaml deep-nesting "$(printf '{%.0s' $(seq 2000))"
 
 share=$(( secs / ${#targets[@]} ))
 [ "$share" -ge 5 ] || share=5

@@ -25,6 +25,7 @@ package struct StrictMap {
 
     /// Parses YAML text (named `file` in messages) and returns its root mapping.
     package static func parse(_ text: String, file: String, guide: String) throws(ConfigError) -> StrictMap {
+        try checkNesting(text, file: file)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -38,6 +39,85 @@ package struct StrictMap {
         }
         return try StrictMap(node: root, file: file, path: "", guide: guide)
     }
+
+    /// The deepest nesting a configuration may have. k2's files nest 4–5 levels; the YAML parser
+    /// recurses once per level, and a few thousand levels overflow the stack (a crash the
+    /// profile fuzz target found: 2,000 `{` in a row), so deeper input is refused first.
+    static let maxNesting = 64
+
+    /// Refuses text nested deeper than `maxNesting`: flow collections (`{`, `[` outside quotes and
+    /// comments) and block levels (each deeper indentation of a line), with the line and column.
+    static func checkNesting(_ text: String, file: String) throws(ConfigError) {
+        var flowDepth = 0
+        var indents: [Int] = []
+        var line = 1, column = 0
+        var quote: UInt8 = 0  // 0, ' or "
+        var escaped = false
+        var inComment = false
+        var atLineStart = true
+        var indent = 0
+        var previous: UInt8 = 10
+        func tooDeep(_ kind: String) -> ConfigError {
+            ConfigError(
+                path: file, line: line, column: column,
+                what: "\(kind) nested deeper than \(maxNesting) levels",
+                remedy: "k2's configuration files nest a few levels; check the file (docs/workloads.md, docs/sim-profiles.md)")
+        }
+        for byte in text.utf8 {
+            column += 1
+            if byte == 10 {
+                line += 1
+                column = 0
+                inComment = false
+                atLineStart = true
+                indent = 0
+                escaped = false
+                previous = byte
+                continue
+            }
+            if atLineStart {
+                if byte == 32 {
+                    indent += 1
+                    previous = byte
+                    continue
+                }
+                atLineStart = false
+                if byte != 35, flowDepth == 0, quote == 0 {  // a content line outside flow collections and quotes
+                    while let last = indents.last, last >= indent { indents.removeLast() }
+                    indents.append(indent)
+                    if indents.count > maxNesting { throw tooDeep("blocks") }
+                }
+            }
+            if inComment {
+                previous = byte
+                continue
+            }
+            if quote != 0 {
+                if quote == 34, byte == 92, !escaped {
+                    escaped = true
+                } else {
+                    if byte == quote, !escaped { quote = 0 }
+                    escaped = false
+                }
+                previous = byte
+                continue
+            }
+            switch byte {
+            case 34 where Self.startsScalar(previous), 39 where Self.startsScalar(previous): quote = byte  // not an apostrophe inside a word
+            case 35 where previous == 32 || previous == 9 || previous == 10 || column == 1: inComment = true
+            case 123, 91:
+                flowDepth += 1
+                if flowDepth > maxNesting { throw tooDeep("collections") }
+            case 125, 93: flowDepth = max(0, flowDepth - 1)
+            default: break
+            }
+            previous = byte
+        }
+    }
+
+    /// Whether a quote after `byte` opens a quoted scalar (after a space, `:`, `,`, `-`, `[`, `{`
+    /// or at a line's start), not an apostrophe inside a plain one.
+    static func startsScalar(_ byte: UInt8) -> Bool { [32, 9, 10, 58, 44, 45, 91, 123].contains(byte) }
 
     static func syntaxError(_ e: YamlError, file: String) -> ConfigError {
         switch e {

@@ -54,6 +54,22 @@ import Testing
         #expect(profile.startNanos == 1_709_251_200_000_000_000)
     }
 
+    /// The profile fuzz target's crash: 2,000 `{` in a row overflowed the YAML parser's stack.
+    /// Nesting past 64 levels, in flow or block style, is refused with the line and column, and
+    /// quotes, apostrophes and braces in ordinary values do not count.
+    @Test func nestingTooDeepIsRefusedNotACrash() {
+        let flow = "# Steady 10,000 messages0Z\n" + String(repeating: "{", count: 2_000) + "#ges0Z\n"
+        #expect(
+            error(flow)
+                == "p.yaml:2:65: collections nested deeper than 64 levels — k2's configuration files nest a few levels; check the file (docs/workloads.md, docs/sim-profiles.md)"
+        )
+        let block = (0..<70).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + " 1\n"
+        #expect(error(block).hasPrefix("p.yaml:65:"), "\(error(block))")
+        #expect(error(block).contains("blocks nested deeper than 64 levels"))
+        let fine = "name: it's {fine} [really]\nseed: 1\ntimeline:\n  - {shape: constant, rate: 10, duration: '1s'}\n"
+        #expect(error(fine) == "no error")
+    }
+
     @Test func badProfilesNameFileLineAndKey() {
         #expect(
             error("seed: 1\ntimeline:\n  - shape: constant\n    rate: 10\n    duration: 1s\nvenu: [binance]\n")
