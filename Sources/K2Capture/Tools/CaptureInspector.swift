@@ -156,7 +156,9 @@ package enum CaptureInspector {
             if ts < first { first = ts }
             if ts < last {
                 ins.outOfPlace += 1
-                if last - ts > ins.maxBehindNanos { ins.maxBehindNanos = last - ts }
+                // Saturating: a damaged or hostile timestamp may be ~2^63 away (a fuzz finding: a trap).
+                let (behind, overflow) = last.subtractingReportingOverflow(ts)
+                ins.maxBehindNanos = max(ins.maxBehindNanos, overflow ? .max : behind)
             } else {
                 last = ts
             }
