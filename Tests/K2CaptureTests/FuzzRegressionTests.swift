@@ -39,4 +39,36 @@ import Testing
         let reader = try CaptureReader(path: dir.file("out.k2cap"))
         #expect(try reader.next()?.timestamp == 1_709_251_200_005_636_781)
     }
+
+    /// The capture-reader fuzzer (7.3M executions): receive times ~2^63 apart trapped `inspect`
+    /// in three subtractions (how far behind, the rate buckets' span, the sliding window), and
+    /// ids ~2^64 apart would have trapped the gap count. All saturate now.
+    @Test func inspectSurvivesTimesAndIdsAtTheEndsOfTheirRange() throws {
+        let path = dir.file("extremes.k2cap")
+        let writer = try CaptureWriter(
+            path: path, header: CaptureHeader(createdNanos: 1, host: "test", metadata: [("exchange", .string("binance"))]))
+        let far: Int64 = 9_000_000_000_000_000_000
+        let records: [(time: Int64, symbol: String, id: Int64)] = [
+            (.max - 1, "BTCUSDT", -far), (.min + 1, "BTCUSDT", far), (0, "BTCUSDT", -far), (.max, "BTCUSDT", 1),
+            (.min, "BTCUSDT", far), (.min + 2, "ETHUSDT", -far), (.max - 2, "ETHUSDT", far),
+        ]
+        for (ts, symbol, id) in records {
+            try writer.append(
+                OwnedRecord(
+                    kind: .recv, timestamp: ts, connection: 0,
+                    text:
+                        #"{"stream":"\#(symbol.lowercased())@trade","data":{"e":"trade","E":1,"s":"\#(symbol)","t":\#(id),"p":"1","q":"1","T":1,"m":true,"M":true}}"#
+                ))
+        }
+        try writer.close()
+        let inspection = try CaptureInspector.inspect(path: path)
+        #expect(inspection.records == 7)
+        #expect(inspection.outOfPlace == 5)
+        let trades = try #require(inspection.sequenceChecks.first { $0.messages == 7 })
+        // Each symbol jumps by ~2^64 once (the sum saturates too); the other ids go backwards.
+        #expect(trades.gaps == 2)
+        #expect(trades.regressions == 3)
+        #expect(trades.missingIds == .max)
+        #expect(trades.first.map(\.missing) == [.max, .max])
+    }
 }

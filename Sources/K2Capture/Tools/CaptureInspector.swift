@@ -37,7 +37,13 @@ package struct CaptureInspection: Sendable {
         package var next: Int64
         package var missingFrom: Int64 { previous + 1 }
         package var missingTo: Int64 { next - 1 }
-        package var missing: Int64 { next - previous - 1 }
+        /// Saturating: ids read out of a damaged or hostile file may lie ~2^64 apart.
+        package var missing: Int64 { Self.idsBetween(previous, next) }
+
+        static func idsBetween(_ previous: Int64, _ next: Int64) -> Int64 {
+            let (difference, overflow) = next.subtractingReportingOverflow(previous)
+            return overflow ? .max : difference - 1
+        }
     }
 
     /// One sequence check (Binance `depthUpdate` U/u, Binance `trade` t) across all symbols.
@@ -341,7 +347,8 @@ struct SequenceTracker {
         if next == prev &+ 1 { return }
         if next <= prev { c.regressions += 1; return }
         c.gaps += 1
-        c.missingIds += next - prev - 1
+        let (missingIds, overflow) = c.missingIds.addingReportingOverflow(CaptureInspection.Gap.idsBetween(prev, next))
+        c.missingIds = overflow ? .max : missingIds
         if c.first.count < listed {
             c.first.append(.init(symbol: symbol(), timestamp: r.timestamp, connection: r.connection, previous: prev, next: next))
         }
@@ -367,7 +374,9 @@ struct RateTracker {
         self.bucket = bucket
         self.window = window
         self.start = start - start % bucket
-        let bucketCount = end >= start ? (end - self.start) / bucket + 1 : 0
+        // Saturating throughout: a damaged or hostile file's receive times may lie ~2^63 apart.
+        let (span, spanOverflow) = end.subtractingReportingOverflow(self.start)
+        let bucketCount = end >= start && !spanOverflow ? span / bucket + 1 : 0
         // At most ten years of one-second buckets; past that the times are nonsense.
         usable = bucketCount > 0 && bucketCount <= 400_000_000
         if usable { counts = Array(repeating: 0, count: Int(bucketCount)) }
@@ -377,10 +386,12 @@ struct RateTracker {
     mutating func add(_ ts: Int64) {
         guard usable else { return }
         any = true
-        let bucketIndex = (ts - start) / bucket
+        let (offset, offsetOverflow) = ts.subtractingReportingOverflow(start)
+        let bucketIndex = offsetOverflow ? -1 : offset / bucket
         if bucketIndex >= 0, bucketIndex < counts.count { counts[Int(bucketIndex)] += 1 }
         // Drop times that are `window` or more before ts.
-        while size > 0, ring[head] <= ts - window {
+        let (cutoff, cutoffOverflow) = ts.subtractingReportingOverflow(window)
+        while size > 0, !cutoffOverflow, ring[head] <= cutoff {
             head = (head + 1) & (ring.count - 1)
             size -= 1
         }
