@@ -3,8 +3,9 @@ import Testing
 
 @testable import K2Replay
 
-/// The Kafka sink's header numbers: `KafkaSink.decimal` and `HeaderNumber` (which rewrites
-/// only the digits that changed) give the text `String(v)` gives, in any order of values.
+/// The Kafka sink's header numbers: `KafkaSink.decimal`, `HeaderNumber` (which rewrites
+/// only the digits that changed) and `SequenceText` (which adds one in place) give the text
+/// `String(v)` gives, in any order of values.
 @Suite struct KafkaHeaderTextTests {
     func text(_ buffer: UnsafeMutableRawBufferPointer, at offset: Int, length: Int) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + length)]), as: UTF8.self)
@@ -41,6 +42,21 @@ import Testing
         for value in values {
             let length = number.write(value, into: buffer)
             #expect(text(buffer, at: 32, length: length) == String(value))
+        }
+    }
+
+    /// `SequenceText` advances the text in place from one sequence to the next, across every
+    /// carry (9 → 10, 999 → 1000), and writes it whole for any other step.
+    @Test func sequenceTextFollowsConsecutiveAndOtherSequences() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+        defer { buffer.deallocate() }
+        var sequence = KafkaSink.SequenceText(offset: 40)
+        var values = Array(Int64(0)...Int64(12_345))
+        values += [99_998, 99_999, 100_000, 100_001, 7, 8, 8, 0, 1, 999_999_999_999_999_998, 999_999_999_999_999_999]
+        values += [1_000_000_000_000_000_000, 1_000_000_000_000_000_001, Int64.max - 1, Int64.max, 3, 2, 10, 11]
+        for value in values {
+            let length = sequence.write(value, into: buffer)
+            #expect(text(buffer, at: 40, length: length) == String(value))
         }
     }
 }

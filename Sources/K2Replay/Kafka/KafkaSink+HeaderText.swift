@@ -74,6 +74,44 @@ extension KafkaSink {
             return length
         }
     }
+
+    /// The `k2-id` sequence's decimal text at a fixed place in the number buffer. Each message's
+    /// sequence is the last one plus one: the text is advanced in place (the last digit goes up,
+    /// a 9 carries), about one store instead of writing every digit again; any other value, and
+    /// a carry out of the first digit (999 → 1000), writes the whole number.
+    struct SequenceText {
+        let offset: Int
+        private var value = Int64.min
+        private var length = 0
+
+        init(offset: Int) { self.offset = offset }
+
+        /// Makes the text at `offset` that of `v`; returns its length (at most 20).
+        @inline(__always)
+        mutating func write(_ v: Int64, into buf: UnsafeMutableRawBufferPointer) -> Int {
+            let follows = v > 0 && v == value &+ 1
+            value = v
+            if follows && addOne(buf.baseAddress! + offset) { return length }
+            length = KafkaSink.decimal(v, into: buf, at: offset)
+            return length
+        }
+
+        /// Adds one to the `length` digits at `text`; false when all were nines (now zeros).
+        @inline(__always)
+        private func addOne(_ text: UnsafeMutableRawPointer) -> Bool {
+            var index = length - 1
+            while index >= 0 {
+                let digit = text.load(fromByteOffset: index, as: UInt8.self)
+                if digit != 57 {
+                    text.storeBytes(of: digit &+ 1, toByteOffset: index, as: UInt8.self)
+                    return true
+                }
+                text.storeBytes(of: 48, toByteOffset: index, as: UInt8.self)
+                index -= 1
+            }
+            return false
+        }
+    }
 }
 
 /// `kafka://host:port[,host:port]?topic=TEMPLATE` in the sink registry; `-X` properties go to librdkafka.

@@ -66,8 +66,14 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     package let uri: String
     package let options: Options
     private let clock: any NanoClock
-    private var producer: KafkaProducer?
-    private var topics: TopicCache<OpaquePointer>
+    private var producer: KafkaProducer? {
+        didSet { producerRef = producer.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `producer`, unretained, for `send`: it calls the producer without a retain and release
+    /// per message (a strong `guard let` of the `var` took both). Set with `producer`, which holds it.
+    @exclusivity(unchecked) private var producerRef: Unmanaged<KafkaProducer>?
+    /// Read and written by the sending thread only (`send`): no exclusivity check per message.
+    @exclusivity(unchecked) private var topics: TopicCache<OpaquePointer>
     private let recorder: SinkRecorder
     /// Slot ring, `ringStride` words per in-flight message: intended and actual send times
     /// (monotonic ns) and the `CaptureBlock` hold on its payload (0 when the payload was copied).
@@ -98,6 +104,8 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// What `numbers` holds of the two times, so that `send` rewrites only what changed.
     private var receiveText = HeaderNumber(offset: 0)
     private var intendedText = HeaderNumber(offset: 32)
+    /// What `numbers` holds of the `k2-id` sequence (after the run id's prefix at 64).
+    private var sequenceText = SequenceText(offset: 64 + MessageID.prefixLength)
     private let goneLock = Lock()
     private var gone: String?
     private var messageTimeout = ""
@@ -220,9 +228,15 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     }
 
     package func send(_ message: borrowing ReplayMessage) throws {
-        guard let producer else {
+        guard let producerRef else {
             throw ReplayError(.io, place: uri, what: "send before open", remedy: "call open() first")
         }
+        try producerRef._withUnsafeGuaranteedRef { producer in try send(message, through: producer) }
+    }
+
+    /// `send` with the producer borrowed (`producer` holds it from `open` until `finish`).
+    @inline(__always)
+    private func send(_ message: borrowing ReplayMessage, through producer: KafkaProducer) throws {
         let payload = message.record.payload
         let fields = message.fields
         // A recent topic first: no closure (and no retain of the producer for it) per message.
@@ -249,7 +263,7 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
         if options.headers {
             let n1 = receiveText.write(message.captureNanos, into: numbers)
             let n2 = intendedText.write(message.intendedNanos &+ wallMinusMono, into: numbers)
-            let n3 = MessageID.prefixLength + Self.decimal(Int64(sequence), into: numbers, at: 64 + MessageID.prefixLength)
+            let n3 = MessageID.prefixLength + sequenceText.write(Int64(sequence), into: numbers)
             err = producer.produce(
                 topic: rkt, value: payload, valueStays: hold != nil, key: fields.symbol,
                 headers: (

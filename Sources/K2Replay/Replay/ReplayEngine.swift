@@ -172,7 +172,10 @@ package final class ReplayEngine: @unchecked Sendable {
         // Locals, not properties, in the loop: no exclusivity checks, no lazy-global checks.
         let sinks = self.sinks
         let sinkCount = sinks.count
-        let onlySink: (any ReplaySink)? = sinkCount == 1 ? sinks[0] : nil
+        // The one sink in a non-optional `let` (a placeholder, never called, when there is none):
+        // called through an optional binding, every send retained and released it.
+        let singleSink = sinkCount == 1
+        let firstSink: any ReplaySink = sinks.first ?? MockSink()
         let signalFlag = StopSignals.received
         let stopFlag = self.stopFlag
         let needFields = shard != nil || sinks.contains { $0.usesPayloadFields }
@@ -276,8 +279,8 @@ package final class ReplayEngine: @unchecked Sendable {
                     intendedNanos: intended, actualNanos: actual, exchange: singleExchange ?? source.exchange)
                 var failed = -1
                 var failure: (any Error)?
-                if let onlySink {
-                    do { try onlySink.send(message) } catch { failed = 0; failure = error }
+                if singleSink {
+                    do { try firstSink.send(message) } catch { failed = 0; failure = error }
                 } else {
                     for i in 0..<sinkCount {
                         do { try sinks[i].send(message) } catch { failed = i; failure = error; break }
@@ -561,6 +564,9 @@ private final class ThreadJob: @unchecked Sendable {
 /// capture in time order (the common case: no merge on the per-record path).
 final class RecordSource: ReplaySource {
     let readers: [CaptureReader]
+    /// `readers[0]` (nil when there is none), held in its own `let`: called through it, the
+    /// per-record `next()` retains and releases nothing (an array element was retained per call).
+    private let firstReader: CaptureReader?
     private let frames: [[CaptureIndex.Entry]]
     /// The capture (index into `exchanges`) each reader reads.
     private let captureOfReader: [Int]
@@ -657,6 +663,7 @@ final class RecordSource: ReplaySource {
         }
         self.paths = paths
         self.readers = readers
+        firstReader = readers.first
         self.frames = frames
         self.captureOfReader = captureOfReader
         self.exchanges = exchanges
@@ -684,7 +691,7 @@ final class RecordSource: ReplaySource {
     @inline(__always)
     func next() throws -> CaptureRecord? {
         if let merged { return try merged.next() }
-        return try readers[0].next()
+        return try firstReader?.next()
     }
 
     /// The venue of every record when there is one capture.
