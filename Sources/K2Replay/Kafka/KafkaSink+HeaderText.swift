@@ -10,37 +10,9 @@ extension KafkaSink {
         let sign = v < 0 ? 1 : 0
         if v < 0 { base.storeBytes(of: 45, as: UInt8.self) }
         let magnitude = v.magnitude
-        var digitCount = 1
-        var bound: UInt64 = 10
-        while digitCount < 19 && magnitude >= bound {
-            digitCount += 1
-            bound &*= 10
-        }
-        if digitCount == 19 && magnitude >= bound { digitCount = 20 }
-        writeDigits(magnitude, count: digitCount, end: base + sign + digitCount)
+        let digitCount = DecimalDigits.count(magnitude)
+        DecimalDigits.write(magnitude, count: digitCount, endingAt: base + sign + digitCount)
         return sign + digitCount
-    }
-
-    /// "00" "01" … "99": two digits per division.
-    private static let digitPairs: StaticString =
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
-
-    /// Writes the last `count` digits of `v` (zero-padded) ending just before `end`.
-    @inline(__always)
-    static func writeDigits(_ v: UInt64, count: Int, end: UnsafeMutableRawPointer) {
-        let table = digitPairs.utf8Start
-        var remaining = v
-        var position = end
-        var left = count
-        while left >= 2 {
-            let pair = Int(truncatingIfNeeded: remaining % 100)
-            remaining /= 100
-            position -= 2
-            position.storeBytes(of: table[2 * pair], as: UInt8.self)
-            position.storeBytes(of: table[2 * pair + 1], toByteOffset: 1, as: UInt8.self)
-            left -= 2
-        }
-        if left == 1 { (position - 1).storeBytes(of: UInt8(truncatingIfNeeded: 48 &+ remaining % 10), as: UInt8.self) }
     }
 
     /// A time header's decimal text at a fixed place in the sink's number buffer, rewritten only
@@ -70,7 +42,7 @@ extension KafkaSink {
                 second = seconds
                 length = KafkaSink.decimal(seconds, into: buf, at: offset) + 9
             }
-            KafkaSink.writeDigits(UInt64(v &- seconds &* 1_000_000_000), count: 9, end: buf.baseAddress! + offset + length)
+            DecimalDigits.write(UInt64(v &- seconds &* 1_000_000_000), count: 9, endingAt: buf.baseAddress! + offset + length)
             return length
         }
     }

@@ -1,3 +1,5 @@
+import K2Core
+
 /// Writes message text through a pointer into space the caller reserved: one capacity and
 /// uniqueness check per message instead of one per fragment (`Array.append(contentsOf:)` per
 /// literal and number cost a third of the Coinbase encoder's time). Same bytes as
@@ -30,36 +32,11 @@ struct RawWriter {
         }
     }
 
-    /// "00" "01" … "99": two digits per division.
-    static let pairs: StaticString =
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
-
-    /// Writes the last `count` digits of `v` ending just before `end` (zero-padded).
-    @inline(__always)
-    static func digits(_ v: UInt64, count: Int, end: UnsafeMutablePointer<UInt8>) {
-        let table = pairs.utf8Start
-        var remaining = v
-        var position = end
-        var left = count
-        while left >= 2 {
-            let pair = Int(truncatingIfNeeded: remaining % 100)
-            remaining /= 100
-            position -= 2
-            position[0] = table[2 * pair]
-            position[1] = table[2 * pair + 1]
-            left -= 2
-        }
-        if left == 1 { (position - 1).pointee = UInt8(truncatingIfNeeded: 48 &+ remaining % 10) }
-    }
-
     /// A non-negative integer in decimal.
     @inline(__always)
     mutating func uint(_ v: UInt64) {
-        var digitCount = 1
-        var remaining = v
-        while remaining >= 100 { remaining /= 100; digitCount += 2 }
-        if remaining >= 10 { digitCount += 1 }
-        Self.digits(v, count: digitCount, end: cursor + digitCount)
+        let digitCount = DecimalDigits.count(v)
+        DecimalDigits.write(v, count: digitCount, endingAt: cursor + digitCount)
         cursor += digitCount
     }
 
@@ -72,7 +49,7 @@ struct RawWriter {
     /// `v` zero-padded to exactly `width` digits.
     @inline(__always)
     mutating func padded(_ v: UInt64, width: Int) {
-        Self.digits(v, count: width, end: cursor + width)
+        DecimalDigits.write(v, count: width, endingAt: cursor + width)
         cursor += width
     }
 
