@@ -71,4 +71,27 @@ import Testing
         #expect(trades.missingIds == .max)
         #expect(trades.first.map(\.missing) == [.max, .max])
     }
+
+    /// The capture-reader fuzzer (1.5M executions, a 10 s timeout): two receive times nine years
+    /// apart made `inspect` allocate a bucket per second between them (2.3 GB) and sort it. Only
+    /// the seconds that hold messages are kept now; the rest count as zeros.
+    @Test func inspectOfTimesYearsApartKeepsOnlyTheBusySeconds() throws {
+        let path = dir.file("years.k2cap")
+        let writer = try CaptureWriter(
+            path: path, header: CaptureHeader(createdNanos: 1, host: "test", metadata: [("exchange", .string("binance"))]))
+        let t0: Int64 = 1_700_000_000_000_000_000
+        let nineYears: Int64 = 9 * 365 * 86_400 * 1_000_000_000
+        for ts in [t0, t0 + 1, t0 + 2, t0 + nineYears, t0 + 3] {
+            try writer.append(OwnedRecord(kind: .recv, timestamp: ts, connection: 0, text: "{}"))
+        }
+        try writer.close()
+        let peakBefore = try #require(CaptureBench.peakRSSKiB())
+        let rate = try #require(try CaptureInspector.inspect(path: path).rate)
+        // The process's high-water mark barely moves (it rose by 2.3 GB before).
+        #expect(try #require(CaptureBench.peakRSSKiB()) - peakBefore < 512 << 10)
+        #expect(rate.seconds == 9 * 365 * 86_400 + 1)
+        #expect(rate.p50 == 0 && rate.p99 == 0)
+        #expect(rate.max == 4)
+        #expect(rate.busiest100msCount == 3)
+    }
 }

@@ -141,9 +141,7 @@ package enum CaptureInspector {
         var markers: [String: Int] = [:]
         var seq = SequenceTracker(listed: options.gapsListed)
         var krakenBooks = KrakenBookChecker(listed: options.gapsListed)
-        var rate = RateTracker(
-            bucket: options.bucketNanos, window: options.windowNanos,
-            start: index.firstTimestamp ?? 0, end: index.lastTimestamp ?? 0)
+        var rate = RateTracker(bucket: options.bucketNanos, window: options.windowNanos)
         var first = Int64.max, last = Int64.min, prev = Int64.min
         // The frames as read, to hold the stored index against them as `verify` does.
         var framesRead: [(offset: Int64, records: Int, first: Int64, last: Int64)] = []
@@ -358,38 +356,45 @@ struct SequenceTracker {
 }
 
 /// Messages per second bucket and the busiest sliding window.
+///
+/// Only the buckets that hold messages are stored (the run of the current bucket, and a table of
+/// the rest): the seconds in between hold none and count as zeros. A file whose times lie years
+/// apart (a damaged or hostile one: a fuzz finding allocated and sorted hundreds of millions of
+/// empty buckets) costs no more than one whose times are close.
 struct RateTracker {
     let bucket: Int64
     let window: Int64
-    let start: Int64
-    var counts: [Int] = []
-    var usable: Bool
+    /// Messages per non-empty bucket, by bucket number (`floor(time / bucket)`), apart from the
+    /// current one; in time order every message lands in the current one.
+    var counts: [Int64: Int] = [:]
+    var currentBucket = Int64.min, currentCount = 0
+    var firstBucket = Int64.max, lastBucket = Int64.min
     // Sliding window over the receive times of the last `window` ns (a ring buffer).
     var ring: [Int64] = Array(repeating: 0, count: 1024)
     var head = 0, size = 0
     var best = 0, bestStart: Int64 = 0
     var any = false
 
-    init(bucket: Int64, window: Int64, start: Int64, end: Int64) {
+    init(bucket: Int64, window: Int64) {
         self.bucket = bucket
         self.window = window
-        self.start = start - start % bucket
-        // Saturating throughout: a damaged or hostile file's receive times may lie ~2^63 apart.
-        let (span, spanOverflow) = end.subtractingReportingOverflow(self.start)
-        let bucketCount = end >= start && !spanOverflow ? span / bucket + 1 : 0
-        // At most ten years of one-second buckets; past that the times are nonsense.
-        usable = bucketCount > 0 && bucketCount <= 400_000_000
-        if usable { counts = Array(repeating: 0, count: Int(bucketCount)) }
     }
 
     @inline(__always)
     mutating func add(_ ts: Int64) {
-        guard usable else { return }
         any = true
-        let (offset, offsetOverflow) = ts.subtractingReportingOverflow(start)
-        let bucketIndex = offsetOverflow ? -1 : offset / bucket
-        if bucketIndex >= 0, bucketIndex < counts.count { counts[Int(bucketIndex)] += 1 }
-        // Drop times that are `window` or more before ts.
+        let (quotient, remainder) = ts.quotientAndRemainder(dividingBy: bucket)
+        let bucketNumber = remainder < 0 ? quotient - 1 : quotient
+        if bucketNumber == currentBucket {
+            currentCount += 1
+        } else {
+            if currentCount > 0 { counts[currentBucket, default: 0] += currentCount }
+            currentBucket = bucketNumber
+            currentCount = 1
+            firstBucket = min(firstBucket, bucketNumber)
+            lastBucket = max(lastBucket, bucketNumber)
+        }
+        // Drop times that are `window` or more before ts (saturating: times may lie ~2^63 apart).
         let (cutoff, cutoffOverflow) = ts.subtractingReportingOverflow(window)
         while size > 0, !cutoffOverflow, ring[head] <= cutoff {
             head = (head + 1) & (ring.count - 1)
@@ -412,16 +417,23 @@ struct RateTracker {
     }
 
     func result() -> CaptureInspection.Rate? {
-        guard usable, any else { return nil }
-        let sorted = counts.sorted()
+        guard any else { return nil }
+        var full = counts
+        full[currentBucket, default: 0] += currentCount
+        // At most ten years of one-second buckets; past that the times are nonsense.
+        let (span, overflow) = lastBucket.subtractingReportingOverflow(firstBucket)
+        guard !overflow, span < 400_000_000 else { return nil }
+        let seconds = Int(span) + 1
+        let sorted = full.values.sorted()
+        let empty = seconds - sorted.count
         func pct(_ p: Double) -> Int {
-            let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
-            return sorted[min(max(rank, 0), sorted.count - 1)]
+            let rank = min(max(Int((p * Double(seconds)).rounded(.up)) - 1, 0), seconds - 1)
+            return rank < empty ? 0 : sorted[rank - empty]
         }
-        let total = counts.reduce(0, +)
+        let total = sorted.reduce(0, +)
         return .init(
-            seconds: counts.count, p50: pct(0.5), p99: pct(0.99), max: sorted.last ?? 0,
-            mean: Double(total) / Double(max(counts.count, 1)),
+            seconds: seconds, p50: pct(0.5), p99: pct(0.99), max: sorted.last ?? 0,
+            mean: Double(total) / Double(seconds),
             busiest100msStart: bestStart, busiest100msCount: best)
     }
 }
