@@ -1,21 +1,23 @@
 import K2Capture
 import K2Core
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Bytes of a text field: a view into the payload (no copy) or an owned string.
 enum FieldText {
     case view(UnsafeRawBufferPointer)
     case string(String)
 
-    var count: Int {
+    /// Calls `body` with the bytes (a copy of an owned string's only when it is not contiguous).
+    @inline(__always)
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         switch self {
-        case .view(let bytes): return bytes.count
-        case .string(let string): return string.utf8.count
-        }
-    }
-    func append(to w: RowBinary) {
-        switch self {
-        case .view(let bytes): w.raw(bytes)
-        case .string(let string): w.raw(string)
+        case .view(let bytes): return body(bytes)
+        case .string(var string): return string.withUTF8 { body(UnsafeRawBufferPointer($0)) }
         }
     }
     var text: String {
@@ -60,6 +62,9 @@ enum TradeParser {
     /// (see `knownWithoutTrades`); otherwise the kind to report it under: its event or channel
     /// name, or `"no type"`.
     static func unreadableKind(_ payload: UnsafeRawBufferPointer, fields: PayloadFields) -> String? {
+        // The common case first, on the bytes: a known event (a third of Binance's messages are
+        // depth updates) costs a length check and a compare, no String and no hash.
+        if let eventBytes = fields.event, isKnownWithoutTrades(eventBytes) { return nil }
         guard let event = fields.eventString else {
             // A Binance stream without "e" (bookTicker) or a request's response {"result":…,"id":…}.
             if let stream = fields.streamString, stream.hasSuffix("@bookTicker") { return nil }
@@ -71,6 +76,19 @@ enum TradeParser {
         // Kraken v1 channel names carry their parameters: book-25, ohlc-1, spread.
         if event.hasPrefix("book-") || event.hasPrefix("ohlc-") || event == "spread" { return nil }
         return event
+    }
+
+    /// `knownWithoutTrades` as bytes (compared by length, then content).
+    private static let knownWithoutTradesBytes: [[UInt8]] = knownWithoutTrades.map { Array($0.utf8) }
+
+    /// Whether `event` is one of `knownWithoutTrades`, without making a String.
+    @inline(__always)
+    static func isKnownWithoutTrades(_ event: UnsafeRawBufferPointer) -> Bool {
+        guard let eventBase = event.baseAddress else { return false }
+        for name in knownWithoutTradesBytes where name.count == event.count {
+            if name.withUnsafeBytes({ memcmp($0.baseAddress!, eventBase, event.count) == 0 }) { return true }
+        }
+        return false
     }
 
     /// Calls `row` for each trade in the message; returns how many.
