@@ -158,4 +158,26 @@ struct TradeParserTests {
             if let value { #expect(TradeParser.eightDigitsValue(word) == value, "\(text)") }
         }
     }
+
+    @Test func decimalsAreTheCorrectlyRoundedDoubles() {
+        // Seeded random decimal texts in the venues' shapes and around the fast path's limits
+        // (leading and trailing zeros, up to 20 digits on either side of the dot, a sign): the
+        // value equals Swift's own correctly rounded parse, bit for bit.
+        var rng = SplitMix64(seed: 1818)
+        func digits(_ count: Int, zeros: Bool) -> String {
+            String((0..<count).map { _ in zeros && rng.next() % 3 == 0 ? "0" : Character(String(rng.next() % 10)) })
+        }
+        var texts = ["0", "0.0", "0.00000000", "67000.00", "67000.01000000", "0.83656877", "0.00000001", "123456789012345.5", "1.23456789012345678"]
+        for _ in 0..<3000 {
+            let whole = Int(rng.next() % 8) == 0 ? digits(Int(rng.next() % 20) + 1, zeros: true) : digits(Int(rng.next() % 6) + 1, zeros: true)
+            let fraction = digits(Int(rng.next() % 21), zeros: rng.next() % 2 == 0)
+            let sign = rng.next() % 5 == 0 ? "-" : ""
+            texts.append(fraction.isEmpty ? sign + whole : "\(sign)\(whole).\(fraction)")
+        }
+        for text in texts {
+            let expected = Double(text)
+            let parsed = Array(text.utf8).withUnsafeBytes { TradeParser.decimal($0) }
+            #expect(parsed?.bitPattern == expected?.bitPattern, "\(text): \(String(describing: parsed)) vs \(String(describing: expected))")
+        }
+    }
 }
