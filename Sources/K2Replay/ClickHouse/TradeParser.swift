@@ -106,6 +106,7 @@ enum TradeParser {
         return 0
     }
 
+    @inline(__always)
     static func bytesEqual(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
         guard b.count == s.utf8CodeUnitCount else { return false }
         let expected = s.utf8Start
@@ -358,23 +359,6 @@ enum TradeParser {
         if position < b.count, b[position] == 45 { neg = true; position += 1 }
         guard position < b.count else { return nil }
         while position < b.count {
-            // After the dot (prices and quantities carry up to 8 decimals): eight digits per step,
-            // as the digit steps below would take them, while the mantissa stays ≤ 15 digits.
-            if seenDot, position &+ 8 <= b.count {
-                let word = UnsafeRawPointer(b.baseAddress! + position).loadUnaligned(as: UInt64.self).littleEndian
-                if isEightDigits(word) {
-                    let chunk = eightDigitsValue(word)
-                    // Leading zeros of a mantissa still 0 are not significant digits.
-                    let significant = mant != 0 ? 8 : (chunk == 0 ? 0 : RowBinary.digits(chunk))
-                    if digits + significant <= 15 {
-                        mant = mant &* 100_000_000 &+ chunk
-                        digits += significant
-                        frac += 8
-                        position += 8
-                        continue
-                    }
-                }
-            }
             let byte = b[position]
             if byte >= 48, byte <= 57 {
                 if mant == 0, byte == 48 { if seenDot { frac += 1 }; position += 1; continue }
