@@ -128,35 +128,6 @@ struct ClickHouseSinkTests {
         #expect(row.trimmingCharacters(in: .newlines) == expected)
     }
 
-    @Test func aRunOfKnownLengthEndsInSmallerInserts() throws {
-        // Told how many messages come at most, the sink cuts the last whole inserts smaller
-        // (each at least `tailRows`), so more inserts than full batches, every row once.
-        let server = try ClickHouseServer.start()
-        defer { server.stop() }
-        let records = SampleTraffic(seed: 9).records(count: 8_000)
-        let trades = SinkDriver.count(records, containing: "\"e\":\"trade\"")
-        var results: [(inserts: UInt64, rows: String)] = []
-        for (table, told) in [("untold", false), ("told", true)] {
-            var options = ClickHouseSink.Options(host: "127.0.0.1", port: server.httpPort, mode: .trades, table: table)
-            options.createTables = true
-            options.batchRows = 2_000
-            options.tailRows = 250
-            let sink = try ClickHouseSink(uri: "clickhouse://test", options: options)
-            if told { sink.expectAtMost(messages: UInt64(records.count)) }
-            let sent = try SinkDriver.run(sink, records: records)
-            #expect(sink.counts.delivered == UInt64(sent))
-            #expect(sink.rowsWritten == UInt64(trades))
-            let content =
-                "SELECT count(), sum(cityHash64(message_id, symbol, price, quantity, side, trade_id, receive_ns)) FROM default.\(table) FORMAT TSV"
-            results.append((sink.batchesWritten, try server.query(content)))
-        }
-        let full = UInt64((trades + 1_999) / 2_000)
-        #expect(results[0].inserts == full)
-        #expect(results[1].inserts > full, "\(results)")
-        // The same rows either way.
-        #expect(results[0].rows.hasPrefix("\(trades)\t") && results[0].rows == results[1].rows, "\(results)")
-    }
-
     @Test func krakenAndCoinbaseTradesLand() throws {
         let server = try ClickHouseServer.start()
         defer { server.stop() }

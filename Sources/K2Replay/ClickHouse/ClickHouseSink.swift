@@ -71,8 +71,6 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         var maxPendingBatches: Int = 4
         /// Rows per chunk handed to the writer while an insert streams (`batchRows` when not streaming).
         package var chunkRows: Int = 4096
-        /// The smallest whole insert the end of a run of known length is cut into (`expectAtMost`).
-        package var tailRows: Int = 8192
         /// Stream each insert's rows to the server while they are encoded (chunked transfer
         /// encoding); the rows then go in arrival order.
         package var streaming: Bool = false
@@ -441,27 +439,6 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
 
     /// Rows per chunk: `chunkRows` when streaming, else the whole batch.
     private var chunkRows: Int { options.streaming ? max(1, min(options.chunkRows, options.batchRows)) : options.batchRows }
-    /// At most this many messages will be sent (0: not known), from `expectAtMost` (guarded by cond).
-    private var expectedMessages: UInt64 = 0
-    /// Rows encoded so far (sending thread, under cond).
-    private var encodedRows: UInt64 = 0
-    /// `encodedRows` at which `endsTail` is looked at next (sending thread, under cond).
-    private var nextTailCheck: UInt64 = 0
-
-    package func expectAtMost(messages: UInt64) { cond.withLock { expectedMessages = messages } }
-
-    /// Whole inserts near the end of a run of known length: whether the batch being filled holds
-    /// at least the rows still to come (estimated from the rows per message so far). The last
-    /// inserts then halve, down to `Options.tailRows`, and the server has little left to write after
-    /// the last message (a full last batch kept the client waiting for its whole insert).
-    private func endsTail() -> Bool {
-        nextTailCheck = encodedRows &+ 128  // looked at every 128 rows, not per message
-        let rows = current.rowCount
-        guard rows >= min(options.tailRows, options.batchRows), localSent < expectedMessages, localSent > 0 else { return false }
-        let remainingRows = Double(expectedMessages - localSent) * Double(encodedRows) / Double(localSent)
-        return Double(rows) >= remainingRows
-    }
-
     /// Time `send` waited for the writer (back-pressure), ns; sending thread only.
     private var _blockedNanos: Int64 = 0
     package var blockedNanos: Int64 { _blockedNanos }
@@ -514,8 +491,7 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
         }
         if current.messages == 0 { current.startedMono = clock.monotonicNanos() }
         // One access to `current` for the whole row (not one exclusivity check per field).
-        let added = current.add(message, mode: options.mode, idPrefix: messageIDs ? UnsafeRawBufferPointer(idPrefix) : nil, batchIDs: batchIDs)
-        if added == 0 {
+        if current.add(message, mode: options.mode, idPrefix: messageIDs ? UnsafeRawBufferPointer(idPrefix) : nil, batchIDs: batchIDs) == 0 {
             // trades mode: a message it cannot read fails, by kind (never delivered silently).
             if options.mode == .trades, let kind = TradeParser.unreadableKind(message.record.payload, fields: message.fields) {
                 recorder.failed(reason: "mode=trades cannot read \(kind) messages")
@@ -526,11 +502,8 @@ package final class ClickHouseSink: ReplaySink, @unchecked Sendable {
             _skipped &+= 1
             return
         }
-        encodedRows &+= UInt64(added)
-        if insertRows + current.rowCount >= options.batchRows
-            || (expectedMessages > 0 && !options.streaming && encodedRows >= nextTailCheck && endsTail())
-        {
-            // The batch is full (or the run's last rows come in smaller inserts): this chunk ends its insert.
+        if insertRows + current.rowCount >= options.batchRows {
+            // The batch is full: this chunk ends its insert.
             current.endsInsert = true
             insertRows = 0
             closeCurrent()

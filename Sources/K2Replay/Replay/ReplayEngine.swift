@@ -120,11 +120,6 @@ package final class ReplayEngine: @unchecked Sendable {
         try Self.checkScheduleRange(span: source.span, loops: config.loops, pace: config.pace)
         for sink in sinks { try sink.open() }
         for sink in sinks { sink.willStart(pace: config.pace) }
-        if let captures = source as? RecordSource {
-            // An upper bound: kinds, a time window or a shard only send fewer.
-            let most = UInt64(captures.recordCount).multipliedReportingOverflow(by: UInt64(config.loops))
-            if !most.overflow { for sink in sinks { sink.expectAtMost(messages: most.partialValue) } }
-        }
         if var waiter = manualWaiter {
             return try replay(source, &waiter, progress)
         }
@@ -577,8 +572,6 @@ final class RecordSource: ReplaySource {
     /// or damaged frames (no stored index; the scan went past them).
     let damage: [(path: String, damage: CaptureDamage)]
     private let paths: [String]
-    /// Records in the captures' indexes (every kind, the whole files).
-    let recordCount: Int
 
     /// Damaged frames the readers met while iterating: `all` once per meeting (every round),
     /// `unique` once per frame; with the index scan's, once (a file without an index).
@@ -663,7 +656,6 @@ final class RecordSource: ReplaySource {
             }
         }
         self.paths = paths
-        recordCount = count
         self.readers = readers
         self.frames = frames
         self.captureOfReader = captureOfReader

@@ -73,10 +73,6 @@ package protocol ReplaySink: AnyObject {
     var usesPayloadFields: Bool { get }
     /// Called by the engine once, after `open` and before the first `send`, with the pace. Default: nothing.
     func willStart(pace: Pace)
-    /// Called by the engine before the first `send` when it knows that at most `messages` will
-    /// be sent (capture files: the records of their indexes, times the loops), so that a sink
-    /// that batches can cut its last batches smaller. Default: nothing.
-    func expectAtMost(messages: UInt64)
     /// Total time `send` has spent waiting for the destination to make room (back-pressure:
     /// librdkafka's queue full, ClickHouse's pending batches), ns; read by the engine on the
     /// sending thread once per interval. Default 0 (a sink that never waits).
@@ -87,7 +83,6 @@ extension ReplaySink {
     package var stats: SinkStats { SinkStats(counts: counts) }
     package var usesPayloadFields: Bool { true }
     package func willStart(pace: Pace) {}
-    package func expectAtMost(messages: UInt64) {}
     package var blockedNanos: Int64 { 0 }
 }
 
