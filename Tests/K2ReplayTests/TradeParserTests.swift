@@ -120,4 +120,64 @@ struct TradeParserTests {
             }
         }
     }
+
+    @Test func integersEightDigitsAtATimeMatchADigitLoop() {
+        // Seeded random digit runs (up to 24 long, so the 19-digit cap and wrapping are met),
+        // with a sign and a stop byte from both sides of the digits' range ('/' and ':' are the
+        // bytes next to '0' and '9'): the word steps agree with one digit per step, from every offset.
+        func reference(_ b: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int64? {
+            var position = start, negative = false, value: Int64 = 0, digits = 0
+            if position < n, b[position] == 45 { negative = true; position += 1 }
+            while position < n, b[position] >= 48, b[position] <= 57, digits < 19 {
+                value = value &* 10 &+ Int64(b[position] - 48)
+                position += 1
+                digits += 1
+            }
+            return digits > 0 ? (negative ? -value : value) : nil
+        }
+        var rng = SplitMix64(seed: 18)
+        let stops: [UInt8] = [47, 58, 44, 125, 0, 0xb0, 0x39 &+ 0xc7]
+        for _ in 0..<400 {
+            var bytes: [UInt8] = rng.next() % 4 == 0 ? [45] : []
+            bytes += (0..<Int(rng.next() % 25)).map { _ in UInt8(48 + rng.next() % 10) }
+            if rng.next() % 2 == 0 { bytes.append(stops[Int(rng.next() % UInt64(stops.count))]) }
+            bytes += (0..<Int(rng.next() % 10)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            bytes.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }
+                for start in 0...buffer.count {
+                    for end in [buffer.count, max(start, buffer.count - 3)] {
+                        #expect(TradeParser.integer(base, start, end) == reference(base, start, end), "\(bytes) from \(start) to \(end)")
+                    }
+                }
+            }
+        }
+        let words: [(String, UInt64?)] = [("12345678", 12_345_678), ("00000000", 0), ("99999999", 99_999_999), ("1234567:", nil), ("/2345678", nil)]
+        for (text, value) in words {
+            let word = Array(text.utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian }
+            #expect(TradeParser.isEightDigits(word) == (value != nil), "\(text)")
+            if let value { #expect(TradeParser.eightDigitsValue(word) == value, "\(text)") }
+        }
+    }
+
+    @Test func decimalsAreTheCorrectlyRoundedDoubles() {
+        // Seeded random decimal texts in the venues' shapes and around the fast path's limits
+        // (leading and trailing zeros, up to 20 digits on either side of the dot, a sign): the
+        // value equals Swift's own correctly rounded parse, bit for bit.
+        var rng = SplitMix64(seed: 1818)
+        func digits(_ count: Int, zeros: Bool) -> String {
+            String((0..<count).map { _ in zeros && rng.next() % 3 == 0 ? "0" : Character(String(rng.next() % 10)) })
+        }
+        var texts = ["0", "0.0", "0.00000000", "67000.00", "67000.01000000", "0.83656877", "0.00000001", "123456789012345.5", "1.23456789012345678"]
+        for _ in 0..<3000 {
+            let whole = Int(rng.next() % 8) == 0 ? digits(Int(rng.next() % 20) + 1, zeros: true) : digits(Int(rng.next() % 6) + 1, zeros: true)
+            let fraction = digits(Int(rng.next() % 21), zeros: rng.next() % 2 == 0)
+            let sign = rng.next() % 5 == 0 ? "-" : ""
+            texts.append(fraction.isEmpty ? sign + whole : "\(sign)\(whole).\(fraction)")
+        }
+        for text in texts {
+            let expected = Double(text)
+            let parsed = Array(text.utf8).withUnsafeBytes { TradeParser.decimal($0) }
+            #expect(parsed?.bitPattern == expected?.bitPattern, "\(text): \(String(describing: parsed)) vs \(String(describing: expected))")
+        }
+    }
 }

@@ -84,18 +84,85 @@ final class RowBinary {
         base[count] = b
         count &+= 1
     }
-    /// Decimal digits of `v` (for lengths of composed strings).
+    /// Decimal digits of `v` (for lengths of composed strings): four digits per step first.
     @inline(__always) static func digits(_ v: UInt64) -> Int {
         var digitCount = 1, remaining = v
-        while remaining >= 10 { remaining /= 10; digitCount += 1 }
+        while remaining >= 10_000 { remaining /= 10_000; digitCount &+= 4 }
+        while remaining >= 10 { remaining /= 10; digitCount &+= 1 }
         return digitCount
     }
     @inline(__always) func decimal(_ v: UInt64) {
         let digitCount = Self.digits(v)
         reserve(digitCount)
-        var remaining = v
-        var position = count + digitCount - 1
-        repeat { base[position] = UInt8(48 + remaining % 10); remaining /= 10; position -= 1 } while remaining > 0
+        Cursor.writeDecimal(v, digits: digitCount, at: base + count)
         count &+= digitCount
+    }
+
+    /// Appends up to `maxBytes` with one capacity check: `body` writes through the cursor it is
+    /// given (a whole row, field after field, with no check or count update per field).
+    @inline(__always) func append(maxBytes: Int, _ body: (inout Cursor) -> Void) {
+        reserve(maxBytes)
+        var cursor = Cursor(at: base + count)
+        body(&cursor)
+        count = cursor.at - base
+    }
+
+    /// A write position inside room reserved by `append(maxBytes:_:)`: the same encodings as
+    /// the buffer's own methods, without capacity checks.
+    struct Cursor {
+        var at: UnsafeMutablePointer<UInt8>
+
+        @inline(__always) mutating func byte(_ b: UInt8) {
+            at.pointee = b
+            at += 1
+        }
+        @inline(__always) mutating func uint64(_ v: UInt64) {
+            UnsafeMutableRawPointer(at).storeBytes(of: v.littleEndian, as: UInt64.self)
+            at += 8
+        }
+        @inline(__always) mutating func varint(_ v: Int) {
+            var remaining = UInt(v)
+            while remaining >= 0x80 {
+                at.pointee = UInt8(remaining & 0x7f) | 0x80
+                at += 1
+                remaining >>= 7
+            }
+            at.pointee = UInt8(remaining)
+            at += 1
+        }
+        @inline(__always) mutating func raw(_ b: UnsafeRawBufferPointer) {
+            guard let src = b.baseAddress else { return }
+            UnsafeMutableRawPointer(at).copyMemory(from: src, byteCount: b.count)
+            at += b.count
+        }
+        @inline(__always) mutating func string(_ b: UnsafeRawBufferPointer) {
+            varint(b.count)
+            raw(b)
+        }
+        /// `v` in decimal; `digits` is `RowBinary.digits(v)`.
+        @inline(__always) mutating func decimal(_ v: UInt64, digits: Int) {
+            Self.writeDecimal(v, digits: digits, at: at)
+            at += digits
+        }
+        /// Writes `v`'s `digits` decimal digits at `start`, two per division.
+        @inline(__always) static func writeDecimal(_ v: UInt64, digits: Int, at start: UnsafeMutablePointer<UInt8>) {
+            var remaining = v
+            var position = start + digits
+            while remaining >= 100 {
+                let pair = Int(remaining % 100)
+                remaining /= 100
+                position -= 2
+                position[0] = UInt8(truncatingIfNeeded: 48 + pair / 10)
+                position[1] = UInt8(truncatingIfNeeded: 48 + pair % 10)
+            }
+            if remaining >= 10 {
+                position -= 2
+                position[0] = UInt8(truncatingIfNeeded: 48 + remaining / 10)
+                position[1] = UInt8(truncatingIfNeeded: 48 + remaining % 10)
+            } else {
+                position -= 1
+                position[0] = UInt8(truncatingIfNeeded: 48 + remaining)
+            }
+        }
     }
 }
