@@ -1,3 +1,5 @@
+import K2Core
+
 /// ClickHouse's RowBinary format: little-endian numbers, LEB128-length-prefixed strings,
 /// a leading null byte for Nullable. Exists on 18.16 and current releases; ~3× faster to
 /// insert than JSONEachRow.
@@ -84,17 +86,12 @@ final class RowBinary {
         base[count] = b
         count &+= 1
     }
-    /// Decimal digits of `v` (for lengths of composed strings): four digits per step first.
-    @inline(__always) static func digits(_ v: UInt64) -> Int {
-        var digitCount = 1, remaining = v
-        while remaining >= 10_000 { remaining /= 10_000; digitCount &+= 4 }
-        while remaining >= 10 { remaining /= 10; digitCount &+= 1 }
-        return digitCount
-    }
+    /// Decimal digits of `v` (for lengths of composed strings).
+    @inline(__always) static func digits(_ v: UInt64) -> Int { DecimalDigits.count(v) }
     @inline(__always) func decimal(_ v: UInt64) {
         let digitCount = Self.digits(v)
         reserve(digitCount)
-        Cursor.writeDecimal(v, digits: digitCount, at: base + count)
+        DecimalDigits.write(v, count: digitCount, endingAt: base + count + digitCount)
         count &+= digitCount
     }
 
@@ -141,28 +138,8 @@ final class RowBinary {
         }
         /// `v` in decimal; `digits` is `RowBinary.digits(v)`.
         @inline(__always) mutating func decimal(_ v: UInt64, digits: Int) {
-            Self.writeDecimal(v, digits: digits, at: at)
+            DecimalDigits.write(v, count: digits, endingAt: at + digits)
             at += digits
-        }
-        /// Writes `v`'s `digits` decimal digits at `start`, two per division.
-        @inline(__always) static func writeDecimal(_ v: UInt64, digits: Int, at start: UnsafeMutablePointer<UInt8>) {
-            var remaining = v
-            var position = start + digits
-            while remaining >= 100 {
-                let pair = Int(remaining % 100)
-                remaining /= 100
-                position -= 2
-                position[0] = UInt8(truncatingIfNeeded: 48 + pair / 10)
-                position[1] = UInt8(truncatingIfNeeded: 48 + pair % 10)
-            }
-            if remaining >= 10 {
-                position -= 2
-                position[0] = UInt8(truncatingIfNeeded: 48 + remaining / 10)
-                position[1] = UInt8(truncatingIfNeeded: 48 + remaining % 10)
-            } else {
-                position -= 1
-                position[0] = UInt8(truncatingIfNeeded: 48 + remaining)
-            }
         }
     }
 }
