@@ -111,6 +111,9 @@ mkdir -p "$out/profile-yaml/corpus"
 cp captures/profiles/*.yaml "$out/profile-yaml/corpus/"
 # The input that once overflowed the YAML parser's stack (2,000 nested `{`): K2Config refuses it now.
 seed profile-yaml deep-nesting "$(printf '{%.0s' $(seq 2000))"
+# …and the one that slipped past a textual check of it: a comment ended by U+2029 (a YAML line
+# break), then the braces. The parse runs on a thread with room for it now (K2Config/StrictMap).
+seed profile-yaml dressed-nesting "$(printf '# a comment\xe2\x80\xa9'; printf '{%.0s' $(seq 2000))"
 
 share=$(( secs / ${#targets[@]} ))
 [ "$share" -ge 5 ] || share=5

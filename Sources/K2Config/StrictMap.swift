@@ -25,99 +25,94 @@ package struct StrictMap {
 
     /// Parses YAML text (named `file` in messages) and returns its root mapping.
     package static func parse(_ text: String, file: String, guide: String) throws(ConfigError) -> StrictMap {
-        try checkNesting(text, file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let e as YamlError {
-            throw Self.syntaxError(e, file: file)
-        } catch {
-            throw ConfigError(path: file, what: "not valid YAML: \(error)", remedy: "fix the syntax")
-        }
-        guard let root else {
+        guard let root = try composeBounded(text, file: file) else {
             throw ConfigError(path: file, line: 1, what: "the file is empty", remedy: "see \(guide) for the keys")
         }
         return try StrictMap(node: root, file: file, path: "", guide: guide)
     }
 
-    /// The deepest nesting a configuration may have. k2's files nest 4–5 levels; the YAML parser
-    /// recurses once per level, and a few thousand levels overflow the stack (a crash the
-    /// profile fuzz target found: 2,000 `{` in a row), so deeper input is refused first.
+    /// The deepest nesting a configuration may have. k2's files nest 4–5 levels.
     static let maxNesting = 64
+    /// The largest configuration file read; k2's own are a few KiB.
+    static let maxBytes = 256 << 10
+    /// The YAML parser (Yams) composes recursively, once per nesting level: 2,000 `{` in a row
+    /// overflowed the stack (a crash the profile fuzz target found), and so did deep nesting
+    /// dressed up to slip past a textual pre-check (a second finding). So the parse runs on a
+    /// thread whose stack holds the deepest nesting `maxBytes` can spell (at most one level a
+    /// byte; under 2 KiB of stack a level even with AddressSanitizer), and a tree deeper than
+    /// `maxNesting` is refused there, and released there.
+    static let parseStackBytes = 512 << 20
+    /// The most flow brackets (`{`, `[`, counted anywhere, quoted or not) a file may hold: the
+    /// parser's time grows with the square of the flow nesting (20,000 levels took 2.9 s), and
+    /// k2's own files hold under 100.
+    static let maxFlowBrackets = 4_096
 
-    /// Refuses text nested deeper than `maxNesting`: flow collections (`{`, `[` outside quotes and
-    /// comments) and block levels (each deeper indentation of a line), with the line and column.
-    static func checkNesting(_ text: String, file: String) throws(ConfigError) {
-        var flowDepth = 0
-        var indents: [Int] = []
-        var line = 1, column = 0
-        var quote: UInt8 = 0  // 0, ' or "
-        var escaped = false
-        var inComment = false
-        var atLineStart = true
-        var indent = 0
-        var previous: UInt8 = 10
-        func tooDeep(_ kind: String) -> ConfigError {
-            ConfigError(
-                path: file, line: line, column: column,
-                what: "\(kind) nested deeper than \(maxNesting) levels",
-                remedy: "k2's configuration files nest a few levels; check the file (docs/workloads.md, docs/sim-profiles.md)")
-        }
-        for byte in text.utf8 {
-            column += 1
-            if byte == 10 {
-                line += 1
-                column = 0
-                inComment = false
-                atLineStart = true
-                indent = 0
-                escaped = false
-                previous = byte
-                continue
-            }
-            if atLineStart {
-                if byte == 32 {
-                    indent += 1
-                    previous = byte
-                    continue
-                }
-                atLineStart = false
-                if byte != 35, flowDepth == 0, quote == 0 {  // a content line outside flow collections and quotes
-                    while let last = indents.last, last >= indent { indents.removeLast() }
-                    indents.append(indent)
-                    if indents.count > maxNesting { throw tooDeep("blocks") }
-                }
-            }
-            if inComment {
-                previous = byte
-                continue
-            }
-            if quote != 0 {
-                if quote == 34, byte == 92, !escaped {
-                    escaped = true
-                } else {
-                    if byte == quote, !escaped { quote = 0 }
-                    escaped = false
-                }
-                previous = byte
-                continue
-            }
-            switch byte {
-            case 34 where Self.startsScalar(previous), 39 where Self.startsScalar(previous): quote = byte  // not an apostrophe inside a word
-            case 35 where previous == 32 || previous == 9 || previous == 10 || column == 1: inComment = true
-            case 123, 91:
-                flowDepth += 1
-                if flowDepth > maxNesting { throw tooDeep("collections") }
-            case 125, 93: flowDepth = max(0, flowDepth - 1)
-            default: break
-            }
-            previous = byte
-        }
+    /// What the parsing thread hands back.
+    private final class ComposeOutcome: @unchecked Sendable {
+        // unchecked: written by the parsing thread before its body returns, read after `join`.
+        var result: Result<Node?, ConfigError> = .success(nil)
     }
 
-    /// Whether a quote after `byte` opens a quoted scalar (after a space, `:`, `,`, `-`, `[`, `{`
-    /// or at a line's start), not an apostrophe inside a plain one.
-    static func startsScalar(_ byte: UInt8) -> Bool { [32, 9, 10, 58, 44, 45, 91, 123].contains(byte) }
+    /// `Yams.compose` on a thread with room for any nesting a file within `maxBytes` holds;
+    /// nil for an empty document.
+    static func composeBounded(_ text: String, file: String) throws(ConfigError) -> Node? {
+        let size = text.utf8.count
+        guard size <= maxBytes else {
+            throw ConfigError(
+                path: file, what: "the file is \(size >> 10) KiB; configuration files are read up to \(maxBytes >> 10) KiB",
+                remedy: "check that this is the workload, profile or targets file meant (k2's are a few KiB)")
+        }
+        var brackets = 0
+        for byte in text.utf8 where byte == 123 || byte == 91 { brackets += 1 }
+        guard brackets <= maxFlowBrackets else {
+            throw ConfigError(
+                path: file, what: "the file holds \(brackets) '{' and '[' (at most \(maxFlowBrackets) are read)",
+                remedy: "check that this is the workload, profile or targets file meant (k2's hold under 100)")
+        }
+        let outcome = ComposeOutcome()
+        let parsing = JoinableThread.start(stackBytes: parseStackBytes) {
+            do {
+                guard let root = try Yams.compose(yaml: text) else { return }
+                if let deep = firstNodeDeeper(than: maxNesting, in: root) {
+                    outcome.result = .failure(
+                        ConfigError(
+                            path: file, line: deep.mark?.line, column: deep.mark?.column,
+                            what: "nested deeper than \(maxNesting) levels",
+                            remedy: "k2's configuration files nest a few levels; check the file (docs/workloads.md, docs/sim-profiles.md)"))
+                    return
+                }
+                outcome.result = .success(root)
+            } catch let e as YamlError {
+                outcome.result = .failure(syntaxError(e, file: file))
+            } catch {
+                outcome.result = .failure(ConfigError(path: file, what: "not valid YAML: \(error)", remedy: "fix the syntax"))
+            }
+        }
+        guard let parsing else {
+            throw ConfigError(path: file, what: "no thread to parse the file on", remedy: "the system is out of threads or memory; try again")
+        }
+        parsing.join()
+        return try outcome.result.get()
+    }
+
+    /// The first node found below `limit` levels (the root is level 1), without recursing.
+    static func firstNodeDeeper(than limit: Int, in root: Node) -> Node? {
+        var pending: [(node: Node, depth: Int)] = [(root, 1)]
+        while let (node, depth) = pending.popLast() {
+            if depth > limit { return node }
+            switch node {
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    pending.append((key, depth + 1))
+                    pending.append((value, depth + 1))
+                }
+            case .sequence(let sequence):
+                for element in sequence { pending.append((element, depth + 1)) }
+            default: break
+            }
+        }
+        return nil
+    }
 
     static func syntaxError(_ e: YamlError, file: String) -> ConfigError {
         switch e {

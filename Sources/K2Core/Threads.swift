@@ -69,8 +69,9 @@ package final class JoinableThread: @unchecked Sendable {
 
     private init() {}
 
-    /// Starts `body` on a new thread, or returns nil when the system refuses one.
-    package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+    /// Starts `body` on a new thread (with a stack of `stackBytes` when given, the system's
+    /// default otherwise), or returns nil when the system refuses one.
+    package static func start(stackBytes: Int? = nil, _ body: @escaping @Sendable () -> Void) -> JoinableThread? {
         let joinable = JoinableThread()
         let finished = joinable.finished
         let ctx = Unmanaged.passRetained(
@@ -79,8 +80,12 @@ package final class JoinableThread: @unchecked Sendable {
                 finished.set()
             }
         ).toOpaque()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if let stackBytes { pthread_attr_setstacksize(&attributes, stackBytes) }
         let rc = pthread_create(
-            &joinable.thread, nil,
+            &joinable.thread, &attributes,
             { arg in
                 guard let arg else { return nil }
                 Unmanaged<Box>.fromOpaque(arg).takeRetainedValue().body()

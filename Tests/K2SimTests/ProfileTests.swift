@@ -54,20 +54,49 @@ import Testing
         #expect(profile.startNanos == 1_709_251_200_000_000_000)
     }
 
-    /// The profile fuzz target's crash: 2,000 `{` in a row overflowed the YAML parser's stack.
-    /// Nesting past 64 levels, in flow or block style, is refused with the line and column, and
-    /// quotes, apostrophes and braces in ordinary values do not count.
+    /// The profile fuzz target's crashes: 2,000 `{` in a row overflowed the YAML parser's stack
+    /// (3.48M executions), and so did deep nesting dressed up to slip past the textual check that
+    /// followed (3.92M executions: a comment ended by U+2029, which YAML reads as a line break).
+    /// The parser now runs on a thread with room for any nesting a 256 KiB file can spell, and a
+    /// tree past 64 levels is refused with the line and column of its first node that deep.
     @Test func nestingTooDeepIsRefusedNotACrash() {
-        let flow = "# Steady 10,000 messages0Z\n" + String(repeating: "{", count: 2_000) + "#ges0Z\n"
+        let balanced = "x: " + String(repeating: "[", count: 2_000) + String(repeating: "]", count: 2_000) + "\n"
         #expect(
-            error(flow)
-                == "p.yaml:2:65: collections nested deeper than 64 levels — k2's configuration files nest a few levels; check the file (docs/workloads.md, docs/sim-profiles.md)"
+            error(balanced)
+                == "p.yaml:1:67: nested deeper than 64 levels — k2's configuration files nest a few levels; check the file (docs/workloads.md, docs/sim-profiles.md)"
         )
         let block = (0..<70).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + " 1\n"
-        #expect(error(block).hasPrefix("p.yaml:65:"), "\(error(block))")
-        #expect(error(block).contains("blocks nested deeper than 64 levels"))
+        #expect(error(block).hasPrefix("p.yaml:65:65:"), "\(error(block))")
+        #expect(error(block).contains("nested deeper than 64 levels"))
+        let dressedUp = [
+            "# Steady 10,000 messages0Z\n" + String(repeating: "{", count: 2_000) + "#ges0Z\n",
+            "# a comment a line break ends\u{2029}" + String(repeating: "{", count: 20_000),
+            "{a \"x, " + String(repeating: "{", count: 20_000),
+            "k: " + String(repeating: "- ", count: 20_000) + "x\n",
+            "k: " + String(repeating: "[", count: 20_000) + String(repeating: "]", count: 20_000),
+        ]
+        for yaml in dressedUp {
+            let message = error(yaml)
+            #expect(message.hasPrefix("p.yaml:"), "\(message.prefix(200))")
+            #expect(
+                ["nested deeper than 64 levels", "not valid YAML", "(at most 4096 are read)"].contains { message.contains($0) },
+                "\(message.prefix(200))")
+        }
+        // Past 4,096 brackets the file is refused before parsing (the parser's time grows with
+        // the square of the nesting); under it, the nesting itself is measured.
+        #expect(error(String(repeating: "[", count: 4_097)).hasPrefix("p.yaml: the file holds 4097 '{' and '['"))
+        #expect(error("x: " + String(repeating: "[", count: 4_000) + String(repeating: "]", count: 4_000)).contains("nested deeper"))
         let fine = "name: it's {fine} [really]\nseed: 1\ntimeline:\n  - {shape: constant, rate: 10, duration: '1s'}\n"
         #expect(error(fine) == "no error")
+    }
+
+    /// Configuration files are read up to 256 KiB: past that a file is not one of k2's.
+    @Test func aHugeFileIsRefusedWithItsSize() {
+        let huge = "name: x\n" + String(repeating: "# padding\n", count: 30_000)
+        #expect(
+            error(huge)
+                == "p.yaml: the file is 292 KiB; configuration files are read up to 256 KiB — check that this is the workload, profile or targets file meant (k2's are a few KiB)"
+        )
     }
 
     @Test func badProfilesNameFileLineAndKey() {
