@@ -199,18 +199,13 @@ package struct PayloadFields {
     /// Offset of the first byte at or after `from` that is not an ASCII digit (`p.count` when
     /// all are), eight bytes per step.
     @inline(__always)
-    static func digitsEnd(_ p: UnsafeRawBufferPointer, from: Int) -> Int {
+    package static func digitsEnd(_ p: UnsafeRawBufferPointer, from: Int) -> Int {
         guard let base = p.baseAddress, from >= 0 else { return from }
         let count = p.count
         var cursor = from
         while count - cursor >= 8 {
             let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: cursor, as: UInt64.self))
-            // A digit is 0x30…0x3F and, plus 6, still 0x30…0x3F. A byte's +6 carries into the
-            // next byte only from 0xFA…0xFF, which is itself a non-digit below it: the lowest
-            // non-digit byte is found exactly.
-            let high = (word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
-            let low = ((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
-            let nonDigits = high | low
+            let nonDigits = nonDigitBytes(word)
             if nonDigits != 0 { return cursor + nonDigits.trailingZeroBitCount >> 3 }
             cursor += 8
         }
@@ -220,6 +215,17 @@ package struct PayloadFields {
             cursor += 1
         }
         return cursor
+    }
+
+    /// Nonzero bits in the bytes of `word` (little-endian) that are not ASCII digits, and the
+    /// lowest of them in the first such byte: a digit is 0x30…0x39, so its high nibble is 3 and,
+    /// plus 6, still 3. A byte's +6 carries into the next byte only from 0xFA…0xFF, which is
+    /// itself a non-digit below it. Zero when all eight are digits (simdjson's test).
+    @inline(__always)
+    package static func nonDigitBytes(_ word: UInt64) -> UInt64 {
+        let high = (word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
+        let low = ((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
+        return high | low
     }
 
     /// The high bit of every zero byte of `word` set, and possibly of bytes above the lowest zero

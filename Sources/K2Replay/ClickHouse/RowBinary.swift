@@ -40,11 +40,8 @@ final class RowBinary {
         capacity = newCapacity
     }
 
-    @inline(__always) func uint64(_ v: UInt64) {
-        reserve(8)
-        UnsafeMutableRawPointer(base + count).storeBytes(of: v.littleEndian, as: UInt64.self)
-        count &+= 8
-    }
+    // The single-field writes go through the row cursor: one encoding of each type.
+    @inline(__always) func uint64(_ v: UInt64) { append(maxBytes: 8) { $0.uint64(v) } }
     /// Overwrites the 8 bytes at `offset` (already written) with `v`.
     @inline(__always) func store(_ v: UInt64, at offset: Int) {
         precondition(offset >= 0 && offset &+ 8 <= count)
@@ -56,13 +53,7 @@ final class RowBinary {
         count &+= 4
     }
     @inline(__always) func float64(_ v: Double) { uint64(v.bitPattern) }
-    @inline(__always) func varint(_ v: Int) {
-        reserve(10)
-        var remaining = UInt(v)
-        while remaining >= 0x80 { base[count] = UInt8(remaining & 0x7f) | 0x80; count &+= 1; remaining >>= 7 }
-        base[count] = UInt8(remaining)
-        count &+= 1
-    }
+    @inline(__always) func varint(_ v: Int) { append(maxBytes: 10) { $0.varint(v) } }
     @inline(__always) func string(_ b: UnsafeRawBufferPointer) {
         varint(b.count)
         raw(b)
@@ -71,28 +62,17 @@ final class RowBinary {
         varint(s.utf8.count)
         raw(s)
     }
-    @inline(__always) func raw(_ b: UnsafeRawBufferPointer) {
-        guard let src = b.baseAddress, b.count > 0 else { return }
-        reserve(b.count)
-        UnsafeMutableRawPointer(base + count).copyMemory(from: src, byteCount: b.count)
-        count &+= b.count
-    }
+    @inline(__always) func raw(_ b: UnsafeRawBufferPointer) { append(maxBytes: b.count) { $0.raw(b) } }
     @inline(__always) func raw(_ s: String) {
         var text = s
         text.withUTF8 { raw(UnsafeRawBufferPointer($0)) }
     }
-    @inline(__always) func byte(_ b: UInt8) {
-        reserve(1)
-        base[count] = b
-        count &+= 1
-    }
+    @inline(__always) func byte(_ b: UInt8) { append(maxBytes: 1) { $0.byte(b) } }
     /// Decimal digits of `v` (for lengths of composed strings).
     @inline(__always) static func digits(_ v: UInt64) -> Int { DecimalDigits.count(v) }
     @inline(__always) func decimal(_ v: UInt64) {
         let digitCount = Self.digits(v)
-        reserve(digitCount)
-        DecimalDigits.write(v, count: digitCount, endingAt: base + count + digitCount)
-        count &+= digitCount
+        append(maxBytes: digitCount) { $0.decimal(v, digits: digitCount) }
     }
 
     /// Appends up to `maxBytes` with one capacity check: `body` writes through the cursor it is
@@ -104,8 +84,8 @@ final class RowBinary {
         count = cursor.at - base
     }
 
-    /// A write position inside room reserved by `append(maxBytes:_:)`: the same encodings as
-    /// the buffer's own methods, without capacity checks.
+    /// A write position inside room reserved by `append(maxBytes:_:)`: the encodings, without
+    /// capacity checks (the buffer's own single-field writes use them too).
     struct Cursor {
         var at: UnsafeMutablePointer<UInt8>
 

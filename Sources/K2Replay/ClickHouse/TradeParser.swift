@@ -171,11 +171,7 @@ enum TradeParser {
                 case 84: tradeTime = integer(bytes, valueStart, length)  // T
                 case 69: eventTime = integer(bytes, valueStart, length)  // E
                 case idKey:
-                    var idEnd = valueStart
-                    while idEnd &+ 8 <= length, isEightDigits(UnsafeRawPointer(bytes + idEnd).loadUnaligned(as: UInt64.self).littleEndian) {
-                        idEnd &+= 8
-                    }
-                    while idEnd < length, bytes[idEnd] >= 48, bytes[idEnd] <= 57 { idEnd += 1 }
+                    let idEnd = PayloadFields.digitsEnd(p, from: valueStart)
                     idView = UnsafeRawBufferPointer(start: base + valueStart, count: idEnd - valueStart)
                 case 109: side = bytes[valueStart] == 116 ? .sell : .buy  // m: buyer is maker → taker sold
                 case 112: price = unquoted(base, valueStart, length)  // a bare number
@@ -259,12 +255,9 @@ enum TradeParser {
         return digits > 0 ? (neg ? -value : value) : nil
     }
 
-    /// Whether all eight bytes of `word` (little-endian) are ASCII digits: each byte's high
-    /// nibble is 3 and adding 6 keeps it 3 (simdjson's test; a carry only comes from a non-digit).
+    /// Whether all eight bytes of `word` (little-endian) are ASCII digits.
     @inline(__always)
-    static func isEightDigits(_ word: UInt64) -> Bool {
-        (word & 0xF0F0_F0F0_F0F0_F0F0) | (((word &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4) == 0x3333_3333_3333_3333
-    }
+    static func isEightDigits(_ word: UInt64) -> Bool { PayloadFields.nonDigitBytes(word) == 0 }
 
     /// The value of eight ASCII digits (`isEightDigits(word)`), first digit in the lowest byte:
     /// pairs, then quads, then the eight, in three multiplications (simdjson's).
