@@ -42,13 +42,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // glibc's mallopt (libc itself: nothing to link); used by K2Core.MallocSettings only.
-        .systemLibrary(name: "CMalloc"),
+        // jemalloc, the `k2` executable's allocator (linked into it only; docs/sinks.md, "Allocator").
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
 
         // Shared small pieces: clocks, JSON bytes, durations, histograms, byte output.
         .target(
             name: "K2Core",
-            dependencies: ["CZlib", .target(name: "CMalloc", condition: .when(platforms: [.linux])), logging],
+            dependencies: ["CZlib", logging],
             swiftSettings: strict
         ),
         // Strict YAML reading (unknown keys with did-you-mean, types, ranges; file:line:col
@@ -97,6 +97,7 @@ let package = Package(
             name: "k2",
             dependencies: [
                 "K2Core", "K2Config", "K2Capture", "K2Net", "K2Replay", "K2Sim", "K2Record", "K2Bench",
+                .target(name: "CJemalloc", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 logging,
             ],

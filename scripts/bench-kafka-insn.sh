@@ -59,6 +59,7 @@ count() {
   awk '/^summary:/ { print $2 }' "$out"
 }
 echo "messages: $SMALL (and $TINY for the start-up cost); k2 = $K2; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "k2 --version: $("$K2" --version)"
 for client in k2 kcat; do
   total=$(count "$client" small); base=$(count "$client" tiny)
   echo "$client $total $base" | awk -v n="$SMALL" -v t="$TINY" '{

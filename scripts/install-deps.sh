@@ -7,6 +7,7 @@ PACKAGES=(
   libzstd-dev zstd             # capture format
   zlib1g-dev                   # CRC-32, HdrHistogram log compression
   librdkafka-dev kcat          # Kafka sink, embedded broker, the producing peer
+  libjemalloc-dev              # k2's allocator (docs/sinks.md, "Allocator")
   libcurl4-openssl-dev curl    # ClickHouse sink, REST snapshots
   clickhouse-server clickhouse-client
   pkg-config

@@ -12,19 +12,18 @@ struct K2: AsyncParsableCommand {
             Captures are .k2cap files (zstd frames; see docs/capture-format.md).
             Start with `k2 capture inspect captures/binance-sample.k2cap`.
             """,
-        version: K2Version.number,
+        version: "\(K2Version.number) (allocator: \(Allocator.description))",
         subcommands: [CaptureCommand.self, RecordCommand.self, SimCommand.self, BrokerCommand.self, ReplayCommand.self, BenchCommand.self]
     )
 }
 
 extension K2 {
-    /// The process's allocator settings first (`MallocSettings`), the log handler, then
+    /// The log handler, then
     /// ArgumentParser's own `main` (parse, run), except that a malformed command line is one line
     /// on stderr and exit 2 — the tool's convention for bad input everywhere — instead of
     /// ArgumentParser's message with the usage and 64, and that a library error (`K2Error`) is
     /// its one line and exit code as in `reportingErrors`.
     static func main() async {
-        MallocSettings.apply()
         // The libraries' diagnostics: one line each on stderr, in k2's style (K2LogHandler).
         LoggingSystem.bootstrap { label in K2LogHandler(label: label) }
         do {

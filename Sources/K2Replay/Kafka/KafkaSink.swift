@@ -75,17 +75,20 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// Read and written by the sending thread only (`send`): no exclusivity check per message.
     @exclusivity(unchecked) private var topics: TopicCache<OpaquePointer>
     private let recorder: SinkRecorder
+    // The sending thread's state below is `@exclusivity(unchecked)`: `send` is the only thing that
+    // touches it after `open` (delivery reports only read `ring`/`ringMask`), and a dynamic
+    // exclusivity check on each of them cost ~250 instructions per message (callgrind, issue 18).
     /// Slot ring, `ringStride` words per in-flight message: intended and actual send times
     /// (monotonic ns) and the `CaptureBlock` hold on its payload (0 when the payload was copied).
-    private var ring: UnsafeMutablePointer<Int64>
+    @exclusivity(unchecked) private var ring: UnsafeMutablePointer<Int64>
     private static let ringStride = 3
     /// Payload holds taken (sending thread) and released (whoever serves delivery reports).
-    private var holdsTaken = 0
+    @exclusivity(unchecked) private var holdsTaken = 0
     private let holdsReleased = Atomic<Int>(0)
-    private var ringMask: UInt = 0
+    @exclusivity(unchecked) private var ringMask: UInt = 0
     /// Messages handed to librdkafka so far: the next message's sequence (its `k2-id`); a
     /// message's token is its sequence + 1, its ring slot the sequence masked.
-    private var nextSlot: UInt = 0
+    @exclusivity(unchecked) private var nextSlot: UInt = 0
     /// This sink's run id, the first half of every `k2-id` header.
     package let runID: UInt64
     /// Sequences the broker acknowledged (guarded by `deliveredLock`; grown by delivery reports).
@@ -95,17 +98,17 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     /// then of the first one at least `sendMarkNanos` after the previous mark (guarded by
     /// `deliveredLock`; appended by the sending thread about ten times a second).
     private var sendMarks: [(sequence: UInt64, nanos: Int64)] = []
-    private var nextMarkNanos = Int64.min
+    @exclusivity(unchecked) private var nextMarkNanos = Int64.min
     /// The resolution of `sendNanos(sequence:)`.
     package static let sendMarkNanos: Int64 = 100_000_000
-    private var wallMinusMono: Int64 = 0
+    @exclusivity(unchecked) private var wallMinusMono: Int64 = 0
     /// The header values' text: receive time at 0, intended time at 32, `k2-id` at 64.
-    private var numbers: UnsafeMutableRawBufferPointer
+    @exclusivity(unchecked) private var numbers: UnsafeMutableRawBufferPointer
     /// What `numbers` holds of the two times, so that `send` rewrites only what changed.
-    private var receiveText = HeaderNumber(offset: 0)
-    private var intendedText = HeaderNumber(offset: 32)
+    @exclusivity(unchecked) private var receiveText = HeaderNumber(offset: 0)
+    @exclusivity(unchecked) private var intendedText = HeaderNumber(offset: 32)
     /// What `numbers` holds of the `k2-id` sequence (after the run id's prefix at 64).
-    private var sequenceText = SequenceText(offset: 64 + MessageID.prefixLength)
+    @exclusivity(unchecked) private var sequenceText = SequenceText(offset: 64 + MessageID.prefixLength)
     private let goneLock = Lock()
     private var gone: String?
     private var messageTimeout = ""
