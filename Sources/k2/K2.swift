@@ -18,11 +18,10 @@ struct K2: AsyncParsableCommand {
 }
 
 extension K2 {
-    /// The log handler, then
-    /// ArgumentParser's own `main` (parse, run), except that a malformed command line is one line
-    /// on stderr and exit 2 — the tool's convention for bad input everywhere — instead of
-    /// ArgumentParser's message with the usage and 64, and that a library error (`K2Error`) is
-    /// its one line and exit code as in `reportingErrors`.
+    /// The log handler, then ArgumentParser's own `main` (parse, run), except that a malformed
+    /// command line is one line on stderr and exit 2 — the tool's convention for bad input
+    /// everywhere — instead of ArgumentParser's message with the usage and 64, and that a library
+    /// error (`K2Error`) is its one line and exit code as in `reportingErrors`.
     static func main() async {
         // The libraries' diagnostics: one line each on stderr, in k2's style (K2LogHandler).
         LoggingSystem.bootstrap { label in K2LogHandler(label: label) }

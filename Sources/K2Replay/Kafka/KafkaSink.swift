@@ -77,7 +77,7 @@ package final class KafkaSink: ReplaySink, KafkaDeliveryHandler, @unchecked Send
     private let recorder: SinkRecorder
     // The sending thread's state below is `@exclusivity(unchecked)`: `send` is the only thing that
     // touches it after `open` (delivery reports only read `ring`/`ringMask`), and a dynamic
-    // exclusivity check on each of them cost ~250 instructions per message (callgrind, issue 18).
+    // exclusivity check on them cost ~300 instructions per message (callgrind, issue 18).
     /// Slot ring, `ringStride` words per in-flight message: intended and actual send times
     /// (monotonic ns) and the `CaptureBlock` hold on its payload (0 when the payload was copied).
     @exclusivity(unchecked) private var ring: UnsafeMutablePointer<Int64>
