@@ -13,8 +13,10 @@ struct WebSocketFrameHeader: Equatable {
     enum Outcome: Equatable {
         /// A whole frame (header and payload) is in the bytes.
         case frame(WebSocketFrameHeader)
-        /// More bytes are needed.
-        case incomplete
+        /// More bytes are needed: at least `missing` more, and adding exactly that many reads no byte
+        /// past this frame (while the header is cut short, the header's missing bytes; then the
+        /// payload's).
+        case incomplete(missing: Int)
         /// The peer broke the protocol: close with `code`, saying `reason`.
         case violation(code: UInt16, reason: String)
     }
@@ -23,16 +25,17 @@ struct WebSocketFrameHeader: Equatable {
     /// `maxMessageSize` are violations (1009).
     static func parse(_ bytes: UnsafeRawBufferPointer, at offset: Int, maxMessageSize: Int) -> Outcome {
         let available = bytes.count - offset
-        guard offset >= 0, available >= 2 else { return .incomplete }
+        guard offset >= 0 else { return .incomplete(missing: 2) }
+        guard available >= 2 else { return .incomplete(missing: 2 - available) }
         let b0 = bytes[offset], b1 = bytes[offset + 1]
         var length = Int(b1 & 0x7F)
         var header = 2
         if length == 126 {
-            guard available >= 4 else { return .incomplete }
+            guard available >= 4 else { return .incomplete(missing: 4 - available) }
             length = Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
             header = 4
         } else if length == 127 {
-            guard available >= 10 else { return .incomplete }
+            guard available >= 10 else { return .incomplete(missing: 10 - available) }
             var long: UInt64 = 0
             for i in 0..<8 { long = long << 8 | UInt64(bytes[offset + 2 + i]) }
             guard long <= UInt64(max(0, maxMessageSize)) else {
@@ -50,15 +53,19 @@ struct WebSocketFrameHeader: Equatable {
         let masked = b1 & 0x80 != 0
         let maskAt = masked ? header : nil
         if masked { header += 4 }
-        guard available - header >= length else { return .incomplete }
+        guard available >= header else { return .incomplete(missing: header - available) }
+        guard available - header >= length else { return .incomplete(missing: length - (available - header)) }
         return .frame(WebSocketFrameHeader(fin: b0 & 0x80 != 0, opcode: b0 & 0x0F, maskAt: maskAt, headerBytes: header, payloadBytes: length))
     }
 
-    /// Unmasks the payload of this frame, which starts at `offset` of `bytes`, in place.
-    func unmask(_ bytes: UnsafeMutableRawBufferPointer, frameAt offset: Int) {
+    /// Writes the unmasked payload of this masked frame, which starts at `offset` of `bytes`, to
+    /// `destination` (at least `payloadBytes` long). The received bytes stay as they are: the
+    /// socket's buffer is read, never written, so NIO never copies it.
+    func unmask(_ bytes: UnsafeRawBufferPointer, frameAt offset: Int, into destination: UnsafeMutableRawBufferPointer) {
         guard let maskAt else { return }
         let key = (bytes[offset + maskAt], bytes[offset + maskAt + 1], bytes[offset + maskAt + 2], bytes[offset + maskAt + 3])
         let start = offset + headerBytes
+        precondition(destination.count >= payloadBytes, "unmask: destination shorter than the payload")
         for i in 0..<payloadBytes {
             let maskByte: UInt8
             switch i & 3 {
@@ -67,7 +74,7 @@ struct WebSocketFrameHeader: Equatable {
             case 2: maskByte = key.2
             default: maskByte = key.3
             }
-            bytes[start + i] ^= maskByte
+            destination[i] = bytes[start + i] ^ maskByte
         }
     }
 }

@@ -37,7 +37,11 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     private(set) var connection: WebSocketConnection?
     var context: ChannelHandlerContext?
     var state = State.handshake
-    private var cumulation: ByteBuffer?
+    /// The start of a frame (or, during the handshake, of the answer) that the last read cut
+    /// short; empty otherwise. Its own buffer, so NIO can reuse its receive buffer for the next read.
+    private var pending = ByteBufferAllocator().buffer(capacity: 0)
+    /// The payload of the last masked frame, unmasked (reused).
+    private var unmasked: [UInt8] = []
     var out: ByteBuffer
     private var fragments: [UInt8] = []
     private var fragmentOpcode: UInt8 = 0
@@ -110,15 +114,31 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let incoming = unwrapInboundIn(data)
-        if var accumulated = cumulation {
-            var inc = incoming
-            accumulated.writeBuffer(&inc)
-            cumulation = nil
-            process(accumulated)
-        } else {
+        var incoming = unwrapInboundIn(data)
+        guard pending.readableBytes > 0 else {
             process(incoming)
+            return
         }
+        if state == .handshake {
+            pending.writeBuffer(&incoming)
+            let joined = pending
+            pending.clear()
+            process(joined)
+            return
+        }
+        // Complete the frame the last read cut short with just the bytes it lacks; the rest of
+        // this read is then parsed where it lies, not copied.
+        while case let .incomplete(missing) = pending.withUnsafeReadableBytes({
+            WebSocketFrameHeader.parse($0, at: 0, maxMessageSize: maxMessageSize)
+        }) {
+            guard var piece = incoming.readSlice(length: min(missing, incoming.readableBytes)), piece.readableBytes > 0 else { return }
+            pending.writeBuffer(&piece)
+        }
+        let whole = pending
+        pending = pending.capacity > 1 << 20 ? ByteBufferAllocator().buffer(capacity: 0) : pending
+        pending.clear()
+        process(whole)
+        if incoming.readableBytes > 0, state != .closed { process(incoming) }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -146,7 +166,7 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         state = .closed
         reportClosed(code: CloseCode.abnormal, reason: failureReason.isEmpty ? "connection closed without a close frame" : failureReason)
-        cumulation = nil
+        pending = ByteBufferAllocator().buffer(capacity: 0)
         context.fireChannelInactive()
     }
 
@@ -156,6 +176,8 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: processing
 
+    /// Parses what `buffer` holds, reading it in place (never writing it: a write would make NIO
+    /// copy the whole read); keeps an unfinished frame at its end in `pending`.
     private func process(_ buffer: ByteBuffer) {
         var buf = buffer
         while buf.readableBytes > 0 && state != .closed {
@@ -163,31 +185,44 @@ final class WebSocketHandler: ChannelInboundHandler, @unchecked Sendable {
                 guard handshake(&buf) else { break }
                 continue
             }
-            let consumed = buf.withUnsafeMutableReadableBytes { parseFrames($0) }
+            let consumed = buf.withUnsafeReadableBytes { parseFrames($0) }
             buf.moveReaderIndex(forwardBy: consumed)
             if consumed == 0 || state == .closed { break }
         }
         if state != .closed, buf.readableBytes > 0 {
-            if buf.readerIndex > 1 << 20 { buf.discardReadBytes() }
-            cumulation = buf
+            pending.writeBuffer(&buf)
         }
     }
 
     /// Parses complete frames from `p`; returns the bytes consumed.
-    private func parseFrames(_ p: UnsafeMutableRawBufferPointer) -> Int {
+    private func parseFrames(_ p: UnsafeRawBufferPointer) -> Int {
         var off = 0
         while state == .open || state == .closing {
-            switch WebSocketFrameHeader.parse(UnsafeRawBufferPointer(p), at: off, maxMessageSize: maxMessageSize) {
+            switch WebSocketFrameHeader.parse(p, at: off, maxMessageSize: maxMessageSize) {
             case .incomplete:
                 return off
             case let .violation(code, reason):
                 protocolFailure(code, reason)
                 return off
             case let .frame(header):
-                header.unmask(p, frameAt: off)
+                let frameStart = off
                 let start = off + header.headerBytes
                 off = start + header.payloadBytes
-                frame(opcode: header.opcode, fin: header.fin, payload: UnsafeRawBufferPointer(rebasing: p[start..<off]))
+                if header.maskAt == nil {
+                    frame(opcode: header.opcode, fin: header.fin, payload: UnsafeRawBufferPointer(rebasing: p[start..<off]))
+                } else {
+                    // A client's frame (RFC 6455 §5.3): unmasked into a reused array, then handed on.
+                    if unmasked.count < header.payloadBytes { unmasked = [UInt8](repeating: 0, count: max(header.payloadBytes, 256)) }
+                    var payload = unmasked
+                    unmasked = []
+                    payload.withUnsafeMutableBytes { destination in
+                        header.unmask(p, frameAt: frameStart, into: destination)
+                        frame(
+                            opcode: header.opcode, fin: header.fin,
+                            payload: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(destination)[0..<header.payloadBytes]))
+                    }
+                    unmasked = payload.count > 1 << 20 ? [] : payload
+                }
             }
         }
         return off

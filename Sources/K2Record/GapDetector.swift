@@ -59,16 +59,19 @@ package struct GapDetector {
             let fields = PayloadFields.extract(p)
             guard let ev = fields.event, ev.count >= 5 else { return nil }
             let key = hash(fields.stream ?? fields.symbol, ev)
+            // Binance puts the ids right after the symbol: look there first, then from the start.
+            let afterSymbol = fields.symbol.map { PayloadFields.end(of: $0, in: p) } ?? 0
+            let id = { (key: [UInt8]) in PayloadFields.intValue(p, key: key, from: afterSymbol) ?? PayloadFields.intValue(p, key: key) }
             if ev.count == 11, ev[0] == UInt8(ascii: "d") {  // depthUpdate
-                guard let first = PayloadFields.intValue(p, key: Self.kU), let lastId = PayloadFields.intValue(p, key: Self.ku) else { return nil }
+                guard let first = id(Self.kU), let lastId = id(Self.ku) else { return nil }
                 return advance(key, first: first, last: lastId, fields, "U")
             }
             if ev.count == 5, ev[0] == UInt8(ascii: "t") {  // trade
-                guard let tradeID = PayloadFields.intValue(p, key: Self.kt) else { return nil }
+                guard let tradeID = id(Self.kt) else { return nil }
                 return advance(key, first: tradeID, last: tradeID, fields, "t")
             }
             if ev.count == 8, ev[0] == UInt8(ascii: "a") {  // aggTrade
-                guard let aggregateID = PayloadFields.intValue(p, key: Self.ka) else { return nil }
+                guard let aggregateID = id(Self.ka) else { return nil }
                 return advance(key, first: aggregateID, last: aggregateID, fields, "a")
             }
             return nil
@@ -104,17 +107,18 @@ package struct GapDetector {
     }
 
     private mutating func advance(_ key: UInt64, first: Int64, last lastId: Int64, _ f: PayloadFields, _ field: String) -> Finding? {
-        guard let prev = streams[key] else {
+        guard let slot = streams.index(forKey: key) else {
             streams[key] = StreamState(first: first, last: lastId)
             return nil
         }
+        let prev = streams.values[slot]
         let name = { f.streamString ?? f.symbolString ?? "" }
         if first == prev.first && lastId == prev.last {
             duplicates += 1
-            streams[key]?.afterMalformed = false
+            streams.values[slot].afterMalformed = false
             return .duplicate(stream: name(), field: field, id: first)
         }
-        streams[key] = StreamState(first: first, last: lastId)
+        streams.values[slot] = StreamState(first: first, last: lastId)
         guard first != prev.last &+ 1 else { return nil }
         if first > prev.last, field == "U" || first == prev.last &+ 2 {
             // A hole the size of one message: the malformed frame's, if one came on this stream.
@@ -128,11 +132,35 @@ package struct GapDetector {
         return .gap(Gap(stream: name(), field: field, expected: prev.last &+ 1, got: first))
     }
 
+    /// A stream's key: FNV-1a's xor-and-multiply over eight-byte words (the last one
+    /// zero-padded), folding the high half down after each, with each part's length mixed in
+    /// first, so `a` + `b` never hashes as another split of the same bytes.
     private func hash(_ a: UnsafeRawBufferPointer?, _ b: UnsafeRawBufferPointer) -> UInt64 {
         var digest: UInt64 = 0xCBF2_9CE4_8422_2325
-        if let a { for byte in a { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01B3 } }
-        digest = (digest ^ 0xFF) &* 0x100_0000_01B3
-        for byte in b { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return digest
+        if let a { digest = Self.mix(digest, a) }
+        return Self.mix((digest ^ 0xFF) &* Self.prime, b)
+    }
+
+    private static let prime: UInt64 = 0x100_0000_01B3
+
+    @inline(__always)
+    private static func mix(_ seed: UInt64, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var digest = (seed ^ UInt64(bytes.count)) &* prime
+        guard let base = bytes.baseAddress else { return digest }
+        var at = 0
+        while bytes.count - at >= 8 {
+            digest = (digest ^ base.loadUnaligned(fromByteOffset: at, as: UInt64.self)) &* prime
+            digest ^= digest >> 32
+            at += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while at < bytes.count {
+            tail |= UInt64(base.load(fromByteOffset: at, as: UInt8.self)) << shift
+            shift += 8
+            at += 1
+        }
+        digest = (digest ^ tail) &* prime
+        return digest ^ digest >> 32
     }
 }

@@ -46,6 +46,8 @@ package final class RawWebSocketClient {
         }
         var timeout = timeval(tv_sec: readTimeoutMillis / 1000, tv_usec: (readTimeoutMillis % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var noDelay: Int32 = 1  // each write its own segment (`send(texts:cuttingAt:)`)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
         let request =
             "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -63,6 +65,24 @@ package final class RawWebSocketClient {
 
     /// Sends one masked text frame.
     package func send(text: String) throws {
+        try writeAll(Self.frame(text))
+    }
+
+    /// Sends the frames of `texts` back to back, cut at the byte offsets `cuts` (ascending) of
+    /// the whole, pausing 2 ms after each piece so that each reaches the server on its own read:
+    /// how a server's parser is tested on frames and headers split anywhere.
+    package func send(texts: [String], cuttingAt cuts: [Int]) throws {
+        let bytes = texts.flatMap(Self.frame)
+        var start = 0
+        for cut in cuts + [bytes.count] where cut > start && cut <= bytes.count {
+            try writeAll(Array(bytes[start..<cut]))
+            usleep(2000)
+            start = cut
+        }
+    }
+
+    /// One masked text frame.
+    static func frame(_ text: String) -> [UInt8] {
         let payload = Array(text.utf8)
         var frame: [UInt8] = [0x81]
         if payload.count < 126 {
@@ -76,7 +96,7 @@ package final class RawWebSocketClient {
         let mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         frame += mask
         for (index, byte) in payload.enumerated() { frame.append(byte ^ mask[index % 4]) }
-        try writeAll(frame)
+        return frame
     }
 
     /// The next text message, or nil when none arrives within the read timeout or the server

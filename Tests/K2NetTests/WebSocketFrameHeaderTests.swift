@@ -10,18 +10,20 @@ struct WebSocketFrameHeaderTests {
 
     @Test func headersOfEachLengthFormAndMask() {
         #expect(parse([0x81, 0x05] + Array("hello".utf8)) == .frame(.init(fin: true, opcode: 1, maskAt: nil, headerBytes: 2, payloadBytes: 5)))
-        #expect(parse([0x01, 0x03, 1, 2]) == .incomplete)
+        #expect(parse([0x01, 0x03, 1, 2]) == .incomplete(missing: 1))
         #expect(
             parse([0x82, 0x7E, 0x00, 0x80] + Array(repeating: 0, count: 128))
                 == .frame(.init(fin: true, opcode: 2, maskAt: nil, headerBytes: 4, payloadBytes: 128)))
         #expect(parse([0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0, 1, 9]) == .frame(.init(fin: true, opcode: 2, maskAt: nil, headerBytes: 10, payloadBytes: 1)))
-        #expect(parse([0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0]) == .incomplete)
-        // A masked frame ("Hello" of RFC 6455 §5.7) unmasks in place.
-        var masked: [UInt8] = [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58]
+        #expect(parse([0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0]) == .incomplete(missing: 1))
+        // A masked frame ("Hello" of RFC 6455 §5.7) unmasks into another buffer; the frame stays as received.
+        let masked: [UInt8] = [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58]
         guard case let .frame(header) = parse(masked) else { Issue.record("not a frame"); return }
         #expect(header.maskAt == 2 && header.headerBytes == 6 && header.payloadBytes == 5)
-        masked.withUnsafeMutableBytes { header.unmask($0, frameAt: 0) }
-        #expect(String(decoding: masked[6...], as: UTF8.self) == "Hello")
+        var payload = [UInt8](repeating: 0, count: 5)
+        masked.withUnsafeBytes { frame in payload.withUnsafeMutableBytes { header.unmask(frame, frameAt: 0, into: $0) } }
+        #expect(String(decoding: payload, as: UTF8.self) == "Hello")
+        #expect(masked[6] == 0x7F)
     }
 
     @Test func violationsAreCloseCodesNotTraps() {
@@ -33,6 +35,6 @@ struct WebSocketFrameHeaderTests {
             parse([0x82, 0x7E, 0x01, 0x00], limit: 255)
                 == .violation(code: CloseCode.messageTooBig, reason: "frame of 256 bytes exceeds the 255-byte limit"))
         // No limit at all: a length near Int.max is incomplete, not an overflow.
-        #expect(parse([0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4], limit: .max) == .incomplete)
+        #expect(parse([0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4], limit: .max) == .incomplete(missing: .max))
     }
 }

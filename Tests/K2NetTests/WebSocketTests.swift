@@ -1,4 +1,5 @@
 import K2Core
+import K2TestSupport
 import Testing
 
 @testable import K2Net
@@ -121,6 +122,22 @@ struct WebSocketTests {
         WebSocketClient.connect(try NetURL("ws://127.0.0.1:\(server.port)/"), loop: loop, delegate: client)
         #expect(waitUntil(30) { client.count == sizes.count })
         #expect(client.messages == payloads)
+    }
+
+    /// Frames cut anywhere by the reads (inside the 2-byte header, the extended length, the mask
+    /// key, the payload; two frames in one read) are parsed whole: the server keeps only the
+    /// missing part of the cut frame and reads the rest where it lies.
+    @Test func framesCutAnywhereByTheReadsArriveWhole() throws {
+        let (server, _) = try echoServer()
+        defer { server.close() }
+        let texts = ["a", String(repeating: "b", count: 300), "cc", String(repeating: "d", count: 70_000), "e"]
+        let client = try RawWebSocketClient(port: server.port, target: "/echo")
+        // Every byte on its own for the first 24 bytes (frames 1 and 2: each header byte, each mask
+        // byte), then cuts inside frame 4's 8-byte length and its payload, and frames 4's end and
+        // 5 in one read.
+        let cuts = Array(1...24) + [320, 330, 333, 336, 340, 20_000, 70_000]
+        try client.send(texts: texts, cuttingAt: cuts)
+        #expect(try client.receive(upTo: texts.count) == texts)
     }
 
     @Test func manyFramesArriveInOrder() throws {

@@ -237,7 +237,7 @@ package struct PayloadFields {
 
     /// End offset of a string view inside `p`.
     @inline(__always)
-    static func end(of v: UnsafeRawBufferPointer, in p: UnsafeRawBufferPointer) -> Int {
+    package static func end(of v: UnsafeRawBufferPointer, in p: UnsafeRawBufferPointer) -> Int {
         (v.baseAddress! - p.baseAddress!) + v.count + 1
     }
 

@@ -298,7 +298,7 @@ final class ExchangeSession: WebSocketDelegate, @unchecked Sendable {
     /// (fewer at the end of the timeline).
     private func buildPool() -> EncodedFrames {
         let poolSize = server.options.maxRatePool
-        let frames = EncodedFrames(capacity: poolSize * 256)
+        let frames = EncodedFrames(capacity: poolSize * 256, frames: poolSize)
         var frame: [UInt8] = []
         frame.reserveCapacity(4096)
         for _ in 0..<poolSize {
