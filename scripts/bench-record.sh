@@ -9,8 +9,9 @@
 #   scripts/bench-record.sh [SECONDS] [RATE]   (default 10 s, rate max)
 # RATE max: the simulator generates 65,536 messages at a time and streams each chunk as zero-copy
 # slices (docs/exchange-simulator.md); the market continues across chunks, so the capture has no
-# gaps, but generating costs the simulator ≈ 1 µs per message on its one thread. RATE 0: the live market model, as
-# fast as the client reads (≈ 1 µs of simulator CPU per message).
+# gaps; generating, logging (--log, zstd -3) and sending cost the simulator ≈ 0.7 µs per message
+# on its one thread, so at ~1.4M frames/s it is the limit. RATE 0: the live market model, as fast
+# as the client reads (≈ 1 µs of simulator CPU per message).
 # The machine should be otherwise idle: the simulator and the recorder need a core each.
 set -euo pipefail
 cd "$(dirname "$0")/.."

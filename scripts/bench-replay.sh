@@ -72,25 +72,54 @@ echo "wall $(python3 -c "print(f'{$t1-$t0:.3f}')") s, replay duration $(python3 
 
 echo "== allocations per message (malloc-family calls counted by an LD_PRELOAD shim; two run lengths at --speed max)"
 # valgrind 3.19 crashes on this toolchain's binaries here ("Possibly corrupted debuginfo"), so a
-# 10-line counter built with cc wraps malloc/calloc/realloc/posix_memalign/aligned_alloc/memalign.
+# small counter built with cc wraps malloc/calloc/realloc/posix_memalign/aligned_alloc/memalign.
+# It forwards each call to the allocator next in the lookup order (dlsym RTLD_NEXT): jemalloc,
+# which the k2 executable links (docs/sinks.md, "Allocator"), or glibc's for another binary —
+# never glibc's internal __libc_malloc, whose blocks jemalloc's free would be handed.
 if command -v cc > /dev/null; then
   cat > "$W/count-malloc.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <stdatomic.h>
-extern void *__libc_malloc(size_t); extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t); extern void *__libc_memalign(size_t, size_t);
 static atomic_ulong n;
-void *malloc(size_t s) { atomic_fetch_add(&n, 1); return __libc_malloc(s); }
-void *calloc(size_t a, size_t b) { atomic_fetch_add(&n, 1); return __libc_calloc(a, b); }
-void *realloc(void *p, size_t s) { atomic_fetch_add(&n, 1); return __libc_realloc(p, s); }
-int posix_memalign(void **p, size_t a, size_t s) { atomic_fetch_add(&n, 1); *p = __libc_memalign(a, s); return *p ? 0 : 12; }
-void *aligned_alloc(size_t a, size_t s) { atomic_fetch_add(&n, 1); return __libc_memalign(a, s); }
-void *memalign(size_t a, size_t s) { atomic_fetch_add(&n, 1); return __libc_memalign(a, s); }
+static void *(*next_malloc)(size_t), *(*next_calloc)(size_t, size_t), *(*next_realloc)(void *, size_t);
+static void *(*next_memalign)(size_t, size_t), *(*next_aligned_alloc)(size_t, size_t);
+static int (*next_posix_memalign)(void **, size_t, size_t);
+static void (*next_free)(void *);
+/* dlsym may allocate (calloc) before the pointers are set: served from here, never freed. */
+static char boot[8192]; static size_t boot_used; static int resolving;
+static void *boot_alloc(size_t s) { s = (s + 15) & ~(size_t)15; if (boot_used + s > sizeof boot) return NULL; void *p = boot + boot_used; boot_used += s; return p; }
+static void resolve(void) {
+  resolving = 1;
+  next_malloc = dlsym(RTLD_NEXT, "malloc"); next_calloc = dlsym(RTLD_NEXT, "calloc");
+  next_realloc = dlsym(RTLD_NEXT, "realloc"); next_free = dlsym(RTLD_NEXT, "free");
+  next_memalign = dlsym(RTLD_NEXT, "memalign"); next_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+  next_posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+  resolving = 0;
+}
+#define READY(fallback) do { if (!next_free) { if (resolving) return fallback; resolve(); } } while (0)
+void *malloc(size_t s) { READY(boot_alloc(s)); atomic_fetch_add(&n, 1); return next_malloc(s); }
+void *calloc(size_t a, size_t b) { READY(boot_alloc(a * b)); atomic_fetch_add(&n, 1); return next_calloc(a, b); }
+void *realloc(void *p, size_t s) {
+  READY(NULL); atomic_fetch_add(&n, 1);
+  if ((char *)p >= boot && (char *)p < boot + sizeof boot) {  /* a boot block: moved, never freed */
+    void *q = next_malloc(s); size_t left = (size_t)(boot + sizeof boot - (char *)p);
+    if (q) memcpy(q, p, s < left ? s : left);
+    return q;
+  }
+  return next_realloc(p, s);
+}
+void free(void *p) { if ((char *)p >= boot && (char *)p < boot + sizeof boot) return; READY(); if (p) next_free(p); }
+int posix_memalign(void **p, size_t a, size_t s) { READY(12); atomic_fetch_add(&n, 1); return next_posix_memalign(p, a, s); }
+void *aligned_alloc(size_t a, size_t s) { READY(NULL); atomic_fetch_add(&n, 1); return next_aligned_alloc(a, s); }
+void *memalign(size_t a, size_t s) { READY(NULL); atomic_fetch_add(&n, 1); return next_memalign(a, s); }
 __attribute__((destructor)) static void done(void) { char b[64]; int l = snprintf(b, sizeof b, "k2-malloc-count: %lu\n", (unsigned long)n); write(2, b, l); }
 C
-  cc -O2 -shared -fPIC -o "$W/count-malloc.so" "$W/count-malloc.c"
+  cc -O2 -shared -fPIC -o "$W/count-malloc.so" "$W/count-malloc.c" -ldl
   for secs in 20 600; do
     LD_PRELOAD="$W/count-malloc.so" "$K2" replay "$W/10m.k2cap" --sink mock:// --speed max --to "+${secs}s" --quiet \
       --report "$W/alloc$secs" 2> "$W/alloc$secs.txt" || true

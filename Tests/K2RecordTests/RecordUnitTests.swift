@@ -89,6 +89,21 @@ struct GapDetectorTests {
         return nil
     }
 
+    /// Ids are looked for after the symbol, where Binance puts them, then from the start: a
+    /// layout with the id before the symbol (raw streams, other orders) is still checked.
+    @Test func idsBeforeTheSymbolAreStillRead() {
+        var detector = GapDetector()
+        let idFirst = { (id: Int) in #"{"e":"trade","E":1,"t":\#(id),"s":"BNBUSDT","p":"1","q":"1","T":1}"# }
+        let depthIdsFirst = { (first: Int, last: Int) in #"{"e":"depthUpdate","U":\#(first),"u":\#(last),"E":1,"s":"BNBUSDT","b":[],"a":[]}"# }
+        #expect(check(&detector, idFirst(41)) == nil)
+        #expect(check(&detector, idFirst(42)) == nil)
+        #expect(gapIn(check(&detector, idFirst(45))) == GapDetector.Gap(stream: "BNBUSDT", field: "t", expected: 43, got: 45))
+        #expect(check(&detector, depthIdsFirst(10, 12)) == nil)
+        #expect(check(&detector, depthIdsFirst(13, 20)) == nil)
+        #expect(gapIn(check(&detector, depthIdsFirst(22, 23))) == GapDetector.Gap(stream: "BNBUSDT", field: "U", expected: 21, got: 22))
+        #expect(detector.gaps == 2)
+    }
+
     /// Issue 17: a trade cut in half after `"t":16` of `"t":164486339` was a gap "expected
     /// 164486339, got 16"; a repeated message was a gap too.
     @Test func malformedFramesAndDuplicatesAreNotGaps() {
