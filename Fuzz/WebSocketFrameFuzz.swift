@@ -1,8 +1,9 @@
 // libFuzzer target for the WebSocket frame header parser (K2Net's WebSocketFrameHeader, the
 // NIO-free part of WebSocketHandler's frame parsing; compiled into this executable with it).
 // The first byte picks the message size limit; the rest is parsed frame after frame as the
-// handler does. Checks, besides crashes: a frame never reaches past the bytes or the limit,
-// the bytes an incomplete frame asks for never reach into the next, and unmasking twice gives the bytes back. Built and run by scripts/fuzz.sh.
+// handler does. Checks, besides crashes: a frame never reaches past the bytes or the limit, the
+// bytes an incomplete frame asks for never reach into the next, and unmasking twice gives the
+// bytes back. Built and run by scripts/fuzz.sh.
 let limits = [0, 125, 65_535, 1 << 20, 64 << 20, Int.max]
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -37,13 +38,10 @@ public func fuzzWebSocketFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> In
                     // Unmasking the unmasked payload, under the same header, gives the bytes back.
                     var once = [UInt8](repeating: 0, count: header.payloadBytes)
                     once.withUnsafeMutableBytes { header.unmask(p, frameAt: offset, into: $0) }
-                    var frame = Array(p[offset..<start]) + once
+                    let frame = Array(p[offset..<start]) + once
                     var twice = [UInt8](repeating: 0, count: header.payloadBytes)
-                    frame.withUnsafeMutableBytes { f in
-                        twice.withUnsafeMutableBytes { header.unmask(UnsafeRawBufferPointer(f), frameAt: 0, into: $0) }
-                    }
+                    frame.withUnsafeBytes { f in twice.withUnsafeMutableBytes { header.unmask(f, frameAt: 0, into: $0) } }
                     precondition(twice.elementsEqual(p[start..<(start + header.payloadBytes)]), "unmasking twice changed the payload")
-                    frame = []
                 }
                 offset = start + header.payloadBytes
             }

@@ -36,13 +36,13 @@ package final class ExchangeServer: WebSocketServerDelegate, @unchecked Sendable
     /// recorder that connects and then asks for a snapshot gets one consistent with its stream.
     private weak var lastBinance: ExchangeSession?
 
-    /// Starts listening. Throws one actionable line (port in use, bad log path).
     /// zstd level of `--log`: the fast level -3. The log is compressed on the loop thread that
     /// generates and sends, so at `--rate max` it must cost the simulator as little as it can:
     /// on 1 MiB blocks of Binance frames, level 3 compresses 741 MB/s to 10.8:1, level -3
     /// 1,126 MB/s to 7.8:1 (`zstd -b3` / `-b --fast=3 -B1M`).
     static let logCompressionLevel: Int32 = -3
 
+    /// Starts listening. Throws one actionable line (port in use, bad log path).
     package init(_ options: ExchangeOptions) throws(SimError) {
         self.options = options
         let simProfile = options.profile
